@@ -1,0 +1,212 @@
+//! Events kept in the `POSFEE_EVENTS` stream, one subject per kind
+//! (`posfee.events.<entity>.<what>`), published with `Nats-Msg-Id` = the event id so a retried
+//! publish is stored once.
+
+use crate::ids::{AccountNo, BillId, EventId, PayerHandle, PaymentId, TenantId, TerminalId};
+use crate::money::Money;
+use crate::pairing::PairMode;
+use crate::subjects::EventKind;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// An event as stored: id, time, and a body whose variant decides the subject.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: EventId,
+    pub at: DateTime<Utc>,
+    pub body: EventBody,
+}
+
+impl Event {
+    pub fn new(id: EventId, at: DateTime<Utc>, body: EventBody) -> Event {
+        Event { id, at, body }
+    }
+
+    pub fn kind(&self) -> EventKind {
+        self.body.kind()
+    }
+
+    /// The subject this event is published on.
+    pub fn subject(&self) -> String {
+        crate::subjects::event(self.kind())
+    }
+
+    /// The tenant the event belongs to, for filtering.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        match &self.body {
+            EventBody::BillIssued(e) => Some(&e.tenant),
+            EventBody::PaymentSettled(e) => Some(&e.tenant),
+            EventBody::AccountUpserted(e) => Some(&e.tenant),
+            EventBody::ReadingRecorded(e) => Some(&e.tenant),
+            _ => None,
+        }
+    }
+
+    /// The terminal the event concerns, for filtering.
+    pub fn terminal(&self) -> Option<&TerminalId> {
+        match &self.body {
+            EventBody::BillIssued(e) => Some(&e.terminal),
+            EventBody::PairingOpened(e) => Some(&e.terminal),
+            EventBody::PairingJoined(e)
+            | EventBody::PairingExpired(e)
+            | EventBody::PairingCancelled(e) => Some(&e.terminal),
+            EventBody::PaymentSettled(e) => Some(&e.terminal),
+            EventBody::TerminalOnline(e) | EventBody::TerminalOffline(e) => Some(&e.terminal),
+            _ => None,
+        }
+    }
+}
+
+/// The body of each event kind. Adjacently tagged: `{kind: "payment.settled", data: {...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "data")]
+pub enum EventBody {
+    #[serde(rename = "bill.issued")]
+    BillIssued(BillIssued),
+    #[serde(rename = "pairing.opened")]
+    PairingOpened(PairingOpened),
+    #[serde(rename = "pairing.joined")]
+    PairingJoined(PairingEnded),
+    #[serde(rename = "pairing.expired")]
+    PairingExpired(PairingEnded),
+    #[serde(rename = "pairing.cancelled")]
+    PairingCancelled(PairingEnded),
+    #[serde(rename = "payment.authorized")]
+    PaymentAuthorized(PaymentAuthorized),
+    #[serde(rename = "payment.settled")]
+    PaymentSettled(PaymentSettled),
+    #[serde(rename = "payment.voided")]
+    PaymentVoided(PaymentVoided),
+    #[serde(rename = "payment.refunded")]
+    PaymentRefunded(PaymentRefunded),
+    #[serde(rename = "terminal.online")]
+    TerminalOnline(TerminalEvent),
+    #[serde(rename = "terminal.offline")]
+    TerminalOffline(TerminalEvent),
+    #[serde(rename = "account.upserted")]
+    AccountUpserted(AccountUpserted),
+    #[serde(rename = "reading.recorded")]
+    ReadingRecorded(ReadingRecorded),
+}
+
+impl EventBody {
+    pub fn kind(&self) -> EventKind {
+        match self {
+            EventBody::BillIssued(_) => EventKind::BillIssued,
+            EventBody::PairingOpened(_) => EventKind::PairingOpened,
+            EventBody::PairingJoined(_) => EventKind::PairingJoined,
+            EventBody::PairingExpired(_) => EventKind::PairingExpired,
+            EventBody::PairingCancelled(_) => EventKind::PairingCancelled,
+            EventBody::PaymentAuthorized(_) => EventKind::PaymentAuthorized,
+            EventBody::PaymentSettled(_) => EventKind::PaymentSettled,
+            EventBody::PaymentVoided(_) => EventKind::PaymentVoided,
+            EventBody::PaymentRefunded(_) => EventKind::PaymentRefunded,
+            EventBody::TerminalOnline(_) => EventKind::TerminalOnline,
+            EventBody::TerminalOffline(_) => EventKind::TerminalOffline,
+            EventBody::AccountUpserted(_) => EventKind::AccountUpserted,
+            EventBody::ReadingRecorded(_) => EventKind::ReadingRecorded,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillIssued {
+    pub bill_id: BillId,
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    pub terminal: TerminalId,
+    pub total: Money,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The pairing token is a secret and never appears in an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingOpened {
+    pub terminal: TerminalId,
+    pub mode: PairMode,
+    pub bill_id: BillId,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingEnded {
+    pub terminal: TerminalId,
+    pub bill_id: BillId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentAuthorized {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub payer: PayerHandle,
+    pub amount: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentSettled {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    pub terminal: TerminalId,
+    pub payer: PayerHandle,
+    pub amount: Money,
+    pub settled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentVoided {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    /// The error code that caused the void, e.g. `BILL_EXPIRED`.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRefunded {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub amount: Money,
+    pub total_refunded: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TerminalEvent {
+    pub terminal: TerminalId,
+    #[serde(default)]
+    pub version: String,
+}
+
+/// Reference data: an account at a tenant, as the tenant's billing system knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountUpserted {
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    /// Customer class, e.g. `residential`, `commercial`; tariffs price by it.
+    pub class: String,
+    /// The holder's name as the tenant has it; shown to payers masked only.
+    #[serde(default)]
+    pub holder_name: String,
+    /// Billing attributes such as `area_m2` or `building`, exact strings.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Meter ids by fee kind, e.g. `water` → `W-0042`.
+    #[serde(default)]
+    pub meters: BTreeMap<String, String>,
+}
+
+/// Reference data: one meter reading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingRecorded {
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    pub meter: String,
+    /// Time-of-use register (`peak`, `flat`, `valley`); absent for a single-register meter.
+    #[serde(default)]
+    pub register: Option<String>,
+    pub read_on: NaiveDate,
+    /// The cumulative register value.
+    pub value: Decimal,
+}

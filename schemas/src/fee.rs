@@ -1,0 +1,85 @@
+//! Quotes and bills: what the fee-engine answers on `posfee.fee.quote` and `posfee.bill.issue`.
+
+use crate::ids::{AccountNo, BillId, FeeKind, IdempotencyKey, TenantId, TerminalId};
+use crate::money::{Currency, Fen, Money};
+use crate::signed::Signed;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// `posfee.fee.quote`: what is owed now for an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteRequest {
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    /// The fee kinds to price; empty means all the tenant bills this account for.
+    #[serde(default)]
+    pub kinds: Vec<FeeKind>,
+    /// The billing date in the tenant's time zone; absent means today.
+    #[serde(default)]
+    pub as_of: Option<NaiveDate>,
+}
+
+/// One priced line of a quote or bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillLine {
+    pub kind: FeeKind,
+    /// The period priced, e.g. `2026-10` or `2026-01..2026-06`.
+    pub period: String,
+    /// Exact decimal quantity (m³, kWh, m², months …), as a string on the wire.
+    pub quantity: Decimal,
+    pub unit: String,
+    /// Price per unit in yuan, exact; may carry fractions of a fen.
+    pub unit_price: Decimal,
+    /// The line amount, rounded once, in fen.
+    pub amount: Fen,
+    pub rule_id: String,
+    pub rule_version: String,
+    /// One line a payer can read: how this amount came about.
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quote {
+    pub tenant: TenantId,
+    /// The payee as the payer should see it, e.g. `Acme Property Management`.
+    pub tenant_name: String,
+    pub account: AccountNo,
+    pub as_of: NaiveDate,
+    pub currency: Currency,
+    pub lines: Vec<BillLine>,
+    pub total: Fen,
+}
+
+/// `posfee.bill.issue`: the quote, stored as a payable bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillIssueRequest {
+    pub quote: QuoteRequest,
+    /// The terminal the bill will be paid at; the receipt goes there.
+    pub terminal: TerminalId,
+    /// Same key, same request → the same bill; same key, different request → 409.
+    pub idempotency_key: IdempotencyKey,
+}
+
+/// A payable bill. It travels signed by the tenant's key ([`IssuedBill`]), so a terminal
+/// cannot change the amount or the payee on its way to the phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bill {
+    pub bill_id: BillId,
+    pub tenant: TenantId,
+    pub tenant_name: String,
+    pub account: AccountNo,
+    pub terminal: TerminalId,
+    pub as_of: NaiveDate,
+    pub lines: Vec<BillLine>,
+    pub total: Money,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The reply to `posfee.bill.issue`: the signed bill ([`Bill`] inside).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedBill {
+    pub bill_id: BillId,
+    pub signed: Signed,
+}

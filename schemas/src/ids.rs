@@ -1,0 +1,287 @@
+//! Identifier newtypes, built only through `parse`, so a value that exists is a valid one.
+//!
+//! Identifiers that become part of a subject (terminal ids, pairing tokens, service names)
+//! must never carry a subject separator or wildcard: `.`, `*`, `>` or whitespace would let a
+//! sender address subjects it was never meant to reach.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Longest identifier we accept, in bytes. Subjects stay short and payloads bounded.
+pub const MAX_ID_BYTES: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("{kind} is empty")]
+    Empty { kind: &'static str },
+    #[error("{kind} is longer than {max} bytes")]
+    TooLong { kind: &'static str, max: usize },
+    #[error("{kind} contains {found:?}, which is not allowed (letters, digits, '-' and '_' only)")]
+    BadChar { kind: &'static str, found: char },
+    #[error("{kind} is not valid: {reason}")]
+    Invalid {
+        kind: &'static str,
+        reason: &'static str,
+    },
+}
+
+impl IdError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            IdError::Empty { kind }
+            | IdError::TooLong { kind, .. }
+            | IdError::BadChar { kind, .. }
+            | IdError::Invalid { kind, .. } => kind,
+        }
+    }
+}
+
+/// A token that may stand as one element of a NATS subject: ASCII letters, digits, `-`, `_`.
+pub fn check_subject_token(kind: &'static str, s: &str) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Err(IdError::Empty { kind });
+    }
+    if s.len() > MAX_ID_BYTES {
+        return Err(IdError::TooLong {
+            kind,
+            max: MAX_ID_BYTES,
+        });
+    }
+    match s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+    {
+        Some(found) => Err(IdError::BadChar { kind, found }),
+        None => Ok(()),
+    }
+}
+
+/// A free-form business key (an account number such as `3-1-1202` or `BJ/0042`): any printable
+/// character except subject separators, wildcards and whitespace.
+fn check_business_key(kind: &'static str, s: &str) -> Result<(), IdError> {
+    if s.is_empty() {
+        return Err(IdError::Empty { kind });
+    }
+    if s.len() > MAX_ID_BYTES {
+        return Err(IdError::TooLong {
+            kind,
+            max: MAX_ID_BYTES,
+        });
+    }
+    match s
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || matches!(c, '.' | '*' | '>'))
+    {
+        Some(found) => Err(IdError::BadChar { kind, found }),
+        None => Ok(()),
+    }
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal, $check:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub const KIND: &'static str = $kind;
+
+            pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
+                let s = s.into();
+                $check($kind, &s)?;
+                Ok(Self(s))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::parse(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A kiosk's identity, part of its pairing and receipt subjects.
+    TerminalId, "terminal id", check_subject_token
+);
+string_id!(
+    /// A tenant: the property company, utility or telecom that bills.
+    TenantId, "tenant id", check_subject_token
+);
+string_id!(
+    /// The payer's account at a tenant: a room, a meter, a phone number.
+    AccountNo, "account number", check_business_key
+);
+string_id!(
+    /// A fee kind a tenant bills: `property`, `water`, `electricity`, `parking` …
+    FeeKind, "fee kind", check_subject_token
+);
+string_id!(
+    /// Names a signing key, so keys can be rotated while older signatures still verify.
+    KeyId, "key id", check_subject_token
+);
+string_id!(
+    /// The opaque handle paygate gives a payer; it says nothing about who the payer is.
+    PayerHandle, "payer handle", check_subject_token
+);
+string_id!(
+    /// A caller-chosen key that makes a retried request take effect once.
+    IdempotencyKey, "idempotency key", check_business_key
+);
+
+/// The 128-bit pairing token from the OS CSPRNG, written as 32 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct PairToken(String);
+
+impl PairToken {
+    pub const KIND: &'static str = "pairing token";
+    pub const HEX_LEN: usize = 32;
+
+    /// A fresh token from the operating system's CSPRNG.
+    pub fn generate() -> Self {
+        use rand::RngCore;
+        let mut bytes = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
+        let s: String = s.into();
+        check_subject_token(Self::KIND, &s)?;
+        if s.len() != Self::HEX_LEN {
+            return Err(IdError::Invalid {
+                kind: Self::KIND,
+                reason: "must be 32 hex digits (128 bits)",
+            });
+        }
+        if let Some(found) = s
+            .chars()
+            .find(|c| !(c.is_ascii_digit() || ('a'..='f').contains(c)))
+        {
+            return Err(IdError::BadChar {
+                kind: Self::KIND,
+                found,
+            });
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PairToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PairToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(s).map_err(serde::de::Error::custom)
+    }
+}
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub uuid::Uuid);
+
+        impl $name {
+            pub fn new_random() -> Self {
+                Self(uuid::Uuid::new_v4())
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, uuid::Error> {
+                uuid::Uuid::parse_str(s).map(Self)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A payable bill issued by the fee-engine.
+    BillId
+);
+uuid_id!(
+    /// One payment attempt, chosen by the payer's phone, the key of authorize/capture/void.
+    PaymentId
+);
+uuid_id!(
+    /// An event's id; JetStream dedupes on it (`Nats-Msg-Id`).
+    EventId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subject_tokens_refuse_separators_wildcards_and_whitespace() {
+        for bad in ["a.b", "a*", ">", "a b", "a\tb", "", "é"] {
+            assert!(TerminalId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(TerminalId::parse("kiosk-01_A").is_ok());
+        assert!(TerminalId::parse("x".repeat(MAX_ID_BYTES + 1)).is_err());
+    }
+
+    #[test]
+    fn account_numbers_allow_business_punctuation_but_not_subject_syntax() {
+        assert!(AccountNo::parse("3-1-1202").is_ok());
+        assert!(AccountNo::parse("BJ/0042#7").is_ok());
+        for bad in ["3.1", "a*", "a>b", "a b", ""] {
+            assert!(AccountNo::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn pair_tokens_are_128_bits_of_hex_and_differ() {
+        let a = PairToken::generate();
+        let b = PairToken::generate();
+        assert_eq!(a.as_str().len(), 32);
+        assert_ne!(a, b);
+        assert_eq!(PairToken::parse(a.as_str()).unwrap(), a);
+        assert!(PairToken::parse("00112233445566778899aabbccddeeg0").is_err());
+        assert!(PairToken::parse("0011").is_err());
+    }
+
+    #[test]
+    fn deserializing_checks_like_parse() {
+        let bytes = rmp_serde::to_vec("bad.id").unwrap();
+        assert!(rmp_serde::from_slice::<TerminalId>(&bytes).is_err());
+    }
+}

@@ -1,0 +1,56 @@
+//! Settlement and refunds, and the receipt the payer and the terminal keep.
+
+use crate::fee::{BillLine, IssuedBill};
+use crate::ids::{AccountNo, BillId, IdempotencyKey, PayerHandle, PaymentId, TenantId, TerminalId};
+use crate::money::Money;
+use crate::signed::Signed;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What paygate signs and sends to `posfee.ledger.settle` once it holds the money.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementNotice {
+    pub payment_id: PaymentId,
+    pub payer: PayerHandle,
+    pub amount: Money,
+    pub bill: IssuedBill,
+    pub authorized_at: DateTime<Utc>,
+}
+
+/// `posfee.ledger.settle`: a [`SettlementNotice`] signed with paygate's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleRequest {
+    pub notice: Signed,
+}
+
+/// The receipt: what the terminal prints and the phone keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub tenant: TenantId,
+    pub tenant_name: String,
+    pub account: AccountNo,
+    pub terminal: TerminalId,
+    pub lines: Vec<BillLine>,
+    pub total: Money,
+    pub settled_at: DateTime<Utc>,
+}
+
+/// `posfee.ledger.refund`: give back all or part of a settled payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    pub payment_id: PaymentId,
+    pub amount: Money,
+    pub reason: String,
+    pub idempotency_key: IdempotencyKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundReply {
+    pub payment_id: PaymentId,
+    pub refunded: Money,
+    /// All refunds of this payment so far, this one included.
+    pub total_refunded: Money,
+    pub refunded_at: DateTime<Utc>,
+}

@@ -1,0 +1,45 @@
+//! The payment platform sandbox: registration once on the phone, then device-signed payments.
+
+use crate::fee::IssuedBill;
+use crate::ids::{BillId, IdempotencyKey, KeyId, PayerHandle, PaymentId, TerminalId};
+use crate::money::Money;
+use serde::{Deserialize, Serialize};
+
+/// `posfee.paygate.register`: the only message that carries a payer's identity and bank
+/// account, from the phone straight to the payment platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub name: String,
+    pub national_id: String,
+    pub bank_account: String,
+    /// The phone's ed25519 public key; payments must be signed with its secret half.
+    #[serde(with = "serde_bytes")]
+    pub device_public_key: Vec<u8>,
+    pub device_key_id: KeyId,
+    pub idempotency_key: IdempotencyKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterReply {
+    pub payer: PayerHandle,
+    /// The sandbox balance the new payer starts with.
+    pub balance: Money,
+}
+
+/// What the device signs for `posfee.paygate.pay`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayOrder {
+    pub payment_id: PaymentId,
+    pub payer: PayerHandle,
+    pub bill_id: BillId,
+    pub amount: Money,
+    pub terminal: TerminalId,
+}
+
+/// `posfee.paygate.pay`: the device-signed order plus the fee-engine-signed bill it pays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayRequest {
+    /// A [`PayOrder`], encoded and signed by the device key.
+    pub order: crate::signed::Signed,
+    pub bill: IssuedBill,
+}

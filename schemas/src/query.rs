@@ -1,0 +1,103 @@
+//! Read requests answered by the query service from its own view of the event stream.
+
+use crate::ids::{AccountNo, BillId, PaymentId, TenantId, TerminalId};
+use crate::money::Money;
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Names one account; the request of `posfee.query.account` and `posfee.query.bills`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRef {
+    pub tenant: TenantId,
+    pub account: AccountNo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    pub class: String,
+    pub attributes: BTreeMap<String, String>,
+    /// The holder's name with all but the first character masked, e.g. `张*`.
+    pub holder_masked: String,
+    pub outstanding: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillSummary {
+    pub bill_id: BillId,
+    pub total: Money,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub paid: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillsReply {
+    pub bills: Vec<BillSummary>,
+    /// What the account owes right now, as the fee-engine prices it.
+    #[serde(default)]
+    pub live_total: Option<Money>,
+}
+
+/// `posfee.query.payments`: payment history, paged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentsQuery {
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
+    #[serde(default)]
+    pub to: Option<NaiveDate>,
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// Opaque cursor from the previous page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentItem {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub amount: Money,
+    pub refunded: Money,
+    pub terminal: TerminalId,
+    pub settled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentsPage {
+    pub items: Vec<PaymentItem>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// `posfee.query.readings`: meter-reading history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingsQuery {
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    #[serde(default)]
+    pub meter: Option<String>,
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
+    #[serde(default)]
+    pub to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingItem {
+    pub meter: String,
+    #[serde(default)]
+    pub register: Option<String>,
+    pub read_on: NaiveDate,
+    pub value: Decimal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadingsReply {
+    pub readings: Vec<ReadingItem>,
+}

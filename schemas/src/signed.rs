@@ -1,0 +1,166 @@
+//! Signed envelopes: a MessagePack body, the id of the key that signed it and an ed25519
+//! signature over a purpose tag plus the body bytes.
+//!
+//! Signing the exact bytes (not a re-encoding) means no canonical form is needed; the purpose
+//! tag means a signature made for one kind of message (a bill) can never be replayed as
+//! another (a settlement notice).
+
+use crate::codec::{decode, encode, DecodeError};
+use crate::ids::KeyId;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// What a signature vouches for. Part of the signed bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A bill issued by the fee-engine with a tenant's key.
+    Bill,
+    /// A payment request signed by the payer's device key.
+    DevicePay,
+    /// A settlement notice from paygate to the ledger.
+    Settlement,
+}
+
+impl Purpose {
+    fn tag(self) -> &'static [u8] {
+        match self {
+            Purpose::Bill => b"posfee/v1/bill\0",
+            Purpose::DevicePay => b"posfee/v1/device-pay\0",
+            Purpose::Settlement => b"posfee/v1/settlement\0",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signed {
+    /// The MessagePack-encoded payload, exactly as signed.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    pub key_id: KeyId,
+    #[serde(with = "serde_bytes")]
+    pub signature: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("signed by unknown key {0}")]
+    UnknownKey(KeyId),
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("signed body: {0}")]
+    Body(#[from] DecodeError),
+}
+
+fn message(purpose: Purpose, body: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(purpose.tag().len() + body.len());
+    m.extend_from_slice(purpose.tag());
+    m.extend_from_slice(body);
+    m
+}
+
+impl Signed {
+    pub fn sign<T: Serialize>(purpose: Purpose, value: &T, key_id: &KeyId, key: &SigningKey) -> Signed {
+        let body = encode(value);
+        let signature = key.sign(&message(purpose, &body)).to_bytes().to_vec();
+        Signed {
+            body,
+            key_id: key_id.clone(),
+            signature,
+        }
+    }
+
+    /// Checks the signature against the key ring, then decodes the body.
+    pub fn verify<T: DeserializeOwned>(&self, purpose: Purpose, keys: &KeyRing) -> Result<T, SignError> {
+        let key = keys
+            .get(&self.key_id)
+            .ok_or_else(|| SignError::UnknownKey(self.key_id.clone()))?;
+        verify_with(key, purpose, &self.body, &self.signature)?;
+        Ok(decode(&self.body)?)
+    }
+
+    /// Decodes the body without checking the signature: for showing what was received before
+    /// the verdict, never for acting on it.
+    pub fn peek<T: DeserializeOwned>(&self) -> Result<T, DecodeError> {
+        decode(&self.body)
+    }
+}
+
+/// Verifies a detached signature over `purpose || body`.
+pub fn verify_with(key: &VerifyingKey, purpose: Purpose, body: &[u8], signature: &[u8]) -> Result<(), SignError> {
+    let sig = Signature::from_slice(signature).map_err(|_| SignError::BadSignature)?;
+    key.verify(&message(purpose, body), &sig)
+        .map_err(|_| SignError::BadSignature)
+}
+
+/// Makes a detached signature over `purpose || body`.
+pub fn sign_detached(key: &SigningKey, purpose: Purpose, body: &[u8]) -> Vec<u8> {
+    key.sign(&message(purpose, body)).to_bytes().to_vec()
+}
+
+/// Every public key a verifier accepts, by key id. Holding more than one lets a signer rotate
+/// to a new key while signatures made with the old one still verify.
+#[derive(Debug, Clone, Default)]
+pub struct KeyRing {
+    keys: BTreeMap<KeyId, VerifyingKey>,
+}
+
+impl KeyRing {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    pub fn insert(&mut self, id: KeyId, key: VerifyingKey) {
+        self.keys.insert(id, key);
+    }
+    pub fn remove(&mut self, id: &KeyId) {
+        self.keys.remove(id);
+    }
+    pub fn get(&self, id: &KeyId) -> Option<&VerifyingKey> {
+        self.keys.get(id)
+    }
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    #[test]
+    fn verifies_with_the_right_key_and_purpose_only() {
+        let id = KeyId::parse("k1").unwrap();
+        let s = Signed::sign(Purpose::Bill, &("payee", 500i64), &id, &key(1));
+        let mut ring = KeyRing::new();
+        ring.insert(id.clone(), key(1).verifying_key());
+        let (p, amt): (String, i64) = s.verify(Purpose::Bill, &ring).unwrap();
+        assert_eq!((p.as_str(), amt), ("payee", 500));
+        assert!(matches!(
+            s.verify::<(String, i64)>(Purpose::Settlement, &ring),
+            Err(SignError::BadSignature)
+        ));
+        ring.insert(id, key(2).verifying_key());
+        assert!(s.verify::<(String, i64)>(Purpose::Bill, &ring).is_err());
+        assert!(matches!(
+            s.verify::<(String, i64)>(Purpose::Bill, &KeyRing::new()),
+            Err(SignError::UnknownKey(_))
+        ));
+    }
+
+    #[test]
+    fn a_changed_body_fails() {
+        let id = KeyId::parse("k1").unwrap();
+        let mut s = Signed::sign(Purpose::Bill, &("payee", 500i64), &id, &key(1));
+        let mut ring = KeyRing::new();
+        ring.insert(id, key(1).verifying_key());
+        s.body = encode(&("payee", 50000i64));
+        assert!(s.verify::<(String, i64)>(Purpose::Bill, &ring).is_err());
+    }
+}

@@ -1,0 +1,307 @@
+//! The one place that writes posfee subjects.
+//!
+//! Each subject has a builder and [`Subject::parse`] reads any of them back, so a handler that
+//! receives on a wildcard learns the typed ids from the subject and nothing else writes a
+//! subject string. Ids that go into a subject are newtypes that have already refused `.`, `*`,
+//! `>` and whitespace, so a builder cannot be tricked into addressing another subject.
+
+use crate::ids::{check_subject_token, IdError, PairToken, TerminalId};
+use std::fmt;
+
+pub const PREFIX: &str = "posfee";
+/// The JetStream stream that keeps every event.
+pub const EVENTS_STREAM: &str = "POSFEE_EVENTS";
+/// The JetStream key-value bucket where terminals record when they were last seen.
+pub const TERMINALS_BUCKET: &str = "POSFEE_TERMINALS";
+/// Queue group every posfee service joins, so a second copy shares the load.
+pub const QUEUE_GROUP: &str = "posfee";
+
+pub fn fee_quote() -> String {
+    format!("{PREFIX}.fee.quote")
+}
+pub fn bill_issue() -> String {
+    format!("{PREFIX}.bill.issue")
+}
+pub fn query(kind: QueryKind) -> String {
+    format!("{PREFIX}.query.{}", kind.as_str())
+}
+pub fn pair(terminal: &TerminalId, token: &PairToken) -> String {
+    format!("{PREFIX}.pair.{terminal}.{token}")
+}
+/// Everything pairing-related for one terminal: the permission a terminal holds.
+pub fn pair_for_terminal(terminal: &TerminalId) -> String {
+    format!("{PREFIX}.pair.{terminal}.*")
+}
+pub fn wallet(token: &PairToken) -> String {
+    format!("{PREFIX}.wallet.{token}")
+}
+pub fn paygate(op: PaygateOp) -> String {
+    format!("{PREFIX}.paygate.{}", op.as_str())
+}
+pub fn ledger(op: LedgerOp) -> String {
+    format!("{PREFIX}.ledger.{}", op.as_str())
+}
+pub fn receipt(terminal: &TerminalId) -> String {
+    format!("{PREFIX}.receipt.{terminal}")
+}
+pub fn event(kind: EventKind) -> String {
+    format!("{PREFIX}.events.{}.{}", kind.entity(), kind.what())
+}
+/// All events: the stream's subject filter.
+pub fn events_all() -> String {
+    format!("{PREFIX}.events.>")
+}
+/// Events of one entity (`payment`, `terminal` …) for filtered consumers.
+pub fn events_of(entity: &str) -> Result<String, IdError> {
+    check_subject_token("event entity", entity)?;
+    Ok(format!("{PREFIX}.events.{entity}.*"))
+}
+
+/// NATS micro discovery subjects, for operators and readiness checks.
+pub mod srv {
+    pub fn ping() -> String {
+        "$SRV.PING".to_string()
+    }
+    pub fn ping_service(name: &str) -> String {
+        format!("$SRV.PING.{name}")
+    }
+    pub fn info() -> String {
+        "$SRV.INFO".to_string()
+    }
+    pub fn stats() -> String {
+        "$SRV.STATS".to_string()
+    }
+}
+
+/// Each connection's reply inbox prefix. A role may only subscribe below its own prefix, so one
+/// role can never read replies meant for another.
+pub fn inbox_prefix(role: Role) -> String {
+    format!("_INBOX.{}", role.as_str())
+}
+
+macro_rules! str_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $s:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant,)* }
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $s,)* }
+            }
+            pub fn parse(s: &str) -> Option<$name> {
+                match s { $($s => Some($name::$variant),)* _ => None }
+            }
+        }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(self.as_str()) }
+        }
+    };
+}
+
+str_enum!(
+    /// Read requests the query service answers.
+    QueryKind { Account = "account", Bills = "bills", Payments = "payments", Readings = "readings", }
+);
+str_enum!(PaygateOp { Register = "register", Pay = "pay", });
+str_enum!(LedgerOp { Settle = "settle", Refund = "refund", });
+str_enum!(
+    /// Who is on the other end of a connection. Each role has its own NATS user and
+    /// least-privilege permissions in nats.conf.
+    Role {
+        FeeEngine = "fee-engine",
+        Query = "query",
+        Ledger = "ledger",
+        Paygate = "paygate",
+        Terminal = "terminal",
+        Companion = "companion",
+        Operator = "operator",
+        Admin = "admin",
+    }
+);
+
+impl Role {
+    /// The environment variable nats.conf reads this role's public nkey from.
+    pub fn nkey_env(self) -> String {
+        format!(
+            "POSFEE_NKEY_{}",
+            self.as_str().replace('-', "_").to_ascii_uppercase()
+        )
+    }
+}
+
+str_enum!(
+    /// Every event kind; the subject is `posfee.events.<entity>.<what>`.
+    EventKind {
+        BillIssued = "bill.issued",
+        PairingOpened = "pairing.opened",
+        PairingJoined = "pairing.joined",
+        PairingExpired = "pairing.expired",
+        PairingCancelled = "pairing.cancelled",
+        PaymentAuthorized = "payment.authorized",
+        PaymentSettled = "payment.settled",
+        PaymentVoided = "payment.voided",
+        PaymentRefunded = "payment.refunded",
+        TerminalOnline = "terminal.online",
+        TerminalOffline = "terminal.offline",
+        AccountUpserted = "account.upserted",
+        ReadingRecorded = "reading.recorded",
+    }
+);
+
+impl EventKind {
+    pub fn entity(self) -> &'static str {
+        self.as_str().split('.').next().unwrap_or_default()
+    }
+    pub fn what(self) -> &'static str {
+        self.as_str().split('.').nth(1).unwrap_or_default()
+    }
+}
+
+/// Every concrete posfee subject, read back from its string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    FeeQuote,
+    BillIssue,
+    Query(QueryKind),
+    Pair(TerminalId, PairToken),
+    Wallet(PairToken),
+    Paygate(PaygateOp),
+    Ledger(LedgerOp),
+    Receipt(TerminalId),
+    Event(EventKind),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubjectError {
+    #[error("subject {0:?} is not a posfee subject")]
+    Unknown(String),
+    #[error("subject {subject:?}: {source}")]
+    BadId { subject: String, source: IdError },
+}
+
+impl Subject {
+    pub fn parse(s: &str) -> Result<Subject, SubjectError> {
+        let unknown = || SubjectError::Unknown(s.to_string());
+        let bad_id = |source| SubjectError::BadId {
+            subject: s.to_string(),
+            source,
+        };
+        let parts: Vec<&str> = s.split('.').collect();
+        if parts.first() != Some(&PREFIX) {
+            return Err(unknown());
+        }
+        match parts[1..] {
+            ["fee", "quote"] => Ok(Subject::FeeQuote),
+            ["bill", "issue"] => Ok(Subject::BillIssue),
+            ["query", k] => QueryKind::parse(k).map(Subject::Query).ok_or_else(unknown),
+            ["pair", t, tok] => Ok(Subject::Pair(
+                TerminalId::parse(t).map_err(bad_id)?,
+                PairToken::parse(tok).map_err(bad_id)?,
+            )),
+            ["wallet", tok] => Ok(Subject::Wallet(PairToken::parse(tok).map_err(bad_id)?)),
+            ["paygate", op] => PaygateOp::parse(op)
+                .map(Subject::Paygate)
+                .ok_or_else(unknown),
+            ["ledger", op] => LedgerOp::parse(op).map(Subject::Ledger).ok_or_else(unknown),
+            ["receipt", t] => Ok(Subject::Receipt(TerminalId::parse(t).map_err(bad_id)?)),
+            ["events", entity, what] => EventKind::parse(&format!("{entity}.{what}"))
+                .map(Subject::Event)
+                .ok_or_else(unknown),
+            _ => Err(unknown()),
+        }
+    }
+
+    /// The subject string; `Subject::parse(&x.to_string()) == x`.
+    pub fn render(&self) -> String {
+        match self {
+            Subject::FeeQuote => fee_quote(),
+            Subject::BillIssue => bill_issue(),
+            Subject::Query(k) => query(*k),
+            Subject::Pair(t, tok) => pair(t, tok),
+            Subject::Wallet(tok) => wallet(tok),
+            Subject::Paygate(op) => paygate(*op),
+            Subject::Ledger(op) => ledger(*op),
+            Subject::Receipt(t) => receipt(t),
+            Subject::Event(k) => event(*k),
+        }
+    }
+
+    /// Every subject pattern posfee uses, with `{name}` for parameters, as the AsyncAPI
+    /// document writes its channel addresses. The contract test compares the two.
+    pub fn patterns() -> Vec<String> {
+        let mut out = vec![fee_quote(), bill_issue()];
+        out.extend(QueryKind::ALL.iter().map(|k| query(*k)));
+        out.push(format!("{PREFIX}.pair.{{terminal}}.{{token}}"));
+        out.push(format!("{PREFIX}.wallet.{{token}}"));
+        out.extend(PaygateOp::ALL.iter().map(|o| paygate(*o)));
+        out.extend(LedgerOp::ALL.iter().map(|o| ledger(*o)));
+        out.push(format!("{PREFIX}.receipt.{{terminal}}"));
+        out.extend(EventKind::ALL.iter().map(|k| event(*k)));
+        out
+    }
+}
+
+impl fmt::Display for Subject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.render())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_subject_round_trips_through_parse() {
+        let t = TerminalId::parse("kiosk-7").unwrap();
+        let tok = PairToken::generate();
+        let mut all = vec![
+            Subject::FeeQuote,
+            Subject::BillIssue,
+            Subject::Pair(t.clone(), tok.clone()),
+            Subject::Wallet(tok),
+            Subject::Receipt(t),
+        ];
+        all.extend(QueryKind::ALL.iter().map(|k| Subject::Query(*k)));
+        all.extend(PaygateOp::ALL.iter().map(|o| Subject::Paygate(*o)));
+        all.extend(LedgerOp::ALL.iter().map(|o| Subject::Ledger(*o)));
+        all.extend(EventKind::ALL.iter().map(|k| Subject::Event(*k)));
+        for s in all {
+            assert_eq!(Subject::parse(&s.render()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn parse_refuses_foreign_and_hostile_subjects() {
+        for bad in [
+            "posfee",
+            "other.fee.quote",
+            "posfee.fee.quote.extra",
+            "posfee.query.secrets",
+            "posfee.pair.kiosk*.00112233445566778899aabbccddeeff",
+            "posfee.pair.kiosk.>",
+            "posfee.receipt.*",
+            "posfee.events.payment.stolen",
+        ] {
+            assert!(Subject::parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn event_subjects_have_entity_and_what() {
+        assert_eq!(
+            event(EventKind::PaymentSettled),
+            "posfee.events.payment.settled"
+        );
+        assert_eq!(EventKind::TerminalOffline.entity(), "terminal");
+        assert_eq!(EventKind::TerminalOffline.what(), "offline");
+        assert!(events_of("pay.ment").is_err());
+    }
+
+    #[test]
+    fn role_env_names_are_shell_safe() {
+        assert_eq!(Role::FeeEngine.nkey_env(), "POSFEE_NKEY_FEE_ENGINE");
+        assert_eq!(inbox_prefix(Role::Companion), "_INBOX.companion");
+    }
+}
