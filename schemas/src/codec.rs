@@ -62,12 +62,18 @@ mod tests {
 
     #[test]
     fn newer_sender_older_reader_and_back() {
-        let v2 = V2 { a: 1, b: "x".into() };
+        let v2 = V2 {
+            a: 1,
+            b: "x".into(),
+        };
         assert_eq!(decode::<V1>(&encode(&v2)).unwrap(), V1 { a: 1 });
         let v1 = V1 { a: 2 };
         assert_eq!(
             decode::<V2>(&encode(&v1)).unwrap(),
-            V2 { a: 2, b: String::new() }
+            V2 {
+                a: 2,
+                b: String::new()
+            }
         );
     }
 

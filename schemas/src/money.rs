@@ -27,11 +27,17 @@ impl Fen {
     pub const ZERO: Fen = Fen(0);
 
     pub fn checked_add(self, other: Fen) -> Result<Fen, MoneyError> {
-        self.0.checked_add(other.0).map(Fen).ok_or(MoneyError::Overflow)
+        self.0
+            .checked_add(other.0)
+            .map(Fen)
+            .ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_sub(self, other: Fen) -> Result<Fen, MoneyError> {
-        self.0.checked_sub(other.0).map(Fen).ok_or(MoneyError::Overflow)
+        self.0
+            .checked_sub(other.0)
+            .map(Fen)
+            .ok_or(MoneyError::Overflow)
     }
 
     /// The sum of many amounts, or `Overflow`.
@@ -161,7 +167,15 @@ mod tests {
         assert_eq!(Fen::parse_yuan("300.00").unwrap(), Fen(30000));
         assert_eq!(Fen::parse_yuan("5.1").unwrap(), Fen(510));
         assert_eq!(Fen::parse_yuan("-0.05").unwrap(), Fen(-5));
-        for bad in ["", "1.234", "1e3", "abc", ".5", "1,00", "99999999999999999999"] {
+        for bad in [
+            "",
+            "1.234",
+            "1e3",
+            "abc",
+            ".5",
+            "1,00",
+            "99999999999999999999",
+        ] {
             assert!(Fen::parse_yuan(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -60,7 +60,12 @@ fn message(purpose: Purpose, body: &[u8]) -> Vec<u8> {
 }
 
 impl Signed {
-    pub fn sign<T: Serialize>(purpose: Purpose, value: &T, key_id: &KeyId, key: &SigningKey) -> Signed {
+    pub fn sign<T: Serialize>(
+        purpose: Purpose,
+        value: &T,
+        key_id: &KeyId,
+        key: &SigningKey,
+    ) -> Signed {
         let body = encode(value);
         let signature = key.sign(&message(purpose, &body)).to_bytes().to_vec();
         Signed {
@@ -71,7 +76,11 @@ impl Signed {
     }
 
     /// Checks the signature against the key ring, then decodes the body.
-    pub fn verify<T: DeserializeOwned>(&self, purpose: Purpose, keys: &KeyRing) -> Result<T, SignError> {
+    pub fn verify<T: DeserializeOwned>(
+        &self,
+        purpose: Purpose,
+        keys: &KeyRing,
+    ) -> Result<T, SignError> {
         let key = keys
             .get(&self.key_id)
             .ok_or_else(|| SignError::UnknownKey(self.key_id.clone()))?;
@@ -87,7 +96,12 @@ impl Signed {
 }
 
 /// Verifies a detached signature over `purpose || body`.
-pub fn verify_with(key: &VerifyingKey, purpose: Purpose, body: &[u8], signature: &[u8]) -> Result<(), SignError> {
+pub fn verify_with(
+    key: &VerifyingKey,
+    purpose: Purpose,
+    body: &[u8],
+    signature: &[u8],
+) -> Result<(), SignError> {
     let sig = Signature::from_slice(signature).map_err(|_| SignError::BadSignature)?;
     key.verify(&message(purpose, body), &sig)
         .map_err(|_| SignError::BadSignature)

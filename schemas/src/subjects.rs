@@ -82,11 +82,11 @@ pub fn inbox_prefix(role: Role) -> String {
 macro_rules! str_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $s:literal,)* }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name { $($variant,)* }
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $s,)* }
             }
             pub fn parse(s: &str) -> Option<$name> {
@@ -102,6 +102,15 @@ macro_rules! str_enum {
 str_enum!(
     /// Read requests the query service answers.
     QueryKind { Account = "account", Bills = "bills", Payments = "payments", Readings = "readings", }
+);
+str_enum!(
+    /// The NATS micro service names (`$SRV.PING.<name>`); each is also the service's binary.
+    ServiceName {
+        FeeEngine = "posfee-fee-engine",
+        Query = "posfee-query",
+        Ledger = "posfee-ledger",
+        Paygate = "posfee-paygate",
+    }
 );
 str_enum!(PaygateOp { Register = "register", Pay = "pay", });
 str_enum!(LedgerOp { Settle = "settle", Refund = "refund", });

@@ -1,1 +1,245 @@
-//! placeholder
+//! The test harness: a real nats-server started with the project's nats.conf on a free port,
+//! with a temporary store that lives as long as the harness and is killed on Drop; services
+//! run in-process on their own connections; tests connect as any role.
+
+use anyhow::Context;
+use posfee::creds::RoleCreds;
+use posfee::layout::DataDir;
+use posfee::natsd::{self, NatsServer, ServerConfig};
+use posfee_runtime::{bus, Clock, Shutdown, SystemClock};
+use posfee_schemas::subjects::{self, Role, ServiceName};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// How long a test waits for an in-process service to answer its ping.
+pub const SERVICE_READY_TIMEOUT_MS: u64 = 10_000;
+
+/// A service running inside the test process.
+struct InProcess {
+    name: ServiceName,
+    shutdown: Shutdown,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+/// How to run an in-process service.
+#[derive(Clone)]
+pub struct ServiceOptions {
+    pub clock: Arc<dyn Clock>,
+    pub rules_dir: PathBuf,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            rules_dir: natsd::repo_root().join("services/fee-engine/rules"),
+        }
+    }
+}
+
+pub struct Harness {
+    server: NatsServer,
+    creds: RoleCreds,
+    data: DataDir,
+    services: Vec<InProcess>,
+    // Declared last so it is removed after the server that writes into it has stopped.
+    _tmp: tempfile::TempDir,
+}
+
+impl Harness {
+    /// Starts nats-server on a free port with nats.conf and creates the stream and bucket.
+    pub async fn start() -> anyhow::Result<Harness> {
+        let tmp = tempfile::Builder::new().prefix("posfee-test-").tempdir()?;
+        let data = DataDir::new(tmp.path());
+        let creds = RoleCreds::ensure(&data.creds())?;
+        let server = NatsServer::start(&ServerConfig {
+            binary: natsd::find_server()?,
+            conf: natsd::default_conf(),
+            port: None,
+            store_dir: data.jetstream(),
+            run_dir: data.nats_run(),
+            log_file: Some(data.logs().join("nats-server.log")),
+            env: creds.server_env(),
+        })?;
+        let h = Harness {
+            server,
+            creds,
+            data,
+            services: Vec::new(),
+            _tmp: tmp,
+        };
+        let admin = h.connect(Role::Admin).await?;
+        posfee::streams::ensure(&admin).await?;
+        Ok(h)
+    }
+
+    pub fn url(&self) -> &str {
+        self.server.url()
+    }
+
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
+    pub fn creds(&self) -> &RoleCreds {
+        &self.creds
+    }
+
+    /// The server's log, for tests that check what it refused.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.data.logs().join("nats-server.log")).unwrap_or_default()
+    }
+
+    /// Connects as `role` with the role's nkey.
+    pub async fn connect(&self, role: Role) -> anyhow::Result<async_nats::Client> {
+        bus::connect(
+            self.url(),
+            role,
+            Some(self.creds.seed(role)?),
+            &format!("test-{role}"),
+        )
+        .await
+    }
+
+    /// Connects as `role` and also returns the server errors the connection receives
+    /// (permission violations arrive this way).
+    pub async fn connect_watching(
+        &self,
+        role: Role,
+    ) -> anyhow::Result<(
+        async_nats::Client,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    )> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = async_nats::ConnectOptions::new()
+            .nkey(self.creds.seed(role)?)
+            .custom_inbox_prefix(subjects::inbox_prefix(role))
+            .event_callback(move |event| {
+                let tx = tx.clone();
+                async move {
+                    if let async_nats::Event::ServerError(e) = event {
+                        let _ = tx.send(e.to_string());
+                    }
+                }
+            })
+            .connect(self.url())
+            .await
+            .with_context(|| format!("connecting as {role}"))?;
+        Ok((client, rx))
+    }
+
+    /// Starts a service in this process on its own connection and waits for its ping.
+    pub async fn start_service(
+        &mut self,
+        name: ServiceName,
+        opts: ServiceOptions,
+    ) -> anyhow::Result<()> {
+        let role = match name {
+            ServiceName::FeeEngine => Role::FeeEngine,
+            ServiceName::Query => Role::Query,
+            ServiceName::Ledger => Role::Ledger,
+            ServiceName::Paygate => Role::Paygate,
+        };
+        let client = self.connect(role).await?;
+        let store_dir = self.data.service(role.as_str());
+        let shutdown = Shutdown::new();
+        let s = shutdown.clone();
+        let clock = opts.clock.clone();
+        let task = match name {
+            ServiceName::FeeEngine => tokio::spawn(posfee_fee_engine::run(
+                client,
+                posfee_fee_engine::Config {
+                    store_dir,
+                    rules_dir: opts.rules_dir.clone(),
+                },
+                clock,
+                s,
+            )),
+            ServiceName::Query => tokio::spawn(posfee_query::run(
+                client,
+                posfee_query::Config { store_dir },
+                clock,
+                s,
+            )),
+            ServiceName::Ledger => tokio::spawn(posfee_ledger::run(
+                client,
+                posfee_ledger::Config { store_dir },
+                clock,
+                s,
+            )),
+            ServiceName::Paygate => tokio::spawn(posfee_paygate::run(
+                client,
+                posfee_paygate::Config { store_dir },
+                clock,
+                s,
+            )),
+        };
+        self.services.push(InProcess {
+            name,
+            shutdown,
+            task,
+        });
+        self.wait_for_service(name).await
+    }
+
+    /// Starts every service with the same options.
+    pub async fn start_all(&mut self, opts: ServiceOptions) -> anyhow::Result<()> {
+        for name in [
+            ServiceName::Ledger,
+            ServiceName::Paygate,
+            ServiceName::FeeEngine,
+            ServiceName::Query,
+        ] {
+            self.start_service(name, opts.clone()).await?;
+        }
+        Ok(())
+    }
+
+    /// Waits until `$SRV.PING.<name>` is answered through the server.
+    pub async fn wait_for_service(&self, name: ServiceName) -> anyhow::Result<()> {
+        let operator = self.connect(Role::Operator).await?;
+        let subject = subjects::srv::ping_service(name.as_str());
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(SERVICE_READY_TIMEOUT_MS);
+        loop {
+            if let Some(s) = self.services.iter().find(|s| s.name == name) {
+                if s.task.is_finished() {
+                    anyhow::bail!("{name} stopped during start-up");
+                }
+            }
+            let ask = operator.request(subject.clone(), bytes::Bytes::new());
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), ask).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                anyhow::bail!("{name} did not answer $SRV.PING in time");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Stops an in-process service and waits for it to drain.
+    pub async fn stop_service(&mut self, name: ServiceName) -> anyhow::Result<()> {
+        if let Some(i) = self.services.iter().position(|s| s.name == name) {
+            let s = self.services.remove(i);
+            s.shutdown.trigger();
+            s.task.await??;
+        }
+        Ok(())
+    }
+
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill_server(&mut self) {
+        self.server.kill();
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        for s in &self.services {
+            s.shutdown.trigger();
+        }
+    }
+}

@@ -1,0 +1,584 @@
+//! The wire contract and its document agree: every subject in code is in asyncapi.yaml and the
+//! reverse, every payload round-trips, and every payload's field names are the ones the
+//! document lists for it.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use posfee_schemas::events::*;
+use posfee_schemas::fee::*;
+use posfee_schemas::ledger::*;
+use posfee_schemas::pairing::*;
+use posfee_schemas::paygate::*;
+use posfee_schemas::query::*;
+use posfee_schemas::signed::{Purpose, Signed};
+use posfee_schemas::subjects::Subject;
+use posfee_schemas::terminal::*;
+use posfee_schemas::*;
+use serde::{de::DeserializeOwned, de::IgnoredAny, Deserialize, Serialize};
+use serde_yaml::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Debug;
+use std::str::FromStr;
+
+fn doc() -> Value {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/asyncapi.yaml"))
+        .expect("asyncapi.yaml");
+    serde_yaml::from_str(&text).expect("asyncapi.yaml parses")
+}
+
+#[test]
+fn every_subject_in_code_is_documented_and_the_reverse() {
+    let doc = doc();
+    assert_eq!(doc["asyncapi"].as_str(), Some("3.0.0"));
+    let documented: BTreeSet<String> = doc["channels"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|c| c["address"].as_str().unwrap().to_string())
+        .collect();
+    let in_code: BTreeSet<String> = Subject::patterns().into_iter().collect();
+    let missing: Vec<_> = in_code.difference(&documented).collect();
+    let extra: Vec<_> = documented.difference(&in_code).collect();
+    assert!(
+        missing.is_empty(),
+        "subjects in code but not in asyncapi.yaml: {missing:?}"
+    );
+    assert!(
+        extra.is_empty(),
+        "subjects in asyncapi.yaml but not in code: {extra:?}"
+    );
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                if k.as_str() == Some("$ref") {
+                    out.push(v.as_str().unwrap().to_string());
+                } else {
+                    collect_refs(v, out);
+                }
+            }
+        }
+        Value::Sequence(s) => s.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_document_resolves() {
+    let doc = doc();
+    let mut refs = Vec::new();
+    collect_refs(&doc, &mut refs);
+    assert!(refs.len() > 50);
+    for r in refs {
+        let mut node = &doc;
+        for part in r.trim_start_matches("#/").split('/') {
+            node = &node[part];
+        }
+        assert!(!node.is_null(), "dangling $ref {r}");
+    }
+}
+
+#[test]
+fn documented_error_codes_are_exactly_the_code_enum() {
+    let doc = doc();
+    let documented: BTreeSet<String> = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let in_code: BTreeSet<String> = ErrorCode::ALL
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(documented, in_code);
+}
+
+/// The field names of an encoded MessagePack map.
+fn map_keys(bytes: &[u8]) -> BTreeSet<String> {
+    let m: BTreeMap<String, IgnoredAny> = rmp_serde::from_slice(bytes).unwrap();
+    m.into_keys().collect()
+}
+
+/// Encodes, decodes, compares; then checks the encoded map's keys against the schema named
+/// `schema` in the document: every key the code writes is documented, and every field the
+/// document requires is written.
+fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(schema: &str, value: T) {
+    let bytes = encode(&value);
+    let back: T = decode(&bytes).unwrap_or_else(|e| panic!("{schema}: {e}"));
+    assert_eq!(back, value, "{schema} did not round-trip");
+
+    let keys = map_keys(&bytes);
+    let doc = doc();
+    let s = &doc["components"]["schemas"][schema];
+    assert!(!s.is_null(), "no schema {schema} in asyncapi.yaml");
+    let props: BTreeSet<String> = s["properties"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    let required: BTreeSet<String> = s["required"]
+        .as_sequence()
+        .map(|r| r.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let undocumented: Vec<_> = keys.difference(&props).collect();
+    assert!(
+        undocumented.is_empty(),
+        "{schema}: fields not in the document: {undocumented:?}"
+    );
+    let unwritten: Vec<_> = required.difference(&keys).collect();
+    assert!(
+        unwritten.is_empty(),
+        "{schema}: required fields not written: {unwritten:?}"
+    );
+}
+
+fn t() -> TenantId {
+    TenantId::parse("city-water").unwrap()
+}
+fn a() -> AccountNo {
+    AccountNo::parse("3-1-1202").unwrap()
+}
+fn term() -> TerminalId {
+    TerminalId::parse("kiosk-01").unwrap()
+}
+fn at() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 8, 30, 0).unwrap()
+}
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
+}
+fn dec(s: &str) -> rust_decimal::Decimal {
+    rust_decimal::Decimal::from_str(s).unwrap()
+}
+fn line() -> BillLine {
+    BillLine {
+        kind: FeeKind::parse("water").unwrap(),
+        period: "2026-10".into(),
+        quantity: dec("12.5"),
+        unit: "m3".into(),
+        unit_price: dec("2.07"),
+        amount: Fen(2588),
+        rule_id: "water-residential".into(),
+        rule_version: "2026-01-01".into(),
+        explanation: "12.5 m3 x 2.07 water fee, tier 1".into(),
+    }
+}
+fn issued() -> IssuedBill {
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let bill = Bill {
+        bill_id: BillId::new_random(),
+        tenant: t(),
+        tenant_name: "City Water".into(),
+        account: a(),
+        terminal: term(),
+        as_of: day(),
+        lines: vec![line()],
+        total: Money::cny(2588),
+        issued_at: at(),
+        expires_at: at(),
+    };
+    round_trip("Bill", bill.clone());
+    IssuedBill {
+        bill_id: bill.bill_id,
+        signed: Signed::sign(Purpose::Bill, &bill, &KeyId::parse("k1").unwrap(), &key),
+    }
+}
+fn qreq() -> QuoteRequest {
+    QuoteRequest {
+        tenant: t(),
+        account: a(),
+        kinds: vec![FeeKind::parse("water").unwrap()],
+        as_of: Some(day()),
+    }
+}
+
+#[test]
+fn request_and_reply_payloads_round_trip_and_match_the_document() {
+    let pid = PaymentId::new_random();
+    let bid = BillId::new_random();
+    let payer = PayerHandle::parse("p-0123456789abcdef").unwrap();
+    round_trip("QuoteRequest", qreq());
+    round_trip(
+        "Quote",
+        Quote {
+            tenant: t(),
+            tenant_name: "City Water".into(),
+            account: a(),
+            as_of: day(),
+            currency: Currency::CNY,
+            lines: vec![line()],
+            total: Fen(2588),
+        },
+    );
+    round_trip("BillLine", line());
+    round_trip(
+        "BillIssueRequest",
+        BillIssueRequest {
+            quote: qreq(),
+            terminal: term(),
+            idempotency_key: IdempotencyKey::parse("kiosk-01/42").unwrap(),
+        },
+    );
+    round_trip("IssuedBill", issued());
+    round_trip("Signed", issued().signed);
+    round_trip(
+        "AccountRef",
+        AccountRef {
+            tenant: t(),
+            account: a(),
+        },
+    );
+    round_trip(
+        "AccountSummary",
+        AccountSummary {
+            tenant: t(),
+            account: a(),
+            class: "residential".into(),
+            attributes: BTreeMap::from([("area_m2".into(), "89.50".into())]),
+            holder_masked: "张*".into(),
+            outstanding: Money::cny(10),
+        },
+    );
+    let summary = BillSummary {
+        bill_id: bid,
+        total: Money::cny(5),
+        issued_at: at(),
+        expires_at: at(),
+        paid: false,
+    };
+    round_trip("BillSummary", summary.clone());
+    round_trip(
+        "BillsReply",
+        BillsReply {
+            bills: vec![summary],
+            live_total: Some(Money::cny(5)),
+        },
+    );
+    round_trip(
+        "PaymentsQuery",
+        PaymentsQuery {
+            tenant: t(),
+            account: a(),
+            from: Some(day()),
+            to: Some(day()),
+            page_size: Some(20),
+            cursor: Some("c".into()),
+        },
+    );
+    let item = PaymentItem {
+        payment_id: pid,
+        bill_id: bid,
+        amount: Money::cny(100),
+        refunded: Money::cny(0),
+        terminal: term(),
+        settled_at: at(),
+    };
+    round_trip("PaymentItem", item.clone());
+    round_trip(
+        "PaymentsPage",
+        PaymentsPage {
+            items: vec![item],
+            next_cursor: Some("n".into()),
+        },
+    );
+    round_trip(
+        "ReadingsQuery",
+        ReadingsQuery {
+            tenant: t(),
+            account: a(),
+            meter: Some("W-1".into()),
+            from: Some(day()),
+            to: None,
+        },
+    );
+    let reading = ReadingItem {
+        meter: "W-1".into(),
+        register: Some("peak".into()),
+        read_on: day(),
+        value: dec("1234.5"),
+    };
+    round_trip("ReadingItem", reading.clone());
+    round_trip(
+        "ReadingsReply",
+        ReadingsReply {
+            readings: vec![reading],
+        },
+    );
+    round_trip(
+        "PairJoin",
+        PairJoin {
+            terminal: term(),
+            bill_id: Some(bid),
+        },
+    );
+    round_trip(
+        "BillOffer",
+        BillOffer {
+            terminal: term(),
+            bill: issued(),
+            pairing_expires_at: at(),
+        },
+    );
+    round_trip(
+        "WalletAnswer",
+        WalletAnswer {
+            payment_id: pid,
+            bill_id: bid,
+        },
+    );
+    round_trip(
+        "PairCode",
+        PairCode {
+            mode: PairMode::TerminalPresents,
+            terminal: Some(term()),
+            token: PairToken::generate(),
+            bill_id: Some(bid),
+        },
+    );
+    round_trip(
+        "RegisterRequest",
+        RegisterRequest {
+            name: "n".into(),
+            national_id: "i".into(),
+            bank_account: "b".into(),
+            device_public_key: vec![1; 32],
+            device_key_id: KeyId::parse("dev-1").unwrap(),
+            idempotency_key: IdempotencyKey::parse("reg-1").unwrap(),
+        },
+    );
+    round_trip(
+        "RegisterReply",
+        RegisterReply {
+            payer: payer.clone(),
+            balance: Money::cny(100_000),
+        },
+    );
+    let order = PayOrder {
+        payment_id: pid,
+        payer: payer.clone(),
+        bill_id: bid,
+        amount: Money::cny(2588),
+        terminal: term(),
+    };
+    round_trip("PayOrder", order.clone());
+    let dev = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    round_trip(
+        "PayRequest",
+        PayRequest {
+            order: Signed::sign(
+                Purpose::DevicePay,
+                &order,
+                &KeyId::parse("dev-1").unwrap(),
+                &dev,
+            ),
+            bill: issued(),
+        },
+    );
+    let notice = SettlementNotice {
+        payment_id: pid,
+        payer,
+        amount: Money::cny(2588),
+        bill: issued(),
+        authorized_at: at(),
+    };
+    round_trip("SettlementNotice", notice.clone());
+    round_trip(
+        "SettleRequest",
+        SettleRequest {
+            notice: Signed::sign(
+                Purpose::Settlement,
+                &notice,
+                &KeyId::parse("pg-1").unwrap(),
+                &dev,
+            ),
+        },
+    );
+    round_trip(
+        "Receipt",
+        Receipt {
+            payment_id: pid,
+            bill_id: bid,
+            tenant: t(),
+            tenant_name: "City Water".into(),
+            account: a(),
+            terminal: term(),
+            lines: vec![line()],
+            total: Money::cny(2588),
+            settled_at: at(),
+        },
+    );
+    round_trip(
+        "RefundRequest",
+        RefundRequest {
+            payment_id: pid,
+            amount: Money::cny(100),
+            reason: "overcharge".into(),
+            idempotency_key: IdempotencyKey::parse("r-1").unwrap(),
+        },
+    );
+    round_trip(
+        "RefundReply",
+        RefundReply {
+            payment_id: pid,
+            refunded: Money::cny(100),
+            total_refunded: Money::cny(100),
+            refunded_at: at(),
+        },
+    );
+    round_trip(
+        "TerminalSeen",
+        TerminalSeen {
+            terminal: term(),
+            state: TerminalState::Online,
+            last_seen: at(),
+            heartbeat_secs: 10,
+            version: "0.1.0".into(),
+        },
+    );
+    round_trip("Money", Money::cny(1));
+}
+
+#[test]
+fn every_event_kind_round_trips_with_its_documented_body() {
+    let pid = PaymentId::new_random();
+    let bid = BillId::new_random();
+    let payer = PayerHandle::parse("p-1").unwrap();
+    let ended = PairingEnded {
+        terminal: term(),
+        bill_id: bid,
+    };
+    let bodies: Vec<(&str, EventBody)> = vec![
+        (
+            "BillIssued",
+            EventBody::BillIssued(BillIssued {
+                bill_id: bid,
+                tenant: t(),
+                account: a(),
+                terminal: term(),
+                total: Money::cny(1),
+                expires_at: at(),
+            }),
+        ),
+        (
+            "PairingOpened",
+            EventBody::PairingOpened(PairingOpened {
+                terminal: term(),
+                mode: PairMode::PhonePresents,
+                bill_id: bid,
+                expires_at: at(),
+            }),
+        ),
+        ("PairingEnded", EventBody::PairingJoined(ended.clone())),
+        ("PairingEnded", EventBody::PairingExpired(ended.clone())),
+        ("PairingEnded", EventBody::PairingCancelled(ended)),
+        (
+            "PaymentAuthorized",
+            EventBody::PaymentAuthorized(PaymentAuthorized {
+                payment_id: pid,
+                bill_id: bid,
+                payer: payer.clone(),
+                amount: Money::cny(1),
+            }),
+        ),
+        (
+            "PaymentSettled",
+            EventBody::PaymentSettled(PaymentSettled {
+                payment_id: pid,
+                bill_id: bid,
+                tenant: t(),
+                account: a(),
+                terminal: term(),
+                payer,
+                amount: Money::cny(1),
+                settled_at: at(),
+            }),
+        ),
+        (
+            "PaymentVoided",
+            EventBody::PaymentVoided(PaymentVoided {
+                payment_id: pid,
+                bill_id: bid,
+                reason: "BILL_EXPIRED".into(),
+            }),
+        ),
+        (
+            "PaymentRefunded",
+            EventBody::PaymentRefunded(PaymentRefunded {
+                payment_id: pid,
+                bill_id: bid,
+                amount: Money::cny(1),
+                total_refunded: Money::cny(1),
+            }),
+        ),
+        (
+            "TerminalEvent",
+            EventBody::TerminalOnline(TerminalEvent {
+                terminal: term(),
+                version: "0.1.0".into(),
+            }),
+        ),
+        (
+            "TerminalEvent",
+            EventBody::TerminalOffline(TerminalEvent {
+                terminal: term(),
+                version: String::new(),
+            }),
+        ),
+        (
+            "AccountUpserted",
+            EventBody::AccountUpserted(AccountUpserted {
+                tenant: t(),
+                account: a(),
+                class: "residential".into(),
+                holder_name: "张三".into(),
+                attributes: BTreeMap::from([("area_m2".into(), "89.5".into())]),
+                meters: BTreeMap::from([("water".into(), "W-1".into())]),
+            }),
+        ),
+        (
+            "ReadingRecorded",
+            EventBody::ReadingRecorded(ReadingRecorded {
+                tenant: t(),
+                account: a(),
+                meter: "W-1".into(),
+                register: None,
+                read_on: day(),
+                value: dec("10"),
+            }),
+        ),
+    ];
+    let mut kinds = BTreeSet::new();
+    for (schema, body) in bodies {
+        kinds.insert(body.kind());
+        let event = Event::new(EventId::new_random(), at(), body.clone());
+        round_trip("Event", event.clone());
+        assert_eq!(
+            Subject::parse(&event.subject()).unwrap(),
+            Subject::Event(event.kind())
+        );
+        // The body's data matches its own schema.
+        #[derive(Deserialize)]
+        struct Tagged {
+            kind: String,
+            data: BTreeMap<String, IgnoredAny>,
+        }
+        let v: Tagged = rmp_serde::from_slice(&encode(&body)).unwrap();
+        assert_eq!(v.kind, body.kind().as_str());
+        let keys: BTreeSet<String> = v.data.into_keys().collect();
+        let doc = doc();
+        let props: BTreeSet<String> = doc["components"]["schemas"][schema]["properties"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        assert!(keys.is_subset(&props), "{schema}: {keys:?} vs {props:?}");
+    }
+    assert_eq!(kinds.len(), posfee_schemas::subjects::EventKind::ALL.len());
+}

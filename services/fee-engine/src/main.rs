@@ -1,0 +1,38 @@
+//! The fee-engine service process: parse options, connect as the fee-engine role, run until a signal.
+
+use clap::Parser;
+use posfee_runtime::{telemetry, ServiceArgs, Shutdown, SystemClock};
+use posfee_schemas::subjects::Role;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "posfee-fee-engine",
+    version,
+    about = "Fee-rule engine: tenants' tariffs, quotes, signed bills"
+)]
+struct Args {
+    #[command(flatten)]
+    service: ServiceArgs,
+    /// Folder of tenants' rule files (one TOML file per tenant).
+    #[arg(long, env = "POSFEE_RULES_DIR")]
+    rules: std::path::PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let args = Args::parse();
+    let shutdown = Shutdown::new();
+    shutdown.on_signals(args.service.exit_on_stdin_eof)?;
+    let client = args
+        .service
+        .bus
+        .connect(Role::FeeEngine, posfee_fee_engine::SPEC.name)
+        .await?;
+    let config = posfee_fee_engine::Config {
+        store_dir: args.service.store_dir,
+        rules_dir: args.rules,
+    };
+    posfee_fee_engine::run(client, config, Arc::new(SystemClock), shutdown).await
+}

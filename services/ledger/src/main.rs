@@ -1,0 +1,34 @@
+//! The ledger service process: parse options, connect as the ledger role, run until a signal.
+
+use clap::Parser;
+use posfee_runtime::{telemetry, ServiceArgs, Shutdown, SystemClock};
+use posfee_schemas::subjects::Role;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "posfee-ledger",
+    version,
+    about = "Ledger: settles bills exactly once, double-entry postings, refunds"
+)]
+struct Args {
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let args = Args::parse();
+    let shutdown = Shutdown::new();
+    shutdown.on_signals(args.service.exit_on_stdin_eof)?;
+    let client = args
+        .service
+        .bus
+        .connect(Role::Ledger, posfee_ledger::SPEC.name)
+        .await?;
+    let config = posfee_ledger::Config {
+        store_dir: args.service.store_dir,
+    };
+    posfee_ledger::run(client, config, Arc::new(SystemClock), shutdown).await
+}

@@ -1,0 +1,34 @@
+//! The paygate service process: parse options, connect as the paygate role, run until a signal.
+
+use clap::Parser;
+use posfee_runtime::{telemetry, ServiceArgs, Shutdown, SystemClock};
+use posfee_schemas::subjects::Role;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "posfee-paygate",
+    version,
+    about = "Payment platform sandbox: payers' identity, bank accounts, device keys, authorize/capture/void"
+)]
+struct Args {
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let args = Args::parse();
+    let shutdown = Shutdown::new();
+    shutdown.on_signals(args.service.exit_on_stdin_eof)?;
+    let client = args
+        .service
+        .bus
+        .connect(Role::Paygate, posfee_paygate::SPEC.name)
+        .await?;
+    let config = posfee_paygate::Config {
+        store_dir: args.service.store_dir,
+    };
+    posfee_paygate::run(client, config, Arc::new(SystemClock), shutdown).await
+}

@@ -1,0 +1,34 @@
+//! The query service process: parse options, connect as the query role, run until a signal.
+
+use clap::Parser;
+use posfee_runtime::{telemetry, ServiceArgs, Shutdown, SystemClock};
+use posfee_schemas::subjects::Role;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "posfee-query",
+    version,
+    about = "Query service: account, bills, payments and readings from its own view of the event stream"
+)]
+struct Args {
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    telemetry::init();
+    let args = Args::parse();
+    let shutdown = Shutdown::new();
+    shutdown.on_signals(args.service.exit_on_stdin_eof)?;
+    let client = args
+        .service
+        .bus
+        .connect(Role::Query, posfee_query::SPEC.name)
+        .await?;
+    let config = posfee_query::Config {
+        store_dir: args.service.store_dir,
+    };
+    posfee_query::run(client, config, Arc::new(SystemClock), shutdown).await
+}

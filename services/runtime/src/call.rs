@@ -1,0 +1,82 @@
+//! Typed request/reply between posfee processes.
+
+use posfee_schemas::{codec, DecodeError, WireError};
+use serde::{de::DeserializeOwned, Serialize};
+use std::time::Duration;
+
+/// Why a call did not produce an answer. `NoResponders` (nobody is serving the subject) is not
+/// `TimedOut` (somebody is, but did not answer in time): the first is worth failing fast on,
+/// the second worth a retry with the same idempotency key.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("no responders on {0}")]
+    NoResponders(String),
+    #[error("request to {0} timed out")]
+    TimedOut(String),
+    #[error("payload for {0} is over the server's limit")]
+    TooLarge(String),
+    #[error(transparent)]
+    Remote(#[from] WireError),
+    #[error("undecodable reply from {subject}: {source}")]
+    Decode {
+        subject: String,
+        source: DecodeError,
+    },
+    #[error("request to {subject} failed: {source}")]
+    Bus {
+        subject: String,
+        source: async_nats::RequestError,
+    },
+}
+
+impl CallError {
+    /// The wire error, when the other side answered with one.
+    pub fn remote(&self) -> Option<&WireError> {
+        match self {
+            CallError::Remote(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Reads a micro-service error out of a reply's headers, if it carries one.
+pub fn error_from_headers(msg: &async_nats::Message) -> Option<WireError> {
+    let headers = msg.headers.as_ref()?;
+    let text = headers.get(async_nats::service::NATS_SERVICE_ERROR)?;
+    let status: u16 = headers
+        .get(async_nats::service::NATS_SERVICE_ERROR_CODE)
+        .and_then(|v| v.as_str().parse().ok())
+        .unwrap_or(500);
+    Some(WireError::from_header(status, text.as_str()))
+}
+
+/// Sends `req` to `subject` and decodes the answer, or the error the service answered with.
+pub async fn call<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: String,
+    req: &Req,
+    timeout: Option<Duration>,
+) -> Result<Rep, CallError> {
+    let payload = codec::encode(req);
+    let request = async_nats::Request::new()
+        .payload(payload.into())
+        .timeout(timeout);
+    let msg = client
+        .send_request(subject.clone(), request)
+        .await
+        .map_err(|source| match source.kind() {
+            async_nats::RequestErrorKind::NoResponders => CallError::NoResponders(subject.clone()),
+            async_nats::RequestErrorKind::TimedOut => CallError::TimedOut(subject.clone()),
+            async_nats::RequestErrorKind::MaxPayloadExceeded => {
+                CallError::TooLarge(subject.clone())
+            }
+            _ => CallError::Bus {
+                subject: subject.clone(),
+                source,
+            },
+        })?;
+    if let Some(err) = error_from_headers(&msg) {
+        return Err(CallError::Remote(err));
+    }
+    codec::decode(&msg.payload).map_err(|source| CallError::Decode { subject, source })
+}

@@ -1,0 +1,51 @@
+//! Role credentials: an nkey seed per role in a file the operator owns.
+//!
+//! The server only ever learns the public half (through nats.conf); the seed never leaves the
+//! machine it was made on. Files are written 0600.
+
+use anyhow::{bail, Context};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Reads an nkey seed file (one line, `SU…`).
+pub fn read_seed(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading credentials {}", path.display()))?;
+    let seed = text.trim().to_string();
+    nkeys::KeyPair::from_seed(&seed)
+        .map_err(|e| anyhow::anyhow!("{} does not hold an nkey seed: {e}", path.display()))?;
+    Ok(seed)
+}
+
+/// The public key of a seed (`U…`), as nats.conf lists it.
+pub fn public_key(seed: &str) -> anyhow::Result<String> {
+    let kp = nkeys::KeyPair::from_seed(seed).map_err(|e| anyhow::anyhow!("bad seed: {e}"))?;
+    Ok(kp.public_key())
+}
+
+/// Creates a user nkey seed file unless one exists; returns its path and public key.
+pub fn ensure_user_seed(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, String)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{name}.nk"));
+    if path.exists() {
+        let seed = read_seed(&path)?;
+        return Ok((path, public_key(&seed)?));
+    }
+    let kp = nkeys::KeyPair::new_user();
+    let seed = kp
+        .seed()
+        .map_err(|e| anyhow::anyhow!("encoding new seed: {e}"))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(f, "{seed}").with_context(|| format!("writing {}", path.display()))?;
+    f.sync_all()?;
+    if kp.public_key().is_empty() {
+        bail!("generated an empty public key");
+    }
+    Ok((path, kp.public_key()))
+}

@@ -1,0 +1,224 @@
+//! Serving a NATS micro service: bounded concurrency, stable error codes, drain on shutdown.
+//!
+//! A service lists its endpoints; each request is decoded and handled by the endpoint's
+//! operation and answered with `request.respond`, so `$SRV.PING/INFO/STATS` and the error
+//! headers come from async-nats. A payload that does not decode gets a 400 with the decoder's
+//! reason and never reaches the operation.
+
+use crate::shutdown::Shutdown;
+use async_nats::service::{Service, ServiceExt};
+use futures::StreamExt;
+use posfee_schemas::{codec, subjects, DecodeError, ErrorCode, WireError};
+use serde::{de::DeserializeOwned, Serialize};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Requests one endpoint handles at once; more wait in the subscription's buffer, which
+/// async-nats bounds in turn.
+pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 256;
+/// How long shutdown waits for in-flight requests before giving up on them.
+pub const DRAIN_TIMEOUT_MS: u64 = 10_000;
+/// How long deregistering and the final flush may take on the way out.
+pub const STOP_TIMEOUT_MS: u64 = 2_000;
+/// How long a new service waits for its own `$SRV.PING` to come back through the server.
+pub const READY_TIMEOUT_MS: u64 = 5_000;
+
+/// What a handler returns: the encoded answer or a wire error.
+pub type Handled = Result<Vec<u8>, WireError>;
+
+/// Encodes a successful answer.
+pub fn reply_ok<T: Serialize>(value: &T) -> Handled {
+    Ok(codec::encode(value))
+}
+
+/// An error answer.
+pub fn reply_err(code: ErrorCode, message: impl Into<String>) -> Handled {
+    Err(WireError::new(code, message))
+}
+
+/// Decodes a request payload, mapping decoder failures to 400/413.
+pub fn decode_request<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
+    codec::decode(payload).map_err(|e| match e {
+        DecodeError::TooLarge { .. } => WireError::new(ErrorCode::PayloadTooLarge, e.to_string()),
+        _ => WireError::new(ErrorCode::BadRequest, e.to_string()),
+    })
+}
+
+/// A micro service's identity.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    /// The micro service name, e.g. `posfee-ledger`.
+    pub name: &'static str,
+    pub version: &'static str,
+    pub description: &'static str,
+}
+
+/// Registers the micro service in the `posfee` queue group and returns it once a round trip
+/// through the server proves it reachable (a subscription flushed is not yet a subscription
+/// the server routes to).
+pub async fn start(client: &async_nats::Client, spec: &ServiceSpec) -> anyhow::Result<Service> {
+    let service = client
+        .service_builder()
+        .description(spec.description)
+        .queue_group(subjects::QUEUE_GROUP)
+        .start(spec.name, spec.version)
+        .await
+        .map_err(|e| anyhow::anyhow!("starting service {}: {e}", spec.name))?;
+    Ok(service)
+}
+
+/// Waits until the service answers its own `$SRV.PING.<name>.<id>` through the server.
+pub async fn await_ready(client: &async_nats::Client, service: &Service) -> anyhow::Result<()> {
+    let info = service.info().await;
+    let subject = format!("{}.{}", subjects::srv::ping_service(&info.name), info.id);
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(READY_TIMEOUT_MS);
+    loop {
+        match client.request(subject.clone(), bytes::Bytes::new()).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, "service not routed yet");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => anyhow::bail!("service {} never answered its own ping: {e}", info.name),
+        }
+    }
+}
+
+/// Serves one endpoint until shutdown: at most `max_in_flight` handlers run at once, each
+/// request gets exactly one answer, and on shutdown the endpoint stops taking requests and
+/// waits for those in flight.
+pub async fn serve_endpoint<H, Fut>(
+    mut endpoint: async_nats::service::endpoint::Endpoint,
+    max_in_flight: usize,
+    shutdown: Shutdown,
+    handler: H,
+) where
+    H: Fn(async_nats::Message) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Handled> + Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let mut tasks = JoinSet::new();
+    loop {
+        let request = tokio::select! {
+            _ = shutdown.wait() => break,
+            r = endpoint.next() => match r { Some(r) => r, None => break },
+        };
+        // A request without a reply subject cannot be answered; acting on it would change
+        // state the sender can never learn about, so it is dropped unprocessed.
+        if request.message.reply.is_none() {
+            tracing::warn!(subject = %request.message.subject, "request without reply subject dropped");
+            continue;
+        }
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let handler = handler.clone();
+        tasks.spawn(async move {
+            let result = handler(request.message.clone()).await;
+            let answer = match result {
+                Ok(bytes) => Ok(bytes.into()),
+                Err(e) => {
+                    if e.code.status() >= 500 {
+                        tracing::error!(code = e.code.name(), message = %e.message, "request failed");
+                    } else {
+                        tracing::debug!(code = e.code.name(), message = %e.message, "request refused");
+                    }
+                    Err(async_nats::service::error::Error {
+                        status: e.header_text(),
+                        code: usize::from(e.code.status()),
+                    })
+                }
+            };
+            if let Err(e) = request.respond(answer).await {
+                tracing::warn!(error = %e, "could not send answer");
+            }
+            drop(permit);
+        });
+        // Reap finished tasks so the set stays as small as the in-flight bound.
+        while tasks.try_join_next().is_some() {}
+    }
+    let _ = endpoint.stop().await;
+    let drain = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(Duration::from_millis(DRAIN_TIMEOUT_MS), drain)
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timed out; abandoning in-flight requests");
+    }
+}
+
+/// Adds an endpoint on `subject` with a short name for `$SRV.INFO`.
+pub async fn add_endpoint(
+    service: &Service,
+    name: &str,
+    subject: String,
+) -> anyhow::Result<async_nats::service::endpoint::Endpoint> {
+    service
+        .endpoint_builder()
+        .name(name)
+        .add(subject.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("adding endpoint {subject}: {e}"))
+}
+
+type BoxHandler =
+    Arc<dyn Fn(async_nats::Message) -> futures::future::BoxFuture<'static, Handled> + Send + Sync>;
+
+/// A service's endpoints: name (for `$SRV.INFO`), subject and operation.
+#[derive(Default)]
+pub struct Endpoints {
+    list: Vec<(String, String, BoxHandler)>,
+}
+
+impl Endpoints {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add<H, Fut>(mut self, name: &str, subject: String, handler: H) -> Self
+    where
+        H: Fn(async_nats::Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Handled> + Send + 'static,
+    {
+        let h: BoxHandler = Arc::new(move |m| Box::pin(handler(m)));
+        self.list.push((name.to_string(), subject, h));
+        self
+    }
+}
+
+/// Registers the service and its endpoints, announces readiness once its own ping has come
+/// back through the server, serves until shutdown, then drains and deregisters.
+pub async fn run(
+    client: &async_nats::Client,
+    spec: &ServiceSpec,
+    endpoints: Endpoints,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let service = start(client, spec).await?;
+    let mut serving = JoinSet::new();
+    for (name, subject, handler) in endpoints.list {
+        let endpoint = add_endpoint(&service, &name, subject).await?;
+        let shutdown = shutdown.clone();
+        serving.spawn(serve_endpoint(
+            endpoint,
+            MAX_IN_FLIGHT_PER_ENDPOINT,
+            shutdown,
+            move |m| handler(m),
+        ));
+    }
+    await_ready(client, &service).await?;
+    tracing::info!(service = spec.name, version = spec.version, "ready");
+    shutdown.wait().await;
+    while serving.join_next().await.is_some() {}
+    // With the server gone these would wait for a reconnect that may never come.
+    let stop = Duration::from_millis(STOP_TIMEOUT_MS);
+    if let Ok(Err(e)) = tokio::time::timeout(stop, service.stop()).await {
+        tracing::warn!(error = %e, "deregistering service");
+    }
+    let _ = tokio::time::timeout(stop, client.flush()).await;
+    tracing::info!(service = spec.name, "stopped");
+    Ok(())
+}

@@ -1,0 +1,4 @@
+//! One file per operator command.
+
+pub mod status;
+pub mod up;

@@ -1,0 +1,245 @@
+//! `posfee status`: every running service from `$SRV.INFO`/`$SRV.STATS`, and the terminals
+//! seen online, as a table or as JSON.
+
+use crate::cmd::up::connect_operator;
+use crate::layout::DataDir;
+use async_nats::service::{endpoint, Info, Stats};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use posfee_schemas::subjects;
+use posfee_schemas::terminal::{TerminalSeen, TerminalState};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long status listens for services to answer discovery. Every instance answers, so we
+/// collect for a fixed window rather than stopping at the first reply.
+pub const DISCOVERY_WINDOW_MS: u64 = 500;
+/// A terminal is online while its last heartbeat is younger than this many heartbeat periods.
+pub const MISSED_HEARTBEATS_OFFLINE: i64 = 3;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    /// The data dir of the running system (as given to `posfee up`).
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub url: String,
+    pub services: Vec<ServiceStatus>,
+    pub terminals: Vec<TerminalStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub id: String,
+    pub version: String,
+    pub description: String,
+    pub started: Option<String>,
+    pub endpoints: Vec<EndpointStatus>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EndpointStatus {
+    pub name: String,
+    pub subject: String,
+    pub queue_group: String,
+    pub requests: usize,
+    pub errors: usize,
+    pub average_processing_us: u128,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TerminalStatus {
+    pub terminal: String,
+    pub online: bool,
+    pub last_seen: DateTime<Utc>,
+    pub version: String,
+}
+
+pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(&args.data_dir);
+    let client = connect_operator(&data).await?;
+    let url = crate::cmd::up::running_url(&data)?;
+    let status = collect(&client, url, Utc::now()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+    } else {
+        print!("{}", render(&status));
+    }
+    Ok(())
+}
+
+/// Asks every service for its info and stats and reads the terminals bucket.
+pub async fn collect(
+    client: &async_nats::Client,
+    url: String,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Status> {
+    let infos: Vec<Info> = gather(client, subjects::srv::info()).await?;
+    let stats: Vec<Stats> = gather(client, subjects::srv::stats()).await?;
+    let stats_by_id: BTreeMap<String, Stats> =
+        stats.into_iter().map(|s| (s.id.clone(), s)).collect();
+    let mut services: Vec<ServiceStatus> = infos
+        .into_iter()
+        .map(|info| {
+            let st = stats_by_id.get(&info.id);
+            let ep_stats = |subject: &str| -> Option<&endpoint::Stats> {
+                st.and_then(|s| s.endpoints.iter().find(|e| e.subject == subject))
+            };
+            ServiceStatus {
+                endpoints: info
+                    .endpoints
+                    .iter()
+                    .map(|e| {
+                        let s = ep_stats(&e.subject);
+                        EndpointStatus {
+                            name: e.name.clone(),
+                            subject: e.subject.clone(),
+                            queue_group: e.queue_group.clone(),
+                            requests: s.map(|s| s.requests).unwrap_or(0),
+                            errors: s.map(|s| s.errors).unwrap_or(0),
+                            average_processing_us: s
+                                .map(|s| s.average_processing_time.as_micros())
+                                .unwrap_or(0),
+                            last_error: s
+                                .and_then(|s| s.last_error.as_ref())
+                                .map(|e| e.status.clone()),
+                        }
+                    })
+                    .collect(),
+                started: st.map(|s| s.started.to_string()),
+                name: info.name,
+                id: info.id,
+                version: info.version,
+                description: info.description,
+            }
+        })
+        .collect();
+    services.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    let terminals = terminals(client, now).await?;
+    Ok(Status {
+        url,
+        services,
+        terminals,
+    })
+}
+
+/// Sends one discovery request and collects every answer that arrives within the window.
+async fn gather<T: serde::de::DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: String,
+) -> anyhow::Result<Vec<T>> {
+    let inbox = client.new_inbox();
+    let mut sub = client.subscribe(inbox.clone()).await?;
+    client
+        .publish_with_reply(subject.clone(), inbox, bytes::Bytes::new())
+        .await?;
+    client.flush().await?;
+    let mut out = Vec::new();
+    let window = tokio::time::sleep(Duration::from_millis(DISCOVERY_WINDOW_MS));
+    tokio::pin!(window);
+    loop {
+        tokio::select! {
+            _ = &mut window => break,
+            m = sub.next() => match m {
+                Some(m) => match serde_json::from_slice::<T>(&m.payload) {
+                    Ok(v) => out.push(v),
+                    Err(e) => tracing::warn!(%subject, error = %e, "undecodable discovery answer"),
+                },
+                None => break,
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn terminals(
+    client: &async_nats::Client,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<TerminalStatus>> {
+    let js = async_nats::jetstream::new(client.clone());
+    let Ok(kv) = js.get_key_value(subjects::TERMINALS_BUCKET).await else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    let mut keys = match kv.keys().await {
+        Ok(k) => k.boxed(),
+        Err(_) => return Ok(out),
+    };
+    while let Some(key) = keys.next().await {
+        let Ok(key) = key else { continue };
+        let Ok(Some(value)) = kv.get(&key).await else {
+            continue;
+        };
+        let Ok(seen) = posfee_schemas::decode::<TerminalSeen>(&value) else {
+            continue;
+        };
+        let stale_after =
+            chrono::Duration::seconds(i64::from(seen.heartbeat_secs) * MISSED_HEARTBEATS_OFFLINE);
+        out.push(TerminalStatus {
+            online: seen.state == TerminalState::Online && now - seen.last_seen < stale_after,
+            terminal: seen.terminal.to_string(),
+            last_seen: seen.last_seen,
+            version: seen.version,
+        });
+    }
+    out.sort_by(|a, b| a.terminal.cmp(&b.terminal));
+    Ok(out)
+}
+
+/// The human table.
+pub fn render(s: &Status) -> String {
+    let mut out = format!("posfee at {}\n\n", s.url);
+    out.push_str(&format!(
+        "{:<20} {:<24} {:<8} {:<28} {:>8} {:>7} {:>9}\n",
+        "SERVICE", "ID", "VERSION", "ENDPOINT", "REQUESTS", "ERRORS", "AVG µs"
+    ));
+    if s.services.is_empty() {
+        out.push_str("(no service answered)\n");
+    }
+    for svc in &s.services {
+        if svc.endpoints.is_empty() {
+            out.push_str(&format!(
+                "{:<20} {:<24} {:<8} {:<28} {:>8} {:>7} {:>9}\n",
+                svc.name, svc.id, svc.version, "-", "-", "-", "-"
+            ));
+        }
+        for e in &svc.endpoints {
+            out.push_str(&format!(
+                "{:<20} {:<24} {:<8} {:<28} {:>8} {:>7} {:>9}\n",
+                svc.name,
+                svc.id,
+                svc.version,
+                e.subject,
+                e.requests,
+                e.errors,
+                e.average_processing_us
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\n{:<20} {:<8} {}\n",
+        "TERMINAL", "STATE", "LAST SEEN"
+    ));
+    if s.terminals.is_empty() {
+        out.push_str("(no terminal has reported)\n");
+    }
+    for t in &s.terminals {
+        out.push_str(&format!(
+            "{:<20} {:<8} {}\n",
+            t.terminal,
+            if t.online { "online" } else { "offline" },
+            t.last_seen.to_rfc3339()
+        ));
+    }
+    out
+}

@@ -1,0 +1,316 @@
+//! `posfee up`: start nats-server and every service, wait until each answers `$SRV.PING`,
+//! print `ready`, supervise until SIGINT/SIGTERM, then stop everything it started.
+
+use crate::creds::RoleCreds;
+use crate::layout::DataDir;
+use crate::natsd::{self, NatsServer, ServerConfig};
+use crate::services::{ServiceProc, SERVICES};
+use anyhow::{bail, Context};
+use posfee_runtime::{bus, Shutdown};
+use posfee_schemas::subjects::{self, Role};
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Every service must answer `$SRV.PING` within this long of the server's start.
+pub const READY_TIMEOUT_MS: u64 = 10_000;
+/// How long a stopping service may take to drain.
+pub const SERVICE_STOP_TIMEOUT_MS: u64 = 10_000;
+/// A service that crashes is restarted, but not more often than this within a minute; past
+/// that the launcher stops everything and says which one.
+pub const MAX_RESTARTS_PER_MINUTE: usize = 5;
+const SUPERVISE_TICK_MS: u64 = 250;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UpArgs {
+    /// Where the stores, credentials and logs live.
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The NATS client port (loopback only); 0 picks a free one.
+    #[arg(long, default_value_t = 4222)]
+    pub port: u16,
+    /// nats.conf to use (default: the repository's).
+    #[arg(long)]
+    pub nats_conf: Option<PathBuf>,
+    /// The folder holding the service binaries (default: beside this one).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// The tenants' rule files for the fee-engine (default: the shipped examples).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+}
+
+/// Holds the data dir for one `posfee up`; released when the process exits, however it exits.
+struct DataDirLock {
+    _file: File,
+}
+
+fn lock_data_dir(data: &DataDir) -> anyhow::Result<DataDirLock> {
+    std::fs::create_dir_all(data.root())
+        .with_context(|| format!("creating {}", data.root().display()))?;
+    let path = data.lock_file();
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            bail!(
+                "posfee is already running on data dir {} (pid {}); stop it first, or use another --data-dir",
+                data.root().display(),
+                holder.trim()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+    file.set_len(0)?;
+    file.rewind()?;
+    write!(file, "{}", std::process::id())?;
+    file.flush()?;
+    Ok(DataDirLock { _file: file })
+}
+
+/// A service child process and how often it has been restarted lately.
+struct Supervised {
+    proc: ServiceProc,
+    child: Child,
+    restarts: Vec<Instant>,
+}
+
+struct Launch<'a> {
+    data: &'a DataDir,
+    creds: &'a RoleCreds,
+    url: String,
+    bin_dir: PathBuf,
+    rules: PathBuf,
+}
+
+impl Launch<'_> {
+    fn spawn(&self, proc: ServiceProc) -> anyhow::Result<Child> {
+        let bin = self.bin_dir.join(proc.name.as_str());
+        if !bin.exists() {
+            bail!(
+                "service binary {} not found; build the workspace first (cargo build --workspace)",
+                bin.display()
+            );
+        }
+        std::fs::create_dir_all(self.data.logs())?;
+        let log_path = self.data.logs().join(format!("{}.log", proc.dir()));
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .with_context(|| format!("opening {}", log_path.display()))?;
+        let mut cmd = Command::new(&bin);
+        cmd.arg("--nats-url")
+            .arg(&self.url)
+            .arg("--nkey-file")
+            .arg(self.creds.seed_file(proc.role))
+            .arg("--store-dir")
+            .arg(self.data.service(proc.dir()))
+            .arg("--exit-on-stdin-eof")
+            .stdin(Stdio::piped())
+            .process_group(0)
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        if proc.role == Role::FeeEngine {
+            cmd.arg("--rules").arg(&self.rules);
+        }
+        cmd.spawn()
+            .with_context(|| format!("starting {}", bin.display()))
+    }
+}
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(&args.data_dir);
+    let _lock = lock_data_dir(&data)?;
+    let shutdown = Shutdown::new();
+    shutdown.on_signals(false)?;
+
+    let creds = RoleCreds::ensure(&data.creds())?;
+    let conf = args.nats_conf.clone().unwrap_or_else(natsd::default_conf);
+    if let Some(pid) = natsd::stop_stale(&data.nats_run())? {
+        eprintln!("stopped nats-server {pid} left running by an earlier launcher on this data dir");
+    }
+    let mut server = NatsServer::start(&ServerConfig {
+        binary: natsd::find_server()?,
+        conf,
+        port: (args.port != 0).then_some(args.port),
+        store_dir: data.jetstream(),
+        run_dir: data.nats_run(),
+        log_file: Some(data.logs().join("nats-server.log")),
+        env: creds.server_env(),
+    })?;
+    let server_started = Instant::now();
+    let url = server.url().to_string();
+
+    let admin = bus::connect(
+        &url,
+        Role::Admin,
+        Some(creds.seed(Role::Admin)?),
+        "posfee-up",
+    )
+    .await?;
+    crate::streams::ensure(&admin).await?;
+    drop(admin);
+
+    let launch = Launch {
+        data: &data,
+        creds: &creds,
+        url: url.clone(),
+        bin_dir: match &args.bin_dir {
+            Some(d) => d.clone(),
+            None => std::env::current_exe()?
+                .parent()
+                .context("binary has no folder")?
+                .to_path_buf(),
+        },
+        rules: args
+            .rules
+            .clone()
+            .unwrap_or_else(|| natsd::repo_root().join("services/fee-engine/rules")),
+    };
+    let mut children = Vec::new();
+    for proc in SERVICES {
+        children.push(Supervised {
+            proc: *proc,
+            child: launch.spawn(*proc)?,
+            restarts: Vec::new(),
+        });
+    }
+
+    let operator = bus::connect(
+        &url,
+        Role::Operator,
+        Some(creds.seed(Role::Operator)?),
+        "posfee-up",
+    )
+    .await?;
+    let ready = wait_ready(&operator, server_started, &mut children).await;
+    if let Err(e) = ready {
+        stop_all(&mut children, &mut server);
+        return Err(e);
+    }
+    write_url_file(&data, &url)?;
+    let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
+    println!(
+        "ready: posfee is up at {url} ({}) after {} ms; data in {}; Ctrl-C stops it",
+        names.join(", "),
+        server_started.elapsed().as_millis(),
+        data.root().display()
+    );
+
+    let result = supervise(&launch, &mut children, &shutdown).await;
+    let _ = std::fs::remove_file(data.url_file());
+    stop_all(&mut children, &mut server);
+    println!("stopped: every process posfee up started has exited");
+    result
+}
+
+fn write_url_file(data: &DataDir, url: &str) -> anyhow::Result<()> {
+    let path = data.url_file();
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&path, url).with_context(|| format!("writing {}", path.display()))
+}
+
+async fn wait_ready(
+    operator: &async_nats::Client,
+    since: Instant,
+    children: &mut [Supervised],
+) -> anyhow::Result<()> {
+    let deadline = since + Duration::from_millis(READY_TIMEOUT_MS);
+    for s in children.iter_mut() {
+        let subject = subjects::srv::ping_service(s.proc.name.as_str());
+        loop {
+            if let Some(status) = s.child.try_wait()? {
+                bail!(
+                    "{} exited during start-up ({status}); see its log under logs/",
+                    s.proc.name
+                );
+            }
+            let ask = operator.request(subject.clone(), bytes::Bytes::new());
+            match tokio::time::timeout(Duration::from_millis(500), ask).await {
+                Ok(Ok(_)) => break,
+                _ if Instant::now() > deadline => bail!(
+                    "{} did not answer $SRV.PING within {READY_TIMEOUT_MS} ms of the server's start",
+                    s.proc.name
+                ),
+                _ => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Restarts crashed services until shutdown; gives up on one that keeps crashing.
+async fn supervise(
+    launch: &Launch<'_>,
+    children: &mut [Supervised],
+    shutdown: &Shutdown,
+) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(SUPERVISE_TICK_MS)) => {}
+        }
+        for s in children.iter_mut() {
+            if let Some(status) = s.child.try_wait()? {
+                let now = Instant::now();
+                s.restarts
+                    .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+                if s.restarts.len() >= MAX_RESTARTS_PER_MINUTE {
+                    bail!(
+                        "{} keeps exiting ({status}, {} restarts in a minute); stopping. See its log under logs/",
+                        s.proc.name,
+                        s.restarts.len()
+                    );
+                }
+                eprintln!("{} exited ({status}); restarting", s.proc.name);
+                s.restarts.push(now);
+                s.child = launch.spawn(s.proc)?;
+            }
+        }
+    }
+}
+
+/// Stops services in reverse start order, then the server.
+fn stop_all(children: &mut [Supervised], server: &mut NatsServer) {
+    for s in children.iter_mut().rev() {
+        natsd::terminate(&mut s.child, Duration::from_millis(SERVICE_STOP_TIMEOUT_MS));
+    }
+    server.stop();
+}
+
+/// The URL of the system running on `data`, for the other commands.
+pub fn running_url(data: &DataDir) -> anyhow::Result<String> {
+    let path = data.url_file();
+    match std::fs::read_to_string(&path) {
+        Ok(url) => Ok(url.trim().to_string()),
+        Err(_) => bail!(
+            "posfee is not running on data dir {} (no {}); start it with `posfee up --data-dir {}`",
+            data.root().display(),
+            path.display(),
+            data.root().display()
+        ),
+    }
+}
+
+/// Connects as the operator to the system running on `data`.
+pub async fn connect_operator(data: &DataDir) -> anyhow::Result<async_nats::Client> {
+    let url = running_url(data)?;
+    let seed = posfee_runtime::creds::read_seed(&data.creds().join("operator.nk"))?;
+    bus::connect(&url, Role::Operator, Some(seed), "posfee-operator").await
+}

@@ -1,0 +1,46 @@
+//! One nkey per role, generated at set-up into `<data-dir>/creds/`, never committed.
+//!
+//! nats.conf names each role's public key through an environment variable
+//! (`POSFEE_NKEY_<ROLE>`), so the committed config holds the permissions and no secrets.
+
+use posfee_runtime::creds::{ensure_user_seed, read_seed};
+use posfee_schemas::subjects::Role;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct RoleCreds {
+    dir: PathBuf,
+    public: BTreeMap<&'static str, (Role, String)>,
+}
+
+impl RoleCreds {
+    /// Loads the role seeds in `dir`, creating any that are missing.
+    pub fn ensure(dir: &Path) -> anyhow::Result<RoleCreds> {
+        let mut public = BTreeMap::new();
+        for role in Role::ALL {
+            let (_, key) = ensure_user_seed(dir, role.as_str())?;
+            public.insert(role.as_str(), (*role, key));
+        }
+        Ok(RoleCreds {
+            dir: dir.to_path_buf(),
+            public,
+        })
+    }
+
+    pub fn seed_file(&self, role: Role) -> PathBuf {
+        self.dir.join(format!("{}.nk", role.as_str()))
+    }
+
+    pub fn seed(&self, role: Role) -> anyhow::Result<String> {
+        read_seed(&self.seed_file(role))
+    }
+
+    /// The environment nats-server needs to read nats.conf.
+    pub fn server_env(&self) -> Vec<(String, String)> {
+        self.public
+            .values()
+            .map(|(role, key)| (role.nkey_env(), key.clone()))
+            .collect()
+    }
+}

@@ -1,0 +1,273 @@
+//! Starting and stopping nats-server with the project's nats.conf.
+
+use anyhow::{bail, Context};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The oldest server we accept: `sync_interval` (acks only after fsync) arrived in 2.10, and
+/// 2.9 is affected by CVE-2023-47090.
+pub const MIN_SERVER_VERSION: (u32, u32) = (2, 10);
+/// How long the server may take to open its port.
+pub const START_TIMEOUT_MS: u64 = 10_000;
+/// How long a stopping server may take to flush JetStream before it is killed.
+pub const STOP_TIMEOUT_MS: u64 = 10_000;
+
+/// The repository root, where nats.conf and the set-up script's tools folder live.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// nats.conf: `POSFEE_NATS_CONF`, or the one in the repository.
+pub fn default_conf() -> PathBuf {
+    std::env::var_os("POSFEE_NATS_CONF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("nats.conf"))
+}
+
+/// Finds a nats-server new enough: `NATS_SERVER` if set, else the one `scripts/setup`
+/// installs under `.tools/bin`, else one on `PATH`.
+pub fn find_server() -> anyhow::Result<PathBuf> {
+    let mut tried = Vec::new();
+    let mut candidates = Vec::new();
+    if let Some(p) = std::env::var_os("NATS_SERVER") {
+        candidates.push(PathBuf::from(p));
+    } else {
+        candidates.push(repo_root().join(".tools/bin/nats-server"));
+        candidates.push(PathBuf::from("nats-server"));
+    }
+    for c in candidates {
+        match server_version(&c) {
+            Ok(v) if v >= MIN_SERVER_VERSION => return Ok(c),
+            Ok(v) => tried.push(format!(
+                "{} is version {}.{} (need {}.{} or newer)",
+                c.display(),
+                v.0,
+                v.1,
+                MIN_SERVER_VERSION.0,
+                MIN_SERVER_VERSION.1
+            )),
+            Err(e) => tried.push(format!("{}: {e}", c.display())),
+        }
+    }
+    bail!(
+        "no usable nats-server: {}. Run scripts/setup, or set NATS_SERVER to a nats-server {}.{}+ binary",
+        tried.join("; "),
+        MIN_SERVER_VERSION.0,
+        MIN_SERVER_VERSION.1
+    )
+}
+
+fn server_version(bin: &Path) -> anyhow::Result<(u32, u32)> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .output()
+        .context("cannot run")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    // "nats-server: v2.15.1"
+    let v = text
+        .split('v')
+        .next_back()
+        .context("no version in output")?
+        .trim();
+    let mut parts = v.split('.');
+    let major = parts.next().and_then(|p| p.parse().ok());
+    let minor = parts.next().and_then(|p| p.parse().ok());
+    match (major, minor) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => bail!("cannot read version from {text:?}"),
+    }
+}
+
+/// How to start a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub binary: PathBuf,
+    pub conf: PathBuf,
+    /// `None` picks a free port (the tests' way).
+    pub port: Option<u16>,
+    pub store_dir: PathBuf,
+    /// Where the server writes its ports file, so a random port can be read back.
+    pub run_dir: PathBuf,
+    pub log_file: Option<PathBuf>,
+    /// `POSFEE_NKEY_<ROLE>` and friends.
+    pub env: Vec<(String, String)>,
+}
+
+/// A running nats-server, stopped (then killed if need be) on `stop` or Drop.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Option<Child>,
+    url: String,
+    port: u16,
+}
+
+impl NatsServer {
+    pub fn start(cfg: &ServerConfig) -> anyhow::Result<NatsServer> {
+        std::fs::create_dir_all(&cfg.store_dir)
+            .with_context(|| format!("creating {}", cfg.store_dir.display()))?;
+        std::fs::create_dir_all(&cfg.run_dir)
+            .with_context(|| format!("creating {}", cfg.run_dir.display()))?;
+        let port = cfg
+            .port
+            .map(|p| p.to_string())
+            .unwrap_or_else(|| "-1".into());
+        let mut cmd = Command::new(&cfg.binary);
+        cmd.arg("-c")
+            .arg(&cfg.conf)
+            .args(["-a", "127.0.0.1", "-p", &port])
+            .arg("--ports_file_dir")
+            .arg(&cfg.run_dir)
+            .env("POSFEE_JS_DIR", &cfg.store_dir)
+            .envs(cfg.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            // Its own process group: a Ctrl-C at the terminal reaches the launcher only, which
+            // then stops the services before the server they drain through.
+            .process_group(0);
+        match &cfg.log_file {
+            Some(log) => {
+                if let Some(dir) = log.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                cmd.arg("-l")
+                    .arg(log)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null());
+            }
+            None => {
+                cmd.stdout(Stdio::null()).stderr(Stdio::inherit());
+            }
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", cfg.binary.display()))?;
+        let ports_file = cfg
+            .run_dir
+            .join(format!("nats-server_{}.ports", child.id()));
+        let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
+        let url = loop {
+            if let Some(status) = child.try_wait()? {
+                bail!(
+                    "nats-server exited at start ({status}); {}",
+                    cfg.log_file
+                        .as_ref()
+                        .map(|l| format!("see {}", l.display()))
+                        .unwrap_or_else(|| "see its output above".into())
+                );
+            }
+            if let Ok(text) = std::fs::read_to_string(&ports_file) {
+                if let Some(url) = parse_ports_file(&text) {
+                    break url;
+                }
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("nats-server did not open its port within {START_TIMEOUT_MS} ms");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let port = url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .context("no port in server URL")?;
+        Ok(NatsServer {
+            child: Some(child),
+            url,
+            port,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGTERM, then wait for the server to flush and exit; SIGKILL after the timeout.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            terminate(&mut child, Duration::from_millis(STOP_TIMEOUT_MS));
+        }
+    }
+
+    /// SIGKILL at once: for crash tests.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends SIGTERM and waits up to `grace`, then SIGKILLs.
+pub fn terminate(child: &mut Child, grace: Duration) {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+    }
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn parse_ports_file(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    v.get("nats")?.get(0)?.as_str().map(str::to_string)
+}
+
+/// Stops a server a previous launcher left behind (a launcher killed by SIGKILL cannot stop
+/// its server). The server's ports file names its pid; we stop it only if that pid is still
+/// a nats-server, so a recycled pid is never touched.
+pub fn stop_stale(run_dir: &Path) -> anyhow::Result<Option<u32>> {
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return Ok(None);
+    };
+    let mut stopped = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name
+            .strip_prefix("nats-server_")
+            .and_then(|r| r.strip_suffix(".ports"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains("nats-server") {
+            use nix::sys::signal::{kill, Signal};
+            let p = nix::unistd::Pid::from_raw(pid);
+            let _ = kill(p, Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_millis(STOP_TIMEOUT_MS);
+            while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if Path::new(&format!("/proc/{pid}")).exists() {
+                let _ = kill(p, Signal::SIGKILL);
+            }
+            stopped = u32::try_from(pid).ok();
+        }
+        let _ = std::fs::remove_file(entry.path());
+    }
+    Ok(stopped)
+}

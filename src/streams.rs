@@ -1,0 +1,53 @@
+//! The JetStream stream and bucket posfee needs, created at start-up by the admin role.
+
+use anyhow::Context;
+use async_nats::jetstream::{self, kv, stream};
+use posfee_schemas::{subjects, MAX_PAYLOAD_BYTES};
+use std::time::Duration;
+
+/// Events are the system's record: reference data is rebuilt from them, so they are kept
+/// without an age limit. The byte cap is there so a runaway producer fills a known budget and
+/// then fails loudly (discard new) instead of silently dropping history.
+pub const EVENTS_MAX_BYTES: i64 = 16 * 1024 * 1024 * 1024;
+/// A retried publish within this window is stored once (`Nats-Msg-Id`).
+pub const EVENTS_DUPLICATE_WINDOW_SECS: u64 = 120;
+/// One small record per terminal.
+pub const TERMINAL_RECORD_MAX_BYTES: i32 = 1024;
+
+pub fn events_stream_config() -> stream::Config {
+    stream::Config {
+        name: subjects::EVENTS_STREAM.to_string(),
+        description: Some(
+            "posfee events: bills, pairings, payments, terminals, reference data".into(),
+        ),
+        subjects: vec![subjects::events_all()],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        discard: stream::DiscardPolicy::New,
+        max_bytes: EVENTS_MAX_BYTES,
+        max_message_size: i32::try_from(MAX_PAYLOAD_BYTES).unwrap_or(i32::MAX),
+        duplicate_window: Duration::from_secs(EVENTS_DUPLICATE_WINDOW_SECS),
+        ..Default::default()
+    }
+}
+
+/// Creates the events stream and the terminals bucket, or leaves them as they are.
+pub async fn ensure(client: &async_nats::Client) -> anyhow::Result<()> {
+    let js = jetstream::new(client.clone());
+    js.get_or_create_stream(events_stream_config())
+        .await
+        .context("creating stream POSFEE_EVENTS")?;
+    if js.get_key_value(subjects::TERMINALS_BUCKET).await.is_err() {
+        js.create_key_value(kv::Config {
+            bucket: subjects::TERMINALS_BUCKET.to_string(),
+            description: "last heartbeat of each terminal".into(),
+            history: 1,
+            max_value_size: TERMINAL_RECORD_MAX_BYTES,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .context("creating bucket POSFEE_TERMINALS")?;
+    }
+    Ok(())
+}

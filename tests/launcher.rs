@@ -1,0 +1,184 @@
+//! `posfee up` and `posfee status` as an operator runs them: real processes, a real server.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
+
+/// Every process whose command line mentions `needle` (the test's own data dir).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = entry.file_name().to_string_lossy().to_string();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(false);
+        if cmd.contains(needle) && !zombie {
+            out.push(format!("{pid}: {cmd}"));
+        }
+    }
+    out
+}
+
+fn wait_gone(needle: &str, within: Duration) -> Vec<String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = processes_mentioning(needle);
+        if left.is_empty() || Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Starts `posfee up` and returns once it printed its ready line, with that line.
+fn start_up(data: &Path) -> (Child, String, Duration) {
+    let started = Instant::now();
+    let mut child = Command::new(POSFEE)
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn posfee up");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = loop {
+        match lines.next() {
+            Some(Ok(line)) if line.contains("ready") => break line,
+            Some(Ok(_)) => continue,
+            other => panic!("posfee up ended before ready: {other:?}"),
+        }
+    };
+    // Keep draining stdout so the launcher never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, ready, started.elapsed())
+}
+
+fn sigterm(child: &Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+}
+
+#[test]
+fn up_serves_every_service_status_reports_them_and_sigterm_stops_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (mut up, ready, took) = start_up(&data);
+    assert!(ready.contains("nats://127.0.0.1:"), "{ready}");
+    assert!(
+        took < Duration::from_secs(10),
+        "ready after {took:?}, want every service answering $SRV.PING within 10 s"
+    );
+
+    let out = Command::new(POSFEE)
+        .args(["status", "--json", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let mut names: Vec<&str> = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "posfee-fee-engine",
+            "posfee-ledger",
+            "posfee-paygate",
+            "posfee-query"
+        ]
+    );
+    for s in status["services"].as_array().unwrap() {
+        assert!(!s["id"].as_str().unwrap().is_empty());
+        assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+    }
+
+    let table = Command::new(POSFEE)
+        .args(["status", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("posfee-ledger") && table.contains("TERMINAL"),
+        "{table}"
+    );
+
+    // A second launcher on the same data dir refuses and touches nothing.
+    let second = Command::new(POSFEE)
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("already running"), "{err}");
+
+    sigterm(&up);
+    let exit = up.wait().unwrap();
+    assert!(exit.success(), "posfee up exited with {exit}");
+    let left = wait_gone(data.to_str().unwrap(), Duration::from_secs(5));
+    assert!(left.is_empty(), "orphans after shutdown: {left:?}");
+
+    let after = Command::new(POSFEE)
+        .args(["status", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!after.status.success());
+    assert!(String::from_utf8_lossy(&after.stderr).contains("not running"));
+}
+
+#[test]
+fn a_killed_launcher_takes_its_services_along_and_the_next_up_cleans_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (mut up, _, _) = start_up(&data);
+    up.kill().unwrap();
+    up.wait().unwrap();
+    // Services notice their stdin closing; the orphaned server is left for the next `up`.
+    let services_left: Vec<String> = wait_gone("--store-dir", Duration::from_secs(10))
+        .into_iter()
+        .filter(|p| p.contains(data.to_str().unwrap()))
+        .collect();
+    assert!(
+        services_left.is_empty(),
+        "services outlived the launcher: {services_left:?}"
+    );
+
+    let (up2, ready, _) = start_up(&data);
+    assert!(ready.contains("ready"));
+    sigterm(&up2);
+    let mut up2 = up2;
+    assert!(up2.wait().unwrap().success());
+    let left = wait_gone(data.to_str().unwrap(), Duration::from_secs(5));
+    assert!(
+        left.is_empty(),
+        "orphans after the second shutdown: {left:?}"
+    );
+}
