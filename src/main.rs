@@ -20,6 +20,9 @@ enum Command {
     Up(cmd::up::UpArgs),
     /// Show the running services and terminals.
     Status(cmd::status::StatusArgs),
+    /// Check tenants' rule files and preview quotes offline.
+    #[command(subcommand)]
+    Rules(cmd::rules::RulesCommand),
 }
 
 #[tokio::main]
@@ -28,6 +31,7 @@ async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
         Command::Up(a) => cmd::up::run(a).await,
         Command::Status(a) => cmd::status::run(a).await,
+        Command::Rules(c) => cmd::rules::run(c),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

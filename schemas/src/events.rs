@@ -195,6 +195,22 @@ pub struct AccountUpserted {
     /// Meter ids by fee kind, e.g. `water` → `W-0042`.
     #[serde(default)]
     pub meters: BTreeMap<String, String>,
+    /// The last month already paid per fee kind (`2026-09`), as the tenant's books stand.
+    #[serde(default)]
+    pub paid_through: BTreeMap<String, String>,
+    /// Earlier bills still unpaid in the tenant's books; owed in full, may carry late fees.
+    #[serde(default)]
+    pub arrears: Vec<ArrearRecord>,
+}
+
+/// An unpaid earlier bill as the tenant's billing system reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrearRecord {
+    pub kind: String,
+    /// The period billed, e.g. `2026-01`.
+    pub period: String,
+    pub amount: Money,
+    pub due_on: NaiveDate,
 }
 
 /// Reference data: one meter reading.

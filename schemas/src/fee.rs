@@ -15,9 +15,16 @@ pub struct QuoteRequest {
     /// The fee kinds to price; empty means all the tenant bills this account for.
     #[serde(default)]
     pub kinds: Vec<FeeKind>,
-    /// The billing date in the tenant's time zone; absent means today.
+    /// The billing date in the tenant's time zone; absent means today. Quotes may look at
+    /// another day; bills are always priced as of today.
     #[serde(default)]
     pub as_of: Option<NaiveDate>,
+    /// Pay this many months of periodic fees ahead (prepayment terms may apply).
+    #[serde(default)]
+    pub prepay_months: Option<u32>,
+    /// The top-up denomination chosen, for top-up fee kinds.
+    #[serde(default)]
+    pub top_up: Option<Fen>,
 }
 
 /// One priced line of a quote or bill.

@@ -125,6 +125,8 @@ str_enum!(
         Terminal = "terminal",
         Companion = "companion",
         Operator = "operator",
+        // Loads reference data (accounts, readings) as events; nothing else.
+        Importer = "importer",
         Admin = "admin",
     }
 );

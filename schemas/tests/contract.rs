@@ -195,6 +195,8 @@ fn qreq() -> QuoteRequest {
         account: a(),
         kinds: vec![FeeKind::parse("water").unwrap()],
         as_of: Some(day()),
+        prepay_months: Some(12),
+        top_up: Some(Fen(5000)),
     }
 }
 
@@ -539,6 +541,13 @@ fn every_event_kind_round_trips_with_its_documented_body() {
                 holder_name: "张三".into(),
                 attributes: BTreeMap::from([("area_m2".into(), "89.5".into())]),
                 meters: BTreeMap::from([("water".into(), "W-1".into())]),
+                paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
+                arrears: vec![ArrearRecord {
+                    kind: "water".into(),
+                    period: "2026-08".into(),
+                    amount: Money::cny(1234),
+                    due_on: day(),
+                }],
             }),
         ),
         (

@@ -1,8 +1,19 @@
-//! The fee-engine service: prices accounts by their tenant's rule files and issues signed bills.
+//! The fee-engine service: prices accounts by their tenant's rule files and issues signed
+//! bills. Its view of accounts, readings and settled payments is built from the event stream
+//! into its own sled store; the pricing itself is the pure `posfee-tariff` library.
 
+pub mod app;
+pub mod keys;
+pub mod ops;
+pub mod store;
+
+use anyhow::Context;
+use app::App;
+use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
-use posfee_runtime::{store, Clock, Shutdown};
-use posfee_schemas::subjects::ServiceName;
+use posfee_runtime::store::GroupCommit;
+use posfee_runtime::{feed, store as rstore, Clock, Shutdown};
+use posfee_schemas::subjects::{self, EventKind, ServiceName};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,19 +25,79 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This service's own sled store.
+    /// This service's own sled store; tenants' signing keys live in its `keys/` folder.
     pub store_dir: PathBuf,
     /// Folder of tenants' rule files.
     pub rules_dir: PathBuf,
+}
+
+impl Config {
+    pub fn keys_dir(&self) -> PathBuf {
+        self.store_dir.join("keys")
+    }
 }
 
 /// Runs the service until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
     config: Config,
-    _clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let _db = store::open(&config.store_dir)?;
-    serve::run(&client, &SPEC, Endpoints::new(), shutdown).await
+    let rules = posfee_tariff::RuleSet::load_dir(&config.rules_dir).map_err(|errors| {
+        let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        anyhow::anyhow!("rule files refused:\n  {}", list.join("\n  "))
+    })?;
+    let tenants: Vec<_> = rules.tenants.keys().cloned().collect();
+    tracing::info!(tenants = tenants.len(), dir = %config.rules_dir.display(), "rules loaded");
+    let keys = keys::TenantKeys::load_or_create(&config.keys_dir(), &tenants)
+        .context("loading tenants' signing keys")?;
+    let db = rstore::open(&config.store_dir)?;
+    let store = store::Store::open(db.clone())?;
+    let outbox = Outbox::open(&db)?;
+    let (applied_tx, applied_rx) = tokio::sync::watch::channel(store.feed_seq()?);
+
+    let feed_store = store.clone();
+    let feed_task = tokio::spawn(feed::follow(
+        client.clone(),
+        vec![
+            subjects::event(EventKind::AccountUpserted),
+            subjects::event(EventKind::ReadingRecorded),
+            subjects::event(EventKind::PaymentSettled),
+        ],
+        store.feed_seq()?,
+        applied_tx,
+        shutdown.clone(),
+        move |batch| feed_store.apply(batch),
+    ));
+    let outbox_task = tokio::spawn(outbox.clone().run(client.clone(), shutdown.clone()));
+
+    let app = Arc::new(App {
+        rules,
+        store,
+        keys,
+        clock,
+        outbox,
+        commit: GroupCommit::start(&db),
+        client: client.clone(),
+        applied: applied_rx,
+    });
+    let (a, b) = (app.clone(), app.clone());
+    let endpoints = Endpoints::new()
+        .add("quote", subjects::fee_quote(), move |m| {
+            ops::quote::handle(a.clone(), m)
+        })
+        .add("issue", subjects::bill_issue(), move |m| {
+            ops::issue::handle(b.clone(), m)
+        });
+    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    let _ = outbox_task.await;
+    match feed_task.await {
+        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "event feed stopped"),
+        Err(e) => tracing::error!(error = %e, "event feed panicked"),
+        Ok(Ok(())) => {}
+    }
+    rstore::flush(&db).await?;
+    served
 }

@@ -8,6 +8,8 @@ pub mod bus;
 pub mod call;
 pub mod clock;
 pub mod creds;
+pub mod feed;
+pub mod outbox;
 pub mod serve;
 pub mod shutdown;
 pub mod store;

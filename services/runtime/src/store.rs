@@ -36,3 +36,49 @@ pub async fn flush(db: &sled::Db) -> anyhow::Result<()> {
     .context("flush task")?
     .context("flushing store")
 }
+
+/// Group commit: callers that need their writes on disk before they answer ask here, and
+/// every caller waiting while one flush runs is served by the next single flush. Under load
+/// many commits share one fsync; alone, a commit costs one.
+#[derive(Clone)]
+pub struct GroupCommit {
+    tx: tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<Result<(), String>>>,
+}
+
+/// Waiters queued for the next flush before callers feel back pressure.
+pub const GROUP_COMMIT_QUEUE: usize = 4096;
+
+impl GroupCommit {
+    /// Starts the flusher task for `db`. It ends when every handle is dropped.
+    pub fn start(db: &sled::Db) -> GroupCommit {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<
+            tokio::sync::oneshot::Sender<Result<(), String>>,
+        >(GROUP_COMMIT_QUEUE);
+        let db = db.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut waiters = vec![first];
+                while let Ok(w) = rx.try_recv() {
+                    waiters.push(w);
+                }
+                let result = flush(&db).await.map_err(|e| format!("{e:#}"));
+                for w in waiters {
+                    let _ = w.send(result.clone());
+                }
+            }
+        });
+        GroupCommit { tx }
+    }
+
+    /// Returns once everything written before this call is on disk.
+    pub async fn commit(&self) -> anyhow::Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(tx)
+            .await
+            .map_err(|_| anyhow::anyhow!("group commit stopped"))?;
+        rx.await
+            .map_err(|_| anyhow::anyhow!("group commit stopped"))?
+            .map_err(|e| anyhow::anyhow!(e))
+    }
+}

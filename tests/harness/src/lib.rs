@@ -51,6 +51,14 @@ pub struct Harness {
 impl Harness {
     /// Starts nats-server on a free port with nats.conf and creates the stream and bucket.
     pub async fn start() -> anyhow::Result<Harness> {
+        // Service logs go to the test's captured output (RUST_LOG=debug for more).
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "warn".into()),
+            )
+            .try_init();
         let tmp = tempfile::Builder::new().prefix("posfee-test-").tempdir()?;
         let data = DataDir::new(tmp.path());
         let creds = RoleCreds::ensure(&data.creds())?;
@@ -242,4 +250,53 @@ impl Drop for Harness {
             s.shutdown.trigger();
         }
     }
+}
+
+/// Publishes events to the stream as `role` would, waiting for each to be stored.
+pub async fn publish_events(
+    client: &async_nats::Client,
+    events: &[posfee_schemas::events::Event],
+) -> anyhow::Result<()> {
+    let js = async_nats::jetstream::new(client.clone());
+    for e in events {
+        let msg = async_nats::jetstream::message::PublishMessage::build()
+            .payload(posfee_schemas::encode(e).into())
+            .message_id(e.id.to_string());
+        js.send_publish(e.subject(), msg).await?.await?;
+    }
+    Ok(())
+}
+
+/// Every event stored so far on `filter` (e.g. `posfee.events.bill.issued`), read as the
+/// operator reads them.
+pub async fn stored_events(
+    client: &async_nats::Client,
+    filter: &str,
+) -> anyhow::Result<Vec<posfee_schemas::events::Event>> {
+    use async_nats::jetstream::consumer;
+    use futures::StreamExt;
+    let js = async_nats::jetstream::new(client.clone());
+    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+    let last = stream.info().await?.state.last_sequence;
+    let mut out = Vec::new();
+    if last == 0 {
+        return Ok(out);
+    }
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: filter.to_string(),
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    loop {
+        let next = tokio::time::timeout(Duration::from_millis(300), messages.next()).await;
+        let Ok(Some(m)) = next else { break };
+        let m = m?;
+        out.push(posfee_schemas::decode(&m.payload)?);
+        if m.info().map(|i| i.pending == 0).unwrap_or(true) {
+            break;
+        }
+    }
+    Ok(out)
 }

@@ -1,0 +1,44 @@
+//! Everything a fee-engine operation needs, shared by all of them.
+
+use crate::keys::TenantKeys;
+use crate::store::Store;
+use posfee_runtime::outbox::Outbox;
+use posfee_runtime::store::GroupCommit;
+use posfee_runtime::Clock;
+use posfee_tariff::RuleSet;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a bill stays payable.
+pub const BILL_TTL_SECS: i64 = 15 * 60;
+/// A quote for an account the view has not seen yet waits this long for the view to catch up
+/// with the stream, so an account imported a moment ago is found.
+pub const CATCH_UP_WAIT_MS: u64 = 1_000;
+
+pub struct App {
+    pub rules: RuleSet,
+    pub store: Store,
+    pub keys: TenantKeys,
+    pub clock: Arc<dyn Clock>,
+    pub outbox: Outbox,
+    pub commit: GroupCommit,
+    pub client: async_nats::Client,
+    /// The stream sequence the view has applied.
+    pub applied: watch::Receiver<u64>,
+}
+
+impl App {
+    /// Waits until the view has applied everything in the stream now, or the wait runs out.
+    pub async fn catch_up(&self) {
+        let Ok(target) = posfee_runtime::feed::stream_last_seq(&self.client).await else {
+            return;
+        };
+        let mut applied = self.applied.clone();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(CATCH_UP_WAIT_MS),
+            applied.wait_for(|seq| *seq >= target),
+        )
+        .await;
+    }
+}

@@ -1,0 +1,79 @@
+//! One file per request the fee-engine answers.
+
+pub mod issue;
+pub mod quote;
+
+use crate::app::App;
+use posfee_schemas::fee::{Quote, QuoteRequest};
+use posfee_schemas::{ErrorCode, WireError};
+use posfee_tariff::{QuoteError, QuoteOptions, Tenant};
+
+/// Prices an account: shared by quote and issue. `as_of` is already decided by the caller.
+pub(crate) async fn price(
+    app: &App,
+    req: &QuoteRequest,
+    as_of: chrono::NaiveDate,
+) -> Result<(Quote, Vec<posfee_tariff::Arrear>), WireError> {
+    let tenant = tenant(app, req)?;
+    let facts = match app.store.facts(&req.tenant, &req.account) {
+        Ok(Some(f)) => f,
+        Ok(None) => {
+            // Imported a moment ago? Give the view a moment to catch up, then look again.
+            app.catch_up().await;
+            match app.store.facts(&req.tenant, &req.account) {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    return Err(WireError::new(
+                        ErrorCode::AccountNotFound,
+                        format!("no account {} at tenant {}", req.account, req.tenant),
+                    ))
+                }
+                Err(e) => return Err(internal(e)),
+            }
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    let opts = QuoteOptions {
+        kinds: req.kinds.clone(),
+        as_of,
+        prepay_months: req.prepay_months,
+        top_up: req.top_up,
+    };
+    if let Some(0) = req.prepay_months {
+        return Err(WireError::field("prepay_months", "must be at least 1"));
+    }
+    let quote = posfee_tariff::quote(tenant, &facts, &opts).map_err(quote_error)?;
+    Ok((quote, facts.arrears))
+}
+
+pub(crate) fn tenant<'a>(app: &'a App, req: &QuoteRequest) -> Result<&'a Tenant, WireError> {
+    app.rules.tenant(&req.tenant).ok_or_else(|| {
+        WireError::new(
+            ErrorCode::TenantNotFound,
+            format!("no tenant {} (no rule file declares it)", req.tenant),
+        )
+    })
+}
+
+pub(crate) fn internal(e: anyhow::Error) -> WireError {
+    tracing::error!(error = %format!("{e:#}"), "fee-engine internal error");
+    WireError::new(
+        ErrorCode::Internal,
+        "the fee-engine could not read its store",
+    )
+}
+
+/// Maps the tariff's errors to stable wire codes: the request's own fields are 400, the
+/// account's data or the rules not allowing it are 422.
+fn quote_error(e: QuoteError) -> WireError {
+    let msg = e.to_string();
+    match e {
+        QuoteError::UnknownFeeKind { .. } => WireError::field("kinds", msg),
+        QuoteError::BadTopUp { .. } | QuoteError::AmbiguousTopUp { .. } => {
+            WireError::field("top_up", msg)
+        }
+        QuoteError::PrepayTooShort { .. } => WireError::field("prepay_months", msg),
+        QuoteError::NothingOwed => WireError::new(ErrorCode::NothingOwed, msg),
+        _ => WireError::new(ErrorCode::RuleViolation, format!("{}: {msg}", e.code())),
+    }
+}

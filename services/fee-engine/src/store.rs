@@ -1,0 +1,322 @@
+//! The fee-engine's own view in sled: accounts and readings from the event stream, the bills
+//! it issued, and what posfee payments have settled since the tenant's books were imported.
+//!
+//! Keys are `tenant \0 account \0 …`, so one account's records sit together and are read with
+//! a prefix scan. The last applied stream sequence is written in the same batch as the
+//! effects of the events up to it.
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use posfee_runtime::feed::Delivered;
+use posfee_schemas::events::{AccountUpserted, EventBody, PaymentSettled, ReadingRecorded};
+use posfee_schemas::fee::{Bill, BillLine, IssuedBill};
+use posfee_schemas::ids::{AccountNo, BillId, FeeKind, TenantId};
+use posfee_schemas::{decode, encode};
+use posfee_tariff::{AccountFacts, Arrear, Reading, YearMonth};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::str::FromStr;
+
+const FEED_SEQ_KEY: &[u8] = b"feed_seq";
+
+/// An issued bill as the fee-engine keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredBill {
+    pub bill: Bill,
+    pub issued: IssuedBill,
+    /// What the request looked like, to tell a retry from a reused key.
+    #[serde(with = "serde_bytes")]
+    pub fingerprint: Vec<u8>,
+    /// Per kind, the last month this bill pays.
+    pub pays_through: BTreeMap<String, String>,
+    /// The arrears (kind, period) this bill pays off.
+    pub arrears: Vec<(String, String)>,
+    #[serde(default)]
+    pub paid: bool,
+}
+
+/// The account as the fee-engine keeps it: no holder name, it prices without one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AccountRecord {
+    class: String,
+    attributes: BTreeMap<String, String>,
+    meters: BTreeMap<String, String>,
+    paid_through: BTreeMap<String, String>,
+    arrears: Vec<posfee_schemas::events::ArrearRecord>,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub db: sled::Db,
+    accounts: sled::Tree,
+    readings: sled::Tree,
+    /// tenant\0account\0kind → the month posfee payments have paid through.
+    paid: sled::Tree,
+    /// tenant\0account\0kind\0period → bill id that paid that arrear.
+    arrears_paid: sled::Tree,
+    pub bills: sled::Tree,
+    /// idempotency key → bill id.
+    pub idem: sled::Tree,
+    meta: sled::Tree,
+}
+
+fn key(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}
+
+impl Store {
+    pub fn open(db: sled::Db) -> anyhow::Result<Store> {
+        Ok(Store {
+            accounts: db.open_tree("accounts")?,
+            readings: db.open_tree("readings")?,
+            paid: db.open_tree("paid")?,
+            arrears_paid: db.open_tree("arrears_paid")?,
+            bills: db.open_tree("bills")?,
+            idem: db.open_tree("idem")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    pub fn feed_seq(&self) -> anyhow::Result<u64> {
+        Ok(match self.meta.get(FEED_SEQ_KEY)? {
+            Some(v) => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
+            None => 0,
+        })
+    }
+
+    /// Applies a batch of events and records the last sequence. Each effect is an upsert or
+    /// a monotonic advance, so applying an event twice changes nothing.
+    pub fn apply(&self, batch: Vec<Delivered>) -> anyhow::Result<u64> {
+        let mut last = self.feed_seq()?;
+        for d in batch {
+            if let Some(event) = d.event {
+                match event.body {
+                    EventBody::AccountUpserted(a) => self.put_account(&a)?,
+                    EventBody::ReadingRecorded(r) => self.put_reading(&r)?,
+                    EventBody::PaymentSettled(p) => self.mark_paid(&p)?,
+                    _ => {}
+                }
+            }
+            last = last.max(d.seq);
+        }
+        self.meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
+        Ok(last)
+    }
+
+    fn put_account(&self, a: &AccountUpserted) -> anyhow::Result<()> {
+        let rec = AccountRecord {
+            class: a.class.clone(),
+            attributes: a.attributes.clone(),
+            meters: a.meters.clone(),
+            paid_through: a.paid_through.clone(),
+            arrears: a.arrears.clone(),
+        };
+        self.accounts
+            .insert(key(&[a.tenant.as_str(), a.account.as_str()]), encode(&rec))?;
+        Ok(())
+    }
+
+    fn put_reading(&self, r: &ReadingRecorded) -> anyhow::Result<()> {
+        let k = key(&[
+            r.tenant.as_str(),
+            r.account.as_str(),
+            &r.meter,
+            r.register.as_deref().unwrap_or(""),
+            &r.read_on.to_string(),
+        ]);
+        self.readings.insert(k, r.value.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    fn mark_paid(&self, p: &PaymentSettled) -> anyhow::Result<()> {
+        let Some(raw) = self.bills.get(p.bill_id.0.as_bytes())? else {
+            // A bill another fee-engine copy issued and this one never saw; nothing to do.
+            return Ok(());
+        };
+        let mut stored: StoredBill = decode(&raw)?;
+        let prefix = [p.tenant.as_str(), p.account.as_str()];
+        for (kind, month) in &stored.pays_through {
+            let k = key(&[prefix[0], prefix[1], kind]);
+            let newer = match self.paid.get(&k)? {
+                Some(old) => String::from_utf8_lossy(&old).as_ref() < month.as_str(),
+                None => true,
+            };
+            if newer {
+                self.paid.insert(k, month.as_bytes())?;
+            }
+        }
+        for (kind, period) in &stored.arrears {
+            self.arrears_paid.insert(
+                key(&[prefix[0], prefix[1], kind, period]),
+                p.bill_id.0.as_bytes().to_vec(),
+            )?;
+        }
+        stored.paid = true;
+        self.bills.insert(p.bill_id.0.as_bytes(), encode(&stored))?;
+        Ok(())
+    }
+
+    pub fn has_account(&self, tenant: &TenantId, account: &AccountNo) -> anyhow::Result<bool> {
+        Ok(self
+            .accounts
+            .contains_key(key(&[tenant.as_str(), account.as_str()]))?)
+    }
+
+    /// Everything the tariff needs about one account, or `None` if it is unknown.
+    pub fn facts(
+        &self,
+        tenant: &TenantId,
+        account: &AccountNo,
+    ) -> anyhow::Result<Option<AccountFacts>> {
+        let Some(raw) = self
+            .accounts
+            .get(key(&[tenant.as_str(), account.as_str()]))?
+        else {
+            return Ok(None);
+        };
+        let rec: AccountRecord = decode(&raw).context("stored account")?;
+        let mut meters = BTreeMap::new();
+        for (kind, meter) in &rec.meters {
+            if let Ok(kind) = FeeKind::parse(kind.clone()) {
+                meters.insert(kind, meter.clone());
+            }
+        }
+        let mut paid_through = BTreeMap::new();
+        for (kind, month) in &rec.paid_through {
+            if let (Ok(kind), Ok(month)) = (FeeKind::parse(kind.clone()), YearMonth::parse(month)) {
+                paid_through.insert(kind, month);
+            }
+        }
+        let mut prefix = key(&[tenant.as_str(), account.as_str()]);
+        prefix.push(0);
+        for item in self.paid.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let kind = String::from_utf8_lossy(&k[prefix.len()..]).to_string();
+            let month = String::from_utf8_lossy(&v).to_string();
+            if let (Ok(kind), Ok(month)) = (FeeKind::parse(kind), YearMonth::parse(&month)) {
+                let e = paid_through.entry(kind).or_insert(month);
+                if *e < month {
+                    *e = month;
+                }
+            }
+        }
+        let mut readings = Vec::new();
+        for item in self.readings.scan_prefix(&prefix) {
+            let (k, v) = item?;
+            let rest = String::from_utf8_lossy(&k[prefix.len()..]).to_string();
+            let parts: Vec<&str> = rest.split('\0').collect();
+            let [meter, register, day] = parts[..] else {
+                continue;
+            };
+            let (Ok(read_on), Ok(value)) = (
+                NaiveDate::from_str(day),
+                Decimal::from_str(&String::from_utf8_lossy(&v)),
+            ) else {
+                continue;
+            };
+            readings.push(Reading {
+                meter: meter.to_string(),
+                register: (!register.is_empty()).then(|| register.to_string()),
+                read_on,
+                value,
+            });
+        }
+        let mut arrears = Vec::new();
+        for a in &rec.arrears {
+            let paid = self.arrears_paid.contains_key(key(&[
+                tenant.as_str(),
+                account.as_str(),
+                &a.kind,
+                &a.period,
+            ]))?;
+            if paid {
+                continue;
+            }
+            if let Ok(kind) = FeeKind::parse(a.kind.clone()) {
+                arrears.push(Arrear {
+                    kind,
+                    period: a.period.clone(),
+                    amount: a.amount.fen,
+                    due_on: a.due_on,
+                });
+            }
+        }
+        Ok(Some(AccountFacts {
+            tenant: tenant.clone(),
+            account: account.clone(),
+            class: rec.class,
+            attributes: rec.attributes,
+            meters,
+            readings,
+            paid_through,
+            arrears,
+        }))
+    }
+
+    pub fn bill(&self, id: &BillId) -> anyhow::Result<Option<StoredBill>> {
+        match self.bills.get(id.0.as_bytes())? {
+            Some(raw) => Ok(Some(decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Per kind, the latest month named in the bill's own lines (arrear lines excluded): once the
+/// bill is paid, the account is paid through that month.
+pub fn pays_through(lines: &[BillLine], arrears: &[Arrear]) -> BTreeMap<String, String> {
+    let arrear_lines: BTreeSet<(&str, &str)> = arrears
+        .iter()
+        .map(|a| (a.kind.as_str(), a.period.as_str()))
+        .collect();
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    for line in lines {
+        if arrear_lines.contains(&(line.kind.as_str(), line.period.as_str())) {
+            continue;
+        }
+        for month in months_in(&line.period) {
+            let e = out
+                .entry(line.kind.to_string())
+                .or_insert_with(|| month.clone());
+            if *e < month {
+                *e = month;
+            }
+        }
+    }
+    out
+}
+
+/// Every `YYYY-MM` in a period label such as `2026-10` or `2026-01..2026-06`.
+fn months_in(period: &str) -> Vec<String> {
+    let b = period.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i + 7 <= b.len() {
+        let w = &b[i..i + 7];
+        let shape = w[..4].iter().all(u8::is_ascii_digit)
+            && w[4] == b'-'
+            && w[5..].iter().all(u8::is_ascii_digit);
+        let bounded = i + 7 == b.len() || !b[i + 7].is_ascii_digit();
+        if shape && bounded && (i == 0 || !b[i - 1].is_ascii_digit()) {
+            out.push(String::from_utf8_lossy(w).to_string());
+            i += 7;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_are_read_from_period_labels() {
+        assert_eq!(months_in("2026-10"), ["2026-10"]);
+        assert_eq!(months_in("2026-01..2026-06"), ["2026-01", "2026-06"]);
+        assert!(months_in("2026-10-01").len() == 1);
+        assert!(months_in("top-up").is_empty());
+    }
+}

@@ -1,0 +1,129 @@
+//! Model 7: bill-level terms on top of a kind's charges — prepay N months and get M free,
+//! percentage off, and a minimum charge per bill (also used for the late-fee minimum).
+//!
+//! These are offers and terms of the day of payment, so they come from the rule version in
+//! force on `as_of`, while each period's price comes from the version in force for that period.
+
+use super::{Ctx, Piece};
+use crate::error::QuoteError;
+use crate::values::yuan;
+use posfee_schemas::money::Fen;
+use rust_decimal::Decimal;
+
+/// Prepay `months` and get `free` more months at no charge, per whole multiple of `months`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrepayBonus {
+    pub months: u32,
+    pub free: u32,
+}
+
+impl PrepayBonus {
+    /// Free months earned by prepaying `prepaid` months: 12 → 1, 24 → 2, 11 → 0.
+    pub fn free_months(&self, prepaid: u32) -> u32 {
+        prepaid
+            .checked_div(self.months)
+            .map_or(0, |n| n.saturating_mul(self.free))
+    }
+}
+
+/// A percentage off the kind's charges, optionally only when prepaying enough months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Discount {
+    /// 0–100.
+    pub percent: Decimal,
+    pub min_prepay_months: Option<u32>,
+}
+
+impl Discount {
+    pub fn applies(&self, prepay_months: Option<u32>) -> bool {
+        match self.min_prepay_months {
+            None => true,
+            Some(min) => prepay_months.is_some_and(|p| p >= min),
+        }
+    }
+
+    /// The discount line on `base` (already-rounded charge lines): quantity is the base in
+    /// yuan, the unit price the negative fraction, so the line reads `base × −5 %`.
+    pub(crate) fn price(&self, ctx: Ctx, period: &str, base: Fen) -> Result<Piece, QuoteError> {
+        let fraction = self
+            .percent
+            .checked_div(Decimal::ONE_HUNDRED)
+            .ok_or(QuoteError::Overflow)?;
+        Piece::priced(
+            ctx,
+            period,
+            yuan(base),
+            ctx.currency.code(),
+            -fraction,
+            format!(
+                "{}% off {} {}",
+                self.percent.normalize(),
+                base,
+                ctx.currency
+            ),
+        )
+    }
+}
+
+/// The line that raises `charged` to `minimum`, if it is below.
+pub(crate) fn minimum(charged: Fen, minimum: Fen, period: &str, what: &str) -> Option<Piece> {
+    let short = minimum.checked_sub(charged).ok()?;
+    (short > Fen::ZERO).then(|| Piece {
+        period: period.to_string(),
+        quantity: Decimal::ONE,
+        unit: "bill".to_string(),
+        unit_price: yuan(short),
+        amount: short,
+        explanation: format!("{what} {charged} is below the minimum {minimum}; made up to it"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rounding::Rounding;
+    use posfee_schemas::money::Currency;
+    use rust_decimal_macros::dec;
+
+    const CTX: Ctx = Ctx {
+        rounding: Rounding::HalfUp,
+        currency: Currency::CNY,
+    };
+
+    #[test]
+    fn prepay_twelve_get_one_per_whole_twelve() {
+        let b = PrepayBonus {
+            months: 12,
+            free: 1,
+        };
+        assert_eq!(b.free_months(11), 0);
+        assert_eq!(b.free_months(12), 1);
+        assert_eq!(b.free_months(25), 2);
+    }
+
+    #[test]
+    fn five_percent_off_is_a_negative_line_rounded_once() {
+        // 5 % of 3007.21 = 150.3605 → −150.36.
+        let d = Discount {
+            percent: dec!(5),
+            min_prepay_months: Some(6),
+        };
+        let p = d.price(CTX, "2026", Fen(300721)).unwrap();
+        assert_eq!(p.amount, Fen(-15036));
+        assert!(d.applies(Some(6)));
+        assert!(!d.applies(Some(5)));
+        assert!(!d.applies(None));
+    }
+
+    #[test]
+    fn a_minimum_only_adds_what_is_short() {
+        assert_eq!(
+            minimum(Fen(630), Fen(1000), "2026-03", "charge")
+                .unwrap()
+                .amount,
+            Fen(370)
+        );
+        assert!(minimum(Fen(1000), Fen(1000), "2026-03", "charge").is_none());
+        assert!(minimum(Fen(1200), Fen(1000), "2026-03", "charge").is_none());
+    }
+}

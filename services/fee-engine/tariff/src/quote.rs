@@ -1,0 +1,525 @@
+//! Quote assembly: which periods of which kinds are owed, which version prices each, and the
+//! lines that result.
+//!
+//! For each kind (in the tenant's declared order) the quote holds the kind's charge lines,
+//! then its bill-level lines (discount, minimum), then its arrears and their late fee.
+//!
+//! * Periodic kinds (fixed, per-attribute) bill the months after `paid_through` up to the
+//!   month of `as_of`, or `prepay_months` months from the month after `paid_through`.
+//!   Consecutive months priced by the same version share one line.
+//! * Metered kinds (tiered, time-of-use) bill the months after `paid_through` (or after the
+//!   first reading's month when nothing is paid yet) up to the last month with a reading on or
+//!   before `as_of`; see [`crate::readings`] for how usage is read.
+//! * A top-up kind bills the chosen denomination once.
+//! * A period is priced by the rule version in force on its first day, so old periods keep
+//!   old prices; bill-level terms and late fees use the version in force on `as_of`.
+
+use crate::error::QuoteError;
+use crate::facts::{AccountFacts, Arrear, QuoteOptions};
+use crate::models::adjustments::minimum;
+use crate::models::{Ctx, Piece};
+use crate::readings::Register;
+use crate::tenant::{Charge, Family, Rule, Tenant, Version};
+use crate::values::{yuan, YearMonth};
+use posfee_schemas::fee::{BillLine, Quote};
+use posfee_schemas::ids::FeeKind;
+use posfee_schemas::money::Fen;
+use rust_decimal::Decimal;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+
+/// Most months one quote bills for one kind (ten years): an account paid through 1990 is a
+/// data problem to look at, not a bill to print.
+pub const MAX_MONTHS_PER_QUOTE: u32 = 120;
+
+/// The rule id on arrears lines: they were priced by an earlier bill, not by a rule now.
+pub const ARREARS_RULE_ID: &str = "arrears";
+
+/// Prices what `facts`' account owes `tenant` on `opts.as_of`.
+///
+/// With `opts.kinds` empty the quote covers every kind the account is enrolled in — periodic
+/// kinds with a `paid_through` month, metered kinds with a meter, top-up kinds when a top-up
+/// amount is chosen — plus all arrears. A kind named in `opts.kinds` that lacks those facts is
+/// an error instead. A quote whose total is not above zero is [`QuoteError::NothingOwed`].
+pub fn quote(
+    tenant: &Tenant,
+    facts: &AccountFacts,
+    opts: &QuoteOptions,
+) -> Result<Quote, QuoteError> {
+    if facts.tenant != tenant.id {
+        return Err(QuoteError::TenantMismatch {
+            rules: tenant.id.clone(),
+            facts: facts.tenant.clone(),
+        });
+    }
+    let unknown = |kind: &FeeKind| QuoteError::UnknownFeeKind {
+        tenant: tenant.id.clone(),
+        kind: kind.clone(),
+    };
+    let explicit = !opts.kinds.is_empty();
+    let mut kinds: Vec<&FeeKind> = Vec::new();
+    if explicit {
+        for k in &opts.kinds {
+            let declared = tenant.kind(k).ok_or_else(|| unknown(k))?;
+            if !kinds.contains(&&declared.kind) {
+                kinds.push(&declared.kind);
+            }
+        }
+    } else {
+        kinds = tenant.kinds.iter().map(|d| &d.kind).collect();
+        let top_up_kinds = kinds
+            .iter()
+            .filter(|k| {
+                tenant
+                    .charge_rule(k, &facts.class)
+                    .is_some_and(|r| r.family() == Some(Family::TopUp))
+            })
+            .count();
+        if opts.top_up.is_some() && top_up_kinds > 1 {
+            return Err(QuoteError::AmbiguousTopUp {
+                tenant: tenant.id.clone(),
+            });
+        }
+    }
+    if let Some(a) = facts
+        .arrears
+        .iter()
+        .find(|a| tenant.kind(&a.kind).is_none())
+    {
+        return Err(unknown(&a.kind));
+    }
+
+    let job = Job {
+        tenant,
+        facts,
+        opts,
+        ctx: Ctx {
+            rounding: tenant.rounding,
+            currency: tenant.currency,
+        },
+        explicit,
+    };
+    let mut lines = Vec::new();
+    for kind in kinds {
+        lines.extend(job.charges(kind)?);
+        lines.extend(job.arrears(kind)?);
+    }
+    let total = Fen::sum(lines.iter().map(|l| l.amount)).map_err(|_| QuoteError::Overflow)?;
+    if total <= Fen::ZERO {
+        return Err(QuoteError::NothingOwed);
+    }
+    Ok(Quote {
+        tenant: tenant.id.clone(),
+        tenant_name: tenant.name.clone(),
+        account: facts.account.clone(),
+        as_of: opts.as_of,
+        currency: tenant.currency,
+        lines,
+        total,
+    })
+}
+
+struct Job<'a> {
+    tenant: &'a Tenant,
+    facts: &'a AccountFacts,
+    opts: &'a QuoteOptions,
+    ctx: Ctx,
+    explicit: bool,
+}
+
+fn line(kind: &FeeKind, rule_id: &str, version: &str, p: Piece) -> BillLine {
+    BillLine {
+        kind: kind.clone(),
+        period: p.period,
+        quantity: p.quantity,
+        unit: p.unit,
+        unit_price: p.unit_price,
+        amount: p.amount,
+        rule_id: rule_id.to_string(),
+        rule_version: version.to_string(),
+        explanation: p.explanation,
+    }
+}
+
+fn period_label(from: YearMonth, to: YearMonth) -> String {
+    if from == to {
+        from.to_string()
+    } else {
+        format!("{from}..{to}")
+    }
+}
+
+fn sum(lines: &[BillLine]) -> Result<Fen, QuoteError> {
+    Fen::sum(lines.iter().map(|l| l.amount)).map_err(|_| QuoteError::Overflow)
+}
+
+/// `count` consecutive months from `first`.
+fn months_from(first: YearMonth, count: u32) -> Result<Vec<YearMonth>, QuoteError> {
+    let mut months = Vec::new();
+    let mut m = first;
+    for i in 0..count {
+        if i > 0 {
+            m = m.next().ok_or(QuoteError::Overflow)?;
+        }
+        months.push(m);
+    }
+    Ok(months)
+}
+
+impl<'a> Job<'a> {
+    fn version_for(&self, rule: &'a Rule, month: YearMonth) -> Result<&'a Version, QuoteError> {
+        rule.version_on(month.first_day())
+            .ok_or_else(|| QuoteError::NoVersionInForce {
+                rule: rule.id.clone(),
+                on: month.first_day(),
+            })
+    }
+
+    fn charges(&self, kind: &FeeKind) -> Result<Vec<BillLine>, QuoteError> {
+        let Some(rule) = self.tenant.charge_rule(kind, &self.facts.class) else {
+            let has_arrears = self.facts.arrears.iter().any(|a| &a.kind == kind);
+            if self.explicit && !has_arrears {
+                return Err(QuoteError::NoRuleForClass {
+                    tenant: self.tenant.id.clone(),
+                    kind: kind.clone(),
+                    class: self.facts.class.clone(),
+                });
+            }
+            return Ok(Vec::new());
+        };
+        match rule.family() {
+            Some(Family::Periodic) => self.periodic(kind, rule),
+            Some(Family::Metered) => self.metered(kind, rule),
+            Some(Family::TopUp) => self.top_up(kind, rule),
+            Some(Family::LateFee) | None => Ok(Vec::new()),
+        }
+    }
+
+    fn too_many(&self, kind: &FeeKind, months: u32) -> Result<(), QuoteError> {
+        if months > MAX_MONTHS_PER_QUOTE {
+            return Err(QuoteError::TooManyPeriods {
+                kind: kind.clone(),
+                months,
+                max: MAX_MONTHS_PER_QUOTE,
+            });
+        }
+        Ok(())
+    }
+
+    fn periodic(&self, kind: &FeeKind, rule: &'a Rule) -> Result<Vec<BillLine>, QuoteError> {
+        let Some(paid) = self.facts.paid_through.get(kind) else {
+            if self.explicit {
+                return Err(QuoteError::MissingPaidThrough { kind: kind.clone() });
+            }
+            return Ok(Vec::new());
+        };
+        let first = paid.next().ok_or(QuoteError::Overflow)?;
+        let owed = first.months_through(YearMonth::of(self.opts.as_of));
+        let paying = match self.opts.prepay_months {
+            None => owed,
+            Some(chosen) if chosen < owed => {
+                return Err(QuoteError::PrepayTooShort {
+                    kind: kind.clone(),
+                    chosen,
+                    owed,
+                })
+            }
+            Some(chosen) => chosen,
+        };
+        self.too_many(kind, paying)?;
+        if paying == 0 {
+            return Ok(Vec::new());
+        }
+        let terms_version = rule.version_on(self.opts.as_of);
+        let bonus = terms_version.and_then(|v| v.terms.prepay_bonus);
+        let free = match (self.opts.prepay_months, bonus) {
+            (Some(n), Some(b)) => b.free_months(n),
+            _ => 0,
+        };
+        let all = paying.checked_add(free).ok_or(QuoteError::Overflow)?;
+        self.too_many(kind, all)?;
+        let months = months_from(first, all)?;
+        let (paid_months, free_months) = months.split_at(paying as usize);
+
+        let mut lines = Vec::new();
+        for (version, from, to, n) in self.runs(rule, paid_months)? {
+            let p = self.periodic_piece(rule, version, from, to, n)?;
+            lines.push(line(kind, &rule.id, &version.version, p));
+        }
+        let charged = sum(&lines)?;
+        for (version, from, to, n) in self.runs(rule, free_months)? {
+            let p = self.periodic_piece(rule, version, from, to, n)?;
+            let why = bonus.map_or(String::new(), |b| {
+                format!(" ({} free per {} prepaid)", b.free, b.months)
+            });
+            let free_line = Piece {
+                unit_price: Decimal::ZERO,
+                amount: Fen::ZERO,
+                explanation: format!("free{why}; would be {}: {}", p.amount, p.explanation),
+                ..p
+            };
+            lines.push(line(kind, &rule.id, &version.version, free_line));
+        }
+        let span = period_label(first, *months.last().unwrap_or(&first));
+        self.bill_terms(kind, rule, terms_version, &span, charged, &mut lines)?;
+        Ok(lines)
+    }
+
+    /// Consecutive months priced by the same version: (version, first, last, count).
+    fn runs(
+        &self,
+        rule: &'a Rule,
+        months: &[YearMonth],
+    ) -> Result<Vec<(&'a Version, YearMonth, YearMonth, u32)>, QuoteError> {
+        let mut runs: Vec<(&'a Version, YearMonth, YearMonth, u32)> = Vec::new();
+        for &m in months {
+            let v = self.version_for(rule, m)?;
+            match runs.last_mut() {
+                Some((rv, _, to, n)) if std::ptr::eq(*rv, v) => {
+                    *to = m;
+                    *n += 1;
+                }
+                _ => runs.push((v, m, m, 1)),
+            }
+        }
+        Ok(runs)
+    }
+
+    fn periodic_piece(
+        &self,
+        rule: &Rule,
+        version: &Version,
+        from: YearMonth,
+        to: YearMonth,
+        n: u32,
+    ) -> Result<Piece, QuoteError> {
+        let period = period_label(from, to);
+        match &version.charge {
+            Charge::Fixed(f) => f.price(self.ctx, &period, n),
+            Charge::PerAttribute(p) => {
+                p.price(self.ctx, &rule.id, &self.facts.attributes, &period, n)
+            }
+            // A rule keeps one model across versions (checked at load).
+            _ => Err(QuoteError::NoVersionInForce {
+                rule: rule.id.clone(),
+                on: from.first_day(),
+            }),
+        }
+    }
+
+    /// Discount and minimum charge from the version in force on `as_of`.
+    fn bill_terms(
+        &self,
+        kind: &FeeKind,
+        rule: &Rule,
+        terms_version: Option<&Version>,
+        period: &str,
+        charged: Fen,
+        lines: &mut Vec<BillLine>,
+    ) -> Result<(), QuoteError> {
+        let Some(v) = terms_version else {
+            return Ok(());
+        };
+        let mut after = charged;
+        if let Some(d) = v.terms.discount {
+            if d.applies(self.opts.prepay_months) && charged > Fen::ZERO {
+                let p = d.price(self.ctx, period, charged)?;
+                after = after
+                    .checked_add(p.amount)
+                    .map_err(|_| QuoteError::Overflow)?;
+                lines.push(line(kind, &rule.id, &v.version, p));
+            }
+        }
+        if let Some(min) = v.terms.minimum {
+            if let Some(p) = minimum(after, min, period, "charge") {
+                lines.push(line(kind, &rule.id, &v.version, p));
+            }
+        }
+        Ok(())
+    }
+
+    fn metered(&self, kind: &FeeKind, rule: &'a Rule) -> Result<Vec<BillLine>, QuoteError> {
+        let Some(meter) = self.facts.meters.get(kind) else {
+            if self.explicit {
+                return Err(QuoteError::MissingReadings {
+                    kind: kind.clone(),
+                    reason: "the account has no meter for it".to_string(),
+                });
+            }
+            return Ok(Vec::new());
+        };
+        let as_of = self.opts.as_of;
+        let mut registers: BTreeMap<Option<String>, Register> = BTreeMap::new();
+        let readings = &self.facts.readings;
+        let register = |name: Option<&str>| -> Result<Register, QuoteError> {
+            Register::new(kind, meter, name, readings, as_of)
+        };
+        // The registers the current tariff reads decide how far billing reaches.
+        let current = rule
+            .version_on(as_of)
+            .or_else(|| rule.versions.first())
+            .ok_or_else(|| QuoteError::NoVersionInForce {
+                rule: rule.id.clone(),
+                on: as_of,
+            })?;
+        let names: Vec<Option<String>> = match &current.charge {
+            Charge::TimeOfUse(t) => t.registers.iter().map(|r| Some(r.name.clone())).collect(),
+            _ => vec![None],
+        };
+        for n in &names {
+            registers.insert(n.clone(), register(n.as_deref())?);
+        }
+        let reached: Vec<&Register> = names.iter().filter_map(|n| registers.get(n)).collect();
+        let last = reached.iter().map(|r| r.last_month()).min().flatten();
+        let first = match self.facts.paid_through.get(kind) {
+            Some(paid) => paid.next(),
+            None => reached
+                .iter()
+                .map(|r| r.first_month())
+                .min()
+                .flatten()
+                .and_then(YearMonth::next),
+        };
+        let (Some(first), Some(last)) = (first, last) else {
+            if self.explicit {
+                return Err(QuoteError::MissingReadings {
+                    kind: kind.clone(),
+                    reason: format!("meter {meter} has no readings on or before {as_of}"),
+                });
+            }
+            return Ok(Vec::new());
+        };
+        let count = first.months_through(last);
+        self.too_many(kind, count)?;
+
+        let mut lines = Vec::new();
+        for month in months_from(first, count)? {
+            let version = self.version_for(rule, month)?;
+            let period = month.to_string();
+            let pieces = match &version.charge {
+                Charge::Tiered(t) => {
+                    let reg = match registers.entry(None) {
+                        Entry::Occupied(e) => e.into_mut(),
+                        Entry::Vacant(e) => e.insert(register(None)?),
+                    };
+                    let usage = reg.usage(month)?;
+                    let before = match t.cumulation {
+                        crate::models::tiered::Cumulation::Month => Decimal::ZERO,
+                        crate::models::tiered::Cumulation::Year => {
+                            reg.year_to_date_before(month)?
+                        }
+                    };
+                    t.price(self.ctx, &period, month.month(), before, usage)?
+                }
+                Charge::TimeOfUse(t) => {
+                    let mut pieces = Vec::new();
+                    for band in &t.registers {
+                        let reg = match registers.entry(Some(band.name.clone())) {
+                            Entry::Occupied(e) => e.into_mut(),
+                            Entry::Vacant(e) => e.insert(register(Some(&band.name))?),
+                        };
+                        pieces.push(t.price(self.ctx, &period, band, reg.usage(month)?)?);
+                    }
+                    pieces
+                }
+                _ => Vec::new(),
+            };
+            lines.extend(
+                pieces
+                    .into_iter()
+                    .map(|p| line(kind, &rule.id, &version.version, p)),
+            );
+        }
+        if lines.is_empty() {
+            return Ok(lines);
+        }
+        let charged = sum(&lines)?;
+        let span = period_label(first, last);
+        self.bill_terms(
+            kind,
+            rule,
+            rule.version_on(as_of),
+            &span,
+            charged,
+            &mut lines,
+        )?;
+        Ok(lines)
+    }
+
+    fn top_up(&self, kind: &FeeKind, rule: &Rule) -> Result<Vec<BillLine>, QuoteError> {
+        if self.opts.top_up.is_none() && !self.explicit {
+            return Ok(Vec::new());
+        }
+        let as_of = self.opts.as_of;
+        let version = rule
+            .version_on(as_of)
+            .ok_or_else(|| QuoteError::NoVersionInForce {
+                rule: rule.id.clone(),
+                on: as_of,
+            })?;
+        let Charge::TopUp(t) = &version.charge else {
+            return Ok(Vec::new());
+        };
+        let pieces = t.price(self.ctx, kind, &as_of.to_string(), self.opts.top_up)?;
+        Ok(pieces
+            .into_iter()
+            .map(|p| line(kind, &rule.id, &version.version, p))
+            .collect())
+    }
+
+    /// The kind's arrears in full, then their late fee (with its minimum).
+    fn arrears(&self, kind: &FeeKind) -> Result<Vec<BillLine>, QuoteError> {
+        let arrears: Vec<&Arrear> = self
+            .facts
+            .arrears
+            .iter()
+            .filter(|a| &a.kind == kind)
+            .collect();
+        let mut lines = Vec::new();
+        for a in &arrears {
+            if a.amount <= Fen::ZERO {
+                return Err(QuoteError::BadArrear {
+                    kind: kind.clone(),
+                    period: a.period.clone(),
+                });
+            }
+            lines.push(BillLine {
+                kind: kind.clone(),
+                period: a.period.clone(),
+                quantity: Decimal::ONE,
+                unit: "bill".to_string(),
+                unit_price: yuan(a.amount),
+                amount: a.amount,
+                rule_id: ARREARS_RULE_ID.to_string(),
+                rule_version: "-".to_string(),
+                explanation: format!("unpaid bill for {}, due {}", a.period, a.due_on),
+            });
+        }
+        let as_of = self.opts.as_of;
+        let Some(rule) = self.tenant.late_fee_rule(kind, &self.facts.class) else {
+            return Ok(lines);
+        };
+        let Some(version) = rule.version_on(as_of) else {
+            return Ok(lines);
+        };
+        let Charge::LateFee(fee) = &version.charge else {
+            return Ok(lines);
+        };
+        let mut penalties = Vec::new();
+        for a in &arrears {
+            if let Some(p) = fee.price(self.ctx, &self.facts.class, a, as_of)? {
+                penalties.push(line(kind, &rule.id, &version.version, p));
+            }
+        }
+        let levied = sum(&penalties)?;
+        if let Some(min) = fee.minimum {
+            if levied > Fen::ZERO {
+                if let Some(p) = minimum(levied, min, &as_of.to_string(), "late fee") {
+                    penalties.push(line(kind, &rule.id, &version.version, p));
+                }
+            }
+        }
+        lines.extend(penalties);
+        Ok(lines)
+    }
+}

@@ -1,0 +1,170 @@
+//! A tenant's checked tariff: the fee kinds it bills and its versioned rules.
+//!
+//! Built only by [`crate::parse_rule_file`], so a `Tenant` that exists has passed every check
+//! (tiers without gaps, versions in date order, known kinds, non-negative prices …).
+
+use crate::models::adjustments::{Discount, PrepayBonus};
+use crate::models::fixed::Fixed;
+use crate::models::late_fee::LateFee;
+use crate::models::per_attribute::PerAttribute;
+use crate::models::tiered::Tiered;
+use crate::models::time_of_use::TimeOfUse;
+use crate::models::top_up::TopUp;
+use crate::rounding::Rounding;
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use posfee_schemas::ids::{FeeKind, TenantId};
+use posfee_schemas::money::{Currency, Fen};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    pub id: TenantId,
+    /// The payee as payers see it, e.g. `Acme Property Management`.
+    pub name: String,
+    /// Where `as_of` dates are reckoned (default Asia/Shanghai).
+    pub time_zone: Tz,
+    pub currency: Currency,
+    pub rounding: Rounding,
+    /// In the file's order, which is the order of a quote's lines.
+    pub kinds: Vec<KindDecl>,
+    pub rules: Vec<Rule>,
+    /// The file the tenant was read from.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindDecl {
+    pub kind: FeeKind,
+    pub label: String,
+}
+
+/// One rule: how one fee kind is charged (or its late fee levied) for some customer classes,
+/// over time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub id: String,
+    pub kind: FeeKind,
+    /// The customer classes the rule is for; `None` = every class no other rule names.
+    pub classes: Option<Vec<String>>,
+    /// Oldest first, effective dates strictly increasing; never empty; one model throughout.
+    pub versions: Vec<Version>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub version: String,
+    pub effective_from: NaiveDate,
+    pub charge: Charge,
+    pub terms: BillTerms,
+}
+
+/// The charge model of a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charge {
+    Fixed(Fixed),
+    PerAttribute(PerAttribute),
+    Tiered(Tiered),
+    TimeOfUse(TimeOfUse),
+    TopUp(TopUp),
+    LateFee(LateFee),
+}
+
+/// How a family of models finds what to bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Months after `paid_through` up to `as_of` (or prepaid ahead): fixed, per-attribute.
+    Periodic,
+    /// Months after `paid_through` up to the last reading: tiered, time-of-use.
+    Metered,
+    /// One payment of a chosen denomination.
+    TopUp,
+    /// Levied on arrears, not on periods.
+    LateFee,
+}
+
+impl Charge {
+    pub fn family(&self) -> Family {
+        match self {
+            Charge::Fixed(_) | Charge::PerAttribute(_) => Family::Periodic,
+            Charge::Tiered(_) | Charge::TimeOfUse(_) => Family::Metered,
+            Charge::TopUp(_) => Family::TopUp,
+            Charge::LateFee(_) => Family::LateFee,
+        }
+    }
+
+    /// The model's table name in a rule file.
+    pub fn model_name(&self) -> &'static str {
+        match self {
+            Charge::Fixed(_) => "fixed",
+            Charge::PerAttribute(_) => "per_attribute",
+            Charge::Tiered(_) => "tiered",
+            Charge::TimeOfUse(_) => "time_of_use",
+            Charge::TopUp(_) => "top_up",
+            Charge::LateFee(_) => "late_fee",
+        }
+    }
+}
+
+/// Bill-level terms of a version: offers and minimums (see [`crate::models::adjustments`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BillTerms {
+    pub prepay_bonus: Option<PrepayBonus>,
+    pub discount: Option<Discount>,
+    pub minimum: Option<Fen>,
+}
+
+impl Rule {
+    /// The version in force on `day`: the latest whose `effective_from` is on or before it.
+    pub fn version_on(&self, day: NaiveDate) -> Option<&Version> {
+        self.versions.iter().rev().find(|v| v.effective_from <= day)
+    }
+
+    pub fn family(&self) -> Option<Family> {
+        self.versions.first().map(|v| v.charge.family())
+    }
+
+    fn names(&self, class: &str) -> bool {
+        self.classes
+            .as_ref()
+            .is_some_and(|c| c.iter().any(|c| c == class))
+    }
+}
+
+impl Tenant {
+    pub fn kind(&self, kind: &FeeKind) -> Option<&KindDecl> {
+        self.kinds.iter().find(|k| &k.kind == kind)
+    }
+
+    /// The rule that charges `kind` to `class`: the rule naming the class, else the rule
+    /// without classes. Checked at load: at most one of each.
+    pub fn charge_rule(&self, kind: &FeeKind, class: &str) -> Option<&Rule> {
+        self.rule_for(kind, class, |f| f != Family::LateFee)
+    }
+
+    /// The late-fee rule for `kind`'s arrears of `class`, chosen the same way.
+    pub fn late_fee_rule(&self, kind: &FeeKind, class: &str) -> Option<&Rule> {
+        self.rule_for(kind, class, |f| f == Family::LateFee)
+    }
+
+    fn rule_for(
+        &self,
+        kind: &FeeKind,
+        class: &str,
+        role: impl Fn(Family) -> bool,
+    ) -> Option<&Rule> {
+        let all: Vec<&Rule> = self
+            .rules
+            .iter()
+            .filter(|r| &r.kind == kind && r.family().is_some_and(&role))
+            .collect();
+        all.iter()
+            .find(|r| r.names(class))
+            .or_else(|| all.iter().find(|r| r.classes.is_none()))
+            .copied()
+    }
+
+    /// Today's date in the tenant's time zone: the `as_of` of a quote made at `now`.
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.time_zone).date_naive()
+    }
+}

@@ -1,0 +1,263 @@
+//! A rule file with a mistake is refused with the file, the line and the reason.
+
+// Test helpers may unwrap: a panic there is a failed test, not a crash on input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use posfee_tariff::{parse_rule_file, RuleFileError, RuleSet};
+
+/// A valid file; the tests below each break one line of it.
+const GOOD: &str = r#"tenant = "t-1"
+name = "Test Utility"
+rounding = "half_up"
+
+[[kind]]
+id = "water"
+label = "Water"
+
+[[rule]]
+id = "water-tiers"
+kind = "water"
+
+[[rule.version]]
+version = "v1"
+effective_from = 2024-01-01
+[rule.version.tiered]
+unit = "m³"
+cumulation = "month"
+tier = [
+  { from = "0", to = "10", price = "2.00" },
+  { from = "10", to = "20", price = "3.00" },
+  { from = "20", price = "4.00" },
+]
+
+[[rule.version]]
+version = "v2"
+effective_from = 2025-01-01
+[rule.version.tiered]
+unit = "m³"
+cumulation = "month"
+tier = [{ from = "0", price = "2.50" }]
+"#;
+
+/// `GOOD` with line `n` (1-based) replaced.
+fn with_line(n: usize, text: &str) -> String {
+    GOOD.lines()
+        .enumerate()
+        .map(|(i, l)| if i + 1 == n { text } else { l })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn refused(text: &str) -> RuleFileError {
+    match parse_rule_file("bad.toml", text) {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+#[track_caller]
+fn assert_refused_at(text: &str, line: usize, reason_has: &str) {
+    let e = refused(text);
+    assert_eq!(e.line, line, "{e}");
+    assert!(e.reason.contains(reason_has), "{e}");
+    assert_eq!(e.file, "bad.toml");
+}
+
+#[test]
+fn the_base_file_is_good() {
+    parse_rule_file("good.toml", GOOD).unwrap();
+}
+
+#[test]
+fn display_is_file_line_column_reason() {
+    let e = refused(&with_line(
+        21,
+        r#"  { from = "11", to = "20", price = "3.00" },"#,
+    ));
+    assert_eq!(e.line, 21);
+    assert!(
+        e.to_string()
+            .starts_with(&format!("bad.toml:21:{}: gap between tiers", e.column)),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_gap_between_tiers_is_refused_at_the_tier() {
+    assert_refused_at(
+        &with_line(21, r#"  { from = "11", to = "20", price = "3.00" },"#),
+        21,
+        "gap between tiers",
+    );
+}
+
+#[test]
+fn overlapping_tiers_are_refused_at_the_tier() {
+    assert_refused_at(
+        &with_line(21, r#"  { from = "9", to = "20", price = "3.00" },"#),
+        21,
+        "overlapping tiers",
+    );
+}
+
+#[test]
+fn a_first_tier_not_starting_at_zero_is_refused() {
+    assert_refused_at(
+        &with_line(20, r#"  { from = "1", to = "10", price = "2.00" },"#),
+        20,
+        "must start at 0",
+    );
+}
+
+#[test]
+fn a_closed_last_tier_is_refused() {
+    assert_refused_at(
+        &with_line(22, r#"  { from = "20", to = "30", price = "4.00" },"#),
+        22,
+        "open-ended",
+    );
+}
+
+#[test]
+fn an_open_tier_before_the_last_is_refused() {
+    assert_refused_at(
+        &with_line(21, r#"  { from = "10", price = "3.00" },"#),
+        21,
+        "only the last tier",
+    );
+}
+
+#[test]
+fn a_tier_ending_before_it_starts_is_refused() {
+    assert_refused_at(
+        &with_line(21, r#"  { from = "10", to = "5", price = "3.00" },"#),
+        21,
+        "not above its start",
+    );
+}
+
+#[test]
+fn a_negative_price_is_refused_at_its_line() {
+    assert_refused_at(
+        &with_line(21, r#"  { from = "10", to = "20", price = "-3.00" },"#),
+        21,
+        "negative",
+    );
+}
+
+#[test]
+fn a_float_price_is_refused_because_it_is_not_exact() {
+    assert_refused_at(
+        &with_line(20, r#"  { from = "0", to = "10", price = 2.07 },"#),
+        20,
+        "write decimals as strings",
+    );
+}
+
+#[test]
+fn an_unknown_field_is_refused_at_its_line() {
+    assert_refused_at(
+        &with_line(18, r#"cumulatoin = "month""#),
+        18,
+        "unknown field `cumulatoin`",
+    );
+    assert_refused_at(
+        &with_line(20, r#"  { from = "0", to = "10", prise = "2.00" },"#),
+        20,
+        "unknown field `prise`",
+    );
+    assert_refused_at(
+        &with_line(4, r#"colour = "red""#),
+        4,
+        "unknown field `colour`",
+    );
+}
+
+#[test]
+fn a_rule_for_an_undeclared_kind_is_refused() {
+    assert_refused_at(
+        &with_line(11, r#"kind = "gas""#),
+        11,
+        "unknown fee kind \"gas\": the tenant declares water",
+    );
+}
+
+#[test]
+fn a_rule_without_versions_is_refused() {
+    let text: String = GOOD.lines().take(11).collect::<Vec<_>>().join("\n");
+    assert_refused_at(&text, 9, "has no version");
+}
+
+#[test]
+fn a_version_without_its_label_is_refused() {
+    assert_refused_at(&with_line(14, ""), 13, "missing field `version`");
+}
+
+#[test]
+fn versions_out_of_date_order_are_refused() {
+    assert_refused_at(
+        &with_line(27, "effective_from = 2023-06-01"),
+        27,
+        "versions must be in date order",
+    );
+}
+
+#[test]
+fn two_versions_on_one_date_are_refused() {
+    assert_refused_at(
+        &with_line(27, "effective_from = 2024-01-01"),
+        27,
+        "both take effect on 2024-01-01",
+    );
+}
+
+#[test]
+fn a_version_with_two_charge_models_is_refused() {
+    let text = format!("{GOOD}[rule.version.fixed]\nprice = \"1.00\"\n");
+    assert_refused_at(&text, 32, "has both tiered and fixed");
+}
+
+#[test]
+fn two_rules_for_the_same_customers_are_refused() {
+    let text = format!(
+        "{GOOD}\n[[rule]]\nid = \"other\"\nkind = \"water\"\n[[rule.version]]\nversion = \"v1\"\n\
+         effective_from = 2024-01-01\nfixed = {{ price = \"1.00\" }}\n"
+    );
+    assert_refused_at(&text, 33, "both the water charge rule for every class");
+}
+
+#[test]
+fn a_bad_tenant_id_or_time_zone_is_refused() {
+    assert_refused_at(&with_line(1, r#"tenant = "t.1""#), 1, "tenant id");
+    let text = GOOD.replace("rounding", "time_zone = \"Mars/Olympus\"\nrounding");
+    assert_refused_at(&text, 3, "unknown time zone");
+}
+
+#[test]
+fn a_missing_rounding_mode_is_refused() {
+    assert_refused_at(&with_line(3, ""), 1, "missing field `rounding`");
+}
+
+#[test]
+fn load_dir_reports_every_bad_file_and_refuses_the_set() {
+    let dir = std::env::temp_dir().join(format!("posfee-tariff-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a-good.toml"), GOOD).unwrap();
+    std::fs::write(dir.join("b-bad.toml"), with_line(11, r#"kind = "gas""#)).unwrap();
+    std::fs::write(dir.join("c-dup.toml"), GOOD).unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a rule file").unwrap();
+    let errors = RuleSet::load_dir(&dir).unwrap_err();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors[0].file.ends_with("b-bad.toml") && errors[0].line == 11,
+        "{}",
+        errors[0]
+    );
+    assert!(errors[1].file.ends_with("c-dup.toml"), "{}", errors[1]);
+    assert!(
+        errors[1].reason.contains("already defined"),
+        "{}",
+        errors[1]
+    );
+}

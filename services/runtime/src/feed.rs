@@ -1,0 +1,129 @@
+//! Following the event stream into a service's own view.
+//!
+//! The view keeps the stream sequence of the last event it applied, in the same sled batch as
+//! the effects of that event. On start the feed resumes right after it, through an ordered
+//! (ack-less, ephemeral) consumer; an empty view starts from the beginning, which is how a
+//! lost view is rebuilt by replay.
+
+use crate::shutdown::Shutdown;
+use async_nats::jetstream::{self, consumer, stream::Stream};
+use futures::StreamExt;
+use posfee_schemas::events::Event;
+use posfee_schemas::{decode, subjects};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Events handed to `apply` at once: whatever has arrived, up to this many.
+pub const FEED_BATCH: usize = 512;
+/// How long to wait before recreating the consumer after an error.
+pub const FEED_RETRY_MS: u64 = 500;
+
+/// One event as delivered: its stream sequence and, if it decoded, the event.
+pub struct Delivered {
+    pub seq: u64,
+    pub event: Option<Event>,
+}
+
+/// Applies events to the view and follows the stream until shutdown. `apply` gets each batch
+/// in order and must record the last sequence with its effects; it returns that sequence.
+/// `applied` publishes the sequence reached, for readers that want their own writes.
+pub async fn follow<F>(
+    client: async_nats::Client,
+    filters: Vec<String>,
+    mut last_seq: u64,
+    applied: watch::Sender<u64>,
+    shutdown: Shutdown,
+    mut apply: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Vec<Delivered>) -> anyhow::Result<u64> + Send,
+{
+    let js = jetstream::new(client);
+    let _ = applied.send(last_seq);
+    loop {
+        if shutdown.is_triggered() {
+            return Ok(());
+        }
+        let messages = match open(&js, &filters, last_seq).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the event feed; retrying");
+                tokio::select! {
+                    _ = shutdown.wait() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => continue,
+                }
+            }
+        };
+        let mut chunks = messages.ready_chunks(FEED_BATCH);
+        loop {
+            let chunk = tokio::select! {
+                _ = shutdown.wait() => return Ok(()),
+                c = chunks.next() => c,
+            };
+            let Some(chunk) = chunk else { break };
+            let mut batch = Vec::with_capacity(chunk.len());
+            let mut failed = false;
+            for m in chunk {
+                match m {
+                    Ok(m) => {
+                        let Ok(info) = m.info() else { continue };
+                        let seq = info.stream_sequence;
+                        if seq <= last_seq {
+                            continue;
+                        }
+                        let event = match decode::<Event>(&m.payload) {
+                            Ok(e) => Some(e),
+                            Err(e) => {
+                                tracing::warn!(seq, error = %e, "undecodable event skipped");
+                                None
+                            }
+                        };
+                        batch.push(Delivered { seq, event });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event feed error; reopening");
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                last_seq = apply(batch)?;
+                let _ = applied.send(last_seq);
+            }
+            if failed {
+                break;
+            }
+        }
+    }
+}
+
+async fn open(
+    js: &jetstream::Context,
+    filters: &[String],
+    last_seq: u64,
+) -> anyhow::Result<consumer::pull::Ordered> {
+    let stream: Stream<()> = js.get_stream_no_info(subjects::EVENTS_STREAM).await?;
+    let deliver_policy = if last_seq == 0 {
+        consumer::DeliverPolicy::All
+    } else {
+        consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: last_seq + 1,
+        }
+    };
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subjects: filters.to_vec(),
+            deliver_policy,
+            ..Default::default()
+        })
+        .await?;
+    Ok(consumer.messages().await?)
+}
+
+/// The stream's last sequence among `filters`, to tell whether a view has caught up.
+pub async fn stream_last_seq(client: &async_nats::Client) -> anyhow::Result<u64> {
+    let js = jetstream::new(client.clone());
+    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+    Ok(stream.info().await?.state.last_sequence)
+}

@@ -1,0 +1,67 @@
+//! `posfee rules check FILE…` and `posfee rules quote --rules PATH --input FILE`: for tenants
+//! writing rule files, no system running.
+
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum RulesCommand {
+    /// Check rule files (or folders of them); every mistake with its file, line and reason.
+    Check {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Price an input file (account, readings, arrears, date) against rule files, offline.
+    Quote {
+        /// A rule file or a folder of them.
+        #[arg(long, required = true)]
+        rules: Vec<PathBuf>,
+        /// The input file (TOML; see services/fee-engine/rules/preview/ for examples).
+        #[arg(long)]
+        input: PathBuf,
+        /// Print the quote as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(cmd: RulesCommand) -> anyhow::Result<()> {
+    match cmd {
+        RulesCommand::Check { files } => {
+            let mut bad = 0;
+            for check in posfee_tariff::check_paths(&files) {
+                match check.result {
+                    Ok(t) => println!(
+                        "ok    {} (tenant {}, {} rules)",
+                        check.file,
+                        t.id,
+                        t.rules.len()
+                    ),
+                    Err(e) => {
+                        bad += 1;
+                        println!("error {e}");
+                    }
+                }
+            }
+            if bad > 0 {
+                bail!("{bad} rule file(s) refused");
+            }
+            Ok(())
+        }
+        RulesCommand::Quote { rules, input, json } => {
+            let set = posfee_tariff::RuleSet::load_paths(&rules).map_err(|errors| {
+                let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+                anyhow::anyhow!("rule files refused:\n  {}", list.join("\n  "))
+            })?;
+            let text = std::fs::read_to_string(&input)
+                .with_context(|| format!("reading {}", input.display()))?;
+            let quote = posfee_tariff::preview(&set, &input.display().to_string(), &text)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&quote)?);
+            } else {
+                print!("{}", posfee_tariff::render_quote(&quote));
+            }
+            Ok(())
+        }
+    }
+}

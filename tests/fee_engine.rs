@@ -1,0 +1,312 @@
+//! The fee-engine on the bus: quotes and signed bills from rule files and reference events,
+//! idempotent issue, clear errors, and payments moving the account's paid-through month.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use posfee_harness::{publish_events, stored_events, Harness, ServiceOptions};
+use posfee_runtime::{call, CallError, ManualClock};
+use posfee_schemas::events::*;
+use posfee_schemas::fee::*;
+use posfee_schemas::ids::*;
+use posfee_schemas::money::{Fen, Money};
+use posfee_schemas::signed::{KeyRing, Purpose};
+use posfee_schemas::subjects::{self, EventKind, Role, ServiceName};
+use posfee_schemas::ErrorCode;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+fn tenant() -> TenantId {
+    TenantId::parse("city-water").unwrap()
+}
+fn account() -> AccountNo {
+    AccountNo::parse("3-1-1202").unwrap()
+}
+fn kiosk() -> TerminalId {
+    TerminalId::parse("kiosk-01").unwrap()
+}
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// 2026-11-25 10:00 in Shanghai.
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap()
+}
+
+fn reading(on: NaiveDate, value: &str) -> Event {
+    Event::new(
+        EventId::new_random(),
+        now(),
+        EventBody::ReadingRecorded(ReadingRecorded {
+            tenant: tenant(),
+            account: account(),
+            meter: "W-77".into(),
+            register: None,
+            read_on: on,
+            value: rust_decimal::Decimal::from_str(value).unwrap(),
+        }),
+    )
+}
+
+/// A household paid through September, 170 m³ used this year before October, 30 m³ in
+/// October. The engine and its view, up and fed.
+async fn system() -> (Harness, async_nats::Client, ManualClock) {
+    let mut h = Harness::start().await.unwrap();
+    let clock = ManualClock::new(now());
+    h.start_service(
+        ServiceName::FeeEngine,
+        ServiceOptions {
+            clock: Arc::new(clock.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    let account_event = Event::new(
+        EventId::new_random(),
+        now(),
+        EventBody::AccountUpserted(AccountUpserted {
+            tenant: tenant(),
+            account: account(),
+            class: "residential".into(),
+            holder_name: "王五".into(),
+            attributes: BTreeMap::new(),
+            meters: BTreeMap::from([("water".into(), "W-77".into())]),
+            paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
+            arrears: vec![],
+        }),
+    );
+    publish_events(
+        &importer,
+        &[
+            account_event,
+            reading(day(2025, 12, 31), "1000"),
+            reading(day(2026, 9, 30), "1170"),
+            reading(day(2026, 10, 31), "1200"),
+        ],
+    )
+    .await
+    .unwrap();
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    (h, terminal, clock)
+}
+
+fn quote_req() -> QuoteRequest {
+    QuoteRequest {
+        tenant: tenant(),
+        account: account(),
+        kinds: vec![],
+        as_of: None,
+        prepay_months: None,
+        top_up: None,
+    }
+}
+
+fn issue_req(key: &str) -> BillIssueRequest {
+    BillIssueRequest {
+        quote: quote_req(),
+        terminal: kiosk(),
+        idempotency_key: IdempotencyKey::parse(key).unwrap(),
+    }
+}
+
+fn remote_code(e: CallError) -> ErrorCode {
+    e.remote()
+        .unwrap_or_else(|| panic!("not a remote error: {e}"))
+        .code
+}
+
+#[tokio::test]
+async fn quote_prices_october_across_the_year_to_date_tier_boundary() {
+    let (_h, terminal, _) = system().await;
+    let q: Quote = call(&terminal, subjects::fee_quote(), &quote_req(), None)
+        .await
+        .unwrap();
+    // 170 m³ were used before October, so October's 30 m³ are 10 m³ in tier 1 (to 180) and
+    // 20 m³ in tier 2:
+    //   tier 1: 10 × (2.07 + 1.57 + 1.36) = 50.00
+    //   tier 2: 20 × (4.07 + 1.57 + 1.36) = 140.00      total 190.00 CNY
+    assert_eq!(q.total, Fen(19000));
+    assert_eq!(Fen::sum(q.lines.iter().map(|l| l.amount)).unwrap(), q.total);
+    assert_eq!(q.as_of, day(2026, 11, 25));
+    assert!(q
+        .lines
+        .iter()
+        .all(|l| l.rule_id == "water-residential" && l.rule_version == "2014-05"));
+    assert!(
+        q.lines.iter().all(|l| l.period.contains("2026-10")),
+        "{:?}",
+        q.lines
+    );
+    assert!(
+        q.lines.iter().any(|l| l.explanation.contains("sewage")),
+        "{:?}",
+        q.lines
+    );
+}
+
+#[tokio::test]
+async fn a_bill_is_signed_expires_in_15_minutes_and_is_reported() {
+    let (h, terminal, _) = system().await;
+    let issued: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-1"), None)
+        .await
+        .unwrap();
+    // Verify with the public half of the tenant's key file, as a phone would.
+    let key_file = h
+        .data()
+        .service("fee-engine")
+        .join("keys/city-water/1.ed25519");
+    let seed: [u8; 32] = std::fs::read(&key_file).unwrap().try_into().unwrap();
+    let mut ring = KeyRing::new();
+    ring.insert(
+        KeyId::parse("city-water-1").unwrap(),
+        ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key(),
+    );
+    let bill: Bill = issued.signed.verify(Purpose::Bill, &ring).unwrap();
+    assert_eq!(bill.bill_id, issued.bill_id);
+    assert_eq!(bill.total, Money::cny(19000));
+    assert_eq!(bill.tenant_name, "City Water Supply Co.");
+    assert_eq!(bill.terminal, kiosk());
+    assert_eq!(
+        bill.expires_at - bill.issued_at,
+        chrono::Duration::minutes(15)
+    );
+
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = stored_events(&operator, &subjects::event(EventKind::BillIssued))
+            .await
+            .unwrap();
+        if !events.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(events.len(), 1);
+    match &events[0].body {
+        EventBody::BillIssued(e) => {
+            assert_eq!(e.bill_id, bill.bill_id);
+            assert_eq!(e.total, Money::cny(19000));
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_same_key_returns_the_same_bill_and_a_changed_request_is_refused() {
+    let (h, terminal, _) = system().await;
+    let first: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-7"), None)
+        .await
+        .unwrap();
+    let again: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-7"), None)
+        .await
+        .unwrap();
+    assert_eq!(first, again);
+
+    let mut changed = issue_req("k-7");
+    changed.terminal = TerminalId::parse("kiosk-02").unwrap();
+    let err = call::<_, IssuedBill>(&terminal, subjects::bill_issue(), &changed, None)
+        .await
+        .unwrap_err();
+    assert_eq!(remote_code(err), ErrorCode::IdempotencyConflict);
+
+    // Exactly one bill was reported, whatever was retried.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let events = stored_events(&operator, &subjects::event(EventKind::BillIssued))
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_requests_get_stable_codes_and_change_nothing() {
+    let (h, terminal, _) = system().await;
+    let mut unknown_tenant = quote_req();
+    unknown_tenant.tenant = TenantId::parse("nobody").unwrap();
+    let e = call::<_, Quote>(&terminal, subjects::fee_quote(), &unknown_tenant, None)
+        .await
+        .unwrap_err();
+    assert_eq!(remote_code(e), ErrorCode::TenantNotFound);
+
+    let mut unknown_account = quote_req();
+    unknown_account.account = AccountNo::parse("9-9-9999").unwrap();
+    let e = call::<_, Quote>(&terminal, subjects::fee_quote(), &unknown_account, None)
+        .await
+        .unwrap_err();
+    let wire = e.remote().unwrap().clone();
+    assert_eq!(wire.code, ErrorCode::AccountNotFound);
+    assert!(wire.message.contains("9-9-9999"), "{wire}");
+
+    let mut unknown_kind = quote_req();
+    unknown_kind.kinds = vec![FeeKind::parse("gas").unwrap()];
+    let e = call::<_, Quote>(&terminal, subjects::fee_quote(), &unknown_kind, None)
+        .await
+        .unwrap_err();
+    let wire = e.remote().unwrap().clone();
+    assert_eq!(wire.code, ErrorCode::InvalidField);
+    assert!(wire.message.starts_with("kinds:"), "{wire}");
+
+    // Garbage is a 400 with the decoder's reason.
+    let reply = terminal
+        .request(subjects::fee_quote(), vec![0xc1, 0x00, 0x13].into())
+        .await
+        .unwrap();
+    let err = posfee_runtime::call::error_from_headers(&reply).unwrap();
+    assert_eq!(err.code, ErrorCode::BadRequest);
+
+    // A bill priced as of another day than today is refused.
+    let mut backdated = issue_req("k-back");
+    backdated.quote.as_of = Some(day(2026, 10, 1));
+    let e = call::<_, IssuedBill>(&terminal, subjects::bill_issue(), &backdated, None)
+        .await
+        .unwrap_err();
+    let wire = e.remote().unwrap().clone();
+    assert_eq!(wire.code, ErrorCode::InvalidField);
+    assert!(wire.message.starts_with("quote.as_of"), "{wire}");
+
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let events = stored_events(&operator, &subjects::event(EventKind::BillIssued))
+        .await
+        .unwrap();
+    assert!(events.is_empty(), "a refused request issued a bill");
+}
+
+#[tokio::test]
+async fn a_settled_payment_moves_the_account_past_what_it_paid() {
+    let (h, terminal, _) = system().await;
+    let issued: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-pay"), None)
+        .await
+        .unwrap();
+    let ledger = h.connect(Role::Ledger).await.unwrap();
+    let settled = Event::new(
+        EventId::new_random(),
+        now(),
+        EventBody::PaymentSettled(PaymentSettled {
+            payment_id: PaymentId::new_random(),
+            bill_id: issued.bill_id,
+            tenant: tenant(),
+            account: account(),
+            terminal: kiosk(),
+            payer: PayerHandle::parse("p-1").unwrap(),
+            amount: Money::cny(19000),
+            settled_at: now(),
+        }),
+    );
+    publish_events(&ledger, &[settled]).await.unwrap();
+    let mut last = None;
+    for _ in 0..50 {
+        match call::<_, Quote>(&terminal, subjects::fee_quote(), &quote_req(), None).await {
+            Err(e) if e.remote().map(|w| w.code) == Some(ErrorCode::NothingOwed) => return,
+            other => last = Some(other),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("still owed after the payment settled: {last:?}");
+}
