@@ -13,6 +13,8 @@ pub const EVENTS_MAX_BYTES: i64 = 16 * 1024 * 1024 * 1024;
 pub const EVENTS_DUPLICATE_WINDOW_SECS: u64 = 120;
 /// One small record per terminal.
 pub const TERMINAL_RECORD_MAX_BYTES: i32 = 1024;
+/// One public key and its labels.
+pub const PUBLIC_KEY_RECORD_MAX_BYTES: i32 = 1024;
 
 pub fn events_stream_config() -> stream::Config {
     stream::Config {
@@ -48,6 +50,18 @@ pub async fn ensure(client: &async_nats::Client) -> anyhow::Result<()> {
         })
         .await
         .context("creating bucket POSFEE_TERMINALS")?;
+    }
+    if js.get_key_value(subjects::KEYS_BUCKET).await.is_err() {
+        js.create_key_value(kv::Config {
+            bucket: subjects::KEYS_BUCKET.to_string(),
+            description: "public keys that sign bills and settlement notices".into(),
+            history: 1,
+            max_value_size: PUBLIC_KEY_RECORD_MAX_BYTES,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .context("creating bucket POSFEE_KEYS")?;
     }
     Ok(())
 }

@@ -23,6 +23,15 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// The name used in the key directory (`bill.<key id>`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Bill => "bill",
+            Purpose::DevicePay => "device-pay",
+            Purpose::Settlement => "settlement",
+        }
+    }
+
     fn tag(self) -> &'static [u8] {
         match self {
             Purpose::Bill => b"posfee/v1/bill\0",
@@ -110,6 +119,27 @@ pub fn verify_with(
 /// Makes a detached signature over `purpose || body`.
 pub fn sign_detached(key: &SigningKey, purpose: Purpose, body: &[u8]) -> Vec<u8> {
     key.sign(&message(purpose, body)).to_bytes().to_vec()
+}
+
+/// A public key as the key directory (`POSFEE_KEYS` bucket) publishes it, under the key
+/// `<purpose>.<key id>`. Only the key's owner may write there (nats.conf), so a verifier that
+/// meets an unknown key id looks it up here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicKeyRecord {
+    pub key_id: KeyId,
+    /// `bill` or `settlement`.
+    pub purpose: String,
+    /// Who signs with it: a tenant id, or `paygate`.
+    pub owner: String,
+    #[serde(with = "serde_bytes")]
+    pub public_key: Vec<u8>,
+    pub published_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl PublicKeyRecord {
+    pub fn directory_key(purpose: Purpose, key_id: &KeyId) -> String {
+        format!("{}.{key_id}", purpose.as_str())
+    }
 }
 
 /// Every public key a verifier accepts, by key id. Holding more than one lets a signer rotate

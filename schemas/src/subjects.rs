@@ -13,6 +13,8 @@ pub const PREFIX: &str = "posfee";
 pub const EVENTS_STREAM: &str = "POSFEE_EVENTS";
 /// The JetStream key-value bucket where terminals record when they were last seen.
 pub const TERMINALS_BUCKET: &str = "POSFEE_TERMINALS";
+/// The JetStream key-value bucket of public signing keys (bills, settlement notices).
+pub const KEYS_BUCKET: &str = "POSFEE_KEYS";
 /// Queue group every posfee service joins, so a second copy shares the load.
 pub const QUEUE_GROUP: &str = "posfee";
 
@@ -112,8 +114,8 @@ str_enum!(
         Paygate = "posfee-paygate",
     }
 );
-str_enum!(PaygateOp { Register = "register", Pay = "pay", });
-str_enum!(LedgerOp { Settle = "settle", Refund = "refund", });
+str_enum!(PaygateOp { Register = "register", Pay = "pay", Payments = "payments", });
+str_enum!(LedgerOp { Settle = "settle", Refund = "refund", Settlements = "settlements", });
 str_enum!(
     /// Who is on the other end of a connection. Each role has its own NATS user and
     /// least-privilege permissions in nats.conf.
@@ -127,6 +129,8 @@ str_enum!(
         Operator = "operator",
         // Loads reference data (accounts, readings) as events; nothing else.
         Importer = "importer",
+        // A tenant's billing clerk: refunds.
+        Clerk = "clerk",
         Admin = "admin",
     }
 );

@@ -24,7 +24,7 @@ pub struct TenantKey {
 #[derive(Clone, Default)]
 pub struct TenantKeys {
     active: BTreeMap<TenantId, TenantKey>,
-    public: BTreeMap<KeyId, VerifyingKey>,
+    public: BTreeMap<KeyId, (TenantId, VerifyingKey)>,
 }
 
 impl TenantKeys {
@@ -47,7 +47,8 @@ impl TenantKeys {
                 let key = read_key(path)?;
                 let id = KeyId::parse(format!("{tenant}-{n}"))
                     .with_context(|| format!("key id for {}", path.display()))?;
-                keys.public.insert(id.clone(), key.verifying_key());
+                keys.public
+                    .insert(id.clone(), (tenant.clone(), key.verifying_key()));
                 keys.active.insert(tenant.clone(), TenantKey { id, key });
             }
         }
@@ -58,7 +59,8 @@ impl TenantKeys {
         self.active.get(tenant)
     }
 
-    pub fn public_keys(&self) -> &BTreeMap<KeyId, VerifyingKey> {
+    /// Every verifying key with the tenant it belongs to.
+    pub fn public_keys(&self) -> &BTreeMap<KeyId, (TenantId, VerifyingKey)> {
         &self.public
     }
 }

@@ -12,7 +12,8 @@ use app::App;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::store::GroupCommit;
-use posfee_runtime::{feed, store as rstore, Clock, Shutdown};
+use posfee_runtime::{feed, keydir, store as rstore, Clock, Shutdown};
+use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, EventKind, ServiceName};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -52,6 +53,11 @@ pub async fn run(
     tracing::info!(tenants = tenants.len(), dir = %config.rules_dir.display(), "rules loaded");
     let keys = keys::TenantKeys::load_or_create(&config.keys_dir(), &tenants)
         .context("loading tenants' signing keys")?;
+    for (id, (tenant, key)) in keys.public_keys() {
+        keydir::publish(&client, Purpose::Bill, tenant.as_str(), id, key)
+            .await
+            .with_context(|| format!("publishing key {id} to the key directory"))?;
+    }
     let db = rstore::open(&config.store_dir)?;
     let store = store::Store::open(db.clone())?;
     let outbox = Outbox::open(&db)?;

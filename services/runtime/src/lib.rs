@@ -9,6 +9,7 @@ pub mod call;
 pub mod clock;
 pub mod creds;
 pub mod feed;
+pub mod keydir;
 pub mod outbox;
 pub mod serve;
 pub mod shutdown;

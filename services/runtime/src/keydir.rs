@@ -1,0 +1,118 @@
+//! The key directory: public signing keys in the `POSFEE_KEYS` bucket.
+//!
+//! Signers publish their public keys at start; verifiers keep a key ring and look up a key id
+//! they have not met yet. Rotation needs no restart anywhere: a new key is published before
+//! it signs anything, and old keys stay until their signatures no longer matter.
+
+use async_nats::jetstream::{self, kv};
+use chrono::Utc;
+use ed25519_dalek::VerifyingKey;
+use posfee_schemas::ids::KeyId;
+use posfee_schemas::signed::{KeyRing, PublicKeyRecord, Purpose, SignError, Signed};
+use posfee_schemas::{decode, encode, subjects};
+use serde::de::DeserializeOwned;
+use std::sync::RwLock;
+
+/// Publishes a public key under `<purpose>.<key id>`.
+pub async fn publish(
+    client: &async_nats::Client,
+    purpose: Purpose,
+    owner: &str,
+    key_id: &KeyId,
+    key: &VerifyingKey,
+) -> anyhow::Result<()> {
+    let js = jetstream::new(client.clone());
+    let store = js.get_key_value(subjects::KEYS_BUCKET).await?;
+    let record = PublicKeyRecord {
+        key_id: key_id.clone(),
+        purpose: purpose.as_str().to_string(),
+        owner: owner.to_string(),
+        public_key: key.to_bytes().to_vec(),
+        published_at: Utc::now(),
+    };
+    store
+        .put(
+            PublicKeyRecord::directory_key(purpose, key_id),
+            encode(&record).into(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Why a signed message was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error("key directory unavailable: {0}")]
+    Directory(String),
+}
+
+/// A verifier's view of one purpose's keys, filled from the directory on demand.
+pub struct KeyDirectory {
+    store: kv::Store,
+    purpose: Purpose,
+    ring: RwLock<KeyRing>,
+}
+
+impl KeyDirectory {
+    pub async fn open(
+        client: &async_nats::Client,
+        purpose: Purpose,
+    ) -> anyhow::Result<KeyDirectory> {
+        let js = jetstream::new(client.clone());
+        let store = js.get_key_value(subjects::KEYS_BUCKET).await?;
+        Ok(KeyDirectory {
+            store,
+            purpose,
+            ring: RwLock::new(KeyRing::new()),
+        })
+    }
+
+    /// Verifies `signed` and decodes its body, fetching the signing key if it is new to us.
+    pub async fn verify<T: DeserializeOwned>(&self, signed: &Signed) -> Result<T, VerifyError> {
+        let known = self
+            .ring
+            .read()
+            .map(|r| r.get(&signed.key_id).is_some())
+            .unwrap_or(false);
+        if !known {
+            self.fetch(&signed.key_id).await?;
+        }
+        let ring = self
+            .ring
+            .read()
+            .map_err(|_| VerifyError::Directory("key ring lock poisoned".into()))?;
+        Ok(signed.verify(self.purpose, &ring)?)
+    }
+
+    async fn fetch(&self, key_id: &KeyId) -> Result<(), VerifyError> {
+        let raw = self
+            .store
+            .get(PublicKeyRecord::directory_key(self.purpose, key_id))
+            .await
+            .map_err(|e| VerifyError::Directory(e.to_string()))?;
+        let Some(raw) = raw else {
+            return Err(SignError::UnknownKey(key_id.clone()).into());
+        };
+        let record: PublicKeyRecord =
+            decode(&raw).map_err(|e| VerifyError::Directory(e.to_string()))?;
+        let bytes: [u8; 32] = record
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| VerifyError::Directory(format!("key {key_id} is not 32 bytes")))?;
+        let key = VerifyingKey::from_bytes(&bytes).map_err(|_| {
+            VerifyError::Directory(format!("key {key_id} is not a valid ed25519 key"))
+        })?;
+        if record.purpose != self.purpose.as_str() || &record.key_id != key_id {
+            return Err(VerifyError::Directory(format!(
+                "directory entry for {key_id} is mislabelled"
+            )));
+        }
+        if let Ok(mut ring) = self.ring.write() {
+            ring.insert(key_id.clone(), key);
+        }
+        Ok(())
+    }
+}
