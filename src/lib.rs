@@ -6,5 +6,6 @@ pub mod cmd;
 pub mod creds;
 pub mod layout;
 pub mod natsd;
+pub mod refdata;
 pub mod services;
 pub mod streams;

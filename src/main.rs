@@ -20,9 +20,33 @@ enum Command {
     Up(cmd::up::UpArgs),
     /// Show the running services and terminals.
     Status(cmd::status::StatusArgs),
+    /// Follow the event stream.
+    Events(cmd::events::EventsArgs),
+    /// Import reference data (accounts, meter readings) from CSV.
+    Import(cmd::import::ImportArgs),
+    /// Generate sample reference data.
+    #[command(subcommand)]
+    Gen(GenCommand),
+    /// Measure the running system.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Compare the ledger with paygate and list every difference.
+    Reconcile(cmd::reconcile::ReconcileArgs),
     /// Check tenants' rule files and preview quotes offline.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Queries per second and latency percentiles, with many accounts loaded.
+    Query(cmd::bench_query::BenchQueryArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum GenCommand {
+    /// Accounts across the example tenants and a year of readings, as CSV.
+    Samples(cmd::gen::GenArgs),
 }
 
 #[tokio::main]
@@ -32,6 +56,11 @@ async fn main() -> std::process::ExitCode {
         Command::Up(a) => cmd::up::run(a).await,
         Command::Status(a) => cmd::status::run(a).await,
         Command::Rules(c) => cmd::rules::run(c),
+        Command::Reconcile(a) => cmd::reconcile::run(a).await,
+        Command::Events(a) => cmd::events::run(a).await,
+        Command::Import(a) => cmd::import::run(a).await,
+        Command::Gen(GenCommand::Samples(a)) => cmd::gen::run(a),
+        Command::Bench(BenchCommand::Query(a)) => cmd::bench_query::run(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -90,3 +90,44 @@ pub struct IssuedBill {
     pub bill_id: BillId,
     pub signed: Signed,
 }
+
+/// The months a period label names: `2026-10` → (2026-10, 2026-10), `2026-01..2026-06` →
+/// (2026-01, 2026-06), as `YYYY-MM` strings (they sort as dates). Anything else (a day, as
+/// top-ups carry) is `None`: such a line is not a billing period and may be bought again.
+pub fn period_months(period: &str) -> Option<(String, String)> {
+    fn month(s: &str) -> Option<String> {
+        let b = s.as_bytes();
+        let ok = b.len() == 7
+            && b[..4].iter().all(u8::is_ascii_digit)
+            && b[4] == b'-'
+            && b[5..].iter().all(u8::is_ascii_digit)
+            && matches!(
+                &s[5..],
+                "01" | "02" | "03" | "04" | "05" | "06" | "07" | "08" | "09" | "10" | "11" | "12"
+            );
+        ok.then(|| s.to_string())
+    }
+    match period.split_once("..") {
+        Some((a, b)) => {
+            let (a, b) = (month(a)?, month(b)?);
+            (a <= b).then_some((a, b))
+        }
+        None => month(period).map(|m| (m.clone(), m)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::period_months;
+
+    #[test]
+    fn period_labels_name_months_or_nothing() {
+        let m = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
+        assert_eq!(period_months("2026-10"), m("2026-10", "2026-10"));
+        assert_eq!(period_months("2026-01..2026-06"), m("2026-01", "2026-06"));
+        assert_eq!(period_months("2026-11-25"), None);
+        assert_eq!(period_months("2026-13"), None);
+        assert_eq!(period_months("2026-06..2026-01"), None);
+        assert_eq!(period_months("top-up"), None);
+    }
+}

@@ -54,3 +54,33 @@ pub struct RefundReply {
     pub total_refunded: Money,
     pub refunded_at: DateTime<Utc>,
 }
+
+/// `posfee.ledger.settlements`: the ledger's settled payments, paged by payment id, for
+/// reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementsQuery {
+    /// Start after this payment id; absent starts at the beginning.
+    #[serde(default)]
+    pub after: Option<PaymentId>,
+    /// Page size; the ledger caps it.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementItem {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub tenant: TenantId,
+    pub amount: Money,
+    pub refunded: Money,
+    pub settled_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementsPage {
+    pub items: Vec<SettlementItem>,
+    /// Pass as `after` for the next page; absent on the last page.
+    #[serde(default)]
+    pub next: Option<PaymentId>,
+}

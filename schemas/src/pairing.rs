@@ -57,3 +57,519 @@ pub struct PairCode {
     #[serde(default)]
     pub bill_id: Option<BillId>,
 }
+
+// --- code formats ---------------------------------------------------------------------------
+//
+// A pairing code travels two ways: as a QR code (the URI) and as a short code a person can
+// type when the camera fails. Both carry exactly a [`PairCode`]:
+//
+//   mode A  URI    posfee://pair/<terminal>/<token-hex>?bill=<uuid>
+//           typed  <terminal>:XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX
+//   mode B  URI    posfee://wallet/<token-hex>
+//           typed  XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX
+//
+// The typed token is the 128-bit token in Crockford base32 (26 symbols, the top two bits
+// zero) followed by two check symbols: ten bits of a CRC over the mode, the terminal and the
+// token. A mistyped symbol is caught here with a clear message instead of reaching a subject
+// nobody listens on. Symbols are case-insensitive, `O` reads as `0`, `I` and `L` as `1`, and
+// spaces and dashes inside the token are ignored. The terminal id is kept as typed (terminal
+// ids are case-sensitive subject tokens).
+
+/// The URI scheme of pairing codes.
+pub const URI_SCHEME: &str = "posfee://";
+/// Base32 symbols that carry the 128-bit token (26 × 5 = 130 bits; the top two must be 0).
+pub const TYPED_TOKEN_SYMBOLS: usize = 26;
+/// Check symbols after the token (10 bits).
+pub const TYPED_CHECK_SYMBOLS: usize = 2;
+/// Symbols per group when a typed code is shown.
+pub const TYPED_GROUP_SYMBOLS: usize = 4;
+/// A typed code longer than this is refused before any parsing.
+pub const MAX_CODE_CHARS: usize = 256;
+
+const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/// Why a code was not accepted. Messages are shown to the person who typed or scanned it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("the code is empty")]
+    Empty,
+    #[error("the code is longer than {MAX_CODE_CHARS} characters")]
+    TooLong,
+    #[error("not a posfee code: {0}")]
+    NotPosfee(String),
+    #[error("malformed code: {0}")]
+    Malformed(String),
+    #[error("the token must be exactly 128 bits: {0}")]
+    BadToken(String),
+    #[error("the code does not check out (a symbol is mistyped or missing)")]
+    BadCheck,
+    #[error("this is a {found} code, a {expected} code is needed here")]
+    WrongMode {
+        expected: &'static str,
+        found: &'static str,
+    },
+}
+
+impl PairMode {
+    fn label(self) -> &'static str {
+        match self {
+            PairMode::TerminalPresents => "terminal pairing",
+            PairMode::PhonePresents => "phone wallet",
+        }
+    }
+}
+
+impl PairCode {
+    /// Mode A: the code a terminal shows for one bill.
+    pub fn terminal(terminal: TerminalId, token: PairToken, bill_id: Option<BillId>) -> PairCode {
+        PairCode {
+            mode: PairMode::TerminalPresents,
+            terminal: Some(terminal),
+            token,
+            bill_id,
+        }
+    }
+
+    /// Mode B: the code a phone shows.
+    pub fn wallet(token: PairToken) -> PairCode {
+        PairCode {
+            mode: PairMode::PhonePresents,
+            terminal: None,
+            token,
+            bill_id: None,
+        }
+    }
+
+    /// The URI for the QR code.
+    pub fn uri(&self) -> String {
+        match (&self.mode, &self.terminal) {
+            (PairMode::TerminalPresents, Some(t)) => {
+                let mut s = format!("{URI_SCHEME}pair/{t}/{}", self.token);
+                if let Some(b) = self.bill_id {
+                    s.push_str(&format!("?bill={b}"));
+                }
+                s
+            }
+            // The constructors always set a mode A code's terminal; a hand-built one without
+            // it renders as a link the parser refuses, never as a wallet link.
+            (PairMode::TerminalPresents, None) => format!("{URI_SCHEME}pair//{}", self.token),
+            (PairMode::PhonePresents, _) => format!("{URI_SCHEME}wallet/{}", self.token),
+        }
+    }
+
+    /// The short code a person types. Mode A does not carry the bill id: the terminal knows
+    /// which bill it shows, and the phone learns it from the signed offer.
+    pub fn typed(&self) -> String {
+        let value = token_value(&self.token);
+        let check = checksum(self.mode, self.terminal.as_ref(), value);
+        let mut symbols = String::with_capacity(TYPED_TOKEN_SYMBOLS + TYPED_CHECK_SYMBOLS);
+        for i in (0..TYPED_TOKEN_SYMBOLS).rev() {
+            symbols.push(symbol((value >> (5 * i)) as usize & 31));
+        }
+        symbols.push(symbol(usize::from(check >> 5) & 31));
+        symbols.push(symbol(usize::from(check) & 31));
+        let grouped: Vec<String> = symbols
+            .as_bytes()
+            .chunks(TYPED_GROUP_SYMBOLS)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let grouped = grouped.join("-");
+        match (&self.mode, &self.terminal) {
+            (PairMode::TerminalPresents, Some(t)) => format!("{t}:{grouped}"),
+            _ => grouped,
+        }
+    }
+
+    /// Reads a URI or a typed code, of either mode.
+    pub fn parse(input: &str) -> Result<PairCode, CodeError> {
+        let s = input.trim();
+        if s.is_empty() {
+            return Err(CodeError::Empty);
+        }
+        if s.chars().count() > MAX_CODE_CHARS {
+            return Err(CodeError::TooLong);
+        }
+        if s.len() >= URI_SCHEME.len()
+            && s.is_char_boundary(URI_SCHEME.len())
+            && s[..URI_SCHEME.len()].eq_ignore_ascii_case(URI_SCHEME)
+        {
+            return parse_uri(&s[URI_SCHEME.len()..]);
+        }
+        if s.contains("://") {
+            return Err(CodeError::NotPosfee(format!(
+                "the link must start with {URI_SCHEME}"
+            )));
+        }
+        match s.find([':', '/']) {
+            Some(i) => {
+                let terminal = TerminalId::parse(s[..i].trim())
+                    .map_err(|e| CodeError::Malformed(e.to_string()))?;
+                let token =
+                    parse_typed_token(&s[i + 1..], PairMode::TerminalPresents, Some(&terminal))?;
+                Ok(PairCode::terminal(terminal, token, None))
+            }
+            None => Ok(PairCode::wallet(parse_typed_token(
+                s,
+                PairMode::PhonePresents,
+                None,
+            )?)),
+        }
+    }
+
+    /// Reads a code that must be of `mode`.
+    pub fn parse_mode(input: &str, mode: PairMode) -> Result<PairCode, CodeError> {
+        let code = PairCode::parse(input)?;
+        if code.mode != mode {
+            return Err(CodeError::WrongMode {
+                expected: mode.label(),
+                found: code.mode.label(),
+            });
+        }
+        Ok(code)
+    }
+}
+
+impl std::str::FromStr for PairCode {
+    type Err = CodeError;
+    fn from_str(s: &str) -> Result<Self, CodeError> {
+        PairCode::parse(s)
+    }
+}
+
+fn symbol(v: usize) -> char {
+    char::from(CROCKFORD[v & 31])
+}
+
+fn symbol_value(c: char) -> Option<u8> {
+    let c = c.to_ascii_uppercase();
+    let c = match c {
+        'O' => '0',
+        'I' | 'L' => '1',
+        other => other,
+    };
+    CROCKFORD
+        .iter()
+        .position(|&s| char::from(s) == c)
+        .and_then(|p| u8::try_from(p).ok())
+}
+
+/// A [`PairToken`] is 32 hex digits by construction, so it always reads as a u128.
+fn token_value(token: &PairToken) -> u128 {
+    u128::from_str_radix(token.as_str(), 16).unwrap_or_default()
+}
+
+fn token_from_value(v: u128) -> Result<PairToken, CodeError> {
+    PairToken::parse(format!("{v:032x}")).map_err(|e| CodeError::BadToken(e.to_string()))
+}
+
+/// CRC-16/CCITT-FALSE over the mode, the terminal and the token, cut to ten bits.
+fn checksum(mode: PairMode, terminal: Option<&TerminalId>, token: u128) -> u16 {
+    let mut crc: u16 = 0xFFFF;
+    let mut feed = |bytes: &[u8]| {
+        for &b in bytes {
+            crc ^= u16::from(b) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+            }
+        }
+    };
+    feed(match mode {
+        PairMode::TerminalPresents => b"posfee-pair\0",
+        PairMode::PhonePresents => b"posfee-wallet\0",
+    });
+    if let Some(t) = terminal {
+        feed(t.as_str().as_bytes());
+        feed(b"\0");
+    }
+    feed(&token.to_be_bytes());
+    crc & 0x03FF
+}
+
+fn parse_typed_token(
+    s: &str,
+    mode: PairMode,
+    terminal: Option<&TerminalId>,
+) -> Result<PairToken, CodeError> {
+    let mut values = Vec::with_capacity(TYPED_TOKEN_SYMBOLS + TYPED_CHECK_SYMBOLS);
+    for c in s.chars() {
+        if c == '-' || c.is_whitespace() {
+            continue;
+        }
+        match symbol_value(c) {
+            Some(v) => values.push(v),
+            None => {
+                return Err(CodeError::Malformed(format!(
+                    "{c:?} is not a code symbol (digits and letters except U)"
+                )))
+            }
+        }
+    }
+    let want = TYPED_TOKEN_SYMBOLS + TYPED_CHECK_SYMBOLS;
+    if values.len() != want {
+        return Err(CodeError::BadToken(format!(
+            "expected {want} symbols, found {}",
+            values.len()
+        )));
+    }
+    let (token_symbols, check_symbols) = values.split_at(TYPED_TOKEN_SYMBOLS);
+    // 26 symbols hold 130 bits; the first symbol may only use its low three bits, or the
+    // value would not fit in 128 bits.
+    if token_symbols.first().copied().unwrap_or(0) > 0b111 {
+        return Err(CodeError::BadToken(
+            "the value is larger than 128 bits".into(),
+        ));
+    }
+    let value = token_symbols
+        .iter()
+        .fold(0u128, |acc, &v| (acc << 5) | u128::from(v));
+    let check = check_symbols
+        .iter()
+        .fold(0u16, |acc, &v| (acc << 5) | u16::from(v));
+    if check != checksum(mode, terminal, value) {
+        return Err(CodeError::BadCheck);
+    }
+    token_from_value(value)
+}
+
+fn parse_uri(rest: &str) -> Result<PairCode, CodeError> {
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    if path.contains('#') || query.is_some_and(|q| q.contains('#')) {
+        return Err(CodeError::Malformed("a fragment (#) is not allowed".into()));
+    }
+    let parts: Vec<&str> = path.split('/').collect();
+    let token = |hex: &str| {
+        if hex.len() != PairToken::HEX_LEN {
+            return Err(CodeError::BadToken(format!(
+                "expected {} hex digits, found {}",
+                PairToken::HEX_LEN,
+                hex.len()
+            )));
+        }
+        PairToken::parse(hex.to_ascii_lowercase()).map_err(|e| CodeError::BadToken(e.to_string()))
+    };
+    match parts.as_slice() {
+        ["pair", terminal, hex] => {
+            let terminal =
+                TerminalId::parse(*terminal).map_err(|e| CodeError::Malformed(e.to_string()))?;
+            let token = token(hex)?;
+            let bill_id = match query {
+                None => None,
+                Some(q) => Some(parse_bill_query(q)?),
+            };
+            Ok(PairCode::terminal(terminal, token, bill_id))
+        }
+        ["wallet", hex] => {
+            if query.is_some() {
+                return Err(CodeError::Malformed(
+                    "a wallet link takes no parameters".into(),
+                ));
+            }
+            Ok(PairCode::wallet(token(hex)?))
+        }
+        _ => Err(CodeError::NotPosfee(format!(
+            "expected {URI_SCHEME}pair/<terminal>/<token> or {URI_SCHEME}wallet/<token>"
+        ))),
+    }
+}
+
+fn parse_bill_query(q: &str) -> Result<BillId, CodeError> {
+    let Some(v) = q.strip_prefix("bill=") else {
+        return Err(CodeError::Malformed(format!(
+            "unknown link parameter {q:?} (only bill=<id>)"
+        )));
+    };
+    if v.contains('&') {
+        return Err(CodeError::Malformed(
+            "only one link parameter (bill=<id>) is allowed".into(),
+        ));
+    }
+    v.parse::<BillId>()
+        .map_err(|e| CodeError::Malformed(format!("bill id {v:?}: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn kiosk() -> TerminalId {
+        TerminalId::parse("kiosk-01").unwrap()
+    }
+    fn token() -> PairToken {
+        PairToken::parse("00112233445566778899aabbccddeeff").unwrap()
+    }
+
+    #[test]
+    fn uris_look_as_documented_and_round_trip() {
+        let bill = BillId::new_random();
+        let a = PairCode::terminal(kiosk(), token(), Some(bill));
+        assert_eq!(
+            a.uri(),
+            format!("posfee://pair/kiosk-01/00112233445566778899aabbccddeeff?bill={bill}")
+        );
+        assert_eq!(PairCode::parse(&a.uri()).unwrap(), a);
+        let b = PairCode::wallet(token());
+        assert_eq!(b.uri(), "posfee://wallet/00112233445566778899aabbccddeeff");
+        assert_eq!(PairCode::parse(&b.uri()).unwrap(), b);
+        let no_bill = PairCode::terminal(kiosk(), token(), None);
+        assert_eq!(PairCode::parse(&no_bill.uri()).unwrap(), no_bill);
+    }
+
+    #[test]
+    fn typed_codes_are_grouped_and_round_trip_without_the_bill() {
+        let a = PairCode::terminal(kiosk(), token(), Some(BillId::new_random()));
+        let typed = a.typed();
+        let (t, groups) = typed.split_once(':').unwrap();
+        assert_eq!(t, "kiosk-01");
+        assert_eq!(groups.split('-').count(), 7);
+        assert!(groups.split('-').all(|g| g.len() == TYPED_GROUP_SYMBOLS));
+        let back = PairCode::parse(&typed).unwrap();
+        assert_eq!(back, PairCode::terminal(kiosk(), token(), None));
+
+        let b = PairCode::wallet(token());
+        assert_eq!(PairCode::parse(&b.typed()).unwrap(), b);
+    }
+
+    #[test]
+    fn typed_codes_forgive_case_spaces_dashes_and_lookalikes() {
+        let b = PairCode::wallet(token());
+        let typed = b.typed();
+        let sloppy = format!("  {}  ", typed.to_lowercase().replace('-', " "));
+        assert_eq!(PairCode::parse(&sloppy).unwrap(), b);
+        let squashed = typed.replace('-', "").replace('0', "o").replace('1', "l");
+        assert_eq!(PairCode::parse(&squashed).unwrap(), b);
+        let a = PairCode::terminal(kiosk(), token(), None);
+        let typed = a.typed();
+        let (t, groups) = typed.split_once(':').unwrap();
+        let spaced = format!("{t} / {}", groups.replace('-', " "));
+        assert_eq!(PairCode::parse(&spaced).unwrap(), a);
+    }
+
+    #[test]
+    fn a_mistyped_symbol_or_a_swapped_terminal_is_caught_by_the_check() {
+        let a = PairCode::terminal(kiosk(), token(), None);
+        let typed = a.typed();
+        let last = typed.chars().last().unwrap();
+        let other = if last == 'X' { 'Y' } else { 'X' };
+        let wrong = format!("{}{other}", &typed[..typed.len() - 1]);
+        assert_eq!(PairCode::parse(&wrong), Err(CodeError::BadCheck));
+        let moved = typed.replace("kiosk-01", "kiosk-02");
+        assert_eq!(PairCode::parse(&moved), Err(CodeError::BadCheck));
+        // The same token as a wallet code does not pass as a pairing code and back.
+        let wallet_groups = PairCode::wallet(token()).typed();
+        assert_eq!(
+            PairCode::parse(&format!("kiosk-01:{wallet_groups}")),
+            Err(CodeError::BadCheck)
+        );
+    }
+
+    #[test]
+    fn tokens_that_are_not_128_bits_are_refused() {
+        let b = PairCode::wallet(token()).typed().replace('-', "");
+        // One symbol short, one too many.
+        assert!(matches!(
+            PairCode::parse(&b[1..]),
+            Err(CodeError::BadToken(_))
+        ));
+        assert!(matches!(
+            PairCode::parse(&format!("0{b}")),
+            Err(CodeError::BadToken(_))
+        ));
+        // 26 symbols whose value needs 129 or 130 bits.
+        let big = format!("Z{}", &b[1..]);
+        assert!(matches!(PairCode::parse(&big), Err(CodeError::BadToken(_))));
+        for bad in [
+            "posfee://wallet/0011",
+            "posfee://wallet/00112233445566778899aabbccddeeff00",
+            "posfee://wallet/00112233445566778899aabbccddeefg",
+            "posfee://pair/kiosk-01/00112233445566778899aabbccddee",
+        ] {
+            assert!(
+                matches!(PairCode::parse(bad), Err(CodeError::BadToken(_))),
+                "{bad} accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn malformed_codes_get_clear_errors() {
+        for (bad, what) in [
+            ("", "empty"),
+            (
+                "https://pair/kiosk-01/00112233445566778899aabbccddeeff",
+                "posfee",
+            ),
+            (
+                "posfee://pay/kiosk-01/00112233445566778899aabbccddeeff",
+                "posfee",
+            ),
+            (
+                "posfee://pair/kiosk-01/00112233445566778899aabbccddeeff/x",
+                "posfee",
+            ),
+            (
+                "posfee://pair/kiosk.01/00112233445566778899aabbccddeeff",
+                "terminal",
+            ),
+            (
+                "posfee://pair/kiosk-01/00112233445566778899aabbccddeeff?bill=nope",
+                "bill",
+            ),
+            (
+                "posfee://pair/kiosk-01/00112233445566778899aabbccddeeff?x=1",
+                "parameter",
+            ),
+            (
+                "posfee://wallet/00112233445566778899aabbccddeeff?bill=1",
+                "parameters",
+            ),
+            (
+                "posfee://wallet/00112233445566778899aabbccddeeff#x",
+                "fragment",
+            ),
+            ("kiosk*:ABCD", "terminal id"),
+            ("UUUU-UUUU", "symbol"),
+        ] {
+            let err = PairCode::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(what), "{bad:?}: {err}");
+        }
+        assert_eq!(
+            PairCode::parse(&"A".repeat(MAX_CODE_CHARS + 1)),
+            Err(CodeError::TooLong)
+        );
+    }
+
+    #[test]
+    fn parse_mode_refuses_the_other_kind_of_code() {
+        let b = PairCode::wallet(token());
+        let err = PairCode::parse_mode(&b.uri(), PairMode::TerminalPresents).unwrap_err();
+        assert!(matches!(err, CodeError::WrongMode { .. }), "{err}");
+        assert!(PairCode::parse_mode(&b.typed(), PairMode::PhonePresents).is_ok());
+    }
+
+    proptest! {
+        #[test]
+        fn every_token_round_trips_in_both_formats(bits in any::<u128>(), wallet in any::<bool>()) {
+            let tok = PairToken::parse(format!("{bits:032x}")).unwrap();
+            let code = if wallet {
+                PairCode::wallet(tok)
+            } else {
+                PairCode::terminal(kiosk(), tok, None)
+            };
+            prop_assert_eq!(PairCode::parse(&code.uri()).unwrap(), code.clone());
+            prop_assert_eq!(PairCode::parse(&code.typed()).unwrap(), code);
+        }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,80}") {
+            let _ = PairCode::parse(&s);
+        }
+    }
+}

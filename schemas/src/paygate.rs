@@ -3,6 +3,7 @@
 use crate::fee::IssuedBill;
 use crate::ids::{BillId, IdempotencyKey, KeyId, PayerHandle, PaymentId, TerminalId};
 use crate::money::Money;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// `posfee.paygate.register`: the only message that carries a payer's identity and bank
@@ -42,4 +43,43 @@ pub struct PayRequest {
     /// A [`PayOrder`], encoded and signed by the device key.
     pub order: crate::signed::Signed,
     pub bill: IssuedBill,
+}
+
+/// Where a payment stands at the payment platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentState {
+    /// The amount is held; the ledger has not answered yet.
+    Authorized,
+    /// The ledger settled the bill and the money moved.
+    Captured,
+    /// The ledger refused (or the hold was released); no money moved.
+    Voided,
+}
+
+/// `posfee.paygate.payments`: paygate's payments, paged by payment id, for reconciliation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentsListQuery {
+    #[serde(default)]
+    pub after: Option<PaymentId>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaygatePayment {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub amount: Money,
+    pub state: PaymentState,
+    /// Refunds credited back to the payer so far.
+    pub refunded: Money,
+    pub authorized_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentsList {
+    pub items: Vec<PaygatePayment>,
+    #[serde(default)]
+    pub next: Option<PaymentId>,
 }

@@ -22,7 +22,13 @@ pub struct AccountSummary {
     pub attributes: BTreeMap<String, String>,
     /// The holder's name with all but the first character masked, e.g. `张*`.
     pub holder_masked: String,
-    pub outstanding: Money,
+    /// What the account owes now, as the fee-engine prices it; absent when it cannot be
+    /// priced right now (see `outstanding_error`).
+    #[serde(default)]
+    pub outstanding: Option<Money>,
+    /// Why `outstanding` is absent, e.g. `RULE_VIOLATION: missing readings …`.
+    #[serde(default)]
+    pub outstanding_error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -244,7 +244,8 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             class: "residential".into(),
             attributes: BTreeMap::from([("area_m2".into(), "89.50".into())]),
             holder_masked: "张*".into(),
-            outstanding: Money::cny(10),
+            outstanding: Some(Money::cny(10)),
+            outstanding_error: None,
         },
     );
     let summary = BillSummary {
@@ -444,6 +445,63 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         },
     );
     round_trip("Money", Money::cny(1));
+    round_trip(
+        "SettlementsQuery",
+        SettlementsQuery {
+            after: Some(pid),
+            limit: Some(100),
+        },
+    );
+    let settled_item = SettlementItem {
+        payment_id: pid,
+        bill_id: bid,
+        tenant: t(),
+        amount: Money::cny(5),
+        refunded: Money::cny(0),
+        settled_at: at(),
+    };
+    round_trip("SettlementItem", settled_item.clone());
+    round_trip(
+        "SettlementsPage",
+        SettlementsPage {
+            items: vec![settled_item],
+            next: Some(pid),
+        },
+    );
+    round_trip(
+        "PaymentsListQuery",
+        PaymentsListQuery {
+            after: None,
+            limit: Some(10),
+        },
+    );
+    let pg = PaygatePayment {
+        payment_id: pid,
+        bill_id: bid,
+        amount: Money::cny(5),
+        state: PaymentState::Captured,
+        refunded: Money::cny(0),
+        authorized_at: at(),
+    };
+    round_trip("PaygatePayment", pg.clone());
+    round_trip(
+        "PaymentsList",
+        PaymentsList {
+            items: vec![pg],
+            next: None,
+        },
+    );
+    let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);
+    round_trip(
+        "PublicKeyRecord",
+        posfee_schemas::signed::PublicKeyRecord {
+            key_id: KeyId::parse("city-water-1").unwrap(),
+            purpose: "bill".into(),
+            owner: "city-water".into(),
+            public_key: key.verifying_key().to_bytes().to_vec(),
+            published_at: at(),
+        },
+    );
 }
 
 #[test]

@@ -1,5 +1,10 @@
 //! One file per operator command.
 
+pub mod bench_query;
+pub mod events;
+pub mod gen;
+pub mod import;
+pub mod reconcile;
 pub mod rules;
 pub mod status;
 pub mod up;

@@ -26,7 +26,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This service's own sled store; tenants' signing keys live in its `keys/` folder.
+    /// This service's own folder: the sled store in `db/`, tenants' signing keys in `keys/`.
     pub store_dir: PathBuf,
     /// Folder of tenants' rule files.
     pub rules_dir: PathBuf,
@@ -58,7 +58,7 @@ pub async fn run(
             .await
             .with_context(|| format!("publishing key {id} to the key directory"))?;
     }
-    let db = rstore::open(&config.store_dir)?;
+    let db = rstore::open(&config.store_dir.join("db"))?;
     let store = store::Store::open(db.clone())?;
     let outbox = Outbox::open(&db)?;
     let (applied_tx, applied_rx) = tokio::sync::watch::channel(store.feed_seq()?);

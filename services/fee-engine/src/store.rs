@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use posfee_runtime::feed::Delivered;
 use posfee_schemas::events::{AccountUpserted, EventBody, PaymentSettled, ReadingRecorded};
-use posfee_schemas::fee::{Bill, BillLine, IssuedBill};
+use posfee_schemas::fee::{period_months, Bill, BillLine, IssuedBill};
 use posfee_schemas::ids::{AccountNo, BillId, FeeKind, TenantId};
 use posfee_schemas::{decode, encode};
 use posfee_tariff::{AccountFacts, Arrear, Reading, YearMonth};
@@ -275,7 +275,7 @@ pub fn pays_through(lines: &[BillLine], arrears: &[Arrear]) -> BTreeMap<String, 
         if arrear_lines.contains(&(line.kind.as_str(), line.period.as_str())) {
             continue;
         }
-        for month in months_in(&line.period) {
+        if let Some((_, month)) = period_months(&line.period) {
             let e = out
                 .entry(line.kind.to_string())
                 .or_insert_with(|| month.clone());
@@ -285,38 +285,4 @@ pub fn pays_through(lines: &[BillLine], arrears: &[Arrear]) -> BTreeMap<String, 
         }
     }
     out
-}
-
-/// Every `YYYY-MM` in a period label such as `2026-10` or `2026-01..2026-06`.
-fn months_in(period: &str) -> Vec<String> {
-    let b = period.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i + 7 <= b.len() {
-        let w = &b[i..i + 7];
-        let shape = w[..4].iter().all(u8::is_ascii_digit)
-            && w[4] == b'-'
-            && w[5..].iter().all(u8::is_ascii_digit);
-        let bounded = i + 7 == b.len() || !b[i + 7].is_ascii_digit();
-        if shape && bounded && (i == 0 || !b[i - 1].is_ascii_digit()) {
-            out.push(String::from_utf8_lossy(w).to_string());
-            i += 7;
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn months_are_read_from_period_labels() {
-        assert_eq!(months_in("2026-10"), ["2026-10"]);
-        assert_eq!(months_in("2026-01..2026-06"), ["2026-01", "2026-06"]);
-        assert!(months_in("2026-10-01").len() == 1);
-        assert!(months_in("top-up").is_empty());
-    }
 }

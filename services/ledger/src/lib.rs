@@ -1,8 +1,20 @@
-//! The ledger service: settles bills exactly once; its endpoints (settle, refund) arrive with the pay flow.
+//! The ledger: settles bills exactly once, keeps double-entry books, refunds.
+//!
+//! Only the ledger publishes `payment.settled` (nats.conf). Every write that moves money is a
+//! single sled transaction with its postings and outgoing messages, flushed before the answer.
 
+pub mod app;
+pub mod ops;
+pub mod store;
+
+use app::App;
+use posfee_runtime::keydir::KeyDirectory;
+use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
-use posfee_runtime::{store, Clock, Shutdown};
-use posfee_schemas::subjects::ServiceName;
+use posfee_runtime::store::GroupCommit;
+use posfee_runtime::{store as rstore, Clock, Shutdown};
+use posfee_schemas::signed::Purpose;
+use posfee_schemas::subjects::{self, LedgerOp, ServiceName};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -22,9 +34,36 @@ pub struct Config {
 pub async fn run(
     client: async_nats::Client,
     config: Config,
-    _clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let _db = store::open(&config.store_dir)?;
-    serve::run(&client, &SPEC, Endpoints::new(), shutdown).await
+    let db = rstore::open(&config.store_dir.join("db"))?;
+    let outbox = Outbox::open(&db)?;
+    let outbox_task = tokio::spawn(outbox.clone().run(client.clone(), shutdown.clone()));
+    let app = Arc::new(App {
+        store: store::Store::open(db.clone())?,
+        outbox,
+        commit: GroupCommit::start(&db),
+        clock,
+        settlement_keys: KeyDirectory::open(&client, Purpose::Settlement).await?,
+        bill_keys: KeyDirectory::open(&client, Purpose::Bill).await?,
+    });
+    let (a, b, c) = (app.clone(), app.clone(), app.clone());
+    let endpoints = Endpoints::new()
+        .add("settle", subjects::ledger(LedgerOp::Settle), move |m| {
+            ops::settle::handle(a.clone(), m)
+        })
+        .add("refund", subjects::ledger(LedgerOp::Refund), move |m| {
+            ops::refund::handle(b.clone(), m)
+        })
+        .add(
+            "settlements",
+            subjects::ledger(LedgerOp::Settlements),
+            move |m| ops::settlements::handle(c.clone(), m),
+        );
+    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    let _ = outbox_task.await;
+    rstore::flush(&db).await?;
+    served
 }

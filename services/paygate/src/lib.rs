@@ -1,8 +1,22 @@
-//! The paygate service: the payment platform sandbox; its endpoints (register, pay) arrive with the pay flow.
+//! paygate: the payment platform sandbox. Payers register once from their phone (identity,
+//! bank account, device key) and get an opaque handle; payments are device-signed orders that
+//! pay fee-engine-signed bills: authorize (hold), settle at the ledger, capture — or void.
 
+pub mod app;
+pub mod identity;
+pub mod ops;
+pub mod refunds;
+pub mod settle;
+pub mod store;
+
+use app::App;
+use posfee_runtime::keydir::{self, KeyDirectory};
+use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
-use posfee_runtime::{store, Clock, Shutdown};
-use posfee_schemas::subjects::ServiceName;
+use posfee_runtime::store::GroupCommit;
+use posfee_runtime::{feed, keyfile, store as rstore, Clock, Shutdown};
+use posfee_schemas::signed::Purpose;
+use posfee_schemas::subjects::{self, EventKind, PaygateOp, ServiceName};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,9 +26,12 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     description: env!("CARGO_PKG_DESCRIPTION"),
 };
 
+/// Key id prefix of paygate's settlement-notice keys.
+pub const KEY_PREFIX: &str = "paygate";
+
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This service's own sled store.
+    /// This service's own sled store; its signing keys live in its `keys/` folder.
     pub store_dir: PathBuf,
 }
 
@@ -22,9 +39,60 @@ pub struct Config {
 pub async fn run(
     client: async_nats::Client,
     config: Config,
-    _clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let _db = store::open(&config.store_dir)?;
-    serve::run(&client, &SPEC, Endpoints::new(), shutdown).await
+    let keys = keyfile::load_or_create(&config.store_dir.join("keys"), KEY_PREFIX)?;
+    for (id, key) in &keys.all {
+        keydir::publish(&client, Purpose::Settlement, KEY_PREFIX, id, key).await?;
+    }
+    let db = rstore::open(&config.store_dir.join("db"))?;
+    let store = store::Store::open(db.clone())?;
+    let outbox = Outbox::open(&db)?;
+    let outbox_task = tokio::spawn(outbox.clone().run(client.clone(), shutdown.clone()));
+    let (applied, _) = tokio::sync::watch::channel(0);
+    let feed_store = store.clone();
+    let feed_task = tokio::spawn(feed::follow(
+        client.clone(),
+        vec![subjects::event(EventKind::PaymentRefunded)],
+        store.feed_seq()?,
+        applied,
+        shutdown.clone(),
+        move |batch| refunds::apply(&feed_store, batch),
+    ));
+    let app = Arc::new(App::new(
+        store,
+        outbox,
+        GroupCommit::start(&db),
+        clock,
+        client.clone(),
+        KeyDirectory::open(&client, Purpose::Bill).await?,
+        keys.active_id,
+        keys.active,
+    ));
+    let recovery = tokio::spawn(settle::recover(app.clone(), shutdown.clone()));
+    let (a, b, c) = (app.clone(), app.clone(), app.clone());
+    let endpoints = Endpoints::new()
+        .add(
+            "register",
+            subjects::paygate(PaygateOp::Register),
+            move |m| ops::register::handle(a.clone(), m),
+        )
+        .add("pay", subjects::paygate(PaygateOp::Pay), move |m| {
+            ops::pay::handle(b.clone(), m)
+        })
+        .add(
+            "payments",
+            subjects::paygate(PaygateOp::Payments),
+            move |m| ops::payments::handle(c.clone(), m),
+        );
+    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    let _ = recovery.await;
+    let _ = outbox_task.await;
+    if let Ok(Err(e)) = feed_task.await {
+        tracing::error!(error = %format!("{e:#}"), "refund feed stopped");
+    }
+    rstore::flush(&db).await?;
+    served
 }

@@ -1,8 +1,15 @@
-//! The query service: answers read requests from its own view; its endpoints arrive with the query issue.
+//! The query service: answers the patent's "query requests" from its own view of the event
+//! stream (accounts, readings, bills issued, payments settled and refunded), with live
+//! amounts from the fee-engine. The view resumes where it stopped and is rebuilt by replay.
 
+pub mod app;
+pub mod ops;
+pub mod view;
+
+use app::App;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
-use posfee_runtime::{store, Clock, Shutdown};
-use posfee_schemas::subjects::ServiceName;
+use posfee_runtime::{feed, store, Clock, Shutdown};
+use posfee_schemas::subjects::{self, EventKind, QueryKind, ServiceName};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -14,17 +21,70 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This service's own sled store.
+    /// This service's own folder; the view lives in `db/`.
     pub store_dir: PathBuf,
+}
+
+/// The events the view is built from.
+pub fn followed() -> Vec<String> {
+    [
+        EventKind::AccountUpserted,
+        EventKind::ReadingRecorded,
+        EventKind::BillIssued,
+        EventKind::PaymentSettled,
+        EventKind::PaymentRefunded,
+    ]
+    .into_iter()
+    .map(subjects::event)
+    .collect()
 }
 
 /// Runs the service until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
     config: Config,
-    _clock: Arc<dyn Clock>,
+    clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let _db = store::open(&config.store_dir)?;
-    serve::run(&client, &SPEC, Endpoints::new(), shutdown).await
+    let db = store::open(&config.store_dir.join("db"))?;
+    let view = view::View::open(db.clone())?;
+    let (applied_tx, applied_rx) = tokio::sync::watch::channel(view.feed_seq()?);
+    let feed_view = view.clone();
+    let feed_task = tokio::spawn(feed::follow(
+        client.clone(),
+        followed(),
+        view.feed_seq()?,
+        applied_tx,
+        shutdown.clone(),
+        move |batch| feed_view.apply(batch),
+    ));
+    let app = Arc::new(App {
+        view,
+        client: client.clone(),
+        clock,
+        applied: applied_rx,
+    });
+    let mut endpoints = Endpoints::new();
+    for kind in QueryKind::ALL {
+        let app = app.clone();
+        let kind = *kind;
+        endpoints = endpoints.add(kind.as_str(), subjects::query(kind), move |m| {
+            let app = app.clone();
+            async move {
+                match kind {
+                    QueryKind::Account => ops::account::handle(app, m).await,
+                    QueryKind::Bills => ops::bills::handle(app, m).await,
+                    QueryKind::Payments => ops::payments::handle(app, m).await,
+                    QueryKind::Readings => ops::readings::handle(app, m).await,
+                }
+            }
+        });
+    }
+    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    if let Ok(Err(e)) = feed_task.await {
+        tracing::error!(error = %format!("{e:#}"), "event feed stopped");
+    }
+    store::flush(&db).await?;
+    served
 }

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod creds;
 pub mod feed;
 pub mod keydir;
+pub mod keyfile;
 pub mod outbox;
 pub mod serve;
 pub mod shutdown;

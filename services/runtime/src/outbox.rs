@@ -9,6 +9,7 @@ use crate::shutdown::Shutdown;
 use async_nats::jetstream::{self, message::PublishMessage};
 use posfee_schemas::events::Event;
 use posfee_schemas::{codec, decode};
+use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -20,6 +21,18 @@ pub const OUTBOX_TREE: &str = "outbox";
 pub const PUBLISH_BATCH: usize = 256;
 /// How long the publisher waits before retrying after the server refused or did not answer.
 pub const RETRY_DELAY_MS: u64 = 500;
+
+/// What the outbox sends: an event into the stream, or a plain message (a receipt to a
+/// terminal) that needs no storage on the server but must still leave after the commit.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Outgoing {
+    Event(Event),
+    Message {
+        subject: String,
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+}
 
 #[derive(Clone)]
 pub struct Outbox {
@@ -53,7 +66,18 @@ impl Outbox {
         key: [u8; 8],
         event: &Event,
     ) -> Result<(), sled::transaction::UnabortableTransactionError> {
-        tx.insert(&key, codec::encode(event))?;
+        tx.insert(&key, codec::encode(&Outgoing::Event(event.clone())))?;
+        Ok(())
+    }
+
+    /// Stages a plain message in the caller's transaction.
+    pub fn stage_message(
+        tx: &sled::transaction::TransactionalTree,
+        key: [u8; 8],
+        subject: String,
+        payload: Vec<u8>,
+    ) -> Result<(), sled::transaction::UnabortableTransactionError> {
+        tx.insert(&key, codec::encode(&Outgoing::Message { subject, payload }))?;
         Ok(())
     }
 
@@ -102,9 +126,17 @@ impl Outbox {
             batch.push((key, value));
         }
         let mut acks = Vec::with_capacity(batch.len());
+        let mut sent_plain = Vec::new();
         for (key, value) in &batch {
-            let event: Event = match decode(value) {
-                Ok(e) => e,
+            let event: Event = match decode::<Outgoing>(value) {
+                Ok(Outgoing::Event(e)) => e,
+                Ok(Outgoing::Message { subject, payload }) => {
+                    // Plain messages are fire-and-forget on the bus; they leave the outbox once
+                    // the connection has flushed them to the server.
+                    self.client_publish(js, subject, payload).await?;
+                    sent_plain.push(key.clone());
+                    continue;
+                }
                 Err(e) => {
                     // Written by this same code; an undecodable entry is corruption. Keep it
                     // for inspection but do not let it block everything behind it.
@@ -117,16 +149,32 @@ impl Outbox {
                 }
             };
             let msg = PublishMessage::build()
-                .payload(value.to_vec().into())
+                .payload(codec::encode(&event).into())
                 .message_id(event.id.to_string());
             let ack = js.send_publish(event.subject(), msg).await?;
             acks.push((key.clone(), ack));
         }
-        let n = acks.len();
+        if !sent_plain.is_empty() {
+            js.client().flush().await?;
+            for key in &sent_plain {
+                self.tree.remove(key)?;
+            }
+        }
+        let n = acks.len() + sent_plain.len();
         for (key, ack) in acks {
             ack.await?;
             self.tree.remove(key)?;
         }
         Ok(n)
+    }
+
+    async fn client_publish(
+        &self,
+        js: &jetstream::Context,
+        subject: String,
+        payload: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        js.client().publish(subject, payload.into()).await?;
+        Ok(())
     }
 }

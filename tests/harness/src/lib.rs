@@ -2,6 +2,8 @@
 //! with a temporary store that lives as long as the harness and is killed on Drop; services
 //! run in-process on their own connections; tests connect as any role.
 
+pub mod fixtures;
+
 use anyhow::Context;
 use posfee::creds::RoleCreds;
 use posfee::layout::DataDir;
@@ -93,6 +95,17 @@ impl Harness {
 
     pub fn creds(&self) -> &RoleCreds {
         &self.creds
+    }
+
+    /// Writes `<data-dir>/run/nats.url` as `posfee up` does, so the operator commands
+    /// (`posfee import`, `events`, `status` …) can be run against this harness.
+    pub fn publish_url_file(&self) -> anyhow::Result<()> {
+        let path = self.data.url_file();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(path, self.url())?;
+        Ok(())
     }
 
     /// The server's log, for tests that check what it refused.

@@ -1,0 +1,133 @@
+//! The `companion` commands, one file each.
+
+pub mod pay;
+pub mod receipts;
+pub mod register;
+pub mod show_code;
+
+use crate::home::{self, Home};
+use crate::verify::VerifiedBill;
+use crate::wallet::Confirm;
+use crate::{render, Companion};
+use posfee_runtime::SystemClock;
+use posfee_schemas::subjects::Role;
+use posfee_schemas::WireError;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "companion", version, about = "posfee phone companion")]
+pub struct Cli {
+    /// Where this phone keeps its identity, device key and receipts
+    /// (default: $POSFEE_COMPANION_HOME, else $HOME/.posfee-companion).
+    #[arg(long, global = true)]
+    pub home: Option<PathBuf>,
+    #[arg(
+        long,
+        global = true,
+        env = "POSFEE_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub nats_url: String,
+    /// The companion role's nkey seed file (`posfee up` writes <data-dir>/creds/companion.nk).
+    #[arg(long, global = true, env = "POSFEE_COMPANION_NKEY_FILE")]
+    pub nkey_file: Option<PathBuf>,
+    /// JSON lines instead of text, for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Register this phone with the payment platform, once.
+    Register(register::RegisterArgs),
+    /// Pay the bill a kiosk shows (its QR link or typed code).
+    Pay(pay::PayArgs),
+    /// Show a code for a kiosk to send its bill to, then pay it.
+    ShowCode(show_code::ShowCodeArgs),
+    /// The receipts kept on this phone.
+    Receipts,
+}
+
+pub async fn main(cli: Cli) -> ExitCode {
+    let json = cli.json;
+    let home = match Home::open(&cli.home.clone().unwrap_or_else(home::default_dir)) {
+        Ok(h) => h,
+        Err(e) => return fail(json, &e),
+    };
+    if let Command::Receipts = cli.command {
+        return receipts::run(&home, json);
+    }
+    let client = match connect(&cli).await {
+        Ok(c) => c,
+        Err(e) => return fail(json, &e),
+    };
+    let c = Companion::new(client.clone(), home, Arc::new(SystemClock));
+    let code = match cli.command {
+        Command::Register(args) => register::run(&c, args, json).await,
+        Command::Pay(args) => pay::run(&c, args, json).await,
+        Command::ShowCode(args) => show_code::run(&c, args, json).await,
+        Command::Receipts => receipts::run(&c.home, json),
+    };
+    let _ = client.flush().await;
+    code
+}
+
+async fn connect(cli: &Cli) -> crate::Result<async_nats::Client> {
+    let seed = match &cli.nkey_file {
+        Some(p) => Some(
+            posfee_runtime::creds::read_seed(p)
+                .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?,
+        ),
+        None => None,
+    };
+    posfee_runtime::bus::connect(&cli.nats_url, Role::Companion, seed, "companion")
+        .await
+        .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))
+}
+
+/// Prints an error (a JSON line on stdout, or text on stderr) and fails.
+pub fn fail(json: bool, e: &WireError) -> ExitCode {
+    if json {
+        emit(&render::json_error(e));
+    } else {
+        eprintln!("companion: {e}");
+    }
+    ExitCode::FAILURE
+}
+
+/// One JSON line, flushed at once so a driving script sees it.
+pub fn emit(v: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+/// Asks on the terminal. Blocking on stdin is fine here: the phone has nothing else to do
+/// while the payer decides, and `block_in_place` keeps the runtime's other tasks running.
+pub struct Prompt;
+
+impl Confirm for Prompt {
+    fn confirm(&mut self, bill: &VerifiedBill) -> bool {
+        print!(
+            "{}Pay 确认付款 {}? [y/N] ",
+            render::bill(bill),
+            bill.bill.total
+        );
+        let _ = std::io::stdout().flush();
+        tokio::task::block_in_place(|| {
+            let mut line = String::new();
+            match std::io::stdin().read_line(&mut line) {
+                Ok(_) => matches!(
+                    line.trim().to_ascii_lowercase().as_str(),
+                    "y" | "yes" | "是"
+                ),
+                Err(_) => false,
+            }
+        })
+    }
+}

@@ -1,0 +1,268 @@
+//! The phone's own store: identity, bank account, device key, payer handle, pending payments
+//! and receipts, in a sled database under the companion's home directory. The directory is
+//! 0700 and its files 0600; nothing here is ever logged.
+
+use posfee_schemas::ids::{BillId, IdempotencyKey, KeyId, PayerHandle, PaymentId};
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::money::Money;
+use posfee_schemas::{decode, encode};
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The home directory unless `--home` says otherwise.
+pub const HOME_ENV: &str = "POSFEE_COMPANION_HOME";
+pub const DEFAULT_HOME_DIR: &str = ".posfee-companion";
+
+const PROFILE_TREE: &str = "profile";
+const PROFILE_KEY: &[u8] = b"me";
+const PENDING_TREE: &str = "pending";
+const RECEIPTS_TREE: &str = "receipts";
+
+/// `$POSFEE_COMPANION_HOME`, else `$HOME/.posfee-companion`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os(HOME_ENV) {
+        return PathBuf::from(d);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(DEFAULT_HOME_DIR)
+}
+
+/// Who this phone's payer is, as registered with the payment platform.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    pub national_id: String,
+    pub bank_account: String,
+    pub device_key_id: KeyId,
+    /// The device key's secret half (ed25519 seed).
+    #[serde(with = "serde_bytes")]
+    pub device_seed: Vec<u8>,
+    /// Reused on a retried registration, so the platform registers this phone once.
+    pub idempotency_key: IdempotencyKey,
+    /// Set once the platform answered.
+    #[serde(default)]
+    pub payer: Option<PayerHandle>,
+    #[serde(default)]
+    pub balance: Option<Money>,
+}
+
+// Identity and key material never reach a log line by accident.
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Profile")
+            .field("device_key_id", &self.device_key_id)
+            .field("payer", &self.payer)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A payment the phone decided to make, stored before the order leaves, so a retry (or a
+/// restart) pays with the same id and paygate takes it once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingPayment {
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+}
+
+pub struct Home {
+    dir: PathBuf,
+    db: sled::Db,
+    profile: sled::Tree,
+    pending: sled::Tree,
+    receipts: sled::Tree,
+}
+
+fn store_err(doing: &str, e: impl std::fmt::Display) -> posfee_schemas::WireError {
+    crate::internal(doing, e)
+}
+
+impl Home {
+    pub fn open(dir: &Path) -> crate::Result<Home> {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| store_err(&format!("creating {}", dir.display()), e))?;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+        let db = sled::Config::new()
+            .path(dir.join("store"))
+            .cache_capacity(posfee_runtime::store::SLED_CACHE_BYTES)
+            .open()
+            .map_err(|e| store_err(&format!("opening the store in {}", dir.display()), e))?;
+        restrict(dir);
+        let tree = |name: &str| {
+            db.open_tree(name)
+                .map_err(|e| store_err("opening the store", e))
+        };
+        Ok(Home {
+            profile: tree(PROFILE_TREE)?,
+            pending: tree(PENDING_TREE)?,
+            receipts: tree(RECEIPTS_TREE)?,
+            dir: dir.to_path_buf(),
+            db,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn profile(&self) -> crate::Result<Option<Profile>> {
+        match self
+            .profile
+            .get(PROFILE_KEY)
+            .map_err(|e| store_err("reading the profile", e))?
+        {
+            Some(raw) => Ok(Some(
+                decode(&raw).map_err(|e| store_err("reading the profile", e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn save_profile(&self, p: &Profile) -> crate::Result<()> {
+        self.profile
+            .insert(PROFILE_KEY, encode(p))
+            .map_err(|e| store_err("saving the profile", e))?;
+        self.flush().await
+    }
+
+    pub fn pending(&self, bill: BillId) -> crate::Result<Option<PendingPayment>> {
+        match self
+            .pending
+            .get(bill.0.as_bytes())
+            .map_err(|e| store_err("reading payments", e))?
+        {
+            Some(raw) => Ok(Some(
+                decode(&raw).map_err(|e| store_err("reading payments", e))?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn save_pending(&self, p: &PendingPayment) -> crate::Result<()> {
+        self.pending
+            .insert(p.bill_id.0.as_bytes(), encode(p))
+            .map_err(|e| store_err("saving the payment", e))?;
+        self.flush().await
+    }
+
+    /// Forgets a payment the platform definitively refused, so the next attempt is a new
+    /// payment rather than a replay of the refusal.
+    pub async fn forget_pending(&self, bill: BillId) -> crate::Result<()> {
+        self.pending
+            .remove(bill.0.as_bytes())
+            .map_err(|e| store_err("forgetting the payment", e))?;
+        self.flush().await
+    }
+
+    /// Keeps the receipt and forgets the pending payment it settles.
+    pub async fn save_receipt(&self, r: &Receipt) -> crate::Result<()> {
+        self.receipts
+            .insert(r.payment_id.0.as_bytes(), encode(r))
+            .map_err(|e| store_err("saving the receipt", e))?;
+        self.pending
+            .remove(r.bill_id.0.as_bytes())
+            .map_err(|e| store_err("saving the receipt", e))?;
+        self.flush().await
+    }
+
+    /// Every receipt, oldest first.
+    pub fn receipts(&self) -> crate::Result<Vec<Receipt>> {
+        let mut out = Vec::new();
+        for item in self.receipts.iter() {
+            let (_, raw) = item.map_err(|e| store_err("reading receipts", e))?;
+            match decode::<Receipt>(&raw) {
+                Ok(r) => out.push(r),
+                Err(e) => tracing::warn!(error = %e, "undecodable receipt skipped"),
+            }
+        }
+        out.sort_by_key(|r| r.settled_at);
+        Ok(out)
+    }
+
+    async fn flush(&self) -> crate::Result<()> {
+        posfee_runtime::store::flush(&self.db)
+            .await
+            .map_err(|e| store_err("writing the store", format!("{e:#}")))?;
+        restrict(&self.dir);
+        Ok(())
+    }
+}
+
+/// Makes every file under `dir` owner-only (sled creates them with the default umask).
+fn restrict(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let mode = if path.is_dir() { 0o700 } else { 0o600 };
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+        if path.is_dir() {
+            restrict(&path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn profile() -> Profile {
+        Profile {
+            name: "王五".into(),
+            national_id: "110101199003071233".into(),
+            bank_account: "4111111111111111".into(),
+            device_key_id: KeyId::parse("dev-0011223344556677").unwrap(),
+            device_seed: vec![7; 32],
+            idempotency_key: IdempotencyKey::parse("register-0011223344556677").unwrap(),
+            payer: None,
+            balance: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_store_is_owner_only_and_survives_a_reopen() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("phone");
+        {
+            let home = Home::open(&dir).unwrap();
+            home.save_profile(&profile()).await.unwrap();
+            let p = PendingPayment {
+                payment_id: PaymentId::new_random(),
+                bill_id: BillId::new_random(),
+            };
+            home.save_pending(&p).await.unwrap();
+            assert_eq!(
+                home.pending(p.bill_id).unwrap().unwrap().payment_id,
+                p.payment_id
+            );
+            home.forget_pending(p.bill_id).await.unwrap();
+            assert!(home.pending(p.bill_id).unwrap().is_none());
+        }
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+        for e in std::fs::read_dir(dir.join("store")).unwrap().flatten() {
+            let m = e.metadata().unwrap().permissions().mode() & 0o777;
+            assert!(m == 0o600 || m == 0o700, "{} is {m:o}", e.path().display());
+        }
+        let home = Home::open(&dir).unwrap();
+        assert_eq!(
+            home.profile().unwrap().unwrap().national_id,
+            "110101199003071233"
+        );
+    }
+
+    #[test]
+    fn a_profile_never_prints_identity_or_key() {
+        let text = format!("{:?}", profile());
+        for secret in ["王五", "110101199003071233", "4111111111111111", "[7, 7"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+    }
+}

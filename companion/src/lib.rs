@@ -1,0 +1,86 @@
+//! The payer's phone companion (`companion`).
+//!
+//! The payer registers identity and bank account once, here, with the payment platform; the
+//! phone keeps them and its device key in its own store and nowhere else. At a kiosk the
+//! phone joins the kiosk's pairing (mode A) or shows its own code (mode B), receives the
+//! fee-engine-signed bill, verifies it and shows payee, lines and total from the signed bill
+//! only, and pays with a device-signed order. Receipts stay on the phone.
+//!
+//! Everything is a library so tests drive it in-process; `main.rs` only parses arguments.
+
+pub mod cmd;
+pub mod home;
+pub mod join;
+pub mod pay;
+pub mod receipts;
+pub mod register;
+pub mod render;
+pub mod reply;
+pub mod verify;
+pub mod wallet;
+
+use posfee_runtime::keydir::KeyDirectory;
+use posfee_runtime::Clock;
+use posfee_schemas::signed::Purpose;
+use posfee_schemas::{ErrorCode, WireError};
+use std::sync::Arc;
+
+/// The companion's errors carry stable codes (`PAIRING_GONE`, `BAD_SIGNATURE`,
+/// `INSUFFICIENT_FUNDS` …) whether they came from the bus or from the phone's own checks.
+pub type Result<T> = std::result::Result<T, WireError>;
+
+/// One phone: its bus connection, its store, its clock.
+pub struct Companion {
+    pub client: async_nats::Client,
+    pub home: home::Home,
+    pub clock: Arc<dyn Clock>,
+    keys: tokio::sync::OnceCell<KeyDirectory>,
+}
+
+impl Companion {
+    pub fn new(client: async_nats::Client, home: home::Home, clock: Arc<dyn Clock>) -> Companion {
+        Companion {
+            client,
+            home,
+            clock,
+            keys: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The bill signers' public keys, from the key directory the fee-engine publishes to.
+    pub async fn bill_keys(&self) -> Result<&KeyDirectory> {
+        self.keys
+            .get_or_try_init(|| async {
+                KeyDirectory::open(&self.client, Purpose::Bill)
+                    .await
+                    .map_err(|e| unavailable("opening the key directory", format!("{e:#}")))
+            })
+            .await
+    }
+}
+
+pub(crate) fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
+    WireError::new(ErrorCode::Unavailable, format!("{doing}: {e}"))
+}
+
+pub(crate) fn internal(doing: &str, e: impl std::fmt::Display) -> WireError {
+    WireError::new(ErrorCode::Internal, format!("{doing}: {e}"))
+}
+
+/// Maps a failed call to the error the phone reports.
+pub(crate) fn from_call(e: posfee_runtime::CallError) -> WireError {
+    use posfee_runtime::CallError as C;
+    match e {
+        C::Remote(w) => w,
+        C::NoResponders(s) => WireError::new(
+            ErrorCode::Unavailable,
+            format!("nobody is serving {s}; is the system up?"),
+        ),
+        C::TimedOut(s) => WireError::new(
+            ErrorCode::Unavailable,
+            format!("{s} did not answer in time"),
+        ),
+        C::TooLarge(s) => WireError::new(ErrorCode::PayloadTooLarge, s),
+        other => WireError::new(ErrorCode::Internal, other.to_string()),
+    }
+}

@@ -1,0 +1,78 @@
+//! What is owed (`posfee.fee.quote`) and the payable bill (`posfee.bill.issue`).
+
+use crate::Agent;
+use posfee_runtime::{call, CallError};
+use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, Quote, QuoteRequest};
+use posfee_schemas::ids::IdempotencyKey;
+use posfee_schemas::{ErrorCode, WireError};
+use std::time::Duration;
+
+/// How long the kiosk waits for the fee-engine per attempt.
+pub const FEE_ENGINE_TIMEOUT_MS: u64 = 5_000;
+/// Attempts to issue one bill. A timed-out attempt is repeated with the same idempotency key,
+/// so the fee-engine issues the bill once however many attempts reach it.
+pub const ISSUE_ATTEMPTS: usize = 3;
+
+pub async fn quote(agent: &Agent, req: &QuoteRequest) -> crate::Result<Quote> {
+    call(
+        &agent.client,
+        posfee_schemas::subjects::fee_quote(),
+        req,
+        Some(Duration::from_millis(FEE_ENGINE_TIMEOUT_MS)),
+    )
+    .await
+    .map_err(crate::from_call)
+}
+
+/// A bill as the kiosk shows it: the signed envelope it passes on, and its content read from
+/// its own trusted connection to the fee-engine (the phone verifies the signature itself).
+#[derive(Debug, Clone)]
+pub struct ShownBill {
+    pub issued: IssuedBill,
+    pub bill: Bill,
+}
+
+pub async fn issue(agent: &Agent, quote: QuoteRequest) -> crate::Result<ShownBill> {
+    // One fresh key per attempt to pay; the terminal id keeps keys of kiosks apart.
+    let key = IdempotencyKey::parse(format!("{}-{}", agent.terminal(), uuid_like()))
+        .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?;
+    let req = BillIssueRequest {
+        quote,
+        terminal: agent.terminal().clone(),
+        idempotency_key: key,
+    };
+    let mut attempt = 0;
+    let issued: IssuedBill = loop {
+        attempt += 1;
+        match call(
+            &agent.client,
+            posfee_schemas::subjects::bill_issue(),
+            &req,
+            Some(Duration::from_millis(FEE_ENGINE_TIMEOUT_MS)),
+        )
+        .await
+        {
+            Ok(b) => break b,
+            Err(CallError::TimedOut(s)) if attempt < ISSUE_ATTEMPTS => {
+                tracing::warn!(subject = %s, attempt, "bill issue timed out; retrying with the same key");
+            }
+            Err(e) => return Err(crate::from_call(e)),
+        }
+    };
+    let bill: Bill = issued
+        .signed
+        .peek()
+        .map_err(|e| WireError::new(ErrorCode::Internal, format!("the fee-engine's bill: {e}")))?;
+    if bill.bill_id != issued.bill_id || &bill.terminal != agent.terminal() {
+        return Err(WireError::new(
+            ErrorCode::Internal,
+            "the fee-engine answered with a bill for another id or terminal",
+        ));
+    }
+    Ok(ShownBill { issued, bill })
+}
+
+/// A random id for idempotency keys (a bill id is random too; reuse its generator).
+fn uuid_like() -> String {
+    posfee_schemas::ids::BillId::new_random().to_string()
+}

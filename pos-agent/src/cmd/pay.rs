@@ -1,0 +1,144 @@
+//! `pos-agent pay`: one payment from a script or a terminal session. With `--json` it prints
+//! one line as soon as the pairing is open (mode A: the code; mode B: the phone's answer),
+//! then one line with the receipt, each flushed at once so a driving script can act on it.
+
+use super::AccountArgs;
+use crate::bill::ShownBill;
+use crate::config::Config;
+use crate::flow::{self, PaySpec, PayView};
+use crate::i18n::{t, Lang, Msg};
+use crate::render;
+use chrono::{DateTime, Utc};
+use posfee_runtime::Shutdown;
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::pairing::{PairCode, PairMode, WalletAnswer};
+use posfee_schemas::WireError;
+use std::io::Write;
+use std::process::ExitCode;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct PayArgs {
+    #[command(flatten)]
+    pub account: AccountArgs,
+    /// Mode B: the code the payer's phone shows (`companion show-code`).
+    #[arg(long)]
+    pub wallet: Option<String>,
+    /// One JSON line per step instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(config: Config, args: PayArgs, shutdown: Shutdown) -> ExitCode {
+    let wallet = match args
+        .wallet
+        .as_deref()
+        .map(|w| PairCode::parse_mode(w, PairMode::PhonePresents))
+    {
+        None => None,
+        Some(Ok(code)) => Some(code),
+        Some(Err(e)) => {
+            return report_error(args.json, config.language, &WireError::field("wallet", e))
+        }
+    };
+    let spec = PaySpec {
+        quote: args.account.quote(),
+        wallet,
+    };
+    let lang = config.language;
+    let json = args.json;
+    let result = super::session(&config, |agent| async move {
+        // SIGINT or SIGTERM during the wait cancels the pairing cleanly (event, unsubscribe).
+        let cancel = CancellationToken::new();
+        let watcher = {
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                shutdown.wait().await;
+                cancel.cancel();
+            })
+        };
+        let mut view = LineView {
+            json,
+            lang,
+            bill: None,
+        };
+        let r = flow::pay(&agent, spec, &mut view, &cancel).await;
+        watcher.abort();
+        r
+    })
+    .await;
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => report_error(json, lang, &e),
+    }
+}
+
+/// Prints an error as a JSON line on stdout (scripts) or as text on stderr.
+pub fn report_error(json: bool, lang: Lang, e: &WireError) -> ExitCode {
+    if json {
+        emit(&render::json_error(e));
+    } else {
+        eprintln!("{}: {e}", t(lang, Msg::Error));
+    }
+    ExitCode::FAILURE
+}
+
+fn emit(v: &serde_json::Value) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{v}");
+    let _ = out.flush();
+}
+
+/// Text or JSON lines on stdout.
+struct LineView {
+    json: bool,
+    lang: Lang,
+    bill: Option<posfee_schemas::fee::Bill>,
+}
+
+impl PayView for LineView {
+    fn bill(&mut self, bill: &ShownBill) {
+        self.bill = Some(bill.bill.clone());
+        if !self.json {
+            print!("{}", render::bill(self.lang, &bill.bill));
+        }
+    }
+
+    fn pairing(&mut self, code: &PairCode, expires_at: DateTime<Utc>) {
+        if self.json {
+            if let Some(b) = &self.bill {
+                emit(&render::json_pairing(code, expires_at, b));
+            }
+        } else {
+            print!("{}", render::pairing(self.lang, code));
+            let _ = std::io::stdout().flush();
+        }
+    }
+
+    fn joined(&mut self) {
+        if !self.json {
+            println!("{}", t(self.lang, Msg::Joined));
+        }
+    }
+
+    fn wallet_answered(&mut self, answer: &WalletAnswer) {
+        if self.json {
+            let bill = self.bill.as_ref().map(render::json_bill);
+            emit(&serde_json::json!({ "offer": answer_json(answer), "bill": bill }));
+        } else {
+            println!("{}", t(self.lang, Msg::WalletConfirmed));
+        }
+    }
+
+    fn receipt(&mut self, receipt: &Receipt) {
+        if self.json {
+            emit(&render::json_receipt(receipt));
+        } else {
+            print!("{}", render::receipt(self.lang, receipt));
+        }
+    }
+}
+
+fn answer_json(a: &WalletAnswer) -> serde_json::Value {
+    serde_json::json!({ "payment_id": a.payment_id, "bill_id": a.bill_id })
+}

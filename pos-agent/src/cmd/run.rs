@@ -1,0 +1,244 @@
+//! `pos-agent run`: the interactive kiosk. A menu (查询 Query / 缴费 Pay / 取消 Cancel /
+//! 退出 Exit), payee and account entry, the bill, the pairing QR code with a countdown that
+//! "c" cancels, and the receipt.
+
+use crate::bill::{self, ShownBill};
+use crate::config::{Config, TenantChoice};
+use crate::console::Console;
+use crate::flow::{self, PaySpec, PayView};
+use crate::i18n::{t, Lang, Msg};
+use crate::{render, Agent};
+use chrono::{DateTime, Utc};
+use posfee_runtime::Shutdown;
+use posfee_schemas::fee::QuoteRequest;
+use posfee_schemas::ids::{AccountNo, TenantId};
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::pairing::{PairCode, PairMode, WalletAnswer};
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often the countdown under the QR code is redrawn.
+pub const COUNTDOWN_TICK_MS: u64 = 1_000;
+
+pub async fn run(config: Config, shutdown: Shutdown) -> ExitCode {
+    let console = match Console::stdin() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pos-agent: cannot read the keyboard: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let lang = config.language;
+    let tenants = config.tenants.clone();
+    let result = super::session(&config, |agent| async move {
+        let mut kiosk = Kiosk {
+            agent,
+            lang,
+            tenants,
+            console,
+        };
+        kiosk.run(&shutdown).await;
+        Ok(())
+    })
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => super::pay::report_error(false, lang, &e),
+    }
+}
+
+/// The interactive kiosk; public so tests can drive it with a scripted console.
+pub struct Kiosk {
+    pub agent: Agent,
+    pub lang: Lang,
+    pub tenants: Vec<TenantChoice>,
+    pub console: Console,
+}
+
+impl Kiosk {
+    pub async fn run(&mut self, shutdown: &Shutdown) {
+        loop {
+            self.menu();
+            let Some(choice) = self.ask(Msg::Choose, shutdown).await else {
+                break;
+            };
+            match choice.to_ascii_lowercase().as_str() {
+                "1" | "q" => self.query(shutdown).await,
+                "2" | "p" => self.pay(shutdown).await,
+                "3" | "c" => println!("{}", t(self.lang, Msg::NothingToCancel)),
+                "4" | "x" | "exit" => break,
+                "5" | "l" => self.lang = self.lang.other(),
+                "" => {}
+                _ => println!("{}", t(self.lang, Msg::UnknownChoice)),
+            }
+        }
+        println!("{}", t(self.lang, Msg::Bye));
+    }
+
+    fn menu(&self) {
+        let l = self.lang;
+        // Menu entries show both languages, so a payer finds their way whatever is set.
+        let both = |m: Msg| format!("{} {}", t(l, m), t(l.other(), m));
+        println!(
+            "\n== {} · {} ==\n 1) {}   2) {}   3) {}   4) {}   5) {}",
+            t(l, Msg::Title),
+            self.agent.terminal(),
+            both(Msg::MenuQuery),
+            both(Msg::MenuPay),
+            both(Msg::MenuCancel),
+            both(Msg::MenuExit),
+            t(l, Msg::MenuLanguage),
+        );
+    }
+
+    /// Prompts and reads one line; `None` when input closed or the kiosk is shutting down.
+    async fn ask(&mut self, prompt: Msg, shutdown: &Shutdown) -> Option<String> {
+        print!("{}: ", t(self.lang, prompt));
+        let _ = std::io::stdout().flush();
+        tokio::select! {
+            _ = shutdown.wait() => None,
+            l = self.console.line() => l,
+        }
+    }
+
+    async fn account(&mut self, shutdown: &Shutdown) -> Option<QuoteRequest> {
+        for (i, c) in self.tenants.iter().enumerate() {
+            println!(" {}) {}  ({})", i + 1, c.name, c.id);
+        }
+        let tenant = loop {
+            let answer = self.ask(Msg::AskTenant, shutdown).await?;
+            let picked = answer
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .and_then(|i| self.tenants.get(i))
+                .map(|c| c.id.clone());
+            match picked
+                .map(Ok)
+                .unwrap_or_else(|| TenantId::parse(answer.as_str()))
+            {
+                Ok(t) => break t,
+                Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+            }
+        };
+        let account = loop {
+            let answer = self.ask(Msg::AskAccount, shutdown).await?;
+            match AccountNo::parse(answer) {
+                Ok(a) => break a,
+                Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+            }
+        };
+        Some(QuoteRequest {
+            tenant,
+            account,
+            kinds: vec![],
+            as_of: None,
+            prepay_months: None,
+            top_up: None,
+        })
+    }
+
+    async fn query(&mut self, shutdown: &Shutdown) {
+        let Some(req) = self.account(shutdown).await else {
+            return;
+        };
+        match bill::quote(&self.agent, &req).await {
+            Ok(q) => print!("{}", render::quote(self.lang, &q)),
+            Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+        }
+    }
+
+    async fn pay(&mut self, shutdown: &Shutdown) {
+        let Some(quote) = self.account(shutdown).await else {
+            return;
+        };
+        let wallet = loop {
+            let Some(answer) = self.ask(Msg::AskWallet, shutdown).await else {
+                return;
+            };
+            if answer.is_empty() {
+                break None;
+            }
+            match PairCode::parse_mode(&answer, PairMode::PhonePresents) {
+                Ok(c) => break Some(c),
+                Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+            }
+        };
+        let countdown = Arc::new(Mutex::new(None));
+        let mut view = ScreenView {
+            lang: self.lang,
+            countdown: countdown.clone(),
+        };
+        let cancel = CancellationToken::new();
+        let agent = &self.agent;
+        let console = &mut self.console;
+        let lang = self.lang;
+        let paying = flow::pay(agent, PaySpec { quote, wallet }, &mut view, &cancel);
+        tokio::pin!(paying);
+        let mut tick = tokio::time::interval(Duration::from_millis(COUNTDOWN_TICK_MS));
+        loop {
+            tokio::select! {
+                r = &mut paying => {
+                    if let Err(e) = r {
+                        println!("\n{}: {e}", t(lang, Msg::Error));
+                    }
+                    break;
+                }
+                line = console.line(), if !cancel.is_cancelled() => match line {
+                    Some(l) if l.eq_ignore_ascii_case("c") => cancel.cancel(),
+                    None => cancel.cancel(),
+                    Some(_) => {}
+                },
+                _ = shutdown.wait(), if !cancel.is_cancelled() => cancel.cancel(),
+                _ = tick.tick() => {
+                    let until = countdown.lock().ok().and_then(|g| *g);
+                    if let Some(until) = until {
+                        let left = (until - Utc::now()).num_seconds().max(0);
+                        print!("\r{left:>4} {} ({})   ", t(lang, Msg::SecondsLeft), t(lang, Msg::CancelHint));
+                        let _ = std::io::stdout().flush();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The kiosk screen: text, the QR code, and the countdown state for the ticker.
+struct ScreenView {
+    lang: Lang,
+    countdown: Arc<Mutex<Option<DateTime<Utc>>>>,
+}
+
+impl ScreenView {
+    fn stop_countdown(&self) {
+        if let Ok(mut g) = self.countdown.lock() {
+            *g = None;
+        }
+    }
+}
+
+impl PayView for ScreenView {
+    fn bill(&mut self, bill: &ShownBill) {
+        print!("{}", render::bill(self.lang, &bill.bill));
+    }
+    fn pairing(&mut self, code: &PairCode, expires_at: DateTime<Utc>) {
+        print!("{}", render::pairing(self.lang, code));
+        if let Ok(mut g) = self.countdown.lock() {
+            *g = Some(expires_at);
+        }
+    }
+    fn joined(&mut self) {
+        self.stop_countdown();
+        println!("\n{}", t(self.lang, Msg::Joined));
+    }
+    fn wallet_answered(&mut self, _answer: &WalletAnswer) {
+        println!("{}", t(self.lang, Msg::WalletConfirmed));
+    }
+    fn receipt(&mut self, receipt: &Receipt) {
+        self.stop_countdown();
+        print!("{}", render::receipt(self.lang, receipt));
+    }
+}

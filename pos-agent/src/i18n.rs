@@ -1,0 +1,148 @@
+//! Every string the payer reads at the kiosk, in Chinese and English, in one table.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+}
+
+/// A message on the kiosk screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Msg {
+    Title,
+    MenuQuery,
+    MenuPay,
+    MenuCancel,
+    MenuExit,
+    MenuLanguage,
+    Choose,
+    UnknownChoice,
+    AskTenant,
+    AskAccount,
+    AskWallet,
+    Payee,
+    Account,
+    Total,
+    NothingOwed,
+    ScanWithPhone,
+    TypeCode,
+    SecondsLeft,
+    CancelHint,
+    Joined,
+    WalletConfirmed,
+    Receipt,
+    PaymentId,
+    Time,
+    Terminal,
+    Error,
+    NothingToCancel,
+    Bye,
+}
+
+/// (中文, English) for each message.
+fn entry(m: Msg) -> (&'static str, &'static str) {
+    match m {
+        Msg::Title => ("自助缴费终端", "Self-service fee kiosk"),
+        Msg::MenuQuery => ("查询", "Query"),
+        Msg::MenuPay => ("缴费", "Pay"),
+        Msg::MenuCancel => ("取消", "Cancel"),
+        Msg::MenuExit => ("退出", "Exit"),
+        Msg::MenuLanguage => ("English", "中文"),
+        Msg::Choose => ("请选择", "Choose"),
+        Msg::UnknownChoice => ("无此选项", "No such choice"),
+        Msg::AskTenant => ("收费单位（编号或名称）", "Payee (number or id)"),
+        Msg::AskAccount => (
+            "户号 / 房号 / 表号 / 手机号",
+            "Account, room, meter or phone number",
+        ),
+        Msg::AskWallet => (
+            "手机付款码（直接回车则由终端显示二维码）",
+            "Phone wallet code (Enter: the kiosk shows a QR code)",
+        ),
+        Msg::Payee => ("收款单位", "Payee"),
+        Msg::Account => ("户号", "Account"),
+        Msg::Total => ("合计", "Total"),
+        Msg::NothingOwed => ("当前无欠费", "Nothing is owed"),
+        Msg::ScanWithPhone => ("请用手机扫码付款", "Scan with your phone to pay"),
+        Msg::TypeCode => ("或在手机上输入", "or type on your phone"),
+        Msg::SecondsLeft => ("剩余秒数", "seconds left"),
+        Msg::CancelHint => ("输入 c 回车取消", "type c and Enter to cancel"),
+        Msg::Joined => (
+            "手机已接收账单，请在手机上确认付款",
+            "The phone has the bill; confirm on the phone",
+        ),
+        Msg::WalletConfirmed => ("手机已确认，正在付款", "Confirmed on the phone; paying"),
+        Msg::Receipt => ("缴费凭证", "Receipt"),
+        Msg::PaymentId => ("支付编号", "Payment"),
+        Msg::Time => ("时间", "Time"),
+        Msg::Terminal => ("终端", "Terminal"),
+        Msg::Error => ("出错了", "Error"),
+        Msg::NothingToCancel => ("没有进行中的缴费", "Nothing to cancel"),
+        Msg::Bye => ("再见", "Goodbye"),
+    }
+}
+
+pub fn t(lang: Lang, m: Msg) -> &'static str {
+    let (zh, en) = entry(m);
+    match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_has_both_languages() {
+        use Msg::*;
+        for m in [
+            Title,
+            MenuQuery,
+            MenuPay,
+            MenuCancel,
+            MenuExit,
+            MenuLanguage,
+            Choose,
+            UnknownChoice,
+            AskTenant,
+            AskAccount,
+            AskWallet,
+            Payee,
+            Account,
+            Total,
+            NothingOwed,
+            ScanWithPhone,
+            TypeCode,
+            SecondsLeft,
+            CancelHint,
+            Joined,
+            WalletConfirmed,
+            Receipt,
+            PaymentId,
+            Time,
+            Terminal,
+            Error,
+            NothingToCancel,
+            Bye,
+        ] {
+            let (zh, en) = entry(m);
+            assert!(!zh.is_empty() && !en.is_empty(), "{m:?}");
+            assert_ne!(zh, en, "{m:?}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The kiosk client (`pos-agent`).
+//!
+//! A terminal asks the fee-engine what an account owes, issues the bill, opens a short-lived
+//! pairing with the payer's phone (mode A: the kiosk shows a code; mode B: the kiosk sends the
+//! bill to the code the phone shows) and prints the receipt the ledger sends once the payment
+//! settled. It holds its own id and credentials and nothing about payers.
+//!
+//! Everything is a library so tests drive it in-process; `main.rs` only parses arguments.
+
+pub mod bill;
+pub mod cmd;
+pub mod config;
+pub mod console;
+pub mod events;
+pub mod flow;
+pub mod i18n;
+pub mod pairing;
+pub mod presence;
+pub mod receipt;
+pub mod render;
+pub mod reply;
+pub mod wallet;
+
+/// Cancels a pairing or a wait for the receipt (re-exported for callers and tests).
+pub use tokio_util::sync::CancellationToken;
+
+use posfee_runtime::Clock;
+use posfee_schemas::ids::TerminalId;
+use posfee_schemas::{ErrorCode, WireError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The version a terminal reports in its presence record and events.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// What the library needs to know about the terminal it runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub terminal: TerminalId,
+    /// How long a pairing (either mode) stays open without a join.
+    pub pairing_ttl: Duration,
+    /// How long the kiosk waits for the receipt once the phone has the bill.
+    pub receipt_wait: Duration,
+    /// Time between presence heartbeats.
+    pub heartbeat: Duration,
+}
+
+/// One terminal's connection to the bus.
+#[derive(Clone)]
+pub struct Agent {
+    pub client: async_nats::Client,
+    pub settings: Settings,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Agent {
+    pub fn new(client: async_nats::Client, settings: Settings, clock: Arc<dyn Clock>) -> Agent {
+        Agent {
+            client,
+            settings,
+            clock,
+        }
+    }
+
+    pub fn terminal(&self) -> &TerminalId {
+        &self.settings.terminal
+    }
+
+    pub(crate) fn js(&self) -> async_nats::jetstream::Context {
+        async_nats::jetstream::new(self.client.clone())
+    }
+}
+
+/// The kiosk's errors are wire errors: every failure has a stable code (`PAIRING_GONE`,
+/// `ACCOUNT_NOT_FOUND`, `UNAVAILABLE` …) that scripts and the screen can branch on.
+pub type Result<T> = std::result::Result<T, WireError>;
+
+/// A failure to reach the bus or JetStream, reported with what we were doing.
+pub(crate) fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
+    WireError::new(ErrorCode::Unavailable, format!("{doing}: {e}"))
+}
+
+/// Maps a failed call to the error the kiosk reports.
+pub(crate) fn from_call(e: posfee_runtime::CallError) -> WireError {
+    use posfee_runtime::CallError as C;
+    match e {
+        C::Remote(w) => w,
+        C::NoResponders(s) => WireError::new(
+            ErrorCode::Unavailable,
+            format!("nobody is serving {s}; is the system up?"),
+        ),
+        C::TimedOut(s) => WireError::new(
+            ErrorCode::Unavailable,
+            format!("{s} did not answer in time"),
+        ),
+        C::TooLarge(s) => WireError::new(ErrorCode::PayloadTooLarge, s),
+        other => WireError::new(ErrorCode::Internal, other.to_string()),
+    }
+}

@@ -1,0 +1,186 @@
+//! Mode A, the terminal presents: a single-use, short-lived subscription on
+//! `posfee.pair.<terminal>.<token>` that the phone joins with a request. The first valid join
+//! gets the signed bill; anything else ends the pairing. After it ends nobody listens on the
+//! subject any more, so a late join gets "no responders", which the phone reports as
+//! `PAIRING_GONE`.
+
+use crate::bill::ShownBill;
+use crate::{events, reply, Agent};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
+use posfee_schemas::ids::{BillId, PairToken};
+use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode};
+use posfee_schemas::{subjects, ErrorCode, WireError};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long, after a pairing ended, joins that were already on their way are answered with
+/// `PAIRING_CONFLICT` before the subscription is gone for good.
+pub const DRAIN_TIMEOUT_MS: u64 = 500;
+
+/// How a pairing ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PairingOutcome {
+    /// The phone joined and has the bill.
+    Joined,
+    /// Nobody joined in time.
+    Expired,
+    /// The kiosk (or the payer at it) cancelled.
+    Cancelled,
+    /// A join was refused (another terminal or bill, or undecodable); the code is spent.
+    Refused(WireError),
+}
+
+/// An open pairing: the code to show and the subscription that waits for the join.
+pub struct OpenPairing {
+    pub code: PairCode,
+    pub expires_at: DateTime<Utc>,
+    ttl: Duration,
+    bill_id: BillId,
+    offer: BillOffer,
+    sub: async_nats::Subscriber,
+}
+
+/// Opens a pairing for `bill`. Subscribe first, then publish `pairing.opened`: the event's
+/// ack is a round trip through the server, so once this returns a join is routed to us.
+pub async fn open(agent: &Agent, bill: &ShownBill) -> crate::Result<OpenPairing> {
+    let token = PairToken::generate();
+    let ttl = agent.settings.pairing_ttl;
+    let expires_at = agent.clock.now()
+        + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
+    let sub = agent
+        .client
+        .subscribe(subjects::pair(agent.terminal(), &token))
+        .await
+        .map_err(|e| crate::unavailable("opening the pairing", e))?;
+    let bill_id = bill.issued.bill_id;
+    events::publish(
+        agent,
+        EventBody::PairingOpened(PairingOpened {
+            terminal: agent.terminal().clone(),
+            mode: PairMode::TerminalPresents,
+            bill_id,
+            expires_at,
+        }),
+    )
+    .await?;
+    Ok(OpenPairing {
+        code: PairCode::terminal(agent.terminal().clone(), token, Some(bill_id)),
+        expires_at,
+        ttl,
+        bill_id,
+        offer: BillOffer {
+            terminal: agent.terminal().clone(),
+            bill: bill.issued.clone(),
+            pairing_expires_at: expires_at,
+        },
+        sub,
+    })
+}
+
+impl OpenPairing {
+    /// Waits for the first join, expiry or `cancel`, ends the pairing (unsubscribe, then the
+    /// event) and says how it ended.
+    pub async fn wait(
+        mut self,
+        agent: &Agent,
+        cancel: &CancellationToken,
+    ) -> crate::Result<PairingOutcome> {
+        let expiry = tokio::time::sleep(self.ttl);
+        tokio::pin!(expiry);
+        let outcome = loop {
+            let msg = tokio::select! {
+                biased;
+                _ = cancel.cancelled() => break PairingOutcome::Cancelled,
+                _ = &mut expiry => break PairingOutcome::Expired,
+                m = self.sub.next() => match m {
+                    Some(m) => m,
+                    None => {
+                        return Err(crate::unavailable("waiting for the phone", "connection closed"))
+                    }
+                },
+            };
+            // A message without a reply inbox cannot be a join: nobody could receive the bill.
+            // It does not spend the code.
+            if msg.reply.is_none() {
+                tracing::debug!("pairing message without reply inbox ignored");
+                continue;
+            }
+            match self.check_join(&msg) {
+                Ok(()) => {
+                    reply::ok(&agent.client, &msg, posfee_schemas::encode(&self.offer)).await?;
+                    break PairingOutcome::Joined;
+                }
+                Err(e) => {
+                    reply::err(&agent.client, &msg, &e).await?;
+                    break PairingOutcome::Refused(e);
+                }
+            }
+        };
+        self.close(agent).await;
+        let ended = PairingEnded {
+            terminal: agent.terminal().clone(),
+            bill_id: self.bill_id,
+        };
+        let body = match &outcome {
+            PairingOutcome::Joined => EventBody::PairingJoined(ended),
+            PairingOutcome::Expired => EventBody::PairingExpired(ended),
+            PairingOutcome::Cancelled | PairingOutcome::Refused(_) => {
+                EventBody::PairingCancelled(ended)
+            }
+        };
+        events::publish(agent, body).await?;
+        Ok(outcome)
+    }
+
+    fn check_join(&self, msg: &async_nats::Message) -> Result<(), WireError> {
+        let join: PairJoin = posfee_runtime::decode_request(&msg.payload)?;
+        if join.terminal != self.offer.terminal {
+            return Err(WireError::new(
+                ErrorCode::PairingConflict,
+                format!(
+                    "this code belongs to terminal {}, not {}",
+                    self.offer.terminal, join.terminal
+                ),
+            ));
+        }
+        if let Some(b) = join.bill_id {
+            if b != self.bill_id {
+                return Err(WireError::new(
+                    ErrorCode::PairingConflict,
+                    format!("this code is for another bill than {b}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Unsubscribes, answering joins that were already on their way with a conflict, so the
+    /// second phone learns at once that the code is spent.
+    async fn close(&mut self, agent: &Agent) {
+        if let Err(e) = self.sub.drain().await {
+            tracing::warn!(error = %e, "could not drain the pairing subscription");
+            return;
+        }
+        let spent = WireError::new(
+            ErrorCode::PairingConflict,
+            "this code was already used or has ended",
+        );
+        let deadline = tokio::time::sleep(Duration::from_millis(DRAIN_TIMEOUT_MS));
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => break,
+                m = self.sub.next() => match m {
+                    Some(m) => {
+                        if let Err(e) = reply::err(&agent.client, &m, &spent).await {
+                            tracing::debug!(error = %e, "late join not answered");
+                        }
+                    }
+                    None => break,
+                },
+            }
+        }
+    }
+}

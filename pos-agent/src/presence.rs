@@ -1,0 +1,91 @@
+//! Presence: the terminal announces itself (event `terminal.online`), keeps its record in the
+//! `POSFEE_TERMINALS` bucket fresh every heartbeat, and says goodbye (record `offline`, event
+//! `terminal.offline`) when it stops. `posfee status` reads the bucket.
+
+use crate::{events, Agent};
+use async_nats::jetstream::kv;
+use posfee_runtime::Shutdown;
+use posfee_schemas::events::{EventBody, TerminalEvent};
+use posfee_schemas::subjects;
+use posfee_schemas::terminal::{TerminalSeen, TerminalState};
+use std::time::Duration;
+
+/// How long one bucket write may take before the heartbeat gives up on it (and tries again
+/// at the next beat).
+pub const PUT_TIMEOUT_MS: u64 = 2_000;
+
+pub struct Presence {
+    agent: Agent,
+    store: kv::Store,
+}
+
+impl Presence {
+    /// Publishes `terminal.online` and writes the first record.
+    pub async fn announce(agent: &Agent) -> crate::Result<Presence> {
+        let store = agent
+            .js()
+            .get_key_value(subjects::TERMINALS_BUCKET)
+            .await
+            .map_err(|e| crate::unavailable("opening the terminals bucket", e))?;
+        let p = Presence {
+            agent: agent.clone(),
+            store,
+        };
+        events::publish(agent, EventBody::TerminalOnline(p.event())).await?;
+        p.put(TerminalState::Online).await?;
+        Ok(p)
+    }
+
+    /// Refreshes the record every heartbeat until `shutdown`. A failed beat is logged and
+    /// retried at the next one: a flaky link must not stop the kiosk.
+    pub async fn heartbeat(&self, shutdown: Shutdown) {
+        let mut tick = tokio::time::interval(self.agent.settings.heartbeat);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => break,
+                _ = tick.tick() => {
+                    if let Err(e) = self.put(TerminalState::Online).await {
+                        tracing::warn!(error = %e, "heartbeat not recorded");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records the terminal offline and publishes `terminal.offline`.
+    pub async fn offline(&self) -> crate::Result<()> {
+        self.put(TerminalState::Offline).await?;
+        events::publish(&self.agent, EventBody::TerminalOffline(self.event())).await?;
+        Ok(())
+    }
+
+    fn event(&self) -> TerminalEvent {
+        TerminalEvent {
+            terminal: self.agent.terminal().clone(),
+            version: crate::VERSION.to_string(),
+        }
+    }
+
+    async fn put(&self, state: TerminalState) -> crate::Result<()> {
+        let heartbeat_secs =
+            u32::try_from(self.agent.settings.heartbeat.as_secs()).unwrap_or(u32::MAX);
+        let seen = TerminalSeen {
+            terminal: self.agent.terminal().clone(),
+            state,
+            last_seen: self.agent.clock.now(),
+            heartbeat_secs,
+            version: crate::VERSION.to_string(),
+        };
+        let put = self.store.put(
+            self.agent.terminal().as_str(),
+            posfee_schemas::encode(&seen).into(),
+        );
+        match tokio::time::timeout(Duration::from_millis(PUT_TIMEOUT_MS), put).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(crate::unavailable("recording presence", e)),
+            Err(_) => Err(crate::unavailable("recording presence", "timed out")),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Answering a raw request (a phone's join) the way micro services answer: a payload, or an
+//! error in the `Nats-Service-Error-Code` / `Nats-Service-Error` headers with an empty body,
+//! so `posfee_runtime::call` on the other side reads it back as a `WireError`.
+
+use async_nats::service::{NATS_SERVICE_ERROR, NATS_SERVICE_ERROR_CODE};
+use posfee_schemas::WireError;
+
+/// Sends `payload` to the request's reply inbox. A request without one cannot be answered.
+pub async fn ok(
+    client: &async_nats::Client,
+    request: &async_nats::Message,
+    payload: Vec<u8>,
+) -> crate::Result<()> {
+    let Some(reply) = request.reply.clone() else {
+        return Ok(());
+    };
+    client
+        .publish(reply, payload.into())
+        .await
+        .map_err(|e| crate::unavailable("answering a join", e))
+}
+
+/// Sends `err` to the request's reply inbox in the micro error headers.
+pub async fn err(
+    client: &async_nats::Client,
+    request: &async_nats::Message,
+    err: &WireError,
+) -> crate::Result<()> {
+    let Some(reply) = request.reply.clone() else {
+        return Ok(());
+    };
+    client
+        .publish_with_headers(reply, headers(err), bytes::Bytes::new())
+        .await
+        .map_err(|e| crate::unavailable("answering a join", e))
+}
+
+/// The micro error headers for `err`.
+pub fn headers(err: &WireError) -> async_nats::HeaderMap {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert(NATS_SERVICE_ERROR_CODE, err.code.status().to_string());
+    // Header values end at a line break; our messages are one line, but never trust that.
+    h.insert(
+        NATS_SERVICE_ERROR,
+        err.header_text().replace(['\r', '\n'], " "),
+    );
+    h
+}

@@ -1,0 +1,25 @@
+//! Everything a ledger operation needs.
+
+use crate::store::Store;
+use posfee_runtime::keydir::KeyDirectory;
+use posfee_runtime::outbox::Outbox;
+use posfee_runtime::store::GroupCommit;
+use posfee_runtime::Clock;
+use std::sync::Arc;
+
+/// A settlement notice may arrive after the bill's expiry when paygate retries after a crash;
+/// it is still honoured this long after expiry if the money was held before the expiry.
+pub const SETTLE_GRACE_SECS: i64 = 10 * 60;
+/// Largest page `posfee.ledger.settlements` returns.
+pub const MAX_PAGE: u32 = 1_000;
+
+pub struct App {
+    pub store: Store,
+    pub outbox: Outbox,
+    pub commit: GroupCommit,
+    pub clock: Arc<dyn Clock>,
+    /// Paygate's settlement-notice keys.
+    pub settlement_keys: KeyDirectory,
+    /// The fee-engine's bill keys.
+    pub bill_keys: KeyDirectory,
+}

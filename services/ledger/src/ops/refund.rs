@@ -1,0 +1,193 @@
+//! `posfee.ledger.refund`: give back all or part of a settled payment, idempotently.
+//!
+//! Refunds of one payment never add up to more than it paid. The refund, its reversing
+//! postings and the `payment.refunded` event are one transaction, flushed before the answer;
+//! paygate follows `payment.refunded` and credits the payer.
+
+use crate::app::App;
+use crate::store::{tenant_account, Posting, RefundRecord, Settlement, CLEARING_ACCOUNT};
+use posfee_runtime::outbox::Outbox;
+use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_schemas::events::{Event, EventBody, PaymentRefunded};
+use posfee_schemas::ids::EventId;
+use posfee_schemas::ledger::{RefundReply, RefundRequest};
+use posfee_schemas::money::{Fen, Money};
+use posfee_schemas::{decode, encode, ErrorCode, WireError};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::sync::Arc;
+
+/// Longest refund reason kept, in bytes.
+pub const MAX_REASON_BYTES: usize = 500;
+
+pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
+    let req: RefundRequest = decode_request(&msg.payload)?;
+    let fingerprint = encode(&req);
+    if let Some(reply) = replay(&app, &req, &fingerprint)? {
+        return reply_ok(&reply);
+    }
+    if req.amount.fen <= Fen::ZERO {
+        return Err(WireError::field("amount", "must be above zero"));
+    }
+    if req.reason.trim().is_empty() || req.reason.len() > MAX_REASON_BYTES {
+        return Err(WireError::field(
+            "reason",
+            format!("must be 1 to {MAX_REASON_BYTES} bytes"),
+        ));
+    }
+    let payment_key = req.payment_id.0.as_bytes().to_vec();
+    let Some(raw) = app
+        .store
+        .settlements
+        .get(&payment_key)
+        .map_err(super::internal)?
+    else {
+        return Err(WireError::new(
+            ErrorCode::PaymentNotFound,
+            format!("no settled payment {}", req.payment_id),
+        ));
+    };
+    let settlement: Settlement = decode(&raw).map_err(super::internal)?;
+    if req.amount.currency != settlement.receipt.total.currency {
+        return Err(WireError::field(
+            "amount.currency",
+            format!("the payment was in {}", settlement.receipt.total.currency),
+        ));
+    }
+    let now = app.clock.now();
+    let tenant = settlement.receipt.tenant.clone();
+    let currency = settlement.receipt.total.currency;
+    let entry = format!("refund:{}", req.idempotency_key);
+    let postings = [
+        Posting {
+            entry: entry.clone(),
+            account: tenant_account(&tenant),
+            fen: req.amount.fen.0,
+        },
+        Posting {
+            entry,
+            account: CLEARING_ACCOUNT.to_string(),
+            fen: -req.amount.fen.0,
+        },
+    ];
+    let posting_keys = [
+        app.store.db.generate_id().map_err(super::internal)?,
+        app.store.db.generate_id().map_err(super::internal)?,
+    ];
+    let event_key = app.outbox.next_key().map_err(super::internal)?;
+    let idem_key = req.idempotency_key.as_str().as_bytes().to_vec();
+    let event_id = EventId::new_random();
+
+    let s = &app.store;
+    let result = (
+        &s.settlements,
+        &s.refunds,
+        &s.postings,
+        &s.balances,
+        app.outbox.tree(),
+    )
+        .transaction(|(settlements, refunds, postings_t, balances, outbox)| {
+            if refunds.get(&idem_key)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(None));
+            }
+            let Some(raw) = settlements.get(&payment_key)? else {
+                return Err(ConflictableTransactionError::Abort(None));
+            };
+            let mut current: Settlement = decode(&raw)
+                .map_err(|e| ConflictableTransactionError::Abort(Some(e.to_string())))?;
+            let total = current
+                .refunded
+                .checked_add(req.amount.fen)
+                .map_err(|e| ConflictableTransactionError::Abort(Some(e.to_string())))?;
+            if total > current.receipt.total.fen {
+                return Err(ConflictableTransactionError::Abort(Some(format!(
+                    "refunding {} more would return {} of a {} payment",
+                    req.amount.fen, total, current.receipt.total.fen
+                ))));
+            }
+            current.refunded = total;
+            let reply = RefundReply {
+                payment_id: req.payment_id,
+                refunded: req.amount,
+                total_refunded: Money {
+                    fen: total,
+                    currency,
+                },
+                refunded_at: now,
+            };
+            settlements.insert(payment_key.as_slice(), encode(&current))?;
+            refunds.insert(
+                idem_key.as_slice(),
+                encode(&RefundRecord {
+                    fingerprint: fingerprint.clone(),
+                    reply: reply.clone(),
+                }),
+            )?;
+            for (k, posting) in posting_keys.iter().zip(&postings) {
+                postings_t.insert(&k.to_be_bytes(), encode(posting))?;
+                let old = balances
+                    .get(posting.account.as_bytes())?
+                    .map(|v| crate::store::decode_i64(&v))
+                    .unwrap_or(0);
+                balances.insert(
+                    posting.account.as_bytes(),
+                    &old.saturating_add(posting.fen).to_be_bytes(),
+                )?;
+            }
+            let event = Event::new(
+                event_id,
+                now,
+                EventBody::PaymentRefunded(PaymentRefunded {
+                    payment_id: req.payment_id,
+                    bill_id: current.receipt.bill_id,
+                    amount: req.amount,
+                    total_refunded: reply.total_refunded,
+                }),
+            );
+            Outbox::stage(outbox, event_key, &event)?;
+            Ok(reply)
+        });
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(TransactionError::Abort(Some(reason))) => {
+            return Err(WireError::new(ErrorCode::RefundExceedsPayment, reason))
+        }
+        Err(TransactionError::Abort(None)) => {
+            return match replay(&app, &req, &fingerprint)? {
+                Some(reply) => reply_ok(&reply),
+                None => Err(super::internal("refund raced and vanished")),
+            }
+        }
+        Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
+    };
+    app.commit.commit().await.map_err(super::internal)?;
+    app.outbox.notify();
+    tracing::info!(payment = %req.payment_id, amount = %req.amount, "refunded");
+    reply_ok(&reply)
+}
+
+fn replay(
+    app: &App,
+    req: &RefundRequest,
+    fingerprint: &[u8],
+) -> Result<Option<RefundReply>, WireError> {
+    let Some(raw) = app
+        .store
+        .refunds
+        .get(req.idempotency_key.as_str().as_bytes())
+        .map_err(super::internal)?
+    else {
+        return Ok(None);
+    };
+    let record: RefundRecord = decode(&raw).map_err(super::internal)?;
+    if record.fingerprint != fingerprint {
+        return Err(WireError::new(
+            ErrorCode::IdempotencyConflict,
+            format!(
+                "idempotency key {} was used for another refund",
+                req.idempotency_key
+            ),
+        ));
+    }
+    Ok(Some(record.reply))
+}

@@ -1,0 +1,257 @@
+//! `posfee.ledger.settle`: settle a bill exactly once, durably, before answering.
+//!
+//! The notice must be signed by paygate and carry a bill signed by the fee-engine; the amount
+//! must be the bill's total, the bill must not have expired before the money was held, and
+//! neither the bill nor any period it bills may have been settled by another payment. The
+//! settlement, its double-entry postings, the `payment.settled` event and the terminal's
+//! receipt are one sled transaction, flushed (group commit) before the answer. A retry with
+//! the same payment id gets the first answer.
+
+use crate::app::{App, SETTLE_GRACE_SECS};
+use crate::store::{period_key, tenant_account, Posting, Settlement, CLEARING_ACCOUNT};
+use posfee_runtime::outbox::Outbox;
+use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_schemas::events::{Event, EventBody, PaymentSettled};
+use posfee_schemas::fee::{period_months, Bill};
+use posfee_schemas::ids::EventId;
+use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
+use posfee_schemas::money::Fen;
+use posfee_schemas::{decode, encode, subjects, ErrorCode, WireError};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::sync::Arc;
+
+pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
+    let req: SettleRequest = decode_request(&msg.payload)?;
+    let notice: SettlementNotice = app
+        .settlement_keys
+        .verify(&req.notice)
+        .await
+        .map_err(|e| super::signature("settlement notice", e))?;
+    let bill: Bill = app
+        .bill_keys
+        .verify(&notice.bill.signed)
+        .await
+        .map_err(|e| super::signature("bill", e))?;
+
+    if let Some(done) = replay(&app, &notice, &req.notice.body)? {
+        return reply_ok(&done);
+    }
+    check(&app, &notice, &bill)?;
+
+    let now = app.clock.now();
+    let receipt = Receipt {
+        payment_id: notice.payment_id,
+        bill_id: bill.bill_id,
+        tenant: bill.tenant.clone(),
+        tenant_name: bill.tenant_name.clone(),
+        account: bill.account.clone(),
+        terminal: bill.terminal.clone(),
+        lines: bill.lines.clone(),
+        total: bill.total,
+        settled_at: now,
+    };
+    let settlement = Settlement {
+        receipt: receipt.clone(),
+        payer: notice.payer.clone(),
+        notice_body: req.notice.body.clone(),
+        refunded: Fen::ZERO,
+    };
+    let event = Event::new(
+        EventId::new_random(),
+        now,
+        EventBody::PaymentSettled(PaymentSettled {
+            payment_id: notice.payment_id,
+            bill_id: bill.bill_id,
+            tenant: bill.tenant.clone(),
+            account: bill.account.clone(),
+            terminal: bill.terminal.clone(),
+            payer: notice.payer.clone(),
+            amount: bill.total,
+            settled_at: now,
+        }),
+    );
+    let entry = notice.payment_id.to_string();
+    let postings = [
+        Posting {
+            entry: entry.clone(),
+            account: CLEARING_ACCOUNT.to_string(),
+            fen: bill.total.fen.0,
+        },
+        Posting {
+            entry,
+            account: tenant_account(&bill.tenant),
+            fen: -bill.total.fen.0,
+        },
+    ];
+    let posting_keys = [
+        app.store.db.generate_id().map_err(super::internal)?,
+        app.store.db.generate_id().map_err(super::internal)?,
+    ];
+    let event_key = app.outbox.next_key().map_err(super::internal)?;
+    let receipt_key = app.outbox.next_key().map_err(super::internal)?;
+    let payment_key = notice.payment_id.0.as_bytes().to_vec();
+    let bill_key = bill.bill_id.0.as_bytes().to_vec();
+    let periods: Vec<Vec<u8>> = bill
+        .lines
+        .iter()
+        .filter(|l| l.amount != Fen::ZERO && period_months(&l.period).is_some())
+        .map(|l| period_key(&bill.tenant, &bill.account, l))
+        .collect();
+    let settlement_bytes = encode(&settlement);
+    let receipt_bytes = encode(&receipt);
+
+    let s = &app.store;
+    let result = (
+        &s.settlements,
+        &s.bills_paid,
+        &s.periods,
+        &s.postings,
+        &s.balances,
+        app.outbox.tree(),
+    )
+        .transaction(
+            |(settlements, bills_paid, periods_t, postings_t, balances, outbox)| {
+                if settlements.get(&payment_key)?.is_some() {
+                    // A concurrent retry of this payment won the race; the caller replays it.
+                    return Err(ConflictableTransactionError::Abort(Conflict::SamePayment));
+                }
+                if let Some(other) = bills_paid.get(&bill_key)? {
+                    return Err(ConflictableTransactionError::Abort(Conflict::BillPaid(
+                        other.to_vec(),
+                    )));
+                }
+                for p in &periods {
+                    if let Some(other) = periods_t.get(p)? {
+                        if other.as_ref() != bill_key.as_slice() {
+                            return Err(ConflictableTransactionError::Abort(Conflict::PeriodPaid(
+                                String::from_utf8_lossy(p).replace('\0', " "),
+                            )));
+                        }
+                    }
+                }
+                settlements.insert(payment_key.as_slice(), settlement_bytes.as_slice())?;
+                bills_paid.insert(bill_key.as_slice(), payment_key.as_slice())?;
+                for p in &periods {
+                    periods_t.insert(p.as_slice(), bill_key.as_slice())?;
+                }
+                for (k, posting) in posting_keys.iter().zip(&postings) {
+                    postings_t.insert(&k.to_be_bytes(), encode(posting))?;
+                    let old = balances
+                        .get(posting.account.as_bytes())?
+                        .map(|v| crate::store::decode_i64(&v))
+                        .unwrap_or(0);
+                    balances.insert(
+                        posting.account.as_bytes(),
+                        &old.saturating_add(posting.fen).to_be_bytes(),
+                    )?;
+                }
+                Outbox::stage(outbox, event_key, &event)?;
+                Outbox::stage_message(
+                    outbox,
+                    receipt_key,
+                    subjects::receipt(&receipt.terminal),
+                    receipt_bytes.clone(),
+                )?;
+                Ok(())
+            },
+        );
+    match result {
+        Ok(()) => {}
+        Err(TransactionError::Abort(Conflict::SamePayment)) => {
+            return match replay(&app, &notice, &req.notice.body)? {
+                Some(done) => reply_ok(&done),
+                None => Err(super::internal("settlement vanished")),
+            };
+        }
+        Err(TransactionError::Abort(Conflict::BillPaid(other))) => {
+            let other = uuid_text(&other);
+            return Err(WireError::new(
+                ErrorCode::BillAlreadyPaid,
+                format!(
+                    "bill {} was already settled by payment {other}",
+                    bill.bill_id
+                ),
+            ));
+        }
+        Err(TransactionError::Abort(Conflict::PeriodPaid(what))) => {
+            return Err(WireError::new(
+                ErrorCode::BillAlreadyPaid,
+                format!("{what} was already paid by another bill"),
+            ));
+        }
+        Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
+    }
+    app.commit.commit().await.map_err(super::internal)?;
+    app.outbox.notify();
+    tracing::info!(payment = %notice.payment_id, bill = %bill.bill_id, amount = %bill.total, "settled");
+    reply_ok(&receipt)
+}
+
+enum Conflict {
+    SamePayment,
+    BillPaid(Vec<u8>),
+    PeriodPaid(String),
+}
+
+fn uuid_text(bytes: &[u8]) -> String {
+    uuid::Uuid::from_slice(bytes)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// The first answer for this payment id, if it was settled; a 409 if the id came back with a
+/// different notice.
+fn replay(app: &App, notice: &SettlementNotice, body: &[u8]) -> Result<Option<Receipt>, WireError> {
+    let Some(raw) = app
+        .store
+        .settlements
+        .get(notice.payment_id.0.as_bytes())
+        .map_err(super::internal)?
+    else {
+        return Ok(None);
+    };
+    let done: Settlement = decode(&raw).map_err(super::internal)?;
+    if done.notice_body != body {
+        return Err(WireError::new(
+            ErrorCode::IdempotencyConflict,
+            format!(
+                "payment {} was settled with another notice",
+                notice.payment_id
+            ),
+        ));
+    }
+    Ok(Some(done.receipt))
+}
+
+/// What must hold before money may be settled against the bill.
+fn check(app: &App, notice: &SettlementNotice, bill: &Bill) -> Result<(), WireError> {
+    if notice.bill.bill_id != bill.bill_id {
+        return Err(WireError::field(
+            "notice.bill.bill_id",
+            "does not match the signed bill",
+        ));
+    }
+    if notice.amount != bill.total {
+        return Err(WireError::new(
+            ErrorCode::AmountMismatch,
+            format!(
+                "notice carries {} but bill {} totals {}",
+                notice.amount, bill.bill_id, bill.total
+            ),
+        ));
+    }
+    if notice.amount.fen <= Fen::ZERO {
+        return Err(WireError::field("amount", "must be above zero"));
+    }
+    let now = app.clock.now();
+    if notice.authorized_at > bill.expires_at
+        || now > bill.expires_at + chrono::Duration::seconds(SETTLE_GRACE_SECS)
+    {
+        return Err(WireError::new(
+            ErrorCode::BillExpired,
+            format!("bill {} expired at {}", bill.bill_id, bill.expires_at),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Everything a paygate operation needs.
+
+use crate::store::Store;
+use ed25519_dalek::SigningKey;
+use posfee_runtime::keydir::KeyDirectory;
+use posfee_runtime::outbox::Outbox;
+use posfee_runtime::store::GroupCommit;
+use posfee_runtime::Clock;
+use posfee_schemas::ids::{KeyId, PaymentId};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// What a sandbox payer can spend after registering: 10,000.00 CNY.
+pub const SANDBOX_OPENING_BALANCE_FEN: i64 = 1_000_000;
+/// How long one settle request to the ledger may take.
+pub const SETTLE_CALL_TIMEOUT_MS: u64 = 5_000;
+/// How long a pay request keeps retrying the ledger before it answers 503; the payment stays
+/// authorized and the recovery loop finishes it.
+pub const SETTLE_DEADLINE_MS: u64 = 20_000;
+/// Pause between settle retries.
+pub const SETTLE_RETRY_MS: u64 = 200;
+/// How often the recovery loop looks for authorizations left behind (a crash, a timeout).
+pub const RECOVERY_INTERVAL_MS: u64 = 2_000;
+/// Largest page `posfee.paygate.payments` returns.
+pub const MAX_PAGE: u32 = 1_000;
+
+pub struct App {
+    pub store: Store,
+    pub outbox: Outbox,
+    pub commit: GroupCommit,
+    pub clock: Arc<dyn Clock>,
+    pub client: async_nats::Client,
+    pub bill_keys: KeyDirectory,
+    pub key_id: KeyId,
+    pub key: SigningKey,
+    /// One driver per payment at a time: a retried pay request waits for the first.
+    locks: Mutex<HashMap<PaymentId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl App {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        outbox: Outbox,
+        commit: GroupCommit,
+        clock: Arc<dyn Clock>,
+        client: async_nats::Client,
+        bill_keys: KeyDirectory,
+        key_id: KeyId,
+        key: SigningKey,
+    ) -> App {
+        App {
+            store,
+            outbox,
+            commit,
+            clock,
+            client,
+            bill_keys,
+            key_id,
+            key,
+            locks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The lock that serializes work on one payment.
+    pub fn payment_lock(&self, id: PaymentId) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = match self.locks.lock() {
+            Ok(l) => l,
+            Err(p) => p.into_inner(),
+        };
+        // Drop locks nobody holds, so the map stays as small as the payments in flight.
+        locks.retain(|_, l| Arc::strong_count(l) > 1);
+        locks.entry(id).or_default().clone()
+    }
+}

@@ -1,0 +1,152 @@
+//! `posfee.paygate.pay`: a payment ordered and signed on the payer's phone.
+//!
+//! The order must be signed by the device key registered for the payer it names, and pay
+//! exactly the fee-engine-signed bill it carries. Idempotent by payment id: a retry waits for
+//! the first attempt and gets its answer.
+
+use crate::app::App;
+use crate::settle::{authorize, drive_for_request, load, refusal_error};
+use crate::store::{Payer, Payment};
+use ed25519_dalek::VerifyingKey;
+use posfee_runtime::keydir::VerifyError;
+use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_schemas::fee::Bill;
+use posfee_schemas::ids::PayerHandle;
+use posfee_schemas::money::Fen;
+use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentState};
+use posfee_schemas::signed::{verify_with, Purpose};
+use posfee_schemas::{decode, ErrorCode, WireError};
+use std::sync::Arc;
+
+pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
+    let req: PayRequest = decode_request(&msg.payload)?;
+    let (handle, payer) = device_owner(&app, &req)?;
+    let key: [u8; 32] = payer
+        .device_public_key
+        .as_slice()
+        .try_into()
+        .map_err(super::internal)?;
+    let key = VerifyingKey::from_bytes(&key).map_err(super::internal)?;
+    verify_with(
+        &key,
+        Purpose::DevicePay,
+        &req.order.body,
+        &req.order.signature,
+    )
+    .map_err(|_| WireError::new(ErrorCode::BadSignature, "order: signature does not verify"))?;
+    let order: PayOrder = decode(&req.order.body)
+        .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("order: {e}")))?;
+    if order.payer != handle {
+        return Err(WireError::new(
+            ErrorCode::Forbidden,
+            "order: signed by a device of another payer",
+        ));
+    }
+    let bill: Bill = app
+        .bill_keys
+        .verify(&req.bill.signed)
+        .await
+        .map_err(|e| match e {
+            VerifyError::Sign(e) => WireError::new(ErrorCode::BadSignature, format!("bill: {e}")),
+            VerifyError::Directory(e) => {
+                WireError::new(ErrorCode::Unavailable, format!("bill: {e}"))
+            }
+        })?;
+    if req.bill.bill_id != bill.bill_id || order.bill_id != bill.bill_id {
+        return Err(WireError::field(
+            "order.bill_id",
+            "does not name the signed bill",
+        ));
+    }
+    if order.amount != bill.total {
+        return Err(WireError::new(
+            ErrorCode::AmountMismatch,
+            format!(
+                "order pays {} but the bill totals {}",
+                order.amount, bill.total
+            ),
+        ));
+    }
+    if order.amount.fen <= Fen::ZERO {
+        return Err(WireError::field("order.amount", "must be above zero"));
+    }
+    if order.terminal != bill.terminal {
+        return Err(WireError::field(
+            "order.terminal",
+            format!("the bill was issued for terminal {}", bill.terminal),
+        ));
+    }
+
+    let lock = app.payment_lock(order.payment_id);
+    let _guard = lock.lock().await;
+    match load(&app, order.payment_id) {
+        Ok(existing) => {
+            if existing.order_body != req.order.body {
+                return Err(WireError::new(
+                    ErrorCode::IdempotencyConflict,
+                    format!("payment id {} was used for another order", order.payment_id),
+                ));
+            }
+            return match existing.state {
+                PaymentState::Captured => match existing.receipt {
+                    Some(r) => reply_ok(&r),
+                    None => Err(super::internal("captured payment without receipt")),
+                },
+                PaymentState::Voided => Err(refusal_error(existing.refusal.as_ref())),
+                PaymentState::Authorized => {
+                    reply_ok(&drive_for_request(&app, order.payment_id).await?)
+                }
+            };
+        }
+        Err(e) if e.code == ErrorCode::PaymentNotFound => {}
+        Err(e) => return Err(e),
+    }
+    let now = app.clock.now();
+    if now > bill.expires_at {
+        return Err(WireError::new(
+            ErrorCode::BillExpired,
+            format!("bill {} expired at {}", bill.bill_id, bill.expires_at),
+        ));
+    }
+    let payment = Payment {
+        payer: handle,
+        bill_id: bill.bill_id,
+        bill: req.bill.clone(),
+        terminal: bill.terminal.clone(),
+        amount: bill.total,
+        order_body: req.order.body.clone(),
+        state: PaymentState::Authorized,
+        authorized_at: now,
+        receipt: None,
+        refusal: None,
+        refunded: Fen::ZERO,
+    };
+    authorize(&app, order.payment_id, &payment).await?;
+    tracing::info!(payment = %order.payment_id, bill = %bill.bill_id, "authorized");
+    reply_ok(&drive_for_request(&app, order.payment_id).await?)
+}
+
+/// The payer whose device key signed the order.
+fn device_owner(app: &App, req: &PayRequest) -> Result<(PayerHandle, Payer), WireError> {
+    let unknown = || {
+        WireError::new(
+            ErrorCode::BadSignature,
+            format!("order: device key {} is not registered", req.order.key_id),
+        )
+    };
+    let handle = app
+        .store
+        .devices
+        .get(req.order.key_id.as_str().as_bytes())
+        .map_err(super::internal)?
+        .ok_or_else(unknown)?;
+    let handle = PayerHandle::parse(String::from_utf8_lossy(&handle).to_string())
+        .map_err(super::internal)?;
+    let raw = app
+        .store
+        .payers
+        .get(handle.as_str().as_bytes())
+        .map_err(super::internal)?
+        .ok_or_else(unknown)?;
+    Ok((handle, decode(&raw).map_err(super::internal)?))
+}

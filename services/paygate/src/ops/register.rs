@@ -1,0 +1,128 @@
+//! `posfee.paygate.register`: the payer's identity and bank account, once, from their phone.
+//! Answers an opaque payer handle; nothing personal ever leaves paygate again.
+
+use crate::app::{App, SANDBOX_OPENING_BALANCE_FEN};
+use crate::identity::{check_bank_account, check_name, check_national_id};
+use crate::store::{Payer, Registration};
+use ed25519_dalek::VerifyingKey;
+use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_schemas::ids::PayerHandle;
+use posfee_schemas::money::{Fen, Money};
+use posfee_schemas::paygate::{RegisterReply, RegisterRequest};
+use posfee_schemas::{decode, encode, ErrorCode, WireError};
+use rand::RngCore;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+use std::sync::Arc;
+
+pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
+    let req: RegisterRequest = decode_request(&msg.payload)?;
+    let fingerprint = encode(&req);
+    if let Some(reply) = replay(&app, &req, &fingerprint)? {
+        return reply_ok(&reply);
+    }
+    check_name(&req.name)?;
+    check_national_id(&req.national_id)?;
+    check_bank_account(&req.bank_account)?;
+    let key: [u8; 32] = req
+        .device_public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| WireError::field("device_public_key", "must be 32 bytes"))?;
+    VerifyingKey::from_bytes(&key)
+        .map_err(|_| WireError::field("device_public_key", "is not an ed25519 public key"))?;
+
+    let payer = PayerHandle::parse(new_handle()).map_err(super::internal)?;
+    let record = Payer {
+        name: req.name.trim().to_string(),
+        national_id: req.national_id.to_ascii_uppercase(),
+        bank_account: req.bank_account.clone(),
+        device_key_id: req.device_key_id.clone(),
+        device_public_key: req.device_public_key.clone(),
+        balance: Fen(SANDBOX_OPENING_BALANCE_FEN),
+        held: Fen::ZERO,
+        registered_at: app.clock.now(),
+    };
+    let reply = RegisterReply {
+        payer: payer.clone(),
+        balance: Money::cny(SANDBOX_OPENING_BALANCE_FEN),
+    };
+    let idem = req.idempotency_key.as_str().as_bytes().to_vec();
+    let device = req.device_key_id.as_str().as_bytes().to_vec();
+    let registration = encode(&Registration {
+        fingerprint: fingerprint.clone(),
+        reply: reply.clone(),
+    });
+    let s = &app.store;
+    let result =
+        (&s.registrations, &s.devices, &s.payers).transaction(|(regs, devices, payers)| {
+            if regs.get(&idem)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(Taken::Key));
+            }
+            if devices.get(&device)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(Taken::Device));
+            }
+            regs.insert(idem.as_slice(), registration.as_slice())?;
+            devices.insert(device.as_slice(), payer.as_str().as_bytes())?;
+            payers.insert(payer.as_str().as_bytes(), encode(&record))?;
+            Ok(())
+        });
+    match result {
+        Ok(()) => {}
+        Err(TransactionError::Abort(Taken::Key)) => {
+            return match replay(&app, &req, &fingerprint)? {
+                Some(reply) => reply_ok(&reply),
+                None => Err(super::internal("registration vanished")),
+            }
+        }
+        Err(TransactionError::Abort(Taken::Device)) => {
+            return Err(WireError::new(
+                ErrorCode::IdempotencyConflict,
+                format!("device key {} is already registered", req.device_key_id),
+            ))
+        }
+        Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
+    }
+    app.commit.commit().await.map_err(super::internal)?;
+    // The handle only: registrations are never logged with who registered.
+    tracing::info!(payer = %reply.payer, "payer registered");
+    reply_ok(&reply)
+}
+
+enum Taken {
+    Key,
+    Device,
+}
+
+fn new_handle() -> String {
+    let mut bytes = [0u8; 12];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("p-{hex}")
+}
+
+fn replay(
+    app: &App,
+    req: &RegisterRequest,
+    fingerprint: &[u8],
+) -> Result<Option<RegisterReply>, WireError> {
+    let Some(raw) = app
+        .store
+        .registrations
+        .get(req.idempotency_key.as_str().as_bytes())
+        .map_err(super::internal)?
+    else {
+        return Ok(None);
+    };
+    let r: Registration = decode(&raw).map_err(super::internal)?;
+    if r.fingerprint != fingerprint {
+        return Err(WireError::new(
+            ErrorCode::IdempotencyConflict,
+            format!(
+                "idempotency key {} was used for another registration",
+                req.idempotency_key
+            ),
+        ));
+    }
+    Ok(Some(r.reply))
+}

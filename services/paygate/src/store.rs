@@ -1,0 +1,111 @@
+//! Paygate's own sled store: the payment platform's records.
+//!
+//! * `payers`: payer handle → [`Payer`] — identity and bank account live here and on the
+//!   payer's phone, nowhere else
+//! * `devices`: device key id → payer handle
+//! * `registrations`: idempotency key → [`Registration`]
+//! * `payments`: payment id → [`Payment`]
+//! * `meta`: the event feed's position (refunds to credit)
+
+use chrono::{DateTime, Utc};
+use posfee_schemas::fee::IssuedBill;
+use posfee_schemas::ids::{BillId, KeyId, PayerHandle, TerminalId};
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::money::{Fen, Money};
+use posfee_schemas::paygate::{PaymentState, RegisterReply};
+use posfee_schemas::WireError;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payer {
+    pub name: String,
+    pub national_id: String,
+    pub bank_account: String,
+    pub device_key_id: KeyId,
+    #[serde(with = "serde_bytes")]
+    pub device_public_key: Vec<u8>,
+    /// What the payer can spend now.
+    pub balance: Fen,
+    /// Held by authorizations waiting for the ledger.
+    pub held: Fen,
+    pub registered_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Registration {
+    #[serde(with = "serde_bytes")]
+    pub fingerprint: Vec<u8>,
+    pub reply: RegisterReply,
+}
+
+/// The ledger's refusal, kept so a retried payment gets the same answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Refusal {
+    pub code: String,
+    pub message: String,
+}
+
+impl From<&WireError> for Refusal {
+    fn from(e: &WireError) -> Self {
+        Refusal {
+            code: e.code.name().to_string(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payment {
+    pub payer: PayerHandle,
+    pub bill_id: BillId,
+    pub bill: IssuedBill,
+    pub terminal: TerminalId,
+    pub amount: Money,
+    /// The device-signed order exactly as received, to tell a retry from a different order
+    /// reusing the payment id.
+    #[serde(with = "serde_bytes")]
+    pub order_body: Vec<u8>,
+    pub state: PaymentState,
+    pub authorized_at: DateTime<Utc>,
+    #[serde(default)]
+    pub receipt: Option<Receipt>,
+    #[serde(default)]
+    pub refusal: Option<Refusal>,
+    /// Refunds credited back to the payer.
+    #[serde(default)]
+    pub refunded: Fen,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub db: sled::Db,
+    pub payers: sled::Tree,
+    pub devices: sled::Tree,
+    pub registrations: sled::Tree,
+    pub payments: sled::Tree,
+    pub meta: sled::Tree,
+}
+
+pub const FEED_SEQ_KEY: &[u8] = b"feed_seq";
+
+impl Store {
+    pub fn open(db: sled::Db) -> anyhow::Result<Store> {
+        Ok(Store {
+            payers: db.open_tree("payers")?,
+            devices: db.open_tree("devices")?,
+            registrations: db.open_tree("registrations")?,
+            payments: db.open_tree("payments")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    pub fn feed_seq(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .meta
+            .get(FEED_SEQ_KEY)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+}

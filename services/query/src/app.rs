@@ -1,0 +1,36 @@
+//! Everything a query operation needs.
+
+use crate::view::View;
+use posfee_runtime::Clock;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a query for something the view has not seen waits for the view to catch up.
+pub const CATCH_UP_WAIT_MS: u64 = 1_000;
+/// How long the live amount from the fee-engine may take.
+pub const QUOTE_TIMEOUT_MS: u64 = 2_000;
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 500;
+
+pub struct App {
+    pub view: View,
+    pub client: async_nats::Client,
+    pub clock: Arc<dyn Clock>,
+    pub applied: watch::Receiver<u64>,
+}
+
+impl App {
+    /// Waits until the view has applied everything the stream holds now, or the wait ends.
+    pub async fn catch_up(&self) {
+        let Ok(target) = posfee_runtime::feed::stream_last_seq(&self.client).await else {
+            return;
+        };
+        let mut applied = self.applied.clone();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(CATCH_UP_WAIT_MS),
+            applied.wait_for(|seq| *seq >= target),
+        )
+        .await;
+    }
+}

@@ -1,0 +1,253 @@
+//! The query service's view, built from `POSFEE_EVENTS` into its own sled store.
+//!
+//! Every effect is keyed so that applying an event again writes the same bytes: a replay from
+//! the start rebuilds exactly the view a live run built. The holder's name is stored masked;
+//! the full name never reaches this store.
+
+use posfee_runtime::feed::Delivered;
+use posfee_schemas::events::{
+    AccountUpserted, BillIssued, EventBody, PaymentRefunded, PaymentSettled, ReadingRecorded,
+};
+use posfee_schemas::query::{BillSummary, PaymentItem};
+use posfee_schemas::{decode, encode};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+const FEED_SEQ_KEY: &[u8] = b"feed_seq";
+
+/// An account as the query service shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub class: String,
+    pub holder_masked: String,
+    pub attributes: BTreeMap<String, String>,
+    pub meters: BTreeMap<String, String>,
+}
+
+#[derive(Clone)]
+pub struct View {
+    pub db: sled::Db,
+    pub tenants: sled::Tree,
+    pub accounts: sled::Tree,
+    pub readings: sled::Tree,
+    /// tenant\0account\0issued_at\0bill id → BillSummary
+    pub bills: sled::Tree,
+    /// bill id → key in `bills`
+    pub bill_index: sled::Tree,
+    /// tenant\0account\0settled_at\0payment id → PaymentItem
+    pub payments: sled::Tree,
+    /// payment id → key in `payments`
+    pub payment_index: sled::Tree,
+    meta: sled::Tree,
+}
+
+/// `tenant \0 account \0`, the prefix of everything about one account.
+pub fn account_prefix(tenant: &str, account: &str) -> Vec<u8> {
+    let mut k = Vec::with_capacity(tenant.len() + account.len() + 2);
+    k.extend_from_slice(tenant.as_bytes());
+    k.push(0);
+    k.extend_from_slice(account.as_bytes());
+    k.push(0);
+    k
+}
+
+fn join(prefix: &[u8], rest: &[&str]) -> Vec<u8> {
+    let mut k = prefix.to_vec();
+    k.extend_from_slice(rest.join("\0").as_bytes());
+    k
+}
+
+/// Masks all but the first character: `张三` → `张*`, `王小明` → `王**`.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        None => String::new(),
+        Some(first) => {
+            let rest = chars.filter(|c| !c.is_whitespace()).count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+    }
+}
+
+impl View {
+    pub fn open(db: sled::Db) -> anyhow::Result<View> {
+        Ok(View {
+            tenants: db.open_tree("tenants")?,
+            accounts: db.open_tree("accounts")?,
+            readings: db.open_tree("readings")?,
+            bills: db.open_tree("bills")?,
+            bill_index: db.open_tree("bill_index")?,
+            payments: db.open_tree("payments")?,
+            payment_index: db.open_tree("payment_index")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    pub fn feed_seq(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .meta
+            .get(FEED_SEQ_KEY)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    /// Applies a batch in stream order and records how far it got.
+    pub fn apply(&self, batch: Vec<Delivered>) -> anyhow::Result<u64> {
+        let mut last = self.feed_seq()?;
+        for d in batch {
+            last = last.max(d.seq);
+            let Some(event) = d.event else { continue };
+            match event.body {
+                EventBody::AccountUpserted(a) => self.account(&a)?,
+                EventBody::ReadingRecorded(r) => self.reading(&r)?,
+                EventBody::BillIssued(b) => self.bill(&b, event.at)?,
+                EventBody::PaymentSettled(p) => self.settled(&p)?,
+                EventBody::PaymentRefunded(r) => self.refunded(&r)?,
+                _ => {}
+            }
+        }
+        self.meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
+        Ok(last)
+    }
+
+    fn account(&self, a: &AccountUpserted) -> anyhow::Result<()> {
+        self.tenants.insert(a.tenant.as_str().as_bytes(), &[])?;
+        let view = AccountView {
+            class: a.class.clone(),
+            holder_masked: mask_name(&a.holder_name),
+            attributes: a.attributes.clone(),
+            meters: a.meters.clone(),
+        };
+        let mut key = account_prefix(a.tenant.as_str(), a.account.as_str());
+        key.pop();
+        self.accounts.insert(key, encode(&view))?;
+        Ok(())
+    }
+
+    fn reading(&self, r: &ReadingRecorded) -> anyhow::Result<()> {
+        let prefix = account_prefix(r.tenant.as_str(), r.account.as_str());
+        let key = join(
+            &prefix,
+            &[
+                &r.meter,
+                r.register.as_deref().unwrap_or(""),
+                &r.read_on.to_string(),
+            ],
+        );
+        self.readings.insert(key, r.value.to_string().as_bytes())?;
+        Ok(())
+    }
+
+    fn bill(&self, b: &BillIssued, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
+        let id = b.bill_id.0.as_bytes();
+        if self.bill_index.contains_key(id)? {
+            return Ok(());
+        }
+        let prefix = account_prefix(b.tenant.as_str(), b.account.as_str());
+        let key = join(&prefix, &[&sortable(at), &b.bill_id.to_string()]);
+        let summary = BillSummary {
+            bill_id: b.bill_id,
+            total: b.total,
+            issued_at: at,
+            expires_at: b.expires_at,
+            paid: false,
+        };
+        self.bills.insert(key.as_slice(), encode(&summary))?;
+        self.bill_index.insert(id, key)?;
+        Ok(())
+    }
+
+    fn settled(&self, p: &PaymentSettled) -> anyhow::Result<()> {
+        if let Some(key) = self.bill_index.get(p.bill_id.0.as_bytes())? {
+            if let Some(raw) = self.bills.get(&key)? {
+                let mut summary: BillSummary = decode(&raw)?;
+                summary.paid = true;
+                self.bills.insert(key, encode(&summary))?;
+            }
+        }
+        let id = p.payment_id.0.as_bytes();
+        if self.payment_index.contains_key(id)? {
+            return Ok(());
+        }
+        let prefix = account_prefix(p.tenant.as_str(), p.account.as_str());
+        let key = join(
+            &prefix,
+            &[&sortable(p.settled_at), &p.payment_id.to_string()],
+        );
+        let item = PaymentItem {
+            payment_id: p.payment_id,
+            bill_id: p.bill_id,
+            amount: p.amount,
+            refunded: posfee_schemas::Money {
+                fen: posfee_schemas::Fen::ZERO,
+                currency: p.amount.currency,
+            },
+            terminal: p.terminal.clone(),
+            settled_at: p.settled_at,
+        };
+        self.payments.insert(key.as_slice(), encode(&item))?;
+        self.payment_index.insert(id, key)?;
+        Ok(())
+    }
+
+    fn refunded(&self, r: &PaymentRefunded) -> anyhow::Result<()> {
+        let Some(key) = self.payment_index.get(r.payment_id.0.as_bytes())? else {
+            return Ok(());
+        };
+        if let Some(raw) = self.payments.get(&key)? {
+            let mut item: PaymentItem = decode(&raw)?;
+            // The refunded total only grows; an older event never lowers it.
+            if r.total_refunded.fen > item.refunded.fen {
+                item.refunded = r.total_refunded;
+                self.payments.insert(key, encode(&item))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A digest of everything the view holds (not its feed position), to compare two views.
+    pub fn digest(&self) -> anyhow::Result<Vec<(String, Rows)>> {
+        let mut out = Vec::new();
+        for (name, tree) in [
+            ("tenants", &self.tenants),
+            ("accounts", &self.accounts),
+            ("readings", &self.readings),
+            ("bills", &self.bills),
+            ("bill_index", &self.bill_index),
+            ("payments", &self.payments),
+            ("payment_index", &self.payment_index),
+        ] {
+            let mut rows = Vec::new();
+            for item in tree.iter() {
+                let (k, v) = item?;
+                rows.push((k.to_vec(), v.to_vec()));
+            }
+            out.push((name.to_string(), rows));
+        }
+        Ok(out)
+    }
+}
+
+/// A tree's contents, key and value bytes in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// An instant as text that sorts in time order.
+fn sortable(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y%m%dT%H%M%S%.9fZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_name;
+
+    #[test]
+    fn names_keep_only_their_first_character() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("王小明"), "王**");
+        assert_eq!(mask_name("Li"), "L*");
+        assert_eq!(mask_name("X"), "X*");
+        assert_eq!(mask_name(""), "");
+    }
+}

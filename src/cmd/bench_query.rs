@@ -1,0 +1,234 @@
+//! `posfee bench query`: queries per second and latency percentiles over NATS against a
+//! running system, optionally after loading a large generated set of accounts.
+
+use crate::cmd::import::{publish, What};
+use crate::cmd::up::{connect_operator, running_url};
+use crate::layout::DataDir;
+use crate::refdata::generate;
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use posfee_runtime::{bus, call, creds, CallError};
+use posfee_schemas::query::{AccountRef, AccountSummary, BillsReply, ReadingsQuery, ReadingsReply};
+use posfee_schemas::subjects::{self, QueryKind, Role};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One query may take this long before it counts as a timeout.
+pub const QUERY_TIMEOUT_MS: u64 = 5_000;
+/// How long to wait for the query view to have applied a large import.
+pub const CATCH_UP_TIMEOUT_SECS: u64 = 600;
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Account summary (includes the live amount from the fee-engine).
+    Account,
+    Bills,
+    Readings,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchQueryArgs {
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Generate and import this many accounts (and their readings) first; 0 uses what is there
+    /// from an earlier run with the same seed.
+    #[arg(long, default_value_t = 100_000)]
+    pub accounts: usize,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    #[arg(long, value_enum, default_value_t = Kind::Account)]
+    pub kind: Kind,
+    /// Write the results as JSON to this file too.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Results {
+    pub kind: Kind,
+    pub accounts: usize,
+    pub concurrency: usize,
+    pub seconds: f64,
+    pub requests: u64,
+    pub queries_per_sec: f64,
+    pub errors: BTreeMap<String, u64>,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    pub max_ms: f64,
+}
+
+pub async fn run(args: BenchQueryArgs) -> anyhow::Result<()> {
+    let data = DataDir::new(&args.data_dir);
+    let tmp = tempfile_dir()?;
+    let accounts_file = tmp.join("accounts.csv");
+    let readings_file = tmp.join("readings.csv");
+    let count = args.accounts.max(1);
+    generate::write(
+        count,
+        args.seed,
+        &mut std::io::BufWriter::new(std::fs::File::create(&accounts_file)?),
+        &mut std::io::BufWriter::new(std::fs::File::create(&readings_file)?),
+    )?;
+    let parsed = crate::cmd::import::parse(What::Accounts, &accounts_file)?;
+    let refs: Vec<AccountRef> = parsed
+        .events
+        .iter()
+        .filter_map(|e| match &e.body {
+            posfee_schemas::events::EventBody::AccountUpserted(a) => Some(AccountRef {
+                tenant: a.tenant.clone(),
+                account: a.account.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    if args.accounts > 0 {
+        let url = running_url(&data)?;
+        let seed = creds::read_seed(&data.creds().join(format!("{}.nk", Role::Importer)))?;
+        let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
+        let t = Instant::now();
+        let a = publish(&importer, &parsed.events, true).await?;
+        let readings = crate::cmd::import::parse(What::Readings, &readings_file)?;
+        let r = publish(&importer, &readings.events, true).await?;
+        eprintln!(
+            "imported {} accounts and {} readings ({a} + {r} new) in {:.1} s",
+            parsed.events.len(),
+            readings.events.len(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+    let client = connect_operator(&data).await?;
+    wait_for_view(&client, refs.last().context("no accounts")?).await?;
+
+    let refs = Arc::new(refs);
+    let deadline = Instant::now() + Duration::from_secs(args.duration);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..args.concurrency {
+        let (client, refs, kind) = (client.clone(), refs.clone(), args.kind);
+        tasks.push(tokio::spawn(async move {
+            let mut rng = rand::rngs::StdRng::seed_from_u64(worker as u64);
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+            while Instant::now() < deadline {
+                let r = &refs[rng.gen_range(0..refs.len())];
+                let t = Instant::now();
+                let result = one(&client, kind, r).await;
+                hist.saturating_record(t.elapsed().as_micros() as u64);
+                if let Err(e) = result {
+                    let code = match &e {
+                        CallError::Remote(w) => w.code.name().to_string(),
+                        CallError::TimedOut(_) => "TIMED_OUT".into(),
+                        CallError::NoResponders(_) => "NO_RESPONDERS".into(),
+                        other => format!("{other}"),
+                    };
+                    *errors.entry(code).or_default() += 1;
+                }
+            }
+            anyhow::Ok((hist, errors))
+        }));
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors = BTreeMap::new();
+    for t in tasks {
+        let (h, e) = t.await??;
+        hist.add(h)?;
+        for (k, v) in e {
+            *errors.entry(k).or_default() += v;
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
+    let results = Results {
+        kind: args.kind,
+        accounts: refs.len(),
+        concurrency: args.concurrency,
+        seconds,
+        requests: hist.len(),
+        queries_per_sec: hist.len() as f64 / seconds,
+        errors,
+        p50_ms: ms(0.5),
+        p90_ms: ms(0.9),
+        p99_ms: ms(0.99),
+        p999_ms: ms(0.999),
+        max_ms: hist.max() as f64 / 1000.0,
+    };
+    println!(
+        "query {:?}: {} accounts, {} in flight, {:.1} s: {} requests, {:.0} queries/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, errors {:?}",
+        results.kind, results.accounts, results.concurrency, results.seconds, results.requests,
+        results.queries_per_sec, results.p50_ms, results.p90_ms, results.p99_ms, results.p999_ms,
+        results.max_ms, results.errors
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+async fn one(client: &async_nats::Client, kind: Kind, r: &AccountRef) -> Result<(), CallError> {
+    let timeout = Some(Duration::from_millis(QUERY_TIMEOUT_MS));
+    match kind {
+        Kind::Account => {
+            call::<_, AccountSummary>(client, subjects::query(QueryKind::Account), r, timeout)
+                .await
+                .map(|_| ())
+        }
+        Kind::Bills => call::<_, BillsReply>(client, subjects::query(QueryKind::Bills), r, timeout)
+            .await
+            .map(|_| ()),
+        Kind::Readings => call::<_, ReadingsReply>(
+            client,
+            subjects::query(QueryKind::Readings),
+            &ReadingsQuery {
+                tenant: r.tenant.clone(),
+                account: r.account.clone(),
+                meter: None,
+                from: None,
+                to: None,
+            },
+            timeout,
+        )
+        .await
+        .map(|_| ()),
+    }
+}
+
+/// Waits until the query service knows the last imported account.
+async fn wait_for_view(client: &async_nats::Client, last: &AccountRef) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(CATCH_UP_TIMEOUT_SECS);
+    loop {
+        let r: Result<AccountSummary, CallError> = call(
+            client,
+            subjects::query(QueryKind::Account),
+            last,
+            Some(Duration::from_secs(5)),
+        )
+        .await;
+        match r {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() > deadline => {
+                anyhow::bail!("the query view never caught up: {e}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("posfee-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}

@@ -1,0 +1,189 @@
+//! Reference data in: CSV import, bad rows with line numbers, re-import changes nothing, the
+//! imported accounts are quoted and queried, and `posfee events` shows what happened.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use posfee_harness::fixtures::billing_now;
+use posfee_harness::{Harness, ServiceOptions};
+use posfee_runtime::{call, ManualClock};
+use posfee_schemas::fee::{Quote, QuoteRequest};
+use posfee_schemas::ids::{AccountNo, TenantId};
+use posfee_schemas::query::{AccountRef, AccountSummary};
+use posfee_schemas::subjects::{self, QueryKind, Role};
+use std::process::Command;
+use std::sync::Arc;
+
+const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
+const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/samples");
+
+fn posfee(h: &Harness, args: &[&str]) -> std::process::Output {
+    Command::new(POSFEE)
+        .args(args)
+        .arg("--data-dir")
+        .arg(h.data().root())
+        .output()
+        .unwrap()
+}
+
+async fn stream_messages(h: &Harness) -> u64 {
+    let js = async_nats::jetstream::new(h.connect(Role::Operator).await.unwrap());
+    let mut s = js.get_stream(subjects::EVENTS_STREAM).await.unwrap();
+    s.info().await.unwrap().state.messages
+}
+
+async fn system() -> Harness {
+    let mut h = Harness::start().await.unwrap();
+    h.start_all(ServiceOptions {
+        clock: Arc::new(ManualClock::new(billing_now())),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    h.publish_url_file().unwrap();
+    h
+}
+
+#[tokio::test]
+async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() {
+    let h = system().await;
+    let accounts = format!("{SAMPLES}/accounts.csv");
+    let readings = format!("{SAMPLES}/readings.csv");
+    let out = posfee(&h, &["import", "accounts", &accounts]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = posfee(&h, &["import", "readings", &readings]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let once = stream_messages(&h).await;
+    assert_eq!(once, 300 + 2340);
+
+    let again = posfee(&h, &["import", "accounts", &accounts]);
+    let text = String::from_utf8_lossy(&again.stdout);
+    assert!(text.contains("0 new events stored"), "{text}");
+    assert_eq!(stream_messages(&h).await, once);
+
+    // One account of each example tenant is priced from the imported data.
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    for (tenant, account) in [
+        ("acme-property", "1-1-0000"),
+        ("city-water", "W-000001"),
+        ("city-power", "E-000002"),
+        ("city-power", "E-000006"),
+        ("city-telecom", "13800000003"),
+    ] {
+        let q: Result<Quote, _> = call(
+            &terminal,
+            subjects::fee_quote(),
+            &QuoteRequest {
+                tenant: TenantId::parse(tenant).unwrap(),
+                account: AccountNo::parse(account).unwrap(),
+                kinds: vec![],
+                as_of: None,
+                prepay_months: None,
+                top_up: None,
+            },
+            None,
+        )
+        .await;
+        let q = q.unwrap_or_else(|e| panic!("{tenant}/{account}: {e}"));
+        assert!(q.total.0 > 0, "{tenant}/{account} owes nothing");
+    }
+    let s: AccountSummary = call(
+        &terminal,
+        subjects::query(QueryKind::Account),
+        &AccountRef {
+            tenant: TenantId::parse("acme-property").unwrap(),
+            account: AccountNo::parse("1-1-0000").unwrap(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.holder_masked, "陈**");
+    assert_eq!(s.attributes.get("building").map(String::as_str), Some("B"));
+    assert!(s.outstanding.is_some(), "{s:?}");
+
+    // The operator sees the import in the stream, in order.
+    let out = posfee(
+        &h,
+        &[
+            "events",
+            "--json",
+            "--since",
+            "start",
+            "--no-follow",
+            "--kind",
+            "account.*",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 300);
+    assert!(lines
+        .windows(2)
+        .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64()));
+    assert_eq!(lines[0]["subject"], "posfee.events.account.upserted");
+    assert_eq!(lines[0]["event"]["body"]["data"]["account"], "1-1-0000");
+}
+
+#[tokio::test]
+async fn a_file_with_bad_rows_reports_each_with_its_line_and_imports_nothing() {
+    let h = system().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.csv");
+    std::fs::write(
+        &file,
+        "tenant,account,class,holder_name,attributes,meters,paid_through,arrears\n\
+         city-water,W-1,residential,张三,,water=W-1,water=2026-09,\n\
+         city.water,W-2,residential,李四,,,,\n\
+         city-water,W 3,residential,王五,,,,\n\
+         city-water,W-4,residential,赵六,,,water=2026-13,\n\
+         city-water,W-5,residential,钱七,area,,,\n\
+         city-water,W-6,residential\n",
+    )
+    .unwrap();
+    let before = stream_messages(&h).await;
+    let out = posfee(&h, &["import", "accounts", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for (line, what) in [
+        (3, "tenant"),
+        (4, "account"),
+        (5, "paid_through"),
+        (6, "attributes"),
+        (7, "fields"),
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.contains(&format!("line {line}:")) && l.contains(what)),
+            "line {line} ({what}) not reported:\n{err}"
+        );
+    }
+    assert!(err.contains("nothing imported"), "{err}");
+    assert_eq!(stream_messages(&h).await, before);
+
+    let out = posfee(
+        &h,
+        &["import", "accounts", file.to_str().unwrap(), "--skip-bad"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stream_messages(&h).await, before + 1);
+}

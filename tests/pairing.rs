@@ -1,0 +1,553 @@
+//! The temporary connection between kiosk and phone, on a real nats-server with the real
+//! fee-engine and the project's permissions: mode A (the kiosk shows a code, the phone joins)
+//! and mode B (the phone shows a code, the kiosk offers), single use, expiry, cancel,
+//! conflicts, signature checks, the events they leave, and the terminal's presence.
+//! Paygate and the ledger are not needed here; tests/pay_flow.rs pays.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use posfee_companion::wallet::{self, Always};
+use posfee_companion::{home::Home, join, verify, Companion};
+use posfee_harness::{publish_events, stored_events, Harness, ServiceOptions};
+use posfee_pos_agent::bill::{self, ShownBill};
+use posfee_pos_agent::pairing::{self, PairingOutcome};
+use posfee_pos_agent::presence::Presence;
+use posfee_pos_agent::CancellationToken;
+use posfee_pos_agent::{Agent, Settings};
+use posfee_runtime::{call, CallError, ManualClock};
+use posfee_schemas::events::*;
+use posfee_schemas::fee::{Bill, QuoteRequest};
+use posfee_schemas::ids::*;
+use posfee_schemas::money::Money;
+use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, WalletAnswer};
+use posfee_schemas::subjects::{self, EventKind, Role, ServiceName};
+use posfee_schemas::terminal::{TerminalSeen, TerminalState};
+use posfee_schemas::ErrorCode;
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn tenant() -> TenantId {
+    TenantId::parse("city-water").unwrap()
+}
+fn account() -> AccountNo {
+    AccountNo::parse("3-1-1202").unwrap()
+}
+fn kiosk() -> TerminalId {
+    TerminalId::parse("kiosk-01").unwrap()
+}
+fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+/// 2026-11-25 10:00 in Shanghai.
+fn now() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap()
+}
+
+fn reading(on: NaiveDate, value: &str) -> Event {
+    Event::new(
+        EventId::new_random(),
+        now(),
+        EventBody::ReadingRecorded(ReadingRecorded {
+            tenant: tenant(),
+            account: account(),
+            meter: "W-77".into(),
+            register: None,
+            read_on: on,
+            value: rust_decimal::Decimal::from_str(value).unwrap(),
+        }),
+    )
+}
+
+/// The fee-engine, fed with one household that owes 190.00 CNY for October's water.
+async fn system() -> (Harness, ManualClock) {
+    let mut h = Harness::start().await.unwrap();
+    let clock = ManualClock::new(now());
+    h.start_service(
+        ServiceName::FeeEngine,
+        ServiceOptions {
+            clock: Arc::new(clock.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    let account_event = Event::new(
+        EventId::new_random(),
+        now(),
+        EventBody::AccountUpserted(AccountUpserted {
+            tenant: tenant(),
+            account: account(),
+            class: "residential".into(),
+            holder_name: "王五".into(),
+            attributes: BTreeMap::new(),
+            meters: BTreeMap::from([("water".into(), "W-77".into())]),
+            paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
+            arrears: vec![],
+        }),
+    );
+    publish_events(
+        &importer,
+        &[
+            account_event,
+            reading(day(2025, 12, 31), "1000"),
+            reading(day(2026, 9, 30), "1170"),
+            reading(day(2026, 10, 31), "1200"),
+        ],
+    )
+    .await
+    .unwrap();
+    (h, clock)
+}
+
+async fn agent(h: &Harness, clock: &ManualClock, terminal: TerminalId, ttl: Duration) -> Agent {
+    let client = h.connect(Role::Terminal).await.unwrap();
+    Agent::new(
+        client,
+        Settings {
+            terminal,
+            pairing_ttl: ttl,
+            receipt_wait: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(1),
+        },
+        Arc::new(clock.clone()),
+    )
+}
+
+async fn phone(h: &Harness, clock: &ManualClock, dir: &std::path::Path) -> Companion {
+    let client = h.connect(Role::Companion).await.unwrap();
+    Companion::new(client, Home::open(dir).unwrap(), Arc::new(clock.clone()))
+}
+
+fn quote() -> QuoteRequest {
+    QuoteRequest {
+        tenant: tenant(),
+        account: account(),
+        kinds: vec![],
+        as_of: None,
+        prepay_months: None,
+        top_up: None,
+    }
+}
+
+async fn issue(a: &Agent) -> ShownBill {
+    bill::issue(a, quote()).await.unwrap()
+}
+
+/// Opens a mode A pairing and waits for its end in the background.
+async fn open_pairing(
+    a: &Agent,
+    shown: &ShownBill,
+) -> (
+    PairCode,
+    CancellationToken,
+    tokio::task::JoinHandle<PairingOutcome>,
+) {
+    let open = pairing::open(a, shown).await.unwrap();
+    let code = open.code.clone();
+    let cancel = CancellationToken::new();
+    let task = {
+        let a = a.clone();
+        let cancel = cancel.clone();
+        tokio::spawn(async move { open.wait(&a, &cancel).await.unwrap() })
+    };
+    (code, cancel, task)
+}
+
+fn code_of(r: Result<impl std::fmt::Debug, posfee_schemas::WireError>) -> ErrorCode {
+    r.unwrap_err().code
+}
+
+/// Pairing events of this test, in stream order, waiting briefly for the last to land.
+async fn pairing_events(h: &Harness, want: usize) -> Vec<Event> {
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = stored_events(&operator, "posfee.events.pairing.*")
+            .await
+            .unwrap();
+        if events.len() >= want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    events
+}
+
+fn kinds(events: &[Event]) -> Vec<EventKind> {
+    events.iter().map(|e| e.kind()).collect()
+}
+
+#[tokio::test]
+async fn mode_a_first_join_gets_the_verified_bill_and_the_code_is_then_spent() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let shown = issue(&a).await;
+    let (code, _cancel, task) = open_pairing(&a, &shown).await;
+
+    // The QR link carries the bill; the phone checks the signed bill against it.
+    let scanned = PairCode::parse(&code.uri()).unwrap();
+    let v = join::join(&c, &scanned).await.unwrap();
+    assert_eq!(v.bill.bill_id, shown.issued.bill_id);
+    assert_eq!(v.bill.total, Money::cny(19000));
+    assert_eq!(v.bill.tenant_name, "City Water Supply Co.");
+    assert_eq!(v.bill.terminal, kiosk());
+    assert_eq!(task.await.unwrap(), PairingOutcome::Joined);
+
+    // A second phone with the same code: nobody listens any more.
+    let dir2 = tempfile::tempdir().unwrap();
+    let c2 = phone(&h, &clock, dir2.path()).await;
+    let second = join::join(&c2, &code).await;
+    let err = second.unwrap_err();
+    assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
+    assert!(err.message.contains("already used"), "{err}");
+
+    let events = pairing_events(&h, 2).await;
+    assert_eq!(
+        kinds(&events),
+        vec![EventKind::PairingOpened, EventKind::PairingJoined]
+    );
+    match &events[0].body {
+        EventBody::PairingOpened(o) => {
+            assert_eq!(o.bill_id, shown.issued.bill_id);
+            assert_eq!(o.terminal, kiosk());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The token is a secret: no event carries it, in hex or typed form.
+    let typed = code.typed();
+    let symbols = typed.split_once(':').unwrap().1.replace('-', "");
+    for e in &events {
+        let text = serde_json::to_string(e).unwrap();
+        let raw = posfee_schemas::encode(e);
+        assert!(!text.contains(code.token.as_str()), "{text}");
+        assert!(!text.contains(&symbols), "{text}");
+        assert!(!String::from_utf8_lossy(&raw).contains(code.token.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn mode_a_typed_code_joins_too() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let shown = issue(&a).await;
+    let (code, _cancel, task) = open_pairing(&a, &shown).await;
+    let typed = code.typed().to_lowercase().replace('-', " ");
+    let typed = typed.replacen("kiosk 01", "kiosk-01", 1);
+    let v = join::join(&c, &PairCode::parse(&typed).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(v.bill.bill_id, shown.issued.bill_id);
+    assert_eq!(task.await.unwrap(), PairingOutcome::Joined);
+}
+
+#[tokio::test]
+async fn a_late_join_after_expiry_is_told_the_pairing_is_gone() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(1)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let shown = issue(&a).await;
+    let (code, _cancel, task) = open_pairing(&a, &shown).await;
+    assert_eq!(task.await.unwrap(), PairingOutcome::Expired);
+    let err = join::join(&c, &code).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::PairingGone);
+    assert_eq!(err.message, join::GONE_MESSAGE);
+    assert_eq!(
+        kinds(&pairing_events(&h, 2).await),
+        vec![EventKind::PairingOpened, EventKind::PairingExpired]
+    );
+}
+
+#[tokio::test]
+async fn a_join_for_another_terminal_or_bill_is_a_conflict_and_ends_the_pairing() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let raw_phone = h.connect(Role::Companion).await.unwrap();
+
+    for bad in [
+        PairJoin {
+            terminal: TerminalId::parse("kiosk-99").unwrap(),
+            bill_id: None,
+        },
+        PairJoin {
+            terminal: kiosk(),
+            bill_id: Some(BillId::new_random()),
+        },
+    ] {
+        let shown = issue(&a).await;
+        let (code, _cancel, task) = open_pairing(&a, &shown).await;
+        let r = call::<_, BillOffer>(
+            &raw_phone,
+            subjects::pair(&kiosk(), &code.token),
+            &bad,
+            Some(Duration::from_secs(5)),
+        )
+        .await;
+        match r {
+            Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::PairingConflict, "{e}"),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert!(
+            matches!(task.await.unwrap(), PairingOutcome::Refused(e) if e.code == ErrorCode::PairingConflict)
+        );
+        // The code is spent: even the right phone now gets "gone".
+        assert_eq!(code_of(join::join(&c, &code).await), ErrorCode::PairingGone);
+    }
+    assert_eq!(
+        kinds(&pairing_events(&h, 4).await),
+        vec![
+            EventKind::PairingOpened,
+            EventKind::PairingCancelled,
+            EventKind::PairingOpened,
+            EventKind::PairingCancelled
+        ]
+    );
+}
+
+#[tokio::test]
+async fn cancel_at_the_kiosk_closes_the_pairing() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let shown = issue(&a).await;
+    let (code, cancel, task) = open_pairing(&a, &shown).await;
+    cancel.cancel();
+    assert_eq!(task.await.unwrap(), PairingOutcome::Cancelled);
+    assert_eq!(code_of(join::join(&c, &code).await), ErrorCode::PairingGone);
+    let events = pairing_events(&h, 2).await;
+    assert_eq!(
+        kinds(&events),
+        vec![EventKind::PairingOpened, EventKind::PairingCancelled]
+    );
+    match &events[1].body {
+        EventBody::PairingCancelled(e) => assert_eq!(e.bill_id, shown.issued.bill_id),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+/// The kiosk side of mode B done by hand, so a test can send what a tampered kiosk would.
+async fn offer_raw(
+    kiosk_client: &async_nats::Client,
+    code: &PairCode,
+    offer: &BillOffer,
+) -> Result<WalletAnswer, CallError> {
+    call(
+        kiosk_client,
+        subjects::wallet(&code.token),
+        offer,
+        Some(Duration::from_secs(5)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_tampered_bill_is_refused_by_the_phone() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let shown = issue(&a).await;
+
+    // The amount changed in the signed bytes, the signature kept.
+    let mut bill: Bill = shown.issued.signed.peek().unwrap();
+    bill.total = Money::cny(1);
+    let mut forged = shown.issued.clone();
+    forged.signed.body = posfee_schemas::encode(&bill);
+    let offer = BillOffer {
+        terminal: kiosk(),
+        bill: forged,
+        pairing_expires_at: now(),
+    };
+    let err = verify::offer(&c, &offer, &kiosk()).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::BadSignature, "{err}");
+
+    // The same forgery offered to a phone's wallet code: the kiosk gets the refusal.
+    let shown_code = wallet::show(&c, Duration::from_secs(10)).await.unwrap();
+    let code = shown_code.code.clone();
+    let waiting = tokio::spawn(async move {
+        let mut yes = Always(true);
+        shown_code
+            .wait_offer(&c, &mut yes, &CancellationToken::new())
+            .await
+            .map(|(v, _)| v.bill.bill_id)
+    });
+    match offer_raw(&a.client, &code, &offer).await {
+        Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::BadSignature, "{e}"),
+        other => panic!("expected BAD_SIGNATURE, got {other:?}"),
+    }
+    assert_eq!(
+        waiting.await.unwrap().unwrap_err().code,
+        ErrorCode::BadSignature
+    );
+
+    // A genuine bill offered for another terminal than the one offering it is refused too.
+    let dir2 = tempfile::tempdir().unwrap();
+    let c2 = phone(&h, &clock, dir2.path()).await;
+    let mut wrong_terminal = offer.clone();
+    wrong_terminal.bill = shown.issued.clone();
+    wrong_terminal.terminal = TerminalId::parse("kiosk-02").unwrap();
+    let err = verify::offer(&c2, &wrong_terminal, &wrong_terminal.terminal)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+}
+
+#[tokio::test]
+async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = Arc::new(phone(&h, &clock, dir.path()).await);
+    let shown = issue(&a).await;
+
+    let shown_code = wallet::show(&c, Duration::from_secs(10)).await.unwrap();
+    // The kiosk reads the typed code off the phone's screen.
+    let typed = PairCode::parse(&shown_code.code.typed()).unwrap();
+    assert_eq!(typed, shown_code.code);
+    let waiting = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let mut yes = Always(true);
+            shown_code
+                .wait_offer(&c, &mut yes, &CancellationToken::new())
+                .await
+        })
+    };
+    let answer = posfee_pos_agent::wallet::offer(&a, &typed, &shown, &CancellationToken::new())
+        .await
+        .unwrap();
+    let (verified, phone_answer) = waiting.await.unwrap().unwrap();
+    assert_eq!(answer, phone_answer);
+    assert_eq!(answer.bill_id, shown.issued.bill_id);
+    assert_eq!(verified.bill.total, Money::cny(19000));
+    // The phone stored the payment id it promised, for the payment that follows.
+    assert_eq!(
+        c.home
+            .pending(shown.issued.bill_id)
+            .unwrap()
+            .unwrap()
+            .payment_id,
+        answer.payment_id
+    );
+
+    // Single use: a second bill to the same code finds nobody.
+    let second = issue(&a).await;
+    let err = posfee_pos_agent::wallet::offer(&a, &typed, &second, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
+
+    let events = pairing_events(&h, 4).await;
+    assert_eq!(
+        kinds(&events),
+        vec![
+            EventKind::PairingOpened,
+            EventKind::PairingJoined,
+            EventKind::PairingOpened,
+            EventKind::PairingCancelled
+        ]
+    );
+    assert!(
+        matches!(&events[0].body, EventBody::PairingOpened(o) if o.mode == posfee_schemas::pairing::PairMode::PhonePresents)
+    );
+}
+
+#[tokio::test]
+async fn mode_b_a_declined_bill_is_forbidden_at_the_kiosk() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let shown = issue(&a).await;
+    let shown_code = wallet::show(&c, Duration::from_secs(10)).await.unwrap();
+    let code = shown_code.code.clone();
+    let waiting = tokio::spawn(async move {
+        let mut no = Always(false);
+        shown_code
+            .wait_offer(&c, &mut no, &CancellationToken::new())
+            .await
+            .map(|_| ())
+    });
+    let err = posfee_pos_agent::wallet::offer(&a, &code, &shown, &CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
+    assert!(err.message.contains("declined"), "{err}");
+    assert_eq!(
+        waiting.await.unwrap().unwrap_err().code,
+        ErrorCode::Forbidden
+    );
+}
+
+#[tokio::test]
+async fn presence_is_announced_recorded_and_ended() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let read_record = || async {
+        let js = async_nats::jetstream::new(operator.clone());
+        let kv = js.get_key_value(subjects::TERMINALS_BUCKET).await.unwrap();
+        let raw = kv.get(kiosk().as_str()).await.unwrap().unwrap();
+        posfee_schemas::decode::<TerminalSeen>(&raw).unwrap()
+    };
+
+    let presence = Presence::announce(&a).await.unwrap();
+    let seen = read_record().await;
+    assert_eq!(seen.state, TerminalState::Online);
+    assert_eq!(seen.terminal, kiosk());
+    assert_eq!(seen.heartbeat_secs, 1);
+    // The operator's status view lists it online.
+    let status = posfee::cmd::status::collect(&operator, h.url().to_string(), now())
+        .await
+        .unwrap();
+    assert!(status
+        .terminals
+        .iter()
+        .any(|t| t.terminal == "kiosk-01" && t.online));
+
+    // Heartbeats refresh last_seen.
+    let beating = posfee_runtime::Shutdown::new();
+    let hb = {
+        let s = beating.clone();
+        let p = Arc::new(presence);
+        let p2 = p.clone();
+        (tokio::spawn(async move { p2.heartbeat(s).await }), p)
+    };
+    clock.advance(chrono::Duration::seconds(5));
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        read_record().await.last_seen,
+        now() + chrono::Duration::seconds(5)
+    );
+    beating.trigger();
+    hb.0.await.unwrap();
+    hb.1.offline().await.unwrap();
+    assert_eq!(read_record().await.state, TerminalState::Offline);
+
+    let mut events = Vec::new();
+    for _ in 0..50 {
+        events = stored_events(&operator, "posfee.events.terminal.*")
+            .await
+            .unwrap();
+        if events.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        kinds(&events),
+        vec![EventKind::TerminalOnline, EventKind::TerminalOffline]
+    );
+}

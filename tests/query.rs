@@ -1,0 +1,305 @@
+//! The query service: import then query, history paged, the kiosk's summary with the live
+//! amount, 404s that say what is missing, and a view rebuilt by replay equal to the live one.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use posfee_harness::fixtures::{self, billing_now, register_phone};
+use posfee_harness::{publish_events, Harness, ServiceOptions};
+use posfee_runtime::{call, CallError, ManualClock};
+use posfee_schemas::events::{AccountUpserted, Event, EventBody};
+use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
+use posfee_schemas::ids::*;
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::money::{Fen, Money};
+use posfee_schemas::paygate::{PayOrder, PayRequest};
+use posfee_schemas::query::*;
+use posfee_schemas::signed::{Purpose, Signed};
+use posfee_schemas::subjects::{self, QueryKind, Role, ServiceName};
+use posfee_schemas::ErrorCode;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn telecom() -> TenantId {
+    TenantId::parse("city-telecom").unwrap()
+}
+fn phone_no() -> AccountNo {
+    AccountNo::parse("13800138000").unwrap()
+}
+fn kiosk() -> TerminalId {
+    TerminalId::parse("kiosk-q").unwrap()
+}
+
+async fn system() -> (Harness, ManualClock) {
+    let mut h = Harness::start().await.unwrap();
+    let clock = ManualClock::new(billing_now());
+    h.start_all(ServiceOptions {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    fixtures::import_water_households(&importer, &[AccountNo::parse("3-1-1202").unwrap()])
+        .await
+        .unwrap();
+    publish_events(
+        &importer,
+        &[Event::new(
+            EventId::new_random(),
+            billing_now(),
+            EventBody::AccountUpserted(AccountUpserted {
+                tenant: telecom(),
+                account: phone_no(),
+                class: "personal".into(),
+                holder_name: "李小龙".into(),
+                attributes: BTreeMap::new(),
+                meters: BTreeMap::new(),
+                paid_through: BTreeMap::new(),
+                arrears: vec![],
+            }),
+        )],
+    )
+    .await
+    .unwrap();
+    (h, clock)
+}
+
+fn aref(tenant: TenantId, account: &str) -> AccountRef {
+    AccountRef {
+        tenant,
+        account: AccountNo::parse(account).unwrap(),
+    }
+}
+
+/// Buys a top-up of `yuan` for the phone number, end to end.
+async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Receipt {
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let companion = h.connect(Role::Companion).await.unwrap();
+    let bill: IssuedBill = call(
+        &terminal,
+        subjects::bill_issue(),
+        &BillIssueRequest {
+            quote: QuoteRequest {
+                tenant: telecom(),
+                account: phone_no(),
+                kinds: vec![FeeKind::parse("mobile").unwrap()],
+                as_of: None,
+                prepay_months: None,
+                top_up: Some(Fen(fen)),
+            },
+            terminal: kiosk(),
+            idempotency_key: IdempotencyKey::parse(key).unwrap(),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let b: Bill = bill.signed.peek().unwrap();
+    let order = PayOrder {
+        payment_id: PaymentId::new_random(),
+        payer: phone.payer.clone(),
+        bill_id: b.bill_id,
+        amount: b.total,
+        terminal: kiosk(),
+    };
+    call(
+        &companion,
+        fixtures::pay_subject(),
+        &PayRequest {
+            order: Signed::sign(
+                Purpose::DevicePay,
+                &order,
+                &phone.device_key_id,
+                &phone.device_key,
+            ),
+            bill,
+        },
+        Some(Duration::from_secs(30)),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_account_summary_masks_the_holder_and_shows_the_live_amount() {
+    let (h, _) = system().await;
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let s: AccountSummary = call(
+        &terminal,
+        subjects::query(QueryKind::Account),
+        &aref(fixtures::water(), "3-1-1202"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.holder_masked, "王*");
+    assert_eq!(s.class, "residential");
+    assert_eq!(s.outstanding, Some(Money::cny(19000)));
+    assert_eq!(s.outstanding_error, None);
+
+    let readings: ReadingsReply = call(
+        &terminal,
+        subjects::query(QueryKind::Readings),
+        &ReadingsQuery {
+            tenant: fixtures::water(),
+            account: AccountNo::parse("3-1-1202").unwrap(),
+            meter: None,
+            from: Some(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+            to: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let days: Vec<String> = readings
+        .readings
+        .iter()
+        .map(|r| r.read_on.to_string())
+        .collect();
+    assert_eq!(days, ["2026-09-30", "2026-10-31"]);
+}
+
+#[tokio::test]
+async fn unknown_tenants_and_accounts_are_404s_that_say_which() {
+    let (h, _) = system().await;
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let ask = |r: AccountRef| {
+        let terminal = terminal.clone();
+        async move {
+            call::<_, AccountSummary>(&terminal, subjects::query(QueryKind::Account), &r, None)
+                .await
+                .unwrap_err()
+        }
+    };
+    let e: CallError = ask(aref(TenantId::parse("nobody").unwrap(), "1")).await;
+    assert_eq!(e.remote().unwrap().code, ErrorCode::TenantNotFound);
+    let e = ask(aref(fixtures::water(), "0-0-0000")).await;
+    let w = e.remote().unwrap();
+    assert_eq!(w.code, ErrorCode::AccountNotFound);
+    assert!(
+        w.message.contains("0-0-0000") && w.message.contains("city-water"),
+        "{w}"
+    );
+}
+
+#[tokio::test]
+async fn payment_history_pages_and_bills_show_paid() {
+    let (h, clock) = system().await;
+    let companion = h.connect(Role::Companion).await.unwrap();
+    let phone = register_phone(&companion, "测试").await.unwrap();
+    let mut paid = Vec::new();
+    for (i, fen) in [3000, 5000, 10000].into_iter().enumerate() {
+        paid.push(top_up(&h, &phone, fen, &format!("t-{i}")).await);
+        clock.advance(chrono::Duration::minutes(1));
+    }
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    for _ in 0..50 {
+        let page: PaymentsPage = call(
+            &terminal,
+            subjects::query(QueryKind::Payments),
+            &PaymentsQuery {
+                tenant: telecom(),
+                account: phone_no(),
+                from: None,
+                to: None,
+                page_size: Some(2),
+                cursor: cursor.clone(),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        seen.extend(page.items.iter().map(|p| (p.payment_id, p.amount)));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None if seen.len() == 3 => break,
+            // The view may still be applying the last settlement: start over.
+            None => {
+                seen.clear();
+                cursor = None;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let expected: Vec<_> = paid.iter().map(|r| (r.payment_id, r.total)).collect();
+    assert_eq!(seen, expected);
+
+    let bills: BillsReply = call(
+        &terminal,
+        subjects::query(QueryKind::Bills),
+        &aref(telecom(), "13800138000"),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(bills.bills.len(), 3);
+    assert!(bills.bills.iter().all(|b| b.paid), "{:?}", bills.bills);
+
+    let bad = call::<_, PaymentsPage>(
+        &terminal,
+        subjects::query(QueryKind::Payments),
+        &PaymentsQuery {
+            tenant: telecom(),
+            account: phone_no(),
+            from: None,
+            to: None,
+            page_size: Some(0),
+            cursor: None,
+        },
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(bad.remote().unwrap().code, ErrorCode::InvalidField);
+}
+
+#[tokio::test]
+async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
+    let (mut h, clock) = system().await;
+    let companion = h.connect(Role::Companion).await.unwrap();
+    let phone = register_phone(&companion, "测试").await.unwrap();
+    top_up(&h, &phone, 5000, "r-1").await;
+    top_up(&h, &phone, 3000, "r-2").await;
+    // Let the live view apply everything, then stop it and read it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.stop_service(ServiceName::Query).await.unwrap();
+    let dir = h.data().service("query").join("db");
+    let digest = |dir: &std::path::Path| {
+        let view = posfee_query::view::View::open(sled::open(dir).unwrap()).unwrap();
+        (view.digest().unwrap(), view.feed_seq().unwrap())
+    };
+    let (live, live_seq) = digest(&dir);
+    assert!(live
+        .iter()
+        .any(|(name, rows)| name == "payments" && rows.len() == 2));
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    h.start_service(
+        ServiceName::Query,
+        ServiceOptions {
+            clock: Arc::new(clock.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // A query waits for the rebuilt view to catch up; then stop and compare.
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let _: AccountSummary = call(
+        &terminal,
+        subjects::query(QueryKind::Account),
+        &aref(telecom(), "13800138000"),
+        None,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.stop_service(ServiceName::Query).await.unwrap();
+    let (rebuilt, rebuilt_seq) = digest(&dir);
+    assert_eq!(rebuilt_seq, live_seq);
+    assert_eq!(rebuilt, live);
+}

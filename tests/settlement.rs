@@ -1,0 +1,336 @@
+//! Money on the bus: authorize → settle → capture, or void; exactly once; refunds; and the
+//! books reconcile. The phone and the kiosk are played by the test with the wire types, so
+//! this proves the services whatever client drives them.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use futures::StreamExt;
+use posfee::cmd::reconcile::reconcile;
+use posfee_harness::fixtures::{self, billing_now, register_phone, Phone};
+use posfee_harness::{Harness, ServiceOptions};
+use posfee_runtime::{call, CallError, ManualClock};
+use posfee_schemas::fee::{BillIssueRequest, IssuedBill, QuoteRequest};
+use posfee_schemas::ids::*;
+use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest};
+use posfee_schemas::money::Money;
+use posfee_schemas::paygate::{PayOrder, PayRequest};
+use posfee_schemas::signed::{Purpose, Signed};
+use posfee_schemas::subjects::{self, LedgerOp, Role, ServiceName};
+use posfee_schemas::{decode, ErrorCode};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn kiosk() -> TerminalId {
+    TerminalId::parse("kiosk-01").unwrap()
+}
+
+struct World {
+    h: Harness,
+    clock: ManualClock,
+    terminal: async_nats::Client,
+    companion: async_nats::Client,
+    operator: async_nats::Client,
+    phone: Phone,
+}
+
+async fn world(accounts: &[&str]) -> World {
+    let mut h = Harness::start().await.unwrap();
+    let clock = ManualClock::new(billing_now());
+    h.start_all(ServiceOptions {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let accounts: Vec<AccountNo> = accounts
+        .iter()
+        .map(|a| AccountNo::parse(*a).unwrap())
+        .collect();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    fixtures::import_water_households(&importer, &accounts)
+        .await
+        .unwrap();
+    let companion = h.connect(Role::Companion).await.unwrap();
+    let phone = register_phone(&companion, "测试付款人").await.unwrap();
+    World {
+        terminal: h.connect(Role::Terminal).await.unwrap(),
+        operator: h.connect(Role::Operator).await.unwrap(),
+        companion,
+        phone,
+        clock,
+        h,
+    }
+}
+
+async fn issue(w: &World, account: &str, key: &str) -> IssuedBill {
+    call(
+        &w.terminal,
+        subjects::bill_issue(),
+        &BillIssueRequest {
+            quote: QuoteRequest {
+                tenant: fixtures::water(),
+                account: AccountNo::parse(account).unwrap(),
+                kinds: vec![],
+                as_of: None,
+                prepay_months: None,
+                top_up: None,
+            },
+            terminal: kiosk(),
+            idempotency_key: IdempotencyKey::parse(key).unwrap(),
+        },
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+fn order(w: &World, bill: &IssuedBill, payment_id: PaymentId) -> PayRequest {
+    let b: posfee_schemas::fee::Bill = bill.signed.peek().unwrap();
+    let order = PayOrder {
+        payment_id,
+        payer: w.phone.payer.clone(),
+        bill_id: b.bill_id,
+        amount: b.total,
+        terminal: b.terminal,
+    };
+    PayRequest {
+        order: Signed::sign(
+            Purpose::DevicePay,
+            &order,
+            &w.phone.device_key_id,
+            &w.phone.device_key,
+        ),
+        bill: bill.clone(),
+    }
+}
+
+async fn pay(w: &World, req: &PayRequest) -> Result<Receipt, CallError> {
+    call(
+        &w.companion,
+        fixtures::pay_subject(),
+        req,
+        Some(Duration::from_secs(30)),
+    )
+    .await
+}
+
+fn code(r: Result<Receipt, CallError>) -> ErrorCode {
+    r.unwrap_err().remote().unwrap().code
+}
+
+async fn clean_books(w: &World) -> posfee::cmd::reconcile::Report {
+    let mut last = None;
+    for _ in 0..50 {
+        let r = reconcile(&w.operator, w.clock_now()).await.unwrap();
+        if r.differences.is_empty() {
+            return r;
+        }
+        last = Some(r);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("books do not reconcile: {last:?}");
+}
+
+impl World {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        posfee_runtime::Clock::now(&self.clock)
+    }
+}
+
+#[tokio::test]
+async fn a_payment_settles_once_the_terminal_gets_its_receipt_and_a_retry_changes_nothing() {
+    let w = world(&["1-1-101"]).await;
+    let mut receipts = w
+        .terminal
+        .subscribe(subjects::receipt(&kiosk()))
+        .await
+        .unwrap();
+    w.terminal.flush().await.unwrap();
+    let bill = issue(&w, "1-1-101", "b-1").await;
+    let req = order(&w, &bill, PaymentId::new_random());
+    let receipt = pay(&w, &req).await.unwrap();
+    assert_eq!(receipt.bill_id, bill.bill_id);
+    assert_eq!(receipt.total, Money::cny(19000));
+    assert_eq!(receipt.tenant_name, "City Water Supply Co.");
+    assert_eq!(receipt.terminal, kiosk());
+
+    let at_kiosk = tokio::time::timeout(Duration::from_secs(5), receipts.next())
+        .await
+        .expect("no receipt at the terminal")
+        .unwrap();
+    let at_kiosk: Receipt = decode(&at_kiosk.payload).unwrap();
+    assert_eq!(at_kiosk, receipt);
+
+    // The phone retries (it never saw the answer): same receipt, nothing moves twice.
+    let again = pay(&w, &req).await.unwrap();
+    assert_eq!(again, receipt);
+    let report = clean_books(&w).await;
+    assert_eq!((report.settled, report.captured, report.voided), (1, 1, 0));
+    assert_eq!(report.settled_fen, 19000);
+}
+
+#[tokio::test]
+async fn a_second_payment_of_the_same_bill_or_period_is_voided_and_moves_no_money() {
+    let w = world(&["1-1-102"]).await;
+    let bill = issue(&w, "1-1-102", "b-2").await;
+    pay(&w, &order(&w, &bill, PaymentId::new_random()))
+        .await
+        .unwrap();
+
+    // Another phone payment of the same bill.
+    let twice = pay(&w, &order(&w, &bill, PaymentId::new_random())).await;
+    assert_eq!(code(twice), ErrorCode::BillAlreadyPaid);
+
+    // A second bill for the same account issued before the first was paid covers the same
+    // period: the ledger refuses it too.
+    let w2 = world(&["1-1-103"]).await;
+    let first = issue(&w2, "1-1-103", "b-3a").await;
+    let second = issue(&w2, "1-1-103", "b-3b").await;
+    assert_ne!(first.bill_id, second.bill_id);
+    pay(&w2, &order(&w2, &first, PaymentId::new_random()))
+        .await
+        .unwrap();
+    let dup = pay(&w2, &order(&w2, &second, PaymentId::new_random())).await;
+    assert_eq!(code(dup), ErrorCode::BillAlreadyPaid);
+
+    for w in [&w, &w2] {
+        let report = clean_books(w).await;
+        assert_eq!((report.settled, report.captured, report.voided), (1, 1, 1));
+        assert_eq!(report.captured_fen, 19000);
+    }
+}
+
+#[tokio::test]
+async fn expired_tampered_and_foreign_orders_are_refused_before_money_moves() {
+    let w = world(&["1-1-104"]).await;
+    let bill = issue(&w, "1-1-104", "b-4").await;
+
+    // Changing the amount in the order breaks nothing but the order: AMOUNT_MISMATCH.
+    let mut o: PayOrder = order(&w, &bill, PaymentId::new_random())
+        .order
+        .peek()
+        .unwrap();
+    o.amount = Money::cny(100);
+    let cheap = PayRequest {
+        order: Signed::sign(
+            Purpose::DevicePay,
+            &o,
+            &w.phone.device_key_id,
+            &w.phone.device_key,
+        ),
+        bill: bill.clone(),
+    };
+    assert_eq!(code(pay(&w, &cheap).await), ErrorCode::AmountMismatch);
+
+    // An order signed by another key under this device's id.
+    let forged_key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let mut forged = order(&w, &bill, PaymentId::new_random());
+    forged.order = Signed::sign(
+        Purpose::DevicePay,
+        &forged.order.peek::<PayOrder>().unwrap(),
+        &w.phone.device_key_id,
+        &forged_key,
+    );
+    assert_eq!(code(pay(&w, &forged).await), ErrorCode::BadSignature);
+
+    // A bill whose body was changed after signing.
+    let mut tampered = bill.clone();
+    let mut b: posfee_schemas::fee::Bill = tampered.signed.peek().unwrap();
+    b.total = Money::cny(1);
+    tampered.signed.body = posfee_schemas::encode(&b);
+    let t = order(&w, &tampered, PaymentId::new_random());
+    assert_eq!(code(pay(&w, &t).await), ErrorCode::BadSignature);
+
+    // Sixteen minutes later the bill has expired.
+    w.clock.advance(chrono::Duration::minutes(16));
+    let late = pay(&w, &order(&w, &bill, PaymentId::new_random())).await;
+    assert_eq!(code(late), ErrorCode::BillExpired);
+
+    let report = clean_books(&w).await;
+    assert_eq!((report.settled, report.captured, report.voided), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn refunds_are_partial_or_full_idempotent_and_never_exceed_the_payment() {
+    let w = world(&["1-1-105"]).await;
+    let bill = issue(&w, "1-1-105", "b-5").await;
+    let receipt = pay(&w, &order(&w, &bill, PaymentId::new_random()))
+        .await
+        .unwrap();
+    let clerk = w.h.connect(Role::Clerk).await.unwrap();
+    let refund = |fen: i64, key: &str| RefundRequest {
+        payment_id: receipt.payment_id,
+        amount: Money::cny(fen),
+        reason: "meter misread".into(),
+        idempotency_key: IdempotencyKey::parse(key).unwrap(),
+    };
+    let subject = subjects::ledger(LedgerOp::Refund);
+    let first: RefundReply = call(&clerk, subject.clone(), &refund(5000, "r-1"), None)
+        .await
+        .unwrap();
+    assert_eq!(first.total_refunded, Money::cny(5000));
+    let replayed: RefundReply = call(&clerk, subject.clone(), &refund(5000, "r-1"), None)
+        .await
+        .unwrap();
+    assert_eq!(replayed, first);
+    let reused = call::<_, RefundReply>(&clerk, subject.clone(), &refund(6000, "r-1"), None).await;
+    assert_eq!(
+        reused.unwrap_err().remote().unwrap().code,
+        ErrorCode::IdempotencyConflict
+    );
+    let too_much =
+        call::<_, RefundReply>(&clerk, subject.clone(), &refund(14001, "r-2"), None).await;
+    assert_eq!(
+        too_much.unwrap_err().remote().unwrap().code,
+        ErrorCode::RefundExceedsPayment
+    );
+    let rest: RefundReply = call(&clerk, subject.clone(), &refund(14000, "r-3"), None)
+        .await
+        .unwrap();
+    assert_eq!(rest.total_refunded, Money::cny(19000));
+    let zero = call::<_, RefundReply>(&clerk, subject.clone(), &refund(0, "r-4"), None).await;
+    assert_eq!(
+        zero.unwrap_err().remote().unwrap().code,
+        ErrorCode::InvalidField
+    );
+    let mut unknown = refund(1, "r-5");
+    unknown.payment_id = PaymentId::new_random();
+    let missing = call::<_, RefundReply>(&clerk, subject, &unknown, None).await;
+    assert_eq!(
+        missing.unwrap_err().remote().unwrap().code,
+        ErrorCode::PaymentNotFound
+    );
+
+    // Paygate credits the payer as the ledger booked: the books agree on 190.00 refunded.
+    clean_books(&w).await;
+}
+
+#[tokio::test]
+async fn a_payment_made_while_the_ledger_is_down_completes_once_it_is_back() {
+    let mut w = world(&["1-1-106"]).await;
+    w.h.stop_service(ServiceName::Ledger).await.unwrap();
+    let bill = issue(&w, "1-1-106", "b-6").await;
+    let req = order(&w, &bill, PaymentId::new_random());
+    // Paygate holds the money, cannot reach the ledger within its deadline and says so.
+    let pending = pay(&w, &req).await;
+    assert_eq!(code(pending), ErrorCode::Unavailable);
+    let report = reconcile(&w.operator, w.clock_now()).await.unwrap_err();
+    // The ledger is down: reconcile cannot read it.
+    assert!(report.to_string().contains("ledger"), "{report}");
+
+    w.h.start_service(
+        ServiceName::Ledger,
+        ServiceOptions {
+            clock: Arc::new(w.clock.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    // The recovery loop settles it; the phone's retry gets the receipt.
+    let receipt = pay(&w, &req).await.unwrap();
+    assert_eq!(receipt.bill_id, bill.bill_id);
+    let report = clean_books(&w).await;
+    assert_eq!((report.settled, report.captured, report.voided), (1, 1, 0));
+}
