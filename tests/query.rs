@@ -303,3 +303,32 @@ async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
     assert_eq!(rebuilt_seq, live_seq);
     assert_eq!(rebuilt, live);
 }
+
+#[tokio::test]
+async fn the_kiosk_query_menu_shows_the_account_from_the_query_service() {
+    use posfee_pos_agent::{bill, Agent, Settings};
+    let (h, clock) = system().await;
+    let agent = Agent::new(
+        h.connect(Role::Terminal).await.unwrap(),
+        Settings {
+            terminal: kiosk(),
+            pairing_ttl: Duration::from_secs(120),
+            receipt_wait: Duration::from_secs(10),
+            heartbeat: Duration::from_secs(10),
+        },
+        Arc::new(clock),
+    );
+    let req = QuoteRequest {
+        tenant: fixtures::water(),
+        account: AccountNo::parse("3-1-1202").unwrap(),
+        kinds: vec![],
+        as_of: None,
+        prepay_months: None,
+        top_up: None,
+    };
+    let account = bill::account(&agent, &req).await.unwrap();
+    assert_eq!(account.holder_masked, "王*");
+    let shown = posfee_pos_agent::render::account(posfee_pos_agent::i18n::Lang::En, &account);
+    assert_eq!(shown, "Holder: 王*  Customer class: residential\n");
+    assert!(!shown.contains("王五"));
+}

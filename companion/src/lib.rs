@@ -15,7 +15,6 @@ pub mod pay;
 pub mod receipts;
 pub mod register;
 pub mod render;
-pub mod reply;
 pub mod verify;
 pub mod wallet;
 

@@ -3,9 +3,10 @@
 //! payment id it will pay with (or refuses), and stops listening: the code is single use.
 
 use crate::verify::{self, VerifiedBill};
-use crate::{reply, Companion};
+use crate::Companion;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use posfee_runtime::reply;
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{BillOffer, PairCode, WalletAnswer};
 use posfee_schemas::{subjects, ErrorCode, WireError};
@@ -91,8 +92,12 @@ impl ShownCode {
             }
             let answer = self.answer(c, &msg, confirm).await;
             match &answer {
-                Ok((_, a)) => reply::ok(&c.client, &msg, posfee_schemas::encode(a)).await?,
-                Err(e) => reply::err(&c.client, &msg, e).await?,
+                Ok((_, a)) => reply::ok(&c.client, &msg, posfee_schemas::encode(a))
+                    .await
+                    .map_err(|e| crate::unavailable("answering an offer", e))?,
+                Err(e) => reply::err(&c.client, &msg, e)
+                    .await
+                    .map_err(|e| crate::unavailable("answering an offer", e))?,
             }
             break answer;
         };

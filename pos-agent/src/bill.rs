@@ -1,9 +1,11 @@
-//! What is owed (`posfee.fee.quote`) and the payable bill (`posfee.bill.issue`).
+//! The account (`posfee.query.account`), what is owed (`posfee.fee.quote`) and the payable
+//! bill (`posfee.bill.issue`).
 
 use crate::Agent;
 use posfee_runtime::{call, CallError};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, Quote, QuoteRequest};
 use posfee_schemas::ids::IdempotencyKey;
+use posfee_schemas::query::{AccountRef, AccountSummary};
 use posfee_schemas::{ErrorCode, WireError};
 use std::time::Duration;
 
@@ -12,6 +14,21 @@ pub const FEE_ENGINE_TIMEOUT_MS: u64 = 5_000;
 /// Attempts to issue one bill. A timed-out attempt is repeated with the same idempotency key,
 /// so the fee-engine issues the bill once however many attempts reach it.
 pub const ISSUE_ATTEMPTS: usize = 3;
+
+/// The account as the query service knows it: holder (masked), class, attributes.
+pub async fn account(agent: &Agent, req: &QuoteRequest) -> crate::Result<AccountSummary> {
+    call(
+        &agent.client,
+        posfee_schemas::subjects::query(posfee_schemas::subjects::QueryKind::Account),
+        &AccountRef {
+            tenant: req.tenant.clone(),
+            account: req.account.clone(),
+        },
+        Some(Duration::from_millis(FEE_ENGINE_TIMEOUT_MS)),
+    )
+    .await
+    .map_err(crate::from_call)
+}
 
 pub async fn quote(agent: &Agent, req: &QuoteRequest) -> crate::Result<Quote> {
     call(

@@ -18,7 +18,6 @@ pub mod pairing;
 pub mod presence;
 pub mod receipt;
 pub mod render;
-pub mod reply;
 pub mod wallet;
 
 /// Cancels a pairing or a wait for the receipt (re-exported for callers and tests).

@@ -5,9 +5,10 @@
 //! `PAIRING_GONE`.
 
 use crate::bill::ShownBill;
-use crate::{events, reply, Agent};
+use crate::{events, Agent};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use posfee_runtime::reply;
 use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
 use posfee_schemas::ids::{BillId, PairToken};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode};
@@ -109,11 +110,15 @@ impl OpenPairing {
             }
             match self.check_join(&msg) {
                 Ok(()) => {
-                    reply::ok(&agent.client, &msg, posfee_schemas::encode(&self.offer)).await?;
+                    reply::ok(&agent.client, &msg, posfee_schemas::encode(&self.offer))
+                        .await
+                        .map_err(|e| crate::unavailable("answering a join", e))?;
                     break PairingOutcome::Joined;
                 }
                 Err(e) => {
-                    reply::err(&agent.client, &msg, &e).await?;
+                    reply::err(&agent.client, &msg, &e)
+                        .await
+                        .map_err(|e| crate::unavailable("answering a join", e))?;
                     break PairingOutcome::Refused(e);
                 }
             }

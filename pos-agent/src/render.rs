@@ -52,6 +52,17 @@ fn lines(out: &mut String, lines: &[BillLine]) {
     }
 }
 
+/// The account line a kiosk shows before the amounts: holder masked, never in full.
+pub fn account(lang: Lang, a: &posfee_schemas::query::AccountSummary) -> String {
+    format!(
+        "{}: {}  {}: {}\n",
+        t(lang, Msg::Holder),
+        a.holder_masked,
+        t(lang, Msg::Class),
+        a.class
+    )
+}
+
 pub fn quote(lang: Lang, q: &Quote) -> String {
     let mut out = format!(
         "{}: {}\n{}: {}\n",

@@ -1,4 +1,4 @@
-//! `pos-agent query`: what an account owes, as text or one JSON line.
+//! `pos-agent query`: the account (holder masked) and what it owes, as text or one JSON line.
 
 use super::AccountArgs;
 use crate::config::Config;
@@ -16,17 +16,20 @@ pub struct QueryArgs {
 
 pub async fn run(config: Config, args: QueryArgs) -> ExitCode {
     let req = args.account.quote();
-    let result = super::session(
-        &config,
-        |agent| async move { bill::quote(&agent, &req).await },
-    )
+    // The account from the query service, then what it owes from the fee-engine.
+    let result = super::session(&config, |agent| async move {
+        let account = bill::account(&agent, &req).await?;
+        let quote = bill::quote(&agent, &req).await?;
+        Ok((account, quote))
+    })
     .await;
     match result {
-        Ok(q) if args.json => {
-            println!("{}", serde_json::json!({ "quote": q }));
+        Ok((a, q)) if args.json => {
+            println!("{}", serde_json::json!({ "account": a, "quote": q }));
             ExitCode::SUCCESS
         }
-        Ok(q) => {
+        Ok((a, q)) => {
+            print!("{}", render::account(config.language, &a));
             print!("{}", render::quote(config.language, &q));
             ExitCode::SUCCESS
         }

@@ -145,6 +145,13 @@ impl Kiosk {
         let Some(req) = self.account(shutdown).await else {
             return;
         };
+        match bill::account(&self.agent, &req).await {
+            Ok(a) => print!("{}", render::account(self.lang, &a)),
+            Err(e) => {
+                println!("{}: {e}", t(self.lang, Msg::Error));
+                return;
+            }
+        }
         match bill::quote(&self.agent, &req).await {
             Ok(q) => print!("{}", render::quote(self.lang, &q)),
             Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),

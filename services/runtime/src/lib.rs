@@ -12,6 +12,7 @@ pub mod feed;
 pub mod keydir;
 pub mod keyfile;
 pub mod outbox;
+pub mod reply;
 pub mod serve;
 pub mod shutdown;
 pub mod store;

@@ -1,6 +1,6 @@
-//! Answering a raw request (a kiosk's bill offer) the way micro services answer: a payload, or an
-//! error in the `Nats-Service-Error-Code` / `Nats-Service-Error` headers with an empty body,
-//! so `posfee_runtime::call` on the other side reads it back as a `WireError`.
+//! Answering a raw request (a phone's join, a kiosk's bill offer) the way micro services
+//! answer: a payload, or an error in the `Nats-Service-Error-Code` / `Nats-Service-Error`
+//! headers with an empty body, so `call` on the other side reads it back as a `WireError`.
 
 use async_nats::service::{NATS_SERVICE_ERROR, NATS_SERVICE_ERROR_CODE};
 use posfee_schemas::WireError;
@@ -10,14 +10,11 @@ pub async fn ok(
     client: &async_nats::Client,
     request: &async_nats::Message,
     payload: Vec<u8>,
-) -> crate::Result<()> {
-    let Some(reply) = request.reply.clone() else {
-        return Ok(());
-    };
-    client
-        .publish(reply, payload.into())
-        .await
-        .map_err(|e| crate::unavailable("answering an offer", e))
+) -> Result<(), async_nats::PublishError> {
+    match request.reply.clone() {
+        Some(reply) => client.publish(reply, payload.into()).await,
+        None => Ok(()),
+    }
 }
 
 /// Sends `err` to the request's reply inbox in the micro error headers.
@@ -25,14 +22,15 @@ pub async fn err(
     client: &async_nats::Client,
     request: &async_nats::Message,
     err: &WireError,
-) -> crate::Result<()> {
-    let Some(reply) = request.reply.clone() else {
-        return Ok(());
-    };
-    client
-        .publish_with_headers(reply, headers(err), bytes::Bytes::new())
-        .await
-        .map_err(|e| crate::unavailable("answering an offer", e))
+) -> Result<(), async_nats::PublishError> {
+    match request.reply.clone() {
+        Some(reply) => {
+            client
+                .publish_with_headers(reply, headers(err), bytes::Bytes::new())
+                .await
+        }
+        None => Ok(()),
+    }
 }
 
 /// The micro error headers for `err`.
