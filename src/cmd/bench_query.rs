@@ -35,10 +35,13 @@ pub enum Kind {
 pub struct BenchQueryArgs {
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Generate and import this many accounts (and their readings) first; 0 uses what is there
-    /// from an earlier run with the same seed.
+    /// Generate this many accounts (and a year of their readings) and import them first.
     #[arg(long, default_value_t = 100_000)]
     pub accounts: usize,
+    /// Query the accounts an earlier run with the same --accounts and --seed imported,
+    /// without importing them again.
+    #[arg(long)]
+    pub skip_import: bool,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Requests in flight.
@@ -94,7 +97,7 @@ pub async fn run(args: BenchQueryArgs) -> anyhow::Result<()> {
             _ => None,
         })
         .collect();
-    if args.accounts > 0 {
+    if !args.skip_import {
         let url = running_url(&data)?;
         let seed = creds::read_seed(&data.creds().join(format!("{}.nk", Role::Importer)))?;
         let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
