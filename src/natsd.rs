@@ -198,6 +198,13 @@ impl NatsServer {
         }
     }
 
+    /// Whether the server has exited (and how), without waiting.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// SIGKILL at once: for crash tests.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -254,7 +261,10 @@ pub fn stop_stale(run_dir: &Path) -> anyhow::Result<Option<u32>> {
             continue;
         };
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains("nats-server") {
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        // Ours only: a nats-server writing its ports file into this very run dir.
+        let ours = format!("--ports_file_dir {}", run_dir.display());
+        if cmdline.contains("nats-server") && cmdline.contains(&ours) {
             use nix::sys::signal::{kill, Signal};
             let p = nix::unistd::Pid::from_raw(pid);
             let _ = kill(p, Signal::SIGTERM);

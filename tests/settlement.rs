@@ -334,3 +334,64 @@ async fn a_payment_made_while_the_ledger_is_down_completes_once_it_is_back() {
     let report = clean_books(&w).await;
     assert_eq!((report.settled, report.captured, report.voided), (1, 1, 0));
 }
+
+#[tokio::test]
+async fn overlapping_prepaid_months_cannot_be_paid_by_two_bills() {
+    use posfee_harness::publish_events;
+    use posfee_schemas::events::{AccountUpserted, Event, EventBody};
+    use std::collections::BTreeMap;
+    let w = world(&[]).await;
+    let importer = w.h.connect(Role::Importer).await.unwrap();
+    let property = TenantId::parse("acme-property").unwrap();
+    publish_events(
+        &importer,
+        &[Event::new(
+            EventId::new_random(),
+            billing_now(),
+            EventBody::AccountUpserted(AccountUpserted {
+                tenant: property.clone(),
+                account: AccountNo::parse("5-2-0501").unwrap(),
+                class: "residential".into(),
+                holder_name: String::new(),
+                attributes: BTreeMap::from([
+                    ("area_m2".into(), "100.00".into()),
+                    ("building".into(), "A".into()),
+                ]),
+                meters: BTreeMap::new(),
+                paid_through: BTreeMap::from([("property".into(), "2026-10".into())]),
+                arrears: vec![],
+            }),
+        )],
+    )
+    .await
+    .unwrap();
+    let prepay = |months: u32, key: &str| BillIssueRequest {
+        quote: QuoteRequest {
+            tenant: property.clone(),
+            account: AccountNo::parse("5-2-0501").unwrap(),
+            kinds: vec![FeeKind::parse("property").unwrap()],
+            as_of: None,
+            prepay_months: Some(months),
+            top_up: None,
+        },
+        terminal: kiosk(),
+        idempotency_key: IdempotencyKey::parse(key).unwrap(),
+    };
+    // November to January, and November to April: both payable at the same time.
+    let three: IssuedBill = call(&w.terminal, subjects::bill_issue(), &prepay(3, "p-3"), None)
+        .await
+        .unwrap();
+    let six: IssuedBill = call(&w.terminal, subjects::bill_issue(), &prepay(6, "p-6"), None)
+        .await
+        .unwrap();
+    pay(&w, &order(&w, &three, PaymentId::new_random()))
+        .await
+        .unwrap();
+    let again = pay(&w, &order(&w, &six, PaymentId::new_random())).await;
+    let err = again.unwrap_err();
+    let wire = err.remote().unwrap();
+    assert_eq!(wire.code, ErrorCode::BillAlreadyPaid, "{wire}");
+    assert!(wire.message.contains("2026-11"), "{wire}");
+    let report = clean_books(&w).await;
+    assert_eq!((report.settled, report.captured, report.voided), (1, 1, 1));
+}

@@ -246,6 +246,21 @@ uuid_id!(
     EventId
 );
 
+/// Namespace of derived event ids.
+const EVENT_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x5a0c_90d1_2f4e_4b7a_8e61_d3c2_b1a0_0002);
+
+impl EventId {
+    /// The id of the event `kind` about `subject` (a payment id, a refund key …): the same
+    /// fact always has the same id, so a re-sent event (after a crash) is stored once.
+    pub fn derived(kind: &str, subject: &[u8]) -> EventId {
+        let mut name = kind.as_bytes().to_vec();
+        name.push(0);
+        name.extend_from_slice(subject);
+        EventId(uuid::Uuid::new_v5(&EVENT_NAMESPACE, &name))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

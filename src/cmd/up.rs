@@ -211,7 +211,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         data.root().display()
     );
 
-    let result = supervise(&launch, &mut children, &shutdown).await;
+    let result = supervise(&launch, &mut children, &mut server, &shutdown).await;
     let _ = std::fs::remove_file(data.url_file());
     stop_all(&mut children, &mut server);
     println!("stopped: every process posfee up started has exited");
@@ -259,12 +259,18 @@ async fn wait_ready(
 async fn supervise(
     launch: &Launch<'_>,
     children: &mut [Supervised],
+    server: &mut NatsServer,
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
     loop {
         tokio::select! {
             _ = shutdown.wait() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(SUPERVISE_TICK_MS)) => {}
+        }
+        // Without the server nothing works; say so and stop rather than leave services
+        // retrying against a port nobody answers.
+        if let Some(status) = server.exited() {
+            bail!("nats-server exited ({status}); see logs/nats-server.log. Stopping everything");
         }
         for s in children.iter_mut() {
             if let Some(status) = s.child.try_wait()? {

@@ -31,7 +31,8 @@ pub struct App {
 impl App {
     /// Waits until the view has applied everything in the stream now, or the wait runs out.
     pub async fn catch_up(&self) {
-        let Ok(target) = posfee_runtime::feed::stream_last_seq(&self.client).await else {
+        let Ok(target) = posfee_runtime::feed::last_seq_of(&self.client, &crate::followed()).await
+        else {
             return;
         };
         let mut applied = self.applied.clone();

@@ -38,6 +38,18 @@ impl Config {
     }
 }
 
+/// The events the fee-engine's view is built from.
+pub fn followed() -> Vec<String> {
+    [
+        EventKind::AccountUpserted,
+        EventKind::ReadingRecorded,
+        EventKind::PaymentSettled,
+    ]
+    .into_iter()
+    .map(subjects::event)
+    .collect()
+}
+
 /// Runs the service until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
@@ -66,11 +78,7 @@ pub async fn run(
     let feed_store = store.clone();
     let feed_task = tokio::spawn(feed::follow(
         client.clone(),
-        vec![
-            subjects::event(EventKind::AccountUpserted),
-            subjects::event(EventKind::ReadingRecorded),
-            subjects::event(EventKind::PaymentSettled),
-        ],
+        followed(),
         store.feed_seq()?,
         applied_tx,
         shutdown.clone(),

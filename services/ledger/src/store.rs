@@ -89,15 +89,79 @@ pub fn tenant_account(tenant: &TenantId) -> String {
     format!("liability:tenant:{tenant}")
 }
 
-/// The key that makes a billed period payable once.
-pub fn period_key(tenant: &TenantId, account: &AccountNo, line: &BillLine) -> Vec<u8> {
-    [
-        tenant.as_str(),
-        account.as_str(),
-        line.kind.as_str(),
-        line.period.as_str(),
-        line.rule_id.as_str(),
-    ]
-    .join("\0")
-    .into_bytes()
+/// The keys that make each billed month payable once: one per month a line covers
+/// (`2026-01..2026-03` is three), whatever label or rule version the bill used, so two bills
+/// with overlapping periods cannot both be settled. Lines that name no months (top-ups, which
+/// may be bought again) have none.
+pub fn month_keys(tenant: &TenantId, account: &AccountNo, line: &BillLine) -> Vec<Vec<u8>> {
+    let Some((first, last)) = posfee_schemas::fee::period_months(&line.period) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut month = first;
+    loop {
+        out.push(
+            [
+                tenant.as_str(),
+                account.as_str(),
+                line.kind.as_str(),
+                month.as_str(),
+            ]
+            .join("\0")
+            .into_bytes(),
+        );
+        if month >= last {
+            return out;
+        }
+        month = next_month(&month);
+    }
+}
+
+/// `2026-12` → `2027-01`.
+fn next_month(m: &str) -> String {
+    let (y, mo) = m.split_once('-').unwrap_or(("0", "0"));
+    let (y, mo): (i32, u32) = (y.parse().unwrap_or(0), mo.parse().unwrap_or(0));
+    if mo >= 12 {
+        format!("{:04}-01", y + 1)
+    } else {
+        format!("{y:04}-{:02}", mo + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_range_is_one_key_per_month_across_the_year_end() {
+        let line = |period: &str| BillLine {
+            kind: posfee_schemas::ids::FeeKind::parse("property").unwrap(),
+            period: period.into(),
+            quantity: Default::default(),
+            unit: String::new(),
+            unit_price: Default::default(),
+            amount: Fen(1),
+            rule_id: "r".into(),
+            rule_version: "v".into(),
+            explanation: String::new(),
+        };
+        let t = TenantId::parse("acme").unwrap();
+        let a = AccountNo::parse("1").unwrap();
+        let keys = month_keys(&t, &a, &line("2026-11..2027-02"));
+        let months: Vec<String> = keys
+            .iter()
+            .map(|k| {
+                String::from_utf8_lossy(k)
+                    .rsplit('\0')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(months, ["2026-11", "2026-12", "2027-01", "2027-02"]);
+        assert_eq!(month_keys(&t, &a, &line("2026-03")).len(), 1);
+        assert!(month_keys(&t, &a, &line("2026-03-05")).is_empty());
+        // The same month reached by two labels is the same key.
+        assert_eq!(month_keys(&t, &a, &line("2026-12"))[0], keys[1]);
+    }
 }

@@ -5,6 +5,7 @@
 use crate::store::{Payer, Payment, Store, FEED_SEQ_KEY};
 use posfee_runtime::feed::Delivered;
 use posfee_schemas::events::EventBody;
+use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, encode};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
@@ -27,6 +28,10 @@ pub fn apply(store: &Store, batch: Vec<Delivered>) -> anyhow::Result<u64> {
                 };
                 let mut payment: Payment =
                     decode(&raw).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                // Only money that was taken can be given back.
+                if payment.state != PaymentState::Captured {
+                    return Ok(0);
+                }
                 let due = total.0 - payment.refunded.0;
                 if due <= 0 {
                     return Ok(0);

@@ -35,7 +35,7 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
     let payment_bytes = encode(payment);
     let event_key = app.outbox.next_key().map_err(super_internal)?;
     let event = Event::new(
-        EventId::new_random(),
+        EventId::derived("payment.authorized", id.0.as_bytes()),
         payment.authorized_at,
         EventBody::PaymentAuthorized(PaymentAuthorized {
             payment_id: id,
@@ -137,7 +137,7 @@ pub async fn drive(app: &App, id: PaymentId, deadline_ms: u64) -> Result<Receipt
                 capture(app, id, &receipt).await?;
                 return Ok(receipt);
             }
-            Err(CallError::Remote(e)) if e.code.status() < 500 => {
+            Err(CallError::Remote(e)) if refuses_for_good(e.code) => {
                 void(app, id, &e).await?;
                 return Err(e);
             }
@@ -155,6 +155,21 @@ pub async fn drive(app: &App, id: PaymentId, deadline_ms: u64) -> Result<Receipt
             }
         }
     }
+}
+
+/// The ledger's answers that mean it will never settle this payment, so the hold is released.
+/// Anything else (a key it cannot find, a notice it cannot read, an idempotency conflict) may
+/// hide a settlement it already made: the payment stays authorized, is retried, and shows in
+/// `posfee reconcile` as stuck if it never resolves — never voided on a guess.
+fn refuses_for_good(code: ErrorCode) -> bool {
+    matches!(
+        code,
+        ErrorCode::BillExpired
+            | ErrorCode::BillAlreadyPaid
+            | ErrorCode::AmountMismatch
+            | ErrorCode::InvalidField
+            | ErrorCode::RuleViolation
+    )
 }
 
 /// Drives the payment within the request's deadline.
@@ -183,7 +198,7 @@ async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError
         Some((
             event_key,
             Event::new(
-                EventId::new_random(),
+                EventId::derived("payment.voided", id.0.as_bytes()),
                 now,
                 EventBody::PaymentVoided(PaymentVoided {
                     payment_id: id,

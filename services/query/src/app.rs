@@ -23,7 +23,8 @@ pub struct App {
 impl App {
     /// Waits until the view has applied everything the stream holds now, or the wait ends.
     pub async fn catch_up(&self) {
-        let Ok(target) = posfee_runtime::feed::stream_last_seq(&self.client).await else {
+        let Ok(target) = posfee_runtime::feed::last_seq_of(&self.client, &crate::followed()).await
+        else {
             return;
         };
         let mut applied = self.applied.clone();

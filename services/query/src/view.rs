@@ -38,6 +38,8 @@ pub struct View {
     pub payments: sled::Tree,
     /// payment id → key in `payments`
     pub payment_index: sled::Tree,
+    /// bill ids settled, remembered even when `payment.settled` comes before `bill.issued`
+    pub paid_bills: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -79,6 +81,7 @@ impl View {
             bill_index: db.open_tree("bill_index")?,
             payments: db.open_tree("payments")?,
             payment_index: db.open_tree("payment_index")?,
+            paid_bills: db.open_tree("paid_bills")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -152,7 +155,9 @@ impl View {
             total: b.total,
             issued_at: at,
             expires_at: b.expires_at,
-            paid: false,
+            // The outboxes of the fee-engine and the ledger are independent: the settlement
+            // may already be in the view.
+            paid: self.paid_bills.contains_key(id)?,
         };
         self.bills.insert(key.as_slice(), encode(&summary))?;
         self.bill_index.insert(id, key)?;
@@ -160,6 +165,7 @@ impl View {
     }
 
     fn settled(&self, p: &PaymentSettled) -> anyhow::Result<()> {
+        self.paid_bills.insert(p.bill_id.0.as_bytes(), &[])?;
         if let Some(key) = self.bill_index.get(p.bill_id.0.as_bytes())? {
             if let Some(raw) = self.bills.get(&key)? {
                 let mut summary: BillSummary = decode(&raw)?;
@@ -218,6 +224,7 @@ impl View {
             ("bill_index", &self.bill_index),
             ("payments", &self.payments),
             ("payment_index", &self.payment_index),
+            ("paid_bills", &self.paid_bills),
         ] {
             let mut rows = Vec::new();
             for item in tree.iter() {
@@ -240,7 +247,49 @@ fn sortable(at: chrono::DateTime<chrono::Utc>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_name;
+    use super::*;
+    use posfee_runtime::feed::Delivered;
+    use posfee_schemas::events::Event;
+    use posfee_schemas::ids::*;
+    use posfee_schemas::Money;
+
+    #[test]
+    fn a_settlement_seen_before_its_bill_still_marks_the_bill_paid() {
+        let dir = tempfile::tempdir().unwrap();
+        let view = View::open(sled::open(dir.path()).unwrap()).unwrap();
+        let at = chrono::Utc::now();
+        let (tenant, account) = (
+            TenantId::parse("t").unwrap(),
+            AccountNo::parse("a").unwrap(),
+        );
+        let bill_id = BillId::new_random();
+        let settled = EventBody::PaymentSettled(PaymentSettled {
+            payment_id: PaymentId::new_random(),
+            bill_id,
+            tenant: tenant.clone(),
+            account: account.clone(),
+            terminal: TerminalId::parse("k").unwrap(),
+            payer: PayerHandle::parse("p").unwrap(),
+            amount: Money::cny(5),
+            settled_at: at,
+        });
+        let issued = EventBody::BillIssued(BillIssued {
+            bill_id,
+            tenant,
+            account,
+            terminal: TerminalId::parse("k").unwrap(),
+            total: Money::cny(5),
+            expires_at: at,
+        });
+        let d = |seq, body| Delivered {
+            seq,
+            event: Some(Event::new(EventId::new_random(), at, body)),
+        };
+        view.apply(vec![d(1, settled), d(2, issued)]).unwrap();
+        let (_, raw) = view.bills.iter().next().unwrap().unwrap();
+        let bill: BillSummary = decode(&raw).unwrap();
+        assert!(bill.paid);
+    }
 
     #[test]
     fn names_keep_only_their_first_character() {

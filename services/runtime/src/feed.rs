@@ -88,8 +88,22 @@ where
                 }
             }
             if !batch.is_empty() {
-                last_seq = apply(batch)?;
-                let _ = applied.send(last_seq);
+                match apply(batch) {
+                    Ok(seq) => {
+                        last_seq = seq;
+                        let _ = applied.send(last_seq);
+                    }
+                    Err(e) => {
+                        // Effects are idempotent: reopen from the last recorded sequence and
+                        // apply again, rather than leave the view frozen behind a live service.
+                        tracing::error!(error = %format!("{e:#}"), "applying events failed; retrying");
+                        tokio::select! {
+                            _ = shutdown.wait() => return Ok(()),
+                            _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => {}
+                        }
+                        break;
+                    }
+                }
             }
             if failed {
                 break;
@@ -121,9 +135,22 @@ async fn open(
     Ok(consumer.messages().await?)
 }
 
-/// The stream's last sequence among `filters`, to tell whether a view has caught up.
-pub async fn stream_last_seq(client: &async_nats::Client) -> anyhow::Result<u64> {
+/// The stream sequence of the newest event on any of `subjects` (exact subjects, no
+/// wildcards): what a view following them must have applied to have seen everything
+/// published so far. Events on other subjects do not count, so a view is never made to wait
+/// for something it will not receive.
+pub async fn last_seq_of(client: &async_nats::Client, subjects: &[String]) -> anyhow::Result<u64> {
     let js = jetstream::new(client.clone());
-    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
-    Ok(stream.info().await?.state.last_sequence)
+    let stream: Stream<()> = js.get_stream_no_info(subjects::EVENTS_STREAM).await?;
+    let mut last = 0;
+    for subject in subjects {
+        match stream.get_last_raw_message_by_subject(subject).await {
+            Ok(m) => last = last.max(m.sequence),
+            Err(e)
+                if e.kind()
+                    == async_nats::jetstream::stream::LastRawMessageErrorKind::NoMessageFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(last)
 }

@@ -125,6 +125,14 @@ impl Outbox {
             let (key, value) = item?;
             batch.push((key, value));
         }
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        // An entry is visible here as soon as its transaction commits in memory, which may be
+        // before the writer's flush. Nothing leaves before it is on disk: a crash must never
+        // leave the bus knowing of a settlement the store forgot. Under load this flush finds
+        // the group commit's work already done.
+        crate::store::flush(&self.db).await?;
         let mut acks = Vec::with_capacity(batch.len());
         let mut sent_plain = Vec::new();
         for (key, value) in &batch {

@@ -23,6 +23,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     // The fingerprint is the request minus nothing: any difference is a different request.
     let fingerprint = encode(&req);
     if let Some(existing) = replay(&app, &req, &fingerprint)? {
+        // The first answer may still be waiting for its flush; never hand it out before.
+        app.commit.commit().await.map_err(super::internal)?;
         return reply_ok(&existing);
     }
 
@@ -87,7 +89,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         paid: false,
     };
     let event = Event::new(
-        EventId::new_random(),
+        EventId::derived("bill.issued", bill.bill_id.0.as_bytes()),
         now,
         EventBody::BillIssued(BillIssued {
             bill_id: bill.bill_id,
@@ -119,7 +121,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(()) => {}
         Err(TransactionError::Abort(_)) => {
             return match replay(&app, &req, &fingerprint)? {
-                Some(existing) => reply_ok(&existing),
+                Some(existing) => {
+                    app.commit.commit().await.map_err(super::internal)?;
+                    reply_ok(&existing)
+                }
                 None => Err(WireError::new(
                     ErrorCode::Internal,
                     "idempotency record vanished",

@@ -24,6 +24,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: RefundRequest = decode_request(&msg.payload)?;
     let fingerprint = encode(&req);
     if let Some(reply) = replay(&app, &req, &fingerprint)? {
+        // The first answer may still be waiting for its flush; never hand it out before.
+        app.commit.commit().await.map_err(super::internal)?;
         return reply_ok(&reply);
     }
     if req.amount.fen <= Fen::ZERO {
@@ -76,7 +78,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     ];
     let event_key = app.outbox.next_key().map_err(super::internal)?;
     let idem_key = req.idempotency_key.as_str().as_bytes().to_vec();
-    let event_id = EventId::new_random();
+    let event_id = EventId::derived("payment.refunded", &idem_key);
 
     let s = &app.store;
     let result = (
@@ -154,7 +156,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         }
         Err(TransactionError::Abort(None)) => {
             return match replay(&app, &req, &fingerprint)? {
-                Some(reply) => reply_ok(&reply),
+                Some(reply) => {
+                    app.commit.commit().await.map_err(super::internal)?;
+                    reply_ok(&reply)
+                }
                 None => Err(super::internal("refund raced and vanished")),
             }
         }

@@ -8,11 +8,11 @@
 //! the same payment id gets the first answer.
 
 use crate::app::{App, SETTLE_GRACE_SECS};
-use crate::store::{period_key, tenant_account, Posting, Settlement, CLEARING_ACCOUNT};
+use crate::store::{month_keys, tenant_account, Posting, Settlement, CLEARING_ACCOUNT};
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{decode_request, reply_ok, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentSettled};
-use posfee_schemas::fee::{period_months, Bill};
+use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
 use posfee_schemas::money::Fen;
@@ -23,6 +23,18 @@ use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: SettleRequest = decode_request(&msg.payload)?;
+    // An answer given once is given again, before anything else is checked: the keys that
+    // verified it may have been rotated out since, and a refusal now would make paygate void
+    // money the ledger already settled.
+    let claimed: SettlementNotice = req
+        .notice
+        .peek()
+        .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("notice: {e}")))?;
+    if let Some(done) = replay(&app, &claimed, &req.notice.body)? {
+        // The first answer may still be waiting for its flush; never hand it out before.
+        app.commit.commit().await.map_err(super::internal)?;
+        return reply_ok(&done);
+    }
     let notice: SettlementNotice = app
         .settlement_keys
         .verify(&req.notice)
@@ -34,9 +46,6 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .await
         .map_err(|e| super::signature("bill", e))?;
 
-    if let Some(done) = replay(&app, &notice, &req.notice.body)? {
-        return reply_ok(&done);
-    }
     check(&app, &notice, &bill)?;
 
     let now = app.clock.now();
@@ -58,7 +67,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         refunded: Fen::ZERO,
     };
     let event = Event::new(
-        EventId::new_random(),
+        EventId::derived("payment.settled", notice.payment_id.0.as_bytes()),
         now,
         EventBody::PaymentSettled(PaymentSettled {
             payment_id: notice.payment_id,
@@ -92,12 +101,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let receipt_key = app.outbox.next_key().map_err(super::internal)?;
     let payment_key = notice.payment_id.0.as_bytes().to_vec();
     let bill_key = bill.bill_id.0.as_bytes().to_vec();
-    let periods: Vec<Vec<u8>> = bill
+    let mut periods: Vec<Vec<u8>> = bill
         .lines
         .iter()
-        .filter(|l| l.amount != Fen::ZERO && period_months(&l.period).is_some())
-        .map(|l| period_key(&bill.tenant, &bill.account, l))
+        .filter(|l| l.amount != Fen::ZERO)
+        .flat_map(|l| month_keys(&bill.tenant, &bill.account, l))
         .collect();
+    periods.sort();
+    periods.dedup();
     let settlement_bytes = encode(&settlement);
     let receipt_bytes = encode(&receipt);
 
@@ -160,7 +171,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(()) => {}
         Err(TransactionError::Abort(Conflict::SamePayment)) => {
             return match replay(&app, &notice, &req.notice.body)? {
-                Some(done) => reply_ok(&done),
+                Some(done) => {
+                    app.commit.commit().await.map_err(super::internal)?;
+                    reply_ok(&done)
+                }
                 None => Err(super::internal("settlement vanished")),
             };
         }

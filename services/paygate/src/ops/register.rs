@@ -19,6 +19,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: RegisterRequest = decode_request(&msg.payload)?;
     let fingerprint = encode(&req);
     if let Some(reply) = replay(&app, &req, &fingerprint)? {
+        // The first answer may still be waiting for its flush; never hand it out before.
+        app.commit.commit().await.map_err(super::internal)?;
         return reply_ok(&reply);
     }
     check_name(&req.name)?;
@@ -71,7 +73,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(()) => {}
         Err(TransactionError::Abort(Taken::Key)) => {
             return match replay(&app, &req, &fingerprint)? {
-                Some(reply) => reply_ok(&reply),
+                Some(reply) => {
+                    app.commit.commit().await.map_err(super::internal)?;
+                    reply_ok(&reply)
+                }
                 None => Err(super::internal("registration vanished")),
             }
         }
