@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use posfee_harness::fixtures;
 use posfee_harness::{publish_events, stored_events, Harness, ServiceOptions};
 use posfee_runtime::{call, CallError, ManualClock};
 use posfee_schemas::events::*;
@@ -14,8 +15,6 @@ use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::signed::{KeyRing, Purpose};
 use posfee_schemas::subjects::{self, EventKind, Role, ServiceName};
 use posfee_schemas::ErrorCode;
-use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 fn tenant() -> TenantId {
@@ -36,21 +35,6 @@ fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap()
 }
 
-fn reading(on: NaiveDate, value: &str) -> Event {
-    Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::ReadingRecorded(ReadingRecorded {
-            tenant: tenant(),
-            account: account(),
-            meter: "W-77".into(),
-            register: None,
-            read_on: on,
-            value: rust_decimal::Decimal::from_str(value).unwrap(),
-        }),
-    )
-}
-
 /// A household paid through September, 170 m³ used this year before October, 30 m³ in
 /// October. The engine and its view, up and fed.
 async fn system() -> (Harness, async_nats::Client, ManualClock) {
@@ -66,31 +50,10 @@ async fn system() -> (Harness, async_nats::Client, ManualClock) {
     .await
     .unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
-    let account_event = Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::AccountUpserted(AccountUpserted {
-            tenant: tenant(),
-            account: account(),
-            class: "residential".into(),
-            holder_name: "王五".into(),
-            attributes: BTreeMap::new(),
-            meters: BTreeMap::from([("water".into(), "W-77".into())]),
-            paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
-            arrears: vec![],
-        }),
-    );
-    publish_events(
-        &importer,
-        &[
-            account_event,
-            reading(day(2025, 12, 31), "1000"),
-            reading(day(2026, 9, 30), "1170"),
-            reading(day(2026, 10, 31), "1200"),
-        ],
-    )
-    .await
-    .unwrap();
+    // The household of posfee_harness::fixtures: 190.00 CNY owed for October.
+    fixtures::import_water_households(&importer, &[account()])
+        .await
+        .unwrap();
     let terminal = h.connect(Role::Terminal).await.unwrap();
     (h, terminal, clock)
 }

@@ -7,10 +7,11 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use posfee_companion::wallet::{self, Always};
 use posfee_companion::{home::Home, join, verify, Companion};
-use posfee_harness::{publish_events, stored_events, Harness, ServiceOptions};
+use posfee_harness::fixtures;
+use posfee_harness::{stored_events, Harness, ServiceOptions};
 use posfee_pos_agent::bill::{self, ShownBill};
 use posfee_pos_agent::pairing::{self, PairingOutcome};
 use posfee_pos_agent::presence::Presence;
@@ -25,8 +26,6 @@ use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, WalletAnswer};
 use posfee_schemas::subjects::{self, EventKind, Role, ServiceName};
 use posfee_schemas::terminal::{TerminalSeen, TerminalState};
 use posfee_schemas::ErrorCode;
-use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,27 +38,9 @@ fn account() -> AccountNo {
 fn kiosk() -> TerminalId {
     TerminalId::parse("kiosk-01").unwrap()
 }
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
 /// 2026-11-25 10:00 in Shanghai.
 fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap()
-}
-
-fn reading(on: NaiveDate, value: &str) -> Event {
-    Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::ReadingRecorded(ReadingRecorded {
-            tenant: tenant(),
-            account: account(),
-            meter: "W-77".into(),
-            register: None,
-            read_on: on,
-            value: rust_decimal::Decimal::from_str(value).unwrap(),
-        }),
-    )
 }
 
 /// The fee-engine, fed with one household that owes 190.00 CNY for October's water.
@@ -76,31 +57,10 @@ async fn system() -> (Harness, ManualClock) {
     .await
     .unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
-    let account_event = Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::AccountUpserted(AccountUpserted {
-            tenant: tenant(),
-            account: account(),
-            class: "residential".into(),
-            holder_name: "王五".into(),
-            attributes: BTreeMap::new(),
-            meters: BTreeMap::from([("water".into(), "W-77".into())]),
-            paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
-            arrears: vec![],
-        }),
-    );
-    publish_events(
-        &importer,
-        &[
-            account_event,
-            reading(day(2025, 12, 31), "1000"),
-            reading(day(2026, 9, 30), "1170"),
-            reading(day(2026, 10, 31), "1200"),
-        ],
-    )
-    .await
-    .unwrap();
+    // The household of posfee_harness::fixtures: 190.00 CNY owed for October.
+    fixtures::import_water_households(&importer, &[account()])
+        .await
+        .unwrap();
     (h, clock)
 }
 

@@ -6,16 +6,16 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use posfee_companion::register::{self, Identity};
 use posfee_companion::wallet::{self, Always};
 use posfee_companion::{home::Home, join, pay, receipts, Companion};
-use posfee_harness::{publish_events, Harness, ServiceOptions};
+use posfee_harness::fixtures;
+use posfee_harness::{Harness, ServiceOptions};
 use posfee_pos_agent::bill::ShownBill;
 use posfee_pos_agent::flow::{self, PaySpec, PayView};
 use posfee_pos_agent::{Agent, CancellationToken, Settings};
 use posfee_runtime::ManualClock;
-use posfee_schemas::events::*;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
@@ -23,8 +23,6 @@ use posfee_schemas::money::Money;
 use posfee_schemas::pairing::{PairCode, WalletAnswer};
 use posfee_schemas::subjects::Role;
 use posfee_schemas::ErrorCode;
-use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -38,27 +36,9 @@ fn account() -> AccountNo {
 fn kiosk() -> TerminalId {
     TerminalId::parse("kiosk-01").unwrap()
 }
-fn day(y: i32, m: u32, d: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(y, m, d).unwrap()
-}
 /// 2026-11-25 10:00 in Shanghai.
 fn now() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 2, 0, 0).unwrap()
-}
-
-fn reading(on: NaiveDate, value: &str) -> Event {
-    Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::ReadingRecorded(ReadingRecorded {
-            tenant: tenant(),
-            account: account(),
-            meter: "W-77".into(),
-            register: None,
-            read_on: on,
-            value: rust_decimal::Decimal::from_str(value).unwrap(),
-        }),
-    )
 }
 
 /// Every service, fed with one household that owes 190.00 CNY for October's water.
@@ -72,31 +52,10 @@ async fn system() -> (Harness, ManualClock) {
     .await
     .unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
-    let account_event = Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::AccountUpserted(AccountUpserted {
-            tenant: tenant(),
-            account: account(),
-            class: "residential".into(),
-            holder_name: "王五".into(),
-            attributes: BTreeMap::new(),
-            meters: BTreeMap::from([("water".into(), "W-77".into())]),
-            paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
-            arrears: vec![],
-        }),
-    );
-    publish_events(
-        &importer,
-        &[
-            account_event,
-            reading(day(2025, 12, 31), "1000"),
-            reading(day(2026, 9, 30), "1170"),
-            reading(day(2026, 10, 31), "1200"),
-        ],
-    )
-    .await
-    .unwrap();
+    // The household of posfee_harness::fixtures: 190.00 CNY owed for October.
+    fixtures::import_water_households(&importer, &[account()])
+        .await
+        .unwrap();
     (h, clock)
 }
 
