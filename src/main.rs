@@ -39,6 +39,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Complete pay flows under load, against the bus's own limit.
+    Flows(cmd::bench_flows::BenchFlowsArgs),
     /// Queries per second and latency percentiles, with many accounts loaded.
     Query(cmd::bench_query::BenchQueryArgs),
 }
@@ -61,6 +63,7 @@ async fn main() -> std::process::ExitCode {
         Command::Import(a) => cmd::import::run(a).await,
         Command::Gen(GenCommand::Samples(a)) => cmd::gen::run(a),
         Command::Bench(BenchCommand::Query(a)) => cmd::bench_query::run(a).await,
+        Command::Bench(BenchCommand::Flows(a)) => cmd::bench_flows::run(a).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

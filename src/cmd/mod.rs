@@ -1,5 +1,6 @@
 //! One file per operator command.
 
+pub mod bench_flows;
 pub mod bench_query;
 pub mod events;
 pub mod gen;

@@ -17,8 +17,8 @@ use std::time::Duration;
 
 /// An authorization younger than this is a payment in flight, not a difference.
 pub const IN_FLIGHT_GRACE_SECS: i64 = 60;
-/// Page size asked of each service.
-pub const PAGE: u32 = 1_000;
+/// Page size asked of each service (each also caps it to fit the payload limit).
+pub const PAGE: u32 = 400;
 const CALL_TIMEOUT_MS: u64 = 10_000;
 
 #[derive(Debug, Clone, clap::Args)]

@@ -10,8 +10,9 @@ use std::sync::Arc;
 /// A settlement notice may arrive after the bill's expiry when paygate retries after a crash;
 /// it is still honoured this long after expiry if the money was held before the expiry.
 pub const SETTLE_GRACE_SECS: i64 = 10 * 60;
-/// Largest page `posfee.ledger.settlements` returns.
-pub const MAX_PAGE: u32 = 1_000;
+/// Largest page `posfee.ledger.settlements` returns: an item is about 110 bytes encoded, so
+/// a full page stays well inside the 64 KiB payload limit.
+pub const MAX_PAGE: u32 = 400;
 
 pub struct App {
     pub store: Store,

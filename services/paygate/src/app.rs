@@ -21,8 +21,9 @@ pub const SETTLE_DEADLINE_MS: u64 = 20_000;
 pub const SETTLE_RETRY_MS: u64 = 200;
 /// How often the recovery loop looks for authorizations left behind (a crash, a timeout).
 pub const RECOVERY_INTERVAL_MS: u64 = 2_000;
-/// Largest page `posfee.paygate.payments` returns.
-pub const MAX_PAGE: u32 = 1_000;
+/// Largest page `posfee.paygate.payments` returns: an item is about 120 bytes encoded, so a
+/// full page stays well inside the 64 KiB payload limit.
+pub const MAX_PAGE: u32 = 400;
 
 pub struct App {
     pub store: Store,

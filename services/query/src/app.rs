@@ -11,6 +11,7 @@ pub const CATCH_UP_WAIT_MS: u64 = 1_000;
 /// How long the live amount from the fee-engine may take.
 pub const QUOTE_TIMEOUT_MS: u64 = 2_000;
 pub const DEFAULT_PAGE: u32 = 50;
+/// Pages are also cut by bytes (`PAGE_BYTES_BUDGET`), so a full page always fits.
 pub const MAX_PAGE: u32 = 500;
 
 pub struct App {

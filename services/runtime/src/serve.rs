@@ -19,6 +19,8 @@ use tokio::task::JoinSet;
 /// Requests one endpoint handles at once; more wait in the subscription's buffer, which
 /// async-nats bounds in turn.
 pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 256;
+/// What a paged answer may fill: the payload limit less room for the envelope.
+pub const PAGE_BYTES_BUDGET: usize = posfee_schemas::MAX_PAYLOAD_BYTES * 3 / 4;
 /// How long shutdown waits for in-flight requests before giving up on them.
 pub const DRAIN_TIMEOUT_MS: u64 = 10_000;
 /// How long deregistering and the final flush may take on the way out.
@@ -119,6 +121,15 @@ pub async fn serve_endpoint<H, Fut>(
         tasks.spawn(async move {
             let result = handler(request.message.clone()).await;
             let answer = match result {
+                // An answer the caller would refuse to decode is a bug in the page bounds;
+                // say so instead of sending it.
+                Ok(bytes) if bytes.len() > posfee_schemas::MAX_PAYLOAD_BYTES => {
+                    tracing::error!(bytes = bytes.len(), "answer over the payload limit");
+                    Err(async_nats::service::error::Error {
+                        status: WireError::new(ErrorCode::Internal, "the answer is over the payload limit").header_text(),
+                        code: 500,
+                    })
+                }
                 Ok(bytes) => Ok(bytes.into()),
                 Err(e) => {
                     if e.code.status() >= 500 {

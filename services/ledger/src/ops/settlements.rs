@@ -2,7 +2,7 @@
 
 use crate::app::{App, MAX_PAGE};
 use crate::store::Settlement;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, reply_ok, Handled, PAGE_BYTES_BUDGET};
 use posfee_schemas::decode;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::ledger::{SettlementItem, SettlementsPage, SettlementsQuery};
@@ -19,6 +19,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     };
     let mut items = Vec::with_capacity(limit);
     let mut more = false;
+    let mut used = 0;
     for item in app
         .store
         .settlements
@@ -30,7 +31,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             break;
         }
         let s: Settlement = decode(&raw).map_err(super::internal)?;
-        items.push(SettlementItem {
+        let item = SettlementItem {
             payment_id: s.receipt.payment_id,
             bill_id: s.receipt.bill_id,
             tenant: s.receipt.tenant.clone(),
@@ -40,7 +41,15 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 currency: s.receipt.total.currency,
             },
             settled_at: s.receipt.settled_at,
-        });
+        };
+        // Bounded by bytes as well as by count: the answer must fit the payload limit.
+        let size = posfee_schemas::encode(&item).len();
+        if used + size > PAGE_BYTES_BUDGET {
+            more = true;
+            break;
+        }
+        used += size;
+        items.push(item);
     }
     let next: Option<PaymentId> = if more {
         items.last().map(|i| i.payment_id)

@@ -3,7 +3,7 @@
 
 use crate::app::{App, MAX_PAGE};
 use crate::store::Payment;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, reply_ok, Handled, PAGE_BYTES_BUDGET};
 use posfee_schemas::decode;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::money::Money;
@@ -20,6 +20,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     };
     let mut items = Vec::with_capacity(limit);
     let mut more = false;
+    let mut used = 0;
     for item in app
         .store
         .payments
@@ -34,7 +35,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         let Ok(id) = uuid::Uuid::from_slice(&k) else {
             continue;
         };
-        items.push(PaygatePayment {
+        let item = PaygatePayment {
             payment_id: PaymentId(id),
             bill_id: p.bill_id,
             amount: p.amount,
@@ -44,7 +45,15 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 currency: p.amount.currency,
             },
             authorized_at: p.authorized_at,
-        });
+        };
+        // Bounded by bytes as well as by count: the answer must fit the payload limit.
+        let size = posfee_schemas::encode(&item).len();
+        if used + size > PAGE_BYTES_BUDGET {
+            more = true;
+            break;
+        }
+        used += size;
+        items.push(item);
     }
     let next = if more {
         items.last().map(|i| i.payment_id)

@@ -4,7 +4,7 @@
 use crate::app::{App, DEFAULT_PAGE, MAX_PAGE};
 use crate::view::account_prefix;
 use chrono::NaiveDate;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, reply_ok, Handled, PAGE_BYTES_BUDGET};
 use posfee_schemas::decode;
 use posfee_schemas::query::{PaymentItem, PaymentsPage, PaymentsQuery};
 use posfee_schemas::WireError;
@@ -39,6 +39,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let mut items = Vec::new();
     let mut last_key = None;
     let mut more = false;
+    let mut used = 0;
     for item in app.view.payments.range((start, Bound::Unbounded)) {
         let (k, raw) = item.map_err(super::internal)?;
         if !k.starts_with(&prefix) {
@@ -52,10 +53,13 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         if !in_range(day) {
             continue;
         }
-        if items.len() == size as usize {
+        // Bounded by bytes as well as by count: the answer must fit the payload limit.
+        let bytes = posfee_schemas::encode(&p).len();
+        if items.len() == size as usize || used + bytes > PAGE_BYTES_BUDGET {
             more = true;
             break;
         }
+        used += bytes;
         last_key = Some(k.to_vec());
         items.push(p);
     }

@@ -1,0 +1,799 @@
+//! `posfee bench flows`: complete pay flows under load — bill issued, pairing, phone joins
+//! and pays, ledger settles, receipt at the kiosk — driven through the real kiosk and phone
+//! libraries, mode A and B alternating, against a system it starts itself (or a running
+//! one), measured against the bus's own request-reply limit in the same run.
+
+use crate::cmd::import::publish;
+use crate::cmd::up::running_url;
+use crate::layout::DataDir;
+use anyhow::{bail, Context};
+use chrono::{DateTime, Utc};
+use hdrhistogram::Histogram;
+use posfee_companion::home::Home;
+use posfee_companion::register::Identity;
+use posfee_companion::wallet::Always;
+use posfee_companion::{join, pay, register, wallet, Companion};
+use posfee_pos_agent::bill::ShownBill;
+use posfee_pos_agent::flow::{self, PaySpec, PayView};
+use posfee_pos_agent::{Agent, CancellationToken, Settings};
+use posfee_runtime::{bus, creds, SystemClock};
+use posfee_schemas::events::{AccountUpserted, EventBody};
+use posfee_schemas::fee::QuoteRequest;
+use posfee_schemas::ids::{AccountNo, FeeKind, PairToken, TenantId, TerminalId};
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::money::Fen;
+use posfee_schemas::pairing::{PairCode, WalletAnswer};
+use posfee_schemas::subjects::{self, Role};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Mutex};
+
+/// The flow pays a 30.00 CNY phone top-up: top-ups may be bought again and again, unlike a
+/// month's bill, so one account serves many flows.
+pub const TOP_UP_FEN: i64 = 3_000;
+/// A sandbox payer starts with 10,000.00; a fresh phone registers before it runs out.
+pub const FLOWS_PER_PHONE: u64 = 300;
+/// Telecom accounts the flows spread over.
+pub const ACCOUNTS: usize = 1_000;
+/// Request-reply exchanges of one flow: bill.issue, pairing.opened and pairing.joined acks
+/// (mode A; mode B: the offer and one event ack), join (mode A), paygate.pay,
+/// ledger.settle, and the stream acks of bill.issued, payment.authorized, payment.settled.
+pub const HOPS_PER_FLOW: u32 = 8;
+/// A flow that takes longer than this counts as an error.
+pub const FLOW_TIMEOUT_SECS: u64 = 30;
+/// Payload of the bare round trips: about a signed bill offer.
+pub const BUS_PAYLOAD_BYTES: usize = 1_200;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchFlowsArgs {
+    /// A running system's data dir; without it the bench starts its own in a temp dir.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Closed loop: flows in flight.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Open loop: flows started per second (latency counts from the scheduled start).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// A few seconds at low load: proves flows complete without errors (used by the tests).
+    #[arg(long)]
+    pub short: bool,
+    /// No progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Default, Serialize, Clone)]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Results {
+    pub shape: String,
+    pub concurrency: usize,
+    pub rate: Option<f64>,
+    pub seconds: f64,
+    pub flows: u64,
+    pub flows_per_sec: f64,
+    pub errors: BTreeMap<String, u64>,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub p999_ms: f64,
+    /// Per stage: bill (issue + pairing open), join (mode A), pay (phone to receipt), receipt
+    /// (kiosk gets it after the phone).
+    pub stages: BTreeMap<String, Percentiles>,
+    pub hops_per_flow: u32,
+    pub bus_roundtrips_per_sec: f64,
+    pub bus_ratio: f64,
+    /// Every settlement flushed to disk before its ack (group commit), and every event acked
+    /// after fsync (JetStream `sync_interval: always`).
+    pub durable: bool,
+    pub durability: String,
+    pub peak_rss_mib: BTreeMap<String, f64>,
+    pub store_mib_per_10k_settled: BTreeMap<String, f64>,
+    pub settled: u64,
+}
+
+/// Where the system is and how to log in as a role.
+#[derive(Clone)]
+struct Bus {
+    url: String,
+    creds: PathBuf,
+}
+
+impl Bus {
+    async fn connect(&self, role: Role) -> anyhow::Result<async_nats::Client> {
+        let seed = creds::read_seed(&self.creds.join(format!("{role}.nk")))?;
+        bus::connect(&self.url, role, Some(seed), "posfee-bench").await
+    }
+}
+
+struct System {
+    data: DataDir,
+    bus: Bus,
+    up: Option<Child>,
+    _tmp: Option<PathBuf>,
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if let Some(mut up) = self.up.take() {
+            crate::natsd::terminate(&mut up, Duration::from_secs(20));
+        }
+        if let Some(tmp) = &self._tmp {
+            let _ = std::fs::remove_dir_all(tmp);
+        }
+    }
+}
+
+fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
+    if let Some(dir) = &args.data_dir {
+        let data = DataDir::new(dir);
+        let bus = Bus {
+            url: running_url(&data)?,
+            creds: data.creds(),
+        };
+        return Ok(System {
+            data,
+            bus,
+            up: None,
+            _tmp: None,
+        });
+    }
+    let tmp = std::env::temp_dir().join(format!("posfee-bench-flows-{}", std::process::id()));
+    let data = DataDir::new(tmp.join("data"));
+    let mut up = Command::new(std::env::current_exe()?)
+        .args(["up", "--port", "0", "--data-dir"])
+        .arg(data.root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting posfee up")?;
+    let stdout = up.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.starts_with("ready") => break,
+            Some(Ok(_)) => continue,
+            _ => bail!("posfee up did not become ready"),
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let bus = Bus {
+        url: running_url(&data)?,
+        creds: data.creds(),
+    };
+    Ok(System {
+        data,
+        bus,
+        up: Some(up),
+        _tmp: Some(tmp),
+    })
+}
+
+fn telecom() -> anyhow::Result<TenantId> {
+    Ok(TenantId::parse("city-telecom")?)
+}
+
+fn account(i: usize) -> anyhow::Result<AccountNo> {
+    Ok(AccountNo::parse(format!("139{:08}", i))?)
+}
+
+/// One simulated kiosk and the phone in front of it.
+struct Lane {
+    agent: Agent,
+    phone: Arc<Companion>,
+    phone_flows: u64,
+    homes: PathBuf,
+    lane: usize,
+    phones_made: u32,
+}
+
+impl Lane {
+    async fn new(bus: &Bus, homes: &Path, lane: usize) -> anyhow::Result<Lane> {
+        let agent = Agent::new(
+            bus.connect(Role::Terminal).await?,
+            Settings {
+                terminal: TerminalId::parse(format!("bench-kiosk-{lane}"))?,
+                pairing_ttl: Duration::from_secs(60),
+                receipt_wait: Duration::from_secs(FLOW_TIMEOUT_SECS),
+                heartbeat: Duration::from_secs(10),
+            },
+            Arc::new(SystemClock),
+        );
+        let mut l = Lane {
+            agent,
+            phone: Arc::new(new_phone(bus, &homes.join(format!("{lane}-0"))).await?),
+            phone_flows: 0,
+            homes: homes.to_path_buf(),
+            lane,
+            phones_made: 1,
+        };
+        l.register().await?;
+        Ok(l)
+    }
+
+    async fn register(&mut self) -> anyhow::Result<()> {
+        register::register(
+            &self.phone,
+            Identity {
+                name: "压测用户".into(),
+                national_id: "11010519491231002X".into(),
+                bank_account: "4111111111111111".into(),
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("registering a bench phone: {e}"))?;
+        Ok(())
+    }
+
+    /// A fresh phone when this one's sandbox balance is nearly spent.
+    async fn refresh(&mut self, bus: &Bus) -> anyhow::Result<()> {
+        if self.phone_flows < FLOWS_PER_PHONE {
+            return Ok(());
+        }
+        let dir = self
+            .homes
+            .join(format!("{}-{}", self.lane, self.phones_made));
+        self.phone = Arc::new(new_phone(bus, &dir).await?);
+        self.phones_made += 1;
+        self.phone_flows = 0;
+        self.register().await
+    }
+}
+
+async fn new_phone(bus: &Bus, dir: &Path) -> anyhow::Result<Companion> {
+    let home = Home::open(dir).map_err(|e| anyhow::anyhow!("phone home: {e}"))?;
+    Ok(Companion::new(
+        bus.connect(Role::Companion).await?,
+        home,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// Where a flow spent its time.
+#[derive(Default)]
+struct Timing {
+    bill: Option<Duration>,
+    join: Option<Duration>,
+    pay: Option<Duration>,
+    receipt: Option<Duration>,
+}
+
+struct CodeView {
+    codes: mpsc::UnboundedSender<PairCode>,
+}
+
+impl PayView for CodeView {
+    fn bill(&mut self, _: &ShownBill) {}
+    fn pairing(&mut self, code: &PairCode, _: DateTime<Utc>) {
+        let _ = self.codes.send(code.clone());
+    }
+    fn joined(&mut self) {}
+    fn wallet_answered(&mut self, _: &WalletAnswer) {}
+    fn receipt(&mut self, _: &Receipt) {}
+}
+
+fn quote(i: usize) -> anyhow::Result<QuoteRequest> {
+    Ok(QuoteRequest {
+        tenant: telecom()?,
+        account: account(i % ACCOUNTS)?,
+        kinds: vec![FeeKind::parse("mobile")?],
+        as_of: None,
+        prepay_months: None,
+        top_up: Some(Fen(TOP_UP_FEN)),
+    })
+}
+
+/// One complete flow; `mode_b` picks who shows the code.
+async fn one_flow(lane: &Lane, n: usize, mode_b: bool) -> Result<Timing, String> {
+    let started = Instant::now();
+    let mut t = Timing::default();
+    let q = quote(n).map_err(|e| e.to_string())?;
+    if !mode_b {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let agent = lane.agent.clone();
+        let kiosk = tokio::spawn(async move {
+            let mut view = CodeView { codes: tx };
+            flow::pay(
+                &agent,
+                PaySpec {
+                    quote: q,
+                    wallet: None,
+                },
+                &mut view,
+                &CancellationToken::new(),
+            )
+            .await
+        });
+        let code = match rx.recv().await {
+            Some(c) => c,
+            None => {
+                return Err(match kiosk.await {
+                    Ok(Err(e)) => e.code.name().to_string(),
+                    _ => "KIOSK_FAILED".into(),
+                })
+            }
+        };
+        t.bill = Some(started.elapsed());
+        let j = Instant::now();
+        let verified = join::join(&lane.phone, &code)
+            .await
+            .map_err(|e| e.code.name().to_string())?;
+        t.join = Some(j.elapsed());
+        let p = Instant::now();
+        pay::pay(&lane.phone, &verified)
+            .await
+            .map_err(|e| e.code.name().to_string())?;
+        t.pay = Some(p.elapsed());
+        let r = Instant::now();
+        match kiosk.await {
+            Ok(Ok(_)) => t.receipt = Some(r.elapsed()),
+            Ok(Err(e)) => return Err(e.code.name().to_string()),
+            Err(_) => return Err("KIOSK_PANICKED".into()),
+        }
+    } else {
+        let shown = wallet::show(&lane.phone, Duration::from_secs(60))
+            .await
+            .map_err(|e| e.code.name().to_string())?;
+        let code = shown.code.clone();
+        let phone = lane.phone.clone();
+        let phone_side = tokio::spawn(async move {
+            let mut yes = Always(true);
+            let (verified, _) = shown
+                .wait_offer(&phone, &mut yes, &CancellationToken::new())
+                .await?;
+            let p = Instant::now();
+            pay::pay(&phone, &verified).await?;
+            Ok::<_, posfee_schemas::WireError>(p.elapsed())
+        });
+        let mut view = CodeView {
+            codes: mpsc::unbounded_channel().0,
+        };
+        flow::pay(
+            &lane.agent,
+            PaySpec {
+                quote: q,
+                wallet: Some(code),
+            },
+            &mut view,
+            &CancellationToken::new(),
+        )
+        .await
+        .map_err(|e| e.code.name().to_string())?;
+        match phone_side.await {
+            Ok(Ok(pay)) => t.pay = Some(pay),
+            Ok(Err(e)) => return Err(e.code.name().to_string()),
+            Err(_) => return Err("PHONE_PANICKED".into()),
+        }
+    }
+    Ok(t)
+}
+
+struct Recorder {
+    total: Histogram<u64>,
+    stages: BTreeMap<&'static str, Histogram<u64>>,
+    errors: BTreeMap<String, u64>,
+}
+
+impl Recorder {
+    fn new() -> anyhow::Result<Recorder> {
+        let h = || Histogram::<u64>::new_with_bounds(1, 120_000_000, 3);
+        let mut stages = BTreeMap::new();
+        for s in ["bill", "join", "pay", "receipt"] {
+            stages.insert(s, h()?);
+        }
+        Ok(Recorder {
+            total: h()?,
+            stages,
+            errors: BTreeMap::new(),
+        })
+    }
+
+    fn record(&mut self, since: Instant, result: Result<Timing, String>) {
+        match result {
+            Ok(t) => {
+                self.total
+                    .saturating_record(since.elapsed().as_micros() as u64);
+                for (name, d) in [
+                    ("bill", t.bill),
+                    ("join", t.join),
+                    ("pay", t.pay),
+                    ("receipt", t.receipt),
+                ] {
+                    if let (Some(d), Some(h)) = (d, self.stages.get_mut(name)) {
+                        h.saturating_record(d.as_micros() as u64);
+                    }
+                }
+            }
+            Err(code) => *self.errors.entry(code).or_default() += 1,
+        }
+    }
+}
+
+fn pct(h: &Histogram<u64>) -> Percentiles {
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    Percentiles {
+        p50_ms: ms(0.5),
+        p90_ms: ms(0.9),
+        p99_ms: ms(0.99),
+        p999_ms: ms(0.999),
+    }
+}
+
+pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
+    if args.short {
+        args.duration = args.duration.min(3);
+        args.concurrency = args.concurrency.min(4);
+        args.rate = None;
+    }
+    let sys = start_system(&args)?;
+    let importer = sys.bus.connect(Role::Importer).await?;
+    let events: Vec<_> = (0..ACCOUNTS)
+        .map(|i| {
+            Ok(crate::refdata::row_event(
+                EventBody::AccountUpserted(AccountUpserted {
+                    tenant: telecom()?,
+                    account: account(i)?,
+                    class: "personal".into(),
+                    holder_name: String::new(),
+                    attributes: BTreeMap::new(),
+                    meters: BTreeMap::new(),
+                    paid_through: BTreeMap::new(),
+                    arrears: vec![],
+                }),
+                Utc::now(),
+            ))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    publish(&importer, &events, false).await?;
+
+    let homes = std::env::temp_dir().join(format!("posfee-bench-phones-{}", std::process::id()));
+    let lanes_n = match args.rate {
+        // Open loop: enough lanes that a lane is free when a flow is due (rate × worst
+        // latency), bounded.
+        Some(rate) => ((rate * 0.25).ceil() as usize).clamp(4, 256),
+        None => args.concurrency.max(1),
+    };
+    let mut lanes = Vec::with_capacity(lanes_n);
+    for i in 0..lanes_n {
+        lanes.push(Lane::new(&sys.bus, &homes, i).await?);
+    }
+    // Warm the key directory and connections with one flow per lane, not measured.
+    for (i, lane) in lanes.iter().enumerate() {
+        one_flow(lane, i, false)
+            .await
+            .map_err(|e| anyhow::anyhow!("warm-up flow failed: {e}"))?;
+    }
+
+    let bus = bus_roundtrips(&sys.bus, lanes_n).await?;
+
+    let recorder = Arc::new(Mutex::new(Recorder::new()?));
+    let progress = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(args.duration);
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(lanes_n));
+    let (ticker, due_rx) = schedule(args.rate, deadline, started);
+    let mut tasks = Vec::new();
+    for mut lane in lanes {
+        let (recorder, counter, progress, due_rx) = (
+            recorder.clone(),
+            counter.clone(),
+            progress.clone(),
+            due_rx.clone(),
+        );
+        let bus = sys.bus.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let scheduled = match &due_rx {
+                    Some(rx) => match rx.lock().await.recv().await {
+                        Some(at) => at,
+                        None => break,
+                    },
+                    None => {
+                        if Instant::now() >= deadline {
+                            break;
+                        }
+                        Instant::now()
+                    }
+                };
+                if let Err(e) = lane.refresh(&bus).await {
+                    *recorder
+                        .lock()
+                        .await
+                        .errors
+                        .entry(format!("PHONE_REFRESH: {e}"))
+                        .or_default() += 1;
+                    break;
+                }
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let result = tokio::time::timeout(
+                    Duration::from_secs(FLOW_TIMEOUT_SECS),
+                    one_flow(&lane, n, n % 2 == 1),
+                )
+                .await
+                .unwrap_or_else(|_| Err("FLOW_TIMEOUT".into()));
+                lane.phone_flows += 1;
+                recorder.lock().await.record(scheduled, result);
+                progress.inc(1);
+            }
+        }));
+    }
+    drop(ticker);
+    progress.set_message("flows");
+    for t in tasks {
+        let _ = t.await;
+    }
+    progress.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let rec = recorder.lock().await;
+    let flows = rec.total.len();
+    let flows_per_sec = flows as f64 / seconds;
+    let totals = pct(&rec.total);
+    let settled = match settled_count(&sys).await {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("could not count settlements: {e:#}");
+            0
+        }
+    };
+    let results = Results {
+        shape: if args.rate.is_some() {
+            "open".into()
+        } else {
+            "closed".into()
+        },
+        concurrency: lanes_n,
+        rate: args.rate,
+        seconds,
+        flows,
+        flows_per_sec,
+        errors: rec.errors.clone(),
+        p50_ms: totals.p50_ms,
+        p90_ms: totals.p90_ms,
+        p99_ms: totals.p99_ms,
+        p999_ms: totals.p999_ms,
+        stages: rec
+            .stages
+            .iter()
+            .map(|(k, h)| (k.to_string(), pct(h)))
+            .collect(),
+        hops_per_flow: HOPS_PER_FLOW,
+        bus_roundtrips_per_sec: bus,
+        bus_ratio: flows_per_sec * f64::from(HOPS_PER_FLOW) / bus.max(1.0),
+        durable: true,
+        durability:
+            "sled: flush before every money ack (group commit); JetStream: sync_interval always"
+                .into(),
+        peak_rss_mib: peak_rss(&sys.data),
+        store_mib_per_10k_settled: store_sizes(&sys.data, settled),
+        settled,
+    };
+    print_results(&results);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
+    }
+    let _ = std::fs::remove_dir_all(&homes);
+    if !results.errors.is_empty() {
+        bail!(
+            "{} flow(s) failed: {:?}",
+            results.errors.values().sum::<u64>(),
+            results.errors
+        );
+    }
+    if flows == 0 {
+        bail!("no flow completed");
+    }
+    Ok(())
+}
+
+type DueRx = Option<Arc<Mutex<mpsc::Receiver<Instant>>>>;
+
+/// Open loop: a ticker hands out scheduled start times at `rate` until the deadline.
+fn schedule(
+    rate: Option<f64>,
+    deadline: Instant,
+    started: Instant,
+) -> (Option<tokio::task::JoinHandle<()>>, DueRx) {
+    let Some(rate) = rate else {
+        return (None, None);
+    };
+    let (tx, rx) = mpsc::channel::<Instant>(100_000);
+    let ticker = tokio::spawn(async move {
+        let period = Duration::from_secs_f64(1.0 / rate.max(0.001));
+        let mut n: u32 = 0;
+        loop {
+            let at = started + period * n;
+            if at >= deadline {
+                break;
+            }
+            tokio::time::sleep_until(at.into()).await;
+            if tx.send(at).await.is_err() {
+                break;
+            }
+            n = n.saturating_add(1);
+        }
+    });
+    (Some(ticker), Some(Arc::new(Mutex::new(rx))))
+}
+
+/// Bare request-reply round trips per second at the same concurrency and payload size, on
+/// the same server, through the same subject permissions as a pairing join.
+async fn bus_roundtrips(bus: &Bus, concurrency: usize) -> anyhow::Result<f64> {
+    use futures::StreamExt;
+    let responder = bus.connect(Role::Terminal).await?;
+    let requester = bus.connect(Role::Companion).await?;
+    let subject = subjects::pair(&TerminalId::parse("bench-bus")?, &PairToken::generate());
+    let mut sub = responder.subscribe(subject.clone()).await?;
+    let r2 = responder.clone();
+    let echo = tokio::spawn(async move {
+        while let Some(m) = sub.next().await {
+            if let Some(reply) = m.reply {
+                let _ = r2.publish(reply, m.payload).await;
+            }
+        }
+    });
+    // A round trip through the server proves the subscription is routed.
+    responder.flush().await?;
+    requester
+        .request(subject.clone(), vec![0u8; 8].into())
+        .await?;
+    let payload = bytes::Bytes::from(vec![7u8; BUS_PAYLOAD_BYTES]);
+    let seconds = 3.0;
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (c, s, p) = (requester.clone(), subject.clone(), payload.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                if c.request(s.clone(), p.clone()).await.is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap_or(0);
+    }
+    echo.abort();
+    Ok(total as f64 / seconds)
+}
+
+async fn settled_count(sys: &System) -> anyhow::Result<u64> {
+    let operator = sys.bus.connect(Role::Operator).await?;
+    let report = crate::cmd::reconcile::reconcile(&operator, Utc::now()).await?;
+    Ok(report.settled as u64)
+}
+
+/// Peak resident memory of each service serving this data dir (VmHWM).
+fn peak_rss(data: &DataDir) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        for svc in crate::services::SERVICES {
+            let needle = format!("--store-dir {}", data.service(svc.dir()).display());
+            if cmd.contains(&needle) {
+                if let Ok(status) = std::fs::read_to_string(entry.path().join("status")) {
+                    if let Some(kb) = status
+                        .lines()
+                        .find(|l| l.starts_with("VmHWM:"))
+                        .and_then(|l| l.split_whitespace().nth(1))
+                        .and_then(|v| v.parse::<f64>().ok())
+                    {
+                        out.insert(svc.dir().to_string(), kb / 1024.0);
+                    }
+                }
+            }
+        }
+        if cmd.contains("nats-server") && cmd.contains(&data.nats_run().display().to_string()) {
+            if let Ok(status) = std::fs::read_to_string(entry.path().join("status")) {
+                if let Some(kb) = status
+                    .lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
+                    out.insert("nats-server".into(), kb / 1024.0);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// Each store's size on disk, scaled to 10,000 settled payments.
+fn store_sizes(data: &DataDir, settled: u64) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    if settled == 0 {
+        return out;
+    }
+    let scale = 10_000.0 / settled as f64 / (1024.0 * 1024.0);
+    for svc in crate::services::SERVICES {
+        out.insert(
+            svc.dir().to_string(),
+            dir_bytes(&data.service(svc.dir())) as f64 * scale,
+        );
+    }
+    out.insert(
+        "jetstream".into(),
+        dir_bytes(&data.jetstream()) as f64 * scale,
+    );
+    out
+}
+
+fn print_results(r: &Results) {
+    println!(
+        "flows ({} loop, {} lanes{}): {} in {:.1} s = {:.1} flows/s; errors {:?}",
+        r.shape,
+        r.concurrency,
+        r.rate
+            .map(|x| format!(", {x}/s offered"))
+            .unwrap_or_default(),
+        r.flows,
+        r.seconds,
+        r.flows_per_sec,
+        r.errors
+    );
+    println!(
+        "end to end: p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms",
+        r.p50_ms, r.p90_ms, r.p99_ms, r.p999_ms
+    );
+    for (name, p) in &r.stages {
+        println!(
+            "  stage {name:<8} p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms",
+            p.p50_ms, p.p90_ms, p.p99_ms
+        );
+    }
+    println!(
+        "bus: {:.0} bare round trips/s at {} in flight ({} B); ratio flows/s x {} hops / round trips/s = {:.3}",
+        r.bus_roundtrips_per_sec, r.concurrency, BUS_PAYLOAD_BYTES, r.hops_per_flow, r.bus_ratio
+    );
+    println!("durable: {} ({})", r.durable, r.durability);
+    println!("peak RSS MiB: {:?}", r.peak_rss_mib);
+    println!(
+        "store MiB per 10,000 settled ({} settled): {:?}",
+        r.settled, r.store_mib_per_10k_settled
+    );
+}
