@@ -138,6 +138,8 @@ async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() 
         .all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64()));
     assert_eq!(lines[0]["subject"], "posfee.events.account.upserted");
     assert_eq!(lines[0]["event"]["body"]["data"]["account"], "1-1-0000");
+    // The stream keeps the holder's name masked only.
+    assert_eq!(lines[0]["event"]["body"]["data"]["holder_name"], "陈**");
 }
 
 #[tokio::test]

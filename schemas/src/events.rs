@@ -186,7 +186,7 @@ pub struct AccountUpserted {
     pub account: AccountNo,
     /// Customer class, e.g. `residential`, `commercial`; tariffs price by it.
     pub class: String,
-    /// The holder's name as the tenant has it; shown to payers masked only.
+    /// The holder's name, masked (`张*`): `posfee import` masks it before it enters the stream.
     #[serde(default)]
     pub holder_name: String,
     /// Billing attributes such as `area_m2` or `building`, exact strings.

@@ -107,3 +107,32 @@ pub struct ReadingItem {
 pub struct ReadingsReply {
     pub readings: Vec<ReadingItem>,
 }
+
+/// Masks all but the first character: `张三` → `张*`, `王小明` → `王**`.
+pub fn mask_name(name: &str) -> String {
+    let mut chars = name.trim().chars();
+    match chars.next() {
+        None => String::new(),
+        Some(first) => {
+            let rest = chars.filter(|c| !c.is_whitespace()).count().max(1);
+            format!("{first}{}", "*".repeat(rest))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_name;
+
+    #[test]
+    fn names_keep_only_their_first_character_and_masking_twice_changes_nothing() {
+        assert_eq!(mask_name("张三"), "张*");
+        assert_eq!(mask_name("王小明"), "王**");
+        assert_eq!(mask_name("Li"), "L*");
+        assert_eq!(mask_name("X"), "X*");
+        assert_eq!(mask_name(""), "");
+        for n in ["张三", "王小明", "John Smith"] {
+            assert_eq!(mask_name(&mask_name(n)), mask_name(n));
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! acme-property,3-1-1202,residential,张三,area_m2=89.50;building=A,,property=2026-09;parking=2026-10,
 //! city-water,W-0042,residential,李四,,water=W-0042,water=2026-09,water:2026-08:86.40:2026-09-15
 //! ```
-//! UTF-8 with a header row. `attributes`, `meters` and `paid_through` are `key=value` pairs
+//! UTF-8 with a header row. The holder's name is masked (`张三` → `张*`) before it is sent. `attributes`, `meters` and `paid_through` are `key=value` pairs
 //! separated by `;`; `paid_through` months are `YYYY-MM`; `arrears` are
 //! `kind:period:amount:due_on` separated by `;`, amounts in yuan with at most two decimals.
 
@@ -61,7 +61,9 @@ fn row(r: &csv::StringRecord) -> Result<AccountUpserted, String> {
     if class.is_empty() {
         return Err("class: is empty".into());
     }
-    let holder_name = text(f(3), "holder_name")?;
+    // Only the masked form enters the event stream: nothing downstream needs the full name,
+    // and the stream is kept for good and read by every view.
+    let holder_name = posfee_schemas::query::mask_name(&text(f(3), "holder_name")?);
     let attributes = pairs(f(4), "attributes")?;
     let meters = pairs(f(5), "meters")?;
     for kind in meters.keys() {

@@ -8,7 +8,7 @@ use posfee_runtime::feed::Delivered;
 use posfee_schemas::events::{
     AccountUpserted, BillIssued, EventBody, PaymentRefunded, PaymentSettled, ReadingRecorded,
 };
-use posfee_schemas::query::{BillSummary, PaymentItem};
+use posfee_schemas::query::{mask_name, BillSummary, PaymentItem};
 use posfee_schemas::{decode, encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -57,18 +57,6 @@ fn join(prefix: &[u8], rest: &[&str]) -> Vec<u8> {
     let mut k = prefix.to_vec();
     k.extend_from_slice(rest.join("\0").as_bytes());
     k
-}
-
-/// Masks all but the first character: `张三` → `张*`, `王小明` → `王**`.
-pub fn mask_name(name: &str) -> String {
-    let mut chars = name.trim().chars();
-    match chars.next() {
-        None => String::new(),
-        Some(first) => {
-            let rest = chars.filter(|c| !c.is_whitespace()).count().max(1);
-            format!("{first}{}", "*".repeat(rest))
-        }
-    }
 }
 
 impl View {
@@ -289,14 +277,5 @@ mod tests {
         let (_, raw) = view.bills.iter().next().unwrap().unwrap();
         let bill: BillSummary = decode(&raw).unwrap();
         assert!(bill.paid);
-    }
-
-    #[test]
-    fn names_keep_only_their_first_character() {
-        assert_eq!(mask_name("张三"), "张*");
-        assert_eq!(mask_name("王小明"), "王**");
-        assert_eq!(mask_name("Li"), "L*");
-        assert_eq!(mask_name("X"), "X*");
-        assert_eq!(mask_name(""), "");
     }
 }

@@ -166,9 +166,10 @@ fn replay(
     if stored.fingerprint != fingerprint {
         return Err(WireError::new(
             ErrorCode::IdempotencyConflict,
+            // The other bill is not named: the key may be another terminal's.
             format!(
-                "idempotency key {} was used for another request (bill {})",
-                req.idempotency_key, stored.bill.bill_id
+                "idempotency key {} was used for another request",
+                req.idempotency_key
             ),
         ));
     }
