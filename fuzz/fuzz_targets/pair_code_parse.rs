@@ -1,0 +1,19 @@
+//! `PairCode::parse` (what a phone or kiosk reads from a QR code or a person's typing): never
+//! panics, and a code that parses reads back the same from its URI and from its typed form.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use posfee_schemas::pairing::PairCode;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let Ok(code) = PairCode::parse(&text) else {
+        return;
+    };
+    assert_eq!(PairCode::parse(&code.uri()).ok(), Some(code.clone()), "uri");
+    let typed = PairCode::parse(&code.typed()).expect("its own typed code parses");
+    assert_eq!(
+        (typed.mode, typed.terminal, typed.token),
+        (code.mode, code.terminal, code.token),
+        "typed"
+    );
+});

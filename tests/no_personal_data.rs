@@ -1,0 +1,459 @@
+//! No personal data where it does not belong. The whole system runs as real processes under
+//! `posfee up`; a payer registers with a recognisable name, national id number and bank
+//! account from the companion binary, pays once at a kiosk showing a code (mode A) and once
+//! by showing the phone's code (mode B) with the pos-agent binary. Then every byte the
+//! fee-engine, query and ledger stores, the JetStream store, every log and the kiosk's output
+//! hold is scanned for the three, in plain text and in the obvious encodings. Only paygate
+//! (the payment platform) and the phone may keep them; the scan proves it finds them there.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
+const NAME_CJK: &str = "测试隐私姓名";
+const NAME_LATIN: &str = "Zyxwvut Privacyname";
+const NATIONAL_ID: &str = "11010519491231002X";
+const BANK_ACCOUNT: &str = "6222600260001072444";
+const TERMINAL: &str = "kiosk-07";
+const STEP_TIMEOUT_SECS: u64 = 30;
+
+/// The pos-agent and companion binaries are built beside `posfee` (`scripts/test` builds every
+/// binary before the tests).
+fn sibling(name: &str) -> PathBuf {
+    let path = Path::new(POSFEE).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+struct System {
+    tmp: tempfile::TempDir,
+    up: Child,
+    url: String,
+}
+
+impl System {
+    fn data(&self) -> PathBuf {
+        self.tmp.path().join("data")
+    }
+    fn phone_home(&self) -> PathBuf {
+        self.tmp.path().join("phone")
+    }
+    /// Where the test keeps the processes' own stdout and stderr.
+    fn out(&self, name: &str) -> PathBuf {
+        let dir = self.tmp.path().join("out");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn start() -> System {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let out = tmp.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let mut up = Command::new(POSFEE)
+            .args(["up", "--port", "0", "--data-dir"])
+            .arg(&data)
+            // Every process logs as much as it can: more chances to leak, more to scan.
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(File::create(out.join("up.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        loop {
+            match lines.next() {
+                Some(Ok(l)) if l.starts_with("ready") => break,
+                Some(Ok(l)) => seen.push(l),
+                other => panic!("posfee up failed: {other:?} after {seen:?}"),
+            }
+        }
+        let copy = out.join("up.out");
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut f = File::create(copy).unwrap();
+            for l in seen.into_iter().map(Ok).chain(lines) {
+                let Ok(l) = l else { break };
+                let _ = writeln!(f, "{l}");
+            }
+        });
+        let url = std::fs::read_to_string(data.join("run/nats.url")).unwrap();
+        System { tmp, up, url }
+    }
+
+    fn cmd(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.env("POSFEE_NATS_URL", &self.url)
+            .env("RUST_LOG", "debug")
+            .env_remove("POSFEE_COMPANION_HOME");
+        c
+    }
+
+    fn kiosk(&self) -> Command {
+        let mut c = self.cmd(&sibling("pos-agent"));
+        c.arg("--terminal-id")
+            .arg(TERMINAL)
+            .arg("--nkey-file")
+            .arg(self.data().join("creds/terminal.nk"));
+        c
+    }
+
+    fn phone(&self) -> Command {
+        let mut c = self.cmd(&sibling("companion"));
+        c.arg("--home")
+            .arg(self.phone_home())
+            .arg("--nkey-file")
+            .arg(self.data().join("creds/companion.nk"));
+        c
+    }
+
+    /// Runs a command to completion, its output kept under `out/<name>.{out,err}`.
+    fn run(&self, name: &str, mut c: Command) -> Output {
+        let output = c.output().unwrap();
+        std::fs::write(self.out(&format!("{name}.out")), &output.stdout).unwrap();
+        std::fs::write(self.out(&format!("{name}.err")), &output.stderr).unwrap();
+        assert!(
+            output.status.success(),
+            "{name} failed: {}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output
+    }
+
+    /// Starts a command in the background, its output going to `out/<name>.{out,err}`.
+    fn spawn(&self, name: &str, mut c: Command) -> Child {
+        c.stdout(File::create(self.out(&format!("{name}.out"))).unwrap())
+            .stderr(File::create(self.out(&format!("{name}.err"))).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Stops the system the way an operator does, so every store and log is closed.
+    fn stop(&mut self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.up.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert!(self.up.wait().unwrap().success(), "posfee up did not stop");
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        let _ = self.up.kill();
+    }
+}
+
+/// Waits until `file` holds a line matching `find`, or the process ends.
+fn wait_for<T>(file: &Path, child: &mut Child, find: impl Fn(&str) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some(found) = text.lines().find_map(&find) {
+            return found;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{} ended ({status}) without it:\n{text}", file.display());
+        }
+        assert!(Instant::now() < deadline, "timed out on {}", file.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_success(name: &str, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{name} failed: {status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{name} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(char::from(alphabet[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+/// The base64 text `secret` becomes inside any larger base64 blob, whatever byte offset it sits
+/// at: for each of the three alignments, the characters that depend on the secret alone.
+fn base64_forms(secret: &[u8]) -> Vec<String> {
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut forms = Vec::new();
+    for alphabet in [STANDARD, URL_SAFE] {
+        for offset in 0..3 {
+            let mut padded = vec![0u8; offset];
+            padded.extend_from_slice(secret);
+            let encoded = base64(&padded, alphabet);
+            // Leading characters mix in the bytes before the secret, trailing ones the bytes
+            // after it: keep the whole groups in between.
+            let skip = if offset == 0 { 0 } else { 4 };
+            let whole = (padded.len() / 3) * 4;
+            // Eight characters (six bytes) at least, or chance matches in megabytes of store.
+            if whole >= skip + 8 {
+                forms.push(encoded[skip..whole].to_string());
+            }
+        }
+    }
+    forms
+}
+
+/// Every way a secret is likely to show up in a file.
+fn encodings(secret: &str) -> Vec<(String, Vec<u8>)> {
+    let bytes = secret.as_bytes();
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut forms = vec![
+        ("plain".to_string(), bytes.to_vec()),
+        ("lower-case".to_string(), secret.to_lowercase().into_bytes()),
+        ("hex".to_string(), hex.clone().into_bytes()),
+        ("HEX".to_string(), hex.to_uppercase().into_bytes()),
+        (
+            "percent-encoded".to_string(),
+            bytes
+                .iter()
+                .map(|b| format!("%{b:02X}"))
+                .collect::<String>()
+                .into_bytes(),
+        ),
+        (
+            "utf-16le".to_string(),
+            secret.encode_utf16().flat_map(u16::to_le_bytes).collect(),
+        ),
+        (
+            "utf-16be".to_string(),
+            secret.encode_utf16().flat_map(u16::to_be_bytes).collect(),
+        ),
+    ];
+    if !secret.is_ascii() {
+        for (what, upper) in [("json \\u escapes", false), ("JSON \\u escapes", true)] {
+            let escaped: String = secret
+                .encode_utf16()
+                .map(|u| {
+                    let e = format!("\\u{u:04x}");
+                    if upper {
+                        e.to_uppercase().replace("\\U", "\\u")
+                    } else {
+                        e
+                    }
+                })
+                .collect();
+            forms.push((what.to_string(), escaped.into_bytes()));
+        }
+    }
+    for (i, b64) in base64_forms(bytes).into_iter().enumerate() {
+        forms.push((format!("base64 #{i}"), b64.into_bytes()));
+    }
+    if secret.chars().all(|c| c.is_ascii_alphanumeric()) {
+        let chars: Vec<char> = secret.chars().collect();
+        for sep in [" ", "-", "\u{3000}"] {
+            let grouped: Vec<String> = chars.chunks(4).map(|c| c.iter().collect()).collect();
+            forms.push((
+                format!("grouped by 4 with {sep:?}"),
+                grouped.join(sep).into_bytes(),
+            ));
+        }
+    }
+    forms
+}
+
+fn secrets() -> Vec<&'static str> {
+    // The latin name's parts too: a log might keep one of them.
+    vec![
+        NAME_CJK,
+        NAME_LATIN,
+        "Zyxwvut",
+        "Privacyname",
+        NATIONAL_ID,
+        BANK_ACCOUNT,
+    ]
+}
+
+fn files_under(dir: &Path, skip: &[PathBuf], out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if skip.iter().any(|s| path.starts_with(s)) {
+            continue;
+        }
+        let ty = entry.file_type().unwrap();
+        if ty.is_dir() {
+            files_under(&path, skip, out);
+        } else if ty.is_file() {
+            out.push(path);
+        }
+    }
+}
+
+/// Every (file, secret, encoding) found.
+fn scan(files: &[PathBuf]) -> Vec<String> {
+    let needles: Vec<(String, Vec<u8>)> = secrets()
+        .into_iter()
+        .flat_map(|s| {
+            encodings(s)
+                .into_iter()
+                .map(move |(how, bytes)| (format!("{s:?} as {how}"), bytes))
+        })
+        .collect();
+    let mut found = Vec::new();
+    for f in files {
+        let content = std::fs::read(f).unwrap();
+        for (what, needle) in &needles {
+            if content
+                .windows(needle.len())
+                .any(|w| w == needle.as_slice())
+            {
+                found.push(format!("{}: {what}", f.display()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_payers_identity_never_leaves_paygate_and_the_phone() {
+    let mut system = System::start();
+    let data = system.data();
+    let samples = posfee::natsd::repo_root().join("tests/samples");
+    for (kind, file) in [("accounts", "accounts.csv"), ("readings", "readings.csv")] {
+        let mut c = system.cmd(Path::new(POSFEE));
+        c.args(["import", kind])
+            .arg(samples.join(file))
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("--quiet");
+        system.run(&format!("import-{kind}"), c);
+    }
+
+    let mut register = system.phone();
+    register
+        .arg("register")
+        .arg("--name")
+        .arg(format!("{NAME_CJK} {NAME_LATIN}"))
+        .args(["--national-id", NATIONAL_ID, "--bank-account", BANK_ACCOUNT]);
+    system.run("phone-register", register);
+
+    // Mode A: the kiosk shows a code, the phone pays it.
+    let mut kiosk = system.kiosk();
+    kiosk.args(["pay", "--tenant", "city-water", "--account", "W-000001"]);
+    let mut kiosk_a = system.spawn("kiosk-a", kiosk);
+    let prefix = format!("{TERMINAL}:");
+    let code = wait_for(&system.out("kiosk-a.out"), &mut kiosk_a, |line| {
+        let at = line.find(&prefix)?;
+        let code: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':'))
+            .collect();
+        (code.len() > prefix.len() + 4).then_some(code)
+    });
+    let mut pay = system.phone();
+    pay.args(["pay", &code, "--yes"]);
+    system.run("phone-pay-a", pay);
+    wait_success("kiosk (mode A)", &mut kiosk_a);
+
+    // Mode B: the phone shows its code, the kiosk offers the bill to it.
+    let mut show = system.phone();
+    show.args(["show-code", "--yes", "--json"]);
+    let mut phone_b = system.spawn("phone-b", show);
+    let wallet = wait_for(&system.out("phone-b.out"), &mut phone_b, |line| {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        v["wallet"]["code"].as_str().map(str::to_string)
+    });
+    let mut kiosk = system.kiosk();
+    kiosk.args([
+        "pay",
+        "--tenant",
+        "city-water",
+        "--account",
+        "W-000005",
+        "--wallet",
+        &wallet,
+        "--json",
+    ]);
+    let receipt = system.run("kiosk-b", kiosk);
+    wait_success("phone (mode B)", &mut phone_b);
+    assert!(
+        String::from_utf8_lossy(&receipt.stdout).contains("W-000005"),
+        "no receipt at the kiosk"
+    );
+
+    let phone_home = system.phone_home();
+    let out_dir = system.tmp.path().join("out");
+    system.stop();
+    let paygate = data.join("paygate");
+
+    // The scan finds what it looks for: paygate and the phone do keep the identity.
+    for allowed in [&paygate, &phone_home] {
+        let mut files = Vec::new();
+        files_under(allowed, &[], &mut files);
+        let found = scan(&files);
+        for s in [NATIONAL_ID, BANK_ACCOUNT] {
+            assert!(
+                found.iter().any(|f| f.contains(&format!("{s:?} as plain"))),
+                "{s} not found under {}: the scan would miss it elsewhere too",
+                allowed.display()
+            );
+        }
+    }
+
+    // Everything else: stores, JetStream, logs, the kiosk's and the operator CLI's output.
+    let mut files = Vec::new();
+    files_under(&data, &[paygate], &mut files);
+    let kiosk_and_operator: Vec<PathBuf> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            !name.starts_with("phone-")
+        })
+        .collect();
+    files.extend(kiosk_and_operator);
+    for must in ["fee-engine", "query", "ledger", "nats/jetstream", "logs"] {
+        assert!(
+            files.iter().any(|f| f.starts_with(data.join(must))),
+            "nothing under {must} was scanned"
+        );
+    }
+    assert!(
+        files.iter().any(|f| f.ends_with("kiosk-a.out")),
+        "the kiosk's output was not scanned"
+    );
+    let found = scan(&files);
+    assert!(
+        found.is_empty(),
+        "personal data outside paygate and the phone:\n{}",
+        found.join("\n")
+    );
+    drop(system);
+}
