@@ -1,0 +1,148 @@
+//! Keys rotate while money is in flight: a bill signed with the tenant's old key still pays
+//! after the fee-engine has moved to a new one, settlement notices signed with paygate's new
+//! key settle at a ledger that only knew the old one, and the books stay clean.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use posfee::cmd::reconcile::reconcile;
+use posfee_harness::fixtures::{self, billing_now, register_phone};
+use posfee_harness::{Harness, ServiceOptions};
+use posfee_runtime::{call, keyfile, ManualClock};
+use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
+use posfee_schemas::ids::*;
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::paygate::{PayOrder, PayRequest};
+use posfee_schemas::signed::{Purpose, Signed};
+use posfee_schemas::subjects::{self, Role, ServiceName};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn kiosk() -> TerminalId {
+    TerminalId::parse("kiosk-rot").unwrap()
+}
+
+async fn issue(terminal: &async_nats::Client, account: &str) -> IssuedBill {
+    call(
+        terminal,
+        subjects::bill_issue(),
+        &BillIssueRequest {
+            quote: QuoteRequest {
+                tenant: fixtures::water(),
+                account: AccountNo::parse(account).unwrap(),
+                kinds: vec![],
+                as_of: None,
+                prepay_months: None,
+                top_up: None,
+            },
+            terminal: kiosk(),
+            idempotency_key: IdempotencyKey::parse(format!("rot-{account}")).unwrap(),
+        },
+        None,
+    )
+    .await
+    .unwrap()
+}
+
+async fn pay(
+    companion: &async_nats::Client,
+    phone: &fixtures::Phone,
+    bill: &IssuedBill,
+) -> Receipt {
+    let b: Bill = bill.signed.peek().unwrap();
+    let order = PayOrder {
+        payment_id: PaymentId::new_random(),
+        payer: phone.payer.clone(),
+        bill_id: b.bill_id,
+        amount: b.total,
+        terminal: kiosk(),
+    };
+    call(
+        companion,
+        fixtures::pay_subject(),
+        &PayRequest {
+            order: Signed::sign(
+                Purpose::DevicePay,
+                &order,
+                &phone.device_key_id,
+                &phone.device_key,
+            ),
+            bill: bill.clone(),
+        },
+        Some(Duration::from_secs(30)),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
+    let mut h = Harness::start().await.unwrap();
+    let clock = ManualClock::new(billing_now());
+    let opts = ServiceOptions {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    h.start_all(opts.clone()).await.unwrap();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    fixtures::import_water_households(
+        &importer,
+        &[
+            AccountNo::parse("r-1").unwrap(),
+            AccountNo::parse("r-2").unwrap(),
+        ],
+    )
+    .await
+    .unwrap();
+    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let companion = h.connect(Role::Companion).await.unwrap();
+    let phone = register_phone(&companion, "轮换").await.unwrap();
+
+    let old_bill = issue(&terminal, "r-1").await;
+    assert_eq!(old_bill.signed.key_id.as_str(), "city-water-1");
+    // Paygate settles once with its first key, so the ledger has that one cached.
+    let warm = pay(&companion, &phone, &issue(&terminal, "r-2").await).await;
+    assert_eq!(warm.total.fen.0, 19000);
+
+    // Rotate both signers' keys: a new key file each, picked up when the service restarts.
+    let fee_keys = h
+        .data()
+        .service("fee-engine")
+        .join("keys")
+        .join("city-water");
+    let paygate_keys = h.data().service("paygate").join("keys");
+    assert_eq!(keyfile::rotate(&fee_keys).unwrap(), 2);
+    assert_eq!(keyfile::rotate(&paygate_keys).unwrap(), 2);
+    for s in [ServiceName::FeeEngine, ServiceName::Paygate] {
+        h.stop_service(s).await.unwrap();
+        h.start_service(s, opts.clone()).await.unwrap();
+    }
+
+    // The bill signed before the rotation still pays; its settlement notice is now signed
+    // with paygate-2, which the ledger has never seen and fetches from the key directory.
+    let receipt = pay(&companion, &phone, &old_bill).await;
+    assert_eq!(receipt.bill_id, old_bill.bill_id);
+
+    // New bills carry the new key id.
+    fixtures::import_water_households(&importer, &[AccountNo::parse("r-3").unwrap()])
+        .await
+        .unwrap();
+    let new_bill = issue(&terminal, "r-3").await;
+    assert_eq!(new_bill.signed.key_id.as_str(), "city-water-2");
+    pay(&companion, &phone, &new_bill).await;
+
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let mut last = None;
+    for _ in 0..50 {
+        let r = reconcile(&operator, posfee_runtime::Clock::now(&clock))
+            .await
+            .unwrap();
+        if r.differences.is_empty() && r.settled == 3 {
+            assert_eq!((r.captured, r.voided), (3, 0));
+            return;
+        }
+        last = Some(r);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("books after rotation: {last:?}");
+}
