@@ -163,6 +163,7 @@ impl NatsServer {
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
+                let _ = child.wait();
                 bail!("nats-server did not open its port within {START_TIMEOUT_MS} ms");
             }
             std::thread::sleep(Duration::from_millis(10));

@@ -182,25 +182,40 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| natsd::repo_root().join("services/fee-engine/rules")),
     };
     let mut children = Vec::new();
-    for proc in SERVICES {
-        children.push(Supervised {
-            proc: *proc,
-            child: launch.spawn(*proc)?,
-            restarts: Vec::new(),
-        });
+    // From here on, whatever fails stops what was started before it returns.
+    let started = async {
+        for proc in SERVICES {
+            children.push(Supervised {
+                proc: *proc,
+                child: launch.spawn(*proc)?,
+                restarts: Vec::new(),
+            });
+        }
+        let operator = bus::connect(
+            &url,
+            Role::Operator,
+            Some(creds.seed(Role::Operator)?),
+            "posfee-up",
+        )
+        .await?;
+        tokio::select! {
+            r = wait_ready(&operator, server_started, &mut children) => r.map(|()| true),
+            // Ctrl-C during start-up: stop, and never print ready afterwards.
+            _ = shutdown.wait() => Ok(false),
+        }
     }
-
-    let operator = bus::connect(
-        &url,
-        Role::Operator,
-        Some(creds.seed(Role::Operator)?),
-        "posfee-up",
-    )
-    .await?;
-    let ready = wait_ready(&operator, server_started, &mut children).await;
-    if let Err(e) = ready {
-        stop_all(&mut children, &mut server);
-        return Err(e);
+    .await;
+    match started {
+        Ok(true) => {}
+        Ok(false) => {
+            stop_all(&mut children, &mut server);
+            println!("stopped: interrupted during start-up");
+            return Ok(());
+        }
+        Err(e) => {
+            stop_all(&mut children, &mut server);
+            return Err(e);
+        }
     }
     write_url_file(&data, &url)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();

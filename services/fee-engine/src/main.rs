@@ -1,7 +1,7 @@
 //! The fee-engine service process: parse options, connect as the fee-engine role, run until a signal.
 
 use clap::Parser;
-use posfee_runtime::{telemetry, ServiceArgs, Shutdown, SystemClock};
+use posfee_runtime::{telemetry, ServiceArgs, SystemClock};
 use posfee_schemas::subjects::Role;
 use std::sync::Arc;
 
@@ -23,12 +23,9 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let args = Args::parse();
-    let shutdown = Shutdown::new();
-    shutdown.on_signals(args.service.exit_on_stdin_eof)?;
-    let client = args
+    let (client, shutdown) = args
         .service
-        .bus
-        .connect(Role::FeeEngine, posfee_fee_engine::SPEC.name)
+        .start(Role::FeeEngine, posfee_fee_engine::SPEC.name)
         .await?;
     let config = posfee_fee_engine::Config {
         store_dir: args.service.store_dir,

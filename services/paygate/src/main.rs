@@ -1,7 +1,7 @@
 //! The paygate service process: parse options, connect as the paygate role, run until a signal.
 
 use clap::Parser;
-use posfee_runtime::{telemetry, ServiceArgs, Shutdown, SystemClock};
+use posfee_runtime::{telemetry, ServiceArgs, SystemClock};
 use posfee_schemas::subjects::Role;
 use std::sync::Arc;
 
@@ -20,12 +20,9 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     telemetry::init();
     let args = Args::parse();
-    let shutdown = Shutdown::new();
-    shutdown.on_signals(args.service.exit_on_stdin_eof)?;
-    let client = args
+    let (client, shutdown) = args
         .service
-        .bus
-        .connect(Role::Paygate, posfee_paygate::SPEC.name)
+        .start(Role::Paygate, posfee_paygate::SPEC.name)
         .await?;
     let config = posfee_paygate::Config {
         store_dir: args.service.store_dir,

@@ -15,3 +15,18 @@ pub struct ServiceArgs {
     #[arg(long)]
     pub exit_on_stdin_eof: bool,
 }
+
+impl ServiceArgs {
+    /// What every service binary does first: listen for the signals (and the launcher's
+    /// stdin) that end it, then connect as its role.
+    pub async fn start(
+        &self,
+        role: posfee_schemas::subjects::Role,
+        name: &str,
+    ) -> anyhow::Result<(async_nats::Client, crate::Shutdown)> {
+        let shutdown = crate::Shutdown::new();
+        shutdown.on_signals(self.exit_on_stdin_eof)?;
+        let client = self.bus.connect(role, name).await?;
+        Ok((client, shutdown))
+    }
+}
