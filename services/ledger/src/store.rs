@@ -77,6 +77,27 @@ impl Store {
     }
 }
 
+/// Writes an entry's legs and moves each ledger account's balance, inside the caller's
+/// transaction (settle and refund both post this way).
+pub fn post(
+    postings: &sled::transaction::TransactionalTree,
+    balances: &sled::transaction::TransactionalTree,
+    legs: &[([u8; 8], Posting)],
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    for (key, leg) in legs {
+        postings.insert(key, posfee_schemas::encode(leg))?;
+        let old = balances
+            .get(leg.account.as_bytes())?
+            .map(|v| decode_i64(&v))
+            .unwrap_or(0);
+        balances.insert(
+            leg.account.as_bytes(),
+            &old.saturating_add(leg.fen).to_be_bytes(),
+        )?;
+    }
+    Ok(())
+}
+
 pub fn decode_i64(v: &[u8]) -> i64 {
     v.try_into().map(i64::from_be_bytes).unwrap_or(0)
 }

@@ -72,10 +72,11 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             fen: -req.amount.fen.0,
         },
     ];
-    let posting_keys = [
-        app.store.db.generate_id().map_err(super::internal)?,
-        app.store.db.generate_id().map_err(super::internal)?,
-    ];
+    let mut legs = Vec::with_capacity(postings.len());
+    for leg in postings {
+        let key = app.store.db.generate_id().map_err(super::internal)?;
+        legs.push((key.to_be_bytes(), leg));
+    }
     let event_key = app.outbox.next_key().map_err(super::internal)?;
     let idem_key = req.idempotency_key.as_str().as_bytes().to_vec();
     let event_id = EventId::derived("payment.refunded", &idem_key);
@@ -125,17 +126,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                     reply: reply.clone(),
                 }),
             )?;
-            for (k, posting) in posting_keys.iter().zip(&postings) {
-                postings_t.insert(&k.to_be_bytes(), encode(posting))?;
-                let old = balances
-                    .get(posting.account.as_bytes())?
-                    .map(|v| crate::store::decode_i64(&v))
-                    .unwrap_or(0);
-                balances.insert(
-                    posting.account.as_bytes(),
-                    &old.saturating_add(posting.fen).to_be_bytes(),
-                )?;
-            }
+            crate::store::post(postings_t, balances, &legs)?;
             let event = Event::new(
                 event_id,
                 now,
