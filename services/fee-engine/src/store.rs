@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
-const FEED_SEQ_KEY: &[u8] = b"feed_seq";
+use posfee_runtime::feed::FEED_SEQ_KEY;
 
 /// An issued bill as the fee-engine keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,10 +80,7 @@ impl Store {
     }
 
     pub fn feed_seq(&self) -> anyhow::Result<u64> {
-        Ok(match self.meta.get(FEED_SEQ_KEY)? {
-            Some(v) => u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8])),
-            None => 0,
-        })
+        posfee_runtime::feed::recorded_seq(&self.meta)
     }
 
     /// Applies a batch of events and records the last sequence. Each effect is an upsert or

@@ -2,8 +2,9 @@
 //! between the ledger's refunded total and what it has already credited. The total only
 //! grows, so a replayed or repeated event credits nothing twice.
 
-use crate::store::{Payer, Payment, Store, FEED_SEQ_KEY};
+use crate::store::{Payer, Payment, Store};
 use posfee_runtime::feed::Delivered;
+use posfee_runtime::feed::FEED_SEQ_KEY;
 use posfee_schemas::events::EventBody;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, encode};

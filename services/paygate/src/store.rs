@@ -86,8 +86,6 @@ pub struct Store {
     pub meta: sled::Tree,
 }
 
-pub const FEED_SEQ_KEY: &[u8] = b"feed_seq";
-
 impl Store {
     pub fn open(db: sled::Db) -> anyhow::Result<Store> {
         Ok(Store {
@@ -101,11 +99,6 @@ impl Store {
     }
 
     pub fn feed_seq(&self) -> anyhow::Result<u64> {
-        Ok(self
-            .meta
-            .get(FEED_SEQ_KEY)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        posfee_runtime::feed::recorded_seq(&self.meta)
     }
 }

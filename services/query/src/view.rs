@@ -13,7 +13,7 @@ use posfee_schemas::{decode, encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const FEED_SEQ_KEY: &[u8] = b"feed_seq";
+use posfee_runtime::feed::FEED_SEQ_KEY;
 
 /// An account as the query service shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -76,12 +76,7 @@ impl View {
     }
 
     pub fn feed_seq(&self) -> anyhow::Result<u64> {
-        Ok(self
-            .meta
-            .get(FEED_SEQ_KEY)?
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        posfee_runtime::feed::recorded_seq(&self.meta)
     }
 
     /// Applies a batch in stream order and records how far it got.

@@ -154,3 +154,16 @@ pub async fn last_seq_of(client: &async_nats::Client, subjects: &[String]) -> an
     }
     Ok(last)
 }
+
+/// Where a view records the last stream sequence it applied, in its `meta` tree.
+pub const FEED_SEQ_KEY: &[u8] = b"feed_seq";
+
+/// The last applied sequence a view recorded under [`FEED_SEQ_KEY`]; 0 for an empty view,
+/// which makes the feed replay from the start.
+pub fn recorded_seq(meta: &sled::Tree) -> anyhow::Result<u64> {
+    Ok(meta
+        .get(FEED_SEQ_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
