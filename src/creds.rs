@@ -1,7 +1,5 @@
-//! One nkey per role, generated at set-up into `<data-dir>/creds/`, never committed.
-//!
-//! nats.conf names each role's public key through an environment variable
-//! (`POSFEE_NKEY_<ROLE>`), so the committed config holds the permissions and no secrets.
+//! One nkey per service or tool role, generated at set-up into `<data-dir>/creds/`, never
+//! committed. The server learns only the public keys, through the generated auth.conf.
 
 use posfee_runtime::creds::{ensure_user_seed, read_seed};
 use posfee_schemas::subjects::Role;
@@ -36,11 +34,11 @@ impl RoleCreds {
         read_seed(&self.seed_file(role))
     }
 
-    /// The environment nats-server needs to read nats.conf.
-    pub fn server_env(&self) -> Vec<(String, String)> {
+    /// Every role as a server user.
+    pub fn users(&self) -> Vec<crate::authz::User> {
         self.public
             .values()
-            .map(|(role, key)| (role.nkey_env(), key.clone()))
+            .map(|(role, key)| crate::authz::User::new((*role).into(), key.clone()))
             .collect()
     }
 }

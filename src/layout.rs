@@ -3,6 +3,10 @@
 //! ```text
 //! <data-dir>/posfee.lock        held by the running `posfee up`
 //! <data-dir>/creds/<role>.nk    nkey seeds, 0600, generated at set-up, never committed
+//! <data-dir>/creds/terminals/   each kiosk's public key (and seed, unless sent elsewhere)
+//! <data-dir>/creds/devices/     each phone's public key (and seed, unless made on the phone)
+//! <data-dir>/nats/nats.conf     the server's configuration: a copy of the repository's
+//! <data-dir>/nats/auth.conf     its users, rendered from the roles, kiosks and phones
 //! <data-dir>/nats/jetstream/    the JetStream store
 //! <data-dir>/run/nats.url       the URL of the running server, for `status` and friends
 //! <data-dir>/logs/<proc>.log    each process's log
@@ -26,6 +30,12 @@ impl DataDir {
     }
     pub fn creds(&self) -> PathBuf {
         self.0.join("creds")
+    }
+    pub fn server_conf(&self) -> PathBuf {
+        self.0.join("nats").join("nats.conf")
+    }
+    pub fn auth_conf(&self) -> PathBuf {
+        self.0.join("nats").join("auth.conf")
     }
     pub fn jetstream(&self) -> PathBuf {
         self.0.join("nats").join("jetstream")

@@ -2,8 +2,10 @@
 //! and the pieces the test harness shares with them (starting nats-server with the project's
 //! nats.conf, generating role credentials).
 
+pub mod authz;
 pub mod cmd;
 pub mod creds;
+pub mod identities;
 pub mod layout;
 pub mod natsd;
 pub mod refdata;

@@ -22,6 +22,8 @@ enum Command {
     Status(cmd::status::StatusArgs),
     /// Follow the event stream.
     Events(cmd::events::EventsArgs),
+    /// Issue, list and revoke the kiosks' and phones' bus credentials.
+    Keys(cmd::keys::KeysArgs),
     /// Import reference data (accounts, meter readings) from CSV.
     Import(cmd::import::ImportArgs),
     /// Generate sample reference data.
@@ -61,6 +63,7 @@ async fn main() -> std::process::ExitCode {
         Command::Reconcile(a) => cmd::reconcile::run(a).await,
         Command::Events(a) => cmd::events::run(a).await,
         Command::Import(a) => cmd::import::run(a).await,
+        Command::Keys(a) => cmd::keys::run(a),
         Command::Gen(GenCommand::Samples(a)) => cmd::gen::run(a),
         Command::Bench(BenchCommand::Query(a)) => cmd::bench_query::run(a).await,
         Command::Bench(BenchCommand::Flows(a)) => cmd::bench_flows::run(a).await,

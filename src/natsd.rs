@@ -80,6 +80,129 @@ fn server_version(bin: &Path) -> anyhow::Result<(u32, u32)> {
     }
 }
 
+/// Renders the server configuration into the data dir: a copy of `base` (the repository's
+/// nats.conf) and, beside it, `auth.conf` with every role, kiosk and phone. Both are replaced
+/// whole (written aside, then renamed), so a reloading server never reads half a file.
+/// Returns the configuration to start the server with.
+pub fn write_config(
+    data: &crate::layout::DataDir,
+    base: &Path,
+    roles: &crate::creds::RoleCreds,
+) -> anyhow::Result<PathBuf> {
+    let mut users = roles.users();
+    for (who, key) in crate::identities::Registry::new(&data.creds()).all()? {
+        users.push(crate::authz::User::new(who, key));
+    }
+    let base_text =
+        std::fs::read_to_string(base).with_context(|| format!("reading {}", base.display()))?;
+    replace_file(&data.auth_conf(), &crate::authz::render(&users))?;
+    let conf = data.server_conf();
+    replace_file(&conf, &base_text)?;
+    Ok(conf)
+}
+
+fn replace_file(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let tmp = path.with_extension("conf.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Checks a configuration the way the server will read it (`nats-server -t`).
+pub fn check_config(binary: &Path, conf: &Path, store_dir: &Path) -> anyhow::Result<()> {
+    let out = Command::new(binary)
+        .arg("-t")
+        .arg("-c")
+        .arg(conf)
+        .env("POSFEE_JS_DIR", store_dir)
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
+    if !out.status.success() {
+        bail!(
+            "nats-server refuses {}: {}",
+            conf.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// What nats-server logs once a reload has taken effect.
+const RELOADED: &str = "Reloaded server configuration";
+/// How long a reload may take to show in the server's log.
+pub const RELOAD_TIMEOUT_MS: u64 = 10_000;
+
+/// Has the server running on this data dir re-read its configuration (SIGHUP) and waits until
+/// its log says the new configuration is in force. Users that were removed are disconnected
+/// by the server; the others keep their connections. Returns the server's pid, or `None` when
+/// no server is running there.
+pub fn reload(run_dir: &Path, log_file: &Path) -> anyhow::Result<Option<u32>> {
+    let Some(pid) = running_pid(run_dir) else {
+        return Ok(None);
+    };
+    let count = |text: &str| text.matches(RELOADED).count();
+    let before = count(&std::fs::read_to_string(log_file).unwrap_or_default());
+    use nix::sys::signal::{kill, Signal};
+    kill(nix::unistd::Pid::from_raw(pid), Signal::SIGHUP)
+        .with_context(|| format!("signalling nats-server {pid}"))?;
+    let deadline = Instant::now() + Duration::from_millis(RELOAD_TIMEOUT_MS);
+    loop {
+        let log = std::fs::read_to_string(log_file).unwrap_or_default();
+        if count(&log) > before {
+            return Ok(u32::try_from(pid).ok());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "nats-server {pid} did not confirm the reload within {RELOAD_TIMEOUT_MS} ms; see {}",
+                log_file.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Renders the users again, has nats-server check the configuration, and reloads the server
+/// running on this data dir, if any. What `posfee keys` does after every change.
+pub fn apply_users(data: &crate::layout::DataDir, base: &Path) -> anyhow::Result<Option<u32>> {
+    let roles = crate::creds::RoleCreds::ensure(&data.creds())?;
+    let conf = write_config(data, base, &roles)?;
+    check_config(&find_server()?, &conf, &data.jetstream())?;
+    reload(&data.nats_run(), &data.logs().join(SERVER_LOG))
+}
+
+/// The server's log file name under `<data-dir>/logs/`.
+pub const SERVER_LOG: &str = "nats-server.log";
+
+/// The pid of the nats-server that writes its ports file into `run_dir`, if it still runs.
+fn running_pid(run_dir: &Path) -> Option<i32> {
+    let entries = std::fs::read_dir(run_dir).ok()?;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(pid) = name
+            .strip_prefix("nats-server_")
+            .and_then(|r| r.strip_suffix(".ports"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if is_our_server(pid, run_dir) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// Whether `pid` is a nats-server writing its ports file into this very run dir, so a
+/// recycled pid is never signalled.
+fn is_our_server(pid: i32, run_dir: &Path) -> bool {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+    let ours = format!("--ports_file_dir {}", run_dir.display());
+    cmdline.contains("nats-server") && cmdline.contains(&ours)
+}
+
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -91,7 +214,7 @@ pub struct ServerConfig {
     /// Where the server writes its ports file, so a random port can be read back.
     pub run_dir: PathBuf,
     pub log_file: Option<PathBuf>,
-    /// `POSFEE_NKEY_<ROLE>` and friends.
+    /// Extra environment for the server.
     pub env: Vec<(String, String)>,
 }
 
@@ -261,11 +384,7 @@ pub fn stop_stale(run_dir: &Path) -> anyhow::Result<Option<u32>> {
         else {
             continue;
         };
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        // Ours only: a nats-server writing its ports file into this very run dir.
-        let ours = format!("--ports_file_dir {}", run_dir.display());
-        if cmdline.contains("nats-server") && cmdline.contains(&ours) {
+        if is_our_server(pid, run_dir) {
             use nix::sys::signal::{kill, Signal};
             let p = nix::unistd::Pid::from_raw(pid);
             let _ = kill(p, Signal::SIGTERM);

@@ -1,11 +1,12 @@
-//! Each role is who it says it is and can do only its job: proven against the real server
-//! with the project's nats.conf.
+//! Each role, kiosk and phone is who it says it is and can do only its job: proven against the
+//! real server with the project's nats.conf and the users `posfee keys` issues.
 
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use posfee_harness::{Harness, ServiceOptions};
-use posfee_schemas::subjects::{self, LedgerOp, Role, ServiceName};
+use posfee_schemas::ids::{DeviceId, PairToken, TerminalId};
+use posfee_schemas::subjects::{self, EventKind, Identity, LedgerOp, PaygateOp, Role, ServiceName};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -38,6 +39,37 @@ async fn anonymous_and_unknown_keys_are_refused() {
     assert!(res.is_err(), "unknown nkey accepted");
 }
 
+/// Subscribes `subject` and expects the server to refuse it.
+async fn refused_subscribe(
+    client: &async_nats::Client,
+    errors: &mut UnboundedReceiver<String>,
+    who: &str,
+    subject: String,
+) {
+    let _sub = client.subscribe(subject.clone()).await.unwrap();
+    client.flush().await.unwrap();
+    expect_violation(errors, &format!("{who} subscribing {subject}")).await;
+}
+
+/// Publishes to `subject` and expects the server to refuse it.
+async fn refused_publish(
+    client: &async_nats::Client,
+    errors: &mut UnboundedReceiver<String>,
+    who: &str,
+    subject: String,
+) {
+    client
+        .publish(subject.clone(), "forged".into())
+        .await
+        .unwrap();
+    client.flush().await.unwrap();
+    expect_violation(errors, &format!("{who} publishing {subject}")).await;
+}
+
+fn kiosk(id: &str) -> TerminalId {
+    TerminalId::parse(id).unwrap()
+}
+
 #[tokio::test]
 async fn a_terminal_cannot_settle_and_its_attempt_never_reaches_the_ledger() {
     let h = Harness::start().await.unwrap();
@@ -47,13 +79,18 @@ async fn a_terminal_cannot_settle_and_its_attempt_never_reaches_the_ledger() {
         .await
         .unwrap();
     ledger.flush().await.unwrap();
-    let (terminal, mut errors) = h.connect_watching(Role::Terminal).await.unwrap();
-    terminal
-        .publish(subjects::ledger(LedgerOp::Settle), "forged".into())
+    h.terminal("kiosk-01").await.unwrap();
+    let (terminal, mut errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
         .await
         .unwrap();
-    terminal.flush().await.unwrap();
-    expect_violation(&mut errors, "terminal publishing posfee.ledger.settle").await;
+    refused_publish(
+        &terminal,
+        &mut errors,
+        "terminal",
+        subjects::ledger(LedgerOp::Settle),
+    )
+    .await;
     let delivered = tokio::time::timeout(
         Duration::from_millis(300),
         futures::StreamExt::next(&mut settle),
@@ -63,43 +100,268 @@ async fn a_terminal_cannot_settle_and_its_attempt_never_reaches_the_ledger() {
         delivered.is_err(),
         "the forged settlement reached the ledger"
     );
+    for kind in [
+        EventKind::PaymentAuthorized,
+        EventKind::PaymentSettled,
+        EventKind::PaymentVoided,
+        EventKind::PaymentRefunded,
+    ] {
+        refused_publish(&terminal, &mut errors, "terminal", subjects::event(kind)).await;
+    }
+    refused_publish(
+        &terminal,
+        &mut errors,
+        "terminal",
+        subjects::ledger(LedgerOp::Refund),
+    )
+    .await;
+}
 
-    terminal
-        .publish(
-            subjects::event(subjects::EventKind::PaymentSettled),
-            "forged".into(),
-        )
+#[tokio::test]
+async fn a_terminal_hears_only_its_own_pairings_receipts_and_replies() {
+    let h = Harness::start().await.unwrap();
+    let ledger = h.connect(Role::Ledger).await.unwrap();
+    let kiosk_01 = h.terminal("kiosk-01").await.unwrap();
+    h.terminal("kiosk-02").await.unwrap();
+    let (kiosk_02, mut errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-02")))
         .await
         .unwrap();
-    terminal.flush().await.unwrap();
-    expect_violation(&mut errors, "terminal publishing payment.settled").await;
+    let tok = PairToken::generate();
+    for subject in [
+        subjects::receipt(&kiosk("kiosk-01")),
+        subjects::receipt_any(),
+        subjects::pair_for_terminal(&kiosk("kiosk-01")),
+        subjects::pair(&kiosk("kiosk-01"), &tok),
+        "posfee.pair.>".to_string(),
+        "_INBOX.>".to_string(),
+        format!("{}.>", Identity::Terminal(kiosk("kiosk-01")).inbox_prefix()),
+        subjects::events_all(),
+        subjects::wallet_any(),
+    ] {
+        refused_subscribe(&kiosk_02, &mut errors, "kiosk-02", subject).await;
+    }
+    // Nor may it write another kiosk's presence.
+    refused_publish(
+        &kiosk_02,
+        &mut errors,
+        "kiosk-02",
+        subjects::terminal_presence(&kiosk("kiosk-01")),
+    )
+    .await;
+
+    // A receipt for kiosk-01 reaches kiosk-01 and nobody else.
+    let mut own = kiosk_01
+        .subscribe(subjects::receipt(&kiosk("kiosk-01")))
+        .await
+        .unwrap();
+    // flush() only empties the socket; a request answered by the server proves the
+    // subscription is in place before the ledger publishes on another connection.
+    assert!(served(&kiosk_01).await);
+    ledger
+        .publish(subjects::receipt(&kiosk("kiosk-01")), "receipt".into())
+        .await
+        .unwrap();
+    ledger.flush().await.unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(3), futures::StreamExt::next(&mut own))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(&got.payload[..], b"receipt");
 }
 
 #[tokio::test]
-async fn a_companion_cannot_listen_to_events_or_other_inboxes() {
+async fn a_companion_cannot_listen_to_events_inboxes_pairings_receipts_or_other_phones() {
     let h = Harness::start().await.unwrap();
-    let (companion, mut errors) = h.connect_watching(Role::Companion).await.unwrap();
-    let _events = companion.subscribe(subjects::events_all()).await.unwrap();
+    let (other, _) = h.phone().await.unwrap();
+    let (me, _client) = h.phone().await.unwrap();
+    let (companion, mut errors) = h
+        .connect_watching(Identity::Device(me.clone()))
+        .await
+        .unwrap();
+    let tok = PairToken::generate();
+    for subject in [
+        subjects::events_all(),
+        "_INBOX.>".to_string(),
+        format!("{}.>", Identity::Device(other.clone()).inbox_prefix()),
+        format!("{}.>", Identity::Terminal(kiosk("kiosk-01")).inbox_prefix()),
+        "posfee.pair.>".to_string(),
+        subjects::pair_for_terminal(&kiosk("kiosk-01")),
+        "posfee.receipt.>".to_string(),
+        subjects::receipt(&kiosk("kiosk-01")),
+        subjects::wallet_for_device(&other),
+        subjects::wallet(&other, &tok),
+        subjects::wallet_any(),
+    ] {
+        refused_subscribe(&companion, &mut errors, "phone", subject).await;
+    }
+    // Its own wallet codes are allowed: no error arrives for them.
+    let _own = companion
+        .subscribe(subjects::wallet(&me, &tok))
+        .await
+        .unwrap();
     companion.flush().await.unwrap();
-    expect_violation(&mut errors, "companion subscribing posfee.events.>").await;
-    let _inboxes = companion.subscribe("_INBOX.>").await.unwrap();
-    companion.flush().await.unwrap();
-    expect_violation(&mut errors, "companion subscribing _INBOX.>").await;
+    let quiet = tokio::time::timeout(Duration::from_millis(300), errors.recv()).await;
+    assert!(quiet.is_err(), "own wallet refused: {quiet:?}");
+    for subject in [
+        subjects::event(EventKind::PaymentSettled),
+        subjects::ledger(LedgerOp::Settle),
+        subjects::bill_issue(),
+    ] {
+        refused_publish(&companion, &mut errors, "phone", subject).await;
+    }
 }
 
 #[tokio::test]
-async fn the_operator_reads_but_cannot_write_events() {
+async fn nobody_but_the_ledger_may_publish_a_settlement() {
+    let h = Harness::start().await.unwrap();
+    for role in Role::ALL.iter().filter(|r| **r != Role::Ledger) {
+        let (client, mut errors) = h.connect_watching(*role).await.unwrap();
+        refused_publish(
+            &client,
+            &mut errors,
+            role.as_str(),
+            subjects::event(EventKind::PaymentSettled),
+        )
+        .await;
+    }
+    h.terminal("kiosk-01").await.unwrap();
+    let (phone, _) = h.phone().await.unwrap();
+    for who in [
+        Identity::Terminal(kiosk("kiosk-01")),
+        Identity::Device(phone),
+    ] {
+        let (client, mut errors) = h.connect_watching(who.clone()).await.unwrap();
+        refused_publish(
+            &client,
+            &mut errors,
+            &who.to_string(),
+            subjects::event(EventKind::PaymentSettled),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_operator_reads_but_cannot_write() {
     let h = Harness::start().await.unwrap();
     let (operator, mut errors) = h.connect_watching(Role::Operator).await.unwrap();
-    operator
-        .publish(
-            subjects::event(subjects::EventKind::PaymentSettled),
-            "forged".into(),
-        )
+    for subject in [
+        subjects::event(EventKind::PaymentSettled),
+        subjects::event(EventKind::AccountUpserted),
+        subjects::ledger(LedgerOp::Settle),
+        subjects::ledger(LedgerOp::Refund),
+        subjects::paygate(PaygateOp::Pay),
+        subjects::paygate(PaygateOp::Register),
+        subjects::bill_issue(),
+        subjects::fee_quote(),
+        subjects::receipt(&kiosk("kiosk-01")),
+        subjects::terminal_presence(&kiosk("kiosk-01")),
+        "$JS.API.STREAM.DELETE.POSFEE_EVENTS".to_string(),
+        "$JS.API.STREAM.PURGE.POSFEE_EVENTS".to_string(),
+    ] {
+        refused_publish(&operator, &mut errors, "operator", subject).await;
+    }
+}
+
+/// `posfee keys` against the running server, as an operator types it.
+fn keys(h: &Harness, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_posfee"))
+        .arg("keys")
+        .args(args)
+        .arg("--data-dir")
+        .arg(h.data().root())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "posfee keys {args:?}: {text}");
+    text
+}
+
+/// Whether a connection is still served: a JetStream info request answered through it.
+async fn served(client: &async_nats::Client) -> bool {
+    let js = async_nats::jetstream::new(client.clone());
+    tokio::time::timeout(Duration::from_secs(2), js.query_account())
+        .await
+        .is_ok_and(|r| r.is_ok())
+}
+
+#[tokio::test]
+async fn revoking_one_terminal_or_phone_leaves_the_others_connected() {
+    let h = Harness::start().await.unwrap();
+    let issued = keys(&h, &["terminal", "kiosk-01"]);
+    assert!(issued.contains("reloaded its users"), "{issued}");
+    keys(&h, &["terminal", "kiosk-02"]);
+    let phone_a = keys(&h, &["device"]);
+    keys(&h, &["device"]);
+    let listed = keys(&h, &["list", "--json"]);
+    let devices: Vec<DeviceId> = listed
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "device")
+        .map(|v| DeviceId::parse(v["id"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(devices.len(), 2, "{listed}");
+    let (a, b) = if phone_a.contains(devices[0].as_str()) {
+        (devices[0].clone(), devices[1].clone())
+    } else {
+        (devices[1].clone(), devices[0].clone())
+    };
+
+    let k1 = h
+        .connect_as(Identity::Terminal(kiosk("kiosk-01")))
         .await
         .unwrap();
-    operator.flush().await.unwrap();
-    expect_violation(&mut errors, "operator publishing payment.settled").await;
+    let k2 = h
+        .connect_as(Identity::Terminal(kiosk("kiosk-02")))
+        .await
+        .unwrap();
+    let pa = h.connect_as(Identity::Device(a.clone())).await.unwrap();
+    let pb = h.connect_as(Identity::Device(b.clone())).await.unwrap();
+    for c in [&k1, &k2, &pa, &pb] {
+        assert!(served(c).await);
+    }
+    let k1_seed =
+        std::fs::read_to_string(h.seed_file(&Identity::Terminal(kiosk("kiosk-01")))).unwrap();
+    // A second key for a terminal that has one is refused, without --replace.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_posfee"))
+        .args(["keys", "terminal", "kiosk-02", "--data-dir"])
+        .arg(h.data().root())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already has a key"));
+
+    keys(&h, &["revoke", "terminal", "kiosk-01"]);
+    keys(&h, &["revoke", "device", a.as_str()]);
+    // The revoked are cut off at once and cannot come back ...
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while (served(&k1).await || served(&pa).await) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!served(&k1).await, "a revoked terminal is still served");
+    assert!(!served(&pa).await, "a revoked phone is still served");
+    let back = async_nats::ConnectOptions::new()
+        .nkey(k1_seed.trim().to_string())
+        .connection_timeout(Duration::from_secs(2))
+        .connect(h.url())
+        .await;
+    assert!(back.is_err(), "a revoked terminal connected again");
+    // ... while the others were never disturbed.
+    assert!(served(&k2).await);
+    assert!(served(&pb).await);
+    assert_eq!(
+        k2.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    assert!(h
+        .connect_as(Identity::Terminal(kiosk("kiosk-02")))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]

@@ -13,7 +13,7 @@ use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{Purpose, Signed};
-use posfee_schemas::subjects::{self, Role};
+use posfee_schemas::subjects::{self, Identity, Role};
 use posfee_schemas::ErrorCode;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -55,6 +55,31 @@ async fn connect(data: &Path, url: &str, role: Role) -> async_nats::Client {
         .unwrap()
 }
 
+/// Issues a key with `posfee keys …` against the running system, as an operator would, and
+/// returns the seed file the command wrote.
+fn issue_key(data: &Path, what: &[&str]) -> std::path::PathBuf {
+    let out = Command::new(POSFEE)
+        .arg("keys")
+        .args(what)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "posfee keys {what:?}: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("reloaded its users"), "{text}");
+    let seed = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("seed"))
+        .and_then(|l| l.trim().split(' ').next())
+        .unwrap_or_else(|| panic!("no seed file in {text}"));
+    std::path::PathBuf::from(seed)
+}
+
 /// Retries while the answer says "not now" (nobody serving, timed out, 503).
 fn transient(e: &CallError) -> bool {
     match e {
@@ -93,13 +118,30 @@ async fn payments_survive_services_killed_at_random_and_the_books_reconcile() {
     fixtures::import_water_households(&importer, &accounts)
         .await
         .unwrap();
-    let companion = connect(&data, &url, Role::Companion).await;
+    let phone_seed = issue_key(&data, &["device"]);
+    let device = posfee::identities::device_of_seed_file(&phone_seed).unwrap();
+    let companion = bus::connect(
+        &url,
+        Identity::Device(device),
+        Some(creds::read_seed(&phone_seed).unwrap()),
+        "crash-test",
+    )
+    .await
+    .unwrap();
     // Two phones: one sandbox balance (10,000.00) pays 52 bills of 190.00.
     let phones = [
         register_phone(&companion, "测试甲").await.unwrap(),
         register_phone(&companion, "测试乙").await.unwrap(),
     ];
-    let terminal = connect(&data, &url, Role::Terminal).await;
+    let kiosk_seed = issue_key(&data, &["terminal", "kiosk-crash"]);
+    let terminal = bus::connect(
+        &url,
+        Identity::Terminal(TerminalId::parse("kiosk-crash").unwrap()),
+        Some(creds::read_seed(&kiosk_seed).unwrap()),
+        "crash-test",
+    )
+    .await
+    .unwrap();
     let operator = connect(&data, &url, Role::Operator).await;
 
     // The killer: SIGKILL a service every KILL_EVERY_MS, round robin, while payments run.

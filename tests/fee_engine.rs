@@ -54,7 +54,7 @@ async fn system() -> (Harness, async_nats::Client, ManualClock) {
     fixtures::import_water_households(&importer, &[account()])
         .await
         .unwrap();
-    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let terminal = h.terminal("kiosk-01").await.unwrap();
     (h, terminal, clock)
 }
 

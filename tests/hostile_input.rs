@@ -95,9 +95,9 @@ async fn world() -> World {
     )
     .await
     .unwrap();
-    let companion = h.connect(Role::Companion).await.unwrap();
+    let companion = h.phone().await.unwrap().1;
     let phone = register_phone(&companion, "测试付款人").await.unwrap();
-    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let terminal = h.terminal("kiosk-01").await.unwrap();
     let paid_bill = issue(&terminal, PAID, "setup-paid").await;
     let receipt: Receipt = call(
         &companion,

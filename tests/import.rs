@@ -70,7 +70,7 @@ async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() 
     assert_eq!(stream_messages(&h).await, once);
 
     // One account of each example tenant is priced from the imported data.
-    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let terminal = h.terminal("kiosk-01").await.unwrap();
     for (tenant, account) in [
         ("acme-property", "1-1-0000"),
         ("city-water", "W-000001"),

@@ -94,8 +94,8 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
     )
     .await
     .unwrap();
-    let terminal = h.connect(Role::Terminal).await.unwrap();
-    let companion = h.connect(Role::Companion).await.unwrap();
+    let terminal = h.terminal("kiosk-rot").await.unwrap();
+    let companion = h.phone().await.unwrap().1;
     let phone = register_phone(&companion, "轮换").await.unwrap();
 
     let old_bill = issue(&terminal, "r-1").await;

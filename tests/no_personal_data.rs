@@ -88,6 +88,21 @@ impl System {
             }
         });
         let url = std::fs::read_to_string(data.join("run/nats.url")).unwrap();
+        // The kiosk and the phone get keys of their own, as an operator issues them.
+        for args in [
+            vec!["terminal", TERMINAL],
+            vec!["device", "--out", "phone.nk"],
+        ] {
+            let out = Command::new(POSFEE)
+                .arg("keys")
+                .args(&args)
+                .arg("--data-dir")
+                .arg(&data)
+                .current_dir(tmp.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "posfee keys {args:?}: {out:?}");
+        }
         System { tmp, up, url }
     }
 
@@ -104,7 +119,7 @@ impl System {
         c.arg("--terminal-id")
             .arg(TERMINAL)
             .arg("--nkey-file")
-            .arg(self.data().join("creds/terminal.nk"));
+            .arg(self.data().join(format!("creds/terminals/{TERMINAL}.nk")));
         c
     }
 
@@ -113,7 +128,7 @@ impl System {
         c.arg("--home")
             .arg(self.phone_home())
             .arg("--nkey-file")
-            .arg(self.data().join("creds/companion.nk"));
+            .arg(self.tmp.path().join("phone.nk"));
         c
     }
 

@@ -9,14 +9,14 @@
 
 use chrono::{TimeZone, Utc};
 use posfee_companion::wallet::{self, Always};
-use posfee_companion::{home::Home, join, verify, Companion};
+use posfee_companion::{join, verify, Companion};
 use posfee_harness::fixtures;
 use posfee_harness::{stored_events, Harness, ServiceOptions};
 use posfee_pos_agent::bill::{self, ShownBill};
 use posfee_pos_agent::pairing::{self, PairingOutcome};
 use posfee_pos_agent::presence::Presence;
+use posfee_pos_agent::Agent;
 use posfee_pos_agent::CancellationToken;
-use posfee_pos_agent::{Agent, Settings};
 use posfee_runtime::{call, CallError, ManualClock};
 use posfee_schemas::events::*;
 use posfee_schemas::fee::{Bill, QuoteRequest};
@@ -65,22 +65,13 @@ async fn system() -> (Harness, ManualClock) {
 }
 
 async fn agent(h: &Harness, clock: &ManualClock, terminal: TerminalId, ttl: Duration) -> Agent {
-    let client = h.connect(Role::Terminal).await.unwrap();
-    Agent::new(
-        client,
-        Settings {
-            terminal,
-            pairing_ttl: ttl,
-            receipt_wait: Duration::from_secs(10),
-            heartbeat: Duration::from_secs(1),
-        },
-        Arc::new(clock.clone()),
-    )
+    h.kiosk(&terminal, ttl, Arc::new(clock.clone()))
+        .await
+        .unwrap()
 }
 
 async fn phone(h: &Harness, clock: &ManualClock, dir: &std::path::Path) -> Companion {
-    let client = h.connect(Role::Companion).await.unwrap();
-    Companion::new(client, Home::open(dir).unwrap(), Arc::new(clock.clone()))
+    h.companion(dir, Arc::new(clock.clone())).await.unwrap()
 }
 
 fn quote() -> QuoteRequest {
@@ -233,7 +224,7 @@ async fn a_join_for_another_terminal_or_bill_is_a_conflict_and_ends_the_pairing(
     let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
     let dir = tempfile::tempdir().unwrap();
     let c = phone(&h, &clock, dir.path()).await;
-    let raw_phone = h.connect(Role::Companion).await.unwrap();
+    let raw_phone = h.phone().await.unwrap().1;
 
     for bad in [
         PairJoin {
@@ -305,7 +296,7 @@ async fn offer_raw(
 ) -> Result<WalletAnswer, CallError> {
     call(
         kiosk_client,
-        subjects::wallet(&code.token),
+        subjects::wallet(code.device.as_ref().unwrap(), &code.token),
         offer,
         Some(Duration::from_secs(5)),
     )

@@ -9,12 +9,12 @@
 use chrono::{DateTime, TimeZone, Utc};
 use posfee_companion::register::{self, Identity};
 use posfee_companion::wallet::{self, Always};
-use posfee_companion::{home::Home, join, pay, receipts, Companion};
+use posfee_companion::{join, pay, receipts, Companion};
 use posfee_harness::fixtures;
 use posfee_harness::{Harness, ServiceOptions};
 use posfee_pos_agent::bill::ShownBill;
 use posfee_pos_agent::flow::{self, PaySpec, PayView};
-use posfee_pos_agent::{Agent, CancellationToken, Settings};
+use posfee_pos_agent::{Agent, CancellationToken};
 use posfee_runtime::ManualClock;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::*;
@@ -60,22 +60,13 @@ async fn system() -> (Harness, ManualClock) {
 }
 
 async fn agent(h: &Harness, clock: &ManualClock, terminal: TerminalId, ttl: Duration) -> Agent {
-    let client = h.connect(Role::Terminal).await.unwrap();
-    Agent::new(
-        client,
-        Settings {
-            terminal,
-            pairing_ttl: ttl,
-            receipt_wait: Duration::from_secs(10),
-            heartbeat: Duration::from_secs(1),
-        },
-        Arc::new(clock.clone()),
-    )
+    h.kiosk(&terminal, ttl, Arc::new(clock.clone()))
+        .await
+        .unwrap()
 }
 
 async fn phone(h: &Harness, clock: &ManualClock, dir: &std::path::Path) -> Companion {
-    let client = h.connect(Role::Companion).await.unwrap();
-    Companion::new(client, Home::open(dir).unwrap(), Arc::new(clock.clone()))
+    h.companion(dir, Arc::new(clock.clone())).await.unwrap()
 }
 
 fn quote() -> QuoteRequest {

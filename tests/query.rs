@@ -75,8 +75,8 @@ fn aref(tenant: TenantId, account: &str) -> AccountRef {
 
 /// Buys a top-up of `yuan` for the phone number, end to end.
 async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Receipt {
-    let terminal = h.connect(Role::Terminal).await.unwrap();
-    let companion = h.connect(Role::Companion).await.unwrap();
+    let terminal = h.terminal("kiosk-q").await.unwrap();
+    let companion = h.phone().await.unwrap().1;
     let bill: IssuedBill = call(
         &terminal,
         subjects::bill_issue(),
@@ -125,7 +125,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
 #[tokio::test]
 async fn the_account_summary_masks_the_holder_and_shows_the_live_amount() {
     let (h, _) = system().await;
-    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let terminal = h.terminal("kiosk-q").await.unwrap();
     let s: AccountSummary = call(
         &terminal,
         subjects::query(QueryKind::Account),
@@ -164,7 +164,7 @@ async fn the_account_summary_masks_the_holder_and_shows_the_live_amount() {
 #[tokio::test]
 async fn unknown_tenants_and_accounts_are_404s_that_say_which() {
     let (h, _) = system().await;
-    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let terminal = h.terminal("kiosk-q").await.unwrap();
     let ask = |r: AccountRef| {
         let terminal = terminal.clone();
         async move {
@@ -187,14 +187,14 @@ async fn unknown_tenants_and_accounts_are_404s_that_say_which() {
 #[tokio::test]
 async fn payment_history_pages_and_bills_show_paid() {
     let (h, clock) = system().await;
-    let companion = h.connect(Role::Companion).await.unwrap();
+    let companion = h.phone().await.unwrap().1;
     let phone = register_phone(&companion, "测试").await.unwrap();
     let mut paid = Vec::new();
     for (i, fen) in [3000, 5000, 10000].into_iter().enumerate() {
         paid.push(top_up(&h, &phone, fen, &format!("t-{i}")).await);
         clock.advance(chrono::Duration::minutes(1));
     }
-    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let terminal = h.terminal("kiosk-q").await.unwrap();
     let mut seen = Vec::new();
     let mut cursor = None;
     for _ in 0..50 {
@@ -260,7 +260,7 @@ async fn payment_history_pages_and_bills_show_paid() {
 #[tokio::test]
 async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
     let (mut h, clock) = system().await;
-    let companion = h.connect(Role::Companion).await.unwrap();
+    let companion = h.phone().await.unwrap().1;
     let phone = register_phone(&companion, "测试").await.unwrap();
     top_up(&h, &phone, 5000, "r-1").await;
     top_up(&h, &phone, 3000, "r-2").await;
@@ -288,7 +288,7 @@ async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
     .await
     .unwrap();
     // A query waits for the rebuilt view to catch up; then stop and compare.
-    let terminal = h.connect(Role::Terminal).await.unwrap();
+    let terminal = h.terminal("kiosk-q").await.unwrap();
     let _: AccountSummary = call(
         &terminal,
         subjects::query(QueryKind::Account),
@@ -309,7 +309,7 @@ async fn the_kiosk_query_menu_shows_the_account_from_the_query_service() {
     use posfee_pos_agent::{bill, Agent, Settings};
     let (h, clock) = system().await;
     let agent = Agent::new(
-        h.connect(Role::Terminal).await.unwrap(),
+        h.terminal("kiosk-q").await.unwrap(),
         Settings {
             terminal: kiosk(),
             pairing_ttl: Duration::from_secs(120),

@@ -51,10 +51,10 @@ async fn world(accounts: &[&str]) -> World {
     fixtures::import_water_households(&importer, &accounts)
         .await
         .unwrap();
-    let companion = h.connect(Role::Companion).await.unwrap();
+    let companion = h.phone().await.unwrap().1;
     let phone = register_phone(&companion, "测试付款人").await.unwrap();
     World {
-        terminal: h.connect(Role::Terminal).await.unwrap(),
+        terminal: h.terminal("kiosk-01").await.unwrap(),
         operator: h.connect(Role::Operator).await.unwrap(),
         companion,
         phone,

@@ -20,6 +20,7 @@ pub mod wallet;
 
 use posfee_runtime::keydir::KeyDirectory;
 use posfee_runtime::Clock;
+use posfee_schemas::ids::DeviceId;
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
@@ -28,18 +29,27 @@ use std::sync::Arc;
 /// `INSUFFICIENT_FUNDS` …) whether they came from the bus or from the phone's own checks.
 pub type Result<T> = std::result::Result<T, WireError>;
 
-/// One phone: its bus connection, its store, its clock.
+/// One phone: its bus identity and connection, its store, its clock.
 pub struct Companion {
     pub client: async_nats::Client,
+    /// Who this phone is on the bus: the fingerprint of its nkey. Its wallet codes live under
+    /// this id, the only wallet subjects the server lets it hear.
+    pub device: DeviceId,
     pub home: home::Home,
     pub clock: Arc<dyn Clock>,
     keys: tokio::sync::OnceCell<KeyDirectory>,
 }
 
 impl Companion {
-    pub fn new(client: async_nats::Client, home: home::Home, clock: Arc<dyn Clock>) -> Companion {
+    pub fn new(
+        client: async_nats::Client,
+        device: DeviceId,
+        home: home::Home,
+        clock: Arc<dyn Clock>,
+    ) -> Companion {
         Companion {
             client,
+            device,
             home,
             clock,
             keys: tokio::sync::OnceCell::new(),

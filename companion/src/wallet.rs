@@ -1,4 +1,4 @@
-//! Mode B: the phone shows a code and listens on `posfee.wallet.<token>`; a kiosk sends the
+//! Mode B: the phone shows a code and listens on `posfee.wallet.<device>.<token>`; a kiosk sends the
 //! signed bill there as a request. The phone verifies it, asks the payer, answers with the
 //! payment id it will pay with (or refuses), and stops listening: the code is single use.
 
@@ -46,7 +46,7 @@ pub async fn show(c: &Companion, ttl: Duration) -> crate::Result<ShownCode> {
     let token = PairToken::generate();
     let sub = c
         .client
-        .subscribe(subjects::wallet(&token))
+        .subscribe(subjects::wallet(&c.device, &token))
         .await
         .map_err(|e| crate::unavailable("listening on the wallet code", e))?;
     async_nats::jetstream::new(c.client.clone())
@@ -56,7 +56,7 @@ pub async fn show(c: &Companion, ttl: Duration) -> crate::Result<ShownCode> {
     let expires_at = c.clock.now()
         + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
     Ok(ShownCode {
-        code: PairCode::wallet(token),
+        code: PairCode::wallet(c.device.clone(), token),
         expires_at,
         ttl,
         sub,

@@ -4,7 +4,7 @@
 //! ```toml
 //! terminal_id = "kiosk-01"
 //! nats_url = "nats://127.0.0.1:4222"
-//! nkey_file = "data/creds/terminal.nk"
+//! nkey_file = "data/creds/terminals/kiosk-01.nk"
 //! heartbeat_secs = 10
 //! language = "zh"
 //! pairing_ttl_secs = 120
@@ -60,7 +60,7 @@ pub struct ConfigArgs {
     pub terminal_id: Option<String>,
     #[arg(long, global = true, env = "POSFEE_NATS_URL")]
     pub nats_url: Option<String>,
-    /// The terminal role's nkey seed file (`posfee up` writes <data-dir>/creds/terminal.nk).
+    /// This terminal's nkey seed file (`posfee keys terminal ID` issues one).
     #[arg(long, global = true, env = "POS_AGENT_NKEY_FILE")]
     pub nkey_file: Option<PathBuf>,
     #[arg(long, global = true, env = "POS_AGENT_HEARTBEAT_SECS")]
@@ -156,7 +156,7 @@ impl Config {
         }
     }
 
-    /// Connects to the bus as the terminal role.
+    /// Connects to the bus as this terminal: its own key, its own inbox prefix.
     pub async fn connect(&self) -> anyhow::Result<async_nats::Client> {
         let seed = match &self.nkey_file {
             Some(p) => Some(posfee_runtime::creds::read_seed(p)?),
@@ -164,7 +164,7 @@ impl Config {
         };
         posfee_runtime::bus::connect(
             &self.nats_url,
-            posfee_schemas::subjects::Role::Terminal,
+            posfee_schemas::subjects::Identity::Terminal(self.terminal.clone()),
             seed,
             &format!("pos-agent-{}", self.terminal),
         )

@@ -1,5 +1,5 @@
 //! Mode B, the phone presents: the kiosk sends the signed bill as a request to the code the
-//! phone shows (`posfee.wallet.<token>`) and gets the payment id the phone will pay with. The
+//! phone shows (`posfee.wallet.<device>.<token>`) and gets the payment id the phone will pay with. The
 //! kiosk reports the pairing with the same events as mode A (mode `phone_presents`).
 
 use crate::bill::ShownBill;
@@ -23,6 +23,9 @@ pub async fn offer(
             "this is a terminal pairing code, not a phone wallet code",
         ));
     }
+    let Some(device) = &code.device else {
+        return Err(WireError::field("wallet", "the code names no phone"));
+    };
     let ttl = agent.settings.pairing_ttl;
     let expires_at = agent.clock.now()
         + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
@@ -46,7 +49,7 @@ pub async fn offer(
     // to the whole pairing time.
     let asked = call::<_, WalletAnswer>(
         &agent.client,
-        subjects::wallet(&code.token),
+        subjects::wallet(device, &code.token),
         &offer,
         Some(ttl),
     );

@@ -125,6 +125,12 @@ string_id!(
     TerminalId, "terminal id", check_subject_token
 );
 string_id!(
+    /// A phone's identity on the bus, part of its wallet and inbox subjects. It is the
+    /// fingerprint of the phone's own nkey ([`DeviceId::of_nkey`]), so no phone can claim
+    /// another's subjects without that phone's key.
+    DeviceId, "device id", check_subject_token
+);
+string_id!(
     /// A tenant: the property company, utility or telecom that bills.
     TenantId, "tenant id", check_subject_token
 );
@@ -148,6 +154,34 @@ string_id!(
     /// A caller-chosen key that makes a retried request take effect once.
     IdempotencyKey, "idempotency key", check_business_key
 );
+
+impl DeviceId {
+    /// Base32 symbols of the public key the id keeps: 40 bits, short enough to type inside
+    /// a wallet code. The key registry refuses a second key with the same fingerprint.
+    pub const FINGERPRINT_SYMBOLS: usize = 8;
+
+    /// The device id of a user nkey (`U…`, 56 base32 symbols): `ph` and eight symbols of
+    /// the key. The first two symbols are skipped because they mostly encode the key type.
+    pub fn of_nkey(public_key: &str) -> Result<DeviceId, IdError> {
+        let invalid = |reason| IdError::Invalid {
+            kind: Self::KIND,
+            reason,
+        };
+        if public_key.len() != 56 || !public_key.starts_with('U') {
+            return Err(invalid("not a user nkey (56 symbols starting with U)"));
+        }
+        let fingerprint = public_key
+            .get(2..2 + Self::FINGERPRINT_SYMBOLS)
+            .ok_or_else(|| invalid("not a user nkey"))?;
+        if !fingerprint
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c))
+        {
+            return Err(invalid("not a base32 nkey"));
+        }
+        DeviceId::parse(format!("ph{}", fingerprint.to_ascii_lowercase()))
+    }
+}
 
 /// The 128-bit pairing token from the OS CSPRNG, written as 32 lower-case hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -264,6 +298,21 @@ impl EventId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_id_is_the_fingerprint_of_its_nkey() {
+        let key = "UDDHGG7AA5RHJWUPKTBA2ZTFTRDNGYPD3BEU36KO3U47PP72RTNXB7OB";
+        let id = DeviceId::of_nkey(key).unwrap();
+        assert_eq!(id.as_str(), "phdhgg7aa5");
+        for bad in [
+            "SUAGIEYODKBBTUMOB666Z5KA4FCWAZV7HWSGRHOD7MK6UM5IZVWXJJNPT",
+            "NDDHGG7AA5RHJWUPKTBA2ZTFTRDNGYPD3BEU36KO3U47PP72RTNXB7OB",
+            "UDDH",
+            "UD.HGG7AA5RHJWUPKTBA2ZTFTRDNGYPD3BEU36KO3U47PP72RTNXB7OB",
+        ] {
+            assert!(DeviceId::of_nkey(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn subject_tokens_refuse_separators_wildcards_and_whitespace() {

@@ -2,11 +2,11 @@
 //!
 //! Mode A: the terminal listens on `posfee.pair.<terminal>.<token>`; the companion's join is a
 //! request there and its reply inbox is the other half of the connection, which receives the
-//! [`BillOffer`]. Mode B: the companion listens on `posfee.wallet.<token>`; the terminal sends
+//! [`BillOffer`]. Mode B: the companion listens on `posfee.wallet.<device>.<token>`; the terminal sends
 //! the [`BillOffer`] there as a request and gets a [`WalletAnswer`].
 
 use crate::fee::IssuedBill;
-use crate::ids::{BillId, PairToken, PaymentId, TerminalId};
+use crate::ids::{BillId, DeviceId, PairToken, PaymentId, TerminalId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -51,8 +51,12 @@ pub struct WalletAnswer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairCode {
     pub mode: PairMode,
+    /// Mode A: the terminal showing the code.
     #[serde(default)]
     pub terminal: Option<TerminalId>,
+    /// Mode B: the phone showing the code.
+    #[serde(default)]
+    pub device: Option<DeviceId>,
     pub token: PairToken,
     #[serde(default)]
     pub bill_id: Option<BillId>,
@@ -65,12 +69,14 @@ pub struct PairCode {
 //
 //   mode A  URI    posfee://pair/<terminal>/<token-hex>?bill=<uuid>
 //           typed  <terminal>:XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX
-//   mode B  URI    posfee://wallet/<token-hex>
-//           typed  XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX
+//   mode B  URI    posfee://wallet/<device>/<token-hex>
+//           typed  <device>:XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX
 //
 // The typed token is the 128-bit token in Crockford base32 (26 symbols, the top two bits
-// zero) followed by two check symbols: ten bits of a CRC over the mode, the terminal and the
-// token. A mistyped symbol is caught here with a clear message instead of reaching a subject
+// zero) followed by two check symbols: ten bits of a CRC over the mode, the terminal or
+// device and the token. The mode is in the check, not in the text: a reader that knows which
+// side it is on uses [`PairCode::parse_mode`]; [`PairCode::parse`] tries the terminal's
+// check first, so one wallet code in 1,024 reads as a terminal code there. A mistyped symbol is caught here with a clear message instead of reaching a subject
 // nobody listens on. Symbols are case-insensitive, `O` reads as `0`, `I` and `L` as `1`, and
 // spaces and dashes inside the token are ignored. The terminal id is kept as typed (terminal
 // ids are case-sensitive subject tokens).
@@ -111,6 +117,13 @@ pub enum CodeError {
 }
 
 impl PairMode {
+    fn other(self) -> PairMode {
+        match self {
+            PairMode::TerminalPresents => PairMode::PhonePresents,
+            PairMode::PhonePresents => PairMode::TerminalPresents,
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             PairMode::TerminalPresents => "terminal pairing",
@@ -125,18 +138,28 @@ impl PairCode {
         PairCode {
             mode: PairMode::TerminalPresents,
             terminal: Some(terminal),
+            device: None,
             token,
             bill_id,
         }
     }
 
     /// Mode B: the code a phone shows.
-    pub fn wallet(token: PairToken) -> PairCode {
+    pub fn wallet(device: DeviceId, token: PairToken) -> PairCode {
         PairCode {
             mode: PairMode::PhonePresents,
             terminal: None,
+            device: Some(device),
             token,
             bill_id: None,
+        }
+    }
+
+    /// Who shows the code: the terminal (mode A) or the phone (mode B).
+    fn presenter(&self) -> Option<&str> {
+        match self.mode {
+            PairMode::TerminalPresents => self.terminal.as_ref().map(TerminalId::as_str),
+            PairMode::PhonePresents => self.device.as_ref().map(DeviceId::as_str),
         }
     }
 
@@ -150,10 +173,14 @@ impl PairCode {
                 }
                 s
             }
-            // The constructors always set a mode A code's terminal; a hand-built one without
-            // it renders as a link the parser refuses, never as a wallet link.
+            // The constructors always set a code's terminal or device; a hand-built one without
+            // it renders as a link the parser refuses.
             (PairMode::TerminalPresents, None) => format!("{URI_SCHEME}pair//{}", self.token),
-            (PairMode::PhonePresents, _) => format!("{URI_SCHEME}wallet/{}", self.token),
+            (PairMode::PhonePresents, _) => format!(
+                "{URI_SCHEME}wallet/{}/{}",
+                self.presenter().unwrap_or_default(),
+                self.token
+            ),
         }
     }
 
@@ -161,7 +188,7 @@ impl PairCode {
     /// which bill it shows, and the phone learns it from the signed offer.
     pub fn typed(&self) -> String {
         let value = token_value(&self.token);
-        let check = checksum(self.mode, self.terminal.as_ref(), value);
+        let check = checksum(self.mode, self.presenter(), value);
         let mut symbols = String::with_capacity(TYPED_TOKEN_SYMBOLS + TYPED_CHECK_SYMBOLS);
         for i in (0..TYPED_TOKEN_SYMBOLS).rev() {
             symbols.push(symbol((value >> (5 * i)) as usize & 31));
@@ -174,14 +201,18 @@ impl PairCode {
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
         let grouped = grouped.join("-");
-        match (&self.mode, &self.terminal) {
-            (PairMode::TerminalPresents, Some(t)) => format!("{t}:{grouped}"),
-            _ => grouped,
+        match self.presenter() {
+            Some(id) => format!("{id}:{grouped}"),
+            None => grouped,
         }
     }
 
     /// Reads a URI or a typed code, of either mode.
     pub fn parse(input: &str) -> Result<PairCode, CodeError> {
+        PairCode::read(input, None)
+    }
+
+    fn read(input: &str, want: Option<PairMode>) -> Result<PairCode, CodeError> {
         let s = input.trim();
         if s.is_empty() {
             return Err(CodeError::Empty);
@@ -200,32 +231,50 @@ impl PairCode {
                 "the link must start with {URI_SCHEME}"
             )));
         }
-        match s.find([':', '/']) {
-            Some(i) => {
-                let terminal = TerminalId::parse(s[..i].trim())
-                    .map_err(|e| CodeError::Malformed(e.to_string()))?;
-                let token =
-                    parse_typed_token(&s[i + 1..], PairMode::TerminalPresents, Some(&terminal))?;
-                Ok(PairCode::terminal(terminal, token, None))
-            }
-            None => Ok(PairCode::wallet(parse_typed_token(
-                s,
-                PairMode::PhonePresents,
-                None,
-            )?)),
+        let Some(i) = s.find([':', '/']) else {
+            return Err(CodeError::Malformed(
+                "a typed code starts with the terminal or phone id and a colon".into(),
+            ));
+        };
+        let (id, symbols) = (s[..i].trim(), &s[i + 1..]);
+        let as_terminal = || {
+            let terminal =
+                TerminalId::parse(id).map_err(|e| CodeError::Malformed(e.to_string()))?;
+            let token = parse_typed_token(symbols, PairMode::TerminalPresents, Some(id))?;
+            Ok(PairCode::terminal(terminal, token, None))
+        };
+        let as_wallet = || {
+            let device = DeviceId::parse(id).map_err(|e| CodeError::Malformed(e.to_string()))?;
+            let token = parse_typed_token(symbols, PairMode::PhonePresents, Some(id))?;
+            Ok(PairCode::wallet(device, token))
+        };
+        match want {
+            Some(PairMode::TerminalPresents) => as_terminal(),
+            Some(PairMode::PhonePresents) => as_wallet(),
+            // The check tells the modes apart: a code that fails as a terminal's is tried
+            // as a phone's, and the terminal's error is kept unless that one passes.
+            None => as_terminal().or_else(|e| match e {
+                CodeError::BadCheck => as_wallet().map_err(|_| e),
+                other => Err(other),
+            }),
         }
     }
 
-    /// Reads a code that must be of `mode`.
+    /// Reads a code that must be of `mode`. A code of the other mode is named as such.
     pub fn parse_mode(input: &str, mode: PairMode) -> Result<PairCode, CodeError> {
-        let code = PairCode::parse(input)?;
-        if code.mode != mode {
-            return Err(CodeError::WrongMode {
-                expected: mode.label(),
-                found: code.mode.label(),
-            });
+        let wrong = |found: PairMode| CodeError::WrongMode {
+            expected: mode.label(),
+            found: found.label(),
+        };
+        match PairCode::read(input, Some(mode)) {
+            // A link says its mode itself.
+            Ok(code) if code.mode != mode => Err(wrong(code.mode)),
+            Ok(code) => Ok(code),
+            Err(e) => match PairCode::read(input, Some(mode.other())) {
+                Ok(other) => Err(wrong(other.mode)),
+                Err(_) => Err(e),
+            },
         }
-        Ok(code)
     }
 }
 
@@ -262,8 +311,8 @@ fn token_from_value(v: u128) -> Result<PairToken, CodeError> {
     PairToken::parse(format!("{v:032x}")).map_err(|e| CodeError::BadToken(e.to_string()))
 }
 
-/// CRC-16/CCITT-FALSE over the mode, the terminal and the token, cut to ten bits.
-fn checksum(mode: PairMode, terminal: Option<&TerminalId>, token: u128) -> u16 {
+/// CRC-16/CCITT-FALSE over the mode, the terminal or device and the token, cut to ten bits.
+fn checksum(mode: PairMode, presenter: Option<&str>, token: u128) -> u16 {
     let mut crc: u16 = 0xFFFF;
     let mut feed = |bytes: &[u8]| {
         for &b in bytes {
@@ -281,8 +330,8 @@ fn checksum(mode: PairMode, terminal: Option<&TerminalId>, token: u128) -> u16 {
         PairMode::TerminalPresents => b"posfee-pair\0",
         PairMode::PhonePresents => b"posfee-wallet\0",
     });
-    if let Some(t) = terminal {
-        feed(t.as_str().as_bytes());
+    if let Some(t) = presenter {
+        feed(t.as_bytes());
         feed(b"\0");
     }
     feed(&token.to_be_bytes());
@@ -292,7 +341,7 @@ fn checksum(mode: PairMode, terminal: Option<&TerminalId>, token: u128) -> u16 {
 fn parse_typed_token(
     s: &str,
     mode: PairMode,
-    terminal: Option<&TerminalId>,
+    presenter: Option<&str>,
 ) -> Result<PairToken, CodeError> {
     let mut values = Vec::with_capacity(TYPED_TOKEN_SYMBOLS + TYPED_CHECK_SYMBOLS);
     for c in s.chars() {
@@ -329,7 +378,7 @@ fn parse_typed_token(
     let check = check_symbols
         .iter()
         .fold(0u16, |acc, &v| (acc << 5) | u16::from(v));
-    if check != checksum(mode, terminal, value) {
+    if check != checksum(mode, presenter, value) {
         return Err(CodeError::BadCheck);
     }
     token_from_value(value)
@@ -365,16 +414,18 @@ fn parse_uri(rest: &str) -> Result<PairCode, CodeError> {
             };
             Ok(PairCode::terminal(terminal, token, bill_id))
         }
-        ["wallet", hex] => {
+        ["wallet", device, hex] => {
             if query.is_some() {
                 return Err(CodeError::Malformed(
                     "a wallet link takes no parameters".into(),
                 ));
             }
-            Ok(PairCode::wallet(token(hex)?))
+            let device =
+                DeviceId::parse(*device).map_err(|e| CodeError::Malformed(e.to_string()))?;
+            Ok(PairCode::wallet(device, token(hex)?))
         }
         _ => Err(CodeError::NotPosfee(format!(
-            "expected {URI_SCHEME}pair/<terminal>/<token> or {URI_SCHEME}wallet/<token>"
+            "expected {URI_SCHEME}pair/<terminal>/<token> or {URI_SCHEME}wallet/<device>/<token>"
         ))),
     }
 }
@@ -405,6 +456,9 @@ mod tests {
     fn token() -> PairToken {
         PairToken::parse("00112233445566778899aabbccddeeff").unwrap()
     }
+    fn phone() -> DeviceId {
+        DeviceId::parse("phabcd2345").unwrap()
+    }
 
     #[test]
     fn uris_look_as_documented_and_round_trip() {
@@ -415,8 +469,11 @@ mod tests {
             format!("posfee://pair/kiosk-01/00112233445566778899aabbccddeeff?bill={bill}")
         );
         assert_eq!(PairCode::parse(&a.uri()).unwrap(), a);
-        let b = PairCode::wallet(token());
-        assert_eq!(b.uri(), "posfee://wallet/00112233445566778899aabbccddeeff");
+        let b = PairCode::wallet(phone(), token());
+        assert_eq!(
+            b.uri(),
+            "posfee://wallet/phabcd2345/00112233445566778899aabbccddeeff"
+        );
         assert_eq!(PairCode::parse(&b.uri()).unwrap(), b);
         let no_bill = PairCode::terminal(kiosk(), token(), None);
         assert_eq!(PairCode::parse(&no_bill.uri()).unwrap(), no_bill);
@@ -433,18 +490,24 @@ mod tests {
         let back = PairCode::parse(&typed).unwrap();
         assert_eq!(back, PairCode::terminal(kiosk(), token(), None));
 
-        let b = PairCode::wallet(token());
+        let b = PairCode::wallet(phone(), token());
+        assert!(b.typed().starts_with("phabcd2345:"));
         assert_eq!(PairCode::parse(&b.typed()).unwrap(), b);
     }
 
     #[test]
     fn typed_codes_forgive_case_spaces_dashes_and_lookalikes() {
-        let b = PairCode::wallet(token());
+        let b = PairCode::wallet(phone(), token());
         let typed = b.typed();
-        let sloppy = format!("  {}  ", typed.to_lowercase().replace('-', " "));
+        let sloppy = format!("  {}  ", typed.replace('-', " "));
         assert_eq!(PairCode::parse(&sloppy).unwrap(), b);
-        let squashed = typed.replace('-', "").replace('0', "o").replace('1', "l");
-        assert_eq!(PairCode::parse(&squashed).unwrap(), b);
+        let (id, groups) = typed.split_once(':').unwrap();
+        let squashed = groups
+            .to_lowercase()
+            .replace('-', "")
+            .replace('0', "o")
+            .replace('1', "l");
+        assert_eq!(PairCode::parse(&format!("{id}:{squashed}")).unwrap(), b);
         let a = PairCode::terminal(kiosk(), token(), None);
         let typed = a.typed();
         let (t, groups) = typed.split_once(':').unwrap();
@@ -462,8 +525,9 @@ mod tests {
         assert_eq!(PairCode::parse(&wrong), Err(CodeError::BadCheck));
         let moved = typed.replace("kiosk-01", "kiosk-02");
         assert_eq!(PairCode::parse(&moved), Err(CodeError::BadCheck));
-        // The same token as a wallet code does not pass as a pairing code and back.
-        let wallet_groups = PairCode::wallet(token()).typed();
+        // A wallet code's symbols under a terminal's id do not pass, as either kind.
+        let wallet = PairCode::wallet(phone(), token()).typed();
+        let (_, wallet_groups) = wallet.split_once(':').unwrap();
         assert_eq!(
             PairCode::parse(&format!("kiosk-01:{wallet_groups}")),
             Err(CodeError::BadCheck)
@@ -472,23 +536,25 @@ mod tests {
 
     #[test]
     fn tokens_that_are_not_128_bits_are_refused() {
-        let b = PairCode::wallet(token()).typed().replace('-', "");
+        let typed = PairCode::wallet(phone(), token()).typed();
+        let (_, groups) = typed.split_once(':').unwrap();
+        let b = groups.replace('-', "");
         // One symbol short, one too many.
         assert!(matches!(
-            PairCode::parse(&b[1..]),
+            PairCode::parse(&format!("phabcd2345:{}", &b[1..])),
             Err(CodeError::BadToken(_))
         ));
         assert!(matches!(
-            PairCode::parse(&format!("0{b}")),
+            PairCode::parse(&format!("phabcd2345:0{b}")),
             Err(CodeError::BadToken(_))
         ));
         // 26 symbols whose value needs 129 or 130 bits.
-        let big = format!("Z{}", &b[1..]);
+        let big = format!("phabcd2345:Z{}", &b[1..]);
         assert!(matches!(PairCode::parse(&big), Err(CodeError::BadToken(_))));
         for bad in [
-            "posfee://wallet/0011",
-            "posfee://wallet/00112233445566778899aabbccddeeff00",
-            "posfee://wallet/00112233445566778899aabbccddeefg",
+            "posfee://wallet/phabcd2345/0011",
+            "posfee://wallet/phabcd2345/00112233445566778899aabbccddeeff00",
+            "posfee://wallet/phabcd2345/00112233445566778899aabbccddeefg",
             "posfee://pair/kiosk-01/00112233445566778899aabbccddee",
         ] {
             assert!(
@@ -527,15 +593,21 @@ mod tests {
                 "parameter",
             ),
             (
-                "posfee://wallet/00112233445566778899aabbccddeeff?bill=1",
+                "posfee://wallet/phabcd2345/00112233445566778899aabbccddeeff?bill=1",
                 "parameters",
             ),
             (
-                "posfee://wallet/00112233445566778899aabbccddeeff#x",
+                "posfee://wallet/phabcd2345/00112233445566778899aabbccddeeff#x",
                 "fragment",
             ),
+            ("posfee://wallet/00112233445566778899aabbccddeeff", "posfee"),
+            (
+                "posfee://wallet/ph.1/00112233445566778899aabbccddeeff",
+                "device id",
+            ),
             ("kiosk*:ABCD", "terminal id"),
-            ("UUUU-UUUU", "symbol"),
+            ("kiosk:UUUU-UUUU", "symbol"),
+            ("ABCD-EFGH", "starts with"),
         ] {
             let err = PairCode::parse(bad).unwrap_err().to_string();
             assert!(err.contains(what), "{bad:?}: {err}");
@@ -548,10 +620,18 @@ mod tests {
 
     #[test]
     fn parse_mode_refuses_the_other_kind_of_code() {
-        let b = PairCode::wallet(token());
+        let b = PairCode::wallet(phone(), token());
         let err = PairCode::parse_mode(&b.uri(), PairMode::TerminalPresents).unwrap_err();
         assert!(matches!(err, CodeError::WrongMode { .. }), "{err}");
-        assert!(PairCode::parse_mode(&b.typed(), PairMode::PhonePresents).is_ok());
+        let err = PairCode::parse_mode(&b.typed(), PairMode::TerminalPresents).unwrap_err();
+        assert!(matches!(err, CodeError::WrongMode { .. }), "{err}");
+        assert_eq!(
+            PairCode::parse_mode(&b.typed(), PairMode::PhonePresents).unwrap(),
+            b
+        );
+        let a = PairCode::terminal(kiosk(), token(), None);
+        let err = PairCode::parse_mode(&a.typed(), PairMode::PhonePresents).unwrap_err();
+        assert!(matches!(err, CodeError::WrongMode { .. }), "{err}");
     }
 
     proptest! {
@@ -559,12 +639,12 @@ mod tests {
         fn every_token_round_trips_in_both_formats(bits in any::<u128>(), wallet in any::<bool>()) {
             let tok = PairToken::parse(format!("{bits:032x}")).unwrap();
             let code = if wallet {
-                PairCode::wallet(tok)
+                PairCode::wallet(phone(), tok)
             } else {
                 PairCode::terminal(kiosk(), tok, None)
             };
             prop_assert_eq!(PairCode::parse(&code.uri()).unwrap(), code.clone());
-            prop_assert_eq!(PairCode::parse(&code.typed()).unwrap(), code);
+            prop_assert_eq!(PairCode::parse_mode(&code.typed(), code.mode).unwrap(), code);
         }
 
         #[test]

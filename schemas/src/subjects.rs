@@ -5,7 +5,7 @@
 //! subject string. Ids that go into a subject are newtypes that have already refused `.`, `*`,
 //! `>` and whitespace, so a builder cannot be tricked into addressing another subject.
 
-use crate::ids::{check_subject_token, IdError, PairToken, TerminalId};
+use crate::ids::{check_subject_token, DeviceId, IdError, PairToken, TerminalId};
 use std::fmt;
 
 pub const PREFIX: &str = "posfee";
@@ -27,6 +27,10 @@ pub fn bill_issue() -> String {
 pub fn query(kind: QueryKind) -> String {
     format!("{PREFIX}.query.{}", kind.as_str())
 }
+/// Every read query: what the query service answers.
+pub fn query_any() -> String {
+    format!("{PREFIX}.query.*")
+}
 pub fn pair(terminal: &TerminalId, token: &PairToken) -> String {
     format!("{PREFIX}.pair.{terminal}.{token}")
 }
@@ -34,8 +38,24 @@ pub fn pair(terminal: &TerminalId, token: &PairToken) -> String {
 pub fn pair_for_terminal(terminal: &TerminalId) -> String {
     format!("{PREFIX}.pair.{terminal}.*")
 }
-pub fn wallet(token: &PairToken) -> String {
-    format!("{PREFIX}.wallet.{token}")
+pub fn wallet(device: &DeviceId, token: &PairToken) -> String {
+    format!("{PREFIX}.wallet.{device}.{token}")
+}
+/// Every wallet code one phone may show: the permission a phone holds.
+pub fn wallet_for_device(device: &DeviceId) -> String {
+    format!("{PREFIX}.wallet.{device}.*")
+}
+/// Any phone's wallet code: what a terminal may send an offer to.
+pub fn wallet_any() -> String {
+    format!("{PREFIX}.wallet.*.*")
+}
+/// Any terminal's pairing: what a phone may join.
+pub fn pair_any() -> String {
+    format!("{PREFIX}.pair.*.*")
+}
+/// The key-value subject a terminal's presence is written to.
+pub fn terminal_presence(terminal: &TerminalId) -> String {
+    format!("$KV.{TERMINALS_BUCKET}.{terminal}")
 }
 pub fn paygate(op: PaygateOp) -> String {
     format!("{PREFIX}.paygate.{}", op.as_str())
@@ -45,6 +65,18 @@ pub fn ledger(op: LedgerOp) -> String {
 }
 pub fn receipt(terminal: &TerminalId) -> String {
     format!("{PREFIX}.receipt.{terminal}")
+}
+/// Every terminal's receipts: what the ledger sends.
+pub fn receipt_any() -> String {
+    format!("{PREFIX}.receipt.*")
+}
+/// Every ledger operation: what the ledger answers.
+pub fn ledger_any() -> String {
+    format!("{PREFIX}.ledger.*")
+}
+/// Every paygate operation: what paygate answers.
+pub fn paygate_any() -> String {
+    format!("{PREFIX}.paygate.*")
 }
 pub fn event(kind: EventKind) -> String {
     format!("{PREFIX}.events.{}.{}", kind.entity(), kind.what())
@@ -78,7 +110,45 @@ pub mod srv {
 /// Each connection's reply inbox prefix. A role may only subscribe below its own prefix, so one
 /// role can never read replies meant for another.
 pub fn inbox_prefix(role: Role) -> String {
-    format!("_INBOX.{}", role.as_str())
+    Identity::Role(role).inbox_prefix()
+}
+
+/// Who is on the other end of a connection: a service or tool (one NATS user per role), one
+/// kiosk, or one phone (one NATS user each, so each can be revoked alone and is confined to
+/// its own subjects).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Identity {
+    Role(Role),
+    Terminal(TerminalId),
+    Device(DeviceId),
+}
+
+impl Identity {
+    /// The reply inbox prefix this identity connects with and may alone subscribe below.
+    /// No role is called `terminal` or `device`, so these never meet a role's prefix.
+    pub fn inbox_prefix(&self) -> String {
+        match self {
+            Identity::Role(r) => format!("_INBOX.{}", r.as_str()),
+            Identity::Terminal(t) => format!("_INBOX.terminal.{t}"),
+            Identity::Device(d) => format!("_INBOX.device.{d}"),
+        }
+    }
+}
+
+impl From<Role> for Identity {
+    fn from(r: Role) -> Self {
+        Identity::Role(r)
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Identity::Role(r) => write!(f, "{r}"),
+            Identity::Terminal(t) => write!(f, "terminal {t}"),
+            Identity::Device(d) => write!(f, "device {d}"),
+        }
+    }
 }
 
 macro_rules! str_enum {
@@ -117,15 +187,13 @@ str_enum!(
 str_enum!(PaygateOp { Register = "register", Pay = "pay", Payments = "payments", });
 str_enum!(LedgerOp { Settle = "settle", Refund = "refund", Settlements = "settlements", });
 str_enum!(
-    /// Who is on the other end of a connection. Each role has its own NATS user and
-    /// least-privilege permissions in nats.conf.
+    /// The services and tools. Each role has one NATS user with least-privilege permissions
+    /// (`posfee::authz`); terminals and phones are not roles but identities of their own.
     Role {
         FeeEngine = "fee-engine",
         Query = "query",
         Ledger = "ledger",
         Paygate = "paygate",
-        Terminal = "terminal",
-        Companion = "companion",
         Operator = "operator",
         // Loads reference data (accounts, readings) as events; nothing else.
         Importer = "importer",
@@ -134,16 +202,6 @@ str_enum!(
         Admin = "admin",
     }
 );
-
-impl Role {
-    /// The environment variable nats.conf reads this role's public nkey from.
-    pub fn nkey_env(self) -> String {
-        format!(
-            "POSFEE_NKEY_{}",
-            self.as_str().replace('-', "_").to_ascii_uppercase()
-        )
-    }
-}
 
 str_enum!(
     /// Every event kind; the subject is `posfee.events.<entity>.<what>`.
@@ -180,7 +238,7 @@ pub enum Subject {
     BillIssue,
     Query(QueryKind),
     Pair(TerminalId, PairToken),
-    Wallet(PairToken),
+    Wallet(DeviceId, PairToken),
     Paygate(PaygateOp),
     Ledger(LedgerOp),
     Receipt(TerminalId),
@@ -214,7 +272,10 @@ impl Subject {
                 TerminalId::parse(t).map_err(bad_id)?,
                 PairToken::parse(tok).map_err(bad_id)?,
             )),
-            ["wallet", tok] => Ok(Subject::Wallet(PairToken::parse(tok).map_err(bad_id)?)),
+            ["wallet", d, tok] => Ok(Subject::Wallet(
+                DeviceId::parse(d).map_err(bad_id)?,
+                PairToken::parse(tok).map_err(bad_id)?,
+            )),
             ["paygate", op] => PaygateOp::parse(op)
                 .map(Subject::Paygate)
                 .ok_or_else(unknown),
@@ -234,7 +295,7 @@ impl Subject {
             Subject::BillIssue => bill_issue(),
             Subject::Query(k) => query(*k),
             Subject::Pair(t, tok) => pair(t, tok),
-            Subject::Wallet(tok) => wallet(tok),
+            Subject::Wallet(d, tok) => wallet(d, tok),
             Subject::Paygate(op) => paygate(*op),
             Subject::Ledger(op) => ledger(*op),
             Subject::Receipt(t) => receipt(t),
@@ -248,7 +309,7 @@ impl Subject {
         let mut out = vec![fee_quote(), bill_issue()];
         out.extend(QueryKind::ALL.iter().map(|k| query(*k)));
         out.push(format!("{PREFIX}.pair.{{terminal}}.{{token}}"));
-        out.push(format!("{PREFIX}.wallet.{{token}}"));
+        out.push(format!("{PREFIX}.wallet.{{device}}.{{token}}"));
         out.extend(PaygateOp::ALL.iter().map(|o| paygate(*o)));
         out.extend(LedgerOp::ALL.iter().map(|o| ledger(*o)));
         out.push(format!("{PREFIX}.receipt.{{terminal}}"));
@@ -275,7 +336,7 @@ mod tests {
             Subject::FeeQuote,
             Subject::BillIssue,
             Subject::Pair(t.clone(), tok.clone()),
-            Subject::Wallet(tok),
+            Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
             Subject::Receipt(t),
         ];
         all.extend(QueryKind::ALL.iter().map(|k| Subject::Query(*k)));
@@ -315,8 +376,16 @@ mod tests {
     }
 
     #[test]
-    fn role_env_names_are_shell_safe() {
-        assert_eq!(Role::FeeEngine.nkey_env(), "POSFEE_NKEY_FEE_ENGINE");
-        assert_eq!(inbox_prefix(Role::Companion), "_INBOX.companion");
+    fn inbox_prefixes_keep_identities_apart() {
+        assert_eq!(inbox_prefix(Role::Query), "_INBOX.query");
+        let t = TerminalId::parse("kiosk-1").unwrap();
+        assert_eq!(
+            Identity::Terminal(t).inbox_prefix(),
+            "_INBOX.terminal.kiosk-1"
+        );
+        // No role's inbox can sit under a terminal's or a phone's.
+        for r in Role::ALL {
+            assert!(!["terminal", "device"].contains(&r.as_str()));
+        }
     }
 }

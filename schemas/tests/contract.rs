@@ -340,6 +340,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         PairCode {
             mode: PairMode::TerminalPresents,
             terminal: Some(term()),
+            device: Some(DeviceId::parse("phabcd2345").unwrap()),
             token: PairToken::generate(),
             bill_id: Some(bid),
         },

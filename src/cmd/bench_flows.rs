@@ -5,6 +5,7 @@
 
 use crate::cmd::import::publish;
 use crate::cmd::up::running_url;
+use crate::identities::Registry;
 use crate::layout::DataDir;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
@@ -19,11 +20,11 @@ use posfee_pos_agent::{Agent, CancellationToken, Settings};
 use posfee_runtime::{bus, creds, SystemClock};
 use posfee_schemas::events::{AccountUpserted, EventBody};
 use posfee_schemas::fee::QuoteRequest;
-use posfee_schemas::ids::{AccountNo, FeeKind, PairToken, TenantId, TerminalId};
+use posfee_schemas::ids::{AccountNo, DeviceId, FeeKind, PairToken, TenantId, TerminalId};
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::money::Fen;
 use posfee_schemas::pairing::{PairCode, WalletAnswer};
-use posfee_schemas::subjects::{self, Role};
+use posfee_schemas::subjects::{self, Identity as BusIdentity, Role};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -109,17 +110,54 @@ pub struct Results {
     pub settled: u64,
 }
 
-/// Where the system is and how to log in as a role.
+/// Where the system is and how to log in as a role, a kiosk or a phone.
 #[derive(Clone)]
 struct Bus {
     url: String,
-    creds: PathBuf,
+    data: DataDir,
 }
 
 impl Bus {
-    async fn connect(&self, role: Role) -> anyhow::Result<async_nats::Client> {
-        let seed = creds::read_seed(&self.creds.join(format!("{role}.nk")))?;
-        bus::connect(&self.url, role, Some(seed), "posfee-bench").await
+    async fn connect(&self, who: impl Into<BusIdentity>) -> anyhow::Result<async_nats::Client> {
+        let who = who.into();
+        let registry = Registry::new(&self.data.creds());
+        let seed_file = match &who {
+            BusIdentity::Role(r) => self.data.creds().join(format!("{r}.nk")),
+            BusIdentity::Terminal(t) => registry.terminal_seed_file(t),
+            BusIdentity::Device(d) => registry.device_seed_file(d),
+        };
+        let seed = creds::read_seed(&seed_file)?;
+        bus::connect(&self.url, who, Some(seed), "posfee-bench").await
+    }
+
+    /// Keys for the bench's kiosks (kept for the next run) and one phone per lane (revoked
+    /// when the run ends), issued as `posfee keys` does, with one reload of the server.
+    fn issue(&self, lanes: usize) -> anyhow::Result<(Vec<TerminalId>, Vec<DeviceId>)> {
+        let registry = Registry::new(&self.data.creds());
+        let mut terminals = Vec::with_capacity(lanes);
+        let mut devices = Vec::with_capacity(lanes);
+        for lane in 0..lanes {
+            let t = TerminalId::parse(format!("bench-kiosk-{lane}"))?;
+            if !registry.terminal_seed_file(&t).exists() {
+                registry.add_terminal(&t, None, true)?;
+            }
+            terminals.push(t);
+            let issued = registry.add_device(None)?;
+            if let BusIdentity::Device(d) = issued.who {
+                devices.push(d);
+            }
+        }
+        crate::natsd::apply_users(&self.data, &crate::natsd::default_conf())?;
+        Ok((terminals, devices))
+    }
+
+    fn revoke(&self, devices: &[DeviceId]) -> anyhow::Result<()> {
+        let registry = Registry::new(&self.data.creds());
+        for d in devices {
+            registry.revoke_device(d)?;
+        }
+        crate::natsd::apply_users(&self.data, &crate::natsd::default_conf())?;
+        Ok(())
     }
 }
 
@@ -146,7 +184,7 @@ fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
         let data = DataDir::new(dir);
         let bus = Bus {
             url: running_url(&data)?,
-            creds: data.creds(),
+            data: data.clone(),
         };
         return Ok(System {
             data,
@@ -176,7 +214,7 @@ fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
     std::thread::spawn(move || for _ in lines {});
     let bus = Bus {
         url: running_url(&data)?,
-        creds: data.creds(),
+        data: data.clone(),
     };
     Ok(System {
         data,
@@ -205,11 +243,17 @@ struct Lane {
 }
 
 impl Lane {
-    async fn new(bus: &Bus, homes: &Path, lane: usize) -> anyhow::Result<Lane> {
+    async fn new(
+        bus: &Bus,
+        homes: &Path,
+        lane: usize,
+        terminal: TerminalId,
+        device: DeviceId,
+    ) -> anyhow::Result<Lane> {
         let agent = Agent::new(
-            bus.connect(Role::Terminal).await?,
+            bus.connect(BusIdentity::Terminal(terminal.clone())).await?,
             Settings {
-                terminal: TerminalId::parse(format!("bench-kiosk-{lane}"))?,
+                terminal,
                 pairing_ttl: Duration::from_secs(60),
                 receipt_wait: Duration::from_secs(FLOW_TIMEOUT_SECS),
                 heartbeat: Duration::from_secs(10),
@@ -218,7 +262,11 @@ impl Lane {
         );
         let mut l = Lane {
             agent,
-            phone: Arc::new(new_phone(bus, &homes.join(format!("{lane}-0"))).await?),
+            phone: Arc::new(new_phone(
+                bus.connect(BusIdentity::Device(device.clone())).await?,
+                device,
+                &homes.join(format!("{lane}-0")),
+            )?),
             phone_flows: 0,
             homes: homes.to_path_buf(),
             lane,
@@ -242,28 +290,33 @@ impl Lane {
         Ok(())
     }
 
-    /// A fresh phone when this one's sandbox balance is nearly spent.
-    async fn refresh(&mut self, bus: &Bus) -> anyhow::Result<()> {
+    /// A fresh payer (registered anew on the same device) when this one's sandbox balance is
+    /// nearly spent.
+    async fn refresh(&mut self) -> anyhow::Result<()> {
         if self.phone_flows < FLOWS_PER_PHONE {
             return Ok(());
         }
         let dir = self
             .homes
             .join(format!("{}-{}", self.lane, self.phones_made));
-        self.phone = Arc::new(new_phone(bus, &dir).await?);
+        self.phone = Arc::new(new_phone(
+            self.phone.client.clone(),
+            self.phone.device.clone(),
+            &dir,
+        )?);
         self.phones_made += 1;
         self.phone_flows = 0;
         self.register().await
     }
 }
 
-async fn new_phone(bus: &Bus, dir: &Path) -> anyhow::Result<Companion> {
+fn new_phone(
+    client: async_nats::Client,
+    device: DeviceId,
+    dir: &Path,
+) -> anyhow::Result<Companion> {
     let home = Home::open(dir).map_err(|e| anyhow::anyhow!("phone home: {e}"))?;
-    Ok(Companion::new(
-        bus.connect(Role::Companion).await?,
-        home,
-        Arc::new(SystemClock),
-    ))
+    Ok(Companion::new(client, device, home, Arc::new(SystemClock)))
 }
 
 /// Where a flow spent its time.
@@ -470,9 +523,10 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
         Some(rate) => ((rate * 0.25).ceil() as usize).clamp(4, 256),
         None => args.concurrency.max(1),
     };
+    let (terminals, devices) = sys.bus.issue(lanes_n)?;
     let mut lanes = Vec::with_capacity(lanes_n);
-    for i in 0..lanes_n {
-        lanes.push(Lane::new(&sys.bus, &homes, i).await?);
+    for (i, (t, d)) in terminals.iter().zip(&devices).enumerate() {
+        lanes.push(Lane::new(&sys.bus, &homes, i, t.clone(), d.clone()).await?);
     }
     // Warm the key directory and connections with one flow per lane, not measured.
     for (i, lane) in lanes.iter().enumerate() {
@@ -481,7 +535,7 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("warm-up flow failed: {e}"))?;
     }
 
-    let bus = bus_roundtrips(&sys.bus, lanes_n).await?;
+    let bus = bus_roundtrips(&sys.bus, lanes_n, &terminals[0], &devices[0]).await?;
 
     let recorder = Arc::new(Mutex::new(Recorder::new()?));
     let progress = if args.quiet {
@@ -501,7 +555,6 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
             progress.clone(),
             due_rx.clone(),
         );
-        let bus = sys.bus.clone();
         tasks.push(tokio::spawn(async move {
             loop {
                 let scheduled = match &due_rx {
@@ -516,7 +569,7 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
                         Instant::now()
                     }
                 };
-                if let Err(e) = lane.refresh(&bus).await {
+                if let Err(e) = lane.refresh().await {
                     *recorder
                         .lock()
                         .await
@@ -549,6 +602,9 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
     let flows = rec.total.len();
     let flows_per_sec = flows as f64 / seconds;
     let totals = pct(&rec.total);
+    if let Err(e) = sys.bus.revoke(&devices) {
+        eprintln!("could not revoke the bench's phones: {e:#}");
+    }
     let settled = match settled_count(&sys).await {
         Ok(n) => n,
         Err(e) => {
@@ -638,11 +694,16 @@ fn schedule(
 
 /// Bare request-reply round trips per second at the same concurrency and payload size, on
 /// the same server, through the same subject permissions as a pairing join.
-async fn bus_roundtrips(bus: &Bus, concurrency: usize) -> anyhow::Result<f64> {
+async fn bus_roundtrips(
+    bus: &Bus,
+    concurrency: usize,
+    terminal: &TerminalId,
+    device: &DeviceId,
+) -> anyhow::Result<f64> {
     use futures::StreamExt;
-    let responder = bus.connect(Role::Terminal).await?;
-    let requester = bus.connect(Role::Companion).await?;
-    let subject = subjects::pair(&TerminalId::parse("bench-bus")?, &PairToken::generate());
+    let responder = bus.connect(BusIdentity::Terminal(terminal.clone())).await?;
+    let requester = bus.connect(BusIdentity::Device(device.clone())).await?;
+    let subject = subjects::pair(terminal, &PairToken::generate());
     let mut sub = responder.subscribe(subject.clone()).await?;
     let r2 = responder.clone();
     let echo = tokio::spawn(async move {

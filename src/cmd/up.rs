@@ -139,7 +139,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     shutdown.on_signals(false)?;
 
     let creds = RoleCreds::ensure(&data.creds())?;
-    let conf = args.nats_conf.clone().unwrap_or_else(natsd::default_conf);
+    let base = args.nats_conf.clone().unwrap_or_else(natsd::default_conf);
+    let conf = natsd::write_config(&data, &base, &creds)?;
     if let Some(pid) = natsd::stop_stale(&data.nats_run())? {
         eprintln!("stopped nats-server {pid} left running by an earlier launcher on this data dir");
     }
@@ -149,8 +150,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         port: (args.port != 0).then_some(args.port),
         store_dir: data.jetstream(),
         run_dir: data.nats_run(),
-        log_file: Some(data.logs().join("nats-server.log")),
-        env: creds.server_env(),
+        log_file: Some(data.logs().join(natsd::SERVER_LOG)),
+        env: Vec::new(),
     })?;
     let server_started = Instant::now();
     let url = server.url().to_string();

@@ -10,8 +10,9 @@ use crate::verify::VerifiedBill;
 use crate::wallet::Confirm;
 use crate::{render, Companion};
 use posfee_runtime::SystemClock;
-use posfee_schemas::subjects::Role;
-use posfee_schemas::WireError;
+use posfee_schemas::ids::DeviceId;
+use posfee_schemas::subjects::Identity;
+use posfee_schemas::{ErrorCode, WireError};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,7 +32,8 @@ pub struct Cli {
         default_value = "nats://127.0.0.1:4222"
     )]
     pub nats_url: String,
-    /// The companion role's nkey seed file (`posfee up` writes <data-dir>/creds/companion.nk).
+    /// This phone's nkey seed file (`posfee keys device` issues one); the phone's device id is
+    /// its fingerprint.
     #[arg(long, global = true, env = "POSFEE_COMPANION_NKEY_FILE")]
     pub nkey_file: Option<PathBuf>,
     /// JSON lines instead of text, for scripts.
@@ -62,11 +64,11 @@ pub async fn main(cli: Cli) -> ExitCode {
     if let Command::Receipts = cli.command {
         return receipts::run(&home, json);
     }
-    let client = match connect(&cli).await {
+    let (device, client) = match connect(&cli).await {
         Ok(c) => c,
         Err(e) => return fail(json, &e),
     };
-    let c = Companion::new(client.clone(), home, Arc::new(SystemClock));
+    let c = Companion::new(client.clone(), device, home, Arc::new(SystemClock));
     let code = match cli.command {
         Command::Register(args) => register::run(&c, args, json).await,
         Command::Pay(args) => pay::run(&c, args, json).await,
@@ -77,17 +79,29 @@ pub async fn main(cli: Cli) -> ExitCode {
     code
 }
 
-async fn connect(cli: &Cli) -> crate::Result<async_nats::Client> {
-    let seed = match &cli.nkey_file {
-        Some(p) => Some(
-            posfee_runtime::creds::read_seed(p)
-                .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?,
-        ),
-        None => None,
+/// Connects as this phone: its seed proves who it is, and its fingerprint is its device id.
+async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
+    let Some(path) = &cli.nkey_file else {
+        return Err(WireError::new(
+            ErrorCode::Forbidden,
+            "this phone has no credentials: pass --nkey-file (issued by `posfee keys device`)",
+        ));
     };
-    posfee_runtime::bus::connect(&cli.nats_url, Role::Companion, seed, "companion")
-        .await
-        .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))
+    let seed = posfee_runtime::creds::read_seed(path)
+        .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?;
+    let public = posfee_runtime::creds::public_key(&seed)
+        .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?;
+    let device = DeviceId::of_nkey(&public)
+        .map_err(|e| WireError::new(ErrorCode::Forbidden, e.to_string()))?;
+    let client = posfee_runtime::bus::connect(
+        &cli.nats_url,
+        Identity::Device(device.clone()),
+        Some(seed),
+        &format!("companion-{device}"),
+    )
+    .await
+    .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))?;
+    Ok((device, client))
 }
 
 /// Prints an error (a JSON line on stdout, or text on stderr) and fails.

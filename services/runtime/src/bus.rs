@@ -1,7 +1,7 @@
 //! Connecting to the bus as one role.
 
 use anyhow::Context;
-use posfee_schemas::subjects::{inbox_prefix, Role};
+use posfee_schemas::subjects::{Identity, Role};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -21,17 +21,19 @@ pub struct BusArgs {
     pub nkey_file: Option<PathBuf>,
 }
 
-/// Connects as `role`: its seed signs the server's nonce, and replies come back under the
-/// role's own inbox prefix, the only inbox nats.conf lets it subscribe.
+/// Connects as `who` (a role, one terminal or one phone): its seed signs the server's nonce,
+/// and replies come back under its own inbox prefix, the only inbox the server lets it
+/// subscribe.
 pub async fn connect(
     url: &str,
-    role: Role,
+    who: impl Into<Identity>,
     seed: Option<String>,
     name: &str,
 ) -> anyhow::Result<async_nats::Client> {
+    let who = who.into();
     let mut opts = async_nats::ConnectOptions::new()
         .name(name)
-        .custom_inbox_prefix(inbox_prefix(role))
+        .custom_inbox_prefix(who.inbox_prefix())
         .connection_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
         .request_timeout(Some(Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS)));
     if let Some(seed) = seed {
@@ -39,7 +41,7 @@ pub async fn connect(
     }
     opts.connect(url)
         .await
-        .with_context(|| format!("connecting to {url} as {role}"))
+        .with_context(|| format!("connecting to {url} as {who}"))
 }
 
 impl BusArgs {

@@ -6,10 +6,12 @@ pub mod fixtures;
 
 use anyhow::Context;
 use posfee::creds::RoleCreds;
+use posfee::identities::Registry;
 use posfee::layout::DataDir;
 use posfee::natsd::{self, NatsServer, ServerConfig};
 use posfee_runtime::{bus, Clock, Shutdown, SystemClock};
-use posfee_schemas::subjects::{self, Role, ServiceName};
+use posfee_schemas::ids::{DeviceId, TerminalId};
+use posfee_schemas::subjects::{Identity, Role, ServiceName};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,14 +66,15 @@ impl Harness {
         let tmp = tempfile::Builder::new().prefix("posfee-test-").tempdir()?;
         let data = DataDir::new(tmp.path());
         let creds = RoleCreds::ensure(&data.creds())?;
+        let conf = natsd::write_config(&data, &natsd::default_conf(), &creds)?;
         let server = NatsServer::start(&ServerConfig {
             binary: natsd::find_server()?,
-            conf: natsd::default_conf(),
+            conf,
             port: None,
             store_dir: data.jetstream(),
             run_dir: data.nats_run(),
-            log_file: Some(data.logs().join("nats-server.log")),
-            env: creds.server_env(),
+            log_file: Some(data.logs().join(natsd::SERVER_LOG)),
+            env: Vec::new(),
         })?;
         let h = Harness {
             server,
@@ -110,33 +113,111 @@ impl Harness {
 
     /// The server's log, for tests that check what it refused.
     pub fn server_log(&self) -> String {
-        std::fs::read_to_string(self.data.logs().join("nats-server.log")).unwrap_or_default()
+        std::fs::read_to_string(self.data.logs().join(natsd::SERVER_LOG)).unwrap_or_default()
     }
 
     /// Connects as `role` with the role's nkey.
     pub async fn connect(&self, role: Role) -> anyhow::Result<async_nats::Client> {
-        bus::connect(
-            self.url(),
-            role,
-            Some(self.creds.seed(role)?),
-            &format!("test-{role}"),
-        )
-        .await
+        self.connect_as(role).await
     }
 
-    /// Connects as `role` and also returns the server errors the connection receives
+    /// The key registry of kiosks and phones, as `posfee keys` keeps it.
+    pub fn registry(&self) -> Registry {
+        Registry::new(&self.data.creds())
+    }
+
+    /// Issues a kiosk's key the way `posfee keys terminal` does (the server reloads its
+    /// users), once per terminal id; then connects as that terminal.
+    pub async fn terminal(&self, id: &str) -> anyhow::Result<async_nats::Client> {
+        let id = TerminalId::parse(id)?;
+        if !self.registry().terminal_seed_file(&id).exists() {
+            self.registry().add_terminal(&id, None, false)?;
+            self.apply_users()?;
+        }
+        self.connect_as(Identity::Terminal(id)).await
+    }
+
+    /// Issues a new phone's key the way `posfee keys device` does and connects as it.
+    pub async fn phone(&self) -> anyhow::Result<(DeviceId, async_nats::Client)> {
+        let issued = self.registry().add_device(None)?;
+        self.apply_users()?;
+        let Identity::Device(id) = issued.who.clone() else {
+            anyhow::bail!("a device key named {}", issued.who);
+        };
+        Ok((id, self.connect_as(issued.who).await?))
+    }
+
+    /// A kiosk agent on its own terminal key, with its clock and pairing time.
+    pub async fn kiosk(
+        &self,
+        terminal: &TerminalId,
+        pairing_ttl: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<posfee_pos_agent::Agent> {
+        let client = self.terminal(terminal.as_str()).await?;
+        Ok(posfee_pos_agent::Agent::new(
+            client,
+            posfee_pos_agent::Settings {
+                terminal: terminal.clone(),
+                pairing_ttl,
+                receipt_wait: Duration::from_secs(10),
+                heartbeat: Duration::from_secs(1),
+            },
+            clock,
+        ))
+    }
+
+    /// A phone on its own device key, keeping its store in `home`.
+    pub async fn companion(
+        &self,
+        home: &std::path::Path,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<posfee_companion::Companion> {
+        let (device, client) = self.phone().await?;
+        let home = posfee_companion::home::Home::open(home)
+            .map_err(|e| anyhow::anyhow!("phone home: {e}"))?;
+        Ok(posfee_companion::Companion::new(
+            client, device, home, clock,
+        ))
+    }
+
+    /// Renders the users again and reloads the server, as `posfee keys` does after a change.
+    pub fn apply_users(&self) -> anyhow::Result<()> {
+        natsd::apply_users(&self.data, &natsd::default_conf())?
+            .context("the harness's server is not running")?;
+        Ok(())
+    }
+
+    /// The seed file an identity connects with.
+    pub fn seed_file(&self, who: &Identity) -> std::path::PathBuf {
+        match who {
+            Identity::Role(r) => self.creds.seed_file(*r),
+            Identity::Terminal(t) => self.registry().terminal_seed_file(t),
+            Identity::Device(d) => self.registry().device_seed_file(d),
+        }
+    }
+
+    /// Connects as a role, or as a terminal or phone already issued a key.
+    pub async fn connect_as(&self, who: impl Into<Identity>) -> anyhow::Result<async_nats::Client> {
+        let who = who.into();
+        let seed = posfee_runtime::creds::read_seed(&self.seed_file(&who))?;
+        bus::connect(self.url(), who.clone(), Some(seed), &format!("test-{who}")).await
+    }
+
+    /// Connects as `who` and also returns the server errors the connection receives
     /// (permission violations arrive this way).
     pub async fn connect_watching(
         &self,
-        role: Role,
+        who: impl Into<Identity>,
     ) -> anyhow::Result<(
         async_nats::Client,
         tokio::sync::mpsc::UnboundedReceiver<String>,
     )> {
+        let who = who.into();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let client = async_nats::ConnectOptions::new()
-            .nkey(self.creds.seed(role)?)
-            .custom_inbox_prefix(subjects::inbox_prefix(role))
+            .nkey(posfee_runtime::creds::read_seed(&self.seed_file(&who))?)
+            .custom_inbox_prefix(who.inbox_prefix())
             .event_callback(move |event| {
                 let tx = tx.clone();
                 async move {
@@ -147,7 +228,7 @@ impl Harness {
             })
             .connect(self.url())
             .await
-            .with_context(|| format!("connecting as {role}"))?;
+            .with_context(|| format!("connecting as {who}"))?;
         Ok((client, rx))
     }
 
@@ -221,7 +302,7 @@ impl Harness {
     /// Waits until `$SRV.PING.<name>` is answered through the server.
     pub async fn wait_for_service(&self, name: ServiceName) -> anyhow::Result<()> {
         let operator = self.connect(Role::Operator).await?;
-        let subject = subjects::srv::ping_service(name.as_str());
+        let subject = posfee_schemas::subjects::srv::ping_service(name.as_str());
         let deadline =
             tokio::time::Instant::now() + Duration::from_millis(SERVICE_READY_TIMEOUT_MS);
         loop {
@@ -289,7 +370,9 @@ pub async fn stored_events(
     use async_nats::jetstream::consumer;
     use futures::StreamExt;
     let js = async_nats::jetstream::new(client.clone());
-    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+    let mut stream = js
+        .get_stream(posfee_schemas::subjects::EVENTS_STREAM)
+        .await?;
     let last = stream.info().await?.state.last_sequence;
     let mut out = Vec::new();
     if last == 0 {

@@ -1,0 +1,367 @@
+//! Who may do what on the bus, written out as nats-server's `authorization` block.
+//!
+//! Every service and tool is a role with one NATS user; every kiosk and every phone is an
+//! identity with a user of its own, confined to its own subjects, so one can be revoked
+//! without touching the others. The rules are built here from the same subject builders the
+//! code publishes and subscribes with (`schemas::subjects`), so a subject cannot change in one
+//! place and be left behind in the server's rules. `nats.conf` holds the server settings and
+//! includes the `auth.conf` this module renders (see [`crate::natsd::write_config`]).
+//!
+//! Replies travel under each identity's own inbox prefix and `allow_responses`, so nobody can
+//! read replies meant for another. The tests in `tests/bus_roles.rs` try, as each identity,
+//! what it must not do, and expect the server to refuse.
+
+use posfee_schemas::ids::{DeviceId, TerminalId};
+use posfee_schemas::subjects::{
+    self, EventKind, Identity, LedgerOp, PaygateOp, QueryKind, Role, ServiceName, EVENTS_STREAM,
+    KEYS_BUCKET, TERMINALS_BUCKET,
+};
+use std::fmt::Write;
+
+/// Seconds a client has to prove its key after connecting.
+pub const AUTH_TIMEOUT_SECS: u32 = 2;
+
+/// What one user may publish and subscribe.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Perms {
+    pub publish: Vec<String>,
+    pub subscribe: Vec<String>,
+    /// May answer requests it received (publish to their one-off reply subjects).
+    pub allow_responses: bool,
+}
+
+/// One user of the server: a public nkey and what it may do.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub who: Identity,
+    pub nkey: String,
+    pub perms: Perms,
+}
+
+impl User {
+    pub fn new(who: Identity, nkey: String) -> User {
+        let perms = perms(&who);
+        User { who, nkey, perms }
+    }
+}
+
+/// The rules for any identity.
+pub fn perms(who: &Identity) -> Perms {
+    match who {
+        Identity::Role(r) => role(*r),
+        Identity::Terminal(t) => terminal(t),
+        Identity::Device(d) => device(d),
+    }
+}
+
+fn s(v: impl Into<String>) -> String {
+    v.into()
+}
+
+/// JetStream account info: every client library asks it before using JetStream.
+const JS_INFO: &str = "$JS.API.INFO";
+
+fn stream_info(stream: &str) -> String {
+    format!("$JS.API.STREAM.INFO.{stream}")
+}
+
+fn kv_stream(bucket: &str) -> String {
+    format!("KV_{bucket}")
+}
+
+/// Reading the event stream through a consumer of one's own.
+fn event_reader(durable: bool) -> Vec<String> {
+    let mut v = vec![
+        s(JS_INFO),
+        stream_info(EVENTS_STREAM),
+        format!("$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}"),
+        format!("$JS.API.CONSUMER.CREATE.{EVENTS_STREAM}.>"),
+        format!("$JS.API.CONSUMER.INFO.{EVENTS_STREAM}.>"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{EVENTS_STREAM}.>"),
+    ];
+    if durable {
+        v.push(format!("$JS.API.CONSUMER.DURABLE.CREATE.{EVENTS_STREAM}.>"));
+        v.push(format!("$JS.ACK.{EVENTS_STREAM}.>"));
+        v.push(format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"));
+    }
+    v
+}
+
+/// Reading public signing keys from the key directory.
+fn key_reader() -> Vec<String> {
+    let bucket = kv_stream(KEYS_BUCKET);
+    vec![
+        stream_info(&bucket),
+        format!("$JS.API.DIRECT.GET.{bucket}.>"),
+    ]
+}
+
+/// What every micro service answers: discovery, on any of its names.
+fn discovery_answers() -> Vec<String> {
+    vec![
+        subjects::srv::ping(),
+        subjects::srv::info(),
+        subjects::srv::stats(),
+        s("$SRV.*.*"),
+        s("$SRV.*.*.*"),
+    ]
+}
+
+/// A service pings itself through the server before it reports ready.
+fn self_ping(name: ServiceName) -> String {
+    format!("{}.*", subjects::srv::ping_service(name.as_str()))
+}
+
+fn service(name: ServiceName, who: Role, publish: Vec<String>, serves: Vec<String>) -> Perms {
+    let mut p = publish;
+    p.push(self_ping(name));
+    let mut sub = discovery_answers();
+    sub.extend(serves);
+    sub.push(format!("{}.>", Identity::Role(who).inbox_prefix()));
+    Perms {
+        publish: p,
+        subscribe: sub,
+        allow_responses: true,
+    }
+}
+
+fn tool(who: Role, publish: Vec<String>) -> Perms {
+    Perms {
+        publish,
+        subscribe: vec![format!("{}.>", Identity::Role(who).inbox_prefix())],
+        allow_responses: false,
+    }
+}
+
+/// The rules of a service or tool role.
+pub fn role(r: Role) -> Perms {
+    match r {
+        // Prices and issues bills from its own view of the stream; publishes its public keys.
+        Role::FeeEngine => {
+            let mut p = vec![
+                format!("$KV.{KEYS_BUCKET}.bill.*"),
+                stream_info(&kv_stream(KEYS_BUCKET)),
+                subjects::event(EventKind::BillIssued),
+            ];
+            p.extend(event_reader(true));
+            service(
+                ServiceName::FeeEngine,
+                r,
+                p,
+                vec![subjects::fee_quote(), subjects::bill_issue()],
+            )
+        }
+        // Answers read queries from its view; asks the fee-engine for live amounts.
+        Role::Query => {
+            let mut p = vec![subjects::fee_quote()];
+            p.extend(event_reader(true));
+            service(ServiceName::Query, r, p, vec![subjects::query_any()])
+        }
+        // The only publisher of settlements, refunds and receipts.
+        Role::Ledger => {
+            let mut p = key_reader();
+            p.extend([
+                subjects::event(EventKind::PaymentSettled),
+                subjects::event(EventKind::PaymentRefunded),
+                subjects::receipt_any(),
+                s(JS_INFO),
+                stream_info(EVENTS_STREAM),
+            ]);
+            service(ServiceName::Ledger, r, p, vec![subjects::ledger_any()])
+        }
+        // The payment platform sandbox: holds, asks the ledger to settle, captures or voids.
+        Role::Paygate => {
+            let mut p = vec![format!("$KV.{KEYS_BUCKET}.settlement.*")];
+            p.extend(key_reader());
+            p.extend(event_reader(false));
+            p.extend([
+                subjects::ledger(LedgerOp::Settle),
+                subjects::event(EventKind::PaymentAuthorized),
+                subjects::event(EventKind::PaymentVoided),
+            ]);
+            service(ServiceName::Paygate, r, p, vec![subjects::paygate_any()])
+        }
+        // Watches: discovery, read queries, listings, the event stream and terminal presence.
+        Role::Operator => {
+            let terminals = kv_stream(TERMINALS_BUCKET);
+            let mut p = vec![
+                subjects::ledger(LedgerOp::Settlements),
+                subjects::paygate(PaygateOp::Payments),
+                subjects::query_any(),
+                stream_info(&terminals),
+                format!("$JS.API.CONSUMER.CREATE.{terminals}"),
+                format!("$JS.API.CONSUMER.CREATE.{terminals}.>"),
+                format!("$JS.API.CONSUMER.DELETE.{EVENTS_STREAM}.>"),
+                format!("$JS.API.CONSUMER.DELETE.{terminals}.>"),
+                format!("$JS.API.DIRECT.GET.{terminals}.>"),
+                s("$JS.FC.>"),
+            ];
+            p.extend(discovery_answers());
+            p.extend(event_reader(false));
+            tool(r, p)
+        }
+        // `posfee import`: accounts and readings as events, nothing else.
+        Role::Importer => tool(
+            r,
+            vec![
+                subjects::event(EventKind::AccountUpserted),
+                subjects::event(EventKind::ReadingRecorded),
+                s(JS_INFO),
+                stream_info(EVENTS_STREAM),
+            ],
+        ),
+        // A tenant's billing clerk: refunds.
+        Role::Clerk => tool(r, vec![subjects::ledger(LedgerOp::Refund)]),
+        // Set-up only: `posfee up` creates the stream and buckets with it.
+        Role::Admin => tool(r, vec![s("$JS.API.>")]),
+    }
+}
+
+/// One kiosk: asks for quotes, bills and queries; presents its own pairings (mode A) and
+/// offers bills to a phone's wallet code (mode B); reports its pairing and presence events
+/// and its own presence key; receives its own receipts. It can never settle, refund or
+/// publish payment events, and it cannot listen to another kiosk's pairings or receipts.
+pub fn terminal(t: &TerminalId) -> Perms {
+    let mut publish = vec![subjects::fee_quote(), subjects::bill_issue()];
+    publish.extend(QueryKind::ALL.iter().map(|k| subjects::query(*k)));
+    publish.extend([
+        subjects::wallet_any(),
+        subjects::events_of("pairing").unwrap_or_default(),
+        subjects::events_of("terminal").unwrap_or_default(),
+        subjects::terminal_presence(t),
+        s(JS_INFO),
+        stream_info(&kv_stream(TERMINALS_BUCKET)),
+        stream_info(EVENTS_STREAM),
+    ]);
+    Perms {
+        publish,
+        subscribe: vec![
+            subjects::pair_for_terminal(t),
+            subjects::receipt(t),
+            format!("{}.>", Identity::Terminal(t.clone()).inbox_prefix()),
+        ],
+        allow_responses: true,
+    }
+}
+
+/// One phone: joins a kiosk's pairing (mode A), listens on its own wallet codes (mode B),
+/// reads the public key directory to verify bills, registers and pays at the payment
+/// platform. Nothing else.
+pub fn device(d: &DeviceId) -> Perms {
+    let mut publish = vec![s(JS_INFO)];
+    publish.extend(key_reader());
+    publish.extend([
+        subjects::pair_any(),
+        subjects::paygate(PaygateOp::Register),
+        subjects::paygate(PaygateOp::Pay),
+    ]);
+    Perms {
+        publish,
+        subscribe: vec![
+            subjects::wallet_for_device(d),
+            format!("{}.>", Identity::Device(d.clone()).inbox_prefix()),
+        ],
+        allow_responses: true,
+    }
+}
+
+/// The `authorization` block for these users, in nats-server's configuration language.
+pub fn render(users: &[User]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "# Generated by posfee from its roles and registered terminals and phones; do not edit.\n\
+         # `posfee keys` changes it and reloads the server.\n"
+    );
+    let _ = writeln!(out, "authorization {{");
+    let _ = writeln!(out, "  timeout: {AUTH_TIMEOUT_SECS}");
+    let _ = writeln!(out, "  users = [");
+    for u in users {
+        let _ = writeln!(out, "    # {}", u.who);
+        let _ = writeln!(out, "    {{");
+        let _ = writeln!(out, "      nkey: {}", quote(&u.nkey));
+        let _ = writeln!(out, "      permissions: {{");
+        let _ = writeln!(
+            out,
+            "        publish: {{ allow: {} }}",
+            list(&u.perms.publish)
+        );
+        let _ = writeln!(
+            out,
+            "        subscribe: {{ allow: {} }}",
+            list(&u.perms.subscribe)
+        );
+        if u.perms.allow_responses {
+            let _ = writeln!(out, "        allow_responses: true");
+        }
+        let _ = writeln!(out, "      }}");
+        let _ = writeln!(out, "    }}");
+    }
+    let _ = writeln!(out, "  ]");
+    let _ = writeln!(out, "}}");
+    out
+}
+
+/// A double-quoted string; ids and subjects never hold quotes or backslashes, but a JSON
+/// string is what the configuration language reads either way.
+fn quote(v: &str) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|i| quote(i)).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_terminal_hears_only_its_own_pairings_receipts_and_replies() {
+        let t = TerminalId::parse("kiosk-07").unwrap();
+        let p = terminal(&t);
+        assert_eq!(
+            p.subscribe,
+            [
+                "posfee.pair.kiosk-07.*",
+                "posfee.receipt.kiosk-07",
+                "_INBOX.terminal.kiosk-07.>"
+            ]
+        );
+        assert!(p
+            .publish
+            .contains(&"$KV.POSFEE_TERMINALS.kiosk-07".to_string()));
+        assert!(!p.publish.iter().any(|s| s.contains("events.payment")));
+        assert!(!p.publish.iter().any(|s| s.contains("ledger")));
+    }
+
+    #[test]
+    fn a_phone_hears_only_its_own_wallet_codes_and_replies() {
+        let d = DeviceId::parse("phabcd2345").unwrap();
+        let p = device(&d);
+        assert_eq!(
+            p.subscribe,
+            ["posfee.wallet.phabcd2345.*", "_INBOX.device.phabcd2345.>"]
+        );
+    }
+
+    #[test]
+    fn only_the_ledger_may_publish_settlements() {
+        let settled = subjects::event(EventKind::PaymentSettled);
+        for r in Role::ALL {
+            let may = role(*r).publish.contains(&settled);
+            assert_eq!(may, *r == Role::Ledger, "{r}");
+        }
+    }
+
+    #[test]
+    fn rendered_users_are_quoted_lists() {
+        let d = DeviceId::parse("phabcd2345").unwrap();
+        let text = render(&[User::new(Identity::Device(d), "UABC".into())]);
+        assert!(text.contains("nkey: \"UABC\""), "{text}");
+        assert!(text.contains("subscribe: { allow: [\"posfee.wallet.phabcd2345.*\""));
+        assert!(text.contains("allow_responses: true"));
+    }
+}
