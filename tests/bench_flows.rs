@@ -38,6 +38,12 @@ fn a_short_bench_completes_flows_without_errors_and_reports_them() {
     assert!(r["flows"].as_u64().unwrap() > 0);
     assert_eq!(r["errors"].as_object().unwrap().len(), 0, "{r}");
     assert_eq!(r["durable"], true);
+    // Every process of the system is accounted for in the CPU each flow costs.
+    let cpu = r["cpu_ms_per_flow"].as_object().unwrap();
+    for process in ["nats-server", "fee-engine", "ledger", "paygate", "query"] {
+        assert!(cpu.contains_key(process), "no CPU for {process}: {r}");
+    }
+    assert!(cpu["paygate"].as_f64().unwrap() > 0.0, "{r}");
     // Every flow that completed was settled exactly once by the ledger (plus one warm-up
     // flow per lane).
     let lanes = r["concurrency"].as_u64().unwrap();

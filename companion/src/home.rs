@@ -188,8 +188,16 @@ impl Home {
         posfee_runtime::store::flush(&self.db)
             .await
             .map_err(|e| store_err("writing the store", format!("{e:#}")))?;
-        restrict(&self.dir);
         Ok(())
+    }
+}
+
+impl Drop for Home {
+    /// Files sled made since the home was opened are owner-only from here on. Until then the
+    /// home directory itself (0700) already keeps everyone else out, so this is not done on
+    /// every write: walking the store after each receipt cost the phone more than paying.
+    fn drop(&mut self) {
+        restrict(&self.dir);
     }
 }
 

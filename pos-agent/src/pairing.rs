@@ -41,10 +41,14 @@ pub struct OpenPairing {
     bill_id: BillId,
     offer: BillOffer,
     sub: async_nats::Subscriber,
+    /// `pairing.opened` on its way into the stream.
+    opened: Option<tokio::task::JoinHandle<crate::Result<posfee_schemas::events::Event>>>,
 }
 
-/// Opens a pairing for `bill`. Subscribe first, then publish `pairing.opened`: the event's
-/// ack is a round trip through the server, so once this returns a join is routed to us.
+/// Opens a pairing for `bill`. Subscribe first, then a request answered by the server (the
+/// JetStream account info, no disk involved) proves the subscription is routed, so once this
+/// returns a join reaches us. `pairing.opened` goes to the stream meanwhile: waiting for its
+/// fsync here kept the code off the screen for the time of the stream's whole write queue.
 pub async fn open(agent: &Agent, bill: &ShownBill) -> crate::Result<OpenPairing> {
     let token = PairToken::generate();
     let ttl = agent.settings.pairing_ttl;
@@ -56,7 +60,7 @@ pub async fn open(agent: &Agent, bill: &ShownBill) -> crate::Result<OpenPairing>
         .await
         .map_err(|e| crate::unavailable("opening the pairing", e))?;
     let bill_id = bill.issued.bill_id;
-    events::publish(
+    let opened = events::spawn_publish(
         agent,
         EventBody::PairingOpened(PairingOpened {
             terminal: agent.terminal().clone(),
@@ -64,8 +68,11 @@ pub async fn open(agent: &Agent, bill: &ShownBill) -> crate::Result<OpenPairing>
             bill_id,
             expires_at,
         }),
-    )
-    .await?;
+    );
+    if let Err(e) = agent.js().query_account().await {
+        opened.abort();
+        return Err(crate::unavailable("opening the pairing", e));
+    }
     Ok(OpenPairing {
         code: PairCode::terminal(agent.terminal().clone(), token, Some(bill_id)),
         expires_at,
@@ -77,6 +84,7 @@ pub async fn open(agent: &Agent, bill: &ShownBill) -> crate::Result<OpenPairing>
             pairing_expires_at: expires_at,
         },
         sub,
+        opened: Some(opened),
     })
 }
 
@@ -135,6 +143,9 @@ impl OpenPairing {
                 EventBody::PairingCancelled(ended)
             }
         };
+        if let Some(opened) = self.opened.take() {
+            events::settle(opened).await;
+        }
         events::publish(agent, body).await?;
         Ok(outcome)
     }

@@ -30,7 +30,7 @@ pub async fn offer(
     let expires_at = agent.clock.now()
         + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
     let bill_id = bill.issued.bill_id;
-    events::publish(
+    let opened = events::spawn_publish(
         agent,
         EventBody::PairingOpened(PairingOpened {
             terminal: agent.terminal().clone(),
@@ -38,8 +38,7 @@ pub async fn offer(
             bill_id,
             expires_at,
         }),
-    )
-    .await?;
+    );
     let offer = BillOffer {
         terminal: agent.terminal().clone(),
         bill: bill.issued.clone(),
@@ -81,6 +80,7 @@ pub async fn offer(
         Err(_) if expired => EventBody::PairingExpired(ended),
         Err(_) => EventBody::PairingCancelled(ended),
     };
+    events::settle(opened).await;
     events::publish(agent, body).await?;
     result
 }

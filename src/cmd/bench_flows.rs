@@ -106,6 +106,8 @@ pub struct Results {
     pub durable: bool,
     pub durability: String,
     pub peak_rss_mib: BTreeMap<String, f64>,
+    /// CPU milliseconds each process spent per completed flow during the measured run.
+    pub cpu_ms_per_flow: BTreeMap<String, f64>,
     pub store_mib_per_10k_settled: BTreeMap<String, f64>,
     pub settled: u64,
 }
@@ -543,6 +545,7 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
     } else {
         indicatif::ProgressBar::new_spinner()
     };
+    let cpu_before = cpu_ms(&sys.data);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let counter = Arc::new(std::sync::atomic::AtomicUsize::new(lanes_n));
@@ -598,6 +601,7 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
     }
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_after = cpu_ms(&sys.data);
     let rec = recorder.lock().await;
     let flows = rec.total.len();
     let flows_per_sec = flows as f64 / seconds;
@@ -641,6 +645,13 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
             "sled: flush before every money ack (group commit); JetStream: sync_interval always"
                 .into(),
         peak_rss_mib: peak_rss(&sys.data),
+        cpu_ms_per_flow: cpu_after
+            .iter()
+            .map(|(name, after)| {
+                let before = cpu_before.get(name).copied().unwrap_or(0.0);
+                (name.clone(), (after - before) / (flows.max(1) as f64))
+            })
+            .collect(),
         store_mib_per_10k_settled: store_sizes(&sys.data, settled),
         settled,
     };
@@ -748,9 +759,13 @@ async fn settled_count(sys: &System) -> anyhow::Result<u64> {
     Ok(report.settled as u64)
 }
 
-/// Peak resident memory of each service serving this data dir (VmHWM).
-fn peak_rss(data: &DataDir) -> BTreeMap<String, f64> {
-    let mut out = BTreeMap::new();
+/// The processes of the system under test: each service serving this data dir, its
+/// nats-server, and this bench (the simulated kiosks and phones), by name.
+fn system_processes(data: &DataDir) -> Vec<(String, PathBuf)> {
+    let mut out = vec![(
+        "bench (kiosks and phones)".to_string(),
+        PathBuf::from("/proc/self"),
+    )];
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
     };
@@ -762,30 +777,56 @@ fn peak_rss(data: &DataDir) -> BTreeMap<String, f64> {
         for svc in crate::services::SERVICES {
             let needle = format!("--store-dir {}", data.service(svc.dir()).display());
             if cmd.contains(&needle) {
-                if let Ok(status) = std::fs::read_to_string(entry.path().join("status")) {
-                    if let Some(kb) = status
-                        .lines()
-                        .find(|l| l.starts_with("VmHWM:"))
-                        .and_then(|l| l.split_whitespace().nth(1))
-                        .and_then(|v| v.parse::<f64>().ok())
-                    {
-                        out.insert(svc.dir().to_string(), kb / 1024.0);
-                    }
-                }
+                out.push((svc.dir().to_string(), entry.path()));
             }
         }
         if cmd.contains("nats-server") && cmd.contains(&data.nats_run().display().to_string()) {
-            if let Ok(status) = std::fs::read_to_string(entry.path().join("status")) {
-                if let Some(kb) = status
-                    .lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<f64>().ok())
-                {
-                    out.insert("nats-server".into(), kb / 1024.0);
-                }
+            out.push(("nats-server".into(), entry.path()));
+        }
+    }
+    out
+}
+
+/// Peak resident memory of each process of the system (VmHWM).
+fn peak_rss(data: &DataDir) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for (name, proc_dir) in system_processes(data) {
+        if let Ok(status) = std::fs::read_to_string(proc_dir.join("status")) {
+            if let Some(kb) = status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+            {
+                out.insert(name, kb / 1024.0);
             }
         }
+    }
+    out
+}
+
+/// CPU time (user + system) each process of the system has used so far, in milliseconds.
+/// The difference over the measured run divided by the flows is the CPU each flow costs,
+/// which, unlike flows per second, does not move with what else the machine is doing.
+fn cpu_ms(data: &DataDir) -> BTreeMap<String, f64> {
+    // Clock ticks per second: 100 on every Linux this runs on (sysconf(_SC_CLK_TCK)).
+    const TICKS_PER_SEC: f64 = 100.0;
+    let mut out = BTreeMap::new();
+    for (name, proc_dir) in system_processes(data) {
+        let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+            continue;
+        };
+        // Fields after the command (which may hold spaces) start after its closing paren.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of stat, so 11 and 12 after the command.
+        let ticks: f64 = [11, 12]
+            .iter()
+            .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
+            .sum();
+        out.insert(name, ticks * 1000.0 / TICKS_PER_SEC);
     }
     out
 }
@@ -853,6 +894,14 @@ fn print_results(r: &Results) {
     );
     println!("durable: {} ({})", r.durable, r.durability);
     println!("peak RSS MiB: {:?}", r.peak_rss_mib);
+    let total: f64 = r.cpu_ms_per_flow.values().sum();
+    println!(
+        "CPU ms per flow: {total:.2} in all ({:?})",
+        r.cpu_ms_per_flow
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect::<Vec<_>>()
+    );
     println!(
         "store MiB per 10,000 settled ({} settled): {:?}",
         r.settled, r.store_mib_per_10k_settled
