@@ -12,6 +12,13 @@ use tokio::sync::watch;
 
 /// How long a bill stays payable.
 pub const BILL_TTL_SECS: i64 = 15 * 60;
+/// How long an expired bill is kept: a retried issue within a day gets the same bill, and
+/// settlements (which arrive within minutes of expiry at most) still find it. Older bills
+/// are forgotten, so the store holds about a day of bills however long it runs.
+pub const BILL_RETENTION_SECS: i64 = 24 * 60 * 60;
+/// How often expired bills are looked for, and how many are forgotten per pass at most.
+pub const PRUNE_EVERY_SECS: u64 = 10 * 60;
+pub const PRUNE_BATCH: usize = 10_000;
 /// A quote for an account the view has not seen yet waits this long for the view to catch up
 /// with the stream, so an account imported a moment ago is found.
 pub const CATCH_UP_WAIT_MS: u64 = 1_000;

@@ -50,6 +50,31 @@ pub fn followed() -> Vec<String> {
     .collect()
 }
 
+/// Forgets bills past their retention, a batch at a time, until `shutdown`.
+async fn prune(store: store::Store, clock: Arc<dyn Clock>, shutdown: Shutdown) {
+    let retention = chrono::Duration::seconds(app::BILL_RETENTION_SECS);
+    loop {
+        loop {
+            match store.prune(clock.now(), retention, app::PRUNE_BATCH) {
+                Ok(n) if n == app::PRUNE_BATCH => tokio::task::yield_now().await,
+                Ok(0) => break,
+                Ok(n) => {
+                    tracing::info!(bills = n, "expired bills forgotten");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "pruning expired bills failed");
+                    break;
+                }
+            }
+        }
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(app::PRUNE_EVERY_SECS)) => {}
+        }
+    }
+}
+
 /// Runs the service until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
@@ -85,6 +110,7 @@ pub async fn run(
         move |batch| feed_store.apply(batch),
     ));
     let outbox_task = tokio::spawn(outbox.clone().run(client.clone(), shutdown.clone()));
+    let prune_task = tokio::spawn(prune(store.clone(), clock.clone(), shutdown.clone()));
 
     let app = Arc::new(App {
         rules,
@@ -107,6 +133,7 @@ pub async fn run(
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
     let _ = outbox_task.await;
+    let _ = prune_task.await;
     match feed_task.await {
         Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "event feed stopped"),
         Err(e) => tracing::error!(error = %e, "event feed panicked"),

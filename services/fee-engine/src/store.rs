@@ -6,7 +6,7 @@
 //! effects of the events up to it.
 
 use anyhow::Context;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use posfee_runtime::feed::Delivered;
 use posfee_schemas::events::{AccountUpserted, EventBody, PaymentSettled, ReadingRecorded};
 use posfee_schemas::fee::{period_months, Bill, BillLine, IssuedBill};
@@ -58,6 +58,8 @@ pub struct Store {
     pub bills: sled::Tree,
     /// idempotency key → bill id.
     pub idem: sled::Tree,
+    /// expiry (ms, big-endian) ++ bill id → idempotency key: what [`Store::prune`] walks.
+    pub expiry: sled::Tree,
     meta: sled::Tree,
 }
 
@@ -74,6 +76,7 @@ impl Store {
             arrears_paid: db.open_tree("arrears_paid")?,
             bills: db.open_tree("bills")?,
             idem: db.open_tree("idem")?,
+            expiry: db.open_tree("expiry")?,
             meta: db.open_tree("meta")?,
             db,
         })
@@ -87,8 +90,10 @@ impl Store {
     /// a monotonic advance, so applying an event twice changes nothing.
     pub fn apply(&self, batch: Vec<Delivered>) -> anyhow::Result<u64> {
         let mut last = self.feed_seq()?;
+        let mut latest: Option<DateTime<Utc>> = None;
         for d in batch {
             if let Some(event) = d.event {
+                latest = latest.max(Some(event.at));
                 match event.body {
                     EventBody::AccountUpserted(a) => self.put_account(&a)?,
                     EventBody::ReadingRecorded(r) => self.put_reading(&r)?,
@@ -99,7 +104,54 @@ impl Store {
             last = last.max(d.seq);
         }
         self.meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
+        if let Some(at) = latest {
+            if Some(at) > self.feed_time()? {
+                self.meta
+                    .insert(FEED_TIME_KEY, &at.timestamp_millis().to_be_bytes())?;
+            }
+        }
         Ok(last)
+    }
+
+    /// When the newest event this view applied happened: how far the view has caught up.
+    pub fn feed_time(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok(match self.meta.get(FEED_TIME_KEY)? {
+            Some(v) => {
+                let ms = i64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]));
+                DateTime::<Utc>::from_timestamp_millis(ms)
+            }
+            None => None,
+        })
+    }
+
+    /// Forgets bills that expired before `now - retention` (at most `limit` of them), with
+    /// their idempotency records; returns how many. A bill is needed after it is issued only
+    /// to answer a retried issue and to advance paid-through months when its settlement
+    /// arrives, and a settlement can only come within minutes of the bill's expiry. The cut
+    /// is also never later than the newest event the view applied minus `retention`, so a
+    /// fee-engine that was down and is still catching up does not forget a bill whose
+    /// settlement it has yet to read.
+    pub fn prune(
+        &self,
+        now: DateTime<Utc>,
+        retention: chrono::Duration,
+        limit: usize,
+    ) -> anyhow::Result<usize> {
+        let caught_up = self.feed_time()?.unwrap_or(now).min(now);
+        let cut = expiry_key((caught_up - retention).timestamp_millis(), &[]);
+        let mut n = 0;
+        for entry in self.expiry.range(..cut).take(limit) {
+            let (k, idem) = entry?;
+            let bill_id = k.get(8..).unwrap_or_default();
+            // Only the idempotency record that still names this bill.
+            if self.idem.get(&idem)?.as_deref() == Some(bill_id) {
+                self.idem.remove(&idem)?;
+            }
+            self.bills.remove(bill_id)?;
+            self.expiry.remove(&k)?;
+            n += 1;
+        }
+        Ok(n)
     }
 
     fn put_account(&self, a: &AccountUpserted) -> anyhow::Result<()> {
@@ -262,6 +314,18 @@ impl Store {
 
 /// Per kind, the latest month named in the bill's own lines (arrear lines excluded): once the
 /// bill is paid, the account is paid through that month.
+/// The meta key of [`Store::feed_time`].
+const FEED_TIME_KEY: &[u8] = b"feed_time";
+
+/// The key of a bill in the expiry index: milliseconds (big-endian, offset so that order is
+/// time order) then the bill id.
+pub fn expiry_key(expires_at_ms: i64, bill_id: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(8 + bill_id.len());
+    k.extend_from_slice(&((expires_at_ms as u64) ^ (1 << 63)).to_be_bytes());
+    k.extend_from_slice(bill_id);
+    k
+}
+
 pub fn pays_through(lines: &[BillLine], arrears: &[Arrear]) -> BTreeMap<String, String> {
     let arrear_lines: BTreeSet<(&str, &str)> = arrears
         .iter()
@@ -282,4 +346,84 @@ pub fn pays_through(lines: &[BillLine], arrears: &[Arrear]) -> BTreeMap<String, 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn bill(store: &Store, id: &[u8], idem: &[u8], expires: &str) {
+        store.bills.insert(id, b"bill".to_vec()).unwrap();
+        store.idem.insert(idem, id.to_vec()).unwrap();
+        store
+            .expiry
+            .insert(
+                expiry_key(at(expires).timestamp_millis(), id),
+                idem.to_vec(),
+            )
+            .unwrap();
+    }
+
+    fn caught_up_to(store: &Store, when: &str) {
+        store
+            .meta
+            .insert(FEED_TIME_KEY, &at(when).timestamp_millis().to_be_bytes())
+            .unwrap();
+    }
+
+    #[test]
+    fn bills_past_retention_are_forgotten_but_not_while_the_view_lags() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let store = Store::open(db).unwrap();
+        bill(&store, b"old", b"key-old", "2026-11-01T10:00:00Z");
+        bill(&store, b"new", b"key-new", "2026-11-03T10:00:00Z");
+        let day = chrono::Duration::hours(24);
+        let now = at("2026-11-04T00:00:00Z");
+
+        // The view has read nothing newer than the old bill's expiry: keep everything.
+        caught_up_to(&store, "2026-11-01T09:00:00Z");
+        assert_eq!(store.prune(now, day, 100).unwrap(), 0);
+        assert!(store.bills.contains_key(b"old").unwrap());
+
+        // Caught up: the bill that expired more than a day ago goes, with its key.
+        caught_up_to(&store, "2026-11-03T23:00:00Z");
+        assert_eq!(store.prune(now, day, 100).unwrap(), 1);
+        assert!(!store.bills.contains_key(b"old").unwrap());
+        assert!(!store.idem.contains_key(b"key-old").unwrap());
+        assert!(store.bills.contains_key(b"new").unwrap());
+        assert!(store.idem.contains_key(b"key-new").unwrap());
+        assert_eq!(store.expiry.len(), 1);
+        // Nothing more to do, and doing it again changes nothing.
+        assert_eq!(store.prune(now, day, 100).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_pass_stops_at_its_limit_and_order_is_by_expiry() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let store = Store::open(db).unwrap();
+        bill(&store, b"c", b"k-c", "2026-10-03T00:00:00Z");
+        bill(&store, b"a", b"k-a", "2026-10-01T00:00:00Z");
+        bill(&store, b"b", b"k-b", "2026-10-02T00:00:00Z");
+        caught_up_to(&store, "2026-11-01T00:00:00Z");
+        let now = at("2026-11-01T00:00:00Z");
+        let day = chrono::Duration::hours(24);
+        assert_eq!(store.prune(now, day, 2).unwrap(), 2);
+        assert!(
+            store.bills.contains_key(b"c").unwrap(),
+            "the latest expiry stays"
+        );
+        assert_eq!(store.prune(now, day, 2).unwrap(), 1);
+        assert!(store.bills.is_empty());
+    }
+
+    #[test]
+    fn expiry_keys_sort_in_time_order_across_the_epoch() {
+        assert!(expiry_key(-5, b"") < expiry_key(0, b""));
+        assert!(expiry_key(0, b"z") < expiry_key(1, b"a"));
+    }
 }

@@ -104,15 +104,18 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let idem_key = req.idempotency_key.as_str().as_bytes().to_vec();
     let bill_key = bill.bill_id.0.as_bytes().to_vec();
     let stored_bytes = encode(&stored);
+    let expiry_key = crate::store::expiry_key(bill.expires_at.timestamp_millis(), &bill_key);
     // One transaction: the idempotency record, the bill and its event, or none of them. A
     // concurrent request with the same key loses the race here and replays the winner.
-    let result = (&app.store.idem, &app.store.bills, app.outbox.tree()).transaction(
-        |(idem, bills, outbox)| {
+    let s = &app.store;
+    let result = (&s.idem, &s.bills, &s.expiry, app.outbox.tree()).transaction(
+        |(idem, bills, expiry, outbox)| {
             if let Some(winner) = idem.get(&idem_key)? {
                 return Err(ConflictableTransactionError::Abort(winner));
             }
             idem.insert(idem_key.as_slice(), bill_key.as_slice())?;
             bills.insert(bill_key.as_slice(), stored_bytes.as_slice())?;
+            expiry.insert(expiry_key.as_slice(), idem_key.as_slice())?;
             Outbox::stage(outbox, outbox_key, &event)?;
             Ok(())
         },
