@@ -87,7 +87,7 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
         Err(TransactionError::Storage(e)) => return Err(super_internal(e)),
     }
     app.commit.commit().await.map_err(super_internal)?;
-    app.outbox.notify();
+    app.outbox.committed(&[event_key]);
     Ok(())
 }
 

@@ -7,18 +7,26 @@
 
 use crate::shutdown::Shutdown;
 use async_nats::jetstream::{self, message::PublishMessage};
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use posfee_schemas::events::Event;
 use posfee_schemas::{codec, decode};
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// The sled tree holding staged events, keyed by a big-endian sequence from `generate_id`.
 pub const OUTBOX_TREE: &str = "outbox";
-/// Events published before waiting for their acks; bounded so a slow server is felt as back
+/// Events sent and not yet acknowledged, at most; bounded so a slow server is felt as back
 /// pressure rather than memory.
 pub const PUBLISH_BATCH: usize = 256;
+
+/// One event's stream acknowledgement, with the outbox key it clears.
+type AckFuture = Pin<Box<dyn Future<Output = (sled::IVec, Result<(), String>)> + Send>>;
 /// How long the publisher waits before retrying after the server refused or did not answer.
 pub const RETRY_DELAY_MS: u64 = 500;
 
@@ -39,7 +47,14 @@ pub struct Outbox {
     db: sled::Db,
     tree: sled::Tree,
     wake: Arc<Notify>,
+    /// Keys whose transactions the handlers have already flushed (group commit): these can
+    /// leave without the publisher flushing again.
+    committed: Arc<std::sync::Mutex<HashSet<[u8; 8]>>>,
 }
+
+/// Committed keys remembered at most; past this, keys no longer in the outbox are dropped
+/// (a handler that staged nothing under a key it took still reports it).
+const COMMITTED_MAX: usize = 4096;
 
 impl Outbox {
     pub fn open(db: &sled::Db) -> anyhow::Result<Outbox> {
@@ -47,6 +62,7 @@ impl Outbox {
             db: db.clone(),
             tree: db.open_tree(OUTBOX_TREE)?,
             wake: Arc::new(Notify::new()),
+            committed: Arc::new(std::sync::Mutex::new(HashSet::new())),
         })
     }
 
@@ -86,6 +102,33 @@ impl Outbox {
         self.wake.notify_one();
     }
 
+    /// Wakes the publisher for entries whose transaction the caller has flushed itself, so
+    /// they leave at once, without a second flush.
+    pub fn committed(&self, keys: &[[u8; 8]]) {
+        if let Ok(mut c) = self.committed.lock() {
+            if c.len() >= COMMITTED_MAX {
+                c.retain(|k| self.tree.contains_key(k).unwrap_or(false));
+            }
+            c.extend(keys.iter().copied());
+        }
+        self.notify();
+    }
+
+    /// Whether every key is known flushed, forgetting them (they are being sent).
+    fn take_committed(&self, keys: &[sled::IVec]) -> bool {
+        let Ok(mut c) = self.committed.lock() else {
+            return false;
+        };
+        let mut all = true;
+        for k in keys {
+            let known = <[u8; 8]>::try_from(k.as_ref())
+                .map(|k| c.remove(&k))
+                .unwrap_or(false);
+            all &= known;
+        }
+        all
+    }
+
     /// Events still waiting to be published.
     pub fn pending(&self) -> usize {
         self.tree.len()
@@ -95,64 +138,111 @@ impl Outbox {
     /// clean stop leaves nothing behind when the server is there to take it.
     pub async fn run(self, client: async_nats::Client, shutdown: Shutdown) {
         let js = jetstream::new(client);
+        // Entries sent whose acks are still to come, and those acks. The publisher keeps
+        // sending while acks are outstanding, so a receipt staged now leaves now instead of
+        // after the stream has acknowledged (fsynced) every event sent before it.
+        let mut in_flight: HashSet<sled::IVec> = HashSet::new();
+        let mut acks = FuturesUnordered::new();
         loop {
-            match self.publish_pending(&js).await {
-                Ok(0) => {
-                    tokio::select! {
-                        _ = shutdown.wait() => break,
-                        _ = self.wake.notified() => {}
-                        // A safety net: a missed notify costs at most this much delay.
-                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            if let Err(e) = self.send_pending(&js, &mut in_flight, &mut acks).await {
+                tracing::warn!(error = %e, pending = self.pending(), "outbox publish failed; will retry");
+                tokio::select! {
+                    _ = shutdown.wait() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(RETRY_DELAY_MS)) => {}
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.wait() => break,
+                _ = self.wake.notified() => {}
+                Some((key, acked)) = acks.next(), if !acks.is_empty() => {
+                    self.settle(&mut in_flight, key, acked);
+                    // Take every other ack that is already in before sending again.
+                    while let Some(Some((key, acked))) = acks.next().now_or_never() {
+                        self.settle(&mut in_flight, key, acked);
                     }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(error = %e, pending = self.pending(), "outbox publish failed; will retry");
-                    tokio::select! {
-                        _ = shutdown.wait() => break,
-                        _ = tokio::time::sleep(Duration::from_millis(RETRY_DELAY_MS)) => {}
-                    }
-                }
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
         }
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.publish_pending(&js)).await;
+        // Stopping: let what is in flight be acknowledged, then try once more for the rest.
+        let drain = async {
+            while let Some((key, acked)) = acks.next().await {
+                self.settle(&mut in_flight, key, acked);
+            }
+            let mut acks = FuturesUnordered::new();
+            let _ = self.send_pending(&js, &mut in_flight, &mut acks).await;
+            while let Some((key, acked)) = acks.next().await {
+                self.settle(&mut in_flight, key, acked);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
     }
 
-    /// Sends up to one batch; returns how many were published and removed.
-    async fn publish_pending(&self, js: &jetstream::Context) -> anyhow::Result<usize> {
+    /// An ack came back (the entry is stored and leaves the outbox) or failed (the entry is
+    /// sent again; the stream keeps one copy by its message id).
+    fn settle(
+        &self,
+        in_flight: &mut HashSet<sled::IVec>,
+        key: sled::IVec,
+        acked: Result<(), String>,
+    ) {
+        in_flight.remove(&key);
+        match acked {
+            Ok(()) => {
+                if let Err(e) = self.tree.remove(&key) {
+                    tracing::warn!(error = %e, "could not clear a published outbox entry");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "event not acknowledged; it will be sent again"),
+        }
+    }
+
+    /// Sends staged entries that are not in flight, up to the window, after making sure they
+    /// are on disk. Plain messages leave the outbox once sent; events when acknowledged.
+    async fn send_pending(
+        &self,
+        js: &jetstream::Context,
+        in_flight: &mut HashSet<sled::IVec>,
+        acks: &mut FuturesUnordered<AckFuture>,
+    ) -> anyhow::Result<usize> {
+        let room = PUBLISH_BATCH.saturating_sub(in_flight.len());
         let mut batch = Vec::new();
-        for item in self.tree.iter().take(PUBLISH_BATCH) {
+        for item in self.tree.iter() {
+            if batch.len() >= room {
+                break;
+            }
             let (key, value) = item?;
-            batch.push((key, value));
+            if !in_flight.contains(&key) {
+                batch.push((key, value));
+            }
         }
         if batch.is_empty() {
             return Ok(0);
         }
-        // An entry is visible here as soon as its transaction commits in memory, which may be
-        // before the writer's flush. Nothing leaves before it is on disk: a crash must never
-        // leave the bus knowing of a settlement the store forgot. Under load this flush finds
-        // the group commit's work already done.
-        crate::store::flush(&self.db).await?;
-        let mut acks = Vec::with_capacity(batch.len());
+        // Whatever is staged may belong to a transaction its handler has not flushed yet:
+        // nothing leaves before it is on disk, so a crash cannot report what did not happen.
+        // Entries the handlers reported committed are on disk already.
+        let keys: Vec<sled::IVec> = batch.iter().map(|(k, _)| k.clone()).collect();
+        if !self.take_committed(&keys) {
+            crate::store::flush(&self.db).await?;
+        }
         let mut sent_plain = Vec::new();
-        for (key, value) in &batch {
-            let event: Event = match decode::<Outgoing>(value) {
+        let n = batch.len();
+        for (key, value) in batch {
+            let event: Event = match decode::<Outgoing>(&value) {
                 Ok(Outgoing::Event(e)) => e,
                 Ok(Outgoing::Message { subject, payload }) => {
-                    // Plain messages are fire-and-forget on the bus; they leave the outbox once
-                    // the connection has flushed them to the server.
                     self.client_publish(js, subject, payload).await?;
-                    sent_plain.push(key.clone());
+                    sent_plain.push(key);
                     continue;
                 }
                 Err(e) => {
-                    // Written by this same code; an undecodable entry is corruption. Keep it
-                    // for inspection but do not let it block everything behind it.
                     tracing::error!(error = %e, "undecodable outbox entry moved aside");
                     self.db
                         .open_tree("outbox-corrupt")?
-                        .insert(key, value.clone())?;
-                    self.tree.remove(key)?;
+                        .insert(&key, value.clone())?;
+                    self.tree.remove(&key)?;
                     continue;
                 }
             };
@@ -160,18 +250,16 @@ impl Outbox {
                 .payload(codec::encode(&event).into())
                 .message_id(event.id.to_string());
             let ack = js.send_publish(event.subject(), msg).await?;
-            acks.push((key.clone(), ack));
+            in_flight.insert(key.clone());
+            acks.push(Box::pin(async move {
+                (key, ack.await.map(|_| ()).map_err(|e| e.to_string()))
+            }));
         }
         if !sent_plain.is_empty() {
             js.client().flush().await?;
             for key in &sent_plain {
                 self.tree.remove(key)?;
             }
-        }
-        let n = acks.len() + sent_plain.len();
-        for (key, ack) in acks {
-            ack.await?;
-            self.tree.remove(key)?;
         }
         Ok(n)
     }

@@ -137,7 +137,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Err(TransactionError::Storage(e)) => return Err(super::internal(e.into())),
     }
     app.commit.commit().await.map_err(super::internal)?;
-    app.outbox.notify();
+    app.outbox.committed(&[outbox_key]);
     tracing::info!(bill = %bill.bill_id, tenant = %bill.tenant, total = %bill.total, "bill issued");
     reply_ok(&issued)
 }

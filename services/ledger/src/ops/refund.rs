@@ -157,7 +157,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
     };
     app.commit.commit().await.map_err(super::internal)?;
-    app.outbox.notify();
+    app.outbox.committed(&[event_key]);
     tracing::info!(payment = %req.payment_id, amount = %req.amount, "refunded");
     reply_ok(&reply)
 }

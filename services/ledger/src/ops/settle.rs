@@ -188,7 +188,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
     }
     app.commit.commit().await.map_err(super::internal)?;
-    app.outbox.notify();
+    app.outbox.committed(&[event_key, receipt_key]);
     tracing::info!(payment = %notice.payment_id, bill = %bill.bill_id, amount = %bill.total, "settled");
     reply_ok(&receipt)
 }
