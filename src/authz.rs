@@ -148,7 +148,7 @@ pub fn role(r: Role) -> Perms {
                 ServiceName::FeeEngine,
                 r,
                 p,
-                vec![subjects::fee_quote(), subjects::bill_issue()],
+                vec![subjects::fee_quote(), subjects::bill_issue_any()],
             )
         }
         // Answers read queries from its view; asks the fee-engine for live amounts.
@@ -222,7 +222,7 @@ pub fn role(r: Role) -> Perms {
 /// and its own presence key; receives its own receipts. It can never settle, refund or
 /// publish payment events, and it cannot listen to another kiosk's pairings or receipts.
 pub fn terminal(t: &TerminalId) -> Perms {
-    let mut publish = vec![subjects::fee_quote(), subjects::bill_issue()];
+    let mut publish = vec![subjects::fee_quote(), subjects::bill_issue(t)];
     publish.extend(QueryKind::ALL.iter().map(|k| subjects::query(*k)));
     publish.extend([
         subjects::wallet_any(),

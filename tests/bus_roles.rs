@@ -141,7 +141,14 @@ async fn a_terminal_hears_only_its_own_pairings_receipts_and_replies() {
     ] {
         refused_subscribe(&kiosk_02, &mut errors, "kiosk-02", subject).await;
     }
-    // Nor may it write another kiosk's presence.
+    // Nor may it ask for bills in another kiosk's name, or write another kiosk's presence.
+    refused_publish(
+        &kiosk_02,
+        &mut errors,
+        "kiosk-02",
+        subjects::bill_issue(&kiosk("kiosk-01")),
+    )
+    .await;
     refused_publish(
         &kiosk_02,
         &mut errors,
@@ -206,7 +213,7 @@ async fn a_companion_cannot_listen_to_events_inboxes_pairings_receipts_or_other_
     for subject in [
         subjects::event(EventKind::PaymentSettled),
         subjects::ledger(LedgerOp::Settle),
-        subjects::bill_issue(),
+        subjects::bill_issue(&kiosk("kiosk-01")),
     ] {
         refused_publish(&companion, &mut errors, "phone", subject).await;
     }
@@ -253,7 +260,7 @@ async fn the_operator_reads_but_cannot_write() {
         subjects::ledger(LedgerOp::Refund),
         subjects::paygate(PaygateOp::Pay),
         subjects::paygate(PaygateOp::Register),
-        subjects::bill_issue(),
+        subjects::bill_issue(&kiosk("kiosk-01")),
         subjects::fee_quote(),
         subjects::receipt(&kiosk("kiosk-01")),
         subjects::terminal_presence(&kiosk("kiosk-01")),

@@ -187,7 +187,7 @@ async fn payments_survive_services_killed_at_random_and_the_books_reconcile() {
         let bill: IssuedBill = loop {
             match call(
                 &terminal,
-                subjects::bill_issue(),
+                subjects::bill_issue(&kiosk),
                 &issue,
                 Some(Duration::from_secs(3)),
             )

@@ -115,9 +115,14 @@ async fn quote_prices_october_across_the_year_to_date_tier_boundary() {
 #[tokio::test]
 async fn a_bill_is_signed_expires_in_15_minutes_and_is_reported() {
     let (h, terminal, _) = system().await;
-    let issued: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-1"), None)
-        .await
-        .unwrap();
+    let issued: IssuedBill = call(
+        &terminal,
+        subjects::bill_issue(&kiosk()),
+        &issue_req("k-1"),
+        None,
+    )
+    .await
+    .unwrap();
     // Verify with the public half of the tenant's key file, as a phone would.
     let key_file = h
         .data()
@@ -163,20 +168,40 @@ async fn a_bill_is_signed_expires_in_15_minutes_and_is_reported() {
 #[tokio::test]
 async fn the_same_key_returns_the_same_bill_and_a_changed_request_is_refused() {
     let (h, terminal, _) = system().await;
-    let first: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-7"), None)
-        .await
-        .unwrap();
-    let again: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-7"), None)
-        .await
-        .unwrap();
+    let first: IssuedBill = call(
+        &terminal,
+        subjects::bill_issue(&kiosk()),
+        &issue_req("k-7"),
+        None,
+    )
+    .await
+    .unwrap();
+    let again: IssuedBill = call(
+        &terminal,
+        subjects::bill_issue(&kiosk()),
+        &issue_req("k-7"),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(first, again);
 
     let mut changed = issue_req("k-7");
-    changed.terminal = TerminalId::parse("kiosk-02").unwrap();
-    let err = call::<_, IssuedBill>(&terminal, subjects::bill_issue(), &changed, None)
+    changed.quote.kinds = vec![FeeKind::parse("water").unwrap()];
+    let err = call::<_, IssuedBill>(&terminal, subjects::bill_issue(&kiosk()), &changed, None)
         .await
         .unwrap_err();
     assert_eq!(remote_code(err), ErrorCode::IdempotencyConflict);
+
+    // A request naming another terminal than the one asking is refused before anything else.
+    let mut other = issue_req("k-8");
+    other.terminal = TerminalId::parse("kiosk-02").unwrap();
+    let err = call::<_, IssuedBill>(&terminal, subjects::bill_issue(&kiosk()), &other, None)
+        .await
+        .unwrap_err();
+    let wire = err.remote().unwrap().clone();
+    assert_eq!(wire.code, ErrorCode::Forbidden);
+    assert!(wire.message.contains("kiosk-02"), "{}", wire.message);
 
     // Exactly one bill was reported, whatever was retried.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -226,7 +251,7 @@ async fn bad_requests_get_stable_codes_and_change_nothing() {
     // A bill priced as of another day than today is refused.
     let mut backdated = issue_req("k-back");
     backdated.quote.as_of = Some(day(2026, 10, 1));
-    let e = call::<_, IssuedBill>(&terminal, subjects::bill_issue(), &backdated, None)
+    let e = call::<_, IssuedBill>(&terminal, subjects::bill_issue(&kiosk()), &backdated, None)
         .await
         .unwrap_err();
     let wire = e.remote().unwrap().clone();
@@ -244,9 +269,14 @@ async fn bad_requests_get_stable_codes_and_change_nothing() {
 #[tokio::test]
 async fn a_settled_payment_moves_the_account_past_what_it_paid() {
     let (h, terminal, _) = system().await;
-    let issued: IssuedBill = call(&terminal, subjects::bill_issue(), &issue_req("k-pay"), None)
-        .await
-        .unwrap();
+    let issued: IssuedBill = call(
+        &terminal,
+        subjects::bill_issue(&kiosk()),
+        &issue_req("k-pay"),
+        None,
+    )
+    .await
+    .unwrap();
     let ledger = h.connect(Role::Ledger).await.unwrap();
     let settled = Event::new(
         EventId::new_random(),

@@ -144,7 +144,7 @@ fn issue_req(account: &str, key: &str) -> BillIssueRequest {
 async fn issue(terminal: &async_nats::Client, account: &str, key: &str) -> IssuedBill {
     call(
         terminal,
-        subjects::bill_issue(),
+        subjects::bill_issue(&kiosk()),
         &issue_req(account, key),
         None,
     )
@@ -239,7 +239,7 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
         e(&w.terminal, subjects::fee_quote(), encode(&quote_req(PAID))),
         e(
             &w.terminal,
-            subjects::bill_issue(),
+            subjects::bill_issue(&kiosk()),
             encode(&issue_req(SPARE, "never-issued")),
         ),
         e(
@@ -622,7 +622,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
             "terminal": bad,
             "idempotency_key": "k-bad-terminal",
         });
-        let e = refused(&w.terminal, &subjects::bill_issue(), encode(&body)).await;
+        let e = refused(&w.terminal, &subjects::bill_issue(&kiosk()), encode(&body)).await;
         assert_code(&e, ErrorCode::BadRequest, &format!("terminal {bad:?}"));
         assert!(e.message.contains("terminal id"), "{e}");
     }
@@ -632,7 +632,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
             "terminal": "kiosk-01",
             "idempotency_key": bad,
         });
-        let e = refused(&w.terminal, &subjects::bill_issue(), encode(&body)).await;
+        let e = refused(&w.terminal, &subjects::bill_issue(&kiosk()), encode(&body)).await;
         assert_code(
             &e,
             ErrorCode::BadRequest,
@@ -673,7 +673,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
             terminal: kiosk(),
             idempotency_key: IdempotencyKey::parse("k-bad-options").unwrap(),
         };
-        let e = refused(&w.terminal, &subjects::bill_issue(), encode(&issue)).await;
+        let e = refused(&w.terminal, &subjects::bill_issue(&kiosk()), encode(&issue)).await;
         assert_code(&e, code, &format!("{issue:?}"));
     }
     let e = refused(
@@ -718,7 +718,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     let first = issue(&w.terminal, SPARE, "k-reuse").await;
     let e = refused(
         &w.terminal,
-        &subjects::bill_issue(),
+        &subjects::bill_issue(&kiosk()),
         encode(&issue_req(UNPAID, "k-reuse")),
     )
     .await;

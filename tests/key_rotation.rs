@@ -25,7 +25,7 @@ fn kiosk() -> TerminalId {
 async fn issue(terminal: &async_nats::Client, account: &str) -> IssuedBill {
     call(
         terminal,
-        subjects::bill_issue(),
+        subjects::bill_issue(&kiosk()),
         &BillIssueRequest {
             quote: QuoteRequest {
                 tenant: fixtures::water(),

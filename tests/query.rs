@@ -79,7 +79,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
     let companion = h.phone().await.unwrap().1;
     let bill: IssuedBill = call(
         &terminal,
-        subjects::bill_issue(),
+        subjects::bill_issue(&kiosk()),
         &BillIssueRequest {
             quote: QuoteRequest {
                 tenant: telecom(),

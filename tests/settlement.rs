@@ -66,7 +66,7 @@ async fn world(accounts: &[&str]) -> World {
 async fn issue(w: &World, account: &str, key: &str) -> IssuedBill {
     call(
         &w.terminal,
-        subjects::bill_issue(),
+        subjects::bill_issue(&kiosk()),
         &BillIssueRequest {
             quote: QuoteRequest {
                 tenant: fixtures::water(),
@@ -378,12 +378,22 @@ async fn overlapping_prepaid_months_cannot_be_paid_by_two_bills() {
         idempotency_key: IdempotencyKey::parse(key).unwrap(),
     };
     // November to January, and November to April: both payable at the same time.
-    let three: IssuedBill = call(&w.terminal, subjects::bill_issue(), &prepay(3, "p-3"), None)
-        .await
-        .unwrap();
-    let six: IssuedBill = call(&w.terminal, subjects::bill_issue(), &prepay(6, "p-6"), None)
-        .await
-        .unwrap();
+    let three: IssuedBill = call(
+        &w.terminal,
+        subjects::bill_issue(&kiosk()),
+        &prepay(3, "p-3"),
+        None,
+    )
+    .await
+    .unwrap();
+    let six: IssuedBill = call(
+        &w.terminal,
+        subjects::bill_issue(&kiosk()),
+        &prepay(6, "p-6"),
+        None,
+    )
+    .await
+    .unwrap();
     pay(&w, &order(&w, &three, PaymentId::new_random()))
         .await
         .unwrap();

@@ -63,7 +63,7 @@ pub async fn issue(agent: &Agent, quote: QuoteRequest) -> crate::Result<ShownBil
         attempt += 1;
         match call(
             &agent.client,
-            posfee_schemas::subjects::bill_issue(),
+            posfee_schemas::subjects::bill_issue(agent.terminal()),
             &req,
             Some(Duration::from_millis(FEE_ENGINE_TIMEOUT_MS)),
         )

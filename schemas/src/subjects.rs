@@ -21,8 +21,14 @@ pub const QUEUE_GROUP: &str = "posfee";
 pub fn fee_quote() -> String {
     format!("{PREFIX}.fee.quote")
 }
-pub fn bill_issue() -> String {
-    format!("{PREFIX}.bill.issue")
+/// Where a terminal asks for bills: its own id is in the subject, which the server lets only
+/// that terminal publish to, and the fee-engine refuses a body naming another terminal.
+pub fn bill_issue(terminal: &TerminalId) -> String {
+    format!("{PREFIX}.bill.issue.{terminal}")
+}
+/// Every terminal's bill requests: what the fee-engine answers.
+pub fn bill_issue_any() -> String {
+    format!("{PREFIX}.bill.issue.*")
 }
 pub fn query(kind: QueryKind) -> String {
     format!("{PREFIX}.query.{}", kind.as_str())
@@ -235,7 +241,7 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     FeeQuote,
-    BillIssue,
+    BillIssue(TerminalId),
     Query(QueryKind),
     Pair(TerminalId, PairToken),
     Wallet(DeviceId, PairToken),
@@ -266,7 +272,7 @@ impl Subject {
         }
         match parts[1..] {
             ["fee", "quote"] => Ok(Subject::FeeQuote),
-            ["bill", "issue"] => Ok(Subject::BillIssue),
+            ["bill", "issue", t] => Ok(Subject::BillIssue(TerminalId::parse(t).map_err(bad_id)?)),
             ["query", k] => QueryKind::parse(k).map(Subject::Query).ok_or_else(unknown),
             ["pair", t, tok] => Ok(Subject::Pair(
                 TerminalId::parse(t).map_err(bad_id)?,
@@ -292,7 +298,7 @@ impl Subject {
     pub fn render(&self) -> String {
         match self {
             Subject::FeeQuote => fee_quote(),
-            Subject::BillIssue => bill_issue(),
+            Subject::BillIssue(t) => bill_issue(t),
             Subject::Query(k) => query(*k),
             Subject::Pair(t, tok) => pair(t, tok),
             Subject::Wallet(d, tok) => wallet(d, tok),
@@ -306,7 +312,7 @@ impl Subject {
     /// Every subject pattern posfee uses, with `{name}` for parameters, as the AsyncAPI
     /// document writes its channel addresses. The contract test compares the two.
     pub fn patterns() -> Vec<String> {
-        let mut out = vec![fee_quote(), bill_issue()];
+        let mut out = vec![fee_quote(), format!("{PREFIX}.bill.issue.{{terminal}}")];
         out.extend(QueryKind::ALL.iter().map(|k| query(*k)));
         out.push(format!("{PREFIX}.pair.{{terminal}}.{{token}}"));
         out.push(format!("{PREFIX}.wallet.{{device}}.{{token}}"));
@@ -334,7 +340,7 @@ mod tests {
         let tok = PairToken::generate();
         let mut all = vec![
             Subject::FeeQuote,
-            Subject::BillIssue,
+            Subject::BillIssue(t.clone()),
             Subject::Pair(t.clone(), tok.clone()),
             Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
             Subject::Receipt(t),

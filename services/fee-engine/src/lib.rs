@@ -127,7 +127,7 @@ pub async fn run(
         .add("quote", subjects::fee_quote(), move |m| {
             ops::quote::handle(a.clone(), m)
         })
-        .add("issue", subjects::bill_issue(), move |m| {
+        .add("issue", subjects::bill_issue_any(), move |m| {
             ops::issue::handle(b.clone(), m)
         });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;

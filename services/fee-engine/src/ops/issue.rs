@@ -13,6 +13,7 @@ use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill};
 use posfee_schemas::ids::{BillId, EventId};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::signed::{Purpose, Signed};
+use posfee_schemas::subjects::Subject;
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
@@ -20,6 +21,21 @@ use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: BillIssueRequest = decode_request(&msg.payload)?;
+    // The server lets only the terminal in the subject publish there; the body must agree,
+    // so a terminal cannot have bills issued (and receipts sent) for another.
+    match Subject::parse(&msg.subject) {
+        Ok(Subject::BillIssue(asker)) if asker == req.terminal => {}
+        Ok(Subject::BillIssue(asker)) => {
+            return Err(WireError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "terminal: terminal {asker} may issue bills only for itself, not {}",
+                    req.terminal
+                ),
+            ))
+        }
+        _ => return Err(WireError::field("subject", "not a bill issue subject")),
+    }
     // The fingerprint is the request minus nothing: any difference is a different request.
     let fingerprint = encode(&req);
     if let Some(existing) = replay(&app, &req, &fingerprint)? {
