@@ -61,6 +61,24 @@ impl Registry {
         }
     }
 
+    /// Waits for, then holds, the registry's lock until the returned file is dropped: two
+    /// operators changing keys at once are served one after the other, so neither's change
+    /// is lost between rendering the users and reloading the server.
+    pub fn lock(&self) -> anyhow::Result<std::fs::File> {
+        std::fs::create_dir_all(&self.creds)
+            .with_context(|| format!("creating {}", self.creds.display()))?;
+        let path = self.creds.join("keys.lock");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    }
+
     fn dir(&self, kind: Kind) -> PathBuf {
         self.creds.join(kind.dir())
     }
@@ -275,6 +293,9 @@ mod tests {
         assert!(reg.revoke_terminal(&k1).is_err(), "revoked twice");
         reg.revoke_device(dev).unwrap();
         assert_eq!(reg.all().unwrap().len(), 1);
+        // The lock is taken and given back.
+        drop(reg.lock().unwrap());
+        drop(reg.lock().unwrap());
     }
 
     #[test]

@@ -136,6 +136,7 @@ impl Bus {
     /// when the run ends), issued as `posfee keys` does, with one reload of the server.
     fn issue(&self, lanes: usize) -> anyhow::Result<(Vec<TerminalId>, Vec<DeviceId>)> {
         let registry = Registry::new(&self.data.creds());
+        let _lock = registry.lock()?;
         let mut terminals = Vec::with_capacity(lanes);
         let mut devices = Vec::with_capacity(lanes);
         for lane in 0..lanes {
@@ -155,6 +156,7 @@ impl Bus {
 
     fn revoke(&self, devices: &[DeviceId]) -> anyhow::Result<()> {
         let registry = Registry::new(&self.data.creds());
+        let _lock = registry.lock()?;
         for d in devices {
             registry.revoke_device(d)?;
         }

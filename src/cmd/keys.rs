@@ -62,6 +62,10 @@ pub enum Revoke {
 pub fn run(args: KeysArgs) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     let registry = Registry::new(&data.creds());
+    let _lock = match &args.command {
+        KeysCommand::List { .. } => None,
+        _ => Some(registry.lock()?),
+    };
     match &args.command {
         KeysCommand::Terminal { id, out, replace } => {
             let id = TerminalId::parse(id.as_str()).context("terminal id")?;
