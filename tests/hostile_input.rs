@@ -188,14 +188,14 @@ fn refund_req(w: &World, fen: i64, key: &str) -> RefundRequest {
 }
 
 fn register_req(name: &str, key: &str, device: &SigningKey, device_id: &str) -> RegisterRequest {
-    RegisterRequest {
-        name: name.into(),
-        national_id: "11010519491231002X".into(),
-        bank_account: "4111111111111111".into(),
-        device_public_key: device.verifying_key().to_bytes().to_vec(),
-        device_key_id: KeyId::parse(device_id).unwrap(),
-        idempotency_key: IdempotencyKey::parse(key).unwrap(),
-    }
+    RegisterRequest::signed(
+        name.into(),
+        "11010519491231002X".into(),
+        "4111111111111111".into(),
+        device,
+        KeyId::parse(device_id).unwrap(),
+        IdempotencyKey::parse(key).unwrap(),
+    )
 }
 
 /// A settlement notice for the open bill, signed with a key paygate never had.
@@ -551,6 +551,20 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
         });
         let e = refused(&w.clerk, &refund, encode(&body)).await;
         assert_code(&e, ErrorCode::BadRequest, &format!("refund {amount}"));
+    }
+    // A registration whose proof was not made by the key it registers (someone else's
+    // public key, or a proof copied from another registration).
+    let victim = SigningKey::from_bytes(&[5; 32]);
+    let thief = SigningKey::from_bytes(&[6; 32]);
+    let mut stolen = register_req("冒名者", "reg-stolen", &thief, "dev-stolen");
+    stolen.device_public_key = victim.verifying_key().to_bytes().to_vec();
+    let mut copied = register_req("冒名者", "reg-copied", &victim, "dev-copied");
+    copied.device_proof = register_req("x", "reg-other", &victim, "dev-copied").device_proof;
+    let register = subjects::paygate(PaygateOp::Register);
+    for (what, req) in [("another's key", stolen), ("a copied proof", copied)] {
+        let e = refused(&w.companion, &register, encode(&req)).await;
+        assert_code(&e, ErrorCode::BadSignature, what);
+        assert!(e.message.starts_with("device_proof"), "{e}");
     }
     // A currency the payment was not made in.
     let mut hkd = refund_req(&w, 100, "r-hkd");

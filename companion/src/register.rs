@@ -99,14 +99,14 @@ pub async fn register(c: &Companion, id: Identity) -> crate::Result<Profile> {
             p
         }
     };
-    let req = RegisterRequest {
-        name: profile.name.clone(),
-        national_id: profile.national_id.clone(),
-        bank_account: profile.bank_account.clone(),
-        device_public_key: device_key(&profile)?.verifying_key().to_bytes().to_vec(),
-        device_key_id: profile.device_key_id.clone(),
-        idempotency_key: profile.idempotency_key.clone(),
-    };
+    let req = RegisterRequest::signed(
+        profile.name.clone(),
+        profile.national_id.clone(),
+        profile.bank_account.clone(),
+        &device_key(&profile)?,
+        profile.device_key_id.clone(),
+        profile.idempotency_key.clone(),
+    );
     let mut attempt = 0;
     let reply: RegisterReply = loop {
         attempt += 1;

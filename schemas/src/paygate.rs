@@ -3,7 +3,9 @@
 use crate::fee::IssuedBill;
 use crate::ids::{BillId, IdempotencyKey, KeyId, PayerHandle, PaymentId, TerminalId};
 use crate::money::Money;
+use crate::signed::{sign_detached, verify_with, Purpose};
 use chrono::{DateTime, Utc};
+use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// `posfee.paygate.register`: the only message that carries a payer's identity and bank
@@ -18,6 +20,59 @@ pub struct RegisterRequest {
     pub device_public_key: Vec<u8>,
     pub device_key_id: KeyId,
     pub idempotency_key: IdempotencyKey,
+    /// The device key's signature over its key id and this registration's idempotency key
+    /// ([`Purpose::DeviceRegister`]): only a phone holding the key can register it, so nobody
+    /// can take another phone's public key first.
+    #[serde(with = "serde_bytes")]
+    pub device_proof: Vec<u8>,
+}
+
+impl RegisterRequest {
+    /// A registration signed with `device_key`, as the phone makes it.
+    pub fn signed(
+        name: String,
+        national_id: String,
+        bank_account: String,
+        device_key: &SigningKey,
+        device_key_id: KeyId,
+        idempotency_key: IdempotencyKey,
+    ) -> RegisterRequest {
+        let proof = sign_detached(
+            device_key,
+            Purpose::DeviceRegister,
+            &proof_body(&device_key_id, &idempotency_key),
+        );
+        RegisterRequest {
+            name,
+            national_id,
+            bank_account,
+            device_public_key: device_key.verifying_key().to_bytes().to_vec(),
+            device_key_id,
+            idempotency_key,
+            device_proof: proof,
+        }
+    }
+
+    /// Whether `device_proof` was made by the secret half of `key`.
+    pub fn proves_possession(&self, key: &VerifyingKey) -> bool {
+        verify_with(
+            key,
+            Purpose::DeviceRegister,
+            &proof_body(&self.device_key_id, &self.idempotency_key),
+            &self.device_proof,
+        )
+        .is_ok()
+    }
+}
+
+/// What the registration proof signs: the key id and the idempotency key, NUL-separated
+/// (neither may contain NUL).
+fn proof_body(key_id: &KeyId, idempotency_key: &IdempotencyKey) -> Vec<u8> {
+    let mut b = Vec::new();
+    b.extend_from_slice(key_id.as_str().as_bytes());
+    b.push(0);
+    b.extend_from_slice(idempotency_key.as_str().as_bytes());
+    b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

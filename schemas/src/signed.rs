@@ -18,6 +18,8 @@ pub enum Purpose {
     Bill,
     /// A payment request signed by the payer's device key.
     DevicePay,
+    /// A registration's proof that the phone holds the device key it registers.
+    DeviceRegister,
     /// A settlement notice from paygate to the ledger.
     Settlement,
 }
@@ -28,6 +30,7 @@ impl Purpose {
         match self {
             Purpose::Bill => "bill",
             Purpose::DevicePay => "device-pay",
+            Purpose::DeviceRegister => "device-register",
             Purpose::Settlement => "settlement",
         }
     }
@@ -36,6 +39,7 @@ impl Purpose {
         match self {
             Purpose::Bill => b"posfee/v1/bill\0",
             Purpose::DevicePay => b"posfee/v1/device-pay\0",
+            Purpose::DeviceRegister => b"posfee/v1/device-register\0",
             Purpose::Settlement => b"posfee/v1/settlement\0",
         }
     }

@@ -354,6 +354,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             device_public_key: vec![1; 32],
             device_key_id: KeyId::parse("dev-1").unwrap(),
             idempotency_key: IdempotencyKey::parse("reg-1").unwrap(),
+            device_proof: vec![2; 64],
         },
     );
     round_trip(

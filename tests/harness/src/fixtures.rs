@@ -97,14 +97,14 @@ pub async fn register_phone(companion: &async_nats::Client, name: &str) -> anyho
     let reply: RegisterReply = call(
         companion,
         subjects::paygate(PaygateOp::Register),
-        &RegisterRequest {
-            name: name.to_string(),
-            national_id: "11010519491231002X".into(),
-            bank_account: "4111111111111111".into(),
-            device_public_key: device_key.verifying_key().to_bytes().to_vec(),
-            device_key_id: device_key_id.clone(),
-            idempotency_key: IdempotencyKey::parse(format!("reg-{device_key_id}"))?,
-        },
+        &RegisterRequest::signed(
+            name.to_string(),
+            "11010519491231002X".into(),
+            "4111111111111111".into(),
+            &device_key,
+            device_key_id.clone(),
+            IdempotencyKey::parse(format!("reg-{device_key_id}"))?,
+        ),
         None,
     )
     .await?;

@@ -31,8 +31,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .as_slice()
         .try_into()
         .map_err(|_| WireError::field("device_public_key", "must be 32 bytes"))?;
-    VerifyingKey::from_bytes(&key)
+    let key = VerifyingKey::from_bytes(&key)
         .map_err(|_| WireError::field("device_public_key", "is not an ed25519 public key"))?;
+    if !req.proves_possession(&key) {
+        return Err(WireError::new(
+            ErrorCode::BadSignature,
+            "device_proof: not signed by the device key being registered",
+        ));
+    }
 
     let payer = PayerHandle::parse(new_handle()).map_err(super::internal)?;
     let record = Payer {
