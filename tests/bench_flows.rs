@@ -52,3 +52,54 @@ fn a_short_bench_completes_flows_without_errors_and_reports_them() {
         r["flows"].as_u64().unwrap() + lanes
     );
 }
+
+/// The bench against a system that is already running (here the test harness's server and
+/// in-process services), found through its data dir and URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_bench_runs_against_a_running_system() {
+    let mut h = posfee_harness::Harness::start().await.unwrap();
+    h.start_all(posfee_harness::ServiceOptions::default())
+        .await
+        .unwrap();
+    let json = h.data().root().join("bench.json");
+    let (data, url, out_json) = (
+        h.data().root().to_path_buf(),
+        h.url().to_string(),
+        json.clone(),
+    );
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_posfee"))
+            .args([
+                "bench",
+                "flows",
+                "--short",
+                "--quiet",
+                "--url",
+                &url,
+                "--data-dir",
+            ])
+            .arg(&data)
+            .arg("--json")
+            .arg(&out_json)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert!(r["flows"].as_u64().unwrap() > 0, "{r}");
+    assert_eq!(r["errors"].as_object().unwrap().len(), 0, "{r}");
+    // The phones the bench enrolled are revoked again; its kiosks keep their keys.
+    let left = h.registry().all().unwrap();
+    assert!(
+        left.iter()
+            .all(|(who, _)| matches!(who, posfee_schemas::subjects::Identity::Terminal(_))),
+        "{left:?}"
+    );
+}

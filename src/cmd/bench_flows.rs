@@ -52,9 +52,13 @@ pub const BUS_PAYLOAD_BYTES: usize = 1_200;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchFlowsArgs {
-    /// A running system's data dir; without it the bench starts its own in a temp dir.
+    /// A running system's data dir (for its credentials and, unless --url, its server's
+    /// URL); without it the bench starts its own in a temp dir.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// The running system's NATS URL, when it is not the one its data dir records.
+    #[arg(long, requires = "data_dir")]
+    pub url: Option<String>,
     /// Closed loop: flows in flight.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
@@ -186,8 +190,12 @@ impl Drop for System {
 fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
     if let Some(dir) = &args.data_dir {
         let data = DataDir::new(dir);
+        let url = match &args.url {
+            Some(u) => u.clone(),
+            None => running_url(&data)?,
+        };
         let bus = Bus {
-            url: running_url(&data)?,
+            url,
             data: data.clone(),
         };
         return Ok(System {
