@@ -14,11 +14,9 @@
 //! made on the phone and only its public key enrolled.
 
 use anyhow::{bail, Context};
-use posfee_runtime::creds::{public_key, read_seed};
+use posfee_runtime::creds::{device_id, read_seed, write_seed};
 use posfee_schemas::ids::{DeviceId, TerminalId};
 use posfee_schemas::subjects::Identity;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// How many fresh keys `add_device` tries before giving up on a unique fingerprint. With 40
@@ -87,6 +85,16 @@ impl Registry {
         self.dir(kind).join(format!("{id}.{ext}"))
     }
 
+    /// The seed file an identity connects with, where `posfee up` and `posfee keys` keep it:
+    /// `<creds>/<role>.nk`, or a kiosk's or phone's unless `--out` sent it elsewhere.
+    pub fn seed_file(&self, who: &Identity) -> PathBuf {
+        match who {
+            Identity::Role(r) => self.creds.join(format!("{r}.nk")),
+            Identity::Terminal(t) => self.terminal_seed_file(t),
+            Identity::Device(d) => self.device_seed_file(d),
+        }
+    }
+
     /// Where a terminal's seed is kept when `--out` was not given.
     pub fn terminal_seed_file(&self, id: &TerminalId) -> PathBuf {
         self.file(Kind::Terminal, id.as_str(), "nk")
@@ -119,7 +127,7 @@ impl Registry {
         if replace {
             let _ = std::fs::remove_file(&seed_file);
         }
-        write_private(&seed_file, &seed)?;
+        write_seed(&seed_file, &seed)?;
         write_public(&pub_file, &kp.public_key())?;
         Ok(Issued {
             who: Identity::Terminal(id.clone()),
@@ -143,7 +151,7 @@ impl Registry {
             let seed_file = seed_out
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| self.device_seed_file(&id));
-            write_private(&seed_file, &seed)?;
+            write_seed(&seed_file, &seed)?;
             write_public(&pub_file, &kp.public_key())?;
             return Ok(Issued {
                 who: Identity::Device(id),
@@ -233,35 +241,12 @@ impl Registry {
 
 /// The device id a phone's seed file names.
 pub fn device_of_seed_file(path: &Path) -> anyhow::Result<DeviceId> {
-    let seed = read_seed(path)?;
-    Ok(DeviceId::of_nkey(&public_key(&seed)?)?)
-}
-
-fn write_private(path: &Path, seed: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
-    writeln!(f, "{seed}").with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all()?;
-    Ok(())
+    device_id(&read_seed(path)?)
 }
 
 /// Written to a temporary name and renamed, so a reader never sees half a key.
 fn write_public(path: &Path, key: &str) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let tmp = path.with_extension("pub.tmp");
-    std::fs::write(&tmp, format!("{key}\n"))
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::natsd::replace_file(path, &format!("{key}\n"))
 }
 
 #[cfg(test)]

@@ -101,11 +101,14 @@ pub fn write_config(
     Ok(conf)
 }
 
-fn replace_file(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Replaces `path` whole: written under a temporary name beside it, then renamed.
+pub(crate) fn replace_file(path: &Path, text: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let tmp = path.with_extension("conf.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
@@ -177,21 +180,28 @@ pub const SERVER_LOG: &str = "nats-server.log";
 
 /// The pid of the nats-server that writes its ports file into `run_dir`, if it still runs.
 fn running_pid(run_dir: &Path) -> Option<i32> {
-    let entries = std::fs::read_dir(run_dir).ok()?;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name
-            .strip_prefix("nats-server_")
-            .and_then(|r| r.strip_suffix(".ports"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if is_our_server(pid, run_dir) {
-            return Some(pid);
-        }
-    }
-    None
+    ports_files(run_dir)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .find(|pid| is_our_server(*pid, run_dir))
+}
+
+/// The ports files in `run_dir` (`nats-server_<pid>.ports`) with the pid each names.
+fn ports_files(run_dir: &Path) -> Vec<(i32, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(run_dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let pid = name
+                .strip_prefix("nats-server_")
+                .and_then(|r| r.strip_suffix(".ports"))
+                .and_then(|p| p.parse::<i32>().ok())?;
+            Some((pid, entry.path()))
+        })
+        .collect()
 }
 
 /// Whether `pid` is a nats-server writing its ports file into this very run dir, so a
@@ -371,19 +381,8 @@ fn parse_ports_file(text: &str) -> Option<String> {
 /// its server). The server's ports file names its pid; we stop it only if that pid is still
 /// a nats-server, so a recycled pid is never touched.
 pub fn stop_stale(run_dir: &Path) -> anyhow::Result<Option<u32>> {
-    let Ok(entries) = std::fs::read_dir(run_dir) else {
-        return Ok(None);
-    };
     let mut stopped = None;
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        let Some(pid) = name
-            .strip_prefix("nats-server_")
-            .and_then(|r| r.strip_suffix(".ports"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for (pid, ports_file) in ports_files(run_dir) {
         if is_our_server(pid, run_dir) {
             use nix::sys::signal::{kill, Signal};
             let p = nix::unistd::Pid::from_raw(pid);
@@ -397,7 +396,7 @@ pub fn stop_stale(run_dir: &Path) -> anyhow::Result<Option<u32>> {
             }
             stopped = u32::try_from(pid).ok();
         }
-        let _ = std::fs::remove_file(entry.path());
+        let _ = std::fs::remove_file(&ports_file);
     }
     Ok(stopped)
 }

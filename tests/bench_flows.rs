@@ -5,15 +5,17 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::path::Path;
 use std::process::Command;
 
-#[test]
-fn a_short_bench_completes_flows_without_errors_and_reports_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("bench.json");
+/// Runs `posfee bench flows --short --quiet` with `args`, writing its JSON to `json`; fails
+/// the test if the bench fails, and returns the report.
+fn short_bench(args: &[&str], json: &Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_posfee"))
-        .args(["bench", "flows", "--short", "--quiet", "--json"])
-        .arg(&json)
+        .args(["bench", "flows", "--short", "--quiet"])
+        .args(args)
+        .arg("--json")
+        .arg(json)
         .output()
         .unwrap();
     assert!(
@@ -22,7 +24,13 @@ fn a_short_bench_completes_flows_without_errors_and_reports_them() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    serde_json::from_slice(&std::fs::read(json).unwrap()).unwrap()
+}
+
+#[test]
+fn a_short_bench_completes_flows_without_errors_and_reports_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = short_bench(&[], &dir.path().join("bench.json"));
     for key in [
         "flows_per_sec",
         "p50_ms",
@@ -62,37 +70,12 @@ async fn a_short_bench_runs_against_a_running_system() {
         .await
         .unwrap();
     let json = h.data().root().join("bench.json");
-    let (data, url, out_json) = (
-        h.data().root().to_path_buf(),
-        h.url().to_string(),
-        json.clone(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_posfee"))
-            .args([
-                "bench",
-                "flows",
-                "--short",
-                "--quiet",
-                "--url",
-                &url,
-                "--data-dir",
-            ])
-            .arg(&data)
-            .arg("--json")
-            .arg(&out_json)
-            .output()
-            .unwrap()
+    let (data, url) = (h.data().root().display().to_string(), h.url().to_string());
+    let r = tokio::task::spawn_blocking(move || {
+        short_bench(&["--url", &url, "--data-dir", &data], &json)
     })
     .await
     .unwrap();
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert!(r["flows"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["errors"].as_object().unwrap().len(), 0, "{r}");
     // The phones the bench enrolled are revoked again; its kiosks keep their keys.

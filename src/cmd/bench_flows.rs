@@ -126,13 +126,7 @@ struct Bus {
 impl Bus {
     async fn connect(&self, who: impl Into<BusIdentity>) -> anyhow::Result<async_nats::Client> {
         let who = who.into();
-        let registry = Registry::new(&self.data.creds());
-        let seed_file = match &who {
-            BusIdentity::Role(r) => self.data.creds().join(format!("{r}.nk")),
-            BusIdentity::Terminal(t) => registry.terminal_seed_file(t),
-            BusIdentity::Device(d) => registry.device_seed_file(d),
-        };
-        let seed = creds::read_seed(&seed_file)?;
+        let seed = creds::read_seed(&Registry::new(&self.data.creds()).seed_file(&who))?;
         bus::connect(&self.url, who, Some(seed), "posfee-bench").await
     }
 

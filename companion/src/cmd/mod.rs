@@ -89,10 +89,8 @@ async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
     };
     let seed = posfee_runtime::creds::read_seed(path)
         .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?;
-    let public = posfee_runtime::creds::public_key(&seed)
-        .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?;
-    let device = DeviceId::of_nkey(&public)
-        .map_err(|e| WireError::new(ErrorCode::Forbidden, e.to_string()))?;
+    let device = posfee_runtime::creds::device_id(&seed)
+        .map_err(|e| WireError::new(ErrorCode::Forbidden, format!("{e:#}")))?;
     let client = posfee_runtime::bus::connect(
         &cli.nats_url,
         Identity::Device(device.clone()),

@@ -36,16 +36,31 @@ pub fn ensure_user_seed(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, Stri
     let seed = kp
         .seed()
         .map_err(|e| anyhow::anyhow!("encoding new seed: {e}"))?;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    writeln!(f, "{seed}").with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all()?;
+    write_seed(&path, &seed)?;
     if kp.public_key().is_empty() {
         bail!("generated an empty public key");
     }
     Ok((path, kp.public_key()))
+}
+
+/// Writes a new seed file, owner-only, refusing to overwrite one (a seed once handed out is
+/// never silently replaced).
+pub fn write_seed(path: &Path, seed: &str) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {} (it must not exist yet)", path.display()))?;
+    writeln!(f, "{seed}").with_context(|| format!("writing {}", path.display()))?;
+    f.sync_all()?;
+    Ok(())
+}
+
+/// The device id a phone's seed stands for: the fingerprint of its public key.
+pub fn device_id(seed: &str) -> anyhow::Result<posfee_schemas::ids::DeviceId> {
+    Ok(posfee_schemas::ids::DeviceId::of_nkey(&public_key(seed)?)?)
 }

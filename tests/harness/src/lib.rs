@@ -190,11 +190,7 @@ impl Harness {
 
     /// The seed file an identity connects with.
     pub fn seed_file(&self, who: &Identity) -> std::path::PathBuf {
-        match who {
-            Identity::Role(r) => self.creds.seed_file(*r),
-            Identity::Terminal(t) => self.registry().terminal_seed_file(t),
-            Identity::Device(d) => self.registry().device_seed_file(d),
-        }
+        self.registry().seed_file(who)
     }
 
     /// Connects as a role, or as a terminal or phone already issued a key.
