@@ -728,8 +728,12 @@ async fn bus_roundtrips(
             }
         }
     });
-    // A round trip through the server proves the subscription is routed.
-    responder.flush().await?;
+    // A request the server answers on the responder's own connection proves the
+    // subscription is routed (flush only empties the socket, so the first request could
+    // race the subscription and find no responders).
+    async_nats::jetstream::new(responder.clone())
+        .query_account()
+        .await?;
     requester
         .request(subject.clone(), vec![0u8; 8].into())
         .await?;
