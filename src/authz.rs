@@ -167,7 +167,12 @@ pub fn role(r: Role) -> Perms {
                 s(JS_INFO),
                 stream_info(EVENTS_STREAM),
             ]);
-            service(ServiceName::Ledger, r, p, vec![subjects::ledger_any()])
+            service(
+                ServiceName::Ledger,
+                r,
+                p,
+                vec![subjects::ledger_any(), subjects::ledger_close_any()],
+            )
         }
         // The payment platform sandbox: holds, asks the ledger to settle, captures or voids.
         Role::Paygate => {
@@ -222,7 +227,11 @@ pub fn role(r: Role) -> Perms {
 /// and its own presence key; receives its own receipts. It can never settle, refund or
 /// publish payment events, and it cannot listen to another kiosk's pairings or receipts.
 pub fn terminal(t: &TerminalId) -> Perms {
-    let mut publish = vec![subjects::fee_quote(), subjects::bill_issue(t)];
+    let mut publish = vec![
+        subjects::fee_quote(),
+        subjects::bill_issue(t),
+        subjects::ledger_close(t),
+    ];
     publish.extend(QueryKind::ALL.iter().map(|k| subjects::query(*k)));
     publish.extend([
         subjects::wallet_any(),
@@ -334,7 +343,8 @@ mod tests {
             .publish
             .contains(&"$KV.POSFEE_TERMINALS.kiosk-07".to_string()));
         assert!(!p.publish.iter().any(|s| s.contains("events.payment")));
-        assert!(!p.publish.iter().any(|s| s.contains("ledger")));
+        let ledger: Vec<_> = p.publish.iter().filter(|s| s.contains("ledger")).collect();
+        assert_eq!(ledger, ["posfee.ledger.close.kiosk-07"]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use posfee_harness::{stored_events, Harness, ServiceOptions};
 use posfee_pos_agent::bill::{self, ShownBill};
 use posfee_pos_agent::pairing::{self, PairingOutcome};
 use posfee_pos_agent::presence::Presence;
+use posfee_pos_agent::wallet::Offered;
 use posfee_pos_agent::Agent;
 use posfee_pos_agent::CancellationToken;
 use posfee_runtime::{call, CallError, ManualClock};
@@ -22,7 +23,7 @@ use posfee_schemas::events::*;
 use posfee_schemas::fee::{Bill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::money::Money;
-use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, WalletAnswer};
+use posfee_schemas::pairing::{BillOffer, CloseReason, PairCode, PairJoin, WalletAnswer};
 use posfee_schemas::subjects::{self, EventKind, Role, ServiceName};
 use posfee_schemas::terminal::{TerminalSeen, TerminalState};
 use posfee_schemas::ErrorCode;
@@ -98,7 +99,7 @@ async fn open_pairing(
     CancellationToken,
     tokio::task::JoinHandle<PairingOutcome>,
 ) {
-    let open = pairing::open(a, shown).await.unwrap();
+    let open = pairing::open(a, shown, None).await.unwrap();
     let code = open.code.clone();
     let cancel = CancellationToken::new();
     let task = {
@@ -149,7 +150,10 @@ async fn mode_a_first_join_gets_the_verified_bill_and_the_code_is_then_spent() {
     assert_eq!(v.bill.total, Money::cny(19000));
     assert_eq!(v.bill.tenant_name, "City Water Supply Co.");
     assert_eq!(v.bill.terminal, kiosk());
-    assert_eq!(task.await.unwrap(), PairingOutcome::Joined);
+    assert!(matches!(
+        task.await.unwrap(),
+        PairingOutcome::Joined(Some(_))
+    ));
 
     // A second phone with the same code: nobody listens any more.
     let dir2 = tempfile::tempdir().unwrap();
@@ -197,7 +201,10 @@ async fn mode_a_typed_code_joins_too() {
         .await
         .unwrap();
     assert_eq!(v.bill.bill_id, shown.issued.bill_id);
-    assert_eq!(task.await.unwrap(), PairingOutcome::Joined);
+    assert!(matches!(
+        task.await.unwrap(),
+        PairingOutcome::Joined(Some(_))
+    ));
 }
 
 #[tokio::test]
@@ -219,28 +226,31 @@ async fn a_late_join_after_expiry_is_told_the_pairing_is_gone() {
 }
 
 #[tokio::test]
-async fn a_join_for_another_terminal_or_bill_is_a_conflict_and_ends_the_pairing() {
+async fn a_malformed_or_foreign_join_is_refused_and_the_pairing_stays_open_for_the_real_phone() {
     let (h, clock) = system().await;
     let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
     let dir = tempfile::tempdir().unwrap();
     let c = phone(&h, &clock, dir.path()).await;
     let raw_phone = h.phone().await.unwrap().1;
 
+    let shown = issue(&a).await;
+    let (code, _cancel, task) = open_pairing(&a, &shown).await;
+    let subject = subjects::pair(&kiosk(), &code.token);
     for bad in [
         PairJoin {
             terminal: TerminalId::parse("kiosk-99").unwrap(),
             bill_id: None,
+            notify: None,
         },
         PairJoin {
             terminal: kiosk(),
             bill_id: Some(BillId::new_random()),
+            notify: None,
         },
     ] {
-        let shown = issue(&a).await;
-        let (code, _cancel, task) = open_pairing(&a, &shown).await;
         let r = call::<_, BillOffer>(
             &raw_phone,
-            subjects::pair(&kiosk(), &code.token),
+            subject.clone(),
             &bad,
             Some(Duration::from_secs(5)),
         )
@@ -249,20 +259,28 @@ async fn a_join_for_another_terminal_or_bill_is_a_conflict_and_ends_the_pairing(
             Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::PairingConflict, "{e}"),
             other => panic!("expected a conflict, got {other:?}"),
         }
-        assert!(
-            matches!(task.await.unwrap(), PairingOutcome::Refused(e) if e.code == ErrorCode::PairingConflict)
-        );
-        // The code is spent: even the right phone now gets "gone".
-        assert_eq!(code_of(join::join(&c, &code).await), ErrorCode::PairingGone);
     }
+    // Garbage is a bad request, and it does not spend the code either.
+    let garbage = raw_phone
+        .request(
+            subject.clone(),
+            bytes::Bytes::from_static(b"\xff\x00garbage"),
+        )
+        .await
+        .unwrap();
+    let refused = posfee_runtime::call::error_from_headers(&garbage).unwrap();
+    assert_eq!(refused.code, ErrorCode::BadRequest, "{refused}");
+
+    // The real phone still joins and gets the bill.
+    let verified = join::join(&c, &code).await.unwrap();
+    assert_eq!(verified.bill.bill_id, shown.issued.bill_id);
+    assert!(matches!(
+        task.await.unwrap(),
+        PairingOutcome::Joined(Some(_))
+    ));
     assert_eq!(
-        kinds(&pairing_events(&h, 4).await),
-        vec![
-            EventKind::PairingOpened,
-            EventKind::PairingCancelled,
-            EventKind::PairingOpened,
-            EventKind::PairingCancelled
-        ]
+        kinds(&pairing_events(&h, 2).await),
+        vec![EventKind::PairingOpened, EventKind::PairingJoined]
     );
 }
 
@@ -317,6 +335,7 @@ async fn a_tampered_bill_is_refused_by_the_phone() {
     let mut forged = shown.issued.clone();
     forged.signed.body = posfee_schemas::encode(&bill);
     let offer = BillOffer {
+        updates: None,
         terminal: kiosk(),
         bill: forged,
         pairing_expires_at: now(),
@@ -338,10 +357,14 @@ async fn a_tampered_bill_is_refused_by_the_phone() {
         Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::BadSignature, "{e}"),
         other => panic!("expected BAD_SIGNATURE, got {other:?}"),
     }
-    assert_eq!(
-        waiting.await.unwrap().unwrap_err().code,
-        ErrorCode::BadSignature
-    );
+    // The forgery did not use up the code: the genuine offer that follows is accepted.
+    let genuine = BillOffer {
+        bill: shown.issued.clone(),
+        ..offer.clone()
+    };
+    let answer = offer_raw(&a.client, &code, &genuine).await.unwrap();
+    assert_eq!(answer.bill_id, shown.issued.bill_id);
+    assert_eq!(waiting.await.unwrap().unwrap(), shown.issued.bill_id);
 
     // A genuine bill offered for another terminal than the one offering it is refused too.
     let dir2 = tempfile::tempdir().unwrap();
@@ -376,9 +399,14 @@ async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
                 .await
         })
     };
-    let answer = posfee_pos_agent::wallet::offer(&a, &typed, &shown, &CancellationToken::new())
-        .await
-        .unwrap();
+    let answer =
+        match posfee_pos_agent::wallet::offer(&a, &typed, &shown, None, &CancellationToken::new())
+            .await
+            .unwrap()
+        {
+            Offered::Accepted(answer) => answer,
+            other => panic!("the phone did not accept: {other:?}"),
+        };
     let (verified, phone_answer) = waiting.await.unwrap().unwrap();
     assert_eq!(answer, phone_answer);
     assert_eq!(answer.bill_id, shown.issued.bill_id);
@@ -393,12 +421,18 @@ async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
         answer.payment_id
     );
 
-    // Single use: a second bill to the same code finds nobody.
+    // Single use: a second bill to the same code is told it is spent while the phone pays
+    // the first.
     let second = issue(&a).await;
-    let err = posfee_pos_agent::wallet::offer(&a, &typed, &second, &CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
+    let offered =
+        posfee_pos_agent::wallet::offer(&a, &typed, &second, None, &CancellationToken::new())
+            .await
+            .unwrap();
+    assert!(
+        matches!(&offered, Offered::Ended(_, e) if e.code == ErrorCode::PairingConflict),
+        "{offered:?}"
+    );
+    drop(verified);
 
     let events = pairing_events(&h, 4).await;
     assert_eq!(
@@ -407,7 +441,7 @@ async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
             EventKind::PairingOpened,
             EventKind::PairingJoined,
             EventKind::PairingOpened,
-            EventKind::PairingCancelled
+            EventKind::PairingCancelled,
         ]
     );
     assert!(
@@ -416,7 +450,7 @@ async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
 }
 
 #[tokio::test]
-async fn mode_b_a_declined_bill_is_forbidden_at_the_kiosk() {
+async fn mode_b_a_declined_bill_is_a_declined_outcome_at_the_kiosk() {
     let (h, clock) = system().await;
     let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
     let dir = tempfile::tempdir().unwrap();
@@ -431,14 +465,17 @@ async fn mode_b_a_declined_bill_is_forbidden_at_the_kiosk() {
             .await
             .map(|_| ())
     });
-    let err = posfee_pos_agent::wallet::offer(&a, &code, &shown, &CancellationToken::new())
-        .await
-        .unwrap_err();
-    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
-    assert!(err.message.contains("declined"), "{err}");
+    let offered =
+        posfee_pos_agent::wallet::offer(&a, &code, &shown, None, &CancellationToken::new())
+            .await
+            .unwrap();
+    assert!(
+        matches!(&offered, Offered::Ended(CloseReason::Declined, e) if e.code == ErrorCode::PayerDeclined),
+        "{offered:?}"
+    );
     assert_eq!(
         waiting.await.unwrap().unwrap_err().code,
-        ErrorCode::Forbidden
+        ErrorCode::PayerDeclined
     );
 }
 

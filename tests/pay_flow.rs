@@ -7,7 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, TimeZone, Utc};
+use futures::future::BoxFuture;
+use posfee_companion::pay::Decision;
 use posfee_companion::register::{self, Identity};
+use posfee_companion::verify::VerifiedBill;
+use posfee_companion::wallet::Confirm;
 use posfee_companion::wallet::{self, Always};
 use posfee_companion::{join, pay, receipts, Companion};
 use posfee_harness::fixtures;
@@ -15,13 +19,18 @@ use posfee_harness::{Harness, ServiceOptions};
 use posfee_pos_agent::bill::ShownBill;
 use posfee_pos_agent::flow::{self, PaySpec, PayView};
 use posfee_pos_agent::{Agent, CancellationToken};
+use posfee_runtime::call;
 use posfee_runtime::ManualClock;
+use posfee_schemas::events::EventBody;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;
 use posfee_schemas::pairing::{PairCode, WalletAnswer};
+use posfee_schemas::paygate::{PaymentState, PaymentsList, PaymentsListQuery};
 use posfee_schemas::subjects::Role;
+use posfee_schemas::subjects::{self, LedgerOp, PaygateOp, ServiceName};
 use posfee_schemas::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,30 +120,101 @@ impl PayView for TestView {
     fn receipt(&mut self, _receipt: &Receipt) {}
 }
 
+type KioskTask = tokio::task::JoinHandle<Result<Receipt, posfee_schemas::WireError>>;
+
 /// Runs one kiosk payment in the background; mode A codes come out of the channel.
 fn kiosk_pays(
     a: &Agent,
     wallet: Option<PairCode>,
+) -> (mpsc::UnboundedReceiver<PairCode>, KioskTask) {
+    let (codes, task, _cancel) = kiosk_pays_cancellable(a, wallet);
+    (codes, task)
+}
+
+/// As [`kiosk_pays`], with the token that cancels at the kiosk.
+fn kiosk_pays_cancellable(
+    a: &Agent,
+    wallet: Option<PairCode>,
 ) -> (
     mpsc::UnboundedReceiver<PairCode>,
-    tokio::task::JoinHandle<Result<Receipt, posfee_schemas::WireError>>,
+    KioskTask,
+    CancellationToken,
 ) {
     let (tx, rx) = mpsc::unbounded_channel();
     let a = a.clone();
-    let task = tokio::spawn(async move {
-        let mut view = TestView { codes: tx };
-        flow::pay(
-            &a,
-            PaySpec {
-                quote: quote(),
-                wallet,
-            },
-            &mut view,
-            &CancellationToken::new(),
-        )
+    let cancel = CancellationToken::new();
+    let task = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            let mut view = TestView { codes: tx };
+            flow::pay(
+                &a,
+                PaySpec {
+                    quote: quote(),
+                    wallet,
+                },
+                &mut view,
+                &cancel,
+            )
+            .await
+        })
+    };
+    (rx, task, cancel)
+}
+
+/// A payer who has not answered yet: the question stays open until the test says.
+struct Undecided(tokio::sync::oneshot::Receiver<bool>);
+
+impl Confirm for Undecided {
+    fn confirm<'a>(&'a mut self, _bill: &'a VerifiedBill) -> BoxFuture<'a, bool> {
+        Box::pin(async move { (&mut self.0).await.unwrap_or(false) })
+    }
+}
+
+/// What paygate and the ledger hold: (payment, state) at paygate and settled payments.
+async fn books(h: &Harness) -> (Vec<(PaymentId, PaymentState)>, Vec<PaymentId>) {
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let pg: PaymentsList = call(
+        &operator,
+        subjects::paygate(PaygateOp::Payments),
+        &PaymentsListQuery {
+            after: None,
+            limit: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let ledger: SettlementsPage = call(
+        &operator,
+        subjects::ledger(LedgerOp::Settlements),
+        &SettlementsQuery {
+            after: None,
+            limit: None,
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    (
+        pg.items.iter().map(|p| (p.payment_id, p.state)).collect(),
+        ledger.items.iter().map(|s| s.payment_id).collect(),
+    )
+}
+
+async fn next_code(codes: &mut mpsc::UnboundedReceiver<PairCode>) -> PairCode {
+    tokio::time::timeout(Duration::from_secs(10), codes.recv())
         .await
-    });
-    (rx, task)
+        .unwrap()
+        .unwrap()
+}
+
+async fn ended(task: KioskTask) -> posfee_schemas::WireError {
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the kiosk kept waiting")
+        .unwrap()
+        .unwrap_err()
 }
 
 fn check_receipt(r: &Receipt) {
@@ -225,4 +305,274 @@ async fn an_unregistered_phone_is_told_to_register_first() {
     let err = pay::pay(&c, &verified).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::PayerNotFound, "{err}");
     kiosk_task.abort();
+}
+
+#[tokio::test]
+async fn mode_a_cancel_at_the_kiosk_stops_the_phone_before_it_confirms_and_nothing_is_paid() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (mut codes, kiosk_task, cancel) = kiosk_pays_cancellable(&a, None);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+
+    // The payer is still reading when the kiosk cancels.
+    let (_answer, question) = tokio::sync::oneshot::channel();
+    let mut payer = Undecided(question);
+    let deciding = pay::decide(&verified, &mut payer);
+    tokio::pin!(deciding);
+    tokio::select! {
+        d = &mut deciding => panic!("decided before the cancel: {d:?}"),
+        _ = tokio::time::sleep(Duration::from_millis(100)) => cancel.cancel(),
+    }
+    let at_kiosk = ended(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::PairingGone, "{at_kiosk}");
+    let on_phone = tokio::time::timeout(Duration::from_secs(10), deciding)
+        .await
+        .unwrap();
+    assert!(matches!(on_phone, Decision::Ended(_)), "{on_phone:?}");
+
+    // Even a phone that pays anyway cannot: the ledger refuses the closed bill, paygate
+    // releases the hold, and the books show no settlement.
+    let err = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
+    let (at_paygate, settled) = books(&h).await;
+    assert!(settled.is_empty(), "{settled:?}");
+    assert!(
+        at_paygate.iter().all(|(_, s)| *s == PaymentState::Voided),
+        "{at_paygate:?}"
+    );
+    assert!(receipts::list(&c).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn mode_b_cancel_at_the_kiosk_ends_the_question_on_the_phone() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = Arc::new(registered_phone(&h, &clock, dir.path()).await);
+    let shown = wallet::show(&c, Duration::from_secs(30)).await.unwrap();
+    let code = shown.code.clone();
+    let (answer, question) = tokio::sync::oneshot::channel();
+    let phone_task = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            shown
+                .wait_offer(&c, &mut Undecided(question), &CancellationToken::new())
+                .await
+        })
+    };
+    let (_codes, kiosk_task, cancel) = kiosk_pays_cancellable(&a, Some(code));
+    // Cancel once the bill is on the phone, waiting for the payer.
+    let operator = h.connect(Role::Operator).await.unwrap();
+    for _ in 0..100 {
+        let opened = posfee_harness::stored_events(&operator, "posfee.events.pairing.opened")
+            .await
+            .unwrap();
+        if !opened.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cancel.cancel();
+    let at_kiosk = ended(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::PairingGone, "{at_kiosk}");
+    let on_phone = tokio::time::timeout(Duration::from_secs(10), phone_task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(on_phone.code, ErrorCode::PairingGone, "{on_phone}");
+    drop(answer);
+    let (at_paygate, settled) = books(&h).await;
+    assert!(at_paygate.is_empty() && settled.is_empty());
+}
+
+#[tokio::test]
+async fn a_payment_that_settled_before_the_cancel_is_shown_paid_at_the_kiosk() {
+    let (h, clock) = system().await;
+    // The kiosk hears no receipt (it waits almost not at all), so only closing the bill can
+    // tell it the phone paid.
+    let mut a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    a.settings.receipt_wait = Duration::from_millis(1);
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (mut codes, kiosk_task, _cancel) = kiosk_pays_cancellable(&a, None);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+    let phone_receipt = pay::pay(&c, &verified).await;
+    let kiosk_result = tokio::time::timeout(Duration::from_secs(30), kiosk_task)
+        .await
+        .unwrap()
+        .unwrap();
+    // Whichever came first at the ledger, both sides tell the same story.
+    match (phone_receipt, kiosk_result) {
+        (Ok(p), Ok(k)) => assert_eq!(p, k),
+        (Err(p), Err(k)) => {
+            assert_eq!(p.code, ErrorCode::PairingGone, "{p}");
+            assert_eq!(k.code, ErrorCode::PairingGone, "{k}");
+            assert!(books(&h).await.1.is_empty());
+        }
+        (p, k) => panic!("phone and kiosk disagree: {p:?} / {k:?}"),
+    }
+}
+
+#[tokio::test]
+async fn mode_a_a_decline_on_the_phone_reaches_the_kiosk_at_once() {
+    let (h, clock) = system().await;
+    let mut a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    // Were the decline not heard, the kiosk would wait this long and then say PAIRING_GONE.
+    a.settings.receipt_wait = Duration::from_secs(300);
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (mut codes, kiosk_task) = kiosk_pays(&a, None);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+    let decision = pay::decide(&verified, &mut Always(false)).await;
+    assert!(matches!(decision, Decision::Declined), "{decision:?}");
+    let on_phone = pay::decline(&c, &verified).await;
+    assert_eq!(on_phone.code, ErrorCode::PayerDeclined);
+    let at_kiosk = ended(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::PayerDeclined, "{at_kiosk}");
+    // The bill is closed: the phone cannot change its mind behind the kiosk's back.
+    let err = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
+    assert!(books(&h).await.1.is_empty());
+}
+
+#[tokio::test]
+async fn a_mistyped_registration_is_refused_and_the_corrected_one_is_accepted() {
+    let (h, clock) = system().await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = phone(&h, &clock, dir.path()).await;
+    let typo = register::register(
+        &c,
+        Identity {
+            name: "王五".into(),
+            national_id: "110101199003071234".into(),
+            bank_account: "4111111111111111".into(),
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(typo.code, ErrorCode::InvalidField, "{typo}");
+    assert!(
+        c.home.profile().unwrap().is_none(),
+        "a refused registration was kept"
+    );
+    let fixed = register::register(
+        &c,
+        Identity {
+            name: "王五".into(),
+            national_id: "110101199003071233".into(),
+            bank_account: "4111111111111111".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(fixed.payer.is_some());
+}
+
+#[tokio::test]
+async fn the_phone_retrying_through_a_paygate_restart_gets_the_receipt_the_kiosk_prints() {
+    let (mut h, clock) = system().await;
+    let opts = || ServiceOptions {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let mut a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    // Long enough for the restarts below; a kiosk that gave up earlier would close the bill,
+    // and both sides would then say "not paid" (tested above).
+    a.settings.receipt_wait = Duration::from_secs(90);
+    let dir = tempfile::tempdir().unwrap();
+    let c = Arc::new(registered_phone(&h, &clock, dir.path()).await);
+    let (mut codes, kiosk_task) = kiosk_pays(&a, None);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+
+    // The ledger is down: paygate holds the money and cannot settle.
+    h.stop_service(ServiceName::Ledger).await.unwrap();
+    let paying = {
+        let c = c.clone();
+        tokio::spawn(async move { pay::pay(&c, &verified).await })
+    };
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let mut authorized = false;
+    for _ in 0..200 {
+        let events = posfee_harness::stored_events(&operator, "posfee.events.payment.authorized")
+            .await
+            .unwrap();
+        if events
+            .iter()
+            .any(|e| matches!(e.body, EventBody::PaymentAuthorized(_)))
+        {
+            authorized = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(authorized, "paygate never held the money");
+    // Paygate goes away while the phone waits (its retries meet "no responders"), the ledger
+    // comes back, then paygate: its recovery or the phone's retry completes the payment.
+    h.stop_service(ServiceName::Paygate).await.unwrap();
+    h.start_service(ServiceName::Ledger, opts()).await.unwrap();
+    h.start_service(ServiceName::Paygate, opts()).await.unwrap();
+
+    let phone_receipt = tokio::time::timeout(Duration::from_secs(60), paying)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let kiosk_receipt = tokio::time::timeout(Duration::from_secs(30), kiosk_task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(phone_receipt, kiosk_receipt);
+    let (at_paygate, settled) = books(&h).await;
+    assert_eq!(settled, vec![phone_receipt.payment_id]);
+    assert_eq!(
+        at_paygate,
+        vec![(phone_receipt.payment_id, PaymentState::Captured)]
+    );
+}
+
+#[tokio::test]
+async fn with_the_ledger_down_neither_side_says_failed_and_the_phone_learns_the_outcome_later() {
+    let (mut h, clock) = system().await;
+    let opts = || ServiceOptions {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    let mut a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    a.settings.receipt_wait = Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = registered_phone(&h, &clock, dir.path()).await;
+    c.pay_deadline = Duration::from_secs(3);
+    let (mut codes, kiosk_task) = kiosk_pays(&a, None);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+
+    h.stop_service(ServiceName::Ledger).await.unwrap();
+    let on_phone = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(on_phone.code, ErrorCode::OutcomeUnknown, "{on_phone}");
+    let at_kiosk = ended(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::OutcomeUnknown, "{at_kiosk}");
+    assert!(receipts::list(&c).unwrap().is_empty());
+
+    // The system comes back: paygate's recovery settles the hold, and the phone, asking
+    // again, learns that the payment went through.
+    h.start_service(ServiceName::Ledger, opts()).await.unwrap();
+    let mut open = usize::MAX;
+    for _ in 0..30 {
+        open = pay::resolve_pending(&c).await.unwrap();
+        if open == 0 {
+            break;
+        }
+    }
+    assert_eq!(open, 0);
+    let kept = receipts::list(&c).unwrap();
+    assert_eq!(kept.len(), 1);
+    let (at_paygate, settled) = books(&h).await;
+    assert_eq!(settled, vec![kept[0].payment_id]);
+    assert_eq!(
+        at_paygate,
+        vec![(kept[0].payment_id, PaymentState::Captured)]
+    );
 }

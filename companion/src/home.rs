@@ -65,6 +65,10 @@ impl std::fmt::Debug for Profile {
 pub struct PendingPayment {
     pub payment_id: PaymentId,
     pub bill_id: BillId,
+    /// The exact order sent, so the phone can ask again later (`companion receipts`) how it
+    /// ended. Absent until the order is built.
+    #[serde(default)]
+    pub request: Option<posfee_schemas::paygate::PayRequest>,
 }
 
 pub struct Home {
@@ -128,6 +132,24 @@ impl Home {
             .insert(PROFILE_KEY, encode(p))
             .map_err(|e| store_err("saving the profile", e))?;
         self.flush().await
+    }
+
+    /// Forgets a registration paygate refused, so corrected details can be registered.
+    pub async fn forget_profile(&self) -> crate::Result<()> {
+        self.profile
+            .remove(PROFILE_KEY)
+            .map_err(|e| store_err("forgetting the profile", e))?;
+        self.flush().await
+    }
+
+    /// Every payment whose outcome the phone has not learnt yet.
+    pub fn pending_all(&self) -> crate::Result<Vec<PendingPayment>> {
+        let mut out = Vec::new();
+        for item in self.pending.iter() {
+            let (_, raw) = item.map_err(|e| store_err("reading payments", e))?;
+            out.push(decode(&raw).map_err(|e| store_err("reading payments", e))?);
+        }
+        Ok(out)
     }
 
     pub fn pending(&self, bill: BillId) -> crate::Result<Option<PendingPayment>> {
@@ -244,6 +266,7 @@ mod tests {
             let p = PendingPayment {
                 payment_id: PaymentId::new_random(),
                 bill_id: BillId::new_random(),
+                request: None,
             };
             home.save_pending(&p).await.unwrap();
             assert_eq!(

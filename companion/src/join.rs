@@ -1,11 +1,13 @@
 //! Mode A: the phone joins the pairing a kiosk shows. The join is a request on the kiosk's
 //! pairing subject; the kiosk answers the first valid join with the signed bill.
 
+use crate::link::{self, KioskLink};
 use crate::verify::{self, VerifiedBill};
 use crate::Companion;
 use posfee_runtime::{call, CallError};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode};
 use posfee_schemas::{subjects, ErrorCode, WireError};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long the phone waits for the kiosk to answer a join.
@@ -21,9 +23,11 @@ pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill>
             "this is a phone wallet code, not a kiosk pairing code",
         ));
     };
+    let (channel, notices) = link::listen(c).await?;
     let join = PairJoin {
         terminal: terminal.clone(),
         bill_id: code.bill_id,
+        notify: Some(channel),
     };
     let offer: BillOffer = call(
         &c.client,
@@ -40,7 +44,7 @@ pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill>
         }
         other => crate::from_call(other),
     })?;
-    let verified = verify::offer(c, &offer, terminal).await?;
+    let mut verified = verify::offer(c, &offer, terminal).await?;
     if let Some(b) = code.bill_id {
         if b != verified.bill.bill_id {
             return Err(WireError::new(
@@ -52,5 +56,12 @@ pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill>
             ));
         }
     }
+    verified.link = Some(Arc::new(KioskLink::new(
+        c,
+        terminal.clone(),
+        offer.updates.clone(),
+        notices,
+        verified.bill.bill_id,
+    )));
     Ok(verified)
 }

@@ -11,6 +11,7 @@
 pub mod cmd;
 pub mod home;
 pub mod join;
+pub mod link;
 pub mod pay;
 pub mod receipts;
 pub mod register;
@@ -37,6 +38,8 @@ pub struct Companion {
     pub device: DeviceId,
     pub home: home::Home,
     pub clock: Arc<dyn Clock>,
+    /// How long a payment is asked after before the phone says its outcome is not known yet.
+    pub pay_deadline: std::time::Duration,
     keys: tokio::sync::OnceCell<KeyDirectory>,
 }
 
@@ -52,6 +55,7 @@ impl Companion {
             device,
             home,
             clock,
+            pay_deadline: std::time::Duration::from_millis(pay::PAY_DEADLINE_MS),
             keys: tokio::sync::OnceCell::new(),
         }
     }
@@ -78,18 +82,5 @@ pub(crate) fn internal(doing: &str, e: impl std::fmt::Display) -> WireError {
 
 /// Maps a failed call to the error the phone reports.
 pub(crate) fn from_call(e: posfee_runtime::CallError) -> WireError {
-    use posfee_runtime::CallError as C;
-    match e {
-        C::Remote(w) => w,
-        C::NoResponders(s) => WireError::new(
-            ErrorCode::Unavailable,
-            format!("nobody is serving {s}; is the system up?"),
-        ),
-        C::TimedOut(s) => WireError::new(
-            ErrorCode::Unavailable,
-            format!("{s} did not answer in time"),
-        ),
-        C::TooLarge(s) => WireError::new(ErrorCode::PayloadTooLarge, s),
-        other => WireError::new(ErrorCode::Internal, other.to_string()),
-    }
+    posfee_runtime::ending::from_call(e)
 }

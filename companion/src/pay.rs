@@ -1,14 +1,20 @@
-//! Paying a verified bill: a device-signed order to `posfee.paygate.pay`, answered with the
-//! receipt once the ledger settled. The payment id is stored before the order leaves, and a
-//! timed-out attempt is repeated with the same id, so the payer is charged once.
+//! Deciding and paying a verified bill: a device-signed order to `posfee.paygate.pay`,
+//! answered with the receipt once the ledger settled. The payment id and the exact order are
+//! stored before the order leaves, and the same order is sent again until the platform gives a
+//! definite answer, so the payer is charged once and is never told "failed" for a payment
+//! that went through: without a definite answer in time the phone says the outcome is not
+//! known yet, and `companion receipts` asks again later.
 
 use crate::home::PendingPayment;
+use crate::link;
 use crate::register::{device_key, registered};
 use crate::verify::VerifiedBill;
+use crate::wallet::Confirm;
 use crate::Companion;
 use posfee_runtime::{call, CallError};
 use posfee_schemas::ids::{BillId, PaymentId};
 use posfee_schemas::ledger::Receipt;
+use posfee_schemas::pairing::{KioskNotice, PayerStep};
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, PaygateOp};
@@ -17,7 +23,54 @@ use std::time::Duration;
 
 /// Paygate authorizes, the ledger settles durably, paygate captures: allow for all three.
 pub const PAY_TIMEOUT_MS: u64 = 10_000;
-pub const PAY_ATTEMPTS: usize = 3;
+/// Pause between attempts while the platform gives no definite answer.
+pub const PAY_RETRY_MS: u64 = 1_000;
+/// How long the phone keeps asking before it says the outcome is not known yet.
+pub const PAY_DEADLINE_MS: u64 = 60_000;
+
+/// What the payer decided, or that the kiosk ended the pairing first.
+#[derive(Debug)]
+pub enum Decision {
+    Confirmed,
+    Declined,
+    Ended(KioskNotice),
+}
+
+/// Asks the payer while listening to the kiosk: a pairing the kiosk ended is said at once,
+/// instead of after the payer confirmed a bill that can no longer be paid.
+pub async fn decide(v: &VerifiedBill, confirm: &mut dyn Confirm) -> Decision {
+    let Some(link) = &v.link else {
+        return match confirm.confirm(v).await {
+            true => Decision::Confirmed,
+            false => Decision::Declined,
+        };
+    };
+    tokio::select! {
+        yes = confirm.confirm(v) => if yes { Decision::Confirmed } else { Decision::Declined },
+        n = link.ended() => Decision::Ended(n),
+    }
+}
+
+/// Mode A: tells the kiosk the payer declined, so it goes back to its start screen.
+pub async fn decline(c: &Companion, v: &VerifiedBill) -> WireError {
+    if let Some(link) = &v.link {
+        link.report(c, v.bill.bill_id, PayerStep::Declined, None, None)
+            .await;
+    }
+    declined()
+}
+
+pub fn declined() -> WireError {
+    WireError::new(
+        ErrorCode::PayerDeclined,
+        "the payer declined; nothing was paid",
+    )
+}
+
+/// The kiosk ended the pairing before the payer confirmed.
+pub fn ended(n: &KioskNotice) -> WireError {
+    link::ended_error(n)
+}
 
 /// The payment id for `bill`: the one already chosen, or a new one, stored first.
 pub async fn payment_id_for(c: &Companion, bill: BillId) -> crate::Result<PaymentId> {
@@ -27,6 +80,7 @@ pub async fn payment_id_for(c: &Companion, bill: BillId) -> crate::Result<Paymen
     let p = PendingPayment {
         payment_id: PaymentId::new_random(),
         bill_id: bill,
+        request: None,
     };
     c.home.save_pending(&p).await?;
     Ok(p.payment_id)
@@ -52,33 +106,74 @@ pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Receipt> {
         order: signed,
         bill: v.issued.clone(),
     };
-    let mut attempt = 0;
+    c.home
+        .save_pending(&PendingPayment {
+            payment_id,
+            bill_id: v.bill.bill_id,
+            request: Some(req.clone()),
+        })
+        .await?;
+    let link = v.link.as_deref();
+    if let Some(l) = link {
+        l.report(c, v.bill.bill_id, PayerStep::Paying, Some(payment_id), None)
+            .await;
+    }
+    match send(c, &req).await {
+        Err(e) if e.code == ErrorCode::OutcomeUnknown => Err(e),
+        Err(e) => {
+            if let Some(l) = link {
+                l.report(
+                    c,
+                    v.bill.bill_id,
+                    PayerStep::NotPaid,
+                    Some(payment_id),
+                    Some(&e),
+                )
+                .await;
+            }
+            Err(e)
+        }
+        Ok(r) => Ok(r),
+    }
+}
+
+/// Sends the stored order until the platform answers for good: the receipt (kept), a
+/// refusal (the pending payment is forgotten, so a new attempt is a new payment), or, after
+/// [`PAY_DEADLINE_MS`] of silence, unavailability or restarts, `OUTCOME_UNKNOWN`.
+pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
+    let order: PayOrder = req
+        .order
+        .peek()
+        .map_err(|e| crate::internal("reading the stored order", e))?;
+    let deadline = tokio::time::Instant::now() + c.pay_deadline;
     let receipt: Receipt = loop {
-        attempt += 1;
-        match call(
+        let answer = call(
             &c.client,
             subjects::paygate(PaygateOp::Pay),
-            &req,
+            req,
             Some(Duration::from_millis(PAY_TIMEOUT_MS)),
         )
-        .await
-        {
+        .await;
+        match answer {
             Ok(r) => break r,
-            Err(CallError::TimedOut(_)) if attempt < PAY_ATTEMPTS => {
-                tracing::warn!(%payment_id, attempt, "payment timed out; retrying with the same payment id");
-            }
-            // A definitive refusal (insufficient funds, bill paid or expired): paygate did not
-            // take the money under this id, so the next attempt starts a new payment.
+            // A definitive refusal (insufficient funds, bill paid, expired or closed): paygate
+            // did not take the money under this id.
             Err(CallError::Remote(e)) if e.code.status() < 500 => {
-                c.home.forget_pending(v.bill.bill_id).await?;
+                c.home.forget_pending(order.bill_id).await?;
                 return Err(e);
             }
-            // No answer, or a 5xx: the payment may have happened; keep the id so a retry
-            // replays it.
-            Err(e) => return Err(crate::from_call(e)),
+            // No answer, nobody serving for a moment, or a 5xx: the payment may be under way.
+            Err(e) if tokio::time::Instant::now() < deadline => {
+                tracing::info!(payment = %order.payment_id, error = %e, "payment not confirmed yet; asking again");
+                tokio::time::sleep(Duration::from_millis(PAY_RETRY_MS)).await;
+            }
+            Err(e) => {
+                tracing::warn!(payment = %order.payment_id, error = %e, "payment still not confirmed");
+                return Err(unknown(order.payment_id));
+            }
         }
     };
-    if receipt.payment_id != payment_id || receipt.bill_id != v.bill.bill_id {
+    if receipt.payment_id != order.payment_id || receipt.bill_id != order.bill_id {
         return Err(WireError::new(
             ErrorCode::Internal,
             format!(
@@ -89,4 +184,33 @@ pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Receipt> {
     }
     c.home.save_receipt(&receipt).await?;
     Ok(receipt)
+}
+
+fn unknown(payment_id: PaymentId) -> WireError {
+    WireError::new(
+        ErrorCode::OutcomeUnknown,
+        format!(
+            "payment {payment_id} is not confirmed yet; it will be completed or released on its \
+             own, and `companion receipts` will show which"
+        ),
+    )
+}
+
+/// Asks again about every payment whose outcome this phone has not learnt. Returns how many
+/// are still not known.
+pub async fn resolve_pending(c: &Companion) -> crate::Result<usize> {
+    let mut open = 0;
+    for p in c.home.pending_all()? {
+        let Some(req) = p.request else {
+            // Chosen but never sent: nothing to ask about.
+            c.home.forget_pending(p.bill_id).await?;
+            continue;
+        };
+        match send(c, &req).await {
+            Ok(_) => {}
+            Err(e) if e.code == ErrorCode::OutcomeUnknown => open += 1,
+            Err(e) => tracing::info!(payment = %p.payment_id, code = e.code.name(), "not paid"),
+        }
+    }
+    Ok(open)
 }

@@ -1,7 +1,7 @@
 //! Registration, once per phone: a fresh ed25519 device key, then identity, bank account and
 //! the device's public key go to the payment platform (`posfee.paygate.register`) and nowhere
 //! else. Everything is stored before the request leaves, so a retry after a lost answer sends
-//! the same key and the same idempotency key.
+//! the same key and the same idempotency key; what paygate refuses is forgotten.
 
 use crate::home::Profile;
 use crate::Companion;
@@ -66,39 +66,56 @@ pub fn device_key(p: &Profile) -> crate::Result<SigningKey> {
 
 /// Registers this phone, or finishes an earlier registration that lost its answer. A phone
 /// already registered with the same identity gets its registration back; another identity
-/// is refused (one phone, one payer).
+/// is refused (one phone, one payer). Details paygate refuses are forgotten at once, so a
+/// mistyped field never locks the phone: the payer corrects it and registers again.
 pub async fn register(c: &Companion, id: Identity) -> crate::Result<Profile> {
     id.check()?;
-    let profile = match c.home.profile()? {
-        Some(p) if !id.same_as(&p) => {
-            return Err(WireError::new(
-                ErrorCode::IdempotencyConflict,
-                "this phone is already registered to another payer",
-            ))
-        }
-        Some(p) if p.payer.is_some() => return Ok(p),
-        Some(p) => p,
-        None => {
-            let key = SigningKey::generate(&mut rand::rngs::OsRng);
-            let mut suffix = [0u8; 8];
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut suffix);
-            let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
-            let p = Profile {
-                name: id.name.trim().to_string(),
-                national_id: id.national_id.trim().to_string(),
-                bank_account: id.bank_account.trim().to_string(),
-                device_key_id: KeyId::parse(format!("dev-{hex}"))
-                    .map_err(|e| crate::internal("device key id", e))?,
-                device_seed: key.to_bytes().to_vec(),
-                idempotency_key: IdempotencyKey::parse(format!("register-{hex}"))
-                    .map_err(|e| crate::internal("idempotency key", e))?,
-                payer: None,
-                balance: None,
-            };
-            c.home.save_profile(&p).await?;
-            p
-        }
-    };
+    match c.home.profile()? {
+        Some(p) if p.payer.is_some() && id.same_as(&p) => Ok(p),
+        Some(p) if p.payer.is_some() => Err(already_registered()),
+        Some(p) if id.same_as(&p) => send(c, p).await,
+        // An earlier attempt with other details never got its answer: learn how it ended
+        // before starting again, so the phone is never registered twice.
+        Some(p) => match send(c, p).await {
+            Ok(_) => Err(already_registered()),
+            Err(e) if e.code.status() < 500 => send(c, fresh(&id)?).await,
+            Err(e) => Err(e),
+        },
+        None => send(c, fresh(&id)?).await,
+    }
+}
+
+fn already_registered() -> WireError {
+    WireError::new(
+        ErrorCode::IdempotencyConflict,
+        "this phone is already registered to another payer",
+    )
+}
+
+/// A new registration: a fresh device key and idempotency key for these details.
+fn fresh(id: &Identity) -> crate::Result<Profile> {
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let mut suffix = [0u8; 8];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut suffix);
+    let hex: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Profile {
+        name: id.name.trim().to_string(),
+        national_id: id.national_id.trim().to_string(),
+        bank_account: id.bank_account.trim().to_string(),
+        device_key_id: KeyId::parse(format!("dev-{hex}"))
+            .map_err(|e| crate::internal("device key id", e))?,
+        device_seed: key.to_bytes().to_vec(),
+        idempotency_key: IdempotencyKey::parse(format!("register-{hex}"))
+            .map_err(|e| crate::internal("idempotency key", e))?,
+        payer: None,
+        balance: None,
+    })
+}
+
+/// Stores the registration (so a lost answer is retried with the same keys), sends it, and
+/// keeps it only if paygate accepts; a refusal forgets it.
+async fn send(c: &Companion, profile: Profile) -> crate::Result<Profile> {
+    c.home.save_profile(&profile).await?;
     let req = RegisterRequest::signed(
         profile.name.clone(),
         profile.national_id.clone(),
@@ -124,6 +141,10 @@ pub async fn register(c: &Companion, id: Identity) -> crate::Result<Profile> {
                     attempt,
                     "registration timed out; retrying with the same key"
                 );
+            }
+            Err(CallError::Remote(e)) if e.code.status() < 500 => {
+                c.home.forget_profile().await?;
+                return Err(e);
             }
             Err(e) => return Err(crate::from_call(e)),
         }

@@ -2,6 +2,7 @@
 //! from the key directory), the bill is the one offered, for the terminal the phone paired
 //! with, and not expired. What the payer sees comes from the signed bill only.
 
+use crate::link::KioskLink;
 use crate::Companion;
 use chrono::{DateTime, Utc};
 use posfee_runtime::keydir::VerifyError;
@@ -9,6 +10,7 @@ use posfee_schemas::fee::{Bill, IssuedBill};
 use posfee_schemas::ids::TerminalId;
 use posfee_schemas::pairing::BillOffer;
 use posfee_schemas::{ErrorCode, WireError};
+use std::sync::Arc;
 
 /// A bill whose signature verified and whose content the phone may show and pay.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct VerifiedBill {
     pub bill: Bill,
     pub issued: IssuedBill,
     pub pairing_expires_at: DateTime<Utc>,
+    /// The connection to the kiosk that offered it, while the payment goes on.
+    pub link: Option<Arc<KioskLink>>,
 }
 
 pub async fn offer(
@@ -59,5 +63,6 @@ pub async fn offer(
         bill,
         issued: offer.bill.clone(),
         pairing_expires_at: offer.pairing_expires_at,
+        link: None,
     })
 }

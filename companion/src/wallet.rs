@@ -2,14 +2,18 @@
 //! signed bill there as a request. The phone verifies it, asks the payer, answers with the
 //! payment id it will pay with (or refuses), and stops listening: the code is single use.
 
+use crate::link::KioskLink;
+use crate::pay::Decision;
 use crate::verify::{self, VerifiedBill};
 use crate::Companion;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use futures::StreamExt;
 use posfee_runtime::reply;
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{BillOffer, PairCode, WalletAnswer};
 use posfee_schemas::{subjects, ErrorCode, WireError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -18,17 +22,19 @@ pub const WALLET_TTL_SECS: u64 = 120;
 /// How long, after the code was used, offers already on their way get a conflict answer.
 pub const DRAIN_TIMEOUT_MS: u64 = 500;
 
-/// Does the payer agree to pay this bill?
+/// Does the payer agree to pay this bill? Asked while the phone listens to the kiosk, so it
+/// must be cancel-safe: the question is dropped if the kiosk ends the pairing first.
 pub trait Confirm: Send {
-    fn confirm(&mut self, bill: &VerifiedBill) -> bool;
+    fn confirm<'a>(&'a mut self, bill: &'a VerifiedBill) -> BoxFuture<'a, bool>;
 }
 
 /// A fixed answer (`--yes`, tests).
 pub struct Always(pub bool);
 
 impl Confirm for Always {
-    fn confirm(&mut self, _bill: &VerifiedBill) -> bool {
-        self.0
+    fn confirm<'a>(&'a mut self, _bill: &'a VerifiedBill) -> BoxFuture<'a, bool> {
+        let yes = self.0;
+        Box::pin(async move { yes })
     }
 }
 
@@ -64,8 +70,11 @@ pub async fn show(c: &Companion, ttl: Duration) -> crate::Result<ShownCode> {
 }
 
 impl ShownCode {
-    /// Waits for one offer, verifies it, asks `confirm`, answers, and stops listening.
-    /// Returns the verified bill and the payment id promised to the kiosk.
+    /// Waits for one offer, verifies it, asks `confirm` (while listening for the kiosk to end
+    /// the pairing), answers the kiosk, and keeps the code's subscription as the link on which
+    /// the kiosk may still end the pairing. A malformed or unverifiable offer is answered with
+    /// its error and does not use up the code. Returns the verified bill and the payment id
+    /// promised to the kiosk.
     pub async fn wait_offer(
         mut self,
         c: &Companion,
@@ -74,7 +83,7 @@ impl ShownCode {
     ) -> crate::Result<(VerifiedBill, WalletAnswer)> {
         let expiry = tokio::time::sleep(self.ttl);
         tokio::pin!(expiry);
-        let result = loop {
+        let found = loop {
             let msg = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => break Err(WireError::new(ErrorCode::PairingGone, "cancelled on the phone")),
@@ -90,41 +99,75 @@ impl ShownCode {
             if msg.reply.is_none() {
                 continue;
             }
-            let answer = self.answer(c, &msg, confirm).await;
-            match &answer {
-                Ok((_, a)) => reply::ok(&c.client, &msg, posfee_schemas::encode(a))
-                    .await
-                    .map_err(|e| crate::unavailable("answering an offer", e))?,
-                Err(e) => reply::err(&c.client, &msg, e)
-                    .await
-                    .map_err(|e| crate::unavailable("answering an offer", e))?,
+            match check(c, &msg).await {
+                Ok((offer, verified)) => break Ok((msg, offer, verified)),
+                Err(e) => {
+                    tracing::debug!(error = %e, "offer refused; the code stays open");
+                    let _ = reply::err(&c.client, &msg, &e).await;
+                }
             }
-            break answer;
         };
-        self.close(c).await;
-        result
+        let (msg, offer, verified) = match found {
+            Ok(found) => found,
+            Err(e) => {
+                self.close(c).await;
+                return Err(e);
+            }
+        };
+        self.decide_and_answer(c, msg, offer, verified, confirm)
+            .await
     }
 
-    async fn answer(
-        &self,
+    async fn decide_and_answer(
+        self,
         c: &Companion,
-        msg: &async_nats::Message,
+        msg: async_nats::Message,
+        offer: BillOffer,
+        mut verified: VerifiedBill,
         confirm: &mut dyn Confirm,
     ) -> crate::Result<(VerifiedBill, WalletAnswer)> {
-        let offer: BillOffer = posfee_runtime::decode_request(&msg.payload)?;
-        // In mode B the phone learns the terminal from the offer; the signed bill must agree.
-        let verified = verify::offer(c, &offer, &offer.terminal).await?;
-        if !confirm.confirm(&verified) {
-            return Err(WireError::new(ErrorCode::Forbidden, "payer declined"));
-        }
-        let payment_id = crate::pay::payment_id_for(c, verified.bill.bill_id).await?;
-        let answer = WalletAnswer {
-            payment_id,
-            bill_id: verified.bill.bill_id,
+        let link = Arc::new(KioskLink::new(
+            c,
+            offer.terminal.clone(),
+            offer.updates,
+            self.sub,
+            verified.bill.bill_id,
+        ));
+        verified.link = Some(link);
+        let answer = match crate::pay::decide(&verified, confirm).await {
+            Decision::Confirmed => Ok(WalletAnswer {
+                payment_id: crate::pay::payment_id_for(c, verified.bill.bill_id).await?,
+                bill_id: verified.bill.bill_id,
+            }),
+            Decision::Declined => Err(crate::pay::declined()),
+            Decision::Ended(n) => return Err(crate::pay::ended(&n)),
         };
-        Ok((verified, answer))
+        match &answer {
+            Ok(a) => reply::ok(&c.client, &msg, posfee_schemas::encode(a)).await,
+            Err(e) => reply::err(&c.client, &msg, e).await,
+        }
+        .map_err(|e| crate::unavailable("answering the kiosk", e))?;
+        // On the wire before the caller may drop the connection.
+        c.client
+            .flush()
+            .await
+            .map_err(|e| crate::unavailable("answering the kiosk", e))?;
+        answer.map(|a| (verified, a))
     }
+}
 
+/// Decodes and verifies an offer. In mode B the phone learns the terminal from the offer; the
+/// signed bill must agree.
+async fn check(
+    c: &Companion,
+    msg: &async_nats::Message,
+) -> crate::Result<(BillOffer, VerifiedBill)> {
+    let offer: BillOffer = posfee_runtime::decode_request(&msg.payload)?;
+    let verified = verify::offer(c, &offer, &offer.terminal).await?;
+    Ok((offer, verified))
+}
+
+impl ShownCode {
     async fn close(&mut self, c: &Companion) {
         if let Err(e) = self.sub.drain().await {
             tracing::warn!(error = %e, "could not drain the wallet subscription");

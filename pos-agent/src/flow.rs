@@ -1,15 +1,21 @@
-//! One payment at the kiosk, start to receipt: issue the bill, listen for its receipt, pair
-//! with the phone (mode A or B), wait for the receipt. The screen (interactive or JSON) is a
+//! One payment at the kiosk, start to receipt: issue the bill, listen for its receipt and the
+//! phone's reports, pair with the phone (mode A or B), wait for the receipt or the phone's
+//! word that nothing will be paid, and close the bill at the ledger on any other ending. The screen (interactive or JSON) is a
 //! [`PayView`], so the same flow runs in the kiosk UI, in scripts and in tests.
 
 use crate::bill::{self, ShownBill};
+use crate::close::{self, Closed};
+use crate::link::{self, PhoneLink};
 use crate::pairing::{self, PairingOutcome};
 use crate::receipt::ReceiptWatch;
-use crate::{wallet, Agent};
+use crate::wallet::{self, Offered};
+use crate::Agent;
 use chrono::{DateTime, Utc};
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ledger::Receipt;
-use posfee_schemas::pairing::{PairCode, WalletAnswer};
+use posfee_schemas::pairing::{
+    CloseReason, KioskNotice, PairCode, PayerStep, PayerUpdate, PhoneChannel, WalletAnswer,
+};
 use posfee_schemas::{ErrorCode, WireError};
 use tokio_util::sync::CancellationToken;
 
@@ -31,10 +37,17 @@ pub trait PayView: Send {
     fn joined(&mut self);
     /// Mode B: the payer confirmed on the phone.
     fn wallet_answered(&mut self, answer: &WalletAnswer);
+    /// The payer confirmed on the phone and the payment is on its way.
+    fn paying(&mut self) {}
     /// The payment settled.
     fn receipt(&mut self, receipt: &Receipt);
 }
 
+/// One payment at the kiosk. `Ok` is the receipt; every other ending is an error whose code
+/// says what happened: an ordinary outcome ([`ErrorCode::is_outcome`]: nothing owed,
+/// declined, cancelled, expired, not enough money), `OUTCOME_UNKNOWN` when the ledger could
+/// not confirm the bill is closed, or a failure. Whatever the ending, the bill is closed at
+/// the ledger first, so the phone can no longer pay what the kiosk reports as not paid.
 pub async fn pay(
     agent: &Agent,
     spec: PaySpec,
@@ -43,40 +56,186 @@ pub async fn pay(
 ) -> crate::Result<Receipt> {
     let shown = bill::issue(agent, spec.quote).await?;
     view.bill(&shown);
-    // Listen for the receipt before the phone can have the bill.
+    // Listen for the receipt and the phone's reports before the phone can have the bill.
     let mut receipts = ReceiptWatch::subscribe(agent).await?;
-    match &spec.wallet {
-        None => {
-            let open = pairing::open(agent, &shown).await?;
-            view.pairing(&open.code, open.expires_at);
-            match open.wait(agent, cancel).await? {
-                PairingOutcome::Joined => view.joined(),
-                PairingOutcome::Expired => {
-                    return Err(WireError::new(
-                        ErrorCode::PairingGone,
-                        format!(
-                            "the pairing expired: no phone joined within {} s",
-                            agent.settings.pairing_ttl.as_secs()
-                        ),
-                    ))
+    let mut link = PhoneLink::open(agent).await?;
+    let handed = match &spec.wallet {
+        None => present(agent, &shown, &link, view, cancel).await,
+        Some(code) => offer(agent, code, &shown, &link, view, cancel).await,
+    };
+    let (reason, why, phone) = match handed {
+        Ok(Handover::Taken(phone)) => {
+            match wait_payment(agent, &shown, &mut receipts, &mut link, view, cancel).await {
+                Waited::Receipt(r) => {
+                    view.receipt(&r);
+                    return Ok(r);
                 }
-                PairingOutcome::Cancelled => {
-                    return Err(WireError::new(
-                        ErrorCode::PairingGone,
-                        "cancelled at the kiosk",
-                    ))
-                }
-                PairingOutcome::Refused(e) => return Err(e),
+                Waited::Ended(reason, why) => (reason, why, phone),
             }
         }
-        Some(code) => {
-            let answer = wallet::offer(agent, code, &shown, cancel).await?;
-            view.wallet_answered(&answer);
+        Ok(Handover::Ended(reason, why, phone)) => (reason, why, phone),
+        Err(e) => (CloseReason::NotPaid, e, None),
+    };
+    end_unpaid(agent, &shown, reason, why, phone.as_ref(), view).await
+}
+
+/// Whether the phone took the bill.
+enum Handover {
+    /// It has it; the phone hears the kiosk's notices on this channel, if it gave one.
+    Taken(Option<PhoneChannel>),
+    Ended(CloseReason, WireError, Option<PhoneChannel>),
+}
+
+/// Mode A: show a code and wait for the phone to join.
+async fn present(
+    agent: &Agent,
+    shown: &ShownBill,
+    link: &PhoneLink,
+    view: &mut dyn PayView,
+    cancel: &CancellationToken,
+) -> crate::Result<Handover> {
+    let open = pairing::open(agent, shown, Some(link.token.clone())).await?;
+    view.pairing(&open.code, open.expires_at);
+    let gone = |m: String| WireError::new(ErrorCode::PairingGone, m);
+    Ok(match open.wait(agent, cancel).await? {
+        PairingOutcome::Joined(phone) => {
+            view.joined();
+            Handover::Taken(phone)
+        }
+        PairingOutcome::Expired => Handover::Ended(
+            CloseReason::Expired,
+            gone(format!(
+                "no phone joined within {} s",
+                agent.settings.pairing_ttl.as_secs()
+            )),
+            None,
+        ),
+        PairingOutcome::Cancelled => Handover::Ended(
+            CloseReason::Cancelled,
+            gone("cancelled at the kiosk".into()),
+            None,
+        ),
+    })
+}
+
+/// Mode B: offer the bill to the code the phone shows and wait for the payer's decision.
+async fn offer(
+    agent: &Agent,
+    code: &PairCode,
+    shown: &ShownBill,
+    link: &PhoneLink,
+    view: &mut dyn PayView,
+    cancel: &CancellationToken,
+) -> crate::Result<Handover> {
+    let phone = wallet::channel(code);
+    Ok(
+        match wallet::offer(agent, code, shown, Some(link.token.clone()), cancel).await? {
+            Offered::Accepted(answer) => {
+                view.wallet_answered(&answer);
+                Handover::Taken(phone)
+            }
+            Offered::Ended(reason, why) => Handover::Ended(reason, why, phone),
+        },
+    )
+}
+
+enum Waited {
+    Receipt(Receipt),
+    Ended(CloseReason, WireError),
+}
+
+/// Once the phone has the bill: the receipt, the phone's report that nothing will be paid,
+/// a cancel at the kiosk, or the end of the wait.
+async fn wait_payment(
+    agent: &Agent,
+    shown: &ShownBill,
+    receipts: &mut ReceiptWatch,
+    link: &mut PhoneLink,
+    view: &mut dyn PayView,
+    cancel: &CancellationToken,
+) -> Waited {
+    let bill_id = shown.issued.bill_id;
+    let wait = agent.settings.receipt_wait;
+    let deadline = tokio::time::sleep(wait);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            r = receipts.next_for(bill_id) => return match r {
+                Ok(r) => Waited::Receipt(r),
+                Err(e) => Waited::Ended(CloseReason::NotPaid, e),
+            },
+            u = link.next(agent, bill_id) => match u {
+                Some(u) => match u.step {
+                    PayerStep::Paying => view.paying(),
+                    PayerStep::Declined => return Waited::Ended(
+                        CloseReason::Declined,
+                        WireError::new(ErrorCode::PayerDeclined, "the payer declined on the phone"),
+                    ),
+                    PayerStep::NotPaid => return Waited::Ended(CloseReason::NotPaid, not_paid(&u)),
+                },
+                None => return Waited::Ended(
+                    CloseReason::NotPaid,
+                    crate::unavailable("waiting for the payment", "connection closed"),
+                ),
+            },
+            _ = cancel.cancelled() => return Waited::Ended(
+                CloseReason::Cancelled,
+                WireError::new(ErrorCode::PairingGone, "cancelled at the kiosk"),
+            ),
+            _ = &mut deadline => return Waited::Ended(
+                CloseReason::NoReceipt,
+                WireError::new(
+                    ErrorCode::PairingGone,
+                    format!("no payment within {} s", wait.as_secs()),
+                ),
+            ),
         }
     }
-    let receipt = receipts
-        .wait_for(shown.bill.bill_id, agent.settings.receipt_wait, cancel)
-        .await?;
-    view.receipt(&receipt);
-    Ok(receipt)
+}
+
+/// The phone's report of a refused payment, as the kiosk shows it.
+fn not_paid(u: &PayerUpdate) -> WireError {
+    let code = u
+        .code
+        .as_deref()
+        .and_then(ErrorCode::from_name)
+        .unwrap_or(ErrorCode::PaymentStateConflict);
+    let message = u.message.clone().unwrap_or_else(|| "not paid".into());
+    WireError::new(code, format!("the payment was refused: {message}"))
+}
+
+/// Closes the bill and reports how the payment ended: the receipt if the phone paid after
+/// all, `why` if it did not, `OUTCOME_UNKNOWN` if the ledger could not be asked after the
+/// phone may have had the bill.
+async fn end_unpaid(
+    agent: &Agent,
+    shown: &ShownBill,
+    reason: CloseReason,
+    why: WireError,
+    phone: Option<&PhoneChannel>,
+    view: &mut dyn PayView,
+) -> crate::Result<Receipt> {
+    match close::close(agent, shown, reason).await {
+        Ok(Closed::Paid(r)) => {
+            view.receipt(&r);
+            Ok(r)
+        }
+        Ok(Closed::Unpaid) => {
+            if let Some(phone) = phone {
+                let notice = KioskNotice {
+                    bill_id: shown.issued.bill_id,
+                    reason,
+                };
+                link::notify_phone(agent, phone, &notice).await;
+            }
+            Err(why)
+        }
+        // Nobody joined: no phone ever had this bill, so nothing can have been paid.
+        Err(_) if reason == CloseReason::Expired && phone.is_none() => Err(why),
+        Err(e) if e.code == ErrorCode::OutcomeUnknown => Err(e),
+        Err(e) => {
+            tracing::warn!(error = %e, "closing the bill was refused");
+            Err(close::unknown(shown))
+        }
+    }
 }

@@ -1,5 +1,6 @@
 //! Every string the payer reads at the kiosk, in Chinese and English, in one table.
 
+use posfee_schemas::{ErrorCode, WireError};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
@@ -52,6 +53,9 @@ pub enum Msg {
     Error,
     NothingToCancel,
     Bye,
+    NotPaid,
+    NotConfirmed,
+    Paying,
 }
 
 /// (中文, English) for each message.
@@ -96,6 +100,49 @@ fn entry(m: Msg) -> (&'static str, &'static str) {
         Msg::Error => ("出错了", "Error"),
         Msg::NothingToCancel => ("没有进行中的缴费", "Nothing to cancel"),
         Msg::Bye => ("再见", "Goodbye"),
+        Msg::NotPaid => ("未付款", "Not paid"),
+        Msg::NotConfirmed => ("支付结果尚未确认", "Payment not confirmed yet"),
+        Msg::Paying => ("手机正在付款", "The phone is paying"),
+    }
+}
+
+/// Why a payment ended without a receipt, in the kiosk's language; `None` for failures, which
+/// are shown with their code and message.
+pub fn reason(lang: Lang, code: ErrorCode) -> Option<&'static str> {
+    let (zh, en) = match code {
+        ErrorCode::NothingOwed => ("当前无欠费", "Nothing is owed"),
+        ErrorCode::PayerDeclined => ("付款人已在手机上拒绝", "The payer declined on the phone"),
+        ErrorCode::PairingGone => (
+            "本次缴费已结束（已取消或超时），未扣款",
+            "This payment ended (cancelled or timed out); nothing was charged",
+        ),
+        ErrorCode::InsufficientFunds => ("余额不足，未扣款", "Not enough money; nothing was charged"),
+        ErrorCode::BillAlreadyPaid => ("该账单已缴清", "This bill is already paid"),
+        ErrorCode::BillExpired => ("账单已过期，请重新查询", "The bill expired; please start again"),
+        ErrorCode::OutcomeUnknown => (
+            "将自动完成或退回；请稍后在手机的缴费凭证或本户缴费记录中查看",
+            "it will complete or be released on its own; check the phone's receipts or this account's payments later",
+        ),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    })
+}
+
+/// How a payment that ended without a receipt is shown: a result, an unknown outcome, or an
+/// error with its code.
+pub fn ending(lang: Lang, e: &WireError) -> String {
+    use posfee_runtime::ending::Ending;
+    let said = reason(lang, e.code);
+    match (posfee_runtime::ending::ending(e), said) {
+        (Ending::Outcome, Some(r)) if e.code == ErrorCode::NothingOwed => r.to_string(),
+        (Ending::Outcome, Some(r)) => format!("{}: {r}", t(lang, Msg::NotPaid)),
+        (Ending::Unknown, Some(r)) => {
+            format!("{}: {r} ({})", t(lang, Msg::NotConfirmed), e.message)
+        }
+        _ => format!("{}: {e}", t(lang, Msg::Error)),
     }
 }
 
@@ -145,6 +192,9 @@ mod tests {
             Error,
             NothingToCancel,
             Bye,
+            NotPaid,
+            NotConfirmed,
+            Paying,
         ] {
             let (zh, en) = entry(m);
             assert!(!zh.is_empty() && !en.is_empty(), "{m:?}");

@@ -8,12 +8,14 @@
 //! Everything is a library so tests drive it in-process; `main.rs` only parses arguments.
 
 pub mod bill;
+pub mod close;
 pub mod cmd;
 pub mod config;
 pub mod console;
 pub mod events;
 pub mod flow;
 pub mod i18n;
+pub mod link;
 pub mod pairing;
 pub mod presence;
 pub mod receipt;
@@ -81,18 +83,5 @@ pub(crate) fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
 
 /// Maps a failed call to the error the kiosk reports.
 pub(crate) fn from_call(e: posfee_runtime::CallError) -> WireError {
-    use posfee_runtime::CallError as C;
-    match e {
-        C::Remote(w) => w,
-        C::NoResponders(s) => WireError::new(
-            ErrorCode::Unavailable,
-            format!("nobody is serving {s}; is the system up?"),
-        ),
-        C::TimedOut(s) => WireError::new(
-            ErrorCode::Unavailable,
-            format!("{s} did not answer in time"),
-        ),
-        C::TooLarge(s) => WireError::new(ErrorCode::PayloadTooLarge, s),
-        other => WireError::new(ErrorCode::Internal, other.to_string()),
-    }
+    posfee_runtime::ending::from_call(e)
 }

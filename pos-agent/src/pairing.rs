@@ -11,7 +11,7 @@ use futures::StreamExt;
 use posfee_runtime::reply;
 use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
 use posfee_schemas::ids::{BillId, PairToken};
-use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode};
+use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode, PhoneChannel};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -23,14 +23,12 @@ pub const DRAIN_TIMEOUT_MS: u64 = 500;
 /// How a pairing ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairingOutcome {
-    /// The phone joined and has the bill.
-    Joined,
+    /// The phone joined and has the bill; it listens for the kiosk's notices here, if it said.
+    Joined(Option<PhoneChannel>),
     /// Nobody joined in time.
     Expired,
     /// The kiosk (or the payer at it) cancelled.
     Cancelled,
-    /// A join was refused (another terminal or bill, or undecodable); the code is spent.
-    Refused(WireError),
 }
 
 /// An open pairing: the code to show and the subscription that waits for the join.
@@ -49,7 +47,12 @@ pub struct OpenPairing {
 /// JetStream account info, no disk involved) proves the subscription is routed, so once this
 /// returns a join reaches us. `pairing.opened` goes to the stream meanwhile: waiting for its
 /// fsync here kept the code off the screen for the time of the stream's whole write queue.
-pub async fn open(agent: &Agent, bill: &ShownBill) -> crate::Result<OpenPairing> {
+/// `updates` is the kiosk's private subject for the phone's reports ([`crate::link`]).
+pub async fn open(
+    agent: &Agent,
+    bill: &ShownBill,
+    updates: Option<PairToken>,
+) -> crate::Result<OpenPairing> {
     let token = PairToken::generate();
     let ttl = agent.settings.pairing_ttl;
     let expires_at = agent.clock.now()
@@ -82,6 +85,7 @@ pub async fn open(agent: &Agent, bill: &ShownBill) -> crate::Result<OpenPairing>
             terminal: agent.terminal().clone(),
             bill: bill.issued.clone(),
             pairing_expires_at: expires_at,
+            updates,
         },
         sub,
         opened: Some(opened),
@@ -117,17 +121,18 @@ impl OpenPairing {
                 continue;
             }
             match self.check_join(&msg) {
-                Ok(()) => {
+                Ok(join) => {
                     reply::ok(&agent.client, &msg, posfee_schemas::encode(&self.offer))
                         .await
                         .map_err(|e| crate::unavailable("answering a join", e))?;
-                    break PairingOutcome::Joined;
+                    break PairingOutcome::Joined(join.notify);
                 }
+                // The code stays open for the phone it was shown to.
                 Err(e) => {
-                    reply::err(&agent.client, &msg, &e)
-                        .await
-                        .map_err(|e| crate::unavailable("answering a join", e))?;
-                    break PairingOutcome::Refused(e);
+                    tracing::debug!(error = %e, "join refused; the pairing stays open");
+                    if let Err(e) = reply::err(&agent.client, &msg, &e).await {
+                        tracing::debug!(error = %e, "refused join not answered");
+                    }
                 }
             }
         };
@@ -137,11 +142,9 @@ impl OpenPairing {
             bill_id: self.bill_id,
         };
         let body = match &outcome {
-            PairingOutcome::Joined => EventBody::PairingJoined(ended),
+            PairingOutcome::Joined(_) => EventBody::PairingJoined(ended),
             PairingOutcome::Expired => EventBody::PairingExpired(ended),
-            PairingOutcome::Cancelled | PairingOutcome::Refused(_) => {
-                EventBody::PairingCancelled(ended)
-            }
+            PairingOutcome::Cancelled => EventBody::PairingCancelled(ended),
         };
         if let Some(opened) = self.opened.take() {
             events::settle(opened).await;
@@ -150,7 +153,7 @@ impl OpenPairing {
         Ok(outcome)
     }
 
-    fn check_join(&self, msg: &async_nats::Message) -> Result<(), WireError> {
+    fn check_join(&self, msg: &async_nats::Message) -> Result<PairJoin, WireError> {
         let join: PairJoin = posfee_runtime::decode_request(&msg.payload)?;
         if join.terminal != self.offer.terminal {
             return Err(WireError::new(
@@ -169,7 +172,7 @@ impl OpenPairing {
                 ));
             }
         }
-        Ok(())
+        Ok(join)
     }
 
     /// Unsubscribes, answering joins that were already on their way with a conflict, so the

@@ -6,8 +6,7 @@ use crate::Agent;
 use futures::StreamExt;
 use posfee_schemas::ids::BillId;
 use posfee_schemas::ledger::Receipt;
-use posfee_schemas::{subjects, ErrorCode, WireError};
-use tokio_util::sync::CancellationToken;
+use posfee_schemas::subjects;
 
 pub struct ReceiptWatch {
     sub: async_nats::Subscriber,
@@ -23,30 +22,15 @@ impl ReceiptWatch {
         Ok(ReceiptWatch { sub })
     }
 
-    /// Waits for the receipt of `bill`, skipping receipts of other bills (another payment at
-    /// this kiosk finishing late) and anything undecodable.
-    pub async fn wait_for(
-        &mut self,
-        bill: BillId,
-        timeout: std::time::Duration,
-        cancel: &CancellationToken,
-    ) -> crate::Result<Receipt> {
-        let deadline = tokio::time::sleep(timeout);
-        tokio::pin!(deadline);
+    /// The receipt of `bill`, skipping receipts of other bills (another payment at this kiosk
+    /// finishing late) and anything undecodable. Safe to drop and call again.
+    pub async fn next_for(&mut self, bill: BillId) -> crate::Result<Receipt> {
         loop {
-            let msg = tokio::select! {
-                _ = cancel.cancelled() => return Err(WireError::new(
-                    ErrorCode::PairingGone,
-                    "cancelled while waiting for the payment",
-                )),
-                _ = &mut deadline => return Err(WireError::new(
-                    ErrorCode::Unavailable,
-                    format!("no receipt for bill {bill} within {} s; the payment may still settle, check the phone", timeout.as_secs()),
-                )),
-                m = self.sub.next() => match m {
-                    Some(m) => m,
-                    None => return Err(crate::unavailable("waiting for the receipt", "connection closed")),
-                },
+            let Some(msg) = self.sub.next().await else {
+                return Err(crate::unavailable(
+                    "waiting for the receipt",
+                    "connection closed",
+                ));
             };
             match posfee_schemas::decode::<Receipt>(&msg.payload) {
                 Ok(r) if r.bill_id == bill => return Ok(r),

@@ -1,22 +1,46 @@
 //! Mode B, the phone presents: the kiosk sends the signed bill as a request to the code the
-//! phone shows (`posfee.wallet.<device>.<token>`) and gets the payment id the phone will pay with. The
-//! kiosk reports the pairing with the same events as mode A (mode `phone_presents`).
+//! phone shows (`posfee.wallet.<device>.<token>`) and gets, once the payer confirmed, the
+//! payment id the phone will pay with: the answer comes before the payment, whose receipt the
+//! ledger sends later. The kiosk reports the pairing with the same events as mode A (mode
+//! `phone_presents`).
 
 use crate::bill::ShownBill;
 use crate::{events, Agent};
 use posfee_runtime::{call, CallError};
 use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
-use posfee_schemas::pairing::{BillOffer, PairCode, PairMode, WalletAnswer};
+use posfee_schemas::ids::PairToken;
+use posfee_schemas::pairing::{
+    BillOffer, CloseReason, PairCode, PairMode, PhoneChannel, WalletAnswer,
+};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use tokio_util::sync::CancellationToken;
 
-/// Offers `bill` to the wallet `code`; returns the phone's answer once the payer confirmed.
+/// How an offer to a phone ended.
+#[derive(Debug)]
+pub enum Offered {
+    /// The payer confirmed; the phone will pay with this payment id.
+    Accepted(WalletAnswer),
+    /// The phone does not have the bill to pay (declined, cancelled, expired, refused).
+    Ended(CloseReason, WireError),
+}
+
+/// Where a wallet code's phone hears the kiosk: the code's own subject.
+pub fn channel(code: &PairCode) -> Option<PhoneChannel> {
+    Some(PhoneChannel {
+        device: code.device.clone()?,
+        token: code.token.clone(),
+    })
+}
+
+/// Offers `bill` to the wallet `code` and waits for the payer's decision. `updates` is the
+/// kiosk's private subject for the phone's later reports ([`crate::link`]).
 pub async fn offer(
     agent: &Agent,
     code: &PairCode,
     bill: &ShownBill,
+    updates: Option<PairToken>,
     cancel: &CancellationToken,
-) -> crate::Result<WalletAnswer> {
+) -> crate::Result<Offered> {
     if code.mode != PairMode::PhonePresents {
         return Err(WireError::field(
             "wallet",
@@ -43,6 +67,7 @@ pub async fn offer(
         terminal: agent.terminal().clone(),
         bill: bill.issued.clone(),
         pairing_expires_at: expires_at,
+        updates,
     };
     // The payer reads and confirms on the phone while we wait, so the request may take up
     // to the whole pairing time.
@@ -53,22 +78,25 @@ pub async fn offer(
         Some(ttl),
     );
     let gone = |m: String| WireError::new(ErrorCode::PairingGone, m);
-    // How the pairing ended decides the event; the error says why to the person at the kiosk.
-    let (result, expired) = tokio::select! {
-        _ = cancel.cancelled() => (Err(gone("cancelled at the kiosk".into())), false),
+    let result = tokio::select! {
+        _ = cancel.cancelled() => Offered::Ended(CloseReason::Cancelled, gone("cancelled at the kiosk".into())),
         r = asked => match r {
-            Ok(answer) if answer.bill_id == bill_id => (Ok(answer), false),
-            Ok(answer) => (Err(WireError::new(
+            Ok(answer) if answer.bill_id == bill_id => Offered::Accepted(answer),
+            Ok(answer) => Offered::Ended(CloseReason::NotPaid, WireError::new(
                 ErrorCode::PairingConflict,
                 format!("the phone answered for bill {}, not {bill_id}", answer.bill_id),
-            )), false),
-            Err(CallError::NoResponders(_)) => (Err(gone(
+            )),
+            Err(CallError::NoResponders(_)) => Offered::Ended(CloseReason::Expired, gone(
                 "no phone is showing this code: it was already used, cancelled or has expired".into(),
-            )), false),
-            Err(CallError::TimedOut(_)) => (Err(gone(
+            )),
+            Err(CallError::TimedOut(_)) => Offered::Ended(CloseReason::Expired, gone(
                 format!("the phone did not answer within {} s", ttl.as_secs()),
-            )), true),
-            Err(e) => (Err(crate::from_call(e)), false),
+            )),
+            Err(CallError::Remote(e)) if e.code == ErrorCode::PayerDeclined => {
+                Offered::Ended(CloseReason::Declined, e)
+            }
+            Err(CallError::Remote(e)) => Offered::Ended(CloseReason::NotPaid, e),
+            Err(e) => return Err(crate::from_call(e)),
         },
     };
     let ended = PairingEnded {
@@ -76,11 +104,11 @@ pub async fn offer(
         bill_id,
     };
     let body = match &result {
-        Ok(_) => EventBody::PairingJoined(ended),
-        Err(_) if expired => EventBody::PairingExpired(ended),
-        Err(_) => EventBody::PairingCancelled(ended),
+        Offered::Accepted(_) => EventBody::PairingJoined(ended),
+        Offered::Ended(CloseReason::Expired, _) => EventBody::PairingExpired(ended),
+        Offered::Ended(..) => EventBody::PairingCancelled(ended),
     };
     events::settle(opened).await;
     events::publish(agent, body).await?;
-    result
+    Ok(result)
 }

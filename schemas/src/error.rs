@@ -46,6 +46,8 @@ error_codes! {
     BadSignature = ("BAD_SIGNATURE", 401),
     /// The caller may not do this.
     Forbidden = ("FORBIDDEN", 403),
+    /// The payer declined the bill on the phone; nothing was paid.
+    PayerDeclined = ("PAYER_DECLINED", 403),
     TenantNotFound = ("TENANT_NOT_FOUND", 404),
     AccountNotFound = ("ACCOUNT_NOT_FOUND", 404),
     BillNotFound = ("BILL_NOT_FOUND", 404),
@@ -73,6 +75,25 @@ error_codes! {
     Internal = ("INTERNAL", 500),
     /// A dependency did not answer; the request may be retried with the same key.
     Unavailable = ("UNAVAILABLE", 503),
+    /// Whether money moved is not known yet: the payment will be settled or released by the
+    /// system on its own; ask again with the same payment id (or read the receipts) later.
+    OutcomeUnknown = ("OUTCOME_UNKNOWN", 504),
+}
+
+impl ErrorCode {
+    /// An ordinary answer a payer or kiosk expects to see now and then (nothing owed, the
+    /// payer declined, the code expired, not enough money): shown as a result, not as an error.
+    pub fn is_outcome(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NothingOwed
+                | ErrorCode::PayerDeclined
+                | ErrorCode::PairingGone
+                | ErrorCode::BillAlreadyPaid
+                | ErrorCode::BillExpired
+                | ErrorCode::InsufficientFunds
+        )
+    }
 }
 
 impl fmt::Display for ErrorCode {
@@ -121,6 +142,7 @@ impl WireError {
             413 => ErrorCode::PayloadTooLarge,
             422 => ErrorCode::RuleViolation,
             503 => ErrorCode::Unavailable,
+            504 => ErrorCode::OutcomeUnknown,
             _ => ErrorCode::Internal,
         });
         let message = if ErrorCode::from_name(name).is_some() {

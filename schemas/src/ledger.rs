@@ -3,6 +3,7 @@
 use crate::fee::{BillLine, IssuedBill};
 use crate::ids::{AccountNo, BillId, IdempotencyKey, PayerHandle, PaymentId, TenantId, TerminalId};
 use crate::money::Money;
+use crate::pairing::CloseReason;
 use crate::signed::Signed;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -83,4 +84,31 @@ pub struct SettlementsPage {
     /// Pass as `after` for the next page; absent on the last page.
     #[serde(default)]
     pub next: Option<PaymentId>,
+}
+
+/// `posfee.ledger.close.<terminal>`: the kiosk that issued a bill ends its payment window.
+/// Like closing a pre-created order: afterwards the bill can no longer be settled, and if it
+/// was settled first the answer says so with its receipt. Idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseRequest {
+    /// The fee-engine-signed bill; its terminal must be the one in the subject.
+    pub bill: IssuedBill,
+    pub reason: CloseReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseReply {
+    pub outcome: CloseOutcome,
+    /// `paid`: the receipt of the payment that settled the bill.
+    #[serde(default)]
+    pub receipt: Option<Receipt>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseOutcome {
+    /// Closed unpaid: no settlement of this bill will ever be accepted.
+    Closed,
+    /// Already settled: the payment stands.
+    Paid,
 }

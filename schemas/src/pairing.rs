@@ -28,6 +28,17 @@ pub struct PairJoin {
     /// The bill the code was shown for, when the code carried one.
     #[serde(default)]
     pub bill_id: Option<BillId>,
+    /// Where the kiosk tells this phone that the pairing ended before it paid (cancelled at
+    /// the kiosk, expired): a wallet subject of the phone's own that it listens on.
+    #[serde(default)]
+    pub notify: Option<PhoneChannel>,
+}
+
+/// A subject only one phone hears: `posfee.wallet.<device>.<token>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneChannel {
+    pub device: DeviceId,
+    pub token: PairToken,
 }
 
 /// The signed bill sent over the temporary connection (mode A reply, mode B request).
@@ -37,6 +48,76 @@ pub struct BillOffer {
     pub bill: IssuedBill,
     /// When the pairing (not the bill) stops accepting.
     pub pairing_expires_at: DateTime<Utc>,
+    /// Where the phone reports the payer's decision and a payment that failed:
+    /// `posfee.pair.<terminal>.<updates>`, a subject only the kiosk and this phone know.
+    #[serde(default)]
+    pub updates: Option<PairToken>,
+}
+
+/// Phone to kiosk, a request on the offer's `updates` subject: what the payer decided and
+/// how the payment went, so the kiosk never waits for a receipt that will not come.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayerUpdate {
+    pub bill_id: BillId,
+    pub step: PayerStep,
+    /// `paying` and `not_paid`: the payment the phone made.
+    #[serde(default)]
+    pub payment_id: Option<PaymentId>,
+    /// `not_paid`: the payment platform's error code (`INSUFFICIENT_FUNDS` …).
+    #[serde(default)]
+    pub code: Option<String>,
+    /// `not_paid`: the reason, for the kiosk's screen.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// What the phone reports to the kiosk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayerStep {
+    /// The payer declined on the phone.
+    Declined,
+    /// The payer confirmed; the payment is on its way.
+    Paying,
+    /// The payment platform refused the payment for good; nothing was paid.
+    NotPaid,
+}
+
+/// Kiosk to phone, published (not a request) on the phone's [`PhoneChannel`] or wallet code:
+/// the kiosk ended the pairing and closed the bill at the ledger, so it can no longer be paid
+/// through this pairing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskNotice {
+    pub bill_id: BillId,
+    pub reason: CloseReason,
+}
+
+/// Why a kiosk closed a bill without a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Cancelled at the kiosk.
+    Cancelled,
+    /// No phone took the bill in time.
+    Expired,
+    /// The payer declined on the phone.
+    Declined,
+    /// The payment platform refused the payment.
+    NotPaid,
+    /// No receipt came within the kiosk's wait.
+    NoReceipt,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Cancelled => "cancelled",
+            CloseReason::Expired => "expired",
+            CloseReason::Declined => "declined",
+            CloseReason::NotPaid => "not_paid",
+            CloseReason::NoReceipt => "no_receipt",
+        }
+    }
 }
 
 /// Mode B: the phone's answer to an offer.

@@ -76,6 +76,15 @@ pub fn receipt(terminal: &TerminalId) -> String {
 pub fn receipt_any() -> String {
     format!("{PREFIX}.receipt.*")
 }
+/// Where a kiosk closes the bills it issued: its own id is in the subject, which the server
+/// lets only that kiosk publish to, and the ledger refuses a bill issued for another terminal.
+pub fn ledger_close(terminal: &TerminalId) -> String {
+    format!("{PREFIX}.ledger.close.{terminal}")
+}
+/// Every kiosk's close requests: what the ledger answers.
+pub fn ledger_close_any() -> String {
+    format!("{PREFIX}.ledger.close.*")
+}
 /// Every ledger operation: what the ledger answers.
 pub fn ledger_any() -> String {
     format!("{PREFIX}.ledger.*")
@@ -247,6 +256,7 @@ pub enum Subject {
     Wallet(DeviceId, PairToken),
     Paygate(PaygateOp),
     Ledger(LedgerOp),
+    LedgerClose(TerminalId),
     Receipt(TerminalId),
     Event(EventKind),
 }
@@ -286,6 +296,9 @@ impl Subject {
                 .map(Subject::Paygate)
                 .ok_or_else(unknown),
             ["ledger", op] => LedgerOp::parse(op).map(Subject::Ledger).ok_or_else(unknown),
+            ["ledger", "close", t] => {
+                Ok(Subject::LedgerClose(TerminalId::parse(t).map_err(bad_id)?))
+            }
             ["receipt", t] => Ok(Subject::Receipt(TerminalId::parse(t).map_err(bad_id)?)),
             ["events", entity, what] => EventKind::parse(&format!("{entity}.{what}"))
                 .map(Subject::Event)
@@ -304,6 +317,7 @@ impl Subject {
             Subject::Wallet(d, tok) => wallet(d, tok),
             Subject::Paygate(op) => paygate(*op),
             Subject::Ledger(op) => ledger(*op),
+            Subject::LedgerClose(t) => ledger_close(t),
             Subject::Receipt(t) => receipt(t),
             Subject::Event(k) => event(*k),
         }
@@ -318,6 +332,7 @@ impl Subject {
         out.push(format!("{PREFIX}.wallet.{{device}}.{{token}}"));
         out.extend(PaygateOp::ALL.iter().map(|o| paygate(*o)));
         out.extend(LedgerOp::ALL.iter().map(|o| ledger(*o)));
+        out.push(format!("{PREFIX}.ledger.close.{{terminal}}"));
         out.push(format!("{PREFIX}.receipt.{{terminal}}"));
         out.extend(EventKind::ALL.iter().map(|k| event(*k)));
         out
@@ -341,6 +356,7 @@ mod tests {
         let mut all = vec![
             Subject::FeeQuote,
             Subject::BillIssue(t.clone()),
+            Subject::LedgerClose(t.clone()),
             Subject::Pair(t.clone(), tok.clone()),
             Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
             Subject::Receipt(t),

@@ -96,6 +96,27 @@ fn documented_error_codes_are_exactly_the_code_enum() {
         .map(|c| c.name().to_string())
         .collect();
     assert_eq!(documented, in_code);
+    let statuses = doc["components"]["schemas"]["ErrorCode"]["x-status"]
+        .as_mapping()
+        .unwrap();
+    assert_eq!(statuses.len(), ErrorCode::ALL.len());
+    for code in ErrorCode::ALL {
+        let documented = statuses[code.name()].as_u64();
+        assert_eq!(documented, Some(u64::from(code.status())), "{code}");
+    }
+    let outcomes: BTreeSet<String> = doc["components"]["schemas"]["ErrorCode"]["x-outcome"]
+        ["codes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let in_code: BTreeSet<String> = ErrorCode::ALL
+        .iter()
+        .filter(|c| c.is_outcome())
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(outcomes, in_code);
 }
 
 /// The field names of an encoded MessagePack map.
@@ -318,6 +339,41 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         PairJoin {
             terminal: term(),
             bill_id: Some(bid),
+            notify: Some(PhoneChannel {
+                device: DeviceId::parse("phabcd2345").unwrap(),
+                token: PairToken::generate(),
+            }),
+        },
+    );
+    round_trip(
+        "PayerUpdate",
+        PayerUpdate {
+            bill_id: bid,
+            step: PayerStep::NotPaid,
+            payment_id: Some(PaymentId::new_random()),
+            code: Some("INSUFFICIENT_FUNDS".into()),
+            message: Some("balance 1.00 CNY is less than 190.00 CNY".into()),
+        },
+    );
+    round_trip(
+        "KioskNotice",
+        KioskNotice {
+            bill_id: bid,
+            reason: CloseReason::Cancelled,
+        },
+    );
+    round_trip(
+        "CloseRequest",
+        CloseRequest {
+            bill: issued(),
+            reason: CloseReason::NoReceipt,
+        },
+    );
+    round_trip(
+        "CloseReply",
+        CloseReply {
+            outcome: CloseOutcome::Closed,
+            receipt: None,
         },
     );
     round_trip(
@@ -326,6 +382,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             terminal: term(),
             bill: issued(),
             pairing_expires_at: at(),
+            updates: Some(PairToken::generate()),
         },
     );
     round_trip(

@@ -9,6 +9,8 @@ use crate::home::{self, Home};
 use crate::verify::VerifiedBill;
 use crate::wallet::Confirm;
 use crate::{render, Companion};
+use futures::future::BoxFuture;
+use posfee_runtime::ending::{self, Ending};
 use posfee_runtime::SystemClock;
 use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::Identity;
@@ -61,10 +63,19 @@ pub async fn main(cli: Cli) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(json, &e),
     };
+    let connected = connect(&cli).await;
     if let Command::Receipts = cli.command {
-        return receipts::run(&home, json);
+        // Receipts are on the phone: they list without the system, which is only asked about
+        // payments not confirmed yet.
+        return match connected {
+            Ok((device, client)) => {
+                let c = Companion::new(client, device, home, Arc::new(SystemClock));
+                receipts::run(&c.home, Some(&c), json).await
+            }
+            Err(_) => receipts::run(&home, None, json).await,
+        };
     }
-    let (device, client) = match connect(&cli).await {
+    let (device, client) = match connected {
         Ok(c) => c,
         Err(e) => return fail(json, &e),
     };
@@ -73,7 +84,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Command::Register(args) => register::run(&c, args, json).await,
         Command::Pay(args) => pay::run(&c, args, json).await,
         Command::ShowCode(args) => show_code::run(&c, args, json).await,
-        Command::Receipts => receipts::run(&c.home, json),
+        Command::Receipts => receipts::run(&c.home, Some(&c), json).await,
     };
     let _ = client.flush().await;
     code
@@ -102,14 +113,35 @@ async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
     Ok((device, client))
 }
 
-/// Prints an error (a JSON line on stdout, or text on stderr) and fails.
+/// Prints how a request ended short of success (a JSON line on stdout, or text) and exits
+/// with the matching status: an ordinary outcome is a result, an unknown outcome is said as
+/// such, and only a failure is an error.
 pub fn fail(json: bool, e: &WireError) -> ExitCode {
     if json {
-        emit(&render::json_error(e));
+        emit(&ending::json(e));
     } else {
-        eprintln!("companion: {e}");
+        match ending::ending(e) {
+            Ending::Outcome => println!("{} 未完成: {}", e.code.name(), e.message),
+            Ending::Unknown => println!("Not confirmed yet 尚未确认: {}", e.message),
+            Ending::Failure => eprintln!("companion: {e}"),
+        }
     }
-    ExitCode::FAILURE
+    ending::exit_code(e)
+}
+
+/// Prints the receipt of a payment, or how it ended without one.
+pub fn paid(json: bool, result: crate::Result<posfee_schemas::ledger::Receipt>) -> ExitCode {
+    match result {
+        Ok(r) => {
+            if json {
+                emit(&render::json_receipt(&r));
+            } else {
+                print!("{}", render::receipt(&r));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(json, &e),
+    }
 }
 
 /// One JSON line, flushed at once so a driving script sees it.
@@ -119,26 +151,29 @@ pub fn emit(v: &serde_json::Value) {
     let _ = out.flush();
 }
 
-/// Asks on the terminal. Blocking on stdin is fine here: the phone has nothing else to do
-/// while the payer decides, and `block_in_place` keeps the runtime's other tasks running.
+/// Asks on the terminal. The line is read on a blocking thread, so the question can be
+/// dropped when the kiosk ends the pairing while the payer reads.
 pub struct Prompt;
 
 impl Confirm for Prompt {
-    fn confirm(&mut self, bill: &VerifiedBill) -> bool {
+    fn confirm<'a>(&'a mut self, bill: &'a VerifiedBill) -> BoxFuture<'a, bool> {
         print!(
             "{}Pay 确认付款 {}? [y/N] ",
             render::bill(bill),
             bill.bill.total
         );
         let _ = std::io::stdout().flush();
-        tokio::task::block_in_place(|| {
-            let mut line = String::new();
-            match std::io::stdin().read_line(&mut line) {
-                Ok(_) => matches!(
+        Box::pin(async {
+            let read = tokio::task::spawn_blocking(|| {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line).map(|_| line)
+            });
+            match read.await {
+                Ok(Ok(line)) => matches!(
                     line.trim().to_ascii_lowercase().as_str(),
                     "y" | "yes" | "是"
                 ),
-                Err(_) => false,
+                _ => false,
             }
         })
     }

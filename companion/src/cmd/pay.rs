@@ -1,10 +1,11 @@
 //! `companion pay CODE`: mode A. Join the kiosk's pairing, verify and show the bill, confirm
 //! (or `--yes`), pay, keep the receipt.
 
+use crate::pay::Decision;
 use crate::wallet::{Always, Confirm};
 use crate::{join, pay, render, Companion};
 use posfee_schemas::pairing::{PairCode, PairMode};
-use posfee_schemas::{ErrorCode, WireError};
+use posfee_schemas::WireError;
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -35,21 +36,10 @@ pub async fn run(c: &Companion, args: PayArgs, json: bool) -> ExitCode {
     } else if args.yes {
         print!("{}", render::bill(&verified));
     }
-    if !confirm.confirm(&verified) {
-        return super::fail(
-            json,
-            &WireError::new(ErrorCode::Forbidden, "payer declined"),
-        );
+    match pay::decide(&verified, confirm.as_mut()).await {
+        Decision::Confirmed => {}
+        Decision::Declined => return super::fail(json, &pay::decline(c, &verified).await),
+        Decision::Ended(n) => return super::fail(json, &pay::ended(&n)),
     }
-    match pay::pay(c, &verified).await {
-        Ok(r) => {
-            if json {
-                super::emit(&render::json_receipt(&r));
-            } else {
-                print!("{}", render::receipt(&r));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => super::fail(json, &e),
-    }
+    super::paid(json, pay::pay(c, &verified).await)
 }

@@ -59,15 +59,5 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
     if json {
         super::emit(&render::json_bill(&verified));
     }
-    match pay::pay(c, &verified).await {
-        Ok(r) => {
-            if json {
-                super::emit(&render::json_receipt(&r));
-            } else {
-                print!("{}", render::receipt(&r));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => super::fail(json, &e),
-    }
+    super::paid(json, pay::pay(c, &verified).await)
 }

@@ -79,6 +79,21 @@ pub async fn main(cli: Cli) -> ExitCode {
     }
 }
 
+/// Connects as the terminal without announcing it: a one-shot look-up next to a running
+/// kiosk of the same id must not mark that kiosk offline.
+pub async fn connect(config: &Config) -> Result<Agent, WireError> {
+    let client = config
+        .connect()
+        .await
+        .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))?;
+    let settings: Settings = config.settings();
+    Ok(Agent::new(client, settings, Arc::new(SystemClock)))
+}
+
+/// How long saying goodbye (offline record, event, flush) may take: with the bus gone it
+/// would otherwise wait for a reconnect that never comes, and the kiosk could not exit.
+pub const GOODBYE_TIMEOUT_MS: u64 = 3_000;
+
 /// Connects as the terminal, announces it, keeps the heartbeat while `work` runs, and
 /// records it offline afterwards, whatever `work` returned.
 pub async fn session<T, F, Fut>(config: &Config, work: F) -> Result<T, WireError>
@@ -86,12 +101,8 @@ where
     F: FnOnce(Agent) -> Fut,
     Fut: Future<Output = Result<T, WireError>>,
 {
-    let client = config
-        .connect()
-        .await
-        .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))?;
-    let settings: Settings = config.settings();
-    let agent = Agent::new(client.clone(), settings, Arc::new(SystemClock));
+    let agent = connect(config).await?;
+    let client = agent.client.clone();
     let presence = Arc::new(Presence::announce(&agent).await?);
     let beating = Shutdown::new();
     let heartbeat = {
@@ -102,9 +113,15 @@ where
     let result = work(agent).await;
     beating.trigger();
     let _ = heartbeat.await;
-    if let Err(e) = presence.offline().await {
-        tracing::warn!(error = %e, "offline not recorded");
+    let goodbye = async {
+        if let Err(e) = presence.offline().await {
+            tracing::warn!(error = %e, "offline not recorded");
+        }
+        let _ = client.flush().await;
+    };
+    let limit = std::time::Duration::from_millis(GOODBYE_TIMEOUT_MS);
+    if tokio::time::timeout(limit, goodbye).await.is_err() {
+        tracing::warn!("the bus did not answer; leaving without recording offline");
     }
-    let _ = client.flush().await;
     result
 }

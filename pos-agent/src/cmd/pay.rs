@@ -6,9 +6,10 @@ use super::AccountArgs;
 use crate::bill::ShownBill;
 use crate::config::Config;
 use crate::flow::{self, PaySpec, PayView};
-use crate::i18n::{t, Lang, Msg};
+use crate::i18n::{self, t, Lang, Msg};
 use crate::render;
 use chrono::{DateTime, Utc};
+use posfee_runtime::ending::Ending;
 use posfee_runtime::Shutdown;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::{PairCode, PairMode, WalletAnswer};
@@ -73,14 +74,18 @@ pub async fn run(config: Config, args: PayArgs, shutdown: Shutdown) -> ExitCode 
     }
 }
 
-/// Prints an error as a JSON line on stdout (scripts) or as text on stderr.
+/// Prints how the request ended short of a receipt, as a JSON line on stdout (scripts) or as
+/// text (results and unknown outcomes on stdout, failures on stderr), with the matching exit
+/// status.
 pub fn report_error(json: bool, lang: Lang, e: &WireError) -> ExitCode {
     if json {
-        emit(&render::json_error(e));
+        emit(&posfee_runtime::ending::json(e));
+    } else if posfee_runtime::ending::ending(e) == Ending::Failure {
+        eprintln!("{}", i18n::ending(lang, e));
     } else {
-        eprintln!("{}: {e}", t(lang, Msg::Error));
+        println!("{}", i18n::ending(lang, e));
     }
-    ExitCode::FAILURE
+    posfee_runtime::ending::exit_code(e)
 }
 
 fn emit(v: &serde_json::Value) {
@@ -118,6 +123,14 @@ impl PayView for LineView {
     fn joined(&mut self) {
         if !self.json {
             println!("{}", t(self.lang, Msg::Joined));
+        }
+    }
+
+    fn paying(&mut self) {
+        if self.json {
+            emit(&serde_json::json!({ "step": "paying" }));
+        } else {
+            println!("{}", t(self.lang, Msg::Paying));
         }
     }
 

@@ -17,11 +17,18 @@ pub struct QueryArgs {
 pub async fn run(config: Config, args: QueryArgs) -> ExitCode {
     let req = args.account.quote();
     // The account from the query service, then what it owes from the fee-engine.
-    let result = super::session(&config, |agent| async move {
+    // No presence: a look-up under the id of a running kiosk leaves that kiosk online.
+    let result = async {
+        let agent = super::connect(&config).await?;
         let account = bill::account(&agent, &req).await?;
         let quote = bill::quote(&agent, &req).await?;
-        Ok((account, quote))
-    })
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(super::GOODBYE_TIMEOUT_MS),
+            agent.client.flush(),
+        )
+        .await;
+        Ok::<_, posfee_schemas::WireError>((account, quote))
+    }
     .await;
     match result {
         Ok((a, q)) if args.json => {

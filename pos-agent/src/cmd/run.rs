@@ -6,7 +6,7 @@ use crate::bill::{self, ShownBill};
 use crate::config::{Config, TenantChoice};
 use crate::console::Console;
 use crate::flow::{self, PaySpec, PayView};
-use crate::i18n::{t, Lang, Msg};
+use crate::i18n::{self, t, Lang, Msg};
 use crate::{render, Agent};
 use chrono::{DateTime, Utc};
 use posfee_runtime::Shutdown;
@@ -148,13 +148,13 @@ impl Kiosk {
         match bill::account(&self.agent, &req).await {
             Ok(a) => print!("{}", render::account(self.lang, &a)),
             Err(e) => {
-                println!("{}: {e}", t(self.lang, Msg::Error));
+                println!("{}", i18n::ending(self.lang, &e));
                 return;
             }
         }
         match bill::quote(&self.agent, &req).await {
             Ok(q) => print!("{}", render::quote(self.lang, &q)),
-            Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+            Err(e) => println!("{}", i18n::ending(self.lang, &e)),
         }
     }
 
@@ -190,7 +190,7 @@ impl Kiosk {
             tokio::select! {
                 r = &mut paying => {
                     if let Err(e) = r {
-                        println!("\n{}: {e}", t(lang, Msg::Error));
+                        println!("\n{}", i18n::ending(lang, &e));
                     }
                     break;
                 }
@@ -240,6 +240,9 @@ impl PayView for ScreenView {
     fn joined(&mut self) {
         self.stop_countdown();
         println!("\n{}", t(self.lang, Msg::Joined));
+    }
+    fn paying(&mut self) {
+        println!("{}", t(self.lang, Msg::Paying));
     }
     fn wallet_answered(&mut self, _answer: &WalletAnswer) {
         println!("{}", t(self.lang, Msg::WalletConfirmed));

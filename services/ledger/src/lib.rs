@@ -48,7 +48,7 @@ pub async fn run(
         settlement_keys: KeyDirectory::open(&client, Purpose::Settlement).await?,
         bill_keys: KeyDirectory::open(&client, Purpose::Bill).await?,
     });
-    let (a, b, c) = (app.clone(), app.clone(), app.clone());
+    let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
     let endpoints = Endpoints::new()
         .add("settle", subjects::ledger(LedgerOp::Settle), move |m| {
             ops::settle::handle(a.clone(), m)
@@ -60,7 +60,10 @@ pub async fn run(
             "settlements",
             subjects::ledger(LedgerOp::Settlements),
             move |m| ops::settlements::handle(c.clone(), m),
-        );
+        )
+        .add("close", subjects::ledger_close_any(), move |m| {
+            ops::close::handle(d.clone(), m)
+        });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
     let _ = outbox_task.await;

@@ -4,6 +4,8 @@
 //! * `bills_paid`: bill id → payment id — a bill is settled once
 //! * `periods`: tenant \0 account \0 kind \0 period → bill id — a period is paid once, even
 //!   through two different bills issued for it
+//! * `bills_closed`: bill id → the reason its kiosk closed it unpaid; a closed bill is never
+//!   settled
 //! * `refunds`: idempotency key → [`RefundRecord`]
 //! * `postings`: sequence → [`Posting`] and `balances`: ledger account → fen
 //! * the outbox
@@ -47,6 +49,7 @@ pub struct Store {
     pub db: sled::Db,
     pub settlements: sled::Tree,
     pub bills_paid: sled::Tree,
+    pub bills_closed: sled::Tree,
     pub periods: sled::Tree,
     pub refunds: sled::Tree,
     pub postings: sled::Tree,
@@ -58,6 +61,7 @@ impl Store {
         Ok(Store {
             settlements: db.open_tree("settlements")?,
             bills_paid: db.open_tree("bills_paid")?,
+            bills_closed: db.open_tree("bills_closed")?,
             periods: db.open_tree("periods")?,
             refunds: db.open_tree("refunds")?,
             postings: db.open_tree("postings")?,

@@ -157,7 +157,8 @@ pub async fn drive(app: &App, id: PaymentId, deadline_ms: u64) -> Result<Receipt
     }
 }
 
-/// The ledger's answers that mean it will never settle this payment, so the hold is released.
+/// The ledger's answers that mean it will never settle this payment, so the hold is released
+/// (`PAIRING_GONE`: the kiosk closed the bill before it was settled).
 /// Anything else (a key it cannot find, a notice it cannot read, an idempotency conflict) may
 /// hide a settlement it already made: the payment stays authorized, is retried, and shows in
 /// `posfee reconcile` as stuck if it never resolves — never voided on a guess.
@@ -169,6 +170,7 @@ fn refuses_for_good(code: ErrorCode) -> bool {
             | ErrorCode::AmountMismatch
             | ErrorCode::InvalidField
             | ErrorCode::RuleViolation
+            | ErrorCode::PairingGone
     )
 }
 

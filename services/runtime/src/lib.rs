@@ -8,6 +8,7 @@ pub mod bus;
 pub mod call;
 pub mod clock;
 pub mod creds;
+pub mod ending;
 pub mod feed;
 pub mod keydir;
 pub mod keyfile;

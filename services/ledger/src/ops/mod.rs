@@ -1,5 +1,6 @@
 //! One file per request the ledger answers.
 
+pub mod close;
 pub mod refund;
 pub mod settle;
 pub mod settlements;

@@ -117,13 +117,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let result = (
         &s.settlements,
         &s.bills_paid,
+        &s.bills_closed,
         &s.periods,
         &s.postings,
         &s.balances,
         app.outbox.tree(),
     )
         .transaction(
-            |(settlements, bills_paid, periods_t, postings_t, balances, outbox)| {
+            |(settlements, bills_paid, bills_closed, periods_t, postings_t, balances, outbox)| {
                 if settlements.get(&payment_key)?.is_some() {
                     // A concurrent retry of this payment won the race; the caller replays it.
                     return Err(ConflictableTransactionError::Abort(Conflict::SamePayment));
@@ -131,6 +132,11 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 if let Some(other) = bills_paid.get(&bill_key)? {
                     return Err(ConflictableTransactionError::Abort(Conflict::BillPaid(
                         other.to_vec(),
+                    )));
+                }
+                if let Some(why) = bills_closed.get(&bill_key)? {
+                    return Err(ConflictableTransactionError::Abort(Conflict::Closed(
+                        String::from_utf8_lossy(&why).to_string(),
                     )));
                 }
                 for p in &periods {
@@ -179,6 +185,15 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 ),
             ));
         }
+        Err(TransactionError::Abort(Conflict::Closed(why))) => {
+            return Err(WireError::new(
+                ErrorCode::PairingGone,
+                format!(
+                    "bill {} was closed at the kiosk ({why}); nothing was paid",
+                    bill.bill_id
+                ),
+            ));
+        }
         Err(TransactionError::Abort(Conflict::PeriodPaid(what))) => {
             return Err(WireError::new(
                 ErrorCode::BillAlreadyPaid,
@@ -196,6 +211,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
 enum Conflict {
     SamePayment,
     BillPaid(Vec<u8>),
+    Closed(String),
     PeriodPaid(String),
 }
 
