@@ -380,7 +380,10 @@ impl Harness {
             }
         };
         let pending = db.open_tree(posfee_runtime::outbox::OUTBOX_TREE)?.len();
-        anyhow::ensure!(pending == 0, "{name} stopped with {pending} events unpublished");
+        anyhow::ensure!(
+            pending == 0,
+            "{name} stopped with {pending} events unpublished"
+        );
         Ok(())
     }
 
@@ -455,13 +458,16 @@ pub async fn stored_events(
     }
     let mut messages = consumer.messages().await?;
     while (out.len() as u64) < stored {
-        let next = tokio::time::timeout(
-            Duration::from_millis(CONDITION_TIMEOUT_MS),
-            messages.next(),
-        )
-        .await
-        .with_context(|| format!("{} of {stored} stored events on {filter} arrived", out.len()))?
-        .with_context(|| format!("the feed of {filter} ended"))??;
+        let next =
+            tokio::time::timeout(Duration::from_millis(CONDITION_TIMEOUT_MS), messages.next())
+                .await
+                .with_context(|| {
+                    format!(
+                        "{} of {stored} stored events on {filter} arrived",
+                        out.len()
+                    )
+                })?
+                .with_context(|| format!("the feed of {filter} ended"))??;
         out.push(posfee_schemas::decode(&next.payload)?);
     }
     Ok(out)
