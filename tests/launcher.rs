@@ -143,7 +143,9 @@ fn up_serves_every_service_status_reports_them_and_sigterm_stops_all() {
     );
     // The URL it printed is the one it wrote for the operator commands.
     assert_eq!(
-        std::fs::read_to_string(data.join("run/nats.url")).unwrap().trim(),
+        std::fs::read_to_string(data.join("run/nats.url"))
+            .unwrap()
+            .trim(),
         url
     );
     assert_eq!(running_services(&data), SERVICES);

@@ -72,7 +72,12 @@ fn fen_rounded(yuan: Decimal, rounding: &str) -> i64 {
     let fen = yuan * Decimal::ONE_HUNDRED;
     let whole = fen.trunc();
     let rest = (fen - whole).abs();
-    let away = whole + if fen.is_sign_negative() { -Decimal::ONE } else { Decimal::ONE };
+    let away = whole
+        + if fen.is_sign_negative() {
+            -Decimal::ONE
+        } else {
+            Decimal::ONE
+        };
     let half = Decimal::new(5, 1);
     let rounded = match rounding {
         "down" => whole,
@@ -97,7 +102,11 @@ fn check_lines_and_total(q: &Quote, rounding: &str) -> Result<(), TestCaseError>
         total += expected;
     }
     prop_assert_eq!(q.total, Fen(total));
-    prop_assert!(total > 0, "a quote of {} was not refused as nothing owed", total);
+    prop_assert!(
+        total > 0,
+        "a quote of {} was not refused as nothing owed",
+        total
+    );
     Ok(())
 }
 
