@@ -167,7 +167,7 @@ async fn a_bill_is_signed_expires_in_15_minutes_and_is_reported() {
 
 #[tokio::test]
 async fn the_same_key_returns_the_same_bill_and_a_changed_request_is_refused() {
-    let (h, terminal, _) = system().await;
+    let (mut h, terminal, _) = system().await;
     let first: IssuedBill = call(
         &terminal,
         subjects::bill_issue(&kiosk()),
@@ -203,8 +203,9 @@ async fn the_same_key_returns_the_same_bill_and_a_changed_request_is_refused() {
     assert_eq!(wire.code, ErrorCode::Forbidden);
     assert!(wire.message.contains("kiosk-02"), "{}", wire.message);
 
-    // Exactly one bill was reported, whatever was retried.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Exactly one bill was reported, whatever was retried: once the fee-engine has stopped
+    // with an empty outbox, everything it reported is in the stream.
+    h.stop_and_drain(ServiceName::FeeEngine).await.unwrap();
     let operator = h.connect(Role::Operator).await.unwrap();
     let events = stored_events(&operator, &subjects::event(EventKind::BillIssued))
         .await
@@ -214,7 +215,7 @@ async fn the_same_key_returns_the_same_bill_and_a_changed_request_is_refused() {
 
 #[tokio::test]
 async fn bad_requests_get_stable_codes_and_change_nothing() {
-    let (h, terminal, _) = system().await;
+    let (mut h, terminal, _) = system().await;
     let mut unknown_tenant = quote_req();
     unknown_tenant.tenant = TenantId::parse("nobody").unwrap();
     let e = call::<_, Quote>(&terminal, subjects::fee_quote(), &unknown_tenant, None)
@@ -258,7 +259,7 @@ async fn bad_requests_get_stable_codes_and_change_nothing() {
     assert_eq!(wire.code, ErrorCode::InvalidField);
     assert!(wire.message.starts_with("quote.as_of"), "{wire}");
 
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    h.stop_and_drain(ServiceName::FeeEngine).await.unwrap();
     let operator = h.connect(Role::Operator).await.unwrap();
     let events = stored_events(&operator, &subjects::event(EventKind::BillIssued))
         .await

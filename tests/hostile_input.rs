@@ -273,6 +273,8 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
                 meter: None,
                 from: None,
                 to: None,
+                page_size: None,
+                cursor: None,
             }),
         ),
         e(

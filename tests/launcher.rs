@@ -43,7 +43,63 @@ fn wait_gone(needle: &str, within: Duration) -> Vec<String> {
     }
 }
 
-/// Starts `posfee up` and returns once it printed its ready line, with that line.
+/// The URL of a ready line, `ready: posfee is up at URL (services) after N ms; data in DIR;
+/// …`, after checking it names every service and `data` as the data dir.
+fn ready_url(ready: &str, data: &Path) -> String {
+    let rest = ready
+        .strip_prefix("ready: posfee is up at ")
+        .unwrap_or_else(|| panic!("not a ready line: {ready}"));
+    let (url, rest) = rest.split_once(' ').unwrap();
+    let port = url
+        .strip_prefix("nats://127.0.0.1:")
+        .unwrap_or_else(|| panic!("not a local URL: {url}"));
+    assert!(port.parse::<u16>().is_ok_and(|p| p > 0), "{ready}");
+    for name in SERVICES {
+        assert!(rest.contains(name), "{name} missing from {ready}");
+    }
+    assert!(
+        rest.contains(&format!("; data in {};", data.display())),
+        "{ready}"
+    );
+    url.to_string()
+}
+
+const SERVICES: [&str; 4] = [
+    "posfee-fee-engine",
+    "posfee-ledger",
+    "posfee-paygate",
+    "posfee-query",
+];
+
+/// The services `posfee status --json` finds answering, sorted by name.
+fn running_services(data: &Path) -> Vec<String> {
+    let out = Command::new(POSFEE)
+        .args(["status", "--json", "--data-dir"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for s in status["services"].as_array().unwrap() {
+        assert!(!s["id"].as_str().unwrap().is_empty());
+        assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
+    }
+    let mut names: Vec<String> = status["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Starts `posfee up` and returns once it printed the line that starts with `ready:`, with
+/// that line.
 fn start_up(data: &Path) -> (Child, String, Duration) {
     let started = Instant::now();
     let mut child = Command::new(POSFEE)
@@ -57,7 +113,7 @@ fn start_up(data: &Path) -> (Child, String, Duration) {
     let mut lines = BufReader::new(stdout).lines();
     let ready = loop {
         match lines.next() {
-            Some(Ok(line)) if line.contains("ready") => break line,
+            Some(Ok(line)) if line.starts_with("ready:") => break line,
             Some(Ok(_)) => continue,
             other => panic!("posfee up ended before ready: {other:?}"),
         }
@@ -80,43 +136,19 @@ fn up_serves_every_service_status_reports_them_and_sigterm_stops_all() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let (mut up, ready, took) = start_up(&data);
-    assert!(ready.contains("nats://127.0.0.1:"), "{ready}");
+    let url = ready_url(&ready, &data);
     assert!(
         took < Duration::from_secs(10),
         "ready after {took:?}, want every service answering $SRV.PING within 10 s"
     );
-
-    let out = Command::new(POSFEE)
-        .args(["status", "--json", "--data-dir"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let mut names: Vec<&str> = status["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    names.sort();
+    // The URL it printed is the one it wrote for the operator commands.
     assert_eq!(
-        names,
-        [
-            "posfee-fee-engine",
-            "posfee-ledger",
-            "posfee-paygate",
-            "posfee-query"
-        ]
+        std::fs::read_to_string(data.join("run/nats.url"))
+            .unwrap()
+            .trim(),
+        url
     );
-    for s in status["services"].as_array().unwrap() {
-        assert!(!s["id"].as_str().unwrap().is_empty());
-        assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
-    }
+    assert_eq!(running_services(&data), SERVICES);
 
     let table = Command::new(POSFEE)
         .args(["status", "--data-dir"])
@@ -171,8 +203,10 @@ fn a_killed_launcher_takes_its_services_along_and_the_next_up_cleans_up() {
         "services outlived the launcher: {services_left:?}"
     );
 
+    // The next launcher comes up on the same data dir with every service answering.
     let (up2, ready, _) = start_up(&data);
-    assert!(ready.contains("ready"));
+    ready_url(&ready, &data);
+    assert_eq!(running_services(&data), SERVICES);
     sigterm(&up2);
     let mut up2 = up2;
     assert!(up2.wait().unwrap().success());

@@ -148,6 +148,8 @@ async fn the_account_summary_masks_the_holder_and_shows_the_live_amount() {
             meter: None,
             from: Some(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
             to: None,
+            page_size: None,
+            cursor: None,
         },
         None,
     )
@@ -159,6 +161,167 @@ async fn the_account_summary_masks_the_holder_and_shows_the_live_amount() {
         .map(|r| r.read_on.to_string())
         .collect();
     assert_eq!(days, ["2026-09-30", "2026-10-31"]);
+    assert_eq!(readings.next_cursor, None);
+}
+
+fn readings_query(
+    account: &AccountNo,
+    page_size: Option<u32>,
+    cursor: Option<String>,
+) -> ReadingsQuery {
+    ReadingsQuery {
+        tenant: fixtures::water(),
+        account: account.clone(),
+        meter: None,
+        from: None,
+        to: None,
+        page_size,
+        cursor,
+    }
+}
+
+#[tokio::test]
+async fn readings_of_every_meter_page_in_date_order_and_each_comes_once() {
+    use chrono::NaiveDate;
+    use posfee_schemas::events::ReadingRecorded;
+    use rust_decimal::Decimal;
+    let (h, _) = system().await;
+    let account = AccountNo::parse("9-9-0002").unwrap();
+    let mut events = vec![Event::new(
+        EventId::new_random(),
+        billing_now(),
+        EventBody::AccountUpserted(AccountUpserted {
+            tenant: fixtures::water(),
+            account: account.clone(),
+            class: "residential".into(),
+            holder_name: "赵六".into(),
+            attributes: BTreeMap::new(),
+            meters: BTreeMap::from([
+                ("water".into(), "W-a".into()),
+                ("hot-water".into(), "W-b".into()),
+            ]),
+            paid_through: BTreeMap::new(),
+            arrears: vec![],
+        }),
+    )];
+    // Meter W-a, first in key order, read daily: more readings than one answer holds. W-b is
+    // read monthly and its newest reading is the account's newest.
+    let mut expected = Vec::new();
+    let start = NaiveDate::from_ymd_opt(2024, 11, 1).unwrap();
+    for i in 0..600u32 {
+        expected.push(("W-a".to_string(), start + chrono::Days::new(i.into()), i));
+    }
+    for m in 1..=24u32 {
+        let end_of_month = NaiveDate::from_ymd_opt(2025 + (m as i32) / 12, m % 12 + 1, 1)
+            .unwrap()
+            .pred_opt()
+            .unwrap();
+        expected.push(("W-b".to_string(), end_of_month, 10 * m));
+    }
+    for (meter, read_on, value) in &expected {
+        events.push(Event::new(
+            EventId::new_random(),
+            billing_now(),
+            EventBody::ReadingRecorded(ReadingRecorded {
+                tenant: fixtures::water(),
+                account: account.clone(),
+                meter: meter.clone(),
+                register: None,
+                read_on: *read_on,
+                value: Decimal::from(*value),
+            }),
+        ));
+    }
+    let importer = h.connect(Role::Importer).await.unwrap();
+    publish_events(&importer, &events).await.unwrap();
+    h.wait_query_caught_up().await.unwrap();
+
+    let terminal = h.terminal("kiosk-q").await.unwrap();
+    let ask = |q: ReadingsQuery| {
+        let terminal = terminal.clone();
+        async move {
+            call::<_, ReadingsReply>(&terminal, subjects::query(QueryKind::Readings), &q, None)
+                .await
+                .unwrap()
+        }
+    };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    let mut cursor = None;
+    loop {
+        let page = ask(readings_query(&account, Some(200), cursor)).await;
+        assert!(page.readings.len() <= 200);
+        pages += 1;
+        seen.extend(page.readings);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+        assert!(pages < 10, "paging does not end");
+    }
+    assert_eq!(pages, 4, "624 readings in pages of 200");
+    let got: Vec<(String, NaiveDate, u32)> = seen
+        .iter()
+        .map(|r| {
+            assert_eq!(r.register, None);
+            (r.meter.clone(), r.read_on, r.value.try_into().unwrap())
+        })
+        .collect();
+    // Every reading once, oldest first by day and then meter.
+    let mut want = expected.clone();
+    want.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+    assert_eq!(got, want);
+    // The newest reading of each meter is there.
+    let newest = |meter: &str| got.iter().filter(|r| r.0 == meter).map(|r| r.1).max();
+    assert_eq!(newest("W-a"), Some(start + chrono::Days::new(599)));
+    assert_eq!(newest("W-b"), NaiveDate::from_ymd_opt(2026, 12, 31));
+
+    // A reader that names no page size gets a full page of 500 and is told there is more.
+    let first = ask(readings_query(&account, None, None)).await;
+    assert_eq!(first.readings.len(), 500);
+    assert!(first.next_cursor.is_some());
+    let rest = ask(readings_query(&account, None, first.next_cursor)).await;
+    assert_eq!(rest.readings.len(), 124);
+    assert_eq!(rest.next_cursor, None);
+
+    // One meter, a date range: only those, still in order.
+    let mut q = readings_query(&account, None, None);
+    q.meter = Some("W-b".into());
+    q.from = NaiveDate::from_ymd_opt(2026, 1, 1);
+    q.to = NaiveDate::from_ymd_opt(2026, 6, 30);
+    let days: Vec<String> = ask(q)
+        .await
+        .readings
+        .iter()
+        .map(|r| r.read_on.to_string())
+        .collect();
+    assert_eq!(
+        days,
+        [
+            "2026-01-31",
+            "2026-02-28",
+            "2026-03-31",
+            "2026-04-30",
+            "2026-05-31",
+            "2026-06-30"
+        ]
+    );
+
+    // A cursor is only good for the account it was given for.
+    let other = ask(readings_query(&account, Some(1), None)).await;
+    let e = call::<_, ReadingsReply>(
+        &terminal,
+        subjects::query(QueryKind::Readings),
+        &readings_query(
+            &AccountNo::parse("3-1-1202").unwrap(),
+            None,
+            other.next_cursor,
+        ),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.remote().unwrap().code, ErrorCode::InvalidField);
 }
 
 #[tokio::test]
@@ -264,8 +427,16 @@ async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
     let phone = register_phone(&companion, "测试").await.unwrap();
     top_up(&h, &phone, 5000, "r-1").await;
     top_up(&h, &phone, 3000, "r-2").await;
-    // Let the live view apply everything, then stop it and read it.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Everything the two payments will ever report is in the stream once the services that
+    // report them have stopped with empty outboxes; then the live view applies all of it.
+    for name in [
+        ServiceName::FeeEngine,
+        ServiceName::Ledger,
+        ServiceName::Paygate,
+    ] {
+        h.stop_and_drain(name).await.unwrap();
+    }
+    let stored = h.wait_query_caught_up().await.unwrap();
     h.stop_service(ServiceName::Query).await.unwrap();
     let dir = h.data().service("query").join("db");
     let digest = |dir: &std::path::Path| {
@@ -273,6 +444,7 @@ async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
         (view.digest().unwrap(), view.feed_seq().unwrap())
     };
     let (live, live_seq) = digest(&dir);
+    assert_eq!(live_seq, stored);
     assert!(live
         .iter()
         .any(|(name, rows)| name == "payments" && rows.len() == 2));
@@ -287,17 +459,8 @@ async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
     )
     .await
     .unwrap();
-    // A query waits for the rebuilt view to catch up; then stop and compare.
-    let terminal = h.terminal("kiosk-q").await.unwrap();
-    let _: AccountSummary = call(
-        &terminal,
-        subjects::query(QueryKind::Account),
-        &aref(telecom(), "13800138000"),
-        None,
-    )
-    .await
-    .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The rebuilt view replays up to the same position; then stop and compare.
+    assert_eq!(h.wait_query_caught_up().await.unwrap(), stored);
     h.stop_service(ServiceName::Query).await.unwrap();
     let (rebuilt, rebuilt_seq) = digest(&dir);
     assert_eq!(rebuilt_seq, live_seq);

@@ -81,7 +81,8 @@ pub struct PaymentsPage {
     pub next_cursor: Option<String>,
 }
 
-/// `posfee.query.readings`: meter-reading history.
+/// `posfee.query.readings`: meter-reading history, paged oldest first (by day, then meter,
+/// then register) with an opaque cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadingsQuery {
     pub tenant: TenantId,
@@ -92,6 +93,13 @@ pub struct ReadingsQuery {
     pub from: Option<NaiveDate>,
     #[serde(default)]
     pub to: Option<NaiveDate>,
+    /// Most readings in this page, 1 to 500; absent means 500. A page is also cut short to
+    /// fit the payload limit.
+    #[serde(default)]
+    pub page_size: Option<u32>,
+    /// `next_cursor` of the previous page; absent for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +114,10 @@ pub struct ReadingItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadingsReply {
     pub readings: Vec<ReadingItem>,
+    /// Present when more readings follow: ask again with it as `cursor`. Absent on the last
+    /// page.
+    #[serde(default)]
+    pub next_cursor: Option<String>,
 }
 
 /// Masks all but the first character: `张三` → `张*`, `王小明` → `王**`.

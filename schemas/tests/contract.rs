@@ -319,6 +319,8 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             meter: Some("W-1".into()),
             from: Some(day()),
             to: None,
+            page_size: Some(100),
+            cursor: Some("c".into()),
         },
     );
     let reading = ReadingItem {
@@ -332,6 +334,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         "ReadingsReply",
         ReadingsReply {
             readings: vec![reading],
+            next_cursor: Some("n".into()),
         },
     );
     round_trip(

@@ -201,6 +201,8 @@ async fn one(client: &async_nats::Client, kind: Kind, r: &AccountRef) -> Result<
                 meter: None,
                 from: None,
                 to: None,
+                page_size: None,
+                cursor: None,
             },
             timeout,
         )

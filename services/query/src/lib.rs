@@ -46,9 +46,24 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    let (applied, _) = tokio::sync::watch::channel(0);
+    run_reporting(client, config, clock, shutdown, applied).await
+}
+
+/// [`run`], publishing on `applied` the stream sequence the view has applied and recorded
+/// (first the position it resumes from): what a caller in the same process waits on to know
+/// the view has seen an event.
+pub async fn run_reporting(
+    client: async_nats::Client,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: Shutdown,
+    applied_tx: tokio::sync::watch::Sender<u64>,
+) -> anyhow::Result<()> {
     let db = store::open(&config.store_dir.join("db"))?;
     let view = view::View::open(db.clone())?;
-    let (applied_tx, applied_rx) = tokio::sync::watch::channel(view.feed_seq()?);
+    applied_tx.send_replace(view.feed_seq()?);
+    let applied_rx = applied_tx.subscribe();
     let feed_view = view.clone();
     let feed_task = tokio::spawn(feed::follow(
         client.clone(),

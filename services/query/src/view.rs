@@ -8,7 +8,7 @@ use posfee_runtime::feed::Delivered;
 use posfee_schemas::events::{
     AccountUpserted, BillIssued, EventBody, PaymentRefunded, PaymentSettled, ReadingRecorded,
 };
-use posfee_schemas::query::{mask_name, BillSummary, PaymentItem};
+use posfee_schemas::query::{mask_name, BillSummary, PaymentItem, ReadingItem};
 use posfee_schemas::{decode, encode};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -29,7 +29,9 @@ pub struct View {
     pub db: sled::Db,
     pub tenants: sled::Tree,
     pub accounts: sled::Tree,
-    pub readings: sled::Tree,
+    /// tenant\0account\0read_on\0meter\0register → value: day first, so an account's
+    /// history pages in date order across all its meters.
+    pub readings_by_day: sled::Tree,
     /// tenant\0account\0issued_at\0bill id → BillSummary
     pub bills: sled::Tree,
     /// bill id → key in `bills`
@@ -59,12 +61,33 @@ fn join(prefix: &[u8], rest: &[&str]) -> Vec<u8> {
     k
 }
 
+/// The tree older views kept readings in, keyed meter first (`…\0meter\0register\0day`);
+/// moved into `readings_by_day` when such a view is opened.
+const OLD_READINGS_TREE: &str = "readings";
+
+/// One reading from its key in `readings_by_day` after the account prefix
+/// (`read_on\0meter\0register`) and its value; `None` for a key this view did not write.
+pub fn reading_from_key(rest: &[u8], value: &[u8]) -> Option<ReadingItem> {
+    let rest = std::str::from_utf8(rest).ok()?;
+    let mut parts = rest.split('\0');
+    let (day, meter, register) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(ReadingItem {
+        meter: meter.to_string(),
+        register: (!register.is_empty()).then(|| register.to_string()),
+        read_on: day.parse().ok()?,
+        value: std::str::from_utf8(value).ok()?.parse().ok()?,
+    })
+}
+
 impl View {
     pub fn open(db: sled::Db) -> anyhow::Result<View> {
-        Ok(View {
+        let view = View {
             tenants: db.open_tree("tenants")?,
             accounts: db.open_tree("accounts")?,
-            readings: db.open_tree("readings")?,
+            readings_by_day: db.open_tree("readings_by_day")?,
             bills: db.open_tree("bills")?,
             bill_index: db.open_tree("bill_index")?,
             payments: db.open_tree("payments")?,
@@ -72,7 +95,40 @@ impl View {
             paid_bills: db.open_tree("paid_bills")?,
             meta: db.open_tree("meta")?,
             db,
-        })
+        };
+        view.move_old_readings()?;
+        Ok(view)
+    }
+
+    /// Rekeys the readings of a view written before `readings_by_day` existed, so it keeps
+    /// its history without a replay.
+    fn move_old_readings(&self) -> anyhow::Result<()> {
+        if !self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_READINGS_TREE.as_bytes())
+        {
+            return Ok(());
+        }
+        let old = self.db.open_tree(OLD_READINGS_TREE)?;
+        for item in old.iter() {
+            let (k, v) = item?;
+            let parts: Vec<&[u8]> = k.split(|b| *b == 0).collect();
+            // tenant, account, meter, register, day
+            if let [tenant, account, meter, register, day] = parts[..] {
+                let mut key = Vec::with_capacity(k.len());
+                for part in [tenant, account, day, meter] {
+                    key.extend_from_slice(part);
+                    key.push(0);
+                }
+                key.extend_from_slice(register);
+                self.readings_by_day.insert(key, v)?;
+            }
+        }
+        self.readings_by_day.flush()?;
+        self.db.drop_tree(OLD_READINGS_TREE)?;
+        Ok(())
     }
 
     pub fn feed_seq(&self) -> anyhow::Result<u64> {
@@ -117,12 +173,13 @@ impl View {
         let key = join(
             &prefix,
             &[
+                &r.read_on.to_string(),
                 &r.meter,
                 r.register.as_deref().unwrap_or(""),
-                &r.read_on.to_string(),
             ],
         );
-        self.readings.insert(key, r.value.to_string().as_bytes())?;
+        self.readings_by_day
+            .insert(key, r.value.to_string().as_bytes())?;
         Ok(())
     }
 
@@ -202,7 +259,7 @@ impl View {
         for (name, tree) in [
             ("tenants", &self.tenants),
             ("accounts", &self.accounts),
-            ("readings", &self.readings),
+            ("readings_by_day", &self.readings_by_day),
             ("bills", &self.bills),
             ("bill_index", &self.bill_index),
             ("payments", &self.payments),
@@ -272,5 +329,42 @@ mod tests {
         let (_, raw) = view.bills.iter().next().unwrap().unwrap();
         let bill: BillSummary = decode(&raw).unwrap();
         assert!(bill.paid);
+    }
+
+    #[test]
+    fn a_view_written_meter_first_keeps_its_readings_in_day_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sled::open(dir.path()).unwrap();
+        let old = db.open_tree(OLD_READINGS_TREE).unwrap();
+        let prefix = account_prefix("city-water", "3-1-1202");
+        for (meter, day, value) in [("W-2", "2026-01-31", "7"), ("W-1", "2026-02-28", "12.5")] {
+            old.insert(join(&prefix, &[meter, "", day]), value.as_bytes())
+                .unwrap();
+        }
+        let view = View::open(db.clone()).unwrap();
+        assert!(!db
+            .tree_names()
+            .iter()
+            .any(|n| n == OLD_READINGS_TREE.as_bytes()));
+        let got: Vec<ReadingItem> = view
+            .readings_by_day
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (k, v) = item.unwrap();
+                reading_from_key(&k[prefix.len()..], &v).unwrap()
+            })
+            .collect();
+        let shown: Vec<(String, String, String)> = got
+            .iter()
+            .map(|r| (r.read_on.to_string(), r.meter.clone(), r.value.to_string()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("2026-01-31".into(), "W-2".into(), "7".into()),
+                ("2026-02-28".into(), "W-1".into(), "12.5".into())
+            ]
+        );
+        assert!(got.iter().all(|r| r.register.is_none()));
     }
 }

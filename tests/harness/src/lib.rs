@@ -25,7 +25,13 @@ struct InProcess {
     name: ServiceName,
     shutdown: Shutdown,
     task: JoinHandle<anyhow::Result<()>>,
+    /// The stream sequence the service's view has applied, for the query service.
+    applied: Option<tokio::sync::watch::Receiver<u64>>,
 }
+
+/// How long a test waits for a view to apply what the stream holds, or for a stopped
+/// service's store to be free to open.
+pub const CONDITION_TIMEOUT_MS: u64 = 10_000;
 
 /// How to run an in-process service.
 #[derive(Clone)]
@@ -234,17 +240,13 @@ impl Harness {
         name: ServiceName,
         opts: ServiceOptions,
     ) -> anyhow::Result<()> {
-        let role = match name {
-            ServiceName::FeeEngine => Role::FeeEngine,
-            ServiceName::Query => Role::Query,
-            ServiceName::Ledger => Role::Ledger,
-            ServiceName::Paygate => Role::Paygate,
-        };
+        let role = role_of(name);
         let client = self.connect(role).await?;
         let store_dir = self.data.service(role.as_str());
         let shutdown = Shutdown::new();
         let s = shutdown.clone();
         let clock = opts.clock.clone();
+        let mut applied = None;
         let task = match name {
             ServiceName::FeeEngine => tokio::spawn(posfee_fee_engine::run(
                 client,
@@ -255,12 +257,17 @@ impl Harness {
                 clock,
                 s,
             )),
-            ServiceName::Query => tokio::spawn(posfee_query::run(
-                client,
-                posfee_query::Config { store_dir },
-                clock,
-                s,
-            )),
+            ServiceName::Query => {
+                let (tx, rx) = tokio::sync::watch::channel(0);
+                applied = Some(rx);
+                tokio::spawn(posfee_query::run_reporting(
+                    client,
+                    posfee_query::Config { store_dir },
+                    clock,
+                    s,
+                    tx,
+                ))
+            }
             ServiceName::Ledger => tokio::spawn(posfee_ledger::run(
                 client,
                 posfee_ledger::Config { store_dir },
@@ -278,6 +285,7 @@ impl Harness {
             name,
             shutdown,
             task,
+            applied,
         });
         self.wait_for_service(name).await
     }
@@ -328,9 +336,70 @@ impl Harness {
         Ok(())
     }
 
+    /// Waits until the running query service's view has applied every event now stored on
+    /// the subjects it follows, and returns that stream sequence. Everything published
+    /// before the call is then in the view (its position is recorded with the effects).
+    pub async fn wait_query_caught_up(&self) -> anyhow::Result<u64> {
+        let mut applied = self
+            .services
+            .iter()
+            .find(|s| s.name == ServiceName::Query)
+            .and_then(|s| s.applied.clone())
+            .context("the query service is not running in this harness")?;
+        // Asked as the query service asks it (the role allowed to read the last messages).
+        let query = self.connect(Role::Query).await?;
+        let target = posfee_runtime::feed::last_seq_of(&query, &posfee_query::followed()).await?;
+        let reached = tokio::time::timeout(
+            Duration::from_millis(CONDITION_TIMEOUT_MS),
+            applied.wait_for(|seq| *seq >= target),
+        )
+        .await
+        .map(|r| r.map(|_| ()));
+        match reached {
+            Ok(Ok(())) => Ok(target),
+            Ok(Err(_)) => anyhow::bail!("the query service stopped"),
+            Err(_) => anyhow::bail!(
+                "the query view stayed at {} below stream sequence {target}",
+                *applied.borrow()
+            ),
+        }
+    }
+
+    /// Stops a service that reports through an outbox (fee-engine, ledger, paygate) and
+    /// checks its outbox is empty: every event it will ever report is then in the stream.
+    pub async fn stop_and_drain(&mut self, name: ServiceName) -> anyhow::Result<()> {
+        self.stop_service(name).await?;
+        let dir = self.data.service(role_of(name).as_str()).join("db");
+        // The service's last handles on its store go away just after it returns.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(CONDITION_TIMEOUT_MS);
+        let db = loop {
+            match posfee_runtime::store::open(&dir) {
+                Ok(db) => break db,
+                Err(e) if tokio::time::Instant::now() > deadline => return Err(e),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        };
+        let pending = db.open_tree(posfee_runtime::outbox::OUTBOX_TREE)?.len();
+        anyhow::ensure!(
+            pending == 0,
+            "{name} stopped with {pending} events unpublished"
+        );
+        Ok(())
+    }
+
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill_server(&mut self) {
         self.server.kill();
+    }
+}
+
+/// The role a service connects as.
+fn role_of(name: ServiceName) -> Role {
+    match name {
+        ServiceName::FeeEngine => Role::FeeEngine,
+        ServiceName::Query => Role::Query,
+        ServiceName::Ledger => Role::Ledger,
+        ServiceName::Paygate => Role::Paygate,
     }
 }
 
@@ -342,23 +411,29 @@ impl Drop for Harness {
     }
 }
 
-/// Publishes events to the stream as `role` would, waiting for each to be stored.
+/// Publishes events to the stream in order as `role` would, and returns once every one is
+/// stored (acknowledged).
 pub async fn publish_events(
     client: &async_nats::Client,
     events: &[posfee_schemas::events::Event],
 ) -> anyhow::Result<()> {
     let js = async_nats::jetstream::new(client.clone());
+    let mut acks = Vec::with_capacity(events.len());
     for e in events {
         let msg = async_nats::jetstream::message::PublishMessage::build()
             .payload(posfee_schemas::encode(e).into())
             .message_id(e.id.to_string());
-        js.send_publish(e.subject(), msg).await?.await?;
+        acks.push(js.send_publish(e.subject(), msg).await?);
+    }
+    for ack in acks {
+        ack.await?;
     }
     Ok(())
 }
 
-/// Every event stored so far on `filter` (e.g. `posfee.events.bill.issued`), read as the
-/// operator reads them.
+/// Every event stored so far on `filter` (e.g. `posfee.events.bill.issued`, wildcards
+/// allowed), read as the operator reads them: exactly the events stored when the call
+/// began, however long they take to arrive.
 pub async fn stored_events(
     client: &async_nats::Client,
     filter: &str,
@@ -366,29 +441,34 @@ pub async fn stored_events(
     use async_nats::jetstream::consumer;
     use futures::StreamExt;
     let js = async_nats::jetstream::new(client.clone());
-    let mut stream = js
-        .get_stream(posfee_schemas::subjects::EVENTS_STREAM)
+    let stream = js
+        .get_stream_no_info(posfee_schemas::subjects::EVENTS_STREAM)
         .await?;
-    let last = stream.info().await?.state.last_sequence;
-    let mut out = Vec::new();
-    if last == 0 {
-        return Ok(out);
-    }
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
             filter_subject: filter.to_string(),
             ..Default::default()
         })
         .await?;
+    // The server counts the matching messages when it creates the consumer: read that many.
+    let stored = consumer.cached_info().num_pending;
+    let mut out = Vec::new();
+    if stored == 0 {
+        return Ok(out);
+    }
     let mut messages = consumer.messages().await?;
-    loop {
-        let next = tokio::time::timeout(Duration::from_millis(300), messages.next()).await;
-        let Ok(Some(m)) = next else { break };
-        let m = m?;
-        out.push(posfee_schemas::decode(&m.payload)?);
-        if m.info().map(|i| i.pending == 0).unwrap_or(true) {
-            break;
-        }
+    while (out.len() as u64) < stored {
+        let next =
+            tokio::time::timeout(Duration::from_millis(CONDITION_TIMEOUT_MS), messages.next())
+                .await
+                .with_context(|| {
+                    format!(
+                        "{} of {stored} stored events on {filter} arrived",
+                        out.len()
+                    )
+                })?
+                .with_context(|| format!("the feed of {filter} ended"))??;
+        out.push(posfee_schemas::decode(&next.payload)?);
     }
     Ok(out)
 }

@@ -1,5 +1,7 @@
-//! Offline preview (`posfee rules preview`): account facts and options from a TOML input
-//! file, priced against loaded rules without any service running.
+//! Offline pricing (`posfee rules quote --rules DIR --input FILE`): account facts and options
+//! from a TOML input file, priced against loaded rules without any service running. The
+//! format, and how year-to-date history enters through cumulative readings, is documented
+//! with checked examples in `docs/tariffs.md`.
 //!
 //! # Input file format
 //!

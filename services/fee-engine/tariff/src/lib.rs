@@ -18,7 +18,9 @@
 //! quote failure a stable code.
 //!
 //! # Rule file format
-//! One TOML file per tenant (examples in `services/fee-engine/rules/`):
+//! The reference for tariff authors, with a checked example of every charge model and of the
+//! quote input file, is `docs/tariffs.md` (`tests/doc_examples.rs` parses every example in
+//! it). In short, one TOML file per tenant (examples in `services/fee-engine/rules/`):
 //!
 //! ```toml
 //! tenant = "city-water"              # TenantId
@@ -60,7 +62,7 @@
 //!   ([`models::late_fee`]).
 //!
 //! Bill-level terms beside the model ([`models::adjustments`]): `prepay_bonus = { months,
-//! free }` (periodic models), `discount = { percent, min_prepay_months? }` and `minimum`
+//! free }` (periodic models; prepay `months`, get `free` more months at no charge), `discount = { percent, min_prepay_months? }` and `minimum`
 //! (periodic and metered).
 //!
 //! Every number that prices something is a string (`"2.07"`) or an integer: TOML floats are

@@ -1,4 +1,4 @@
-//! Model 7: bill-level terms on top of a kind's charges — prepay N months and get M free,
+//! Model 7: bill-level terms on top of a kind's charges — prepay N months and get M more free,
 //! percentage off, and a minimum charge per bill (also used for the late-fee minimum).
 //!
 //! These are offers and terms of the day of payment, so they come from the rule version in
@@ -10,7 +10,8 @@ use crate::values::yuan;
 use posfee_schemas::money::Fen;
 use rust_decimal::Decimal;
 
-/// Prepay `months` and get `free` more months at no charge, per whole multiple of `months`.
+/// Prepay `months` and get `free` more months at no charge, per whole multiple of `months`:
+/// `{ months: 12, free: 1 }` charges 12 prepaid months and covers 13.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PrepayBonus {
     pub months: u32,
