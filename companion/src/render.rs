@@ -31,6 +31,8 @@ pub fn qr(uri: &str) -> String {
     }
 }
 
+/// Each line with the rule's own words on how it came about (tier, days late and rate,
+/// months, bonus), so the payer sees what they pay for before confirming.
 fn lines(out: &mut String, lines: &[BillLine]) {
     for l in lines {
         out.push_str(&format!(
@@ -39,6 +41,9 @@ fn lines(out: &mut String, lines: &[BillLine]) {
             l.period,
             l.amount
         ));
+        if !l.explanation.is_empty() {
+            out.push_str(&format!("      {}\n", l.explanation));
+        }
     }
 }
 

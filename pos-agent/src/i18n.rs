@@ -69,7 +69,7 @@ fn entry(m: Msg) -> (&'static str, &'static str) {
         Msg::MenuLanguage => ("English", "中文"),
         Msg::Choose => ("请选择", "Choose"),
         Msg::UnknownChoice => ("无此选项", "No such choice"),
-        Msg::AskTenant => ("收费单位（编号或名称）", "Payee (number or id)"),
+        Msg::AskTenant => ("收费单位（编号、名称或代码）", "Payee (number, name or id)"),
         Msg::AskAccount => (
             "户号 / 房号 / 表号 / 手机号",
             "Account, room, meter or phone number",
@@ -103,6 +103,18 @@ fn entry(m: Msg) -> (&'static str, &'static str) {
         Msg::NotPaid => ("未付款", "Not paid"),
         Msg::NotConfirmed => ("支付结果尚未确认", "Payment not confirmed yet"),
         Msg::Paying => ("手机正在付款", "The phone is paying"),
+    }
+}
+
+/// The line under the QR code: seconds left and how to cancel, in the language's own order.
+pub fn countdown(lang: Lang, left: i64) -> String {
+    match lang {
+        Lang::Zh => format!("剩余 {left} 秒（{}）", t(lang, Msg::CancelHint)),
+        Lang::En => format!(
+            "{left} {} ({})",
+            t(lang, Msg::SecondsLeft),
+            t(lang, Msg::CancelHint)
+        ),
     }
 }
 

@@ -110,11 +110,13 @@ impl Kiosk {
         }
         let tenant = loop {
             let answer = self.ask(Msg::AskTenant, shutdown).await?;
+            // By its number in the list, its name as shown, or its id.
             let picked = answer
                 .parse::<usize>()
                 .ok()
                 .and_then(|n| n.checked_sub(1))
                 .and_then(|i| self.tenants.get(i))
+                .or_else(|| self.tenants.iter().find(|c| c.name == answer.trim()))
                 .map(|c| c.id.clone());
             match picked
                 .map(Ok)
@@ -162,6 +164,11 @@ impl Kiosk {
         let Some(quote) = self.account(shutdown).await else {
             return;
         };
+        // A mistyped account is said now, before the payer takes out the phone.
+        if let Err(e) = bill::account(&self.agent, &quote).await {
+            println!("{}", i18n::ending(self.lang, &e));
+            return;
+        }
         let wallet = loop {
             let Some(answer) = self.ask(Msg::AskWallet, shutdown).await else {
                 return;
@@ -204,7 +211,7 @@ impl Kiosk {
                     let until = countdown.lock().ok().and_then(|g| *g);
                     if let Some(until) = until {
                         let left = (until - Utc::now()).num_seconds().max(0);
-                        print!("\r{left:>4} {} ({})   ", t(lang, Msg::SecondsLeft), t(lang, Msg::CancelHint));
+                        print!("\r{}   ", i18n::countdown(lang, left));
                         let _ = std::io::stdout().flush();
                     }
                 }

@@ -284,13 +284,18 @@ pub fn refusal_error(r: Option<&Refusal>) -> WireError {
     }
 }
 
-/// Finishes payments left authorized, until shutdown.
+/// Finishes payments left authorized, until shutdown. The first pass runs at start, so holds
+/// a stopped system left behind are finished (or reported stuck) at once, not an interval
+/// after paygate came back.
 pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_runtime::Shutdown) {
     let interval = Duration::from_millis(crate::app::RECOVERY_INTERVAL_MS);
+    let mut first = true;
     loop {
-        tokio::select! {
-            _ = shutdown.wait() => return,
-            _ = tokio::time::sleep(interval) => {}
+        if !std::mem::take(&mut first) {
+            tokio::select! {
+                _ = shutdown.wait() => return,
+                _ = tokio::time::sleep(interval) => {}
+            }
         }
         let Ok(pending) = app.store.db.open_tree(PENDING_TREE) else {
             continue;
