@@ -1,38 +1,14 @@
 //! What the phone shows: the verified bill, receipts, its own QR code; and JSON lines.
 
 use crate::verify::VerifiedBill;
-use chrono::{DateTime, Utc};
 use posfee_schemas::fee::BillLine;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::PairCode;
 use posfee_schemas::WireError;
 use serde_json::json;
 
-pub const LOCAL_TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
+pub use posfee_runtime::screen::{local_time, qr, LOCAL_TZ};
 
-pub fn local_time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&LOCAL_TZ)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
-pub fn qr(uri: &str) -> String {
-    match qrcode::QrCode::new(uri.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::unicode::Dense1x2>()
-            .dark_color(qrcode::render::unicode::Dense1x2::Light)
-            .light_color(qrcode::render::unicode::Dense1x2::Dark)
-            .quiet_zone(true)
-            .build(),
-        Err(e) => {
-            tracing::warn!(error = %e, "QR code not drawn");
-            String::new()
-        }
-    }
-}
-
-/// Each line with the rule's own words on how it came about (tier, days late and rate,
-/// months, bonus), so the payer sees what they pay for before confirming.
 fn lines(out: &mut String, lines: &[BillLine]) {
     for l in lines {
         out.push_str(&format!(

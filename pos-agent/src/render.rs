@@ -9,31 +9,7 @@ use posfee_schemas::pairing::PairCode;
 use posfee_schemas::WireError;
 use serde_json::json;
 
-/// Receipts and bills show local time where the kiosks stand.
-pub const LOCAL_TZ: chrono_tz::Tz = chrono_tz::Asia::Shanghai;
-
-pub fn local_time(at: DateTime<Utc>) -> String {
-    at.with_timezone(&LOCAL_TZ)
-        .format("%Y-%m-%d %H:%M:%S")
-        .to_string()
-}
-
-/// The URI as a QR code drawn with Unicode half blocks; empty if it does not fit a QR code
-/// (it always does: our URIs are about 100 bytes).
-pub fn qr(uri: &str) -> String {
-    match qrcode::QrCode::new(uri.as_bytes()) {
-        Ok(code) => code
-            .render::<qrcode::render::unicode::Dense1x2>()
-            .dark_color(qrcode::render::unicode::Dense1x2::Light)
-            .light_color(qrcode::render::unicode::Dense1x2::Dark)
-            .quiet_zone(true)
-            .build(),
-        Err(e) => {
-            tracing::warn!(error = %e, "QR code not drawn");
-            String::new()
-        }
-    }
-}
+pub use posfee_runtime::screen::{local_time, qr, LOCAL_TZ};
 
 fn lines(out: &mut String, lines: &[BillLine]) {
     for l in lines {
@@ -164,11 +140,5 @@ mod tests {
         let text = pairing(Lang::En, &code);
         assert!(text.contains('█') || text.contains('▀') || text.contains('▄'));
         assert!(text.contains(&code.typed()));
-    }
-
-    #[test]
-    fn receipt_times_are_shanghai_local() {
-        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 25, 2, 0, 0).unwrap();
-        assert_eq!(local_time(at), "2026-11-25 10:00:00");
     }
 }

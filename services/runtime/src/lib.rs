@@ -14,6 +14,7 @@ pub mod keydir;
 pub mod keyfile;
 pub mod outbox;
 pub mod reply;
+pub mod screen;
 pub mod serve;
 pub mod shutdown;
 pub mod store;
