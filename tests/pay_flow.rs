@@ -17,7 +17,9 @@ use posfee_companion::{join, pay, receipts, Companion};
 use posfee_harness::fixtures;
 use posfee_harness::{Harness, ServiceOptions};
 use posfee_pos_agent::bill::ShownBill;
+use posfee_pos_agent::close::{self, Closed};
 use posfee_pos_agent::flow::{self, PaySpec, PayView};
+use posfee_pos_agent::pairing;
 use posfee_pos_agent::{Agent, CancellationToken};
 use posfee_runtime::call;
 use posfee_runtime::ManualClock;
@@ -27,6 +29,7 @@ use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::ledger::{SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;
+use posfee_schemas::pairing::CloseReason;
 use posfee_schemas::pairing::{PairCode, WalletAnswer};
 use posfee_schemas::paygate::{PaymentState, PaymentsList, PaymentsListQuery};
 use posfee_schemas::subjects::Role;
@@ -240,6 +243,8 @@ async fn mode_a_the_phone_pays_and_kiosk_and_phone_get_the_receipt_once() {
         .unwrap();
     let scanned = PairCode::parse(&code.uri()).unwrap();
     let verified = join::join(&c, &scanned).await.unwrap();
+    // The phone can tell the account is the payer's: the holder, masked, is in the signed bill.
+    assert_eq!(verified.bill.holder_masked.as_deref(), Some("王*"));
     let phone_receipt = pay::pay(&c, &verified).await.unwrap();
     let kiosk_receipt = tokio::time::timeout(Duration::from_secs(15), kiosk_task)
         .await
@@ -389,31 +394,78 @@ async fn mode_b_cancel_at_the_kiosk_ends_the_question_on_the_phone() {
 }
 
 #[tokio::test]
-async fn a_payment_that_settled_before_the_cancel_is_shown_paid_at_the_kiosk() {
+async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_closed_bill_cannot_be_paid(
+) {
     let (h, clock) = system().await;
-    // The kiosk hears no receipt (it waits almost not at all), so only closing the bill can
-    // tell it the phone paid.
-    let mut a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
-    a.settings.receipt_wait = Duration::from_millis(1);
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
     let dir = tempfile::tempdir().unwrap();
     let c = registered_phone(&h, &clock, dir.path()).await;
-    let (mut codes, kiosk_task, _cancel) = kiosk_pays_cancellable(&a, None);
-    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
-    let phone_receipt = pay::pay(&c, &verified).await;
-    let kiosk_result = tokio::time::timeout(Duration::from_secs(30), kiosk_task)
+
+    // Paid first, closed after (a cancel that came too late): the kiosk learns it was paid.
+    let shown = posfee_pos_agent::bill::issue(&a, quote()).await.unwrap();
+    let open = pairing::open(&a, &shown, None).await.unwrap();
+    let code = open.code.clone();
+    let waiting = {
+        let a = a.clone();
+        tokio::spawn(async move { open.wait(&a, &CancellationToken::new()).await })
+    };
+    let verified = join::join(&c, &code).await.unwrap();
+    waiting.await.unwrap().unwrap();
+    let phone_receipt = pay::pay(&c, &verified).await.unwrap();
+    match close::close(&a, &shown, CloseReason::Cancelled)
         .await
         .unwrap()
-        .unwrap();
-    // Whichever came first at the ledger, both sides tell the same story.
-    match (phone_receipt, kiosk_result) {
-        (Ok(p), Ok(k)) => assert_eq!(p, k),
-        (Err(p), Err(k)) => {
-            assert_eq!(p.code, ErrorCode::PairingGone, "{p}");
-            assert_eq!(k.code, ErrorCode::PairingGone, "{k}");
-            assert!(books(&h).await.1.is_empty());
-        }
-        (p, k) => panic!("phone and kiosk disagree: {p:?} / {k:?}"),
+    {
+        Closed::Paid(r) => assert_eq!(r, phone_receipt),
+        Closed::Unpaid => panic!("a paid bill was closed unpaid"),
     }
+
+    // Closed first: the phone's payment is refused and the hold released. The first bill
+    // covered October, so the account owes nothing more: a second household is billed.
+    let other = AccountNo::parse("3-1-1203").unwrap();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    fixtures::import_water_households(&importer, std::slice::from_ref(&other))
+        .await
+        .unwrap();
+    let mut q = quote();
+    q.account = other;
+    let shown = posfee_pos_agent::bill::issue(&a, q).await.unwrap();
+    let open = pairing::open(&a, &shown, None).await.unwrap();
+    let code = open.code.clone();
+    let waiting = {
+        let a = a.clone();
+        tokio::spawn(async move { open.wait(&a, &CancellationToken::new()).await })
+    };
+    let verified = join::join(&c, &code).await.unwrap();
+    waiting.await.unwrap().unwrap();
+    assert!(matches!(
+        close::close(&a, &shown, CloseReason::Cancelled)
+            .await
+            .unwrap(),
+        Closed::Unpaid
+    ));
+    let err = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
+    let (at_paygate, settled) = books(&h).await;
+    assert_eq!(settled, vec![phone_receipt.payment_id]);
+    assert_eq!(at_paygate.len(), 2);
+    assert!(at_paygate.contains(&(phone_receipt.payment_id, PaymentState::Captured)));
+    assert!(at_paygate
+        .iter()
+        .any(|(id, s)| *id != phone_receipt.payment_id && *s == PaymentState::Voided));
+
+    // Another kiosk cannot close this kiosk's bills.
+    let b = agent(
+        &h,
+        &clock,
+        TerminalId::parse("kiosk-02").unwrap(),
+        Duration::from_secs(30),
+    )
+    .await;
+    let err = close::close(&b, &shown, CloseReason::Cancelled)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
 }
 
 #[tokio::test]
@@ -575,4 +627,28 @@ async fn with_the_ledger_down_neither_side_says_failed_and_the_phone_learns_the_
         at_paygate,
         vec![(kept[0].payment_id, PaymentState::Captured)]
     );
+}
+
+#[tokio::test]
+async fn mode_b_a_payment_refused_after_the_phone_answered_reaches_the_kiosk_at_once() {
+    let (h, clock) = system().await;
+    let mut a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    // Were the refusal not heard, the kiosk would wait this long and then say PAIRING_GONE.
+    a.settings.receipt_wait = Duration::from_secs(300);
+    let dir = tempfile::tempdir().unwrap();
+    let c = Arc::new(registered_phone(&h, &clock, dir.path()).await);
+    let shown = wallet::show(&c, Duration::from_secs(30)).await.unwrap();
+    let code = shown.code.clone();
+    let (_codes, kiosk_task) = kiosk_pays(&a, Some(code));
+    let (verified, _answer) = shown
+        .wait_offer(&c, &mut Always(true), &CancellationToken::new())
+        .await
+        .unwrap();
+    // The payer confirmed, then dawdled past the bill's expiry: the platform refuses.
+    clock.advance(chrono::Duration::hours(1));
+    let on_phone = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(on_phone.code, ErrorCode::BillExpired, "{on_phone}");
+    let at_kiosk = ended(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::BillExpired, "{at_kiosk}");
+    assert!(books(&h).await.1.is_empty());
 }

@@ -27,9 +27,13 @@ fn lines(out: &mut String, lines: &[BillLine]) {
 pub fn bill(v: &VerifiedBill) -> String {
     let b = &v.bill;
     let mut out = format!(
-        "Payee 收款单位: {}\nAccount 户号:  {}\nTerminal 终端: {}\n",
-        b.tenant_name, b.account, b.terminal
+        "Payee 收款单位: {}\nAccount 户号:  {}\n",
+        b.tenant_name, b.account
     );
+    if let Some(h) = &b.holder_masked {
+        out.push_str(&format!("Holder 户主:   {h}\n"));
+    }
+    out.push_str(&format!("Terminal 终端: {}\n", b.terminal));
     lines(&mut out, &b.lines);
     out.push_str(&format!(
         "Total 合计:    {}\n(signature verified 已验签)\n",

@@ -82,6 +82,9 @@ pub struct Bill {
     pub total: Money,
     pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The account holder's name, masked (`张*`), so the payer can tell the account is theirs.
+    #[serde(default)]
+    pub holder_masked: Option<String>,
 }
 
 /// The reply to `posfee.bill.issue`: the signed bill ([`Bill`] inside).

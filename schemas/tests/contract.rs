@@ -203,6 +203,7 @@ fn issued() -> IssuedBill {
         total: Money::cny(2588),
         issued_at: at(),
         expires_at: at(),
+        holder_masked: Some("王**".into()),
     };
     round_trip("Bill", bill.clone());
     IssuedBill {

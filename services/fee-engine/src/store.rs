@@ -36,9 +36,12 @@ pub struct StoredBill {
     pub paid: bool,
 }
 
-/// The account as the fee-engine keeps it: no holder name, it prices without one.
+/// The account as the fee-engine keeps it: the holder only masked (`张*`), for the payer to
+/// recognise the account on the signed bill; it prices without it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct AccountRecord {
+    #[serde(default)]
+    holder_masked: String,
     class: String,
     attributes: BTreeMap<String, String>,
     meters: BTreeMap<String, String>,
@@ -156,6 +159,9 @@ impl Store {
 
     fn put_account(&self, a: &AccountUpserted) -> anyhow::Result<()> {
         let rec = AccountRecord {
+            // Masked again: the stream should only carry masked names, but the fee-engine
+            // does not rely on every importer for that.
+            holder_masked: posfee_schemas::query::mask_name(&a.holder_name),
             class: a.class.clone(),
             attributes: a.attributes.clone(),
             meters: a.meters.clone(),
@@ -214,6 +220,16 @@ impl Store {
     }
 
     /// Everything the tariff needs about one account, or `None` if it is unknown.
+    /// The account holder's masked name, if the account is known and has one.
+    pub fn holder_masked(&self, tenant: &TenantId, account: &AccountNo) -> Option<String> {
+        let raw = self
+            .accounts
+            .get(key(&[tenant.as_str(), account.as_str()]))
+            .ok()??;
+        let rec: AccountRecord = decode(&raw).ok()?;
+        Some(rec.holder_masked).filter(|h| !h.is_empty())
+    }
+
     pub fn facts(
         &self,
         tenant: &TenantId,

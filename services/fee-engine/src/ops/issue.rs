@@ -81,6 +81,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         },
         issued_at: now,
         expires_at: now + chrono::Duration::seconds(BILL_TTL_SECS),
+        holder_masked: app.store.holder_masked(&quote.tenant, &quote.account),
     };
     let issued = IssuedBill {
         bill_id: bill.bill_id,

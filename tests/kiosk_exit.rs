@@ -1,0 +1,116 @@
+//! The kiosk always gets out: once the bus is gone (the system stopped, or its key revoked),
+//! choosing Exit, Ctrl-C or SIGTERM ends `pos-agent run` promptly instead of hanging on a
+//! goodbye that can never be delivered.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use posfee_harness::Harness;
+use posfee_schemas::ids::TerminalId;
+use posfee_schemas::subjects::Identity;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
+/// Generous for a process that only has to print a line and exit; far below "hangs".
+const EXIT_WITHIN_SECS: u64 = 15;
+
+fn pos_agent() -> std::path::PathBuf {
+    let path = std::path::Path::new(POSFEE).with_file_name("pos-agent");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// Starts the interactive kiosk and waits for its menu, so it is on the bus.
+async fn kiosk(h: &Harness, id: &str) -> (Child, ChildStdin, std::thread::JoinHandle<String>) {
+    h.terminal(id).await.unwrap();
+    let seed = h.seed_file(&Identity::Terminal(TerminalId::parse(id).unwrap()));
+    let mut child = Command::new(pos_agent())
+        .args([
+            "--terminal-id",
+            id,
+            "--nats-url",
+            h.url(),
+            "--language",
+            "en",
+        ])
+        .arg("--nkey-file")
+        .arg(seed)
+        .arg("run")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    // The menu is printed once the kiosk announced itself on the bus.
+    let mut seen = String::new();
+    let mut buf = [0u8; 256];
+    while !seen.contains("Choose") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "the kiosk ended before its menu: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    let rest = std::thread::spawn(move || {
+        let mut s = String::new();
+        for line in out.lines() {
+            match line {
+                Ok(l) => s.push_str(&l),
+                Err(_) => break,
+            }
+        }
+        s
+    });
+    (child, stdin, rest)
+}
+
+fn exits_within(child: &mut Child, secs: u64) -> Option<ExitStatus> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    None
+}
+
+#[tokio::test]
+async fn exit_from_the_menu_ends_the_kiosk_while_the_bus_is_up_and_after_it_is_gone() {
+    let mut h = Harness::start().await.unwrap();
+    // With the bus up, Exit says goodbye and ends.
+    let (mut up, mut stdin, said) = kiosk(&h, "kiosk-31").await;
+    writeln!(stdin, "4").unwrap();
+    let status = exits_within(&mut up, EXIT_WITHIN_SECS).expect("the kiosk did not exit");
+    assert!(status.success(), "{status:?}");
+    assert!(said.join().unwrap().contains("Goodbye"));
+
+    // With the system gone, the same Exit still ends it.
+    let (mut down, mut stdin, said) = kiosk(&h, "kiosk-32").await;
+    h.kill_server();
+    writeln!(stdin, "4").unwrap();
+    let status = exits_within(&mut down, EXIT_WITHIN_SECS).expect("the kiosk hung without the bus");
+    assert!(status.success(), "{status:?}");
+    assert!(said.join().unwrap().contains("Goodbye"));
+}
+
+#[tokio::test]
+async fn sigterm_ends_a_kiosk_that_lost_the_bus() {
+    let mut h = Harness::start().await.unwrap();
+    let (mut child, _stdin, _said) = kiosk(&h, "kiosk-33").await;
+    h.kill_server();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    assert!(
+        exits_within(&mut child, EXIT_WITHIN_SECS).is_some(),
+        "the kiosk ignored SIGTERM without the bus"
+    );
+}
