@@ -312,7 +312,10 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_runtime::Shutdow
             let Ok(_guard) = lock.try_lock() else {
                 continue;
             };
-            match drive(&app, id, SETTLE_CALL_TIMEOUT_MS).await {
+            let span = tracing::info_span!("recover", payment = %id);
+            let driven =
+                tracing::Instrument::instrument(drive(&app, id, SETTLE_CALL_TIMEOUT_MS), span);
+            match driven.await {
                 Ok(_) => tracing::info!(payment = %id, "recovered: captured"),
                 Err(e) if e.code == ErrorCode::Unavailable => {}
                 Err(e) => tracing::info!(payment = %id, code = e.code.name(), "recovered: voided"),

@@ -89,11 +89,46 @@ pub async fn await_ready(client: &async_nats::Client, service: &Service) -> anyh
     }
 }
 
+/// The span a request runs in, so one payment can be followed across processes in the logs:
+/// service, endpoint and subject from the start; caller, bill and payment once the operation
+/// knows them ([`record`]).
+fn request_span(service: &str, endpoint: &str, subject: &str) -> tracing::Span {
+    tracing::info_span!(
+        "request",
+        service,
+        endpoint,
+        subject,
+        caller = tracing::field::Empty,
+        bill = tracing::field::Empty,
+        payment = tracing::field::Empty,
+    )
+}
+
+/// What a request's span can learn from its operation.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    /// The terminal, phone or role that asked, as the subject or the signed body names it.
+    Caller,
+    Bill,
+    Payment,
+}
+
+/// Records `value` on the current request's span.
+pub fn record(field: Field, value: &dyn std::fmt::Display) {
+    let name = match field {
+        Field::Caller => "caller",
+        Field::Bill => "bill",
+        Field::Payment => "payment",
+    };
+    tracing::Span::current().record(name, tracing::field::display(value));
+}
+
 /// Serves one endpoint until shutdown: at most `max_in_flight` handlers run at once, each
 /// request gets exactly one answer, and on shutdown the endpoint stops taking requests and
-/// waits for those in flight.
+/// waits for those in flight. Each request runs in its own span ([`request_span`]).
 pub async fn serve_endpoint<H, Fut>(
     mut endpoint: async_nats::service::endpoint::Endpoint,
+    names: (&'static str, String),
     max_in_flight: usize,
     shutdown: Shutdown,
     handler: H,
@@ -118,7 +153,8 @@ pub async fn serve_endpoint<H, Fut>(
             break;
         };
         let handler = handler.clone();
-        tasks.spawn(async move {
+        let span = request_span(names.0, &names.1, &request.message.subject);
+        tasks.spawn(tracing::Instrument::instrument(async move {
             let result = handler(request.message.clone()).await;
             let answer = match result {
                 // An answer the caller would refuse to decode is a bug in the page bounds;
@@ -147,7 +183,7 @@ pub async fn serve_endpoint<H, Fut>(
                 tracing::warn!(error = %e, "could not send answer");
             }
             drop(permit);
-        });
+        }, span));
         // Reap finished tasks so the set stays as small as the in-flight bound.
         while tasks.try_join_next().is_some() {}
     }
@@ -215,6 +251,7 @@ pub async fn run(
         let shutdown = shutdown.clone();
         serving.spawn(serve_endpoint(
             endpoint,
+            (spec.name, name),
             MAX_IN_FLIGHT_PER_ENDPOINT,
             shutdown,
             move |m| handler(m),

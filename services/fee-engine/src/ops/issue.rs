@@ -7,7 +7,7 @@
 use crate::app::{App, BILL_TTL_SECS};
 use crate::store::{pays_through, StoredBill};
 use posfee_runtime::outbox::Outbox;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{BillIssued, Event, EventBody};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill};
 use posfee_schemas::ids::{BillId, EventId};
@@ -24,7 +24,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     // The server lets only the terminal in the subject publish there; the body must agree,
     // so a terminal cannot have bills issued (and receipts sent) for another.
     match Subject::parse(&msg.subject) {
-        Ok(Subject::BillIssue(asker)) if asker == req.terminal => {}
+        Ok(Subject::BillIssue(asker)) if asker == req.terminal => record(Field::Caller, &asker),
         Ok(Subject::BillIssue(asker)) => {
             return Err(WireError::new(
                 ErrorCode::Forbidden,
@@ -83,6 +83,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         expires_at: now + chrono::Duration::seconds(BILL_TTL_SECS),
         holder_masked: app.store.holder_masked(&quote.tenant, &quote.account),
     };
+    record(Field::Bill, &bill.bill_id);
     let issued = IssuedBill {
         bill_id: bill.bill_id,
         signed: Signed::sign(Purpose::Bill, &bill, &key.id, &key.key),

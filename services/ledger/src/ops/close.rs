@@ -8,7 +8,7 @@
 
 use crate::app::App;
 use crate::store::Settlement;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest};
 use posfee_schemas::subjects::Subject;
@@ -19,13 +19,14 @@ use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: CloseRequest = decode_request(&msg.payload)?;
+    record(Field::Bill, &req.bill.bill_id);
     let bill: Bill = app
         .bill_keys
         .verify(&req.bill.signed)
         .await
         .map_err(|e| super::signature("bill", e))?;
     match Subject::parse(&msg.subject) {
-        Ok(Subject::LedgerClose(asker)) if asker == bill.terminal => {}
+        Ok(Subject::LedgerClose(asker)) if asker == bill.terminal => record(Field::Caller, &asker),
         _ => {
             return Err(WireError::new(
                 ErrorCode::Forbidden,

@@ -7,7 +7,7 @@
 use crate::app::App;
 use crate::store::{tenant_account, Posting, RefundRecord, Settlement, CLEARING_ACCOUNT};
 use posfee_runtime::outbox::Outbox;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentRefunded};
 use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{RefundReply, RefundRequest};
@@ -22,6 +22,7 @@ pub const MAX_REASON_BYTES: usize = 500;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: RefundRequest = decode_request(&msg.payload)?;
+    record(Field::Payment, &req.payment_id);
     let fingerprint = encode(&req);
     if let Some(reply) = replay(&app, &req, &fingerprint)? {
         // The first answer may still be waiting for its flush; never hand it out before.

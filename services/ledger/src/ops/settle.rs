@@ -10,7 +10,7 @@
 use crate::app::{App, SETTLE_GRACE_SECS};
 use crate::store::{month_keys, tenant_account, Posting, Settlement, CLEARING_ACCOUNT};
 use posfee_runtime::outbox::Outbox;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentSettled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::EventId;
@@ -30,6 +30,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .notice
         .peek()
         .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("notice: {e}")))?;
+    record(Field::Payment, &claimed.payment_id);
+    record(Field::Bill, &claimed.bill.bill_id);
     if let Some(done) = replay(&app, &claimed, &req.notice.body)? {
         // The first answer may still be waiting for its flush; never hand it out before.
         app.commit.commit().await.map_err(super::internal)?;

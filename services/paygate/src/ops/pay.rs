@@ -9,7 +9,7 @@ use crate::settle::{authorize, drive_for_request, load, refusal_error};
 use crate::store::{Payer, Payment};
 use ed25519_dalek::VerifyingKey;
 use posfee_runtime::keydir::VerifyError;
-use posfee_runtime::serve::{decode_request, reply_ok, Handled};
+use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::money::Fen;
@@ -20,6 +20,8 @@ use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: PayRequest = decode_request(&msg.payload)?;
+    record(Field::Bill, &req.bill.bill_id);
+    record(Field::Caller, &req.order.key_id);
     let (handle, payer) = device_owner(&app, &req)?;
     let key: [u8; 32] = payer
         .device_public_key
@@ -36,6 +38,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     .map_err(|_| WireError::new(ErrorCode::BadSignature, "order: signature does not verify"))?;
     let order: PayOrder = decode(&req.order.body)
         .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("order: {e}")))?;
+    record(Field::Payment, &order.payment_id);
     if order.payer != handle {
         return Err(WireError::new(
             ErrorCode::Forbidden,
