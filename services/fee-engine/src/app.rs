@@ -36,6 +36,14 @@ pub struct App {
 }
 
 impl App {
+    /// Where this service's writes happen exactly once.
+    pub fn once(&self) -> posfee_runtime::once::Once<'_> {
+        posfee_runtime::once::Once {
+            commit: &self.commit,
+            outbox: Some(&self.outbox),
+        }
+    }
+
     /// Waits until the view has applied everything in the stream now, or the wait runs out.
     pub async fn catch_up(&self) {
         let Ok(target) = posfee_runtime::feed::last_seq_of(&self.client, &crate::followed()).await

@@ -12,6 +12,7 @@ use app::App;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::store::GroupCommit;
+use posfee_runtime::tasks::Tasks;
 use posfee_runtime::{feed, keydir, store as rstore, Clock, Shutdown};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, EventKind, ServiceName};
@@ -101,16 +102,26 @@ pub async fn run(
     let (applied_tx, applied_rx) = tokio::sync::watch::channel(store.feed_seq()?);
 
     let feed_store = store.clone();
-    let feed_task = tokio::spawn(feed::follow(
-        client.clone(),
-        followed(),
-        store.feed_seq()?,
-        applied_tx,
-        shutdown.clone(),
-        move |batch| feed_store.apply(batch),
-    ));
-    let outbox_task = tokio::spawn(outbox.clone().run(client.clone(), shutdown.clone()));
-    let prune_task = tokio::spawn(prune(store.clone(), clock.clone(), shutdown.clone()));
+    let mut tasks = Tasks::new();
+    tasks.spawn_fallible(
+        "event feed",
+        feed::follow(
+            client.clone(),
+            followed(),
+            store.feed_seq()?,
+            applied_tx,
+            shutdown.clone(),
+            move |batch| feed_store.apply(batch),
+        ),
+    );
+    tasks.spawn(
+        "outbox",
+        outbox.clone().run(client.clone(), shutdown.clone()),
+    );
+    tasks.spawn(
+        "prune",
+        prune(store.clone(), clock.clone(), shutdown.clone()),
+    );
 
     let app = Arc::new(App {
         rules,
@@ -132,13 +143,7 @@ pub async fn run(
         });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
-    let _ = outbox_task.await;
-    let _ = prune_task.await;
-    match feed_task.await {
-        Ok(Err(e)) => tracing::error!(error = %format!("{e:#}"), "event feed stopped"),
-        Err(e) => tracing::error!(error = %e, "event feed panicked"),
-        Ok(Ok(())) => {}
-    }
+    tasks.join().await;
     rstore::flush(&db).await?;
     served
 }

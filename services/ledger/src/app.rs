@@ -24,3 +24,13 @@ pub struct App {
     /// The fee-engine's bill keys.
     pub bill_keys: KeyDirectory,
 }
+
+impl App {
+    /// Where the ledger's writes happen exactly once.
+    pub fn once(&self) -> posfee_runtime::once::Once<'_> {
+        posfee_runtime::once::Once {
+            commit: &self.commit,
+            outbox: Some(&self.outbox),
+        }
+    }
+}

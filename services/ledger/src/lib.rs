@@ -12,6 +12,7 @@ use posfee_runtime::keydir::KeyDirectory;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::store::GroupCommit;
+use posfee_runtime::tasks::Tasks;
 use posfee_runtime::{store as rstore, Clock, Shutdown};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, LedgerOp, ServiceName};
@@ -39,7 +40,11 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let db = rstore::open(&config.store_dir.join("db"))?;
     let outbox = Outbox::open(&db)?;
-    let outbox_task = tokio::spawn(outbox.clone().run(client.clone(), shutdown.clone()));
+    let mut tasks = Tasks::new();
+    tasks.spawn(
+        "outbox",
+        outbox.clone().run(client.clone(), shutdown.clone()),
+    );
     let app = Arc::new(App {
         store: store::Store::open(db.clone())?,
         outbox,
@@ -66,7 +71,7 @@ pub async fn run(
         });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
-    let _ = outbox_task.await;
+    tasks.join().await;
     rstore::flush(&db).await?;
     served
 }

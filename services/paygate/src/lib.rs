@@ -14,6 +14,7 @@ use posfee_runtime::keydir::{self, KeyDirectory};
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::store::GroupCommit;
+use posfee_runtime::tasks::Tasks;
 use posfee_runtime::{feed, keyfile, store as rstore, Clock, Shutdown};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, EventKind, PaygateOp, ServiceName};
@@ -49,17 +50,24 @@ pub async fn run(
     let db = rstore::open(&config.store_dir.join("db"))?;
     let store = store::Store::open(db.clone())?;
     let outbox = Outbox::open(&db)?;
-    let outbox_task = tokio::spawn(outbox.clone().run(client.clone(), shutdown.clone()));
+    let mut tasks = Tasks::new();
+    tasks.spawn(
+        "outbox",
+        outbox.clone().run(client.clone(), shutdown.clone()),
+    );
     let (applied, _) = tokio::sync::watch::channel(0);
     let feed_store = store.clone();
-    let feed_task = tokio::spawn(feed::follow(
-        client.clone(),
-        vec![subjects::event(EventKind::PaymentRefunded)],
-        store.feed_seq()?,
-        applied,
-        shutdown.clone(),
-        move |batch| refunds::apply(&feed_store, batch),
-    ));
+    tasks.spawn_fallible(
+        "refund feed",
+        feed::follow(
+            client.clone(),
+            vec![subjects::event(EventKind::PaymentRefunded)],
+            store.feed_seq()?,
+            applied,
+            shutdown.clone(),
+            move |batch| refunds::apply(&feed_store, batch),
+        ),
+    );
     let app = Arc::new(App::new(
         store,
         outbox,
@@ -70,7 +78,7 @@ pub async fn run(
         keys.active_id,
         keys.active,
     ));
-    let recovery = tokio::spawn(settle::recover(app.clone(), shutdown.clone()));
+    tasks.spawn("recovery", settle::recover(app.clone(), shutdown.clone()));
     let (a, b, c) = (app.clone(), app.clone(), app.clone());
     let endpoints = Endpoints::new()
         .add(
@@ -88,11 +96,7 @@ pub async fn run(
         );
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
-    let _ = recovery.await;
-    let _ = outbox_task.await;
-    if let Ok(Err(e)) = feed_task.await {
-        tracing::error!(error = %format!("{e:#}"), "refund feed stopped");
-    }
+    tasks.join().await;
     rstore::flush(&db).await?;
     served
 }

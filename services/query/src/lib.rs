@@ -8,6 +8,7 @@ pub mod view;
 
 use app::App;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
+use posfee_runtime::tasks::Tasks;
 use posfee_runtime::{feed, store, Clock, Shutdown};
 use posfee_schemas::subjects::{self, EventKind, QueryKind, ServiceName};
 use std::path::PathBuf;
@@ -65,14 +66,18 @@ pub async fn run_reporting(
     applied_tx.send_replace(view.feed_seq()?);
     let applied_rx = applied_tx.subscribe();
     let feed_view = view.clone();
-    let feed_task = tokio::spawn(feed::follow(
-        client.clone(),
-        followed(),
-        view.feed_seq()?,
-        applied_tx,
-        shutdown.clone(),
-        move |batch| feed_view.apply(batch),
-    ));
+    let mut tasks = Tasks::new();
+    tasks.spawn_fallible(
+        "event feed",
+        feed::follow(
+            client.clone(),
+            followed(),
+            view.feed_seq()?,
+            applied_tx,
+            shutdown.clone(),
+            move |batch| feed_view.apply(batch),
+        ),
+    );
     let app = Arc::new(App {
         view,
         client: client.clone(),
@@ -97,9 +102,7 @@ pub async fn run_reporting(
     }
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
-    if let Ok(Err(e)) = feed_task.await {
-        tracing::error!(error = %format!("{e:#}"), "event feed stopped");
-    }
+    tasks.join().await;
     store::flush(&db).await?;
     served
 }

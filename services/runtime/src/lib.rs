@@ -12,12 +12,14 @@ pub mod ending;
 pub mod feed;
 pub mod keydir;
 pub mod keyfile;
+pub mod once;
 pub mod outbox;
 pub mod reply;
 pub mod screen;
 pub mod serve;
 pub mod shutdown;
 pub mod store;
+pub mod tasks;
 pub mod telemetry;
 
 pub use args::ServiceArgs;

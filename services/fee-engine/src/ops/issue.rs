@@ -6,6 +6,7 @@
 
 use crate::app::{App, BILL_TTL_SECS};
 use crate::store::{pays_through, StoredBill};
+use posfee_runtime::once::Abort;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{BillIssued, Event, EventBody};
@@ -15,8 +16,9 @@ use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::Subject;
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
+use std::convert::Infallible;
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
@@ -38,9 +40,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     }
     // The fingerprint is the request minus nothing: any difference is a different request.
     let fingerprint = encode(&req);
-    if let Some(existing) = replay(&app, &req, &fingerprint)? {
-        // The first answer may still be waiting for its flush; never hand it out before.
-        app.commit.commit().await.map_err(super::internal)?;
+    let once = app.once();
+    if let Some(existing) = once.replayed(replay(&app, &req, &fingerprint)).await? {
         return reply_ok(&existing);
     }
 
@@ -128,34 +129,26 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let s = &app.store;
     let result = (&s.idem, &s.bills, &s.expiry, app.outbox.tree()).transaction(
         |(idem, bills, expiry, outbox)| {
-            if let Some(winner) = idem.get(&idem_key)? {
-                return Err(ConflictableTransactionError::Abort(winner));
+            if idem.get(&idem_key)?.is_some() {
+                return Err(ConflictableTransactionError::Abort(
+                    Abort::<Infallible>::Taken,
+                ));
             }
             idem.insert(idem_key.as_slice(), bill_key.as_slice())?;
             bills.insert(bill_key.as_slice(), stored_bytes.as_slice())?;
             expiry.insert(expiry_key.as_slice(), idem_key.as_slice())?;
             Outbox::stage(outbox, outbox_key, &event)?;
-            Ok(())
+            Ok(issued.clone())
         },
     );
-    match result {
-        Ok(()) => {}
-        Err(TransactionError::Abort(_)) => {
-            return match replay(&app, &req, &fingerprint)? {
-                Some(existing) => {
-                    app.commit.commit().await.map_err(super::internal)?;
-                    reply_ok(&existing)
-                }
-                None => Err(WireError::new(
-                    ErrorCode::Internal,
-                    "idempotency record vanished",
-                )),
-            };
-        }
-        Err(TransactionError::Storage(e)) => return Err(super::internal(e.into())),
-    }
-    app.commit.commit().await.map_err(super::internal)?;
-    app.outbox.committed(&[outbox_key]);
+    let issued = once
+        .finish(
+            result,
+            &[outbox_key],
+            || replay(&app, &req, &fingerprint),
+            |never| match never {},
+        )
+        .await?;
     tracing::info!(bill = %bill.bill_id, tenant = %bill.tenant, total = %bill.total, "bill issued");
     reply_ok(&issued)
 }

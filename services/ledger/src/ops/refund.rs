@@ -6,6 +6,7 @@
 
 use crate::app::App;
 use crate::store::{tenant_account, Posting, RefundRecord, Settlement, CLEARING_ACCOUNT};
+use posfee_runtime::once::Abort;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentRefunded};
@@ -13,7 +14,7 @@ use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{RefundReply, RefundRequest};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use std::sync::Arc;
 
@@ -24,9 +25,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: RefundRequest = decode_request(&msg.payload)?;
     record(Field::Payment, &req.payment_id);
     let fingerprint = encode(&req);
-    if let Some(reply) = replay(&app, &req, &fingerprint)? {
-        // The first answer may still be waiting for its flush; never hand it out before.
-        app.commit.commit().await.map_err(super::internal)?;
+    let once = app.once();
+    if let Some(reply) = once.replayed(replay(&app, &req, &fingerprint)).await? {
         return reply_ok(&reply);
     }
     if req.amount.fen <= Fen::ZERO {
@@ -91,23 +91,23 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         app.outbox.tree(),
     )
         .transaction(|(settlements, refunds, postings_t, balances, outbox)| {
+            let refuse = |why: String| ConflictableTransactionError::Abort(Abort::Refused(why));
             if refunds.get(&idem_key)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(None));
+                return Err(ConflictableTransactionError::Abort(Abort::Taken));
             }
             let Some(raw) = settlements.get(&payment_key)? else {
-                return Err(ConflictableTransactionError::Abort(None));
+                return Err(ConflictableTransactionError::Abort(Abort::Taken));
             };
-            let mut current: Settlement = decode(&raw)
-                .map_err(|e| ConflictableTransactionError::Abort(Some(e.to_string())))?;
+            let mut current: Settlement = decode(&raw).map_err(|e| refuse(e.to_string()))?;
             let total = current
                 .refunded
                 .checked_add(req.amount.fen)
-                .map_err(|e| ConflictableTransactionError::Abort(Some(e.to_string())))?;
+                .map_err(|e| refuse(e.to_string()))?;
             if total > current.receipt.total.fen {
-                return Err(ConflictableTransactionError::Abort(Some(format!(
+                return Err(refuse(format!(
                     "refunding {} more would return {} of a {} payment",
                     req.amount.fen, total, current.receipt.total.fen
-                ))));
+                )));
             }
             current.refunded = total;
             let reply = RefundReply {
@@ -141,24 +141,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             Outbox::stage(outbox, event_key, &event)?;
             Ok(reply)
         });
-    let reply = match result {
-        Ok(reply) => reply,
-        Err(TransactionError::Abort(Some(reason))) => {
-            return Err(WireError::new(ErrorCode::RefundExceedsPayment, reason))
-        }
-        Err(TransactionError::Abort(None)) => {
-            return match replay(&app, &req, &fingerprint)? {
-                Some(reply) => {
-                    app.commit.commit().await.map_err(super::internal)?;
-                    reply_ok(&reply)
-                }
-                None => Err(super::internal("refund raced and vanished")),
-            }
-        }
-        Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
-    };
-    app.commit.commit().await.map_err(super::internal)?;
-    app.outbox.committed(&[event_key]);
+    let reply = once
+        .finish(
+            result,
+            &[event_key],
+            || replay(&app, &req, &fingerprint),
+            |reason| WireError::new(ErrorCode::RefundExceedsPayment, reason),
+        )
+        .await?;
     tracing::info!(payment = %req.payment_id, amount = %req.amount, "refunded");
     reply_ok(&reply)
 }

@@ -9,6 +9,7 @@
 
 use crate::app::{App, SETTLE_GRACE_SECS};
 use crate::store::{month_keys, tenant_account, Posting, Settlement, CLEARING_ACCOUNT};
+use posfee_runtime::once::Abort;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentSettled};
@@ -17,7 +18,7 @@ use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
 use posfee_schemas::money::Fen;
 use posfee_schemas::{decode, encode, subjects, ErrorCode, WireError};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use std::sync::Arc;
 
@@ -32,9 +33,11 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("notice: {e}")))?;
     record(Field::Payment, &claimed.payment_id);
     record(Field::Bill, &claimed.bill.bill_id);
-    if let Some(done) = replay(&app, &claimed, &req.notice.body)? {
-        // The first answer may still be waiting for its flush; never hand it out before.
-        app.commit.commit().await.map_err(super::internal)?;
+    let once = app.once();
+    if let Some(done) = once
+        .replayed(replay(&app, &claimed, &req.notice.body))
+        .await?
+    {
         return reply_ok(&done);
     }
     let notice: SettlementNotice = app
@@ -127,24 +130,23 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     )
         .transaction(
             |(settlements, bills_paid, bills_closed, periods_t, postings_t, balances, outbox)| {
+                let refuse = |c| ConflictableTransactionError::Abort(Abort::Refused(c));
                 if settlements.get(&payment_key)?.is_some() {
                     // A concurrent retry of this payment won the race; the caller replays it.
-                    return Err(ConflictableTransactionError::Abort(Conflict::SamePayment));
+                    return Err(ConflictableTransactionError::Abort(Abort::Taken));
                 }
                 if let Some(other) = bills_paid.get(&bill_key)? {
-                    return Err(ConflictableTransactionError::Abort(Conflict::BillPaid(
-                        other.to_vec(),
-                    )));
+                    return Err(refuse(Conflict::BillPaid(other.to_vec())));
                 }
                 if let Some(why) = bills_closed.get(&bill_key)? {
-                    return Err(ConflictableTransactionError::Abort(Conflict::Closed(
+                    return Err(refuse(Conflict::Closed(
                         String::from_utf8_lossy(&why).to_string(),
                     )));
                 }
                 for p in &periods {
                     if let Some(other) = periods_t.get(p)? {
                         if other.as_ref() != bill_key.as_slice() {
-                            return Err(ConflictableTransactionError::Abort(Conflict::PeriodPaid(
+                            return Err(refuse(Conflict::PeriodPaid(
                                 String::from_utf8_lossy(p).replace('\0', " "),
                             )));
                         }
@@ -166,55 +168,44 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 Ok(())
             },
         );
-    match result {
-        Ok(()) => {}
-        Err(TransactionError::Abort(Conflict::SamePayment)) => {
-            return match replay(&app, &notice, &req.notice.body)? {
-                Some(done) => {
-                    app.commit.commit().await.map_err(super::internal)?;
-                    reply_ok(&done)
-                }
-                None => Err(super::internal("settlement vanished")),
-            };
-        }
-        Err(TransactionError::Abort(Conflict::BillPaid(other))) => {
-            let other = uuid_text(&other);
-            return Err(WireError::new(
-                ErrorCode::BillAlreadyPaid,
-                format!(
-                    "bill {} was already settled by payment {other}",
-                    bill.bill_id
-                ),
-            ));
-        }
-        Err(TransactionError::Abort(Conflict::Closed(why))) => {
-            return Err(WireError::new(
-                ErrorCode::PairingGone,
-                format!(
-                    "bill {} was closed at the kiosk ({why}); nothing was paid",
-                    bill.bill_id
-                ),
-            ));
-        }
-        Err(TransactionError::Abort(Conflict::PeriodPaid(what))) => {
-            return Err(WireError::new(
-                ErrorCode::BillAlreadyPaid,
-                format!("{what} was already paid by another bill"),
-            ));
-        }
-        Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
-    }
-    app.commit.commit().await.map_err(super::internal)?;
-    app.outbox.committed(&[event_key, receipt_key]);
+    let bill_id = bill.bill_id;
+    let settled = once
+        .finish(
+            result.map(|()| receipt),
+            &[event_key, receipt_key],
+            || replay(&app, &notice, &req.notice.body),
+            |conflict| refusal(bill_id, conflict),
+        )
+        .await?;
     tracing::info!(payment = %notice.payment_id, bill = %bill.bill_id, amount = %bill.total, "settled");
-    reply_ok(&receipt)
+    reply_ok(&settled)
 }
 
+/// Why the bill cannot be settled by this payment.
 enum Conflict {
-    SamePayment,
     BillPaid(Vec<u8>),
     Closed(String),
     PeriodPaid(String),
+}
+
+fn refusal(bill: posfee_schemas::ids::BillId, conflict: Conflict) -> WireError {
+    match conflict {
+        Conflict::BillPaid(other) => WireError::new(
+            ErrorCode::BillAlreadyPaid,
+            format!(
+                "bill {bill} was already settled by payment {}",
+                uuid_text(&other)
+            ),
+        ),
+        Conflict::Closed(why) => WireError::new(
+            ErrorCode::PairingGone,
+            format!("bill {bill} was closed at the kiosk ({why}); nothing was paid"),
+        ),
+        Conflict::PeriodPaid(what) => WireError::new(
+            ErrorCode::BillAlreadyPaid,
+            format!("{what} was already paid by another bill"),
+        ),
+    }
 }
 
 fn uuid_text(bytes: &[u8]) -> String {

@@ -5,22 +5,22 @@ use crate::app::{App, SANDBOX_OPENING_BALANCE_FEN};
 use crate::identity::{check_bank_account, check_name, check_national_id};
 use crate::store::{Payer, Registration};
 use ed25519_dalek::VerifyingKey;
+use posfee_runtime::once::Abort;
 use posfee_runtime::serve::{decode_request, reply_ok, Handled};
 use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::paygate::{RegisterReply, RegisterRequest};
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use rand::RngCore;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: RegisterRequest = decode_request(&msg.payload)?;
     let fingerprint = encode(&req);
-    if let Some(reply) = replay(&app, &req, &fingerprint)? {
-        // The first answer may still be waiting for its flush; never hand it out before.
-        app.commit.commit().await.map_err(super::internal)?;
+    let once = app.once();
+    if let Some(reply) = once.replayed(replay(&app, &req, &fingerprint)).await? {
         return reply_ok(&reply);
     }
     check_name(&req.name)?;
@@ -65,44 +65,32 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let result =
         (&s.registrations, &s.devices, &s.payers).transaction(|(regs, devices, payers)| {
             if regs.get(&idem)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(Taken::Key));
+                return Err(ConflictableTransactionError::Abort(Abort::Taken));
             }
             if devices.get(&device)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(Taken::Device));
+                return Err(ConflictableTransactionError::Abort(Abort::Refused(())));
             }
             regs.insert(idem.as_slice(), registration.as_slice())?;
             devices.insert(device.as_slice(), payer.as_str().as_bytes())?;
             payers.insert(payer.as_str().as_bytes(), encode(&record))?;
-            Ok(())
+            Ok(reply.clone())
         });
-    match result {
-        Ok(()) => {}
-        Err(TransactionError::Abort(Taken::Key)) => {
-            return match replay(&app, &req, &fingerprint)? {
-                Some(reply) => {
-                    app.commit.commit().await.map_err(super::internal)?;
-                    reply_ok(&reply)
-                }
-                None => Err(super::internal("registration vanished")),
-            }
-        }
-        Err(TransactionError::Abort(Taken::Device)) => {
-            return Err(WireError::new(
-                ErrorCode::IdempotencyConflict,
-                format!("device key {} is already registered", req.device_key_id),
-            ))
-        }
-        Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
-    }
-    app.commit.commit().await.map_err(super::internal)?;
+    let reply = once
+        .finish(
+            result,
+            &[],
+            || replay(&app, &req, &fingerprint),
+            |()| {
+                WireError::new(
+                    ErrorCode::IdempotencyConflict,
+                    format!("device key {} is already registered", req.device_key_id),
+                )
+            },
+        )
+        .await?;
     // The handle only: registrations are never logged with who registered.
     tracing::info!(payer = %reply.payer, "payer registered");
     reply_ok(&reply)
-}
-
-enum Taken {
-    Key,
-    Device,
 }
 
 fn new_handle() -> String {
