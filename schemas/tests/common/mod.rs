@@ -116,11 +116,11 @@ impl Reader<'_> {
             0xc0 => Mp::Nil,
             0xc2 => Mp::Bool(false),
             0xc3 => Mp::Bool(true),
-            0xc4 | 0xc5 | 0xc6 => {
+            0xc4..=0xc6 => {
                 let n = self.uint(1 << (m - 0xc4)) as usize;
                 Mp::Bin(self.take(n).to_vec())
             }
-            0xc7 | 0xc8 | 0xc9 => {
+            0xc7..=0xc9 => {
                 let n = self.uint(1 << (m - 0xc7)) as usize;
                 self.ext(n)
             }
@@ -168,7 +168,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Reads hex digits, ignoring whitespace.
 pub fn unhex(s: &str) -> Vec<u8> {
     let digits: Vec<u8> = s.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    assert!(digits.len() % 2 == 0, "odd number of hex digits");
+    assert!(digits.len().is_multiple_of(2), "odd number of hex digits");
     digits
         .chunks(2)
         .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).expect("hex digit"))
