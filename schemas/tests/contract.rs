@@ -156,9 +156,32 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(schema: &str,
         unwritten.is_empty(),
         "{schema}: required fields not written: {unwritten:?}"
     );
-    if let Err(e) = check(&doc, &parse(&bytes), s, schema) {
+    let value = parse(&bytes);
+    if let Err(e) = check(&doc, &value, s, schema) {
         panic!("{e}");
     }
+    // Fields are written in the order the document lists them (what signed bodies hold).
+    let Mp::Map(entries) = &value else {
+        panic!("{schema} is not a map")
+    };
+    let written: Vec<&str> = entries
+        .iter()
+        .filter_map(|(k, _)| match k {
+            Mp::Str(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    let listed: Vec<&str> = s["properties"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|k| written.contains(k))
+        .collect();
+    assert_eq!(
+        written, listed,
+        "{schema}: fields not in the documented order"
+    );
 }
 
 fn t() -> TenantId {
