@@ -1,6 +1,8 @@
 //! The wire contract and its document agree: every subject in code is in asyncapi.yaml and the
-//! reverse, every payload round-trips, and every payload's field names are the ones the
-//! document lists for it.
+//! reverse, every payload round-trips, every payload's field names are the ones the document
+//! lists for it, and every field's MessagePack type is the one the document gives it (a Uuid
+//! is bin 16, an Instant a str of the documented form, Fen an int, an enum one of its
+//! documented strings), read back by a MessagePack reader of the tests' own.
 
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -22,11 +24,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 use std::str::FromStr;
 
-fn doc() -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/asyncapi.yaml"))
-        .expect("asyncapi.yaml");
-    serde_yaml::from_str(&text).expect("asyncapi.yaml parses")
-}
+mod common;
+use common::{check, doc, parse, Mp};
 
 #[test]
 fn every_subject_in_code_is_documented_and_the_reverse() {
@@ -157,6 +156,32 @@ fn round_trip<T: Serialize + DeserializeOwned + PartialEq + Debug>(schema: &str,
         unwritten.is_empty(),
         "{schema}: required fields not written: {unwritten:?}"
     );
+    let value = parse(&bytes);
+    if let Err(e) = check(&doc, &value, s, schema) {
+        panic!("{e}");
+    }
+    // Fields are written in the order the document lists them (what signed bodies hold).
+    let Mp::Map(entries) = &value else {
+        panic!("{schema} is not a map")
+    };
+    let written: Vec<&str> = entries
+        .iter()
+        .filter_map(|(k, _)| match k {
+            Mp::Str(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    let listed: Vec<&str> = s["properties"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .filter_map(|k| k.as_str())
+        .filter(|k| written.contains(k))
+        .collect();
+    assert_eq!(
+        written, listed,
+        "{schema}: fields not in the documented order"
+    );
 }
 
 fn t() -> TenantId {
@@ -170,6 +195,10 @@ fn term() -> TerminalId {
 }
 fn at() -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 8, 30, 0).unwrap()
+}
+/// An instant with all nine fraction digits, as a running clock gives them.
+fn at_ns() -> chrono::DateTime<Utc> {
+    at() + chrono::Duration::nanoseconds(123_456_789)
 }
 fn day() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()
@@ -201,7 +230,7 @@ fn issued() -> IssuedBill {
         as_of: day(),
         lines: vec![line()],
         total: Money::cny(2588),
-        issued_at: at(),
+        issued_at: at_ns(),
         expires_at: at(),
         holder_masked: Some("王**".into()),
     };
@@ -702,6 +731,11 @@ fn every_event_kind_round_trips_with_its_documented_body() {
         assert_eq!(v.kind, body.kind().as_str());
         let keys: BTreeSet<String> = v.data.into_keys().collect();
         let doc = doc();
+        let data = parse(&encode(&body)).get("data").cloned().unwrap();
+        let s = &doc["components"]["schemas"][schema];
+        if let Err(e) = check(&doc, &data, s, schema) {
+            panic!("{e}");
+        }
         let props: BTreeSet<String> = doc["components"]["schemas"][schema]["properties"]
             .as_mapping()
             .unwrap()
@@ -711,4 +745,127 @@ fn every_event_kind_round_trips_with_its_documented_body() {
         assert!(keys.is_subset(&props), "{schema}: {keys:?} vs {props:?}");
     }
     assert_eq!(kinds.len(), posfee_schemas::subjects::EventKind::ALL.len());
+}
+
+/// The checker is only worth something if it refuses what the wire must not carry.
+#[test]
+fn the_type_checker_refuses_wrong_wire_types() {
+    let doc = doc();
+    let notice = &doc["components"]["schemas"]["KioskNotice"];
+    let bid = BillId::new_random();
+    let good = parse(&encode(&KioskNotice {
+        bill_id: bid,
+        reason: CloseReason::Cancelled,
+    }));
+    check(&doc, &good, notice, "KioskNotice").unwrap();
+    let with = |k: &str, v: Mp| {
+        let Mp::Map(mut entries) = good.clone() else {
+            unreachable!()
+        };
+        for e in &mut entries {
+            if e.0 == Mp::Str(k.into()) {
+                e.1 = v.clone();
+            }
+        }
+        Mp::Map(entries)
+    };
+    for (bad, why) in [
+        (with("bill_id", Mp::Str(bid.to_string())), "uuid as text"),
+        (with("bill_id", Mp::Bin(vec![0; 15])), "uuid of 15 bytes"),
+        (
+            with("reason", Mp::Str("canceled".into())),
+            "not an enum value",
+        ),
+        (with("reason", Mp::Nil), "required field nil"),
+    ] {
+        assert!(check(&doc, &bad, notice, "KioskNotice").is_err(), "{why}");
+    }
+    let money = &doc["components"]["schemas"]["Money"];
+    let as_text = Mp::Map(vec![(Mp::Str("fen".into()), Mp::Str("25.88".into()))]);
+    assert!(check(&doc, &as_text, money, "Money").is_err());
+    let instant = &doc["components"]["schemas"]["Instant"];
+    for bad in [
+        "2026-11-25T16:30:00+08:00",
+        "2026-11-25T08:30:00.1Z",
+        "2026-11-25 08:30:00Z",
+    ] {
+        assert!(check(&doc, &Mp::Str(bad.into()), instant, "Instant").is_err());
+    }
+    // What the document said before it was checked: a Uuid as a string. The real bytes fail.
+    let mut old = doc.clone();
+    old["components"]["schemas"]["Uuid"] =
+        serde_yaml::from_str("{ type: string, format: uuid }").unwrap();
+    assert!(check(
+        &old,
+        &good,
+        &old["components"]["schemas"]["KioskNotice"],
+        "KioskNotice"
+    )
+    .is_err());
+}
+
+/// A Uuid is 16 raw bytes on the wire, and the 36-character text is refused.
+#[test]
+fn uuids_are_bin_16_and_text_uuids_are_refused() {
+    let id = BillId(uuid::Uuid::from_u128(
+        0x0123_4567_89ab_cdef_0123_4567_89ab_cdef,
+    ));
+    assert_eq!(
+        common::hex(&encode(&id)),
+        "c4100123456789abcdef0123456789abcdef"
+    );
+    #[derive(Serialize)]
+    struct TextId {
+        bill_id: String,
+        reason: String,
+    }
+    let text = rmp_serde::to_vec_named(&TextId {
+        bill_id: id.to_string(),
+        reason: "cancelled".into(),
+    })
+    .unwrap();
+    assert!(decode::<KioskNotice>(&text).is_err());
+}
+
+/// Instants are written in RFC 3339 UTC with as many fraction digits as they need (0, 3, 6 or
+/// 9) and read in any RFC 3339 form; what the document says about both.
+#[test]
+fn instants_are_written_in_one_form_and_read_in_many() {
+    let base = at();
+    for (ns, text) in [
+        (0, "2026-11-25T08:30:00Z"),
+        (500_000_000, "2026-11-25T08:30:00.500Z"),
+        (5_000, "2026-11-25T08:30:00.000005Z"),
+        (123_456_789, "2026-11-25T08:30:00.123456789Z"),
+    ] {
+        let t = base + chrono::Duration::nanoseconds(ns);
+        assert_eq!(parse(&encode(&t)), Mp::Str(text.into()));
+        assert!(common::instant_form(text));
+    }
+    let read = |s: &str| decode::<chrono::DateTime<Utc>>(&rmp_serde::to_vec(s).unwrap());
+    for (input, meant) in [
+        ("2026-11-25T16:30:00+08:00", base),
+        ("2026-11-25T16:30:00+0800", base),
+        ("2026-11-25 08:30:00Z", base),
+        ("2026-11-25t08:30:00z", base),
+        (
+            "2026-11-25T08:30:00.1234567891Z",
+            base + chrono::Duration::nanoseconds(123_456_789),
+        ),
+    ] {
+        assert_eq!(read(input).unwrap(), meant, "{input}");
+    }
+    for refused in ["2026-11-25T08:30:00", "2026-11-25T08:30Z", "2026-11-25"] {
+        assert!(read(refused).is_err(), "{refused}");
+    }
+    let doc = doc();
+    let described = doc["components"]["schemas"]["Instant"]["description"]
+        .as_str()
+        .unwrap();
+    for needle in ["+08:00", "+0800", "past nine", "3, 6 or 9"] {
+        assert!(
+            described.contains(needle),
+            "Instant description lacks {needle}"
+        );
+    }
 }
