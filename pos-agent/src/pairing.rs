@@ -1,8 +1,9 @@
 //! Mode A, the terminal presents: a single-use, short-lived subscription on
 //! `posfee.pair.<terminal>.<token>` that the phone joins with a request. The first valid join
-//! gets the signed bill; anything else ends the pairing. After it ends nobody listens on the
-//! subject any more, so a late join gets "no responders", which the phone reports as
-//! `PAIRING_GONE`.
+//! gets the signed bill. A malformed or foreign join (anyone can read the code off the
+//! screen) is answered with its error and ignored, so it cannot take the pairing from the real
+//! phone. After the pairing ends nobody listens on the subject any more, so a late join gets
+//! "no responders", which the phone reports as `PAIRING_GONE`.
 
 use crate::bill::ShownBill;
 use crate::{events, Agent};

@@ -133,6 +133,7 @@ fn world() -> World {
         total: Money::cny(2588),
         issued_at: t("2026-11-25T08:30:00.123456789Z"),
         expires_at: t("2026-11-25T08:45:00.123456789Z"),
+        holder_masked: Some("王*".into()),
     };
     let issued = IssuedBill {
         bill_id: bill.bill_id,
