@@ -790,6 +790,19 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     )
     .await;
     assert_code(&e, ErrorCode::IdempotencyConflict, "device key reuse");
+    // Nor is the same public key under another key id.
+    let e = refused(
+        &w.companion,
+        &register,
+        encode(&register_req(
+            "原来的人",
+            "reg-reuse-3",
+            &device,
+            "dev-reuse-other-id",
+        )),
+    )
+    .await;
+    assert_code(&e, ErrorCode::IdempotencyConflict, "public key reuse");
 
     // Only what the legitimate requests did has changed: one bill issued (one event), one
     // refund booked (one event).

@@ -146,3 +146,53 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
     }
     panic!("books after rotation: {last:?}");
 }
+
+#[tokio::test]
+async fn a_bill_must_be_signed_by_its_own_tenants_key() {
+    let h = Harness::start().await.unwrap();
+    let fee_engine = h.connect(Role::FeeEngine).await.unwrap();
+    // A genuine key in the directory, published for one tenant.
+    let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
+    let key_id = KeyId::parse("acme-property-k9").unwrap();
+    posfee_runtime::keydir::publish(
+        &fee_engine,
+        Purpose::Bill,
+        "acme-property",
+        &key_id,
+        &key.verifying_key(),
+    )
+    .await
+    .unwrap();
+    let bill_for = |tenant: &str| Bill {
+        bill_id: BillId::new_random(),
+        tenant: TenantId::parse(tenant).unwrap(),
+        tenant_name: tenant.into(),
+        account: AccountNo::parse("3-1-1202").unwrap(),
+        terminal: kiosk(),
+        as_of: billing_now().date_naive(),
+        lines: vec![],
+        total: posfee_schemas::money::Money::cny(100),
+        issued_at: billing_now(),
+        expires_at: billing_now(),
+        holder_masked: None,
+    };
+    let phone = h.phone().await.unwrap().1;
+    let keys = posfee_runtime::keydir::KeyDirectory::open(&phone, Purpose::Bill)
+        .await
+        .unwrap();
+    // Its own tenant's bill verifies: the check can pass.
+    let own = Signed::sign(Purpose::Bill, &bill_for("acme-property"), &key_id, &key);
+    let bill = keys.verify_bill(&own).await.unwrap();
+    assert_eq!(bill.tenant.as_str(), "acme-property");
+    // The same key signing a bill payable to another tenant is refused.
+    let foreign = Signed::sign(Purpose::Bill, &bill_for("city-water"), &key_id, &key);
+    match keys.verify_bill(&foreign).await {
+        Err(posfee_runtime::keydir::VerifyError::Sign(
+            posfee_schemas::signed::SignError::NotOwner { owner, claimed, .. },
+        )) => {
+            assert_eq!(owner, "acme-property");
+            assert_eq!(claimed, "city-water");
+        }
+        other => panic!("a foreign tenant's key was accepted: {other:?}"),
+    }
+}

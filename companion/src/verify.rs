@@ -28,13 +28,16 @@ pub async fn offer(
     paired_with: &TerminalId,
 ) -> crate::Result<VerifiedBill> {
     let keys = c.bill_keys().await?;
-    let bill: Bill = keys.verify(&offer.bill.signed).await.map_err(|e| match e {
-        VerifyError::Sign(e) => WireError::new(
-            ErrorCode::BadSignature,
-            format!("the bill is not signed by its payee: {e}"),
-        ),
-        VerifyError::Directory(e) => crate::unavailable("reading the key directory", e),
-    })?;
+    let bill: Bill = keys
+        .verify_bill(&offer.bill.signed)
+        .await
+        .map_err(|e| match e {
+            VerifyError::Sign(e) => WireError::new(
+                ErrorCode::BadSignature,
+                format!("the bill is not signed by its payee: {e}"),
+            ),
+            VerifyError::Directory(e) => crate::unavailable("reading the key directory", e),
+        })?;
     if bill.bill_id != offer.bill.bill_id {
         return Err(WireError::new(
             ErrorCode::Forbidden,

@@ -61,6 +61,14 @@ pub enum SignError {
     UnknownKey(KeyId),
     #[error("signature does not verify")]
     BadSignature,
+    /// The key is genuine but belongs to someone else than the signed body claims: one
+    /// tenant's key cannot sign bills payable to another.
+    #[error("signed with key {key} of {owner}, not of {claimed}")]
+    NotOwner {
+        key: KeyId,
+        owner: String,
+        claimed: String,
+    },
     #[error("signed body: {0}")]
     Body(#[from] DecodeError),
 }

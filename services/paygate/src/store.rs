@@ -81,6 +81,8 @@ pub struct Store {
     pub db: sled::Db,
     pub payers: sled::Tree,
     pub devices: sled::Tree,
+    /// Device public key (32 bytes) → its key id: one key, one registration.
+    pub device_keys: sled::Tree,
     pub registrations: sled::Tree,
     pub payments: sled::Tree,
     pub meta: sled::Tree,
@@ -91,6 +93,7 @@ impl Store {
         Ok(Store {
             payers: db.open_tree("payers")?,
             devices: db.open_tree("devices")?,
+            device_keys: db.open_tree("device_keys")?,
             registrations: db.open_tree("registrations")?,
             payments: db.open_tree("payments")?,
             meta: db.open_tree("meta")?,

@@ -7,10 +7,12 @@
 use async_nats::jetstream::{self, kv};
 use chrono::Utc;
 use ed25519_dalek::VerifyingKey;
+use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::KeyId;
 use posfee_schemas::signed::{KeyRing, PublicKeyRecord, Purpose, SignError, Signed};
 use posfee_schemas::{decode, encode, subjects};
 use serde::de::DeserializeOwned;
+use std::collections::HashMap;
 use std::sync::RwLock;
 
 /// Publishes a public key under `<purpose>.<key id>`.
@@ -53,6 +55,8 @@ pub struct KeyDirectory {
     store: kv::Store,
     purpose: Purpose,
     ring: RwLock<KeyRing>,
+    /// Who each key in the ring belongs to (a tenant for bills, paygate for settlements).
+    owners: RwLock<HashMap<KeyId, String>>,
 }
 
 impl KeyDirectory {
@@ -66,7 +70,41 @@ impl KeyDirectory {
             store,
             purpose,
             ring: RwLock::new(KeyRing::new()),
+            owners: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// As [`KeyDirectory::verify`], and the key must belong to `owner(&body)`: a bill must be
+    /// signed by its own tenant's key, a settlement notice by paygate's.
+    pub async fn verify_owned<T: DeserializeOwned>(
+        &self,
+        signed: &Signed,
+        owner: impl FnOnce(&T) -> &str,
+    ) -> Result<T, VerifyError> {
+        let body: T = self.verify(signed).await?;
+        let claimed = owner(&body);
+        let actual = self
+            .owners
+            .read()
+            .map_err(|_| VerifyError::Directory("key owners lock poisoned".into()))?
+            .get(&signed.key_id)
+            .cloned()
+            .unwrap_or_default();
+        if actual != claimed {
+            return Err(SignError::NotOwner {
+                key: signed.key_id.clone(),
+                owner: actual,
+                claimed: claimed.to_string(),
+            }
+            .into());
+        }
+        Ok(body)
+    }
+
+    /// A bill, verified with its own tenant's key.
+    pub async fn verify_bill(&self, signed: &Signed) -> Result<Bill, VerifyError> {
+        self.verify_owned(signed, |b: &Bill| b.tenant.as_str())
+            .await
     }
 
     /// Verifies `signed` and decodes its body, fetching the signing key if it is new to us.
@@ -109,6 +147,9 @@ impl KeyDirectory {
             return Err(VerifyError::Directory(format!(
                 "directory entry for {key_id} is mislabelled"
             )));
+        }
+        if let Ok(mut owners) = self.owners.write() {
+            owners.insert(key_id.clone(), record.owner.clone());
         }
         if let Ok(mut ring) = self.ring.write() {
             ring.insert(key_id.clone(), key);

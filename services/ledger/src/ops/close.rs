@@ -22,7 +22,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     record(Field::Bill, &req.bill.bill_id);
     let bill: Bill = app
         .bill_keys
-        .verify(&req.bill.signed)
+        .verify_bill(&req.bill.signed)
         .await
         .map_err(|e| super::signature("bill", e))?;
     match Subject::parse(&msg.subject) {

@@ -47,7 +47,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .map_err(|e| super::signature("settlement notice", e))?;
     let bill: Bill = app
         .bill_keys
-        .verify(&notice.bill.signed)
+        .verify_bill(&notice.bill.signed)
         .await
         .map_err(|e| super::signature("bill", e))?;
 

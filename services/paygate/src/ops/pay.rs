@@ -47,7 +47,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     }
     let bill: Bill = app
         .bill_keys
-        .verify(&req.bill.signed)
+        .verify_bill(&req.bill.signed)
         .await
         .map_err(|e| match e {
             VerifyError::Sign(e) => WireError::new(ErrorCode::BadSignature, format!("bill: {e}")),

@@ -62,19 +62,23 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         reply: reply.clone(),
     });
     let s = &app.store;
-    let result =
-        (&s.registrations, &s.devices, &s.payers).transaction(|(regs, devices, payers)| {
+    let public_key = req.device_public_key.as_slice();
+    let result = (&s.registrations, &s.devices, &s.device_keys, &s.payers).transaction(
+        |(regs, devices, device_keys, payers)| {
             if regs.get(&idem)?.is_some() {
                 return Err(ConflictableTransactionError::Abort(Abort::Taken));
             }
-            if devices.get(&device)?.is_some() {
+            // The same key under a second key id would be two payers paying with one phone.
+            if devices.get(&device)?.is_some() || device_keys.get(public_key)?.is_some() {
                 return Err(ConflictableTransactionError::Abort(Abort::Refused(())));
             }
             regs.insert(idem.as_slice(), registration.as_slice())?;
             devices.insert(device.as_slice(), payer.as_str().as_bytes())?;
+            device_keys.insert(public_key, device.as_slice())?;
             payers.insert(payer.as_str().as_bytes(), encode(&record))?;
             Ok(reply.clone())
-        });
+        },
+    );
     let reply = once
         .finish(
             result,
@@ -83,7 +87,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             |()| {
                 WireError::new(
                     ErrorCode::IdempotencyConflict,
-                    format!("device key {} is already registered", req.device_key_id),
+                    format!(
+                        "device key {} (or its public key) is already registered",
+                        req.device_key_id
+                    ),
                 )
             },
         )
