@@ -9,6 +9,7 @@
 //! <data-dir>/nats/auth.conf     its users, rendered from the roles, kiosks and phones
 //! <data-dir>/nats/jetstream/    the JetStream store
 //! <data-dir>/run/nats.url       the URL of the running server, for `status` and friends
+//! <data-dir>/run/rules.dir      the rules folder the running fee-engine loaded, for `import`
 //! <data-dir>/logs/<proc>.log    each process's log
 //! <data-dir>/<service>/         each service's own sled store
 //! ```
@@ -45,6 +46,9 @@ impl DataDir {
     }
     pub fn url_file(&self) -> PathBuf {
         self.0.join("run").join("nats.url")
+    }
+    pub fn rules_file(&self) -> PathBuf {
+        self.0.join("run").join("rules.dir")
     }
     pub fn logs(&self) -> PathBuf {
         self.0.join("logs")

@@ -83,6 +83,7 @@
 //! running charge at the slice's two ends, so a year billed month by month costs exactly what
 //! it costs billed at once (see [`models::tiered`]).
 
+mod account_check;
 pub mod error;
 pub mod facts;
 mod file;
