@@ -14,6 +14,8 @@
 //! <data-dir>/<service>/         each service's own sled store
 //! ```
 
+use anyhow::bail;
+use posfee_schemas::subjects::Role;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -25,6 +27,33 @@ impl DataDir {
     }
     pub fn root(&self) -> &Path {
         &self.0
+    }
+
+    /// Refuses a data dir that `posfee up` has not set up (no role keys), so a mistyped
+    /// `--data-dir` is named instead of silently read as empty or filled with fresh keys.
+    pub fn require_set_up(&self) -> anyhow::Result<()> {
+        self.refuse_file()?;
+        let admin = self.creds().join(format!("{}.nk", Role::Admin));
+        if !admin.exists() {
+            bail!(
+                "{} is not a posfee data dir (no {}): a data dir is set up by `posfee up --data-dir {}`; check --data-dir (default ./data)",
+                self.root().display(),
+                admin.display(),
+                self.root().display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Refuses a data dir path that is a file: everything under it would fail to be created.
+    pub fn refuse_file(&self) -> anyhow::Result<()> {
+        if self.0.exists() && !self.0.is_dir() {
+            bail!(
+                "--data-dir {} is a file, not a folder: point --data-dir at a folder (it is created if missing)",
+                self.0.display()
+            );
+        }
+        Ok(())
     }
     pub fn lock_file(&self) -> PathBuf {
         self.0.join("posfee.lock")

@@ -49,6 +49,7 @@ struct DataDirLock {
 }
 
 fn lock_data_dir(data: &DataDir) -> anyhow::Result<DataDirLock> {
+    data.refuse_file()?;
     std::fs::create_dir_all(data.root())
         .with_context(|| format!("creating {}", data.root().display()))?;
     let path = data.lock_file();
