@@ -205,7 +205,7 @@ pub fn role(r: Role) -> Perms {
             p.extend(event_reader(false));
             tool(r, p)
         }
-        // `posfee import`: accounts and readings as events, nothing else.
+        // `posfee import`: accounts and readings as events, and asking whether an account exists.
         Role::Importer => tool(
             r,
             vec![
@@ -213,6 +213,8 @@ pub fn role(r: Role) -> Perms {
                 subjects::event(EventKind::ReadingRecorded),
                 s(JS_INFO),
                 stream_info(EVENTS_STREAM),
+                // Whether a reading's account exists, asked before the reading is imported.
+                subjects::query(QueryKind::Account),
             ],
         ),
         // A tenant's billing clerk: refunds.

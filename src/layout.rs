@@ -9,10 +9,13 @@
 //! <data-dir>/nats/auth.conf     its users, rendered from the roles, kiosks and phones
 //! <data-dir>/nats/jetstream/    the JetStream store
 //! <data-dir>/run/nats.url       the URL of the running server, for `status` and friends
+//! <data-dir>/run/rules.dir      the rules folder the running fee-engine loaded, for `import`
 //! <data-dir>/logs/<proc>.log    each process's log
 //! <data-dir>/<service>/         each service's own sled store
 //! ```
 
+use anyhow::bail;
+use posfee_schemas::subjects::Role;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -24,6 +27,33 @@ impl DataDir {
     }
     pub fn root(&self) -> &Path {
         &self.0
+    }
+
+    /// Refuses a data dir that `posfee up` has not set up (no role keys), so a mistyped
+    /// `--data-dir` is named instead of silently read as empty or filled with fresh keys.
+    pub fn require_set_up(&self) -> anyhow::Result<()> {
+        self.refuse_file()?;
+        let admin = self.creds().join(format!("{}.nk", Role::Admin));
+        if !admin.exists() {
+            bail!(
+                "{} is not a posfee data dir (no {}): a data dir is set up by `posfee up --data-dir {}`; check --data-dir (default ./data)",
+                self.root().display(),
+                admin.display(),
+                self.root().display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Refuses a data dir path that is a file: everything under it would fail to be created.
+    pub fn refuse_file(&self) -> anyhow::Result<()> {
+        if self.0.exists() && !self.0.is_dir() {
+            bail!(
+                "--data-dir {} is a file, not a folder: point --data-dir at a folder (it is created if missing)",
+                self.0.display()
+            );
+        }
+        Ok(())
     }
     pub fn lock_file(&self) -> PathBuf {
         self.0.join("posfee.lock")
@@ -45,6 +75,9 @@ impl DataDir {
     }
     pub fn url_file(&self) -> PathBuf {
         self.0.join("run").join("nats.url")
+    }
+    pub fn rules_file(&self) -> PathBuf {
+        self.0.join("run").join("rules.dir")
     }
     pub fn logs(&self) -> PathBuf {
         self.0.join("logs")

@@ -9,5 +9,6 @@ pub mod identities;
 pub mod layout;
 pub mod natsd;
 pub mod refdata;
+pub mod rules_dir;
 pub mod services;
 pub mod streams;

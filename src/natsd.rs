@@ -281,13 +281,7 @@ impl NatsServer {
         let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
         let url = loop {
             if let Some(status) = child.try_wait()? {
-                bail!(
-                    "nats-server exited at start ({status}); {}",
-                    cfg.log_file
-                        .as_ref()
-                        .map(|l| format!("see {}", l.display()))
-                        .unwrap_or_else(|| "see its output above".into())
-                );
+                return Err(exited_at_start(cfg, status));
             }
             if let Ok(text) = std::fs::read_to_string(&ports_file) {
                 if let Some(url) = parse_ports_file(&text) {
@@ -370,6 +364,30 @@ pub fn terminate(child: &mut Child, grace: Duration) {
     }
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// What nats-server logs when its port is taken.
+const PORT_IN_USE: &str = "address already in use";
+
+/// Why the server exited at start, and what to do: a taken port is the usual cause, and its
+/// remedy is a free port, not the log.
+fn exited_at_start(cfg: &ServerConfig, status: std::process::ExitStatus) -> anyhow::Error {
+    let log = cfg
+        .log_file
+        .as_ref()
+        .and_then(|l| std::fs::read_to_string(l).ok())
+        .unwrap_or_default();
+    let see = cfg
+        .log_file
+        .as_ref()
+        .map(|l| format!("see {}", l.display()))
+        .unwrap_or_else(|| "see its output above".into());
+    match cfg.port {
+        Some(port) if log.contains(PORT_IN_USE) => anyhow::anyhow!(
+            "port {port} on 127.0.0.1 is in use (another posfee or program listens there): pass --port 0 to pick a free port, or another --port; {see}"
+        ),
+        _ => anyhow::anyhow!("nats-server exited at start ({status}); {see}"),
+    }
 }
 
 fn parse_ports_file(text: &str) -> Option<String> {

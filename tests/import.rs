@@ -44,7 +44,9 @@ async fn system() -> Harness {
     h
 }
 
-#[tokio::test]
+// Several threads: the services run in this process while `posfee import`, a child process
+// the test waits for, asks the query service about accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() {
     let h = system().await;
     let accounts = format!("{SAMPLES}/accounts.csv");
@@ -142,7 +144,9 @@ async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() 
     assert_eq!(lines[0]["event"]["body"]["data"]["holder_name"], "陈**");
 }
 
-#[tokio::test]
+// Several threads: the services run in this process while `posfee import`, a child process
+// the test waits for, asks the query service about accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_with_bad_rows_reports_each_with_its_line_and_imports_nothing() {
     let h = system().await;
     let dir = tempfile::tempdir().unwrap();
@@ -188,4 +192,144 @@ async fn a_file_with_bad_rows_reports_each_with_its_line_and_imports_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stream_messages(&h).await, before + 1);
+}
+
+/// Runs an import and gives (succeeded, stderr).
+fn import(h: &Harness, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["import"];
+    all.extend_from_slice(args);
+    let out = posfee(h, &all);
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[track_caller]
+fn assert_reported(err: &str, line: u64, reason: &str) {
+    assert!(
+        err.lines()
+            .any(|l| l.contains(&format!("line {line}:")) && l.contains(reason)),
+        "line {line} ({reason}) not reported:\n{err}"
+    );
+}
+
+// Several threads: the services run in this process while `posfee import`, a child process
+// the test waits for, asks the query service about accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_are_checked_against_their_tenants_rules() {
+    let h = system().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("accounts.csv");
+    // Line 2 is good; each later line breaks one thing line 2 gets right.
+    std::fs::write(
+        &file,
+        "tenant,account,class,holder_name,attributes,meters,paid_through,arrears\n\
+         acme-property,1-1-1,residential,张三,area_m2=80;building=A,,property=2026-09,\n\
+         acme-propety,1-1-2,residential,李四,area_m2=80;building=A,,property=2026-09,\n\
+         acme-property,1-1-3,residental,王五,area_m2=80;building=A,,property=2026-09,\n\
+         acme-property,1-1-4,residential,赵六,area_m2=abc;building=A,,property=2026-09,\n\
+         acme-property,1-1-5,residential,钱七,building=A,,property=2026-09,\n\
+         acme-property,1-1-6,residential,孙八,area_m2=80;building=A,,gas=2026-09,\n",
+    )
+    .unwrap();
+    let before = stream_messages(&h).await;
+    let (ok, err) = import(&h, &["accounts", file.to_str().unwrap()]);
+    assert!(!ok, "{err}");
+    assert_reported(&err, 3, "tenant: acme-propety has no rule file in");
+    assert_reported(
+        &err,
+        4,
+        "class: \"residental\" is not a class of tenant acme-property (residential, commercial",
+    );
+    assert_reported(
+        &err,
+        5,
+        "attributes: account attribute \"area_m2\" = \"abc\"",
+    );
+    assert_reported(
+        &err,
+        6,
+        "attributes: account attribute \"area_m2\" is missing",
+    );
+    assert_reported(
+        &err,
+        7,
+        "paid_through: tenant acme-property does not bill \"gas\"",
+    );
+    assert!(
+        !err.contains("line 2:"),
+        "the good row is not refused:\n{err}"
+    );
+    assert!(
+        err.contains("5 bad row(s)") && err.contains("nothing imported"),
+        "{err}"
+    );
+    assert_eq!(stream_messages(&h).await, before);
+
+    // The good row goes in alone with --skip-bad: the check refuses rows, not the tenant.
+    let (ok, err) = import(&h, &["accounts", file.to_str().unwrap(), "--skip-bad"]);
+    assert!(ok, "{err}");
+    assert_eq!(stream_messages(&h).await, before + 1);
+}
+
+// Several threads: the services run in this process while `posfee import`, a child process
+// the test waits for, asks the query service about accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readings_of_unknown_accounts_are_refused() {
+    let h = system().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let header = "tenant,account,class,holder_name,attributes,meters,paid_through,arrears\n";
+    let earlier = write(
+        "earlier.csv",
+        &format!("{header}city-water,W-1,residential,张三,,water=W-1,water=2026-09,\n"),
+    );
+    let same_run = write(
+        "same-run.csv",
+        &format!("{header}city-water,W-2,residential,李四,,water=W-2,water=2026-09,\n"),
+    );
+    let (ok, err) = import(&h, &["accounts", &earlier]);
+    assert!(ok, "{err}");
+    let readings_header = "tenant,account,meter,register,read_on,value\n";
+    let good_rows = "city-water,W-1,W-1,,2026-10-31,12.5\ncity-water,W-2,W-2,,2026-10-31,20\n";
+    let bad = write(
+        "bad.csv",
+        &format!("{readings_header}{good_rows}city-water,W-404,W-404,,2026-10-31,3\ncity-wat,W-1,W-1,,2026-10-31,3\n"),
+    );
+    let before = stream_messages(&h).await;
+    let (ok, err) = import(&h, &["readings", &bad, "--accounts", &same_run]);
+    assert!(!ok, "{err}");
+    assert_reported(
+        &err,
+        4,
+        "account: W-404 is not an account of tenant city-water",
+    );
+    assert_reported(&err, 5, "tenant: city-wat has no rule file");
+    assert!(
+        !err.contains("line 2:") && !err.contains("line 3:"),
+        "{err}"
+    );
+    assert_eq!(stream_messages(&h).await, before);
+
+    // W-2 is known only through --accounts: without it, its reading is refused too.
+    let good = write("good.csv", &format!("{readings_header}{good_rows}"));
+    let (ok, err) = import(&h, &["readings", &good]);
+    assert!(!ok, "{err}");
+    assert_reported(
+        &err,
+        3,
+        "account: W-2 is not an account of tenant city-water",
+    );
+    assert!(!err.contains("line 2:"), "W-1 was imported earlier:\n{err}");
+
+    // The same readings with the account imported in the same run: the account, then both
+    // readings.
+    let (ok, err) = import(&h, &["readings", &good, "--accounts", &same_run]);
+    assert!(ok, "{err}");
+    assert_eq!(stream_messages(&h).await, before + 3);
 }

@@ -101,9 +101,14 @@ fn running_services(data: &Path) -> Vec<String> {
 /// Starts `posfee up` and returns once it printed the line that starts with `ready:`, with
 /// that line.
 fn start_up(data: &Path) -> (Child, String, Duration) {
+    start_up_on(data, 0)
+}
+
+/// `start_up` on a given port (0 picks a free one).
+fn start_up_on(data: &Path, port: u16) -> (Child, String, Duration) {
     let started = Instant::now();
     let mut child = Command::new(POSFEE)
-        .args(["up", "--port", "0", "--data-dir"])
+        .args(["up", "--port", &port.to_string(), "--data-dir"])
         .arg(data)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -215,4 +220,62 @@ fn a_killed_launcher_takes_its_services_along_and_the_next_up_cleans_up() {
         left.is_empty(),
         "orphans after the second shutdown: {left:?}"
     );
+}
+
+/// Runs `posfee ARGS --data-dir DATA`; (succeeded, stderr).
+fn posfee(args: &[&str], data: &Path) -> (bool, String) {
+    let out = Command::new(POSFEE)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn up_names_a_taken_port_and_a_file_as_data_dir_and_keys_need_a_set_up_data_dir() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let (ok, err) = posfee(&["up", "--port", &port.to_string()], &data);
+    assert!(!ok, "{err}");
+    assert!(
+        err.contains(&format!("port {port} on 127.0.0.1 is in use")) && err.contains("--port 0"),
+        "{err}"
+    );
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let (ok, err) = posfee(&["up", "--port", "0"], &file);
+    assert!(!ok, "{err}");
+    assert!(err.contains("is a file, not a folder"), "{err}");
+
+    // A data dir nobody set up is named, and not created.
+    let typo = tmp.path().join("typo");
+    for args in [&["keys", "list"][..], &["keys", "terminal", "kiosk-01"]] {
+        let (ok, err) = posfee(args, &typo);
+        assert!(!ok, "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{} is not a posfee data dir", typo.display()))
+                && err.contains("posfee up --data-dir"),
+            "{args:?}: {err}"
+        );
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+
+    // The same port, once free, and the same commands on a data dir `posfee up` set up, work.
+    drop(taken);
+    let (up, ready, _) = start_up_on(&data, port);
+    assert!(ready.contains(&format!(":{port}")), "{ready}");
+    for args in [&["keys", "terminal", "kiosk-01"][..], &["keys", "list"]] {
+        let (ok, err) = posfee(args, &data);
+        assert!(ok, "{args:?}: {err}");
+    }
+    sigterm(&up);
+    let mut up = up;
+    up.wait().unwrap();
 }

@@ -30,7 +30,7 @@ fn a_broken_file_is_refused_with_file_line_and_reason() {
         r#"tenant = "broken-water"
 name = "Broken"
 rounding = "half_up"
-
+classes = ["residential"]
 [[kind]]
 id = "water"
 label = "Water"
@@ -82,4 +82,104 @@ fn an_offline_quote_prices_the_preview_input() {
     // at 5.00 and 20 m³ at 7.00 = 150.00 + 140.00.
     let total = text.lines().find(|l| l.starts_with("TOTAL")).unwrap();
     assert!(total.trim_end().ends_with("290.00"), "{total}");
+}
+
+/// A water tenant's rule file with a residential rule and a late fee; `classes` and
+/// `late_classes` fill in the rule's and the late-fee rate's class lists.
+fn water_rules(classes: &str, late_classes: &str, second_price: &str) -> String {
+    format!(
+        r#"tenant = "some-water"
+name = "Some Water"
+rounding = "half_up"
+classes = ["residential", "business"]
+
+[[kind]]
+id = "water"
+label = "Water"
+
+[[rule]]
+id = "w-home"
+kind = "water"
+classes = [{classes}]
+
+[[rule.version]]
+version = "v1"
+effective_from = 2026-01-01
+[rule.version.tiered]
+unit = "m3"
+cumulation = "month"
+tier = [
+  {{ from = "0", to = "10", price = "2.00" }},
+  {{ from = "10", price = "{second_price}" }},
+]
+
+[[rule]]
+id = "w-late"
+kind = "water"
+
+[[rule.version]]
+version = "v1"
+effective_from = 2026-01-01
+[rule.version.late_fee]
+rate = [
+  {{ classes = [{late_classes}], per_day = "0.001" }},
+  {{ per_day = "0.002" }},
+]
+"#
+    )
+}
+
+fn check(text: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("water.toml");
+    std::fs::write(&file, text).unwrap();
+    let out = Command::new(POSFEE)
+        .args(["rules", "check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_misspelt_class_in_a_late_fee_rate_is_refused() {
+    let (ok, text) = check(&water_rules(r#""residential""#, r#""residential""#, "3.00"));
+    assert!(ok, "the correctly spelt file passes:\n{text}");
+    let (ok, text) = check(&water_rules(r#""residential""#, r#""residental""#, "3.00"));
+    assert!(!ok, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains("residental"))
+        .unwrap_or_default();
+    assert!(line.contains("water.toml:35:"), "{text}");
+    assert!(
+        line.contains("not one the tenant declares (residential, business)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_mistake_in_a_file_is_reported_with_its_line() {
+    let (ok, text) = check(&water_rules(r#""residental""#, r#""buisness""#, "-3.00"));
+    assert!(!ok, "{text}");
+    let errors: Vec<&str> = text.lines().filter(|l| l.starts_with("error ")).collect();
+    assert_eq!(errors.len(), 3, "{text}");
+    for (line, reason) in [
+        (13, "\"residental\""),
+        (23, "negative"),
+        (35, "\"buisness\""),
+    ] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("water.toml:{line}:")) && e.contains(reason)),
+            "line {line} ({reason}) not reported:\n{text}"
+        );
+    }
+    assert!(text.contains("3 mistake(s)"), "{text}");
 }

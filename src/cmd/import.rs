@@ -1,13 +1,18 @@
 //! `posfee import accounts|readings FILE.csv`: reference data in, as events.
 //!
-//! The whole file is read and checked first; every bad row is reported with its line and
-//! reason, and a file with bad rows imports nothing unless `--skip-bad` is given. Each row's
+//! The whole file is read and checked first, against the CSV format and then against what
+//! the running system will do with each row: the tenant has rules (the folder `posfee up`
+//! gave the fee-engine), the account's class, attributes and fee kinds are ones its rules
+//! price, and a reading's account is in this run or already in the system. Every bad row is
+//! reported with its line and reason, and a file with bad rows imports nothing unless
+//! `--skip-bad` is given. Each row's
 //! event id is derived from its content, so importing the same file again stores nothing new
 //! (JetStream's duplicate window), and the services' views, which upsert, change nothing.
 
 use crate::cmd::up::running_url;
 use crate::layout::DataDir;
-use crate::refdata::{csv_accounts, csv_readings, Parsed};
+use crate::refdata::{check, csv_accounts, csv_readings, Parsed};
+use crate::rules_dir;
 use anyhow::bail;
 use async_nats::jetstream::{self, message::PublishMessage};
 use posfee_runtime::{bus, creds};
@@ -34,6 +39,10 @@ pub struct ImportArgs {
     pub file: PathBuf,
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
+    /// With `readings`: an accounts file imported in the same run, before the readings, so
+    /// readings of its new accounts are accepted.
+    #[arg(long)]
+    pub accounts: Option<PathBuf>,
     /// Import the good rows of a file that has bad ones.
     #[arg(long)]
     pub skip_bad: bool,
@@ -50,28 +59,85 @@ pub fn parse(what: What, file: &std::path::Path) -> anyhow::Result<Parsed> {
     }
 }
 
+/// One file of the run and what was read from it.
+struct Input {
+    file: PathBuf,
+    parsed: Parsed,
+}
+
 pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
-    let parsed = parse(args.what, &args.file)?;
-    for bad in &parsed.bad {
-        eprintln!("{}: {bad}", args.file.display());
-    }
-    if !parsed.bad.is_empty() && !args.skip_bad {
-        bail!(
-            "{} bad row(s) in {}; nothing imported (fix them, or pass --skip-bad to import the {} good rows)",
-            parsed.bad.len(),
-            args.file.display(),
-            parsed.events.len()
-        );
-    }
     let data = DataDir::new(&args.data_dir);
     let url = running_url(&data)?;
+    let rules_dir = rules_dir::of_running(&data)?;
+    let rules = rules_dir::load(&rules_dir)?;
+    let mut inputs = Vec::new();
+    match (args.what, &args.accounts) {
+        (What::Accounts, Some(_)) => {
+            bail!("--accounts goes with `posfee import readings`; to import accounts, name the accounts file alone")
+        }
+        (What::Readings, Some(accounts)) => inputs.push(read(What::Accounts, accounts)?),
+        (_, None) => {}
+    }
+    inputs.push(read(args.what, &args.file)?);
+    for input in &mut inputs {
+        check::against_rules(&mut input.parsed, &rules, &rules_dir);
+    }
     let seed = creds::read_seed(&data.creds().join(format!("{}.nk", Role::Importer)))?;
     let client = bus::connect(&url, Role::Importer, Some(seed), "posfee-import").await?;
-    let stored = publish(&client, &parsed.events, !args.quiet).await?;
+    if let [accounts @ .., readings] = inputs.as_mut_slice() {
+        if matches!(args.what, What::Readings) {
+            let in_run = accounts
+                .iter()
+                .flat_map(|a| check::accounts_of(&a.parsed.events))
+                .collect();
+            check::readings_of_known_accounts(&mut readings.parsed, &in_run, &client).await?;
+        }
+    }
+    refuse_bad_rows(&inputs, args.skip_bad)?;
+    for input in &inputs {
+        let stored = publish(&client, &input.parsed.events, !args.quiet).await?;
+        report(input, stored);
+    }
+    Ok(())
+}
+
+fn read(what: What, file: &std::path::Path) -> anyhow::Result<Input> {
+    Ok(Input {
+        file: file.to_path_buf(),
+        parsed: parse(what, file)?,
+    })
+}
+
+/// Prints every bad row of every file; refuses the whole run if there are any, unless the
+/// operator asked for the good rows only.
+fn refuse_bad_rows(inputs: &[Input], skip_bad: bool) -> anyhow::Result<()> {
+    let mut bad = 0;
+    for input in inputs {
+        for row in &input.parsed.bad {
+            eprintln!("{}: {row}", input.file.display());
+        }
+        bad += input.parsed.bad.len();
+    }
+    if bad > 0 && !skip_bad {
+        let good: usize = inputs.iter().map(|i| i.parsed.events.len()).sum();
+        let files: Vec<String> = inputs
+            .iter()
+            .map(|i| i.file.display().to_string())
+            .collect();
+        bail!(
+            "{bad} bad row(s) in {}; nothing imported (fix them, or pass --skip-bad to import the {good} good rows)",
+            files.join(" and ")
+        );
+    }
+    Ok(())
+}
+
+fn report(input: &Input, stored: usize) {
+    let parsed = &input.parsed;
     println!(
         "imported {} row(s) from {} ({} new events stored, {} already there){}",
         parsed.events.len(),
-        args.file.display(),
+        input.file.display(),
         stored,
         parsed.events.len() - stored,
         if parsed.bad.is_empty() {
@@ -80,7 +146,6 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             format!("; skipped {} bad row(s)", parsed.bad.len())
         }
     );
-    Ok(())
 }
 
 /// Publishes events with their ids as `Nats-Msg-Id`, pipelined; returns how many the stream

@@ -61,6 +61,7 @@ pub enum Revoke {
 
 pub fn run(args: KeysArgs) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
+    data.require_set_up()?;
     let registry = Registry::new(&data.creds());
     let _lock = match &args.command {
         KeysCommand::List { .. } => None,

@@ -25,29 +25,35 @@ pub enum RulesCommand {
     },
 }
 
-pub fn run(cmd: RulesCommand) -> anyhow::Result<()> {
-    match cmd {
-        RulesCommand::Check { files } => {
-            let mut bad = 0;
-            for check in posfee_tariff::check_paths(&files) {
-                match check.result {
-                    Ok(t) => println!(
-                        "ok    {} (tenant {}, {} rules)",
-                        check.file,
-                        t.id,
-                        t.rules.len()
-                    ),
-                    Err(e) => {
-                        bad += 1;
-                        println!("error {e}");
-                    }
+/// Prints each file's verdict and every mistake in it, one per line as `file:line:col: reason`.
+fn check(files: &[PathBuf]) -> anyhow::Result<()> {
+    let (mut files_bad, mut mistakes) = (0, 0);
+    for check in posfee_tariff::check_paths(files) {
+        match check.result {
+            Ok(t) => println!(
+                "ok    {} (tenant {}, {} rules)",
+                check.file,
+                t.id,
+                t.rules.len()
+            ),
+            Err(errors) => {
+                files_bad += 1;
+                mistakes += errors.len();
+                for e in errors {
+                    println!("error {e}");
                 }
             }
-            if bad > 0 {
-                bail!("{bad} rule file(s) refused");
-            }
-            Ok(())
         }
+    }
+    if files_bad > 0 {
+        bail!("{files_bad} rule file(s) refused ({mistakes} mistake(s) above); fix them and run `posfee rules check` again");
+    }
+    Ok(())
+}
+
+pub fn run(cmd: RulesCommand) -> anyhow::Result<()> {
+    match cmd {
+        RulesCommand::Check { files } => check(&files),
         RulesCommand::Quote { rules, input, json } => {
             let set = posfee_tariff::RuleSet::load_paths(&rules).map_err(|errors| {
                 let list: Vec<String> = errors.iter().map(|e| e.to_string()).collect();

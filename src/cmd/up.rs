@@ -49,6 +49,7 @@ struct DataDirLock {
 }
 
 fn lock_data_dir(data: &DataDir) -> anyhow::Result<DataDirLock> {
+    data.refuse_file()?;
     std::fs::create_dir_all(data.root())
         .with_context(|| format!("creating {}", data.root().display()))?;
     let path = data.lock_file();
@@ -177,10 +178,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 .context("binary has no folder")?
                 .to_path_buf(),
         },
-        rules: args
-            .rules
-            .clone()
-            .unwrap_or_else(|| natsd::repo_root().join("services/fee-engine/rules")),
+        rules: args.rules.clone().unwrap_or_else(crate::rules_dir::shipped),
     };
     let mut children = Vec::new();
     // From here on, whatever fails stops what was started before it returns.
@@ -219,6 +217,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     }
     write_url_file(&data, &url)?;
+    crate::rules_dir::record(&data, &launch.rules)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
     println!(
         "ready: posfee is up at {url} ({}) after {} ms; data in {}; Ctrl-C stops it",
@@ -229,6 +228,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 
     let result = supervise(&launch, &mut children, &mut server, &shutdown).await;
     let _ = std::fs::remove_file(data.url_file());
+    let _ = std::fs::remove_file(data.rules_file());
     stop_all(&mut children, &mut server);
     println!("stopped: every process posfee up started has exited");
     result

@@ -9,7 +9,7 @@
 //! separated by `;`; `paid_through` months are `YYYY-MM`; `arrears` are
 //! `kind:period:amount:due_on` separated by `;`, amounts in yuan with at most two decimals.
 
-use super::{pairs, records, row_event, BadRow, Parsed};
+use super::{pairs, records, row_event, Parsed};
 use chrono::NaiveDate;
 use posfee_schemas::events::{AccountUpserted, ArrearRecord, EventBody};
 use posfee_schemas::fee::period_months;
@@ -35,10 +35,8 @@ pub fn parse(path: &Path, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<P
     let mut parsed = Parsed::default();
     for (line, rec) in records(path, HEADER)? {
         match rec.and_then(|r| row(&r)) {
-            Ok(body) => parsed
-                .events
-                .push(row_event(EventBody::AccountUpserted(body), at)),
-            Err(reason) => parsed.bad.push(BadRow { line, reason }),
+            Ok(body) => parsed.good(line, row_event(EventBody::AccountUpserted(body), at)),
+            Err(reason) => parsed.bad(line, reason),
         }
     }
     Ok(parsed)

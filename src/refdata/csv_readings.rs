@@ -9,7 +9,7 @@
 //! empty for a single-register meter; `value` is the cumulative register reading, an exact
 //! non-negative decimal.
 
-use super::{records, row_event, BadRow, Parsed};
+use super::{records, row_event, Parsed};
 use chrono::NaiveDate;
 use posfee_schemas::events::{EventBody, ReadingRecorded};
 use posfee_schemas::ids::{AccountNo, TenantId};
@@ -25,10 +25,8 @@ pub fn parse(path: &Path, at: chrono::DateTime<chrono::Utc>) -> anyhow::Result<P
     let mut parsed = Parsed::default();
     for (line, rec) in records(path, HEADER)? {
         match rec.and_then(|r| row(&r)) {
-            Ok(body) => parsed
-                .events
-                .push(row_event(EventBody::ReadingRecorded(body), at)),
-            Err(reason) => parsed.bad.push(BadRow { line, reason }),
+            Ok(body) => parsed.good(line, row_event(EventBody::ReadingRecorded(body), at)),
+            Err(reason) => parsed.bad(line, reason),
         }
     }
     Ok(parsed)

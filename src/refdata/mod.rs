@@ -3,6 +3,7 @@
 //! Parsing is separate from publishing so a file can be checked whole before anything is
 //! sent: a file with a bad row imports nothing unless the operator says `--skip-bad`.
 
+pub mod check;
 pub mod csv_accounts;
 pub mod csv_readings;
 pub mod generate;
@@ -40,11 +41,41 @@ impl std::fmt::Display for BadRow {
     }
 }
 
-/// Everything read from one file.
+/// Everything read from one file: the good rows as events, the bad ones with their reasons.
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub events: Vec<Event>,
     pub bad: Vec<BadRow>,
+    /// The line of each event, so a later check can still name the row.
+    lines: Vec<u64>,
+}
+
+impl Parsed {
+    pub(crate) fn good(&mut self, line: u64, event: Event) {
+        self.events.push(event);
+        self.lines.push(line);
+    }
+
+    pub(crate) fn bad(&mut self, line: u64, reason: String) {
+        self.bad.push(BadRow { line, reason });
+    }
+
+    /// Moves every row `check` finds fault with (one reason per fault) to the bad rows, which
+    /// stay in file order.
+    pub fn refuse(&mut self, mut check: impl FnMut(&Event) -> Vec<String>) {
+        let rows = std::mem::take(&mut self.events).into_iter();
+        let lines = std::mem::take(&mut self.lines);
+        for (event, line) in rows.zip(lines) {
+            let faults = check(&event);
+            if faults.is_empty() {
+                self.good(line, event);
+            } else {
+                self.bad
+                    .extend(faults.into_iter().map(|reason| BadRow { line, reason }));
+            }
+        }
+        self.bad.sort_by_key(|b| b.line);
+    }
 }
 
 /// `key=value;key=value` (empty is an empty map).

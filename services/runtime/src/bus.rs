@@ -1,6 +1,5 @@
 //! Connecting to the bus as one role.
 
-use anyhow::Context;
 use posfee_schemas::subjects::{Identity, Role};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,9 +38,73 @@ pub async fn connect(
     if let Some(seed) = seed {
         opts = opts.nkey(seed);
     }
+    // The first connect is not retried (retry_on_initial_connect stays off): a refused key
+    // or a system that is not running is reported at once, with what to do about it.
+    let watched = who.clone();
+    opts = opts.event_callback(move |event| {
+        let who = watched.clone();
+        async move { report_lost_key(&who, &event) }
+    });
     opts.connect(url)
         .await
-        .with_context(|| format!("connecting to {url} as {who}"))
+        .map_err(|e| connect_failure(url, &who, &e))
+}
+
+/// The failure to connect as one clear sentence: what happened, where, and the next step.
+/// The client's own error repeats its cause two or three times and names no remedy.
+pub fn connect_failure(url: &str, who: &Identity, e: &async_nats::ConnectError) -> anyhow::Error {
+    use async_nats::ConnectErrorKind as K;
+    match e.kind() {
+        K::AuthorizationViolation | K::Authentication => anyhow::anyhow!(
+            "the server at {url} refused the key of {who} (wrong, revoked or missing): {}",
+            key_remedy(who)
+        ),
+        K::Io if is_refused(e) => anyhow::anyhow!(
+            "posfee is not running at {url} (connection refused): start it with `posfee up`, or point --nats-url at the system's URL (`posfee status` shows it)"
+        ),
+        K::TimedOut => anyhow::anyhow!(
+            "{url} did not answer within {CONNECT_TIMEOUT_MS} ms: is the system up there (`posfee status`), and is it the right address?"
+        ),
+        _ => anyhow::anyhow!("connecting to {url} as {who}: {e}"),
+    }
+}
+
+/// Which command issues the key `who` connects with.
+fn key_remedy(who: &Identity) -> String {
+    match who {
+        Identity::Terminal(t) => format!(
+            "issue one with `posfee keys terminal {t}` (add --replace if it has one) and give the kiosk its seed file"
+        ),
+        Identity::Device(_) => "issue one with `posfee keys device` (or enrol the phone's own key with `posfee keys enrol`) and pass its seed file with --nkey-file".to_string(),
+        Identity::Role(r) => format!(
+            "role keys are written by `posfee up` to <data-dir>/creds/{r}.nk; use the seed from the data dir of the running system"
+        ),
+    }
+}
+
+fn is_refused(e: &async_nats::ConnectError) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::ConnectionRefused;
+        }
+        source = s.source();
+    }
+    e.to_string().contains("Connection refused")
+}
+
+/// A connection that loses its key (revoked while connected) keeps reconnecting and being
+/// refused; say so in the log with the remedy, instead of leaving only timeouts to see.
+fn report_lost_key(who: &Identity, event: &async_nats::Event) {
+    use async_nats::{ClientError, Event, ServerError};
+    let refused = match event {
+        Event::ServerError(ServerError::AuthorizationViolation) => true,
+        Event::ClientError(ClientError::Other(e)) => e.contains("authorization violation"),
+        _ => false,
+    };
+    if refused {
+        tracing::error!(who = %who, "the server refused this key (revoked or replaced?): {}", key_remedy(who));
+    }
 }
 
 impl BusArgs {

@@ -44,7 +44,7 @@ impl Default for ServiceOptions {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
-            rules_dir: natsd::repo_root().join("services/fee-engine/rules"),
+            rules_dir: posfee::rules_dir::shipped(),
         }
     }
 }
@@ -106,15 +106,16 @@ impl Harness {
         &self.creds
     }
 
-    /// Writes `<data-dir>/run/nats.url` as `posfee up` does, so the operator commands
-    /// (`posfee import`, `events`, `status` …) can be run against this harness.
+    /// Writes `<data-dir>/run/nats.url` and the rules folder as `posfee up` does, so the
+    /// operator commands (`posfee import`, `events`, `status` …) can be run against this
+    /// harness. The rules recorded are the shipped ones, the in-process fee-engine's default.
     pub fn publish_url_file(&self) -> anyhow::Result<()> {
         let path = self.data.url_file();
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(path, self.url())?;
-        Ok(())
+        posfee::rules_dir::record(&self.data, &posfee::rules_dir::shipped())
     }
 
     /// The server's log, for tests that check what it refused.

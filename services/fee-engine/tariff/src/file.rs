@@ -20,6 +20,8 @@ pub(crate) struct TenantFile {
     #[serde(default)]
     pub currency: Option<Spanned<String>>,
     pub rounding: Rounding,
+    /// The customer classes the tenant serves.
+    pub classes: Spanned<Vec<Spanned<String>>>,
     #[serde(default, rename = "kind")]
     pub kinds: Vec<Spanned<KindFile>>,
     #[serde(default, rename = "rule")]

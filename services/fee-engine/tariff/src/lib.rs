@@ -5,7 +5,8 @@
 //! prices are exact [`rust_decimal::Decimal`] yuan, amounts are [`Fen`].
 //!
 //! # API
-//! * [`parse_rule_file`]`(file_name, text) -> Result<Tenant, RuleFileError>` — one tenant.
+//! * [`parse_rule_file`]`(file_name, text) -> Result<Tenant, RuleFileError>` — one tenant, or
+//!   its first mistake; [`check_rule_file`] gives every mistake.
 //! * [`RuleSet::load_dir`]`(dir) -> Result<RuleSet, Vec<RuleFileError>>` — every `*.toml`;
 //!   [`RuleSet::load_paths`] for files and directories.
 //! * [`check_paths`]`(&[PathBuf]) -> Vec<FileCheck>` — per-file verdicts for `rules check`.
@@ -28,6 +29,8 @@
 //! time_zone = "Asia/Shanghai"        # optional, this is the default
 //! currency = "CNY"                   # optional, this is the default
 //! rounding = "half_up"               # half_up | half_even | down
+//! classes = ["residential", "business"]  # the customer classes served; accounts and
+//!                                    # rules may name only these
 //!
 //! [[kind]]                           # fee kinds the tenant bills, in quote order
 //! id = "water"
@@ -36,7 +39,8 @@
 //! [[rule]]
 //! id = "water-residential"           # shown on every line as rule@version
 //! kind = "water"                     # must be a declared kind
-//! classes = ["residential"]          # optional; absent = every class no other rule names
+//! classes = ["residential"]          # optional, declared classes only; absent = every class
+//!                                    # no other rule names
 //!
 //! [[rule.version]]                   # at least one; effective dates strictly increasing
 //! version = "2014-05"
@@ -81,6 +85,7 @@
 //! running charge at the slice's two ends, so a year billed month by month costs exactly what
 //! it costs billed at once (see [`models::tiered`]).
 
+mod account_check;
 pub mod error;
 pub mod facts;
 mod file;
@@ -98,7 +103,7 @@ pub mod values;
 pub use error::{QuoteError, RuleFileError};
 pub use facts::{AccountFacts, Arrear, QuoteOptions, Reading};
 pub use input::{parse_input, preview, PreviewError};
-pub use parse::{parse_rule_file, DEFAULT_TIME_ZONE};
+pub use parse::{check_rule_file, parse_rule_file, DEFAULT_TIME_ZONE};
 pub use posfee_schemas::fee::{BillLine, Quote};
 pub use posfee_schemas::money::Fen;
 pub use quote::quote;

@@ -1,14 +1,16 @@
-//! Rule file text → checked [`Tenant`], or the first mistake with its line.
+//! Rule file text → checked [`Tenant`], or every mistake with its line.
 //!
 //! TOML shape errors (syntax, unknown or missing fields, wrong types, floats) come from serde
-//! with toml's span; the checks here cover what a schema cannot say: tiers that leave gaps or
-//! overlap, negative prices, rules naming undeclared kinds, versions out of date order, two
-//! rules claiming the same customers.
+//! with toml's span, and stop there: past a shape error the rest of the file cannot be read.
+//! The checks here cover what a schema cannot say: tiers that leave gaps or overlap, negative
+//! prices, rules naming undeclared kinds or classes, versions out of date order, two rules
+//! claiming the same customers. A mistake skips only the part it is in (a kind, a rule, a
+//! version, a tier, a rate), so one run reports every independent mistake of a file.
 
 use crate::error::RuleFileError;
 use crate::file::{
-    CumulationFile, LateFeeFile, PerAttributeFile, RuleFile, TenantFile, TierFile, TieredFile,
-    TimeOfUseFile, TopUpFile, VersionFile,
+    CumulationFile, KindFile, LateFeeFile, PerAttributeFile, RateFile, RuleFile, TenantFile,
+    TierFile, TieredFile, TimeOfUseFile, TopUpFile, VersionFile,
 };
 use crate::models::adjustments::{Discount, PrepayBonus};
 use crate::models::fixed::Fixed;
@@ -23,6 +25,7 @@ use chrono_tz::Tz;
 use posfee_schemas::ids::{FeeKind, TenantId};
 use posfee_schemas::money::{Currency, Fen};
 use rust_decimal::Decimal;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use toml::Spanned;
@@ -30,22 +33,43 @@ use toml::Spanned;
 /// The time zone of a tenant whose file names none.
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 
-/// Parses and checks one tenant's rule file. `file_name` only labels errors.
+/// Parses and checks one tenant's rule file; the first mistake if it has any (in file
+/// order). `file_name` only labels errors.
 pub fn parse_rule_file(file_name: &str, text: &str) -> Result<Tenant, RuleFileError> {
-    let raw: TenantFile =
-        toml::from_str(text).map_err(|e| RuleFileError::from_toml(file_name, text, &e))?;
-    Checker {
-        file: file_name,
-        text,
-    }
-    .tenant(raw)
+    check_rule_file(file_name, text).map_err(|mut all| all.swap_remove(0))
 }
 
-type Checked<T> = Result<T, RuleFileError>;
+/// Parses and checks one tenant's rule file; every mistake, in file order, if it has any
+/// (never an empty list).
+pub fn check_rule_file(file_name: &str, text: &str) -> Result<Tenant, Vec<RuleFileError>> {
+    let raw: TenantFile =
+        toml::from_str(text).map_err(|e| vec![RuleFileError::from_toml(file_name, text, &e)])?;
+    let checker = Checker {
+        file: file_name,
+        text,
+        mistakes: RefCell::new(Vec::new()),
+    };
+    let tenant = checker.tenant(raw);
+    let mut mistakes = checker.mistakes.into_inner();
+    mistakes.sort_by_key(|e| (e.line, e.column));
+    match tenant {
+        Some(t) if mistakes.is_empty() => Ok(t),
+        _ if mistakes.is_empty() => Err(vec![RuleFileError::whole_file(
+            file_name,
+            "refused without a reason (a bug in the checker)",
+        )]),
+        _ => Err(mistakes),
+    }
+}
+
+/// `None` when the mistake has been recorded in the checker; the caller skips that part.
+type Checked<T> = Option<T>;
 
 struct Checker<'a> {
     file: &'a str,
     text: &'a str,
+    /// Every mistake found so far.
+    mistakes: RefCell<Vec<RuleFileError>>,
 }
 
 impl Checker<'_> {
@@ -53,94 +77,169 @@ impl Checker<'_> {
         RuleFileError::at_span(self.file, self.text, span, reason)
     }
 
+    /// Records a mistake; `None` so the caller can skip the part it is in with `?`.
+    fn fail<T>(&self, e: RuleFileError) -> Checked<T> {
+        self.mistakes.borrow_mut().push(e);
+        None
+    }
+
+    /// How many mistakes so far: a part is good when checking it added none.
+    fn count(&self) -> usize {
+        self.mistakes.borrow().len()
+    }
+
     /// A price or rate: zero or more.
     fn non_negative(&self, d: &Spanned<Dec>, what: &str) -> Checked<Decimal> {
         let v = d.get_ref().0;
         if v.is_sign_negative() && !v.is_zero() {
-            return Err(self.err(&d.span(), format!("{what} {v} is negative")));
+            return self.fail(self.err(&d.span(), format!("{what} {v} is negative")));
         }
-        Ok(v)
+        Some(v)
     }
 
     fn non_negative_fen(&self, y: &Spanned<Yuan>, what: &str) -> Checked<Fen> {
         let v = y.get_ref().0;
         if v < Fen::ZERO {
-            return Err(self.err(&y.span(), format!("{what} {v} is negative")));
+            return self.fail(self.err(&y.span(), format!("{what} {v} is negative")));
         }
-        Ok(v)
+        Some(v)
+    }
+
+    /// An optional number: absent is fine, present must be zero or more.
+    fn non_negative_opt(&self, d: &Option<Spanned<Dec>>, what: &str) -> Checked<Option<Decimal>> {
+        match d {
+            None => Some(None),
+            Some(d) => self.non_negative(d, what).map(Some),
+        }
+    }
+
+    fn non_negative_fen_opt(&self, y: &Option<Spanned<Yuan>>, what: &str) -> Checked<Option<Fen>> {
+        match y {
+            None => Some(None),
+            Some(y) => self.non_negative_fen(y, what).map(Some),
+        }
     }
 
     fn tenant(&self, raw: TenantFile) -> Checked<Tenant> {
         let id = TenantId::parse(raw.tenant.get_ref().as_str())
-            .map_err(|e| self.err(&raw.tenant.span(), e.to_string()))?;
-        let time_zone = match &raw.time_zone {
-            None => DEFAULT_TIME_ZONE
-                .parse::<Tz>()
-                .map_err(|e| self.err(&(0..0), e.to_string()))?,
-            Some(tz) => tz.get_ref().parse::<Tz>().map_err(|_| {
-                self.err(
-                    &tz.span(),
-                    format!(
-                        "unknown time zone {:?} (e.g. \"Asia/Shanghai\")",
-                        tz.get_ref()
-                    ),
-                )
-            })?,
-        };
+            .map_err(|e| self.fail::<()>(self.err(&raw.tenant.span(), e.to_string())))
+            .ok();
+        let time_zone = self.time_zone(&raw.time_zone);
         let currency = match &raw.currency {
-            None => Currency::CNY,
-            Some(c) => {
-                Currency::parse(c.get_ref()).map_err(|e| self.err(&c.span(), e.to_string()))?
-            }
+            None => Some(Currency::CNY),
+            Some(c) => Currency::parse(c.get_ref())
+                .map_err(|e| self.fail::<()>(self.err(&c.span(), e.to_string())))
+                .ok(),
         };
-
-        let mut kinds: Vec<KindDecl> = Vec::new();
-        for k in &raw.kinds {
-            let id = k.get_ref().id.get_ref();
-            let span = k.get_ref().id.span();
-            let kind = FeeKind::parse(id.as_str()).map_err(|e| self.err(&span, e.to_string()))?;
-            if kinds.iter().any(|d| d.kind == kind) {
-                return Err(self.err(&span, format!("fee kind {kind} is declared twice")));
-            }
-            kinds.push(KindDecl {
-                kind,
-                label: k.get_ref().label.clone(),
-            });
-        }
-        if kinds.is_empty() {
-            return Err(self.err(
-                &(0..0),
-                "the tenant declares no fee kinds: add [[kind]] tables",
-            ));
-        }
-
+        let classes = self.classes(&raw.classes);
+        let kinds = self.kinds(&raw.kinds);
         let mut rules: Vec<(Rule, Range<usize>)> = Vec::new();
         for r in raw.rules {
             let span = r.span();
             let id_span = r.get_ref().id.span();
-            let rule = self.rule(r, &kinds)?;
+            let Some(rule) = self.rule(r, &kinds, classes.as_deref()) else {
+                continue;
+            };
             if rules.iter().any(|(seen, _)| seen.id == rule.id) {
-                return Err(self.err(&id_span, format!("rule id {:?} is used twice", rule.id)));
+                self.fail::<()>(self.err(&id_span, format!("rule id {:?} is used twice", rule.id)));
+                continue;
             }
             rules.push((rule, span));
         }
-        self.no_competing_rules(&rules)?;
-
-        Ok(Tenant {
-            id,
+        self.no_competing_rules(&rules);
+        Some(Tenant {
+            id: id?,
             name: raw.name,
-            time_zone,
-            currency,
+            time_zone: time_zone?,
+            currency: currency?,
             rounding: raw.rounding,
+            classes: classes?,
             kinds,
             rules: rules.into_iter().map(|(r, _)| r).collect(),
             source: self.file.to_string(),
         })
     }
 
+    fn time_zone(&self, raw: &Option<Spanned<String>>) -> Checked<Tz> {
+        let Some(tz) = raw else {
+            return DEFAULT_TIME_ZONE
+                .parse::<Tz>()
+                .map_err(|e| self.fail::<()>(self.err(&(0..0), e.to_string())))
+                .ok();
+        };
+        tz.get_ref()
+            .parse::<Tz>()
+            .map_err(|_| {
+                self.fail::<()>(self.err(
+                    &tz.span(),
+                    format!(
+                        "unknown time zone {:?} (e.g. \"Asia/Shanghai\")",
+                        tz.get_ref()
+                    ),
+                ))
+            })
+            .ok()
+    }
+
+    /// The customer classes the tenant serves: every account's class and every class a rule
+    /// or a late-fee rate names must be one of them, so a misspelt class is refused here and
+    /// at import rather than priced at the catch-all rate.
+    fn classes(&self, raw: &Spanned<Vec<Spanned<String>>>) -> Checked<Vec<String>> {
+        if raw.get_ref().is_empty() {
+            return self.fail(self.err(
+                &raw.span(),
+                "classes is empty: list the customer classes the tenant serves, e.g. [\"residential\"]",
+            ));
+        }
+        let before = self.count();
+        let mut classes: Vec<String> = Vec::new();
+        for c in raw.get_ref() {
+            let name = c.get_ref().trim();
+            if name.is_empty() {
+                self.fail::<()>(self.err(&c.span(), "a class name is empty"));
+            } else if classes.iter().any(|seen| seen == name) {
+                self.fail::<()>(self.err(&c.span(), format!("class {name:?} is declared twice")));
+            } else {
+                classes.push(name.to_string());
+            }
+        }
+        (self.count() == before).then_some(classes)
+    }
+
+    /// The declared fee kinds that are good (each bad one is recorded).
+    fn kinds(&self, raw: &[Spanned<KindFile>]) -> Vec<KindDecl> {
+        let mut kinds: Vec<KindDecl> = Vec::new();
+        for k in raw {
+            let id = k.get_ref().id.get_ref();
+            let span = k.get_ref().id.span();
+            let kind = match FeeKind::parse(id.as_str()) {
+                Ok(kind) => kind,
+                Err(e) => {
+                    self.fail::<()>(self.err(&span, e.to_string()));
+                    continue;
+                }
+            };
+            if kinds.iter().any(|d| d.kind == kind) {
+                self.fail::<()>(self.err(&span, format!("fee kind {kind} is declared twice")));
+                continue;
+            }
+            kinds.push(KindDecl {
+                kind,
+                label: k.get_ref().label.clone(),
+            });
+        }
+        if raw.is_empty() {
+            self.fail::<()>(self.err(
+                &(0..0),
+                "the tenant declares no fee kinds: add [[kind]] tables",
+            ));
+        }
+        kinds
+    }
+
     /// Two charge rules (or two late-fee rules) of a kind may not claim the same class, and
     /// only one may leave classes out: otherwise which price applies would depend on order.
-    fn no_competing_rules(&self, rules: &[(Rule, Range<usize>)]) -> Checked<()> {
+    fn no_competing_rules(&self, rules: &[(Rule, Range<usize>)]) {
         let mut claimed: BTreeMap<(FeeKind, bool, Option<String>), &str> = BTreeMap::new();
         for (rule, span) in rules {
             let late = rule.family() == Some(Family::LateFee);
@@ -156,7 +255,7 @@ impl Checker<'_> {
                         |c| format!("class {c:?}"),
                     );
                     let what = if late { "late-fee" } else { "charge" };
-                    return Err(self.err(
+                    self.fail::<()>(self.err(
                         span,
                         format!(
                             "rules {other:?} and {:?} are both the {} {what} rule for {whom}",
@@ -166,65 +265,116 @@ impl Checker<'_> {
                 }
             }
         }
-        Ok(())
     }
 
-    fn rule(&self, raw: Spanned<RuleFile>, kinds: &[KindDecl]) -> Checked<Rule> {
+    /// A rule's or a rate's `classes`: not empty, and each one the tenant declares. `declared`
+    /// is `None` when the tenant's own list was refused (already reported).
+    fn named_classes(
+        &self,
+        raw: &Spanned<Vec<String>>,
+        declared: Option<&[String]>,
+        empty_hint: &str,
+    ) -> Checked<Vec<String>> {
+        if raw.get_ref().is_empty() {
+            return self.fail(self.err(&raw.span(), format!("classes is empty{empty_hint}")));
+        }
+        let before = self.count();
+        for class in raw.get_ref() {
+            if declared.is_some_and(|d| !d.contains(class)) {
+                self.fail::<()>(self.err(
+                    &raw.span(),
+                    format!(
+                        "class {class:?} is not one the tenant declares ({}): a misspelt class \
+                         would leave its customers on the catch-all rate; fix the name or add \
+                         it to `classes` at the top of the file",
+                        declared.unwrap_or_default().join(", ")
+                    ),
+                ));
+            }
+        }
+        (self.count() == before).then(|| raw.get_ref().clone())
+    }
+
+    fn rule(
+        &self,
+        raw: Spanned<RuleFile>,
+        kinds: &[KindDecl],
+        declared: Option<&[String]>,
+    ) -> Checked<Rule> {
         let span = raw.span();
         let raw = raw.into_inner();
+        let before = self.count();
         let id = raw.id.get_ref().trim().to_string();
         if id.is_empty() {
-            return Err(self.err(&raw.id.span(), "rule id is empty"));
+            self.fail::<()>(self.err(&raw.id.span(), "rule id is empty"));
         }
         let kind_span = raw.kind.span();
         let kind = FeeKind::parse(raw.kind.get_ref().as_str())
             .ok()
-            .filter(|k| kinds.iter().any(|d| &d.kind == k))
-            .ok_or_else(|| {
-                let declared: Vec<&str> = kinds.iter().map(|d| d.kind.as_str()).collect();
-                self.err(
-                    &kind_span,
-                    format!(
-                        "unknown fee kind {:?}: the tenant declares {}",
-                        raw.kind.get_ref(),
-                        declared.join(", ")
-                    ),
-                )
-            })?;
-        let classes = match raw.classes {
+            .filter(|k| kinds.iter().any(|d| &d.kind == k));
+        if kind.is_none() {
+            let declared: Vec<&str> = kinds.iter().map(|d| d.kind.as_str()).collect();
+            self.fail::<()>(self.err(
+                &kind_span,
+                format!(
+                    "unknown fee kind {:?}: the tenant declares {}",
+                    raw.kind.get_ref(),
+                    declared.join(", ")
+                ),
+            ));
+        }
+        let classes = match &raw.classes {
             None => None,
-            Some(c) if c.get_ref().is_empty() => {
-                return Err(self.err(
-                    &c.span(),
-                    "classes is empty: leave it out for a rule that applies to every class",
-                ))
-            }
-            Some(c) => Some(c.into_inner()),
+            Some(c) => self.named_classes(
+                c,
+                declared,
+                ": leave it out for a rule that applies to every class",
+            ),
         };
         if raw.versions.is_empty() {
-            return Err(self.err(
+            self.fail::<()>(self.err(
                 &span,
                 format!("rule {id:?} has no version: add a [[rule.version]] table"),
             ));
         }
+        let versions = self.versions(raw.versions, declared);
+        if self.count() != before {
+            return None;
+        }
+        Some(Rule {
+            id,
+            kind: kind?,
+            classes,
+            versions,
+        })
+    }
+
+    /// Each version checked on its own; the order and model checks compare it with the
+    /// versions before it that were good.
+    fn versions(
+        &self,
+        raw: Vec<Spanned<VersionFile>>,
+        declared: Option<&[String]>,
+    ) -> Vec<Version> {
         let mut versions: Vec<Version> = Vec::new();
-        for v in raw.versions {
+        for v in raw {
             let v_span = v.span();
             let date_span = v.get_ref().effective_from.span();
             let label_span = v.get_ref().version.span();
-            let version = self.version(v)?;
+            let Some(version) = self.version(v, declared) else {
+                continue;
+            };
             if let Some(prev) = versions.last() {
                 if version.effective_from == prev.effective_from {
-                    return Err(self.err(
+                    self.fail::<()>(self.err(
                         &date_span,
                         format!(
                             "versions {:?} and {:?} both take effect on {}",
                             prev.version, version.version, version.effective_from
                         ),
                     ));
-                }
-                if version.effective_from < prev.effective_from {
-                    return Err(self.err(
+                } else if version.effective_from < prev.effective_from {
+                    self.fail::<()>(self.err(
                         &date_span,
                         format!(
                             "versions must be in date order: {} is before {} of version {:?}",
@@ -234,14 +384,14 @@ impl Checker<'_> {
                 }
             }
             if versions.iter().any(|p| p.version == version.version) {
-                return Err(self.err(
+                self.fail::<()>(self.err(
                     &label_span,
                     format!("version {:?} is used twice", version.version),
                 ));
             }
             if let Some(first) = versions.first() {
                 if first.charge.model_name() != version.charge.model_name() {
-                    return Err(self.err(
+                    self.fail::<()>(self.err(
                         &v_span,
                         format!(
                             "version {:?} uses {} but the rule's first version uses {}: a rule keeps one model",
@@ -254,20 +404,15 @@ impl Checker<'_> {
             }
             versions.push(version);
         }
-        Ok(Rule {
-            id,
-            kind,
-            classes,
-            versions,
-        })
+        versions
     }
 
-    fn version(&self, raw: Spanned<VersionFile>) -> Checked<Version> {
+    fn version(&self, raw: Spanned<VersionFile>, declared: Option<&[String]>) -> Checked<Version> {
         let span = raw.span();
         let raw = raw.into_inner();
         let label = raw.version.get_ref().trim().to_string();
         if label.is_empty() {
-            return Err(self.err(&raw.version.span(), "version is empty"));
+            return self.fail(self.err(&raw.version.span(), "version is empty"));
         }
         let present: Vec<(&str, Range<usize>)> = [
             ("fixed", raw.fixed.as_ref().map(Spanned::span)),
@@ -288,7 +433,7 @@ impl Checker<'_> {
         present.sort_by_key(|(_, s)| s.start);
         match present.as_slice() {
             [] => {
-                return Err(self.err(
+                return self.fail(self.err(
                     &span,
                     format!(
                         "version {label:?} has no charge model: add one of fixed, per_attribute, \
@@ -298,7 +443,7 @@ impl Checker<'_> {
             }
             [_] => {}
             [(first, _), (second, s), ..] => {
-                return Err(self.err(
+                return self.fail(self.err(
                     s,
                     format!(
                     "version {label:?} has both {first} and {second}: one charge model per version"
@@ -319,9 +464,9 @@ impl Checker<'_> {
         } else if let Some(t) = raw.top_up {
             Charge::TopUp(self.top_up(t)?)
         } else if let Some(l) = raw.late_fee {
-            Charge::LateFee(self.late_fee(l)?)
+            Charge::LateFee(self.late_fee(l, declared)?)
         } else {
-            return Err(self.err(&span, "no charge model"));
+            return self.fail(self.err(&span, "no charge model"));
         };
 
         let family = charge.family();
@@ -332,13 +477,13 @@ impl Checker<'_> {
         let prepay_bonus = match raw.prepay_bonus {
             None => None,
             Some(b) if family != Family::Periodic => {
-                return Err(not_for("prepay_bonus", &b.span()))
+                return self.fail(not_for("prepay_bonus", &b.span()))
             }
             Some(b) => {
                 let b = b.get_ref();
                 for n in [&b.months, &b.free] {
                     if *n.get_ref() == 0 {
-                        return Err(self.err(&n.span(), "must be at least 1"));
+                        return self.fail(self.err(&n.span(), "must be at least 1"));
                     }
                 }
                 Some(PrepayBonus {
@@ -350,13 +495,13 @@ impl Checker<'_> {
         let billable = matches!(family, Family::Periodic | Family::Metered);
         let discount = match raw.discount {
             None => None,
-            Some(d) if !billable => return Err(not_for("discount", &d.span())),
+            Some(d) if !billable => return self.fail(not_for("discount", &d.span())),
             Some(d) => {
                 let d = d.get_ref();
                 let percent = self.non_negative(&d.percent, "percent")?;
                 if percent > Decimal::ONE_HUNDRED {
-                    return Err(
-                        self.err(&d.percent.span(), format!("percent {percent} is above 100"))
+                    return self.fail(
+                        self.err(&d.percent.span(), format!("percent {percent} is above 100")),
                     );
                 }
                 Some(Discount {
@@ -367,10 +512,10 @@ impl Checker<'_> {
         };
         let minimum = match raw.minimum {
             None => None,
-            Some(m) if !billable => return Err(not_for("minimum", &m.span())),
+            Some(m) if !billable => return self.fail(not_for("minimum", &m.span())),
             Some(m) => Some(self.non_negative_fen(&m, "minimum")?),
         };
-        Ok(Version {
+        Some(Version {
             version: label,
             effective_from: raw.effective_from.get_ref().0,
             charge,
@@ -386,30 +531,31 @@ impl Checker<'_> {
         let span = raw.span();
         let raw = raw.into_inner();
         if raw.attribute.trim().is_empty() {
-            return Err(self.err(&span, "attribute is empty"));
+            return self.fail(self.err(&span, "attribute is empty"));
         }
-        let flat = raw
-            .price
-            .as_ref()
-            .map(|p| self.non_negative(p, "price"))
-            .transpose()?;
+        let flat = self.non_negative_opt(&raw.price, "price")?;
         let price = match (raw.select_by, raw.prices) {
-            (None, None) => PriceBy::Flat(flat.ok_or_else(|| {
-                self.err(
-                    &span,
-                    "per_attribute needs a price (or select_by with prices)",
-                )
-            })?),
+            (None, None) => match flat {
+                Some(price) => PriceBy::Flat(price),
+                None => {
+                    return self.fail(self.err(
+                        &span,
+                        "per_attribute needs a price (or select_by with prices)",
+                    ))
+                }
+            },
             (None, Some(p)) => {
-                return Err(self.err(
+                return self.fail(self.err(
                     &p.span(),
                     "prices needs select_by: the attribute that picks the price",
                 ))
             }
-            (Some(s), None) => return Err(self.err(&s.span(), "select_by needs a prices table")),
+            (Some(s), None) => {
+                return self.fail(self.err(&s.span(), "select_by needs a prices table"))
+            }
             (Some(select_by), Some(prices)) => {
                 if prices.get_ref().is_empty() {
-                    return Err(self.err(&prices.span(), "prices is empty"));
+                    return self.fail(self.err(&prices.span(), "prices is empty"));
                 }
                 let mut checked = BTreeMap::new();
                 for (value, p) in prices.into_inner() {
@@ -422,7 +568,7 @@ impl Checker<'_> {
                 }
             }
         };
-        Ok(PerAttribute {
+        Some(PerAttribute {
             attribute: raw.attribute,
             unit: raw.unit,
             price,
@@ -438,7 +584,7 @@ impl Checker<'_> {
                 let list = c.get_ref();
                 let unique: BTreeSet<&String> = list.iter().collect();
                 if list.is_empty() || unique.len() != list.len() {
-                    return Err(self.err(
+                    return self.fail(self.err(
                         &c.span(),
                         "components must be a non-empty list of distinct names",
                     ));
@@ -455,28 +601,30 @@ impl Checker<'_> {
         for s in raw.season {
             let s_span = s.span();
             if cumulation == Cumulation::Year {
-                return Err(self.err(
+                return self.fail(self.err(
                     &s_span,
                     "seasonal tier bounds need monthly cumulation: a year-to-date count cannot change bounds mid-year",
                 ));
             }
             let s = s.into_inner();
             if seasons.iter().any(|seen| seen.name == s.name) {
-                return Err(self.err(&s_span, format!("season {:?} is defined twice", s.name)));
+                return self
+                    .fail(self.err(&s_span, format!("season {:?} is defined twice", s.name)));
             }
             if s.months.get_ref().is_empty() {
-                return Err(self.err(&s.months.span(), "a season needs at least one month"));
+                return self.fail(self.err(&s.months.span(), "a season needs at least one month"));
             }
             let mut months = Vec::new();
             for m in s.months.get_ref() {
                 let month = *m.get_ref();
                 if !(1..=12).contains(&month) {
-                    return Err(self.err(&m.span(), format!("month {month} is not 1–12")));
+                    return self.fail(self.err(&m.span(), format!("month {month} is not 1–12")));
                 }
                 if months.contains(&month)
                     || seasons.iter().any(|seen| seen.months.contains(&month))
                 {
-                    return Err(self.err(&m.span(), format!("month {month} is in two seasons")));
+                    return self
+                        .fail(self.err(&m.span(), format!("month {month} is in two seasons")));
                 }
                 months.push(month);
             }
@@ -487,7 +635,7 @@ impl Checker<'_> {
                 tiers,
             });
         }
-        Ok(Tiered {
+        Some(Tiered {
             unit: raw.unit,
             cumulation,
             components,
@@ -504,75 +652,81 @@ impl Checker<'_> {
         table: &Range<usize>,
     ) -> Checked<Vec<Tier>> {
         if raw.is_empty() {
-            return Err(self.err(
+            return self.fail(self.err(
                 table,
                 "no tiers: add tier entries with from, to and a price",
             ));
         }
-        let mut tiers: Vec<Tier> = Vec::new();
+        let before = self.count();
+        let tiers: Vec<Tier> = (0..raw.len())
+            .filter_map(|i| self.tier(raw, i, components))
+            .collect();
+        (self.count() == before).then_some(tiers)
+    }
+
+    /// Tier `i` of `raw`, checked against the bounds written on the tier before it (not
+    /// against what was accepted of it), so one bad tier does not make its neighbours look bad.
+    fn tier(&self, raw: &[Spanned<TierFile>], i: usize, components: &[String]) -> Checked<Tier> {
         let last = raw.len() - 1;
-        for (i, t) in raw.iter().enumerate() {
-            let t_span = t.span();
-            let t = t.get_ref();
-            let from = self.non_negative(&t.from, "tier start")?;
-            let to = match &t.to {
-                Some(to) => {
-                    let v = to.get_ref().0;
-                    if v <= from {
-                        return Err(self.err(
-                            &to.span(),
-                            format!("tier ends at {v}, which is not above its start {from}"),
-                        ));
-                    }
-                    Some(v)
+        let t_span = raw[i].span();
+        let t = raw[i].get_ref();
+        let from = self.non_negative(&t.from, "tier start")?;
+        let to = match &t.to {
+            Some(to) => {
+                let v = to.get_ref().0;
+                if v <= from {
+                    return self.fail(self.err(
+                        &to.span(),
+                        format!("tier ends at {v}, which is not above its start {from}"),
+                    ));
                 }
-                None if i != last => {
-                    return Err(self.err(
-                        &t_span,
-                        "only the last tier may be open-ended (no `to`); this one is followed by another",
-                    ))
-                }
-                None => None,
-            };
-            match tiers.last() {
-                None if !from.is_zero() => {
-                    return Err(self.err(
-                        &t.from.span(),
-                        format!("the first tier must start at 0, not {from}"),
-                    ))
-                }
-                Some(prev) => {
-                    let prev_to = prev.to.unwrap_or(from);
-                    if from > prev_to {
-                        return Err(self.err(
-                            &t.from.span(),
-                            format!(
-                                "gap between tiers: the previous tier ends at {prev_to} and this one starts at {from}; \
-                                 a tier covers (from, to], so start this one at {prev_to}"
-                            ),
-                        ));
-                    }
-                    if from < prev_to {
-                        return Err(self.err(
-                            &t.from.span(),
-                            format!(
-                                "overlapping tiers: the previous tier ends at {prev_to} and this one starts at {from}"
-                            ),
-                        ));
-                    }
-                }
-                None => {}
+                Some(v)
             }
-            if i == last && to.is_some() {
-                return Err(self.err(
-                    &t_span,
-                    "the last tier must be open-ended (leave out `to`) so all usage has a price",
-                ));
+            None if i != last => return self.fail(self.err(
+                &t_span,
+                "only the last tier may be open-ended (no `to`); this one is followed by another",
+            )),
+            None => None,
+        };
+        let prev_to = match i {
+            0 => Some(Decimal::ZERO),
+            _ => raw[i - 1].get_ref().to.as_ref().map(|p| p.get_ref().0),
+        };
+        match prev_to {
+            Some(_) if i == 0 && !from.is_zero() => {
+                return self.fail(self.err(
+                    &t.from.span(),
+                    format!("the first tier must start at 0, not {from}"),
+                ))
             }
-            let prices = self.tier_prices(t, components, &t_span)?;
-            tiers.push(Tier { from, to, prices });
+            Some(prev_to) if from > prev_to => {
+                return self.fail(self.err(
+                    &t.from.span(),
+                    format!(
+                        "gap between tiers: the previous tier ends at {prev_to} and this one starts at {from}; \
+                         a tier covers (from, to], so start this one at {prev_to}"
+                    ),
+                ))
+            }
+            Some(prev_to) if from < prev_to => {
+                return self.fail(self.err(
+                    &t.from.span(),
+                    format!(
+                        "overlapping tiers: the previous tier ends at {prev_to} and this one starts at {from}"
+                    ),
+                ))
+            }
+            // The tier before is open-ended, which is reported there.
+            _ => {}
         }
-        Ok(tiers)
+        if i == last && to.is_some() {
+            return self.fail(self.err(
+                &t_span,
+                "the last tier must be open-ended (leave out `to`) so all usage has a price",
+            ));
+        }
+        let prices = self.tier_prices(t, components, &t_span)?;
+        Some(Tier { from, to, prices })
     }
 
     fn tier_prices(
@@ -582,10 +736,10 @@ impl Checker<'_> {
         span: &Range<usize>,
     ) -> Checked<Vec<Decimal>> {
         match (&t.price, &t.prices, components.is_empty()) {
-            (Some(p), None, true) => Ok(vec![self.non_negative(p, "price")?]),
+            (Some(p), None, true) => Some(vec![self.non_negative(p, "price")?]),
             (None, Some(ps), false) => {
                 if ps.get_ref().len() != components.len() {
-                    return Err(self.err(
+                    return self.fail(self.err(
                         &ps.span(),
                         format!(
                             "{} prices for {} components ({})",
@@ -600,11 +754,11 @@ impl Checker<'_> {
                     .map(|p| self.non_negative(p, "price"))
                     .collect()
             }
-            (_, _, true) => Err(self.err(
+            (_, _, true) => self.fail(self.err(
                 span,
                 "a tier needs one `price` (no components are declared)",
             )),
-            (_, _, false) => Err(self.err(
+            (_, _, false) => self.fail(self.err(
                 span,
                 format!(
                     "a tier needs `prices`, one per component ({})",
@@ -618,14 +772,14 @@ impl Checker<'_> {
         let span = raw.span();
         let raw = raw.into_inner();
         if raw.register.is_empty() {
-            return Err(self.err(&span, "time_of_use needs register entries (name, price)"));
+            return self.fail(self.err(&span, "time_of_use needs register entries (name, price)"));
         }
         let mut registers: Vec<Register> = Vec::new();
         for r in &raw.register {
             let r = r.get_ref();
             let name = r.name.get_ref().trim().to_string();
             if name.is_empty() || registers.iter().any(|seen| seen.name == name) {
-                return Err(self.err(
+                return self.fail(self.err(
                     &r.name.span(),
                     format!("register name {name:?} is empty or repeated"),
                 ));
@@ -635,7 +789,7 @@ impl Checker<'_> {
                 price: self.non_negative(&r.price, "price")?,
             });
         }
-        Ok(TimeOfUse {
+        Some(TimeOfUse {
             unit: raw.unit,
             registers,
         })
@@ -645,7 +799,7 @@ impl Checker<'_> {
         let span = raw.span();
         let raw = raw.into_inner();
         if raw.denomination.is_empty() {
-            return Err(self.err(
+            return self.fail(self.err(
                 &span,
                 "top_up needs denomination entries (amount, optional bonus)",
             ));
@@ -655,92 +809,93 @@ impl Checker<'_> {
             let d = d.get_ref();
             let amount = d.amount.get_ref().0;
             if amount <= Fen::ZERO {
-                return Err(self.err(
+                return self.fail(self.err(
                     &d.amount.span(),
                     format!("denomination {amount} is not above zero"),
                 ));
             }
             if denominations.iter().any(|seen| seen.amount == amount) {
-                return Err(self.err(
+                return self.fail(self.err(
                     &d.amount.span(),
                     format!("denomination {amount} is listed twice"),
                 ));
             }
-            let bonus = d
-                .bonus
-                .as_ref()
-                .map(|b| self.non_negative_fen(b, "bonus"))
-                .transpose()?
+            let bonus = self
+                .non_negative_fen_opt(&d.bonus, "bonus")?
                 .unwrap_or(Fen::ZERO);
             denominations.push(Denomination { amount, bonus });
         }
-        Ok(TopUp { denominations })
+        Some(TopUp { denominations })
     }
 
-    fn late_fee(&self, raw: Spanned<LateFeeFile>) -> Checked<LateFee> {
+    fn late_fee(&self, raw: Spanned<LateFeeFile>, declared: Option<&[String]>) -> Checked<LateFee> {
         let span = raw.span();
         let raw = raw.into_inner();
         if raw.rate.is_empty() {
-            return Err(self.err(
+            return self.fail(self.err(
                 &span,
                 "late_fee needs rate entries (per_day, optional classes)",
             ));
         }
+        let before = self.count();
         let mut rates: Vec<Rate> = Vec::new();
         for r in &raw.rate {
-            let r_span = r.span();
-            let r = r.get_ref();
-            let classes = match &r.classes {
-                None => {
-                    if rates.iter().any(|seen| seen.classes.is_none()) {
-                        return Err(self.err(
-                            &r_span,
-                            "two late-fee rates leave out classes; only one may be the catch-all",
-                        ));
-                    }
-                    None
-                }
-                Some(c) => {
-                    if c.get_ref().is_empty() {
-                        return Err(self.err(&c.span(), "classes is empty"));
-                    }
-                    for class in c.get_ref() {
-                        let taken = rates
-                            .iter()
-                            .any(|seen| seen.classes.as_ref().is_some_and(|cs| cs.contains(class)));
-                        if taken {
-                            return Err(self.err(
-                                &c.span(),
-                                format!("class {class:?} has two late-fee rates"),
-                            ));
-                        }
-                    }
-                    Some(c.get_ref().clone())
-                }
-            };
-            rates.push(Rate {
-                classes,
-                per_day: self.non_negative(&r.per_day, "per_day")?,
-                earlier_years_per_day: r
-                    .earlier_years_per_day
-                    .as_ref()
-                    .map(|e| self.non_negative(e, "earlier_years_per_day"))
-                    .transpose()?,
-            });
+            if let Some(rate) = self.rate(r, &rates, declared) {
+                rates.push(rate);
+            }
         }
-        Ok(LateFee {
+        let minimum = self.non_negative_fen_opt(&raw.minimum, "minimum");
+        let max_ratio = self.non_negative_opt(&raw.max_ratio, "max_ratio");
+        if self.count() != before {
+            return None;
+        }
+        Some(LateFee {
             grace_days: raw.grace_days,
-            minimum: raw
-                .minimum
-                .as_ref()
-                .map(|m| self.non_negative_fen(m, "minimum"))
-                .transpose()?,
-            max_ratio: raw
-                .max_ratio
-                .as_ref()
-                .map(|m| self.non_negative(m, "max_ratio"))
-                .transpose()?,
+            minimum: minimum?,
+            max_ratio: max_ratio?,
             rates,
+        })
+    }
+
+    /// One late-fee rate, against the good rates before it: one catch-all at most, and no
+    /// class with two rates.
+    fn rate(
+        &self,
+        r: &Spanned<RateFile>,
+        rates: &[Rate],
+        declared: Option<&[String]>,
+    ) -> Checked<Rate> {
+        let r_span = r.span();
+        let r = r.get_ref();
+        let classes = match &r.classes {
+            None if rates.iter().any(|seen| seen.classes.is_none()) => {
+                return self.fail(self.err(
+                    &r_span,
+                    "two late-fee rates leave out classes; only one may be the catch-all",
+                ))
+            }
+            None => None,
+            Some(c) => {
+                let named = self.named_classes(c, declared, "")?;
+                for class in &named {
+                    let taken = rates
+                        .iter()
+                        .any(|seen| seen.classes.as_ref().is_some_and(|cs| cs.contains(class)));
+                    if taken {
+                        return self.fail(
+                            self.err(&c.span(), format!("class {class:?} has two late-fee rates")),
+                        );
+                    }
+                }
+                Some(named)
+            }
+        };
+        let per_day = self.non_negative(&r.per_day, "per_day");
+        let earlier = self.non_negative_opt(&r.earlier_years_per_day, "earlier_years_per_day");
+        Some(Rate {
+            classes,
+            per_day: per_day?,
+            earlier_years_per_day: earlier?,
         })
     }
 }

@@ -1,7 +1,7 @@
 //! Loading and checking rule files from disk: the only I/O in the crate.
 
 use crate::error::RuleFileError;
-use crate::parse::parse_rule_file;
+use crate::parse::check_rule_file;
 use crate::tenant::Tenant;
 use posfee_schemas::ids::TenantId;
 use std::collections::BTreeMap;
@@ -16,11 +16,12 @@ pub struct RuleSet {
     pub tenants: BTreeMap<TenantId, Tenant>,
 }
 
-/// The outcome of checking one file (`posfee rules check`).
+/// The outcome of checking one file (`posfee rules check`): the tenant, or every mistake
+/// in the file (never an empty list).
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileCheck {
     pub file: String,
-    pub result: Result<Tenant, RuleFileError>,
+    pub result: Result<Tenant, Vec<RuleFileError>>,
 }
 
 impl RuleSet {
@@ -36,7 +37,7 @@ impl RuleSet {
         let mut errors = Vec::new();
         for check in check_paths(paths) {
             match check.result {
-                Err(e) => errors.push(e),
+                Err(e) => errors.extend(e),
                 Ok(tenant) => {
                     if let Some(first) = set.tenants.get(&tenant.id) {
                         errors.push(RuleFileError::whole_file(
@@ -81,10 +82,10 @@ pub fn check_paths(paths: &[PathBuf]) -> Vec<FileCheck> {
                 Ok(files) => checks.extend(files.iter().map(|f| check_file(f))),
                 Err(e) => checks.push(FileCheck {
                     file: path.display().to_string(),
-                    result: Err(RuleFileError::whole_file(
+                    result: Err(vec![RuleFileError::whole_file(
                         &path.display().to_string(),
                         format!("cannot list directory: {e}"),
-                    )),
+                    )]),
                 }),
             }
         } else {
@@ -106,8 +107,8 @@ fn toml_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 fn check_file(path: &Path) -> FileCheck {
     let file = path.display().to_string();
     let result = read_bounded(path)
-        .map_err(|reason| RuleFileError::whole_file(&file, reason))
-        .and_then(|text| parse_rule_file(&file, &text));
+        .map_err(|reason| vec![RuleFileError::whole_file(&file, reason)])
+        .and_then(|text| check_rule_file(&file, &text));
     FileCheck { file, result }
 }
 

@@ -25,6 +25,9 @@ pub struct Tenant {
     pub time_zone: Tz,
     pub currency: Currency,
     pub rounding: Rounding,
+    /// The customer classes the tenant serves, as declared; every account's class and every
+    /// class a rule names is one of them.
+    pub classes: Vec<String>,
     /// In the file's order, which is the order of a quote's lines.
     pub kinds: Vec<KindDecl>,
     pub rules: Vec<Rule>,

@@ -3,13 +3,13 @@
 // Test helpers may unwrap: a panic there is a failed test, not a crash on input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use posfee_tariff::{parse_rule_file, RuleFileError, RuleSet};
+use posfee_tariff::{check_rule_file, parse_rule_file, RuleFileError, RuleSet};
 
 /// A valid file; the tests below each break one line of it.
 const GOOD: &str = r#"tenant = "t-1"
 name = "Test Utility"
 rounding = "half_up"
-
+classes = ["household", "business"]
 [[kind]]
 id = "water"
 label = "Water"
@@ -257,6 +257,99 @@ fn load_dir_reports_every_bad_file_and_refuses_the_set() {
     assert!(errors[1].file.ends_with("c-dup.toml"), "{}", errors[1]);
     assert!(
         errors[1].reason.contains("already defined"),
+        "{}",
+        errors[1]
+    );
+}
+
+#[test]
+fn a_rule_naming_an_undeclared_class_is_refused() {
+    // The same line naming a declared class passes: the refusal is about the name.
+    let declared = with_line(11, "kind = \"water\"\nclasses = [\"household\"]");
+    parse_rule_file("good.toml", &declared).unwrap();
+    assert_refused_at(
+        &with_line(11, "kind = \"water\"\nclasses = [\"housebold\"]"),
+        12,
+        "class \"housebold\" is not one the tenant declares (household, business)",
+    );
+}
+
+#[test]
+fn a_late_fee_rate_naming_an_undeclared_class_is_refused() {
+    let late = |classes: &str| {
+        format!(
+            "{GOOD}\n[[rule]]\nid = \"late\"\nkind = \"water\"\n[[rule.version]]\nversion = \"v1\"\n\
+             effective_from = 2024-01-01\n[rule.version.late_fee]\nrate = [\n  \
+             {{ classes = [{classes}], per_day = \"0.001\" }},\n  {{ per_day = \"0.002\" }},\n]\n"
+        )
+    };
+    parse_rule_file("good.toml", &late("\"household\"")).unwrap();
+    // The misspelt class would silently leave households on the catch-all rate.
+    assert_refused_at(
+        &late("\"residental\""),
+        41,
+        "class \"residental\" is not one",
+    );
+}
+
+#[test]
+fn the_tenant_must_declare_its_classes() {
+    assert_refused_at(&with_line(4, ""), 1, "missing field `classes`");
+    assert_refused_at(&with_line(4, "classes = []"), 4, "classes is empty");
+    assert_refused_at(
+        &with_line(4, "classes = [\"a\", \"a\"]"),
+        4,
+        "class \"a\" is declared twice",
+    );
+}
+
+#[test]
+fn every_independent_mistake_in_a_file_is_reported() {
+    let mut text = with_line(11, "kind = \"gas\"");
+    text = text.replace(
+        r#"{ from = "10", to = "20", price = "3.00" }"#,
+        r#"{ from = "10", to = "20", price = "-3.00" }"#,
+    );
+    text = text.replace(
+        r#"tier = [{ from = "0", price = "2.50" }]"#,
+        r#"tier = [{ from = "1", price = "2.50" }]"#,
+    );
+    text = text.replace(
+        r#"rounding = "half_up""#,
+        "rounding = \"half_up\"\ntime_zone = \"Mars/Olympus\"",
+    );
+    let errors = check_rule_file("bad.toml", &text).unwrap_err();
+    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.reason.as_str())).collect();
+    let expected = [
+        (4, "unknown time zone"),
+        (12, "unknown fee kind \"gas\""),
+        (22, "price -3.00 is negative"),
+        (32, "the first tier must start at 0"),
+    ];
+    assert_eq!(errors.len(), expected.len(), "{found:#?}");
+    for ((line, reason), e) in expected.iter().zip(&errors) {
+        assert!(e.line == *line && e.reason.contains(reason), "{found:#?}");
+    }
+    // The first mistake is what parse_rule_file reports.
+    assert_eq!(parse_rule_file("bad.toml", &text).unwrap_err(), errors[0]);
+}
+
+#[test]
+fn two_bad_tiers_are_both_reported_and_their_good_neighbours_are_not() {
+    let text = GOOD
+        .replace(
+            r#"{ from = "0", to = "10", price = "2.00" }"#,
+            r#"{ from = "0", to = "10", price = "-2.00" }"#,
+        )
+        .replace(
+            r#"{ from = "20", price = "4.00" }"#,
+            r#"{ from = "21", price = "4.00" }"#,
+        );
+    let errors = check_rule_file("bad.toml", &text).unwrap_err();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [20, 22], "{errors:#?}");
+    assert!(
+        errors[1].reason.contains("gap between tiers"),
         "{}",
         errors[1]
     );

@@ -40,19 +40,7 @@ impl PerAttribute {
         period: &str,
         months: u32,
     ) -> Result<Piece, QuoteError> {
-        let raw = attributes
-            .get(&self.attribute)
-            .ok_or_else(|| QuoteError::MissingAttribute {
-                attribute: self.attribute.clone(),
-                rule: rule.to_string(),
-            })?;
-        let measure = Decimal::from_str_exact(raw.trim())
-            .ok()
-            .filter(|d| !d.is_sign_negative())
-            .ok_or_else(|| QuoteError::BadAttribute {
-                attribute: self.attribute.clone(),
-                value: raw.clone(),
-            })?;
+        let measure = self.measure(rule, attributes)?;
         let (unit_price, chosen_by) = self.unit_price(rule, attributes)?;
         let quantity = measure
             .checked_mul(Decimal::from(months))
@@ -70,6 +58,38 @@ impl PerAttribute {
                 m = months_word(months),
             ),
         )
+    }
+
+    /// Whether an account's attributes can be priced by this model: what an import checks,
+    /// with the very code a quote uses, so the two never disagree.
+    pub(crate) fn check(
+        &self,
+        rule: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), QuoteError> {
+        self.measure(rule, attributes)?;
+        self.unit_price(rule, attributes).map(|_| ())
+    }
+
+    /// The measured attribute: present and a non-negative decimal.
+    fn measure(
+        &self,
+        rule: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<Decimal, QuoteError> {
+        let raw = attributes
+            .get(&self.attribute)
+            .ok_or_else(|| QuoteError::MissingAttribute {
+                attribute: self.attribute.clone(),
+                rule: rule.to_string(),
+            })?;
+        Decimal::from_str_exact(raw.trim())
+            .ok()
+            .filter(|d| !d.is_sign_negative())
+            .ok_or_else(|| QuoteError::BadAttribute {
+                attribute: self.attribute.clone(),
+                value: raw.clone(),
+            })
     }
 
     /// The price per unit a month and, for the explanation, what chose it.
