@@ -184,9 +184,17 @@ impl DeviceId {
 }
 
 /// The 128-bit pairing token from the OS CSPRNG, written as 32 lower-case hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct PairToken(String);
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PairToken {
+    text: String,
+    value: u128,
+}
+
+impl Serialize for PairToken {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
 
 impl PairToken {
     pub const KIND: &'static str = "pairing token";
@@ -197,7 +205,20 @@ impl PairToken {
         use rand::RngCore;
         let mut bytes = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        Self::of_value(u128::from_be_bytes(bytes))
+    }
+
+    /// The token with these 128 bits.
+    pub fn of_value(value: u128) -> Self {
+        Self {
+            text: format!("{value:032x}"),
+            value,
+        }
+    }
+
+    /// The token's 128 bits.
+    pub fn value(&self) -> u128 {
+        self.value
     }
 
     pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
@@ -218,17 +239,21 @@ impl PairToken {
                 found,
             });
         }
-        Ok(Self(s))
+        let value = u128::from_str_radix(&s, 16).map_err(|_| IdError::Invalid {
+            kind: Self::KIND,
+            reason: "must be 32 hex digits (128 bits)",
+        })?;
+        Ok(Self { text: s, value })
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl fmt::Display for PairToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 

@@ -383,13 +383,12 @@ fn symbol_value(c: char) -> Option<u8> {
         .and_then(|p| u8::try_from(p).ok())
 }
 
-/// A [`PairToken`] is 32 hex digits by construction, so it always reads as a u128.
 fn token_value(token: &PairToken) -> u128 {
-    u128::from_str_radix(token.as_str(), 16).unwrap_or_default()
+    token.value()
 }
 
 fn token_from_value(v: u128) -> Result<PairToken, CodeError> {
-    PairToken::parse(format!("{v:032x}")).map_err(|e| CodeError::BadToken(e.to_string()))
+    Ok(PairToken::of_value(v))
 }
 
 /// CRC-16/CCITT-FALSE over the mode, the terminal or device and the token, cut to ten bits.
