@@ -283,12 +283,17 @@ impl Confirm for Prompt {
             bill.bill.total
         );
         let _ = std::io::stdout().flush();
-        Box::pin(async {
-            let read = tokio::task::spawn_blocking(|| {
+        // A thread of its own, not tokio's blocking pool: the runtime waits for that pool at
+        // exit, so a question the kiosk ended would keep the phone open until Enter.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = std::thread::Builder::new()
+            .name("prompt".into())
+            .spawn(move || {
                 let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map(|_| line)
+                let _ = tx.send(std::io::stdin().read_line(&mut line).map(|_| line));
             });
-            match read.await {
+        Box::pin(async {
+            match rx.await {
                 Ok(Ok(line)) => matches!(
                     line.trim().to_ascii_lowercase().as_str(),
                     "y" | "yes" | "是"

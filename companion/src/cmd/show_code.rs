@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -29,6 +30,11 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
     if let Err(e) = crate::register::registered(c) {
         return super::fail(json, &e);
     }
+    // Listening before the code is shown: Ctrl-C at any moment after it closes the code.
+    let mut sigint = match signal(SignalKind::interrupt()) {
+        Ok(s) => s,
+        Err(e) => return super::fail(json, &crate::internal("watching Ctrl-C", e)),
+    };
     let shown = match wallet::show(c, Duration::from_secs(args.pairing_ttl_secs)).await {
         Ok(s) => s,
         Err(e) => return super::fail(json, &e),
@@ -49,7 +55,7 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
     let ctrl_c = {
         let (cancel, interrupted) = (cancel.clone(), interrupted.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if sigint.recv().await.is_some() {
                 interrupted.store(true, Ordering::SeqCst);
                 cancel.cancel();
             }
