@@ -3,11 +3,13 @@
 //! nats.conf, generating role credentials).
 
 pub mod authz;
+pub mod cli;
 pub mod cmd;
 pub mod creds;
 pub mod identities;
 pub mod layout;
 pub mod natsd;
+pub mod progress;
 pub mod refdata;
 pub mod rules_dir;
 pub mod services;

@@ -8,13 +8,13 @@
 use std::path::Path;
 use std::process::Command;
 
-/// Runs `posfee bench flows --short --quiet` with `args`, writing its JSON to `json`; fails
+/// Runs `posfee bench flows --short --quiet` with `args`, writing its JSON (`--out`) to `json`; fails
 /// the test if the bench fails, and returns the report.
 fn short_bench(args: &[&str], json: &Path) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_posfee"))
         .args(["bench", "flows", "--short", "--quiet"])
         .args(args)
-        .arg("--json")
+        .arg("--out")
         .arg(json)
         .output()
         .unwrap();

@@ -1,10 +1,15 @@
 //! The terminal's configuration: a TOML file (`--config`), every value overridable by a flag
-//! or an environment variable, so scripts can run a kiosk without a file.
+//! or an environment variable (`POSFEE_` and the flag's name, e.g. `POSFEE_TERMINAL_ID`), so
+//! scripts can run a kiosk without a file.
+//!
+//! Without a URL or a key file the kiosk finds both where `posfee` keeps them: the URL that
+//! `posfee up` records in `<data-dir>/run/nats.url`, and the seed `posfee keys terminal ID`
+//! wrote to `<data-dir>/creds/terminals/<ID>.nk`.
 //!
 //! ```toml
 //! terminal_id = "kiosk-01"
-//! nats_url = "nats://127.0.0.1:4222"
-//! nkey_file = "data/creds/terminals/kiosk-01.nk"
+//! nats_url = "nats://127.0.0.1:4222"          # optional: else <data-dir>/run/nats.url
+//! nkey_file = "data/creds/terminals/kiosk-01.nk"  # optional: else <data-dir>/creds/terminals/
 //! heartbeat_secs = 10
 //! language = "zh"
 //! pairing_ttl_secs = 120
@@ -20,7 +25,8 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub const DEFAULT_NATS_URL: &str = "nats://127.0.0.1:4222";
+/// Where `posfee up` and `posfee keys` keep things, unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_HEARTBEAT_SECS: u32 = 10;
 pub const DEFAULT_PAIRING_TTL_SECS: u64 = 120;
 /// A pairing open longer than this is a code on a screen for anyone passing by.
@@ -53,24 +59,77 @@ struct FileConfig {
 /// Flags and environment variables; each wins over the file.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct ConfigArgs {
-    /// The terminal's TOML configuration file.
-    #[arg(long, global = true, env = "POS_AGENT_CONFIG")]
+    /// The terminal's TOML configuration file (format at the top of pos-agent/src/config.rs).
+    #[arg(long, global = true, env = "POSFEE_CONFIG")]
     pub config: Option<PathBuf>,
-    #[arg(long, global = true, env = "POS_AGENT_TERMINAL_ID")]
+    /// The data dir of the running system (as given to `posfee up`): its URL and this
+    /// terminal's key are found there when not given [default: ./data].
+    #[arg(long, global = true, env = "POSFEE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// This terminal's id, as issued by `posfee keys terminal ID` (letters, digits, '-', '_').
+    #[arg(long, global = true, env = "POSFEE_TERMINAL_ID")]
     pub terminal_id: Option<String>,
+    /// The NATS server's URL, e.g. nats://127.0.0.1:4222 [default: the URL `posfee up` wrote
+    /// to <data-dir>/run/nats.url].
     #[arg(long, global = true, env = "POSFEE_NATS_URL")]
     pub nats_url: Option<String>,
-    /// This terminal's nkey seed file (`posfee keys terminal ID` issues one).
-    #[arg(long, global = true, env = "POS_AGENT_NKEY_FILE")]
+    /// This terminal's nkey seed file [default: <data-dir>/creds/terminals/<terminal-id>.nk,
+    /// where `posfee keys terminal ID` puts it].
+    #[arg(long, global = true, env = "POSFEE_NKEY_FILE")]
     pub nkey_file: Option<PathBuf>,
-    #[arg(long, global = true, env = "POS_AGENT_HEARTBEAT_SECS")]
+    /// Seconds between presence heartbeats, 1 to 3600 [default: 10].
+    #[arg(long, global = true, env = "POSFEE_HEARTBEAT_SECS")]
     pub heartbeat_secs: Option<u32>,
-    #[arg(long, global = true, env = "POS_AGENT_LANGUAGE", value_enum)]
+    /// The screen's language [default: zh].
+    #[arg(long, global = true, env = "POSFEE_LANGUAGE", value_enum)]
     pub language: Option<Lang>,
-    #[arg(long, global = true, env = "POS_AGENT_PAIRING_TTL_SECS")]
+    /// Seconds a pairing (either mode) stays open without a phone, 1 to 600 [default: 120].
+    #[arg(long, global = true, env = "POSFEE_PAIRING_TTL_SECS")]
     pub pairing_ttl_secs: Option<u64>,
-    #[arg(long, global = true, env = "POS_AGENT_RECEIPT_WAIT_SECS")]
+    /// Seconds the kiosk waits for the receipt once the phone has the bill [default: 300].
+    #[arg(long, global = true, env = "POSFEE_RECEIPT_WAIT_SECS")]
     pub receipt_wait_secs: Option<u64>,
+}
+
+/// The environment variables of earlier versions, still read when the new one is not set:
+/// (argument id, old name).
+pub const OLD_ENV_NAMES: &[(&str, &str)] = &[
+    ("config", "POS_AGENT_CONFIG"),
+    ("terminal_id", "POS_AGENT_TERMINAL_ID"),
+    ("nkey_file", "POS_AGENT_NKEY_FILE"),
+    ("heartbeat_secs", "POS_AGENT_HEARTBEAT_SECS"),
+    ("language", "POS_AGENT_LANGUAGE"),
+    ("pairing_ttl_secs", "POS_AGENT_PAIRING_TTL_SECS"),
+    ("receipt_wait_secs", "POS_AGENT_RECEIPT_WAIT_SECS"),
+];
+
+/// `<data-dir>/run/nats.url`: where `posfee up` records the URL it serves on (the same path
+/// as `posfee::layout::DataDir::url_file`; a test holds them together).
+pub fn url_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("run").join("nats.url")
+}
+
+/// `<data-dir>/creds/terminals/<id>.nk`: where `posfee keys terminal ID` writes the seed
+/// (the same path as `posfee::identities::Registry::terminal_seed_file`).
+pub fn terminal_seed_file(data_dir: &Path, id: &TerminalId) -> PathBuf {
+    data_dir
+        .join("creds")
+        .join("terminals")
+        .join(format!("{id}.nk"))
+}
+
+/// The URL `posfee up` recorded in `data_dir`, or why there is none.
+pub fn running_url(data_dir: &Path) -> anyhow::Result<String> {
+    let path = url_file(data_dir);
+    match std::fs::read_to_string(&path) {
+        Ok(url) if !url.trim().is_empty() => Ok(url.trim().to_string()),
+        _ => bail!(
+            "no running posfee found: {} does not exist; start it with `posfee up --data-dir {}`, \
+             pass --data-dir of the running system, or give --nats-url",
+            path.display(),
+            data_dir.display()
+        ),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -123,14 +182,34 @@ impl ConfigArgs {
                 _ => p,
             })
         });
+        let data_dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let nkey_file = match nkey_file {
+            Some(p) => p,
+            None => {
+                let kept = terminal_seed_file(&data_dir, &terminal);
+                if !kept.exists() {
+                    bail!(
+                        "terminal {terminal} has no key: none given (--nkey-file, POSFEE_NKEY_FILE or \
+                         nkey_file in the config) and none at {}; issue one with \
+                         `posfee keys terminal {terminal} --data-dir {}`",
+                        kept.display(),
+                        data_dir.display()
+                    );
+                }
+                kept
+            }
+        };
+        let nats_url = match self.nats_url.clone().or(file.nats_url) {
+            Some(u) => u,
+            None => running_url(&data_dir)?,
+        };
         Ok(Config {
             terminal,
-            nats_url: self
-                .nats_url
-                .clone()
-                .or(file.nats_url)
-                .unwrap_or_else(|| DEFAULT_NATS_URL.to_string()),
-            nkey_file,
+            nats_url,
+            nkey_file: Some(nkey_file),
             heartbeat_secs,
             language: self.language.or(file.language).unwrap_or_default(),
             pairing_ttl_secs,
@@ -188,6 +267,7 @@ mod tests {
         .unwrap();
         let args = ConfigArgs {
             config: Some(path.clone()),
+            nats_url: Some("nats://127.0.0.1:1".into()),
             pairing_ttl_secs: Some(5),
             ..Default::default()
         };
@@ -219,5 +299,40 @@ mod tests {
             ..Default::default()
         };
         assert!(format!("{:#}", bad_id.resolve().unwrap_err()).contains("terminal_id"));
+    }
+
+    #[test]
+    fn url_and_key_are_found_in_the_data_dir_and_flags_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let args = ConfigArgs {
+            data_dir: Some(data.clone()),
+            terminal_id: Some("kiosk-03".into()),
+            ..Default::default()
+        };
+        // Neither key nor URL: the refusal names the command that issues a key.
+        let no_key = format!("{:#}", args.resolve().unwrap_err());
+        assert!(
+            no_key.contains("posfee keys terminal kiosk-03 --data-dir"),
+            "{no_key}"
+        );
+        let seed = data.join("creds/terminals/kiosk-03.nk");
+        std::fs::create_dir_all(seed.parent().unwrap()).unwrap();
+        std::fs::write(&seed, "S").unwrap();
+        let no_url = format!("{:#}", args.resolve().unwrap_err());
+        assert!(no_url.contains("posfee up --data-dir"), "{no_url}");
+        std::fs::create_dir_all(data.join("run")).unwrap();
+        std::fs::write(data.join("run/nats.url"), "nats://127.0.0.1:4999\n").unwrap();
+        let c = args.resolve().unwrap();
+        assert_eq!(c.nats_url, "nats://127.0.0.1:4999");
+        assert_eq!(c.nkey_file.unwrap(), seed);
+        let explicit = ConfigArgs {
+            nats_url: Some("nats://10.0.0.1:4222".into()),
+            nkey_file: Some(dir.path().join("elsewhere.nk")),
+            ..args
+        };
+        let c = explicit.resolve().unwrap();
+        assert_eq!(c.nats_url, "nats://10.0.0.1:4222");
+        assert_eq!(c.nkey_file.unwrap(), dir.path().join("elsewhere.nk"));
     }
 }

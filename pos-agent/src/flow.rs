@@ -35,6 +35,9 @@ pub trait PayView: Send {
     fn pairing(&mut self, code: &PairCode, expires_at: DateTime<Utc>);
     /// Mode A: the phone joined and has the bill.
     fn joined(&mut self);
+    /// Mode B: the bill is on its way to the phone showing `code`; the kiosk now waits for
+    /// the payer's answer.
+    fn offered(&mut self, _code: &PairCode) {}
     /// Mode B: the payer confirmed on the phone.
     fn wallet_answered(&mut self, answer: &WalletAnswer);
     /// The payer confirmed on the phone and the payment is on its way.
@@ -128,6 +131,7 @@ async fn offer(
     cancel: &CancellationToken,
 ) -> crate::Result<Handover> {
     let phone = wallet::channel(code);
+    view.offered(code);
     Ok(
         match wallet::offer(agent, code, shown, Some(link.token.clone()), cancel).await? {
             Offered::Accepted(answer) => {

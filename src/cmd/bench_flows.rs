@@ -56,20 +56,22 @@ pub struct BenchFlowsArgs {
     /// URL); without it the bench starts its own in a temp dir.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// The running system's NATS URL, when it is not the one its data dir records.
-    #[arg(long, requires = "data_dir")]
-    pub url: Option<String>,
+    /// The running system's NATS URL, when it is not the one its data dir records
+    /// (`--url` is the old name).
+    #[arg(long, alias = "url", requires = "data_dir")]
+    pub nats_url: Option<String>,
     /// Closed loop: flows in flight.
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
     /// Open loop: flows started per second (latency counts from the scheduled start).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Seconds of load.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
-    /// Write the results as JSON to this file.
+    /// Write the results as JSON to this file too.
     #[arg(long)]
-    pub json: Option<PathBuf>,
+    pub out: Option<PathBuf>,
     /// A few seconds at low load: proves flows complete without errors (used by the tests).
     #[arg(long)]
     pub short: bool,
@@ -184,7 +186,7 @@ impl Drop for System {
 fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
     if let Some(dir) = &args.data_dir {
         let data = DataDir::new(dir);
-        let url = match &args.url {
+        let url = match &args.nats_url {
             Some(u) => u.clone(),
             None => running_url(&data)?,
         };
@@ -495,7 +497,7 @@ fn pct(h: &Histogram<u64>) -> Percentiles {
     }
 }
 
-pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
     if args.short {
         args.duration = args.duration.min(3);
         args.concurrency = args.concurrency.min(4);
@@ -547,7 +549,9 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
     let progress = if args.quiet {
         indicatif::ProgressBar::hidden()
     } else {
-        indicatif::ProgressBar::new_spinner()
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(crate::progress::style("{spinner} {pos} flows, {per_sec}"));
+        bar
     };
     let cpu_before = cpu_ms(&sys.data);
     let started = Instant::now();
@@ -659,8 +663,12 @@ pub async fn run(mut args: BenchFlowsArgs) -> anyhow::Result<()> {
         store_mib_per_10k_settled: store_sizes(&sys.data, settled),
         settled,
     };
-    print_results(&results);
-    if let Some(path) = &args.json {
+    if json {
+        println!("{}", serde_json::to_string(&results)?);
+    } else {
+        print_results(&results);
+    }
+    if let Some(path) = &args.out {
         std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
     }
     let _ = std::fs::remove_dir_all(&homes);

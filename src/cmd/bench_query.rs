@@ -33,6 +33,7 @@ pub enum Kind {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchQueryArgs {
+    /// The data dir of the running system (as given to `posfee up`).
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
     /// Generate this many accounts (and a year of their readings) and import them first.
@@ -42,6 +43,7 @@ pub struct BenchQueryArgs {
     /// without importing them again.
     #[arg(long)]
     pub skip_import: bool,
+    /// Seed of the generated accounts: same seed, same accounts.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Requests in flight.
@@ -50,11 +52,12 @@ pub struct BenchQueryArgs {
     /// Seconds of load.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
+    /// What to ask the query service for.
     #[arg(long, value_enum, default_value_t = Kind::Account)]
     pub kind: Kind,
     /// Write the results as JSON to this file too.
     #[arg(long)]
-    pub json: Option<PathBuf>,
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize)]
@@ -73,7 +76,7 @@ pub struct Results {
     pub max_ms: f64,
 }
 
-pub async fn run(args: BenchQueryArgs) -> anyhow::Result<()> {
+pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     let tmp = tempfile_dir()?;
     let accounts_file = tmp.join("accounts.csv");
@@ -168,13 +171,18 @@ pub async fn run(args: BenchQueryArgs) -> anyhow::Result<()> {
         p999_ms: ms(0.999),
         max_ms: hist.max() as f64 / 1000.0,
     };
-    println!(
-        "query {:?}: {} accounts, {} in flight, {:.1} s: {} requests, {:.0} queries/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, errors {:?}",
-        results.kind, results.accounts, results.concurrency, results.seconds, results.requests,
+    if json {
+        println!("{}", serde_json::to_string(&results)?);
+    } else {
+        println!(
+        "query {}: {} accounts, {} in flight, {:.1} s: {} requests, {:.0} queries/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, errors {:?}",
+        clap::ValueEnum::to_possible_value(&results.kind).map(|v| v.get_name().to_string()).unwrap_or_default(),
+        results.accounts, results.concurrency, results.seconds, results.requests,
         results.queries_per_sec, results.p50_ms, results.p90_ms, results.p99_ms, results.p999_ms,
         results.max_ms, results.errors
     );
-    if let Some(path) = &args.json {
+    }
+    if let Some(path) = &args.out {
         std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
     }
     let _ = std::fs::remove_dir_all(&tmp);

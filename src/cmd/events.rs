@@ -1,4 +1,8 @@
 //! `posfee events`: follow the event stream, as a table or one JSON object per line.
+//!
+//! The table shows each event on a line of its own (sequence, local time with its UTC offset
+//! as receipts print it, kind, tenant, terminal) and what it says on the lines under it,
+//! never wider than [`WIDTH`] columns. `--json` lines carry RFC 3339 times.
 
 use crate::cmd::up::connect_operator;
 use crate::layout::DataDir;
@@ -6,7 +10,9 @@ use anyhow::{bail, Context};
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use posfee_runtime::screen::{local_time, LOCAL_TZ};
 use posfee_schemas::events::{Event, EventBody};
+use posfee_schemas::pairing::PairMode;
 use posfee_schemas::subjects::{self, EventKind};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -14,26 +20,28 @@ use std::time::Duration;
 
 /// With `--no-follow`, stop when nothing arrives for this long.
 pub const IDLE_STOP_MS: u64 = 1_000;
+/// The operator's tables fit a terminal this many columns wide.
+pub const WIDTH: usize = 100;
+/// Where an event's summary lines start.
+const SUMMARY_INDENT: usize = 9;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct EventsArgs {
+    /// The data dir of the running system (as given to `posfee up`).
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
     /// Event kinds: `payment.settled`, `payment.*`, … (repeatable; default all).
     #[arg(long = "kind")]
     pub kinds: Vec<String>,
-    /// Only events of this tenant.
+    /// Only events of this tenant (its id, e.g. city-water).
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Only events of this terminal.
+    /// Only events of this terminal (its id, e.g. kiosk-01).
     #[arg(long)]
     pub terminal: Option<String>,
     /// Where to start: `now` (default), `start`, or a time (RFC 3339, or a date YYYY-MM-DD).
     #[arg(long, default_value = "now")]
     pub since: String,
-    /// One JSON object per line instead of a table.
-    #[arg(long)]
-    pub json: bool,
     /// Stop once caught up instead of following.
     #[arg(long)]
     pub no_follow: bool,
@@ -98,7 +106,7 @@ fn deliver_policy(since: &str) -> anyhow::Result<consumer::DeliverPolicy> {
     })
 }
 
-pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
+pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
     let client = connect_operator(&DataDir::new(&args.data_dir)).await?;
     let filters = filters(&args.kinds)?;
     let js = jetstream::new(client);
@@ -111,11 +119,8 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
         })
         .await?;
     let mut messages = consumer.messages().await?;
-    if !args.json {
-        println!(
-            "{:>7}  {:<20}  {:<18}  {:<14}  {:<12}  SUMMARY",
-            "SEQ", "TIME", "KIND", "TENANT", "TERMINAL"
-        );
+    if !json {
+        println!("{}", header());
     }
     let mut shown = 0;
     loop {
@@ -147,7 +152,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
                 .as_deref()
                 .is_none_or(|t| event.terminal().is_some_and(|e| e.as_str() == t));
         if keep {
-            if args.json {
+            if json {
                 let line = Line {
                     subject: msg.subject.as_str(),
                     seq,
@@ -156,15 +161,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
                 };
                 println!("{}", serde_json::to_string(&line)?);
             } else {
-                println!(
-                    "{:>7}  {:<20}  {:<18}  {:<14}  {:<12}  {}",
-                    seq,
-                    time.format("%Y-%m-%d %H:%M:%S"),
-                    event.kind().as_str(),
-                    event.tenant().map(|t| t.as_str()).unwrap_or("-"),
-                    event.terminal().map(|t| t.as_str()).unwrap_or("-"),
-                    summary(&event.body)
-                );
+                print!("{}", row(seq, time, &event));
             }
             shown += 1;
             if args.limit.is_some_and(|l| shown >= l) {
@@ -178,15 +175,84 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One readable line about an event; never personal data (holder names are left out).
-fn summary(body: &EventBody) -> String {
+/// The table's header line.
+pub fn header() -> String {
+    format!(
+        "{:>7}  {:<26}  {:<18}  {:<14}  TERMINAL",
+        "SEQ",
+        format!("TIME ({})", LOCAL_TZ.name()),
+        "KIND",
+        "TENANT"
+    )
+}
+
+/// One event in the table: its line, then what it says, wrapped to [`WIDTH`] columns.
+pub fn row(seq: u64, time: DateTime<Utc>, event: &Event) -> String {
+    let mut out = format!(
+        "{:>7}  {:<26}  {:<18}  {:<14}  {}",
+        seq,
+        local_time(time),
+        event.kind().as_str(),
+        fit(event.tenant().map(|t| t.as_str()).unwrap_or("-"), 14),
+        fit(event.terminal().map(|t| t.as_str()).unwrap_or("-"), 24)
+    );
+    out.push('\n');
+    for line in wrap(&summary(&event.body), WIDTH - SUMMARY_INDENT) {
+        out.push_str(&" ".repeat(SUMMARY_INDENT));
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// `text` cut to `width` characters, the cut marked with an ellipsis.
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// Words in lines of at most `width` characters (a longer word gets a line of its own, cut).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let needed = line.chars().count() + usize::from(!line.is_empty()) + word.chars().count();
+        if !line.is_empty() && needed > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&fit(word, width));
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// How a pairing mode is called on the kiosk and in the README.
+fn mode_name(mode: PairMode) -> &'static str {
+    match mode {
+        PairMode::TerminalPresents => "mode A (kiosk shows code)",
+        PairMode::PhonePresents => "mode B (phone shows code)",
+    }
+}
+
+/// One readable line about an event, amounts in CNY; never personal data (holder names are
+/// left out).
+pub fn summary(body: &EventBody) -> String {
     match body {
         EventBody::BillIssued(b) => format!("bill {} account {} {}", b.bill_id, b.account, b.total),
         EventBody::PairingOpened(p) => format!(
-            "bill {} {:?} until {}",
+            "bill {}, {}, until {}",
             p.bill_id,
-            p.mode,
-            p.expires_at.format("%H:%M:%S")
+            mode_name(p.mode),
+            p.expires_at.with_timezone(&LOCAL_TZ).format("%H:%M:%S %:z")
         ),
         EventBody::PairingJoined(p)
         | EventBody::PairingExpired(p)
@@ -213,5 +279,73 @@ fn summary(body: &EventBody) -> String {
             "account {} meter {} {} = {}",
             r.account, r.meter, r.read_on, r.value
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use posfee_schemas::events::{PairingOpened, PaymentAuthorized};
+    use posfee_schemas::ids::{BillId, EventId, PayerHandle, PaymentId, TerminalId};
+    use posfee_schemas::money::Money;
+
+    fn at() -> DateTime<Utc> {
+        chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 25, 2, 0, 0).unwrap()
+    }
+
+    fn event(body: EventBody) -> Event {
+        Event::new(EventId::new_random(), at(), body)
+    }
+
+    #[test]
+    fn rows_show_local_times_mode_names_and_fit_100_columns() {
+        let opened = event(EventBody::PairingOpened(PairingOpened {
+            terminal: TerminalId::parse("kiosk-01").unwrap(),
+            mode: PairMode::TerminalPresents,
+            bill_id: BillId::new_random(),
+            expires_at: at() + chrono::Duration::seconds(120),
+        }));
+        let text = row(1_234_567, at(), &opened);
+        assert!(
+            text.starts_with("1234567  2026-11-25 10:00:00 +08:00  pairing.opened"),
+            "{text}"
+        );
+        let said = text
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            said.contains("mode A (kiosk shows code), until 10:02:00 +08:00"),
+            "{text}"
+        );
+        assert!(!text.contains("Presents"), "an enum name: {text}");
+        let authorized = event(EventBody::PaymentAuthorized(PaymentAuthorized {
+            payment_id: PaymentId::new_random(),
+            bill_id: BillId::new_random(),
+            payer: PayerHandle::parse("py0123456789abcdef").unwrap(),
+            amount: Money::cny(123_456),
+        }));
+        let text2 = row(7, at(), &authorized);
+        assert!(text2.contains("1234.56 CNY"), "{text2}");
+        for line in header().lines().chain(text.lines()).chain(text2.lines()) {
+            assert!(
+                line.chars().count() <= WIDTH,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(header().contains("TIME (Asia/Shanghai)"));
+    }
+
+    #[test]
+    fn long_words_and_fields_are_cut_not_spilled() {
+        assert_eq!(fit("kiosk-01", 8), "kiosk-01");
+        assert_eq!(fit("kiosk-0123", 8), "kiosk-0…");
+        let lines = wrap(&format!("a {} b", "x".repeat(120)), 91);
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 91));
     }
 }

@@ -6,8 +6,10 @@ use crate::cmd::up::connect_operator;
 use crate::layout::DataDir;
 use chrono::{DateTime, Utc};
 use posfee_runtime::call;
+use posfee_runtime::screen::local_time;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::ledger::{SettlementItem, SettlementsPage, SettlementsQuery};
+use posfee_schemas::money::Money;
 use posfee_schemas::paygate::{PaygatePayment, PaymentState, PaymentsList, PaymentsListQuery};
 use posfee_schemas::subjects::{self, LedgerOp, PaygateOp};
 use serde::Serialize;
@@ -23,10 +25,9 @@ const CALL_TIMEOUT_MS: u64 = 10_000;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReconcileArgs {
+    /// The data dir of the running system (as given to `posfee up`).
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -68,27 +69,13 @@ pub struct Report {
     pub differences: Vec<Difference>,
 }
 
-pub async fn run(args: ReconcileArgs) -> anyhow::Result<()> {
+pub async fn run(args: ReconcileArgs, json: bool) -> anyhow::Result<()> {
     let client = connect_operator(&DataDir::new(&args.data_dir)).await?;
     let report = reconcile(&client, Utc::now()).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!(
-            "ledger: {} settled ({} fen); paygate: {} captured ({} fen), {} voided, {} in flight",
-            report.settled,
-            report.settled_fen,
-            report.captured,
-            report.captured_fen,
-            report.voided,
-            report.in_flight
-        );
-        for d in &report.differences {
-            println!("DIFFERENCE {}", serde_json::to_string(d)?);
-        }
-        if report.differences.is_empty() {
-            println!("no differences");
-        }
+        print!("{}", render(&report));
     }
     if !report.differences.is_empty() {
         anyhow::bail!(
@@ -97,6 +84,70 @@ pub async fn run(args: ReconcileArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// An amount of fen as the operator reads it: `1234.56 CNY`.
+fn cny(fen: i64) -> Money {
+    Money::cny(fen)
+}
+
+/// The text report: totals in CNY, then one line per difference.
+pub fn render(r: &Report) -> String {
+    let mut out = format!(
+        "ledger: {} settled ({}); paygate: {} captured ({}), {} voided, {} in flight\n",
+        r.settled,
+        cny(r.settled_fen),
+        r.captured,
+        cny(r.captured_fen),
+        r.voided,
+        r.in_flight
+    );
+    for d in &r.differences {
+        let line = match d {
+            Difference::CapturedNotSettled { payment_id } => {
+                format!("payment {payment_id}: paygate captured it, the ledger has no settlement")
+            }
+            Difference::SettledNotCaptured {
+                payment_id,
+                paygate_state,
+            } => format!(
+                "payment {payment_id}: settled at the ledger, {} at paygate",
+                match paygate_state {
+                    Some(PaymentState::Authorized) => "only authorized",
+                    Some(PaymentState::Voided) => "voided",
+                    Some(PaymentState::Captured) => "captured",
+                    None => "unknown",
+                }
+            ),
+            Difference::AmountMismatch {
+                payment_id,
+                ledger_fen,
+                paygate_fen,
+            } => format!(
+                "payment {payment_id}: the ledger settled {}, paygate captured {}",
+                cny(*ledger_fen),
+                cny(*paygate_fen)
+            ),
+            Difference::RefundMismatch {
+                payment_id,
+                ledger_fen,
+                paygate_fen,
+            } => format!(
+                "payment {payment_id}: the ledger booked {} refunded, paygate credited {}",
+                cny(*ledger_fen),
+                cny(*paygate_fen)
+            ),
+            Difference::Stuck { payment_id, since } => format!(
+                "payment {payment_id}: authorized at {} and neither captured nor voided",
+                local_time(*since)
+            ),
+        };
+        out.push_str(&format!("DIFFERENCE {line}\n"));
+    }
+    if r.differences.is_empty() {
+        out.push_str("no differences\n");
+    }
+    out
 }
 
 /// Reads both sides completely and compares them payment by payment.
@@ -204,4 +255,51 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
     }
     report.differences = differences;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn amounts_read_in_cny_and_times_in_local_time() {
+        let since = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 25, 2, 0, 0).unwrap();
+        let id = PaymentId::new_random();
+        let r = Report {
+            settled: 2,
+            captured: 2,
+            voided: 0,
+            in_flight: 1,
+            settled_fen: 123_456,
+            captured_fen: 6_000,
+            differences: vec![
+                Difference::AmountMismatch {
+                    payment_id: id,
+                    ledger_fen: 3_000,
+                    paygate_fen: 3_001,
+                },
+                Difference::Stuck {
+                    payment_id: id,
+                    since,
+                },
+            ],
+        };
+        let text = render(&r);
+        assert!(
+            text.starts_with("ledger: 2 settled (1234.56 CNY); paygate: 2 captured (60.00 CNY)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("settled 30.00 CNY, paygate captured 30.01 CNY"),
+            "{text}"
+        );
+        assert!(
+            text.contains("authorized at 2026-11-25 10:00:00 +08:00"),
+            "{text}"
+        );
+        assert!(!text.contains("fen"), "{text}");
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["differences"][1]["since"], "2026-11-25T02:00:00Z");
+    }
 }

@@ -6,6 +6,7 @@ use crate::layout::DataDir;
 use async_nats::service::{endpoint, Info, Stats};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use posfee_runtime::screen::local_time;
 use posfee_schemas::subjects;
 use posfee_schemas::terminal::{TerminalSeen, TerminalState};
 use serde::Serialize;
@@ -24,9 +25,6 @@ pub struct StatusArgs {
     /// The data dir of the running system (as given to `posfee up`).
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -42,7 +40,8 @@ pub struct ServiceStatus {
     pub id: String,
     pub version: String,
     pub description: String,
-    pub started: Option<String>,
+    /// When this instance started (RFC 3339).
+    pub started: Option<DateTime<Utc>>,
     pub endpoints: Vec<EndpointStatus>,
 }
 
@@ -65,13 +64,13 @@ pub struct TerminalStatus {
     pub version: String,
 }
 
-pub async fn run(args: StatusArgs) -> anyhow::Result<()> {
+pub async fn run(args: StatusArgs, json: bool) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     let client = connect_operator(&data).await?;
     let url = crate::cmd::up::running_url(&data)?;
     let status = collect(&client, url, Utc::now()).await?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&status)?);
+    if json {
+        println!("{}", serde_json::to_string(&status)?);
     } else {
         print!("{}", render(&status));
     }
@@ -116,7 +115,12 @@ pub async fn collect(
                         }
                     })
                     .collect(),
-                started: st.map(|s| s.started.to_string()),
+                started: st.and_then(|s| {
+                    DateTime::<Utc>::from_timestamp(
+                        s.started.unix_timestamp(),
+                        s.started.nanosecond(),
+                    )
+                }),
                 name: info.name,
                 id: info.id,
                 version: info.version,
@@ -196,30 +200,37 @@ async fn terminals(
     Ok(out)
 }
 
-/// The human table.
+/// The human tables, at most [`crate::cmd::events::WIDTH`] columns wide: the services, their
+/// endpoints, the terminals. Times are local with their UTC offset, as on receipts.
 pub fn render(s: &Status) -> String {
+    use crate::cmd::events::fit;
     let mut out = format!("posfee at {}\n\n", s.url);
     out.push_str(&format!(
-        "{:<20} {:<24} {:<8} {:<28} {:>8} {:>7} {:>9}\n",
-        "SERVICE", "ID", "VERSION", "ENDPOINT", "REQUESTS", "ERRORS", "AVG µs"
+        "{:<20} {:<8} {:<24} {}\n",
+        "SERVICE", "VERSION", "INSTANCE", "STARTED"
     ));
     if s.services.is_empty() {
         out.push_str("(no service answered)\n");
     }
     for svc in &s.services {
-        if svc.endpoints.is_empty() {
-            out.push_str(&format!(
-                "{:<20} {:<24} {:<8} {:<28} {:>8} {:>7} {:>9}\n",
-                svc.name, svc.id, svc.version, "-", "-", "-", "-"
-            ));
-        }
+        out.push_str(&format!(
+            "{:<20} {:<8} {:<24} {}\n",
+            fit(&svc.name, 20),
+            fit(&svc.version, 8),
+            fit(&svc.id, 24),
+            svc.started.map(local_time).unwrap_or_else(|| "-".into())
+        ));
+    }
+    out.push_str(&format!(
+        "\n{:<20} {:<44} {:>9} {:>7} {:>9}\n",
+        "SERVICE", "ENDPOINT", "REQUESTS", "ERRORS", "AVG µs"
+    ));
+    for svc in &s.services {
         for e in &svc.endpoints {
             out.push_str(&format!(
-                "{:<20} {:<24} {:<8} {:<28} {:>8} {:>7} {:>9}\n",
-                svc.name,
-                svc.id,
-                svc.version,
-                e.subject,
+                "{:<20} {:<44} {:>9} {:>7} {:>9}\n",
+                fit(&svc.name, 20),
+                fit(&e.subject, 44),
                 e.requests,
                 e.errors,
                 e.average_processing_us
@@ -236,10 +247,66 @@ pub fn render(s: &Status) -> String {
     for t in &s.terminals {
         out.push_str(&format!(
             "{:<20} {:<8} {}\n",
-            t.terminal,
+            fit(&t.terminal, 20),
             if t.online { "online" } else { "offline" },
-            t.last_seen.to_rfc3339()
+            local_time(t.last_seen)
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_tables_fit_100_columns_and_show_local_times() {
+        let at = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 11, 25, 2, 0, 0).unwrap();
+        let endpoint = |subject: &str| EndpointStatus {
+            name: "x".into(),
+            subject: subject.into(),
+            queue_group: "q".into(),
+            requests: 123_456_789,
+            errors: 1_234_567,
+            average_processing_us: 123_456_789,
+            last_error: None,
+        };
+        let s = Status {
+            url: "nats://127.0.0.1:4222".into(),
+            services: vec![ServiceStatus {
+                name: "posfee-fee-engine".into(),
+                id: "Xb0Dd8X6jVtHgkyN9bqd2c".into(),
+                version: "0.1.0".into(),
+                description: String::new(),
+                started: Some(at),
+                endpoints: vec![
+                    endpoint("posfee.bill.issue.*"),
+                    endpoint("posfee.a.subject.far.longer.than.any.the.services.serve.today"),
+                ],
+            }],
+            terminals: vec![TerminalStatus {
+                terminal: "kiosk-01".into(),
+                online: true,
+                last_seen: at,
+                version: "0.1.0".into(),
+            }],
+        };
+        let table = render(&s);
+        for line in table.lines() {
+            assert!(
+                line.chars().count() <= 100,
+                "{} columns: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(
+            table.contains("kiosk-01             online   2026-11-25 10:00:00 +08:00"),
+            "{table}"
+        );
+        assert!(table.contains("posfee.bill.issue.*"), "{table}");
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["services"][0]["started"], "2026-11-25T02:00:00Z");
+        assert_eq!(json["terminals"][0]["last_seen"], "2026-11-25T02:00:00Z");
+    }
 }

@@ -1,4 +1,10 @@
 //! The `companion` commands, one file each.
+//!
+//! The phone finds the system the way `posfee` does: the URL `posfee up` recorded in
+//! `<data-dir>/run/nats.url` unless `--nats-url` is given, and its key where
+//! `posfee keys device` put it, `<data-dir>/creds/devices/<device-id>.nk`, unless
+//! `--nkey-file` is given. Exit statuses: 0 success, 3 an ordinary outcome, 4 an outcome not
+//! known yet, 1 a failure, 130 when Ctrl-C ended `show-code`, 2 for clap's usage errors.
 
 pub mod pay;
 pub mod receipts;
@@ -9,6 +15,7 @@ use crate::home::{self, Home};
 use crate::verify::VerifiedBill;
 use crate::wallet::Confirm;
 use crate::{render, Companion};
+use clap::{CommandFactory, FromArgMatches};
 use futures::future::BoxFuture;
 use posfee_runtime::ending::{self, Ending};
 use posfee_runtime::SystemClock;
@@ -16,33 +23,89 @@ use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::Identity;
 use posfee_schemas::{ErrorCode, WireError};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// The exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command.
+pub const EXIT_INTERRUPTED: u8 = 130;
+/// Where `posfee up` and `posfee keys` keep things, unless told otherwise.
+pub const DEFAULT_DATA_DIR: &str = "./data";
 
 #[derive(Debug, clap::Parser)]
 #[command(name = "companion", version, about = "posfee phone companion")]
 pub struct Cli {
     /// Where this phone keeps its identity, device key and receipts
-    /// (default: $POSFEE_COMPANION_HOME, else $HOME/.posfee-companion).
+    /// [default: $POSFEE_COMPANION_HOME, else $HOME/.posfee-companion].
     #[arg(long, global = true)]
     pub home: Option<PathBuf>,
-    #[arg(
-        long,
-        global = true,
-        env = "POSFEE_NATS_URL",
-        default_value = "nats://127.0.0.1:4222"
-    )]
-    pub nats_url: String,
-    /// This phone's nkey seed file (`posfee keys device` issues one); the phone's device id is
-    /// its fingerprint.
-    #[arg(long, global = true, env = "POSFEE_COMPANION_NKEY_FILE")]
+    /// The data dir of the running system (as given to `posfee up`): its URL and this phone's
+    /// key are found there when not given [default: ./data].
+    #[arg(long, global = true, env = "POSFEE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The NATS server's URL, e.g. nats://127.0.0.1:4222 [default: the URL `posfee up` wrote
+    /// to <data-dir>/run/nats.url].
+    #[arg(long, global = true, env = "POSFEE_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// This phone's device id, as `posfee keys device` printed it (`ph` and eight lower-case
+    /// letters and digits, e.g. phabcd2345); its key is read from <data-dir>/creds/devices/<device-id>.nk.
+    #[arg(long, global = true, env = "POSFEE_DEVICE_ID")]
+    pub device_id: Option<String>,
+    /// This phone's nkey seed file, instead of finding it by --device-id; the phone's device
+    /// id is the key's fingerprint.
+    #[arg(long, global = true, env = "POSFEE_NKEY_FILE")]
     pub nkey_file: Option<PathBuf>,
-    /// JSON lines instead of text, for scripts.
+    /// JSON lines instead of text, for scripts: one object per step, the last one the result
+    /// or how it ended.
     #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The environment variables of earlier versions, still read when the new one is not set:
+/// (argument id, old name).
+pub const OLD_ENV_NAMES: &[(&str, &str)] = &[("nkey_file", "POSFEE_COMPANION_NKEY_FILE")];
+
+impl Cli {
+    /// Parses the command line; the environment variables of earlier versions
+    /// ([`OLD_ENV_NAMES`]) are read when the new ones are not set.
+    pub fn parse_env() -> Cli {
+        let mut cmd = Cli::command();
+        for (id, old) in OLD_ENV_NAMES {
+            let new_set = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_env())
+                .is_some_and(|n| std::env::var_os(n).is_some());
+            if !new_set && std::env::var_os(old).is_some() {
+                cmd = cmd.mut_arg(*id, |a| a.env(*old));
+            }
+        }
+        let matches = cmd.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+/// `<data-dir>/run/nats.url`, where `posfee up` records its URL (the same path as
+/// `posfee::layout::DataDir::url_file`; a test holds them together).
+pub fn url_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("run").join("nats.url")
+}
+
+/// `<data-dir>/creds/devices/<id>.nk`, where `posfee keys device` writes a phone's seed (the
+/// same path as `posfee::identities::Registry::device_seed_file`).
+pub fn device_seed_file(data_dir: &Path, id: &DeviceId) -> PathBuf {
+    data_dir
+        .join("creds")
+        .join("devices")
+        .join(format!("{id}.nk"))
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -92,18 +155,75 @@ pub async fn main(cli: Cli) -> ExitCode {
 
 /// Connects as this phone: its seed proves who it is, and its fingerprint is its device id.
 async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
-    let Some(path) = &cli.nkey_file else {
-        return Err(WireError::new(
-            ErrorCode::Forbidden,
-            "this phone has no credentials: pass --nkey-file (issued by `posfee keys device`)",
-        ));
+    let data_dir = cli.data_dir();
+    let (path, named) = match (&cli.nkey_file, &cli.device_id) {
+        (Some(p), named) => (p.clone(), named.as_deref()),
+        (None, Some(id)) => {
+            let device = DeviceId::parse(id.as_str())
+                .map_err(|e| WireError::field("device_id", e.to_string()))?;
+            let path = device_seed_file(&data_dir, &device);
+            if !path.exists() {
+                return Err(WireError::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "device {id} has no key at {}; issue one with `posfee keys device --data-dir {}` \
+                         (it prints the device id), or pass --nkey-file",
+                        path.display(),
+                        data_dir.display()
+                    ),
+                ));
+            }
+            (path, Some(id.as_str()))
+        }
+        (None, None) => {
+            return Err(WireError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "this phone has no key: pass --device-id ID (its key is then read from \
+                     {}/creds/devices/ID.nk) or --nkey-file FILE; `posfee keys device --data-dir {}` \
+                     issues one",
+                    data_dir.display(),
+                    data_dir.display()
+                ),
+            ))
+        }
     };
-    let seed = posfee_runtime::creds::read_seed(path)
+    let seed = posfee_runtime::creds::read_seed(&path)
         .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?;
     let device = posfee_runtime::creds::device_id(&seed)
         .map_err(|e| WireError::new(ErrorCode::Forbidden, format!("{e:#}")))?;
+    if let Some(named) = named.filter(|n| *n != device.as_str()) {
+        return Err(WireError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "{} holds the key of device {device}, not {named}",
+                path.display()
+            ),
+        ));
+    }
+    let url = match &cli.nats_url {
+        Some(u) => u.clone(),
+        None => {
+            let file = url_file(&data_dir);
+            match std::fs::read_to_string(&file) {
+                Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
+                _ => {
+                    return Err(WireError::new(
+                        ErrorCode::Unavailable,
+                        format!(
+                            "no running posfee found: {} does not exist; start it with \
+                             `posfee up --data-dir {}`, pass --data-dir of the running system, \
+                             or give --nats-url",
+                            file.display(),
+                            data_dir.display()
+                        ),
+                    ))
+                }
+            }
+        }
+    };
     let client = posfee_runtime::bus::connect(
-        &cli.nats_url,
+        &url,
         Identity::Device(device.clone()),
         Some(seed),
         &format!("companion-{device}"),
@@ -163,12 +283,17 @@ impl Confirm for Prompt {
             bill.bill.total
         );
         let _ = std::io::stdout().flush();
-        Box::pin(async {
-            let read = tokio::task::spawn_blocking(|| {
+        // A thread of its own, not tokio's blocking pool: the runtime waits for that pool at
+        // exit, so a question the kiosk ended would keep the phone open until Enter.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = std::thread::Builder::new()
+            .name("prompt".into())
+            .spawn(move || {
                 let mut line = String::new();
-                std::io::stdin().read_line(&mut line).map(|_| line)
+                let _ = tx.send(std::io::stdin().read_line(&mut line).map(|_| line));
             });
-            match read.await {
+        Box::pin(async {
+            match rx.await {
                 Ok(Ok(line)) => matches!(
                     line.trim().to_ascii_lowercase().as_str(),
                     "y" | "yes" | "是"

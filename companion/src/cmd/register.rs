@@ -6,10 +6,17 @@ use std::process::ExitCode;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegisterArgs {
+    /// The payer's name as on the national id card, e.g. 张三; sent to the payment platform
+    /// only.
     #[arg(long)]
     pub name: String,
+    /// The payer's resident identity card number: 18 characters, 17 digits then the check digit
+    /// or X (e.g. 11010519491231002X); sent to the payment platform only.
     #[arg(long)]
     pub national_id: String,
+    /// The bank card the platform debits: 12 to 19 digits passing the Luhn check, no spaces,
+    /// e.g. 6222600260001072444; sent to
+    /// the payment platform only.
     #[arg(long)]
     pub bank_account: String,
 }

@@ -4,7 +4,10 @@
 use crate::wallet::{self, Always, Confirm};
 use crate::{pay, render, Companion};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -12,16 +15,27 @@ pub struct ShowCodeArgs {
     /// Pay without asking.
     #[arg(long)]
     pub yes: bool,
-    /// How long the code stays open.
-    #[arg(long, default_value_t = wallet::WALLET_TTL_SECS)]
-    pub ttl_secs: u64,
+    /// Seconds the code stays open for a kiosk, 1 to 600 (`--ttl-secs` is the old name).
+    #[arg(
+        long,
+        alias = "ttl-secs",
+        env = "POSFEE_PAIRING_TTL_SECS",
+        default_value_t = wallet::WALLET_TTL_SECS,
+        value_parser = clap::value_parser!(u64).range(1..=600)
+    )]
+    pub pairing_ttl_secs: u64,
 }
 
 pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
     if let Err(e) = crate::register::registered(c) {
         return super::fail(json, &e);
     }
-    let shown = match wallet::show(c, Duration::from_secs(args.ttl_secs.clamp(1, 600))).await {
+    // Listening before the code is shown: Ctrl-C at any moment after it closes the code.
+    let mut sigint = match signal(SignalKind::interrupt()) {
+        Ok(s) => s,
+        Err(e) => return super::fail(json, &crate::internal("watching Ctrl-C", e)),
+    };
+    let shown = match wallet::show(c, Duration::from_secs(args.pairing_ttl_secs)).await {
         Ok(s) => s,
         Err(e) => return super::fail(json, &e),
     };
@@ -37,10 +51,12 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
         );
     }
     let cancel = CancellationToken::new();
+    let interrupted = Arc::new(AtomicBool::new(false));
     let ctrl_c = {
-        let cancel = cancel.clone();
+        let (cancel, interrupted) = (cancel.clone(), interrupted.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if sigint.recv().await.is_some() {
+                interrupted.store(true, Ordering::SeqCst);
                 cancel.cancel();
             }
         })
@@ -54,7 +70,15 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
     ctrl_c.abort();
     let (verified, _answer) = match offered {
         Ok(v) => v,
-        Err(e) => return super::fail(json, &e),
+        Err(e) => {
+            let code = super::fail(json, &e);
+            // Ctrl-C: the code is closed and said so; the shell learns it was interrupted.
+            return if interrupted.load(Ordering::SeqCst) {
+                ExitCode::from(super::EXIT_INTERRUPTED)
+            } else {
+                code
+            };
+        }
     };
     if json {
         super::emit(&render::json_bill(&verified));

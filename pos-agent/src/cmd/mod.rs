@@ -1,5 +1,10 @@
 //! The `pos-agent` commands, one file each: `run` (the interactive kiosk), `pay` and `query`
 //! (scripted, one JSON line per step with `--json`).
+//!
+//! Exit statuses: 0 success, 3 an ordinary outcome shown as a result, 4 an outcome not known
+//! yet, 1 a failure (including a configuration that finds no system or no key), 130 when
+//! Ctrl-C ended a long-running command (after it closed what it had opened), 2 for clap's
+//! usage errors.
 
 pub mod pay;
 pub mod query;
@@ -8,20 +13,49 @@ pub mod run;
 use crate::config::{Config, ConfigArgs};
 use crate::presence::Presence;
 use crate::{Agent, Settings};
+use clap::{CommandFactory, FromArgMatches};
 use posfee_runtime::{Shutdown, SystemClock};
 use posfee_schemas::ids::{AccountNo, FeeKind, TenantId};
-use posfee_schemas::WireError;
+use posfee_schemas::{ErrorCode, WireError};
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+/// The exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, clap::Parser)]
 #[command(name = "pos-agent", version, about = "posfee kiosk client")]
 pub struct Cli {
     #[command(flatten)]
     pub config: ConfigArgs,
+    /// JSON lines instead of text, for scripts (`pay`, `query`): one object per step, the
+    /// last one the receipt or how it ended.
+    #[arg(long, global = true)]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Parses the command line; the environment variables of earlier versions
+    /// ([`crate::config::OLD_ENV_NAMES`]) are read when the new ones are not set.
+    pub fn parse_env() -> Cli {
+        let mut cmd = Cli::command();
+        for (id, old) in crate::config::OLD_ENV_NAMES {
+            let new_set = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == id)
+                .and_then(|a| a.get_env())
+                .is_some_and(|n| std::env::var_os(n).is_some());
+            if !new_set && std::env::var_os(old).is_some() {
+                cmd = cmd.mut_arg(*id, |a| a.env(*old));
+            }
+        }
+        let matches = cmd.get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -37,8 +71,10 @@ pub enum Command {
 /// Which account, at which payee, for which fee kinds.
 #[derive(Debug, Clone, clap::Args)]
 pub struct AccountArgs {
+    /// The payee's tenant id, e.g. city-water (`posfee import accounts` loaded its accounts).
     #[arg(long)]
     pub tenant: TenantId,
+    /// The account number at that payee, as printed on its bills, e.g. W-000001.
     #[arg(long)]
     pub account: AccountNo,
     /// Fee kinds to include, comma-separated (default: all the payee bills).
@@ -60,23 +96,57 @@ impl AccountArgs {
 }
 
 pub async fn main(cli: Cli) -> ExitCode {
+    let json = cli.json;
     let shutdown = Shutdown::new();
-    if let Err(e) = shutdown.on_signals(false) {
-        eprintln!("pos-agent: cannot watch signals: {e}");
-        return ExitCode::FAILURE;
-    }
+    let interrupted = match on_signals(&shutdown) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("pos-agent: cannot watch signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = match cli.config.resolve() {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("pos-agent: {e:#}");
-            return ExitCode::from(2);
+            let e = WireError::new(ErrorCode::InvalidField, format!("{e:#}"));
+            return pay::report_error(json, crate::i18n::Lang::default(), &e);
         }
     };
-    match cli.command {
+    let code = match cli.command {
+        Command::Run if json => {
+            let e = WireError::new(
+                ErrorCode::InvalidField,
+                "--json: `pos-agent run` is the interactive kiosk; scripts use `pay` and `query`",
+            );
+            return pay::report_error(json, config.language, &e);
+        }
         Command::Run => run::run(config, shutdown).await,
-        Command::Pay(args) => pay::run(config, args, shutdown).await,
-        Command::Query(args) => query::run(config, args).await,
+        Command::Pay(args) => pay::run(config, args, json, shutdown).await,
+        Command::Query(args) => query::run(config, args, json).await,
+    };
+    if interrupted.load(Ordering::SeqCst) {
+        ExitCode::from(EXIT_INTERRUPTED)
+    } else {
+        code
     }
+}
+
+/// Triggers `shutdown` on SIGINT or SIGTERM; the flag says whether it was SIGINT (Ctrl-C).
+fn on_signals(shutdown: &Shutdown) -> std::io::Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let (me, flag) = (shutdown.clone(), interrupted.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: stopping"),
+            _ = int.recv() => flag.store(true, Ordering::SeqCst),
+            _ = me.wait() => {}
+        }
+        me.trigger();
+    });
+    Ok(interrupted)
 }
 
 /// Connects as the terminal without announcing it: a one-shot look-up next to a running

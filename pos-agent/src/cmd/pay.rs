@@ -22,15 +22,13 @@ use tokio_util::sync::CancellationToken;
 pub struct PayArgs {
     #[command(flatten)]
     pub account: AccountArgs,
-    /// Mode B: the code the payer's phone shows (`companion show-code`).
+    /// Mode B: the code the payer's phone shows (`companion show-code`), typed
+    /// (<device>:XXXX-XXXX-…) or as its posfee:// link; without it the kiosk shows a code.
     #[arg(long)]
     pub wallet: Option<String>,
-    /// One JSON line per step instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub async fn run(config: Config, args: PayArgs, shutdown: Shutdown) -> ExitCode {
+pub async fn run(config: Config, args: PayArgs, json: bool, shutdown: Shutdown) -> ExitCode {
     let wallet = match args
         .wallet
         .as_deref()
@@ -38,16 +36,13 @@ pub async fn run(config: Config, args: PayArgs, shutdown: Shutdown) -> ExitCode 
     {
         None => None,
         Some(Ok(code)) => Some(code),
-        Some(Err(e)) => {
-            return report_error(args.json, config.language, &WireError::field("wallet", e))
-        }
+        Some(Err(e)) => return report_error(json, config.language, &WireError::field("wallet", e)),
     };
     let spec = PaySpec {
         quote: args.account.quote(),
         wallet,
     };
     let lang = config.language;
-    let json = args.json;
     let result = super::session(&config, |agent| async move {
         // SIGINT or SIGTERM during the wait cancels the pairing cleanly (event, unsubscribe).
         let cancel = CancellationToken::new();

@@ -9,12 +9,9 @@ use std::process::ExitCode;
 pub struct QueryArgs {
     #[command(flatten)]
     pub account: AccountArgs,
-    /// Print one JSON line instead of text.
-    #[arg(long)]
-    pub json: bool,
 }
 
-pub async fn run(config: Config, args: QueryArgs) -> ExitCode {
+pub async fn run(config: Config, args: QueryArgs, json: bool) -> ExitCode {
     let req = args.account.quote();
     // The account from the query service, then what it owes from the fee-engine.
     // No presence: a look-up under the id of a running kiosk leaves that kiosk online.
@@ -31,7 +28,7 @@ pub async fn run(config: Config, args: QueryArgs) -> ExitCode {
     }
     .await;
     match result {
-        Ok((a, q)) if args.json => {
+        Ok((a, q)) if json => {
             println!("{}", serde_json::json!({ "account": a, "quote": q }));
             ExitCode::SUCCESS
         }
@@ -40,6 +37,6 @@ pub async fn run(config: Config, args: QueryArgs) -> ExitCode {
             print!("{}", render::quote(config.language, &q));
             ExitCode::SUCCESS
         }
-        Err(e) => super::pay::report_error(args.json, config.language, &e),
+        Err(e) => super::pay::report_error(json, config.language, &e),
     }
 }

@@ -251,6 +251,11 @@ impl PayView for ScreenView {
     fn paying(&mut self) {
         println!("{}", t(self.lang, Msg::Paying));
     }
+    fn offered(&mut self, _code: &PairCode) {
+        // Mode B has no countdown to carry the hint: say once how to stop waiting.
+        println!("{}", t(self.lang, Msg::CancelHint));
+        let _ = std::io::stdout().flush();
+    }
     fn wallet_answered(&mut self, _answer: &WalletAnswer) {
         println!("{}", t(self.lang, Msg::WalletConfirmed));
     }

@@ -1,0 +1,616 @@
+//! One family of CLIs, as a new user meets them: `posfee`, `pos-agent` and `companion` find
+//! the running system and their keys in the same data dir, take `--json` in the same place,
+//! name the same setting the same way, explain every option, and stop on Ctrl-C with 130.
+//!
+//! The end-to-end test runs the real binaries against `posfee up` in a fresh folder, with no
+//! URL and no key file given: everything is found under `./data`, as `posfee up` and
+//! `posfee keys` left it.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use clap::CommandFactory;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
+const TERMINAL: &str = "kiosk-05";
+const STEP_TIMEOUT_SECS: u64 = 30;
+
+/// The pos-agent and companion binaries are built beside `posfee` (`scripts/test` builds every
+/// binary before the tests).
+fn sibling(name: &str) -> PathBuf {
+    let path = Path::new(POSFEE).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// A system under `posfee up` in a fresh folder; every command runs in that folder, so the
+/// default `./data` is the system's data dir.
+struct System {
+    tmp: tempfile::TempDir,
+    up: Child,
+    up_out: PathBuf,
+}
+
+impl System {
+    fn start() -> System {
+        let tmp = tempfile::tempdir().unwrap();
+        let up_out = tmp.path().join("up.out");
+        let mut up = Command::new(POSFEE)
+            .args(["up", "--port", "0"])
+            .current_dir(tmp.path())
+            .env_remove("POSFEE_DATA_DIR")
+            .stdout(File::create(&up_out).unwrap())
+            .stderr(File::create(tmp.path().join("up.err")).unwrap())
+            .spawn()
+            .unwrap();
+        wait_for(&up_out, &mut up, |l| l.starts_with("ready").then_some(()));
+        System { tmp, up, up_out }
+    }
+
+    fn dir(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A command in the system's folder with none of the settings in the environment.
+    fn cmd(&self, program: &Path) -> Command {
+        let mut c = Command::new(program);
+        c.current_dir(self.dir());
+        for var in [
+            "POSFEE_NATS_URL",
+            "POSFEE_DATA_DIR",
+            "POSFEE_NKEY_FILE",
+            "POSFEE_TERMINAL_ID",
+            "POSFEE_DEVICE_ID",
+            "POSFEE_CONFIG",
+            "POSFEE_COMPANION_HOME",
+            "POSFEE_COMPANION_NKEY_FILE",
+            "POS_AGENT_NKEY_FILE",
+            "POS_AGENT_TERMINAL_ID",
+            "RUST_LOG",
+        ] {
+            c.env_remove(var);
+        }
+        c
+    }
+
+    fn posfee(&self, args: &[&str]) -> Output {
+        self.cmd(Path::new(POSFEE)).args(args).output().unwrap()
+    }
+
+    fn kiosk(&self) -> Command {
+        let mut c = self.cmd(&sibling("pos-agent"));
+        c.args(["--terminal-id", TERMINAL, "--language", "en"]);
+        c
+    }
+
+    fn phone(&self, device: Option<&str>) -> Command {
+        let mut c = self.cmd(&sibling("companion"));
+        c.arg("--home").arg(self.dir().join("phone"));
+        if let Some(d) = device {
+            c.args(["--device-id", d]);
+        }
+        c
+    }
+
+    /// Starts a command with its stdout and stderr in files named after it.
+    fn spawn(&self, name: &str, mut c: Command) -> (Child, PathBuf) {
+        let out = self.dir().join(format!("{name}.out"));
+        let child = c
+            .stdin(Stdio::piped())
+            .stdout(File::create(&out).unwrap())
+            .stderr(File::create(self.dir().join(format!("{name}.err"))).unwrap())
+            .spawn()
+            .unwrap();
+        (child, out)
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        let _ = self.up.kill();
+        let _ = self.up.wait();
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Waits until `file` holds a line for which `find` answers, or the process ends.
+fn wait_for<T>(file: &Path, child: &mut Child, find: impl Fn(&str) -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
+    loop {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if let Some(found) = text.lines().find_map(&find) {
+            return found;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("{} ended ({status}) without it:\n{text}", file.display());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out on {}:\n{text}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn wait_exit(name: &str, child: &mut Child) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{name} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigint(child: &Child) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+}
+
+/// Ctrl-C ends the command with status 130 (its own exit, not death by the signal).
+fn interrupted(name: &str, child: &mut Child, out: &Path) {
+    sigint(child);
+    let status = wait_exit(name, child);
+    assert_eq!(
+        status.code(),
+        Some(130),
+        "{name} after Ctrl-C: {status}\n{}",
+        std::fs::read_to_string(out).unwrap_or_default()
+    );
+}
+
+fn type_line(stdin: &mut ChildStdin, line: &str) {
+    writeln!(stdin, "{line}").unwrap();
+    stdin.flush().unwrap();
+}
+
+fn json_lines(out: &[u8]) -> Vec<serde_json::Value> {
+    text(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn rfc3339(v: &serde_json::Value) {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    chrono::DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+}
+
+#[test]
+fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_130() {
+    let mut sys = System::start();
+    let samples = posfee::natsd::repo_root().join("tests/samples");
+    for (kind, file) in [("accounts", "accounts.csv"), ("readings", "readings.csv")] {
+        let f = samples.join(file);
+        let out = sys.posfee(&["import", kind, f.to_str().unwrap(), "--quiet"]);
+        assert!(out.status.success(), "import {kind}: {}", text(&out.stderr));
+    }
+    let out = sys.posfee(&["keys", "terminal", TERMINAL]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = sys.posfee(&["keys", "device"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let device = text(&out.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with("ph"))
+        .unwrap()
+        .to_string();
+
+    // No key for the id: refused, naming the command that issues one (JSON before the
+    // subcommand, as the last line).
+    let out = sys
+        .cmd(&sibling("pos-agent"))
+        .args(["--json", "--terminal-id", "kiosk-99", "query"])
+        .args(["--tenant", "city-water", "--account", "W-000001"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let last = json_lines(&out.stdout).pop().unwrap();
+    let message = last["error"]["message"].as_str().unwrap();
+    assert!(message.contains("posfee keys terminal kiosk-99"), "{last}");
+    let out = sys
+        .phone(None)
+        .args(["receipts", "--json"])
+        .output()
+        .unwrap();
+    // Receipts are on the phone: listed without a key, offline.
+    assert!(out.status.success(), "{out:?}");
+    let out = sys
+        .phone(Some("phzzzzzzzz"))
+        .args([
+            "register",
+            "--name",
+            "x",
+            "--national-id",
+            "11010519491231002X",
+        ])
+        .args(["--bank-account", "6222600260001072444"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("posfee keys device"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A data dir where nothing runs: refused, naming `posfee up`.
+    let out = sys
+        .kiosk()
+        .args(["--data-dir", "elsewhere", "--nkey-file"])
+        .arg(
+            sys.dir()
+                .join(format!("data/creds/terminals/{TERMINAL}.nk")),
+        )
+        .args(["query", "--tenant", "city-water", "--account", "W-000001"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("posfee up --data-dir elsewhere"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The phone registers, found by its device id alone (JSON after the subcommand).
+    let out = sys
+        .phone(Some(&device))
+        .args([
+            "register",
+            "--name",
+            "张三",
+            "--national-id",
+            "11010519491231002X",
+        ])
+        .args(["--bank-account", "6222600260001072444", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let registered = json_lines(&out.stdout);
+    assert_eq!(registered.len(), 1, "one thing, one object: {registered:?}");
+    assert!(registered[0]["registered"].is_object(), "{registered:?}");
+
+    // Mode A, scripted: `--json` before the subcommand at the kiosk, after it on the phone.
+    let mut kiosk = sys.kiosk();
+    kiosk.args([
+        "--json",
+        "pay",
+        "--tenant",
+        "city-water",
+        "--account",
+        "W-000001",
+    ]);
+    let (mut kiosk_a, kiosk_a_out) = sys.spawn("kiosk-a", kiosk);
+    let code = wait_for(&kiosk_a_out, &mut kiosk_a, |l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        rfc3339(&v["pairing"]["expires_at"]);
+        v["pairing"]["code"].as_str().map(str::to_string)
+    });
+    let out = sys
+        .phone(Some(&device))
+        .args(["pay", &code, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let status = wait_exit("kiosk (mode A)", &mut kiosk_a);
+    assert!(status.success(), "kiosk (mode A): {status}");
+    let lines = json_lines(&std::fs::read(&kiosk_a_out).unwrap());
+    let receipt = &lines.last().unwrap()["receipt"];
+    assert_eq!(receipt["account"], "W-000001", "{lines:?}");
+    rfc3339(&receipt["settled_at"]);
+
+    // Mode B at the interactive kiosk: while it waits for the payer's answer it says how to
+    // cancel, and cancelling works.
+    let mut show = sys.phone(Some(&device));
+    show.arg("show-code");
+    let (mut phone_b, phone_b_out) = sys.spawn("phone-b", show);
+    let wallet = wait_for(&phone_b_out, &mut phone_b, |l| {
+        l.split_once("Code 付款码: ")
+            .map(|(_, c)| c.trim().to_string())
+    });
+    let (mut kiosk_b, kiosk_b_out) = sys.spawn("kiosk-b", {
+        let mut k = sys.kiosk();
+        k.arg("run");
+        k
+    });
+    let mut keys = kiosk_b.stdin.take().unwrap();
+    for line in ["2", "city-water", "W-000005", wallet.as_str()] {
+        type_line(&mut keys, line);
+    }
+    wait_for(&phone_b_out, &mut phone_b, |l| {
+        l.contains("[y/N]").then_some(())
+    });
+    wait_for(&kiosk_b_out, &mut kiosk_b, |l| {
+        l.contains("type c and Enter to cancel").then_some(())
+    });
+    type_line(&mut keys, "c");
+    wait_for(&kiosk_b_out, &mut kiosk_b, |l| {
+        l.contains("nothing was charged").then_some(())
+    });
+    type_line(&mut keys, "4");
+    let status = wait_exit("kiosk (mode B)", &mut kiosk_b);
+    assert!(status.success(), "kiosk (mode B): {status}");
+    let status = wait_exit("phone (mode B)", &mut phone_b);
+    assert_eq!(
+        status.code(),
+        Some(3),
+        "the phone hears the cancel: {status}"
+    );
+
+    // The operator's view: local times with their offset, modes by name, 100 columns; the
+    // same events as JSON lines with RFC 3339 times, `--json` in either place.
+    let out = sys.posfee(&[
+        "events",
+        "--since",
+        "start",
+        "--no-follow",
+        "--kind",
+        "pairing.*",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("mode A (kiosk shows code)"), "{table}");
+    assert!(table.contains("mode B (phone shows code)"), "{table}");
+    assert!(!table.contains("Presents"), "{table}");
+    assert!(table.contains(" +08:00  pairing.opened"), "{table}");
+    for line in table.lines() {
+        assert!(line.chars().count() <= 100, "wider than 100: {line}");
+    }
+    for args in [
+        ["--json", "events", "--since", "start", "--no-follow"],
+        ["events", "--since", "start", "--no-follow", "--json"],
+    ] {
+        let out = sys.posfee(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let events = json_lines(&out.stdout);
+        assert!(events.len() > 10, "{events:?}");
+        for e in &events {
+            rfc3339(&e["time"]);
+            rfc3339(&e["event"]["at"]);
+        }
+    }
+    let out = sys.posfee(&["reconcile"]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    let books = text(&out.stdout);
+    assert!(books.contains(" CNY)") && !books.contains("fen"), "{books}");
+    for args in [["--json", "status"], ["status", "--json"]] {
+        let out = sys.posfee(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let status = json_lines(&out.stdout);
+        assert_eq!(status.len(), 1, "one object: {}", text(&out.stdout));
+        for s in status[0]["services"].as_array().unwrap() {
+            rfc3339(&s["started"]);
+        }
+    }
+
+    // Logs carry no colour codes into a pipe, in all three.
+    for (name, mut c) in [
+        ("posfee", sys.cmd(Path::new(POSFEE))),
+        ("pos-agent", sys.kiosk()),
+        ("companion", sys.phone(Some(&device))),
+    ] {
+        match name {
+            "posfee" => c.arg("status"),
+            "pos-agent" => c.args(["query", "--tenant", "city-water", "--account", "W-000013"]),
+            _ => c.arg("receipts"),
+        };
+        let out = c.env("RUST_LOG", "debug").output().unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert!(!out.stderr.is_empty(), "{name} logged nothing to check");
+        assert!(
+            !out.stderr.contains(&0x1b),
+            "{name} wrote escape codes into a pipe"
+        );
+    }
+
+    // Ctrl-C in every long-running command: 130.
+    let (mut kiosk, kiosk_out) = sys.spawn("kiosk-int", {
+        let mut k = sys.kiosk();
+        k.args(["pay", "--tenant", "city-water", "--account", "W-000009"]);
+        k
+    });
+    wait_for(&kiosk_out, &mut kiosk, |l| {
+        l.contains(&format!("{TERMINAL}:")).then_some(())
+    });
+    interrupted("pos-agent pay", &mut kiosk, &kiosk_out);
+
+    let (mut menu, menu_out) = sys.spawn("kiosk-run-int", {
+        let mut k = sys.kiosk();
+        k.arg("run");
+        k
+    });
+    wait_for(&menu_out, &mut menu, |l| l.contains("Choose").then_some(()));
+    interrupted("pos-agent run", &mut menu, &menu_out);
+
+    let (mut show, show_out) = sys.spawn("phone-int", {
+        let mut p = sys.phone(Some(&device));
+        p.args(["--json", "show-code"]);
+        p
+    });
+    wait_for(&show_out, &mut show, |l| {
+        l.contains("\"wallet\"").then_some(())
+    });
+    interrupted("companion show-code", &mut show, &show_out);
+
+    let (mut follow, follow_out) = sys.spawn("events-int", {
+        let mut e = sys.cmd(Path::new(POSFEE));
+        e.arg("events");
+        e
+    });
+    wait_for(&follow_out, &mut follow, |l| {
+        l.contains("KIND").then_some(())
+    });
+    interrupted("posfee events", &mut follow, &follow_out);
+
+    let up_out = sys.up_out.clone();
+    interrupted("posfee up", &mut sys.up, &up_out);
+    let said = std::fs::read_to_string(&up_out).unwrap();
+    assert!(said.contains("stopped: every process"), "{said}");
+}
+
+/// Every argument of every command, with the path of commands that leads to it.
+fn arguments(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
+    for a in cmd.get_arguments() {
+        out.push((path.to_string(), a.clone()));
+    }
+    for sub in cmd.get_subcommands() {
+        arguments(sub, &format!("{path} {}", sub.get_name()), out);
+    }
+}
+
+fn all_arguments() -> Vec<(String, clap::Arg)> {
+    let mut out = Vec::new();
+    arguments(&posfee::cli::Cli::shared_command(), "posfee", &mut out);
+    arguments(
+        &posfee_pos_agent::cmd::Cli::command(),
+        "pos-agent",
+        &mut out,
+    );
+    arguments(
+        &posfee_companion::cmd::Cli::command(),
+        "companion",
+        &mut out,
+    );
+    out
+}
+
+/// Arguments of commands changed elsewhere at the moment (keys, import, rules): they get
+/// their help lines there.
+const HELP_LEFT_TO_THEIR_OWNERS: &[(&str, &str)] = &[
+    ("posfee keys terminal", "id"),
+    ("posfee keys enrol", "public_key"),
+    ("posfee keys revoke terminal", "id"),
+    ("posfee keys revoke device", "id"),
+    ("posfee keys list", "json"),
+    ("posfee import", "what"),
+    ("posfee import", "file"),
+    ("posfee rules check", "files"),
+];
+
+#[test]
+fn every_option_of_every_command_says_what_it_is() {
+    let mut missing = Vec::new();
+    for (path, a) in all_arguments() {
+        let id = a.get_id().as_str();
+        if matches!(id, "help" | "version") || HELP_LEFT_TO_THEIR_OWNERS.contains(&(&path, id)) {
+            continue;
+        }
+        if a.get_help().is_none() && a.get_long_help().is_none() {
+            missing.push(format!("{path}: {id}"));
+        }
+    }
+    assert!(missing.is_empty(), "no help line:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn the_same_setting_has_the_same_name_and_one_env_prefix() {
+    let args = all_arguments();
+    for (path, a) in &args {
+        if let Some(env) = a.get_env() {
+            let env = env.to_string_lossy();
+            assert!(env.starts_with("POSFEE_"), "{path} --{}: {env}", a.get_id());
+        }
+        assert_ne!(a.get_long(), Some("ttl-secs"), "{path}: --ttl-secs");
+        assert_ne!(a.get_long(), Some("url"), "{path}: --url");
+    }
+    // Each of these names one setting; wherever it is offered it reads the same variable.
+    for (long, env) in [
+        ("data-dir", "POSFEE_DATA_DIR"),
+        ("nats-url", "POSFEE_NATS_URL"),
+        ("nkey-file", "POSFEE_NKEY_FILE"),
+        ("pairing-ttl-secs", "POSFEE_PAIRING_TTL_SECS"),
+    ] {
+        let offered: Vec<_> = args
+            .iter()
+            .filter(|(_, a)| a.get_long() == Some(long))
+            .collect();
+        assert!(offered.len() >= 2, "--{long} offered once only");
+        for (path, a) in offered {
+            // `bench flows --nats-url` goes with its --data-dir and reads no variable.
+            if path == "posfee bench flows" {
+                continue;
+            }
+            assert_eq!(
+                a.get_env().map(|e| e.to_string_lossy().into_owned()),
+                Some(env.to_string()),
+                "{path} --{long}"
+            );
+        }
+    }
+}
+
+#[test]
+fn json_is_taken_before_or_after_the_subcommand_by_all_three() {
+    use clap::Parser;
+    for argv in [
+        &["posfee", "--json", "status"][..],
+        &["posfee", "status", "--json"],
+        &["posfee", "events", "--json", "--no-follow"],
+    ] {
+        assert!(
+            posfee::cli::Cli::try_parse_from(argv).unwrap().json,
+            "{argv:?}"
+        );
+    }
+    let query = ["query", "--tenant", "city-water", "--account", "W-1"];
+    let before = [&["pos-agent", "--json"][..], &query].concat();
+    let after = [&["pos-agent"][..], &query, &["--json"]].concat();
+    for argv in [before, after] {
+        assert!(
+            posfee_pos_agent::cmd::Cli::try_parse_from(&argv)
+                .unwrap()
+                .json
+        );
+    }
+    for argv in [
+        &["companion", "--json", "receipts"][..],
+        &["companion", "receipts", "--json"],
+    ] {
+        assert!(
+            posfee_companion::cmd::Cli::try_parse_from(argv)
+                .unwrap()
+                .json
+        );
+    }
+    // The phone's code lifetime answers to its old name too.
+    let old =
+        posfee_companion::cmd::Cli::try_parse_from(["companion", "show-code", "--ttl-secs", "30"]);
+    assert!(old.is_ok(), "{old:?}");
+}
+
+#[test]
+fn kiosk_and_phone_look_where_posfee_writes() {
+    let root = Path::new("/srv/posfee-data");
+    let data = posfee::layout::DataDir::new(root);
+    assert_eq!(posfee_pos_agent::config::url_file(root), data.url_file());
+    assert_eq!(posfee_companion::cmd::url_file(root), data.url_file());
+    let registry = posfee::identities::Registry::new(&data.creds());
+    let terminal = posfee_schemas::ids::TerminalId::parse("kiosk-01").unwrap();
+    assert_eq!(
+        posfee_pos_agent::config::terminal_seed_file(root, &terminal),
+        registry.terminal_seed_file(&terminal)
+    );
+    let device = posfee_schemas::ids::DeviceId::parse("phabcd2345").unwrap();
+    assert_eq!(
+        posfee_companion::cmd::device_seed_file(root, &device),
+        registry.device_seed_file(&device)
+    );
+}
