@@ -117,11 +117,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     };
     let result = async {
         match cli.command {
-            Command::Up(mut a) => {
+            Command::Up(a) => {
                 no_json(json, "up")?;
-                // nats-server cannot read a store path starting with "." from its
-                // environment, and the default data dir is ./data.
-                a.data_dir = std::path::absolute(&a.data_dir)?;
                 cmd::up::run(a).await
             }
             Command::Status(a) => cmd::status::run(a, json).await,
@@ -146,8 +143,6 @@ pub async fn run(cli: Cli) -> ExitCode {
                 cmd::import::run(a).await
             }
             Command::Keys(mut a) => {
-                // As for `up`: nats-server checks the users with the store path.
-                a.data_dir = std::path::absolute(&a.data_dir)?;
                 match &mut a.command {
                     cmd::keys::KeysCommand::List { json: j } => *j |= json,
                     _ => no_json(json, "keys (other than keys list)")?,

@@ -113,13 +113,21 @@ pub(crate) fn replace_file(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
 
+/// The store path as the server's configuration reads it from the environment: absolute,
+/// because nats-server takes a value starting with `.` (the default `./data`) for a variable
+/// reference and refuses the configuration.
+fn js_dir(store_dir: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(store_dir)
+        .with_context(|| format!("making {} absolute", store_dir.display()))
+}
+
 /// Checks a configuration the way the server will read it (`nats-server -t`).
 pub fn check_config(binary: &Path, conf: &Path, store_dir: &Path) -> anyhow::Result<()> {
     let out = Command::new(binary)
         .arg("-t")
         .arg("-c")
         .arg(conf)
-        .env("POSFEE_JS_DIR", store_dir)
+        .env("POSFEE_JS_DIR", js_dir(store_dir)?)
         .output()
         .with_context(|| format!("running {}", binary.display()))?;
     if !out.status.success() {
@@ -252,7 +260,7 @@ impl NatsServer {
             .args(["-a", "127.0.0.1", "-p", &port])
             .arg("--ports_file_dir")
             .arg(&cfg.run_dir)
-            .env("POSFEE_JS_DIR", &cfg.store_dir)
+            .env("POSFEE_JS_DIR", js_dir(&cfg.store_dir)?)
             .envs(cfg.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             // Its own process group: a Ctrl-C at the terminal reaches the launcher only, which

@@ -494,16 +494,7 @@ fn all_arguments() -> Vec<(String, clap::Arg)> {
 
 /// Arguments of commands changed elsewhere at the moment (keys, import, rules): they get
 /// their help lines there.
-const HELP_LEFT_TO_THEIR_OWNERS: &[(&str, &str)] = &[
-    ("posfee keys terminal", "id"),
-    ("posfee keys enrol", "public_key"),
-    ("posfee keys revoke terminal", "id"),
-    ("posfee keys revoke device", "id"),
-    ("posfee keys list", "json"),
-    ("posfee import", "what"),
-    ("posfee import", "file"),
-    ("posfee rules check", "files"),
-];
+const HELP_LEFT_TO_THEIR_OWNERS: &[(&str, &str)] = &[];
 
 #[test]
 fn every_option_of_every_command_says_what_it_is() {

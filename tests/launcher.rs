@@ -275,6 +275,25 @@ fn up_names_a_taken_port_and_a_file_as_data_dir_and_keys_need_a_set_up_data_dir(
         let (ok, err) = posfee(args, &data);
         assert!(ok, "{args:?}: {err}");
     }
+    // The list says what its columns are, then the kiosk just issued.
+    let listed = Command::new(POSFEE)
+        .args(["keys", "list", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines
+            .next()
+            .map(|l| l.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["KIND", "ID", "PUBLIC", "KEY"]),
+        "{text}"
+    );
+    assert!(
+        lines.any(|l| l.starts_with("terminal") && l.contains("kiosk-01")),
+        "{text}"
+    );
     sigterm(&up);
     let mut up = up;
     up.wait().unwrap();

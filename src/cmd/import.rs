@@ -35,7 +35,9 @@ pub enum What {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ImportArgs {
+    /// What the file holds: `accounts` or `readings`.
     pub what: What,
+    /// The CSV file (formats in src/refdata/csv_accounts.rs and csv_readings.rs).
     pub file: PathBuf,
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
@@ -161,10 +163,9 @@ pub async fn publish(
     } else {
         indicatif::ProgressBar::hidden()
     };
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows {per_sec} eta {eta}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
+    bar.set_style(crate::progress::style(
+        "{bar:40} {pos}/{len} rows {per_sec} eta {eta}",
+    ));
     let mut in_flight = VecDeque::new();
     let mut stored = 0;
     for e in events {

@@ -27,6 +27,7 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Issue a kiosk's key: it may then connect as that terminal and nothing else.
     Terminal {
+        /// The terminal id: letters, digits, - and _ (e.g. kiosk-07).
         id: String,
         /// Write the seed here (to carry to the kiosk) instead of <data-dir>/creds/terminals/.
         #[arg(long)]
@@ -42,12 +43,16 @@ pub enum KeysCommand {
         out: Option<PathBuf>,
     },
     /// Enrol a phone that made its own key: only the public key (U…) is given.
-    Enrol { public_key: String },
+    Enrol {
+        /// The phone's public nkey: 56 characters starting with U.
+        public_key: String,
+    },
     /// Take a kiosk or a phone off the bus.
     #[command(subcommand)]
     Revoke(Revoke),
     /// The registered kiosks and phones.
     List {
+        /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
     },
@@ -55,8 +60,14 @@ pub enum KeysCommand {
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Revoke {
-    Terminal { id: String },
-    Device { id: String },
+    Terminal {
+        /// The terminal id, as `keys list` shows it.
+        id: String,
+    },
+    Device {
+        /// The device id (ph and 8 symbols), as `keys list` shows it.
+        id: String,
+    },
 }
 
 pub fn run(args: KeysArgs) -> anyhow::Result<()> {
@@ -92,6 +103,9 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
             println!("device {id} revoked");
         }
         KeysCommand::List { json } => {
+            if !*json {
+                println!("{:<9} {:<24} PUBLIC KEY", "KIND", "ID");
+            }
             for (who, key) in registry.all()? {
                 let (kind, id) = match &who {
                     Identity::Terminal(t) => ("terminal", t.to_string()),

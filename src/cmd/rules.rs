@@ -8,6 +8,7 @@ use std::path::PathBuf;
 pub enum RulesCommand {
     /// Check rule files (or folders of them); every mistake with its file, line and reason.
     Check {
+        /// Rule files (`.toml`) or folders of them.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
