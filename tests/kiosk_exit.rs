@@ -28,8 +28,11 @@ fn pos_agent() -> std::path::PathBuf {
     path
 }
 
-/// Starts the interactive kiosk and waits for its menu, so it is on the bus.
-async fn kiosk(h: &Harness, id: &str) -> (Child, ChildStdin, std::thread::JoinHandle<String>) {
+type Screen = std::thread::JoinHandle<String>;
+
+/// Starts the interactive kiosk and waits for its menu, so it is on the bus. Returns the
+/// process, its keyboard, and everything it printed to stdout and stderr.
+async fn kiosk(h: &Harness, id: &str) -> (Child, ChildStdin, Screen) {
     h.terminal(id).await.unwrap();
     let seed = h.seed_file(&Identity::Terminal(TerminalId::parse(id).unwrap()));
     let mut child = Command::new(pos_agent())
@@ -43,12 +46,22 @@ async fn kiosk(h: &Harness, id: &str) -> (Child, ChildStdin, std::thread::JoinHa
         ])
         .arg("--nkey-file")
         .arg(seed)
+        .arg("--data-dir")
+        .arg(h.data().root())
         .arg("run")
+        // Everything logged, so a log line on the screen would show.
+        .env("RUST_LOG", "debug")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let screen_err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
     let stdin = child.stdin.take().unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     // The menu is printed once the kiosk announced itself on the bus.
@@ -60,13 +73,14 @@ async fn kiosk(h: &Harness, id: &str) -> (Child, ChildStdin, std::thread::JoinHa
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
     let rest = std::thread::spawn(move || {
-        let mut s = String::new();
+        let mut s = seen;
         for line in out.lines() {
             match line {
                 Ok(l) => s.push_str(&l),
                 Err(_) => break,
             }
         }
+        s.push_str(&screen_err.join().unwrap_or_default());
         s
     });
     (child, stdin, rest)
@@ -92,7 +106,17 @@ async fn exit_from_the_menu_ends_the_kiosk_while_the_bus_is_up_and_after_it_is_g
     writeln!(stdin, "4").unwrap();
     let status = exits_within(&mut up, EXIT_WITHIN_SECS).expect("the kiosk did not exit");
     assert!(status.success(), "{status:?}");
-    assert!(said.join().unwrap().contains("Goodbye"));
+    let screen = said.join().unwrap();
+    assert!(screen.contains("Goodbye"));
+    // Its log went to its file, none of it to the payer's screen.
+    let log = std::fs::read_to_string(h.data().logs().join("pos-agent-kiosk-31.log")).unwrap();
+    assert!(log.contains("DEBUG"), "nothing was logged: {log}");
+    for level in ["TRACE", "DEBUG", " INFO", " WARN", "ERROR"] {
+        assert!(
+            !screen.contains(level),
+            "a log line on the screen: {screen}"
+        );
+    }
 
     // With the system gone, the same Exit still ends it.
     let (mut down, mut stdin, said) = kiosk(&h, "kiosk-32").await;

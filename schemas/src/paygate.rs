@@ -137,4 +137,9 @@ pub struct PaymentsList {
     pub items: Vec<PaygatePayment>,
     #[serde(default)]
     pub next: Option<PaymentId>,
+    /// When paygate's last completed recovery pass started: a payment authorized before then
+    /// and still authorized was tried and could not be finished. Absent until the first pass
+    /// after a start, when every hold is still being recovered.
+    #[serde(default)]
+    pub recovered_through: Option<DateTime<Utc>>,
 }

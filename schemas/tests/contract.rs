@@ -581,6 +581,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         PaymentsList {
             items: vec![pg],
             next: None,
+            recovered_through: Some(at()),
         },
     );
     let key = ed25519_dalek::SigningKey::from_bytes(&[3; 32]);

@@ -173,6 +173,7 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
         }
     }
     let mut paygate: BTreeMap<PaymentId, PaygatePayment> = BTreeMap::new();
+    let mut recovered_through;
     let mut after = None;
     loop {
         let page: PaymentsList = call(
@@ -186,12 +187,29 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
         )
         .await?;
         paygate.extend(page.items.into_iter().map(|i| (i.payment_id, i)));
+        recovered_through = page.recovered_through;
         match page.next {
             Some(n) => after = Some(n),
             None => break,
         }
     }
 
+    Ok(compare(&ledger, &paygate, recovered_through, now))
+}
+
+/// Both sides, payment by payment. A hold is stuck once it is old and paygate's recovery has
+/// tried it and failed; right after a restart, before the first recovery pass, every hold is
+/// still in flight.
+pub fn compare(
+    ledger: &BTreeMap<PaymentId, SettlementItem>,
+    paygate: &BTreeMap<PaymentId, PaygatePayment>,
+    recovered_through: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Report {
+    let settling = |p: &PaygatePayment| {
+        (now - p.authorized_at).num_seconds() <= IN_FLIGHT_GRACE_SECS
+            || recovered_through.is_none_or(|t| p.authorized_at >= t)
+    };
     let mut differences = Vec::new();
     let mut report = Report {
         settled: ledger.len(),
@@ -202,7 +220,7 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
         captured_fen: 0,
         differences: Vec::new(),
     };
-    for (id, p) in &paygate {
+    for (id, p) in paygate {
         match p.state {
             PaymentState::Captured => {
                 report.captured += 1;
@@ -230,7 +248,7 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
             PaymentState::Voided => report.voided += 1,
             PaymentState::Authorized => {
                 report.in_flight += 1;
-                if (now - p.authorized_at).num_seconds() > IN_FLIGHT_GRACE_SECS {
+                if !settling(p) {
                     differences.push(Difference::Stuck {
                         payment_id: *id,
                         since: p.authorized_at,
@@ -243,10 +261,7 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
         match paygate.get(id).map(|p| p.state) {
             Some(PaymentState::Captured) => {}
             // Settled at the ledger, capture not yet recorded: in flight while young.
-            Some(PaymentState::Authorized)
-                if paygate.get(id).is_some_and(|p| {
-                    (now - p.authorized_at).num_seconds() <= IN_FLIGHT_GRACE_SECS
-                }) => {}
+            Some(PaymentState::Authorized) if paygate.get(id).is_some_and(&settling) => {}
             state => differences.push(Difference::SettledNotCaptured {
                 payment_id: *id,
                 paygate_state: state,
@@ -254,13 +269,51 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
         }
     }
     report.differences = differences;
-    Ok(report)
+    report
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use posfee_schemas::ids::BillId;
+    use posfee_schemas::money::Money;
+
+    fn hold(authorized_at: DateTime<Utc>) -> BTreeMap<PaymentId, PaygatePayment> {
+        let id = PaymentId::new_random();
+        let p = PaygatePayment {
+            payment_id: id,
+            bill_id: BillId::new_random(),
+            amount: Money::cny(100),
+            state: PaymentState::Authorized,
+            refunded: Money::cny(0),
+            authorized_at,
+        };
+        BTreeMap::from([(id, p)])
+    }
+
+    #[test]
+    fn an_old_hold_is_stuck_only_once_a_recovery_pass_has_tried_it() {
+        let now = Utc::now();
+        let old = hold(now - chrono::Duration::minutes(5));
+        let ledger = BTreeMap::new();
+        let stuck = |r: &Report| {
+            r.differences
+                .iter()
+                .any(|d| matches!(d, Difference::Stuck { .. }))
+        };
+        // Paygate just restarted: its first pass has not finished.
+        assert!(!stuck(&compare(&ledger, &old, None, now)));
+        // A pass that started before the hold never saw it.
+        let before = now - chrono::Duration::minutes(10);
+        assert!(!stuck(&compare(&ledger, &old, Some(before), now)));
+        // A pass that started after it tried it and could not finish it.
+        let after = now - chrono::Duration::seconds(1);
+        assert!(stuck(&compare(&ledger, &old, Some(after), now)));
+        // A young hold is in flight whatever the passes.
+        let young = hold(now - chrono::Duration::seconds(5));
+        assert!(!stuck(&compare(&ledger, &young, Some(after), now)));
+    }
 
     #[test]
     fn amounts_read_in_cny_and_times_in_local_time() {

@@ -38,6 +38,43 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where a command's log goes.
+pub enum LogTo {
+    /// Scripted commands: stderr, so stdout stays for their output.
+    Stderr,
+    /// The interactive kiosk: a file, so no log line lands on the payer's screen.
+    File(std::fs::File),
+    /// The kiosk could not open its file: no log rather than one on the screen.
+    Nowhere,
+}
+
+/// The interactive kiosk logs to `<data-dir>/logs/pos-agent-<terminal>.log` (appended).
+pub fn log_to(cli: &Cli) -> LogTo {
+    if !matches!(cli.command, Command::Run) {
+        return LogTo::Stderr;
+    }
+    let data_dir = cli
+        .config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| std::path::PathBuf::from(crate::config::DEFAULT_DATA_DIR));
+    let name = match &cli.config.terminal_id {
+        Some(id) => format!("pos-agent-{id}.log"),
+        None => "pos-agent.log".to_string(),
+    };
+    let dir = data_dir.join("logs");
+    let opened = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(name))
+    });
+    match opened {
+        Ok(file) => LogTo::File(file),
+        Err(_) => LogTo::Nowhere,
+    }
+}
+
 impl Cli {
     /// Parses the command line; the environment variables of earlier versions
     /// ([`crate::config::OLD_ENV_NAMES`]) are read when the new ones are not set.

@@ -36,6 +36,9 @@ pub struct App {
     pub key: SigningKey,
     /// One driver per payment at a time: a retried pay request waits for the first.
     locks: Mutex<HashMap<PaymentId, Arc<tokio::sync::Mutex<()>>>>,
+    /// When the last completed recovery pass started: every hold older than that was tried.
+    /// Unknown after a restart until the first pass completes.
+    pub recovered_through: Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl App {
@@ -68,6 +71,7 @@ impl App {
             key_id,
             key,
             locks: Mutex::new(HashMap::new()),
+            recovered_through: Mutex::new(None),
         }
     }
 

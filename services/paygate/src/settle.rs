@@ -297,6 +297,7 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_runtime::Shutdow
                 _ = tokio::time::sleep(interval) => {}
             }
         }
+        let pass_started = app.clock.now();
         let Ok(pending) = app.store.db.open_tree(PENDING_TREE) else {
             continue;
         };
@@ -320,6 +321,9 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_runtime::Shutdow
                 Err(e) if e.code == ErrorCode::Unavailable => {}
                 Err(e) => tracing::info!(payment = %id, code = e.code.name(), "recovered: voided"),
             }
+        }
+        if let Ok(mut through) = app.recovered_through.lock() {
+            *through = Some(pass_started);
         }
     }
 }

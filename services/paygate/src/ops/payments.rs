@@ -60,5 +60,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     } else {
         None
     };
-    reply_ok(&PaymentsList { items, next })
+    let recovered_through = app.recovered_through.lock().ok().and_then(|t| *t);
+    reply_ok(&PaymentsList {
+        items,
+        next,
+        recovered_through,
+    })
 }
