@@ -184,13 +184,13 @@ fn no_json(json: bool, command: &str) -> anyhow::Result<()> {
 /// Whether Ctrl-C (SIGINT) arrived. Watching replaces the default of dying at once, so only
 /// commands that stop cleanly on it watch.
 #[derive(Debug, Clone)]
-pub struct Interrupt(posfee_runtime::Shutdown);
+pub struct Interrupt(posfee_client::Shutdown);
 
 impl Interrupt {
     pub fn watch() -> std::io::Result<Interrupt> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut int = signal(SignalKind::interrupt())?;
-        let flag = posfee_runtime::Shutdown::new();
+        let flag = posfee_client::Shutdown::new();
         let me = flag.clone();
         tokio::spawn(async move {
             if int.recv().await.is_some() {

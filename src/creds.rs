@@ -1,7 +1,7 @@
 //! One nkey per service or tool role, generated at set-up into `<data-dir>/creds/`, never
 //! committed. The server learns only the public keys, through the generated auth.conf.
 
-use posfee_runtime::creds::{ensure_user_seed, read_seed};
+use posfee_client::creds::{ensure_user_seed, read_seed};
 use posfee_schemas::subjects::Role;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

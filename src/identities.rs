@@ -14,7 +14,7 @@
 //! made on the phone and only its public key enrolled.
 
 use anyhow::{bail, Context};
-use posfee_runtime::creds::{device_id, read_seed, write_seed};
+use posfee_client::creds::{device_id, read_seed, write_seed};
 use posfee_schemas::ids::{DeviceId, TerminalId};
 use posfee_schemas::subjects::Identity;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,8 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use posfee_client::bus;
 use posfee_harness::Harness;
-use posfee_runtime::bus;
 use posfee_schemas::ids::TerminalId;
 use posfee_schemas::subjects::Identity;
 
@@ -14,7 +14,7 @@ async fn connect_with(
     who: &Identity,
     seed_file: &std::path::Path,
 ) -> anyhow::Result<async_nats::Client> {
-    let seed = posfee_runtime::creds::read_seed(seed_file)?;
+    let seed = posfee_client::creds::read_seed(seed_file)?;
     bus::connect(h.url(), who.clone(), Some(seed), "test").await
 }
 

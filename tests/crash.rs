@@ -6,8 +6,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use posfee::cmd::reconcile::reconcile;
+use posfee_client::{bus, call, creds, CallError};
 use posfee_harness::fixtures::{self, register_phone};
-use posfee_runtime::{bus, call, creds, CallError};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;

@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{NaiveDate, TimeZone, Utc};
+use posfee_client::{call, CallError, ManualClock};
 use posfee_harness::fixtures;
 use posfee_harness::{publish_events, stored_events, Harness, ServiceOptions};
-use posfee_runtime::{call, CallError, ManualClock};
 use posfee_schemas::events::*;
 use posfee_schemas::fee::*;
 use posfee_schemas::ids::*;
@@ -246,7 +246,7 @@ async fn bad_requests_get_stable_codes_and_change_nothing() {
         .request(subjects::fee_quote(), vec![0xc1, 0x00, 0x13].into())
         .await
         .unwrap();
-    let err = posfee_runtime::call::error_from_headers(&reply).unwrap();
+    let err = posfee_client::call::error_from_headers(&reply).unwrap();
     assert_eq!(err.code, ErrorCode::BadRequest);
 
     // A bill priced as of another day than today is refused.

@@ -4,9 +4,9 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use posfee_client::{call, ManualClock};
 use posfee_harness::fixtures::billing_now;
 use posfee_harness::{Harness, ServiceOptions};
-use posfee_runtime::{call, ManualClock};
 use posfee_schemas::fee::{Quote, QuoteRequest};
 use posfee_schemas::ids::{AccountNo, TenantId};
 use posfee_schemas::query::{AccountRef, AccountSummary};

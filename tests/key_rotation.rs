@@ -6,9 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use posfee::cmd::reconcile::reconcile;
+use posfee_client::{call, ManualClock};
 use posfee_harness::fixtures::{self, billing_now, register_phone};
 use posfee_harness::{Harness, ServiceOptions};
-use posfee_runtime::{call, keyfile, ManualClock};
+use posfee_runtime::keyfile;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
@@ -134,7 +135,7 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
     let operator = h.connect(Role::Operator).await.unwrap();
     let mut last = None;
     for _ in 0..50 {
-        let r = reconcile(&operator, posfee_runtime::Clock::now(&clock))
+        let r = reconcile(&operator, posfee_client::Clock::now(&clock))
             .await
             .unwrap();
         if r.differences.is_empty() && r.settled == 3 {
@@ -154,7 +155,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
     // A genuine key in the directory, published for one tenant.
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
     let key_id = KeyId::parse("acme-property-k9").unwrap();
-    posfee_runtime::keydir::publish(
+    posfee_client::keydir::publish(
         &fee_engine,
         Purpose::Bill,
         "acme-property",
@@ -177,7 +178,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
         holder_masked: None,
     };
     let phone = h.phone().await.unwrap().1;
-    let keys = posfee_runtime::keydir::KeyDirectory::open(&phone, Purpose::Bill)
+    let keys = posfee_client::keydir::KeyDirectory::open(&phone, Purpose::Bill)
         .await
         .unwrap();
     // Its own tenant's bill verifies: the check can pass.
@@ -187,7 +188,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
     // The same key signing a bill payable to another tenant is refused.
     let foreign = Signed::sign(Purpose::Bill, &bill_for("city-water"), &key_id, &key);
     match keys.verify_bill(&foreign).await {
-        Err(posfee_runtime::keydir::VerifyError::Sign(
+        Err(posfee_client::keydir::VerifyError::Sign(
             posfee_schemas::signed::SignError::NotOwner { owner, claimed, .. },
         )) => {
             assert_eq!(owner, "acme-property");

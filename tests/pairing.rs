@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{TimeZone, Utc};
+use posfee_client::{call, CallError, ManualClock};
 use posfee_companion::wallet::{self, Always};
 use posfee_companion::{join, verify, Companion};
 use posfee_harness::fixtures;
@@ -18,7 +19,6 @@ use posfee_pos_agent::presence::Presence;
 use posfee_pos_agent::wallet::Offered;
 use posfee_pos_agent::Agent;
 use posfee_pos_agent::CancellationToken;
-use posfee_runtime::{call, CallError, ManualClock};
 use posfee_schemas::events::*;
 use posfee_schemas::fee::{Bill, QuoteRequest};
 use posfee_schemas::ids::*;
@@ -268,7 +268,7 @@ async fn a_malformed_or_foreign_join_is_refused_and_the_pairing_stays_open_for_t
         )
         .await
         .unwrap();
-    let refused = posfee_runtime::call::error_from_headers(&garbage).unwrap();
+    let refused = posfee_client::call::error_from_headers(&garbage).unwrap();
     assert_eq!(refused.code, ErrorCode::BadRequest, "{refused}");
 
     // The real phone still joins and gets the bill.
@@ -506,7 +506,7 @@ async fn presence_is_announced_recorded_and_ended() {
         .any(|t| t.terminal == "kiosk-01" && t.online));
 
     // Heartbeats refresh last_seen.
-    let beating = posfee_runtime::Shutdown::new();
+    let beating = posfee_client::Shutdown::new();
     let hb = {
         let s = beating.clone();
         let p = Arc::new(presence);

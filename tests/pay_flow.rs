@@ -8,6 +8,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::future::BoxFuture;
+use posfee_client::call;
+use posfee_client::ManualClock;
 use posfee_companion::pay::Decision;
 use posfee_companion::register::{self, Identity};
 use posfee_companion::verify::VerifiedBill;
@@ -21,8 +23,6 @@ use posfee_pos_agent::close::{self, Closed};
 use posfee_pos_agent::flow::{self, PaySpec, PayView};
 use posfee_pos_agent::pairing;
 use posfee_pos_agent::{Agent, CancellationToken};
-use posfee_runtime::call;
-use posfee_runtime::ManualClock;
 use posfee_schemas::events::EventBody;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::*;

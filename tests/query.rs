@@ -4,9 +4,9 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use posfee_client::{call, CallError, ManualClock};
 use posfee_harness::fixtures::{self, billing_now, register_phone};
 use posfee_harness::{publish_events, Harness, ServiceOptions};
-use posfee_runtime::{call, CallError, ManualClock};
 use posfee_schemas::events::{AccountUpserted, Event, EventBody};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;

@@ -53,7 +53,7 @@ async fn refused_requests_are_logged_with_service_endpoint_subject_and_ids() {
         .request(subjects::ledger(LedgerOp::Settle), "garbage".into())
         .await
         .unwrap();
-    assert!(posfee_runtime::call::error_from_headers(&reply).is_some());
+    assert!(posfee_client::call::error_from_headers(&reply).is_some());
     // A close whose bill is not signed: refused, with the bill it named.
     let kiosk = h.terminal("kiosk-01").await.unwrap();
     let bill_id = BillId::new_random();
@@ -70,7 +70,7 @@ async fn refused_requests_are_logged_with_service_endpoint_subject_and_ids() {
     };
     let subject =
         subjects::ledger_close(&posfee_schemas::ids::TerminalId::parse("kiosk-01").unwrap());
-    let err = posfee_runtime::call::<_, posfee_schemas::ledger::CloseReply>(
+    let err = posfee_client::call::<_, posfee_schemas::ledger::CloseReply>(
         &kiosk, subject, &forged, None,
     )
     .await

@@ -7,9 +7,9 @@
 
 use futures::StreamExt;
 use posfee::cmd::reconcile::reconcile;
+use posfee_client::{call, CallError, ManualClock};
 use posfee_harness::fixtures::{self, billing_now, register_phone, Phone};
 use posfee_harness::{Harness, ServiceOptions};
-use posfee_runtime::{call, CallError, ManualClock};
 use posfee_schemas::fee::{BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest};
@@ -134,7 +134,7 @@ async fn clean_books(w: &World) -> posfee::cmd::reconcile::Report {
 
 impl World {
     fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
-        posfee_runtime::Clock::now(&self.clock)
+        posfee_client::Clock::now(&self.clock)
     }
 }
 

@@ -93,7 +93,7 @@ impl Home {
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
         let db = sled::Config::new()
             .path(dir.join("store"))
-            .cache_capacity(posfee_runtime::store::SLED_CACHE_BYTES)
+            .cache_capacity(posfee_store::SLED_CACHE_BYTES)
             .open()
             .map_err(|e| store_err(&format!("opening the store in {}", dir.display()), e))?;
         restrict(dir);
@@ -207,7 +207,7 @@ impl Home {
     }
 
     async fn flush(&self) -> crate::Result<()> {
-        posfee_runtime::store::flush(&self.db)
+        posfee_store::flush(&self.db)
             .await
             .map_err(|e| store_err("writing the store", format!("{e:#}")))?;
         Ok(())

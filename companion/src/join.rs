@@ -4,7 +4,7 @@
 use crate::link::{self, KioskLink};
 use crate::verify::{self, VerifiedBill};
 use crate::Companion;
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::sync::Arc;

@@ -19,8 +19,8 @@ pub mod render;
 pub mod verify;
 pub mod wallet;
 
-use posfee_runtime::keydir::KeyDirectory;
-use posfee_runtime::Clock;
+use posfee_client::keydir::KeyDirectory;
+use posfee_client::Clock;
 use posfee_schemas::ids::DeviceId;
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::{ErrorCode, WireError};
@@ -81,6 +81,6 @@ pub(crate) fn internal(doing: &str, e: impl std::fmt::Display) -> WireError {
 }
 
 /// Maps a failed call to the error the phone reports.
-pub(crate) fn from_call(e: posfee_runtime::CallError) -> WireError {
-    posfee_runtime::ending::from_call(e)
+pub(crate) fn from_call(e: posfee_client::CallError) -> WireError {
+    posfee_client::ending::from_call(e)
 }

@@ -4,7 +4,7 @@
 
 use crate::Companion;
 use futures::StreamExt;
-use posfee_runtime::{call, reply};
+use posfee_client::{call, reply};
 use posfee_schemas::ids::{BillId, PairToken, PaymentId, TerminalId};
 use posfee_schemas::pairing::{KioskNotice, PayerStep, PayerUpdate, PhoneChannel};
 use posfee_schemas::{subjects, ErrorCode, WireError};

@@ -11,7 +11,7 @@ use crate::register::{device_key, registered};
 use crate::verify::VerifiedBill;
 use crate::wallet::Confirm;
 use crate::Companion;
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::ids::{BillId, PaymentId};
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::{KioskNotice, PayerStep};

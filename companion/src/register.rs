@@ -6,7 +6,7 @@
 use crate::home::Profile;
 use crate::Companion;
 use ed25519_dalek::SigningKey;
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::ids::{IdempotencyKey, KeyId};
 use posfee_schemas::paygate::{RegisterReply, RegisterRequest};
 use posfee_schemas::subjects::{self, PaygateOp};

@@ -5,7 +5,7 @@
 use crate::link::KioskLink;
 use crate::Companion;
 use chrono::{DateTime, Utc};
-use posfee_runtime::keydir::VerifyError;
+use posfee_client::keydir::VerifyError;
 use posfee_schemas::fee::{Bill, IssuedBill};
 use posfee_schemas::ids::TerminalId;
 use posfee_schemas::pairing::BillOffer;

@@ -9,7 +9,7 @@ use crate::Companion;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use posfee_runtime::reply;
+use posfee_client::reply;
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{BillOffer, PairCode, WalletAnswer};
 use posfee_schemas::{subjects, ErrorCode, WireError};
@@ -162,7 +162,7 @@ async fn check(
     c: &Companion,
     msg: &async_nats::Message,
 ) -> crate::Result<(BillOffer, VerifiedBill)> {
-    let offer: BillOffer = posfee_runtime::decode_request(&msg.payload)?;
+    let offer: BillOffer = posfee_client::reply::decode_request(&msg.payload)?;
     let verified = verify::offer(c, &offer, &offer.terminal).await?;
     Ok((offer, verified))
 }

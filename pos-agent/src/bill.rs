@@ -2,7 +2,7 @@
 //! bill (`posfee.bill.issue`).
 
 use crate::Agent;
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, Quote, QuoteRequest};
 use posfee_schemas::ids::IdempotencyKey;
 use posfee_schemas::query::{AccountRef, AccountSummary};

@@ -7,7 +7,7 @@
 
 use crate::bill::ShownBill;
 use crate::Agent;
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest, Receipt};
 use posfee_schemas::pairing::CloseReason;
 use posfee_schemas::{subjects, ErrorCode, WireError};

@@ -238,10 +238,10 @@ impl Config {
     /// Connects to the bus as this terminal: its own key, its own inbox prefix.
     pub async fn connect(&self) -> anyhow::Result<async_nats::Client> {
         let seed = match &self.nkey_file {
-            Some(p) => Some(posfee_runtime::creds::read_seed(p)?),
+            Some(p) => Some(posfee_client::creds::read_seed(p)?),
             None => None,
         };
-        posfee_runtime::bus::connect(
+        posfee_client::bus::connect(
             &self.nats_url,
             posfee_schemas::subjects::Identity::Terminal(self.terminal.clone()),
             seed,

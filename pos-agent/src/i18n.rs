@@ -146,9 +146,9 @@ pub fn reason(lang: Lang, code: ErrorCode) -> Option<&'static str> {
 /// How a payment that ended without a receipt is shown: a result, an unknown outcome, or an
 /// error with its code.
 pub fn ending(lang: Lang, e: &WireError) -> String {
-    use posfee_runtime::ending::Ending;
+    use posfee_client::ending::Ending;
     let said = reason(lang, e.code);
-    match (posfee_runtime::ending::ending(e), said) {
+    match (posfee_client::ending::ending(e), said) {
         (Ending::Outcome, Some(r)) if e.code == ErrorCode::NothingOwed => r.to_string(),
         (Ending::Outcome, Some(r)) => format!("{}: {r}", t(lang, Msg::NotPaid)),
         (Ending::Unknown, Some(r)) => {

@@ -25,7 +25,7 @@ pub mod wallet;
 /// Cancels a pairing or a wait for the receipt (re-exported for callers and tests).
 pub use tokio_util::sync::CancellationToken;
 
-use posfee_runtime::Clock;
+use posfee_client::Clock;
 use posfee_schemas::ids::TerminalId;
 use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
@@ -82,6 +82,6 @@ pub(crate) fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
 }
 
 /// Maps a failed call to the error the kiosk reports.
-pub(crate) fn from_call(e: posfee_runtime::CallError) -> WireError {
-    posfee_runtime::ending::from_call(e)
+pub(crate) fn from_call(e: posfee_client::CallError) -> WireError {
+    posfee_client::ending::from_call(e)
 }

@@ -5,7 +5,7 @@
 
 use crate::Agent;
 use futures::StreamExt;
-use posfee_runtime::reply;
+use posfee_client::reply;
 use posfee_schemas::ids::{BillId, PairToken};
 use posfee_schemas::pairing::{KioskNotice, PayerUpdate, PhoneChannel};
 use posfee_schemas::{subjects, WireError};
@@ -35,12 +35,10 @@ impl PhoneLink {
     pub async fn next(&mut self, agent: &Agent, bill: BillId) -> Option<PayerUpdate> {
         loop {
             let msg = self.sub.next().await?;
-            let update =
-                posfee_runtime::decode_request::<PayerUpdate>(&msg.payload).and_then(|u| {
-                    match u.bill_id == bill {
-                        true => Ok(u),
-                        false => Err(WireError::field("bill_id", "not the bill of this pairing")),
-                    }
+            let update = posfee_client::reply::decode_request::<PayerUpdate>(&msg.payload)
+                .and_then(|u| match u.bill_id == bill {
+                    true => Ok(u),
+                    false => Err(WireError::field("bill_id", "not the bill of this pairing")),
                 });
             let answered = match &update {
                 Ok(_) => reply::ok(&agent.client, &msg, posfee_schemas::encode(&())).await,

@@ -9,7 +9,7 @@ use crate::bill::ShownBill;
 use crate::{events, Agent};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use posfee_runtime::reply;
+use posfee_client::reply;
 use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
 use posfee_schemas::ids::{BillId, PairToken};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode, PhoneChannel};
@@ -155,7 +155,7 @@ impl OpenPairing {
     }
 
     fn check_join(&self, msg: &async_nats::Message) -> Result<PairJoin, WireError> {
-        let join: PairJoin = posfee_runtime::decode_request(&msg.payload)?;
+        let join: PairJoin = posfee_client::reply::decode_request(&msg.payload)?;
         if join.terminal != self.offer.terminal {
             return Err(WireError::new(
                 ErrorCode::PairingConflict,

@@ -4,7 +4,7 @@
 
 use crate::{events, Agent};
 use async_nats::jetstream::kv;
-use posfee_runtime::Shutdown;
+use posfee_client::Shutdown;
 use posfee_schemas::events::{EventBody, TerminalEvent};
 use posfee_schemas::subjects;
 use posfee_schemas::terminal::{TerminalSeen, TerminalState};

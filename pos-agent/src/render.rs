@@ -9,7 +9,7 @@ use posfee_schemas::pairing::PairCode;
 use posfee_schemas::WireError;
 use serde_json::json;
 
-pub use posfee_runtime::screen::{local_time, qr, LOCAL_TZ};
+pub use posfee_client::screen::{local_time, qr, LOCAL_TZ};
 
 fn lines(out: &mut String, lines: &[BillLine]) {
     for l in lines {

@@ -6,7 +6,7 @@
 
 use crate::bill::ShownBill;
 use crate::{events, Agent};
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{

@@ -7,7 +7,7 @@ use crate::layout::DataDir;
 use crate::refdata::generate;
 use anyhow::Context;
 use hdrhistogram::Histogram;
-use posfee_runtime::{bus, call, creds, CallError};
+use posfee_client::{bus, call, creds, CallError};
 use posfee_schemas::query::{AccountRef, AccountSummary, BillsReply, ReadingsQuery, ReadingsReply};
 use posfee_schemas::subjects::{self, QueryKind, Role};
 use rand::{Rng, SeedableRng};

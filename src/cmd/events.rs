@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use posfee_runtime::screen::{local_time, LOCAL_TZ};
+use posfee_client::screen::{local_time, LOCAL_TZ};
 use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::pairing::PairMode;
 use posfee_schemas::subjects::{self, EventKind};

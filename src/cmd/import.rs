@@ -15,7 +15,7 @@ use crate::refdata::{check, csv_accounts, csv_readings, Parsed};
 use crate::rules_dir;
 use anyhow::bail;
 use async_nats::jetstream::{self, message::PublishMessage};
-use posfee_runtime::{bus, creds};
+use posfee_client::{bus, creds};
 use posfee_schemas::events::Event;
 use posfee_schemas::subjects::Role;
 use std::collections::VecDeque;

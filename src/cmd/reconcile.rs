@@ -5,8 +5,8 @@
 use crate::cmd::up::connect_operator;
 use crate::layout::DataDir;
 use chrono::{DateTime, Utc};
-use posfee_runtime::call;
-use posfee_runtime::screen::local_time;
+use posfee_client::call;
+use posfee_client::screen::local_time;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::ledger::{SettlementItem, SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;

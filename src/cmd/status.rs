@@ -6,7 +6,7 @@ use crate::layout::DataDir;
 use async_nats::service::{endpoint, Info, Stats};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use posfee_runtime::screen::local_time;
+use posfee_client::screen::local_time;
 use posfee_schemas::subjects;
 use posfee_schemas::terminal::{TerminalSeen, TerminalState};
 use serde::Serialize;

@@ -6,7 +6,7 @@ use crate::layout::DataDir;
 use crate::natsd::{self, NatsServer, ServerConfig};
 use crate::services::{ServiceProc, SERVICES};
 use anyhow::{bail, Context};
-use posfee_runtime::{bus, Shutdown};
+use posfee_client::{bus, Shutdown};
 use posfee_schemas::subjects::{self, Role};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -333,6 +333,6 @@ pub fn running_url(data: &DataDir) -> anyhow::Result<String> {
 /// Connects as the operator to the system running on `data`.
 pub async fn connect_operator(data: &DataDir) -> anyhow::Result<async_nats::Client> {
     let url = running_url(data)?;
-    let seed = posfee_runtime::creds::read_seed(&data.creds().join("operator.nk"))?;
+    let seed = posfee_client::creds::read_seed(&data.creds().join("operator.nk"))?;
     bus::connect(&url, Role::Operator, Some(seed), "posfee-operator").await
 }

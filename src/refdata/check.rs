@@ -4,7 +4,7 @@
 
 use super::Parsed;
 use futures::StreamExt;
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::ids::{AccountNo, TenantId};
 use posfee_schemas::query::{AccountRef, AccountSummary};

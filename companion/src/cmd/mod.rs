@@ -17,8 +17,8 @@ use crate::wallet::Confirm;
 use crate::{render, Companion};
 use clap::{CommandFactory, FromArgMatches};
 use futures::future::BoxFuture;
-use posfee_runtime::ending::{self, Ending};
-use posfee_runtime::SystemClock;
+use posfee_client::ending::{self, Ending};
+use posfee_client::SystemClock;
 use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::Identity;
 use posfee_schemas::{ErrorCode, WireError};
@@ -188,9 +188,9 @@ async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
             ))
         }
     };
-    let seed = posfee_runtime::creds::read_seed(&path)
+    let seed = posfee_client::creds::read_seed(&path)
         .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?;
-    let device = posfee_runtime::creds::device_id(&seed)
+    let device = posfee_client::creds::device_id(&seed)
         .map_err(|e| WireError::new(ErrorCode::Forbidden, format!("{e:#}")))?;
     if let Some(named) = named.filter(|n| *n != device.as_str()) {
         return Err(WireError::new(
@@ -222,7 +222,7 @@ async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
             }
         }
     };
-    let client = posfee_runtime::bus::connect(
+    let client = posfee_client::bus::connect(
         &url,
         Identity::Device(device.clone()),
         Some(seed),

@@ -14,7 +14,7 @@ use crate::config::{Config, ConfigArgs};
 use crate::presence::Presence;
 use crate::{Agent, Settings};
 use clap::{CommandFactory, FromArgMatches};
-use posfee_runtime::{Shutdown, SystemClock};
+use posfee_client::{Shutdown, SystemClock};
 use posfee_schemas::ids::{AccountNo, FeeKind, TenantId};
 use posfee_schemas::{ErrorCode, WireError};
 use std::future::Future;

@@ -9,8 +9,8 @@ use crate::flow::{self, PaySpec, PayView};
 use crate::i18n::{self, t, Lang, Msg};
 use crate::render;
 use chrono::{DateTime, Utc};
-use posfee_runtime::ending::Ending;
-use posfee_runtime::Shutdown;
+use posfee_client::ending::Ending;
+use posfee_client::Shutdown;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::{PairCode, PairMode, WalletAnswer};
 use posfee_schemas::WireError;
@@ -74,13 +74,13 @@ pub async fn run(config: Config, args: PayArgs, json: bool, shutdown: Shutdown) 
 /// status.
 pub fn report_error(json: bool, lang: Lang, e: &WireError) -> ExitCode {
     if json {
-        emit(&posfee_runtime::ending::json(e));
-    } else if posfee_runtime::ending::ending(e) == Ending::Failure {
+        emit(&posfee_client::ending::json(e));
+    } else if posfee_client::ending::ending(e) == Ending::Failure {
         eprintln!("{}", i18n::ending(lang, e));
     } else {
         println!("{}", i18n::ending(lang, e));
     }
-    posfee_runtime::ending::exit_code(e)
+    posfee_client::ending::exit_code(e)
 }
 
 fn emit(v: &serde_json::Value) {

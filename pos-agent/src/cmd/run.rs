@@ -9,7 +9,7 @@ use crate::flow::{self, PaySpec, PayView};
 use crate::i18n::{self, t, Lang, Msg};
 use crate::{render, Agent};
 use chrono::{DateTime, Utc};
-use posfee_runtime::Shutdown;
+use posfee_client::Shutdown;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::{AccountNo, TenantId};
 use posfee_schemas::ledger::Receipt;

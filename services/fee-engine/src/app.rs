@@ -2,9 +2,9 @@
 
 use crate::keys::TenantKeys;
 use crate::store::Store;
+use posfee_client::Clock;
 use posfee_runtime::outbox::Outbox;
-use posfee_runtime::store::GroupCommit;
-use posfee_runtime::Clock;
+use posfee_store::GroupCommit;
 use posfee_tariff::RuleSet;
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,13 +9,15 @@ pub mod store;
 
 use anyhow::Context;
 use app::App;
+use posfee_client::{keydir, Clock, Shutdown};
+use posfee_runtime::feed;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
-use posfee_runtime::store::GroupCommit;
 use posfee_runtime::tasks::Tasks;
-use posfee_runtime::{feed, keydir, store as rstore, Clock, Shutdown};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, EventKind, ServiceName};
+use posfee_store as rstore;
+use posfee_store::GroupCommit;
 use std::path::PathBuf;
 use std::sync::Arc;
 

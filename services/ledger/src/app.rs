@@ -1,10 +1,10 @@
 //! Everything a ledger operation needs.
 
 use crate::store::Store;
-use posfee_runtime::keydir::KeyDirectory;
+use posfee_client::keydir::KeyDirectory;
+use posfee_client::Clock;
 use posfee_runtime::outbox::Outbox;
-use posfee_runtime::store::GroupCommit;
-use posfee_runtime::Clock;
+use posfee_store::GroupCommit;
 use std::sync::Arc;
 
 /// A settlement notice may arrive after the bill's expiry when paygate retries after a crash;

@@ -8,14 +8,15 @@ pub mod ops;
 pub mod store;
 
 use app::App;
-use posfee_runtime::keydir::KeyDirectory;
+use posfee_client::keydir::KeyDirectory;
+use posfee_client::{Clock, Shutdown};
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
-use posfee_runtime::store::GroupCommit;
 use posfee_runtime::tasks::Tasks;
-use posfee_runtime::{store as rstore, Clock, Shutdown};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, LedgerOp, ServiceName};
+use posfee_store as rstore;
+use posfee_store::GroupCommit;
 use std::path::PathBuf;
 use std::sync::Arc;
 

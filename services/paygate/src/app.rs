@@ -2,11 +2,11 @@
 
 use crate::store::Store;
 use ed25519_dalek::SigningKey;
-use posfee_runtime::keydir::KeyDirectory;
+use posfee_client::keydir::KeyDirectory;
+use posfee_client::Clock;
 use posfee_runtime::outbox::Outbox;
-use posfee_runtime::store::GroupCommit;
-use posfee_runtime::Clock;
 use posfee_schemas::ids::{KeyId, PaymentId};
+use posfee_store::GroupCommit;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

@@ -10,14 +10,16 @@ pub mod settle;
 pub mod store;
 
 use app::App;
-use posfee_runtime::keydir::{self, KeyDirectory};
+use posfee_client::keydir::{self, KeyDirectory};
+use posfee_client::{Clock, Shutdown};
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
-use posfee_runtime::store::GroupCommit;
 use posfee_runtime::tasks::Tasks;
-use posfee_runtime::{feed, keyfile, store as rstore, Clock, Shutdown};
+use posfee_runtime::{feed, keyfile};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, EventKind, PaygateOp, ServiceName};
+use posfee_store as rstore;
+use posfee_store::GroupCommit;
 use std::path::PathBuf;
 use std::sync::Arc;
 

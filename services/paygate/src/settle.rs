@@ -7,8 +7,8 @@
 
 use crate::app::{App, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS, SETTLE_RETRY_MS};
 use crate::store::{Payer, Payment, Refusal};
+use posfee_client::{call, CallError};
 use posfee_runtime::outbox::Outbox;
-use posfee_runtime::{call, CallError};
 use posfee_schemas::events::{Event, EventBody, PaymentAuthorized, PaymentVoided};
 use posfee_schemas::ids::{EventId, PaymentId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
@@ -287,7 +287,7 @@ pub fn refusal_error(r: Option<&Refusal>) -> WireError {
 /// Finishes payments left authorized, until shutdown. The first pass runs at start, so holds
 /// a stopped system left behind are finished (or reported stuck) at once, not an interval
 /// after paygate came back.
-pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_runtime::Shutdown) {
+pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown) {
     let interval = Duration::from_millis(crate::app::RECOVERY_INTERVAL_MS);
     let mut first = true;
     loop {

@@ -1,7 +1,7 @@
 //! Everything a query operation needs.
 
 use crate::view::View;
-use posfee_runtime::Clock;
+use posfee_client::Clock;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;

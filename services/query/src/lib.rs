@@ -7,10 +7,12 @@ pub mod ops;
 pub mod view;
 
 use app::App;
+use posfee_client::{Clock, Shutdown};
+use posfee_runtime::feed;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
-use posfee_runtime::{feed, store, Clock, Shutdown};
 use posfee_schemas::subjects::{self, EventKind, QueryKind, ServiceName};
+use posfee_store as store;
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -1,7 +1,8 @@
 //! The query service process: parse options, connect as the query role, run until a signal.
 
 use clap::Parser;
-use posfee_runtime::{telemetry, ServiceArgs, SystemClock};
+use posfee_client::SystemClock;
+use posfee_runtime::{telemetry, ServiceArgs};
 use posfee_schemas::subjects::Role;
 use std::sync::Arc;
 

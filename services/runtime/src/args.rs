@@ -1,6 +1,6 @@
 //! Command-line options every service binary shares.
 
-use crate::bus::BusArgs;
+use posfee_client::bus::BusArgs;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -23,8 +23,8 @@ impl ServiceArgs {
         &self,
         role: posfee_schemas::subjects::Role,
         name: &str,
-    ) -> anyhow::Result<(async_nats::Client, crate::Shutdown)> {
-        let shutdown = crate::Shutdown::new();
+    ) -> anyhow::Result<(async_nats::Client, posfee_client::Shutdown)> {
+        let shutdown = posfee_client::Shutdown::new();
         shutdown.on_signals(self.exit_on_stdin_eof)?;
         let client = self.bus.connect(role, name).await?;
         Ok((client, shutdown))

@@ -5,9 +5,9 @@
 //! (ack-less, ephemeral) consumer; an empty view starts from the beginning, which is how a
 //! lost view is rebuilt by replay.
 
-use crate::shutdown::Shutdown;
 use async_nats::jetstream::{self, consumer, stream::Stream};
 use futures::StreamExt;
+use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
 use posfee_schemas::{decode, subjects};
 use std::time::Duration;

@@ -5,8 +5,8 @@
 //! commit) before the answer, and only then do its staged outbox entries leave.
 
 use crate::outbox::Outbox;
-use crate::store::GroupCommit;
 use posfee_schemas::{ErrorCode, WireError};
+use posfee_store::GroupCommit;
 use sled::transaction::TransactionError;
 
 /// Why a write's transaction aborted.

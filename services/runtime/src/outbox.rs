@@ -5,10 +5,10 @@
 //! it on the next start; JetStream stores it once because the `Nats-Msg-Id` is the event id.
 //! So an event is never lost and never stored twice, whatever fails when.
 
-use crate::shutdown::Shutdown;
 use async_nats::jetstream::{self, message::PublishMessage};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
+use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
 use posfee_schemas::{codec, decode};
 use serde::{Deserialize, Serialize};
@@ -225,7 +225,7 @@ impl Outbox {
         // Entries the handlers reported committed are on disk already.
         let keys: Vec<sled::IVec> = batch.iter().map(|(k, _)| k.clone()).collect();
         if !self.take_committed(&keys) {
-            crate::store::flush(&self.db).await?;
+            posfee_store::flush(&self.db).await?;
         }
         let mut sent_plain = Vec::new();
         let n = batch.len();

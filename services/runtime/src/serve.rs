@@ -5,11 +5,12 @@
 //! headers come from async-nats. A payload that does not decode gets a 400 with the decoder's
 //! reason and never reaches the operation.
 
-use crate::shutdown::Shutdown;
 use async_nats::service::{Service, ServiceExt};
 use futures::StreamExt;
-use posfee_schemas::{codec, subjects, DecodeError, ErrorCode, WireError};
-use serde::{de::DeserializeOwned, Serialize};
+pub use posfee_client::reply::decode_request;
+use posfee_client::shutdown::Shutdown;
+use posfee_schemas::{codec, subjects, ErrorCode, WireError};
+use serde::Serialize;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,14 +40,6 @@ pub fn reply_ok<T: Serialize>(value: &T) -> Handled {
 /// An error answer.
 pub fn reply_err(code: ErrorCode, message: impl Into<String>) -> Handled {
     Err(WireError::new(code, message))
-}
-
-/// Decodes a request payload, mapping decoder failures to 400/413.
-pub fn decode_request<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
-    codec::decode(payload).map_err(|e| match e {
-        DecodeError::TooLarge { .. } => WireError::new(ErrorCode::PayloadTooLarge, e.to_string()),
-        _ => WireError::new(ErrorCode::BadRequest, e.to_string()),
-    })
 }
 
 /// A micro service's identity.

@@ -6,7 +6,7 @@
 use crate::publish_events;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ed25519_dalek::SigningKey;
-use posfee_runtime::call;
+use posfee_client::call;
 use posfee_schemas::events::{AccountUpserted, Event, EventBody, ReadingRecorded};
 use posfee_schemas::ids::{AccountNo, EventId, IdempotencyKey, KeyId, PayerHandle, TenantId};
 use posfee_schemas::paygate::{RegisterReply, RegisterRequest};

@@ -9,7 +9,7 @@ use posfee::creds::RoleCreds;
 use posfee::identities::Registry;
 use posfee::layout::DataDir;
 use posfee::natsd::{self, NatsServer, ServerConfig};
-use posfee_runtime::{bus, Clock, Shutdown, SystemClock};
+use posfee_client::{bus, Clock, Shutdown, SystemClock};
 use posfee_schemas::ids::{DeviceId, TerminalId};
 use posfee_schemas::subjects::{Identity, Role, ServiceName};
 use std::path::PathBuf;
@@ -203,7 +203,7 @@ impl Harness {
     /// Connects as a role, or as a terminal or phone already issued a key.
     pub async fn connect_as(&self, who: impl Into<Identity>) -> anyhow::Result<async_nats::Client> {
         let who = who.into();
-        let seed = posfee_runtime::creds::read_seed(&self.seed_file(&who))?;
+        let seed = posfee_client::creds::read_seed(&self.seed_file(&who))?;
         bus::connect(self.url(), who.clone(), Some(seed), &format!("test-{who}")).await
     }
 
@@ -219,7 +219,7 @@ impl Harness {
         let who = who.into();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let client = async_nats::ConnectOptions::new()
-            .nkey(posfee_runtime::creds::read_seed(&self.seed_file(&who))?)
+            .nkey(posfee_client::creds::read_seed(&self.seed_file(&who))?)
             .custom_inbox_prefix(who.inbox_prefix())
             .event_callback(move |event| {
                 let tx = tx.clone();
@@ -374,7 +374,7 @@ impl Harness {
         // The service's last handles on its store go away just after it returns.
         let deadline = tokio::time::Instant::now() + Duration::from_millis(CONDITION_TIMEOUT_MS);
         let db = loop {
-            match posfee_runtime::store::open(&dir) {
+            match posfee_store::open(&dir) {
                 Ok(db) => break db,
                 Err(e) if tokio::time::Instant::now() > deadline => return Err(e),
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,

@@ -5,7 +5,7 @@ pub mod refund;
 pub mod settle;
 pub mod settlements;
 
-use posfee_runtime::keydir::VerifyError;
+use posfee_client::keydir::VerifyError;
 use posfee_schemas::{ErrorCode, WireError};
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> WireError {

@@ -8,7 +8,7 @@ use crate::app::App;
 use crate::settle::{authorize, drive_for_request, load, refusal_error};
 use crate::store::{Payer, Payment};
 use ed25519_dalek::VerifyingKey;
-use posfee_runtime::keydir::VerifyError;
+use posfee_client::keydir::VerifyError;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::PayerHandle;

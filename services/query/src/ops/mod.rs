@@ -7,7 +7,7 @@ pub mod readings;
 
 use crate::app::{App, QUOTE_TIMEOUT_MS};
 use crate::view::{account_prefix, AccountView};
-use posfee_runtime::{call, CallError};
+use posfee_client::{call, CallError};
 use posfee_schemas::fee::{Quote, QuoteRequest};
 use posfee_schemas::ids::{AccountNo, TenantId};
 use posfee_schemas::money::Money;

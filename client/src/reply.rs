@@ -3,7 +3,8 @@
 //! headers with an empty body, so `call` on the other side reads it back as a `WireError`.
 
 use async_nats::service::{NATS_SERVICE_ERROR, NATS_SERVICE_ERROR_CODE};
-use posfee_schemas::WireError;
+use posfee_schemas::{codec, DecodeError, ErrorCode, WireError};
+use serde::de::DeserializeOwned;
 
 /// Sends `payload` to the request's reply inbox. A request without one cannot be answered.
 pub async fn ok(
@@ -43,4 +44,12 @@ pub fn headers(err: &WireError) -> async_nats::HeaderMap {
         err.header_text().replace(['\r', '\n'], " "),
     );
     h
+}
+
+/// Decodes a request payload, mapping decoder failures to 400/413.
+pub fn decode_request<T: DeserializeOwned>(payload: &[u8]) -> Result<T, WireError> {
+    codec::decode(payload).map_err(|e| match e {
+        DecodeError::TooLarge { .. } => WireError::new(ErrorCode::PayloadTooLarge, e.to_string()),
+        _ => WireError::new(ErrorCode::BadRequest, e.to_string()),
+    })
 }

@@ -1,0 +1,19 @@
+//! What every posfee process needs to talk on the bus, services, kiosks and phones alike:
+//! connecting as an identity with its own inbox prefix, typed calls with error kinds callers
+//! can match, answering a raw request, verifying signatures against the key directory, how a
+//! request ended for a person or a script, what kiosk and phone draw alike, an injectable
+//! clock and shutdown on a signal. Nothing here stores anything.
+
+pub mod bus;
+pub mod call;
+pub mod clock;
+pub mod creds;
+pub mod ending;
+pub mod keydir;
+pub mod reply;
+pub mod screen;
+pub mod shutdown;
+
+pub use call::{call, CallError};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use shutdown::Shutdown;
