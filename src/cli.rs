@@ -1,8 +1,8 @@
 //! The `posfee` command line: its commands, the options every command shares, and how Ctrl-C
 //! ends a long-running one. In the library so the tests can check every option it offers.
 
-use crate::cmd;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use posfee_operator as cmd;
 use std::process::ExitCode;
 
 /// The exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command.
@@ -57,9 +57,9 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Complete pay flows under load, against the bus's own limit.
-    Flows(cmd::bench_flows::BenchFlowsArgs),
+    Flows(posfee_bench::flows::BenchFlowsArgs),
     /// Queries per second and latency percentiles, with many accounts loaded.
-    Query(cmd::bench_query::BenchQueryArgs),
+    Query(posfee_bench::query::BenchQueryArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,8 +153,8 @@ pub async fn run(cli: Cli) -> ExitCode {
                 no_json(json, "gen")?;
                 cmd::gen::run(a)
             }
-            Command::Bench(BenchCommand::Query(a)) => cmd::bench_query::run(a, json).await,
-            Command::Bench(BenchCommand::Flows(a)) => cmd::bench_flows::run(a, json).await,
+            Command::Bench(BenchCommand::Query(a)) => posfee_bench::query::run(a, json).await,
+            Command::Bench(BenchCommand::Flows(a)) => posfee_bench::flows::run(a, json).await,
         }
     }
     .await;

@@ -377,9 +377,10 @@ async fn every_service_runs_in_process_and_answers_discovery() {
     let mut h = Harness::start().await.unwrap();
     h.start_all(ServiceOptions::default()).await.unwrap();
     let operator = h.connect(Role::Operator).await.unwrap();
-    let status = posfee::cmd::status::collect(&operator, h.url().to_string(), chrono::Utc::now())
-        .await
-        .unwrap();
+    let status =
+        posfee_operator::status::collect(&operator, h.url().to_string(), chrono::Utc::now())
+            .await
+            .unwrap();
     let mut names: Vec<_> = status.services.iter().map(|s| s.name.as_str()).collect();
     names.sort();
     assert_eq!(

@@ -199,7 +199,7 @@ fn rfc3339(v: &serde_json::Value) {
 #[test]
 fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_130() {
     let mut sys = System::start();
-    let samples = posfee::natsd::repo_root().join("tests/samples");
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
     for (kind, file) in [("accounts", "accounts.csv"), ("readings", "readings.csv")] {
         let f = samples.join(file);
         let out = sys.posfee(&["import", kind, f.to_str().unwrap(), "--quiet"]);
@@ -590,10 +590,10 @@ fn json_is_taken_before_or_after_the_subcommand_by_all_three() {
 #[test]
 fn kiosk_and_phone_look_where_posfee_writes() {
     let root = Path::new("/srv/posfee-data");
-    let data = posfee::layout::DataDir::new(root);
+    let data = posfee_deploy::layout::DataDir::new(root);
     assert_eq!(posfee_pos_agent::config::url_file(root), data.url_file());
     assert_eq!(posfee_companion::cmd::url_file(root), data.url_file());
-    let registry = posfee::identities::Registry::new(&data.creds());
+    let registry = posfee_deploy::identities::Registry::new(&data.creds());
     let terminal = posfee_schemas::ids::TerminalId::parse("kiosk-01").unwrap();
     assert_eq!(
         posfee_pos_agent::config::terminal_seed_file(root, &terminal),

@@ -5,9 +5,9 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use posfee::cmd::reconcile::reconcile;
 use posfee_client::{bus, call, creds, CallError};
 use posfee_harness::fixtures::{self, register_phone};
+use posfee_operator::reconcile::reconcile;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
@@ -119,7 +119,7 @@ async fn payments_survive_services_killed_at_random_and_the_books_reconcile() {
         .await
         .unwrap();
     let phone_seed = issue_key(&data, &["device"]);
-    let device = posfee::identities::device_of_seed_file(&phone_seed).unwrap();
+    let device = posfee_deploy::identities::device_of_seed_file(&phone_seed).unwrap();
     let companion = bus::connect(
         &url,
         Identity::Device(device),

@@ -11,11 +11,11 @@
 
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
-use posfee::cmd::reconcile::reconcile;
 use posfee_client::call::error_from_headers;
 use posfee_client::{call, Clock, ManualClock};
 use posfee_harness::fixtures::{self, billing_now, register_phone, Phone};
 use posfee_harness::{Harness, ServiceOptions};
+use posfee_operator::reconcile::reconcile;
 use posfee_schemas::events::{AccountUpserted, Event, EventBody};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;

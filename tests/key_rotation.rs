@@ -5,10 +5,10 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use posfee::cmd::reconcile::reconcile;
 use posfee_client::{call, ManualClock};
 use posfee_harness::fixtures::{self, billing_now, register_phone};
 use posfee_harness::{Harness, ServiceOptions};
+use posfee_operator::reconcile::reconcile;
 use posfee_runtime::keyfile;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;

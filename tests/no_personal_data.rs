@@ -359,7 +359,7 @@ fn scan(files: &[PathBuf]) -> Vec<String> {
 fn the_payers_identity_never_leaves_paygate_and_the_phone() {
     let mut system = System::start();
     let data = system.data();
-    let samples = posfee::natsd::repo_root().join("tests/samples");
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
     for (kind, file) in [("accounts", "accounts.csv"), ("readings", "readings.csv")] {
         let mut c = system.cmd(Path::new(POSFEE));
         c.args(["import", kind])

@@ -497,7 +497,7 @@ async fn presence_is_announced_recorded_and_ended() {
     assert_eq!(seen.terminal, kiosk());
     assert_eq!(seen.heartbeat_secs, 1);
     // The operator's status view lists it online.
-    let status = posfee::cmd::status::collect(&operator, h.url().to_string(), now())
+    let status = posfee_operator::status::collect(&operator, h.url().to_string(), now())
         .await
         .unwrap();
     assert!(status

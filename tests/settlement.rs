@@ -6,10 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures::StreamExt;
-use posfee::cmd::reconcile::reconcile;
 use posfee_client::{call, CallError, ManualClock};
 use posfee_harness::fixtures::{self, billing_now, register_phone, Phone};
 use posfee_harness::{Harness, ServiceOptions};
+use posfee_operator::reconcile::reconcile;
 use posfee_schemas::fee::{BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest};
@@ -119,7 +119,7 @@ fn code(r: Result<Receipt, CallError>) -> ErrorCode {
     r.unwrap_err().remote().unwrap().code
 }
 
-async fn clean_books(w: &World) -> posfee::cmd::reconcile::Report {
+async fn clean_books(w: &World) -> posfee_operator::reconcile::Report {
     let mut last = None;
     for _ in 0..50 {
         let r = reconcile(&w.operator, w.clock_now()).await.unwrap();

@@ -5,11 +5,11 @@
 pub mod fixtures;
 
 use anyhow::Context;
-use posfee::creds::RoleCreds;
-use posfee::identities::Registry;
-use posfee::layout::DataDir;
-use posfee::natsd::{self, NatsServer, ServerConfig};
 use posfee_client::{bus, Clock, Shutdown, SystemClock};
+use posfee_deploy::creds::RoleCreds;
+use posfee_deploy::identities::Registry;
+use posfee_deploy::layout::DataDir;
+use posfee_deploy::natsd::{self, NatsServer, ServerConfig};
 use posfee_schemas::ids::{DeviceId, TerminalId};
 use posfee_schemas::subjects::{Identity, Role, ServiceName};
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ impl Default for ServiceOptions {
     fn default() -> Self {
         Self {
             clock: Arc::new(SystemClock),
-            rules_dir: posfee::rules_dir::shipped(),
+            rules_dir: posfee_deploy::rules_dir::shipped(),
         }
     }
 }
@@ -90,7 +90,7 @@ impl Harness {
             _tmp: tmp,
         };
         let admin = h.connect(Role::Admin).await?;
-        posfee::streams::ensure(&admin).await?;
+        posfee_deploy::streams::ensure(&admin).await?;
         Ok(h)
     }
 
@@ -115,7 +115,7 @@ impl Harness {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(path, self.url())?;
-        posfee::rules_dir::record(&self.data, &posfee::rules_dir::shipped())
+        posfee_deploy::rules_dir::record(&self.data, &posfee_deploy::rules_dir::shipped())
     }
 
     /// The server's log, for tests that check what it refused.

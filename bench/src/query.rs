@@ -1,13 +1,13 @@
 //! `posfee bench query`: queries per second and latency percentiles over NATS against a
 //! running system, optionally after loading a large generated set of accounts.
 
-use crate::cmd::import::{publish, What};
-use crate::cmd::up::{connect_operator, running_url};
-use crate::layout::DataDir;
-use crate::refdata::generate;
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use posfee_client::{bus, call, creds, CallError};
+use posfee_deploy::layout::DataDir;
+use posfee_operator::import::{publish, What};
+use posfee_operator::refdata::generate;
+use posfee_operator::up::{connect_operator, running_url};
 use posfee_schemas::query::{AccountRef, AccountSummary, BillsReply, ReadingsQuery, ReadingsReply};
 use posfee_schemas::subjects::{self, QueryKind, Role};
 use rand::{Rng, SeedableRng};
@@ -88,7 +88,7 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
         &mut std::io::BufWriter::new(std::fs::File::create(&accounts_file)?),
         &mut std::io::BufWriter::new(std::fs::File::create(&readings_file)?),
     )?;
-    let parsed = crate::cmd::import::parse(What::Accounts, &accounts_file)?;
+    let parsed = posfee_operator::import::parse(What::Accounts, &accounts_file)?;
     let refs: Vec<AccountRef> = parsed
         .events
         .iter()
@@ -106,7 +106,7 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
         let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
         let t = Instant::now();
         let a = publish(&importer, &parsed.events, true).await?;
-        let readings = crate::cmd::import::parse(What::Readings, &readings_file)?;
+        let readings = posfee_operator::import::parse(What::Readings, &readings_file)?;
         let r = publish(&importer, &readings.events, true).await?;
         eprintln!(
             "imported {} accounts and {} readings ({a} + {r} new) in {:.1} s",

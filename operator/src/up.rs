@@ -1,12 +1,12 @@
 //! `posfee up`: start nats-server and every service, wait until each answers `$SRV.PING`,
 //! print `ready`, supervise until SIGINT/SIGTERM, then stop everything it started.
 
-use crate::creds::RoleCreds;
-use crate::layout::DataDir;
-use crate::natsd::{self, NatsServer, ServerConfig};
-use crate::services::{ServiceProc, SERVICES};
 use anyhow::{bail, Context};
 use posfee_client::{bus, Shutdown};
+use posfee_deploy::creds::RoleCreds;
+use posfee_deploy::layout::DataDir;
+use posfee_deploy::natsd::{self, NatsServer, ServerConfig};
+use posfee_deploy::services::{ServiceProc, SERVICES};
 use posfee_schemas::subjects::{self, Role};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
@@ -164,7 +164,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "posfee-up",
     )
     .await?;
-    crate::streams::ensure(&admin).await?;
+    posfee_deploy::streams::ensure(&admin).await?;
     drop(admin);
 
     let launch = Launch {
@@ -178,7 +178,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                 .context("binary has no folder")?
                 .to_path_buf(),
         },
-        rules: args.rules.clone().unwrap_or_else(crate::rules_dir::shipped),
+        rules: args
+            .rules
+            .clone()
+            .unwrap_or_else(posfee_deploy::rules_dir::shipped),
     };
     let mut children = Vec::new();
     // From here on, whatever fails stops what was started before it returns.
@@ -217,7 +220,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         }
     }
     write_url_file(&data, &url)?;
-    crate::rules_dir::record(&data, &launch.rules)?;
+    posfee_deploy::rules_dir::record(&data, &launch.rules)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
     println!(
         "ready: posfee is up at {url} ({}) after {} ms; data in {}; Ctrl-C stops it",

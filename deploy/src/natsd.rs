@@ -1,5 +1,6 @@
 //! Starting and stopping nats-server with the project's nats.conf.
 
+use crate::install::Install;
 use anyhow::{bail, Context};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -14,27 +15,28 @@ pub const START_TIMEOUT_MS: u64 = 10_000;
 /// How long a stopping server may take to flush JetStream before it is killed.
 pub const STOP_TIMEOUT_MS: u64 = 10_000;
 
-/// The repository root, where nats.conf and the set-up script's tools folder live.
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// nats.conf: `POSFEE_NATS_CONF`, or the one in the repository.
+/// nats.conf: `POSFEE_NATS_CONF`, or the installation's ([`Install`]).
 pub fn default_conf() -> PathBuf {
-    std::env::var_os("POSFEE_NATS_CONF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("nats.conf"))
+    if let Some(p) = std::env::var_os("POSFEE_NATS_CONF") {
+        return PathBuf::from(p);
+    }
+    match Install::find() {
+        Ok(i) => i.nats_conf,
+        Err(_) => PathBuf::from("nats.conf"),
+    }
 }
 
-/// Finds a nats-server new enough: `NATS_SERVER` if set, else the one `scripts/setup`
-/// installs under `.tools/bin`, else one on `PATH`.
+/// Finds a nats-server new enough: `NATS_SERVER` if set, else the installation's (the one
+/// `scripts/setup` puts under `.tools/bin` in a checkout), else one on `PATH`.
 pub fn find_server() -> anyhow::Result<PathBuf> {
     let mut tried = Vec::new();
     let mut candidates = Vec::new();
     if let Some(p) = std::env::var_os("NATS_SERVER") {
         candidates.push(PathBuf::from(p));
     } else {
-        candidates.push(repo_root().join(".tools/bin/nats-server"));
+        if let Ok(i) = Install::find() {
+            candidates.push(i.nats_server);
+        }
         candidates.push(PathBuf::from("nats-server"));
     }
     for c in candidates {

@@ -4,13 +4,13 @@
 //! as receipts print it, kind, tenant, terminal) and what it says on the lines under it,
 //! never wider than [`WIDTH`] columns. `--json` lines carry RFC 3339 times.
 
-use crate::cmd::up::connect_operator;
-use crate::layout::DataDir;
+use crate::up::connect_operator;
 use anyhow::{bail, Context};
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use posfee_client::screen::{local_time, LOCAL_TZ};
+use posfee_deploy::layout::DataDir;
 use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::pairing::PairMode;
 use posfee_schemas::subjects::{self, EventKind};

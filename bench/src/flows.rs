@@ -3,10 +3,6 @@
 //! libraries, mode A and B alternating, against a system it starts itself (or a running
 //! one), measured against the bus's own request-reply limit in the same run.
 
-use crate::cmd::import::publish;
-use crate::cmd::up::running_url;
-use crate::identities::Registry;
-use crate::layout::DataDir;
 use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
@@ -15,6 +11,10 @@ use posfee_companion::home::Home;
 use posfee_companion::register::Identity;
 use posfee_companion::wallet::Always;
 use posfee_companion::{join, pay, register, wallet, Companion};
+use posfee_deploy::identities::Registry;
+use posfee_deploy::layout::DataDir;
+use posfee_operator::import::publish;
+use posfee_operator::up::running_url;
 use posfee_pos_agent::bill::ShownBill;
 use posfee_pos_agent::flow::{self, PaySpec, PayView};
 use posfee_pos_agent::{Agent, CancellationToken, Settings};
@@ -150,7 +150,7 @@ impl Bus {
                 devices.push(d);
             }
         }
-        crate::natsd::apply_users(&self.data, &crate::natsd::default_conf())?;
+        posfee_deploy::natsd::apply_users(&self.data, &posfee_deploy::natsd::default_conf())?;
         Ok((terminals, devices))
     }
 
@@ -160,7 +160,7 @@ impl Bus {
         for d in devices {
             registry.revoke_device(d)?;
         }
-        crate::natsd::apply_users(&self.data, &crate::natsd::default_conf())?;
+        posfee_deploy::natsd::apply_users(&self.data, &posfee_deploy::natsd::default_conf())?;
         Ok(())
     }
 }
@@ -175,7 +175,7 @@ struct System {
 impl Drop for System {
     fn drop(&mut self) {
         if let Some(mut up) = self.up.take() {
-            crate::natsd::terminate(&mut up, Duration::from_secs(20));
+            posfee_deploy::natsd::terminate(&mut up, Duration::from_secs(20));
         }
         if let Some(tmp) = &self._tmp {
             let _ = std::fs::remove_dir_all(tmp);
@@ -507,7 +507,7 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
     let importer = sys.bus.connect(Role::Importer).await?;
     let events: Vec<_> = (0..ACCOUNTS)
         .map(|i| {
-            Ok(crate::refdata::row_event(
+            Ok(posfee_operator::refdata::row_event(
                 EventBody::AccountUpserted(AccountUpserted {
                     tenant: telecom()?,
                     account: account(i)?,
@@ -550,7 +550,9 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         indicatif::ProgressBar::hidden()
     } else {
         let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(crate::progress::style("{spinner} {pos} flows, {per_sec}"));
+        bar.set_style(posfee_operator::progress::style(
+            "{spinner} {pos} flows, {per_sec}",
+        ));
         bar
     };
     let cpu_before = cpu_ms(&sys.data);
@@ -771,7 +773,7 @@ async fn bus_roundtrips(
 
 async fn settled_count(sys: &System) -> anyhow::Result<u64> {
     let operator = sys.bus.connect(Role::Operator).await?;
-    let report = crate::cmd::reconcile::reconcile(&operator, Utc::now()).await?;
+    let report = posfee_operator::reconcile::reconcile(&operator, Utc::now()).await?;
     Ok(report.settled as u64)
 }
 
@@ -790,7 +792,7 @@ fn system_processes(data: &DataDir) -> Vec<(String, PathBuf)> {
             continue;
         };
         let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        for svc in crate::services::SERVICES {
+        for svc in posfee_deploy::services::SERVICES {
             let needle = format!("--store-dir {}", data.service(svc.dir()).display());
             if cmd.contains(&needle) {
                 out.push((svc.dir().to_string(), entry.path()));
@@ -868,7 +870,7 @@ fn store_sizes(data: &DataDir, settled: u64) -> BTreeMap<String, f64> {
         return out;
     }
     let scale = 10_000.0 / settled as f64 / (1024.0 * 1024.0);
-    for svc in crate::services::SERVICES {
+    for svc in posfee_deploy::services::SERVICES {
         out.insert(
             svc.dir().to_string(),
             dir_bytes(&data.service(svc.dir())) as f64 * scale,

@@ -2,11 +2,11 @@
 //! every difference. There must be none: no money without a settled bill, no settled bill
 //! without money, refunds credited as booked.
 
-use crate::cmd::up::connect_operator;
-use crate::layout::DataDir;
+use crate::up::connect_operator;
 use chrono::{DateTime, Utc};
 use posfee_client::call;
 use posfee_client::screen::local_time;
+use posfee_deploy::layout::DataDir;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::ledger::{SettlementItem, SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;

@@ -4,10 +4,10 @@
 //! the running server: a revoked kiosk or phone is disconnected at once, everyone else keeps
 //! their connection.
 
-use crate::identities::{Issued, Registry};
-use crate::layout::DataDir;
-use crate::natsd;
 use anyhow::Context;
+use posfee_deploy::identities::{Issued, Registry};
+use posfee_deploy::layout::DataDir;
+use posfee_deploy::natsd;
 use posfee_schemas::ids::{DeviceId, TerminalId};
 use posfee_schemas::subjects::Identity;
 use std::path::PathBuf;

@@ -7,10 +7,13 @@ use anyhow::{bail, Context};
 use posfee_tariff::RuleSet;
 use std::path::{Path, PathBuf};
 
-/// The example tenants' rule files shipped in the repository: the fee-engine's rules unless
-/// `posfee up --rules` says otherwise.
+/// The tenants' rule files the installation ships ([`crate::install::Install`]): the
+/// fee-engine's rules unless `posfee up --rules` says otherwise.
 pub fn shipped() -> PathBuf {
-    crate::natsd::repo_root().join("services/fee-engine/rules")
+    match crate::install::Install::find() {
+        Ok(i) => i.rules,
+        Err(_) => PathBuf::from("rules"),
+    }
 }
 
 /// Records `dir` (made absolute) as the rules of the system running on `data`.

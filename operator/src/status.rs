@@ -1,12 +1,12 @@
 //! `posfee status`: every running service from `$SRV.INFO`/`$SRV.STATS`, and the terminals
 //! seen online, as a table or as JSON.
 
-use crate::cmd::up::connect_operator;
-use crate::layout::DataDir;
+use crate::up::connect_operator;
 use async_nats::service::{endpoint, Info, Stats};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use posfee_client::screen::local_time;
+use posfee_deploy::layout::DataDir;
 use posfee_schemas::subjects;
 use posfee_schemas::terminal::{TerminalSeen, TerminalState};
 use serde::Serialize;
@@ -67,7 +67,7 @@ pub struct TerminalStatus {
 pub async fn run(args: StatusArgs, json: bool) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     let client = connect_operator(&data).await?;
-    let url = crate::cmd::up::running_url(&data)?;
+    let url = crate::up::running_url(&data)?;
     let status = collect(&client, url, Utc::now()).await?;
     if json {
         println!("{}", serde_json::to_string(&status)?);
@@ -200,10 +200,10 @@ async fn terminals(
     Ok(out)
 }
 
-/// The human tables, at most [`crate::cmd::events::WIDTH`] columns wide: the services, their
+/// The human tables, at most [`crate::events::WIDTH`] columns wide: the services, their
 /// endpoints, the terminals. Times are local with their UTC offset, as on receipts.
 pub fn render(s: &Status) -> String {
-    use crate::cmd::events::fit;
+    use crate::events::fit;
     let mut out = format!("posfee at {}\n\n", s.url);
     out.push_str(&format!(
         "{:<20} {:<8} {:<24} {}\n",

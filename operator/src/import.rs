@@ -9,13 +9,13 @@
 //! event id is derived from its content, so importing the same file again stores nothing new
 //! (JetStream's duplicate window), and the services' views, which upsert, change nothing.
 
-use crate::cmd::up::running_url;
-use crate::layout::DataDir;
 use crate::refdata::{check, csv_accounts, csv_readings, Parsed};
-use crate::rules_dir;
+use crate::up::running_url;
 use anyhow::bail;
 use async_nats::jetstream::{self, message::PublishMessage};
 use posfee_client::{bus, creds};
+use posfee_deploy::layout::DataDir;
+use posfee_deploy::rules_dir;
 use posfee_schemas::events::Event;
 use posfee_schemas::subjects::Role;
 use std::collections::VecDeque;

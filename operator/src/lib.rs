@@ -1,0 +1,15 @@
+//! The operator's work behind each `posfee` command: bringing the system up (the launcher),
+//! status, the event view, importing accounts and readings, kiosks' and phones' keys, rule
+//! files, reconciliation and sample data. Each module owns one command's logic and its
+//! arguments; `posfee`'s `src/` only dispatches.
+
+pub mod events;
+pub mod gen;
+pub mod import;
+pub mod keys;
+pub mod progress;
+pub mod reconcile;
+pub mod refdata;
+pub mod rules;
+pub mod status;
+pub mod up;
