@@ -83,10 +83,21 @@ fn lines(lang: Lang, out: &mut String, lines: &[BillLine]) {
     }
 }
 
-/// The account line a kiosk shows before the amounts: holder masked, never in full. The
-/// customer class follows with the quote or bill, which name it in the kiosk's language.
+/// The account line a kiosk shows before the amounts: holder masked, never in full, and in
+/// English the customer class as the query service names it. The service knows only the
+/// class's id, which is English: in Chinese the class follows with the quote, which names it
+/// in Chinese.
 pub fn account(lang: Lang, a: &posfee_schemas::query::AccountSummary) -> String {
-    format!("{}: {}\n", t(lang, Msg::Holder), a.holder_masked)
+    match lang {
+        Lang::En => format!(
+            "{}: {}  {}: {}\n",
+            t(lang, Msg::Holder),
+            a.holder_masked,
+            t(lang, Msg::Class),
+            a.class
+        ),
+        Lang::Zh => format!("{}: {}\n", t(lang, Msg::Holder), a.holder_masked),
+    }
 }
 
 /// Payee, account and (when the fee-engine names it) customer class.
@@ -106,12 +117,18 @@ fn heading(lang: Lang, payee: &str, account: &AccountNo, class: (&str, &str)) ->
     out
 }
 
+/// The quote, shown after [`account`]: the class is in its heading only in Chinese (in
+/// English the account line has named it already).
 pub fn quote(lang: Lang, q: &Quote) -> String {
+    let class = match lang {
+        Lang::Zh => (q.class.as_str(), q.class_zh.as_str()),
+        Lang::En => ("", ""),
+    };
     let mut out = heading(
         lang,
         pick(lang, &q.tenant_name, &q.tenant_name_zh),
         &q.account,
-        (&q.class, &q.class_zh),
+        class,
     );
     if q.lines.is_empty() {
         out.push_str(t(lang, Msg::NothingOwed));
@@ -468,6 +485,26 @@ due_on = 2024-01-15
         assert!(text.starts_with("收款单位: City Power Supply Co.\n户号: 3-1-1202\n  electricity"));
         assert!(text.contains("tier 1 (0–200 kWh a month)"), "{text}");
         assert!(!text.contains("用户类别"), "{text}");
+    }
+
+    #[test]
+    fn the_query_screen_names_the_class_once_in_either_language() {
+        let a = posfee_schemas::query::AccountSummary {
+            tenant: TenantId::parse("city-power").unwrap(),
+            account: AccountNo::parse("3-1-1202").unwrap(),
+            class: "residential".into(),
+            attributes: Default::default(),
+            holder_masked: "张*".into(),
+            outstanding: None,
+            outstanding_error: None,
+        };
+        let q = quote_of(&every_model());
+        let en = account(Lang::En, &a) + &quote(Lang::En, &q);
+        assert!(en.starts_with("Holder: 张*  Customer class: residential\nPayee: "));
+        assert_eq!(en.matches("Customer class").count(), 1, "{en}");
+        let zh = account(Lang::Zh, &a) + &quote(Lang::Zh, &q);
+        assert!(zh.starts_with("户主: 张*\n收款单位: 市供电公司\n户号: 3-1-1202\n用户类别: 居民\n"));
+        assert_eq!(zh.matches("用户类别").count(), 1, "{zh}");
     }
 
     #[test]
