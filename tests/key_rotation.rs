@@ -176,6 +176,9 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
         issued_at: billing_now(),
         expires_at: billing_now(),
         holder_masked: None,
+        tenant_name_zh: String::new(),
+        class: String::new(),
+        class_zh: String::new(),
     };
     let phone = h.phone().await.unwrap().1;
     let keys = posfee_client::keydir::KeyDirectory::open(&phone, Purpose::Bill)

@@ -1,7 +1,7 @@
 //! What the phone shows: the verified bill, receipts, its own QR code; and JSON lines.
 
 use crate::verify::VerifiedBill;
-use posfee_schemas::fee::BillLine;
+use posfee_schemas::fee::{Bill, BillLine};
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::PairCode;
 use posfee_schemas::WireError;
@@ -9,27 +9,56 @@ use serde_json::json;
 
 pub use posfee_client::screen::{local_time, qr, LOCAL_TZ};
 
+/// English and Chinese side by side: `City Water Supply Co. 市自来水公司`; the English
+/// alone when the sender gave no Chinese (or the same text).
+fn both(en: &str, zh: &str) -> String {
+    if zh.is_empty() || zh == en {
+        en.to_string()
+    } else {
+        format!("{en} {zh}")
+    }
+}
+
 fn lines(out: &mut String, lines: &[BillLine]) {
     for l in lines {
+        let en = if l.label.is_empty() {
+            l.kind.as_str()
+        } else {
+            l.label.as_str()
+        };
         out.push_str(&format!(
-            "  {:<12} {:<18} {:>10}\n",
-            l.kind.as_str(),
+            "  {} {:<18} {:>10}\n",
+            both(en, &l.label_zh),
             l.period,
             l.amount
         ));
         if !l.explanation.is_empty() {
             out.push_str(&format!("      {}\n", l.explanation));
         }
+        if !l.explanation_zh.is_empty() && l.explanation_zh != l.explanation {
+            out.push_str(&format!("      {}\n", l.explanation_zh));
+        }
     }
 }
 
 /// The bill as signed by the payee: the only source of what the payer is asked to pay.
 pub fn bill(v: &VerifiedBill) -> String {
-    let b = &v.bill;
+    signed_bill(&v.bill)
+}
+
+/// Every text shown is from the signed bill, in both languages.
+fn signed_bill(b: &Bill) -> String {
     let mut out = format!(
         "Payee 收款单位: {}\nAccount 户号:  {}\n",
-        b.tenant_name, b.account
+        both(&b.tenant_name, &b.tenant_name_zh),
+        b.account
     );
+    if !b.class.is_empty() {
+        out.push_str(&format!(
+            "Class 用户类别: {}\n",
+            both(&b.class, &b.class_zh)
+        ));
+    }
     if let Some(h) = &b.holder_masked {
         out.push_str(&format!("Holder 户主:   {h}\n"));
     }
@@ -46,7 +75,7 @@ pub fn receipt(r: &Receipt) -> String {
     let mut out = format!(
         "Receipt 缴费凭证  {}\nPayee 收款单位: {}\nAccount 户号:  {}\nTerminal 终端: {}\n",
         local_time(r.settled_at),
-        r.tenant_name,
+        both(&r.tenant_name, &r.tenant_name_zh),
         r.account,
         r.terminal
     );
@@ -76,4 +105,100 @@ pub fn json_receipt(r: &Receipt) -> serde_json::Value {
 
 pub fn json_error(e: &WireError) -> serde_json::Value {
     json!({ "error": { "code": e.code.name(), "message": e.message } })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use posfee_schemas::ids::{AccountNo, BillId, PaymentId, TerminalId};
+    use posfee_schemas::money::{Fen, Money};
+    use posfee_tariff::{preview, RuleSet};
+    use std::path::PathBuf;
+
+    /// City-water's shipped preview (tiered by the year, three components), as a bill.
+    fn water_bill() -> Bill {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../services/fee-engine/rules");
+        let set = RuleSet::load_dir(&dir).unwrap();
+        let text = std::fs::read_to_string(dir.join("preview/city-water.toml")).unwrap();
+        let q = preview(&set, "city-water.toml", &text).unwrap();
+        Bill {
+            bill_id: BillId::new_random(),
+            tenant: q.tenant,
+            tenant_name: q.tenant_name,
+            account: AccountNo::parse("3-1-1202").unwrap(),
+            terminal: TerminalId::parse("kiosk-01").unwrap(),
+            as_of: q.as_of,
+            lines: q.lines,
+            total: Money::cny(q.total.0),
+            issued_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now(),
+            holder_masked: Some("张*".into()),
+            tenant_name_zh: q.tenant_name_zh,
+            class: q.class,
+            class_zh: q.class_zh,
+        }
+    }
+
+    #[test]
+    fn the_phone_shows_the_signed_bill_in_both_languages_side_by_side() {
+        let text = signed_bill(&water_bill());
+        assert!(
+            text.starts_with(
+                "Payee 收款单位: City Water Supply Co. 市自来水公司\nAccount 户号:  3-1-1202\n\
+                 Class 用户类别: residential 居民\nHolder 户主:   张*\n"
+            ),
+            "{text}"
+        );
+        // Each line: the kind in both languages, then its explanation in English and Chinese.
+        let line = format!(
+            "  Tap water 自来水 {:<18} {:>10}\n      {}\n      {}\n",
+            "2026-03",
+            Fen(8140),
+            "water fee, tier 2 (180–260 m³ a year): 20.0 m³ × 4.07 (year to date 180 → 200)",
+            "水费，第 2 档（每年 180–260 m³）：20.0 m³ × 4.07（年累计 180 → 200）"
+        );
+        assert!(text.contains(&line), "{text}");
+    }
+
+    #[test]
+    fn a_bill_without_chinese_is_shown_in_english_once() {
+        let mut b = water_bill();
+        b.tenant_name_zh.clear();
+        b.class.clear();
+        for l in &mut b.lines {
+            l.label.clear();
+            l.label_zh.clear();
+            l.explanation_zh.clear();
+        }
+        let text = signed_bill(&b);
+        assert!(
+            text.starts_with("Payee 收款单位: City Water Supply Co.\n"),
+            "{text}"
+        );
+        assert!(!text.contains("Class"), "{text}");
+        assert!(text.contains("  water 2026-02"), "{text}");
+        assert!(!text.contains("水费"), "{text}");
+    }
+
+    #[test]
+    fn the_receipt_shows_the_payee_and_lines_in_both_languages() {
+        let b = water_bill();
+        let r = Receipt {
+            payment_id: PaymentId::new_random(),
+            bill_id: b.bill_id,
+            tenant: b.tenant.clone(),
+            tenant_name: b.tenant_name.clone(),
+            account: b.account.clone(),
+            terminal: b.terminal.clone(),
+            lines: b.lines.clone(),
+            total: b.total,
+            settled_at: chrono::Utc::now(),
+            tenant_name_zh: b.tenant_name_zh.clone(),
+        };
+        let text = receipt(&r);
+        assert!(text.contains("Payee 收款单位: City Water Supply Co. 市自来水公司\n"));
+        assert!(text.contains("      污水处理费，第 1 档"), "{text}");
+        assert!(text.contains(&format!("Total 合计:    {}\n", Money::cny(b.total.fen.0))));
+    }
 }

@@ -20,8 +20,9 @@ pub const CLOSE_DEADLINE_MS: u64 = 15_000;
 /// Pause between attempts while the ledger does not answer.
 pub const CLOSE_RETRY_MS: u64 = 500;
 
-/// What the ledger said about the bill.
+/// What the ledger said about the bill. One per payment, so the receipt is kept inline.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Closed {
     /// Nobody paid it, and nobody can any more.
     Unpaid,

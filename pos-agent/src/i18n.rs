@@ -143,8 +143,37 @@ pub fn reason(lang: Lang, code: ErrorCode) -> Option<&'static str> {
     })
 }
 
+/// What a failure the payer may meet means, in the kiosk's language (the service's own
+/// message is in English and for operators); `None` for failures only an operator can read.
+pub fn failure(lang: Lang, code: ErrorCode) -> Option<&'static str> {
+    let (zh, en) = match code {
+        ErrorCode::TenantNotFound => ("没有这个收费单位", "No such payee"),
+        ErrorCode::AccountNotFound => (
+            "没有这个户号，请核对后重试",
+            "No such account; check the number and try again",
+        ),
+        ErrorCode::RuleViolation => (
+            "暂时无法计算应缴金额，请联系收费单位",
+            "The amount owed cannot be worked out now; please ask the payee",
+        ),
+        ErrorCode::Unavailable => (
+            "系统繁忙，请稍后再试",
+            "The system is busy; please try again later",
+        ),
+        ErrorCode::Internal => (
+            "系统出错，请稍后再试",
+            "Something went wrong; please try again later",
+        ),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    })
+}
+
 /// How a payment that ended without a receipt is shown: a result, an unknown outcome, or an
-/// error with its code.
+/// error with its code (in Chinese the English message of the service is left out).
 pub fn ending(lang: Lang, e: &WireError) -> String {
     use posfee_client::ending::Ending;
     let said = reason(lang, e.code);
@@ -154,7 +183,11 @@ pub fn ending(lang: Lang, e: &WireError) -> String {
         (Ending::Unknown, Some(r)) => {
             format!("{}: {r} ({})", t(lang, Msg::NotConfirmed), e.message)
         }
-        _ => format!("{}: {e}", t(lang, Msg::Error)),
+        _ => match (lang, failure(lang, e.code)) {
+            (Lang::Zh, Some(f)) => format!("{}: {f}（{}）", t(lang, Msg::Error), e.code.name()),
+            (Lang::En, Some(f)) => format!("{}: {f} ({e})", t(lang, Msg::Error)),
+            (_, None) => format!("{}: {e}", t(lang, Msg::Error)),
+        },
     }
 }
 
@@ -212,5 +245,27 @@ mod tests {
             assert!(!zh.is_empty() && !en.is_empty(), "{m:?}");
             assert_ne!(zh, en, "{m:?}");
         }
+    }
+
+    #[test]
+    fn a_failure_the_payer_meets_is_said_in_chinese_without_the_english_message() {
+        let e = WireError::new(
+            ErrorCode::AccountNotFound,
+            "account W-9 is not known to city-water",
+        );
+        assert_eq!(
+            ending(Lang::Zh, &e),
+            "出错了: 没有这个户号，请核对后重试（ACCOUNT_NOT_FOUND）"
+        );
+        assert_eq!(
+            ending(Lang::En, &e),
+            format!("Error: No such account; check the number and try again ({e})")
+        );
+        // Outcomes keep their reasons: nothing owed is a result, not an error.
+        let none = WireError::new(ErrorCode::NothingOwed, "account W-9 owes nothing");
+        assert_eq!(ending(Lang::Zh, &none), "当前无欠费");
+        // A failure only an operator can read keeps its code and message.
+        let odd = WireError::new(ErrorCode::BadRequest, "truncated");
+        assert!(ending(Lang::Zh, &odd).starts_with("出错了: "));
     }
 }

@@ -44,6 +44,20 @@ pub struct BillLine {
     pub rule_version: String,
     /// One line a payer can read: how this amount came about.
     pub explanation: String,
+    /// The fee kind's label as the tenant writes it, e.g. `Tap water`; empty from older
+    /// writers (show the kind id then).
+    #[serde(default)]
+    pub label: String,
+    /// The kind's label in Chinese, e.g. `自来水`; empty when the tenant gives none (show
+    /// `label` then).
+    #[serde(default)]
+    pub label_zh: String,
+    /// `unit` in Chinese, e.g. `个月` for `month`; empty = show `unit`.
+    #[serde(default)]
+    pub unit_zh: String,
+    /// `explanation` in Chinese (`每月 300.00 元 × 3 个月`); empty from older writers.
+    #[serde(default)]
+    pub explanation_zh: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,6 +70,16 @@ pub struct Quote {
     pub currency: Currency,
     pub lines: Vec<BillLine>,
     pub total: Fen,
+    /// The payee in Chinese, e.g. `市自来水公司`; empty when the tenant gives none.
+    #[serde(default)]
+    pub tenant_name_zh: String,
+    /// The customer class that priced the quote, as the tenant names it (`residential`);
+    /// empty from older writers.
+    #[serde(default)]
+    pub class: String,
+    /// The class in Chinese (`居民`); empty when the tenant gives none.
+    #[serde(default)]
+    pub class_zh: String,
 }
 
 /// `posfee.bill.issue`: the quote, stored as a payable bill.
@@ -85,6 +109,15 @@ pub struct Bill {
     /// The account holder's name, masked (`张*`), so the payer can tell the account is theirs.
     #[serde(default)]
     pub holder_masked: Option<String>,
+    /// The payee in Chinese; empty when the tenant gives none (show `tenant_name`).
+    #[serde(default)]
+    pub tenant_name_zh: String,
+    /// The customer class that priced the bill (`residential`); empty from older writers.
+    #[serde(default)]
+    pub class: String,
+    /// The class in Chinese (`居民`); empty when the tenant gives none.
+    #[serde(default)]
+    pub class_zh: String,
 }
 
 /// The reply to `posfee.bill.issue`: the signed bill ([`Bill`] inside).

@@ -36,6 +36,9 @@ pub struct Receipt {
     pub lines: Vec<BillLine>,
     pub total: Money,
     pub settled_at: DateTime<Utc>,
+    /// The bill's `tenant_name_zh`; empty when the tenant gives none or from older ledgers.
+    #[serde(default)]
+    pub tenant_name_zh: String,
 }
 
 /// `posfee.ledger.refund`: give back all or part of a settled payment.

@@ -217,6 +217,10 @@ fn line() -> BillLine {
         rule_id: "water-residential".into(),
         rule_version: "2026-01-01".into(),
         explanation: "12.5 m3 x 2.07 water fee, tier 1".into(),
+        label: "Tap water".into(),
+        label_zh: "自来水".into(),
+        unit_zh: "m3".into(),
+        explanation_zh: "水费，第 1 档：12.5 m3 × 2.07".into(),
     }
 }
 fn issued() -> IssuedBill {
@@ -233,6 +237,9 @@ fn issued() -> IssuedBill {
         issued_at: at_ns(),
         expires_at: at(),
         holder_masked: Some("王**".into()),
+        tenant_name_zh: "市自来水公司".into(),
+        class: "residential".into(),
+        class_zh: "居民".into(),
     };
     round_trip("Bill", bill.clone());
     IssuedBill {
@@ -267,6 +274,9 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             currency: Currency::CNY,
             lines: vec![line()],
             total: Fen(2588),
+            tenant_name_zh: "市自来水公司".into(),
+            class: "residential".into(),
+            class_zh: "居民".into(),
         },
     );
     round_trip("BillLine", line());
@@ -506,6 +516,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             lines: vec![line()],
             total: Money::cny(2588),
             settled_at: at(),
+            tenant_name_zh: "市自来水公司".into(),
         },
     );
     round_trip(
@@ -869,4 +880,104 @@ fn instants_are_written_in_one_form_and_read_in_many() {
             "Instant description lacks {needle}"
         );
     }
+}
+
+/// The Chinese texts (issue 11) are optional on the wire: a bill, quote, line or receipt
+/// written before them (no `label`, `label_zh`, `unit_zh`, `explanation_zh`,
+/// `tenant_name_zh`, `class`, `class_zh`) still decodes, with those texts empty.
+#[test]
+fn bills_and_receipts_from_older_writers_decode_without_the_chinese_texts() {
+    /// The line, bill and receipt as they were written before issue 11.
+    #[derive(Serialize)]
+    struct OldLine {
+        kind: FeeKind,
+        period: String,
+        quantity: rust_decimal::Decimal,
+        unit: String,
+        unit_price: rust_decimal::Decimal,
+        amount: Fen,
+        rule_id: String,
+        rule_version: String,
+        explanation: String,
+    }
+    #[derive(Serialize)]
+    struct OldBill {
+        bill_id: BillId,
+        tenant: TenantId,
+        tenant_name: String,
+        account: AccountNo,
+        terminal: TerminalId,
+        as_of: NaiveDate,
+        lines: Vec<OldLine>,
+        total: Money,
+        issued_at: chrono::DateTime<Utc>,
+        expires_at: chrono::DateTime<Utc>,
+        holder_masked: Option<String>,
+    }
+    #[derive(Serialize)]
+    struct OldReceipt {
+        payment_id: PaymentId,
+        bill_id: BillId,
+        tenant: TenantId,
+        tenant_name: String,
+        account: AccountNo,
+        terminal: TerminalId,
+        lines: Vec<OldLine>,
+        total: Money,
+        settled_at: chrono::DateTime<Utc>,
+    }
+    let l = line();
+    let old_line = || OldLine {
+        kind: l.kind.clone(),
+        period: l.period.clone(),
+        quantity: l.quantity,
+        unit: l.unit.clone(),
+        unit_price: l.unit_price,
+        amount: l.amount,
+        rule_id: l.rule_id.clone(),
+        rule_version: l.rule_version.clone(),
+        explanation: l.explanation.clone(),
+    };
+    let back: BillLine = decode(&encode(&old_line())).unwrap();
+    let expected = BillLine {
+        label: String::new(),
+        label_zh: String::new(),
+        unit_zh: String::new(),
+        explanation_zh: String::new(),
+        ..line()
+    };
+    assert_eq!(back, expected);
+
+    let old = OldBill {
+        bill_id: BillId::new_random(),
+        tenant: t(),
+        tenant_name: "City Water".into(),
+        account: a(),
+        terminal: term(),
+        as_of: day(),
+        lines: vec![old_line()],
+        total: Money::cny(2588),
+        issued_at: at_ns(),
+        expires_at: at(),
+        holder_masked: None,
+    };
+    let back: Bill = decode(&encode(&old)).unwrap();
+    assert_eq!(back.tenant_name, "City Water");
+    assert!(back.tenant_name_zh.is_empty() && back.class.is_empty() && back.class_zh.is_empty());
+    assert_eq!(back.lines, vec![expected.clone()]);
+
+    let old = OldReceipt {
+        payment_id: PaymentId::new_random(),
+        bill_id: back.bill_id,
+        tenant: t(),
+        tenant_name: "City Water".into(),
+        account: a(),
+        terminal: term(),
+        lines: vec![old_line()],
+        total: Money::cny(2588),
+        settled_at: at(),
+    };
+    let back: Receipt = decode(&encode(&old)).unwrap();
+    assert!(back.tenant_name_zh.is_empty());
+    assert_eq!(back.lines, vec![expected]);
 }

@@ -129,11 +129,18 @@ fn world() -> World {
             rule_id: "water-residential".into(),
             rule_version: "2026-01-01".into(),
             explanation: "12.5 m3 x 2.07".into(),
+            label: "Tap water".into(),
+            label_zh: "自来水".into(),
+            unit_zh: "m3".into(),
+            explanation_zh: "12.5 m3 × 2.07".into(),
         }],
         total: Money::cny(2588),
         issued_at: t("2026-11-25T08:30:00.123456789Z"),
         expires_at: t("2026-11-25T08:45:00.123456789Z"),
         holder_masked: Some("王*".into()),
+        tenant_name_zh: "市自来水公司".into(),
+        class: "residential".into(),
+        class_zh: "居民".into(),
     };
     let issued = IssuedBill {
         bill_id: bill.bill_id,
@@ -450,6 +457,7 @@ fn examples() -> Examples {
         lines: w.bill.lines.clone(),
         total: w.bill.total,
         settled_at: t("2026-11-25T08:31:10.480213Z"),
+        tenant_name_zh: w.bill.tenant_name_zh.clone(),
     };
     ex.msg("receipt", &receipt);
     ex.msg(

@@ -169,6 +169,10 @@ mod tests {
             rule_id: "r".into(),
             rule_version: "v".into(),
             explanation: String::new(),
+            label: String::new(),
+            label_zh: String::new(),
+            unit_zh: String::new(),
+            explanation_zh: String::new(),
         };
         let t = TenantId::parse("acme").unwrap();
         let a = AccountNo::parse("1").unwrap();

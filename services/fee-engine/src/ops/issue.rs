@@ -83,6 +83,9 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         issued_at: now,
         expires_at: now + chrono::Duration::seconds(BILL_TTL_SECS),
         holder_masked: app.store.holder_masked(&quote.tenant, &quote.account),
+        tenant_name_zh: quote.tenant_name_zh.clone(),
+        class: quote.class.clone(),
+        class_zh: quote.class_zh.clone(),
     };
     record(Field::Bill, &bill.bill_id);
     let issued = IssuedBill {

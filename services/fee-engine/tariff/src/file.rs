@@ -26,6 +26,20 @@ pub(crate) struct TenantFile {
     pub kinds: Vec<Spanned<KindFile>>,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Spanned<RuleFile>>,
+    /// The tenant's texts in Chinese.
+    #[serde(default)]
+    pub zh: Option<Spanned<ZhFile>>,
+}
+
+/// `[zh]`: the payee name in Chinese and a glossary of the file's own words.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ZhFile {
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// The file's word as written → its Chinese.
+    #[serde(default)]
+    pub words: std::collections::BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -69,6 +69,11 @@
 //! free }` (periodic models; prepay `months`, get `free` more months at no charge), `discount = { percent, min_prepay_months? }` and `minimum`
 //! (periodic and metered).
 //!
+//! Chinese (optional, [`tenant::Zh`]): a `[zh]` table with `name` (the payee) and
+//! `[zh.words]`, the file's own words (labels, classes, components, seasons, bands, units,
+//! `select_by` attributes and values) → Chinese; a word the file never uses is refused. Every
+//! line's explanation and unit come in English and Chinese (`explanation_zh`, `unit_zh`).
+//!
 //! Every number that prices something is a string (`"2.07"`) or an integer: TOML floats are
 //! binary and are refused. Amounts (`minimum`, denominations) have at most two decimals.
 //!
@@ -110,5 +115,5 @@ pub use quote::quote;
 pub use render::render_quote;
 pub use rounding::Rounding;
 pub use ruleset::{check_paths, FileCheck, RuleSet};
-pub use tenant::{Charge, Family, KindDecl, Rule, Tenant, Version};
+pub use tenant::{Charge, Family, KindDecl, Rule, Tenant, Version, Zh};
 pub use values::YearMonth;

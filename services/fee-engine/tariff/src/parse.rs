@@ -10,7 +10,7 @@
 use crate::error::RuleFileError;
 use crate::file::{
     CumulationFile, KindFile, LateFeeFile, PerAttributeFile, RateFile, RuleFile, TenantFile,
-    TierFile, TieredFile, TimeOfUseFile, TopUpFile, VersionFile,
+    TierFile, TieredFile, TimeOfUseFile, TopUpFile, VersionFile, ZhFile,
 };
 use crate::models::adjustments::{Discount, PrepayBonus};
 use crate::models::fixed::Fixed;
@@ -19,7 +19,7 @@ use crate::models::per_attribute::{PerAttribute, PriceBy};
 use crate::models::tiered::{Cumulation, Season, Tier, Tiered};
 use crate::models::time_of_use::{Register, TimeOfUse};
 use crate::models::top_up::{Denomination, TopUp};
-use crate::tenant::{BillTerms, Charge, Family, KindDecl, Rule, Tenant, Version};
+use crate::tenant::{BillTerms, Charge, Family, KindDecl, Rule, Tenant, Version, Zh};
 use crate::values::{Dec, Yuan};
 use chrono_tz::Tz;
 use posfee_schemas::ids::{FeeKind, TenantId};
@@ -133,6 +133,7 @@ impl Checker<'_> {
         };
         let classes = self.classes(&raw.classes);
         let kinds = self.kinds(&raw.kinds);
+        let zh = self.zh(&raw);
         let mut rules: Vec<(Rule, Range<usize>)> = Vec::new();
         for r in raw.rules {
             let span = r.span();
@@ -157,6 +158,51 @@ impl Checker<'_> {
             kinds,
             rules: rules.into_iter().map(|(r, _)| r).collect(),
             source: self.file.to_string(),
+            zh: zh?,
+        })
+    }
+
+    /// The `[zh]` table: a Chinese name that is not blank, and a glossary whose every word is
+    /// one the file uses where a payer reads it, with a Chinese that is not blank. A word the
+    /// file never uses is a misspelling or a leftover: its Chinese would never be shown.
+    fn zh(&self, raw: &TenantFile) -> Checked<Zh> {
+        let Some(zh) = &raw.zh else {
+            return Some(Zh::default());
+        };
+        let ZhFile { name, words } = zh.get_ref();
+        let before = self.count();
+        let name = match name {
+            Some(n) if n.get_ref().trim().is_empty() => {
+                self.fail::<()>(self.err(&n.span(), "zh name is empty"));
+                None
+            }
+            Some(n) => Some(n.get_ref().trim().to_string()),
+            None => None,
+        };
+        let used = used_words(raw);
+        let mut glossary = BTreeMap::new();
+        for (word, chinese) in words {
+            if chinese.get_ref().trim().is_empty() {
+                self.fail::<()>(self.err(
+                    &chinese.span(),
+                    format!("the Chinese for {word:?} is empty: give it or leave the word out"),
+                ));
+            } else if !used.contains(word.as_str()) {
+                self.fail::<()>(self.err(
+                    &chinese.span(),
+                    format!(
+                        "zh word {word:?} is not a word this file uses; a [zh.words] entry \
+                         translates a kind's label, a class, a component, a band, a season, a \
+                         unit or a select_by attribute or value exactly as the file writes it"
+                    ),
+                ));
+            } else {
+                glossary.insert(word.clone(), chinese.get_ref().trim().to_string());
+            }
+        }
+        (self.count() == before).then_some(Zh {
+            name,
+            words: glossary,
         })
     }
 
@@ -898,4 +944,42 @@ impl Checker<'_> {
             earlier_years_per_day: earlier?,
         })
     }
+}
+
+/// Every text of the tenant's own that a payer can read on a bill: the kinds' labels, the
+/// classes, and from each version its units, components, season names, band names, and the
+/// `select_by` attribute with the values it lists.
+fn used_words(raw: &TenantFile) -> BTreeSet<&str> {
+    let mut used: BTreeSet<&str> = BTreeSet::new();
+    used.extend(raw.kinds.iter().map(|k| k.get_ref().label.as_str()));
+    used.extend(raw.classes.get_ref().iter().map(|c| c.get_ref().trim()));
+    for rule in &raw.rules {
+        for v in &rule.get_ref().versions {
+            let v = v.get_ref();
+            if let Some(p) = &v.per_attribute {
+                let p = p.get_ref();
+                used.insert(p.unit.as_str());
+                if let Some(s) = &p.select_by {
+                    used.insert(s.get_ref().as_str());
+                }
+                if let Some(prices) = &p.prices {
+                    used.extend(prices.get_ref().keys().map(String::as_str));
+                }
+            }
+            if let Some(t) = &v.tiered {
+                let t = t.get_ref();
+                used.insert(t.unit.as_str());
+                if let Some(c) = &t.components {
+                    used.extend(c.get_ref().iter().map(String::as_str));
+                }
+                used.extend(t.season.iter().map(|s| s.get_ref().name.as_str()));
+            }
+            if let Some(t) = &v.time_of_use {
+                let t = t.get_ref();
+                used.insert(t.unit.as_str());
+                used.extend(t.register.iter().map(|r| r.get_ref().name.get_ref().trim()));
+            }
+        }
+    }
+    used
 }

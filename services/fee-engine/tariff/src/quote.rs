@@ -16,8 +16,8 @@
 
 use crate::error::QuoteError;
 use crate::facts::{AccountFacts, Arrear, QuoteOptions};
-use crate::models::adjustments::minimum;
-use crate::models::{Ctx, Piece};
+use crate::models::adjustments::{minimum, MinimumOf};
+use crate::models::{bill_unit, Bi, Ctx, Piece};
 use crate::readings::Register;
 use crate::tenant::{Charge, Family, Rule, Tenant, Version};
 use crate::values::{yuan, YearMonth};
@@ -96,13 +96,22 @@ pub fn quote(
         ctx: Ctx {
             rounding: tenant.rounding,
             currency: tenant.currency,
+            zh: &tenant.zh,
         },
         explicit,
     };
     let mut lines = Vec::new();
     for kind in kinds {
-        lines.extend(job.charges(kind)?);
-        lines.extend(job.arrears(kind)?);
+        let mut of_kind = job.charges(kind)?;
+        of_kind.extend(job.arrears(kind)?);
+        if let Some(decl) = tenant.kind(kind) {
+            let label_zh = tenant.zh.word(&decl.label).unwrap_or_default();
+            for l in &mut of_kind {
+                l.label.clone_from(&decl.label);
+                l.label_zh = label_zh.to_string();
+            }
+        }
+        lines.extend(of_kind);
     }
     let total = Fen::sum(lines.iter().map(|l| l.amount)).map_err(|_| QuoteError::Overflow)?;
     if total <= Fen::ZERO {
@@ -116,6 +125,9 @@ pub fn quote(
         currency: tenant.currency,
         lines,
         total,
+        tenant_name_zh: tenant.zh.name.clone().unwrap_or_default(),
+        class: facts.class.clone(),
+        class_zh: tenant.zh.word(&facts.class).unwrap_or_default().to_string(),
     })
 }
 
@@ -123,21 +135,26 @@ struct Job<'a> {
     tenant: &'a Tenant,
     facts: &'a AccountFacts,
     opts: &'a QuoteOptions,
-    ctx: Ctx,
+    ctx: Ctx<'a>,
     explicit: bool,
 }
 
+/// A line of `kind` (its label is filled in by [`quote`]).
 fn line(kind: &FeeKind, rule_id: &str, version: &str, p: Piece) -> BillLine {
     BillLine {
         kind: kind.clone(),
         period: p.period,
         quantity: p.quantity,
-        unit: p.unit,
+        unit: p.unit.en,
         unit_price: p.unit_price,
         amount: p.amount,
         rule_id: rule_id.to_string(),
         rule_version: version.to_string(),
-        explanation: p.explanation,
+        explanation: p.explanation.en,
+        label: String::new(),
+        label_zh: String::new(),
+        unit_zh: p.unit.zh,
+        explanation_zh: p.explanation.zh,
     }
 }
 
@@ -249,13 +266,25 @@ impl<'a> Job<'a> {
         let charged = sum(&lines)?;
         for (version, from, to, n) in self.runs(rule, free_months)? {
             let p = self.periodic_piece(rule, version, from, to, n)?;
-            let why = bonus.map_or(String::new(), |b| {
-                format!(" ({} free per {} prepaid)", b.free, b.months)
+            let (why, why_zh) = bonus.map_or_else(Default::default, |b| {
+                (
+                    format!(" ({} free per {} prepaid)", b.free, b.months),
+                    format!("（每预缴 {} 个月赠 {} 个月）", b.months, b.free),
+                )
             });
+            let explanation = Bi::new(
+                format!("free{why}; would be {}: {}", p.amount, p.explanation.en),
+                format!(
+                    "赠送{why_zh}；原价 {} {}：{}",
+                    p.amount,
+                    self.ctx.cur_zh(),
+                    p.explanation.zh
+                ),
+            );
             let free_line = Piece {
                 unit_price: Decimal::ZERO,
                 amount: Fen::ZERO,
-                explanation: format!("free{why}; would be {}: {}", p.amount, p.explanation),
+                explanation,
                 ..p
             };
             lines.push(line(kind, &rule.id, &version.version, free_line));
@@ -331,7 +360,7 @@ impl<'a> Job<'a> {
             }
         }
         if let Some(min) = v.terms.minimum {
-            if let Some(p) = minimum(after, min, period, "charge") {
+            if let Some(p) = minimum(self.ctx, after, min, period, MinimumOf::Charge) {
                 lines.push(line(kind, &rule.id, &v.version, p));
             }
         }
@@ -483,17 +512,18 @@ impl<'a> Job<'a> {
                     period: a.period.clone(),
                 });
             }
-            lines.push(BillLine {
-                kind: kind.clone(),
+            let owed = Piece {
                 period: a.period.clone(),
                 quantity: Decimal::ONE,
-                unit: "bill".to_string(),
+                unit: bill_unit(),
                 unit_price: yuan(a.amount),
                 amount: a.amount,
-                rule_id: ARREARS_RULE_ID.to_string(),
-                rule_version: "-".to_string(),
-                explanation: format!("unpaid bill for {}, due {}", a.period, a.due_on),
-            });
+                explanation: Bi::new(
+                    format!("unpaid bill for {}, due {}", a.period, a.due_on),
+                    format!("{} 未缴账单，{} 到期", a.period, a.due_on),
+                ),
+            };
+            lines.push(line(kind, ARREARS_RULE_ID, "-", owed));
         }
         let as_of = self.opts.as_of;
         let Some(rule) = self.tenant.late_fee_rule(kind, &self.facts.class) else {
@@ -514,7 +544,8 @@ impl<'a> Job<'a> {
         let levied = sum(&penalties)?;
         if let Some(min) = fee.minimum {
             if levied > Fen::ZERO {
-                if let Some(p) = minimum(levied, min, &as_of.to_string(), "late fee") {
+                let day = as_of.to_string();
+                if let Some(p) = minimum(self.ctx, levied, min, &day, MinimumOf::LateFee) {
                     penalties.push(line(kind, &rule.id, &version.version, p));
                 }
             }

@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use posfee_schemas::ids::{FeeKind, TenantId};
 use posfee_schemas::money::{Currency, Fen};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
@@ -33,6 +34,37 @@ pub struct Tenant {
     pub rules: Vec<Rule>,
     /// The file the tenant was read from.
     pub source: String,
+    /// The tenant's names and words in Chinese (the file's `[zh]` table).
+    pub zh: Zh,
+}
+
+/// A tenant's own texts in Chinese: the payee name, and a glossary from each word the file
+/// uses (a kind's label, a class, a component, a band, a season, a unit, a `select_by`
+/// attribute or value) to its Chinese. Every entry is optional; a word without one is shown
+/// as written. Checked at load: every glossary word is one the file uses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Zh {
+    /// The payee in Chinese, e.g. `市自来水公司`.
+    pub name: Option<String>,
+    pub words: BTreeMap<String, String>,
+}
+
+impl Zh {
+    /// No Chinese at all.
+    pub const EMPTY: Zh = Zh {
+        name: None,
+        words: BTreeMap::new(),
+    };
+
+    /// The Chinese for one of the file's words, if the file gives it.
+    pub fn word(&self, word: &str) -> Option<&str> {
+        self.words.get(word).map(String::as_str)
+    }
+
+    /// The Chinese for `word`, or `word` itself when the file gives none.
+    pub fn or<'w>(&'w self, word: &'w str) -> &'w str {
+        self.word(word).unwrap_or(word)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

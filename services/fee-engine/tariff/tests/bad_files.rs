@@ -354,3 +354,79 @@ fn two_bad_tiers_are_both_reported_and_their_good_neighbours_are_not() {
         errors[1]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The [zh] table: the payee's name and a glossary of the file's own words in Chinese.
+
+/// `GOOD` with a `[zh]` table after it (GOOD has 31 lines, so `[zh]` is line 32).
+fn with_zh(zh: &str) -> String {
+    assert_eq!(GOOD.lines().count(), 31);
+    format!("{GOOD}[zh]\n{zh}")
+}
+
+#[test]
+fn a_zh_table_gives_the_payee_and_the_files_words_in_chinese() {
+    let t = parse_rule_file(
+        "good.toml",
+        &with_zh(
+            "name = \"测试水务\"\n[zh.words]\nWater = \"自来水\"\nhousehold = \"居民\"\n\"m³\" = \"立方米\"\n",
+        ),
+    )
+    .unwrap();
+    assert_eq!(t.zh.name.as_deref(), Some("测试水务"));
+    assert_eq!(t.zh.word("Water"), Some("自来水"));
+    assert_eq!(t.zh.word("household"), Some("居民"));
+    assert_eq!(t.zh.word("m³"), Some("立方米"));
+    // Every entry is optional: `business` has none and is shown as written.
+    assert_eq!(t.zh.or("business"), "business");
+    // And so is the whole table.
+    assert_eq!(parse_rule_file("good.toml", GOOD).unwrap().zh.name, None);
+}
+
+#[test]
+fn a_zh_word_the_file_never_uses_is_refused_at_its_line() {
+    // Line 36: `residential` is not one of this file's classes (household, business); a
+    // Chinese for it would never be shown, so it is a misspelling or a leftover.
+    assert_refused_at(
+        &with_zh("name = \"测试水务\"\n[zh.words]\nWater = \"自来水\"\nresidential = \"居民\"\n"),
+        36,
+        "zh word \"residential\" is not a word this file uses",
+    );
+    // A kind's id is not what the payer reads: its label is.
+    assert_refused_at(
+        &with_zh("[zh.words]\nwater = \"自来水\"\n"),
+        34,
+        "zh word \"water\"",
+    );
+}
+
+#[test]
+fn every_zh_mistake_is_reported_with_its_line() {
+    let text = with_zh(
+        "name = \" \"\n[zh.words]\nWater = \"\"\nhousehold = \"居民\"\nsummer = \"夏季\"\n",
+    );
+    let errors = check_rule_file("bad.toml", &text).unwrap_err();
+    let found: Vec<(usize, &str)> = errors.iter().map(|e| (e.line, e.reason.as_str())).collect();
+    assert_eq!(found.len(), 3, "{errors:?}");
+    assert_eq!(found[0].0, 33);
+    assert!(found[0].1.contains("zh name is empty"), "{errors:?}");
+    assert_eq!(found[1].0, 35);
+    assert!(
+        found[1].1.contains("the Chinese for \"Water\" is empty"),
+        "{errors:?}"
+    );
+    assert_eq!(found[2].0, 37);
+    assert!(
+        found[2].1.contains("\"summer\" is not a word"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_the_zh_table_is_refused() {
+    assert_refused_at(
+        &with_zh("label = \"自来水\"\n"),
+        33,
+        "unknown field `label`",
+    );
+}

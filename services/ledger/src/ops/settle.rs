@@ -64,6 +64,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         lines: bill.lines.clone(),
         total: bill.total,
         settled_at: now,
+        tenant_name_zh: bill.tenant_name_zh.clone(),
     };
     let settlement = Settlement {
         receipt: receipt.clone(),

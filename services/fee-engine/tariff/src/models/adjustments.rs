@@ -4,7 +4,7 @@
 //! These are offers and terms of the day of payment, so they come from the rule version in
 //! force on `as_of`, while each period's price comes from the version in force for that period.
 
-use super::{Ctx, Piece};
+use super::{bill_unit, Bi, Ctx, Piece};
 use crate::error::QuoteError;
 use crate::values::yuan;
 use posfee_schemas::money::Fen;
@@ -45,7 +45,7 @@ impl Discount {
 
     /// The discount line on `base` (already-rounded charge lines): quantity is the base in
     /// yuan, the unit price the negative fraction, so the line reads `base × −5 %`.
-    pub(crate) fn price(&self, ctx: Ctx, period: &str, base: Fen) -> Result<Piece, QuoteError> {
+    pub(crate) fn price(&self, ctx: Ctx<'_>, period: &str, base: Fen) -> Result<Piece, QuoteError> {
         let fraction = self
             .percent
             .checked_div(Decimal::ONE_HUNDRED)
@@ -54,28 +54,59 @@ impl Discount {
             ctx,
             period,
             yuan(base),
-            ctx.currency.code(),
+            Bi::new(ctx.currency.code(), ctx.cur_zh()),
             -fraction,
-            format!(
-                "{}% off {} {}",
-                self.percent.normalize(),
-                base,
-                ctx.currency
+            Bi::new(
+                format!(
+                    "{}% off {} {}",
+                    self.percent.normalize(),
+                    base,
+                    ctx.currency
+                ),
+                format!(
+                    "{} {}优惠 {}%",
+                    base,
+                    ctx.cur_zh(),
+                    self.percent.normalize()
+                ),
             ),
         )
     }
 }
 
+/// What a minimum is the minimum of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MinimumOf {
+    /// A kind's charges on one bill.
+    Charge,
+    /// A kind's late fees in one quote.
+    LateFee,
+}
+
 /// The line that raises `charged` to `minimum`, if it is below.
-pub(crate) fn minimum(charged: Fen, minimum: Fen, period: &str, what: &str) -> Option<Piece> {
+pub(crate) fn minimum(
+    ctx: Ctx<'_>,
+    charged: Fen,
+    minimum: Fen,
+    period: &str,
+    of: MinimumOf,
+) -> Option<Piece> {
     let short = minimum.checked_sub(charged).ok()?;
+    let (what, what_zh) = match of {
+        MinimumOf::Charge => ("charge", "费用"),
+        MinimumOf::LateFee => ("late fee", "滞纳金"),
+    };
+    let cur = ctx.cur_zh();
     (short > Fen::ZERO).then(|| Piece {
         period: period.to_string(),
         quantity: Decimal::ONE,
-        unit: "bill".to_string(),
+        unit: bill_unit(),
         unit_price: yuan(short),
         amount: short,
-        explanation: format!("{what} {charged} is below the minimum {minimum}; made up to it"),
+        explanation: Bi::new(
+            format!("{what} {charged} is below the minimum {minimum}; made up to it"),
+            format!("{what_zh} {charged} {cur}低于最低收费 {minimum} {cur}，补足差额"),
+        ),
     })
 }
 
@@ -83,12 +114,14 @@ pub(crate) fn minimum(charged: Fen, minimum: Fen, period: &str, what: &str) -> O
 mod tests {
     use super::*;
     use crate::rounding::Rounding;
+    use crate::tenant::Zh;
     use posfee_schemas::money::Currency;
     use rust_decimal_macros::dec;
 
-    const CTX: Ctx = Ctx {
+    const CTX: Ctx<'static> = Ctx {
         rounding: Rounding::HalfUp,
         currency: Currency::CNY,
+        zh: &Zh::EMPTY,
     };
 
     #[test]
@@ -111,6 +144,9 @@ mod tests {
         };
         let p = d.price(CTX, "2026", Fen(300721)).unwrap();
         assert_eq!(p.amount, Fen(-15036));
+        assert_eq!(p.explanation.en, "5% off 3007.21 CNY");
+        assert_eq!(p.explanation.zh, "3007.21 元优惠 5%");
+        assert_eq!(p.unit, Bi::new("CNY", "元"));
         assert!(d.applies(Some(6)));
         assert!(!d.applies(Some(5)));
         assert!(!d.applies(None));
@@ -118,13 +154,20 @@ mod tests {
 
     #[test]
     fn a_minimum_only_adds_what_is_short() {
+        let charge = MinimumOf::Charge;
+        let short = minimum(CTX, Fen(630), Fen(1000), "2026-03", charge).unwrap();
+        assert_eq!(short.amount, Fen(370));
+        assert!(minimum(CTX, Fen(1000), Fen(1000), "2026-03", charge).is_none());
+        assert!(minimum(CTX, Fen(1200), Fen(1000), "2026-03", charge).is_none());
+        // 1 笔 of 3.70 元 makes 6.30 up to 10.00.
+        assert_eq!(short.unit, Bi::new("bill", "笔"));
         assert_eq!(
-            minimum(Fen(630), Fen(1000), "2026-03", "charge")
-                .unwrap()
-                .amount,
-            Fen(370)
+            short.explanation.zh,
+            "费用 6.30 元低于最低收费 10.00 元，补足差额"
         );
-        assert!(minimum(Fen(1000), Fen(1000), "2026-03", "charge").is_none());
-        assert!(minimum(Fen(1200), Fen(1000), "2026-03", "charge").is_none());
+        assert_eq!(
+            short.explanation.en,
+            "charge 6.30 is below the minimum 10.00; made up to it"
+        );
     }
 }

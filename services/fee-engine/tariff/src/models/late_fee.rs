@@ -12,7 +12,7 @@
 //! The tenant's minimum applies to the sum of a kind's penalty lines in one quote and is made
 //! up by a separate line (see [`super::adjustments`]).
 
-use super::{per_mille, Ctx, Piece};
+use super::{per_mille, Bi, Ctx, Piece};
 use crate::error::QuoteError;
 use crate::facts::Arrear;
 use crate::values::yuan;
@@ -58,7 +58,7 @@ impl LateFee {
     /// The penalty line for one arrear paid on `as_of`, or `None` if nothing accrued.
     pub(crate) fn price(
         &self,
-        ctx: Ctx,
+        ctx: Ctx<'_>,
         class: &str,
         arrear: &Arrear,
         as_of: NaiveDate,
@@ -95,35 +95,60 @@ impl LateFee {
         };
 
         let mut how = Vec::new();
+        let mut how_zh = Vec::new();
         if rate.earlier_years_per_day.is_none() {
             how.push(format!("{all_days} days × {}", per_mille(rate.per_day)));
+            how_zh.push(format!("{all_days} 天 × 每日 {}", per_mille(rate.per_day)));
         } else {
             if current_days > 0 {
                 how.push(format!("{current_days} days × {}", per_mille(rate.per_day)));
+                how_zh.push(format!(
+                    "{current_days} 天 × 每日 {}",
+                    per_mille(rate.per_day)
+                ));
             }
             if earlier_days > 0 {
                 how.push(format!(
                     "{earlier_days} days × {} (earlier-year arrears)",
                     per_mille(earlier_rate)
                 ));
+                how_zh.push(format!(
+                    "{earlier_days} 天 × 每日 {}（往年欠费）",
+                    per_mille(earlier_rate)
+                ));
             }
         }
-        let cap = if capped {
-            format!(", capped at {} of the arrears", per_mille(ratio))
+        let (cap, cap_zh) = if capped {
+            (
+                format!(", capped at {} of the arrears", per_mille(ratio)),
+                format!("，以欠费的 {} 为上限", per_mille(ratio)),
+            )
         } else {
-            String::new()
+            (String::new(), String::new())
         };
         Piece::priced(
             ctx,
             &arrear.period,
             yuan(arrear.amount),
-            &format!("{} overdue", ctx.currency),
+            Bi::new(
+                format!("{} overdue", ctx.currency),
+                format!("{}欠费", ctx.cur_zh()),
+            ),
             ratio,
-            format!(
-                "late fee on {} due {}: {}{cap}",
-                arrear.amount,
-                arrear.due_on,
-                how.join(" + ")
+            Bi::new(
+                format!(
+                    "late fee on {} due {}: {}{cap}",
+                    arrear.amount,
+                    arrear.due_on,
+                    how.join(" + ")
+                ),
+                format!(
+                    "滞纳金：欠费 {} {}（{} 到期），{}{cap_zh}",
+                    arrear.amount,
+                    ctx.cur_zh(),
+                    arrear.due_on,
+                    how_zh.join(" + ")
+                ),
             ),
         )
         .map(Some)
@@ -133,15 +158,17 @@ impl LateFee {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::adjustments::minimum;
+    use crate::models::adjustments::{minimum, MinimumOf};
     use crate::rounding::Rounding;
+    use crate::tenant::Zh;
     use posfee_schemas::ids::FeeKind;
     use posfee_schemas::money::Currency;
     use rust_decimal_macros::dec;
 
-    const CTX: Ctx = Ctx {
+    const CTX: Ctx<'static> = Ctx {
         rounding: Rounding::HalfUp,
         currency: Currency::CNY,
+        zh: &Zh::EMPTY,
     };
 
     /// The electricity supply rules: residential 1‰ a day; other customers 2‰ a day on the
@@ -195,9 +222,14 @@ mod tests {
         assert_eq!(p.amount, Fen(180));
         assert_eq!(p.unit_price, dec!(0.015));
         assert_eq!(
-            p.explanation,
+            p.explanation.en,
             "late fee on 120.00 due 2026-02-15: 15 days × 1‰"
         );
+        assert_eq!(
+            p.explanation.zh,
+            "滞纳金：欠费 120.00 元（2026-02-15 到期），15 天 × 每日 1‰"
+        );
+        assert_eq!(p.unit, Bi::new("CNY overdue", "元欠费"));
     }
 
     #[test]
@@ -231,6 +263,10 @@ mod tests {
             .unwrap();
         assert_eq!(p.unit_price, dec!(0.052));
         assert_eq!(p.amount, Fen(2600));
+        assert_eq!(
+            p.explanation.zh,
+            "滞纳金：欠费 500.00 元（2025-12-20 到期），11 天 × 每日 2‰ + 10 天 × 每日 3‰（往年欠费）"
+        );
     }
 
     #[test]
@@ -248,8 +284,19 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.amount, Fen(20));
-        let top = minimum(p.amount, lf.minimum.unwrap(), "2026-03-05", "late fee").unwrap();
+        let top = minimum(
+            CTX,
+            p.amount,
+            lf.minimum.unwrap(),
+            "2026-03-05",
+            MinimumOf::LateFee,
+        )
+        .unwrap();
         assert_eq!(top.amount, Fen(80));
+        assert_eq!(
+            top.explanation.zh,
+            "滞纳金 0.20 元低于最低收费 1.00 元，补足差额"
+        );
     }
 
     #[test]
@@ -288,6 +335,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.amount, Fen(3000));
-        assert!(p.explanation.contains("capped"));
+        assert!(p.explanation.en.contains("capped"));
+        // 2024-02-01..2024-12-31 = 335 days × 2‰, 2025-01-01..2025-03-06 = 65 days × 3‰.
+        assert_eq!(
+            p.explanation.zh,
+            "滞纳金：欠费 100.00 元（2024-01-31 到期），335 天 × 每日 2‰ + 65 天 × 每日 3‰（往年欠费），以欠费的 300‰ 为上限"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! `area m² × price per m² a month × months`, with the price chosen by another attribute
 //! (the building, or a category such as `villa`).
 
-use super::{months_word, Ctx, Piece};
+use super::{months_word, months_zh, Bi, Ctx, Piece};
 use crate::error::QuoteError;
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
@@ -34,28 +34,47 @@ impl PerAttribute {
     /// (e.g. m²·month), the unit price is per unit per month.
     pub(crate) fn price(
         &self,
-        ctx: Ctx,
+        ctx: Ctx<'_>,
         rule: &str,
         attributes: &BTreeMap<String, String>,
         period: &str,
         months: u32,
     ) -> Result<Piece, QuoteError> {
         let measure = self.measure(rule, attributes)?;
-        let (unit_price, chosen_by) = self.unit_price(rule, attributes)?;
+        let (unit_price, chosen) = self.unit_price(rule, attributes)?;
         let quantity = measure
             .checked_mul(Decimal::from(months))
             .ok_or(QuoteError::Overflow)?;
+        let unit_zh = ctx.word(&self.unit);
+        let (chosen_en, chosen_zh) = match chosen {
+            Chosen::Flat => (String::new(), String::new()),
+            Chosen::Listed(a, v) => (
+                format!(" ({a} {v})"),
+                format!("（{} {}）", ctx.word(a), ctx.word(v)),
+            ),
+            Chosen::Default(a, v) => (
+                format!(" ({a} {v}: default price)"),
+                format!("（{} {}，默认单价）", ctx.word(a), ctx.word(v)),
+            ),
+        };
         Piece::priced(
             ctx,
             period,
             quantity,
-            &format!("{}·month", self.unit),
+            Bi::new(format!("{}·month", self.unit), format!("{unit_zh}·月")),
             unit_price,
-            format!(
-                "{measure} {unit} × {unit_price} {cur}/{unit} a month × {m}{chosen_by}",
-                unit = self.unit,
-                cur = ctx.currency,
-                m = months_word(months),
+            Bi::new(
+                format!(
+                    "{measure} {unit} × {unit_price} {cur}/{unit} a month × {m}{chosen_en}",
+                    unit = self.unit,
+                    cur = ctx.currency,
+                    m = months_word(months),
+                ),
+                format!(
+                    "{measure} {unit_zh} × 每月 {unit_price} {cur}/{unit_zh} × {m}{chosen_zh}",
+                    cur = ctx.cur_zh(),
+                    m = months_zh(months),
+                ),
             ),
         )
     }
@@ -93,13 +112,13 @@ impl PerAttribute {
     }
 
     /// The price per unit a month and, for the explanation, what chose it.
-    fn unit_price(
-        &self,
+    fn unit_price<'s>(
+        &'s self,
         rule: &str,
-        attributes: &BTreeMap<String, String>,
-    ) -> Result<(Decimal, String), QuoteError> {
+        attributes: &'s BTreeMap<String, String>,
+    ) -> Result<(Decimal, Chosen<'s>), QuoteError> {
         match &self.price {
-            PriceBy::Flat(p) => Ok((*p, String::new())),
+            PriceBy::Flat(p) => Ok((*p, Chosen::Flat)),
             PriceBy::Selected {
                 attribute,
                 prices,
@@ -113,8 +132,8 @@ impl PerAttribute {
                             rule: rule.to_string(),
                         })?;
                 match (prices.get(value), default) {
-                    (Some(p), _) => Ok((*p, format!(" ({attribute} {value})"))),
-                    (None, Some(p)) => Ok((*p, format!(" ({attribute} {value}: default price)"))),
+                    (Some(p), _) => Ok((*p, Chosen::Listed(attribute, value))),
+                    (None, Some(p)) => Ok((*p, Chosen::Default(attribute, value))),
                     (None, None) => Err(QuoteError::UnpricedAttribute {
                         rule: rule.to_string(),
                         attribute: attribute.clone(),
@@ -126,16 +145,26 @@ impl PerAttribute {
     }
 }
 
+/// What chose a line's price: one flat price, or the `select_by` attribute's value, listed in
+/// `prices` or not (the default price).
+enum Chosen<'s> {
+    Flat,
+    Listed(&'s str, &'s str),
+    Default(&'s str, &'s str),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rounding::Rounding;
+    use crate::tenant::Zh;
     use posfee_schemas::money::{Currency, Fen};
     use rust_decimal_macros::dec;
 
-    const CTX: Ctx = Ctx {
+    const CTX: Ctx<'static> = Ctx {
         rounding: Rounding::HalfUp,
         currency: Currency::CNY,
+        zh: &Zh::EMPTY,
     };
 
     fn by_building() -> PerAttribute {
@@ -173,7 +202,64 @@ mod tests {
             .unwrap();
         assert_eq!(p.quantity, dec!(268.50));
         assert_eq!(p.amount, Fen(75180));
-        assert_eq!(p.unit, "m²·month");
+        assert_eq!(p.unit, Bi::new("m²·month", "m²·月"));
+        assert_eq!(
+            p.explanation.en,
+            "89.50 m² × 2.80 CNY/m² a month × 3 months (building A)"
+        );
+    }
+
+    #[test]
+    fn the_chinese_explanation_uses_the_files_words_for_the_attribute_and_its_value() {
+        // With the glossary building → 楼栋, villa → 别墅: 120 m² × 每月 4.50 元/m² × 2 个月
+        // = 240 m²·月 × 4.50 = 1080.00 元; a building not listed takes the default price.
+        let zh = Zh {
+            name: None,
+            words: [("building", "楼栋"), ("villa", "别墅")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        let ctx = Ctx { zh: &zh, ..CTX };
+        let mut pa = by_building();
+        if let PriceBy::Selected {
+            prices, default, ..
+        } = &mut pa.price
+        {
+            prices.insert("villa".into(), dec!(4.50));
+            *default = Some(dec!(2.50));
+        }
+        let p = pa
+            .price(
+                ctx,
+                "property-fee",
+                &attrs(&[("area_m2", "120"), ("building", "villa")]),
+                "2026-01..2026-02",
+                2,
+            )
+            .unwrap();
+        assert_eq!(p.amount, Fen(108000));
+        assert_eq!(
+            p.explanation.zh,
+            "120 m² × 每月 4.50 元/m² × 2 个月（楼栋 别墅）"
+        );
+        let d = pa
+            .price(
+                ctx,
+                "property-fee",
+                &attrs(&[("area_m2", "80"), ("building", "C")]),
+                "2026-01",
+                1,
+            )
+            .unwrap();
+        assert_eq!(
+            d.explanation.zh,
+            "80 m² × 每月 2.50 元/m² × 1 个月（楼栋 C，默认单价）"
+        );
+        assert_eq!(
+            d.explanation.en,
+            "80 m² × 2.50 CNY/m² a month × 1 month (building C: default price)"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! once, so splitting a year into monthly bills never gains or loses a fen; a single month's
 //! line may then differ from `round(quantity × unit price)` by at most one fen.
 
-use super::{Ctx, Piece};
+use super::{Bi, Ctx, Piece};
 use crate::error::QuoteError;
 use rust_decimal::Decimal;
 
@@ -110,7 +110,7 @@ impl Tiered {
     /// cumulation period (always 0 for monthly cumulation).
     pub(crate) fn price(
         &self,
-        ctx: Ctx,
+        ctx: Ctx<'_>,
         period: &str,
         month: u32,
         before: Decimal,
@@ -124,9 +124,9 @@ impl Tiered {
                 ctx,
                 period,
                 Decimal::ZERO,
-                &self.unit,
+                Bi::new(self.unit.clone(), ctx.word(&self.unit)),
                 first_price,
-                "meter read, no usage".to_string(),
+                Bi::new("meter read, no usage", "已抄表，本期无用量"),
             )?]);
         }
         let mut pieces = Vec::new();
@@ -144,7 +144,7 @@ impl Tiered {
     #[allow(clippy::too_many_arguments)]
     fn slice_piece(
         &self,
-        ctx: Ctx,
+        ctx: Ctx<'_>,
         period: &str,
         season: Option<&str>,
         slice: Slice,
@@ -162,38 +162,53 @@ impl Tiered {
             .checked_sub(running(slice.start)?)
             .map_err(|_| QuoteError::Overflow)?;
         let quantity = slice.end - slice.start;
-        let name = self
-            .components
-            .get(component)
-            .map(|c| format!("{c}, "))
+        let n = slice.tier + 1;
+        let unit = &self.unit;
+        let unit_zh = ctx.word(unit);
+        let component = self.components.get(component);
+        let name = component.map(|c| format!("{c}, ")).unwrap_or_default();
+        let name_zh = component
+            .map(|c| format!("{}，", ctx.word(c)))
             .unwrap_or_default();
-        let bounds = match tier.to {
-            Some(to) => format!("{}–{}", tier.from, to),
-            None => format!("above {}", tier.from),
+        let (bounds, bounds_zh) = match tier.to {
+            Some(to) => (
+                format!("{}–{to} {unit}", tier.from),
+                format!("{}–{to} {unit_zh}", tier.from),
+            ),
+            None => (
+                format!("above {} {unit}", tier.from),
+                format!("{} {unit_zh} 以上", tier.from),
+            ),
         };
-        let per = match self.cumulation {
-            Cumulation::Month => "a month",
-            Cumulation::Year => "a year",
+        let (per, per_zh) = match self.cumulation {
+            Cumulation::Month => ("a month", "每月"),
+            Cumulation::Year => ("a year", "每年"),
         };
-        let season = season.map(|s| format!(", {s}")).unwrap_or_default();
-        let ytd = match self.cumulation {
-            Cumulation::Month => String::new(),
-            Cumulation::Year => format!(
-                " (year to date {} → {})",
-                slice.start.normalize(),
-                slice.end.normalize()
+        let season_en = season.map(|s| format!(", {s}")).unwrap_or_default();
+        let season_zh = season
+            .map(|s| format!("，{}", ctx.word(s)))
+            .unwrap_or_default();
+        let (start, end) = (slice.start.normalize(), slice.end.normalize());
+        let (ytd, ytd_zh) = match self.cumulation {
+            Cumulation::Month => (String::new(), String::new()),
+            Cumulation::Year => (
+                format!(" (year to date {start} → {end})"),
+                format!("（年累计 {start} → {end}）"),
             ),
         };
         Ok(Piece {
             period: period.to_string(),
             quantity,
-            unit: self.unit.clone(),
+            unit: Bi::new(unit.clone(), unit_zh),
             unit_price: price,
             amount,
-            explanation: format!(
-                "{name}tier {n} ({bounds} {unit} {per}{season}): {quantity} {unit} × {price}{ytd}",
-                n = slice.tier + 1,
-                unit = self.unit,
+            explanation: Bi::new(
+                format!(
+                    "{name}tier {n} ({bounds} {per}{season_en}): {quantity} {unit} × {price}{ytd}"
+                ),
+                format!(
+                    "{name_zh}第 {n} 档（{per_zh} {bounds_zh}{season_zh}）：{quantity} {unit_zh} × {price}{ytd_zh}"
+                ),
             ),
         })
     }
@@ -203,12 +218,14 @@ impl Tiered {
 pub(crate) mod tests {
     use super::*;
     use crate::rounding::Rounding;
+    use crate::tenant::Zh;
     use posfee_schemas::money::{Currency, Fen};
     use rust_decimal_macros::dec;
 
-    const CTX: Ctx = Ctx {
+    const CTX: Ctx<'static> = Ctx {
         rounding: Rounding::HalfUp,
         currency: Currency::CNY,
+        zh: &Zh::EMPTY,
     };
 
     /// Beijing residential tap water, per household per year: each tier price is the water
@@ -255,6 +272,7 @@ pub(crate) mod tests {
         assert_eq!(pieces[3].unit_price, dec!(4.07));
         assert!(pieces[3]
             .explanation
+            .en
             .starts_with("water fee, tier 2 (180–260 m³ a year)"));
     }
 
@@ -357,6 +375,101 @@ pub(crate) mod tests {
             total(&t.price(CTX, "2026-03", 3, dec!(0), dec!(250)).unwrap()),
             Fen(13200)
         );
+    }
+
+    fn glossary(words: &[(&str, &str)]) -> Zh {
+        Zh {
+            name: None,
+            words: words
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn year_to_date_lines_explain_component_tier_and_year_in_chinese() {
+        // 170 m³ used this year, 30 m³ this month: 10 m³ fill tier 1 (170 → 180), 20 m³ go
+        // to tier 2 (180 → 200). The water fee lines: 10 × 2.07 = 20.70, 20 × 4.07 = 81.40.
+        let zh = glossary(&[("water fee", "水费"), ("water-resource fee", "水资源费")]);
+        let ctx = Ctx { zh: &zh, ..CTX };
+        let pieces = beijing_water()
+            .price(ctx, "2026-09", 9, dec!(170), dec!(30))
+            .unwrap();
+        assert_eq!(pieces[0].amount, Fen(2070));
+        assert_eq!(
+            pieces[0].explanation.zh,
+            "水费，第 1 档（每年 0–180 m³）：10 m³ × 2.07（年累计 170 → 180）"
+        );
+        assert_eq!(
+            pieces[0].explanation.en,
+            "water fee, tier 1 (0–180 m³ a year): 10 m³ × 2.07 (year to date 170 → 180)"
+        );
+        assert_eq!(pieces[3].amount, Fen(8140));
+        assert_eq!(
+            pieces[3].explanation.zh,
+            "水费，第 2 档（每年 180–260 m³）：20 m³ × 4.07（年累计 180 → 200）"
+        );
+        assert_eq!(
+            pieces[4].explanation.zh,
+            "水资源费，第 2 档（每年 180–260 m³）：20 m³ × 1.57（年累计 180 → 200）"
+        );
+        // A component the glossary leaves out is shown as the file writes it.
+        assert!(pieces[5]
+            .explanation
+            .zh
+            .starts_with("sewage-treatment fee，第 2 档"));
+        // Above the last bound: 300 m³ at once reach tier 3, "260 m³ 以上".
+        let top = beijing_water()
+            .price(ctx, "2026", 1, dec!(0), dec!(300))
+            .unwrap();
+        assert_eq!(
+            top[6].explanation.zh,
+            "水费，第 3 档（每年 260 m³ 以上）：40 m³ × 6.07（年累计 260 → 300）"
+        );
+    }
+
+    #[test]
+    fn monthly_seasonal_lines_name_the_season_and_the_unit_in_chinese() {
+        // Summer July, 300 kWh: 260 × 0.50 = 130.00 and 40 × 0.60 = 24.00.
+        let zh = glossary(&[("summer", "夏季"), ("kWh", "千瓦时")]);
+        let ctx = Ctx { zh: &zh, ..CTX };
+        let tier = |from, to, price| Tier {
+            from,
+            to,
+            prices: vec![price],
+        };
+        let t = Tiered {
+            unit: "kWh".into(),
+            cumulation: Cumulation::Month,
+            components: vec![],
+            tiers: vec![tier(dec!(0), Some(dec!(180)), dec!(0.50))],
+            seasons: vec![Season {
+                name: "summer".into(),
+                months: vec![7],
+                tiers: vec![
+                    tier(dec!(0), Some(dec!(260)), dec!(0.50)),
+                    tier(dec!(260), None, dec!(0.60)),
+                ],
+            }],
+        };
+        let p = t.price(ctx, "2026-07", 7, dec!(0), dec!(300)).unwrap();
+        assert_eq!(p[1].amount, Fen(2400));
+        assert_eq!(p[0].unit, Bi::new("kWh", "千瓦时"));
+        assert_eq!(
+            p[0].explanation.zh,
+            "第 1 档（每月 0–260 千瓦时，夏季）：260 千瓦时 × 0.50"
+        );
+        assert_eq!(
+            p[1].explanation.zh,
+            "第 2 档（每月 260 千瓦时 以上，夏季）：40 千瓦时 × 0.60"
+        );
+        assert_eq!(
+            p[1].explanation.en,
+            "tier 2 (above 260 kWh a month, summer): 40 kWh × 0.60"
+        );
+        let none = t.price(ctx, "2026-02", 2, dec!(0), dec!(0)).unwrap();
+        assert_eq!(none[0].explanation.zh, "已抄表，本期无用量");
     }
 
     #[test]

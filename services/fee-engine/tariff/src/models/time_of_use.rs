@@ -2,7 +2,7 @@
 //! (peak / flat / valley); each register's monthly usage is priced at its band's price, one
 //! line per band.
 
-use super::{Ctx, Piece};
+use super::{Bi, Ctx, Piece};
 use crate::error::QuoteError;
 use rust_decimal::Decimal;
 
@@ -23,20 +23,29 @@ impl TimeOfUse {
     /// One band's usage for one month.
     pub(crate) fn price(
         &self,
-        ctx: Ctx,
+        ctx: Ctx<'_>,
         period: &str,
         register: &Register,
         usage: Decimal,
     ) -> Result<Piece, QuoteError> {
+        let unit_zh = ctx.word(&self.unit);
+        // `峰时段`; a band without Chinese keeps a space after its name: `valley 时段`.
+        let band = ctx
+            .zh
+            .word(&register.name)
+            .map_or_else(|| format!("{} ", register.name), str::to_string);
         Piece::priced(
             ctx,
             period,
             usage,
-            &self.unit,
+            Bi::new(self.unit.clone(), unit_zh),
             register.price,
-            format!(
-                "{} band: {usage} {} × {}",
-                register.name, self.unit, register.price
+            Bi::new(
+                format!(
+                    "{} band: {usage} {} × {}",
+                    register.name, self.unit, register.price
+                ),
+                format!("{band}时段：{usage} {unit_zh} × {}", register.price),
             ),
         )
     }
@@ -46,15 +55,24 @@ impl TimeOfUse {
 mod tests {
     use super::*;
     use crate::rounding::Rounding;
+    use crate::tenant::Zh;
     use posfee_schemas::money::{Currency, Fen};
     use rust_decimal_macros::dec;
 
     #[test]
     fn each_band_is_priced_at_its_own_price() {
         // peak 120.5 kWh × 1.0250 = 123.5125 → 123.51; valley 80 kWh × 0.3050 = 24.40.
+        let zh = Zh {
+            name: None,
+            words: [("peak", "峰"), ("kWh", "千瓦时")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
         let ctx = Ctx {
             rounding: Rounding::HalfUp,
             currency: Currency::CNY,
+            zh: &zh,
         };
         let tou = TimeOfUse {
             unit: "kWh".into(),
@@ -77,6 +95,11 @@ mod tests {
             .unwrap();
         assert_eq!(peak.amount, Fen(12351));
         assert_eq!(valley.amount, Fen(2440));
-        assert_eq!(peak.explanation, "peak band: 120.5 kWh × 1.0250");
+        assert_eq!(peak.explanation.en, "peak band: 120.5 kWh × 1.0250");
+        // In Chinese with the file's words peak → 峰, kWh → 千瓦时; valley has no Chinese in
+        // this glossary and is shown as written.
+        assert_eq!(peak.explanation.zh, "峰时段：120.5 千瓦时 × 1.0250");
+        assert_eq!(peak.unit, Bi::new("kWh", "千瓦时"));
+        assert_eq!(valley.explanation.zh, "valley 时段：80 千瓦时 × 0.3050");
     }
 }

@@ -5,7 +5,7 @@
 //! quantity is the bonus in yuan (unit `bonus credit`), so a receipt shows it and the total
 //! stays what is paid.
 
-use super::{Ctx, Piece};
+use super::{Bi, Ctx, Piece};
 use crate::error::QuoteError;
 use crate::values::yuan;
 use posfee_schemas::ids::FeeKind;
@@ -32,7 +32,7 @@ impl TopUp {
     /// The top-up line and, if the denomination carries one, the bonus line.
     pub(crate) fn price(
         &self,
-        ctx: Ctx,
+        ctx: Ctx<'_>,
         kind: &FeeKind,
         period: &str,
         chosen: Option<Fen>,
@@ -48,20 +48,31 @@ impl TopUp {
             ctx,
             period,
             Decimal::ONE,
-            "top-up",
+            Bi::new("top-up", "笔"),
             yuan(denom.amount),
-            format!("top-up of {} {}", denom.amount, ctx.currency),
+            Bi::new(
+                format!("top-up of {} {}", denom.amount, ctx.currency),
+                format!("充值 {} {}", denom.amount, ctx.cur_zh()),
+            ),
         )?];
         if denom.bonus > Fen::ZERO {
             pieces.push(Piece {
                 period: period.to_string(),
                 quantity: yuan(denom.bonus),
-                unit: "bonus credit".to_string(),
+                unit: Bi::new("bonus credit", format!("{}赠款", ctx.cur_zh())),
                 unit_price: Decimal::ZERO,
                 amount: Fen::ZERO,
-                explanation: format!(
-                    "bonus {} {} credited to the balance with a {} top-up (not paid, not a discount)",
-                    denom.bonus, ctx.currency, denom.amount
+                explanation: Bi::new(
+                    format!(
+                        "bonus {} {} credited to the balance with a {} top-up (not paid, not a discount)",
+                        denom.bonus, ctx.currency, denom.amount
+                    ),
+                    format!(
+                        "充值 {amount} {cur}赠送 {bonus} {cur}，计入余额（无需支付，不是折扣）",
+                        amount = denom.amount,
+                        bonus = denom.bonus,
+                        cur = ctx.cur_zh()
+                    ),
                 ),
             });
         }
@@ -73,11 +84,13 @@ impl TopUp {
 mod tests {
     use super::*;
     use crate::rounding::Rounding;
+    use crate::tenant::Zh;
     use posfee_schemas::money::Currency;
 
-    const CTX: Ctx = Ctx {
+    const CTX: Ctx<'static> = Ctx {
         rounding: Rounding::HalfUp,
         currency: Currency::CNY,
+        zh: &Zh::EMPTY,
     };
 
     fn offer() -> TopUp {
@@ -103,6 +116,25 @@ mod tests {
         assert_eq!(p[0].amount, Fen(20000));
         assert_eq!(p[1].amount, Fen::ZERO);
         assert_eq!(p[1].quantity, Decimal::new(1000, 2));
+    }
+
+    #[test]
+    fn the_top_up_and_its_bonus_are_explained_in_chinese() {
+        // 1 笔 × 200.00 = 200.00 元 paid; the bonus line is 10.00 元赠款 at 0.
+        let p = offer()
+            .price(CTX, &kind(), "2026-03-05", Some(Fen(20000)))
+            .unwrap();
+        assert_eq!(p[0].unit, Bi::new("top-up", "笔"));
+        assert_eq!(p[0].explanation.zh, "充值 200.00 元");
+        assert_eq!(p[1].unit, Bi::new("bonus credit", "元赠款"));
+        assert_eq!(
+            p[1].explanation.zh,
+            "充值 200.00 元赠送 10.00 元，计入余额（无需支付，不是折扣）"
+        );
+        assert_eq!(
+            p[1].explanation.en,
+            "bonus 10.00 CNY credited to the balance with a 200.00 top-up (not paid, not a discount)"
+        );
     }
 
     #[test]
