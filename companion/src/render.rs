@@ -95,13 +95,7 @@ pub fn json_bill(v: &VerifiedBill) -> serde_json::Value {
     json!({ "bill": serde_json::to_value(&v.bill).unwrap_or_default() })
 }
 
-pub fn json_receipt(r: &Receipt) -> serde_json::Value {
-    let mut v = serde_json::to_value(r).unwrap_or_default();
-    if let Some(m) = v.as_object_mut() {
-        m.insert("settled_at_local".into(), json!(local_time(r.settled_at)));
-    }
-    json!({ "receipt": v })
-}
+pub use posfee_client::screen::json_receipt;
 
 pub fn json_error(e: &WireError) -> serde_json::Value {
     json!({ "error": { "code": e.code.name(), "message": e.message } })
