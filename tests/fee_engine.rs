@@ -93,7 +93,7 @@ async fn quote_prices_october_across_the_year_to_date_tier_boundary() {
     // 20 m³ in tier 2:
     //   tier 1: 10 × (2.07 + 1.57 + 1.36) = 50.00
     //   tier 2: 20 × (4.07 + 1.57 + 1.36) = 140.00      total 190.00 CNY
-    assert_eq!(q.total, Fen(19000));
+    assert_eq!(q.total, Fen::new(19000));
     assert_eq!(Fen::sum(q.lines.iter().map(|l| l.amount)).unwrap(), q.total);
     assert_eq!(q.as_of, day(2026, 11, 25));
     assert!(q

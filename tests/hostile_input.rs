@@ -516,7 +516,7 @@ async fn malformed_payloads_get_400_or_413_on_every_endpoint_and_change_nothing(
         call(&w.terminal, subjects::fee_quote(), &quote_req(UNPAID), None)
             .await
             .unwrap();
-    assert_eq!(q.total.0, 19000);
+    assert_eq!(q.total.get(), 19000);
 }
 
 #[tokio::test]
@@ -663,7 +663,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
         kinds: vec![FeeKind::parse(kind).unwrap()],
         as_of: None,
         prepay_months: prepay,
-        top_up: top_up.map(posfee_schemas::Fen),
+        top_up: top_up.map(posfee_schemas::Fen::new),
     };
     for (q, code) in [
         (telecom("broadband", Some(0), None), ErrorCode::InvalidField),

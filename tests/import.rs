@@ -95,7 +95,7 @@ async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() 
         )
         .await;
         let q = q.unwrap_or_else(|e| panic!("{tenant}/{account}: {e}"));
-        assert!(q.total.0 > 0, "{tenant}/{account} owes nothing");
+        assert!(q.total.get() > 0, "{tenant}/{account} owes nothing");
     }
     let s: AccountSummary = call(
         &terminal,

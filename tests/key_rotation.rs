@@ -103,7 +103,7 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
     assert_eq!(old_bill.signed.key_id.as_str(), "city-water-1");
     // Paygate settles once with its first key, so the ledger has that one cached.
     let warm = pay(&companion, &phone, &issue(&terminal, "r-2").await).await;
-    assert_eq!(warm.total.fen.0, 19000);
+    assert_eq!(warm.total.fen.get(), 19000);
 
     // Rotate both signers' keys: a new key file each, picked up when the service restarts.
     let fee_keys = h

@@ -87,7 +87,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
                 kinds: vec![FeeKind::parse("mobile").unwrap()],
                 as_of: None,
                 prepay_months: None,
-                top_up: Some(Fen(fen)),
+                top_up: Some(Fen::new(fen)),
             },
             terminal: kiosk(),
             idempotency_key: IdempotencyKey::parse(key).unwrap(),

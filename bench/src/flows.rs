@@ -357,7 +357,7 @@ fn quote(i: usize) -> anyhow::Result<QuoteRequest> {
         kinds: vec![FeeKind::parse("mobile")?],
         as_of: None,
         prepay_months: None,
-        top_up: Some(Fen(TOP_UP_FEN)),
+        top_up: Some(Fen::new(TOP_UP_FEN)),
     })
 }
 

@@ -124,7 +124,7 @@ mod tests {
             terminal: TerminalId::parse("kiosk-01").unwrap(),
             as_of: q.as_of,
             lines: q.lines,
-            total: Money::cny(q.total.0),
+            total: Money::cny(q.total.get()),
             issued_at: chrono::Utc::now(),
             expires_at: chrono::Utc::now(),
             holder_masked: Some("张*".into()),
@@ -148,7 +148,7 @@ mod tests {
         let line = format!(
             "  Tap water 自来水 {:<18} {:>10}\n      {}\n      {}\n",
             "2026-03",
-            Fen(8140),
+            Fen::new(8140),
             "water fee, tier 2 (180–260 m³ a year): 20.0 m³ × 4.07 (year to date 180 → 200)",
             "水费，第 2 档（每年 180–260 m³）：20.0 m³ × 4.07（年累计 180 → 200）"
         );
@@ -193,6 +193,9 @@ mod tests {
         let text = receipt(&r);
         assert!(text.contains("Payee 收款单位: City Water Supply Co. 市自来水公司\n"));
         assert!(text.contains("      污水处理费，第 1 档"), "{text}");
-        assert!(text.contains(&format!("Total 合计:    {}\n", Money::cny(b.total.fen.0))));
+        assert!(text.contains(&format!(
+            "Total 合计:    {}\n",
+            Money::cny(b.total.fen.get())
+        )));
     }
 }

@@ -216,7 +216,7 @@ pub fn compare(
         captured: 0,
         voided: 0,
         in_flight: 0,
-        settled_fen: ledger.values().map(|s| s.amount.fen.0).sum(),
+        settled_fen: ledger.values().map(|s| s.amount.fen.get()).sum(),
         captured_fen: 0,
         differences: Vec::new(),
     };
@@ -224,22 +224,22 @@ pub fn compare(
         match p.state {
             PaymentState::Captured => {
                 report.captured += 1;
-                report.captured_fen += p.amount.fen.0;
+                report.captured_fen += p.amount.fen.get();
                 match ledger.get(id) {
                     None => differences.push(Difference::CapturedNotSettled { payment_id: *id }),
                     Some(s) => {
                         if s.amount != p.amount {
                             differences.push(Difference::AmountMismatch {
                                 payment_id: *id,
-                                ledger_fen: s.amount.fen.0,
-                                paygate_fen: p.amount.fen.0,
+                                ledger_fen: s.amount.fen.get(),
+                                paygate_fen: p.amount.fen.get(),
                             });
                         }
                         if s.refunded != p.refunded {
                             differences.push(Difference::RefundMismatch {
                                 payment_id: *id,
-                                ledger_fen: s.refunded.fen.0,
-                                paygate_fen: p.refunded.fen.0,
+                                ledger_fen: s.refunded.fen.get(),
+                                paygate_fen: p.refunded.fen.get(),
                             });
                         }
                     }

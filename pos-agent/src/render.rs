@@ -336,7 +336,7 @@ due_on = 2024-01-15
             terminal: TerminalId::parse("kiosk-01").unwrap(),
             as_of: q.as_of,
             lines,
-            total: Money::cny(total.0),
+            total: Money::cny(total.get()),
             issued_at: Utc::now(),
             expires_at: Utc::now(),
             holder_masked: Some("张*".into()),

@@ -9,7 +9,7 @@ use std::fmt;
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(transparent)]
-pub struct Fen(pub i64);
+pub struct Fen(i64);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MoneyError {
@@ -25,6 +25,16 @@ pub enum MoneyError {
 
 impl Fen {
     pub const ZERO: Fen = Fen(0);
+
+    /// An amount of `fen` minor units.
+    pub const fn new(fen: i64) -> Fen {
+        Fen(fen)
+    }
+
+    /// The number of minor units.
+    pub const fn get(self) -> i64 {
+        self.0
+    }
 
     pub fn checked_add(self, other: Fen) -> Result<Fen, MoneyError> {
         self.0

@@ -213,7 +213,7 @@ fn line() -> BillLine {
         quantity: dec("12.5"),
         unit: "m3".into(),
         unit_price: dec("2.07"),
-        amount: Fen(2588),
+        amount: Fen::new(2588),
         rule_id: "water-residential".into(),
         rule_version: "2026-01-01".into(),
         explanation: "12.5 m3 x 2.07 water fee, tier 1".into(),
@@ -254,7 +254,7 @@ fn qreq() -> QuoteRequest {
         kinds: vec![FeeKind::parse("water").unwrap()],
         as_of: Some(day()),
         prepay_months: Some(12),
-        top_up: Some(Fen(5000)),
+        top_up: Some(Fen::new(5000)),
     }
 }
 
@@ -273,7 +273,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             as_of: day(),
             currency: Currency::CNY,
             lines: vec![line()],
-            total: Fen(2588),
+            total: Fen::new(2588),
             tenant_name_zh: "市自来水公司".into(),
             class: "residential".into(),
             class_zh: "居民".into(),

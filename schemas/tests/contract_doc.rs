@@ -125,7 +125,7 @@ fn world() -> World {
             quantity: rust_decimal::Decimal::from_str("12.5").unwrap(),
             unit: "m3".into(),
             unit_price: rust_decimal::Decimal::from_str("2.07").unwrap(),
-            amount: Fen(2588),
+            amount: Fen::new(2588),
             rule_id: "water-residential".into(),
             rule_version: "2026-01-01".into(),
             explanation: "12.5 m3 x 2.07".into(),

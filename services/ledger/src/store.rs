@@ -165,7 +165,7 @@ mod tests {
             quantity: Default::default(),
             unit: String::new(),
             unit_price: Default::default(),
-            amount: Fen(1),
+            amount: Fen::new(1),
             rule_id: "r".into(),
             rule_version: "v".into(),
             explanation: String::new(),

@@ -6,6 +6,7 @@ use crate::store::{Payer, Payment, Store};
 use posfee_runtime::feed::Delivered;
 use posfee_runtime::feed::FEED_SEQ_KEY;
 use posfee_schemas::events::EventBody;
+use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, encode};
 use sled::transaction::ConflictableTransactionError;
@@ -33,8 +34,11 @@ pub fn apply(store: &Store, batch: Vec<Delivered>) -> anyhow::Result<u64> {
                 if payment.state != PaymentState::Captured {
                     return Ok(0);
                 }
-                let due = total.0 - payment.refunded.0;
-                if due <= 0 {
+                let overflow = |e: posfee_schemas::money::MoneyError| {
+                    ConflictableTransactionError::Abort(e.to_string())
+                };
+                let due = total.checked_sub(payment.refunded).map_err(overflow)?;
+                if due <= Fen::ZERO {
                     return Ok(0);
                 }
                 let payer_key = payment.payer.as_str().as_bytes().to_vec();
@@ -43,11 +47,11 @@ pub fn apply(store: &Store, batch: Vec<Delivered>) -> anyhow::Result<u64> {
                 };
                 let mut payer: Payer =
                     decode(&raw).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                payer.balance.0 += due;
+                payer.balance = payer.balance.checked_add(due).map_err(overflow)?;
                 payment.refunded = total;
                 payers.insert(payer_key, encode(&payer))?;
                 payments.insert(key.as_slice(), encode(&payment))?;
-                Ok(due)
+                Ok(due.get())
             })
             .map_err(|e| anyhow::anyhow!("crediting refund: {e:?}"))?;
         if credited > 0 {

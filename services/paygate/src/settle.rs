@@ -12,6 +12,7 @@ use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::{Event, EventBody, PaymentAuthorized, PaymentVoided};
 use posfee_schemas::ids::{EventId, PaymentId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
+use posfee_schemas::money::MoneyError;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, LedgerOp};
@@ -61,8 +62,10 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
                     payer.balance,
                 )));
             }
-            payer.balance.0 -= amount.0;
-            payer.held.0 += amount.0;
+            // Checked: a balance that would overflow is refused, never wrapped.
+            let overflow = |_| ConflictableTransactionError::Abort(Hold::Overflow);
+            payer.balance = payer.balance.checked_sub(amount).map_err(overflow)?;
+            payer.held = payer.held.checked_add(amount).map_err(overflow)?;
             payers.insert(payer_key.as_slice(), encode(&payer))?;
             payments.insert(payment_key.as_slice(), payment_bytes.as_slice())?;
             pending.insert(payment_key.as_slice(), &[])?;
@@ -72,6 +75,9 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
     );
     match result {
         Ok(()) | Err(TransactionError::Abort(Hold::Exists)) => {}
+        Err(TransactionError::Abort(Hold::Overflow)) => {
+            return Err(super_internal("the payer's balance would overflow"))
+        }
         Err(TransactionError::Abort(Hold::NoPayer)) => {
             return Err(WireError::new(
                 ErrorCode::PayerNotFound,
@@ -94,6 +100,7 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
 enum Hold {
     Exists,
     NoPayer,
+    Overflow,
     Funds(posfee_schemas::money::Fen),
 }
 
@@ -183,8 +190,8 @@ async fn capture(app: &App, id: PaymentId, receipt: &Receipt) -> Result<(), Wire
     finish(app, id, |payment, payer| {
         payment.state = PaymentState::Captured;
         payment.receipt = Some(receipt.clone());
-        payer.held.0 -= payment.amount.fen.0;
-        None
+        payer.held = payer.held.checked_sub(payment.amount.fen)?;
+        Ok(None)
     })
     .await
 }
@@ -195,9 +202,9 @@ async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError
     finish(app, id, move |payment, payer| {
         payment.state = PaymentState::Voided;
         payment.refusal = Some(Refusal::from(why));
-        payer.held.0 -= payment.amount.fen.0;
-        payer.balance.0 += payment.amount.fen.0;
-        Some((
+        payer.held = payer.held.checked_sub(payment.amount.fen)?;
+        payer.balance = payer.balance.checked_add(payment.amount.fen)?;
+        Ok(Some((
             event_key,
             Event::new(
                 EventId::derived("payment.voided", id.0.as_bytes()),
@@ -208,7 +215,7 @@ async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError
                     reason: why.code.name().to_string(),
                 }),
             ),
-        ))
+        )))
     })
     .await
 }
@@ -217,7 +224,7 @@ async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError
 /// transaction, flushed. A payment already final is left as it is.
 async fn finish<F>(app: &App, id: PaymentId, change: F) -> Result<(), WireError>
 where
-    F: Fn(&mut Payment, &mut Payer) -> Option<([u8; 8], Event)>,
+    F: Fn(&mut Payment, &mut Payer) -> Result<Option<([u8; 8], Event)>, MoneyError>,
 {
     let pending = app
         .store
@@ -242,7 +249,9 @@ where
                 .ok_or(ConflictableTransactionError::Abort(()))?;
             let mut payer: Payer =
                 decode(&raw).map_err(|_| ConflictableTransactionError::Abort(()))?;
-            if let Some((key, event)) = change(&mut payment, &mut payer) {
+            let staged = change(&mut payment, &mut payer)
+                .map_err(|_| ConflictableTransactionError::Abort(()))?;
+            if let Some((key, event)) = staged {
                 Outbox::stage(outbox, key, &event)?;
             }
             payers.insert(payer_key.as_slice(), encode(&payer))?;
@@ -254,7 +263,9 @@ where
     match result {
         Ok(()) => {}
         Err(TransactionError::Abort(())) => {
-            return Err(super_internal("payment record unreadable"))
+            return Err(super_internal(
+                "payment record unreadable or its amounts would overflow",
+            ))
         }
         Err(TransactionError::Storage(e)) => return Err(super_internal(e)),
     }

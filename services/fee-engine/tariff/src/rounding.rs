@@ -38,7 +38,7 @@ impl Rounding {
             .checked_mul(Decimal::ONE_HUNDRED)
             .ok_or(QuoteError::Overflow)?
             .round_dp_with_strategy(0, self.strategy());
-        fen.to_i64().map(Fen).ok_or(QuoteError::Overflow)
+        fen.to_i64().map(Fen::new).ok_or(QuoteError::Overflow)
     }
 }
 
@@ -50,16 +50,28 @@ mod tests {
     #[test]
     fn each_mode_rounds_half_a_fen_its_own_way() {
         // 1.005 yuan is 100.5 fen; 1.015 is 101.5 fen.
-        assert_eq!(Rounding::HalfUp.to_fen(dec!(1.005)).unwrap(), Fen(101));
-        assert_eq!(Rounding::HalfEven.to_fen(dec!(1.005)).unwrap(), Fen(100));
-        assert_eq!(Rounding::HalfEven.to_fen(dec!(1.015)).unwrap(), Fen(102));
-        assert_eq!(Rounding::Down.to_fen(dec!(1.0099)).unwrap(), Fen(100));
+        assert_eq!(Rounding::HalfUp.to_fen(dec!(1.005)).unwrap(), Fen::new(101));
+        assert_eq!(
+            Rounding::HalfEven.to_fen(dec!(1.005)).unwrap(),
+            Fen::new(100)
+        );
+        assert_eq!(
+            Rounding::HalfEven.to_fen(dec!(1.015)).unwrap(),
+            Fen::new(102)
+        );
+        assert_eq!(Rounding::Down.to_fen(dec!(1.0099)).unwrap(), Fen::new(100));
     }
 
     #[test]
     fn negative_amounts_round_symmetrically() {
-        assert_eq!(Rounding::HalfUp.to_fen(dec!(-1.005)).unwrap(), Fen(-101));
-        assert_eq!(Rounding::Down.to_fen(dec!(-1.0099)).unwrap(), Fen(-100));
+        assert_eq!(
+            Rounding::HalfUp.to_fen(dec!(-1.005)).unwrap(),
+            Fen::new(-101)
+        );
+        assert_eq!(
+            Rounding::Down.to_fen(dec!(-1.0099)).unwrap(),
+            Fen::new(-100)
+        );
     }
 
     #[test]

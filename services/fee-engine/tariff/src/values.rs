@@ -47,7 +47,7 @@ impl<'de> Deserialize<'de> for Yuan {
                 .map_err(|e| D::Error::custom(e.to_string())),
             toml::Value::Integer(i) => i
                 .checked_mul(100)
-                .map(|f| Yuan(Fen(f)))
+                .map(|f| Yuan(Fen::new(f)))
                 .ok_or_else(|| D::Error::custom("amount overflows")),
             toml::Value::Float(_) => Err(D::Error::custom(FLOAT_REFUSED)),
             other => Err(D::Error::custom(format!(
@@ -172,9 +172,9 @@ impl<'de> Deserialize<'de> for YearMonth {
     }
 }
 
-/// Fen as exact yuan: `Fen(12345)` is `123.45`.
+/// Fen as exact yuan: `Fen::new(12345)` is `123.45`.
 pub(crate) fn yuan(fen: Fen) -> Decimal {
-    Decimal::new(fen.0, 2)
+    Decimal::new(fen.get(), 2)
 }
 
 #[cfg(test)]

@@ -98,10 +98,10 @@ fn check_lines_and_total(q: &Quote, rounding: &str) -> Result<(), TestCaseError>
     let mut total = 0i64;
     for l in &q.lines {
         let expected = fen_rounded(l.quantity * l.unit_price, rounding);
-        prop_assert_eq!(l.amount, Fen(expected), "line {:?}", l);
+        prop_assert_eq!(l.amount, Fen::new(expected), "line {:?}", l);
         total += expected;
     }
-    prop_assert_eq!(q.total, Fen(total));
+    prop_assert_eq!(q.total, Fen::new(total));
     prop_assert!(
         total > 0,
         "a quote of {} was not refused as nothing owed",
@@ -182,7 +182,7 @@ proptest! {
             .map(|(amount, days)| Arrear {
                 kind: kind("property"),
                 period: "old".into(),
-                amount: Fen(*amount),
+                amount: Fen::new(*amount),
                 due_on: as_of - chrono::Days::new(*days),
             })
             .collect();
@@ -214,7 +214,7 @@ proptest! {
             .map(|(amount, days)| Arrear {
                 kind: kind("electricity"),
                 period: "old".into(),
-                amount: Fen(*amount),
+                amount: Fen::new(*amount),
                 due_on: as_of - chrono::Days::new(*days),
             })
             .collect();

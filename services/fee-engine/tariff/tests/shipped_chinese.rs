@@ -99,7 +99,7 @@ fn the_shipped_previews_read_as_hand_written_chinese() {
     let free = acme
         .lines
         .iter()
-        .find(|l| l.amount.0 == 0 && l.kind.as_str() == "property")
+        .find(|l| l.amount.get() == 0 && l.kind.as_str() == "property")
         .unwrap();
     // 89.50 m² × 2.90 = 259.55 would be the 13th month; it is free.
     assert_eq!(

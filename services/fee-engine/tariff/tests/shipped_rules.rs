@@ -65,7 +65,7 @@ fn reading(meter: &str, register: Option<&str>, on: &str, value: Decimal) -> Rea
 }
 
 fn amounts(q: &Quote) -> Vec<i64> {
-    q.lines.iter().map(|l| l.amount.0).collect()
+    q.lines.iter().map(|l| l.amount.get()).collect()
 }
 
 fn sum_where(q: &Quote, f: impl Fn(&posfee_tariff::BillLine) -> bool) -> Fen {
@@ -134,12 +134,12 @@ fn parking_owed_for_february_and_march_is_600() {
     let l = &q.lines[0];
     assert_eq!(l.period, "2026-02..2026-03");
     assert_eq!(l.quantity, dec!(2));
-    assert_eq!(l.amount, Fen(60000));
+    assert_eq!(l.amount, Fen::new(60000));
     assert_eq!(
         (l.rule_id.as_str(), l.rule_version.as_str()),
         ("parking-monthly", "2023")
     );
-    assert_eq!(q.total, Fen(60000));
+    assert_eq!(q.total, Fen::new(60000));
 }
 
 #[test]
@@ -200,14 +200,14 @@ fn another_building_class_has_its_own_price_and_unlisted_ones_the_default() {
         quote(&t, &f, &property_only("2026-03-05", None))
             .unwrap()
             .total,
-        Fen(61755)
+        Fen::new(61755)
     );
     f.attributes.insert("building".into(), "C".into());
     assert_eq!(
         quote(&t, &f, &property_only("2026-03-05", None))
             .unwrap()
             .total,
-        Fen(69810)
+        Fen::new(69810)
     );
 }
 
@@ -226,7 +226,7 @@ fn prepaying_twelve_months_gets_a_thirteenth_free() {
     assert!(q.lines[1]
         .explanation
         .starts_with("free (1 free per 12 prepaid); would be 259.55"));
-    assert_eq!(q.total, Fen(311460));
+    assert_eq!(q.total, Fen::new(311460));
 }
 
 #[test]
@@ -245,7 +245,7 @@ fn prepaid_months_spanning_a_price_change_keep_each_versions_price() {
     assert_eq!(amounts(&q), [50120, 259550, 0]);
     assert_eq!(q.lines[0].rule_version, "2023");
     assert_eq!(q.lines[1].rule_version, "2026");
-    assert_eq!(q.total, Fen(309670));
+    assert_eq!(q.total, Fen::new(309670));
 }
 
 #[test]
@@ -260,7 +260,7 @@ fn prepaying_twenty_four_months_also_takes_three_percent_off() {
     .unwrap();
     assert_eq!(amounts(&q), [622920, 0, -18688]);
     assert_eq!(q.lines[1].period, "2028-01..2028-02");
-    assert_eq!(q.total, Fen(604232));
+    assert_eq!(q.total, Fen::new(604232));
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn property_late_fee_starts_after_the_grace_days() {
     f.arrears.push(Arrear {
         kind: kind("property"),
         period: "2025-11".into(),
-        amount: Fen(25060),
+        amount: Fen::new(25060),
         due_on: date("2025-11-30"),
     });
     let q = quote(
@@ -379,11 +379,11 @@ fn beijing_water_200_cubic_metres_in_a_year_cost_1040_yuan() {
         &QuoteOptions::owed_on(date("2027-01-05")),
     )
     .unwrap();
-    assert_eq!(q.total, Fen(104000));
+    assert_eq!(q.total, Fen::new(104000));
     let component = |name: &str| sum_where(&q, |l| l.explanation.starts_with(name));
-    assert_eq!(component("water fee,"), Fen(45400));
-    assert_eq!(component("water-resource fee"), Fen(31400));
-    assert_eq!(component("sewage-treatment fee"), Fen(27200));
+    assert_eq!(component("water fee,"), Fen::new(45400));
+    assert_eq!(component("water-resource fee"), Fen::new(31400));
+    assert_eq!(component("sewage-treatment fee"), Fen::new(27200));
 }
 
 #[test]
@@ -398,10 +398,13 @@ fn the_month_crossing_180_is_split_between_tiers() {
     )
     .unwrap();
     let nov: Vec<_> = q.lines.iter().filter(|l| l.period == "2026-11").collect();
-    let amounts: Vec<i64> = nov.iter().map(|l| l.amount.0).collect();
+    let amounts: Vec<i64> = nov.iter().map(|l| l.amount.get()).collect();
     // 5 × 2.07, 5 × 1.57, 5 × 1.36, 8 × 4.07, 8 × 1.57, 8 × 1.36
     assert_eq!(amounts, [1035, 785, 680, 3256, 1256, 1088]);
-    assert_eq!(Fen::sum(nov.iter().map(|l| l.amount)).unwrap(), Fen(8100));
+    assert_eq!(
+        Fen::sum(nov.iter().map(|l| l.amount)).unwrap(),
+        Fen::new(8100)
+    );
 }
 
 #[test]
@@ -417,7 +420,7 @@ fn only_months_after_paid_through_are_billed_but_earlier_ones_set_the_year_to_da
         &QuoteOptions::owed_on(date("2027-01-05")),
     )
     .unwrap();
-    assert_eq!(q.total, Fen(16500));
+    assert_eq!(q.total, Fen::new(16500));
 }
 
 #[test]
@@ -431,7 +434,7 @@ fn businesses_pay_the_flat_monthly_price() {
         &QuoteOptions::owed_on(date("2026-02-05")),
     )
     .unwrap();
-    assert_eq!(q.total, Fen(19000));
+    assert_eq!(q.total, Fen::new(19000));
     assert_eq!(q.lines[0].rule_id, "water-business");
 }
 
@@ -484,7 +487,7 @@ fn old_months_keep_old_prices_after_a_tariff_change() {
     assert_eq!(amounts(&q), [9766, 5383, 9966, 5483]);
     let versions: Vec<&str> = q.lines.iter().map(|l| l.rule_version.as_str()).collect();
     assert_eq!(versions, ["2023", "2023", "2026", "2026"]);
-    assert_eq!(q.total, Fen(30598));
+    assert_eq!(q.total, Fen::new(30598));
 }
 
 #[test]
@@ -518,7 +521,7 @@ fn summer_months_have_wider_tiers() {
         &QuoteOptions::owed_on(date("2026-04-03")),
     )
     .unwrap();
-    assert_eq!(q.total, Fen(15449));
+    assert_eq!(q.total, Fen::new(15449));
 }
 
 fn shop(bands: &[(&str, Decimal, Decimal)]) -> AccountFacts {
@@ -550,7 +553,7 @@ fn time_of_use_prices_each_band() {
     )
     .unwrap();
     assert_eq!(amounts(&q), [11236, 10818, 6376]);
-    assert_eq!(q.total, Fen(28430));
+    assert_eq!(q.total, Fen::new(28430));
 }
 
 #[test]
@@ -568,7 +571,7 @@ fn a_small_time_of_use_bill_is_raised_to_the_minimum_charge() {
     )
     .unwrap();
     assert_eq!(amounts(&q), [562, 0, 0, 1438]);
-    assert_eq!(q.total, Fen(2000));
+    assert_eq!(q.total, Fen::new(2000));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,7 +584,7 @@ fn power_arrears(class: &str, arrears: &[(i64, &str)]) -> AccountFacts {
         .map(|(amount, due)| Arrear {
             kind: kind("electricity"),
             period: "bill".into(),
-            amount: Fen(*amount),
+            amount: Fen::new(*amount),
             due_on: date(due),
         })
         .collect();
@@ -598,7 +601,7 @@ fn electricity_late_fee_residential_one_per_mille_a_day() {
     )
     .unwrap();
     assert_eq!(amounts(&q), [12000, 180]);
-    assert_eq!(q.total, Fen(12180));
+    assert_eq!(q.total, Fen::new(12180));
 }
 
 #[test]
@@ -632,7 +635,10 @@ fn electricity_late_fee_below_one_yuan_is_charged_one_yuan() {
     )
     .unwrap();
     assert_eq!(amounts(&q), [5000, 20, 80]);
-    assert_eq!(sum_where(&q, |l| l.rule_id == "power-late-fee"), Fen(100));
+    assert_eq!(
+        sum_where(&q, |l| l.rule_id == "power-late-fee"),
+        Fen::new(100)
+    );
 }
 
 #[test]
@@ -654,7 +660,7 @@ fn top_up(amount: Option<i64>) -> QuoteOptions {
         kinds: vec![kind("mobile")],
         as_of: date("2026-03-05"),
         prepay_months: None,
-        top_up: amount.map(Fen),
+        top_up: amount.map(Fen::new),
     }
 }
 
@@ -665,7 +671,7 @@ fn a_200_top_up_pays_200_and_shows_the_10_bonus_at_zero() {
     assert_eq!(amounts(&q), [20000, 0]);
     assert_eq!(q.lines[1].unit, "bonus credit");
     assert_eq!(q.lines[1].quantity, dec!(10.00));
-    assert_eq!(q.total, Fen(20000));
+    assert_eq!(q.total, Fen::new(20000));
 }
 
 #[test]
@@ -688,12 +694,12 @@ fn everything_owed_includes_the_plan_and_the_chosen_top_up() {
     let mut f = facts("city-telecom", "personal");
     f.paid_through.insert(kind("broadband"), ym("2026-01"));
     let opts = QuoteOptions {
-        top_up: Some(Fen(5000)),
+        top_up: Some(Fen::new(5000)),
         ..QuoteOptions::owed_on(date("2026-03-05"))
     };
     let q = quote(&tenant("city-telecom"), &f, &opts).unwrap();
     assert_eq!(amounts(&q), [5000, 25600]);
-    assert_eq!(q.total, Fen(30600));
+    assert_eq!(q.total, Fen::new(30600));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -65,12 +65,12 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Posting {
             entry: entry.clone(),
             account: tenant_account(&tenant),
-            fen: req.amount.fen.0,
+            fen: req.amount.fen.get(),
         },
         Posting {
             entry,
             account: CLEARING_ACCOUNT.to_string(),
-            fen: -req.amount.fen.0,
+            fen: -req.amount.fen.get(),
         },
     ];
     let mut legs = Vec::with_capacity(postings.len());

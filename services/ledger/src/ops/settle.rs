@@ -91,12 +91,12 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Posting {
             entry: entry.clone(),
             account: CLEARING_ACCOUNT.to_string(),
-            fen: bill.total.fen.0,
+            fen: bill.total.fen.get(),
         },
         Posting {
             entry,
             account: tenant_account(&bill.tenant),
-            fen: -bill.total.fen.0,
+            fen: -bill.total.fen.get(),
         },
     ];
     let mut legs = Vec::with_capacity(postings.len());

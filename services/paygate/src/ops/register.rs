@@ -47,7 +47,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         bank_account: req.bank_account.clone(),
         device_key_id: req.device_key_id.clone(),
         device_public_key: req.device_public_key.clone(),
-        balance: Fen(SANDBOX_OPENING_BALANCE_FEN),
+        balance: Fen::new(SANDBOX_OPENING_BALANCE_FEN),
         held: Fen::ZERO,
         registered_at: app.clock.now(),
     };

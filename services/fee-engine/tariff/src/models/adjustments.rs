@@ -142,8 +142,8 @@ mod tests {
             percent: dec!(5),
             min_prepay_months: Some(6),
         };
-        let p = d.price(CTX, "2026", Fen(300721)).unwrap();
-        assert_eq!(p.amount, Fen(-15036));
+        let p = d.price(CTX, "2026", Fen::new(300721)).unwrap();
+        assert_eq!(p.amount, Fen::new(-15036));
         assert_eq!(p.explanation.en, "5% off 3007.21 CNY");
         assert_eq!(p.explanation.zh, "3007.21 元优惠 5%");
         assert_eq!(p.unit, Bi::new("CNY", "元"));
@@ -155,10 +155,10 @@ mod tests {
     #[test]
     fn a_minimum_only_adds_what_is_short() {
         let charge = MinimumOf::Charge;
-        let short = minimum(CTX, Fen(630), Fen(1000), "2026-03", charge).unwrap();
-        assert_eq!(short.amount, Fen(370));
-        assert!(minimum(CTX, Fen(1000), Fen(1000), "2026-03", charge).is_none());
-        assert!(minimum(CTX, Fen(1200), Fen(1000), "2026-03", charge).is_none());
+        let short = minimum(CTX, Fen::new(630), Fen::new(1000), "2026-03", charge).unwrap();
+        assert_eq!(short.amount, Fen::new(370));
+        assert!(minimum(CTX, Fen::new(1000), Fen::new(1000), "2026-03", charge).is_none());
+        assert!(minimum(CTX, Fen::new(1200), Fen::new(1000), "2026-03", charge).is_none());
         // 1 笔 of 3.70 元 makes 6.30 up to 10.00.
         assert_eq!(short.unit, Bi::new("bill", "笔"));
         assert_eq!(

@@ -64,7 +64,7 @@ mod tests {
         }
         .price(CTX, "2026-01..2026-03", 3)
         .unwrap();
-        assert_eq!(p.amount, Fen(90000));
+        assert_eq!(p.amount, Fen::new(90000));
         assert_eq!(p.quantity, dec!(3));
         assert_eq!(p.unit, Bi::new("month", "个月"));
         assert_eq!(p.explanation.en, "300.00 CNY a month × 3 months");

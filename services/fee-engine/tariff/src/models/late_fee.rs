@@ -176,7 +176,7 @@ mod tests {
     fn electricity() -> LateFee {
         LateFee {
             grace_days: 0,
-            minimum: Some(Fen(100)),
+            minimum: Some(Fen::new(100)),
             max_ratio: None,
             rates: vec![
                 Rate {
@@ -201,7 +201,7 @@ mod tests {
         Arrear {
             kind: FeeKind::parse("electricity").unwrap(),
             period: "2026-01".into(),
-            amount: Fen(amount),
+            amount: Fen::new(amount),
             due_on: date(due),
         }
     }
@@ -219,7 +219,7 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        assert_eq!(p.amount, Fen(180));
+        assert_eq!(p.amount, Fen::new(180));
         assert_eq!(p.unit_price, dec!(0.015));
         assert_eq!(
             p.explanation.en,
@@ -244,7 +244,7 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        assert_eq!(p.amount, Fen(360));
+        assert_eq!(p.amount, Fen::new(360));
     }
 
     #[test]
@@ -262,7 +262,7 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(p.unit_price, dec!(0.052));
-        assert_eq!(p.amount, Fen(2600));
+        assert_eq!(p.amount, Fen::new(2600));
         assert_eq!(
             p.explanation.zh,
             "滞纳金：欠费 500.00 元（2025-12-20 到期），11 天 × 每日 2‰ + 10 天 × 每日 3‰（往年欠费）"
@@ -283,7 +283,7 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        assert_eq!(p.amount, Fen(20));
+        assert_eq!(p.amount, Fen::new(20));
         let top = minimum(
             CTX,
             p.amount,
@@ -292,7 +292,7 @@ mod tests {
             MinimumOf::LateFee,
         )
         .unwrap();
-        assert_eq!(top.amount, Fen(80));
+        assert_eq!(top.amount, Fen::new(80));
         assert_eq!(
             top.explanation.zh,
             "滞纳金 0.20 元低于最低收费 1.00 元，补足差额"
@@ -317,7 +317,7 @@ mod tests {
             .price(CTX, "residential", &a, date("2026-02-21"))
             .unwrap()
             .unwrap();
-        assert_eq!(p.amount, Fen(12));
+        assert_eq!(p.amount, Fen::new(12));
     }
 
     #[test]
@@ -334,7 +334,7 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        assert_eq!(p.amount, Fen(3000));
+        assert_eq!(p.amount, Fen::new(3000));
         assert!(p.explanation.en.contains("capped"));
         // 2024-02-01..2024-12-31 = 335 days × 2‰, 2025-01-01..2025-03-06 = 65 days × 3‰.
         assert_eq!(

@@ -201,7 +201,7 @@ mod tests {
             )
             .unwrap();
         assert_eq!(p.quantity, dec!(268.50));
-        assert_eq!(p.amount, Fen(75180));
+        assert_eq!(p.amount, Fen::new(75180));
         assert_eq!(p.unit, Bi::new("m²·month", "m²·月"));
         assert_eq!(
             p.explanation.en,
@@ -238,7 +238,7 @@ mod tests {
                 2,
             )
             .unwrap();
-        assert_eq!(p.amount, Fen(108000));
+        assert_eq!(p.amount, Fen::new(108000));
         assert_eq!(
             p.explanation.zh,
             "120 m² × 每月 4.50 元/m² × 2 个月（楼栋 别墅）"
@@ -274,7 +274,7 @@ mod tests {
                 1,
             )
             .unwrap();
-        assert_eq!(p.amount, Fen(17013));
+        assert_eq!(p.amount, Fen::new(17013));
     }
 
     #[test]

@@ -265,9 +265,9 @@ pub(crate) mod tests {
         let pieces = beijing_water()
             .price(CTX, "2026", 1, dec!(0), dec!(200))
             .unwrap();
-        let amounts: Vec<i64> = pieces.iter().map(|p| p.amount.0).collect();
+        let amounts: Vec<i64> = pieces.iter().map(|p| p.amount.get()).collect();
         assert_eq!(amounts, [37260, 28260, 24480, 8140, 3140, 2720]);
-        assert_eq!(total(&pieces), Fen(104000));
+        assert_eq!(total(&pieces), Fen::new(104000));
         assert_eq!(pieces[3].quantity, dec!(20));
         assert_eq!(pieces[3].unit_price, dec!(4.07));
         assert!(pieces[3]
@@ -282,7 +282,7 @@ pub(crate) mod tests {
         let pieces = beijing_water()
             .price(CTX, "2026", 1, dec!(0), dec!(300))
             .unwrap();
-        assert_eq!(total(&pieces), Fen(182000));
+        assert_eq!(total(&pieces), Fen::new(182000));
     }
 
     #[test]
@@ -291,7 +291,7 @@ pub(crate) mod tests {
         let pieces = beijing_water()
             .price(CTX, "2026-09", 9, dec!(170), dec!(30))
             .unwrap();
-        assert_eq!(total(&pieces), Fen(19000));
+        assert_eq!(total(&pieces), Fen::new(19000));
         assert_eq!(pieces[0].quantity, dec!(10));
         assert_eq!(pieces[3].quantity, dec!(20));
     }
@@ -306,10 +306,10 @@ pub(crate) mod tests {
         let m2 = t
             .price(CTX, "2026-02", 2, dec!(0.003), dec!(0.003))
             .unwrap();
-        assert_eq!(m1[0].amount, Fen(1));
-        assert_eq!(m2[0].amount, Fen(0));
+        assert_eq!(m1[0].amount, Fen::new(1));
+        assert_eq!(m2[0].amount, Fen::new(0));
         let year = t.price(CTX, "2026", 1, dec!(0), dec!(0.006)).unwrap();
-        assert_eq!(year[0].amount, Fen(1));
+        assert_eq!(year[0].amount, Fen::new(1));
     }
 
     #[test]
@@ -369,11 +369,11 @@ pub(crate) mod tests {
         };
         assert_eq!(
             total(&t.price(CTX, "2026-07", 7, dec!(0), dec!(250)).unwrap()),
-            Fen(12500)
+            Fen::new(12500)
         );
         assert_eq!(
             total(&t.price(CTX, "2026-03", 3, dec!(0), dec!(250)).unwrap()),
-            Fen(13200)
+            Fen::new(13200)
         );
     }
 
@@ -396,7 +396,7 @@ pub(crate) mod tests {
         let pieces = beijing_water()
             .price(ctx, "2026-09", 9, dec!(170), dec!(30))
             .unwrap();
-        assert_eq!(pieces[0].amount, Fen(2070));
+        assert_eq!(pieces[0].amount, Fen::new(2070));
         assert_eq!(
             pieces[0].explanation.zh,
             "水费，第 1 档（每年 0–180 m³）：10 m³ × 2.07（年累计 170 → 180）"
@@ -405,7 +405,7 @@ pub(crate) mod tests {
             pieces[0].explanation.en,
             "water fee, tier 1 (0–180 m³ a year): 10 m³ × 2.07 (year to date 170 → 180)"
         );
-        assert_eq!(pieces[3].amount, Fen(8140));
+        assert_eq!(pieces[3].amount, Fen::new(8140));
         assert_eq!(
             pieces[3].explanation.zh,
             "水费，第 2 档（每年 180–260 m³）：20 m³ × 4.07（年累计 180 → 200）"
@@ -454,7 +454,7 @@ pub(crate) mod tests {
             }],
         };
         let p = t.price(ctx, "2026-07", 7, dec!(0), dec!(300)).unwrap();
-        assert_eq!(p[1].amount, Fen(2400));
+        assert_eq!(p[1].amount, Fen::new(2400));
         assert_eq!(p[0].unit, Bi::new("kWh", "千瓦时"));
         assert_eq!(
             p[0].explanation.zh,
@@ -478,6 +478,6 @@ pub(crate) mod tests {
             .price(CTX, "2026-02", 2, dec!(5), dec!(0))
             .unwrap();
         assert_eq!(pieces.len(), 1);
-        assert_eq!(pieces[0].amount, Fen(0));
+        assert_eq!(pieces[0].amount, Fen::new(0));
     }
 }

@@ -93,8 +93,8 @@ mod tests {
         let valley = tou
             .price(ctx, "2026-03", &tou.registers[1], dec!(80))
             .unwrap();
-        assert_eq!(peak.amount, Fen(12351));
-        assert_eq!(valley.amount, Fen(2440));
+        assert_eq!(peak.amount, Fen::new(12351));
+        assert_eq!(valley.amount, Fen::new(2440));
         assert_eq!(peak.explanation.en, "peak band: 120.5 kWh × 1.0250");
         // In Chinese with the file's words peak → 峰, kWh → 千瓦时; valley has no Chinese in
         // this glossary and is shown as written.

@@ -95,8 +95,8 @@ mod tests {
 
     fn offer() -> TopUp {
         let d = |a, b| Denomination {
-            amount: Fen(a),
-            bonus: Fen(b),
+            amount: Fen::new(a),
+            bonus: Fen::new(b),
         };
         TopUp {
             denominations: vec![d(3000, 0), d(5000, 0), d(10000, 0), d(20000, 1000)],
@@ -110,10 +110,10 @@ mod tests {
     #[test]
     fn two_hundred_pays_two_hundred_and_shows_a_ten_yuan_bonus_line_at_zero() {
         let p = offer()
-            .price(CTX, &kind(), "2026-03-05", Some(Fen(20000)))
+            .price(CTX, &kind(), "2026-03-05", Some(Fen::new(20000)))
             .unwrap();
         assert_eq!(p.len(), 2);
-        assert_eq!(p[0].amount, Fen(20000));
+        assert_eq!(p[0].amount, Fen::new(20000));
         assert_eq!(p[1].amount, Fen::ZERO);
         assert_eq!(p[1].quantity, Decimal::new(1000, 2));
     }
@@ -122,7 +122,7 @@ mod tests {
     fn the_top_up_and_its_bonus_are_explained_in_chinese() {
         // 1 笔 × 200.00 = 200.00 元 paid; the bonus line is 10.00 元赠款 at 0.
         let p = offer()
-            .price(CTX, &kind(), "2026-03-05", Some(Fen(20000)))
+            .price(CTX, &kind(), "2026-03-05", Some(Fen::new(20000)))
             .unwrap();
         assert_eq!(p[0].unit, Bi::new("top-up", "笔"));
         assert_eq!(p[0].explanation.zh, "充值 200.00 元");
@@ -140,7 +140,7 @@ mod tests {
     #[test]
     fn a_denomination_without_bonus_is_one_line() {
         let p = offer()
-            .price(CTX, &kind(), "2026-03-05", Some(Fen(3000)))
+            .price(CTX, &kind(), "2026-03-05", Some(Fen::new(3000)))
             .unwrap();
         assert_eq!(p.len(), 1);
     }
@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn an_amount_not_on_offer_is_refused_with_the_choices() {
         let err = offer()
-            .price(CTX, &kind(), "2026-03-05", Some(Fen(4000)))
+            .price(CTX, &kind(), "2026-03-05", Some(Fen::new(4000)))
             .unwrap_err();
         assert_eq!(
             err.to_string(),
