@@ -88,7 +88,10 @@ async fn world() -> World {
                 holder_name: String::new(),
                 attributes: BTreeMap::new(),
                 meters: BTreeMap::new(),
-                paid_through: BTreeMap::from([("broadband".into(), "2026-10".into())]),
+                paid_through: BTreeMap::from([(
+                    FeeKind::parse("broadband").unwrap(),
+                    Month::parse("2026-10").unwrap(),
+                )]),
                 arrears: vec![],
             }),
         )],

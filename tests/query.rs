@@ -197,8 +197,8 @@ async fn readings_of_every_meter_page_in_date_order_and_each_comes_once() {
             holder_name: "赵六".into(),
             attributes: BTreeMap::new(),
             meters: BTreeMap::from([
-                ("water".into(), "W-a".into()),
-                ("hot-water".into(), "W-b".into()),
+                (FeeKind::parse("water").unwrap(), "W-a".into()),
+                (FeeKind::parse("hot-water").unwrap(), "W-b".into()),
             ]),
             paid_through: BTreeMap::new(),
             arrears: vec![],

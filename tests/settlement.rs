@@ -358,7 +358,10 @@ async fn overlapping_prepaid_months_cannot_be_paid_by_two_bills() {
                     ("building".into(), "A".into()),
                 ]),
                 meters: BTreeMap::new(),
-                paid_through: BTreeMap::from([("property".into(), "2026-10".into())]),
+                paid_through: BTreeMap::from([(
+                    FeeKind::parse("property").unwrap(),
+                    Month::parse("2026-10").unwrap(),
+                )]),
                 arrears: vec![],
             }),
         )],

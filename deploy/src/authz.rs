@@ -237,8 +237,8 @@ pub fn terminal(t: &TerminalId) -> Perms {
     publish.extend(QueryKind::ALL.iter().map(|k| subjects::query(*k)));
     publish.extend([
         subjects::wallet_any(),
-        subjects::events_of("pairing").unwrap_or_default(),
-        subjects::events_of("terminal").unwrap_or_default(),
+        subjects::events_like(EventKind::PairingOpened),
+        subjects::events_like(EventKind::TerminalOnline),
         subjects::terminal_presence(t),
         s(JS_INFO),
         stream_info(&kv_stream(TERMINALS_BUCKET)),

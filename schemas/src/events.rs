@@ -2,7 +2,9 @@
 //! (`posfee.events.<entity>.<what>`), published with `Nats-Msg-Id` = the event id so a retried
 //! publish is stored once.
 
-use crate::ids::{AccountNo, BillId, EventId, PayerHandle, PaymentId, TenantId, TerminalId};
+use crate::ids::{
+    AccountNo, BillId, EventId, FeeKind, Month, PayerHandle, PaymentId, TenantId, TerminalId,
+};
 use crate::money::Money;
 use crate::pairing::PairMode;
 use crate::subjects::EventKind;
@@ -194,10 +196,12 @@ pub struct AccountUpserted {
     pub attributes: BTreeMap<String, String>,
     /// Meter ids by fee kind, e.g. `water` → `W-0042`.
     #[serde(default)]
-    pub meters: BTreeMap<String, String>,
+    pub meters: BTreeMap<FeeKind, String>,
     /// The last month already paid per fee kind (`2026-09`), as the tenant's books stand.
+    /// Typed, so an event with a malformed kind or month does not decode at all (and is
+    /// reported) instead of losing the entry quietly.
     #[serde(default)]
-    pub paid_through: BTreeMap<String, String>,
+    pub paid_through: BTreeMap<FeeKind, Month>,
     /// Earlier bills still unpaid in the tenant's books; owed in full, may carry late fees.
     #[serde(default)]
     pub arrears: Vec<ArrearRecord>,
@@ -206,7 +210,7 @@ pub struct AccountUpserted {
 /// An unpaid earlier bill as the tenant's billing system reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArrearRecord {
-    pub kind: String,
+    pub kind: FeeKind,
     /// The period billed, e.g. `2026-01`.
     pub period: String,
     pub amount: Money,

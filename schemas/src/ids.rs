@@ -264,6 +264,51 @@ impl<'de> Deserialize<'de> for PairToken {
     }
 }
 
+/// A calendar month, `YYYY-MM` (year 1000–9999, month 01–12): written as that string on
+/// the wire and ordered as dates, so a malformed month cannot be represented.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Month(String);
+
+impl Month {
+    pub const KIND: &'static str = "month";
+
+    pub fn parse(s: impl Into<String>) -> Result<Self, IdError> {
+        let s: String = s.into();
+        let bad = IdError::Invalid {
+            kind: Self::KIND,
+            reason: "must be YYYY-MM",
+        };
+        let b = s.as_bytes();
+        let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+        if b.len() != 7 || b[4] != b'-' || !digits(0..4) || !digits(5..7) || b[0] == b'0' {
+            return Err(bad);
+        }
+        let month: u32 = s[5..7].parse().map_err(|_| bad.clone())?;
+        if !(1..=12).contains(&month) {
+            return Err(bad);
+        }
+        Ok(Self(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Month {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(s).map_err(serde::de::Error::custom)
+    }
+}
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -323,6 +368,27 @@ impl EventId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_is_yyyy_mm_and_nothing_else_decodes() {
+        assert_eq!(Month::parse("2026-09").unwrap().as_str(), "2026-09");
+        for bad in [
+            "2026-9",
+            "2026-13",
+            "2026-00",
+            "26-09",
+            "2026/09",
+            "0999-01",
+            "",
+            "２０２６-09",
+        ] {
+            assert!(Month::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        // An account event with a bad month does not decode, so it cannot lose it quietly.
+        let bad: Result<Month, _> = crate::decode(&crate::encode(&"2026-9"));
+        assert!(bad.is_err());
+        assert!(Month::parse("2026-10").unwrap() > Month::parse("2026-09").unwrap());
+    }
 
     #[test]
     fn a_device_id_is_the_fingerprint_of_its_nkey() {

@@ -100,6 +100,10 @@ pub fn event(kind: EventKind) -> String {
 pub fn events_all() -> String {
     format!("{PREFIX}.events.>")
 }
+/// Every event of the same entity as `kind` (`posfee.events.pairing.*` for a pairing event).
+pub fn events_like(kind: EventKind) -> String {
+    format!("{PREFIX}.events.{}.*", kind.entity())
+}
 /// Events of one entity (`payment`, `terminal` …) for filtered consumers.
 pub fn events_of(entity: &str) -> Result<String, IdError> {
     check_subject_token("event entity", entity)?;

@@ -702,10 +702,13 @@ fn every_event_kind_round_trips_with_its_documented_body() {
                 class: "residential".into(),
                 holder_name: "张三".into(),
                 attributes: BTreeMap::from([("area_m2".into(), "89.5".into())]),
-                meters: BTreeMap::from([("water".into(), "W-1".into())]),
-                paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
+                meters: BTreeMap::from([(FeeKind::parse("water").unwrap(), "W-1".into())]),
+                paid_through: BTreeMap::from([(
+                    FeeKind::parse("water").unwrap(),
+                    Month::parse("2026-09").unwrap(),
+                )]),
                 arrears: vec![ArrearRecord {
-                    kind: "water".into(),
+                    kind: FeeKind::parse("water").unwrap(),
                     period: "2026-08".into(),
                     amount: Money::cny(1234),
                     due_on: day(),

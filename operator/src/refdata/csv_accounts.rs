@@ -12,9 +12,9 @@
 use super::{pairs, records, row_event, Parsed};
 use chrono::NaiveDate;
 use posfee_schemas::events::{AccountUpserted, ArrearRecord, EventBody};
-use posfee_schemas::fee::period_months;
-use posfee_schemas::ids::{AccountNo, FeeKind, TenantId};
+use posfee_schemas::ids::{AccountNo, FeeKind, Month, TenantId};
 use posfee_schemas::money::{Fen, Money};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -63,21 +63,17 @@ fn row(r: &csv::StringRecord) -> Result<AccountUpserted, String> {
     // and the stream is kept for good and read by every view.
     let holder_name = posfee_schemas::query::mask_name(&text(f(3), "holder_name")?);
     let attributes = pairs(f(4), "attributes")?;
-    let meters = pairs(f(5), "meters")?;
-    for kind in meters.keys() {
-        FeeKind::parse(kind.clone()).map_err(|e| format!("meters: {e}"))?;
+    let mut meters = BTreeMap::new();
+    for (kind, meter) in pairs(f(5), "meters")? {
+        let kind = FeeKind::parse(kind).map_err(|e| format!("meters: {e}"))?;
+        meters.insert(kind, meter);
     }
-    let paid_through = pairs(f(6), "paid_through")?;
-    for (kind, month) in &paid_through {
-        FeeKind::parse(kind.clone()).map_err(|e| format!("paid_through: {e}"))?;
-        match period_months(month) {
-            Some((a, b)) if a == b => {}
-            _ => {
-                return Err(format!(
-                    "paid_through: {kind}={month} is not a month YYYY-MM"
-                ))
-            }
-        }
+    let mut paid_through = BTreeMap::new();
+    for (kind, month) in pairs(f(6), "paid_through")? {
+        let kind = FeeKind::parse(kind).map_err(|e| format!("paid_through: {e}"))?;
+        let month = Month::parse(month.as_str())
+            .map_err(|_| format!("paid_through: {kind}={month} is not a month YYYY-MM"))?;
+        paid_through.insert(kind, month);
     }
     let mut arrears = Vec::new();
     for part in f(7).split(';').map(str::trim).filter(|p| !p.is_empty()) {
@@ -87,7 +83,7 @@ fn row(r: &csv::StringRecord) -> Result<AccountUpserted, String> {
                 "arrears: {part:?} is not kind:period:amount:due_on"
             ));
         };
-        FeeKind::parse(kind).map_err(|e| format!("arrears: {e}"))?;
+        let kind = FeeKind::parse(kind).map_err(|e| format!("arrears: {e}"))?;
         let amount = Fen::parse_yuan(amount).map_err(|e| format!("arrears: {e}"))?;
         if amount <= Fen::ZERO {
             return Err(format!("arrears: {part:?} amount must be above zero"));
@@ -95,7 +91,7 @@ fn row(r: &csv::StringRecord) -> Result<AccountUpserted, String> {
         let due_on = NaiveDate::from_str(due_on)
             .map_err(|_| format!("arrears: due date {due_on:?} is not YYYY-MM-DD"))?;
         arrears.push(ArrearRecord {
-            kind: kind.to_string(),
+            kind,
             period: period.to_string(),
             amount: Money {
                 fen: amount,

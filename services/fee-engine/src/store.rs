@@ -44,8 +44,8 @@ struct AccountRecord {
     holder_masked: String,
     class: String,
     attributes: BTreeMap<String, String>,
-    meters: BTreeMap<String, String>,
-    paid_through: BTreeMap<String, String>,
+    meters: BTreeMap<FeeKind, String>,
+    paid_through: BTreeMap<FeeKind, posfee_schemas::ids::Month>,
     arrears: Vec<posfee_schemas::events::ArrearRecord>,
 }
 
@@ -120,8 +120,11 @@ impl Store {
     pub fn feed_time(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         Ok(match self.meta.get(FEED_TIME_KEY)? {
             Some(v) => {
-                let ms = i64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]));
-                DateTime::<Utc>::from_timestamp_millis(ms)
+                let bytes: [u8; 8] = v
+                    .as_ref()
+                    .try_into()
+                    .context("the stored feed time is not 8 bytes")?;
+                DateTime::<Utc>::from_timestamp_millis(i64::from_be_bytes(bytes))
             }
             None => None,
         })
@@ -145,7 +148,9 @@ impl Store {
         let mut n = 0;
         for entry in self.expiry.range(..cut).take(limit) {
             let (k, idem) = entry?;
-            let bill_id = k.get(8..).unwrap_or_default();
+            let Some(bill_id) = k.get(8..) else {
+                anyhow::bail!("an expiry key shorter than its timestamp");
+            };
             // Only the idempotency record that still names this bill.
             if self.idem.get(&idem)?.as_deref() == Some(bill_id) {
                 self.idem.remove(&idem)?;
@@ -242,17 +247,12 @@ impl Store {
             return Ok(None);
         };
         let rec: AccountRecord = decode(&raw).context("stored account")?;
-        let mut meters = BTreeMap::new();
-        for (kind, meter) in &rec.meters {
-            if let Ok(kind) = FeeKind::parse(kind.clone()) {
-                meters.insert(kind, meter.clone());
-            }
-        }
+        let meters = rec.meters.clone();
         let mut paid_through = BTreeMap::new();
         for (kind, month) in &rec.paid_through {
-            if let (Ok(kind), Ok(month)) = (FeeKind::parse(kind.clone()), YearMonth::parse(month)) {
-                paid_through.insert(kind, month);
-            }
+            let month = YearMonth::parse(month.as_str())
+                .with_context(|| format!("paid_through month {month} of {kind}"))?;
+            paid_through.insert(kind.clone(), month);
         }
         let mut prefix = key(&[tenant.as_str(), account.as_str()]);
         prefix.push(0);
@@ -293,20 +293,18 @@ impl Store {
             let paid = self.arrears_paid.contains_key(key(&[
                 tenant.as_str(),
                 account.as_str(),
-                &a.kind,
+                a.kind.as_str(),
                 &a.period,
             ]))?;
             if paid {
                 continue;
             }
-            if let Ok(kind) = FeeKind::parse(a.kind.clone()) {
-                arrears.push(Arrear {
-                    kind,
-                    period: a.period.clone(),
-                    amount: a.amount.fen,
-                    due_on: a.due_on,
-                });
-            }
+            arrears.push(Arrear {
+                kind: a.kind.clone(),
+                period: a.period.clone(),
+                amount: a.amount.fen,
+                due_on: a.due_on,
+            });
         }
         Ok(Some(AccountFacts {
             tenant: tenant.clone(),

@@ -75,7 +75,7 @@ impl Store {
         let mut out = Vec::new();
         for item in self.balances.iter() {
             let (k, v) = item?;
-            out.push((String::from_utf8_lossy(&k).to_string(), decode_i64(&v)));
+            out.push((String::from_utf8_lossy(&k).to_string(), decode_i64(&v)?));
         }
         Ok(out)
     }
@@ -90,10 +90,14 @@ pub fn post(
 ) -> Result<(), sled::transaction::UnabortableTransactionError> {
     for (key, leg) in legs {
         postings.insert(key, posfee_schemas::encode(leg))?;
-        let old = balances
-            .get(leg.account.as_bytes())?
-            .map(|v| decode_i64(&v))
-            .unwrap_or(0);
+        let old = match balances.get(leg.account.as_bytes())? {
+            Some(v) => decode_i64(&v).map_err(|e| {
+                sled::transaction::UnabortableTransactionError::Storage(sled::Error::ReportableBug(
+                    e.to_string(),
+                ))
+            })?,
+            None => 0,
+        };
         balances.insert(
             leg.account.as_bytes(),
             &old.saturating_add(leg.fen).to_be_bytes(),
@@ -102,8 +106,12 @@ pub fn post(
     Ok(())
 }
 
-pub fn decode_i64(v: &[u8]) -> i64 {
-    v.try_into().map(i64::from_be_bytes).unwrap_or(0)
+/// A stored balance: eight big-endian bytes, or an error (never a silent zero).
+pub fn decode_i64(v: &[u8]) -> anyhow::Result<i64> {
+    let bytes: [u8; 8] = v
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("a stored balance is {} bytes, not 8", v.len()))?;
+    Ok(i64::from_be_bytes(bytes))
 }
 
 /// The payment platform's clearing account: money paygate has captured and owes the tenants.

@@ -21,7 +21,7 @@ pub struct AccountView {
     pub class: String,
     pub holder_masked: String,
     pub attributes: BTreeMap<String, String>,
-    pub meters: BTreeMap<String, String>,
+    pub meters: BTreeMap<posfee_schemas::ids::FeeKind, String>,
 }
 
 #[derive(Clone)]

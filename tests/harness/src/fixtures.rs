@@ -8,12 +8,18 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use ed25519_dalek::SigningKey;
 use posfee_client::call;
 use posfee_schemas::events::{AccountUpserted, Event, EventBody, ReadingRecorded};
-use posfee_schemas::ids::{AccountNo, EventId, IdempotencyKey, KeyId, PayerHandle, TenantId};
+use posfee_schemas::ids::{
+    AccountNo, EventId, FeeKind, IdempotencyKey, KeyId, Month, PayerHandle, TenantId,
+};
 use posfee_schemas::paygate::{RegisterReply, RegisterRequest};
 use posfee_schemas::subjects::{self, PaygateOp};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::str::FromStr;
+
+fn water_kind() -> FeeKind {
+    FeeKind::parse("water").expect("a fee kind")
+}
 
 /// 2026-11-25 10:00 in Shanghai: the day the fixtures are billed.
 pub fn billing_now() -> DateTime<Utc> {
@@ -59,8 +65,11 @@ pub fn water_household_events(account: &AccountNo) -> Vec<Event> {
                 class: "residential".into(),
                 holder_name: "王五".into(),
                 attributes: BTreeMap::new(),
-                meters: BTreeMap::from([("water".into(), meter.clone())]),
-                paid_through: BTreeMap::from([("water".into(), "2026-09".into())]),
+                meters: BTreeMap::from([(water_kind(), meter.clone())]),
+                paid_through: BTreeMap::from([(
+                    water_kind(),
+                    Month::parse("2026-09").expect("a month"),
+                )]),
                 arrears: vec![],
             }),
         ),

@@ -31,15 +31,12 @@ impl Tenant {
         let mut billed = BTreeSet::new();
         for (column, kinds) in used {
             for kind in kinds {
-                match FeeKind::parse(kind.as_str())
-                    .ok()
-                    .filter(|k| self.kind(k).is_some())
-                {
+                match Some(kind.clone()).filter(|k| self.kind(k).is_some()) {
                     Some(k) => {
                         billed.insert(k);
                     }
                     None => problems.push(format!(
-                        "{column}: tenant {} does not bill {kind:?} (it bills {})",
+                        "{column}: tenant {} does not bill \"{kind}\" (it bills {})",
                         self.id,
                         self.kind_names()
                     )),
