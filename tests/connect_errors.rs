@@ -39,7 +39,7 @@ async fn a_revoked_kiosk_or_phone_key_is_reported_as_refused_with_the_command_th
         .revoke_terminal(&TerminalId::parse("kiosk-07").unwrap())
         .unwrap();
     h.registry().revoke_device(&device).unwrap();
-    h.apply_users().unwrap();
+    h.apply_users().await.unwrap();
 
     for (who, seed, remedy) in [
         (

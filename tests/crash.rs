@@ -49,7 +49,8 @@ fn service_pid(data: &Path, service: &str) -> Option<i32> {
 }
 
 async fn connect(data: &Path, url: &str, role: Role) -> async_nats::Client {
-    let seed = creds::read_seed(&data.join("creds").join(format!("{role}.nk"))).unwrap();
+    let seed =
+        creds::read_seed(&posfee_deploy::layout::DataDir::new(data).role_seed(role)).unwrap();
     bus::connect(url, role, Some(seed), "crash-test")
         .await
         .unwrap()

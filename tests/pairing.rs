@@ -181,9 +181,9 @@ async fn mode_a_first_join_gets_the_verified_bill_and_the_code_is_then_spent() {
     for e in &events {
         let text = serde_json::to_string(e).unwrap();
         let raw = posfee_schemas::encode(e);
-        assert!(!text.contains(code.token.as_str()), "{text}");
+        assert!(!text.contains(code.token().as_str()), "{text}");
         assert!(!text.contains(&symbols), "{text}");
-        assert!(!String::from_utf8_lossy(&raw).contains(code.token.as_str()));
+        assert!(!String::from_utf8_lossy(&raw).contains(code.token().as_str()));
     }
 }
 
@@ -235,7 +235,7 @@ async fn a_malformed_or_foreign_join_is_refused_and_the_pairing_stays_open_for_t
 
     let shown = issue(&a).await;
     let (code, _cancel, task) = open_pairing(&a, &shown).await;
-    let subject = subjects::pair(&kiosk(), &code.token);
+    let subject = subjects::pair(&kiosk(), code.token());
     for bad in [
         PairJoin {
             terminal: TerminalId::parse("kiosk-99").unwrap(),
@@ -314,7 +314,7 @@ async fn offer_raw(
 ) -> Result<WalletAnswer, CallError> {
     call(
         kiosk_client,
-        subjects::wallet(code.device.as_ref().unwrap(), &code.token),
+        subjects::wallet(code.device_id().as_ref().unwrap(), code.token()),
         offer,
         Some(Duration::from_secs(5)),
     )

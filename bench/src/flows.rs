@@ -134,7 +134,7 @@ impl Bus {
 
     /// Keys for the bench's kiosks (kept for the next run) and one phone per lane (revoked
     /// when the run ends), issued as `posfee keys` does, with one reload of the server.
-    fn issue(&self, lanes: usize) -> anyhow::Result<(Vec<TerminalId>, Vec<DeviceId>)> {
+    async fn issue(&self, lanes: usize) -> anyhow::Result<(Vec<TerminalId>, Vec<DeviceId>)> {
         let registry = Registry::new(&self.data.creds());
         let _lock = registry.lock()?;
         let mut terminals = Vec::with_capacity(lanes);
@@ -150,17 +150,19 @@ impl Bus {
                 devices.push(d);
             }
         }
-        posfee_deploy::natsd::apply_users(&self.data, &posfee_deploy::natsd::default_conf())?;
+        posfee_deploy::natsd::apply_users_async(&self.data, &posfee_deploy::natsd::default_conf())
+            .await?;
         Ok((terminals, devices))
     }
 
-    fn revoke(&self, devices: &[DeviceId]) -> anyhow::Result<()> {
+    async fn revoke(&self, devices: &[DeviceId]) -> anyhow::Result<()> {
         let registry = Registry::new(&self.data.creds());
         let _lock = registry.lock()?;
         for d in devices {
             registry.revoke_device(d)?;
         }
-        posfee_deploy::natsd::apply_users(&self.data, &posfee_deploy::natsd::default_conf())?;
+        posfee_deploy::natsd::apply_users_async(&self.data, &posfee_deploy::natsd::default_conf())
+            .await?;
         Ok(())
     }
 }
@@ -531,7 +533,7 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         Some(rate) => ((rate * 0.25).ceil() as usize).clamp(4, 256),
         None => args.concurrency.max(1),
     };
-    let (terminals, devices) = sys.bus.issue(lanes_n)?;
+    let (terminals, devices) = sys.bus.issue(lanes_n).await?;
     let mut lanes = Vec::with_capacity(lanes_n);
     for (i, (t, d)) in terminals.iter().zip(&devices).enumerate() {
         lanes.push(Lane::new(&sys.bus, &homes, i, t.clone(), d.clone()).await?);
@@ -616,7 +618,7 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
     let flows = rec.total.len();
     let flows_per_sec = flows as f64 / seconds;
     let totals = pct(&rec.total);
-    if let Err(e) = sys.bus.revoke(&devices) {
+    if let Err(e) = sys.bus.revoke(&devices).await {
         eprintln!("could not revoke the bench's phones: {e:#}");
     }
     let settled = match settled_count(&sys).await {

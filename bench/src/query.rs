@@ -102,7 +102,7 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
         .collect();
     if !args.skip_import {
         let url = running_url(&data)?;
-        let seed = creds::read_seed(&data.creds().join(format!("{}.nk", Role::Importer)))?;
+        let seed = creds::read_seed(&data.role_seed(Role::Importer))?;
         let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
         let t = Instant::now();
         let a = publish(&importer, &parsed.events, true).await?;

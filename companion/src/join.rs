@@ -17,7 +17,7 @@ pub const JOIN_TIMEOUT_MS: u64 = 5_000;
 pub const GONE_MESSAGE: &str = "this code was already used, cancelled or has expired";
 
 pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill> {
-    let (PairMode::TerminalPresents, Some(terminal)) = (code.mode, &code.terminal) else {
+    let (PairMode::TerminalPresents, Some(terminal)) = (code.mode(), code.terminal_id()) else {
         return Err(WireError::field(
             "code",
             "this is a phone wallet code, not a kiosk pairing code",
@@ -26,12 +26,12 @@ pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill>
     let (channel, notices) = link::listen(c).await?;
     let join = PairJoin {
         terminal: terminal.clone(),
-        bill_id: code.bill_id,
+        bill_id: code.bill_id(),
         notify: Some(channel),
     };
     let offer: BillOffer = call(
         &c.client,
-        subjects::pair(terminal, &code.token),
+        subjects::pair(terminal, code.token()),
         &join,
         Some(Duration::from_millis(JOIN_TIMEOUT_MS)),
     )
@@ -45,7 +45,7 @@ pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill>
         other => crate::from_call(other),
     })?;
     let mut verified = verify::offer(c, &offer, terminal).await?;
-    if let Some(b) = code.bill_id {
+    if let Some(b) = code.bill_id() {
         if b != verified.bill.bill_id {
             return Err(WireError::new(
                 ErrorCode::Forbidden,

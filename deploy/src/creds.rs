@@ -27,7 +27,7 @@ impl RoleCreds {
     }
 
     pub fn seed_file(&self, role: Role) -> PathBuf {
-        self.dir.join(format!("{}.nk", role.as_str()))
+        crate::layout::role_seed_file(&self.dir, role)
     }
 
     pub fn seed(&self, role: Role) -> anyhow::Result<String> {

@@ -89,7 +89,7 @@ impl Registry {
     /// `<creds>/<role>.nk`, or a kiosk's or phone's unless `--out` sent it elsewhere.
     pub fn seed_file(&self, who: &Identity) -> PathBuf {
         match who {
-            Identity::Role(r) => self.creds.join(format!("{r}.nk")),
+            Identity::Role(r) => crate::layout::role_seed_file(&self.creds, *r),
             Identity::Terminal(t) => self.terminal_seed_file(t),
             Identity::Device(d) => self.device_seed_file(d),
         }

@@ -29,11 +29,16 @@ impl DataDir {
         &self.0
     }
 
+    /// A service role's or tool's seed: `<data-dir>/creds/<role>.nk`.
+    pub fn role_seed(&self, role: Role) -> PathBuf {
+        role_seed_file(&self.creds(), role)
+    }
+
     /// Refuses a data dir that `posfee up` has not set up (no role keys), so a mistyped
     /// `--data-dir` is named instead of silently read as empty or filled with fresh keys.
     pub fn require_set_up(&self) -> anyhow::Result<()> {
         self.refuse_file()?;
-        let admin = self.creds().join(format!("{}.nk", Role::Admin));
+        let admin = self.role_seed(Role::Admin);
         if !admin.exists() {
             bail!(
                 "{} is not a posfee data dir (no {}): a data dir is set up by `posfee up --data-dir {}`; check --data-dir (default ./data)",
@@ -85,4 +90,9 @@ impl DataDir {
     pub fn service(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }
+}
+
+/// Where a role's seed lives in a creds folder: the one place that names it.
+pub fn role_seed_file(creds: &Path, role: Role) -> PathBuf {
+    creds.join(format!("{}.nk", role.as_str()))
 }

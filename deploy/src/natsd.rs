@@ -176,6 +176,18 @@ pub fn reload(run_dir: &Path, log_file: &Path) -> anyhow::Result<Option<u32>> {
     }
 }
 
+/// [`apply_users`] for async callers: it runs `nats-server -t` and waits for the reload in the
+/// server's log, so it runs on the blocking pool, never on an async worker.
+pub async fn apply_users_async(
+    data: &crate::layout::DataDir,
+    base: &Path,
+) -> anyhow::Result<Option<u32>> {
+    let (data, base) = (data.clone(), base.to_path_buf());
+    tokio::task::spawn_blocking(move || apply_users(&data, &base))
+        .await
+        .context("applying users")?
+}
+
 /// Renders the users again, has nats-server check the configuration, and reloads the server
 /// running on this data dir, if any. What `posfee keys` does after every change.
 pub fn apply_users(data: &crate::layout::DataDir, base: &Path) -> anyhow::Result<Option<u32>> {

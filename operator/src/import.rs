@@ -84,7 +84,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     for input in &mut inputs {
         check::against_rules(&mut input.parsed, &rules, &rules_dir);
     }
-    let seed = creds::read_seed(&data.creds().join(format!("{}.nk", Role::Importer)))?;
+    let seed = creds::read_seed(&data.role_seed(Role::Importer))?;
     let client = bus::connect(&url, Role::Importer, Some(seed), "posfee-import").await?;
     if let [accounts @ .., readings] = inputs.as_mut_slice() {
         if matches!(args.what, What::Readings) {

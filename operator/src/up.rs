@@ -336,6 +336,6 @@ pub fn running_url(data: &DataDir) -> anyhow::Result<String> {
 /// Connects as the operator to the system running on `data`.
 pub async fn connect_operator(data: &DataDir) -> anyhow::Result<async_nats::Client> {
     let url = running_url(data)?;
-    let seed = posfee_client::creds::read_seed(&data.creds().join("operator.nk"))?;
+    let seed = posfee_client::creds::read_seed(&data.role_seed(Role::Operator))?;
     bus::connect(&url, Role::Operator, Some(seed), "posfee-operator").await
 }

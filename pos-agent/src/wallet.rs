@@ -27,8 +27,8 @@ pub enum Offered {
 /// Where a wallet code's phone hears the kiosk: the code's own subject.
 pub fn channel(code: &PairCode) -> Option<PhoneChannel> {
     Some(PhoneChannel {
-        device: code.device.clone()?,
-        token: code.token.clone(),
+        device: code.device_id()?.clone(),
+        token: code.token().clone(),
     })
 }
 
@@ -41,13 +41,13 @@ pub async fn offer(
     updates: Option<PairToken>,
     cancel: &CancellationToken,
 ) -> crate::Result<Offered> {
-    if code.mode != PairMode::PhonePresents {
+    if code.mode() != PairMode::PhonePresents {
         return Err(WireError::field(
             "wallet",
             "this is a terminal pairing code, not a phone wallet code",
         ));
     }
-    let Some(device) = &code.device else {
+    let Some(device) = code.device_id() else {
         return Err(WireError::field("wallet", "the code names no phone"));
     };
     let ttl = agent.settings.pairing_ttl;
@@ -73,7 +73,7 @@ pub async fn offer(
     // to the whole pairing time.
     let asked = call::<_, WalletAnswer>(
         &agent.client,
-        subjects::wallet(device, &code.token),
+        subjects::wallet(device, code.token()),
         &offer,
         Some(ttl),
     );

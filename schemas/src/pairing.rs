@@ -128,19 +128,20 @@ pub struct WalletAnswer {
     pub bill_id: BillId,
 }
 
-/// What a code (QR or typed) carries.
+/// What a code (QR or typed) carries: a terminal's pairing (mode A) or a phone's wallet code
+/// (mode B), never a mix of the two.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PairCode {
-    pub mode: PairMode,
-    /// Mode A: the terminal showing the code.
-    #[serde(default)]
-    pub terminal: Option<TerminalId>,
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum PairCode {
+    /// Mode A: the terminal showing the code, for one bill when the code says which.
+    TerminalPresents {
+        terminal: TerminalId,
+        token: PairToken,
+        #[serde(default)]
+        bill_id: Option<BillId>,
+    },
     /// Mode B: the phone showing the code.
-    #[serde(default)]
-    pub device: Option<DeviceId>,
-    pub token: PairToken,
-    #[serde(default)]
-    pub bill_id: Option<BillId>,
+    PhonePresents { device: DeviceId, token: PairToken },
 }
 
 // --- code formats ---------------------------------------------------------------------------
@@ -216,10 +217,8 @@ impl PairMode {
 impl PairCode {
     /// Mode A: the code a terminal shows for one bill.
     pub fn terminal(terminal: TerminalId, token: PairToken, bill_id: Option<BillId>) -> PairCode {
-        PairCode {
-            mode: PairMode::TerminalPresents,
-            terminal: Some(terminal),
-            device: None,
+        PairCode::TerminalPresents {
+            terminal,
             token,
             bill_id,
         }
@@ -227,49 +226,81 @@ impl PairCode {
 
     /// Mode B: the code a phone shows.
     pub fn wallet(device: DeviceId, token: PairToken) -> PairCode {
-        PairCode {
-            mode: PairMode::PhonePresents,
-            terminal: None,
-            device: Some(device),
-            token,
-            bill_id: None,
+        PairCode::PhonePresents { device, token }
+    }
+
+    pub fn mode(&self) -> PairMode {
+        match self {
+            PairCode::TerminalPresents { .. } => PairMode::TerminalPresents,
+            PairCode::PhonePresents { .. } => PairMode::PhonePresents,
+        }
+    }
+
+    pub fn token(&self) -> &PairToken {
+        match self {
+            PairCode::TerminalPresents { token, .. } | PairCode::PhonePresents { token, .. } => {
+                token
+            }
+        }
+    }
+
+    /// Mode A: the terminal showing the code.
+    pub fn terminal_id(&self) -> Option<&TerminalId> {
+        match self {
+            PairCode::TerminalPresents { terminal, .. } => Some(terminal),
+            PairCode::PhonePresents { .. } => None,
+        }
+    }
+
+    /// Mode B: the phone showing the code.
+    pub fn device_id(&self) -> Option<&DeviceId> {
+        match self {
+            PairCode::PhonePresents { device, .. } => Some(device),
+            PairCode::TerminalPresents { .. } => None,
+        }
+    }
+
+    /// Mode A: the bill the code was shown for, when it says.
+    pub fn bill_id(&self) -> Option<BillId> {
+        match self {
+            PairCode::TerminalPresents { bill_id, .. } => *bill_id,
+            PairCode::PhonePresents { .. } => None,
         }
     }
 
     /// Who shows the code: the terminal (mode A) or the phone (mode B).
-    fn presenter(&self) -> Option<&str> {
-        match self.mode {
-            PairMode::TerminalPresents => self.terminal.as_ref().map(TerminalId::as_str),
-            PairMode::PhonePresents => self.device.as_ref().map(DeviceId::as_str),
+    fn presenter(&self) -> &str {
+        match self {
+            PairCode::TerminalPresents { terminal, .. } => terminal.as_str(),
+            PairCode::PhonePresents { device, .. } => device.as_str(),
         }
     }
 
     /// The URI for the QR code.
     pub fn uri(&self) -> String {
-        match (&self.mode, &self.terminal) {
-            (PairMode::TerminalPresents, Some(t)) => {
-                let mut s = format!("{URI_SCHEME}pair/{t}/{}", self.token);
-                if let Some(b) = self.bill_id {
+        match self {
+            PairCode::TerminalPresents {
+                terminal,
+                token,
+                bill_id,
+            } => {
+                let mut s = format!("{URI_SCHEME}pair/{terminal}/{token}");
+                if let Some(b) = bill_id {
                     s.push_str(&format!("?bill={b}"));
                 }
                 s
             }
-            // The constructors always set a code's terminal or device; a hand-built one without
-            // it renders as a link the parser refuses.
-            (PairMode::TerminalPresents, None) => format!("{URI_SCHEME}pair//{}", self.token),
-            (PairMode::PhonePresents, _) => format!(
-                "{URI_SCHEME}wallet/{}/{}",
-                self.presenter().unwrap_or_default(),
-                self.token
-            ),
+            PairCode::PhonePresents { device, token } => {
+                format!("{URI_SCHEME}wallet/{device}/{token}")
+            }
         }
     }
 
     /// The short code a person types. Mode A does not carry the bill id: the terminal knows
     /// which bill it shows, and the phone learns it from the signed offer.
     pub fn typed(&self) -> String {
-        let value = token_value(&self.token);
-        let check = checksum(self.mode, self.presenter(), value);
+        let value = token_value(self.token());
+        let check = checksum(self.mode(), Some(self.presenter()), value);
         let mut symbols = String::with_capacity(TYPED_TOKEN_SYMBOLS + TYPED_CHECK_SYMBOLS);
         for i in (0..TYPED_TOKEN_SYMBOLS).rev() {
             symbols.push(symbol((value >> (5 * i)) as usize & 31));
@@ -282,10 +313,7 @@ impl PairCode {
             .map(|c| String::from_utf8_lossy(c).into_owned())
             .collect();
         let grouped = grouped.join("-");
-        match self.presenter() {
-            Some(id) => format!("{id}:{grouped}"),
-            None => grouped,
-        }
+        format!("{}:{grouped}", self.presenter())
     }
 
     /// Reads a URI or a typed code, of either mode.
@@ -349,10 +377,10 @@ impl PairCode {
         };
         match PairCode::read(input, Some(mode)) {
             // A link says its mode itself.
-            Ok(code) if code.mode != mode => Err(wrong(code.mode)),
+            Ok(code) if code.mode() != mode => Err(wrong(code.mode())),
             Ok(code) => Ok(code),
             Err(e) => match PairCode::read(input, Some(mode.other())) {
-                Ok(other) => Err(wrong(other.mode)),
+                Ok(other) => Err(wrong(other.mode())),
                 Err(_) => Err(e),
             },
         }
@@ -724,7 +752,7 @@ mod tests {
                 PairCode::terminal(kiosk(), tok, None)
             };
             prop_assert_eq!(PairCode::parse(&code.uri()).unwrap(), code.clone());
-            prop_assert_eq!(PairCode::parse_mode(&code.typed(), code.mode).unwrap(), code);
+            prop_assert_eq!(PairCode::parse_mode(&code.typed(), code.mode()).unwrap(), code);
         }
 
         #[test]

@@ -437,13 +437,14 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     );
     round_trip(
         "PairCode",
-        PairCode {
-            mode: PairMode::TerminalPresents,
-            terminal: Some(term()),
-            device: Some(DeviceId::parse("phabcd2345").unwrap()),
-            token: PairToken::generate(),
-            bill_id: Some(bid),
-        },
+        PairCode::terminal(term(), PairToken::generate(), Some(bid)),
+    );
+    round_trip(
+        "PairCode",
+        PairCode::wallet(
+            DeviceId::parse("phabcd2345").unwrap(),
+            PairToken::generate(),
+        ),
     );
     round_trip(
         "RegisterRequest",

@@ -226,9 +226,9 @@ fn typed(mode: PairMode, presenter: &str, token: &PairToken) -> String {
 }
 
 fn code_text(mode: PairMode, presenter: &str, code: &PairCode) -> String {
-    let input = check_input(mode, presenter, &code.token);
+    let input = check_input(mode, presenter, code.token());
     let crc = crc16(&input);
-    let typed_doc = typed(mode, presenter, &code.token);
+    let typed_doc = typed(mode, presenter, code.token());
     assert_eq!(
         typed_doc,
         code.typed(),

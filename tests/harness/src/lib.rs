@@ -139,7 +139,7 @@ impl Harness {
         let id = TerminalId::parse(id)?;
         if !self.registry().terminal_seed_file(&id).exists() {
             self.registry().add_terminal(&id, None, false)?;
-            self.apply_users()?;
+            self.apply_users().await?;
         }
         self.connect_as(Identity::Terminal(id)).await
     }
@@ -147,7 +147,7 @@ impl Harness {
     /// Issues a new phone's key the way `posfee keys device` does and connects as it.
     pub async fn phone(&self) -> anyhow::Result<(DeviceId, async_nats::Client)> {
         let issued = self.registry().add_device(None)?;
-        self.apply_users()?;
+        self.apply_users().await?;
         let Identity::Device(id) = issued.who.clone() else {
             anyhow::bail!("a device key named {}", issued.who);
         };
@@ -189,8 +189,9 @@ impl Harness {
     }
 
     /// Renders the users again and reloads the server, as `posfee keys` does after a change.
-    pub fn apply_users(&self) -> anyhow::Result<()> {
-        natsd::apply_users(&self.data, &natsd::default_conf())?
+    pub async fn apply_users(&self) -> anyhow::Result<()> {
+        natsd::apply_users_async(&self.data, &natsd::default_conf())
+            .await?
             .context("the harness's server is not running")?;
         Ok(())
     }
