@@ -11,10 +11,11 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(PairCode::parse(&code.uri()).ok(), Some(code.clone()), "uri");
     // The mode is in the typed code's check only, so it reads back in its own mode.
-    let typed = PairCode::parse_mode(&code.typed(), code.mode).expect("its own typed code parses");
+    let typed = PairCode::parse_mode(&code.typed(), code.mode()).expect("its own typed code parses");
+    // The typed form does not carry the bill id.
     assert_eq!(
-        (typed.mode, typed.terminal, typed.device, typed.token),
-        (code.mode, code.terminal, code.device, code.token),
+        (typed.mode(), typed.terminal_id(), typed.device_id(), typed.token()),
+        (code.mode(), code.terminal_id(), code.device_id(), code.token()),
         "typed"
     );
 });
