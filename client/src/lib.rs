@@ -6,6 +6,7 @@
 
 pub mod bus;
 pub mod call;
+pub mod cli;
 pub mod clock;
 pub mod creds;
 pub mod ending;

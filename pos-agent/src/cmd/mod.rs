@@ -79,17 +79,8 @@ impl Cli {
     /// Parses the command line; the environment variables of earlier versions
     /// ([`crate::config::OLD_ENV_NAMES`]) are read when the new ones are not set.
     pub fn parse_env() -> Cli {
-        let mut cmd = Cli::command();
-        for (id, old) in crate::config::OLD_ENV_NAMES {
-            let new_set = cmd
-                .get_arguments()
-                .find(|a| a.get_id() == id)
-                .and_then(|a| a.get_env())
-                .is_some_and(|n| std::env::var_os(n).is_some());
-            if !new_set && std::env::var_os(old).is_some() {
-                cmd = cmd.mut_arg(*id, |a| a.env(*old));
-            }
-        }
+        let cmd =
+            posfee_client::cli::with_old_env_names(Cli::command(), crate::config::OLD_ENV_NAMES);
         let matches = cmd.get_matches();
         Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
     }
