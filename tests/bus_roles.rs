@@ -398,3 +398,125 @@ async fn every_service_runs_in_process_and_answers_discovery() {
         .await;
     assert!(res.is_err(), "a stopped ledger still answers");
 }
+
+/// What has reached `sub` by now: a round trip through the server on its connection first, so
+/// everything routed to it before has arrived.
+async fn arrived(client: &async_nats::Client, sub: &mut async_nats::Subscriber) -> usize {
+    use futures::{FutureExt, StreamExt};
+    assert!(served(client).await);
+    let mut n = 0;
+    while let Some(Some(_)) = sub.next().now_or_never() {
+        n += 1;
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_service_answers_only_into_the_askers_own_inbox() {
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::Paygate, ServiceOptions::default())
+        .await
+        .unwrap();
+    let victim = h.terminal("kiosk-02").await.unwrap();
+    let mut receipts = victim
+        .subscribe(subjects::receipt(&kiosk("kiosk-02")))
+        .await
+        .unwrap();
+    assert!(served(&victim).await);
+    let (_, phone) = h.phone().await.unwrap();
+    let register = subjects::paygate(PaygateOp::Register);
+    // The reply aimed at another kiosk's receipts, then the same request asked properly.
+    phone
+        .publish_with_reply(
+            register.clone(),
+            subjects::receipt(&kiosk("kiosk-02")),
+            "garbage".into(),
+        )
+        .await
+        .unwrap();
+    let answer = phone.request(register, "garbage".into()).await.unwrap();
+    // The probe can succeed: paygate does answer this request, with its refusal.
+    let refused = posfee_client::call::error_from_headers(&answer).unwrap();
+    assert_eq!(refused.code, posfee_schemas::ErrorCode::BadRequest);
+    assert_eq!(
+        arrived(&victim, &mut receipts).await,
+        0,
+        "the answer reached kiosk-02's receipts"
+    );
+}
+
+#[tokio::test]
+async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
+    use posfee_schemas::pairing::{BillOffer, PairJoin};
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::FeeEngine, ServiceOptions::default())
+        .await
+        .unwrap();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    let account = posfee_schemas::ids::AccountNo::parse("3-1-1202").unwrap();
+    posfee_harness::fixtures::import_water_households(&importer, std::slice::from_ref(&account))
+        .await
+        .unwrap();
+    let clock = std::sync::Arc::new(posfee_client::ManualClock::new(
+        posfee_harness::fixtures::billing_now(),
+    ));
+    let a = h
+        .kiosk(&kiosk("kiosk-01"), Duration::from_secs(30), clock)
+        .await
+        .unwrap();
+    let victim = h.terminal("kiosk-02").await.unwrap();
+    let mut receipts = victim
+        .subscribe(subjects::receipt(&kiosk("kiosk-02")))
+        .await
+        .unwrap();
+    let shown = posfee_pos_agent::bill::issue(
+        &a,
+        posfee_schemas::fee::QuoteRequest {
+            tenant: posfee_harness::fixtures::water(),
+            account,
+            kinds: vec![],
+            as_of: None,
+            prepay_months: None,
+            top_up: None,
+        },
+    )
+    .await
+    .unwrap();
+    let open = posfee_pos_agent::pairing::open(&a, &shown, None)
+        .await
+        .unwrap();
+    let token = open.code.token().clone();
+    let waiting = {
+        let a = a.clone();
+        tokio::spawn(async move {
+            open.wait(&a, &posfee_pos_agent::CancellationToken::new())
+                .await
+        })
+    };
+    let (_, phone) = h.phone().await.unwrap();
+    let join = PairJoin {
+        terminal: kiosk("kiosk-01"),
+        bill_id: None,
+        notify: None,
+    };
+    let subject = subjects::pair(&kiosk("kiosk-01"), &token);
+    phone
+        .publish_with_reply(
+            subject.clone(),
+            subjects::receipt(&kiosk("kiosk-02")),
+            posfee_schemas::encode(&join).into(),
+        )
+        .await
+        .unwrap();
+    // The probe can succeed: the same join from the phone's own inbox gets the bill.
+    let offer: BillOffer = posfee_client::call(&phone, subject, &join, None)
+        .await
+        .unwrap();
+    assert_eq!(offer.bill.bill_id, shown.issued.bill_id);
+    waiting.await.unwrap().unwrap();
+    assert_eq!(
+        arrived(&victim, &mut receipts).await,
+        0,
+        "the bill reached kiosk-02's receipts"
+    );
+}

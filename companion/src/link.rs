@@ -131,7 +131,9 @@ async fn listen_for_notice(
     );
     while let Some(msg) = notices.next().await {
         if msg.reply.is_some() {
-            let _ = reply::err(&client, &msg, &spent).await;
+            if reply::answerable(&msg, crate::wallet::KIOSK_INBOXES) {
+                let _ = reply::err(&client, &msg, &spent).await;
+            }
             continue;
         }
         match posfee_schemas::decode::<KioskNotice>(&msg.payload) {

@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Where kiosks' replies come from: every kiosk's inbox prefix is `_INBOX.terminal.<id>`.
+pub const KIOSK_INBOXES: &str = "_INBOX.terminal";
+
 /// How long a wallet code stays open.
 pub const WALLET_TTL_SECS: u64 = 120;
 /// How long, after the code was used, offers already on their way get a conflict answer.
@@ -96,10 +99,15 @@ impl ShownCode {
                     None => break Err(crate::unavailable("waiting for the kiosk", "connection closed")),
                 },
             };
-            if msg.reply.is_none() {
+            // Only a kiosk's own inbox is answered (the offer names the kiosk; see `check`).
+            if !reply::answerable(&msg, KIOSK_INBOXES) {
                 continue;
             }
             match check(c, &msg).await {
+                // The answer goes to the offering kiosk's own inbox or nowhere.
+                Ok((offer, _)) if !reply::answerable(&msg, &kiosk_inbox(&offer)) => {
+                    tracing::debug!("offer whose reply is not its kiosk's inbox ignored");
+                }
                 Ok((offer, verified)) => break Ok((msg, offer, verified)),
                 Err(e) => {
                     tracing::debug!(error = %e, "offer refused; the code stays open");
@@ -154,6 +162,10 @@ impl ShownCode {
             .map_err(|e| crate::unavailable("answering the kiosk", e))?;
         answer.map(|a| (verified, a))
     }
+}
+
+fn kiosk_inbox(offer: &BillOffer) -> String {
+    posfee_schemas::subjects::Identity::Terminal(offer.terminal.clone()).inbox_prefix()
 }
 
 /// Decodes and verifies an offer. In mode B the phone learns the terminal from the offer; the

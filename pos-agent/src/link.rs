@@ -35,6 +35,10 @@ impl PhoneLink {
     pub async fn next(&mut self, agent: &Agent, bill: BillId) -> Option<PayerUpdate> {
         loop {
             let msg = self.sub.next().await?;
+            if !reply::answerable(&msg, crate::pairing::PHONE_INBOXES) {
+                tracing::debug!("phone update without a phone's reply inbox ignored");
+                continue;
+            }
             let update = posfee_client::reply::decode_request::<PayerUpdate>(&msg.payload)
                 .and_then(|u| match u.bill_id == bill {
                     true => Ok(u),

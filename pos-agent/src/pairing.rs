@@ -17,6 +17,9 @@ use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+/// Where phones' replies come from: every phone's inbox prefix is `_INBOX.device.<id>`.
+pub const PHONE_INBOXES: &str = "_INBOX.device";
+
 /// How long, after a pairing ended, joins that were already on their way are answered with
 /// `PAIRING_CONFLICT` before the subscription is gone for good.
 pub const DRAIN_TIMEOUT_MS: u64 = 500;
@@ -115,10 +118,11 @@ impl OpenPairing {
                     }
                 },
             };
-            // A message without a reply inbox cannot be a join: nobody could receive the bill.
-            // It does not spend the code.
-            if msg.reply.is_none() {
-                tracing::debug!("pairing message without reply inbox ignored");
+            // A message without a phone's reply inbox cannot be a join: no phone could receive
+            // the bill, and answering would publish wherever the sender chose. It does not
+            // spend the code.
+            if !reply::answerable(&msg, PHONE_INBOXES) {
+                tracing::debug!("pairing message without a phone's reply inbox ignored");
                 continue;
             }
             match self.check_join(&msg) {

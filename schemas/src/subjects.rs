@@ -126,6 +126,28 @@ pub mod srv {
     }
 }
 
+/// The inbox prefix of the only identity that may publish on `subject`, when the subject names
+/// it (`posfee.bill.issue.<terminal>`, `posfee.ledger.close.<terminal>`): the server's
+/// permissions vouch for who asked.
+pub fn inbox_of(subject: &str) -> Option<String> {
+    match Subject::parse(subject).ok()? {
+        Subject::BillIssue(t) | Subject::LedgerClose(t) => {
+            Some(Identity::Terminal(t).inbox_prefix())
+        }
+        _ => None,
+    }
+}
+
+/// Whether `reply` is a reply inbox, under `asker`'s own prefix when that is known. Anything
+/// else would let a caller make a responder publish on a subject of the caller's choosing.
+pub fn is_reply_for(reply: &str, asker: Option<&str>) -> bool {
+    let prefix = asker.unwrap_or("_INBOX");
+    reply.len() > prefix.len() + 1
+        && reply.starts_with(prefix)
+        && reply.as_bytes()[prefix.len()] == b'.'
+        && !reply.contains(['*', '>', ' '])
+}
+
 /// Each connection's reply inbox prefix. A role may only subscribe below its own prefix, so one
 /// role can never read replies meant for another.
 pub fn inbox_prefix(role: Role) -> String {

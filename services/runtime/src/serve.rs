@@ -137,10 +137,21 @@ pub async fn serve_endpoint<H, Fut>(
             r = endpoint.next() => match r { Some(r) => r, None => break },
         };
         // A request without a reply subject cannot be answered; acting on it would change
-        // state the sender can never learn about, so it is dropped unprocessed.
-        if request.message.reply.is_none() {
-            tracing::warn!(subject = %request.message.subject, "request without reply subject dropped");
-            continue;
+        // state the sender can never learn about, so it is dropped unprocessed. So is one whose
+        // reply subject is not the asker's own inbox: the server lets a responder publish on
+        // any reply subject, so a caller could otherwise aim the answer at a subject of its
+        // choosing (another kiosk's receipts, the ledger's settle, the event stream).
+        let asker = subjects::inbox_of(&request.message.subject);
+        match &request.message.reply {
+            None => {
+                tracing::warn!(subject = %request.message.subject, "request without reply subject dropped");
+                continue;
+            }
+            Some(reply) if !subjects::is_reply_for(reply, asker.as_deref()) => {
+                tracing::warn!(subject = %request.message.subject, reply = %reply, "request whose reply is not the asker's inbox dropped");
+                continue;
+            }
+            Some(_) => {}
         }
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
