@@ -520,3 +520,76 @@ async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
         "the bill reached kiosk-02's receipts"
     );
 }
+
+#[tokio::test]
+async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
+    use posfee_schemas::events::{Event, EventBody, PairingEnded, PaymentSettled};
+    use posfee_schemas::ids::*;
+    let h = Harness::start().await.unwrap();
+    h.publish_url_file().unwrap();
+    let kiosk_client = h.terminal("kiosk-01").await.unwrap();
+    let js = async_nats::jetstream::new(kiosk_client.clone());
+    let at = posfee_harness::fixtures::billing_now();
+    let forged = Event::new(
+        EventId::new_random(),
+        at,
+        EventBody::PaymentSettled(PaymentSettled {
+            payment_id: PaymentId::new_random(),
+            bill_id: BillId::new_random(),
+            tenant: posfee_harness::fixtures::water(),
+            account: AccountNo::parse("3-1-1202").unwrap(),
+            terminal: kiosk("kiosk-01"),
+            payer: PayerHandle::parse("p-forged").unwrap(),
+            amount: posfee_schemas::money::Money::cny(123_456),
+            settled_at: at,
+        }),
+    );
+    // The kiosk may publish pairing events; this one's body says it is a settlement.
+    let pairing = subjects::event(EventKind::PairingJoined);
+    js.publish(pairing.clone(), posfee_schemas::encode(&forged).into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // A genuine pairing event beside it, so the listing is known to read what is there.
+    let genuine = Event::new(
+        EventId::new_random(),
+        at,
+        EventBody::PairingJoined(PairingEnded {
+            terminal: kiosk("kiosk-01"),
+            bill_id: BillId::new_random(),
+        }),
+    );
+    js.publish(pairing, posfee_schemas::encode(&genuine).into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_posfee"))
+        .args([
+            "events",
+            "--json",
+            "--no-follow",
+            "--since",
+            "start",
+            "--data-dir",
+        ])
+        .arg(h.data().root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&genuine.id.to_string()),
+        "the genuine event is missing:\n{text}"
+    );
+    assert!(
+        !text.contains("payment.settled"),
+        "a forged settlement was listed:\n{text}"
+    );
+    assert!(!text.contains(&forged.id.to_string()), "{text}");
+}

@@ -139,9 +139,12 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
         let time = DateTime::<Utc>::from_timestamp_nanos(
             i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(i64::MAX),
         );
-        let Ok(event) = posfee_schemas::decode::<Event>(&msg.payload) else {
-            eprintln!("seq {seq}: undecodable event on {}", msg.subject);
-            continue;
+        let event = match Event::read_on(&msg.subject, &msg.payload) {
+            Ok(event) => event,
+            Err(e) => {
+                eprintln!("seq {seq}: skipped, {e}");
+                continue;
+            }
         };
         let keep = args
             .tenant

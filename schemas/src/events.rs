@@ -35,6 +35,20 @@ impl Event {
         crate::subjects::event(self.kind())
     }
 
+    /// Reads an event delivered on `subject`. Its kind must be the subject's: who may publish
+    /// on a subject is what the server enforces, so a body claiming another kind (a
+    /// "payment.settled" published on a pairing subject) is refused, never shown as that kind.
+    pub fn read_on(subject: &str, payload: &[u8]) -> Result<Event, String> {
+        let event: Event = crate::decode(payload).map_err(|e| e.to_string())?;
+        if event.subject() != subject {
+            return Err(format!(
+                "a {} event on {subject}: its kind is not its subject's",
+                event.kind()
+            ));
+        }
+        Ok(event)
+    }
+
     /// The tenant the event belongs to, for filtering.
     pub fn tenant(&self) -> Option<&TenantId> {
         match &self.body {

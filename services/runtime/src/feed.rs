@@ -9,7 +9,7 @@ use async_nats::jetstream::{self, consumer, stream::Stream};
 use futures::StreamExt;
 use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
-use posfee_schemas::{decode, subjects};
+use posfee_schemas::subjects;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -71,10 +71,10 @@ where
                         if seq <= last_seq {
                             continue;
                         }
-                        let event = match decode::<Event>(&m.payload) {
+                        let event = match Event::read_on(&m.subject, &m.payload) {
                             Ok(e) => Some(e),
                             Err(e) => {
-                                tracing::warn!(seq, error = %e, "undecodable event skipped");
+                                tracing::warn!(seq, error = %e, "undecodable or mislabelled event skipped");
                                 None
                             }
                         };
