@@ -593,3 +593,70 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
     );
     assert!(!text.contains(&forged.id.to_string()), "{text}");
 }
+
+#[tokio::test]
+async fn nobody_can_roll_up_a_bucket_over_the_others_keys() {
+    let h = Harness::start().await.unwrap();
+    let clock = std::sync::Arc::new(posfee_client::ManualClock::new(
+        posfee_harness::fixtures::billing_now(),
+    ));
+    // Two kiosks announce themselves the ordinary way.
+    let a = h
+        .kiosk(&kiosk("kiosk-01"), Duration::from_secs(30), clock.clone())
+        .await
+        .unwrap();
+    let b = h
+        .kiosk(&kiosk("kiosk-02"), Duration::from_secs(30), clock)
+        .await
+        .unwrap();
+    let _pa = posfee_pos_agent::presence::Presence::announce(&a)
+        .await
+        .unwrap();
+    let _pb = posfee_pos_agent::presence::Presence::announce(&b)
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(a.client.clone());
+    let own_key = subjects::terminal_presence(&kiosk("kiosk-01"));
+    // The probe can succeed: a plain write of its own key is stored.
+    js.publish(own_key.clone(), "plain".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // The same write asking to roll the bucket up is refused by the server.
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Rollup", "all");
+    let rolled = js
+        .publish_with_headers(own_key, headers, "wipe".into())
+        .await
+        .unwrap()
+        .await;
+    assert!(rolled.is_err(), "a roll-up was stored");
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let bucket = async_nats::jetstream::new(operator)
+        .get_key_value(subjects::TERMINALS_BUCKET)
+        .await
+        .unwrap();
+    assert!(
+        bucket.get("kiosk-02").await.unwrap().is_some(),
+        "kiosk-02's presence is gone"
+    );
+
+    // The key directory likewise: a signer's roll-up of its own key is refused.
+    let fee_engine = h.connect(Role::FeeEngine).await.unwrap();
+    let js = async_nats::jetstream::new(fee_engine);
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Rollup", "all");
+    let subject = format!("$KV.{}.bill.some-key", subjects::KEYS_BUCKET);
+    js.publish(subject.clone(), "plain".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let rolled = js
+        .publish_with_headers(subject, headers, "wipe".into())
+        .await
+        .unwrap()
+        .await;
+    assert!(rolled.is_err(), "a roll-up of the key directory was stored");
+}

@@ -29,8 +29,34 @@ pub fn events_stream_config() -> stream::Config {
         max_bytes: EVENTS_MAX_BYTES,
         max_message_size: i32::try_from(MAX_PAYLOAD_BYTES).unwrap_or(i32::MAX),
         duplicate_window: Duration::from_secs(EVENTS_DUPLICATE_WINDOW_SECS),
+        allow_rollup: false,
+        deny_delete: true,
+        deny_purge: true,
         ..Default::default()
     }
+}
+
+/// No publish may erase what others wrote: roll-up headers (`Nats-Rollup: all` on one key
+/// would empty a whole bucket), deleting messages and purging are refused by the server for
+/// this stream, whoever asks. Kiosks write their own presence key and signers their own
+/// public keys with plain puts, which stay allowed. These settings cannot be undone, which is
+/// the point.
+async fn harden(js: &jetstream::Context, stream: &str) -> anyhow::Result<()> {
+    let mut s = js
+        .get_stream(stream)
+        .await
+        .with_context(|| format!("reading stream {stream}"))?;
+    let mut config = s.info().await?.config.clone();
+    if !config.allow_rollup && config.deny_delete && config.deny_purge {
+        return Ok(());
+    }
+    config.allow_rollup = false;
+    config.deny_delete = true;
+    config.deny_purge = true;
+    js.update_stream(config)
+        .await
+        .with_context(|| format!("hardening stream {stream}"))?;
+    Ok(())
 }
 
 /// Creates the events stream and the terminals bucket, or leaves them as they are.
@@ -62,6 +88,10 @@ pub async fn ensure(client: &async_nats::Client) -> anyhow::Result<()> {
         })
         .await
         .context("creating bucket POSFEE_KEYS")?;
+    }
+    harden(&js, subjects::EVENTS_STREAM).await?;
+    for bucket in [subjects::TERMINALS_BUCKET, subjects::KEYS_BUCKET] {
+        harden(&js, &format!("KV_{bucket}")).await?;
     }
     Ok(())
 }
