@@ -449,9 +449,9 @@ async fn a_service_answers_only_into_the_askers_own_inbox() {
 async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
     use posfee_schemas::pairing::{BillOffer, PairJoin};
     let mut h = Harness::start().await.unwrap();
-    h.start_service(ServiceName::FeeEngine, ServiceOptions::default())
-        .await
-        .unwrap();
+    for s in [ServiceName::FeeEngine, ServiceName::Query] {
+        h.start_service(s, ServiceOptions::default()).await.unwrap();
+    }
     let importer = h.connect(Role::Importer).await.unwrap();
     let account = posfee_schemas::ids::AccountNo::parse("3-1-1202").unwrap();
     posfee_harness::fixtures::import_water_households(&importer, std::slice::from_ref(&account))
@@ -527,8 +527,9 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
     use posfee_schemas::ids::*;
     let h = Harness::start().await.unwrap();
     h.publish_url_file().unwrap();
-    let kiosk_client = h.terminal("kiosk-01").await.unwrap();
-    let js = async_nats::jetstream::new(kiosk_client.clone());
+    // The one identity that may write pairing events (recording kiosks' reports), compromised.
+    let writer = h.connect(Role::Query).await.unwrap();
+    let js = async_nats::jetstream::new(writer);
     let at = posfee_harness::fixtures::billing_now();
     let forged = Event::new(
         EventId::new_random(),
@@ -544,7 +545,7 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
             settled_at: at,
         }),
     );
-    // The kiosk may publish pairing events; this one's body says it is a settlement.
+    // It may publish pairing events; this one's body says it is a settlement.
     let pairing = subjects::event(EventKind::PairingJoined);
     js.publish(pairing.clone(), posfee_schemas::encode(&forged).into())
         .await
@@ -596,7 +597,10 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
 
 #[tokio::test]
 async fn nobody_can_roll_up_a_bucket_over_the_others_keys() {
-    let h = Harness::start().await.unwrap();
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::Query, ServiceOptions::default())
+        .await
+        .unwrap();
     let clock = std::sync::Arc::new(posfee_client::ManualClock::new(
         posfee_harness::fixtures::billing_now(),
     ));
@@ -659,4 +663,71 @@ async fn nobody_can_roll_up_a_bucket_over_the_others_keys() {
         .unwrap()
         .await;
     assert!(rolled.is_err(), "a roll-up of the key directory was stored");
+}
+
+#[tokio::test]
+async fn a_kiosk_reports_only_its_own_pairing_and_presence_events_and_cannot_write_the_stream() {
+    use posfee_schemas::events::{EventBody, PairingEnded, TerminalEvent};
+    use posfee_schemas::ids::{BillId, EventId};
+    use posfee_schemas::terminal::TerminalReport;
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::Query, ServiceOptions::default())
+        .await
+        .unwrap();
+    h.terminal("kiosk-01").await.unwrap();
+    let (client, mut errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
+        .await
+        .unwrap();
+    let report = |terminal: &str, body: fn(TerminalId) -> EventBody| TerminalReport {
+        report_id: EventId::new_random(),
+        at: posfee_harness::fixtures::billing_now(),
+        body: body(kiosk(terminal)),
+    };
+    let subject = subjects::terminal_report(&kiosk("kiosk-01"));
+    let joined = |t: TerminalId| {
+        EventBody::PairingJoined(PairingEnded {
+            terminal: t,
+            bill_id: BillId::new_random(),
+        })
+    };
+    // The probe can succeed: its own event is stored.
+    let own: posfee_schemas::events::Event =
+        posfee_client::call(&client, subject.clone(), &report("kiosk-01", joined), None)
+            .await
+            .unwrap();
+    assert_eq!(own.kind(), EventKind::PairingJoined);
+    // Another kiosk's event is refused.
+    let foreign = posfee_client::call::<_, posfee_schemas::events::Event>(
+        &client,
+        subject.clone(),
+        &report("kiosk-02", joined),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        foreign.remote().unwrap().code,
+        posfee_schemas::ErrorCode::Forbidden
+    );
+    // So is any kind but its pairing and presence events.
+    let online = |t: TerminalId| {
+        EventBody::TerminalOnline(TerminalEvent {
+            terminal: t,
+            version: "x".into(),
+        })
+    };
+    let fine: posfee_schemas::events::Event =
+        posfee_client::call(&client, subject, &report("kiosk-01", online), None)
+            .await
+            .unwrap();
+    assert_eq!(fine.kind(), EventKind::TerminalOnline);
+    // And the stream's subjects are not the kiosk's to publish on at all.
+    refused_publish(
+        &client,
+        &mut errors,
+        "kiosk-01",
+        subjects::event(EventKind::PairingJoined),
+    )
+    .await;
 }

@@ -7,9 +7,9 @@
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use posfee_harness::Harness;
+use posfee_harness::{Harness, ServiceOptions};
 use posfee_schemas::ids::TerminalId;
-use posfee_schemas::subjects::Identity;
+use posfee_schemas::subjects::{Identity, ServiceName};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -98,9 +98,14 @@ fn exits_within(child: &mut Child, secs: u64) -> Option<ExitStatus> {
     None
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_from_the_menu_ends_the_kiosk_while_the_bus_is_up_and_after_it_is_gone() {
     let mut h = Harness::start().await.unwrap();
+    // The query service records the kiosk's presence events; it runs in this process, so the
+    // runtime needs a worker free while the test blocks reading the kiosk's screen.
+    h.start_service(ServiceName::Query, ServiceOptions::default())
+        .await
+        .unwrap();
     // With the bus up, Exit says goodbye and ends.
     let (mut up, mut stdin, said) = kiosk(&h, "kiosk-31").await;
     writeln!(stdin, "4").unwrap();
@@ -127,9 +132,14 @@ async fn exit_from_the_menu_ends_the_kiosk_while_the_bus_is_up_and_after_it_is_g
     assert!(said.join().unwrap().contains("Goodbye"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_ends_a_kiosk_that_lost_the_bus() {
     let mut h = Harness::start().await.unwrap();
+    // The query service records the kiosk's presence events; it runs in this process, so the
+    // runtime needs a worker free while the test blocks reading the kiosk's screen.
+    h.start_service(ServiceName::Query, ServiceOptions::default())
+        .await
+        .unwrap();
     let (mut child, _stdin, _said) = kiosk(&h, "kiosk-33").await;
     h.kill_server();
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();

@@ -48,15 +48,18 @@ fn now() -> chrono::DateTime<Utc> {
 async fn system() -> (Harness, ManualClock) {
     let mut h = Harness::start().await.unwrap();
     let clock = ManualClock::new(now());
-    h.start_service(
-        ServiceName::FeeEngine,
-        ServiceOptions {
-            clock: Arc::new(clock.clone()),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    // The query service records the kiosk's pairing and presence events.
+    for service in [ServiceName::FeeEngine, ServiceName::Query] {
+        h.start_service(
+            service,
+            ServiceOptions {
+                clock: Arc::new(clock.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
     let importer = h.connect(Role::Importer).await.unwrap();
     // The household of posfee_harness::fixtures: 190.00 CNY owed for October.
     fixtures::import_water_households(&importer, &[account()])

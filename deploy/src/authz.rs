@@ -152,10 +152,20 @@ pub fn role(r: Role) -> Perms {
             )
         }
         // Answers read queries from its view; asks the fee-engine for live amounts.
+        // Also records kiosks' own pairing and presence events on their behalf.
         Role::Query => {
-            let mut p = vec![subjects::fee_quote()];
+            let mut p = vec![
+                subjects::fee_quote(),
+                subjects::events_like(EventKind::PairingOpened),
+                subjects::events_like(EventKind::TerminalOnline),
+            ];
             p.extend(event_reader(true));
-            service(ServiceName::Query, r, p, vec![subjects::query_any()])
+            service(
+                ServiceName::Query,
+                r,
+                p,
+                vec![subjects::query_any(), subjects::terminal_report_any()],
+            )
         }
         // The only publisher of settlements, refunds and receipts.
         Role::Ledger => {
@@ -233,16 +243,14 @@ pub fn terminal(t: &TerminalId) -> Perms {
         subjects::fee_quote(),
         subjects::bill_issue(t),
         subjects::ledger_close(t),
+        subjects::terminal_report(t),
     ];
     publish.extend(QueryKind::ALL.iter().map(|k| subjects::query(*k)));
     publish.extend([
         subjects::wallet_any(),
-        subjects::events_like(EventKind::PairingOpened),
-        subjects::events_like(EventKind::TerminalOnline),
         subjects::terminal_presence(t),
         s(JS_INFO),
         stream_info(&kv_stream(TERMINALS_BUCKET)),
-        stream_info(EVENTS_STREAM),
     ]);
     Perms {
         publish,

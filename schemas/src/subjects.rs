@@ -26,6 +26,14 @@ pub fn fee_quote() -> String {
 pub fn bill_issue(terminal: &TerminalId) -> String {
     format!("{PREFIX}.bill.issue.{terminal}")
 }
+/// Where a kiosk reports its own pairing and presence events: only that kiosk may publish here.
+pub fn terminal_report(terminal: &TerminalId) -> String {
+    format!("{PREFIX}.terminal.report.{terminal}")
+}
+/// Every kiosk's reports: what the query service answers.
+pub fn terminal_report_any() -> String {
+    format!("{PREFIX}.terminal.report.*")
+}
 /// Every terminal's bill requests: what the fee-engine answers.
 pub fn bill_issue_any() -> String {
     format!("{PREFIX}.bill.issue.*")
@@ -131,7 +139,7 @@ pub mod srv {
 /// permissions vouch for who asked.
 pub fn inbox_of(subject: &str) -> Option<String> {
     match Subject::parse(subject).ok()? {
-        Subject::BillIssue(t) | Subject::LedgerClose(t) => {
+        Subject::BillIssue(t) | Subject::LedgerClose(t) | Subject::TerminalReport(t) => {
             Some(Identity::Terminal(t).inbox_prefix())
         }
         _ => None,
@@ -283,6 +291,7 @@ pub enum Subject {
     Paygate(PaygateOp),
     Ledger(LedgerOp),
     LedgerClose(TerminalId),
+    TerminalReport(TerminalId),
     Receipt(TerminalId),
     Event(EventKind),
 }
@@ -325,6 +334,9 @@ impl Subject {
             ["ledger", "close", t] => {
                 Ok(Subject::LedgerClose(TerminalId::parse(t).map_err(bad_id)?))
             }
+            ["terminal", "report", t] => Ok(Subject::TerminalReport(
+                TerminalId::parse(t).map_err(bad_id)?,
+            )),
             ["receipt", t] => Ok(Subject::Receipt(TerminalId::parse(t).map_err(bad_id)?)),
             ["events", entity, what] => EventKind::parse(&format!("{entity}.{what}"))
                 .map(Subject::Event)
@@ -344,6 +356,7 @@ impl Subject {
             Subject::Paygate(op) => paygate(*op),
             Subject::Ledger(op) => ledger(*op),
             Subject::LedgerClose(t) => ledger_close(t),
+            Subject::TerminalReport(t) => terminal_report(t),
             Subject::Receipt(t) => receipt(t),
             Subject::Event(k) => event(*k),
         }
@@ -359,6 +372,7 @@ impl Subject {
         out.extend(PaygateOp::ALL.iter().map(|o| paygate(*o)));
         out.extend(LedgerOp::ALL.iter().map(|o| ledger(*o)));
         out.push(format!("{PREFIX}.ledger.close.{{terminal}}"));
+        out.push(format!("{PREFIX}.terminal.report.{{terminal}}"));
         out.push(format!("{PREFIX}.receipt.{{terminal}}"));
         out.extend(EventKind::ALL.iter().map(|k| event(*k)));
         out
@@ -383,6 +397,7 @@ mod tests {
             Subject::FeeQuote,
             Subject::BillIssue(t.clone()),
             Subject::LedgerClose(t.clone()),
+            Subject::TerminalReport(t.clone()),
             Subject::Pair(t.clone(), tok.clone()),
             Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
             Subject::Receipt(t),

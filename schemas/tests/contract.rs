@@ -399,6 +399,17 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         },
     );
     round_trip(
+        "TerminalReport",
+        posfee_schemas::terminal::TerminalReport {
+            report_id: EventId::new_random(),
+            at: at(),
+            body: EventBody::TerminalOnline(TerminalEvent {
+                terminal: term(),
+                version: "0.1.0".into(),
+            }),
+        },
+    );
+    round_trip(
         "KioskNotice",
         KioskNotice {
             bill_id: bid,

@@ -102,6 +102,10 @@ pub async fn run_reporting(
             }
         });
     }
+    let reporting = app.clone();
+    let endpoints = endpoints.add("report", subjects::terminal_report_any(), move |m| {
+        ops::report::handle(reporting.clone(), m)
+    });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
     tasks.join().await;

@@ -4,6 +4,7 @@ pub mod account;
 pub mod bills;
 pub mod payments;
 pub mod readings;
+pub mod report;
 
 use crate::app::{App, QUOTE_TIMEOUT_MS};
 use crate::view::{account_prefix, AccountView};
