@@ -113,7 +113,7 @@ async fn a_terminal_cannot_settle_and_its_attempt_never_reaches_the_ledger() {
         &terminal,
         &mut errors,
         "terminal",
-        subjects::ledger(LedgerOp::Refund),
+        subjects::ledger_refund(&posfee_harness::fixtures::water()),
     )
     .await;
 }
@@ -258,7 +258,7 @@ async fn the_operator_reads_but_cannot_write() {
         subjects::event(EventKind::PaymentSettled),
         subjects::event(EventKind::AccountUpserted),
         subjects::ledger(LedgerOp::Settle),
-        subjects::ledger(LedgerOp::Refund),
+        subjects::ledger_refund(&posfee_harness::fixtures::water()),
         subjects::paygate(PaygateOp::Pay),
         subjects::paygate(PaygateOp::Register),
         subjects::bill_issue(&kiosk("kiosk-01")),

@@ -113,7 +113,7 @@ async fn world() -> World {
     let open_bill = issue(&terminal, UNPAID, "setup-open").await;
     World {
         operator: h.connect(Role::Operator).await.unwrap(),
-        clerk: h.connect(Role::Clerk).await.unwrap(),
+        clerk: h.clerk("city-water").await.unwrap(),
         paygate: h.connect(Role::Paygate).await.unwrap(),
         terminal,
         companion,
@@ -310,7 +310,7 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
         ),
         e(
             &w.clerk,
-            subjects::ledger(LedgerOp::Refund),
+            subjects::ledger_refund(&posfee_harness::fixtures::water()),
             encode(&refund_req(w, 100, "never-refunded")),
         ),
         e(
@@ -526,7 +526,7 @@ async fn malformed_payloads_get_400_or_413_on_every_endpoint_and_change_nothing(
 async fn hostile_values_get_their_codes_and_change_nothing() {
     let w = world().await;
     let before = state(&w).await;
-    let refund = subjects::ledger(LedgerOp::Refund);
+    let refund = subjects::ledger_refund(&posfee_harness::fixtures::water());
     let pay = subjects::paygate(PaygateOp::Pay);
 
     // Refunds of zero, negative and overflowing amounts.

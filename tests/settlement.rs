@@ -16,7 +16,7 @@ use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest};
 use posfee_schemas::money::Money;
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{Purpose, Signed};
-use posfee_schemas::subjects::{self, LedgerOp, Role, ServiceName};
+use posfee_schemas::subjects::{self, Role, ServiceName};
 use posfee_schemas::{decode, ErrorCode};
 use std::sync::Arc;
 use std::time::Duration;
@@ -258,18 +258,44 @@ async fn refunds_are_partial_or_full_idempotent_and_never_exceed_the_payment() {
     let receipt = pay(&w, &order(&w, &bill, PaymentId::new_random()))
         .await
         .unwrap();
-    let clerk = w.h.connect(Role::Clerk).await.unwrap();
+    let clerk = w.h.clerk("city-water").await.unwrap();
     let refund = |fen: i64, key: &str| RefundRequest {
         payment_id: receipt.payment_id,
         amount: Money::cny(fen),
         reason: "meter misread".into(),
         idempotency_key: IdempotencyKey::parse(key).unwrap(),
     };
-    let subject = subjects::ledger(LedgerOp::Refund);
+    let subject = subjects::ledger_refund(&posfee_harness::fixtures::water());
     let first: RefundReply = call(&clerk, subject.clone(), &refund(5000, "r-1"), None)
         .await
         .unwrap();
     assert_eq!(first.total_refunded, Money::cny(5000));
+    // A clerk of another tenant cannot refund this payment: not on its own subject (the
+    // ledger refuses), and not on city-water's (the server refuses the publish).
+    let other = posfee_schemas::ids::TenantId::parse("acme-property").unwrap();
+    let acme = w.h.clerk(other.as_str()).await.unwrap();
+    let foreign = call::<_, RefundReply>(
+        &acme,
+        subjects::ledger_refund(&other),
+        &refund(100, "r-acme"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        foreign.unwrap_err().remote().unwrap().code,
+        ErrorCode::Forbidden
+    );
+    let borrowed = call::<_, RefundReply>(
+        &acme,
+        subject.clone(),
+        &refund(100, "r-acme-2"),
+        Some(std::time::Duration::from_secs(2)),
+    )
+    .await;
+    assert!(
+        borrowed.is_err(),
+        "a clerk of acme-property refunded on city-water's subject"
+    );
     let replayed: RefundReply = call(&clerk, subject.clone(), &refund(5000, "r-1"), None)
         .await
         .unwrap();

@@ -79,6 +79,7 @@ fn key_remedy(who: &Identity) -> String {
         Identity::Role(r) => format!(
             "role keys are written by `posfee up` to <data-dir>/creds/{r}.nk; use the seed from the data dir of the running system"
         ),
+        Identity::Clerk(t) => format!("issue one with `posfee keys clerk {t}`"),
     }
 }
 

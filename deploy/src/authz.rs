@@ -11,7 +11,7 @@
 //! read replies meant for another. The tests in `tests/bus_roles.rs` try, as each identity,
 //! what it must not do, and expect the server to refuse.
 
-use posfee_schemas::ids::{DeviceId, TerminalId};
+use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
 use posfee_schemas::subjects::{
     self, EventKind, Identity, LedgerOp, PaygateOp, QueryKind, Role, ServiceName, EVENTS_STREAM,
     KEYS_BUCKET, TERMINALS_BUCKET,
@@ -51,6 +51,7 @@ pub fn perms(who: &Identity) -> Perms {
         Identity::Role(r) => role(*r),
         Identity::Terminal(t) => terminal(t),
         Identity::Device(d) => device(d),
+        Identity::Clerk(t) => clerk(t),
     }
 }
 
@@ -181,7 +182,11 @@ pub fn role(r: Role) -> Perms {
                 ServiceName::Ledger,
                 r,
                 p,
-                vec![subjects::ledger_any(), subjects::ledger_close_any()],
+                vec![
+                    subjects::ledger_any(),
+                    subjects::ledger_close_any(),
+                    subjects::ledger_refund_any(),
+                ],
             )
         }
         // The payment platform sandbox: holds, asks the ledger to settle, captures or voids.
@@ -227,8 +232,6 @@ pub fn role(r: Role) -> Perms {
                 subjects::query(QueryKind::Account),
             ],
         ),
-        // A tenant's billing clerk: refunds.
-        Role::Clerk => tool(r, vec![subjects::ledger(LedgerOp::Refund)]),
         // Set-up only: `posfee up` creates the stream and buckets with it.
         Role::Admin => tool(r, vec![s("$JS.API.>")]),
     }
@@ -260,6 +263,16 @@ pub fn terminal(t: &TerminalId) -> Perms {
             format!("{}.>", Identity::Terminal(t.clone()).inbox_prefix()),
         ],
         allow_responses: true,
+    }
+}
+
+/// One tenant's billing clerk: refunds of that tenant's payments, nothing else (the ledger
+/// refuses a payment of another tenant on this subject).
+pub fn clerk(t: &TenantId) -> Perms {
+    Perms {
+        publish: vec![subjects::ledger_refund(t)],
+        subscribe: vec![format!("{}.>", Identity::Clerk(t.clone()).inbox_prefix())],
+        allow_responses: false,
     }
 }
 

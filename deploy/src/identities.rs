@@ -15,7 +15,7 @@
 
 use anyhow::{bail, Context};
 use posfee_client::creds::{device_id, read_seed, write_seed};
-use posfee_schemas::ids::{DeviceId, TerminalId};
+use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
 use posfee_schemas::subjects::Identity;
 use std::path::{Path, PathBuf};
 
@@ -40,6 +40,7 @@ pub struct Registry {
 enum Kind {
     Terminal,
     Device,
+    Clerk,
 }
 
 impl Kind {
@@ -47,6 +48,7 @@ impl Kind {
         match self {
             Kind::Terminal => "terminals",
             Kind::Device => "devices",
+            Kind::Clerk => "clerks",
         }
     }
 }
@@ -92,6 +94,7 @@ impl Registry {
             Identity::Role(r) => crate::layout::role_seed_file(&self.creds, *r),
             Identity::Terminal(t) => self.terminal_seed_file(t),
             Identity::Device(d) => self.device_seed_file(d),
+            Identity::Clerk(t) => self.file(Kind::Clerk, t.as_str(), "nk"),
         }
     }
 
@@ -175,6 +178,42 @@ impl Registry {
         Ok(id)
     }
 
+    /// A key for a tenant's billing clerk: it may refund that tenant's payments and nothing
+    /// else. One per tenant; `replace` issues a new one and the old one stops working.
+    pub fn add_clerk(
+        &self,
+        tenant: &TenantId,
+        seed_out: Option<&Path>,
+        replace: bool,
+    ) -> anyhow::Result<Issued> {
+        let pub_file = self.file(Kind::Clerk, tenant.as_str(), "pub");
+        if pub_file.exists() && !replace {
+            bail!("the clerk of {tenant} already has a key; pass --replace to issue a new one (the old one stops working)");
+        }
+        let seed_file = seed_out
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.file(Kind::Clerk, tenant.as_str(), "nk"));
+        let kp = nkeys::KeyPair::new_user();
+        let seed = kp
+            .seed()
+            .map_err(|e| anyhow::anyhow!("encoding seed: {e}"))?;
+        if replace {
+            let _ = std::fs::remove_file(&seed_file);
+        }
+        write_seed(&seed_file, &seed)?;
+        write_public(&pub_file, &kp.public_key())?;
+        Ok(Issued {
+            who: Identity::Clerk(tenant.clone()),
+            public_key: kp.public_key(),
+            seed_file,
+        })
+    }
+
+    /// Takes a tenant's clerk off the bus.
+    pub fn revoke_clerk(&self, tenant: &TenantId) -> anyhow::Result<()> {
+        self.revoke(Kind::Clerk, tenant.as_str())
+    }
+
     /// Takes a terminal off the bus: its key is forgotten (and its seed, if kept here).
     pub fn revoke_terminal(&self, id: &TerminalId) -> anyhow::Result<()> {
         self.revoke(Kind::Terminal, id.as_str())
@@ -199,7 +238,7 @@ impl Registry {
     /// Every registered terminal and phone with its public key, terminals first, by id.
     pub fn all(&self) -> anyhow::Result<Vec<(Identity, String)>> {
         let mut out = Vec::new();
-        for kind in [Kind::Terminal, Kind::Device] {
+        for kind in [Kind::Terminal, Kind::Device, Kind::Clerk] {
             let dir = self.dir(kind);
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -220,6 +259,10 @@ impl Registry {
                     ),
                     Kind::Device => Identity::Device(
                         DeviceId::parse(stem)
+                            .with_context(|| format!("registry file {}", path.display()))?,
+                    ),
+                    Kind::Clerk => Identity::Clerk(
+                        TenantId::parse(stem)
                             .with_context(|| format!("registry file {}", path.display()))?,
                     ),
                 };

@@ -8,7 +8,7 @@ use anyhow::Context;
 use posfee_deploy::identities::{Issued, Registry};
 use posfee_deploy::layout::DataDir;
 use posfee_deploy::natsd;
-use posfee_schemas::ids::{DeviceId, TerminalId};
+use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
 use posfee_schemas::subjects::Identity;
 use std::path::PathBuf;
 
@@ -42,12 +42,23 @@ pub enum KeysCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Issue a tenant's billing clerk's key: it may refund that tenant's payments, nothing else.
+    Clerk {
+        /// The tenant id, as its rule file names it (e.g. city-water).
+        tenant: String,
+        /// Write the seed here instead of <data-dir>/creds/clerks/.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Issue a new key for a clerk that has one; the old key stops working.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Enrol a phone that made its own key: only the public key (U…) is given.
     Enrol {
         /// The phone's public nkey: 56 characters starting with U.
         public_key: String,
     },
-    /// Take a kiosk or a phone off the bus.
+    /// Take a kiosk, a phone or a clerk off the bus.
     #[command(subcommand)]
     Revoke(Revoke),
     /// The registered kiosks and phones.
@@ -67,6 +78,10 @@ pub enum Revoke {
     Device {
         /// The device id (ph and 8 symbols), as `keys list` shows it.
         id: String,
+    },
+    Clerk {
+        /// The tenant id whose clerk is revoked.
+        tenant: String,
     },
 }
 
@@ -97,6 +112,20 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
             registry.revoke_terminal(&id)?;
             println!("terminal {id} revoked");
         }
+        KeysCommand::Clerk {
+            tenant,
+            out,
+            replace,
+        } => {
+            let tenant = TenantId::parse(tenant.as_str()).context("tenant id")?;
+            let issued = registry.add_clerk(&tenant, out.as_deref(), *replace)?;
+            print_issued(&issued);
+        }
+        KeysCommand::Revoke(Revoke::Clerk { tenant }) => {
+            let tenant = TenantId::parse(tenant.as_str()).context("tenant id")?;
+            registry.revoke_clerk(&tenant)?;
+            println!("the clerk of {tenant} revoked");
+        }
         KeysCommand::Revoke(Revoke::Device { id }) => {
             let id = DeviceId::parse(id.as_str()).context("device id")?;
             registry.revoke_device(&id)?;
@@ -111,6 +140,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
                     Identity::Terminal(t) => ("terminal", t.to_string()),
                     Identity::Device(d) => ("device", d.to_string()),
                     Identity::Role(r) => ("role", r.to_string()),
+                    Identity::Clerk(t) => ("clerk", t.to_string()),
                 };
                 if *json {
                     println!(

@@ -5,7 +5,7 @@
 //! subject string. Ids that go into a subject are newtypes that have already refused `.`, `*`,
 //! `>` and whitespace, so a builder cannot be tricked into addressing another subject.
 
-use crate::ids::{check_subject_token, DeviceId, IdError, PairToken, TerminalId};
+use crate::ids::{check_subject_token, DeviceId, IdError, PairToken, TenantId, TerminalId};
 use std::fmt;
 
 pub const PREFIX: &str = "posfee";
@@ -93,6 +93,15 @@ pub fn ledger_close(terminal: &TerminalId) -> String {
 pub fn ledger_close_any() -> String {
     format!("{PREFIX}.ledger.close.*")
 }
+/// Where a tenant's billing clerk asks for refunds: only that tenant's clerks may publish
+/// here, and the ledger refuses a payment of another tenant.
+pub fn ledger_refund(tenant: &TenantId) -> String {
+    format!("{PREFIX}.ledger.refund.{tenant}")
+}
+/// Every tenant's refund requests: what the ledger answers.
+pub fn ledger_refund_any() -> String {
+    format!("{PREFIX}.ledger.refund.*")
+}
 /// Every ledger operation: what the ledger answers.
 pub fn ledger_any() -> String {
     format!("{PREFIX}.ledger.*")
@@ -142,6 +151,7 @@ pub fn inbox_of(subject: &str) -> Option<String> {
         Subject::BillIssue(t) | Subject::LedgerClose(t) | Subject::TerminalReport(t) => {
             Some(Identity::Terminal(t).inbox_prefix())
         }
+        Subject::LedgerRefund(t) => Some(Identity::Clerk(t).inbox_prefix()),
         _ => None,
     }
 }
@@ -163,13 +173,15 @@ pub fn inbox_prefix(role: Role) -> String {
 }
 
 /// Who is on the other end of a connection: a service or tool (one NATS user per role), one
-/// kiosk, or one phone (one NATS user each, so each can be revoked alone and is confined to
-/// its own subjects).
+/// kiosk, one phone, or one tenant's billing clerk (one NATS user each, so each can be revoked
+/// alone and is confined to its own subjects).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Identity {
     Role(Role),
     Terminal(TerminalId),
     Device(DeviceId),
+    /// A billing clerk of one tenant: refunds that tenant's payments only.
+    Clerk(TenantId),
 }
 
 impl Identity {
@@ -180,6 +192,7 @@ impl Identity {
             Identity::Role(r) => format!("_INBOX.{}", r.as_str()),
             Identity::Terminal(t) => format!("_INBOX.terminal.{t}"),
             Identity::Device(d) => format!("_INBOX.device.{d}"),
+            Identity::Clerk(t) => format!("_INBOX.clerk.{t}"),
         }
     }
 }
@@ -196,6 +209,7 @@ impl fmt::Display for Identity {
             Identity::Role(r) => write!(f, "{r}"),
             Identity::Terminal(t) => write!(f, "terminal {t}"),
             Identity::Device(d) => write!(f, "device {d}"),
+            Identity::Clerk(t) => write!(f, "clerk of {t}"),
         }
     }
 }
@@ -234,7 +248,7 @@ str_enum!(
     }
 );
 str_enum!(PaygateOp { Register = "register", Pay = "pay", Payments = "payments", });
-str_enum!(LedgerOp { Settle = "settle", Refund = "refund", Settlements = "settlements", });
+str_enum!(LedgerOp { Settle = "settle", Settlements = "settlements", });
 str_enum!(
     /// The services and tools. Each role has one NATS user with least-privilege permissions
     /// (`posfee::authz`); terminals and phones are not roles but identities of their own.
@@ -246,8 +260,6 @@ str_enum!(
         Operator = "operator",
         // Loads reference data (accounts, readings) as events; nothing else.
         Importer = "importer",
-        // A tenant's billing clerk: refunds.
-        Clerk = "clerk",
         Admin = "admin",
     }
 );
@@ -291,6 +303,7 @@ pub enum Subject {
     Paygate(PaygateOp),
     Ledger(LedgerOp),
     LedgerClose(TerminalId),
+    LedgerRefund(TenantId),
     TerminalReport(TerminalId),
     Receipt(TerminalId),
     Event(EventKind),
@@ -334,6 +347,9 @@ impl Subject {
             ["ledger", "close", t] => {
                 Ok(Subject::LedgerClose(TerminalId::parse(t).map_err(bad_id)?))
             }
+            ["ledger", "refund", t] => {
+                Ok(Subject::LedgerRefund(TenantId::parse(t).map_err(bad_id)?))
+            }
             ["terminal", "report", t] => Ok(Subject::TerminalReport(
                 TerminalId::parse(t).map_err(bad_id)?,
             )),
@@ -356,6 +372,7 @@ impl Subject {
             Subject::Paygate(op) => paygate(*op),
             Subject::Ledger(op) => ledger(*op),
             Subject::LedgerClose(t) => ledger_close(t),
+            Subject::LedgerRefund(t) => ledger_refund(t),
             Subject::TerminalReport(t) => terminal_report(t),
             Subject::Receipt(t) => receipt(t),
             Subject::Event(k) => event(*k),
@@ -372,6 +389,7 @@ impl Subject {
         out.extend(PaygateOp::ALL.iter().map(|o| paygate(*o)));
         out.extend(LedgerOp::ALL.iter().map(|o| ledger(*o)));
         out.push(format!("{PREFIX}.ledger.close.{{terminal}}"));
+        out.push(format!("{PREFIX}.ledger.refund.{{tenant}}"));
         out.push(format!("{PREFIX}.terminal.report.{{terminal}}"));
         out.push(format!("{PREFIX}.receipt.{{terminal}}"));
         out.extend(EventKind::ALL.iter().map(|k| event(*k)));
@@ -398,6 +416,7 @@ mod tests {
             Subject::BillIssue(t.clone()),
             Subject::LedgerClose(t.clone()),
             Subject::TerminalReport(t.clone()),
+            Subject::LedgerRefund(TenantId::parse("city-water").unwrap()),
             Subject::Pair(t.clone(), tok.clone()),
             Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
             Subject::Receipt(t),
@@ -446,9 +465,9 @@ mod tests {
             Identity::Terminal(t).inbox_prefix(),
             "_INBOX.terminal.kiosk-1"
         );
-        // No role's inbox can sit under a terminal's or a phone's.
+        // No role's inbox can sit under a terminal's, a phone's or a clerk's.
         for r in Role::ALL {
-            assert!(!["terminal", "device"].contains(&r.as_str()));
+            assert!(!["terminal", "device", "clerk"].contains(&r.as_str()));
         }
     }
 }

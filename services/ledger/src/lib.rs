@@ -59,7 +59,7 @@ pub async fn run(
         .add("settle", subjects::ledger(LedgerOp::Settle), move |m| {
             ops::settle::handle(a.clone(), m)
         })
-        .add("refund", subjects::ledger(LedgerOp::Refund), move |m| {
+        .add("refund", subjects::ledger_refund_any(), move |m| {
             ops::refund::handle(b.clone(), m)
         })
         .add(

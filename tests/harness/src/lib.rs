@@ -144,6 +144,18 @@ impl Harness {
         self.connect_as(Identity::Terminal(id)).await
     }
 
+    /// Issues a tenant's clerk's key the way `posfee keys clerk` does (once per tenant), then
+    /// connects as that clerk.
+    pub async fn clerk(&self, tenant: &str) -> anyhow::Result<async_nats::Client> {
+        let tenant = posfee_schemas::ids::TenantId::parse(tenant)?;
+        let who = Identity::Clerk(tenant.clone());
+        if !self.registry().seed_file(&who).exists() {
+            self.registry().add_clerk(&tenant, None, false)?;
+            self.apply_users().await?;
+        }
+        self.connect_as(who).await
+    }
+
     /// Issues a new phone's key the way `posfee keys device` does and connects as it.
     pub async fn phone(&self) -> anyhow::Result<(DeviceId, async_nats::Client)> {
         let issued = self.registry().add_device(None)?;

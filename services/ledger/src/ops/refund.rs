@@ -13,6 +13,7 @@ use posfee_schemas::events::{Event, EventBody, PaymentRefunded};
 use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{RefundReply, RefundRequest};
 use posfee_schemas::money::{Fen, Money};
+use posfee_schemas::subjects::Subject;
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use sled::transaction::ConflictableTransactionError;
 use sled::Transactional;
@@ -51,6 +52,23 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         ));
     };
     let settlement: Settlement = decode(&raw).map_err(super::internal)?;
+    // Only the payment's own tenant's clerks may refund it: the subject names the tenant, and
+    // only that tenant's clerks may publish on it.
+    match Subject::parse(&msg.subject) {
+        Ok(Subject::LedgerRefund(tenant)) if tenant == settlement.receipt.tenant => {
+            record(Field::Caller, &format!("clerk of {tenant}"));
+        }
+        Ok(Subject::LedgerRefund(tenant)) => {
+            return Err(WireError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "payment {} was made to {}; a clerk of {tenant} cannot refund it",
+                    req.payment_id, settlement.receipt.tenant
+                ),
+            ))
+        }
+        _ => return Err(WireError::field("subject", "not a refund subject")),
+    }
     if req.amount.currency != settlement.receipt.total.currency {
         return Err(WireError::field(
             "amount.currency",
