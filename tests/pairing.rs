@@ -517,11 +517,15 @@ async fn presence_is_announced_recorded_and_ended() {
         (tokio::spawn(async move { p2.heartbeat(s).await }), p)
     };
     clock.advance(chrono::Duration::seconds(5));
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(
-        read_record().await.last_seen,
-        now() + chrono::Duration::seconds(5)
-    );
+    // The next beat (every second) records the new time: wait for that, bounded.
+    let want = now() + chrono::Duration::seconds(5);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = read_record().await.last_seen;
+    while seen != want && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = read_record().await.last_seen;
+    }
+    assert_eq!(seen, want, "no heartbeat recorded the new time");
     beating.trigger();
     hb.0.await.unwrap();
     hb.1.offline().await.unwrap();

@@ -614,6 +614,7 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = cpu_ms(&sys.data);
+    let js_fsync = posfee_deploy::natsd::syncs_every_write(&sys.data)?;
     let rec = recorder.lock().await;
     let flows = rec.total.len();
     let flows_per_sec = flows as f64 / seconds;
@@ -652,10 +653,15 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         hops_per_flow: HOPS_PER_FLOW,
         bus_roundtrips_per_sec: bus,
         bus_ratio: flows_per_sec * f64::from(HOPS_PER_FLOW) / bus.max(1.0),
-        durable: true,
-        durability:
-            "sled: flush before every money ack (group commit); JetStream: sync_interval always"
-                .into(),
+        durable: js_fsync,
+        durability: format!(
+            "sled: flush before every money ack (group commit); JetStream: {}",
+            if js_fsync {
+                "sync_interval always (acks after fsync)"
+            } else {
+                "NO sync_interval always in the server's configuration: acks before fsync"
+            }
+        ),
         peak_rss_mib: peak_rss(&sys.data),
         cpu_ms_per_flow: cpu_after
             .iter()

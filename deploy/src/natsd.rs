@@ -123,6 +123,20 @@ fn js_dir(store_dir: &Path) -> anyhow::Result<PathBuf> {
         .with_context(|| format!("making {} absolute", store_dir.display()))
 }
 
+/// Whether the server running on `data` acknowledges JetStream writes only after fsync: its
+/// configuration, as rendered into the data dir, sets `sync_interval: always`. What a bench
+/// reports as durable, read from what the server was started with, not assumed.
+pub fn syncs_every_write(data: &crate::layout::DataDir) -> anyhow::Result<bool> {
+    let conf = std::fs::read_to_string(data.server_conf())
+        .with_context(|| format!("reading {}", data.server_conf().display()))?;
+    Ok(conf.lines().any(|l| {
+        let l = l.split('#').next().unwrap_or_default();
+        let mut parts = l.splitn(2, [':', '=']);
+        parts.next().map(str::trim) == Some("sync_interval")
+            && parts.next().map(|v| v.trim().trim_matches('"')) == Some("always")
+    }))
+}
+
 /// Checks a configuration the way the server will read it (`nats-server -t`).
 pub fn check_config(binary: &Path, conf: &Path, store_dir: &Path) -> anyhow::Result<()> {
     let out = Command::new(binary)
@@ -439,4 +453,29 @@ pub fn stop_stale(run_dir: &Path) -> anyhow::Result<Option<u32>> {
         let _ = std::fs::remove_file(&ports_file);
     }
     Ok(stopped)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn durability_is_read_from_the_servers_configuration() {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = crate::layout::DataDir::new(tmp.path());
+        std::fs::create_dir_all(data.server_conf().parent().unwrap()).unwrap();
+        std::fs::write(
+            data.server_conf(),
+            "jetstream {\n  # sync_interval: always\n}\n",
+        )
+        .unwrap();
+        assert!(!syncs_every_write(&data).unwrap());
+        std::fs::write(
+            data.server_conf(),
+            "jetstream {\n  sync_interval: always\n}\n",
+        )
+        .unwrap();
+        assert!(syncs_every_write(&data).unwrap());
+    }
 }
