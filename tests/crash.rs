@@ -15,7 +15,6 @@ use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, Identity, Role};
 use posfee_schemas::ErrorCode;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -101,15 +100,8 @@ async fn payments_survive_services_killed_at_random_and_the_books_reconcile() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("ready") => break,
-            Some(Ok(_)) => {}
-            other => panic!("posfee up failed: {other:?}"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let ready = posfee_operator::up::read_ready_line(up.stdout.take().unwrap()).unwrap();
+    std::thread::spawn(move || for _ in ready.rest {});
     let url = std::fs::read_to_string(data.join("run/nats.url")).unwrap();
 
     let accounts: Vec<AccountNo> = (0..PAYMENTS)

@@ -3,7 +3,6 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -114,18 +113,11 @@ fn start_up_on(data: &Path, port: u16) -> (Child, String, Duration) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn posfee up");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = loop {
-        match lines.next() {
-            Some(Ok(line)) if line.starts_with("ready:") => break line,
-            Some(Ok(_)) => continue,
-            other => panic!("posfee up ended before ready: {other:?}"),
-        }
-    };
+    let ready = posfee_operator::up::read_ready_line(child.stdout.take().unwrap()).unwrap();
     // Keep draining stdout so the launcher never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, ready, started.elapsed())
+    let rest = ready.rest;
+    std::thread::spawn(move || for _ in rest {});
+    (child, ready.line, started.elapsed())
 }
 
 fn sigterm(child: &Child) {

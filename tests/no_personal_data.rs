@@ -10,7 +10,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -69,15 +68,8 @@ impl System {
             .stderr(File::create(out.join("up.err")).unwrap())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(up.stdout.take().unwrap()).lines();
-        let mut seen = Vec::new();
-        loop {
-            match lines.next() {
-                Some(Ok(l)) if l.starts_with("ready") => break,
-                Some(Ok(l)) => seen.push(l),
-                other => panic!("posfee up failed: {other:?} after {seen:?}"),
-            }
-        }
+        let ready = posfee_operator::up::read_ready_line(up.stdout.take().unwrap()).unwrap();
+        let (seen, lines) = (ready.before, ready.rest);
         let copy = out.join("up.out");
         std::thread::spawn(move || {
             use std::io::Write;

@@ -27,7 +27,6 @@ use posfee_schemas::pairing::{PairCode, WalletAnswer};
 use posfee_schemas::subjects::{self, Identity as BusIdentity, Role};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -213,15 +212,8 @@ fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
         .spawn()
         .context("starting posfee up")?;
     let stdout = up.stdout.take().context("no stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.starts_with("ready") => break,
-            Some(Ok(_)) => continue,
-            _ => bail!("posfee up did not become ready"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    let ready = posfee_operator::up::read_ready_line(stdout)?;
+    std::thread::spawn(move || for _ in ready.rest {});
     let bus = Bus {
         url: running_url(&data)?,
         data: data.clone(),

@@ -223,7 +223,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     posfee_deploy::rules_dir::record(&data, &launch.rules)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
     println!(
-        "ready: posfee is up at {url} ({}) after {} ms; data in {}; Ctrl-C stops it",
+        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; data in {}; Ctrl-C stops it",
         names.join(", "),
         server_started.elapsed().as_millis(),
         data.root().display()
@@ -338,4 +338,37 @@ pub async fn connect_operator(data: &DataDir) -> anyhow::Result<async_nats::Clie
     let url = running_url(data)?;
     let seed = posfee_client::creds::read_seed(&data.role_seed(Role::Operator))?;
     bus::connect(&url, Role::Operator, Some(seed), "posfee-operator").await
+}
+
+/// How `posfee up`'s ready line starts.
+pub const READY_PREFIX: &str = "ready:";
+
+/// A `posfee up` that printed its ready line: that line, the lines before it, and the rest of
+/// its output (drain it, or the launcher blocks on a full pipe).
+pub struct Ready {
+    pub line: String,
+    pub before: Vec<String>,
+    pub rest: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+/// Reads a spawned `posfee up`'s stdout until its ready line, or says how it ended first. The
+/// one place that knows what "ready" looks like, for the bench and the tests that run `up`.
+pub fn read_ready_line(stdout: std::process::ChildStdout) -> anyhow::Result<Ready> {
+    use std::io::BufRead;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut before = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with(READY_PREFIX) => {
+                return Ok(Ready {
+                    line,
+                    before,
+                    rest: lines,
+                })
+            }
+            Some(Ok(line)) => before.push(line),
+            Some(Err(e)) => anyhow::bail!("reading posfee up's output: {e}"),
+            None => anyhow::bail!("posfee up ended before it was ready: {before:?}"),
+        }
+    }
 }
