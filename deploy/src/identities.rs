@@ -116,13 +116,32 @@ impl Registry {
         seed_out: Option<&Path>,
         replace: bool,
     ) -> anyhow::Result<Issued> {
-        let pub_file = self.file(Kind::Terminal, id.as_str(), "pub");
+        self.add_named(
+            Kind::Terminal,
+            Identity::Terminal(id.clone()),
+            id.as_str(),
+            seed_out,
+            replace,
+        )
+    }
+
+    /// A key for an identity named by the operator (a kiosk, a tenant's clerk): refused if it
+    /// has one, unless `replace`, when the old key stops working at the server's reload.
+    fn add_named(
+        &self,
+        kind: Kind,
+        who: Identity,
+        id: &str,
+        seed_out: Option<&Path>,
+        replace: bool,
+    ) -> anyhow::Result<Issued> {
+        let pub_file = self.file(kind, id, "pub");
         if pub_file.exists() && !replace {
-            bail!("terminal {id} already has a key; pass --replace to issue a new one (the old one stops working)");
+            bail!("{who} already has a key; pass --replace to issue a new one (the old one stops working)");
         }
         let seed_file = seed_out
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.terminal_seed_file(id));
+            .unwrap_or_else(|| self.file(kind, id, "nk"));
         let kp = nkeys::KeyPair::new_user();
         let seed = kp
             .seed()
@@ -133,7 +152,7 @@ impl Registry {
         write_seed(&seed_file, &seed)?;
         write_public(&pub_file, &kp.public_key())?;
         Ok(Issued {
-            who: Identity::Terminal(id.clone()),
+            who,
             public_key: kp.public_key(),
             seed_file,
         })
@@ -186,27 +205,13 @@ impl Registry {
         seed_out: Option<&Path>,
         replace: bool,
     ) -> anyhow::Result<Issued> {
-        let pub_file = self.file(Kind::Clerk, tenant.as_str(), "pub");
-        if pub_file.exists() && !replace {
-            bail!("the clerk of {tenant} already has a key; pass --replace to issue a new one (the old one stops working)");
-        }
-        let seed_file = seed_out
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| self.file(Kind::Clerk, tenant.as_str(), "nk"));
-        let kp = nkeys::KeyPair::new_user();
-        let seed = kp
-            .seed()
-            .map_err(|e| anyhow::anyhow!("encoding seed: {e}"))?;
-        if replace {
-            let _ = std::fs::remove_file(&seed_file);
-        }
-        write_seed(&seed_file, &seed)?;
-        write_public(&pub_file, &kp.public_key())?;
-        Ok(Issued {
-            who: Identity::Clerk(tenant.clone()),
-            public_key: kp.public_key(),
-            seed_file,
-        })
+        self.add_named(
+            Kind::Clerk,
+            Identity::Clerk(tenant.clone()),
+            tenant.as_str(),
+            seed_out,
+            replace,
+        )
     }
 
     /// Takes a tenant's clerk off the bus.
