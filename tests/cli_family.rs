@@ -20,16 +20,9 @@ const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
 const TERMINAL: &str = "kiosk-05";
 const STEP_TIMEOUT_SECS: u64 = 30;
 
-/// The pos-agent and companion binaries are built beside `posfee` (`scripts/test` builds every
-/// binary before the tests).
+/// The pos-agent and companion binaries, built beside `posfee`.
 fn sibling(name: &str) -> PathBuf {
-    let path = Path::new(POSFEE).with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
+    posfee_harness::sibling_binary(POSFEE, name)
 }
 
 /// A system under `posfee up` in a fresh folder; every command runs in that folder, so the

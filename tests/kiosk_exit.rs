@@ -19,13 +19,7 @@ const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
 const EXIT_WITHIN_SECS: u64 = 15;
 
 fn pos_agent() -> std::path::PathBuf {
-    let path = std::path::Path::new(POSFEE).with_file_name("pos-agent");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
+    posfee_harness::sibling_binary(POSFEE, "pos-agent")
 }
 
 type Screen = std::thread::JoinHandle<String>;

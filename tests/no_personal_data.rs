@@ -22,16 +22,9 @@ const BANK_ACCOUNT: &str = "6222600260001072444";
 const TERMINAL: &str = "kiosk-07";
 const STEP_TIMEOUT_SECS: u64 = 30;
 
-/// The pos-agent and companion binaries are built beside `posfee` (`scripts/test` builds every
-/// binary before the tests).
+/// The pos-agent and companion binaries, built beside `posfee`.
 fn sibling(name: &str) -> PathBuf {
-    let path = Path::new(POSFEE).with_file_name(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --workspace --bins` first",
-        path.display()
-    );
-    path
+    posfee_harness::sibling_binary(POSFEE, name)
 }
 
 struct System {

@@ -486,3 +486,16 @@ pub async fn stored_events(
     }
     Ok(out)
 }
+
+/// A binary built beside `posfee` (pos-agent, companion, the services): the tests that run
+/// the real CLIs find them there (`scripts/test` builds every binary before the tests).
+/// `posfee` is the test's `env!("CARGO_BIN_EXE_posfee")`.
+pub fn sibling_binary(posfee: &str, name: &str) -> std::path::PathBuf {
+    let path = std::path::Path::new(posfee).with_file_name(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
