@@ -144,10 +144,10 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             Command::Keys(mut a) => {
                 match &mut a.command {
-                    cmd::keys::KeysCommand::List { json: j } => *j |= json,
+                    cmd::keys::KeysCommand::List { json: j, .. } => *j |= json,
                     _ => no_json(json, "keys (other than keys list)")?,
                 }
-                cmd::keys::run(a)
+                cmd::keys::run(a).await
             }
             Command::Gen(GenCommand::Samples(a)) => {
                 no_json(json, "gen")?;

@@ -79,10 +79,17 @@ async fn a_short_bench_runs_against_a_running_system() {
     assert!(r["flows"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["errors"].as_object().unwrap().len(), 0, "{r}");
     // The phones the bench enrolled are revoked again; its kiosks keep their keys.
-    let left = h.registry().all().unwrap();
+    let operator = h
+        .connect(posfee_schemas::subjects::Role::Operator)
+        .await
+        .unwrap();
+    let left = posfee_deploy::identities::list(&operator, 0).await.unwrap();
+    assert!(left.devices_revoked > 0, "{left:?}");
+    assert_eq!(left.devices_enrolled, 0, "{left:?}");
     assert!(
-        left.iter()
-            .all(|(who, _)| matches!(who, posfee_schemas::subjects::Identity::Terminal(_))),
+        left.keys
+            .iter()
+            .any(|k| matches!(k.holder, posfee_schemas::identity::Holder::Terminal(_))),
         "{left:?}"
     );
 }

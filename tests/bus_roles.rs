@@ -23,20 +23,79 @@ async fn expect_violation(errors: &mut UnboundedReceiver<String>, what: &str) {
 }
 
 #[tokio::test]
-async fn anonymous_and_unknown_keys_are_refused() {
+async fn anonymous_connections_are_refused_and_an_unknown_key_may_only_ask_to_enrol() {
     let h = Harness::start().await.unwrap();
     let anon = async_nats::ConnectOptions::new()
         .connection_timeout(Duration::from_secs(2))
         .connect(h.url())
         .await;
     assert!(anon.is_err(), "anonymous connection accepted");
-    let stranger = nkeys::KeyPair::new_user().seed().unwrap();
-    let res = async_nats::ConnectOptions::new()
-        .nkey(stranger)
-        .connection_timeout(Duration::from_secs(2))
+    let by_password =
+        async_nats::ConnectOptions::with_user_and_password("admin".into(), "admin".into())
+            .connection_timeout(Duration::from_secs(2))
+            .connect(h.url())
+            .await;
+    assert!(by_password.is_err(), "a password connection accepted");
+
+    // An enrolled phone may join pairings and hear its wallet codes (the probe can succeed) ...
+    let (_, enrolled) = h.phone().await.unwrap();
+    let pair = subjects::pair(&kiosk("kiosk-01"), &PairToken::generate());
+    enrolled.publish(pair.clone(), "x".into()).await.unwrap();
+    enrolled.flush().await.unwrap();
+    // ... a key nobody enrolled connects, but may do nothing except ask to enrol as itself.
+    let stranger = nkeys::KeyPair::new_user();
+    let device = DeviceId::of_nkey(&stranger.public_key()).unwrap();
+    let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
+    let client = async_nats::ConnectOptions::new()
+        .nkey(stranger.seed().unwrap())
+        .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix())
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                if let async_nats::Event::ServerError(e) = event {
+                    let _ = tx.send(e.to_string());
+                }
+            }
+        })
         .connect(h.url())
-        .await;
-    assert!(res.is_err(), "unknown nkey accepted");
+        .await
+        .unwrap();
+    for subject in [
+        pair,
+        subjects::paygate(PaygateOp::Register),
+        subjects::fee_quote(),
+        subjects::identity_enrol(&DeviceId::parse("phabcd2345").unwrap()),
+        "$JS.API.INFO".to_string(),
+    ] {
+        refused_publish(&client, &mut errors, "an unenrolled key", subject).await;
+    }
+    refused_subscribe(
+        &client,
+        &mut errors,
+        "an unenrolled key",
+        subjects::wallet_for_device(&device),
+    )
+    .await;
+    // Asking to enrol as itself is what it may do, and then it is a phone.
+    let seed = stranger.seed().unwrap();
+    let reply = posfee_client::enrol::ask(&client, &device, &seed)
+        .await
+        .unwrap();
+    assert_eq!(reply.device_id, device);
+    let again = h.connect_watching(Identity::Device(device.clone())).await;
+    assert!(
+        again.is_err(),
+        "the harness has no seed file for it: {again:?}"
+    );
+    let phone =
+        posfee_client::bus::connect(h.url(), Identity::Device(device.clone()), Some(seed), "t")
+            .await
+            .unwrap();
+    let _wallet = phone
+        .subscribe(subjects::wallet_for_device(&device))
+        .await
+        .unwrap();
+    phone.flush().await.unwrap();
 }
 
 /// Subscribes `subject` and expects the server to refuse it.
@@ -79,7 +138,7 @@ async fn a_terminal_cannot_settle_and_its_attempt_never_reaches_the_ledger() {
         .await
         .unwrap();
     // Routed before the forgery is sent, so "never delivered" is not a race.
-    assert!(served(&ledger).await);
+    assert!(served(&ledger, Role::Ledger).await);
     h.terminal("kiosk-01").await.unwrap();
     let (terminal, mut errors) = h
         .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
@@ -165,7 +224,7 @@ async fn a_terminal_hears_only_its_own_pairings_receipts_and_replies() {
         .unwrap();
     // flush() only empties the socket; a request answered by the server proves the
     // subscription is in place before the ledger publishes on another connection.
-    assert!(served(&kiosk_01).await);
+    assert!(served(&kiosk_01, Identity::Terminal(kiosk("kiosk-01"))).await);
     ledger
         .publish(subjects::receipt(&kiosk("kiosk-01")), "receipt".into())
         .await
@@ -290,23 +349,30 @@ fn keys(h: &Harness, args: &[&str]) -> String {
     text
 }
 
-/// Whether a connection is still served: a JetStream info request answered through it.
-async fn served(client: &async_nats::Client) -> bool {
-    let js = async_nats::jetstream::new(client.clone());
-    tokio::time::timeout(Duration::from_secs(2), js.query_account())
-        .await
-        .is_ok_and(|r| r.is_ok())
+/// Whether a connection is still served: a round trip through the server comes back.
+async fn served(client: &async_nats::Client, who: impl Into<Identity>) -> bool {
+    let who = who.into();
+    tokio::time::timeout(
+        Duration::from_secs(2),
+        posfee_client::bus::round_trip(client, &who),
+    )
+    .await
+    .is_ok_and(|r| r.is_ok())
 }
 
-#[tokio::test]
+// The identity service runs in this process and answers `posfee keys`, run as a child whose
+// wait blocks one worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revoking_one_terminal_or_phone_leaves_the_others_connected() {
     let h = Harness::start().await.unwrap();
+    h.publish_url_file().unwrap();
     let issued = keys(&h, &["terminal", "kiosk-01"]);
-    assert!(issued.contains("reloaded its users"), "{issued}");
+    assert!(issued.contains("terminal kiosk-01 issued"), "{issued}");
     keys(&h, &["terminal", "kiosk-02"]);
-    let phone_a = keys(&h, &["device"]);
-    keys(&h, &["device"]);
-    let listed = keys(&h, &["list", "--json"]);
+    // Phones enrol themselves.
+    let (a, _) = h.phone().await.unwrap();
+    let (b, _) = h.phone().await.unwrap();
+    let listed = keys(&h, &["list", "--json", "--devices", "10"]);
     let devices: Vec<DeviceId> = listed
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
@@ -314,11 +380,7 @@ async fn revoking_one_terminal_or_phone_leaves_the_others_connected() {
         .map(|v| DeviceId::parse(v["id"].as_str().unwrap()).unwrap())
         .collect();
     assert_eq!(devices.len(), 2, "{listed}");
-    let (a, b) = if phone_a.contains(devices[0].as_str()) {
-        (devices[0].clone(), devices[1].clone())
-    } else {
-        (devices[1].clone(), devices[0].clone())
-    };
+    assert!(devices.contains(&a) && devices.contains(&b), "{listed}");
 
     let k1 = h
         .connect_as(Identity::Terminal(kiosk("kiosk-01")))
@@ -330,8 +392,11 @@ async fn revoking_one_terminal_or_phone_leaves_the_others_connected() {
         .unwrap();
     let pa = h.connect_as(Identity::Device(a.clone())).await.unwrap();
     let pb = h.connect_as(Identity::Device(b.clone())).await.unwrap();
-    for c in [&k1, &k2, &pa, &pb] {
-        assert!(served(c).await);
+    let who = |t: &str| Identity::Terminal(kiosk(t));
+    let (k1_id, k2_id) = (who("kiosk-01"), who("kiosk-02"));
+    let (pa_id, pb_id) = (Identity::Device(a.clone()), Identity::Device(b.clone()));
+    for (c, id) in [(&k1, &k1_id), (&k2, &k2_id), (&pa, &pa_id), (&pb, &pb_id)] {
+        assert!(served(c, id.clone()).await);
     }
     let k1_seed =
         std::fs::read_to_string(h.seed_file(&Identity::Terminal(kiosk("kiosk-01")))).unwrap();
@@ -344,15 +409,24 @@ async fn revoking_one_terminal_or_phone_leaves_the_others_connected() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already has a key"));
 
-    keys(&h, &["revoke", "terminal", "kiosk-01"]);
-    keys(&h, &["revoke", "device", a.as_str()]);
-    // The revoked are cut off at once and cannot come back ...
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
-    while (served(&k1).await || served(&pa).await) && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    for holder in [["terminal", "kiosk-01"], ["device", a.as_str()]] {
+        let mut args = vec!["revoke"];
+        args.extend(holder);
+        let out = keys(&h, &args);
+        let closed: u32 = out
+            .split("revoked; ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("{out}"));
+        assert!(closed >= 1, "{out}");
     }
-    assert!(!served(&k1).await, "a revoked terminal is still served");
-    assert!(!served(&pa).await, "a revoked phone is still served");
+    // The revoked were cut off before the command returned, and cannot come back ...
+    assert!(
+        !served(&k1, k1_id).await,
+        "a revoked terminal is still served"
+    );
+    assert!(!served(&pa, pa_id).await, "a revoked phone is still served");
     let back = async_nats::ConnectOptions::new()
         .nkey(k1_seed.trim().to_string())
         .connection_timeout(Duration::from_secs(2))
@@ -360,8 +434,8 @@ async fn revoking_one_terminal_or_phone_leaves_the_others_connected() {
         .await;
     assert!(back.is_err(), "a revoked terminal connected again");
     // ... while the others were never disturbed.
-    assert!(served(&k2).await);
-    assert!(served(&pb).await);
+    assert!(served(&k2, k2_id).await);
+    assert!(served(&pb, pb_id).await);
     assert_eq!(
         k2.connection_state(),
         async_nats::connection::State::Connected
@@ -387,6 +461,7 @@ async fn every_service_runs_in_process_and_answers_discovery() {
         names,
         [
             "posfee-fee-engine",
+            "posfee-identity",
             "posfee-ledger",
             "posfee-paygate",
             "posfee-query"
@@ -401,9 +476,13 @@ async fn every_service_runs_in_process_and_answers_discovery() {
 
 /// What has reached `sub` by now: a round trip through the server on its connection first, so
 /// everything routed to it before has arrived.
-async fn arrived(client: &async_nats::Client, sub: &mut async_nats::Subscriber) -> usize {
+async fn arrived(
+    client: &async_nats::Client,
+    who: Identity,
+    sub: &mut async_nats::Subscriber,
+) -> usize {
     use futures::{FutureExt, StreamExt};
-    assert!(served(client).await);
+    assert!(served(client, who).await);
     let mut n = 0;
     while let Some(Some(_)) = sub.next().now_or_never() {
         n += 1;
@@ -422,7 +501,7 @@ async fn a_service_answers_only_into_the_askers_own_inbox() {
         .subscribe(subjects::receipt(&kiosk("kiosk-02")))
         .await
         .unwrap();
-    assert!(served(&victim).await);
+    assert!(served(&victim, Identity::Terminal(kiosk("kiosk-02"))).await);
     let (_, phone) = h.phone().await.unwrap();
     let register = subjects::paygate(PaygateOp::Register);
     // The reply aimed at another kiosk's receipts, then the same request asked properly.
@@ -439,7 +518,12 @@ async fn a_service_answers_only_into_the_askers_own_inbox() {
     let refused = posfee_client::call::error_from_headers(&answer).unwrap();
     assert_eq!(refused.code, posfee_schemas::ErrorCode::BadRequest);
     assert_eq!(
-        arrived(&victim, &mut receipts).await,
+        arrived(
+            &victim,
+            Identity::Terminal(kiosk("kiosk-02")),
+            &mut receipts
+        )
+        .await,
         0,
         "the answer reached kiosk-02's receipts"
     );
@@ -515,7 +599,12 @@ async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
     assert_eq!(offer.bill.bill_id, shown.issued.bill_id);
     waiting.await.unwrap().unwrap();
     assert_eq!(
-        arrived(&victim, &mut receipts).await,
+        arrived(
+            &victim,
+            Identity::Terminal(kiosk("kiosk-02")),
+            &mut receipts
+        )
+        .await,
         0,
         "the bill reached kiosk-02's receipts"
     );
@@ -619,15 +708,57 @@ async fn nobody_can_roll_up_a_bucket_over_the_others_keys() {
     let _pb = posfee_pos_agent::presence::Presence::announce(&b)
         .await
         .unwrap();
-    let js = async_nats::jetstream::new(a.client.clone());
+    // A kiosk has no JetStream rights: the bucket is written for it by the query service,
+    // which the server lets write plain values and nothing else.
+    let (raw, mut errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
+        .await
+        .unwrap();
+    refused_publish(
+        &raw,
+        &mut errors,
+        "kiosk-01",
+        subjects::terminal_presence(&kiosk("kiosk-01")),
+    )
+    .await;
+    // Recording another kiosk's heartbeat on its own subject is refused by the query service.
+    let mut forged = posfee_schemas::terminal::TerminalSeen {
+        terminal: kiosk("kiosk-02"),
+        state: posfee_schemas::terminal::TerminalState::Offline,
+        last_seen: posfee_harness::fixtures::billing_now(),
+        heartbeat_secs: 1,
+        version: String::new(),
+    };
+    let refused: Result<posfee_schemas::terminal::TerminalSeen, _> = posfee_client::call(
+        &a.client,
+        subjects::terminal_seen(&kiosk("kiosk-01")),
+        &forged,
+        None,
+    )
+    .await;
+    assert_eq!(
+        refused.unwrap_err().remote().map(|e| e.code),
+        Some(posfee_schemas::ErrorCode::Forbidden)
+    );
+    // The probe can succeed: its own heartbeat is recorded.
+    forged.terminal = kiosk("kiosk-01");
+    let _: posfee_schemas::terminal::TerminalSeen = posfee_client::call(
+        &a.client,
+        subjects::terminal_seen(&kiosk("kiosk-01")),
+        &forged,
+        None,
+    )
+    .await
+    .unwrap();
+    // The role that writes the bucket may write plainly, but a roll-up is refused.
+    let query = h.connect(Role::Query).await.unwrap();
+    let js = async_nats::jetstream::new(query);
     let own_key = subjects::terminal_presence(&kiosk("kiosk-01"));
-    // The probe can succeed: a plain write of its own key is stored.
     js.publish(own_key.clone(), "plain".into())
         .await
         .unwrap()
         .await
         .unwrap();
-    // The same write asking to roll the bucket up is refused by the server.
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Rollup", "all");
     let rolled = js

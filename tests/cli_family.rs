@@ -85,12 +85,9 @@ impl System {
         c
     }
 
-    fn phone(&self, device: Option<&str>) -> Command {
+    fn phone(&self) -> Command {
         let mut c = self.cmd(&sibling("companion"));
         c.arg("--home").arg(self.dir().join("phone"));
-        if let Some(d) = device {
-            c.args(["--device-id", d]);
-        }
         c
     }
 
@@ -200,13 +197,6 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     }
     let out = sys.posfee(&["keys", "terminal", TERMINAL]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = sys.posfee(&["keys", "device"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let device = text(&out.stdout)
-        .split_whitespace()
-        .find(|w| w.starts_with("ph"))
-        .unwrap()
-        .to_string();
 
     // No key for the id: refused, naming the command that issues one (JSON before the
     // subcommand, as the last line).
@@ -220,15 +210,16 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     let last = json_lines(&out.stdout).pop().unwrap();
     let message = last["error"]["message"].as_str().unwrap();
     assert!(message.contains("posfee keys terminal kiosk-99"), "{last}");
-    let out = sys
-        .phone(None)
-        .args(["receipts", "--json"])
-        .output()
-        .unwrap();
+    let out = sys.phone().args(["receipts", "--json"]).output().unwrap();
     // Receipts are on the phone: listed without a key, offline.
     assert!(out.status.success(), "{out:?}");
+    // A key file that holds no key: refused, naming the file.
+    let bad = sys.dir().join("not-a-key.nk");
+    std::fs::write(&bad, "no key here\n").unwrap();
     let out = sys
-        .phone(Some("phzzzzzzzz"))
+        .phone()
+        .arg("--nkey-file")
+        .arg(&bad)
         .args([
             "register",
             "--name",
@@ -241,7 +232,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        text(&out.stderr).contains("posfee keys device"),
+        text(&out.stderr).contains("not-a-key.nk"),
         "{}",
         text(&out.stderr)
     );
@@ -263,9 +254,9 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         text(&out.stderr)
     );
 
-    // The phone registers, found by its device id alone (JSON after the subcommand).
+    // The phone registers with the key it made and enrolled itself (JSON after the subcommand).
     let out = sys
-        .phone(Some(&device))
+        .phone()
         .args([
             "register",
             "--name",
@@ -298,7 +289,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         v["pairing"]["code"].as_str().map(str::to_string)
     });
     let out = sys
-        .phone(Some(&device))
+        .phone()
         .args(["pay", &code, "--yes", "--json"])
         .output()
         .unwrap();
@@ -312,7 +303,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
 
     // Mode B at the interactive kiosk: while it waits for the payer's answer it says how to
     // cancel, and cancelling works.
-    let mut show = sys.phone(Some(&device));
+    let mut show = sys.phone();
     show.arg("show-code");
     let (mut phone_b, phone_b_out) = sys.spawn("phone-b", show);
     let wallet = wait_for(&phone_b_out, &mut phone_b, |l| {
@@ -398,7 +389,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     for (name, mut c) in [
         ("posfee", sys.cmd(Path::new(POSFEE))),
         ("pos-agent", sys.kiosk()),
-        ("companion", sys.phone(Some(&device))),
+        ("companion", sys.phone()),
     ] {
         match name {
             "posfee" => c.arg("status"),
@@ -434,7 +425,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     interrupted("pos-agent run", &mut menu, &menu_out);
 
     let (mut show, show_out) = sys.spawn("phone-int", {
-        let mut p = sys.phone(Some(&device));
+        let mut p = sys.phone();
         p.args(["--json", "show-code"]);
         p
     });
@@ -590,11 +581,6 @@ fn kiosk_and_phone_look_where_posfee_writes() {
     let terminal = posfee_schemas::ids::TerminalId::parse("kiosk-01").unwrap();
     assert_eq!(
         posfee_pos_agent::config::terminal_seed_file(root, &terminal),
-        registry.terminal_seed_file(&terminal)
-    );
-    let device = posfee_schemas::ids::DeviceId::parse("phabcd2345").unwrap();
-    assert_eq!(
-        posfee_companion::cmd::device_seed_file(root, &device),
-        registry.device_seed_file(&device)
+        registry.seed_file(&posfee_schemas::subjects::Identity::Terminal(terminal))
     );
 }

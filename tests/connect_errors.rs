@@ -6,8 +6,9 @@
 
 use posfee_client::bus;
 use posfee_harness::Harness;
+use posfee_schemas::identity::Holder;
 use posfee_schemas::ids::TerminalId;
-use posfee_schemas::subjects::Identity;
+use posfee_schemas::subjects::{Identity, Role};
 
 async fn connect_with(
     h: &Harness,
@@ -35,11 +36,14 @@ async fn a_revoked_kiosk_or_phone_key_is_reported_as_refused_with_the_command_th
         connect_with(&h, who, &copy).await.unwrap();
         kept.push((who.clone(), copy));
     }
-    h.registry()
-        .revoke_terminal(&TerminalId::parse("kiosk-07").unwrap())
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let kiosk_07 = TerminalId::parse("kiosk-07").unwrap();
+    posfee_deploy::identities::revoke(&operator, Holder::Terminal(kiosk_07))
+        .await
         .unwrap();
-    h.registry().revoke_device(&device).unwrap();
-    h.apply_users().await.unwrap();
+    posfee_deploy::identities::revoke(&operator, Holder::Device(device.clone()))
+        .await
+        .unwrap();
 
     for (who, seed, remedy) in [
         (
@@ -47,7 +51,7 @@ async fn a_revoked_kiosk_or_phone_key_is_reported_as_refused_with_the_command_th
             &kept[0].1,
             "posfee keys terminal kiosk-07".to_string(),
         ),
-        (&kept[1].0, &kept[1].1, "posfee keys device".to_string()),
+        (&kept[1].0, &kept[1].1, "makes a new key".to_string()),
     ] {
         let started = std::time::Instant::now();
         let err = format!("{:#}", connect_with(&h, who, seed).await.unwrap_err());

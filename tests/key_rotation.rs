@@ -150,7 +150,11 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
 
 #[tokio::test]
 async fn a_bill_must_be_signed_by_its_own_tenants_key() {
-    let h = Harness::start().await.unwrap();
+    let mut h = Harness::start().await.unwrap();
+    // A phone looks keys up through the query service.
+    h.start_service(ServiceName::Query, ServiceOptions::default())
+        .await
+        .unwrap();
     let fee_engine = h.connect(Role::FeeEngine).await.unwrap();
     // A genuine key in the directory, published for one tenant.
     let key = ed25519_dalek::SigningKey::from_bytes(&[5; 32]);
@@ -181,9 +185,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
         class_zh: String::new(),
     };
     let phone = h.phone().await.unwrap().1;
-    let keys = posfee_client::keydir::KeyDirectory::open(&phone, Purpose::Bill)
-        .await
-        .unwrap();
+    let keys = posfee_client::keydir::KeyDirectory::remote(&phone, Purpose::Bill);
     // Its own tenant's bill verifies: the check can pass.
     let own = Signed::sign(Purpose::Bill, &bill_for("acme-property"), &key_id, &key);
     let bill = keys.verify_bill(&own).await.unwrap();

@@ -63,8 +63,9 @@ fn ready_url(ready: &str, data: &Path) -> String {
     url.to_string()
 }
 
-const SERVICES: [&str; 4] = [
+const SERVICES: [&str; 5] = [
     "posfee-fee-engine",
+    "posfee-identity",
     "posfee-ledger",
     "posfee-paygate",
     "posfee-query",
@@ -279,7 +280,7 @@ fn up_names_a_taken_port_and_a_file_as_data_dir_and_keys_need_a_set_up_data_dir(
         lines
             .next()
             .map(|l| l.split_whitespace().collect::<Vec<_>>()),
-        Some(vec!["KIND", "ID", "PUBLIC", "KEY"]),
+        Some(vec!["KIND", "ID", "STATE", "PUBLIC", "KEY"]),
         "{text}"
     );
     assert!(

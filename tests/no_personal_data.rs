@@ -73,21 +73,15 @@ impl System {
             }
         });
         let url = std::fs::read_to_string(data.join("run/nats.url")).unwrap();
-        // The kiosk and the phone get keys of their own, as an operator issues them.
-        for args in [
-            vec!["terminal", TERMINAL],
-            vec!["device", "--out", "phone.nk"],
-        ] {
-            let out = Command::new(POSFEE)
-                .arg("keys")
-                .args(&args)
-                .arg("--data-dir")
-                .arg(&data)
-                .current_dir(tmp.path())
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "posfee keys {args:?}: {out:?}");
-        }
+        // The kiosk gets its key from the operator; the phone makes and enrols its own.
+        let out = Command::new(POSFEE)
+            .args(["keys", "terminal", TERMINAL])
+            .arg("--data-dir")
+            .arg(&data)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "posfee keys terminal: {out:?}");
         System { tmp, up, url }
     }
 
@@ -110,10 +104,7 @@ impl System {
 
     fn phone(&self) -> Command {
         let mut c = self.cmd(&sibling("companion"));
-        c.arg("--home")
-            .arg(self.phone_home())
-            .arg("--nkey-file")
-            .arg(self.tmp.path().join("phone.nk"));
+        c.arg("--home").arg(self.phone_home());
         c
     }
 

@@ -20,6 +20,7 @@ use posfee_pos_agent::flow::{self, PaySpec, PayView};
 use posfee_pos_agent::{Agent, CancellationToken, Settings};
 use posfee_schemas::events::{AccountUpserted, EventBody};
 use posfee_schemas::fee::QuoteRequest;
+use posfee_schemas::identity::Holder;
 use posfee_schemas::ids::{AccountNo, DeviceId, FeeKind, PairToken, TenantId, TerminalId};
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::money::Fen;
@@ -131,37 +132,41 @@ impl Bus {
         bus::connect(&self.url, who, Some(seed), "posfee-bench").await
     }
 
-    /// Keys for the bench's kiosks (kept for the next run) and one phone per lane (revoked
-    /// when the run ends), issued as `posfee keys` does, with one reload of the server.
+    /// Keys for the bench's kiosks (issued as `posfee keys terminal` does, kept for the next
+    /// run) and one phone per lane, which makes and enrols its own key as every phone does
+    /// (revoked when the run ends).
     async fn issue(&self, lanes: usize) -> anyhow::Result<(Vec<TerminalId>, Vec<DeviceId>)> {
         let registry = Registry::new(&self.data.creds());
-        let _lock = registry.lock()?;
+        let operator = self.connect(Role::Operator).await?;
         let mut terminals = Vec::with_capacity(lanes);
         let mut devices = Vec::with_capacity(lanes);
         for lane in 0..lanes {
             let t = TerminalId::parse(format!("bench-kiosk-{lane}"))?;
-            if !registry.terminal_seed_file(&t).exists() {
-                registry.add_terminal(&t, None, true)?;
+            if !registry
+                .seed_file(&BusIdentity::Terminal(t.clone()))
+                .exists()
+            {
+                registry
+                    .issue(&operator, Holder::Terminal(t.clone()), None, true)
+                    .await?;
             }
             terminals.push(t);
-            let issued = registry.add_device(None)?;
-            if let BusIdentity::Device(d) = issued.who {
-                devices.push(d);
-            }
+            let seed = posfee_client::enrol::new_key()?;
+            let enrolled = posfee_client::enrol::enrol(&self.url, &seed, "posfee-bench").await?;
+            creds::write_seed(
+                &registry.seed_file(&BusIdentity::Device(enrolled.device_id.clone())),
+                &seed,
+            )?;
+            devices.push(enrolled.device_id);
         }
-        posfee_deploy::natsd::apply_users_async(&self.data, &posfee_deploy::natsd::default_conf())
-            .await?;
         Ok((terminals, devices))
     }
 
     async fn revoke(&self, devices: &[DeviceId]) -> anyhow::Result<()> {
-        let registry = Registry::new(&self.data.creds());
-        let _lock = registry.lock()?;
+        let operator = self.connect(Role::Operator).await?;
         for d in devices {
-            registry.revoke_device(d)?;
+            posfee_deploy::identities::revoke(&operator, Holder::Device(d.clone())).await?;
         }
-        posfee_deploy::natsd::apply_users_async(&self.data, &posfee_deploy::natsd::default_conf())
-            .await?;
         Ok(())
     }
 }
@@ -741,9 +746,7 @@ async fn bus_roundtrips(
     // A request the server answers on the responder's own connection proves the
     // subscription is routed (flush only empties the socket, so the first request could
     // race the subscription and find no responders).
-    async_nats::jetstream::new(responder.clone())
-        .query_account()
-        .await?;
+    bus::round_trip(&responder, &BusIdentity::Terminal(terminal.clone())).await?;
     requester
         .request(subject.clone(), vec![0u8; 8].into())
         .await?;

@@ -50,6 +50,53 @@ pub async fn connect(
         .map_err(|e| connect_failure(url, &who, &e))
 }
 
+/// A round trip through the server on `client`'s connection, for a kiosk or a phone (which
+/// have no JetStream rights to ask anything of the server itself): a request on a subject the
+/// identity may publish but nobody can be listening on (a fresh random token), answered by the
+/// server with "no responders". Once it returns, every subscription made before it is in
+/// place at the server. (`flush` only empties the socket.)
+pub async fn round_trip(client: &async_nats::Client, who: &Identity) -> anyhow::Result<()> {
+    use posfee_schemas::ids::{DeviceId, PairToken, TerminalId};
+    let token = PairToken::generate();
+    let probe = match who {
+        Identity::Terminal(_) => {
+            posfee_schemas::subjects::wallet(&DeviceId::parse("phroundtr")?, &token)
+        }
+        Identity::Device(_) => {
+            posfee_schemas::subjects::pair(&TerminalId::parse("round-trip")?, &token)
+        }
+        Identity::Role(_) | Identity::Clerk(_) => "$JS.API.INFO".to_string(),
+    };
+    let request = async_nats::Request::new()
+        .payload(bytes::Bytes::new())
+        .timeout(Some(Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS)));
+    match client.send_request(probe, request).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        Err(e) => Err(anyhow::anyhow!("no round trip through the server: {e}")),
+    }
+}
+
+/// Connects as the identity service's user in the server's system account, with replies
+/// under that user's own inbox prefix.
+pub async fn connect_system(
+    url: &str,
+    seed: String,
+    name: &str,
+) -> anyhow::Result<async_nats::Client> {
+    async_nats::ConnectOptions::new()
+        .name(name)
+        .nkey(seed)
+        .custom_inbox_prefix(posfee_schemas::subjects::SYSTEM_INBOX)
+        .connection_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
+        .request_timeout(Some(Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS)))
+        .connect(url)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("connecting to {url} as the identity service's system user: {e}")
+        })
+}
+
 /// The failure to connect as one clear sentence: what happened, where, and the next step.
 /// The client's own error repeats its cause two or three times and names no remedy.
 pub fn connect_failure(url: &str, who: &Identity, e: &async_nats::ConnectError) -> anyhow::Error {
@@ -75,7 +122,7 @@ fn key_remedy(who: &Identity) -> String {
         Identity::Terminal(t) => format!(
             "issue one with `posfee keys terminal {t}` (add --replace if it has one) and give the kiosk its seed file"
         ),
-        Identity::Device(_) => "issue one with `posfee keys device` (or enrol the phone's own key with `posfee keys enrol`) and pass its seed file with --nkey-file".to_string(),
+        Identity::Device(_) => "the phone's key was revoked, or the identity service is not running: a revoked phone makes a new key (start with a new --home, or remove its bus.nk) and enrols it".to_string(),
         Identity::Role(r) => format!(
             "role keys are written by `posfee up` to <data-dir>/creds/{r}.nk; use the seed from the data dir of the running system"
         ),

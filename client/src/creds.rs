@@ -26,13 +26,23 @@ pub fn public_key(seed: &str) -> anyhow::Result<String> {
 
 /// Creates a user nkey seed file unless one exists; returns its path and public key.
 pub fn ensure_user_seed(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, String)> {
+    ensure_seed(dir, name, nkeys::KeyPair::new_user)
+}
+
+/// Creates a seed file of the kind `new` makes (user, account …) unless one exists; returns
+/// its path and public key.
+pub fn ensure_seed(
+    dir: &Path,
+    name: &str,
+    new: fn() -> nkeys::KeyPair,
+) -> anyhow::Result<(PathBuf, String)> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join(format!("{name}.nk"));
     if path.exists() {
         let seed = read_seed(&path)?;
         return Ok((path, public_key(&seed)?));
     }
-    let kp = nkeys::KeyPair::new_user();
+    let kp = new();
     let seed = kp
         .seed()
         .map_err(|e| anyhow::anyhow!("encoding new seed: {e}"))?;

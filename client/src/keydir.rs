@@ -9,7 +9,7 @@ use chrono::Utc;
 use ed25519_dalek::VerifyingKey;
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::KeyId;
-use posfee_schemas::signed::{KeyRing, PublicKeyRecord, Purpose, SignError, Signed};
+use posfee_schemas::signed::{KeyRequest, KeyRing, PublicKeyRecord, Purpose, SignError, Signed};
 use posfee_schemas::{decode, encode, subjects};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -50,9 +50,19 @@ pub enum VerifyError {
     Directory(String),
 }
 
+/// Where a verifier reads keys it has not met: the bucket itself (services), or the key
+/// directory service (`posfee.keys.get`: kiosks and phones, which have no JetStream rights).
+enum Source {
+    Bucket(Box<kv::Store>),
+    Service(async_nats::Client),
+}
+
+/// How long a key lookup through the directory service may take.
+pub const KEY_LOOKUP_TIMEOUT_MS: u64 = 3_000;
+
 /// A verifier's view of one purpose's keys, filled from the directory on demand.
 pub struct KeyDirectory {
-    store: kv::Store,
+    source: Source,
     purpose: Purpose,
     ring: RwLock<KeyRing>,
     /// Who each key in the ring belongs to (a tenant for bills, paygate for settlements).
@@ -67,11 +77,21 @@ impl KeyDirectory {
         let js = jetstream::new(client.clone());
         let store = js.get_key_value(subjects::KEYS_BUCKET).await?;
         Ok(KeyDirectory {
-            store,
+            source: Source::Bucket(Box::new(store)),
             purpose,
             ring: RwLock::new(KeyRing::new()),
             owners: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// A verifier that asks the key directory service (`posfee.keys.get`) for keys: a phone's.
+    pub fn remote(client: &async_nats::Client, purpose: Purpose) -> KeyDirectory {
+        KeyDirectory {
+            source: Source::Service(client.clone()),
+            purpose,
+            ring: RwLock::new(KeyRing::new()),
+            owners: RwLock::new(HashMap::new()),
+        }
     }
 
     /// As [`KeyDirectory::verify`], and the key must belong to `owner(&body)`: a bill must be
@@ -124,17 +144,40 @@ impl KeyDirectory {
         Ok(signed.verify(self.purpose, &ring)?)
     }
 
+    /// The directory's record of `key_id`, from wherever this verifier reads it.
+    async fn lookup(&self, key_id: &KeyId) -> Result<PublicKeyRecord, VerifyError> {
+        match &self.source {
+            Source::Bucket(store) => {
+                let raw = store
+                    .get(PublicKeyRecord::directory_key(self.purpose, key_id))
+                    .await
+                    .map_err(|e| VerifyError::Directory(e.to_string()))?;
+                let Some(raw) = raw else {
+                    return Err(SignError::UnknownKey(key_id.clone()).into());
+                };
+                decode(&raw).map_err(|e| VerifyError::Directory(e.to_string()))
+            }
+            Source::Service(client) => {
+                let req = KeyRequest {
+                    purpose: self.purpose.as_str().to_string(),
+                    key_id: key_id.clone(),
+                };
+                let timeout = Some(std::time::Duration::from_millis(KEY_LOOKUP_TIMEOUT_MS));
+                match crate::call::call(client, subjects::keys_get(), &req, timeout).await {
+                    Ok(record) => Ok(record),
+                    Err(crate::CallError::Remote(e))
+                        if e.code == posfee_schemas::ErrorCode::BadSignature =>
+                    {
+                        Err(SignError::UnknownKey(key_id.clone()).into())
+                    }
+                    Err(e) => Err(VerifyError::Directory(e.to_string())),
+                }
+            }
+        }
+    }
+
     async fn fetch(&self, key_id: &KeyId) -> Result<(), VerifyError> {
-        let raw = self
-            .store
-            .get(PublicKeyRecord::directory_key(self.purpose, key_id))
-            .await
-            .map_err(|e| VerifyError::Directory(e.to_string()))?;
-        let Some(raw) = raw else {
-            return Err(SignError::UnknownKey(key_id.clone()).into());
-        };
-        let record: PublicKeyRecord =
-            decode(&raw).map_err(|e| VerifyError::Directory(e.to_string()))?;
+        let record = self.lookup(key_id).await?;
         let bytes: [u8; 32] = record
             .public_key
             .as_slice()

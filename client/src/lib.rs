@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod creds;
 pub mod ending;
+pub mod enrol;
 pub mod keydir;
 pub mod reply;
 pub mod screen;

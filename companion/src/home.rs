@@ -15,6 +15,12 @@ pub const HOME_ENV: &str = "POSFEE_COMPANION_HOME";
 pub const DEFAULT_HOME_DIR: &str = ".posfee-companion";
 
 const PROFILE_TREE: &str = "profile";
+/// The phone's bus key in its home directory.
+pub const BUS_KEY_FILE: &str = "bus.nk";
+
+fn enrolled_key(device: &posfee_schemas::ids::DeviceId) -> Vec<u8> {
+    format!("enrolled/{device}").into_bytes()
+}
 const PROFILE_KEY: &[u8] = b"me";
 const PENDING_TREE: &str = "pending";
 const RECEIPTS_TREE: &str = "receipts";
@@ -112,6 +118,35 @@ impl Home {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// This phone's bus key (`<home>/bus.nk`, 0600), made here on first use: the phone's own,
+    /// never issued by anyone else.
+    pub fn bus_seed(&self) -> crate::Result<String> {
+        let path = self.dir.join(BUS_KEY_FILE);
+        if !path.exists() {
+            let seed =
+                posfee_client::enrol::new_key().map_err(|e| store_err("making the bus key", e))?;
+            posfee_client::creds::write_seed(&path, &seed)
+                .map_err(|e| store_err("saving the bus key", format!("{e:#}")))?;
+        }
+        posfee_client::creds::read_seed(&path)
+            .map_err(|e| store_err("reading the bus key", format!("{e:#}")))
+    }
+
+    /// Whether the key with this device id was enrolled from this phone.
+    pub fn enrolled(&self, device: &posfee_schemas::ids::DeviceId) -> crate::Result<bool> {
+        self.profile
+            .contains_key(enrolled_key(device))
+            .map_err(|e| store_err("reading the enrolment", e))
+    }
+
+    /// Records the enrolment of the key with this device id.
+    pub async fn mark_enrolled(&self, device: &posfee_schemas::ids::DeviceId) -> crate::Result<()> {
+        self.profile
+            .insert(enrolled_key(device), b"1".as_slice())
+            .map_err(|e| store_err("saving the enrolment", e))?;
+        self.flush().await
     }
 
     pub fn profile(&self) -> crate::Result<Option<Profile>> {

@@ -60,15 +60,13 @@ impl Companion {
         }
     }
 
-    /// The bill signers' public keys, from the key directory the fee-engine publishes to.
+    /// The bill signers' public keys, from the key directory the fee-engine publishes to
+    /// (asked through `posfee.keys.get`: a phone has no JetStream rights).
     pub async fn bill_keys(&self) -> Result<&KeyDirectory> {
-        self.keys
-            .get_or_try_init(|| async {
-                KeyDirectory::open(&self.client, Purpose::Bill)
-                    .await
-                    .map_err(|e| unavailable("opening the key directory", format!("{e:#}")))
-            })
-            .await
+        Ok(self
+            .keys
+            .get_or_init(|| async { KeyDirectory::remote(&self.client, Purpose::Bill) })
+            .await)
     }
 }
 

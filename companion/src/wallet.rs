@@ -49,8 +49,8 @@ pub struct ShownCode {
     sub: async_nats::Subscriber,
 }
 
-/// Starts listening and returns the code to show. A JetStream info request after the
-/// subscribe is a round trip through the server, so the code is routable once it is shown.
+/// Starts listening and returns the code to show. A round trip through the server after the
+/// subscribe makes the code routable once it is shown.
 pub async fn show(c: &Companion, ttl: Duration) -> crate::Result<ShownCode> {
     let token = PairToken::generate();
     let sub = c
@@ -58,10 +58,10 @@ pub async fn show(c: &Companion, ttl: Duration) -> crate::Result<ShownCode> {
         .subscribe(subjects::wallet(&c.device, &token))
         .await
         .map_err(|e| crate::unavailable("listening on the wallet code", e))?;
-    async_nats::jetstream::new(c.client.clone())
-        .query_account()
+    let me = posfee_schemas::subjects::Identity::Device(c.device.clone());
+    posfee_client::bus::round_trip(&c.client, &me)
         .await
-        .map_err(|e| crate::unavailable("reaching the server", e))?;
+        .map_err(|e| crate::unavailable("reaching the server", format!("{e:#}")))?;
     let expires_at = c.clock.now()
         + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
     Ok(ShownCode {

@@ -1,11 +1,14 @@
-//! Who may do what on the bus, written out as nats-server's `authorization` block.
+//! Who may do what on the bus.
 //!
-//! Every service and tool is a role with one NATS user; every kiosk and every phone is an
-//! identity with a user of its own, confined to its own subjects, so one can be revoked
-//! without touching the others. The rules are built here from the same subject builders the
-//! code publishes and subscribes with (`schemas::subjects`), so a subject cannot change in one
-//! place and be left behind in the server's rules. `nats.conf` holds the server settings and
-//! includes the `auth.conf` this module renders (see [`crate::natsd::write_config`]).
+//! Every service and tool is a role with one NATS user, listed in the server's configuration
+//! (`auth.conf`, rendered here). Every kiosk, phone and clerk connects with a key of its own
+//! that the configuration does not list: the server asks the identity service (its auth
+//! callout, `services/identity`), which answers with a user JWT carrying [`perms`] for that
+//! one identity, so one can be revoked without touching the others and the server holds no
+//! list of devices. Both kinds of rules are built here from the same subject builders the code
+//! publishes and subscribes with (`schemas::subjects`), so a subject cannot change in one place
+//! and be left behind in the server's rules. `nats.conf` holds the server settings and includes
+//! the `auth.conf` this module renders (see [`crate::natsd::write_config`]).
 //!
 //! Replies travel under each identity's own inbox prefix and `allow_responses`, so nobody can
 //! read replies meant for another. The tests in `tests/bus_roles.rs` try, as each identity,
@@ -13,13 +16,19 @@
 
 use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
 use posfee_schemas::subjects::{
-    self, EventKind, Identity, LedgerOp, PaygateOp, QueryKind, Role, ServiceName, EVENTS_STREAM,
-    KEYS_BUCKET, TERMINALS_BUCKET,
+    self, EventKind, Identity, IdentityOp, LedgerOp, PaygateOp, QueryKind, Role, ServiceName,
+    EVENTS_STREAM, KEYS_BUCKET, TERMINALS_BUCKET,
 };
 use std::fmt::Write;
 
-/// Seconds a client has to prove its key after connecting.
+/// Seconds a client has to prove its key after connecting (the callout's answer included).
 pub const AUTH_TIMEOUT_SECS: u32 = 2;
+/// The account every posfee connection is in, and the JetStream data with it.
+pub const ACCOUNT: &str = "POSFEE";
+/// The server's system account: only the identity service's second user is in it, to list
+/// and close a revoked key's connections.
+pub const SYSTEM_ACCOUNT: &str = "SYS";
+pub use posfee_schemas::subjects::SYSTEM_INBOX;
 
 /// What one user may publish and subscribe.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -154,18 +163,28 @@ pub fn role(r: Role) -> Perms {
         }
         // Answers read queries from its view; asks the fee-engine for live amounts.
         // Also records kiosks' own pairing and presence events on their behalf.
+        // Also writes kiosks' heartbeats into the terminals bucket and answers phones' key
+        // lookups, so kiosks and phones need no JetStream rights.
         Role::Query => {
             let mut p = vec![
                 subjects::fee_quote(),
                 subjects::events_like(EventKind::PairingOpened),
                 subjects::events_like(EventKind::TerminalOnline),
+                format!("$KV.{TERMINALS_BUCKET}.*"),
+                stream_info(&kv_stream(TERMINALS_BUCKET)),
             ];
             p.extend(event_reader(true));
+            p.extend(key_reader());
             service(
                 ServiceName::Query,
                 r,
                 p,
-                vec![subjects::query_any(), subjects::terminal_report_any()],
+                vec![
+                    subjects::query_any(),
+                    subjects::terminal_report_any(),
+                    subjects::terminal_seen_any(),
+                    subjects::keys_get(),
+                ],
             )
         }
         // The only publisher of settlements, refunds and receipts.
@@ -207,6 +226,10 @@ pub fn role(r: Role) -> Perms {
             let mut p = vec![
                 subjects::ledger(LedgerOp::Settlements),
                 subjects::paygate(PaygateOp::Payments),
+                // Issues kiosks' and clerks' keys, revokes any key, lists them.
+                subjects::identity(IdentityOp::Issue),
+                subjects::identity(IdentityOp::Revoke),
+                subjects::identity(IdentityOp::List),
                 subjects::query_any(),
                 stream_info(&terminals),
                 format!("$JS.API.CONSUMER.CREATE.{terminals}"),
@@ -234,27 +257,31 @@ pub fn role(r: Role) -> Perms {
         ),
         // Set-up only: `posfee up` creates the stream and buckets with it.
         Role::Admin => tool(r, vec![s("$JS.API.>")]),
+        // Answers the server's auth callout (who each kiosk, phone and clerk is), phones'
+        // enrolments and the operator's key requests.
+        Role::Identity => {
+            let mut serves = vec![s(subjects::AUTH_CALLOUT), subjects::identity_enrol_any()];
+            serves.extend(IdentityOp::ALL.iter().map(|o| subjects::identity(*o)));
+            service(ServiceName::Identity, r, Vec::new(), serves)
+        }
     }
 }
 
 /// One kiosk: asks for quotes, bills and queries; presents its own pairings (mode A) and
 /// offers bills to a phone's wallet code (mode B); reports its pairing and presence events
-/// and its own presence key; receives its own receipts. It can never settle, refund or
-/// publish payment events, and it cannot listen to another kiosk's pairings or receipts.
+/// and its heartbeat; receives its own receipts. It can never settle, refund or publish
+/// payment events, it cannot listen to another kiosk's pairings or receipts, and it has no
+/// JetStream rights at all (the query service records its events and heartbeat).
 pub fn terminal(t: &TerminalId) -> Perms {
     let mut publish = vec![
         subjects::fee_quote(),
         subjects::bill_issue(t),
         subjects::ledger_close(t),
         subjects::terminal_report(t),
+        subjects::terminal_seen(t),
     ];
     publish.extend(QueryKind::ALL.iter().map(|k| subjects::query(*k)));
-    publish.extend([
-        subjects::wallet_any(),
-        subjects::terminal_presence(t),
-        s(JS_INFO),
-        stream_info(&kv_stream(TERMINALS_BUCKET)),
-    ]);
+    publish.push(subjects::wallet_any());
     Perms {
         publish,
         subscribe: vec![
@@ -277,15 +304,16 @@ pub fn clerk(t: &TenantId) -> Perms {
 }
 
 /// One phone: joins a kiosk's pairing (mode A), listens on its own wallet codes (mode B),
-/// reads the public key directory to verify bills, registers and pays at the payment
-/// platform. Nothing else.
+/// looks up public keys to verify bills (`posfee.keys.get`), registers and pays at the payment
+/// platform. Nothing else; no JetStream rights.
 pub fn device(d: &DeviceId) -> Perms {
-    let mut publish = vec![s(JS_INFO)];
-    publish.extend(key_reader());
+    let mut publish = vec![subjects::keys_get()];
     publish.extend([
         subjects::pair_any(),
         subjects::paygate(PaygateOp::Register),
         subjects::paygate(PaygateOp::Pay),
+        // Asking again is harmless: the answer is the first enrolment.
+        subjects::identity_enrol(d),
     ]);
     Perms {
         publish,
@@ -297,16 +325,71 @@ pub fn device(d: &DeviceId) -> Perms {
     }
 }
 
-/// The `authorization` block for these users, in nats-server's configuration language.
-pub fn render(users: &[User]) -> String {
+/// A key the server does not know yet: it may ask to enrol as the phone its fingerprint
+/// names, and hear the answer, nothing else.
+pub fn unenrolled(d: &DeviceId) -> Perms {
+    Perms {
+        publish: vec![subjects::identity_enrol(d)],
+        subscribe: vec![format!("{}.>", Identity::Device(d.clone()).inbox_prefix())],
+        allow_responses: false,
+    }
+}
+
+/// The identity service's user in the system account: list a holder's connections, close one.
+pub fn system_user() -> Perms {
+    Perms {
+        publish: vec![s("$SYS.REQ.SERVER.PING.CONNZ"), s("$SYS.REQ.SERVER.*.KICK")],
+        subscribe: vec![format!("{SYSTEM_INBOX}.>")],
+        allow_responses: false,
+    }
+}
+
+/// The public keys the auth callout configuration names.
+#[derive(Debug, Clone)]
+pub struct CalloutKeys {
+    /// The account key (`A…`) whose signature the server accepts on callout answers.
+    pub issuer: String,
+    /// The identity service's system-account user.
+    pub system_user: String,
+}
+
+/// The server's accounts, role users and auth callout, in its configuration language.
+pub fn render(users: &[User], callout: &CalloutKeys) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "# Generated by posfee from its roles and registered terminals and phones; do not edit.\n\
-         # `posfee keys` changes it and reloads the server.\n"
+        "# Generated by posfee from its roles; do not edit. Kiosks, phones and clerks are not\n\
+         # listed: the identity service answers for them (auth_callout below).\n"
     );
+    let _ = writeln!(out, "accounts {{");
+    let _ = writeln!(out, "  {ACCOUNT}: {{");
+    let _ = writeln!(out, "    jetstream: enabled");
+    render_users(&mut out, users);
+    let _ = writeln!(out, "  }}");
+    let _ = writeln!(out, "  {SYSTEM_ACCOUNT}: {{");
+    let sys = User {
+        who: Identity::Role(Role::Identity),
+        nkey: callout.system_user.clone(),
+        perms: system_user(),
+    };
+    render_users(&mut out, std::slice::from_ref(&sys));
+    let _ = writeln!(out, "  }}");
+    let _ = writeln!(out, "}}");
+    let _ = writeln!(out, "system_account: {SYSTEM_ACCOUNT}");
     let _ = writeln!(out, "authorization {{");
     let _ = writeln!(out, "  timeout: {AUTH_TIMEOUT_SECS}");
+    let _ = writeln!(out, "  auth_callout {{");
+    let _ = writeln!(out, "    issuer: {}", quote(&callout.issuer));
+    let _ = writeln!(out, "    account: {ACCOUNT}");
+    let mut keys: Vec<String> = users.iter().map(|u| u.nkey.clone()).collect();
+    keys.push(callout.system_user.clone());
+    let _ = writeln!(out, "    auth_users: {}", list(&keys));
+    let _ = writeln!(out, "  }}");
+    let _ = writeln!(out, "}}");
+    out
+}
+
+fn render_users(out: &mut String, users: &[User]) {
     let _ = writeln!(out, "  users = [");
     for u in users {
         let _ = writeln!(out, "    # {}", u.who);
@@ -330,8 +413,6 @@ pub fn render(users: &[User]) -> String {
         let _ = writeln!(out, "    }}");
     }
     let _ = writeln!(out, "  ]");
-    let _ = writeln!(out, "}}");
-    out
 }
 
 /// A double-quoted string; ids and subjects never hold quotes or backslashes, but a JSON
@@ -364,7 +445,11 @@ mod tests {
         );
         assert!(p
             .publish
-            .contains(&"$KV.POSFEE_TERMINALS.kiosk-07".to_string()));
+            .contains(&"posfee.terminal.seen.kiosk-07".to_string()));
+        assert!(!p
+            .publish
+            .iter()
+            .any(|s| s.starts_with("$JS") || s.starts_with("$KV")));
         assert!(!p.publish.iter().any(|s| s.contains("events.payment")));
         let ledger: Vec<_> = p.publish.iter().filter(|s| s.contains("ledger")).collect();
         assert_eq!(ledger, ["posfee.ledger.close.kiosk-07"]);
@@ -390,11 +475,22 @@ mod tests {
     }
 
     #[test]
-    fn rendered_users_are_quoted_lists() {
-        let d = DeviceId::parse("phabcd2345").unwrap();
-        let text = render(&[User::new(Identity::Device(d), "UABC".into())]);
+    fn rendered_users_are_quoted_lists_and_skip_the_callout() {
+        let keys = CalloutKeys {
+            issuer: "AISSUER".into(),
+            system_user: "USYS".into(),
+        };
+        let text = render(
+            &[User::new(Identity::Role(Role::Ledger), "UABC".into())],
+            &keys,
+        );
         assert!(text.contains("nkey: \"UABC\""), "{text}");
-        assert!(text.contains("subscribe: { allow: [\"posfee.wallet.phabcd2345.*\""));
+        assert!(
+            text.contains("subscribe: { allow: [\"$SRV.PING\""),
+            "{text}"
+        );
         assert!(text.contains("allow_responses: true"));
+        assert!(text.contains("auth_users: [\"UABC\", \"USYS\"]"), "{text}");
+        assert!(text.contains("issuer: \"AISSUER\""), "{text}");
     }
 }

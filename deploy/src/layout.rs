@@ -2,11 +2,15 @@
 //!
 //! ```text
 //! <data-dir>/posfee.lock        held by the running `posfee up`
-//! <data-dir>/creds/<role>.nk    nkey seeds, 0600, generated at set-up, never committed
-//! <data-dir>/creds/terminals/   each kiosk's public key (and seed, unless sent elsewhere)
-//! <data-dir>/creds/devices/     each phone's public key (and seed, unless made on the phone)
+//! <data-dir>/creds/<role>.nk    nkey seeds, 0600, generated at set-up, never committed (the
+//!                               admin role's is made by each `posfee up` and kept in memory)
+//! <data-dir>/creds/callout-issuer.nk  the account key that signs the auth callout's answers
+//! <data-dir>/creds/identity-sys.nk    the identity service's system-account user
+//! <data-dir>/creds/terminals/   each kiosk's seed as `posfee keys` made it (unless --out)
+//! <data-dir>/creds/clerks/      each tenant clerk's seed (unless --out)
+//! <data-dir>/identity/          the identity service's store: every issued and enrolled key
 //! <data-dir>/nats/nats.conf     the server's configuration: a copy of the repository's
-//! <data-dir>/nats/auth.conf     its users, rendered from the roles, kiosks and phones
+//! <data-dir>/nats/auth.conf     its accounts, role users and auth callout
 //! <data-dir>/nats/jetstream/    the JetStream store
 //! <data-dir>/run/nats.url       the URL of the running server, for `status` and friends
 //! <data-dir>/run/rules.dir      the rules folder the running fee-engine loaded, for `import`
@@ -38,7 +42,7 @@ impl DataDir {
     /// `--data-dir` is named instead of silently read as empty or filled with fresh keys.
     pub fn require_set_up(&self) -> anyhow::Result<()> {
         self.refuse_file()?;
-        let admin = self.role_seed(Role::Admin);
+        let admin = self.role_seed(Role::Operator);
         if !admin.exists() {
             bail!(
                 "{} is not a posfee data dir (no {}): a data dir is set up by `posfee up --data-dir {}`; check --data-dir (default ./data)",

@@ -83,21 +83,20 @@ fn server_version(bin: &Path) -> anyhow::Result<(u32, u32)> {
 }
 
 /// Renders the server configuration into the data dir: a copy of `base` (the repository's
-/// nats.conf) and, beside it, `auth.conf` with every role, kiosk and phone. Both are replaced
-/// whole (written aside, then renamed), so a reloading server never reads half a file.
-/// Returns the configuration to start the server with.
+/// nats.conf) and, beside it, `auth.conf` with the accounts, the role users and the auth
+/// callout. Both are replaced whole (written aside, then renamed), so a reloading server never
+/// reads half a file. Returns the configuration to start the server with.
 pub fn write_config(
     data: &crate::layout::DataDir,
     base: &Path,
     roles: &crate::creds::RoleCreds,
 ) -> anyhow::Result<PathBuf> {
-    let mut users = roles.users();
-    for (who, key) in crate::identities::Registry::new(&data.creds()).all()? {
-        users.push(crate::authz::User::new(who, key));
-    }
     let base_text =
         std::fs::read_to_string(base).with_context(|| format!("reading {}", base.display()))?;
-    replace_file(&data.auth_conf(), &crate::authz::render(&users))?;
+    replace_file(
+        &data.auth_conf(),
+        &crate::authz::render(&roles.users(), roles.callout()),
+    )?;
     let conf = data.server_conf();
     replace_file(&conf, &base_text)?;
     Ok(conf)
@@ -156,71 +155,8 @@ pub fn check_config(binary: &Path, conf: &Path, store_dir: &Path) -> anyhow::Res
     Ok(())
 }
 
-/// What nats-server logs once a reload has taken effect.
-const RELOADED: &str = "Reloaded server configuration";
-/// How long a reload may take to show in the server's log.
-pub const RELOAD_TIMEOUT_MS: u64 = 10_000;
-
-/// Has the server running on this data dir re-read its configuration (SIGHUP) and waits until
-/// its log says the new configuration is in force. Users that were removed are disconnected
-/// by the server; the others keep their connections. Returns the server's pid, or `None` when
-/// no server is running there.
-pub fn reload(run_dir: &Path, log_file: &Path) -> anyhow::Result<Option<u32>> {
-    let Some(pid) = running_pid(run_dir) else {
-        return Ok(None);
-    };
-    let count = |text: &str| text.matches(RELOADED).count();
-    let before = count(&std::fs::read_to_string(log_file).unwrap_or_default());
-    use nix::sys::signal::{kill, Signal};
-    kill(nix::unistd::Pid::from_raw(pid), Signal::SIGHUP)
-        .with_context(|| format!("signalling nats-server {pid}"))?;
-    let deadline = Instant::now() + Duration::from_millis(RELOAD_TIMEOUT_MS);
-    loop {
-        let log = std::fs::read_to_string(log_file).unwrap_or_default();
-        if count(&log) > before {
-            return Ok(u32::try_from(pid).ok());
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "nats-server {pid} did not confirm the reload within {RELOAD_TIMEOUT_MS} ms; see {}",
-                log_file.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// [`apply_users`] for async callers: it runs `nats-server -t` and waits for the reload in the
-/// server's log, so it runs on the blocking pool, never on an async worker.
-pub async fn apply_users_async(
-    data: &crate::layout::DataDir,
-    base: &Path,
-) -> anyhow::Result<Option<u32>> {
-    let (data, base) = (data.clone(), base.to_path_buf());
-    tokio::task::spawn_blocking(move || apply_users(&data, &base))
-        .await
-        .context("applying users")?
-}
-
-/// Renders the users again, has nats-server check the configuration, and reloads the server
-/// running on this data dir, if any. What `posfee keys` does after every change.
-pub fn apply_users(data: &crate::layout::DataDir, base: &Path) -> anyhow::Result<Option<u32>> {
-    let roles = crate::creds::RoleCreds::ensure(&data.creds())?;
-    let conf = write_config(data, base, &roles)?;
-    check_config(&find_server()?, &conf, &data.jetstream())?;
-    reload(&data.nats_run(), &data.logs().join(SERVER_LOG))
-}
-
 /// The server's log file name under `<data-dir>/logs/`.
 pub const SERVER_LOG: &str = "nats-server.log";
-
-/// The pid of the nats-server that writes its ports file into `run_dir`, if it still runs.
-fn running_pid(run_dir: &Path) -> Option<i32> {
-    ports_files(run_dir)
-        .into_iter()
-        .map(|(pid, _)| pid)
-        .find(|pid| is_our_server(*pid, run_dir))
-}
 
 /// The ports files in `run_dir` (`nats-server_<pid>.ports`) with the pid each names.
 fn ports_files(run_dir: &Path) -> Vec<(i32, PathBuf)> {

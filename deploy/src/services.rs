@@ -16,9 +16,13 @@ impl ServiceProc {
     }
 }
 
-/// In start order: the ledger before paygate (which settles through it), the fee-engine before
+/// In start order: the identity service first (no kiosk or phone connects without it), the ledger before paygate (which settles through it), the fee-engine before
 /// the query service (which asks it for live amounts).
 pub const SERVICES: &[ServiceProc] = &[
+    ServiceProc {
+        name: ServiceName::Identity,
+        role: Role::Identity,
+    },
     ServiceProc {
         name: ServiceName::Ledger,
         role: Role::Ledger,

@@ -1,24 +1,21 @@
-//! `posfee keys`: issue, list and revoke the kiosks' and phones' bus credentials.
+//! `posfee keys`: issue kiosks' and clerks' keys, revoke any key, list them.
 //!
-//! Each change re-renders the server's users, has nats-server check the result, and reloads
-//! the running server: a revoked kiosk or phone is disconnected at once, everyone else keeps
-//! their connection.
+//! The identity service of the running system keeps the record (`posfee.identity.*`); the
+//! server asks it about every kiosk, phone and clerk that connects, so an issued key works and
+//! a revoked one stops at once (its live connections closed), with no server reload. Phones
+//! enrol their own keys.
 
 use anyhow::Context;
-use posfee_deploy::identities::{Issued, Registry};
+use posfee_deploy::identities::{self, Issued, Registry};
 use posfee_deploy::layout::DataDir;
-use posfee_deploy::natsd;
+use posfee_schemas::identity::{Holder, IssuedKey};
 use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
-use posfee_schemas::subjects::Identity;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct KeysArgs {
     #[arg(long, default_value = "./data", global = true)]
     pub data_dir: PathBuf,
-    /// The base server configuration (default: the repository's nats.conf).
-    #[arg(long, env = "POSFEE_NATS_CONF", global = true)]
-    pub nats_conf: Option<PathBuf>,
     #[command(subcommand)]
     pub command: KeysCommand,
 }
@@ -32,15 +29,9 @@ pub enum KeysCommand {
         /// Write the seed here (to carry to the kiosk) instead of <data-dir>/creds/terminals/.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Issue a new key for a terminal that has one; the old key stops working.
+        /// Issue a new key for a terminal that has one; the old key stops working at once.
         #[arg(long)]
         replace: bool,
-    },
-    /// Issue a phone's key; its device id is printed and is the key's fingerprint.
-    Device {
-        /// Write the seed here instead of <data-dir>/creds/devices/.
-        #[arg(long)]
-        out: Option<PathBuf>,
     },
     /// Issue a tenant's billing clerk's key: it may refund that tenant's payments, nothing else.
     Clerk {
@@ -49,20 +40,18 @@ pub enum KeysCommand {
         /// Write the seed here instead of <data-dir>/creds/clerks/.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Issue a new key for a clerk that has one; the old key stops working.
+        /// Issue a new key for a clerk that has one; the old key stops working at once.
         #[arg(long)]
         replace: bool,
     },
-    /// Enrol a phone that made its own key: only the public key (U…) is given.
-    Enrol {
-        /// The phone's public nkey: 56 characters starting with U.
-        public_key: String,
-    },
-    /// Take a kiosk, a phone or a clerk off the bus.
+    /// Take a kiosk, a phone or a clerk off the bus: refused from now on, connections closed.
     #[command(subcommand)]
     Revoke(Revoke),
-    /// The registered kiosks and phones.
+    /// The issued kiosks' and clerks' keys, and how many phones are enrolled.
     List {
+        /// Also list up to this many phones.
+        #[arg(long, default_value_t = 0)]
+        devices: u32,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
@@ -76,7 +65,7 @@ pub enum Revoke {
         id: String,
     },
     Device {
-        /// The device id (ph and 8 symbols), as `keys list` shows it.
+        /// The device id (ph and 8 symbols), as the phone shows it.
         id: String,
     },
     Clerk {
@@ -85,32 +74,18 @@ pub enum Revoke {
     },
 }
 
-pub fn run(args: KeysArgs) -> anyhow::Result<()> {
+pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     data.require_set_up()?;
+    let operator = crate::up::connect_operator(&data).await?;
     let registry = Registry::new(&data.creds());
-    let _lock = match &args.command {
-        KeysCommand::List { .. } => None,
-        _ => Some(registry.lock()?),
-    };
-    match &args.command {
+    match args.command {
         KeysCommand::Terminal { id, out, replace } => {
             let id = TerminalId::parse(id.as_str()).context("terminal id")?;
-            let issued = registry.add_terminal(&id, out.as_deref(), *replace)?;
+            let issued = registry
+                .issue(&operator, Holder::Terminal(id), out.as_deref(), replace)
+                .await?;
             print_issued(&issued);
-        }
-        KeysCommand::Device { out } => {
-            let issued = registry.add_device(out.as_deref())?;
-            print_issued(&issued);
-        }
-        KeysCommand::Enrol { public_key } => {
-            let id = registry.enrol_device(public_key.trim())?;
-            println!("device {id} enrolled");
-        }
-        KeysCommand::Revoke(Revoke::Terminal { id }) => {
-            let id = TerminalId::parse(id.as_str()).context("terminal id")?;
-            registry.revoke_terminal(&id)?;
-            println!("terminal {id} revoked");
         }
         KeysCommand::Clerk {
             tenant,
@@ -118,43 +93,77 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
             replace,
         } => {
             let tenant = TenantId::parse(tenant.as_str()).context("tenant id")?;
-            let issued = registry.add_clerk(&tenant, out.as_deref(), *replace)?;
+            let issued = registry
+                .issue(&operator, Holder::Clerk(tenant), out.as_deref(), replace)
+                .await?;
             print_issued(&issued);
         }
-        KeysCommand::Revoke(Revoke::Clerk { tenant }) => {
-            let tenant = TenantId::parse(tenant.as_str()).context("tenant id")?;
-            registry.revoke_clerk(&tenant)?;
-            println!("the clerk of {tenant} revoked");
-        }
-        KeysCommand::Revoke(Revoke::Device { id }) => {
-            let id = DeviceId::parse(id.as_str()).context("device id")?;
-            registry.revoke_device(&id)?;
-            println!("device {id} revoked");
-        }
-        KeysCommand::List { json } => {
-            if !*json {
-                println!("{:<9} {:<24} PUBLIC KEY", "KIND", "ID");
-            }
-            for (who, key) in registry.all()? {
-                let (kind, id) = match &who {
-                    Identity::Terminal(t) => ("terminal", t.to_string()),
-                    Identity::Device(d) => ("device", d.to_string()),
-                    Identity::Role(r) => ("role", r.to_string()),
-                    Identity::Clerk(t) => ("clerk", t.to_string()),
-                };
-                if *json {
-                    println!(
-                        "{}",
-                        serde_json::json!({"kind": kind, "id": id, "public_key": key})
-                    );
-                } else {
-                    println!("{kind:<9} {id:<24} {key}");
+        KeysCommand::Revoke(r) => {
+            let holder = match r {
+                Revoke::Terminal { id } => {
+                    Holder::Terminal(TerminalId::parse(id.as_str()).context("terminal id")?)
                 }
+                Revoke::Device { id } => {
+                    Holder::Device(DeviceId::parse(id.as_str()).context("device id")?)
+                }
+                Revoke::Clerk { tenant } => {
+                    Holder::Clerk(TenantId::parse(tenant.as_str()).context("tenant id")?)
+                }
+            };
+            let r = identities::revoke(&operator, holder).await?;
+            println!(
+                "{} revoked; {} live connection(s) closed",
+                r.key.holder, r.disconnected
+            );
+        }
+        KeysCommand::List { devices, json } => {
+            let list = identities::list(&operator, devices).await?;
+            if json {
+                for k in &list.keys {
+                    println!("{}", key_json(k));
+                }
+                println!(
+                    "{}",
+                    serde_json::json!({"devices_enrolled": list.devices_enrolled, "devices_revoked": list.devices_revoked})
+                );
+            } else {
+                println!("{:<9} {:<24} {:<8} PUBLIC KEY", "KIND", "ID", "STATE");
+                for k in &list.keys {
+                    let (kind, id) = kind_and_id(&k.holder);
+                    let state = if k.revoked_at.is_some() {
+                        "revoked"
+                    } else {
+                        "active"
+                    };
+                    println!("{kind:<9} {id:<24} {state:<8} {}", k.nkey);
+                }
+                println!(
+                    "phones: {} enrolled, {} revoked",
+                    list.devices_enrolled, list.devices_revoked
+                );
             }
-            return Ok(());
         }
     }
-    apply(&data, args.nats_conf.clone())
+    Ok(())
+}
+
+fn kind_and_id(h: &Holder) -> (&'static str, String) {
+    match h {
+        Holder::Terminal(t) => ("terminal", t.to_string()),
+        Holder::Device(d) => ("device", d.to_string()),
+        Holder::Clerk(t) => ("clerk", t.to_string()),
+    }
+}
+
+fn key_json(k: &IssuedKey) -> serde_json::Value {
+    let (kind, id) = kind_and_id(&k.holder);
+    serde_json::json!({
+        "kind": kind,
+        "id": id,
+        "public_key": k.nkey,
+        "issued_at": k.issued_at.to_rfc3339(),
+        "revoked_at": k.revoked_at.map(|t| t.to_rfc3339()),
+    })
 }
 
 fn print_issued(issued: &Issued) {
@@ -164,17 +173,10 @@ fn print_issued(issued: &Issued) {
         "  seed        {} (keep it secret)",
         issued.seed_file.display()
     );
-}
-
-/// Re-renders the server's users, checks them, and reloads a running server.
-fn apply(data: &DataDir, base: Option<PathBuf>) -> anyhow::Result<()> {
-    let base = base.unwrap_or_else(natsd::default_conf);
-    match natsd::apply_users(data, &base)? {
-        Some(pid) => println!("nats-server {pid} reloaded its users"),
-        None => println!(
-            "no server running on {}; the next `posfee up` uses these users",
-            data.root().display()
-        ),
+    if let Some(old) = &issued.reply.replaced {
+        println!(
+            "  replaced    {} (revoked; {} live connection(s) closed)",
+            old.key.nkey, old.disconnected
+        );
     }
-    Ok(())
 }

@@ -128,6 +128,12 @@ impl Launch<'_> {
         if proc.role == Role::FeeEngine {
             cmd.arg("--rules").arg(&self.rules);
         }
+        if proc.role == Role::Identity {
+            cmd.arg("--issuer-seed-file")
+                .arg(self.creds.callout_issuer_file())
+                .arg("--sys-nkey-file")
+                .arg(self.creds.system_user_file());
+        }
         cmd.spawn()
             .with_context(|| format!("starting {}", bin.display()))
     }

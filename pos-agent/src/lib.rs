@@ -66,10 +66,6 @@ impl Agent {
     pub fn terminal(&self) -> &TerminalId {
         &self.settings.terminal
     }
-
-    pub(crate) fn js(&self) -> async_nats::jetstream::Context {
-        async_nats::jetstream::new(self.client.clone())
-    }
 }
 
 /// The kiosk's errors are wire errors: every failure has a stable code (`PAIRING_GONE`,

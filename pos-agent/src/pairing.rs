@@ -76,7 +76,9 @@ pub async fn open(
             expires_at,
         }),
     );
-    if let Err(e) = agent.js().query_account().await {
+    // A round trip through the server: the subscription is routed before the code is shown.
+    let me = posfee_schemas::subjects::Identity::Terminal(agent.terminal().clone());
+    if let Err(e) = posfee_client::bus::round_trip(&agent.client, &me).await {
         opened.abort();
         return Err(crate::unavailable("opening the pairing", e));
     }

@@ -1,9 +1,10 @@
 //! Presence: the terminal announces itself (event `terminal.online`), keeps its record in the
 //! `POSFEE_TERMINALS` bucket fresh every heartbeat, and says goodbye (record `offline`, event
-//! `terminal.offline`) when it stops. `posfee status` reads the bucket.
+//! `terminal.offline`) when it stops. `posfee status` reads the bucket. The kiosk has no
+//! JetStream rights: the query service writes its record on its behalf
+//! (`posfee.terminal.seen.<terminal>`).
 
 use crate::{events, Agent};
-use async_nats::jetstream::kv;
 use posfee_client::Shutdown;
 use posfee_schemas::events::{EventBody, TerminalEvent};
 use posfee_schemas::subjects;
@@ -16,20 +17,13 @@ pub const PUT_TIMEOUT_MS: u64 = 2_000;
 
 pub struct Presence {
     agent: Agent,
-    store: kv::Store,
 }
 
 impl Presence {
     /// Publishes `terminal.online` and writes the first record.
     pub async fn announce(agent: &Agent) -> crate::Result<Presence> {
-        let store = agent
-            .js()
-            .get_key_value(subjects::TERMINALS_BUCKET)
-            .await
-            .map_err(|e| crate::unavailable("opening the terminals bucket", e))?;
         let p = Presence {
             agent: agent.clone(),
-            store,
         };
         events::publish(agent, EventBody::TerminalOnline(p.event())).await?;
         p.put(TerminalState::Online).await?;
@@ -78,14 +72,15 @@ impl Presence {
             heartbeat_secs,
             version: crate::VERSION.to_string(),
         };
-        let put = self.store.put(
-            self.agent.terminal().as_str(),
-            posfee_schemas::encode(&seen).into(),
-        );
-        match tokio::time::timeout(Duration::from_millis(PUT_TIMEOUT_MS), put).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(crate::unavailable("recording presence", e)),
-            Err(_) => Err(crate::unavailable("recording presence", "timed out")),
-        }
+        let recorded: Result<TerminalSeen, _> = posfee_client::call(
+            &self.agent.client,
+            subjects::terminal_seen(self.agent.terminal()),
+            &seen,
+            Some(Duration::from_millis(PUT_TIMEOUT_MS)),
+        )
+        .await;
+        recorded
+            .map(|_| ())
+            .map_err(|e| crate::unavailable("recording presence", e))
     }
 }

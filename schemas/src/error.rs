@@ -54,6 +54,10 @@ error_codes! {
     PaymentNotFound = ("PAYMENT_NOT_FOUND", 404),
     PayerNotFound = ("PAYER_NOT_FOUND", 404),
     PairingNotFound = ("PAIRING_NOT_FOUND", 404),
+    /// No key is issued to this kiosk, phone or clerk.
+    KeyNotFound = ("KEY_NOT_FOUND", 404),
+    /// The key is issued to someone else, or the holder has one already.
+    KeyConflict = ("KEY_CONFLICT", 409),
     /// The same idempotency key came back with a different request.
     IdempotencyConflict = ("IDEMPOTENCY_CONFLICT", 409),
     BillAlreadyPaid = ("BILL_ALREADY_PAID", 409),
@@ -71,6 +75,8 @@ error_codes! {
     InsufficientFunds = ("INSUFFICIENT_FUNDS", 422),
     RefundExceedsPayment = ("REFUND_EXCEEDS_PAYMENT", 422),
     NothingOwed = ("NOTHING_OWED", 422),
+    /// Too many requests of this kind just now; try again after a short wait.
+    RateLimited = ("RATE_LIMITED", 429),
     /// A bug or a storage failure; the message is safe to show, details are in the log.
     Internal = ("INTERNAL", 500),
     /// A dependency did not answer; the request may be retried with the same key.

@@ -10,6 +10,7 @@ pub mod codec;
 pub mod error;
 pub mod events;
 pub mod fee;
+pub mod identity;
 pub mod ids;
 pub mod ledger;
 pub mod money;

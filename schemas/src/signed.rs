@@ -35,6 +35,15 @@ impl Purpose {
         }
     }
 
+    /// The purposes the key directory holds keys for, read back from their names.
+    pub fn of_directory(name: &str) -> Option<Purpose> {
+        match name {
+            "bill" => Some(Purpose::Bill),
+            "settlement" => Some(Purpose::Settlement),
+            _ => None,
+        }
+    }
+
     fn tag(self) -> &'static [u8] {
         match self {
             Purpose::Bill => b"posfee/v1/bill\0",
@@ -152,6 +161,14 @@ impl PublicKeyRecord {
     pub fn directory_key(purpose: Purpose, key_id: &KeyId) -> String {
         format!("{}.{key_id}", purpose.as_str())
     }
+}
+
+/// `posfee.keys.get`: a phone asks the key directory for one key it has not met yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyRequest {
+    /// `bill` or `settlement`.
+    pub purpose: String,
+    pub key_id: KeyId,
 }
 
 /// Every public key a verifier accepts, by key id. Holding more than one lets a signer rotate

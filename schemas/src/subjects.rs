@@ -26,6 +26,36 @@ pub fn fee_quote() -> String {
 pub fn bill_issue(terminal: &TerminalId) -> String {
     format!("{PREFIX}.bill.issue.{terminal}")
 }
+/// Where a phone's key asks to be enrolled: only a connection holding the key whose
+/// fingerprint is `device` may publish here.
+pub fn identity_enrol(device: &DeviceId) -> String {
+    format!("{PREFIX}.identity.enrol.{device}")
+}
+/// Every enrolment request: what the identity service answers.
+pub fn identity_enrol_any() -> String {
+    format!("{PREFIX}.identity.enrol.*")
+}
+/// The operator's identity requests (issue, revoke, list).
+pub fn identity(op: IdentityOp) -> String {
+    format!("{PREFIX}.identity.{}", op.as_str())
+}
+/// The inbox prefix of the identity service's system-account user.
+pub const SYSTEM_INBOX: &str = "_INBOX.identity-sys";
+/// Where nats-server asks who a connecting client is (its auth callout).
+pub const AUTH_CALLOUT: &str = "$SYS.REQ.USER.AUTH";
+/// Where a kiosk records its heartbeat (a `TerminalSeen`): only that kiosk may publish here,
+/// and the query service writes it into the `POSFEE_TERMINALS` bucket on its behalf.
+pub fn terminal_seen(terminal: &TerminalId) -> String {
+    format!("{PREFIX}.terminal.seen.{terminal}")
+}
+/// Every kiosk's heartbeat: what the query service answers.
+pub fn terminal_seen_any() -> String {
+    format!("{PREFIX}.terminal.seen.*")
+}
+/// Where a phone looks up a public signing key in the key directory.
+pub fn keys_get() -> String {
+    format!("{PREFIX}.keys.get")
+}
 /// Where a kiosk reports its own pairing and presence events: only that kiosk may publish here.
 pub fn terminal_report(terminal: &TerminalId) -> String {
     format!("{PREFIX}.terminal.report.{terminal}")
@@ -148,10 +178,12 @@ pub mod srv {
 /// permissions vouch for who asked.
 pub fn inbox_of(subject: &str) -> Option<String> {
     match Subject::parse(subject).ok()? {
-        Subject::BillIssue(t) | Subject::LedgerClose(t) | Subject::TerminalReport(t) => {
-            Some(Identity::Terminal(t).inbox_prefix())
-        }
+        Subject::BillIssue(t)
+        | Subject::LedgerClose(t)
+        | Subject::TerminalReport(t)
+        | Subject::TerminalSeen(t) => Some(Identity::Terminal(t).inbox_prefix()),
         Subject::LedgerRefund(t) => Some(Identity::Clerk(t).inbox_prefix()),
+        Subject::IdentityEnrol(d) => Some(Identity::Device(d).inbox_prefix()),
         _ => None,
     }
 }
@@ -245,9 +277,11 @@ str_enum!(
         Query = "posfee-query",
         Ledger = "posfee-ledger",
         Paygate = "posfee-paygate",
+        Identity = "posfee-identity",
     }
 );
 str_enum!(PaygateOp { Register = "register", Pay = "pay", Payments = "payments", });
+str_enum!(IdentityOp { Issue = "issue", Revoke = "revoke", List = "list", });
 str_enum!(LedgerOp { Settle = "settle", Settlements = "settlements", });
 str_enum!(
     /// The services and tools. Each role has one NATS user with least-privilege permissions
@@ -261,6 +295,8 @@ str_enum!(
         // Loads reference data (accounts, readings) as events; nothing else.
         Importer = "importer",
         Admin = "admin",
+        // Answers the server's auth callout: who each kiosk, phone and clerk is.
+        Identity = "identity",
     }
 );
 
@@ -305,8 +341,12 @@ pub enum Subject {
     LedgerClose(TerminalId),
     LedgerRefund(TenantId),
     TerminalReport(TerminalId),
+    TerminalSeen(TerminalId),
+    KeysGet,
     Receipt(TerminalId),
     Event(EventKind),
+    IdentityEnrol(DeviceId),
+    Identity(IdentityOp),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -353,6 +393,16 @@ impl Subject {
             ["terminal", "report", t] => Ok(Subject::TerminalReport(
                 TerminalId::parse(t).map_err(bad_id)?,
             )),
+            ["identity", "enrol", d] => {
+                Ok(Subject::IdentityEnrol(DeviceId::parse(d).map_err(bad_id)?))
+            }
+            ["identity", op] => IdentityOp::parse(op)
+                .map(Subject::Identity)
+                .ok_or_else(unknown),
+            ["terminal", "seen", t] => {
+                Ok(Subject::TerminalSeen(TerminalId::parse(t).map_err(bad_id)?))
+            }
+            ["keys", "get"] => Ok(Subject::KeysGet),
             ["receipt", t] => Ok(Subject::Receipt(TerminalId::parse(t).map_err(bad_id)?)),
             ["events", entity, what] => EventKind::parse(&format!("{entity}.{what}"))
                 .map(Subject::Event)
@@ -374,8 +424,12 @@ impl Subject {
             Subject::LedgerClose(t) => ledger_close(t),
             Subject::LedgerRefund(t) => ledger_refund(t),
             Subject::TerminalReport(t) => terminal_report(t),
+            Subject::TerminalSeen(t) => terminal_seen(t),
+            Subject::KeysGet => keys_get(),
             Subject::Receipt(t) => receipt(t),
             Subject::Event(k) => event(*k),
+            Subject::IdentityEnrol(d) => identity_enrol(d),
+            Subject::Identity(op) => identity(*op),
         }
     }
 
@@ -391,8 +445,12 @@ impl Subject {
         out.push(format!("{PREFIX}.ledger.close.{{terminal}}"));
         out.push(format!("{PREFIX}.ledger.refund.{{tenant}}"));
         out.push(format!("{PREFIX}.terminal.report.{{terminal}}"));
+        out.push(format!("{PREFIX}.terminal.seen.{{terminal}}"));
+        out.push(keys_get());
         out.push(format!("{PREFIX}.receipt.{{terminal}}"));
         out.extend(EventKind::ALL.iter().map(|k| event(*k)));
+        out.push(format!("{PREFIX}.identity.enrol.{{device}}"));
+        out.extend(IdentityOp::ALL.iter().map(|o| identity(*o)));
         out
     }
 }
@@ -416,11 +474,15 @@ mod tests {
             Subject::BillIssue(t.clone()),
             Subject::LedgerClose(t.clone()),
             Subject::TerminalReport(t.clone()),
+            Subject::TerminalSeen(t.clone()),
+            Subject::KeysGet,
             Subject::LedgerRefund(TenantId::parse("city-water").unwrap()),
             Subject::Pair(t.clone(), tok.clone()),
             Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
+            Subject::IdentityEnrol(DeviceId::parse("phabcd2345").unwrap()),
             Subject::Receipt(t),
         ];
+        all.extend(IdentityOp::ALL.iter().map(|o| Subject::Identity(*o)));
         all.extend(QueryKind::ALL.iter().map(|k| Subject::Query(*k)));
         all.extend(PaygateOp::ALL.iter().map(|o| Subject::Paygate(*o)));
         all.extend(LedgerOp::ALL.iter().map(|o| Subject::Ledger(*o)));

@@ -1,9 +1,9 @@
 //! The `companion` commands, one file each.
 //!
 //! The phone finds the system the way `posfee` does: the URL `posfee up` recorded in
-//! `<data-dir>/run/nats.url` unless `--nats-url` is given, and its key where
-//! `posfee keys device` put it, `<data-dir>/creds/devices/<device-id>.nk`, unless
-//! `--nkey-file` is given. Exit statuses: 0 success, 3 an ordinary outcome, 4 an outcome not
+//! `<data-dir>/run/nats.url` unless `--nats-url` is given. Its bus key is its own: made in its
+//! home on first use (`<home>/bus.nk`, or `--nkey-file`) and enrolled by the phone itself
+//! (`posfee_client::enrol`) before its first connection as a phone. Exit statuses: 0 success, 3 an ordinary outcome, 4 an outcome not
 //! known yet, 1 a failure, 130 when Ctrl-C ended `show-code`, 2 for clap's usage errors.
 
 pub mod pay;
@@ -47,12 +47,8 @@ pub struct Cli {
     /// to <data-dir>/run/nats.url].
     #[arg(long, global = true, env = "POSFEE_NATS_URL")]
     pub nats_url: Option<String>,
-    /// This phone's device id, as `posfee keys device` printed it (`ph` and eight lower-case
-    /// letters and digits, e.g. phabcd2345); its key is read from <data-dir>/creds/devices/<device-id>.nk.
-    #[arg(long, global = true, env = "POSFEE_DEVICE_ID")]
-    pub device_id: Option<String>,
-    /// This phone's nkey seed file, instead of finding it by --device-id; the phone's device
-    /// id is the key's fingerprint.
+    /// This phone's nkey seed file, instead of the key the phone made in its home
+    /// (<home>/bus.nk); the phone's device id is the key's fingerprint.
     #[arg(long, global = true, env = "POSFEE_NKEY_FILE")]
     pub nkey_file: Option<PathBuf>,
     /// JSON lines instead of text, for scripts: one object per step, the last one the result
@@ -89,15 +85,6 @@ pub fn url_file(data_dir: &Path) -> PathBuf {
     data_dir.join("run").join("nats.url")
 }
 
-/// `<data-dir>/creds/devices/<id>.nk`, where `posfee keys device` writes a phone's seed (the
-/// same path as `posfee::identities::Registry::device_seed_file`).
-pub fn device_seed_file(data_dir: &Path, id: &DeviceId) -> PathBuf {
-    data_dir
-        .join("creds")
-        .join("devices")
-        .join(format!("{id}.nk"))
-}
-
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Register this phone with the payment platform, once.
@@ -116,7 +103,7 @@ pub async fn main(cli: Cli) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(json, &e),
     };
-    let connected = connect(&cli).await;
+    let connected = connect(&cli, &home).await;
     if let Command::Receipts = cli.command {
         // Receipts are on the phone: they list without the system, which is only asked about
         // payments not confirmed yet.
@@ -143,75 +130,23 @@ pub async fn main(cli: Cli) -> ExitCode {
     code
 }
 
-/// Connects as this phone: its seed proves who it is, and its fingerprint is its device id.
-async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
-    let data_dir = cli.data_dir();
-    let (path, named) = match (&cli.nkey_file, &cli.device_id) {
-        (Some(p), named) => (p.clone(), named.as_deref()),
-        (None, Some(id)) => {
-            let device = DeviceId::parse(id.as_str())
-                .map_err(|e| WireError::field("device_id", e.to_string()))?;
-            let path = device_seed_file(&data_dir, &device);
-            if !path.exists() {
-                return Err(WireError::new(
-                    ErrorCode::Forbidden,
-                    format!(
-                        "device {id} has no key at {}; issue one with `posfee keys device --data-dir {}` \
-                         (it prints the device id), or pass --nkey-file",
-                        path.display(),
-                        data_dir.display()
-                    ),
-                ));
-            }
-            (path, Some(id.as_str()))
-        }
-        (None, None) => {
-            return Err(WireError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "this phone has no key: pass --device-id ID (its key is then read from \
-                     {}/creds/devices/ID.nk) or --nkey-file FILE; `posfee keys device --data-dir {}` \
-                     issues one",
-                    data_dir.display(),
-                    data_dir.display()
-                ),
-            ))
-        }
+/// Connects as this phone: its own key proves who it is, and its fingerprint is its device
+/// id. A key not enrolled from this phone yet is enrolled first, the way every phone does.
+async fn connect(cli: &Cli, home: &Home) -> crate::Result<(DeviceId, async_nats::Client)> {
+    let seed = match &cli.nkey_file {
+        Some(path) => posfee_client::creds::read_seed(path)
+            .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?,
+        None => home.bus_seed()?,
     };
-    let seed = posfee_client::creds::read_seed(&path)
-        .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?;
     let device = posfee_client::creds::device_id(&seed)
         .map_err(|e| WireError::new(ErrorCode::Forbidden, format!("{e:#}")))?;
-    if let Some(named) = named.filter(|n| *n != device.as_str()) {
-        return Err(WireError::new(
-            ErrorCode::Forbidden,
-            format!(
-                "{} holds the key of device {device}, not {named}",
-                path.display()
-            ),
-        ));
+    let url = system_url(cli)?;
+    if !home.enrolled(&device)? {
+        posfee_client::enrol::enrol(&url, &seed, &format!("companion-{device}"))
+            .await
+            .map_err(|e| crate::unavailable("enrolling this phone", format!("{e:#}")))?;
+        home.mark_enrolled(&device).await?;
     }
-    let url = match &cli.nats_url {
-        Some(u) => u.clone(),
-        None => {
-            let file = url_file(&data_dir);
-            match std::fs::read_to_string(&file) {
-                Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
-                _ => {
-                    return Err(WireError::new(
-                        ErrorCode::Unavailable,
-                        format!(
-                            "no running posfee found: {} does not exist; start it with \
-                             `posfee up --data-dir {}`, pass --data-dir of the running system, \
-                             or give --nats-url",
-                            file.display(),
-                            data_dir.display()
-                        ),
-                    ))
-                }
-            }
-        }
-    };
     let client = posfee_client::bus::connect(
         &url,
         Identity::Device(device.clone()),
@@ -221,6 +156,28 @@ async fn connect(cli: &Cli) -> crate::Result<(DeviceId, async_nats::Client)> {
     .await
     .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))?;
     Ok((device, client))
+}
+
+/// The system's URL: `--nats-url`, else what `posfee up` recorded in the data dir.
+fn system_url(cli: &Cli) -> crate::Result<String> {
+    if let Some(u) = &cli.nats_url {
+        return Ok(u.clone());
+    }
+    let data_dir = cli.data_dir();
+    let file = url_file(&data_dir);
+    match std::fs::read_to_string(&file) {
+        Ok(u) if !u.trim().is_empty() => Ok(u.trim().to_string()),
+        _ => Err(WireError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "no running posfee found: {} does not exist; start it with \
+                 `posfee up --data-dir {}`, pass --data-dir of the running system, \
+                 or give --nats-url",
+                file.display(),
+                data_dir.display()
+            ),
+        )),
+    }
 }
 
 /// Prints how a request ended short of success (a JSON line on stdout, or text) and exits

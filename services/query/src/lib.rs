@@ -102,10 +102,17 @@ pub async fn run_reporting(
             }
         });
     }
-    let reporting = app.clone();
-    let endpoints = endpoints.add("report", subjects::terminal_report_any(), move |m| {
-        ops::report::handle(reporting.clone(), m)
-    });
+    let (reporting, seeing, keys) = (app.clone(), app.clone(), app.clone());
+    let endpoints = endpoints
+        .add("report", subjects::terminal_report_any(), move |m| {
+            ops::report::handle(reporting.clone(), m)
+        })
+        .add("seen", subjects::terminal_seen_any(), move |m| {
+            ops::edge::seen(seeing.clone(), m)
+        })
+        .add("keys", subjects::keys_get(), move |m| {
+            ops::edge::key(keys.clone(), m)
+        });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
     tasks.join().await;

@@ -10,6 +10,7 @@ use posfee_deploy::creds::RoleCreds;
 use posfee_deploy::identities::Registry;
 use posfee_deploy::layout::DataDir;
 use posfee_deploy::natsd::{self, NatsServer, ServerConfig};
+use posfee_schemas::identity::Holder;
 use posfee_schemas::ids::{DeviceId, TerminalId};
 use posfee_schemas::subjects::{Identity, Role, ServiceName};
 use std::path::PathBuf;
@@ -91,6 +92,11 @@ impl Harness {
         };
         let admin = h.connect(Role::Admin).await?;
         posfee_deploy::streams::ensure(&admin).await?;
+        let mut h = h;
+        // No kiosk, phone or clerk connects without the identity service: it answers the
+        // server's auth callout.
+        h.start_service(ServiceName::Identity, ServiceOptions::default())
+            .await?;
         Ok(h)
     }
 
@@ -133,14 +139,24 @@ impl Harness {
         Registry::new(&self.data.creds())
     }
 
-    /// Issues a kiosk's key the way `posfee keys terminal` does (the server reloads its
-    /// users), once per terminal id; then connects as that terminal.
+    /// Issues a key the way `posfee keys terminal|clerk` does (through the identity service,
+    /// once per holder).
+    pub async fn issue(&self, holder: Holder) -> anyhow::Result<()> {
+        let who = Identity::from(holder.clone());
+        if !self.registry().seed_file(&who).exists() {
+            let operator = self.connect(Role::Operator).await?;
+            self.registry()
+                .issue(&operator, holder, None, false)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Issues a kiosk's key the way `posfee keys terminal` does, once per terminal id; then
+    /// connects as that terminal.
     pub async fn terminal(&self, id: &str) -> anyhow::Result<async_nats::Client> {
         let id = TerminalId::parse(id)?;
-        if !self.registry().terminal_seed_file(&id).exists() {
-            self.registry().add_terminal(&id, None, false)?;
-            self.apply_users().await?;
-        }
+        self.issue(Holder::Terminal(id.clone())).await?;
         self.connect_as(Identity::Terminal(id)).await
     }
 
@@ -148,22 +164,18 @@ impl Harness {
     /// connects as that clerk.
     pub async fn clerk(&self, tenant: &str) -> anyhow::Result<async_nats::Client> {
         let tenant = posfee_schemas::ids::TenantId::parse(tenant)?;
-        let who = Identity::Clerk(tenant.clone());
-        if !self.registry().seed_file(&who).exists() {
-            self.registry().add_clerk(&tenant, None, false)?;
-            self.apply_users().await?;
-        }
-        self.connect_as(who).await
+        self.issue(Holder::Clerk(tenant.clone())).await?;
+        self.connect_as(Identity::Clerk(tenant)).await
     }
 
-    /// Issues a new phone's key the way `posfee keys device` does and connects as it.
+    /// A new phone as a real one starts: it makes its own key, enrols it through the identity
+    /// service, and connects with it. The seed is kept where [`Self::seed_file`] finds it.
     pub async fn phone(&self) -> anyhow::Result<(DeviceId, async_nats::Client)> {
-        let issued = self.registry().add_device(None)?;
-        self.apply_users().await?;
-        let Identity::Device(id) = issued.who.clone() else {
-            anyhow::bail!("a device key named {}", issued.who);
-        };
-        Ok((id, self.connect_as(issued.who).await?))
+        let seed = posfee_client::enrol::new_key()?;
+        let reply = posfee_client::enrol::enrol(self.url(), &seed, "test-enrol").await?;
+        let who = Identity::Device(reply.device_id.clone());
+        posfee_client::creds::write_seed(&self.seed_file(&who), &seed)?;
+        Ok((reply.device_id, self.connect_as(who).await?))
     }
 
     /// A kiosk agent on its own terminal key, with its clock and pairing time.
@@ -200,12 +212,12 @@ impl Harness {
         ))
     }
 
-    /// Renders the users again and reloads the server, as `posfee keys` does after a change.
-    pub async fn apply_users(&self) -> anyhow::Result<()> {
-        natsd::apply_users_async(&self.data, &natsd::default_conf())
-            .await?
-            .context("the harness's server is not running")?;
-        Ok(())
+    /// The seed an identity connects with (the admin's is in memory only).
+    pub fn seed_of(&self, who: &Identity) -> anyhow::Result<String> {
+        match who {
+            Identity::Role(r) => self.creds.seed(*r),
+            _ => posfee_client::creds::read_seed(&self.seed_file(who)),
+        }
     }
 
     /// The seed file an identity connects with.
@@ -216,7 +228,7 @@ impl Harness {
     /// Connects as a role, or as a terminal or phone already issued a key.
     pub async fn connect_as(&self, who: impl Into<Identity>) -> anyhow::Result<async_nats::Client> {
         let who = who.into();
-        let seed = posfee_client::creds::read_seed(&self.seed_file(&who))?;
+        let seed = self.seed_of(&who)?;
         bus::connect(self.url(), who.clone(), Some(seed), &format!("test-{who}")).await
     }
 
@@ -232,7 +244,7 @@ impl Harness {
         let who = who.into();
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let client = async_nats::ConnectOptions::new()
-            .nkey(posfee_client::creds::read_seed(&self.seed_file(&who))?)
+            .nkey(self.seed_of(&who)?)
             .custom_inbox_prefix(who.inbox_prefix())
             .event_callback(move |event| {
                 let tx = tx.clone();
@@ -262,6 +274,28 @@ impl Harness {
         let clock = opts.clock.clone();
         let mut applied = None;
         let task = match name {
+            ServiceName::Identity => {
+                let sys = bus::connect_system(
+                    self.url(),
+                    posfee_client::creds::read_seed(&self.creds.system_user_file())?,
+                    "test-identity-sys",
+                )
+                .await?;
+                tokio::spawn(posfee_identity::run(
+                    client,
+                    sys,
+                    posfee_identity::Config {
+                        store_dir,
+                        issuer_seed: posfee_client::creds::read_seed(
+                            &self.creds.callout_issuer_file(),
+                        )?,
+                        enrol_rate: posfee_identity::DEFAULT_ENROL_RATE,
+                        new_key_rate: posfee_identity::DEFAULT_NEW_KEY_RATE,
+                    },
+                    clock,
+                    s,
+                ))
+            }
             ServiceName::FeeEngine => tokio::spawn(posfee_fee_engine::run(
                 client,
                 posfee_fee_engine::Config {
@@ -414,6 +448,7 @@ fn role_of(name: ServiceName) -> Role {
         ServiceName::Query => Role::Query,
         ServiceName::Ledger => Role::Ledger,
         ServiceName::Paygate => Role::Paygate,
+        ServiceName::Identity => Role::Identity,
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod bills;
+pub mod edge;
 pub mod payments;
 pub mod readings;
 pub mod report;

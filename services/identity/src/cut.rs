@@ -1,0 +1,83 @@
+//! Closing a revoked key's live connections on every server, through the system account:
+//! each server lists the connections under the holder's name (`$SYS.REQ.SERVER.PING.CONNZ`
+//! filtered by user), then is asked to close each by its client id (`…SERVER.<id>.KICK`).
+//! The callout refuses the key's reconnect, so the connection stays closed.
+
+use posfee_deploy::authz::ACCOUNT;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// How long to wait for more servers' lists after the last one came.
+const QUIET_MS: u64 = 100;
+/// How long to wait for the first server's list.
+const FIRST_MS: u64 = 2_000;
+/// Connections one holder may have that one revocation closes.
+const MAX_CONNECTIONS: usize = 1024;
+
+#[derive(Debug, Deserialize)]
+struct ServerAnswer {
+    server: ServerInfo,
+    #[serde(default)]
+    data: Option<Connz>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ServerInfo {
+    id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Connz {
+    #[serde(default)]
+    connections: Option<Vec<Conn>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Conn {
+    cid: u64,
+}
+
+#[derive(Clone)]
+pub struct Cutter {
+    /// A connection in the system account.
+    pub sys: async_nats::Client,
+}
+
+impl Cutter {
+    /// Closes every live connection listed under `name`; returns how many were closed.
+    pub async fn cut(&self, name: &str) -> anyhow::Result<u32> {
+        use futures::StreamExt;
+        let inbox = self.sys.new_inbox();
+        let mut answers = self.sys.subscribe(inbox.clone()).await?;
+        let filter = serde_json::json!({ "user": name, "acc": ACCOUNT, "limit": MAX_CONNECTIONS });
+        self.sys
+            .publish_with_reply(
+                "$SYS.REQ.SERVER.PING.CONNZ",
+                inbox,
+                filter.to_string().into(),
+            )
+            .await?;
+        let mut closed = 0;
+        let mut wait = Duration::from_millis(FIRST_MS);
+        while let Ok(Some(msg)) = tokio::time::timeout(wait, answers.next()).await {
+            wait = Duration::from_millis(QUIET_MS);
+            let answer: ServerAnswer = match serde_json::from_slice(&msg.payload) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "unreadable connection list");
+                    continue;
+                }
+            };
+            let conns = answer.data.and_then(|d| d.connections).unwrap_or_default();
+            for c in conns {
+                let subject = format!("$SYS.REQ.SERVER.{}.KICK", answer.server.id);
+                let body = serde_json::json!({ "cid": c.cid }).to_string();
+                match self.sys.request(subject, body.into()).await {
+                    Ok(_) => closed += 1,
+                    Err(e) => tracing::warn!(error = %e, cid = c.cid, "closing a connection"),
+                }
+            }
+        }
+        Ok(closed)
+    }
+}

@@ -1,0 +1,168 @@
+//! identity: who is on the bus.
+//!
+//! nats-server hands every connection that is not a service role to this service (its auth
+//! callout, [`callout`]); the answer is a user JWT with that one kiosk's, phone's or clerk's
+//! permissions, or a refusal. The server itself keeps no list of devices: a city's millions of
+//! phones live in this service's store, one read per connection. Phones enrol their own keys
+//! ([`ops::enrol`]); the operator issues kiosks' and clerks' keys and revokes any key
+//! ([`ops::keys`]), and a revoked key's live connections are closed at once ([`cut`]).
+
+pub mod app;
+pub mod callout;
+pub mod cut;
+pub mod jwt;
+pub mod limit;
+pub mod ops;
+pub mod store;
+
+use app::App;
+use futures::StreamExt;
+use limit::{Limiter, Rate};
+use posfee_client::{Clock, Shutdown};
+use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
+use posfee_schemas::subjects::{self, IdentityOp, ServiceName, AUTH_CALLOUT, QUEUE_GROUP};
+use posfee_store as rstore;
+use posfee_store::GroupCommit;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
+
+pub const SPEC: ServiceSpec = ServiceSpec {
+    name: ServiceName::Identity.as_str(),
+    version: env!("CARGO_PKG_VERSION"),
+    description: env!("CARGO_PKG_DESCRIPTION"),
+};
+
+/// New phones enrolled per second, all together, unless configured otherwise.
+pub const DEFAULT_ENROL_RATE: Rate = Rate {
+    per_sec: 200.0,
+    burst: 2_000.0,
+};
+/// Connections of not-yet-enrolled keys per second from one client address.
+pub const DEFAULT_NEW_KEY_RATE: Rate = Rate {
+    per_sec: 20.0,
+    burst: 200.0,
+};
+/// Callout requests answered at once.
+const MAX_CALLOUTS_IN_FLIGHT: usize = 256;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store_dir: PathBuf,
+    /// The account key whose signature the server's `auth_callout.issuer` trusts.
+    pub issuer_seed: String,
+    pub enrol_rate: Rate,
+    pub new_key_rate: Rate,
+}
+
+/// Runs the service until `shutdown`: `client` is its role's connection, `sys` one in the
+/// system account (to close revoked keys' connections).
+pub async fn run(
+    client: async_nats::Client,
+    sys: async_nats::Client,
+    config: Config,
+    clock: Arc<dyn Clock>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let issuer = nkeys::KeyPair::from_seed(&config.issuer_seed)
+        .map_err(|e| anyhow::anyhow!("the callout issuer seed: {e}"))?;
+    let db = rstore::open(&config.store_dir.join("db"))?;
+    let store = store::Store::open(&db)?;
+    let callout = Arc::new(callout::Callout {
+        store: store.clone(),
+        issuer,
+        unknown: Limiter::new(config.new_key_rate),
+    });
+    let answering = tokio::spawn(answer_callouts(client.clone(), callout, shutdown.clone()));
+    let app = Arc::new(App {
+        store,
+        commit: GroupCommit::start(&db),
+        clock,
+        enrolments: Limiter::new(config.enrol_rate),
+        cutter: cut::Cutter { sys },
+    });
+    let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
+    let endpoints = Endpoints::new()
+        .add("enrol", subjects::identity_enrol_any(), move |m| {
+            ops::enrol::handle(a.clone(), m)
+        })
+        .add("issue", subjects::identity(IdentityOp::Issue), move |m| {
+            ops::keys::issue(b.clone(), m)
+        })
+        .add("revoke", subjects::identity(IdentityOp::Revoke), move |m| {
+            ops::keys::revoke_holder(c.clone(), m)
+        })
+        .add("list", subjects::identity(IdentityOp::List), move |m| {
+            ops::keys::list(d.clone(), m)
+        });
+    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    let _ = answering.await;
+    rstore::flush(&db).await?;
+    served
+}
+
+/// Answers the server's auth callout requests until shutdown, a bounded number at once.
+async fn answer_callouts(
+    client: async_nats::Client,
+    callout: Arc<callout::Callout>,
+    shutdown: Shutdown,
+) -> anyhow::Result<()> {
+    let mut requests = client
+        .queue_subscribe(AUTH_CALLOUT, QUEUE_GROUP.to_string())
+        .await?;
+    let permits = Arc::new(Semaphore::new(MAX_CALLOUTS_IN_FLIGHT));
+    loop {
+        let msg = tokio::select! {
+            _ = shutdown.wait() => break,
+            m = requests.next() => match m { Some(m) => m, None => break },
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let (client, callout) = (client.clone(), callout.clone());
+        tokio::spawn(async move {
+            answer(&client, &callout, msg).await;
+            drop(permit);
+        });
+    }
+    Ok(())
+}
+
+async fn answer(client: &async_nats::Client, callout: &callout::Callout, msg: async_nats::Message) {
+    let span = tracing::info_span!(
+        "request",
+        service = SPEC.name,
+        endpoint = "auth-callout",
+        caller = tracing::field::Empty
+    );
+    let _guard = span.enter();
+    let Some(reply) = msg.reply.clone() else {
+        return;
+    };
+    let request: callout::Request = match std::str::from_utf8(&msg.payload)
+        .map_err(anyhow::Error::from)
+        .and_then(jwt::claims_of)
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "unreadable auth callout request");
+            return;
+        }
+    };
+    let verdict = callout.verdict(&request.nats);
+    match &verdict {
+        callout::Verdict::Refused(why) => {
+            tracing::info!(reason = %why, host = %request.nats.client_info.host, "connection refused")
+        }
+        v => tracing::debug!(verdict = ?v, "connection admitted"),
+    }
+    match callout.answer(&request.nats, &verdict) {
+        Ok(token) => {
+            if let Err(e) = client.publish(reply, token.into()).await {
+                tracing::warn!(error = %e, "answering the auth callout");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "signing the auth callout answer"),
+    }
+}

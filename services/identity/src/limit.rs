@@ -1,0 +1,92 @@
+//! Token buckets: how many enrolments (and how many connections of unknown keys per client
+//! address) the identity service accepts per second, so nobody can fill its store or keep it
+//! busy with made-up keys.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Up to `burst` at once, refilled at `per_sec`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_sec: f64,
+    pub burst: f64,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn take(&mut self, rate: Rate, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.at).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * rate.per_sec).min(rate.burst);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// One bucket per key (a client address, or one shared key), forgotten once full again.
+#[derive(Debug)]
+pub struct Limiter {
+    rate: Rate,
+    buckets: Mutex<HashMap<String, Bucket>>,
+}
+
+/// Keys kept before full buckets are swept out.
+const SWEEP_AT: usize = 10_000;
+
+impl Limiter {
+    pub fn new(rate: Rate) -> Limiter {
+        Limiter {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one token for `key`; false when the bucket is empty.
+    pub fn allow(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let Ok(mut buckets) = self.buckets.lock() else {
+            return false;
+        };
+        if buckets.len() >= SWEEP_AT {
+            let rate = self.rate;
+            buckets.retain(|_, b| {
+                let refilled =
+                    b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate.per_sec;
+                refilled < rate.burst
+            });
+        }
+        buckets
+            .entry(key.to_string())
+            .or_insert(Bucket {
+                tokens: self.rate.burst,
+                at: now,
+            })
+            .take(self.rate, now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_passes_then_the_rate_holds() {
+        let l = Limiter::new(Rate {
+            per_sec: 0.0,
+            burst: 3.0,
+        });
+        let passed = (0..10).filter(|_| l.allow("a")).count();
+        assert_eq!(passed, 3);
+        assert!(l.allow("b"), "another key has its own bucket");
+    }
+}

@@ -1,0 +1,82 @@
+//! `posfee.identity.enrol.<device>`: a phone enrols its own key.
+//!
+//! Only a connection holding the key whose fingerprint is `<device>` may publish there (the
+//! callout grants exactly that to an unknown key), and the body carries the key's signature
+//! over [`enrol_proof_message`], so nobody enrols a key they do not hold. Enrolling an enrolled
+//! key again answers the first enrolment; a revoked key stays revoked.
+
+use crate::app::App;
+use posfee_runtime::serve::{self, decode_request, record, Field, Handled};
+use posfee_schemas::identity::{enrol_proof_message, EnrolReply, EnrolRequest, Holder, IssuedKey};
+use posfee_schemas::ids::DeviceId;
+use posfee_schemas::subjects::Subject;
+use posfee_schemas::{ErrorCode, WireError};
+use std::sync::Arc;
+
+pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
+    let Ok(Subject::IdentityEnrol(asker)) = Subject::parse(&msg.subject) else {
+        return serve::reply_err(ErrorCode::BadRequest, "not an enrolment subject");
+    };
+    record(Field::Caller, &asker);
+    let req: EnrolRequest = decode_request(&msg.payload)?;
+    let key = super::user_key(&req.nkey)?;
+    if key
+        .verify(&enrol_proof_message(&req.nkey), &req.proof)
+        .is_err()
+    {
+        return serve::reply_err(
+            ErrorCode::BadSignature,
+            "proof: not this key's signature over \"posfee.enrol.v1:\" and the key; sign with the key being enrolled",
+        );
+    }
+    let device = DeviceId::of_nkey(&req.nkey)
+        .map_err(|e| WireError::new(ErrorCode::InvalidField, format!("nkey: {e}")))?;
+    let reply = enrol(&app, &req.nkey, &device).await?;
+    serve::reply_ok(&reply)
+}
+
+async fn enrol(app: &App, nkey: &str, device: &DeviceId) -> Result<EnrolReply, WireError> {
+    let holder = Holder::Device(device.clone());
+    if let Some(known) = app.store.key(nkey).map_err(super::internal)? {
+        if known.revoked_at.is_some() {
+            return Err(WireError::new(
+                ErrorCode::Forbidden,
+                "this key was revoked and cannot be enrolled again; make a new key on the phone and enrol that",
+            ));
+        }
+        return Ok(EnrolReply {
+            device_id: device.clone(),
+            enrolled_at: known.issued_at,
+        });
+    }
+    if app
+        .store
+        .current(&holder)
+        .map_err(super::internal)?
+        .is_some()
+    {
+        return Err(WireError::new(
+            ErrorCode::KeyConflict,
+            "another key has this key's device id; make a new key on the phone and enrol that",
+        ));
+    }
+    if !app.enrolments.allow("") {
+        return Err(WireError::new(
+            ErrorCode::RateLimited,
+            "too many phones are enrolling just now; try again in a few seconds",
+        ));
+    }
+    let issued = IssuedKey {
+        holder,
+        nkey: nkey.to_string(),
+        issued_at: app.clock.now(),
+        revoked_at: None,
+    };
+    app.store.insert(&issued).map_err(super::internal)?;
+    app.commit.commit().await.map_err(super::internal)?;
+    tracing::info!(device = %device, "phone enrolled");
+    Ok(EnrolReply {
+        device_id: device.clone(),
+        enrolled_at: issued.issued_at,
+    })
+}

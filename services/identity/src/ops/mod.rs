@@ -1,0 +1,24 @@
+//! The identity service's requests: a phone enrolling its key, the operator issuing, revoking
+//! and listing keys.
+
+pub mod enrol;
+pub mod keys;
+
+use posfee_schemas::{ErrorCode, WireError};
+
+/// A storage failure as the wire error a caller sees; the detail goes to the log.
+pub(crate) fn internal(e: anyhow::Error) -> WireError {
+    tracing::error!(error = %e, "identity store");
+    WireError::new(ErrorCode::Internal, "the identity store failed; try again")
+}
+
+/// Checks `nkey` is a public user key.
+pub(crate) fn user_key(nkey: &str) -> Result<nkeys::KeyPair, WireError> {
+    match nkeys::KeyPair::from_public_key(nkey) {
+        Ok(k) if nkey.starts_with('U') => Ok(k),
+        _ => Err(WireError::new(
+            ErrorCode::InvalidField,
+            "nkey: not a public user nkey (56 symbols starting with U); send the public half of the key, never its seed",
+        )),
+    }
+}
