@@ -276,7 +276,9 @@ async fn start_web(
     let config = crate::web::AppConfig {
         ws_url: ws_url.to_string(),
     };
-    Ok(Some(crate::web::serve(&dist, config, args.http_port).await?))
+    Ok(Some(
+        crate::web::serve(&dist, config, args.http_port).await?,
+    ))
 }
 
 /// The ready line's word on the phone's web app: where to open it, or why it is not there.

@@ -97,9 +97,11 @@ mod tests {
 
     async fn get_path(addr: SocketAddr, path: &str) -> String {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
-            .await
-            .unwrap();
+        s.write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).await.unwrap();
         out
@@ -123,10 +125,15 @@ mod tests {
         .unwrap();
         assert!(get_path(web.addr, "/").await.contains("phone"));
         let config = get_path(web.addr, "/config.json").await;
-        assert!(config.contains(r#"{"ws_url":"ws://127.0.0.1:1234"}"#), "{config}");
+        assert!(
+            config.contains(r#"{"ws_url":"ws://127.0.0.1:1234"}"#),
+            "{config}"
+        );
         let escape = get_path(web.addr, "/../secret").await;
         assert!(!escape.contains("seed"), "{escape}");
-        assert!(get_path(web.addr, "/%2e%2e/secret").await.starts_with("HTTP/1.1 404"));
+        assert!(get_path(web.addr, "/%2e%2e/secret")
+            .await
+            .starts_with("HTTP/1.1 404"));
         web.stop().await;
     }
 }

@@ -7,7 +7,7 @@ import { CodeError, link, parseCode, typed } from "./ids.ts";
 import * as pay from "./pay.ts";
 import { decodeFile, drawCode, scanCamera } from "./qr.ts";
 import { checkBankAccount, checkName, checkNationalId, register } from "./register.ts";
-import { receiptLines, shareImage } from "./share.ts";
+import { lineText, shareImage } from "./share.ts";
 import * as store from "./store.ts";
 import type { Receipt } from "./types.ts";
 import { KeyDirectory } from "./verify.ts";
@@ -201,7 +201,9 @@ async function meScreen(message?: { code: string; text: string }): Promise<void>
           const m = errorText(e);
           submit.disabled = false;
           submit.textContent = t("register_send");
-          status.replaceChildren(h("p", { class: "error" }, `${t("refused")}: ${m.text}`, h("span", { class: "code" }, ` (${m.code})`)));
+          // The payer's words first, then paygate's own, with its code.
+          const raw = e instanceof WireError ? `${e.code}: ${e.message}` : m.code;
+          status.replaceChildren(h("p", { class: "error" }, `${t("refused")}: ${m.text}`, h("span", { class: "code" }, ` (${raw})`)));
           const field = e instanceof WireError && e.code === "INVALID_FIELD" ? e.message.split(":")[0] : "";
           const target = { name: name.input, national_id: nid.input, bank_account: card.input }[field];
           if (target) {
@@ -370,7 +372,7 @@ async function showCode(): Promise<void> {
   frame(
     t("code_title"),
     h("div", { class: "qr" }, canvas),
-    h("p", { class: "typed mono", "data-testid": "wallet-typed" }, typed(shown.code)),
+    typedCode(typed(shown.code)),
     countdown,
     h("p", { class: "progress", role: "status" }, t("waiting_offer")),
     h("button", { class: "secondary", onclick: () => cancel() }, t("cancel")),
@@ -384,6 +386,18 @@ async function showCode(): Promise<void> {
     clearInterval(timer);
     if (screen === "code") outcome("ended", errorText(e));
   }
+}
+
+/** A typed code that breaks only between its groups. */
+function typedCode(code: string): HTMLElement {
+  const el = h("p", { class: "typed mono", "data-testid": "wallet-typed" });
+  const [id, groups] = code.split(":");
+  el.append(`${id}:`, document.createElement("wbr"));
+  groups.split("-").forEach((g, i) => {
+    if (i) el.append("-", document.createElement("wbr"));
+    el.append(g);
+  });
+  return el;
 }
 
 // ---- confirm and outcome ---------------------------------------------------------------------
@@ -469,12 +483,26 @@ function outcome(kind: Outcome, m?: { code: string; text: string }, r?: Receipt)
   );
 }
 
-function receiptCard(r: Receipt): HTMLElement {
+function receiptCard(r: Receipt, open = true): HTMLElement {
+  const zh = lang() === "zh-CN";
+  const row = (k: string, v: Child, cls = "") => h("dl", { class: cls }, h("dt", {}, k), h("dd", {}, v));
+  const lines = h(
+    "ul",
+    { class: "lines" },
+    ...r.lines.map((l) => {
+      const x = lineText(l);
+      return h("li", { class: "line" }, h("div", { class: "line-head" }, h("span", {}, x.label), h("strong", {}, x.amount)), h("div", { class: "note" }, x.explanation));
+    }),
+  );
+  const details = [row(t("terminal"), r.terminal), lines, row(t("payment_id"), h("span", { class: "mono" }, uuidText(r.payment_id)))];
   return h(
     "article",
-    { class: "card receipt", "data-testid": "receipt" },
-    h("h2", {}, t("receipt")),
-    ...receiptLines(r).map(([k, v]) => h("dl", {}, h("dt", {}, k), h("dd", {}, v))),
+    { class: "card receipt", "data-testid": "receipt", "aria-label": `${t("receipt")} ${(zh && r.tenant_name_zh) || r.tenant_name} ${money(r.total.fen)}` },
+    h("h2", {}, h("span", { "aria-hidden": "true" }, "✔ "), (zh && r.tenant_name_zh) || r.tenant_name),
+    row(t("account"), r.account),
+    row(t("total"), money(r.total.fen), "total"),
+    row(t("settled_at"), localTime(r.settled_at)),
+    open ? h("div", {}, ...details) : h("details", {}, h("summary", {}, t("details")), ...details),
     h(
       "div",
       { class: "actions" },
@@ -486,7 +514,10 @@ function receiptCard(r: Receipt): HTMLElement {
           onclick: (ev: Event) => {
             const card = (ev.target as HTMLElement).closest("article");
             card?.classList.add("printing");
+            document.body.classList.add("has-printing");
+            card?.querySelector("details")?.setAttribute("open", "");
             window.print();
+            document.body.classList.remove("has-printing");
             card?.classList.remove("printing");
           },
         },
@@ -501,8 +532,9 @@ async function receiptsScreen(): Promise<void> {
   frame(
     t("receipts_title"),
     await unconfirmedNote(),
-    list.length ? h("ul", { class: "receipts", "data-testid": "receipts" }, ...list.map((r) => h("li", {}, receiptCard(r)))) : h("p", {}, t("no_receipts")),
-    h("p", { class: "note" }, list.length ? `${list.length} × · ${list.map((r) => uuidText(r.payment_id).slice(0, 8)).join(", ")}` : ""),
+    list.length
+      ? h("ul", { class: "receipts", "data-testid": "receipts" }, ...list.map((r) => h("li", {}, receiptCard(r, false))))
+      : h("p", {}, t("no_receipts")),
   );
 }
 

@@ -5,7 +5,9 @@ import { createStore, del, entries, get, set } from "idb-keyval";
 import { hex } from "./wire.ts";
 import type { Money, PayRequest, Receipt } from "./types.ts";
 
-const db = createStore("posfee-phone", "kv");
+// Opened on first use, so the modules that import this one load without IndexedDB (tests).
+let opened: ReturnType<typeof createStore> | undefined;
+const store = () => (opened ??= createStore("posfee-phone", "kv"));
 
 export interface Profile {
   name: string;
@@ -33,48 +35,48 @@ export interface StoredReceipt {
 
 /** The bus identity: the nkey seed text (`SU…`), made on this phone and never sent. */
 export async function busSeed(): Promise<string | undefined> {
-  return get<string>("bus-seed", db);
+  return get<string>("bus-seed", store());
 }
 export async function saveBusSeed(seed: string): Promise<void> {
-  await set("bus-seed", seed, db);
+  await set("bus-seed", seed, store());
 }
 
 export async function profile(): Promise<Profile | undefined> {
-  return get<Profile>("profile", db);
+  return get<Profile>("profile", store());
 }
 export async function saveProfile(p: Profile): Promise<void> {
-  await set("profile", p, db);
+  await set("profile", p, store());
 }
 export async function forgetProfile(): Promise<void> {
-  await del("profile", db);
+  await del("profile", store());
 }
 
 export async function pending(billId: Uint8Array): Promise<PendingPayment | undefined> {
-  return get<PendingPayment>(`pending:${hex(billId)}`, db);
+  return get<PendingPayment>(`pending:${hex(billId)}`, store());
 }
 export async function savePending(p: PendingPayment): Promise<void> {
-  await set(`pending:${hex(p.bill_id)}`, p, db);
+  await set(`pending:${hex(p.bill_id)}`, p, store());
 }
 export async function forgetPending(billId: Uint8Array): Promise<void> {
-  await del(`pending:${hex(billId)}`, db);
+  await del(`pending:${hex(billId)}`, store());
 }
 export async function pendingAll(): Promise<PendingPayment[]> {
-  return (await entries<string, PendingPayment>(db)).filter(([k]) => k.startsWith("pending:")).map(([, v]) => v);
+  return (await entries<string, PendingPayment>(store())).filter(([k]) => k.startsWith("pending:")).map(([, v]) => v);
 }
 
 export async function saveReceipt(r: Receipt): Promise<void> {
-  await set(`receipt:${hex(r.payment_id)}`, { receipt: r, stored_at: new Date().toISOString() }, db);
+  await set(`receipt:${hex(r.payment_id)}`, { receipt: r, stored_at: new Date().toISOString() }, store());
 }
 export async function receipts(): Promise<Receipt[]> {
-  const all = (await entries<string, StoredReceipt>(db))
+  const all = (await entries<string, StoredReceipt>(store()))
     .filter(([k]) => k.startsWith("receipt:"))
     .map(([, v]) => v.receipt);
   return all.sort((a, b) => b.settled_at.localeCompare(a.settled_at));
 }
 
 export async function language(): Promise<string | undefined> {
-  return get<string>("lang", db);
+  return get<string>("lang", store());
 }
 export async function saveLanguage(l: string): Promise<void> {
-  await set("lang", l, db);
+  await set("lang", l, store());
 }
