@@ -20,6 +20,13 @@ export const ENROL_TIMEOUT_MS = 5_000;
 /** How long the phone waits to learn whether it already has its full permissions. */
 export const PROBE_TIMEOUT_MS = 2_000;
 
+/** The server refused the key: it is not enrolled, and self-enrolment is not offered. */
+export class NotEnrolled extends WireError {
+  constructor(public publicKey: string) {
+    super("FORBIDDEN", 403, `the server does not know this phone's key yet (the operator enrols it: posfee keys enrol ${publicKey})`);
+  }
+}
+
 export interface Bus {
   nc: NatsConnection;
   device: string;
@@ -60,12 +67,7 @@ async function open(wsUrl: string, kp: KeyPair, device: string): Promise<NatsCon
     });
   } catch (e) {
     const text = String((e as Error)?.message ?? e);
-    if (/authori[sz]ation/i.test(text)) {
-      throw wireError(
-        "FORBIDDEN",
-        `the server does not know this phone's key yet (ask the operator: posfee keys enrol ${kp.getPublicKey()})`,
-      );
-    }
+    if (/authori[sz]ation/i.test(text)) throw new NotEnrolled(kp.getPublicKey());
     throw wireError("UNAVAILABLE", `cannot reach the server at ${wsUrl}: ${text}`);
   }
 }

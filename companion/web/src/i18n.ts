@@ -15,6 +15,8 @@ const en = {
   connected: "Connected",
   offline: "Not connected",
   retry: "Try again",
+  not_enrolled:
+    "this phone's key is not enrolled yet. The operator enrols it with `posfee keys enrol` and the key below; the phone connects by itself once that is done.",
   register_title: "Register once",
   register_intro:
     "Your name, national id and bank card go to the payment platform only, once. Kiosks never see them.",
@@ -101,6 +103,7 @@ const zh: Record<Key, string> = {
   connected: "已连接",
   offline: "未连接",
   retry: "重试",
+  not_enrolled: "本机密钥尚未登记。运营方用 `posfee keys enrol` 和下面的密钥登记后，手机会自动连接。",
   register_title: "一次注册",
   register_intro: "姓名、身份证号和银行卡只提交给支付平台一次，终端永远看不到。",
   name: "姓名",

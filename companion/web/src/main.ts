@@ -1,7 +1,7 @@
 // The payer's phone: screens and what happens on them. The wire work is in enrol.ts,
 // register.ts, pay.ts and verify.ts; this file only shows and asks.
 import "./style.css";
-import { connectPhone, identity } from "./enrol.ts";
+import { connectPhone, identity, NotEnrolled } from "./enrol.ts";
 import { fieldMessage, lang, localTime, money, pickLanguage, setLanguage, t, type Lang } from "./i18n.ts";
 import { CodeError, link, parseCode, typed } from "./ids.ts";
 import * as pay from "./pay.ts";
@@ -29,6 +29,8 @@ type Screen = "pay" | "code" | "receipts" | "me";
 let phone: pay.Phone | undefined;
 let busState: "connecting" | "connected" | "offline" = "connecting";
 let busError = "";
+/** While the key is not enrolled, the phone tries again in the background. */
+const RETRY_MS = 5_000;
 let screen: Screen = "pay";
 let cleanup: (() => void)[] = [];
 
@@ -307,7 +309,30 @@ async function payScreen(message?: { code: string; text: string }): Promise<void
   frame(
     t("pay_title"),
     p?.payer ? null : h("p", { class: "banner" }, t("not_registered")),
-    h("div", { class: "stack" }, scanBtn, video, h("label", { for: "photo", class: "button secondary", tabindex: "0", role: "button" }, t("scan_photo")), photo),
+    h(
+      "div",
+      { class: "stack" },
+      scanBtn,
+      video,
+      h(
+        "label",
+        {
+          for: "photo",
+          class: "button secondary",
+          tabindex: "0",
+          role: "button",
+          onkeydown: (ev: Event) => {
+            const k = (ev as KeyboardEvent).key;
+            if (k === "Enter" || k === " ") {
+              ev.preventDefault();
+              photo.click();
+            }
+          },
+        },
+        t("scan_photo"),
+      ),
+      photo,
+    ),
     h(
       "form",
       {
@@ -540,9 +565,11 @@ async function receiptsScreen(): Promise<void> {
 
 // ---- start ----------------------------------------------------------------------------------
 
-async function start(): Promise<void> {
-  busState = "connecting";
-  go(screen);
+async function start(quiet = false): Promise<void> {
+  if (!quiet) {
+    busState = "connecting";
+    go(screen);
+  }
   try {
     const cfg = (await (await fetch("/config.json", { cache: "no-store" })).json()) as { ws_url: string };
     const bus = await connectPhone(cfg.ws_url);
@@ -550,17 +577,26 @@ async function start(): Promise<void> {
     busState = "connected";
     void bus.nc.closed().then(() => {
       busState = "offline";
+      busError = t("offline");
       phone = undefined;
+      go(screen);
     });
     const p = await store.profile();
     screen = p?.payer ? "pay" : "me";
   } catch (e) {
+    const wasOffline = busState === "offline";
     busState = "offline";
-    busError = errorText(e).text;
+    busError = e instanceof NotEnrolled ? t("not_enrolled") : errorText(e).text;
+    if (e instanceof NotEnrolled) setTimeout(() => void start(true), RETRY_MS);
+    if (quiet && wasOffline) return;
     screen = "me";
   }
   go(screen);
 }
 
+// Installable and usable offline (receipts, the last app version); only in a secure context.
+if ("serviceWorker" in navigator && window.isSecureContext) {
+  void navigator.serviceWorker.register("/sw.js").catch(() => {});
+}
 setLanguage(pickLanguage(await store.language(), navigator.languages ?? [navigator.language]));
 void start();

@@ -108,7 +108,31 @@ function kiosk(name, account, extra = []) {
 }
 
 let page;
+const cameraFile = path.join(tmp, "camera.y4m");
+
+/** A still video (Y4M, 4:2:0) of the QR code of `text`, for Chromium's fake camera. */
+function writeCameraVideo(text) {
+  const qr = QRCode.create(text, { errorCorrectionLevel: "M" });
+  const n = qr.modules.size;
+  const w = 640;
+  const h = 480;
+  const cell = Math.floor((h - 80) / n);
+  const x0 = Math.floor((w - cell * n) / 2);
+  const y0 = Math.floor((h - cell * n) / 2);
+  const y = Buffer.alloc(w * h, 235);
+  for (let r = 0; r < n; r++)
+    for (let c = 0; c < n; c++)
+      if (qr.modules.get(r, c))
+        for (let dy = 0; dy < cell; dy++) y.fill(16, (y0 + r * cell + dy) * w + x0 + c * cell, (y0 + r * cell + dy) * w + x0 + (c + 1) * cell);
+  const chroma = Buffer.alloc((w / 2) * (h / 2) * 2, 128);
+  const frame = Buffer.concat([Buffer.from("FRAME\n"), y, chroma]);
+  const frames = Array.from({ length: 10 }, () => frame);
+  fs.writeFileSync(cameraFile, Buffer.concat([Buffer.from(`YUV4MPEG2 W${w} H${h} F10:1 Ip A1:1 C420jpeg\n`), ...frames]));
+}
+
 async function main() {
+  // Something for the camera until a kiosk shows its code.
+  writeCameraVideo("posfee://pair/kiosk-00/00000000000000000000000000000000");
   // ---- the system ----
   const up = spawn(
     bin("posfee"),
@@ -139,7 +163,16 @@ async function main() {
   const browser = await puppeteer.launch({
     executablePath: chromium,
     headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--lang=en-US", "--disable-dev-shm-usage"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--lang=en-US",
+      "--disable-dev-shm-usage",
+      // The camera: a fake device playing a file the test writes before each scan.
+      "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream",
+      `--use-file-for-fake-video-capture=${cameraFile}`,
+    ],
   });
   page = await browser.newPage();
   await page.setViewport({ width: 360, height: 740, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
@@ -262,11 +295,11 @@ async function main() {
   await page.waitForFunction(() => /check symbols/.test(document.querySelector('[data-testid="pay-status"]')?.textContent ?? ""));
   check(true, "a mistyped code is caught by its check symbols");
 
-  // ---- declined: the kiosk hears it ----
+  // ---- declined, scanned with the camera: the kiosk hears it ----
   await payScreen();
   k = kiosk("declined", "W-000009");
-  await page.type('[data-testid="typed-code"]', (await k.find((l) => l.pairing)).pairing.code);
-  await page.click('[data-testid="join"]');
+  writeCameraVideo((await k.find((l) => l.pairing)).pairing.uri);
+  await page.click('[data-testid="scan"]');
   await confirmScreen("decline");
   const declineStarted = Date.now();
   await page.click('[data-testid="decline"]');
