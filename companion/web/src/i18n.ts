@@ -199,6 +199,34 @@ export function t(key: Key, vars: Record<string, string | number> = {}): string 
   return s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
 }
 
+const CODES: Record<string, { en: string; zh: string }> = {
+  PAYER_DECLINED: { en: "You declined; nothing was paid.", zh: "您已拒绝，未付款。" },
+  PAIRING_GONE: {
+    en: "This code was already used, cancelled or has expired; nothing was paid.",
+    zh: "此码已被使用、已取消或已过期，未付款。",
+  },
+  PAIRING_CONFLICT: { en: "Another phone took this code first.", zh: "另一部手机先使用了此码。" },
+  BILL_EXPIRED: { en: "The bill has expired; ask the kiosk for a new one.", zh: "账单已过期，请在终端重新获取。" },
+  BILL_ALREADY_PAID: { en: "This bill is already paid.", zh: "此账单已支付。" },
+  INSUFFICIENT_FUNDS: { en: "Not enough money in the account.", zh: "账户余额不足。" },
+  BAD_SIGNATURE: {
+    en: "The bill's signature does not verify: do not pay it.",
+    zh: "账单签名验证失败：请勿支付。",
+  },
+  OUTCOME_UNKNOWN: {
+    en: "The payment is not confirmed yet. Nothing will be charged twice; the receipts screen will show how it ended.",
+    zh: "付款尚未确认。不会重复扣款；凭证页面稍后会显示结果。",
+  },
+  UNAVAILABLE: { en: "The service cannot be reached right now; try again.", zh: "暂时无法连接服务，请重试。" },
+  PAYER_NOT_FOUND: { en: "Register first (Me).", zh: "请先注册（我的）。" },
+};
+
+/** A posfee error code in the payer's words, when the phone knows the code. */
+export function codeMessage(code: string): string | undefined {
+  const m = CODES[code];
+  return m ? (current === "zh-CN" ? m.zh : m.en) : undefined;
+}
+
 /** Field errors from paygate or the phone's own checks, in the payer's language. */
 export function fieldMessage(field: string, message: string): string {
   const m = message.toLowerCase();

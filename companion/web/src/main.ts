@@ -2,7 +2,7 @@
 // register.ts, pay.ts and verify.ts; this file only shows and asks.
 import "./style.css";
 import { connectPhone, identity, NotEnrolled } from "./enrol.ts";
-import { fieldMessage, lang, localTime, money, pickLanguage, setLanguage, t, type Lang } from "./i18n.ts";
+import { codeMessage, fieldMessage, lang, localTime, money, pickLanguage, setLanguage, t, type Lang } from "./i18n.ts";
 import { CodeError, link, parseCode, typed } from "./ids.ts";
 import * as pay from "./pay.ts";
 import { decodeFile, drawCode, scanCamera } from "./qr.ts";
@@ -40,14 +40,16 @@ function runCleanup(): void {
   for (const f of cleanup.splice(0)) f();
 }
 
+/** An error in the payer's words, and the code and message as the system said them. */
 function errorText(e: unknown): { code: string; text: string } {
   if (e instanceof WireError) {
     if (e.code === "INVALID_FIELD") {
       const i = e.message.indexOf(": ");
       const field = i > 0 ? e.message.slice(0, i) : "";
-      return { code: e.code, text: fieldMessage(field, e.message) };
+      return { code: `${e.code}: ${e.message}`, text: fieldMessage(field, e.message) };
     }
-    return { code: e.code, text: e.message };
+    const known = codeMessage(e.code);
+    return known ? { code: `${e.code}: ${e.message}`, text: known } : { code: e.code, text: e.message };
   }
   return { code: "INTERNAL", text: String((e as Error)?.message ?? e) };
 }
@@ -204,8 +206,7 @@ async function meScreen(message?: { code: string; text: string }): Promise<void>
           submit.disabled = false;
           submit.textContent = t("register_send");
           // The payer's words first, then paygate's own, with its code.
-          const raw = e instanceof WireError ? `${e.code}: ${e.message}` : m.code;
-          status.replaceChildren(h("p", { class: "error" }, `${t("refused")}: ${m.text}`, h("span", { class: "code" }, ` (${raw})`)));
+          status.replaceChildren(h("p", { class: "error" }, `${t("refused")}: ${m.text}`, h("span", { class: "code" }, ` (${m.code})`)));
           const field = e instanceof WireError && e.code === "INVALID_FIELD" ? e.message.split(":")[0] : "";
           const target = { name: name.input, national_id: nid.input, bank_account: card.input }[field];
           if (target) {
@@ -452,7 +453,7 @@ function confirmScreen(s: pay.Session): void {
       outcome("paid", undefined, r);
     } catch (e) {
       const m = errorText(e);
-      outcome(m.code === "OUTCOME_UNKNOWN" ? "unknown" : "not_paid", m);
+      outcome(e instanceof WireError && e.code === "OUTCOME_UNKNOWN" ? "unknown" : "not_paid", m);
     }
   });
   declineBtn.addEventListener("click", async () => {
