@@ -183,7 +183,12 @@ async function main() {
   });
   const cdp = await page.createCDPSession();
   await cdp.send("Browser.setDownloadBehavior", { behavior: "allow", downloadPath: shots });
-  const shot = async (name) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  // Every screen is photographed, and must fit a 360 px phone without sideways scrolling.
+  const shot = async (name) => {
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 360, `${name} fits 360 px (${width} px wide)`);
+    await page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  };
   const text = (sel) => page.$eval(sel, (e) => e.textContent ?? "");
   const busState = () => text('[data-testid="bus-state"]');
 
