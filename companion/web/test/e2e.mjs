@@ -13,8 +13,17 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
 import puppeteer from "puppeteer-core";
 import QRCode from "qrcode";
+import { nkeyAuthenticator, wsconnect } from "@nats-io/nats-core";
+import { createUser } from "@nats-io/nkeys";
+
+// Node 20 has WebSocket behind a flag; the permission check below connects like the app does.
+if (typeof WebSocket === "undefined") {
+  const r = spawnSync(process.execPath, ["--experimental-websocket", ...process.argv.slice(1)], { stdio: "inherit" });
+  process.exit(r.status ?? 1);
+}
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, "../../..");
@@ -152,6 +161,7 @@ async function main() {
     up.on("exit", (c) => reject(new Error(`posfee up exited ${c}`)));
   });
   const appUrl = /phone app at (http:\/\/\S+)/.exec(ready)?.[1];
+  const wsUrl = /WebSocket (ws:\/\/[^)\s]+)/.exec(ready)?.[1];
   check(!!appUrl, `posfee up serves the phone app: ${ready}`);
   if (!appUrl) throw new Error("no app URL");
   posfee("import", "accounts", path.join(repo, "tests/samples/accounts.csv"), "--quiet");
@@ -327,6 +337,9 @@ async function main() {
   check((await outcome()) === "paid", "mode B: paid");
   await receiptOf(k, "mode B");
 
+  // ---- over WebSocket a phone has a phone's permissions, no more ----
+  await wsPermissions(wsUrl, publicKey);
+
   // ---- receipts, shared as an image; Chinese ----
   await page.click('[data-testid="nav-receipts"]');
   await page.waitForSelector('[data-testid="receipts"]');
@@ -363,6 +376,39 @@ async function main() {
   const found = scan(data, [path.join(data, "paygate")]);
   check(found.length === 0, `no personal data outside paygate and the phone${found.length ? `: ${found.join("; ")}` : ""}`);
   check(scan(path.join(data, "paygate"), []).length > 0, "the scan does find the identity at paygate");
+}
+
+/**
+ * Another phone, enrolled, connects over WebSocket: it may ask the key directory, and is
+ * refused another phone's wallet codes and the ledger's subject, as over TCP (same users).
+ */
+async function wsPermissions(wsUrl, otherPublicKey) {
+  const kp = createUser();
+  posfee("keys", "enrol", kp.getPublicKey());
+  const device = `ph${kp.getPublicKey().slice(2, 10).toLowerCase()}`;
+  const other = `ph${otherPublicKey.slice(2, 10).toLowerCase()}`;
+  const nc = await wsconnect({ servers: wsUrl, authenticator: nkeyAuthenticator(kp.getSeed()), inboxPrefix: `_INBOX.device.${device}` });
+  const errors = [];
+  void (async () => {
+    for await (const s of nc.status()) if (s.type === "error") errors.push(String(s.error?.message ?? s.error));
+  })();
+  const info = await nc.request("$JS.API.INFO", new Uint8Array(0), { timeout: 5000 }).then(
+    () => true,
+    () => false,
+  );
+  check(info, "over WebSocket a phone may ask what a phone may ask");
+  nc.subscribe(`posfee.wallet.${other}.>`);
+  nc.publish("posfee.ledger.settle", new Uint8Array([0xc0]));
+  nc.subscribe(`posfee.wallet.${device}.>`);
+  await nc.flush();
+  await new Promise((r) => setTimeout(r, 300));
+  check(
+    errors.some((e) => /subscription/i.test(e) && e.includes(`posfee.wallet.${other}`)),
+    `over WebSocket a phone may not hear another phone's wallet codes (${errors.join("; ")})`,
+  );
+  check(errors.some((e) => /publish/i.test(e) && e.includes("posfee.ledger.settle")), "over WebSocket a phone may not settle");
+  check(!errors.some((e) => e.includes(`posfee.wallet.${device}`)), "over WebSocket a phone hears its own wallet codes");
+  await nc.close();
 }
 
 /** Every (file, secret, form) found under `dir`, skipping `skip`. */
