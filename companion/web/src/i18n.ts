@@ -71,6 +71,7 @@ const en = {
   not_paid_title: "Not paid",
   unknown_title: "Not confirmed yet",
   ended_title: "Payment ended at the kiosk",
+  ended_text: "The kiosk ended this payment ({reason}); nothing was paid.",
   done: "Done",
   receipt: "Receipt",
   receipts_title: "Receipts",
@@ -157,6 +158,7 @@ const zh: Record<Key, string> = {
   not_paid_title: "未支付",
   unknown_title: "尚未确认",
   ended_title: "终端已结束本次缴费",
+  ended_text: "终端已结束本次缴费（{reason}），未付款。",
   done: "完成",
   receipt: "缴费凭证",
   receipts_title: "缴费凭证",
@@ -220,6 +222,20 @@ const CODES: Record<string, { en: string; zh: string }> = {
   UNAVAILABLE: { en: "The service cannot be reached right now; try again.", zh: "暂时无法连接服务，请重试。" },
   PAYER_NOT_FOUND: { en: "Register first (Me).", zh: "请先注册（我的）。" },
 };
+
+const REASONS: Record<string, { en: string; zh: string }> = {
+  cancelled: { en: "cancelled", zh: "已取消" },
+  expired: { en: "expired", zh: "已过期" },
+  declined: { en: "declined", zh: "已拒绝" },
+  not_paid: { en: "not paid", zh: "未支付" },
+  no_receipt: { en: "no receipt in time", zh: "未及时收到凭证" },
+};
+
+/** Why a kiosk closed a bill (`CloseReason`), in the payer's words. */
+export function reasonText(reason: string): string {
+  const r = REASONS[reason];
+  return r ? (current === "zh-CN" ? r.zh : r.en) : reason.replace(/_/g, " ");
+}
 
 /** A posfee error code in the payer's words, when the phone knows the code. */
 export function codeMessage(code: string): string | undefined {

@@ -2,7 +2,7 @@
 // register.ts, pay.ts and verify.ts; this file only shows and asks.
 import "./style.css";
 import { connectPhone, identity, NotEnrolled } from "./enrol.ts";
-import { codeMessage, fieldMessage, lang, localTime, money, pickLanguage, setLanguage, t, type Lang } from "./i18n.ts";
+import { codeMessage, fieldMessage, lang, reasonText, localTime, money, pickLanguage, setLanguage, t, type Lang } from "./i18n.ts";
 import { CodeError, link, parseCode, typed } from "./ids.ts";
 import * as pay from "./pay.ts";
 import { decodeFile, drawCode, scanCamera } from "./qr.ts";
@@ -467,7 +467,8 @@ function confirmScreen(s: pay.Session): void {
     if (decided) return;
     decided = true;
     s.channel.close();
-    outcome("ended", errorText(pay.endedError(n)));
+    const e = pay.endedError(n);
+    outcome("ended", { code: `${e.code}: ${e.message}`, text: t("ended_text", { reason: reasonText(n.reason) }) });
   });
   frame(
     t("confirm_title"),

@@ -95,6 +95,7 @@ function kiosk(name, account, extra = []) {
   });
   const exited = new Promise((r) => child.on("exit", (code) => r(code)));
   return {
+    child,
     lines,
     exited,
     async find(pred) {
@@ -323,16 +324,29 @@ async function main() {
   const dec = await k.end();
   check(dec.code === 3 && JSON.stringify(dec.last).includes("declined"), `the kiosk heard the decline at once (${Date.now() - declineStarted} ms, ${JSON.stringify(dec.last)})`);
 
+  // ---- cancelled at the kiosk while the payer decides: the phone is told at once ----
+  await payScreen();
+  k = kiosk("cancelled", "W-000017");
+  await page.type('[data-testid="typed-code"]', (await k.find((l) => l.pairing)).pairing.code);
+  await page.click('[data-testid="join"]');
+  await confirmScreen("cancel at the kiosk");
+  await new Promise((r) => setTimeout(r, 300));
+  k.child.kill("SIGINT");
+  check((await outcome()) === "ended", "the kiosk cancelled: the phone says the payment ended at the kiosk");
+  await shot("10-ended-at-kiosk");
+  const can = await k.end();
+  check(can.code === 130, `the kiosk closed the bill and stopped (${can.code}, ${JSON.stringify(can.last)})`);
+
   // ---- mode B: the kiosk reads the phone's code ----
   await page.click('[data-testid="nav-code"]');
   await page.click('[data-testid="show-code"]');
   await page.waitForSelector('[data-testid="wallet-typed"]');
   const walletCode = await text('[data-testid="wallet-typed"]');
   check(/^ph[a-z2-7]{8}:/.test(walletCode), `the phone shows its wallet code ${walletCode}`);
-  await shot("10-wallet-code");
+  await shot("11-wallet-code");
   k = kiosk("mode-b", "W-000013", ["--wallet", walletCode]);
   await confirmScreen("mode B");
-  await shot("11-confirm-mode-b");
+  await shot("12-confirm-mode-b");
   await page.click('[data-testid="confirm"]');
   check((await outcome()) === "paid", "mode B: paid");
   await receiptOf(k, "mode B");
@@ -344,7 +358,7 @@ async function main() {
   await page.click('[data-testid="nav-receipts"]');
   await page.waitForSelector('[data-testid="receipts"]');
   check((await page.$$('[data-testid="receipt"]')).length === 3, "three receipts kept on the phone");
-  await shot("12-receipts");
+  await shot("13-receipts");
   await page.click('[data-testid="share-image"]');
   const deadline = Date.now() + 10_000;
   let png;
@@ -357,14 +371,14 @@ async function main() {
   await page.waitForFunction(() => document.documentElement.lang === "zh-CN");
   await page.waitForFunction(() => document.querySelector("h1")?.textContent === "缴费凭证", { timeout: 5_000 });
   check(true, "switched to Chinese");
-  await shot("13-receipts-zh");
+  await shot("14-receipts-zh");
   await page.click('[data-testid="nav-me"]');
   await page.waitForSelector('[data-testid="balance"]');
   const bal = await text('[data-testid="balance"]');
   const left = 1_000_000 - paidFen;
   const want = `${Math.floor(left / 100)}.${String(left % 100).padStart(2, "0")} CNY`;
   check(bal === want, `the balance went down by the three payments: ${bal}`);
-  await shot("14-me-zh");
+  await shot("15-me-zh");
   await page.reload({ waitUntil: "networkidle0" });
   await page.waitForSelector("nav");
   check((await page.$eval("html", (e) => e.lang)) === "zh-CN", "the language choice is kept");
