@@ -394,6 +394,7 @@ async function showCode(): Promise<void> {
   tick();
   const timer = setInterval(tick, 1000);
   let cancel!: () => void;
+  let cancelledByPayer = false;
   const cancelled = new Promise<void>((r) => (cancel = r));
   frame(
     t("code_title"),
@@ -401,16 +402,35 @@ async function showCode(): Promise<void> {
     typedCode(typed(shown.code)),
     countdown,
     h("p", { class: "progress", role: "status" }, t("waiting_offer")),
-    h("button", { class: "secondary", onclick: () => cancel() }, t("cancel")),
+    h(
+      "button",
+      {
+        class: "secondary",
+        onclick: () => {
+          cancelledByPayer = true;
+          cancel();
+          codeScreen();
+        },
+      },
+      t("cancel"),
+    ),
   );
-  cleanup.push(() => clearInterval(timer), () => cancel());
+  cleanup.push(
+    () => clearInterval(timer),
+    () => {
+      // Leaving the screen stops the code quietly.
+      cancelledByPayer = true;
+      cancel();
+    },
+  );
   try {
     const s = await pay.waitOffer(shown, cancelled);
     clearInterval(timer);
     confirmScreen(s);
   } catch (e) {
     clearInterval(timer);
-    if (screen === "code") outcome("ended", errorText(e));
+    // Expired or cancelled on the phone: back to the start, saying so unless the payer cancelled.
+    if (screen === "code" && !cancelledByPayer) outcome("expired", errorText(e));
   }
 }
 
@@ -495,10 +515,10 @@ function confirmScreen(s: pay.Session): void {
   );
 }
 
-type Outcome = "paid" | "declined" | "not_paid" | "unknown" | "ended";
+type Outcome = "paid" | "declined" | "not_paid" | "unknown" | "ended" | "expired";
 
 function outcome(kind: Outcome, m?: { code: string; text: string }, r?: Receipt): void {
-  const title = { paid: t("paid_title"), declined: t("declined_title"), not_paid: t("not_paid_title"), unknown: t("unknown_title"), ended: t("ended_title") }[kind];
+  const title = { paid: t("paid_title"), declined: t("declined_title"), not_paid: t("not_paid_title"), unknown: t("unknown_title"), ended: t("ended_title"), expired: t("expired_title") }[kind];
   frame(
     title,
     h(

@@ -284,13 +284,20 @@ export async function paymentIdFor(billId: Uuid): Promise<Uuid> {
 
 /** The payer confirmed: mode B answers the kiosk first, then both pay (companion/src/pay.rs). */
 export async function confirmAndPay(phone: Phone, s: Session): Promise<Receipt> {
-  const { profile, payer } = await registered();
   const bill = s.verified.bill;
   const paymentId = await paymentIdFor(bill.bill_id);
   if (s.offerMsg) {
+    // Mode B: the kiosk learns the payer confirmed, and the payment id, before the payment.
     const answer: WalletAnswer = { payment_id: paymentId, bill_id: bill.bill_id };
     replyOk(phone.nc, s.offerMsg, encode(answer));
     await phone.nc.flush();
+  }
+  let profile, payer;
+  try {
+    ({ profile, payer } = await registered());
+  } catch (e) {
+    s.channel.close();
+    throw e;
   }
   const order: PayOrder = {
     payment_id: paymentId,
