@@ -223,6 +223,8 @@ const CODES: Record<string, { en: string; zh: string }> = {
   },
   UNAVAILABLE: { en: "The service cannot be reached right now; try again.", zh: "暂时无法连接服务，请重试。" },
   PAYER_NOT_FOUND: { en: "Register first (Me).", zh: "请先注册（我的）。" },
+  DEVICE_REVOKED: { en: "The operator revoked this phone's key.", zh: "运营方已吊销本机密钥。" },
+  RATE_LIMITED: { en: "Too many attempts; try again in a minute.", zh: "尝试次数过多，请一分钟后再试。" },
 };
 
 const REASONS: Record<string, { en: string; zh: string }> = {

@@ -233,8 +233,10 @@ async function balanceCard(payer: string): Promise<HTMLElement> {
     "section",
     { class: "card", "aria-labelledby": "bal-h" },
     h("h2", { id: "bal-h" }, t("registered_as")),
+    h("dl", {}, h("dt", {}, t("name")), h("dd", {}, p?.name ?? "")),
+    h("dl", {}, h("dt", {}, t("bank_account")), h("dd", { class: "mono" }, `•••• ${(p?.bank_account ?? "").slice(-4)}`)),
     h("dl", {}, h("dt", {}, t("payer")), h("dd", { class: "mono" }, payer)),
-    h("dl", {}, h("dt", {}, t("balance")), h("dd", { class: "big", "data-testid": "balance" }, money(balance))),
+    h("div", { class: "balance" }, h("span", {}, t("balance")), h("strong", { "data-testid": "balance" }, money(balance))),
     h("p", { class: "note" }, t("balance_note")),
   );
 }
