@@ -463,6 +463,15 @@ function scan(dir, skip) {
   return hits;
 }
 
+// The whole test takes seconds; a hang must not hold CI.
+const TOTAL_MS = 180_000;
+setTimeout(() => {
+  log(`FAIL the browser test did not finish within ${TOTAL_MS / 1000} s`);
+  cleanup();
+  console.log(`browser: ${passes} passed, ${failures + 1} failed`);
+  process.exit(1);
+}, TOTAL_MS).unref();
+
 try {
   await main();
 } catch (e) {
@@ -473,5 +482,5 @@ try {
   cleanup();
 }
 log(`screenshots in ${shots}; processes' output in ${out}`);
-console.log(`web e2e: ${passes} passed, ${failures} failed`);
+console.log(`browser: ${passes} passed, ${failures} failed`);
 process.exit(failures ? 1 : 0);
