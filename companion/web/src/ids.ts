@@ -76,7 +76,7 @@ export function typed(code: PairCode): string {
   let s = "";
   for (let i = TOKEN_SYMBOLS - 1; i >= 0; i--) s += CROCKFORD[Number((v >> BigInt(5 * i)) & 31n)];
   s += CROCKFORD[(check >> 5) & 31] + CROCKFORD[check & 31];
-  const groups = s.match(/.{1,4}/g) ?? [];
+  const groups = s.match(new RegExp(`.{1,${GROUP}}`, "g")) ?? [];
   return `${code.presenter}:${groups.join("-")}`;
 }
 

@@ -481,6 +481,10 @@ try {
 } finally {
   cleanup();
 }
-log(`screenshots in ${shots}; processes' output in ${out}`);
+if (failures) log(`screenshots in ${shots}; the data dir and processes' output kept in ${tmp}`);
+else {
+  log(`screenshots in ${shots}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
 console.log(`browser: ${passes} passed, ${failures} failed`);
 process.exit(failures ? 1 : 0);
