@@ -382,6 +382,9 @@ async function main() {
   await page.reload({ waitUntil: "networkidle0" });
   await page.waitForSelector("nav");
   check((await page.$eval("html", (e) => e.lang)) === "zh-CN", "the language choice is kept");
+  await page.click('[data-testid="nav-receipts"]');
+  await page.waitForSelector('[data-testid="receipts"]');
+  check((await page.$$('[data-testid="receipt"]')).length === 3, "the receipts are kept across a reload");
   await browser.close();
 
   // ---- nothing of the payer outside paygate and the phone ----

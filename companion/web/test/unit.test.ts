@@ -12,6 +12,7 @@ import { sign, verifyWith } from "../src/verify.ts";
 import { enrolProof } from "../src/enrol.ts";
 import { decode, encode, hex, unhex, utf8, uuidParse } from "../src/wire.ts";
 import type { Profile } from "../src/store.ts";
+import { pickLanguage } from "../src/i18n.ts";
 
 /** The repository's docs/contract.md, found upwards from the working directory. */
 function contractDoc(): string {
@@ -134,4 +135,12 @@ test("the enrolment proof is the key's signature over its tagged public key", ()
   const proof = enrolProof(kp);
   assert.equal(proof.length, 64);
   assert.ok(kp.verify(utf8.encode(`posfee.enrol.v1:${kp.getPublicKey()}`), proof));
+});
+
+test("the language: the payer's choice, else the browser's, else English", () => {
+  assert.equal(pickLanguage(undefined, ["zh-CN", "en-US"]), "zh-CN");
+  assert.equal(pickLanguage(undefined, ["zh-TW"]), "zh-CN");
+  assert.equal(pickLanguage(undefined, ["en-GB", "zh-CN"]), "en");
+  assert.equal(pickLanguage("en", ["zh-CN"]), "en");
+  assert.equal(pickLanguage(undefined, ["fr-FR"]), "en");
 });
