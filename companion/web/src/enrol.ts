@@ -90,7 +90,10 @@ export async function connectPhone(wsUrl: string): Promise<Bus> {
   let nc = await open(wsUrl, kp, device);
   if (await hasFullPermissions(nc)) return { nc, device, publicKey };
   try {
-    await call<EnrolReply>(nc, enrolSubject(device), { nkey: publicKey, proof: enrolProof(kp) }, ENROL_TIMEOUT_MS);
+    const reply = await call<EnrolReply>(nc, enrolSubject(device), { nkey: publicKey, proof: enrolProof(kp) }, ENROL_TIMEOUT_MS);
+    if (reply.device_id !== device) {
+      throw wireError("INTERNAL", `enrolled as ${reply.device_id}, but this phone's key makes ${device}`);
+    }
   } catch (e) {
     await nc.close().catch(() => {});
     if (e instanceof WireError) throw e;
