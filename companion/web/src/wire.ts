@@ -2,7 +2,7 @@
 // (schemas/src/codec.rs, client/src/call.rs, client/src/reply.rs): payloads are maps with
 // field names, UUIDs are bin 16, errors travel in the NATS micro headers with an empty body.
 import { encode as mpEncode, decode as mpDecode } from "@msgpack/msgpack";
-import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers, NoRespondersError, RequestError, TimeoutError, type Msg, type NatsConnection } from "@nats-io/nats-core";
 
 /** schemas::MAX_PAYLOAD_BYTES */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -103,16 +103,13 @@ export async function rawRequest(
   try {
     return await nc.request(subject, payload, { timeout: timeoutMs });
   } catch (e) {
-    const name = (e as Error)?.name ?? "";
-    const text = String((e as Error)?.message ?? e);
-    const cause = (e as { cause?: Error }).cause;
-    if (name === "NoRespondersError" || cause?.name === "NoRespondersError" || /no responders/i.test(text)) {
+    if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) {
       throw new NoResponders(subject);
     }
-    if (name === "TimeoutError" || cause?.name === "TimeoutError" || /timeout/i.test(text)) {
+    if (e instanceof TimeoutError || (e instanceof RequestError && e.cause instanceof TimeoutError)) {
       throw new TimedOut(subject);
     }
-    throw wireError("UNAVAILABLE", `request to ${subject} failed: ${text}`);
+    throw wireError("UNAVAILABLE", `request to ${subject} failed: ${String((e as Error)?.message ?? e)}`);
   }
 }
 

@@ -293,6 +293,14 @@ async function main() {
   await shot("08-paid");
   await receiptOf(k, "mode A (QR)");
 
+  // ---- the same code again: the pairing is gone ----
+  await payScreen();
+  await (await page.$('[data-testid="photo"]')).uploadFile(qrFile);
+  await page.waitForFunction(() => /PAIRING_GONE/.test(document.querySelector('[data-testid="pay-status"]')?.textContent ?? ""), {
+    timeout: STEP_MS,
+  });
+  check(true, "a used code is gone (no responders): PAIRING_GONE");
+
   // ---- mode A, typed code ----
   await payScreen();
   k = kiosk("mode-a-typed", "W-000005");
