@@ -195,7 +195,10 @@ async function meScreen(message?: { code: string; text: string }): Promise<void>
           first.focus();
           return;
         }
-        if (!phone) return;
+        if (!phone) {
+          status.replaceChildren(h("p", { class: "error" }, `${t("offline")}: ${busError}`));
+          return;
+        }
         submit.disabled = true;
         submit.textContent = t("registering");
         try {
