@@ -1,3 +1,5 @@
+import { parseInstant } from "./wire.ts";
+
 // The phone's words in English and Chinese. The language comes from the browser unless the
 // payer chose one (kept on the phone).
 export type Lang = "en" | "zh-CN";
@@ -264,7 +266,7 @@ export function money(fen: number): string {
 
 /** Local time with its UTC offset, as the CLIs show it (`2026-11-25 10:00:00 +08:00`). */
 export function localTime(rfc3339: string): string {
-  const d = new Date(rfc3339);
+  const d = new Date(parseInstant(rfc3339));
   if (Number.isNaN(d.getTime())) return rfc3339;
   const p = (n: number) => String(n).padStart(2, "0");
   const off = -d.getTimezoneOffset();

@@ -2,7 +2,7 @@
 // companion/src/verify.rs do them (docs/contract.md §5, §6, §8 "What the phone must do").
 import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { decode, encode, rawRequest, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
+import { decode, encode, parseInstant, rawRequest, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
 import type { Bill, BillOffer, IssuedBill, PublicKeyRecord, Signed } from "./types.ts";
 
 export type Purpose = "bill" | "device-pay" | "device-register" | "settlement";
@@ -139,7 +139,9 @@ export async function verifyOffer(
   if (bill.terminal !== pairedWith || offer.terminal !== pairedWith) {
     throw wireError("FORBIDDEN", `the bill is for terminal ${bill.terminal}, but this phone paired with ${pairedWith}`);
   }
-  if (new Date(bill.expires_at).getTime() <= now.getTime()) {
+  // An expiry the phone cannot read counts as expired: fail closed.
+  const expires = parseInstant(bill.expires_at);
+  if (!(expires > now.getTime())) {
     throw wireError("BILL_EXPIRED", `bill ${uuidText(bill.bill_id)} expired at ${bill.expires_at}`);
   }
   return { bill, issued: offer.bill, pairingExpiresAt: offer.pairing_expires_at };

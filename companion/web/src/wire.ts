@@ -192,3 +192,17 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
 }
 
 export const utf8 = new TextEncoder();
+
+/**
+ * An RFC 3339 instant (contract §3: any offset, `t`/`z` or a space, any number of fraction
+ * digits) as milliseconds, or NaN. Browsers differ on more than three fraction digits, so the
+ * text is normalized first.
+ */
+export function parseInstant(s: string): number {
+  const m = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:?\d{2})$/.exec(s.trim());
+  if (!m) return Number.NaN;
+  const ms = (m[3] ?? "").slice(0, 3).padEnd(3, "0");
+  let off = m[4].toUpperCase();
+  if (off !== "Z" && !off.includes(":")) off = `${off.slice(0, 3)}:${off.slice(3)}`;
+  return Date.parse(`${m[1]}T${m[2]}.${ms}${off}`);
+}

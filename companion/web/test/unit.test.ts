@@ -8,9 +8,9 @@ import nacl from "tweetnacl";
 import { createUser } from "@nats-io/nkeys";
 import { crc16, deviceIdOfNkey, link, parseCode, typed, type PairCode } from "../src/ids.ts";
 import { checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
-import { sign, verifyWith } from "../src/verify.ts";
+import { directGetSubject, KeyDirectory, sign, verifyOffer, verifyWith } from "../src/verify.ts";
 import { enrolProof } from "../src/enrol.ts";
-import { decode, encode, hex, unhex, utf8, uuidParse } from "../src/wire.ts";
+import { decode, encode, hex, parseInstant, unhex, utf8, uuidParse } from "../src/wire.ts";
 import type { Profile } from "../src/store.ts";
 import { pickLanguage } from "../src/i18n.ts";
 
@@ -143,4 +143,40 @@ test("the language: the payer's choice, else the browser's, else English", () =>
   assert.equal(pickLanguage(undefined, ["en-GB", "zh-CN"]), "en");
   assert.equal(pickLanguage("en", ["zh-CN"]), "en");
   assert.equal(pickLanguage(undefined, ["fr-FR"]), "en");
+});
+
+test("instants as the contract writes and accepts them", () => {
+  assert.equal(parseInstant("2026-11-25T08:30:00.123456789Z"), Date.UTC(2026, 10, 25, 8, 30, 0, 123));
+  assert.equal(parseInstant("2026-11-25T08:32:00Z"), Date.UTC(2026, 10, 25, 8, 32));
+  assert.equal(parseInstant("2026-11-25 16:30:00+0800"), Date.UTC(2026, 10, 25, 8, 30));
+  assert.equal(parseInstant("2026-11-25t16:30:00.5+08:00"), Date.UTC(2026, 10, 25, 8, 30, 0, 500));
+  assert.ok(Number.isNaN(parseInstant("2026-11-25T08:30:00")));
+  assert.ok(Number.isNaN(parseInstant("2026-11-25T08:30Z")));
+});
+
+test("an offer is checked as the CLI checks it: key from the directory, terminal, expiry", async () => {
+  const asked: string[] = [];
+  const fakeBus = {
+    request: async (subject: string) => {
+      asked.push(subject);
+      return { data: block("keydir.record"), headers: undefined };
+    },
+  };
+  const keys = new KeyDirectory(fakeBus as never, "bill");
+  const offer = decode<never>(block("pair.offer"));
+  const during = new Date(Date.UTC(2026, 10, 25, 8, 31));
+  const v = await verifyOffer(keys, offer, "kiosk-01", during);
+  assert.equal(v.bill.account, "3-1-1202");
+  assert.deepEqual(asked, [directGetSubject("bill", "city-water-1")]);
+  assert.equal(directGetSubject("bill", "city-water-1"), "$JS.API.DIRECT.GET.KV_POSFEE_KEYS.$KV.POSFEE_KEYS.bill.city-water-1");
+  await assert.rejects(verifyOffer(keys, offer, "kiosk-02", during), { code: "FORBIDDEN" });
+  await assert.rejects(verifyOffer(keys, offer, "kiosk-01", new Date(Date.UTC(2026, 10, 25, 9))), { code: "BILL_EXPIRED" });
+  assert.equal(asked.length, 1, "a key once fetched is kept");
+  // A directory entry of another purpose is refused.
+  const settlementKeys = new KeyDirectory(fakeBus as never, "settlement");
+  await assert.rejects(settlementKeys.verifyOwned(decode<never>(block("bill.issued")).signed, () => "city-water"));
+  // A forged signature is BAD_SIGNATURE.
+  const forged = decode<{ bill: { signed: { signature: Uint8Array } } }>(block("pair.offer"));
+  forged.bill.signed.signature[0] ^= 1;
+  await assert.rejects(verifyOffer(keys, forged as never, "kiosk-01", during), { code: "BAD_SIGNATURE" });
 });
