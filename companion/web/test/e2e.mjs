@@ -216,6 +216,12 @@ async function main() {
   }
   await page.waitForFunction(() => document.querySelector('[data-testid="bus-state"]')?.textContent === "Connected", { timeout: STEP_MS });
   check(true, "the phone is connected over WebSocket");
+  const pwa = await page.evaluate(async () => {
+    const manifest = await (await fetch("/manifest.webmanifest")).json();
+    const reg = await navigator.serviceWorker.ready;
+    return { icons: manifest.icons.length, sw: !!reg.active };
+  });
+  check(pwa.icons >= 2 && pwa.sw, "installable: manifest with icons, service worker active");
 
   // ---- registration: refused locally, refused by paygate, corrected ----
   // Leave the field first: its check shows on blur and moves the button down.
