@@ -439,16 +439,16 @@ async function showCode(): Promise<void> {
   }
 }
 
-/** A typed code that breaks only between its groups. */
+/** A typed code: the phone's id on one line, its groups on the next, never broken. */
 function typedCode(code: string): HTMLElement {
-  const el = h("p", { class: "typed mono", "data-testid": "wallet-typed" });
   const [id, groups] = code.split(":");
-  el.append(`${id}:`, document.createElement("wbr"));
-  groups.split("-").forEach((g, i) => {
-    if (i) el.append("-", document.createElement("wbr"));
-    el.append(g);
-  });
-  return el;
+  return h(
+    "p",
+    { class: "typed mono", "data-testid": "wallet-typed", "data-code": code },
+    h("span", {}, `${id}:`),
+    h("br"),
+    h("span", { class: "groups" }, groups),
+  );
 }
 
 // ---- confirm and outcome ---------------------------------------------------------------------

@@ -355,7 +355,8 @@ async function main() {
   await page.click('[data-testid="nav-code"]');
   await page.click('[data-testid="show-code"]');
   await page.waitForSelector('[data-testid="wallet-typed"]');
-  const walletCode = await text('[data-testid="wallet-typed"]');
+  const walletCode = await page.$eval('[data-testid="wallet-typed"]', (e) => e.getAttribute("data-code") ?? "");
+  check((await text('[data-testid="wallet-typed"]')) === walletCode, "the typed code on screen is the code");
   check(/^ph[a-z2-7]{8}:/.test(walletCode), `the phone shows its wallet code ${walletCode}`);
   await shot("11-wallet-code");
   k = kiosk("mode-b", "W-000013", ["--wallet", walletCode]);
