@@ -3,9 +3,10 @@
 //!
 //! In order: `POSFEE_HOME` names an installation folder (`nats.conf`, `rules/`, `bin/`); else
 //! a source checkout holding the running executable (`target/…` inside it: `nats.conf`,
-//! `services/fee-engine/rules/`, `.tools/bin/`), which is how developers and the tests run;
-//! else the shared folder beside the executable, `<prefix>/share/posfee/` for
-//! `<prefix>/bin/posfee`. `POSFEE_NATS_CONF`, `posfee up --rules` and `NATS_SERVER` override
+//! `services/fee-engine/rules/`, `.tools/bin/`, the phone's web app built in
+//! `companion/web/dist/`), which is how developers and the tests run; else the shared folder
+//! beside the executable, `<prefix>/share/posfee/` for `<prefix>/bin/posfee` (the web app in
+//! its `web/`). `POSFEE_NATS_CONF`, `posfee up --rules` and `NATS_SERVER` override
 //! one file each.
 
 use anyhow::Context;
@@ -17,6 +18,8 @@ pub struct Install {
     pub rules: PathBuf,
     /// Where a nats-server installed with posfee would be (it may not exist: then PATH).
     pub nats_server: PathBuf,
+    /// The phone's web app as built (`index.html` and its assets), which `posfee up` serves.
+    pub web: PathBuf,
 }
 
 impl Install {
@@ -35,6 +38,7 @@ impl Install {
             nats_conf: home.join("nats.conf"),
             rules: home.join("rules"),
             nats_server: home.join("bin").join("nats-server"),
+            web: home.join("web"),
         }
     }
 
@@ -47,6 +51,7 @@ impl Install {
                     nats_conf: dir.join("nats.conf"),
                     rules: dir.join("services/fee-engine/rules"),
                     nats_server: dir.join(".tools/bin/nats-server"),
+                    web: dir.join("companion/web/dist"),
                 };
             }
         }
@@ -73,6 +78,7 @@ mod tests {
         let built = Install::for_executable(&checkout.join("target/debug/posfee"));
         assert_eq!(built.nats_conf, checkout.join("nats.conf"));
         assert_eq!(built.rules, checkout.join("services/fee-engine/rules"));
+        assert_eq!(built.web, checkout.join("companion/web/dist"));
 
         let installed = Install::for_executable(&tmp.path().join("opt/bin/posfee"));
         assert_eq!(

@@ -143,6 +143,7 @@ pub fn check_config(binary: &Path, conf: &Path, store_dir: &Path) -> anyhow::Res
         .arg("-c")
         .arg(conf)
         .env("POSFEE_JS_DIR", js_dir(store_dir)?)
+        .env(WS_PORT_ENV, RANDOM_PORT)
         .output()
         .with_context(|| format!("running {}", binary.display()))?;
     if !out.status.success() {
@@ -185,6 +186,11 @@ fn is_our_server(pid: i32, run_dir: &Path) -> bool {
     cmdline.contains("nats-server") && cmdline.contains(&ours)
 }
 
+/// The environment variable nats.conf reads the WebSocket port from.
+pub const WS_PORT_ENV: &str = "POSFEE_WS_PORT";
+/// nats-server's "pick a free port".
+const RANDOM_PORT: &str = "-1";
+
 /// How to start a server.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -206,6 +212,9 @@ pub struct NatsServer {
     child: Option<Child>,
     url: String,
     port: u16,
+    /// The WebSocket listener for phones' web app (`ws://127.0.0.1:PORT`), read back from the
+    /// ports file.
+    ws_url: Option<String>,
 }
 
 impl NatsServer {
@@ -225,6 +234,8 @@ impl NatsServer {
             .arg("--ports_file_dir")
             .arg(&cfg.run_dir)
             .env("POSFEE_JS_DIR", js_dir(&cfg.store_dir)?)
+            // A free WebSocket port unless the caller's environment names one.
+            .env(WS_PORT_ENV, RANDOM_PORT)
             .envs(cfg.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             // Its own process group: a Ctrl-C at the terminal reaches the launcher only, which
@@ -251,13 +262,13 @@ impl NatsServer {
             .run_dir
             .join(format!("nats-server_{}.ports", child.id()));
         let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
-        let url = loop {
+        let (url, ws_url) = loop {
             if let Some(status) = child.try_wait()? {
                 return Err(exited_at_start(cfg, status));
             }
             if let Ok(text) = std::fs::read_to_string(&ports_file) {
-                if let Some(url) = parse_ports_file(&text) {
-                    break url;
+                if let Some(urls) = parse_ports_file(&text) {
+                    break urls;
                 }
             }
             if Instant::now() > deadline {
@@ -276,11 +287,17 @@ impl NatsServer {
             child: Some(child),
             url,
             port,
+            ws_url,
         })
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The WebSocket URL phones' web app connects to, when nats.conf opens one.
+    pub fn ws_url(&self) -> Option<&str> {
+        self.ws_url.as_deref()
     }
 
     pub fn port(&self) -> u16 {
@@ -362,9 +379,17 @@ fn exited_at_start(cfg: &ServerConfig, status: std::process::ExitStatus) -> anyh
     }
 }
 
-fn parse_ports_file(text: &str) -> Option<String> {
+/// The client URL and, when there is a WebSocket listener, its URL. A configuration with a
+/// `websocket` block lists it in the same file, written once every listener is open.
+fn parse_ports_file(text: &str) -> Option<(String, Option<String>)> {
     let v: serde_json::Value = serde_json::from_str(text).ok()?;
-    v.get("nats")?.get(0)?.as_str().map(str::to_string)
+    let nats = v.get("nats")?.get(0)?.as_str()?.to_string();
+    let ws = v
+        .get("websocket")
+        .and_then(|w| w.get(0))
+        .and_then(|w| w.as_str())
+        .map(str::to_string);
+    Some((nats, ws))
 }
 
 /// Stops a server a previous launcher left behind (a launcher killed by SIGKILL cannot stop
@@ -395,6 +420,24 @@ pub fn stop_stale(run_dir: &Path) -> anyhow::Result<Option<u32>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn the_ports_file_gives_the_client_and_websocket_urls() {
+        assert_eq!(
+            parse_ports_file(
+                r#"{"nats":["nats://127.0.0.1:42985"],"websocket":["ws://127.0.0.1:44305"]}"#
+            ),
+            Some((
+                "nats://127.0.0.1:42985".to_string(),
+                Some("ws://127.0.0.1:44305".to_string())
+            ))
+        );
+        assert_eq!(
+            parse_ports_file(r#"{"nats":["nats://127.0.0.1:4222"]}"#),
+            Some(("nats://127.0.0.1:4222".to_string(), None))
+        );
+        assert_eq!(parse_ports_file("{"), None);
+    }
 
     #[test]
     fn durability_is_read_from_the_servers_configuration() {

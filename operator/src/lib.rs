@@ -13,3 +13,4 @@ pub mod refdata;
 pub mod rules;
 pub mod status;
 pub mod up;
+pub mod web;

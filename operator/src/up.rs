@@ -41,6 +41,16 @@ pub struct UpArgs {
     /// The tenants' rule files for the fee-engine (default: the shipped examples).
     #[arg(long)]
     pub rules: Option<PathBuf>,
+    /// The WebSocket port phones' web app connects to (loopback only); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub ws_port: u16,
+    /// The HTTP port the phone's web app is served on (loopback only); 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    pub http_port: u16,
+    /// The built web app to serve (default: the installation's, companion/web/dist in a
+    /// checkout; `scripts/setup` builds it).
+    #[arg(long)]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// Holds the data dir for one `posfee up`; released when the process exits, however it exits.
@@ -158,7 +168,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         store_dir: data.jetstream(),
         run_dir: data.nats_run(),
         log_file: Some(data.logs().join(natsd::SERVER_LOG)),
-        env: Vec::new(),
+        env: match args.ws_port {
+            0 => Vec::new(),
+            p => vec![(natsd::WS_PORT_ENV.to_string(), p.to_string())],
+        },
     })?;
     let server_started = Instant::now();
     let url = server.url().to_string();
@@ -225,22 +238,68 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     }
+    let mut web = match start_web(&args, server.ws_url()).await {
+        Ok(web) => web,
+        Err(e) => {
+            stop_all(&mut children, &mut server);
+            return Err(e);
+        }
+    };
     write_url_file(&data, &url)?;
     posfee_deploy::rules_dir::record(&data, &launch.rules)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
     println!(
-        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; data in {}; Ctrl-C stops it",
+        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; {}; data in {}; Ctrl-C stops it",
         names.join(", "),
         server_started.elapsed().as_millis(),
+        web_note(web.as_ref(), server.ws_url()),
         data.root().display()
     );
 
     let result = supervise(&launch, &mut children, &mut server, &shutdown).await;
+    if let Some(w) = web.as_mut() {
+        w.stop().await;
+    }
     let _ = std::fs::remove_file(data.url_file());
     let _ = std::fs::remove_file(data.rules_file());
     stop_all(&mut children, &mut server);
     println!("stopped: every process posfee up started has exited");
     result
+}
+
+/// Serves the phone's web app when the server has a WebSocket listener for it.
+async fn start_web(
+    args: &UpArgs,
+    ws_url: Option<&str>,
+) -> anyhow::Result<Option<crate::web::WebApp>> {
+    let Some(ws_url) = ws_url else {
+        return Ok(None);
+    };
+    let dist = match &args.web_dir {
+        Some(d) => d.clone(),
+        None => posfee_deploy::install::Install::find()?.web,
+    };
+    let config = crate::web::AppConfig {
+        ws_url: ws_url.to_string(),
+    };
+    Ok(Some(
+        crate::web::serve(&dist, config, args.http_port).await?,
+    ))
+}
+
+/// The ready line's word on the phone's web app: where to open it, or why it is not there.
+fn web_note(web: Option<&crate::web::WebApp>, ws_url: Option<&str>) -> String {
+    match (web, ws_url) {
+        (Some(w), Some(ws)) if crate::web::is_built(&w.dist) => {
+            format!("phone app at {} (WebSocket {ws})", w.url())
+        }
+        (Some(w), _) => format!(
+            "phone app at {} is not built ({} has no index.html; run scripts/setup)",
+            w.url(),
+            w.dist.display()
+        ),
+        _ => "no phone app (nats.conf opens no WebSocket listener)".to_string(),
+    }
 }
 
 fn write_url_file(data: &DataDir, url: &str) -> anyhow::Result<()> {

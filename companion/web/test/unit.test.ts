@@ -1,0 +1,182 @@
+// The phone's wire code against the contract's worked examples (docs/contract.md), the same
+// bytes schemas/tests/contract_doc.rs checks the Rust code against.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import nacl from "tweetnacl";
+import { createUser } from "@nats-io/nkeys";
+import { crc16, deviceIdOfNkey, link, parseCode, typed, type PairCode } from "../src/ids.ts";
+import { checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
+import { directGetSubject, KeyDirectory, sign, verifyOffer, verifyWith } from "../src/verify.ts";
+import { enrolProof } from "../src/enrol.ts";
+import { decode, encode, hex, parseInstant, unhex, utf8, uuidParse } from "../src/wire.ts";
+import type { Profile } from "../src/store.ts";
+import { pickLanguage } from "../src/i18n.ts";
+
+/** The repository's docs/contract.md, found upwards from the working directory. */
+function contractDoc(): string {
+  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+    const p = path.join(dir, "docs/contract.md");
+    if (fs.existsSync(p)) return fs.readFileSync(p, "utf8");
+    if (path.dirname(dir) === dir) throw new Error("docs/contract.md not found");
+  }
+}
+const doc = contractDoc();
+
+/** The bytes of the block "```hex NAME". */
+function block(name: string): Uint8Array {
+  const start = doc.indexOf("```hex " + name + "\n");
+  assert.ok(start >= 0, `no block ${name}`);
+  const body = doc.slice(start + 8 + name.length, doc.indexOf("```", start + 8));
+  return unhex(body.replace(/\s+/g, ""));
+}
+
+const billId = uuidParse("1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+
+test("device id of a user nkey", () => {
+  assert.equal(deviceIdOfNkey("UDDHGG7AA5RHJWUPKTBA2ZTFTRDNGYPD3BEU36KO3U47PP72RTNXB7OB"), "phdhgg7aa5");
+  assert.throws(() => deviceIdOfNkey("NDDHGG7AA5RHJWUPKTBA2ZTFTRDNGYPD3BEU36KO3U47PP72RTNXB7OB"));
+  assert.throws(() => deviceIdOfNkey("UDDHGG"));
+});
+
+test("CRC-16/CCITT-FALSE check value", () => {
+  assert.equal(crc16(utf8.encode("123456789")), 0x29b1);
+});
+
+test("pairing codes of the worked examples, both ways", () => {
+  const a: PairCode = { mode: "terminal_presents", presenter: "kiosk-01", token: "00112233445566778899aabbccddeeff", billId };
+  assert.equal(typed(a), "kiosk-01:0024-H36H-2NCS-VRH6-DAQF-6DVV-QZR6");
+  assert.equal(link(a), "posfee://pair/kiosk-01/00112233445566778899aabbccddeeff?bill=1b4e28ba-2fa1-41d2-883f-0016d3cca427");
+  const b: PairCode = { mode: "phone_presents", presenter: "phdhgg7aa5", token: "a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5" };
+  assert.equal(typed(b), "phdhgg7aa5:50P7-1D7S-7NMT-VWHP-F0Y6-HB7H-6N2W");
+  assert.deepEqual(parseCode(link(a)), a);
+  const typedA = { mode: a.mode, presenter: a.presenter, token: a.token };
+  assert.deepEqual(parseCode("kiosk-01:0024-h36h-2ncs-vrh6-daqf-6dvv-qzr6", "terminal_presents"), typedA);
+  assert.deepEqual(parseCode("kiosk-01/0024 H36H 2NCS VRH6 DAQF 6DVV QZR6"), typedA);
+  assert.deepEqual(parseCode("kiosk-01:OO24-H36H-2NCS-VRH6-DAQF-6DVV-QZR6"), typedA);
+  assert.deepEqual(parseCode(typed(b)), b);
+  assert.throws(() => parseCode("kiosk-01:0024-H36H-2NCS-VRH6-DAQF-6DVV-QZR7"), /check/);
+  assert.throws(() => parseCode(typed(b), "terminal_presents"), /wallet code/);
+  assert.throws(() => parseCode("posfee://pair/kiosk-01/00112233445566778899aabbccddeeff?x=1"));
+  assert.throws(() => parseCode("posfee://wallet/phdhgg7aa5/a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5#x"));
+  assert.throws(() => parseCode("https://example.com/x"));
+});
+
+test("paygate's field checks", () => {
+  assert.equal(checkNationalId("11010519491231002X"), undefined);
+  assert.equal(checkNationalId("11010519491231002x"), undefined);
+  assert.match(checkNationalId("110105194912310021")!.message, /check character/);
+  assert.match(checkNationalId("1101051949")!.message, /17 digits/);
+  assert.equal(checkBankAccount("6222600260001072444"), undefined);
+  assert.match(checkBankAccount("6222600260001072445")!.message, /Luhn/);
+  assert.match(checkBankAccount("62226002")!.message, /12 to 19/);
+  assert.equal(checkName("张三"), undefined);
+  assert.ok(checkName("  "));
+  assert.ok(checkName("x".repeat(65)));
+});
+
+test("the registration request is the contract's, byte for byte", () => {
+  const p: Profile = {
+    name: "张三",
+    national_id: "11010519491231002X",
+    bank_account: "6222020200112233445",
+    device_key_id: "dev-0011223344556677",
+    device_seed: new Uint8Array(32).fill(0x22),
+    idempotency_key: "register-0011223344556677",
+    payer: null,
+    balance: null,
+  };
+  const req = registerRequest(p);
+  assert.equal(hex(req.device_public_key), hex(block("register.public-key")));
+  assert.equal(hex(req.device_proof), hex(block("register.proof")));
+  assert.equal(hex(encode(req)), hex(block("register.request")));
+});
+
+test("the bill's signature verifies and its body decodes", () => {
+  const body = block("bill.body");
+  assert.ok(verifyWith(block("bill.public-key"), "bill", body, block("bill.signature")));
+  assert.ok(!verifyWith(block("bill.public-key"), "settlement", body, block("bill.signature")));
+  const tampered = body.slice();
+  tampered[tampered.length - 1] ^= 1;
+  assert.ok(!verifyWith(block("bill.public-key"), "bill", tampered, block("bill.signature")));
+  const bill = decode<{ tenant: string; total: { fen: number } }>(body);
+  assert.equal(bill.tenant, "city-water");
+  assert.equal(bill.total.fen, 2588);
+});
+
+test("join, updates and the signed order are the contract's bytes", () => {
+  const join = { terminal: "kiosk-01", bill_id: billId, notify: { device: "phdhgg7aa5", token: "0123456789abcdef0123456789abcdef" } };
+  assert.equal(hex(encode(join)), hex(block("pair.join")));
+  const paymentId = uuidParse("9a3f6c1e-7b2d-4e8f-a051-3c6d9e2f4b70");
+  const paying = { bill_id: billId, step: "paying", payment_id: paymentId, code: null, message: null };
+  assert.equal(hex(encode(paying)), hex(block("update.paying")));
+  const order = { payment_id: paymentId, payer: "p-5e1d0c9b8a7f6e5d4c3b2a19", bill_id: billId, amount: { fen: 2588, currency: "CNY" }, terminal: "kiosk-01" };
+  const key = nacl.sign.keyPair.fromSeed(new Uint8Array(32).fill(0x22));
+  const signed = sign("device-pay", order, "dev-0011223344556677", key.secretKey);
+  assert.equal(hex(signed.body), hex(block("order.body")));
+  assert.equal(hex(signed.signature), hex(block("order.signature")));
+  const answer = { payment_id: paymentId, bill_id: billId };
+  assert.equal(hex(encode(answer)), hex(block("wallet.answer")));
+  assert.equal(hex(encode(null)), hex(block("update.ack")));
+});
+
+test("the offer decodes with the signed body kept as bytes", () => {
+  const offer = decode<{ terminal: string; bill: { signed: { body: Uint8Array; key_id: string } }; updates: string }>(block("pair.offer"));
+  assert.equal(offer.terminal, "kiosk-01");
+  assert.equal(offer.updates, "ffeeddccbbaa99887766554433221100");
+  assert.equal(hex(offer.bill.signed.body), hex(block("bill.body")));
+  // Sending it on (PayRequest, CloseRequest) writes the same bytes again.
+  assert.equal(hex(encode(offer.bill)), hex(block("bill.issued")));
+});
+
+test("the enrolment proof is the key's signature over its tagged public key", () => {
+  const kp = createUser();
+  const proof = enrolProof(kp);
+  assert.equal(proof.length, 64);
+  assert.ok(kp.verify(utf8.encode(`posfee.enrol.v1:${kp.getPublicKey()}`), proof));
+});
+
+test("the language: the payer's choice, else the browser's, else English", () => {
+  assert.equal(pickLanguage(undefined, ["zh-CN", "en-US"]), "zh-CN");
+  assert.equal(pickLanguage(undefined, ["zh-TW"]), "zh-CN");
+  assert.equal(pickLanguage(undefined, ["en-GB", "zh-CN"]), "en");
+  assert.equal(pickLanguage("en", ["zh-CN"]), "en");
+  assert.equal(pickLanguage(undefined, ["fr-FR"]), "en");
+});
+
+test("instants as the contract writes and accepts them", () => {
+  assert.equal(parseInstant("2026-11-25T08:30:00.123456789Z"), Date.UTC(2026, 10, 25, 8, 30, 0, 123));
+  assert.equal(parseInstant("2026-11-25T08:32:00Z"), Date.UTC(2026, 10, 25, 8, 32));
+  assert.equal(parseInstant("2026-11-25 16:30:00+0800"), Date.UTC(2026, 10, 25, 8, 30));
+  assert.equal(parseInstant("2026-11-25t16:30:00.5+08:00"), Date.UTC(2026, 10, 25, 8, 30, 0, 500));
+  assert.ok(Number.isNaN(parseInstant("2026-11-25T08:30:00")));
+  assert.ok(Number.isNaN(parseInstant("2026-11-25T08:30Z")));
+});
+
+test("an offer is checked as the CLI checks it: key from the directory, terminal, expiry", async () => {
+  const asked: string[] = [];
+  const fakeBus = {
+    request: async (subject: string) => {
+      asked.push(subject);
+      return { data: block("keydir.record"), headers: undefined };
+    },
+  };
+  const keys = new KeyDirectory(fakeBus as never, "bill");
+  const offer = decode<never>(block("pair.offer"));
+  const during = new Date(Date.UTC(2026, 10, 25, 8, 31));
+  const v = await verifyOffer(keys, offer, "kiosk-01", during);
+  assert.equal(v.bill.account, "3-1-1202");
+  assert.deepEqual(asked, [directGetSubject("bill", "city-water-1")]);
+  assert.equal(directGetSubject("bill", "city-water-1"), "$JS.API.DIRECT.GET.KV_POSFEE_KEYS.$KV.POSFEE_KEYS.bill.city-water-1");
+  await assert.rejects(verifyOffer(keys, offer, "kiosk-02", during), { code: "FORBIDDEN" });
+  await assert.rejects(verifyOffer(keys, offer, "kiosk-01", new Date(Date.UTC(2026, 10, 25, 9))), { code: "BILL_EXPIRED" });
+  assert.equal(asked.length, 1, "a key once fetched is kept");
+  // A directory entry of another purpose is refused.
+  const settlementKeys = new KeyDirectory(fakeBus as never, "settlement");
+  await assert.rejects(settlementKeys.verifyOwned(decode<never>(block("bill.issued")).signed, () => "city-water"));
+  // A forged signature is BAD_SIGNATURE.
+  const forged = decode<{ bill: { signed: { signature: Uint8Array } } }>(block("pair.offer"));
+  forged.bill.signed.signature[0] ^= 1;
+  await assert.rejects(verifyOffer(keys, forged as never, "kiosk-01", during), { code: "BAD_SIGNATURE" });
+});
