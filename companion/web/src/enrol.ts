@@ -1,29 +1,25 @@
 // The phone's bus identity: its own user nkey, made here and kept in IndexedDB, and the one
-// place that knows how a phone gets its permissions. Two ways are supported:
+// place that knows how a phone gets its permissions (client/src/enrol.rs does the same).
 //
-// - self-enrolment (auth callout): a key not enrolled yet may only publish
-//   `posfee.identity.enrol.<device>` and hear `_INBOX.device.<device>.>`. The phone asks to be
-//   enrolled with `{nkey, proof}` (proof = the key's signature over "posfee.enrol.v1:" + nkey),
-//   gets `{device_id, enrolled_at}`, closes that connection and connects again with the same
-//   key, now with the phone's full permissions;
-// - the operator enrols the key (`posfee keys enrol U…`): connecting already gives the full
-//   permissions, so enrolment is skipped.
-//
-// Which one applies is found by asking once for something only an enrolled phone may ask.
+// A key not enrolled yet may only publish `posfee.identity.enrol.<device>` and hear
+// `_INBOX.device.<device>.>` (the server asks the identity service about every connection).
+// The phone asks to be enrolled with `{nkey, proof}` (proof = the key's signature over
+// "posfee.enrol.v1:" + nkey), gets `{device_id, enrolled_at}`, closes that connection and
+// connects again with the same key, now with the phone's permissions. It remembers that it
+// enrolled, so later starts connect at once; asking again is harmless (the first enrolment
+// is answered).
 import { createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { nkeyAuthenticator, wsconnect, type NatsConnection } from "@nats-io/nats-core";
 import { deviceIdOfNkey } from "./ids.ts";
-import { busSeed, saveBusSeed } from "./store.ts";
-import { call, rawRequest, utf8, wireError, WireError } from "./wire.ts";
+import { busSeed, isEnrolled, markEnrolled, saveBusSeed } from "./store.ts";
+import { call, utf8, wireError, WireError } from "./wire.ts";
 
 export const ENROL_TIMEOUT_MS = 5_000;
-/** How long the phone waits to learn whether it already has its full permissions. */
-export const PROBE_TIMEOUT_MS = 2_000;
 
-/** The server refused the key: it is not enrolled, and self-enrolment is not offered. */
+/** The server refused the key: it was revoked (or the identity service is not running). */
 export class NotEnrolled extends WireError {
   constructor(public publicKey: string) {
-    super("FORBIDDEN", 403, `the server does not know this phone's key yet (the operator enrols it: posfee keys enrol ${publicKey})`);
+    super("FORBIDDEN", 403, `the server refused this phone's key ${publicKey}: it was revoked, or the system is starting; a revoked phone makes a new key (clear the app's data)`);
   }
 }
 
@@ -72,36 +68,28 @@ async function open(wsUrl: string, kp: KeyPair, device: string): Promise<NatsCon
   }
 }
 
-/** Whether this connection already has the phone's full permissions. */
-async function hasFullPermissions(nc: NatsConnection): Promise<boolean> {
-  try {
-    await rawRequest(nc, "$JS.API.INFO", new Uint8Array(0), PROBE_TIMEOUT_MS);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Connects as this phone with its full permissions, enrolling the key first if need be. */
+/** Connects as this phone with its permissions, enrolling the key first if this phone has not. */
 export async function connectPhone(wsUrl: string): Promise<Bus> {
   const kp = await busKey();
   const publicKey = kp.getPublicKey();
   const device = deviceIdOfNkey(publicKey);
-  let nc = await open(wsUrl, kp, device);
-  if (await hasFullPermissions(nc)) return { nc, device, publicKey };
+  if (await isEnrolled(device)) {
+    return { nc: await open(wsUrl, kp, device), device, publicKey };
+  }
+  const nc = await open(wsUrl, kp, device);
   try {
     const reply = await call<EnrolReply>(nc, enrolSubject(device), { nkey: publicKey, proof: enrolProof(kp) }, ENROL_TIMEOUT_MS);
     if (reply.device_id !== device) {
       throw wireError("INTERNAL", `enrolled as ${reply.device_id}, but this phone's key makes ${device}`);
     }
   } catch (e) {
-    await nc.close().catch(() => {});
     if (e instanceof WireError) throw e;
     throw wireError("UNAVAILABLE", `enrolling this phone: ${(e as Error).message}`);
+  } finally {
+    await nc.close().catch(() => {});
   }
-  await nc.close().catch(() => {});
-  nc = await open(wsUrl, kp, device);
-  return { nc, device, publicKey };
+  await markEnrolled(device);
+  return { nc: await open(wsUrl, kp, device), device, publicKey };
 }
 
 /** The public half and device id, without connecting (the device screen shows them). */

@@ -18,7 +18,7 @@ const en = {
   offline: "Not connected",
   retry: "Try again",
   not_enrolled:
-    "this phone's key is not enrolled yet. The operator enrols it with `posfee keys enrol` and the key below; the phone connects by itself once that is done.",
+    "the system refused this phone's key (revoked, or the system is starting). The phone tries again by itself; a revoked phone needs a new key: clear this app's data.",
   register_title: "Register once",
   register_intro:
     "Your name, national id and bank card go to the payment platform only, once. Kiosks never see them.",
@@ -107,7 +107,7 @@ const zh: Record<Key, string> = {
   connected: "已连接",
   offline: "未连接",
   retry: "重试",
-  not_enrolled: "本机密钥尚未登记。运营方用 `posfee keys enrol` 和下面的密钥登记后，手机会自动连接。",
+  not_enrolled: "系统拒绝了本机密钥（已被吊销，或系统正在启动）。手机会自动重试；被吊销的手机需要新密钥：请清除本应用的数据。",
   register_title: "一次注册",
   register_intro: "姓名、身份证号和银行卡只提交给支付平台一次，终端永远看不到。",
   name: "姓名",

@@ -41,6 +41,14 @@ export async function saveBusSeed(seed: string): Promise<void> {
   await set("bus-seed", seed, store());
 }
 
+/** Whether the key with this device id was enrolled from this phone. */
+export async function isEnrolled(device: string): Promise<boolean> {
+  return (await get<boolean>(`enrolled:${device}`, store())) === true;
+}
+export async function markEnrolled(device: string): Promise<void> {
+  await set(`enrolled:${device}`, true, store());
+}
+
 export async function profile(): Promise<Profile | undefined> {
   return get<Profile>("profile", store());
 }

@@ -2,7 +2,7 @@
 // companion/src/verify.rs do them (docs/contract.md §5, §6, §8 "What the phone must do").
 import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { decode, encode, parseInstant, rawRequest, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
+import { call, decode, encode, parseInstant, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
 import type { Bill, BillOffer, IssuedBill, PublicKeyRecord, Signed } from "./types.ts";
 
 export type Purpose = "bill" | "device-pay" | "device-register" | "settlement";
@@ -34,12 +34,8 @@ export function verifyWith(publicKey: Uint8Array, purpose: Purpose, body: Uint8A
   );
 }
 
-export const KEYS_BUCKET = "POSFEE_KEYS";
-
-/** The subject of a direct get of the key `<purpose>.<key id>` (contract §6). */
-export function directGetSubject(purpose: Purpose, keyId: string): string {
-  return `$JS.API.DIRECT.GET.KV_${KEYS_BUCKET}.$KV.${KEYS_BUCKET}.${purpose}.${keyId}`;
-}
+/** Where a phone looks a key up in the key directory (a phone has no JetStream rights). */
+export const KEYS_GET = "posfee.keys.get";
 
 /** A verifier's view of one purpose's keys, filled from the directory on demand (`KeyDirectory`). */
 export class KeyDirectory {
@@ -75,24 +71,15 @@ export class KeyDirectory {
   }
 
   private async fetch(keyId: string): Promise<void> {
-    let msg;
-    try {
-      msg = await rawRequest(this.nc, directGetSubject(this.purpose, keyId), new Uint8Array(0), 5000);
-    } catch (e) {
-      throw new DirectoryError(String((e as Error).message ?? e));
-    }
-    const op = msg.headers?.get("KV-Operation");
-    if (msg.headers?.code === 404 || op === "DEL" || op === "PURGE" || msg.data.length === 0) {
-      if (msg.headers?.code && msg.headers.code !== 404) {
-        throw new DirectoryError(`status ${msg.headers.code} ${msg.headers.description}`);
-      }
-      throw new SignError(`signed by unknown key ${keyId}`);
-    }
     let record: PublicKeyRecord;
     try {
-      record = decode<PublicKeyRecord>(msg.data);
+      record = await call<PublicKeyRecord>(this.nc, KEYS_GET, { purpose: this.purpose, key_id: keyId }, 5000);
     } catch (e) {
-      throw new DirectoryError((e as Error).message);
+      // The directory answers an unknown key with BAD_SIGNATURE: nothing signed with it is trusted.
+      if (e instanceof WireError && e.code === "BAD_SIGNATURE") {
+        throw new SignError(`signed by unknown key ${keyId}`);
+      }
+      throw new DirectoryError(String((e as Error).message ?? e));
     }
     if (!(record.public_key instanceof Uint8Array) || record.public_key.length !== 32) {
       throw new DirectoryError(`key ${keyId} is not 32 bytes`);

@@ -17,6 +17,7 @@ import { spawnSync } from "node:child_process";
 import puppeteer from "puppeteer-core";
 import QRCode from "qrcode";
 import { nkeyAuthenticator, wsconnect } from "@nats-io/nats-core";
+import { encode } from "@msgpack/msgpack";
 import { createUser } from "@nats-io/nkeys";
 
 // Node 20 has WebSocket behind a flag; the permission check below connects like the app does.
@@ -207,15 +208,12 @@ async function main() {
   await page.waitForFunction(() => !/Connecting/.test(document.querySelector('[data-testid="bus-state"]')?.textContent ?? ""), { timeout: STEP_MS });
   const publicKey = await text('[data-testid="public-key"]');
   check(/^U[A-Z2-7]{55}$/.test(publicKey), `the phone made its own bus key ${publicKey}`);
-  if ((await busState()) !== "Connected") {
-    // Today: the operator enrols the phone's public key. With self-enrolment the phone is
-    // connected already and this is skipped.
-    await shot("01-device-not-enrolled");
-    posfee("keys", "enrol", publicKey);
-    await page.reload({ waitUntil: "networkidle0" });
-  }
+  // The phone enrolled its own key (nobody ran a command) and connected again as a phone.
   await page.waitForFunction(() => document.querySelector('[data-testid="bus-state"]')?.textContent === "Connected", { timeout: STEP_MS });
-  check(true, "the phone is connected over WebSocket");
+  check(true, "the phone enrolled itself and is connected over WebSocket");
+  const listed = posfee("keys", "list", "--json", "--devices", "10");
+  const device = `ph${publicKey.slice(2, 10).toLowerCase()}`;
+  check(listed.includes(`"id":"${device}"`), `the identity service lists the phone ${device} as enrolled`);
   const pwa = await page.evaluate(async () => {
     const manifest = await (await fetch("/manifest.webmanifest")).json();
     const reg = await navigator.serviceWorker.ready;
@@ -411,24 +409,33 @@ async function main() {
 }
 
 /**
- * Another phone, enrolled, connects over WebSocket: it may ask the key directory, and is
- * refused another phone's wallet codes and the ledger's subject, as over TCP (same users).
+ * Another phone enrols over WebSocket (as the app does, without the app), then is refused
+ * another phone's wallet codes and the ledger's subject, as over TCP (the same identity
+ * service decides both).
  */
 async function wsPermissions(wsUrl, otherPublicKey) {
   const kp = createUser();
-  posfee("keys", "enrol", kp.getPublicKey());
   const device = `ph${kp.getPublicKey().slice(2, 10).toLowerCase()}`;
   const other = `ph${otherPublicKey.slice(2, 10).toLowerCase()}`;
-  const nc = await wsconnect({ servers: wsUrl, authenticator: nkeyAuthenticator(kp.getSeed()), inboxPrefix: `_INBOX.device.${device}` });
+  const opts = { servers: wsUrl, authenticator: nkeyAuthenticator(kp.getSeed()), inboxPrefix: `_INBOX.device.${device}` };
+  const first = await wsconnect(opts);
+  const proof = kp.sign(new TextEncoder().encode(`posfee.enrol.v1:${kp.getPublicKey()}`));
+  const enrolled = await first.request(`posfee.identity.enrol.${device}`, encode({ nkey: kp.getPublicKey(), proof }), { timeout: 5000 }).then(
+    (m) => !m.headers?.get("Nats-Service-Error"),
+    () => false,
+  );
+  check(enrolled, "over WebSocket an unknown key may enrol itself");
+  await first.close();
+  const nc = await wsconnect(opts);
   const errors = [];
   void (async () => {
     for await (const s of nc.status()) if (s.type === "error") errors.push(String(s.error?.message ?? s.error));
   })();
-  const info = await nc.request("$JS.API.INFO", new Uint8Array(0), { timeout: 5000 }).then(
-    () => true,
+  const key = await nc.request("posfee.keys.get", encode({ purpose: "bill", key_id: "no-such-key" }), { timeout: 5000 }).then(
+    (m) => m.headers?.get("Nats-Service-Error-Code") === "401",
     () => false,
   );
-  check(info, "over WebSocket a phone may ask what a phone may ask");
+  check(key, "over WebSocket a phone may ask the key directory (an unknown key is 401)");
   nc.subscribe(`posfee.wallet.${other}.>`);
   nc.publish("posfee.ledger.settle", new Uint8Array([0xc0]));
   nc.subscribe(`posfee.wallet.${device}.>`);
