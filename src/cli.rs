@@ -60,6 +60,9 @@ pub enum BenchCommand {
     Flows(posfee_bench::flows::BenchFlowsArgs),
     /// Queries per second and latency percentiles, with many accounts loaded.
     Query(posfee_bench::query::BenchQueryArgs),
+    /// A city's phones: enrolment rate, connect and revocation latency, memory, with a
+    /// million phones enrolled.
+    Identities(posfee_bench::identities::BenchIdentitiesArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -155,6 +158,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             Command::Bench(BenchCommand::Query(a)) => posfee_bench::query::run(a, json).await,
             Command::Bench(BenchCommand::Flows(a)) => posfee_bench::flows::run(a, json).await,
+            Command::Bench(BenchCommand::Identities(a)) => {
+                posfee_bench::identities::run(a, json).await
+            }
         }
     }
     .await;

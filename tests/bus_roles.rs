@@ -326,9 +326,25 @@ async fn the_operator_reads_but_cannot_write() {
         subjects::terminal_presence(&kiosk("kiosk-01")),
         "$JS.API.STREAM.DELETE.POSFEE_EVENTS".to_string(),
         "$JS.API.STREAM.PURGE.POSFEE_EVENTS".to_string(),
+        // Nobody but the admin at set-up may delete another's consumer.
+        "$JS.API.CONSUMER.DELETE.POSFEE_EVENTS.some-feed".to_string(),
+        "$JS.API.CONSUMER.DELETE.KV_POSFEE_TERMINALS.some-watch".to_string(),
     ] {
         refused_publish(&operator, &mut errors, "operator", subject).await;
     }
+    // The probe can succeed: the same delete from the admin is answered by JetStream.
+    let admin = h.connect(Role::Admin).await.unwrap();
+    let answer = admin
+        .request(
+            "$JS.API.CONSUMER.DELETE.POSFEE_EVENTS.some-feed",
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer.payload).contains("consumer not found"),
+        "{answer:?}"
+    );
 }
 
 /// `posfee keys` against the running server, as an operator types it.

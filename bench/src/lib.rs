@@ -2,4 +2,5 @@
 //! flows`) and the query service under load (`posfee bench query`).
 
 pub mod flows;
+pub mod identities;
 pub mod query;

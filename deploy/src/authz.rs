@@ -234,8 +234,6 @@ pub fn role(r: Role) -> Perms {
                 stream_info(&terminals),
                 format!("$JS.API.CONSUMER.CREATE.{terminals}"),
                 format!("$JS.API.CONSUMER.CREATE.{terminals}.>"),
-                format!("$JS.API.CONSUMER.DELETE.{EVENTS_STREAM}.>"),
-                format!("$JS.API.CONSUMER.DELETE.{terminals}.>"),
                 format!("$JS.API.DIRECT.GET.{terminals}.>"),
                 s("$JS.FC.>"),
             ];

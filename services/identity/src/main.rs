@@ -25,10 +25,10 @@ struct Args {
     #[arg(long, env = "POSFEE_SYS_NKEY_FILE")]
     sys_nkey_file: PathBuf,
     /// New phones enrolled per second, all together.
-    #[arg(long, default_value_t = posfee_identity::DEFAULT_ENROL_RATE.per_sec)]
+    #[arg(long, env = "POSFEE_ENROL_RATE", default_value_t = posfee_identity::DEFAULT_ENROL_RATE.per_sec)]
     enrol_rate: f64,
     /// Connections of not-yet-enrolled keys per second from one client address.
-    #[arg(long, default_value_t = posfee_identity::DEFAULT_NEW_KEY_RATE.per_sec)]
+    #[arg(long, env = "POSFEE_NEW_KEY_RATE", default_value_t = posfee_identity::DEFAULT_NEW_KEY_RATE.per_sec)]
     new_key_rate: f64,
 }
 

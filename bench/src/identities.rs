@@ -1,0 +1,422 @@
+//! `posfee bench identities`: a city's phones on one identity service.
+//!
+//! Starts its own system (`posfee up` in a temp dir, enrolment rate raised by
+//! `POSFEE_ENROL_RATE` so the run is not throttled), then:
+//! - enrols `--phones` fresh keys through `posfee.identity.enrol.<device>`, each with its own
+//!   proof, from `--askers` phones that enrolled themselves the ordinary way, many in flight:
+//!   the identity service's enrolment rate;
+//! - the whole phone path for a sample (new key, connect unenrolled, enrol, reconnect as a
+//!   phone) and a phone's connect time with the store full;
+//! - the server's and the identity service's resident memory, the server's configuration
+//!   check and reload times (nats-server holds no phone: these must not grow with phones);
+//! - revocation: from `posfee keys revoke device` (the request) to the phone's connection
+//!   being closed by the server.
+
+use anyhow::Context;
+use hdrhistogram::Histogram;
+use posfee_client::{bus, enrol};
+use posfee_deploy::layout::DataDir;
+use posfee_operator::up::running_url;
+use posfee_schemas::identity::{EnrolReply, Holder};
+use posfee_schemas::ids::DeviceId;
+use posfee_schemas::subjects::{Identity, Role};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchIdentitiesArgs {
+    /// Phones to enrol.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub phones: u64,
+    /// Connections the enrolments are sent from.
+    #[arg(long, default_value_t = 8)]
+    pub askers: usize,
+    /// Enrolments in flight per connection.
+    #[arg(long, default_value_t = 64)]
+    pub in_flight: usize,
+    /// Phones taken the whole way (connect, enrol, reconnect), connected, then revoked.
+    #[arg(long, default_value_t = 200)]
+    pub sample: usize,
+    /// Write the results as JSON to this file too.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Results {
+    pub phones_enrolled: u64,
+    pub enrol_seconds: f64,
+    pub enrolments_per_sec: f64,
+    /// A new phone's whole path: connect with an unknown key, enrol, connect as a phone.
+    pub phone_enrol_p50_ms: f64,
+    pub phone_enrol_p99_ms: f64,
+    /// An enrolled phone connecting (the callout answered from a store of `phones_enrolled`).
+    pub connect_p50_ms: f64,
+    pub connect_p99_ms: f64,
+    /// From the revoke request to the phone's connection closed by the server.
+    pub revoke_p50_ms: f64,
+    pub revoke_p99_ms: f64,
+    pub revoke_max_ms: f64,
+    pub server_rss_mib: f64,
+    pub identity_rss_mib: f64,
+    pub identity_store_mib: f64,
+    /// `nats-server -t` on the running configuration.
+    pub server_config_check_ms: f64,
+    /// SIGHUP until the server's log says the configuration is reloaded.
+    pub server_reload_ms: f64,
+    pub enrol_rate_limit_per_sec: f64,
+    pub errors: u64,
+}
+
+/// The enrolment rate the bench runs the identity service with, so the run measures the
+/// service and not its limiter.
+const BENCH_ENROL_RATE: &str = "1000000";
+
+pub async fn run(args: BenchIdentitiesArgs, json: bool) -> anyhow::Result<()> {
+    let sys = System::start()?;
+    let url = running_url(&sys.data)?;
+    let askers = enrol_askers(&url, args.askers).await?;
+    let mut r = Results {
+        enrol_rate_limit_per_sec: BENCH_ENROL_RATE.parse().unwrap_or_default(),
+        ..Results::default()
+    };
+    let started = Instant::now();
+    let (enrolled, errors) = enrol_many(&askers, args.phones, args.in_flight, args.quiet).await;
+    r.enrol_seconds = started.elapsed().as_secs_f64();
+    r.phones_enrolled = enrolled;
+    r.errors = errors;
+    r.enrolments_per_sec = enrolled as f64 / r.enrol_seconds.max(1e-9);
+    let (phones, enrol_h) = whole_path(&url, args.sample).await?;
+    (r.phone_enrol_p50_ms, r.phone_enrol_p99_ms) = p50_p99(&enrol_h);
+    let connect_h = connects(&url, &phones).await?;
+    (r.connect_p50_ms, r.connect_p99_ms) = p50_p99(&connect_h);
+    let revoke_h = revocations(&sys.data, &url, &phones).await?;
+    (r.revoke_p50_ms, r.revoke_p99_ms) = p50_p99(&revoke_h);
+    r.revoke_max_ms = revoke_h.max() as f64 / 1000.0;
+    r.server_rss_mib = rss_mib(sys.server_pid()?);
+    r.identity_rss_mib = rss_mib(sys.identity_pid()?);
+    r.identity_store_mib = dir_bytes(&sys.data.service(Role::Identity.as_str())) as f64 / 1048576.0;
+    (r.server_config_check_ms, r.server_reload_ms) = sys.config_times()?;
+    report(&r, json, args.out.as_deref())
+}
+
+fn report(r: &Results, json: bool, out: Option<&Path>) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(r)?;
+    if let Some(p) = out {
+        std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
+    }
+    if json {
+        println!("{}", serde_json::to_string(r)?);
+    } else {
+        println!("{text}");
+    }
+    anyhow::ensure!(r.errors == 0, "{} enrolments failed", r.errors);
+    Ok(())
+}
+
+fn p50_p99(h: &Histogram<u64>) -> (f64, f64) {
+    (
+        h.value_at_quantile(0.5) as f64 / 1000.0,
+        h.value_at_quantile(0.99) as f64 / 1000.0,
+    )
+}
+
+fn histogram() -> anyhow::Result<Histogram<u64>> {
+    Ok(Histogram::new_with_bounds(1, 600_000_000, 3)?)
+}
+
+/// Phones that enrolled themselves, as connections that send the bench's enrolments.
+async fn enrol_askers(url: &str, n: usize) -> anyhow::Result<Vec<(DeviceId, async_nats::Client)>> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n.max(1) {
+        let seed = enrol::new_key()?;
+        let device = enrol::enrol(url, &seed, "bench-identities")
+            .await?
+            .device_id;
+        let c = bus::connect(
+            url,
+            Identity::Device(device.clone()),
+            Some(seed),
+            "bench-identities",
+        )
+        .await?;
+        out.push((device, c));
+    }
+    Ok(out)
+}
+
+/// Enrols `total` fresh keys, `in_flight` at a time on each asker; returns (enrolled, errors).
+async fn enrol_many(
+    askers: &[(DeviceId, async_nats::Client)],
+    total: u64,
+    in_flight: usize,
+    quiet: bool,
+) -> (u64, u64) {
+    let next = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let errors = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for (device, client) in askers {
+        for _ in 0..in_flight.max(1) {
+            let (next, done, errors) = (next.clone(), done.clone(), errors.clone());
+            let (device, client) = (device.clone(), client.clone());
+            tasks.push(tokio::spawn(async move {
+                use std::sync::atomic::Ordering::Relaxed;
+                while next.fetch_add(1, Relaxed) < total {
+                    match enrol_one(&client, &device).await {
+                        Ok(()) => done.fetch_add(1, Relaxed),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "enrolment failed");
+                            errors.fetch_add(1, Relaxed)
+                        }
+                    };
+                }
+            }));
+        }
+    }
+    let progress = (!quiet).then(|| {
+        let done = done.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                eprintln!(
+                    "enrolled {}",
+                    done.load(std::sync::atomic::Ordering::Relaxed)
+                );
+            }
+        })
+    });
+    for t in tasks {
+        let _ = t.await;
+    }
+    if let Some(p) = progress {
+        p.abort();
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    (done.load(Relaxed), errors.load(Relaxed))
+}
+
+/// One fresh key enrolled with its own proof. A key whose device id another key holds
+/// (40 bits of fingerprint: about one in a million at a million phones) is made again, as a
+/// phone does.
+async fn enrol_one(client: &async_nats::Client, asker: &DeviceId) -> anyhow::Result<()> {
+    for _ in 0..4 {
+        let seed = enrol::new_key()?;
+        match enrol::ask(client, asker, &seed).await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.remote().map(|w| w.code) == Some(posfee_schemas::ErrorCode::KeyConflict) =>
+            {
+                continue
+            }
+            Err(e) => anyhow::bail!("{e}"),
+        }
+    }
+    anyhow::bail!("four device-id clashes in a row")
+}
+
+/// `n` new phones the whole way: connect unenrolled, enrol, reconnect. Returns their keys.
+async fn whole_path(
+    url: &str,
+    n: usize,
+) -> anyhow::Result<(Vec<(DeviceId, String)>, Histogram<u64>)> {
+    let mut h = histogram()?;
+    let mut phones = Vec::with_capacity(n);
+    for _ in 0..n {
+        let seed = enrol::new_key()?;
+        let t = Instant::now();
+        let reply: EnrolReply = enrol::enrol(url, &seed, "bench-phone").await?;
+        let c = bus::connect(
+            url,
+            Identity::Device(reply.device_id.clone()),
+            Some(seed.clone()),
+            "bench-phone",
+        )
+        .await?;
+        h.record(t.elapsed().as_micros() as u64)?;
+        drop(c);
+        phones.push((reply.device_id, seed));
+    }
+    Ok((phones, h))
+}
+
+async fn connects(url: &str, phones: &[(DeviceId, String)]) -> anyhow::Result<Histogram<u64>> {
+    let mut h = histogram()?;
+    for (device, seed) in phones {
+        let t = Instant::now();
+        let c = bus::connect(
+            url,
+            Identity::Device(device.clone()),
+            Some(seed.clone()),
+            "bench-phone",
+        )
+        .await?;
+        h.record(t.elapsed().as_micros() as u64)?;
+        c.flush().await?;
+    }
+    Ok(h)
+}
+
+/// Each phone connected and watching for its connection to close; then revoked one by one.
+async fn revocations(
+    data: &DataDir,
+    url: &str,
+    phones: &[(DeviceId, String)],
+) -> anyhow::Result<Histogram<u64>> {
+    let operator_seed = posfee_client::creds::read_seed(&data.role_seed(Role::Operator))?;
+    let operator =
+        bus::connect(url, Role::Operator, Some(operator_seed), "bench-identities").await?;
+    let mut h = histogram()?;
+    for (device, seed) in phones {
+        let (tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+        let _phone = async_nats::ConnectOptions::new()
+            .nkey(seed.clone())
+            .max_reconnects(Some(1))
+            .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix())
+            .event_callback(move |e| {
+                let tx = tx.clone();
+                async move {
+                    if matches!(e, async_nats::Event::Disconnected) {
+                        let _ = tx.send(Instant::now());
+                    }
+                }
+            })
+            .connect(url)
+            .await?;
+        let t = Instant::now();
+        posfee_deploy::identities::revoke(&operator, Holder::Device(device.clone())).await?;
+        let at = tokio::time::timeout(Duration::from_secs(5), closed.recv())
+            .await
+            .context("a revoked phone's connection stayed open 5 s")?
+            .context("no disconnect event")?;
+        h.record(at.saturating_duration_since(t).as_micros() as u64)?;
+    }
+    Ok(h)
+}
+
+fn rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The bench's own system: `posfee up` in a temp dir, stopped on drop.
+struct System {
+    data: DataDir,
+    up: Option<Child>,
+    tmp: PathBuf,
+}
+
+impl System {
+    fn start() -> anyhow::Result<System> {
+        let tmp =
+            std::env::temp_dir().join(format!("posfee-bench-identities-{}", std::process::id()));
+        let data = DataDir::new(tmp.join("data"));
+        let mut up = Command::new(std::env::current_exe()?)
+            .args(["up", "--port", "0", "--data-dir"])
+            .arg(data.root())
+            .env("POSFEE_ENROL_RATE", BENCH_ENROL_RATE)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting posfee up")?;
+        let stdout = up.stdout.take().context("no stdout")?;
+        let ready = posfee_operator::up::read_ready_line(stdout)?;
+        std::thread::spawn(move || for _ in ready.rest {});
+        Ok(System {
+            data,
+            up: Some(up),
+            tmp,
+        })
+    }
+
+    fn server_pid(&self) -> anyhow::Result<u32> {
+        find_pid("nats-server", &self.data.root().display().to_string())
+    }
+
+    fn identity_pid(&self) -> anyhow::Result<u32> {
+        find_pid("posfee-identity", &self.data.root().display().to_string())
+    }
+
+    /// `nats-server -t` on the running configuration, and a SIGHUP reload until the log says so.
+    fn config_times(&self) -> anyhow::Result<(f64, f64)> {
+        let binary = posfee_deploy::natsd::find_server()?;
+        let t = Instant::now();
+        posfee_deploy::natsd::check_config(
+            &binary,
+            &self.data.server_conf(),
+            &self.data.jetstream(),
+        )?;
+        let check_ms = t.elapsed().as_secs_f64() * 1000.0;
+        let log = self.data.logs().join(posfee_deploy::natsd::SERVER_LOG);
+        let count = || {
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .matches("Reloaded server configuration")
+                .count()
+        };
+        let before = count();
+        let pid = i32::try_from(self.server_pid()?)?;
+        let t = Instant::now();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGHUP,
+        )?;
+        while count() == before {
+            anyhow::ensure!(
+                t.elapsed() < Duration::from_secs(30),
+                "the server did not reload"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Ok((check_ms, t.elapsed().as_secs_f64() * 1000.0))
+    }
+}
+
+impl Drop for System {
+    fn drop(&mut self) {
+        if let Some(mut up) = self.up.take() {
+            posfee_deploy::natsd::terminate(&mut up, Duration::from_secs(20));
+        }
+        let _ = std::fs::remove_dir_all(&self.tmp);
+    }
+}
+
+/// The pid of the process named `name` whose command line mentions `needle`.
+fn find_pid(name: &str, needle: &str) -> anyhow::Result<u32> {
+    for entry in std::fs::read_dir("/proc")?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let program = cmdline.split(' ').next().unwrap_or_default();
+        if program.ends_with(name) && cmdline.contains(needle) {
+            return Ok(pid);
+        }
+    }
+    anyhow::bail!("no {name} process running for {needle}")
+}
