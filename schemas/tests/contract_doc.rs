@@ -398,13 +398,12 @@ fn examples() -> Examples {
     );
 
     // The key directory.
-    ex.text(
+    ex.msg(
         "keydir.get",
-        format!(
-            "$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.{}",
-            PublicKeyRecord::directory_key(Purpose::Bill, &w.bill_key_id),
-            bucket = subjects::KEYS_BUCKET
-        ),
+        &posfee_schemas::signed::KeyRequest {
+            purpose: Purpose::Bill.as_str().into(),
+            key_id: w.bill_key_id.clone(),
+        },
     );
     ex.msg(
         "keydir.record",
