@@ -42,8 +42,22 @@ pub(crate) async fn price(
     if let Some(0) = req.prepay_months {
         return Err(WireError::field("prepay_months", "must be at least 1"));
     }
-    let quote = posfee_tariff::quote(tenant, &facts, &opts).map_err(quote_error)?;
-    Ok((quote, facts.arrears))
+    match posfee_tariff::quote(tenant, &facts, &opts) {
+        Ok(quote) => Ok((quote, facts.arrears)),
+        // Readings imported a moment ago may not be in the view yet: nothing owed is said
+        // only once the view has caught up with the stream.
+        Err(QuoteError::NothingOwed) => {
+            app.catch_up().await;
+            let facts = match app.store.facts(&req.tenant, &req.account) {
+                Ok(Some(f)) => f,
+                Ok(None) => return Err(quote_error(QuoteError::NothingOwed)),
+                Err(e) => return Err(internal(e)),
+            };
+            let quote = posfee_tariff::quote(tenant, &facts, &opts).map_err(quote_error)?;
+            Ok((quote, facts.arrears))
+        }
+        Err(e) => Err(quote_error(e)),
+    }
 }
 
 pub(crate) fn tenant<'a>(app: &'a App, req: &QuoteRequest) -> Result<&'a Tenant, WireError> {
