@@ -48,10 +48,25 @@ fn a_short_bench_completes_flows_without_errors_and_reports_them() {
     assert_eq!(r["durable"], true);
     // Every process of the system is accounted for in the CPU each flow costs.
     let cpu = r["cpu_ms_per_flow"].as_object().unwrap();
-    for process in ["nats-server", "fee-engine", "ledger", "paygate", "query"] {
+    for process in [
+        "nats-server",
+        "fee-engine",
+        "ledger",
+        "paygate",
+        "query",
+        "identity",
+    ] {
         assert!(cpu.contains_key(process), "no CPU for {process}: {r}");
     }
     assert!(cpu["paygate"].as_f64().unwrap() > 0.0, "{r}");
+    // Server side and client side are reported apart, and add up to the whole.
+    let (server, client) = (
+        r["server_cpu_ms_per_flow"].as_f64().unwrap(),
+        r["client_cpu_ms_per_flow"].as_f64().unwrap(),
+    );
+    let whole: f64 = cpu.values().map(|v| v.as_f64().unwrap()).sum();
+    assert!(server > 0.0 && client > 0.0, "{r}");
+    assert!((server + client - whole).abs() < 1e-6, "{r}");
     // Every flow that completed was settled exactly once by the ledger (plus one warm-up
     // flow per lane).
     let lanes = r["concurrency"].as_u64().unwrap();

@@ -114,6 +114,10 @@ pub struct Results {
     pub peak_rss_mib: BTreeMap<String, f64>,
     /// CPU milliseconds each process spent per completed flow during the measured run.
     pub cpu_ms_per_flow: BTreeMap<String, f64>,
+    /// The sum over the system's own processes (nats-server and the services).
+    pub server_cpu_ms_per_flow: f64,
+    /// The simulated kiosks and phones (this bench process).
+    pub client_cpu_ms_per_flow: f64,
     pub store_mib_per_10k_settled: BTreeMap<String, f64>,
     pub settled: u64,
 }
@@ -626,6 +630,13 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
             0
         }
     };
+    let cpu_per_flow: BTreeMap<String, f64> = cpu_after
+        .iter()
+        .map(|(name, after)| {
+            let before = cpu_before.get(name).copied().unwrap_or(0.0);
+            (name.clone(), (after - before) / (flows.max(1) as f64))
+        })
+        .collect();
     let results = Results {
         shape: if args.rate.is_some() {
             "open".into()
@@ -660,13 +671,13 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
             }
         ),
         peak_rss_mib: peak_rss(&sys.data),
-        cpu_ms_per_flow: cpu_after
+        server_cpu_ms_per_flow: cpu_per_flow
             .iter()
-            .map(|(name, after)| {
-                let before = cpu_before.get(name).copied().unwrap_or(0.0);
-                (name.clone(), (after - before) / (flows.max(1) as f64))
-            })
-            .collect(),
+            .filter(|(name, _)| name.as_str() != CLIENT_PROCESS)
+            .map(|(_, v)| v)
+            .sum(),
+        client_cpu_ms_per_flow: cpu_per_flow.get(CLIENT_PROCESS).copied().unwrap_or(0.0),
+        cpu_ms_per_flow: cpu_per_flow,
         store_mib_per_10k_settled: store_sizes(&sys.data, settled),
         settled,
     };
@@ -782,11 +793,11 @@ async fn settled_count(sys: &System) -> anyhow::Result<u64> {
 
 /// The processes of the system under test: each service serving this data dir, its
 /// nats-server, and this bench (the simulated kiosks and phones), by name.
+/// The bench's own entry in the per-process maps: the simulated kiosks and phones.
+const CLIENT_PROCESS: &str = "bench (kiosks and phones)";
+
 fn system_processes(data: &DataDir) -> Vec<(String, PathBuf)> {
-    let mut out = vec![(
-        "bench (kiosks and phones)".to_string(),
-        PathBuf::from("/proc/self"),
-    )];
+    let mut out = vec![(CLIENT_PROCESS.to_string(), PathBuf::from("/proc/self"))];
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return out;
     };
@@ -917,7 +928,9 @@ fn print_results(r: &Results) {
     println!("peak RSS MiB: {:?}", r.peak_rss_mib);
     let total: f64 = r.cpu_ms_per_flow.values().sum();
     println!(
-        "CPU ms per flow: {total:.2} in all ({:?})",
+        "CPU ms per flow: {total:.2} in all, server side {:.2}, simulated clients {:.2} ({:?})",
+        r.server_cpu_ms_per_flow,
+        r.client_cpu_ms_per_flow,
         r.cpu_ms_per_flow
             .iter()
             .map(|(k, v)| format!("{k} {v:.2}"))
