@@ -6,7 +6,9 @@
 
 use posfee_harness::{Harness, ServiceOptions};
 use posfee_schemas::ids::{DeviceId, PairToken, TerminalId};
-use posfee_schemas::subjects::{self, EventKind, Identity, LedgerOp, PaygateOp, Role, ServiceName};
+use posfee_schemas::subjects::{
+    self, EventKind, Identity, LedgerOp, PaygateOp, QueryKind, Role, ServiceName,
+};
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -60,10 +62,11 @@ async fn anonymous_connections_are_refused_and_an_unknown_key_may_only_ask_to_en
         .connect(h.url())
         .await
         .unwrap();
+    let me = Identity::Device(device.clone());
     for subject in [
         pair,
-        subjects::paygate(PaygateOp::Register),
-        subjects::fee_quote(),
+        subjects::paygate(PaygateOp::Register, &me),
+        subjects::fee_quote(&me),
         subjects::identity_enrol(&DeviceId::parse("phabcd2345").unwrap()),
         "$JS.API.INFO".to_string(),
     ] {
@@ -318,10 +321,13 @@ async fn the_operator_reads_but_cannot_write() {
         subjects::event(EventKind::AccountUpserted),
         subjects::ledger(LedgerOp::Settle),
         subjects::ledger_refund(&posfee_harness::fixtures::water()),
-        subjects::paygate(PaygateOp::Pay),
-        subjects::paygate(PaygateOp::Register),
+        // A phone's and a kiosk's subjects, and the operator's own on another's behalf.
+        subjects::paygate(PaygateOp::Pay, &Identity::Role(Role::Operator)),
+        subjects::paygate(PaygateOp::Register, &Identity::Role(Role::Operator)),
+        subjects::query(QueryKind::Account, &Identity::Terminal(kiosk("kiosk-01"))),
+        subjects::paygate(PaygateOp::Payments, &Identity::Role(Role::Query)),
         subjects::bill_issue(&kiosk("kiosk-01")),
-        subjects::fee_quote(),
+        subjects::fee_quote(&Identity::Role(Role::Operator)),
         subjects::receipt(&kiosk("kiosk-01")),
         subjects::terminal_presence(&kiosk("kiosk-01")),
         "$JS.API.STREAM.DELETE.POSFEE_EVENTS".to_string(),
@@ -518,9 +524,15 @@ async fn a_service_answers_only_into_the_askers_own_inbox() {
         .await
         .unwrap();
     assert!(served(&victim, Identity::Terminal(kiosk("kiosk-02"))).await);
-    let (_, phone) = h.phone().await.unwrap();
-    let register = subjects::paygate(PaygateOp::Register);
-    // The reply aimed at another kiosk's receipts, then the same request asked properly.
+    let (device, phone) = h.phone().await.unwrap();
+    let (other, other_phone) = h.phone().await.unwrap();
+    let other_id = Identity::Device(other.clone());
+    let stolen = format!("{}.stolen", other_id.inbox_prefix());
+    let mut other_inbox = other_phone.subscribe(stolen.clone()).await.unwrap();
+    assert!(served(&other_phone, other_id.clone()).await);
+    let register = subjects::paygate(PaygateOp::Register, &Identity::Device(device));
+    // The reply aimed at another kiosk's receipts, then at another phone's inbox, then the
+    // same request asked properly.
     phone
         .publish_with_reply(
             register.clone(),
@@ -529,6 +541,22 @@ async fn a_service_answers_only_into_the_askers_own_inbox() {
         )
         .await
         .unwrap();
+    phone
+        .publish_with_reply(register.clone(), stolen, "garbage".into())
+        .await
+        .unwrap();
+    // Nor can it ask in the other phone's name.
+    let (asked_as_other, mut errors) = h
+        .connect_watching(Identity::Device(device_of(&phone)))
+        .await
+        .unwrap();
+    refused_publish(
+        &asked_as_other,
+        &mut errors,
+        "a phone",
+        subjects::paygate(PaygateOp::Register, &other_id),
+    )
+    .await;
     let answer = phone.request(register, "garbage".into()).await.unwrap();
     // The probe can succeed: paygate does answer this request, with its refusal.
     let refused = posfee_client::call::error_from_headers(&answer).unwrap();
@@ -543,6 +571,19 @@ async fn a_service_answers_only_into_the_askers_own_inbox() {
         0,
         "the answer reached kiosk-02's receipts"
     );
+    assert_eq!(
+        arrived(&other_phone, other_id, &mut other_inbox).await,
+        0,
+        "the answer reached another phone's inbox"
+    );
+}
+
+/// The phone a connection is, from its inbox.
+fn device_of(client: &async_nats::Client) -> DeviceId {
+    match posfee_harness::asker(client) {
+        Identity::Device(d) => d,
+        other => panic!("not a phone: {other}"),
+    }
 }
 
 #[tokio::test]

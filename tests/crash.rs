@@ -217,7 +217,7 @@ async fn payments_survive_services_killed_at_random_and_the_books_reconcile() {
         loop {
             let r: Result<Receipt, CallError> = call(
                 &companion,
-                fixtures::pay_subject(),
+                fixtures::pay_subject(&companion),
                 &req,
                 Some(Duration::from_secs(5)),
             )

@@ -6,6 +6,7 @@
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use posfee_client::{call, CallError, ManualClock};
+use posfee_harness::asker;
 use posfee_harness::fixtures;
 use posfee_harness::{publish_events, stored_events, Harness, ServiceOptions};
 use posfee_schemas::events::*;
@@ -86,9 +87,14 @@ fn remote_code(e: CallError) -> ErrorCode {
 #[tokio::test]
 async fn quote_prices_october_across_the_year_to_date_tier_boundary() {
     let (_h, terminal, _) = system().await;
-    let q: Quote = call(&terminal, subjects::fee_quote(), &quote_req(), None)
-        .await
-        .unwrap();
+    let q: Quote = call(
+        &terminal,
+        subjects::fee_quote(&asker(&terminal)),
+        &quote_req(),
+        None,
+    )
+    .await
+    .unwrap();
     // 170 m³ were used before October, so October's 30 m³ are 10 m³ in tier 1 (to 180) and
     // 20 m³ in tier 2:
     //   tier 1: 10 × (2.07 + 1.57 + 1.36) = 50.00
@@ -218,32 +224,50 @@ async fn bad_requests_get_stable_codes_and_change_nothing() {
     let (mut h, terminal, _) = system().await;
     let mut unknown_tenant = quote_req();
     unknown_tenant.tenant = TenantId::parse("nobody").unwrap();
-    let e = call::<_, Quote>(&terminal, subjects::fee_quote(), &unknown_tenant, None)
-        .await
-        .unwrap_err();
+    let e = call::<_, Quote>(
+        &terminal,
+        subjects::fee_quote(&asker(&terminal)),
+        &unknown_tenant,
+        None,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(remote_code(e), ErrorCode::TenantNotFound);
 
     let mut unknown_account = quote_req();
     unknown_account.account = AccountNo::parse("9-9-9999").unwrap();
-    let e = call::<_, Quote>(&terminal, subjects::fee_quote(), &unknown_account, None)
-        .await
-        .unwrap_err();
+    let e = call::<_, Quote>(
+        &terminal,
+        subjects::fee_quote(&asker(&terminal)),
+        &unknown_account,
+        None,
+    )
+    .await
+    .unwrap_err();
     let wire = e.remote().unwrap().clone();
     assert_eq!(wire.code, ErrorCode::AccountNotFound);
     assert!(wire.message.contains("9-9-9999"), "{wire}");
 
     let mut unknown_kind = quote_req();
     unknown_kind.kinds = vec![FeeKind::parse("gas").unwrap()];
-    let e = call::<_, Quote>(&terminal, subjects::fee_quote(), &unknown_kind, None)
-        .await
-        .unwrap_err();
+    let e = call::<_, Quote>(
+        &terminal,
+        subjects::fee_quote(&asker(&terminal)),
+        &unknown_kind,
+        None,
+    )
+    .await
+    .unwrap_err();
     let wire = e.remote().unwrap().clone();
     assert_eq!(wire.code, ErrorCode::InvalidField);
     assert!(wire.message.starts_with("kinds:"), "{wire}");
 
     // Garbage is a 400 with the decoder's reason.
     let reply = terminal
-        .request(subjects::fee_quote(), vec![0xc1, 0x00, 0x13].into())
+        .request(
+            subjects::fee_quote(&asker(&terminal)),
+            vec![0xc1, 0x00, 0x13].into(),
+        )
         .await
         .unwrap();
     let err = posfee_client::call::error_from_headers(&reply).unwrap();
@@ -296,7 +320,14 @@ async fn a_settled_payment_moves_the_account_past_what_it_paid() {
     publish_events(&ledger, &[settled]).await.unwrap();
     let mut last = None;
     for _ in 0..50 {
-        match call::<_, Quote>(&terminal, subjects::fee_quote(), &quote_req(), None).await {
+        match call::<_, Quote>(
+            &terminal,
+            subjects::fee_quote(&asker(&terminal)),
+            &quote_req(),
+            None,
+        )
+        .await
+        {
             Err(e) if e.remote().map(|w| w.code) == Some(ErrorCode::NothingOwed) => return,
             other => last = Some(other),
         }

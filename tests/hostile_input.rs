@@ -13,6 +13,7 @@ use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 use posfee_client::call::error_from_headers;
 use posfee_client::{call, Clock, ManualClock};
+use posfee_harness::asker;
 use posfee_harness::fixtures::{self, billing_now, register_phone, Phone};
 use posfee_harness::{Harness, ServiceOptions};
 use posfee_operator::reconcile::reconcile;
@@ -104,7 +105,7 @@ async fn world() -> World {
     let paid_bill = issue(&terminal, PAID, "setup-paid").await;
     let receipt: Receipt = call(
         &companion,
-        fixtures::pay_subject(),
+        fixtures::pay_subject(&companion),
         &order(&phone, &paid_bill, PaymentId::new_random()),
         Some(Duration::from_secs(30)),
     )
@@ -239,7 +240,11 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
         valid,
     };
     vec![
-        e(&w.terminal, subjects::fee_quote(), encode(&quote_req(PAID))),
+        e(
+            &w.terminal,
+            subjects::fee_quote(&asker(&w.terminal)),
+            encode(&quote_req(PAID)),
+        ),
         e(
             &w.terminal,
             subjects::bill_issue(&kiosk()),
@@ -247,17 +252,17 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
         ),
         e(
             &w.terminal,
-            subjects::query(QueryKind::Account),
+            subjects::query(QueryKind::Account, &asker(&w.terminal)),
             encode(&account_ref),
         ),
         e(
             &w.terminal,
-            subjects::query(QueryKind::Bills),
+            subjects::query(QueryKind::Bills, &asker(&w.terminal)),
             encode(&account_ref),
         ),
         e(
             &w.terminal,
-            subjects::query(QueryKind::Payments),
+            subjects::query(QueryKind::Payments, &asker(&w.terminal)),
             encode(&PaymentsQuery {
                 tenant: fixtures::water(),
                 account: acct(PAID),
@@ -269,7 +274,7 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
         ),
         e(
             &w.terminal,
-            subjects::query(QueryKind::Readings),
+            subjects::query(QueryKind::Readings, &asker(&w.terminal)),
             encode(&ReadingsQuery {
                 tenant: fixtures::water(),
                 account: acct(PAID),
@@ -282,7 +287,7 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
         ),
         e(
             &w.companion,
-            subjects::paygate(PaygateOp::Register),
+            subjects::paygate(PaygateOp::Register, &asker(&w.companion)),
             encode(&register_req(
                 "无回复",
                 "reg-never",
@@ -292,12 +297,12 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
         ),
         e(
             &w.companion,
-            subjects::paygate(PaygateOp::Pay),
+            subjects::paygate(PaygateOp::Pay, &asker(&w.companion)),
             encode(&order(&w.phone, &w.open_bill, PaymentId::new_random())),
         ),
         e(
             &w.operator,
-            subjects::paygate(PaygateOp::Payments),
+            subjects::paygate(PaygateOp::Payments, &asker(&w.operator)),
             encode(&PaymentsListQuery {
                 after: None,
                 limit: None,
@@ -387,7 +392,7 @@ async fn state(w: &World) -> State {
             .unwrap(),
             bills: call(
                 &w.operator,
-                subjects::query(QueryKind::Bills),
+                subjects::query(QueryKind::Bills, &asker(&w.operator)),
                 &AccountRef {
                     tenant: fixtures::water(),
                     account: acct(UNPAID),
@@ -508,17 +513,21 @@ async fn malformed_payloads_get_400_or_413_on_every_endpoint_and_change_nothing(
     let device = SigningKey::from_bytes(&[3; 32]);
     call::<_, posfee_schemas::paygate::RegisterReply>(
         &w.companion,
-        subjects::paygate(PaygateOp::Register),
+        subjects::paygate(PaygateOp::Register, &asker(&w.companion)),
         &register_req("另一人", "reg-never", &device, "dev-never-registered"),
         None,
     )
     .await
     .unwrap();
     // And every endpoint still answers its valid request as before.
-    let q: posfee_schemas::fee::Quote =
-        call(&w.terminal, subjects::fee_quote(), &quote_req(UNPAID), None)
-            .await
-            .unwrap();
+    let q: posfee_schemas::fee::Quote = call(
+        &w.terminal,
+        subjects::fee_quote(&asker(&w.terminal)),
+        &quote_req(UNPAID),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(q.total.get(), 19000);
 }
 
@@ -527,7 +536,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     let w = world().await;
     let before = state(&w).await;
     let refund = subjects::ledger_refund(&posfee_harness::fixtures::water());
-    let pay = subjects::paygate(PaygateOp::Pay);
+    let pay = subjects::paygate(PaygateOp::Pay, &asker(&w.companion));
 
     // Refunds of zero, negative and overflowing amounts.
     for (fen, code) in [
@@ -565,7 +574,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     stolen.device_public_key = victim.verifying_key().to_bytes().to_vec();
     let mut copied = register_req("冒名者", "reg-copied", &victim, "dev-copied");
     copied.device_proof = register_req("x", "reg-other", &victim, "dev-copied").device_proof;
-    let register = subjects::paygate(PaygateOp::Register);
+    let register = subjects::paygate(PaygateOp::Register, &asker(&w.companion));
     for (what, req) in [("another's key", stolen), ("a copied proof", copied)] {
         let e = refused(&w.companion, &register, encode(&req)).await;
         assert_code(&e, ErrorCode::BadSignature, what);
@@ -614,7 +623,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     ] {
         let e = refused(
             &w.terminal,
-            &subjects::fee_quote(),
+            &subjects::fee_quote(&asker(&w.terminal)),
             encode(&json!({"tenant": bad, "account": PAID})),
         )
         .await;
@@ -623,11 +632,11 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     }
     for bad in ["1-1.201", "1-1-*", "1>1", "1-1 201", "1-1-201\n", " "] {
         for subject in [
-            subjects::fee_quote(),
-            subjects::query(QueryKind::Account),
-            subjects::query(QueryKind::Bills),
-            subjects::query(QueryKind::Payments),
-            subjects::query(QueryKind::Readings),
+            subjects::fee_quote(&asker(&w.terminal)),
+            subjects::query(QueryKind::Account, &asker(&w.terminal)),
+            subjects::query(QueryKind::Bills, &asker(&w.terminal)),
+            subjects::query(QueryKind::Payments, &asker(&w.terminal)),
+            subjects::query(QueryKind::Readings, &asker(&w.terminal)),
         ] {
             let body = json!({"tenant": "city-water", "account": bad});
             let e = refused(&w.terminal, &subject, encode(&body)).await;
@@ -685,7 +694,12 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
         ),
         (telecom("mobile", None, None), ErrorCode::InvalidField),
     ] {
-        let e = refused(&w.terminal, &subjects::fee_quote(), encode(&q)).await;
+        let e = refused(
+            &w.terminal,
+            &subjects::fee_quote(&asker(&w.terminal)),
+            encode(&q),
+        )
+        .await;
         assert_code(&e, code, &format!("{q:?}"));
         let issue = BillIssueRequest {
             quote: q,
@@ -697,14 +711,14 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     }
     let e = refused(
         &w.terminal,
-        &subjects::query(QueryKind::Payments),
+        &subjects::query(QueryKind::Payments, &asker(&w.terminal)),
         encode(&json!({"tenant": "city-water", "account": PAID, "page_size": 0})),
     )
     .await;
     assert_code(&e, ErrorCode::InvalidField, "page size 0");
     let e = refused(
         &w.terminal,
-        &subjects::query(QueryKind::Payments),
+        &subjects::query(QueryKind::Payments, &asker(&w.terminal)),
         encode(&json!({"tenant": "city-water", "account": PAID, "cursor": "zz"})),
     )
     .await;
@@ -765,7 +779,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
     assert_eq!(again, first);
     assert_eq!(again.total_refunded, Money::cny(500));
 
-    let register = subjects::paygate(PaygateOp::Register);
+    let register = subjects::paygate(PaygateOp::Register, &asker(&w.companion));
     let device = SigningKey::from_bytes(&[4; 32]);
     let original = register_req("原来的人", "reg-reuse", &device, "dev-reuse");
     let first: posfee_schemas::paygate::RegisterReply =

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use posfee_client::{call, ManualClock};
+use posfee_harness::asker;
 use posfee_harness::fixtures::billing_now;
 use posfee_harness::{Harness, ServiceOptions};
 use posfee_schemas::fee::{Quote, QuoteRequest};
@@ -82,7 +83,7 @@ async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() 
     ] {
         let q: Result<Quote, _> = call(
             &terminal,
-            subjects::fee_quote(),
+            subjects::fee_quote(&asker(&terminal)),
             &QuoteRequest {
                 tenant: TenantId::parse(tenant).unwrap(),
                 account: AccountNo::parse(account).unwrap(),
@@ -99,7 +100,7 @@ async fn importing_the_samples_twice_stores_them_once_and_every_tenant_prices() 
     }
     let s: AccountSummary = call(
         &terminal,
-        subjects::query(QueryKind::Account),
+        subjects::query(QueryKind::Account, &asker(&terminal)),
         &AccountRef {
             tenant: TenantId::parse("acme-property").unwrap(),
             account: AccountNo::parse("1-1-0000").unwrap(),

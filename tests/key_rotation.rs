@@ -7,7 +7,7 @@
 
 use posfee_client::{call, ManualClock};
 use posfee_harness::fixtures::{self, billing_now, register_phone};
-use posfee_harness::{Harness, ServiceOptions};
+use posfee_harness::{asker, Harness, ServiceOptions};
 use posfee_operator::reconcile::reconcile;
 use posfee_runtime::keyfile;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
@@ -60,7 +60,7 @@ async fn pay(
     };
     call(
         companion,
-        fixtures::pay_subject(),
+        fixtures::pay_subject(companion),
         &PayRequest {
             order: Signed::sign(
                 Purpose::DevicePay,
@@ -185,7 +185,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
         class_zh: String::new(),
     };
     let phone = h.phone().await.unwrap().1;
-    let keys = posfee_client::keydir::KeyDirectory::remote(&phone, Purpose::Bill);
+    let keys = posfee_client::keydir::KeyDirectory::remote(&phone, asker(&phone), Purpose::Bill);
     // Its own tenant's bill verifies: the check can pass.
     let own = Signed::sign(Purpose::Bill, &bill_for("acme-property"), &key_id, &key);
     let bill = keys.verify_bill(&own).await.unwrap();

@@ -16,6 +16,7 @@ use posfee_companion::verify::VerifiedBill;
 use posfee_companion::wallet::Confirm;
 use posfee_companion::wallet::{self, Always};
 use posfee_companion::{join, pay, receipts, Companion};
+use posfee_harness::asker;
 use posfee_harness::fixtures;
 use posfee_harness::{Harness, ServiceOptions};
 use posfee_pos_agent::bill::ShownBill;
@@ -179,7 +180,7 @@ async fn books(h: &Harness) -> (Vec<(PaymentId, PaymentState)>, Vec<PaymentId>) 
     let operator = h.connect(Role::Operator).await.unwrap();
     let pg: PaymentsList = call(
         &operator,
-        subjects::paygate(PaygateOp::Payments),
+        subjects::paygate(PaygateOp::Payments, &asker(&operator)),
         &PaymentsListQuery {
             after: None,
             limit: None,

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use posfee_client::{call, CallError, ManualClock};
+use posfee_harness::asker;
 use posfee_harness::fixtures::{self, billing_now, register_phone};
 use posfee_harness::{publish_events, Harness, ServiceOptions};
 use posfee_schemas::events::{AccountUpserted, Event, EventBody};
@@ -106,7 +107,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
     };
     call(
         &companion,
-        fixtures::pay_subject(),
+        fixtures::pay_subject(&companion),
         &PayRequest {
             order: Signed::sign(
                 Purpose::DevicePay,
@@ -128,7 +129,7 @@ async fn the_account_summary_masks_the_holder_and_shows_the_live_amount() {
     let terminal = h.terminal("kiosk-q").await.unwrap();
     let s: AccountSummary = call(
         &terminal,
-        subjects::query(QueryKind::Account),
+        subjects::query(QueryKind::Account, &asker(&terminal)),
         &aref(fixtures::water(), "3-1-1202"),
         None,
     )
@@ -141,7 +142,7 @@ async fn the_account_summary_masks_the_holder_and_shows_the_live_amount() {
 
     let readings: ReadingsReply = call(
         &terminal,
-        subjects::query(QueryKind::Readings),
+        subjects::query(QueryKind::Readings, &asker(&terminal)),
         &ReadingsQuery {
             tenant: fixtures::water(),
             account: AccountNo::parse("3-1-1202").unwrap(),
@@ -240,9 +241,14 @@ async fn readings_of_every_meter_page_in_date_order_and_each_comes_once() {
     let ask = |q: ReadingsQuery| {
         let terminal = terminal.clone();
         async move {
-            call::<_, ReadingsReply>(&terminal, subjects::query(QueryKind::Readings), &q, None)
-                .await
-                .unwrap()
+            call::<_, ReadingsReply>(
+                &terminal,
+                subjects::query(QueryKind::Readings, &asker(&terminal)),
+                &q,
+                None,
+            )
+            .await
+            .unwrap()
         }
     };
     let mut seen = Vec::new();
@@ -311,7 +317,7 @@ async fn readings_of_every_meter_page_in_date_order_and_each_comes_once() {
     let other = ask(readings_query(&account, Some(1), None)).await;
     let e = call::<_, ReadingsReply>(
         &terminal,
-        subjects::query(QueryKind::Readings),
+        subjects::query(QueryKind::Readings, &asker(&terminal)),
         &readings_query(
             &AccountNo::parse("3-1-1202").unwrap(),
             None,
@@ -331,9 +337,14 @@ async fn unknown_tenants_and_accounts_are_404s_that_say_which() {
     let ask = |r: AccountRef| {
         let terminal = terminal.clone();
         async move {
-            call::<_, AccountSummary>(&terminal, subjects::query(QueryKind::Account), &r, None)
-                .await
-                .unwrap_err()
+            call::<_, AccountSummary>(
+                &terminal,
+                subjects::query(QueryKind::Account, &asker(&terminal)),
+                &r,
+                None,
+            )
+            .await
+            .unwrap_err()
         }
     };
     let e: CallError = ask(aref(TenantId::parse("nobody").unwrap(), "1")).await;
@@ -363,7 +374,7 @@ async fn payment_history_pages_and_bills_show_paid() {
     for _ in 0..50 {
         let page: PaymentsPage = call(
             &terminal,
-            subjects::query(QueryKind::Payments),
+            subjects::query(QueryKind::Payments, &asker(&terminal)),
             &PaymentsQuery {
                 tenant: telecom(),
                 account: phone_no(),
@@ -393,7 +404,7 @@ async fn payment_history_pages_and_bills_show_paid() {
 
     let bills: BillsReply = call(
         &terminal,
-        subjects::query(QueryKind::Bills),
+        subjects::query(QueryKind::Bills, &asker(&terminal)),
         &aref(telecom(), "13800138000"),
         None,
     )
@@ -404,7 +415,7 @@ async fn payment_history_pages_and_bills_show_paid() {
 
     let bad = call::<_, PaymentsPage>(
         &terminal,
-        subjects::query(QueryKind::Payments),
+        subjects::query(QueryKind::Payments, &asker(&terminal)),
         &PaymentsQuery {
             tenant: telecom(),
             account: phone_no(),

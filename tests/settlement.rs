@@ -108,7 +108,7 @@ fn order(w: &World, bill: &IssuedBill, payment_id: PaymentId) -> PayRequest {
 async fn pay(w: &World, req: &PayRequest) -> Result<Receipt, CallError> {
     call(
         &w.companion,
-        fixtures::pay_subject(),
+        fixtures::pay_subject(&w.companion),
         req,
         Some(Duration::from_secs(30)),
     )

@@ -191,18 +191,21 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
 
 async fn one(client: &async_nats::Client, kind: Kind, r: &AccountRef) -> Result<(), CallError> {
     let timeout = Some(Duration::from_millis(QUERY_TIMEOUT_MS));
+    let me = asker(client);
     match kind {
         Kind::Account => {
-            call::<_, AccountSummary>(client, subjects::query(QueryKind::Account), r, timeout)
+            call::<_, AccountSummary>(client, subjects::query(QueryKind::Account, &me), r, timeout)
                 .await
                 .map(|_| ())
         }
-        Kind::Bills => call::<_, BillsReply>(client, subjects::query(QueryKind::Bills), r, timeout)
-            .await
-            .map(|_| ()),
+        Kind::Bills => {
+            call::<_, BillsReply>(client, subjects::query(QueryKind::Bills, &me), r, timeout)
+                .await
+                .map(|_| ())
+        }
         Kind::Readings => call::<_, ReadingsReply>(
             client,
-            subjects::query(QueryKind::Readings),
+            subjects::query(QueryKind::Readings, &me),
             &ReadingsQuery {
                 tenant: r.tenant.clone(),
                 account: r.account.clone(),
@@ -219,13 +222,19 @@ async fn one(client: &async_nats::Client, kind: Kind, r: &AccountRef) -> Result<
     }
 }
 
+/// Who `client` is; a bench connection is always a role's, so never the fallback.
+fn asker(client: &async_nats::Client) -> subjects::Identity {
+    posfee_client::bus::asker_of(client)
+        .unwrap_or(subjects::Identity::Role(subjects::Role::Operator))
+}
+
 /// Waits until the query service knows the last imported account.
 async fn wait_for_view(client: &async_nats::Client, last: &AccountRef) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(CATCH_UP_TIMEOUT_SECS);
     loop {
         let r: Result<AccountSummary, CallError> = call(
             client,
-            subjects::query(QueryKind::Account),
+            subjects::query(QueryKind::Account, &asker(client)),
             last,
             Some(Duration::from_secs(5)),
         )

@@ -77,6 +77,17 @@ pub async fn round_trip(client: &async_nats::Client, who: &Identity) -> anyhow::
     }
 }
 
+/// Who a connection is, read from the inbox prefix it was made with ([`connect`] sets it from
+/// the identity): what shared request subjects end with ([`Identity::path`]).
+pub fn asker_of(client: &async_nats::Client) -> anyhow::Result<Identity> {
+    let inbox = client.new_inbox();
+    let tokens: Vec<&str> = inbox.split('.').collect();
+    match tokens.as_slice() {
+        ["_INBOX", who @ .., _unique] => Ok(Identity::from_path(who)?),
+        _ => anyhow::bail!("the connection's inbox {inbox} names no posfee identity"),
+    }
+}
+
 /// Connects as the identity service's user in the server's system account, with replies
 /// under that user's own inbox prefix.
 pub async fn connect_system(

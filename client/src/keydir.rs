@@ -54,7 +54,7 @@ pub enum VerifyError {
 /// directory service (`posfee.keys.get`: kiosks and phones, which have no JetStream rights).
 enum Source {
     Bucket(Box<kv::Store>),
-    Service(async_nats::Client),
+    Service(async_nats::Client, posfee_schemas::subjects::Identity),
 }
 
 /// How long a key lookup through the directory service may take.
@@ -85,9 +85,13 @@ impl KeyDirectory {
     }
 
     /// A verifier that asks the key directory service (`posfee.keys.get`) for keys: a phone's.
-    pub fn remote(client: &async_nats::Client, purpose: Purpose) -> KeyDirectory {
+    pub fn remote(
+        client: &async_nats::Client,
+        asker: posfee_schemas::subjects::Identity,
+        purpose: Purpose,
+    ) -> KeyDirectory {
         KeyDirectory {
-            source: Source::Service(client.clone()),
+            source: Source::Service(client.clone(), asker),
             purpose,
             ring: RwLock::new(KeyRing::new()),
             owners: RwLock::new(HashMap::new()),
@@ -157,13 +161,14 @@ impl KeyDirectory {
                 };
                 decode(&raw).map_err(|e| VerifyError::Directory(e.to_string()))
             }
-            Source::Service(client) => {
+            Source::Service(client, asker) => {
                 let req = KeyRequest {
                     purpose: self.purpose.as_str().to_string(),
                     key_id: key_id.clone(),
                 };
                 let timeout = Some(std::time::Duration::from_millis(KEY_LOOKUP_TIMEOUT_MS));
-                match crate::call::call(client, subjects::keys_get(), &req, timeout).await {
+                let subject = subjects::keys_get(asker);
+                match crate::call::call(client, subject, &req, timeout).await {
                     Ok(record) => Ok(record),
                     Err(crate::CallError::Remote(e))
                         if e.code == posfee_schemas::ErrorCode::BadSignature =>

@@ -65,7 +65,10 @@ impl Companion {
     pub async fn bill_keys(&self) -> Result<&KeyDirectory> {
         Ok(self
             .keys
-            .get_or_init(|| async { KeyDirectory::remote(&self.client, Purpose::Bill) })
+            .get_or_init(|| async {
+                let me = posfee_schemas::subjects::Identity::Device(self.device.clone());
+                KeyDirectory::remote(&self.client, me, Purpose::Bill)
+            })
             .await)
     }
 }

@@ -149,7 +149,10 @@ pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
     let receipt: Receipt = loop {
         let answer = call(
             &c.client,
-            subjects::paygate(PaygateOp::Pay),
+            subjects::paygate(
+                PaygateOp::Pay,
+                &subjects::Identity::Device(c.device.clone()),
+            ),
             req,
             Some(Duration::from_millis(PAY_TIMEOUT_MS)),
         )

@@ -129,7 +129,10 @@ async fn send(c: &Companion, profile: Profile) -> crate::Result<Profile> {
         attempt += 1;
         match call(
             &c.client,
-            subjects::paygate(PaygateOp::Register),
+            subjects::paygate(
+                PaygateOp::Register,
+                &subjects::Identity::Device(c.device.clone()),
+            ),
             &req,
             Some(Duration::from_millis(REGISTER_TIMEOUT_MS)),
         )

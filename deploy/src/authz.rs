@@ -158,7 +158,7 @@ pub fn role(r: Role) -> Perms {
                 ServiceName::FeeEngine,
                 r,
                 p,
-                vec![subjects::fee_quote(), subjects::bill_issue_any()],
+                vec![subjects::fee_quote_any(), subjects::bill_issue_any()],
             )
         }
         // Answers read queries from its view; asks the fee-engine for live amounts.
@@ -167,7 +167,7 @@ pub fn role(r: Role) -> Perms {
         // lookups, so kiosks and phones need no JetStream rights.
         Role::Query => {
             let mut p = vec![
-                subjects::fee_quote(),
+                subjects::fee_quote(&Identity::Role(r)),
                 subjects::events_like(EventKind::PairingOpened),
                 subjects::events_like(EventKind::TerminalOnline),
                 format!("$KV.{TERMINALS_BUCKET}.*"),
@@ -183,7 +183,7 @@ pub fn role(r: Role) -> Perms {
                     subjects::query_any(),
                     subjects::terminal_report_any(),
                     subjects::terminal_seen_any(),
-                    subjects::keys_get(),
+                    subjects::keys_get_any(),
                 ],
             )
         }
@@ -225,12 +225,11 @@ pub fn role(r: Role) -> Perms {
             let terminals = kv_stream(TERMINALS_BUCKET);
             let mut p = vec![
                 subjects::ledger(LedgerOp::Settlements),
-                subjects::paygate(PaygateOp::Payments),
+                subjects::paygate(PaygateOp::Payments, &Identity::Role(r)),
                 // Issues kiosks' and clerks' keys, revokes any key, lists them.
                 subjects::identity(IdentityOp::Issue),
                 subjects::identity(IdentityOp::Revoke),
                 subjects::identity(IdentityOp::List),
-                subjects::query_any(),
                 stream_info(&terminals),
                 format!("$JS.API.CONSUMER.CREATE.{terminals}"),
                 format!("$JS.API.CONSUMER.CREATE.{terminals}.>"),
@@ -239,6 +238,7 @@ pub fn role(r: Role) -> Perms {
             ];
             p.extend(discovery_answers());
             p.extend(event_reader(false));
+            p.extend(asked_queries(r));
             tool(r, p)
         }
         // `posfee import`: accounts and readings as events, and asking whether an account exists.
@@ -250,7 +250,7 @@ pub fn role(r: Role) -> Perms {
                 s(JS_INFO),
                 stream_info(EVENTS_STREAM),
                 // Whether a reading's account exists, asked before the reading is imported.
-                subjects::query(QueryKind::Account),
+                subjects::query(QueryKind::Account, &Identity::Role(r)),
             ],
         ),
         // Set-up only: `posfee up` creates the stream and buckets with it.
@@ -265,6 +265,16 @@ pub fn role(r: Role) -> Perms {
     }
 }
 
+/// Every read query, asked as `who`: the subjects end with who asks, so the answers can go
+/// only into that identity's inbox.
+fn asked_queries(who: impl Into<Identity>) -> Vec<String> {
+    let who = who.into();
+    QueryKind::ALL
+        .iter()
+        .map(|k| subjects::query(*k, &who))
+        .collect()
+}
+
 /// One kiosk: asks for quotes, bills and queries; presents its own pairings (mode A) and
 /// offers bills to a phone's wallet code (mode B); reports its pairing and presence events
 /// and its heartbeat; receives its own receipts. It can never settle, refund or publish
@@ -272,13 +282,13 @@ pub fn role(r: Role) -> Perms {
 /// JetStream rights at all (the query service records its events and heartbeat).
 pub fn terminal(t: &TerminalId) -> Perms {
     let mut publish = vec![
-        subjects::fee_quote(),
+        subjects::fee_quote(&Identity::Terminal(t.clone())),
         subjects::bill_issue(t),
         subjects::ledger_close(t),
         subjects::terminal_report(t),
         subjects::terminal_seen(t),
     ];
-    publish.extend(QueryKind::ALL.iter().map(|k| subjects::query(*k)));
+    publish.extend(asked_queries(Identity::Terminal(t.clone())));
     publish.push(subjects::wallet_any());
     Perms {
         publish,
@@ -305,11 +315,12 @@ pub fn clerk(t: &TenantId) -> Perms {
 /// looks up public keys to verify bills (`posfee.keys.get`), registers and pays at the payment
 /// platform. Nothing else; no JetStream rights.
 pub fn device(d: &DeviceId) -> Perms {
-    let mut publish = vec![subjects::keys_get()];
+    let me = Identity::Device(d.clone());
+    let mut publish = vec![subjects::keys_get(&me)];
     publish.extend([
         subjects::pair_any(),
-        subjects::paygate(PaygateOp::Register),
-        subjects::paygate(PaygateOp::Pay),
+        subjects::paygate(PaygateOp::Register, &me),
+        subjects::paygate(PaygateOp::Pay, &me),
         // Asking again is harmless: the answer is the first enrolment.
         subjects::identity_enrol(d),
     ]);

@@ -178,7 +178,10 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
     loop {
         let page: PaymentsList = call(
             client,
-            subjects::paygate(PaygateOp::Payments),
+            subjects::paygate(
+                PaygateOp::Payments,
+                &subjects::Identity::Role(subjects::Role::Operator),
+            ),
             &PaymentsListQuery {
                 after,
                 limit: Some(PAGE),

@@ -15,11 +15,16 @@ pub const FEE_ENGINE_TIMEOUT_MS: u64 = 5_000;
 /// so the fee-engine issues the bill once however many attempts reach it.
 pub const ISSUE_ATTEMPTS: usize = 3;
 
+/// This kiosk as the subjects it asks on name it.
+fn me(agent: &Agent) -> posfee_schemas::subjects::Identity {
+    posfee_schemas::subjects::Identity::Terminal(agent.terminal().clone())
+}
+
 /// The account as the query service knows it: holder (masked), class, attributes.
 pub async fn account(agent: &Agent, req: &QuoteRequest) -> crate::Result<AccountSummary> {
     call(
         &agent.client,
-        posfee_schemas::subjects::query(posfee_schemas::subjects::QueryKind::Account),
+        posfee_schemas::subjects::query(posfee_schemas::subjects::QueryKind::Account, &me(agent)),
         &AccountRef {
             tenant: req.tenant.clone(),
             account: req.account.clone(),
@@ -33,7 +38,7 @@ pub async fn account(agent: &Agent, req: &QuoteRequest) -> crate::Result<Account
 pub async fn quote(agent: &Agent, req: &QuoteRequest) -> crate::Result<Quote> {
     call(
         &agent.client,
-        posfee_schemas::subjects::fee_quote(),
+        posfee_schemas::subjects::fee_quote(&me(agent)),
         req,
         Some(Duration::from_millis(FEE_ENGINE_TIMEOUT_MS)),
     )

@@ -18,8 +18,15 @@ pub const KEYS_BUCKET: &str = "POSFEE_KEYS";
 /// Queue group every posfee service joins, so a second copy shares the load.
 pub const QUEUE_GROUP: &str = "posfee";
 
-pub fn fee_quote() -> String {
-    format!("{PREFIX}.fee.quote")
+/// What an account owes, asked by `asker`: every request subject several identities share
+/// ends with the asker's inbox path ([`Identity::path`]), which the server lets only that
+/// identity publish on, so the service answers only into that identity's own inbox.
+pub fn fee_quote(asker: &Identity) -> String {
+    format!("{PREFIX}.fee.quote.{}", asker.path())
+}
+/// Every quote, whoever asks: what the fee-engine answers.
+pub fn fee_quote_any() -> String {
+    format!("{PREFIX}.fee.quote.>")
 }
 /// Where a terminal asks for bills: its own id is in the subject, which the server lets only
 /// that terminal publish to, and the fee-engine refuses a body naming another terminal.
@@ -53,8 +60,12 @@ pub fn terminal_seen_any() -> String {
     format!("{PREFIX}.terminal.seen.*")
 }
 /// Where a phone looks up a public signing key in the key directory.
-pub fn keys_get() -> String {
-    format!("{PREFIX}.keys.get")
+pub fn keys_get(asker: &Identity) -> String {
+    format!("{PREFIX}.keys.get.{}", asker.path())
+}
+/// Every key look-up: what the query service answers.
+pub fn keys_get_any() -> String {
+    format!("{PREFIX}.keys.get.>")
 }
 /// Where a kiosk reports its own pairing and presence events: only that kiosk may publish here.
 pub fn terminal_report(terminal: &TerminalId) -> String {
@@ -68,12 +79,16 @@ pub fn terminal_report_any() -> String {
 pub fn bill_issue_any() -> String {
     format!("{PREFIX}.bill.issue.*")
 }
-pub fn query(kind: QueryKind) -> String {
-    format!("{PREFIX}.query.{}", kind.as_str())
+pub fn query(kind: QueryKind, asker: &Identity) -> String {
+    format!("{PREFIX}.query.{}.{}", kind.as_str(), asker.path())
 }
-/// Every read query: what the query service answers.
+/// One kind of read query, whoever asks: what the query service answers.
+pub fn query_from_any(kind: QueryKind) -> String {
+    format!("{PREFIX}.query.{}.>", kind.as_str())
+}
+/// Every read query.
 pub fn query_any() -> String {
-    format!("{PREFIX}.query.*")
+    format!("{PREFIX}.query.>")
 }
 pub fn pair(terminal: &TerminalId, token: &PairToken) -> String {
     format!("{PREFIX}.pair.{terminal}.{token}")
@@ -101,8 +116,12 @@ pub fn pair_any() -> String {
 pub fn terminal_presence(terminal: &TerminalId) -> String {
     format!("$KV.{TERMINALS_BUCKET}.{terminal}")
 }
-pub fn paygate(op: PaygateOp) -> String {
-    format!("{PREFIX}.paygate.{}", op.as_str())
+pub fn paygate(op: PaygateOp, asker: &Identity) -> String {
+    format!("{PREFIX}.paygate.{}.{}", op.as_str(), asker.path())
+}
+/// One paygate operation, whoever asks: what paygate answers.
+pub fn paygate_from_any(op: PaygateOp) -> String {
+    format!("{PREFIX}.paygate.{}.>", op.as_str())
 }
 pub fn ledger(op: LedgerOp) -> String {
     format!("{PREFIX}.ledger.{}", op.as_str())
@@ -136,9 +155,9 @@ pub fn ledger_refund_any() -> String {
 pub fn ledger_any() -> String {
     format!("{PREFIX}.ledger.*")
 }
-/// Every paygate operation: what paygate answers.
+/// Every paygate operation.
 pub fn paygate_any() -> String {
-    format!("{PREFIX}.paygate.*")
+    format!("{PREFIX}.paygate.>")
 }
 pub fn event(kind: EventKind) -> String {
     format!("{PREFIX}.events.{}.{}", kind.entity(), kind.what())
@@ -173,9 +192,9 @@ pub mod srv {
     }
 }
 
-/// The inbox prefix of the only identity that may publish on `subject`, when the subject names
-/// it (`posfee.bill.issue.<terminal>`, `posfee.ledger.close.<terminal>`): the server's
-/// permissions vouch for who asked.
+/// The inbox prefix of the only identity that may publish on `subject`: the subject names it
+/// (`posfee.bill.issue.<terminal>`, `posfee.paygate.pay.device.<id>` …) or only one role may
+/// ask (`posfee.ledger.settle`), and the server's permissions vouch for who asked.
 pub fn inbox_of(subject: &str) -> Option<String> {
     match Subject::parse(subject).ok()? {
         Subject::BillIssue(t)
@@ -184,6 +203,15 @@ pub fn inbox_of(subject: &str) -> Option<String> {
         | Subject::TerminalSeen(t) => Some(Identity::Terminal(t).inbox_prefix()),
         Subject::LedgerRefund(t) => Some(Identity::Clerk(t).inbox_prefix()),
         Subject::IdentityEnrol(d) => Some(Identity::Device(d).inbox_prefix()),
+        Subject::FeeQuote(a)
+        | Subject::Query(_, a)
+        | Subject::KeysGet(a)
+        | Subject::Paygate(_, a) => Some(a.inbox_prefix()),
+        // Only paygate settles, and only the operator lists settlements.
+        Subject::Ledger(LedgerOp::Settle) => Some(Identity::Role(Role::Paygate).inbox_prefix()),
+        Subject::Ledger(LedgerOp::Settlements) => {
+            Some(Identity::Role(Role::Operator).inbox_prefix())
+        }
         _ => None,
     }
 }
@@ -218,13 +246,34 @@ pub enum Identity {
 
 impl Identity {
     /// The reply inbox prefix this identity connects with and may alone subscribe below.
-    /// No role is called `terminal` or `device`, so these never meet a role's prefix.
+    /// No role is called `terminal`, `device` or `clerk`, so these never meet a role's prefix.
     pub fn inbox_prefix(&self) -> String {
+        format!("_INBOX.{}", self.path())
+    }
+
+    /// Who this is as subject tokens: `terminal.<id>`, `device.<id>`, `clerk.<tenant>` or the
+    /// role's name. Its inbox prefix is `_INBOX.` and this; shared request subjects end with it.
+    pub fn path(&self) -> String {
         match self {
-            Identity::Role(r) => format!("_INBOX.{}", r.as_str()),
-            Identity::Terminal(t) => format!("_INBOX.terminal.{t}"),
-            Identity::Device(d) => format!("_INBOX.device.{d}"),
-            Identity::Clerk(t) => format!("_INBOX.clerk.{t}"),
+            Identity::Role(r) => r.as_str().to_string(),
+            Identity::Terminal(t) => format!("terminal.{t}"),
+            Identity::Device(d) => format!("device.{d}"),
+            Identity::Clerk(t) => format!("clerk.{t}"),
+        }
+    }
+
+    /// Reads [`Identity::path`] back from subject tokens.
+    pub fn from_path(tokens: &[&str]) -> Result<Identity, IdError> {
+        let bad = || IdError::Invalid {
+            kind: "asker",
+            reason: "not terminal.<id>, device.<id>, clerk.<tenant> or a role",
+        };
+        match tokens {
+            ["terminal", t] => Ok(Identity::Terminal(TerminalId::parse(*t)?)),
+            ["device", d] => Ok(Identity::Device(DeviceId::parse(*d)?)),
+            ["clerk", t] => Ok(Identity::Clerk(TenantId::parse(*t)?)),
+            [r] => Role::parse(r).map(Identity::Role).ok_or_else(bad),
+            _ => Err(bad()),
         }
     }
 }
@@ -331,18 +380,18 @@ impl EventKind {
 /// Every concrete posfee subject, read back from its string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
-    FeeQuote,
+    FeeQuote(Identity),
     BillIssue(TerminalId),
-    Query(QueryKind),
+    Query(QueryKind, Identity),
     Pair(TerminalId, PairToken),
     Wallet(DeviceId, PairToken),
-    Paygate(PaygateOp),
+    Paygate(PaygateOp, Identity),
     Ledger(LedgerOp),
     LedgerClose(TerminalId),
     LedgerRefund(TenantId),
     TerminalReport(TerminalId),
     TerminalSeen(TerminalId),
-    KeysGet,
+    KeysGet(Identity),
     Receipt(TerminalId),
     Event(EventKind),
     IdentityEnrol(DeviceId),
@@ -368,10 +417,14 @@ impl Subject {
         if parts.first() != Some(&PREFIX) {
             return Err(unknown());
         }
+        let asker = |tokens: &[&str]| Identity::from_path(tokens).map_err(bad_id);
         match parts[1..] {
-            ["fee", "quote"] => Ok(Subject::FeeQuote),
+            ["fee", "quote", ref who @ ..] => Ok(Subject::FeeQuote(asker(who)?)),
             ["bill", "issue", t] => Ok(Subject::BillIssue(TerminalId::parse(t).map_err(bad_id)?)),
-            ["query", k] => QueryKind::parse(k).map(Subject::Query).ok_or_else(unknown),
+            ["query", k, ref who @ ..] => {
+                let kind = QueryKind::parse(k).ok_or_else(unknown)?;
+                Ok(Subject::Query(kind, asker(who)?))
+            }
             ["pair", t, tok] => Ok(Subject::Pair(
                 TerminalId::parse(t).map_err(bad_id)?,
                 PairToken::parse(tok).map_err(bad_id)?,
@@ -380,9 +433,10 @@ impl Subject {
                 DeviceId::parse(d).map_err(bad_id)?,
                 PairToken::parse(tok).map_err(bad_id)?,
             )),
-            ["paygate", op] => PaygateOp::parse(op)
-                .map(Subject::Paygate)
-                .ok_or_else(unknown),
+            ["paygate", op, ref who @ ..] => {
+                let op = PaygateOp::parse(op).ok_or_else(unknown)?;
+                Ok(Subject::Paygate(op, asker(who)?))
+            }
             ["ledger", op] => LedgerOp::parse(op).map(Subject::Ledger).ok_or_else(unknown),
             ["ledger", "close", t] => {
                 Ok(Subject::LedgerClose(TerminalId::parse(t).map_err(bad_id)?))
@@ -402,7 +456,7 @@ impl Subject {
             ["terminal", "seen", t] => {
                 Ok(Subject::TerminalSeen(TerminalId::parse(t).map_err(bad_id)?))
             }
-            ["keys", "get"] => Ok(Subject::KeysGet),
+            ["keys", "get", ref who @ ..] => Ok(Subject::KeysGet(asker(who)?)),
             ["receipt", t] => Ok(Subject::Receipt(TerminalId::parse(t).map_err(bad_id)?)),
             ["events", entity, what] => EventKind::parse(&format!("{entity}.{what}"))
                 .map(Subject::Event)
@@ -414,18 +468,18 @@ impl Subject {
     /// The subject string; `Subject::parse(&x.to_string()) == x`.
     pub fn render(&self) -> String {
         match self {
-            Subject::FeeQuote => fee_quote(),
+            Subject::FeeQuote(a) => fee_quote(a),
             Subject::BillIssue(t) => bill_issue(t),
-            Subject::Query(k) => query(*k),
+            Subject::Query(k, a) => query(*k, a),
             Subject::Pair(t, tok) => pair(t, tok),
             Subject::Wallet(d, tok) => wallet(d, tok),
-            Subject::Paygate(op) => paygate(*op),
+            Subject::Paygate(op, a) => paygate(*op, a),
             Subject::Ledger(op) => ledger(*op),
             Subject::LedgerClose(t) => ledger_close(t),
             Subject::LedgerRefund(t) => ledger_refund(t),
             Subject::TerminalReport(t) => terminal_report(t),
             Subject::TerminalSeen(t) => terminal_seen(t),
-            Subject::KeysGet => keys_get(),
+            Subject::KeysGet(a) => keys_get(a),
             Subject::Receipt(t) => receipt(t),
             Subject::Event(k) => event(*k),
             Subject::IdentityEnrol(d) => identity_enrol(d),
@@ -436,17 +490,28 @@ impl Subject {
     /// Every subject pattern posfee uses, with `{name}` for parameters, as the AsyncAPI
     /// document writes its channel addresses. The contract test compares the two.
     pub fn patterns() -> Vec<String> {
-        let mut out = vec![fee_quote(), format!("{PREFIX}.bill.issue.{{terminal}}")];
-        out.extend(QueryKind::ALL.iter().map(|k| query(*k)));
+        let mut out = vec![
+            format!("{PREFIX}.fee.quote.{{asker}}"),
+            format!("{PREFIX}.bill.issue.{{terminal}}"),
+        ];
+        out.extend(
+            QueryKind::ALL
+                .iter()
+                .map(|k| format!("{PREFIX}.query.{}.{{asker}}", k.as_str())),
+        );
         out.push(format!("{PREFIX}.pair.{{terminal}}.{{token}}"));
         out.push(format!("{PREFIX}.wallet.{{device}}.{{token}}"));
-        out.extend(PaygateOp::ALL.iter().map(|o| paygate(*o)));
+        out.extend(
+            PaygateOp::ALL
+                .iter()
+                .map(|o| format!("{PREFIX}.paygate.{}.{{asker}}", o.as_str())),
+        );
         out.extend(LedgerOp::ALL.iter().map(|o| ledger(*o)));
         out.push(format!("{PREFIX}.ledger.close.{{terminal}}"));
         out.push(format!("{PREFIX}.ledger.refund.{{tenant}}"));
         out.push(format!("{PREFIX}.terminal.report.{{terminal}}"));
         out.push(format!("{PREFIX}.terminal.seen.{{terminal}}"));
-        out.push(keys_get());
+        out.push(format!("{PREFIX}.keys.get.{{asker}}"));
         out.push(format!("{PREFIX}.receipt.{{terminal}}"));
         out.extend(EventKind::ALL.iter().map(|k| event(*k)));
         out.push(format!("{PREFIX}.identity.enrol.{{device}}"));
@@ -470,12 +535,13 @@ mod tests {
         let t = TerminalId::parse("kiosk-7").unwrap();
         let tok = PairToken::generate();
         let mut all = vec![
-            Subject::FeeQuote,
+            Subject::FeeQuote(Identity::Terminal(t.clone())),
+            Subject::FeeQuote(Identity::Role(Role::Query)),
             Subject::BillIssue(t.clone()),
             Subject::LedgerClose(t.clone()),
             Subject::TerminalReport(t.clone()),
             Subject::TerminalSeen(t.clone()),
-            Subject::KeysGet,
+            Subject::KeysGet(Identity::Device(DeviceId::parse("phabcd2345").unwrap())),
             Subject::LedgerRefund(TenantId::parse("city-water").unwrap()),
             Subject::Pair(t.clone(), tok.clone()),
             Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
@@ -483,8 +549,18 @@ mod tests {
             Subject::Receipt(t),
         ];
         all.extend(IdentityOp::ALL.iter().map(|o| Subject::Identity(*o)));
-        all.extend(QueryKind::ALL.iter().map(|k| Subject::Query(*k)));
-        all.extend(PaygateOp::ALL.iter().map(|o| Subject::Paygate(*o)));
+        let op = Identity::Role(Role::Operator);
+        all.extend(
+            QueryKind::ALL
+                .iter()
+                .map(|k| Subject::Query(*k, op.clone())),
+        );
+        let phone = Identity::Device(DeviceId::parse("phabcd2345").unwrap());
+        all.extend(
+            PaygateOp::ALL
+                .iter()
+                .map(|o| Subject::Paygate(*o, phone.clone())),
+        );
         all.extend(LedgerOp::ALL.iter().map(|o| Subject::Ledger(*o)));
         all.extend(EventKind::ALL.iter().map(|k| Subject::Event(*k)));
         for s in all {
@@ -497,7 +573,10 @@ mod tests {
         for bad in [
             "posfee",
             "other.fee.quote",
+            "posfee.fee.quote",
             "posfee.fee.quote.extra",
+            "posfee.paygate.pay.device",
+            "posfee.query.account.terminal.kiosk.1",
             "posfee.query.secrets",
             "posfee.pair.kiosk*.00112233445566778899aabbccddeeff",
             "posfee.pair.kiosk.>",

@@ -10,6 +10,7 @@ import * as store from "./store.ts";
 import type { BillOffer, KioskNotice, PayerStep, PayerUpdate, PayOrder, PayRequest, Receipt, WalletAnswer } from "./types.ts";
 import { KeyDirectory, sign, verifyOffer, type VerifiedBill } from "./verify.ts";
 import {
+  asked,
   call,
   decode,
   encode,
@@ -331,7 +332,7 @@ export async function send(phone: Phone, req: PayRequest, order: PayOrder, deadl
   let receipt: Receipt;
   for (;;) {
     try {
-      receipt = await call<Receipt>(phone.nc, "posfee.paygate.pay", req, PAY_TIMEOUT_MS);
+      receipt = await call<Receipt>(phone.nc, asked(phone.nc, "posfee.paygate.pay"), req, PAY_TIMEOUT_MS);
       break;
     } catch (e) {
       if (e instanceof WireError && e.status < 500) {

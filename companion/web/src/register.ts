@@ -7,7 +7,7 @@ import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { forgetProfile, profile as storedProfile, saveProfile, type Profile } from "./store.ts";
 import type { RegisterReply, RegisterRequest } from "./types.ts";
-import { call, fieldError, fromCall, hex, randomBytes, TimedOut, utf8, wireError, WireError } from "./wire.ts";
+import { asked, call, fieldError, fromCall, hex, randomBytes, TimedOut, utf8, wireError, WireError } from "./wire.ts";
 import { signedMessage } from "./verify.ts";
 
 export const REGISTER_TIMEOUT_MS = 5_000;
@@ -144,7 +144,7 @@ async function send(nc: NatsConnection, p: Profile): Promise<Profile> {
   let reply: RegisterReply | undefined;
   for (let attempt = 1; !reply; attempt++) {
     try {
-      reply = await call<RegisterReply>(nc, "posfee.paygate.register", req, REGISTER_TIMEOUT_MS);
+      reply = await call<RegisterReply>(nc, asked(nc, "posfee.paygate.register"), req, REGISTER_TIMEOUT_MS);
     } catch (e) {
       if (e instanceof TimedOut && attempt < REGISTER_ATTEMPTS) continue;
       if (e instanceof WireError && e.status < 500) {

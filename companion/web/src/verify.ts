@@ -2,7 +2,7 @@
 // companion/src/verify.rs do them (docs/contract.md §5, §6, §8 "What the phone must do").
 import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { call, decode, encode, parseInstant, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
+import { asked, call, decode, encode, parseInstant, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
 import type { Bill, BillOffer, IssuedBill, PublicKeyRecord, Signed } from "./types.ts";
 
 export type Purpose = "bill" | "device-pay" | "device-register" | "settlement";
@@ -73,7 +73,7 @@ export class KeyDirectory {
   private async fetch(keyId: string): Promise<void> {
     let record: PublicKeyRecord;
     try {
-      record = await call<PublicKeyRecord>(this.nc, KEYS_GET, { purpose: this.purpose, key_id: keyId }, 5000);
+      record = await call<PublicKeyRecord>(this.nc, asked(this.nc, KEYS_GET), { purpose: this.purpose, key_id: keyId }, 5000);
     } catch (e) {
       // The directory answers an unknown key with BAD_SIGNATURE: nothing signed with it is trusted.
       if (e instanceof WireError && e.code === "BAD_SIGNATURE") {

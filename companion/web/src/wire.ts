@@ -82,6 +82,17 @@ export class NoResponders extends Error {}
 export class TimedOut extends Error {}
 
 /** Sends `req` and decodes the answer, or throws the error the other side answered with. */
+/**
+ * A shared request subject as this connection must ask it: the base subject, then who asks
+ * (its inbox prefix without `_INBOX.`, e.g. `device.phabcd2345`). The server lets only that
+ * identity publish there, and the service answers only into that identity's inbox.
+ */
+export function asked(nc: NatsConnection, base: string): string {
+  const prefix = (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "";
+  if (!prefix.startsWith("_INBOX.")) throw wireError("INTERNAL", `the connection has no posfee inbox prefix (${prefix})`);
+  return `${base}.${prefix.slice("_INBOX.".length)}`;
+}
+
 export async function call<T>(
   nc: NatsConnection,
   subject: string,

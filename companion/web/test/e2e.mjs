@@ -431,7 +431,7 @@ async function wsPermissions(wsUrl, otherPublicKey) {
   void (async () => {
     for await (const s of nc.status()) if (s.type === "error") errors.push(String(s.error?.message ?? s.error));
   })();
-  const key = await nc.request("posfee.keys.get", encode({ purpose: "bill", key_id: "no-such-key" }), { timeout: 5000 }).then(
+  const key = await nc.request(`posfee.keys.get.device.${device}`, encode({ purpose: "bill", key_id: "no-such-key" }), { timeout: 5000 }).then(
     (m) => m.headers?.get("Nats-Service-Error-Code") === "401",
     () => false,
   );

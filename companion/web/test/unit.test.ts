@@ -155,10 +155,11 @@ test("instants as the contract writes and accepts them", () => {
 });
 
 test("an offer is checked as the CLI checks it: key from the directory, terminal, expiry", async () => {
-  const asked: string[] = [];
+  const askedSubjects: string[] = [];
   const fakeBus = {
+    options: { inboxPrefix: "_INBOX.device.phdhgg7aa5" },
     request: async (subject: string) => {
-      asked.push(subject);
+      askedSubjects.push(subject);
       return { data: block("keydir.record"), headers: undefined };
     },
   };
@@ -167,11 +168,11 @@ test("an offer is checked as the CLI checks it: key from the directory, terminal
   const during = new Date(Date.UTC(2026, 10, 25, 8, 31));
   const v = await verifyOffer(keys, offer, "kiosk-01", during);
   assert.equal(v.bill.account, "3-1-1202");
-  assert.deepEqual(asked, [KEYS_GET]);
+  assert.deepEqual(askedSubjects, ["posfee.keys.get.device.phdhgg7aa5"]);
   assert.equal(KEYS_GET, "posfee.keys.get");
   await assert.rejects(verifyOffer(keys, offer, "kiosk-02", during), { code: "FORBIDDEN" });
   await assert.rejects(verifyOffer(keys, offer, "kiosk-01", new Date(Date.UTC(2026, 10, 25, 9))), { code: "BILL_EXPIRED" });
-  assert.equal(asked.length, 1, "a key once fetched is kept");
+  assert.equal(askedSubjects.length, 1, "a key once fetched is kept");
   // A directory entry of another purpose is refused.
   const settlementKeys = new KeyDirectory(fakeBus as never, "settlement");
   await assert.rejects(settlementKeys.verifyOwned(decode<never>(block("bill.issued")).signed, () => "city-water"));

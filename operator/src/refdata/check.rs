@@ -121,7 +121,7 @@ async fn exists(
     };
     let answer: Result<AccountSummary, CallError> = call(
         client,
-        subjects::query(QueryKind::Account),
+        subjects::query(QueryKind::Account, &posfee_client::bus::asker_of(client)?),
         &asked,
         Some(LOOKUP_TIMEOUT),
     )

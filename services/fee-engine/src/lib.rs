@@ -137,7 +137,7 @@ pub async fn run(
     });
     let (a, b) = (app.clone(), app.clone());
     let endpoints = Endpoints::new()
-        .add("quote", subjects::fee_quote(), move |m| {
+        .add("quote", subjects::fee_quote_any(), move |m| {
             ops::quote::handle(a.clone(), m)
         })
         .add("issue", subjects::bill_issue_any(), move |m| {

@@ -85,15 +85,17 @@ pub async fn run(
     let endpoints = Endpoints::new()
         .add(
             "register",
-            subjects::paygate(PaygateOp::Register),
+            subjects::paygate_from_any(PaygateOp::Register),
             move |m| ops::register::handle(a.clone(), m),
         )
-        .add("pay", subjects::paygate(PaygateOp::Pay), move |m| {
-            ops::pay::handle(b.clone(), m)
-        })
+        .add(
+            "pay",
+            subjects::paygate_from_any(PaygateOp::Pay),
+            move |m| ops::pay::handle(b.clone(), m),
+        )
         .add(
             "payments",
-            subjects::paygate(PaygateOp::Payments),
+            subjects::paygate_from_any(PaygateOp::Payments),
             move |m| ops::payments::handle(c.clone(), m),
         );
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;

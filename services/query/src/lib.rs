@@ -90,7 +90,7 @@ pub async fn run_reporting(
     for kind in QueryKind::ALL {
         let app = app.clone();
         let kind = *kind;
-        endpoints = endpoints.add(kind.as_str(), subjects::query(kind), move |m| {
+        endpoints = endpoints.add(kind.as_str(), subjects::query_from_any(kind), move |m| {
             let app = app.clone();
             async move {
                 match kind {
@@ -110,7 +110,7 @@ pub async fn run_reporting(
         .add("seen", subjects::terminal_seen_any(), move |m| {
             ops::edge::seen(seeing.clone(), m)
         })
-        .add("keys", subjects::keys_get(), move |m| {
+        .add("keys", subjects::keys_get_any(), move |m| {
             ops::edge::key(keys.clone(), m)
         });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;

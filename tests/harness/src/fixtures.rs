@@ -105,7 +105,10 @@ pub async fn register_phone(companion: &async_nats::Client, name: &str) -> anyho
     let device_key_id = KeyId::parse(format!("dev-{}", uuid::Uuid::new_v4().simple()))?;
     let reply: RegisterReply = call(
         companion,
-        subjects::paygate(PaygateOp::Register),
+        subjects::paygate(
+            PaygateOp::Register,
+            &posfee_client::bus::asker_of(companion)?,
+        ),
         &RegisterRequest::signed(
             name.to_string(),
             "11010519491231002X".into(),
@@ -124,7 +127,9 @@ pub async fn register_phone(companion: &async_nats::Client, name: &str) -> anyho
     })
 }
 
-/// The topic of a paygate call as the phone makes it.
-pub fn pay_subject() -> String {
-    subjects::paygate(PaygateOp::Pay)
+/// The topic of a paygate call as the phone `companion` makes it.
+pub fn pay_subject(companion: &async_nats::Client) -> String {
+    let me = posfee_client::bus::asker_of(companion)
+        .unwrap_or(subjects::Identity::Role(subjects::Role::Operator));
+    subjects::paygate(PaygateOp::Pay, &me)
 }

@@ -534,3 +534,8 @@ pub fn sibling_binary(posfee: &str, name: &str) -> std::path::PathBuf {
     );
     path
 }
+
+/// Who `client` is, as the shared request subjects name it (`posfee.fee.quote.<asker>` …).
+pub fn asker(client: &async_nats::Client) -> Identity {
+    posfee_client::bus::asker_of(client).unwrap_or_else(|e| panic!("{e:#}"))
+}

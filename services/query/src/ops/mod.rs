@@ -75,7 +75,7 @@ pub(crate) async fn live_total(
     };
     let quote: Result<Quote, CallError> = call(
         &app.client,
-        subjects::fee_quote(),
+        subjects::fee_quote(&subjects::Identity::Role(subjects::Role::Query)),
         &req,
         Some(Duration::from_millis(QUOTE_TIMEOUT_MS)),
     )
