@@ -291,3 +291,104 @@ fn up_names_a_taken_port_and_a_file_as_data_dir_and_keys_need_a_set_up_data_dir(
     let mut up = up;
     up.wait().unwrap();
 }
+
+/// The pid of the one process whose command line holds all of `needles`.
+fn pid_of(needles: &[&str]) -> i32 {
+    let found: Vec<String> = processes_mentioning(needles[0])
+        .into_iter()
+        .filter(|p| needles.iter().all(|n| p.contains(n)))
+        .collect();
+    assert_eq!(found.len(), 1, "{needles:?}: {found:?}");
+    found[0].split(':').next().unwrap().parse().unwrap()
+}
+
+fn sigkill(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
+/// Polls `posfee status` until every service answers again, and returns how long it took.
+fn until_every_service_answers(data: &Path, within: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let out = Command::new(POSFEE)
+            .args(["status", "--json", "--data-dir"])
+            .arg(data)
+            .output()
+            .unwrap();
+        if out.status.success() {
+            let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let mut names: Vec<String> = status["services"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap().to_string())
+                .collect();
+            names.sort();
+            if names == SERVICES {
+                return started.elapsed();
+            }
+        }
+        assert!(
+            started.elapsed() < within,
+            "the services did not all come back within {within:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_killed_server_is_started_again_on_its_port_and_a_crash_looping_service_is_never_given_up() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (mut up, ready, _) = start_up(&data);
+    let url = ready_url(&ready, &data);
+    let data_arg = data.display().to_string();
+
+    // The server, killed: the launcher starts it again on the same port, and every service
+    // reconnects by itself.
+    sigkill(pid_of(&["nats-server", &data_arg]));
+    let back = until_every_service_answers(&data, Duration::from_secs(30));
+    eprintln!("every service answered again {back:?} after the server was killed");
+    assert!(up.try_wait().unwrap().is_none(), "the launcher gave up");
+    assert_eq!(
+        std::fs::read_to_string(data.join("run/nats.url"))
+            .unwrap()
+            .trim(),
+        url
+    );
+
+    // A service killed six times in a row (more than the five a minute that used to stop
+    // everything): restarted each time, with growing pauses.
+    let store = data.join("ledger").display().to_string();
+    for _ in 0..6 {
+        let pid = pid_of(&["posfee-ledger", &store]);
+        sigkill(pid);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while processes_mentioning(&store)
+            .iter()
+            .any(|p| p.starts_with(&format!("{pid}:")))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the killed ledger did not go away"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while processes_mentioning(&store).is_empty() {
+            assert!(
+                Instant::now() < deadline,
+                "the ledger was not started again"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    until_every_service_answers(&data, Duration::from_secs(30));
+    assert!(up.try_wait().unwrap().is_none(), "the launcher gave up");
+    sigterm(&up);
+    assert!(up.wait().unwrap().success());
+}

@@ -19,9 +19,12 @@ use std::time::{Duration, Instant};
 pub const READY_TIMEOUT_MS: u64 = 10_000;
 /// How long a stopping service may take to drain.
 pub const SERVICE_STOP_TIMEOUT_MS: u64 = 10_000;
-/// A service that crashes is restarted, but not more often than this within a minute; past
-/// that the launcher stops everything and says which one.
-pub const MAX_RESTARTS_PER_MINUTE: usize = 5;
+/// A process that exits is started again after this pause, doubled for each earlier exit
+/// within [`CRASH_WINDOW_SECS`], up to [`MAX_RESTART_DELAY_MS`]: a crash loop slows down but
+/// the launcher never gives up on a service or on the server.
+pub const FIRST_RESTART_DELAY_MS: u64 = 250;
+pub const MAX_RESTART_DELAY_MS: u64 = 30_000;
+pub const CRASH_WINDOW_SECS: u64 = 60;
 const SUPERVISE_TICK_MS: u64 = 250;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -96,7 +99,28 @@ fn lock_data_dir(data: &DataDir) -> anyhow::Result<DataDirLock> {
 struct Supervised {
     proc: ServiceProc,
     child: Child,
-    restarts: Vec<Instant>,
+    backoff: Backoff,
+    /// Set while the process is down, waiting out its pause.
+    restart_at: Option<Instant>,
+}
+
+/// The pause before starting a process again: longer the more often it exited lately.
+#[derive(Debug, Default)]
+struct Backoff {
+    exits: Vec<Instant>,
+}
+
+impl Backoff {
+    fn after_exit(&mut self, now: Instant) -> Duration {
+        let window = Duration::from_secs(CRASH_WINDOW_SECS);
+        self.exits.retain(|t| now.duration_since(*t) < window);
+        self.exits.push(now);
+        let doublings = u32::try_from(self.exits.len() - 1)
+            .unwrap_or(u32::MAX)
+            .min(16);
+        let ms = FIRST_RESTART_DELAY_MS.saturating_mul(1 << doublings);
+        Duration::from_millis(ms.min(MAX_RESTART_DELAY_MS))
+    }
 }
 
 struct Launch<'a> {
@@ -161,7 +185,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     if let Some(pid) = natsd::stop_stale(&data.nats_run())? {
         eprintln!("stopped nats-server {pid} left running by an earlier launcher on this data dir");
     }
-    let mut server = NatsServer::start(&ServerConfig {
+    let mut server_cfg = ServerConfig {
         binary: natsd::find_server()?,
         conf,
         port: (args.port != 0).then_some(args.port),
@@ -172,7 +196,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             0 => Vec::new(),
             p => vec![(natsd::WS_PORT_ENV.to_string(), p.to_string())],
         },
-    })?;
+    };
+    let mut server = NatsServer::start(&server_cfg)?;
+    // A restarted server comes back on the same ports, so every client finds it again.
+    server_cfg.port = Some(server.port());
+    if let Some(ws) = server.ws_url().and_then(|u| u.rsplit(':').next()) {
+        server_cfg.env = vec![(natsd::WS_PORT_ENV.to_string(), ws.to_string())];
+    }
     let server_started = Instant::now();
     let url = server.url().to_string();
 
@@ -209,7 +239,8 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             children.push(Supervised {
                 proc: *proc,
                 child: launch.spawn(*proc)?,
-                restarts: Vec::new(),
+                backoff: Backoff::default(),
+                restart_at: None,
             });
         }
         let operator = bus::connect(
@@ -256,7 +287,13 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         data.root().display()
     );
 
-    let result = supervise(&launch, &mut children, &mut server, &shutdown).await;
+    let result = supervise(
+        &launch,
+        &mut children,
+        (&mut server, &server_cfg),
+        &shutdown,
+    )
+    .await;
     if let Some(w) = web.as_mut() {
         w.stop().await;
     }
@@ -343,37 +380,74 @@ async fn wait_ready(
 async fn supervise(
     launch: &Launch<'_>,
     children: &mut [Supervised],
-    server: &mut NatsServer,
+    (server, server_cfg): (&mut NatsServer, &ServerConfig),
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
+    let mut server_backoff = Backoff::default();
+    let mut server_restart_at: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.wait() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(SUPERVISE_TICK_MS)) => {}
         }
-        // Without the server nothing works; say so and stop rather than leave services
-        // retrying against a port nobody answers.
-        if let Some(status) = server.exited() {
-            bail!("nats-server exited ({status}); see logs/nats-server.log. Stopping everything");
+        let now = Instant::now();
+        // The server comes back on the same ports with the same store; the services and
+        // every client reconnect to it by themselves.
+        match server_restart_at {
+            Some(at) if now >= at => match NatsServer::start(server_cfg) {
+                Ok(s) => {
+                    *server = s;
+                    server_restart_at = None;
+                    eprintln!("nats-server restarted at {}", server.url());
+                }
+                Err(e) => {
+                    let pause = server_backoff.after_exit(now);
+                    eprintln!(
+                        "nats-server did not start again ({e:#}); next try in {:.1} s",
+                        pause.as_secs_f64()
+                    );
+                    server_restart_at = Some(now + pause);
+                }
+            },
+            Some(_) => {}
+            None => {
+                if let Some(status) = server.exited() {
+                    let pause = server_backoff.after_exit(now);
+                    eprintln!(
+                        "nats-server exited ({status}; see logs/nats-server.log); restarting in {:.1} s",
+                        pause.as_secs_f64()
+                    );
+                    server_restart_at = Some(now + pause);
+                }
+            }
         }
         for s in children.iter_mut() {
+            supervise_service(launch, s, now)?;
+        }
+    }
+}
+
+/// Starts a service again once its pause is over, or notices it exited and sets the pause.
+fn supervise_service(launch: &Launch<'_>, s: &mut Supervised, now: Instant) -> anyhow::Result<()> {
+    match s.restart_at {
+        Some(at) if now >= at => {
+            s.child = launch.spawn(s.proc)?;
+            s.restart_at = None;
+        }
+        Some(_) => {}
+        None => {
             if let Some(status) = s.child.try_wait()? {
-                let now = Instant::now();
-                s.restarts
-                    .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-                if s.restarts.len() >= MAX_RESTARTS_PER_MINUTE {
-                    bail!(
-                        "{} keeps exiting ({status}, {} restarts in a minute); stopping. See its log under logs/",
-                        s.proc.name,
-                        s.restarts.len()
-                    );
-                }
-                eprintln!("{} exited ({status}); restarting", s.proc.name);
-                s.restarts.push(now);
-                s.child = launch.spawn(s.proc)?;
+                let pause = s.backoff.after_exit(now);
+                eprintln!(
+                    "{} exited ({status}); restarting in {:.1} s (see its log under logs/)",
+                    s.proc.name,
+                    pause.as_secs_f64()
+                );
+                s.restart_at = Some(now + pause);
             }
         }
     }
+    Ok(())
 }
 
 /// Stops services in reverse start order, then the server.
@@ -435,5 +509,26 @@ pub fn read_ready_line(stdout: std::process::ChildStdout) -> anyhow::Result<Read
             Some(Err(e)) => anyhow::bail!("reading posfee up's output: {e}"),
             None => anyhow::bail!("posfee up ended before it was ready: {before:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pauses_double_with_each_exit_in_the_window_up_to_the_cap_and_reset_after_it() {
+        let mut b = Backoff::default();
+        let t0 = Instant::now();
+        let pauses: Vec<u64> = (0..10)
+            .map(|i| b.after_exit(t0 + Duration::from_millis(i)).as_millis() as u64)
+            .collect();
+        assert_eq!(&pauses[..4], [250, 500, 1000, 2000]);
+        assert_eq!(pauses[9], MAX_RESTART_DELAY_MS);
+        let later = t0 + Duration::from_secs(CRASH_WINDOW_SECS + 1);
+        assert_eq!(
+            b.after_exit(later).as_millis() as u64,
+            FIRST_RESTART_DELAY_MS
+        );
     }
 }
