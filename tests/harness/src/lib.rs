@@ -39,6 +39,8 @@ pub const CONDITION_TIMEOUT_MS: u64 = 10_000;
 pub struct ServiceOptions {
     pub clock: Arc<dyn Clock>,
     pub rules_dir: PathBuf,
+    /// The identity service's limit on new phones' enrolments.
+    pub enrol_rate: posfee_identity::limit::Rate,
 }
 
 impl Default for ServiceOptions {
@@ -46,6 +48,7 @@ impl Default for ServiceOptions {
         Self {
             clock: Arc::new(SystemClock),
             rules_dir: posfee_deploy::rules_dir::shipped(),
+            enrol_rate: posfee_identity::DEFAULT_ENROL_RATE,
         }
     }
 }
@@ -289,7 +292,7 @@ impl Harness {
                         issuer_seed: posfee_client::creds::read_seed(
                             &self.creds.callout_issuer_file(),
                         )?,
-                        enrol_rate: posfee_identity::DEFAULT_ENROL_RATE,
+                        enrol_rate: opts.enrol_rate,
                         new_key_rate: posfee_identity::DEFAULT_NEW_KEY_RATE,
                     },
                     clock,
