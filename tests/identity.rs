@@ -1,5 +1,7 @@
 //! Phones enrolling their own keys through the identity service: what is refused, and that a
 //! refusal changes nothing. (Who may connect and revocation: tests/bus_roles.rs.)
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use posfee_client::{bus, enrol};
 use posfee_harness::{Harness, ServiceOptions};
