@@ -11,19 +11,64 @@ use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::{self, Identity, Role, ServiceName};
 use posfee_schemas::ErrorCode;
 
-/// A harness whose identity service enrols `burst` phones and then no more.
-async fn with_enrolments(burst: f64) -> Harness {
+/// A harness whose identity service runs with `opts`.
+async fn with_identity(opts: ServiceOptions) -> Harness {
     let mut h = Harness::start().await.unwrap();
     h.stop_service(ServiceName::Identity).await.unwrap();
-    let opts = ServiceOptions {
+    h.start_service(ServiceName::Identity, opts).await.unwrap();
+    h
+}
+
+/// A harness whose identity service enrols `burst` phones and then no more.
+async fn with_enrolments(burst: f64) -> Harness {
+    with_identity(ServiceOptions {
         enrol_rate: Rate {
             per_sec: 0.0,
             burst,
         },
         ..Default::default()
-    };
-    h.start_service(ServiceName::Identity, opts).await.unwrap();
-    h
+    })
+    .await
+}
+
+#[tokio::test]
+async fn unknown_keys_from_one_address_are_let_in_only_so_often_and_enrolled_phones_always() {
+    let h = with_identity(ServiceOptions {
+        new_key_rate: Rate {
+            per_sec: 0.0,
+            burst: 3.0,
+        },
+        ..Default::default()
+    })
+    .await;
+    // An enrolled phone (its own connects do not count) ...
+    let (device, _) = h.phone().await.unwrap();
+    // ... then unknown keys: the first ones connect (the probe can succeed), the next is refused.
+    let mut outcomes = Vec::new();
+    for _ in 0..3 {
+        let seed = enrol::new_key().unwrap();
+        let d = posfee_client::creds::device_id(&seed).unwrap();
+        outcomes.push(
+            bus::connect(h.url(), Identity::Device(d), Some(seed), "t")
+                .await
+                .is_ok(),
+        );
+    }
+    assert_eq!(
+        outcomes,
+        [true, true, false],
+        "the phone's own enrolment took one"
+    );
+    // The enrolled phone still connects: the limit is on keys nobody enrolled.
+    let seed = std::fs::read_to_string(h.seed_file(&Identity::Device(device.clone()))).unwrap();
+    bus::connect(
+        h.url(),
+        Identity::Device(device),
+        Some(seed.trim().to_string()),
+        "t",
+    )
+    .await
+    .unwrap();
 }
 
 fn code(e: &posfee_client::CallError) -> Option<ErrorCode> {

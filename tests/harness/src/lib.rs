@@ -41,6 +41,8 @@ pub struct ServiceOptions {
     pub rules_dir: PathBuf,
     /// The identity service's limit on new phones' enrolments.
     pub enrol_rate: posfee_identity::limit::Rate,
+    /// The identity service's limit on connections of unknown keys per client address.
+    pub new_key_rate: posfee_identity::limit::Rate,
 }
 
 impl Default for ServiceOptions {
@@ -49,6 +51,7 @@ impl Default for ServiceOptions {
             clock: Arc::new(SystemClock),
             rules_dir: posfee_deploy::rules_dir::shipped(),
             enrol_rate: posfee_identity::DEFAULT_ENROL_RATE,
+            new_key_rate: posfee_identity::DEFAULT_NEW_KEY_RATE,
         }
     }
 }
@@ -293,7 +296,7 @@ impl Harness {
                             &self.creds.callout_issuer_file(),
                         )?,
                         enrol_rate: opts.enrol_rate,
-                        new_key_rate: posfee_identity::DEFAULT_NEW_KEY_RATE,
+                        new_key_rate: opts.new_key_rate,
                     },
                     clock,
                     s,
