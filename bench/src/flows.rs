@@ -3,7 +3,8 @@
 //! libraries, mode A and B alternating, against a system it starts itself (or a running
 //! one), measured against the bus's own request-reply limit in the same run.
 
-use anyhow::{bail, Context};
+use crate::system::{self, OwnSystem};
+use anyhow::bail;
 use chrono::{DateTime, Utc};
 use hdrhistogram::Histogram;
 use posfee_client::{bus, creds, SystemClock};
@@ -29,7 +30,6 @@ use posfee_schemas::subjects::{self, Identity as BusIdentity, Role};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Mutex};
@@ -178,60 +178,33 @@ impl Bus {
 struct System {
     data: DataDir,
     bus: Bus,
-    up: Option<Child>,
-    _tmp: Option<PathBuf>,
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        if let Some(mut up) = self.up.take() {
-            posfee_deploy::natsd::terminate(&mut up, Duration::from_secs(20));
-        }
-        if let Some(tmp) = &self._tmp {
-            let _ = std::fs::remove_dir_all(tmp);
-        }
-    }
+    /// The system the bench started itself, if it did; stopped when the bench ends.
+    _own: Option<OwnSystem>,
 }
 
 fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
-    if let Some(dir) = &args.data_dir {
-        let data = DataDir::new(dir);
-        let url = match &args.nats_url {
-            Some(u) => u.clone(),
-            None => running_url(&data)?,
-        };
-        let bus = Bus {
-            url,
-            data: data.clone(),
-        };
-        return Ok(System {
-            data,
-            bus,
-            up: None,
-            _tmp: None,
-        });
-    }
-    let tmp = std::env::temp_dir().join(format!("posfee-bench-flows-{}", std::process::id()));
-    let data = DataDir::new(tmp.join("data"));
-    let mut up = Command::new(std::env::current_exe()?)
-        .args(["up", "--port", "0", "--data-dir"])
-        .arg(data.root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting posfee up")?;
-    let stdout = up.stdout.take().context("no stdout")?;
-    let ready = posfee_operator::up::read_ready_line(stdout)?;
-    std::thread::spawn(move || for _ in ready.rest {});
+    let (data, url, own) = match &args.data_dir {
+        Some(dir) => {
+            let data = DataDir::new(dir);
+            let url = match &args.nats_url {
+                Some(u) => u.clone(),
+                None => running_url(&data)?,
+            };
+            (data, url, None)
+        }
+        None => {
+            let own = OwnSystem::start("flows", &[])?;
+            (own.data.clone(), running_url(&own.data)?, Some(own))
+        }
+    };
     let bus = Bus {
-        url: running_url(&data)?,
+        url,
         data: data.clone(),
     };
     Ok(System {
         data,
         bus,
-        up: Some(up),
-        _tmp: Some(tmp),
+        _own: own,
     })
 }
 
@@ -791,31 +764,14 @@ async fn settled_count(sys: &System) -> anyhow::Result<u64> {
     Ok(report.settled as u64)
 }
 
-/// The processes of the system under test: each service serving this data dir, its
-/// nats-server, and this bench (the simulated kiosks and phones), by name.
 /// The bench's own entry in the per-process maps: the simulated kiosks and phones.
 const CLIENT_PROCESS: &str = "bench (kiosks and phones)";
 
+/// The processes of the system under test (each service serving this data dir and its
+/// nats-server) and this bench (the simulated kiosks and phones), by name.
 fn system_processes(data: &DataDir) -> Vec<(String, PathBuf)> {
     let mut out = vec![(CLIENT_PROCESS.to_string(), PathBuf::from("/proc/self"))];
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in entries.flatten() {
-        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-        for svc in posfee_deploy::services::SERVICES {
-            let needle = format!("--store-dir {}", data.service(svc.dir()).display());
-            if cmd.contains(&needle) {
-                out.push((svc.dir().to_string(), entry.path()));
-            }
-        }
-        if cmd.contains("nats-server") && cmd.contains(&data.nats_run().display().to_string()) {
-            out.push(("nats-server".into(), entry.path()));
-        }
-    }
+    out.extend(system::processes(data));
     out
 }
 
@@ -823,15 +779,8 @@ fn system_processes(data: &DataDir) -> Vec<(String, PathBuf)> {
 fn peak_rss(data: &DataDir) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, proc_dir) in system_processes(data) {
-        if let Ok(status) = std::fs::read_to_string(proc_dir.join("status")) {
-            if let Some(kb) = status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-            {
-                out.insert(name, kb / 1024.0);
-            }
+        if let Some(mib) = system::status_mib(&proc_dir, "VmHWM") {
+            out.insert(name, mib);
         }
     }
     out
@@ -863,20 +812,6 @@ fn cpu_ms(data: &DataDir) -> BTreeMap<String, f64> {
     out
 }
 
-fn dir_bytes(p: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(p) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
 /// Each store's size on disk, scaled to 10,000 settled payments.
 fn store_sizes(data: &DataDir, settled: u64) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
@@ -887,12 +822,12 @@ fn store_sizes(data: &DataDir, settled: u64) -> BTreeMap<String, f64> {
     for svc in posfee_deploy::services::SERVICES {
         out.insert(
             svc.dir().to_string(),
-            dir_bytes(&data.service(svc.dir())) as f64 * scale,
+            system::dir_bytes(&data.service(svc.dir())) as f64 * scale,
         );
     }
     out.insert(
         "jetstream".into(),
-        dir_bytes(&data.jetstream()) as f64 * scale,
+        system::dir_bytes(&data.jetstream()) as f64 * scale,
     );
     out
 }

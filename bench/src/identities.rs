@@ -12,6 +12,7 @@
 //! - revocation: from `posfee keys revoke device` (the request) to the phone's connection
 //!   being closed by the server.
 
+use crate::system::{self, OwnSystem};
 use anyhow::Context;
 use hdrhistogram::Histogram;
 use posfee_client::{bus, enrol};
@@ -22,7 +23,6 @@ use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::{Identity, Role};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -78,7 +78,7 @@ pub struct Results {
 const BENCH_ENROL_RATE: &str = "1000000";
 
 pub async fn run(args: BenchIdentitiesArgs, json: bool) -> anyhow::Result<()> {
-    let sys = System::start()?;
+    let sys = OwnSystem::start("identities", &[("POSFEE_ENROL_RATE", BENCH_ENROL_RATE)])?;
     let url = running_url(&sys.data)?;
     let askers = enrol_askers(&url, args.askers).await?;
     let mut r = Results {
@@ -98,10 +98,11 @@ pub async fn run(args: BenchIdentitiesArgs, json: bool) -> anyhow::Result<()> {
     let revoke_h = revocations(&sys.data, &url, &phones).await?;
     (r.revoke_p50_ms, r.revoke_p99_ms) = p50_p99(&revoke_h);
     r.revoke_max_ms = revoke_h.max() as f64 / 1000.0;
-    r.server_rss_mib = rss_mib(sys.server_pid()?);
-    r.identity_rss_mib = rss_mib(sys.identity_pid()?);
-    r.identity_store_mib = dir_bytes(&sys.data.service(Role::Identity.as_str())) as f64 / 1048576.0;
-    (r.server_config_check_ms, r.server_reload_ms) = sys.config_times()?;
+    r.server_rss_mib = rss_mib(&sys.data, "nats-server")?;
+    r.identity_rss_mib = rss_mib(&sys.data, Role::Identity.as_str())?;
+    r.identity_store_mib =
+        system::dir_bytes(&sys.data.service(Role::Identity.as_str())) as f64 / 1048576.0;
+    (r.server_config_check_ms, r.server_reload_ms) = config_times(&sys.data)?;
     report(&r, json, args.out.as_deref())
 }
 
@@ -299,124 +300,25 @@ async fn revocations(
     Ok(h)
 }
 
-fn rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
+/// The resident memory of the system's process named `name` (`nats-server`, `identity` …).
+fn rss_mib(data: &DataDir, name: &str) -> anyhow::Result<f64> {
+    system::processes(data)
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .and_then(|(_, proc_dir)| system::status_mib(&proc_dir, "VmRSS"))
+        .with_context(|| format!("no {name} process serving {}", data.root().display()))
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|e| match e.metadata() {
-            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-/// The bench's own system: `posfee up` in a temp dir, stopped on drop.
-struct System {
-    data: DataDir,
-    up: Option<Child>,
-    tmp: PathBuf,
-}
-
-impl System {
-    fn start() -> anyhow::Result<System> {
-        let tmp =
-            std::env::temp_dir().join(format!("posfee-bench-identities-{}", std::process::id()));
-        let data = DataDir::new(tmp.join("data"));
-        let mut up = Command::new(std::env::current_exe()?)
-            .args(["up", "--port", "0", "--data-dir"])
-            .arg(data.root())
-            .env("POSFEE_ENROL_RATE", BENCH_ENROL_RATE)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .context("starting posfee up")?;
-        let stdout = up.stdout.take().context("no stdout")?;
-        let ready = posfee_operator::up::read_ready_line(stdout)?;
-        std::thread::spawn(move || for _ in ready.rest {});
-        Ok(System {
-            data,
-            up: Some(up),
-            tmp,
-        })
-    }
-
-    fn server_pid(&self) -> anyhow::Result<u32> {
-        find_pid("nats-server", &self.data.root().display().to_string())
-    }
-
-    fn identity_pid(&self) -> anyhow::Result<u32> {
-        find_pid("posfee-identity", &self.data.root().display().to_string())
-    }
-
-    /// `nats-server -t` on the running configuration, and a SIGHUP reload until the log says so.
-    fn config_times(&self) -> anyhow::Result<(f64, f64)> {
-        let binary = posfee_deploy::natsd::find_server()?;
-        let t = Instant::now();
-        posfee_deploy::natsd::check_config(
-            &binary,
-            &self.data.server_conf(),
-            &self.data.jetstream(),
-        )?;
-        let check_ms = t.elapsed().as_secs_f64() * 1000.0;
-        let log = self.data.logs().join(posfee_deploy::natsd::SERVER_LOG);
-        let count = || {
-            std::fs::read_to_string(&log)
-                .unwrap_or_default()
-                .matches("Reloaded server configuration")
-                .count()
-        };
-        let before = count();
-        let pid = i32::try_from(self.server_pid()?)?;
-        let t = Instant::now();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid),
-            nix::sys::signal::Signal::SIGHUP,
-        )?;
-        while count() == before {
-            anyhow::ensure!(
-                t.elapsed() < Duration::from_secs(30),
-                "the server did not reload"
-            );
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        Ok((check_ms, t.elapsed().as_secs_f64() * 1000.0))
-    }
-}
-
-impl Drop for System {
-    fn drop(&mut self) {
-        if let Some(mut up) = self.up.take() {
-            posfee_deploy::natsd::terminate(&mut up, Duration::from_secs(20));
-        }
-        let _ = std::fs::remove_dir_all(&self.tmp);
-    }
-}
-
-/// The pid of the process named `name` whose command line mentions `needle`.
-fn find_pid(name: &str, needle: &str) -> anyhow::Result<u32> {
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        let program = cmdline.split(' ').next().unwrap_or_default();
-        if program.ends_with(name) && cmdline.contains(needle) {
-            return Ok(pid);
-        }
-    }
-    anyhow::bail!("no {name} process running for {needle}")
+/// `nats-server -t` on the running configuration, and a reload (SIGHUP until the server's log
+/// says it is in force), each timed.
+fn config_times(data: &DataDir) -> anyhow::Result<(f64, f64)> {
+    let binary = posfee_deploy::natsd::find_server()?;
+    let t = Instant::now();
+    posfee_deploy::natsd::check_config(&binary, &data.server_conf(), &data.jetstream())?;
+    let check_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let t = Instant::now();
+    let log = data.logs().join(posfee_deploy::natsd::SERVER_LOG);
+    posfee_deploy::natsd::reload(&data.nats_run(), &log)?
+        .context("no nats-server running to reload")?;
+    Ok((check_ms, t.elapsed().as_secs_f64() * 1000.0))
 }

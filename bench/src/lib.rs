@@ -4,3 +4,4 @@
 pub mod flows;
 pub mod identities;
 pub mod query;
+pub mod system;

@@ -159,6 +159,48 @@ pub fn check_config(binary: &Path, conf: &Path, store_dir: &Path) -> anyhow::Res
 /// The server's log file name under `<data-dir>/logs/`.
 pub const SERVER_LOG: &str = "nats-server.log";
 
+/// What nats-server logs once a reload has taken effect.
+const RELOADED: &str = "Reloaded server configuration";
+/// How long a reload may take to show in the server's log.
+pub const RELOAD_TIMEOUT_MS: u64 = 10_000;
+
+/// Has the server running on this data dir re-read its configuration (SIGHUP) and waits until
+/// its log says the new configuration is in force. Returns the server's pid, or `None` when
+/// no server is running there. (Kiosks and phones are not in the configuration: issuing and
+/// revoking keys needs no reload; `posfee bench identities` times one.)
+pub fn reload(run_dir: &Path, log_file: &Path) -> anyhow::Result<Option<u32>> {
+    let Some(pid) = running_pid(run_dir) else {
+        return Ok(None);
+    };
+    let count = |text: &str| text.matches(RELOADED).count();
+    let before = count(&std::fs::read_to_string(log_file).unwrap_or_default());
+    use nix::sys::signal::{kill, Signal};
+    kill(nix::unistd::Pid::from_raw(pid), Signal::SIGHUP)
+        .with_context(|| format!("signalling nats-server {pid}"))?;
+    let deadline = Instant::now() + Duration::from_millis(RELOAD_TIMEOUT_MS);
+    loop {
+        let log = std::fs::read_to_string(log_file).unwrap_or_default();
+        if count(&log) > before {
+            return Ok(u32::try_from(pid).ok());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "nats-server {pid} did not confirm the reload within {RELOAD_TIMEOUT_MS} ms; see {}",
+                log_file.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The pid of the nats-server that writes its ports file into `run_dir`, if it still runs.
+fn running_pid(run_dir: &Path) -> Option<i32> {
+    ports_files(run_dir)
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .find(|pid| is_our_server(*pid, run_dir))
+}
+
 /// The ports files in `run_dir` (`nats-server_<pid>.ports`) with the pid each names.
 fn ports_files(run_dir: &Path) -> Vec<(i32, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(run_dir) else {
