@@ -101,18 +101,40 @@ impl Callout {
             Ok(Lookup::Revoked(holder)) => {
                 Verdict::Refused(format!("the key of {holder} was revoked"))
             }
-            Ok(Lookup::Unknown) => match DeviceId::of_nkey(nkey) {
-                Ok(_) if !self.unknown.allow(&req.client_info.host) => Verdict::Refused(
-                    "too many new keys from this address; try again shortly".into(),
-                ),
-                Ok(d) => Verdict::Unenrolled(d),
-                Err(e) => Verdict::Refused(format!("not a phone key: {e}")),
-            },
+            Ok(Lookup::Unknown) => self.unknown_key(nkey, &req.client_info.host),
             Err(e) => {
                 tracing::error!(error = %e, "reading the key store");
                 Verdict::Refused("the identity store could not be read".into())
             }
         }
+    }
+
+    /// A key nobody issued: it may ask to enrol as the phone its fingerprint names, unless
+    /// that device id is another key's (it could then hear that phone's inbox) or its client
+    /// address brings too many new keys.
+    fn unknown_key(&self, nkey: &str, host: &str) -> Verdict {
+        let d = match DeviceId::of_nkey(nkey) {
+            Ok(d) => d,
+            Err(e) => return Verdict::Refused(format!("not a phone key: {e}")),
+        };
+        match self.store.current(&Holder::Device(d.clone())) {
+            Ok(None) => {}
+            Ok(Some(_)) => {
+                return Verdict::Refused(format!(
+                    "device id {d} belongs to another key; make a new key"
+                ))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reading the key store");
+                return Verdict::Refused("the identity store could not be read".into());
+            }
+        }
+        if !self.unknown.allow(host) {
+            return Verdict::Refused(
+                "too many new keys from this address; try again shortly".into(),
+            );
+        }
+        Verdict::Unenrolled(d)
     }
 
     /// The signed answer for the server: a user JWT with the verdict's permissions, or the
@@ -295,6 +317,34 @@ mod tests {
             c.verdict(&request(&kp, "n3")),
             Verdict::Refused(_)
         ));
+    }
+
+    #[test]
+    fn an_unknown_key_whose_device_id_another_key_holds_is_refused() {
+        let (c, _dir) = callout();
+        let enrolled = KeyPair::new_user();
+        let d = DeviceId::of_nkey(&enrolled.public_key()).unwrap();
+        c.store
+            .insert(&posfee_schemas::identity::IssuedKey {
+                holder: Holder::Device(d.clone()),
+                nkey: enrolled.public_key(),
+                issued_at: chrono::Utc::now(),
+                revoked_at: None,
+            })
+            .unwrap();
+        // The probe can succeed: the enrolled key is that phone, and an unknown key whose id
+        // is free may enrol.
+        assert_eq!(
+            c.verdict(&request(&enrolled, "n")),
+            Verdict::Known(Holder::Device(d.clone()))
+        );
+        let other = KeyPair::new_user().public_key();
+        let free = DeviceId::of_nkey(&other).unwrap();
+        assert_eq!(c.unknown_key(&other, "h"), Verdict::Unenrolled(free));
+        // A key with the enrolled one's fingerprint (spliced here; 40 bits to grind) is refused.
+        let clash = format!("{}{}", &enrolled.public_key()[..10], &other[10..]);
+        assert_eq!(DeviceId::of_nkey(&clash).unwrap(), d);
+        assert!(matches!(c.unknown_key(&clash, "h"), Verdict::Refused(_)));
     }
 
     #[test]
