@@ -19,7 +19,7 @@ use app::App;
 use futures::StreamExt;
 use limit::{Limiter, Rate};
 use posfee_client::{Clock, Shutdown};
-use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
+use posfee_runtime::serve::{self, record, Endpoints, Field, ServiceSpec};
 use posfee_schemas::subjects::{self, IdentityOp, ServiceName, AUTH_CALLOUT, QUEUE_GROUP};
 use posfee_store as rstore;
 use posfee_store::GroupCommit;
@@ -121,22 +121,25 @@ async fn answer_callouts(
             break;
         };
         let (client, callout) = (client.clone(), callout.clone());
-        tokio::spawn(async move {
-            answer(&client, &callout, msg).await;
-            drop(permit);
-        });
+        let span = tracing::info_span!(
+            "request",
+            service = SPEC.name,
+            endpoint = "auth-callout",
+            caller = tracing::field::Empty
+        );
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                answer(&client, &callout, msg).await;
+                drop(permit);
+            },
+            span,
+        ));
     }
     Ok(())
 }
 
+/// Answers one callout request, in the request's span (opened by the caller).
 async fn answer(client: &async_nats::Client, callout: &callout::Callout, msg: async_nats::Message) {
-    let span = tracing::info_span!(
-        "request",
-        service = SPEC.name,
-        endpoint = "auth-callout",
-        caller = tracing::field::Empty
-    );
-    let _guard = span.enter();
     let Some(reply) = msg.reply.clone() else {
         return;
     };
@@ -151,6 +154,11 @@ async fn answer(client: &async_nats::Client, callout: &callout::Callout, msg: as
         }
     };
     let verdict = callout.verdict(&request.nats);
+    match &verdict {
+        callout::Verdict::Known(holder) => record(Field::Caller, holder),
+        callout::Verdict::Unenrolled(device) => record(Field::Caller, device),
+        callout::Verdict::Refused(_) => {}
+    }
     match &verdict {
         callout::Verdict::Refused(why) => {
             tracing::info!(reason = %why, host = %request.nats.client_info.host, "connection refused")
