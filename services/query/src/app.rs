@@ -19,6 +19,9 @@ pub struct App {
     pub client: async_nats::Client,
     pub clock: Arc<dyn Clock>,
     pub applied: watch::Receiver<u64>,
+    /// The kiosks' presence bucket and the key directory, opened on first use.
+    pub terminals: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
+    pub keys: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
 }
 
 impl App {

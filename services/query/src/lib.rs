@@ -85,6 +85,8 @@ pub async fn run_reporting(
         client: client.clone(),
         clock,
         applied: applied_rx,
+        terminals: Default::default(),
+        keys: Default::default(),
     });
     let mut endpoints = Endpoints::new();
     for kind in QueryKind::ALL {

@@ -21,11 +21,20 @@ fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
     WireError::new(ErrorCode::Unavailable, format!("{doing}: {e}; try again"))
 }
 
-async fn bucket(app: &App, name: &str) -> Result<jetstream::kv::Store, WireError> {
-    jetstream::new(app.client.clone())
-        .get_key_value(name)
-        .await
-        .map_err(|e| unavailable("opening the bucket", e))
+/// The bucket `name`, opened once (a stream-info round trip) and kept: heartbeats and key
+/// look-ups come all day.
+async fn bucket<'a>(
+    app: &'a App,
+    cell: &'a tokio::sync::OnceCell<jetstream::kv::Store>,
+    name: &str,
+) -> Result<&'a jetstream::kv::Store, WireError> {
+    cell.get_or_try_init(|| async {
+        jetstream::new(app.client.clone())
+            .get_key_value(name)
+            .await
+            .map_err(|e| unavailable("opening the bucket", e))
+    })
+    .await
 }
 
 pub async fn seen(app: Arc<App>, msg: async_nats::Message) -> Handled {
@@ -46,7 +55,7 @@ pub async fn seen(app: Arc<App>, msg: async_nats::Message) -> Handled {
             ),
         ));
     }
-    let store = bucket(&app, subjects::TERMINALS_BUCKET).await?;
+    let store = bucket(&app, &app.terminals, subjects::TERMINALS_BUCKET).await?;
     let put = store.put(kiosk.as_str(), encode(&seen).into());
     match tokio::time::timeout(Duration::from_millis(BUCKET_TIMEOUT_MS), put).await {
         Ok(Ok(_)) => reply_ok(&seen),
@@ -60,7 +69,7 @@ pub async fn key(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let Some(purpose) = Purpose::of_directory(&req.purpose) else {
         return Err(WireError::field("purpose", "must be bill or settlement"));
     };
-    let store = bucket(&app, subjects::KEYS_BUCKET).await?;
+    let store = bucket(&app, &app.keys, subjects::KEYS_BUCKET).await?;
     let get = store.get(PublicKeyRecord::directory_key(purpose, &req.key_id));
     let raw = match tokio::time::timeout(Duration::from_millis(BUCKET_TIMEOUT_MS), get).await {
         Ok(Ok(raw)) => raw,
