@@ -15,48 +15,44 @@ pub(crate) async fn price(
     as_of: chrono::NaiveDate,
 ) -> Result<(Quote, Vec<posfee_tariff::Arrear>), WireError> {
     let tenant = tenant(app, req)?;
-    let facts = match app.store.facts(&req.tenant, &req.account) {
-        Ok(Some(f)) => f,
-        Ok(None) => {
-            // Imported a moment ago? Give the view a moment to catch up, then look again.
-            app.catch_up().await;
-            match app.store.facts(&req.tenant, &req.account) {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    return Err(WireError::new(
-                        ErrorCode::AccountNotFound,
-                        format!("no account {} at tenant {}", req.account, req.tenant),
-                    ))
-                }
-                Err(e) => return Err(internal(e)),
-            }
-        }
-        Err(e) => return Err(internal(e)),
-    };
     let opts = QuoteOptions {
         kinds: req.kinds.clone(),
         as_of,
         prepay_months: req.prepay_months,
         top_up: req.top_up,
     };
-    if let Some(0) = req.prepay_months {
-        return Err(WireError::field("prepay_months", "must be at least 1"));
-    }
-    match posfee_tariff::quote(tenant, &facts, &opts) {
-        Ok(quote) => Ok((quote, facts.arrears)),
-        // Readings imported a moment ago may not be in the view yet: nothing owed is said
-        // only once the view has caught up with the stream.
-        Err(QuoteError::NothingOwed) => {
-            app.catch_up().await;
-            let facts = match app.store.facts(&req.tenant, &req.account) {
-                Ok(Some(f)) => f,
-                Ok(None) => return Err(quote_error(QuoteError::NothingOwed)),
-                Err(e) => return Err(internal(e)),
-            };
-            let quote = posfee_tariff::quote(tenant, &facts, &opts).map_err(quote_error)?;
-            Ok((quote, facts.arrears))
+    let mut caught_up = false;
+    loop {
+        let priced = match app
+            .store
+            .facts(&req.tenant, &req.account)
+            .map_err(internal)?
+        {
+            None => Err(WireError::new(
+                ErrorCode::AccountNotFound,
+                format!("no account {} at tenant {}", req.account, req.tenant),
+            )),
+            Some(facts) => {
+                if let Some(0) = req.prepay_months {
+                    return Err(WireError::field("prepay_months", "must be at least 1"));
+                }
+                posfee_tariff::quote(tenant, &facts, &opts)
+                    .map(|quote| (quote, facts.arrears))
+                    .map_err(quote_error)
+            }
+        };
+        match priced {
+            // Imported a moment ago (the account, or readings that make it owe)? Unknown and
+            // nothing owed are said only once the view has caught up with the stream.
+            Err(e)
+                if !caught_up
+                    && matches!(e.code, ErrorCode::AccountNotFound | ErrorCode::NothingOwed) =>
+            {
+                app.catch_up().await;
+                caught_up = true;
+            }
+            done => return done,
         }
-        Err(e) => Err(quote_error(e)),
     }
 }
 
