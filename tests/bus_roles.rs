@@ -496,6 +496,18 @@ async fn every_service_runs_in_process_and_answers_discovery() {
     assert!(res.is_err(), "a stopped ledger still answers");
 }
 
+/// A kiosk listening on its receipts, the subscription in place at the server (so "never
+/// delivered" afterwards is not a race).
+async fn hearing_receipts(h: &Harness, id: &str) -> (async_nats::Client, async_nats::Subscriber) {
+    let client = h.terminal(id).await.unwrap();
+    let receipts = client
+        .subscribe(subjects::receipt(&kiosk(id)))
+        .await
+        .unwrap();
+    assert!(served(&client, Identity::Terminal(kiosk(id))).await);
+    (client, receipts)
+}
+
 /// What has reached `sub` by now: a round trip through the server on its connection first, so
 /// everything routed to it before has arrived.
 async fn arrived(
@@ -518,12 +530,7 @@ async fn a_service_answers_only_into_the_askers_own_inbox() {
     h.start_service(ServiceName::Paygate, ServiceOptions::default())
         .await
         .unwrap();
-    let victim = h.terminal("kiosk-02").await.unwrap();
-    let mut receipts = victim
-        .subscribe(subjects::receipt(&kiosk("kiosk-02")))
-        .await
-        .unwrap();
-    assert!(served(&victim, Identity::Terminal(kiosk("kiosk-02"))).await);
+    let (victim, mut receipts) = hearing_receipts(&h, "kiosk-02").await;
     let (device, phone) = h.phone().await.unwrap();
     let (other, other_phone) = h.phone().await.unwrap();
     let other_id = Identity::Device(other.clone());
@@ -605,11 +612,7 @@ async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
         .kiosk(&kiosk("kiosk-01"), Duration::from_secs(30), clock)
         .await
         .unwrap();
-    let victim = h.terminal("kiosk-02").await.unwrap();
-    let mut receipts = victim
-        .subscribe(subjects::receipt(&kiosk("kiosk-02")))
-        .await
-        .unwrap();
+    let (victim, mut receipts) = hearing_receipts(&h, "kiosk-02").await;
     let shown = posfee_pos_agent::bill::issue(
         &a,
         posfee_schemas::fee::QuoteRequest {
