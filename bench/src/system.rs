@@ -66,7 +66,9 @@ pub fn processes(data: &DataDir) -> Vec<(String, PathBuf)> {
                 out.push((svc.dir().to_string(), entry.path()));
             }
         }
-        if cmd.contains("nats-server") && cmd.contains(&data.nats_run().display().to_string()) {
+        // Every node's ports file is under <data-dir>/nats/ (node-<i>/run in a cluster).
+        let nats_dir = data.root().join("nats").display().to_string();
+        if cmd.contains("nats-server") && cmd.contains(&nats_dir) {
             out.push(("nats-server".into(), entry.path()));
         }
     }

@@ -12,7 +12,7 @@ pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
 /// Where the bus is and who we are on it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BusArgs {
-    /// NATS server URL.
+    /// NATS server URL, or a cluster's URLs separated by commas.
     #[arg(long, env = "POSFEE_NATS_URL", default_value = "nats://127.0.0.1:4222")]
     pub nats_url: String,
     /// File holding this process's nkey seed.
@@ -45,9 +45,28 @@ pub async fn connect(
         let who = watched.clone();
         async move { report_lost_key(&who, &event) }
     });
-    opts.connect(url)
+    opts.connect(server_addrs(url)?)
         .await
         .map_err(|e| connect_failure(url, &who, &e))
+}
+
+/// The servers in `url`: one URL, or a comma-separated list of a cluster's nodes (what
+/// `posfee up --cluster` writes and `--nats-url` accepts). The client connects to any that
+/// answers and moves to another when its node goes away.
+pub fn server_addrs(url: &str) -> anyhow::Result<Vec<async_nats::ServerAddr>> {
+    let addrs = url
+        .split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            u.parse::<async_nats::ServerAddr>()
+                .map_err(|e| anyhow::anyhow!("{u:?} is not a NATS server URL: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if addrs.is_empty() {
+        anyhow::bail!("no NATS server URL given (expected nats://host:port[,nats://host:port…])");
+    }
+    Ok(addrs)
 }
 
 /// A round trip through the server on `client`'s connection, for a kiosk or a phone (which
@@ -101,7 +120,7 @@ pub async fn connect_system(
         .custom_inbox_prefix(posfee_schemas::subjects::SYSTEM_INBOX)
         .connection_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
         .request_timeout(Some(Duration::from_millis(DEFAULT_REQUEST_TIMEOUT_MS)))
-        .connect(url)
+        .connect(server_addrs(url)?)
         .await
         .map_err(|e| {
             anyhow::anyhow!("connecting to {url} as the identity service's system user: {e}")

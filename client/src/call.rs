@@ -80,3 +80,33 @@ pub async fn call<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
     }
     codec::decode(&msg.payload).map_err(|source| CallError::Decode { subject, source })
 }
+
+/// How long [`call_fresh`] keeps asking while nobody is listening yet.
+pub const FRESH_INTEREST_MS: u64 = 2_000;
+
+/// [`call`] to a subscriber that may have only just appeared: a pairing's or a wallet's
+/// short-lived inbox. On a cluster, a subscription made on one node reaches the other nodes
+/// a moment later, and until then a request from a client on another node finds "no
+/// responders". So that answer is asked again, with growing pauses, for up to
+/// [`FRESH_INTEREST_MS`] before it is believed.
+pub async fn call_fresh<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: String,
+    req: &Req,
+    timeout: Option<Duration>,
+) -> Result<Rep, CallError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(FRESH_INTEREST_MS);
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match call(client, subject.clone(), req, timeout).await {
+            Err(CallError::NoResponders(s)) => {
+                if tokio::time::Instant::now() + pause > deadline {
+                    return Err(CallError::NoResponders(s));
+                }
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(250));
+            }
+            other => return other,
+        }
+    }
+}

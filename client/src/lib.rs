@@ -16,6 +16,6 @@ pub mod reply;
 pub mod screen;
 pub mod shutdown;
 
-pub use call::{call, CallError};
+pub use call::{call, call_fresh, CallError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use shutdown::Shutdown;

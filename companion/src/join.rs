@@ -4,7 +4,7 @@
 use crate::link::{self, KioskLink};
 use crate::verify::{self, VerifiedBill};
 use crate::Companion;
-use posfee_client::{call, CallError};
+use posfee_client::{call_fresh, CallError};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::sync::Arc;
@@ -29,7 +29,7 @@ pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill>
         bill_id: code.bill_id(),
         notify: Some(channel),
     };
-    let offer: BillOffer = call(
+    let offer: BillOffer = call_fresh(
         &c.client,
         subjects::pair(terminal, code.token()),
         &join,

@@ -4,6 +4,7 @@
 //! buckets, and the services the launcher runs. The test harness deploys the same way.
 
 pub mod authz;
+pub mod cluster;
 pub mod creds;
 pub mod identities;
 pub mod install;

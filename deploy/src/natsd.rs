@@ -246,6 +246,8 @@ pub struct ServerConfig {
     pub log_file: Option<PathBuf>,
     /// Extra environment for the server.
     pub env: Vec<(String, String)>,
+    /// This node's place in a cluster, or `None` for a server on its own.
+    pub cluster: Option<crate::cluster::ClusterNode>,
 }
 
 /// A running nats-server, stopped (then killed if need be) on `stop` or Drop.
@@ -283,6 +285,9 @@ impl NatsServer {
             // Its own process group: a Ctrl-C at the terminal reaches the launcher only, which
             // then stops the services before the server they drain through.
             .process_group(0);
+        if let Some(node) = &cfg.cluster {
+            cmd.args(node.args());
+        }
         match &cfg.log_file {
             Some(log) => {
                 if let Some(dir) = log.parent() {

@@ -7,12 +7,37 @@ use posfee_schemas::subjects::{Role, ServiceName};
 pub struct ServiceProc {
     pub name: ServiceName,
     pub role: Role,
+    /// Whether several instances may serve side by side: everything they must agree on is
+    /// in JetStream, and their own stores are views they rebuild from it. Today that is the
+    /// query service only: the ledger's and paygate's idempotency records and the identity
+    /// service's keys live in each instance's own store, so a second instance would not know
+    /// the first one's payments (ARCHITECTURE.md, "Past one machine", says what changes that).
+    pub replicable: bool,
 }
 
 impl ServiceProc {
     /// Folder under the data dir and log file name.
     pub fn dir(self) -> &'static str {
         self.role.as_str()
+    }
+
+    /// Folder and log name of instance `i` (1-based): the first keeps the plain name.
+    pub fn instance_dir(self, i: usize) -> String {
+        match i {
+            0 | 1 => self.dir().to_string(),
+            i => format!("{}-{i}", self.dir()),
+        }
+    }
+
+    /// How many instances run when `posfee up --instances n` asks for `n`: services whose
+    /// state is shared through JetStream run `n`; the others keep one (see README,
+    /// "Running on more than one machine").
+    pub fn instances(self, n: usize) -> usize {
+        if self.replicable {
+            n.max(1)
+        } else {
+            1
+        }
     }
 }
 
@@ -21,22 +46,27 @@ impl ServiceProc {
 pub const SERVICES: &[ServiceProc] = &[
     ServiceProc {
         name: ServiceName::Identity,
+        replicable: false,
         role: Role::Identity,
     },
     ServiceProc {
         name: ServiceName::Ledger,
+        replicable: false,
         role: Role::Ledger,
     },
     ServiceProc {
         name: ServiceName::Paygate,
+        replicable: false,
         role: Role::Paygate,
     },
     ServiceProc {
         name: ServiceName::FeeEngine,
+        replicable: false,
         role: Role::FeeEngine,
     },
     ServiceProc {
         name: ServiceName::Query,
+        replicable: true,
         role: Role::Query,
     },
 ];

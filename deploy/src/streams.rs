@@ -16,8 +16,9 @@ pub const TERMINAL_RECORD_MAX_BYTES: i32 = 1024;
 /// One public key and its labels.
 pub const PUBLIC_KEY_RECORD_MAX_BYTES: i32 = 1024;
 
-pub fn events_stream_config() -> stream::Config {
+pub fn events_stream_config(replicas: usize) -> stream::Config {
     stream::Config {
+        num_replicas: replicas,
         name: subjects::EVENTS_STREAM.to_string(),
         description: Some(
             "posfee events: bills, pairings, payments, terminals, reference data".into(),
@@ -59,10 +60,43 @@ async fn harden(js: &jetstream::Context, stream: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the events stream and the terminals bucket, or leaves them as they are.
-pub async fn ensure(client: &async_nats::Client) -> anyhow::Result<()> {
+/// How long a new cluster may take to elect its JetStream leader before [`ensure`] gives up.
+pub const CLUSTER_READY_TIMEOUT_MS: u64 = 30_000;
+
+/// Creates the events stream and the buckets with `replicas` copies each, or leaves them as
+/// they are. On a cluster that has just started, JetStream answers "temporarily unavailable"
+/// until its nodes have elected a leader: that is waited out, anything else is an error.
+pub async fn ensure(client: &async_nats::Client, replicas: usize) -> anyhow::Result<()> {
+    let deadline = std::time::Instant::now() + Duration::from_millis(CLUSTER_READY_TIMEOUT_MS);
+    loop {
+        match ensure_once(client, replicas).await {
+            Ok(()) => return Ok(()),
+            Err(e) if std::time::Instant::now() < deadline && not_ready_yet(&e) => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether JetStream refused only because the cluster has no leader yet (or did not answer).
+fn not_ready_yet(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}").to_lowercase();
+    [
+        "temporarily unavailable",
+        "timed out",
+        "timeout",
+        "no responders",
+        "no suitable peers",
+        "insufficient resources",
+    ]
+    .iter()
+    .any(|s| text.contains(s))
+}
+
+async fn ensure_once(client: &async_nats::Client, replicas: usize) -> anyhow::Result<()> {
     let js = jetstream::new(client.clone());
-    js.get_or_create_stream(events_stream_config())
+    js.get_or_create_stream(events_stream_config(replicas))
         .await
         .context("creating stream POSFEE_EVENTS")?;
     if js.get_key_value(subjects::TERMINALS_BUCKET).await.is_err() {
@@ -72,6 +106,7 @@ pub async fn ensure(client: &async_nats::Client) -> anyhow::Result<()> {
             history: 1,
             max_value_size: TERMINAL_RECORD_MAX_BYTES,
             storage: stream::StorageType::File,
+            num_replicas: replicas,
             ..Default::default()
         })
         .await
@@ -84,6 +119,7 @@ pub async fn ensure(client: &async_nats::Client) -> anyhow::Result<()> {
             history: 1,
             max_value_size: PUBLIC_KEY_RECORD_MAX_BYTES,
             storage: stream::StorageType::File,
+            num_replicas: replicas,
             ..Default::default()
         })
         .await

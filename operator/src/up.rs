@@ -54,6 +54,14 @@ pub struct UpArgs {
     /// checkout; `scripts/setup` builds it).
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    /// nats-server nodes to run as one cluster on this machine (loopback routes, a store
+    /// folder each), the local stand-in for as many hosts; streams then keep 3 copies.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
+    pub cluster: u16,
+    /// Instances of each service that can run side by side (see `posfee_deploy::services`);
+    /// requests are shared among them and any one may die.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub instances: u16,
 }
 
 /// Holds the data dir for one `posfee up`; released when the process exits, however it exits.
@@ -98,6 +106,8 @@ fn lock_data_dir(data: &DataDir) -> anyhow::Result<DataDirLock> {
 /// A service child process and how often it has been restarted lately.
 struct Supervised {
     proc: ServiceProc,
+    /// Which of the service's instances (1-based): its store folder and log are its own.
+    instance: usize,
     child: Child,
     backoff: Backoff,
     /// Set while the process is down, waiting out its pause.
@@ -132,7 +142,7 @@ struct Launch<'a> {
 }
 
 impl Launch<'_> {
-    fn spawn(&self, proc: ServiceProc) -> anyhow::Result<Child> {
+    fn spawn(&self, proc: ServiceProc, instance: usize) -> anyhow::Result<Child> {
         let bin = self.bin_dir.join(proc.name.as_str());
         if !bin.exists() {
             bail!(
@@ -141,7 +151,10 @@ impl Launch<'_> {
             );
         }
         std::fs::create_dir_all(self.data.logs())?;
-        let log_path = self.data.logs().join(format!("{}.log", proc.dir()));
+        let log_path = self
+            .data
+            .logs()
+            .join(format!("{}.log", proc.instance_dir(instance)));
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -153,7 +166,7 @@ impl Launch<'_> {
             .arg("--nkey-file")
             .arg(self.creds.seed_file(proc.role))
             .arg("--store-dir")
-            .arg(self.data.service(proc.dir()))
+            .arg(self.data.service(&proc.instance_dir(instance)))
             .arg("--exit-on-stdin-eof")
             .stdin(Stdio::piped())
             .process_group(0)
@@ -182,10 +195,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let creds = RoleCreds::ensure(&data.creds())?;
     let base = args.nats_conf.clone().unwrap_or_else(natsd::default_conf);
     let conf = natsd::write_config(&data, &base, &creds)?;
-    if let Some(pid) = natsd::stop_stale(&data.nats_run())? {
-        eprintln!("stopped nats-server {pid} left running by an earlier launcher on this data dir");
-    }
-    let mut server_cfg = ServerConfig {
+    let first = ServerConfig {
         binary: natsd::find_server()?,
         conf,
         port: (args.port != 0).then_some(args.port),
@@ -196,15 +206,31 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             0 => Vec::new(),
             p => vec![(natsd::WS_PORT_ENV.to_string(), p.to_string())],
         },
+        cluster: None,
     };
-    let mut server = NatsServer::start(&server_cfg)?;
-    // A restarted server comes back on the same ports, so every client finds it again.
-    server_cfg.port = Some(server.port());
-    if let Some(ws) = server.ws_url().and_then(|u| u.rsplit(':').next()) {
-        server_cfg.env = vec![(natsd::WS_PORT_ENV.to_string(), ws.to_string())];
+    let nodes_n = usize::from(args.cluster);
+    let mut nodes = Vec::new();
+    for cfg in posfee_deploy::cluster::plan(&data, &first, nodes_n)? {
+        if let Some(pid) = natsd::stop_stale(&cfg.run_dir)? {
+            eprintln!(
+                "stopped nats-server {pid} left running by an earlier launcher on this data dir"
+            );
+        }
+        match Node::start(cfg) {
+            Ok(node) => nodes.push(node),
+            Err(e) => {
+                stop_all(&mut [], &mut nodes);
+                return Err(e);
+            }
+        }
     }
     let server_started = Instant::now();
-    let url = server.url().to_string();
+    let url = nodes
+        .iter()
+        .map(|n| n.server.url())
+        .collect::<Vec<_>>()
+        .join(",");
+    let ws_url = nodes[0].server.ws_url().map(str::to_string);
 
     let admin = bus::connect(
         &url,
@@ -213,7 +239,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
         "posfee-up",
     )
     .await?;
-    posfee_deploy::streams::ensure(&admin).await?;
+    posfee_deploy::streams::ensure(&admin, posfee_deploy::cluster::replicas(nodes_n)).await?;
     drop(admin);
 
     let launch = Launch {
@@ -236,12 +262,15 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     // From here on, whatever fails stops what was started before it returns.
     let started = async {
         for proc in SERVICES {
-            children.push(Supervised {
-                proc: *proc,
-                child: launch.spawn(*proc)?,
-                backoff: Backoff::default(),
-                restart_at: None,
-            });
+            for instance in 1..=proc.instances(usize::from(args.instances)) {
+                children.push(Supervised {
+                    proc: *proc,
+                    instance,
+                    child: launch.spawn(*proc, instance)?,
+                    backoff: Backoff::default(),
+                    restart_at: None,
+                });
+            }
         }
         let operator = bus::connect(
             &url,
@@ -260,19 +289,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     match started {
         Ok(true) => {}
         Ok(false) => {
-            stop_all(&mut children, &mut server);
+            stop_all(&mut children, &mut nodes);
             println!("stopped: interrupted during start-up");
             return Ok(());
         }
         Err(e) => {
-            stop_all(&mut children, &mut server);
+            stop_all(&mut children, &mut nodes);
             return Err(e);
         }
     }
-    let mut web = match start_web(&args, server.ws_url()).await {
+    let mut web = match start_web(&args, ws_url.as_deref()).await {
         Ok(web) => web,
         Err(e) => {
-            stop_all(&mut children, &mut server);
+            stop_all(&mut children, &mut nodes);
             return Err(e);
         }
     };
@@ -280,26 +309,21 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     posfee_deploy::rules_dir::record(&data, &launch.rules)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
     println!(
-        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; {}; data in {}; Ctrl-C stops it",
+        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; {}; {}; data in {}; Ctrl-C stops it",
         names.join(", "),
         server_started.elapsed().as_millis(),
-        web_note(web.as_ref(), server.ws_url()),
+        shape_note(nodes_n, &children),
+        web_note(web.as_ref(), ws_url.as_deref()),
         data.root().display()
     );
 
-    let result = supervise(
-        &launch,
-        &mut children,
-        (&mut server, &server_cfg),
-        &shutdown,
-    )
-    .await;
+    let result = supervise(&launch, &mut children, &mut nodes, &shutdown).await;
     if let Some(w) = web.as_mut() {
         w.stop().await;
     }
     let _ = std::fs::remove_file(data.url_file());
     let _ = std::fs::remove_file(data.rules_file());
-    stop_all(&mut children, &mut server);
+    stop_all(&mut children, &mut nodes);
     println!("stopped: every process posfee up started has exited");
     result
 }
@@ -376,50 +400,21 @@ async fn wait_ready(
     Ok(())
 }
 
-/// Restarts crashed services until shutdown; gives up on one that keeps crashing.
+/// Restarts crashed services and server nodes until shutdown, each after its pause.
 async fn supervise(
     launch: &Launch<'_>,
     children: &mut [Supervised],
-    (server, server_cfg): (&mut NatsServer, &ServerConfig),
+    nodes: &mut [Node],
     shutdown: &Shutdown,
 ) -> anyhow::Result<()> {
-    let mut server_backoff = Backoff::default();
-    let mut server_restart_at: Option<Instant> = None;
     loop {
         tokio::select! {
             _ = shutdown.wait() => return Ok(()),
             _ = tokio::time::sleep(Duration::from_millis(SUPERVISE_TICK_MS)) => {}
         }
         let now = Instant::now();
-        // The server comes back on the same ports with the same store; the services and
-        // every client reconnect to it by themselves.
-        match server_restart_at {
-            Some(at) if now >= at => match NatsServer::start(server_cfg) {
-                Ok(s) => {
-                    *server = s;
-                    server_restart_at = None;
-                    eprintln!("nats-server restarted at {}", server.url());
-                }
-                Err(e) => {
-                    let pause = server_backoff.after_exit(now);
-                    eprintln!(
-                        "nats-server did not start again ({e:#}); next try in {:.1} s",
-                        pause.as_secs_f64()
-                    );
-                    server_restart_at = Some(now + pause);
-                }
-            },
-            Some(_) => {}
-            None => {
-                if let Some(status) = server.exited() {
-                    let pause = server_backoff.after_exit(now);
-                    eprintln!(
-                        "nats-server exited ({status}; see logs/nats-server.log); restarting in {:.1} s",
-                        pause.as_secs_f64()
-                    );
-                    server_restart_at = Some(now + pause);
-                }
-            }
+        for node in nodes.iter_mut() {
+            node.supervise(now);
         }
         for s in children.iter_mut() {
             supervise_service(launch, s, now)?;
@@ -427,11 +422,103 @@ async fn supervise(
     }
 }
 
+/// One nats-server node, and when it is to be started again after it died.
+struct Node {
+    server: NatsServer,
+    cfg: ServerConfig,
+    backoff: Backoff,
+    restart_at: Option<Instant>,
+}
+
+impl Node {
+    /// Starts the node, then pins its ports: a restarted node comes back where it was, so
+    /// every client and the other nodes find it again.
+    fn start(mut cfg: ServerConfig) -> anyhow::Result<Node> {
+        let server = NatsServer::start(&cfg)?;
+        cfg.port = Some(server.port());
+        if let Some(ws) = server.ws_url().and_then(|u| u.rsplit(':').next()) {
+            cfg.env.retain(|(k, _)| k != natsd::WS_PORT_ENV);
+            cfg.env
+                .push((natsd::WS_PORT_ENV.to_string(), ws.to_string()));
+        }
+        Ok(Node {
+            server,
+            cfg,
+            backoff: Backoff::default(),
+            restart_at: None,
+        })
+    }
+
+    /// The node comes back on the same ports with the same store (or, if its store folder
+    /// was lost, an empty one it refills from the other nodes); the services and every client
+    /// reconnect by themselves, to this node or another.
+    fn supervise(&mut self, now: Instant) {
+        let name = self.name();
+        match self.restart_at {
+            Some(at) if now >= at => match NatsServer::start(&self.cfg) {
+                Ok(s) => {
+                    self.server = s;
+                    self.restart_at = None;
+                    eprintln!("{name} restarted at {}", self.server.url());
+                }
+                Err(e) => {
+                    let pause = self.backoff.after_exit(now);
+                    eprintln!(
+                        "{name} did not start again ({e:#}); next try in {:.1} s",
+                        pause.as_secs_f64()
+                    );
+                    self.restart_at = Some(now + pause);
+                }
+            },
+            Some(_) => {}
+            None => {
+                if let Some(status) = self.server.exited() {
+                    let pause = self.backoff.after_exit(now);
+                    eprintln!(
+                        "{name} exited ({status}; see its log under logs/); restarting in {:.1} s",
+                        pause.as_secs_f64()
+                    );
+                    self.restart_at = Some(now + pause);
+                }
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        match &self.cfg.cluster {
+            Some(c) => format!("nats-server {}", c.server_name),
+            None => "nats-server".to_string(),
+        }
+    }
+}
+
+/// The ready line's word on how many server nodes and service instances run.
+fn shape_note(nodes: usize, children: &[Supervised]) -> String {
+    let many: Vec<String> = SERVICES
+        .iter()
+        .filter_map(|p| {
+            let n = children.iter().filter(|c| c.proc == *p).count();
+            (n > 1).then(|| format!("{n}× {}", p.name.as_str()))
+        })
+        .collect();
+    let servers = match nodes {
+        1 => "one nats-server".to_string(),
+        n => format!(
+            "a cluster of {n} nats-server nodes, streams kept on {}",
+            posfee_deploy::cluster::replicas(n)
+        ),
+    };
+    match many.is_empty() {
+        true => servers,
+        false => format!("{servers}; {}", many.join(", ")),
+    }
+}
+
 /// Starts a service again once its pause is over, or notices it exited and sets the pause.
 fn supervise_service(launch: &Launch<'_>, s: &mut Supervised, now: Instant) -> anyhow::Result<()> {
     match s.restart_at {
         Some(at) if now >= at => {
-            s.child = launch.spawn(s.proc)?;
+            s.child = launch.spawn(s.proc, s.instance)?;
             s.restart_at = None;
         }
         Some(_) => {}
@@ -450,12 +537,14 @@ fn supervise_service(launch: &Launch<'_>, s: &mut Supervised, now: Instant) -> a
     Ok(())
 }
 
-/// Stops services in reverse start order, then the server.
-fn stop_all(children: &mut [Supervised], server: &mut NatsServer) {
+/// Stops services in reverse start order, then the server nodes.
+fn stop_all(children: &mut [Supervised], nodes: &mut [Node]) {
     for s in children.iter_mut().rev() {
         natsd::terminate(&mut s.child, Duration::from_millis(SERVICE_STOP_TIMEOUT_MS));
     }
-    server.stop();
+    for node in nodes.iter_mut() {
+        node.server.stop();
+    }
 }
 
 /// The URL of the system running on `data`, for the other commands.

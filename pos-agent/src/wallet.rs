@@ -6,7 +6,7 @@
 
 use crate::bill::ShownBill;
 use crate::{events, Agent};
-use posfee_client::{call, CallError};
+use posfee_client::{call_fresh, CallError};
 use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{
@@ -71,7 +71,7 @@ pub async fn offer(
     };
     // The payer reads and confirms on the phone while we wait, so the request may take up
     // to the whole pairing time.
-    let asked = call::<_, WalletAnswer>(
+    let asked = call_fresh::<_, WalletAnswer>(
         &agent.client,
         subjects::wallet(device, code.token()),
         &offer,

@@ -88,6 +88,7 @@ impl Harness {
             run_dir: data.nats_run(),
             log_file: Some(data.logs().join(natsd::SERVER_LOG)),
             env: Vec::new(),
+            cluster: None,
         })?;
         let h = Harness {
             server,
@@ -97,7 +98,7 @@ impl Harness {
             _tmp: tmp,
         };
         let admin = h.connect(Role::Admin).await?;
-        posfee_deploy::streams::ensure(&admin).await?;
+        posfee_deploy::streams::ensure(&admin, 1).await?;
         let mut h = h;
         // No kiosk, phone or clerk connects without the identity service: it answers the
         // server's auth callout.
