@@ -78,6 +78,10 @@ pub struct BenchFlowsArgs {
     /// No progress line.
     #[arg(long)]
     pub quiet: bool,
+    /// The system the bench starts itself runs this many nats-server nodes as one cluster
+    /// (`posfee up --cluster`), streams on 3 replicas; ignored with --data-dir.
+    #[arg(long, default_value_t = 1, conflicts_with = "data_dir")]
+    pub cluster: u16,
 }
 
 #[derive(Debug, Default, Serialize, Clone)]
@@ -193,7 +197,8 @@ fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
             (data, url, None)
         }
         None => {
-            let own = OwnSystem::start("flows", &[])?;
+            let cluster = args.cluster.to_string();
+            let own = OwnSystem::start("flows", &[], &["--cluster", &cluster])?;
             (own.data.clone(), running_url(&own.data)?, Some(own))
         }
     };
@@ -779,8 +784,10 @@ fn system_processes(data: &DataDir) -> Vec<(String, PathBuf)> {
 fn peak_rss(data: &DataDir) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for (name, proc_dir) in system_processes(data) {
+        // The largest of several processes of one name (a cluster's nodes, instances).
         if let Some(mib) = system::status_mib(&proc_dir, "VmHWM") {
-            out.insert(name, mib);
+            let peak = out.entry(name).or_insert(0.0_f64);
+            *peak = peak.max(mib);
         }
     }
     out
@@ -807,7 +814,8 @@ fn cpu_ms(data: &DataDir) -> BTreeMap<String, f64> {
             .iter()
             .filter_map(|i| fields.get(*i).and_then(|v| v.parse::<f64>().ok()))
             .sum();
-        out.insert(name, ticks * 1000.0 / TICKS_PER_SEC);
+        // Several processes of one name (a cluster's nodes, a service's instances) add up.
+        *out.entry(name).or_insert(0.0) += ticks * 1000.0 / TICKS_PER_SEC;
     }
     out
 }
@@ -827,7 +835,8 @@ fn store_sizes(data: &DataDir, settled: u64) -> BTreeMap<String, f64> {
     }
     out.insert(
         "jetstream".into(),
-        system::dir_bytes(&data.jetstream()) as f64 * scale,
+        // Every node's store: all of <data-dir>/nats on a cluster.
+        system::dir_bytes(&data.root().join("nats")) as f64 * scale,
     );
     out
 }

@@ -78,7 +78,11 @@ pub struct Results {
 const BENCH_ENROL_RATE: &str = "1000000";
 
 pub async fn run(args: BenchIdentitiesArgs, json: bool) -> anyhow::Result<()> {
-    let sys = OwnSystem::start("identities", &[("POSFEE_ENROL_RATE", BENCH_ENROL_RATE)])?;
+    let sys = OwnSystem::start(
+        "identities",
+        &[("POSFEE_ENROL_RATE", BENCH_ENROL_RATE)],
+        &[],
+    )?;
     let url = running_url(&sys.data)?;
     let askers = enrol_askers(&url, args.askers).await?;
     let mut r = Results {

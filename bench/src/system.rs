@@ -17,12 +17,14 @@ pub struct OwnSystem {
 impl OwnSystem {
     /// Starts it (with `env` added to the launcher's, and so to its services') and returns
     /// once it printed its ready line. `name` tells the temp dirs of two benches apart.
-    pub fn start(name: &str, env: &[(&str, &str)]) -> anyhow::Result<OwnSystem> {
+    /// `up_args` go to `posfee up` (e.g. `--cluster 3`).
+    pub fn start(name: &str, env: &[(&str, &str)], up_args: &[&str]) -> anyhow::Result<OwnSystem> {
         let tmp = std::env::temp_dir().join(format!("posfee-bench-{name}-{}", std::process::id()));
         let data = DataDir::new(tmp.join("data"));
         let mut up = Command::new(std::env::current_exe()?)
             .args(["up", "--port", "0", "--data-dir"])
             .arg(data.root())
+            .args(up_args)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -2,9 +2,15 @@
 //! issued, a settlement, a refund, a registration): an answer given before is given again,
 //! but only once it is on disk; the write is one sled transaction that aborts if a concurrent
 //! twin took the key first, whose answer is then given instead; the write is flushed (group
-//! commit) before the answer, and only then do its staged outbox entries leave.
+//! commit) before the answer, and only then do its staged outbox entries leave. The answer
+//! waits until the stream has stored them (fsynced, on a majority of a cluster's nodes), so
+//! an acknowledged write survives the loss of this service's disk.
 
 use crate::outbox::Outbox;
+
+/// How long an answer waits for its write's events to be stored by the stream (on a majority
+/// of a cluster's nodes) before it says "ask again".
+pub const REPLICATION_WAIT_MS: u64 = 5_000;
 use posfee_schemas::{ErrorCode, WireError};
 use posfee_store::GroupCommit;
 use sled::transaction::TransactionError;
@@ -35,6 +41,11 @@ impl Once<'_> {
         match replay? {
             Some(answer) => {
                 self.durable().await?;
+                // What made it may still be on its way to the stream (the first attempt's
+                // publisher, or a restart's): everything staged so far must be stored first.
+                if let Some(newest) = self.outbox.and_then(Outbox::newest) {
+                    self.replicated(newest).await?;
+                }
                 Ok(Some(answer))
             }
             None => Ok(None),
@@ -64,11 +75,31 @@ impl Once<'_> {
         };
         self.durable().await?;
         if let Some(outbox) = self.outbox {
-            if !staged.is_empty() {
+            if let Some(newest) = staged.iter().max() {
                 outbox.committed(staged);
+                self.replicated(*newest).await?;
             }
         }
         Ok(answer)
+    }
+
+    /// Waits until the stream has stored everything staged up to `upto`; answers 503 (ask
+    /// again: the write is kept and will be published) if it cannot within
+    /// [`REPLICATION_WAIT_MS`].
+    async fn replicated(&self, upto: [u8; 8]) -> Result<(), WireError> {
+        let Some(outbox) = self.outbox else {
+            return Ok(());
+        };
+        outbox
+            .replicated(upto, std::time::Duration::from_millis(REPLICATION_WAIT_MS))
+            .await
+            .map_err(|_| {
+                tracing::warn!("a write's events were not stored by the stream in time");
+                WireError::new(
+                    ErrorCode::Unavailable,
+                    "recorded, but not yet stored by the event stream (no quorum?): ask again with the same id",
+                )
+            })
     }
 
     async fn durable(&self) -> Result<(), WireError> {

@@ -42,6 +42,12 @@ pub enum Outgoing {
     },
 }
 
+/// The stream had not stored a write's events within the wait (no quorum, or the server is
+/// away): the write is on this service's disk and will be published, but is not yet
+/// acknowledged.
+#[derive(Debug, Clone, Copy)]
+pub struct NotYetReplicated;
+
 #[derive(Clone)]
 pub struct Outbox {
     db: sled::Db,
@@ -50,6 +56,8 @@ pub struct Outbox {
     /// Keys whose transactions the handlers have already flushed (group commit): these can
     /// leave without the publisher flushing again.
     committed: Arc<std::sync::Mutex<HashSet<[u8; 8]>>>,
+    /// Woken whenever entries leave the outbox (stored by the stream, or sent).
+    left: Arc<Notify>,
 }
 
 /// Committed keys remembered at most; past this, keys no longer in the outbox are dropped
@@ -63,6 +71,7 @@ impl Outbox {
             tree: db.open_tree(OUTBOX_TREE)?,
             wake: Arc::new(Notify::new()),
             committed: Arc::new(std::sync::Mutex::new(HashSet::new())),
+            left: Arc::new(Notify::new()),
         })
     }
 
@@ -134,6 +143,36 @@ impl Outbox {
         self.tree.len()
     }
 
+    /// The newest entry staged so far, if any is still waiting.
+    pub fn newest(&self) -> Option<[u8; 8]> {
+        self.tree
+            .last()
+            .ok()
+            .flatten()
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+    }
+
+    /// Waits until every entry staged up to `upto` has left: each event stored by the
+    /// stream (on a majority of a cluster's nodes, fsynced), each message sent. An answer
+    /// that reports a write waits for this, so nothing is acknowledged that one lost disk
+    /// could take away. Gives up after `wait` and says so.
+    pub async fn replicated(&self, upto: [u8; 8], wait: Duration) -> Result<(), NotYetReplicated> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = self.left.notified();
+            tokio::pin!(left);
+            left.as_mut().enable();
+            match self.tree.range(..=upto).next() {
+                None => return Ok(()),
+                Some(Err(_)) => return Err(NotYetReplicated),
+                Some(Ok(_)) => {}
+            }
+            if tokio::time::timeout_at(deadline, left).await.is_err() {
+                return Err(NotYetReplicated);
+            }
+        }
+    }
+
     /// Publishes staged events in order until shutdown; after shutdown, one last pass so a
     /// clean stop leaves nothing behind when the server is there to take it.
     pub async fn run(self, client: async_nats::Client, shutdown: Shutdown) {
@@ -193,6 +232,7 @@ impl Outbox {
                 if let Err(e) = self.tree.remove(&key) {
                     tracing::warn!(error = %e, "could not clear a published outbox entry");
                 }
+                self.left.notify_waiters();
             }
             Err(e) => tracing::warn!(error = %e, "event not acknowledged; it will be sent again"),
         }
@@ -260,6 +300,7 @@ impl Outbox {
             for key in &sent_plain {
                 self.tree.remove(key)?;
             }
+            self.left.notify_waiters();
         }
         Ok(n)
     }

@@ -1,0 +1,329 @@
+//! A payment campaign against a real `posfee up`: accounts imported, a kiosk and two phones,
+//! payments made one after another with retries while something is being killed, and the
+//! books reconciled at the end. Shared by the kill -9 test and the cluster test.
+
+// Each test uses part of this module.
+#![allow(dead_code)]
+
+use posfee_client::{bus, call, creds, CallError};
+use posfee_harness::fixtures::{self, register_phone, Phone};
+use posfee_operator::reconcile::reconcile;
+use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
+use posfee_schemas::ids::*;
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::paygate::{PayOrder, PayRequest};
+use posfee_schemas::signed::{Purpose, Signed};
+use posfee_schemas::subjects::{self, Identity, Role};
+use posfee_schemas::ErrorCode;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
+
+/// Pids of the service processes serving `data`.
+pub fn service_pid(data: &Path, service: &str) -> Option<i32> {
+    let needle = format!("--store-dir {}", data.join(service).display());
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Ok(pid) = name.parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        if String::from_utf8_lossy(&cmd)
+            .replace('\0', " ")
+            .contains(&needle)
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+pub async fn connect(data: &Path, url: &str, role: Role) -> async_nats::Client {
+    let seed =
+        creds::read_seed(&posfee_deploy::layout::DataDir::new(data).role_seed(role)).unwrap();
+    bus::connect(url, role, Some(seed), "crash-test")
+        .await
+        .unwrap()
+}
+
+/// Issues a key with `posfee keys …` against the running system, as an operator would, and
+/// returns the seed file the command wrote.
+fn issue_key(data: &Path, what: &[&str]) -> std::path::PathBuf {
+    let out = Command::new(POSFEE)
+        .arg("keys")
+        .args(what)
+        .arg("--data-dir")
+        .arg(data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "posfee keys {what:?}: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seed = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("seed"))
+        .and_then(|l| l.trim().split(' ').next())
+        .unwrap_or_else(|| panic!("no seed file in {text}"));
+    std::path::PathBuf::from(seed)
+}
+
+/// Retries while the answer says "not now" (nobody serving, timed out, 503).
+pub fn transient(e: &CallError) -> bool {
+    match e {
+        CallError::Remote(w) => w.code == ErrorCode::Unavailable || w.code == ErrorCode::Internal,
+        CallError::Decode { .. } | CallError::TooLarge(_) => false,
+        _ => true,
+    }
+}
+
+/// A running system with its clients, ready to pay.
+pub struct Campaign {
+    pub data: PathBuf,
+    pub url: String,
+    up: Child,
+    accounts: Vec<AccountNo>,
+    terminal: async_nats::Client,
+    companion: async_nats::Client,
+    phones: [Phone; 2],
+    pub operator: async_nats::Client,
+    /// Receipts so far, for a killer that strikes at a point in the campaign.
+    pub progress: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _tmp: tempfile::TempDir,
+}
+
+/// How the payments ended.
+pub struct Outcome {
+    pub receipts: usize,
+    pub refused: Vec<String>,
+    /// The longest wait between two receipts (or from the start to the first): how long
+    /// payments stopped while something was down.
+    pub longest_gap: Duration,
+}
+
+impl Campaign {
+    /// `posfee up` with `up_args` on a fresh data dir, `payments` accounts to pay.
+    pub async fn start(up_args: &[&str], payments: usize) -> Campaign {
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let mut up = Command::new(POSFEE)
+            .args(["up", "--port", "0", "--data-dir"])
+            .arg(&data)
+            .args(up_args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let ready = posfee_operator::up::read_ready_line(up.stdout.take().unwrap()).unwrap();
+        std::thread::spawn(move || for _ in ready.rest {});
+        let url = std::fs::read_to_string(data.join("run/nats.url")).unwrap();
+        let accounts: Vec<AccountNo> = (0..payments)
+            .map(|i| AccountNo::parse(format!("9-{i}")).unwrap())
+            .collect();
+        let importer = connect(&data, &url, Role::Importer).await;
+        fixtures::import_water_households(&importer, &accounts)
+            .await
+            .unwrap();
+        // The phone makes its own key and enrols it, as every phone does.
+        let phone_seed = posfee_client::enrol::new_key().unwrap();
+        let device = posfee_client::enrol::enrol(&url, &phone_seed, "crash-test")
+            .await
+            .unwrap()
+            .device_id;
+        let companion = bus::connect(
+            &url,
+            Identity::Device(device),
+            Some(phone_seed),
+            "crash-test",
+        )
+        .await
+        .unwrap();
+        // Two phones: one sandbox balance (10,000.00) pays 52 bills of 190.00.
+        let phones = [
+            register_phone(&companion, "测试甲").await.unwrap(),
+            register_phone(&companion, "测试乙").await.unwrap(),
+        ];
+        let kiosk_seed = issue_key(&data, &["terminal", "kiosk-crash"]);
+        let terminal = bus::connect(
+            &url,
+            Identity::Terminal(TerminalId::parse("kiosk-crash").unwrap()),
+            Some(creds::read_seed(&kiosk_seed).unwrap()),
+            "crash-test",
+        )
+        .await
+        .unwrap();
+        let operator = connect(&data, &url, Role::Operator).await;
+        Campaign {
+            data,
+            url,
+            up,
+            accounts,
+            terminal,
+            companion,
+            phones,
+            operator,
+            progress: Default::default(),
+            _tmp: tmp,
+        }
+    }
+
+    /// Pays every account's bill in turn, retrying what is transient for up to 90 s each.
+    pub async fn pay_all(&self) -> Outcome {
+        let mut receipts = 0;
+        let mut refused = Vec::new();
+        let mut last = Instant::now();
+        let mut longest_gap = Duration::ZERO;
+        for i in 0..self.accounts.len() {
+            match self.pay_one(i).await {
+                Ok(()) => {
+                    receipts += 1;
+                    self.progress
+                        .store(receipts, std::sync::atomic::Ordering::Relaxed);
+                    longest_gap = longest_gap.max(last.elapsed());
+                    last = Instant::now();
+                }
+                Err(refusal) => refused.push(refusal),
+            }
+        }
+        Outcome {
+            receipts,
+            refused,
+            longest_gap,
+        }
+    }
+
+    /// One payment: a receipt, or a final refusal (allowed: money must then not have moved,
+    /// which reconcile checks).
+    async fn pay_one(&self, i: usize) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let kiosk = TerminalId::parse("kiosk-crash").unwrap();
+        let issue = BillIssueRequest {
+            quote: QuoteRequest {
+                tenant: fixtures::water(),
+                account: self.accounts[i].clone(),
+                kinds: vec![],
+                as_of: None,
+                prepay_months: None,
+                top_up: None,
+            },
+            terminal: kiosk.clone(),
+            idempotency_key: IdempotencyKey::parse(format!("crash-{i}")).unwrap(),
+        };
+        let bill: IssuedBill = loop {
+            match call(
+                &self.terminal,
+                subjects::bill_issue(&kiosk),
+                &issue,
+                Some(Duration::from_secs(3)),
+            )
+            .await
+            {
+                Ok(b) => break b,
+                Err(e) if transient(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("issuing bill {i}: {e}"),
+            }
+        };
+        let b: Bill = bill.signed.peek().unwrap();
+        let phone = &self.phones[i % self.phones.len()];
+        let order = PayOrder {
+            payment_id: PaymentId::new_random(),
+            payer: phone.payer.clone(),
+            bill_id: b.bill_id,
+            amount: b.total,
+            terminal: kiosk.clone(),
+        };
+        let req = PayRequest {
+            order: Signed::sign(
+                Purpose::DevicePay,
+                &order,
+                &phone.device_key_id,
+                &phone.device_key,
+            ),
+            bill,
+        };
+        loop {
+            let r: Result<Receipt, CallError> = call(
+                &self.companion,
+                fixtures::pay_subject(&self.companion),
+                &req,
+                Some(Duration::from_secs(5)),
+            )
+            .await;
+            match r {
+                Ok(receipt) => {
+                    assert_eq!(receipt.payment_id, order.payment_id);
+                    return Ok(());
+                }
+                Err(e) if transient(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(CallError::Remote(w)) => {
+                    assert!(w.code.status() < 500, "payment {i}: {w}");
+                    return Err(w.to_string());
+                }
+                Err(e) => panic!("payment {i}: {e}"),
+            }
+        }
+    }
+
+    /// Waits until the books reconcile with `outcome` (every receipt settled and captured
+    /// once, every refusal voided), then stops the system cleanly.
+    pub async fn reconciled(mut self, outcome: &Outcome) {
+        let mut last = None;
+        for _ in 0..120 {
+            match reconcile(&self.operator, chrono::Utc::now()).await {
+                Ok(r) if r.differences.is_empty() && r.in_flight == 0 => {
+                    assert_eq!(r.settled, outcome.receipts, "{r:?}");
+                    assert_eq!(r.captured, outcome.receipts, "{r:?}");
+                    assert_eq!(
+                        r.voided,
+                        outcome.refused.len(),
+                        "{r:?} {:?}",
+                        outcome.refused
+                    );
+                    assert_eq!(r.settled_fen, 19000 * outcome.receipts as i64);
+                    nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(self.up.id() as i32),
+                        nix::sys::signal::Signal::SIGTERM,
+                    )
+                    .unwrap();
+                    assert!(self.up.wait().unwrap().success());
+                    return;
+                }
+                other => last = Some(format!("{other:?}")),
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let _ = self.up.kill();
+        panic!("books never reconciled: {last:?}");
+    }
+}
+
+/// SIGKILL to `pid`.
+pub fn kill9(pid: i32) {
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
+/// The pid of the nats-server whose ports file is in `run_dir`, if it runs.
+pub fn server_pid(run_dir: &Path) -> Option<i32> {
+    std::fs::read_dir(run_dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().to_string();
+        let pid: i32 = name
+            .strip_prefix("nats-server_")?
+            .strip_suffix(".ports")?
+            .parse()
+            .ok()?;
+        Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
+    })
+}

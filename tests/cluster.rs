@@ -1,0 +1,112 @@
+//! Past one machine: `posfee up --cluster 3 --instances 2` loses a nats-server node, then a
+//! ledger and a paygate process, while payments run; every payment ends captured once or
+//! voided, the books reconcile, and payments resume within seconds. Then one node loses its
+//! whole store while it is down, comes back empty and catches up from the other two.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod campaign;
+
+use campaign::{kill9, server_pid, service_pid, Campaign};
+use posfee_schemas::subjects::{self, EventKind};
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+const PAYMENTS: usize = 40;
+/// The receipt counts at which the killer strikes: a node, then the ledger, then paygate.
+const STRIKES: [usize; 3] = [4, 14, 24];
+/// Payments may stop this long at most while something restarts.
+const MAX_GAP: Duration = Duration::from_secs(20);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_loses_a_node_and_money_services_under_payments_and_loses_nothing() {
+    let c = Campaign::start(&["--cluster", "3", "--instances", "2"], PAYMENTS).await;
+    let killer = {
+        let (data, progress) = (c.data.clone(), c.progress.clone());
+        std::thread::spawn(move || {
+            let mut struck = Vec::new();
+            for (at, what) in STRIKES.iter().zip(["node-2", "ledger", "paygate"]) {
+                while progress.load(Ordering::Relaxed) < *at {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                let pid = match what {
+                    "node-2" => server_pid(&data.join("nats/node-2/run")),
+                    svc => service_pid(&data, svc),
+                };
+                kill9(pid.unwrap_or_else(|| panic!("no {what} process to kill")));
+                struck.push((what, progress.load(Ordering::Relaxed)));
+            }
+            struck
+        })
+    };
+    let outcome = c.pay_all().await;
+    let struck = killer.join().unwrap();
+    assert!(
+        struck.iter().all(|(_, at)| *at < PAYMENTS),
+        "every kill must land while payments run: {struck:?}"
+    );
+    println!(
+        "killed {struck:?}; {} paid, {} refused; payments stopped for at most {:.1} s",
+        outcome.receipts,
+        outcome.refused.len(),
+        outcome.longest_gap.as_secs_f64()
+    );
+    assert!(
+        outcome.longest_gap < MAX_GAP,
+        "payments stopped for {:?}",
+        outcome.longest_gap
+    );
+
+    let settled_before = settled_events(&c).await;
+    assert_eq!(settled_before, outcome.receipts);
+    // Node 3 loses its disk while down; the launcher starts it again on an empty store.
+    let node = c.data.join("nats/node-3");
+    kill9(server_pid(&node.join("run")).unwrap());
+    std::fs::rename(node.join("jetstream"), node.join("jetstream.lost")).unwrap();
+    std::fs::remove_dir_all(node.join("jetstream.lost")).unwrap();
+    caught_up(&c, "posfee-3", &node).await;
+    assert_eq!(settled_events(&c).await, settled_before);
+    c.reconciled(&outcome).await;
+}
+
+/// The payment.settled events the stream holds, asked again while the cluster answers
+/// "timed out" (its clients move to another node when theirs goes away).
+async fn settled_events(c: &Campaign) -> usize {
+    let filter = subjects::event(EventKind::PaymentSettled);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match posfee_harness::stored_events(&c.operator, &filter).await {
+            Ok(events) => return events.len(),
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("reading the settled events again: {e:#}");
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("reading the settled events: {e:#}"),
+        }
+    }
+}
+
+/// Waits until the node runs again with a store of its own and the stream's leader reports
+/// its copy of the events current, nothing behind.
+async fn caught_up(c: &Campaign, peer: &str, node: &Path) {
+    let js = async_nats::jetstream::new(c.operator.clone());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        let restarted = server_pid(&node.join("run")).is_some() && node.join("jetstream").exists();
+        if let (true, Ok(mut stream)) = (restarted, js.get_stream(subjects::EVENTS_STREAM).await) {
+            if let Ok(info) = stream.info().await {
+                let cluster = info.cluster.clone().unwrap_or_default();
+                let copy = cluster.replicas.iter().find(|r| r.name == peer);
+                match copy {
+                    Some(r) if r.current && r.lag.unwrap_or(0) == 0 => return,
+                    _ => last = format!("{cluster:?}"),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("{peer} never caught up: {last}");
+}
