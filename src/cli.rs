@@ -69,6 +69,10 @@ pub enum BenchCommand {
 pub enum GenCommand {
     /// Accounts across the example tenants and a year of readings, as CSV.
     Samples(cmd::gen::GenArgs),
+    /// Credentials and the server's accounts for a deployment on real hosts.
+    ServerConfig(posfee_operator::hosts::ServerConfigArgs),
+    /// Creates the events stream and buckets on a cluster, with copies on several nodes.
+    Streams(posfee_operator::hosts::StreamsArgs),
 }
 
 impl Cli {
@@ -155,6 +159,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             Command::Gen(GenCommand::Samples(a)) => {
                 no_json(json, "gen")?;
                 cmd::gen::run(a)
+            }
+            Command::Gen(GenCommand::ServerConfig(a)) => {
+                no_json(json, "gen")?;
+                posfee_operator::hosts::server_config(a)
+            }
+            Command::Gen(GenCommand::Streams(a)) => {
+                no_json(json, "gen")?;
+                posfee_operator::hosts::streams(a).await
             }
             Command::Bench(BenchCommand::Query(a)) => posfee_bench::query::run(a, json).await,
             Command::Bench(BenchCommand::Flows(a)) => posfee_bench::flows::run(a, json).await,

@@ -60,6 +60,23 @@ impl RoleCreds {
         })
     }
 
+    /// The credentials of a deployment on real hosts, rendered once and copied to them. With
+    /// `with_admin`, the admin key is a file here (`admin.nk`), to create the streams once
+    /// (`posfee gen streams`) and then be deleted; without it the server has no admin user.
+    pub fn for_hosts(dir: &Path, with_admin: bool) -> anyhow::Result<RoleCreds> {
+        let mut creds = Self::ensure(dir)?;
+        if with_admin {
+            let (path, key) = ensure_user_seed(dir, Role::Admin.as_str())?;
+            creds.admin = read_seed(&path)?;
+            creds
+                .public
+                .insert(Role::Admin.as_str(), (Role::Admin, key));
+        } else {
+            creds.public.remove(Role::Admin.as_str());
+        }
+        Ok(creds)
+    }
+
     /// A role's seed file. The admin role has none (its seed is in memory: [`Self::seed`]).
     pub fn seed_file(&self, role: Role) -> PathBuf {
         crate::layout::role_seed_file(&self.dir, role)

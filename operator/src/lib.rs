@@ -5,6 +5,7 @@
 
 pub mod events;
 pub mod gen;
+pub mod hosts;
 pub mod import;
 pub mod keys;
 pub mod progress;
