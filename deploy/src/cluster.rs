@@ -3,7 +3,7 @@
 //! Every node runs the same nats.conf with its own name, its own JetStream store folder and a
 //! route to every other node on a loopback port. The streams and buckets are then created with
 //! [`replicas`] copies, so an acknowledged write is on a majority of nodes and one node may be
-//! lost (or its store wiped) without losing anything. `deploy/cluster/` holds the same layout
+//! lost (or its store wiped) without losing anything. `deploy/production/` holds the same layout
 //! for three real hosts, with TLS on routes and clients.
 
 use crate::layout::DataDir;
