@@ -201,6 +201,74 @@ async fn a_second_payment_of_the_same_bill_or_period_is_voided_and_moves_no_mone
     }
 }
 
+/// Two ledger instances, each with its own store, take concurrent payments of the same bills:
+/// every bill is settled once, whichever instance each payment reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ledger_instances_never_both_settle_one_bill() {
+    const BILLS: usize = 12;
+    let accounts: Vec<String> = (0..BILLS).map(|i| format!("1-2-{i}")).collect();
+    let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    let mut w = world(&refs).await;
+    let opts = ServiceOptions {
+        clock: Arc::new(w.clock.clone()),
+        ..Default::default()
+    };
+    w.h.start_service(ServiceName::Ledger, opts).await.unwrap();
+    let mut paid = 0;
+    for (i, account) in accounts.iter().enumerate() {
+        let bill = issue(&w, account, &format!("two-{i}")).await;
+        let (a, b) = (
+            order(&w, &bill, PaymentId::new_random()),
+            order(&w, &bill, PaymentId::new_random()),
+        );
+        let (a, b) = tokio::join!(pay(&w, &a), pay(&w, &b));
+        let outcomes = [a, b];
+        let settled = outcomes.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(settled, 1, "bill {i}: {outcomes:?}");
+        let refused = outcomes.into_iter().find(|r| r.is_err()).unwrap();
+        assert_eq!(code(refused), ErrorCode::BillAlreadyPaid);
+        paid += 1;
+    }
+    // Both instances took settlements (so each decision above could have gone either way).
+    let served = settle_requests_per_instance(&w.operator).await;
+    assert_eq!(served.len(), 2, "{served:?}");
+    assert!(served.iter().all(|n| *n > 0), "{served:?}");
+    let report = clean_books(&w).await;
+    assert_eq!(
+        (report.settled, report.captured, report.voided),
+        (paid, paid, paid)
+    );
+}
+
+/// How many settle requests each running ledger instance has answered (`$SRV.STATS`).
+async fn settle_requests_per_instance(operator: &async_nats::Client) -> Vec<u64> {
+    let inbox = operator.new_inbox();
+    let mut answers = operator.subscribe(inbox.clone()).await.unwrap();
+    operator
+        .publish_with_reply(
+            format!("{}.posfee-ledger", subjects::srv::stats()),
+            inbox,
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    while out.len() < 2 {
+        let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(5), answers.next()).await else {
+            break;
+        };
+        let stats: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
+        let settle = stats["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "settle")
+            .unwrap();
+        out.push(settle["num_requests"].as_u64().unwrap());
+    }
+    out
+}
+
 #[tokio::test]
 async fn expired_tampered_and_foreign_orders_are_refused_before_money_moves() {
     let w = world(&["1-1-104"]).await;

@@ -17,7 +17,7 @@
 use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
 use posfee_schemas::subjects::{
     self, EventKind, Identity, IdentityOp, LedgerOp, PaygateOp, QueryKind, Role, ServiceName,
-    EVENTS_STREAM, KEYS_BUCKET, TERMINALS_BUCKET,
+    EVENTS_STREAM, KEYS_BUCKET, LEDGER_JOURNAL, TERMINALS_BUCKET,
 };
 use std::fmt::Write;
 
@@ -196,6 +196,14 @@ pub fn role(r: Role) -> Perms {
                 subjects::receipt_any(),
                 s(JS_INFO),
                 stream_info(EVENTS_STREAM),
+                // Its journal: appended to, read back, followed into each instance's view.
+                subjects::ledger_journal_all(),
+                stream_info(LEDGER_JOURNAL),
+                format!("$JS.API.STREAM.MSG.GET.{LEDGER_JOURNAL}"),
+                format!("$JS.API.CONSUMER.CREATE.{LEDGER_JOURNAL}"),
+                format!("$JS.API.CONSUMER.CREATE.{LEDGER_JOURNAL}.>"),
+                format!("$JS.API.CONSUMER.INFO.{LEDGER_JOURNAL}.>"),
+                format!("$JS.API.CONSUMER.MSG.NEXT.{LEDGER_JOURNAL}.>"),
             ]);
             service(
                 ServiceName::Ledger,

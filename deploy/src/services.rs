@@ -8,10 +8,10 @@ pub struct ServiceProc {
     pub name: ServiceName,
     pub role: Role,
     /// Whether several instances may serve side by side: everything they must agree on is
-    /// in JetStream, and their own stores are views they rebuild from it. Today that is the
-    /// query service only: the ledger's and paygate's idempotency records and the identity
-    /// service's keys live in each instance's own store, so a second instance would not know
-    /// the first one's payments (ARCHITECTURE.md, "Past one machine", says what changes that).
+    /// in JetStream, and their own stores are views they rebuild from it: the ledger (its
+    /// journal) and the query service. Paygate's payers and payments, the fee-engine's issued
+    /// bills and the identity service's keys still live in one instance's own store
+    /// (ARCHITECTURE.md, "Past one machine").
     pub replicable: bool,
 }
 
@@ -51,7 +51,7 @@ pub const SERVICES: &[ServiceProc] = &[
     },
     ServiceProc {
         name: ServiceName::Ledger,
-        replicable: false,
+        replicable: true,
         role: Role::Ledger,
     },
     ServiceProc {

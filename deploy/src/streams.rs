@@ -8,7 +8,11 @@ use std::time::Duration;
 /// Events are the system's record: reference data is rebuilt from them, so they are kept
 /// without an age limit. The byte cap is there so a runaway producer fills a known budget and
 /// then fails loudly (discard new) instead of silently dropping history.
-pub const EVENTS_MAX_BYTES: i64 = 16 * 1024 * 1024 * 1024;
+pub const EVENTS_MAX_BYTES: i64 = 12 * 1024 * 1024 * 1024;
+/// The ledger's journal: about 1.5 KB a settlement, so some 2.8 million of them. Together
+/// with the events this stays inside nats.conf's `max_file_store` (20 GB), which a deployment
+/// raises with both.
+pub const LEDGER_JOURNAL_MAX_BYTES: i64 = 4 * 1024 * 1024 * 1024;
 /// A retried publish within this window is stored once (`Nats-Msg-Id`).
 pub const EVENTS_DUPLICATE_WINDOW_SECS: u64 = 120;
 /// One small record per terminal.
@@ -60,6 +64,26 @@ async fn harden(js: &jetstream::Context, stream: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The ledger's journal: the books' system of record, kept forever, nothing ever deleted.
+pub fn ledger_journal_config(replicas: usize) -> stream::Config {
+    stream::Config {
+        name: subjects::LEDGER_JOURNAL.to_string(),
+        description: Some("posfee ledger journal: settlements, closes, refunds per account".into()),
+        subjects: vec![subjects::ledger_journal_all()],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        discard: stream::DiscardPolicy::New,
+        max_bytes: LEDGER_JOURNAL_MAX_BYTES,
+        max_message_size: i32::try_from(MAX_PAYLOAD_BYTES).unwrap_or(i32::MAX),
+        duplicate_window: Duration::from_secs(EVENTS_DUPLICATE_WINDOW_SECS),
+        num_replicas: replicas,
+        allow_rollup: false,
+        deny_delete: true,
+        deny_purge: true,
+        ..Default::default()
+    }
+}
+
 /// How long a new cluster may take to elect its JetStream leader before [`ensure`] gives up.
 pub const CLUSTER_READY_TIMEOUT_MS: u64 = 30_000;
 
@@ -99,6 +123,9 @@ async fn ensure_once(client: &async_nats::Client, replicas: usize) -> anyhow::Re
     js.get_or_create_stream(events_stream_config(replicas))
         .await
         .context("creating stream POSFEE_EVENTS")?;
+    js.get_or_create_stream(ledger_journal_config(replicas))
+        .await
+        .context("creating stream POSFEE_LEDGER")?;
     if js.get_key_value(subjects::TERMINALS_BUCKET).await.is_err() {
         js.create_key_value(kv::Config {
             bucket: subjects::TERMINALS_BUCKET.to_string(),

@@ -11,6 +11,8 @@ use std::fmt;
 pub const PREFIX: &str = "posfee";
 /// The JetStream stream that keeps every event.
 pub const EVENTS_STREAM: &str = "POSFEE_EVENTS";
+/// The ledger's journal: its system of record, one subject per tenant account.
+pub const LEDGER_JOURNAL: &str = "POSFEE_LEDGER";
 /// The JetStream key-value bucket where terminals record when they were last seen.
 pub const TERMINALS_BUCKET: &str = "POSFEE_TERMINALS";
 /// The JetStream key-value bucket of public signing keys (bills, settlement notices).
@@ -161,6 +163,14 @@ pub fn paygate_any() -> String {
 }
 pub fn event(kind: EventKind) -> String {
     format!("{PREFIX}.events.{}.{}", kind.entity(), kind.what())
+}
+/// The ledger journal's subject for one scope (a tenant account's hashed token).
+pub fn ledger_journal(scope: &str) -> String {
+    format!("{PREFIX}.journal.ledger.{scope}")
+}
+/// Every subject of the ledger's journal: the stream's subject filter.
+pub fn ledger_journal_all() -> String {
+    format!("{PREFIX}.journal.ledger.>")
 }
 /// All events: the stream's subject filter.
 pub fn events_all() -> String {

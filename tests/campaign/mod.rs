@@ -110,7 +110,12 @@ pub struct Outcome {
 impl Campaign {
     /// `posfee up` with `up_args` on a fresh data dir, `payments` accounts to pay.
     pub async fn start(up_args: &[&str], payments: usize) -> Campaign {
-        let tmp = tempfile::tempdir().unwrap();
+        let mut tmp = tempfile::tempdir().unwrap();
+        // POSFEE_KEEP_TEST_DATA=1 keeps the data dir (logs, stores) for a look after a failure.
+        if std::env::var_os("POSFEE_KEEP_TEST_DATA").is_some() {
+            tmp.disable_cleanup(true);
+            eprintln!("data dir kept: {}", tmp.path().display());
+        }
         let data = tmp.path().join("data");
         let mut up = Command::new(POSFEE)
             .args(["up", "--port", "0", "--data-dir"])
@@ -304,6 +309,15 @@ impl Campaign {
         }
         let _ = self.up.kill();
         panic!("books never reconciled: {last:?}");
+    }
+}
+
+/// A failed test still stops the system it started.
+impl Drop for Campaign {
+    fn drop(&mut self) {
+        if let Ok(None) = self.up.try_wait() {
+            posfee_deploy::natsd::terminate(&mut self.up, Duration::from_secs(20));
+        }
     }
 }
 

@@ -3,8 +3,8 @@
 use crate::store::Store;
 use posfee_client::keydir::KeyDirectory;
 use posfee_client::Clock;
+use posfee_runtime::journal::Journal;
 use posfee_runtime::outbox::Outbox;
-use posfee_store::GroupCommit;
 use std::sync::Arc;
 
 /// A settlement notice may arrive after the bill's expiry when paygate retries after a crash;
@@ -15,22 +15,16 @@ pub const SETTLE_GRACE_SECS: i64 = 10 * 60;
 pub const MAX_PAGE: u32 = 400;
 
 pub struct App {
+    /// This instance's view of the journal.
     pub store: Store,
     pub outbox: Outbox,
-    pub commit: GroupCommit,
+    /// The books' system of record.
+    pub journal: Journal,
+    /// This instance's id: the entries it wrote, it publishes.
+    pub me: u64,
     pub clock: Arc<dyn Clock>,
     /// Paygate's settlement-notice keys.
     pub settlement_keys: KeyDirectory,
     /// The fee-engine's bill keys.
     pub bill_keys: KeyDirectory,
-}
-
-impl App {
-    /// Where the ledger's writes happen exactly once.
-    pub fn once(&self) -> posfee_runtime::once::Once<'_> {
-        posfee_runtime::once::Once {
-            commit: &self.commit,
-            outbox: Some(&self.outbox),
-        }
-    }
 }

@@ -1,22 +1,26 @@
 //! The ledger: settles bills exactly once, keeps double-entry books, refunds.
 //!
-//! Only the ledger publishes `payment.settled` (nats.conf). Every write that moves money is a
-//! single sled transaction with its postings and outgoing messages, flushed before the answer.
+//! Only the ledger publishes `payment.settled` (nats.conf). Every write that moves money is one
+//! entry appended to the replicated journal, on the account's latest state, acknowledged by a
+//! majority of the cluster before the answer; any number of instances may serve side by side,
+//! each with its own sled view of the journal ([`journal`]).
 
 pub mod app;
+pub mod journal;
 pub mod ops;
 pub mod store;
 
 use app::App;
 use posfee_client::keydir::KeyDirectory;
 use posfee_client::{Clock, Shutdown};
+use posfee_runtime::feed;
+use posfee_runtime::journal::Journal;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, LedgerOp, ServiceName};
 use posfee_store as rstore;
-use posfee_store::GroupCommit;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,15 +45,35 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let db = rstore::open(&config.store_dir.join("db"))?;
     let outbox = Outbox::open(&db)?;
+    let store = store::Store::open(db.clone())?;
+    let me = journal::instance_id(&store)?;
     let mut tasks = Tasks::new();
     tasks.spawn(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
+    let (applied_tx, applied) = tokio::sync::watch::channel(journal::applied(&store)?);
+    let (view, out) = (store.clone(), outbox.clone());
+    tasks.spawn_fallible(
+        "journal",
+        feed::follow_raw(
+            client.clone(),
+            feed::Source {
+                stream: subjects::LEDGER_JOURNAL.to_string(),
+                filters: Vec::new(),
+            },
+            journal::applied(&store)?,
+            applied_tx,
+            shutdown.clone(),
+            move |batch| journal::apply(&view, &out, me, batch),
+        ),
+    );
     let app = Arc::new(App {
-        store: store::Store::open(db.clone())?,
+        store,
         outbox,
-        commit: GroupCommit::start(&db),
+        journal: Journal::open(&client, subjects::LEDGER_JOURNAL, journal::subject, applied)
+            .await?,
+        me,
         clock,
         settlement_keys: KeyDirectory::open(&client, Purpose::Settlement).await?,
         bill_keys: KeyDirectory::open(&client, Purpose::Bill).await?,

@@ -8,7 +8,10 @@
 //!   settled
 //! * `refunds`: idempotency key → [`RefundRecord`]
 //! * `postings`: sequence → [`Posting`] and `balances`: ledger account → fen
+//! * `meta`: the journal sequence applied, this instance's id
 //! * the outbox
+//!
+//! All of it is a view of the ledger's journal ([`crate::journal`]), rebuilt from it if lost.
 
 use posfee_schemas::fee::BillLine;
 use posfee_schemas::ids::{AccountNo, PayerHandle, TenantId};
@@ -54,6 +57,8 @@ pub struct Store {
     pub refunds: sled::Tree,
     pub postings: sled::Tree,
     pub balances: sled::Tree,
+    /// The journal sequence the view has applied, and this instance's id.
+    pub meta: sled::Tree,
 }
 
 impl Store {
@@ -66,6 +71,7 @@ impl Store {
             refunds: db.open_tree("refunds")?,
             postings: db.open_tree("postings")?,
             balances: db.open_tree("balances")?,
+            meta: db.open_tree("meta")?,
             db,
         })
     }

@@ -25,17 +25,14 @@ pub struct App {
 }
 
 impl App {
-    /// Waits until the view has applied everything the stream holds now, or the wait ends.
-    pub async fn catch_up(&self) {
-        let Ok(target) = posfee_runtime::feed::last_seq_of(&self.client, &crate::followed()).await
-        else {
-            return;
-        };
-        let mut applied = self.applied.clone();
-        let _ = tokio::time::timeout(
+    /// Waits until the view has applied everything the stream holds now; whether it did.
+    pub async fn catch_up(&self) -> bool {
+        posfee_runtime::feed::caught_up(
+            &self.client,
+            &crate::followed(),
+            &self.applied,
             Duration::from_millis(CATCH_UP_WAIT_MS),
-            applied.wait_for(|seq| *seq >= target),
         )
-        .await;
+        .await
     }
 }

@@ -15,6 +15,8 @@ use tokio::sync::watch;
 
 /// Events handed to `apply` at once: whatever has arrived, up to this many.
 pub const FEED_BATCH: usize = 512;
+/// How long one pull of a feed waits on the server; its heartbeat is half that.
+pub const FEED_PULL_EXPIRES_MS: u64 = 2_000;
 /// How long to wait before recreating the consumer after an error.
 pub const FEED_RETRY_MS: u64 = 500;
 
@@ -30,7 +32,7 @@ pub struct Delivered {
 pub async fn follow<F>(
     client: async_nats::Client,
     filters: Vec<String>,
-    mut last_seq: u64,
+    last_seq: u64,
     applied: watch::Sender<u64>,
     shutdown: Shutdown,
     mut apply: F,
@@ -38,16 +40,64 @@ pub async fn follow<F>(
 where
     F: FnMut(Vec<Delivered>) -> anyhow::Result<u64> + Send,
 {
+    let from = Source {
+        stream: subjects::EVENTS_STREAM.to_string(),
+        filters,
+    };
+    follow_raw(client, from, last_seq, applied, shutdown, move |raw| {
+        let batch = raw
+            .into_iter()
+            .map(|m| Delivered {
+                seq: m.seq,
+                event: match Event::read_on(&m.subject, &m.payload) {
+                    Ok(e) => Some(e),
+                    Err(e) => {
+                        tracing::warn!(seq = m.seq, error = %e, "undecodable or mislabelled event skipped");
+                        None
+                    }
+                },
+            })
+            .collect();
+        apply(batch)
+    })
+    .await
+}
+
+/// The stream a view follows, and which of its subjects.
+pub struct Source {
+    pub stream: String,
+    pub filters: Vec<String>,
+}
+
+/// One stored message as delivered.
+pub struct Raw {
+    pub seq: u64,
+    pub subject: String,
+    pub payload: bytes::Bytes,
+}
+
+/// [`follow`] for any stream, handing over the messages as stored.
+pub async fn follow_raw<F>(
+    client: async_nats::Client,
+    from: Source,
+    mut last_seq: u64,
+    applied: watch::Sender<u64>,
+    shutdown: Shutdown,
+    mut apply: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Vec<Raw>) -> anyhow::Result<u64> + Send,
+{
     let js = jetstream::new(client);
     let _ = applied.send(last_seq);
     loop {
         if shutdown.is_triggered() {
             return Ok(());
         }
-        let messages = match open(&js, &filters, last_seq).await {
+        let messages = match open(&js, &from, last_seq).await {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot open the event feed; retrying");
+                tracing::warn!(stream = %from.stream, error = %e, "cannot open the feed; retrying");
                 tokio::select! {
                     _ = shutdown.wait() => return Ok(()),
                     _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => continue,
@@ -71,17 +121,14 @@ where
                         if seq <= last_seq {
                             continue;
                         }
-                        let event = match Event::read_on(&m.subject, &m.payload) {
-                            Ok(e) => Some(e),
-                            Err(e) => {
-                                tracing::warn!(seq, error = %e, "undecodable or mislabelled event skipped");
-                                None
-                            }
-                        };
-                        batch.push(Delivered { seq, event });
+                        batch.push(Raw {
+                            seq,
+                            subject: m.subject.to_string(),
+                            payload: m.payload.clone(),
+                        });
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "event feed error; reopening");
+                        tracing::warn!(error = %e, "feed error; reopening");
                         failed = true;
                         break;
                     }
@@ -96,7 +143,7 @@ where
                     Err(e) => {
                         // Effects are idempotent: reopen from the last recorded sequence and
                         // apply again, rather than leave the view frozen behind a live service.
-                        tracing::error!(error = %format!("{e:#}"), "applying events failed; retrying");
+                        tracing::error!(error = %format!("{e:#}"), "applying the feed failed; retrying");
                         tokio::select! {
                             _ = shutdown.wait() => return Ok(()),
                             _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => {}
@@ -114,10 +161,10 @@ where
 
 async fn open(
     js: &jetstream::Context,
-    filters: &[String],
+    from: &Source,
     last_seq: u64,
 ) -> anyhow::Result<consumer::pull::Ordered> {
-    let stream: Stream<()> = js.get_stream_no_info(subjects::EVENTS_STREAM).await?;
+    let stream: Stream<()> = js.get_stream_no_info(&from.stream).await?;
     let deliver_policy = if last_seq == 0 {
         consumer::DeliverPolicy::All
     } else {
@@ -127,8 +174,12 @@ async fn open(
     };
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
-            filter_subjects: filters.to_vec(),
+            filter_subjects: from.filters.clone(),
             deliver_policy,
+            // Short pulls (and heartbeats at half of them): when the node serving the
+            // consumer dies, the feed notices within seconds and reopens on another node,
+            // instead of after the client's default 30 s pull and 15 s heartbeat.
+            max_expires: Duration::from_millis(FEED_PULL_EXPIRES_MS),
             ..Default::default()
         })
         .await?;
@@ -153,6 +204,35 @@ pub async fn last_seq_of(client: &async_nats::Client, subjects: &[String]) -> an
         }
     }
     Ok(last)
+}
+
+/// Waits until a view following `subjects` has applied everything the stream holds on them
+/// now, for up to `wait`. Whether it got there: a view that did not (the stream could not be
+/// read, or the view is still behind) must not answer "there is no such thing".
+pub async fn caught_up(
+    client: &async_nats::Client,
+    subjects: &[String],
+    applied: &watch::Receiver<u64>,
+    wait: Duration,
+) -> bool {
+    let target = match last_seq_of(client, subjects).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "cannot read how far the stream is");
+            return false;
+        }
+    };
+    let mut applied = applied.clone();
+    let waited = tokio::time::timeout(wait, applied.wait_for(|seq| *seq >= target)).await;
+    matches!(waited, Ok(Ok(_)))
+}
+
+/// What a view answers when it cannot tell yet whether something exists: 503, ask again.
+pub fn behind() -> posfee_schemas::WireError {
+    posfee_schemas::WireError::new(
+        posfee_schemas::ErrorCode::Unavailable,
+        "still reading the latest records; ask again in a moment",
+    )
 }
 
 /// Where a view records the last stream sequence it applied, in its `meta` tree.

@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod feed;
+pub mod journal;
 pub mod keyfile;
 pub mod once;
 pub mod outbox;

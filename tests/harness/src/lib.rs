@@ -267,7 +267,9 @@ impl Harness {
         Ok((client, rx))
     }
 
-    /// Starts a service in this process on its own connection and waits for its ping.
+    /// Starts a service in this process on its own connection and waits for its ping. A
+    /// service started again while it runs is a second instance beside the first, with a
+    /// store of its own (`<role>-2` …), as `posfee up --instances` runs them.
     pub async fn start_service(
         &mut self,
         name: ServiceName,
@@ -275,7 +277,11 @@ impl Harness {
     ) -> anyhow::Result<()> {
         let role = role_of(name);
         let client = self.connect(role).await?;
-        let store_dir = self.data.service(role.as_str());
+        let running = self.services.iter().filter(|s| s.name == name).count();
+        let store_dir = match running {
+            0 => self.data.service(role.as_str()),
+            n => self.data.service(&format!("{}-{}", role.as_str(), n + 1)),
+        };
         let shutdown = Shutdown::new();
         let s = shutdown.clone();
         let clock = opts.clock.clone();

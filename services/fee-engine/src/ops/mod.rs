@@ -48,7 +48,9 @@ pub(crate) async fn price(
                 if !caught_up
                     && matches!(e.code, ErrorCode::AccountNotFound | ErrorCode::NothingOwed) =>
             {
-                app.catch_up().await;
+                if !app.catch_up().await {
+                    return Err(posfee_runtime::feed::behind());
+                }
                 caught_up = true;
             }
             done => return done,

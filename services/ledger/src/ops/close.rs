@@ -1,20 +1,21 @@
 //! `posfee.ledger.close.<terminal>`: the kiosk that issued a bill ends its payment window.
 //!
 //! The ledger is where a bill is settled, so it is also where the question "was it paid?"
-//! gets one answer: closing and settling a bill are serialized by the same sled trees. A bill
-//! settled first answers `paid` with its receipt; otherwise it is recorded closed and every
+//! gets one answer: closing and settling a bill are appended to the same account's journal,
+//! one after the other. A bill settled first answers `paid` with its receipt; otherwise it is
+//! recorded closed (on a majority of the cluster before the answer) and every
 //! later settlement of it is refused with `PAIRING_GONE`, which makes paygate release the
 //! hold. Closing twice answers the same. The reason is kept for the refusal's message.
 
 use crate::app::App;
+use crate::journal::{self, Entry};
 use crate::store::Settlement;
+use posfee_runtime::journal::Appended;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest};
 use posfee_schemas::subjects::Subject;
-use posfee_schemas::{decode, ErrorCode, WireError};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
+use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
@@ -37,41 +38,55 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             ))
         }
     }
-    let bill_key = bill.bill_id.0.as_bytes().to_vec();
-    let why = req.reason.as_str().as_bytes().to_vec();
+    let scope = journal::scope(&bill.tenant, &bill.account);
+    let mut after = app.journal.settled_view(&scope).await?;
+    loop {
+        if let Some(reply) = decided(&app, &bill)? {
+            return reply_ok(&reply);
+        }
+        let entry = Entry::Closed {
+            bill: bill.bill_id,
+            why: req.reason.as_str().to_string(),
+        };
+        let id = format!("close:{}", bill.bill_id);
+        after = match app
+            .journal
+            .append(&scope, after, &id, encode(&entry))
+            .await?
+        {
+            Appended::At(seq) => {
+                app.journal.caught_up(seq).await?;
+                tracing::info!(bill = %bill.bill_id, reason = req.reason.as_str(), "closed unpaid");
+                seq
+            }
+            // A settlement (or another close) came first: answer from it.
+            Appended::Moved => app.journal.settled_view(&scope).await?,
+        };
+    }
+}
+
+/// The bill's outcome if the account's books already have one: paid (with its receipt) or
+/// closed.
+fn decided(app: &App, bill: &Bill) -> Result<Option<CloseReply>, WireError> {
     let s = &app.store;
-    let paid_by = (&s.bills_paid, &s.bills_closed).transaction(|(paid, closed)| {
-        if let Some(payment) = paid.get(&bill_key)? {
-            return Ok(Some(payment.to_vec()));
-        }
-        if closed.get(&bill_key)?.is_none() {
-            closed.insert(bill_key.as_slice(), why.as_slice())?;
-        }
-        Ok::<_, ConflictableTransactionError<()>>(None)
-    });
-    let paid_by = match paid_by {
-        Ok(p) => p,
-        Err(TransactionError::Abort(())) => return Err(super::internal("close aborted")),
-        Err(TransactionError::Storage(e)) => return Err(super::internal(e)),
-    };
-    // Durable before the kiosk tells anyone the bill is closed (and a settlement it raced
-    // with is on disk before we quote it).
-    app.commit.commit().await.map_err(super::internal)?;
-    let Some(payment) = paid_by else {
-        tracing::info!(bill = %bill.bill_id, reason = req.reason.as_str(), "closed unpaid");
-        return reply_ok(&CloseReply {
+    let key = bill.bill_id.0.as_bytes();
+    if let Some(payment) = s.bills_paid.get(key).map_err(super::internal)? {
+        let raw = s
+            .settlements
+            .get(&payment)
+            .map_err(super::internal)?
+            .ok_or_else(|| super::internal("bill paid by a payment without settlement"))?;
+        let settled: Settlement = decode(&raw).map_err(super::internal)?;
+        return Ok(Some(CloseReply {
+            outcome: CloseOutcome::Paid,
+            receipt: Some(settled.receipt),
+        }));
+    }
+    if s.bills_closed.get(key).map_err(super::internal)?.is_some() {
+        return Ok(Some(CloseReply {
             outcome: CloseOutcome::Closed,
             receipt: None,
-        });
-    };
-    let raw = s
-        .settlements
-        .get(&payment)
-        .map_err(super::internal)?
-        .ok_or_else(|| super::internal("bill paid by a payment without settlement"))?;
-    let settled: Settlement = decode(&raw).map_err(super::internal)?;
-    reply_ok(&CloseReply {
-        outcome: CloseOutcome::Paid,
-        receipt: Some(settled.receipt),
-    })
+        }));
+    }
+    Ok(None)
 }

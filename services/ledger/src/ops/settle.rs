@@ -2,24 +2,24 @@
 //!
 //! The notice must be signed by paygate and carry a bill signed by the fee-engine; the amount
 //! must be the bill's total, the bill must not have expired before the money was held, and
-//! neither the bill nor any period it bills may have been settled by another payment. The
-//! settlement, its double-entry postings, the `payment.settled` event and the terminal's
-//! receipt are one sled transaction, flushed (group commit) before the answer. A retry with
-//! the same payment id gets the first answer.
+//! neither the bill nor any period it bills may have been settled by another payment, nor the
+//! bill closed. These are decided on the account's latest state and the settlement appended
+//! to the journal only if nothing was appended to the account meanwhile; the answer waits
+//! for the majority's acknowledgement and for this instance's view to have it. The view's
+//! apply posts the double entry and, here, publishes `payment.settled` and the kiosk's
+//! receipt. A retry with the same payment id gets the first answer, from any instance.
 
 use crate::app::{App, SETTLE_GRACE_SECS};
-use crate::store::{month_keys, tenant_account, Posting, Settlement, CLEARING_ACCOUNT};
-use posfee_runtime::once::Abort;
-use posfee_runtime::outbox::Outbox;
+use crate::journal::{self, Entry};
+use crate::store::{month_keys, Settlement};
+use posfee_runtime::journal::Appended;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentSettled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
 use posfee_schemas::money::Fen;
-use posfee_schemas::{decode, encode, subjects, ErrorCode, WireError};
-use sled::transaction::ConflictableTransactionError;
-use sled::Transactional;
+use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
@@ -33,11 +33,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("notice: {e}")))?;
     record(Field::Payment, &claimed.payment_id);
     record(Field::Bill, &claimed.bill.bill_id);
-    let once = app.once();
-    if let Some(done) = once
-        .replayed(replay(&app, &claimed, &req.notice.body))
-        .await?
-    {
+    let claimed_bill: Bill = claimed
+        .bill
+        .signed
+        .peek()
+        .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("notice.bill: {e}")))?;
+    let scope = journal::scope(&claimed_bill.tenant, &claimed_bill.account);
+    let mut after = app.journal.settled_view(&scope).await?;
+    if let Some(done) = replay(&app, &claimed, &req.notice.body)? {
         return reply_ok(&done);
     }
     let notice: SettlementNotice = app
@@ -50,9 +53,45 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .verify_bill(&notice.bill.signed)
         .await
         .map_err(|e| super::signature("bill", e))?;
-
+    if bill != claimed_bill {
+        return Err(WireError::field("notice.bill", "does not read as signed"));
+    }
     check(&app, &notice, &bill)?;
+    let entry = settled_entry(&app, &notice, &bill, &req.notice.body);
+    loop {
+        conflicts(&app, &bill, &entry)?;
+        match app
+            .journal
+            .append(
+                &scope,
+                after,
+                &journal::settle_id(notice.payment_id),
+                encode(&entry),
+            )
+            .await?
+        {
+            Appended::At(seq) => {
+                app.journal.caught_up(seq).await?;
+                let settled = replay(&app, &notice, &req.notice.body)?.ok_or_else(|| {
+                    super::internal("a settlement the journal took is not in the view")
+                })?;
+                tracing::info!(payment = %notice.payment_id, bill = %bill.bill_id, amount = %bill.total, "settled");
+                return reply_ok(&settled);
+            }
+            // Another instance wrote to this account first: decide again on what it wrote.
+            Appended::Moved => {
+                after = app.journal.settled_view(&scope).await?;
+                if let Some(done) = replay(&app, &notice, &req.notice.body)? {
+                    return reply_ok(&done);
+                }
+            }
+        }
+    }
+}
 
+/// The journal entry that settles `bill` with `notice`: the receipt, the months it pays, the
+/// event it publishes.
+fn settled_entry(app: &App, notice: &SettlementNotice, bill: &Bill, body: &[u8]) -> Entry {
     let now = app.clock.now();
     let receipt = Receipt {
         payment_id: notice.payment_id,
@@ -65,12 +104,6 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         total: bill.total,
         settled_at: now,
         tenant_name_zh: bill.tenant_name_zh.clone(),
-    };
-    let settlement = Settlement {
-        receipt: receipt.clone(),
-        payer: notice.payer.clone(),
-        notice_body: req.notice.body.clone(),
-        refunded: Fen::ZERO,
     };
     let event = Event::new(
         EventId::derived("payment.settled", notice.payment_id.0.as_bytes()),
@@ -86,28 +119,6 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             settled_at: now,
         }),
     );
-    let entry = notice.payment_id.to_string();
-    let postings = [
-        Posting {
-            entry: entry.clone(),
-            account: CLEARING_ACCOUNT.to_string(),
-            fen: bill.total.fen.get(),
-        },
-        Posting {
-            entry,
-            account: tenant_account(&bill.tenant),
-            fen: -bill.total.fen.get(),
-        },
-    ];
-    let mut legs = Vec::with_capacity(postings.len());
-    for leg in postings {
-        let key = app.store.db.generate_id().map_err(super::internal)?;
-        legs.push((key.to_be_bytes(), leg));
-    }
-    let event_key = app.outbox.next_key().map_err(super::internal)?;
-    let receipt_key = app.outbox.next_key().map_err(super::internal)?;
-    let payment_key = notice.payment_id.0.as_bytes().to_vec();
-    let bill_key = bill.bill_id.0.as_bytes().to_vec();
     let mut periods: Vec<Vec<u8>> = bill
         .lines
         .iter()
@@ -116,70 +127,46 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .collect();
     periods.sort();
     periods.dedup();
-    let settlement_bytes = encode(&settlement);
-    let receipt_bytes = encode(&receipt);
+    Entry::Settled {
+        settlement: Settlement {
+            receipt,
+            payer: notice.payer.clone(),
+            notice_body: body.to_vec(),
+            refunded: Fen::ZERO,
+        },
+        periods: periods
+            .into_iter()
+            .map(serde_bytes::ByteBuf::from)
+            .collect(),
+        writer: app.me,
+        event,
+    }
+}
 
+/// Whether the account's books, as the view has them, let this bill be settled.
+fn conflicts(app: &App, bill: &Bill, entry: &Entry) -> Result<(), WireError> {
+    let Entry::Settled { periods, .. } = entry else {
+        return Ok(());
+    };
     let s = &app.store;
-    let result = (
-        &s.settlements,
-        &s.bills_paid,
-        &s.bills_closed,
-        &s.periods,
-        &s.postings,
-        &s.balances,
-        app.outbox.tree(),
-    )
-        .transaction(
-            |(settlements, bills_paid, bills_closed, periods_t, postings_t, balances, outbox)| {
-                let refuse = |c| ConflictableTransactionError::Abort(Abort::Refused(c));
-                if settlements.get(&payment_key)?.is_some() {
-                    // A concurrent retry of this payment won the race; the caller replays it.
-                    return Err(ConflictableTransactionError::Abort(Abort::Taken));
-                }
-                if let Some(other) = bills_paid.get(&bill_key)? {
-                    return Err(refuse(Conflict::BillPaid(other.to_vec())));
-                }
-                if let Some(why) = bills_closed.get(&bill_key)? {
-                    return Err(refuse(Conflict::Closed(
-                        String::from_utf8_lossy(&why).to_string(),
-                    )));
-                }
-                for p in &periods {
-                    if let Some(other) = periods_t.get(p)? {
-                        if other.as_ref() != bill_key.as_slice() {
-                            return Err(refuse(Conflict::PeriodPaid(
-                                String::from_utf8_lossy(p).replace('\0', " "),
-                            )));
-                        }
-                    }
-                }
-                settlements.insert(payment_key.as_slice(), settlement_bytes.as_slice())?;
-                bills_paid.insert(bill_key.as_slice(), payment_key.as_slice())?;
-                for p in &periods {
-                    periods_t.insert(p.as_slice(), bill_key.as_slice())?;
-                }
-                crate::store::post(postings_t, balances, &legs)?;
-                Outbox::stage(outbox, event_key, &event)?;
-                Outbox::stage_message(
-                    outbox,
-                    receipt_key,
-                    subjects::receipt(&receipt.terminal),
-                    receipt_bytes.clone(),
-                )?;
-                Ok(())
-            },
-        );
-    let bill_id = bill.bill_id;
-    let settled = once
-        .finish(
-            result.map(|()| receipt),
-            &[event_key, receipt_key],
-            || replay(&app, &notice, &req.notice.body),
-            |conflict| refusal(bill_id, conflict),
-        )
-        .await?;
-    tracing::info!(payment = %notice.payment_id, bill = %bill.bill_id, amount = %bill.total, "settled");
-    reply_ok(&settled)
+    let bill_key = bill.bill_id.0.as_bytes();
+    let refuse = |c| Err(refusal(bill.bill_id, c));
+    if let Some(other) = s.bills_paid.get(bill_key).map_err(super::internal)? {
+        return refuse(Conflict::BillPaid(other.to_vec()));
+    }
+    if let Some(why) = s.bills_closed.get(bill_key).map_err(super::internal)? {
+        return refuse(Conflict::Closed(String::from_utf8_lossy(&why).to_string()));
+    }
+    for p in periods {
+        if let Some(other) = s.periods.get(p).map_err(super::internal)? {
+            if other.as_ref() != bill_key {
+                return refuse(Conflict::PeriodPaid(
+                    String::from_utf8_lossy(p).replace('\0', " "),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Why the bill cannot be settled by this payment.

@@ -37,8 +37,8 @@ pub(crate) async fn find_account(
         if let Some(raw) = app.view.accounts.get(&key).map_err(internal)? {
             return decode(&raw).map_err(internal);
         }
-        if attempt == 0 {
-            app.catch_up().await;
+        if attempt == 0 && !app.catch_up().await {
+            return Err(posfee_runtime::feed::behind());
         }
     }
     if !app

@@ -1,0 +1,260 @@
+//! The ledger's journal entries and how each instance's sled view applies them.
+//!
+//! The journal (`POSFEE_LEDGER`, replicated) is the books' system of record: one subject per
+//! tenant account, so every decision about an account (a bill paid once, a month paid once, a
+//! closed bill never paid, refunds never above the payment) is made on the account's latest
+//! state and appended only if nobody appended to it meanwhile
+//! ([`posfee_runtime::journal::Journal`]). The sled trees of [`crate::store`] are this
+//! instance's view, rebuilt from the journal if lost. The instance that wrote an entry
+//! publishes what it implies (the `payment.*` event, the kiosk's receipt) when its view
+//! applies it, through the outbox: a crash between the append and that apply is made good
+//! when the restarted view applies the entry again.
+
+use crate::store::{tenant_account, Posting, RefundRecord, Settlement, Store, CLEARING_ACCOUNT};
+use posfee_runtime::feed::Raw;
+use posfee_runtime::outbox::Outbox;
+use posfee_schemas::events::Event;
+use posfee_schemas::ids::{AccountNo, BillId, PaymentId, TenantId};
+use posfee_schemas::money::Fen;
+use posfee_schemas::{decode, encode, subjects};
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+/// One change to the books.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Entry {
+    /// A bill settled by a payment, and the months it pays.
+    Settled {
+        settlement: Settlement,
+        periods: Vec<serde_bytes::ByteBuf>,
+        writer: u64,
+        event: Event,
+    },
+    /// The kiosk closed a bill unpaid: it is never settled after this.
+    Closed { bill: BillId, why: String },
+    /// Part or all of a payment given back.
+    Refunded {
+        payment: PaymentId,
+        key: String,
+        record: RefundRecord,
+        amount: Fen,
+        tenant: TenantId,
+        writer: u64,
+        event: Event,
+    },
+}
+
+/// The journal scope of a tenant account: a fixed-length token of both (account numbers may
+/// hold characters a subject may not).
+pub fn scope(tenant: &TenantId, account: &AccountNo) -> String {
+    let name = format!("{}\0{}", tenant.as_str(), account.as_str());
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes())
+        .simple()
+        .to_string()
+}
+
+/// The journal subject of a scope.
+pub fn subject(scope: &str) -> String {
+    subjects::ledger_journal(scope)
+}
+
+/// The id that makes a retried append of the same entry stored once.
+pub fn settle_id(payment: PaymentId) -> String {
+    format!("settle:{payment}")
+}
+
+/// Where the view records the last journal sequence it applied.
+const APPLIED_KEY: &[u8] = posfee_runtime::feed::FEED_SEQ_KEY;
+/// This instance's id, made once per store: entries it wrote are published by it.
+const INSTANCE_KEY: &[u8] = b"instance";
+
+/// This instance's id (made on first use and kept in the store).
+pub fn instance_id(store: &Store) -> anyhow::Result<u64> {
+    if let Some(v) = store.meta.get(INSTANCE_KEY)? {
+        if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
+            return Ok(u64::from_be_bytes(b));
+        }
+    }
+    let id = uuid::Uuid::new_v4().as_u64_pair().0;
+    store.meta.insert(INSTANCE_KEY, &id.to_be_bytes())?;
+    store.db.flush()?;
+    Ok(id)
+}
+
+/// The last journal sequence the view applied; 0 for an empty view (rebuilt from the start).
+pub fn applied(store: &Store) -> anyhow::Result<u64> {
+    posfee_runtime::feed::recorded_seq(&store.meta)
+}
+
+/// Applies a batch of journal entries, each with its sequence in one transaction; returns the
+/// last sequence applied.
+pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: Vec<Raw>) -> anyhow::Result<u64> {
+    let mut last = 0;
+    for raw in batch {
+        match decode::<Entry>(&raw.payload) {
+            Ok(entry) => apply_one(store, outbox, me, raw.seq, &entry)?,
+            Err(e) => {
+                // Only the ledger may write its journal; an entry it cannot read is a bug,
+                // reported loudly, and skipped so the books keep up with everything else.
+                tracing::error!(seq = raw.seq, error = %e, "unreadable journal entry skipped");
+                store.meta.insert(APPLIED_KEY, &raw.seq.to_be_bytes())?;
+            }
+        }
+        last = raw.seq;
+    }
+    outbox.notify();
+    Ok(last)
+}
+
+type Tx = ConflictableTransactionError<String>;
+
+fn apply_one(
+    store: &Store,
+    outbox: &Outbox,
+    me: u64,
+    seq: u64,
+    entry: &Entry,
+) -> anyhow::Result<()> {
+    let legs = legs(store, entry)?;
+    let staged = [outbox.next_key()?, outbox.next_key()?];
+    let s = store;
+    (
+        &s.settlements,
+        &s.bills_paid,
+        &s.bills_closed,
+        &s.periods,
+        &s.refunds,
+        &s.postings,
+        &s.balances,
+        &s.meta,
+        outbox.tree(),
+    )
+        .transaction(
+            |(
+                settlements,
+                bills_paid,
+                bills_closed,
+                periods,
+                refunds,
+                postings,
+                balances,
+                meta,
+                out,
+            )| {
+                match entry {
+                    Entry::Settled {
+                        settlement,
+                        periods: months,
+                        writer,
+                        event,
+                    } => {
+                        let r = &settlement.receipt;
+                        let payment = r.payment_id.0.as_bytes();
+                        settlements.insert(payment, encode(settlement))?;
+                        bills_paid.insert(r.bill_id.0.as_bytes(), payment)?;
+                        for m in months {
+                            periods.insert(m.as_slice(), r.bill_id.0.as_bytes())?;
+                        }
+                        if *writer == me {
+                            Outbox::stage(out, staged[0], event)?;
+                            Outbox::stage_message(
+                                out,
+                                staged[1],
+                                subjects::receipt(&r.terminal),
+                                encode(r),
+                            )?;
+                        }
+                    }
+                    Entry::Closed { bill, why } => {
+                        if bills_closed.get(bill.0.as_bytes())?.is_none() {
+                            bills_closed.insert(bill.0.as_bytes(), why.as_bytes())?;
+                        }
+                    }
+                    Entry::Refunded {
+                        payment,
+                        key,
+                        record,
+                        amount,
+                        writer,
+                        event,
+                        ..
+                    } => {
+                        refunded(settlements, payment, *amount)?;
+                        refunds.insert(key.as_bytes(), encode(record))?;
+                        if *writer == me {
+                            Outbox::stage(out, staged[0], event)?;
+                        }
+                    }
+                }
+                crate::store::post(postings, balances, &legs)?;
+                meta.insert(APPLIED_KEY, &seq.to_be_bytes())?;
+                Ok::<_, Tx>(())
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("applying journal entry {seq}: {e:?}"))
+}
+
+/// Adds a refund to the settlement it returns money from.
+fn refunded(settlements: &TransactionalTree, payment: &PaymentId, amount: Fen) -> Result<(), Tx> {
+    let key = payment.0.as_bytes();
+    let Some(raw) = settlements.get(key)? else {
+        return Err(Tx::Abort(format!(
+            "refund of {payment}, which the view has not settled"
+        )));
+    };
+    let mut s: Settlement = decode(&raw).map_err(|e| Tx::Abort(e.to_string()))?;
+    s.refunded = s
+        .refunded
+        .checked_add(amount)
+        .map_err(|e| Tx::Abort(e.to_string()))?;
+    settlements.insert(key, encode(&s))?;
+    Ok(())
+}
+
+/// The double-entry legs an entry posts, each under a fresh key of this view.
+fn legs(store: &Store, entry: &Entry) -> anyhow::Result<Vec<([u8; 8], Posting)>> {
+    let postings = match entry {
+        Entry::Settled { settlement, .. } => {
+            let r = &settlement.receipt;
+            let entry = r.payment_id.to_string();
+            vec![
+                Posting {
+                    entry: entry.clone(),
+                    account: CLEARING_ACCOUNT.to_string(),
+                    fen: r.total.fen.get(),
+                },
+                Posting {
+                    entry,
+                    account: tenant_account(&r.tenant),
+                    fen: -r.total.fen.get(),
+                },
+            ]
+        }
+        Entry::Closed { .. } => Vec::new(),
+        Entry::Refunded {
+            key,
+            amount,
+            tenant,
+            ..
+        } => {
+            let entry = format!("refund:{key}");
+            vec![
+                Posting {
+                    entry: entry.clone(),
+                    account: tenant_account(tenant),
+                    fen: amount.get(),
+                },
+                Posting {
+                    entry,
+                    account: CLEARING_ACCOUNT.to_string(),
+                    fen: -amount.get(),
+                },
+            ]
+        }
+    };
+    postings
+        .into_iter()
+        .map(|p| Ok((store.db.generate_id()?.to_be_bytes(), p)))
+        .collect()
+}

@@ -1,0 +1,144 @@
+//! A service's journal: its system of record in a replicated JetStream stream, one subject per
+//! scope (what must change one at a time: a tenant account's books), written with optimistic
+//! concurrency.
+//!
+//! A writer reads the scope's last sequence, brings its own view up to it, decides, and
+//! appends with `Nats-Expected-Last-Subject-Sequence` set to that sequence. If another
+//! instance (on this host or another) appended to the scope meanwhile, the server refuses and
+//! the writer decides again on the newer state, so two instances can never both take the
+//! same bill. The append is acknowledged once the entry is fsynced on a majority of the
+//! stream's replicas; only then does the service answer. Each instance's sled store is a view
+//! of the journal ([`crate::feed::follow_raw`]) that can be rebuilt from it.
+
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
+use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use posfee_schemas::{ErrorCode, WireError};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How long a writer waits for its own view to reach a sequence before it says "ask again".
+pub const CATCH_UP_MS: u64 = 5_000;
+
+#[derive(Clone)]
+pub struct Journal {
+    js: jetstream::Context,
+    stream: Stream<()>,
+    name: String,
+    subject: fn(&str) -> String,
+    /// The sequence this instance's view has applied.
+    applied: watch::Receiver<u64>,
+}
+
+/// What became of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Stored (or stored before, by this entry's id) at this stream sequence.
+    At(u64),
+    /// Someone appended to the scope first: decide again.
+    Moved,
+}
+
+impl Journal {
+    /// The journal in `stream`, whose scope subjects `subject` builds, and the view's applied
+    /// sequence.
+    pub async fn open(
+        client: &async_nats::Client,
+        stream: &str,
+        subject: fn(&str) -> String,
+        applied: watch::Receiver<u64>,
+    ) -> anyhow::Result<Journal> {
+        let js = jetstream::new(client.clone());
+        let name = stream.to_string();
+        let stream = js.get_stream_no_info(stream).await?;
+        Ok(Journal {
+            js,
+            stream,
+            name,
+            subject,
+            applied,
+        })
+    }
+
+    /// The stream sequence of the scope's last entry; 0 if it has none.
+    pub async fn last(&self, scope: &str) -> Result<u64, WireError> {
+        match self
+            .stream
+            .get_last_raw_message_by_subject(&(self.subject)(scope))
+            .await
+        {
+            Ok(m) => Ok(m.sequence),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(0),
+            Err(e) => Err(unavailable(format!("reading the journal: {e}"))),
+        }
+    }
+
+    /// The sequence of the journal's newest entry, whatever its scope.
+    pub async fn last_of_all(&self) -> Result<u64, WireError> {
+        match self.js.get_stream(&self.name).await {
+            Ok(stream) => Ok(stream.cached_info().state.last_sequence),
+            Err(e) => Err(unavailable(format!("reading the journal's state: {e}"))),
+        }
+    }
+
+    /// Waits until this instance's view has applied `seq`.
+    pub async fn caught_up(&self, seq: u64) -> Result<(), WireError> {
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(
+            Duration::from_millis(CATCH_UP_MS),
+            applied.wait_for(|s| *s >= seq),
+        )
+        .await
+        .map(|r| r.is_ok())
+        .unwrap_or(false);
+        if reached {
+            return Ok(());
+        }
+        Err(unavailable(format!(
+            "this instance's view has not reached journal entry {seq} yet"
+        )))
+    }
+
+    /// Reads the scope's last sequence and waits until the view has it: what a decision about
+    /// the scope must start from. Returns that sequence, to append after.
+    pub async fn settled_view(&self, scope: &str) -> Result<u64, WireError> {
+        let last = self.last(scope).await?;
+        self.caught_up(last).await?;
+        Ok(last)
+    }
+
+    /// Appends `payload` to the scope if its last entry is still `after`. `id` makes a retried
+    /// append of the same entry store it once.
+    pub async fn append(
+        &self,
+        scope: &str,
+        after: u64,
+        id: &str,
+        payload: Vec<u8>,
+    ) -> Result<Appended, WireError> {
+        let msg = PublishMessage::build()
+            .payload(payload.into())
+            .message_id(id)
+            .expected_last_subject_sequence(after);
+        let ack = async {
+            self.js
+                .send_publish((self.subject)(scope), msg)
+                .await?
+                .await
+        };
+        match ack.await {
+            Ok(ack) => Ok(Appended::At(ack.sequence)),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(Appended::Moved),
+            Err(e) => Err(unavailable(format!("appending to the journal: {e}"))),
+        }
+    }
+}
+
+/// 503: the journal (or this instance's view of it) cannot be reached now; asking again with
+/// the same id is safe.
+fn unavailable(why: String) -> WireError {
+    tracing::warn!(%why, "journal unavailable");
+    WireError::new(
+        ErrorCode::Unavailable,
+        "the books cannot be reached right now: ask again with the same id",
+    )
+}
