@@ -547,8 +547,15 @@ fn stop_all(children: &mut [Supervised], nodes: &mut [Node]) {
     }
 }
 
-/// The URL of the system running on `data`, for the other commands.
+/// The URL of the system running on `data`, for the other commands: `POSFEE_NATS_URL` when
+/// set (a deployment on real hosts, whose data dir holds only the operator's keys), else the
+/// one the running `posfee up` recorded.
 pub fn running_url(data: &DataDir) -> anyhow::Result<String> {
+    if let Ok(url) = std::env::var(NATS_URL_ENV) {
+        if !url.trim().is_empty() {
+            return Ok(url.trim().to_string());
+        }
+    }
     let path = data.url_file();
     match std::fs::read_to_string(&path) {
         Ok(url) => Ok(url.trim().to_string()),
@@ -567,6 +574,9 @@ pub async fn connect_operator(data: &DataDir) -> anyhow::Result<async_nats::Clie
     let seed = posfee_client::creds::read_seed(&data.role_seed(Role::Operator))?;
     bus::connect(&url, Role::Operator, Some(seed), "posfee-operator").await
 }
+
+/// The environment variable that names the servers for every command and service.
+pub const NATS_URL_ENV: &str = "POSFEE_NATS_URL";
 
 /// How `posfee up`'s ready line starts.
 pub const READY_PREFIX: &str = "ready:";
