@@ -201,10 +201,11 @@ async fn a_second_payment_of_the_same_bill_or_period_is_voided_and_moves_no_mone
     }
 }
 
-/// Two ledger instances, each with its own store, take concurrent payments of the same bills:
-/// every bill is settled once, whichever instance each payment reaches.
+/// Two ledger and two paygate instances, each with its own store, take concurrent payments of
+/// the same bills: every bill is settled once and the other payment voided with its hold
+/// released, whichever instances each payment reaches.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_ledger_instances_never_both_settle_one_bill() {
+async fn two_instances_of_each_money_service_settle_each_bill_once() {
     const BILLS: usize = 12;
     let accounts: Vec<String> = (0..BILLS).map(|i| format!("1-2-{i}")).collect();
     let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
@@ -213,7 +214,10 @@ async fn two_ledger_instances_never_both_settle_one_bill() {
         clock: Arc::new(w.clock.clone()),
         ..Default::default()
     };
-    w.h.start_service(ServiceName::Ledger, opts).await.unwrap();
+    w.h.start_service(ServiceName::Ledger, opts.clone())
+        .await
+        .unwrap();
+    w.h.start_service(ServiceName::Paygate, opts).await.unwrap();
     let mut paid = 0;
     for (i, account) in accounts.iter().enumerate() {
         let bill = issue(&w, account, &format!("two-{i}")).await;
@@ -229,10 +233,12 @@ async fn two_ledger_instances_never_both_settle_one_bill() {
         assert_eq!(code(refused), ErrorCode::BillAlreadyPaid);
         paid += 1;
     }
-    // Both instances took settlements (so each decision above could have gone either way).
-    let served = settle_requests_per_instance(&w.operator).await;
-    assert_eq!(served.len(), 2, "{served:?}");
-    assert!(served.iter().all(|n| *n > 0), "{served:?}");
+    // Both instances of each took requests (so each decision above could have gone either way).
+    for (service, endpoint) in [("posfee-ledger", "settle"), ("posfee-paygate", "pay")] {
+        let served = requests_per_instance(&w.operator, service, endpoint).await;
+        assert_eq!(served.len(), 2, "{service}: {served:?}");
+        assert!(served.iter().all(|n| *n > 0), "{service}: {served:?}");
+    }
     let report = clean_books(&w).await;
     assert_eq!(
         (report.settled, report.captured, report.voided),
@@ -240,13 +246,18 @@ async fn two_ledger_instances_never_both_settle_one_bill() {
     );
 }
 
-/// How many settle requests each running ledger instance has answered (`$SRV.STATS`).
-async fn settle_requests_per_instance(operator: &async_nats::Client) -> Vec<u64> {
+/// How many requests on `endpoint` each running instance of `service` has answered
+/// (`$SRV.STATS`).
+async fn requests_per_instance(
+    operator: &async_nats::Client,
+    service: &str,
+    endpoint: &str,
+) -> Vec<u64> {
     let inbox = operator.new_inbox();
     let mut answers = operator.subscribe(inbox.clone()).await.unwrap();
     operator
         .publish_with_reply(
-            format!("{}.posfee-ledger", subjects::srv::stats()),
+            format!("{}.{service}", subjects::srv::stats()),
             inbox,
             bytes::Bytes::new(),
         )
@@ -262,7 +273,7 @@ async fn settle_requests_per_instance(operator: &async_nats::Client) -> Vec<u64>
             .as_array()
             .unwrap()
             .iter()
-            .find(|e| e["name"] == "settle")
+            .find(|e| e["name"] == endpoint)
             .unwrap();
         out.push(settle["num_requests"].as_u64().unwrap());
     }

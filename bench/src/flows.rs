@@ -82,6 +82,10 @@ pub struct BenchFlowsArgs {
     /// (`posfee up --cluster`), streams on 3 replicas; ignored with --data-dir.
     #[arg(long, default_value_t = 1, conflicts_with = "data_dir")]
     pub cluster: u16,
+    /// Instances of each service that may run side by side in the system the bench starts
+    /// (`posfee up --instances`); ignored with --data-dir.
+    #[arg(long, default_value_t = 1, conflicts_with = "data_dir")]
+    pub instances: u16,
 }
 
 #[derive(Debug, Default, Serialize, Clone)]
@@ -197,8 +201,12 @@ fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
             (data, url, None)
         }
         None => {
-            let cluster = args.cluster.to_string();
-            let own = OwnSystem::start("flows", &[], &["--cluster", &cluster])?;
+            let (cluster, instances) = (args.cluster.to_string(), args.instances.to_string());
+            let own = OwnSystem::start(
+                "flows",
+                &[],
+                &["--cluster", &cluster, "--instances", &instances],
+            )?;
             (own.data.clone(), running_url(&own.data)?, Some(own))
         }
     };

@@ -17,7 +17,7 @@
 use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
 use posfee_schemas::subjects::{
     self, EventKind, Identity, IdentityOp, LedgerOp, PaygateOp, QueryKind, Role, ServiceName,
-    EVENTS_STREAM, KEYS_BUCKET, LEDGER_JOURNAL, TERMINALS_BUCKET,
+    EVENTS_STREAM, KEYS_BUCKET, LEDGER_JOURNAL, PAYGATE_JOURNAL, TERMINALS_BUCKET,
 };
 use std::fmt::Write;
 
@@ -95,6 +95,19 @@ fn event_reader(durable: bool) -> Vec<String> {
         v.push(format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"));
     }
     v
+}
+
+/// A service's own journal: appended to, read back, followed into each instance's view.
+fn journal_writer(stream: &str, subjects: String) -> Vec<String> {
+    vec![
+        subjects,
+        stream_info(stream),
+        format!("$JS.API.STREAM.MSG.GET.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.>"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
+    ]
 }
 
 /// Reading public signing keys from the key directory.
@@ -196,15 +209,11 @@ pub fn role(r: Role) -> Perms {
                 subjects::receipt_any(),
                 s(JS_INFO),
                 stream_info(EVENTS_STREAM),
-                // Its journal: appended to, read back, followed into each instance's view.
-                subjects::ledger_journal_all(),
-                stream_info(LEDGER_JOURNAL),
-                format!("$JS.API.STREAM.MSG.GET.{LEDGER_JOURNAL}"),
-                format!("$JS.API.CONSUMER.CREATE.{LEDGER_JOURNAL}"),
-                format!("$JS.API.CONSUMER.CREATE.{LEDGER_JOURNAL}.>"),
-                format!("$JS.API.CONSUMER.INFO.{LEDGER_JOURNAL}.>"),
-                format!("$JS.API.CONSUMER.MSG.NEXT.{LEDGER_JOURNAL}.>"),
             ]);
+            p.extend(journal_writer(
+                LEDGER_JOURNAL,
+                subjects::ledger_journal_all(),
+            ));
             service(
                 ServiceName::Ledger,
                 r,
@@ -226,6 +235,10 @@ pub fn role(r: Role) -> Perms {
                 subjects::event(EventKind::PaymentAuthorized),
                 subjects::event(EventKind::PaymentVoided),
             ]);
+            p.extend(journal_writer(
+                PAYGATE_JOURNAL,
+                subjects::paygate_journal_all(),
+            ));
             service(ServiceName::Paygate, r, p, vec![subjects::paygate_any()])
         }
         // Watches: discovery, read queries, listings, the event stream and terminal presence.

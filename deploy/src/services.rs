@@ -8,10 +8,9 @@ pub struct ServiceProc {
     pub name: ServiceName,
     pub role: Role,
     /// Whether several instances may serve side by side: everything they must agree on is
-    /// in JetStream, and their own stores are views they rebuild from it: the ledger (its
-    /// journal) and the query service. Paygate's payers and payments, the fee-engine's issued
-    /// bills and the identity service's keys still live in one instance's own store
-    /// (ARCHITECTURE.md, "Past one machine").
+    /// in JetStream, and their own stores are views they rebuild from it: the ledger and
+    /// paygate (their journals) and the query service. The fee-engine's issued bills and the
+    /// identity service's keys still live in one instance's own store (ARCHITECTURE.md).
     pub replicable: bool,
 }
 
@@ -56,7 +55,7 @@ pub const SERVICES: &[ServiceProc] = &[
     },
     ServiceProc {
         name: ServiceName::Paygate,
-        replicable: false,
+        replicable: true,
         role: Role::Paygate,
     },
     ServiceProc {

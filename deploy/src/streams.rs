@@ -9,10 +9,10 @@ use std::time::Duration;
 /// without an age limit. The byte cap is there so a runaway producer fills a known budget and
 /// then fails loudly (discard new) instead of silently dropping history.
 pub const EVENTS_MAX_BYTES: i64 = 12 * 1024 * 1024 * 1024;
-/// The ledger's journal: about 1.5 KB a settlement, so some 2.8 million of them. Together
-/// with the events this stays inside nats.conf's `max_file_store` (20 GB), which a deployment
-/// raises with both.
-pub const LEDGER_JOURNAL_MAX_BYTES: i64 = 4 * 1024 * 1024 * 1024;
+/// Each journal (the ledger's, paygate's): about 1.5 KB a settlement or hold, so some 1.4
+/// million of them. With the events this stays inside nats.conf's `max_file_store` (20 GB),
+/// which a deployment raises with all three.
+pub const LEDGER_JOURNAL_MAX_BYTES: i64 = 2 * 1024 * 1024 * 1024;
 /// A retried publish within this window is stored once (`Nats-Msg-Id`).
 pub const EVENTS_DUPLICATE_WINDOW_SECS: u64 = 120;
 /// One small record per terminal.
@@ -66,10 +66,30 @@ async fn harden(js: &jetstream::Context, stream: &str) -> anyhow::Result<()> {
 
 /// The ledger's journal: the books' system of record, kept forever, nothing ever deleted.
 pub fn ledger_journal_config(replicas: usize) -> stream::Config {
+    journal_config(
+        subjects::LEDGER_JOURNAL,
+        "posfee ledger journal: settlements, closes, refunds per account",
+        subjects::ledger_journal_all(),
+        replicas,
+    )
+}
+
+/// Paygate's journal: payers' registrations (no personal data), holds, captures, voids and
+/// refund credits, per payer.
+pub fn paygate_journal_config(replicas: usize) -> stream::Config {
+    journal_config(
+        subjects::PAYGATE_JOURNAL,
+        "posfee paygate journal: registrations, holds, captures, voids, credits per payer",
+        subjects::paygate_journal_all(),
+        replicas,
+    )
+}
+
+fn journal_config(name: &str, what: &str, subject: String, replicas: usize) -> stream::Config {
     stream::Config {
-        name: subjects::LEDGER_JOURNAL.to_string(),
-        description: Some("posfee ledger journal: settlements, closes, refunds per account".into()),
-        subjects: vec![subjects::ledger_journal_all()],
+        name: name.to_string(),
+        description: Some(what.into()),
+        subjects: vec![subject],
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         discard: stream::DiscardPolicy::New,
@@ -126,6 +146,9 @@ async fn ensure_once(client: &async_nats::Client, replicas: usize) -> anyhow::Re
     js.get_or_create_stream(ledger_journal_config(replicas))
         .await
         .context("creating stream POSFEE_LEDGER")?;
+    js.get_or_create_stream(paygate_journal_config(replicas))
+        .await
+        .context("creating stream POSFEE_PAYGATE")?;
     if js.get_key_value(subjects::TERMINALS_BUCKET).await.is_err() {
         js.create_key_value(kv::Config {
             bucket: subjects::TERMINALS_BUCKET.to_string(),

@@ -13,6 +13,8 @@ pub const PREFIX: &str = "posfee";
 pub const EVENTS_STREAM: &str = "POSFEE_EVENTS";
 /// The ledger's journal: its system of record, one subject per tenant account.
 pub const LEDGER_JOURNAL: &str = "POSFEE_LEDGER";
+/// Paygate's journal: payers and payments, one subject per payer (and one for registrations).
+pub const PAYGATE_JOURNAL: &str = "POSFEE_PAYGATE";
 /// The JetStream key-value bucket where terminals record when they were last seen.
 pub const TERMINALS_BUCKET: &str = "POSFEE_TERMINALS";
 /// The JetStream key-value bucket of public signing keys (bills, settlement notices).
@@ -171,6 +173,14 @@ pub fn ledger_journal(scope: &str) -> String {
 /// Every subject of the ledger's journal: the stream's subject filter.
 pub fn ledger_journal_all() -> String {
     format!("{PREFIX}.journal.ledger.>")
+}
+/// Paygate's journal subject for one scope.
+pub fn paygate_journal(scope: &str) -> String {
+    format!("{PREFIX}.journal.paygate.{scope}")
+}
+/// Every subject of paygate's journal.
+pub fn paygate_journal_all() -> String {
+    format!("{PREFIX}.journal.paygate.>")
 }
 /// All events: the stream's subject filter.
 pub fn events_all() -> String {

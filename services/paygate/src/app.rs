@@ -4,6 +4,7 @@ use crate::store::Store;
 use ed25519_dalek::SigningKey;
 use posfee_client::keydir::KeyDirectory;
 use posfee_client::Clock;
+use posfee_runtime::journal::Journal;
 use posfee_runtime::outbox::Outbox;
 use posfee_schemas::ids::{KeyId, PaymentId};
 use posfee_store::GroupCommit;
@@ -26,8 +27,13 @@ pub const RECOVERY_INTERVAL_MS: u64 = 2_000;
 pub const MAX_PAGE: u32 = 400;
 
 pub struct App {
+    /// The view of paygate's journal, and the payers' identities this instance registered.
     pub store: Store,
     pub outbox: Outbox,
+    /// The system of record: payers and payments, replicated.
+    pub journal: Journal,
+    /// This instance's id: the entries it wrote, it publishes.
+    pub me: u64,
     pub commit: GroupCommit,
     pub clock: Arc<dyn Clock>,
     pub client: async_nats::Client,
@@ -54,6 +60,7 @@ impl App {
     pub fn new(
         store: Store,
         outbox: Outbox,
+        (journal, me): (Journal, u64),
         commit: GroupCommit,
         clock: Arc<dyn Clock>,
         client: async_nats::Client,
@@ -64,6 +71,8 @@ impl App {
         App {
             store,
             outbox,
+            journal,
+            me,
             commit,
             clock,
             client,

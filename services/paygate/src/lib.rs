@@ -1,9 +1,12 @@
 //! paygate: the payment platform sandbox. Payers register once from their phone (identity,
 //! bank account, device key) and get an opaque handle; payments are device-signed orders that
 //! pay fee-engine-signed bills: authorize (hold), settle at the ledger, capture — or void.
+//! Payers and payments are kept in a replicated journal ([`journal`]), so any number of
+//! instances may serve side by side; who a payer is stays in the registering instance's store.
 
 pub mod app;
 pub mod identity;
+pub mod journal;
 pub mod ops;
 pub mod refunds;
 pub mod settle;
@@ -45,20 +48,42 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let keys = keyfile::load_or_create(&config.store_dir.join("keys"), KEY_PREFIX)?;
+    let db = rstore::open(&config.store_dir.join("db"))?;
+    let store = store::Store::open(db.clone())?;
+    let me = journal::instance_id(&store)?;
+    // Each instance signs with keys of its own, named apart (`paygate-<instance>-<n>`), so
+    // two instances never publish different keys under one id.
+    let prefix = format!("{KEY_PREFIX}-{:08x}", me >> 32);
+    let keys = keyfile::load_or_create(&config.store_dir.join("keys"), &prefix)?;
     for (id, key) in &keys.all {
         keydir::publish(&client, Purpose::Settlement, KEY_PREFIX, id, key).await?;
     }
-    let db = rstore::open(&config.store_dir.join("db"))?;
-    let store = store::Store::open(db.clone())?;
     let outbox = Outbox::open(&db)?;
     let mut tasks = Tasks::new();
     tasks.spawn(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
+    let (journal_tx, journal_rx) = tokio::sync::watch::channel(journal::applied(&store)?);
+    let (view, out) = (store.clone(), outbox.clone());
+    tasks.spawn_fallible(
+        "journal",
+        feed::follow_raw(
+            client.clone(),
+            feed::Source {
+                stream: subjects::PAYGATE_JOURNAL.to_string(),
+                filters: Vec::new(),
+            },
+            journal::applied(&store)?,
+            journal_tx,
+            shutdown.clone(),
+            move |batch| journal::apply(&view, &out, me, batch),
+        ),
+    );
     let (applied, _) = tokio::sync::watch::channel(0);
     let feed_store = store.clone();
+    let credits = Arc::new(tokio::sync::Notify::new());
+    let wake = credits.clone();
     tasks.spawn_fallible(
         "refund feed",
         feed::follow(
@@ -67,12 +92,20 @@ pub async fn run(
             store.feed_seq()?,
             applied,
             shutdown.clone(),
-            move |batch| refunds::apply(&feed_store, batch),
+            move |batch| refunds::note(&feed_store, &wake, batch),
         ),
     );
+    let journal = posfee_runtime::journal::Journal::open(
+        &client,
+        subjects::PAYGATE_JOURNAL,
+        journal::subject,
+        journal_rx,
+    )
+    .await?;
     let app = Arc::new(App::new(
         store,
         outbox,
+        (journal, me),
         GroupCommit::start(&db),
         clock,
         client.clone(),
@@ -81,6 +114,10 @@ pub async fn run(
         keys.active,
     ));
     tasks.spawn("recovery", settle::recover(app.clone(), shutdown.clone()));
+    tasks.spawn(
+        "refund credits",
+        refunds::credit_loop(app.clone(), credits, shutdown.clone()),
+    );
     let (a, b, c) = (app.clone(), app.clone(), app.clone());
     let endpoints = Endpoints::new()
         .add(

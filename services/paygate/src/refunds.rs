@@ -1,65 +1,137 @@
 //! Refunds reach the payer: paygate follows `payment.refunded` and credits the difference
-//! between the ledger's refunded total and what it has already credited. The total only
-//! grows, so a replayed or repeated event credits nothing twice.
+//! between the ledger's refunded total and what it has already credited. The feed only notes
+//! what is due (with its position); a task credits it in the payer's journal scope, where the
+//! total already credited is read on the payer's latest state, so a replayed or repeated
+//! event, or two instances following the same events, credit nothing twice.
 
-use crate::store::{Payer, Payment, Store};
-use posfee_runtime::feed::Delivered;
-use posfee_runtime::feed::FEED_SEQ_KEY;
+use crate::app::App;
+use crate::journal::{self, Entry};
+use crate::store::{Payment, Store};
+use posfee_client::Shutdown;
+use posfee_runtime::feed::{Delivered, FEED_SEQ_KEY};
 use posfee_schemas::events::EventBody;
+use posfee_schemas::ids::PaymentId;
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::PaymentState;
-use posfee_schemas::{decode, encode};
-use sled::transaction::ConflictableTransactionError;
+use posfee_schemas::{decode, WireError};
 use sled::Transactional;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
 
-pub fn apply(store: &Store, batch: Vec<Delivered>) -> anyhow::Result<u64> {
+/// How often the credit task looks again when a credit could not be made.
+pub const CREDIT_RETRY_MS: u64 = 500;
+
+/// Notes each refund's total as due, with the feed position, in one transaction per batch.
+pub fn note(store: &Store, wake: &Notify, batch: Vec<Delivered>) -> anyhow::Result<u64> {
     let mut last = store.feed_seq()?;
+    let mut due = Vec::new();
     for d in batch {
         last = last.max(d.seq);
-        let Some(EventBody::PaymentRefunded(r)) = d.event.map(|e| e.body) else {
-            continue;
-        };
-        let key = r.payment_id.0.as_bytes().to_vec();
-        let total = r.total_refunded.fen;
-        // One transaction: the credit, the payment's credited total and the feed position.
-        let credited = (&store.payers, &store.payments, &store.meta)
-            .transaction(|(payers, payments, meta)| {
-                meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
-                let Some(raw) = payments.get(&key)? else {
-                    return Ok(0);
-                };
-                let mut payment: Payment =
-                    decode(&raw).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                // Only money that was taken can be given back.
-                if payment.state != PaymentState::Captured {
-                    return Ok(0);
-                }
-                let overflow = |e: posfee_schemas::money::MoneyError| {
-                    ConflictableTransactionError::Abort(e.to_string())
-                };
-                let due = total.checked_sub(payment.refunded).map_err(overflow)?;
-                if due <= Fen::ZERO {
-                    return Ok(0);
-                }
-                let payer_key = payment.payer.as_str().as_bytes().to_vec();
-                let Some(raw) = payers.get(&payer_key)? else {
-                    return Ok(0);
-                };
-                let mut payer: Payer =
-                    decode(&raw).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                payer.balance = payer.balance.checked_add(due).map_err(overflow)?;
-                payment.refunded = total;
-                payers.insert(payer_key, encode(&payer))?;
-                payments.insert(key.as_slice(), encode(&payment))?;
-                Ok(due.get())
-            })
-            .map_err(|e| anyhow::anyhow!("crediting refund: {e:?}"))?;
-        if credited > 0 {
-            tracing::info!(payment = %r.payment_id, fen = credited, "refund credited");
+        if let Some(EventBody::PaymentRefunded(r)) = d.event.map(|e| e.body) {
+            due.push((r.payment_id, r.total_refunded.fen));
         }
     }
-    store.meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
-    // Credits move money: on disk before the feed moves past them.
+    (&store.credits_due, &store.meta)
+        .transaction(|(credits, meta)| {
+            for (id, total) in &due {
+                let old = credits
+                    .get(id.0.as_bytes())?
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map(i64::from_be_bytes)
+                    .unwrap_or(0);
+                // Totals only grow: keep the largest.
+                credits.insert(id.0.as_bytes(), &old.max(total.get()).to_be_bytes())?;
+            }
+            meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
+            Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
+        })
+        .map_err(|e| anyhow::anyhow!("noting refunds: {e:?}"))?;
+    // The feed must not move past a refund before it is noted on disk.
     store.db.flush()?;
+    if !due.is_empty() {
+        wake.notify_one();
+    }
     Ok(last)
+}
+
+/// Credits what is due until shutdown.
+pub async fn credit_loop(app: Arc<App>, wake: Arc<Notify>, shutdown: Shutdown) {
+    loop {
+        let mut failed = false;
+        for (key, total) in app.store.credits_due.iter().flatten() {
+            let (Ok(id), Ok(total)) = (
+                uuid::Uuid::from_slice(&key).map(PaymentId),
+                <[u8; 8]>::try_from(total.as_ref()).map(i64::from_be_bytes),
+            ) else {
+                let _ = app.store.credits_due.remove(&key);
+                continue;
+            };
+            match credit(&app, id, Fen::new(total)).await {
+                Ok(()) => {
+                    // Leave it if a larger total was noted meanwhile.
+                    let _ = app.store.credits_due.compare_and_swap(
+                        &key,
+                        Some(total.to_be_bytes().as_slice()),
+                        None::<&[u8]>,
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(payment = %id, error = %e, "refund not credited yet; will retry");
+                    failed = true;
+                }
+            }
+        }
+        let pause = tokio::time::sleep(Duration::from_millis(if failed {
+            CREDIT_RETRY_MS
+        } else {
+            60_000
+        }));
+        tokio::select! {
+            _ = shutdown.wait() => return,
+            _ = wake.notified() => {}
+            _ = pause => {}
+        }
+    }
+}
+
+/// Credits the payer up to the ledger's refunded `total` for payment `id`.
+async fn credit(app: &App, id: PaymentId, total: Fen) -> Result<(), WireError> {
+    let Some(payment) = known(app, id).await? else {
+        // Not a payment this platform took: nothing to give back.
+        return Ok(());
+    };
+    let scope = journal::payer_scope(&payment.payer);
+    let credited = app
+        .journal
+        .write(&scope, &format!("credit:{id}:{}", total.get()), || {
+            let Some(current) = crate::settle::load(app, id).ok() else {
+                return Ok(None);
+            };
+            let due = current.state == PaymentState::Captured && current.refunded < total;
+            Ok(due.then_some(Entry::Credited { id, total }))
+        })
+        .await?;
+    if credited {
+        tracing::info!(payment = %id, total = %total, "refund credited");
+    }
+    Ok(())
+}
+
+/// The payment, from this instance's view; if the view does not have it, once the view has
+/// caught up with the whole journal.
+async fn known(app: &App, id: PaymentId) -> Result<Option<Payment>, WireError> {
+    let read = |app: &App| -> Result<Option<Payment>, WireError> {
+        match app.store.payments.get(id.0.as_bytes()) {
+            Ok(Some(raw)) => decode(&raw).map(Some).map_err(crate::ops::internal),
+            Ok(None) => Ok(None),
+            Err(e) => Err(crate::ops::internal(e)),
+        }
+    };
+    if let Some(p) = read(app)? {
+        return Ok(Some(p));
+    }
+    let last = app.journal.last_of_all().await?;
+    app.journal.caught_up(last).await?;
+    read(app)
 }

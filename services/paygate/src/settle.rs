@@ -1,40 +1,32 @@
 //! Moving money: authorize (hold), then settle at the ledger, then capture — or void.
 //!
-//! The hold is durable before the ledger is asked, and the ledger's answer is durable before
-//! the payer is told. A payment left authorized by a crash or a silent ledger is driven again
+//! The hold is in the payer's replicated journal (on a majority of the cluster) before the
+//! ledger is asked, and the ledger's answer is journaled before the payer is told. A payment left authorized by a crash or a silent ledger is driven again
 //! by the recovery loop with the same signed notice, which the ledger answers idempotently, so
 //! it ends captured exactly once or voided, never both and never lost.
 
 use crate::app::{App, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS, SETTLE_RETRY_MS};
+use crate::journal::{self, Entry};
 use crate::store::{Payer, Payment, Refusal};
 use posfee_client::{call, CallError};
-use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::{Event, EventBody, PaymentAuthorized, PaymentVoided};
 use posfee_schemas::ids::{EventId, PaymentId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
-use posfee_schemas::money::MoneyError;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, LedgerOp};
-use posfee_schemas::{decode, encode, ErrorCode, WireError};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
+use posfee_schemas::{decode, ErrorCode, WireError};
 use std::time::Duration;
 
-/// The tree of payments still authorized, so recovery never scans settled history.
-pub const PENDING_TREE: &str = "pending";
+/// A hold younger than this is left to the request driving it; the recovery loop takes the
+/// older ones (left by a crash, a timeout, or an instance that went away).
+pub const RECOVERY_MIN_AGE_MS: i64 = 3_000;
 
-/// Holds the amount on the payer's balance and records the payment as authorized.
+/// Holds the amount on the payer's balance and records the payment as authorized, in the
+/// payer's journal scope: the balance is checked on the payer's latest state, whichever
+/// instance holds money for them. A payment already recorded (a concurrent twin) is left to
+/// the caller, which drives it.
 pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<(), WireError> {
-    let pending = app
-        .store
-        .db
-        .open_tree(PENDING_TREE)
-        .map_err(super_internal)?;
-    let payer_key = payment.payer.as_str().as_bytes().to_vec();
-    let payment_key = id.0.as_bytes().to_vec();
-    let payment_bytes = encode(payment);
-    let event_key = app.outbox.next_key().map_err(super_internal)?;
     let event = Event::new(
         EventId::derived("payment.authorized", id.0.as_bytes()),
         payment.authorized_at,
@@ -45,63 +37,49 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
             amount: payment.amount,
         }),
     );
+    let entry = Entry::Authorized {
+        id,
+        payment: Box::new(payment.clone()),
+        writer: app.me,
+        event,
+    };
     let amount = payment.amount.fen;
-    let s = &app.store;
-    let result = (&s.payers, &s.payments, &pending, app.outbox.tree()).transaction(
-        |(payers, payments, pending, outbox)| {
-            if payments.get(&payment_key)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(Hold::Exists));
+    let scope = journal::payer_scope(&payment.payer);
+    app.journal
+        .write(&scope, &format!("authorize:{id}"), || {
+            let s = &app.store;
+            if s.payments
+                .contains_key(id.0.as_bytes())
+                .map_err(super_internal)?
+            {
+                return Ok(None);
             }
-            let raw = payers
-                .get(&payer_key)?
-                .ok_or(ConflictableTransactionError::Abort(Hold::NoPayer))?;
-            let mut payer: Payer =
-                decode(&raw).map_err(|_| ConflictableTransactionError::Abort(Hold::NoPayer))?;
+            let payer: Payer = match s
+                .payers
+                .get(payment.payer.as_str().as_bytes())
+                .map_err(super_internal)?
+            {
+                Some(raw) => decode(&raw).map_err(super_internal)?,
+                None => {
+                    return Err(WireError::new(
+                        ErrorCode::PayerNotFound,
+                        "the payer is not registered",
+                    ))
+                }
+            };
             if payer.balance < amount {
-                return Err(ConflictableTransactionError::Abort(Hold::Funds(
-                    payer.balance,
-                )));
+                return Err(WireError::new(
+                    ErrorCode::InsufficientFunds,
+                    format!("balance {} is less than {}", payer.balance, payment.amount),
+                ));
             }
-            // Checked: a balance that would overflow is refused, never wrapped.
-            let overflow = |_| ConflictableTransactionError::Abort(Hold::Overflow);
-            payer.balance = payer.balance.checked_sub(amount).map_err(overflow)?;
-            payer.held = payer.held.checked_add(amount).map_err(overflow)?;
-            payers.insert(payer_key.as_slice(), encode(&payer))?;
-            payments.insert(payment_key.as_slice(), payment_bytes.as_slice())?;
-            pending.insert(payment_key.as_slice(), &[])?;
-            Outbox::stage(outbox, event_key, &event)?;
-            Ok(())
-        },
-    );
-    match result {
-        Ok(()) | Err(TransactionError::Abort(Hold::Exists)) => {}
-        Err(TransactionError::Abort(Hold::Overflow)) => {
-            return Err(super_internal("the payer's balance would overflow"))
-        }
-        Err(TransactionError::Abort(Hold::NoPayer)) => {
-            return Err(WireError::new(
-                ErrorCode::PayerNotFound,
-                "the payer is not registered",
-            ))
-        }
-        Err(TransactionError::Abort(Hold::Funds(balance))) => {
-            return Err(WireError::new(
-                ErrorCode::InsufficientFunds,
-                format!("balance {balance} is less than {}", payment.amount),
-            ))
-        }
-        Err(TransactionError::Storage(e)) => return Err(super_internal(e)),
-    }
-    app.commit.commit().await.map_err(super_internal)?;
-    app.outbox.committed(&[event_key]);
+            if payer.held.checked_add(amount).is_err() {
+                return Err(super_internal("the payer's balance would overflow"));
+            }
+            Ok(Some(entry.clone()))
+        })
+        .await?;
     Ok(())
-}
-
-enum Hold {
-    Exists,
-    NoPayer,
-    Overflow,
-    Funds(posfee_schemas::money::Fen),
 }
 
 /// Asks the ledger to settle an authorized payment until it answers or `deadline_ms` passes,
@@ -187,90 +165,52 @@ pub async fn drive_for_request(app: &App, id: PaymentId) -> Result<Receipt, Wire
 }
 
 async fn capture(app: &App, id: PaymentId, receipt: &Receipt) -> Result<(), WireError> {
-    finish(app, id, |payment, payer| {
-        payment.state = PaymentState::Captured;
-        payment.receipt = Some(receipt.clone());
-        payer.held = payer.held.checked_sub(payment.amount.fen)?;
-        Ok(None)
+    finish(app, id, "capture", || Entry::Captured {
+        id,
+        receipt: receipt.clone(),
     })
     .await
 }
 
 async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError> {
-    let event_key = app.outbox.next_key().map_err(super_internal)?;
-    let now = app.clock.now();
-    finish(app, id, move |payment, payer| {
-        payment.state = PaymentState::Voided;
-        payment.refusal = Some(Refusal::from(why));
-        payer.held = payer.held.checked_sub(payment.amount.fen)?;
-        payer.balance = payer.balance.checked_add(payment.amount.fen)?;
-        Ok(Some((
-            event_key,
-            Event::new(
-                EventId::derived("payment.voided", id.0.as_bytes()),
-                now,
-                EventBody::PaymentVoided(PaymentVoided {
-                    payment_id: id,
-                    bill_id: payment.bill_id,
-                    reason: why.code.name().to_string(),
-                }),
-            ),
-        )))
+    let payment = load(app, id)?;
+    let event = Event::new(
+        EventId::derived("payment.voided", id.0.as_bytes()),
+        app.clock.now(),
+        EventBody::PaymentVoided(PaymentVoided {
+            payment_id: id,
+            bill_id: payment.bill_id,
+            reason: why.code.name().to_string(),
+        }),
+    );
+    finish(app, id, "void", || Entry::Voided {
+        id,
+        refusal: Refusal::from(why),
+        writer: app.me,
+        event: event.clone(),
     })
     .await
 }
 
-/// Moves an authorized payment to its final state and releases or spends the hold, in one
-/// transaction, flushed. A payment already final is left as it is.
-async fn finish<F>(app: &App, id: PaymentId, change: F) -> Result<(), WireError>
-where
-    F: Fn(&mut Payment, &mut Payer) -> Result<Option<([u8; 8], Event)>, MoneyError>,
-{
-    let pending = app
-        .store
-        .db
-        .open_tree(PENDING_TREE)
-        .map_err(super_internal)?;
-    let payment_key = id.0.as_bytes().to_vec();
-    let s = &app.store;
-    let result = (&s.payers, &s.payments, &pending, app.outbox.tree()).transaction(
-        |(payers, payments, pending, outbox)| {
-            let raw = payments
-                .get(&payment_key)?
-                .ok_or(ConflictableTransactionError::Abort(()))?;
-            let mut payment: Payment =
-                decode(&raw).map_err(|_| ConflictableTransactionError::Abort(()))?;
-            if payment.state != PaymentState::Authorized {
-                return Ok(());
-            }
-            let payer_key = payment.payer.as_str().as_bytes().to_vec();
-            let raw = payers
-                .get(&payer_key)?
-                .ok_or(ConflictableTransactionError::Abort(()))?;
-            let mut payer: Payer =
-                decode(&raw).map_err(|_| ConflictableTransactionError::Abort(()))?;
-            let staged = change(&mut payment, &mut payer)
-                .map_err(|_| ConflictableTransactionError::Abort(()))?;
-            if let Some((key, event)) = staged {
-                Outbox::stage(outbox, key, &event)?;
-            }
-            payers.insert(payer_key.as_slice(), encode(&payer))?;
-            payments.insert(payment_key.as_slice(), encode(&payment))?;
-            pending.remove(payment_key.as_slice())?;
-            Ok(())
-        },
-    );
-    match result {
-        Ok(()) => {}
-        Err(TransactionError::Abort(())) => {
-            return Err(super_internal(
-                "payment record unreadable or its amounts would overflow",
-            ))
-        }
-        Err(TransactionError::Storage(e)) => return Err(super_internal(e)),
-    }
-    app.commit.commit().await.map_err(super_internal)?;
-    app.outbox.notify();
+/// Moves an authorized payment to its final state (the hold spent or released) in the payer's
+/// journal scope. A payment already final (another instance finished it) is left as it is.
+async fn finish(
+    app: &App,
+    id: PaymentId,
+    what: &str,
+    entry: impl Fn() -> Entry,
+) -> Result<(), WireError> {
+    let payer = load(app, id)?.payer;
+    app.journal
+        .write(
+            &journal::payer_scope(&payer),
+            &format!("{what}:{id}"),
+            || {
+                let current = load(app, id)?;
+                Ok((current.state == PaymentState::Authorized).then(&entry))
+            },
+        )
+        .await?;
     Ok(())
 }
 
@@ -308,17 +248,22 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown
                 _ = tokio::time::sleep(interval) => {}
             }
         }
-        let pass_started = app.clock.now();
-        let Ok(pending) = app.store.db.open_tree(PENDING_TREE) else {
-            continue;
-        };
-        let ids: Vec<PaymentId> = pending
+        // A hold younger than this is being driven by the request that made it (here or on
+        // another instance); older ones are the loop's.
+        let pass_started = app.clock.now() - chrono::Duration::milliseconds(RECOVERY_MIN_AGE_MS);
+        let ids: Vec<PaymentId> = app
+            .store
+            .pending
             .iter()
             .keys()
             .filter_map(|k| k.ok())
             .filter_map(|k| uuid::Uuid::from_slice(&k).ok().map(PaymentId))
             .collect();
         for id in ids {
+            match load(&app, id) {
+                Ok(p) if p.authorized_at <= pass_started => {}
+                _ => continue,
+            }
             let lock = app.payment_lock(id);
             // A payment a request is driving right now is not ours to drive.
             let Ok(_guard) = lock.try_lock() else {

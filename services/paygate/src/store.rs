@@ -1,11 +1,15 @@
 //! Paygate's own sled store: the payment platform's records.
 //!
-//! * `payers`: payer handle → [`Payer`] — identity and bank account live here and on the
-//!   payer's phone, nowhere else
-//! * `devices`: device key id → payer handle
-//! * `registrations`: idempotency key → [`Registration`]
-//! * `payments`: payment id → [`Payment`]
-//! * `meta`: the event feed's position (refunds to credit)
+//! * `identities`: payer handle → [`PayerIdentity`] — name, identity card and bank account live
+//!   here (in the store of the instance that registered the payer) and on the payer's phone,
+//!   nowhere else: never in the journal, never in JetStream
+//! * the view of paygate's journal ([`crate::journal`]), rebuilt from it if lost:
+//!   `payers`: payer handle → [`Payer`] (device key, balance, holds);
+//!   `devices`: device key id → payer handle; `device_keys`: public key → key id;
+//!   `registrations`: idempotency key → [`Registration`]; `payments`: payment id →
+//!   [`Payment`]; `pending`: payments still authorized
+//! * `credits_due`: refunds the ledger made that are still to be credited
+//! * `meta`: the positions of the event feed and of the journal, this instance's id
 
 use chrono::{DateTime, Utc};
 use posfee_schemas::fee::IssuedBill;
@@ -16,11 +20,17 @@ use posfee_schemas::paygate::{PaymentState, RegisterReply};
 use posfee_schemas::WireError;
 use serde::{Deserialize, Serialize};
 
+/// Who a payer is: kept by the instance that registered them, never journaled.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Payer {
+pub struct PayerIdentity {
     pub name: String,
     pub national_id: String,
     pub bank_account: String,
+}
+
+/// A payer as every instance knows them: no personal data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Payer {
     pub device_key_id: KeyId,
     #[serde(with = "serde_bytes")]
     pub device_public_key: Vec<u8>,
@@ -85,6 +95,9 @@ pub struct Store {
     pub device_keys: sled::Tree,
     pub registrations: sled::Tree,
     pub payments: sled::Tree,
+    pub pending: sled::Tree,
+    pub identities: sled::Tree,
+    pub credits_due: sled::Tree,
     pub meta: sled::Tree,
 }
 
@@ -96,6 +109,9 @@ impl Store {
             device_keys: db.open_tree("device_keys")?,
             registrations: db.open_tree("registrations")?,
             payments: db.open_tree("payments")?,
+            pending: db.open_tree("pending")?,
+            identities: db.open_tree("identities")?,
+            credits_due: db.open_tree("credits_due")?,
             meta: db.open_tree("meta")?,
             db,
         })

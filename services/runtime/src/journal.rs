@@ -82,6 +82,8 @@ impl Journal {
 
     /// Waits until this instance's view has applied `seq`.
     pub async fn caught_up(&self, seq: u64) -> Result<(), WireError> {
+        let started = std::time::Instant::now();
+        let _slow = SlowWait(started, seq);
         let mut applied = self.applied.clone();
         let reached = tokio::time::timeout(
             Duration::from_millis(CATCH_UP_MS),
@@ -132,6 +134,58 @@ impl Journal {
         }
     }
 }
+
+impl Journal {
+    /// The whole write loop: bring the view up to the scope's last entry, let `decide` look
+    /// at it and name the entry to append (`None`: nothing to write, it is done already),
+    /// append it after that last entry, and decide again if another instance wrote first.
+    /// Returns whether an entry was appended; the view has it when this returns.
+    pub async fn write<E>(
+        &self,
+        scope: &str,
+        id: &str,
+        mut decide: impl FnMut() -> Result<Option<E>, WireError>,
+    ) -> Result<bool, WireError>
+    where
+        E: serde::Serialize,
+    {
+        loop {
+            let after = self.settled_view(scope).await?;
+            let Some(entry) = decide()? else {
+                return Ok(false);
+            };
+            match self
+                .append(scope, after, id, posfee_schemas::encode(&entry))
+                .await?
+            {
+                Appended::At(seq) => {
+                    self.caught_up(seq).await?;
+                    return Ok(true);
+                }
+                Appended::Moved => continue,
+            }
+        }
+    }
+}
+
+/// Says when a view took long to reach an entry: the sign of a stalled feed.
+struct SlowWait(std::time::Instant, u64);
+
+impl Drop for SlowWait {
+    fn drop(&mut self) {
+        let waited = self.0.elapsed();
+        if waited > Duration::from_millis(SLOW_VIEW_MS) {
+            tracing::warn!(
+                seq = self.1,
+                waited_ms = waited.as_millis() as u64,
+                "the view was slow to reach a journal entry"
+            );
+        }
+    }
+}
+
+/// A view slower than this to reach an entry is reported.
+const SLOW_VIEW_MS: u64 = 250;
 
 /// 503: the journal (or this instance's view of it) cannot be reached now; asking again with
 /// the same id is safe.

@@ -5,6 +5,7 @@
 //! the first attempt and gets its answer.
 
 use crate::app::App;
+use crate::journal;
 use crate::settle::{authorize, drive_for_request, load, refusal_error};
 use crate::store::{Payer, Payment};
 use ed25519_dalek::VerifyingKey;
@@ -22,7 +23,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: PayRequest = decode_request(&msg.payload)?;
     record(Field::Bill, &req.bill.bill_id);
     record(Field::Caller, &req.order.key_id);
-    let (handle, payer) = device_owner(&app, &req)?;
+    let (handle, payer) = device_owner(&app, &req).await?;
     let key: [u8; 32] = payer
         .device_public_key
         .as_slice()
@@ -82,6 +83,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
 
     let lock = app.payment_lock(order.payment_id);
     let _guard = lock.lock().await;
+    // Whatever any instance recorded for this payer is in the view before we look.
+    app.journal
+        .settled_view(&journal::payer_scope(&handle))
+        .await?;
     match load(&app, order.payment_id) {
         Ok(existing) => {
             if existing.order_body != req.order.body {
@@ -129,8 +134,21 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     reply_ok(&drive_for_request(&app, order.payment_id).await?)
 }
 
-/// The payer whose device key signed the order.
-fn device_owner(app: &App, req: &PayRequest) -> Result<(PayerHandle, Payer), WireError> {
+/// The payer whose device key signed the order: from the view, or, for a key it does not
+/// know, once the view has every registration.
+async fn device_owner(app: &App, req: &PayRequest) -> Result<(PayerHandle, Payer), WireError> {
+    let known = app
+        .store
+        .devices
+        .contains_key(req.order.key_id.as_str().as_bytes())
+        .map_err(super::internal)?;
+    if !known {
+        app.journal.settled_view(journal::REGISTRATIONS).await?;
+    }
+    device_in_view(app, req)
+}
+
+fn device_in_view(app: &App, req: &PayRequest) -> Result<(PayerHandle, Payer), WireError> {
     let unknown = || {
         WireError::new(
             ErrorCode::BadSignature,

@@ -3,24 +3,22 @@
 
 use crate::app::{App, SANDBOX_OPENING_BALANCE_FEN};
 use crate::identity::{check_bank_account, check_name, check_national_id};
-use crate::store::{Payer, Registration};
+use crate::journal::{self, Entry};
+use crate::store::{Payer, PayerIdentity, Registration};
 use ed25519_dalek::VerifyingKey;
-use posfee_runtime::once::Abort;
 use posfee_runtime::serve::{decode_request, reply_ok, Handled};
 use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::paygate::{RegisterReply, RegisterRequest};
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use rand::RngCore;
-use sled::transaction::ConflictableTransactionError;
-use sled::Transactional;
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: RegisterRequest = decode_request(&msg.payload)?;
-    let fingerprint = encode(&req);
-    let once = app.once();
-    if let Some(reply) = once.replayed(replay(&app, &req, &fingerprint)).await? {
+    let fingerprint = fingerprint(&req);
+    app.journal.settled_view(journal::REGISTRATIONS).await?;
+    if let Some(reply) = replay(&app, &req, &fingerprint)? {
         return reply_ok(&reply);
     }
     check_name(&req.name)?;
@@ -41,63 +39,85 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     }
 
     let payer = PayerHandle::parse(new_handle()).map_err(super::internal)?;
-    let record = Payer {
-        name: req.name.trim().to_string(),
-        national_id: req.national_id.to_ascii_uppercase(),
-        bank_account: req.bank_account.clone(),
-        device_key_id: req.device_key_id.clone(),
-        device_public_key: req.device_public_key.clone(),
-        balance: Fen::new(SANDBOX_OPENING_BALANCE_FEN),
-        held: Fen::ZERO,
-        registered_at: app.clock.now(),
-    };
     let reply = RegisterReply {
         payer: payer.clone(),
         balance: Money::cny(SANDBOX_OPENING_BALANCE_FEN),
     };
-    let idem = req.idempotency_key.as_str().as_bytes().to_vec();
-    let device = req.device_key_id.as_str().as_bytes().to_vec();
-    let registration = encode(&Registration {
-        fingerprint: fingerprint.clone(),
-        reply: reply.clone(),
-    });
+    let entry = Entry::Registered {
+        handle: payer.clone(),
+        payer: Payer {
+            device_key_id: req.device_key_id.clone(),
+            device_public_key: req.device_public_key.clone(),
+            balance: Fen::new(SANDBOX_OPENING_BALANCE_FEN),
+            held: Fen::ZERO,
+            registered_at: app.clock.now(),
+        },
+        idempotency_key: req.idempotency_key.as_str().to_string(),
+        registration: Registration {
+            fingerprint: fingerprint.clone(),
+            reply: reply.clone(),
+        },
+    };
+    // Who the payer is stays here, written before the registration can be answered.
+    let identity = PayerIdentity {
+        name: req.name.trim().to_string(),
+        national_id: req.national_id.to_ascii_uppercase(),
+        bank_account: req.bank_account.clone(),
+    };
+    app.store
+        .identities
+        .insert(payer.as_str().as_bytes(), encode(&identity))
+        .map_err(super::internal)?;
+    app.commit.commit().await.map_err(super::internal)?;
     let s = &app.store;
-    let public_key = req.device_public_key.as_slice();
-    let result = (&s.registrations, &s.devices, &s.device_keys, &s.payers).transaction(
-        |(regs, devices, device_keys, payers)| {
-            if regs.get(&idem)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(Abort::Taken));
+    let id = format!("register:{}", req.idempotency_key);
+    let mut conflict = false;
+    app.journal
+        .write(journal::REGISTRATIONS, &id, || {
+            if s.registrations
+                .contains_key(req.idempotency_key.as_str().as_bytes())
+                .map_err(super::internal)?
+            {
+                return Ok(None);
             }
             // The same key under a second key id would be two payers paying with one phone.
-            if devices.get(&device)?.is_some() || device_keys.get(public_key)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(Abort::Refused(())));
-            }
-            regs.insert(idem.as_slice(), registration.as_slice())?;
-            devices.insert(device.as_slice(), payer.as_str().as_bytes())?;
-            device_keys.insert(public_key, device.as_slice())?;
-            payers.insert(payer.as_str().as_bytes(), encode(&record))?;
-            Ok(reply.clone())
-        },
-    );
-    let reply = once
-        .finish(
-            result,
-            &[],
-            || replay(&app, &req, &fingerprint),
-            |()| {
-                WireError::new(
-                    ErrorCode::IdempotencyConflict,
-                    format!(
-                        "device key {} (or its public key) is already registered",
-                        req.device_key_id
-                    ),
-                )
-            },
-        )
+            conflict = s
+                .devices
+                .contains_key(req.device_key_id.as_str().as_bytes())
+                .map_err(super::internal)?
+                || s.device_keys
+                    .contains_key(req.device_public_key.as_slice())
+                    .map_err(super::internal)?;
+            Ok((!conflict).then(|| entry.clone()))
+        })
         .await?;
+    if conflict {
+        let _ = app.store.identities.remove(payer.as_str().as_bytes());
+        return Err(WireError::new(
+            ErrorCode::IdempotencyConflict,
+            format!(
+                "device key {} (or its public key) is already registered",
+                req.device_key_id
+            ),
+        ));
+    }
+    let reply = replay(&app, &req, &fingerprint)?
+        .ok_or_else(|| super::internal("a registration the journal took is not in the view"))?;
+    if reply.payer != payer {
+        // A concurrent twin of this request registered first: its payer is the one.
+        let _ = app.store.identities.remove(payer.as_str().as_bytes());
+    }
     // The handle only: registrations are never logged with who registered.
     tracing::info!(payer = %reply.payer, "payer registered");
     reply_ok(&reply)
+}
+
+/// What tells a retried registration from another one under the same idempotency key: a
+/// SHA-256 of the whole request, so the journal (and the JetStream store under it) holds no
+/// trace of who registered.
+fn fingerprint(req: &RegisterRequest) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(encode(req)).to_vec()
 }
 
 fn new_handle() -> String {
