@@ -10,6 +10,7 @@
 
 use crate::store::{Payer, Payment, Refusal, Registration, Store};
 use posfee_runtime::feed::Raw;
+use posfee_runtime::journal::APPLIED_KEY;
 use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::{PayerHandle, PaymentId};
@@ -67,45 +68,22 @@ pub fn payer_scope(handle: &PayerHandle) -> String {
     handle.as_str().to_string()
 }
 
-const APPLIED_KEY: &[u8] = b"journal_seq";
-const INSTANCE_KEY: &[u8] = b"instance";
-
 /// This instance's id (made on first use and kept in the store).
 pub fn instance_id(store: &Store) -> anyhow::Result<u64> {
-    if let Some(v) = store.meta.get(INSTANCE_KEY)? {
-        if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
-            return Ok(u64::from_be_bytes(b));
-        }
-    }
-    let id = uuid::Uuid::new_v4().as_u64_pair().0;
-    store.meta.insert(INSTANCE_KEY, &id.to_be_bytes())?;
-    store.db.flush()?;
-    Ok(id)
+    posfee_runtime::journal::instance_id(&store.db, &store.meta)
 }
 
 /// The last journal sequence the view applied.
 pub fn applied(store: &Store) -> anyhow::Result<u64> {
-    Ok(store
-        .meta
-        .get(APPLIED_KEY)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0))
+    posfee_runtime::journal::applied(&store.meta)
 }
 
-/// Applies a batch of entries, each with its sequence in one transaction.
+/// Applies a batch of entries, each with its sequence in one transaction; returns the last
+/// sequence applied.
 pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: Vec<Raw>) -> anyhow::Result<u64> {
-    let mut last = 0;
-    for raw in batch {
-        match decode::<Entry>(&raw.payload) {
-            Ok(entry) => apply_one(store, outbox, me, raw.seq, &entry)?,
-            Err(e) => {
-                tracing::error!(seq = raw.seq, error = %e, "unreadable journal entry skipped");
-                store.meta.insert(APPLIED_KEY, &raw.seq.to_be_bytes())?;
-            }
-        }
-        last = raw.seq;
-    }
+    let last = posfee_runtime::journal::apply_each(&store.meta, batch, |seq, entry: Entry| {
+        apply_one(store, outbox, me, seq, &entry)
+    })?;
     outbox.notify();
     Ok(last)
 }

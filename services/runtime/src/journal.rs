@@ -168,6 +168,57 @@ impl Journal {
     }
 }
 
+/// Where a view keeps its place in its journal and the instance's id, in its `meta` tree.
+pub const APPLIED_KEY: &[u8] = b"journal_seq";
+const INSTANCE_KEY: &[u8] = b"instance";
+
+/// This instance's id, made on first use and kept in its store: the entries it wrote, it
+/// publishes (a restarted instance is the same one; one whose store was lost is a new one).
+pub fn instance_id(db: &sled::Db, meta: &sled::Tree) -> anyhow::Result<u64> {
+    if let Some(v) = meta.get(INSTANCE_KEY)? {
+        if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
+            return Ok(u64::from_be_bytes(b));
+        }
+    }
+    let id = uuid::Uuid::new_v4().as_u64_pair().0;
+    meta.insert(INSTANCE_KEY, &id.to_be_bytes())?;
+    db.flush()?;
+    Ok(id)
+}
+
+/// The last journal sequence the view applied; 0 for an empty view (rebuilt from the start).
+pub fn applied(meta: &sled::Tree) -> anyhow::Result<u64> {
+    Ok(meta
+        .get(APPLIED_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}
+
+/// Applies a batch from the journal, in order: `one` gets each entry with its sequence (and
+/// must record the sequence with its effects); an entry that does not decode is reported and
+/// passed over with its sequence recorded. Returns the last sequence.
+pub fn apply_each<E: serde::de::DeserializeOwned>(
+    meta: &sled::Tree,
+    batch: Vec<crate::feed::Raw>,
+    mut one: impl FnMut(u64, E) -> anyhow::Result<()>,
+) -> anyhow::Result<u64> {
+    let mut last = 0;
+    for raw in batch {
+        match posfee_schemas::decode::<E>(&raw.payload) {
+            Ok(entry) => one(raw.seq, entry)?,
+            Err(e) => {
+                // Only the service itself writes its journal: an entry it cannot read is a
+                // bug, reported loudly and passed over so the view keeps up with the rest.
+                tracing::error!(seq = raw.seq, error = %e, "unreadable journal entry skipped");
+                meta.insert(APPLIED_KEY, &raw.seq.to_be_bytes())?;
+            }
+        }
+        last = raw.seq;
+    }
+    Ok(last)
+}
+
 /// Says when a view took long to reach an entry: the sign of a stalled feed.
 struct SlowWait(std::time::Instant, u64);
 
