@@ -68,11 +68,17 @@ pub async fn run(
             move |batch| journal::apply(&view, &out, me, batch),
         ),
     );
+    let meta = store.meta.clone();
     let app = Arc::new(App {
         store,
         outbox,
-        journal: Journal::open(&client, subjects::LEDGER_JOURNAL, journal::subject, applied)
-            .await?,
+        journal: Journal::open(
+            &client,
+            subjects::LEDGER_JOURNAL,
+            journal::subject,
+            (applied, meta),
+        )
+        .await?,
         me,
         clock,
         settlement_keys: KeyDirectory::open(&client, Purpose::Settlement).await?,

@@ -99,7 +99,7 @@ pub async fn run(
         &client,
         subjects::PAYGATE_JOURNAL,
         journal::subject,
-        journal_rx,
+        (journal_rx, store.meta.clone()),
     )
     .await?;
     let app = Arc::new(App::new(

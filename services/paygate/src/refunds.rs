@@ -105,11 +105,20 @@ async fn credit(app: &App, id: PaymentId, total: Fen) -> Result<(), WireError> {
     let credited = app
         .journal
         .write(&scope, &format!("credit:{id}:{}", total.get()), || {
-            let Some(current) = crate::settle::load(app, id).ok() else {
-                return Ok(None);
-            };
-            let due = current.state == PaymentState::Captured && current.refunded < total;
-            Ok(due.then_some(Entry::Credited { id, total }))
+            let current = crate::settle::load(app, id)?;
+            match current.state {
+                PaymentState::Captured => {
+                    Ok((current.refunded < total).then_some(Entry::Credited { id, total }))
+                }
+                // Voided: nothing was taken, nothing to give back.
+                PaymentState::Voided => Ok(None),
+                // Settled by the ledger but not yet captured here (or this view is behind):
+                // asked again on the latest state, then again later.
+                PaymentState::Authorized => Err(WireError::new(
+                    posfee_schemas::ErrorCode::Unavailable,
+                    format!("payment {id} is not captured yet"),
+                )),
+            }
         })
         .await?;
     if credited {

@@ -27,6 +27,8 @@ pub struct Journal {
     subject: fn(&str) -> String,
     /// The sequence this instance's view has applied.
     applied: watch::Receiver<u64>,
+    /// The view's `meta` tree, where [`apply_each`] notes each scope's last applied entry.
+    meta: sled::Tree,
 }
 
 /// What became of an append.
@@ -45,7 +47,7 @@ impl Journal {
         client: &async_nats::Client,
         stream: &str,
         subject: fn(&str) -> String,
-        applied: watch::Receiver<u64>,
+        (applied, meta): (watch::Receiver<u64>, sled::Tree),
     ) -> anyhow::Result<Journal> {
         let js = jetstream::new(client.clone());
         let name = stream.to_string();
@@ -56,7 +58,22 @@ impl Journal {
             name,
             subject,
             applied,
+            meta,
         })
+    }
+
+    /// The scope's last entry as far as this instance's view has applied it: no round trip,
+    /// and usually the scope's last entry indeed (an account or a payer is written by one
+    /// request at a time). Appending after it fails if another instance wrote since, so it is
+    /// a safe first guess, never a decision.
+    pub fn known_last(&self, scope: &str) -> u64 {
+        self.meta
+            .get(scope_key(&(self.subject)(scope)))
+            .ok()
+            .flatten()
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0)
     }
 
     /// The stream sequence of the scope's last entry; 0 if it has none.
@@ -136,10 +153,12 @@ impl Journal {
 }
 
 impl Journal {
-    /// The whole write loop: bring the view up to the scope's last entry, let `decide` look
-    /// at it and name the entry to append (`None`: nothing to write, it is done already),
-    /// append it after that last entry, and decide again if another instance wrote first.
-    /// Returns whether an entry was appended; the view has it when this returns.
+    /// The whole write loop: let `decide` look at this instance's view of the scope and name
+    /// the entry to append (`None`: nothing to write, it is done already), append it after
+    /// the scope's last entry the view has, and, if another instance wrote since, bring the
+    /// view up to the scope's last entry and decide again. A refusal is only given once
+    /// decided on the scope's latest state. Returns whether an entry was appended; the view
+    /// has it when this returns.
     pub async fn write<E>(
         &self,
         scope: &str,
@@ -149,10 +168,20 @@ impl Journal {
     where
         E: serde::Serialize,
     {
+        let mut after = self.known_last(scope);
+        let mut latest = false;
         loop {
-            let after = self.settled_view(scope).await?;
-            let Some(entry) = decide()? else {
-                return Ok(false);
+            let entry = match decide() {
+                Ok(Some(entry)) => entry,
+                // Done is done: entries are never taken back, so a view that is behind
+                // cannot wrongly see something as done.
+                Ok(None) => return Ok(false),
+                Err(e) if latest => return Err(e),
+                Err(_) => {
+                    after = self.settled_view(scope).await?;
+                    latest = true;
+                    continue;
+                }
             };
             match self
                 .append(scope, after, id, posfee_schemas::encode(&entry))
@@ -162,7 +191,10 @@ impl Journal {
                     self.caught_up(seq).await?;
                     return Ok(true);
                 }
-                Appended::Moved => continue,
+                Appended::Moved => {
+                    after = self.settled_view(scope).await?;
+                    latest = true;
+                }
             }
         }
     }
@@ -206,7 +238,10 @@ pub fn apply_each<E: serde::de::DeserializeOwned>(
     let mut last = 0;
     for raw in batch {
         match posfee_schemas::decode::<E>(&raw.payload) {
-            Ok(entry) => one(raw.seq, entry)?,
+            Ok(entry) => {
+                one(raw.seq, entry)?;
+                meta.insert(scope_key(&raw.subject), &raw.seq.to_be_bytes())?;
+            }
             Err(e) => {
                 // Only the service itself writes its journal: an entry it cannot read is a
                 // bug, reported loudly and passed over so the view keeps up with the rest.
@@ -217,6 +252,11 @@ pub fn apply_each<E: serde::de::DeserializeOwned>(
         last = raw.seq;
     }
     Ok(last)
+}
+
+/// Where the view notes the last entry it applied on one journal subject.
+fn scope_key(subject: &str) -> Vec<u8> {
+    [b"last:".as_slice(), subject.as_bytes()].concat()
 }
 
 /// Says when a view took long to reach an entry: the sign of a stalled feed.

@@ -83,10 +83,9 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
 
     let lock = app.payment_lock(order.payment_id);
     let _guard = lock.lock().await;
-    // Whatever any instance recorded for this payer is in the view before we look.
-    app.journal
-        .settled_view(&journal::payer_scope(&handle))
-        .await?;
+    // A payment this view has is answered from it; one only another instance has recorded
+    // yet is found by `authorize` (its append after the view's last entry fails, and it
+    // decides again on the payer's latest state), and checked below.
     match load(&app, order.payment_id) {
         Ok(existing) => {
             if existing.order_body != req.order.body {
@@ -130,6 +129,12 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         refunded: Fen::ZERO,
     };
     authorize(&app, order.payment_id, &payment).await?;
+    if load(&app, order.payment_id)?.order_body != req.order.body {
+        return Err(WireError::new(
+            ErrorCode::IdempotencyConflict,
+            format!("payment id {} was used for another order", order.payment_id),
+        ));
+    }
     tracing::info!(payment = %order.payment_id, bill = %bill.bill_id, "authorized");
     reply_ok(&drive_for_request(&app, order.payment_id).await?)
 }
