@@ -10,12 +10,11 @@
 use crate::app::App;
 use crate::journal::{self, Entry};
 use crate::store::Settlement;
-use posfee_runtime::journal::Appended;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest};
 use posfee_schemas::subjects::Subject;
-use posfee_schemas::{decode, encode, ErrorCode, WireError};
+use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
@@ -39,30 +38,23 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         }
     }
     let scope = journal::scope(&bill.tenant, &bill.account);
-    let mut after = app.journal.settled_view(&scope).await?;
-    loop {
-        if let Some(reply) = decided(&app, &bill)? {
-            return reply_ok(&reply);
-        }
-        let entry = Entry::Closed {
-            bill: bill.bill_id,
-            why: req.reason.as_str().to_string(),
-        };
-        let id = format!("close:{}", bill.bill_id);
-        after = match app
-            .journal
-            .append(&scope, after, &id, encode(&entry))
-            .await?
-        {
-            Appended::At(seq) => {
-                app.journal.caught_up(seq).await?;
-                tracing::info!(bill = %bill.bill_id, reason = req.reason.as_str(), "closed unpaid");
-                seq
-            }
-            // A settlement (or another close) came first: answer from it.
-            Appended::Moved => app.journal.settled_view(&scope).await?,
-        };
+    let entry = Entry::Closed {
+        bill: bill.bill_id,
+        why: req.reason.as_str().to_string(),
+    };
+    let closed = app
+        .journal
+        .write(&scope, &format!("close:{}", bill.bill_id), || {
+            // Paid or closed is for good: a view behind cannot wrongly see either.
+            Ok(decided(&app, &bill)?.is_none().then(|| entry.clone()))
+        })
+        .await?;
+    if closed {
+        tracing::info!(bill = %bill.bill_id, reason = req.reason.as_str(), "closed unpaid");
     }
+    let reply = decided(&app, &bill)?
+        .ok_or_else(|| super::internal("a close the journal took is not in the view"))?;
+    reply_ok(&reply)
 }
 
 /// The bill's outcome if the account's books already have one: paid (with its receipt) or

@@ -8,7 +8,6 @@
 use crate::app::App;
 use crate::journal::{self, Entry};
 use crate::store::{RefundRecord, Settlement};
-use posfee_runtime::journal::Appended;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentRefunded};
 use posfee_schemas::ids::EventId;
@@ -27,7 +26,6 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let fingerprint = encode(&req);
     let settlement = find(&app, &req).await?;
     let scope = journal::scope(&settlement.receipt.tenant, &settlement.receipt.account);
-    let mut after = app.journal.settled_view(&scope).await?;
     if let Some(reply) = replay(&app, &req, &fingerprint)? {
         return reply_ok(&reply);
     }
@@ -63,30 +61,18 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             format!("the payment was in {}", settlement.receipt.total.currency),
         ));
     }
-    loop {
-        let entry = refunded_entry(&app, &req, &fingerprint)?;
-        let id = format!("refund:{}", req.idempotency_key);
-        match app
-            .journal
-            .append(&scope, after, &id, encode(&entry))
-            .await?
-        {
-            Appended::At(seq) => {
-                app.journal.caught_up(seq).await?;
-                let reply = replay(&app, &req, &fingerprint)?.ok_or_else(|| {
-                    super::internal("a refund the journal took is not in the view")
-                })?;
-                tracing::info!(payment = %req.payment_id, amount = %req.amount, "refunded");
-                return reply_ok(&reply);
+    app.journal
+        .write(&scope, &format!("refund:{}", req.idempotency_key), || {
+            if replay(&app, &req, &fingerprint)?.is_some() {
+                return Ok(None);
             }
-            Appended::Moved => {
-                after = app.journal.settled_view(&scope).await?;
-                if let Some(reply) = replay(&app, &req, &fingerprint)? {
-                    return reply_ok(&reply);
-                }
-            }
-        }
-    }
+            refunded_entry(&app, &req, &fingerprint).map(Some)
+        })
+        .await?;
+    let reply = replay(&app, &req, &fingerprint)?
+        .ok_or_else(|| super::internal("a refund the journal took is not in the view"))?;
+    tracing::info!(payment = %req.payment_id, amount = %req.amount, "refunded");
+    reply_ok(&reply)
 }
 
 /// The settled payment to refund, from this instance's view; if the view does not have it,

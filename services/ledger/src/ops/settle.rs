@@ -12,14 +12,13 @@
 use crate::app::{App, SETTLE_GRACE_SECS};
 use crate::journal::{self, Entry};
 use crate::store::{month_keys, Settlement};
-use posfee_runtime::journal::Appended;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentSettled};
 use posfee_schemas::fee::Bill;
-use posfee_schemas::ids::EventId;
+use posfee_schemas::ids::{BillId, EventId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
 use posfee_schemas::money::Fen;
-use posfee_schemas::{decode, encode, ErrorCode, WireError};
+use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
@@ -39,10 +38,43 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .peek()
         .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("notice.bill: {e}")))?;
     let scope = journal::scope(&claimed_bill.tenant, &claimed_bill.account);
-    let mut after = app.journal.settled_view(&scope).await?;
     if let Some(done) = replay(&app, &claimed, &req.notice.body)? {
         return reply_ok(&done);
     }
+    let entry = match admissible(&app, &req, &claimed_bill).await {
+        Ok(entry) => entry,
+        // Refused on this view: refused only if the account's latest state has not settled
+        // it already (a view behind must never make paygate void settled money).
+        Err(e) => {
+            app.journal.settled_view(&scope).await?;
+            return match replay(&app, &claimed, &req.notice.body)? {
+                Some(done) => reply_ok(&done),
+                None => Err(e),
+            };
+        }
+    };
+    let Entry::Settled { settlement, .. } = &entry else {
+        return Err(super::internal("a settlement entry that is not one"));
+    };
+    let bill_id = settlement.receipt.bill_id;
+    app.journal
+        .write(&scope, &journal::settle_id(claimed.payment_id), || {
+            if replay(&app, &claimed, &req.notice.body)?.is_some() {
+                return Ok(None);
+            }
+            conflicts(&app, bill_id, &entry)?;
+            Ok(Some(entry.clone()))
+        })
+        .await?;
+    let settled = replay(&app, &claimed, &req.notice.body)?
+        .ok_or_else(|| super::internal("a settlement the journal took is not in the view"))?;
+    tracing::info!(payment = %settled.payment_id, bill = %settled.bill_id, amount = %settled.total, "settled");
+    reply_ok(&settled)
+}
+
+/// The notice verified (paygate's signature, the fee-engine's on the bill inside) and within
+/// the rules that do not depend on the books: the entry that would settle it.
+async fn admissible(app: &App, req: &SettleRequest, claimed: &Bill) -> Result<Entry, WireError> {
     let notice: SettlementNotice = app
         .settlement_keys
         .verify(&req.notice)
@@ -53,40 +85,11 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .verify_bill(&notice.bill.signed)
         .await
         .map_err(|e| super::signature("bill", e))?;
-    if bill != claimed_bill {
+    if &bill != claimed {
         return Err(WireError::field("notice.bill", "does not read as signed"));
     }
-    check(&app, &notice, &bill)?;
-    let entry = settled_entry(&app, &notice, &bill, &req.notice.body);
-    loop {
-        conflicts(&app, &bill, &entry)?;
-        match app
-            .journal
-            .append(
-                &scope,
-                after,
-                &journal::settle_id(notice.payment_id),
-                encode(&entry),
-            )
-            .await?
-        {
-            Appended::At(seq) => {
-                app.journal.caught_up(seq).await?;
-                let settled = replay(&app, &notice, &req.notice.body)?.ok_or_else(|| {
-                    super::internal("a settlement the journal took is not in the view")
-                })?;
-                tracing::info!(payment = %notice.payment_id, bill = %bill.bill_id, amount = %bill.total, "settled");
-                return reply_ok(&settled);
-            }
-            // Another instance wrote to this account first: decide again on what it wrote.
-            Appended::Moved => {
-                after = app.journal.settled_view(&scope).await?;
-                if let Some(done) = replay(&app, &notice, &req.notice.body)? {
-                    return reply_ok(&done);
-                }
-            }
-        }
-    }
+    check(app, &notice, &bill)?;
+    Ok(settled_entry(app, &notice, &bill, &req.notice.body))
 }
 
 /// The journal entry that settles `bill` with `notice`: the receipt, the months it pays, the
@@ -144,13 +147,13 @@ fn settled_entry(app: &App, notice: &SettlementNotice, bill: &Bill, body: &[u8])
 }
 
 /// Whether the account's books, as the view has them, let this bill be settled.
-fn conflicts(app: &App, bill: &Bill, entry: &Entry) -> Result<(), WireError> {
+fn conflicts(app: &App, bill: BillId, entry: &Entry) -> Result<(), WireError> {
     let Entry::Settled { periods, .. } = entry else {
         return Ok(());
     };
     let s = &app.store;
-    let bill_key = bill.bill_id.0.as_bytes();
-    let refuse = |c| Err(refusal(bill.bill_id, c));
+    let bill_key = bill.0.as_bytes();
+    let refuse = |c| Err(refusal(bill, c));
     if let Some(other) = s.bills_paid.get(bill_key).map_err(super::internal)? {
         return refuse(Conflict::BillPaid(other.to_vec()));
     }
