@@ -110,17 +110,39 @@ struct Supervised {
     instance: usize,
     child: Child,
     backoff: Backoff,
-    /// Set while the process is down, waiting out its pause.
-    restart_at: Option<Instant>,
 }
 
-/// The pause before starting a process again: longer the more often it exited lately.
+/// The pause before starting a process again: longer the more often it exited lately; and,
+/// while the process is down, when it is to be started.
 #[derive(Debug, Default)]
 struct Backoff {
     exits: Vec<Instant>,
+    restart_at: Option<Instant>,
 }
 
 impl Backoff {
+    /// The process went down (exited, or did not start): it is started again after a pause,
+    /// which this returns.
+    fn down(&mut self, now: Instant) -> Duration {
+        let pause = self.after_exit(now);
+        self.restart_at = Some(now + pause);
+        pause
+    }
+
+    /// Whether the process is down and its pause is over (it is then taken as started).
+    fn due(&mut self, now: Instant) -> bool {
+        let due = self.restart_at.is_some_and(|at| now >= at);
+        if due {
+            self.restart_at = None;
+        }
+        due
+    }
+
+    /// Whether the process is down, waiting out its pause.
+    fn waiting(&self) -> bool {
+        self.restart_at.is_some()
+    }
+
     fn after_exit(&mut self, now: Instant) -> Duration {
         let window = Duration::from_secs(CRASH_WINDOW_SECS);
         self.exits.retain(|t| now.duration_since(*t) < window);
@@ -268,7 +290,6 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
                     instance,
                     child: launch.spawn(*proc, instance)?,
                     backoff: Backoff::default(),
-                    restart_at: None,
                 });
             }
         }
@@ -427,7 +448,6 @@ struct Node {
     server: NatsServer,
     cfg: ServerConfig,
     backoff: Backoff,
-    restart_at: Option<Instant>,
 }
 
 impl Node {
@@ -445,7 +465,6 @@ impl Node {
             server,
             cfg,
             backoff: Backoff::default(),
-            restart_at: None,
         })
     }
 
@@ -454,32 +473,27 @@ impl Node {
     /// reconnect by themselves, to this node or another.
     fn supervise(&mut self, now: Instant) {
         let name = self.name();
-        match self.restart_at {
-            Some(at) if now >= at => match NatsServer::start(&self.cfg) {
+        if self.backoff.due(now) {
+            match NatsServer::start(&self.cfg) {
                 Ok(s) => {
                     self.server = s;
-                    self.restart_at = None;
                     eprintln!("{name} restarted at {}", self.server.url());
                 }
                 Err(e) => {
-                    let pause = self.backoff.after_exit(now);
+                    let pause = self.backoff.down(now);
                     eprintln!(
                         "{name} did not start again ({e:#}); next try in {:.1} s",
                         pause.as_secs_f64()
                     );
-                    self.restart_at = Some(now + pause);
                 }
-            },
-            Some(_) => {}
-            None => {
-                if let Some(status) = self.server.exited() {
-                    let pause = self.backoff.after_exit(now);
-                    eprintln!(
-                        "{name} exited ({status}; see its log under logs/); restarting in {:.1} s",
-                        pause.as_secs_f64()
-                    );
-                    self.restart_at = Some(now + pause);
-                }
+            }
+        } else if !self.backoff.waiting() {
+            if let Some(status) = self.server.exited() {
+                let pause = self.backoff.down(now);
+                eprintln!(
+                    "{name} exited ({status}; see its log under logs/); restarting in {:.1} s",
+                    pause.as_secs_f64()
+                );
             }
         }
     }
@@ -516,22 +530,16 @@ fn shape_note(nodes: usize, children: &[Supervised]) -> String {
 
 /// Starts a service again once its pause is over, or notices it exited and sets the pause.
 fn supervise_service(launch: &Launch<'_>, s: &mut Supervised, now: Instant) -> anyhow::Result<()> {
-    match s.restart_at {
-        Some(at) if now >= at => {
-            s.child = launch.spawn(s.proc, s.instance)?;
-            s.restart_at = None;
-        }
-        Some(_) => {}
-        None => {
-            if let Some(status) = s.child.try_wait()? {
-                let pause = s.backoff.after_exit(now);
-                eprintln!(
-                    "{} exited ({status}); restarting in {:.1} s (see its log under logs/)",
-                    s.proc.name,
-                    pause.as_secs_f64()
-                );
-                s.restart_at = Some(now + pause);
-            }
+    if s.backoff.due(now) {
+        s.child = launch.spawn(s.proc, s.instance)?;
+    } else if !s.backoff.waiting() {
+        if let Some(status) = s.child.try_wait()? {
+            let pause = s.backoff.down(now);
+            eprintln!(
+                "{} exited ({status}); restarting in {:.1} s (see its log under logs/)",
+                s.proc.name,
+                pause.as_secs_f64()
+            );
         }
     }
     Ok(())

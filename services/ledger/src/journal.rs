@@ -11,7 +11,6 @@
 //! when the restarted view applies the entry again.
 
 use crate::store::{tenant_account, Posting, RefundRecord, Settlement, Store, CLEARING_ACCOUNT};
-use posfee_runtime::feed::Raw;
 use posfee_runtime::journal::APPLIED_KEY;
 use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::Event;
@@ -65,29 +64,10 @@ pub fn settle_id(payment: PaymentId) -> String {
     format!("settle:{payment}")
 }
 
-/// This instance's id (made on first use and kept in the store).
-pub fn instance_id(store: &Store) -> anyhow::Result<u64> {
-    posfee_runtime::journal::instance_id(&store.db, &store.meta)
-}
-
-/// The last journal sequence the view applied.
-pub fn applied(store: &Store) -> anyhow::Result<u64> {
-    posfee_runtime::journal::applied(&store.meta)
-}
-
-/// Applies a batch of entries, each with its sequence in one transaction; returns the last
-/// sequence applied.
-pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: Vec<Raw>) -> anyhow::Result<u64> {
-    let last = posfee_runtime::journal::apply_each(&store.meta, batch, |seq, entry: Entry| {
-        apply_one(store, outbox, me, seq, &entry)
-    })?;
-    outbox.notify();
-    Ok(last)
-}
-
 type Tx = ConflictableTransactionError<String>;
 
-fn apply_one(
+/// Applies one entry with its sequence, in one transaction.
+pub fn apply_one(
     store: &Store,
     outbox: &Outbox,
     me: u64,

@@ -13,7 +13,6 @@ pub mod store;
 use app::App;
 use posfee_client::keydir::KeyDirectory;
 use posfee_client::{Clock, Shutdown};
-use posfee_runtime::feed;
 use posfee_runtime::journal::Journal;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
@@ -46,39 +45,25 @@ pub async fn run(
     let db = rstore::open(&config.store_dir.join("db"))?;
     let outbox = Outbox::open(&db)?;
     let store = store::Store::open(db.clone())?;
-    let me = journal::instance_id(&store)?;
+    let me = posfee_runtime::journal::instance_id(&db, &store.meta)?;
     let mut tasks = Tasks::new();
     tasks.spawn(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
-    let (applied_tx, applied) = tokio::sync::watch::channel(journal::applied(&store)?);
     let (view, out) = (store.clone(), outbox.clone());
-    tasks.spawn_fallible(
-        "journal",
-        feed::follow_raw(
-            client.clone(),
-            feed::Source {
-                stream: subjects::LEDGER_JOURNAL.to_string(),
-                filters: Vec::new(),
-            },
-            journal::applied(&store)?,
-            applied_tx,
-            shutdown.clone(),
-            move |batch| journal::apply(&view, &out, me, batch),
-        ),
-    );
-    let meta = store.meta.clone();
+    let journal = Journal::follow(
+        &client,
+        (subjects::LEDGER_JOURNAL, journal::subject),
+        store.meta.clone(),
+        (outbox.clone(), &mut tasks, shutdown.clone()),
+        move |seq, entry| journal::apply_one(&view, &out, me, seq, &entry),
+    )
+    .await?;
     let app = Arc::new(App {
         store,
         outbox,
-        journal: Journal::open(
-            &client,
-            subjects::LEDGER_JOURNAL,
-            journal::subject,
-            (applied, meta),
-        )
-        .await?,
+        journal,
         me,
         clock,
         settlement_keys: KeyDirectory::open(&client, Purpose::Settlement).await?,

@@ -48,14 +48,6 @@ pub struct App {
 }
 
 impl App {
-    /// Where this service's writes happen exactly once.
-    pub fn once(&self) -> posfee_runtime::once::Once<'_> {
-        posfee_runtime::once::Once {
-            commit: &self.commit,
-            outbox: Some(&self.outbox),
-        }
-    }
-
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,

@@ -50,7 +50,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let db = rstore::open(&config.store_dir.join("db"))?;
     let store = store::Store::open(db.clone())?;
-    let me = journal::instance_id(&store)?;
+    let me = posfee_runtime::journal::instance_id(&db, &store.meta)?;
     // Each instance signs with keys of its own, named apart (`paygate-<instance>-<n>`), so
     // two instances never publish different keys under one id.
     let prefix = format!("{KEY_PREFIX}-{:08x}", me >> 32);
@@ -64,22 +64,15 @@ pub async fn run(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
-    let (journal_tx, journal_rx) = tokio::sync::watch::channel(journal::applied(&store)?);
     let (view, out) = (store.clone(), outbox.clone());
-    tasks.spawn_fallible(
-        "journal",
-        feed::follow_raw(
-            client.clone(),
-            feed::Source {
-                stream: subjects::PAYGATE_JOURNAL.to_string(),
-                filters: Vec::new(),
-            },
-            journal::applied(&store)?,
-            journal_tx,
-            shutdown.clone(),
-            move |batch| journal::apply(&view, &out, me, batch),
-        ),
-    );
+    let journal = posfee_runtime::journal::Journal::follow(
+        &client,
+        (subjects::PAYGATE_JOURNAL, journal::subject),
+        store.meta.clone(),
+        (outbox.clone(), &mut tasks, shutdown.clone()),
+        move |seq, entry| journal::apply_one(&view, &out, me, seq, &entry),
+    )
+    .await?;
     let (applied, _) = tokio::sync::watch::channel(0);
     let feed_store = store.clone();
     let credits = Arc::new(tokio::sync::Notify::new());
@@ -95,13 +88,6 @@ pub async fn run(
             move |batch| refunds::note(&feed_store, &wake, batch),
         ),
     );
-    let journal = posfee_runtime::journal::Journal::open(
-        &client,
-        subjects::PAYGATE_JOURNAL,
-        journal::subject,
-        (journal_rx, store.meta.clone()),
-    )
-    .await?;
     let app = Arc::new(App::new(
         store,
         outbox,

@@ -140,7 +140,6 @@ async fn known(app: &App, id: PaymentId) -> Result<Option<Payment>, WireError> {
     if let Some(p) = read(app)? {
         return Ok(Some(p));
     }
-    let last = app.journal.last_of_all().await?;
-    app.journal.caught_up(last).await?;
+    app.journal.caught_up_with_all().await?;
     read(app)
 }

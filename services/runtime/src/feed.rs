@@ -241,8 +241,13 @@ pub const FEED_SEQ_KEY: &[u8] = b"feed_seq";
 /// The last applied sequence a view recorded under [`FEED_SEQ_KEY`]; 0 for an empty view,
 /// which makes the feed replay from the start.
 pub fn recorded_seq(meta: &sled::Tree) -> anyhow::Result<u64> {
+    seq_at(meta, FEED_SEQ_KEY)
+}
+
+/// A stream sequence a view recorded under `key` (eight big-endian bytes); 0 if none.
+pub fn seq_at(meta: &sled::Tree, key: &[u8]) -> anyhow::Result<u64> {
     Ok(meta
-        .get(FEED_SEQ_KEY)?
+        .get(key)?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
         .map(u64::from_be_bytes)
         .unwrap_or(0))

@@ -8,10 +8,13 @@
 //! the writer decides again on the newer state, so two instances can never both take the
 //! same bill. The append is acknowledged once the entry is fsynced on a majority of the
 //! stream's replicas; only then does the service answer. Each instance's sled store is a view
-//! of the journal ([`crate::feed::follow_raw`]) that can be rebuilt from it.
+//! of the journal ([`Journal::follow`]) that can be rebuilt from it.
 
+use crate::outbox::Outbox;
+use crate::tasks::Tasks;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
+use posfee_client::shutdown::Shutdown;
 use posfee_schemas::{ErrorCode, WireError};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -33,7 +36,7 @@ pub struct Journal {
 
 /// What became of an append.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Appended {
+enum Appended {
     /// Stored (or stored before, by this entry's id) at this stream sequence.
     At(u64),
     /// Someone appended to the scope first: decide again.
@@ -41,9 +44,48 @@ pub enum Appended {
 }
 
 impl Journal {
+    /// Follows the journal in `stream` (whose scope subjects `subject` builds) into this
+    /// instance's view, from where the view's `meta` says it stopped, as a task of `tasks`:
+    /// `apply` records each entry's effects with its sequence; the outbox is woken after each
+    /// batch for what the entries staged. Returns the journal to write through.
+    pub async fn follow<E, F>(
+        client: &async_nats::Client,
+        (stream, subject): (&str, fn(&str) -> String),
+        meta: sled::Tree,
+        (outbox, tasks, shutdown): (Outbox, &mut Tasks, Shutdown),
+        mut apply: F,
+    ) -> anyhow::Result<Journal>
+    where
+        E: serde::de::DeserializeOwned,
+        F: FnMut(u64, E) -> anyhow::Result<()> + Send + 'static,
+    {
+        let start = applied(&meta)?;
+        let (applied_tx, applied_rx) = watch::channel(start);
+        let view = meta.clone();
+        tasks.spawn_fallible(
+            "journal",
+            crate::feed::follow_raw(
+                client.clone(),
+                crate::feed::Source {
+                    stream: stream.to_string(),
+                    filters: Vec::new(),
+                },
+                start,
+                applied_tx,
+                shutdown,
+                move |batch| {
+                    let last = apply_each(&view, batch, &mut apply)?;
+                    outbox.notify();
+                    Ok(last)
+                },
+            ),
+        );
+        Journal::open(client, stream, subject, (applied_rx, meta)).await
+    }
+
     /// The journal in `stream`, whose scope subjects `subject` builds, and the view's applied
     /// sequence.
-    pub async fn open(
+    async fn open(
         client: &async_nats::Client,
         stream: &str,
         subject: fn(&str) -> String,
@@ -67,13 +109,7 @@ impl Journal {
     /// request at a time). Appending after it fails if another instance wrote since, so it is
     /// a safe first guess, never a decision.
     pub fn known_last(&self, scope: &str) -> u64 {
-        self.meta
-            .get(scope_key(&(self.subject)(scope)))
-            .ok()
-            .flatten()
-            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0)
+        crate::feed::seq_at(&self.meta, &scope_key(&(self.subject)(scope))).unwrap_or(0)
     }
 
     /// The stream sequence of the scope's last entry; 0 if it has none.
@@ -89,12 +125,14 @@ impl Journal {
         }
     }
 
-    /// The sequence of the journal's newest entry, whatever its scope.
-    pub async fn last_of_all(&self) -> Result<u64, WireError> {
-        match self.js.get_stream(&self.name).await {
-            Ok(stream) => Ok(stream.cached_info().state.last_sequence),
-            Err(e) => Err(unavailable(format!("reading the journal's state: {e}"))),
-        }
+    /// Waits until the view has every entry the journal holds now, whatever its scope: for
+    /// a look-up by a key the scope is not known from (a payment id), before saying "none".
+    pub async fn caught_up_with_all(&self) -> Result<(), WireError> {
+        let last = match self.js.get_stream(&self.name).await {
+            Ok(stream) => stream.cached_info().state.last_sequence,
+            Err(e) => return Err(unavailable(format!("reading the journal's state: {e}"))),
+        };
+        self.caught_up(last).await
     }
 
     /// Waits until this instance's view has applied `seq`.
@@ -127,7 +165,7 @@ impl Journal {
 
     /// Appends `payload` to the scope if its last entry is still `after`. `id` makes a retried
     /// append of the same entry store it once.
-    pub async fn append(
+    async fn append(
         &self,
         scope: &str,
         after: u64,
@@ -219,12 +257,8 @@ pub fn instance_id(db: &sled::Db, meta: &sled::Tree) -> anyhow::Result<u64> {
 }
 
 /// The last journal sequence the view applied; 0 for an empty view (rebuilt from the start).
-pub fn applied(meta: &sled::Tree) -> anyhow::Result<u64> {
-    Ok(meta
-        .get(APPLIED_KEY)?
-        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-        .map(u64::from_be_bytes)
-        .unwrap_or(0))
+fn applied(meta: &sled::Tree) -> anyhow::Result<u64> {
+    crate::feed::seq_at(meta, APPLIED_KEY)
 }
 
 /// Applies a batch from the journal, in order: `one` gets each entry with its sequence (and

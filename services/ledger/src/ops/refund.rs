@@ -86,8 +86,7 @@ async fn find(app: &App, req: &RefundRequest) -> Result<Settlement, WireError> {
         .map_err(super::internal)?
         .is_none()
     {
-        let last = app.journal.last_of_all().await?;
-        app.journal.caught_up(last).await?;
+        app.journal.caught_up_with_all().await?;
     }
     let Some(raw) = app.store.settlements.get(key).map_err(super::internal)? else {
         return Err(WireError::new(
