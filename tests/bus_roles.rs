@@ -312,6 +312,40 @@ async fn nobody_but_the_ledger_may_publish_a_settlement() {
     }
 }
 
+/// Each money service's journal is written by that service only: its own role's append is
+/// stored (the probe can succeed), every other role's, a kiosk's and a phone's is refused.
+#[tokio::test]
+async fn only_the_ledger_and_paygate_write_their_own_journals() {
+    let h = Harness::start().await.unwrap();
+    h.terminal("kiosk-01").await.unwrap();
+    let (phone, _) = h.phone().await.unwrap();
+    for (owner, subject) in [
+        (Role::Ledger, subjects::ledger_journal("probe")),
+        (Role::Paygate, subjects::paygate_journal("probe")),
+    ] {
+        let js = async_nats::jetstream::new(h.connect(owner).await.unwrap());
+        let ack = js
+            .publish(subject.clone(), "probe".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        assert!(ack.sequence > 0, "{owner:?} could not append to {subject}");
+        let others = Role::ALL
+            .iter()
+            .filter(|r| **r != owner)
+            .map(|r| Identity::Role(*r))
+            .chain([
+                Identity::Terminal(kiosk("kiosk-01")),
+                Identity::Device(phone.clone()),
+            ]);
+        for who in others {
+            let (client, mut errors) = h.connect_watching(who.clone()).await.unwrap();
+            refused_publish(&client, &mut errors, &who.to_string(), subject.clone()).await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_operator_reads_but_cannot_write() {
     let h = Harness::start().await.unwrap();
