@@ -649,7 +649,9 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         bus_ratio: flows_per_sec * f64::from(HOPS_PER_FLOW) / bus.max(1.0),
         durable: js_fsync,
         durability: format!(
-            "sled: flush before every money ack (group commit); JetStream: {}",
+            "money: every settlement, hold and capture is a journal entry acked after the \
+             stream's fsync, the services' sled views flushed in the background; bills: sled \
+             flush before the ack (group commit); JetStream: {}",
             if js_fsync {
                 "sync_interval always (acks after fsync)"
             } else {

@@ -11,7 +11,7 @@
 //! when the restarted view applies the entry again.
 
 use crate::store::{tenant_account, Posting, RefundRecord, Settlement, Store, CLEARING_ACCOUNT};
-use posfee_runtime::journal::APPLIED_KEY;
+use posfee_runtime::journal::Batch;
 use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::{AccountNo, BillId, PaymentId, TenantId};
@@ -66,16 +66,13 @@ pub fn settle_id(payment: PaymentId) -> String {
 
 type Tx = ConflictableTransactionError<String>;
 
-/// Applies one entry with its sequence, in one transaction.
-pub fn apply_one(
-    store: &Store,
-    outbox: &Outbox,
-    me: u64,
-    seq: u64,
-    entry: &Entry,
-) -> anyhow::Result<()> {
-    let legs = legs(store, entry)?;
-    let staged = [outbox.next_key()?, outbox.next_key()?];
+/// Applies a batch of entries, in order, in one transaction with the view's new position.
+pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> anyhow::Result<()> {
+    let mut prepared = Vec::with_capacity(batch.entries.len());
+    for (_, entry) in &batch.entries {
+        let staged = [outbox.next_key()?, outbox.next_key()?];
+        prepared.push((entry, legs(store, entry)?, staged));
+    }
     let s = store;
     (
         &s.settlements,
@@ -100,57 +97,86 @@ pub fn apply_one(
                 meta,
                 out,
             )| {
-                match entry {
-                    Entry::Settled {
-                        settlement,
-                        periods: months,
-                        writer,
-                        event,
-                    } => {
-                        let r = &settlement.receipt;
-                        let payment = r.payment_id.0.as_bytes();
-                        settlements.insert(payment, encode(settlement))?;
-                        bills_paid.insert(r.bill_id.0.as_bytes(), payment)?;
-                        for m in months {
-                            periods.insert(m.as_slice(), r.bill_id.0.as_bytes())?;
-                        }
-                        if *writer == me {
-                            Outbox::stage(out, staged[0], event)?;
-                            Outbox::stage_message(
-                                out,
-                                staged[1],
-                                subjects::receipt(&r.terminal),
-                                encode(r),
-                            )?;
-                        }
-                    }
-                    Entry::Closed { bill, why } => {
-                        if bills_closed.get(bill.0.as_bytes())?.is_none() {
-                            bills_closed.insert(bill.0.as_bytes(), why.as_bytes())?;
-                        }
-                    }
-                    Entry::Refunded {
-                        payment,
-                        key,
-                        record,
-                        amount,
-                        writer,
-                        event,
-                        ..
-                    } => {
-                        refunded(settlements, payment, *amount)?;
-                        refunds.insert(key.as_bytes(), encode(record))?;
-                        if *writer == me {
-                            Outbox::stage(out, staged[0], event)?;
-                        }
-                    }
+                let view = View {
+                    settlements,
+                    bills_paid,
+                    bills_closed,
+                    periods,
+                    refunds,
+                    out,
+                };
+                for (entry, legs, staged) in &prepared {
+                    view.apply_one(me, entry, *staged)?;
+                    crate::store::post(postings, balances, legs)?;
                 }
-                crate::store::post(postings, balances, &legs)?;
-                meta.insert(APPLIED_KEY, &seq.to_be_bytes())?;
+                batch.record(meta)?;
                 Ok::<_, Tx>(())
             },
         )
-        .map_err(|e| anyhow::anyhow!("applying journal entry {seq}: {e:?}"))
+        .map_err(|e| anyhow::anyhow!("applying journal entries up to {}: {e:?}", batch.last))
+}
+
+/// The trees one entry's own effects go to, inside the batch's transaction.
+struct View<'a> {
+    settlements: &'a TransactionalTree,
+    bills_paid: &'a TransactionalTree,
+    bills_closed: &'a TransactionalTree,
+    periods: &'a TransactionalTree,
+    refunds: &'a TransactionalTree,
+    out: &'a TransactionalTree,
+}
+
+impl View<'_> {
+    /// Records one entry; here, where it was written, stages what it publishes.
+    fn apply_one(&self, me: u64, entry: &Entry, staged: [[u8; 8]; 2]) -> Result<(), Tx> {
+        match entry {
+            Entry::Settled {
+                settlement,
+                periods: months,
+                writer,
+                event,
+            } => {
+                let r = &settlement.receipt;
+                let payment = r.payment_id.0.as_bytes();
+                self.settlements.insert(payment, encode(settlement))?;
+                self.bills_paid.insert(r.bill_id.0.as_bytes(), payment)?;
+                for m in months {
+                    self.periods.insert(m.as_slice(), r.bill_id.0.as_bytes())?;
+                }
+                if *writer == me {
+                    Outbox::stage(self.out, staged[0], event)?;
+                    Outbox::stage_message(
+                        self.out,
+                        staged[1],
+                        subjects::receipt(&r.terminal),
+                        encode(r),
+                    )?;
+                }
+            }
+            Entry::Closed { bill, why } => {
+                if self.bills_closed.get(bill.0.as_bytes())?.is_none() {
+                    self.bills_closed
+                        .insert(bill.0.as_bytes(), why.as_bytes())?;
+                }
+            }
+            Entry::Refunded {
+                payment,
+                key,
+                record,
+                amount,
+                writer,
+                event,
+                ..
+            } => {
+                refunded(self.settlements, payment, *amount)?;
+                self.refunds.insert(key.as_bytes(), encode(record))?;
+                if *writer == me {
+                    Outbox::stage(self.out, staged[0], event)?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Adds a refund to the settlement it returns money from.

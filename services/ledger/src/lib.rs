@@ -43,7 +43,7 @@ pub async fn run(
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let db = rstore::open(&config.store_dir.join("db"))?;
-    let outbox = Outbox::open(&db)?;
+    let outbox = Outbox::of_journal(&db)?;
     let store = store::Store::open(db.clone())?;
     let me = posfee_runtime::journal::instance_id(&db, &store.meta)?;
     let mut tasks = Tasks::new();
@@ -57,7 +57,7 @@ pub async fn run(
         (subjects::LEDGER_JOURNAL, journal::subject),
         store.meta.clone(),
         (outbox.clone(), &mut tasks, shutdown.clone()),
-        move |seq, entry| journal::apply_one(&view, &out, me, seq, &entry),
+        move |batch| journal::apply(&view, &out, me, batch),
     )
     .await?;
     let app = Arc::new(App {

@@ -9,7 +9,7 @@
 //! that wrote an entry publishes the event it implies when its view applies it.
 
 use crate::store::{Payer, Payment, Refusal, Registration, Store};
-use posfee_runtime::journal::APPLIED_KEY;
+use posfee_runtime::journal::Batch;
 use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::{PayerHandle, PaymentId};
@@ -69,15 +69,13 @@ pub fn payer_scope(handle: &PayerHandle) -> String {
 
 type Tx = ConflictableTransactionError<String>;
 
-/// Applies one entry with its sequence, in one transaction.
-pub fn apply_one(
-    store: &Store,
-    outbox: &Outbox,
-    me: u64,
-    seq: u64,
-    entry: &Entry,
-) -> anyhow::Result<()> {
-    let staged = outbox.next_key()?;
+/// Applies a batch of entries, in order, in one transaction with the view's new position.
+pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> anyhow::Result<()> {
+    let staged = batch
+        .entries
+        .iter()
+        .map(|_| outbox.next_key())
+        .collect::<Result<Vec<_>, _>>()?;
     let s = store;
     (
         &s.payers,
@@ -91,71 +89,117 @@ pub fn apply_one(
     )
         .transaction(
             |(payers, devices, device_keys, registrations, payments, pending, meta, out)| {
-                match entry {
-                    Entry::Registered {
-                        handle,
-                        payer,
-                        idempotency_key,
-                        registration,
-                    } => {
-                        let key_id = payer.device_key_id.as_str().as_bytes();
-                        registrations.insert(idempotency_key.as_bytes(), encode(registration))?;
-                        devices.insert(key_id, handle.as_str().as_bytes())?;
-                        device_keys.insert(payer.device_public_key.as_slice(), key_id)?;
-                        payers.insert(handle.as_str().as_bytes(), encode(payer))?;
-                    }
-                    Entry::Authorized {
-                        id,
-                        payment,
-                        writer,
-                        event,
-                    } => {
-                        if payments.get(id.0.as_bytes())?.is_none() {
-                            let amount = payment.amount.fen;
-                            change_payer(payers, &payment.payer, |p| {
-                                p.balance = p.balance.checked_sub(amount)?;
-                                p.held = p.held.checked_add(amount)?;
-                                Ok(())
-                            })?;
-                            payments.insert(id.0.as_bytes(), encode(payment.as_ref()))?;
-                            pending.insert(id.0.as_bytes(), &[])?;
-                            if *writer == me {
-                                Outbox::stage(out, staged, event)?;
-                            }
-                        }
-                    }
-                    Entry::Captured { id, receipt } => {
-                        finish(payers, payments, pending, id, |payment, payer| {
-                            payment.state = PaymentState::Captured;
-                            payment.receipt = Some(receipt.clone());
-                            payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                            Ok(())
-                        })?;
-                    }
-                    Entry::Voided {
-                        id,
-                        refusal,
-                        writer,
-                        event,
-                    } => {
-                        let voided = finish(payers, payments, pending, id, |payment, payer| {
-                            payment.state = PaymentState::Voided;
-                            payment.refusal = Some(refusal.clone());
-                            payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                            payer.balance = payer.balance.checked_add(payment.amount.fen)?;
-                            Ok(())
-                        })?;
-                        if voided && *writer == me {
-                            Outbox::stage(out, staged, event)?;
-                        }
-                    }
-                    Entry::Credited { id, total } => credit(payers, payments, id, *total)?,
+                let view = View {
+                    payers,
+                    devices,
+                    device_keys,
+                    registrations,
+                    payments,
+                    pending,
+                    out,
+                };
+                for ((_, entry), staged) in batch.entries.iter().zip(&staged) {
+                    view.apply_one(me, entry, *staged)?;
                 }
-                meta.insert(APPLIED_KEY, &seq.to_be_bytes())?;
+                batch.record(meta)?;
                 Ok::<_, Tx>(())
             },
         )
-        .map_err(|e| anyhow::anyhow!("applying journal entry {seq}: {e:?}"))
+        .map_err(|e| anyhow::anyhow!("applying journal entries up to {}: {e:?}", batch.last))
+}
+
+/// The trees an entry's effects go to, inside the batch's transaction.
+struct View<'a> {
+    payers: &'a TransactionalTree,
+    devices: &'a TransactionalTree,
+    device_keys: &'a TransactionalTree,
+    registrations: &'a TransactionalTree,
+    payments: &'a TransactionalTree,
+    pending: &'a TransactionalTree,
+    out: &'a TransactionalTree,
+}
+
+impl View<'_> {
+    /// Records one entry; here, where it was written, stages the event it publishes.
+    fn apply_one(&self, me: u64, entry: &Entry, staged: [u8; 8]) -> Result<(), Tx> {
+        match entry {
+            Entry::Registered {
+                handle,
+                payer,
+                idempotency_key,
+                registration,
+            } => {
+                let key_id = payer.device_key_id.as_str().as_bytes();
+                self.registrations
+                    .insert(idempotency_key.as_bytes(), encode(registration))?;
+                self.devices.insert(key_id, handle.as_str().as_bytes())?;
+                self.device_keys
+                    .insert(payer.device_public_key.as_slice(), key_id)?;
+                self.payers
+                    .insert(handle.as_str().as_bytes(), encode(payer))?;
+            }
+            Entry::Authorized {
+                id,
+                payment,
+                writer,
+                event,
+            } => {
+                if self.payments.get(id.0.as_bytes())?.is_none() {
+                    let amount = payment.amount.fen;
+                    change_payer(self.payers, &payment.payer, |p| {
+                        p.balance = p.balance.checked_sub(amount)?;
+                        p.held = p.held.checked_add(amount)?;
+                        Ok(())
+                    })?;
+                    self.payments
+                        .insert(id.0.as_bytes(), encode(payment.as_ref()))?;
+                    self.pending.insert(id.0.as_bytes(), &[])?;
+                    if *writer == me {
+                        Outbox::stage(self.out, staged, event)?;
+                    }
+                }
+            }
+            Entry::Captured { id, receipt } => {
+                finish(
+                    self.payers,
+                    self.payments,
+                    self.pending,
+                    id,
+                    |payment, payer| {
+                        payment.state = PaymentState::Captured;
+                        payment.receipt = Some(receipt.clone());
+                        payer.held = payer.held.checked_sub(payment.amount.fen)?;
+                        Ok(())
+                    },
+                )?;
+            }
+            Entry::Voided {
+                id,
+                refusal,
+                writer,
+                event,
+            } => {
+                let voided = finish(
+                    self.payers,
+                    self.payments,
+                    self.pending,
+                    id,
+                    |payment, payer| {
+                        payment.state = PaymentState::Voided;
+                        payment.refusal = Some(refusal.clone());
+                        payer.held = payer.held.checked_sub(payment.amount.fen)?;
+                        payer.balance = payer.balance.checked_add(payment.amount.fen)?;
+                        Ok(())
+                    },
+                )?;
+                if voided && *writer == me {
+                    Outbox::stage(self.out, staged, event)?;
+                }
+            }
+            Entry::Credited { id, total } => credit(self.payers, self.payments, id, *total)?,
+        }
+        Ok(())
+    }
 }
 
 fn abort(e: impl std::fmt::Display) -> Tx {

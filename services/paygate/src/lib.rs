@@ -58,7 +58,7 @@ pub async fn run(
     for (id, key) in &keys.all {
         keydir::publish(&client, Purpose::Settlement, KEY_PREFIX, id, key).await?;
     }
-    let outbox = Outbox::open(&db)?;
+    let outbox = Outbox::of_journal(&db)?;
     let mut tasks = Tasks::new();
     tasks.spawn(
         "outbox",
@@ -70,7 +70,7 @@ pub async fn run(
         (subjects::PAYGATE_JOURNAL, journal::subject),
         store.meta.clone(),
         (outbox.clone(), &mut tasks, shutdown.clone()),
-        move |seq, entry| journal::apply_one(&view, &out, me, seq, &entry),
+        move |batch| journal::apply(&view, &out, me, batch),
     )
     .await?;
     let (applied, _) = tokio::sync::watch::channel(0);

@@ -30,7 +30,7 @@ pub struct Journal {
     subject: fn(&str) -> String,
     /// The sequence this instance's view has applied.
     applied: watch::Receiver<u64>,
-    /// The view's `meta` tree, where [`apply_each`] notes each scope's last applied entry.
+    /// The view's `meta` tree, where [`Batch::record`] notes each scope's last applied entry.
     meta: sled::Tree,
 }
 
@@ -46,8 +46,11 @@ enum Appended {
 impl Journal {
     /// Follows the journal in `stream` (whose scope subjects `subject` builds) into this
     /// instance's view, from where the view's `meta` says it stopped, as a task of `tasks`:
-    /// `apply` records each entry's effects with its sequence; the outbox is woken after each
-    /// batch for what the entries staged. Returns the journal to write through.
+    /// `apply` records the effects of a batch of entries, in order, in one transaction with
+    /// [`Batch::record`]; the outbox is woken after each batch for what the entries staged.
+    /// One transaction per batch rather than per entry: each sled transaction writes and
+    /// syncs its own log buffer, so under load the entries that arrived together share one.
+    /// Returns the journal to write through.
     pub async fn follow<E, F>(
         client: &async_nats::Client,
         (stream, subject): (&str, fn(&str) -> String),
@@ -57,11 +60,10 @@ impl Journal {
     ) -> anyhow::Result<Journal>
     where
         E: serde::de::DeserializeOwned,
-        F: FnMut(u64, E) -> anyhow::Result<()> + Send + 'static,
+        F: FnMut(&Batch<E>) -> anyhow::Result<()> + Send + 'static,
     {
         let start = applied(&meta)?;
         let (applied_tx, applied_rx) = watch::channel(start);
-        let view = meta.clone();
         tasks.spawn_fallible(
             "journal",
             crate::feed::follow_raw(
@@ -73,10 +75,11 @@ impl Journal {
                 start,
                 applied_tx,
                 shutdown,
-                move |batch| {
-                    let last = apply_each(&view, batch, &mut apply)?;
+                move |raw| {
+                    let batch = Batch::decode(raw);
+                    apply(&batch)?;
                     outbox.notify();
-                    Ok(last)
+                    Ok(batch.last)
                 },
             ),
         );
@@ -261,31 +264,55 @@ fn applied(meta: &sled::Tree) -> anyhow::Result<u64> {
     crate::feed::seq_at(meta, APPLIED_KEY)
 }
 
-/// Applies a batch from the journal, in order: `one` gets each entry with its sequence (and
-/// must record the sequence with its effects); an entry that does not decode is reported and
-/// passed over with its sequence recorded. Returns the last sequence.
-pub fn apply_each<E: serde::de::DeserializeOwned>(
-    meta: &sled::Tree,
-    batch: Vec<crate::feed::Raw>,
-    mut one: impl FnMut(u64, E) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
-    let mut last = 0;
-    for raw in batch {
-        match posfee_schemas::decode::<E>(&raw.payload) {
-            Ok(entry) => {
-                one(raw.seq, entry)?;
-                meta.insert(scope_key(&raw.subject), &raw.seq.to_be_bytes())?;
+/// Entries delivered together, decoded, for a view to apply in one transaction.
+pub struct Batch<E> {
+    /// Each readable entry with its stream sequence, in order.
+    pub entries: Vec<(u64, E)>,
+    /// The scope subject of each entry, in the same order.
+    subjects: Vec<String>,
+    /// The last sequence delivered, readable or not: where the view stands once applied.
+    pub last: u64,
+}
+
+impl<E: serde::de::DeserializeOwned> Batch<E> {
+    /// Decodes a delivery. An entry that does not decode is reported and passed over (only
+    /// the service itself writes its journal: one it cannot read is a bug, reported loudly so
+    /// the view keeps up with the rest); its sequence still counts as applied.
+    fn decode(raw: Vec<crate::feed::Raw>) -> Batch<E> {
+        let mut batch = Batch {
+            entries: Vec::with_capacity(raw.len()),
+            subjects: Vec::with_capacity(raw.len()),
+            last: 0,
+        };
+        for m in raw {
+            match posfee_schemas::decode::<E>(&m.payload) {
+                Ok(entry) => {
+                    batch.entries.push((m.seq, entry));
+                    batch.subjects.push(m.subject);
+                }
+                Err(e) => {
+                    tracing::error!(seq = m.seq, error = %e, "unreadable journal entry skipped")
+                }
             }
-            Err(e) => {
-                // Only the service itself writes its journal: an entry it cannot read is a
-                // bug, reported loudly and passed over so the view keeps up with the rest.
-                tracing::error!(seq = raw.seq, error = %e, "unreadable journal entry skipped");
-                meta.insert(APPLIED_KEY, &raw.seq.to_be_bytes())?;
-            }
+            batch.last = m.seq;
         }
-        last = raw.seq;
+        batch
     }
-    Ok(last)
+}
+
+impl<E> Batch<E> {
+    /// Notes, in the view's transaction on its `meta` tree, the batch applied: each scope's
+    /// last entry (a writer's first guess, [`Journal::known_last`]) and the journal position.
+    pub fn record(
+        &self,
+        meta: &sled::transaction::TransactionalTree,
+    ) -> Result<(), sled::transaction::UnabortableTransactionError> {
+        for ((seq, _), subject) in self.entries.iter().zip(&self.subjects) {
+            meta.insert(scope_key(subject), &seq.to_be_bytes())?;
+        }
+        meta.insert(APPLIED_KEY, &self.last.to_be_bytes())?;
+        Ok(())
+    }
 }
 
 /// Where the view notes the last entry it applied on one journal subject.

@@ -58,6 +58,11 @@ pub struct Outbox {
     committed: Arc<std::sync::Mutex<HashSet<[u8; 8]>>>,
     /// Woken whenever entries leave the outbox (stored by the stream, or sent).
     left: Arc<Notify>,
+    /// Whether an entry must be on this service's disk before it leaves. Not for an outbox
+    /// whose entries a journal's view stages as it applies entries the journal already holds
+    /// (fsynced on a majority): a crash that loses one loses the view's record of applying
+    /// the entry with it, in the same transaction, and the restarted view stages it again.
+    flush_first: bool,
 }
 
 /// Committed keys remembered at most; past this, keys no longer in the outbox are dropped
@@ -65,13 +70,27 @@ pub struct Outbox {
 const COMMITTED_MAX: usize = 4096;
 
 impl Outbox {
+    /// The outbox of a service whose writes are its own store's: nothing leaves before the
+    /// transaction that staged it is on disk.
     pub fn open(db: &sled::Db) -> anyhow::Result<Outbox> {
+        Self::opened(db, true)
+    }
+
+    /// The outbox of a journal's view ([`crate::journal::Journal::follow`]): what it stages
+    /// reports entries the journal already holds, so it leaves without waiting for a flush
+    /// of the view (the view's background flush suffices; a lost apply is applied again).
+    pub fn of_journal(db: &sled::Db) -> anyhow::Result<Outbox> {
+        Self::opened(db, false)
+    }
+
+    fn opened(db: &sled::Db, flush_first: bool) -> anyhow::Result<Outbox> {
         Ok(Outbox {
             db: db.clone(),
             tree: db.open_tree(OUTBOX_TREE)?,
             wake: Arc::new(Notify::new()),
             committed: Arc::new(std::sync::Mutex::new(HashSet::new())),
             left: Arc::new(Notify::new()),
+            flush_first,
         })
     }
 
@@ -264,7 +283,7 @@ impl Outbox {
         // nothing leaves before it is on disk, so a crash cannot report what did not happen.
         // Entries the handlers reported committed are on disk already.
         let keys: Vec<sled::IVec> = batch.iter().map(|(k, _)| k.clone()).collect();
-        if !self.take_committed(&keys) {
+        if self.flush_first && !self.take_committed(&keys) {
             posfee_store::flush(&self.db).await?;
         }
         let mut sent_plain = Vec::new();
