@@ -742,6 +742,9 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
         EventBody::PairingJoined(PairingEnded {
             terminal: kiosk("kiosk-01"),
             bill_id: BillId::new_random(),
+            mode: posfee_schemas::pairing::PairMode::TerminalPresents,
+            opened_at: at,
+            expires_at: at,
         }),
     );
     js.publish(pairing, posfee_schemas::encode(&genuine).into())
@@ -914,6 +917,9 @@ async fn a_kiosk_reports_only_its_own_pairing_and_presence_events_and_cannot_wri
         EventBody::PairingJoined(PairingEnded {
             terminal: t,
             bill_id: BillId::new_random(),
+            mode: posfee_schemas::pairing::PairMode::TerminalPresents,
+            opened_at: posfee_harness::fixtures::billing_now(),
+            expires_at: posfee_harness::fixtures::billing_now(),
         })
     };
     // The probe can succeed: its own event is stored.

@@ -354,7 +354,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     assert!(table.contains("mode A (kiosk shows code)"), "{table}");
     assert!(table.contains("mode B (phone shows code)"), "{table}");
     assert!(!table.contains("Presents"), "{table}");
-    assert!(table.contains(" +08:00  pairing.opened"), "{table}");
+    assert!(table.contains(" +08:00  pairing.joined"), "{table}");
     for line in table.lines() {
         assert!(line.chars().count() <= 100, "wider than 100: {line}");
     }

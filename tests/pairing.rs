@@ -166,15 +166,16 @@ async fn mode_a_first_join_gets_the_verified_bill_and_the_code_is_then_spent() {
     assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
     assert!(err.message.contains("already used"), "{err}");
 
-    let events = pairing_events(&h, 2).await;
-    assert_eq!(
-        kinds(&events),
-        vec![EventKind::PairingOpened, EventKind::PairingJoined]
-    );
+    // One event for the whole pairing, when it ended.
+    let events = pairing_events(&h, 1).await;
+    assert_eq!(kinds(&events), vec![EventKind::PairingJoined]);
     match &events[0].body {
-        EventBody::PairingOpened(o) => {
+        EventBody::PairingJoined(o) => {
             assert_eq!(o.bill_id, shown.issued.bill_id);
             assert_eq!(o.terminal, kiosk());
+            assert_eq!(o.mode, posfee_schemas::pairing::PairMode::TerminalPresents);
+            assert!(o.opened_at <= events[0].at, "{o:?}");
+            assert!(o.expires_at > o.opened_at, "{o:?}");
         }
         other => panic!("unexpected {other:?}"),
     }
@@ -223,8 +224,8 @@ async fn a_late_join_after_expiry_is_told_the_pairing_is_gone() {
     assert_eq!(err.code, ErrorCode::PairingGone);
     assert_eq!(err.message, join::GONE_MESSAGE);
     assert_eq!(
-        kinds(&pairing_events(&h, 2).await),
-        vec![EventKind::PairingOpened, EventKind::PairingExpired]
+        kinds(&pairing_events(&h, 1).await),
+        vec![EventKind::PairingExpired]
     );
 }
 
@@ -282,8 +283,8 @@ async fn a_malformed_or_foreign_join_is_refused_and_the_pairing_stays_open_for_t
         PairingOutcome::Joined(Some(_))
     ));
     assert_eq!(
-        kinds(&pairing_events(&h, 2).await),
-        vec![EventKind::PairingOpened, EventKind::PairingJoined]
+        kinds(&pairing_events(&h, 1).await),
+        vec![EventKind::PairingJoined]
     );
 }
 
@@ -298,12 +299,9 @@ async fn cancel_at_the_kiosk_closes_the_pairing() {
     cancel.cancel();
     assert_eq!(task.await.unwrap(), PairingOutcome::Cancelled);
     assert_eq!(code_of(join::join(&c, &code).await), ErrorCode::PairingGone);
-    let events = pairing_events(&h, 2).await;
-    assert_eq!(
-        kinds(&events),
-        vec![EventKind::PairingOpened, EventKind::PairingCancelled]
-    );
-    match &events[1].body {
+    let events = pairing_events(&h, 1).await;
+    assert_eq!(kinds(&events), vec![EventKind::PairingCancelled]);
+    match &events[0].body {
         EventBody::PairingCancelled(e) => assert_eq!(e.bill_id, shown.issued.bill_id),
         other => panic!("unexpected {other:?}"),
     }
@@ -437,18 +435,13 @@ async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
     );
     drop(verified);
 
-    let events = pairing_events(&h, 4).await;
+    let events = pairing_events(&h, 2).await;
     assert_eq!(
         kinds(&events),
-        vec![
-            EventKind::PairingOpened,
-            EventKind::PairingJoined,
-            EventKind::PairingOpened,
-            EventKind::PairingCancelled,
-        ]
+        vec![EventKind::PairingJoined, EventKind::PairingCancelled]
     );
     assert!(
-        matches!(&events[0].body, EventBody::PairingOpened(o) if o.mode == posfee_schemas::pairing::PairMode::PhonePresents)
+        matches!(&events[0].body, EventBody::PairingJoined(o) if o.mode == posfee_schemas::pairing::PairMode::PhonePresents)
     );
 }
 

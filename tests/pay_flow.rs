@@ -167,10 +167,18 @@ fn kiosk_pays_cancellable(
 }
 
 /// A payer who has not answered yet: the question stays open until the test says.
-struct Undecided(tokio::sync::oneshot::Receiver<bool>);
+/// A payer who has the bill in front of them and has not decided: says when asked, then
+/// waits for the answer.
+struct Undecided(
+    tokio::sync::oneshot::Receiver<bool>,
+    Option<tokio::sync::oneshot::Sender<()>>,
+);
 
 impl Confirm for Undecided {
     fn confirm<'a>(&'a mut self, _bill: &'a VerifiedBill) -> BoxFuture<'a, bool> {
+        if let Some(asked) = self.1.take() {
+            let _ = asked.send(());
+        }
         Box::pin(async move { (&mut self.0).await.unwrap_or(false) })
     }
 }
@@ -324,7 +332,7 @@ async fn mode_a_cancel_at_the_kiosk_stops_the_phone_before_it_confirms_and_nothi
 
     // The payer is still reading when the kiosk cancels.
     let (_answer, question) = tokio::sync::oneshot::channel();
-    let mut payer = Undecided(question);
+    let mut payer = Undecided(question, None);
     let deciding = pay::decide(&verified, &mut payer);
     tokio::pin!(deciding);
     tokio::select! {
@@ -360,26 +368,22 @@ async fn mode_b_cancel_at_the_kiosk_ends_the_question_on_the_phone() {
     let shown = wallet::show(&c, Duration::from_secs(30)).await.unwrap();
     let code = shown.code.clone();
     let (answer, question) = tokio::sync::oneshot::channel();
+    let (asked_tx, asked) = tokio::sync::oneshot::channel();
     let phone_task = {
         let c = c.clone();
         tokio::spawn(async move {
+            let mut payer = Undecided(question, Some(asked_tx));
             shown
-                .wait_offer(&c, &mut Undecided(question), &CancellationToken::new())
+                .wait_offer(&c, &mut payer, &CancellationToken::new())
                 .await
         })
     };
     let (_codes, kiosk_task, cancel) = kiosk_pays_cancellable(&a, Some(code));
     // Cancel once the bill is on the phone, waiting for the payer.
-    let operator = h.connect(Role::Operator).await.unwrap();
-    for _ in 0..100 {
-        let opened = posfee_harness::stored_events(&operator, "posfee.events.pairing.opened")
-            .await
-            .unwrap();
-        if !opened.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tokio::time::timeout(Duration::from_secs(10), asked)
+        .await
+        .expect("the phone never asked its payer")
+        .unwrap();
     cancel.cancel();
     let at_kiosk = ended(kiosk_task).await;
     assert_eq!(at_kiosk.code, ErrorCode::PairingGone, "{at_kiosk}");

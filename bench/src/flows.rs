@@ -41,10 +41,11 @@ pub const TOP_UP_FEN: i64 = 3_000;
 pub const FLOWS_PER_PHONE: u64 = 300;
 /// Telecom accounts the flows spread over.
 pub const ACCOUNTS: usize = 1_000;
-/// Request-reply exchanges of one flow: bill.issue, pairing.opened and pairing.joined acks
-/// (mode A; mode B: the offer and one event ack), join (mode A), paygate.pay,
-/// ledger.settle, and the stream acks of bill.issued, payment.authorized, payment.settled.
-pub const HOPS_PER_FLOW: u32 = 8;
+/// Request-reply exchanges of one flow: bill.issue, the pairing's one event (its ack), the
+/// join (mode A) or the offer (mode B), paygate.pay, ledger.settle, the journal appends of the
+/// hold, the settlement and the capture, and the stream acks of bill.issued,
+/// payment.authorized and payment.settled.
+pub const HOPS_PER_FLOW: u32 = 11;
 /// A flow that takes longer than this counts as an error.
 pub const FLOW_TIMEOUT_SECS: u64 = 30;
 /// Payload of the bare round trips: about a signed bill offer.

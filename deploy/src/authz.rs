@@ -181,7 +181,7 @@ pub fn role(r: Role) -> Perms {
         Role::Query => {
             let mut p = vec![
                 subjects::fee_quote(&Identity::Role(r)),
-                subjects::events_like(EventKind::PairingOpened),
+                subjects::events_like(EventKind::PairingJoined),
                 subjects::events_like(EventKind::TerminalOnline),
                 format!("$KV.{TERMINALS_BUCKET}.*"),
                 stream_info(&kv_stream(TERMINALS_BUCKET)),

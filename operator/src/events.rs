@@ -251,17 +251,15 @@ fn mode_name(mode: PairMode) -> &'static str {
 pub fn summary(body: &EventBody) -> String {
     match body {
         EventBody::BillIssued(b) => format!("bill {} account {} {}", b.bill_id, b.account, b.total),
-        EventBody::PairingOpened(p) => format!(
-            "bill {}, {}, until {}",
-            p.bill_id,
-            mode_name(p.mode),
-            p.expires_at.with_timezone(&LOCAL_TZ).format("%H:%M:%S %:z")
-        ),
         EventBody::PairingJoined(p)
         | EventBody::PairingExpired(p)
-        | EventBody::PairingCancelled(p) => {
-            format!("bill {}", p.bill_id)
-        }
+        | EventBody::PairingCancelled(p) => format!(
+            "bill {}, {}, shown {} until {}",
+            p.bill_id,
+            mode_name(p.mode),
+            p.opened_at.with_timezone(&LOCAL_TZ).format("%H:%M:%S"),
+            p.expires_at.with_timezone(&LOCAL_TZ).format("%H:%M:%S %:z")
+        ),
         EventBody::PaymentAuthorized(p) => {
             format!("payment {} bill {} {}", p.payment_id, p.bill_id, p.amount)
         }
@@ -289,7 +287,7 @@ pub fn summary(body: &EventBody) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use posfee_schemas::events::{PairingOpened, PaymentAuthorized};
+    use posfee_schemas::events::{PairingEnded, PaymentAuthorized};
     use posfee_schemas::ids::{BillId, EventId, PayerHandle, PaymentId, TerminalId};
     use posfee_schemas::money::Money;
 
@@ -303,15 +301,16 @@ mod tests {
 
     #[test]
     fn rows_show_local_times_mode_names_and_fit_100_columns() {
-        let opened = event(EventBody::PairingOpened(PairingOpened {
+        let joined = event(EventBody::PairingJoined(PairingEnded {
             terminal: TerminalId::parse("kiosk-01").unwrap(),
             mode: PairMode::TerminalPresents,
             bill_id: BillId::new_random(),
-            expires_at: at() + chrono::Duration::seconds(120),
+            opened_at: at() - chrono::Duration::seconds(20),
+            expires_at: at() + chrono::Duration::seconds(100),
         }));
-        let text = row(1_234_567, at(), &opened);
+        let text = row(1_234_567, at(), &joined);
         assert!(
-            text.starts_with("1234567  2026-11-25 10:00:00 +08:00  pairing.opened"),
+            text.starts_with("1234567  2026-11-25 10:00:00 +08:00  pairing.joined"),
             "{text}"
         );
         let said = text
@@ -321,7 +320,7 @@ mod tests {
             .collect::<Vec<_>>()
             .join(" ");
         assert!(
-            said.contains("mode A (kiosk shows code), until 10:02:00 +08:00"),
+            said.contains("mode A (kiosk shows code), shown 09:59:40 until 10:01:40 +08:00"),
             "{text}"
         );
         assert!(!text.contains("Presents"), "an enum name: {text}");

@@ -44,25 +44,3 @@ pub async fn publish(agent: &Agent, body: EventBody) -> crate::Result<Event> {
     }
     Err(crate::unavailable(&format!("reporting event {kind}"), last))
 }
-
-/// Publishes `pairing.opened` (or any event) while the kiosk goes on: the code goes on the
-/// screen without waiting for the stream's fsync. The caller awaits the handle before the
-/// pairing's closing event, so the stream still holds them in order and the flow never ends
-/// with an event in flight.
-pub fn spawn_publish(
-    agent: &Agent,
-    body: EventBody,
-) -> tokio::task::JoinHandle<crate::Result<Event>> {
-    let agent = agent.clone();
-    tokio::spawn(async move { publish(&agent, body).await })
-}
-
-/// Waits for an event started with [`spawn_publish`]. A failure is reported, not returned:
-/// the payment does not depend on the operator's view of it.
-pub async fn settle(pending: tokio::task::JoinHandle<crate::Result<Event>>) {
-    match pending.await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "an event of this pairing was not stored"),
-        Err(e) => tracing::warn!(error = %e, "publishing an event of this pairing stopped"),
-    }
-}

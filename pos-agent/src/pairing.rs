@@ -10,7 +10,7 @@ use crate::{events, Agent};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use posfee_client::reply;
-use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
+use posfee_schemas::events::{EventBody, PairingEnded};
 use posfee_schemas::ids::{BillId, PairToken};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode, PhoneChannel};
 use posfee_schemas::{subjects, ErrorCode, WireError};
@@ -39,18 +39,16 @@ pub enum PairingOutcome {
 pub struct OpenPairing {
     pub code: PairCode,
     pub expires_at: DateTime<Utc>,
+    opened_at: DateTime<Utc>,
     ttl: Duration,
     bill_id: BillId,
     offer: BillOffer,
     sub: async_nats::Subscriber,
-    /// `pairing.opened` on its way into the stream.
-    opened: Option<tokio::task::JoinHandle<crate::Result<posfee_schemas::events::Event>>>,
 }
 
 /// Opens a pairing for `bill`. Subscribe first, then a request answered by the server (the
 /// JetStream account info, no disk involved) proves the subscription is routed, so once this
-/// returns a join reaches us. `pairing.opened` goes to the stream meanwhile: waiting for its
-/// fsync here kept the code off the screen for the time of the stream's whole write queue.
+/// returns a join reaches us. The pairing is reported once, when it ends ([`OpenPairing::wait`]).
 /// `updates` is the kiosk's private subject for the phone's reports ([`crate::link`]).
 pub async fn open(
     agent: &Agent,
@@ -59,7 +57,8 @@ pub async fn open(
 ) -> crate::Result<OpenPairing> {
     let token = PairToken::generate();
     let ttl = agent.settings.pairing_ttl;
-    let expires_at = agent.clock.now()
+    let opened_at = agent.clock.now();
+    let expires_at = opened_at
         + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
     let sub = agent
         .client
@@ -67,24 +66,15 @@ pub async fn open(
         .await
         .map_err(|e| crate::unavailable("opening the pairing", e))?;
     let bill_id = bill.issued.bill_id;
-    let opened = events::spawn_publish(
-        agent,
-        EventBody::PairingOpened(PairingOpened {
-            terminal: agent.terminal().clone(),
-            mode: PairMode::TerminalPresents,
-            bill_id,
-            expires_at,
-        }),
-    );
     // A round trip through the server: the subscription is routed before the code is shown.
     let me = posfee_schemas::subjects::Identity::Terminal(agent.terminal().clone());
     if let Err(e) = posfee_client::bus::round_trip(&agent.client, &me).await {
-        opened.abort();
         return Err(crate::unavailable("opening the pairing", e));
     }
     Ok(OpenPairing {
         code: PairCode::terminal(agent.terminal().clone(), token, Some(bill_id)),
         expires_at,
+        opened_at,
         ttl,
         bill_id,
         offer: BillOffer {
@@ -94,7 +84,6 @@ pub async fn open(
             updates,
         },
         sub,
-        opened: Some(opened),
     })
 }
 
@@ -147,15 +136,15 @@ impl OpenPairing {
         let ended = PairingEnded {
             terminal: agent.terminal().clone(),
             bill_id: self.bill_id,
+            mode: PairMode::TerminalPresents,
+            opened_at: self.opened_at,
+            expires_at: self.expires_at,
         };
         let body = match &outcome {
             PairingOutcome::Joined(_) => EventBody::PairingJoined(ended),
             PairingOutcome::Expired => EventBody::PairingExpired(ended),
             PairingOutcome::Cancelled => EventBody::PairingCancelled(ended),
         };
-        if let Some(opened) = self.opened.take() {
-            events::settle(opened).await;
-        }
         events::publish(agent, body).await?;
         Ok(outcome)
     }

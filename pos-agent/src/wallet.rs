@@ -1,13 +1,13 @@
 //! Mode B, the phone presents: the kiosk sends the signed bill as a request to the code the
 //! phone shows (`posfee.wallet.<device>.<token>`) and gets, once the payer confirmed, the
 //! payment id the phone will pay with: the answer comes before the payment, whose receipt the
-//! ledger sends later. The kiosk reports the pairing with the same events as mode A (mode
-//! `phone_presents`).
+//! ledger sends later. The kiosk reports the pairing with the same event as mode A, when it
+//! ends (mode `phone_presents`).
 
 use crate::bill::ShownBill;
 use crate::{events, Agent};
 use posfee_client::{call_fresh, CallError};
-use posfee_schemas::events::{EventBody, PairingEnded, PairingOpened};
+use posfee_schemas::events::{EventBody, PairingEnded};
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{
     BillOffer, CloseReason, PairCode, PairMode, PhoneChannel, WalletAnswer,
@@ -51,18 +51,10 @@ pub async fn offer(
         return Err(WireError::field("wallet", "the code names no phone"));
     };
     let ttl = agent.settings.pairing_ttl;
-    let expires_at = agent.clock.now()
+    let opened_at = agent.clock.now();
+    let expires_at = opened_at
         + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
     let bill_id = bill.issued.bill_id;
-    let opened = events::spawn_publish(
-        agent,
-        EventBody::PairingOpened(PairingOpened {
-            terminal: agent.terminal().clone(),
-            mode: PairMode::PhonePresents,
-            bill_id,
-            expires_at,
-        }),
-    );
     let offer = BillOffer {
         terminal: agent.terminal().clone(),
         bill: bill.issued.clone(),
@@ -102,13 +94,15 @@ pub async fn offer(
     let ended = PairingEnded {
         terminal: agent.terminal().clone(),
         bill_id,
+        mode: PairMode::PhonePresents,
+        opened_at,
+        expires_at,
     };
     let body = match &result {
         Offered::Accepted(_) => EventBody::PairingJoined(ended),
         Offered::Ended(CloseReason::Expired, _) => EventBody::PairingExpired(ended),
         Offered::Ended(..) => EventBody::PairingCancelled(ended),
     };
-    events::settle(opened).await;
     events::publish(agent, body).await?;
     Ok(result)
 }

@@ -64,7 +64,6 @@ impl Event {
     pub fn terminal(&self) -> Option<&TerminalId> {
         match &self.body {
             EventBody::BillIssued(e) => Some(&e.terminal),
-            EventBody::PairingOpened(e) => Some(&e.terminal),
             EventBody::PairingJoined(e)
             | EventBody::PairingExpired(e)
             | EventBody::PairingCancelled(e) => Some(&e.terminal),
@@ -81,8 +80,6 @@ impl Event {
 pub enum EventBody {
     #[serde(rename = "bill.issued")]
     BillIssued(BillIssued),
-    #[serde(rename = "pairing.opened")]
-    PairingOpened(PairingOpened),
     #[serde(rename = "pairing.joined")]
     PairingJoined(PairingEnded),
     #[serde(rename = "pairing.expired")]
@@ -111,7 +108,6 @@ impl EventBody {
     pub fn kind(&self) -> EventKind {
         match self {
             EventBody::BillIssued(_) => EventKind::BillIssued,
-            EventBody::PairingOpened(_) => EventKind::PairingOpened,
             EventBody::PairingJoined(_) => EventKind::PairingJoined,
             EventBody::PairingExpired(_) => EventKind::PairingExpired,
             EventBody::PairingCancelled(_) => EventKind::PairingCancelled,
@@ -137,19 +133,19 @@ pub struct BillIssued {
     pub expires_at: DateTime<Utc>,
 }
 
-/// The pairing token is a secret and never appears in an event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PairingOpened {
-    pub terminal: TerminalId,
-    pub mode: PairMode,
-    pub bill_id: BillId,
-    pub expires_at: DateTime<Utc>,
-}
-
+/// A pairing, reported once, when it ends (joined, expired or cancelled): one event per
+/// pairing rather than one when it opens and one when it ends, since every event is a write
+/// the stream fsyncs. The pairing token is a secret and never appears in an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairingEnded {
     pub terminal: TerminalId,
     pub bill_id: BillId,
+    /// Who showed the code: the kiosk (A) or the phone (B).
+    pub mode: PairMode,
+    /// When the code was shown (A) or the offer sent (B).
+    pub opened_at: DateTime<Utc>,
+    /// When the pairing would have expired had nobody joined.
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

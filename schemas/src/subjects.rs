@@ -373,7 +373,6 @@ str_enum!(
     /// Every event kind; the subject is `posfee.events.<entity>.<what>`.
     EventKind {
         BillIssued = "bill.issued",
-        PairingOpened = "pairing.opened",
         PairingJoined = "pairing.joined",
         PairingExpired = "pairing.expired",
         PairingCancelled = "pairing.cancelled",

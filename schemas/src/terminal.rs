@@ -24,7 +24,7 @@ pub struct TerminalSeen {
     pub version: String,
 }
 
-/// `posfee.terminal.report.<terminal>`: a kiosk's own event (pairing opened, joined, expired or
+/// `posfee.terminal.report.<terminal>`: a kiosk's own event (a pairing joined, expired or
 /// cancelled; online, offline), recorded in the event stream by the query service on the
 /// kiosk's behalf. Kiosks cannot write into the stream themselves, so none can touch another's
 /// events or the money events' de-duplication; the service stores the event under an id it

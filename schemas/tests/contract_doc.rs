@@ -18,7 +18,7 @@ mod common;
 use chrono::{DateTime, NaiveDate, Utc};
 use common::{diag, hex_lines, parse, unhex};
 use ed25519_dalek::{Signer, SigningKey};
-use posfee_schemas::events::{Event, EventBody, PairingOpened};
+use posfee_schemas::events::{Event, EventBody, PairingEnded};
 use posfee_schemas::fee::{Bill, BillIssueRequest, BillLine, IssuedBill, QuoteRequest};
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest, Receipt};
 use posfee_schemas::pairing::{
@@ -370,21 +370,22 @@ fn examples() -> Examples {
     );
 
     // Events the kiosk writes.
-    let opened = Event::new(
+    let joined = Event::new(
         EventId(uuid("c2a1e7f0-3b4d-4e5f-9a8b-7c6d5e4f3a21")),
-        t("2026-11-25T08:30:00.200Z"),
-        EventBody::PairingOpened(PairingOpened {
+        t("2026-11-25T08:30:14.600Z"),
+        EventBody::PairingJoined(PairingEnded {
             terminal: w.terminal.clone(),
-            mode: PairMode::TerminalPresents,
             bill_id: w.bill.bill_id,
+            mode: PairMode::TerminalPresents,
+            opened_at: t("2026-11-25T08:30:00.200Z"),
             expires_at: t("2026-11-25T08:32:00Z"),
         }),
     );
     ex.text(
-        "event.pairing-opened.publish",
-        format!("{}\nNats-Msg-Id: {}", opened.subject(), opened.id),
+        "event.pairing-joined.publish",
+        format!("{}\nNats-Msg-Id: {}", joined.subject(), joined.id),
     );
-    ex.msg("event.pairing-opened", &opened);
+    ex.msg("event.pairing-joined", &joined);
     let settled_id = EventId::derived("payment.settled", w.payment_id.0.as_bytes());
     assert_eq!(
         settled_id.0,
@@ -699,5 +700,5 @@ fn the_documented_bytes_decode_and_verify() {
     let offer: BillOffer = decode(&bytes("pair.offer")).unwrap();
     assert_eq!(offer.bill, issued);
     let _: CloseRequest = decode(&bytes("close.request")).unwrap();
-    let _: Event = decode(&bytes("event.pairing-opened")).unwrap();
+    let _: Event = decode(&bytes("event.pairing-joined")).unwrap();
 }

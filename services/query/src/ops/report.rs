@@ -28,7 +28,6 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     };
     record(Field::Caller, &kiosk);
     let about = match &report.body {
-        EventBody::PairingOpened(e) => &e.terminal,
         EventBody::PairingJoined(e)
         | EventBody::PairingExpired(e)
         | EventBody::PairingCancelled(e) => &e.terminal,
