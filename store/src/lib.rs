@@ -7,8 +7,11 @@ use anyhow::Context;
 use std::path::Path;
 
 /// sled's page cache per database. Services keep small working sets; the cap keeps resident
-/// memory predictable on a kiosk-sized server.
-pub const SLED_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// memory predictable on a kiosk-sized server. sled counts a node by its size on disk, and a
+/// node in memory takes three to four times that: at 32 MiB the fee-engine's and query's
+/// views of 100,000 accounts grew to 130-180 MiB resident; at 8 MiB they stay under 90 MiB
+/// through the import and the query bench, whose p99 stays at 11-12 ms (BENCHMARKS.md).
+pub const SLED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Writes that move money flush explicitly before their ack; this background flush only bounds
 /// how much of a rebuildable view a crash can cost.
