@@ -160,18 +160,12 @@ impl View<'_> {
                 }
             }
             Entry::Captured { id, receipt } => {
-                finish(
-                    self.payers,
-                    self.payments,
-                    self.pending,
-                    id,
-                    |payment, payer| {
-                        payment.state = PaymentState::Captured;
-                        payment.receipt = Some(receipt.clone());
-                        payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                        Ok(())
-                    },
-                )?;
+                self.finish(id, |payment, payer| {
+                    payment.state = PaymentState::Captured;
+                    payment.receipt = Some(receipt.clone());
+                    payer.held = payer.held.checked_sub(payment.amount.fen)?;
+                    Ok(())
+                })?;
             }
             Entry::Voided {
                 id,
@@ -179,19 +173,13 @@ impl View<'_> {
                 writer,
                 event,
             } => {
-                let voided = finish(
-                    self.payers,
-                    self.payments,
-                    self.pending,
-                    id,
-                    |payment, payer| {
-                        payment.state = PaymentState::Voided;
-                        payment.refusal = Some(refusal.clone());
-                        payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                        payer.balance = payer.balance.checked_add(payment.amount.fen)?;
-                        Ok(())
-                    },
-                )?;
+                let voided = self.finish(id, |payment, payer| {
+                    payment.state = PaymentState::Voided;
+                    payment.refusal = Some(refusal.clone());
+                    payer.held = payer.held.checked_sub(payment.amount.fen)?;
+                    payer.balance = payer.balance.checked_add(payment.amount.fen)?;
+                    Ok(())
+                })?;
                 if voided && *writer == me {
                     Outbox::stage(self.out, staged, event)?;
                 }
@@ -222,28 +210,29 @@ fn change_payer(
     Ok(())
 }
 
-/// Moves an authorized payment to its final state; a payment already final is left as it
-/// is. Whether it moved.
-fn finish(
-    payers: &TransactionalTree,
-    payments: &TransactionalTree,
-    pending: &TransactionalTree,
-    id: &PaymentId,
-    change: impl FnOnce(&mut Payment, &mut Payer) -> Result<(), posfee_schemas::money::MoneyError>,
-) -> Result<bool, Tx> {
-    let key = id.0.as_bytes();
-    let raw = payments
-        .get(key)?
-        .ok_or_else(|| abort(format!("no payment {id} in the view")))?;
-    let mut payment: Payment = decode(&raw).map_err(abort)?;
-    if payment.state != PaymentState::Authorized {
-        return Ok(false);
+impl View<'_> {
+    /// Moves an authorized payment to its final state; a payment already final is left as
+    /// it is. Whether it moved.
+    fn finish(
+        &self,
+        id: &PaymentId,
+        change: impl FnOnce(&mut Payment, &mut Payer) -> Result<(), posfee_schemas::money::MoneyError>,
+    ) -> Result<bool, Tx> {
+        let key = id.0.as_bytes();
+        let raw = self
+            .payments
+            .get(key)?
+            .ok_or_else(|| abort(format!("no payment {id} in the view")))?;
+        let mut payment: Payment = decode(&raw).map_err(abort)?;
+        if payment.state != PaymentState::Authorized {
+            return Ok(false);
+        }
+        let handle = payment.payer.clone();
+        change_payer(self.payers, &handle, |payer| change(&mut payment, payer))?;
+        self.payments.insert(key, encode(&payment))?;
+        self.pending.remove(key)?;
+        Ok(true)
     }
-    let handle = payment.payer.clone();
-    change_payer(payers, &handle, |payer| change(&mut payment, payer))?;
-    payments.insert(key, encode(&payment))?;
-    pending.remove(key)?;
-    Ok(true)
 }
 
 /// Credits the payer with what the ledger refunded beyond what was credited before: the
