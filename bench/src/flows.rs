@@ -26,7 +26,9 @@ use posfee_schemas::ids::{AccountNo, DeviceId, FeeKind, PairToken, TenantId, Ter
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::money::Fen;
 use posfee_schemas::pairing::{PairCode, WalletAnswer};
-use posfee_schemas::subjects::{self, Identity as BusIdentity, Role};
+use posfee_schemas::subjects::{
+    self, Identity as BusIdentity, Role, EVENTS_STREAM, LEDGER_JOURNAL, PAYGATE_JOURNAL,
+};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -116,8 +118,8 @@ pub struct Results {
     pub hops_per_flow: u32,
     pub bus_roundtrips_per_sec: f64,
     pub bus_ratio: f64,
-    /// Every settlement flushed to disk before its ack (group commit), and every event acked
-    /// after fsync (JetStream `sync_interval: always`).
+    /// Every journal entry (settlement, hold, capture) and every event acked after its fsync
+    /// (JetStream `sync_interval: always`, read from the running server's configuration).
     pub durable: bool,
     pub durability: String,
     pub peak_rss_mib: BTreeMap<String, f64>,
@@ -128,6 +130,9 @@ pub struct Results {
     /// The simulated kiosks and phones (this bench process).
     pub client_cpu_ms_per_flow: f64,
     pub store_mib_per_10k_settled: BTreeMap<String, f64>,
+    /// Messages each stream stored per completed flow during the measured run: each one a
+    /// write the server fsynced before its ack, the first thing a flow's server CPU pays for.
+    pub stream_writes_per_flow: BTreeMap<String, f64>,
     pub settled: u64,
 }
 
@@ -545,6 +550,7 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         ));
         bar
     };
+    let writes_before = stream_seqs(&sys.bus).await?;
     let cpu_before = cpu_ms(&sys.data);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
@@ -602,6 +608,7 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = cpu_ms(&sys.data);
+    let writes_after = stream_seqs(&sys.bus).await?;
     let js_fsync = posfee_deploy::natsd::syncs_every_write(&sys.data)?;
     let rec = recorder.lock().await;
     let flows = rec.total.len();
@@ -668,6 +675,16 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         client_cpu_ms_per_flow: cpu_per_flow.get(CLIENT_PROCESS).copied().unwrap_or(0.0),
         cpu_ms_per_flow: cpu_per_flow,
         store_mib_per_10k_settled: store_sizes(&sys.data, settled),
+        stream_writes_per_flow: writes_after
+            .iter()
+            .map(|(stream, after)| {
+                let before = writes_before.get(stream).copied().unwrap_or(0);
+                (
+                    stream.clone(),
+                    after.saturating_sub(before) as f64 / flows.max(1) as f64,
+                )
+            })
+            .collect(),
         settled,
     };
     if json {
@@ -772,6 +789,17 @@ async fn bus_roundtrips(
     }
     echo.abort();
     Ok(total as f64 / seconds)
+}
+
+/// The last sequence of each stream a flow writes to, read as the operator does.
+async fn stream_seqs(bus: &Bus) -> anyhow::Result<BTreeMap<String, u64>> {
+    let js = async_nats::jetstream::new(bus.connect(Role::Operator).await?);
+    let mut out = BTreeMap::new();
+    for stream in [EVENTS_STREAM, LEDGER_JOURNAL, PAYGATE_JOURNAL] {
+        let mut s = js.get_stream(stream).await?;
+        out.insert(stream.to_string(), s.info().await?.state.last_sequence);
+    }
+    Ok(out)
 }
 
 async fn settled_count(sys: &System) -> anyhow::Result<u64> {
@@ -890,6 +918,15 @@ fn print_results(r: &Results) {
             .iter()
             .map(|(k, v)| format!("{k} {v:.2}"))
             .collect::<Vec<_>>()
+    );
+    println!(
+        "fsynced stream writes per flow: {:.2} ({})",
+        r.stream_writes_per_flow.values().sum::<f64>(),
+        r.stream_writes_per_flow
+            .iter()
+            .map(|(k, v)| format!("{k} {v:.2}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     println!(
         "store MiB per 10,000 settled ({} settled): {:?}",

@@ -252,6 +252,9 @@ pub fn role(r: Role) -> Perms {
                 subjects::identity(IdentityOp::Revoke),
                 subjects::identity(IdentityOp::List),
                 stream_info(&terminals),
+                // How far the journals are (counts and sequences, never their entries).
+                stream_info(LEDGER_JOURNAL),
+                stream_info(PAYGATE_JOURNAL),
                 format!("$JS.API.CONSUMER.CREATE.{terminals}"),
                 format!("$JS.API.CONSUMER.CREATE.{terminals}.>"),
                 format!("$JS.API.DIRECT.GET.{terminals}.>"),
