@@ -13,8 +13,10 @@ use std::path::Path;
 /// through the import and the query bench, whose p99 stays at 11-12 ms (BENCHMARKS.md).
 pub const SLED_CACHE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Writes that move money flush explicitly before their ack; this background flush only bounds
-/// how much of a rebuildable view a crash can cost.
+/// Writes whose ack rests on this store (a bill issued, a key enrolled) flush explicitly before
+/// it (group commit); money rests on the replicated journals, of which the ledger's and
+/// paygate's stores are views. This background flush only bounds how much of a rebuildable
+/// view a crash can cost.
 pub const BACKGROUND_FLUSH_MS: u64 = 500;
 
 pub fn open(dir: &Path) -> anyhow::Result<sled::Db> {
