@@ -1,6 +1,10 @@
-//! A payment campaign against a real `posfee up`: accounts imported, a kiosk and two phones,
-//! payments made one after another with retries while something is being killed, and the
-//! books reconciled at the end. Shared by the kill -9 test and the cluster test.
+//! A payment campaign against a real `posfee up`: accounts imported, a kiosk and enough phones
+//! to pay every bill, payments made one after another with retries while something is being
+//! killed, and the books reconciled at the end. Shared by the kill -9 test and the cluster test.
+//!
+//! Its size is the test's; `POSFEE_CAMPAIGN_PAYMENT_SECS` (default 90) is how long one payment
+//! may keep meeting transient errors, for longer campaigns whose killer keeps a service in
+//! `posfee up`'s restart backoff.
 
 // Each test uses part of this module.
 #![allow(dead_code)]
@@ -20,6 +24,20 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
+
+/// Bills of 190.00 one phone's sandbox balance (10,000.00) pays.
+const BILLS_PER_PHONE: usize = 52;
+
+/// A whole number from the environment variable `name`, or `default` when it is unset.
+/// A value that is not a number stops the test: a knob silently ignored is a wrong run.
+pub fn knob(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={v:?} is not a whole number")),
+        Err(_) => default,
+    }
+}
 
 /// Pids of the service processes serving `data`.
 pub fn service_pid(data: &Path, service: &str) -> Option<i32> {
@@ -83,6 +101,16 @@ pub fn transient(e: &CallError) -> bool {
     }
 }
 
+/// The registered name of the `n`th phone's payer: 测试甲, 测试乙, … 测试癸, 测试甲甲, ….
+fn phone_name(n: usize) -> String {
+    const STEMS: [char; 10] = ['甲', '乙', '丙', '丁', '戊', '己', '庚', '辛', '壬', '癸'];
+    let stem = STEMS[n % STEMS.len()];
+    format!(
+        "测试{}",
+        std::iter::repeat_n(stem, n / STEMS.len() + 1).collect::<String>()
+    )
+}
+
 /// A running system with its clients, ready to pay.
 pub struct Campaign {
     pub data: PathBuf,
@@ -91,7 +119,7 @@ pub struct Campaign {
     accounts: Vec<AccountNo>,
     terminal: async_nats::Client,
     companion: async_nats::Client,
-    phones: [Phone; 2],
+    phones: Vec<Phone>,
     pub operator: async_nats::Client,
     /// Receipts so far, for a killer that strikes at a point in the campaign.
     pub progress: std::sync::Arc<std::sync::atomic::AtomicUsize>,
@@ -149,11 +177,12 @@ impl Campaign {
         )
         .await
         .unwrap();
-        // Two phones: one sandbox balance (10,000.00) pays 52 bills of 190.00.
-        let phones = [
-            register_phone(&companion, "测试甲").await.unwrap(),
-            register_phone(&companion, "测试乙").await.unwrap(),
-        ];
+        // Payments alternate between at least two phones, and there are enough of them for
+        // every bill to be paid.
+        let mut phones = Vec::new();
+        for n in 0..payments.div_ceil(BILLS_PER_PHONE).max(2) {
+            phones.push(register_phone(&companion, &phone_name(n)).await.unwrap());
+        }
         let kiosk_seed = issue_key(&data, &["terminal", "kiosk-crash"]);
         let terminal = bus::connect(
             &url,
@@ -206,7 +235,8 @@ impl Campaign {
     /// One payment: a receipt, or a final refusal (allowed: money must then not have moved,
     /// which reconcile checks).
     async fn pay_one(&self, i: usize) -> Result<(), String> {
-        let deadline = Instant::now() + Duration::from_secs(90);
+        let allowed = knob("POSFEE_CAMPAIGN_PAYMENT_SECS", 90) as u64;
+        let deadline = Instant::now() + Duration::from_secs(allowed);
         let kiosk = TerminalId::parse("kiosk-crash").unwrap();
         let issue = BillIssueRequest {
             quote: QuoteRequest {
