@@ -12,6 +12,7 @@
 use posfee_client::{bus, call, creds, CallError};
 use posfee_harness::fixtures::{self, register_phone, Phone};
 use posfee_operator::reconcile::reconcile;
+use posfee_paygate::app::SANDBOX_OPENING_BALANCE_FEN;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
@@ -25,8 +26,10 @@ use std::time::{Duration, Instant};
 
 pub const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
 
-/// Bills of 190.00 one phone's sandbox balance (10,000.00) pays.
-const BILLS_PER_PHONE: usize = 52;
+/// Each account's bill in the campaign (the fixtures' water household): 190.00.
+const BILL_FEN: i64 = 19_000;
+/// Bills one phone's sandbox opening balance pays.
+const BILLS_PER_PHONE: usize = (SANDBOX_OPENING_BALANCE_FEN / BILL_FEN) as usize;
 
 /// A whole number from the environment variable `name`, or `default` when it is unset.
 /// A value that is not a number stops the test: a knob silently ignored is a wrong run.
@@ -121,6 +124,8 @@ pub struct Campaign {
     companion: async_nats::Client,
     phones: Vec<Phone>,
     pub operator: async_nats::Client,
+    /// How long one payment may keep meeting transient errors.
+    payment_allowed: Duration,
     /// Receipts so far, for a killer that strikes at a point in the campaign.
     pub progress: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     _tmp: tempfile::TempDir,
@@ -202,12 +207,13 @@ impl Campaign {
             companion,
             phones,
             operator,
+            payment_allowed: Duration::from_secs(knob("POSFEE_CAMPAIGN_PAYMENT_SECS", 90) as u64),
             progress: Default::default(),
             _tmp: tmp,
         }
     }
 
-    /// Pays every account's bill in turn, retrying what is transient for up to 90 s each.
+    /// Pays every account's bill in turn, retrying what is transient for up to `payment_allowed` each.
     pub async fn pay_all(&self) -> Outcome {
         let mut receipts = 0;
         let mut refused = Vec::new();
@@ -235,8 +241,7 @@ impl Campaign {
     /// One payment: a receipt, or a final refusal (allowed: money must then not have moved,
     /// which reconcile checks).
     async fn pay_one(&self, i: usize) -> Result<(), String> {
-        let allowed = knob("POSFEE_CAMPAIGN_PAYMENT_SECS", 90) as u64;
-        let deadline = Instant::now() + Duration::from_secs(allowed);
+        let deadline = Instant::now() + self.payment_allowed;
         let kiosk = TerminalId::parse("kiosk-crash").unwrap();
         let issue = BillIssueRequest {
             quote: QuoteRequest {
@@ -324,7 +329,7 @@ impl Campaign {
                         "{r:?} {:?}",
                         outcome.refused
                     );
-                    assert_eq!(r.settled_fen, 19000 * outcome.receipts as i64);
+                    assert_eq!(r.settled_fen, BILL_FEN * outcome.receipts as i64);
                     nix::sys::signal::kill(
                         nix::unistd::Pid::from_raw(self.up.id() as i32),
                         nix::sys::signal::Signal::SIGTERM,
