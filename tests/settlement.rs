@@ -14,9 +14,11 @@ use posfee_schemas::fee::{BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest};
 use posfee_schemas::money::Money;
-use posfee_schemas::paygate::{PayOrder, PayRequest};
+use posfee_schemas::paygate::{
+    PayOrder, PayRequest, PaygatePayment, PaymentState, PaymentsList, PaymentsListQuery,
+};
 use posfee_schemas::signed::{Purpose, Signed};
-use posfee_schemas::subjects::{self, Role, ServiceName};
+use posfee_schemas::subjects::{self, PaygateOp, Role, ServiceName};
 use posfee_schemas::{decode, ErrorCode};
 use std::sync::Arc;
 use std::time::Duration;
@@ -438,6 +440,88 @@ async fn a_payment_made_while_the_ledger_is_down_completes_once_it_is_back() {
     assert_eq!(receipt.bill_id, bill.bill_id);
     let report = clean_books(&w).await;
     assert_eq!((report.settled, report.captured, report.voided), (1, 1, 0));
+}
+
+/// A paygate instance that starts with an empty store rebuilds its payments from paygate's
+/// journal and the ledger's `payment.settled` events, which reach it in either order. The
+/// ledger is down while it does, so nothing but those events can capture a payment: it lists
+/// every payment captured or voided and answers the phone's retries with the receipts and
+/// refusals the first instance gave.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paygate_with_an_empty_store_rebuilds_its_payments_from_the_journal_and_the_ledgers_events(
+) {
+    const BILLS: usize = 4;
+    let accounts: Vec<String> = (0..BILLS).map(|i| format!("1-3-{i}")).collect();
+    let refs: Vec<&str> = accounts.iter().map(String::as_str).collect();
+    let mut w = world(&refs).await;
+    let mut paid = Vec::new();
+    for (i, account) in accounts.iter().enumerate() {
+        let bill = issue(&w, account, &format!("rebuild-{i}")).await;
+        let req = order(&w, &bill, PaymentId::new_random());
+        let receipt = pay(&w, &req).await.unwrap();
+        paid.push((bill, req, receipt));
+    }
+    let refused = order(&w, &paid[0].0, PaymentId::new_random());
+    assert_eq!(code(pay(&w, &refused).await), ErrorCode::BillAlreadyPaid);
+    // The capture is the ledger's settlement: paygate's journal holds the phone's
+    // registration, the holds and the void, and no capture of its own.
+    let mut journal = async_nats::jetstream::new(w.operator.clone())
+        .get_stream(subjects::PAYGATE_JOURNAL)
+        .await
+        .unwrap();
+    let entries = journal.info().await.unwrap().state.messages;
+    assert_eq!(entries, (1 + (BILLS + 1) + 1) as u64);
+
+    w.h.stop_service(ServiceName::Ledger).await.unwrap();
+    let opts = ServiceOptions {
+        clock: Arc::new(w.clock.clone()),
+        ..Default::default()
+    };
+    // A second instance with a store of its own, then the first one gone.
+    w.h.start_service(ServiceName::Paygate, opts).await.unwrap();
+    w.h.stop_service(ServiceName::Paygate).await.unwrap();
+
+    let listed = final_payments(&w.operator, BILLS + 1).await;
+    let captured = listed.iter().filter(|p| p.state == PaymentState::Captured);
+    assert_eq!(captured.count(), BILLS, "{listed:?}");
+    for (_, req, receipt) in &paid {
+        assert_eq!(&pay(&w, req).await.unwrap(), receipt);
+    }
+    assert_eq!(code(pay(&w, &refused).await), ErrorCode::BillAlreadyPaid);
+}
+
+/// Paygate's payments once it lists `count` of them and none is still authorized.
+async fn final_payments(operator: &async_nats::Client, count: usize) -> Vec<PaygatePayment> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let list: PaymentsList = call(
+            operator,
+            subjects::paygate(
+                PaygateOp::Payments,
+                &subjects::Identity::Role(Role::Operator),
+            ),
+            &PaymentsListQuery {
+                after: None,
+                limit: None,
+            },
+            Some(Duration::from_secs(5)),
+        )
+        .await
+        .unwrap();
+        let authorized = list
+            .items
+            .iter()
+            .any(|p| p.state == PaymentState::Authorized);
+        if list.items.len() == count && !authorized {
+            return list.items;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rebuilt view has {:?}",
+            list.items
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

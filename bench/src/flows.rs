@@ -118,7 +118,7 @@ pub struct Results {
     pub hops_per_flow: u32,
     pub bus_roundtrips_per_sec: f64,
     pub bus_ratio: f64,
-    /// Every journal entry (settlement, hold, capture) and every event acked after its fsync
+    /// Every journal entry (hold, settlement, void, credit) and every event acked after its fsync
     /// (JetStream `sync_interval: always`, read from the running server's configuration).
     pub durable: bool,
     pub durability: String,
@@ -657,9 +657,10 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         bus_ratio: flows_per_sec * f64::from(HOPS_PER_FLOW) / bus.max(1.0),
         durable: js_fsync,
         durability: format!(
-            "money: every settlement, hold and capture is a journal entry acked after the \
-             stream's fsync, the services' sled views flushed in the background; bills: sled \
-             flush before the ack (group commit); JetStream: {}",
+            "money: every hold and settlement is a journal entry acked after the stream's \
+             fsync (a capture is the ledger's settlement, applied from its event), the \
+             services' sled views flushed in the background; bills: sled flush before the ack \
+             (group commit); JetStream: {}",
             if js_fsync {
                 "sync_interval always (acks after fsync)"
             } else {

@@ -1,6 +1,6 @@
 //! Settlement and refunds, and the receipt the payer and the terminal keep.
 
-use crate::fee::{BillLine, IssuedBill};
+use crate::fee::{Bill, BillLine, IssuedBill};
 use crate::ids::{AccountNo, BillId, IdempotencyKey, PayerHandle, PaymentId, TenantId, TerminalId};
 use crate::money::Money;
 use crate::pairing::CloseReason;
@@ -39,6 +39,26 @@ pub struct Receipt {
     /// The bill's `tenant_name_zh`; empty when the tenant gives none or from older ledgers.
     #[serde(default)]
     pub tenant_name_zh: String,
+}
+
+impl Receipt {
+    /// The receipt of `bill` settled by payment `payment_id` at `settled_at`: what the ledger
+    /// answers, and what paygate keeps when it learns the settlement from `payment.settled`,
+    /// so both give the payer the same receipt.
+    pub fn of_bill(payment_id: PaymentId, bill: &Bill, settled_at: DateTime<Utc>) -> Receipt {
+        Receipt {
+            payment_id,
+            bill_id: bill.bill_id,
+            tenant: bill.tenant.clone(),
+            tenant_name: bill.tenant_name.clone(),
+            account: bill.account.clone(),
+            terminal: bill.terminal.clone(),
+            lines: bill.lines.clone(),
+            total: bill.total,
+            settled_at,
+            tenant_name_zh: bill.tenant_name_zh.clone(),
+        }
+    }
 }
 
 /// `posfee.ledger.refund`: give back all or part of a settled payment.

@@ -1,5 +1,6 @@
 //! Everything a paygate operation needs.
 
+use crate::feed::Captures;
 use crate::store::Store;
 use ed25519_dalek::SigningKey;
 use posfee_client::keydir::KeyDirectory;
@@ -18,6 +19,10 @@ pub const SETTLE_CALL_TIMEOUT_MS: u64 = 5_000;
 /// How long a pay request keeps retrying the ledger before it answers 503; the payment stays
 /// authorized and the recovery loop finishes it.
 pub const SETTLE_DEADLINE_MS: u64 = 20_000;
+/// How long a request whose payment the ledger settled waits for this instance's view to
+/// capture it from `payment.settled` before it writes the capture to the journal itself (the
+/// ledger's outbox or this feed is behind).
+pub const CAPTURE_WAIT_MS: u64 = 2_000;
 /// Pause between settle retries.
 pub const SETTLE_RETRY_MS: u64 = 200;
 /// How often the recovery loop looks for authorizations left behind (a crash, a timeout).
@@ -34,6 +39,8 @@ pub struct App {
     pub journal: Journal,
     /// This instance's id: the entries it wrote, it publishes.
     pub me: u64,
+    /// Requests waiting for their payment's capture by the ledger's events.
+    pub captures: Arc<Captures>,
     pub commit: GroupCommit,
     pub clock: Arc<dyn Clock>,
     pub client: async_nats::Client,
@@ -52,7 +59,7 @@ impl App {
     pub fn new(
         store: Store,
         outbox: Outbox,
-        (journal, me): (Journal, u64),
+        (journal, me, captures): (Journal, u64, Arc<Captures>),
         commit: GroupCommit,
         clock: Arc<dyn Clock>,
         client: async_nats::Client,
@@ -65,6 +72,7 @@ impl App {
             outbox,
             journal,
             me,
+            captures,
             commit,
             clock,
             client,

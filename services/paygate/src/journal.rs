@@ -11,10 +11,11 @@
 use crate::store::{Payer, Payment, Refusal, Registration, Store};
 use posfee_runtime::journal::Batch;
 use posfee_runtime::outbox::Outbox;
-use posfee_schemas::events::Event;
+use posfee_schemas::events::{Event, PaymentSettled};
+use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::{PayerHandle, PaymentId};
 use posfee_schemas::ledger::Receipt;
-use posfee_schemas::money::Fen;
+use posfee_schemas::money::{Fen, MoneyError};
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, encode, subjects};
 use serde::{Deserialize, Serialize};
@@ -67,7 +68,7 @@ pub fn payer_scope(handle: &PayerHandle) -> String {
     handle.as_str().to_string()
 }
 
-type Tx = ConflictableTransactionError<String>;
+pub(crate) type Tx = ConflictableTransactionError<String>;
 
 /// Applies a batch of entries, in order, in one transaction with the view's new position.
 pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> anyhow::Result<()> {
@@ -79,23 +80,37 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
     let s = store;
     (
         &s.payers,
+        &s.payments,
+        &s.pending,
+        &s.settled_early,
         &s.devices,
         &s.device_keys,
         &s.registrations,
-        &s.payments,
-        &s.pending,
         &s.meta,
         outbox.tree(),
     )
         .transaction(
-            |(payers, devices, device_keys, registrations, payments, pending, meta, out)| {
+            |(
+                payers,
+                payments,
+                pending,
+                settled_early,
+                devices,
+                device_keys,
+                registrations,
+                meta,
+                out,
+            )| {
                 let view = View {
-                    payers,
+                    money: Payments {
+                        payers,
+                        payments,
+                        pending,
+                        settled_early,
+                    },
                     devices,
                     device_keys,
                     registrations,
-                    payments,
-                    pending,
                     out,
                 };
                 for ((_, entry), staged) in batch.entries.iter().zip(&staged) {
@@ -110,18 +125,17 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
 
 /// The trees an entry's effects go to, inside the batch's transaction.
 struct View<'a> {
-    payers: &'a TransactionalTree,
+    money: Payments<'a>,
     devices: &'a TransactionalTree,
     device_keys: &'a TransactionalTree,
     registrations: &'a TransactionalTree,
-    payments: &'a TransactionalTree,
-    pending: &'a TransactionalTree,
     out: &'a TransactionalTree,
 }
 
 impl View<'_> {
     /// Records one entry; here, where it was written, stages the event it publishes.
     fn apply_one(&self, me: u64, entry: &Entry, staged: [u8; 8]) -> Result<(), Tx> {
+        let money = &self.money;
         match entry {
             Entry::Registered {
                 handle,
@@ -135,7 +149,8 @@ impl View<'_> {
                 self.devices.insert(key_id, handle.as_str().as_bytes())?;
                 self.device_keys
                     .insert(payer.device_public_key.as_slice(), key_id)?;
-                self.payers
+                money
+                    .payers
                     .insert(handle.as_str().as_bytes(), encode(payer))?;
             }
             Entry::Authorized {
@@ -144,27 +159,16 @@ impl View<'_> {
                 writer,
                 event,
             } => {
-                if self.payments.get(id.0.as_bytes())?.is_none() {
-                    let amount = payment.amount.fen;
-                    change_payer(self.payers, &payment.payer, |p| {
-                        p.balance = p.balance.checked_sub(amount)?;
-                        p.held = p.held.checked_add(amount)?;
-                        Ok(())
-                    })?;
-                    self.payments
-                        .insert(id.0.as_bytes(), encode(payment.as_ref()))?;
-                    self.pending.insert(id.0.as_bytes(), &[])?;
-                    if *writer == me {
-                        Outbox::stage(self.out, staged, event)?;
-                    }
+                if money.hold(*id, payment)? && *writer == me {
+                    Outbox::stage(self.out, staged, event)?;
                 }
             }
             Entry::Captured { id, receipt } => {
-                self.finish(id, |payment, payer| {
+                money.finish(id, |payment, payer| {
                     payment.state = PaymentState::Captured;
                     payment.receipt = Some(receipt.clone());
                     payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                    Ok(())
+                    Ok(true)
                 })?;
             }
             Entry::Voided {
@@ -173,50 +177,95 @@ impl View<'_> {
                 writer,
                 event,
             } => {
-                let voided = self.finish(id, |payment, payer| {
+                let voided = money.finish(id, |payment, payer| {
                     payment.state = PaymentState::Voided;
                     payment.refusal = Some(refusal.clone());
                     payer.held = payer.held.checked_sub(payment.amount.fen)?;
                     payer.balance = payer.balance.checked_add(payment.amount.fen)?;
-                    Ok(())
+                    Ok(true)
                 })?;
                 if voided && *writer == me {
                     Outbox::stage(self.out, staged, event)?;
                 }
             }
-            Entry::Credited { id, total } => credit(self.payers, self.payments, id, *total)?,
+            Entry::Credited { id, total } => money.credit(id, *total)?,
         }
         Ok(())
     }
 }
 
-fn abort(e: impl std::fmt::Display) -> Tx {
+pub(crate) fn abort(e: impl std::fmt::Display) -> Tx {
     Tx::Abort(e.to_string())
 }
 
-/// Reads, changes and writes back a payer's record.
-fn change_payer(
-    payers: &TransactionalTree,
-    handle: &PayerHandle,
-    change: impl FnOnce(&mut Payer) -> Result<(), posfee_schemas::money::MoneyError>,
-) -> Result<(), Tx> {
-    let key = handle.as_str().as_bytes();
-    let raw = payers
-        .get(key)?
-        .ok_or_else(|| abort(format!("no payer {handle} in the view")))?;
-    let mut payer: Payer = decode(&raw).map_err(abort)?;
-    change(&mut payer).map_err(abort)?;
-    payers.insert(key, encode(&payer))?;
-    Ok(())
+/// The trees a payment and its payer's money live in, inside a transaction: changed by the
+/// journal's entries and, for captures, by the ledger's `payment.settled` events
+/// ([`crate::feed`]).
+pub(crate) struct Payments<'a> {
+    pub payers: &'a TransactionalTree,
+    pub payments: &'a TransactionalTree,
+    pub pending: &'a TransactionalTree,
+    pub settled_early: &'a TransactionalTree,
 }
 
-impl View<'_> {
-    /// Moves an authorized payment to its final state; a payment already final is left as
-    /// it is. Whether it moved.
+impl Payments<'_> {
+    /// Holds the payment's amount on the payer's balance and records it authorized; a
+    /// settlement that reached the view first captures it at once. Whether it was new.
+    fn hold(&self, id: PaymentId, payment: &Payment) -> Result<bool, Tx> {
+        let key = id.0.as_bytes();
+        if self.payments.get(key)?.is_some() {
+            return Ok(false);
+        }
+        let amount = payment.amount.fen;
+        self.change_payer(&payment.payer, |p| {
+            p.balance = p.balance.checked_sub(amount)?;
+            p.held = p.held.checked_add(amount)?;
+            Ok(())
+        })?;
+        self.payments.insert(key, encode(payment))?;
+        self.pending.insert(key, &[])?;
+        if let Some(raw) = self.settled_early.remove(key)? {
+            let settled: PaymentSettled = decode(&raw).map_err(abort)?;
+            self.capture_settled(&settled)?;
+        }
+        Ok(true)
+    }
+
+    /// The ledger settled a payment (its `payment.settled` event): the payment is captured
+    /// with the receipt the ledger gave, rebuilt from the bill; a payment already final is
+    /// left as it is, and one whose hold the view has not applied yet is kept aside for it.
+    /// Whether it was captured now.
+    pub fn settled(&self, settled: &PaymentSettled) -> Result<bool, Tx> {
+        let key = settled.payment_id.0.as_bytes();
+        if self.payments.get(key)?.is_none() {
+            self.settled_early.insert(key, encode(settled))?;
+            return Ok(false);
+        }
+        self.capture_settled(settled)
+    }
+
+    fn capture_settled(&self, settled: &PaymentSettled) -> Result<bool, Tx> {
+        let id = settled.payment_id;
+        self.finish(&id, |payment, payer| {
+            let bill: Bill = match payment.bill.signed.peek() {
+                Ok(bill) if matches(settled, payment, &bill) => bill,
+                // Not the payment this view holds: left authorized, for the recovery loop
+                // to finish with the ledger's own answer.
+                _ => return Ok(false),
+            };
+            payment.state = PaymentState::Captured;
+            payment.receipt = Some(Receipt::of_bill(id, &bill, settled.settled_at));
+            payer.held = payer.held.checked_sub(payment.amount.fen)?;
+            Ok(true)
+        })
+    }
+
+    /// Moves an authorized payment to its final state if `change` says so; a payment
+    /// already final is left as it is. Whether it moved.
     fn finish(
         &self,
         id: &PaymentId,
-        change: impl FnOnce(&mut Payment, &mut Payer) -> Result<(), posfee_schemas::money::MoneyError>,
+        change: impl FnOnce(&mut Payment, &mut Payer) -> Result<bool, MoneyError>,
     ) -> Result<bool, Tx> {
         let key = id.0.as_bytes();
         let raw = self
@@ -228,38 +277,70 @@ impl View<'_> {
             return Ok(false);
         }
         let handle = payment.payer.clone();
-        change_payer(self.payers, &handle, |payer| change(&mut payment, payer))?;
+        let mut moved = false;
+        self.change_payer(&handle, |payer| {
+            moved = change(&mut payment, payer)?;
+            Ok(())
+        })?;
+        if moved {
+            self.payments.insert(key, encode(&payment))?;
+            self.pending.remove(key)?;
+        }
+        Ok(moved)
+    }
+
+    /// Reads, changes and writes back a payer's record.
+    fn change_payer(
+        &self,
+        handle: &PayerHandle,
+        change: impl FnOnce(&mut Payer) -> Result<(), MoneyError>,
+    ) -> Result<(), Tx> {
+        let key = handle.as_str().as_bytes();
+        let raw = self
+            .payers
+            .get(key)?
+            .ok_or_else(|| abort(format!("no payer {handle} in the view")))?;
+        let mut payer: Payer = decode(&raw).map_err(abort)?;
+        change(&mut payer).map_err(abort)?;
+        self.payers.insert(key, encode(&payer))?;
+        Ok(())
+    }
+
+    /// Credits the payer with what the ledger refunded beyond what was credited before: the
+    /// total only grows, so an entry applied twice credits nothing twice. The entry was
+    /// written on a view that had the payment captured; this view may learn of the
+    /// settlement later, from the event stream, and credits it all the same.
+    fn credit(&self, id: &PaymentId, total: Fen) -> Result<(), Tx> {
+        let key = id.0.as_bytes();
+        let Some(raw) = self.payments.get(key)? else {
+            return Ok(());
+        };
+        let mut payment: Payment = decode(&raw).map_err(abort)?;
+        if payment.state == PaymentState::Voided {
+            return Ok(());
+        }
+        let due = total.checked_sub(payment.refunded).map_err(abort)?;
+        if due <= Fen::ZERO {
+            return Ok(());
+        }
+        self.change_payer(&payment.payer, |p| {
+            p.balance = p.balance.checked_add(due)?;
+            Ok(())
+        })?;
+        payment.refunded = total;
         self.payments.insert(key, encode(&payment))?;
-        self.pending.remove(key)?;
-        Ok(true)
+        Ok(())
     }
 }
 
-/// Credits the payer with what the ledger refunded beyond what was credited before: the
-/// total only grows, so an entry applied twice credits nothing twice.
-fn credit(
-    payers: &TransactionalTree,
-    payments: &TransactionalTree,
-    id: &PaymentId,
-    total: Fen,
-) -> Result<(), Tx> {
-    let key = id.0.as_bytes();
-    let Some(raw) = payments.get(key)? else {
-        return Ok(());
-    };
-    let mut payment: Payment = decode(&raw).map_err(abort)?;
-    if payment.state != PaymentState::Captured {
-        return Ok(());
+/// Whether a settlement is of the payment this view holds under its id.
+fn matches(settled: &PaymentSettled, payment: &Payment, bill: &Bill) -> bool {
+    let ok = settled.bill_id == payment.bill_id
+        && bill.bill_id == payment.bill_id
+        && settled.amount == payment.amount
+        && settled.payer == payment.payer;
+    if !ok {
+        tracing::error!(payment = %settled.payment_id, "payment.settled does not match the payment held; left to the recovery loop");
     }
-    let due = total.checked_sub(payment.refunded).map_err(abort)?;
-    if due <= Fen::ZERO {
-        return Ok(());
-    }
-    change_payer(payers, &payment.payer, |p| {
-        p.balance = p.balance.checked_add(due)?;
-        Ok(())
-    })?;
-    payment.refunded = total;
-    payments.insert(key, encode(&payment))?;
-    Ok(())
+    ok
 }

@@ -5,6 +5,7 @@
 //! instances may serve side by side; who a payer is stays in the registering instance's store.
 
 pub mod app;
+pub mod feed;
 pub mod identity;
 pub mod journal;
 pub mod ops;
@@ -15,12 +16,12 @@ pub mod store;
 use app::App;
 use posfee_client::keydir::{self, KeyDirectory};
 use posfee_client::{Clock, Shutdown};
+use posfee_runtime::keyfile;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
-use posfee_runtime::{feed, keyfile};
 use posfee_schemas::signed::Purpose;
-use posfee_schemas::subjects::{self, EventKind, PaygateOp, ServiceName};
+use posfee_schemas::subjects::{self, PaygateOp, ServiceName};
 use posfee_store as rstore;
 use posfee_store::GroupCommit;
 use std::path::PathBuf;
@@ -76,22 +77,23 @@ pub async fn run(
     let (applied, _) = tokio::sync::watch::channel(0);
     let feed_store = store.clone();
     let credits = Arc::new(tokio::sync::Notify::new());
-    let wake = credits.clone();
+    let captures = Arc::new(feed::Captures::default());
+    let (wake, captured) = (credits.clone(), captures.clone());
     tasks.spawn_fallible(
-        "refund feed",
-        feed::follow(
+        "ledger feed",
+        posfee_runtime::feed::follow(
             client.clone(),
-            vec![subjects::event(EventKind::PaymentRefunded)],
+            feed::followed(),
             store.feed_seq()?,
             applied,
             shutdown.clone(),
-            move |batch| refunds::note(&feed_store, &wake, batch),
+            move |batch| feed::apply(&feed_store, &captured, &wake, batch),
         ),
     );
     let app = Arc::new(App::new(
         store,
         outbox,
-        (journal, me),
+        (journal, me, captures),
         GroupCommit::start(&db),
         clock,
         client.clone(),

@@ -1,59 +1,23 @@
 //! Refunds reach the payer: paygate follows `payment.refunded` and credits the difference
 //! between the ledger's refunded total and what it has already credited. The feed only notes
-//! what is due (with its position); a task credits it in the payer's journal scope, where the
+//! what is due, with its position ([`crate::feed`]); a task credits it in the payer's journal scope, where the
 //! total already credited is read on the payer's latest state, so a replayed or repeated
 //! event, or two instances following the same events, credit nothing twice.
 
 use crate::app::App;
 use crate::journal::{self, Entry};
-use crate::store::{Payment, Store};
+use crate::store::Payment;
 use posfee_client::Shutdown;
-use posfee_runtime::feed::{Delivered, FEED_SEQ_KEY};
-use posfee_schemas::events::EventBody;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, WireError};
-use sled::Transactional;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
 /// How often the credit task looks again when a credit could not be made.
 pub const CREDIT_RETRY_MS: u64 = 500;
-
-/// Notes each refund's total as due, with the feed position, in one transaction per batch.
-pub fn note(store: &Store, wake: &Notify, batch: Vec<Delivered>) -> anyhow::Result<u64> {
-    let mut last = store.feed_seq()?;
-    let mut due = Vec::new();
-    for d in batch {
-        last = last.max(d.seq);
-        if let Some(EventBody::PaymentRefunded(r)) = d.event.map(|e| e.body) {
-            due.push((r.payment_id, r.total_refunded.fen));
-        }
-    }
-    (&store.credits_due, &store.meta)
-        .transaction(|(credits, meta)| {
-            for (id, total) in &due {
-                let old = credits
-                    .get(id.0.as_bytes())?
-                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                    .map(i64::from_be_bytes)
-                    .unwrap_or(0);
-                // Totals only grow: keep the largest.
-                credits.insert(id.0.as_bytes(), &old.max(total.get()).to_be_bytes())?;
-            }
-            meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
-            Ok::<_, sled::transaction::ConflictableTransactionError<()>>(())
-        })
-        .map_err(|e| anyhow::anyhow!("noting refunds: {e:?}"))?;
-    // The feed must not move past a refund before it is noted on disk.
-    store.db.flush()?;
-    if !due.is_empty() {
-        wake.notify_one();
-    }
-    Ok(last)
-}
 
 /// Credits what is due until shutdown.
 pub async fn credit_loop(app: Arc<App>, wake: Arc<Notify>, shutdown: Shutdown) {

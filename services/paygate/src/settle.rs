@@ -1,11 +1,18 @@
 //! Moving money: authorize (hold), then settle at the ledger, then capture — or void.
 //!
 //! The hold is in the payer's replicated journal (on a majority of the cluster) before the
-//! ledger is asked, and the ledger's answer is journaled before the payer is told. A payment left authorized by a crash or a silent ledger is driven again
-//! by the recovery loop with the same signed notice, which the ledger answers idempotently, so
-//! it ends captured exactly once or voided, never both and never lost.
+//! ledger is asked. The ledger's settlement is in its own journal before it answers, and is
+//! the record of the capture: every instance's view captures the payment from the ledger's
+//! `payment.settled` event ([`crate::feed`]), and the request answers once its own view has
+//! (or, if the event is slow to come, once it journaled the capture itself). A refusal is
+//! journaled as a void before the payer is told. A payment left authorized by a crash or a
+//! silent ledger is driven again by the recovery loop with the same signed notice, which the
+//! ledger answers idempotently, so it ends captured exactly once or voided, never both and
+//! never lost.
 
-use crate::app::{App, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS, SETTLE_RETRY_MS};
+use crate::app::{
+    App, CAPTURE_WAIT_MS, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS, SETTLE_RETRY_MS,
+};
 use crate::journal::{self, Entry};
 use crate::store::{Payer, Payment, Refusal};
 use posfee_client::{call, CallError};
@@ -83,9 +90,15 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
 }
 
 /// Asks the ledger to settle an authorized payment until it answers or `deadline_ms` passes,
-/// then captures or voids. Returns the receipt, the ledger's refusal, or 503 if the ledger
-/// could not be reached in time (the payment stays authorized for the recovery loop).
-pub async fn drive(app: &App, id: PaymentId, deadline_ms: u64) -> Result<Receipt, WireError> {
+/// then captures (waiting up to `capture_wait` for the view to capture it from the ledger's
+/// event) or voids. Returns the receipt, the ledger's refusal, or 503 if the ledger could not
+/// be reached in time (the payment stays authorized for the recovery loop).
+pub async fn drive(
+    app: &App,
+    id: PaymentId,
+    deadline_ms: u64,
+    capture_wait: Duration,
+) -> Result<Receipt, WireError> {
     let payment = load(app, id)?;
     match payment.state {
         PaymentState::Captured => {
@@ -119,7 +132,9 @@ pub async fn drive(app: &App, id: PaymentId, deadline_ms: u64) -> Result<Receipt
         .await;
         match answer {
             Ok(receipt) => {
-                capture(app, id, &receipt).await?;
+                if !captured_by_feed(app, id, capture_wait).await? {
+                    capture(app, id, &receipt).await?;
+                }
                 return Ok(receipt);
             }
             Err(CallError::Remote(e)) if refuses_for_good(e.code) => {
@@ -161,9 +176,31 @@ fn refuses_for_good(code: ErrorCode) -> bool {
 
 /// Drives the payment within the request's deadline.
 pub async fn drive_for_request(app: &App, id: PaymentId) -> Result<Receipt, WireError> {
-    drive(app, id, SETTLE_DEADLINE_MS).await
+    let wait = Duration::from_millis(CAPTURE_WAIT_MS);
+    drive(app, id, SETTLE_DEADLINE_MS, wait).await
 }
 
+/// Waits up to `wait` for this instance's view to have the payment final: captured from the
+/// ledger's `payment.settled` ([`crate::feed`]). Whether it is.
+async fn captured_by_feed(app: &App, id: PaymentId, wait: Duration) -> Result<bool, WireError> {
+    let captured = app.captures.waiter(id);
+    let deadline = tokio::time::Instant::now() + wait;
+    let done = loop {
+        let woken = captured.notified();
+        match load(app, id) {
+            Ok(p) if p.state != PaymentState::Authorized => break Ok(true),
+            Ok(_) => {}
+            Err(e) => break Err(e),
+        }
+        if tokio::time::timeout_at(deadline, woken).await.is_err() {
+            break Ok(false);
+        }
+    };
+    app.captures.forget(id);
+    done
+}
+
+/// Journals the capture: only when the ledger's event has not reached this view in time.
 async fn capture(app: &App, id: PaymentId, receipt: &Receipt) -> Result<(), WireError> {
     finish(app, id, "capture", || Entry::Captured {
         id,
@@ -270,8 +307,9 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown
                 continue;
             };
             let span = tracing::info_span!("recover", payment = %id);
-            let driven =
-                tracing::Instrument::instrument(drive(&app, id, SETTLE_CALL_TIMEOUT_MS), span);
+            // A hold this old is the exception: its capture is journaled, not waited for.
+            let driving = drive(&app, id, SETTLE_CALL_TIMEOUT_MS, Duration::ZERO);
+            let driven = tracing::Instrument::instrument(driving, span);
             match driven.await {
                 Ok(_) => tracing::info!(payment = %id, "recovered: captured"),
                 Err(e) if e.code == ErrorCode::Unavailable => {}

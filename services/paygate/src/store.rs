@@ -7,7 +7,9 @@
 //!   `payers`: payer handle → [`Payer`] (device key, balance, holds);
 //!   `devices`: device key id → payer handle; `device_keys`: public key → key id;
 //!   `registrations`: idempotency key → [`Registration`]; `payments`: payment id →
-//!   [`Payment`]; `pending`: payments still authorized
+//!   [`Payment`]; `pending`: payments still authorized; `settled_early`: the ledger's
+//!   `payment.settled` events whose hold this view has not applied yet (a view fed by the
+//!   journal and the event stream sees the two in either order)
 //! * `credits_due`: refunds the ledger made that are still to be credited
 //! * `meta`: the positions of the event feed and of the journal, this instance's id
 
@@ -96,6 +98,7 @@ pub struct Store {
     pub registrations: sled::Tree,
     pub payments: sled::Tree,
     pub pending: sled::Tree,
+    pub settled_early: sled::Tree,
     pub identities: sled::Tree,
     pub credits_due: sled::Tree,
     pub meta: sled::Tree,
@@ -110,6 +113,7 @@ impl Store {
             registrations: db.open_tree("registrations")?,
             payments: db.open_tree("payments")?,
             pending: db.open_tree("pending")?,
+            settled_early: db.open_tree("settled_early")?,
             identities: db.open_tree("identities")?,
             credits_due: db.open_tree("credits_due")?,
             meta: db.open_tree("meta")?,

@@ -301,6 +301,21 @@ impl<E: serde::de::DeserializeOwned> Batch<E> {
 }
 
 impl<E> Batch<E> {
+    /// A batch of entries read elsewhere, each with its stream sequence and scope subject, in
+    /// order: for a view's own tests.
+    pub fn new(entries: Vec<(u64, String, E)>) -> Batch<E> {
+        let last = entries.last().map_or(0, |(seq, _, _)| *seq);
+        let (entries, subjects) = entries
+            .into_iter()
+            .map(|(seq, subject, e)| ((seq, e), subject))
+            .unzip();
+        Batch {
+            entries,
+            subjects,
+            last,
+        }
+    }
+
     /// Notes, in the view's transaction on its `meta` tree, the batch applied: each scope's
     /// last entry (a writer's first guess, [`Journal::known_last`]) and the journal position.
     pub fn record(

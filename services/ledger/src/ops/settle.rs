@@ -96,18 +96,7 @@ async fn admissible(app: &App, req: &SettleRequest, claimed: &Bill) -> Result<En
 /// event it publishes.
 fn settled_entry(app: &App, notice: &SettlementNotice, bill: &Bill, body: &[u8]) -> Entry {
     let now = app.clock.now();
-    let receipt = Receipt {
-        payment_id: notice.payment_id,
-        bill_id: bill.bill_id,
-        tenant: bill.tenant.clone(),
-        tenant_name: bill.tenant_name.clone(),
-        account: bill.account.clone(),
-        terminal: bill.terminal.clone(),
-        lines: bill.lines.clone(),
-        total: bill.total,
-        settled_at: now,
-        tenant_name_zh: bill.tenant_name_zh.clone(),
-    };
+    let receipt = Receipt::of_bill(notice.payment_id, bill, now);
     let event = Event::new(
         EventId::derived("payment.settled", notice.payment_id.0.as_bytes()),
         now,
