@@ -542,8 +542,13 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
 
     let parent = path_1.parent().unwrap();
     std::fs::create_dir_all(parent)?;
-    let mut f =
-        std::fs::OpenOptions::new().write(true).create(true).open(&path_1)?;
+    // posfee: truncate, so a longer file an earlier, killed attempt left under this name
+    // leaves no bytes behind.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path_1)?;
 
     // write the snapshot bytes, followed by a crc64 checksum at the end
     io_fail!(config, "snap write");
@@ -562,6 +567,15 @@ fn write_snapshot(config: &RunningConfig, snapshot: &Snapshot) -> Result<()> {
     io_fail!(config, "snap write mv post");
 
     trace!("renamed snapshot to {}", path_2.to_string_lossy());
+
+    // posfee: and any snapshot an earlier, killed attempt left unfinished.
+    for entry in std::fs::read_dir(parent)?.flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".generating") {
+            if let Err(e) = std::fs::remove_file(entry.path()) {
+                warn!("failed to remove unfinished snapshot file: {}", e);
+            }
+        }
+    }
 
     // clean up any old snapshots
     let candidates = config.get_snapshot_files()?;
