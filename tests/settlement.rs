@@ -464,13 +464,18 @@ async fn a_paygate_with_an_empty_store_rebuilds_its_payments_from_the_journal_an
     let refused = order(&w, &paid[0].0, PaymentId::new_random());
     assert_eq!(code(pay(&w, &refused).await), ErrorCode::BillAlreadyPaid);
     // The capture is the ledger's settlement: paygate's journal holds the phone's
-    // registration, the holds and the void, and no capture of its own.
+    // registration, the holds and the void, and a capture of its own only where the ledger's
+    // event took more than 2 s to reach paygate (a loaded machine): never for every payment.
     let mut journal = async_nats::jetstream::new(w.operator.clone())
         .get_stream(subjects::PAYGATE_JOURNAL)
         .await
         .unwrap();
-    let entries = journal.info().await.unwrap().state.messages;
-    assert_eq!(entries, (1 + (BILLS + 1) + 1) as u64);
+    let entries = journal.info().await.unwrap().state.messages as usize;
+    let without_captures = 1 + (BILLS + 1) + 1;
+    assert!(
+        (without_captures..without_captures + BILLS).contains(&entries),
+        "{entries} journal entries"
+    );
 
     w.h.stop_service(ServiceName::Ledger).await.unwrap();
     let opts = ServiceOptions {

@@ -226,10 +226,13 @@ pub fn role(r: Role) -> Perms {
             )
         }
         // The payment platform sandbox: holds, asks the ledger to settle, captures or voids.
+        // Captures follow the ledger's settlements, so its recovery loop asks how far the
+        // stream is on them (the last message of a subject) before it drives a hold itself.
         Role::Paygate => {
             let mut p = vec![format!("$KV.{KEYS_BUCKET}.settlement.*")];
             p.extend(key_reader());
             p.extend(event_reader(false));
+            p.push(format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"));
             p.extend([
                 subjects::ledger(LedgerOp::Settle),
                 subjects::event(EventKind::PaymentAuthorized),

@@ -25,6 +25,9 @@ pub const SETTLE_DEADLINE_MS: u64 = 20_000;
 pub const CAPTURE_WAIT_MS: u64 = 2_000;
 /// Pause between settle retries.
 pub const SETTLE_RETRY_MS: u64 = 200;
+/// How long a recovery pass waits for the ledger feed to apply what the stream holds, so it
+/// does not drive holds whose settlement is on its way.
+pub const RECOVERY_FEED_WAIT_MS: u64 = 1_000;
 /// How often the recovery loop looks for authorizations left behind (a crash, a timeout).
 pub const RECOVERY_INTERVAL_MS: u64 = 2_000;
 /// Largest page `posfee.paygate.payments` returns: an item is about 120 bytes encoded, so a
@@ -41,6 +44,8 @@ pub struct App {
     pub me: u64,
     /// Requests waiting for their payment's capture by the ledger's events.
     pub captures: Arc<Captures>,
+    /// How far the ledger feed has applied the event stream.
+    pub feed_applied: tokio::sync::watch::Receiver<u64>,
     pub commit: GroupCommit,
     pub clock: Arc<dyn Clock>,
     pub client: async_nats::Client,
@@ -59,7 +64,8 @@ impl App {
     pub fn new(
         store: Store,
         outbox: Outbox,
-        (journal, me, captures): (Journal, u64, Arc<Captures>),
+        (journal, me): (Journal, u64),
+        (captures, feed_applied): (Arc<Captures>, tokio::sync::watch::Receiver<u64>),
         commit: GroupCommit,
         clock: Arc<dyn Clock>,
         client: async_nats::Client,
@@ -73,6 +79,7 @@ impl App {
             journal,
             me,
             captures,
+            feed_applied,
             commit,
             clock,
             client,

@@ -8,7 +8,7 @@
 //! paid waits here for its own view to capture ([`Captures`]), so the phone and paygate's
 //! payment list agree.
 
-use crate::journal::{Payments, Tx};
+use crate::journal::{left_for_recovery, Payments, Tx};
 use crate::store::Store;
 use posfee_runtime::feed::{Delivered, FEED_SEQ_KEY};
 use posfee_schemas::events::EventBody;
@@ -64,7 +64,7 @@ pub fn apply(
                 };
                 let mut captured = Vec::new();
                 for s in &settled {
-                    if money.settled(s)? {
+                    if left_for_recovery(s.payment_id, money.settled(s))? {
                         captured.push(s.payment_id);
                     }
                 }
@@ -135,12 +135,14 @@ mod tests {
 
     use super::*;
     use crate::journal::{self, Entry};
-    use crate::store::{Payer, Payment, Registration};
+    use crate::store::{Payer, Payment, Refusal, Registration};
     use chrono::{TimeZone, Utc};
     use posfee_runtime::journal::Batch;
     use posfee_runtime::outbox::Outbox;
     use posfee_schemas::decode;
-    use posfee_schemas::events::{Event, PaymentAuthorized, PaymentRefunded, PaymentSettled};
+    use posfee_schemas::events::{
+        Event, PaymentAuthorized, PaymentRefunded, PaymentSettled, PaymentVoided,
+    };
     use posfee_schemas::fee::{Bill, IssuedBill};
     use posfee_schemas::ids::*;
     use posfee_schemas::ledger::Receipt;
@@ -384,6 +386,45 @@ mod tests {
             vec![EventBody::PaymentSettled(settled(&c, c.payment.amount))],
         );
         assert_eq!(payment(&view, c.id).state, PaymentState::Captured);
+    }
+
+    #[test]
+    fn a_settlement_wins_over_a_void_whichever_the_view_reads_first() {
+        let c = case();
+        let settled_body = || EventBody::PaymentSettled(settled(&c, c.payment.amount));
+        let void = || Entry::Voided {
+            id: c.id,
+            refusal: Refusal {
+                code: "BILL_EXPIRED".into(),
+                message: "the bill expired".into(),
+            },
+            writer: 2,
+            event: Event::new(
+                EventId::derived("payment.voided", c.id.0.as_bytes()),
+                c.payment.authorized_at,
+                EventBody::PaymentVoided(PaymentVoided {
+                    payment_id: c.id,
+                    bill_id: c.bill.bill_id,
+                    reason: "BILL_EXPIRED".into(),
+                }),
+            ),
+        };
+        let (settled_first, out) = store();
+        journal(&settled_first, &out, 1, hold(&c));
+        feed(&settled_first, 10, vec![settled_body()]);
+        journal(&settled_first, &out, 3, vec![void()]);
+        let (voided_first, out) = store();
+        journal(&voided_first, &out, 1, hold(&c));
+        journal(&voided_first, &out, 3, vec![void()]);
+        assert_eq!(payment(&voided_first, c.id).state, PaymentState::Voided);
+        assert_eq!(payer(&voided_first, &c).balance, Fen::new(OPENING));
+        feed(&voided_first, 10, vec![settled_body()]);
+        for view in [&settled_first, &voided_first] {
+            assert_eq!(payment(view, c.id).state, PaymentState::Captured);
+            assert_eq!(payer(view, &c).balance, Fen::new(OPENING - AMOUNT));
+            assert_eq!(payer(view, &c).held, Fen::ZERO);
+        }
+        assert_eq!(contents(&settled_first), contents(&voided_first));
     }
 
     #[test]

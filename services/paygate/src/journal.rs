@@ -1,12 +1,14 @@
 //! Paygate's journal entries and how each instance's sled view applies them.
 //!
 //! The journal (`POSFEE_PAYGATE`, replicated) is the payment platform's system of record: one
-//! subject per payer, where holds, captures, voids and refund credits change the payer's
-//! balance one at a time, and one subject for registrations, where a device key is
-//! registered once ([`posfee_runtime::journal::Journal::write`] decides on the latest state
-//! and appends only if nothing came first). No personal data is journaled: a payer's name,
-//! identity card and bank account stay in the registering instance's own store. The instance
-//! that wrote an entry publishes the event it implies when its view applies it.
+//! subject per payer, where holds, voids and refund credits change the payer's balance one at
+//! a time, and one subject for registrations, where a device key is registered once
+//! ([`posfee_runtime::journal::Journal::write`] decides on the latest state and appends only
+//! if nothing came first). A capture is the ledger's settlement, which every view applies
+//! from `payment.settled` ([`crate::feed`]); a `Captured` entry is journaled only when that
+//! event is late. No personal data is journaled: a payer's name, identity card and bank
+//! account stay in the registering instance's own store. The instance that wrote an entry
+//! publishes the event it implies when its view applies it.
 
 use crate::store::{Payer, Payment, Refusal, Registration, Store};
 use posfee_runtime::journal::Batch;
@@ -168,7 +170,7 @@ impl View<'_> {
                     payment.state = PaymentState::Captured;
                     payment.receipt = Some(receipt.clone());
                     payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                    Ok(true)
+                    Ok(())
                 })?;
             }
             Entry::Voided {
@@ -182,7 +184,7 @@ impl View<'_> {
                     payment.refusal = Some(refusal.clone());
                     payer.held = payer.held.checked_sub(payment.amount.fen)?;
                     payer.balance = payer.balance.checked_add(payment.amount.fen)?;
-                    Ok(true)
+                    Ok(())
                 })?;
                 if voided && *writer == me {
                     Outbox::stage(self.out, staged, event)?;
@@ -225,14 +227,16 @@ impl Payments<'_> {
         self.payments.insert(key, encode(payment))?;
         self.pending.insert(key, &[])?;
         if let Some(raw) = self.settled_early.remove(key)? {
-            let settled: PaymentSettled = decode(&raw).map_err(abort)?;
-            self.capture_settled(&settled)?;
+            match decode::<PaymentSettled>(&raw) {
+                Ok(settled) => left_for_recovery(id, self.capture_settled(&settled))?,
+                Err(e) => left_for_recovery(id, Err(abort(e)))?,
+            };
         }
         Ok(true)
     }
 
     /// The ledger settled a payment (its `payment.settled` event): the payment is captured
-    /// with the receipt the ledger gave, rebuilt from the bill; a payment already final is
+    /// with the receipt the ledger gave, rebuilt from the bill; a payment already captured is
     /// left as it is, and one whose hold the view has not applied yet is kept aside for it.
     /// Whether it was captured now.
     pub fn settled(&self, settled: &PaymentSettled) -> Result<bool, Tx> {
@@ -246,26 +250,54 @@ impl Payments<'_> {
 
     fn capture_settled(&self, settled: &PaymentSettled) -> Result<bool, Tx> {
         let id = settled.payment_id;
-        self.finish(&id, |payment, payer| {
-            let bill: Bill = match payment.bill.signed.peek() {
-                Ok(bill) if matches(settled, payment, &bill) => bill,
-                // Not the payment this view holds: left authorized, for the recovery loop
-                // to finish with the ledger's own answer.
-                _ => return Ok(false),
-            };
-            payment.state = PaymentState::Captured;
-            payment.receipt = Some(Receipt::of_bill(id, &bill, settled.settled_at));
-            payer.held = payer.held.checked_sub(payment.amount.fen)?;
-            Ok(true)
-        })
+        let key = id.0.as_bytes();
+        let raw = self
+            .payments
+            .get(key)?
+            .ok_or_else(|| abort(format!("no payment {id} in the view")))?;
+        let mut payment: Payment = decode(&raw).map_err(abort)?;
+        let bill: Bill = match payment.bill.signed.peek() {
+            Ok(bill) if matches(settled, &payment, &bill) => bill,
+            // Not the payment this view holds: left as it is; an authorized one is finished
+            // by the recovery loop with the ledger's own answer.
+            Ok(_) => return Ok(false),
+            Err(e) => {
+                tracing::error!(payment = %id, error = %e, "the stored bill does not read; capture left to the recovery loop");
+                return Ok(false);
+            }
+        };
+        let amount = payment.amount.fen;
+        match payment.state {
+            PaymentState::Captured => return Ok(false),
+            PaymentState::Authorized => self.change_payer(&payment.payer, |p| {
+                p.held = p.held.checked_sub(amount)?;
+                Ok(())
+            })?,
+            // Paygate voids only on the ledger's final refusal, so this never happens; if it
+            // did, the settlement is what became of the money, and it wins in every view
+            // whichever stream the view read first: the void's release is taken back.
+            PaymentState::Voided => {
+                tracing::error!(payment = %id, "the ledger settled a payment paygate voided; captured, reconcile it");
+                self.change_payer(&payment.payer, |p| {
+                    p.balance = p.balance.checked_sub(amount)?;
+                    Ok(())
+                })?
+            }
+        }
+        payment.state = PaymentState::Captured;
+        payment.receipt = Some(Receipt::of_bill(id, &bill, settled.settled_at));
+        payment.refusal = None;
+        self.payments.insert(key, encode(&payment))?;
+        self.pending.remove(key)?;
+        Ok(true)
     }
 
-    /// Moves an authorized payment to its final state if `change` says so; a payment
-    /// already final is left as it is. Whether it moved.
+    /// Moves an authorized payment to its final state; a payment already final is left as
+    /// it is. Whether it moved.
     fn finish(
         &self,
         id: &PaymentId,
-        change: impl FnOnce(&mut Payment, &mut Payer) -> Result<bool, MoneyError>,
+        change: impl FnOnce(&mut Payment, &mut Payer) -> Result<(), MoneyError>,
     ) -> Result<bool, Tx> {
         let key = id.0.as_bytes();
         let raw = self
@@ -277,16 +309,10 @@ impl Payments<'_> {
             return Ok(false);
         }
         let handle = payment.payer.clone();
-        let mut moved = false;
-        self.change_payer(&handle, |payer| {
-            moved = change(&mut payment, payer)?;
-            Ok(())
-        })?;
-        if moved {
-            self.payments.insert(key, encode(&payment))?;
-            self.pending.remove(key)?;
-        }
-        Ok(moved)
+        self.change_payer(&handle, |payer| change(&mut payment, payer))?;
+        self.payments.insert(key, encode(&payment))?;
+        self.pending.remove(key)?;
+        Ok(true)
     }
 
     /// Reads, changes and writes back a payer's record.
@@ -330,6 +356,19 @@ impl Payments<'_> {
         payment.refunded = total;
         self.payments.insert(key, encode(&payment))?;
         Ok(())
+    }
+}
+
+/// A settlement that could not be applied (a record this view cannot read) must not stop the
+/// feed or the journal for every other payment: it is logged, and the hold stays authorized
+/// for the recovery loop, which asks the ledger itself. Storage errors still fail the batch.
+pub(crate) fn left_for_recovery(id: PaymentId, applied: Result<bool, Tx>) -> Result<bool, Tx> {
+    match applied {
+        Err(Tx::Abort(why)) => {
+            tracing::error!(payment = %id, %why, "settlement not applied; left to the recovery loop");
+            Ok(false)
+        }
+        other => other,
     }
 }
 

@@ -74,7 +74,7 @@ pub async fn run(
         move |batch| journal::apply(&view, &out, me, batch),
     )
     .await?;
-    let (applied, _) = tokio::sync::watch::channel(0);
+    let (applied, feed_applied) = tokio::sync::watch::channel(0);
     let feed_store = store.clone();
     let credits = Arc::new(tokio::sync::Notify::new());
     let captures = Arc::new(feed::Captures::default());
@@ -93,7 +93,8 @@ pub async fn run(
     let app = Arc::new(App::new(
         store,
         outbox,
-        (journal, me, captures),
+        (journal, me),
+        (captures, feed_applied),
         GroupCommit::start(&db),
         clock,
         client.clone(),

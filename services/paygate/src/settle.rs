@@ -193,7 +193,8 @@ async fn captured_by_feed(app: &App, id: PaymentId, wait: Duration) -> Result<bo
             Err(e) => break Err(e),
         }
         if tokio::time::timeout_at(deadline, woken).await.is_err() {
-            break Ok(false);
+            // A capture the journal brought (another instance's) wakes nobody: look once more.
+            break load(app, id).map(|p| p.state != PaymentState::Authorized);
         }
     };
     app.captures.forget(id);
@@ -285,6 +286,9 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown
                 _ = tokio::time::sleep(interval) => {}
             }
         }
+        if !feed_ready(&app).await {
+            continue;
+        }
         // A hold younger than this is being driven by the request that made it (here or on
         // another instance); older ones are the loop's.
         let pass_started = app.clock.now() - chrono::Duration::milliseconds(RECOVERY_MIN_AGE_MS);
@@ -320,6 +324,20 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown
             *through = Some(pass_started);
         }
     }
+}
+
+/// Whether a recovery pass may drive holds now: the ledger feed has applied every settlement
+/// the stream holds, or it is stuck (it did not move while waited for). A feed still reading
+/// a backlog (a view rebuilt, a restart) will capture those holds itself: the pass waits for
+/// the next interval rather than asking the ledger about each of them.
+async fn feed_ready(app: &App) -> bool {
+    let before = *app.feed_applied.borrow();
+    let wait = Duration::from_millis(crate::app::RECOVERY_FEED_WAIT_MS);
+    let followed = crate::feed::followed();
+    if posfee_runtime::feed::caught_up(&app.client, &followed, &app.feed_applied, wait).await {
+        return true;
+    }
+    *app.feed_applied.borrow() == before
 }
 
 fn super_internal(e: impl std::fmt::Display) -> WireError {
