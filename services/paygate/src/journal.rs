@@ -251,11 +251,7 @@ impl Payments<'_> {
     fn capture_settled(&self, settled: &PaymentSettled) -> Result<bool, Tx> {
         let id = settled.payment_id;
         let key = id.0.as_bytes();
-        let raw = self
-            .payments
-            .get(key)?
-            .ok_or_else(|| abort(format!("no payment {id} in the view")))?;
-        let mut payment: Payment = decode(&raw).map_err(abort)?;
+        let mut payment = self.payment(&id)?;
         let bill: Bill = match payment.bill.signed.peek() {
             Ok(bill) if matches(settled, &payment, &bill) => bill,
             // Not the payment this view holds: left as it is; an authorized one is finished
@@ -300,11 +296,7 @@ impl Payments<'_> {
         change: impl FnOnce(&mut Payment, &mut Payer) -> Result<(), MoneyError>,
     ) -> Result<bool, Tx> {
         let key = id.0.as_bytes();
-        let raw = self
-            .payments
-            .get(key)?
-            .ok_or_else(|| abort(format!("no payment {id} in the view")))?;
-        let mut payment: Payment = decode(&raw).map_err(abort)?;
+        let mut payment = self.payment(id)?;
         if payment.state != PaymentState::Authorized {
             return Ok(false);
         }
@@ -313,6 +305,15 @@ impl Payments<'_> {
         self.payments.insert(key, encode(&payment))?;
         self.pending.remove(key)?;
         Ok(true)
+    }
+
+    /// A payment the view holds.
+    fn payment(&self, id: &PaymentId) -> Result<Payment, Tx> {
+        let raw = self
+            .payments
+            .get(id.0.as_bytes())?
+            .ok_or_else(|| abort(format!("no payment {id} in the view")))?;
+        decode(&raw).map_err(abort)
     }
 
     /// Reads, changes and writes back a payer's record.
