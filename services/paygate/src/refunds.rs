@@ -12,6 +12,7 @@ use posfee_schemas::ids::PaymentId;
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, WireError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -19,9 +20,17 @@ use tokio::sync::Notify;
 /// How often the credit task looks again when a credit could not be made.
 pub const CREDIT_RETRY_MS: u64 = 500;
 
+/// A credit still failing is logged as a warning on its first failure and then once every
+/// this many retries (about every 10 s), not on every retry: a view a little behind the
+/// ledger's settlement is normal and passes on its own.
+const WARN_EVERY_RETRIES: u32 = 20;
+
 /// Credits what is due until shutdown.
 pub async fn credit_loop(app: Arc<App>, wake: Arc<Notify>, shutdown: Shutdown) {
+    let mut failures: HashMap<PaymentId, u32> = HashMap::new();
     loop {
+        // Only payments still failing keep their count.
+        let before = std::mem::take(&mut failures);
         let mut failed = false;
         for (key, total) in app.store.credits_due.iter().flatten() {
             let (Ok(id), Ok(total)) = (
@@ -41,7 +50,13 @@ pub async fn credit_loop(app: Arc<App>, wake: Arc<Notify>, shutdown: Shutdown) {
                     );
                 }
                 Err(e) => {
-                    tracing::warn!(payment = %id, error = %e, "refund not credited yet; will retry");
+                    let n = before.get(&id).copied().unwrap_or(0);
+                    if n % WARN_EVERY_RETRIES == 0 {
+                        tracing::warn!(payment = %id, error = %e, retries = n, "refund not credited yet; will retry");
+                    } else {
+                        tracing::debug!(payment = %id, error = %e, retries = n, "refund not credited yet; will retry");
+                    }
+                    failures.insert(id, n + 1);
                     failed = true;
                 }
             }
