@@ -7,7 +7,8 @@ use posfee_deploy::creds::RoleCreds;
 use posfee_deploy::layout::DataDir;
 use posfee_deploy::natsd::{self, NatsServer, ServerConfig};
 use posfee_deploy::services::{ServiceProc, SERVICES};
-use posfee_schemas::subjects::{self, Role};
+use posfee_runtime::serve;
+use posfee_schemas::subjects::{Role, ServiceName};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
@@ -398,21 +399,20 @@ async fn wait_ready(
     children: &mut [Supervised],
 ) -> anyhow::Result<()> {
     let deadline = since + Duration::from_millis(READY_TIMEOUT_MS);
-    for s in children.iter_mut() {
-        let subject = subjects::srv::ping_service(s.proc.name.as_str());
+    // A service is ready when every instance started answers, not when the first one does.
+    let instances = |name: ServiceName| children.iter().filter(|c| c.proc.name == name).count();
+    let wanted: Vec<usize> = children.iter().map(|s| instances(s.proc.name)).collect();
+    for (s, want) in children.iter_mut().zip(wanted) {
+        let name = s.proc.name;
         loop {
             if let Some(status) = s.child.try_wait()? {
-                bail!(
-                    "{} exited during start-up ({status}); see its log under logs/",
-                    s.proc.name
-                );
+                bail!("{name} exited during start-up ({status}); see its log under logs/");
             }
-            let ask = operator.request(subject.clone(), bytes::Bytes::new());
-            match tokio::time::timeout(Duration::from_millis(500), ask).await {
-                Ok(Ok(_)) => break,
+            let answering = serve::instances_answering(operator, name.as_str(), want).await;
+            match answering {
+                Ok(n) if n >= want => break,
                 _ if Instant::now() > deadline => bail!(
-                    "{} did not answer $SRV.PING within {READY_TIMEOUT_MS} ms of the server's start",
-                    s.proc.name
+                    "{name} did not answer $SRV.PING within {READY_TIMEOUT_MS} ms of the server's start"
                 ),
                 _ => tokio::time::sleep(Duration::from_millis(25)).await,
             }

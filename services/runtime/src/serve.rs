@@ -82,6 +82,40 @@ pub async fn await_ready(client: &async_nats::Client, service: &Service) -> anyh
     }
 }
 
+/// How many instances of service `name` answer one `$SRV.PING.<name>` within half a second,
+/// told apart by their ids; it stops listening once `want` have answered. A start-up waits
+/// until every instance it started answers, not only the first.
+pub async fn instances_answering(
+    client: &async_nats::Client,
+    name: &str,
+    want: usize,
+) -> anyhow::Result<usize> {
+    let inbox = client.new_inbox();
+    let mut answers = client.subscribe(inbox.clone()).await?;
+    client
+        .publish_with_reply(
+            subjects::srv::ping_service(name),
+            inbox,
+            bytes::Bytes::new(),
+        )
+        .await?;
+    let mut seen = std::collections::HashSet::new();
+    let until = tokio::time::Instant::now() + Duration::from_millis(500);
+    while seen.len() < want {
+        match tokio::time::timeout_at(until, answers.next()).await {
+            // The server's "no responders" status has no payload: nobody answered yet.
+            Ok(Some(m)) => match serde_json::from_slice::<serde_json::Value>(&m.payload) {
+                Ok(ping) => {
+                    seen.insert(ping["id"].to_string());
+                }
+                Err(_) => break,
+            },
+            _ => break,
+        }
+    }
+    Ok(seen.len())
+}
+
 /// The span a request runs in, so one payment can be followed across processes in the logs:
 /// service, endpoint and subject from the start; caller, bill and payment once the operation
 /// knows them ([`record`]).

@@ -369,7 +369,6 @@ impl Harness {
     /// first one does).
     pub async fn wait_for_service(&self, name: ServiceName) -> anyhow::Result<()> {
         let operator = self.connect(Role::Operator).await?;
-        let subject = posfee_schemas::subjects::srv::ping_service(name.as_str());
         let running = self
             .services
             .iter()
@@ -384,7 +383,9 @@ impl Harness {
                     anyhow::bail!("{name} stopped during start-up");
                 }
             }
-            if ping_answers(&operator, &subject, running).await? >= running {
+            let answering =
+                posfee_runtime::serve::instances_answering(&operator, name.as_str(), running);
+            if answering.await? >= running {
                 return Ok(());
             }
             if tokio::time::Instant::now() > deadline {
@@ -560,33 +561,4 @@ pub fn sibling_binary(posfee: &str, name: &str) -> std::path::PathBuf {
 #[allow(clippy::panic)]
 pub fn asker(client: &async_nats::Client) -> Identity {
     posfee_client::bus::asker_of(client).unwrap_or_else(|e| panic!("{e:#}"))
-}
-
-/// How many instances answer one ping on `subject` within half a second (at most `want`).
-async fn ping_answers(
-    client: &async_nats::Client,
-    subject: &str,
-    want: usize,
-) -> anyhow::Result<usize> {
-    use futures::StreamExt;
-    let inbox = client.new_inbox();
-    let mut answers = client.subscribe(inbox.clone()).await?;
-    client
-        .publish_with_reply(subject.to_string(), inbox, bytes::Bytes::new())
-        .await?;
-    let mut seen = std::collections::HashSet::new();
-    let until = tokio::time::Instant::now() + Duration::from_millis(500);
-    while seen.len() < want {
-        match tokio::time::timeout_at(until, answers.next()).await {
-            // The server's "no responders" status has no payload: nobody answered yet.
-            Ok(Some(m)) => match serde_json::from_slice::<serde_json::Value>(&m.payload) {
-                Ok(ping) => {
-                    seen.insert(ping["id"].to_string());
-                }
-                Err(_) => break,
-            },
-            _ => break,
-        }
-    }
-    Ok(seen.len())
 }
