@@ -1,8 +1,9 @@
 //! Refunds reach the payer: paygate follows `payment.refunded` and credits the difference
 //! between the ledger's refunded total and what it has already credited. The feed only notes
-//! what is due, with its position ([`crate::feed`]); a task credits it in the payer's journal scope, where the
-//! total already credited is read on the payer's latest state, so a replayed or repeated
-//! event, or two instances following the same events, credit nothing twice.
+//! what is due, with its position ([`crate::feed`]); a task credits it in the payer's
+//! journal scope, where the total already credited is read on the payer's latest state, so a
+//! replayed or repeated event, or two instances following the same events, credit nothing
+//! twice.
 
 use crate::app::App;
 use crate::journal::{self, Entry};
