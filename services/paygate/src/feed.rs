@@ -71,8 +71,7 @@ pub fn apply(
                 for (id, total) in &due {
                     let old = credits_due
                         .get(id.0.as_bytes())?
-                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                        .map(i64::from_be_bytes)
+                        .and_then(|v| crate::store::due_total(&v))
                         .unwrap_or(0);
                     // Totals only grow: keep the largest.
                     credits_due.insert(id.0.as_bytes(), &old.max(total.get()).to_be_bytes())?;

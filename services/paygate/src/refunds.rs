@@ -34,9 +34,9 @@ pub async fn credit_loop(app: Arc<App>, wake: Arc<Notify>, shutdown: Shutdown) {
         let before = std::mem::take(&mut failures);
         let mut failed = false;
         for (key, total) in app.store.credits_due.iter().flatten() {
-            let (Ok(id), Ok(total)) = (
+            let (Ok(id), Some(total)) = (
                 uuid::Uuid::from_slice(&key).map(PaymentId),
-                <[u8; 8]>::try_from(total.as_ref()).map(i64::from_be_bytes),
+                crate::store::due_total(&total),
             ) else {
                 let _ = app.store.credits_due.remove(&key);
                 continue;

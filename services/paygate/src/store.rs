@@ -10,7 +10,8 @@
 //!   [`Payment`]; `pending`: payments still authorized; `settled_early`: the ledger's
 //!   `payment.settled` events whose hold this view has not applied yet (a view fed by the
 //!   journal and the event stream sees the two in either order)
-//! * `credits_due`: refunds the ledger made that are still to be credited
+//! * `credits_due`: refunds the ledger made that are still to be credited: payment id →
+//!   the refunded total in fen, 8 bytes big-endian ([`due_total`])
 //! * `meta`: the positions of the event feed and of the journal, this instance's id
 
 use chrono::{DateTime, Utc};
@@ -124,4 +125,9 @@ impl Store {
     pub fn feed_seq(&self) -> anyhow::Result<u64> {
         posfee_runtime::feed::recorded_seq(&self.meta)
     }
+}
+
+/// The refunded total a `credits_due` value holds, if it is one.
+pub fn due_total(raw: &[u8]) -> Option<i64> {
+    <[u8; 8]>::try_from(raw).ok().map(i64::from_be_bytes)
 }
