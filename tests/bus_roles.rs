@@ -628,7 +628,7 @@ fn device_of(client: &async_nats::Client) -> DeviceId {
 }
 
 #[tokio::test]
-async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
+async fn a_kiosk_answers_a_join_only_on_a_wallet_subject_of_the_phone() {
     use posfee_schemas::pairing::{BillOffer, PairJoin};
     let mut h = Harness::start().await.unwrap();
     for s in [ServiceName::FeeEngine, ServiceName::Query] {
@@ -671,13 +671,14 @@ async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
                 .await
         })
     };
-    let (_, phone) = h.phone().await.unwrap();
+    let (device, phone) = h.phone().await.unwrap();
     let join = PairJoin {
         terminal: kiosk("kiosk-01"),
         bill_id: None,
         notify: None,
     };
     let subject = subjects::pair(&kiosk("kiosk-01"), &token);
+    // Aimed at another kiosk's receipts: not a phone's wallet subject, never answered.
     phone
         .publish_with_reply(
             subject.clone(),
@@ -686,10 +687,30 @@ async fn a_kiosk_answers_a_join_only_into_a_phones_inbox() {
         )
         .await
         .unwrap();
-    // The probe can succeed: the same join from the phone's own inbox gets the bill.
-    let offer: BillOffer = posfee_client::call(&phone, subject, &join, None)
-        .await
-        .unwrap();
+    // Asked into the phone's own inbox, as before contract 0.2: not answered either, and
+    // the code is not spent by it.
+    let inbox = posfee_client::call::<_, BillOffer>(
+        &phone,
+        subject.clone(),
+        &join,
+        Some(Duration::from_millis(500)),
+    )
+    .await;
+    assert!(
+        matches!(inbox, Err(posfee_client::CallError::TimedOut(_))),
+        "a join into an inbox was answered: {inbox:?}"
+    );
+    // The probe can succeed: the same join answered on one of the phone's wallet subjects
+    // gets the bill.
+    let offer: BillOffer = posfee_client::peer::ask(
+        &phone,
+        &Identity::Device(device),
+        subject,
+        &join,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
     assert_eq!(offer.bill.bill_id, shown.issued.bill_id);
     waiting.await.unwrap().unwrap();
     assert_eq!(
@@ -961,4 +982,301 @@ async fn a_kiosk_reports_only_its_own_pairing_and_presence_events_and_cannot_wri
         subjects::event(EventKind::PairingJoined),
     )
     .await;
+}
+
+/// Where a relayed message would land, and how a test sees whether it did.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Another kiosk's receipts: a receipt printed for nothing.
+    Receipt,
+    /// The event stream: a forged `payment.settled`.
+    EventStream,
+    /// The key directory: a forged bill key.
+    KeyBucket,
+    /// The JetStream API: a consumer delivering the whole event stream to the phone.
+    ConsumerCreate,
+    /// The JetStream API: the books deleted.
+    StreamDelete,
+    /// The ledger's settle subject.
+    LedgerSettle,
+}
+
+impl Target {
+    const ALL: [Target; 6] = [
+        Target::Receipt,
+        Target::EventStream,
+        Target::KeyBucket,
+        Target::ConsumerCreate,
+        Target::StreamDelete,
+        Target::LedgerSettle,
+    ];
+
+    fn subject(self) -> String {
+        match self {
+            Target::Receipt => subjects::receipt(&kiosk("kiosk-02")),
+            Target::EventStream => subjects::event(EventKind::PaymentSettled),
+            Target::KeyBucket => format!("$KV.{}.bill.relayed", subjects::KEYS_BUCKET),
+            Target::ConsumerCreate => {
+                format!("$JS.API.CONSUMER.CREATE.{}", subjects::EVENTS_STREAM)
+            }
+            Target::StreamDelete => format!("$JS.API.STREAM.DELETE.{}", subjects::LEDGER_JOURNAL),
+            Target::LedgerSettle => subjects::ledger(LedgerOp::Settle),
+        }
+    }
+
+    /// What a thief would send there.
+    fn payload(self, phone: &DeviceId) -> bytes::Bytes {
+        match self {
+            Target::ConsumerCreate => serde_json::json!({
+                "stream_name": subjects::EVENTS_STREAM,
+                "config": {
+                    "deliver_subject": format!("{}.stolen", Identity::Device(phone.clone()).inbox_prefix()),
+                    "deliver_policy": "all",
+                    "ack_policy": "none",
+                },
+            })
+            .to_string()
+            .into(),
+            _ => "forged".into(),
+        }
+    }
+}
+
+/// What each target holds, read by roles that may read it: receipts heard by kiosk-02, the
+/// settle subject heard by the ledger, the streams and the bucket through the admin.
+struct Watch {
+    admin: async_nats::jetstream::Context,
+    victim: async_nats::Client,
+    receipts: async_nats::Subscriber,
+    ledger: async_nats::Client,
+    settles: async_nats::Subscriber,
+}
+
+impl Watch {
+    async fn new(h: &Harness) -> Watch {
+        let admin = async_nats::jetstream::new(h.connect(Role::Admin).await.unwrap());
+        let (victim, receipts) = hearing_receipts(h, "kiosk-02").await;
+        let ledger = h.connect(Role::Ledger).await.unwrap();
+        let settles = ledger
+            .subscribe(subjects::ledger(LedgerOp::Settle))
+            .await
+            .unwrap();
+        assert!(served(&ledger, Role::Ledger).await);
+        Watch {
+            admin,
+            victim,
+            receipts,
+            ledger,
+            settles,
+        }
+    }
+
+    /// How many messages of this kind the target shows: delivered, stored, written or alive.
+    async fn count(&mut self, target: Target) -> u64 {
+        match target {
+            Target::Receipt => {
+                arrived(
+                    &self.victim,
+                    Identity::Terminal(kiosk("kiosk-02")),
+                    &mut self.receipts,
+                )
+                .await as u64
+            }
+            Target::LedgerSettle => {
+                arrived(
+                    &self.ledger,
+                    Identity::Role(Role::Ledger),
+                    &mut self.settles,
+                )
+                .await as u64
+            }
+            Target::EventStream => self.stream(subjects::EVENTS_STREAM).await.state.messages,
+            Target::ConsumerCreate => {
+                self.stream(subjects::EVENTS_STREAM)
+                    .await
+                    .state
+                    .consumer_count as u64
+            }
+            Target::StreamDelete => self
+                .admin
+                .get_stream(subjects::LEDGER_JOURNAL)
+                .await
+                .map_or(0, |_| 1),
+            Target::KeyBucket => {
+                let kv = self
+                    .admin
+                    .get_key_value(subjects::KEYS_BUCKET)
+                    .await
+                    .unwrap();
+                kv.status().await.unwrap().values()
+            }
+        }
+    }
+
+    async fn stream(&self, name: &str) -> async_nats::jetstream::stream::Info {
+        let mut s = self.admin.get_stream(name).await.unwrap();
+        s.info().await.unwrap().clone()
+    }
+
+    /// The probe can succeed: a role that may write the target does, and the count moves.
+    async fn proven(&mut self, h: &Harness, target: Target, phone: &DeviceId) {
+        let before = self.count(target).await;
+        let (writer, subject) = match target {
+            Target::Receipt => (Role::Ledger, target.subject()),
+            Target::EventStream => (Role::Ledger, target.subject()),
+            Target::KeyBucket => (
+                Role::FeeEngine,
+                format!("$KV.{}.bill.proven", subjects::KEYS_BUCKET),
+            ),
+            Target::ConsumerCreate => (Role::Operator, target.subject()),
+            Target::LedgerSettle => (Role::Paygate, target.subject()),
+            // Only the admin deletes streams: shown on a stream of its own.
+            Target::StreamDelete => {
+                self.admin
+                    .create_stream(async_nats::jetstream::stream::Config {
+                        name: "SCRATCH".into(),
+                        subjects: vec!["scratch.>".into()],
+                        ..Default::default()
+                    })
+                    .await
+                    .unwrap();
+                self.admin.delete_stream("SCRATCH").await.unwrap();
+                assert!(self.admin.get_stream("SCRATCH").await.is_err());
+                return;
+            }
+        };
+        let client = h.connect(writer).await.unwrap();
+        let answer = client.request(subject, target.payload(phone)).await;
+        if matches!(
+            target,
+            Target::KeyBucket | Target::EventStream | Target::ConsumerCreate
+        ) {
+            answer.unwrap_or_else(|e| panic!("{writer} writing {target:?}: {e}"));
+        }
+        let after = self.count(target).await;
+        assert!(
+            after > before,
+            "{writer} could not write {target:?}: the watch cannot see it"
+        );
+    }
+}
+
+/// One side of the relay: a connection that hears `channel` and is watched for the server's
+/// refusals.
+struct Side {
+    client: async_nats::Client,
+    errors: UnboundedReceiver<String>,
+    who: Identity,
+}
+
+impl Side {
+    /// A fresh subject this side hears and the other side may publish on.
+    fn channel(&self) -> String {
+        posfee_client::peer::answer_subject(&self.who).unwrap()
+    }
+}
+
+/// `asker` sends a message on a subject `relayer` hears, naming `reply` as its reply subject;
+/// the relayer's client (a thief's, which checks nothing) publishes `payload` on that reply.
+/// Returns the relayer's refusal, if the server refused.
+async fn relay(
+    asker: &Side,
+    relayer: &mut Side,
+    reply: String,
+    payload: bytes::Bytes,
+) -> Option<String> {
+    use futures::StreamExt;
+    let channel = relayer.channel();
+    let mut heard = relayer.client.subscribe(channel.clone()).await.unwrap();
+    assert!(served(&relayer.client, relayer.who.clone()).await);
+    asker
+        .client
+        .publish_with_reply(channel, reply.clone(), "relay this".into())
+        .await
+        .unwrap();
+    let msg = tokio::time::timeout(Duration::from_secs(3), heard.next())
+        .await
+        .expect("the relayer hears the asker")
+        .unwrap();
+    assert_eq!(msg.reply.as_deref(), Some(reply.as_str()));
+    relayer
+        .client
+        .publish(msg.reply.unwrap(), payload)
+        .await
+        .unwrap();
+    relayer.client.flush().await.unwrap();
+    let refused = tokio::time::timeout(Duration::from_secs(3), relayer.errors.recv()).await;
+    refused.ok().flatten()
+}
+
+#[tokio::test]
+async fn a_stolen_kiosk_and_a_phone_cannot_relay_each_other_onto_any_subject() {
+    let h = Harness::start().await.unwrap();
+    h.terminal("kiosk-01").await.unwrap();
+    let kiosk_who = Identity::Terminal(kiosk("kiosk-01"));
+    let (client, errors) = h.connect_watching(kiosk_who.clone()).await.unwrap();
+    let mut thief_kiosk = Side {
+        client,
+        errors,
+        who: kiosk_who,
+    };
+    let (device, _) = h.phone().await.unwrap();
+    let phone_who = Identity::Device(device.clone());
+    let (client, errors) = h.connect_watching(phone_who.clone()).await.unwrap();
+    let mut thief_phone = Side {
+        client,
+        errors,
+        who: phone_who,
+    };
+
+    // The probe can succeed: through either side, a reply on a subject the relayer may
+    // publish itself arrives (a kiosk answering a phone, a phone answering a kiosk).
+    for kiosk_asks in [true, false] {
+        use futures::StreamExt;
+        let (asker, relayer) = match kiosk_asks {
+            true => (&thief_kiosk, &mut thief_phone),
+            false => (&thief_phone, &mut thief_kiosk),
+        };
+        let back = asker.channel();
+        let mut answers = asker.client.subscribe(back.clone()).await.unwrap();
+        assert!(served(&asker.client, asker.who.clone()).await);
+        let refused = relay(asker, relayer, back, "answer".into()).await;
+        assert_eq!(
+            refused, None,
+            "{} could not answer {}",
+            relayer.who, asker.who
+        );
+        let got = tokio::time::timeout(Duration::from_secs(3), answers.next()).await;
+        assert_eq!(got.unwrap().unwrap().payload, "answer");
+    }
+
+    let mut watch = Watch::new(&h).await;
+    for target in Target::ALL {
+        watch.proven(&h, target, &device).await;
+        for kiosk_asks in [true, false] {
+            let (asker, relayer) = match kiosk_asks {
+                true => (&thief_kiosk, &mut thief_phone),
+                false => (&thief_phone, &mut thief_kiosk),
+            };
+            let before = watch.count(target).await;
+            let refused = relay(asker, relayer, target.subject(), target.payload(&device)).await;
+            let refused = refused.unwrap_or_else(|| {
+                panic!(
+                    "{} relayed {target:?} for {} unrefused",
+                    relayer.who, asker.who
+                )
+            });
+            assert!(
+                refused.to_lowercase().contains("permissions violation"),
+                "{target:?}: unexpected server error {refused}"
+            );
+            assert_eq!(
+                watch.count(target).await,
+                before,
+                "{} relayed {target:?} for {}",
+                relayer.who,
+                asker.who
+            );
+        }
+    }
 }

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{TimeZone, Utc};
-use posfee_client::{call, CallError, ManualClock};
+use posfee_client::{CallError, ManualClock};
 use posfee_companion::wallet::{self, Always};
 use posfee_companion::{join, verify, Companion};
 use posfee_harness::fixtures;
@@ -252,11 +252,12 @@ async fn a_malformed_or_foreign_join_is_refused_and_the_pairing_stays_open_for_t
             notify: None,
         },
     ] {
-        let r = call::<_, BillOffer>(
+        let r = posfee_client::peer::ask::<_, BillOffer>(
             &raw_phone,
+            &posfee_harness::asker(&raw_phone),
             subject.clone(),
             &bad,
-            Some(Duration::from_secs(5)),
+            Duration::from_secs(5),
         )
         .await;
         match r {
@@ -265,15 +266,18 @@ async fn a_malformed_or_foreign_join_is_refused_and_the_pairing_stays_open_for_t
         }
     }
     // Garbage is a bad request, and it does not spend the code either.
-    let garbage = raw_phone
-        .request(
-            subject.clone(),
-            bytes::Bytes::from_static(b"\xff\x00garbage"),
-        )
-        .await
-        .unwrap();
-    let refused = posfee_client::call::error_from_headers(&garbage).unwrap();
-    assert_eq!(refused.code, ErrorCode::BadRequest, "{refused}");
+    let garbage = posfee_client::peer::ask::<_, BillOffer>(
+        &raw_phone,
+        &posfee_harness::asker(&raw_phone),
+        subject.clone(),
+        &"garbage",
+        Duration::from_secs(5),
+    )
+    .await;
+    match garbage {
+        Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::BadRequest, "{e}"),
+        other => panic!("expected a bad request, got {other:?}"),
+    }
 
     // The real phone still joins and gets the bill.
     let verified = join::join(&c, &code).await.unwrap();
@@ -313,11 +317,12 @@ async fn offer_raw(
     code: &PairCode,
     offer: &BillOffer,
 ) -> Result<WalletAnswer, CallError> {
-    call(
+    posfee_client::peer::ask(
         kiosk_client,
+        &posfee_harness::asker(kiosk_client),
         subjects::wallet(code.device_id().as_ref().unwrap(), code.token()),
         offer,
-        Some(Duration::from_secs(5)),
+        Duration::from_secs(5),
     )
     .await
 }

@@ -741,7 +741,9 @@ fn schedule(
 }
 
 /// Bare request-reply round trips per second at the same concurrency and payload size, on
-/// the same server, through the same subject permissions as a pairing join.
+/// the same server, through the same subject permissions as a pairing join: the phone asks on
+/// the kiosk's pairing subject and the kiosk answers on a fresh wallet subject of the phone's
+/// (`posfee_client::peer::ask`).
 async fn bus_roundtrips(
     bus: &Bus,
     concurrency: usize,
@@ -765,19 +767,23 @@ async fn bus_roundtrips(
     // subscription is routed (flush only empties the socket, so the first request could
     // race the subscription and find no responders).
     bus::round_trip(&responder, &BusIdentity::Terminal(terminal.clone())).await?;
-    requester
-        .request(subject.clone(), vec![0u8; 8].into())
-        .await?;
+    let me = BusIdentity::Device(device.clone());
+    ask_raw(&requester, &me, subject.clone(), vec![0u8; 8].into()).await?;
     let payload = bytes::Bytes::from(vec![7u8; BUS_PAYLOAD_BYTES]);
     let seconds = 3.0;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (c, s, p) = (requester.clone(), subject.clone(), payload.clone());
+        let (c, s, p, me) = (
+            requester.clone(),
+            subject.clone(),
+            payload.clone(),
+            me.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < deadline {
-                if c.request(s.clone(), p.clone()).await.is_ok() {
+                if ask_raw(&c, &me, s.clone(), p.clone()).await.is_ok() {
                     n += 1;
                 }
             }
@@ -790,6 +796,28 @@ async fn bus_roundtrips(
     }
     echo.abort();
     Ok(total as f64 / seconds)
+}
+
+/// One raw request answered on a fresh wallet subject of the asking phone's, as
+/// `peer::ask` sends a join, without its encoding.
+async fn ask_raw(
+    client: &async_nats::Client,
+    me: &BusIdentity,
+    subject: String,
+    payload: bytes::Bytes,
+) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let reply = posfee_client::peer::answer_subject(me)
+        .ok_or_else(|| anyhow::anyhow!("{me} has no pairing subjects"))?;
+    let mut answer = client.subscribe(reply.clone()).await?;
+    client.publish_with_reply(subject, reply, payload).await?;
+    let got = tokio::time::timeout(Duration::from_secs(5), answer.next()).await;
+    let _ = answer.unsubscribe().await;
+    match got {
+        Ok(Some(m)) if m.status.is_none() => Ok(()),
+        Ok(_) => anyhow::bail!("no answer"),
+        Err(_) => anyhow::bail!("timed out"),
+    }
 }
 
 /// The last sequence of each stream a flow writes to, read as the operator does.

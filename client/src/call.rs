@@ -27,6 +27,10 @@ pub enum CallError {
         subject: String,
         source: async_nats::RequestError,
     },
+    /// The connection could not carry a kiosk-phone request ([`crate::peer::ask`]): a
+    /// subscription or publish failed, or the connection closed while waiting.
+    #[error("request to {subject} failed: {reason}")]
+    Link { subject: String, reason: String },
 }
 
 impl CallError {

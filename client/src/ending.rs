@@ -62,6 +62,10 @@ pub fn from_call(e: CallError) -> WireError {
             format!("{s} did not answer in time"),
         ),
         CallError::TooLarge(s) => WireError::new(ErrorCode::PayloadTooLarge, s),
+        CallError::Link { subject, reason } => WireError::new(
+            ErrorCode::Unavailable,
+            format!("the connection could not carry the request to {subject}: {reason}"),
+        ),
         other => WireError::new(ErrorCode::Internal, other.to_string()),
     }
 }

@@ -12,6 +12,7 @@ pub mod creds;
 pub mod ending;
 pub mod enrol;
 pub mod keydir;
+pub mod peer;
 pub mod reply;
 pub mod screen;
 pub mod shutdown;

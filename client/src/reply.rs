@@ -1,21 +1,11 @@
 //! Answering a raw request (a phone's join, a kiosk's bill offer) the way micro services
 //! answer: a payload, or an error in the `Nats-Service-Error-Code` / `Nats-Service-Error`
 //! headers with an empty body, so `call` on the other side reads it back as a `WireError`.
+//! Whether a kiosk or phone may answer at all is [`crate::peer`]'s to say.
 
 use async_nats::service::{NATS_SERVICE_ERROR, NATS_SERVICE_ERROR_CODE};
 use posfee_schemas::{codec, DecodeError, ErrorCode, WireError};
 use serde::de::DeserializeOwned;
-
-/// Whether `request` may be answered: it has a reply subject, and that subject is an inbox
-/// under `prefix` (phones' replies `_INBOX.device`, kiosks' `_INBOX.terminal`). The server lets
-/// a responder publish on whatever reply subject the asker set, so without this check an
-/// asker could aim the answer at any subject (another kiosk's receipts, a service's subject).
-pub fn answerable(request: &async_nats::Message, prefix: &str) -> bool {
-    request
-        .reply
-        .as_deref()
-        .is_some_and(|r| posfee_schemas::subjects::is_reply_for(r, Some(prefix)))
-}
 
 /// Sends `payload` to the request's reply inbox. A request without one cannot be answered.
 pub async fn ok(

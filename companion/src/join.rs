@@ -4,7 +4,7 @@
 use crate::link::{self, KioskLink};
 use crate::verify::{self, VerifiedBill};
 use crate::Companion;
-use posfee_client::{call_fresh, CallError};
+use posfee_client::{peer, CallError};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::sync::Arc;
@@ -29,11 +29,14 @@ pub async fn join(c: &Companion, code: &PairCode) -> crate::Result<VerifiedBill>
         bill_id: code.bill_id(),
         notify: Some(channel),
     };
-    let offer: BillOffer = call_fresh(
+    // The kiosk answers on a wallet subject of this phone's own.
+    let me = subjects::Identity::Device(c.device.clone());
+    let offer: BillOffer = peer::ask_fresh(
         &c.client,
+        &me,
         subjects::pair(terminal, code.token()),
         &join,
-        Some(Duration::from_millis(JOIN_TIMEOUT_MS)),
+        Duration::from_millis(JOIN_TIMEOUT_MS),
     )
     .await
     .map_err(|e| match e {

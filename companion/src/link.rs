@@ -4,7 +4,7 @@
 
 use crate::Companion;
 use futures::StreamExt;
-use posfee_client::{call, reply};
+use posfee_client::{peer, reply};
 use posfee_schemas::ids::{BillId, PairToken, PaymentId, TerminalId};
 use posfee_schemas::pairing::{KioskNotice, PayerStep, PayerUpdate, PhoneChannel};
 use posfee_schemas::{subjects, ErrorCode, WireError};
@@ -93,11 +93,13 @@ impl KioskLink {
             code: refusal.map(|e| e.code.name().to_string()),
             message: refusal.map(|e| e.message.clone()),
         };
-        let sent: Result<(), _> = call(
+        let me = subjects::Identity::Device(c.device.clone());
+        let sent: Result<(), _> = peer::ask(
             &c.client,
+            &me,
             subjects::pair(&self.terminal, token),
             &update,
-            Some(Duration::from_millis(REPORT_TIMEOUT_MS)),
+            Duration::from_millis(REPORT_TIMEOUT_MS),
         )
         .await;
         if let Err(e) = sent {
@@ -131,7 +133,7 @@ async fn listen_for_notice(
     );
     while let Some(msg) = notices.next().await {
         if msg.reply.is_some() {
-            if reply::answerable(&msg, crate::wallet::KIOSK_INBOXES) {
+            if peer::kiosk_asking(&msg).is_some() {
                 let _ = reply::err(&client, &msg, &spent).await;
             }
             continue;

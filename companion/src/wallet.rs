@@ -9,16 +9,13 @@ use crate::Companion;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use futures::StreamExt;
-use posfee_client::reply;
+use posfee_client::{peer, reply};
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{BillOffer, PairCode, WalletAnswer};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Where kiosks' replies come from: every kiosk's inbox prefix is `_INBOX.terminal.<id>`.
-pub const KIOSK_INBOXES: &str = "_INBOX.terminal";
 
 /// How long a wallet code stays open.
 pub const WALLET_TTL_SECS: u64 = 120;
@@ -99,14 +96,15 @@ impl ShownCode {
                     None => break Err(crate::unavailable("waiting for the kiosk", "connection closed")),
                 },
             };
-            // Only a kiosk's own inbox is answered (the offer names the kiosk; see `check`).
-            if !reply::answerable(&msg, KIOSK_INBOXES) {
+            // An offer names one of its kiosk's own pairing subjects as its reply, the only
+            // kind of subject a phone may answer on.
+            let Some(asking) = peer::kiosk_asking(&msg) else {
                 continue;
-            }
+            };
             match check(c, &msg).await {
-                // The answer goes to the offering kiosk's own inbox or nowhere.
-                Ok((offer, _)) if !reply::answerable(&msg, &kiosk_inbox(&offer)) => {
-                    tracing::debug!("offer whose reply is not its kiosk's inbox ignored");
+                // The answer goes to a pairing subject of the offering kiosk or nowhere.
+                Ok((offer, _)) if offer.terminal != asking => {
+                    tracing::debug!("offer answered on another kiosk's subject ignored");
                 }
                 Ok((offer, verified)) => break Ok((msg, offer, verified)),
                 Err(e) => {
@@ -164,10 +162,6 @@ impl ShownCode {
     }
 }
 
-fn kiosk_inbox(offer: &BillOffer) -> String {
-    posfee_schemas::subjects::Identity::Terminal(offer.terminal.clone()).inbox_prefix()
-}
-
 /// Decodes and verifies an offer. In mode B the phone learns the terminal from the offer; the
 /// signed bill must agree.
 async fn check(
@@ -195,6 +189,7 @@ impl ShownCode {
             tokio::select! {
                 _ = &mut deadline => break,
                 m = self.sub.next() => match m {
+                    Some(m) if peer::kiosk_asking(&m).is_none() => {}
                     Some(m) => {
                         let _ = reply::err(&c.client, &m, &spent).await;
                     }

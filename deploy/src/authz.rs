@@ -10,9 +10,14 @@
 //! and be left behind in the server's rules. `nats.conf` holds the server settings and includes
 //! the `auth.conf` this module renders (see [`crate::natsd::write_config`]).
 //!
-//! Replies travel under each identity's own inbox prefix and `allow_responses`, so nobody can
-//! read replies meant for another. The tests in `tests/bus_roles.rs` try, as each identity,
-//! what it must not do, and expect the server to refuse.
+//! Replies travel under each identity's own inbox prefix, so nobody can read replies meant for
+//! another. Only service roles answer requests through `allow_responses` (a reply subject the
+//! request names), and every service answers only into the asker's own inbox
+//! (`posfee_runtime::serve`). Kiosks, phones, clerks and tools have no `allow_responses`: what
+//! they publish is exactly what their lists name, so no message they receive can make them
+//! publish elsewhere (a stolen kiosk and a phone its thief enrolled cannot relay each other
+//! onto the key bucket, the event stream or the ledger). The tests in `tests/bus_roles.rs`
+//! try, as each identity, what it must not do, and expect the server to refuse.
 
 use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
 use posfee_schemas::subjects::{
@@ -317,6 +322,8 @@ pub fn terminal(t: &TerminalId) -> Perms {
     ];
     publish.extend(asked_queries(Identity::Terminal(t.clone())));
     publish.push(subjects::wallet_any());
+    // No `allow_responses`: a kiosk answers a phone only on that phone's wallet subjects,
+    // which it may publish anyway, so it can never be made to publish anywhere else.
     Perms {
         publish,
         subscribe: vec![
@@ -324,7 +331,7 @@ pub fn terminal(t: &TerminalId) -> Perms {
             subjects::receipt(t),
             format!("{}.>", Identity::Terminal(t.clone()).inbox_prefix()),
         ],
-        allow_responses: true,
+        allow_responses: false,
     }
 }
 
@@ -351,13 +358,15 @@ pub fn device(d: &DeviceId) -> Perms {
         // Asking again is harmless: the answer is the first enrolment.
         subjects::identity_enrol(d),
     ]);
+    // No `allow_responses`: a phone answers a kiosk only on that kiosk's pairing subjects,
+    // which it may publish anyway (see `posfee_client::peer`).
     Perms {
         publish,
         subscribe: vec![
             subjects::wallet_for_device(d),
             format!("{}.>", Identity::Device(d.clone()).inbox_prefix()),
         ],
-        allow_responses: true,
+        allow_responses: false,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::Agent;
 use futures::StreamExt;
-use posfee_client::reply;
+use posfee_client::{peer, reply};
 use posfee_schemas::ids::{BillId, PairToken};
 use posfee_schemas::pairing::{KioskNotice, PayerUpdate, PhoneChannel};
 use posfee_schemas::{subjects, WireError};
@@ -35,8 +35,10 @@ impl PhoneLink {
     pub async fn next(&mut self, agent: &Agent, bill: BillId) -> Option<PayerUpdate> {
         loop {
             let msg = self.sub.next().await?;
-            if !reply::answerable(&msg, crate::pairing::PHONE_INBOXES) {
-                tracing::debug!("phone update without a phone's reply inbox ignored");
+            if peer::phone_asking(&msg).is_none() {
+                tracing::debug!(
+                    "phone update without a phone's wallet subject to answer on ignored"
+                );
                 continue;
             }
             let update = posfee_client::reply::decode_request::<PayerUpdate>(&msg.payload)

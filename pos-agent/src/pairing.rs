@@ -9,16 +9,13 @@ use crate::bill::ShownBill;
 use crate::{events, Agent};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use posfee_client::reply;
+use posfee_client::{peer, reply};
 use posfee_schemas::events::{EventBody, PairingEnded};
 use posfee_schemas::ids::{BillId, PairToken};
 use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode, PhoneChannel};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// Where phones' replies come from: every phone's inbox prefix is `_INBOX.device.<id>`.
-pub const PHONE_INBOXES: &str = "_INBOX.device";
 
 /// How long, after a pairing ended, joins that were already on their way are answered with
 /// `PAIRING_CONFLICT` before the subscription is gone for good.
@@ -109,11 +106,13 @@ impl OpenPairing {
                     }
                 },
             };
-            // A message without a phone's reply inbox cannot be a join: no phone could receive
-            // the bill, and answering would publish wherever the sender chose. It does not
+            // A join names one of the phone's own wallet subjects as its reply, the only kind
+            // of subject a kiosk may answer on; anything else cannot be a join and does not
             // spend the code.
-            if !reply::answerable(&msg, PHONE_INBOXES) {
-                tracing::debug!("pairing message without a phone's reply inbox ignored");
+            if peer::phone_asking(&msg).is_none() {
+                tracing::debug!(
+                    "pairing message without a phone's wallet subject to answer on ignored"
+                );
                 continue;
             }
             match self.check_join(&msg) {
@@ -188,6 +187,7 @@ impl OpenPairing {
             tokio::select! {
                 _ = &mut deadline => break,
                 m = self.sub.next() => match m {
+                    Some(m) if peer::phone_asking(&m).is_none() => {}
                     Some(m) => {
                         if let Err(e) = reply::err(&agent.client, &m, &spent).await {
                             tracing::debug!(error = %e, "late join not answered");

@@ -6,7 +6,7 @@
 
 use crate::bill::ShownBill;
 use crate::{events, Agent};
-use posfee_client::{call_fresh, CallError};
+use posfee_client::{peer, CallError};
 use posfee_schemas::events::{EventBody, PairingEnded};
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{
@@ -62,12 +62,14 @@ pub async fn offer(
         updates,
     };
     // The payer reads and confirms on the phone while we wait, so the request may take up
-    // to the whole pairing time.
-    let asked = call_fresh::<_, WalletAnswer>(
+    // to the whole pairing time. The phone answers on a pairing subject of this kiosk's.
+    let me = subjects::Identity::Terminal(agent.terminal().clone());
+    let asked = peer::ask_fresh::<_, WalletAnswer>(
         &agent.client,
+        &me,
         subjects::wallet(device, code.token()),
         &offer,
-        Some(ttl),
+        ttl,
     );
     let gone = |m: String| WireError::new(ErrorCode::PairingGone, m);
     let result = tokio::select! {

@@ -15,7 +15,7 @@ import {
   decode,
   encode,
   fromCall,
-  isReplyFor,
+  kioskAsking,
   NoResponders,
   replyErr,
   replyOk,
@@ -34,7 +34,6 @@ export const PAY_TIMEOUT_MS = 10_000;
 export const PAY_RETRY_MS = 1_000;
 export const PAY_DEADLINE_MS = 60_000;
 export const WALLET_TTL_MS = 120_000;
-export const KIOSK_INBOXES = "_INBOX.terminal";
 export const GONE_MESSAGE = "this code was already used, cancelled or has expired";
 
 export interface Phone {
@@ -47,6 +46,14 @@ export const walletSubject = (device: string, token: string) => `posfee.wallet.$
 export const pairSubject = (terminal: string, token: string) => `posfee.pair.${terminal}.${token}`;
 
 const spent = () => wireError("PAIRING_CONFLICT", "this wallet code was already used");
+
+/**
+ * A request to a kiosk (a join, a report), answered on a fresh wallet subject of this
+ * phone's own: a kiosk may publish there, and nowhere it could be made to relay (`peer::ask`).
+ */
+export function askKiosk<T>(phone: Phone, subject: string, req: unknown, timeoutMs: number): Promise<T> {
+  return call<T>(phone.nc, subject, req, timeoutMs, walletSubject(phone.device, newToken()));
+}
 
 /**
  * One wallet subject of this phone's: in mode B first the code the kiosk sends its offer to,
@@ -107,9 +114,11 @@ export class Channel {
   }
 
   private async handle(m: Msg): Promise<void> {
+    // A kiosk's request names one of its own pairing subjects as the reply, the only kind of
+    // subject a phone may answer on (peer::kiosk_asking).
+    const asking = kioskAsking(m.reply);
     if (this.state === "offers") {
-      // Only a kiosk's own inbox is answered (reply::answerable).
-      if (!isReplyFor(m.reply, KIOSK_INBOXES)) return;
+      if (!asking) return;
       let offer: BillOffer;
       let verified: VerifiedBill;
       try {
@@ -124,14 +133,14 @@ export class Channel {
         replyErr(this.phone.nc, m, spent());
         return;
       }
-      // The answer goes to the offering kiosk's own inbox or nowhere.
-      if (!isReplyFor(m.reply, `${KIOSK_INBOXES}.${offer.terminal}`)) return;
+      // The answer goes to a pairing subject of the offering kiosk or nowhere.
+      if (asking !== offer.terminal) return;
       this.link(verified.bill.bill_id);
       this.offerResolve?.({ msg: m, offer, verified });
       return;
     }
     if (m.reply) {
-      if (isReplyFor(m.reply, KIOSK_INBOXES)) replyErr(this.phone.nc, m, spent());
+      if (asking) replyErr(this.phone.nc, m, spent());
       return;
     }
     let n: KioskNotice;
@@ -164,8 +173,8 @@ export async function join(phone: Phone, code: PairCode): Promise<Session> {
   const channel = new Channel(phone, false);
   let offer: BillOffer;
   try {
-    offer = await call<BillOffer>(
-      phone.nc,
+    offer = await askKiosk<BillOffer>(
+      phone,
       pairSubject(terminal, code.token),
       { terminal, bill_id: code.billId ?? null, notify: { device: phone.device, token: channel.token } },
       JOIN_TIMEOUT_MS,
@@ -248,7 +257,7 @@ export async function report(
     message: refusal ? refusal.message : null,
   };
   try {
-    await call<null>(phone.nc, pairSubject(s.terminal, s.updates), update, REPORT_TIMEOUT_MS);
+    await askKiosk<null>(phone, pairSubject(s.terminal, s.updates), update, REPORT_TIMEOUT_MS);
   } catch {
     // the kiosk did not hear the report
   }

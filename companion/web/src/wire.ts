@@ -98,21 +98,28 @@ export async function call<T>(
   subject: string,
   req: unknown,
   timeoutMs: number,
+  reply?: string,
 ): Promise<T> {
-  const msg = await rawRequest(nc, subject, encode(req), timeoutMs);
+  const msg = await rawRequest(nc, subject, encode(req), timeoutMs, reply);
   const err = errorFromHeaders(msg);
   if (err) throw err;
   return decode<T>(msg.data);
 }
 
+/**
+ * `reply`, when given, is where the answer comes instead of the connection's inbox: a kiosk
+ * answers a phone only on one of the phone's own wallet subjects (`peer::ask`, contract §8).
+ */
 export async function rawRequest(
   nc: NatsConnection,
   subject: string,
   payload: Uint8Array,
   timeoutMs: number,
+  reply?: string,
 ): Promise<Msg> {
   try {
-    return await nc.request(subject, payload, { timeout: timeoutMs });
+    const opts = reply ? { timeout: timeoutMs, noMux: true, reply } : { timeout: timeoutMs };
+    return await nc.request(subject, payload, opts);
   } catch (e) {
     if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) {
       throw new NoResponders(subject);
@@ -132,15 +139,14 @@ export function fromCall(e: unknown): WireError {
   return wireError("INTERNAL", String((e as Error)?.message ?? e));
 }
 
-/** `reply::is_reply_for`: the reply subject is an inbox below `prefix`. */
-export function isReplyFor(reply: string | undefined, prefix: string): boolean {
-  return (
-    !!reply &&
-    reply.length > prefix.length + 1 &&
-    reply.startsWith(prefix) &&
-    reply[prefix.length] === "." &&
-    !/[*> ]/.test(reply)
-  );
+/**
+ * `peer::kiosk_asking`: the kiosk a request may be answered to, when its reply is one of that
+ * kiosk's pairing subjects (`posfee.pair.<terminal>.<token>`); null for anything else, which
+ * a phone never answers.
+ */
+export function kioskAsking(reply: string | undefined): string | null {
+  const m = /^posfee\.pair\.([^.*> \t\r\n]+)\.([0-9a-fA-F]{32})$/.exec(reply ?? "");
+  return m ? m[1] : null;
 }
 
 export function replyOk(nc: NatsConnection, req: Msg, payload: Uint8Array): void {

@@ -10,7 +10,7 @@ import { crc16, deviceIdOfNkey, link, parseCode, typed, type PairCode } from "..
 import { checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
 import { KEYS_GET, KeyDirectory, sign, verifyOffer, verifyWith } from "../src/verify.ts";
 import { enrolProof } from "../src/enrol.ts";
-import { decode, encode, hex, parseInstant, unhex, utf8, uuidParse } from "../src/wire.ts";
+import { decode, encode, hex, kioskAsking, parseInstant, unhex, utf8, uuidParse } from "../src/wire.ts";
 import type { Profile } from "../src/store.ts";
 import { pickLanguage } from "../src/i18n.ts";
 
@@ -180,4 +180,22 @@ test("an offer is checked as the CLI checks it: key from the directory, terminal
   const forged = decode<{ bill: { signed: { signature: Uint8Array } } }>(block("pair.offer"));
   forged.bill.signed.signature[0] ^= 1;
   await assert.rejects(verifyOffer(keys, forged as never, "kiosk-01", during), { code: "BAD_SIGNATURE" });
+});
+
+test("a phone answers only on a kiosk's pairing subject (contract section 1)", () => {
+  const token = "00112233445566778899aabbccddeeff";
+  assert.equal(kioskAsking(`posfee.pair.kiosk-01.${token}`), "kiosk-01");
+  for (const bad of [
+    undefined,
+    "",
+    `_INBOX.terminal.kiosk-01.${token}`,
+    "posfee.ledger.settle",
+    "$KV.POSFEE_KEYS.bill.x",
+    `posfee.wallet.phabcd2345.${token}`,
+    "posfee.pair.kiosk-01.*",
+    "posfee.pair.kiosk-01.>",
+    `posfee.pair.kiosk-01.${token}.x`,
+  ]) {
+    assert.equal(kioskAsking(bad), null, String(bad));
+  }
 });
