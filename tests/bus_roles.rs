@@ -636,9 +636,13 @@ async fn a_kiosk_answers_a_join_only_on_a_wallet_subject_of_the_phone() {
     }
     let importer = h.connect(Role::Importer).await.unwrap();
     let account = posfee_schemas::ids::AccountNo::parse("3-1-1202").unwrap();
-    posfee_harness::fixtures::import_water_households(&importer, std::slice::from_ref(&account))
-        .await
-        .unwrap();
+    posfee_harness::fixtures::import_water_households(
+        &importer,
+        &h.signer(Role::Importer),
+        std::slice::from_ref(&account),
+    )
+    .await
+    .unwrap();
     let clock = std::sync::Arc::new(posfee_client::ManualClock::new(
         posfee_harness::fixtures::billing_now(),
     ));
@@ -747,6 +751,7 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
             payer: PayerHandle::parse("p-forged").unwrap(),
             amount: posfee_schemas::money::Money::cny(123_456),
             settled_at: at,
+            receipt: None,
         }),
     );
     // It may publish pairing events; this one's body says it is a settlement.

@@ -52,7 +52,7 @@ async fn system() -> (Harness, async_nats::Client, ManualClock) {
     .unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
     // The household of posfee_harness::fixtures: 190.00 CNY owed for October.
-    fixtures::import_water_households(&importer, &[account()])
+    fixtures::import_water_households(&importer, &h.signer(Role::Importer), &[account()])
         .await
         .unwrap();
     let terminal = h.terminal("kiosk-01").await.unwrap();
@@ -303,21 +303,78 @@ async fn a_settled_payment_moves_the_account_past_what_it_paid() {
     .await
     .unwrap();
     let ledger = h.connect(Role::Ledger).await.unwrap();
-    let settled = Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::PaymentSettled(PaymentSettled {
-            payment_id: PaymentId::new_random(),
-            bill_id: issued.bill_id,
-            tenant: tenant(),
-            account: account(),
-            terminal: kiosk(),
-            payer: PayerHandle::parse("p-1").unwrap(),
-            amount: Money::cny(19000),
-            settled_at: now(),
-        }),
+    let settled = || {
+        Event::new(
+            EventId::new_random(),
+            now(),
+            EventBody::PaymentSettled(PaymentSettled {
+                payment_id: PaymentId::new_random(),
+                bill_id: issued.bill_id,
+                tenant: tenant(),
+                account: account(),
+                terminal: kiosk(),
+                payer: PayerHandle::parse("p-1").unwrap(),
+                amount: Money::cny(19000),
+                settled_at: now(),
+                receipt: None,
+            }),
+        )
+    };
+    // Written on the settlement subject with the ledger's bus credential (a leaked seed) but
+    // not sealed by the ledger's authority: unsealed, and sealed by another service's
+    // authority. Neither counts: the bill is still owed once the view has read them.
+    let js = async_nats::jetstream::new(ledger.clone());
+    let forged = settled();
+    js.publish(forged.subject(), posfee_schemas::encode(&forged).into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    publish_events(&ledger, &h.signer(Role::Query), &[settled()])
+        .await
+        .unwrap();
+    // A household imported after them: once the view knows it, it has read the forgeries.
+    let importer = h.connect(Role::Importer).await.unwrap();
+    let later = AccountNo::parse("3-1-1299").unwrap();
+    fixtures::import_water_households(
+        &importer,
+        &h.signer(Role::Importer),
+        std::slice::from_ref(&later),
+    )
+    .await
+    .unwrap();
+    let known = QuoteRequest {
+        account: later,
+        ..quote_req()
+    };
+    posfee_harness::eventually("the later household is known", || async {
+        call::<_, Quote>(
+            &terminal,
+            subjects::fee_quote(&asker(&terminal)),
+            &known,
+            None,
+        )
+        .await
+        .is_ok()
+    })
+    .await;
+    let still: Quote = call(
+        &terminal,
+        subjects::fee_quote(&asker(&terminal)),
+        &quote_req(),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        still.total,
+        Fen::new(19000),
+        "a forged settlement was believed"
     );
-    publish_events(&ledger, &[settled]).await.unwrap();
+    // The ledger's own, sealed by its authority, moves the account on.
+    publish_events(&ledger, &h.signer(Role::Ledger), &[settled()])
+        .await
+        .unwrap();
     let mut last = None;
     for _ in 0..50 {
         match call::<_, Quote>(

@@ -22,7 +22,7 @@ use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::{
     Receipt, RefundReply, RefundRequest, SettleRequest, SettlementNotice, SettlementsPage,
-    SettlementsQuery,
+    SettlementsQuery, SignedReceipt,
 };
 use posfee_schemas::money::Money;
 use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentsListQuery, RegisterRequest};
@@ -74,11 +74,16 @@ async fn world() -> World {
     .await
     .unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
-    fixtures::import_water_households(&importer, &[acct(PAID), acct(UNPAID), acct(SPARE)])
-        .await
-        .unwrap();
+    fixtures::import_water_households(
+        &importer,
+        &h.signer(Role::Importer),
+        &[acct(PAID), acct(UNPAID), acct(SPARE)],
+    )
+    .await
+    .unwrap();
     posfee_harness::publish_events(
         &importer,
+        &h.signer(Role::Importer),
         &[Event::new(
             EventId::new_random(),
             billing_now(),
@@ -103,13 +108,15 @@ async fn world() -> World {
     let phone = register_phone(&companion, "测试付款人").await.unwrap();
     let terminal = h.terminal("kiosk-01").await.unwrap();
     let paid_bill = issue(&terminal, PAID, "setup-paid").await;
-    let receipt: Receipt = call(
+    let receipt: Receipt = call::<_, SignedReceipt>(
         &companion,
         fixtures::pay_subject(&companion),
         &order(&phone, &paid_bill, PaymentId::new_random()),
         Some(Duration::from_secs(30)),
     )
     .await
+    .unwrap()
+    .peek()
     .unwrap();
     let open_bill = issue(&terminal, UNPAID, "setup-open").await;
     World {

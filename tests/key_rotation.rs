@@ -12,7 +12,7 @@ use posfee_operator::reconcile::reconcile;
 use posfee_runtime::keyfile;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
-use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, Role, ServiceName};
@@ -73,6 +73,7 @@ async fn pay(
         Some(Duration::from_secs(30)),
     )
     .await
+    .map(|r: SignedReceipt| r.peek().unwrap())
     .unwrap()
 }
 
@@ -88,6 +89,7 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
     let importer = h.connect(Role::Importer).await.unwrap();
     fixtures::import_water_households(
         &importer,
+        &h.signer(Role::Importer),
         &[
             AccountNo::parse("r-1").unwrap(),
             AccountNo::parse("r-2").unwrap(),
@@ -125,9 +127,13 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
     assert_eq!(receipt.bill_id, old_bill.bill_id);
 
     // New bills carry the new key id.
-    fixtures::import_water_households(&importer, &[AccountNo::parse("r-3").unwrap()])
-        .await
-        .unwrap();
+    fixtures::import_water_households(
+        &importer,
+        &h.signer(Role::Importer),
+        &[AccountNo::parse("r-3").unwrap()],
+    )
+    .await
+    .unwrap();
     let new_bill = issue(&terminal, "r-3").await;
     assert_eq!(new_bill.signed.key_id.as_str(), "city-water-2");
     pay(&companion, &phone, &new_bill).await;
@@ -161,6 +167,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
     let key_id = KeyId::parse("acme-property-k9").unwrap();
     posfee_client::keydir::publish(
         &fee_engine,
+        &h.signer(Role::FeeEngine),
         Purpose::Bill,
         "acme-property",
         &key_id,
@@ -185,7 +192,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
         class_zh: String::new(),
     };
     let phone = h.phone().await.unwrap().1;
-    let keys = posfee_client::keydir::KeyDirectory::remote(&phone, asker(&phone), Purpose::Bill);
+    let keys = posfee_client::keydir::KeyDirectory::remote(&phone, asker(&phone), h.root());
     // Its own tenant's bill verifies: the check can pass.
     let own = Signed::sign(Purpose::Bill, &bill_for("acme-property"), &key_id, &key);
     let bill = keys.verify_bill(&own).await.unwrap();

@@ -88,6 +88,7 @@ impl System {
     fn cmd(&self, program: &Path) -> Command {
         let mut c = Command::new(program);
         c.env("POSFEE_NATS_URL", &self.url)
+            .env("POSFEE_ROOT_KEY", self.data().join("creds/root.pub"))
             .env("RUST_LOG", "debug")
             .env_remove("POSFEE_COMPANION_HOME");
         c

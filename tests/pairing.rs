@@ -62,7 +62,7 @@ async fn system() -> (Harness, ManualClock) {
     }
     let importer = h.connect(Role::Importer).await.unwrap();
     // The household of posfee_harness::fixtures: 190.00 CNY owed for October.
-    fixtures::import_water_households(&importer, &[account()])
+    fixtures::import_water_households(&importer, &h.signer(Role::Importer), &[account()])
         .await
         .unwrap();
     (h, clock)

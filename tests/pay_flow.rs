@@ -66,7 +66,7 @@ async fn system() -> (Harness, ManualClock) {
     .unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
     // The household of posfee_harness::fixtures: 190.00 CNY owed for October.
-    fixtures::import_water_households(&importer, &[account()])
+    fixtures::import_water_households(&importer, &h.signer(Role::Importer), &[account()])
         .await
         .unwrap();
     (h, clock)
@@ -429,9 +429,13 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     // covered October, so the account owes nothing more: a second household is billed.
     let other = AccountNo::parse("3-1-1203").unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
-    fixtures::import_water_households(&importer, std::slice::from_ref(&other))
-        .await
-        .unwrap();
+    fixtures::import_water_households(
+        &importer,
+        &h.signer(Role::Importer),
+        std::slice::from_ref(&other),
+    )
+    .await
+    .unwrap();
     let mut q = quote();
     q.account = other;
     let shown = posfee_pos_agent::bill::issue(&a, q).await.unwrap();

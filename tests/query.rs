@@ -11,7 +11,7 @@ use posfee_harness::{publish_events, Harness, ServiceOptions};
 use posfee_schemas::events::{AccountUpserted, Event, EventBody};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
-use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::query::*;
@@ -42,11 +42,16 @@ async fn system() -> (Harness, ManualClock) {
     .await
     .unwrap();
     let importer = h.connect(Role::Importer).await.unwrap();
-    fixtures::import_water_households(&importer, &[AccountNo::parse("3-1-1202").unwrap()])
-        .await
-        .unwrap();
+    fixtures::import_water_households(
+        &importer,
+        &h.signer(Role::Importer),
+        &[AccountNo::parse("3-1-1202").unwrap()],
+    )
+    .await
+    .unwrap();
     publish_events(
         &importer,
+        &h.signer(Role::Importer),
         &[Event::new(
             EventId::new_random(),
             billing_now(),
@@ -120,6 +125,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
         Some(Duration::from_secs(30)),
     )
     .await
+    .map(|r: SignedReceipt| r.peek().unwrap())
     .unwrap()
 }
 
@@ -234,7 +240,9 @@ async fn readings_of_every_meter_page_in_date_order_and_each_comes_once() {
         ));
     }
     let importer = h.connect(Role::Importer).await.unwrap();
-    publish_events(&importer, &events).await.unwrap();
+    publish_events(&importer, &h.signer(Role::Importer), &events)
+        .await
+        .unwrap();
     h.wait_query_caught_up().await.unwrap();
 
     let terminal = h.terminal("kiosk-q").await.unwrap();
@@ -489,6 +497,7 @@ async fn the_kiosk_query_menu_shows_the_account_from_the_query_service() {
             pairing_ttl: Duration::from_secs(120),
             receipt_wait: Duration::from_secs(10),
             heartbeat: Duration::from_secs(10),
+            root: h.root(),
         },
         Arc::new(clock),
     );

@@ -12,7 +12,7 @@ use posfee_harness::{Harness, ServiceOptions};
 use posfee_operator::reconcile::reconcile;
 use posfee_schemas::fee::{BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
-use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest};
+use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest, SignedReceipt};
 use posfee_schemas::money::Money;
 use posfee_schemas::paygate::{
     PayOrder, PayRequest, PaygatePayment, PaymentState, PaymentsList, PaymentsListQuery,
@@ -50,7 +50,7 @@ async fn world(accounts: &[&str]) -> World {
         .map(|a| AccountNo::parse(*a).unwrap())
         .collect();
     let importer = h.connect(Role::Importer).await.unwrap();
-    fixtures::import_water_households(&importer, &accounts)
+    fixtures::import_water_households(&importer, &h.signer(Role::Importer), &accounts)
         .await
         .unwrap();
     let companion = h.phone().await.unwrap().1;
@@ -115,6 +115,7 @@ async fn pay(w: &World, req: &PayRequest) -> Result<Receipt, CallError> {
         Some(Duration::from_secs(30)),
     )
     .await
+    .map(|r: SignedReceipt| r.peek().unwrap())
 }
 
 fn code(r: Result<Receipt, CallError>) -> ErrorCode {
@@ -161,7 +162,10 @@ async fn a_payment_settles_once_the_terminal_gets_its_receipt_and_a_retry_change
         .await
         .expect("no receipt at the terminal")
         .unwrap();
-    let at_kiosk: Receipt = decode(&at_kiosk.payload).unwrap();
+    let at_kiosk: Receipt = decode::<SignedReceipt>(&at_kiosk.payload)
+        .unwrap()
+        .peek()
+        .unwrap();
     assert_eq!(at_kiosk, receipt);
 
     // The phone retries (it never saw the answer): same receipt, nothing moves twice.
@@ -545,6 +549,7 @@ async fn overlapping_prepaid_months_cannot_be_paid_by_two_bills() {
     let property = TenantId::parse("acme-property").unwrap();
     publish_events(
         &importer,
+        &w.h.signer(Role::Importer),
         &[Event::new(
             EventId::new_random(),
             billing_now(),

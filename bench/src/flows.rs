@@ -144,6 +144,11 @@ struct Bus {
 }
 
 impl Bus {
+    /// The system's root, as `posfee up` keeps it in the data dir.
+    fn root(&self) -> anyhow::Result<posfee_schemas::trust::TrustRoot> {
+        creds::read_root(&self.data.creds().join("root.pub").to_string_lossy())
+    }
+
     async fn connect(&self, who: impl Into<BusIdentity>) -> anyhow::Result<async_nats::Client> {
         let who = who.into();
         let seed = creds::read_seed(&Registry::new(&self.data.creds()).seed_file(&who))?;
@@ -260,6 +265,7 @@ impl Lane {
                 pairing_ttl: Duration::from_secs(60),
                 receipt_wait: Duration::from_secs(FLOW_TIMEOUT_SECS),
                 heartbeat: Duration::from_secs(10),
+                root: bus.root()?,
             },
             Arc::new(SystemClock),
         );
@@ -268,7 +274,7 @@ impl Lane {
             phone: Arc::new(new_phone(
                 bus.connect(BusIdentity::Device(device.clone())).await?,
                 device,
-                &homes.join(format!("{lane}-0")),
+                (&homes.join(format!("{lane}-0")), bus.root()?),
             )?),
             phone_flows: 0,
             homes: homes.to_path_buf(),
@@ -305,7 +311,7 @@ impl Lane {
         self.phone = Arc::new(new_phone(
             self.phone.client.clone(),
             self.phone.device.clone(),
-            &dir,
+            (&dir, self.phone.keys().root().clone()),
         )?);
         self.phones_made += 1;
         self.phone_flows = 0;
@@ -316,10 +322,15 @@ impl Lane {
 fn new_phone(
     client: async_nats::Client,
     device: DeviceId,
-    dir: &Path,
+    (dir, root): (&Path, posfee_schemas::trust::TrustRoot),
 ) -> anyhow::Result<Companion> {
     let home = Home::open(dir).map_err(|e| anyhow::anyhow!("phone home: {e}"))?;
-    Ok(Companion::new(client, device, home, Arc::new(SystemClock)))
+    Ok(Companion::new(
+        client,
+        device,
+        (home, root),
+        Arc::new(SystemClock),
+    ))
 }
 
 /// Where a flow spent its time.
@@ -517,7 +528,13 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    publish(&importer, &events, false).await?;
+    publish(
+        &importer,
+        &sys.bus.data.signer(Role::Importer)?,
+        &events,
+        false,
+    )
+    .await?;
 
     let homes = std::env::temp_dir().join(format!("posfee-bench-phones-{}", std::process::id()));
     let lanes_n = match args.rate {

@@ -105,9 +105,10 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
         let seed = creds::read_seed(&data.role_seed(Role::Importer))?;
         let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
         let t = Instant::now();
-        let a = publish(&importer, &parsed.events, true).await?;
+        let signer = data.signer(Role::Importer)?;
+        let a = publish(&importer, &signer, &parsed.events, true).await?;
         let readings = posfee_operator::import::parse(What::Readings, &readings_file)?;
-        let r = publish(&importer, &readings.events, true).await?;
+        let r = publish(&importer, &signer, &readings.events, true).await?;
         eprintln!(
             "imported {} accounts and {} readings ({a} + {r} new) in {:.1} s",
             parsed.events.len(),

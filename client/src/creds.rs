@@ -74,3 +74,45 @@ pub fn write_seed(path: &Path, seed: &str) -> anyhow::Result<()> {
 pub fn device_id(seed: &str) -> anyhow::Result<posfee_schemas::ids::DeviceId> {
     Ok(posfee_schemas::ids::DeviceId::of_nkey(&public_key(seed)?)?)
 }
+
+/// The certificate file beside an authority's seed file (`<name>.nk` → `<name>.cert`).
+pub fn certificate_file(seed_file: &Path) -> PathBuf {
+    seed_file.with_extension("cert")
+}
+
+/// An authority's private half and its certificate: the seed file (`<name>.nk`) and the
+/// certificate beside it (`<name>.cert`, MessagePack).
+pub fn read_signer(seed_file: &Path) -> anyhow::Result<posfee_schemas::trust::Signer> {
+    let seed = read_seed(seed_file)?;
+    let (_, raw) =
+        nkeys::decode_seed(&seed).map_err(|e| anyhow::anyhow!("{}: {e}", seed_file.display()))?;
+    let cert_file = certificate_file(seed_file);
+    let cert = std::fs::read(&cert_file).with_context(|| {
+        format!(
+            "reading the authority's certificate {}",
+            cert_file.display()
+        )
+    })?;
+    let cert: posfee_schemas::signed::Signed = posfee_schemas::decode(&cert)
+        .map_err(|e| anyhow::anyhow!("{} is not a certificate: {e}", cert_file.display()))?;
+    posfee_schemas::trust::Signer::new(ed25519_dalek::SigningKey::from_bytes(&raw), cert).map_err(
+        |e| {
+            anyhow::anyhow!(
+                "{} does not certify {}: {e}",
+                cert_file.display(),
+                seed_file.display()
+            )
+        },
+    )
+}
+
+/// The root key to pin: given as the key itself (`O…`) or as a file holding it.
+pub fn read_root(given: &str) -> anyhow::Result<posfee_schemas::trust::TrustRoot> {
+    let given = given.trim();
+    if let Ok(root) = posfee_schemas::trust::TrustRoot::parse(given) {
+        return Ok(root);
+    }
+    let text = std::fs::read_to_string(given)
+        .with_context(|| format!("{given:?} is neither a root key (O…) nor a file holding one"))?;
+    Ok(posfee_schemas::trust::TrustRoot::parse(&text)?)
+}

@@ -1,30 +1,47 @@
-//! The key directory: public signing keys in the `POSFEE_KEYS` bucket.
+//! The key directory: public keys in the `POSFEE_KEYS` bucket, believed only through the root.
 //!
-//! Signers publish their public keys at start; verifiers keep a key ring and look up a key id
-//! they have not met yet. Rotation needs no restart anywhere: a new key is published before
-//! it signs anything, and old keys stay until their signatures no longer matter.
+//! The bucket holds, under `<purpose>.<key id>`, each bill-signing and settlement-notice key
+//! as a [`DirectoryEntry`] (its record signed by an authority, with the authority's
+//! certificate), and under `authority.<name>` each authority's certificate. A verifier pins
+//! the root ([`TrustRoot`]) and believes an entry only if the root certified the authority
+//! and the authority may vouch for that purpose: an entry written into the bucket by anyone
+//! else (a leaked service seed, a relayed write) is refused, wherever it was written.
+//!
+//! Signers publish their public keys at start; verifiers keep what they verified and look up
+//! a key id they have not met yet. Rotation needs no restart anywhere: a new key is published
+//! before it signs anything, and old keys stay until their signatures no longer matter.
 
 use async_nats::jetstream::{self, kv};
 use chrono::Utc;
 use ed25519_dalek::VerifyingKey;
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::KeyId;
-use posfee_schemas::signed::{KeyRequest, KeyRing, PublicKeyRecord, Purpose, SignError, Signed};
-use posfee_schemas::{decode, encode, subjects};
+use posfee_schemas::ledger::Receipt;
+use posfee_schemas::signed::{KeyRequest, PublicKeyRecord, Purpose, SignError, Signed};
+use posfee_schemas::subjects::{self, Identity, Role};
+use posfee_schemas::trust::{Authority, DirectoryEntry, Seal, Signer, TrustRoot};
+use posfee_schemas::{decode, encode};
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use std::sync::RwLock;
 
-/// Publishes a public key under `<purpose>.<key id>`.
+/// The directory key of an authority's certificate (`authority.<name>`), which the set-up
+/// writes (`posfee_deploy::streams::publish_authorities`).
+pub fn authority_key(name: &KeyId) -> String {
+    format!("{}.{name}", Purpose::Authority.as_str())
+}
+
+/// Publishes `key` under `<purpose>.<key id>`, signed by `signer` (the entry carries the
+/// signer's certificate).
 pub async fn publish(
     client: &async_nats::Client,
+    signer: &Signer,
     purpose: Purpose,
     owner: &str,
     key_id: &KeyId,
     key: &VerifyingKey,
 ) -> anyhow::Result<()> {
-    let js = jetstream::new(client.clone());
-    let store = js.get_key_value(subjects::KEYS_BUCKET).await?;
+    let store = bucket(client).await?;
     let record = PublicKeyRecord {
         key_id: key_id.clone(),
         purpose: purpose.as_str().to_string(),
@@ -35,10 +52,16 @@ pub async fn publish(
     store
         .put(
             PublicKeyRecord::directory_key(purpose, key_id),
-            encode(&record).into(),
+            encode(&signer.entry(&record)).into(),
         )
         .await?;
     Ok(())
+}
+
+async fn bucket(client: &async_nats::Client) -> anyhow::Result<kv::Store> {
+    Ok(jetstream::new(client.clone())
+        .get_key_value(subjects::KEYS_BUCKET)
+        .await?)
 }
 
 /// Why a signed message was not accepted.
@@ -50,74 +73,101 @@ pub enum VerifyError {
     Directory(String),
 }
 
+impl VerifyError {
+    /// As a kiosk or a phone reports it: `what` did not verify is `BAD_SIGNATURE` (never
+    /// shown, printed or kept); a directory it could not ask is `UNAVAILABLE` (ask again).
+    pub fn into_wire(self, what: &str) -> posfee_schemas::WireError {
+        use posfee_schemas::{ErrorCode, WireError};
+        match self {
+            VerifyError::Sign(e) => WireError::new(
+                ErrorCode::BadSignature,
+                format!("{what} is not signed by whom it must be: {e}"),
+            ),
+            VerifyError::Directory(e) => WireError::new(
+                ErrorCode::Unavailable,
+                format!("{what}: the key directory did not answer: {e}"),
+            ),
+        }
+    }
+}
+
 /// Where a verifier reads keys it has not met: the bucket itself (services), or the key
 /// directory service (`posfee.keys.get`: kiosks and phones, which have no JetStream rights).
 enum Source {
     Bucket(Box<kv::Store>),
-    Service(async_nats::Client, posfee_schemas::subjects::Identity),
+    Service(async_nats::Client, Identity),
 }
 
 /// How long a key lookup through the directory service may take.
 pub const KEY_LOOKUP_TIMEOUT_MS: u64 = 3_000;
 
-/// A verifier's view of one purpose's keys, filled from the directory on demand.
+/// A key the directory vouched for, with who signs with it (a tenant for bills, paygate for
+/// settlement notices).
+#[derive(Clone)]
+struct Known {
+    key: VerifyingKey,
+    owner: String,
+}
+
+/// A verifier's view of the directory: what it verified so far, filled on demand.
 pub struct KeyDirectory {
     source: Source,
-    purpose: Purpose,
-    ring: RwLock<KeyRing>,
-    /// Who each key in the ring belongs to (a tenant for bills, paygate for settlements).
-    owners: RwLock<HashMap<KeyId, String>>,
+    root: TrustRoot,
+    keys: RwLock<HashMap<(&'static str, KeyId), Known>>,
+    authorities: RwLock<HashMap<KeyId, Authority>>,
 }
 
 impl KeyDirectory {
+    /// A verifier that reads the bucket (a service).
     pub async fn open(
         client: &async_nats::Client,
-        purpose: Purpose,
+        root: TrustRoot,
     ) -> anyhow::Result<KeyDirectory> {
-        let js = jetstream::new(client.clone());
-        let store = js.get_key_value(subjects::KEYS_BUCKET).await?;
-        Ok(KeyDirectory {
-            source: Source::Bucket(Box::new(store)),
-            purpose,
-            ring: RwLock::new(KeyRing::new()),
-            owners: RwLock::new(HashMap::new()),
-        })
+        let store = bucket(client).await?;
+        Ok(Self::with(Source::Bucket(Box::new(store)), root))
     }
 
-    /// A verifier that asks the key directory service (`posfee.keys.get`) for keys: a phone's.
-    pub fn remote(
-        client: &async_nats::Client,
-        asker: posfee_schemas::subjects::Identity,
-        purpose: Purpose,
-    ) -> KeyDirectory {
+    /// A verifier that asks the key directory service (`posfee.keys.get`): a kiosk's or a
+    /// phone's.
+    pub fn remote(client: &async_nats::Client, asker: Identity, root: TrustRoot) -> KeyDirectory {
+        Self::with(Source::Service(client.clone(), asker), root)
+    }
+
+    fn with(source: Source, root: TrustRoot) -> KeyDirectory {
         KeyDirectory {
-            source: Source::Service(client.clone(), asker),
-            purpose,
-            ring: RwLock::new(KeyRing::new()),
-            owners: RwLock::new(HashMap::new()),
+            source,
+            root,
+            keys: RwLock::new(HashMap::new()),
+            authorities: RwLock::new(HashMap::new()),
         }
     }
 
-    /// As [`KeyDirectory::verify`], and the key must belong to `owner(&body)`: a bill must be
-    /// signed by its own tenant's key, a settlement notice by paygate's.
+    pub fn root(&self) -> &TrustRoot {
+        &self.root
+    }
+
+    /// A bill, verified with its own tenant's key.
+    pub async fn verify_bill(&self, signed: &Signed) -> Result<Bill, VerifyError> {
+        self.verify_owned(Purpose::Bill, signed, |b: &Bill| b.tenant.as_str())
+            .await
+    }
+
+    /// Verifies `signed` with a `purpose` key from the directory, which must belong to
+    /// `owner(&body)` (a bill to its tenant), and decodes it.
     pub async fn verify_owned<T: DeserializeOwned>(
         &self,
+        purpose: Purpose,
         signed: &Signed,
         owner: impl FnOnce(&T) -> &str,
     ) -> Result<T, VerifyError> {
-        let body: T = self.verify(signed).await?;
+        let known = self.key(purpose, &signed.key_id).await?;
+        posfee_schemas::signed::verify_with(&known.key, purpose, &signed.body, &signed.signature)?;
+        let body: T = decode(&signed.body).map_err(SignError::from)?;
         let claimed = owner(&body);
-        let actual = self
-            .owners
-            .read()
-            .map_err(|_| VerifyError::Directory("key owners lock poisoned".into()))?
-            .get(&signed.key_id)
-            .cloned()
-            .unwrap_or_default();
-        if actual != claimed {
+        if known.owner != claimed {
             return Err(SignError::NotOwner {
                 key: signed.key_id.clone(),
-                owner: actual,
+                owner: known.owner,
                 claimed: claimed.to_string(),
             }
             .into());
@@ -125,64 +175,79 @@ impl KeyDirectory {
         Ok(body)
     }
 
-    /// A bill, verified with its own tenant's key.
-    pub async fn verify_bill(&self, signed: &Signed) -> Result<Bill, VerifyError> {
-        self.verify_owned(signed, |b: &Bill| b.tenant.as_str())
-            .await
+    /// Verifies `signed` with a `purpose` key from the directory, whoever owns it.
+    pub async fn verify<T: DeserializeOwned>(
+        &self,
+        purpose: Purpose,
+        signed: &Signed,
+    ) -> Result<T, VerifyError> {
+        let known = self.key(purpose, &signed.key_id).await?;
+        posfee_schemas::signed::verify_with(&known.key, purpose, &signed.body, &signed.signature)?;
+        Ok(decode(&signed.body).map_err(SignError::from)?)
     }
 
-    /// Verifies `signed` and decodes its body, fetching the signing key if it is new to us.
-    pub async fn verify<T: DeserializeOwned>(&self, signed: &Signed) -> Result<T, VerifyError> {
-        let known = self
-            .ring
-            .read()
-            .map(|r| r.get(&signed.key_id).is_some())
-            .unwrap_or(false);
-        if !known {
-            self.fetch(&signed.key_id).await?;
+    /// A receipt, verified as the ledger's: only the ledger's authority may sign receipts.
+    pub async fn verify_receipt(&self, signed: &Signed) -> Result<Receipt, VerifyError> {
+        if signed.key_id.as_str() != Role::Ledger.as_str() {
+            return Err(SignError::UnknownKey(signed.key_id.clone()).into());
         }
-        let ring = self
-            .ring
-            .read()
-            .map_err(|_| VerifyError::Directory("key ring lock poisoned".into()))?;
-        Ok(signed.verify(self.purpose, &ring)?)
+        let ledger = self.authority(&signed.key_id).await?;
+        Ok(ledger.verify(Purpose::Receipt, signed)?)
     }
 
-    /// The directory's record of `key_id`, from wherever this verifier reads it.
-    async fn lookup(&self, key_id: &KeyId) -> Result<PublicKeyRecord, VerifyError> {
-        match &self.source {
-            Source::Bucket(store) => {
-                let raw = store
-                    .get(PublicKeyRecord::directory_key(self.purpose, key_id))
-                    .await
-                    .map_err(|e| VerifyError::Directory(e.to_string()))?;
-                let Some(raw) = raw else {
-                    return Err(SignError::UnknownKey(key_id.clone()).into());
-                };
-                decode(&raw).map_err(|e| VerifyError::Directory(e.to_string()))
-            }
-            Source::Service(client, asker) => {
-                let req = KeyRequest {
-                    purpose: self.purpose.as_str().to_string(),
-                    key_id: key_id.clone(),
-                };
-                let timeout = Some(std::time::Duration::from_millis(KEY_LOOKUP_TIMEOUT_MS));
-                let subject = subjects::keys_get(asker);
-                match crate::call::call(client, subject, &req, timeout).await {
-                    Ok(record) => Ok(record),
-                    Err(crate::CallError::Remote(e))
-                        if e.code == posfee_schemas::ErrorCode::BadSignature =>
-                    {
-                        Err(SignError::UnknownKey(key_id.clone()).into())
-                    }
-                    Err(e) => Err(VerifyError::Directory(e.to_string())),
-                }
-            }
+    /// Who sealed `payload` on `subject`: the authority named in the seal (the message's
+    /// [`posfee_schemas::trust::SEAL_HEADER`]), when the root certified it, it may seal, and
+    /// the signature covers exactly this subject and payload; `None` for a message with no
+    /// seal or one that does not verify. An error only when the directory cannot be read (ask
+    /// again: a message is never judged unsealed for want of the directory).
+    pub async fn seal_of(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        seal: Option<&str>,
+    ) -> Result<Option<KeyId>, VerifyError> {
+        let Some(Ok(seal)) = seal.map(Seal::parse) else {
+            return Ok(None);
+        };
+        match self.authority(&seal.authority).await {
+            Ok(a) => Ok(seal
+                .check(&a, subject, payload)
+                .is_ok()
+                .then(|| seal.authority.clone())),
+            Err(VerifyError::Sign(_)) => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
-    async fn fetch(&self, key_id: &KeyId) -> Result<(), VerifyError> {
-        let record = self.lookup(key_id).await?;
+    /// The authority named `name`, as the root certified it.
+    pub async fn authority(&self, name: &KeyId) -> Result<Authority, VerifyError> {
+        if let Some(a) = self
+            .authorities
+            .read()
+            .ok()
+            .and_then(|m| m.get(name).cloned())
+        {
+            return Ok(a);
+        }
+        let certificate: Signed = self.lookup(Purpose::Authority, name).await?;
+        let authority = self.root.authority(&certificate)?;
+        if &authority.name != name {
+            return Err(SignError::Mislabelled(name.clone()).into());
+        }
+        if let Ok(mut m) = self.authorities.write() {
+            m.insert(name.clone(), authority.clone());
+        }
+        Ok(authority)
+    }
+
+    /// The `purpose` key `key_id`, as the directory vouches for it.
+    async fn key(&self, purpose: Purpose, key_id: &KeyId) -> Result<Known, VerifyError> {
+        let at = (purpose.as_str(), key_id.clone());
+        if let Some(k) = self.keys.read().ok().and_then(|m| m.get(&at).cloned()) {
+            return Ok(k);
+        }
+        let entry: DirectoryEntry = self.lookup(purpose, key_id).await?;
+        let record = self.root.key_record(&entry, purpose, key_id)?;
         let bytes: [u8; 32] = record
             .public_key
             .as_slice()
@@ -191,17 +256,52 @@ impl KeyDirectory {
         let key = VerifyingKey::from_bytes(&bytes).map_err(|_| {
             VerifyError::Directory(format!("key {key_id} is not a valid ed25519 key"))
         })?;
-        if record.purpose != self.purpose.as_str() || &record.key_id != key_id {
-            return Err(VerifyError::Directory(format!(
-                "directory entry for {key_id} is mislabelled"
-            )));
+        let known = Known {
+            key,
+            owner: record.owner,
+        };
+        if let Ok(mut m) = self.keys.write() {
+            m.insert(at, known.clone());
         }
-        if let Ok(mut owners) = self.owners.write() {
-            owners.insert(key_id.clone(), record.owner.clone());
+        Ok(known)
+    }
+
+    /// The directory's value under `<purpose>.<key id>`, from wherever this verifier reads it.
+    async fn lookup<T: DeserializeOwned>(
+        &self,
+        purpose: Purpose,
+        key_id: &KeyId,
+    ) -> Result<T, VerifyError> {
+        let unknown = || VerifyError::Sign(SignError::UnknownKey(key_id.clone()));
+        match &self.source {
+            Source::Bucket(store) => {
+                let raw = store
+                    .get(PublicKeyRecord::directory_key(purpose, key_id))
+                    .await
+                    .map_err(|e| VerifyError::Directory(e.to_string()))?
+                    .ok_or_else(unknown)?;
+                // An entry that does not even decode is not the directory's: nothing signed
+                // with that key can be trusted.
+                decode(&raw).map_err(|_| unknown())
+            }
+            Source::Service(client, asker) => {
+                let req = KeyRequest {
+                    purpose: purpose.as_str().to_string(),
+                    key_id: key_id.clone(),
+                };
+                let timeout = Some(std::time::Duration::from_millis(KEY_LOOKUP_TIMEOUT_MS));
+                let subject = subjects::keys_get(asker);
+                match crate::call::call(client, subject, &req, timeout).await {
+                    Ok(value) => Ok(value),
+                    Err(crate::CallError::Remote(e))
+                        if e.code == posfee_schemas::ErrorCode::BadSignature =>
+                    {
+                        Err(unknown())
+                    }
+                    Err(crate::CallError::Decode { .. }) => Err(unknown()),
+                    Err(e) => Err(VerifyError::Directory(e.to_string())),
+                }
+            }
         }
-        if let Ok(mut ring) = self.ring.write() {
-            ring.insert(key_id.clone(), key);
-        }
-        Ok(())
     }
 }

@@ -15,6 +15,7 @@ pub mod keydir;
 pub mod peer;
 pub mod reply;
 pub mod screen;
+pub mod sealed;
 pub mod shutdown;
 
 pub use call::{call, call_fresh, CallError};

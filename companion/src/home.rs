@@ -5,7 +5,7 @@
 use posfee_schemas::ids::{BillId, IdempotencyKey, KeyId, PayerHandle, PaymentId};
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::money::Money;
-use posfee_schemas::{decode, encode};
+use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use serde::{Deserialize, Serialize};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -17,6 +17,8 @@ pub const DEFAULT_HOME_DIR: &str = ".posfee-companion";
 const PROFILE_TREE: &str = "profile";
 /// The phone's bus key in its home directory.
 pub const BUS_KEY_FILE: &str = "bus.nk";
+/// The root key this phone pinned the first time it was given one.
+pub const ROOT_FILE: &str = "root.pub";
 
 fn enrolled_key(device: &posfee_schemas::ids::DeviceId) -> Vec<u8> {
     format!("enrolled/{device}").into_bytes()
@@ -132,6 +134,41 @@ impl Home {
         }
         posfee_client::creds::read_seed(&path)
             .map_err(|e| store_err("reading the bus key", format!("{e:#}")))
+    }
+
+    /// The root this phone believes bills and receipts through: pinned here (`<home>/root.pub`)
+    /// the first time, so a system that later offers another root is refused rather than
+    /// believed. `offered` is what this run was given (a flag, or the running system's file).
+    pub fn root(
+        &self,
+        offered: Option<posfee_schemas::trust::TrustRoot>,
+    ) -> crate::Result<posfee_schemas::trust::TrustRoot> {
+        let path = self.dir.join(ROOT_FILE);
+        let pinned = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(
+                posfee_schemas::trust::TrustRoot::parse(&text)
+                    .map_err(|e| store_err("reading the pinned root key", e))?,
+            ),
+            Err(_) => None,
+        };
+        match (pinned, offered) {
+            (Some(p), Some(o)) if p != o => Err(WireError::new(
+                ErrorCode::BadSignature,
+                format!(
+                    "this phone trusts the system whose root key is {p}, but was given {o}:                      nothing signed under another root is believed; use a phone home of its own                      (--home) for another system"
+                ),
+            )),
+            (Some(p), _) => Ok(p),
+            (None, Some(o)) => {
+                std::fs::write(&path, format!("{o}\n"))
+                    .map_err(|e| store_err("pinning the root key", e))?;
+                Ok(o)
+            }
+            (None, None) => Err(WireError::new(
+                ErrorCode::InvalidField,
+                "no root key: give the system's with --root-key (or POSFEE_ROOT_KEY), or                  --data-dir of the running system (its creds/root.pub)",
+            )),
+        }
     }
 
     /// Whether the key with this device id was enrolled from this phone.

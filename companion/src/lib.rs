@@ -22,7 +22,8 @@ pub mod wallet;
 use posfee_client::keydir::KeyDirectory;
 use posfee_client::Clock;
 use posfee_schemas::ids::DeviceId;
-use posfee_schemas::signed::Purpose;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
+use posfee_schemas::trust::TrustRoot;
 use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
 
@@ -40,36 +41,42 @@ pub struct Companion {
     pub clock: Arc<dyn Clock>,
     /// How long a payment is asked after before the phone says its outcome is not known yet.
     pub pay_deadline: std::time::Duration,
-    keys: tokio::sync::OnceCell<KeyDirectory>,
+    /// The key directory (asked through `posfee.keys.get`: a phone has no JetStream rights),
+    /// believed through the root this phone pinned.
+    keys: KeyDirectory,
 }
 
 impl Companion {
     pub fn new(
         client: async_nats::Client,
         device: DeviceId,
-        home: home::Home,
+        (home, root): (home::Home, TrustRoot),
         clock: Arc<dyn Clock>,
     ) -> Companion {
+        let me = posfee_schemas::subjects::Identity::Device(device.clone());
+        let keys = KeyDirectory::remote(&client, me, root);
         Companion {
             client,
             device,
             home,
             clock,
             pay_deadline: std::time::Duration::from_millis(pay::PAY_DEADLINE_MS),
-            keys: tokio::sync::OnceCell::new(),
+            keys,
         }
     }
 
-    /// The bill signers' public keys, from the key directory the fee-engine publishes to
-    /// (asked through `posfee.keys.get`: a phone has no JetStream rights).
-    pub async fn bill_keys(&self) -> Result<&KeyDirectory> {
-        Ok(self
-            .keys
-            .get_or_init(|| async {
-                let me = posfee_schemas::subjects::Identity::Device(self.device.clone());
-                KeyDirectory::remote(&self.client, me, Purpose::Bill)
-            })
-            .await)
+    /// The key directory: bill signers' keys and the ledger's authority.
+    pub fn keys(&self) -> &KeyDirectory {
+        &self.keys
+    }
+
+    /// The receipt inside `signed`, if the ledger signed it (through the pinned root): only
+    /// such a receipt is kept or shown.
+    pub async fn believe(&self, signed: &SignedReceipt) -> Result<Receipt> {
+        self.keys
+            .verify_receipt(&signed.0)
+            .await
+            .map_err(|e| e.into_wire("the receipt"))
     }
 }
 

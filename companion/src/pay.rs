@@ -13,7 +13,7 @@ use crate::wallet::Confirm;
 use crate::Companion;
 use posfee_client::{call, CallError};
 use posfee_schemas::ids::{BillId, PaymentId};
-use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::pairing::{KioskNotice, PayerStep};
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{Purpose, Signed};
@@ -146,7 +146,7 @@ pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
         .peek()
         .map_err(|e| crate::internal("reading the stored order", e))?;
     let deadline = tokio::time::Instant::now() + c.pay_deadline;
-    let receipt: Receipt = loop {
+    let signed: SignedReceipt = loop {
         let answer = call(
             &c.client,
             subjects::paygate(
@@ -174,6 +174,16 @@ pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
                 tracing::warn!(payment = %order.payment_id, error = %e, "payment still not confirmed");
                 return Err(unknown(order.payment_id));
             }
+        }
+    };
+    // Kept only as the ledger signed it. A receipt that does not verify is not a payment this
+    // phone can show; the directory not answering leaves the outcome open, to ask again.
+    let receipt = match c.believe(&signed).await {
+        Ok(r) => r,
+        Err(e) if e.code == ErrorCode::BadSignature => return Err(e),
+        Err(e) => {
+            tracing::warn!(payment = %order.payment_id, error = %e, "receipt not checked yet");
+            return Err(unknown(order.payment_id));
         }
     };
     if receipt.payment_id != order.payment_id || receipt.bill_id != order.bill_id {

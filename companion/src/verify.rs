@@ -27,8 +27,8 @@ pub async fn offer(
     offer: &BillOffer,
     paired_with: &TerminalId,
 ) -> crate::Result<VerifiedBill> {
-    let keys = c.bill_keys().await?;
-    let bill: Bill = keys
+    let bill: Bill = c
+        .keys()
         .verify_bill(&offer.bill.signed)
         .await
         .map_err(|e| match e {

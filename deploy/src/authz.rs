@@ -168,10 +168,11 @@ pub fn role(r: Role) -> Perms {
         Role::FeeEngine => {
             let mut p = vec![
                 format!("$KV.{KEYS_BUCKET}.bill.*"),
-                stream_info(&kv_stream(KEYS_BUCKET)),
                 subjects::event(EventKind::BillIssued),
             ];
             p.extend(event_reader(true));
+            // The authorities' certificates, to believe the seals of the events it reads.
+            p.extend(key_reader());
             service(
                 ServiceName::FeeEngine,
                 r,
@@ -285,8 +286,12 @@ pub fn role(r: Role) -> Perms {
                 subjects::query(QueryKind::Account, &Identity::Role(r)),
             ],
         ),
-        // Set-up only: `posfee up` creates the stream and buckets with it.
-        Role::Admin => tool(r, vec![s("$JS.API.>")]),
+        // Set-up only: `posfee up` creates the stream and buckets with it, and puts the
+        // signing services' certificates into the key directory.
+        Role::Admin => tool(
+            r,
+            vec![s("$JS.API.>"), format!("$KV.{KEYS_BUCKET}.authority.*")],
+        ),
         // Answers the server's auth callout (who each kiosk, phone and clerk is), phones'
         // enrolments and the operator's key requests.
         Role::Identity => {
@@ -321,6 +326,8 @@ pub fn terminal(t: &TerminalId) -> Perms {
         subjects::terminal_seen(t),
     ];
     publish.extend(asked_queries(Identity::Terminal(t.clone())));
+    // The key directory, to believe the ledger's receipts before printing them.
+    publish.push(subjects::keys_get(&Identity::Terminal(t.clone())));
     publish.push(subjects::wallet_any());
     // No `allow_responses`: a kiosk answers a phone only on that phone's wallet subjects,
     // which it may publish anyway, so it can never be made to publish anywhere else.

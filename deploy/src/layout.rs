@@ -100,3 +100,19 @@ impl DataDir {
 pub fn role_seed_file(creds: &Path, role: Role) -> PathBuf {
     creds.join(format!("{}.nk", role.as_str()))
 }
+
+/// Where a signing role's authority lives in a creds folder (its certificate beside it,
+/// `<role>.cert`): the one place that names it.
+pub fn authority_seed_file(creds: &Path, role: Role) -> PathBuf {
+    creds
+        .join("authorities")
+        .join(format!("{}.nk", role.as_str()))
+}
+
+impl DataDir {
+    /// `role`'s authority, ready to sign (`posfee import` seals what it writes with the
+    /// importer's).
+    pub fn signer(&self, role: Role) -> anyhow::Result<posfee_schemas::trust::Signer> {
+        posfee_client::creds::read_signer(&authority_seed_file(&self.creds(), role))
+    }
+}

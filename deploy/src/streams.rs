@@ -181,3 +181,29 @@ async fn ensure_once(client: &async_nats::Client, replicas: usize) -> anyhow::Re
     }
     Ok(())
 }
+
+/// Puts the signing services' certificates (from the creds folder `dir`) into the key
+/// directory under `authority.<role>`, where readers of receipts and seals look them up. The
+/// root signed them, so writing them is the set-up's job, not a right any service needs.
+pub async fn publish_authorities(
+    client: &async_nats::Client,
+    dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let js = jetstream::new(client.clone());
+    let keys = js
+        .get_key_value(subjects::KEYS_BUCKET)
+        .await
+        .context("opening the key directory")?;
+    for cert in crate::creds::certificates(dir)? {
+        let name = posfee_schemas::decode::<posfee_schemas::trust::Authority>(&cert.body)
+            .map_err(|e| anyhow::anyhow!("a certificate that does not read: {e}"))?
+            .name;
+        keys.put(
+            posfee_client::keydir::authority_key(&name),
+            posfee_schemas::encode(&cert).into(),
+        )
+        .await
+        .with_context(|| format!("publishing the authority {name}"))?;
+    }
+    Ok(())
+}

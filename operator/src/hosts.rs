@@ -74,6 +74,12 @@ pub async fn streams(args: StreamsArgs) -> anyhow::Result<()> {
     )
     .await?;
     posfee_deploy::streams::ensure(&admin, args.replicas).await?;
+    // The certificates beside the admin seed (`DIR/creds/authorities/`), into the key directory.
+    let creds = args
+        .admin_seed
+        .parent()
+        .unwrap_or(std::path::Path::new("."));
+    posfee_deploy::streams::publish_authorities(&admin, creds).await?;
     println!(
         "the events stream and buckets are there, {} copies each",
         args.replicas

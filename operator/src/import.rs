@@ -12,7 +12,7 @@
 use crate::refdata::{check, csv_accounts, csv_readings, Parsed};
 use crate::up::running_url;
 use anyhow::bail;
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream;
 use posfee_client::{bus, creds};
 use posfee_deploy::layout::DataDir;
 use posfee_deploy::rules_dir;
@@ -85,6 +85,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
         check::against_rules(&mut input.parsed, &rules, &rules_dir);
     }
     let seed = creds::read_seed(&data.role_seed(Role::Importer))?;
+    let signer = data.signer(Role::Importer)?;
     let client = bus::connect(&url, Role::Importer, Some(seed), "posfee-import").await?;
     if let [accounts @ .., readings] = inputs.as_mut_slice() {
         if matches!(args.what, What::Readings) {
@@ -97,7 +98,7 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
     }
     refuse_bad_rows(&inputs, args.skip_bad)?;
     for input in &inputs {
-        let stored = publish(&client, &input.parsed.events, !args.quiet).await?;
+        let stored = publish(&client, &signer, &input.parsed.events, !args.quiet).await?;
         report(input, stored);
     }
     Ok(())
@@ -150,10 +151,12 @@ fn report(input: &Input, stored: usize) {
     );
 }
 
-/// Publishes events with their ids as `Nats-Msg-Id`, pipelined; returns how many the stream
-/// stored as new (the rest were duplicates it already had).
+/// Publishes events with their ids as `Nats-Msg-Id`, sealed by the importer's authority,
+/// pipelined; returns how many the stream stored as new (the rest were duplicates it already
+/// had).
 pub async fn publish(
     client: &async_nats::Client,
+    signer: &posfee_schemas::trust::Signer,
     events: &[Event],
     progress: bool,
 ) -> anyhow::Result<usize> {
@@ -169,10 +172,8 @@ pub async fn publish(
     let mut in_flight = VecDeque::new();
     let mut stored = 0;
     for e in events {
-        let msg = PublishMessage::build()
-            .payload(posfee_schemas::encode(e).into())
-            .message_id(e.id.to_string());
-        in_flight.push_back(js.send_publish(e.subject(), msg).await?);
+        let (subject, msg) = posfee_client::sealed::message(e, signer);
+        in_flight.push_back(js.send_publish(subject, msg).await?);
         if in_flight.len() >= MAX_ACKS_IN_FLIGHT {
             if let Some(ack) = in_flight.pop_front() {
                 stored += usize::from(!ack.await?.duplicate);

@@ -86,6 +86,11 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                 .issue(&operator, Holder::Terminal(id), out.as_deref(), replace)
                 .await?;
             print_issued(&issued);
+            // The kiosk believes the ledger's receipts through the system's root: it goes
+            // with the seed (its config's root_key, or --root-key).
+            let root =
+                posfee_client::creds::read_root(&data.creds().join("root.pub").to_string_lossy())?;
+            println!("  root key    {root} (the kiosk's root_key: it prints only receipts signed under it)");
         }
         KeysCommand::Clerk {
             tenant,

@@ -191,10 +191,15 @@ impl Launch<'_> {
             .arg("--store-dir")
             .arg(self.data.service(&proc.instance_dir(instance)))
             .arg("--exit-on-stdin-eof")
+            .arg("--root-key")
+            .arg(self.creds.root_file())
             .stdin(Stdio::piped())
             .process_group(0)
             .stdout(log.try_clone()?)
             .stderr(log);
+        if let Some(authority) = self.creds.authority_file(proc.role) {
+            cmd.arg("--authority-file").arg(authority);
+        }
         if proc.role == Role::FeeEngine {
             cmd.arg("--rules").arg(&self.rules);
         }
@@ -263,6 +268,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     )
     .await?;
     posfee_deploy::streams::ensure(&admin, posfee_deploy::cluster::replicas(nodes_n)).await?;
+    posfee_deploy::streams::publish_authorities(&admin, &data.creds()).await?;
     drop(admin);
 
     let launch = Launch {
@@ -320,7 +326,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     }
-    let mut web = match start_web(&args, ws_url.as_deref()).await {
+    let mut web = match start_web(&args, &creds, ws_url.as_deref()).await {
         Ok(web) => web,
         Err(e) => {
             stop_all(&mut children, &mut nodes);
@@ -353,6 +359,7 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
 /// Serves the phone's web app when the server has a WebSocket listener for it.
 async fn start_web(
     args: &UpArgs,
+    creds: &RoleCreds,
     ws_url: Option<&str>,
 ) -> anyhow::Result<Option<crate::web::WebApp>> {
     let Some(ws_url) = ws_url else {
@@ -364,6 +371,7 @@ async fn start_web(
     };
     let config = crate::web::AppConfig {
         ws_url: ws_url.to_string(),
+        root_key: creds.root()?.to_string(),
     };
     Ok(Some(
         crate::web::serve(&dist, config, args.http_port).await?,

@@ -1,22 +1,69 @@
 //! The phone's web app, served by `posfee up`: the built files of `companion/web` (its `dist/`)
-//! and `/config.json`, which tells the app where the server's WebSocket listener is.
+//! and `/config.json`, which tells the app where the server's WebSocket listener is and which
+//! root key to pin. Every answer carries a strict Content-Security-Policy (scripts, styles and
+//! everything else from this origin only; connections only to it and the WebSocket listener;
+//! never framed) and `nosniff`: the app keeps the payer's keys and identity in the origin's
+//! storage, so nothing foreign may run there.
 //!
 //! axum with tower-http's `ServeDir`: the launcher already runs on tokio, and `ServeDir`
 //! gets the details of static files right (no path escapes the folder, content types,
 //! conditional requests, `index.html` for folders), which hand-written serving would not.
 
 use anyhow::Context;
+use axum::http::{header, HeaderName, HeaderValue};
 use axum::routing::get;
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use tokio::sync::oneshot;
 use tower_http::services::ServeDir;
+use tower_http::set_header::SetResponseHeaderLayer;
 
-/// What the app reads at start: where to connect.
+/// What the app reads at start: where to connect, and the root to pin.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AppConfig {
     pub ws_url: String,
+    /// The system's root key (`O…`), which the app pins the first time it sees one.
+    pub root_key: String,
+}
+
+/// The Content-Security-Policy of everything served: this origin only, plus the WebSocket
+/// listener at `ws_url` for the bus; images also from `data:` and `blob:` (QR codes, receipt
+/// images); no plugins, no framing, no form posts elsewhere.
+pub fn content_security_policy(ws_url: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+         connect-src 'self' {ws_url}; worker-src 'self'; manifest-src 'self'; media-src 'self' blob:; \
+         object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// The headers every answer carries.
+fn security_headers(ws_url: &str) -> anyhow::Result<Vec<(HeaderName, HeaderValue)>> {
+    Ok(vec![
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_str(&content_security_policy(ws_url))
+                .context("the WebSocket URL in the Content-Security-Policy")?,
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(self), microphone=(), geolocation=()"),
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ),
+    ])
 }
 
 /// The web app's HTTP server, running until [`WebApp::stop`] or Drop.
@@ -38,7 +85,8 @@ pub async fn serve(dist: &Path, config: AppConfig, port: u16) -> anyhow::Result<
         .await
         .with_context(|| format!("opening the phone app's HTTP port {port} on 127.0.0.1"))?;
     let addr = listener.local_addr()?;
-    let app = Router::new()
+    let headers = security_headers(&config.ws_url)?;
+    let mut app = Router::new()
         .route(
             "/config.json",
             get(move || {
@@ -47,6 +95,9 @@ pub async fn serve(dist: &Path, config: AppConfig, port: u16) -> anyhow::Result<
             }),
         )
         .fallback_service(ServeDir::new(dist));
+    for (name, value) in headers {
+        app = app.layer(SetResponseHeaderLayer::overriding(name, value));
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -118,17 +169,37 @@ mod tests {
             &dist,
             AppConfig {
                 ws_url: "ws://127.0.0.1:1234".into(),
+                root_key: "OROOT".into(),
             },
             0,
         )
         .await
         .unwrap();
-        assert!(get_path(web.addr, "/").await.contains("phone"));
+        let index = get_path(web.addr, "/").await;
+        assert!(index.contains("phone"));
         let config = get_path(web.addr, "/config.json").await;
         assert!(
-            config.contains(r#"{"ws_url":"ws://127.0.0.1:1234"}"#),
+            config.contains(r#"{"ws_url":"ws://127.0.0.1:1234","root_key":"OROOT"}"#),
             "{config}"
         );
+        // Every answer carries the policy that keeps foreign script out of the app's origin.
+        for answer in [&index, &config] {
+            let lower = answer.to_lowercase();
+            assert!(
+                lower.contains("content-security-policy: default-src 'self'; script-src 'self'"),
+                "{answer}"
+            );
+            assert!(
+                lower.contains("connect-src 'self' ws://127.0.0.1:1234;"),
+                "{answer}"
+            );
+            assert!(lower.contains("frame-ancestors 'none'"), "{answer}");
+            assert!(
+                lower.contains("x-content-type-options: nosniff"),
+                "{answer}"
+            );
+            assert!(lower.contains("x-frame-options: deny"), "{answer}");
+        }
         let escape = get_path(web.addr, "/../secret").await;
         assert!(!escape.contains("seed"), "{escape}");
         assert!(get_path(web.addr, "/%2e%2e/secret")

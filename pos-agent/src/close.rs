@@ -52,7 +52,16 @@ pub async fn close(agent: &Agent, bill: &ShownBill, reason: CloseReason) -> crat
             Ok(CloseReply {
                 outcome: CloseOutcome::Paid,
                 receipt: Some(r),
-            }) => return Ok(Closed::Paid(r)),
+            }) => {
+                // Printed only as the ledger signed it; anything else is not known yet.
+                return match agent.believe(&r, bill.issued.bill_id).await {
+                    Ok(r) => Ok(Closed::Paid(r)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, bill = %bill.issued.bill_id, "the ledger's receipt was not believed");
+                        Err(unknown(bill))
+                    }
+                };
+            }
             Ok(CloseReply {
                 outcome: CloseOutcome::Closed,
                 ..

@@ -4,12 +4,14 @@
 //!
 //! Without a URL or a key file the kiosk finds both where `posfee` keeps them: the URL that
 //! `posfee up` records in `<data-dir>/run/nats.url`, and the seed `posfee keys terminal ID`
-//! wrote to `<data-dir>/creds/terminals/<ID>.nk`.
+//! wrote to `<data-dir>/creds/terminals/<ID>.nk`. The same for the root key it believes
+//! receipts through (`root_key`, `O…`): else `<data-dir>/creds/root.pub`.
 //!
 //! ```toml
 //! terminal_id = "kiosk-01"
 //! nats_url = "nats://127.0.0.1:4222"          # optional: else <data-dir>/run/nats.url
 //! nkey_file = "data/creds/terminals/kiosk-01.nk"  # optional: else <data-dir>/creds/terminals/
+//! root_key = "OD…"                            # optional: else <data-dir>/creds/root.pub
 //! heartbeat_secs = 10
 //! language = "zh"
 //! pairing_ttl_secs = 120
@@ -48,6 +50,7 @@ struct FileConfig {
     terminal_id: Option<String>,
     nats_url: Option<String>,
     nkey_file: Option<PathBuf>,
+    root_key: Option<String>,
     heartbeat_secs: Option<u32>,
     language: Option<Lang>,
     pairing_ttl_secs: Option<u64>,
@@ -77,6 +80,11 @@ pub struct ConfigArgs {
     /// where `posfee keys terminal ID` puts it].
     #[arg(long, global = true, env = "POSFEE_NKEY_FILE")]
     pub nkey_file: Option<PathBuf>,
+    /// The system's root key (`O…`, or a file holding it): a receipt is printed only if the
+    /// ledger's signature verifies through it [default: <data-dir>/creds/root.pub, which
+    /// `posfee up` writes; `posfee keys terminal` prints it].
+    #[arg(long, global = true, env = "POSFEE_ROOT_KEY")]
+    pub root_key: Option<String>,
     /// Seconds between presence heartbeats, 1 to 3600 [default: 10].
     #[arg(long, global = true, env = "POSFEE_HEARTBEAT_SECS")]
     pub heartbeat_secs: Option<u32>,
@@ -136,6 +144,8 @@ pub fn running_url(data_dir: &Path) -> anyhow::Result<String> {
 pub struct Config {
     pub terminal: TerminalId,
     pub nats_url: String,
+    /// The root the ledger's receipts are believed through.
+    pub root: posfee_schemas::trust::TrustRoot,
     pub nkey_file: Option<PathBuf>,
     pub heartbeat_secs: u32,
     pub language: Lang,
@@ -206,9 +216,11 @@ impl ConfigArgs {
             Some(u) => u,
             None => running_url(&data_dir)?,
         };
+        let root = root_key(self.root_key.clone().or(file.root_key), &data_dir)?;
         Ok(Config {
             terminal,
             nats_url,
+            root,
             nkey_file: Some(nkey_file),
             heartbeat_secs,
             language: self.language.or(file.language).unwrap_or_default(),
@@ -217,6 +229,24 @@ impl ConfigArgs {
             tenants: file.tenants,
         })
     }
+}
+
+/// The root key given, or the one `posfee up` keeps in `<data-dir>/creds/root.pub`.
+pub fn root_key(
+    given: Option<String>,
+    data_dir: &Path,
+) -> anyhow::Result<posfee_schemas::trust::TrustRoot> {
+    if let Some(given) = given {
+        return posfee_client::creds::read_root(&given).context("root_key");
+    }
+    let kept = data_dir.join("creds").join("root.pub");
+    if !kept.exists() {
+        bail!(
+            "no root key: none given (--root-key, POSFEE_ROOT_KEY or root_key in the config) and              none at {}; `posfee keys terminal ID` prints the system's, or pass --data-dir of the              running system",
+            kept.display()
+        );
+    }
+    posfee_client::creds::read_root(&kept.to_string_lossy())
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -232,6 +262,7 @@ impl Config {
             pairing_ttl: Duration::from_secs(self.pairing_ttl_secs),
             receipt_wait: Duration::from_secs(self.receipt_wait_secs),
             heartbeat: Duration::from_secs(u64::from(self.heartbeat_secs)),
+            root: self.root.clone(),
         }
     }
 
@@ -265,10 +296,12 @@ mod tests {
             "terminal_id = \"kiosk-09\"\nnkey_file = \"creds/terminal.nk\"\nlanguage = \"en\"\npairing_ttl_secs = 30\n[[tenants]]\nid = \"city-water\"\nname = \"Water\"\n",
         )
         .unwrap();
+        let root = nkeys::KeyPair::new_operator().public_key();
         let args = ConfigArgs {
             config: Some(path.clone()),
             nats_url: Some("nats://127.0.0.1:1".into()),
             pairing_ttl_secs: Some(5),
+            root_key: Some(root.clone()),
             ..Default::default()
         };
         let c = args.resolve().unwrap();
@@ -278,6 +311,7 @@ mod tests {
         assert_eq!(c.heartbeat_secs, DEFAULT_HEARTBEAT_SECS);
         assert_eq!(c.nkey_file.unwrap(), dir.path().join("creds/terminal.nk"));
         assert_eq!(c.tenants.len(), 1);
+        assert_eq!(c.root.as_str(), root);
     }
 
     #[test]
@@ -323,7 +357,13 @@ mod tests {
         assert!(no_url.contains("posfee up --data-dir"), "{no_url}");
         std::fs::create_dir_all(data.join("run")).unwrap();
         std::fs::write(data.join("run/nats.url"), "nats://127.0.0.1:4999\n").unwrap();
+        // No root key: the refusal says where it is found.
+        let no_root = format!("{:#}", args.resolve().unwrap_err());
+        assert!(no_root.contains("root.pub"), "{no_root}");
+        let root = nkeys::KeyPair::new_operator().public_key();
+        std::fs::write(data.join("creds/root.pub"), format!("{root}\n")).unwrap();
         let c = args.resolve().unwrap();
+        assert_eq!(c.root.as_str(), root);
         assert_eq!(c.nats_url, "nats://127.0.0.1:4999");
         assert_eq!(c.nkey_file.unwrap(), seed);
         let explicit = ConfigArgs {

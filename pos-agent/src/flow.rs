@@ -164,7 +164,7 @@ async fn wait_payment(
     tokio::pin!(deadline);
     loop {
         tokio::select! {
-            r = receipts.next_for(bill_id) => return match r {
+            r = receipts.next_for(agent, bill_id) => return match r {
                 Ok(r) => Waited::Receipt(r),
                 Err(e) => Waited::Ended(CloseReason::NotPaid, e),
             },

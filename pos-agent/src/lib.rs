@@ -25,8 +25,10 @@ pub mod wallet;
 /// Cancels a pairing or a wait for the receipt (re-exported for callers and tests).
 pub use tokio_util::sync::CancellationToken;
 
+use posfee_client::keydir::KeyDirectory;
 use posfee_client::Clock;
-use posfee_schemas::ids::TerminalId;
+use posfee_schemas::ids::{BillId, TerminalId};
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,6 +46,8 @@ pub struct Settings {
     pub receipt_wait: Duration,
     /// Time between presence heartbeats.
     pub heartbeat: Duration,
+    /// The root the ledger's receipts are believed through.
+    pub root: posfee_schemas::trust::TrustRoot,
 }
 
 /// One terminal's connection to the bus.
@@ -52,15 +56,42 @@ pub struct Agent {
     pub client: async_nats::Client,
     pub settings: Settings,
     pub clock: Arc<dyn Clock>,
+    /// The key directory, asked through the query service, believed through the root.
+    pub keys: Arc<KeyDirectory>,
 }
 
 impl Agent {
     pub fn new(client: async_nats::Client, settings: Settings, clock: Arc<dyn Clock>) -> Agent {
+        let me = posfee_schemas::subjects::Identity::Terminal(settings.terminal.clone());
+        let keys = Arc::new(KeyDirectory::remote(&client, me, settings.root.clone()));
         Agent {
             client,
             settings,
             clock,
+            keys,
         }
+    }
+
+    /// The receipt inside `signed`, if the ledger signed it (through the root this kiosk
+    /// pins) for `bill` of this kiosk: only such a receipt is ever printed. A forgery is
+    /// `BAD_SIGNATURE`; a directory that cannot be asked is `UNAVAILABLE` (the kiosk then
+    /// asks the ledger, and at worst says the outcome is not known yet).
+    pub async fn believe(&self, signed: &SignedReceipt, bill: BillId) -> Result<Receipt> {
+        let receipt = self
+            .keys
+            .verify_receipt(&signed.0)
+            .await
+            .map_err(|e| e.into_wire("the receipt"))?;
+        if receipt.bill_id != bill || &receipt.terminal != self.terminal() {
+            return Err(WireError::new(
+                ErrorCode::BadSignature,
+                format!(
+                    "the receipt is for bill {} at {}, not this kiosk's bill {bill}",
+                    receipt.bill_id, receipt.terminal
+                ),
+            ));
+        }
+        Ok(receipt)
     }
 
     pub fn terminal(&self) -> &TerminalId {

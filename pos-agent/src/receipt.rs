@@ -1,11 +1,12 @@
 //! Receipts for this terminal (`posfee.receipt.<terminal>`), sent by the ledger once a payment
 //! settled. The kiosk subscribes before it opens a pairing, so a fast payment cannot settle
-//! before the kiosk listens.
+//! before the kiosk listens. A receipt counts only if the ledger signed it
+//! ([`Agent::believe`]): one published by anyone else is never printed.
 
 use crate::Agent;
 use futures::StreamExt;
 use posfee_schemas::ids::BillId;
-use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::subjects;
 
 pub struct ReceiptWatch {
@@ -23,8 +24,9 @@ impl ReceiptWatch {
     }
 
     /// The receipt of `bill`, skipping receipts of other bills (another payment at this kiosk
-    /// finishing late) and anything undecodable. Safe to drop and call again.
-    pub async fn next_for(&mut self, bill: BillId) -> crate::Result<Receipt> {
+    /// finishing late), anything undecodable and anything the ledger did not sign. Safe to
+    /// drop and call again.
+    pub async fn next_for(&mut self, agent: &Agent, bill: BillId) -> crate::Result<Receipt> {
         loop {
             let Some(msg) = self.sub.next().await else {
                 return Err(crate::unavailable(
@@ -32,10 +34,30 @@ impl ReceiptWatch {
                     "connection closed",
                 ));
             };
-            match posfee_schemas::decode::<Receipt>(&msg.payload) {
-                Ok(r) if r.bill_id == bill => return Ok(r),
-                Ok(r) => tracing::debug!(bill = %r.bill_id, "receipt of another bill"),
-                Err(e) => tracing::warn!(error = %e, "undecodable receipt ignored"),
+            let signed = match posfee_schemas::decode::<SignedReceipt>(&msg.payload) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "undecodable receipt ignored");
+                    continue;
+                }
+            };
+            match signed.peek() {
+                Ok(r) if r.bill_id == bill => {}
+                Ok(r) => {
+                    tracing::debug!(bill = %r.bill_id, "receipt of another bill");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "undecodable receipt ignored");
+                    continue;
+                }
+            }
+            match agent.believe(&signed, bill).await {
+                Ok(r) => return Ok(r),
+                Err(e) if e.code == posfee_schemas::ErrorCode::BadSignature => {
+                    tracing::warn!(error = %e, "forged receipt ignored");
+                }
+                Err(e) => return Err(e),
             }
         }
     }

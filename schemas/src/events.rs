@@ -166,6 +166,10 @@ pub struct PaymentSettled {
     pub payer: PayerHandle,
     pub amount: Money,
     pub settled_at: DateTime<Utc>,
+    /// The receipt as the ledger signed it: what paygate gives the phone when it learns the
+    /// settlement from this event. Absent from events written before contract 0.2.
+    #[serde(default)]
+    pub receipt: Option<Box<crate::ledger::SignedReceipt>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -363,6 +363,27 @@ impl EventId {
         name.extend_from_slice(subject);
         EventId(uuid::Uuid::new_v5(&EVENT_NAMESPACE, &name))
     }
+
+    /// The id of the event `kind` about `subject` written by a service, keyed with a secret
+    /// of that service's authority (`trust::Signer::derived_key`): the same fact always has
+    /// the same id whichever instance writes it, and nobody else can compute it, so nobody can
+    /// publish something else under that id first and have the stream drop the real event as
+    /// a duplicate. HMAC-SHA-256 of `kind`, one NUL and `subject`, its first 16 bytes as a
+    /// UUID of version 8.
+    pub fn keyed(key: &[u8; 32], kind: &str, subject: &[u8]) -> EventId {
+        use hmac::{Hmac, Mac};
+        let Ok(mut mac) = Hmac::<sha2::Sha256>::new_from_slice(key) else {
+            // HMAC takes a key of any length; this cannot fail.
+            return EventId::derived(kind, subject);
+        };
+        mac.update(kind.as_bytes());
+        mac.update(&[0]);
+        mac.update(subject);
+        let digest = mac.finalize().into_bytes();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        EventId(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,22 @@ impl Receipt {
     }
 }
 
+/// A receipt as the ledger signs it: a [`Signed`] envelope (purpose `receipt`, key id
+/// `ledger`, the ledger's authority) around a [`Receipt`]. On the wire it is the envelope
+/// itself. A kiosk prints it and a phone keeps it only once the signature verifies against
+/// the root (`docs/contract.md` section 6), so a receipt nobody paid for is never shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SignedReceipt(pub Signed);
+
+impl SignedReceipt {
+    /// The receipt inside, unchecked: for showing or matching what arrived before the
+    /// verdict, never for acting on it.
+    pub fn peek(&self) -> Result<Receipt, crate::DecodeError> {
+        self.0.peek()
+    }
+}
+
 /// `posfee.ledger.refund`: give back all or part of a settled payment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRequest {
@@ -122,9 +138,9 @@ pub struct CloseRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CloseReply {
     pub outcome: CloseOutcome,
-    /// `paid`: the receipt of the payment that settled the bill.
+    /// `paid`: the receipt of the payment that settled the bill, signed by the ledger.
     #[serde(default)]
-    pub receipt: Option<Receipt>,
+    pub receipt: Option<SignedReceipt>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -20,6 +20,7 @@ pub mod query;
 pub mod signed;
 pub mod subjects;
 pub mod terminal;
+pub mod trust;
 
 pub use codec::{decode, encode, DecodeError, MAX_PAYLOAD_BYTES};
 pub use error::{ErrorCode, WireError};

@@ -22,6 +22,14 @@ pub enum Purpose {
     DeviceRegister,
     /// A settlement notice from paygate to the ledger.
     Settlement,
+    /// A receipt, signed by the ledger's authority: what a kiosk prints and a phone keeps.
+    Receipt,
+    /// An authority's certificate, signed by the root ([`crate::trust`]).
+    Authority,
+    /// A key directory record, signed by an authority.
+    KeyRecord,
+    /// A writer's seal over a message it wrote on a stream (subject and payload).
+    Seal,
 }
 
 impl Purpose {
@@ -32,14 +40,31 @@ impl Purpose {
             Purpose::DevicePay => "device-pay",
             Purpose::DeviceRegister => "device-register",
             Purpose::Settlement => "settlement",
+            Purpose::Receipt => "receipt",
+            Purpose::Authority => "authority",
+            Purpose::KeyRecord => "key-record",
+            Purpose::Seal => "seal",
         }
     }
 
-    /// The purposes the key directory holds keys for, read back from their names.
+    /// What an authority's certificate must allow for it to sign with this purpose itself
+    /// ([`crate::trust::may`]); a key record's right is the purpose of the key it records,
+    /// which the caller checks.
+    pub fn authority_right(self) -> Option<&'static str> {
+        match self {
+            Purpose::Receipt => Some(crate::trust::may::RECEIPT),
+            Purpose::Seal => Some(crate::trust::may::SEAL),
+            _ => None,
+        }
+    }
+
+    /// What the key directory holds, read back from their names: bill and settlement keys
+    /// (as [`crate::trust::DirectoryEntry`]) and authorities' certificates.
     pub fn of_directory(name: &str) -> Option<Purpose> {
         match name {
             "bill" => Some(Purpose::Bill),
             "settlement" => Some(Purpose::Settlement),
+            "authority" => Some(Purpose::Authority),
             _ => None,
         }
     }
@@ -50,6 +75,10 @@ impl Purpose {
             Purpose::DevicePay => b"posfee/v1/device-pay\0",
             Purpose::DeviceRegister => b"posfee/v1/device-register\0",
             Purpose::Settlement => b"posfee/v1/settlement\0",
+            Purpose::Receipt => b"posfee/v1/receipt\0",
+            Purpose::Authority => b"posfee/v1/authority\0",
+            Purpose::KeyRecord => b"posfee/v1/key-record\0",
+            Purpose::Seal => b"posfee/v1/seal\0",
         }
     }
 }
@@ -80,6 +109,15 @@ pub enum SignError {
     },
     #[error("signed body: {0}")]
     Body(#[from] DecodeError),
+    /// A genuine authority signed something its certificate does not allow.
+    #[error("authority {authority} may not sign {purpose}")]
+    NotAllowed {
+        authority: String,
+        purpose: &'static str,
+    },
+    /// A directory entry whose record names another key or purpose than it is filed under.
+    #[error("the directory entry for {0} records another key")]
+    Mislabelled(KeyId),
 }
 
 fn message(purpose: Purpose, body: &[u8]) -> Vec<u8> {
@@ -163,10 +201,12 @@ impl PublicKeyRecord {
     }
 }
 
-/// `posfee.keys.get`: a phone asks the key directory for one key it has not met yet.
+/// `posfee.keys.get`: a phone or kiosk asks the key directory for one key it has not met
+/// yet. The answer is the [`crate::trust::DirectoryEntry`] of a bill or settlement key, or the
+/// certificate ([`Signed`]) of an authority.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyRequest {
-    /// `bill` or `settlement`.
+    /// `bill`, `settlement` or `authority`.
     pub purpose: String,
     pub key_id: KeyId,
 }

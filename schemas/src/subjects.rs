@@ -388,6 +388,22 @@ str_enum!(
 );
 
 impl EventKind {
+    /// The only role that writes events of this kind, and seals them: a reader believes an
+    /// event only with that role's seal (`trust::Seal`).
+    pub fn writer(self) -> Role {
+        match self {
+            EventKind::BillIssued => Role::FeeEngine,
+            EventKind::PairingJoined
+            | EventKind::PairingExpired
+            | EventKind::PairingCancelled
+            | EventKind::TerminalOnline
+            | EventKind::TerminalOffline => Role::Query,
+            EventKind::PaymentAuthorized | EventKind::PaymentVoided => Role::Paygate,
+            EventKind::PaymentSettled | EventKind::PaymentRefunded => Role::Ledger,
+            EventKind::AccountUpserted | EventKind::ReadingRecorded => Role::Importer,
+        }
+    }
+
     pub fn entity(self) -> &'static str {
         self.as_str().split('.').next().unwrap_or_default()
     }

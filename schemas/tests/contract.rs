@@ -430,6 +430,46 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             receipt: None,
         },
     );
+    // The key directory and the ledger's receipts, as a fixed root and its authorities make
+    // them.
+    let root_seed = nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::Operator, [0x21; 32])
+        .unwrap()
+        .seed()
+        .unwrap();
+    let root = posfee_schemas::trust::RootSigner::from_seed(&root_seed).unwrap();
+    let authority_key = ed25519_dalek::SigningKey::from_bytes(&[0x31; 32]);
+    let cert = root
+        .certify(
+            &KeyId::parse("ledger").unwrap(),
+            &authority_key.verifying_key(),
+            &["receipt", "seal"],
+            at(),
+        )
+        .unwrap();
+    let ledger = posfee_schemas::trust::Signer::new(authority_key, cert.clone()).unwrap();
+    round_trip("Authority", ledger.authority().clone());
+    round_trip("Signed", cert);
+    round_trip(
+        "DirectoryEntry",
+        ledger.entry(&posfee_schemas::signed::PublicKeyRecord {
+            key_id: KeyId::parse("city-water-1").unwrap(),
+            purpose: "bill".into(),
+            owner: "city-water".into(),
+            public_key: vec![7; 32],
+            published_at: at(),
+        }),
+    );
+    round_trip(
+        "SignedReceipt",
+        SignedReceipt(ledger.sign(Purpose::Receipt, &"a receipt")),
+    );
+    round_trip(
+        "CloseReply",
+        CloseReply {
+            outcome: CloseOutcome::Paid,
+            receipt: Some(SignedReceipt(ledger.sign(Purpose::Receipt, &"a receipt"))),
+        },
+    );
     round_trip(
         "BillOffer",
         BillOffer {
@@ -667,6 +707,12 @@ fn every_event_kind_round_trips_with_its_documented_body() {
                 payer,
                 amount: Money::cny(1),
                 settled_at: at(),
+                receipt: Some(Box::new(SignedReceipt(Signed::sign(
+                    Purpose::Receipt,
+                    &"a receipt",
+                    &KeyId::parse("ledger").unwrap(),
+                    &ed25519_dalek::SigningKey::from_bytes(&[3; 32]),
+                )))),
             }),
         ),
         (

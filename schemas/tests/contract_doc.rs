@@ -20,7 +20,7 @@ use common::{diag, hex_lines, parse, unhex};
 use ed25519_dalek::{Signer, SigningKey};
 use posfee_schemas::events::{Event, EventBody, PairingEnded};
 use posfee_schemas::fee::{Bill, BillIssueRequest, BillLine, IssuedBill, QuoteRequest};
-use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest, Receipt};
+use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest, Receipt, SignedReceipt};
 use posfee_schemas::pairing::{
     BillOffer, CloseReason, KioskNotice, PairCode, PairJoin, PairMode, PayerStep, PayerUpdate,
     PhoneChannel, WalletAnswer,
@@ -28,6 +28,7 @@ use posfee_schemas::pairing::{
 use posfee_schemas::paygate::{PayOrder, PayRequest, RegisterReply, RegisterRequest};
 use posfee_schemas::signed::{sign_detached, verify_with, PublicKeyRecord, Purpose, Signed};
 use posfee_schemas::subjects::{self, Identity};
+use posfee_schemas::trust::{may, RootSigner, Signer as Authority};
 use posfee_schemas::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -106,6 +107,26 @@ struct World {
     bill: Bill,
     issued: IssuedBill,
     payment_id: PaymentId,
+    /// The root every verifier pins, and the authorities it certified.
+    root: RootSigner,
+    fee_engine: Authority,
+    ledger: Authority,
+    query: Authority,
+    query_key: SigningKey,
+}
+
+/// An authority of `root` named `name`, its key from `seed`, certified at a fixed time.
+fn authority(root: &RootSigner, name: &str, seed: u8, rights: &[&str]) -> Authority {
+    let key = SigningKey::from_bytes(&[seed; 32]);
+    let cert = root
+        .certify(
+            &KeyId::parse(name).unwrap(),
+            &key.verifying_key(),
+            rights,
+            t("2026-11-25T06:00:00Z"),
+        )
+        .unwrap();
+    Authority::new(key, cert).unwrap()
 }
 
 fn world() -> World {
@@ -146,6 +167,14 @@ fn world() -> World {
         bill_id: bill.bill_id,
         signed: Signed::sign(Purpose::Bill, &bill, &bill_key_id, &bill_key),
     };
+    let root_seed = nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::Operator, [0x21; 32])
+        .unwrap()
+        .seed()
+        .unwrap();
+    let root = RootSigner::from_seed(&root_seed).unwrap();
+    let fee_engine = authority(&root, "fee-engine", 0x31, &[may::BILL, may::SEAL]);
+    let ledger = authority(&root, "ledger", 0x32, &[may::RECEIPT, may::SEAL]);
+    let query = authority(&root, "query", 0x33, &[may::SEAL]);
     World {
         terminal,
         bill_key,
@@ -157,6 +186,11 @@ fn world() -> World {
         bill,
         issued,
         payment_id: PaymentId(uuid("9a3f6c1e-7b2d-4e8f-a051-3c6d9e2f4b70")),
+        root,
+        fee_engine,
+        ledger,
+        query,
+        query_key: SigningKey::from_bytes(&[0x33; 32]),
     }
 }
 
@@ -245,12 +279,28 @@ fn code_text(mode: PairMode, presenter: &str, code: &PairCode) -> String {
 }
 
 /// Event ids: UUID version 5 in the namespace, of `kind`, NUL, the subject bytes.
-fn event_id(kind: &str, subject: &[u8]) -> uuid::Uuid {
-    let ns = uuid("5a0c90d1-2f4e-4b7a-8e61-d3c2b1a00002");
-    let mut name = kind.as_bytes().to_vec();
-    name.push(0);
-    name.extend_from_slice(subject);
-    uuid::Uuid::new_v5(&ns, &name)
+/// A service's keyed event id as section 12 describes it: HMAC-SHA-256 (RFC 2104, written out
+/// here from SHA-256) of `kind`, one NUL and `subject` under `key`, its first 16 bytes with the
+/// version nibble set to 8 and the variant bits to 10.
+fn keyed_event_id(key: &[u8; 32], kind: &str, subject: &[u8]) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    block[..32].copy_from_slice(key);
+    let pad = |b: u8| block.iter().map(|k| k ^ b).collect::<Vec<u8>>();
+    let mut inner = Sha256::new();
+    inner.update(pad(0x36));
+    inner.update(kind.as_bytes());
+    inner.update([0]);
+    inner.update(subject);
+    let mut outer = Sha256::new();
+    outer.update(pad(0x5c));
+    outer.update(inner.finalize());
+    let digest = outer.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&digest[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(b)
 }
 
 // --- the examples -----------------------------------------------------------------------------
@@ -284,6 +334,10 @@ fn examples() -> Examples {
         Purpose::DevicePay,
         Purpose::DeviceRegister,
         Purpose::Settlement,
+        Purpose::Receipt,
+        Purpose::Authority,
+        Purpose::KeyRecord,
+        Purpose::Seal,
     ] {
         let mut m = tag(p);
         m.extend_from_slice(probe);
@@ -381,24 +435,48 @@ fn examples() -> Examples {
             expires_at: t("2026-11-25T08:32:00Z"),
         }),
     );
+    let joined_bytes = ex.msg("event.pairing-joined", &joined);
+    let seal = w.query.seal(&joined.subject(), &joined_bytes);
+    // The seal as the document describes it: the query authority's signature over the
+    // tag, the subject, one NUL and the payload.
+    let mut sealed = tag(Purpose::Seal);
+    sealed.extend_from_slice(joined.subject().as_bytes());
+    sealed.push(0);
+    sealed.extend_from_slice(&joined_bytes);
+    assert_eq!(
+        seal.signature,
+        w.query_key.sign(&sealed).to_bytes().to_vec()
+    );
     ex.text(
         "event.pairing-joined.publish",
-        format!("{}\nNats-Msg-Id: {}", joined.subject(), joined.id),
+        format!(
+            "{}\nNats-Msg-Id: {}\nPosfee-Seal: {}",
+            joined.subject(),
+            joined.id,
+            seal.render()
+        ),
     );
-    ex.msg("event.pairing-joined", &joined);
-    let settled_id = EventId::derived("payment.settled", w.payment_id.0.as_bytes());
+    ex.msg("seal.query-authority", w.query.certificate());
+    // A service's event id: keyed with a secret of its authority.
+    let example_key = [0x44u8; 32];
+    let settled_id = EventId::keyed(&example_key, "payment.settled", w.payment_id.0.as_bytes());
     assert_eq!(
         settled_id.0,
-        event_id("payment.settled", w.payment_id.0.as_bytes())
+        keyed_event_id(&example_key, "payment.settled", w.payment_id.0.as_bytes())
     );
     let mut name = b"payment.settled\0".to_vec();
     name.extend_from_slice(w.payment_id.0.as_bytes());
     ex.text(
         "event-id.payment-settled",
-        format!("name: {}\nid:   {settled_id}", common::hex(&name)),
+        format!(
+            "key:  {}\nname: {}\nid:   {settled_id}",
+            common::hex(&example_key),
+            common::hex(&name)
+        ),
     );
 
     // The key directory.
+    ex.text("keydir.root", w.root.root().as_str());
     ex.msg(
         "keydir.get",
         &posfee_schemas::signed::KeyRequest {
@@ -406,15 +484,24 @@ fn examples() -> Examples {
             key_id: w.bill_key_id.clone(),
         },
     );
-    ex.msg(
-        "keydir.record",
-        &PublicKeyRecord {
-            key_id: w.bill_key_id.clone(),
-            purpose: "bill".into(),
-            owner: "city-water".into(),
-            public_key: w.bill_key.verifying_key().to_bytes().to_vec(),
-            published_at: t("2026-11-25T06:00:00.5Z"),
-        },
+    let record = PublicKeyRecord {
+        key_id: w.bill_key_id.clone(),
+        purpose: "bill".into(),
+        owner: "city-water".into(),
+        public_key: w.bill_key.verifying_key().to_bytes().to_vec(),
+        published_at: t("2026-11-25T06:00:00.5Z"),
+    };
+    ex.msg("keydir.record", &record);
+    ex.msg("keydir.authority", &w.fee_engine.authority().clone());
+    ex.msg("keydir.certificate", w.fee_engine.certificate());
+    let entry = w.fee_engine.entry(&record);
+    ex.msg("keydir.entry", &entry);
+    assert_eq!(
+        w.root
+            .root()
+            .key_record(&entry, Purpose::Bill, &w.bill_key_id)
+            .unwrap(),
+        record
     );
 
     // The phone pays.
@@ -459,7 +546,10 @@ fn examples() -> Examples {
         settled_at: t("2026-11-25T08:31:10.480213Z"),
         tenant_name_zh: w.bill.tenant_name_zh.clone(),
     };
-    ex.msg("receipt", &receipt);
+    ex.msg("receipt.body", &receipt);
+    let signed_receipt = SignedReceipt(w.ledger.sign(Purpose::Receipt, &receipt));
+    ex.msg("receipt", &signed_receipt);
+    ex.msg("receipt.ledger-authority", w.ledger.certificate());
     ex.msg(
         "update.not-paid",
         &PayerUpdate {
@@ -563,7 +653,7 @@ fn examples() -> Examples {
         "close.reply.paid",
         &CloseReply {
             outcome: CloseOutcome::Paid,
-            receipt: Some(receipt),
+            receipt: Some(signed_receipt),
         },
     );
     ex.text("close.notice.subject", subjects::wallet(&w.device, &notify));
@@ -677,14 +767,31 @@ fn the_documented_bytes_decode_and_verify() {
     let bytes = |name: &str| unhex(&found[&(name.to_string(), "hex".to_string())]);
     let w = world();
     let issued: IssuedBill = decode(&bytes("bill.issued")).unwrap();
+    // The bill's key, believed only through the root the document names.
+    let root = posfee_schemas::trust::TrustRoot::parse(
+        &found[&("keydir.root".to_string(), "text".to_string())],
+    )
+    .unwrap();
+    let entry: posfee_schemas::trust::DirectoryEntry = decode(&bytes("keydir.entry")).unwrap();
+    let record = root
+        .key_record(&entry, Purpose::Bill, &w.bill_key_id)
+        .unwrap();
+    assert_eq!(record.public_key, bytes("bill.public-key"));
     let mut ring = posfee_schemas::signed::KeyRing::new();
-    let key: [u8; 32] = bytes("bill.public-key").try_into().unwrap();
+    let key: [u8; 32] = record.public_key.as_slice().try_into().unwrap();
     ring.insert(
         w.bill_key_id.clone(),
         ed25519_dalek::VerifyingKey::from_bytes(&key).unwrap(),
     );
     let bill: Bill = issued.signed.verify(Purpose::Bill, &ring).unwrap();
     assert_eq!(bill, w.bill);
+    // The receipt, believed through the ledger's certificate from the same root.
+    let ledger = root
+        .authority(&decode(&bytes("receipt.ledger-authority")).unwrap())
+        .unwrap();
+    let receipt: SignedReceipt = decode(&bytes("receipt")).unwrap();
+    let body: Receipt = ledger.verify(Purpose::Receipt, &receipt.0).unwrap();
+    assert_eq!(body.bill_id, w.bill.bill_id);
     let pay: PayRequest = decode(&bytes("pay.request")).unwrap();
     let device: [u8; 32] = bytes("register.public-key").try_into().unwrap();
     let device = ed25519_dalek::VerifyingKey::from_bytes(&device).unwrap();

@@ -15,7 +15,7 @@ use posfee_operator::reconcile::reconcile;
 use posfee_paygate::app::SANDBOX_OPENING_BALANCE_FEN;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
-use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, Identity, Role};
@@ -165,7 +165,10 @@ impl Campaign {
             .map(|i| AccountNo::parse(format!("9-{i}")).unwrap())
             .collect();
         let importer = connect(&data, &url, Role::Importer).await;
-        fixtures::import_water_households(&importer, &accounts)
+        let signer = posfee_deploy::layout::DataDir::new(&data)
+            .signer(Role::Importer)
+            .unwrap();
+        fixtures::import_water_households(&importer, &signer, &accounts)
             .await
             .unwrap();
         // The phone makes its own key and enrols it, as every phone does.
@@ -290,7 +293,7 @@ impl Campaign {
             bill,
         };
         loop {
-            let r: Result<Receipt, CallError> = call(
+            let r: Result<SignedReceipt, CallError> = call(
                 &self.companion,
                 fixtures::pay_subject(&self.companion),
                 &req,
@@ -299,6 +302,7 @@ impl Campaign {
             .await;
             match r {
                 Ok(receipt) => {
+                    let receipt: Receipt = receipt.peek().unwrap();
                     assert_eq!(receipt.payment_id, order.payment_id);
                     return Ok(());
                 }

@@ -51,6 +51,11 @@ pub struct Cli {
     /// (<home>/bus.nk); the phone's device id is the key's fingerprint.
     #[arg(long, global = true, env = "POSFEE_NKEY_FILE")]
     pub nkey_file: Option<PathBuf>,
+    /// The system's root key (`O…`, or a file holding it), through which bills and receipts
+    /// are believed; pinned in the phone's home the first time [default: the one pinned, else
+    /// <data-dir>/creds/root.pub of the running system].
+    #[arg(long, global = true, env = "POSFEE_ROOT_KEY")]
+    pub root_key: Option<String>,
     /// JSON lines instead of text, for scripts: one object per step, the last one the result
     /// or how it ended.
     #[arg(long, global = true)]
@@ -103,23 +108,26 @@ pub async fn main(cli: Cli) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(json, &e),
     };
-    let connected = connect(&cli, &home).await;
+    let connected = match root(&cli, &home) {
+        Ok(root) => connect(&cli, &home).await.map(|c| (c, root)),
+        Err(e) => Err(e),
+    };
     if let Command::Receipts = cli.command {
         // Receipts are on the phone: they list without the system, which is only asked about
         // payments not confirmed yet.
         return match connected {
-            Ok((device, client)) => {
-                let c = Companion::new(client, device, home, Arc::new(SystemClock));
+            Ok(((device, client), root)) => {
+                let c = Companion::new(client, device, (home, root), Arc::new(SystemClock));
                 receipts::run(&c.home, Some(&c), json).await
             }
             Err(_) => receipts::run(&home, None, json).await,
         };
     }
-    let (device, client) = match connected {
+    let ((device, client), root) = match connected {
         Ok(c) => c,
         Err(e) => return fail(json, &e),
     };
-    let c = Companion::new(client.clone(), device, home, Arc::new(SystemClock));
+    let c = Companion::new(client.clone(), device, (home, root), Arc::new(SystemClock));
     let code = match cli.command {
         Command::Register(args) => register::run(&c, args, json).await,
         Command::Pay(args) => pay::run(&c, args, json).await,
@@ -156,6 +164,22 @@ async fn connect(cli: &Cli, home: &Home) -> crate::Result<(DeviceId, async_nats:
     .await
     .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))?;
     Ok((device, client))
+}
+
+/// The root this phone believes: the one pinned in its home, or the one it is given now
+/// (`--root-key`, else the running system's `<data-dir>/creds/root.pub`), then pinned.
+fn root(cli: &Cli, home: &Home) -> crate::Result<posfee_schemas::trust::TrustRoot> {
+    let given = cli
+        .root_key
+        .clone()
+        .or_else(|| {
+            let kept = cli.data_dir().join("creds").join("root.pub");
+            kept.exists().then(|| kept.to_string_lossy().to_string())
+        })
+        .map(|r| posfee_client::creds::read_root(&r))
+        .transpose()
+        .map_err(|e| WireError::new(ErrorCode::InvalidField, format!("root key: {e:#}")))?;
+    home.root(given)
 }
 
 /// The system's URL: `--nats-url`, else what `posfee up` recorded in the data dir.

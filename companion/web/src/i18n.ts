@@ -19,6 +19,9 @@ const en = {
   retry: "Try again",
   not_enrolled:
     "the system refused this phone's key (revoked, or the system is starting). The phone tries again by itself; a revoked phone needs a new key: clear this app's data.",
+  root_changed:
+    "this phone trusts another posfee system than the one this page belongs to; nothing from this one is believed. Use the app from the system you set it up with.",
+  no_root: "this page does not say which system it belongs to (no root key); ask the operator.",
   register_title: "Register once",
   register_intro:
     "Your name, national id and bank card go to the payment platform only, once. Kiosks never see them.",
@@ -108,6 +111,8 @@ const zh: Record<Key, string> = {
   offline: "未连接",
   retry: "重试",
   not_enrolled: "系统拒绝了本机密钥（已被吊销，或系统正在启动）。手机会自动重试；被吊销的手机需要新密钥：请清除本应用的数据。",
+  root_changed: "本机信任的是另一个缴费系统，不是本页面所属的系统；本系统的任何签名都不会被采信。请使用当初设置本机的系统的页面。",
+  no_root: "本页面没有说明所属系统（缺少根密钥），请联系运营方。",
   register_title: "一次注册",
   register_intro: "姓名、身份证号和银行卡只提交给支付平台一次，终端永远看不到。",
   name: "姓名",

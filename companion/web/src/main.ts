@@ -10,8 +10,8 @@ import { checkBankAccount, checkName, checkNationalId, register } from "./regist
 import { lineText, shareImage } from "./share.ts";
 import * as store from "./store.ts";
 import type { Receipt } from "./types.ts";
-import { KeyDirectory } from "./verify.ts";
-import { uuidText, WireError } from "./wire.ts";
+import { KeyDirectory, TrustRoot } from "./verify.ts";
+import { uuidText, wireError, WireError } from "./wire.ts";
 
 type Child = Node | string | null | undefined | false;
 function h(tag: string, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...kids: Child[]): HTMLElement {
@@ -592,15 +592,32 @@ async function receiptsScreen(): Promise<void> {
 
 // ---- start ----------------------------------------------------------------------------------
 
+/**
+ * The root this phone believes bills and receipts through: pinned the first time the app is
+ * given one, and a different one offered later is refused (contract section 6).
+ */
+async function pinnedRoot(offered: string | undefined): Promise<TrustRoot> {
+  const pinned = await store.rootKey();
+  if (pinned && offered && pinned !== offered) {
+    throw wireError("BAD_SIGNATURE", t("root_changed"));
+  }
+  const text = pinned ?? offered;
+  if (!text) throw wireError("INVALID_FIELD", t("no_root"));
+  const root = new TrustRoot(text);
+  if (!pinned) await store.saveRootKey(text);
+  return root;
+}
+
 async function start(quiet = false): Promise<void> {
   if (!quiet) {
     busState = "connecting";
     go(screen);
   }
   try {
-    const cfg = (await (await fetch("/config.json", { cache: "no-store" })).json()) as { ws_url: string };
+    const cfg = (await (await fetch("/config.json", { cache: "no-store" })).json()) as { ws_url: string; root_key?: string };
+    const root = await pinnedRoot(cfg.root_key);
     const bus = await connectPhone(cfg.ws_url);
-    phone = { nc: bus.nc, device: bus.device, keys: new KeyDirectory(bus.nc, "bill") };
+    phone = { nc: bus.nc, device: bus.device, keys: new KeyDirectory(bus.nc, root) };
     busState = "connected";
     void bus.nc.closed().then(() => {
       busState = "offline";

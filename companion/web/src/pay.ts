@@ -7,8 +7,8 @@ import type { PairCode } from "./ids.ts";
 import { newToken } from "./ids.ts";
 import { deviceKey, registered } from "./register.ts";
 import * as store from "./store.ts";
-import type { BillOffer, KioskNotice, PayerStep, PayerUpdate, PayOrder, PayRequest, Receipt, WalletAnswer } from "./types.ts";
-import { KeyDirectory, sign, verifyOffer, type VerifiedBill } from "./verify.ts";
+import type { BillOffer, KioskNotice, PayerStep, PayerUpdate, PayOrder, PayRequest, Receipt, Signed, WalletAnswer } from "./types.ts";
+import { KeyDirectory, sign, SignError, verifyOffer, type VerifiedBill } from "./verify.ts";
 import {
   asked,
   call,
@@ -338,10 +338,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Sends the stored order until the platform answers for good (`pay::send`). */
 export async function send(phone: Phone, req: PayRequest, order: PayOrder, deadlineMs = PAY_DEADLINE_MS): Promise<Receipt> {
   const deadline = Date.now() + deadlineMs;
-  let receipt: Receipt;
+  let signed: Signed;
   for (;;) {
     try {
-      receipt = await call<Receipt>(phone.nc, asked(phone.nc, "posfee.paygate.pay"), req, PAY_TIMEOUT_MS);
+      signed = await call<Signed>(phone.nc, asked(phone.nc, "posfee.paygate.pay"), req, PAY_TIMEOUT_MS);
       break;
     } catch (e) {
       if (e instanceof WireError && e.status < 500) {
@@ -356,6 +356,17 @@ export async function send(phone: Phone, req: PayRequest, order: PayOrder, deadl
       }
       await sleep(PAY_RETRY_MS);
     }
+  }
+  // Kept only as the ledger signed it (contract section 8, "Believe a receipt").
+  let receipt: Receipt;
+  try {
+    receipt = await phone.keys.verifyReceipt(signed);
+  } catch (e) {
+    if (e instanceof SignError) throw wireError("BAD_SIGNATURE", `the receipt is not signed by the ledger: ${e.message}`);
+    throw wireError(
+      "OUTCOME_UNKNOWN",
+      `payment ${uuidText(order.payment_id)} is not confirmed yet; it will be completed or released on its own, and the receipts screen will show which`,
+    );
   }
   if (!sameBytes(receipt.payment_id, order.payment_id) || !sameBytes(receipt.bill_id, order.bill_id)) {
     throw wireError(

@@ -41,6 +41,14 @@ export async function saveBusSeed(seed: string): Promise<void> {
   await set("bus-seed", seed, store());
 }
 
+/** The system's root key (`O…`), pinned the first time the app was given one. */
+export async function rootKey(): Promise<string | undefined> {
+  return get<string>("root-key", store());
+}
+export async function saveRootKey(key: string): Promise<void> {
+  await set("root-key", key, store());
+}
+
 /** Whether the key with this device id was enrolled from this phone. */
 export async function isEnrolled(device: string): Promise<boolean> {
   return (await get<boolean>(`enrolled:${device}`, store())) === true;

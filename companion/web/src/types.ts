@@ -130,6 +130,18 @@ export interface RegisterReply {
   balance: Money;
 }
 
+export interface Authority {
+  name: string;
+  public_key: Uint8Array;
+  may: string[];
+  issued_at: string;
+}
+
+export interface DirectoryEntry {
+  record: Signed;
+  authority: Signed;
+}
+
 export interface PublicKeyRecord {
   key_id: string;
   purpose: string;

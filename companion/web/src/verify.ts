@@ -3,9 +3,18 @@
 import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { asked, call, decode, encode, parseInstant, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
-import type { Bill, BillOffer, IssuedBill, PublicKeyRecord, Signed } from "./types.ts";
+import { fromPublic } from "@nats-io/nkeys";
+import type { Authority, Bill, BillOffer, DirectoryEntry, IssuedBill, PublicKeyRecord, Receipt, Signed } from "./types.ts";
 
-export type Purpose = "bill" | "device-pay" | "device-register" | "settlement";
+export type Purpose =
+  | "bill"
+  | "device-pay"
+  | "device-register"
+  | "settlement"
+  | "receipt"
+  | "authority"
+  | "key-record"
+  | "seal";
 
 /** `"posfee/v1/" + purpose + "\0"`. */
 export function tag(purpose: Purpose): Uint8Array {
@@ -28,7 +37,9 @@ export function sign(purpose: Purpose, value: unknown, keyId: string, secretKey:
 
 export function verifyWith(publicKey: Uint8Array, purpose: Purpose, body: Uint8Array, signature: Uint8Array): boolean {
   return (
+    publicKey instanceof Uint8Array &&
     publicKey.length === 32 &&
+    signature instanceof Uint8Array &&
     signature.length === 64 &&
     nacl.sign.detached.verify(signedMessage(purpose, body), signature, publicKey)
   );
@@ -37,28 +48,79 @@ export function verifyWith(publicKey: Uint8Array, purpose: Purpose, body: Uint8A
 /** Where a phone looks a key up in the key directory (a phone has no JetStream rights). */
 export const KEYS_GET = "posfee.keys.get";
 
-/** A verifier's view of one purpose's keys, filled from the directory on demand (`KeyDirectory`). */
+/**
+ * The root every key is believed through (contract section 6): an operator public nkey
+ * (`O…`) this phone pinned the first time it was given one.
+ */
+export class TrustRoot {
+  private readonly key: ReturnType<typeof fromPublic>;
+  constructor(readonly text: string) {
+    if (!/^O[A-Z2-7]{55}$/.test(text)) throw new SignError(`${text} is not a root key (O…)`);
+    try {
+      this.key = fromPublic(text);
+    } catch {
+      throw new SignError(`${text} is not a root key (O…)`);
+    }
+  }
+
+  /** An authority's certificate, if this root signed it (`TrustRoot::authority`). */
+  authority(cert: Signed): Authority {
+    if (cert.key_id !== this.text) throw new SignError(`certified by ${cert.key_id}, not the pinned root`);
+    if (!(cert.signature instanceof Uint8Array) || !this.key.verify(signedMessage("authority", cert.body), cert.signature)) {
+      throw new SignError("the certificate is not the root's");
+    }
+    return decodeSigned<Authority>(cert.body);
+  }
+
+  /** The record in a directory entry, if an authority of this root may vouch for it (`TrustRoot::key_record`). */
+  keyRecord(entry: DirectoryEntry, purpose: Purpose, keyId: string): PublicKeyRecord {
+    const authority = this.authority(entry.authority);
+    if (!authority.may.includes(purpose)) throw new SignError(`authority ${authority.name} may not certify ${purpose} keys`);
+    const record = authorityVerifies<PublicKeyRecord>(authority, "key-record", entry.record);
+    if (record.purpose !== purpose || record.key_id !== keyId) throw new SignError(`the directory entry for ${keyId} records another key`);
+    return record;
+  }
+}
+
+/** What `authority` signed for `purpose`, which its certificate must allow (`Authority::verify`). */
+export function authorityVerifies<T>(authority: Authority, purpose: Purpose, signed: Signed): T {
+  if (signed.key_id !== authority.name) throw new SignError(`signed by ${signed.key_id}, not ${authority.name}`);
+  if ((purpose === "receipt" || purpose === "seal") && !authority.may.includes(purpose)) {
+    throw new SignError(`authority ${authority.name} may not sign ${purpose}`);
+  }
+  if (!verifyWith(authority.public_key, purpose, signed.body, signed.signature)) {
+    throw new SignError("signature does not verify");
+  }
+  return decodeSigned<T>(signed.body);
+}
+
+function decodeSigned<T>(body: Uint8Array): T {
+  try {
+    return decode<T>(body);
+  } catch (e) {
+    throw new SignError(`signed body: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * A verifier's view of the key directory (`KeyDirectory`): every entry believed through the
+ * pinned root, whoever wrote it into the bucket, and kept once verified.
+ */
 export class KeyDirectory {
-  private ring = new Map<string, { key: Uint8Array; owner: string }>();
+  private keys = new Map<string, { key: Uint8Array; owner: string }>();
+  private authorities = new Map<string, Authority>();
   constructor(
     private nc: NatsConnection,
-    private purpose: Purpose,
+    readonly root: TrustRoot,
   ) {}
 
-  /** Verifies `signed`, decodes its body, and checks the key belongs to `owner(body)`. */
-  async verifyOwned<T>(signed: Signed, owner: (body: T) => string): Promise<T> {
-    if (!this.ring.has(signed.key_id)) await this.fetch(signed.key_id);
-    const entry = this.ring.get(signed.key_id);
-    if (!entry) throw new SignError(`signed by unknown key ${signed.key_id}`);
-    if (!verifyWith(entry.key, this.purpose, signed.body, signed.signature)) {
+  /** Verifies `signed` with a `purpose` key, decodes its body, and checks the key belongs to `owner(body)`. */
+  async verifyOwned<T>(purpose: Purpose, signed: Signed, owner: (body: T) => string): Promise<T> {
+    const entry = await this.key(purpose, signed.key_id);
+    if (!verifyWith(entry.key, purpose, signed.body, signed.signature)) {
       throw new SignError("signature does not verify");
     }
-    let body: T;
-    try {
-      body = decode<T>(signed.body);
-    } catch (e) {
-      throw new SignError(`signed body: ${(e as Error).message}`);
-    }
+    const body = decodeSigned<T>(signed.body);
     const claimed = owner(body);
     if (entry.owner !== claimed) {
       throw new SignError(`signed with key ${signed.key_id} of ${entry.owner}, not of ${claimed}`);
@@ -67,27 +129,47 @@ export class KeyDirectory {
   }
 
   async verifyBill(signed: Signed): Promise<Bill> {
-    return this.verifyOwned<Bill>(signed, (b) => b.tenant);
+    return this.verifyOwned<Bill>("bill", signed, (b) => b.tenant);
   }
 
-  private async fetch(keyId: string): Promise<void> {
-    let record: PublicKeyRecord;
+  /** A receipt, if the ledger's authority signed it (`KeyDirectory::verify_receipt`). */
+  async verifyReceipt(signed: Signed): Promise<Receipt> {
+    if (signed.key_id !== "ledger") throw new SignError(`a receipt signed by ${signed.key_id}, not the ledger`);
+    return authorityVerifies<Receipt>(await this.authority("ledger"), "receipt", signed);
+  }
+
+  async authority(name: string): Promise<Authority> {
+    const known = this.authorities.get(name);
+    if (known) return known;
+    const authority = this.root.authority(await this.lookup<Signed>("authority", name));
+    if (authority.name !== name) throw new SignError(`the certificate of ${name} names ${authority.name}`);
+    this.authorities.set(name, authority);
+    return authority;
+  }
+
+  private async key(purpose: Purpose, keyId: string): Promise<{ key: Uint8Array; owner: string }> {
+    const at = `${purpose}.${keyId}`;
+    const known = this.keys.get(at);
+    if (known) return known;
+    const record = this.root.keyRecord(await this.lookup<DirectoryEntry>(purpose, keyId), purpose, keyId);
+    if (!(record.public_key instanceof Uint8Array) || record.public_key.length !== 32) {
+      throw new DirectoryError(`key ${keyId} is not 32 bytes`);
+    }
+    const entry = { key: record.public_key, owner: record.owner };
+    this.keys.set(at, entry);
+    return entry;
+  }
+
+  private async lookup<T>(purpose: Purpose, keyId: string): Promise<T> {
     try {
-      record = await call<PublicKeyRecord>(this.nc, asked(this.nc, KEYS_GET), { purpose: this.purpose, key_id: keyId }, 5000);
+      return await call<T>(this.nc, asked(this.nc, KEYS_GET), { purpose, key_id: keyId }, 5000);
     } catch (e) {
       // The directory answers an unknown key with BAD_SIGNATURE: nothing signed with it is trusted.
-      if (e instanceof WireError && e.code === "BAD_SIGNATURE") {
+      if (e instanceof WireError && (e.code === "BAD_SIGNATURE" || e.code === "BAD_REQUEST")) {
         throw new SignError(`signed by unknown key ${keyId}`);
       }
       throw new DirectoryError(String((e as Error).message ?? e));
     }
-    if (!(record.public_key instanceof Uint8Array) || record.public_key.length !== 32) {
-      throw new DirectoryError(`key ${keyId} is not 32 bytes`);
-    }
-    if (record.purpose !== this.purpose || record.key_id !== keyId) {
-      throw new DirectoryError(`directory entry for ${keyId} is mislabelled`);
-    }
-    this.ring.set(keyId, { key: record.public_key, owner: record.owner });
   }
 }
 

@@ -188,7 +188,14 @@ async function main() {
   });
   page = await browser.newPage();
   await page.setViewport({ width: 360, height: 740, deviceScaleFactor: 1, isMobile: true, hasTouch: true });
-  page.on("console", (m) => fs.appendFileSync(path.join(out, "console.log"), `${m.type()}: ${m.text()}\n`));
+  page.on("console", (m) => {
+    fs.appendFileSync(path.join(out, "console.log"), `${m.type()}: ${m.text()}\n`);
+    // The app runs under the strict policy posfee up serves it with: anything it blocks is a bug.
+    if (/Content Security Policy|Refused to (load|execute|apply|connect|frame)/i.test(m.text())) {
+      failures++;
+      log(`FAIL blocked by the Content-Security-Policy: ${m.text()}`);
+    }
+  });
   page.on("pageerror", (e) => {
     failures++;
     log(`FAIL page error: ${e.message}`);
@@ -204,7 +211,12 @@ async function main() {
   const text = (sel) => page.$eval(sel, (e) => e.textContent ?? "");
   const busState = () => text('[data-testid="bus-state"]');
 
-  await page.goto(appUrl, { waitUntil: "networkidle0" });
+  const first = await page.goto(appUrl, { waitUntil: "networkidle0" });
+  const csp = first.headers()["content-security-policy"] ?? "";
+  check(
+    /default-src 'self'/.test(csp) && /script-src 'self'/.test(csp) && /frame-ancestors 'none'/.test(csp) && first.headers()["x-content-type-options"] === "nosniff",
+    `the app is served under a strict Content-Security-Policy and nosniff (${csp})`,
+  );
   await page.waitForFunction(() => !/Connecting/.test(document.querySelector('[data-testid="bus-state"]')?.textContent ?? ""), { timeout: STEP_MS });
   const publicKey = await text('[data-testid="public-key"]');
   check(/^U[A-Z2-7]{55}$/.test(publicKey), `the phone made its own bus key ${publicKey}`);

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import nacl from "tweetnacl";
-import { createUser } from "@nats-io/nkeys";
+import { createOperator, createUser } from "@nats-io/nkeys";
 import { crc16, deviceIdOfNkey, link, parseCode, typed, type PairCode } from "../src/ids.ts";
 import { checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
-import { KEYS_GET, KeyDirectory, sign, verifyOffer, verifyWith } from "../src/verify.ts";
+import { KEYS_GET, KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
 import { enrolProof } from "../src/enrol.ts";
 import { decode, encode, hex, kioskAsking, parseInstant, unhex, utf8, uuidParse } from "../src/wire.ts";
 import type { Profile } from "../src/store.ts";
@@ -154,32 +154,90 @@ test("instants as the contract writes and accepts them", () => {
   assert.ok(Number.isNaN(parseInstant("2026-11-25T08:30Z")));
 });
 
-test("an offer is checked as the CLI checks it: key from the directory, terminal, expiry", async () => {
-  const askedSubjects: string[] = [];
-  const fakeBus = {
+/** The contract's text block "```text NAME". */
+function text(name: string): string {
+  const start = doc.indexOf("```text " + name + "\n");
+  assert.ok(start >= 0, `no block ${name}`);
+  return doc.slice(start + 9 + name.length, doc.indexOf("```", start + 9)).trim();
+}
+
+/** A bus that answers key look-ups from `answers` (by "purpose.key_id") and records them. */
+function directoryBus(answers: Record<string, Uint8Array>, asked: string[]) {
+  return {
     options: { inboxPrefix: "_INBOX.device.phdhgg7aa5" },
-    request: async (subject: string) => {
-      askedSubjects.push(subject);
-      return { data: block("keydir.record"), headers: undefined };
+    request: async (subject: string, data: Uint8Array) => {
+      const req = decode<{ purpose: string; key_id: string }>(data);
+      asked.push(`${subject} ${req.purpose}.${req.key_id}`);
+      const answer = answers[`${req.purpose}.${req.key_id}`];
+      if (!answer) {
+        const h = new Map([
+          ["Nats-Service-Error-Code", ["401"]],
+          ["Nats-Service-Error", [`BAD_SIGNATURE: ${req.key_id} is not in the key directory`]],
+        ]);
+        return { data: new Uint8Array(0), headers: { get: (k: string) => h.get(k)?.[0] ?? "", has: (k: string) => h.has(k) } };
+      }
+      return { data: answer, headers: undefined };
     },
   };
-  const keys = new KeyDirectory(fakeBus as never, "bill");
+}
+
+test("an offer is checked as the CLI checks it: key from the directory through the root, terminal, expiry", async () => {
+  const asked: string[] = [];
+  const root = new TrustRoot(text("keydir.root"));
+  const keys = new KeyDirectory(directoryBus({ "bill.city-water-1": block("keydir.entry") }, asked) as never, root);
   const offer = decode<never>(block("pair.offer"));
   const during = new Date(Date.UTC(2026, 10, 25, 8, 31));
   const v = await verifyOffer(keys, offer, "kiosk-01", during);
   assert.equal(v.bill.account, "3-1-1202");
-  assert.deepEqual(askedSubjects, ["posfee.keys.get.device.phdhgg7aa5"]);
+  assert.deepEqual(asked, ["posfee.keys.get.device.phdhgg7aa5 bill.city-water-1"]);
   assert.equal(KEYS_GET, "posfee.keys.get");
   await assert.rejects(verifyOffer(keys, offer, "kiosk-02", during), { code: "FORBIDDEN" });
   await assert.rejects(verifyOffer(keys, offer, "kiosk-01", new Date(Date.UTC(2026, 10, 25, 9))), { code: "BILL_EXPIRED" });
-  assert.equal(askedSubjects.length, 1, "a key once fetched is kept");
-  // A directory entry of another purpose is refused.
-  const settlementKeys = new KeyDirectory(fakeBus as never, "settlement");
-  await assert.rejects(settlementKeys.verifyOwned(decode<never>(block("bill.issued")).signed, () => "city-water"));
+  assert.equal(asked.length, 1, "a key once verified is kept");
   // A forged signature is BAD_SIGNATURE.
   const forged = decode<{ bill: { signed: { signature: Uint8Array } } }>(block("pair.offer"));
   forged.bill.signed.signature[0] ^= 1;
   await assert.rejects(verifyOffer(keys, forged as never, "kiosk-01", during), { code: "BAD_SIGNATURE" });
+});
+
+test("a key record not signed through the pinned root is refused, wherever it was found", async () => {
+  const offer = decode<never>(block("pair.offer"));
+  const during = new Date(Date.UTC(2026, 10, 25, 8, 31));
+  // The same entry, believed through another root: refused.
+  const other = new TrustRoot(createOperator().getPublicKey());
+  const elsewhere = new KeyDirectory(directoryBus({ "bill.city-water-1": block("keydir.entry") }, []) as never, other);
+  await assert.rejects(verifyOffer(elsewhere, offer, "kiosk-01", during), { code: "BAD_SIGNATURE" });
+  // A bucket entry a forger wrote: the real key's record, signed by an authority of its own
+  // root. The pinned root refuses it.
+  const forger = createOperator();
+  const authorityKey = nacl.sign.keyPair.fromSeed(new Uint8Array(32).fill(0x77));
+  const authority = { name: "fee-engine", public_key: authorityKey.publicKey, may: ["bill", "seal"], issued_at: "2026-11-25T06:00:00Z" };
+  const certBody = encode(authority);
+  const cert = { body: certBody, key_id: forger.getPublicKey(), signature: forger.sign(signedMessage("authority", certBody)) };
+  const record = decode<Record<string, unknown>>(block("keydir.record"));
+  const entry = { record: sign("key-record", record, "fee-engine", authorityKey.secretKey), authority: cert };
+  const root = new TrustRoot(text("keydir.root"));
+  const forgedDir = new KeyDirectory(directoryBus({ "bill.city-water-1": encode(entry) }, []) as never, root);
+  await assert.rejects(verifyOffer(forgedDir, offer, "kiosk-01", during), { code: "BAD_SIGNATURE" });
+  // The genuine certificate with a record its authority did not sign: refused too.
+  const genuine = decode<{ record: { body: Uint8Array; key_id: string; signature: Uint8Array }; authority: unknown }>(block("keydir.entry"));
+  const swapped = { record: sign("key-record", record, "fee-engine", authorityKey.secretKey), authority: genuine.authority };
+  const swappedDir = new KeyDirectory(directoryBus({ "bill.city-water-1": encode(swapped) }, []) as never, root);
+  await assert.rejects(verifyOffer(swappedDir, offer, "kiosk-01", during), { code: "BAD_SIGNATURE" });
+});
+
+test("a receipt is kept only as the ledger signed it", async () => {
+  const root = new TrustRoot(text("keydir.root"));
+  const keys = new KeyDirectory(directoryBus({ "authority.ledger": block("receipt.ledger-authority") }, []) as never, root);
+  const signed = decode<{ body: Uint8Array; key_id: string; signature: Uint8Array }>(block("receipt"));
+  const receipt = await keys.verifyReceipt(signed);
+  assert.equal(receipt.account, "3-1-1202");
+  const tampered = { ...signed, body: signed.body.slice() };
+  tampered.body[tampered.body.length - 1] ^= 1;
+  await assert.rejects(keys.verifyReceipt(tampered), SignError);
+  // Signed by the fee-engine's authority, genuine but not the ledger: refused.
+  const byOther = { ...signed, key_id: "fee-engine" };
+  await assert.rejects(keys.verifyReceipt(byOther), SignError);
 });
 
 test("a phone answers only on a kiosk's pairing subject (contract section 1)", () => {

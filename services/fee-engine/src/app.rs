@@ -33,6 +33,8 @@ pub struct App {
     pub client: async_nats::Client,
     /// The stream sequence the view has applied.
     pub applied: watch::Receiver<u64>,
+    /// The key of this service's event ids (`EventId::keyed`).
+    pub event_key: [u8; 32],
 }
 
 impl App {

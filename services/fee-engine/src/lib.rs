@@ -9,13 +9,15 @@ pub mod store;
 
 use anyhow::Context;
 use app::App;
-use posfee_client::{keydir, Clock, Shutdown};
+use posfee_client::keydir::{self, KeyDirectory};
+use posfee_client::{Clock, Shutdown};
 use posfee_runtime::feed;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
+use posfee_runtime::trust::{Trust, EVENT_ID_LABEL};
 use posfee_schemas::signed::Purpose;
-use posfee_schemas::subjects::{self, EventKind, ServiceName};
+use posfee_schemas::subjects::{self, EventKind, Role, ServiceName};
 use posfee_store as rstore;
 use posfee_store::GroupCommit;
 use std::path::PathBuf;
@@ -33,6 +35,9 @@ pub struct Config {
     pub store_dir: PathBuf,
     /// Folder of tenants' rule files.
     pub rules_dir: PathBuf,
+    /// The root it believes and its authority (which certifies its tenants' keys and seals
+    /// its events).
+    pub trust: Trust,
 }
 
 impl Config {
@@ -93,14 +98,16 @@ pub async fn run(
     tracing::info!(tenants = tenants.len(), dir = %config.rules_dir.display(), "rules loaded");
     let keys = keys::TenantKeys::load_or_create(&config.keys_dir(), &tenants)
         .context("loading tenants' signing keys")?;
+    let signer = config.trust.signer(Role::FeeEngine)?;
     for (id, (tenant, key)) in keys.public_keys() {
-        keydir::publish(&client, Purpose::Bill, tenant.as_str(), id, key)
+        keydir::publish(&client, signer, Purpose::Bill, tenant.as_str(), id, key)
             .await
             .with_context(|| format!("publishing key {id} to the key directory"))?;
     }
     let db = rstore::open(&config.store_dir.join("db"))?;
     let store = store::Store::open(db.clone())?;
-    let outbox = Outbox::open(&db)?;
+    let outbox = Outbox::open(&db)?.sealed_by(signer);
+    let seals = Arc::new(KeyDirectory::open(&client, config.trust.root.clone()).await?);
     let (applied_tx, applied_rx) = tokio::sync::watch::channel(store.feed_seq()?);
 
     let feed_store = store.clone();
@@ -113,6 +120,7 @@ pub async fn run(
             store.feed_seq()?,
             applied_tx,
             shutdown.clone(),
+            seals,
             move |batch| feed_store.apply(batch),
         ),
     );
@@ -134,6 +142,7 @@ pub async fn run(
         commit: GroupCommit::start(&db),
         client: client.clone(),
         applied: applied_rx,
+        event_key: signer.derived_key(EVENT_ID_LABEL),
     });
     let (a, b) = (app.clone(), app.clone());
     let endpoints = Endpoints::new()

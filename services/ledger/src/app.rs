@@ -5,6 +5,9 @@ use posfee_client::keydir::KeyDirectory;
 use posfee_client::Clock;
 use posfee_runtime::journal::Journal;
 use posfee_runtime::outbox::Outbox;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
+use posfee_schemas::signed::Purpose;
+use posfee_schemas::trust::Signer;
 use std::sync::Arc;
 
 /// A settlement notice may arrive after the bill's expiry when paygate retries after a crash;
@@ -23,8 +26,23 @@ pub struct App {
     /// This instance's id: the entries it wrote, it publishes.
     pub me: u64,
     pub clock: Arc<dyn Clock>,
-    /// Paygate's settlement-notice keys.
-    pub settlement_keys: KeyDirectory,
-    /// The fee-engine's bill keys.
-    pub bill_keys: KeyDirectory,
+    /// The key directory: paygate's settlement-notice keys, the fee-engine's bill keys.
+    pub keys: KeyDirectory,
+    /// The ledger's authority: signs receipts, seals events.
+    pub signer: Signer,
+    /// The key of this service's event ids (`EventId::keyed`).
+    pub event_key: [u8; 32],
+}
+
+impl App {
+    /// `receipt` as the ledger signs it. The same receipt is signed to the same bytes every
+    /// time (ed25519 is deterministic), so an answer given again is the same answer.
+    pub fn signed(&self, receipt: &Receipt) -> SignedReceipt {
+        sign_receipt(&self.signer, receipt)
+    }
+}
+
+/// `receipt` signed by the ledger's authority.
+pub fn sign_receipt(signer: &Signer, receipt: &Receipt) -> SignedReceipt {
+    SignedReceipt(signer.sign(Purpose::Receipt, receipt))
 }

@@ -16,6 +16,7 @@ use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::{AccountNo, BillId, PaymentId, TenantId};
 use posfee_schemas::money::Fen;
+use posfee_schemas::trust::Signer;
 use posfee_schemas::{decode, encode, subjects};
 use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
@@ -67,7 +68,12 @@ pub fn settle_id(payment: PaymentId) -> String {
 type Tx = ConflictableTransactionError<String>;
 
 /// Applies a batch of entries, in order, in one transaction with the view's new position.
-pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> anyhow::Result<()> {
+pub fn apply(
+    store: &Store,
+    (outbox, signer): (&Outbox, &Signer),
+    me: u64,
+    batch: &Batch<Entry>,
+) -> anyhow::Result<()> {
     let mut prepared = Vec::with_capacity(batch.entries.len());
     for (_, entry) in &batch.entries {
         let staged = [outbox.next_key()?, outbox.next_key()?];
@@ -104,6 +110,7 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
                     periods,
                     refunds,
                     out,
+                    signer,
                 };
                 for (entry, legs, staged) in &prepared {
                     view.apply_one(me, entry, *staged)?;
@@ -124,6 +131,8 @@ struct View<'a> {
     periods: &'a TransactionalTree,
     refunds: &'a TransactionalTree,
     out: &'a TransactionalTree,
+    /// Signs the kiosk's receipt.
+    signer: &'a Signer,
 }
 
 impl View<'_> {
@@ -149,7 +158,7 @@ impl View<'_> {
                         self.out,
                         staged[1],
                         subjects::receipt(&r.terminal),
-                        encode(r),
+                        encode(&crate::app::sign_receipt(self.signer, r)),
                     )?;
                 }
             }

@@ -17,8 +17,8 @@ use posfee_runtime::journal::Journal;
 use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
-use posfee_schemas::signed::Purpose;
-use posfee_schemas::subjects::{self, LedgerOp, ServiceName};
+
+use posfee_schemas::subjects::{self, LedgerOp, Role, ServiceName};
 use posfee_store as rstore;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -33,6 +33,8 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 pub struct Config {
     /// This service's own sled store.
     pub store_dir: PathBuf,
+    /// The root it believes and its authority (which signs receipts and seals its events).
+    pub trust: posfee_runtime::Trust,
 }
 
 /// Runs the service until `shutdown`.
@@ -42,8 +44,9 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
+    let signer = config.trust.signer(Role::Ledger)?.clone();
     let db = rstore::open(&config.store_dir.join("db"))?;
-    let outbox = Outbox::of_journal(&db)?;
+    let outbox = Outbox::of_journal(&db)?.sealed_by(&signer);
     let store = store::Store::open(db.clone())?;
     let me = posfee_runtime::journal::instance_id(&db, &store.meta)?;
     let mut tasks = Tasks::new();
@@ -51,13 +54,13 @@ pub async fn run(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
-    let (view, out) = (store.clone(), outbox.clone());
+    let (view, out, sign) = (store.clone(), outbox.clone(), signer.clone());
     let journal = Journal::follow(
         &client,
         (subjects::LEDGER_JOURNAL, journal::subject),
         store.meta.clone(),
         (outbox.clone(), &mut tasks, shutdown.clone()),
-        move |batch| journal::apply(&view, &out, me, batch),
+        move |batch| journal::apply(&view, (&out, &sign), me, batch),
     )
     .await?;
     let app = Arc::new(App {
@@ -66,8 +69,9 @@ pub async fn run(
         journal,
         me,
         clock,
-        settlement_keys: KeyDirectory::open(&client, Purpose::Settlement).await?,
-        bill_keys: KeyDirectory::open(&client, Purpose::Bill).await?,
+        keys: KeyDirectory::open(&client, config.trust.root.clone()).await?,
+        event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
+        signer,
     });
     let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
     let endpoints = Endpoints::new()

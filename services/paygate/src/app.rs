@@ -49,7 +49,10 @@ pub struct App {
     pub commit: GroupCommit,
     pub clock: Arc<dyn Clock>,
     pub client: async_nats::Client,
-    pub bill_keys: KeyDirectory,
+    /// The key directory (the fee-engine's bill keys), believed through the root.
+    pub keys: KeyDirectory,
+    /// The key of this service's event ids (`EventId::keyed`).
+    pub event_key: [u8; 32],
     pub key_id: KeyId,
     pub key: SigningKey,
     /// One driver per payment at a time: a retried pay request waits for the first.
@@ -69,7 +72,7 @@ impl App {
         commit: GroupCommit,
         clock: Arc<dyn Clock>,
         client: async_nats::Client,
-        bill_keys: KeyDirectory,
+        (keys, event_key): (KeyDirectory, [u8; 32]),
         key_id: KeyId,
         key: SigningKey,
     ) -> App {
@@ -83,7 +86,8 @@ impl App {
             commit,
             clock,
             client,
-            bill_keys,
+            keys,
+            event_key,
             key_id,
             key,
             locks: Mutex::new(HashMap::new()),

@@ -193,6 +193,7 @@ mod tests {
             state: PaymentState::Authorized,
             authorized_at: at,
             receipt: None,
+            signed_receipt: None,
             refusal: None,
             refunded: Fen::ZERO,
         };
@@ -241,6 +242,7 @@ mod tests {
             balance: Fen::new(OPENING),
             held: Fen::ZERO,
             registered_at: c.payment.authorized_at,
+            device: None,
         };
         vec![
             Entry::Registered {
@@ -274,6 +276,7 @@ mod tests {
             payer: c.payer.clone(),
             amount,
             settled_at: c.payment.authorized_at + chrono::Duration::seconds(1),
+            receipt: None,
         }
     }
 

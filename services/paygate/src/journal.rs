@@ -16,7 +16,7 @@ use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::{Event, PaymentSettled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::{PayerHandle, PaymentId};
-use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::money::{Fen, MoneyError};
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, encode, subjects};
@@ -46,6 +46,9 @@ pub enum Entry {
     Captured {
         id: PaymentId,
         receipt: Receipt,
+        /// The receipt as the ledger signed it (absent before contract 0.2).
+        #[serde(default)]
+        signed: Option<SignedReceipt>,
     },
     Voided {
         id: PaymentId,
@@ -54,10 +57,7 @@ pub enum Entry {
         event: Event,
     },
     /// The ledger's refunded total for a payment, credited to the payer up to it.
-    Credited {
-        id: PaymentId,
-        total: Fen,
-    },
+    Credited { id: PaymentId, total: Fen },
 }
 
 /// The journal subject of a scope.
@@ -165,10 +165,15 @@ impl View<'_> {
                     Outbox::stage(self.out, staged, event)?;
                 }
             }
-            Entry::Captured { id, receipt } => {
+            Entry::Captured {
+                id,
+                receipt,
+                signed,
+            } => {
                 money.finish(id, |payment, payer| {
                     payment.state = PaymentState::Captured;
                     payment.receipt = Some(receipt.clone());
+                    payment.signed_receipt = signed.clone();
                     payer.held = payer.held.checked_sub(payment.amount.fen)?;
                     Ok(())
                 })?;
@@ -282,6 +287,7 @@ impl Payments<'_> {
         }
         payment.state = PaymentState::Captured;
         payment.receipt = Some(Receipt::of_bill(id, &bill, settled.settled_at));
+        payment.signed_receipt = settled.receipt.as_deref().cloned();
         payment.refusal = None;
         self.payments.insert(key, encode(&payment))?;
         self.pending.remove(key)?;

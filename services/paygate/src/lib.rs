@@ -21,7 +21,7 @@ use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
 use posfee_schemas::signed::Purpose;
-use posfee_schemas::subjects::{self, PaygateOp, ServiceName};
+use posfee_schemas::subjects::{self, PaygateOp, Role, ServiceName};
 use posfee_store as rstore;
 use posfee_store::GroupCommit;
 use std::path::PathBuf;
@@ -40,6 +40,9 @@ pub const KEY_PREFIX: &str = "paygate";
 pub struct Config {
     /// This service's own sled store; its signing keys live in its `keys/` folder.
     pub store_dir: PathBuf,
+    /// The root it believes and its authority (which certifies its settlement keys and seals
+    /// its events).
+    pub trust: posfee_runtime::Trust,
 }
 
 /// Runs the service until `shutdown`.
@@ -56,10 +59,13 @@ pub async fn run(
     // two instances never publish different keys under one id.
     let prefix = format!("{KEY_PREFIX}-{:08x}", me >> 32);
     let keys = keyfile::load_or_create(&config.store_dir.join("keys"), &prefix)?;
+    let signer = config.trust.signer(Role::Paygate)?;
     for (id, key) in &keys.all {
-        keydir::publish(&client, Purpose::Settlement, KEY_PREFIX, id, key).await?;
+        keydir::publish(&client, signer, Purpose::Settlement, KEY_PREFIX, id, key).await?;
     }
-    let outbox = Outbox::of_journal(&db)?;
+    let outbox = Outbox::of_journal(&db)?.sealed_by(signer);
+    let directory = KeyDirectory::open(&client, config.trust.root.clone()).await?;
+    let seals = Arc::new(KeyDirectory::open(&client, config.trust.root.clone()).await?);
     let mut tasks = Tasks::new();
     tasks.spawn(
         "outbox",
@@ -87,6 +93,7 @@ pub async fn run(
             store.feed_seq()?,
             applied,
             shutdown.clone(),
+            seals,
             move |batch| feed::apply(&feed_store, &captured, &wake, batch),
         ),
     );
@@ -98,7 +105,10 @@ pub async fn run(
         GroupCommit::start(&db),
         clock,
         client.clone(),
-        KeyDirectory::open(&client, Purpose::Bill).await?,
+        (
+            directory,
+            signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
+        ),
         keys.active_id,
         keys.active,
     ));

@@ -18,7 +18,7 @@ use crate::store::{Payer, Payment, Refusal};
 use posfee_client::{call, CallError};
 use posfee_schemas::events::{Event, EventBody, PaymentAuthorized, PaymentVoided};
 use posfee_schemas::ids::{EventId, PaymentId};
-use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
+use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice, SignedReceipt};
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, LedgerOp};
@@ -35,7 +35,7 @@ pub const RECOVERY_MIN_AGE_MS: i64 = 3_000;
 /// the caller, which drives it.
 pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<(), WireError> {
     let event = Event::new(
-        EventId::derived("payment.authorized", id.0.as_bytes()),
+        EventId::keyed(&app.event_key, "payment.authorized", id.0.as_bytes()),
         payment.authorized_at,
         EventBody::PaymentAuthorized(PaymentAuthorized {
             payment_id: id,
@@ -98,13 +98,14 @@ pub async fn drive(
     id: PaymentId,
     deadline_ms: u64,
     capture_wait: Duration,
-) -> Result<Receipt, WireError> {
+) -> Result<SignedReceipt, WireError> {
     let payment = load(app, id)?;
     match payment.state {
+        // Captured before the ledger signed receipts: asked again below, for its signature.
         PaymentState::Captured => {
-            return payment
-                .receipt
-                .ok_or_else(|| super_internal("captured payment without receipt"))
+            if let Some(r) = payment.signed_receipt {
+                return Ok(r);
+            }
         }
         PaymentState::Voided => return Err(refusal_error(payment.refusal.as_ref())),
         PaymentState::Authorized => {}
@@ -123,7 +124,7 @@ pub async fn drive(
     };
     let deadline = tokio::time::Instant::now() + Duration::from_millis(deadline_ms);
     loop {
-        let answer: Result<Receipt, CallError> = call(
+        let answer: Result<SignedReceipt, CallError> = call(
             &app.client,
             subjects::ledger(LedgerOp::Settle),
             &req,
@@ -175,7 +176,7 @@ fn refuses_for_good(code: ErrorCode) -> bool {
 }
 
 /// Drives the payment within the request's deadline.
-pub async fn drive_for_request(app: &App, id: PaymentId) -> Result<Receipt, WireError> {
+pub async fn drive_for_request(app: &App, id: PaymentId) -> Result<SignedReceipt, WireError> {
     let wait = Duration::from_millis(CAPTURE_WAIT_MS);
     drive(app, id, SETTLE_DEADLINE_MS, wait).await
 }
@@ -202,10 +203,20 @@ async fn captured_by_feed(app: &App, id: PaymentId, wait: Duration) -> Result<bo
 }
 
 /// Journals the capture: only when the ledger's event has not reached this view in time.
-async fn capture(app: &App, id: PaymentId, receipt: &Receipt) -> Result<(), WireError> {
+async fn capture(app: &App, id: PaymentId, signed: &SignedReceipt) -> Result<(), WireError> {
+    let receipt: Receipt = signed
+        .peek()
+        .map_err(|e| super_internal(format!("the ledger's receipt does not read: {e}")))?;
+    if receipt.payment_id != id {
+        return Err(super_internal(format!(
+            "the ledger answered payment {id} with the receipt of {}",
+            receipt.payment_id
+        )));
+    }
     finish(app, id, "capture", || Entry::Captured {
         id,
         receipt: receipt.clone(),
+        signed: Some(signed.clone()),
     })
     .await
 }
@@ -213,7 +224,7 @@ async fn capture(app: &App, id: PaymentId, receipt: &Receipt) -> Result<(), Wire
 async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError> {
     let payment = load(app, id)?;
     let event = Event::new(
-        EventId::derived("payment.voided", id.0.as_bytes()),
+        EventId::keyed(&app.event_key, "payment.voided", id.0.as_bytes()),
         app.clock.now(),
         EventBody::PaymentVoided(PaymentVoided {
             payment_id: id,

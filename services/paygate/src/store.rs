@@ -16,8 +16,8 @@
 
 use chrono::{DateTime, Utc};
 use posfee_schemas::fee::IssuedBill;
-use posfee_schemas::ids::{BillId, KeyId, PayerHandle, TerminalId};
-use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ids::{BillId, DeviceId, KeyId, PayerHandle, TerminalId};
+use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::paygate::{PaymentState, RegisterReply};
 use posfee_schemas::WireError;
@@ -42,6 +42,10 @@ pub struct Payer {
     /// Held by authorizations waiting for the ledger.
     pub held: Fen,
     pub registered_at: DateTime<Utc>,
+    /// The phone (bus identity) that registered: receipts of this payer's payments are
+    /// answered to it only. Absent for payers registered before it was kept.
+    #[serde(default)]
+    pub device: Option<DeviceId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -82,6 +86,10 @@ pub struct Payment {
     pub authorized_at: DateTime<Utc>,
     #[serde(default)]
     pub receipt: Option<Receipt>,
+    /// The receipt as the ledger signed it, what the phone is given; absent for payments
+    /// captured before contract 0.2 (the ledger is asked for it again).
+    #[serde(default)]
+    pub signed_receipt: Option<SignedReceipt>,
     #[serde(default)]
     pub refusal: Option<Refusal>,
     /// Refunds credited back to the payer.

@@ -22,6 +22,10 @@ pub struct App {
     /// The kiosks' presence bucket and the key directory, opened on first use.
     pub terminals: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
     pub keys: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
+    /// The query service's authority: seals the kiosks' events it writes.
+    pub signer: posfee_schemas::trust::Signer,
+    /// The key of this service's event ids (`EventId::keyed`).
+    pub event_key: [u8; 32],
 }
 
 impl App {

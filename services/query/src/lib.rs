@@ -11,7 +11,7 @@ use posfee_client::{Clock, Shutdown};
 use posfee_runtime::feed;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
-use posfee_schemas::subjects::{self, EventKind, QueryKind, ServiceName};
+use posfee_schemas::subjects::{self, EventKind, QueryKind, Role, ServiceName};
 use posfee_store as store;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +26,8 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 pub struct Config {
     /// This service's own folder; the view lives in `db/`.
     pub store_dir: PathBuf,
+    /// The root it believes and its authority (which seals the kiosks' events it writes).
+    pub trust: posfee_runtime::Trust,
 }
 
 /// The events the view is built from.
@@ -63,6 +65,10 @@ pub async fn run_reporting(
     shutdown: Shutdown,
     applied_tx: tokio::sync::watch::Sender<u64>,
 ) -> anyhow::Result<()> {
+    let signer = config.trust.signer(Role::Query)?.clone();
+    let seals = Arc::new(
+        posfee_client::keydir::KeyDirectory::open(&client, config.trust.root.clone()).await?,
+    );
     let db = store::open(&config.store_dir.join("db"))?;
     let view = view::View::open(db.clone())?;
     applied_tx.send_replace(view.feed_seq()?);
@@ -77,6 +83,7 @@ pub async fn run_reporting(
             view.feed_seq()?,
             applied_tx,
             shutdown.clone(),
+            seals,
             move |batch| feed_view.apply(batch),
         ),
     );
@@ -87,6 +94,8 @@ pub async fn run_reporting(
         applied: applied_rx,
         terminals: Default::default(),
         keys: Default::default(),
+        event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
+        signer,
     });
     let mut endpoints = Endpoints::new();
     for kind in QueryKind::ALL {

@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
         .start(Role::Query, posfee_query::SPEC.name)
         .await?;
     let config = posfee_query::Config {
+        trust: args.service.trust()?,
         store_dir: args.service.store_dir,
     };
     posfee_query::run(client, config, Arc::new(SystemClock), shutdown).await

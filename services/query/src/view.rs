@@ -312,6 +312,7 @@ mod tests {
             payer: PayerHandle::parse("p").unwrap(),
             amount: Money::cny(5),
             settled_at: at,
+            receipt: None,
         });
         let issued = EventBody::BillIssued(BillIssued {
             bill_id,

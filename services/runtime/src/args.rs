@@ -14,9 +14,33 @@ pub struct ServiceArgs {
     /// when it dies.
     #[arg(long)]
     pub exit_on_stdin_eof: bool,
+    /// The root key every signature is believed through (`O…`), or a file holding it
+    /// (`<data-dir>/creds/root.pub`).
+    #[arg(long, env = "POSFEE_ROOT_KEY")]
+    pub root_key: Option<String>,
+    /// This service's authority: its seed file (`<data-dir>/creds/authorities/<role>.nk`),
+    /// with its certificate from the root beside it (`<role>.cert`). Services that sign
+    /// (bills, settlement notices, receipts, the events they write) need one.
+    #[arg(long, env = "POSFEE_AUTHORITY_FILE")]
+    pub authority_file: Option<PathBuf>,
 }
 
 impl ServiceArgs {
+    /// The root to pin and this service's authority, read from the files named.
+    pub fn trust(&self) -> anyhow::Result<crate::Trust> {
+        let Some(root) = &self.root_key else {
+            anyhow::bail!(
+                "no root key: --root-key O… or a file holding it (<data-dir>/creds/root.pub)"
+            );
+        };
+        let root = posfee_client::creds::read_root(root)?;
+        let signer = match &self.authority_file {
+            Some(f) => Some(posfee_client::creds::read_signer(f)?),
+            None => None,
+        };
+        crate::Trust::new(root, signer)
+    }
+
     /// What every service binary does first: listen for the signals (and the launcher's
     /// stdin) that end it, then connect as its role.
     pub async fn start(

@@ -7,9 +7,13 @@
 
 use async_nats::jetstream::{self, consumer, stream::Stream};
 use futures::StreamExt;
+use posfee_client::keydir::KeyDirectory;
 use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
+use posfee_schemas::ids::KeyId;
 use posfee_schemas::subjects;
+use posfee_schemas::trust::SEAL_HEADER;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -29,12 +33,17 @@ pub struct Delivered {
 /// Applies events to the view and follows the stream until shutdown. `apply` gets each batch
 /// in order and must record the last sequence with its effects; it returns that sequence.
 /// `applied` publishes the sequence reached, for readers that want their own writes.
+///
+/// An event counts only with its writer's seal (`EventKind::writer`, checked through `seals`
+/// against the root): one published by anyone else, or changed since, is skipped, so a view
+/// never acts on an event because of where it was written.
 pub async fn follow<F>(
     client: async_nats::Client,
     filters: Vec<String>,
     last_seq: u64,
     applied: watch::Sender<u64>,
     shutdown: Shutdown,
+    seals: Arc<KeyDirectory>,
     mut apply: F,
 ) -> anyhow::Result<()>
 where
@@ -44,23 +53,50 @@ where
         stream: subjects::EVENTS_STREAM.to_string(),
         filters,
     };
-    follow_raw(client, from, last_seq, applied, shutdown, move |raw| {
-        let batch = raw
-            .into_iter()
-            .map(|m| Delivered {
-                seq: m.seq,
-                event: match Event::read_on(&m.subject, &m.payload) {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        tracing::warn!(seq = m.seq, error = %e, "undecodable or mislabelled event skipped");
-                        None
-                    }
-                },
-            })
-            .collect();
-        apply(batch)
-    })
+    follow_raw(
+        client,
+        from,
+        last_seq,
+        applied,
+        shutdown,
+        Some(seals),
+        move |raw| {
+            let batch = raw.into_iter().map(delivered).collect();
+            apply(batch)
+        },
+    )
     .await
+}
+
+/// A stored message read as an event, if it is one and its writer sealed it.
+fn delivered(m: Raw) -> Delivered {
+    let event = match Event::read_on(&m.subject, &m.payload) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(seq = m.seq, error = %e, "undecodable or mislabelled event skipped");
+            return Delivered {
+                seq: m.seq,
+                event: None,
+            };
+        }
+    };
+    let writer = event.kind().writer();
+    if m.sealed_by.as_ref().map(|a| a.as_str()) != Some(writer.as_str()) {
+        tracing::warn!(
+            seq = m.seq,
+            kind = %event.kind(),
+            sealed_by = ?m.sealed_by,
+            "event without its writer's seal ({writer}) skipped"
+        );
+        return Delivered {
+            seq: m.seq,
+            event: None,
+        };
+    }
+    Delivered {
+        seq: m.seq,
+        event: Some(event),
+    }
 }
 
 /// The stream a view follows, and which of its subjects.
@@ -74,15 +110,19 @@ pub struct Raw {
     pub seq: u64,
     pub subject: String,
     pub payload: bytes::Bytes,
+    /// The authority whose seal verified, when the feed checks seals.
+    pub sealed_by: Option<KeyId>,
 }
 
-/// [`follow`] for any stream, handing over the messages as stored.
+/// [`follow`] for any stream, handing over the messages as stored; with `seals`, each with
+/// the authority that sealed it, if one did.
 pub async fn follow_raw<F>(
     client: async_nats::Client,
     from: Source,
     mut last_seq: u64,
     applied: watch::Sender<u64>,
     shutdown: Shutdown,
+    seals: Option<Arc<KeyDirectory>>,
     mut apply: F,
 ) -> anyhow::Result<()>
 where
@@ -121,11 +161,27 @@ where
                         if seq <= last_seq {
                             continue;
                         }
-                        batch.push(Raw {
+                        let mut raw = Raw {
                             seq,
                             subject: m.subject.to_string(),
                             payload: m.payload.clone(),
-                        });
+                            sealed_by: None,
+                        };
+                        if let Some(seals) = &seals {
+                            let seal = m.headers.as_ref().and_then(|h| h.get(SEAL_HEADER));
+                            match seals
+                                .seal_of(&raw.subject, &raw.payload, seal.map(|v| v.as_str()))
+                                .await
+                            {
+                                Ok(by) => raw.sealed_by = by,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "cannot check seals; reopening");
+                                    failed = true;
+                                    break;
+                                }
+                            }
+                        }
+                        batch.push(raw);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "feed error; reopening");
@@ -133,6 +189,11 @@ where
                         break;
                     }
                 }
+            }
+            if failed {
+                // Nothing of a batch whose seals could not be checked is applied: it is
+                // read again from the last applied sequence.
+                batch.clear();
             }
             if !batch.is_empty() {
                 match apply(batch) {

@@ -75,6 +75,7 @@ impl Journal {
                 start,
                 applied_tx,
                 shutdown,
+                None,
                 move |raw| {
                     let batch = Batch::decode(raw);
                     apply(&batch)?;

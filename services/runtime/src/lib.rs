@@ -15,9 +15,11 @@ pub mod outbox;
 pub mod serve;
 pub mod tasks;
 pub mod telemetry;
+pub mod trust;
 
 pub use args::ServiceArgs;
 pub use serve::{decode_request, reply_err, reply_ok, Endpoints, Handled, ServiceSpec};
+pub use trust::Trust;
 
 /// Every service allocates with jemalloc rather than glibc's malloc: at saturation glibc's
 /// allocator (`_int_malloc`, `malloc_consolidate`, `unlink_chunk`, `free`) took a fifth of the

@@ -10,6 +10,7 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
+use posfee_schemas::trust::Signer;
 use posfee_schemas::{codec, decode};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
@@ -63,6 +64,9 @@ pub struct Outbox {
     /// (fsynced on a majority): a crash that loses one loses the view's record of applying
     /// the entry with it, in the same transaction, and the restarted view stages it again.
     flush_first: bool,
+    /// The service's authority, which seals every event it publishes ([`Signer::seal`]):
+    /// readers believe an event only with its writer's seal.
+    sealer: Option<Arc<Signer>>,
 }
 
 /// Committed keys remembered at most; past this, keys no longer in the outbox are dropped
@@ -91,7 +95,14 @@ impl Outbox {
             committed: Arc::new(std::sync::Mutex::new(HashSet::new())),
             left: Arc::new(Notify::new()),
             flush_first,
+            sealer: None,
         })
+    }
+
+    /// Seals every event it publishes with `signer`, the writing service's authority.
+    pub fn sealed_by(mut self, signer: &Signer) -> Outbox {
+        self.sealer = Some(Arc::new(signer.clone()));
+        self
     }
 
     /// The tree to include in a sled transaction that stages events.
@@ -305,10 +316,16 @@ impl Outbox {
                     continue;
                 }
             };
-            let msg = PublishMessage::build()
-                .payload(codec::encode(&event).into())
-                .message_id(event.id.to_string());
-            let ack = js.send_publish(event.subject(), msg).await?;
+            let (subject, msg) = match &self.sealer {
+                Some(sealer) => posfee_client::sealed::message(&event, sealer),
+                None => (
+                    event.subject(),
+                    PublishMessage::build()
+                        .message_id(event.id.to_string())
+                        .payload(codec::encode(&event).into()),
+                ),
+            };
+            let ack = js.send_publish(subject, msg).await?;
             in_flight.insert(key.clone());
             acks.push(Box::pin(async move {
                 (key, ack.await.map(|_| ()).map_err(|e| e.to_string()))

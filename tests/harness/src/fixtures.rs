@@ -82,13 +82,14 @@ pub fn water_household_events(account: &AccountNo) -> Vec<Event> {
 /// Publishes water households as the importer.
 pub async fn import_water_households(
     importer: &async_nats::Client,
+    signer: &posfee_schemas::trust::Signer,
     accounts: &[AccountNo],
 ) -> anyhow::Result<()> {
     let mut events = Vec::new();
     for a in accounts {
         events.extend(water_household_events(a));
     }
-    publish_events(importer, &events).await
+    publish_events(importer, signer, &events).await
 }
 
 /// A registered phone: the payer handle and the device key that signs its orders.

@@ -99,6 +99,7 @@ impl Harness {
         };
         let admin = h.connect(Role::Admin).await?;
         posfee_deploy::streams::ensure(&admin, 1).await?;
+        posfee_deploy::streams::publish_authorities(&admin, &h.data.creds()).await?;
         let mut h = h;
         // No kiosk, phone or clerk connects without the identity service: it answers the
         // server's auth callout.
@@ -117,6 +118,23 @@ impl Harness {
 
     pub fn creds(&self) -> &RoleCreds {
         &self.creds
+    }
+
+    /// `role`'s authority, which seals what that role writes. Test support: a harness
+    /// without it is broken.
+    #[allow(clippy::panic)]
+    pub fn signer(&self, role: Role) -> posfee_schemas::trust::Signer {
+        self.creds
+            .signer(role)
+            .unwrap_or_else(|e| panic!("the authority of {role}: {e:#}"))
+    }
+
+    /// The root this harness's system believes.
+    #[allow(clippy::panic)]
+    pub fn root(&self) -> posfee_schemas::trust::TrustRoot {
+        self.creds
+            .root()
+            .unwrap_or_else(|e| panic!("the root: {e:#}"))
     }
 
     /// Writes `<data-dir>/run/nats.url` and the rules folder as `posfee up` does, so the
@@ -200,6 +218,7 @@ impl Harness {
                 pairing_ttl,
                 receipt_wait: Duration::from_secs(10),
                 heartbeat: Duration::from_secs(1),
+                root: self.root(),
             },
             clock,
         ))
@@ -215,7 +234,10 @@ impl Harness {
         let home = posfee_companion::home::Home::open(home)
             .map_err(|e| anyhow::anyhow!("phone home: {e}"))?;
         Ok(posfee_companion::Companion::new(
-            client, device, home, clock,
+            client,
+            device,
+            (home, self.root()),
+            clock,
         ))
     }
 
@@ -286,6 +308,9 @@ impl Harness {
         let s = shutdown.clone();
         let clock = opts.clock.clone();
         let mut applied = None;
+        let trust = || -> anyhow::Result<posfee_runtime::Trust> {
+            posfee_runtime::Trust::new(self.creds.root()?, Some(self.creds.signer(role)?))
+        };
         let task = match name {
             ServiceName::Identity => {
                 let sys = bus::connect_system(
@@ -314,6 +339,7 @@ impl Harness {
                 posfee_fee_engine::Config {
                     store_dir,
                     rules_dir: opts.rules_dir.clone(),
+                    trust: trust()?,
                 },
                 clock,
                 s,
@@ -323,7 +349,10 @@ impl Harness {
                 applied = Some(rx);
                 tokio::spawn(posfee_query::run_reporting(
                     client,
-                    posfee_query::Config { store_dir },
+                    posfee_query::Config {
+                        store_dir,
+                        trust: trust()?,
+                    },
                     clock,
                     s,
                     tx,
@@ -331,13 +360,19 @@ impl Harness {
             }
             ServiceName::Ledger => tokio::spawn(posfee_ledger::run(
                 client,
-                posfee_ledger::Config { store_dir },
+                posfee_ledger::Config {
+                    store_dir,
+                    trust: trust()?,
+                },
                 clock,
                 s,
             )),
             ServiceName::Paygate => tokio::spawn(posfee_paygate::run(
                 client,
-                posfee_paygate::Config { store_dir },
+                posfee_paygate::Config {
+                    store_dir,
+                    trust: trust()?,
+                },
                 clock,
                 s,
             )),
@@ -481,19 +516,18 @@ impl Drop for Harness {
     }
 }
 
-/// Publishes events to the stream in order as `role` would, and returns once every one is
-/// stored (acknowledged).
+/// Publishes events to the stream in order as a role would, sealed by `signer` (that role's
+/// authority: [`Harness::signer`]), and returns once every one is stored (acknowledged).
 pub async fn publish_events(
     client: &async_nats::Client,
+    signer: &posfee_schemas::trust::Signer,
     events: &[posfee_schemas::events::Event],
 ) -> anyhow::Result<()> {
     let js = async_nats::jetstream::new(client.clone());
     let mut acks = Vec::with_capacity(events.len());
     for e in events {
-        let msg = async_nats::jetstream::message::PublishMessage::build()
-            .payload(posfee_schemas::encode(e).into())
-            .message_id(e.id.to_string());
-        acks.push(js.send_publish(e.subject(), msg).await?);
+        let (subject, msg) = posfee_client::sealed::message(e, signer);
+        acks.push(js.send_publish(subject, msg).await?);
     }
     for ack in acks {
         ack.await?;
@@ -561,4 +595,25 @@ pub fn sibling_binary(posfee: &str, name: &str) -> std::path::PathBuf {
 #[allow(clippy::panic)]
 pub fn asker(client: &async_nats::Client) -> Identity {
     posfee_client::bus::asker_of(client).unwrap_or_else(|e| panic!("{e:#}"))
+}
+
+/// Waits until `check` holds, asking again every 20 ms for up to [`CONDITION_TIMEOUT_MS`];
+/// fails the test with `what` if it never does. The one poll loop tests use for a condition
+/// the system reaches on its own (a view catching up, a connection closed).
+#[allow(clippy::panic)]
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(CONDITION_TIMEOUT_MS);
+    loop {
+        if check().await {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("not within {CONDITION_TIMEOUT_MS} ms: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

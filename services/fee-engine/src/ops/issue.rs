@@ -111,7 +111,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         paid: false,
     };
     let event = Event::new(
-        EventId::derived("bill.issued", bill.bill_id.0.as_bytes()),
+        EventId::keyed(&app.event_key, "bill.issued", bill.bill_id.0.as_bytes()),
         now,
         EventBody::BillIssued(BillIssued {
             bill_id: bill.bill_id,

@@ -21,7 +21,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: CloseRequest = decode_request(&msg.payload)?;
     record(Field::Bill, &req.bill.bill_id);
     let bill: Bill = app
-        .bill_keys
+        .keys
         .verify_bill(&req.bill.signed)
         .await
         .map_err(|e| super::signature("bill", e))?;
@@ -71,7 +71,7 @@ fn decided(app: &App, bill: &Bill) -> Result<Option<CloseReply>, WireError> {
         let settled: Settlement = decode(&raw).map_err(super::internal)?;
         return Ok(Some(CloseReply {
             outcome: CloseOutcome::Paid,
-            receipt: Some(settled.receipt),
+            receipt: Some(app.signed(&settled.receipt)),
         }));
     }
     if s.bills_closed.get(key).map_err(super::internal)?.is_some() {

@@ -130,7 +130,7 @@ fn refunded_entry(app: &App, req: &RefundRequest, fingerprint: &[u8]) -> Result<
     };
     let idem_key = req.idempotency_key.as_str().as_bytes();
     let event = Event::new(
-        EventId::derived("payment.refunded", idem_key),
+        EventId::keyed(&app.event_key, "payment.refunded", idem_key),
         now,
         EventBody::PaymentRefunded(PaymentRefunded {
             payment_id: req.payment_id,

@@ -18,6 +18,8 @@ use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::{BillId, EventId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
 use posfee_schemas::money::Fen;
+use posfee_schemas::signed::Purpose;
+use posfee_schemas::subjects::Role;
 use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
 
@@ -39,7 +41,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("notice.bill: {e}")))?;
     let scope = journal::scope(&claimed_bill.tenant, &claimed_bill.account);
     if let Some(done) = replay(&app, &claimed, &req.notice.body)? {
-        return reply_ok(&done);
+        return reply_ok(&app.signed(&done));
     }
     let entry = match admissible(&app, &req, &claimed_bill).await {
         Ok(entry) => entry,
@@ -48,7 +50,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Err(e) => {
             app.journal.settled_view(&scope).await?;
             return match replay(&app, &claimed, &req.notice.body)? {
-                Some(done) => reply_ok(&done),
+                Some(done) => reply_ok(&app.signed(&done)),
                 None => Err(e),
             };
         }
@@ -69,19 +71,19 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let settled = replay(&app, &claimed, &req.notice.body)?
         .ok_or_else(|| super::internal("a settlement the journal took is not in the view"))?;
     tracing::info!(payment = %settled.payment_id, bill = %settled.bill_id, amount = %settled.total, "settled");
-    reply_ok(&settled)
+    reply_ok(&app.signed(&settled))
 }
 
 /// The notice verified (paygate's signature, the fee-engine's on the bill inside) and within
 /// the rules that do not depend on the books: the entry that would settle it.
 async fn admissible(app: &App, req: &SettleRequest, claimed: &Bill) -> Result<Entry, WireError> {
     let notice: SettlementNotice = app
-        .settlement_keys
-        .verify(&req.notice)
+        .keys
+        .verify_owned(Purpose::Settlement, &req.notice, |_| Role::Paygate.as_str())
         .await
         .map_err(|e| super::signature("settlement notice", e))?;
     let bill: Bill = app
-        .bill_keys
+        .keys
         .verify_bill(&notice.bill.signed)
         .await
         .map_err(|e| super::signature("bill", e))?;
@@ -98,7 +100,11 @@ fn settled_entry(app: &App, notice: &SettlementNotice, bill: &Bill, body: &[u8])
     let now = app.clock.now();
     let receipt = Receipt::of_bill(notice.payment_id, bill, now);
     let event = Event::new(
-        EventId::derived("payment.settled", notice.payment_id.0.as_bytes()),
+        EventId::keyed(
+            &app.event_key,
+            "payment.settled",
+            notice.payment_id.0.as_bytes(),
+        ),
         now,
         EventBody::PaymentSettled(PaymentSettled {
             payment_id: notice.payment_id,
@@ -109,6 +115,7 @@ fn settled_entry(app: &App, notice: &SettlementNotice, bill: &Bill, body: &[u8])
             payer: notice.payer.clone(),
             amount: bill.total,
             settled_at: now,
+            receipt: Some(Box::new(app.signed(&receipt))),
         }),
     );
     let mut periods: Vec<Vec<u8>> = bill

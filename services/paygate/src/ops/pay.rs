@@ -16,11 +16,16 @@ use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentState};
 use posfee_schemas::signed::{verify_with, Purpose};
+use posfee_schemas::subjects::{Identity, Subject};
 use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: PayRequest = decode_request(&msg.payload)?;
+    let asker = match Subject::parse(&msg.subject) {
+        Ok(Subject::Paygate(_, Identity::Device(d))) => Some(d),
+        _ => None,
+    };
     record(Field::Bill, &req.bill.bill_id);
     record(Field::Caller, &req.order.key_id);
     let (handle, payer) = device_owner(&app, &req).await?;
@@ -47,7 +52,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         ));
     }
     let bill: Bill = app
-        .bill_keys
+        .keys
         .verify_bill(&req.bill.signed)
         .await
         .map_err(|e| match e {
@@ -94,10 +99,21 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                     format!("payment id {} was used for another order", order.payment_id),
                 ));
             }
+            // The receipt is the payer's: a copy of the order sent by another phone is not
+            // answered with it.
+            if payer.device.is_some() && payer.device != asker {
+                return Err(WireError::new(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "payment {} was made from another phone; its receipt is on that phone",
+                        order.payment_id
+                    ),
+                ));
+            }
             return match existing.state {
-                PaymentState::Captured => match existing.receipt {
+                PaymentState::Captured => match existing.signed_receipt {
                     Some(r) => reply_ok(&r),
-                    None => Err(super::internal("captured payment without receipt")),
+                    None => reply_ok(&drive_for_request(&app, order.payment_id).await?),
                 },
                 PaymentState::Voided => Err(refusal_error(existing.refusal.as_ref())),
                 PaymentState::Authorized => {
@@ -125,6 +141,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         state: PaymentState::Authorized,
         authorized_at: now,
         receipt: None,
+        signed_receipt: None,
         refusal: None,
         refunded: Fen::ZERO,
     };

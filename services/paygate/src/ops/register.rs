@@ -10,6 +10,7 @@ use posfee_runtime::serve::{decode_request, reply_ok, Handled};
 use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::paygate::{RegisterReply, RegisterRequest};
+use posfee_schemas::subjects::{Identity, Subject};
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use rand::RngCore;
 use std::sync::Arc;
@@ -51,6 +52,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             balance: Fen::new(SANDBOX_OPENING_BALANCE_FEN),
             held: Fen::ZERO,
             registered_at: app.clock.now(),
+            device: match Subject::parse(&msg.subject) {
+                Ok(Subject::Paygate(_, Identity::Device(d))) => Some(d),
+                _ => None,
+            },
         },
         idempotency_key: req.idempotency_key.as_str().to_string(),
         registration: Registration {

@@ -7,9 +7,10 @@
 use crate::app::App;
 use async_nats::jetstream;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
-use posfee_schemas::signed::{KeyRequest, PublicKeyRecord, Purpose};
+use posfee_schemas::signed::{KeyRequest, PublicKeyRecord, Purpose, Signed};
 use posfee_schemas::subjects::{self, Subject};
 use posfee_schemas::terminal::TerminalSeen;
+use posfee_schemas::trust::DirectoryEntry;
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,7 +68,10 @@ pub async fn seen(app: Arc<App>, msg: async_nats::Message) -> Handled {
 pub async fn key(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: KeyRequest = decode_request(&msg.payload)?;
     let Some(purpose) = Purpose::of_directory(&req.purpose) else {
-        return Err(WireError::field("purpose", "must be bill or settlement"));
+        return Err(WireError::field(
+            "purpose",
+            "must be bill, settlement or authority",
+        ));
     };
     let store = bucket(&app, &app.keys, subjects::KEYS_BUCKET).await?;
     let get = store.get(PublicKeyRecord::directory_key(purpose, &req.key_id));
@@ -76,23 +80,22 @@ pub async fn key(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(Err(e)) => return Err(unavailable("reading the key directory", e)),
         Err(_) => return Err(unavailable("reading the key directory", "timed out")),
     };
-    let Some(raw) = raw else {
-        return Err(WireError::new(
+    let unknown = || {
+        WireError::new(
             ErrorCode::BadSignature,
             format!(
-                "key {} is not in the key directory: the signature cannot be trusted",
-                req.key_id
-            ),
-        ));
-    };
-    let record: PublicKeyRecord = decode(&raw).map_err(|e| {
-        WireError::new(
-            ErrorCode::Internal,
-            format!(
-                "the directory's entry for {} is unreadable: {e}",
-                req.key_id
+                "{} {} is not in the key directory: the signature cannot be trusted",
+                req.purpose, req.key_id
             ),
         )
-    })?;
-    reply_ok(&record)
+    };
+    let Some(raw) = raw else {
+        return Err(unknown());
+    };
+    // Passed on as stored, for the asker to believe or not through the root it pins; what
+    // does not even read as a directory value is not answered at all.
+    match purpose {
+        Purpose::Authority => reply_ok(&decode::<Signed>(&raw).map_err(|_| unknown())?),
+        _ => reply_ok(&decode::<DirectoryEntry>(&raw).map_err(|_| unknown())?),
+    }
 }

@@ -3,12 +3,11 @@
 //!
 //! Only that kiosk may publish on its subject (the server's permissions), and the event must
 //! be about it: a kiosk can neither speak for another nor write anything else into the stream.
-//! The stored id is derived from the kiosk and its report id under a name no other event uses,
-//! so a retried report is stored once and no report can collide with (and so suppress) another
-//! event's de-duplication.
+//! The stored id is derived from the kiosk and its report id under this service's secret key
+//! (`EventId::keyed`), so a retried report is stored once and nobody can compute, and so
+//! pre-empt, another event's id. The service seals the event as its writer.
 
 use crate::app::App;
-use async_nats::jetstream::message::PublishMessage;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::ids::EventId;
@@ -52,7 +51,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     id_source.push(0);
     id_source.extend_from_slice(report.report_id.0.as_bytes());
     let event = Event::new(
-        EventId::derived("terminal.report", &id_source),
+        EventId::keyed(&app.event_key, "terminal.report", &id_source),
         report.at,
         report.body,
     );
@@ -62,11 +61,9 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
 
 async fn store(app: &App, event: &Event) -> Result<(), WireError> {
     let js = async_nats::jetstream::new(app.client.clone());
-    let msg = PublishMessage::build()
-        .payload(posfee_schemas::encode(event).into())
-        .message_id(event.id.to_string());
+    let (subject, msg) = posfee_client::sealed::message(event, &app.signer);
     let stored = async {
-        js.send_publish(event.subject(), msg)
+        js.send_publish(subject, msg)
             .await
             .map_err(|e| e.to_string())?
             .await

@@ -1,0 +1,500 @@
+//! Who vouches for a public key: one **root** key that every verifier pins, the **authorities**
+//! it certifies (one per signing service: the fee-engine, paygate, the ledger, the query
+//! service, the importer), and what each authority signs: the key directory's records of the
+//! keys that sign bills and settlement notices, the ledger's receipts, and the seals on the
+//! events a service writes.
+//!
+//! A record is believed because of who signed it, never because of where it was written:
+//! whoever manages to write into the key bucket or the event stream still cannot make a
+//! verifier accept a key, a receipt or an event that no authority of the root signed. The
+//! root's private half never leaves the operator (it signs the authorities' certificates at
+//! set-up and can then be kept offline); an authority's private half lives only with its
+//! service; kiosks and phones hold neither.
+
+use crate::codec::{decode, encode};
+use crate::ids::KeyId;
+use crate::signed::{sign_detached, verify_with, PublicKeyRecord, Purpose, SignError, Signed};
+use chrono::{DateTime, Utc};
+use ed25519_dalek::{SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// What an authority may vouch for or sign.
+pub mod may {
+    /// Certify bill-signing keys (the fee-engine's tenants' keys).
+    pub const BILL: &str = "bill";
+    /// Certify settlement-notice keys (paygate's).
+    pub const SETTLEMENT: &str = "settlement";
+    /// Sign receipts (the ledger).
+    pub const RECEIPT: &str = "receipt";
+    /// Seal the events and journal entries it writes.
+    pub const SEAL: &str = "seal";
+}
+
+/// An authority's certificate, signed by the root (purpose `authority`, key id = the root's
+/// public key): the service it belongs to, its public key and what it may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Authority {
+    /// The service role that holds it (`fee-engine`, `paygate`, `ledger`, `query`, `importer`);
+    /// what it signs carries this as its key id.
+    pub name: KeyId,
+    #[serde(with = "serde_bytes")]
+    pub public_key: Vec<u8>,
+    /// What it may do ([`may`]).
+    pub may: Vec<String>,
+    pub issued_at: DateTime<Utc>,
+}
+
+impl Authority {
+    pub fn allows(&self, what: &str) -> bool {
+        self.may.iter().any(|m| m == what)
+    }
+
+    fn key(&self) -> Result<VerifyingKey, SignError> {
+        let bytes: [u8; 32] = self
+            .public_key
+            .as_slice()
+            .try_into()
+            .map_err(|_| SignError::BadSignature)?;
+        VerifyingKey::from_bytes(&bytes).map_err(|_| SignError::BadSignature)
+    }
+
+    /// Verifies something this authority signed for `purpose`, which its certificate must
+    /// allow, and decodes it.
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        purpose: Purpose,
+        signed: &Signed,
+    ) -> Result<T, SignError> {
+        if signed.key_id != self.name {
+            return Err(SignError::UnknownKey(signed.key_id.clone()));
+        }
+        self.verify_detached(purpose, &signed.body, &signed.signature)?;
+        Ok(decode(&signed.body)?)
+    }
+
+    /// Checks a detached signature of this authority for `purpose` over `message`.
+    pub fn verify_detached(
+        &self,
+        purpose: Purpose,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<(), SignError> {
+        if let Some(right) = purpose.authority_right() {
+            if !self.allows(right) {
+                return Err(SignError::NotAllowed {
+                    authority: self.name.to_string(),
+                    purpose: purpose.as_str(),
+                });
+            }
+        }
+        verify_with(&self.key()?, purpose, message, signature)
+    }
+}
+
+/// A key directory entry (`POSFEE_KEYS`, key `<purpose>.<key id>`): the key's record signed by
+/// an authority, and that authority's certificate, so a verifier that pins the root needs
+/// nothing else to believe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryEntry {
+    /// A [`PublicKeyRecord`], signed by `authority` (purpose `key-record`).
+    pub record: Signed,
+    /// The authority's certificate, signed by the root (purpose `authority`).
+    pub authority: Signed,
+}
+
+/// Why a root key could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a posfee root key (an operator public nkey, 56 symbols starting with O)")]
+pub struct NotARoot(pub String);
+
+/// The root every verifier pins: the public half of the operator's root key, written as a
+/// NATS operator nkey (`O…`). It is the key id of every certificate it signs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TrustRoot {
+    text: String,
+    key: VerifyingKey,
+}
+
+impl fmt::Debug for TrustRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrustRoot({})", self.text)
+    }
+}
+
+impl fmt::Display for TrustRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl TrustRoot {
+    pub fn parse(text: &str) -> Result<TrustRoot, NotARoot> {
+        let text = text.trim();
+        let bad = || NotARoot(text.to_string());
+        if !text.starts_with('O') {
+            return Err(bad());
+        }
+        let (_, raw) = nkeys::from_public_key(text).map_err(|_| bad())?;
+        let key = VerifyingKey::from_bytes(&raw).map_err(|_| bad())?;
+        Ok(TrustRoot {
+            text: text.to_string(),
+            key,
+        })
+    }
+
+    /// The root's public key as it is pinned and shown.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The key id certificates carry: the root's public key.
+    pub fn key_id(&self) -> Result<KeyId, SignError> {
+        KeyId::parse(self.text.clone()).map_err(|_| SignError::BadSignature)
+    }
+
+    /// An authority's certificate, if this root signed it.
+    pub fn authority(&self, certificate: &Signed) -> Result<Authority, SignError> {
+        if certificate.key_id.as_str() != self.text {
+            return Err(SignError::UnknownKey(certificate.key_id.clone()));
+        }
+        verify_with(
+            &self.key,
+            Purpose::Authority,
+            &certificate.body,
+            &certificate.signature,
+        )?;
+        Ok(decode(&certificate.body)?)
+    }
+
+    /// The record in a directory entry, if an authority of this root that may certify
+    /// `purpose` keys signed it, and it is the record of `key_id` for `purpose`.
+    pub fn key_record(
+        &self,
+        entry: &DirectoryEntry,
+        purpose: Purpose,
+        key_id: &KeyId,
+    ) -> Result<PublicKeyRecord, SignError> {
+        let authority = self.authority(&entry.authority)?;
+        if !authority.allows(purpose.as_str()) {
+            return Err(SignError::NotAllowed {
+                authority: authority.name.to_string(),
+                purpose: purpose.as_str(),
+            });
+        }
+        let record: PublicKeyRecord = authority.verify(Purpose::KeyRecord, &entry.record)?;
+        if record.purpose != purpose.as_str() || &record.key_id != key_id {
+            return Err(SignError::Mislabelled(key_id.clone()));
+        }
+        Ok(record)
+    }
+}
+
+/// The root's private half: signs the authorities' certificates. Only the operator holds it.
+pub struct RootSigner {
+    root: TrustRoot,
+    key: SigningKey,
+}
+
+impl RootSigner {
+    /// From the root's seed as a NATS operator seed (`SO…`).
+    pub fn from_seed(seed: &str) -> Result<RootSigner, NotARoot> {
+        let bad = || NotARoot("the root seed".into());
+        let kp = nkeys::KeyPair::from_seed(seed.trim()).map_err(|_| bad())?;
+        let (_, raw) = nkeys::decode_seed(seed.trim()).map_err(|_| bad())?;
+        let root = TrustRoot::parse(&kp.public_key())?;
+        Ok(RootSigner {
+            root,
+            key: SigningKey::from_bytes(&raw),
+        })
+    }
+
+    pub fn root(&self) -> &TrustRoot {
+        &self.root
+    }
+
+    /// The certificate of an authority named `name` holding `public_key`.
+    pub fn certify(
+        &self,
+        name: &KeyId,
+        public_key: &VerifyingKey,
+        may: &[&str],
+        at: DateTime<Utc>,
+    ) -> Result<Signed, SignError> {
+        let authority = Authority {
+            name: name.clone(),
+            public_key: public_key.to_bytes().to_vec(),
+            may: may.iter().map(|m| m.to_string()).collect(),
+            issued_at: at,
+        };
+        Ok(Signed::sign(
+            Purpose::Authority,
+            &authority,
+            &self.root.key_id()?,
+            &self.key,
+        ))
+    }
+}
+
+/// An authority's private half with its certificate: what a signing service holds.
+#[derive(Clone)]
+pub struct Signer {
+    authority: Authority,
+    certificate: Signed,
+    key: SigningKey,
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signer({})", self.authority.name)
+    }
+}
+
+/// The name of the header that carries a seal ([`Seal`]).
+pub const SEAL_HEADER: &str = "Posfee-Seal";
+
+impl Signer {
+    /// `key` with its certificate, which must certify exactly this key.
+    pub fn new(key: SigningKey, certificate: Signed) -> Result<Signer, SignError> {
+        let authority: Authority = decode(&certificate.body)?;
+        if authority.public_key != key.verifying_key().to_bytes() {
+            return Err(SignError::BadSignature);
+        }
+        Ok(Signer {
+            authority,
+            certificate,
+            key,
+        })
+    }
+
+    pub fn name(&self) -> &KeyId {
+        &self.authority.name
+    }
+
+    pub fn authority(&self) -> &Authority {
+        &self.authority
+    }
+
+    /// The certificate, as the key directory keeps it under `authority.<name>`.
+    pub fn certificate(&self) -> &Signed {
+        &self.certificate
+    }
+
+    /// Signs `value` for `purpose` as this authority (receipts).
+    pub fn sign<T: Serialize>(&self, purpose: Purpose, value: &T) -> Signed {
+        Signed::sign(purpose, value, &self.authority.name, &self.key)
+    }
+
+    /// The directory entry of `record`.
+    pub fn entry(&self, record: &PublicKeyRecord) -> DirectoryEntry {
+        DirectoryEntry {
+            record: self.sign(Purpose::KeyRecord, record),
+            authority: self.certificate.clone(),
+        }
+    }
+
+    /// The seal of a message this authority writes on `subject`.
+    pub fn seal(&self, subject: &str, payload: &[u8]) -> Seal {
+        Seal {
+            authority: self.authority.name.clone(),
+            signature: sign_detached(&self.key, Purpose::Seal, &Seal::message(subject, payload)),
+        }
+    }
+
+    /// A key derived from this authority's private half for `label`: the same for every
+    /// instance holding the authority, unknown to anyone else (keyed event ids).
+    pub fn derived_key(&self, label: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"posfee/v1/derived\0");
+        h.update(label.as_bytes());
+        h.update([0]);
+        h.update(self.key.to_bytes());
+        h.finalize().into()
+    }
+}
+
+/// A writer's signature over one message on a stream: the header [`SEAL_HEADER`] with value
+/// `<authority name>:<signature as 128 lower-case hex digits>`, the signature (purpose `seal`)
+/// over the subject's bytes, one NUL and the payload exactly as published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seal {
+    pub authority: KeyId,
+    pub signature: Vec<u8>,
+}
+
+impl Seal {
+    fn message(subject: &str, payload: &[u8]) -> Vec<u8> {
+        let mut m = Vec::with_capacity(subject.len() + 1 + payload.len());
+        m.extend_from_slice(subject.as_bytes());
+        m.push(0);
+        m.extend_from_slice(payload);
+        m
+    }
+
+    /// The header value.
+    pub fn render(&self) -> String {
+        let mut out = format!("{}:", self.authority);
+        for b in &self.signature {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out
+    }
+
+    pub fn parse(value: &str) -> Result<Seal, SignError> {
+        let (name, hex) = value
+            .trim()
+            .split_once(':')
+            .ok_or(SignError::BadSignature)?;
+        let authority = KeyId::parse(name).map_err(|_| SignError::BadSignature)?;
+        if hex.len() != 128 || !hex.is_ascii() {
+            return Err(SignError::BadSignature);
+        }
+        let signature = (0..64)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .map_err(|_| SignError::BadSignature)?;
+        Ok(Seal {
+            authority,
+            signature,
+        })
+    }
+
+    /// Whether `authority` (already believed through the root) sealed `payload` on
+    /// `subject`.
+    pub fn check(
+        &self,
+        authority: &Authority,
+        subject: &str,
+        payload: &[u8],
+    ) -> Result<(), SignError> {
+        if authority.name != self.authority {
+            return Err(SignError::UnknownKey(self.authority.clone()));
+        }
+        authority.verify_detached(
+            Purpose::Seal,
+            &Seal::message(subject, payload),
+            &self.signature,
+        )
+    }
+}
+
+/// The encoded certificate, for files.
+pub fn encode_certificate(certificate: &Signed) -> Vec<u8> {
+    encode(certificate)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn root() -> RootSigner {
+        let kp = nkeys::KeyPair::new_operator();
+        RootSigner::from_seed(&kp.seed().unwrap()).unwrap()
+    }
+
+    fn authority(root: &RootSigner, name: &str, may: &[&str]) -> Signer {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let cert = root
+            .certify(
+                &KeyId::parse(name).unwrap(),
+                &key.verifying_key(),
+                may,
+                Utc::now(),
+            )
+            .unwrap();
+        Signer::new(key, cert).unwrap()
+    }
+
+    fn record(purpose: Purpose, id: &str) -> PublicKeyRecord {
+        PublicKeyRecord {
+            key_id: KeyId::parse(id).unwrap(),
+            purpose: purpose.as_str().into(),
+            owner: "city-water".into(),
+            public_key: vec![1; 32],
+            published_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn a_record_signed_by_a_certified_authority_is_believed() {
+        let r = root();
+        let fee = authority(&r, "fee-engine", &[may::BILL, may::SEAL]);
+        let entry = fee.entry(&record(Purpose::Bill, "city-water-1"));
+        let id = KeyId::parse("city-water-1").unwrap();
+        let got = r.root().key_record(&entry, Purpose::Bill, &id).unwrap();
+        assert_eq!(got.key_id, id);
+        // Another root does not believe it.
+        assert!(root()
+            .root()
+            .key_record(&entry, Purpose::Bill, &id)
+            .is_err());
+        // Asked as another purpose or key id, it is refused.
+        assert!(r
+            .root()
+            .key_record(&entry, Purpose::Settlement, &id)
+            .is_err());
+        let other = KeyId::parse("city-water-2").unwrap();
+        assert!(r.root().key_record(&entry, Purpose::Bill, &other).is_err());
+    }
+
+    #[test]
+    fn an_authority_vouches_only_for_what_its_certificate_allows() {
+        let r = root();
+        let query = authority(&r, "query", &[may::SEAL]);
+        let entry = query.entry(&record(Purpose::Bill, "city-water-1"));
+        let id = KeyId::parse("city-water-1").unwrap();
+        assert!(matches!(
+            r.root().key_record(&entry, Purpose::Bill, &id),
+            Err(SignError::NotAllowed { .. })
+        ));
+        let receipt = query.sign(Purpose::Receipt, &"paid");
+        assert!(query
+            .authority()
+            .verify::<String>(Purpose::Receipt, &receipt)
+            .is_err());
+    }
+
+    #[test]
+    fn a_record_or_certificate_changed_after_signing_is_refused() {
+        let r = root();
+        let fee = authority(&r, "fee-engine", &[may::BILL]);
+        let id = KeyId::parse("city-water-1").unwrap();
+        let mut entry = fee.entry(&record(Purpose::Bill, "city-water-1"));
+        let last = entry.record.body.len() - 1;
+        entry.record.body[last] ^= 1;
+        assert!(r.root().key_record(&entry, Purpose::Bill, &id).is_err());
+        let mut entry = fee.entry(&record(Purpose::Bill, "city-water-1"));
+        entry.authority.body[5] ^= 1;
+        assert!(r.root().key_record(&entry, Purpose::Bill, &id).is_err());
+    }
+
+    #[test]
+    fn a_seal_covers_subject_and_payload() {
+        let r = root();
+        let ledger = authority(&r, "ledger", &[may::SEAL, may::RECEIPT]);
+        let seal = ledger.seal("posfee.events.payment.settled", b"body");
+        let parsed = Seal::parse(&seal.render()).unwrap();
+        assert_eq!(parsed, seal);
+        let a = r.root().authority(ledger.certificate()).unwrap();
+        parsed
+            .check(&a, "posfee.events.payment.settled", b"body")
+            .unwrap();
+        assert!(parsed
+            .check(&a, "posfee.events.payment.settled", b"bodY")
+            .is_err());
+        assert!(parsed
+            .check(&a, "posfee.events.payment.voided", b"body")
+            .is_err());
+        assert!(Seal::parse("ledger:00").is_err());
+    }
+
+    #[test]
+    fn a_root_is_an_operator_nkey() {
+        let kp = nkeys::KeyPair::new_operator();
+        assert!(TrustRoot::parse(&kp.public_key()).is_ok());
+        assert!(TrustRoot::parse(&nkeys::KeyPair::new_user().public_key()).is_err());
+        assert!(TrustRoot::parse("Onot-a-key").is_err());
+    }
+}

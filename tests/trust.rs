@@ -1,0 +1,401 @@
+//! A record that money rests on is believed because of who signed it, never because of where
+//! it was written: a key record in the directory that the root's authorities did not sign, a
+//! receipt the ledger did not sign, a settlement notice signed with a key nobody certified,
+//! and an event id anyone could compute are all worth nothing, even when a forger has
+//! managed to write them where the real ones live: the forger here holds the service
+//! credentials that may write there (a leaked seed), never a service's authority.
+
+// Test code: a panic is a failed assertion.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::Utc;
+use ed25519_dalek::SigningKey;
+use posfee_client::{call, CallError, ManualClock};
+use posfee_companion::register::{self, Identity as Person};
+use posfee_companion::{verify, Companion};
+use posfee_harness::{fixtures, Harness, ServiceOptions};
+use posfee_pos_agent::receipt::ReceiptWatch;
+use posfee_schemas::events::EventBody;
+use posfee_schemas::fee::{Bill, IssuedBill, QuoteRequest};
+use posfee_schemas::ids::*;
+use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice, SignedReceipt};
+use posfee_schemas::money::{Fen, Money};
+use posfee_schemas::pairing::BillOffer;
+use posfee_schemas::paygate::{PayOrder, PayRequest};
+use posfee_schemas::signed::{PublicKeyRecord, Purpose, Signed};
+use posfee_schemas::subjects::{self, EventKind, Identity, LedgerOp, PaygateOp, Role};
+use posfee_schemas::trust::{may, RootSigner, Signer};
+use posfee_schemas::ErrorCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn account() -> AccountNo {
+    AccountNo::parse("3-1-1202").unwrap()
+}
+fn kiosk() -> TerminalId {
+    TerminalId::parse("kiosk-01").unwrap()
+}
+fn now() -> chrono::DateTime<Utc> {
+    fixtures::billing_now()
+}
+
+fn quote() -> QuoteRequest {
+    QuoteRequest {
+        tenant: fixtures::water(),
+        account: account(),
+        kinds: vec![],
+        as_of: None,
+        prepay_months: None,
+        top_up: None,
+    }
+}
+
+/// Every service, one household that owes 190.00 CNY, a kiosk and a registered phone.
+struct World {
+    h: Harness,
+    kiosk: posfee_pos_agent::Agent,
+    phone: Companion,
+    _home: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let mut h = Harness::start().await.unwrap();
+    let clock = ManualClock::new(now());
+    h.start_all(ServiceOptions {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let importer = h.connect(Role::Importer).await.unwrap();
+    fixtures::import_water_households(&importer, &h.signer(Role::Importer), &[account()])
+        .await
+        .unwrap();
+    let kiosk = h
+        .kiosk(&kiosk(), Duration::from_secs(60), Arc::new(clock.clone()))
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let phone = h.companion(home.path(), Arc::new(clock)).await.unwrap();
+    register::register(
+        &phone,
+        Person {
+            name: "王五".into(),
+            national_id: "110101199003071233".into(),
+            bank_account: "4111111111111111".into(),
+        },
+    )
+    .await
+    .unwrap();
+    World {
+        h,
+        kiosk,
+        phone,
+        _home: home,
+    }
+}
+
+/// A root of the forger's own, and an authority it certified under a genuine name.
+fn forged_authority(name: &str, rights: &[&str]) -> Signer {
+    let root = RootSigner::from_seed(&nkeys::KeyPair::new_operator().seed().unwrap()).unwrap();
+    certified(&root, name, rights)
+}
+
+fn certified(root: &RootSigner, name: &str, rights: &[&str]) -> Signer {
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let cert = root
+        .certify(
+            &KeyId::parse(name).unwrap(),
+            &key.verifying_key(),
+            rights,
+            now(),
+        )
+        .unwrap();
+    Signer::new(key, cert).unwrap()
+}
+
+/// Writes `value` into the key directory under `key` with the credential that may write
+/// there (the fee-engine's for `bill.*`, paygate's for `settlement.*`, the set-up's for
+/// `authority.*`): a forger holding a leaked service seed, but not the service's authority.
+async fn forge_directory(h: &Harness, key: &str, value: Vec<u8>) {
+    let role = match key.split('.').next() {
+        Some("bill") => Role::FeeEngine,
+        Some("settlement") => Role::Paygate,
+        _ => Role::Admin,
+    };
+    let writer = h.connect(role).await.unwrap();
+    let kv = async_nats::jetstream::new(writer)
+        .get_key_value(subjects::KEYS_BUCKET)
+        .await
+        .unwrap();
+    kv.put(key, value.into()).await.unwrap();
+}
+
+/// A key directory entry for `key`, signed by `authority`.
+fn entry(
+    authority: &Signer,
+    purpose: Purpose,
+    id: &KeyId,
+    owner: &str,
+    key: &SigningKey,
+) -> Vec<u8> {
+    let record = PublicKeyRecord {
+        key_id: id.clone(),
+        purpose: purpose.as_str().into(),
+        owner: owner.into(),
+        public_key: key.verifying_key().to_bytes().to_vec(),
+        published_at: now(),
+    };
+    posfee_schemas::encode(&authority.entry(&record))
+}
+
+/// The kiosk's genuine bill, and the same bill for 0.01 CNY signed with `key` under `id`.
+async fn genuine_and_cheap(w: &World, key: &SigningKey, id: &KeyId) -> (IssuedBill, IssuedBill) {
+    let shown = posfee_pos_agent::bill::issue(&w.kiosk, quote())
+        .await
+        .unwrap();
+    let mut bill: Bill = shown.issued.signed.peek().unwrap();
+    for line in &mut bill.lines {
+        line.amount = Fen::new(1);
+    }
+    bill.total = Money::cny(i64::try_from(bill.lines.len()).unwrap());
+    let cheap = IssuedBill {
+        bill_id: bill.bill_id,
+        signed: Signed::sign(Purpose::Bill, &bill, id, key),
+    };
+    (shown.issued, cheap)
+}
+
+fn offer(issued: &IssuedBill) -> BillOffer {
+    BillOffer {
+        terminal: kiosk(),
+        bill: issued.clone(),
+        pairing_expires_at: now() + chrono::Duration::seconds(60),
+        updates: None,
+    }
+}
+
+#[tokio::test]
+async fn a_bill_key_the_root_did_not_vouch_for_is_refused_by_the_phone_paygate_and_the_ledger() {
+    let w = world().await;
+    let forged_key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let forged_id = KeyId::parse("city-water-99").unwrap();
+    let (genuine, cheap) = genuine_and_cheap(&w, &forged_key, &forged_id).await;
+    // The probe can succeed: the genuine bill verifies on the phone.
+    let v = verify::offer(&w.phone, &offer(&genuine), &kiosk())
+        .await
+        .unwrap();
+    assert_eq!(v.bill.total, Money::cny(19000));
+
+    // The forger's key, in the directory under a root of its own: refused.
+    let outsider = forged_authority("fee-engine", &[may::BILL, may::SEAL]);
+    let key = format!("bill.{forged_id}");
+    forge_directory(
+        &w.h,
+        &key,
+        entry(
+            &outsider,
+            Purpose::Bill,
+            &forged_id,
+            "city-water",
+            &forged_key,
+        ),
+    )
+    .await;
+    let refused = verify::offer(&w.phone, &offer(&cheap), &kiosk())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::BadSignature, "{refused}");
+
+    // A genuine authority of the root that may not vouch for bills (the query service's,
+    // which only seals): refused too. A colluding service cannot mint bill keys.
+    let query = w.h.signer(Role::Query);
+    forge_directory(
+        &w.h,
+        &key,
+        entry(&query, Purpose::Bill, &forged_id, "city-water", &forged_key),
+    )
+    .await;
+    let refused = verify::offer(&w.phone, &offer(&cheap), &kiosk())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::BadSignature, "{refused}");
+
+    // Paygate refuses to hold money for it.
+    let profile = w.phone.home.profile().unwrap().unwrap();
+    let bill: Bill = cheap.signed.peek().unwrap();
+    let order = PayOrder {
+        payment_id: PaymentId::new_random(),
+        payer: profile.payer.clone().unwrap(),
+        bill_id: bill.bill_id,
+        amount: bill.total,
+        terminal: kiosk(),
+    };
+    let req = PayRequest {
+        order: Signed::sign(
+            Purpose::DevicePay,
+            &order,
+            &profile.device_key_id,
+            &register::device_key(&profile).unwrap(),
+        ),
+        bill: cheap.clone(),
+    };
+    let me = Identity::Device(w.phone.device.clone());
+    let paid = call::<_, SignedReceipt>(
+        &w.phone.client,
+        subjects::paygate(PaygateOp::Pay, &me),
+        &req,
+        None,
+    )
+    .await;
+    match paid {
+        Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::BadSignature, "{e}"),
+        other => panic!("paygate took a bill signed with a forged key: {other:?}"),
+    }
+
+    // The ledger refuses a settlement notice signed with a key the root did not vouch for,
+    // sent on paygate's subject by paygate's identity.
+    let notice_key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let notice_id = KeyId::parse("paygate-forged-1").unwrap();
+    forge_directory(
+        &w.h,
+        &format!("settlement.{notice_id}"),
+        entry(
+            &forged_authority("paygate", &[may::SETTLEMENT]),
+            Purpose::Settlement,
+            &notice_id,
+            "paygate",
+            &notice_key,
+        ),
+    )
+    .await;
+    let notice = SettlementNotice {
+        payment_id: PaymentId::new_random(),
+        payer: profile.payer.unwrap(),
+        amount: Money::cny(19000),
+        bill: genuine,
+        authorized_at: now(),
+    };
+    let paygate = w.h.connect(Role::Paygate).await.unwrap();
+    let settled = call::<_, SignedReceipt>(
+        &paygate,
+        subjects::ledger(LedgerOp::Settle),
+        &SettleRequest {
+            notice: Signed::sign(Purpose::Settlement, &notice, &notice_id, &notice_key),
+        },
+        None,
+    )
+    .await;
+    match settled {
+        Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::BadSignature, "{e}"),
+        other => panic!("the ledger settled on a forged notice key: {other:?}"),
+    }
+}
+
+/// A receipt for the kiosk's bill, signed by `signer` (genuine or not) and published where the
+/// ledger sends receipts.
+async fn send_receipt(h: &Harness, signer: &Signer, receipt: &Receipt) {
+    let ledger = h.connect(Role::Ledger).await.unwrap();
+    let signed = SignedReceipt(signer.sign(Purpose::Receipt, receipt));
+    ledger
+        .publish(
+            subjects::receipt(&kiosk()),
+            posfee_schemas::encode(&signed).into(),
+        )
+        .await
+        .unwrap();
+    ledger.flush().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_receipt_the_ledger_did_not_sign_is_never_printed() {
+    let w = world().await;
+    let shown = posfee_pos_agent::bill::issue(&w.kiosk, quote())
+        .await
+        .unwrap();
+    let bill: Bill = shown.issued.signed.peek().unwrap();
+    let receipt_for = |fen: i64| Receipt {
+        total: Money::cny(fen),
+        ..Receipt::of_bill(PaymentId::new_random(), &bill, now())
+    };
+    let mut watch = ReceiptWatch::subscribe(&w.kiosk).await.unwrap();
+    let kiosk = w.kiosk.clone();
+    let bill_id = bill.bill_id;
+    let printed = tokio::spawn(async move { watch.next_for(&kiosk, bill_id).await });
+    // A ledger of the forger's own root, under the ledger's name.
+    send_receipt(
+        &w.h,
+        &forged_authority("ledger", &[may::RECEIPT]),
+        &receipt_for(1),
+    )
+    .await;
+    // A genuine authority of the root that may not sign receipts.
+    send_receipt(&w.h, &w.h.signer(Role::FeeEngine), &receipt_for(2)).await;
+    // The forger's certificate written over the ledger's in the directory, and a receipt
+    // signed by the forger's key: still refused, through the root.
+    let forger = forged_authority("ledger", &[may::RECEIPT, may::SEAL]);
+    forge_directory(
+        &w.h,
+        "authority.ledger",
+        posfee_schemas::encode(forger.certificate()),
+    )
+    .await;
+    send_receipt(&w.h, &forger, &receipt_for(3)).await;
+    // The ledger's own: printed, and it is the one printed.
+    let ledger = w.h.signer(Role::Ledger);
+    forge_directory(
+        &w.h,
+        "authority.ledger",
+        posfee_schemas::encode(ledger.certificate()),
+    )
+    .await;
+    send_receipt(&w.h, &ledger, &receipt_for(19000)).await;
+    let got = tokio::time::timeout(Duration::from_secs(10), printed)
+        .await
+        .expect("the genuine receipt is printed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.total, Money::cny(19000), "a forged receipt was printed");
+}
+
+#[tokio::test]
+async fn nobody_can_take_a_settlements_event_id_first() {
+    let w = world().await;
+    let shown = posfee_pos_agent::bill::issue(&w.kiosk, quote())
+        .await
+        .unwrap();
+    // The phone pays with a payment id chosen now; before it does, a writer of the stream
+    // publishes something else under the id this settlement's event had while ids could be
+    // computed from the payment id.
+    let v = verify::offer(&w.phone, &offer(&shown.issued), &kiosk())
+        .await
+        .unwrap();
+    let payment = posfee_companion::pay::payment_id_for(&w.phone, v.bill.bill_id)
+        .await
+        .unwrap();
+    let old_id = EventId::derived("payment.settled", payment.0.as_bytes());
+    let query = w.h.connect(Role::Query).await.unwrap();
+    let js = async_nats::jetstream::new(query);
+    let decoy = async_nats::jetstream::message::PublishMessage::build()
+        .message_id(old_id.to_string())
+        .payload("decoy".into());
+    js.send_publish(subjects::event(EventKind::PairingJoined), decoy)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let receipt = posfee_companion::pay::pay(&w.phone, &v).await.unwrap();
+    assert_eq!(receipt.payment_id, payment);
+    // The settlement's event is stored all the same, under an id nobody else could know.
+    let operator = w.h.connect(Role::Operator).await.unwrap();
+    let stored =
+        posfee_harness::stored_events(&operator, &subjects::event(EventKind::PaymentSettled))
+            .await
+            .unwrap();
+    let settled: Vec<_> = stored
+        .iter()
+        .filter(|e| matches!(&e.body, EventBody::PaymentSettled(s) if s.payment_id == payment))
+        .collect();
+    assert_eq!(settled.len(), 1, "the settlement's event was dropped");
+    assert_ne!(settled[0].id, old_id);
+}
