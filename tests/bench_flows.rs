@@ -92,9 +92,15 @@ fn a_short_bench_completes_flows_without_errors_and_reports_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_bench_runs_against_a_running_system() {
     let mut h = posfee_harness::Harness::start().await.unwrap();
-    h.start_all(posfee_harness::ServiceOptions::default())
-        .await
-        .unwrap();
+    // A running system meant for a bench lifts its per-kiosk limits (the bench's kiosks issue
+    // a bill every few milliseconds), as an operator would with POSFEE_KIOSK_BILLS_PER_SEC.
+    h.start_all(posfee_harness::ServiceOptions {
+        kiosk_bills_per_sec: 1e6,
+        kiosk_reads_per_sec: 1e6,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let json = h.data().root().join("bench.json");
     let (data, url) = (h.data().root().display().to_string(), h.url().to_string());
     let r = tokio::task::spawn_blocking(move || {

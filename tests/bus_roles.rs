@@ -44,11 +44,19 @@ async fn anonymous_connections_are_refused_and_an_unknown_key_may_only_ask_to_en
     let pair = subjects::pair(&kiosk("kiosk-01"), &PairToken::generate());
     enrolled.publish(pair.clone(), "x".into()).await.unwrap();
     enrolled.flush().await.unwrap();
-    // ... a key nobody enrolled connects, but may do nothing except ask to enrol as itself.
+    // ... a key nobody enrolled connects (with a stamp, as a new key must), but may do
+    // nothing except ask to enrol as itself and ask what it is taken for.
     let stranger = nkeys::KeyPair::new_user();
     let device = DeviceId::of_nkey(&stranger.public_key()).unwrap();
+    let stamp = posfee_client::enrol::stamp(
+        &stranger.seed().unwrap(),
+        posfee_schemas::identity::CONNECT_STAMP_BITS,
+        0,
+    )
+    .unwrap();
     let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
     let client = async_nats::ConnectOptions::new()
+        .name(posfee_client::enrol::stamped_name("t", stamp))
         .nkey(stranger.seed().unwrap())
         .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix())
         .event_callback(move |event| {
@@ -81,7 +89,7 @@ async fn anonymous_connections_are_refused_and_an_unknown_key_may_only_ask_to_en
     .await;
     // Asking to enrol as itself is what it may do, and then it is a phone.
     let seed = stranger.seed().unwrap();
-    let reply = posfee_client::enrol::ask(&client, &device, &seed)
+    let reply = posfee_client::enrol::ask(&client, &device, &seed, stamp)
         .await
         .unwrap();
     assert_eq!(reply.device_id, device);
@@ -479,16 +487,32 @@ async fn revoking_one_terminal_or_phone_leaves_the_others_connected() {
     }
     // The revoked were cut off before the command returned, and cannot come back ...
     assert!(
-        !served(&k1, k1_id).await,
+        !served(&k1, k1_id.clone()).await,
         "a revoked terminal is still served"
     );
     assert!(!served(&pa, pa_id).await, "a revoked phone is still served");
+    // It is let in again only to ask why: nothing a terminal does is served, and the client
+    // reports the refusal with what to do.
     let back = async_nats::ConnectOptions::new()
         .nkey(k1_seed.trim().to_string())
+        .custom_inbox_prefix(k1_id.inbox_prefix())
         .connection_timeout(Duration::from_secs(2))
         .connect(h.url())
-        .await;
-    assert!(back.is_err(), "a revoked terminal connected again");
+        .await
+        .unwrap();
+    assert!(
+        !served(&back, k1_id.clone()).await,
+        "a revoked terminal is served again"
+    );
+    let refused = posfee_client::bus::connect(
+        h.url(),
+        k1_id.clone(),
+        Some(k1_seed.trim().to_string()),
+        "t",
+    )
+    .await
+    .unwrap_err();
+    assert!(format!("{refused:#}").contains("revoked"), "{refused:#}");
     // ... while the others were never disturbed.
     assert!(served(&k2, k2_id).await);
     assert!(served(&pb, pb_id).await);

@@ -1,15 +1,17 @@
-//! Phones enrolling their own keys through the identity service: what is refused, and that a
-//! refusal changes nothing. (Who may connect and revocation: tests/bus_roles.rs.)
+//! Phones enrolling their own keys through the identity service, and keys the system refuses
+//! learning why: what is refused, that a refusal changes nothing, and that a crowd making
+//! keys behind one address cannot keep a genuine phone out. (Who may connect and revocation:
+//! tests/bus_roles.rs.)
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use posfee_client::{bus, enrol};
+use posfee_client::{bus, enrol, CallError};
 use posfee_harness::{Harness, ServiceOptions};
-use posfee_identity::limit::Rate;
-use posfee_schemas::identity::{EnrolRequest, Holder};
+use posfee_schemas::identity::{EnrolRequest, Holder, KeyState, CONNECT_STAMP_BITS};
 use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::{self, Identity, Role, ServiceName};
 use posfee_schemas::ErrorCode;
+use std::time::{Duration, Instant};
 
 /// A harness whose identity service runs with `opts`.
 async fn with_identity(opts: ServiceOptions) -> Harness {
@@ -19,101 +21,189 @@ async fn with_identity(opts: ServiceOptions) -> Harness {
     h
 }
 
-/// A harness whose identity service enrols `burst` phones and then no more.
-async fn with_enrolments(burst: f64) -> Harness {
-    with_identity(ServiceOptions {
-        enrol_rate: Rate {
-            per_sec: 0.0,
-            burst,
-        },
-        ..Default::default()
-    })
-    .await
-}
-
-#[tokio::test]
-async fn unknown_keys_from_one_address_are_let_in_only_so_often_and_enrolled_phones_always() {
-    let h = with_identity(ServiceOptions {
-        new_key_rate: Rate {
-            per_sec: 0.0,
-            burst: 3.0,
-        },
-        ..Default::default()
-    })
-    .await;
-    // An enrolled phone (its own connects do not count) ...
-    let (device, _) = h.phone().await.unwrap();
-    // ... then unknown keys: the first ones connect (the probe can succeed), the next is refused.
-    let mut outcomes = Vec::new();
-    for _ in 0..3 {
-        let seed = enrol::new_key().unwrap();
-        let d = posfee_client::creds::device_id(&seed).unwrap();
-        outcomes.push(
-            bus::connect(h.url(), Identity::Device(d), Some(seed), "t")
-                .await
-                .is_ok(),
-        );
-    }
-    assert_eq!(
-        outcomes,
-        [true, true, false],
-        "the phone's own enrolment took one"
-    );
-    // The enrolled phone still connects: the limit is on keys nobody enrolled.
-    let seed = std::fs::read_to_string(h.seed_file(&Identity::Device(device.clone()))).unwrap();
-    bus::connect(
-        h.url(),
-        Identity::Device(device),
-        Some(seed.trim().to_string()),
-        "t",
-    )
-    .await
-    .unwrap();
-}
-
-fn code(e: &posfee_client::CallError) -> Option<ErrorCode> {
+fn code(e: &CallError) -> Option<ErrorCode> {
     e.remote().map(|w| w.code)
 }
 
+/// A fresh key's connection, named with a stamp of `bits` (a key nobody enrolled needs one).
+async fn unenrolled(h: &Harness, bits: u32) -> (String, DeviceId, u64, async_nats::Client) {
+    let seed = enrol::new_key().unwrap();
+    let device = posfee_client::creds::device_id(&seed).unwrap();
+    let stamp = enrol::stamp(&seed, bits, 0).unwrap();
+    let client = bus::connect(
+        h.url(),
+        Identity::Device(device.clone()),
+        Some(seed.clone()),
+        &enrol::stamped_name("t", stamp),
+    )
+    .await
+    .unwrap();
+    (seed, device, stamp, client)
+}
+
 #[tokio::test]
-async fn enrolments_past_the_rate_are_refused_with_429_and_enrol_nothing() {
-    let h = with_enrolments(3.0).await;
-    // The asker itself takes one enrolment.
-    let (asker, client) = h.phone().await.unwrap();
-    // The probe can succeed: within the burst a new key is enrolled.
-    let first = enrol::new_key().unwrap();
-    enrol::ask(&client, &asker, &first).await.unwrap();
-    enrol::ask(&client, &asker, &enrol::new_key().unwrap())
-        .await
-        .unwrap();
-    // Past it: 429 with what to do, and the key is not enrolled.
-    let refused_key = enrol::new_key().unwrap();
-    let e = enrol::ask(&client, &asker, &refused_key).await.unwrap_err();
-    assert_eq!(code(&e), Some(ErrorCode::RateLimited), "{e}");
-    assert!(e.to_string().contains("try again"), "{e}");
+async fn a_connection_enrols_only_its_own_key() {
+    let h = Harness::start().await.unwrap();
+    let (seed, device, stamp, client) = unenrolled(&h, CONNECT_STAMP_BITS).await;
+    // Another key, stamped, asked for on this connection's own subject: refused, and not
+    // enrolled.
+    let other = enrol::new_key().unwrap();
+    let other_stamp = enrol::stamp(&other, CONNECT_STAMP_BITS, 0).unwrap();
+    let (_, req) = enrol::request(&other, other_stamp).unwrap();
+    let e = posfee_client::call::<_, posfee_schemas::identity::EnrolReply>(
+        &client,
+        subjects::identity_enrol(&device),
+        &req,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::Forbidden), "{e}");
+    // The probe can succeed: the connection's own key enrols.
+    let reply = enrol::ask(&client, &device, &seed, stamp).await.unwrap();
+    assert_eq!(reply.device_id, device);
     let operator = h.connect(Role::Operator).await.unwrap();
     let listed = posfee_deploy::identities::list(&operator, 10)
         .await
         .unwrap();
-    assert_eq!(listed.devices_enrolled, 3, "{listed:?}");
-    let refused_id = posfee_client::creds::device_id(&refused_key).unwrap();
+    let other_id = posfee_client::creds::device_id(&other).unwrap();
     assert!(!listed
         .keys
         .iter()
-        .any(|k| k.holder == Holder::Device(refused_id.clone())));
-    // Enrolling an enrolled key again is answered (its first enrolment), not rate-limited.
-    let again = enrol::ask(&client, &asker, &first).await.unwrap();
+        .any(|k| k.holder == Holder::Device(other_id.clone())));
+    // An enrolled phone cannot enrol other keys either: the old way to fill the store.
+    let (phone_id, phone) = h.phone().await.unwrap();
+    let e = enrol::ask(&phone, &phone_id, &other, other_stamp)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::Forbidden), "{e}");
+}
+
+#[tokio::test]
+async fn a_new_key_needs_a_stamp_to_connect() {
+    let h = Harness::start().await.unwrap();
+    let seed = enrol::new_key().unwrap();
+    let device = posfee_client::creds::device_id(&seed).unwrap();
+    let unstamped = bus::connect(
+        h.url(),
+        Identity::Device(device.clone()),
+        Some(seed.clone()),
+        "no stamp",
+    )
+    .await;
+    assert!(unstamped.is_err(), "a new key connected without a stamp");
+    // The probe can succeed: the same key with a stamp connects and enrols.
+    let reply = enrol::enrol(h.url(), &seed, "t").await.unwrap();
+    assert_eq!(reply.device_id, device);
+}
+
+#[tokio::test]
+async fn a_thousand_new_keys_from_one_address_do_not_keep_a_genuine_phone_out() {
+    // Enrolling asks for harder stamps past 5 a second; the crowd's stamps are cheap (8 bits
+    // to connect), so it can make many.
+    let h = with_identity(ServiceOptions {
+        enrol_target_per_sec: 5.0,
+        stamp_bits: 8,
+        ..Default::default()
+    })
+    .await;
+    let url = h.url().to_string();
+    let tried = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = tried.clone();
+    let crowd = tokio::spawn(async move {
+        let mut tasks = Vec::new();
+        for worker in 0..20 {
+            let (url, tried) = (url.clone(), counted.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut enrolled = 0;
+                for i in 0..50 {
+                    tried.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let seed = enrol::new_key().unwrap();
+                    let device = posfee_client::creds::device_id(&seed).unwrap();
+                    // Most come without a stamp; every fifth one pays for a cheap one and
+                    // enrols.
+                    if (worker + i) % 5 != 0 {
+                        let refused =
+                            bus::connect(&url, Identity::Device(device), Some(seed), "crowd").await;
+                        assert!(refused.is_err(), "an unstamped new key got in");
+                        continue;
+                    }
+                    if enrol::enrol_with(&url, &seed, "crowd", 8).await.is_ok() {
+                        enrolled += 1;
+                    }
+                }
+                enrolled
+            }));
+        }
+        let mut enrolled = 0;
+        for t in tasks {
+            enrolled += t.await.unwrap();
+        }
+        enrolled
+    });
+    // A genuine phone on the same address, in the middle of it.
+    posfee_harness::eventually("the crowd is under way", || async {
+        tried.load(std::sync::atomic::Ordering::Relaxed) >= 200
+    })
+    .await;
+    let seed = enrol::new_key().unwrap();
+    let started = Instant::now();
+    let reply = enrol::enrol(h.url(), &seed, "genuine").await.unwrap();
+    let took = started.elapsed();
+    let enrolled_by_crowd = crowd.await.unwrap();
     assert_eq!(
-        again.device_id,
-        posfee_client::creds::device_id(&first).unwrap()
+        reply.device_id,
+        posfee_client::creds::device_id(&seed).unwrap()
     );
+    assert!(
+        took < Duration::from_secs(2),
+        "the genuine phone took {took:?}"
+    );
+    // The crowd was real: it enrolled its stamped keys.
+    assert!(enrolled_by_crowd >= 150, "{enrolled_by_crowd}");
+}
+
+#[tokio::test]
+async fn enrolling_asks_for_a_stronger_stamp_while_many_keys_enrol() {
+    let h = with_identity(ServiceOptions {
+        enrol_target_per_sec: 0.1,
+        stamp_bits: 6,
+        ..Default::default()
+    })
+    .await;
+    // Two quiet enrolments at the base bits: the probe can succeed.
+    for _ in 0..2 {
+        let seed = enrol::new_key().unwrap();
+        enrol::enrol_with(h.url(), &seed, "t", 6).await.unwrap();
+    }
+    // Past the target rate a base stamp is refused, saying how many bits it needs ...
+    let (seed, device, stamp, client) = unenrolled(&h, 6).await;
+    let bits_of = |s| {
+        posfee_schemas::identity::stamp_bits(&posfee_client::creds::public_key(&seed).unwrap(), s)
+    };
+    let weak = (stamp..).find(|s| bits_of(*s) == 6).unwrap();
+    let (_, req) = enrol::request(&seed, weak).unwrap();
+    let e = posfee_client::call::<_, posfee_schemas::identity::EnrolReply>(
+        &client,
+        subjects::identity_enrol(&device),
+        &req,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::StampTooWeak), "{e}");
+    let needed = posfee_schemas::identity::stamp_needed(&e.remote().unwrap().message).unwrap();
+    assert!(needed > 6, "{e}");
+    // ... and a phone that computes one enrols.
+    let reply = enrol::ask(&client, &device, &seed, weak).await.unwrap();
+    assert_eq!(reply.device_id, device);
 }
 
 #[tokio::test]
 async fn a_proof_by_another_key_or_over_other_bytes_is_refused() {
     let h = Harness::start().await.unwrap();
-    let (asker, client) = h.phone().await.unwrap();
-    let key = nkeys::KeyPair::new_user();
+    let (seed, asker, stamp, client) = unenrolled(&h, CONNECT_STAMP_BITS).await;
+    let key = nkeys::KeyPair::from_seed(&seed).unwrap();
     let other = nkeys::KeyPair::new_user();
     let message = posfee_schemas::identity::enrol_proof_message(&key.public_key());
     for (what, proof) in [
@@ -124,6 +214,7 @@ async fn a_proof_by_another_key_or_over_other_bytes_is_refused() {
         let req = EnrolRequest {
             nkey: key.public_key(),
             proof,
+            stamp: Some(stamp),
         };
         let e = posfee_client::call::<_, posfee_schemas::identity::EnrolReply>(
             &client,
@@ -139,6 +230,7 @@ async fn a_proof_by_another_key_or_over_other_bytes_is_refused() {
     let req = EnrolRequest {
         nkey: String::from_utf8(key.seed().unwrap().into_bytes()).unwrap(),
         proof: Vec::new(),
+        stamp: Some(stamp),
     };
     let e = posfee_client::call::<_, posfee_schemas::identity::EnrolReply>(
         &client,
@@ -153,31 +245,70 @@ async fn a_proof_by_another_key_or_over_other_bytes_is_refused() {
 }
 
 #[tokio::test]
-async fn a_revoked_key_never_connects_or_enrols_again() {
+async fn a_revoked_key_may_only_learn_why_and_never_enrols_again() {
     let h = Harness::start().await.unwrap();
     let seed = enrol::new_key().unwrap();
     let device = enrol::enrol(h.url(), &seed, "t").await.unwrap().device_id;
-    let operator = h.connect(Role::Operator).await.unwrap();
-    posfee_deploy::identities::revoke(&operator, Holder::Device(device.clone()))
-        .await
-        .unwrap();
-    // It cannot connect, not even to ask to enrol.
-    let refused = bus::connect(
+    // The probe can succeed: enrolled, the key is a phone and may join pairings.
+    let phone = bus::connect(
         h.url(),
         Identity::Device(device.clone()),
         Some(seed.clone()),
         "t",
     )
-    .await;
-    assert!(refused.is_err(), "a revoked key connected");
-    // Nor can another phone enrol it on its behalf (the probe: that phone can enrol a new key).
-    let (asker, client) = h.phone().await.unwrap();
-    enrol::ask(&client, &asker, &enrol::new_key().unwrap())
+    .await
+    .unwrap();
+    let status = bus::key_status(&phone, &seed).await.unwrap();
+    assert_eq!(status.state, KeyState::Active);
+    assert_eq!(status.holder, Some(Holder::Device(device.clone())));
+    drop(phone);
+    let operator = h.connect(Role::Operator).await.unwrap();
+    posfee_deploy::identities::revoke(&operator, Holder::Device(device.clone()))
         .await
         .unwrap();
-    let e = enrol::ask(&client, &asker, &seed).await.unwrap_err();
+    // It connects only to ask why, and is told what to do.
+    let (refused, mut errors) = {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let c = async_nats::ConnectOptions::new()
+            .nkey(seed.clone())
+            .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix())
+            .event_callback(move |event| {
+                let tx = tx.clone();
+                async move {
+                    if let async_nats::Event::ServerError(e) = event {
+                        let _ = tx.send(e.to_string());
+                    }
+                }
+            })
+            .connect(h.url())
+            .await
+            .unwrap();
+        (c, rx)
+    };
+    let status = bus::key_status(&refused, &seed).await.unwrap();
+    assert_eq!(status.state, KeyState::Revoked, "{status:?}");
+    assert_eq!(status.holder, Some(Holder::Device(device.clone())));
+    assert!(status.message.contains("new key"), "{status:?}");
+    // Nothing else: not even asking to enrol again.
+    for subject in [
+        subjects::identity_enrol(&device),
+        subjects::pair_any().replace('*', "x"),
+    ] {
+        refused.publish(subject.clone(), "x".into()).await.unwrap();
+        refused.flush().await.unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(3), errors.recv())
+            .await
+            .unwrap_or_else(|_| panic!("no permission violation for {subject}"))
+            .unwrap();
+        assert!(
+            got.to_lowercase().contains("permissions violation"),
+            "{got}"
+        );
+    }
+    // Nor can another phone enrol it on its behalf.
+    let (asker, client) = h.phone().await.unwrap();
+    let e = enrol::ask(&client, &asker, &seed, 0).await.unwrap_err();
     assert_eq!(code(&e), Some(ErrorCode::Forbidden), "{e}");
-    assert!(e.to_string().contains("new key"), "{e}");
     // Revoking twice says the key is revoked already, and nothing is found for a stranger.
     let stranger = DeviceId::parse("phzzzzzzzz").unwrap();
     let e = posfee_deploy::identities::revoke(&operator, Holder::Device(stranger))
@@ -187,4 +318,76 @@ async fn a_revoked_key_never_connects_or_enrols_again() {
         e.to_string().contains("KEY_NOT_FOUND") || e.to_string().contains("no key"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn a_key_nobody_enrolled_is_disconnected_when_its_time_is_up() {
+    let h = with_identity(ServiceOptions {
+        unenrolled_ttl_secs: 2,
+        ..Default::default()
+    })
+    .await;
+    let seed = enrol::new_key().unwrap();
+    let device = posfee_client::creds::device_id(&seed).unwrap();
+    let stamp = enrol::stamp(&seed, CONNECT_STAMP_BITS, 0).unwrap();
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let _client = async_nats::ConnectOptions::new()
+        .name(enrol::stamped_name("t", stamp))
+        .nkey(seed)
+        .custom_inbox_prefix(Identity::Device(device).inbox_prefix())
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(event.to_string());
+            }
+        })
+        .connect(h.url())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(e) = events.recv().await {
+            if e.to_lowercase().contains("disconnect") {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "an unenrolled connection outlived its deadline"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+}
+
+#[tokio::test]
+async fn one_key_cannot_open_connections_without_end() {
+    let h = Harness::start().await.unwrap();
+    let (device, _) = h.phone().await.unwrap();
+    let seed = std::fs::read_to_string(h.seed_file(&Identity::Device(device.clone())))
+        .unwrap()
+        .trim()
+        .to_string();
+    let attempts = (0..40).map(|_| {
+        let (url, seed, device) = (h.url().to_string(), seed.clone(), device.clone());
+        tokio::spawn(
+            async move { bus::connect(&url, Identity::Device(device), Some(seed), "t").await },
+        )
+    });
+    let mut opened = Vec::new();
+    for a in attempts {
+        if let Ok(c) = a.await.unwrap() {
+            opened.push(c);
+        }
+    }
+    // The probe can succeed: some connected; a burst of a few, then one a second.
+    assert!(!opened.is_empty());
+    let burst = posfee_identity::callout::ADMISSION_RATE.burst as usize;
+    assert!(
+        opened.len() <= burst + 1,
+        "{} connections of one key",
+        opened.len()
+    );
+    // Another phone is not held back by it.
+    h.phone().await.unwrap();
 }

@@ -171,6 +171,21 @@ async fn a_payment_settles_once_the_terminal_gets_its_receipt_and_a_retry_change
     // The phone retries (it never saw the answer): same receipt, nothing moves twice.
     let again = pay(&w, &req).await.unwrap();
     assert_eq!(again, receipt);
+    // The same order sent by another phone is not answered with the payer's receipt.
+    let (_, other) = w.h.phone().await.unwrap();
+    let copied = call::<_, SignedReceipt>(
+        &other,
+        fixtures::pay_subject(&other),
+        &req,
+        Some(Duration::from_secs(30)),
+    )
+    .await;
+    match copied {
+        Err(posfee_client::CallError::Remote(e)) => {
+            assert_eq!(e.code, ErrorCode::Forbidden, "{e}")
+        }
+        other => panic!("another phone got the payer's receipt: {other:?}"),
+    }
     let report = clean_books(&w).await;
     assert_eq!((report.settled, report.captured, report.voided), (1, 1, 0));
     assert_eq!(report.settled_fen, 19000);

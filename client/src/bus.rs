@@ -22,7 +22,10 @@ pub struct BusArgs {
 
 /// Connects as `who` (a role, one terminal or one phone): its seed signs the server's nonce,
 /// and replies come back under its own inbox prefix, the only inbox the server lets it
-/// subscribe.
+/// subscribe. A kiosk, phone or clerk then asks what the system takes its key for
+/// ([`key_status`]): a key the system refuses for a reason (revoked, its device id another
+/// key's), or another holder's key, is reported as refused with what to do, not left to time
+/// out on every request.
 pub async fn connect(
     url: &str,
     who: impl Into<Identity>,
@@ -30,6 +33,56 @@ pub async fn connect(
     name: &str,
 ) -> anyhow::Result<async_nats::Client> {
     let who = who.into();
+    let client = connect_only(url, &who, seed.clone(), name).await?;
+    if let (Some(seed), false) = (seed, matches!(who, Identity::Role(_))) {
+        if let Err(e) = check_key(&client, &who, &seed).await {
+            let _ = client.drain().await;
+            return Err(e);
+        }
+    }
+    Ok(client)
+}
+
+/// Whether the system takes `seed`'s key for `who`; a key nobody enrolled yet passes (it is
+/// connecting to enrol). When the identity service cannot answer, the caller goes on.
+async fn check_key(client: &async_nats::Client, who: &Identity, seed: &str) -> anyhow::Result<()> {
+    use posfee_schemas::identity::KeyState;
+    let status = match key_status(client, seed).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "the identity service did not say whose key this is; going on");
+            return Ok(());
+        }
+    };
+    let holder = status.holder.clone().map(Identity::from);
+    match status.state {
+        KeyState::Active if holder.as_ref() == Some(who) => Ok(()),
+        KeyState::Unenrolled if matches!(who, Identity::Device(_)) => Ok(()),
+        KeyState::Active => anyhow::bail!(
+            "the server refused the key of {who}: it is the key of {}, not of {who}; {}",
+            holder.map_or_else(|| "someone else".to_string(), |h| h.to_string()),
+            key_remedy(who)
+        ),
+        state => anyhow::bail!(
+            "the server refused the key of {who} ({}): {}; {}",
+            match state {
+                KeyState::Revoked => "revoked",
+                KeyState::Conflict => "its device id is another key's",
+                _ => "not issued",
+            },
+            status.message,
+            key_remedy(who)
+        ),
+    }
+}
+
+async fn connect_only(
+    url: &str,
+    who: &Identity,
+    seed: Option<String>,
+    name: &str,
+) -> anyhow::Result<async_nats::Client> {
+    let who = who.clone();
     let mut opts = async_nats::ConnectOptions::new()
         .name(name)
         .custom_inbox_prefix(who.inbox_prefix())
@@ -183,6 +236,42 @@ fn report_lost_key(who: &Identity, event: &async_nats::Event) {
     if refused {
         tracing::error!(who = %who, "the server refused this key (revoked or replaced?): {}", key_remedy(who));
     }
+}
+
+/// How long asking what the system takes a key for may take.
+pub const KEY_STATUS_TIMEOUT_MS: u64 = 3_000;
+
+/// What the system takes the key `seed` for (`posfee.identity.status.<nkey>`, answered on the
+/// key's own status inbox): every connection may ask this of its own key, a refused one
+/// included, so a kiosk or phone learns whether it is who it thinks it is, revoked, or a key
+/// nobody enrolled, and what to do.
+pub async fn key_status(
+    client: &async_nats::Client,
+    seed: &str,
+) -> Result<posfee_schemas::identity::KeyStatus, crate::CallError> {
+    use posfee_schemas::ids::PublicNkey;
+    let bad = |e: String| {
+        crate::CallError::Remote(posfee_schemas::WireError::new(
+            posfee_schemas::ErrorCode::InvalidField,
+            format!("nkey: {e}"),
+        ))
+    };
+    let key = crate::creds::public_key(seed)
+        .map_err(|e| bad(format!("{e:#}")))
+        .and_then(|k| PublicNkey::parse(k).map_err(|e| bad(e.to_string())))?;
+    let reply = format!(
+        "{}.{}",
+        posfee_schemas::subjects::status_inbox(&key),
+        posfee_schemas::ids::PairToken::generate()
+    );
+    crate::call::call_via(
+        client,
+        posfee_schemas::subjects::identity_status(&key),
+        reply,
+        &(),
+        Duration::from_millis(KEY_STATUS_TIMEOUT_MS),
+    )
+    .await
 }
 
 impl BusArgs {

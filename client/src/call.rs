@@ -114,3 +114,43 @@ pub async fn call_fresh<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
         }
     }
 }
+
+/// [`call`] whose answer comes on `reply`, a subject the caller may subscribe, instead of the
+/// connection's inbox: a kiosk and a phone answer each other on their pairing subjects
+/// ([`crate::peer`]), and a key's status is answered on the key's own status inbox
+/// ([`crate::bus::key_status`]). "No responders" comes back on `reply` too.
+pub async fn call_via<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: String,
+    reply: String,
+    req: &Req,
+    timeout: Duration,
+) -> Result<Rep, CallError> {
+    use futures::StreamExt;
+    let link = |e: &dyn std::fmt::Display| CallError::Link {
+        subject: subject.clone(),
+        reason: e.to_string(),
+    };
+    let mut answers = client
+        .subscribe(reply.clone())
+        .await
+        .map_err(|e| link(&e))?;
+    client
+        .publish_with_reply(subject.clone(), reply, codec::encode(req).into())
+        .await
+        .map_err(|e| link(&e))?;
+    let got = tokio::time::timeout(timeout, answers.next()).await;
+    let _ = answers.unsubscribe().await;
+    let msg = match got {
+        Err(_) => return Err(CallError::TimedOut(subject)),
+        Ok(None) => return Err(link(&"the connection closed")),
+        Ok(Some(msg)) => msg,
+    };
+    if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
+        return Err(CallError::NoResponders(subject));
+    }
+    if let Some(err) = error_from_headers(&msg) {
+        return Err(CallError::Remote(err));
+    }
+    codec::decode(&msg.payload).map_err(|source| CallError::Decode { subject, source })
+}

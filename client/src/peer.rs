@@ -10,9 +10,7 @@
 //! subjects (`posfee.pair.<terminal>.<token>`). The asker picks a fresh token for each
 //! request, subscribes that subject first, and names it as the request's reply.
 
-use crate::call::{error_from_headers, CallError, FRESH_INTEREST_MS};
-use futures::StreamExt;
-use posfee_schemas::codec;
+use crate::call::{call_via, CallError, FRESH_INTEREST_MS};
 use posfee_schemas::ids::{DeviceId, PairToken, TerminalId};
 use posfee_schemas::subjects::{self, Identity, Subject};
 use serde::{de::DeserializeOwned, Serialize};
@@ -39,34 +37,13 @@ pub async fn ask<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
     req: &Req,
     timeout: Duration,
 ) -> Result<Rep, CallError> {
-    let bus = |e: &dyn std::fmt::Display| CallError::Link {
-        subject: subject.clone(),
-        reason: e.to_string(),
-    };
     let Some(reply) = answer_subject(me) else {
-        return Err(bus(&format!(
-            "{me} has no pairing subjects to be answered on"
-        )));
+        return Err(CallError::Link {
+            subject,
+            reason: format!("{me} has no pairing subjects to be answered on"),
+        });
     };
-    let mut answers = client.subscribe(reply.clone()).await.map_err(|e| bus(&e))?;
-    client
-        .publish_with_reply(subject.clone(), reply, codec::encode(req).into())
-        .await
-        .map_err(|e| bus(&e))?;
-    let got = tokio::time::timeout(timeout, answers.next()).await;
-    let _ = answers.unsubscribe().await;
-    let msg = match got {
-        Err(_) => return Err(CallError::TimedOut(subject)),
-        Ok(None) => return Err(bus(&"the connection closed")),
-        Ok(Some(msg)) => msg,
-    };
-    if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
-        return Err(CallError::NoResponders(subject));
-    }
-    if let Some(err) = error_from_headers(&msg) {
-        return Err(CallError::Remote(err));
-    }
-    codec::decode(&msg.payload).map_err(|source| CallError::Decode { subject, source })
+    call_via(client, subject, reply, req, timeout).await
 }
 
 /// [`ask`] a subscriber that may have only just appeared (a pairing code, a wallet code): on

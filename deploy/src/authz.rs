@@ -19,7 +19,7 @@
 //! onto the key bucket, the event stream or the ledger). The tests in `tests/bus_roles.rs`
 //! try, as each identity, what it must not do, and expect the server to refuse.
 
-use posfee_schemas::ids::{DeviceId, TenantId, TerminalId};
+use posfee_schemas::ids::{DeviceId, PublicNkey, TenantId, TerminalId};
 use posfee_schemas::subjects::{
     self, EventKind, Identity, IdentityOp, LedgerOp, PaygateOp, QueryKind, Role, ServiceName,
     EVENTS_STREAM, KEYS_BUCKET, LEDGER_JOURNAL, PAYGATE_JOURNAL, TERMINALS_BUCKET,
@@ -295,7 +295,11 @@ pub fn role(r: Role) -> Perms {
         // Answers the server's auth callout (who each kiosk, phone and clerk is), phones'
         // enrolments and the operator's key requests.
         Role::Identity => {
-            let mut serves = vec![s(subjects::AUTH_CALLOUT), subjects::identity_enrol_any()];
+            let mut serves = vec![
+                s(subjects::AUTH_CALLOUT),
+                subjects::identity_enrol_any(),
+                subjects::identity_status_any(),
+            ];
             serves.extend(IdentityOp::ALL.iter().map(|o| subjects::identity(*o)));
             service(ServiceName::Identity, r, Vec::new(), serves)
         }
@@ -387,11 +391,27 @@ pub fn unenrolled(d: &DeviceId) -> Perms {
     }
 }
 
+/// `perms` and the one thing every connection the callout lets in may do with its key: ask
+/// what the system takes it for (`posfee.identity.status.<key>`), heard on the key's own
+/// status inbox whatever identity the connection believes it is.
+pub fn with_key_status(mut perms: Perms, key: &PublicNkey) -> Perms {
+    perms.publish.push(subjects::identity_status(key));
+    perms
+        .subscribe
+        .push(format!("{}.>", subjects::status_inbox(key)));
+    perms
+}
+
 /// The identity service's user in the system account: list a holder's connections, close one.
 pub fn system_user() -> Perms {
     Perms {
         publish: vec![s("$SYS.REQ.SERVER.PING.CONNZ"), s("$SYS.REQ.SERVER.*.KICK")],
-        subscribe: vec![format!("{SYSTEM_INBOX}.>")],
+        // Connects and disconnects in the posfee account: how many connections each key holds.
+        subscribe: vec![
+            format!("{SYSTEM_INBOX}.>"),
+            format!("$SYS.ACCOUNT.{ACCOUNT}.CONNECT"),
+            format!("$SYS.ACCOUNT.{ACCOUNT}.DISCONNECT"),
+        ],
         allow_responses: false,
     }
 }

@@ -77,6 +77,9 @@ error_codes! {
     NothingOwed = ("NOTHING_OWED", 422),
     /// Too many requests of this kind just now; try again after a short wait.
     RateLimited = ("RATE_LIMITED", 429),
+    /// A new key's stamp has fewer leading zero bits than enrolling needs just now; the
+    /// message says how many (`needs at least N`).
+    StampTooWeak = ("STAMP_TOO_WEAK", 429),
     /// A bug or a storage failure; the message is safe to show, details are in the log.
     Internal = ("INTERNAL", 500),
     /// A dependency did not answer; the request may be retried with the same key.

@@ -21,9 +21,56 @@ pub fn enrol_proof_message(nkey: &str) -> Vec<u8> {
     format!("{ENROL_PROOF_TAG}{nkey}").into_bytes()
 }
 
+/// What a new key's stamp hashes: this tag, the public key, `:` and the stamp in decimal.
+pub const STAMP_TAG: &str = "posfee.stamp.v1:";
+/// Leading zero bits (of the SHA-256 above) a key nobody enrolled yet needs to connect at all:
+/// a little work per new key, so a crowd behind one address cannot make new keys for free
+/// and nobody needs to count addresses (which would lock out every phone behind a carrier's
+/// NAT or a TLS proxy).
+pub const CONNECT_STAMP_BITS: u32 = 16;
+/// The most leading zero bits enrolling ever asks for.
+pub const MAX_STAMP_BITS: u32 = 28;
+/// How a connection names its stamp: a token `stamp=<decimal>` in its CONNECT `name`.
+pub const STAMP_NAME_PREFIX: &str = "stamp=";
+
+/// The leading zero bits of `nkey`'s stamp `stamp`.
+pub fn stamp_bits(nkey: &str, stamp: u64) -> u32 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("{STAMP_TAG}{nkey}:{stamp}").as_bytes());
+    let mut bits = 0;
+    for byte in digest {
+        bits += byte.leading_zeros();
+        if byte != 0 {
+            break;
+        }
+    }
+    bits
+}
+
+/// The first stamp from `from` on that gives `nkey` at least `bits` leading zero bits: about
+/// 2^bits hashes of work.
+pub fn find_stamp(nkey: &str, bits: u32, from: u64) -> u64 {
+    (from..)
+        .find(|s| stamp_bits(nkey, *s) >= bits)
+        .unwrap_or(from)
+}
+
+/// The bits a `STAMP_TOO_WEAK` refusal asks for (`… needs at least N …`).
+pub fn stamp_needed(message: &str) -> Option<u32> {
+    let rest = message.split("needs at least ").nth(1)?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The stamp a connection name carries, if any.
+pub fn stamp_in_name(name: &str) -> Option<u64> {
+    name.split_whitespace()
+        .find_map(|t| t.strip_prefix(STAMP_NAME_PREFIX))
+        .and_then(|s| s.parse().ok())
+}
+
 /// A phone asks to enrol its own key. Sent on `posfee.identity.enrol.<device>` by a
-/// connection made with that key (or, for a phone enrolling several keys, with another
-/// enrolled one); the proof shows the sender holds `nkey`.
+/// connection made with that key (the device id must be the key's own); the proof shows the
+/// sender holds `nkey`, the stamp that a little work was spent on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolRequest {
     /// The phone's public nkey (56 symbols starting with `U`).
@@ -31,6 +78,44 @@ pub struct EnrolRequest {
     /// The nkey's ed25519 signature over [`enrol_proof_message`].
     #[serde(with = "serde_bytes")]
     pub proof: Vec<u8>,
+    /// The key's stamp ([`stamp_bits`]); enrolling asks for at least [`CONNECT_STAMP_BITS`]
+    /// and more while many keys enrol at once (the refusal says how many). Absent: the stamp
+    /// the connection was made with.
+    #[serde(default)]
+    pub stamp: Option<u64>,
+}
+
+/// What the system takes a key for (`posfee.identity.status.<nkey>`): every connection the
+/// identity service lets in may ask about its own key, and hears the answer on
+/// `_INBOX.key.<nkey>.…`, whatever identity it thinks it is. How a refused key learns why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyStatus {
+    pub nkey: String,
+    pub state: KeyState,
+    /// Whose key it is, when the system knows (a revoked key's holder too).
+    #[serde(default)]
+    pub holder: Option<Holder>,
+    /// When it was issued or enrolled, or revoked.
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    /// The stamp bits enrolling a new key needs just now.
+    pub stamp_bits: u32,
+    /// What to do, in one sentence.
+    pub message: String,
+}
+
+/// A key's standing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyState {
+    /// Issued or enrolled, and in use.
+    Active,
+    /// Revoked: never again; its holder needs a new key.
+    Revoked,
+    /// Nobody issued or enrolled it: a phone may enrol it.
+    Unenrolled,
+    /// Its device id is another key's: the phone makes a new key.
+    Conflict,
 }
 
 /// The enrolled phone: reconnect with the same key to get a phone's permissions.

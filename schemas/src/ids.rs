@@ -183,6 +183,54 @@ impl DeviceId {
     }
 }
 
+/// A user nkey's public half (`U` and 55 base32 symbols): who a kiosk, phone or clerk key is,
+/// as a subject token (`posfee.identity.status.<nkey>`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PublicNkey(String);
+
+impl PublicNkey {
+    pub const KIND: &'static str = "public nkey";
+
+    pub fn parse(s: impl Into<String>) -> Result<PublicNkey, IdError> {
+        let s: String = s.into();
+        let ok = s.len() == 56
+            && s.starts_with('U')
+            && s.chars()
+                .all(|c| c.is_ascii_uppercase() || ('2'..='7').contains(&c));
+        if !ok {
+            return Err(IdError::Invalid {
+                kind: Self::KIND,
+                reason: "not a user nkey (56 base32 symbols starting with U)",
+            });
+        }
+        Ok(PublicNkey(s))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PublicNkey {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        PublicNkey::parse(s)
+    }
+}
+
+impl From<PublicNkey> for String {
+    fn from(k: PublicNkey) -> String {
+        k.0
+    }
+}
+
+impl std::fmt::Display for PublicNkey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The 128-bit pairing token from the OS CSPRNG, written as 32 lower-case hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PairToken {

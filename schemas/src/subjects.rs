@@ -5,7 +5,9 @@
 //! subject string. Ids that go into a subject are newtypes that have already refused `.`, `*`,
 //! `>` and whitespace, so a builder cannot be tricked into addressing another subject.
 
-use crate::ids::{check_subject_token, DeviceId, IdError, PairToken, TenantId, TerminalId};
+use crate::ids::{
+    check_subject_token, DeviceId, IdError, PairToken, PublicNkey, TenantId, TerminalId,
+};
 use std::fmt;
 
 pub const PREFIX: &str = "posfee";
@@ -45,6 +47,20 @@ pub fn identity_enrol(device: &DeviceId) -> String {
 /// Every enrolment request: what the identity service answers.
 pub fn identity_enrol_any() -> String {
     format!("{PREFIX}.identity.enrol.*")
+}
+/// Where a connection asks what the system takes its key for: only a connection made with
+/// that key may publish here.
+pub fn identity_status(key: &PublicNkey) -> String {
+    format!("{PREFIX}.identity.status.{key}")
+}
+/// Every key status request: what the identity service answers.
+pub fn identity_status_any() -> String {
+    format!("{PREFIX}.identity.status.*")
+}
+/// The inbox a key's status is answered into: the same for every identity the key may be
+/// taken for, so a refused key, or one used under the wrong identity, still hears why.
+pub fn status_inbox(key: &PublicNkey) -> String {
+    format!("_INBOX.key.{key}")
 }
 /// The operator's identity requests (issue, revoke, list).
 pub fn identity(op: IdentityOp) -> String {
@@ -223,6 +239,7 @@ pub fn inbox_of(subject: &str) -> Option<String> {
         | Subject::TerminalSeen(t) => Some(Identity::Terminal(t).inbox_prefix()),
         Subject::LedgerRefund(t) => Some(Identity::Clerk(t).inbox_prefix()),
         Subject::IdentityEnrol(d) => Some(Identity::Device(d).inbox_prefix()),
+        Subject::IdentityStatus(k) => Some(status_inbox(&k)),
         Subject::FeeQuote(a)
         | Subject::Query(_, a)
         | Subject::KeysGet(a)
@@ -430,6 +447,7 @@ pub enum Subject {
     Receipt(TerminalId),
     Event(EventKind),
     IdentityEnrol(DeviceId),
+    IdentityStatus(PublicNkey),
     Identity(IdentityOp),
 }
 
@@ -485,6 +503,9 @@ impl Subject {
             ["identity", "enrol", d] => {
                 Ok(Subject::IdentityEnrol(DeviceId::parse(d).map_err(bad_id)?))
             }
+            ["identity", "status", k] => Ok(Subject::IdentityStatus(
+                PublicNkey::parse(k).map_err(bad_id)?,
+            )),
             ["identity", op] => IdentityOp::parse(op)
                 .map(Subject::Identity)
                 .ok_or_else(unknown),
@@ -518,6 +539,7 @@ impl Subject {
             Subject::Receipt(t) => receipt(t),
             Subject::Event(k) => event(*k),
             Subject::IdentityEnrol(d) => identity_enrol(d),
+            Subject::IdentityStatus(k) => identity_status(k),
             Subject::Identity(op) => identity(*op),
         }
     }
@@ -550,6 +572,7 @@ impl Subject {
         out.push(format!("{PREFIX}.receipt.{{terminal}}"));
         out.extend(EventKind::ALL.iter().map(|k| event(*k)));
         out.push(format!("{PREFIX}.identity.enrol.{{device}}"));
+        out.push(format!("{PREFIX}.identity.status.{{nkey}}"));
         out.extend(IdentityOp::ALL.iter().map(|o| identity(*o)));
         out
     }

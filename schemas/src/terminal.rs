@@ -37,3 +37,50 @@ pub struct TerminalReport {
     /// A pairing or terminal event whose terminal is the reporting kiosk.
     pub body: EventBody,
 }
+
+/// The longest version string a kiosk may report.
+pub const MAX_VERSION_CHARS: usize = 64;
+/// How far a kiosk's clock may be from the service's before the service warns about it.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
+/// The longest heartbeat interval a kiosk may announce.
+pub const MAX_HEARTBEAT_SECS: u32 = 3_600;
+
+/// A kiosk's version string as it may be recorded: short and printable.
+pub fn check_version(version: &str) -> Result<(), crate::WireError> {
+    if version.chars().count() > MAX_VERSION_CHARS || version.chars().any(char::is_control) {
+        return Err(crate::WireError::field(
+            "version",
+            format!("at most {MAX_VERSION_CHARS} printable characters"),
+        ));
+    }
+    Ok(())
+}
+
+impl TerminalSeen {
+    /// A heartbeat as it may be recorded: an interval of 1 to [`MAX_HEARTBEAT_SECS`] seconds
+    /// and a short printable version. Its time is not checked here: the recording service
+    /// replaces it with its own clock's (see [`TerminalSeen::received`]).
+    pub fn check(&self) -> Result<(), crate::WireError> {
+        if !(1..=MAX_HEARTBEAT_SECS).contains(&self.heartbeat_secs) {
+            return Err(crate::WireError::field(
+                "heartbeat_secs",
+                format!("must be 1 to {MAX_HEARTBEAT_SECS}"),
+            ));
+        }
+        check_version(&self.version)
+    }
+
+    /// The heartbeat as recorded at `now`: `last_seen` is when the service heard it, never
+    /// the time a kiosk claims, so a kiosk cannot stay "online" by dating its beat ahead and
+    /// a kiosk with a wrong clock is still seen. Returns how far the kiosk's clock was off.
+    pub fn received(self, now: DateTime<Utc>) -> (TerminalSeen, chrono::Duration) {
+        let skew = self.last_seen - now;
+        (
+            TerminalSeen {
+                last_seen: now,
+                ..self
+            },
+            skew,
+        )
+    }
+}

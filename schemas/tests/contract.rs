@@ -430,6 +430,27 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             receipt: None,
         },
     );
+    // Enrolling and a key's status.
+    let nkey = "UDDHGG7AA5RHJWUPKTBA2ZTFTRDNGYPD3BEU36KO3U47PP72RTNXB7OB".to_string();
+    round_trip(
+        "EnrolRequest",
+        posfee_schemas::identity::EnrolRequest {
+            nkey: nkey.clone(),
+            proof: vec![1; 64],
+            stamp: Some(51194),
+        },
+    );
+    round_trip(
+        "KeyStatus",
+        posfee_schemas::identity::KeyStatus {
+            nkey,
+            state: posfee_schemas::identity::KeyState::Revoked,
+            holder: Some(posfee_schemas::identity::Holder::Terminal(term())),
+            since: Some(at()),
+            stamp_bits: 16,
+            message: "the operator issues a new key".into(),
+        },
+    );
     // The key directory and the ledger's receipts, as a fixed root and its authorities make
     // them.
     let root_seed = nkeys::KeyPair::new_from_raw(nkeys::KeyPairType::Operator, [0x21; 32])

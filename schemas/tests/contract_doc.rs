@@ -327,6 +327,31 @@ fn examples() -> Examples {
         .join("\n"),
     );
 
+    // A new key's stamp, as section 1 describes it: the first counter whose SHA-256 of
+    // "posfee.stamp.v1:" + key + ":" + counter has 16 leading zero bits.
+    let stamp = posfee_schemas::identity::find_stamp(PHONE_NKEY, 16, 0);
+    let digest = {
+        use sha2::{Digest, Sha256};
+        Sha256::digest(format!("posfee.stamp.v1:{PHONE_NKEY}:{stamp}").as_bytes())
+    };
+    assert_eq!(&digest[..2], &[0, 0]);
+    assert_eq!(
+        posfee_schemas::identity::stamp_bits(PHONE_NKEY, stamp),
+        digest.iter().take_while(|b| **b == 0).count() as u32 * 8
+            + digest
+                .iter()
+                .find(|b| **b != 0)
+                .map_or(0, |b| b.leading_zeros())
+    );
+    ex.text(
+        "stamp",
+        format!(
+            "key:    {PHONE_NKEY}\nstamp:  {stamp}\nsha256: {}\nbits:   {}\nname:   posfee-phone stamp={stamp}",
+            common::hex(&digest),
+            posfee_schemas::identity::stamp_bits(PHONE_NKEY, stamp)
+        ),
+    );
+
     // Purpose tags: a signature over the documented tag and the body verifies as that purpose.
     let probe = b"any body";
     for p in [

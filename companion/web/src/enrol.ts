@@ -1,25 +1,38 @@
 // The phone's bus identity: its own user nkey, made here and kept in IndexedDB, and the one
 // place that knows how a phone gets its permissions (client/src/enrol.rs does the same).
 //
-// A key not enrolled yet may only publish `posfee.identity.enrol.<device>` and hear
-// `_INBOX.device.<device>.>` (the server asks the identity service about every connection).
-// The phone asks to be enrolled with `{nkey, proof}` (proof = the key's signature over
+// A key not enrolled yet connects with a stamp in its name (a little work, computed once and
+// kept) and may then only publish `posfee.identity.enrol.<device>`, ask its status and hear
+// its inboxes (the server asks the identity service about every connection). The phone asks
+// to be enrolled with `{nkey, proof, stamp}` (proof = the key's signature over
 // "posfee.enrol.v1:" + nkey), gets `{device_id, enrolled_at}`, closes that connection and
 // connects again with the same key, now with the phone's permissions. It remembers that it
 // enrolled, so later starts connect at once; asking again is harmless (the first enrolment
-// is answered).
+// is answered). A key the system refuses for a reason is told why (its key status).
 import { createUser, fromSeed, type KeyPair } from "@nats-io/nkeys";
 import { nkeyAuthenticator, wsconnect, type NatsConnection } from "@nats-io/nats-core";
-import { deviceIdOfNkey } from "./ids.ts";
-import { busSeed, isEnrolled, markEnrolled, saveBusSeed } from "./store.ts";
+import { sha256 } from "@noble/hashes/sha2";
+import { deviceIdOfNkey, newToken } from "./ids.ts";
+import { busSeed, isEnrolled, markEnrolled, saveBusSeed, stamp as savedStamp, saveStamp } from "./store.ts";
 import { call, utf8, wireError, WireError } from "./wire.ts";
 
 export const ENROL_TIMEOUT_MS = 5_000;
+/** Leading zero bits a new key's stamp needs to connect (`CONNECT_STAMP_BITS`). */
+export const CONNECT_STAMP_BITS = 16;
+/** The most bits enrolling ever asks for (`MAX_STAMP_BITS`). */
+export const MAX_STAMP_BITS = 28;
 
-/** The server refused the key: it was revoked (or the identity service is not running). */
+/** The server refused the key and nobody could say why (the identity service may be starting). */
 export class NotEnrolled extends WireError {
   constructor(public publicKey: string) {
-    super("FORBIDDEN", 403, `the server refused this phone's key ${publicKey}: it was revoked, or the system is starting; a revoked phone makes a new key (clear the app's data)`);
+    super("UNAVAILABLE", 503, `the server refused this phone's key ${publicKey} without saying why: the system may be starting; the phone tries again`);
+  }
+}
+
+/** The system refuses this key and said why (revoked, or its device id is another key's). */
+export class KeyRefused extends WireError {
+  constructor(readonly key: KeyStatus) {
+    super("FORBIDDEN", 403, key.message);
   }
 }
 
@@ -34,6 +47,42 @@ export interface EnrolReply {
   enrolled_at: string;
 }
 
+/** `KeyStatus`: what the system takes a key for (contract section 1). */
+export interface KeyStatus {
+  nkey: string;
+  state: "active" | "revoked" | "unenrolled" | "conflict";
+  holder?: { kind: string; id: string } | null;
+  since?: string | null;
+  stamp_bits: number;
+  message: string;
+}
+
+/** The leading zero bits of `nkey`'s stamp `n` (`stamp_bits`): SHA-256 of "posfee.stamp.v1:" + nkey + ":" + n. */
+export function stampBits(nkey: string, n: number): number {
+  const d = sha256(utf8.encode(`posfee.stamp.v1:${nkey}:${n}`));
+  let bits = 0;
+  for (const byte of d) {
+    if (byte === 0) {
+      bits += 8;
+      continue;
+    }
+    bits += Math.clz32(byte) - 24;
+    break;
+  }
+  return bits;
+}
+
+/** The first stamp from `from` with at least `bits` leading zero bits (`find_stamp`): about 2^bits hashes. */
+export function findStamp(nkey: string, bits: number, from = 0): number {
+  for (let n = from; ; n++) if (stampBits(nkey, n) >= bits) return n;
+}
+
+/** The bits a STAMP_TOO_WEAK refusal asks for (`stamp_needed`). */
+export function stampNeeded(message: string): number | undefined {
+  const m = /needs at least (\d+)/.exec(message);
+  return m ? Number.parseInt(m[1], 10) : undefined;
+}
+
 /** This phone's bus key: the stored one, or a new one stored before it is used. */
 export async function busKey(): Promise<KeyPair> {
   const seed = await busSeed();
@@ -41,6 +90,21 @@ export async function busKey(): Promise<KeyPair> {
   const kp = createUser();
   await saveBusSeed(new TextDecoder().decode(kp.getSeed()));
   return kp;
+}
+
+/** This key's stamp of at least `bits`, computed once and kept. */
+async function keyStamp(kp: KeyPair, bits: number): Promise<number> {
+  const kept = await savedStamp(kp.getPublicKey());
+  if (kept !== undefined && stampBits(kp.getPublicKey(), kept) >= bits) return kept;
+  const n = findStamp(kp.getPublicKey(), bits, kept === undefined ? 0 : kept + 1);
+  await saveStamp(kp.getPublicKey(), n);
+  return n;
+}
+
+/** Forgets this phone's key (after the system revoked it): the next start makes a new one. */
+export async function newKey(): Promise<void> {
+  const kp = createUser();
+  await saveBusSeed(new TextDecoder().decode(kp.getSeed()));
 }
 
 export function enrolSubject(device: string): string {
@@ -51,13 +115,13 @@ export function enrolProof(kp: KeyPair): Uint8Array {
   return kp.sign(utf8.encode(`posfee.enrol.v1:${kp.getPublicKey()}`));
 }
 
-async function open(wsUrl: string, kp: KeyPair, device: string): Promise<NatsConnection> {
+async function open(wsUrl: string, kp: KeyPair, device: string, stamp?: number): Promise<NatsConnection> {
   try {
     return await wsconnect({
       servers: [wsUrl],
       authenticator: nkeyAuthenticator(kp.getSeed()),
       inboxPrefix: `_INBOX.device.${device}`,
-      name: "posfee-phone",
+      name: stamp === undefined ? "posfee-phone" : `posfee-phone stamp=${stamp}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
     });
@@ -68,20 +132,63 @@ async function open(wsUrl: string, kp: KeyPair, device: string): Promise<NatsCon
   }
 }
 
-/** Connects as this phone with its permissions, enrolling the key first if this phone has not. */
+/** What the system takes this key for (`bus::key_status`), answered on the key's own status inbox. */
+export async function keyStatus(nc: NatsConnection, publicKey: string): Promise<KeyStatus> {
+  return call<KeyStatus>(
+    nc,
+    `posfee.identity.status.${publicKey}`,
+    null,
+    ENROL_TIMEOUT_MS,
+    `_INBOX.key.${publicKey}.${newToken()}`,
+  );
+}
+
+/** Enrols the connection's own key with its stamp, computing a stronger one while enrolling asks for it. */
+async function enrolOn(nc: NatsConnection, kp: KeyPair, device: string, stamp: number): Promise<void> {
+  for (;;) {
+    try {
+      const reply = await call<EnrolReply>(
+        nc,
+        enrolSubject(device),
+        { nkey: kp.getPublicKey(), proof: enrolProof(kp), stamp },
+        ENROL_TIMEOUT_MS,
+      );
+      if (reply.device_id !== device) {
+        throw wireError("INTERNAL", `enrolled as ${reply.device_id}, but this phone's key makes ${device}`);
+      }
+      return;
+    } catch (e) {
+      const needed = e instanceof WireError && e.code === "STAMP_TOO_WEAK" ? stampNeeded(e.message) : undefined;
+      if (needed === undefined || needed > MAX_STAMP_BITS) throw e;
+      stamp = await keyStamp(kp, needed);
+    }
+  }
+}
+
+/**
+ * Connects as this phone with its permissions, enrolling the key first if this phone has not.
+ * A key the system refuses for a reason (revoked, its device id taken) is let in only to ask
+ * why: that answer is thrown as `KeyRefused`, so the payer is told what to do.
+ */
 export async function connectPhone(wsUrl: string): Promise<Bus> {
   const kp = await busKey();
   const publicKey = kp.getPublicKey();
   const device = deviceIdOfNkey(publicKey);
   if (await isEnrolled(device)) {
-    return { nc: await open(wsUrl, kp, device), device, publicKey };
-  }
-  const nc = await open(wsUrl, kp, device);
-  try {
-    const reply = await call<EnrolReply>(nc, enrolSubject(device), { nkey: publicKey, proof: enrolProof(kp) }, ENROL_TIMEOUT_MS);
-    if (reply.device_id !== device) {
-      throw wireError("INTERNAL", `enrolled as ${reply.device_id}, but this phone's key makes ${device}`);
+    const nc = await open(wsUrl, kp, device);
+    const status = await keyStatus(nc, publicKey).catch(() => undefined);
+    if (status && status.state !== "active") {
+      await nc.close().catch(() => {});
+      throw new KeyRefused(status);
     }
+    return { nc, device, publicKey };
+  }
+  const stamp = await keyStamp(kp, CONNECT_STAMP_BITS);
+  const nc = await open(wsUrl, kp, device, stamp);
+  try {
+    const status = await keyStatus(nc, publicKey);
+    if (status.state === "revoked" || status.state === "conflict") throw new KeyRefused(status);
+    if (status.state === "unenrolled") await enrolOn(nc, kp, device, await keyStamp(kp, Math.max(CONNECT_STAMP_BITS, status.stamp_bits)));
   } catch (e) {
     if (e instanceof WireError) throw e;
     throw wireError("UNAVAILABLE", `enrolling this phone: ${(e as Error).message}`);

@@ -17,8 +17,11 @@ const en = {
   connected: "Connected",
   offline: "Not connected",
   retry: "Try again",
-  not_enrolled:
-    "the system refused this phone's key (revoked, or the system is starting). The phone tries again by itself; a revoked phone needs a new key: clear this app's data.",
+  not_enrolled: "the system is not letting phones in just now (it may be starting). The phone tries again by itself.",
+  key_revoked:
+    "the system revoked this phone's key. Make a new key below: your registration and receipts stay on this phone.",
+  key_conflict: "this phone's key clashes with another phone's. Make a new key below; your receipts stay on this phone.",
+  new_key: "Make a new key",
   root_changed:
     "this phone trusts another posfee system than the one this page belongs to; nothing from this one is believed. Use the app from the system you set it up with.",
   no_root: "this page does not say which system it belongs to (no root key); ask the operator.",
@@ -110,7 +113,10 @@ const zh: Record<Key, string> = {
   connected: "已连接",
   offline: "未连接",
   retry: "重试",
-  not_enrolled: "系统拒绝了本机密钥（已被吊销，或系统正在启动）。手机会自动重试；被吊销的手机需要新密钥：请清除本应用的数据。",
+  not_enrolled: "系统暂时不接纳手机（可能正在启动），手机会自动重试。",
+  key_revoked: "系统已吊销本机密钥。请在下方生成新密钥：注册信息和缴费凭证仍保留在本机。",
+  key_conflict: "本机密钥与另一台手机冲突。请在下方生成新密钥，缴费凭证仍保留在本机。",
+  new_key: "生成新密钥",
   root_changed: "本机信任的是另一个缴费系统，不是本页面所属的系统；本系统的任何签名都不会被采信。请使用当初设置本机的系统的页面。",
   no_root: "本页面没有说明所属系统（缺少根密钥），请联系运营方。",
   register_title: "一次注册",

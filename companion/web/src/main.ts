@@ -1,7 +1,7 @@
 // The payer's phone: screens and what happens on them. The wire work is in enrol.ts,
 // register.ts, pay.ts and verify.ts; this file only shows and asks.
 import "./style.css";
-import { connectPhone, identity, NotEnrolled } from "./enrol.ts";
+import { connectPhone, identity, KeyRefused, newKey, NotEnrolled } from "./enrol.ts";
 import { codeMessage, fieldMessage, lang, reasonText, localTime, money, pickLanguage, setLanguage, t, type Lang } from "./i18n.ts";
 import { CodeError, link, parseCode, typed } from "./ids.ts";
 import * as pay from "./pay.ts";
@@ -29,6 +29,8 @@ type Screen = "pay" | "code" | "receipts" | "me";
 let phone: pay.Phone | undefined;
 let busState: "connecting" | "connected" | "offline" = "connecting";
 let busError = "";
+/** The system refuses this phone's key for good (revoked, its id taken): a new key is the way on. */
+let keyRefused = false;
 /** While the key is not enrolled, the phone tries again in the background. */
 const RETRY_MS = 5_000;
 let screen: Screen = "pay";
@@ -106,7 +108,21 @@ function frame(title: string, ...body: Child[]): void {
             "p",
             { class: "banner", role: "alert" },
             `${t("offline")}: ${busError} `,
-            h("button", { class: "link", onclick: () => void start() }, t("retry")),
+            keyRefused
+              ? h(
+                  "button",
+                  {
+                    class: "link",
+                    "data-testid": "new-key",
+                    onclick: async () => {
+                      await newKey();
+                      keyRefused = false;
+                      void start();
+                    },
+                  },
+                  t("new_key"),
+                )
+              : h("button", { class: "link", onclick: () => void start() }, t("retry")),
           )
         : null,
       ...body,
@@ -630,7 +646,13 @@ async function start(quiet = false): Promise<void> {
   } catch (e) {
     const wasOffline = busState === "offline";
     busState = "offline";
-    busError = e instanceof NotEnrolled ? t("not_enrolled") : errorText(e).text;
+    keyRefused = e instanceof KeyRefused;
+    busError =
+      e instanceof NotEnrolled
+        ? t("not_enrolled")
+        : e instanceof KeyRefused
+          ? t(e.key.state === "revoked" ? "key_revoked" : "key_conflict")
+          : errorText(e).text;
     if (e instanceof NotEnrolled) setTimeout(() => void start(true), RETRY_MS);
     if (quiet && wasOffline) return;
     screen = "me";

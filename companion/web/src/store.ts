@@ -49,6 +49,14 @@ export async function saveRootKey(key: string): Promise<void> {
   await set("root-key", key, store());
 }
 
+/** The stamp computed for a key (its public half), kept so it is computed once. */
+export async function stamp(publicKey: string): Promise<number | undefined> {
+  return get<number>(`stamp:${publicKey}`, store());
+}
+export async function saveStamp(publicKey: string, n: number): Promise<void> {
+  await set(`stamp:${publicKey}`, n, store());
+}
+
 /** Whether the key with this device id was enrolled from this phone. */
 export async function isEnrolled(device: string): Promise<boolean> {
   return (await get<boolean>(`enrolled:${device}`, store())) === true;

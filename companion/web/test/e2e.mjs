@@ -8,6 +8,7 @@
 // Needs: the workspace's binaries built (posfee, pos-agent and the services), the app built
 // (npm run build), and Debian's chromium (CHROMIUM=/path overrides).
 import { spawn, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createInterface } from "node:readline";
 import fs from "node:fs";
 import os from "node:os";
@@ -430,9 +431,16 @@ async function wsPermissions(wsUrl, otherPublicKey) {
   const device = `ph${kp.getPublicKey().slice(2, 10).toLowerCase()}`;
   const other = `ph${otherPublicKey.slice(2, 10).toLowerCase()}`;
   const opts = { servers: wsUrl, authenticator: nkeyAuthenticator(kp.getSeed()), inboxPrefix: `_INBOX.device.${device}` };
-  const first = await wsconnect(opts);
+  // A new key carries a stamp (docs/contract.md section 1): without one it is not let in.
+  const refusedUnstamped = await wsconnect(opts).then(
+    async (c) => (await c.close(), false),
+    () => true,
+  );
+  check(refusedUnstamped, "over WebSocket a new key without a stamp is refused");
+  const stamp = findStamp(kp.getPublicKey(), 16);
+  const first = await wsconnect({ ...opts, name: `e2e stamp=${stamp}` });
   const proof = kp.sign(new TextEncoder().encode(`posfee.enrol.v1:${kp.getPublicKey()}`));
-  const enrolled = await first.request(`posfee.identity.enrol.${device}`, encode({ nkey: kp.getPublicKey(), proof }), { timeout: 5000 }).then(
+  const enrolled = await first.request(`posfee.identity.enrol.${device}`, encode({ nkey: kp.getPublicKey(), proof, stamp }), { timeout: 5000 }).then(
     (m) => !m.headers?.get("Nats-Service-Error"),
     () => false,
   );
@@ -460,6 +468,23 @@ async function wsPermissions(wsUrl, otherPublicKey) {
   check(errors.some((e) => /publish/i.test(e) && e.includes("posfee.ledger.settle")), "over WebSocket a phone may not settle");
   check(!errors.some((e) => e.includes(`posfee.wallet.${device}`)), "over WebSocket a phone hears its own wallet codes");
   await nc.close();
+}
+
+/** A stamp of `bits` leading zero bits for `nkey`, as the contract describes it (section 1). */
+function findStamp(nkey, bits) {
+  for (let n = 0; ; n++) {
+    const d = createHash("sha256").update(`posfee.stamp.v1:${nkey}:${n}`).digest();
+    let z = 0;
+    for (const b of d) {
+      if (b === 0) {
+        z += 8;
+        continue;
+      }
+      z += Math.clz32(b) - 24;
+      break;
+    }
+    if (z >= bits) return n;
+  }
 }
 
 /** Every (file, secret, form) found under `dir`, skipping `skip`. */

@@ -9,7 +9,7 @@ import { createOperator, createUser } from "@nats-io/nkeys";
 import { crc16, deviceIdOfNkey, link, parseCode, typed, type PairCode } from "../src/ids.ts";
 import { checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
 import { KEYS_GET, KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
-import { enrolProof } from "../src/enrol.ts";
+import { enrolProof, findStamp, stampBits, stampNeeded } from "../src/enrol.ts";
 import { decode, encode, hex, kioskAsking, parseInstant, unhex, utf8, uuidParse } from "../src/wire.ts";
 import type { Profile } from "../src/store.ts";
 import { pickLanguage } from "../src/i18n.ts";
@@ -256,4 +256,18 @@ test("a phone answers only on a kiosk's pairing subject (contract section 1)", (
   ]) {
     assert.equal(kioskAsking(bad), null, String(bad));
   }
+});
+
+test("a new key's stamp is the contract's (section 1)", () => {
+  const lines = Object.fromEntries(
+    text("stamp")
+      .split("\n")
+      .map((l) => [l.slice(0, l.indexOf(":")), l.slice(l.indexOf(":") + 1).trim()]),
+  );
+  const n = Number.parseInt(lines.stamp, 10);
+  assert.equal(stampBits(lines.key, n), Number.parseInt(lines.bits, 10));
+  assert.equal(findStamp(lines.key, 16), n);
+  assert.ok(stampBits(lines.key, n - 1) < 16 || findStamp(lines.key, 16) < n);
+  assert.equal(stampNeeded("stamp: needs at least 19 leading zero bits (this one has 16); compute"), 19);
+  assert.equal(stampNeeded("something else"), undefined);
 });

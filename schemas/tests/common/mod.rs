@@ -401,6 +401,12 @@ fn matches_pattern(p: &str, s: &str) -> Result<bool, String> {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
         }
+        r"^U[A-Z2-7]{55}$" => {
+            s.len() == 56
+                && s.starts_with('U')
+                && s.bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+        }
         other => return Err(format!("the checker does not know the pattern {other}")),
     })
 }

@@ -35,6 +35,8 @@ pub struct App {
     pub applied: watch::Receiver<u64>,
     /// The key of this service's event ids (`EventId::keyed`).
     pub event_key: [u8; 32],
+    /// New bills per kiosk.
+    pub kiosk_bills: posfee_runtime::limit::Limiter,
 }
 
 impl App {

@@ -38,7 +38,13 @@ pub struct Config {
     /// The root it believes and its authority (which certifies its tenants' keys and seals
     /// its events).
     pub trust: Trust,
+    /// Bills one kiosk may issue: a stolen kiosk's key cannot fill the store with bills.
+    pub kiosk_bills: posfee_runtime::limit::Rate,
 }
+
+/// Bills per second one kiosk may issue unless configured otherwise (thirty seconds' worth at
+/// once): a busy kiosk issues one every few seconds.
+pub const DEFAULT_KIOSK_BILLS_PER_SEC: f64 = 2.0;
 
 impl Config {
     pub fn keys_dir(&self) -> PathBuf {
@@ -143,6 +149,7 @@ pub async fn run(
         client: client.clone(),
         applied: applied_rx,
         event_key: signer.derived_key(EVENT_ID_LABEL),
+        kiosk_bills: posfee_runtime::limit::Limiter::new(config.kiosk_bills),
     });
     let (a, b) = (app.clone(), app.clone());
     let endpoints = Endpoints::new()

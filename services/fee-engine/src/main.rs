@@ -18,6 +18,9 @@ struct Args {
     /// Folder of tenants' rule files (one TOML file per tenant).
     #[arg(long, env = "POSFEE_RULES_DIR")]
     rules: std::path::PathBuf,
+    /// Bills per second one kiosk may issue (thirty seconds' worth at once).
+    #[arg(long, env = "POSFEE_KIOSK_BILLS_PER_SEC", default_value_t = posfee_fee_engine::DEFAULT_KIOSK_BILLS_PER_SEC)]
+    kiosk_bills_per_sec: f64,
 }
 
 #[tokio::main]
@@ -32,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
         trust: args.service.trust()?,
         store_dir: args.service.store_dir,
         rules_dir: args.rules,
+        kiosk_bills: posfee_runtime::limit::per_sec(args.kiosk_bills_per_sec),
     };
     posfee_fee_engine::run(client, config, Arc::new(SystemClock), shutdown).await
 }

@@ -1,7 +1,7 @@
 //! What every identity request shares.
 
 use crate::cut::Cutter;
-use crate::limit::Limiter;
+use crate::difficulty::Difficulty;
 use crate::store::Store;
 use posfee_client::Clock;
 use posfee_store::GroupCommit;
@@ -11,7 +11,7 @@ pub struct App {
     pub store: Store,
     pub commit: GroupCommit,
     pub clock: Arc<dyn Clock>,
-    /// Enrolments of new phones, all callers together.
-    pub enrolments: Limiter,
+    /// The stamp bits enrolling a new phone needs just now.
+    pub difficulty: Difficulty,
     pub cutter: Cutter,
 }

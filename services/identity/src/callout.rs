@@ -2,20 +2,38 @@
 //! role, who it is; the answer is a user JWT with that one identity's permissions.
 //!
 //! The client proves its nkey by signing the server's nonce; the server forwards the key, the
-//! signature and the nonce, and this service checks the signature before it believes the key.
-//! An issued key gets its holder's permissions ([`posfee_deploy::authz::perms`]), a revoked one
-//! is refused, and an unknown one may only ask to enrol as the phone it is (rate-limited per
-//! client address).
+//! signature, the nonce and the connection's name, and this service checks the signature
+//! before it believes the key. An issued key gets its holder's permissions
+//! ([`posfee_deploy::authz::perms`]); a key nobody enrolled yet may only ask to enrol as the
+//! phone its fingerprint names, if its name carries a stamp of a little work
+//! ([`posfee_schemas::identity::stamp_bits`]), and only for [`UNENROLLED_TTL_SECS`]. A
+//! revoked key, or one whose device id another key holds, is let in for
+//! [`EXPLAIN_TTL_SECS`] to ask one thing: why (`posfee.identity.status.<nkey>`), so the phone
+//! or kiosk can tell the payer what to do instead of retrying blind. Every connection may ask
+//! that about its own key. No key may hold more than [`crate::live::MAX_PER_HOLDER`]
+//! connections, nor open them faster than [`ADMISSION_RATE`].
 
 use crate::jwt::{self, Claims};
-use crate::limit::Limiter;
+use crate::live::{Live, MAX_PER_HOLDER, MAX_UNENROLLED};
 use crate::store::{Lookup, Store};
 use nkeys::KeyPair;
 use posfee_deploy::authz::{self, Perms};
-use posfee_schemas::identity::Holder;
-use posfee_schemas::ids::DeviceId;
+use posfee_runtime::limit::{Limiter, Rate};
+use posfee_schemas::identity::{stamp_bits, stamp_in_name, Holder};
+use posfee_schemas::ids::{DeviceId, PublicNkey};
 use posfee_schemas::subjects::Identity;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// How long a key nobody enrolled yet stays connected: long enough to enrol and reconnect.
+pub const UNENROLLED_TTL_SECS: i64 = 30;
+/// How long a refused key stays connected to ask why.
+pub const EXPLAIN_TTL_SECS: i64 = 10;
+/// New connections of one key: a few at once, then one a second.
+pub const ADMISSION_RATE: Rate = Rate {
+    per_sec: 1.0,
+    burst: 8.0,
+};
 
 /// What the server sends (the `nats` part of its authorization request claims).
 #[derive(Debug, Deserialize)]
@@ -54,6 +72,9 @@ pub struct ConnectOpts {
     pub nkey: String,
     #[serde(default)]
     pub sig: String,
+    /// The connection's name: a new key's stamp travels in it (`stamp=<n>`).
+    #[serde(default)]
+    pub name: String,
 }
 
 /// Who a connection is, once its key is checked.
@@ -63,27 +84,52 @@ pub enum Verdict {
     Known(Holder),
     /// A key nobody issued: it may ask to enrol as this phone, nothing else.
     Unenrolled(DeviceId),
+    /// A key the system refuses for a reason its holder can act on (revoked, its device id
+    /// taken): let in only to ask why.
+    Explain(String),
     Refused(String),
 }
 
 impl Verdict {
-    fn grant(&self) -> Option<(String, Perms)> {
-        match self {
-            Verdict::Known(h) => Some((
+    /// The connection's name, permissions and lifetime in seconds (none: until it closes).
+    fn grant(&self, key: &PublicNkey, unenrolled_ttl: i64) -> Option<(String, Perms, Option<i64>)> {
+        let (name, perms, ttl) = match self {
+            Verdict::Known(h) => (
                 h.connection_name(),
                 authz::perms(&Identity::from(h.clone())),
-            )),
-            Verdict::Unenrolled(d) => Some((format!("unenrolled/{d}"), authz::unenrolled(d))),
-            Verdict::Refused(_) => None,
-        }
+                None,
+            ),
+            Verdict::Unenrolled(d) => (
+                unenrolled_name(d),
+                authz::unenrolled(d),
+                Some(unenrolled_ttl),
+            ),
+            Verdict::Explain(_) => (
+                format!("refused/{}", &key.as_str()[..16]),
+                Perms::default(),
+                Some(EXPLAIN_TTL_SECS),
+            ),
+            Verdict::Refused(_) => return None,
+        };
+        Some((name, authz::with_key_status(perms, key), ttl))
     }
+}
+
+fn unenrolled_name(d: &DeviceId) -> String {
+    format!("unenrolled/{d}")
 }
 
 pub struct Callout {
     pub store: Store,
     pub issuer: KeyPair,
-    /// Connections of unknown keys, per client address.
-    pub unknown: Limiter,
+    /// New connections per key.
+    pub admissions: Limiter,
+    /// Live connections per holder.
+    pub live: Arc<Live>,
+    /// The stamp bits a key nobody enrolled needs to connect.
+    pub stamp_bits: u32,
+    /// How long such a key stays connected.
+    pub unenrolled_ttl_secs: i64,
 }
 
 impl Callout {
@@ -96,12 +142,17 @@ impl Callout {
         if !proves_key(nkey, &req.client_info.nonce, &req.connect_opts.sig) {
             return Verdict::Refused("the nonce signature does not verify with this key".into());
         }
+        if !self.admissions.allow(nkey) {
+            return Verdict::Refused(
+                "this key opens connections too fast; close some and try again shortly".into(),
+            );
+        }
         match self.store.lookup(nkey) {
-            Ok(Lookup::Active(holder)) => Verdict::Known(holder),
+            Ok(Lookup::Active(holder)) => self.within_limit(holder),
             Ok(Lookup::Revoked(holder)) => {
-                Verdict::Refused(format!("the key of {holder} was revoked"))
+                Verdict::Explain(format!("the key of {holder} was revoked"))
             }
-            Ok(Lookup::Unknown) => self.unknown_key(nkey, &req.client_info.host),
+            Ok(Lookup::Unknown) => self.unknown_key(nkey, &req.connect_opts.name),
             Err(e) => {
                 tracing::error!(error = %e, "reading the key store");
                 Verdict::Refused("the identity store could not be read".into())
@@ -109,18 +160,35 @@ impl Callout {
         }
     }
 
-    /// A key nobody issued: it may ask to enrol as the phone its fingerprint names, unless
-    /// that device id is another key's (it could then hear that phone's inbox) or its client
-    /// address brings too many new keys.
-    fn unknown_key(&self, nkey: &str, host: &str) -> Verdict {
+    fn within_limit(&self, holder: Holder) -> Verdict {
+        let live = self.live.count(&holder.connection_name());
+        if live >= MAX_PER_HOLDER {
+            return Verdict::Refused(format!(
+                "{holder} already has {live} connections (at most {MAX_PER_HOLDER})"
+            ));
+        }
+        Verdict::Known(holder)
+    }
+
+    /// A key nobody issued: it may ask to enrol as the phone its fingerprint names, if it
+    /// carries a stamp, its device id is not another key's (it could then hear that phone's
+    /// inbox) and it holds no more than a couple of connections.
+    fn unknown_key(&self, nkey: &str, name: &str) -> Verdict {
         let d = match DeviceId::of_nkey(nkey) {
             Ok(d) => d,
             Err(e) => return Verdict::Refused(format!("not a phone key: {e}")),
         };
+        let stamped = stamp_in_name(name).map_or(0, |s| stamp_bits(nkey, s));
+        if stamped < self.stamp_bits {
+            return Verdict::Refused(format!(
+                "a new key connects with a stamp of {} bits in its name (stamp=<n>, docs/contract.md section 1); this one has {stamped}",
+                self.stamp_bits
+            ));
+        }
         match self.store.current(&Holder::Device(d.clone())) {
             Ok(None) => {}
             Ok(Some(_)) => {
-                return Verdict::Refused(format!(
+                return Verdict::Explain(format!(
                     "device id {d} belongs to another key; make a new key"
                 ))
             }
@@ -129,10 +197,8 @@ impl Callout {
                 return Verdict::Refused("the identity store could not be read".into());
             }
         }
-        if !self.unknown.allow(host) {
-            return Verdict::Refused(
-                "too many new keys from this address; try again shortly".into(),
-            );
+        if self.live.count(&unenrolled_name(&d)) >= MAX_UNENROLLED {
+            return Verdict::Refused("this key is already connected to enrol".into());
         }
         Verdict::Unenrolled(d)
     }
@@ -140,8 +206,10 @@ impl Callout {
     /// The signed answer for the server: a user JWT with the verdict's permissions, or the
     /// reason for refusing.
     pub fn answer(&self, req: &AuthRequest, verdict: &Verdict) -> anyhow::Result<String> {
-        let response = match verdict.grant() {
-            Some((name, perms)) => {
+        let key = PublicNkey::parse(req.connect_opts.nkey.clone()).ok();
+        let grant = key.and_then(|k| verdict.grant(&k, self.unenrolled_ttl_secs));
+        let response = match grant {
+            Some((name, perms, ttl)) => {
                 let mut user = Claims::new(
                     &self.issuer,
                     &req.user_nkey,
@@ -149,11 +217,12 @@ impl Callout {
                     UserNats::from(&perms),
                 );
                 user.name = name;
+                user.exp = ttl.map(|t| user.iat + t);
                 ResponseNats::jwt(jwt::encode(&user, &self.issuer)?)
             }
             None => ResponseNats::error(match verdict {
                 Verdict::Refused(why) => why.clone(),
-                _ => String::new(),
+                _ => "not a user nkey".to_string(),
             }),
         };
         let claims = Claims::new(&self.issuer, &req.user_nkey, &req.server_id.id, response);
@@ -272,9 +341,12 @@ mod tests {
     use super::*;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use base64::Engine;
+    use posfee_schemas::identity::find_stamp;
 
-    fn request(kp: &KeyPair, nonce: &str) -> AuthRequest {
+    /// A connection of `kp` answering `nonce`, named with a stamp of `bits` bits.
+    fn request(kp: &KeyPair, nonce: &str, bits: u32) -> AuthRequest {
         let sig = URL_SAFE_NO_PAD.encode(kp.sign(nonce.as_bytes()).unwrap());
+        let stamp = find_stamp(&kp.public_key(), bits, 0);
         AuthRequest {
             server_id: ServerId {
                 id: "NSERVER".into(),
@@ -287,9 +359,12 @@ mod tests {
             connect_opts: ConnectOpts {
                 nkey: kp.public_key(),
                 sig,
+                name: format!("a phone stamp={stamp}"),
             },
         }
     }
+
+    const BITS: u32 = 8;
 
     fn callout() -> (Callout, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -298,29 +373,55 @@ mod tests {
         let c = Callout {
             store,
             issuer: KeyPair::new_account(),
-            unknown: Limiter::new(crate::limit::Rate {
-                per_sec: 0.0,
-                burst: 2.0,
-            }),
+            admissions: Limiter::new(ADMISSION_RATE),
+            live: Arc::new(Live::default()),
+            stamp_bits: BITS,
+            unenrolled_ttl_secs: UNENROLLED_TTL_SECS,
         };
         (c, dir)
     }
 
     #[test]
-    fn an_unknown_key_that_signs_the_nonce_may_only_enrol_and_only_so_often() {
+    fn an_unknown_key_with_a_stamp_may_only_enrol_and_without_one_is_refused() {
         let (c, _dir) = callout();
         let kp = KeyPair::new_user();
         let d = DeviceId::of_nkey(&kp.public_key()).unwrap();
-        assert_eq!(c.verdict(&request(&kp, "n1")), Verdict::Unenrolled(d));
-        let _ = c.verdict(&request(&kp, "n2"));
+        assert_eq!(c.verdict(&request(&kp, "n1", BITS)), Verdict::Unenrolled(d));
+        let mut unstamped = request(&kp, "n2", BITS);
+        unstamped.connect_opts.name = "a phone".into();
+        assert!(matches!(c.verdict(&unstamped), Verdict::Refused(_)));
+        // A stamp of too few bits: take the first one below the bar.
+        let weak = (0..)
+            .find(|s| stamp_bits(&kp.public_key(), *s) < BITS)
+            .unwrap();
+        let mut too_weak = request(&kp, "n3", BITS);
+        too_weak.connect_opts.name = format!("stamp={weak}");
+        assert!(matches!(c.verdict(&too_weak), Verdict::Refused(_)));
+    }
+
+    #[test]
+    fn one_key_opens_only_a_few_connections_at_once() {
+        let (c, _dir) = callout();
+        let kp = KeyPair::new_user();
+        let let_in = (0..20)
+            .filter(|i| {
+                !matches!(
+                    c.verdict(&request(&kp, &format!("n{i}"), BITS)),
+                    Verdict::Refused(_)
+                )
+            })
+            .count();
+        assert_eq!(let_in, ADMISSION_RATE.burst as usize);
+        // Another key is not held back by it.
+        let other = KeyPair::new_user();
         assert!(matches!(
-            c.verdict(&request(&kp, "n3")),
-            Verdict::Refused(_)
+            c.verdict(&request(&other, "n", BITS)),
+            Verdict::Unenrolled(_)
         ));
     }
 
     #[test]
-    fn an_unknown_key_whose_device_id_another_key_holds_is_refused() {
+    fn an_unknown_key_whose_device_id_another_key_holds_may_only_ask_why() {
         let (c, _dir) = callout();
         let enrolled = KeyPair::new_user();
         let d = DeviceId::of_nkey(&enrolled.public_key()).unwrap();
@@ -335,32 +436,34 @@ mod tests {
         // The probe can succeed: the enrolled key is that phone, and an unknown key whose id
         // is free may enrol.
         assert_eq!(
-            c.verdict(&request(&enrolled, "n")),
+            c.verdict(&request(&enrolled, "n", BITS)),
             Verdict::Known(Holder::Device(d.clone()))
         );
         let other = KeyPair::new_user().public_key();
         let free = DeviceId::of_nkey(&other).unwrap();
-        assert_eq!(c.unknown_key(&other, "h"), Verdict::Unenrolled(free));
-        // A key with the enrolled one's fingerprint (spliced here; 40 bits to grind) is refused.
+        let stamp = format!("stamp={}", find_stamp(&other, BITS, 0));
+        assert_eq!(c.unknown_key(&other, &stamp), Verdict::Unenrolled(free));
+        // A key with the enrolled one's fingerprint (spliced here; 40 bits to grind).
         let clash = format!("{}{}", &enrolled.public_key()[..10], &other[10..]);
         assert_eq!(DeviceId::of_nkey(&clash).unwrap(), d);
-        assert!(matches!(c.unknown_key(&clash, "h"), Verdict::Refused(_)));
+        let stamp = format!("stamp={}", find_stamp(&clash, BITS, 0));
+        assert!(matches!(c.unknown_key(&clash, &stamp), Verdict::Explain(_)));
     }
 
     #[test]
     fn a_signature_over_another_nonce_is_refused() {
         let (c, _dir) = callout();
         let kp = KeyPair::new_user();
-        let mut req = request(&kp, "nonce-a");
+        let mut req = request(&kp, "nonce-a", BITS);
         req.client_info.nonce = "nonce-b".into();
         assert!(matches!(c.verdict(&req), Verdict::Refused(_)));
     }
 
     #[test]
-    fn the_answer_is_for_the_servers_user_key_with_the_holders_rules() {
+    fn the_answer_is_for_the_servers_user_key_with_the_holders_rules_and_its_own_status() {
         let (c, _dir) = callout();
         let kp = KeyPair::new_user();
-        let req = request(&kp, "n");
+        let req = request(&kp, "n", BITS);
         let t = posfee_schemas::ids::TerminalId::parse("kiosk-07").unwrap();
         let token = c
             .answer(&req, &Verdict::Known(Holder::Terminal(t)))
@@ -372,7 +475,49 @@ mod tests {
             jwt::claims_of(outer["nats"]["jwt"].as_str().unwrap()).unwrap();
         assert_eq!(user["name"], "terminal/kiosk-07");
         assert_eq!(user["aud"], authz::ACCOUNT);
+        assert!(
+            user.get("exp").is_none(),
+            "an issued key's connection does not expire"
+        );
         let subs = user["nats"]["sub"]["allow"].as_array().unwrap();
         assert!(subs.iter().any(|s| s == "posfee.receipt.kiosk-07"));
+        let status = format!("posfee.identity.status.{}", kp.public_key());
+        let pubs = user["nats"]["pub"]["allow"].as_array().unwrap();
+        assert!(pubs.iter().any(|s| *s == status), "{pubs:?}");
+        assert!(
+            user["nats"].get("resp").is_none(),
+            "a kiosk answers nothing blindly"
+        );
+    }
+
+    #[test]
+    fn a_refused_key_may_ask_only_why_and_only_briefly() {
+        let (c, _dir) = callout();
+        let kp = KeyPair::new_user();
+        let req = request(&kp, "n", BITS);
+        let token = c.answer(&req, &Verdict::Explain("revoked".into())).unwrap();
+        let outer: serde_json::Value = jwt::claims_of(&token).unwrap();
+        let user: serde_json::Value =
+            jwt::claims_of(outer["nats"]["jwt"].as_str().unwrap()).unwrap();
+        let pubs = user["nats"]["pub"]["allow"].as_array().unwrap();
+        assert_eq!(
+            pubs,
+            &[serde_json::json!(format!(
+                "posfee.identity.status.{}",
+                kp.public_key()
+            ))]
+        );
+        let subs = user["nats"]["sub"]["allow"].as_array().unwrap();
+        assert_eq!(
+            subs,
+            &[serde_json::json!(format!(
+                "_INBOX.key.{}.>",
+                kp.public_key()
+            ))]
+        );
+        assert_eq!(
+            user["exp"].as_i64().unwrap() - user["iat"].as_i64().unwrap(),
+            EXPLAIN_TTL_SECS
+        );
     }
 }

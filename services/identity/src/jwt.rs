@@ -24,6 +24,9 @@ pub struct Claims<T: Serialize> {
     pub name: String,
     pub sub: String,
     pub aud: String,
+    /// When the token (and the connection it admits) expires, in Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
     pub nats: T,
 }
 
@@ -36,6 +39,7 @@ impl<T: Serialize> Claims<T> {
             name: String::new(),
             sub: sub.to_string(),
             aud: aud.to_string(),
+            exp: None,
             nats,
         }
     }

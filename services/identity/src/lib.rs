@@ -10,15 +10,16 @@
 pub mod app;
 pub mod callout;
 pub mod cut;
+pub mod difficulty;
 pub mod jwt;
-pub mod limit;
+pub mod live;
 pub mod ops;
 pub mod store;
 
 use app::App;
 use futures::StreamExt;
-use limit::{Limiter, Rate};
 use posfee_client::{Clock, Shutdown};
+use posfee_runtime::limit::Limiter;
 use posfee_runtime::serve::{self, record, Endpoints, Field, ServiceSpec};
 use posfee_schemas::subjects::{self, IdentityOp, ServiceName, AUTH_CALLOUT, QUEUE_GROUP};
 use posfee_store as rstore;
@@ -33,16 +34,10 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     description: env!("CARGO_PKG_DESCRIPTION"),
 };
 
-/// New phones enrolled per second, all together, unless configured otherwise.
-pub const DEFAULT_ENROL_RATE: Rate = Rate {
-    per_sec: 200.0,
-    burst: 2_000.0,
-};
-/// Connections of not-yet-enrolled keys per second from one client address.
-pub const DEFAULT_NEW_KEY_RATE: Rate = Rate {
-    per_sec: 20.0,
-    burst: 200.0,
-};
+/// New phones enrolled per second before enrolling asks for harder stamps, unless configured
+/// otherwise: a city's phones enrol a few a second; a rush of made-up keys pays more work for
+/// every doubling beyond this.
+pub const DEFAULT_ENROL_TARGET_PER_SEC: f64 = 50.0;
 /// Callout requests answered at once.
 const MAX_CALLOUTS_IN_FLIGHT: usize = 256;
 
@@ -51,8 +46,14 @@ pub struct Config {
     pub store_dir: PathBuf,
     /// The account key whose signature the server's `auth_callout.issuer` trusts.
     pub issuer_seed: String,
-    pub enrol_rate: Rate,
-    pub new_key_rate: Rate,
+    /// Enrolments per second that need only `stamp_bits` ([`difficulty`]).
+    pub enrol_target_per_sec: f64,
+    /// The stamp bits a new key needs to connect and, when enrolments are quiet, to enrol
+    /// ([`posfee_schemas::identity::CONNECT_STAMP_BITS`] unless a bench lowers it).
+    pub stamp_bits: u32,
+    /// How long a key nobody enrolled yet stays connected
+    /// ([`callout::UNENROLLED_TTL_SECS`]).
+    pub unenrolled_ttl_secs: i64,
 }
 
 /// Runs the service until `shutdown`: `client` is its role's connection, `sys` one in the
@@ -68,23 +69,47 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("the callout issuer seed: {e}"))?;
     let db = rstore::open(&config.store_dir.join("db"))?;
     let store = store::Store::open(&db)?;
+    let live = Arc::new(live::Live::default());
+    let following = {
+        let (live, sys, shutdown) = (live.clone(), sys.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = live
+                .follow(sys, posfee_deploy::authz::ACCOUNT, shutdown)
+                .await
+            {
+                tracing::error!(error = %format!("{e:#}"), "connection counts stopped");
+            }
+        })
+    };
     let callout = Arc::new(callout::Callout {
         store: store.clone(),
         issuer,
-        unknown: Limiter::new(config.new_key_rate),
+        admissions: Limiter::new(callout::ADMISSION_RATE),
+        live,
+        stamp_bits: config.stamp_bits,
+        unenrolled_ttl_secs: config.unenrolled_ttl_secs,
     });
     let answering = tokio::spawn(answer_callouts(client.clone(), callout, shutdown.clone()));
     let app = Arc::new(App {
         store,
         commit: GroupCommit::start(&db),
         clock,
-        enrolments: Limiter::new(config.enrol_rate),
+        difficulty: difficulty::Difficulty::new(config.enrol_target_per_sec, config.stamp_bits),
         cutter: cut::Cutter { sys },
     });
-    let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
+    let (a, b, c, d, e) = (
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+    );
     let endpoints = Endpoints::new()
         .add("enrol", subjects::identity_enrol_any(), move |m| {
             ops::enrol::handle(a.clone(), m)
+        })
+        .add("status", subjects::identity_status_any(), move |m| {
+            ops::status::handle(e.clone(), m)
         })
         .add("issue", subjects::identity(IdentityOp::Issue), move |m| {
             ops::keys::issue(b.clone(), m)
@@ -98,6 +123,7 @@ pub async fn run(
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
     let _ = answering.await;
+    following.abort();
     rstore::flush(&db).await?;
     served
 }
@@ -157,11 +183,14 @@ async fn answer(client: &async_nats::Client, callout: &callout::Callout, msg: as
     match &verdict {
         callout::Verdict::Known(holder) => record(Field::Caller, holder),
         callout::Verdict::Unenrolled(device) => record(Field::Caller, device),
-        callout::Verdict::Refused(_) => {}
+        callout::Verdict::Explain(_) | callout::Verdict::Refused(_) => {}
     }
     match &verdict {
         callout::Verdict::Refused(why) => {
             tracing::info!(reason = %why, host = %request.nats.client_info.host, "connection refused")
+        }
+        callout::Verdict::Explain(why) => {
+            tracing::info!(reason = %why, host = %request.nats.client_info.host, "connection let in only to ask why it is refused")
         }
         v => tracing::debug!(verdict = ?v, "connection admitted"),
     }

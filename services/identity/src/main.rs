@@ -3,7 +3,6 @@
 
 use clap::Parser;
 use posfee_client::{bus, creds, SystemClock};
-use posfee_identity::limit::Rate;
 use posfee_runtime::{telemetry, ServiceArgs};
 use posfee_schemas::subjects::Role;
 use std::path::PathBuf;
@@ -24,12 +23,14 @@ struct Args {
     /// The seed of this service's user in the system account.
     #[arg(long, env = "POSFEE_SYS_NKEY_FILE")]
     sys_nkey_file: PathBuf,
-    /// New phones enrolled per second, all together.
-    #[arg(long, env = "POSFEE_ENROL_RATE", default_value_t = posfee_identity::DEFAULT_ENROL_RATE.per_sec)]
+    /// New phones enrolled per second before enrolling asks for harder stamps (one more bit
+    /// per doubling beyond it).
+    #[arg(long, env = "POSFEE_ENROL_RATE", default_value_t = posfee_identity::DEFAULT_ENROL_TARGET_PER_SEC)]
     enrol_rate: f64,
-    /// Connections of not-yet-enrolled keys per second from one client address.
-    #[arg(long, env = "POSFEE_NEW_KEY_RATE", default_value_t = posfee_identity::DEFAULT_NEW_KEY_RATE.per_sec)]
-    new_key_rate: f64,
+    /// Stamp bits a new key needs to connect and to enrol while enrolments are quiet. Lower it
+    /// only for a bench whose made-up phones should not spend the work.
+    #[arg(long, env = "POSFEE_STAMP_BITS", default_value_t = posfee_schemas::identity::CONNECT_STAMP_BITS)]
+    stamp_bits: u32,
 }
 
 #[tokio::main]
@@ -49,16 +50,9 @@ async fn main() -> anyhow::Result<()> {
     let config = posfee_identity::Config {
         store_dir: args.service.store_dir,
         issuer_seed: creds::read_seed(&args.issuer_seed_file)?,
-        enrol_rate: burst_of(args.enrol_rate),
-        new_key_rate: burst_of(args.new_key_rate),
+        enrol_target_per_sec: args.enrol_rate,
+        stamp_bits: args.stamp_bits,
+        unenrolled_ttl_secs: posfee_identity::callout::UNENROLLED_TTL_SECS,
     };
     posfee_identity::run(client, sys, config, Arc::new(SystemClock), shutdown).await
-}
-
-/// Ten seconds' worth may come at once.
-fn burst_of(per_sec: f64) -> Rate {
-    Rate {
-        per_sec,
-        burst: per_sec * 10.0,
-    }
 }

@@ -26,9 +26,27 @@ pub struct App {
     pub signer: posfee_schemas::trust::Signer,
     /// The key of this service's event ids (`EventId::keyed`).
     pub event_key: [u8; 32],
+    /// Reads per kiosk.
+    pub kiosk_reads: posfee_runtime::limit::Limiter,
 }
 
 impl App {
+    /// Refuses a read once the kiosk that asks has read too much just now (the operator and
+    /// the services are not limited).
+    pub fn within_kiosk_reads(&self, subject: &str) -> Result<(), posfee_schemas::WireError> {
+        use posfee_schemas::subjects::{Identity, Subject};
+        let Ok(Subject::Query(_, Identity::Terminal(asker))) = Subject::parse(subject) else {
+            return Ok(());
+        };
+        if self.kiosk_reads.allow(asker.as_str()) {
+            return Ok(());
+        }
+        Err(posfee_schemas::WireError::new(
+            posfee_schemas::ErrorCode::RateLimited,
+            format!("terminal {asker} is reading faster than any kiosk serves payers; wait a few seconds"),
+        ))
+    }
+
     /// Waits until the view has applied everything the stream holds now; whether it did.
     pub async fn catch_up(&self) -> bool {
         posfee_runtime::feed::caught_up(

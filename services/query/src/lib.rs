@@ -28,7 +28,14 @@ pub struct Config {
     pub store_dir: PathBuf,
     /// The root it believes and its authority (which seals the kiosks' events it writes).
     pub trust: posfee_runtime::Trust,
+    /// Reads one kiosk may make (accounts, bills, payments, readings, keys): a stolen kiosk's
+    /// key cannot walk every account's readings.
+    pub kiosk_reads: posfee_runtime::limit::Rate,
 }
+
+/// Reads per second one kiosk may make unless configured otherwise (thirty seconds' worth at
+/// once): a payer at a kiosk looks at an account or two.
+pub const DEFAULT_KIOSK_READS_PER_SEC: f64 = 5.0;
 
 /// The events the view is built from.
 pub fn followed() -> Vec<String> {
@@ -96,6 +103,7 @@ pub async fn run_reporting(
         keys: Default::default(),
         event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
         signer,
+        kiosk_reads: posfee_runtime::limit::Limiter::new(config.kiosk_reads),
     });
     let mut endpoints = Endpoints::new();
     for kind in QueryKind::ALL {
@@ -104,6 +112,7 @@ pub async fn run_reporting(
         endpoints = endpoints.add(kind.as_str(), subjects::query_from_any(kind), move |m| {
             let app = app.clone();
             async move {
+                app.within_kiosk_reads(&m.subject)?;
                 match kind {
                     QueryKind::Account => ops::account::handle(app, m).await,
                     QueryKind::Bills => ops::bills::handle(app, m).await,

@@ -15,6 +15,9 @@ use std::sync::Arc;
 struct Args {
     #[command(flatten)]
     service: ServiceArgs,
+    /// Reads per second one kiosk may make (thirty seconds' worth at once).
+    #[arg(long, env = "POSFEE_KIOSK_READS_PER_SEC", default_value_t = posfee_query::DEFAULT_KIOSK_READS_PER_SEC)]
+    kiosk_reads_per_sec: f64,
 }
 
 #[tokio::main]
@@ -28,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
     let config = posfee_query::Config {
         trust: args.service.trust()?,
         store_dir: args.service.store_dir,
+        kiosk_reads: posfee_runtime::limit::per_sec(args.kiosk_reads_per_sec),
     };
     posfee_query::run(client, config, Arc::new(SystemClock), shutdown).await
 }

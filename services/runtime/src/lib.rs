@@ -10,6 +10,7 @@ pub mod args;
 pub mod feed;
 pub mod journal;
 pub mod keyfile;
+pub mod limit;
 pub mod once;
 pub mod outbox;
 pub mod serve;

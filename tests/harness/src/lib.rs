@@ -39,10 +39,16 @@ pub const CONDITION_TIMEOUT_MS: u64 = 10_000;
 pub struct ServiceOptions {
     pub clock: Arc<dyn Clock>,
     pub rules_dir: PathBuf,
-    /// The identity service's limit on new phones' enrolments.
-    pub enrol_rate: posfee_identity::limit::Rate,
-    /// The identity service's limit on connections of unknown keys per client address.
-    pub new_key_rate: posfee_identity::limit::Rate,
+    /// Enrolments per second before the identity service asks for harder stamps.
+    pub enrol_target_per_sec: f64,
+    /// The stamp bits a new key needs to connect.
+    pub stamp_bits: u32,
+    /// How long a key nobody enrolled yet stays connected.
+    pub unenrolled_ttl_secs: i64,
+    /// Bills one kiosk may issue per second (the fee-engine).
+    pub kiosk_bills_per_sec: f64,
+    /// Reads one kiosk may make per second (the query service).
+    pub kiosk_reads_per_sec: f64,
 }
 
 impl Default for ServiceOptions {
@@ -50,8 +56,11 @@ impl Default for ServiceOptions {
         Self {
             clock: Arc::new(SystemClock),
             rules_dir: posfee_deploy::rules_dir::shipped(),
-            enrol_rate: posfee_identity::DEFAULT_ENROL_RATE,
-            new_key_rate: posfee_identity::DEFAULT_NEW_KEY_RATE,
+            enrol_target_per_sec: posfee_identity::DEFAULT_ENROL_TARGET_PER_SEC,
+            stamp_bits: posfee_schemas::identity::CONNECT_STAMP_BITS,
+            unenrolled_ttl_secs: posfee_identity::callout::UNENROLLED_TTL_SECS,
+            kiosk_bills_per_sec: posfee_fee_engine::DEFAULT_KIOSK_BILLS_PER_SEC,
+            kiosk_reads_per_sec: posfee_query::DEFAULT_KIOSK_READS_PER_SEC,
         }
     }
 }
@@ -327,8 +336,9 @@ impl Harness {
                         issuer_seed: posfee_client::creds::read_seed(
                             &self.creds.callout_issuer_file(),
                         )?,
-                        enrol_rate: opts.enrol_rate,
-                        new_key_rate: opts.new_key_rate,
+                        enrol_target_per_sec: opts.enrol_target_per_sec,
+                        stamp_bits: opts.stamp_bits,
+                        unenrolled_ttl_secs: opts.unenrolled_ttl_secs,
                     },
                     clock,
                     s,
@@ -340,6 +350,7 @@ impl Harness {
                     store_dir,
                     rules_dir: opts.rules_dir.clone(),
                     trust: trust()?,
+                    kiosk_bills: posfee_runtime::limit::per_sec(opts.kiosk_bills_per_sec),
                 },
                 clock,
                 s,
@@ -352,6 +363,7 @@ impl Harness {
                     posfee_query::Config {
                         store_dir,
                         trust: trust()?,
+                        kiosk_reads: posfee_runtime::limit::per_sec(opts.kiosk_reads_per_sec),
                     },
                     clock,
                     s,

@@ -45,6 +45,15 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         return reply_ok(&existing);
     }
 
+    if !app.kiosk_bills.allow(req.terminal.as_str()) {
+        return Err(WireError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "terminal {} is issuing bills faster than any kiosk serves payers; wait a few seconds",
+                req.terminal
+            ),
+        ));
+    }
     let tenant = super::tenant(&app, &req.quote)?;
     let now = app.clock.now();
     let today = tenant.today(now);

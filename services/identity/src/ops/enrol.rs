@@ -1,13 +1,17 @@
 //! `posfee.identity.enrol.<device>`: a phone enrols its own key.
 //!
 //! Only a connection holding the key whose fingerprint is `<device>` may publish there (the
-//! callout grants exactly that to an unknown key), and the body carries the key's signature
-//! over [`enrol_proof_message`], so nobody enrols a key they do not hold. Enrolling an enrolled
-//! key again answers the first enrolment; a revoked key stays revoked.
+//! callout grants exactly that to an unknown key), the key enrolled must be that one (one
+//! connection cannot enrol other keys), and the body carries the key's signature over
+//! [`enrol_proof_message`], so nobody enrols a key they do not hold, and a stamp of the bits
+//! enrolling needs just now ([`crate::difficulty`]). Enrolling an enrolled key again answers the
+//! first enrolment; a revoked key stays revoked.
 
 use crate::app::App;
 use posfee_runtime::serve::{self, decode_request, record, Field, Handled};
-use posfee_schemas::identity::{enrol_proof_message, EnrolReply, EnrolRequest, Holder, IssuedKey};
+use posfee_schemas::identity::{
+    enrol_proof_message, stamp_bits, EnrolReply, EnrolRequest, Holder, IssuedKey,
+};
 use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::Subject;
 use posfee_schemas::{ErrorCode, WireError};
@@ -31,11 +35,18 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     }
     let device = DeviceId::of_nkey(&req.nkey)
         .map_err(|e| WireError::new(ErrorCode::InvalidField, format!("nkey: {e}")))?;
-    let reply = enrol(&app, &req.nkey, &device).await?;
+    if device != asker {
+        return serve::reply_err(
+            ErrorCode::Forbidden,
+            format!("nkey: a connection enrols only its own key ({asker}); this key is {device}'s"),
+        );
+    }
+    let reply = enrol(&app, &req, &device).await?;
     serve::reply_ok(&reply)
 }
 
-async fn enrol(app: &App, nkey: &str, device: &DeviceId) -> Result<EnrolReply, WireError> {
+async fn enrol(app: &App, req: &EnrolRequest, device: &DeviceId) -> Result<EnrolReply, WireError> {
+    let nkey = req.nkey.as_str();
     let holder = Holder::Device(device.clone());
     if let Some(known) = app.store.key(nkey).map_err(super::internal)? {
         if known.revoked_at.is_some() {
@@ -60,12 +71,15 @@ async fn enrol(app: &App, nkey: &str, device: &DeviceId) -> Result<EnrolReply, W
             "another key has this key's device id; make a new key on the phone and enrol that",
         ));
     }
-    if !app.enrolments.allow("") {
+    let needed = app.difficulty.bits();
+    let has = req.stamp.map_or(0, |s| stamp_bits(nkey, s));
+    if has < needed {
         return Err(WireError::new(
-            ErrorCode::RateLimited,
-            "too many phones are enrolling just now; try again in a few seconds",
+            ErrorCode::StampTooWeak,
+            format!("stamp: needs at least {needed} leading zero bits (this one has {has}); compute a stronger stamp and enrol again"),
         ));
     }
+    app.difficulty.enrolled();
     let issued = IssuedKey {
         holder,
         nkey: nkey.to_string(),

@@ -1,8 +1,9 @@
-//! The identity service's requests: a phone enrolling its key, the operator issuing, revoking
-//! and listing keys.
+//! The identity service's requests: a phone enrolling its key, any key asking what it is
+//! taken for, the operator issuing, revoking and listing keys.
 
 pub mod enrol;
 pub mod keys;
+pub mod status;
 
 use posfee_schemas::{ErrorCode, WireError};
 

@@ -9,7 +9,7 @@ use async_nats::jetstream;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::signed::{KeyRequest, PublicKeyRecord, Purpose, Signed};
 use posfee_schemas::subjects::{self, Subject};
-use posfee_schemas::terminal::TerminalSeen;
+use posfee_schemas::terminal::{TerminalSeen, MAX_CLOCK_SKEW_SECS};
 use posfee_schemas::trust::DirectoryEntry;
 use posfee_schemas::{decode, encode, ErrorCode, WireError};
 use std::sync::Arc;
@@ -55,6 +55,15 @@ pub async fn seen(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 seen.terminal
             ),
         ));
+    }
+    seen.check()?;
+    let (seen, skew) = seen.received(app.clock.now());
+    if skew.num_seconds().abs() > MAX_CLOCK_SKEW_SECS {
+        tracing::warn!(
+            kiosk = %kiosk,
+            skew_secs = skew.num_seconds(),
+            "the kiosk's clock is off: its receipts and reports carry a wrong time"
+        );
     }
     let store = bucket(&app, &app.terminals, subjects::TERMINALS_BUCKET).await?;
     let put = store.put(kiosk.as_str(), encode(&seen).into());

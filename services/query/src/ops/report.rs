@@ -30,7 +30,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         EventBody::PairingJoined(e)
         | EventBody::PairingExpired(e)
         | EventBody::PairingCancelled(e) => &e.terminal,
-        EventBody::TerminalOnline(e) | EventBody::TerminalOffline(e) => &e.terminal,
+        EventBody::TerminalOnline(e) | EventBody::TerminalOffline(e) => {
+            posfee_schemas::terminal::check_version(&e.version)?;
+            &e.terminal
+        }
         other => {
             return Err(WireError::new(
                 ErrorCode::Forbidden,

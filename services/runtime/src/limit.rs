@@ -1,10 +1,18 @@
-//! Token buckets: how many enrolments (and how many connections of unknown keys per client
-//! address) the identity service accepts per second, so nobody can fill its store or keep it
-//! busy with made-up keys.
+//! Token buckets per key: how many connections one nkey opens (the identity service), bills
+//! one kiosk issues (the fee-engine), reads one kiosk makes (the query service), so a stolen
+//! kiosk's key or a runaway client cannot fill a store or keep a service busy.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
+
+/// A rate given in requests per second, with thirty seconds' worth allowed at once.
+pub fn per_sec(per_sec: f64) -> Rate {
+    Rate {
+        per_sec,
+        burst: (per_sec * 30.0).max(1.0),
+    }
+}
 
 /// Up to `burst` at once, refilled at `per_sec`.
 #[derive(Debug, Clone, Copy, PartialEq)]
