@@ -63,6 +63,8 @@ pub enum BenchCommand {
     /// A city's phones: enrolment rate, connect and revocation latency, memory, with a
     /// million phones enrolled.
     Identities(posfee_bench::identities::BenchIdentitiesArgs),
+    /// What a new key's stamp (its proof of work) costs one core.
+    Stamps(posfee_bench::stamps::BenchStampsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -170,6 +172,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             Command::Bench(BenchCommand::Query(a)) => posfee_bench::query::run(a, json).await,
             Command::Bench(BenchCommand::Flows(a)) => posfee_bench::flows::run(a, json).await,
+            Command::Bench(BenchCommand::Stamps(a)) => posfee_bench::stamps::run(a, json),
             Command::Bench(BenchCommand::Identities(a)) => {
                 posfee_bench::identities::run(a, json).await
             }

@@ -97,6 +97,7 @@ async fn a_short_bench_runs_against_a_running_system() {
     h.start_all(posfee_harness::ServiceOptions {
         kiosk_bills_per_sec: 1e6,
         kiosk_reads_per_sec: 1e6,
+        edge_requests_per_sec: 1e6,
         ..Default::default()
     })
     .await

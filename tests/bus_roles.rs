@@ -778,9 +778,12 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
             receipt: None,
         }),
     );
-    // It may publish pairing events; this one's body says it is a settlement.
+    // It may publish pairing events, and seals them (its authority too is the thief's); this
+    // one's body says it is a settlement.
     let pairing = subjects::event(EventKind::PairingJoined);
-    js.publish(pairing.clone(), posfee_schemas::encode(&forged).into())
+    let signer = h.signer(Role::Query);
+    let (_, msg) = posfee_client::sealed::message(&forged, &signer);
+    js.send_publish(pairing.clone(), msg)
         .await
         .unwrap()
         .await
@@ -797,11 +800,17 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
             expires_at: at,
         }),
     );
-    js.publish(pairing, posfee_schemas::encode(&genuine).into())
+    // And one written with the seed but not sealed.
+    let mut unsealed = genuine.clone();
+    unsealed.id = EventId::new_random();
+    js.publish(pairing.clone(), posfee_schemas::encode(&unsealed).into())
         .await
         .unwrap()
         .await
         .unwrap();
+    let (subject, msg) = posfee_client::sealed::message(&genuine, &signer);
+    assert_eq!(subject, pairing);
+    js.send_publish(subject, msg).await.unwrap().await.unwrap();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_posfee"))
         .args([
             "events",
@@ -829,6 +838,10 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
         "a forged settlement was listed:\n{text}"
     );
     assert!(!text.contains(&forged.id.to_string()), "{text}");
+    assert!(
+        !text.contains(&unsealed.id.to_string()),
+        "an unsealed event was listed:\n{text}"
+    );
 }
 
 #[tokio::test]
@@ -1214,18 +1227,51 @@ async fn relay(
     reply: String,
     payload: bytes::Bytes,
 ) -> Option<String> {
-    use futures::StreamExt;
     let channel = relayer.channel();
+    relay_on(&asker.client, relayer, channel, reply, payload).await
+}
+
+/// [`relay`] on a `channel` the relayer hears and `asker` may publish on.
+async fn relay_on(
+    asker: &async_nats::Client,
+    relayer: &mut Side,
+    channel: String,
+    reply: String,
+    payload: bytes::Bytes,
+) -> Option<String> {
+    use futures::StreamExt;
     let mut heard = relayer.client.subscribe(channel.clone()).await.unwrap();
-    assert!(served(&relayer.client, relayer.who.clone()).await);
+    match &relayer.who {
+        // A role's flushed subscription is in place on this one server.
+        // A role's subscription is in place once a probe from the asker arrives on it.
+        Identity::Role(_) => {
+            let mut arrived = false;
+            for _ in 0..15 {
+                asker
+                    .publish(channel.clone(), "probe".into())
+                    .await
+                    .unwrap();
+                let got = tokio::time::timeout(Duration::from_millis(200), heard.next()).await;
+                if got.is_ok_and(|m| m.is_some_and(|m| m.payload == "probe")) {
+                    arrived = true;
+                    break;
+                }
+            }
+            assert!(
+                arrived,
+                "{} never heard the asker on {channel}",
+                relayer.who
+            );
+        }
+        who => assert!(served(&relayer.client, who.clone()).await),
+    }
     asker
-        .client
-        .publish_with_reply(channel, reply.clone(), "relay this".into())
+        .publish_with_reply(channel.clone(), reply.clone(), "relay this".into())
         .await
         .unwrap();
     let msg = tokio::time::timeout(Duration::from_secs(3), heard.next())
         .await
-        .expect("the relayer hears the asker")
+        .unwrap_or_else(|_| panic!("{} never heard the asker on {channel}", relayer.who))
         .unwrap();
     assert_eq!(msg.reply.as_deref(), Some(reply.as_str()));
     relayer
@@ -1306,6 +1352,118 @@ async fn a_stolen_kiosk_and_a_phone_cannot_relay_each_other_onto_any_subject() {
                 relayer.who,
                 asker.who
             );
+        }
+    }
+}
+
+/// A subject `role` serves that `asker` may send on, or, without an asker, the service's own
+/// discovery subject, which it may both publish (it pings itself) and hear.
+fn served_subject(role: Role, asker: Option<&Identity>) -> String {
+    match (role, asker) {
+        (Role::FeeEngine, Some(Identity::Terminal(t))) => subjects::bill_issue(t),
+        (Role::Query, Some(Identity::Terminal(t))) => subjects::terminal_seen(t),
+        (Role::Ledger, Some(Identity::Terminal(t))) => subjects::ledger_close(t),
+        (Role::Paygate, Some(me @ Identity::Device(_))) => subjects::paygate(PaygateOp::Pay, me),
+        (Role::Identity, Some(Identity::Device(d))) => subjects::identity_enrol(d),
+        (_, None) => {
+            let name = ServiceName::ALL.iter().find(|n| n.role() == role).unwrap();
+            format!("{}.relay", subjects::srv::ping_service(name.as_str()))
+        }
+        other => panic!("no served subject for {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_leaked_service_seed_cannot_relay_onto_any_subject_with_a_kiosk_a_phone_or_itself() {
+    let h = Harness::start().await.unwrap();
+    h.terminal("kiosk-01").await.unwrap();
+    let thief_kiosk = Identity::Terminal(kiosk("kiosk-01"));
+    let kiosk_client = h.connect_as(thief_kiosk.clone()).await.unwrap();
+    let (device, phone_client) = h.phone().await.unwrap();
+    let thief_phone = Identity::Device(device.clone());
+    let mut watch = Watch::new(&h).await;
+    for role in [
+        Role::FeeEngine,
+        Role::Query,
+        Role::Ledger,
+        Role::Paygate,
+        Role::Identity,
+    ] {
+        let (client, errors) = h.connect_watching(Identity::Role(role)).await.unwrap();
+        let mut leaked = Side {
+            client,
+            errors,
+            who: Identity::Role(role),
+        };
+        let edge = match role {
+            Role::Paygate | Role::Identity => (&thief_phone, &phone_client),
+            _ => (&thief_kiosk, &kiosk_client),
+        };
+        // The probe can succeed: the service answers its asker's own inbox, and itself.
+        for (asker, client) in [(Some(edge.0), edge.1), (None, &leaked.client.clone())] {
+            use futures::StreamExt;
+            let inbox = client.new_inbox();
+            let mut answers = client.subscribe(inbox.clone()).await.unwrap();
+            client.flush().await.unwrap();
+            let channel = served_subject(role, asker);
+            let refused = relay_on(client, &mut leaked, channel, inbox, "answer".into()).await;
+            assert_eq!(refused, None, "{role} could not answer {asker:?}");
+            // (The genuine identity service answers the enrolment too, with a refusal.)
+            let answered = tokio::time::timeout(Duration::from_secs(3), async {
+                while let Some(m) = answers.next().await {
+                    if m.payload == "answer" {
+                        return true;
+                    }
+                }
+                false
+            });
+            assert!(
+                answered.await.unwrap_or(false),
+                "{role} never answered {asker:?}"
+            );
+        }
+        // What the role may publish by itself is no relay (and is why its records need its
+        // authority's signature besides).
+        let own = posfee_deploy::authz::role(role).publish;
+        for target in Target::ALL
+            .into_iter()
+            .filter(|t| !own.iter().any(|p| subject_matches(p, &t.subject())))
+        {
+            for (asker, client) in [(Some(edge.0), edge.1), (None, &leaked.client.clone())] {
+                let before = watch.count(target).await;
+                let channel = served_subject(role, asker);
+                let refused = relay_on(
+                    client,
+                    &mut leaked,
+                    channel,
+                    target.subject(),
+                    target.payload(&device),
+                )
+                .await
+                .unwrap_or_else(|| panic!("{role} relayed {target:?} for {asker:?} unrefused"));
+                assert!(
+                    refused.to_lowercase().contains("permissions violation"),
+                    "{target:?}: unexpected server error {refused}"
+                );
+                assert_eq!(
+                    watch.count(target).await,
+                    before,
+                    "{role} relayed {target:?} for {asker:?}"
+                );
+            }
+        }
+    }
+}
+
+/// Whether `pattern` (with `*` and `>`) names `subject`.
+fn subject_matches(pattern: &str, subject: &str) -> bool {
+    let (mut p, mut s) = (pattern.split('.'), subject.split('.'));
+    loop {
+        match (p.next(), s.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some(x), Some(y)) if x == y || x == "*" => continue,
+            (None, None) => return true,
+            _ => return false,
         }
     }
 }

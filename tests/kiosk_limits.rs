@@ -1,6 +1,7 @@
-//! A kiosk's key, stolen or running away, cannot issue bills or read accounts without end, nor
-//! record a heartbeat from the year 9999 or a version string of 60 KB: each is refused with a
-//! code and a reason, and another kiosk is not held back.
+//! A kiosk's key, stolen or running away, cannot issue bills, read accounts or ask a service
+//! anything without end, nor record a version string of 60 KB or keep itself "online" with a
+//! clock set ahead: each is refused with a code and a reason, and another kiosk is not held
+//! back.
 
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -172,5 +173,65 @@ async fn a_heartbeat_is_dated_by_the_service_and_a_huge_version_is_refused() {
             }
             other => panic!("{what} was recorded: {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn a_kiosk_asks_a_service_only_so_often_whatever_it_asks_and_another_is_not_held_back() {
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(
+        ServiceName::Query,
+        ServiceOptions {
+            clock: Arc::new(ManualClock::new(fixtures::billing_now())),
+            edge_requests_per_sec: 0.1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let beat = |id: &'static str| {
+        let h = &h;
+        async move {
+            let kiosk = h.terminal(id).await.unwrap();
+            let terminal = TerminalId::parse(id).unwrap();
+            let seen = TerminalSeen {
+                terminal: terminal.clone(),
+                state: TerminalState::Online,
+                last_seen: fixtures::billing_now(),
+                heartbeat_secs: 10,
+                version: "0.2.0".into(),
+            };
+            let mut answers = Vec::new();
+            for _ in 0..BURST + 1 {
+                let subject = subjects::terminal_seen(&terminal);
+                answers.push(call::<_, TerminalSeen>(&kiosk, subject, &seen, None).await);
+            }
+            answers
+        }
+    };
+    // The probe can succeed: the first few are recorded; past the budget, refused.
+    let mut first = beat("kiosk-01").await;
+    assert_eq!(code(first.pop().unwrap()), ErrorCode::RateLimited);
+    assert!(first.into_iter().all(|a| a.is_ok()));
+    // Another kiosk has its own budget, and the operator none.
+    assert!(beat("kiosk-02")
+        .await
+        .into_iter()
+        .take(BURST)
+        .all(|a| a.is_ok()));
+    let operator = h.connect(Role::Operator).await.unwrap();
+    for _ in 0..BURST + 2 {
+        let asked = call::<_, AccountSummary>(
+            &operator,
+            subjects::query(QueryKind::Account, &asker(&operator)),
+            &AccountRef {
+                tenant: fixtures::water(),
+                account: account(),
+            },
+            None,
+        )
+        .await;
+        // Nothing was imported here: "no such tenant" is an answer, not a refusal.
+        assert_eq!(code(asked), ErrorCode::TenantNotFound);
     }
 }

@@ -166,6 +166,36 @@ async fn genuine_and_cheap(w: &World, key: &SigningKey, id: &KeyId) -> (IssuedBi
     (shown.issued, cheap)
 }
 
+/// The phone pays `issued` in full, straight at paygate.
+async fn pay(w: &World, issued: &IssuedBill) -> Result<SignedReceipt, CallError> {
+    let profile = w.phone.home.profile().unwrap().unwrap();
+    let bill: Bill = issued.signed.peek().unwrap();
+    let order = PayOrder {
+        payment_id: PaymentId::new_random(),
+        payer: profile.payer.clone().unwrap(),
+        bill_id: bill.bill_id,
+        amount: bill.total,
+        terminal: kiosk(),
+    };
+    let req = PayRequest {
+        order: Signed::sign(
+            Purpose::DevicePay,
+            &order,
+            &profile.device_key_id,
+            &register::device_key(&profile).unwrap(),
+        ),
+        bill: issued.clone(),
+    };
+    let me = Identity::Device(w.phone.device.clone());
+    call(
+        &w.phone.client,
+        subjects::paygate(PaygateOp::Pay, &me),
+        &req,
+        Some(Duration::from_secs(20)),
+    )
+    .await
+}
+
 fn offer(issued: &IssuedBill) -> BillOffer {
     BillOffer {
         terminal: kiosk(),
@@ -223,32 +253,7 @@ async fn a_bill_key_the_root_did_not_vouch_for_is_refused_by_the_phone_paygate_a
 
     // Paygate refuses to hold money for it.
     let profile = w.phone.home.profile().unwrap().unwrap();
-    let bill: Bill = cheap.signed.peek().unwrap();
-    let order = PayOrder {
-        payment_id: PaymentId::new_random(),
-        payer: profile.payer.clone().unwrap(),
-        bill_id: bill.bill_id,
-        amount: bill.total,
-        terminal: kiosk(),
-    };
-    let req = PayRequest {
-        order: Signed::sign(
-            Purpose::DevicePay,
-            &order,
-            &profile.device_key_id,
-            &register::device_key(&profile).unwrap(),
-        ),
-        bill: cheap.clone(),
-    };
-    let me = Identity::Device(w.phone.device.clone());
-    let paid = call::<_, SignedReceipt>(
-        &w.phone.client,
-        subjects::paygate(PaygateOp::Pay, &me),
-        &req,
-        None,
-    )
-    .await;
-    match paid {
+    match pay(&w, &cheap).await {
         Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::BadSignature, "{e}"),
         other => panic!("paygate took a bill signed with a forged key: {other:?}"),
     }
@@ -398,4 +403,120 @@ async fn nobody_can_take_a_settlements_event_id_first() {
         .collect();
     assert_eq!(settled.len(), 1, "the settlement's event was dropped");
     assert_ne!(settled[0].id, old_id);
+}
+
+/// Appends `entry` to a journal as the role that may write it (a leaked seed), sealed by
+/// `sealer` if any.
+async fn append<E: serde::Serialize>(
+    h: &Harness,
+    role: Role,
+    subject: String,
+    entry: &E,
+    sealer: Option<&Signer>,
+) {
+    let writer = async_nats::jetstream::new(h.connect(role).await.unwrap());
+    let payload = posfee_schemas::encode(entry);
+    let mut msg = async_nats::jetstream::message::PublishMessage::build();
+    if let Some(s) = sealer {
+        msg = msg.header(
+            posfee_schemas::trust::SEAL_HEADER,
+            s.seal(&subject, &payload).render().as_str(),
+        );
+    }
+    writer
+        .send_publish(subject, msg.payload(payload.into()))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+/// A ledger `Closed` entry for `issued`, on its account's journal subject.
+fn closing(issued: &IssuedBill) -> (String, posfee_ledger::journal::Entry) {
+    let bill: Bill = issued.signed.peek().unwrap();
+    let scope = posfee_ledger::journal::scope(&bill.tenant, &bill.account);
+    (
+        posfee_ledger::journal::subject(&scope),
+        posfee_ledger::journal::Entry::Closed {
+            bill: bill.bill_id,
+            why: "forged".into(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn a_journal_entry_its_service_did_not_seal_changes_nothing() {
+    let w = world().await;
+    // The probe can succeed: an entry sealed by the ledger's authority, closing a bill, is
+    // believed, and the bill can no longer be paid.
+    let closed = posfee_pos_agent::bill::issue(&w.kiosk, quote())
+        .await
+        .unwrap()
+        .issued;
+    let (subject, entry) = closing(&closed);
+    append(
+        &w.h,
+        Role::Ledger,
+        subject,
+        &entry,
+        Some(&w.h.signer(Role::Ledger)),
+    )
+    .await;
+    // (The ledger decides on its journal's latest state: the entry is seen at once.)
+    match pay(&w, &closed).await {
+        Err(CallError::Remote(e)) => assert_eq!(e.code, ErrorCode::PairingGone, "{e}"),
+        other => panic!("a bill the ledger's authority closed was paid: {other:?}"),
+    }
+
+    // A leaked ledger seed closes the next bill without a seal, and with a seal of an
+    // authority the root did not certify; a leaked paygate seed rewrites the payer's
+    // registration with nothing to spend.
+    let bill = posfee_pos_agent::bill::issue(&w.kiosk, quote())
+        .await
+        .unwrap()
+        .issued;
+    let (subject, entry) = closing(&bill);
+    append(&w.h, Role::Ledger, subject.clone(), &entry, None).await;
+    let outsider = forged_authority("ledger", &[may::SEAL, may::RECEIPT]);
+    append(&w.h, Role::Ledger, subject, &entry, Some(&outsider)).await;
+    let registered = registration(&w.h).await;
+    let posfee_paygate::journal::Entry::Registered {
+        handle,
+        mut payer,
+        idempotency_key,
+        registration,
+    } = registered
+    else {
+        panic!("the registrations scope holds a registration")
+    };
+    payer.balance = Fen::new(0);
+    let emptied = posfee_paygate::journal::Entry::Registered {
+        handle,
+        payer,
+        idempotency_key,
+        registration,
+    };
+    let subject = posfee_paygate::journal::subject(posfee_paygate::journal::REGISTRATIONS);
+    append(&w.h, Role::Paygate, subject, &emptied, None).await;
+
+    // The bill is paid all the same: the books and the platform skipped what they did not
+    // seal.
+    let receipt = pay(&w, &bill).await.unwrap();
+    let bill: Bill = bill.signed.peek().unwrap();
+    assert_eq!(receipt.peek().unwrap().bill_id, bill.bill_id);
+}
+
+/// The payer's registration as paygate journaled it.
+async fn registration(h: &Harness) -> posfee_paygate::journal::Entry {
+    let js = async_nats::jetstream::new(h.connect(Role::Paygate).await.unwrap());
+    let stream = js
+        .get_stream_no_info(subjects::PAYGATE_JOURNAL)
+        .await
+        .unwrap();
+    let subject = posfee_paygate::journal::subject(posfee_paygate::journal::REGISTRATIONS);
+    let raw = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap();
+    posfee_schemas::decode(&raw.payload).unwrap()
 }

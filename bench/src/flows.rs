@@ -149,7 +149,7 @@ struct Bus {
 impl Bus {
     /// The system's root, as `posfee up` keeps it in the data dir.
     fn root(&self) -> anyhow::Result<posfee_schemas::trust::TrustRoot> {
-        creds::read_root(&self.data.creds().join("root.pub").to_string_lossy())
+        self.data.trust_root()
     }
 
     async fn connect(&self, who: impl Into<BusIdentity>) -> anyhow::Result<async_nats::Client> {
@@ -223,6 +223,7 @@ fn start_system(args: &BenchFlowsArgs) -> anyhow::Result<System> {
                 &[
                     ("POSFEE_KIOSK_BILLS_PER_SEC", UNLIMITED_PER_SEC),
                     ("POSFEE_KIOSK_READS_PER_SEC", UNLIMITED_PER_SEC),
+                    ("POSFEE_EDGE_REQUESTS_PER_SEC", UNLIMITED_PER_SEC),
                 ],
                 &["--cluster", &cluster, "--instances", &instances],
             )?;

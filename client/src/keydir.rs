@@ -195,28 +195,27 @@ impl KeyDirectory {
         Ok(ledger.verify(Purpose::Receipt, signed)?)
     }
 
-    /// Who sealed `payload` on `subject`: the authority named in the seal (the message's
-    /// [`posfee_schemas::trust::SEAL_HEADER`]), when the root certified it, it may seal, and
-    /// the signature covers exactly this subject and payload; `None` for a message with no
-    /// seal or one that does not verify. An error only when the directory cannot be read (ask
-    /// again: a message is never judged unsealed for want of the directory).
-    pub async fn seal_of(
+    /// Whether `writer` sealed `payload` on `subject` (`seal`: the message's
+    /// [`posfee_schemas::trust::SEAL_HEADER`]): false for a message with no seal, a seal of
+    /// anyone else, or one that does not verify. An error only when the writer's certificate
+    /// cannot be read or is not the root's: ask again, for a message is never judged unsealed
+    /// for want of its writer's certificate (a feed that did would pass over a real settlement
+    /// for good).
+    pub async fn sealed_by(
         &self,
+        writer: &KeyId,
         subject: &str,
         payload: &[u8],
         seal: Option<&str>,
-    ) -> Result<Option<KeyId>, VerifyError> {
+    ) -> Result<bool, VerifyError> {
         let Some(Ok(seal)) = seal.map(Seal::parse) else {
-            return Ok(None);
+            return Ok(false);
         };
-        match self.authority(&seal.authority).await {
-            Ok(a) => Ok(seal
-                .check(&a, subject, payload)
-                .is_ok()
-                .then(|| seal.authority.clone())),
-            Err(VerifyError::Sign(_)) => Ok(None),
-            Err(e) => Err(e),
+        if &seal.authority != writer {
+            return Ok(false);
         }
+        let authority = self.authority(writer).await?;
+        Ok(seal.check(&authority, subject, payload).is_ok())
     }
 
     /// The authority named `name`, as the root certified it.

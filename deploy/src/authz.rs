@@ -11,12 +11,13 @@
 //! the `auth.conf` this module renders (see [`crate::natsd::write_config`]).
 //!
 //! Replies travel under each identity's own inbox prefix, so nobody can read replies meant for
-//! another. Only service roles answer requests through `allow_responses` (a reply subject the
-//! request names), and every service answers only into the asker's own inbox
-//! (`posfee_runtime::serve`). Kiosks, phones, clerks and tools have no `allow_responses`: what
-//! they publish is exactly what their lists name, so no message they receive can make them
-//! publish elsewhere (a stolen kiosk and a phone its thief enrolled cannot relay each other
-//! onto the key bucket, the event stream or the ledger). The tests in `tests/bus_roles.rs`
+//! another. Nobody has `allow_responses` (a right to publish once on the reply subject of any
+//! message received, whatever that subject is): a service answers only into the inboxes of
+//! those who may ask it, which its publish list names (and `posfee_runtime::serve` answers
+//! only into the asker's own); kiosks and phones answer each other on subjects their lists
+//! name. What anyone publishes is exactly what its lists name, so no message it receives can
+//! make it publish elsewhere (a stolen kiosk, a phone its thief enrolled and a leaked service
+//! seed cannot relay each other onto the key bucket, the event stream or the ledger). The tests in `tests/bus_roles.rs`
 //! try, as each identity, what it must not do, and expect the server to refuse.
 
 use posfee_schemas::ids::{DeviceId, PublicNkey, TenantId, TerminalId};
@@ -40,8 +41,6 @@ pub use posfee_schemas::subjects::SYSTEM_INBOX;
 pub struct Perms {
     pub publish: Vec<String>,
     pub subscribe: Vec<String>,
-    /// May answer requests it received (publish to their one-off reply subjects).
-    pub allow_responses: bool,
 }
 
 /// One user of the server: a public nkey and what it may do.
@@ -140,16 +139,59 @@ fn self_ping(name: ServiceName) -> String {
     format!("{}.*", subjects::srv::ping_service(name.as_str()))
 }
 
-fn service(name: ServiceName, who: Role, publish: Vec<String>, serves: Vec<String>) -> Perms {
+/// Who may ask a service something, and so whose inbox it may answer into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asker {
+    /// Any kiosk (`_INBOX.terminal.*.>`).
+    Terminals,
+    /// Any phone, enrolled or enrolling (`_INBOX.device.*.>`).
+    Devices,
+    /// Any tenant's clerk (`_INBOX.clerk.*.>`).
+    Clerks,
+    /// Any key asking about itself (`_INBOX.key.*.>`).
+    Keys,
+    /// The server's auth callout, whose requests carry a reply in `$SYS._INBOX.` of the
+    /// account the callout runs in.
+    Server,
+    Role(Role),
+}
+
+impl Asker {
+    fn inbox(self) -> String {
+        match self {
+            Asker::Terminals => s("_INBOX.terminal.*.>"),
+            Asker::Devices => s("_INBOX.device.*.>"),
+            Asker::Clerks => s("_INBOX.clerk.*.>"),
+            Asker::Keys => format!("{}.*.>", subjects::KEY_STATUS_INBOX),
+            Asker::Server => s("$SYS._INBOX.>"),
+            Asker::Role(r) => format!("{}.>", Identity::Role(r).inbox_prefix()),
+        }
+    }
+}
+
+/// A service: what it publishes, and answers into the inboxes of those who may ask it (and
+/// its own: it pings itself before it reports ready) and nowhere else. No service has
+/// `allow_responses`: with it, a service may publish once on the reply subject of any message
+/// it receives, whoever sent it, so one leaked service seed and any identity that may send
+/// the service a message (a kiosk, a free phone, the seed's own connection on a subject it
+/// both publishes and hears) could publish anything anywhere. `posfee_runtime::serve` answers
+/// only into the asker's own inbox besides.
+fn service(
+    name: ServiceName,
+    who: Role,
+    (publish, askers): (Vec<String>, &[Asker]),
+    serves: Vec<String>,
+) -> Perms {
     let mut p = publish;
     p.push(self_ping(name));
+    p.extend(askers.iter().map(|a| a.inbox()));
+    p.push(Asker::Role(who).inbox());
     let mut sub = discovery_answers();
     sub.extend(serves);
     sub.push(format!("{}.>", Identity::Role(who).inbox_prefix()));
     Perms {
         publish: p,
         subscribe: sub,
-        allow_responses: true,
     }
 }
 
@@ -157,7 +199,6 @@ fn tool(who: Role, publish: Vec<String>) -> Perms {
     Perms {
         publish,
         subscribe: vec![format!("{}.>", Identity::Role(who).inbox_prefix())],
-        allow_responses: false,
     }
 }
 
@@ -176,7 +217,14 @@ pub fn role(r: Role) -> Perms {
             service(
                 ServiceName::FeeEngine,
                 r,
-                p,
+                (
+                    p,
+                    &[
+                        Asker::Terminals,
+                        Asker::Role(Role::Query),
+                        Asker::Role(Role::Operator),
+                    ],
+                ),
                 vec![subjects::fee_quote_any(), subjects::bill_issue_any()],
             )
         }
@@ -197,7 +245,15 @@ pub fn role(r: Role) -> Perms {
             service(
                 ServiceName::Query,
                 r,
-                p,
+                (
+                    p,
+                    &[
+                        Asker::Terminals,
+                        Asker::Devices,
+                        Asker::Role(Role::Operator),
+                        Asker::Role(Role::Importer),
+                    ],
+                ),
                 vec![
                     subjects::query_any(),
                     subjects::terminal_report_any(),
@@ -223,7 +279,15 @@ pub fn role(r: Role) -> Perms {
             service(
                 ServiceName::Ledger,
                 r,
-                p,
+                (
+                    p,
+                    &[
+                        Asker::Terminals,
+                        Asker::Clerks,
+                        Asker::Role(Role::Paygate),
+                        Asker::Role(Role::Operator),
+                    ],
+                ),
                 vec![
                     subjects::ledger_any(),
                     subjects::ledger_close_any(),
@@ -248,7 +312,12 @@ pub fn role(r: Role) -> Perms {
                 PAYGATE_JOURNAL,
                 subjects::paygate_journal_all(),
             ));
-            service(ServiceName::Paygate, r, p, vec![subjects::paygate_any()])
+            service(
+                ServiceName::Paygate,
+                r,
+                (p, &[Asker::Devices, Asker::Role(Role::Operator)]),
+                vec![subjects::paygate_any()],
+            )
         }
         // Watches: discovery, read queries, listings, the event stream and terminal presence.
         Role::Operator => {
@@ -271,6 +340,8 @@ pub fn role(r: Role) -> Perms {
             ];
             p.extend(discovery_answers());
             p.extend(event_reader(false));
+            // The authorities' certificates, to show only events their writers sealed.
+            p.extend(key_reader());
             p.extend(asked_queries(r));
             tool(r, p)
         }
@@ -301,7 +372,20 @@ pub fn role(r: Role) -> Perms {
                 subjects::identity_status_any(),
             ];
             serves.extend(IdentityOp::ALL.iter().map(|o| subjects::identity(*o)));
-            service(ServiceName::Identity, r, Vec::new(), serves)
+            service(
+                ServiceName::Identity,
+                r,
+                (
+                    Vec::new(),
+                    &[
+                        Asker::Server,
+                        Asker::Devices,
+                        Asker::Keys,
+                        Asker::Role(Role::Operator),
+                    ],
+                ),
+                serves,
+            )
         }
     }
 }
@@ -342,7 +426,6 @@ pub fn terminal(t: &TerminalId) -> Perms {
             subjects::receipt(t),
             format!("{}.>", Identity::Terminal(t.clone()).inbox_prefix()),
         ],
-        allow_responses: false,
     }
 }
 
@@ -352,7 +435,6 @@ pub fn clerk(t: &TenantId) -> Perms {
     Perms {
         publish: vec![subjects::ledger_refund(t)],
         subscribe: vec![format!("{}.>", Identity::Clerk(t.clone()).inbox_prefix())],
-        allow_responses: false,
     }
 }
 
@@ -377,7 +459,6 @@ pub fn device(d: &DeviceId) -> Perms {
             subjects::wallet_for_device(d),
             format!("{}.>", Identity::Device(d.clone()).inbox_prefix()),
         ],
-        allow_responses: false,
     }
 }
 
@@ -387,7 +468,6 @@ pub fn unenrolled(d: &DeviceId) -> Perms {
     Perms {
         publish: vec![subjects::identity_enrol(d)],
         subscribe: vec![format!("{}.>", Identity::Device(d.clone()).inbox_prefix())],
-        allow_responses: false,
     }
 }
 
@@ -412,7 +492,6 @@ pub fn system_user() -> Perms {
             format!("$SYS.ACCOUNT.{ACCOUNT}.CONNECT"),
             format!("$SYS.ACCOUNT.{ACCOUNT}.DISCONNECT"),
         ],
-        allow_responses: false,
     }
 }
 
@@ -478,9 +557,6 @@ fn render_users(out: &mut String, users: &[User]) {
             "        subscribe: {{ allow: {} }}",
             list(&u.perms.subscribe)
         );
-        if u.perms.allow_responses {
-            let _ = writeln!(out, "        allow_responses: true");
-        }
         let _ = writeln!(out, "      }}");
         let _ = writeln!(out, "    }}");
     }
@@ -537,6 +613,70 @@ mod tests {
         );
     }
 
+    /// Whether a subject or pattern `a` and a pattern `b` can name one subject.
+    fn overlaps(a: &str, b: &str) -> bool {
+        let (mut a, mut b) = (a.split('.'), b.split('.'));
+        loop {
+            match (a.next(), b.next()) {
+                (Some(">"), Some(_)) | (Some(_), Some(">")) => return true,
+                (Some(x), Some(y)) if x == y || x == "*" || y == "*" => continue,
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+
+    /// Every identity there is, by kind: the roles and one kiosk, phone and clerk.
+    fn everyone() -> Vec<Identity> {
+        let mut all: Vec<Identity> = Role::ALL.iter().map(|r| Identity::Role(*r)).collect();
+        all.push(Identity::Terminal(TerminalId::parse("kiosk-07").unwrap()));
+        all.push(Identity::Device(DeviceId::parse("phabcd2345").unwrap()));
+        all.push(Identity::Clerk(TenantId::parse("city-water").unwrap()));
+        all
+    }
+
+    #[test]
+    fn a_service_may_answer_exactly_those_who_may_ask_it() {
+        for r in Role::ALL {
+            let service = role(*r);
+            let own_inbox = format!("{}.>", Identity::Role(*r).inbox_prefix());
+            // Discovery (`$SRV.…`) is asked by the operator only, and by the service itself.
+            let discovery = discovery_answers();
+            let serves: Vec<&String> = service
+                .subscribe
+                .iter()
+                .filter(|s| **s != own_inbox && !discovery.contains(s))
+                .collect();
+            for asker in everyone() {
+                let asks = perms(&asker)
+                    .publish
+                    .iter()
+                    .any(|p| serves.iter().any(|s| overlaps(p, s)))
+                    || (!serves.is_empty()
+                        && [Identity::Role(*r), Identity::Role(Role::Operator)].contains(&asker));
+                let reply = format!("{}.x1", asker.inbox_prefix());
+                let answers = service.publish.iter().any(|p| overlaps(&reply, p));
+                assert_eq!(
+                    answers, asks,
+                    "{r} may answer {asker:?}: {answers}, {asker:?} may ask {r}: {asks}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn nobody_may_publish_on_whatever_reply_subject_a_message_names() {
+        let keys = CalloutKeys {
+            issuer: "AISSUER".into(),
+            system_user: "USYS".into(),
+        };
+        let users: Vec<User> = Role::ALL
+            .iter()
+            .map(|r| User::new(Identity::Role(*r), format!("U{r}")))
+            .collect();
+        assert!(!render(&users, &keys).contains("allow_responses"));
+    }
+
     #[test]
     fn only_the_ledger_may_publish_settlements() {
         let settled = subjects::event(EventKind::PaymentSettled);
@@ -561,7 +701,7 @@ mod tests {
             text.contains("subscribe: { allow: [\"$SRV.PING\""),
             "{text}"
         );
-        assert!(text.contains("allow_responses: true"));
+        assert!(!text.contains("allow_responses"), "{text}");
         assert!(text.contains("auth_users: [\"UABC\", \"USYS\"]"), "{text}");
         assert!(text.contains("issuer: \"AISSUER\""), "{text}");
     }

@@ -70,6 +70,11 @@ impl DataDir {
     pub fn creds(&self) -> PathBuf {
         self.0.join("creds")
     }
+    /// The root every signature here is believed through (`creds/root.pub`).
+    pub fn trust_root(&self) -> anyhow::Result<posfee_schemas::trust::TrustRoot> {
+        let file = self.creds().join(format!("{}.pub", crate::creds::ROOT));
+        posfee_client::creds::read_root(&file.to_string_lossy())
+    }
     pub fn server_conf(&self) -> PathBuf {
         self.0.join("nats").join("nats.conf")
     }

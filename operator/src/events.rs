@@ -9,11 +9,14 @@ use anyhow::{bail, Context};
 use async_nats::jetstream::{self, consumer};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use posfee_client::keydir::KeyDirectory;
 use posfee_client::screen::{local_time, LOCAL_TZ};
 use posfee_deploy::layout::DataDir;
 use posfee_schemas::events::{Event, EventBody};
+use posfee_schemas::ids::KeyId;
 use posfee_schemas::pairing::PairMode;
 use posfee_schemas::subjects::{self, EventKind};
+use posfee_schemas::trust::SEAL_HEADER;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -107,7 +110,10 @@ fn deliver_policy(since: &str) -> anyhow::Result<consumer::DeliverPolicy> {
 }
 
 pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
-    let client = connect_operator(&DataDir::new(&args.data_dir)).await?;
+    let data = DataDir::new(&args.data_dir);
+    let client = connect_operator(&data).await?;
+    let root = data.trust_root()?;
+    let keys = KeyDirectory::open(&client, root).await?;
     let filters = filters(&args.kinds)?;
     let js = jetstream::new(client);
     let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
@@ -146,6 +152,14 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
                 continue;
             }
         };
+        if !sealed_by_writer(&keys, &msg, &event).await? {
+            eprintln!(
+                "seq {seq}: skipped, a {} event without its writer's ({}) seal",
+                event.kind(),
+                event.kind().writer()
+            );
+            continue;
+        }
         let keep = args
             .tenant
             .as_deref()
@@ -176,6 +190,25 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the one writer of the event's kind sealed it, as every service's view checks
+/// before it believes an event.
+async fn sealed_by_writer(
+    keys: &KeyDirectory,
+    msg: &jetstream::Message,
+    event: &Event,
+) -> anyhow::Result<bool> {
+    let writer = KeyId::parse(event.kind().writer().as_str())?;
+    let seal = msg.headers.as_ref().and_then(|h| h.get(SEAL_HEADER));
+    keys.sealed_by(
+        &writer,
+        &msg.subject,
+        &msg.payload,
+        seal.map(|v| v.as_str()),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot check the events' seals: {e}"))
 }
 
 /// The table's header line.

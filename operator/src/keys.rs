@@ -88,8 +88,7 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
             print_issued(&issued);
             // The kiosk believes the ledger's receipts through the system's root: it goes
             // with the seed (its config's root_key, or --root-key).
-            let root =
-                posfee_client::creds::read_root(&data.creds().join("root.pub").to_string_lossy())?;
+            let root = data.trust_root()?;
             println!("  root key    {root} (the kiosk's root_key: it prints only receipts signed under it)");
         }
         KeysCommand::Clerk {

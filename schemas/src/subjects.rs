@@ -60,8 +60,10 @@ pub fn identity_status_any() -> String {
 /// The inbox a key's status is answered into: the same for every identity the key may be
 /// taken for, so a refused key, or one used under the wrong identity, still hears why.
 pub fn status_inbox(key: &PublicNkey) -> String {
-    format!("_INBOX.key.{key}")
+    format!("{KEY_STATUS_INBOX}.{key}")
 }
+/// The prefix of every key's status inbox.
+pub const KEY_STATUS_INBOX: &str = "_INBOX.key";
 /// The operator's identity requests (issue, revoke, list).
 pub fn identity(op: IdentityOp) -> String {
     format!("{PREFIX}.identity.{}", op.as_str())
@@ -366,6 +368,18 @@ str_enum!(
         Identity = "posfee-identity",
     }
 );
+impl ServiceName {
+    /// The role a service connects as.
+    pub fn role(self) -> Role {
+        match self {
+            ServiceName::FeeEngine => Role::FeeEngine,
+            ServiceName::Query => Role::Query,
+            ServiceName::Ledger => Role::Ledger,
+            ServiceName::Paygate => Role::Paygate,
+            ServiceName::Identity => Role::Identity,
+        }
+    }
+}
 str_enum!(PaygateOp { Register = "register", Pay = "pay", Payments = "payments", });
 str_enum!(IdentityOp { Issue = "issue", Revoke = "revoke", List = "list", });
 str_enum!(LedgerOp { Settle = "settle", Settlements = "settlements", });

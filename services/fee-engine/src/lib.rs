@@ -40,6 +40,8 @@ pub struct Config {
     pub trust: Trust,
     /// Bills one kiosk may issue: a stolen kiosk's key cannot fill the store with bills.
     pub kiosk_bills: posfee_runtime::limit::Rate,
+    /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
+    pub edge_requests: posfee_runtime::limit::Rate,
 }
 
 /// Bills per second one kiosk may issue unless configured otherwise (thirty seconds' worth at
@@ -153,6 +155,7 @@ pub async fn run(
     });
     let (a, b) = (app.clone(), app.clone());
     let endpoints = Endpoints::new()
+        .limit_edges(config.edge_requests)
         .add("quote", subjects::fee_quote_any(), move |m| {
             ops::quote::handle(a.clone(), m)
         })

@@ -32,6 +32,7 @@ async fn main() -> anyhow::Result<()> {
         .start(Role::FeeEngine, posfee_fee_engine::SPEC.name)
         .await?;
     let config = posfee_fee_engine::Config {
+        edge_requests: args.service.edge_requests(),
         trust: args.service.trust()?,
         store_dir: args.service.store_dir,
         rules_dir: args.rules,

@@ -14,7 +14,7 @@
 //! connections, nor open them faster than [`ADMISSION_RATE`].
 
 use crate::jwt::{self, Claims};
-use crate::live::{Live, MAX_PER_HOLDER, MAX_UNENROLLED};
+use crate::live::Live;
 use crate::store::{Lookup, Store};
 use nkeys::KeyPair;
 use posfee_deploy::authz::{self, Perms};
@@ -29,6 +29,9 @@ use std::sync::Arc;
 pub const UNENROLLED_TTL_SECS: i64 = 30;
 /// How long a refused key stays connected to ask why.
 pub const EXPLAIN_TTL_SECS: i64 = 10;
+/// Subscriptions one kiosk, phone or clerk connection may hold (a phone holds a handful: its
+/// inbox, a wallet code, an answer it waits for), so no key can fill the server's memory.
+pub const MAX_SUBSCRIPTIONS: i64 = 64;
 /// New connections of one key: a few at once, then one a second.
 pub const ADMISSION_RATE: Rate = Rate {
     per_sec: 1.0,
@@ -105,7 +108,7 @@ impl Verdict {
                 Some(unenrolled_ttl),
             ),
             Verdict::Explain(_) => (
-                format!("refused/{}", &key.as_str()[..16]),
+                explaining_name(key.as_str()),
                 Perms::default(),
                 Some(EXPLAIN_TTL_SECS),
             ),
@@ -117,6 +120,11 @@ impl Verdict {
 
 fn unenrolled_name(d: &DeviceId) -> String {
     format!("unenrolled/{d}")
+}
+
+/// The name of a refused key's connection, asking why.
+fn explaining_name(nkey: &str) -> String {
+    format!("refused/{}", nkey.get(..16).unwrap_or(nkey))
 }
 
 pub struct Callout {
@@ -142,13 +150,8 @@ impl Callout {
         if !proves_key(nkey, &req.client_info.nonce, &req.connect_opts.sig) {
             return Verdict::Refused("the nonce signature does not verify with this key".into());
         }
-        if !self.admissions.allow(nkey) {
-            return Verdict::Refused(
-                "this key opens connections too fast; close some and try again shortly".into(),
-            );
-        }
-        match self.store.lookup(nkey) {
-            Ok(Lookup::Active(holder)) => self.within_limit(holder),
+        let verdict = match self.store.lookup(nkey) {
+            Ok(Lookup::Active(holder)) => Verdict::Known(holder),
             Ok(Lookup::Revoked(holder)) => {
                 Verdict::Explain(format!("the key of {holder} was revoked"))
             }
@@ -157,17 +160,33 @@ impl Callout {
                 tracing::error!(error = %e, "reading the key store");
                 Verdict::Refused("the identity store could not be read".into())
             }
+        };
+        // Counted only past the cheap checks, so keys that fail them (no stamp) leave no
+        // trace in the limiter.
+        if matches!(verdict, Verdict::Refused(_)) {
+            return verdict;
         }
+        if !self.admissions.allow(nkey) {
+            return Verdict::Refused(
+                "this key opens connections too fast; close some and try again shortly".into(),
+            );
+        }
+        self.within_limits(&req.server_id.id, nkey, verdict)
     }
 
-    fn within_limit(&self, holder: Holder) -> Verdict {
-        let live = self.live.count(&holder.connection_name());
-        if live >= MAX_PER_HOLDER {
-            return Verdict::Refused(format!(
-                "{holder} already has {live} connections (at most {MAX_PER_HOLDER})"
-            ));
+    /// The verdict if the connection fits the limits on live connections (it is counted from
+    /// now), or a refusal saying which it does not fit.
+    fn within_limits(&self, server: &str, nkey: &str, verdict: Verdict) -> Verdict {
+        let name = match &verdict {
+            Verdict::Known(h) => h.connection_name(),
+            Verdict::Unenrolled(d) => unenrolled_name(d),
+            Verdict::Explain(_) => explaining_name(nkey),
+            Verdict::Refused(_) => return verdict,
+        };
+        match self.live.admit(server, &name) {
+            Ok(()) => verdict,
+            Err(why) => Verdict::Refused(why),
         }
-        Verdict::Known(holder)
     }
 
     /// A key nobody issued: it may ask to enrol as the phone its fingerprint names, if it
@@ -196,9 +215,6 @@ impl Callout {
                 tracing::error!(error = %e, "reading the key store");
                 return Verdict::Refused("the identity store could not be read".into());
             }
-        }
-        if self.live.count(&unenrolled_name(&d)) >= MAX_UNENROLLED {
-            return Verdict::Refused("this key is already connected to enrol".into());
         }
         Verdict::Unenrolled(d)
     }
@@ -245,8 +261,6 @@ struct UserNats {
     publish: Permission,
     #[serde(rename = "sub")]
     subscribe: Permission,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    resp: Option<ResponsePermission>,
     subs: i64,
     data: i64,
     payload: i64,
@@ -280,22 +294,12 @@ impl Permission {
     }
 }
 
-/// One answer per request, within the server's default two minutes.
-#[derive(Debug, Serialize)]
-struct ResponsePermission {
-    max: i64,
-    ttl: i64,
-}
-
 impl From<&Perms> for UserNats {
     fn from(p: &Perms) -> UserNats {
         UserNats {
             publish: Permission::only(&p.publish),
             subscribe: Permission::only(&p.subscribe),
-            resp: p
-                .allow_responses
-                .then_some(ResponsePermission { max: 1, ttl: 0 }),
-            subs: -1,
+            subs: MAX_SUBSCRIPTIONS,
             data: -1,
             payload: -1,
             kind: "user",
@@ -411,7 +415,9 @@ mod tests {
                 )
             })
             .count();
-        assert_eq!(let_in, ADMISSION_RATE.burst as usize);
+        // Counted as they are admitted, before any connect event: the few an unenrolled key
+        // may hold.
+        assert_eq!(let_in, crate::live::MAX_UNENROLLED);
         // Another key is not held back by it.
         let other = KeyPair::new_user();
         assert!(matches!(
@@ -487,6 +493,10 @@ mod tests {
         assert!(
             user["nats"].get("resp").is_none(),
             "a kiosk answers nothing blindly"
+        );
+        assert_eq!(
+            user["nats"]["subs"], MAX_SUBSCRIPTIONS,
+            "a kiosk's subscriptions are bounded"
         );
     }
 

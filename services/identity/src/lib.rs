@@ -54,6 +54,8 @@ pub struct Config {
     /// How long a key nobody enrolled yet stays connected
     /// ([`callout::UNENROLLED_TTL_SECS`]).
     pub unenrolled_ttl_secs: i64,
+    /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
+    pub edge_requests: posfee_runtime::limit::Rate,
 }
 
 /// Runs the service until `shutdown`: `client` is its role's connection, `sys` one in the
@@ -105,6 +107,7 @@ pub async fn run(
         app.clone(),
     );
     let endpoints = Endpoints::new()
+        .limit_edges(config.edge_requests)
         .add("enrol", subjects::identity_enrol_any(), move |m| {
             ops::enrol::handle(a.clone(), m)
         })

@@ -1,24 +1,74 @@
-//! How many connections each kiosk, phone and clerk has right now, from the server's own
-//! connect and disconnect events (`$SYS.ACCOUNT.POSFEE.CONNECT` / `.DISCONNECT`, read by this
-//! service's system-account user): the callout refuses one more past [`MAX_PER_HOLDER`], so
-//! no key can hold the server's shared connection budget. Connections are told apart by
-//! server and client id; role users (the services) are not counted.
+//! How many connections each kiosk, phone and clerk has right now, and each server holds for
+//! them, from the server's own connect and disconnect events (`$SYS.ACCOUNT.POSFEE.CONNECT` /
+//! `.DISCONNECT`, read by this service's system-account user). The callout admits a connection
+//! through [`Live::admit`], which counts it at once (as pending until the server's connect
+//! event confirms it), so a burst of connects cannot pass a limit before the events arrive:
 //!
-//! A fresh instance starts from zero and learns as connections come and go, so right after a
-//! restart a key may briefly hold more than the limit; the callout's per-key admission rate
-//! ([`crate::callout`]) bounds that too.
+//! - one holder at most [`MAX_PER_HOLDER`] connections, a key nobody enrolled
+//!   [`MAX_UNENROLLED`], a refused key (asking why) one;
+//! - on one server, keys nobody enrolled at most [`MAX_UNENROLLED_PER_SERVER`] together, and
+//!   kiosks, phones and clerks at most [`MAX_EDGES_PER_SERVER`] together, which leaves
+//!   [`RESERVED_FOR_SERVICES`] of the server's `max_connections` to the services and tools, so
+//!   a crowd of keys can never keep the ledger or the operator out.
+//!
+//! Connections are told apart by server and client id; role users (the services) are not
+//! counted. A fresh instance starts from zero and learns as connections come and go, so right
+//! after a restart a key may briefly hold more than its limit; the callout's per-key admission
+//! rate bounds that too.
 
 use futures::StreamExt;
 use posfee_client::Shutdown;
 use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Live connections one kiosk, phone or clerk may hold (a kiosk's screen and a one-off
 /// query, a phone's app in two tabs, reconnects overlapping the old connection's close).
 pub const MAX_PER_HOLDER: usize = 5;
 /// Live connections one key nobody enrolled yet may hold: it only enrols.
 pub const MAX_UNENROLLED: usize = 2;
+/// Live connections of one refused key, asking why (the client that was cut, reconnecting,
+/// and one started again).
+pub const MAX_EXPLAINING: usize = 2;
+/// The server's `max_connections` (`nats.conf`; a test keeps them equal).
+pub const SERVER_MAX_CONNECTIONS: usize = 10_000;
+/// Connections of each server that kiosks, phones and clerks can never take.
+pub const RESERVED_FOR_SERVICES: usize = 500;
+/// Kiosks', phones' and clerks' connections on one server, together.
+pub const MAX_EDGES_PER_SERVER: usize = SERVER_MAX_CONNECTIONS - RESERVED_FOR_SERVICES;
+/// Connections of keys nobody enrolled, together on one server: new phones enrolling.
+pub const MAX_UNENROLLED_PER_SERVER: usize = 1_000;
+/// How long an admitted connection counts before the server's connect event confirms it:
+/// the time a client has to finish connecting, and some.
+const PENDING: Duration = Duration::from_secs(posfee_deploy::authz::AUTH_TIMEOUT_SECS as u64 + 3);
+
+/// What kind of connection an admission is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Holder,
+    Unenrolled,
+    Explaining,
+}
+
+impl Kind {
+    fn max(self) -> usize {
+        match self {
+            Kind::Holder => MAX_PER_HOLDER,
+            Kind::Unenrolled => MAX_UNENROLLED,
+            Kind::Explaining => MAX_EXPLAINING,
+        }
+    }
+
+    /// The kind of a connection named by the callout.
+    fn of(name: &str) -> Option<Kind> {
+        match name.split_once('/')?.0 {
+            "unenrolled" => Some(Kind::Unenrolled),
+            "refused" => Some(Kind::Explaining),
+            _ => Some(Kind::Holder),
+        }
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct Event {
@@ -41,39 +91,173 @@ struct Client {
     user: String,
 }
 
-/// Live connections by the name the callout gave them.
+/// One name's connections: confirmed by the server, and admitted but not confirmed yet.
+#[derive(Default)]
+struct Conns {
+    live: HashSet<(String, u64)>,
+    pending: VecDeque<(String, Instant)>,
+}
+
+impl Conns {
+    fn len(&self) -> usize {
+        self.live.len() + self.pending.len()
+    }
+}
+
+/// Counts on one server.
+#[derive(Default, Clone, Copy, Debug, PartialEq, Eq)]
+struct Totals {
+    edges: usize,
+    unenrolled: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    by_name: HashMap<String, Conns>,
+    by_server: HashMap<String, Totals>,
+}
+
+impl Inner {
+    fn add(&mut self, server: &str, kind: Kind, delta: isize) {
+        let t = self.by_server.entry(server.to_string()).or_default();
+        t.edges = t.edges.saturating_add_signed(delta);
+        if kind == Kind::Unenrolled {
+            t.unenrolled = t.unenrolled.saturating_add_signed(delta);
+        }
+    }
+
+    /// Drops `name`'s admissions that were never confirmed in time.
+    fn expire(&mut self, name: &str, now: Instant) {
+        let Some(kind) = Kind::of(name) else { return };
+        let Some(c) = self.by_name.get_mut(name) else {
+            return;
+        };
+        let mut gone = Vec::new();
+        while c
+            .pending
+            .front()
+            .is_some_and(|(_, at)| now.duration_since(*at) > PENDING)
+        {
+            if let Some((server, _)) = c.pending.pop_front() {
+                gone.push(server);
+            }
+        }
+        if c.len() == 0 {
+            self.by_name.remove(name);
+        }
+        for server in gone {
+            self.add(&server, kind, -1);
+        }
+    }
+}
+
+/// Live connections by the name the callout gave them, and per server.
 #[derive(Default)]
 pub struct Live {
-    by_name: Mutex<HashMap<String, HashSet<(String, u64)>>>,
+    inner: Mutex<Inner>,
 }
 
 impl Live {
+    /// The connections `name` holds or was admitted to.
     pub fn count(&self, name: &str) -> usize {
-        self.lock().get(name).map_or(0, HashSet::len)
+        let mut inner = self.lock();
+        inner.expire(name, Instant::now());
+        inner.by_name.get(name).map_or(0, Conns::len)
+    }
+
+    /// Admits one more connection of `name` on `server` and counts it from now, or says why
+    /// not.
+    pub fn admit(&self, server: &str, name: &str) -> Result<(), String> {
+        let Some(kind) = Kind::of(name) else {
+            return Err(format!("{name} is not a kiosk, phone or clerk"));
+        };
+        let mut inner = self.lock();
+        inner.expire(name, Instant::now());
+        let held = inner.by_name.get(name).map_or(0, Conns::len);
+        if held >= kind.max() {
+            return Err(match kind {
+                Kind::Unenrolled => "this key is already connected to enrol".to_string(),
+                Kind::Explaining => "this key is already connected to ask why".to_string(),
+                Kind::Holder => {
+                    format!("{name} already has {held} connections (at most {MAX_PER_HOLDER})")
+                }
+            });
+        }
+        let totals = inner.by_server.get(server).copied().unwrap_or_default();
+        if totals.edges >= MAX_EDGES_PER_SERVER {
+            return Err(
+                "this server holds all the kiosk and phone connections it may; try another or again shortly"
+                    .into(),
+            );
+        }
+        if kind == Kind::Unenrolled && totals.unenrolled >= MAX_UNENROLLED_PER_SERVER {
+            return Err(
+                "too many new phones are enrolling right now; try again in a minute".into(),
+            );
+        }
+        inner
+            .by_name
+            .entry(name.to_string())
+            .or_default()
+            .pending
+            .push_back((server.to_string(), Instant::now()));
+        inner.add(server, kind, 1);
+        Ok(())
     }
 
     fn connected(&self, e: Event) {
-        if !e.client.user.contains('/') {
+        let Some(kind) = Kind::of(&e.client.user) else {
+            return;
+        };
+        let mut inner = self.lock();
+        let c = inner.by_name.entry(e.client.user.clone()).or_default();
+        if !c.live.insert((e.server.id.clone(), e.client.id)) {
             return;
         }
-        self.lock()
-            .entry(e.client.user)
-            .or_default()
-            .insert((e.server.id, e.client.id));
+        // The admission this confirms is counted already.
+        let admitted = c.pending.iter().position(|(s, _)| *s == e.server.id);
+        match admitted {
+            Some(i) => {
+                c.pending.remove(i);
+            }
+            None => inner.add(&e.server.id, kind, 1),
+        }
     }
 
     fn disconnected(&self, e: Event) {
-        let mut by_name = self.lock();
-        if let Some(set) = by_name.get_mut(&e.client.user) {
-            set.remove(&(e.server.id, e.client.id));
-            if set.is_empty() {
-                by_name.remove(&e.client.user);
-            }
+        let Some(kind) = Kind::of(&e.client.user) else {
+            return;
+        };
+        let mut inner = self.lock();
+        let Some(c) = inner.by_name.get_mut(&e.client.user) else {
+            return;
+        };
+        if !c.live.remove(&(e.server.id.clone(), e.client.id)) {
+            return;
+        }
+        if c.len() == 0 {
+            inner.by_name.remove(&e.client.user);
+        }
+        inner.add(&e.server.id, kind, -1);
+    }
+
+    /// Drops every admission the server never confirmed in time.
+    fn expire_all(&self) {
+        let mut inner = self.lock();
+        let now = Instant::now();
+        let names: Vec<String> = inner
+            .by_name
+            .iter()
+            .filter(|(_, c)| !c.pending.is_empty())
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            inner.expire(&name, now);
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashSet<(String, u64)>>> {
-        match self.by_name.lock() {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        match self.inner.lock() {
             Ok(g) => g,
             Err(p) => p.into_inner(),
         }
@@ -92,9 +276,11 @@ impl Live {
         let mut disconnects = sys
             .subscribe(format!("$SYS.ACCOUNT.{account}.DISCONNECT"))
             .await?;
+        let mut sweep = tokio::time::interval(PENDING);
         loop {
             tokio::select! {
                 _ = shutdown.wait() => return Ok(()),
+                _ = sweep.tick() => self.expire_all(),
                 m = connects.next() => match m.map(|m| serde_json::from_slice::<Event>(&m.payload)) {
                     Some(Ok(e)) => self.connected(e),
                     Some(Err(e)) => tracing::debug!(error = %e, "unreadable connect event"),
@@ -122,6 +308,14 @@ mod tests {
         .unwrap()
     }
 
+    fn totals(live: &Live, server: &str) -> Totals {
+        live.lock()
+            .by_server
+            .get(server)
+            .copied()
+            .unwrap_or_default()
+    }
+
     #[test]
     fn connections_are_counted_per_holder_and_server_and_roles_are_not() {
         let live = Live::default();
@@ -131,7 +325,60 @@ mod tests {
         live.connected(event("UABCROLEKEY", "A", 2));
         assert_eq!(live.count("terminal/kiosk-07"), 2);
         assert_eq!(live.count("UABCROLEKEY"), 0);
+        assert_eq!(totals(&live, "A").edges, 1);
         live.disconnected(event("terminal/kiosk-07", "A", 1));
         assert_eq!(live.count("terminal/kiosk-07"), 1);
+        assert_eq!(totals(&live, "A").edges, 0);
+    }
+
+    #[test]
+    fn an_admission_counts_at_once_and_once_when_the_server_confirms_it() {
+        let live = Live::default();
+        for _ in 0..MAX_PER_HOLDER {
+            live.admit("A", "device/phabcd2345").unwrap();
+        }
+        // A burst past the limit is refused before any connect event arrived.
+        assert!(live.admit("A", "device/phabcd2345").is_err());
+        live.connected(event("device/phabcd2345", "A", 9));
+        assert_eq!(live.count("device/phabcd2345"), MAX_PER_HOLDER);
+        assert_eq!(totals(&live, "A").edges, MAX_PER_HOLDER);
+        live.disconnected(event("device/phabcd2345", "A", 9));
+        assert_eq!(totals(&live, "A").edges, MAX_PER_HOLDER - 1);
+        live.admit("A", "device/phabcd2345").unwrap();
+    }
+
+    #[test]
+    fn new_keys_fill_only_their_share_of_a_server_and_phones_never_its_services_share() {
+        let live = Live::default();
+        for i in 0..MAX_UNENROLLED_PER_SERVER {
+            live.admit("A", &format!("unenrolled/ph{i:08}")).unwrap();
+        }
+        let refused = live.admit("A", "unenrolled/phzzzzzzzz").unwrap_err();
+        assert!(refused.contains("enrolling"), "{refused}");
+        // Another server, and enrolled phones on this one, still get in.
+        live.admit("B", "unenrolled/phzzzzzzzz").unwrap();
+        live.admit("A", "device/phabcd2345").unwrap();
+        for i in totals(&live, "A").edges..MAX_EDGES_PER_SERVER {
+            live.admit("A", &format!("device/p{i:09}")).unwrap();
+        }
+        let refused = live.admit("A", "terminal/kiosk-01").unwrap_err();
+        assert!(refused.contains("this server holds"), "{refused}");
+        assert_eq!(
+            SERVER_MAX_CONNECTIONS - totals(&live, "A").edges,
+            RESERVED_FOR_SERVICES
+        );
+    }
+
+    #[test]
+    fn the_server_s_connection_limit_is_the_one_counted_against() {
+        let conf = include_str!("../../../nats.conf");
+        let line = conf
+            .lines()
+            .find(|l| l.starts_with("max_connections:"))
+            .unwrap();
+        let n: usize = line.split(':').nth(1).unwrap().trim().parse().unwrap();
+        assert_eq!(n, SERVER_MAX_CONNECTIONS);
+        let production = include_str!("../../../deploy/production/nats/nats.conf");
+        assert!(production.contains(&format!("max_connections: {n}")));
     }
 }

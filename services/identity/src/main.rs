@@ -48,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     let config = posfee_identity::Config {
+        edge_requests: args.service.edge_requests(),
         store_dir: args.service.store_dir,
         issuer_seed: creds::read_seed(&args.issuer_seed_file)?,
         enrol_target_per_sec: args.enrol_rate,

@@ -35,6 +35,8 @@ pub struct Config {
     pub store_dir: PathBuf,
     /// The root it believes and its authority (which signs receipts and seals its events).
     pub trust: posfee_runtime::Trust,
+    /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
+    pub edge_requests: posfee_runtime::limit::Rate,
 }
 
 /// Runs the service until `shutdown`.
@@ -60,6 +62,7 @@ pub async fn run(
         (subjects::LEDGER_JOURNAL, journal::subject),
         store.meta.clone(),
         (outbox.clone(), &mut tasks, shutdown.clone()),
+        &signer,
         move |batch| journal::apply(&view, (&out, &sign), me, batch),
     )
     .await?;
@@ -75,6 +78,7 @@ pub async fn run(
     });
     let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
     let endpoints = Endpoints::new()
+        .limit_edges(config.edge_requests)
         .add("settle", subjects::ledger(LedgerOp::Settle), move |m| {
             ops::settle::handle(a.clone(), m)
         })

@@ -43,6 +43,8 @@ pub struct Config {
     /// The root it believes and its authority (which certifies its settlement keys and seals
     /// its events).
     pub trust: posfee_runtime::Trust,
+    /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
+    pub edge_requests: posfee_runtime::limit::Rate,
 }
 
 /// Runs the service until `shutdown`.
@@ -77,6 +79,7 @@ pub async fn run(
         (subjects::PAYGATE_JOURNAL, journal::subject),
         store.meta.clone(),
         (outbox.clone(), &mut tasks, shutdown.clone()),
+        signer,
         move |batch| journal::apply(&view, &out, me, batch),
     )
     .await?;
@@ -119,6 +122,7 @@ pub async fn run(
     );
     let (a, b, c) = (app.clone(), app.clone(), app.clone());
     let endpoints = Endpoints::new()
+        .limit_edges(config.edge_requests)
         .add(
             "register",
             subjects::paygate_from_any(PaygateOp::Register),

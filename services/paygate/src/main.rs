@@ -26,6 +26,7 @@ async fn main() -> anyhow::Result<()> {
         .start(Role::Paygate, posfee_paygate::SPEC.name)
         .await?;
     let config = posfee_paygate::Config {
+        edge_requests: args.service.edge_requests(),
         trust: args.service.trust()?,
         store_dir: args.service.store_dir,
     };

@@ -31,6 +31,8 @@ pub struct Config {
     /// Reads one kiosk may make (accounts, bills, payments, readings, keys): a stolen kiosk's
     /// key cannot walk every account's readings.
     pub kiosk_reads: posfee_runtime::limit::Rate,
+    /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
+    pub edge_requests: posfee_runtime::limit::Rate,
 }
 
 /// Reads per second one kiosk may make unless configured otherwise (thirty seconds' worth at
@@ -105,7 +107,7 @@ pub async fn run_reporting(
         signer,
         kiosk_reads: posfee_runtime::limit::Limiter::new(config.kiosk_reads),
     });
-    let mut endpoints = Endpoints::new();
+    let mut endpoints = Endpoints::new().limit_edges(config.edge_requests);
     for kind in QueryKind::ALL {
         let app = app.clone();
         let kind = *kind;

@@ -29,6 +29,7 @@ async fn main() -> anyhow::Result<()> {
         .start(Role::Query, posfee_query::SPEC.name)
         .await?;
     let config = posfee_query::Config {
+        edge_requests: args.service.edge_requests(),
         trust: args.service.trust()?,
         store_dir: args.service.store_dir,
         kiosk_reads: posfee_runtime::limit::per_sec(args.kiosk_reads_per_sec),

@@ -23,6 +23,10 @@ pub struct ServiceArgs {
     /// (bills, settlement notices, receipts, the events they write) need one.
     #[arg(long, env = "POSFEE_AUTHORITY_FILE")]
     pub authority_file: Option<PathBuf>,
+    /// Requests per second one kiosk, phone or clerk may make of this service, whatever it
+    /// asks (thirty seconds' worth at once); past it the answer is 429 RATE_LIMITED.
+    #[arg(long, env = "POSFEE_EDGE_REQUESTS_PER_SEC", default_value_t = crate::serve::DEFAULT_EDGE_REQUESTS_PER_SEC)]
+    pub edge_requests_per_sec: f64,
 }
 
 impl ServiceArgs {
@@ -39,6 +43,11 @@ impl ServiceArgs {
             None => None,
         };
         crate::Trust::new(root, signer)
+    }
+
+    /// How often one kiosk, phone or clerk may ask this service anything.
+    pub fn edge_requests(&self) -> crate::limit::Rate {
+        crate::limit::per_sec(self.edge_requests_per_sec)
     }
 
     /// What every service binary does first: listen for the signals (and the launcher's

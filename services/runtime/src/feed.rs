@@ -7,12 +7,12 @@
 
 use async_nats::jetstream::{self, consumer, stream::Stream};
 use futures::StreamExt;
-use posfee_client::keydir::KeyDirectory;
+use posfee_client::keydir::{KeyDirectory, VerifyError};
 use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::KeyId;
-use posfee_schemas::subjects;
-use posfee_schemas::trust::SEAL_HEADER;
+use posfee_schemas::subjects::{self, Subject};
+use posfee_schemas::trust::{Authority, Seal, SEAL_HEADER};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -59,7 +59,7 @@ where
         last_seq,
         applied,
         shutdown,
-        Some(seals),
+        Seals::Writers(seals),
         move |raw| {
             let batch = raw.into_iter().map(delivered).collect();
             apply(batch)
@@ -80,13 +80,12 @@ fn delivered(m: Raw) -> Delivered {
             };
         }
     };
-    let writer = event.kind().writer();
-    if m.sealed_by.as_ref().map(|a| a.as_str()) != Some(writer.as_str()) {
+    if m.sealed_by.is_none() {
         tracing::warn!(
             seq = m.seq,
             kind = %event.kind(),
-            sealed_by = ?m.sealed_by,
-            "event without its writer's seal ({writer}) skipped"
+            writer = %event.kind().writer(),
+            "event without its writer's seal skipped"
         );
         return Delivered {
             seq: m.seq,
@@ -96,6 +95,44 @@ fn delivered(m: Raw) -> Delivered {
     Delivered {
         seq: m.seq,
         event: Some(event),
+    }
+}
+
+/// Whose seals a feed believes.
+#[derive(Clone)]
+pub enum Seals {
+    /// The event stream: each event's kind has one writer ([`posfee_schemas::subjects::EventKind::writer`]),
+    /// whose certificate the key directory holds and the root vouches for.
+    Writers(Arc<KeyDirectory>),
+    /// A service's own journal: only this authority, the service's own, writes it.
+    Own(Authority),
+}
+
+impl Seals {
+    /// The authority that sealed `payload` on `subject` (`seal`: the header's value), if the
+    /// one that must have did; an error when that cannot be told now.
+    async fn sealer(
+        &self,
+        subject: &str,
+        payload: &[u8],
+        seal: Option<&str>,
+    ) -> Result<Option<KeyId>, VerifyError> {
+        match self {
+            Seals::Writers(keys) => {
+                let Ok(Subject::Event(kind)) = Subject::parse(subject) else {
+                    return Ok(None);
+                };
+                let Ok(writer) = KeyId::parse(kind.writer().as_str()) else {
+                    return Ok(None);
+                };
+                let sealed = keys.sealed_by(&writer, subject, payload, seal).await?;
+                Ok(sealed.then_some(writer))
+            }
+            Seals::Own(authority) => Ok(seal
+                .and_then(|s| Seal::parse(s).ok())
+                .filter(|s| s.check(authority, subject, payload).is_ok())
+                .map(|_| authority.name.clone())),
+        }
     }
 }
 
@@ -110,19 +147,19 @@ pub struct Raw {
     pub seq: u64,
     pub subject: String,
     pub payload: bytes::Bytes,
-    /// The authority whose seal verified, when the feed checks seals.
+    /// The authority whose seal verified: the one [`Seals`] expects, or none.
     pub sealed_by: Option<KeyId>,
 }
 
-/// [`follow`] for any stream, handing over the messages as stored; with `seals`, each with
-/// the authority that sealed it, if one did.
+/// [`follow`] for any stream, handing over the messages as stored, each with the authority
+/// that sealed it if it is the one `seals` expects.
 pub async fn follow_raw<F>(
     client: async_nats::Client,
     from: Source,
     mut last_seq: u64,
     applied: watch::Sender<u64>,
     shutdown: Shutdown,
-    seals: Option<Arc<KeyDirectory>>,
+    seals: Seals,
     mut apply: F,
 ) -> anyhow::Result<()>
 where
@@ -167,18 +204,16 @@ where
                             payload: m.payload.clone(),
                             sealed_by: None,
                         };
-                        if let Some(seals) = &seals {
-                            let seal = m.headers.as_ref().and_then(|h| h.get(SEAL_HEADER));
-                            match seals
-                                .seal_of(&raw.subject, &raw.payload, seal.map(|v| v.as_str()))
-                                .await
-                            {
-                                Ok(by) => raw.sealed_by = by,
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "cannot check seals; reopening");
-                                    failed = true;
-                                    break;
-                                }
+                        let seal = m.headers.as_ref().and_then(|h| h.get(SEAL_HEADER));
+                        match seals
+                            .sealer(&raw.subject, &raw.payload, seal.map(|v| v.as_str()))
+                            .await
+                        {
+                            Ok(by) => raw.sealed_by = by,
+                            Err(e) => {
+                                tracing::warn!(seq, error = %e, "cannot check a seal now; reading again");
+                                failed = true;
+                                break;
                             }
                         }
                         batch.push(raw);
@@ -214,6 +249,10 @@ where
                 }
             }
             if failed {
+                tokio::select! {
+                    _ = shutdown.wait() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => {}
+                }
                 break;
             }
         }

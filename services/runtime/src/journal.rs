@@ -15,7 +15,9 @@ use crate::tasks::Tasks;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use posfee_client::shutdown::Shutdown;
+use posfee_schemas::trust::{Signer, SEAL_HEADER};
 use posfee_schemas::{ErrorCode, WireError};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -32,6 +34,10 @@ pub struct Journal {
     applied: watch::Receiver<u64>,
     /// The view's `meta` tree, where [`Batch::record`] notes each scope's last applied entry.
     meta: sled::Tree,
+    /// The service's authority, which seals every entry: the view believes an entry only
+    /// with it, never because it is in the stream (where a leaked seed of the service's
+    /// role could also write).
+    signer: Arc<Signer>,
 }
 
 /// What became of an append.
@@ -50,12 +56,14 @@ impl Journal {
     /// [`Batch::record`]; the outbox is woken after each batch for what the entries staged.
     /// One transaction per batch rather than per entry: each sled transaction writes and
     /// syncs its own log buffer, so under load the entries that arrived together share one.
+    /// Entries are sealed by `signer` and an entry without its seal is passed over, reported.
     /// Returns the journal to write through.
     pub async fn follow<E, F>(
         client: &async_nats::Client,
         (stream, subject): (&str, fn(&str) -> String),
         meta: sled::Tree,
         (outbox, tasks, shutdown): (Outbox, &mut Tasks, Shutdown),
+        signer: &Signer,
         mut apply: F,
     ) -> anyhow::Result<Journal>
     where
@@ -75,7 +83,7 @@ impl Journal {
                 start,
                 applied_tx,
                 shutdown,
-                None,
+                crate::feed::Seals::Own(signer.authority().clone()),
                 move |raw| {
                     let batch = Batch::decode(raw);
                     apply(&batch)?;
@@ -84,16 +92,17 @@ impl Journal {
                 },
             ),
         );
-        Journal::open(client, stream, subject, (applied_rx, meta)).await
+        let signer = Arc::new(signer.clone());
+        Journal::open(client, (stream, subject), (applied_rx, meta), signer).await
     }
 
     /// The journal in `stream`, whose scope subjects `subject` builds, and the view's applied
     /// sequence.
     async fn open(
         client: &async_nats::Client,
-        stream: &str,
-        subject: fn(&str) -> String,
+        (stream, subject): (&str, fn(&str) -> String),
         (applied, meta): (watch::Receiver<u64>, sled::Tree),
+        signer: Arc<Signer>,
     ) -> anyhow::Result<Journal> {
         let js = jetstream::new(client.clone());
         let name = stream.to_string();
@@ -105,6 +114,7 @@ impl Journal {
             subject,
             applied,
             meta,
+            signer,
         })
     }
 
@@ -176,16 +186,14 @@ impl Journal {
         id: &str,
         payload: Vec<u8>,
     ) -> Result<Appended, WireError> {
+        let subject = (self.subject)(scope);
+        let seal = self.signer.seal(&subject, &payload).render();
         let msg = PublishMessage::build()
+            .header(SEAL_HEADER, seal.as_str())
             .payload(payload.into())
             .message_id(id)
             .expected_last_subject_sequence(after);
-        let ack = async {
-            self.js
-                .send_publish((self.subject)(scope), msg)
-                .await?
-                .await
-        };
+        let ack = async { self.js.send_publish(subject, msg).await?.await };
         match ack.await {
             Ok(ack) => Ok(Appended::At(ack.sequence)),
             Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(Appended::Moved),
@@ -276,9 +284,10 @@ pub struct Batch<E> {
 }
 
 impl<E: serde::de::DeserializeOwned> Batch<E> {
-    /// Decodes a delivery. An entry that does not decode is reported and passed over (only
-    /// the service itself writes its journal: one it cannot read is a bug, reported loudly so
-    /// the view keeps up with the rest); its sequence still counts as applied.
+    /// Decodes a delivery. An entry without the service's seal (written by someone else
+    /// holding the role's seed) or one that does not decode (a bug) is reported loudly and
+    /// passed over, so the view keeps up with the rest; its sequence still counts as applied,
+    /// and a writer that meets it as its scope's last entry appends after it.
     fn decode(raw: Vec<crate::feed::Raw>) -> Batch<E> {
         let mut batch = Batch {
             entries: Vec::with_capacity(raw.len()),
@@ -286,6 +295,15 @@ impl<E: serde::de::DeserializeOwned> Batch<E> {
             last: 0,
         };
         for m in raw {
+            batch.last = m.seq;
+            if m.sealed_by.is_none() {
+                tracing::error!(
+                    seq = m.seq,
+                    subject = %m.subject,
+                    "journal entry without this service's seal skipped: someone else wrote it"
+                );
+                continue;
+            }
             match posfee_schemas::decode::<E>(&m.payload) {
                 Ok(entry) => {
                     batch.entries.push((m.seq, entry));
@@ -295,7 +313,6 @@ impl<E: serde::de::DeserializeOwned> Batch<E> {
                     tracing::error!(seq = m.seq, error = %e, "unreadable journal entry skipped")
                 }
             }
-            batch.last = m.seq;
         }
         batch
     }

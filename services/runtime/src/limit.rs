@@ -45,7 +45,16 @@ impl Bucket {
 #[derive(Debug)]
 pub struct Limiter {
     rate: Rate,
-    buckets: Mutex<HashMap<String, Bucket>>,
+    buckets: Mutex<Buckets>,
+}
+
+#[derive(Debug)]
+struct Buckets {
+    by_key: HashMap<String, Bucket>,
+    /// The size at which full buckets are swept out next: twice what a sweep left (at least
+    /// [`SWEEP_AT`]), so sweeping costs each `allow` a constant share however many keys are
+    /// busy at once.
+    sweep_at: usize,
 }
 
 /// Keys kept before full buckets are swept out.
@@ -55,7 +64,10 @@ impl Limiter {
     pub fn new(rate: Rate) -> Limiter {
         Limiter {
             rate,
-            buckets: Mutex::new(HashMap::new()),
+            buckets: Mutex::new(Buckets {
+                by_key: HashMap::new(),
+                sweep_at: SWEEP_AT,
+            }),
         }
     }
 
@@ -65,15 +77,17 @@ impl Limiter {
         let Ok(mut buckets) = self.buckets.lock() else {
             return false;
         };
-        if buckets.len() >= SWEEP_AT {
+        if buckets.by_key.len() >= buckets.sweep_at {
             let rate = self.rate;
-            buckets.retain(|_, b| {
+            buckets.by_key.retain(|_, b| {
                 let refilled =
                     b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate.per_sec;
                 refilled < rate.burst
             });
+            buckets.sweep_at = (buckets.by_key.len() * 2).max(SWEEP_AT);
         }
         buckets
+            .by_key
             .entry(key.to_string())
             .or_insert(Bucket {
                 tokens: self.rate.burst,

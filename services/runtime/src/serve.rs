@@ -5,6 +5,7 @@
 //! headers come from async-nats. A payload that does not decode gets a 400 with the decoder's
 //! reason and never reaches the operation.
 
+use crate::limit::{Limiter, Rate};
 use async_nats::service::{Service, ServiceExt};
 use futures::StreamExt;
 pub use posfee_client::reply::decode_request;
@@ -28,6 +29,11 @@ pub const DRAIN_TIMEOUT_MS: u64 = 10_000;
 pub const STOP_TIMEOUT_MS: u64 = 2_000;
 /// How long a new service waits for its own `$SRV.PING` to come back through the server.
 pub const READY_TIMEOUT_MS: u64 = 5_000;
+/// Requests per second one kiosk, phone, clerk or key may make of one service, whatever
+/// they ask, unless configured otherwise (thirty seconds' worth at once): a kiosk serving a
+/// payer asks a few a minute; a stolen one cannot keep a service busy or fill the stream with
+/// reports.
+pub const DEFAULT_EDGE_REQUESTS_PER_SEC: f64 = 10.0;
 
 /// What a handler returns: the encoded answer or a wire error.
 pub type Handled = Result<Vec<u8>, WireError>;
@@ -156,7 +162,7 @@ pub fn record(field: Field, value: &dyn std::fmt::Display) {
 pub async fn serve_endpoint<H, Fut>(
     mut endpoint: async_nats::service::endpoint::Endpoint,
     names: (&'static str, String),
-    max_in_flight: usize,
+    (max_in_flight, edges): (usize, Option<Arc<Limiter>>),
     shutdown: Shutdown,
     handler: H,
 ) where
@@ -186,6 +192,22 @@ pub async fn serve_endpoint<H, Fut>(
                 continue;
             }
             Some(_) => {}
+        }
+        if let (Some(limit), Some(edge)) = (&edges, asker.as_deref().filter(|a| is_edge(a))) {
+            if !limit.allow(edge) {
+                let e = WireError::new(
+                    ErrorCode::RateLimited,
+                    "too many requests from this kiosk or phone; wait a few seconds and ask again",
+                );
+                let answer = Err(async_nats::service::error::Error {
+                    status: e.header_text(),
+                    code: usize::from(e.code.status()),
+                });
+                if let Err(e) = request.respond(answer).await {
+                    tracing::warn!(error = %e, "could not send answer");
+                }
+                continue;
+            }
         }
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
@@ -252,15 +274,34 @@ pub async fn add_endpoint(
 type BoxHandler =
     Arc<dyn Fn(async_nats::Message) -> futures::future::BoxFuture<'static, Handled> + Send + Sync>;
 
-/// A service's endpoints: name (for `$SRV.INFO`), subject and operation.
+/// Whether an asker's inbox is a kiosk's, phone's, clerk's or key's (not a service's or
+/// tool's).
+fn is_edge(inbox: &str) -> bool {
+    ["terminal", "device", "clerk", "key"].iter().any(|kind| {
+        inbox
+            .strip_prefix("_INBOX.")
+            .is_some_and(|r| r.starts_with(&format!("{kind}.")))
+    })
+}
+
+/// A service's endpoints: name (for `$SRV.INFO`), subject and operation, and how often one
+/// kiosk, phone, clerk or key may ask any of them.
 #[derive(Default)]
 pub struct Endpoints {
     list: Vec<(String, String, BoxHandler)>,
+    edges: Option<Arc<Limiter>>,
 }
 
 impl Endpoints {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// One budget per kiosk, phone, clerk or key across every endpoint: past it, a request
+    /// is answered `429 RATE_LIMITED` without reaching its operation.
+    pub fn limit_edges(mut self, rate: Rate) -> Self {
+        self.edges = Some(Arc::new(Limiter::new(rate)));
+        self
     }
 
     pub fn add<H, Fut>(mut self, name: &str, subject: String, handler: H) -> Self
@@ -279,18 +320,18 @@ impl Endpoints {
 pub async fn run(
     client: &async_nats::Client,
     spec: &ServiceSpec,
-    endpoints: Endpoints,
+    mut endpoints: Endpoints,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let service = start(client, spec).await?;
     let mut serving = JoinSet::new();
-    for (name, subject, handler) in endpoints.list {
+    for (name, subject, handler) in std::mem::take(&mut endpoints.list) {
         let endpoint = add_endpoint(&service, &name, subject).await?;
         let shutdown = shutdown.clone();
         serving.spawn(serve_endpoint(
             endpoint,
             (spec.name, name),
-            MAX_IN_FLIGHT_PER_ENDPOINT,
+            (MAX_IN_FLIGHT_PER_ENDPOINT, endpoints.edges.clone()),
             shutdown,
             move |m| handler(m),
         ));

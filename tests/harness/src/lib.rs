@@ -49,6 +49,8 @@ pub struct ServiceOptions {
     pub kiosk_bills_per_sec: f64,
     /// Reads one kiosk may make per second (the query service).
     pub kiosk_reads_per_sec: f64,
+    /// Requests one kiosk, phone or clerk may make of any one service per second.
+    pub edge_requests_per_sec: f64,
 }
 
 impl Default for ServiceOptions {
@@ -61,6 +63,7 @@ impl Default for ServiceOptions {
             unenrolled_ttl_secs: posfee_identity::callout::UNENROLLED_TTL_SECS,
             kiosk_bills_per_sec: posfee_fee_engine::DEFAULT_KIOSK_BILLS_PER_SEC,
             kiosk_reads_per_sec: posfee_query::DEFAULT_KIOSK_READS_PER_SEC,
+            edge_requests_per_sec: posfee_runtime::serve::DEFAULT_EDGE_REQUESTS_PER_SEC,
         }
     }
 }
@@ -306,7 +309,7 @@ impl Harness {
         name: ServiceName,
         opts: ServiceOptions,
     ) -> anyhow::Result<()> {
-        let role = role_of(name);
+        let role = name.role();
         let client = self.connect(role).await?;
         let running = self.services.iter().filter(|s| s.name == name).count();
         let store_dir = match running {
@@ -332,6 +335,7 @@ impl Harness {
                     client,
                     sys,
                     posfee_identity::Config {
+                        edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                         store_dir,
                         issuer_seed: posfee_client::creds::read_seed(
                             &self.creds.callout_issuer_file(),
@@ -347,6 +351,7 @@ impl Harness {
             ServiceName::FeeEngine => tokio::spawn(posfee_fee_engine::run(
                 client,
                 posfee_fee_engine::Config {
+                    edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                     store_dir,
                     rules_dir: opts.rules_dir.clone(),
                     trust: trust()?,
@@ -361,6 +366,7 @@ impl Harness {
                 tokio::spawn(posfee_query::run_reporting(
                     client,
                     posfee_query::Config {
+                        edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                         store_dir,
                         trust: trust()?,
                         kiosk_reads: posfee_runtime::limit::per_sec(opts.kiosk_reads_per_sec),
@@ -373,6 +379,7 @@ impl Harness {
             ServiceName::Ledger => tokio::spawn(posfee_ledger::run(
                 client,
                 posfee_ledger::Config {
+                    edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                     store_dir,
                     trust: trust()?,
                 },
@@ -382,6 +389,7 @@ impl Harness {
             ServiceName::Paygate => tokio::spawn(posfee_paygate::run(
                 client,
                 posfee_paygate::Config {
+                    edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                     store_dir,
                     trust: trust()?,
                 },
@@ -485,7 +493,7 @@ impl Harness {
     /// checks its outbox is empty: every event it will ever report is then in the stream.
     pub async fn stop_and_drain(&mut self, name: ServiceName) -> anyhow::Result<()> {
         self.stop_service(name).await?;
-        let dir = self.data.service(role_of(name).as_str()).join("db");
+        let dir = self.data.service(name.role().as_str()).join("db");
         // The service's last handles on its store go away just after it returns.
         let deadline = tokio::time::Instant::now() + Duration::from_millis(CONDITION_TIMEOUT_MS);
         let db = loop {
@@ -506,17 +514,6 @@ impl Harness {
     /// Kills the server at once (SIGKILL), as a crash would.
     pub fn kill_server(&mut self) {
         self.server.kill();
-    }
-}
-
-/// The role a service connects as.
-fn role_of(name: ServiceName) -> Role {
-    match name {
-        ServiceName::FeeEngine => Role::FeeEngine,
-        ServiceName::Query => Role::Query,
-        ServiceName::Ledger => Role::Ledger,
-        ServiceName::Paygate => Role::Paygate,
-        ServiceName::Identity => Role::Identity,
     }
 }
 

@@ -79,6 +79,11 @@ pub async fn revoke_holder(app: Arc<App>, msg: async_nats::Message) -> Handled {
     serve::reply_ok(&revoke(&app, key).await?)
 }
 
+/// How long after a revocation its connections are listed and closed a second time: longer
+/// than a client may take to finish connecting after the callout admitted it.
+const LATE_CUT: std::time::Duration =
+    std::time::Duration::from_secs(posfee_deploy::authz::AUTH_TIMEOUT_SECS as u64 + 1);
+
 /// Marks the key revoked (durably, before anything else) and closes its live connections.
 async fn revoke(app: &App, key: IssuedKey) -> Result<RevokeReply, WireError> {
     let key = app
@@ -99,6 +104,19 @@ async fn revoke(app: &App, key: IssuedKey) -> Result<RevokeReply, WireError> {
             )
         })?;
     tracing::info!(holder = %key.holder, disconnected, "key revoked");
+    // A connection the callout admitted just before the revocation may not have been listed
+    // yet: once every such connection has had its time to finish connecting, cut again.
+    let (cutter, name) = (app.cutter.clone(), key.holder.connection_name());
+    tokio::spawn(async move {
+        tokio::time::sleep(LATE_CUT).await;
+        match cutter.cut(&name).await {
+            Ok(0) => {}
+            Ok(late) => {
+                tracing::info!(holder = %name, late, "late connections of a revoked key closed")
+            }
+            Err(e) => tracing::warn!(error = %e, holder = %name, "second cut of a revoked key"),
+        }
+    });
     Ok(RevokeReply { key, disconnected })
 }
 
