@@ -418,9 +418,10 @@ async fn append<E: serde::Serialize>(
     let payload = posfee_schemas::encode(entry);
     let mut msg = async_nats::jetstream::message::PublishMessage::build();
     if let Some(s) = sealer {
+        let seal = posfee_schemas::trust::JournalSeal::of(s);
         msg = msg.header(
-            posfee_schemas::trust::SEAL_HEADER,
-            s.seal(&subject, &payload).render().as_str(),
+            posfee_schemas::trust::JOURNAL_SEAL_HEADER,
+            seal.render(&subject, &payload).as_str(),
         );
     }
     writer
@@ -469,7 +470,7 @@ async fn a_journal_entry_its_service_did_not_seal_changes_nothing() {
     }
 
     // A leaked ledger seed closes the next bill without a seal, and with a seal of an
-    // authority the root did not certify; a leaked paygate seed rewrites the payer's
+    // authority of the same name the root did not certify; a leaked paygate seed rewrites the payer's
     // registration with nothing to spend.
     let bill = posfee_pos_agent::bill::issue(&w.kiosk, quote())
         .await

@@ -35,8 +35,39 @@ pub const STAMP_NAME_PREFIX: &str = "stamp=";
 
 /// The leading zero bits of `nkey`'s stamp `stamp`.
 pub fn stamp_bits(nkey: &str, stamp: u64) -> u32 {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(format!("{STAMP_TAG}{nkey}:{stamp}").as_bytes());
+    bits_of(stamped(&prefix(nkey), stamp))
+}
+
+/// SHA-256 over `STAMP_TAG`, the key and `:`: the part every try of one key shares.
+fn prefix(nkey: &str) -> sha2::Sha256 {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(STAMP_TAG.as_bytes());
+    h.update(nkey.as_bytes());
+    h.update(b":");
+    h
+}
+
+/// The digest of one try: the shared part and the stamp in decimal.
+fn stamped(prefix: &sha2::Sha256, stamp: u64) -> [u8; 32] {
+    use sha2::Digest;
+    let mut h = prefix.clone();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = stamp;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    h.update(&digits[at..]);
+    h.finalize().into()
+}
+
+fn bits_of(digest: [u8; 32]) -> u32 {
     let mut bits = 0;
     for byte in digest {
         bits += byte.leading_zeros();
@@ -48,10 +79,11 @@ pub fn stamp_bits(nkey: &str, stamp: u64) -> u32 {
 }
 
 /// The first stamp from `from` on that gives `nkey` at least `bits` leading zero bits: about
-/// 2^bits hashes of work.
+/// 2^bits hashes of work (the key's part hashed once).
 pub fn find_stamp(nkey: &str, bits: u32, from: u64) -> u64 {
+    let prefix = prefix(nkey);
     (from..)
-        .find(|s| stamp_bits(nkey, *s) >= bits)
+        .find(|s| bits_of(stamped(&prefix, *s)) >= bits)
         .unwrap_or(from)
 }
 

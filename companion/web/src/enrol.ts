@@ -59,7 +59,20 @@ export interface KeyStatus {
 
 /** The leading zero bits of `nkey`'s stamp `n` (`stamp_bits`): SHA-256 of "posfee.stamp.v1:" + nkey + ":" + n. */
 export function stampBits(nkey: string, n: number): number {
-  const d = sha256(utf8.encode(`posfee.stamp.v1:${nkey}:${n}`));
+  return bitsOf(stamped(keyPart(nkey), n));
+}
+
+/** SHA-256 over the tag, the key and ":": the part every try of one key shares. */
+function keyPart(nkey: string) {
+  return sha256.create().update(utf8.encode(`posfee.stamp.v1:${nkey}:`));
+}
+
+/** The digest of one try: the shared part and the stamp in decimal. */
+function stamped(part: ReturnType<typeof keyPart>, n: number): Uint8Array {
+  return part.clone().update(utf8.encode(String(n))).digest();
+}
+
+function bitsOf(d: Uint8Array): number {
   let bits = 0;
   for (const byte of d) {
     if (byte === 0) {
@@ -72,9 +85,30 @@ export function stampBits(nkey: string, n: number): number {
   return bits;
 }
 
-/** The first stamp from `from` with at least `bits` leading zero bits (`find_stamp`): about 2^bits hashes. */
+/** The first stamp from `from` with at least `bits` leading zero bits (`find_stamp`): about
+ * 2^bits hashes, the key's part hashed once and every try in the same buffers (a cheap phone
+ * does this once per key). */
 export function findStamp(nkey: string, bits: number, from = 0): number {
-  for (let n = from; ; n++) if (stampBits(nkey, n) >= bits) return n;
+  const part = keyPart(nkey);
+  const h = sha256.create();
+  const digest = new Uint8Array(32);
+  const digits = new Uint8Array(20);
+  for (let n = from; ; n++) {
+    part._cloneInto(h);
+    h.update(decimal(n, digits));
+    h.digestInto(digest);
+    if (bitsOf(digest) >= bits) return n;
+  }
+}
+
+/** `n` in decimal ASCII, written at the end of `buf`. */
+function decimal(n: number, buf: Uint8Array): Uint8Array {
+  let at = buf.length;
+  do {
+    buf[--at] = 48 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  return buf.subarray(at);
 }
 
 /** The bits a STAMP_TOO_WEAK refusal asks for (`stamp_needed`). */

@@ -13,7 +13,7 @@
 use crate::store::{tenant_account, Posting, RefundRecord, Settlement, Store, CLEARING_ACCOUNT};
 use posfee_runtime::journal::Batch;
 use posfee_runtime::outbox::Outbox;
-use posfee_schemas::events::Event;
+use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::ids::{AccountNo, BillId, PaymentId, TenantId};
 use posfee_schemas::money::Fen;
 use posfee_schemas::trust::Signer;
@@ -154,11 +154,18 @@ impl View<'_> {
                 }
                 if *writer == me {
                     Outbox::stage(self.out, staged[0], event)?;
+                    // The receipt the settlement's event carries, signed when it was decided
+                    // (signed here for an entry from before events carried it).
+                    let signed = match &event.body {
+                        EventBody::PaymentSettled(p) => p.receipt.as_deref().cloned(),
+                        _ => None,
+                    }
+                    .unwrap_or_else(|| crate::app::sign_receipt(self.signer, r));
                     Outbox::stage_message(
                         self.out,
                         staged[1],
                         subjects::receipt(&r.terminal),
-                        encode(&crate::app::sign_receipt(self.signer, r)),
+                        encode(&signed),
                     )?;
                 }
             }

@@ -12,7 +12,7 @@ use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::KeyId;
 use posfee_schemas::subjects::{self, Subject};
-use posfee_schemas::trust::{Authority, Seal, SEAL_HEADER};
+use posfee_schemas::trust::{JournalSeal, JOURNAL_SEAL_HEADER, SEAL_HEADER};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -104,8 +104,9 @@ pub enum Seals {
     /// The event stream: each event's kind has one writer ([`posfee_schemas::subjects::EventKind::writer`]),
     /// whose certificate the key directory holds and the root vouches for.
     Writers(Arc<KeyDirectory>),
-    /// A service's own journal: only this authority, the service's own, writes it.
-    Own(Authority),
+    /// A service's own journal: only the service (its authority's holders) writes it, named
+    /// here as the authority.
+    Own(JournalSeal, KeyId),
 }
 
 impl Seals {
@@ -115,8 +116,9 @@ impl Seals {
         &self,
         subject: &str,
         payload: &[u8],
-        seal: Option<&str>,
+        headers: Option<&async_nats::HeaderMap>,
     ) -> Result<Option<KeyId>, VerifyError> {
+        let header = |name: &str| headers.and_then(|h| h.get(name)).map(|v| v.as_str());
         match self {
             Seals::Writers(keys) => {
                 let Ok(Subject::Event(kind)) = Subject::parse(subject) else {
@@ -125,13 +127,14 @@ impl Seals {
                 let Ok(writer) = KeyId::parse(kind.writer().as_str()) else {
                     return Ok(None);
                 };
-                let sealed = keys.sealed_by(&writer, subject, payload, seal).await?;
+                let sealed = keys
+                    .sealed_by(&writer, subject, payload, header(SEAL_HEADER))
+                    .await?;
                 Ok(sealed.then_some(writer))
             }
-            Seals::Own(authority) => Ok(seal
-                .and_then(|s| Seal::parse(s).ok())
-                .filter(|s| s.check(authority, subject, payload).is_ok())
-                .map(|_| authority.name.clone())),
+            Seals::Own(seal, name) => Ok(header(JOURNAL_SEAL_HEADER)
+                .is_some_and(|v| seal.check(subject, payload, v))
+                .then(|| name.clone())),
         }
     }
 }
@@ -204,9 +207,8 @@ where
                             payload: m.payload.clone(),
                             sealed_by: None,
                         };
-                        let seal = m.headers.as_ref().and_then(|h| h.get(SEAL_HEADER));
                         match seals
-                            .sealer(&raw.subject, &raw.payload, seal.map(|v| v.as_str()))
+                            .sealer(&raw.subject, &raw.payload, m.headers.as_ref())
                             .await
                         {
                             Ok(by) => raw.sealed_by = by,

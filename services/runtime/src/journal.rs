@@ -15,7 +15,7 @@ use crate::tasks::Tasks;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use posfee_client::shutdown::Shutdown;
-use posfee_schemas::trust::{Signer, SEAL_HEADER};
+use posfee_schemas::trust::{JournalSeal, Signer, JOURNAL_SEAL_HEADER};
 use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,10 +34,10 @@ pub struct Journal {
     applied: watch::Receiver<u64>,
     /// The view's `meta` tree, where [`Batch::record`] notes each scope's last applied entry.
     meta: sled::Tree,
-    /// The service's authority, which seals every entry: the view believes an entry only
-    /// with it, never because it is in the stream (where a leaked seed of the service's
+    /// Seals every entry with a key of the service's authority: the view believes an entry
+    /// only with it, never because it is in the stream (where a leaked seed of the service's
     /// role could also write).
-    signer: Arc<Signer>,
+    seal: Arc<JournalSeal>,
 }
 
 /// What became of an append.
@@ -56,7 +56,8 @@ impl Journal {
     /// [`Batch::record`]; the outbox is woken after each batch for what the entries staged.
     /// One transaction per batch rather than per entry: each sled transaction writes and
     /// syncs its own log buffer, so under load the entries that arrived together share one.
-    /// Entries are sealed by `signer` and an entry without its seal is passed over, reported.
+    /// Entries are sealed with a key of `signer` ([`JournalSeal`]) and an entry without its
+    /// seal is passed over, reported.
     /// Returns the journal to write through.
     pub async fn follow<E, F>(
         client: &async_nats::Client,
@@ -83,7 +84,7 @@ impl Journal {
                 start,
                 applied_tx,
                 shutdown,
-                crate::feed::Seals::Own(signer.authority().clone()),
+                crate::feed::Seals::Own(JournalSeal::of(signer), signer.name().clone()),
                 move |raw| {
                     let batch = Batch::decode(raw);
                     apply(&batch)?;
@@ -92,8 +93,8 @@ impl Journal {
                 },
             ),
         );
-        let signer = Arc::new(signer.clone());
-        Journal::open(client, (stream, subject), (applied_rx, meta), signer).await
+        let seal = Arc::new(JournalSeal::of(signer));
+        Journal::open(client, (stream, subject), (applied_rx, meta), seal).await
     }
 
     /// The journal in `stream`, whose scope subjects `subject` builds, and the view's applied
@@ -102,7 +103,7 @@ impl Journal {
         client: &async_nats::Client,
         (stream, subject): (&str, fn(&str) -> String),
         (applied, meta): (watch::Receiver<u64>, sled::Tree),
-        signer: Arc<Signer>,
+        seal: Arc<JournalSeal>,
     ) -> anyhow::Result<Journal> {
         let js = jetstream::new(client.clone());
         let name = stream.to_string();
@@ -114,7 +115,7 @@ impl Journal {
             subject,
             applied,
             meta,
-            signer,
+            seal,
         })
     }
 
@@ -187,9 +188,9 @@ impl Journal {
         payload: Vec<u8>,
     ) -> Result<Appended, WireError> {
         let subject = (self.subject)(scope);
-        let seal = self.signer.seal(&subject, &payload).render();
+        let seal = self.seal.render(&subject, &payload);
         let msg = PublishMessage::build()
-            .header(SEAL_HEADER, seal.as_str())
+            .header(JOURNAL_SEAL_HEADER, seal.as_str())
             .payload(payload.into())
             .message_id(id)
             .expected_last_subject_sequence(after);
