@@ -862,12 +862,8 @@ async fn nobody_can_roll_up_a_bucket_over_the_others_keys() {
         .kiosk(&kiosk("kiosk-02"), Duration::from_secs(30), clock)
         .await
         .unwrap();
-    let _pa = posfee_pos_agent::presence::Presence::announce(&a)
-        .await
-        .unwrap();
-    let _pb = posfee_pos_agent::presence::Presence::announce(&b)
-        .await
-        .unwrap();
+    let _pa = posfee_pos_agent::presence::Presence::announce(&a).await;
+    let _pb = posfee_pos_agent::presence::Presence::announce(&b).await;
     // A kiosk has no JetStream rights: the bucket is written for it by the query service,
     // which the server lets write plain values and nothing else.
     let (raw, mut errors) = h

@@ -9,6 +9,10 @@
 mod campaign;
 
 use campaign::{kill9, server_pid, service_pid, Campaign};
+use posfee_client::{call, CallError};
+use posfee_schemas::ids::IdempotencyKey;
+use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest};
+use posfee_schemas::money::Money;
 use posfee_schemas::subjects::{self, EventKind};
 use std::path::Path;
 use std::sync::atomic::Ordering;
@@ -119,4 +123,77 @@ async fn caught_up(c: &Campaign, peer: &str, node: &Path) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     panic!("{peer} never caught up: {last}");
+}
+
+/// Copies of one request sent at once: what each got, in order.
+async fn at_once<T, F>(copies: usize, send: impl Fn(usize) -> F) -> Vec<Result<T, CallError>>
+where
+    F: std::future::Future<Output = Result<T, CallError>>,
+{
+    futures::future::join_all((0..copies).map(send)).await
+}
+
+/// The answers that say the books could not be reached, or none came.
+fn not_answered<T>(results: &[Result<T, CallError>]) -> Vec<String> {
+    results
+        .iter()
+        .filter_map(|r| r.as_ref().err())
+        .filter(|e| !matches!(e, CallError::Remote(w) if w.code.status() < 500))
+        .map(|e| e.to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn competing_writes_on_a_clustered_journal_are_conflicts_decided_never_unavailable() {
+    const BILLS: usize = 6;
+    const COPIES: usize = 8;
+    let c = Campaign::start(&["--cluster", "3", "--instances", "2"], BILLS).await;
+    let clerk = c.clerk("city-water").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut paid = Vec::new();
+    for i in 0..BILLS {
+        // Copies of one pay order through both paygates at once: one payment, one receipt.
+        let (req, payment_id) = c.order(i, deadline).await;
+        let answers = at_once(COPIES, |_| c.send(&req)).await;
+        assert_eq!(not_answered(&answers), Vec::<String>::new(), "bill {i}");
+        for r in &answers {
+            let receipt: Receipt = r.as_ref().unwrap().peek().unwrap();
+            assert_eq!(receipt.payment_id, payment_id);
+        }
+        paid.push(payment_id);
+    }
+    for (n, payment_id) in paid.iter().enumerate() {
+        let refund = |key: String| RefundRequest {
+            payment_id: *payment_id,
+            amount: Money::cny(100),
+            reason: "meter misread".into(),
+            idempotency_key: IdempotencyKey::parse(key).unwrap(),
+        };
+        let subject = subjects::ledger_refund(&posfee_harness::fixtures::water());
+        let ask = |req: RefundRequest| {
+            let (clerk, subject) = (clerk.clone(), subject.clone());
+            async move { call::<_, RefundReply>(&clerk, subject, &req, None).await }
+        };
+        // Refunds of one payment under different keys at once: each is decided on the books
+        // the others left. And copies of one refund at once: one refund.
+        let distinct = at_once(COPIES, |k| ask(refund(format!("r-{n}-{k}")))).await;
+        assert_eq!(not_answered(&distinct), Vec::<String>::new(), "payment {n}");
+        let same = at_once(COPIES, |_| ask(refund(format!("same-{n}")))).await;
+        assert_eq!(not_answered(&same), Vec::<String>::new(), "payment {n}");
+        let refunded = distinct.iter().filter(|r| r.is_ok()).count() + 1;
+        let last: RefundReply = call(&clerk, subject, &refund(format!("last-{n}")), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            last.total_refunded,
+            Money::cny(100 * (refunded as i64 + 1)),
+            "payment {n}: {distinct:?} {same:?}"
+        );
+    }
+    let outcome = campaign::Outcome {
+        receipts: BILLS,
+        refused: Vec::new(),
+        longest_gap: Duration::ZERO,
+    };
+    c.reconciled(&outcome).await;
 }

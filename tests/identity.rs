@@ -7,9 +7,11 @@
 
 use posfee_client::{bus, enrol, CallError};
 use posfee_harness::{Harness, ServiceOptions};
-use posfee_schemas::identity::{EnrolRequest, Holder, KeyState, CONNECT_STAMP_BITS};
-use posfee_schemas::ids::DeviceId;
-use posfee_schemas::subjects::{self, Identity, Role, ServiceName};
+use posfee_schemas::identity::{
+    EnrolRequest, Holder, IssueReply, IssueRequest, KeyState, CONNECT_STAMP_BITS,
+};
+use posfee_schemas::ids::{DeviceId, TerminalId};
+use posfee_schemas::subjects::{self, Identity, IdentityOp, Role, ServiceName};
 use posfee_schemas::ErrorCode;
 use std::time::{Duration, Instant};
 
@@ -394,4 +396,79 @@ async fn one_key_cannot_open_connections_without_end() {
     );
     // Another phone is not held back by it.
     h.phone().await.unwrap();
+}
+
+/// Issues `n` fresh keys to `holder` at once; returns each seed with the call's answer.
+async fn issue_at_once(
+    operator: &async_nats::Client,
+    holder: &Holder,
+    n: usize,
+    replace: bool,
+) -> Vec<(String, Result<IssueReply, CallError>)> {
+    let calls = (0..n).map(|_| {
+        let seed = enrol::new_key().unwrap();
+        let req = IssueRequest {
+            holder: holder.clone(),
+            nkey: nkeys::KeyPair::from_seed(&seed).unwrap().public_key(),
+            replace,
+        };
+        async move {
+            let subject = subjects::identity(IdentityOp::Issue);
+            (
+                seed,
+                posfee_client::call(operator, subject, &req, None).await,
+            )
+        }
+    });
+    futures::future::join_all(calls).await
+}
+
+/// How many of `seeds` the bus lets in as `who`.
+async fn connecting(h: &Harness, who: &Identity, seeds: &[String]) -> usize {
+    let mut n = 0;
+    for seed in seeds {
+        if bus::connect(h.url(), who.clone(), Some(seed.clone()), "t")
+            .await
+            .is_ok()
+        {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test]
+async fn keys_issued_at_once_to_one_holder_leave_exactly_one_that_connects() {
+    let h = Harness::start().await.unwrap();
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let kiosk = TerminalId::parse("kiosk-race").unwrap();
+    let (holder, who) = (Holder::Terminal(kiosk.clone()), Identity::Terminal(kiosk));
+    // Without --replace: one of eight is issued, the others are told the holder has a key.
+    let first = issue_at_once(&operator, &holder, 8, false).await;
+    let issued: Vec<String> = first
+        .iter()
+        .filter(|(_, r)| r.is_ok())
+        .map(|(s, _)| s.clone())
+        .collect();
+    assert_eq!(issued.len(), 1, "{first:?}");
+    for (_, r) in first.iter().filter(|(_, r)| r.is_err()) {
+        let e = r.as_ref().unwrap_err();
+        assert_eq!(code(e), Some(ErrorCode::KeyConflict), "{e}");
+    }
+    // The probe can succeed: the issued key connects as the kiosk.
+    let seeds: Vec<String> = first.iter().map(|(s, _)| s.clone()).collect();
+    assert_eq!(connecting(&h, &who, &seeds).await, 1);
+    // With --replace, each request revokes what it finds and claims the holder: however they
+    // interleave, one key is left that connects, and the list shows it alone.
+    let second = issue_at_once(&operator, &holder, 8, true).await;
+    let mut seeds: Vec<String> = second.iter().map(|(s, _)| s.clone()).collect();
+    seeds.extend(issued);
+    assert_eq!(connecting(&h, &who, &seeds).await, 1, "{second:?}");
+    let listed = posfee_deploy::identities::list(&operator, 0).await.unwrap();
+    let live: Vec<_> = listed
+        .keys
+        .iter()
+        .filter(|k| k.holder == holder && k.revoked_at.is_none())
+        .collect();
+    assert_eq!(live.len(), 1, "{live:?}");
 }

@@ -8,6 +8,8 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use async_nats::jetstream::message::PublishMessage;
+use async_nats::jetstream::stream::Stream;
 use chrono::Utc;
 use ed25519_dalek::SigningKey;
 use posfee_client::{call, CallError, ManualClock};
@@ -18,13 +20,17 @@ use posfee_pos_agent::receipt::ReceiptWatch;
 use posfee_schemas::events::EventBody;
 use posfee_schemas::fee::{Bill, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
-use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice, SignedReceipt};
+use posfee_schemas::ledger::{
+    Receipt, RefundReply, RefundRequest, SettleRequest, SettlementNotice, SignedReceipt,
+};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::pairing::BillOffer;
 use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::signed::{PublicKeyRecord, Purpose, Signed};
 use posfee_schemas::subjects::{self, EventKind, Identity, LedgerOp, PaygateOp, Role};
-use posfee_schemas::trust::{may, RootSigner, Signer};
+use posfee_schemas::trust::{
+    may, JournalLink, JournalSeal, RootSigner, Signer, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER,
+};
 use posfee_schemas::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -405,24 +411,22 @@ async fn nobody_can_take_a_settlements_event_id_first() {
     assert_ne!(settled[0].id, old_id);
 }
 
-/// Appends `entry` to a journal as the role that may write it (a leaked seed), sealed by
-/// `sealer` if any.
+/// Appends `entry` to a journal as the role that may write it (a leaked seed), chained after
+/// the subject's last entry, sealed with `key` if any.
 async fn append<E: serde::Serialize>(
     h: &Harness,
     role: Role,
     subject: String,
     entry: &E,
-    sealer: Option<&Signer>,
+    key: Option<&JournalSeal>,
 ) {
     let writer = async_nats::jetstream::new(h.connect(role).await.unwrap());
     let payload = posfee_schemas::encode(entry);
-    let mut msg = async_nats::jetstream::message::PublishMessage::build();
-    if let Some(s) = sealer {
-        let seal = posfee_schemas::trust::JournalSeal::of(s);
-        msg = msg.header(
-            posfee_schemas::trust::JOURNAL_SEAL_HEADER,
-            seal.render(&subject, &payload).as_str(),
-        );
+    let prev = last_link(&writer, role, &subject).await;
+    let mut msg = PublishMessage::build().header(JOURNAL_PREV_HEADER, prev.to_hex().as_str());
+    if let Some(k) = key {
+        let seal = k.render(&subject, &prev, &payload);
+        msg = msg.header(JOURNAL_SEAL_HEADER, seal.as_str());
     }
     writer
         .send_publish(subject, msg.payload(payload.into()))
@@ -430,6 +434,35 @@ async fn append<E: serde::Serialize>(
         .unwrap()
         .await
         .unwrap();
+}
+
+/// `role`'s journal.
+async fn journal_of(js: &async_nats::jetstream::Context, role: Role) -> Stream<()> {
+    js.get_stream_no_info(journal_name(role)).await.unwrap()
+}
+
+fn journal_name(role: Role) -> &'static str {
+    match role {
+        Role::Ledger => subjects::LEDGER_JOURNAL,
+        _ => subjects::PAYGATE_JOURNAL,
+    }
+}
+
+/// The link the next entry on `subject` chains to.
+async fn last_link(js: &async_nats::jetstream::Context, role: Role, subject: &str) -> JournalLink {
+    match journal_of(js, role)
+        .await
+        .get_last_raw_message_by_subject(subject)
+        .await
+    {
+        Ok(raw) => {
+            let prev = raw.headers.get(JOURNAL_PREV_HEADER).unwrap().as_str();
+            JournalLink::from_hex(prev)
+                .unwrap()
+                .next(subject, &raw.payload)
+        }
+        Err(_) => JournalLink::START,
+    }
 }
 
 /// A ledger `Closed` entry for `issued`, on its account's journal subject.
@@ -460,7 +493,7 @@ async fn a_journal_entry_its_service_did_not_seal_changes_nothing() {
         Role::Ledger,
         subject,
         &entry,
-        Some(&w.h.signer(Role::Ledger)),
+        Some(&w.h.journal_seal(Role::Ledger)),
     )
     .await;
     // (The ledger decides on its journal's latest state: the entry is seen at once.)
@@ -469,16 +502,16 @@ async fn a_journal_entry_its_service_did_not_seal_changes_nothing() {
         other => panic!("a bill the ledger's authority closed was paid: {other:?}"),
     }
 
-    // A leaked ledger seed closes the next bill without a seal, and with a seal of an
-    // authority of the same name the root did not certify; a leaked paygate seed rewrites the payer's
-    // registration with nothing to spend.
+    // A leaked ledger seed closes the next bill without a seal, and with a seal under a key
+    // of its own; a leaked paygate seed rewrites the payer's registration with nothing to
+    // spend.
     let bill = posfee_pos_agent::bill::issue(&w.kiosk, quote())
         .await
         .unwrap()
         .issued;
     let (subject, entry) = closing(&bill);
     append(&w.h, Role::Ledger, subject.clone(), &entry, None).await;
-    let outsider = forged_authority("ledger", &[may::SEAL, may::RECEIPT]);
+    let outsider = JournalSeal::from_hex(&JournalSeal::generate_hex()).unwrap();
     append(&w.h, Role::Ledger, subject, &entry, Some(&outsider)).await;
     let registered = registration(&w.h).await;
     let posfee_paygate::journal::Entry::Registered {
@@ -520,4 +553,244 @@ async fn registration(h: &Harness) -> posfee_paygate::journal::Entry {
         .await
         .unwrap();
     posfee_schemas::decode(&raw.payload).unwrap()
+}
+
+#[tokio::test]
+async fn a_sealed_journal_entry_put_back_later_changes_nothing() {
+    let w = world().await;
+    let issued = posfee_pos_agent::bill::issue(&w.kiosk, quote())
+        .await
+        .unwrap()
+        .issued;
+    let receipt: Receipt = pay(&w, &issued).await.unwrap().peek().unwrap();
+    let clerk = w.h.clerk("city-water").await.unwrap();
+    let refund = |key: &str| RefundRequest {
+        payment_id: receipt.payment_id,
+        amount: Money::cny(1),
+        reason: "meter misread".into(),
+        idempotency_key: IdempotencyKey::parse(key).unwrap(),
+    };
+    let ask = |key: &'static str| {
+        let (clerk, req) = (clerk.clone(), refund(key));
+        async move {
+            let subject = subjects::ledger_refund(&posfee_harness::fixtures::water());
+            let r: RefundReply = call(&clerk, subject, &req, None).await.unwrap();
+            r.total_refunded
+        }
+    };
+    assert_eq!(ask("r-1").await, Money::cny(1));
+    // The refund's entry, as stored: sealed, chained after the settlement.
+    let bill: Bill = issued.signed.peek().unwrap();
+    let scope = posfee_ledger::journal::scope(&bill.tenant, &bill.account);
+    let subject = posfee_ledger::journal::subject(&scope);
+    let ledger = async_nats::jetstream::new(w.h.connect(Role::Ledger).await.unwrap());
+    let stored = journal_of(&ledger, Role::Ledger)
+        .await
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap();
+    let entry: posfee_ledger::journal::Entry = posfee_schemas::decode(&stored.payload).unwrap();
+    assert!(matches!(
+        entry,
+        posfee_ledger::journal::Entry::Refunded { .. }
+    ));
+    // The probe can succeed: the same entry chained in its new place by the journal key's
+    // holder is believed, and the payment counts one more fen refunded.
+    append(
+        &w.h,
+        Role::Ledger,
+        subject.clone(),
+        &entry,
+        Some(&w.h.journal_seal(Role::Ledger)),
+    )
+    .await;
+    assert_eq!(ask("r-2").await, Money::cny(3));
+    // Put back by a leaked ledger seed with its seal and link as stored, it is passed over:
+    // the next refund counts only itself.
+    let mut copy = PublishMessage::build();
+    for name in [JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER] {
+        copy = copy.header(name, stored.headers.get(name).unwrap().as_str());
+    }
+    ledger
+        .send_publish(subject, copy.payload(stored.payload.clone()))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(ask("r-3").await, Money::cny(4));
+}
+
+#[tokio::test]
+async fn a_journal_entry_removed_or_altered_through_the_admin_credential_is_named_by_reconcile() {
+    let w = world().await;
+    let operator = w.h.connect(Role::Operator).await.unwrap();
+    let issued = posfee_pos_agent::bill::issue(&w.kiosk, quote())
+        .await
+        .unwrap()
+        .issued;
+    let receipt: Receipt = pay(&w, &issued).await.unwrap().peek().unwrap();
+    let bill: Bill = issued.signed.peek().unwrap();
+    let subject = posfee_ledger::journal::subject(&posfee_ledger::journal::scope(
+        &bill.tenant,
+        &bill.account,
+    ));
+    let admin = async_nats::jetstream::new(w.h.connect(Role::Admin).await.unwrap());
+    let settled = journal_of(&admin, Role::Ledger)
+        .await
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap()
+        .sequence;
+    let clerk = w.h.clerk("city-water").await.unwrap();
+    let refund = RefundRequest {
+        payment_id: receipt.payment_id,
+        amount: Money::cny(1),
+        reason: "meter misread".into(),
+        idempotency_key: IdempotencyKey::parse("r-1").unwrap(),
+    };
+    let subject_refund = subjects::ledger_refund(&fixtures::water());
+    let _: RefundReply = call(&clerk, subject_refund, &refund, None).await.unwrap();
+    // The probe can succeed: once paygate has credited the refund, the books agree and both
+    // chains are walked whole.
+    let whole = agreed(&operator).await;
+    assert!(
+        whole
+            .journals
+            .iter()
+            .all(|j| j.entries > 0 && j.broken.is_none()),
+        "{:?}",
+        whole.journals
+    );
+
+    // The journals deny deleting an entry, so the admin credential deletes the whole stream
+    // and writes it again (with a leaked ledger seed) without the settlement: the refund
+    // after it is named.
+    let moved = rewrite(&w.h, Role::Ledger, |seq, _| {
+        (seq != settled).then_some(None)
+    })
+    .await;
+    let (report, broken) = chain_breaks(&operator).await;
+    assert_eq!(broken.len(), 1, "{:?}", report.differences);
+    let (journal, link) = &broken[0];
+    assert_eq!(journal, subjects::LEDGER_JOURNAL);
+    let refunded = journal_of(&admin, Role::Ledger)
+        .await
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .unwrap()
+        .sequence;
+    assert!(moved.values().any(|s| *s == refunded));
+    assert_eq!(
+        (link.seq, link.subject.as_str()),
+        (refunded, subject.as_str())
+    );
+    assert_eq!(link.names.as_deref(), Some("city-water/3-1-1202"));
+
+    // The payer's registration altered by one bit in paygate's journal, written again with
+    // its seal and link as they were: named too.
+    let reg_subject = posfee_paygate::journal::subject(posfee_paygate::journal::REGISTRATIONS);
+    let moved = rewrite(&w.h, Role::Paygate, |_, m| {
+        Some((m.subject.as_str() == reg_subject).then(|| {
+            let mut altered = m.payload.to_vec();
+            let last = altered.len() - 1;
+            altered[last] ^= 1;
+            altered
+        }))
+    })
+    .await;
+    let (report, broken) = chain_breaks(&operator).await;
+    assert_eq!(broken.len(), 2, "{:?}", report.differences);
+    let (journal, link) = &broken[1];
+    assert_eq!(journal, subjects::PAYGATE_JOURNAL);
+    assert_eq!(link.subject, reg_subject);
+    assert!(moved.values().any(|s| *s == link.seq), "{link:?}");
+    assert!(link.why.contains("not sealed"), "{link:?}");
+}
+
+/// Reconcile, asked again until paygate has caught up with the ledger (a refund is credited
+/// a moment after the ledger books it): the report once both sides agree.
+async fn agreed(operator: &async_nats::Client) -> posfee_operator::reconcile::Report {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = posfee_operator::reconcile::reconcile(operator, Utc::now())
+            .await
+            .unwrap();
+        if r.differences.is_empty() {
+            return r;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{:?}",
+            r.differences
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the admin credential (with a leaked seed of the journal's writer) can do to a
+/// journal whose entries cannot be deleted: read every entry, delete the stream, create it
+/// again and write the entries back with their headers, each as `change` says (`None`: left
+/// out; `Some(None)`: as it was; `Some(Some(bytes))`: with this payload). Returns each kept
+/// entry's new sequence by its old one.
+async fn rewrite(
+    h: &Harness,
+    role: Role,
+    change: impl Fn(u64, &async_nats::jetstream::message::StreamMessage) -> Option<Option<Vec<u8>>>,
+) -> std::collections::BTreeMap<u64, u64> {
+    let admin = async_nats::jetstream::new(h.connect(Role::Admin).await.unwrap());
+    let writer = async_nats::jetstream::new(h.connect(role).await.unwrap());
+    let name = journal_name(role);
+    let mut stream = admin.get_stream(name).await.unwrap();
+    let info = stream.info().await.unwrap().clone();
+    let mut entries = Vec::new();
+    for seq in info.state.first_sequence..=info.state.last_sequence {
+        if let Ok(m) = stream.get_raw_message(seq).await {
+            entries.push(m);
+        }
+    }
+    admin.delete_stream(name).await.unwrap();
+    admin.create_stream(info.config).await.unwrap();
+    let mut moved = std::collections::BTreeMap::new();
+    for m in entries {
+        let Some(payload) = change(m.sequence, &m) else {
+            continue;
+        };
+        let mut msg = PublishMessage::build();
+        for header in [JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER] {
+            if let Some(v) = m.headers.get(header) {
+                msg = msg.header(header, v.as_str());
+            }
+        }
+        let payload = payload.unwrap_or_else(|| m.payload.to_vec());
+        let ack = writer
+            .send_publish(m.subject.to_string(), msg.payload(payload.into()))
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+        moved.insert(m.sequence, ack.sequence);
+    }
+    moved
+}
+
+/// A reconcile report, and the broken chains it names, by journal.
+async fn chain_breaks(
+    operator: &async_nats::Client,
+) -> (
+    posfee_operator::reconcile::Report,
+    Vec<(String, posfee_schemas::audit::BrokenLink)>,
+) {
+    use posfee_operator::reconcile::Difference;
+    let report = posfee_operator::reconcile::reconcile(operator, Utc::now())
+        .await
+        .unwrap();
+    let broken = report
+        .differences
+        .iter()
+        .filter_map(|d| match d {
+            Difference::BrokenChain { journal, link } => Some((journal.clone(), link.clone())),
+            _ => None,
+        })
+        .collect();
+    (report, broken)
 }

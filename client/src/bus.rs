@@ -82,6 +82,18 @@ async fn connect_only(
     seed: Option<String>,
     name: &str,
 ) -> anyhow::Result<async_nats::Client> {
+    attempt(url, who, seed, name)
+        .await?
+        .map_err(|e| connect_failure(url, who, &e))
+}
+
+/// One connection attempt; the outer error is a URL that is not one.
+async fn attempt(
+    url: &str,
+    who: &Identity,
+    seed: Option<String>,
+    name: &str,
+) -> anyhow::Result<Result<async_nats::Client, async_nats::ConnectError>> {
     let who = who.clone();
     let mut opts = async_nats::ConnectOptions::new()
         .name(name)
@@ -98,9 +110,45 @@ async fn connect_only(
         let who = watched.clone();
         async move { report_lost_key(&who, &event) }
     });
-    opts.connect(server_addrs(url)?)
-        .await
-        .map_err(|e| connect_failure(url, &who, &e))
+    Ok(opts.connect(server_addrs(url)?).await)
+}
+
+/// How long a service waits between attempts to reach a server that is not up yet.
+pub const SERVER_WAIT_MS: u64 = 200;
+
+/// Connects a service as `role`, waiting for a server that cannot be reached yet (starting, or
+/// its node restarting) instead of exiting: a supervisor would count such an exit as a crash
+/// and pause longer each time. A refused key still fails at once. Gives up when `shutdown`
+/// triggers.
+pub async fn connect_waiting(
+    url: &str,
+    role: Role,
+    seed: Option<String>,
+    name: &str,
+    shutdown: &crate::Shutdown,
+) -> anyhow::Result<async_nats::Client> {
+    use async_nats::ConnectErrorKind as K;
+    let who = Identity::Role(role);
+    let started = std::time::Instant::now();
+    let mut next_report = started;
+    loop {
+        let e = match attempt(url, &who, seed.clone(), name).await? {
+            Ok(client) => return Ok(client),
+            Err(e) => e,
+        };
+        if !matches!(e.kind(), K::Io | K::TimedOut) || shutdown.is_triggered() {
+            return Err(connect_failure(url, &who, &e));
+        }
+        if std::time::Instant::now() >= next_report {
+            let waited_s = started.elapsed().as_secs();
+            tracing::warn!(%url, error = %e, waited_s, "no server to connect to yet; waiting");
+            next_report += Duration::from_secs(30);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(SERVER_WAIT_MS)) => {}
+            _ = shutdown.wait() => return Err(connect_failure(url, &who, &e)),
+        }
+    }
 }
 
 /// The servers in `url`: one URL, or a comma-separated list of a cluster's nodes (what
@@ -281,5 +329,19 @@ impl BusArgs {
             None => None,
         };
         connect(&self.nats_url, role, seed, name).await
+    }
+
+    /// [`connect_waiting`] with this process's URL and seed.
+    pub async fn connect_waiting(
+        &self,
+        role: Role,
+        name: &str,
+        shutdown: &crate::Shutdown,
+    ) -> anyhow::Result<async_nats::Client> {
+        let seed = match &self.nkey_file {
+            Some(p) => Some(crate::creds::read_seed(p)?),
+            None => None,
+        };
+        connect_waiting(&self.nats_url, role, seed, name, shutdown).await
     }
 }

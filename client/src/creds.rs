@@ -75,6 +75,31 @@ pub fn device_id(seed: &str) -> anyhow::Result<posfee_schemas::ids::DeviceId> {
     Ok(posfee_schemas::ids::DeviceId::of_nkey(&public_key(seed)?)?)
 }
 
+/// The journal key file beside an authority's seed file (`<name>.nk` → `<name>.journal`):
+/// the key a service seals its own journal with. It is not derived from the authority, so
+/// replacing a leaked authority leaves the journal's entries readable.
+pub fn journal_key_file(seed_file: &Path) -> PathBuf {
+    seed_file.with_extension("journal")
+}
+
+/// Creates the journal key file beside an authority's seed file unless one exists.
+pub fn ensure_journal_key(seed_file: &Path) -> anyhow::Result<()> {
+    let path = journal_key_file(seed_file);
+    if path.exists() {
+        return read_journal_key(seed_file).map(|_| ());
+    }
+    write_seed(&path, &posfee_schemas::trust::JournalSeal::generate_hex())
+}
+
+/// The journal key beside an authority's seed file.
+pub fn read_journal_key(seed_file: &Path) -> anyhow::Result<posfee_schemas::trust::JournalSeal> {
+    let path = journal_key_file(seed_file);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the journal key {}", path.display()))?;
+    posfee_schemas::trust::JournalSeal::from_hex(&text)
+        .ok_or_else(|| anyhow::anyhow!("{} does not hold 64 hex digits", path.display()))
+}
+
 /// The certificate file beside an authority's seed file (`<name>.nk` → `<name>.cert`).
 pub fn certificate_file(seed_file: &Path) -> PathBuf {
     seed_file.with_extension("cert")

@@ -25,6 +25,8 @@ use std::time::Duration;
 pub const PAY_TIMEOUT_MS: u64 = 10_000;
 /// Pause between attempts while the platform gives no definite answer.
 pub const PAY_RETRY_MS: u64 = 1_000;
+/// The pause before asking again after `RATE_LIMITED` (the phone's budget refills meanwhile).
+pub const PAY_RATE_LIMITED_PAUSE_MS: u64 = 2_000;
 /// How long the phone keeps asking before it says the outcome is not known yet.
 pub const PAY_DEADLINE_MS: u64 = 60_000;
 
@@ -161,6 +163,21 @@ pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
             Ok(r) => break r,
             // A definitive refusal (insufficient funds, bill paid, expired or closed): paygate
             // did not take the money under this id.
+            // The payment exists but is not this key's to see (the phone made a new key
+            // since it sent the order): it may have been taken, so it is not forgotten.
+            Err(CallError::Remote(e)) if e.code == ErrorCode::Forbidden => {
+                tracing::warn!(payment = %order.payment_id, error = %e, "payment held by another key");
+                return Err(unknown(order.payment_id));
+            }
+            // Too many requests: the order never reached the platform; ask again after a pause.
+            // An earlier attempt may have gone through, so at the deadline it stays open.
+            Err(CallError::Remote(e)) if e.code == ErrorCode::RateLimited => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Err(unknown(order.payment_id));
+                }
+                tracing::info!(payment = %order.payment_id, "rate limited; asking again");
+                tokio::time::sleep(Duration::from_millis(PAY_RATE_LIMITED_PAUSE_MS)).await;
+            }
             Err(CallError::Remote(e)) if e.code.status() < 500 => {
                 c.home.forget_pending(order.bill_id).await?;
                 return Err(e);

@@ -325,6 +325,9 @@ pub fn role(r: Role) -> Perms {
             let mut p = vec![
                 subjects::ledger(LedgerOp::Settlements),
                 subjects::paygate(PaygateOp::Payments, &Identity::Role(r)),
+                // Asks the ledger and paygate to walk their journals' chains.
+                subjects::ledger(LedgerOp::Audit),
+                subjects::paygate(PaygateOp::Audit, &Identity::Role(r)),
                 // Issues kiosks' and clerks' keys, revokes any key, lists them.
                 subjects::identity(IdentityOp::Issue),
                 subjects::identity(IdentityOp::Revoke),
@@ -486,11 +489,13 @@ pub fn with_key_status(mut perms: Perms, key: &PublicNkey) -> Perms {
 pub fn system_user() -> Perms {
     Perms {
         publish: vec![s("$SYS.REQ.SERVER.PING.CONNZ"), s("$SYS.REQ.SERVER.*.KICK")],
-        // Connects and disconnects in the posfee account: how many connections each key holds.
+        // Connects and disconnects in the posfee account, on one subscription so they keep
+        // their order: how many connections each key holds; and servers shutting down, whose
+        // connections are all gone.
         subscribe: vec![
             format!("{SYSTEM_INBOX}.>"),
-            format!("$SYS.ACCOUNT.{ACCOUNT}.CONNECT"),
-            format!("$SYS.ACCOUNT.{ACCOUNT}.DISCONNECT"),
+            format!("$SYS.ACCOUNT.{ACCOUNT}.*"),
+            s("$SYS.SERVER.*.SHUTDOWN"),
         ],
     }
 }

@@ -210,6 +210,7 @@ fn ensure_authorities(dir: &Path) -> anyhow::Result<()> {
             role.as_str(),
             nkeys::KeyPair::new_account,
         )?;
+        posfee_client::creds::ensure_journal_key(&seed)?;
         if posfee_client::creds::read_signer(&seed).is_ok_and(|s| {
             root.authority(s.certificate()).is_ok()
                 && s.authority().may == rights.iter().map(|r| r.to_string()).collect::<Vec<_>>()

@@ -21,8 +21,9 @@ use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// With `--no-follow`, stop when nothing arrives for this long.
-pub const IDLE_STOP_MS: u64 = 1_000;
+/// With `--no-follow`, how long the stream may stay silent before the dump gives up with an
+/// error (it ends, successfully, only once it has read what the stream held when it started).
+pub const STALL_MS: u64 = 15_000;
 /// The operator's tables fit a terminal this many columns wide.
 pub const WIDTH: usize = 100;
 /// Where an event's summary lines start.
@@ -116,7 +117,9 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
     let keys = KeyDirectory::open(&client, root).await?;
     let filters = filters(&args.kinds)?;
     let js = jetstream::new(client);
-    let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+    // What "caught up" means for `--no-follow`: the stream's last entry when the dump began.
+    let last_at_start = stream.info().await?.state.last_sequence;
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
             filter_subjects: filters,
@@ -124,16 +127,26 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
             ..Default::default()
         })
         .await?;
+    let nothing_to_read = consumer.cached_info().num_pending == 0;
     let mut messages = consumer.messages().await?;
     if !json {
         println!("{}", header());
     }
+    if args.no_follow && nothing_to_read {
+        return Ok(());
+    }
     let mut shown = 0;
+    let mut reached = 0;
     loop {
         let next = if args.no_follow {
-            match tokio::time::timeout(Duration::from_millis(IDLE_STOP_MS), messages.next()).await {
+            let stall = Duration::from_millis(STALL_MS);
+            match tokio::time::timeout(stall, messages.next()).await {
                 Ok(n) => n,
-                Err(_) => break,
+                Err(_) => bail!(
+                    "the event stream sent nothing for {} s, at sequence {reached} of \
+                     {last_at_start}: run the command again",
+                    STALL_MS / 1000
+                ),
             }
         } else {
             messages.next().await
@@ -141,55 +154,71 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
         let Some(msg) = next else { break };
         let msg = msg?;
         let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let (seq, pending) = (info.stream_sequence, info.pending);
-        let time = DateTime::<Utc>::from_timestamp_nanos(
-            i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(i64::MAX),
-        );
-        let event = match Event::read_on(&msg.subject, &msg.payload) {
-            Ok(event) => event,
-            Err(e) => {
-                eprintln!("seq {seq}: skipped, {e}");
-                continue;
-            }
-        };
-        if !sealed_by_writer(&keys, &msg, &event).await? {
-            eprintln!(
-                "seq {seq}: skipped, a {} event without its writer's ({}) seal",
-                event.kind(),
-                event.kind().writer()
-            );
-            continue;
-        }
-        let keep = args
-            .tenant
-            .as_deref()
-            .is_none_or(|t| event.tenant().is_some_and(|e| e.as_str() == t))
-            && args
-                .terminal
-                .as_deref()
-                .is_none_or(|t| event.terminal().is_some_and(|e| e.as_str() == t));
-        if keep {
-            if json {
-                let line = Line {
-                    subject: msg.subject.as_str(),
-                    seq,
-                    time,
-                    event: &event,
-                };
-                println!("{}", serde_json::to_string(&line)?);
-            } else {
-                print!("{}", row(seq, time, &event));
-            }
+        reached = info.stream_sequence;
+        let caught_up = info.pending == 0 || reached >= last_at_start;
+        if show(&args, &keys, &msg, json).await? {
             shown += 1;
             if args.limit.is_some_and(|l| shown >= l) {
                 break;
             }
         }
-        if args.no_follow && pending == 0 {
+        if args.no_follow && caught_up {
             break;
         }
     }
     Ok(())
+}
+
+/// Prints one event if it is sealed by its writer and passes the filters; says whether it did.
+async fn show(
+    args: &EventsArgs,
+    keys: &KeyDirectory,
+    msg: &jetstream::Message,
+    json: bool,
+) -> anyhow::Result<bool> {
+    let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let seq = info.stream_sequence;
+    let time = DateTime::<Utc>::from_timestamp_nanos(
+        i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+    );
+    let event = match Event::read_on(&msg.subject, &msg.payload) {
+        Ok(event) => event,
+        Err(e) => {
+            eprintln!("seq {seq}: skipped, {e}");
+            return Ok(false);
+        }
+    };
+    if !sealed_by_writer(keys, msg, &event).await? {
+        eprintln!(
+            "seq {seq}: skipped, a {} event without its writer's ({}) seal",
+            event.kind(),
+            event.kind().writer()
+        );
+        return Ok(false);
+    }
+    let keep = args
+        .tenant
+        .as_deref()
+        .is_none_or(|t| event.tenant().is_some_and(|e| e.as_str() == t))
+        && args
+            .terminal
+            .as_deref()
+            .is_none_or(|t| event.terminal().is_some_and(|e| e.as_str() == t));
+    if !keep {
+        return Ok(false);
+    }
+    if json {
+        let line = Line {
+            subject: msg.subject.as_str(),
+            seq,
+            time,
+            event: &event,
+        };
+        println!("{}", serde_json::to_string(&line)?);
+    } else {
+        print!("{}", row(seq, time, &event));
+    }
+    Ok(true)
 }
 
 /// Whether the one writer of the event's kind sealed it, as every service's view checks

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use posfee_client::call;
 use posfee_client::screen::local_time;
 use posfee_deploy::layout::DataDir;
+use posfee_schemas::audit::{BrokenLink, ChainReport};
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::ledger::{SettlementItem, SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;
@@ -56,6 +57,13 @@ pub enum Difference {
         payment_id: PaymentId,
         since: DateTime<Utc>,
     },
+    /// A journal's chain does not hold at this entry: an entry lost, altered, forged or put
+    /// back out of its place ([`posfee_schemas::audit`]).
+    BrokenChain {
+        journal: String,
+        #[serde(flatten)]
+        link: BrokenLink,
+    },
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +75,8 @@ pub struct Report {
     pub settled_fen: i64,
     pub captured_fen: i64,
     pub differences: Vec<Difference>,
+    /// What the walk over each journal found (the ledger's, then paygate's).
+    pub journals: Vec<ChainReport>,
 }
 
 pub async fn run(args: ReconcileArgs, json: bool) -> anyhow::Result<()> {
@@ -102,6 +112,19 @@ pub fn render(r: &Report) -> String {
         r.voided,
         r.in_flight
     );
+    for j in &r.journals {
+        out.push_str(&format!(
+            "journal {}: {} entries on {} subjects walked, chain {}\n",
+            j.journal,
+            j.entries,
+            j.subjects,
+            if j.broken.is_some() {
+                "BROKEN"
+            } else {
+                "whole"
+            }
+        ));
+    }
     for d in &r.differences {
         let line = match d {
             Difference::CapturedNotSettled { payment_id } => {
@@ -140,6 +163,16 @@ pub fn render(r: &Report) -> String {
             Difference::Stuck { payment_id, since } => format!(
                 "payment {payment_id}: authorized at {} and neither captured nor voided",
                 local_time(*since)
+            ),
+            Difference::BrokenChain { journal, link } => format!(
+                "journal {journal}, entry {} on {}{}: {}",
+                link.seq,
+                link.subject,
+                link.names
+                    .as_deref()
+                    .map(|n| format!(" ({n})"))
+                    .unwrap_or_default(),
+                link.why
             ),
         };
         out.push_str(&format!("DIFFERENCE {line}\n"));
@@ -197,7 +230,36 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
         }
     }
 
-    Ok(compare(&ledger, &paygate, recovered_through, now))
+    let mut report = compare(&ledger, &paygate, recovered_through, now);
+    report.journals = audits(client).await?;
+    report
+        .differences
+        .extend(report.journals.iter().filter_map(|j| {
+            let link = j.broken.clone()?;
+            Some(Difference::BrokenChain {
+                journal: j.journal.clone(),
+                link,
+            })
+        }));
+    Ok(report)
+}
+
+/// How long a walk over a whole journal may take.
+const AUDIT_TIMEOUT_MS: u64 = 60_000;
+
+/// The ledger's and paygate's walks over their journals' chains.
+async fn audits(client: &async_nats::Client) -> anyhow::Result<Vec<ChainReport>> {
+    let timeout = Some(Duration::from_millis(AUDIT_TIMEOUT_MS));
+    let operator = subjects::Identity::Role(subjects::Role::Operator);
+    let ledger: ChainReport = call(client, subjects::ledger(LedgerOp::Audit), &(), timeout).await?;
+    let paygate: ChainReport = call(
+        client,
+        subjects::paygate(PaygateOp::Audit, &operator),
+        &(),
+        timeout,
+    )
+    .await?;
+    Ok(vec![ledger, paygate])
 }
 
 /// Both sides, payment by payment. A hold is stuck once it is old and paygate's recovery has
@@ -222,6 +284,7 @@ pub fn compare(
         settled_fen: ledger.values().map(|s| s.amount.fen.get()).sum(),
         captured_fen: 0,
         differences: Vec::new(),
+        journals: Vec::new(),
     };
     for (id, p) in paygate {
         match p.state {
@@ -339,9 +402,33 @@ mod tests {
                     payment_id: id,
                     since,
                 },
+                Difference::BrokenChain {
+                    journal: "POSFEE_LEDGER".into(),
+                    link: BrokenLink {
+                        seq: 41,
+                        subject: "posfee.journal.ledger.ab12".into(),
+                        names: Some("city-water/3-1-1202".into()),
+                        why: "not chained".into(),
+                    },
+                },
             ],
+            journals: vec![ChainReport {
+                journal: "POSFEE_LEDGER".into(),
+                entries: 41,
+                subjects: 7,
+                last_seq: 41,
+                broken: None,
+            }],
         };
         let text = render(&r);
+        assert!(
+            text.contains("journal POSFEE_LEDGER, entry 41 on posfee.journal.ledger.ab12 (city-water/3-1-1202): not chained"),
+            "{text}"
+        );
+        assert!(
+            text.contains("41 entries on 7 subjects walked, chain whole"),
+            "{text}"
+        );
         assert!(
             text.starts_with("ledger: 2 settled (1234.56 CNY); paygate: 2 captured (60.00 CNY)"),
             "{text}"
@@ -357,5 +444,7 @@ mod tests {
         assert!(!text.contains("fen"), "{text}");
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["differences"][1]["since"], "2026-11-25T02:00:00Z");
+        assert_eq!(json["differences"][2]["kind"], "broken_chain");
+        assert_eq!(json["differences"][2]["seq"], 41);
     }
 }

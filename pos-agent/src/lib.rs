@@ -58,6 +58,8 @@ pub struct Agent {
     pub clock: Arc<dyn Clock>,
     /// The key directory, asked through the query service, believed through the root.
     pub keys: Arc<KeyDirectory>,
+    /// Events on their way to the operators, sent without holding up a payment.
+    pub reports: events::Reports,
 }
 
 impl Agent {
@@ -69,6 +71,7 @@ impl Agent {
             settings,
             clock,
             keys,
+            reports: events::Reports::default(),
         }
     }
 

@@ -144,7 +144,9 @@ impl OpenPairing {
             PairingOutcome::Expired => EventBody::PairingExpired(ended),
             PairingOutcome::Cancelled => EventBody::PairingCancelled(ended),
         };
-        events::publish(agent, body).await?;
+        agent
+            .reports
+            .send(agent, body, events::pairing_report_window(agent));
         Ok(outcome)
     }
 

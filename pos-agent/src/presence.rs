@@ -14,20 +14,29 @@ use std::time::Duration;
 /// How long one bucket write may take before the heartbeat gives up on it (and tries again
 /// at the next beat).
 pub const PUT_TIMEOUT_MS: u64 = 2_000;
+/// How long the `terminal.online` event is asked again for, at least.
+const ANNOUNCE_WINDOW: Duration = Duration::from_secs(30);
 
 pub struct Presence {
     agent: Agent,
 }
 
 impl Presence {
-    /// Publishes `terminal.online` and writes the first record.
-    pub async fn announce(agent: &Agent) -> crate::Result<Presence> {
+    /// Publishes `terminal.online` (in the background) and writes the first record. A kiosk
+    /// whose presence cannot be recorded now still takes payments: the heartbeat records it
+    /// once the query service answers.
+    pub async fn announce(agent: &Agent) -> Presence {
         let p = Presence {
             agent: agent.clone(),
         };
-        events::publish(agent, EventBody::TerminalOnline(p.event())).await?;
-        p.put(TerminalState::Online).await?;
-        Ok(p)
+        let online = EventBody::TerminalOnline(p.event());
+        agent
+            .reports
+            .send(agent, online, agent.settings.heartbeat.max(ANNOUNCE_WINDOW));
+        if let Err(e) = p.put(TerminalState::Online).await {
+            tracing::warn!(error = %e, "presence not recorded yet; the heartbeat will");
+        }
+        p
     }
 
     /// Refreshes the record every heartbeat until `shutdown`. A failed beat is logged and

@@ -105,6 +105,8 @@ pub async fn offer(
         Offered::Ended(CloseReason::Expired, _) => EventBody::PairingExpired(ended),
         Offered::Ended(..) => EventBody::PairingCancelled(ended),
     };
-    events::publish(agent, body).await?;
+    agent
+        .reports
+        .send(agent, body, events::pairing_report_window(agent));
     Ok(result)
 }

@@ -6,6 +6,7 @@
 //! decoders ignore unknown fields and added fields carry `#[serde(default)]`, so a newer sender
 //! does not break an older reader.
 
+pub mod audit;
 pub mod codec;
 pub mod error;
 pub mod events;

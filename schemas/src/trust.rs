@@ -317,11 +317,15 @@ impl Signer {
 }
 
 /// The seal of a service's own journal, which only that service writes and reads: an
-/// HMAC-SHA256 over the subject's bytes, one NUL and the payload, with a key derived from the
-/// service's authority ([`Signer::derived_key`]), so only the authority's holders can make or
-/// check it, at a hundredth of an ed25519 signature's and check's cost (a journal entry is
-/// sealed and checked on every flow). Carried in [`JOURNAL_SEAL_HEADER`] as 64 lower-case hex
-/// digits. Nobody else needs to check it: events, which others read, carry a [`Seal`].
+/// HMAC-SHA256 over the subject's bytes, one NUL, the previous entry's link on the subject
+/// ([`JournalLink`]) and the payload, with the service's journal key (32 random bytes made
+/// once per system beside the service's authority, kept when the authority is replaced), so
+/// only the service can make or check it, at a hundredth of an ed25519 signature's cost (a
+/// journal entry is sealed and checked on every flow). Carried in [`JOURNAL_SEAL_HEADER`] as
+/// 64 lower-case hex digits. Sealing the link as well makes an entry valid only in its place:
+/// a copy published again later names a link that is no longer its subject's last, and the
+/// views pass it over. Nobody else needs to check it: events, which others read, carry a
+/// [`Seal`].
 #[derive(Clone)]
 pub struct JournalSeal {
     key: [u8; 32],
@@ -334,53 +338,113 @@ impl fmt::Debug for JournalSeal {
 }
 
 impl JournalSeal {
-    /// What [`Signer::derived_key`] derives the key for.
-    const LABEL: &'static str = "journal-seal";
-
-    pub fn of(signer: &Signer) -> JournalSeal {
-        JournalSeal {
-            key: signer.derived_key(Self::LABEL),
-        }
+    pub fn new(key: [u8; 32]) -> JournalSeal {
+        JournalSeal { key }
     }
 
-    /// The MAC over `payload` on `subject` (`None` never happens: an HMAC takes a key of
-    /// any length).
-    fn mac(&self, subject: &str, payload: &[u8]) -> Option<hmac::Hmac<sha2::Sha256>> {
+    /// A fresh random key, as 64 hex digits: what a journal key file holds.
+    pub fn generate_hex() -> String {
+        use rand::RngCore;
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        to_hex(&key)
+    }
+
+    /// The key written as 64 hex digits (a journal key file's content).
+    pub fn from_hex(text: &str) -> Option<JournalSeal> {
+        from_hex32(text.trim()).map(JournalSeal::new)
+    }
+
+    /// The MAC over `payload` on `subject` after `prev` (`None` never happens: an HMAC takes
+    /// a key of any length).
+    fn mac(
+        &self,
+        subject: &str,
+        prev: &JournalLink,
+        payload: &[u8],
+    ) -> Option<hmac::Hmac<sha2::Sha256>> {
         use hmac::Mac;
         let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key).ok()?;
         mac.update(subject.as_bytes());
         mac.update(&[0]);
+        mac.update(&prev.0);
         mac.update(payload);
         Some(mac)
     }
 
-    /// The header value for `payload` on `subject`.
-    pub fn render(&self, subject: &str, payload: &[u8]) -> String {
+    /// The header value for `payload` on `subject` after `prev`.
+    pub fn render(&self, subject: &str, prev: &JournalLink, payload: &[u8]) -> String {
         use hmac::Mac;
-        let Some(mac) = self.mac(subject, payload) else {
+        let Some(mac) = self.mac(subject, prev, payload) else {
             return String::new();
         };
-        let tag = mac.finalize().into_bytes();
-        tag.iter().map(|b| format!("{b:02x}")).collect()
+        to_hex(&mac.finalize().into_bytes())
     }
 
-    /// Whether `value` (the header's value) seals `payload` on `subject`; compared in
-    /// constant time.
-    pub fn check(&self, subject: &str, payload: &[u8], value: &str) -> bool {
+    /// Whether `value` (the header's value) seals `payload` on `subject` after `prev`;
+    /// compared in constant time.
+    pub fn check(&self, subject: &str, prev: &JournalLink, payload: &[u8], value: &str) -> bool {
         use hmac::Mac;
-        let value = value.trim();
-        if value.len() != 64 || !value.is_ascii() {
-            return false;
-        }
-        let Ok(tag) = (0..32)
-            .map(|i| u8::from_str_radix(&value[2 * i..2 * i + 2], 16))
-            .collect::<Result<Vec<u8>, _>>()
-        else {
+        let Some(tag) = from_hex32(value.trim()) else {
             return false;
         };
-        self.mac(subject, payload)
+        self.mac(subject, prev, payload)
             .is_some_and(|mac| mac.verify_slice(&tag).is_ok())
     }
+}
+
+/// The name of the header that carries the link of the entry before a journal entry on its
+/// subject ([`JournalLink`]).
+pub const JOURNAL_PREV_HEADER: &str = "Posfee-Journal-Prev";
+
+/// A journal's hash chain, one per subject: every entry carries the link of the entry before
+/// it on its subject ([`JOURNAL_PREV_HEADER`], 64 hex digits; all zeros for the first), and
+/// an entry's own link is SHA-256 over `posfee/v1/journal-link`, one NUL, the subject, one
+/// NUL, the previous link and the payload. An entry lost, altered or put back out of place
+/// breaks the chain at the next entry of its subject; JetStream is not the only witness of
+/// what was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JournalLink(pub [u8; 32]);
+
+impl JournalLink {
+    /// The link before a subject's first entry.
+    pub const START: JournalLink = JournalLink([0; 32]);
+
+    /// The link of `payload` on `subject` after `prev`.
+    pub fn next(&self, subject: &str, payload: &[u8]) -> JournalLink {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"posfee/v1/journal-link\0");
+        h.update(subject.as_bytes());
+        h.update([0]);
+        h.update(self.0);
+        h.update(payload);
+        JournalLink(h.finalize().into())
+    }
+
+    pub fn to_hex(&self) -> String {
+        to_hex(&self.0)
+    }
+
+    pub fn from_hex(text: &str) -> Option<JournalLink> {
+        from_hex32(text.trim()).map(JournalLink)
+    }
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 64 hex digits as 32 bytes.
+fn from_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
 }
 
 /// A writer's signature over one message on a stream: the header [`SEAL_HEADER`] with value
@@ -459,29 +523,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_journal_seal_holds_only_for_its_subject_payload_and_authority() {
-        let r = root();
-        let a = JournalSeal::of(&authority(&r, "ledger", &[may::SEAL]));
-        let other = JournalSeal::of(
-            &Signer::new(
-                SigningKey::from_bytes(&[9u8; 32]),
-                r.certify(
-                    &KeyId::parse("ledger").unwrap(),
-                    &SigningKey::from_bytes(&[9u8; 32]).verifying_key(),
-                    &[may::SEAL],
-                    chrono::Utc::now(),
-                )
-                .unwrap(),
-            )
-            .unwrap(),
-        );
-        let seal = a.render("posfee.journal.ledger.x", b"entry");
+    fn a_journal_seal_holds_only_for_its_subject_place_payload_and_key() {
+        let a = JournalSeal::new([1; 32]);
+        let other = JournalSeal::from_hex(&JournalSeal::generate_hex()).unwrap();
+        let start = JournalLink::START;
+        let seal = a.render("posfee.journal.ledger.x", &start, b"entry");
         assert_eq!(seal.len(), 64);
-        assert!(a.check("posfee.journal.ledger.x", b"entry", &seal));
-        assert!(!a.check("posfee.journal.ledger.y", b"entry", &seal));
-        assert!(!a.check("posfee.journal.ledger.x", b"entrY", &seal));
-        assert!(!other.check("posfee.journal.ledger.x", b"entry", &seal));
-        assert!(!a.check("posfee.journal.ledger.x", b"entry", "zz"));
+        assert!(a.check("posfee.journal.ledger.x", &start, b"entry", &seal));
+        assert!(!a.check("posfee.journal.ledger.y", &start, b"entry", &seal));
+        assert!(!a.check("posfee.journal.ledger.x", &start, b"entrY", &seal));
+        let later = start.next("posfee.journal.ledger.x", b"entry");
+        assert!(!a.check("posfee.journal.ledger.x", &later, b"entry", &seal));
+        assert!(!other.check("posfee.journal.ledger.x", &start, b"entry", &seal));
+        assert!(!a.check("posfee.journal.ledger.x", &start, b"entry", "zz"));
+    }
+
+    #[test]
+    fn a_journal_link_names_its_subject_place_and_payload() {
+        let first = JournalLink::START.next("s", b"a");
+        assert_ne!(first, JournalLink::START.next("t", b"a"));
+        assert_ne!(first, JournalLink::START.next("s", b"b"));
+        assert_ne!(first.next("s", b"a"), first);
+        assert_eq!(JournalLink::from_hex(&first.to_hex()), Some(first));
+        assert_eq!(JournalLink::from_hex("00"), None);
     }
 
     fn root() -> RootSigner {

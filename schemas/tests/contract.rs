@@ -645,6 +645,21 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         },
     );
     round_trip(
+        "ChainReport",
+        posfee_schemas::audit::ChainReport {
+            journal: "POSFEE_LEDGER".into(),
+            entries: 9,
+            subjects: 2,
+            last_seq: 12,
+            broken: Some(posfee_schemas::audit::BrokenLink {
+                seq: 7,
+                subject: "posfee.journal.ledger.ab".into(),
+                names: Some("city-water/3-1-1202".into()),
+                why: "not chained".into(),
+            }),
+        },
+    );
+    round_trip(
         "PaymentsListQuery",
         PaymentsListQuery {
             after: None,

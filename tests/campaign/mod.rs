@@ -245,6 +245,29 @@ impl Campaign {
     /// which reconcile checks).
     async fn pay_one(&self, i: usize) -> Result<(), String> {
         let deadline = Instant::now() + self.payment_allowed;
+        let (req, payment_id) = self.order(i, deadline).await;
+        loop {
+            match self.send(&req).await {
+                Ok(receipt) => {
+                    let receipt: Receipt = receipt.peek().unwrap();
+                    assert_eq!(receipt.payment_id, payment_id);
+                    return Ok(());
+                }
+                Err(e) if transient(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(CallError::Remote(w)) => {
+                    assert!(w.code.status() < 500, "payment {i}: {w}");
+                    return Err(w.to_string());
+                }
+                Err(e) => panic!("payment {i}: {e}"),
+            }
+        }
+    }
+
+    /// The `i`th account's bill, issued at the kiosk (asked again while that is transient,
+    /// until `deadline`), and a phone's signed order to pay it.
+    pub async fn order(&self, i: usize, deadline: Instant) -> (PayRequest, PaymentId) {
         let kiosk = TerminalId::parse("kiosk-crash").unwrap();
         let issue = BillIssueRequest {
             quote: QuoteRequest {
@@ -281,7 +304,7 @@ impl Campaign {
             payer: phone.payer.clone(),
             bill_id: b.bill_id,
             amount: b.total,
-            terminal: kiosk.clone(),
+            terminal: kiosk,
         };
         let req = PayRequest {
             order: Signed::sign(
@@ -292,30 +315,31 @@ impl Campaign {
             ),
             bill,
         };
-        loop {
-            let r: Result<SignedReceipt, CallError> = call(
-                &self.companion,
-                fixtures::pay_subject(&self.companion),
-                &req,
-                Some(Duration::from_secs(5)),
-            )
-            .await;
-            match r {
-                Ok(receipt) => {
-                    let receipt: Receipt = receipt.peek().unwrap();
-                    assert_eq!(receipt.payment_id, order.payment_id);
-                    return Ok(());
-                }
-                Err(e) if transient(&e) && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(CallError::Remote(w)) => {
-                    assert!(w.code.status() < 500, "payment {i}: {w}");
-                    return Err(w.to_string());
-                }
-                Err(e) => panic!("payment {i}: {e}"),
-            }
-        }
+        (req, order.payment_id)
+    }
+
+    /// A connection as `tenant`'s billing clerk, with a key issued as an operator would.
+    pub async fn clerk(&self, tenant: &str) -> async_nats::Client {
+        let seed = issue_key(&self.data, &["clerk", tenant]);
+        bus::connect(
+            &self.url,
+            Identity::Clerk(TenantId::parse(tenant).unwrap()),
+            Some(creds::read_seed(&seed).unwrap()),
+            "crash-test",
+        )
+        .await
+        .unwrap()
+    }
+
+    /// Sends one copy of a pay order through whichever paygate instance takes it.
+    pub async fn send(&self, req: &PayRequest) -> Result<SignedReceipt, CallError> {
+        call(
+            &self.companion,
+            fixtures::pay_subject(&self.companion),
+            req,
+            Some(Duration::from_secs(5)),
+        )
+        .await
     }
 
     /// Waits until the books reconcile with `outcome` (every receipt settled and captured

@@ -32,6 +32,8 @@ export const JOIN_TIMEOUT_MS = 5_000;
 export const REPORT_TIMEOUT_MS = 3_000;
 export const PAY_TIMEOUT_MS = 10_000;
 export const PAY_RETRY_MS = 1_000;
+/** The pause before asking again after RATE_LIMITED (the phone's budget refills meanwhile). */
+export const PAY_RATE_LIMITED_PAUSE_MS = 2_000;
 export const PAY_DEADLINE_MS = 60_000;
 export const WALLET_TTL_MS = 120_000;
 export const GONE_MESSAGE = "this code was already used, cancelled or has expired";
@@ -344,17 +346,22 @@ export async function send(phone: Phone, req: PayRequest, order: PayOrder, deadl
       signed = await call<Signed>(phone.nc, asked(phone.nc, "posfee.paygate.pay"), req, PAY_TIMEOUT_MS);
       break;
     } catch (e) {
-      if (e instanceof WireError && e.status < 500) {
-        await store.forgetPending(order.bill_id);
-        throw e;
-      }
-      if (Date.now() >= deadline) {
-        throw wireError(
+      const unknown = () =>
+        wireError(
           "OUTCOME_UNKNOWN",
           `payment ${uuidText(order.payment_id)} is not confirmed yet; it will be completed or released on its own, and the receipts screen will show which`,
         );
+      // Too many requests: the order never reached the platform; ask again after a pause.
+      const limited = e instanceof WireError && e.code === "RATE_LIMITED";
+      // The payment exists but is not this key's to see (the phone made a new key since it
+      // sent the order): it may have been taken, so it is not forgotten.
+      if (e instanceof WireError && e.code === "FORBIDDEN") throw unknown();
+      if (e instanceof WireError && e.status < 500 && !limited) {
+        await store.forgetPending(order.bill_id);
+        throw e;
       }
-      await sleep(PAY_RETRY_MS);
+      if (Date.now() >= deadline) throw unknown();
+      await sleep(limited ? PAY_RATE_LIMITED_PAUSE_MS : PAY_RETRY_MS);
     }
   }
   // Kept only as the ledger signed it (contract section 8, "Believe a receipt").

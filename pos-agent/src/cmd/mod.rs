@@ -200,8 +200,8 @@ where
     Fut: Future<Output = Result<T, WireError>>,
 {
     let agent = connect(config).await?;
-    let client = agent.client.clone();
-    let presence = Arc::new(Presence::announce(&agent).await?);
+    let (client, reports) = (agent.client.clone(), agent.reports.clone());
+    let presence = Arc::new(Presence::announce(&agent).await);
     let beating = Shutdown::new();
     let heartbeat = {
         let p = presence.clone();
@@ -212,6 +212,9 @@ where
     beating.trigger();
     let _ = heartbeat.await;
     let goodbye = async {
+        reports
+            .sent(std::time::Duration::from_millis(GOODBYE_TIMEOUT_MS))
+            .await;
         if let Err(e) = presence.offline().await {
             tracing::warn!(error = %e, "offline not recorded");
         }

@@ -46,6 +46,21 @@ pub struct Cutter {
 impl Cutter {
     /// Closes every live connection listed under `name`; returns how many were closed.
     pub async fn cut(&self, name: &str) -> anyhow::Result<u32> {
+        let mut closed = 0;
+        for (server, cid) in self.list(name).await? {
+            let subject = format!("$SYS.REQ.SERVER.{server}.KICK");
+            let body = serde_json::json!({ "cid": cid }).to_string();
+            match self.sys.request(subject, body.into()).await {
+                Ok(_) => closed += 1,
+                Err(e) => tracing::warn!(error = %e, cid, "closing a connection"),
+            }
+        }
+        Ok(closed)
+    }
+
+    /// Every live connection listed under `name`, by server id and client id, as the servers
+    /// that answered list them.
+    pub async fn list(&self, name: &str) -> anyhow::Result<Vec<(String, u64)>> {
         use futures::StreamExt;
         let inbox = self.sys.new_inbox();
         let mut answers = self.sys.subscribe(inbox.clone()).await?;
@@ -57,7 +72,7 @@ impl Cutter {
                 filter.to_string().into(),
             )
             .await?;
-        let mut closed = 0;
+        let mut listed = Vec::new();
         let mut wait = Duration::from_millis(FIRST_MS);
         while let Ok(Some(msg)) = tokio::time::timeout(wait, answers.next()).await {
             wait = Duration::from_millis(QUIET_MS);
@@ -69,15 +84,8 @@ impl Cutter {
                 }
             };
             let conns = answer.data.and_then(|d| d.connections).unwrap_or_default();
-            for c in conns {
-                let subject = format!("$SYS.REQ.SERVER.{}.KICK", answer.server.id);
-                let body = serde_json::json!({ "cid": c.cid }).to_string();
-                match self.sys.request(subject, body.into()).await {
-                    Ok(_) => closed += 1,
-                    Err(e) => tracing::warn!(error = %e, cid = c.cid, "closing a connection"),
-                }
-            }
+            listed.extend(conns.into_iter().map(|c| (answer.server.id.clone(), c.cid)));
         }
-        Ok(closed)
+        Ok(listed)
     }
 }

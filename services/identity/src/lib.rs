@@ -74,9 +74,10 @@ pub async fn run(
     let live = Arc::new(live::Live::default());
     let following = {
         let (live, sys, shutdown) = (live.clone(), sys.clone(), shutdown.clone());
+        let cutter = cut::Cutter { sys: sys.clone() };
         tokio::spawn(async move {
             if let Err(e) = live
-                .follow(sys, posfee_deploy::authz::ACCOUNT, shutdown)
+                .follow(sys, posfee_deploy::authz::ACCOUNT, cutter, shutdown)
                 .await
             {
                 tracing::error!(error = %format!("{e:#}"), "connection counts stopped");

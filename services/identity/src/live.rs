@@ -263,38 +263,116 @@ impl Live {
         }
     }
 
-    /// Follows the server's connect and disconnect events until shutdown.
+    /// Forgets every connection of a server that shut down (it sends no disconnect events
+    /// for the connections it closes on the way).
+    fn server_gone(&self, server: &str) {
+        let mut inner = self.lock();
+        inner.by_server.remove(server);
+        inner.by_name.retain(|_, c| {
+            c.live.retain(|(s, _)| s != server);
+            c.len() > 0
+        });
+    }
+
+    /// The names holding as many connections as they may: those a lost disconnect event (a
+    /// server that died, or events missed while this service's own connection was away)
+    /// could keep out for good. At most `n` of them.
+    fn full(&self, n: usize) -> Vec<String> {
+        let inner = self.lock();
+        inner
+            .by_name
+            .iter()
+            .filter(|(name, c)| Kind::of(name).is_some_and(|k| c.live.len() >= k.max()))
+            .map(|(name, _)| name.clone())
+            .take(n)
+            .collect()
+    }
+
+    /// Keeps of `name`'s connections only those the servers list now (`listed`): a
+    /// connection's end that was never reported ends here.
+    fn confirm(&self, name: &str, listed: &HashSet<(String, u64)>) {
+        let Some(kind) = Kind::of(name) else { return };
+        let mut inner = self.lock();
+        let Some(c) = inner.by_name.get_mut(name) else {
+            return;
+        };
+        let gone: Vec<(String, u64)> = c.live.difference(listed).cloned().collect();
+        for g in &gone {
+            c.live.remove(g);
+        }
+        if c.len() == 0 {
+            inner.by_name.remove(name);
+        }
+        for (server, _) in gone {
+            inner.add(&server, kind, -1);
+        }
+    }
+
+    /// Checks the full names against the servers' own lists.
+    async fn check_full(&self, cutter: &crate::cut::Cutter) {
+        for name in self.full(MAX_CHECKED) {
+            match cutter.list(&name).await {
+                Ok(listed) => self.confirm(&name, &listed.into_iter().collect()),
+                Err(e) => tracing::warn!(error = %e, %name, "listing a holder's connections"),
+            }
+        }
+    }
+
+    fn event(&self, subject: &str, payload: &[u8]) {
+        let kind = subject.rsplit('.').next().unwrap_or_default();
+        let e = match serde_json::from_slice::<Event>(payload) {
+            Ok(e) => e,
+            Err(e) => return tracing::debug!(error = %e, %subject, "unreadable connection event"),
+        };
+        match kind {
+            "CONNECT" => self.connected(e),
+            "DISCONNECT" => self.disconnected(e),
+            _ => {}
+        }
+    }
+
+    /// Follows the server's connect and disconnect events until shutdown, and now and then
+    /// checks the names at their limit against the servers' lists (through `cutter`).
     pub async fn follow(
         &self,
         sys: async_nats::Client,
         account: &str,
+        cutter: crate::cut::Cutter,
         shutdown: Shutdown,
     ) -> anyhow::Result<()> {
-        let mut connects = sys
-            .subscribe(format!("$SYS.ACCOUNT.{account}.CONNECT"))
-            .await?;
-        let mut disconnects = sys
-            .subscribe(format!("$SYS.ACCOUNT.{account}.DISCONNECT"))
-            .await?;
+        // One subscription for both kinds: a connection's connect and disconnect come from
+        // one server and so arrive in the order they happened.
+        let mut events = sys.subscribe(format!("$SYS.ACCOUNT.{account}.*")).await?;
+        let mut shutdowns = sys.subscribe("$SYS.SERVER.*.SHUTDOWN").await?;
         let mut sweep = tokio::time::interval(PENDING);
+        let mut check = tokio::time::interval(Duration::from_secs(CHECK_FULL_SECS));
         loop {
             tokio::select! {
                 _ = shutdown.wait() => return Ok(()),
                 _ = sweep.tick() => self.expire_all(),
-                m = connects.next() => match m.map(|m| serde_json::from_slice::<Event>(&m.payload)) {
-                    Some(Ok(e)) => self.connected(e),
-                    Some(Err(e)) => tracing::debug!(error = %e, "unreadable connect event"),
+                _ = check.tick() => self.check_full(&cutter).await,
+                m = events.next() => match m {
+                    Some(m) => self.event(&m.subject, &m.payload),
                     None => return Ok(()),
                 },
-                m = disconnects.next() => match m.map(|m| serde_json::from_slice::<Event>(&m.payload)) {
-                    Some(Ok(e)) => self.disconnected(e),
-                    Some(Err(e)) => tracing::debug!(error = %e, "unreadable disconnect event"),
+                m = shutdowns.next() => match m {
+                    Some(m) => {
+                        if let Some(server) = m.subject.split('.').nth(2) {
+                            tracing::info!(%server, "a server shut down; its connections are gone");
+                            self.server_gone(server);
+                        }
+                    }
                     None => return Ok(()),
                 },
             }
         }
     }
 }
+
+/// How often the names at their limit are checked against the servers' lists, and how many
+/// at most each time.
+const CHECK_FULL_SECS: u64 = 30;
+const MAX_CHECKED: usize = 100;
 
 #[cfg(test)]
 mod tests {
@@ -380,5 +458,38 @@ mod tests {
         assert_eq!(n, SERVER_MAX_CONNECTIONS);
         let production = include_str!("../../../deploy/production/nats/nats.conf");
         assert!(production.contains(&format!("max_connections: {n}")));
+    }
+
+    #[test]
+    fn connections_of_a_server_that_shut_down_or_ended_unreported_stop_counting() {
+        let live = Live::default();
+        for id in 0..MAX_PER_HOLDER as u64 {
+            live.connected(event("terminal/kiosk-07", &format!("S{}", id % 2), id));
+        }
+        assert!(live.admit("S9", "terminal/kiosk-07").is_err());
+        assert_eq!(live.full(10), vec!["terminal/kiosk-07".to_string()]);
+        // Server S0 shut down: its connections are gone.
+        live.server_gone("S0");
+        assert_eq!(live.count("terminal/kiosk-07"), 2);
+        assert_eq!(totals(&live, "S0"), Totals::default());
+        // S1 died without a word; its list says only connection 1 is still there.
+        live.confirm("terminal/kiosk-07", &[("S1".to_string(), 1)].into());
+        assert_eq!(live.count("terminal/kiosk-07"), 1);
+        assert_eq!(totals(&live, "S1").edges, 1);
+        live.admit("S9", "terminal/kiosk-07").unwrap();
+    }
+
+    #[test]
+    fn events_are_told_apart_by_their_subject() {
+        let live = Live::default();
+        let body = |id: u64| {
+            serde_json::json!({"server": {"id": "A"}, "client": {"id": id, "user": "device/phabcd2345"}})
+                .to_string()
+        };
+        live.event("$SYS.ACCOUNT.POSFEE.CONNECT", body(1).as_bytes());
+        live.event("$SYS.ACCOUNT.POSFEE.CONNECT", body(2).as_bytes());
+        live.event("$SYS.ACCOUNT.POSFEE.DISCONNECT", body(1).as_bytes());
+        live.event("$SYS.ACCOUNT.POSFEE.CONNS", body(2).as_bytes());
+        assert_eq!(live.count("device/phabcd2345"), 1);
     }
 }

@@ -7,6 +7,7 @@
 use chrono::{DateTime, Utc};
 use posfee_schemas::identity::{Holder, IssuedKey};
 use posfee_schemas::{decode, encode};
+use sled::Transactional;
 
 #[derive(Clone)]
 pub struct Store {
@@ -50,6 +51,28 @@ impl Store {
         match self.holders.get(holder.key().as_bytes())? {
             Some(nkey) => self.key(&String::from_utf8_lossy(&nkey)),
             None => Ok(None),
+        }
+    }
+
+    /// Makes `key` the holder's current key if the holder's current key is still `expected`
+    /// (its nkey; `None`: no key yet) and the key is new, in one transaction: two requests
+    /// deciding on the same state cannot both leave a key behind. Says whether it did.
+    pub fn claim(&self, key: &IssuedKey, expected: Option<&str>) -> anyhow::Result<bool> {
+        use sled::transaction::{ConflictableTransactionError, TransactionError};
+        let (nkey, holder, record) = (key.nkey.as_bytes(), key.holder.key(), encode(key));
+        let claimed = (&self.keys, &self.holders).transaction(|(keys, holders)| {
+            let current = holders.get(holder.as_bytes())?;
+            if current.as_deref() != expected.map(str::as_bytes) || keys.get(nkey)?.is_some() {
+                return Ok(false);
+            }
+            keys.insert(nkey, record.as_slice())?;
+            holders.insert(holder.as_bytes(), nkey)?;
+            Ok::<_, ConflictableTransactionError<()>>(true)
+        });
+        match claimed {
+            Ok(done) => Ok(done),
+            Err(TransactionError::Storage(e)) => Err(e.into()),
+            Err(TransactionError::Abort(())) => Ok(false),
         }
     }
 

@@ -62,7 +62,7 @@ pub async fn run(
         (subjects::LEDGER_JOURNAL, journal::subject),
         store.meta.clone(),
         (outbox.clone(), &mut tasks, shutdown.clone()),
-        &signer,
+        (config.trust.journal(Role::Ledger)?, signer.name().clone()),
         move |batch| journal::apply(&view, (&out, &sign), me, batch),
     )
     .await?;
@@ -76,7 +76,13 @@ pub async fn run(
         event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
         signer,
     });
-    let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
+    let (a, b, c, d, e) = (
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+    );
     let endpoints = Endpoints::new()
         .limit_edges(config.edge_requests)
         .add("settle", subjects::ledger(LedgerOp::Settle), move |m| {
@@ -92,6 +98,9 @@ pub async fn run(
         )
         .add("close", subjects::ledger_close_any(), move |m| {
             ops::close::handle(d.clone(), m)
+        })
+        .add("audit", subjects::ledger(LedgerOp::Audit), move |m| {
+            ops::audit::handle(e.clone(), m)
         });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();

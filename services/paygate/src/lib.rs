@@ -79,7 +79,7 @@ pub async fn run(
         (subjects::PAYGATE_JOURNAL, journal::subject),
         store.meta.clone(),
         (outbox.clone(), &mut tasks, shutdown.clone()),
-        signer,
+        (config.trust.journal(Role::Paygate)?, signer.name().clone()),
         move |batch| journal::apply(&view, &out, me, batch),
     )
     .await?;
@@ -120,7 +120,7 @@ pub async fn run(
         "refund credits",
         refunds::credit_loop(app.clone(), credits, shutdown.clone()),
     );
-    let (a, b, c) = (app.clone(), app.clone(), app.clone());
+    let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
     let endpoints = Endpoints::new()
         .limit_edges(config.edge_requests)
         .add(
@@ -137,6 +137,11 @@ pub async fn run(
             "payments",
             subjects::paygate_from_any(PaygateOp::Payments),
             move |m| ops::payments::handle(c.clone(), m),
+        )
+        .add(
+            "audit",
+            subjects::paygate_from_any(PaygateOp::Audit),
+            move |m| ops::audit::handle(d.clone(), m),
         );
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();

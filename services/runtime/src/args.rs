@@ -38,11 +38,14 @@ impl ServiceArgs {
             );
         };
         let root = posfee_client::creds::read_root(root)?;
-        let signer = match &self.authority_file {
-            Some(f) => Some(posfee_client::creds::read_signer(f)?),
-            None => None,
+        let Some(file) = &self.authority_file else {
+            return crate::Trust::new(root, None);
         };
-        crate::Trust::new(root, signer)
+        let trust = crate::Trust::new(root, Some(posfee_client::creds::read_signer(file)?))?;
+        match posfee_client::creds::journal_key_file(file).exists() {
+            true => Ok(trust.with_journal(posfee_client::creds::read_journal_key(file)?)),
+            false => Ok(trust),
+        }
     }
 
     /// How often one kiosk, phone or clerk may ask this service anything.
@@ -51,7 +54,7 @@ impl ServiceArgs {
     }
 
     /// What every service binary does first: listen for the signals (and the launcher's
-    /// stdin) that end it, then connect as its role.
+    /// stdin) that end it, then connect as its role, waiting for a server that is not up yet.
     pub async fn start(
         &self,
         role: posfee_schemas::subjects::Role,
@@ -59,7 +62,7 @@ impl ServiceArgs {
     ) -> anyhow::Result<(async_nats::Client, posfee_client::Shutdown)> {
         let shutdown = posfee_client::Shutdown::new();
         shutdown.on_signals(self.exit_on_stdin_eof)?;
-        let client = self.bus.connect(role, name).await?;
+        let client = self.bus.connect_waiting(role, name, &shutdown).await?;
         Ok((client, shutdown))
     }
 }

@@ -12,7 +12,9 @@ use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::KeyId;
 use posfee_schemas::subjects::{self, Subject};
-use posfee_schemas::trust::{JournalSeal, JOURNAL_SEAL_HEADER, SEAL_HEADER};
+use posfee_schemas::trust::{
+    JournalLink, JournalSeal, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER, SEAL_HEADER,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -132,9 +134,15 @@ impl Seals {
                     .await?;
                 Ok(sealed.then_some(writer))
             }
-            Seals::Own(seal, name) => Ok(header(JOURNAL_SEAL_HEADER)
-                .is_some_and(|v| seal.check(subject, payload, v))
-                .then(|| name.clone())),
+            Seals::Own(seal, name) => {
+                let prev = header(JOURNAL_PREV_HEADER).and_then(JournalLink::from_hex);
+                Ok(match (prev, header(JOURNAL_SEAL_HEADER)) {
+                    (Some(prev), Some(v)) if seal.check(subject, &prev, payload, v) => {
+                        Some(name.clone())
+                    }
+                    _ => None,
+                })
+            }
         }
     }
 }
@@ -152,6 +160,8 @@ pub struct Raw {
     pub payload: bytes::Bytes,
     /// The authority whose seal verified: the one [`Seals`] expects, or none.
     pub sealed_by: Option<KeyId>,
+    /// A journal entry's link to the entry before it on its subject, as its header says.
+    pub prev: Option<JournalLink>,
 }
 
 /// [`follow`] for any stream, handing over the messages as stored, each with the authority
@@ -206,6 +216,11 @@ where
                             subject: m.subject.to_string(),
                             payload: m.payload.clone(),
                             sealed_by: None,
+                            prev: m
+                                .headers
+                                .as_ref()
+                                .and_then(|h| h.get(JOURNAL_PREV_HEADER))
+                                .and_then(|v| JournalLink::from_hex(v.as_str())),
                         };
                         match seals
                             .sealer(&raw.subject, &raw.payload, m.headers.as_ref())

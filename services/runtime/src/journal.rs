@@ -15,7 +15,8 @@ use crate::tasks::Tasks;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use posfee_client::shutdown::Shutdown;
-use posfee_schemas::trust::{JournalSeal, Signer, JOURNAL_SEAL_HEADER};
+use posfee_schemas::ids::KeyId;
+use posfee_schemas::trust::{JournalLink, JournalSeal, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER};
 use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,18 +27,18 @@ pub const CATCH_UP_MS: u64 = 5_000;
 
 #[derive(Clone)]
 pub struct Journal {
-    js: jetstream::Context,
+    pub(crate) js: jetstream::Context,
     stream: Stream<()>,
-    name: String,
+    pub(crate) name: String,
     subject: fn(&str) -> String,
     /// The sequence this instance's view has applied.
     applied: watch::Receiver<u64>,
     /// The view's `meta` tree, where [`Batch::record`] notes each scope's last applied entry.
-    meta: sled::Tree,
+    pub(crate) meta: sled::Tree,
     /// Seals every entry with a key of the service's authority: the view believes an entry
     /// only with it, never because it is in the stream (where a leaked seed of the service's
     /// role could also write).
-    seal: Arc<JournalSeal>,
+    pub(crate) seal: Arc<JournalSeal>,
 }
 
 /// What became of an append.
@@ -47,7 +48,35 @@ enum Appended {
     At(u64),
     /// Someone appended to the scope first: decide again.
     Moved,
+    /// An entry with this id (this one, sent again) is being stored on a clustered stream
+    /// right now: ask again shortly, and the answer will be that it is stored.
+    InFlight,
 }
+
+/// What a clustered stream's refusal means for an append. A single server answers a lost race
+/// with 10071 (its sequence named); a clustered stream answers 10164 when the refusal comes
+/// from an entry of the same scope still being proposed, 10158 when an entry with the same
+/// message id is, and 10163 while it cannot yet check the scope's sequence. None of them is
+/// the journal being unreachable.
+fn refusal(e: &async_nats::jetstream::context::PublishError) -> Option<Appended> {
+    use async_nats::jetstream::ErrorCode as Code;
+    if e.kind() == PublishErrorKind::WrongLastSequence {
+        return Some(Appended::Moved);
+    }
+    let source = std::error::Error::source(e)?;
+    let code = source.downcast_ref::<jetstream::Error>()?.error_code();
+    match code {
+        Code::STREAM_WRONG_LAST_SEQUENCE_CONSTANT => Some(Appended::Moved),
+        Code::STREAM_DUPLICATE_MESSAGE_CONFLICT
+        | Code::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY => Some(Appended::InFlight),
+        _ => None,
+    }
+}
+
+/// How long a writer waits before sending an entry again whose id is in flight, and how many
+/// times it does (about [`CATCH_UP_MS`] in all).
+const IN_FLIGHT_PAUSE_MS: u64 = 20;
+const IN_FLIGHT_TRIES: u32 = (CATCH_UP_MS / IN_FLIGHT_PAUSE_MS) as u32;
 
 impl Journal {
     /// Follows the journal in `stream` (whose scope subjects `subject` builds) into this
@@ -56,15 +85,16 @@ impl Journal {
     /// [`Batch::record`]; the outbox is woken after each batch for what the entries staged.
     /// One transaction per batch rather than per entry: each sled transaction writes and
     /// syncs its own log buffer, so under load the entries that arrived together share one.
-    /// Entries are sealed with a key of `signer` ([`JournalSeal`]) and an entry without its
-    /// seal is passed over, reported.
-    /// Returns the journal to write through.
+    /// Entries are sealed with the service's journal key `seal` ([`JournalSeal`], the
+    /// service named `writer`) and chained per subject ([`JournalLink`]); an entry without its
+    /// seal, or one whose link is not its subject's last (a copy put back), is passed over,
+    /// reported. Returns the journal to write through.
     pub async fn follow<E, F>(
         client: &async_nats::Client,
         (stream, subject): (&str, fn(&str) -> String),
         meta: sled::Tree,
         (outbox, tasks, shutdown): (Outbox, &mut Tasks, Shutdown),
-        signer: &Signer,
+        (seal, writer): (JournalSeal, KeyId),
         mut apply: F,
     ) -> anyhow::Result<Journal>
     where
@@ -73,6 +103,7 @@ impl Journal {
     {
         let start = applied(&meta)?;
         let (applied_tx, applied_rx) = watch::channel(start);
+        let view = meta.clone();
         tasks.spawn_fallible(
             "journal",
             crate::feed::follow_raw(
@@ -84,17 +115,22 @@ impl Journal {
                 start,
                 applied_tx,
                 shutdown,
-                crate::feed::Seals::Own(JournalSeal::of(signer), signer.name().clone()),
+                crate::feed::Seals::Own(seal.clone(), writer),
                 move |raw| {
-                    let batch = Batch::decode(raw);
+                    let batch = Batch::decode(raw, &view)?;
                     apply(&batch)?;
                     outbox.notify();
                     Ok(batch.last)
                 },
             ),
         );
-        let seal = Arc::new(JournalSeal::of(signer));
-        Journal::open(client, (stream, subject), (applied_rx, meta), seal).await
+        Journal::open(
+            client,
+            (stream, subject),
+            (applied_rx, meta),
+            Arc::new(seal),
+        )
+        .await
     }
 
     /// The journal in `stream`, whose scope subjects `subject` builds, and the view's applied
@@ -124,7 +160,16 @@ impl Journal {
     /// request at a time). Appending after it fails if another instance wrote since, so it is
     /// a safe first guess, never a decision.
     pub fn known_last(&self, scope: &str) -> u64 {
-        crate::feed::seq_at(&self.meta, &scope_key(&(self.subject)(scope))).unwrap_or(0)
+        self.known(scope).0
+    }
+
+    /// The scope's last entry this instance's view applied, with its link: what the next
+    /// entry of the scope chains to.
+    fn known(&self, scope: &str) -> (u64, JournalLink) {
+        last_applied(&self.meta, &(self.subject)(scope))
+            .ok()
+            .flatten()
+            .unwrap_or((0, JournalLink::START))
     }
 
     /// The stream sequence of the scope's last entry; 0 if it has none.
@@ -178,27 +223,37 @@ impl Journal {
         Ok(last)
     }
 
+    /// The scope's last sequence in the stream, with the view brought up to it, and the link
+    /// the next entry chains to: that of the last entry the view believed (an entry nobody
+    /// sealed is in the stream but not in the chain).
+    async fn latest(&self, scope: &str) -> Result<(u64, JournalLink), WireError> {
+        let last = self.settled_view(scope).await?;
+        Ok((last, self.known(scope).1))
+    }
+
     /// Appends `payload` to the scope if its last entry is still `after`. `id` makes a retried
     /// append of the same entry store it once.
     async fn append(
         &self,
         scope: &str,
-        after: u64,
+        (after, prev): (u64, JournalLink),
         id: &str,
         payload: Vec<u8>,
     ) -> Result<Appended, WireError> {
         let subject = (self.subject)(scope);
-        let seal = self.seal.render(&subject, &payload);
+        let seal = self.seal.render(&subject, &prev, &payload);
         let msg = PublishMessage::build()
             .header(JOURNAL_SEAL_HEADER, seal.as_str())
+            .header(JOURNAL_PREV_HEADER, prev.to_hex().as_str())
             .payload(payload.into())
             .message_id(id)
             .expected_last_subject_sequence(after);
         let ack = async { self.js.send_publish(subject, msg).await?.await };
         match ack.await {
             Ok(ack) => Ok(Appended::At(ack.sequence)),
-            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(Appended::Moved),
-            Err(e) => Err(unavailable(format!("appending to the journal: {e}"))),
+            Err(e) => {
+                refusal(&e).ok_or_else(|| unavailable(format!("appending to the journal: {e}")))
+            }
         }
     }
 }
@@ -219,8 +274,9 @@ impl Journal {
     where
         E: serde::Serialize,
     {
-        let mut after = self.known_last(scope);
+        let mut after = self.known(scope);
         let mut latest = false;
+        let mut in_flight = 0;
         loop {
             let entry = match decide() {
                 Ok(Some(entry)) => entry,
@@ -229,7 +285,7 @@ impl Journal {
                 Ok(None) => return Ok(false),
                 Err(e) if latest => return Err(e),
                 Err(_) => {
-                    after = self.settled_view(scope).await?;
+                    after = self.latest(scope).await?;
                     latest = true;
                     continue;
                 }
@@ -243,8 +299,17 @@ impl Journal {
                     return Ok(true);
                 }
                 Appended::Moved => {
-                    after = self.settled_view(scope).await?;
+                    after = self.latest(scope).await?;
                     latest = true;
+                }
+                Appended::InFlight if in_flight < IN_FLIGHT_TRIES => {
+                    in_flight += 1;
+                    tokio::time::sleep(Duration::from_millis(IN_FLIGHT_PAUSE_MS)).await;
+                }
+                Appended::InFlight => {
+                    return Err(unavailable(format!(
+                        "entry {id} stayed in flight on the stream"
+                    )))
                 }
             }
         }
@@ -280,42 +345,56 @@ pub struct Batch<E> {
     pub entries: Vec<(u64, E)>,
     /// The scope subject of each entry, in the same order.
     subjects: Vec<String>,
+    /// The link of each entry, in the same order: what the next entry of its scope chains to.
+    links: Vec<JournalLink>,
     /// The last sequence delivered, readable or not: where the view stands once applied.
     pub last: u64,
 }
 
 impl<E: serde::de::DeserializeOwned> Batch<E> {
-    /// Decodes a delivery. An entry without the service's seal (written by someone else
-    /// holding the role's seed) or one that does not decode (a bug) is reported loudly and
-    /// passed over, so the view keeps up with the rest; its sequence still counts as applied,
-    /// and a writer that meets it as its scope's last entry appends after it.
-    fn decode(raw: Vec<crate::feed::Raw>) -> Batch<E> {
+    /// Decodes a delivery, against the view's `meta` (each scope's last link). Passed over,
+    /// loudly, so the view keeps up with the rest: an entry without the service's seal
+    /// (written by someone else holding the role's seed), one whose link is not its scope's
+    /// last (a sealed entry published again out of its place), and one that does not decode
+    /// (a bug). Its sequence still counts as applied, and a writer that meets it as its
+    /// scope's last entry appends after it, chained to the last entry believed.
+    fn decode(raw: Vec<crate::feed::Raw>, meta: &sled::Tree) -> anyhow::Result<Batch<E>> {
         let mut batch = Batch {
             entries: Vec::with_capacity(raw.len()),
             subjects: Vec::with_capacity(raw.len()),
+            links: Vec::with_capacity(raw.len()),
             last: 0,
         };
+        let mut heads: std::collections::HashMap<String, JournalLink> = Default::default();
         for m in raw {
             batch.last = m.seq;
-            if m.sealed_by.is_none() {
-                tracing::error!(
-                    seq = m.seq,
-                    subject = %m.subject,
-                    "journal entry without this service's seal skipped: someone else wrote it"
-                );
+            let (seq, subject) = (m.seq, m.subject.as_str());
+            let (Some(_), Some(prev)) = (&m.sealed_by, m.prev) else {
+                tracing::error!(seq, %subject, "journal entry without this service's seal skipped: someone else wrote it");
+                continue;
+            };
+            let head = match heads.get(subject) {
+                Some(link) => *link,
+                None => last_applied(meta, subject)?.map_or(JournalLink::START, |(_, l)| l),
+            };
+            if prev != head {
+                tracing::error!(seq, %subject, "journal entry out of its place skipped: a copy of an earlier entry, put back");
                 continue;
             }
             match posfee_schemas::decode::<E>(&m.payload) {
                 Ok(entry) => {
-                    batch.entries.push((m.seq, entry));
+                    let link = prev.next(subject, &m.payload);
+                    heads.insert(m.subject.clone(), link);
+                    batch.entries.push((seq, entry));
+                    batch.links.push(link);
                     batch.subjects.push(m.subject);
                 }
                 Err(e) => {
-                    tracing::error!(seq = m.seq, error = %e, "unreadable journal entry skipped")
+                    tracing::error!(seq, error = %e, "unreadable journal entry skipped")
                 }
             }
         }
-        batch
+        Ok(batch)
     }
 }
 
@@ -324,6 +403,10 @@ impl<E> Batch<E> {
     /// order: for a view's own tests.
     pub fn new(entries: Vec<(u64, String, E)>) -> Batch<E> {
         let last = entries.last().map_or(0, |(seq, _, _)| *seq);
+        let links = entries
+            .iter()
+            .map(|(seq, subject, _)| JournalLink::START.next(subject, &seq.to_be_bytes()))
+            .collect();
         let (entries, subjects) = entries
             .into_iter()
             .map(|(seq, subject, e)| ((seq, e), subject))
@@ -331,27 +414,59 @@ impl<E> Batch<E> {
         Batch {
             entries,
             subjects,
+            links,
             last,
         }
     }
 
     /// Notes, in the view's transaction on its `meta` tree, the batch applied: each scope's
-    /// last entry (a writer's first guess, [`Journal::known_last`]) and the journal position.
+    /// last entry and its link (a writer's first guess, [`Journal::known_last`], and what its
+    /// entry chains to) and the journal position.
     pub fn record(
         &self,
         meta: &sled::transaction::TransactionalTree,
     ) -> Result<(), sled::transaction::UnabortableTransactionError> {
-        for ((seq, _), subject) in self.entries.iter().zip(&self.subjects) {
-            meta.insert(scope_key(subject), &seq.to_be_bytes())?;
+        let entries = self.entries.iter().zip(&self.subjects).zip(&self.links);
+        for (((seq, _), subject), link) in entries {
+            meta.insert(
+                scope_key(subject),
+                [seq.to_be_bytes().as_slice(), &link.0].concat(),
+            )?;
         }
         meta.insert(APPLIED_KEY, &self.last.to_be_bytes())?;
         Ok(())
     }
 }
 
-/// Where the view notes the last entry it applied on one journal subject.
+/// Where the view notes the last entry it applied on one journal subject, with its link.
+pub(crate) const SCOPE_PREFIX: &[u8] = b"last:";
+
 fn scope_key(subject: &str) -> Vec<u8> {
-    [b"last:".as_slice(), subject.as_bytes()].concat()
+    [SCOPE_PREFIX, subject.as_bytes()].concat()
+}
+
+/// The last entry the view applied on `subject` and its link, if any.
+fn last_applied(meta: &sled::Tree, subject: &str) -> anyhow::Result<Option<(u64, JournalLink)>> {
+    match meta.get(scope_key(subject))? {
+        Some(v) => note(subject, &v).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// A view's note of a subject's last entry: its sequence and link.
+pub(crate) fn note(subject: &str, v: &[u8]) -> anyhow::Result<(u64, JournalLink)> {
+    let seq = <[u8; 8]>::try_from(v.get(..8).unwrap_or_default()).map(u64::from_be_bytes);
+    // A note from before journals were chained has no link: the chain starts after it.
+    let link = match v.get(8..) {
+        Some([]) => Ok(JournalLink::START),
+        rest => <[u8; 32]>::try_from(rest.unwrap_or_default()).map(JournalLink),
+    };
+    match (seq, link) {
+        (Ok(seq), Ok(link)) => Ok((seq, link)),
+        _ => {
+            anyhow::bail!("the view's note of {subject}'s last entry is not a sequence and a link")
+        }
+    }
 }
 
 /// Says when a view took long to reach an entry: the sign of a stalled feed.
@@ -375,7 +490,7 @@ const SLOW_VIEW_MS: u64 = 250;
 
 /// 503: the journal (or this instance's view of it) cannot be reached now; asking again with
 /// the same id is safe.
-fn unavailable(why: String) -> WireError {
+pub(crate) fn unavailable(why: String) -> WireError {
     tracing::warn!(%why, "journal unavailable");
     WireError::new(
         ErrorCode::Unavailable,

@@ -7,6 +7,7 @@
 //! `posfee-client`, which kiosks and phones link without any of this.
 
 pub mod args;
+pub mod audit;
 pub mod feed;
 pub mod journal;
 pub mod keyfile;

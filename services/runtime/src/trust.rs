@@ -2,7 +2,7 @@
 //! sealed event is believed through it) and, for the services that sign, its authority.
 
 use posfee_schemas::subjects::Role;
-use posfee_schemas::trust::{Signer, TrustRoot};
+use posfee_schemas::trust::{JournalSeal, Signer, TrustRoot};
 use std::sync::Arc;
 
 /// What a service's event-id key is derived for (`Signer::derived_key`, `EventId::keyed`).
@@ -12,6 +12,8 @@ pub const EVENT_ID_LABEL: &str = "event-id";
 pub struct Trust {
     pub root: TrustRoot,
     signer: Option<Arc<Signer>>,
+    /// The key this service seals its own journal with (beside its authority's seed).
+    journal: Option<JournalSeal>,
 }
 
 impl Trust {
@@ -29,6 +31,23 @@ impl Trust {
         Ok(Trust {
             root,
             signer: signer.map(Arc::new),
+            journal: None,
+        })
+    }
+
+    /// With the key this service seals its journal with.
+    pub fn with_journal(mut self, journal: JournalSeal) -> Trust {
+        self.journal = Some(journal);
+        self
+    }
+
+    /// The key this service seals its journal with: a service with a journal cannot run
+    /// without it.
+    pub fn journal(&self, role: Role) -> anyhow::Result<JournalSeal> {
+        self.journal.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "{role} keeps a journal and needs its key beside its authority: <data-dir>/creds/authorities/{role}.journal"
+            )
         })
     }
 

@@ -132,6 +132,17 @@ impl Harness {
         &self.creds
     }
 
+    /// The key `role` seals its journal with. Test support: a harness without it is broken.
+    #[allow(clippy::panic)]
+    pub fn journal_seal(&self, role: Role) -> posfee_schemas::trust::JournalSeal {
+        let file = self
+            .creds
+            .authority_file(role)
+            .unwrap_or_else(|| panic!("{role} has no authority"));
+        posfee_client::creds::read_journal_key(&file)
+            .unwrap_or_else(|e| panic!("the journal key of {role}: {e:#}"))
+    }
+
     /// `role`'s authority, which seals what that role writes. Test support: a harness
     /// without it is broken.
     #[allow(clippy::panic)]
@@ -321,7 +332,13 @@ impl Harness {
         let clock = opts.clock.clone();
         let mut applied = None;
         let trust = || -> anyhow::Result<posfee_runtime::Trust> {
-            posfee_runtime::Trust::new(self.creds.root()?, Some(self.creds.signer(role)?))
+            let t = posfee_runtime::Trust::new(self.creds.root()?, Some(self.creds.signer(role)?))?;
+            match self.creds.authority_file(role) {
+                Some(f) if posfee_client::creds::journal_key_file(&f).exists() => {
+                    Ok(t.with_journal(posfee_client::creds::read_journal_key(&f)?))
+                }
+                _ => Ok(t),
+            }
         };
         let task = match name {
             ServiceName::Identity => {

@@ -24,44 +24,66 @@ pub async fn issue(app: Arc<App>, msg: async_nats::Message) -> Handled {
             );
         }
     }
+    // Decided on the store's state and claimed only if that state still holds: a request
+    // that lost a race to another issue for the same holder decides again.
+    for _ in 0..CLAIM_TRIES {
+        if let Some(reply) = issue_once(&app, &req).await? {
+            return serve::reply_ok(&reply);
+        }
+    }
+    serve::reply_err(
+        ErrorCode::Unavailable,
+        "other keys for this holder are being issued at the same time; ask again",
+    )
+}
+
+/// Times an issue is decided again after another request changed the holder's key meanwhile.
+const CLAIM_TRIES: usize = 4;
+
+/// One decision on an issue; `None` when another request changed the holder's key first.
+async fn issue_once(app: &App, req: &IssueRequest) -> Result<Option<IssueReply>, WireError> {
     if let Some(owner) = app.store.key(&req.nkey).map_err(super::internal)? {
         if owner.holder == req.holder && owner.revoked_at.is_none() {
-            return serve::reply_ok(&IssueReply {
+            return Ok(Some(IssueReply {
                 key: owner,
                 replaced: None,
-            });
+            }));
         }
-        return serve::reply_err(
+        return Err(WireError::new(
             ErrorCode::KeyConflict,
             format!(
                 "nkey: this key was issued to {} before; make a new key",
                 owner.holder
             ),
-        );
+        ));
     }
-    let replaced = match app.store.current(&req.holder).map_err(super::internal)? {
+    let current = app.store.current(&req.holder).map_err(super::internal)?;
+    let replaced = match &current {
         Some(old) if old.revoked_at.is_none() && !req.replace => {
-            return serve::reply_err(
+            return Err(WireError::new(
                 ErrorCode::KeyConflict,
                 format!(
                     "{} already has a key; pass --replace to issue a new one (the old one stops working at once)",
                     req.holder
                 ),
-            )
+            ))
         }
-        Some(old) if old.revoked_at.is_none() => Some(revoke(&app, old).await?),
+        Some(old) if old.revoked_at.is_none() => Some(revoke(app, old.clone()).await?),
         _ => None,
     };
     let key = IssuedKey {
         holder: req.holder.clone(),
-        nkey: req.nkey,
+        nkey: req.nkey.clone(),
         issued_at: app.clock.now(),
         revoked_at: None,
     };
-    app.store.insert(&key).map_err(super::internal)?;
+    let expected = current.as_ref().map(|k| k.nkey.as_str());
+    if !app.store.claim(&key, expected).map_err(super::internal)? {
+        return Ok(None);
+    }
     app.commit.commit().await.map_err(super::internal)?;
     tracing::info!(holder = %key.holder, "key issued");
-    serve::reply_ok(&IssueReply { key, replaced })
+    Ok(Some(IssueReply { key, replaced }))
 }
 
 pub async fn revoke_holder(app: Arc<App>, msg: async_nats::Message) -> Handled {

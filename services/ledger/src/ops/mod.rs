@@ -1,5 +1,6 @@
 //! One file per request the ledger answers.
 
+pub mod audit;
 pub mod close;
 pub mod refund;
 pub mod settle;

@@ -1,0 +1,169 @@
+//! Walking a whole journal to check that every entry is the service's own and in its place:
+//! sealed with the service's journal key, chained to the entry before it on its subject
+//! ([`JournalLink`]), and, where this instance's view applied a subject's last entry, still
+//! there as the view applied it. JetStream is then not the only witness of what was written:
+//! an entry lost (a node's bit flips, a corrupted snapshot, a delete through the admin
+//! credential), altered, forged or put back out of place is found and named.
+
+use crate::journal::{note, unavailable, Journal, SCOPE_PREFIX};
+use async_nats::jetstream::consumer;
+use futures::StreamExt;
+use posfee_schemas::audit::{BrokenLink, ChainReport};
+use posfee_schemas::trust::{JournalLink, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER};
+use posfee_schemas::WireError;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How long the walk waits for the next entry before it reads again from there, and how
+/// many times it does before it says the journal cannot be read.
+const NEXT_ENTRY_MS: u64 = 3_000;
+const MAX_STALLS: u32 = 3;
+
+/// Each subject's last entry believed so far: its sequence and link.
+type Heads = HashMap<String, (u64, JournalLink)>;
+
+impl Journal {
+    /// Walks the journal from its first entry to its last at the start, then compares what
+    /// this instance's view applied. Says where the chain first breaks, if it does.
+    pub async fn audit(&self) -> Result<ChainReport, WireError> {
+        let last_seq = match self.js.get_stream(&self.name).await {
+            Ok(stream) => stream.cached_info().state.last_sequence,
+            Err(e) => return Err(unavailable(format!("reading the journal's state: {e}"))),
+        };
+        let (heads, entries, mut broken) = self.walk(last_seq).await?;
+        self.caught_up(last_seq).await?;
+        if broken.is_none() {
+            broken = self.view_disagrees(&heads, last_seq);
+        }
+        Ok(ChainReport {
+            journal: self.name.clone(),
+            entries,
+            subjects: heads.len() as u64,
+            last_seq,
+            broken,
+        })
+    }
+
+    /// Every entry up to `last_seq`, checked in order: the heads reached, the entries
+    /// walked, and the first entry found wrong. A read that stalls (a clustered consumer
+    /// moving to another node) starts again after the last entry read, a few times.
+    async fn walk(&self, last_seq: u64) -> Result<(Heads, u64, Option<BrokenLink>), WireError> {
+        let mut heads = Heads::new();
+        let (mut entries, mut broken) = (0, None);
+        let (mut next, mut stalls) = (1, 0);
+        while next <= last_seq {
+            let mut messages = self.read_from(next).await?;
+            loop {
+                let wait = Duration::from_millis(NEXT_ENTRY_MS);
+                let msg = match tokio::time::timeout(wait, messages.next()).await {
+                    Ok(Some(Ok(m))) => m,
+                    stalled => {
+                        stalls += 1;
+                        tracing::warn!(
+                            next,
+                            stalls,
+                            ?stalled,
+                            "the journal walk stalled; reading again"
+                        );
+                        if stalls > MAX_STALLS {
+                            return Err(unavailable(format!(
+                                "walking the journal: stalled at {next}"
+                            )));
+                        }
+                        break;
+                    }
+                };
+                let seq = msg.info().map_or(0, |i| i.stream_sequence);
+                if seq < next {
+                    continue;
+                }
+                if seq > last_seq {
+                    return Ok((heads, entries, broken));
+                }
+                entries += 1;
+                next = seq + 1;
+                if let Err(why) = self.check(&mut heads, seq, &msg) {
+                    broken.get_or_insert(BrokenLink {
+                        seq,
+                        subject: msg.subject.to_string(),
+                        names: None,
+                        why,
+                    });
+                }
+                if seq == last_seq {
+                    return Ok((heads, entries, broken));
+                }
+            }
+        }
+        Ok((heads, entries, broken))
+    }
+
+    /// The journal's entries from sequence `from` on, in order.
+    async fn read_from(
+        &self,
+        from: u64,
+    ) -> Result<async_nats::jetstream::consumer::pull::Ordered, WireError> {
+        let read = |e: &dyn std::fmt::Display| unavailable(format!("walking the journal: {e}"));
+        let stream = self.js.get_stream(&self.name).await.map_err(|e| read(&e))?;
+        let ordered = consumer::pull::OrderedConfig {
+            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: from,
+            },
+            ..Default::default()
+        };
+        let consumer = stream
+            .create_consumer(ordered)
+            .await
+            .map_err(|e| read(&e))?;
+        consumer.messages().await.map_err(|e| read(&e))
+    }
+
+    /// Whether one entry is sealed by this service and chained to its subject's last entry;
+    /// if it is, it becomes that subject's head.
+    fn check(&self, heads: &mut Heads, seq: u64, msg: &async_nats::Message) -> Result<(), String> {
+        let header = |name: &str| msg.headers.as_ref().and_then(|h| h.get(name));
+        let subject = msg.subject.as_str();
+        let prev = header(JOURNAL_PREV_HEADER).and_then(|v| JournalLink::from_hex(v.as_str()));
+        let sealed = prev.is_some_and(|p| {
+            header(JOURNAL_SEAL_HEADER)
+                .is_some_and(|v| self.seal.check(subject, &p, &msg.payload, v.as_str()))
+        });
+        let Some(prev) = prev.filter(|_| sealed) else {
+            return Err("not sealed by this service: written by someone else".into());
+        };
+        let head = heads.get(subject).map_or(JournalLink::START, |(_, l)| *l);
+        if prev != head {
+            return Err(
+                "not chained to the entry before it on its subject: an entry before it is missing or was changed, or this one was put back out of its place"
+                    .into(),
+            );
+        }
+        heads.insert(subject.to_string(), (seq, prev.next(subject, &msg.payload)));
+        Ok(())
+    }
+
+    /// The first subject whose last entry, as this instance's view applied it (at or before
+    /// `last_seq`), is not the journal's: that entry is gone or was changed since.
+    fn view_disagrees(&self, heads: &Heads, last_seq: u64) -> Option<BrokenLink> {
+        let mut first: Option<BrokenLink> = None;
+        for item in self.meta.scan_prefix(SCOPE_PREFIX) {
+            let Ok((k, v)) = item else { continue };
+            let subject = String::from_utf8_lossy(&k[SCOPE_PREFIX.len()..]).to_string();
+            let Ok((seq, link)) = note(&subject, &v) else {
+                continue;
+            };
+            if seq > last_seq || heads.get(&subject) == Some(&(seq, link)) {
+                continue;
+            }
+            if first.as_ref().is_none_or(|f| seq < f.seq) {
+                first = Some(BrokenLink {
+                    seq,
+                    subject,
+                    names: None,
+                    why: "the view applied this entry as the subject's last, and the journal no longer holds it as written".into(),
+                });
+            }
+        }
+        first
+    }
+}
