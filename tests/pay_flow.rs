@@ -661,3 +661,71 @@ async fn mode_b_a_payment_refused_after_the_phone_answered_reaches_the_kiosk_at_
     assert_eq!(at_kiosk.code, ErrorCode::BillExpired, "{at_kiosk}");
     assert!(books(&h).await.1.is_empty());
 }
+
+#[tokio::test]
+async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairing_is_reported_later(
+) {
+    let (mut h, clock) = system().await;
+    let dir = tempfile::tempdir().unwrap();
+    let registered = registered_phone(&h, &clock, dir.path()).await;
+    drop(registered);
+    h.stop_service(ServiceName::Query).await.unwrap();
+    // A kiosk and a phone that have looked up no key yet; the query service answers nobody.
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let c = phone(&h, &clock, dir.path()).await;
+    let asked: Result<posfee_schemas::query::AccountSummary, _> = call(
+        &a.client,
+        subjects::query(subjects::QueryKind::Account, &asker(&a.client)),
+        &posfee_schemas::query::AccountRef {
+            tenant: tenant(),
+            account: account(),
+        },
+        Some(Duration::from_secs(2)),
+    )
+    .await;
+    assert!(
+        matches!(asked, Err(posfee_client::CallError::NoResponders(_))),
+        "{asked:?}"
+    );
+
+    let (mut codes, kiosk_task) = kiosk_pays(&a, None);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+    let phone_receipt = pay::pay(&c, &verified).await.unwrap();
+    let kiosk_receipt = tokio::time::timeout(Duration::from_secs(15), kiosk_task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(phone_receipt, kiosk_receipt);
+    check_receipt(&kiosk_receipt);
+
+    // The pairing's event, which only the query service records, is asked again until it
+    // answers: once it is back, the operators see the pairing.
+    h.start_service(
+        ServiceName::Query,
+        ServiceOptions {
+            clock: Arc::new(clock.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let events = posfee_harness::stored_events(&operator, "posfee.events.pairing.*")
+            .await
+            .unwrap();
+        let joined = events.iter().any(|e| {
+            matches!(&e.body, EventBody::PairingJoined(p) if p.bill_id == kiosk_receipt.bill_id)
+        });
+        if joined {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the pairing was never reported"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

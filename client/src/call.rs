@@ -55,34 +55,72 @@ pub fn error_from_headers(msg: &async_nats::Message) -> Option<WireError> {
 }
 
 /// Sends `req` to `subject` and decodes the answer, or the error the service answered with.
+///
+/// A request whose connection went away while it waited (its server node died) is sent
+/// again as soon as the connection is back, on whichever node it found, instead of waiting
+/// out its timeout for an answer that cannot come: every posfee request is safe to send
+/// twice (idempotency keys, reads). The whole call still ends by its timeout.
 pub async fn call<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
     client: &async_nats::Client,
     subject: String,
     req: &Req,
     timeout: Option<Duration>,
 ) -> Result<Rep, CallError> {
-    let payload = codec::encode(req);
-    let request = async_nats::Request::new()
-        .payload(payload.into())
-        .timeout(timeout);
-    let msg = client
-        .send_request(subject.clone(), request)
-        .await
-        .map_err(|source| match source.kind() {
-            async_nats::RequestErrorKind::NoResponders => CallError::NoResponders(subject.clone()),
-            async_nats::RequestErrorKind::TimedOut => CallError::TimedOut(subject.clone()),
-            async_nats::RequestErrorKind::MaxPayloadExceeded => {
-                CallError::TooLarge(subject.clone())
+    let payload: bytes::Bytes = codec::encode(req).into();
+    let limit = timeout.unwrap_or(Duration::from_millis(
+        crate::bus::DEFAULT_REQUEST_TIMEOUT_MS,
+    ));
+    let deadline = tokio::time::Instant::now() + limit;
+    let msg = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let request = async_nats::Request::new()
+            .payload(payload.clone())
+            .timeout(Some(left));
+        tokio::select! {
+            answer = client.send_request(subject.clone(), request) => {
+                break answer.map_err(|e| request_error(&subject, e))?
             }
-            _ => CallError::Bus {
-                subject: subject.clone(),
-                source,
-            },
-        })?;
+            () = reconnected(client) => {
+                tracing::debug!(%subject, "the connection came back: asking again");
+            }
+        }
+    };
     if let Some(err) = error_from_headers(&msg) {
         return Err(CallError::Remote(err));
     }
     codec::decode(&msg.payload).map_err(|source| CallError::Decode { subject, source })
+}
+
+fn request_error(subject: &str, source: async_nats::RequestError) -> CallError {
+    match source.kind() {
+        async_nats::RequestErrorKind::NoResponders => CallError::NoResponders(subject.into()),
+        async_nats::RequestErrorKind::TimedOut => CallError::TimedOut(subject.into()),
+        async_nats::RequestErrorKind::MaxPayloadExceeded => CallError::TooLarge(subject.into()),
+        _ => CallError::Bus {
+            subject: subject.into(),
+            source,
+        },
+    }
+}
+
+/// How often a waiting request looks whether its connection went away and came back.
+const CONNECTION_LOOK_MS: u64 = 100;
+
+/// Resolves once the connection has been away and is back: a request sent before may have
+/// been lost with its server node. Never resolves while the connection stays up.
+async fn reconnected(client: &async_nats::Client) {
+    use async_nats::connection::State;
+    let mut away = client.connection_state() != State::Connected;
+    let mut look = tokio::time::interval(Duration::from_millis(CONNECTION_LOOK_MS));
+    look.tick().await;
+    loop {
+        look.tick().await;
+        match client.connection_state() {
+            State::Connected if away => return,
+            State::Connected => {}
+            _ => away = true,
+        }
+    }
 }
 
 /// How long [`call_fresh`] keeps asking while nobody is listening yet.

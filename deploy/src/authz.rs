@@ -225,7 +225,12 @@ pub fn role(r: Role) -> Perms {
                         Asker::Role(Role::Operator),
                     ],
                 ),
-                vec![subjects::fee_quote_any(), subjects::bill_issue_any()],
+                vec![
+                    subjects::fee_quote_any(),
+                    subjects::bill_issue_any(),
+                    // Kiosks' key look-ups, with the query service and the ledger.
+                    subjects::keys_get_terminals(),
+                ],
             )
         }
         // Answers read queries from its view; asks the fee-engine for live amounts.
@@ -292,6 +297,8 @@ pub fn role(r: Role) -> Perms {
                     subjects::ledger_any(),
                     subjects::ledger_close_any(),
                     subjects::ledger_refund_any(),
+                    // Kiosks' key look-ups, with the query service and the fee-engine.
+                    subjects::keys_get_terminals(),
                 ],
             )
         }
@@ -316,7 +323,8 @@ pub fn role(r: Role) -> Perms {
                 ServiceName::Paygate,
                 r,
                 (p, &[Asker::Devices, Asker::Role(Role::Operator)]),
-                vec![subjects::paygate_any()],
+                // Phones' key look-ups too, with the query service.
+                vec![subjects::paygate_any(), subjects::keys_get_devices()],
             )
         }
         // Watches: discovery, read queries, listings, the event stream and terminal presence.

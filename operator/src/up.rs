@@ -26,6 +26,10 @@ pub const SERVICE_STOP_TIMEOUT_MS: u64 = 10_000;
 pub const FIRST_RESTART_DELAY_MS: u64 = 250;
 pub const MAX_RESTART_DELAY_MS: u64 = 30_000;
 pub const CRASH_WINDOW_SECS: u64 = 60;
+/// A process that ran this long before it exited was healthy: its earlier exits are
+/// forgiven, so a process killed now and then (a host's OOM killer, an operator, a fault
+/// campaign) comes back after the first pause, and only a crash loop waits longer and longer.
+pub const HEALTHY_RUN_SECS: u64 = 10;
 const SUPERVISE_TICK_MS: u64 = 250;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -119,6 +123,8 @@ struct Supervised {
 struct Backoff {
     exits: Vec<Instant>,
     restart_at: Option<Instant>,
+    /// When the process was last started again (`None`: the first start).
+    started: Option<Instant>,
 }
 
 impl Backoff {
@@ -135,6 +141,7 @@ impl Backoff {
         let due = self.restart_at.is_some_and(|at| now >= at);
         if due {
             self.restart_at = None;
+            self.started = Some(now);
         }
         due
     }
@@ -146,6 +153,13 @@ impl Backoff {
 
     fn after_exit(&mut self, now: Instant) -> Duration {
         let window = Duration::from_secs(CRASH_WINDOW_SECS);
+        let healthy = Duration::from_secs(HEALTHY_RUN_SECS);
+        if self
+            .started
+            .is_some_and(|s| now.duration_since(s) >= healthy)
+        {
+            self.exits.clear();
+        }
         self.exits.retain(|t| now.duration_since(*t) < window);
         self.exits.push(now);
         let doublings = u32::try_from(self.exits.len() - 1)
@@ -645,5 +659,29 @@ mod tests {
             b.after_exit(later).as_millis() as u64,
             FIRST_RESTART_DELAY_MS
         );
+    }
+
+    #[test]
+    fn a_process_that_ran_healthy_before_it_was_killed_comes_back_after_the_first_pause() {
+        let mut b = Backoff::default();
+        let t0 = Instant::now();
+        // Killed every 12 s: each run was healthy, so every pause is the first one.
+        for i in 0..5u64 {
+            let exit = t0 + Duration::from_secs(12 * i);
+            let pause = b.down(exit);
+            assert_eq!(pause.as_millis() as u64, FIRST_RESTART_DELAY_MS, "exit {i}");
+            assert!(b.due(exit + pause));
+        }
+        // Dying a second after each start is a crash loop: the pauses grow again.
+        let mut at = t0 + Duration::from_secs(100);
+        let mut pauses = Vec::new();
+        for _ in 0..3 {
+            let pause = b.down(at);
+            pauses.push(pause.as_millis() as u64);
+            at += pause;
+            assert!(b.due(at));
+            at += Duration::from_secs(1);
+        }
+        assert_eq!(pauses, [FIRST_RESTART_DELAY_MS, 500, 1000]);
     }
 }

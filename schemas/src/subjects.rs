@@ -89,6 +89,14 @@ pub fn keys_get(asker: &Identity) -> String {
 pub fn keys_get_any() -> String {
     format!("{PREFIX}.keys.get.>")
 }
+/// Kiosks' key look-ups: what the fee-engine and the ledger answer too.
+pub fn keys_get_terminals() -> String {
+    format!("{PREFIX}.keys.get.terminal.*")
+}
+/// Phones' key look-ups: what paygate answers too.
+pub fn keys_get_devices() -> String {
+    format!("{PREFIX}.keys.get.device.*")
+}
 /// Where a kiosk reports its own pairing and presence events: only that kiosk may publish here.
 pub fn terminal_report(terminal: &TerminalId) -> String {
     format!("{PREFIX}.terminal.report.{terminal}")

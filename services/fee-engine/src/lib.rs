@@ -154,8 +154,12 @@ pub async fn run(
         kiosk_bills: posfee_runtime::limit::Limiter::new(config.kiosk_bills),
     });
     let (a, b) = (app.clone(), app.clone());
+    let keys = posfee_runtime::directory::Directory::new(&client);
     let endpoints = Endpoints::new()
         .limit_edges(config.edge_requests)
+        .add("keys", subjects::keys_get_terminals(), move |m| {
+            keys.clone().handle(m)
+        })
         .add("quote", subjects::fee_quote_any(), move |m| {
             ops::quote::handle(a.clone(), m)
         })

@@ -83,8 +83,12 @@ pub async fn run(
         app.clone(),
         app.clone(),
     );
+    let keys = posfee_runtime::directory::Directory::new(&client);
     let endpoints = Endpoints::new()
         .limit_edges(config.edge_requests)
+        .add("keys", subjects::keys_get_terminals(), move |m| {
+            keys.clone().handle(m)
+        })
         .add("settle", subjects::ledger(LedgerOp::Settle), move |m| {
             ops::settle::handle(a.clone(), m)
         })

@@ -121,8 +121,12 @@ pub async fn run(
         refunds::credit_loop(app.clone(), credits, shutdown.clone()),
     );
     let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
+    let keys = posfee_runtime::directory::Directory::new(&client);
     let endpoints = Endpoints::new()
         .limit_edges(config.edge_requests)
+        .add("keys", subjects::keys_get_devices(), move |m| {
+            keys.clone().handle(m)
+        })
         .add(
             "register",
             subjects::paygate_from_any(PaygateOp::Register),

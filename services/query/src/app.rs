@@ -19,9 +19,8 @@ pub struct App {
     pub client: async_nats::Client,
     pub clock: Arc<dyn Clock>,
     pub applied: watch::Receiver<u64>,
-    /// The kiosks' presence bucket and the key directory, opened on first use.
+    /// The kiosks' presence bucket, opened on first use.
     pub terminals: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
-    pub keys: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
     /// The query service's authority: seals the kiosks' events it writes.
     pub signer: posfee_schemas::trust::Signer,
     /// The key of this service's event ids (`EventId::keyed`).

@@ -28,7 +28,7 @@ pub struct Config {
     pub store_dir: PathBuf,
     /// The root it believes and its authority (which seals the kiosks' events it writes).
     pub trust: posfee_runtime::Trust,
-    /// Reads one kiosk may make (accounts, bills, payments, readings, keys): a stolen kiosk's
+    /// Reads one kiosk may make (accounts, bills, payments, readings): a stolen kiosk's
     /// key cannot walk every account's readings.
     pub kiosk_reads: posfee_runtime::limit::Rate,
     /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
@@ -102,7 +102,6 @@ pub async fn run_reporting(
         clock,
         applied: applied_rx,
         terminals: Default::default(),
-        keys: Default::default(),
         event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
         signer,
         kiosk_reads: posfee_runtime::limit::Limiter::new(config.kiosk_reads),
@@ -124,7 +123,8 @@ pub async fn run_reporting(
             }
         });
     }
-    let (reporting, seeing, keys) = (app.clone(), app.clone(), app.clone());
+    let (reporting, seeing) = (app.clone(), app.clone());
+    let keys = posfee_runtime::directory::Directory::new(&client);
     let endpoints = endpoints
         .add("report", subjects::terminal_report_any(), move |m| {
             ops::report::handle(reporting.clone(), m)
@@ -133,7 +133,7 @@ pub async fn run_reporting(
             ops::edge::seen(seeing.clone(), m)
         })
         .add("keys", subjects::keys_get_any(), move |m| {
-            ops::edge::key(keys.clone(), m)
+            keys.clone().handle(m)
         });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();

@@ -1,17 +1,15 @@
 //! What kiosks and phones need from JetStream, asked of this service instead, so no kiosk or
 //! phone has any JetStream API right (whose answers the server would send to any reply subject
 //! the asker chose): a kiosk's heartbeat into the `POSFEE_TERMINALS` bucket
-//! (`posfee.terminal.seen.<terminal>`, only that kiosk, only its own record) and a public key
-//! from the key directory (`posfee.keys.get`).
+//! (`posfee.terminal.seen.<terminal>`, only that kiosk, only its own record). Key look-ups
+//! (`posfee.keys.get`) are `posfee_runtime::directory`'s, answered by every service.
 
 use crate::app::App;
 use async_nats::jetstream;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
-use posfee_schemas::signed::{KeyRequest, PublicKeyRecord, Purpose, Signed};
 use posfee_schemas::subjects::{self, Subject};
 use posfee_schemas::terminal::{TerminalSeen, MAX_CLOCK_SKEW_SECS};
-use posfee_schemas::trust::DirectoryEntry;
-use posfee_schemas::{decode, encode, ErrorCode, WireError};
+use posfee_schemas::{encode, ErrorCode, WireError};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,40 +69,5 @@ pub async fn seen(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(Ok(_)) => reply_ok(&seen),
         Ok(Err(e)) => Err(unavailable("recording the heartbeat", e)),
         Err(_) => Err(unavailable("recording the heartbeat", "timed out")),
-    }
-}
-
-pub async fn key(app: Arc<App>, msg: async_nats::Message) -> Handled {
-    let req: KeyRequest = decode_request(&msg.payload)?;
-    let Some(purpose) = Purpose::of_directory(&req.purpose) else {
-        return Err(WireError::field(
-            "purpose",
-            "must be bill, settlement or authority",
-        ));
-    };
-    let store = bucket(&app, &app.keys, subjects::KEYS_BUCKET).await?;
-    let get = store.get(PublicKeyRecord::directory_key(purpose, &req.key_id));
-    let raw = match tokio::time::timeout(Duration::from_millis(BUCKET_TIMEOUT_MS), get).await {
-        Ok(Ok(raw)) => raw,
-        Ok(Err(e)) => return Err(unavailable("reading the key directory", e)),
-        Err(_) => return Err(unavailable("reading the key directory", "timed out")),
-    };
-    let unknown = || {
-        WireError::new(
-            ErrorCode::BadSignature,
-            format!(
-                "{} {} is not in the key directory: the signature cannot be trusted",
-                req.purpose, req.key_id
-            ),
-        )
-    };
-    let Some(raw) = raw else {
-        return Err(unknown());
-    };
-    // Passed on as stored, for the asker to believe or not through the root it pins; what
-    // does not even read as a directory value is not answered at all.
-    match purpose {
-        Purpose::Authority => reply_ok(&decode::<Signed>(&raw).map_err(|_| unknown())?),
-        _ => reply_ok(&decode::<DirectoryEntry>(&raw).map_err(|_| unknown())?),
     }
 }
