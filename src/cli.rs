@@ -49,6 +49,8 @@ pub enum Command {
     Bench(BenchCommand),
     /// Compare the ledger with paygate and list every difference.
     Reconcile(cmd::reconcile::ReconcileArgs),
+    /// Give back part or all of a payment (a tenant's billing clerk, with its clerk key).
+    Refund(cmd::refund::RefundArgs),
     /// Check tenants' rule files and preview quotes offline.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
@@ -139,6 +141,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 cmd::rules::run(c)
             }
             Command::Reconcile(a) => cmd::reconcile::run(a, json).await,
+            Command::Refund(a) => cmd::refund::run(a, json).await,
             Command::Events(a) => match &interrupt {
                 // Dropping the stream's consumer is all stopping takes.
                 Some(i) => tokio::select! {

@@ -371,6 +371,125 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
             rfc3339(&e["event"]["at"]);
         }
     }
+    // One account's story, and one payment's: the events that name it, and those of its bill.
+    let payment = receipt["payment_id"].as_str().unwrap().to_string();
+    let bill = receipt["bill_id"].as_str().unwrap().to_string();
+    let story = |filter: [&str; 2]| {
+        let mut args = vec!["--json", "events", "--since", "start", "--no-follow"];
+        args.extend(filter);
+        let out = sys.posfee(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        json_lines(&out.stdout)
+    };
+    let account = story(["--account", "W-000001"]);
+    let kinds: Vec<&str> = account
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "bill.issued",
+        "pairing.joined",
+        "payment.authorized",
+        "payment.settled",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k.ends_with(kind)),
+            "{kind} missing: {kinds:?}"
+        );
+    }
+    let bills: Vec<&serde_json::Value> = account
+        .iter()
+        .filter(|e| e["event"]["body"]["data"]["account"] == "W-000001")
+        .map(|e| &e["event"]["body"]["data"]["bill_id"])
+        .collect();
+    for e in &account {
+        let data = &e["event"]["body"]["data"];
+        let ours = data["account"] == "W-000001" || bills.contains(&&data["bill_id"]);
+        assert!(ours, "not W-000001's: {e}");
+    }
+    let paid = story(["--payment", payment.as_str()]);
+    let kinds: Vec<&str> = paid
+        .iter()
+        .map(|e| e["subject"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.iter().any(|k| k.ends_with("payment.authorized")),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.iter().any(|k| k.ends_with("payment.settled")),
+        "{kinds:?}"
+    );
+    assert!(
+        paid.iter()
+            .all(|e| e["event"]["body"]["data"]["bill_id"] == bill.as_str()),
+        "{paid:?}"
+    );
+
+    // The water company's clerk gives one yuan back, with the key `posfee keys clerk` issued;
+    // the same command again is the same refund, and more than was paid is refused.
+    let out = sys.posfee(&["keys", "clerk", "city-water"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let refund = |amount: &str| {
+        sys.posfee(&[
+            "refund",
+            "--tenant",
+            "city-water",
+            "--payment",
+            payment.as_str(),
+            "--amount",
+            amount,
+            "--reason",
+            "meter misread",
+        ])
+    };
+    for _ in 0..2 {
+        let out = refund("1.00");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let said = text(&out.stdout);
+        assert!(
+            said.contains("refunded 1.00 CNY") && said.contains("1.00 CNY refunded in all"),
+            "{said}"
+        );
+    }
+    let out = refund("100000.00");
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("REFUND_EXCEEDS_PAYMENT"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Another biller's clerk cannot refund it.
+    let out = sys.posfee(&["keys", "clerk", "city-power"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = sys.posfee(&[
+        "refund",
+        "--tenant",
+        "city-power",
+        "--payment",
+        payment.as_str(),
+        "--amount",
+        "1.00",
+        "--reason",
+        "meter misread",
+    ]);
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("FORBIDDEN"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The query bench would leave its generated accounts in this system for good: refused.
+    let out = sys.posfee(&["bench", "query", "--accounts", "10", "--duration", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already holds")
+            && text(&out.stderr).contains("--into-existing"),
+        "{}",
+        text(&out.stderr)
+    );
+
     let out = sys.posfee(&["reconcile"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
     let books = text(&out.stdout);

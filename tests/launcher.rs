@@ -185,6 +185,25 @@ fn up_serves_every_service_status_reports_them_and_sigterm_stops_all() {
 }
 
 #[test]
+fn closing_the_terminal_of_up_stops_the_server_and_every_service() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let (mut up, _ready, _) = start_up(&data);
+    // The probe can succeed: the server and the services are running.
+    assert_eq!(running_services(&data), SERVICES);
+    assert!(!wait_gone(data.to_str().unwrap(), Duration::ZERO).is_empty());
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(up.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
+    let exit = up.wait().unwrap();
+    assert!(exit.success(), "posfee up exited with {exit}");
+    let left = wait_gone(data.to_str().unwrap(), Duration::from_secs(5));
+    assert!(left.is_empty(), "left running after SIGHUP: {left:?}");
+}
+
+#[test]
 fn a_killed_launcher_takes_its_services_along_and_the_next_up_cleans_up() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");

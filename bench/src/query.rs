@@ -2,6 +2,7 @@
 //! running system, optionally after loading a large generated set of accounts.
 
 use anyhow::Context;
+use futures::StreamExt;
 use hdrhistogram::Histogram;
 use posfee_client::{bus, call, creds, CallError};
 use posfee_deploy::layout::DataDir;
@@ -43,6 +44,10 @@ pub struct BenchQueryArgs {
     /// without importing them again.
     #[arg(long)]
     pub skip_import: bool,
+    /// Import the generated accounts even into a system that already holds accounts (a
+    /// system in use: they would be billed, listed and reported like real ones).
+    #[arg(long)]
+    pub into_existing: bool,
     /// Seed of the generated accounts: same seed, same accounts.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
@@ -101,6 +106,9 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
         })
         .collect();
     if !args.skip_import {
+        if !args.into_existing {
+            refuse_a_system_in_use(&data).await?;
+        }
         let url = running_url(&data)?;
         let seed = creds::read_seed(&data.role_seed(Role::Importer))?;
         let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
@@ -227,6 +235,33 @@ async fn one(client: &async_nats::Client, kind: Kind, r: &AccountRef) -> Result<
 fn asker(client: &async_nats::Client) -> subjects::Identity {
     posfee_client::bus::asker_of(client)
         .unwrap_or(subjects::Identity::Role(subjects::Role::Operator))
+}
+
+/// The bench's accounts are generated and would sit beside real ones for good: it imports
+/// only into a system that holds no account yet.
+async fn refuse_a_system_in_use(data: &DataDir) -> anyhow::Result<()> {
+    let operator = connect_operator(data).await?;
+    let js = async_nats::jetstream::new(operator);
+    let filter =
+        posfee_schemas::subjects::event(posfee_schemas::subjects::EventKind::AccountUpserted);
+    let stream = js
+        .get_stream(posfee_schemas::subjects::EVENTS_STREAM)
+        .await?;
+    let held: usize = stream
+        .info_with_subjects(filter)
+        .await?
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .filter_map(Result::ok)
+        .map(|(_, n)| n)
+        .sum();
+    if held > 0 {
+        anyhow::bail!(
+            "this system already holds {held} account record(s), and the bench's generated accounts would stay beside them for good: run it against a system of its own (posfee up --data-dir /tmp/bench), or pass --into-existing"
+        );
+    }
+    Ok(())
 }
 
 /// Waits until the query service knows the last imported account.

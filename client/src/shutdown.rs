@@ -19,18 +19,22 @@ impl Shutdown {
         self.0.cancelled().await
     }
 
-    /// Triggers on SIGINT or SIGTERM, and, when `watch_stdin` is set, when standard input
+    /// Triggers on SIGINT, SIGTERM or SIGHUP, and, when `watch_stdin` is set, when standard input
     /// closes: the launcher holds the write end of each child's stdin, so a launcher that dies
     /// (even by SIGKILL) takes its services with it instead of leaving orphans.
     pub fn on_signals(&self, watch_stdin: bool) -> anyhow::Result<()> {
         use tokio::signal::unix::{signal, SignalKind};
         let mut term = signal(SignalKind::terminate())?;
         let mut int = signal(SignalKind::interrupt())?;
+        // The terminal that started the process was closed: the same as being asked to stop,
+        // so a launcher takes its server and services along instead of leaving them running.
+        let mut hup = signal(SignalKind::hangup())?;
         let me = self.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
                 _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+                _ = hup.recv() => tracing::info!("SIGHUP: shutting down"),
                 _ = me.wait() => {}
             }
             me.trigger();

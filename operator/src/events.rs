@@ -13,11 +13,12 @@ use posfee_client::keydir::KeyDirectory;
 use posfee_client::screen::{local_time, LOCAL_TZ};
 use posfee_deploy::layout::DataDir;
 use posfee_schemas::events::{Event, EventBody};
-use posfee_schemas::ids::KeyId;
+use posfee_schemas::ids::{BillId, KeyId, PaymentId};
 use posfee_schemas::pairing::PairMode;
 use posfee_schemas::subjects::{self, EventKind};
 use posfee_schemas::trust::SEAL_HEADER;
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -43,6 +44,13 @@ pub struct EventsArgs {
     /// Only events of this terminal (its id, e.g. kiosk-01).
     #[arg(long)]
     pub terminal: Option<String>,
+    /// Only events of this account (e.g. 3-1-1202): its bills, and everything that happened
+    /// to each of them (pairing, payment, refund) from the bill's issue on.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only events of this payment (its id), and of its bill once the payment names it.
+    #[arg(long)]
+    pub payment: Option<String>,
     /// Where to start: `now` (default), `start`, or a time (RFC 3339, or a date YYYY-MM-DD).
     #[arg(long, default_value = "now")]
     pub since: String,
@@ -135,6 +143,7 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
     if args.no_follow && nothing_to_read {
         return Ok(());
     }
+    let mut filter = Filter::new(&args)?;
     let mut shown = 0;
     let mut reached = 0;
     loop {
@@ -156,7 +165,7 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
         let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
         reached = info.stream_sequence;
         let caught_up = info.pending == 0 || reached >= last_at_start;
-        if show(&args, &keys, &msg, json).await? {
+        if show(&mut filter, &keys, &msg, json).await? {
             shown += 1;
             if args.limit.is_some_and(|l| shown >= l) {
                 break;
@@ -169,9 +178,64 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `--tenant`, `--terminal`, `--account` and `--payment` keep: an account's or a
+/// payment's events name its bills, which are followed from the first event that links them.
+struct Filter {
+    tenant: Option<String>,
+    terminal: Option<String>,
+    account: Option<String>,
+    payment: Option<PaymentId>,
+    bills: HashSet<BillId>,
+}
+
+impl Filter {
+    fn new(args: &EventsArgs) -> anyhow::Result<Filter> {
+        let payment = match args.payment.as_deref() {
+            Some(p) => Some(
+                uuid::Uuid::parse_str(p)
+                    .map(PaymentId)
+                    .with_context(|| format!("--payment {p}: not a payment id (a UUID)"))?,
+            ),
+            None => None,
+        };
+        Ok(Filter {
+            tenant: args.tenant.clone(),
+            terminal: args.terminal.clone(),
+            account: args.account.clone(),
+            payment,
+            bills: HashSet::new(),
+        })
+    }
+
+    fn keeps(&mut self, event: &Event) -> bool {
+        let tenant = event.tenant().map(|t| t.as_str());
+        let terminal = event.terminal().map(|t| t.as_str());
+        let differs = |want: &Option<String>, got: Option<&str>| {
+            want.as_deref().is_some_and(|w| got.is_some_and(|g| g != w))
+        };
+        if differs(&self.tenant, tenant) || differs(&self.terminal, terminal) {
+            return false;
+        }
+        let bill = event.bill();
+        let linked = (self.account.is_some()
+            && event.account().map(|a| a.as_str()) == self.account.as_deref())
+            || (self.payment.is_some() && event.payment() == self.payment);
+        if linked {
+            self.bills.extend(bill);
+        }
+        if self.account.is_some() || self.payment.is_some() {
+            // An event of a followed bill that names no tenant or terminal (a pairing, a
+            // payment) belongs to the bill's.
+            return linked || bill.is_some_and(|b| self.bills.contains(&b));
+        }
+        let missing = |want: &Option<String>, got: Option<&str>| want.is_some() && got.is_none();
+        !missing(&self.tenant, tenant) && !missing(&self.terminal, terminal)
+    }
+}
+
 /// Prints one event if it is sealed by its writer and passes the filters; says whether it did.
 async fn show(
-    args: &EventsArgs,
+    filter: &mut Filter,
     keys: &KeyDirectory,
     msg: &jetstream::Message,
     json: bool,
@@ -196,15 +260,7 @@ async fn show(
         );
         return Ok(false);
     }
-    let keep = args
-        .tenant
-        .as_deref()
-        .is_none_or(|t| event.tenant().is_some_and(|e| e.as_str() == t))
-        && args
-            .terminal
-            .as_deref()
-            .is_none_or(|t| event.terminal().is_some_and(|e| e.as_str() == t));
-    if !keep {
+    if !filter.keeps(&event) {
         return Ok(false);
     }
     if json {

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod progress;
 pub mod reconcile;
 pub mod refdata;
+pub mod refund;
 pub mod rules;
 pub mod status;
 pub mod up;

@@ -60,6 +60,43 @@ impl Event {
         }
     }
 
+    /// The account the event names, for filtering.
+    pub fn account(&self) -> Option<&AccountNo> {
+        match &self.body {
+            EventBody::BillIssued(e) => Some(&e.account),
+            EventBody::PaymentSettled(e) => Some(&e.account),
+            EventBody::AccountUpserted(e) => Some(&e.account),
+            EventBody::ReadingRecorded(e) => Some(&e.account),
+            _ => None,
+        }
+    }
+
+    /// The bill the event concerns, for following one payer's bill through its events.
+    pub fn bill(&self) -> Option<BillId> {
+        match &self.body {
+            EventBody::BillIssued(e) => Some(e.bill_id),
+            EventBody::PairingJoined(e)
+            | EventBody::PairingExpired(e)
+            | EventBody::PairingCancelled(e) => Some(e.bill_id),
+            EventBody::PaymentAuthorized(e) => Some(e.bill_id),
+            EventBody::PaymentSettled(e) => Some(e.bill_id),
+            EventBody::PaymentVoided(e) => Some(e.bill_id),
+            EventBody::PaymentRefunded(e) => Some(e.bill_id),
+            _ => None,
+        }
+    }
+
+    /// The payment the event concerns, for filtering.
+    pub fn payment(&self) -> Option<PaymentId> {
+        match &self.body {
+            EventBody::PaymentAuthorized(e) => Some(e.payment_id),
+            EventBody::PaymentSettled(e) => Some(e.payment_id),
+            EventBody::PaymentVoided(e) => Some(e.payment_id),
+            EventBody::PaymentRefunded(e) => Some(e.payment_id),
+            _ => None,
+        }
+    }
+
     /// The terminal the event concerns, for filtering.
     pub fn terminal(&self) -> Option<&TerminalId> {
         match &self.body {

@@ -10,7 +10,7 @@ use crate::journal::{self, Entry};
 use crate::store::{RefundRecord, Settlement};
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::events::{Event, EventBody, PaymentRefunded};
-use posfee_schemas::ids::EventId;
+use posfee_schemas::ids::{EventId, TenantId};
 use posfee_schemas::ledger::{RefundReply, RefundRequest};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::subjects::Subject;
@@ -25,8 +25,27 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     record(Field::Payment, &req.payment_id);
     let fingerprint = encode(&req);
     let settlement = find(&app, &req).await?;
-    let scope = journal::scope(&settlement.receipt.tenant, &settlement.receipt.account);
-    if let Some(reply) = replay(&app, &req, &fingerprint)? {
+    // Only the payment's own tenant's clerks may refund it, or even learn of its refunds: the
+    // subject names the tenant, and only that tenant's clerks may publish on it.
+    let tenant = &settlement.receipt.tenant;
+    match Subject::parse(&msg.subject) {
+        Ok(Subject::LedgerRefund(asker)) if &asker == tenant => {
+            record(Field::Caller, &format!("clerk of {asker}"));
+        }
+        Ok(Subject::LedgerRefund(asker)) => {
+            return Err(WireError::new(
+                ErrorCode::Forbidden,
+                format!(
+                    "payment {} was made to {tenant}; a clerk of {asker} cannot refund it",
+                    req.payment_id
+                ),
+            ))
+        }
+        _ => return Err(WireError::field("subject", "not a refund subject")),
+    }
+    let scope = journal::scope(tenant, &settlement.receipt.account);
+    let key = refund_key(tenant, &req);
+    if let Some(reply) = replay(&app, &key, &req, &fingerprint)? {
         return reply_ok(&reply);
     }
     if req.amount.fen <= Fen::ZERO {
@@ -38,23 +57,6 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             format!("must be 1 to {MAX_REASON_BYTES} bytes"),
         ));
     }
-    // Only the payment's own tenant's clerks may refund it: the subject names the tenant, and
-    // only that tenant's clerks may publish on it.
-    match Subject::parse(&msg.subject) {
-        Ok(Subject::LedgerRefund(tenant)) if tenant == settlement.receipt.tenant => {
-            record(Field::Caller, &format!("clerk of {tenant}"));
-        }
-        Ok(Subject::LedgerRefund(tenant)) => {
-            return Err(WireError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "payment {} was made to {}; a clerk of {tenant} cannot refund it",
-                    req.payment_id, settlement.receipt.tenant
-                ),
-            ))
-        }
-        _ => return Err(WireError::field("subject", "not a refund subject")),
-    }
     if req.amount.currency != settlement.receipt.total.currency {
         return Err(WireError::field(
             "amount.currency",
@@ -62,14 +64,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         ));
     }
     app.journal
-        .write(&scope, &format!("refund:{}", req.idempotency_key), || {
-            if replay(&app, &req, &fingerprint)?.is_some() {
+        .write(&scope, &format!("refund:{key}"), || {
+            if replay(&app, &key, &req, &fingerprint)?.is_some() {
                 return Ok(None);
             }
-            refunded_entry(&app, &req, &fingerprint).map(Some)
+            refunded_entry(&app, &key, &req, &fingerprint).map(Some)
         })
         .await?;
-    let reply = replay(&app, &req, &fingerprint)?
+    let reply = replay(&app, &key, &req, &fingerprint)?
         .ok_or_else(|| super::internal("a refund the journal took is not in the view"))?;
     tracing::info!(payment = %req.payment_id, amount = %req.amount, "refunded");
     reply_ok(&reply)
@@ -97,9 +99,20 @@ async fn find(app: &App, req: &RefundRequest) -> Result<Settlement, WireError> {
     decode(&raw).map_err(super::internal)
 }
 
-/// The journal entry that refunds `req`, if the payment (as the view has it now) has that much
-/// left to give back.
-fn refunded_entry(app: &App, req: &RefundRequest, fingerprint: &[u8]) -> Result<Entry, WireError> {
+/// Where a refund is kept: its idempotency key within its tenant's, so one biller's clerks can
+/// never use up, or learn of, another's keys.
+fn refund_key(tenant: &TenantId, req: &RefundRequest) -> String {
+    format!("{tenant}/{}", req.idempotency_key)
+}
+
+/// The journal entry that refunds `req` (kept under `key`), if the payment (as the view has it
+/// now) has that much left to give back.
+fn refunded_entry(
+    app: &App,
+    key: &str,
+    req: &RefundRequest,
+    fingerprint: &[u8],
+) -> Result<Entry, WireError> {
     let raw = app
         .store
         .settlements
@@ -128,9 +141,8 @@ fn refunded_entry(app: &App, req: &RefundRequest, fingerprint: &[u8]) -> Result<
         },
         refunded_at: now,
     };
-    let idem_key = req.idempotency_key.as_str().as_bytes();
     let event = Event::new(
-        EventId::keyed(&app.event_key, "payment.refunded", idem_key),
+        EventId::keyed(&app.event_key, "payment.refunded", key.as_bytes()),
         now,
         EventBody::PaymentRefunded(PaymentRefunded {
             payment_id: req.payment_id,
@@ -141,7 +153,7 @@ fn refunded_entry(app: &App, req: &RefundRequest, fingerprint: &[u8]) -> Result<
     );
     Ok(Entry::Refunded {
         payment: req.payment_id,
-        key: req.idempotency_key.as_str().to_string(),
+        key: key.to_string(),
         record: RefundRecord {
             fingerprint: fingerprint.to_vec(),
             reply,
@@ -155,13 +167,14 @@ fn refunded_entry(app: &App, req: &RefundRequest, fingerprint: &[u8]) -> Result<
 
 fn replay(
     app: &App,
+    key: &str,
     req: &RefundRequest,
     fingerprint: &[u8],
 ) -> Result<Option<RefundReply>, WireError> {
     let Some(raw) = app
         .store
         .refunds
-        .get(req.idempotency_key.as_str().as_bytes())
+        .get(key.as_bytes())
         .map_err(super::internal)?
     else {
         return Ok(None);
