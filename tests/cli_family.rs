@@ -329,6 +329,22 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     wait_for(&kiosk_b_out, &mut kiosk_b, |l| {
         l.contains("nothing was charged").then_some(())
     });
+    // An account that owes nothing is said so before the payer is asked for their phone.
+    let asked_before = std::fs::read_to_string(&kiosk_b_out)
+        .unwrap()
+        .matches("Phone wallet code")
+        .count();
+    for line in ["2", "city-telecom", "13800000007"] {
+        type_line(&mut keys, line);
+    }
+    wait_for(&kiosk_b_out, &mut kiosk_b, |l| {
+        l.contains("Nothing is owed").then_some(())
+    });
+    let asked_after = std::fs::read_to_string(&kiosk_b_out)
+        .unwrap()
+        .matches("Phone wallet code")
+        .count();
+    assert_eq!(asked_before, asked_after, "asked for the phone first");
     type_line(&mut keys, "4");
     let status = wait_exit("kiosk (mode B)", &mut kiosk_b);
     assert!(status.success(), "kiosk (mode B): {status}");
@@ -552,6 +568,33 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         l.contains("\"wallet\"").then_some(())
     });
     interrupted("companion show-code", &mut show, &show_out);
+
+    // A phone showing its code whose key is revoked is told so, with what to do, and ends
+    // within seconds.
+    let mut show = sys.phone();
+    show.arg("show-code");
+    let (mut phone_c, phone_c_out) = sys.spawn("phone-c", show);
+    wait_for(&phone_c_out, &mut phone_c, |l| {
+        l.contains("Code 付款码: ").then_some(())
+    });
+    let seed = std::fs::read_to_string(sys.dir().join("phone").join("bus.nk")).unwrap();
+    let device = posfee_client::creds::device_id(seed.trim()).unwrap();
+    let out = sys.posfee(&["keys", "revoke", "device", device.as_str()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let revoked = Instant::now();
+    let status = wait_exit("phone (revoked)", &mut phone_c);
+    assert!(
+        revoked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        revoked.elapsed()
+    );
+    assert!(!status.success(), "{status}");
+    let said = std::fs::read_to_string(sys.dir().join("phone-c.err")).unwrap_or_default()
+        + &std::fs::read_to_string(&phone_c_out).unwrap();
+    assert!(
+        said.contains("revoked") && said.contains("new key"),
+        "{said}"
+    );
 
     let (mut follow, follow_out) = sys.spawn("events-int", {
         let mut e = sys.cmd(Path::new(POSFEE));

@@ -142,3 +142,37 @@ async fn sigterm_ends_a_kiosk_that_lost_the_bus() {
         "the kiosk ignored SIGTERM without the bus"
     );
 }
+
+/// Within what the issue asks of a kiosk whose bus is gone for good.
+const GONE_WITHIN_SECS: u64 = 5;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kiosk_whose_key_is_revoked_or_whose_system_stopped_says_so_and_exits_by_itself() {
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::Query, ServiceOptions::default())
+        .await
+        .unwrap();
+    // Revoked while it sits at its menu: it is told why and what to do, within seconds.
+    let (mut revoked, _stdin, said) = kiosk(&h, "kiosk-34").await;
+    let operator = h
+        .connect(posfee_schemas::subjects::Role::Operator)
+        .await
+        .unwrap();
+    let holder = posfee_schemas::identity::Holder::Terminal(TerminalId::parse("kiosk-34").unwrap());
+    posfee_deploy::identities::revoke(&operator, holder)
+        .await
+        .unwrap();
+    let status = exits_within(&mut revoked, GONE_WITHIN_SECS).expect("a revoked kiosk stayed");
+    assert!(!status.success(), "{status:?}");
+    let screen = said.join().unwrap();
+    assert!(screen.contains("revoked"), "{screen}");
+    assert!(screen.contains("posfee keys terminal kiosk-34"), "{screen}");
+
+    // The system stopped: it says the system is gone and ends.
+    let (mut alone, _stdin, said) = kiosk(&h, "kiosk-35").await;
+    h.kill_server();
+    let status =
+        exits_within(&mut alone, GONE_WITHIN_SECS).expect("the kiosk stayed without its system");
+    assert!(!status.success(), "{status:?}");
+    assert!(said.join().unwrap().contains("gone"));
+}

@@ -345,3 +345,54 @@ impl BusArgs {
         connect_waiting(&self.nats_url, role, seed, name, shutdown).await
     }
 }
+
+/// How often [`lost`] looks at the connection.
+const WATCH_MS: u64 = 250;
+/// How long a kiosk or phone stays without its connection before it says the system is gone.
+pub const AWAY_LIMIT_MS: u64 = 3_000;
+
+/// Resolves once this kiosk's or phone's connection is of no use any more, with why and what
+/// to do: its key was refused after a reconnect (revoked, replaced, or another holder's), or
+/// no server took the connection back within [`AWAY_LIMIT_MS`] (the system stopped, or the
+/// network is down). Never resolves while the connection is up and the key is taken. A
+/// screen or a wait selects on it, so a revoked kiosk or a stopped system is said within
+/// seconds instead of every later request timing out as "busy".
+pub async fn lost(
+    client: &async_nats::Client,
+    who: &Identity,
+    seed: &str,
+) -> posfee_schemas::WireError {
+    use async_nats::connection::State;
+    use posfee_schemas::{ErrorCode, WireError};
+    use std::sync::atomic::Ordering;
+    let stats = client.statistics();
+    let mut connects = stats.connects.load(Ordering::Relaxed);
+    let mut away_since: Option<std::time::Instant> = None;
+    let mut tick = tokio::time::interval(Duration::from_millis(WATCH_MS));
+    loop {
+        tick.tick().await;
+        if client.connection_state() != State::Connected {
+            let since = *away_since.get_or_insert_with(std::time::Instant::now);
+            if since.elapsed() >= Duration::from_millis(AWAY_LIMIT_MS) {
+                return WireError::new(
+                    ErrorCode::Unavailable,
+                    format!(
+                        "the connection to the system has been gone for {} s: it was stopped, or the network is down; start again once it is back (a payment under way ends on its own, and its receipt is on the phone)",
+                        AWAY_LIMIT_MS / 1000
+                    ),
+                );
+            }
+            continue;
+        }
+        away_since = None;
+        // Connected again since the last look (a cut is followed by a reconnect within
+        // milliseconds): is the key still taken?
+        let now = stats.connects.load(Ordering::Relaxed);
+        if now != connects {
+            connects = now;
+            if let Err(e) = check_key(client, who, seed).await {
+                return WireError::new(ErrorCode::Forbidden, format!("{e:#}"));
+            }
+        }
+    }
+}

@@ -106,19 +106,20 @@ fn request_error(subject: &str, source: async_nats::RequestError) -> CallError {
 /// How often a waiting request looks whether its connection went away and came back.
 const CONNECTION_LOOK_MS: u64 = 100;
 
-/// Resolves once the connection has been away and is back: a request sent before may have
-/// been lost with its server node. Never resolves while the connection stays up.
+/// Resolves once the connection has been away and is back (the client connected again): a
+/// request sent before may have been lost with its server node. Never resolves while the
+/// connection stays up.
 async fn reconnected(client: &async_nats::Client) {
-    use async_nats::connection::State;
-    let mut away = client.connection_state() != State::Connected;
+    use std::sync::atomic::Ordering;
+    let stats = client.statistics();
+    let connects = stats.connects.load(Ordering::Relaxed);
     let mut look = tokio::time::interval(Duration::from_millis(CONNECTION_LOOK_MS));
     look.tick().await;
     loop {
         look.tick().await;
-        match client.connection_state() {
-            State::Connected if away => return,
-            State::Connected => {}
-            _ => away = true,
+        let connected = client.connection_state() == async_nats::connection::State::Connected;
+        if connected && stats.connects.load(Ordering::Relaxed) != connects {
+            return;
         }
     }
 }

@@ -274,11 +274,22 @@ impl Config {
         };
         posfee_client::bus::connect(
             &self.nats_url,
-            posfee_schemas::subjects::Identity::Terminal(self.terminal.clone()),
+            self.identity(),
             seed,
             &format!("pos-agent-{}", self.terminal),
         )
         .await
+    }
+
+    /// Who this kiosk is on the bus.
+    pub fn identity(&self) -> posfee_schemas::subjects::Identity {
+        posfee_schemas::subjects::Identity::Terminal(self.terminal.clone())
+    }
+
+    /// This kiosk's seed, if it has a readable one.
+    pub fn seed(&self) -> Option<String> {
+        let file = self.nkey_file.as_ref()?;
+        posfee_client::creds::read_seed(file).ok()
     }
 }
 

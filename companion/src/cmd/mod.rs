@@ -116,23 +116,33 @@ pub async fn main(cli: Cli) -> ExitCode {
         // Receipts are on the phone: they list without the system, which is only asked about
         // payments not confirmed yet.
         return match connected {
-            Ok(((device, client), root)) => {
+            Ok(((device, client, _), root)) => {
                 let c = Companion::new(client, device, (home, root), Arc::new(SystemClock));
                 receipts::run(&c.home, Some(&c), json).await
             }
             Err(_) => receipts::run(&home, None, json).await,
         };
     }
-    let ((device, client), root) = match connected {
+    let ((device, client, seed), root) = match connected {
         Ok(c) => c,
         Err(e) => return fail(json, &e),
     };
+    let me = Identity::Device(device.clone());
     let c = Companion::new(client.clone(), device, (home, root), Arc::new(SystemClock));
-    let code = match cli.command {
-        Command::Register(args) => register::run(&c, args, json).await,
-        Command::Pay(args) => pay::run(&c, args, json).await,
-        Command::ShowCode(args) => show_code::run(&c, args, json).await,
-        Command::Receipts => receipts::run(&c.home, Some(&c), json).await,
+    let command = async {
+        match cli.command {
+            Command::Register(args) => register::run(&c, args, json).await,
+            Command::Pay(args) => pay::run(&c, args, json).await,
+            Command::ShowCode(args) => show_code::run(&c, args, json).await,
+            Command::Receipts => receipts::run(&c.home, Some(&c), json).await,
+        }
+    };
+    // A phone whose key is revoked, or whose system is gone, says so within seconds instead
+    // of waiting out every request (a payment under way is kept in the home and finished on
+    // the next run).
+    let code = tokio::select! {
+        code = command => code,
+        e = posfee_client::bus::lost(&client, &me, &seed) => fail(json, &e),
     };
     let _ = client.flush().await;
     code
@@ -140,7 +150,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 
 /// Connects as this phone: its own key proves who it is, and its fingerprint is its device
 /// id. A key not enrolled from this phone yet is enrolled first, the way every phone does.
-async fn connect(cli: &Cli, home: &Home) -> crate::Result<(DeviceId, async_nats::Client)> {
+async fn connect(cli: &Cli, home: &Home) -> crate::Result<(DeviceId, async_nats::Client, String)> {
     let seed = match &cli.nkey_file {
         Some(path) => posfee_client::creds::read_seed(path)
             .map_err(|e| crate::unavailable("reading credentials", format!("{e:#}")))?,
@@ -158,12 +168,12 @@ async fn connect(cli: &Cli, home: &Home) -> crate::Result<(DeviceId, async_nats:
     let client = posfee_client::bus::connect(
         &url,
         Identity::Device(device.clone()),
-        Some(seed),
+        Some(seed.clone()),
         &format!("companion-{device}"),
     )
     .await
     .map_err(|e| crate::unavailable("connecting to the bus", format!("{e:#}")))?;
-    Ok((device, client))
+    Ok((device, client, seed))
 }
 
 /// The root this phone believes: the one pinned in its home, or the one it is given now

@@ -86,7 +86,10 @@ function frame(title: string, ...body: Child[]): void {
           onclick: async () => {
             setLanguage(other);
             await store.saveLanguage(other);
-            go(screen);
+            // A screen in the middle of something (a bill to confirm) is drawn again as it is;
+            // any other starts again in the new language.
+            if (redraw) redraw();
+            else go(screen);
           },
         },
         t("lang_switch"),
@@ -131,7 +134,12 @@ function frame(title: string, ...body: Child[]): void {
   heading.focus();
 }
 
+/** Draws the current screen again, state and all, when it must not start over (a bill the
+ * payer is deciding on: starting over would throw the bill and its pairing away). */
+let redraw: (() => void) | null = null;
+
 function go(s: Screen): void {
+  redraw = null;
   screen = s;
   if (s === "pay") void payScreen();
   else if (s === "code") codeScreen();
@@ -471,6 +479,20 @@ function typedCode(code: string): HTMLElement {
 
 function confirmScreen(s: pay.Session): void {
   screen = "pay";
+  const state = { decided: false };
+  void s.channel.ended.then((n) => {
+    if (state.decided) return;
+    state.decided = true;
+    s.channel.close();
+    const e = pay.endedError(n);
+    outcome("ended", { code: `${e.code}: ${e.message}`, text: t("ended_text", { reason: reasonText(n.reason) }) });
+  });
+  redraw = () => drawConfirm(s, state);
+  redraw();
+}
+
+/** The confirm screen for `s` in the current language; `state` outlives a redraw. */
+function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
   const b = s.verified.bill;
   const zh = lang() === "zh-CN";
   const rows = b.lines.map((l) =>
@@ -481,12 +503,12 @@ function confirmScreen(s: pay.Session): void {
       h("div", { class: "note" }, (zh ? l.explanation_zh : l.explanation) || l.explanation),
     ),
   );
-  let decided = false;
-  const payBtn = h("button", { class: "primary", "data-testid": "confirm" }, t("confirm", { total: money(b.total.fen) })) as HTMLButtonElement;
+  const payBtn = h("button", { class: "primary", "data-testid": "confirm" }, t(state.decided ? "paying" : "confirm", { total: money(b.total.fen) })) as HTMLButtonElement;
   const declineBtn = h("button", { class: "secondary", "data-testid": "decline" }, t("decline")) as HTMLButtonElement;
+  payBtn.disabled = declineBtn.disabled = state.decided;
   payBtn.addEventListener("click", async () => {
-    if (decided || !phone) return;
-    decided = true;
+    if (state.decided || !phone) return;
+    state.decided = true;
     payBtn.disabled = declineBtn.disabled = true;
     payBtn.textContent = t("paying");
     try {
@@ -498,18 +520,11 @@ function confirmScreen(s: pay.Session): void {
     }
   });
   declineBtn.addEventListener("click", async () => {
-    if (decided || !phone) return;
-    decided = true;
+    if (state.decided || !phone) return;
+    state.decided = true;
     payBtn.disabled = declineBtn.disabled = true;
     const e = await pay.decline(phone, s);
     outcome("declined", errorText(e));
-  });
-  void s.channel.ended.then((n) => {
-    if (decided) return;
-    decided = true;
-    s.channel.close();
-    const e = pay.endedError(n);
-    outcome("ended", { code: `${e.code}: ${e.message}`, text: t("ended_text", { reason: reasonText(n.reason) }) });
   });
   frame(
     t("confirm_title"),
@@ -539,6 +554,7 @@ function confirmScreen(s: pay.Session): void {
 type Outcome = "paid" | "declined" | "not_paid" | "unknown" | "ended" | "expired";
 
 function outcome(kind: Outcome, m?: { code: string; text: string }, r?: Receipt): void {
+  redraw = null;
   const title = { paid: t("paid_title"), declined: t("declined_title"), not_paid: t("not_paid_title"), unknown: t("unknown_title"), ended: t("ended_title"), expired: t("expired_title") }[kind];
   frame(
     title,

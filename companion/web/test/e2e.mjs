@@ -325,8 +325,18 @@ async function main() {
   await page.type('[data-testid="typed-code"]', typedCode.toLowerCase());
   await page.click('[data-testid="join"]');
   await confirmScreen("mode A (typed)");
+  // Switching the language while deciding keeps the bill: the same bill in Chinese, then back.
+  const totalBefore = await text('[data-testid="total"]');
+  await page.click('[data-testid="lang"]');
+  await page.waitForFunction(() => document.documentElement.lang === "zh-CN");
+  await page.waitForFunction(() => /签名/.test(document.querySelector('[data-testid="verified"]')?.textContent ?? ""), { timeout: 5_000 });
+  check((await text('[data-testid="total"]')) === totalBefore, `the bill is still there in Chinese (${totalBefore})`);
+  await shot("07b-confirm-zh");
+  await page.click('[data-testid="lang"]');
+  await page.waitForFunction(() => document.documentElement.lang === "en");
+  await confirmScreen("mode A (typed), back in English");
   await page.click('[data-testid="confirm"]');
-  check((await outcome()) === "paid", "mode A (typed, lower case): paid");
+  check((await outcome()) === "paid", "mode A (typed, lower case): paid after switching language twice");
   await receiptOf(k, "mode A (typed)");
 
   // ---- a mistyped code is refused on the phone ----

@@ -208,9 +208,24 @@ where
         let s = beating.clone();
         tokio::spawn(async move { p.heartbeat(s).await })
     };
-    let result = work(agent).await;
+    // A kiosk whose key is revoked, or whose system is gone, says so within seconds instead
+    // of sitting at its menu or timing out every request as "busy".
+    let lost = async {
+        match config.seed() {
+            Some(seed) => posfee_client::bus::lost(&client, &config.identity(), &seed).await,
+            None => std::future::pending().await,
+        }
+    };
+    let (result, bus_gone) = tokio::select! {
+        r = work(agent) => (r, false),
+        e = lost => (Err(e), true),
+    };
     beating.trigger();
     let _ = heartbeat.await;
+    if bus_gone {
+        // Nothing more can be said on it: no goodbye to wait for.
+        return result;
+    }
     let goodbye = async {
         reports
             .sent(std::time::Duration::from_millis(GOODBYE_TIMEOUT_MS))

@@ -13,7 +13,9 @@ use posfee_client::Shutdown;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::{AccountNo, TenantId};
 use posfee_schemas::ledger::Receipt;
+use posfee_schemas::money::Fen;
 use posfee_schemas::pairing::{PairCode, PairMode, WalletAnswer};
+use posfee_schemas::{ErrorCode, WireError};
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
@@ -164,8 +166,17 @@ impl Kiosk {
         let Some(quote) = self.account(shutdown).await else {
             return;
         };
-        // A mistyped account is said now, before the payer takes out the phone.
-        if let Err(e) = bill::account(&self.agent, &quote).await {
+        // A mistyped account, or one that owes nothing, is said now, before the payer takes
+        // out the phone; the fee-engine prices it, so the query service need not be up.
+        let owed = match bill::quote(&self.agent, &quote).await {
+            Ok(q) if q.total <= Fen::ZERO => Err(WireError::new(
+                ErrorCode::NothingOwed,
+                format!("account {} owes nothing", quote.account),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = owed {
             println!("{}", i18n::ending(self.lang, &e));
             return;
         }
