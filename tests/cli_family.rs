@@ -510,6 +510,20 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     assert!(out.status.success(), "{}", text(&out.stdout));
     let books = text(&out.stdout);
     assert!(books.contains(" CNY)") && !books.contains("fen"), "{books}");
+    // A bill for an account that owes nothing is an outcome at the fee-engine, not a failure.
+    let out = sys
+        .kiosk()
+        .args([
+            "--json",
+            "pay",
+            "--tenant",
+            "city-telecom",
+            "--account",
+            "13800000007",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
     for args in [["--json", "status"], ["status", "--json"]] {
         let out = sys.posfee(&args);
         assert!(out.status.success(), "{}", text(&out.stderr));
@@ -518,6 +532,15 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         for s in status[0]["services"].as_array().unwrap() {
             rfc3339(&s["started"]);
         }
+        let issue = status[0]["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| s["endpoints"].as_array().unwrap())
+            .find(|e| e["subject"] == "posfee.bill.issue.*")
+            .unwrap();
+        assert!(issue["outcomes"].as_u64().unwrap() >= 1, "{issue}");
+        assert_eq!(issue["failed"], 0, "{issue}");
     }
 
     // Logs carry no colour codes into a pipe, in all three.

@@ -167,6 +167,17 @@ async fn a_kiosk_whose_key_is_revoked_or_whose_system_stopped_says_so_and_exits_
     let screen = said.join().unwrap();
     assert!(screen.contains("revoked"), "{screen}");
     assert!(screen.contains("posfee keys terminal kiosk-34"), "{screen}");
+    // The operator's status says revoked, not merely offline.
+    let status =
+        posfee_operator::status::collect(&operator, h.url().to_string(), chrono::Utc::now())
+            .await
+            .unwrap();
+    let row = status
+        .terminals
+        .iter()
+        .find(|t| t.terminal == "kiosk-34")
+        .unwrap();
+    assert!(row.revoked && !row.online, "{row:?}");
 
     // The system stopped: it says the system is gone and ends.
     let (mut alone, _stdin, said) = kiosk(&h, "kiosk-35").await;

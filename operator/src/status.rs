@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use posfee_client::screen::local_time;
 use posfee_deploy::layout::DataDir;
+use posfee_runtime::serve::AnswerCounts;
 use posfee_schemas::subjects;
 use posfee_schemas::terminal::{TerminalSeen, TerminalState};
 use serde::Serialize;
@@ -51,7 +52,12 @@ pub struct EndpointStatus {
     pub subject: String,
     pub queue_group: String,
     pub requests: usize,
+    /// Every answer that was not a success, as the micro service counts it.
     pub errors: usize,
+    /// Of those: ordinary outcomes (nothing owed, declined …), refusals (4xx) and failures
+    /// (5xx), as the service counts them.
+    #[serde(flatten)]
+    pub answers: AnswerCounts,
     pub average_processing_us: u128,
     pub last_error: Option<String>,
 }
@@ -60,6 +66,8 @@ pub struct EndpointStatus {
 pub struct TerminalStatus {
     pub terminal: String,
     pub online: bool,
+    /// Its key was revoked: it cannot connect until it is given a new one.
+    pub revoked: bool,
     pub last_seen: DateTime<Utc>,
     pub version: String,
 }
@@ -106,6 +114,10 @@ pub async fn collect(
                             queue_group: e.queue_group.clone(),
                             requests: s.map(|s| s.requests).unwrap_or(0),
                             errors: s.map(|s| s.errors).unwrap_or(0),
+                            answers: s
+                                .and_then(|s| s.data.clone())
+                                .and_then(|d| serde_json::from_value(d).ok())
+                                .unwrap_or_default(),
                             average_processing_us: s
                                 .map(|s| s.average_processing_time.as_micros())
                                 .unwrap_or(0),
@@ -129,12 +141,42 @@ pub async fn collect(
         })
         .collect();
     services.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-    let terminals = terminals(client, now).await?;
+    let mut terminals = terminals(client, now).await?;
+    mark_revoked(client, &mut terminals).await;
     Ok(Status {
         url,
         services,
         terminals,
     })
+}
+
+/// Marks the terminals whose key is revoked (and lists revoked ones never seen), from the
+/// identity service; without its answer the table says only online and offline.
+async fn mark_revoked(client: &async_nats::Client, terminals: &mut Vec<TerminalStatus>) {
+    use posfee_schemas::identity::Holder;
+    let keys = match posfee_deploy::identities::list(client, 0).await {
+        Ok(l) => l.keys,
+        Err(e) => return tracing::warn!(error = %e, "the identity service did not list the keys"),
+    };
+    for k in keys {
+        let (Holder::Terminal(t), Some(_)) = (&k.holder, k.revoked_at) else {
+            continue;
+        };
+        match terminals.iter_mut().find(|s| s.terminal == t.as_str()) {
+            Some(s) => {
+                s.revoked = true;
+                s.online = false;
+            }
+            None => terminals.push(TerminalStatus {
+                terminal: t.to_string(),
+                online: false,
+                revoked: true,
+                last_seen: k.issued_at,
+                version: String::new(),
+            }),
+        }
+    }
+    terminals.sort_by(|a, b| a.terminal.cmp(&b.terminal));
 }
 
 /// Sends one discovery request and collects every answer that arrives within the window.
@@ -190,6 +232,7 @@ async fn terminals(
         let stale_after =
             chrono::Duration::seconds(i64::from(seen.heartbeat_secs) * MISSED_HEARTBEATS_OFFLINE);
         out.push(TerminalStatus {
+            revoked: false,
             online: seen.state == TerminalState::Online && now - seen.last_seen < stale_after,
             terminal: seen.terminal.to_string(),
             last_seen: seen.last_seen,
@@ -222,21 +265,26 @@ pub fn render(s: &Status) -> String {
         ));
     }
     out.push_str(&format!(
-        "\n{:<20} {:<44} {:>9} {:>7} {:>9}\n",
-        "SERVICE", "ENDPOINT", "REQUESTS", "ERRORS", "AVG µs"
+        "\n{:<18} {:<36} {:>9} {:>8} {:>7} {:>6} {:>8}\n",
+        "SERVICE", "ENDPOINT", "REQUESTS", "OUTCOMES", "REFUSED", "FAILED", "AVG µs"
     ));
     for svc in &s.services {
         for e in &svc.endpoints {
             out.push_str(&format!(
-                "{:<20} {:<44} {:>9} {:>7} {:>9}\n",
-                fit(&svc.name, 20),
-                fit(&e.subject, 44),
+                "{:<18} {:<36} {:>9} {:>8} {:>7} {:>6} {:>8}\n",
+                fit(&svc.name, 18),
+                fit(&e.subject, 36),
                 e.requests,
-                e.errors,
+                e.answers.outcomes,
+                e.answers.refused,
+                e.answers.failed,
                 e.average_processing_us
             ));
         }
     }
+    out.push_str(
+        "OUTCOMES: results payers see (nothing owed, declined …)  REFUSED: 4xx  FAILED: 5xx\n",
+    );
     out.push_str(&format!(
         "\n{:<20} {:<8} {}\n",
         "TERMINAL", "STATE", "LAST SEEN"
@@ -248,7 +296,11 @@ pub fn render(s: &Status) -> String {
         out.push_str(&format!(
             "{:<20} {:<8} {}\n",
             fit(&t.terminal, 20),
-            if t.online { "online" } else { "offline" },
+            match (t.revoked, t.online) {
+                (true, _) => "revoked",
+                (false, true) => "online",
+                (false, false) => "offline",
+            },
             local_time(t.last_seen)
         ));
     }
@@ -269,6 +321,11 @@ mod tests {
             queue_group: "q".into(),
             requests: 123_456_789,
             errors: 1_234_567,
+            answers: AnswerCounts {
+                outcomes: 1_234_560,
+                refused: 5,
+                failed: 2,
+            },
             average_processing_us: 123_456_789,
             last_error: None,
         };
@@ -285,12 +342,22 @@ mod tests {
                     endpoint("posfee.a.subject.far.longer.than.any.the.services.serve.today"),
                 ],
             }],
-            terminals: vec![TerminalStatus {
-                terminal: "kiosk-01".into(),
-                online: true,
-                last_seen: at,
-                version: "0.1.0".into(),
-            }],
+            terminals: vec![
+                TerminalStatus {
+                    terminal: "kiosk-01".into(),
+                    online: true,
+                    revoked: false,
+                    last_seen: at,
+                    version: "0.1.0".into(),
+                },
+                TerminalStatus {
+                    terminal: "kiosk-02".into(),
+                    online: false,
+                    revoked: true,
+                    last_seen: at,
+                    version: "0.1.0".into(),
+                },
+            ],
         };
         let table = render(&s);
         for line in table.lines() {
@@ -305,8 +372,11 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("posfee.bill.issue.*"), "{table}");
+        assert!(table.contains("kiosk-02             revoked"), "{table}");
+        assert!(table.contains("OUTCOMES REFUSED FAILED"), "{table}");
         let json = serde_json::to_value(&s).unwrap();
         assert_eq!(json["services"][0]["started"], "2026-11-25T02:00:00Z");
         assert_eq!(json["terminals"][0]["last_seen"], "2026-11-25T02:00:00Z");
+        assert_eq!(json["services"][0]["endpoints"][0]["outcomes"], 1_234_560);
     }
 }

@@ -57,14 +57,53 @@ pub struct ServiceSpec {
     pub description: &'static str,
 }
 
+/// How one endpoint's requests ended, as `$SRV.STATS` carries them in each endpoint's `data`
+/// (the micro service's own `num_errors` counts an ordinary outcome like "nothing owed" as an
+/// error): outcomes the payer or kiosk is shown as results ([`ErrorCode::is_outcome`]),
+/// other refusals (4xx, the asker's to fix), and failures (5xx, the system's).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AnswerCounts {
+    pub outcomes: u64,
+    pub refused: u64,
+    pub failed: u64,
+}
+
+/// Every endpoint's [`AnswerCounts`] of one service.
+#[derive(Debug, Default)]
+pub struct Answers(std::sync::Mutex<std::collections::HashMap<String, AnswerCounts>>);
+
+impl Answers {
+    fn note(&self, endpoint: &str, code: ErrorCode) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let c = map.entry(endpoint.to_string()).or_default();
+        match code {
+            c2 if c2.is_outcome() => c.outcomes += 1,
+            c2 if c2.status() < 500 => c.refused += 1,
+            _ => c.failed += 1,
+        }
+    }
+
+    pub fn of(&self, endpoint: &str) -> AnswerCounts {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(endpoint).copied().unwrap_or_default()
+    }
+}
+
 /// Registers the micro service in the `posfee` queue group and returns it once a round trip
 /// through the server proves it reachable (a subscription flushed is not yet a subscription
-/// the server routes to).
-pub async fn start(client: &async_nats::Client, spec: &ServiceSpec) -> anyhow::Result<Service> {
+/// the server routes to). Its stats carry `answers`.
+pub async fn start(
+    client: &async_nats::Client,
+    spec: &ServiceSpec,
+    answers: Arc<Answers>,
+) -> anyhow::Result<Service> {
     let service = client
         .service_builder()
         .description(spec.description)
         .queue_group(subjects::QUEUE_GROUP)
+        .stats_handler(move |endpoint, _| {
+            serde_json::to_value(answers.of(&endpoint)).unwrap_or_default()
+        })
         .start(spec.name, spec.version)
         .await
         .map_err(|e| anyhow::anyhow!("starting service {}: {e}", spec.name))?;
@@ -162,7 +201,7 @@ pub fn record(field: Field, value: &dyn std::fmt::Display) {
 pub async fn serve_endpoint<H, Fut>(
     mut endpoint: async_nats::service::endpoint::Endpoint,
     names: (&'static str, String),
-    (max_in_flight, edges): (usize, Option<Arc<Limiter>>),
+    (max_in_flight, edges, answers): (usize, Option<Arc<Limiter>>, Arc<Answers>),
     shutdown: Shutdown,
     handler: H,
 ) where
@@ -199,6 +238,7 @@ pub async fn serve_endpoint<H, Fut>(
                     ErrorCode::RateLimited,
                     "too many requests from this kiosk or phone; wait a few seconds and ask again",
                 );
+                answers.note(&names.1, e.code);
                 let answer = Err(async_nats::service::error::Error {
                     status: e.header_text(),
                     code: usize::from(e.code.status()),
@@ -213,6 +253,7 @@ pub async fn serve_endpoint<H, Fut>(
             break;
         };
         let handler = handler.clone();
+        let (answers, endpoint_name) = (answers.clone(), names.1.clone());
         let span = request_span(names.0, &names.1, &request.message.subject);
         tasks.spawn(tracing::Instrument::instrument(async move {
             let result = handler(request.message.clone()).await;
@@ -228,6 +269,7 @@ pub async fn serve_endpoint<H, Fut>(
                 }
                 Ok(bytes) => Ok(bytes.into()),
                 Err(e) => {
+                    answers.note(&endpoint_name, e.code);
                     if e.code.status() >= 500 {
                         tracing::error!(code = e.code.name(), message = %e.message, "request failed");
                     } else {
@@ -323,7 +365,8 @@ pub async fn run(
     mut endpoints: Endpoints,
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
-    let service = start(client, spec).await?;
+    let answers = Arc::new(Answers::default());
+    let service = start(client, spec, answers.clone()).await?;
     let mut serving = JoinSet::new();
     for (name, subject, handler) in std::mem::take(&mut endpoints.list) {
         let endpoint = add_endpoint(&service, &name, subject).await?;
@@ -331,7 +374,11 @@ pub async fn run(
         serving.spawn(serve_endpoint(
             endpoint,
             (spec.name, name),
-            (MAX_IN_FLIGHT_PER_ENDPOINT, endpoints.edges.clone()),
+            (
+                MAX_IN_FLIGHT_PER_ENDPOINT,
+                endpoints.edges.clone(),
+                answers.clone(),
+            ),
             shutdown,
             move |m| handler(m),
         ));
