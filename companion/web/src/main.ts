@@ -547,7 +547,7 @@ function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
         h("span", { class: "note" }, ` — ${t("verified_detail", { tenant: b.tenant, key: s.verified.issued.signed.key_id })}`),
       ),
     ),
-    h("div", { class: "actions" }, declineBtn, payBtn),
+    h("div", { class: "actions decide" }, declineBtn, payBtn),
   );
 }
 

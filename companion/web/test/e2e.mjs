@@ -335,6 +335,15 @@ async function main() {
   await page.click('[data-testid="lang"]');
   await page.waitForFunction(() => document.documentElement.lang === "en");
   await confirmScreen("mode A (typed), back in English");
+  // A long bill (six lines): Pay is on the 360×740 screen without scrolling all the same.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const pageHeight = await page.evaluate(() => document.documentElement.scrollHeight);
+  const payBox = await (await page.$('[data-testid="confirm"]')).boundingBox();
+  check(
+    pageHeight > 740 && payBox && payBox.y >= 0 && payBox.y + payBox.height <= 740,
+    `Pay is on screen without scrolling on a ${pageHeight} px page (${JSON.stringify(payBox)})`,
+  );
+  await page.screenshot({ path: path.join(shots, "07a-confirm-viewport.png") });
   await page.click('[data-testid="confirm"]');
   check((await outcome()) === "paid", "mode A (typed, lower case): paid after switching language twice");
   await receiptOf(k, "mode A (typed)");
