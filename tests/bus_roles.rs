@@ -54,20 +54,13 @@ async fn anonymous_connections_are_refused_and_an_unknown_key_may_only_ask_to_en
         0,
     )
     .unwrap();
-    let (tx, mut errors) = tokio::sync::mpsc::unbounded_channel();
-    let client = async_nats::ConnectOptions::new()
-        .name(posfee_client::enrol::stamped_name("t", stamp))
-        .nkey(stranger.seed().unwrap())
-        .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix())
-        .event_callback(move |event| {
-            let tx = tx.clone();
-            async move {
-                if let async_nats::Event::ServerError(e) = event {
-                    let _ = tx.send(e.to_string());
-                }
-            }
-        })
-        .connect(h.url())
+    let (client, mut errors) = h
+        .watching(
+            async_nats::ConnectOptions::new()
+                .name(posfee_client::enrol::stamped_name("t", stamp))
+                .nkey(stranger.seed().unwrap())
+                .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix()),
+        )
         .await
         .unwrap();
     let me = Identity::Device(device.clone());

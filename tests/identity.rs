@@ -43,6 +43,22 @@ async fn unenrolled(h: &Harness, bits: u32) -> (String, DeviceId, u64, async_nat
     (seed, device, stamp, client)
 }
 
+/// Sends an enrol request as it is (stamp and all) and returns its refusal.
+async fn refused_enrolment(
+    client: &async_nats::Client,
+    device: &DeviceId,
+    req: &EnrolRequest,
+) -> CallError {
+    posfee_client::call::<_, posfee_schemas::identity::EnrolReply>(
+        client,
+        subjects::identity_enrol(device),
+        req,
+        None,
+    )
+    .await
+    .unwrap_err()
+}
+
 #[tokio::test]
 async fn a_connection_enrols_only_its_own_key() {
     let h = Harness::start().await.unwrap();
@@ -52,14 +68,7 @@ async fn a_connection_enrols_only_its_own_key() {
     let other = enrol::new_key().unwrap();
     let other_stamp = enrol::stamp(&other, CONNECT_STAMP_BITS, 0).unwrap();
     let (_, req) = enrol::request(&other, other_stamp).unwrap();
-    let e = posfee_client::call::<_, posfee_schemas::identity::EnrolReply>(
-        &client,
-        subjects::identity_enrol(&device),
-        &req,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let e = refused_enrolment(&client, &device, &req).await;
     assert_eq!(code(&e), Some(ErrorCode::Forbidden), "{e}");
     // The probe can succeed: the connection's own key enrols.
     let reply = enrol::ask(&client, &device, &seed, stamp).await.unwrap();
@@ -189,14 +198,7 @@ async fn enrolling_asks_for_a_stronger_stamp_while_many_keys_enrol() {
     };
     let weak = (stamp..).find(|s| bits_of(*s) == 6).unwrap();
     let (_, req) = enrol::request(&seed, weak).unwrap();
-    let e = posfee_client::call::<_, posfee_schemas::identity::EnrolReply>(
-        &client,
-        subjects::identity_enrol(&device),
-        &req,
-        None,
-    )
-    .await
-    .unwrap_err();
+    let e = refused_enrolment(&client, &device, &req).await;
     assert_eq!(code(&e), Some(ErrorCode::StampTooWeak), "{e}");
     let needed = posfee_schemas::identity::stamp_needed(&e.remote().unwrap().message).unwrap();
     assert!(needed > 6, "{e}");
@@ -273,24 +275,14 @@ async fn a_revoked_key_may_only_learn_why_and_never_enrols_again() {
         .await
         .unwrap();
     // It connects only to ask why, and is told what to do.
-    let (refused, mut errors) = {
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let c = async_nats::ConnectOptions::new()
-            .nkey(seed.clone())
-            .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix())
-            .event_callback(move |event| {
-                let tx = tx.clone();
-                async move {
-                    if let async_nats::Event::ServerError(e) = event {
-                        let _ = tx.send(e.to_string());
-                    }
-                }
-            })
-            .connect(h.url())
-            .await
-            .unwrap();
-        (c, rx)
-    };
+    let (refused, mut errors) = h
+        .watching(
+            async_nats::ConnectOptions::new()
+                .nkey(seed.clone())
+                .custom_inbox_prefix(Identity::Device(device.clone()).inbox_prefix()),
+        )
+        .await
+        .unwrap();
     let status = bus::key_status(&refused, &seed).await.unwrap();
     assert_eq!(status.state, KeyState::Revoked, "{status:?}");
     assert_eq!(status.holder, Some(Holder::Device(device.clone())));

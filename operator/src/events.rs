@@ -165,7 +165,10 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
         let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
         reached = info.stream_sequence;
         let caught_up = info.pending == 0 || reached >= last_at_start;
-        if show(&mut filter, &keys, &msg, json).await? {
+        let time = DateTime::<Utc>::from_timestamp_nanos(
+            i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+        );
+        if show(&mut filter, &keys, (&msg, reached, time), json).await? {
             shown += 1;
             if args.limit.is_some_and(|l| shown >= l) {
                 break;
@@ -237,14 +240,9 @@ impl Filter {
 async fn show(
     filter: &mut Filter,
     keys: &KeyDirectory,
-    msg: &jetstream::Message,
+    (msg, seq, time): (&jetstream::Message, u64, DateTime<Utc>),
     json: bool,
 ) -> anyhow::Result<bool> {
-    let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
-    let seq = info.stream_sequence;
-    let time = DateTime::<Utc>::from_timestamp_nanos(
-        i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(i64::MAX),
-    );
     let event = match Event::read_on(&msg.subject, &msg.payload) {
         Ok(event) => event,
         Err(e) => {

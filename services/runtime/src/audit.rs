@@ -5,11 +5,10 @@
 //! an entry lost (a node's bit flips, a corrupted snapshot, a delete through the admin
 //! credential), altered, forged or put back out of place is found and named.
 
-use crate::journal::{note, unavailable, Journal, SCOPE_PREFIX};
-use async_nats::jetstream::consumer;
+use crate::journal::{note, sealed_link, unavailable, Journal, SCOPE_PREFIX};
 use futures::StreamExt;
 use posfee_schemas::audit::{BrokenLink, ChainReport};
-use posfee_schemas::trust::{JournalLink, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER};
+use posfee_schemas::trust::JournalLink;
 use posfee_schemas::WireError;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -26,10 +25,7 @@ impl Journal {
     /// Walks the journal from its first entry to its last at the start, then compares what
     /// this instance's view applied. Says where the chain first breaks, if it does.
     pub async fn audit(&self) -> Result<ChainReport, WireError> {
-        let last_seq = match self.js.get_stream(&self.name).await {
-            Ok(stream) => stream.cached_info().state.last_sequence,
-            Err(e) => return Err(unavailable(format!("reading the journal's state: {e}"))),
-        };
+        let last_seq = self.last_of_all().await?;
         let (heads, entries, mut broken) = self.walk(last_seq).await?;
         self.caught_up(last_seq).await?;
         if broken.is_none() {
@@ -98,37 +94,27 @@ impl Journal {
         Ok((heads, entries, broken))
     }
 
-    /// The journal's entries from sequence `from` on, in order.
+    /// The journal's entries from sequence `from` on, in order, read the way a view's feed
+    /// reads them (short pulls: a consumer whose node died is noticed within seconds).
     async fn read_from(
         &self,
         from: u64,
     ) -> Result<async_nats::jetstream::consumer::pull::Ordered, WireError> {
-        let read = |e: &dyn std::fmt::Display| unavailable(format!("walking the journal: {e}"));
-        let stream = self.js.get_stream(&self.name).await.map_err(|e| read(&e))?;
-        let ordered = consumer::pull::OrderedConfig {
-            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: from,
-            },
-            ..Default::default()
+        let source = crate::feed::Source {
+            stream: self.name.clone(),
+            filters: Vec::new(),
         };
-        let consumer = stream
-            .create_consumer(ordered)
+        crate::feed::open(&self.js, &source, from.saturating_sub(1))
             .await
-            .map_err(|e| read(&e))?;
-        consumer.messages().await.map_err(|e| read(&e))
+            .map_err(|e| unavailable(format!("walking the journal: {e:#}")))
     }
 
     /// Whether one entry is sealed by this service and chained to its subject's last entry;
     /// if it is, it becomes that subject's head.
     fn check(&self, heads: &mut Heads, seq: u64, msg: &async_nats::Message) -> Result<(), String> {
-        let header = |name: &str| msg.headers.as_ref().and_then(|h| h.get(name));
         let subject = msg.subject.as_str();
-        let prev = header(JOURNAL_PREV_HEADER).and_then(|v| JournalLink::from_hex(v.as_str()));
-        let sealed = prev.is_some_and(|p| {
-            header(JOURNAL_SEAL_HEADER)
-                .is_some_and(|v| self.seal.check(subject, &p, &msg.payload, v.as_str()))
-        });
-        let Some(prev) = prev.filter(|_| sealed) else {
+        let sealed = sealed_link(&self.seal, subject, &msg.payload, msg.headers.as_ref());
+        let Some(prev) = sealed else {
             return Err("not sealed by this service: written by someone else".into());
         };
         let head = heads.get(subject).map_or(JournalLink::START, |(_, l)| *l);

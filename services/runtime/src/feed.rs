@@ -12,9 +12,7 @@ use posfee_client::shutdown::Shutdown;
 use posfee_schemas::events::Event;
 use posfee_schemas::ids::KeyId;
 use posfee_schemas::subjects::{self, Subject};
-use posfee_schemas::trust::{
-    JournalLink, JournalSeal, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER, SEAL_HEADER,
-};
+use posfee_schemas::trust::{JournalLink, JournalSeal, SEAL_HEADER};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -135,13 +133,8 @@ impl Seals {
                 Ok(sealed.then_some(writer))
             }
             Seals::Own(seal, name) => {
-                let prev = header(JOURNAL_PREV_HEADER).and_then(JournalLink::from_hex);
-                Ok(match (prev, header(JOURNAL_SEAL_HEADER)) {
-                    (Some(prev), Some(v)) if seal.check(subject, &prev, payload, v) => {
-                        Some(name.clone())
-                    }
-                    _ => None,
-                })
+                Ok(crate::journal::sealed_link(seal, subject, payload, headers)
+                    .map(|_| name.clone()))
             }
         }
     }
@@ -216,11 +209,7 @@ where
                             subject: m.subject.to_string(),
                             payload: m.payload.clone(),
                             sealed_by: None,
-                            prev: m
-                                .headers
-                                .as_ref()
-                                .and_then(|h| h.get(JOURNAL_PREV_HEADER))
-                                .and_then(|v| JournalLink::from_hex(v.as_str())),
+                            prev: crate::journal::prev_link(m.headers.as_ref()),
                         };
                         match seals
                             .sealer(&raw.subject, &raw.payload, m.headers.as_ref())
@@ -276,7 +265,7 @@ where
     }
 }
 
-async fn open(
+pub(crate) async fn open(
     js: &jetstream::Context,
     from: &Source,
     last_seq: u64,

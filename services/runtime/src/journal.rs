@@ -188,11 +188,16 @@ impl Journal {
     /// Waits until the view has every entry the journal holds now, whatever its scope: for
     /// a look-up by a key the scope is not known from (a payment id), before saying "none".
     pub async fn caught_up_with_all(&self) -> Result<(), WireError> {
-        let last = match self.js.get_stream(&self.name).await {
-            Ok(stream) => stream.cached_info().state.last_sequence,
-            Err(e) => return Err(unavailable(format!("reading the journal's state: {e}"))),
-        };
+        let last = self.last_of_all().await?;
         self.caught_up(last).await
+    }
+
+    /// The journal's last sequence, whatever its scope.
+    pub(crate) async fn last_of_all(&self) -> Result<u64, WireError> {
+        match self.js.get_stream(&self.name).await {
+            Ok(stream) => Ok(stream.cached_info().state.last_sequence),
+            Err(e) => Err(unavailable(format!("reading the journal's state: {e}"))),
+        }
     }
 
     /// Waits until this instance's view has applied `seq`.
@@ -443,6 +448,26 @@ pub(crate) const SCOPE_PREFIX: &[u8] = b"last:";
 
 fn scope_key(subject: &str) -> Vec<u8> {
     [SCOPE_PREFIX, subject.as_bytes()].concat()
+}
+
+/// The link a stored journal entry names as the entry before it on its subject.
+pub(crate) fn prev_link(headers: Option<&async_nats::HeaderMap>) -> Option<JournalLink> {
+    let value = headers?.get(JOURNAL_PREV_HEADER)?;
+    JournalLink::from_hex(value.as_str())
+}
+
+/// That link, if the entry's seal under `seal` holds over subject, link and payload: what
+/// every reader of a journal checks (the view's feed, the audit walk).
+pub(crate) fn sealed_link(
+    seal: &JournalSeal,
+    subject: &str,
+    payload: &[u8],
+    headers: Option<&async_nats::HeaderMap>,
+) -> Option<JournalLink> {
+    let prev = prev_link(headers)?;
+    let value = headers?.get(JOURNAL_SEAL_HEADER)?;
+    seal.check(subject, &prev, payload, value.as_str())
+        .then_some(prev)
 }
 
 /// The last entry the view applied on `subject` and its link, if any.

@@ -294,10 +294,25 @@ impl Harness {
         tokio::sync::mpsc::UnboundedReceiver<String>,
     )> {
         let who = who.into();
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let client = async_nats::ConnectOptions::new()
+        let opts = async_nats::ConnectOptions::new()
             .nkey(self.seed_of(&who)?)
-            .custom_inbox_prefix(who.inbox_prefix())
+            .custom_inbox_prefix(who.inbox_prefix());
+        self.watching(opts)
+            .await
+            .with_context(|| format!("connecting as {who}"))
+    }
+
+    /// Connects with `opts` and also returns the server errors the connection receives: for
+    /// a key the harness did not issue (a phone's own, a stranger's).
+    pub async fn watching(
+        &self,
+        opts: async_nats::ConnectOptions,
+    ) -> anyhow::Result<(
+        async_nats::Client,
+        tokio::sync::mpsc::UnboundedReceiver<String>,
+    )> {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let client = opts
             .event_callback(move |event| {
                 let tx = tx.clone();
                 async move {
@@ -307,8 +322,7 @@ impl Harness {
                 }
             })
             .connect(self.url())
-            .await
-            .with_context(|| format!("connecting as {who}"))?;
+            .await?;
         Ok((client, rx))
     }
 
