@@ -157,10 +157,20 @@ fn sigint(child: &Child) {
     .unwrap();
 }
 
-/// Ctrl-C ends the command with status 130 (its own exit, not death by the signal).
+/// What a person pressing Ctrl-C waits at most.
+const CTRL_C_WITHIN_MS: u128 = 1_000;
+
+/// Ctrl-C ends the command with status 130 (its own exit, not death by the signal), within
+/// [`CTRL_C_WITHIN_MS`].
 fn interrupted(name: &str, child: &mut Child, out: &Path) {
     sigint(child);
+    let pressed = Instant::now();
     let status = wait_exit(name, child);
+    let took = pressed.elapsed().as_millis();
+    assert!(
+        took <= CTRL_C_WITHIN_MS,
+        "{name} took {took} ms after Ctrl-C"
+    );
     assert_eq!(
         status.code(),
         Some(130),
@@ -767,5 +777,293 @@ fn kiosk_and_phone_look_where_posfee_writes() {
     assert_eq!(
         posfee_pos_agent::config::terminal_seed_file(root, &terminal),
         registry.seed_file(&posfee_schemas::subjects::Identity::Terminal(terminal))
+    );
+}
+
+/// The English words in what a Chinese screen showed, outside what any screen may show in
+/// Latin letters: error codes (`PAIRING_GONE`), ids and typed codes (anything holding a digit,
+/// `-`, `_`, `.`, `:` or `/`: `kiosk-05`, `W-000001`, `p-5e1d…`, times, paths), a command to type
+/// (between backticks), and the units and names on this list.
+fn english_in(text: &str) -> Vec<String> {
+    /// `kWh` and `QR` are how a meter and a code are written in Chinese too; `posfee` is
+    /// the product's name; `English` is the menu entry that switches to English.
+    const ALLOWED: [&str; 4] = ["kWh", "QR", "posfee", "English"];
+    let mut found = Vec::new();
+    for (i, part) in text.split('`').enumerate() {
+        if i % 2 == 1 {
+            continue; // a command
+        }
+        for token in part.split(|c: char| c.is_whitespace() || "()（），,;；：、\"'[]".contains(c))
+        {
+            let id_like = token
+                .chars()
+                .any(|c| c.is_ascii_digit() || "-_.:/".contains(c));
+            let code = token.chars().all(|c| c.is_ascii_uppercase() || c == '_');
+            let letters: String = token.chars().filter(char::is_ascii_alphabetic).collect();
+            if id_like || code || letters.len() < 2 || ALLOWED.contains(&token) {
+                continue;
+            }
+            found.push(token.to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn in_chinese_kiosk_and_phone_say_every_outcome_and_error_without_english() {
+    let sys = System::start();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
+    for (kind, file) in [("accounts", "accounts.csv"), ("readings", "readings.csv")] {
+        let f = samples.join(file);
+        let out = sys.posfee(&["import", kind, f.to_str().unwrap(), "--quiet"]);
+        assert!(out.status.success(), "import {kind}: {}", text(&out.stderr));
+    }
+    assert!(sys.posfee(&["keys", "terminal", TERMINAL]).status.success());
+    let seen: std::cell::RefCell<Vec<(String, String)>> = Default::default();
+    let keep = |what: &str, out: &Output| {
+        seen.borrow_mut().push((
+            what.to_string(),
+            format!("{}{}", text(&out.stdout), text(&out.stderr)),
+        ));
+    };
+    // The kiosk speaks Chinese unless told otherwise; the phone when asked to.
+    let kiosk = || {
+        let mut c = sys.cmd(&sibling("pos-agent"));
+        c.args(["--terminal-id", TERMINAL]);
+        c
+    };
+    let phone = |home: &str| {
+        let mut c = sys.cmd(&sibling("companion"));
+        c.arg("--home")
+            .arg(sys.dir().join(home))
+            .args(["--language", "zh"]);
+        c
+    };
+    let run = |mut c: Command, args: &[&str]| c.args(args).output().unwrap();
+
+    // The kiosk's look-ups: found, not found, no such payee, nothing owed.
+    let query = |tenant: &str, account: &str| {
+        run(
+            kiosk(),
+            &["query", "--tenant", tenant, "--account", account],
+        )
+    };
+    let found = query("city-water", "W-000001");
+    assert!(found.status.success(), "{found:?}");
+    assert!(text(&found.stdout).contains("市自来水公司"), "{found:?}");
+    keep("query", &found);
+    keep("no account", &query("city-water", "W-999999"));
+    keep("no payee", &query("city-gas", "G-1"));
+    let none = run(
+        kiosk(),
+        &[
+            "pay",
+            "--tenant",
+            "city-telecom",
+            "--account",
+            "13800000007",
+        ],
+    );
+    assert_eq!(none.status.code(), Some(3), "{none:?}");
+    keep("nothing owed", &none);
+    // A kiosk without a key, a kiosk pointed at no system, a phone's mistyped registration.
+    keep(
+        "no key",
+        &run(
+            sys.cmd(&sibling("pos-agent")),
+            &[
+                "--terminal-id",
+                "kiosk-98",
+                "query",
+                "--tenant",
+                "city-water",
+                "--account",
+                "W-000001",
+            ],
+        ),
+    );
+    keep(
+        "no system",
+        &run(
+            kiosk(),
+            &[
+                "--data-dir",
+                "elsewhere",
+                "query",
+                "--tenant",
+                "city-water",
+                "--account",
+                "W-000001",
+            ],
+        ),
+    );
+    let register = |home: &str, name: &str, id: &str| {
+        run(
+            phone(home),
+            &[
+                "register",
+                "--name",
+                name,
+                "--national-id",
+                id,
+                "--bank-account",
+                "6222600260001072444",
+            ],
+        )
+    };
+    let typo = register("phone", "张三", "110105194912310021");
+    assert_eq!(typo.status.code(), Some(1), "{typo:?}");
+    keep("registration refused", &typo);
+    let ok = register("phone", "张叁", "11010519491231002X");
+    assert!(ok.status.success(), "{ok:?}");
+    keep("registered", &ok);
+    let fixed = register("phone", "张三", "11010519491231002X");
+    assert!(text(&fixed.stdout).contains("已更正"), "{fixed:?}");
+    keep("corrected", &fixed);
+    keep("not registered", &run(phone("stranger"), &["show-code"]));
+    keep(
+        "bad code",
+        &run(phone("phone"), &["pay", "kiosk-05:not-a-code"]),
+    );
+
+    // Mode A paid, declined, and the code used again; mode B cancelled at the kiosk.
+    let pay_a = |account: &str, answer: Option<&str>| {
+        let (mut k, k_out) = sys.spawn(&format!("zh-kiosk-{account}"), {
+            let mut c = kiosk();
+            c.args(["pay", "--tenant", "city-water", "--account", account]);
+            c
+        });
+        let code = wait_for(&k_out, &mut k, |l| {
+            l.split_whitespace()
+                .find(|w| w.starts_with(&format!("{TERMINAL}:")))
+                .map(str::to_string)
+        });
+        let mut p = phone("phone");
+        p.args(["pay", &code]);
+        let on_phone = match answer {
+            None => p.arg("--yes").output().unwrap(),
+            Some(a) => {
+                let mut child = p
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                type_line(child.stdin.as_mut().unwrap(), a);
+                child.wait_with_output().unwrap()
+            }
+        };
+        wait_exit("kiosk", &mut k);
+        let at_kiosk = Output {
+            status: k.wait().unwrap(),
+            stdout: std::fs::read(&k_out).unwrap(),
+            stderr: std::fs::read(sys.dir().join(format!("zh-kiosk-{account}.err"))).unwrap(),
+        };
+        (code, at_kiosk, on_phone)
+    };
+    let (code, at_kiosk, on_phone) = pay_a("W-000001", None);
+    assert!(text(&at_kiosk.stdout).contains("缴费凭证"), "{at_kiosk:?}");
+    assert!(text(&on_phone.stdout).contains("缴费凭证"), "{on_phone:?}");
+    keep("paid at the kiosk", &at_kiosk);
+    keep("paid on the phone", &on_phone);
+    keep(
+        "code used again",
+        &run(phone("phone"), &["pay", &code, "--yes"]),
+    );
+    let (_, at_kiosk, on_phone) = pay_a("W-000005", Some("n"));
+    assert_eq!(at_kiosk.status.code(), Some(3), "{at_kiosk:?}");
+    keep("declined at the kiosk", &at_kiosk);
+    keep("declined on the phone", &on_phone);
+    keep("receipts", &run(phone("phone"), &["receipts"]));
+    // Nobody came before the kiosk's code expired; a phone then tries it.
+    let expired = run(
+        kiosk(),
+        &[
+            "--pairing-ttl-secs",
+            "1",
+            "pay",
+            "--tenant",
+            "city-water",
+            "--account",
+            "W-000013",
+        ],
+    );
+    assert_eq!(expired.status.code(), Some(3), "{expired:?}");
+    keep("expired at the kiosk", &expired);
+    let late = text(&expired.stdout)
+        .split_whitespace()
+        .find(|w| w.starts_with(&format!("{TERMINAL}:")))
+        .unwrap()
+        .to_string();
+    let too_late = run(phone("phone"), &["pay", &late, "--yes"]);
+    assert!(!too_late.status.success(), "{too_late:?}");
+    keep("expired on the phone", &too_late);
+
+    let (mut show, show_out) = sys.spawn("zh-phone-b", {
+        let mut c = phone("phone");
+        c.arg("show-code");
+        c
+    });
+    let wallet = wait_for(&show_out, &mut show, |l| {
+        l.split_once("付款码: ").map(|(_, c)| c.trim().to_string())
+    });
+    let (mut menu, menu_out) = sys.spawn("zh-kiosk-run", {
+        let mut c = kiosk();
+        c.arg("run");
+        c
+    });
+    let mut keys = menu.stdin.take().unwrap();
+    // No such payee, a payee by its Chinese name, a mistyped wallet code, then the phone's.
+    for line in [
+        "2",
+        "没有这家",
+        "市自来水公司",
+        "W-000009",
+        "不是付款码",
+        wallet.as_str(),
+    ] {
+        type_line(&mut keys, line);
+    }
+    wait_for(&menu_out, &mut menu, |l| {
+        l.contains("输入 c 回车取消").then_some(())
+    });
+    wait_for(&show_out, &mut show, |l| l.contains("[y/N]").then_some(()));
+    type_line(&mut keys, "c");
+    wait_for(&menu_out, &mut menu, |l| l.contains("未扣款").then_some(()));
+    type_line(&mut keys, "4");
+    wait_exit("kiosk (run)", &mut menu);
+    wait_exit("phone (show-code)", &mut show);
+    let read = |name: &str| std::fs::read_to_string(sys.dir().join(name)).unwrap_or_default();
+    seen.borrow_mut().push((
+        "interactive kiosk".into(),
+        read("zh-kiosk-run.out") + &read("zh-kiosk-run.err"),
+    ));
+    seen.borrow_mut().push((
+        "phone cancelled".into(),
+        read("zh-phone-b.out") + &read("zh-phone-b.err"),
+    ));
+    assert!(
+        seen.borrow().last().unwrap().1.contains("未完成"),
+        "{seen:?}"
+    );
+
+    // A revoked kiosk.
+    assert!(sys
+        .posfee(&["keys", "revoke", "terminal", TERMINAL])
+        .status
+        .success());
+    keep("revoked", &query("city-water", "W-000001"));
+
+    let mut english = Vec::new();
+    for (what, said) in seen.borrow().iter() {
+        let words = english_in(said);
+        if !words.is_empty() {
+            english.push(format!("{what}: {words:?}\n{said}"));
+        }
+    }
+    assert!(
+        english.is_empty(),
+        "English on a Chinese screen:\n{}",
+        english.join("\n\n")
     );
 }

@@ -75,7 +75,8 @@ async fn a_system_that_is_not_running_is_named_with_how_to_start_it() {
     h.kill_server();
     let err = format!("{:#}", connect_with(&h, &kiosk, &seed).await.unwrap_err());
     assert!(
-        err.contains(&format!("posfee is not running at {}", h.url())) && err.contains("posfee up"),
+        err.contains(&format!("{}{}", posfee_client::words::NOT_RUNNING, h.url()))
+            && err.contains("posfee up"),
         "{err}"
     );
     assert_eq!(err.matches("Connection refused").count(), 0, "{err}");

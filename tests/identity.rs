@@ -464,3 +464,34 @@ async fn keys_issued_at_once_to_one_holder_leave_exactly_one_that_connects() {
         .collect();
     assert_eq!(live.len(), 1, "{live:?}");
 }
+
+#[tokio::test]
+async fn a_kiosks_key_is_never_enrolled_as_a_phone() {
+    let h = Harness::start().await.unwrap();
+    let operator = h.connect(Role::Operator).await.unwrap();
+    // A fresh key's connection, whose key the operator then issues to a kiosk.
+    let (seed, device, stamp, client) = unenrolled(&h, CONNECT_STAMP_BITS).await;
+    let issue = |nkey: String| posfee_schemas::identity::IssueRequest {
+        holder: Holder::Terminal(posfee_schemas::ids::TerminalId::parse("kiosk-77").unwrap()),
+        nkey,
+        replace: false,
+    };
+    let nkey = posfee_client::creds::public_key(&seed).unwrap();
+    let _: posfee_schemas::identity::IssueReply = posfee_client::call(
+        &operator,
+        subjects::identity(posfee_schemas::subjects::IdentityOp::Issue),
+        &issue(nkey),
+        None,
+    )
+    .await
+    .unwrap();
+    let e = enrol::ask(&client, &device, &seed, stamp)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), Some(ErrorCode::KeyConflict), "{e}");
+    assert!(e.to_string().contains("terminal kiosk-77"), "{e}");
+    // The probe can succeed: another fresh key's connection enrols.
+    let (seed, device, stamp, client) = unenrolled(&h, CONNECT_STAMP_BITS).await;
+    let reply = enrol::ask(&client, &device, &seed, stamp).await.unwrap();
+    assert_eq!(reply.device_id, device);
+}

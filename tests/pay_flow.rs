@@ -32,7 +32,9 @@ use posfee_schemas::ledger::{SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;
 use posfee_schemas::pairing::CloseReason;
 use posfee_schemas::pairing::{PairCode, WalletAnswer};
-use posfee_schemas::paygate::{PaymentState, PaymentsList, PaymentsListQuery};
+use posfee_schemas::paygate::{
+    AmendReply, AmendRequest, PaymentState, PaymentsList, PaymentsListQuery,
+};
 use posfee_schemas::subjects::Role;
 use posfee_schemas::subjects::{self, LedgerOp, PaygateOp, ServiceName};
 use posfee_schemas::ErrorCode;
@@ -530,6 +532,112 @@ async fn a_mistyped_registration_is_refused_and_the_corrected_one_is_accepted() 
     .await
     .unwrap();
     assert!(fixed.payer.is_some());
+
+    // Registered, the payer corrects a misspelt name and a new card: the same payer, and the
+    // phone keeps what paygate took.
+    let who = |name: &str, card: &str, id: &str| Identity {
+        name: name.into(),
+        national_id: id.into(),
+        bank_account: card.into(),
+    };
+    let corrected =
+        register::register(&c, who("王伍", "6222600260001072444", "110101199003071233"))
+            .await
+            .unwrap();
+    assert_eq!(corrected.payer, fixed.payer);
+    assert_eq!(
+        (corrected.name.as_str(), corrected.bank_account.as_str()),
+        ("王伍", "6222600260001072444")
+    );
+    assert_eq!(c.home.profile().unwrap().unwrap().name, "王伍");
+    // Paygate says what changed, and nothing the second time.
+    let asker = subjects::Identity::Device(c.device.clone());
+    let amend = subjects::paygate(PaygateOp::Amend, &asker);
+    let profile = c.home.profile().unwrap().unwrap();
+    let device_key = register::device_key(&profile).unwrap();
+    let signed_amend = |name: Option<&str>, card: Option<&str>| {
+        AmendRequest::signed(
+            name.map(str::to_string),
+            card.map(str::to_string),
+            &device_key,
+            profile.device_key_id.clone(),
+        )
+    };
+    let again: AmendReply = call(
+        &c.client,
+        amend.clone(),
+        &signed_amend(Some("王五"), Some("6222600260001072444")),
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.changed, vec!["name".to_string()]);
+    let same: AmendReply = call(
+        &c.client,
+        amend.clone(),
+        &signed_amend(Some("王五"), None),
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(same.changed.is_empty(), "{same:?}");
+    // A bad card is refused with its field; the national id is never changed.
+    let bad = register::register(&c, who("王五", "6222600260001072445", "110101199003071233"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code, ErrorCode::InvalidField, "{bad}");
+    assert!(bad.message.starts_with("bank_account"), "{bad}");
+    assert_eq!(
+        c.home.profile().unwrap().unwrap().bank_account,
+        "6222600260001072444"
+    );
+    let other = register::register(&c, who("王五", "6222600260001072444", "11010519491231002X"))
+        .await
+        .unwrap_err();
+    assert_eq!(other.code, ErrorCode::IdempotencyConflict, "{other}");
+    assert!(other.message.contains("cannot be changed"), "{other}");
+
+    // Another phone cannot correct this payer without its device key: naming the key id
+    // with a proof made by another key is refused, and changes nothing.
+    let dir2 = tempfile::tempdir().unwrap();
+    let stranger = phone(&h, &clock, dir2.path()).await;
+    let stranger_asks = |req: AmendRequest| {
+        let client = stranger.client.clone();
+        let subject = subjects::paygate(
+            PaygateOp::Amend,
+            &subjects::Identity::Device(stranger.device.clone()),
+        );
+        async move { call::<_, AmendReply>(&client, subject, &req, None).await }
+    };
+    let forged = AmendRequest::signed(
+        Some("李四".into()),
+        None,
+        &ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+        profile.device_key_id.clone(),
+    );
+    let e = stranger_asks(forged).await.unwrap_err();
+    assert!(
+        matches!(&e, posfee_client::CallError::Remote(w) if w.code == ErrorCode::BadSignature),
+        "{e:?}"
+    );
+    // The probe can succeed: the same request signed with the payer's key is taken (from any
+    // phone holding that key, as a payment is), and it changes nothing else.
+    let taken = stranger_asks(signed_amend(Some("王五"), None))
+        .await
+        .unwrap();
+    assert!(taken.changed.is_empty(), "{taken:?}");
+    // A key nobody registered has nothing to correct.
+    let unknown = AmendRequest::signed(
+        Some("王五".into()),
+        None,
+        &ed25519_dalek::SigningKey::from_bytes(&[8; 32]),
+        KeyId::parse("dev-0000000000000000").unwrap(),
+    );
+    let e = stranger_asks(unknown).await.unwrap_err();
+    assert!(
+        matches!(&e, posfee_client::CallError::Remote(w) if w.code == ErrorCode::PayerNotFound),
+        "{e:?}"
+    );
 }
 
 #[tokio::test]

@@ -59,12 +59,14 @@ async fn check_key(client: &async_nats::Client, who: &Identity, seed: &str) -> a
         KeyState::Active if holder.as_ref() == Some(who) => Ok(()),
         KeyState::Unenrolled if matches!(who, Identity::Device(_)) => Ok(()),
         KeyState::Active => anyhow::bail!(
-            "the server refused the key of {who}: it is the key of {}, not of {who}; {}",
+            "{}{who}: it is the key of {}, not of {who}; {}",
+            crate::words::KEY_REFUSED,
             holder.map_or_else(|| "someone else".to_string(), |h| h.to_string()),
             key_remedy(who)
         ),
         state => anyhow::bail!(
-            "the server refused the key of {who} ({}): {}; {}",
+            "{}{who} ({}): {}; {}",
+            crate::words::KEY_REFUSED,
             match state {
                 KeyState::Revoked => "revoked",
                 KeyState::Conflict => "its device id is another key's",
@@ -234,14 +236,17 @@ pub fn connect_failure(url: &str, who: &Identity, e: &async_nats::ConnectError) 
     use async_nats::ConnectErrorKind as K;
     match e.kind() {
         K::AuthorizationViolation | K::Authentication => anyhow::anyhow!(
-            "the server at {url} refused the key of {who} (wrong, revoked or missing): {}",
+            "{}{who} at {url} (wrong, revoked or missing): {}",
+            crate::words::KEY_REFUSED,
             key_remedy(who)
         ),
         K::Io if is_refused(e) => anyhow::anyhow!(
-            "posfee is not running at {url} (connection refused): start it with `posfee up`, or point --nats-url at the system's URL (`posfee status` shows it)"
+            "{}{url} (connection refused): start it with `posfee up`, or point --nats-url at the system's URL (`posfee status` shows it)",
+            crate::words::NOT_RUNNING
         ),
         K::TimedOut => anyhow::anyhow!(
-            "{url} did not answer within {CONNECT_TIMEOUT_MS} ms: is the system up there (`posfee status`), and is it the right address?"
+            "{}{url} within {CONNECT_TIMEOUT_MS} ms: is the system up there (`posfee status`), and is it the right address?",
+            crate::words::NO_ANSWER
         ),
         _ => anyhow::anyhow!("connecting to {url} as {who}: {e}"),
     }
@@ -377,7 +382,8 @@ pub async fn lost(
                 return WireError::new(
                     ErrorCode::Unavailable,
                     format!(
-                        "the connection to the system has been gone for {} s: it was stopped, or the network is down; start again once it is back (a payment under way ends on its own, and its receipt is on the phone)",
+                        "{}{} s: it was stopped, or the network is down; start again once it is back (a payment under way ends on its own, and its receipt is on the phone)",
+                        crate::words::GONE,
                         AWAY_LIMIT_MS / 1000
                     ),
                 );

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// Reads an nkey seed file (one line, `SU…`).
 pub fn read_seed(path: &Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading credentials {}", path.display()))?;
+        .with_context(|| format!("{}{}", crate::words::NO_KEY_FILE, path.display()))?;
     let seed = text.trim().to_string();
     nkeys::KeyPair::from_seed(&seed)
         .map_err(|e| anyhow::anyhow!("{} does not hold an nkey seed: {e}", path.display()))?;

@@ -17,6 +17,7 @@ pub mod reply;
 pub mod screen;
 pub mod sealed;
 pub mod shutdown;
+pub mod words;
 
 pub use call::{call, call_fresh, CallError};
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -5,6 +5,37 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, Default)]
 pub struct Shutdown(CancellationToken);
 
+/// How long a person's Ctrl-C leaves a kiosk or phone to end in order (close the bill, say
+/// goodbye) before it exits anyway: a person pressing Ctrl-C expects the program gone now,
+/// whatever the bus is doing.
+pub const INTERRUPT_GRACE_MS: u64 = 800;
+
+/// The exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Exits the process [`INTERRUPT_GRACE_MS`] from now if it has not ended by then, saying
+/// `why` (in the person's language) on stderr; a second Ctrl-C exits at once. What was left
+/// undone is what a crash leaves, which the system makes good (a bill nobody closed expires;
+/// a payment under way is finished by the phone and the ledger).
+pub fn exit_soon(why: &'static str) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let again = signal(SignalKind::interrupt());
+    tokio::spawn(async move {
+        let grace = tokio::time::sleep(std::time::Duration::from_millis(INTERRUPT_GRACE_MS));
+        match again {
+            Ok(mut again) => {
+                tokio::select! {
+                    _ = grace => {}
+                    _ = again.recv() => {}
+                }
+            }
+            Err(_) => grace.await,
+        }
+        eprintln!("{why}");
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+}
+
 impl Shutdown {
     pub fn new() -> Self {
         Self::default()

@@ -8,7 +8,7 @@ use crate::Companion;
 use ed25519_dalek::SigningKey;
 use posfee_client::{call, CallError};
 use posfee_schemas::ids::{IdempotencyKey, KeyId};
-use posfee_schemas::paygate::{RegisterReply, RegisterRequest};
+use posfee_schemas::paygate::{AmendReply, AmendRequest, RegisterReply, RegisterRequest};
 use posfee_schemas::subjects::{self, PaygateOp};
 use posfee_schemas::{ErrorCode, WireError};
 use std::time::Duration;
@@ -65,13 +65,17 @@ pub fn device_key(p: &Profile) -> crate::Result<SigningKey> {
 }
 
 /// Registers this phone, or finishes an earlier registration that lost its answer. A phone
-/// already registered with the same identity gets its registration back; another identity
-/// is refused (one phone, one payer). Details paygate refuses are forgotten at once, so a
+/// already registered with the same identity gets its registration back; a corrected name or
+/// bank card is sent to paygate as a correction ([`correct`]); another national id is
+/// refused (one phone, one payer). Details paygate refuses are forgotten at once, so a
 /// mistyped field never locks the phone: the payer corrects it and registers again.
 pub async fn register(c: &Companion, id: Identity) -> crate::Result<Profile> {
     id.check()?;
     match c.home.profile()? {
         Some(p) if p.payer.is_some() && id.same_as(&p) => Ok(p),
+        Some(p) if p.payer.is_some() && id.national_id.trim() == p.national_id => {
+            correct(c, p, &id).await
+        }
         Some(p) if p.payer.is_some() => Err(already_registered()),
         Some(p) if id.same_as(&p) => send(c, p).await,
         // An earlier attempt with other details never got its answer: learn how it ended
@@ -88,8 +92,34 @@ pub async fn register(c: &Companion, id: Identity) -> crate::Result<Profile> {
 fn already_registered() -> WireError {
     WireError::new(
         ErrorCode::IdempotencyConflict,
-        "this phone is already registered to another payer",
+        "this phone is registered to the holder of another national id, which cannot be changed; \
+         a different person registers on their own phone (or a new home: --home DIR)",
     )
+}
+
+/// Sends a registered payer's corrected name or bank card (`posfee.paygate.amend`) and keeps
+/// them on the phone once paygate has them.
+async fn correct(c: &Companion, mut profile: Profile, id: &Identity) -> crate::Result<Profile> {
+    let changed = |new: &str, old: &str| (new.trim() != old).then(|| new.trim().to_string());
+    let req = AmendRequest::signed(
+        changed(&id.name, &profile.name),
+        changed(&id.bank_account, &profile.bank_account),
+        &device_key(&profile)?,
+        profile.device_key_id.clone(),
+    );
+    let asker = subjects::Identity::Device(c.device.clone());
+    let _: AmendReply = call(
+        &c.client,
+        subjects::paygate(PaygateOp::Amend, &asker),
+        &req,
+        Some(Duration::from_millis(REGISTER_TIMEOUT_MS)),
+    )
+    .await
+    .map_err(crate::from_call)?;
+    profile.name = id.name.trim().to_string();
+    profile.bank_account = id.bank_account.trim().to_string();
+    c.home.save_profile(&profile).await?;
+    Ok(profile)
 }
 
 /// A new registration: a fresh device key and idempotency key for these details.

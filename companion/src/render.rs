@@ -8,18 +8,49 @@ use posfee_schemas::WireError;
 use serde_json::json;
 
 pub use posfee_client::screen::{local_time, qr, LOCAL_TZ};
+use posfee_client::words::Lang;
+use posfee_schemas::money::{Currency, Money};
 
-/// English and Chinese side by side: `City Water Supply Co. 市自来水公司`; the English
-/// alone when the sender gave no Chinese (or the same text).
-fn both(en: &str, zh: &str) -> String {
-    if zh.is_empty() || zh == en {
-        en.to_string()
-    } else {
-        format!("{en} {zh}")
+/// The language the phone speaks: both side by side (the default, `Payee 收款单位`), or one
+/// (`--language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Speech {
+    #[default]
+    Both,
+    Only(Lang),
+}
+
+impl Speech {
+    /// Words of the phone's own, given in both languages.
+    pub fn say(self, en: &str, zh: &str) -> String {
+        match self {
+            Speech::Both => format!("{en} {zh}"),
+            Speech::Only(Lang::En) => en.to_string(),
+            Speech::Only(Lang::Zh) => zh.to_string(),
+        }
+    }
+
+    /// A sender's text in both languages (the Chinese may be missing): `City Water Supply
+    /// Co. 市自来水公司`; the English alone when there is no Chinese (or the same text).
+    pub fn text(self, en: &str, zh: &str) -> String {
+        match self {
+            _ if zh.is_empty() || zh == en => en.to_string(),
+            Speech::Both => format!("{en} {zh}"),
+            Speech::Only(Lang::En) => en.to_string(),
+            Speech::Only(Lang::Zh) => zh.to_string(),
+        }
+    }
+
+    /// An amount as the kiosk says it: `900.00 元` in Chinese.
+    pub fn money(self, m: Money) -> String {
+        match (self, m.currency) {
+            (Speech::Only(Lang::Zh), Currency::CNY) => format!("{} 元", m.fen),
+            _ => m.to_string(),
+        }
     }
 }
 
-fn lines(out: &mut String, lines: &[BillLine]) {
+fn lines(out: &mut String, sp: Speech, lines: &[BillLine]) {
     for l in lines {
         let en = if l.label.is_empty() {
             l.kind.as_str()
@@ -28,67 +59,95 @@ fn lines(out: &mut String, lines: &[BillLine]) {
         };
         out.push_str(&format!(
             "  {} {:<18} {:>10}\n",
-            both(en, &l.label_zh),
+            sp.text(en, &l.label_zh),
             l.period,
             l.amount
         ));
-        if !l.explanation.is_empty() {
-            out.push_str(&format!("      {}\n", l.explanation));
-        }
-        if !l.explanation_zh.is_empty() && l.explanation_zh != l.explanation {
-            out.push_str(&format!("      {}\n", l.explanation_zh));
+        let explanation = (l.explanation.as_str(), l.explanation_zh.as_str());
+        match sp {
+            Speech::Both => {
+                if !explanation.0.is_empty() {
+                    out.push_str(&format!("      {}\n", explanation.0));
+                }
+                if !explanation.1.is_empty() && explanation.1 != explanation.0 {
+                    out.push_str(&format!("      {}\n", explanation.1));
+                }
+            }
+            Speech::Only(_) => {
+                let said = sp.text(explanation.0, explanation.1);
+                if !said.is_empty() {
+                    out.push_str(&format!("      {said}\n"));
+                }
+            }
         }
     }
 }
 
 /// The bill as signed by the payee: the only source of what the payer is asked to pay.
-pub fn bill(v: &VerifiedBill) -> String {
-    signed_bill(&v.bill)
+pub fn bill(sp: Speech, v: &VerifiedBill) -> String {
+    signed_bill(sp, &v.bill)
 }
 
-/// Every text shown is from the signed bill, in both languages.
-fn signed_bill(b: &Bill) -> String {
+/// Every text shown is from the signed bill.
+fn signed_bill(sp: Speech, b: &Bill) -> String {
     let mut out = format!(
-        "Payee 收款单位: {}\nAccount 户号:  {}\n",
-        both(&b.tenant_name, &b.tenant_name_zh),
+        "{}: {}\n{}:  {}\n",
+        sp.say("Payee", "收款单位"),
+        sp.text(&b.tenant_name, &b.tenant_name_zh),
+        sp.say("Account", "户号"),
         b.account
     );
     if !b.class.is_empty() {
         out.push_str(&format!(
-            "Class 用户类别: {}\n",
-            both(&b.class, &b.class_zh)
+            "{}: {}\n",
+            sp.say("Class", "用户类别"),
+            sp.text(&b.class, &b.class_zh)
         ));
     }
     if let Some(h) = &b.holder_masked {
-        out.push_str(&format!("Holder 户主:   {h}\n"));
+        out.push_str(&format!("{}:   {h}\n", sp.say("Holder", "户主")));
     }
-    out.push_str(&format!("Terminal 终端: {}\n", b.terminal));
-    lines(&mut out, &b.lines);
+    out.push_str(&format!("{}: {}\n", sp.say("Terminal", "终端"), b.terminal));
+    lines(&mut out, sp, &b.lines);
     out.push_str(&format!(
-        "Total 合计:    {}\n(signature verified 已验签)\n",
-        b.total
+        "{}:    {}\n({})\n",
+        sp.say("Total", "合计"),
+        sp.money(b.total),
+        sp.say("signature verified", "已验签")
     ));
     out
 }
 
-pub fn receipt(r: &Receipt) -> String {
+pub fn receipt(sp: Speech, r: &Receipt) -> String {
     let mut out = format!(
-        "Receipt 缴费凭证  {}\nPayee 收款单位: {}\nAccount 户号:  {}\nTerminal 终端: {}\n",
+        "{}  {}\n{}: {}\n{}:  {}\n{}: {}\n",
+        sp.say("Receipt", "缴费凭证"),
         local_time(r.settled_at),
-        both(&r.tenant_name, &r.tenant_name_zh),
+        sp.say("Payee", "收款单位"),
+        sp.text(&r.tenant_name, &r.tenant_name_zh),
+        sp.say("Account", "户号"),
         r.account,
+        sp.say("Terminal", "终端"),
         r.terminal
     );
-    lines(&mut out, &r.lines);
+    lines(&mut out, sp, &r.lines);
     out.push_str(&format!(
-        "Total 合计:    {}\nPayment 支付编号: {}\n",
-        r.total, r.payment_id
+        "{}:    {}\n{}: {}\n",
+        sp.say("Total", "合计"),
+        sp.money(r.total),
+        sp.say("Payment", "支付编号"),
+        r.payment_id
     ));
     out
 }
 
-pub fn code(code: &PairCode) -> String {
-    format!("{}\nCode 付款码: {}\n", qr(&code.uri()), code.typed())
+pub fn code(sp: Speech, code: &PairCode) -> String {
+    format!(
+        "{}\n{}: {}\n",
+        qr(&code.uri()),
+        sp.say("Code", "付款码"),
+        code.typed()
+    )
 }
 
 pub fn json_bill(v: &VerifiedBill) -> serde_json::Value {
@@ -136,7 +195,7 @@ mod tests {
 
     #[test]
     fn the_phone_shows_the_signed_bill_in_both_languages_side_by_side() {
-        let text = signed_bill(&water_bill());
+        let text = signed_bill(Speech::Both, &water_bill());
         assert!(
             text.starts_with(
                 "Payee 收款单位: City Water Supply Co. 市自来水公司\nAccount 户号:  3-1-1202\n\
@@ -165,7 +224,7 @@ mod tests {
             l.label_zh.clear();
             l.explanation_zh.clear();
         }
-        let text = signed_bill(&b);
+        let text = signed_bill(Speech::Both, &b);
         assert!(
             text.starts_with("Payee 收款单位: City Water Supply Co.\n"),
             "{text}"
@@ -190,7 +249,7 @@ mod tests {
             settled_at: chrono::Utc::now(),
             tenant_name_zh: b.tenant_name_zh.clone(),
         };
-        let text = receipt(&r);
+        let text = receipt(Speech::Both, &r);
         assert!(text.contains("Payee 收款单位: City Water Supply Co. 市自来水公司\n"));
         assert!(text.contains("      污水处理费，第 1 档"), "{text}");
         assert!(text.contains(&format!(

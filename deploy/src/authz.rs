@@ -227,6 +227,7 @@ pub fn role(r: Role) -> Perms {
                 ),
                 vec![
                     subjects::fee_quote_any(),
+                    subjects::fee_payees_any(),
                     subjects::bill_issue_any(),
                     // Kiosks' key look-ups, with the query service and the ledger.
                     subjects::keys_get_terminals(),
@@ -419,6 +420,7 @@ fn asked_queries(who: impl Into<Identity>) -> Vec<String> {
 pub fn terminal(t: &TerminalId) -> Perms {
     let mut publish = vec![
         subjects::fee_quote(&Identity::Terminal(t.clone())),
+        subjects::fee_payees(&Identity::Terminal(t.clone())),
         subjects::bill_issue(t),
         subjects::ledger_close(t),
         subjects::terminal_report(t),
@@ -458,6 +460,7 @@ pub fn device(d: &DeviceId) -> Perms {
     publish.extend([
         subjects::pair_any(),
         subjects::paygate(PaygateOp::Register, &me),
+        subjects::paygate(PaygateOp::Amend, &me),
         subjects::paygate(PaygateOp::Pay, &me),
         // Asking again is harmless: the answer is the first enrolment.
         subjects::identity_enrol(d),

@@ -3,7 +3,9 @@
 
 use crate::Agent;
 use posfee_client::{call, CallError};
-use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, Quote, QuoteRequest};
+use posfee_schemas::fee::{
+    Bill, BillIssueRequest, IssuedBill, Payee, Payees, PayeesRequest, Quote, QuoteRequest,
+};
 use posfee_schemas::ids::IdempotencyKey;
 use posfee_schemas::query::{AccountRef, AccountSummary};
 use posfee_schemas::{ErrorCode, WireError};
@@ -33,6 +35,19 @@ pub async fn account(agent: &Agent, req: &QuoteRequest) -> crate::Result<Account
     )
     .await
     .map_err(crate::from_call)
+}
+
+/// The payees the system collects for, as the fee-engine names them.
+pub async fn payees(agent: &Agent) -> crate::Result<Vec<Payee>> {
+    let list: Payees = call(
+        &agent.client,
+        posfee_schemas::subjects::fee_payees(&me(agent)),
+        &PayeesRequest {},
+        Some(Duration::from_millis(FEE_ENGINE_TIMEOUT_MS)),
+    )
+    .await
+    .map_err(crate::from_call)?;
+    Ok(list.payees)
 }
 
 pub async fn quote(agent: &Agent, req: &QuoteRequest) -> crate::Result<Quote> {

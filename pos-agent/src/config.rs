@@ -132,8 +132,9 @@ pub fn running_url(data_dir: &Path) -> anyhow::Result<String> {
     match std::fs::read_to_string(&path) {
         Ok(url) if !url.trim().is_empty() => Ok(url.trim().to_string()),
         _ => bail!(
-            "no running posfee found: {} does not exist; start it with `posfee up --data-dir {}`, \
+            "{}{} does not exist; start it with `posfee up --data-dir {}`, \
              pass --data-dir of the running system, or give --nats-url",
+            posfee_client::words::NO_SYSTEM,
             path.display(),
             data_dir.display()
         ),
@@ -202,9 +203,10 @@ impl ConfigArgs {
                 let kept = terminal_seed_file(&data_dir, &terminal);
                 if !kept.exists() {
                     bail!(
-                        "terminal {terminal} has no key: none given (--nkey-file, POSFEE_NKEY_FILE or \
+                        "terminal {terminal}{}none given (--nkey-file, POSFEE_NKEY_FILE or \
                          nkey_file in the config) and none at {}; issue one with \
                          `posfee keys terminal {terminal} --data-dir {}`",
+                        posfee_client::words::NO_KEY,
                         kept.display(),
                         data_dir.display()
                     );

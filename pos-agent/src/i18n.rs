@@ -1,24 +1,9 @@
 //! Every string the payer reads at the kiosk, in Chinese and English, in one table.
 
+use posfee_client::words;
 use posfee_schemas::{ErrorCode, WireError};
-use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    #[default]
-    Zh,
-    En,
-}
-
-impl Lang {
-    pub fn other(self) -> Lang {
-        match self {
-            Lang::Zh => Lang::En,
-            Lang::En => Lang::Zh,
-        }
-    }
-}
+pub use posfee_client::words::Lang;
 
 /// A message on the kiosk screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,76 +103,20 @@ pub fn countdown(lang: Lang, left: i64) -> String {
     }
 }
 
-/// Why a payment ended without a receipt, in the kiosk's language; `None` for failures, which
-/// are shown with their code and message.
-pub fn reason(lang: Lang, code: ErrorCode) -> Option<&'static str> {
-    let (zh, en) = match code {
-        ErrorCode::NothingOwed => ("当前无欠费", "Nothing is owed"),
-        ErrorCode::PayerDeclined => ("付款人已在手机上拒绝", "The payer declined on the phone"),
-        ErrorCode::PairingGone => (
-            "本次缴费已结束（已取消或超时），未扣款",
-            "This payment ended (cancelled or timed out); nothing was charged",
-        ),
-        ErrorCode::InsufficientFunds => ("余额不足，未扣款", "Not enough money; nothing was charged"),
-        ErrorCode::BillAlreadyPaid => ("该账单已缴清", "This bill is already paid"),
-        ErrorCode::BillExpired => ("账单已过期，请重新查询", "The bill expired; please start again"),
-        ErrorCode::OutcomeUnknown => (
-            "将自动完成或退回；请稍后在手机的缴费凭证或本户缴费记录中查看",
-            "it will complete or be released on its own; check the phone's receipts or this account's payments later",
-        ),
-        _ => return None,
-    };
-    Some(match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    })
-}
-
-/// What a failure the payer may meet means, in the kiosk's language (the service's own
-/// message is in English and for operators); `None` for failures only an operator can read.
-pub fn failure(lang: Lang, code: ErrorCode) -> Option<&'static str> {
-    let (zh, en) = match code {
-        ErrorCode::TenantNotFound => ("没有这个收费单位", "No such payee"),
-        ErrorCode::AccountNotFound => (
-            "没有这个户号，请核对后重试",
-            "No such account; check the number and try again",
-        ),
-        ErrorCode::RuleViolation => (
-            "暂时无法计算应缴金额，请联系收费单位",
-            "The amount owed cannot be worked out now; please ask the payee",
-        ),
-        ErrorCode::Unavailable => (
-            "系统繁忙，请稍后再试",
-            "The system is busy; please try again later",
-        ),
-        ErrorCode::Internal => (
-            "系统出错，请稍后再试",
-            "Something went wrong; please try again later",
-        ),
-        _ => return None,
-    };
-    Some(match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    })
-}
-
 /// How a payment that ended without a receipt is shown: a result, an unknown outcome, or an
-/// error with its code (in Chinese the English message of the service is left out).
+/// error with its code; every code in the kiosk's language ([`posfee_client::words`]), the
+/// service's English message only in English.
 pub fn ending(lang: Lang, e: &WireError) -> String {
     use posfee_client::ending::Ending;
-    let said = reason(lang, e.code);
-    match (posfee_client::ending::ending(e), said) {
-        (Ending::Outcome, Some(r)) if e.code == ErrorCode::NothingOwed => r.to_string(),
-        (Ending::Outcome, Some(r)) => format!("{}: {r}", t(lang, Msg::NotPaid)),
-        (Ending::Unknown, Some(r)) => {
-            format!("{}: {r} ({})", t(lang, Msg::NotConfirmed), e.message)
-        }
-        _ => match (lang, failure(lang, e.code)) {
-            (Lang::Zh, Some(f)) => format!("{}: {f}（{}）", t(lang, Msg::Error), e.code.name()),
-            (Lang::En, Some(f)) => format!("{}: {f} ({e})", t(lang, Msg::Error)),
-            (_, None) => format!("{}: {e}", t(lang, Msg::Error)),
+    let meaning = lang.pick(words::meaning(e.code));
+    match posfee_client::ending::ending(e) {
+        Ending::Outcome if e.code == ErrorCode::NothingOwed => meaning.to_string(),
+        Ending::Outcome => format!("{}: {meaning}", t(lang, Msg::NotPaid)),
+        Ending::Unknown => match lang {
+            Lang::Zh => meaning.to_string(),
+            Lang::En => format!("{meaning} ({})", e.message),
         },
+        Ending::Failure => format!("{}: {}", t(lang, Msg::Error), words::said(lang, e)),
     }
 }
 
@@ -264,8 +193,11 @@ mod tests {
         // Outcomes keep their reasons: nothing owed is a result, not an error.
         let none = WireError::new(ErrorCode::NothingOwed, "account W-9 owes nothing");
         assert_eq!(ending(Lang::Zh, &none), "当前无欠费");
-        // A failure only an operator can read keeps its code and message.
+        // Every other code is said in Chinese too, never with the service's English.
         let odd = WireError::new(ErrorCode::BadRequest, "truncated");
         assert!(ending(Lang::Zh, &odd).starts_with("出错了: "));
+        assert!(!ending(Lang::Zh, &odd).contains("truncated"));
+        let unknown = WireError::new(ErrorCode::OutcomeUnknown, "ask paygate later");
+        assert!(!ending(Lang::Zh, &unknown).contains("paygate"));
     }
 }

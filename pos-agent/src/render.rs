@@ -83,6 +83,12 @@ fn lines(lang: Lang, out: &mut String, lines: &[BillLine]) {
     }
 }
 
+/// One payee in the kiosk's list: its name in the kiosk's language (the other if it has
+/// none) and its id, which a payer may type too.
+pub fn payee(lang: Lang, p: &posfee_schemas::fee::Payee) -> String {
+    format!("{}  ({})", pick(lang, &p.name, &p.name_zh), p.tenant)
+}
+
 /// The account line a kiosk shows before the amounts: holder masked, never in full, and in
 /// English the customer class as the query service names it. The service knows only the
 /// class's id, which is English: in Chinese the class follows with the quote, which names it

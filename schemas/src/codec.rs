@@ -1,7 +1,7 @@
 //! MessagePack on the wire: maps with field names, so fields can be added without breaking
 //! older readers, and unknown fields are ignored by serde's default.
 
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// The largest payload a posfee message may carry. nats.conf sets the server's `max_payload`
 /// to the same figure; a bill with a few hundred lines fits with room to spare.
@@ -15,6 +15,17 @@ pub enum DecodeError {
     Empty,
     #[error("malformed payload: {0}")]
     Malformed(#[from] rmp_serde::decode::Error),
+}
+
+/// Reads an optional field that is not an `Option` (a list, a map, a text): absent (with
+/// `#[serde(default)]`) and nil both mean its default, as the contract promises for every
+/// optional field.
+pub fn nil_is_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Encodes a payload as a MessagePack map with field names.
@@ -90,5 +101,30 @@ mod tests {
             decode::<V1>(&big),
             Err(DecodeError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn an_optional_field_sent_as_nil_reads_as_absent() {
+        use crate::fee::QuoteRequest;
+        // {tenant: "city-water", account: "W-1", kinds: nil, as_of: nil}
+        let mut quote = vec![0x84];
+        for (k, v) in [("tenant", "city-water"), ("account", "W-1")] {
+            quote.extend(encode(&k));
+            quote.extend(encode(&v));
+        }
+        for k in ["kinds", "as_of"] {
+            quote.extend(encode(&k));
+            quote.push(0xc0);
+        }
+        let q: QuoteRequest = decode(&quote).unwrap();
+        assert!(q.kinds.is_empty() && q.as_of.is_none());
+        // The same for a text.
+        #[derive(Debug, Deserialize)]
+        struct Versioned {
+            #[serde(default, deserialize_with = "nil_is_default")]
+            version: String,
+        }
+        let nil = [0x81, 0xa7, b'v', b'e', b'r', b's', b'i', b'o', b'n', 0xc0];
+        assert_eq!(decode::<Versioned>(&nil).unwrap().version, "");
     }
 }

@@ -228,7 +228,7 @@ pub struct PaymentRefunded {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalEvent {
     pub terminal: TerminalId,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub version: String,
 }
 
@@ -240,21 +240,21 @@ pub struct AccountUpserted {
     /// Customer class, e.g. `residential`, `commercial`; tariffs price by it.
     pub class: String,
     /// The holder's name, masked (`张*`): `posfee import` masks it before it enters the stream.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub holder_name: String,
     /// Billing attributes such as `area_m2` or `building`, exact strings.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub attributes: BTreeMap<String, String>,
     /// Meter ids by fee kind, e.g. `water` → `W-0042`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub meters: BTreeMap<FeeKind, String>,
     /// The last month already paid per fee kind (`2026-09`), as the tenant's books stand.
     /// Typed, so an event with a malformed kind or month does not decode at all (and is
     /// reported) instead of losing the entry quietly.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub paid_through: BTreeMap<FeeKind, Month>,
     /// Earlier bills still unpaid in the tenant's books; owed in full, may carry late fees.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub arrears: Vec<ArrearRecord>,
 }
 

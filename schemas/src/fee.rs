@@ -13,7 +13,7 @@ pub struct QuoteRequest {
     pub tenant: TenantId,
     pub account: AccountNo,
     /// The fee kinds to price; empty means all the tenant bills this account for.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub kinds: Vec<FeeKind>,
     /// The billing date in the tenant's time zone; absent means today. Quotes may look at
     /// another day; bills are always priced as of today.
@@ -46,18 +46,40 @@ pub struct BillLine {
     pub explanation: String,
     /// The fee kind's label as the tenant writes it, e.g. `Tap water`; empty from older
     /// writers (show the kind id then).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub label: String,
     /// The kind's label in Chinese, e.g. `自来水`; empty when the tenant gives none (show
     /// `label` then).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub label_zh: String,
     /// `unit` in Chinese, e.g. `个月` for `month`; empty = show `unit`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub unit_zh: String,
     /// `explanation` in Chinese (`每月 300.00 元 × 3 个月`); empty from older writers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub explanation_zh: String,
+}
+
+/// `posfee.fee.payees.<asker>` asks with an empty map; the answer lists every payee the system
+/// collects for, as a kiosk shows them: in both languages, in a stable order (by id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct PayeesRequest {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payees {
+    pub payees: Vec<Payee>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payee {
+    pub tenant: TenantId,
+    /// e.g. `City Water Company`.
+    pub name: String,
+    /// e.g. `市自来水公司`; empty when the tenant gives none (show `name` then).
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
+    pub name_zh: String,
+    /// The fee kinds it bills, in its file's order.
+    pub kinds: Vec<FeeKind>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,14 +93,14 @@ pub struct Quote {
     pub lines: Vec<BillLine>,
     pub total: Fen,
     /// The payee in Chinese, e.g. `市自来水公司`; empty when the tenant gives none.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub tenant_name_zh: String,
     /// The customer class that priced the quote, as the tenant names it (`residential`);
     /// empty from older writers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub class: String,
     /// The class in Chinese (`居民`); empty when the tenant gives none.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub class_zh: String,
 }
 
@@ -110,13 +132,13 @@ pub struct Bill {
     #[serde(default)]
     pub holder_masked: Option<String>,
     /// The payee in Chinese; empty when the tenant gives none (show `tenant_name`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub tenant_name_zh: String,
     /// The customer class that priced the bill (`residential`); empty from older writers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub class: String,
     /// The class in Chinese (`居民`); empty when the tenant gives none.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub class_zh: String,
 }
 

@@ -206,7 +206,7 @@ pub struct IssueRequest {
     /// The public nkey.
     pub nkey: String,
     /// Replace the holder's current key, which stops working at once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub replace: bool,
 }
 
@@ -246,7 +246,7 @@ pub struct RevokeReply {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListRequest {
     /// Also list phones, at most this many.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub devices: u32,
 }
 

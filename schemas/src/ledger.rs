@@ -37,7 +37,7 @@ pub struct Receipt {
     pub total: Money,
     pub settled_at: DateTime<Utc>,
     /// The bill's `tenant_name_zh`; empty when the tenant gives none or from older ledgers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub tenant_name_zh: String,
 }
 

@@ -140,7 +140,7 @@ impl fmt::Display for Currency {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Money {
     pub fen: Fen,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub currency: Currency,
 }
 

@@ -82,6 +82,73 @@ pub struct RegisterReply {
     pub balance: Money,
 }
 
+/// `posfee.paygate.amend`: a registered payer corrects their registration, signed by the device
+/// key they registered (as every payment is): a misspelt name or a new bank card is
+/// corrected; the national id is who the payer is and is never changed (a different person
+/// registers on their own phone). Absent fields stay as they are; sending the same values
+/// again changes nothing, so a retry needs no idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank_account: Option<String>,
+    /// The registered device key's id: paygate finds the payer by it.
+    pub device_key_id: KeyId,
+    /// The device key's signature ([`Purpose::DeviceAmend`]) over [`AmendRequest::proof_body`].
+    #[serde(with = "serde_bytes")]
+    pub device_proof: Vec<u8>,
+}
+
+impl AmendRequest {
+    /// A correction signed with `device_key`, as the phone makes it.
+    pub fn signed(
+        name: Option<String>,
+        bank_account: Option<String>,
+        device_key: &SigningKey,
+        device_key_id: KeyId,
+    ) -> AmendRequest {
+        let mut req = AmendRequest {
+            name,
+            bank_account,
+            device_key_id,
+            device_proof: Vec::new(),
+        };
+        req.device_proof = sign_detached(device_key, Purpose::DeviceAmend, &req.proof_body());
+        req
+    }
+
+    /// What the proof signs: the key id, the name and the bank account, NUL-separated, an
+    /// absent field as empty (neither may be empty or hold a NUL when sent).
+    pub fn proof_body(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(self.device_key_id.as_str().as_bytes());
+        for field in [&self.name, &self.bank_account] {
+            b.push(0);
+            b.extend_from_slice(field.as_deref().unwrap_or_default().as_bytes());
+        }
+        b
+    }
+
+    /// Whether `device_proof` was made by the secret half of `key`.
+    pub fn proves_possession(&self, key: &VerifyingKey) -> bool {
+        verify_with(
+            key,
+            Purpose::DeviceAmend,
+            &self.proof_body(),
+            &self.device_proof,
+        )
+        .is_ok()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmendReply {
+    pub payer: PayerHandle,
+    /// The fields that changed (`name`, `bank_account`); empty when nothing differed.
+    pub changed: Vec<String>,
+}
+
 /// What the device signs for `posfee.paygate.pay`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayOrder {

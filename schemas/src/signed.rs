@@ -20,6 +20,8 @@ pub enum Purpose {
     DevicePay,
     /// A registration's proof that the phone holds the device key it registers.
     DeviceRegister,
+    /// A registered payer's correction of their name or bank card, signed by their device key.
+    DeviceAmend,
     /// A settlement notice from paygate to the ledger.
     Settlement,
     /// A receipt, signed by the ledger's authority: what a kiosk prints and a phone keeps.
@@ -39,6 +41,7 @@ impl Purpose {
             Purpose::Bill => "bill",
             Purpose::DevicePay => "device-pay",
             Purpose::DeviceRegister => "device-register",
+            Purpose::DeviceAmend => "device-amend",
             Purpose::Settlement => "settlement",
             Purpose::Receipt => "receipt",
             Purpose::Authority => "authority",
@@ -74,6 +77,7 @@ impl Purpose {
             Purpose::Bill => b"posfee/v1/bill\0",
             Purpose::DevicePay => b"posfee/v1/device-pay\0",
             Purpose::DeviceRegister => b"posfee/v1/device-register\0",
+            Purpose::DeviceAmend => b"posfee/v1/device-amend\0",
             Purpose::Settlement => b"posfee/v1/settlement\0",
             Purpose::Receipt => b"posfee/v1/receipt\0",
             Purpose::Authority => b"posfee/v1/authority\0",

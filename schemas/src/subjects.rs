@@ -34,6 +34,14 @@ pub fn fee_quote(asker: &Identity) -> String {
 pub fn fee_quote_any() -> String {
     format!("{PREFIX}.fee.quote.>")
 }
+/// The payees the system collects for, asked by `asker` (a kiosk lists them).
+pub fn fee_payees(asker: &Identity) -> String {
+    format!("{PREFIX}.fee.payees.{}", asker.path())
+}
+/// Every payee list request, whoever asks: what the fee-engine answers.
+pub fn fee_payees_any() -> String {
+    format!("{PREFIX}.fee.payees.>")
+}
 /// Where a terminal asks for bills: its own id is in the subject, which the server lets only
 /// that terminal publish to, and the fee-engine refuses a body naming another terminal.
 pub fn bill_issue(terminal: &TerminalId) -> String {
@@ -251,6 +259,7 @@ pub fn inbox_of(subject: &str) -> Option<String> {
         Subject::IdentityEnrol(d) => Some(Identity::Device(d).inbox_prefix()),
         Subject::IdentityStatus(k) => Some(status_inbox(&k)),
         Subject::FeeQuote(a)
+        | Subject::FeePayees(a)
         | Subject::Query(_, a)
         | Subject::KeysGet(a)
         | Subject::Paygate(_, a) => Some(a.inbox_prefix()),
@@ -388,7 +397,7 @@ impl ServiceName {
         }
     }
 }
-str_enum!(PaygateOp { Register = "register", Pay = "pay", Payments = "payments", Audit = "audit", });
+str_enum!(PaygateOp { Register = "register", Amend = "amend", Pay = "pay", Payments = "payments", Audit = "audit", });
 str_enum!(IdentityOp { Issue = "issue", Revoke = "revoke", List = "list", });
 str_enum!(LedgerOp { Settle = "settle", Settlements = "settlements", Audit = "audit", });
 str_enum!(
@@ -455,6 +464,7 @@ impl EventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     FeeQuote(Identity),
+    FeePayees(Identity),
     BillIssue(TerminalId),
     Query(QueryKind, Identity),
     Pair(TerminalId, PairToken),
@@ -495,6 +505,7 @@ impl Subject {
         let asker = |tokens: &[&str]| Identity::from_path(tokens).map_err(bad_id);
         match parts[1..] {
             ["fee", "quote", ref who @ ..] => Ok(Subject::FeeQuote(asker(who)?)),
+            ["fee", "payees", ref who @ ..] => Ok(Subject::FeePayees(asker(who)?)),
             ["bill", "issue", t] => Ok(Subject::BillIssue(TerminalId::parse(t).map_err(bad_id)?)),
             ["query", k, ref who @ ..] => {
                 let kind = QueryKind::parse(k).ok_or_else(unknown)?;
@@ -547,6 +558,7 @@ impl Subject {
     pub fn render(&self) -> String {
         match self {
             Subject::FeeQuote(a) => fee_quote(a),
+            Subject::FeePayees(a) => fee_payees(a),
             Subject::BillIssue(t) => bill_issue(t),
             Subject::Query(k, a) => query(*k, a),
             Subject::Pair(t, tok) => pair(t, tok),
@@ -571,6 +583,7 @@ impl Subject {
     pub fn patterns() -> Vec<String> {
         let mut out = vec![
             format!("{PREFIX}.fee.quote.{{asker}}"),
+            format!("{PREFIX}.fee.payees.{{asker}}"),
             format!("{PREFIX}.bill.issue.{{terminal}}"),
         ];
         out.extend(
@@ -617,6 +630,7 @@ mod tests {
         let mut all = vec![
             Subject::FeeQuote(Identity::Terminal(t.clone())),
             Subject::FeeQuote(Identity::Role(Role::Query)),
+            Subject::FeePayees(Identity::Terminal(t.clone())),
             Subject::BillIssue(t.clone()),
             Subject::LedgerClose(t.clone()),
             Subject::TerminalReport(t.clone()),

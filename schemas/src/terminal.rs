@@ -20,7 +20,7 @@ pub struct TerminalSeen {
     pub last_seen: DateTime<Utc>,
     /// Seconds between heartbeats, so a reader can tell a silent terminal from a live one.
     pub heartbeat_secs: u32,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub version: String,
 }
 

@@ -25,7 +25,9 @@ use posfee_schemas::pairing::{
     BillOffer, CloseReason, KioskNotice, PairCode, PairJoin, PairMode, PayerStep, PayerUpdate,
     PhoneChannel, WalletAnswer,
 };
-use posfee_schemas::paygate::{PayOrder, PayRequest, RegisterReply, RegisterRequest};
+use posfee_schemas::paygate::{
+    AmendReply, AmendRequest, PayOrder, PayRequest, RegisterReply, RegisterRequest,
+};
 use posfee_schemas::signed::{sign_detached, verify_with, PublicKeyRecord, Purpose, Signed};
 use posfee_schemas::subjects::{self, Identity};
 use posfee_schemas::trust::{may, RootSigner, Signer as Authority};
@@ -655,6 +657,33 @@ fn examples() -> Examples {
         &RegisterReply {
             payer: w.payer.clone(),
             balance: Money::cny(1_000_000),
+        },
+    );
+
+    // Correcting a registration.
+    ex.text(
+        "amend.subject",
+        subjects::paygate(
+            subjects::PaygateOp::Amend,
+            &subjects::Identity::Device(w.device.clone()),
+        ),
+    );
+    let amend = AmendRequest::signed(
+        Some("张叁".into()),
+        None,
+        &w.device_key,
+        w.device_key_id.clone(),
+    );
+    let mut amend_message = tag(Purpose::DeviceAmend);
+    amend_message.extend_from_slice(&amend.proof_body());
+    assert!(amend.proves_possession(&w.device_key.verifying_key()));
+    ex.hex("amend.proof-message", &amend_message);
+    ex.msg("amend.request", &amend);
+    ex.msg(
+        "amend.reply",
+        &AmendReply {
+            payer: w.payer.clone(),
+            changed: vec!["name".into()],
         },
     );
 

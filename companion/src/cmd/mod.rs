@@ -12,12 +12,14 @@ pub mod register;
 pub mod show_code;
 
 use crate::home::{self, Home};
+use crate::render::{self, Speech};
 use crate::verify::VerifiedBill;
 use crate::wallet::Confirm;
-use crate::{render, Companion};
+use crate::Companion;
 use clap::{CommandFactory, FromArgMatches};
 use futures::future::BoxFuture;
 use posfee_client::ending::{self, Ending};
+use posfee_client::words::{self, Lang};
 use posfee_client::SystemClock;
 use posfee_schemas::ids::DeviceId;
 use posfee_schemas::subjects::Identity;
@@ -25,7 +27,7 @@ use posfee_schemas::{ErrorCode, WireError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// The exit status after Ctrl-C (128 + SIGINT), as shells report an interrupted command.
 pub const EXIT_INTERRUPTED: u8 = 130;
@@ -60,6 +62,10 @@ pub struct Cli {
     /// or how it ended.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Speak only Chinese (zh) or only English (en); without it the phone shows both side by
+    /// side.
+    #[arg(long, global = true, env = "POSFEE_LANGUAGE", value_enum)]
+    pub language: Option<Lang>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -102,8 +108,17 @@ pub enum Command {
     Receipts,
 }
 
+/// The language this run speaks, set once from `--language`.
+static SPEECH: OnceLock<Speech> = OnceLock::new();
+
+/// How this run speaks ([`Speech::Both`] until `main` sets it).
+pub fn speech() -> Speech {
+    SPEECH.get().copied().unwrap_or_default()
+}
+
 pub async fn main(cli: Cli) -> ExitCode {
     let json = cli.json;
+    let _ = SPEECH.set(cli.language.map_or(Speech::Both, Speech::Only));
     let home = match Home::open(&cli.home.clone().unwrap_or_else(home::default_dir)) {
         Ok(h) => h,
         Err(e) => return fail(json, &e),
@@ -204,9 +219,10 @@ fn system_url(cli: &Cli) -> crate::Result<String> {
         _ => Err(WireError::new(
             ErrorCode::Unavailable,
             format!(
-                "no running posfee found: {} does not exist; start it with \
+                "{}{} does not exist; start it with \
                  `posfee up --data-dir {}`, pass --data-dir of the running system, \
                  or give --nats-url",
+                words::NO_SYSTEM,
                 file.display(),
                 data_dir.display()
             ),
@@ -220,12 +236,17 @@ fn system_url(cli: &Cli) -> crate::Result<String> {
 pub fn fail(json: bool, e: &WireError) -> ExitCode {
     if json {
         emit(&ending::json(e));
-    } else {
-        match ending::ending(e) {
-            Ending::Outcome => println!("{} 未完成: {}", e.code.name(), e.message),
-            Ending::Unknown => println!("Not confirmed yet 尚未确认: {}", e.message),
-            Ending::Failure => eprintln!("companion: {e}"),
-        }
+        return ending::exit_code(e);
+    }
+    let sp = speech();
+    let said = match sp {
+        Speech::Only(lang) => words::said(lang, e),
+        Speech::Both => format!("{} {}", words::said(Lang::Zh, e), words::said(Lang::En, e)),
+    };
+    match ending::ending(e) {
+        Ending::Outcome => println!("{}: {said}", sp.say("Not done", "未完成")),
+        Ending::Unknown => println!("{}: {said}", sp.say("Not confirmed yet", "尚未确认")),
+        Ending::Failure => eprintln!("{}: {said}", sp.say("Error", "出错了")),
     }
     ending::exit_code(e)
 }
@@ -237,7 +258,7 @@ pub fn paid(json: bool, result: crate::Result<posfee_schemas::ledger::Receipt>) 
             if json {
                 emit(&render::json_receipt(&r));
             } else {
-                print!("{}", render::receipt(&r));
+                print!("{}", render::receipt(speech(), &r));
             }
             ExitCode::SUCCESS
         }
@@ -258,10 +279,12 @@ pub struct Prompt;
 
 impl Confirm for Prompt {
     fn confirm<'a>(&'a mut self, bill: &'a VerifiedBill) -> BoxFuture<'a, bool> {
+        let sp = speech();
         print!(
-            "{}Pay 确认付款 {}? [y/N] ",
-            render::bill(bill),
-            bill.bill.total
+            "{}{} {}? [y/N] ",
+            render::bill(sp, bill),
+            sp.say("Pay", "确认付款"),
+            sp.money(bill.bill.total)
         );
         let _ = std::io::stdout().flush();
         // A thread of its own, not tokio's blocking pool: the runtime waits for that pool at

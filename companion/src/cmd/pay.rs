@@ -12,7 +12,7 @@ use std::process::ExitCode;
 pub struct PayArgs {
     /// The kiosk's QR link (posfee://pair/…) or typed code (kiosk-01:XXXX-…).
     pub code: String,
-    /// Pay without asking.
+    /// Pay without asking (always so with --json: a script has no one to ask).
     #[arg(long)]
     pub yes: bool,
 }
@@ -34,7 +34,7 @@ pub async fn run(c: &Companion, args: PayArgs, json: bool) -> ExitCode {
     if json {
         super::emit(&render::json_bill(&verified));
     } else if args.yes {
-        print!("{}", render::bill(&verified));
+        print!("{}", render::bill(super::speech(), &verified));
     }
     match pay::decide(&verified, confirm.as_mut()).await {
         Decision::Confirmed => {}

@@ -21,14 +21,26 @@ pub async fn run(home: &Home, c: Option<&Companion>, json: bool) -> ExitCode {
         let all: Vec<serde_json::Value> = receipts.iter().map(render::json_receipt).collect();
         super::emit(&serde_json::json!({ "receipts": all, "unconfirmed": open }));
     } else {
+        let sp = super::speech();
         if receipts.is_empty() {
-            println!("no receipts yet 暂无缴费凭证");
+            println!("{}", sp.say("No receipts yet", "暂无缴费凭证"));
         }
         for r in &receipts {
-            println!("{}", render::receipt(r));
+            println!("{}", render::receipt(super::speech(), r));
         }
         if open > 0 {
-            println!("{open} payment(s) not confirmed yet 笔支付尚未确认; ask again later");
+            println!(
+                "{}",
+                match sp {
+                    crate::render::Speech::Only(posfee_client::words::Lang::Zh) =>
+                        format!("{open} 笔支付尚未确认，请稍后再查看"),
+                    crate::render::Speech::Only(posfee_client::words::Lang::En) =>
+                        format!("{open} payment(s) not confirmed yet; ask again later"),
+                    crate::render::Speech::Both => format!(
+                        "{open} payment(s) not confirmed yet 笔支付尚未确认; ask again later"
+                    ),
+                }
+            );
         }
     }
     ExitCode::SUCCESS

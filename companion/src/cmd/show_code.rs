@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ShowCodeArgs {
-    /// Pay without asking.
+    /// Pay without asking (always so with --json: a script has no one to ask).
     #[arg(long)]
     pub yes: bool,
     /// Seconds the code stays open for a kiosk, 1 to 600 (`--ttl-secs` is the old name).
@@ -44,9 +44,12 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
             &serde_json::json!({ "wallet": { "uri": shown.code.uri(), "code": shown.code.typed(), "expires_at": shown.expires_at } }),
         );
     } else {
-        print!("{}", render::code(&shown.code));
+        print!("{}", render::code(super::speech(), &shown.code));
+        let sp = super::speech();
         println!(
-            "Show this to the kiosk 请向终端出示 (expires 有效期至 {})",
+            "{} ({} {})",
+            sp.say("Show this to the kiosk", "请向终端出示"),
+            sp.say("expires", "有效期至"),
             render::local_time(shown.expires_at)
         );
     }
@@ -57,6 +60,11 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
         tokio::spawn(async move {
             if sigint.recv().await.is_some() {
                 interrupted.store(true, Ordering::SeqCst);
+                posfee_client::shutdown::exit_soon(match super::speech() {
+                    crate::render::Speech::Only(posfee_client::words::Lang::En) => "Interrupted",
+                    crate::render::Speech::Only(posfee_client::words::Lang::Zh) => "已中断",
+                    crate::render::Speech::Both => "Interrupted 已中断",
+                });
                 cancel.cancel();
             }
         })

@@ -87,6 +87,10 @@ export function link(code: PairCode): string {
 }
 
 export class CodeError extends Error {}
+/** The check symbols do not match: a symbol was mistyped. */
+export class BadCheck extends CodeError {}
+/** A wallet code where a kiosk code was wanted, or the other way round. */
+export class WrongMode extends CodeError {}
 
 function symbolValue(c: string): number | undefined {
   let u = c.toUpperCase();
@@ -113,8 +117,6 @@ function parseTypedToken(s: string, mode: PairMode, presenter: string): string {
   if (check !== checksum(mode, presenter, v)) throw new BadCheck("the check symbols do not match: a symbol was mistyped");
   return v.toString(16).padStart(32, "0");
 }
-
-class BadCheck extends CodeError {}
 
 function parseToken(h: string): string {
   if (h.length !== 32) throw new CodeError(`expected 32 hex digits, found ${h.length}`);
@@ -163,7 +165,7 @@ export function parseCode(input: string, want?: PairMode): PairCode {
   if ([...s].length > MAX_CODE_CHARS) throw new CodeError("the code is too long");
   if (s.slice(0, URI_SCHEME.length).toLowerCase() === URI_SCHEME) {
     const code = parseUri(s.slice(URI_SCHEME.length));
-    if (want && code.mode !== want) throw new CodeError(wrongMode(want));
+    if (want && code.mode !== want) throw new WrongMode(wrongMode(want));
     return code;
   }
   if (s.includes("://")) throw new CodeError(`the link must start with ${URI_SCHEME}`);
@@ -189,7 +191,7 @@ export function parseCode(input: string, want?: PairMode): PairCode {
       } catch {
         throw e;
       }
-      throw new CodeError(wrongMode(want));
+      throw new WrongMode(wrongMode(want));
     }
   }
   try {

@@ -1,25 +1,26 @@
 // The payer's phone: screens and what happens on them. The wire work is in enrol.ts,
 // register.ts, pay.ts and verify.ts; this file only shows and asks.
 import "./style.css";
-import { connectPhone, identity, KeyRefused, newKey, NotEnrolled } from "./enrol.ts";
-import { codeMessage, fieldMessage, lang, reasonText, localTime, money, pickLanguage, setLanguage, t, type Lang } from "./i18n.ts";
-import { CodeError, link, parseCode, typed } from "./ids.ts";
+import { connectPhone, identity, keyStatus, KeyRefused, newKey, NotEnrolled, type Bus } from "./enrol.ts";
+import { codeMessage, fieldMessage, lang, localTimeParts, money, pickLanguage, reasonText, setLanguage, t, type Lang } from "./i18n.ts";
+import { BadCheck, CodeError, link, parseCode, typed, WrongMode } from "./ids.ts";
 import * as pay from "./pay.ts";
 import { decodeFile, drawCode, scanCamera } from "./qr.ts";
-import { checkBankAccount, checkName, checkNationalId, register } from "./register.ts";
+import { amend, checkBankAccount, checkName, checkNationalId, register } from "./register.ts";
 import { lineText, shareImage } from "./share.ts";
 import * as store from "./store.ts";
-import type { Receipt } from "./types.ts";
+import type { BillLine, Receipt } from "./types.ts";
 import { KeyDirectory, TrustRoot } from "./verify.ts";
 import { uuidText, wireError, WireError } from "./wire.ts";
 
 type Child = Node | string | null | undefined | false;
-function h(tag: string, attrs: Record<string, string | boolean | ((e: Event) => void)> = {}, ...kids: Child[]): HTMLElement {
+type Attrs = Record<string, string | boolean | undefined | ((e: Event) => void)>;
+function h(tag: string, attrs: Attrs = {}, ...kids: Child[]): HTMLElement {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (typeof v === "function") el.addEventListener(k.slice(2), v);
     else if (v === true) el.setAttribute(k, "");
-    else if (v !== false) el.setAttribute(k, v);
+    else if (v !== false && v !== undefined) el.setAttribute(k, v);
   }
   for (const c of kids) if (c !== null && c !== undefined && c !== false) el.append(c);
   return el;
@@ -28,11 +29,13 @@ function h(tag: string, attrs: Record<string, string | boolean | ((e: Event) => 
 type Screen = "pay" | "code" | "receipts" | "me";
 let phone: pay.Phone | undefined;
 let busState: "connecting" | "connected" | "offline" = "connecting";
-let busError = "";
+/** Why the phone is not connected, in the language of the moment. */
+let busWhy = () => "";
 /** The system refuses this phone's key for good (revoked, its id taken): a new key is the way on. */
-let keyRefused = false;
-/** While the key is not enrolled, the phone tries again in the background. */
+let keyRefused: "revoked" | "conflict" | null = null;
+/** While the phone cannot connect (not enrolled yet, the system away), it tries again in the background. */
 const RETRY_MS = 5_000;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
 let screen: Screen = "pay";
 let cleanup: (() => void)[] = [];
 
@@ -42,18 +45,113 @@ function runCleanup(): void {
   for (const f of cleanup.splice(0)) f();
 }
 
-/** An error in the payer's words, and the code and message as the system said them. */
-function errorText(e: unknown): { code: string; text: string } {
+/** What the phone says about an error: the payer's words, the system's code and its own message. */
+interface Said {
+  code: string;
+  text: string;
+  detail?: string;
+}
+
+/** An error in the payer's words, with the code and message as the system said them. */
+function errorText(e: unknown): Said {
   if (e instanceof WireError) {
     if (e.code === "INVALID_FIELD") {
       const i = e.message.indexOf(": ");
       const field = i > 0 ? e.message.slice(0, i) : "";
-      return { code: `${e.code}: ${e.message}`, text: fieldMessage(field, e.message) };
+      return { code: e.code, text: fieldMessage(field, e.message), detail: e.message };
     }
-    const known = codeMessage(e.code);
-    return known ? { code: `${e.code}: ${e.message}`, text: known } : { code: e.code, text: e.message };
+    return { code: e.code, text: codeMessage(e.code) ?? t("failed"), detail: e.message };
   }
-  return { code: "INTERNAL", text: String((e as Error)?.message ?? e) };
+  return { code: "INTERNAL", text: t("failed"), detail: String((e as Error)?.message ?? e) };
+}
+
+/** A code the payer typed or scanned that is not a kiosk's code, in the payer's words. */
+function codeErrorText(e: unknown): Said {
+  const text = e instanceof BadCheck ? t("code_mistyped") : e instanceof WrongMode ? t("code_wallet") : t("code_invalid");
+  return { code: "INVALID_FIELD", text, detail: String((e as Error)?.message ?? e) };
+}
+
+/** The system's code, small; its own message (English) only when the payer reads English. */
+function codeNote(m: Said): HTMLElement {
+  return h("span", { class: "code" }, lang() === "en" && m.detail ? ` (${m.code}: ${m.detail})` : ` (${m.code})`);
+}
+
+/** A failure in the payer's words, in the error style, the code small under it. */
+function errorBox(m: Said, frame?: "refused_why"): HTMLElement {
+  return h("p", { class: "error" }, frame ? t(frame, { why: m.text }) : m.text, codeNote(m));
+}
+
+/** An amount with its unit, never broken across lines. */
+function amountEl(fen: number, tag = "span", attrs: Attrs = {}): HTMLElement {
+  return h(tag, { ...attrs, class: "amount" }, money(fen));
+}
+
+/** `key`'s text with the amount in its place (`{total}`) kept whole. */
+function withAmount(key: "confirm", fen: number): HTMLElement {
+  const [before, after] = t(key, { total: "\u0000" }).split("\u0000");
+  return h("span", {}, before, amountEl(fen), after);
+}
+
+/** An instant in the payer's time zone, its time on one line and the zone named after it. */
+function timeEl(rfc3339: string, testid?: string): HTMLElement {
+  const { time, zone } = localTimeParts(rfc3339);
+  return h(
+    "span",
+    { "data-testid": testid, "data-instant": rfc3339 },
+    h("span", { class: "time" }, time),
+    zone ? " " : null,
+    zone ? h("span", { class: "zone" }, zone) : null,
+  );
+}
+
+/** A bill line: what it is for and its period, its amount, and its own explanation. */
+function lineEl(l: BillLine): HTMLElement {
+  const x = lineText(l);
+  return h(
+    "li",
+    { class: "line", "data-testid": "line" },
+    h("div", { class: "line-head" }, h("span", {}, `${x.label} · `, h("span", { class: "period" }, x.period)), h("strong", { class: "amount" }, x.amount)),
+    h("div", { class: "note explanation" }, x.explanation),
+  );
+}
+
+/** The connection's state in the header. */
+function busBadge(): HTMLElement {
+  const text = busState === "connected" ? t("connected") : busState === "connecting" ? t("connecting") : t("offline");
+  return h("span", { class: `bus ${busState}`, role: "status", "data-testid": "bus-state" }, text);
+}
+
+/** Why the phone is not connected and what to do, or nothing while it is. */
+function busBanner(): HTMLElement {
+  const slot = h("div", { "data-testid": "bus-banner" });
+  if (busState !== "offline") return slot;
+  if (keyRefused) {
+    const newKeyBtn = h(
+      "button",
+      {
+        class: "primary",
+        "data-testid": "new-key",
+        onclick: async () => {
+          await newKey();
+          keyRefused = null;
+          void start();
+        },
+      },
+      t("new_key"),
+    );
+    slot.append(h("div", { class: "banner", role: "alert" }, h("strong", {}, t(keyRefused === "revoked" ? "key_revoked_title" : "key_conflict_title")), h("p", {}, busWhy()), newKeyBtn));
+    return slot;
+  }
+  // While the client connects again by itself there is nothing to tap.
+  const retry = phone ? null : h("button", { class: "link", onclick: () => void start() }, t("retry"));
+  slot.append(h("p", { class: "banner", role: "alert" }, `${t("offline_why", { why: busWhy() })} `, retry));
+  return slot;
+}
+
+/** Shows the connection's state again without drawing the screen again (a bill stays). */
+function showBus(): void {
+  document.querySelector('[data-testid="bus-state"]')?.replaceWith(busBadge());
+  document.querySelector('[data-testid="bus-banner"]')?.replaceWith(busBanner());
 }
 
 function frame(title: string, ...body: Child[]): void {
@@ -71,11 +169,7 @@ function frame(title: string, ...body: Child[]): void {
       "header",
       {},
       h("span", { class: "brand" }, t("app_title")),
-      h(
-        "span",
-        { class: `bus ${busState}`, role: "status", "data-testid": "bus-state" },
-        busState === "connected" ? t("connected") : busState === "connecting" ? t("connecting") : t("offline"),
-      ),
+      busBadge(),
       h(
         "button",
         {
@@ -85,11 +179,11 @@ function frame(title: string, ...body: Child[]): void {
           "data-testid": "lang",
           onclick: async () => {
             setLanguage(other);
-            await store.saveLanguage(other);
             // A screen in the middle of something (a bill to confirm) is drawn again as it is;
             // any other starts again in the new language.
             if (redraw) redraw();
             else go(screen);
+            await store.saveLanguage(other);
           },
         },
         t("lang_switch"),
@@ -106,28 +200,7 @@ function frame(title: string, ...body: Child[]): void {
       "main",
       {},
       heading,
-      busState === "offline"
-        ? h(
-            "p",
-            { class: "banner", role: "alert" },
-            `${t("offline")}: ${busError} `,
-            keyRefused
-              ? h(
-                  "button",
-                  {
-                    class: "link",
-                    "data-testid": "new-key",
-                    onclick: async () => {
-                      await newKey();
-                      keyRefused = false;
-                      void start();
-                    },
-                  },
-                  t("new_key"),
-                )
-              : h("button", { class: "link", onclick: () => void start() }, t("retry")),
-          )
-        : null,
+      busBanner(),
       ...body,
     ),
   );
@@ -149,7 +222,51 @@ function go(s: Screen): void {
 
 // ---- registration and this phone ----------------------------------------------------------
 
-async function meScreen(message?: { code: string; text: string }): Promise<void> {
+/** A form field with its check: shown when the payer leaves the field, cleared as soon as the
+ * value is right, so tapping the button never moves it out from under the finger. */
+function field(name: string, label: string, check: (v: string) => WireError | undefined, attrs: Record<string, string>, status: HTMLElement) {
+  const input = h("input", { id: `f-${name}`, name, "aria-describedby": `e-${name}`, required: true, ...attrs }) as HTMLInputElement;
+  const err = h("p", { id: `e-${name}`, class: "field-error", "aria-live": "polite" });
+  const show = (e: WireError | undefined) => {
+    err.textContent = e ? fieldMessage(name, e.message) : "";
+    input.setAttribute("aria-invalid", e ? "true" : "false");
+  };
+  input.addEventListener("input", () => {
+    // A refusal of the earlier values is stale once the payer corrects them.
+    status.replaceChildren();
+    if (err.textContent && !check(input.value)) show(undefined);
+  });
+  input.addEventListener("blur", (ev) => {
+    // Leaving for the form's own button: the button checks everything itself.
+    const to = (ev as FocusEvent).relatedTarget;
+    if (to instanceof HTMLButtonElement && to.type === "submit" && to.form === input.form) return;
+    show(input.value ? check(input.value) : undefined);
+  });
+  return { input, err, show, el: h("div", { class: "field" }, h("label", { for: `f-${name}` }, label), input, err) };
+}
+type Field = ReturnType<typeof field>;
+
+/** Checks `fields` on the phone, showing each one's error; the first wrong one, if any. */
+function checkAll(fields: [Field, (v: string) => WireError | undefined][]): HTMLInputElement | undefined {
+  let first: HTMLInputElement | undefined;
+  for (const [f, check] of fields) {
+    const e = check(f.input.value);
+    f.show(e);
+    if (e && !first) first = f.input;
+  }
+  return first;
+}
+
+/** After a refusal naming a field, that field is marked and focused. */
+function markRefused(e: unknown, fields: Record<string, Field>): void {
+  const name = e instanceof WireError && e.code === "INVALID_FIELD" ? e.message.split(":")[0] : "";
+  const target = fields[name]?.input;
+  if (!target) return;
+  target.setAttribute("aria-invalid", "true");
+  target.focus();
+}
+
+async function meScreen(note?: string): Promise<void> {
   const p = await store.profile();
   const id = await identity();
   const device = h(
@@ -161,40 +278,15 @@ async function meScreen(message?: { code: string; text: string }): Promise<void>
     h("p", { class: "note" }, t("device_note")),
   );
   if (p?.payer) {
-    frame(t("nav_me"), await balanceCard(p.payer), device);
+    const done = note ? h("p", { class: "done", role: "status", "data-testid": "me-status" }, note) : null;
+    const edit = h("button", { class: "secondary", "data-testid": "edit", onclick: () => amendScreen(p) }, t("edit"));
+    frame(t("nav_me"), done, await balanceCard(p.payer), h("div", { class: "stack" }, edit), device);
     return;
   }
-  const field = (name: string, label: string, check: (v: string) => WireError | undefined, attrs: Record<string, string>) => {
-    const input = h("input", {
-      id: `f-${name}`,
-      name,
-      "aria-describedby": `e-${name}`,
-      required: true,
-      ...attrs,
-    }) as HTMLInputElement;
-    const err = h("p", { id: `e-${name}`, class: "field-error", "aria-live": "polite" });
-    input.addEventListener("blur", () => {
-      const e = input.value ? check(input.value) : undefined;
-      err.textContent = e ? fieldMessage(name, e.message) : "";
-      input.setAttribute("aria-invalid", e ? "true" : "false");
-    });
-    return { input, err, el: h("div", { class: "field" }, h("label", { for: `f-${name}` }, label), input, err) };
-  };
-  const name = field("name", t("name"), checkName, { autocomplete: "name", value: p?.name ?? "" });
-  const nid = field("national_id", t("national_id"), checkNationalId, {
-    autocomplete: "off",
-    inputmode: "text",
-    maxlength: "18",
-    value: p?.national_id ?? "",
-  });
-  const card = field("bank_account", t("bank_account"), checkBankAccount, {
-    autocomplete: "cc-number",
-    inputmode: "numeric",
-    maxlength: "19",
-    value: p?.bank_account ?? "",
-  });
   const status = h("div", { role: "alert", "data-testid": "register-status" });
-  if (message) status.append(h("p", { class: "error" }, `${t("refused")}: ${message.text}`, h("span", { class: "code" }, ` (${message.code})`)));
+  const name = field("name", t("name"), checkName, { autocomplete: "name", value: p?.name ?? "" }, status);
+  const nid = field("national_id", t("national_id"), checkNationalId, { autocomplete: "off", inputmode: "text", maxlength: "18", value: p?.national_id ?? "" }, status);
+  const card = field("bank_account", t("bank_account"), checkBankAccount, { autocomplete: "cc-number", inputmode: "numeric", maxlength: "19", value: p?.bank_account ?? "" }, status);
   const submit = h("button", { type: "submit", class: "primary", "data-testid": "register" }, t("register_send")) as HTMLButtonElement;
   const form = h(
     "form",
@@ -202,25 +294,19 @@ async function meScreen(message?: { code: string; text: string }): Promise<void>
       novalidate: true,
       onsubmit: async (ev: Event) => {
         ev.preventDefault();
+        status.replaceChildren();
         const skipChecks = localStorage.getItem("posfeeSkipChecks") === "1";
-        const fields = [
+        const first = checkAll([
           [name, checkName],
           [nid, checkNationalId],
           [card, checkBankAccount],
-        ] as const;
-        let first: HTMLInputElement | undefined;
-        for (const [f, check] of fields) {
-          const e = check(f.input.value);
-          f.err.textContent = e ? fieldMessage(f.input.name, e.message) : "";
-          f.input.setAttribute("aria-invalid", e ? "true" : "false");
-          if (e && !first) first = f.input;
-        }
+        ]);
         if (first && !skipChecks) {
           first.focus();
           return;
         }
         if (!phone) {
-          status.replaceChildren(h("p", { class: "error" }, `${t("offline")}: ${busError}`));
+          status.replaceChildren(h("p", { class: "error" }, t("offline_why", { why: busWhy() })));
           return;
         }
         submit.disabled = true;
@@ -229,17 +315,11 @@ async function meScreen(message?: { code: string; text: string }): Promise<void>
           await register(phone.nc, { name: name.input.value, national_id: nid.input.value, bank_account: card.input.value }, !skipChecks);
           go("me");
         } catch (e) {
-          const m = errorText(e);
           submit.disabled = false;
           submit.textContent = t("register_send");
-          // The payer's words first, then paygate's own, with its code.
-          status.replaceChildren(h("p", { class: "error" }, `${t("refused")}: ${m.text}`, h("span", { class: "code" }, ` (${m.code})`)));
-          const field = e instanceof WireError && e.code === "INVALID_FIELD" ? e.message.split(":")[0] : "";
-          const target = { name: name.input, national_id: nid.input, bank_account: card.input }[field];
-          if (target) {
-            target.setAttribute("aria-invalid", "true");
-            target.focus();
-          }
+          // The payer's words first, then paygate's code, small.
+          status.replaceChildren(errorBox(errorText(e), "refused_why"));
+          markRefused(e, { name, national_id: nid, bank_account: card });
         }
       },
     },
@@ -252,6 +332,60 @@ async function meScreen(message?: { code: string; text: string }): Promise<void>
   frame(t("register_title"), h("p", {}, t("register_intro")), form, device);
 }
 
+/** A national id as the payer may see it on the screen: its first and last digits. */
+function maskedId(id: string): string {
+  return id.length > 7 ? `${id.slice(0, 3)}${"*".repeat(id.length - 7)}${id.slice(-4)}` : id;
+}
+
+/** Correcting the name or bank card paygate holds; the national id is shown, not offered. */
+function amendScreen(p: store.Profile): void {
+  const status = h("div", { role: "alert", "data-testid": "amend-status" });
+  const name = field("name", t("name"), checkName, { autocomplete: "name", value: p.name }, status);
+  const card = field("bank_account", t("bank_account"), checkBankAccount, { autocomplete: "cc-number", inputmode: "numeric", maxlength: "19", value: p.bank_account }, status);
+  const save = h("button", { type: "submit", class: "primary", "data-testid": "amend-save" }, t("save")) as HTMLButtonElement;
+  const form = h(
+    "form",
+    {
+      novalidate: true,
+      onsubmit: async (ev: Event) => {
+        ev.preventDefault();
+        status.replaceChildren();
+        const first = checkAll([
+          [name, checkName],
+          [card, checkBankAccount],
+        ]);
+        if (first) return first.focus();
+        if (!phone) return void status.replaceChildren(h("p", { class: "error" }, t("offline_why", { why: busWhy() })));
+        save.disabled = true;
+        save.textContent = t("saving");
+        try {
+          const changed = await amend(phone.nc, { name: name.input.value, bank_account: card.input.value });
+          const fields = changed.map((f) => (f === "name" ? t("name") : f === "bank_account" ? t("bank_account") : f));
+          await meScreen(fields.length ? t("amend_done", { fields: fields.join(lang() === "en" ? ", " : "、") }) : t("amend_same"));
+        } catch (e) {
+          save.disabled = false;
+          save.textContent = t("save");
+          const m = errorText(e);
+          status.replaceChildren(errorBox(m, "refused_why"));
+          markRefused(e, { name, bank_account: card });
+        }
+      },
+    },
+    name.el,
+    h(
+      "div",
+      { class: "field" },
+      h("span", { class: "label" }, t("national_id")),
+      h("p", { class: "readonly mono", "data-testid": "national-id" }, maskedId(p.national_id)),
+      h("p", { class: "note" }, t("national_id_fixed")),
+    ),
+    card.el,
+    status,
+    h("div", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: () => go("me") }, t("cancel")), save),
+  );
+  frame(t("amend_title"), h("p", {}, t("amend_intro")), form);
+}
+
 async function balanceCard(payer: string): Promise<HTMLElement> {
   const p = await store.profile();
   const paid = (await store.receipts()).reduce((s, r) => s + r.total.fen, 0);
@@ -260,21 +394,20 @@ async function balanceCard(payer: string): Promise<HTMLElement> {
     "section",
     { class: "card", "aria-labelledby": "bal-h" },
     h("h2", { id: "bal-h" }, t("registered_as")),
-    h("dl", {}, h("dt", {}, t("name")), h("dd", {}, p?.name ?? "")),
+    h("dl", {}, h("dt", {}, t("name")), h("dd", { "data-testid": "name" }, p?.name ?? "")),
     h("dl", {}, h("dt", {}, t("bank_account")), h("dd", { class: "mono" }, `•••• ${(p?.bank_account ?? "").slice(-4)}`)),
     h("dl", {}, h("dt", {}, t("payer")), h("dd", { class: "mono" }, payer)),
-    h("div", { class: "balance" }, h("span", {}, t("balance")), h("strong", { "data-testid": "balance" }, money(balance))),
+    h("div", { class: "balance" }, h("span", {}, t("balance")), amountEl(balance, "strong", { "data-testid": "balance" })),
     h("p", { class: "note" }, t("balance_note")),
   );
 }
 
 // ---- mode A ---------------------------------------------------------------------------------
 
-async function payScreen(message?: { code: string; text: string }): Promise<void> {
+async function payScreen(message?: Said): Promise<void> {
   const p = await store.profile();
   const status = h("div", { role: "alert", "data-testid": "pay-status" });
-  const say = (m: { code: string; text: string }) =>
-    status.replaceChildren(h("p", { class: "error" }, m.text, h("span", { class: "code" }, ` (${m.code})`)));
+  const say = (m: Said) => status.replaceChildren(errorBox(m));
   if (message) say(message);
   const input = h("input", {
     id: "typed",
@@ -325,9 +458,9 @@ async function payScreen(message?: { code: string; text: string }): Promise<void
     try {
       code = parseCode(text, "terminal_presents");
     } catch (e) {
-      return say({ code: "INVALID_FIELD", text: e instanceof CodeError ? e.message : String(e) });
+      return say(e instanceof CodeError ? codeErrorText(e) : errorText(e));
     }
-    if (!phone) return say({ code: "UNAVAILABLE", text: t("offline") });
+    if (!phone) return say({ code: "UNAVAILABLE", text: t("offline_text") });
     status.replaceChildren(h("p", { class: "progress" }, t("joining")));
     try {
       const s = await pay.join(phone, code);
@@ -408,11 +541,17 @@ function codeScreen(): void {
   frame(t("code_title"), h("p", {}, t("code_intro")), start);
 }
 
+/** How long a wallet code is shown: the contract's, or shorter where a test asks for it. */
+function walletTtl(): number {
+  return Number(localStorage.getItem("posfeeWalletTtlMs")) || pay.WALLET_TTL_MS;
+}
+
 async function showCode(): Promise<void> {
   const p = await store.profile();
   if (!p?.payer) return void payScreen({ code: "PAYER_NOT_FOUND", text: t("not_registered") });
-  if (!phone) return void payScreen({ code: "UNAVAILABLE", text: t("offline") });
-  const shown = await pay.show(phone);
+  if (!phone) return void payScreen({ code: "UNAVAILABLE", text: t("offline_text") });
+  screen = "code";
+  const shown = await pay.show(phone, walletTtl());
   const canvas = h("canvas", { role: "img", "aria-label": typed(shown.code), "data-testid": "wallet-qr" }) as HTMLCanvasElement;
   await drawCode(canvas, link(shown.code));
   const countdown = h("p", { class: "countdown", "aria-live": "off", "data-testid": "countdown" });
@@ -458,8 +597,8 @@ async function showCode(): Promise<void> {
     confirmScreen(s);
   } catch (e) {
     clearInterval(timer);
-    // Expired or cancelled on the phone: back to the start, saying so unless the payer cancelled.
-    if (screen === "code" && !cancelledByPayer) outcome("expired", errorText(e));
+    // Expired (cancelled on the phone says nothing): a new code is one tap away.
+    if (screen === "code" && !cancelledByPayer) outcome("expired");
   }
 }
 
@@ -485,7 +624,7 @@ function confirmScreen(s: pay.Session): void {
     state.decided = true;
     s.channel.close();
     const e = pay.endedError(n);
-    outcome("ended", { code: `${e.code}: ${e.message}`, text: t("ended_text", { reason: reasonText(n.reason) }) });
+    outcome("ended", { code: e.code, text: t("ended_text", { reason: reasonText(n.reason) }), detail: e.message });
   });
   redraw = () => drawConfirm(s, state);
   redraw();
@@ -495,15 +634,7 @@ function confirmScreen(s: pay.Session): void {
 function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
   const b = s.verified.bill;
   const zh = lang() === "zh-CN";
-  const rows = b.lines.map((l) =>
-    h(
-      "li",
-      { class: "line" },
-      h("div", { class: "line-head" }, h("span", {}, `${(zh ? l.label_zh : l.label) || l.label || l.kind} · ${l.period}`), h("strong", {}, money(l.amount))),
-      h("div", { class: "note" }, (zh ? l.explanation_zh : l.explanation) || l.explanation),
-    ),
-  );
-  const payBtn = h("button", { class: "primary", "data-testid": "confirm" }, t(state.decided ? "paying" : "confirm", { total: money(b.total.fen) })) as HTMLButtonElement;
+  const payBtn = h("button", { class: "primary", "data-testid": "confirm" }, state.decided ? t("paying") : withAmount("confirm", b.total.fen)) as HTMLButtonElement;
   const declineBtn = h("button", { class: "secondary", "data-testid": "decline" }, t("decline")) as HTMLButtonElement;
   payBtn.disabled = declineBtn.disabled = state.decided;
   payBtn.addEventListener("click", async () => {
@@ -523,8 +654,8 @@ function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
     if (state.decided || !phone) return;
     state.decided = true;
     payBtn.disabled = declineBtn.disabled = true;
-    const e = await pay.decline(phone, s);
-    outcome("declined", errorText(e));
+    await pay.decline(phone, s);
+    outcome("declined");
   });
   frame(
     t("confirm_title"),
@@ -536,9 +667,9 @@ function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
       b.holder_masked ? h("dl", {}, h("dt", {}, t("holder")), h("dd", {}, b.holder_masked)) : null,
       (zh ? b.class_zh : b.class) ? h("dl", {}, h("dt", {}, t("class")), h("dd", {}, (zh ? b.class_zh : b.class) ?? "")) : null,
       h("dl", {}, h("dt", {}, t("terminal")), h("dd", {}, b.terminal)),
-      h("ul", { class: "lines" }, ...rows),
-      h("dl", { class: "total" }, h("dt", {}, t("total")), h("dd", { "data-testid": "total" }, money(b.total.fen))),
-      h("dl", {}, h("dt", {}, t("expires_at")), h("dd", {}, localTime(b.expires_at))),
+      h("ul", { class: "lines" }, ...b.lines.map(lineEl)),
+      h("dl", { class: "total" }, h("dt", {}, t("total")), h("dd", {}, amountEl(b.total.fen, "span", { "data-testid": "total" }))),
+      h("dl", {}, h("dt", {}, t("expires_at")), h("dd", {}, timeEl(b.expires_at, "expires-at"))),
       h(
         "p",
         { class: "verified", "data-testid": "verified" },
@@ -553,39 +684,36 @@ function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
 
 type Outcome = "paid" | "declined" | "not_paid" | "unknown" | "ended" | "expired";
 
-function outcome(kind: Outcome, m?: { code: string; text: string }, r?: Receipt): void {
+/** The endings a payment normally has besides paying: said plainly, not as failures. */
+const NORMAL_ENDINGS: Outcome[] = ["declined", "ended", "expired"];
+
+function outcome(kind: Outcome, m?: Said, r?: Receipt): void {
   redraw = null;
   const title = { paid: t("paid_title"), declined: t("declined_title"), not_paid: t("not_paid_title"), unknown: t("unknown_title"), ended: t("ended_title"), expired: t("expired_title") }[kind];
+  const normal = NORMAL_ENDINGS.includes(kind);
+  const text = kind === "declined" ? t("declined_text") : kind === "expired" ? t("expired_text") : (m?.text ?? "");
+  const body = r ? receiptCard(r) : normal ? h("p", { class: "outcome-text" }, text) : errorBox(m ?? { code: "INTERNAL", text: t("failed") });
+  const again = h("button", { class: "primary", "data-testid": "new-code", onclick: () => void showCode() }, t("new_code"));
+  const done = h("button", { class: kind === "expired" ? "secondary" : "primary", "data-testid": "done", onclick: () => go("pay") }, t("done"));
   frame(
     title,
-    h(
-      "div",
-      { class: `outcome ${kind}`, role: "status", "data-testid": "outcome", "data-outcome": kind },
-      r ? receiptCard(r) : h("p", {}, m?.text ?? "", h("span", { class: "code" }, m ? ` (${m.code})` : "")),
-    ),
-    h("button", { class: "primary", onclick: () => go("pay") }, t("done")),
+    h("div", { class: `outcome ${kind} ${normal ? "neutral" : ""}`, role: "status", "data-testid": "outcome", "data-outcome": kind }, body),
+    kind === "expired" ? h("div", { class: "stack" }, again, done) : done,
   );
 }
 
 function receiptCard(r: Receipt, open = true): HTMLElement {
   const zh = lang() === "zh-CN";
   const row = (k: string, v: Child, cls = "") => h("dl", { class: cls }, h("dt", {}, k), h("dd", {}, v));
-  const lines = h(
-    "ul",
-    { class: "lines" },
-    ...r.lines.map((l) => {
-      const x = lineText(l);
-      return h("li", { class: "line" }, h("div", { class: "line-head" }, h("span", {}, x.label), h("strong", {}, x.amount)), h("div", { class: "note" }, x.explanation));
-    }),
-  );
+  const lines = h("ul", { class: "lines" }, ...r.lines.map(lineEl));
   const details = [row(t("terminal"), r.terminal), lines, row(t("payment_id"), h("span", { class: "mono" }, uuidText(r.payment_id)))];
   return h(
     "article",
     { class: "card receipt", "data-testid": "receipt", "aria-label": `${t("receipt")} ${(zh && r.tenant_name_zh) || r.tenant_name} ${money(r.total.fen)}` },
     h("h2", {}, h("span", { "aria-hidden": "true" }, "✔ "), (zh && r.tenant_name_zh) || r.tenant_name),
     row(t("account"), r.account),
-    row(t("total"), money(r.total.fen), "total"),
-    row(t("settled_at"), localTime(r.settled_at)),
+    row(t("total"), amountEl(r.total.fen), "total"),
+    row(t("settled_at"), timeEl(r.settled_at, "settled-at")),
     open ? h("div", {}, ...details) : h("details", {}, h("summary", {}, t("details")), ...details),
     h(
       "div",
@@ -640,7 +768,9 @@ async function pinnedRoot(offered: string | undefined): Promise<TrustRoot> {
   return root;
 }
 
+/** Connects (again), or says why not and tries again later, unless only a new key helps. */
 async function start(quiet = false): Promise<void> {
+  clearTimeout(retryTimer);
   if (!quiet) {
     busState = "connecting";
     go(screen);
@@ -651,29 +781,59 @@ async function start(quiet = false): Promise<void> {
     const bus = await connectPhone(cfg.ws_url);
     phone = { nc: bus.nc, device: bus.device, keys: new KeyDirectory(bus.nc, root) };
     busState = "connected";
-    void bus.nc.closed().then(() => {
-      busState = "offline";
-      busError = t("offline");
-      phone = undefined;
-      go(screen);
-    });
+    keyRefused = null;
+    watch(bus);
+    if (quiet && screen !== "me") return showBus();
     const p = await store.profile();
     screen = p?.payer ? "pay" : "me";
   } catch (e) {
-    const wasOffline = busState === "offline";
     busState = "offline";
-    keyRefused = e instanceof KeyRefused;
-    busError =
+    keyRefused = e instanceof KeyRefused ? (e.key.state === "revoked" ? "revoked" : "conflict") : null;
+    busWhy = () =>
       e instanceof NotEnrolled
         ? t("not_enrolled")
         : e instanceof KeyRefused
-          ? t(e.key.state === "revoked" ? "key_revoked" : "key_conflict")
+          ? t(keyRefused === "revoked" ? "key_revoked" : "key_conflict")
           : errorText(e).text;
-    if (e instanceof NotEnrolled) setTimeout(() => void start(true), RETRY_MS);
-    if (quiet && wasOffline) return;
+    if (!keyRefused) retryTimer = setTimeout(() => void start(true), RETRY_MS);
+    if (quiet) return showBus();
     screen = "me";
   }
   go(screen);
+}
+
+/**
+ * Follows the connection: a drop is said at once (the client connects again by itself); once
+ * back, the key is asked about, as the operator may have revoked it meanwhile; closed for
+ * good, the phone connects anew, which says why when the system refuses the key.
+ */
+function watch(bus: Bus): void {
+  void (async () => {
+    for await (const s of bus.nc.status()) {
+      if (s.type === "disconnect") {
+        busState = "offline";
+        busWhy = () => t("offline_text");
+      } else if (s.type === "reconnect") {
+        busState = "connected";
+        void checkKey(bus);
+      } else continue;
+      showBus();
+    }
+  })();
+  void bus.nc.closed().then(() => {
+    if (phone?.nc !== bus.nc) return;
+    phone = undefined;
+    busState = "offline";
+    busWhy = () => t("offline_text");
+    showBus();
+    void start(true);
+  });
+}
+
+/** Closes the connection when the system no longer takes this key for the phone's. */
+async function checkKey(bus: Bus): Promise<void> {
+  const status = await keyStatus(bus.nc, bus.publicKey).catch(() => undefined);
+  if (status && status.state !== "active") await bus.nc.close().catch(() => {});
 }
 
 // Installable and usable offline (receipts, the last app version); only in a secure context.

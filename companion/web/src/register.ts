@@ -6,7 +6,7 @@
 import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { forgetProfile, profile as storedProfile, saveProfile, type Profile } from "./store.ts";
-import type { RegisterReply, RegisterRequest } from "./types.ts";
+import type { AmendReply, AmendRequest, RegisterReply, RegisterRequest } from "./types.ts";
 import { asked, call, fieldError, fromCall, hex, randomBytes, TimedOut, utf8, wireError, WireError } from "./wire.ts";
 import { signedMessage } from "./verify.ts";
 
@@ -164,4 +164,49 @@ export async function registered(): Promise<{ profile: Profile; payer: string }>
   if (!p) throw wireError("PAYER_NOT_FOUND", "this phone is not registered; register first");
   if (!p.payer) throw wireError("PAYER_NOT_FOUND", "registration did not finish; register again");
   return { profile: p, payer: p.payer };
+}
+
+/**
+ * The correction of a registered payer's details (`posfee.paygate.amend`): the name and bank
+ * card that differ from the stored ones, checked as a registration checks them. The national
+ * id is who the payer is and has no field.
+ */
+export function amendRequest(p: Profile, change: { name: string; bank_account: string }): AmendRequest {
+  const fields: { name?: string; bank_account?: string } = {};
+  const name = change.name.trim();
+  const bank = change.bank_account.trim();
+  if (name !== p.name) fields.name = name;
+  if (bank !== p.bank_account) fields.bank_account = bank;
+  const error = (fields.name !== undefined && checkName(fields.name)) || (fields.bank_account !== undefined && checkBankAccount(fields.bank_account));
+  if (error) throw error;
+  // `AmendRequest::signed`: the key id, the name and the card, NUL-separated (absent: empty).
+  const proofBody = utf8.encode(`${p.device_key_id}\0${fields.name ?? ""}\0${fields.bank_account ?? ""}`);
+  return {
+    ...fields,
+    device_key_id: p.device_key_id,
+    device_proof: nacl.sign.detached(signedMessage("device-amend", proofBody), deviceKey(p).secretKey),
+  };
+}
+
+/**
+ * Corrects this phone's payer at paygate and keeps the new details once paygate has them;
+ * returns the fields that changed (none when the details were the same). Sending the same
+ * values again changes nothing, so a lost answer is simply asked again.
+ */
+export async function amend(nc: NatsConnection, change: { name: string; bank_account: string }): Promise<string[]> {
+  const { profile: p } = await registered();
+  const req = amendRequest(p, change);
+  if (req.name === undefined && req.bank_account === undefined) return [];
+  let reply: AmendReply;
+  try {
+    reply = await call<AmendReply>(nc, asked(nc, "posfee.paygate.amend"), req, REGISTER_TIMEOUT_MS);
+  } catch (e) {
+    throw fromCall(e);
+  }
+  await saveProfile({
+    ...p,
+    name: req.name ?? p.name,
+    bank_account: req.bank_account ?? p.bank_account,
+  });
+  return reply.changed;
 }

@@ -130,6 +130,20 @@ export interface RegisterReply {
   balance: Money;
 }
 
+export interface AmendRequest {
+  name?: string;
+  bank_account?: string;
+  /** The registered device key's id; paygate finds the payer by it. */
+  device_key_id: string;
+  /** ed25519 over "posfee/v1/device-amend" NUL key id NUL name NUL bank account. */
+  device_proof: Uint8Array;
+}
+
+export interface AmendReply {
+  payer: string;
+  changed: string[];
+}
+
 export interface Authority {
   name: string;
   public_key: Uint8Array;

@@ -10,6 +10,7 @@ export type Purpose =
   | "bill"
   | "device-pay"
   | "device-register"
+  | "device-amend"
   | "settlement"
   | "receipt"
   | "authority"

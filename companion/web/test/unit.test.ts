@@ -6,13 +6,14 @@ import fs from "node:fs";
 import path from "node:path";
 import nacl from "tweetnacl";
 import { createOperator, createUser } from "@nats-io/nkeys";
-import { crc16, deviceIdOfNkey, link, parseCode, typed, type PairCode } from "../src/ids.ts";
-import { checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
+import { BadCheck, crc16, deviceIdOfNkey, link, parseCode, typed, WrongMode, type PairCode } from "../src/ids.ts";
+import { amendRequest, checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
 import { KEYS_GET, KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
 import { enrolProof, findStamp, stampBits, stampNeeded } from "../src/enrol.ts";
-import { decode, encode, hex, kioskAsking, parseInstant, unhex, utf8, uuidParse } from "../src/wire.ts";
+import { decode, encode, hex, kioskAsking, parseInstant, unhex, utf8, uuidParse, WireError } from "../src/wire.ts";
 import type { Profile } from "../src/store.ts";
-import { pickLanguage } from "../src/i18n.ts";
+import type { AmendRequest } from "../src/types.ts";
+import { localTime, localTimeParts, money, periodText, pickLanguage, setLanguage } from "../src/i18n.ts";
 
 /** The repository's docs/contract.md, found upwards from the working directory. */
 function contractDoc(): string {
@@ -91,6 +92,38 @@ test("the registration request is the contract's, byte for byte", () => {
   assert.equal(hex(req.device_public_key), hex(block("register.public-key")));
   assert.equal(hex(req.device_proof), hex(block("register.proof")));
   assert.equal(hex(encode(req)), hex(block("register.request")));
+});
+
+const registered: Profile = {
+  name: "张叁",
+  national_id: "11010519491231002X",
+  bank_account: "6222600260001072444",
+  device_key_id: "dev-0011223344556677",
+  device_seed: new Uint8Array(32).fill(0x22),
+  idempotency_key: "register-0011223344556677",
+  payer: "p-5e1d0c9b8a7f6e5d4c3b2a19",
+  balance: { fen: 1_000_000, currency: "CNY" },
+};
+
+test("a correction sends what changed, checked first, never the national id", () => {
+  const fields = (r: AmendRequest) => ({ name: r.name, bank_account: r.bank_account });
+  const sent = (name?: string, bank_account?: string) => ({ name, bank_account });
+  assert.deepEqual(fields(amendRequest(registered, { name: " 张三 ", bank_account: registered.bank_account })), sent("张三"));
+  assert.deepEqual(fields(amendRequest(registered, { name: "张叁", bank_account: "4111111111111111" })), sent(undefined, "4111111111111111"));
+  assert.deepEqual(fields(amendRequest(registered, { name: "张叁", bank_account: " 6222600260001072444" })), sent());
+  assert.equal(amendRequest(registered, { name: "张三", bank_account: registered.bank_account }).device_key_id, registered.device_key_id);
+  const refused = (field: string) => (e: unknown) => e instanceof WireError && e.code === "INVALID_FIELD" && e.message.startsWith(`${field}:`);
+  assert.throws(() => amendRequest(registered, { name: "  ", bank_account: registered.bank_account }), refused("name"));
+  assert.throws(() => amendRequest(registered, { name: "x".repeat(65), bank_account: registered.bank_account }), refused("name"));
+  assert.throws(() => amendRequest(registered, { name: "张叁", bank_account: "4111111111111112" }), refused("bank_account"));
+});
+
+test("the correction is the contract's, byte for byte", () => {
+  const req = amendRequest({ ...registered, name: "张三" }, { name: "张叁", bank_account: registered.bank_account });
+  assert.equal(hex(encode(req)), hex(block("amend.request")));
+  // The proof signs what the contract says it signs.
+  assert.equal(hex(signedMessage("device-amend", utf8.encode("dev-0011223344556677\0张叁\0"))), hex(block("amend.proof-message")));
+  assert.deepEqual(decode(block("amend.reply")), { payer: "p-5e1d0c9b8a7f6e5d4c3b2a19", changed: ["name"] });
 });
 
 test("the bill's signature verifies and its body decodes", () => {
@@ -270,4 +303,26 @@ test("a new key's stamp is the contract's (section 1)", () => {
   assert.ok(stampBits(lines.key, n - 1) < 16 || findStamp(lines.key, 16) < n);
   assert.equal(stampNeeded("stamp: needs at least 19 leading zero bits (this one has 16); compute"), 19);
   assert.equal(stampNeeded("something else"), undefined);
+});
+
+test("amounts keep their unit, periods read as words, times are the payer's zone's, named", () => {
+  setLanguage("en");
+  assert.equal(money(105271), "1052.71 CNY");
+  assert.equal(money(-5), "-0.05 CNY");
+  assert.equal(periodText("2026-10"), "2026-10");
+  assert.equal(periodText("2026-08..2026-12"), "2026-08 to 2026-12");
+  assert.deepEqual(localTimeParts("2026-12-06T17:26:32.221914269Z", "Asia/Shanghai"), { time: "2026-12-07 01:26:32", zone: "China Standard Time" });
+  assert.equal(localTime("2026-12-06T17:26:32Z", "UTC"), "2026-12-06 17:26:32 (Coordinated Universal Time)");
+  assert.deepEqual(localTimeParts("not a time"), { time: "not a time", zone: "" });
+  setLanguage("zh-CN");
+  assert.equal(money(105271), "1052.71 元");
+  assert.equal(periodText("2026-08..2026-12"), "2026-08 至 2026-12");
+  assert.deepEqual(localTimeParts("2026-11-25T02:00:00+00:00", "Asia/Shanghai"), { time: "2026-11-25 10:00:00", zone: "中国标准时间" });
+  setLanguage("en");
+});
+
+test("a mistyped code and a code of the other kind are told apart", () => {
+  assert.throws(() => parseCode("kiosk-01:0024-H36H-2NCS-VRH6-DAQF-6DVV-QZR7", "terminal_presents"), BadCheck);
+  assert.throws(() => parseCode("phdhgg7aa5:50P7-1D7S-7NMT-VWHP-F0Y6-HB7H-6N2W", "terminal_presents"), WrongMode);
+  assert.throws(() => parseCode("posfee://wallet/phdhgg7aa5/a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5", "terminal_presents"), WrongMode);
 });

@@ -126,18 +126,20 @@ impl AccountArgs {
 pub async fn main(cli: Cli) -> ExitCode {
     let json = cli.json;
     let shutdown = Shutdown::new();
-    let interrupted = match on_signals(&shutdown) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("pos-agent: cannot watch signals: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let config = match cli.config.resolve() {
         Ok(c) => c,
         Err(e) => {
             let e = WireError::new(ErrorCode::InvalidField, format!("{e:#}"));
-            return pay::report_error(json, crate::i18n::Lang::default(), &e);
+            // The language asked for, even when the rest of the configuration is not right.
+            let lang = cli.config.language.unwrap_or_default();
+            return pay::report_error(json, lang, &e);
+        }
+    };
+    let interrupted = match on_signals(&shutdown, config.language) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("pos-agent: cannot watch signals: {e}");
+            return ExitCode::FAILURE;
         }
     };
     let code = match cli.command {
@@ -160,7 +162,7 @@ pub async fn main(cli: Cli) -> ExitCode {
 }
 
 /// Triggers `shutdown` on SIGINT or SIGTERM; the flag says whether it was SIGINT (Ctrl-C).
-fn on_signals(shutdown: &Shutdown) -> std::io::Result<Arc<AtomicBool>> {
+fn on_signals(shutdown: &Shutdown, lang: crate::i18n::Lang) -> std::io::Result<Arc<AtomicBool>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -169,7 +171,10 @@ fn on_signals(shutdown: &Shutdown) -> std::io::Result<Arc<AtomicBool>> {
     tokio::spawn(async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM: stopping"),
-            _ = int.recv() => flag.store(true, Ordering::SeqCst),
+            _ = int.recv() => {
+                flag.store(true, Ordering::SeqCst);
+                posfee_client::shutdown::exit_soon(lang.pick(("已中断", "Interrupted")));
+            }
             _ = me.wait() => {}
         }
         me.trigger();

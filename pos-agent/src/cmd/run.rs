@@ -10,7 +10,7 @@ use crate::i18n::{self, t, Lang, Msg};
 use crate::{render, Agent};
 use chrono::{DateTime, Utc};
 use posfee_client::Shutdown;
-use posfee_schemas::fee::QuoteRequest;
+use posfee_schemas::fee::{Payee, QuoteRequest};
 use posfee_schemas::ids::{AccountNo, TenantId};
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::money::Fen;
@@ -82,16 +82,15 @@ impl Kiosk {
 
     fn menu(&self) {
         let l = self.lang;
-        // Menu entries show both languages, so a payer finds their way whatever is set.
-        let both = |m: Msg| format!("{} {}", t(l, m), t(l.other(), m));
+        // The last entry switches language, so it is written in the other one.
         println!(
             "\n== {} · {} ==\n 1) {}   2) {}   3) {}   4) {}   5) {}",
             t(l, Msg::Title),
             self.agent.terminal(),
-            both(Msg::MenuQuery),
-            both(Msg::MenuPay),
-            both(Msg::MenuCancel),
-            both(Msg::MenuExit),
+            t(l, Msg::MenuQuery),
+            t(l, Msg::MenuPay),
+            t(l, Msg::MenuCancel),
+            t(l, Msg::MenuExit),
             t(l, Msg::MenuLanguage),
         );
     }
@@ -107,32 +106,25 @@ impl Kiosk {
     }
 
     async fn account(&mut self, shutdown: &Shutdown) -> Option<QuoteRequest> {
-        for (i, c) in self.tenants.iter().enumerate() {
-            println!(" {}) {}  ({})", i + 1, c.name, c.id);
+        let payees = self.payees().await;
+        for (i, p) in payees.iter().enumerate() {
+            println!(" {}) {}", i + 1, render::payee(self.lang, p));
         }
         let tenant = loop {
             let answer = self.ask(Msg::AskTenant, shutdown).await?;
-            // By its number in the list, its name as shown, or its id.
-            let picked = answer
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| n.checked_sub(1))
-                .and_then(|i| self.tenants.get(i))
-                .or_else(|| self.tenants.iter().find(|c| c.name == answer.trim()))
-                .map(|c| c.id.clone());
-            match picked
-                .map(Ok)
-                .unwrap_or_else(|| TenantId::parse(answer.as_str()))
-            {
-                Ok(t) => break t,
-                Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+            match pick_payee(&payees, answer.trim()) {
+                Some(t) => break t,
+                None => self.refuse(WireError::new(
+                    ErrorCode::TenantNotFound,
+                    format!("no payee is {answer:?}"),
+                )),
             }
         };
         let account = loop {
             let answer = self.ask(Msg::AskAccount, shutdown).await?;
             match AccountNo::parse(answer) {
                 Ok(a) => break a,
-                Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+                Err(e) => self.refuse(WireError::field("account", e)),
             }
         };
         Some(QuoteRequest {
@@ -143,6 +135,45 @@ impl Kiosk {
             prepay_months: None,
             top_up: None,
         })
+    }
+
+    /// The payees this kiosk serves, as the system names them (those of its configuration,
+    /// if it lists any); the configuration's own names if the system cannot say.
+    async fn payees(&self) -> Vec<Payee> {
+        let known = match bill::payees(&self.agent).await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "the system did not list its payees");
+                Vec::new()
+            }
+        };
+        if self.tenants.is_empty() {
+            return known;
+        }
+        self.tenants
+            .iter()
+            .map(|c| {
+                known
+                    .iter()
+                    .find(|p| p.tenant == c.id)
+                    .cloned()
+                    .unwrap_or_else(|| Payee {
+                        tenant: c.id.clone(),
+                        name: c.name.clone(),
+                        name_zh: String::new(),
+                        kinds: Vec::new(),
+                    })
+            })
+            .collect()
+    }
+
+    /// Says why an answer cannot be taken, in the kiosk's language.
+    fn refuse(&self, e: WireError) {
+        println!(
+            "{}: {}",
+            t(self.lang, Msg::Error),
+            posfee_client::words::said(self.lang, &e)
+        );
     }
 
     async fn query(&mut self, shutdown: &Shutdown) {
@@ -189,7 +220,7 @@ impl Kiosk {
             }
             match PairCode::parse_mode(&answer, PairMode::PhonePresents) {
                 Ok(c) => break Some(c),
-                Err(e) => println!("{}: {e}", t(self.lang, Msg::Error)),
+                Err(e) => self.refuse(WireError::field("code", e)),
             }
         };
         let countdown = Arc::new(Mutex::new(None));
@@ -229,6 +260,29 @@ impl Kiosk {
             }
         }
     }
+}
+
+/// The payee a payer's answer names: its number in the list, its id, or its name in either
+/// language; any well-formed id when the list is not known (the fee-engine then says whether
+/// it is a payee).
+fn pick_payee(payees: &[Payee], answer: &str) -> Option<TenantId> {
+    if payees.is_empty() {
+        return TenantId::parse(answer).ok();
+    }
+    let by_number = answer
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|i| payees.get(i));
+    by_number
+        .or_else(|| {
+            payees.iter().find(|p| {
+                p.tenant.as_str() == answer
+                    || p.name == answer
+                    || (!p.name_zh.is_empty() && p.name_zh == answer)
+            })
+        })
+        .map(|p| p.tenant.clone())
 }
 
 /// The kiosk screen: text, the QR code, and the countdown state for the ticker.

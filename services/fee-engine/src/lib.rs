@@ -153,7 +153,7 @@ pub async fn run(
         event_key: signer.derived_key(EVENT_ID_LABEL),
         kiosk_bills: posfee_runtime::limit::Limiter::new(config.kiosk_bills),
     });
-    let (a, b) = (app.clone(), app.clone());
+    let (a, b, c) = (app.clone(), app.clone(), app.clone());
     let keys = posfee_runtime::directory::Directory::new(&client);
     let endpoints = Endpoints::new()
         .limit_edges(config.edge_requests)
@@ -162,6 +162,9 @@ pub async fn run(
         })
         .add("quote", subjects::fee_quote_any(), move |m| {
             ops::quote::handle(a.clone(), m)
+        })
+        .add("payees", subjects::fee_payees_any(), move |m| {
+            ops::payees::handle(c.clone(), m)
         })
         .add("issue", subjects::bill_issue_any(), move |m| {
             ops::issue::handle(b.clone(), m)

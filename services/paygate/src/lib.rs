@@ -120,7 +120,13 @@ pub async fn run(
         "refund credits",
         refunds::credit_loop(app.clone(), credits, shutdown.clone()),
     );
-    let (a, b, c, d) = (app.clone(), app.clone(), app.clone(), app.clone());
+    let (a, b, c, d, e) = (
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+        app.clone(),
+    );
     let keys = posfee_runtime::directory::Directory::new(&client);
     let endpoints = Endpoints::new()
         .limit_edges(config.edge_requests)
@@ -131,6 +137,11 @@ pub async fn run(
             "register",
             subjects::paygate_from_any(PaygateOp::Register),
             move |m| ops::register::handle(a.clone(), m),
+        )
+        .add(
+            "amend",
+            subjects::paygate_from_any(PaygateOp::Amend),
+            move |m| ops::amend::handle(e.clone(), m),
         )
         .add(
             "pay",

@@ -1,6 +1,7 @@
 //! One file per request the fee-engine answers.
 
 pub mod issue;
+pub mod payees;
 pub mod quote;
 
 use crate::app::App;

@@ -49,6 +49,16 @@ async fn enrol(app: &App, req: &EnrolRequest, device: &DeviceId) -> Result<Enrol
     let nkey = req.nkey.as_str();
     let holder = Holder::Device(device.clone());
     if let Some(known) = app.store.key(nkey).map_err(super::internal)? {
+        if known.holder != holder {
+            // A kiosk's or clerk's key is theirs: it never becomes a phone's.
+            return Err(WireError::new(
+                ErrorCode::KeyConflict,
+                format!(
+                    "nkey: this key is issued to {} and cannot be enrolled as a phone; make a new key on the phone and enrol that",
+                    known.holder
+                ),
+            ));
+        }
         if known.revoked_at.is_some() {
             return Err(WireError::new(
                 ErrorCode::Forbidden,

@@ -1,5 +1,6 @@
 //! One file per request paygate answers.
 
+pub mod amend;
 pub mod audit;
 pub mod pay;
 pub mod payments;

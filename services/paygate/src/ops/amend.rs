@@ -1,0 +1,139 @@
+//! `posfee.paygate.amend`: a registered payer corrects their name or bank card, signed with
+//! the device key they registered (the payer is found by it, as for a payment, so a phone that
+//! made a new bus key still may). Paygate decides what may change: the name and the bank
+//! card; never the national id, which is who the payer is (a different person registers on
+//! their own phone). The correction is stored where registrations keep who a payer is, and
+//! nowhere else; the handle, balance and payments stay as they are.
+
+use crate::app::App;
+use crate::identity::{check_bank_account, check_name};
+use crate::journal;
+use crate::store::{Payer, PayerIdentity};
+use ed25519_dalek::VerifyingKey;
+use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
+use posfee_schemas::ids::PayerHandle;
+use posfee_schemas::paygate::{AmendReply, AmendRequest};
+use posfee_schemas::subjects::{Identity, Subject};
+use posfee_schemas::{decode, encode, ErrorCode, WireError};
+use std::sync::Arc;
+
+pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
+    let req: AmendRequest = decode_request(&msg.payload)?;
+    if !matches!(
+        Subject::parse(&msg.subject),
+        Ok(Subject::Paygate(_, Identity::Device(_)))
+    ) {
+        return Err(WireError::new(
+            ErrorCode::Forbidden,
+            "a registration is corrected from the payer's phone",
+        ));
+    }
+    record(Field::Caller, &req.device_key_id);
+    check(&req)?;
+    let payer = payer_of(&app, &req).await?;
+    let (identity, changed) = amended(stored(&app, &payer)?, &req);
+    if !changed.is_empty() {
+        app.store
+            .identities
+            .insert(payer.as_str().as_bytes(), encode(&identity))
+            .map_err(super::internal)?;
+        app.commit.commit().await.map_err(super::internal)?;
+    }
+    // The handle and the fields' names only: never what they say.
+    tracing::info!(payer = %payer, changed = ?changed, "registration corrected");
+    reply_ok(&AmendReply { payer, changed })
+}
+
+/// The same checks as a registration, on the fields sent.
+fn check(req: &AmendRequest) -> Result<(), WireError> {
+    if req.name.is_none() && req.bank_account.is_none() {
+        return Err(WireError::field(
+            "name",
+            "send the corrected name or bank_account (the national id cannot be changed)",
+        ));
+    }
+    if let Some(name) = &req.name {
+        check_name(name)?;
+    }
+    if let Some(card) = &req.bank_account {
+        check_bank_account(card)?;
+    }
+    Ok(())
+}
+
+/// The payer whose device key signed the correction, once the view has every registration.
+async fn payer_of(app: &App, req: &AmendRequest) -> Result<PayerHandle, WireError> {
+    let key = req.device_key_id.as_str().as_bytes();
+    let mut found = app.store.devices.get(key).map_err(super::internal)?;
+    if found.is_none() {
+        app.journal.settled_view(journal::REGISTRATIONS).await?;
+        found = app.store.devices.get(key).map_err(super::internal)?;
+    }
+    let raw = found.ok_or_else(|| {
+        WireError::new(
+            ErrorCode::PayerNotFound,
+            format!(
+                "device key {} is not registered; register first",
+                req.device_key_id
+            ),
+        )
+    })?;
+    let handle =
+        PayerHandle::parse(String::from_utf8_lossy(&raw).to_string()).map_err(super::internal)?;
+    let payer: Payer = match app
+        .store
+        .payers
+        .get(handle.as_str().as_bytes())
+        .map_err(super::internal)?
+    {
+        Some(raw) => decode(&raw).map_err(super::internal)?,
+        None => return Err(super::internal("a registered device without its payer")),
+    };
+    let signer = <[u8; 32]>::try_from(payer.device_public_key.as_slice())
+        .ok()
+        .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+        .ok_or_else(|| super::internal("a registered device key that is not one"))?;
+    if !req.proves_possession(&signer) {
+        return Err(WireError::new(
+            ErrorCode::BadSignature,
+            "device_proof: not signed by the registered device key",
+        ));
+    }
+    Ok(handle)
+}
+
+/// Who this instance has the payer as; empty fields when another instance registered them
+/// (each instance keeps the identities it took).
+fn stored(app: &App, payer: &PayerHandle) -> Result<PayerIdentity, WireError> {
+    match app
+        .store
+        .identities
+        .get(payer.as_str().as_bytes())
+        .map_err(super::internal)?
+    {
+        Some(raw) => decode(&raw).map_err(super::internal),
+        None => Ok(PayerIdentity {
+            name: String::new(),
+            national_id: String::new(),
+            bank_account: String::new(),
+        }),
+    }
+}
+
+/// The identity with the request's fields put in, and the names of those that changed.
+fn amended(mut identity: PayerIdentity, req: &AmendRequest) -> (PayerIdentity, Vec<String>) {
+    let mut changed = Vec::new();
+    if let Some(name) = req.name.as_deref().map(str::trim) {
+        if identity.name != name {
+            identity.name = name.to_string();
+            changed.push("name".to_string());
+        }
+    }
+    if let Some(card) = req.bank_account.as_deref().map(str::trim) {
+        if identity.bank_account != card {
+            identity.bank_account = card.to_string();
+            changed.push("bank_account".to_string());
+        }
+    }
+    (identity, changed)
+}
