@@ -150,10 +150,7 @@ pub async fn run(cli: Cli) -> ExitCode {
                 },
                 None => cmd::events::run(a, json).await,
             },
-            Command::Import(a) => {
-                no_json(json, "import")?;
-                cmd::import::run(a).await
-            }
+            Command::Import(a) => cmd::import::run(a, json).await,
             Command::Keys(mut a) => {
                 match &mut a.command {
                     cmd::keys::KeysCommand::List { json: j, .. } => *j |= json,

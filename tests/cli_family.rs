@@ -207,6 +207,23 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     }
     let out = sys.posfee(&["keys", "terminal", TERMINAL]);
     assert!(out.status.success(), "{}", text(&out.stderr));
+    // The keys with when they were issued: a table within 100 columns, and JSON whose times
+    // are UTC with `Z` like every other time posfee prints as JSON.
+    let out = sys.posfee(&["keys", "list"]);
+    let table = text(&out.stdout);
+    assert!(table.contains("ISSUED") && table.contains(TERMINAL), "{table}");
+    for line in table.lines() {
+        assert!(line.chars().count() <= 100, "wider than 100: {line}");
+    }
+    let today = chrono::Utc::now()
+        .with_timezone(&posfee_client::screen::LOCAL_TZ)
+        .format("%Y-%m-%d")
+        .to_string();
+    assert!(table.contains(&today), "{table}");
+    let out = sys.posfee(&["keys", "list", "--json"]);
+    let first = json_lines(&out.stdout).remove(0);
+    rfc3339(&first["issued_at"]);
+    assert!(first["issued_at"].as_str().unwrap().ends_with('Z'), "{first}");
 
     // No key for the id: refused, naming the command that issues one (JSON before the
     // subcommand, as the last line).

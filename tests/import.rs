@@ -183,9 +183,16 @@ async fn a_file_with_bad_rows_reports_each_with_its_line_and_imports_nothing() {
     assert!(err.contains("nothing imported"), "{err}");
     assert_eq!(stream_messages(&h).await, before);
 
+    // For scripts: one object per bad row, then one for the file.
     let out = posfee(
         &h,
-        &["import", "accounts", file.to_str().unwrap(), "--skip-bad"],
+        &[
+            "import",
+            "accounts",
+            file.to_str().unwrap(),
+            "--skip-bad",
+            "--json",
+        ],
     );
     assert!(
         out.status.success(),
@@ -193,6 +200,25 @@ async fn a_file_with_bad_rows_reports_each_with_its_line_and_imports_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(stream_messages(&h).await, before + 1);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.iter().filter(|l| l["bad_row"].is_object()).count(), 5);
+    let imported = &lines.last().unwrap()["imported"];
+    assert_eq!(
+        (
+            &imported["rows"],
+            &imported["stored"],
+            &imported["skipped_bad"]
+        ),
+        (
+            &serde_json::json!(1),
+            &serde_json::json!(1),
+            &serde_json::json!(5)
+        ),
+        "{lines:?}"
+    );
 }
 
 /// Runs an import and gives (succeeded, stderr).

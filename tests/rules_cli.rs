@@ -183,3 +183,39 @@ fn every_mistake_in_a_file_is_reported_with_its_line() {
     }
     assert!(text.contains("3 mistake(s)"), "{text}");
 }
+
+#[test]
+fn syntax_mistakes_in_several_tables_are_all_reported_at_once() {
+    let text = water_rules(r#""residential""#, r#""business""#, "3.00")
+        .replace("label = \"Water\"", "label = \"Water")
+        .replace("id = \"w-home\"", "id = = \"w-home\"")
+        .replace("per_day = \"0.002\" }", "per_day = 0.002.1 }");
+    let (ok, out) = check(&text);
+    assert!(!ok, "{out}");
+    let errors: Vec<&str> = out.lines().filter(|l| l.starts_with("error ")).collect();
+    assert_eq!(errors.len(), 3, "{out}");
+    for line in [8, 11, 36] {
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(&format!("water.toml:{line}:"))),
+            "line {line} not reported:\n{out}"
+        );
+    }
+    // One mistake alone is reported as before: the probe can succeed.
+    let (ok, out) = check(&water_rules(r#""residential""#, r#""business""#, "3.00"));
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn a_missing_line_is_named_with_what_to_add() {
+    let text = water_rules(r#""residential""#, r#""business""#, "3.00")
+        .replace("classes = [\"residential\", \"business\"]\n", "");
+    let (ok, out) = check(&text);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("`classes` is missing") && out.contains("classes = …"),
+        "{out}"
+    );
+    assert!(!out.contains("missing field"), "{out}");
+}

@@ -37,7 +37,9 @@ pub enum What {
 pub struct ImportArgs {
     /// What the file holds: `accounts` or `readings`.
     pub what: What,
-    /// The CSV file (formats in src/refdata/csv_accounts.rs and csv_readings.rs).
+    /// The CSV file, UTF-8 with a header row: accounts
+    /// `tenant,account,class,holder_name,attributes,meters,paid_through,arrears`, readings
+    /// `tenant,account,meter,register,read_on,value` (docs/import.md describes each column).
     pub file: PathBuf,
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
@@ -67,7 +69,7 @@ struct Input {
     parsed: Parsed,
 }
 
-pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
+pub async fn run(args: ImportArgs, json: bool) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     let url = running_url(&data)?;
     let rules_dir = rules_dir::of_running(&data)?;
@@ -96,10 +98,11 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<()> {
             check::readings_of_known_accounts(&mut readings.parsed, &in_run, &client).await?;
         }
     }
-    refuse_bad_rows(&inputs, args.skip_bad)?;
+    refuse_bad_rows(&inputs, args.skip_bad, json)?;
     for input in &inputs {
-        let stored = publish(&client, &signer, &input.parsed.events, !args.quiet).await?;
-        report(input, stored);
+        let progress = !args.quiet && !json;
+        let stored = publish(&client, &signer, &input.parsed.events, progress).await?;
+        report(input, stored, json);
     }
     Ok(())
 }
@@ -113,11 +116,18 @@ fn read(what: What, file: &std::path::Path) -> anyhow::Result<Input> {
 
 /// Prints every bad row of every file; refuses the whole run if there are any, unless the
 /// operator asked for the good rows only.
-fn refuse_bad_rows(inputs: &[Input], skip_bad: bool) -> anyhow::Result<()> {
+fn refuse_bad_rows(inputs: &[Input], skip_bad: bool, json: bool) -> anyhow::Result<()> {
     let mut bad = 0;
     for input in inputs {
         for row in &input.parsed.bad {
-            eprintln!("{}: {row}", input.file.display());
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "bad_row": { "file": input.file, "row": row.to_string() } })
+                );
+            } else {
+                eprintln!("{}: {row}", input.file.display());
+            }
         }
         bad += input.parsed.bad.len();
     }
@@ -135,8 +145,21 @@ fn refuse_bad_rows(inputs: &[Input], skip_bad: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(input: &Input, stored: usize) {
+fn report(input: &Input, stored: usize, json: bool) {
     let parsed = &input.parsed;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "imported": {
+                "file": input.file,
+                "rows": parsed.events.len(),
+                "stored": stored,
+                "already_there": parsed.events.len() - stored,
+                "skipped_bad": parsed.bad.len(),
+            } })
+        );
+        return;
+    }
     println!(
         "imported {} row(s) from {} ({} new events stored, {} already there){}",
         parsed.events.len(),

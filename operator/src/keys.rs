@@ -6,6 +6,7 @@
 //! enrol their own keys.
 
 use anyhow::Context;
+use chrono::SecondsFormat;
 use posfee_deploy::identities::{self, Issued, Registry};
 use posfee_deploy::layout::DataDir;
 use posfee_schemas::identity::{Holder, IssuedKey};
@@ -131,7 +132,12 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                     serde_json::json!({"devices_enrolled": list.devices_enrolled, "devices_revoked": list.devices_revoked})
                 );
             } else {
-                println!("{:<9} {:<24} {:<8} PUBLIC KEY", "KIND", "ID", "STATE");
+                // Times in the operator's zone (+08:00), to the minute; the full key and
+                // exact times are in --json.
+                println!(
+                    "{:<9} {:<24} {:<8} {:<16} {:<16} PUBLIC KEY",
+                    "KIND", "ID", "STATE", "ISSUED (+08:00)", "REVOKED"
+                );
                 for k in &list.keys {
                     let (kind, id) = kind_and_id(&k.holder);
                     let state = if k.revoked_at.is_some() {
@@ -139,7 +145,12 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                     } else {
                         "active"
                     };
-                    println!("{kind:<9} {id:<24} {state:<8} {}", k.nkey);
+                    let revoked = k.revoked_at.map(minute).unwrap_or_default();
+                    let key: String = k.nkey.chars().take(12).collect();
+                    println!(
+                        "{kind:<9} {id:<24} {state:<8} {:<16} {revoked:<16} {key}…",
+                        minute(k.issued_at)
+                    );
                 }
                 println!(
                     "phones: {} enrolled, {} revoked",
@@ -159,14 +170,22 @@ fn kind_and_id(h: &Holder) -> (&'static str, String) {
     }
 }
 
+/// A time as the operator's table shows it: `2026-12-06 17:20`, in +08:00.
+fn minute(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.with_timezone(&posfee_client::screen::LOCAL_TZ)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
 fn key_json(k: &IssuedKey) -> serde_json::Value {
     let (kind, id) = kind_and_id(&k.holder);
     serde_json::json!({
         "kind": kind,
         "id": id,
         "public_key": k.nkey,
-        "issued_at": k.issued_at.to_rfc3339(),
-        "revoked_at": k.revoked_at.map(|t| t.to_rfc3339()),
+        // As every other time in posfee's JSON: RFC 3339 in UTC, with `Z`.
+        "issued_at": k.issued_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        "revoked_at": k.revoked_at.map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
     })
 }
 

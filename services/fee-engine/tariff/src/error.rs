@@ -51,7 +51,6 @@ impl RuleFileError {
     /// A TOML syntax or shape error (unknown field, missing field, wrong type …), located by
     /// the span toml reports.
     pub(crate) fn from_toml(file: &str, text: &str, err: &toml::de::Error) -> Self {
-        let offset = err.span().map(|s| s.start).unwrap_or(0);
         // toml's message can span several lines with a source excerpt; the first line is
         // the reason, and we supply the location ourselves.
         let reason = err
@@ -60,8 +59,52 @@ impl RuleFileError {
             .next()
             .unwrap_or("invalid TOML")
             .trim();
-        Self::at(file, text, offset, reason)
+        // serde names a missing field only as `missing field `x``, and at the top of the
+        // file: say what to add, and where (the table it is missing from, or the file).
+        let reason = match reason
+            .strip_prefix("missing field `")
+            .and_then(|r| r.strip_suffix('`'))
+        {
+            Some(field) => format!(
+                "`{field}` is missing here: add a `{field} = …` line (docs/tariffs.md describes every field)"
+            ),
+            None => reason.to_string(),
+        };
+        match err.span() {
+            Some(span) => Self::at(file, text, span.start, reason),
+            None => Self::whole_file(file, reason),
+        }
     }
+
+    /// Every TOML syntax error of `text`, at most one per table: each table (from one `[…]`
+    /// header to the next) is read on its own, so a file with mistakes in several places
+    /// is told all of them in one run, not one per run.
+    pub(crate) fn syntax_errors(file: &str, text: &str) -> Vec<Self> {
+        let mut starts: Vec<usize> = text
+            .match_indices('\n')
+            .map(|(i, _)| i + 1)
+            .filter(|&i| is_header(text[i..].lines().next().unwrap_or_default()))
+            .collect();
+        starts.insert(0, 0);
+        starts.push(text.len());
+        starts
+            .windows(2)
+            .filter_map(|w| {
+                let part = &text[w[0]..w[1]];
+                let e = part.parse::<toml::Table>().err()?;
+                let offset = w[0] + e.span().map(|s| s.start).unwrap_or(0);
+                let reason = e.message().lines().next().unwrap_or("invalid TOML").trim();
+                Some(Self::at(file, text, offset, reason.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Whether a line is a table header (`[zh.words]`, `[[rule]]`), not a line of a multi-line
+/// array that happens to start with `[`.
+fn is_header(line: &str) -> bool {
+    let l = line.split('#').next().unwrap_or_default().trim();
+    l.starts_with('[') && l.ends_with(']') && !l.contains([',', '=', '{'])
 }
 
 /// 1-based line and column (in characters) of byte `offset`.

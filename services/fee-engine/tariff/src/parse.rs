@@ -42,8 +42,15 @@ pub fn parse_rule_file(file_name: &str, text: &str) -> Result<Tenant, RuleFileEr
 /// Parses and checks one tenant's rule file; every mistake, in file order, if it has any
 /// (never an empty list).
 pub fn check_rule_file(file_name: &str, text: &str) -> Result<Tenant, Vec<RuleFileError>> {
-    let raw: TenantFile =
-        toml::from_str(text).map_err(|e| vec![RuleFileError::from_toml(file_name, text, &e)])?;
+    let raw: TenantFile = toml::from_str(text).map_err(|e| {
+        // A syntax error stops toml at the first; look for the others table by table.
+        let syntax = RuleFileError::syntax_errors(file_name, text);
+        if syntax.is_empty() {
+            vec![RuleFileError::from_toml(file_name, text, &e)]
+        } else {
+            syntax
+        }
+    })?;
     let checker = Checker {
         file: file_name,
         text,

@@ -190,7 +190,7 @@ fn a_rule_without_versions_is_refused() {
 
 #[test]
 fn a_version_without_its_label_is_refused() {
-    assert_refused_at(&with_line(14, ""), 13, "missing field `version`");
+    assert_refused_at(&with_line(14, ""), 13, "`version` is missing");
 }
 
 #[test]
@@ -235,7 +235,7 @@ fn a_bad_tenant_id_or_time_zone_is_refused() {
 
 #[test]
 fn a_missing_rounding_mode_is_refused() {
-    assert_refused_at(&with_line(3, ""), 1, "missing field `rounding`");
+    assert_refused_at(&with_line(3, ""), 1, "`rounding` is missing");
 }
 
 #[test]
@@ -294,7 +294,7 @@ fn a_late_fee_rate_naming_an_undeclared_class_is_refused() {
 
 #[test]
 fn the_tenant_must_declare_its_classes() {
-    assert_refused_at(&with_line(4, ""), 1, "missing field `classes`");
+    assert_refused_at(&with_line(4, ""), 1, "`classes` is missing");
     assert_refused_at(&with_line(4, "classes = []"), 4, "classes is empty");
     assert_refused_at(
         &with_line(4, "classes = [\"a\", \"a\"]"),
