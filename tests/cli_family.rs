@@ -211,7 +211,10 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     // are UTC with `Z` like every other time posfee prints as JSON.
     let out = sys.posfee(&["keys", "list"]);
     let table = text(&out.stdout);
-    assert!(table.contains("ISSUED") && table.contains(TERMINAL), "{table}");
+    assert!(
+        table.contains("ISSUED") && table.contains(TERMINAL),
+        "{table}"
+    );
     for line in table.lines() {
         assert!(line.chars().count() <= 100, "wider than 100: {line}");
     }
@@ -223,7 +226,10 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     let out = sys.posfee(&["keys", "list", "--json"]);
     let first = json_lines(&out.stdout).remove(0);
     rfc3339(&first["issued_at"]);
-    assert!(first["issued_at"].as_str().unwrap().ends_with('Z'), "{first}");
+    assert!(
+        first["issued_at"].as_str().unwrap().ends_with('Z'),
+        "{first}"
+    );
 
     // No key for the id: refused, naming the command that issues one (JSON before the
     // subcommand, as the last line).
