@@ -1,5 +1,5 @@
 //! Past one machine: `posfee up --cluster 3 --instances 2` loses a nats-server node, then a
-//! ledger and a paygate process, while payments run; every payment ends captured once or
+//! ledger, a paygate, a fee-engine and the identity service process, while payments run; every payment ends captured once or
 //! voided, the books reconcile, and payments resume within seconds. Then one node loses its
 //! whole store while it is down, comes back empty and catches up from the other two.
 
@@ -19,8 +19,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const PAYMENTS: usize = 40;
-/// The receipt counts at which the killer strikes: a node, then the ledger, then paygate.
-const STRIKES: [usize; 3] = [4, 14, 24];
+/// The receipt counts at which the killer strikes, and what: every kind of process.
+const STRIKES: [(usize, &str); 5] = [
+    (4, "node-2"),
+    (12, "ledger"),
+    (20, "paygate"),
+    (27, "fee-engine"),
+    (33, "identity"),
+];
 /// Payments may stop this long at most while something restarts.
 const MAX_GAP: Duration = Duration::from_secs(20);
 
@@ -31,8 +37,8 @@ async fn a_cluster_loses_a_node_and_money_services_under_payments_and_loses_noth
         let (data, progress) = (c.data.clone(), c.progress.clone());
         std::thread::spawn(move || {
             let mut struck = Vec::new();
-            for (at, what) in STRIKES.iter().zip(["node-2", "ledger", "paygate"]) {
-                while progress.load(Ordering::Relaxed) < *at {
+            for (at, what) in STRIKES {
+                while progress.load(Ordering::Relaxed) < at {
                     std::thread::sleep(Duration::from_millis(5));
                 }
                 let pid = match what {

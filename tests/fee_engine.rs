@@ -135,9 +135,15 @@ async fn a_bill_is_signed_expires_in_15_minutes_and_is_reported() {
         .service("fee-engine")
         .join("keys/city-water/1.ed25519");
     let seed: [u8; 32] = std::fs::read(&key_file).unwrap().try_into().unwrap();
+    // Key `1` of this instance: `<tenant>-<instance>-1`.
+    let id = issued.signed.key_id.clone();
+    assert!(
+        id.as_str().starts_with("city-water-") && id.as_str().ends_with("-1"),
+        "{id}"
+    );
     let mut ring = KeyRing::new();
     ring.insert(
-        KeyId::parse("city-water-1").unwrap(),
+        id,
         ed25519_dalek::SigningKey::from_bytes(&seed).verifying_key(),
     );
     let bill: Bill = issued.signed.verify(Purpose::Bill, &ring).unwrap();
@@ -391,4 +397,119 @@ async fn a_settled_payment_moves_the_account_past_what_it_paid() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("still owed after the payment settled: {last:?}");
+}
+
+/// Two instances side by side, as `posfee up --instances 2` runs them: copies of one request
+/// spread over both make one bill; an instance started on an empty store folder rebuilds its
+/// view from the stream alone and answers exactly as before (the same bill for the same key,
+/// the same amount owed after its settlement).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_agree_on_every_bill_and_a_lost_store_is_rebuilt_from_the_stream() {
+    let (mut h, terminal, clock) = system().await;
+    let opts = || ServiceOptions {
+        clock: Arc::new(clock.clone()),
+        ..Default::default()
+    };
+    h.start_service(ServiceName::FeeEngine, opts())
+        .await
+        .unwrap();
+    let issue = |key: &'static str| {
+        let terminal = terminal.clone();
+        async move {
+            call::<_, IssuedBill>(
+                &terminal,
+                subjects::bill_issue(&kiosk()),
+                &issue_req(key),
+                None,
+            )
+            .await
+        }
+    };
+    let twins = futures::future::join_all((0..8).map(|_| issue("k-twin"))).await;
+    let bills: std::collections::BTreeSet<BillId> =
+        twins.into_iter().map(|r| r.unwrap().bill_id).collect();
+    assert_eq!(bills.len(), 1, "one key made {bills:?}");
+    let bill = *bills.first().unwrap();
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let of_key = stored_events(&operator, &subjects::event(EventKind::BillIssued))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| match &e.body {
+            EventBody::BillIssued(b) => b
+                .record
+                .as_ref()
+                .is_some_and(|r| r.idempotency_key.as_str() == "k-twin"),
+            _ => false,
+        })
+        .count();
+    assert_eq!(of_key, 1, "the stream holds {of_key} bills for one key");
+
+    // The ledger settles it: the account owes nothing more.
+    let ledger = h.connect(Role::Ledger).await.unwrap();
+    let settled = Event::new(
+        EventId::new_random(),
+        now(),
+        EventBody::PaymentSettled(PaymentSettled {
+            payment_id: PaymentId::new_random(),
+            bill_id: bill,
+            tenant: tenant(),
+            account: account(),
+            terminal: kiosk(),
+            payer: PayerHandle::parse("p-1").unwrap(),
+            amount: Money::cny(19000),
+            settled_at: now(),
+            receipt: None,
+        }),
+    );
+    publish_events(&ledger, &h.signer(Role::Ledger), &[settled])
+        .await
+        .unwrap();
+    let owes_nothing = || async {
+        matches!(
+            call::<_, Quote>(&terminal, subjects::fee_quote(&asker(&terminal)), &quote_req(), None).await,
+            Err(e) if e.remote().map(|w| w.code) == Some(ErrorCode::NothingOwed)
+        )
+    };
+    posfee_harness::eventually("the settled account owes nothing", owes_nothing).await;
+
+    // The first instance's store is lost; the second stops too; one starts on the empty
+    // folder, alone.
+    h.stop_service(ServiceName::FeeEngine).await.unwrap();
+    let folder = h.data().service(Role::FeeEngine.as_str());
+    assert!(folder.join("db").exists(), "{}", folder.display());
+    std::fs::remove_dir_all(&folder).unwrap();
+    h.stop_service(ServiceName::FeeEngine).await.unwrap();
+    h.start_service(ServiceName::FeeEngine, opts())
+        .await
+        .unwrap();
+    assert!(folder.join("db").exists(), "not started on the lost folder");
+    let again = issue("k-twin").await.unwrap();
+    assert_eq!(again.bill_id, bill, "a retried key got another bill");
+    assert!(
+        owes_nothing().await,
+        "the rebuilt view forgot the settlement"
+    );
+    // And it issues new bills with the keys it made anew.
+    let other = AccountNo::parse("3-1-1203").unwrap();
+    fixtures::import_water_households(
+        &h.connect(Role::Importer).await.unwrap(),
+        &h.signer(Role::Importer),
+        std::slice::from_ref(&other),
+    )
+    .await
+    .unwrap();
+    let fresh = BillIssueRequest {
+        quote: QuoteRequest {
+            account: other,
+            ..quote_req()
+        },
+        ..issue_req("k-fresh")
+    };
+    posfee_harness::eventually("a bill for the new household", || async {
+        call::<_, IssuedBill>(&terminal, subjects::bill_issue(&kiosk()), &fresh, None)
+            .await
+            .is_ok()
+    })
+    .await;
 }

@@ -299,7 +299,9 @@ fn up_names_a_taken_port_and_a_file_as_data_dir_and_keys_need_a_set_up_data_dir(
         lines
             .next()
             .map(|l| l.split_whitespace().collect::<Vec<_>>()),
-        Some(vec!["KIND", "ID", "STATE", "PUBLIC", "KEY"]),
+        Some(vec![
+            "KIND", "ID", "STATE", "ISSUED", "(+08:00)", "REVOKED", "PUBLIC", "KEY"
+        ]),
         "{text}"
     );
     assert!(

@@ -9,8 +9,8 @@ pub struct ServiceProc {
     pub role: Role,
     /// Whether several instances may serve side by side: everything they must agree on is
     /// in JetStream, and their own stores are views they rebuild from it: the ledger and
-    /// paygate (their journals) and the query service. The fee-engine's issued bills and the
-    /// identity service's keys still live in one instance's own store (ARCHITECTURE.md).
+    /// paygate (their journals), the fee-engine (its bills' events) and the query service.
+    /// The identity service's keys still live in one instance's own store (ARCHITECTURE.md).
     pub replicable: bool,
 }
 
@@ -60,7 +60,7 @@ pub const SERVICES: &[ServiceProc] = &[
     },
     ServiceProc {
         name: ServiceName::FeeEngine,
-        replicable: false,
+        replicable: true,
         role: Role::FeeEngine,
     },
     ServiceProc {

@@ -168,6 +168,28 @@ pub struct BillIssued {
     pub terminal: TerminalId,
     pub total: Money,
     pub expires_at: DateTime<Utc>,
+    /// The record behind the event: the fee-engine keeps bills nowhere else, and every
+    /// instance builds its view of them from these events. Absent from events written
+    /// before contract 0.3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<Box<BillRecord>>,
+}
+
+/// What the fee-engine needs of an issued bill after issuing it: the signed bill (to answer a
+/// retried issue), how to tell a retry from a reused key, and what the bill pays (to advance
+/// the account once the ledger settles it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillRecord {
+    pub issued: crate::fee::IssuedBill,
+    /// The kiosk's key for the issue request; with the terminal, what a retry names.
+    pub idempotency_key: crate::ids::IdempotencyKey,
+    /// SHA-256 of the issue request as the fee-engine read it.
+    #[serde(with = "serde_bytes")]
+    pub request_hash: Vec<u8>,
+    /// Per fee kind, the last month the bill pays (its arrear lines aside).
+    pub pays_through: BTreeMap<String, String>,
+    /// The arrears (kind, period) it pays off.
+    pub arrears: Vec<(String, String)>,
 }
 
 /// A pairing, reported once, when it ends (joined, expired or cancelled): one event per

@@ -718,6 +718,7 @@ fn every_event_kind_round_trips_with_its_documented_body() {
                 terminal: term(),
                 total: Money::cny(1),
                 expires_at: at(),
+                record: None,
             }),
         ),
         ("PairingEnded", EventBody::PairingJoined(ended.clone())),

@@ -2,9 +2,11 @@
 
 use crate::keys::TenantKeys;
 use crate::store::Store;
+use async_nats::jetstream;
 use posfee_client::Clock;
-use posfee_runtime::outbox::Outbox;
-use posfee_store::GroupCommit;
+use posfee_schemas::events::Event;
+use posfee_schemas::trust::Signer;
+use posfee_schemas::{ErrorCode, WireError};
 use posfee_tariff::RuleSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,32 +24,28 @@ pub const PRUNE_BATCH: usize = 10_000;
 /// A quote for an account the view has not seen yet waits this long for the view to catch up
 /// with the stream, so an account imported a moment ago is found.
 pub const CATCH_UP_WAIT_MS: u64 = 1_000;
+/// How long a bill's event may take to be stored on a majority of the stream's replicas,
+/// and then to reach this instance's view, before the kiosk is told to ask again.
+pub const APPEND_WAIT_MS: u64 = 5_000;
 
 pub struct App {
     pub rules: RuleSet,
     pub store: Store,
     pub keys: TenantKeys,
     pub clock: Arc<dyn Clock>,
-    pub outbox: Outbox,
-    pub commit: GroupCommit,
     pub client: async_nats::Client,
+    pub js: jetstream::Context,
+    /// Seals the bills' events: readers believe them only with the fee-engine's seal.
+    pub signer: Signer,
     /// The stream sequence the view has applied.
     pub applied: watch::Receiver<u64>,
-    /// The key of this service's event ids (`EventId::keyed`).
+    /// The key of this service's event ids (`EventId::keyed`), the same in every instance.
     pub event_key: [u8; 32],
     /// New bills per kiosk.
     pub kiosk_bills: posfee_runtime::limit::Limiter,
 }
 
 impl App {
-    /// Where this service's writes happen exactly once.
-    pub fn once(&self) -> posfee_runtime::once::Once<'_> {
-        posfee_runtime::once::Once {
-            commit: &self.commit,
-            outbox: Some(&self.outbox),
-        }
-    }
-
     /// Waits until the view has applied everything the stream holds now; whether it did.
     pub async fn catch_up(&self) -> bool {
         posfee_runtime::feed::caught_up(
@@ -58,4 +56,44 @@ impl App {
         )
         .await
     }
+
+    /// Stores `event`, sealed, and returns its stream sequence once a majority of the
+    /// stream's replicas have it: the sequence of the first copy if a twin with its id (the
+    /// same terminal and key) was stored first.
+    pub async fn append(&self, event: &Event) -> Result<u64, WireError> {
+        let (subject, msg) = posfee_client::sealed::message(event, &self.signer);
+        let stored = async { self.js.send_publish(subject, msg).await?.await };
+        match tokio::time::timeout(Duration::from_millis(APPEND_WAIT_MS), stored).await {
+            Ok(Ok(ack)) => Ok(ack.sequence),
+            Ok(Err(e)) => Err(unavailable(format!("storing the bill: {e}"))),
+            Err(_) => Err(unavailable("the bill was not stored in time")),
+        }
+    }
+
+    /// Waits until this instance's view has applied stream sequence `seq`.
+    pub async fn view_reached(&self, seq: u64) -> Result<(), WireError> {
+        let mut applied = self.applied.clone();
+        let reached = tokio::time::timeout(
+            Duration::from_millis(APPEND_WAIT_MS),
+            applied.wait_for(|s| *s >= seq),
+        )
+        .await
+        .is_ok_and(|r| r.is_ok());
+        if reached {
+            return Ok(());
+        }
+        Err(unavailable(format!(
+            "this instance's view has not reached event {seq} yet"
+        )))
+    }
+}
+
+/// The bill may or may not be stored: the kiosk asks again with the same key, and gets the
+/// bill if it was.
+fn unavailable(why: impl std::fmt::Display) -> WireError {
+    tracing::warn!(%why, "bill not confirmed");
+    WireError::new(
+        ErrorCode::Unavailable,
+        "the bill could not be confirmed just now; ask again with the same idempotency key",
+    )
 }

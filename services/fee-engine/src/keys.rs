@@ -1,5 +1,6 @@
 //! Tenants' bill-signing keys: one key folder per tenant under `<keys-dir>/<tenant>/`, key ids
-//! `<tenant>-<n>` (see `posfee_runtime::keyfile`).
+//! `<tenant>-<instance>-<n>` (see `posfee_runtime::keyfile`): each instance signs with keys of
+//! its own, named apart, so two instances never publish different keys under one id.
 
 use anyhow::Context;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -22,14 +23,17 @@ pub struct TenantKeys {
 }
 
 impl TenantKeys {
-    /// Loads (creating where missing) the keys of `tenants` from `dir`.
+    /// Loads (creating where missing) the keys of `tenants` from `dir`, named for this
+    /// `instance`.
     pub fn load_or_create<'a>(
         dir: &Path,
         tenants: impl IntoIterator<Item = &'a TenantId>,
+        instance: u64,
     ) -> anyhow::Result<TenantKeys> {
         let mut keys = TenantKeys::default();
         for tenant in tenants {
-            let set = keyfile::load_or_create(&dir.join(tenant.as_str()), tenant.as_str())
+            let prefix = format!("{tenant}-{:08x}", instance >> 32);
+            let set = keyfile::load_or_create(&dir.join(tenant.as_str()), &prefix)
                 .with_context(|| format!("keys of tenant {tenant}"))?;
             for (id, key) in set.all {
                 keys.public.insert(id, (tenant.clone(), key));

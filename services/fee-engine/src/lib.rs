@@ -1,6 +1,8 @@
 //! The fee-engine service: prices accounts by their tenant's rule files and issues signed
-//! bills. Its view of accounts, readings and settled payments is built from the event stream
-//! into its own sled store; the pricing itself is the pure `posfee-tariff` library.
+//! bills. A bill is recorded as its `bill.issued` event and nowhere else, so any number of
+//! instances serve side by side; each builds its view of accounts, readings, bills and settled
+//! payments from the event stream into its own sled store, rebuilt from the stream if lost.
+//! The pricing itself is the pure `posfee-tariff` library.
 
 pub mod app;
 pub mod keys;
@@ -12,14 +14,12 @@ use app::App;
 use posfee_client::keydir::{self, KeyDirectory};
 use posfee_client::{Clock, Shutdown};
 use posfee_runtime::feed;
-use posfee_runtime::outbox::Outbox;
 use posfee_runtime::serve::{self, Endpoints, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
 use posfee_runtime::trust::{Trust, EVENT_ID_LABEL};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::subjects::{self, EventKind, Role, ServiceName};
 use posfee_store as rstore;
-use posfee_store::GroupCommit;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -59,6 +59,7 @@ pub fn followed() -> Vec<String> {
     [
         EventKind::AccountUpserted,
         EventKind::ReadingRecorded,
+        EventKind::BillIssued,
         EventKind::PaymentSettled,
     ]
     .into_iter()
@@ -104,7 +105,10 @@ pub async fn run(
     })?;
     let tenants: Vec<_> = rules.tenants.keys().cloned().collect();
     tracing::info!(tenants = tenants.len(), dir = %config.rules_dir.display(), "rules loaded");
-    let keys = keys::TenantKeys::load_or_create(&config.keys_dir(), &tenants)
+    let db = rstore::open(&config.store_dir.join("db"))?;
+    let store = store::Store::open(db.clone())?;
+    let me = posfee_runtime::journal::instance_id(&db, store.meta())?;
+    let keys = keys::TenantKeys::load_or_create(&config.keys_dir(), &tenants, me)
         .context("loading tenants' signing keys")?;
     let signer = config.trust.signer(Role::FeeEngine)?;
     for (id, (tenant, key)) in keys.public_keys() {
@@ -112,9 +116,6 @@ pub async fn run(
             .await
             .with_context(|| format!("publishing key {id} to the key directory"))?;
     }
-    let db = rstore::open(&config.store_dir.join("db"))?;
-    let store = store::Store::open(db.clone())?;
-    let outbox = Outbox::open(&db)?.sealed_by(signer);
     let seals = Arc::new(KeyDirectory::open(&client, config.trust.root.clone()).await?);
     let (applied_tx, applied_rx) = tokio::sync::watch::channel(store.feed_seq()?);
 
@@ -133,10 +134,6 @@ pub async fn run(
         ),
     );
     tasks.spawn(
-        "outbox",
-        outbox.clone().run(client.clone(), shutdown.clone()),
-    );
-    tasks.spawn(
         "prune",
         prune(store.clone(), clock.clone(), shutdown.clone()),
     );
@@ -146,9 +143,9 @@ pub async fn run(
         store,
         keys,
         clock,
-        outbox,
-        commit: GroupCommit::start(&db),
         client: client.clone(),
+        js: async_nats::jetstream::new(client.clone()),
+        signer: signer.clone(),
         applied: applied_rx,
         event_key: signer.derived_key(EVENT_ID_LABEL),
         kiosk_bills: posfee_runtime::limit::Limiter::new(config.kiosk_bills),

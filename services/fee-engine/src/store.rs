@@ -1,5 +1,9 @@
-//! The fee-engine's own view in sled: accounts and readings from the event stream, the bills
-//! it issued, and what posfee payments have settled since the tenant's books were imported.
+//! The fee-engine's own view in sled, built from the event stream alone and rebuilt from it if
+//! lost: accounts and readings, the bills issued (each `bill.issued` event carries its
+//! [`BillRecord`], so every instance knows every bill), and what posfee payments have settled
+//! since the tenant's books were imported. A bill's event is always before its settlement in
+//! the stream (a bill is handed out only once its event is stored), so the view that applies
+//! a settlement has its bill.
 //!
 //! Keys are `tenant \0 account \0 …`, so one account's records sit together and are read with
 //! a prefix scan. The last applied stream sequence is written in the same batch as the
@@ -8,9 +12,11 @@
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use posfee_runtime::feed::Delivered;
-use posfee_schemas::events::{AccountUpserted, EventBody, PaymentSettled, ReadingRecorded};
+use posfee_schemas::events::{
+    AccountUpserted, BillIssued, EventBody, PaymentSettled, ReadingRecorded,
+};
 use posfee_schemas::fee::{period_months, Bill, BillLine, IssuedBill};
-use posfee_schemas::ids::{AccountNo, BillId, FeeKind, TenantId};
+use posfee_schemas::ids::{AccountNo, BillId, FeeKind, IdempotencyKey, TenantId, TerminalId};
 use posfee_schemas::{decode, encode};
 use posfee_tariff::{AccountFacts, Arrear, Reading, YearMonth};
 use rust_decimal::Decimal;
@@ -59,7 +65,7 @@ pub struct Store {
     /// tenant\0account\0kind\0period → bill id that paid that arrear.
     arrears_paid: sled::Tree,
     pub bills: sled::Tree,
-    /// idempotency key → bill id.
+    /// [`idem_key`] (terminal and its idempotency key) → bill id.
     pub idem: sled::Tree,
     /// expiry (ms, big-endian) ++ bill id → idempotency key: what [`Store::prune`] walks.
     pub expiry: sled::Tree,
@@ -85,6 +91,11 @@ impl Store {
         })
     }
 
+    /// Where the view keeps its place in the stream and this instance's id.
+    pub fn meta(&self) -> &sled::Tree {
+        &self.meta
+    }
+
     pub fn feed_seq(&self) -> anyhow::Result<u64> {
         posfee_runtime::feed::recorded_seq(&self.meta)
     }
@@ -100,6 +111,7 @@ impl Store {
                 match event.body {
                     EventBody::AccountUpserted(a) => self.put_account(&a)?,
                     EventBody::ReadingRecorded(r) => self.put_reading(&r)?,
+                    EventBody::BillIssued(b) => self.put_bill(&b)?,
                     EventBody::PaymentSettled(p) => self.mark_paid(&p)?,
                     _ => {}
                 }
@@ -190,9 +202,37 @@ impl Store {
         Ok(())
     }
 
+    /// A bill as its event records it; one the view has already (applied again after a
+    /// restart) is left as it is, paid or not.
+    fn put_bill(&self, b: &BillIssued) -> anyhow::Result<()> {
+        let Some(record) = &b.record else {
+            return Ok(()); // written before events carried the record
+        };
+        let bill_key = b.bill_id.0.as_bytes();
+        if self.bills.contains_key(bill_key)? {
+            return Ok(());
+        }
+        let bill: posfee_schemas::fee::Bill =
+            decode(&record.issued.signed.body).context("the bill in a bill.issued event")?;
+        let idem = idem_key(&bill.terminal, &record.idempotency_key);
+        let expiry = expiry_key(bill.expires_at.timestamp_millis(), bill_key);
+        let stored = StoredBill {
+            bill,
+            issued: record.issued.clone(),
+            fingerprint: record.request_hash.clone(),
+            pays_through: record.pays_through.clone(),
+            arrears: record.arrears.clone(),
+            paid: false,
+        };
+        self.bills.insert(bill_key, encode(&stored))?;
+        self.expiry.insert(expiry, idem.as_slice())?;
+        self.idem.insert(idem, bill_key)?;
+        Ok(())
+    }
+
     fn mark_paid(&self, p: &PaymentSettled) -> anyhow::Result<()> {
         let Some(raw) = self.bills.get(p.bill_id.0.as_bytes())? else {
-            // A bill another fee-engine copy issued and this one never saw; nothing to do.
+            // A bill from before events carried their record, or forgotten (retention).
             return Ok(());
         };
         let mut stored: StoredBill = decode(&raw)?;
@@ -330,6 +370,12 @@ impl Store {
 /// bill is paid, the account is paid through that month.
 /// The meta key of [`Store::feed_time`].
 const FEED_TIME_KEY: &[u8] = b"feed_time";
+
+/// The key of an issue request in the `idem` tree: the terminal, NUL, its idempotency key
+/// (one kiosk's keys never meet another's).
+pub fn idem_key(terminal: &TerminalId, key: &IdempotencyKey) -> Vec<u8> {
+    self::key(&[terminal.as_str(), key.as_str()])
+}
 
 /// The key of a bill in the expiry index: milliseconds (big-endian, offset so that order is
 /// time order) then the bill id.

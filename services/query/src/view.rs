@@ -321,6 +321,7 @@ mod tests {
             terminal: TerminalId::parse("k").unwrap(),
             total: Money::cny(5),
             expires_at: at,
+            record: None,
         });
         let d = |seq, body| Delivered {
             seq,

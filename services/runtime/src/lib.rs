@@ -13,7 +13,6 @@ pub mod feed;
 pub mod journal;
 pub mod keyfile;
 pub mod limit;
-pub mod once;
 pub mod outbox;
 pub mod serve;
 pub mod tasks;

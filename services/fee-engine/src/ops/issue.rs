@@ -1,50 +1,32 @@
-//! `posfee.bill.issue`: price the account as of today, store the result as a payable bill
-//! signed with the tenant's key, and report `bill.issued` through the outbox.
+//! `posfee.bill.issue`: price the account as of today, sign the result as a payable bill with
+//! the tenant's key, and store it as one `bill.issued` event: the event is the record (it
+//! carries the signed bill), stored on a majority of the stream's replicas before the kiosk
+//! gets the bill, and every instance's view is built from it.
 //!
-//! Idempotent by key: the same key with the same request returns the stored bill; the same key
-//! with a different request is a 409 and changes nothing.
+//! Idempotent by the terminal and its key: the same key with the same request returns the
+//! first bill, whichever instance issued it (the event's id is made from the key, so the
+//! stream stores a twin issued concurrently elsewhere once, and both answer the bill it
+//! kept); the same key with a different request is a 409 and changes nothing.
 
 use crate::app::{App, BILL_TTL_SECS};
-use crate::store::{pays_through, StoredBill};
-use posfee_runtime::once::Abort;
-use posfee_runtime::outbox::Outbox;
+use crate::store::{idem_key, pays_through};
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
-use posfee_schemas::events::{BillIssued, Event, EventBody};
+use posfee_schemas::events::{BillIssued, BillRecord, Event, EventBody};
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill};
 use posfee_schemas::ids::{BillId, EventId};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::Subject;
-use posfee_schemas::{decode, encode, ErrorCode, WireError};
-use sled::transaction::ConflictableTransactionError;
-use sled::Transactional;
-use std::convert::Infallible;
+use posfee_schemas::{encode, ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: BillIssueRequest = decode_request(&msg.payload)?;
-    // The server lets only the terminal in the subject publish there; the body must agree,
-    // so a terminal cannot have bills issued (and receipts sent) for another.
-    match Subject::parse(&msg.subject) {
-        Ok(Subject::BillIssue(asker)) if asker == req.terminal => record(Field::Caller, &asker),
-        Ok(Subject::BillIssue(asker)) => {
-            return Err(WireError::new(
-                ErrorCode::Forbidden,
-                format!(
-                    "terminal: terminal {asker} may issue bills only for itself, not {}",
-                    req.terminal
-                ),
-            ))
-        }
-        _ => return Err(WireError::field("subject", "not a bill issue subject")),
+    asker_is_the_terminal(&msg.subject, &req)?;
+    let fingerprint = request_hash(&req);
+    if let Some(done) = replay(&app, &req, &fingerprint)? {
+        return reply_ok(&done);
     }
-    // The fingerprint is the request minus nothing: any difference is a different request.
-    let fingerprint = encode(&req);
-    let once = app.once();
-    if let Some(existing) = once.replayed(replay(&app, &req, &fingerprint)).await? {
-        return reply_ok(&existing);
-    }
-
     if !app.kiosk_bills.allow(req.terminal.as_str()) {
         return Err(WireError::new(
             ErrorCode::RateLimited,
@@ -54,7 +36,47 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             ),
         ));
     }
-    let tenant = super::tenant(&app, &req.quote)?;
+    let event = decide(&app, &req, fingerprint.clone()).await?;
+    let seq = app.append(&event).await?;
+    app.view_reached(seq).await?;
+    let issued = replay(&app, &req, &fingerprint)?
+        .ok_or_else(|| super::internal(anyhow::anyhow!("a stored bill is not in the view")))?;
+    tracing::info!(bill = %issued.bill_id, "bill issued");
+    reply_ok(&issued)
+}
+
+/// The server lets only the terminal in the subject publish there; the body must agree, so a
+/// terminal cannot have bills issued (and receipts sent) for another.
+fn asker_is_the_terminal(subject: &str, req: &BillIssueRequest) -> Result<(), WireError> {
+    match Subject::parse(subject) {
+        Ok(Subject::BillIssue(asker)) if asker == req.terminal => {
+            record(Field::Caller, &asker);
+            Ok(())
+        }
+        Ok(Subject::BillIssue(asker)) => Err(WireError::new(
+            ErrorCode::Forbidden,
+            format!(
+                "terminal: terminal {asker} may issue bills only for itself, not {}",
+                req.terminal
+            ),
+        )),
+        _ => Err(WireError::field("subject", "not a bill issue subject")),
+    }
+}
+
+/// What tells a retry from another request under the same key: a SHA-256 of the request.
+fn request_hash(req: &BillIssueRequest) -> Vec<u8> {
+    use sha2::Digest;
+    sha2::Sha256::digest(encode(req)).to_vec()
+}
+
+/// The bill this request makes, as the event that records it.
+async fn decide(
+    app: &App,
+    req: &BillIssueRequest,
+    request_hash: Vec<u8>,
+) -> Result<Event, WireError> {
+    let tenant = super::tenant(app, &req.quote)?;
     let now = app.clock.now();
     let today = tenant.today(now);
     // A bill is priced as of today: a terminal must not pick the day late fees are counted to.
@@ -66,7 +88,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             ));
         }
     }
-    let (quote, arrears) = super::price(&app, &req.quote, today).await?;
+    let (quote, arrears) = super::price(app, &req.quote, today).await?;
     if quote.total <= Fen::ZERO {
         return Err(WireError::new(
             ErrorCode::NothingOwed,
@@ -97,10 +119,6 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         class_zh: quote.class_zh.clone(),
     };
     record(Field::Bill, &bill.bill_id);
-    let issued = IssuedBill {
-        bill_id: bill.bill_id,
-        signed: Signed::sign(Purpose::Bill, &bill, &key.id, &key.key),
-    };
     let covered: Vec<(String, String)> = arrears
         .iter()
         .filter(|a| {
@@ -111,58 +129,37 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         })
         .map(|a| (a.kind.to_string(), a.period.clone()))
         .collect();
-    let stored = StoredBill {
+    let issued = IssuedBill {
+        bill_id: bill.bill_id,
+        signed: Signed::sign(Purpose::Bill, &bill, &key.id, &key.key),
+    };
+    let record = BillRecord {
         pays_through: pays_through(&bill.lines, &arrears),
         arrears: covered,
-        bill: bill.clone(),
-        issued: issued.clone(),
-        fingerprint: fingerprint.clone(),
-        paid: false,
+        issued,
+        idempotency_key: req.idempotency_key.clone(),
+        request_hash,
     };
-    let event = Event::new(
-        EventId::keyed(&app.event_key, "bill.issued", bill.bill_id.0.as_bytes()),
+    // The id, and so the stream's de-duplication, is the terminal's key: a twin of this
+    // request decided at the same time by another instance is stored once.
+    let id = EventId::keyed(
+        &app.event_key,
+        "bill.issued",
+        &idem_key(&req.terminal, &req.idempotency_key),
+    );
+    Ok(Event::new(
+        id,
         now,
         EventBody::BillIssued(BillIssued {
             bill_id: bill.bill_id,
-            tenant: bill.tenant.clone(),
-            account: bill.account.clone(),
-            terminal: bill.terminal.clone(),
+            tenant: bill.tenant,
+            account: bill.account,
+            terminal: bill.terminal,
             total: bill.total,
             expires_at: bill.expires_at,
+            record: Some(Box::new(record)),
         }),
-    );
-    let outbox_key = app.outbox.next_key().map_err(super::internal)?;
-    let idem_key = req.idempotency_key.as_str().as_bytes().to_vec();
-    let bill_key = bill.bill_id.0.as_bytes().to_vec();
-    let stored_bytes = encode(&stored);
-    let expiry_key = crate::store::expiry_key(bill.expires_at.timestamp_millis(), &bill_key);
-    // One transaction: the idempotency record, the bill and its event, or none of them. A
-    // concurrent request with the same key loses the race here and replays the winner.
-    let s = &app.store;
-    let result = (&s.idem, &s.bills, &s.expiry, app.outbox.tree()).transaction(
-        |(idem, bills, expiry, outbox)| {
-            if idem.get(&idem_key)?.is_some() {
-                return Err(ConflictableTransactionError::Abort(
-                    Abort::<Infallible>::Taken,
-                ));
-            }
-            idem.insert(idem_key.as_slice(), bill_key.as_slice())?;
-            bills.insert(bill_key.as_slice(), stored_bytes.as_slice())?;
-            expiry.insert(expiry_key.as_slice(), idem_key.as_slice())?;
-            Outbox::stage(outbox, outbox_key, &event)?;
-            Ok(issued.clone())
-        },
-    );
-    let issued = once
-        .finish(
-            result,
-            &[outbox_key],
-            || replay(&app, &req, &fingerprint),
-            |never| match never {},
-        )
-        .await?;
-    tracing::info!(bill = %bill.bill_id, tenant = %bill.tenant, total = %bill.total, "bill issued");
-    reply_ok(&issued)
+    ))
 }
 
 /// The bill already issued under this key, if any; a 409 if the key came with another request.
@@ -171,28 +168,27 @@ fn replay(
     req: &BillIssueRequest,
     fingerprint: &[u8],
 ) -> Result<Option<IssuedBill>, WireError> {
-    let idem = req.idempotency_key.as_str().as_bytes();
+    let key = idem_key(&req.terminal, &req.idempotency_key);
     let Some(bill_id) = app
         .store
         .idem
-        .get(idem)
+        .get(key)
         .map_err(|e| super::internal(e.into()))?
     else {
         return Ok(None);
     };
-    let Some(raw) = app
+    let Some(stored) = app
         .store
-        .bills
-        .get(&bill_id)
-        .map_err(|e| super::internal(e.into()))?
+        .bill(&BillId(
+            uuid::Uuid::from_slice(&bill_id).map_err(|e| super::internal(e.into()))?,
+        ))
+        .map_err(super::internal)?
     else {
         return Ok(None);
     };
-    let stored: StoredBill = decode(&raw).map_err(|e| super::internal(e.into()))?;
     if stored.fingerprint != fingerprint {
         return Err(WireError::new(
             ErrorCode::IdempotencyConflict,
-            // The other bill is not named: the key may be another terminal's.
             format!(
                 "idempotency key {} was used for another request",
                 req.idempotency_key
@@ -200,4 +196,31 @@ fn replay(
         ));
     }
     Ok(Some(stored.issued))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_retry_has_the_same_hash_and_any_change_another() {
+        let req: BillIssueRequest = posfee_schemas::decode(&encode(&BillIssueRequest {
+            terminal: posfee_schemas::ids::TerminalId::parse("kiosk-01").unwrap(),
+            idempotency_key: posfee_schemas::ids::IdempotencyKey::parse("k-1").unwrap(),
+            quote: posfee_schemas::fee::QuoteRequest {
+                tenant: posfee_schemas::ids::TenantId::parse("city-water").unwrap(),
+                account: posfee_schemas::ids::AccountNo::parse("W-1").unwrap(),
+                kinds: vec![],
+                as_of: None,
+                prepay_months: None,
+                top_up: None,
+            },
+        }))
+        .unwrap();
+        let mut other = req.clone();
+        other.quote.prepay_months = Some(1);
+        assert_eq!(request_hash(&req), request_hash(&req.clone()));
+        assert_ne!(request_hash(&req), request_hash(&other));
+    }
 }
