@@ -685,8 +685,8 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         durability: format!(
             "money: every hold and settlement is a journal entry acked after the stream's \
              fsync (a capture is the ledger's settlement, applied from its event), the \
-             services' sled views flushed in the background; bills: sled flush before the ack \
-             (group commit); JetStream: {}",
+             services' sled views flushed in the background; bills: their bill.issued event, \
+             acked after the stream's fsync, is the record; JetStream: {}",
             if js_fsync {
                 "sync_interval always (acks after fsync)"
             } else {
