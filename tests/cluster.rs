@@ -63,6 +63,12 @@ async fn a_cluster_loses_a_node_and_money_services_under_payments_and_loses_noth
         outcome.refused.len(),
         outcome.longest_gap.as_secs_f64()
     );
+    // What each strike cost: the wait for the receipt that followed it.
+    for (what, at) in &struck {
+        if let Some(gap) = outcome.gaps.get(*at) {
+            println!("  after {what}: {:.2} s", gap.as_secs_f64());
+        }
+    }
     assert!(
         outcome.longest_gap < MAX_GAP,
         "payments stopped for {:?}",
@@ -200,6 +206,7 @@ async fn competing_writes_on_a_clustered_journal_are_conflicts_decided_never_una
         receipts: BILLS,
         refused: Vec::new(),
         longest_gap: Duration::ZERO,
+        gaps: Vec::new(),
     };
     c.reconciled(&outcome).await;
 }

@@ -138,6 +138,9 @@ pub struct Outcome {
     /// The longest wait between two receipts (or from the start to the first): how long
     /// payments stopped while something was down.
     pub longest_gap: Duration,
+    /// The wait before each receipt, in order: `gaps[n]` ends with receipt `n + 1`, so the
+    /// pause a strike at `n` receipts caused is `gaps[n]`.
+    pub gaps: Vec<Duration>,
 }
 
 impl Campaign {
@@ -221,14 +224,14 @@ impl Campaign {
         let mut receipts = 0;
         let mut refused = Vec::new();
         let mut last = Instant::now();
-        let mut longest_gap = Duration::ZERO;
+        let mut gaps = Vec::new();
         for i in 0..self.accounts.len() {
             match self.pay_one(i).await {
                 Ok(()) => {
                     receipts += 1;
                     self.progress
                         .store(receipts, std::sync::atomic::Ordering::Relaxed);
-                    longest_gap = longest_gap.max(last.elapsed());
+                    gaps.push(last.elapsed());
                     last = Instant::now();
                 }
                 Err(refusal) => refused.push(refusal),
@@ -237,7 +240,8 @@ impl Campaign {
         Outcome {
             receipts,
             refused,
-            longest_gap,
+            longest_gap: gaps.iter().copied().max().unwrap_or_default(),
+            gaps,
         }
     }
 
