@@ -6,6 +6,10 @@ use posfee_runtime::{telemetry, ServiceArgs};
 use posfee_schemas::subjects::Role;
 use std::sync::Arc;
 
+/// jemalloc, for the reason BENCHMARKS.md gives ("Where the server's CPU goes").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "posfee-query",

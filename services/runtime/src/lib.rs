@@ -22,10 +22,3 @@ pub mod trust;
 pub use args::ServiceArgs;
 pub use serve::{decode_request, reply_err, reply_ok, Endpoints, Handled, ServiceSpec};
 pub use trust::Trust;
-
-/// Every service allocates with jemalloc rather than glibc's malloc: at saturation glibc's
-/// allocator (`_int_malloc`, `malloc_consolidate`, `unlink_chunk`, `free`) took a fifth of the
-/// services' own CPU (BENCHMARKS.md, "Where the server's CPU goes"), jemalloc's thread caches
-/// most of that, and its resident memory stays within the services' budget.
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
