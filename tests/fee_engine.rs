@@ -78,6 +78,25 @@ fn issue_req(key: &str) -> BillIssueRequest {
     }
 }
 
+/// The ledger's `payment.settled` of the household's 190.00 CNY `bill`, by a new payment.
+fn settlement(bill: BillId) -> Event {
+    Event::new(
+        EventId::new_random(),
+        now(),
+        EventBody::PaymentSettled(PaymentSettled {
+            payment_id: PaymentId::new_random(),
+            bill_id: bill,
+            tenant: tenant(),
+            account: account(),
+            terminal: kiosk(),
+            payer: PayerHandle::parse("p-1").unwrap(),
+            amount: Money::cny(19000),
+            settled_at: now(),
+            receipt: None,
+        }),
+    )
+}
+
 fn remote_code(e: CallError) -> ErrorCode {
     e.remote()
         .unwrap_or_else(|| panic!("not a remote error: {e}"))
@@ -309,23 +328,7 @@ async fn a_settled_payment_moves_the_account_past_what_it_paid() {
     .await
     .unwrap();
     let ledger = h.connect(Role::Ledger).await.unwrap();
-    let settled = || {
-        Event::new(
-            EventId::new_random(),
-            now(),
-            EventBody::PaymentSettled(PaymentSettled {
-                payment_id: PaymentId::new_random(),
-                bill_id: issued.bill_id,
-                tenant: tenant(),
-                account: account(),
-                terminal: kiosk(),
-                payer: PayerHandle::parse("p-1").unwrap(),
-                amount: Money::cny(19000),
-                settled_at: now(),
-                receipt: None,
-            }),
-        )
-    };
+    let settled = || settlement(issued.bill_id);
     // Written on the settlement subject with the ledger's bus credential (a leaked seed) but
     // not sealed by the ledger's authority: unsealed, and sealed by another service's
     // authority. Neither counts: the bill is still owed once the view has read them.
@@ -447,22 +450,7 @@ async fn instances_agree_on_every_bill_and_a_lost_store_is_rebuilt_from_the_stre
 
     // The ledger settles it: the account owes nothing more.
     let ledger = h.connect(Role::Ledger).await.unwrap();
-    let settled = Event::new(
-        EventId::new_random(),
-        now(),
-        EventBody::PaymentSettled(PaymentSettled {
-            payment_id: PaymentId::new_random(),
-            bill_id: bill,
-            tenant: tenant(),
-            account: account(),
-            terminal: kiosk(),
-            payer: PayerHandle::parse("p-1").unwrap(),
-            amount: Money::cny(19000),
-            settled_at: now(),
-            receipt: None,
-        }),
-    );
-    publish_events(&ledger, &h.signer(Role::Ledger), &[settled])
+    publish_events(&ledger, &h.signer(Role::Ledger), &[settlement(bill)])
         .await
         .unwrap();
     let owes_nothing = || async {

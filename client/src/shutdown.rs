@@ -17,7 +17,7 @@ pub const EXIT_INTERRUPTED: i32 = 130;
 /// `why` (in the person's language) on stderr; a second Ctrl-C exits at once. What was left
 /// undone is what a crash leaves, which the system makes good (a bill nobody closed expires;
 /// a payment under way is finished by the phone and the ledger).
-pub fn exit_soon(why: &'static str) {
+pub fn exit_soon(why: String) {
     use tokio::signal::unix::{signal, SignalKind};
     let again = signal(SignalKind::interrupt());
     tokio::spawn(async move {

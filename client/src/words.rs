@@ -29,6 +29,15 @@ impl Lang {
             Lang::En => en,
         }
     }
+
+    /// A sender's text in this language: the Chinese when the sender gave one, else the
+    /// English (an older sender, or a word given no Chinese).
+    pub fn text<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
+        match self {
+            Lang::Zh if !zh.is_empty() => zh,
+            _ => en,
+        }
+    }
 }
 
 /// (中文, English) for what each code means to a payer: what happened, and what to do.

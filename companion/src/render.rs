@@ -34,10 +34,9 @@ impl Speech {
     /// Co. 市自来水公司`; the English alone when there is no Chinese (or the same text).
     pub fn text(self, en: &str, zh: &str) -> String {
         match self {
-            _ if zh.is_empty() || zh == en => en.to_string(),
-            Speech::Both => format!("{en} {zh}"),
-            Speech::Only(Lang::En) => en.to_string(),
-            Speech::Only(Lang::Zh) => zh.to_string(),
+            Speech::Both if !zh.is_empty() && zh != en => format!("{en} {zh}"),
+            Speech::Both => en.to_string(),
+            Speech::Only(lang) => lang.text(en, zh).to_string(),
         }
     }
 

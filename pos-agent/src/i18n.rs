@@ -121,11 +121,7 @@ pub fn ending(lang: Lang, e: &WireError) -> String {
 }
 
 pub fn t(lang: Lang, m: Msg) -> &'static str {
-    let (zh, en) = entry(m);
-    match lang {
-        Lang::Zh => zh,
-        Lang::En => en,
-    }
+    lang.pick(entry(m))
 }
 
 #[cfg(test)]

@@ -13,15 +13,6 @@ use serde_json::json;
 
 pub use posfee_client::screen::{local_time, qr, LOCAL_TZ};
 
-/// The kiosk's language only: the Chinese when the sender gave one, else the English (an
-/// older fee-engine, or a word the tenant gave no Chinese for).
-fn pick<'a>(lang: Lang, en: &'a str, zh: &'a str) -> &'a str {
-    match lang {
-        Lang::Zh if !zh.is_empty() => zh,
-        _ => en,
-    }
-}
-
 /// A line's fee kind as the payer reads it: the tenant's label, else the kind id.
 fn label(lang: Lang, l: &BillLine) -> &str {
     let en = if l.label.is_empty() {
@@ -29,7 +20,7 @@ fn label(lang: Lang, l: &BillLine) -> &str {
     } else {
         l.label.as_str()
     };
-    pick(lang, en, &l.label_zh)
+    lang.text(en, &l.label_zh)
 }
 
 /// Columns on a terminal: a CJK character takes two.
@@ -72,11 +63,11 @@ fn lines(lang: Lang, out: &mut String, lines: &[BillLine]) {
             pad(label(lang, l), 12),
             l.period,
             l.quantity,
-            pick(lang, &l.unit, &l.unit_zh),
+            lang.text(&l.unit, &l.unit_zh),
             l.unit_price,
             l.amount
         ));
-        let explanation = pick(lang, &l.explanation, &l.explanation_zh);
+        let explanation = lang.text(&l.explanation, &l.explanation_zh);
         if !explanation.is_empty() {
             out.push_str(&format!("      {explanation}\n"));
         }
@@ -86,7 +77,7 @@ fn lines(lang: Lang, out: &mut String, lines: &[BillLine]) {
 /// One payee in the kiosk's list: its name in the kiosk's language (the other if it has
 /// none) and its id, which a payer may type too.
 pub fn payee(lang: Lang, p: &posfee_schemas::fee::Payee) -> String {
-    format!("{}  ({})", pick(lang, &p.name, &p.name_zh), p.tenant)
+    format!("{}  ({})", lang.text(&p.name, &p.name_zh), p.tenant)
 }
 
 /// The account line a kiosk shows before the amounts: holder masked, never in full, and in
@@ -117,7 +108,7 @@ fn heading(lang: Lang, payee: &str, account: &AccountNo, class: (&str, &str)) ->
         out.push_str(&format!(
             "{}: {}\n",
             t(lang, Msg::Class),
-            pick(lang, class.0, class.1)
+            lang.text(class.0, class.1)
         ));
     }
     out
@@ -132,7 +123,7 @@ pub fn quote(lang: Lang, q: &Quote) -> String {
     };
     let mut out = heading(
         lang,
-        pick(lang, &q.tenant_name, &q.tenant_name_zh),
+        lang.text(&q.tenant_name, &q.tenant_name_zh),
         &q.account,
         class,
     );
@@ -152,7 +143,7 @@ pub fn quote(lang: Lang, q: &Quote) -> String {
 pub fn bill(lang: Lang, b: &Bill) -> String {
     let mut out = heading(
         lang,
-        pick(lang, &b.tenant_name, &b.tenant_name_zh),
+        lang.text(&b.tenant_name, &b.tenant_name_zh),
         &b.account,
         (&b.class, &b.class_zh),
     );
@@ -180,7 +171,7 @@ pub fn receipt(lang: Lang, r: &Receipt) -> String {
     out.push_str(&format!(
         "{}: {}\n",
         t(lang, Msg::Payee),
-        pick(lang, &r.tenant_name, &r.tenant_name_zh)
+        lang.text(&r.tenant_name, &r.tenant_name_zh)
     ));
     out.push_str(&format!("{}: {}\n", t(lang, Msg::Terminal), r.terminal));
     out.push_str(&format!("{}: {}\n", t(lang, Msg::Account), r.account));

@@ -135,12 +135,17 @@ pub struct Campaign {
 pub struct Outcome {
     pub receipts: usize,
     pub refused: Vec<String>,
-    /// The longest wait between two receipts (or from the start to the first): how long
-    /// payments stopped while something was down.
-    pub longest_gap: Duration,
-    /// The wait before each receipt, in order: `gaps[n]` ends with receipt `n + 1`, so the
-    /// pause a strike at `n` receipts caused is `gaps[n]`.
+    /// The wait before each receipt, in order (the first from the start): `gaps[n]` ends
+    /// with receipt `n + 1`, so the pause a strike at `n` receipts caused is `gaps[n]`.
     pub gaps: Vec<Duration>,
+}
+
+impl Outcome {
+    /// The longest wait between two receipts: how long payments stopped while something was
+    /// down.
+    pub fn longest_gap(&self) -> Duration {
+        self.gaps.iter().copied().max().unwrap_or_default()
+    }
 }
 
 impl Campaign {
@@ -240,7 +245,6 @@ impl Campaign {
         Outcome {
             receipts,
             refused,
-            longest_gap: gaps.iter().copied().max().unwrap_or_default(),
             gaps,
         }
     }

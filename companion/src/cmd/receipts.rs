@@ -30,16 +30,11 @@ pub async fn run(home: &Home, c: Option<&Companion>, json: bool) -> ExitCode {
         }
         if open > 0 {
             println!(
-                "{}",
-                match sp {
-                    crate::render::Speech::Only(posfee_client::words::Lang::Zh) =>
-                        format!("{open} 笔支付尚未确认，请稍后再查看"),
-                    crate::render::Speech::Only(posfee_client::words::Lang::En) =>
-                        format!("{open} payment(s) not confirmed yet; ask again later"),
-                    crate::render::Speech::Both => format!(
-                        "{open} payment(s) not confirmed yet 笔支付尚未确认; ask again later"
-                    ),
-                }
+                "{open} {}",
+                sp.say(
+                    "payment(s) not confirmed yet; ask again later",
+                    "笔支付尚未确认，请稍后再查看"
+                )
             );
         }
     }

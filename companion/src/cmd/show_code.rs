@@ -60,11 +60,7 @@ pub async fn run(c: &Companion, args: ShowCodeArgs, json: bool) -> ExitCode {
         tokio::spawn(async move {
             if sigint.recv().await.is_some() {
                 interrupted.store(true, Ordering::SeqCst);
-                posfee_client::shutdown::exit_soon(match super::speech() {
-                    crate::render::Speech::Only(posfee_client::words::Lang::En) => "Interrupted",
-                    crate::render::Speech::Only(posfee_client::words::Lang::Zh) => "已中断",
-                    crate::render::Speech::Both => "Interrupted 已中断",
-                });
+                posfee_client::shutdown::exit_soon(super::speech().say("Interrupted", "已中断"));
                 cancel.cancel();
             }
         })

@@ -173,7 +173,7 @@ fn on_signals(shutdown: &Shutdown, lang: crate::i18n::Lang) -> std::io::Result<A
             _ = term.recv() => tracing::info!("SIGTERM: stopping"),
             _ = int.recv() => {
                 flag.store(true, Ordering::SeqCst);
-                posfee_client::shutdown::exit_soon(lang.pick(("已中断", "Interrupted")));
+                posfee_client::shutdown::exit_soon(lang.pick(("已中断", "Interrupted")).to_string());
             }
             _ = me.wait() => {}
         }

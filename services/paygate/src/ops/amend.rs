@@ -7,8 +7,7 @@
 
 use crate::app::App;
 use crate::identity::{check_bank_account, check_name};
-use crate::journal;
-use crate::store::{Payer, PayerIdentity};
+use crate::store::PayerIdentity;
 use ed25519_dalek::VerifyingKey;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::ids::PayerHandle;
@@ -61,34 +60,19 @@ fn check(req: &AmendRequest) -> Result<(), WireError> {
     Ok(())
 }
 
-/// The payer whose device key signed the correction, once the view has every registration.
+/// The payer whose registered device key signed the correction.
 async fn payer_of(app: &App, req: &AmendRequest) -> Result<PayerHandle, WireError> {
-    let key = req.device_key_id.as_str().as_bytes();
-    let mut found = app.store.devices.get(key).map_err(super::internal)?;
-    if found.is_none() {
-        app.journal.settled_view(journal::REGISTRATIONS).await?;
-        found = app.store.devices.get(key).map_err(super::internal)?;
-    }
-    let raw = found.ok_or_else(|| {
-        WireError::new(
-            ErrorCode::PayerNotFound,
-            format!(
-                "device key {} is not registered; register first",
-                req.device_key_id
-            ),
-        )
-    })?;
-    let handle =
-        PayerHandle::parse(String::from_utf8_lossy(&raw).to_string()).map_err(super::internal)?;
-    let payer: Payer = match app
-        .store
-        .payers
-        .get(handle.as_str().as_bytes())
-        .map_err(super::internal)?
-    {
-        Some(raw) => decode(&raw).map_err(super::internal)?,
-        None => return Err(super::internal("a registered device without its payer")),
-    };
+    let (handle, payer) = super::device_owner(app, &req.device_key_id)
+        .await?
+        .ok_or_else(|| {
+            WireError::new(
+                ErrorCode::PayerNotFound,
+                format!(
+                    "device key {} is not registered; register first",
+                    req.device_key_id
+                ),
+            )
+        })?;
     let signer = <[u8; 32]>::try_from(payer.device_public_key.as_slice())
         .ok()
         .and_then(|k| VerifyingKey::from_bytes(&k).ok())

@@ -5,14 +5,12 @@
 //! the first attempt and gets its answer.
 
 use crate::app::App;
-use crate::journal;
 use crate::settle::{authorize, drive_for_request, load, refusal_error};
-use crate::store::{Payer, Payment};
+use crate::store::Payment;
 use ed25519_dalek::VerifyingKey;
 use posfee_client::keydir::VerifyError;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::Bill;
-use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentState};
 use posfee_schemas::signed::{verify_with, Purpose};
@@ -28,7 +26,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     };
     record(Field::Bill, &req.bill.bill_id);
     record(Field::Caller, &req.order.key_id);
-    let (handle, payer) = device_owner(&app, &req).await?;
+    let (handle, payer) = super::device_owner(&app, &req.order.key_id)
+        .await?
+        .ok_or_else(|| {
+            WireError::new(
+                ErrorCode::BadSignature,
+                format!("order: device key {} is not registered", req.order.key_id),
+            )
+        })?;
     let key: [u8; 32] = payer
         .device_public_key
         .as_slice()
@@ -154,42 +159,4 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     }
     tracing::info!(payment = %order.payment_id, bill = %bill.bill_id, "authorized");
     reply_ok(&drive_for_request(&app, order.payment_id).await?)
-}
-
-/// The payer whose device key signed the order: from the view, or, for a key it does not
-/// know, once the view has every registration.
-async fn device_owner(app: &App, req: &PayRequest) -> Result<(PayerHandle, Payer), WireError> {
-    let known = app
-        .store
-        .devices
-        .contains_key(req.order.key_id.as_str().as_bytes())
-        .map_err(super::internal)?;
-    if !known {
-        app.journal.settled_view(journal::REGISTRATIONS).await?;
-    }
-    device_in_view(app, req)
-}
-
-fn device_in_view(app: &App, req: &PayRequest) -> Result<(PayerHandle, Payer), WireError> {
-    let unknown = || {
-        WireError::new(
-            ErrorCode::BadSignature,
-            format!("order: device key {} is not registered", req.order.key_id),
-        )
-    };
-    let handle = app
-        .store
-        .devices
-        .get(req.order.key_id.as_str().as_bytes())
-        .map_err(super::internal)?
-        .ok_or_else(unknown)?;
-    let handle = PayerHandle::parse(String::from_utf8_lossy(&handle).to_string())
-        .map_err(super::internal)?;
-    let raw = app
-        .store
-        .payers
-        .get(handle.as_str().as_bytes())
-        .map_err(super::internal)?
-        .ok_or_else(unknown)?;
-    Ok((handle, decode(&raw).map_err(super::internal)?))
 }
