@@ -284,9 +284,9 @@ async function meScreen(note?: string): Promise<void> {
     return;
   }
   const status = h("div", { role: "alert", "data-testid": "register-status" });
-  const name = field("name", t("name"), checkName, { autocomplete: "name", value: p?.name ?? "" }, status);
+  const name = nameField(p?.name ?? "", status);
   const nid = field("national_id", t("national_id"), checkNationalId, { autocomplete: "off", inputmode: "text", maxlength: "18", value: p?.national_id ?? "" }, status);
-  const card = field("bank_account", t("bank_account"), checkBankAccount, { autocomplete: "cc-number", inputmode: "numeric", maxlength: "19", value: p?.bank_account ?? "" }, status);
+  const card = cardField(p?.bank_account ?? "", status);
   const submit = h("button", { type: "submit", class: "primary", "data-testid": "register" }, t("register_send")) as HTMLButtonElement;
   const form = h(
     "form",
@@ -337,11 +337,21 @@ function maskedId(id: string): string {
   return id.length > 7 ? `${id.slice(0, 3)}${"*".repeat(id.length - 7)}${id.slice(-4)}` : id;
 }
 
+/** The name field of registering and of correcting a registration. */
+function nameField(value: string, status: HTMLElement) {
+  return field("name", t("name"), checkName, { autocomplete: "name", value }, status);
+}
+
+/** The bank card field of registering and of correcting a registration. */
+function cardField(value: string, status: HTMLElement) {
+  return field("bank_account", t("bank_account"), checkBankAccount, { autocomplete: "cc-number", inputmode: "numeric", maxlength: "19", value }, status);
+}
+
 /** Correcting the name or bank card paygate holds; the national id is shown, not offered. */
 function amendScreen(p: store.Profile): void {
   const status = h("div", { role: "alert", "data-testid": "amend-status" });
-  const name = field("name", t("name"), checkName, { autocomplete: "name", value: p.name }, status);
-  const card = field("bank_account", t("bank_account"), checkBankAccount, { autocomplete: "cc-number", inputmode: "numeric", maxlength: "19", value: p.bank_account }, status);
+  const name = nameField(p.name, status);
+  const card = cardField(p.bank_account, status);
   const save = h("button", { type: "submit", class: "primary", "data-testid": "amend-save" }, t("save")) as HTMLButtonElement;
   const form = h(
     "form",
