@@ -1456,3 +1456,60 @@ fn subject_matches(pattern: &str, subject: &str) -> bool {
         }
     }
 }
+
+/// A correction of a registration is asked only on the asking phone's own subject, and the
+/// payee list only by a kiosk for itself: a stolen kiosk key, another phone and a phone asking
+/// for payees are refused by the server. Each probe is first shown to succeed for the
+/// identity it belongs to.
+#[tokio::test]
+async fn only_a_phone_asks_to_correct_itself_and_only_a_kiosk_lists_payees() {
+    use posfee_schemas::fee::{Payees, PayeesRequest};
+    use posfee_schemas::paygate::{AmendReply, AmendRequest};
+    let mut h = Harness::start().await.unwrap();
+    h.start_all(ServiceOptions::default()).await.unwrap();
+    let (me, phone) = h.phone().await.unwrap();
+    let terminal = h.terminal("kiosk-01").await.unwrap();
+    let mine = Identity::Device(me.clone());
+    let amend = subjects::paygate(PaygateOp::Amend, &mine);
+    let payees = subjects::fee_payees(&Identity::Terminal(kiosk("kiosk-01")));
+    // The probes succeed for their owners: the list comes back, the correction reaches paygate
+    // (which answers that no such device key is registered).
+    let listed: Payees = posfee_client::call(&terminal, payees.clone(), &PayeesRequest {}, None)
+        .await
+        .unwrap();
+    assert!(!listed.payees.is_empty());
+    let correction = AmendRequest::signed(
+        Some("王五".into()),
+        None,
+        &ed25519_dalek::SigningKey::from_bytes(&[9; 32]),
+        posfee_schemas::ids::KeyId::parse("dev-0000000000000009").unwrap(),
+    );
+    let reached = posfee_client::call::<_, AmendReply>(&phone, amend.clone(), &correction, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        reached.remote().map(|e| e.code),
+        Some(posfee_schemas::ErrorCode::PayerNotFound),
+        "{reached}"
+    );
+    // Denied to the others, the kiosk and another phone one person may hold together.
+    let (kiosk_w, mut kiosk_errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
+        .await
+        .unwrap();
+    refused_publish(&kiosk_w, &mut kiosk_errors, "kiosk", amend.clone()).await;
+    let (other, _) = h.phone().await.unwrap();
+    let (other_w, mut other_errors) = h
+        .connect_watching(Identity::Device(other.clone()))
+        .await
+        .unwrap();
+    refused_publish(&other_w, &mut other_errors, "another phone", amend).await;
+    refused_publish(&other_w, &mut other_errors, "a phone", payees).await;
+    refused_publish(
+        &other_w,
+        &mut other_errors,
+        "a phone",
+        subjects::fee_payees(&Identity::Device(other)),
+    )
+    .await;
+}
