@@ -431,7 +431,12 @@ async fn connecting(h: &Harness, who: &Identity, seeds: &[String]) -> usize {
 
 #[tokio::test]
 async fn keys_issued_at_once_to_one_holder_leave_exactly_one_that_connects() {
-    let h = Harness::start().await.unwrap();
+    // Two instances side by side, as `posfee up --instances 2` runs them: the requests spread
+    // over both, so they race through the journal, not through one store.
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::Identity, ServiceOptions::default())
+        .await
+        .unwrap();
     let operator = h.connect(Role::Operator).await.unwrap();
     let kiosk = TerminalId::parse("kiosk-race").unwrap();
     let (holder, who) = (Holder::Terminal(kiosk.clone()), Identity::Terminal(kiosk));
@@ -494,4 +499,220 @@ async fn a_kiosks_key_is_never_enrolled_as_a_phone() {
     let (seed, device, stamp, client) = unenrolled(&h, CONNECT_STAMP_BITS).await;
     let reply = enrol::ask(&client, &device, &seed, stamp).await.unwrap();
     assert_eq!(reply.device_id, device);
+}
+
+/// Whether a connection made with `who`'s key may publish what only a phone may: a request on
+/// a pairing subject nobody listens on is answered "no responders" if the server let it
+/// through; a refused one is never answered.
+async fn acts_as_phone(h: &Harness, who: &Identity) -> bool {
+    let client = h.connect_as(who.clone()).await.unwrap();
+    let subject = subjects::pair_any().replace(['*', '>'], "x");
+    let asked = client.request(subject, "x".into());
+    match tokio::time::timeout(Duration::from_secs(2), asked).await {
+        Ok(Err(e)) => e.kind() == async_nats::RequestErrorKind::NoResponders,
+        _ => false,
+    }
+}
+
+/// What a key is to the system, asked by a connection made with it.
+async fn state_of(h: &Harness, who: &Identity) -> KeyState {
+    let seed = h.seed_of(who).unwrap();
+    let (client, _errors) = h
+        .watching(
+            async_nats::ConnectOptions::new()
+                .nkey(seed.clone())
+                .custom_inbox_prefix(who.inbox_prefix()),
+        )
+        .await
+        .unwrap();
+    bus::key_status(&client, &seed).await.unwrap().state
+}
+
+/// Two instances serve side by side: a phone enrolled through one is let in at once whichever
+/// answers its connection. Then both stop and one starts on an empty store folder: its view is
+/// rebuilt from the journal alone and it answers exactly as before (who is a phone, a kiosk,
+/// revoked; the key list; a re-enrolment answered with its first time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_every_key_and_a_lost_store_is_rebuilt_from_the_journal() {
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::Identity, ServiceOptions::default())
+        .await
+        .unwrap();
+    let mut phones = Vec::new();
+    for _ in 0..8 {
+        // Enrols, then connects as the phone at once: the callout of either instance lets it
+        // in as the phone, not as a key nobody enrolled (which may not ask a kiosk anything).
+        let (device, client) = h.phone().await.unwrap();
+        drop(client);
+        let phone = Identity::Device(device);
+        assert!(
+            acts_as_phone(&h, &phone).await,
+            "{phone} let in as unenrolled"
+        );
+        phones.push(phone);
+    }
+    let kiosk = h.terminal("kiosk-twin").await.unwrap();
+    drop(kiosk);
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let gone = phones.pop().unwrap();
+    let Identity::Device(gone_device) = &gone else {
+        unreachable!()
+    };
+    posfee_deploy::identities::revoke(&operator, Holder::Device(gone_device.clone()))
+        .await
+        .unwrap();
+    let before = posfee_deploy::identities::list(&operator, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        (before.devices_enrolled, before.devices_revoked),
+        (7, 1),
+        "{before:?}"
+    );
+
+    h.stop_service(ServiceName::Identity).await.unwrap();
+    let folder = h.data().service(Role::Identity.as_str());
+    assert!(folder.join("db").exists(), "{}", folder.display());
+    std::fs::remove_dir_all(&folder).unwrap();
+    h.stop_service(ServiceName::Identity).await.unwrap();
+    h.start_service(ServiceName::Identity, ServiceOptions::default())
+        .await
+        .unwrap();
+    assert!(folder.join("db").exists(), "not started on the lost folder");
+
+    for phone in &phones {
+        assert_eq!(state_of(&h, phone).await, KeyState::Active, "{phone}");
+        h.connect_as(phone.clone()).await.unwrap();
+    }
+    h.connect_as(Identity::Terminal(TerminalId::parse("kiosk-twin").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(state_of(&h, &gone).await, KeyState::Revoked);
+    assert!(
+        h.connect_as(gone.clone()).await.is_err(),
+        "a revoked key connected"
+    );
+    let after = posfee_deploy::identities::list(&operator, 100)
+        .await
+        .unwrap();
+    let keys = |l: &posfee_schemas::identity::ListReply| {
+        let mut k: Vec<_> = l
+            .keys
+            .iter()
+            .map(|k| (k.holder.key(), k.nkey.clone(), k.issued_at, k.revoked_at))
+            .collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&after), keys(&before));
+    assert_eq!(
+        (after.devices_enrolled, after.devices_revoked),
+        (before.devices_enrolled, before.devices_revoked)
+    );
+    // A phone enrolling again is answered with its first enrolment, not a new one.
+    let Identity::Device(first) = &phones[0] else {
+        unreachable!()
+    };
+    let seed = h.seed_of(&phones[0]).unwrap();
+    let again = enrol::enrol(h.url(), &seed, "t").await.unwrap();
+    let listed = before
+        .keys
+        .iter()
+        .find(|k| k.holder == Holder::Device(first.clone()))
+        .unwrap();
+    assert_eq!(again.enrolled_at, listed.issued_at);
+}
+
+/// An identity service from before the journal kept its keys only in its own store. Started on
+/// such a store, it moves every key into the journal once: the kiosk's current key and the
+/// phone connect, the kiosk's replaced key stays revoked, and an instance on an empty folder
+/// then knows all of it from the journal alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_kept_before_the_journal_are_moved_into_it() {
+    use posfee_schemas::identity::IssuedKey;
+    let mut h = Harness::start().await.unwrap();
+    h.stop_service(ServiceName::Identity).await.unwrap();
+    let folder = h.data().service(Role::Identity.as_str());
+    std::fs::remove_dir_all(&folder).unwrap();
+    let kiosk = Identity::Terminal(TerminalId::parse("kiosk-old").unwrap());
+    let Identity::Terminal(kiosk_id) = &kiosk else {
+        unreachable!()
+    };
+    let (old_kiosk, new_kiosk, phone_seed) = (
+        nkeys::KeyPair::new_user(),
+        nkeys::KeyPair::new_user(),
+        enrol::new_key().unwrap(),
+    );
+    let phone_key = posfee_client::creds::public_key(&phone_seed).unwrap();
+    let phone = Identity::Device(DeviceId::of_nkey(&phone_key).unwrap());
+    let Identity::Device(device) = &phone else {
+        unreachable!()
+    };
+    let t0 = chrono::Utc::now() - chrono::Duration::days(30);
+    let legacy = [
+        IssuedKey {
+            holder: Holder::Terminal(kiosk_id.clone()),
+            nkey: old_kiosk.public_key(),
+            issued_at: t0,
+            revoked_at: Some(t0 + chrono::Duration::days(2)),
+        },
+        IssuedKey {
+            holder: Holder::Terminal(kiosk_id.clone()),
+            nkey: new_kiosk.public_key(),
+            issued_at: t0 + chrono::Duration::days(2),
+            revoked_at: None,
+        },
+        IssuedKey {
+            holder: Holder::Device(device.clone()),
+            nkey: phone_key.clone(),
+            issued_at: t0 + chrono::Duration::days(3),
+            revoked_at: None,
+        },
+    ];
+    {
+        // The old layout: `keys` (nkey → key) and `holders` (holder → current nkey).
+        let db = sled::open(folder.join("db")).unwrap();
+        let (keys, holders) = (
+            db.open_tree("keys").unwrap(),
+            db.open_tree("holders").unwrap(),
+        );
+        for k in &legacy {
+            keys.insert(k.nkey.as_bytes(), posfee_schemas::encode(k))
+                .unwrap();
+            holders
+                .insert(k.holder.key().as_bytes(), k.nkey.as_bytes())
+                .unwrap();
+        }
+        db.flush().unwrap();
+    }
+    let kiosk_file = h.seed_file(&kiosk);
+    let use_key = |k: &nkeys::KeyPair| {
+        let file = &kiosk_file;
+        let _ = std::fs::remove_file(file);
+        posfee_client::creds::write_seed(file, &k.seed().unwrap()).unwrap();
+    };
+    posfee_client::creds::write_seed(&h.seed_file(&phone), &phone_seed).unwrap();
+    for round in ["migrated", "rebuilt from the journal"] {
+        h.start_service(ServiceName::Identity, ServiceOptions::default())
+            .await
+            .unwrap();
+        use_key(&new_kiosk);
+        h.connect_as(kiosk.clone()).await.unwrap();
+        assert!(acts_as_phone(&h, &phone).await, "{round}: the phone");
+        use_key(&old_kiosk);
+        assert_eq!(state_of(&h, &kiosk).await, KeyState::Revoked, "{round}");
+        let operator = h.connect(Role::Operator).await.unwrap();
+        let listed = posfee_deploy::identities::list(&operator, 10)
+            .await
+            .unwrap();
+        let mut got: Vec<_> = listed.keys.iter().map(|k| k.nkey.clone()).collect();
+        got.sort();
+        let mut want: Vec<_> = legacy.iter().map(|k| k.nkey.clone()).collect();
+        want.sort();
+        // The list shows holders' current keys: the kiosk's new one and the phone.
+        want.retain(|n| *n != old_kiosk.public_key());
+        assert_eq!(got, want, "{round}");
+        h.stop_service(ServiceName::Identity).await.unwrap();
+        std::fs::remove_dir_all(&folder).unwrap();
+    }
 }

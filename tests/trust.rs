@@ -444,6 +444,7 @@ async fn journal_of(js: &async_nats::jetstream::Context, role: Role) -> Stream<(
 fn journal_name(role: Role) -> &'static str {
     match role {
         Role::Ledger => subjects::LEDGER_JOURNAL,
+        Role::Identity => subjects::IDENTITY_JOURNAL,
         _ => subjects::PAYGATE_JOURNAL,
     }
 }
@@ -705,6 +706,25 @@ async fn a_journal_entry_removed_or_altered_through_the_admin_credential_is_name
     assert_eq!(link.subject, reg_subject);
     assert!(moved.values().any(|s| *s == link.seq), "{link:?}");
     assert!(link.why.contains("not sealed"), "{link:?}");
+
+    // The kiosk's key entry altered in the identity journal: named by its holder.
+    let holder = posfee_schemas::identity::Holder::Terminal(kiosk());
+    let key_subject = posfee_identity::journal::subject(&posfee_identity::journal::scope(&holder));
+    let moved = rewrite(&w.h, Role::Identity, |_, m| {
+        Some((m.subject.as_str() == key_subject).then(|| {
+            let mut altered = m.payload.to_vec();
+            altered[0] ^= 1;
+            altered
+        }))
+    })
+    .await;
+    let (report, broken) = chain_breaks(&operator).await;
+    assert_eq!(broken.len(), 3, "{:?}", report.differences);
+    let (journal, link) = &broken[2];
+    assert_eq!(journal, subjects::IDENTITY_JOURNAL);
+    assert_eq!(link.subject, key_subject);
+    assert!(moved.values().any(|s| *s == link.seq), "{link:?}");
+    assert_eq!(link.names, Some(holder.key()), "{link:?}");
 }
 
 /// Reconcile, asked again until paygate has caught up with the ledger (a refund is credited

@@ -26,8 +26,9 @@ pub fn authority_rights(role: Role) -> Option<&'static [&'static str]> {
         Role::FeeEngine => Some(&[may::BILL, may::SEAL]),
         Role::Paygate => Some(&[may::SETTLEMENT, may::SEAL]),
         Role::Ledger => Some(&[may::RECEIPT, may::SEAL]),
-        Role::Query | Role::Importer => Some(&[may::SEAL]),
-        Role::Operator | Role::Admin | Role::Identity => None,
+        // The identity service signs nothing others read: its authority seals its journal.
+        Role::Query | Role::Importer | Role::Identity => Some(&[may::SEAL]),
+        Role::Operator | Role::Admin => None,
     }
 }
 

@@ -3,7 +3,7 @@
 //! nats-server, who may do what on the bus, the kiosks' and phones' keys, the streams and
 //! buckets, and the services the launcher runs. The test harness deploys the same way.
 
-pub mod authz;
+pub use posfee_authz as authz;
 pub mod cluster;
 pub mod creds;
 pub mod identities;

@@ -8,9 +8,9 @@ pub struct ServiceProc {
     pub name: ServiceName,
     pub role: Role,
     /// Whether several instances may serve side by side: everything they must agree on is
-    /// in JetStream, and their own stores are views they rebuild from it: the ledger and
-    /// paygate (their journals), the fee-engine (its bills' events) and the query service.
-    /// The identity service's keys still live in one instance's own store (ARCHITECTURE.md).
+    /// in JetStream, and their own stores are views they rebuild from it: the identity
+    /// service, the ledger and paygate (their journals), the fee-engine (its bills' events)
+    /// and the query service. Every service is, today.
     pub replicable: bool,
 }
 
@@ -45,7 +45,7 @@ impl ServiceProc {
 pub const SERVICES: &[ServiceProc] = &[
     ServiceProc {
         name: ServiceName::Identity,
-        replicable: false,
+        replicable: true,
         role: Role::Identity,
     },
     ServiceProc {

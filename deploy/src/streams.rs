@@ -9,9 +9,10 @@ use std::time::Duration;
 /// without an age limit. The byte cap is there so a runaway producer fills a known budget and
 /// then fails loudly (discard new) instead of silently dropping history.
 pub const EVENTS_MAX_BYTES: i64 = 12 * 1024 * 1024 * 1024;
-/// Each journal (the ledger's, paygate's): about 1.5 KB a settlement or hold, so some 1.4
-/// million of them. With the events this stays inside nats.conf's `max_file_store` (20 GB),
-/// which a deployment raises with all three.
+/// Each journal (the ledger's, paygate's, identity's): about 1.5 KB a settlement or hold, so
+/// some 1.4 million of them; some 6 million keys. With the events this stays inside
+/// nats.conf's `max_file_store` (20 GB, 18 of them budgeted), which a deployment raises with
+/// all four.
 pub const LEDGER_JOURNAL_MAX_BYTES: i64 = 2 * 1024 * 1024 * 1024;
 /// A retried publish within this window is stored once (`Nats-Msg-Id`).
 pub const EVENTS_DUPLICATE_WINDOW_SECS: u64 = 120;
@@ -85,6 +86,17 @@ pub fn paygate_journal_config(replicas: usize) -> stream::Config {
     )
 }
 
+/// The identity service's journal: every kiosk's, clerk's and phone's key, when it was issued
+/// or enrolled and when revoked, per holder (public keys only, about 300 bytes each).
+pub fn identity_journal_config(replicas: usize) -> stream::Config {
+    journal_config(
+        subjects::IDENTITY_JOURNAL,
+        "posfee identity journal: issued, enrolled and revoked keys per holder",
+        subjects::identity_journal_all(),
+        replicas,
+    )
+}
+
 fn journal_config(name: &str, what: &str, subject: String, replicas: usize) -> stream::Config {
     stream::Config {
         name: name.to_string(),
@@ -149,6 +161,9 @@ async fn ensure_once(client: &async_nats::Client, replicas: usize) -> anyhow::Re
     js.get_or_create_stream(paygate_journal_config(replicas))
         .await
         .context("creating stream POSFEE_PAYGATE")?;
+    js.get_or_create_stream(identity_journal_config(replicas))
+        .await
+        .context("creating stream POSFEE_IDENTITY")?;
     if js.get_key_value(subjects::TERMINALS_BUCKET).await.is_err() {
         js.create_key_value(kv::Config {
             bucket: subjects::TERMINALS_BUCKET.to_string(),

@@ -12,7 +12,7 @@ use posfee_schemas::ids::PaymentId;
 use posfee_schemas::ledger::{SettlementItem, SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;
 use posfee_schemas::paygate::{PaygatePayment, PaymentState, PaymentsList, PaymentsListQuery};
-use posfee_schemas::subjects::{self, LedgerOp, PaygateOp};
+use posfee_schemas::subjects::{self, IdentityOp, LedgerOp, PaygateOp};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -247,7 +247,7 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
 /// How long a walk over a whole journal may take.
 const AUDIT_TIMEOUT_MS: u64 = 60_000;
 
-/// The ledger's and paygate's walks over their journals' chains.
+/// The ledger's, paygate's and the identity service's walks over their journals' chains.
 async fn audits(client: &async_nats::Client) -> anyhow::Result<Vec<ChainReport>> {
     let timeout = Some(Duration::from_millis(AUDIT_TIMEOUT_MS));
     let operator = subjects::Identity::Role(subjects::Role::Operator);
@@ -259,7 +259,9 @@ async fn audits(client: &async_nats::Client) -> anyhow::Result<Vec<ChainReport>>
         timeout,
     )
     .await?;
-    Ok(vec![ledger, paygate])
+    let identity: ChainReport =
+        call(client, subjects::identity(IdentityOp::Audit), &(), timeout).await?;
+    Ok(vec![ledger, paygate, identity])
 }
 
 /// Both sides, payment by payment. A hold is stuck once it is old and paygate's recovery has

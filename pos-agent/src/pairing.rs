@@ -43,8 +43,9 @@ pub struct OpenPairing {
     sub: async_nats::Subscriber,
 }
 
-/// Opens a pairing for `bill`. Subscribe first, then a request answered by the server (the
-/// JetStream account info, no disk involved) proves the subscription is routed, so once this
+/// Opens a pairing for `bill`. Subscribe first, then a round trip through the server (a
+/// request nobody can answer, to which the server says "no responders":
+/// [`posfee_client::bus::round_trip`]) proves the subscription is in place, so once this
 /// returns a join reaches us. The pairing is reported once, when it ends ([`OpenPairing::wait`]).
 /// `updates` is the kiosk's private subject for the phone's reports ([`crate::link`]).
 pub async fn open(

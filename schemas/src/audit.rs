@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// What a walk over one journal found. The request is empty (nil).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainReport {
-    /// The journal's stream (`POSFEE_LEDGER`, `POSFEE_PAYGATE`).
+    /// The journal's stream (`POSFEE_LEDGER`, `POSFEE_PAYGATE`, `POSFEE_IDENTITY`).
     pub journal: String,
     /// Entries walked, and the subjects (scopes) they are on.
     pub entries: u64,

@@ -17,6 +17,8 @@ pub const EVENTS_STREAM: &str = "POSFEE_EVENTS";
 pub const LEDGER_JOURNAL: &str = "POSFEE_LEDGER";
 /// Paygate's journal: payers and payments, one subject per payer (and one for registrations).
 pub const PAYGATE_JOURNAL: &str = "POSFEE_PAYGATE";
+/// The identity service's journal: issued, enrolled and revoked keys, one subject per holder.
+pub const IDENTITY_JOURNAL: &str = "POSFEE_IDENTITY";
 /// The JetStream key-value bucket where terminals record when they were last seen.
 pub const TERMINALS_BUCKET: &str = "POSFEE_TERMINALS";
 /// The JetStream key-value bucket of public signing keys (bills, settlement notices).
@@ -216,6 +218,14 @@ pub fn paygate_journal(scope: &str) -> String {
 pub fn paygate_journal_all() -> String {
     format!("{PREFIX}.journal.paygate.>")
 }
+/// The identity journal's subject for one scope (a key holder's hashed token).
+pub fn identity_journal(scope: &str) -> String {
+    format!("{PREFIX}.journal.identity.{scope}")
+}
+/// Every subject of the identity service's journal.
+pub fn identity_journal_all() -> String {
+    format!("{PREFIX}.journal.identity.>")
+}
 /// All events: the stream's subject filter.
 pub fn events_all() -> String {
     format!("{PREFIX}.events.>")
@@ -398,7 +408,7 @@ impl ServiceName {
     }
 }
 str_enum!(PaygateOp { Register = "register", Amend = "amend", Pay = "pay", Payments = "payments", Audit = "audit", });
-str_enum!(IdentityOp { Issue = "issue", Revoke = "revoke", List = "list", });
+str_enum!(IdentityOp { Issue = "issue", Revoke = "revoke", List = "list", Audit = "audit", });
 str_enum!(LedgerOp { Settle = "settle", Settlements = "settlements", Audit = "audit", });
 str_enum!(
     /// The services and tools. Each role has one NATS user with least-privilege permissions

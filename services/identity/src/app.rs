@@ -4,12 +4,14 @@ use crate::cut::Cutter;
 use crate::difficulty::Difficulty;
 use crate::store::Store;
 use posfee_client::Clock;
-use posfee_store::GroupCommit;
+use posfee_runtime::journal::Journal;
 use std::sync::Arc;
 
 pub struct App {
+    /// This instance's view of the journal.
     pub store: Store,
-    pub commit: GroupCommit,
+    /// Where keys are issued, enrolled and revoked ([`crate::journal`]).
+    pub journal: Journal,
     pub clock: Arc<dyn Clock>,
     /// The stamp bits enrolling a new phone needs just now.
     pub difficulty: Difficulty,

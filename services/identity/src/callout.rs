@@ -4,7 +4,7 @@
 //! The client proves its nkey by signing the server's nonce; the server forwards the key, the
 //! signature, the nonce and the connection's name, and this service checks the signature
 //! before it believes the key. An issued key gets its holder's permissions
-//! ([`posfee_deploy::authz::perms`]); a key nobody enrolled yet may only ask to enrol as the
+//! ([`posfee_authz::perms`]); a key nobody enrolled yet may only ask to enrol as the
 //! phone its fingerprint names, if its name carries a stamp of a little work
 //! ([`posfee_schemas::identity::stamp_bits`]), and only for [`UNENROLLED_TTL_SECS`]. A
 //! revoked key, or one whose device id another key holds, is let in for
@@ -17,7 +17,7 @@ use crate::jwt::{self, Claims};
 use crate::live::Live;
 use crate::store::{Lookup, Store};
 use nkeys::KeyPair;
-use posfee_deploy::authz::{self, Perms};
+use posfee_authz::{self as authz, Perms};
 use posfee_runtime::limit::{Limiter, Rate};
 use posfee_schemas::identity::{stamp_bits, stamp_in_name, Holder};
 use posfee_schemas::ids::{DeviceId, PublicNkey};
@@ -172,6 +172,21 @@ impl Callout {
             );
         }
         self.within_limits(&req.server_id.id, nkey, verdict)
+    }
+
+    /// The phone a connecting key would be if it is unknown to this view and carries the stamp
+    /// a new key needs: worth a look at the journal before answering, in case it enrolled a
+    /// moment ago through another instance. Keys without a stamp are never looked up.
+    pub fn unseen_phone(&self, req: &AuthRequest) -> Option<DeviceId> {
+        let nkey = &req.connect_opts.nkey;
+        let stamped = stamp_in_name(&req.connect_opts.name).map_or(0, |s| stamp_bits(nkey, s));
+        if nkey.is_empty() || stamped < self.stamp_bits {
+            return None;
+        }
+        match self.store.lookup(nkey) {
+            Ok(Lookup::Unknown) => DeviceId::of_nkey(nkey).ok(),
+            _ => None,
+        }
     }
 
     /// The verdict if the connection fits the limits on live connections (it is counted from
@@ -431,14 +446,18 @@ mod tests {
         let (c, _dir) = callout();
         let enrolled = KeyPair::new_user();
         let d = DeviceId::of_nkey(&enrolled.public_key()).unwrap();
-        c.store
-            .insert(&posfee_schemas::identity::IssuedKey {
-                holder: Holder::Device(d.clone()),
-                nkey: enrolled.public_key(),
-                issued_at: chrono::Utc::now(),
-                revoked_at: None,
-            })
-            .unwrap();
+        crate::journal::apply_for_test(
+            &c.store,
+            vec![crate::journal::Entry::Issued {
+                key: posfee_schemas::identity::IssuedKey {
+                    holder: Holder::Device(d.clone()),
+                    nkey: enrolled.public_key(),
+                    issued_at: chrono::Utc::now(),
+                    revoked_at: None,
+                },
+                replaces: None,
+            }],
+        );
         // The probe can succeed: the enrolled key is that phone, and an unknown key whose id
         // is free may enrol.
         assert_eq!(

@@ -3,7 +3,7 @@
 //! filtered by user), then is asked to close each by its client id (`…SERVER.<id>.KICK`).
 //! The callout refuses the key's reconnect, so the connection stays closed.
 
-use posfee_deploy::authz::ACCOUNT;
+use posfee_authz::ACCOUNT;
 use serde::Deserialize;
 use std::time::Duration;
 

@@ -3,27 +3,35 @@
 //! nats-server hands every connection that is not a service role to this service (its auth
 //! callout, [`callout`]); the answer is a user JWT with that one kiosk's, phone's or clerk's
 //! permissions, or a refusal. The server itself keeps no list of devices: a city's millions of
-//! phones live in this service's store, one read per connection. Phones enrol their own keys
-//! ([`ops::enrol`]); the operator issues kiosks' and clerks' keys and revokes any key
-//! ([`ops::keys`]), and a revoked key's live connections are closed at once ([`cut`]).
+//! phones are in this service's journal ([`journal`]), and each instance answers from its own
+//! view of it, one read per connection. Phones enrol their own keys ([`ops::enrol`]); the
+//! operator issues kiosks' and clerks' keys and revokes any key ([`ops::keys`]), and a revoked
+//! key's live connections are closed at once ([`cut`]). Any number of instances serve side
+//! by side.
 
 pub mod app;
 pub mod callout;
 pub mod cut;
 pub mod difficulty;
+pub mod journal;
 pub mod jwt;
 pub mod live;
+pub mod migrate;
 pub mod ops;
 pub mod store;
 
 use app::App;
 use futures::StreamExt;
 use posfee_client::{Clock, Shutdown};
+use posfee_runtime::journal::Journal;
 use posfee_runtime::limit::Limiter;
 use posfee_runtime::serve::{self, record, Endpoints, Field, ServiceSpec};
-use posfee_schemas::subjects::{self, IdentityOp, ServiceName, AUTH_CALLOUT, QUEUE_GROUP};
+use posfee_runtime::tasks::Tasks;
+use posfee_schemas::identity::Holder;
+use posfee_schemas::subjects::{
+    self, IdentityOp, Role, ServiceName, AUTH_CALLOUT, IDENTITY_JOURNAL, QUEUE_GROUP,
+};
 use posfee_store as rstore;
-use posfee_store::GroupCommit;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -38,12 +46,18 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 /// otherwise: a city's phones enrol a few a second; a rush of made-up keys pays more work for
 /// every doubling beyond this.
 pub const DEFAULT_ENROL_TARGET_PER_SEC: f64 = 50.0;
+/// How long a callout waits for its view to catch up with a phone's journal entries: well
+/// inside the time the server gives a connection to be admitted.
+const FRESH_LOOK: std::time::Duration = std::time::Duration::from_millis(500);
 /// Callout requests answered at once.
 const MAX_CALLOUTS_IN_FLIGHT: usize = 256;
 
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// This instance's view of the journal.
     pub store_dir: PathBuf,
+    /// The root it believes and its authority, whose journal key seals its journal.
+    pub trust: posfee_runtime::Trust,
     /// The account key whose signature the server's `auth_callout.issuer` trusts.
     pub issuer_seed: String,
     /// Enrolments per second that need only `stamp_bits` ([`difficulty`]).
@@ -71,13 +85,26 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("the callout issuer seed: {e}"))?;
     let db = rstore::open(&config.store_dir.join("db"))?;
     let store = store::Store::open(&db)?;
+    let mut tasks = Tasks::new();
+    let view = store.clone();
+    let signer = config.trust.signer(Role::Identity)?;
+    let journal = Journal::follow(
+        &client,
+        (IDENTITY_JOURNAL, journal::subject),
+        store.meta.clone(),
+        (None, &mut tasks, shutdown.clone()),
+        (config.trust.journal(Role::Identity)?, signer.name().clone()),
+        move |batch| journal::apply(&view, batch),
+    )
+    .await?;
+    migrate::legacy_keys(&db, &store, &journal).await?;
     let live = Arc::new(live::Live::default());
     let following = {
         let (live, sys, shutdown) = (live.clone(), sys.clone(), shutdown.clone());
         let cutter = cut::Cutter { sys: sys.clone() };
         tokio::spawn(async move {
             if let Err(e) = live
-                .follow(sys, posfee_deploy::authz::ACCOUNT, cutter, shutdown)
+                .follow(sys, posfee_authz::ACCOUNT, cutter, shutdown)
                 .await
             {
                 tracing::error!(error = %format!("{e:#}"), "connection counts stopped");
@@ -92,15 +119,20 @@ pub async fn run(
         stamp_bits: config.stamp_bits,
         unenrolled_ttl_secs: config.unenrolled_ttl_secs,
     });
-    let answering = tokio::spawn(answer_callouts(client.clone(), callout, shutdown.clone()));
+    let answering = tokio::spawn(answer_callouts(
+        client.clone(),
+        (callout, journal.clone()),
+        shutdown.clone(),
+    ));
     let app = Arc::new(App {
         store,
-        commit: GroupCommit::start(&db),
+        journal,
         clock,
         difficulty: difficulty::Difficulty::new(config.enrol_target_per_sec, config.stamp_bits),
         cutter: cut::Cutter { sys },
     });
-    let (a, b, c, d, e) = (
+    let (a, b, c, d, e, f) = (
+        app.clone(),
         app.clone(),
         app.clone(),
         app.clone(),
@@ -123,11 +155,15 @@ pub async fn run(
         })
         .add("list", subjects::identity(IdentityOp::List), move |m| {
             ops::keys::list(d.clone(), m)
+        })
+        .add("audit", subjects::identity(IdentityOp::Audit), move |m| {
+            ops::audit::handle(f.clone(), m)
         });
     let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
     shutdown.trigger();
     let _ = answering.await;
     following.abort();
+    tasks.join().await;
     rstore::flush(&db).await?;
     served
 }
@@ -135,7 +171,7 @@ pub async fn run(
 /// Answers the server's auth callout requests until shutdown, a bounded number at once.
 async fn answer_callouts(
     client: async_nats::Client,
-    callout: Arc<callout::Callout>,
+    (callout, journal): (Arc<callout::Callout>, Journal),
     shutdown: Shutdown,
 ) -> anyhow::Result<()> {
     let mut requests = client
@@ -150,7 +186,7 @@ async fn answer_callouts(
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };
-        let (client, callout) = (client.clone(), callout.clone());
+        let (client, callout, journal) = (client.clone(), callout.clone(), journal.clone());
         let span = tracing::info_span!(
             "request",
             service = SPEC.name,
@@ -159,7 +195,7 @@ async fn answer_callouts(
         );
         tokio::spawn(tracing::Instrument::instrument(
             async move {
-                answer(&client, &callout, msg).await;
+                answer(&client, (&callout, &journal), msg).await;
                 drop(permit);
             },
             span,
@@ -169,7 +205,11 @@ async fn answer_callouts(
 }
 
 /// Answers one callout request, in the request's span (opened by the caller).
-async fn answer(client: &async_nats::Client, callout: &callout::Callout, msg: async_nats::Message) {
+async fn answer(
+    client: &async_nats::Client,
+    (callout, journal): (&callout::Callout, &Journal),
+    msg: async_nats::Message,
+) {
     let Some(reply) = msg.reply.clone() else {
         return;
     };
@@ -183,6 +223,13 @@ async fn answer(client: &async_nats::Client, callout: &callout::Callout, msg: as
             return;
         }
     };
+    if let Some(device) = callout.unseen_phone(&request.nats) {
+        // Perhaps enrolled a moment ago through another instance: bring this view up to the
+        // phone's last journal entry first. If the journal cannot be read now, the view
+        // answers as it stands (the key may then only enrol, which answers the truth).
+        let scope = journal::scope(&Holder::Device(device));
+        let _ = tokio::time::timeout(FRESH_LOOK, journal.settled_view(&scope)).await;
+    }
     let verdict = callout.verdict(&request.nats);
     match &verdict {
         callout::Verdict::Known(holder) => record(Field::Caller, holder),

@@ -41,7 +41,7 @@ pub const MAX_EDGES_PER_SERVER: usize = SERVER_MAX_CONNECTIONS - RESERVED_FOR_SE
 pub const MAX_UNENROLLED_PER_SERVER: usize = 1_000;
 /// How long an admitted connection counts before the server's connect event confirms it:
 /// the time a client has to finish connecting, and some.
-const PENDING: Duration = Duration::from_secs(posfee_deploy::authz::AUTH_TIMEOUT_SECS as u64 + 3);
+const PENDING: Duration = Duration::from_secs(posfee_authz::AUTH_TIMEOUT_SECS as u64 + 3);
 
 /// What kind of connection an admission is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

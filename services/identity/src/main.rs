@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let config = posfee_identity::Config {
         edge_requests: args.service.edge_requests(),
+        trust: args.service.trust()?,
         store_dir: args.service.store_dir,
         issuer_seed: creds::read_seed(&args.issuer_seed_file)?,
         enrol_target_per_sec: args.enrol_rate,

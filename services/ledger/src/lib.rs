@@ -61,7 +61,7 @@ pub async fn run(
         &client,
         (subjects::LEDGER_JOURNAL, journal::subject),
         store.meta.clone(),
-        (outbox.clone(), &mut tasks, shutdown.clone()),
+        (Some(outbox.clone()), &mut tasks, shutdown.clone()),
         (config.trust.journal(Role::Ledger)?, signer.name().clone()),
         move |batch| journal::apply(&view, (&out, &sign), me, batch),
     )

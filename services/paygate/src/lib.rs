@@ -78,7 +78,7 @@ pub async fn run(
         &client,
         (subjects::PAYGATE_JOURNAL, journal::subject),
         store.meta.clone(),
-        (outbox.clone(), &mut tasks, shutdown.clone()),
+        (Some(outbox.clone()), &mut tasks, shutdown.clone()),
         (config.trust.journal(Role::Paygate)?, signer.name().clone()),
         move |batch| journal::apply(&view, &out, me, batch),
     )

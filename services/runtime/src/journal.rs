@@ -82,7 +82,7 @@ impl Journal {
     /// Follows the journal in `stream` (whose scope subjects `subject` builds) into this
     /// instance's view, from where the view's `meta` says it stopped, as a task of `tasks`:
     /// `apply` records the effects of a batch of entries, in order, in one transaction with
-    /// [`Batch::record`]; the outbox is woken after each batch for what the entries staged.
+    /// [`Batch::record`]; the outbox, if the view stages events, is woken after each batch.
     /// One transaction per batch rather than per entry: each sled transaction writes and
     /// syncs its own log buffer, so under load the entries that arrived together share one.
     /// Entries are sealed with the service's journal key `seal` ([`JournalSeal`], the
@@ -93,7 +93,7 @@ impl Journal {
         client: &async_nats::Client,
         (stream, subject): (&str, fn(&str) -> String),
         meta: sled::Tree,
-        (outbox, tasks, shutdown): (Outbox, &mut Tasks, Shutdown),
+        (outbox, tasks, shutdown): (Option<Outbox>, &mut Tasks, Shutdown),
         (seal, writer): (JournalSeal, KeyId),
         mut apply: F,
     ) -> anyhow::Result<Journal>
@@ -119,7 +119,9 @@ impl Journal {
                 move |raw| {
                     let batch = Batch::decode(raw, &view)?;
                     apply(&batch)?;
-                    outbox.notify();
+                    if let Some(outbox) = &outbox {
+                        outbox.notify();
+                    }
                     Ok(batch.last)
                 },
             ),

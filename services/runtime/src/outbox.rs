@@ -30,6 +30,9 @@ pub const PUBLISH_BATCH: usize = 256;
 type AckFuture = Pin<Box<dyn Future<Output = (sled::IVec, Result<(), String>)> + Send>>;
 /// How long the publisher waits before retrying after the server refused or did not answer.
 pub const RETRY_DELAY_MS: u64 = 500;
+/// How long the outbox waits after the stream refused an event before sending again: short,
+/// since the stream is back as soon as its new leader is elected.
+const REFUSED_ACK_PAUSE_MS: u64 = 100;
 
 /// What the outbox sends: an event into the stream, or a plain message (a receipt to a
 /// terminal) that needs no storage on the server but must still leave after the commit.
@@ -225,10 +228,18 @@ impl Outbox {
                 _ = shutdown.wait() => break,
                 _ = self.wake.notified() => {}
                 Some((key, acked)) = acks.next(), if !acks.is_empty() => {
-                    self.settle(&mut in_flight, key, acked);
+                    let mut refused = self.settle(&mut in_flight, key, acked);
                     // Take every other ack that is already in before sending again.
                     while let Some(Some((key, acked))) = acks.next().now_or_never() {
-                        self.settle(&mut in_flight, key, acked);
+                        refused |= self.settle(&mut in_flight, key, acked);
+                    }
+                    // A refused ack comes back at once while the stream elects a leader
+                    // ("no stream found"): pause before sending again instead of spinning.
+                    if refused {
+                        tokio::select! {
+                            _ = shutdown.wait() => break,
+                            _ = tokio::time::sleep(Duration::from_millis(REFUSED_ACK_PAUSE_MS)) => {}
+                        }
                     }
                 }
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -249,13 +260,13 @@ impl Outbox {
     }
 
     /// An ack came back (the entry is stored and leaves the outbox) or failed (the entry is
-    /// sent again; the stream keeps one copy by its message id).
+    /// sent again; the stream keeps one copy by its message id). Says whether it failed.
     fn settle(
         &self,
         in_flight: &mut HashSet<sled::IVec>,
         key: sled::IVec,
         acked: Result<(), String>,
-    ) {
+    ) -> bool {
         in_flight.remove(&key);
         match acked {
             Ok(()) => {
@@ -263,8 +274,12 @@ impl Outbox {
                     tracing::warn!(error = %e, "could not clear a published outbox entry");
                 }
                 self.left.notify_waiters();
+                false
             }
-            Err(e) => tracing::warn!(error = %e, "event not acknowledged; it will be sent again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "event not acknowledged; it will be sent again");
+                true
+            }
         }
     }
 

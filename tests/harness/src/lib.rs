@@ -368,6 +368,7 @@ impl Harness {
                     posfee_identity::Config {
                         edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                         store_dir,
+                        trust: trust()?,
                         issuer_seed: posfee_client::creds::read_seed(
                             &self.creds.callout_issuer_file(),
                         )?,

@@ -8,6 +8,7 @@
 //! first enrolment; a revoked key stays revoked.
 
 use crate::app::App;
+use crate::journal::{self, Entry};
 use posfee_runtime::serve::{self, decode_request, record, Field, Handled};
 use posfee_schemas::identity::{
     enrol_proof_message, stamp_bits, EnrolReply, EnrolRequest, Holder, IssuedKey,
@@ -48,16 +49,45 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
 async fn enrol(app: &App, req: &EnrolRequest, device: &DeviceId) -> Result<EnrolReply, WireError> {
     let nkey = req.nkey.as_str();
     let holder = Holder::Device(device.clone());
+    let needed = app.difficulty.bits();
+    let now = app.clock.now();
+    let wrote = app
+        .journal
+        .write(&journal::scope(&holder), &format!("enrol:{nkey}"), || {
+            decide(app, req, &holder, (needed, now))
+        })
+        .await?;
+    if wrote {
+        app.difficulty.enrolled();
+        tracing::info!(device = %device, "phone enrolled");
+    }
+    // The journal's answer, whoever wrote it (this request or a copy of it).
+    match app.store.key(nkey).map_err(super::internal)? {
+        Some(k) if k.holder == holder => Ok(EnrolReply {
+            device_id: device.clone(),
+            enrolled_at: k.issued_at,
+        }),
+        Some(k) => Err(not_a_phone(&k.holder)),
+        None => Err(WireError::new(
+            ErrorCode::Internal,
+            "the key enrolled is not in the view; enrol again",
+        )),
+    }
+}
+
+/// What an enrolment writes, decided on the view: nothing if the key is this phone's already,
+/// a refusal if it is someone else's, revoked, or its device id is another key's, or if its
+/// stamp is weaker than enrolling needs just now.
+fn decide(
+    app: &App,
+    req: &EnrolRequest,
+    holder: &Holder,
+    (needed, now): (u32, chrono::DateTime<chrono::Utc>),
+) -> Result<Option<Entry>, WireError> {
+    let nkey = req.nkey.as_str();
     if let Some(known) = app.store.key(nkey).map_err(super::internal)? {
-        if known.holder != holder {
-            // A kiosk's or clerk's key is theirs: it never becomes a phone's.
-            return Err(WireError::new(
-                ErrorCode::KeyConflict,
-                format!(
-                    "nkey: this key is issued to {} and cannot be enrolled as a phone; make a new key on the phone and enrol that",
-                    known.holder
-                ),
-            ));
+        if &known.holder != holder {
+            return Err(not_a_phone(&known.holder));
         }
         if known.revoked_at.is_some() {
             return Err(WireError::new(
@@ -65,14 +95,11 @@ async fn enrol(app: &App, req: &EnrolRequest, device: &DeviceId) -> Result<Enrol
                 "this key was revoked and cannot be enrolled again; make a new key on the phone and enrol that",
             ));
         }
-        return Ok(EnrolReply {
-            device_id: device.clone(),
-            enrolled_at: known.issued_at,
-        });
+        return Ok(None);
     }
     if app
         .store
-        .current(&holder)
+        .current(holder)
         .map_err(super::internal)?
         .is_some()
     {
@@ -81,7 +108,6 @@ async fn enrol(app: &App, req: &EnrolRequest, device: &DeviceId) -> Result<Enrol
             "another key has this key's device id; make a new key on the phone and enrol that",
         ));
     }
-    let needed = app.difficulty.bits();
     let has = req.stamp.map_or(0, |s| stamp_bits(nkey, s));
     if has < needed {
         return Err(WireError::new(
@@ -89,18 +115,23 @@ async fn enrol(app: &App, req: &EnrolRequest, device: &DeviceId) -> Result<Enrol
             format!("stamp: needs at least {needed} leading zero bits (this one has {has}); compute a stronger stamp and enrol again"),
         ));
     }
-    app.difficulty.enrolled();
-    let issued = IssuedKey {
-        holder,
-        nkey: nkey.to_string(),
-        issued_at: app.clock.now(),
-        revoked_at: None,
-    };
-    app.store.insert(&issued).map_err(super::internal)?;
-    app.commit.commit().await.map_err(super::internal)?;
-    tracing::info!(device = %device, "phone enrolled");
-    Ok(EnrolReply {
-        device_id: device.clone(),
-        enrolled_at: issued.issued_at,
-    })
+    Ok(Some(Entry::Issued {
+        key: IssuedKey {
+            holder: holder.clone(),
+            nkey: nkey.to_string(),
+            issued_at: now,
+            revoked_at: None,
+        },
+        replaces: None,
+    }))
+}
+
+/// A kiosk's or clerk's key is theirs: it never becomes a phone's.
+fn not_a_phone(owner: &Holder) -> WireError {
+    WireError::new(
+        ErrorCode::KeyConflict,
+        format!(
+            "nkey: this key is issued to {owner} and cannot be enrolled as a phone; make a new key on the phone and enrol that"
+        ),
+    )
 }

@@ -1,6 +1,7 @@
 //! `posfee.identity.{issue,revoke,list}`: the operator's requests (`posfee keys`).
 
 use crate::app::App;
+use crate::journal::{self, Entry};
 use posfee_runtime::serve::{self, decode_request, record, Field, Handled};
 use posfee_schemas::identity::{
     Holder, IssueReply, IssueRequest, IssuedKey, ListReply, ListRequest, RevokeReply, RevokeRequest,
@@ -24,41 +25,54 @@ pub async fn issue(app: Arc<App>, msg: async_nats::Message) -> Handled {
             );
         }
     }
-    // Decided on the store's state and claimed only if that state still holds: a request
-    // that lost a race to another issue for the same holder decides again.
-    for _ in 0..CLAIM_TRIES {
-        if let Some(reply) = issue_once(&app, &req).await? {
-            return serve::reply_ok(&reply);
-        }
-    }
-    serve::reply_err(
-        ErrorCode::Unavailable,
-        "other keys for this holder are being issued at the same time; ask again",
-    )
+    let scope = journal::scope(&req.holder);
+    let id = format!("issue:{}:{}", req.holder.key(), req.nkey);
+    let now = app.clock.now();
+    let mut replaces = None;
+    app.journal
+        .write(&scope, &id, || {
+            let decided = decide_issue(&app, &req, now)?;
+            if let Some(Entry::Issued { replaces: r, .. }) = &decided {
+                replaces.clone_from(r);
+            }
+            Ok(decided)
+        })
+        .await?;
+    // What the journal holds is the answer, whoever wrote it: this request, a retry of it
+    // or another holder's issue of the same key that came first.
+    let key = match app.store.key(&req.nkey).map_err(super::internal)? {
+        Some(k) if k.holder == req.holder => k,
+        Some(k) => return serve::reply_err(ErrorCode::KeyConflict, issued_before(&k)),
+        None => return serve::reply_err(ErrorCode::Internal, "the key issued is not in the view"),
+    };
+    let replaced = match replaces {
+        Some(old) => match app.store.key(&old).map_err(super::internal)? {
+            Some(old) => Some(disconnect(&app, old).await?),
+            None => None,
+        },
+        None => None,
+    };
+    tracing::info!(holder = %key.holder, "key issued");
+    serve::reply_ok(&IssueReply { key, replaced })
 }
 
-/// Times an issue is decided again after another request changed the holder's key meanwhile.
-const CLAIM_TRIES: usize = 4;
-
-/// One decision on an issue; `None` when another request changed the holder's key first.
-async fn issue_once(app: &App, req: &IssueRequest) -> Result<Option<IssueReply>, WireError> {
+/// What an issue writes, decided on the view: nothing if the key is the holder's already, a
+/// refusal if it is another's or the holder has a live key and replacing was not asked for.
+fn decide_issue(
+    app: &App,
+    req: &IssueRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Entry>, WireError> {
     if let Some(owner) = app.store.key(&req.nkey).map_err(super::internal)? {
         if owner.holder == req.holder && owner.revoked_at.is_none() {
-            return Ok(Some(IssueReply {
-                key: owner,
-                replaced: None,
-            }));
+            return Ok(None);
         }
         return Err(WireError::new(
             ErrorCode::KeyConflict,
-            format!(
-                "nkey: this key was issued to {} before; make a new key",
-                owner.holder
-            ),
+            issued_before(&owner),
         ));
     }
-    let current = app.store.current(&req.holder).map_err(super::internal)?;
-    let replaced = match &current {
+    let replaces = match app.store.current(&req.holder).map_err(super::internal)? {
         Some(old) if old.revoked_at.is_none() && !req.replace => {
             return Err(WireError::new(
                 ErrorCode::KeyConflict,
@@ -68,52 +82,74 @@ async fn issue_once(app: &App, req: &IssueRequest) -> Result<Option<IssueReply>,
                 ),
             ))
         }
-        Some(old) if old.revoked_at.is_none() => Some(revoke(app, old.clone()).await?),
+        Some(old) if old.revoked_at.is_none() => Some(old.nkey),
         _ => None,
     };
-    let key = IssuedKey {
-        holder: req.holder.clone(),
-        nkey: req.nkey.clone(),
-        issued_at: app.clock.now(),
-        revoked_at: None,
-    };
-    let expected = current.as_ref().map(|k| k.nkey.as_str());
-    if !app.store.claim(&key, expected).map_err(super::internal)? {
-        return Ok(None);
-    }
-    app.commit.commit().await.map_err(super::internal)?;
-    tracing::info!(holder = %key.holder, "key issued");
-    Ok(Some(IssueReply { key, replaced }))
+    Ok(Some(Entry::Issued {
+        key: IssuedKey {
+            holder: req.holder.clone(),
+            nkey: req.nkey.clone(),
+            issued_at: now,
+            revoked_at: None,
+        },
+        replaces,
+    }))
+}
+
+fn issued_before(owner: &IssuedKey) -> String {
+    format!(
+        "nkey: this key was issued to {} before; make a new key",
+        owner.holder
+    )
 }
 
 pub async fn revoke_holder(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: RevokeRequest = decode_request(&msg.payload)?;
     record(Field::Caller, &req.holder);
-    let Some(key) = app.store.current(&req.holder).map_err(super::internal)? else {
-        return serve::reply_err(
+    let not_found = || {
+        WireError::new(
             ErrorCode::KeyNotFound,
             format!(
                 "no key is issued to {}; `posfee keys list` shows who has one",
                 req.holder
             ),
-        );
+        )
     };
-    serve::reply_ok(&revoke(&app, key).await?)
+    let scope = journal::scope(&req.holder);
+    let mut revoked = None;
+    let now = app.clock.now();
+    let decide = || {
+        let key = app
+            .store
+            .current(&req.holder)
+            .map_err(super::internal)?
+            .ok_or_else(not_found)?;
+        revoked = Some(key.nkey.clone());
+        Ok(key.revoked_at.is_none().then_some(Entry::Revoked {
+            nkey: key.nkey,
+            at: now,
+        }))
+    };
+    // Which key is revoked is decided on the latest state, so the id is this request's own.
+    let id = format!("revoke:{}", uuid::Uuid::new_v4().simple());
+    app.journal.write(&scope, &id, decide).await?;
+    let key = revoked
+        .map(|nkey| app.store.key(&nkey))
+        .transpose()
+        .map_err(super::internal)?
+        .flatten()
+        .ok_or_else(not_found)?;
+    serve::reply_ok(&disconnect(&app, key).await?)
 }
 
 /// How long after a revocation its connections are listed and closed a second time: longer
-/// than a client may take to finish connecting after the callout admitted it.
+/// than a client may take to finish connecting after the callout admitted it (an instance
+/// whose view had not yet applied the revocation included).
 const LATE_CUT: std::time::Duration =
-    std::time::Duration::from_secs(posfee_deploy::authz::AUTH_TIMEOUT_SECS as u64 + 1);
+    std::time::Duration::from_secs(posfee_authz::AUTH_TIMEOUT_SECS as u64 + 1);
 
-/// Marks the key revoked (durably, before anything else) and closes its live connections.
-async fn revoke(app: &App, key: IssuedKey) -> Result<RevokeReply, WireError> {
-    let key = app
-        .store
-        .revoke(&key.nkey, app.clock.now())
-        .map_err(super::internal)?
-        .unwrap_or(key);
-    app.commit.commit().await.map_err(super::internal)?;
+/// Closes a revoked key's live connections, now and once more after [`LATE_CUT`].
+async fn disconnect(app: &App, key: IssuedKey) -> Result<RevokeReply, WireError> {
     let disconnected = app
         .cutter
         .cut(&key.holder.connection_name())

@@ -1,6 +1,7 @@
 //! The identity service's requests: a phone enrolling its key, any key asking what it is
-//! taken for, the operator issuing, revoking and listing keys.
+//! taken for, the operator issuing, revoking and listing keys and walking their journal.
 
+pub mod audit;
 pub mod enrol;
 pub mod keys;
 pub mod status;

@@ -27,6 +27,11 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         stamp_bits,
         message,
     };
+    if let (Ok(Lookup::Unknown), Ok(d)) = (app.store.lookup(nkey), DeviceId::of_nkey(nkey)) {
+        // Enrolled a moment ago through another instance? Not "unenrolled" before looking.
+        let scope = crate::journal::scope(&Holder::Device(d));
+        app.journal.settled_view(&scope).await?;
+    }
     let answer = match app.store.lookup(nkey).map_err(super::internal)? {
         Lookup::Active(holder) => {
             record(Field::Caller, &holder);

@@ -10,7 +10,7 @@ use posfee_tariff::{preview, Quote, RuleSet};
 use std::path::PathBuf;
 
 fn rules_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../services/fee-engine/rules")
 }
 
 fn preview_of(name: &str) -> Quote {

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn rules_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../rules")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../services/fee-engine/rules")
 }
 
 fn rules() -> RuleSet {

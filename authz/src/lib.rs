@@ -1,14 +1,15 @@
 //! Who may do what on the bus.
 //!
 //! Every service and tool is a role with one NATS user, listed in the server's configuration
-//! (`auth.conf`, rendered here). Every kiosk, phone and clerk connects with a key of its own
+//! (`auth.conf`, rendered here). A crate of its own, beside the contract it is built from, so
+//! the identity service (which grants these permissions) depends on it and not on deployment. Every kiosk, phone and clerk connects with a key of its own
 //! that the configuration does not list: the server asks the identity service (its auth
 //! callout, `services/identity`), which answers with a user JWT carrying [`perms`] for that
 //! one identity, so one can be revoked without touching the others and the server holds no
 //! list of devices. Both kinds of rules are built here from the same subject builders the code
 //! publishes and subscribes with (`schemas::subjects`), so a subject cannot change in one place
 //! and be left behind in the server's rules. `nats.conf` holds the server settings and includes
-//! the `auth.conf` this module renders (see [`crate::natsd::write_config`]).
+//! the `auth.conf` this crate renders (`posfee_deploy::natsd::write_config` writes it).
 //!
 //! Replies travel under each identity's own inbox prefix, so nobody can read replies meant for
 //! another. Nobody has `allow_responses` (a right to publish once on the reply subject of any
@@ -23,7 +24,8 @@
 use posfee_schemas::ids::{DeviceId, PublicNkey, TenantId, TerminalId};
 use posfee_schemas::subjects::{
     self, EventKind, Identity, IdentityOp, LedgerOp, PaygateOp, QueryKind, Role, ServiceName,
-    EVENTS_STREAM, KEYS_BUCKET, LEDGER_JOURNAL, PAYGATE_JOURNAL, TERMINALS_BUCKET,
+    EVENTS_STREAM, IDENTITY_JOURNAL, KEYS_BUCKET, LEDGER_JOURNAL, PAYGATE_JOURNAL,
+    TERMINALS_BUCKET,
 };
 use std::fmt::Write;
 
@@ -334,9 +336,10 @@ pub fn role(r: Role) -> Perms {
             let mut p = vec![
                 subjects::ledger(LedgerOp::Settlements),
                 subjects::paygate(PaygateOp::Payments, &Identity::Role(r)),
-                // Asks the ledger and paygate to walk their journals' chains.
+                // Asks the ledger, paygate and identity to walk their journals' chains.
                 subjects::ledger(LedgerOp::Audit),
                 subjects::paygate(PaygateOp::Audit, &Identity::Role(r)),
+                subjects::identity(IdentityOp::Audit),
                 // Issues kiosks' and clerks' keys, revokes any key, lists them.
                 subjects::identity(IdentityOp::Issue),
                 subjects::identity(IdentityOp::Revoke),
@@ -384,11 +387,13 @@ pub fn role(r: Role) -> Perms {
                 subjects::identity_status_any(),
             ];
             serves.extend(IdentityOp::ALL.iter().map(|o| subjects::identity(*o)));
+            // Its journal is where keys live; each instance's store is a view of it.
+            let publishes = journal_writer(IDENTITY_JOURNAL, subjects::identity_journal_all());
             service(
                 ServiceName::Identity,
                 r,
                 (
-                    Vec::new(),
+                    publishes,
                     &[
                         Asker::Server,
                         Asker::Devices,

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 /// A shipped tenant with its rounding mode replaced.
 fn tenant(file: &str, rounding: &str) -> Tenant {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../rules")
+        .join("../services/fee-engine/rules")
         .join(file);
     let text = std::fs::read_to_string(path).unwrap().replace(
         "rounding = \"half_up\"",
