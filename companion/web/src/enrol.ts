@@ -14,7 +14,8 @@ import { nkeyAuthenticator, wsconnect, type NatsConnection } from "@nats-io/nats
 import { sha256 } from "@noble/hashes/sha2";
 import { deviceIdOfNkey, newToken } from "./ids.ts";
 import { busSeed, isEnrolled, markEnrolled, saveBusSeed, stamp as savedStamp, saveStamp } from "./store.ts";
-import { call, utf8, wireError, WireError } from "./wire.ts";
+import { deviceInboxPrefix, identityEnrol, identityStatus, statusReply } from "./subjects.ts";
+import { call, int, oneOf, optional, shape, str, utf8, wireError, WireError } from "./wire.ts";
 
 export const ENROL_TIMEOUT_MS = 5_000;
 /** Leading zero bits a new key's stamp needs to connect (`CONNECT_STAMP_BITS`). */
@@ -46,6 +47,7 @@ export interface EnrolReply {
   device_id: string;
   enrolled_at: string;
 }
+export const EnrolReply = shape<EnrolReply>({ device_id: str, enrolled_at: str });
 
 /** `KeyStatus`: what the system takes a key for (contract section 1). */
 export interface KeyStatus {
@@ -56,6 +58,14 @@ export interface KeyStatus {
   stamp_bits: number;
   message: string;
 }
+export const KeyStatus = shape<KeyStatus>({
+  nkey: str,
+  state: oneOf("active", "revoked", "unenrolled", "conflict"),
+  holder: optional(shape<{ kind: string; id: string }>({ kind: str, id: str })),
+  since: optional(str),
+  stamp_bits: int,
+  message: str,
+});
 
 /** The leading zero bits of `nkey`'s stamp `n` (`stamp_bits`): SHA-256 of "posfee.stamp.v1:" + nkey + ":" + n. */
 export function stampBits(nkey: string, n: number): number {
@@ -141,10 +151,6 @@ export async function newKey(): Promise<void> {
   await saveBusSeed(new TextDecoder().decode(kp.getSeed()));
 }
 
-export function enrolSubject(device: string): string {
-  return `posfee.identity.enrol.${device}`;
-}
-
 export function enrolProof(kp: KeyPair): Uint8Array {
   return kp.sign(utf8.encode(`posfee.enrol.v1:${kp.getPublicKey()}`));
 }
@@ -154,7 +160,7 @@ async function open(wsUrl: string, kp: KeyPair, device: string, stamp?: number):
     return await wsconnect({
       servers: [wsUrl],
       authenticator: nkeyAuthenticator(kp.getSeed()),
-      inboxPrefix: `_INBOX.device.${device}`,
+      inboxPrefix: deviceInboxPrefix(device),
       name: stamp === undefined ? "posfee-phone" : `posfee-phone stamp=${stamp}`,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1_000,
@@ -168,23 +174,18 @@ async function open(wsUrl: string, kp: KeyPair, device: string, stamp?: number):
 
 /** What the system takes this key for (`bus::key_status`), answered on the key's own status inbox. */
 export async function keyStatus(nc: NatsConnection, publicKey: string): Promise<KeyStatus> {
-  return call<KeyStatus>(
-    nc,
-    `posfee.identity.status.${publicKey}`,
-    null,
-    ENROL_TIMEOUT_MS,
-    `_INBOX.key.${publicKey}.${newToken()}`,
-  );
+  return call(nc, identityStatus(publicKey), null, KeyStatus, ENROL_TIMEOUT_MS, statusReply(publicKey, newToken()));
 }
 
 /** Enrols the connection's own key with its stamp, computing a stronger one while enrolling asks for it. */
 async function enrolOn(nc: NatsConnection, kp: KeyPair, device: string, stamp: number): Promise<void> {
   for (;;) {
     try {
-      const reply = await call<EnrolReply>(
+      const reply = await call(
         nc,
-        enrolSubject(device),
+        identityEnrol(device),
         { nkey: kp.getPublicKey(), proof: enrolProof(kp), stamp },
+        EnrolReply,
         ENROL_TIMEOUT_MS,
       );
       if (reply.device_id !== device) {

@@ -7,15 +7,15 @@ import type { PairCode } from "./ids.ts";
 import { newToken } from "./ids.ts";
 import { deviceKey, registered } from "./register.ts";
 import * as store from "./store.ts";
-import type { BillOffer, KioskNotice, PayerStep, PayerUpdate, PayOrder, PayRequest, Receipt, Signed, WalletAnswer } from "./types.ts";
+import * as subjects from "./subjects.ts";
+import { BillOffer, KioskNotice, PayOrder, Signed, type PayerStep, type PayerUpdate, type PayRequest, type Receipt, type WalletAnswer } from "./types.ts";
 import { KeyDirectory, sign, SignError, verifyOffer, type VerifiedBill } from "./verify.ts";
 import {
-  asked,
   call,
   decode,
   encode,
   fromCall,
-  kioskAsking,
+  nil,
   NoResponders,
   replyErr,
   replyOk,
@@ -25,6 +25,7 @@ import {
   uuidV4,
   wireError,
   WireError,
+  type Check,
   type Uuid,
 } from "./wire.ts";
 
@@ -44,17 +45,14 @@ export interface Phone {
   keys: KeyDirectory;
 }
 
-export const walletSubject = (device: string, token: string) => `posfee.wallet.${device}.${token}`;
-export const pairSubject = (terminal: string, token: string) => `posfee.pair.${terminal}.${token}`;
-
 const spent = () => wireError("PAIRING_CONFLICT", "this wallet code was already used");
 
 /**
  * A request to a kiosk (a join, a report), answered on a fresh wallet subject of this
  * phone's own: a kiosk may publish there, and nowhere it could be made to relay (`peer::ask`).
  */
-export function askKiosk<T>(phone: Phone, subject: string, req: unknown, timeoutMs: number): Promise<T> {
-  return call<T>(phone.nc, subject, req, timeoutMs, walletSubject(phone.device, newToken()));
+export function askKiosk<T>(phone: Phone, subject: string, req: unknown, check: Check<T>, timeoutMs: number): Promise<T> {
+  return call(phone.nc, subject, req, check, timeoutMs, subjects.wallet(phone.device, newToken()));
 }
 
 /**
@@ -77,12 +75,12 @@ export class Channel {
     takesOffers: boolean,
   ) {
     this.state = takesOffers ? "offers" : "linked";
-    this.sub = phone.nc.subscribe(walletSubject(phone.device, this.token));
+    this.sub = phone.nc.subscribe(subjects.wallet(phone.device, this.token));
     void this.run();
   }
 
   get subject(): string {
-    return walletSubject(this.phone.device, this.token);
+    return subjects.wallet(this.phone.device, this.token);
   }
 
   /** Mode B: the first offer that decodes and verifies; the payer decides on it next. */
@@ -118,13 +116,13 @@ export class Channel {
   private async handle(m: Msg): Promise<void> {
     // A kiosk's request names one of its own pairing subjects as the reply, the only kind of
     // subject a phone may answer on (peer::kiosk_asking).
-    const asking = kioskAsking(m.reply);
+    const asking = subjects.kioskAsking(m.reply);
     if (this.state === "offers") {
       if (!asking) return;
       let offer: BillOffer;
       let verified: VerifiedBill;
       try {
-        offer = decode<BillOffer>(m.data);
+        offer = decode(m.data, BillOffer);
         verified = await verifyOffer(this.phone.keys, offer, offer.terminal);
       } catch (e) {
         const err = e instanceof WireError ? e : wireError("BAD_REQUEST", `malformed offer: ${(e as Error).message}`);
@@ -147,7 +145,7 @@ export class Channel {
     }
     let n: KioskNotice;
     try {
-      n = decode<KioskNotice>(m.data);
+      n = decode(m.data, KioskNotice);
     } catch {
       return;
     }
@@ -175,10 +173,11 @@ export async function join(phone: Phone, code: PairCode): Promise<Session> {
   const channel = new Channel(phone, false);
   let offer: BillOffer;
   try {
-    offer = await askKiosk<BillOffer>(
+    offer = await askKiosk(
       phone,
-      pairSubject(terminal, code.token),
+      subjects.pair(terminal, code.token),
       { terminal, bill_id: code.billId ?? null, notify: { device: phone.device, token: channel.token } },
+      BillOffer,
       JOIN_TIMEOUT_MS,
     );
   } catch (e) {
@@ -259,7 +258,7 @@ export async function report(
     message: refusal ? refusal.message : null,
   };
   try {
-    await askKiosk<null>(phone, pairSubject(s.terminal, s.updates), update, REPORT_TIMEOUT_MS);
+    await askKiosk(phone, subjects.pair(s.terminal, s.updates), update, nil, REPORT_TIMEOUT_MS);
   } catch {
     // the kiosk did not hear the report
   }
@@ -343,7 +342,7 @@ export async function send(phone: Phone, req: PayRequest, order: PayOrder, deadl
   let signed: Signed;
   for (;;) {
     try {
-      signed = await call<Signed>(phone.nc, asked(phone.nc, "posfee.paygate.pay"), req, PAY_TIMEOUT_MS);
+      signed = await call(phone.nc, subjects.paygate("pay", subjects.asker(phone.nc)), req, Signed, PAY_TIMEOUT_MS);
       break;
     } catch (e) {
       const unknown = () =>
@@ -395,7 +394,7 @@ export async function resolvePending(phone: Phone): Promise<number> {
       continue;
     }
     try {
-      const order = decode<PayOrder>(p.request.order.body);
+      const order = decode(p.request.order.body, PayOrder);
       await send(phone, p.request, order, 0);
     } catch (e) {
       if (e instanceof WireError && e.code === "OUTCOME_UNKNOWN") open++;

@@ -6,8 +6,9 @@
 import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { forgetProfile, profile as storedProfile, saveProfile, type Profile } from "./store.ts";
-import type { AmendReply, AmendRequest, RegisterReply, RegisterRequest } from "./types.ts";
-import { asked, call, fieldError, fromCall, hex, randomBytes, TimedOut, utf8, wireError, WireError } from "./wire.ts";
+import { asker, paygate } from "./subjects.ts";
+import { AmendReply, RegisterReply, type AmendRequest, type RegisterRequest } from "./types.ts";
+import { call, fieldError, fromCall, hex, randomBytes, TimedOut, utf8, wireError, WireError } from "./wire.ts";
 import { signedMessage } from "./verify.ts";
 
 export const REGISTER_TIMEOUT_MS = 5_000;
@@ -144,7 +145,7 @@ async function send(nc: NatsConnection, p: Profile): Promise<Profile> {
   let reply: RegisterReply | undefined;
   for (let attempt = 1; !reply; attempt++) {
     try {
-      reply = await call<RegisterReply>(nc, asked(nc, "posfee.paygate.register"), req, REGISTER_TIMEOUT_MS);
+      reply = await call(nc, paygate("register", asker(nc)), req, RegisterReply, REGISTER_TIMEOUT_MS);
     } catch (e) {
       if (e instanceof TimedOut && attempt < REGISTER_ATTEMPTS) continue;
       if (e instanceof WireError && e.status < 500) {
@@ -199,7 +200,7 @@ export async function amend(nc: NatsConnection, change: { name: string; bank_acc
   if (req.name === undefined && req.bank_account === undefined) return [];
   let reply: AmendReply;
   try {
-    reply = await call<AmendReply>(nc, asked(nc, "posfee.paygate.amend"), req, REGISTER_TIMEOUT_MS);
+    reply = await call(nc, paygate("amend", asker(nc)), req, AmendReply, REGISTER_TIMEOUT_MS);
   } catch (e) {
     throw fromCall(e);
   }

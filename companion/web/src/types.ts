@@ -1,22 +1,27 @@
 // The wire types the phone reads and writes (schemas/asyncapi.yaml). Field order is the
-// order the Rust structs serialize, which is the order asyncapi.yaml lists.
-import type { Uuid } from "./wire.ts";
+// order the Rust structs serialize, which is the order asyncapi.yaml lists. Each type the
+// phone reads has a check of the same name next to it (wire.ts `Check`): what the bus brings
+// is read through it, never cast. Optional fields may be absent or nil (`nil_is_default`).
+import { bytes, int, list, optional, shape, str, uuid, type Uuid } from "./wire.ts";
 
 export interface Money {
   fen: number;
   currency?: string | null;
 }
+export const Money = shape<Money>({ fen: int, currency: optional(str) });
 
 export interface Signed {
   body: Uint8Array;
   key_id: string;
   signature: Uint8Array;
 }
+export const Signed = shape<Signed>({ body: bytes, key_id: str, signature: bytes });
 
 export interface IssuedBill {
   bill_id: Uuid;
   signed: Signed;
 }
+export const IssuedBill = shape<IssuedBill>({ bill_id: uuid, signed: Signed });
 
 export interface BillLine {
   kind: string;
@@ -28,11 +33,26 @@ export interface BillLine {
   rule_id: string;
   rule_version: string;
   explanation: string;
-  label?: string;
-  label_zh?: string;
-  unit_zh?: string;
-  explanation_zh?: string;
+  label?: string | null;
+  label_zh?: string | null;
+  unit_zh?: string | null;
+  explanation_zh?: string | null;
 }
+export const BillLine = shape<BillLine>({
+  kind: str,
+  period: str,
+  quantity: str,
+  unit: str,
+  unit_price: str,
+  amount: int,
+  rule_id: str,
+  rule_version: str,
+  explanation: str,
+  label: optional(str),
+  label_zh: optional(str),
+  unit_zh: optional(str),
+  explanation_zh: optional(str),
+});
 
 export interface Bill {
   bill_id: Uuid;
@@ -46,10 +66,26 @@ export interface Bill {
   issued_at: string;
   expires_at: string;
   holder_masked?: string | null;
-  tenant_name_zh?: string;
-  class?: string;
-  class_zh?: string;
+  tenant_name_zh?: string | null;
+  class?: string | null;
+  class_zh?: string | null;
 }
+export const Bill = shape<Bill>({
+  bill_id: uuid,
+  tenant: str,
+  tenant_name: str,
+  account: str,
+  terminal: str,
+  as_of: str,
+  lines: list(BillLine),
+  total: Money,
+  issued_at: str,
+  expires_at: str,
+  holder_masked: optional(str),
+  tenant_name_zh: optional(str),
+  class: optional(str),
+  class_zh: optional(str),
+});
 
 export interface BillOffer {
   terminal: string;
@@ -57,6 +93,12 @@ export interface BillOffer {
   pairing_expires_at: string;
   updates?: string | null;
 }
+export const BillOffer = shape<BillOffer>({
+  terminal: str,
+  bill: IssuedBill,
+  pairing_expires_at: str,
+  updates: optional(str),
+});
 
 export interface PhoneChannel {
   device: string;
@@ -83,6 +125,7 @@ export interface KioskNotice {
   bill_id: Uuid;
   reason: string;
 }
+export const KioskNotice = shape<KioskNotice>({ bill_id: uuid, reason: str });
 
 export interface WalletAnswer {
   payment_id: Uuid;
@@ -96,6 +139,7 @@ export interface PayOrder {
   amount: Money;
   terminal: string;
 }
+export const PayOrder = shape<PayOrder>({ payment_id: uuid, payer: str, bill_id: uuid, amount: Money, terminal: str });
 
 export interface PayRequest {
   order: Signed;
@@ -112,8 +156,20 @@ export interface Receipt {
   lines: BillLine[];
   total: Money;
   settled_at: string;
-  tenant_name_zh?: string;
+  tenant_name_zh?: string | null;
 }
+export const Receipt = shape<Receipt>({
+  payment_id: uuid,
+  bill_id: uuid,
+  tenant: str,
+  tenant_name: str,
+  account: str,
+  terminal: str,
+  lines: list(BillLine),
+  total: Money,
+  settled_at: str,
+  tenant_name_zh: optional(str),
+});
 
 export interface RegisterRequest {
   name: string;
@@ -129,6 +185,7 @@ export interface RegisterReply {
   payer: string;
   balance: Money;
 }
+export const RegisterReply = shape<RegisterReply>({ payer: str, balance: Money });
 
 export interface AmendRequest {
   name?: string;
@@ -143,6 +200,7 @@ export interface AmendReply {
   payer: string;
   changed: string[];
 }
+export const AmendReply = shape<AmendReply>({ payer: str, changed: list(str) });
 
 export interface Authority {
   name: string;
@@ -150,11 +208,13 @@ export interface Authority {
   may: string[];
   issued_at: string;
 }
+export const Authority = shape<Authority>({ name: str, public_key: bytes, may: list(str), issued_at: str });
 
 export interface DirectoryEntry {
   record: Signed;
   authority: Signed;
 }
+export const DirectoryEntry = shape<DirectoryEntry>({ record: Signed, authority: Signed });
 
 export interface PublicKeyRecord {
   key_id: string;
@@ -163,3 +223,10 @@ export interface PublicKeyRecord {
   public_key: Uint8Array;
   published_at: string;
 }
+export const PublicKeyRecord = shape<PublicKeyRecord>({
+  key_id: str,
+  purpose: str,
+  owner: str,
+  public_key: bytes,
+  published_at: str,
+});

@@ -2,9 +2,10 @@
 // companion/src/verify.rs do them (docs/contract.md §5, §6, §8 "What the phone must do").
 import nacl from "tweetnacl";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { asked, call, decode, encode, parseInstant, sameBytes, utf8, wireError, WireError, type Uuid, uuidText } from "./wire.ts";
+import { call, decode, encode, parseInstant, sameBytes, Undecodable, utf8, wireError, WireError, type Check, type Uuid, uuidText } from "./wire.ts";
 import { fromPublic } from "@nats-io/nkeys";
-import type { Authority, Bill, BillOffer, DirectoryEntry, IssuedBill, PublicKeyRecord, Receipt, Signed } from "./types.ts";
+import { asker, keysGet } from "./subjects.ts";
+import { Authority, Bill, DirectoryEntry, PublicKeyRecord, Receipt, Signed, type BillOffer, type IssuedBill } from "./types.ts";
 
 export type Purpose =
   | "bill"
@@ -46,9 +47,6 @@ export function verifyWith(publicKey: Uint8Array, purpose: Purpose, body: Uint8A
   );
 }
 
-/** Where a phone looks a key up in the key directory (a phone has no JetStream rights). */
-export const KEYS_GET = "posfee.keys.get";
-
 /**
  * The root every key is believed through (contract section 6): an operator public nkey
  * (`O…`) this phone pinned the first time it was given one.
@@ -70,21 +68,21 @@ export class TrustRoot {
     if (!(cert.signature instanceof Uint8Array) || !this.key.verify(signedMessage("authority", cert.body), cert.signature)) {
       throw new SignError("the certificate is not the root's");
     }
-    return decodeSigned<Authority>(cert.body);
+    return decodeSigned(cert.body, Authority);
   }
 
   /** The record in a directory entry, if an authority of this root may vouch for it (`TrustRoot::key_record`). */
   keyRecord(entry: DirectoryEntry, purpose: Purpose, keyId: string): PublicKeyRecord {
     const authority = this.authority(entry.authority);
     if (!authority.may.includes(purpose)) throw new SignError(`authority ${authority.name} may not certify ${purpose} keys`);
-    const record = authorityVerifies<PublicKeyRecord>(authority, "key-record", entry.record);
+    const record = authorityVerifies(authority, "key-record", entry.record, PublicKeyRecord);
     if (record.purpose !== purpose || record.key_id !== keyId) throw new SignError(`the directory entry for ${keyId} records another key`);
     return record;
   }
 }
 
-/** What `authority` signed for `purpose`, which its certificate must allow (`Authority::verify`). */
-export function authorityVerifies<T>(authority: Authority, purpose: Purpose, signed: Signed): T {
+/** What `authority` signed for `purpose`, which its certificate must allow (`Authority::verify`), read as `check` expects. */
+export function authorityVerifies<T>(authority: Authority, purpose: Purpose, signed: Signed, check: Check<T>): T {
   if (signed.key_id !== authority.name) throw new SignError(`signed by ${signed.key_id}, not ${authority.name}`);
   if ((purpose === "receipt" || purpose === "seal") && !authority.may.includes(purpose)) {
     throw new SignError(`authority ${authority.name} may not sign ${purpose}`);
@@ -92,12 +90,12 @@ export function authorityVerifies<T>(authority: Authority, purpose: Purpose, sig
   if (!verifyWith(authority.public_key, purpose, signed.body, signed.signature)) {
     throw new SignError("signature does not verify");
   }
-  return decodeSigned<T>(signed.body);
+  return decodeSigned(signed.body, check);
 }
 
-function decodeSigned<T>(body: Uint8Array): T {
+function decodeSigned<T>(body: Uint8Array, check: Check<T>): T {
   try {
-    return decode<T>(body);
+    return decode(body, check);
   } catch (e) {
     throw new SignError(`signed body: ${(e as Error).message}`);
   }
@@ -115,13 +113,13 @@ export class KeyDirectory {
     readonly root: TrustRoot,
   ) {}
 
-  /** Verifies `signed` with a `purpose` key, decodes its body, and checks the key belongs to `owner(body)`. */
-  async verifyOwned<T>(purpose: Purpose, signed: Signed, owner: (body: T) => string): Promise<T> {
+  /** Verifies `signed` with a `purpose` key, decodes its body as `check` expects, and checks the key belongs to `owner(body)`. */
+  async verifyOwned<T>(purpose: Purpose, signed: Signed, check: Check<T>, owner: (body: T) => string): Promise<T> {
     const entry = await this.key(purpose, signed.key_id);
     if (!verifyWith(entry.key, purpose, signed.body, signed.signature)) {
       throw new SignError("signature does not verify");
     }
-    const body = decodeSigned<T>(signed.body);
+    const body = decodeSigned(signed.body, check);
     const claimed = owner(body);
     if (entry.owner !== claimed) {
       throw new SignError(`signed with key ${signed.key_id} of ${entry.owner}, not of ${claimed}`);
@@ -130,19 +128,19 @@ export class KeyDirectory {
   }
 
   async verifyBill(signed: Signed): Promise<Bill> {
-    return this.verifyOwned<Bill>("bill", signed, (b) => b.tenant);
+    return this.verifyOwned("bill", signed, Bill, (b) => b.tenant);
   }
 
   /** A receipt, if the ledger's authority signed it (`KeyDirectory::verify_receipt`). */
   async verifyReceipt(signed: Signed): Promise<Receipt> {
     if (signed.key_id !== "ledger") throw new SignError(`a receipt signed by ${signed.key_id}, not the ledger`);
-    return authorityVerifies<Receipt>(await this.authority("ledger"), "receipt", signed);
+    return authorityVerifies(await this.authority("ledger"), "receipt", signed, Receipt);
   }
 
   async authority(name: string): Promise<Authority> {
     const known = this.authorities.get(name);
     if (known) return known;
-    const authority = this.root.authority(await this.lookup<Signed>("authority", name));
+    const authority = this.root.authority(await this.lookup("authority", name, Signed));
     if (authority.name !== name) throw new SignError(`the certificate of ${name} names ${authority.name}`);
     this.authorities.set(name, authority);
     return authority;
@@ -152,7 +150,7 @@ export class KeyDirectory {
     const at = `${purpose}.${keyId}`;
     const known = this.keys.get(at);
     if (known) return known;
-    const record = this.root.keyRecord(await this.lookup<DirectoryEntry>(purpose, keyId), purpose, keyId);
+    const record = this.root.keyRecord(await this.lookup(purpose, keyId, DirectoryEntry), purpose, keyId);
     if (!(record.public_key instanceof Uint8Array) || record.public_key.length !== 32) {
       throw new DirectoryError(`key ${keyId} is not 32 bytes`);
     }
@@ -161,14 +159,16 @@ export class KeyDirectory {
     return entry;
   }
 
-  private async lookup<T>(purpose: Purpose, keyId: string): Promise<T> {
+  private async lookup<T>(purpose: Purpose, keyId: string, check: Check<T>): Promise<T> {
     try {
-      return await call<T>(this.nc, asked(this.nc, KEYS_GET), { purpose, key_id: keyId }, 5000);
+      return await call(this.nc, keysGet(asker(this.nc)), { purpose, key_id: keyId }, check, 5000);
     } catch (e) {
       // The directory answers an unknown key with BAD_SIGNATURE: nothing signed with it is trusted.
       if (e instanceof WireError && (e.code === "BAD_SIGNATURE" || e.code === "BAD_REQUEST")) {
         throw new SignError(`signed by unknown key ${keyId}`);
       }
+      // Nor is anything signed with a key whose entry does not read (`keydir`: a `Decode` is unknown).
+      if (e instanceof Undecodable) throw new SignError(`the key directory's entry for ${keyId} does not read: ${e.message}`);
       throw new DirectoryError(String((e as Error).message ?? e));
     }
   }

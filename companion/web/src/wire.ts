@@ -11,12 +11,23 @@ export function encode(value: unknown): Uint8Array {
   return mpEncode(value);
 }
 
-export function decode<T>(bytes: Uint8Array): T {
+/**
+ * Decodes a payload and checks it is what `check` expects, so a wrong message is a
+ * BAD_REQUEST naming the field instead of a wrong screen later. The value is returned as
+ * decoded, fields the phone does not know included (`codec::decode`).
+ */
+export function decode<T>(bytes: Uint8Array, check: Check<T>): T {
   if (bytes.length > MAX_PAYLOAD_BYTES) {
     throw new WireError("BAD_REQUEST", 400, `payload of ${bytes.length} bytes is over the limit`);
   }
   if (bytes.length === 0) throw new WireError("BAD_REQUEST", 400, "payload is empty");
-  return mpDecode(bytes) as T;
+  let value: unknown;
+  try {
+    value = mpDecode(bytes);
+  } catch (e) {
+    throw new WireError("BAD_REQUEST", 400, `malformed payload: ${String((e as Error)?.message ?? e)}`);
+  }
+  return check(value, "");
 }
 
 /** A posfee error: a stable symbolic code, its HTTP-like status, and a message. */
@@ -64,46 +75,75 @@ export function fieldError(field: string, reason: string): WireError {
 export const ERROR_CODE_HEADER = "Nats-Service-Error-Code";
 export const ERROR_HEADER = "Nats-Service-Error";
 
-/** The micro-service error a reply carries in its headers, if any (`error_from_headers`). */
+/**
+ * The micro-service error a reply carries in its headers, if any (`error_from_headers`,
+ * `WireError::from_header`). A status that is not an error status reads as 500, so a header
+ * the phone cannot read never makes it forget a registration or a payment (it does that on a
+ * status below 500 only). A code that is not a symbolic code (`UPPER_SNAKE`) is no code: the
+ * nearest code by status stands in, as the Rust side does for a code it does not know, and the
+ * whole text is the message.
+ */
 export function errorFromHeaders(msg: Msg): WireError | undefined {
   const h = msg.headers;
   if (!h) return undefined;
   const text = h.get(ERROR_HEADER);
   if (!text) return undefined;
-  const status = Number.parseInt(h.get(ERROR_CODE_HEADER), 10) || 500;
+  const raw = h.get(ERROR_CODE_HEADER);
+  const status = /^[45][0-9][0-9]$/.test(raw) ? Number(raw) : 500;
   const i = text.indexOf(": ");
-  const code = i > 0 ? text.slice(0, i) : "INTERNAL";
-  const message = i > 0 ? text.slice(i + 2) : text;
-  return new WireError(code, status, message);
+  const name = i > 0 ? text.slice(0, i) : "";
+  if (!/^[A-Z][A-Z0-9_]*$/.test(name)) return new WireError(codeOfStatus(status), status, text);
+  return new WireError(name, status, text.slice(i + 2));
+}
+
+/** The code `WireError::from_header` reads for a status when the header names none it knows. */
+function codeOfStatus(status: number): string {
+  const codes: Record<number, string> = {
+    400: "BAD_REQUEST",
+    401: "BAD_SIGNATURE",
+    403: "FORBIDDEN",
+    404: "BILL_NOT_FOUND",
+    409: "PAYMENT_STATE_CONFLICT",
+    410: "PAIRING_GONE",
+    413: "PAYLOAD_TOO_LARGE",
+    422: "RULE_VIOLATION",
+    503: "UNAVAILABLE",
+    504: "OUTCOME_UNKNOWN",
+  };
+  return codes[status] ?? "INTERNAL";
 }
 
 /** Why a call produced no answer: nobody listens (503), or nobody answered in time. */
 export class NoResponders extends Error {}
 export class TimedOut extends Error {}
 
-/** Sends `req` and decodes the answer, or throws the error the other side answered with. */
 /**
- * A shared request subject as this connection must ask it: the base subject, then who asks
- * (its inbox prefix without `_INBOX.`, e.g. `device.phabcd2345`). The server lets only that
- * identity publish there, and the service answers only into that identity's inbox.
+ * A reply that did not decode as what was asked for (`CallError::Decode`): the answering
+ * side's fault, so a 500 (`ending::from_call`), and never a reason to forget what was sent.
  */
-export function asked(nc: NatsConnection, base: string): string {
-  const prefix = (nc as unknown as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "";
-  if (!prefix.startsWith("_INBOX.")) throw wireError("INTERNAL", `the connection has no posfee inbox prefix (${prefix})`);
-  return `${base}.${prefix.slice("_INBOX.".length)}`;
+export class Undecodable extends WireError {
+  constructor(subject: string, reason: string) {
+    super("INTERNAL", 500, `undecodable reply from ${subject}: ${reason}`);
+  }
 }
 
+/** Sends `req` and decodes the answer as `check` expects, or throws the error the other side answered with. */
 export async function call<T>(
   nc: NatsConnection,
   subject: string,
   req: unknown,
+  check: Check<T>,
   timeoutMs: number,
   reply?: string,
 ): Promise<T> {
   const msg = await rawRequest(nc, subject, encode(req), timeoutMs, reply);
   const err = errorFromHeaders(msg);
   if (err) throw err;
-  return decode<T>(msg.data);
+  try {
+    return decode(msg.data, check);
+  } catch (e) {
+    throw new Undecodable(subject, (e as Error).message);
+  }
 }
 
 /**
@@ -137,16 +177,6 @@ export function fromCall(e: unknown): WireError {
   if (e instanceof NoResponders) return wireError("UNAVAILABLE", `nobody is serving ${e.message}`);
   if (e instanceof TimedOut) return wireError("UNAVAILABLE", `no answer from ${e.message} in time`);
   return wireError("INTERNAL", String((e as Error)?.message ?? e));
-}
-
-/**
- * `peer::kiosk_asking`: the kiosk a request may be answered to, when its reply is one of that
- * kiosk's pairing subjects (`posfee.pair.<terminal>.<token>`); null for anything else, which
- * a phone never answers.
- */
-export function kioskAsking(reply: string | undefined): string | null {
-  const m = /^posfee\.pair\.([^.*> \t\r\n]+)\.([0-9a-fA-F]{32})$/.exec(reply ?? "");
-  return m ? m[1] : null;
 }
 
 export function replyOk(nc: NatsConnection, req: Msg, payload: Uint8Array): void {
@@ -222,4 +252,78 @@ export function parseInstant(s: string): number {
   let off = m[4].toUpperCase();
   if (off !== "Z" && !off.includes(":")) off = `${off.slice(0, 3)}:${off.slice(3)}`;
   return Date.parse(`${m[1]}T${m[2]}.${ms}${off}`);
+}
+
+// ---- checking what was decoded --------------------------------------------------------------
+
+/**
+ * Reads a decoded value as a `T`, or throws a BAD_REQUEST naming where it is wrong (`at`, e.g.
+ * `bill.signed.key_id`; empty for the message itself) and what was expected. What it returns
+ * is the value itself, unchanged: sending it on writes the same bytes.
+ */
+export type Check<T> = (value: unknown, at: string) => T;
+
+/** A check for every field of `T`: the compiler refuses a field left out or one let through looser than `T` says. */
+export type Fields<T> = { [K in keyof T]-?: Check<T[K]> };
+
+function refuse(at: string, expected: string, value: unknown): never {
+  const what = value === undefined ? `missing, expected ${expected}` : `expected ${expected}, found ${kindOf(value)}`;
+  throw new WireError("BAD_REQUEST", 400, `${at || "the message"}: ${what}`);
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return "nil";
+  if (value instanceof Uint8Array) return `${value.length} bytes`;
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "number") return Number.isSafeInteger(value) ? `the integer ${value}` : `the number ${value}`;
+  if (typeof value === "object") return isMap(value) ? "a map" : "an extension value";
+  return `a ${typeof value}`;
+}
+
+/** A map as MessagePack decodes one (a plain object), not a list, bytes or an extension value. */
+function isMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+function is<T>(expected: string, test: (value: unknown) => value is T): Check<T> {
+  return (value, at) => (test(value) ? value : refuse(at, expected, value));
+}
+
+export const str = is("a string", (v): v is string => typeof v === "string");
+/** Integers only, and only those a number holds exactly: a larger amount would be shown wrong. */
+export const int = is("an integer", (v): v is number => Number.isSafeInteger(v));
+export const bytes = is("bytes", (v): v is Uint8Array => v instanceof Uint8Array);
+export const uuid = is("a UUID (16 bytes)", (v): v is Uuid => v instanceof Uint8Array && v.length === 16);
+/** What a kiosk acknowledges a payer's update with. */
+export const nil = is("nil", (v): v is null => v === null);
+
+/** One of a few strings (a Rust enum in snake_case). */
+export function oneOf<const T extends string>(...values: T[]): Check<T> {
+  const expected = values.map((v) => JSON.stringify(v)).join(" or ");
+  return is(expected, (v): v is T => (values as unknown[]).includes(v));
+}
+
+/** An optional field: absent and nil both mean not given, as the contract promises for every optional field. */
+export function optional<T>(check: Check<T>): Check<T | null | undefined> {
+  return (value, at) => (value === undefined || value === null ? value : check(value, at));
+}
+
+/** A list whose every item passes `check`; a wrong item is named by its place (`lines[2].amount`). */
+export function list<T>(check: Check<T>): Check<T[]> {
+  return (value, at) => {
+    if (!Array.isArray(value)) return refuse(at, "a list", value);
+    value.forEach((item, i) => check(item, `${at}[${i}]`));
+    return value as T[];
+  };
+}
+
+/** A map with `fields`; fields the phone does not know are let through, for a newer sender. */
+export function shape<T>(fields: Fields<T>): Check<T> {
+  return (value, at) => {
+    if (!isMap(value)) return refuse(at, "a map", value);
+    for (const key of Object.keys(fields) as (keyof T & string)[]) {
+      fields[key](Object.hasOwn(value, key) ? value[key] : undefined, at ? `${at}.${key}` : key);
+    }
+    return value as T;
+  };
 }

@@ -8,22 +8,22 @@ import nacl from "tweetnacl";
 import { createOperator, createUser } from "@nats-io/nkeys";
 import { BadCheck, crc16, deviceIdOfNkey, link, parseCode, typed, WrongMode, type PairCode } from "../src/ids.ts";
 import { amendRequest, checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
-import { KEYS_GET, KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
-import { enrolProof, findStamp, stampBits, stampNeeded } from "../src/enrol.ts";
-import { decode, encode, hex, kioskAsking, parseInstant, unhex, utf8, uuidParse, WireError } from "../src/wire.ts";
+import { KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
+import { enrolProof, findStamp, KeyStatus, stampBits, stampNeeded } from "../src/enrol.ts";
+import { call, decode, encode, errorFromHeaders, hex, parseInstant, shape, str, unhex, utf8, uuidParse, WireError } from "../src/wire.ts";
+import { asker, identityEnrol, identityStatus, keysGet, kioskAsking, pair, paygate, statusReply, wallet } from "../src/subjects.ts";
 import type { Profile } from "../src/store.ts";
-import type { AmendRequest } from "../src/types.ts";
+import { AmendReply, Bill, BillOffer, DirectoryEntry, PublicKeyRecord, RegisterReply, Signed, type AmendRequest } from "../src/types.ts";
 import { localTime, localTimeParts, money, periodText, pickLanguage, setLanguage } from "../src/i18n.ts";
 
-/** The repository's docs/contract.md, found upwards from the working directory. */
-function contractDoc(): string {
+/** The repository, found upwards from the working directory by its docs/contract.md. */
+function repoRoot(): string {
   for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
-    const p = path.join(dir, "docs/contract.md");
-    if (fs.existsSync(p)) return fs.readFileSync(p, "utf8");
+    if (fs.existsSync(path.join(dir, "docs/contract.md"))) return dir;
     if (path.dirname(dir) === dir) throw new Error("docs/contract.md not found");
   }
 }
-const doc = contractDoc();
+const doc = fs.readFileSync(path.join(repoRoot(), "docs/contract.md"), "utf8");
 
 /** The bytes of the block "```hex NAME". */
 function block(name: string): Uint8Array {
@@ -123,7 +123,7 @@ test("the correction is the contract's, byte for byte", () => {
   assert.equal(hex(encode(req)), hex(block("amend.request")));
   // The proof signs what the contract says it signs.
   assert.equal(hex(signedMessage("device-amend", utf8.encode("dev-0011223344556677\0张叁\0"))), hex(block("amend.proof-message")));
-  assert.deepEqual(decode(block("amend.reply")), { payer: "p-5e1d0c9b8a7f6e5d4c3b2a19", changed: ["name"] });
+  assert.deepEqual(decode(block("amend.reply"), AmendReply), { payer: "p-5e1d0c9b8a7f6e5d4c3b2a19", changed: ["name"] });
 });
 
 test("the bill's signature verifies and its body decodes", () => {
@@ -133,7 +133,7 @@ test("the bill's signature verifies and its body decodes", () => {
   const tampered = body.slice();
   tampered[tampered.length - 1] ^= 1;
   assert.ok(!verifyWith(block("bill.public-key"), "bill", tampered, block("bill.signature")));
-  const bill = decode<{ tenant: string; total: { fen: number } }>(body);
+  const bill = decode(body, Bill);
   assert.equal(bill.tenant, "city-water");
   assert.equal(bill.total.fen, 2588);
 });
@@ -155,7 +155,7 @@ test("join, updates and the signed order are the contract's bytes", () => {
 });
 
 test("the offer decodes with the signed body kept as bytes", () => {
-  const offer = decode<{ terminal: string; bill: { signed: { body: Uint8Array; key_id: string } }; updates: string }>(block("pair.offer"));
+  const offer = decode(block("pair.offer"), BillOffer);
   assert.equal(offer.terminal, "kiosk-01");
   assert.equal(offer.updates, "ffeeddccbbaa99887766554433221100");
   assert.equal(hex(offer.bill.signed.body), hex(block("bill.body")));
@@ -199,7 +199,7 @@ function directoryBus(answers: Record<string, Uint8Array>, asked: string[]) {
   return {
     options: { inboxPrefix: "_INBOX.device.phdhgg7aa5" },
     request: async (subject: string, data: Uint8Array) => {
-      const req = decode<{ purpose: string; key_id: string }>(data);
+      const req = decode(data, shape<{ purpose: string; key_id: string }>({ purpose: str, key_id: str }));
       asked.push(`${subject} ${req.purpose}.${req.key_id}`);
       const answer = answers[`${req.purpose}.${req.key_id}`];
       if (!answer) {
@@ -218,23 +218,22 @@ test("an offer is checked as the CLI checks it: key from the directory through t
   const asked: string[] = [];
   const root = new TrustRoot(text("keydir.root"));
   const keys = new KeyDirectory(directoryBus({ "bill.city-water-1": block("keydir.entry") }, asked) as never, root);
-  const offer = decode<never>(block("pair.offer"));
+  const offer = decode(block("pair.offer"), BillOffer);
   const during = new Date(Date.UTC(2026, 10, 25, 8, 31));
   const v = await verifyOffer(keys, offer, "kiosk-01", during);
   assert.equal(v.bill.account, "3-1-1202");
   assert.deepEqual(asked, ["posfee.keys.get.device.phdhgg7aa5 bill.city-water-1"]);
-  assert.equal(KEYS_GET, "posfee.keys.get");
   await assert.rejects(verifyOffer(keys, offer, "kiosk-02", during), { code: "FORBIDDEN" });
   await assert.rejects(verifyOffer(keys, offer, "kiosk-01", new Date(Date.UTC(2026, 10, 25, 9))), { code: "BILL_EXPIRED" });
   assert.equal(asked.length, 1, "a key once verified is kept");
   // A forged signature is BAD_SIGNATURE.
-  const forged = decode<{ bill: { signed: { signature: Uint8Array } } }>(block("pair.offer"));
+  const forged = decode(block("pair.offer"), BillOffer);
   forged.bill.signed.signature[0] ^= 1;
-  await assert.rejects(verifyOffer(keys, forged as never, "kiosk-01", during), { code: "BAD_SIGNATURE" });
+  await assert.rejects(verifyOffer(keys, forged, "kiosk-01", during), { code: "BAD_SIGNATURE" });
 });
 
 test("a key record not signed through the pinned root is refused, wherever it was found", async () => {
-  const offer = decode<never>(block("pair.offer"));
+  const offer = decode(block("pair.offer"), BillOffer);
   const during = new Date(Date.UTC(2026, 10, 25, 8, 31));
   // The same entry, believed through another root: refused.
   const other = new TrustRoot(createOperator().getPublicKey());
@@ -247,13 +246,13 @@ test("a key record not signed through the pinned root is refused, wherever it wa
   const authority = { name: "fee-engine", public_key: authorityKey.publicKey, may: ["bill", "seal"], issued_at: "2026-11-25T06:00:00Z" };
   const certBody = encode(authority);
   const cert = { body: certBody, key_id: forger.getPublicKey(), signature: forger.sign(signedMessage("authority", certBody)) };
-  const record = decode<Record<string, unknown>>(block("keydir.record"));
+  const record = decode(block("keydir.record"), PublicKeyRecord);
   const entry = { record: sign("key-record", record, "fee-engine", authorityKey.secretKey), authority: cert };
   const root = new TrustRoot(text("keydir.root"));
   const forgedDir = new KeyDirectory(directoryBus({ "bill.city-water-1": encode(entry) }, []) as never, root);
   await assert.rejects(verifyOffer(forgedDir, offer, "kiosk-01", during), { code: "BAD_SIGNATURE" });
   // The genuine certificate with a record its authority did not sign: refused too.
-  const genuine = decode<{ record: { body: Uint8Array; key_id: string; signature: Uint8Array }; authority: unknown }>(block("keydir.entry"));
+  const genuine = decode(block("keydir.entry"), DirectoryEntry);
   const swapped = { record: sign("key-record", record, "fee-engine", authorityKey.secretKey), authority: genuine.authority };
   const swappedDir = new KeyDirectory(directoryBus({ "bill.city-water-1": encode(swapped) }, []) as never, root);
   await assert.rejects(verifyOffer(swappedDir, offer, "kiosk-01", during), { code: "BAD_SIGNATURE" });
@@ -262,7 +261,7 @@ test("a key record not signed through the pinned root is refused, wherever it wa
 test("a receipt is kept only as the ledger signed it", async () => {
   const root = new TrustRoot(text("keydir.root"));
   const keys = new KeyDirectory(directoryBus({ "authority.ledger": block("receipt.ledger-authority") }, []) as never, root);
-  const signed = decode<{ body: Uint8Array; key_id: string; signature: Uint8Array }>(block("receipt"));
+  const signed = decode(block("receipt"), Signed);
   const receipt = await keys.verifyReceipt(signed);
   assert.equal(receipt.account, "3-1-1202");
   const tampered = { ...signed, body: signed.body.slice() };
@@ -271,6 +270,88 @@ test("a receipt is kept only as the ledger signed it", async () => {
   // Signed by the fee-engine's authority, genuine but not the ledger: refused.
   const byOther = { ...signed, key_id: "fee-engine" };
   await assert.rejects(keys.verifyReceipt(byOther), SignError);
+});
+
+/** A bus whose every request is answered with `data` (and `headers`, if given). */
+function replying(data: Uint8Array, headers?: Record<string, string>) {
+  return {
+    options: { inboxPrefix: "_INBOX.device.phdhgg7aa5" },
+    request: async () => ({ data, headers: headers && { get: (k: string) => headers[k] ?? "" } }),
+  } as never;
+}
+
+const register = paygate("register", "device.phdhgg7aa5");
+const ask = (answer: unknown) => call(replying(encode(answer)), register, {}, RegisterReply, 1000);
+const goodReply = { payer: "p-5e1d0c9b8a7f6e5d4c3b2a19", balance: { fen: 1_000_000, currency: "CNY" } };
+
+test("a reply is read as what was asked for, and a wrong one says which field", async () => {
+  assert.deepEqual(await ask(goodReply), goodReply);
+  // A newer sender's extra fields are let through; an optional field may be absent or nil.
+  const newer = { ...goodReply, balance: { fen: 5 }, tier: "gold" };
+  assert.deepEqual(await ask(newer), newer);
+  assert.deepEqual(await ask({ ...goodReply, balance: { fen: 5, currency: null } }), { ...goodReply, balance: { fen: 5, currency: null } });
+  const refused = (message: string) => ({ code: "INTERNAL", status: 500, message: `undecodable reply from ${register}: ${message}` });
+  await assert.rejects(ask({ payer: goodReply.payer }), refused("balance: missing, expected a map"));
+  await assert.rejects(ask({ ...goodReply, balance: { fen: "1000000" } }), refused("balance.fen: expected an integer, found a string"));
+  await assert.rejects(ask({ ...goodReply, payer: null }), refused("payer: expected a string, found nil"));
+  await assert.rejects(ask({ ...goodReply, balance: { fen: 1.5 } }), refused("balance.fen: expected an integer, found the number 1.5"));
+  await assert.rejects(ask([goodReply]), refused("the message: expected a map, found a list"));
+  await assert.rejects(call(replying(new Uint8Array(0)), register, {}, RegisterReply, 1000), refused("payload is empty"));
+  await assert.rejects(call(replying(new Uint8Array([0xc1])), register, {}, RegisterReply, 1000), { code: "INTERNAL", status: 500 });
+  // An error in the headers is the error, whatever the body.
+  const gone = { "Nats-Service-Error-Code": "410", "Nats-Service-Error": "PAIRING_GONE: the code expired" };
+  await assert.rejects(call(replying(new Uint8Array(0), gone), register, {}, RegisterReply, 1000), { code: "PAIRING_GONE", status: 410, message: "the code expired" });
+});
+
+test("a wrong item of a list, a wrong bill id and an unknown key state are named", () => {
+  const offer = decode(block("pair.offer"), BillOffer);
+  const bill = decode(offer.bill.signed.body, Bill);
+  const bad = (value: unknown, message: string) => assert.throws(() => decode(encode(value), Bill), { code: "BAD_REQUEST", message });
+  bad({ ...bill, lines: [bill.lines[0], { ...bill.lines[0], amount: "12.00" }] }, "lines[1].amount: expected an integer, found a string");
+  bad({ ...bill, bill_id: bill.bill_id.subarray(0, 8) }, "bill_id: expected a UUID (16 bytes), found 8 bytes");
+  bad({ ...bill, lines: [{ ...bill.lines[0], label_zh: 7 }] }, "lines[0].label_zh: expected a string, found the integer 7");
+  const { total: _, ...noTotal } = bill;
+  bad(noTotal, "total: missing, expected a map");
+  assert.throws(() => decode(encode({ ...offer, bill: { ...offer.bill, signed: null } }), BillOffer), { message: "bill.signed: expected a map, found nil" });
+  const status = { nkey: "UABC", state: "active", holder: null, stamp_bits: 16, message: "in use" };
+  assert.deepEqual(decode(encode(status), KeyStatus), status);
+  assert.throws(() => decode(encode({ ...status, state: "lost" }), KeyStatus), {
+    message: 'state: expected "active" or "revoked" or "unenrolled" or "conflict", found a string',
+  });
+  assert.throws(() => decode(encode({ ...status, holder: { kind: "device" } }), KeyStatus), { message: "holder.id: missing, expected a string" });
+});
+
+test("an error a reply carries is read as the Rust side reads it", () => {
+  const error = (status: string, text: string) =>
+    errorFromHeaders({ headers: { get: (k: string) => (k === "Nats-Service-Error-Code" ? status : text) } } as never);
+  const read = (e: WireError | undefined) => [e?.code, e?.status, e?.message];
+  assert.deepEqual(read(error("409", "IDEMPOTENCY_CONFLICT: already registered")), ["IDEMPOTENCY_CONFLICT", 409, "already registered"]);
+  // Not a code: the nearest code by status, and the whole text.
+  assert.deepEqual(read(error("403", "no such thing: here")), ["FORBIDDEN", 403, "no such thing: here"]);
+  assert.deepEqual(read(error("500", "it broke")), ["INTERNAL", 500, "it broke"]);
+  // Not an error status: 500, so the phone never forgets what it sent because of it.
+  for (const status of ["", "200", "abc", "4000"]) assert.equal(error(status, "BAD_REQUEST: x")?.status, 500, status);
+  assert.equal(errorFromHeaders({ headers: { get: () => "" } } as never), undefined);
+});
+
+test("the subjects the phone uses are the contract's channels (schemas/asyncapi.yaml)", () => {
+  const addresses = new Set([...fs.readFileSync(path.join(repoRoot(), "schemas/asyncapi.yaml"), "utf8").matchAll(/address: (\S+)/g)].map((m) => m[1]));
+  for (const subject of [
+    pair("{terminal}", "{token}"),
+    wallet("{device}", "{token}"),
+    paygate("register", "{asker}"),
+    paygate("amend", "{asker}"),
+    paygate("pay", "{asker}"),
+    keysGet("{asker}"),
+    identityEnrol("{device}"),
+    identityStatus("{nkey}"),
+  ]) {
+    assert.ok(addresses.has(subject), subject);
+  }
+  assert.equal(asker(replying(new Uint8Array(0))), "device.phdhgg7aa5");
+  assert.throws(() => asker({ options: { inboxPrefix: "_INBOX" } } as never), { code: "INTERNAL" });
+  assert.equal(statusReply("UABC", "00ff"), "_INBOX.key.UABC.00ff");
+  assert.equal(keysGet(asker(replying(new Uint8Array(0)))), "posfee.keys.get.device.phdhgg7aa5");
 });
 
 test("a phone answers only on a kiosk's pairing subject (contract section 1)", () => {
