@@ -671,7 +671,7 @@ async fn keys_kept_before_the_journal_are_moved_into_it() {
     ];
     {
         // The old layout: `keys` (nkey → key) and `holders` (holder → current nkey).
-        let db = sled::open(folder.join("db")).unwrap();
+        let db = posfee_store::open(&folder.join("db")).unwrap();
         let (keys, holders) = (
             db.open_tree("keys").unwrap(),
             db.open_tree("holders").unwrap(),

@@ -459,7 +459,7 @@ async fn a_deleted_view_is_rebuilt_by_replay_and_equals_the_live_one() {
     h.stop_service(ServiceName::Query).await.unwrap();
     let dir = h.data().service("query").join("db");
     let digest = |dir: &std::path::Path| {
-        let view = posfee_query::view::View::open(sled::open(dir).unwrap()).unwrap();
+        let view = posfee_query::view::View::open(posfee_store::open(dir).unwrap()).unwrap();
         (view.digest().unwrap(), view.feed_seq().unwrap())
     };
     let (live, live_seq) = digest(&dir);

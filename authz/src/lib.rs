@@ -207,204 +207,224 @@ fn tool(who: Role, publish: Vec<String>) -> Perms {
 /// The rules of a service or tool role.
 pub fn role(r: Role) -> Perms {
     match r {
-        // Prices and issues bills from its own view of the stream; publishes its public keys.
-        Role::FeeEngine => {
-            let mut p = vec![
-                format!("$KV.{KEYS_BUCKET}.bill.*"),
-                subjects::event(EventKind::BillIssued),
-            ];
-            p.extend(event_reader(true));
-            // The authorities' certificates, to believe the seals of the events it reads.
-            p.extend(key_reader());
-            service(
-                ServiceName::FeeEngine,
-                r,
-                (
-                    p,
-                    &[
-                        Asker::Terminals,
-                        Asker::Role(Role::Query),
-                        Asker::Role(Role::Operator),
-                    ],
-                ),
-                vec![
-                    subjects::fee_quote_any(),
-                    subjects::fee_payees_any(),
-                    subjects::bill_issue_any(),
-                    // Kiosks' key look-ups, with the query service and the ledger.
-                    subjects::keys_get_terminals(),
-                ],
-            )
-        }
-        // Answers read queries from its view; asks the fee-engine for live amounts.
-        // Also records kiosks' own pairing and presence events on their behalf.
-        // Also writes kiosks' heartbeats into the terminals bucket and answers phones' key
-        // lookups, so kiosks and phones need no JetStream rights.
-        Role::Query => {
-            let mut p = vec![
-                subjects::fee_quote(&Identity::Role(r)),
-                subjects::events_like(EventKind::PairingJoined),
-                subjects::events_like(EventKind::TerminalOnline),
-                format!("$KV.{TERMINALS_BUCKET}.*"),
-                stream_info(&kv_stream(TERMINALS_BUCKET)),
-            ];
-            p.extend(event_reader(true));
-            p.extend(key_reader());
-            service(
-                ServiceName::Query,
-                r,
-                (
-                    p,
-                    &[
-                        Asker::Terminals,
-                        Asker::Devices,
-                        Asker::Role(Role::Operator),
-                        Asker::Role(Role::Importer),
-                    ],
-                ),
-                vec![
-                    subjects::query_any(),
-                    subjects::terminal_report_any(),
-                    subjects::terminal_seen_any(),
-                    subjects::keys_get_any(),
-                ],
-            )
-        }
-        // The only publisher of settlements, refunds and receipts.
-        Role::Ledger => {
-            let mut p = key_reader();
-            p.extend([
-                subjects::event(EventKind::PaymentSettled),
-                subjects::event(EventKind::PaymentRefunded),
-                subjects::receipt_any(),
-                s(JS_INFO),
-                stream_info(EVENTS_STREAM),
-            ]);
-            p.extend(journal_writer(
-                LEDGER_JOURNAL,
-                subjects::ledger_journal_all(),
-            ));
-            service(
-                ServiceName::Ledger,
-                r,
-                (
-                    p,
-                    &[
-                        Asker::Terminals,
-                        Asker::Clerks,
-                        Asker::Role(Role::Paygate),
-                        Asker::Role(Role::Operator),
-                    ],
-                ),
-                vec![
-                    subjects::ledger_any(),
-                    subjects::ledger_close_any(),
-                    subjects::ledger_refund_any(),
-                    // Kiosks' key look-ups, with the query service and the fee-engine.
-                    subjects::keys_get_terminals(),
-                ],
-            )
-        }
-        // The payment platform sandbox: holds, asks the ledger to settle, captures or voids.
-        // Captures follow the ledger's settlements, so its recovery loop asks how far the
-        // stream is on them (the last message of a subject) before it drives a hold itself.
-        Role::Paygate => {
-            let mut p = vec![format!("$KV.{KEYS_BUCKET}.settlement.*")];
-            p.extend(key_reader());
-            p.extend(event_reader(false));
-            p.push(format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"));
-            p.extend([
-                subjects::ledger(LedgerOp::Settle),
-                subjects::event(EventKind::PaymentAuthorized),
-                subjects::event(EventKind::PaymentVoided),
-            ]);
-            p.extend(journal_writer(
-                PAYGATE_JOURNAL,
-                subjects::paygate_journal_all(),
-            ));
-            service(
-                ServiceName::Paygate,
-                r,
-                (p, &[Asker::Devices, Asker::Role(Role::Operator)]),
-                // Phones' key look-ups too, with the query service.
-                vec![subjects::paygate_any(), subjects::keys_get_devices()],
-            )
-        }
-        // Watches: discovery, read queries, listings, the event stream and terminal presence.
-        Role::Operator => {
-            let terminals = kv_stream(TERMINALS_BUCKET);
-            let mut p = vec![
-                subjects::ledger(LedgerOp::Settlements),
-                subjects::paygate(PaygateOp::Payments, &Identity::Role(r)),
-                // Asks the ledger, paygate and identity to walk their journals' chains.
-                subjects::ledger(LedgerOp::Audit),
-                subjects::paygate(PaygateOp::Audit, &Identity::Role(r)),
-                subjects::identity(IdentityOp::Audit),
-                // Issues kiosks' and clerks' keys, revokes any key, lists them.
-                subjects::identity(IdentityOp::Issue),
-                subjects::identity(IdentityOp::Revoke),
-                subjects::identity(IdentityOp::List),
-                stream_info(&terminals),
-                // How far the journals are (counts and sequences, never their entries).
-                stream_info(LEDGER_JOURNAL),
-                stream_info(PAYGATE_JOURNAL),
-                format!("$JS.API.CONSUMER.CREATE.{terminals}"),
-                format!("$JS.API.CONSUMER.CREATE.{terminals}.>"),
-                format!("$JS.API.DIRECT.GET.{terminals}.>"),
-                s("$JS.FC.>"),
-            ];
-            p.extend(discovery_answers());
-            p.extend(event_reader(false));
-            // The authorities' certificates, to show only events their writers sealed.
-            p.extend(key_reader());
-            p.extend(asked_queries(r));
-            tool(r, p)
-        }
-        // `posfee import`: accounts and readings as events, and asking whether an account exists.
-        Role::Importer => tool(
-            r,
-            vec![
-                subjects::event(EventKind::AccountUpserted),
-                subjects::event(EventKind::ReadingRecorded),
-                s(JS_INFO),
-                stream_info(EVENTS_STREAM),
-                // Whether a reading's account exists, asked before the reading is imported.
-                subjects::query(QueryKind::Account, &Identity::Role(r)),
+        Role::FeeEngine => fee_engine_rules(r),
+        Role::Query => query_rules(r),
+        Role::Ledger => ledger_rules(r),
+        Role::Paygate => paygate_rules(r),
+        Role::Operator => operator_rules(r),
+        Role::Importer => importer_rules(r),
+        Role::Admin => admin_rules(r),
+        Role::Identity => identity_rules(r),
+    }
+}
+
+/// Prices and issues bills from its own view of the stream; publishes its public keys.
+fn fee_engine_rules(r: Role) -> Perms {
+    let mut p = vec![
+        format!("$KV.{KEYS_BUCKET}.bill.*"),
+        subjects::event(EventKind::BillIssued),
+    ];
+    p.extend(event_reader(true));
+    // The authorities' certificates, to believe the seals of the events it reads.
+    p.extend(key_reader());
+    service(
+        ServiceName::FeeEngine,
+        r,
+        (
+            p,
+            &[
+                Asker::Terminals,
+                Asker::Role(Role::Query),
+                Asker::Role(Role::Operator),
             ],
         ),
-        // Set-up only: `posfee up` creates the stream and buckets with it, and puts the
-        // signing services' certificates into the key directory.
-        Role::Admin => tool(
-            r,
-            vec![s("$JS.API.>"), format!("$KV.{KEYS_BUCKET}.authority.*")],
+        vec![
+            subjects::fee_quote_any(),
+            subjects::fee_payees_any(),
+            subjects::bill_issue_any(),
+            // Kiosks' key look-ups, with the query service and the ledger.
+            subjects::keys_get_terminals(),
+        ],
+    )
+}
+
+/// Answers read queries from its view; asks the fee-engine for live amounts.
+/// Also records kiosks' own pairing and presence events on their behalf.
+/// Also writes kiosks' heartbeats into the terminals bucket and answers phones' key
+/// lookups, so kiosks and phones need no JetStream rights.
+fn query_rules(r: Role) -> Perms {
+    let mut p = vec![
+        subjects::fee_quote(&Identity::Role(r)),
+        subjects::events_like(EventKind::PairingJoined),
+        subjects::events_like(EventKind::TerminalOnline),
+        format!("$KV.{TERMINALS_BUCKET}.*"),
+        stream_info(&kv_stream(TERMINALS_BUCKET)),
+    ];
+    p.extend(event_reader(true));
+    p.extend(key_reader());
+    service(
+        ServiceName::Query,
+        r,
+        (
+            p,
+            &[
+                Asker::Terminals,
+                Asker::Devices,
+                Asker::Role(Role::Operator),
+                Asker::Role(Role::Importer),
+            ],
         ),
-        // Answers the server's auth callout (who each kiosk, phone and clerk is), phones'
-        // enrolments and the operator's key requests.
-        Role::Identity => {
-            let mut serves = vec![
-                s(subjects::AUTH_CALLOUT),
-                subjects::identity_enrol_any(),
-                subjects::identity_status_any(),
-            ];
-            serves.extend(IdentityOp::ALL.iter().map(|o| subjects::identity(*o)));
-            // Its journal is where keys live; each instance's store is a view of it.
-            let publishes = journal_writer(IDENTITY_JOURNAL, subjects::identity_journal_all());
-            service(
-                ServiceName::Identity,
-                r,
-                (
-                    publishes,
-                    &[
-                        Asker::Server,
-                        Asker::Devices,
-                        Asker::Keys,
-                        Asker::Role(Role::Operator),
-                    ],
-                ),
-                serves,
-            )
-        }
-    }
+        vec![
+            subjects::query_any(),
+            subjects::terminal_report_any(),
+            subjects::terminal_seen_any(),
+            subjects::keys_get_any(),
+        ],
+    )
+}
+
+/// The only publisher of settlements, refunds and receipts.
+fn ledger_rules(r: Role) -> Perms {
+    let mut p = key_reader();
+    p.extend([
+        subjects::event(EventKind::PaymentSettled),
+        subjects::event(EventKind::PaymentRefunded),
+        subjects::receipt_any(),
+        s(JS_INFO),
+        stream_info(EVENTS_STREAM),
+    ]);
+    p.extend(journal_writer(
+        LEDGER_JOURNAL,
+        subjects::ledger_journal_all(),
+    ));
+    service(
+        ServiceName::Ledger,
+        r,
+        (
+            p,
+            &[
+                Asker::Terminals,
+                Asker::Clerks,
+                Asker::Role(Role::Paygate),
+                Asker::Role(Role::Operator),
+            ],
+        ),
+        vec![
+            subjects::ledger_any(),
+            subjects::ledger_close_any(),
+            subjects::ledger_refund_any(),
+            // Kiosks' key look-ups, with the query service and the fee-engine.
+            subjects::keys_get_terminals(),
+        ],
+    )
+}
+
+/// The payment platform sandbox: holds, asks the ledger to settle, captures or voids.
+/// Captures follow the ledger's settlements, so its recovery loop asks how far the
+/// stream is on them (the last message of a subject) before it drives a hold itself.
+fn paygate_rules(r: Role) -> Perms {
+    let mut p = vec![format!("$KV.{KEYS_BUCKET}.settlement.*")];
+    p.extend(key_reader());
+    p.extend(event_reader(false));
+    p.push(format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"));
+    p.extend([
+        subjects::ledger(LedgerOp::Settle),
+        subjects::event(EventKind::PaymentAuthorized),
+        subjects::event(EventKind::PaymentVoided),
+    ]);
+    p.extend(journal_writer(
+        PAYGATE_JOURNAL,
+        subjects::paygate_journal_all(),
+    ));
+    service(
+        ServiceName::Paygate,
+        r,
+        (p, &[Asker::Devices, Asker::Role(Role::Operator)]),
+        // Phones' key look-ups too, with the query service.
+        vec![subjects::paygate_any(), subjects::keys_get_devices()],
+    )
+}
+
+/// Watches: discovery, read queries, listings, the event stream and terminal presence.
+fn operator_rules(r: Role) -> Perms {
+    let terminals = kv_stream(TERMINALS_BUCKET);
+    let mut p = vec![
+        subjects::ledger(LedgerOp::Settlements),
+        subjects::paygate(PaygateOp::Payments, &Identity::Role(r)),
+        // Asks the ledger, paygate and identity to walk their journals' chains.
+        subjects::ledger(LedgerOp::Audit),
+        subjects::paygate(PaygateOp::Audit, &Identity::Role(r)),
+        subjects::identity(IdentityOp::Audit),
+        // Issues kiosks' and clerks' keys, revokes any key, lists them.
+        subjects::identity(IdentityOp::Issue),
+        subjects::identity(IdentityOp::Revoke),
+        subjects::identity(IdentityOp::List),
+        stream_info(&terminals),
+        // How far the journals are (counts and sequences, never their entries).
+        stream_info(LEDGER_JOURNAL),
+        stream_info(PAYGATE_JOURNAL),
+        format!("$JS.API.CONSUMER.CREATE.{terminals}"),
+        format!("$JS.API.CONSUMER.CREATE.{terminals}.>"),
+        format!("$JS.API.DIRECT.GET.{terminals}.>"),
+        s("$JS.FC.>"),
+    ];
+    p.extend(discovery_answers());
+    p.extend(event_reader(false));
+    // The authorities' certificates, to show only events their writers sealed.
+    p.extend(key_reader());
+    p.extend(asked_queries(r));
+    tool(r, p)
+}
+
+/// `posfee import`: accounts and readings as events, and asking whether an account exists.
+fn importer_rules(r: Role) -> Perms {
+    tool(
+        r,
+        vec![
+            subjects::event(EventKind::AccountUpserted),
+            subjects::event(EventKind::ReadingRecorded),
+            s(JS_INFO),
+            stream_info(EVENTS_STREAM),
+            // Whether a reading's account exists, asked before the reading is imported.
+            subjects::query(QueryKind::Account, &Identity::Role(r)),
+        ],
+    )
+}
+
+/// Set-up only: `posfee up` creates the stream and buckets with it, and puts the
+/// signing services' certificates into the key directory.
+fn admin_rules(r: Role) -> Perms {
+    tool(
+        r,
+        vec![s("$JS.API.>"), format!("$KV.{KEYS_BUCKET}.authority.*")],
+    )
+}
+
+/// Answers the server's auth callout (who each kiosk, phone and clerk is), phones'
+/// enrolments and the operator's key requests.
+fn identity_rules(r: Role) -> Perms {
+    let mut serves = vec![
+        s(subjects::AUTH_CALLOUT),
+        subjects::identity_enrol_any(),
+        subjects::identity_status_any(),
+    ];
+    serves.extend(IdentityOp::ALL.iter().map(|o| subjects::identity(*o)));
+    // Its journal is where keys live; each instance's store is a view of it.
+    let publishes = journal_writer(IDENTITY_JOURNAL, subjects::identity_journal_all());
+    service(
+        ServiceName::Identity,
+        r,
+        (
+            publishes,
+            &[
+                Asker::Server,
+                Asker::Devices,
+                Asker::Keys,
+                Asker::Role(Role::Operator),
+            ],
+        ),
+        serves,
+    )
 }
 
 /// Every read query, asked as `who`: the subjects end with who asks, so the answers can go

@@ -45,9 +45,9 @@ pub const FLOWS_PER_PHONE: u64 = 300;
 pub const ACCOUNTS: usize = 1_000;
 /// Request-reply exchanges of one flow: bill.issue, the pairing's one event (its ack), the
 /// join (mode A) or the offer (mode B), paygate.pay, ledger.settle, the journal appends of the
-/// hold, the settlement and the capture, and the stream acks of bill.issued,
-/// payment.authorized and payment.settled.
-pub const HOPS_PER_FLOW: u32 = 11;
+/// hold and the settlement (a capture is applied from the settlement, not written), and the
+/// stream acks of bill.issued, payment.authorized and payment.settled.
+pub const HOPS_PER_FLOW: u32 = 10;
 /// A flow that takes longer than this counts as an error.
 pub const FLOW_TIMEOUT_SECS: u64 = 30;
 /// Payload of the bare round trips: about a signed bill offer.
@@ -379,84 +379,102 @@ fn quote(i: usize) -> anyhow::Result<QuoteRequest> {
 /// One complete flow; `mode_b` picks who shows the code.
 async fn one_flow(lane: &Lane, n: usize, mode_b: bool) -> Result<Timing, String> {
     let started = Instant::now();
-    let mut t = Timing::default();
     let q = quote(n).map_err(|e| e.to_string())?;
     if !mode_b {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let agent = lane.agent.clone();
-        let kiosk = tokio::spawn(async move {
-            let mut view = CodeView { codes: tx };
-            flow::pay(
-                &agent,
-                PaySpec {
-                    quote: q,
-                    wallet: None,
-                },
-                &mut view,
-                &CancellationToken::new(),
-            )
-            .await
-        });
-        let code = match rx.recv().await {
-            Some(c) => c,
-            None => {
-                return Err(match kiosk.await {
-                    Ok(Err(e)) => e.code.name().to_string(),
-                    _ => "KIOSK_FAILED".into(),
-                })
-            }
-        };
-        t.bill = Some(started.elapsed());
-        let j = Instant::now();
-        let verified = join::join(&lane.phone, &code)
-            .await
-            .map_err(|e| e.code.name().to_string())?;
-        t.join = Some(j.elapsed());
-        let p = Instant::now();
-        pay::pay(&lane.phone, &verified)
-            .await
-            .map_err(|e| e.code.name().to_string())?;
-        t.pay = Some(p.elapsed());
-        let r = Instant::now();
-        match kiosk.await {
-            Ok(Ok(_)) => t.receipt = Some(r.elapsed()),
-            Ok(Err(e)) => return Err(e.code.name().to_string()),
-            Err(_) => return Err("KIOSK_PANICKED".into()),
-        }
+        kiosk_shows_code(lane, q, started).await
     } else {
-        let shown = wallet::show(&lane.phone, Duration::from_secs(60))
-            .await
-            .map_err(|e| e.code.name().to_string())?;
-        let code = shown.code.clone();
-        let phone = lane.phone.clone();
-        let phone_side = tokio::spawn(async move {
-            let mut yes = Always(true);
-            let (verified, _) = shown
-                .wait_offer(&phone, &mut yes, &CancellationToken::new())
-                .await?;
-            let p = Instant::now();
-            pay::pay(&phone, &verified).await?;
-            Ok::<_, posfee_schemas::WireError>(p.elapsed())
-        });
-        let mut view = CodeView {
-            codes: mpsc::unbounded_channel().0,
-        };
+        phone_shows_code(lane, q).await
+    }
+}
+
+/// Mode A: the kiosk issues the bill and shows a pairing code, the phone joins and pays,
+/// and the kiosk gets the receipt; the bill stage counts from `started`.
+async fn kiosk_shows_code(
+    lane: &Lane,
+    q: QuoteRequest,
+    started: Instant,
+) -> Result<Timing, String> {
+    let mut t = Timing::default();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let agent = lane.agent.clone();
+    let kiosk = tokio::spawn(async move {
+        let mut view = CodeView { codes: tx };
         flow::pay(
-            &lane.agent,
+            &agent,
             PaySpec {
                 quote: q,
-                wallet: Some(code),
+                wallet: None,
             },
             &mut view,
             &CancellationToken::new(),
         )
         .await
-        .map_err(|e| e.code.name().to_string())?;
-        match phone_side.await {
-            Ok(Ok(pay)) => t.pay = Some(pay),
-            Ok(Err(e)) => return Err(e.code.name().to_string()),
-            Err(_) => return Err("PHONE_PANICKED".into()),
+    });
+    let code = match rx.recv().await {
+        Some(c) => c,
+        None => {
+            return Err(match kiosk.await {
+                Ok(Err(e)) => e.code.name().to_string(),
+                _ => "KIOSK_FAILED".into(),
+            })
         }
+    };
+    t.bill = Some(started.elapsed());
+    let j = Instant::now();
+    let verified = join::join(&lane.phone, &code)
+        .await
+        .map_err(|e| e.code.name().to_string())?;
+    t.join = Some(j.elapsed());
+    let p = Instant::now();
+    pay::pay(&lane.phone, &verified)
+        .await
+        .map_err(|e| e.code.name().to_string())?;
+    t.pay = Some(p.elapsed());
+    let r = Instant::now();
+    match kiosk.await {
+        Ok(Ok(_)) => t.receipt = Some(r.elapsed()),
+        Ok(Err(e)) => return Err(e.code.name().to_string()),
+        Err(_) => return Err("KIOSK_PANICKED".into()),
+    }
+    Ok(t)
+}
+
+/// Mode B: the phone shows its wallet code, the kiosk offers the bill to it, the phone
+/// accepts and pays while the kiosk waits for the receipt; only the pay stage is timed.
+async fn phone_shows_code(lane: &Lane, q: QuoteRequest) -> Result<Timing, String> {
+    let mut t = Timing::default();
+    let shown = wallet::show(&lane.phone, Duration::from_secs(60))
+        .await
+        .map_err(|e| e.code.name().to_string())?;
+    let code = shown.code.clone();
+    let phone = lane.phone.clone();
+    let phone_side = tokio::spawn(async move {
+        let mut yes = Always(true);
+        let (verified, _) = shown
+            .wait_offer(&phone, &mut yes, &CancellationToken::new())
+            .await?;
+        let p = Instant::now();
+        pay::pay(&phone, &verified).await?;
+        Ok::<_, posfee_schemas::WireError>(p.elapsed())
+    });
+    let mut view = CodeView {
+        codes: mpsc::unbounded_channel().0,
+    };
+    flow::pay(
+        &lane.agent,
+        PaySpec {
+            quote: q,
+            wallet: Some(code),
+        },
+        &mut view,
+        &CancellationToken::new(),
+    )
+    .await
+    .map_err(|e| e.code.name().to_string())?;
+    match phone_side.await {
+        Ok(Ok(pay)) => t.pay = Some(pay),
+        Ok(Err(e)) => return Err(e.code.name().to_string()),
+        Err(_) => return Err("PHONE_PANICKED".into()),
     }
     Ok(t)
 }
@@ -520,6 +538,40 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
     }
     let sys = start_system(&args)?;
     let importer = sys.bus.connect(Role::Importer).await?;
+    import_accounts(&sys.bus, &importer).await?;
+
+    let homes = std::env::temp_dir().join(format!("posfee-bench-phones-{}", std::process::id()));
+    let lanes_n = lanes_for(&args);
+    let (terminals, devices) = sys.bus.issue(lanes_n).await?;
+    let lanes = open_lanes(&sys.bus, &homes, &terminals, &devices).await?;
+    warm_up(&lanes).await?;
+
+    let bus = bus_roundtrips(&sys.bus, lanes_n, &terminals[0], &devices[0]).await?;
+
+    let measured = measure(&sys, &args, lanes).await?;
+    let durable = posfee_deploy::natsd::syncs_every_write(&sys.data)?;
+    let settled = revoke_and_count(&sys, &devices).await;
+    let facts = RunFacts {
+        lanes: lanes_n,
+        bus_roundtrips_per_sec: bus,
+        durable,
+        settled,
+    };
+    let results = summarise(&sys.data, args.rate, &measured, facts).await;
+    if json {
+        println!("{}", serde_json::to_string(&results)?);
+    } else {
+        print_results(&results);
+    }
+    if let Some(path) = &args.out {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
+    }
+    let _ = std::fs::remove_dir_all(&homes);
+    check_flows(&results)
+}
+
+/// Imports the telecom accounts the flows pay top-ups to, as `posfee import` would.
+async fn import_accounts(bus: &Bus, importer: &async_nats::Client) -> anyhow::Result<()> {
     let events: Vec<_> = (0..ACCOUNTS)
         .map(|i| {
             Ok(posfee_operator::refdata::row_event(
@@ -537,94 +589,119 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
             ))
         })
         .collect::<anyhow::Result<_>>()?;
-    publish(
-        &importer,
-        &sys.bus.data.signer(Role::Importer)?,
-        &events,
-        false,
-    )
-    .await?;
+    publish(importer, &bus.data.signer(Role::Importer)?, &events, false).await?;
+    Ok(())
+}
 
-    let homes = std::env::temp_dir().join(format!("posfee-bench-phones-{}", std::process::id()));
-    let lanes_n = match args.rate {
+/// How many lanes (a kiosk and its phone each) run flows side by side.
+fn lanes_for(args: &BenchFlowsArgs) -> usize {
+    match args.rate {
         // Open loop: enough lanes that a lane is free when a flow is due (rate × worst
         // latency), bounded.
         Some(rate) => ((rate * 0.25).ceil() as usize).clamp(4, 256),
         None => args.concurrency.max(1),
-    };
-    let (terminals, devices) = sys.bus.issue(lanes_n).await?;
-    let mut lanes = Vec::with_capacity(lanes_n);
-    for (i, (t, d)) in terminals.iter().zip(&devices).enumerate() {
-        lanes.push(Lane::new(&sys.bus, &homes, i, t.clone(), d.clone()).await?);
     }
-    // Warm the key directory and connections with one flow per lane, not measured.
+}
+
+/// A lane for each kiosk and phone key, its phone registered, its home under `homes`.
+async fn open_lanes(
+    bus: &Bus,
+    homes: &Path,
+    terminals: &[TerminalId],
+    devices: &[DeviceId],
+) -> anyhow::Result<Vec<Lane>> {
+    let mut lanes = Vec::with_capacity(terminals.len());
+    for (i, (t, d)) in terminals.iter().zip(devices).enumerate() {
+        lanes.push(Lane::new(bus, homes, i, t.clone(), d.clone()).await?);
+    }
+    Ok(lanes)
+}
+
+/// Warms the key directory and connections with one flow per lane, not measured.
+async fn warm_up(lanes: &[Lane]) -> anyhow::Result<()> {
     for (i, lane) in lanes.iter().enumerate() {
         one_flow(lane, i, false)
             .await
             .map_err(|e| anyhow::anyhow!("warm-up flow failed: {e}"))?;
     }
+    Ok(())
+}
 
-    let bus = bus_roundtrips(&sys.bus, lanes_n, &terminals[0], &devices[0]).await?;
+/// What the measured run leaves: its recorded flows, its length, and the CPU each process
+/// had used and the last sequence of each stream just before and just after it.
+struct Measured {
+    recorder: Arc<Mutex<Recorder>>,
+    seconds: f64,
+    cpu_before: BTreeMap<String, f64>,
+    cpu_after: BTreeMap<String, f64>,
+    writes_before: BTreeMap<String, u64>,
+    writes_after: BTreeMap<String, u64>,
+}
 
+impl Measured {
+    /// CPU milliseconds each process spent per completed flow.
+    fn cpu_per_flow(&self, flows: u64) -> BTreeMap<String, f64> {
+        self.cpu_after
+            .iter()
+            .map(|(name, after)| {
+                let before = self.cpu_before.get(name).copied().unwrap_or(0.0);
+                (name.clone(), (after - before) / (flows.max(1) as f64))
+            })
+            .collect()
+    }
+
+    /// Messages each stream stored per completed flow.
+    fn writes_per_flow(&self, flows: u64) -> BTreeMap<String, f64> {
+        self.writes_after
+            .iter()
+            .map(|(stream, after)| {
+                let before = self.writes_before.get(stream).copied().unwrap_or(0);
+                (
+                    stream.clone(),
+                    after.saturating_sub(before) as f64 / flows.max(1) as f64,
+                )
+            })
+            .collect()
+    }
+}
+
+/// What each lane's task shares with the others during the measured run.
+#[derive(Clone)]
+struct Load {
+    recorder: Arc<Mutex<Recorder>>,
+    /// The next flow's number: odd ones are mode B.
+    counter: Arc<std::sync::atomic::AtomicUsize>,
+    progress: indicatif::ProgressBar,
+    /// Open loop: the scheduled start times; closed loop: `None`, run until the deadline.
+    due_rx: DueRx,
+    deadline: Instant,
+}
+
+/// The measured run: every lane runs flows until the deadline (closed loop) or while the
+/// ticker hands out start times (open loop), the CPU and stream counters read on either side.
+async fn measure(
+    sys: &System,
+    args: &BenchFlowsArgs,
+    lanes: Vec<Lane>,
+) -> anyhow::Result<Measured> {
     let recorder = Arc::new(Mutex::new(Recorder::new()?));
-    let progress = if args.quiet {
-        indicatif::ProgressBar::hidden()
-    } else {
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(posfee_operator::progress::style(
-            "{spinner} {pos} flows, {per_sec}",
-        ));
-        bar
-    };
+    let progress = progress_bar(args.quiet);
     let writes_before = stream_seqs(&sys.bus).await?;
     let cpu_before = cpu_ms(&sys.data);
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
-    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(lanes_n));
+    let counter = Arc::new(std::sync::atomic::AtomicUsize::new(lanes.len()));
     let (ticker, due_rx) = schedule(args.rate, deadline, started);
+    let load = Load {
+        recorder: recorder.clone(),
+        counter,
+        progress: progress.clone(),
+        due_rx,
+        deadline,
+    };
     let mut tasks = Vec::new();
-    for mut lane in lanes {
-        let (recorder, counter, progress, due_rx) = (
-            recorder.clone(),
-            counter.clone(),
-            progress.clone(),
-            due_rx.clone(),
-        );
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let scheduled = match &due_rx {
-                    Some(rx) => match rx.lock().await.recv().await {
-                        Some(at) => at,
-                        None => break,
-                    },
-                    None => {
-                        if Instant::now() >= deadline {
-                            break;
-                        }
-                        Instant::now()
-                    }
-                };
-                if let Err(e) = lane.refresh().await {
-                    *recorder
-                        .lock()
-                        .await
-                        .errors
-                        .entry(format!("PHONE_REFRESH: {e}"))
-                        .or_default() += 1;
-                    break;
-                }
-                let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let result = tokio::time::timeout(
-                    Duration::from_secs(FLOW_TIMEOUT_SECS),
-                    one_flow(&lane, n, n % 2 == 1),
-                )
-                .await
-                .unwrap_or_else(|_| Err("FLOW_TIMEOUT".into()));
-                lane.phone_flows += 1;
-                recorder.lock().await.record(scheduled, result);
-                progress.inc(1);
-            }
-        }));
+    for lane in lanes {
+        tasks.push(tokio::spawn(drive_lane(lane, load.clone())));
     }
     drop(ticker);
     progress.set_message("flows");
@@ -635,37 +712,114 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = cpu_ms(&sys.data);
     let writes_after = stream_seqs(&sys.bus).await?;
-    let js_fsync = posfee_deploy::natsd::syncs_every_write(&sys.data)?;
-    let rec = recorder.lock().await;
-    let flows = rec.total.len();
-    let flows_per_sec = flows as f64 / seconds;
-    let totals = pct(&rec.total);
-    if let Err(e) = sys.bus.revoke(&devices).await {
+    Ok(Measured {
+        recorder,
+        seconds,
+        cpu_before,
+        cpu_after,
+        writes_before,
+        writes_after,
+    })
+}
+
+/// The flows counter on stderr, or nothing with --quiet.
+fn progress_bar(quiet: bool) -> indicatif::ProgressBar {
+    if quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(posfee_operator::progress::style(
+            "{spinner} {pos} flows, {per_sec}",
+        ));
+        bar
+    }
+}
+
+/// One lane's share of the measured run: a flow at each start time (or back to back), each
+/// recorded from its scheduled start, its phone replaced when its balance runs low.
+async fn drive_lane(mut lane: Lane, load: Load) {
+    while let Some(scheduled) = next_start(&load.due_rx, load.deadline).await {
+        if let Err(e) = lane.refresh().await {
+            *load
+                .recorder
+                .lock()
+                .await
+                .errors
+                .entry(format!("PHONE_REFRESH: {e}"))
+                .or_default() += 1;
+            break;
+        }
+        let n = load
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let result = tokio::time::timeout(
+            Duration::from_secs(FLOW_TIMEOUT_SECS),
+            one_flow(&lane, n, n % 2 == 1),
+        )
+        .await
+        .unwrap_or_else(|_| Err("FLOW_TIMEOUT".into()));
+        lane.phone_flows += 1;
+        load.recorder.lock().await.record(scheduled, result);
+        load.progress.inc(1);
+    }
+}
+
+/// When a lane's next flow starts: the ticker's next time (open loop) or now (closed loop);
+/// `None` once the ticker has stopped or the deadline has passed.
+async fn next_start(due_rx: &DueRx, deadline: Instant) -> Option<Instant> {
+    match due_rx {
+        Some(rx) => rx.lock().await.recv().await,
+        None => {
+            if Instant::now() >= deadline {
+                return None;
+            }
+            Some(Instant::now())
+        }
+    }
+}
+
+/// Revokes the bench's phones and counts the payments settled; a failure of either is
+/// reported but does not fail the bench (the settled count is then 0).
+async fn revoke_and_count(sys: &System, devices: &[DeviceId]) -> u64 {
+    if let Err(e) = sys.bus.revoke(devices).await {
         eprintln!("could not revoke the bench's phones: {e:#}");
     }
-    let settled = match settled_count(&sys).await {
+    match settled_count(sys).await {
         Ok(n) => n,
         Err(e) => {
             eprintln!("could not count settlements: {e:#}");
             0
         }
-    };
-    let cpu_per_flow: BTreeMap<String, f64> = cpu_after
-        .iter()
-        .map(|(name, after)| {
-            let before = cpu_before.get(name).copied().unwrap_or(0.0);
-            (name.clone(), (after - before) / (flows.max(1) as f64))
-        })
-        .collect();
-    let results = Results {
-        shape: if args.rate.is_some() {
+    }
+}
+
+/// What the results need besides the measured run: the lanes, the bus's bare round trips
+/// per second, whether JetStream syncs every write, and the payments settled.
+struct RunFacts {
+    lanes: usize,
+    bus_roundtrips_per_sec: f64,
+    durable: bool,
+    settled: u64,
+}
+
+/// The run's results: latencies and errors from the recorder, CPU and stream writes per flow
+/// from the counters, and peak memory and store sizes read now.
+async fn summarise(data: &DataDir, rate: Option<f64>, m: &Measured, facts: RunFacts) -> Results {
+    let rec = m.recorder.lock().await;
+    let flows = rec.total.len();
+    let flows_per_sec = flows as f64 / m.seconds;
+    let totals = pct(&rec.total);
+    let bus = facts.bus_roundtrips_per_sec;
+    let cpu_per_flow = m.cpu_per_flow(flows);
+    Results {
+        shape: if rate.is_some() {
             "open".into()
         } else {
             "closed".into()
         },
-        concurrency: lanes_n,
-        rate: args.rate,
-        seconds,
+        concurrency: facts.lanes,
+        rate,
+        seconds: m.seconds,
         flows,
         flows_per_sec,
         errors: rec.errors.clone(),
@@ -681,19 +835,9 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
         hops_per_flow: HOPS_PER_FLOW,
         bus_roundtrips_per_sec: bus,
         bus_ratio: flows_per_sec * f64::from(HOPS_PER_FLOW) / bus.max(1.0),
-        durable: js_fsync,
-        durability: format!(
-            "money: every hold and settlement is a journal entry acked after the stream's \
-             fsync (a capture is the ledger's settlement, applied from its event), the \
-             services' sled views flushed in the background; bills: their bill.issued event, \
-             acked after the stream's fsync, is the record; JetStream: {}",
-            if js_fsync {
-                "sync_interval always (acks after fsync)"
-            } else {
-                "NO sync_interval always in the server's configuration: acks before fsync"
-            }
-        ),
-        peak_rss_mib: peak_rss(&sys.data),
+        durable: facts.durable,
+        durability: durability(facts.durable),
+        peak_rss_mib: peak_rss(data),
         server_cpu_ms_per_flow: cpu_per_flow
             .iter()
             .filter(|(name, _)| name.as_str() != CLIENT_PROCESS)
@@ -701,28 +845,29 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
             .sum(),
         client_cpu_ms_per_flow: cpu_per_flow.get(CLIENT_PROCESS).copied().unwrap_or(0.0),
         cpu_ms_per_flow: cpu_per_flow,
-        store_mib_per_10k_settled: store_sizes(&sys.data, settled),
-        stream_writes_per_flow: writes_after
-            .iter()
-            .map(|(stream, after)| {
-                let before = writes_before.get(stream).copied().unwrap_or(0);
-                (
-                    stream.clone(),
-                    after.saturating_sub(before) as f64 / flows.max(1) as f64,
-                )
-            })
-            .collect(),
-        settled,
-    };
-    if json {
-        println!("{}", serde_json::to_string(&results)?);
-    } else {
-        print_results(&results);
+        store_mib_per_10k_settled: store_sizes(data, facts.settled),
+        stream_writes_per_flow: m.writes_per_flow(flows),
+        settled: facts.settled,
     }
-    if let Some(path) = &args.out {
-        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
-    }
-    let _ = std::fs::remove_dir_all(&homes);
+}
+
+/// What the run's acks promise about durability, money and bills first.
+fn durability(js_fsync: bool) -> String {
+    format!(
+        "money: every hold and settlement is a journal entry acked after the stream's \
+         fsync (a capture is the ledger's settlement, applied from its event), the \
+         services' views flushed in the background; bills: their bill.issued event, \
+         acked after the stream's fsync, is the record; JetStream: {}",
+        if js_fsync {
+            "sync_interval always (acks after fsync)"
+        } else {
+            "NO sync_interval always in the server's configuration: acks before fsync"
+        }
+    )
+}
+
+/// The bench fails when any flow failed or none completed.
+fn check_flows(results: &Results) -> anyhow::Result<()> {
     if !results.errors.is_empty() {
         bail!(
             "{} flow(s) failed: {:?}",
@@ -730,7 +875,7 @@ pub async fn run(mut args: BenchFlowsArgs, json: bool) -> anyhow::Result<()> {
             results.errors
         );
     }
-    if flows == 0 {
+    if results.flows == 0 {
         bail!("no flow completed");
     }
     Ok(())

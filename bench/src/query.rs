@@ -9,12 +9,13 @@ use posfee_deploy::layout::DataDir;
 use posfee_operator::import::{publish, What};
 use posfee_operator::refdata::generate;
 use posfee_operator::up::{connect_operator, running_url};
+use posfee_schemas::events::Event;
 use posfee_schemas::query::{AccountRef, AccountSummary, BillsReply, ReadingsQuery, ReadingsReply};
 use posfee_schemas::subjects::{self, QueryKind, Role};
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -84,6 +85,38 @@ pub struct Results {
 pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     let tmp = tempfile_dir()?;
+    let generated = generate_accounts(&args, &tmp)?;
+    if !args.skip_import {
+        import_generated(&args, &data, &generated).await?;
+    }
+    let client = connect_operator(&data).await?;
+    wait_for_view(&client, generated.refs.last().context("no accounts")?).await?;
+
+    let refs = Arc::new(generated.refs);
+    let measured = measure(&client, &refs, &args).await?;
+    let results = summarise(&args, refs.len(), measured);
+    if json {
+        println!("{}", serde_json::to_string(&results)?);
+    } else {
+        print_results(&results);
+    }
+    if let Some(path) = &args.out {
+        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
+/// The generated accounts: their events, whom to ask about, and the file of their readings.
+struct Generated {
+    accounts: Vec<Event>,
+    refs: Vec<AccountRef>,
+    readings_file: PathBuf,
+}
+
+/// Generates the accounts and their readings into `tmp` (the same for the same --seed) and
+/// reads the accounts back, as `posfee import` would.
+fn generate_accounts(args: &BenchQueryArgs, tmp: &Path) -> anyhow::Result<Generated> {
     let accounts_file = tmp.join("accounts.csv");
     let readings_file = tmp.join("readings.csv");
     let count = args.accounts.max(1);
@@ -105,55 +138,66 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
             _ => None,
         })
         .collect();
-    if !args.skip_import {
-        if !args.into_existing {
-            refuse_a_system_in_use(&data).await?;
-        }
-        let url = running_url(&data)?;
-        let seed = creds::read_seed(&data.role_seed(Role::Importer))?;
-        let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
-        let t = Instant::now();
-        let signer = data.signer(Role::Importer)?;
-        let a = publish(&importer, &signer, &parsed.events, true).await?;
-        let readings = posfee_operator::import::parse(What::Readings, &readings_file)?;
-        let r = publish(&importer, &signer, &readings.events, true).await?;
-        eprintln!(
-            "imported {} accounts and {} readings ({a} + {r} new) in {:.1} s",
-            parsed.events.len(),
-            readings.events.len(),
-            t.elapsed().as_secs_f64()
-        );
-    }
-    let client = connect_operator(&data).await?;
-    wait_for_view(&client, refs.last().context("no accounts")?).await?;
+    Ok(Generated {
+        accounts: parsed.events,
+        refs,
+        readings_file,
+    })
+}
 
-    let refs = Arc::new(refs);
+/// Imports the generated accounts, then their readings, as the importer; into a system that
+/// already holds accounts only with --into-existing.
+async fn import_generated(
+    args: &BenchQueryArgs,
+    data: &DataDir,
+    generated: &Generated,
+) -> anyhow::Result<()> {
+    if !args.into_existing {
+        refuse_a_system_in_use(data).await?;
+    }
+    let url = running_url(data)?;
+    let seed = creds::read_seed(&data.role_seed(Role::Importer))?;
+    let importer = bus::connect(&url, Role::Importer, Some(seed), "posfee-bench").await?;
+    let t = Instant::now();
+    let signer = data.signer(Role::Importer)?;
+    let a = publish(&importer, &signer, &generated.accounts, true).await?;
+    let readings = posfee_operator::import::parse(What::Readings, &generated.readings_file)?;
+    let r = publish(&importer, &signer, &readings.events, true).await?;
+    eprintln!(
+        "imported {} accounts and {} readings ({a} + {r} new) in {:.1} s",
+        generated.accounts.len(),
+        readings.events.len(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// What the measured run found: every request's latency, the failures by code, and how long
+/// the run took.
+struct Measured {
+    hist: Histogram<u64>,
+    errors: BTreeMap<String, u64>,
+    seconds: f64,
+}
+
+/// The measured run: --concurrency workers ask about random accounts for --duration seconds;
+/// their latencies and errors are added up when the last one ends.
+async fn measure(
+    client: &async_nats::Client,
+    refs: &Arc<Vec<AccountRef>>,
+    args: &BenchQueryArgs,
+) -> anyhow::Result<Measured> {
     let deadline = Instant::now() + Duration::from_secs(args.duration);
     let started = Instant::now();
     let mut tasks = Vec::new();
     for worker in 0..args.concurrency {
-        let (client, refs, kind) = (client.clone(), refs.clone(), args.kind);
-        tasks.push(tokio::spawn(async move {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(worker as u64);
-            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
-            let mut errors: BTreeMap<String, u64> = BTreeMap::new();
-            while Instant::now() < deadline {
-                let r = &refs[rng.gen_range(0..refs.len())];
-                let t = Instant::now();
-                let result = one(&client, kind, r).await;
-                hist.saturating_record(t.elapsed().as_micros() as u64);
-                if let Err(e) = result {
-                    let code = match &e {
-                        CallError::Remote(w) => w.code.name().to_string(),
-                        CallError::TimedOut(_) => "TIMED_OUT".into(),
-                        CallError::NoResponders(_) => "NO_RESPONDERS".into(),
-                        other => format!("{other}"),
-                    };
-                    *errors.entry(code).or_default() += 1;
-                }
-            }
-            anyhow::Ok((hist, errors))
-        }));
+        tasks.push(tokio::spawn(ask_until(
+            client.clone(),
+            refs.clone(),
+            args.kind,
+            worker,
+            deadline,
+        )));
     }
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let mut errors = BTreeMap::new();
@@ -165,37 +209,75 @@ pub async fn run(args: BenchQueryArgs, json: bool) -> anyhow::Result<()> {
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let ms = |q: f64| hist.value_at_quantile(q) as f64 / 1000.0;
-    let results = Results {
-        kind: args.kind,
-        accounts: refs.len(),
-        concurrency: args.concurrency,
-        seconds,
-        requests: hist.len(),
-        queries_per_sec: hist.len() as f64 / seconds,
+    Ok(Measured {
+        hist,
         errors,
+        seconds,
+    })
+}
+
+/// One worker: asks about a random account (seeded by the worker's number) one request at a
+/// time until the deadline, recording each request's latency and each failure's code.
+async fn ask_until(
+    client: async_nats::Client,
+    refs: Arc<Vec<AccountRef>>,
+    kind: Kind,
+    worker: usize,
+    deadline: Instant,
+) -> anyhow::Result<(Histogram<u64>, BTreeMap<String, u64>)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(worker as u64);
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut errors: BTreeMap<String, u64> = BTreeMap::new();
+    while Instant::now() < deadline {
+        let r = &refs[rng.gen_range(0..refs.len())];
+        let t = Instant::now();
+        let result = one(&client, kind, r).await;
+        hist.saturating_record(t.elapsed().as_micros() as u64);
+        if let Err(e) = result {
+            *errors.entry(error_code(&e)).or_default() += 1;
+        }
+    }
+    anyhow::Ok((hist, errors))
+}
+
+/// The name a failed query is counted under.
+fn error_code(e: &CallError) -> String {
+    match e {
+        CallError::Remote(w) => w.code.name().to_string(),
+        CallError::TimedOut(_) => "TIMED_OUT".into(),
+        CallError::NoResponders(_) => "NO_RESPONDERS".into(),
+        other => format!("{other}"),
+    }
+}
+
+/// The results of the measured run over `accounts` accounts.
+fn summarise(args: &BenchQueryArgs, accounts: usize, m: Measured) -> Results {
+    let ms = |q: f64| m.hist.value_at_quantile(q) as f64 / 1000.0;
+    Results {
+        kind: args.kind,
+        accounts,
+        concurrency: args.concurrency,
+        seconds: m.seconds,
+        requests: m.hist.len(),
+        queries_per_sec: m.hist.len() as f64 / m.seconds,
+        errors: m.errors,
         p50_ms: ms(0.5),
         p90_ms: ms(0.9),
         p99_ms: ms(0.99),
         p999_ms: ms(0.999),
-        max_ms: hist.max() as f64 / 1000.0,
-    };
-    if json {
-        println!("{}", serde_json::to_string(&results)?);
-    } else {
-        println!(
+        max_ms: m.hist.max() as f64 / 1000.0,
+    }
+}
+
+/// The results as one line of text.
+fn print_results(results: &Results) {
+    println!(
         "query {}: {} accounts, {} in flight, {:.1} s: {} requests, {:.0} queries/s, p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms, errors {:?}",
         clap::ValueEnum::to_possible_value(&results.kind).map(|v| v.get_name().to_string()).unwrap_or_default(),
         results.accounts, results.concurrency, results.seconds, results.requests,
         results.queries_per_sec, results.p50_ms, results.p90_ms, results.p99_ms, results.p999_ms,
         results.max_ms, results.errors
     );
-    }
-    if let Some(path) = &args.out {
-        std::fs::write(path, serde_json::to_string_pretty(&results)?)?;
-    }
-    let _ = std::fs::remove_dir_all(&tmp);
-    Ok(())
 }
 
 async fn one(client: &async_nats::Client, kind: Kind, r: &AccountRef) -> Result<(), CallError> {

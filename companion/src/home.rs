@@ -1,5 +1,5 @@
 //! The phone's own store: identity, bank account, device key, payer handle, pending payments
-//! and receipts, in a sled database under the companion's home directory. The directory is
+//! and receipts, in a store (posfee_store) under the companion's home directory. The directory is
 //! 0700 and its files 0600; nothing here is ever logged.
 
 use posfee_schemas::ids::{BillId, IdempotencyKey, KeyId, PayerHandle, PaymentId};
@@ -81,10 +81,10 @@ pub struct PendingPayment {
 
 pub struct Home {
     dir: PathBuf,
-    db: sled::Db,
-    profile: sled::Tree,
-    pending: sled::Tree,
-    receipts: sled::Tree,
+    db: posfee_store::Db,
+    profile: posfee_store::Tree,
+    pending: posfee_store::Tree,
+    receipts: posfee_store::Tree,
 }
 
 fn store_err(doing: &str, e: impl std::fmt::Display) -> posfee_schemas::WireError {
@@ -99,10 +99,7 @@ impl Home {
             .create(dir)
             .map_err(|e| store_err(&format!("creating {}", dir.display()), e))?;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        let db = sled::Config::new()
-            .path(dir.join("store"))
-            .cache_capacity(posfee_store::SLED_CACHE_BYTES)
-            .open()
+        let db = posfee_store::open(&dir.join("store"))
             .map_err(|e| store_err(&format!("opening the store in {}", dir.display()), e))?;
         restrict(dir);
         let tree = |name: &str| {
@@ -287,7 +284,7 @@ impl Home {
 }
 
 impl Drop for Home {
-    /// Files sled made since the home was opened are owner-only from here on. Until then the
+    /// Files the store made since the home was opened are owner-only from here on. Until then the
     /// home directory itself (0700) already keeps everyone else out, so this is not done on
     /// every write: walking the store after each receipt cost the phone more than paying.
     fn drop(&mut self) {
@@ -295,7 +292,7 @@ impl Drop for Home {
     }
 }
 
-/// Makes every file under `dir` owner-only (sled creates them with the default umask).
+/// Makes every file under `dir` owner-only (the store creates them with the default umask).
 fn restrict(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;

@@ -15,7 +15,7 @@
 //! <data-dir>/run/nats.url       the URL of the running server, for `status` and friends
 //! <data-dir>/run/rules.dir      the rules folder the running fee-engine loaded, for `import`
 //! <data-dir>/logs/<proc>.log    each process's log
-//! <data-dir>/<service>/         each service's own sled store
+//! <data-dir>/<service>/         each service's own store
 //! ```
 
 use anyhow::bail;

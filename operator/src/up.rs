@@ -178,7 +178,33 @@ struct Launch<'a> {
     rules: PathBuf,
 }
 
-impl Launch<'_> {
+impl<'a> Launch<'a> {
+    /// Where the services connect, with what, and where their binaries and rules are: the
+    /// given folders, else the binaries beside this one and the shipped rules.
+    fn new(
+        args: &UpArgs,
+        data: &'a DataDir,
+        creds: &'a RoleCreds,
+        url: &str,
+    ) -> anyhow::Result<Launch<'a>> {
+        Ok(Launch {
+            data,
+            creds,
+            url: url.to_string(),
+            bin_dir: match &args.bin_dir {
+                Some(d) => d.clone(),
+                None => std::env::current_exe()?
+                    .parent()
+                    .context("binary has no folder")?
+                    .to_path_buf(),
+            },
+            rules: args
+                .rules
+                .clone()
+                .unwrap_or_else(posfee_deploy::rules_dir::shipped),
+        })
+    }
+
     fn spawn(&self, proc: ServiceProc, instance: usize) -> anyhow::Result<Child> {
         let bin = self.bin_dir.join(proc.name.as_str());
         if !bin.exists() {
@@ -235,97 +261,20 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     shutdown.on_signals(false)?;
 
     let creds = RoleCreds::ensure(&data.creds())?;
-    let base = args.nats_conf.clone().unwrap_or_else(natsd::default_conf);
-    let conf = natsd::write_config(&data, &base, &creds)?;
-    let first = ServerConfig {
-        binary: natsd::find_server()?,
-        conf,
-        port: (args.port != 0).then_some(args.port),
-        store_dir: data.jetstream(),
-        run_dir: data.nats_run(),
-        log_file: Some(data.logs().join(natsd::SERVER_LOG)),
-        env: match args.ws_port {
-            0 => Vec::new(),
-            p => vec![(natsd::WS_PORT_ENV.to_string(), p.to_string())],
-        },
-        cluster: None,
-    };
+    let first = server_config(&args, &data, &creds)?;
     let nodes_n = usize::from(args.cluster);
-    let mut nodes = Vec::new();
-    for cfg in posfee_deploy::cluster::plan(&data, &first, nodes_n)? {
-        if let Some(pid) = natsd::stop_stale(&cfg.run_dir)? {
-            eprintln!(
-                "stopped nats-server {pid} left running by an earlier launcher on this data dir"
-            );
-        }
-        match Node::start(cfg) {
-            Ok(node) => nodes.push(node),
-            Err(e) => {
-                stop_all(&mut [], &mut nodes);
-                return Err(e);
-            }
-        }
-    }
+    let mut nodes = start_nodes(&data, &first, nodes_n)?;
     let server_started = Instant::now();
-    let url = nodes
-        .iter()
-        .map(|n| n.server.url())
-        .collect::<Vec<_>>()
-        .join(",");
+    let url = client_url(&nodes);
     let ws_url = nodes[0].server.ws_url().map(str::to_string);
+    create_streams(&url, &creds, &data, nodes_n).await?;
 
-    let admin = bus::connect(
-        &url,
-        Role::Admin,
-        Some(creds.seed(Role::Admin)?),
-        "posfee-up",
-    )
-    .await?;
-    posfee_deploy::streams::ensure(&admin, posfee_deploy::cluster::replicas(nodes_n)).await?;
-    posfee_deploy::streams::publish_authorities(&admin, &data.creds()).await?;
-    drop(admin);
-
-    let launch = Launch {
-        data: &data,
-        creds: &creds,
-        url: url.clone(),
-        bin_dir: match &args.bin_dir {
-            Some(d) => d.clone(),
-            None => std::env::current_exe()?
-                .parent()
-                .context("binary has no folder")?
-                .to_path_buf(),
-        },
-        rules: args
-            .rules
-            .clone()
-            .unwrap_or_else(posfee_deploy::rules_dir::shipped),
-    };
+    let launch = Launch::new(&args, &data, &creds, &url)?;
     let mut children = Vec::new();
     // From here on, whatever fails stops what was started before it returns.
     let started = async {
-        for proc in SERVICES {
-            for instance in 1..=proc.instances(usize::from(args.instances)) {
-                children.push(Supervised {
-                    proc: *proc,
-                    instance,
-                    child: launch.spawn(*proc, instance)?,
-                    backoff: Backoff::default(),
-                });
-            }
-        }
-        let operator = bus::connect(
-            &url,
-            Role::Operator,
-            Some(creds.seed(Role::Operator)?),
-            "posfee-up",
-        )
-        .await?;
-        tokio::select! {
-            r = wait_ready(&operator, server_started, &mut children) => r.map(|()| true),
-            // Ctrl-C during start-up: stop, and never print ready afterwards.
-            _ = shutdown.wait() => Ok(false),
-        }
+        spawn_services(&launch, args.instances, &mut children)?;
+        until_ready(&launch, server_started, &shutdown, &mut children).await
     }
     .await;
     match started {
@@ -360,14 +309,137 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     );
 
     let result = supervise(&launch, &mut children, &mut nodes, &shutdown).await;
-    if let Some(w) = web.as_mut() {
+    shut_down(&data, web.as_mut(), &mut children, &mut nodes).await;
+    result
+}
+
+/// The first (or only) server node's configuration, with the nats.conf written for this
+/// data dir and its credentials.
+fn server_config(args: &UpArgs, data: &DataDir, creds: &RoleCreds) -> anyhow::Result<ServerConfig> {
+    let base = args.nats_conf.clone().unwrap_or_else(natsd::default_conf);
+    let conf = natsd::write_config(data, &base, creds)?;
+    Ok(ServerConfig {
+        binary: natsd::find_server()?,
+        conf,
+        port: (args.port != 0).then_some(args.port),
+        store_dir: data.jetstream(),
+        run_dir: data.nats_run(),
+        log_file: Some(data.logs().join(natsd::SERVER_LOG)),
+        env: match args.ws_port {
+            0 => Vec::new(),
+            p => vec![(natsd::WS_PORT_ENV.to_string(), p.to_string())],
+        },
+        cluster: None,
+    })
+}
+
+/// Starts the `nodes_n` server nodes, each after stopping any nats-server an earlier
+/// launcher left running on its folder; if one does not start, those before it are stopped.
+fn start_nodes(data: &DataDir, first: &ServerConfig, nodes_n: usize) -> anyhow::Result<Vec<Node>> {
+    let mut nodes = Vec::new();
+    for cfg in posfee_deploy::cluster::plan(data, first, nodes_n)? {
+        if let Some(pid) = natsd::stop_stale(&cfg.run_dir)? {
+            eprintln!(
+                "stopped nats-server {pid} left running by an earlier launcher on this data dir"
+            );
+        }
+        match Node::start(cfg) {
+            Ok(node) => nodes.push(node),
+            Err(e) => {
+                stop_all(&mut [], &mut nodes);
+                return Err(e);
+            }
+        }
+    }
+    Ok(nodes)
+}
+
+/// The URL clients connect to: every node's, comma-separated.
+fn client_url(nodes: &[Node]) -> String {
+    nodes
+        .iter()
+        .map(|n| n.server.url())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// As the admin: creates the stream and buckets (on as many copies as the cluster keeps) and
+/// publishes the signing services' certificates.
+async fn create_streams(
+    url: &str,
+    creds: &RoleCreds,
+    data: &DataDir,
+    nodes_n: usize,
+) -> anyhow::Result<()> {
+    let admin = bus::connect(
+        url,
+        Role::Admin,
+        Some(creds.seed(Role::Admin)?),
+        "posfee-up",
+    )
+    .await?;
+    posfee_deploy::streams::ensure(&admin, posfee_deploy::cluster::replicas(nodes_n)).await?;
+    posfee_deploy::streams::publish_authorities(&admin, &data.creds()).await?;
+    Ok(())
+}
+
+/// Starts every instance of every service in order; each one started goes into `children`
+/// at once, so a later failure can stop it.
+fn spawn_services(
+    launch: &Launch<'_>,
+    instances: u16,
+    children: &mut Vec<Supervised>,
+) -> anyhow::Result<()> {
+    for proc in SERVICES {
+        for instance in 1..=proc.instances(usize::from(instances)) {
+            children.push(Supervised {
+                proc: *proc,
+                instance,
+                child: launch.spawn(*proc, instance)?,
+                backoff: Backoff::default(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Waits until every service instance answers `$SRV.PING`: `Ok(true)` when they all do,
+/// `Ok(false)` when a Ctrl-C comes first.
+async fn until_ready(
+    launch: &Launch<'_>,
+    server_started: Instant,
+    shutdown: &Shutdown,
+    children: &mut [Supervised],
+) -> anyhow::Result<bool> {
+    let operator = bus::connect(
+        &launch.url,
+        Role::Operator,
+        Some(launch.creds.seed(Role::Operator)?),
+        "posfee-up",
+    )
+    .await?;
+    tokio::select! {
+        r = wait_ready(&operator, server_started, children) => r.map(|()| true),
+        // Ctrl-C during start-up: stop, and never print ready afterwards.
+        _ = shutdown.wait() => Ok(false),
+    }
+}
+
+/// Stops the phone's web app, removes the files that tell other commands the system runs,
+/// then stops every process `posfee up` started.
+async fn shut_down(
+    data: &DataDir,
+    web: Option<&mut crate::web::WebApp>,
+    children: &mut [Supervised],
+    nodes: &mut [Node],
+) {
+    if let Some(w) = web {
         w.stop().await;
     }
     let _ = std::fs::remove_file(data.url_file());
     let _ = std::fs::remove_file(data.rules_file());
-    stop_all(&mut children, &mut nodes);
+    stop_all(children, nodes);
     println!("stopped: every process posfee up started has exited");
-    result
 }
 
 /// Serves the phone's web app when the server has a WebSocket listener for it.

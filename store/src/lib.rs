@@ -6,6 +6,19 @@
 use anyhow::Context;
 use std::path::Path;
 
+/// The storage engine's types the stores use. This crate is the only one that names the
+/// engine (sled, patched in `vendor/sled`: see vendor/README.md); everything else says
+/// `posfee_store::Tree`, so what the system needs of an engine is listed here.
+pub use sled::{Db, Error, IVec, Transactional, Tree};
+
+/// Atomic writes over several trees of one store.
+pub mod transaction {
+    pub use sled::transaction::{
+        ConflictableTransactionError, TransactionError, TransactionResult, TransactionalTree,
+        UnabortableTransactionError,
+    };
+}
+
 /// sled's page cache per database. Services keep small working sets; the cap keeps resident
 /// memory predictable on a kiosk-sized server. sled counts a node by its size on disk, and a
 /// node in memory takes three to four times that: at 32 MiB the fee-engine's and query's
@@ -27,6 +40,11 @@ pub fn open(dir: &Path) -> anyhow::Result<sled::Db> {
         .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
         .open()
         .with_context(|| format!("opening store {}", dir.display()))
+}
+
+/// A store that lives only as long as its handle, for tests.
+pub fn temporary() -> anyhow::Result<Db> {
+    Ok(sled::Config::new().temporary(true).open()?)
 }
 
 /// Flushes the database to disk on the blocking pool, carrying the caller's span.

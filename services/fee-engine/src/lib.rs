@@ -1,7 +1,7 @@
 //! The fee-engine service: prices accounts by their tenant's rule files and issues signed
 //! bills. A bill is recorded as its `bill.issued` event and nowhere else, so any number of
 //! instances serve side by side; each builds its view of accounts, readings, bills and settled
-//! payments from the event stream into its own sled store, rebuilt from the stream if lost.
+//! payments from the event stream into its own store, rebuilt from the stream if lost.
 //! The pricing itself is the pure `posfee-tariff` library.
 
 pub mod app;
@@ -31,7 +31,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This service's own folder: the sled store in `db/`, tenants' signing keys in `keys/`.
+    /// This service's own folder: the store in `db/`, tenants' signing keys in `keys/`.
     pub store_dir: PathBuf,
     /// Folder of tenants' rule files.
     pub rules_dir: PathBuf,

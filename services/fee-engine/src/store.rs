@@ -1,4 +1,4 @@
-//! The fee-engine's own view in sled, built from the event stream alone and rebuilt from it if
+//! The fee-engine's own view, built from the event stream alone and rebuilt from it if
 //! lost: accounts and readings, the bills issued (each `bill.issued` event carries its
 //! [`BillRecord`], so every instance knows every bill), and what posfee payments have settled
 //! since the tenant's books were imported. A bill's event is always before its settlement in
@@ -57,19 +57,19 @@ struct AccountRecord {
 
 #[derive(Clone)]
 pub struct Store {
-    pub db: sled::Db,
-    accounts: sled::Tree,
-    readings: sled::Tree,
+    pub db: posfee_store::Db,
+    accounts: posfee_store::Tree,
+    readings: posfee_store::Tree,
     /// tenant\0account\0kind → the month posfee payments have paid through.
-    paid: sled::Tree,
+    paid: posfee_store::Tree,
     /// tenant\0account\0kind\0period → bill id that paid that arrear.
-    arrears_paid: sled::Tree,
-    pub bills: sled::Tree,
+    arrears_paid: posfee_store::Tree,
+    pub bills: posfee_store::Tree,
     /// [`idem_key`] (terminal and its idempotency key) → bill id.
-    pub idem: sled::Tree,
+    pub idem: posfee_store::Tree,
     /// expiry (ms, big-endian) ++ bill id → idempotency key: what [`Store::prune`] walks.
-    pub expiry: sled::Tree,
-    meta: sled::Tree,
+    pub expiry: posfee_store::Tree,
+    meta: posfee_store::Tree,
 }
 
 fn key(parts: &[&str]) -> Vec<u8> {
@@ -77,7 +77,7 @@ fn key(parts: &[&str]) -> Vec<u8> {
 }
 
 impl Store {
-    pub fn open(db: sled::Db) -> anyhow::Result<Store> {
+    pub fn open(db: posfee_store::Db) -> anyhow::Result<Store> {
         Ok(Store {
             accounts: db.open_tree("accounts")?,
             readings: db.open_tree("readings")?,
@@ -92,7 +92,7 @@ impl Store {
     }
 
     /// Where the view keeps its place in the stream and this instance's id.
-    pub fn meta(&self) -> &sled::Tree {
+    pub fn meta(&self) -> &posfee_store::Tree {
         &self.meta
     }
 
@@ -438,7 +438,7 @@ mod tests {
 
     #[test]
     fn bills_past_retention_are_forgotten_but_not_while_the_view_lags() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
+        let db = posfee_store::temporary().unwrap();
         let store = Store::open(db).unwrap();
         bill(&store, b"old", b"key-old", "2026-11-01T10:00:00Z");
         bill(&store, b"new", b"key-new", "2026-11-03T10:00:00Z");
@@ -464,7 +464,7 @@ mod tests {
 
     #[test]
     fn a_pass_stops_at_its_limit_and_order_is_by_expiry() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
+        let db = posfee_store::temporary().unwrap();
         let store = Store::open(db).unwrap();
         bill(&store, b"c", b"k-c", "2026-10-03T00:00:00Z");
         bill(&store, b"a", b"k-a", "2026-10-01T00:00:00Z");

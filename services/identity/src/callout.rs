@@ -387,7 +387,7 @@ mod tests {
 
     fn callout() -> (Callout, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = posfee_store::open(dir.path()).unwrap();
         let store = Store::open(&db).unwrap();
         let c = Callout {
             store,

@@ -1,4 +1,4 @@
-//! The identity service's journal entries and how each instance's sled view applies them.
+//! The identity service's journal entries and how each instance's view applies them.
 //!
 //! The journal (`POSFEE_IDENTITY`, replicated) is the record of who holds which key: one
 //! subject per holder (a kiosk, a clerk's tenant, a phone), where a key is issued or enrolled
@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use posfee_runtime::journal::Batch;
 use posfee_schemas::identity::{Holder, IssuedKey};
 use posfee_schemas::{decode, encode, subjects};
+use posfee_store::transaction::{ConflictableTransactionError, TransactionalTree};
+use posfee_store::Transactional;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
 
 /// One change to who holds which key.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -131,6 +131,19 @@ pub async fn run(
         difficulty: difficulty::Difficulty::new(config.enrol_target_per_sec, config.stamp_bits),
         cutter: cut::Cutter { sys },
     });
+    let endpoints = endpoints(&app, config.edge_requests);
+    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    let _ = answering.await;
+    following.abort();
+    tasks.join().await;
+    rstore::flush(&db).await?;
+    served
+}
+
+/// What the identity service answers besides the callout: phones' enrolments, any key's
+/// status, and the operator's issues, revocations, listings and journal walk.
+fn endpoints(app: &Arc<App>, edge_requests: posfee_runtime::limit::Rate) -> Endpoints {
     let (a, b, c, d, e, f) = (
         app.clone(),
         app.clone(),
@@ -139,8 +152,8 @@ pub async fn run(
         app.clone(),
         app.clone(),
     );
-    let endpoints = Endpoints::new()
-        .limit_edges(config.edge_requests)
+    Endpoints::new()
+        .limit_edges(edge_requests)
         .add("enrol", subjects::identity_enrol_any(), move |m| {
             ops::enrol::handle(a.clone(), m)
         })
@@ -158,14 +171,7 @@ pub async fn run(
         })
         .add("audit", subjects::identity(IdentityOp::Audit), move |m| {
             ops::audit::handle(f.clone(), m)
-        });
-    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
-    shutdown.trigger();
-    let _ = answering.await;
-    following.abort();
-    tasks.join().await;
-    rstore::flush(&db).await?;
-    served
+        })
 }
 
 /// Answers the server's auth callout requests until shutdown, a bounded number at once.

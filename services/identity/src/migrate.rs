@@ -18,7 +18,11 @@ use std::collections::BTreeMap;
 const CONCURRENCY: usize = 64;
 
 /// Journals every key of the old store, if there is one; returns how many keys it moved.
-pub async fn legacy_keys(db: &sled::Db, store: &Store, journal: &Journal) -> anyhow::Result<usize> {
+pub async fn legacy_keys(
+    db: &posfee_store::Db,
+    store: &Store,
+    journal: &Journal,
+) -> anyhow::Result<usize> {
     if store.legacy.is_empty() {
         return Ok(0);
     }

@@ -10,13 +10,13 @@ use posfee_schemas::identity::{Holder, IssuedKey};
 
 #[derive(Clone)]
 pub struct Store {
-    pub(crate) keys: sled::Tree,
-    pub(crate) holders: sled::Tree,
+    pub(crate) keys: posfee_store::Tree,
+    pub(crate) holders: posfee_store::Tree,
     /// The view's place in the journal and each holder's last entry.
-    pub meta: sled::Tree,
+    pub meta: posfee_store::Tree,
     /// What an identity service before the journal kept as its record: moved into the
     /// journal once at start ([`crate::migrate`]), then emptied.
-    pub(crate) legacy: sled::Tree,
+    pub(crate) legacy: posfee_store::Tree,
 }
 
 /// What a connecting key is.
@@ -28,7 +28,7 @@ pub enum Lookup {
 }
 
 impl Store {
-    pub fn open(db: &sled::Db) -> anyhow::Result<Store> {
+    pub fn open(db: &posfee_store::Db) -> anyhow::Result<Store> {
         Ok(Store {
             keys: db.open_tree("key_view")?,
             holders: db.open_tree("holder_view")?,

@@ -1,10 +1,10 @@
-//! The ledger's journal entries and how each instance's sled view applies them.
+//! The ledger's journal entries and how each instance's view applies them.
 //!
 //! The journal (`POSFEE_LEDGER`, replicated) is the books' system of record: one subject per
 //! tenant account, so every decision about an account (a bill paid once, a month paid once, a
 //! closed bill never paid, refunds never above the payment) is made on the account's latest
 //! state and appended only if nobody appended to it meanwhile
-//! ([`posfee_runtime::journal::Journal`]). The sled trees of [`crate::store`] are this
+//! ([`posfee_runtime::journal::Journal`]). The store trees of [`crate::store`] are this
 //! instance's view, rebuilt from the journal if lost. The instance that wrote an entry
 //! publishes what it implies (the `payment.*` event, the kiosk's receipt) when its view
 //! applies it, through the outbox: a crash between the append and that apply is made good
@@ -18,9 +18,9 @@ use posfee_schemas::ids::{AccountNo, BillId, PaymentId, TenantId};
 use posfee_schemas::money::Fen;
 use posfee_schemas::trust::Signer;
 use posfee_schemas::{decode, encode, subjects};
+use posfee_store::transaction::{ConflictableTransactionError, TransactionalTree};
+use posfee_store::Transactional;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
 
 /// One change to the books.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,7 +3,7 @@
 //! Only the ledger publishes `payment.settled` (nats.conf). Every write that moves money is one
 //! entry appended to the replicated journal, on the account's latest state, acknowledged by a
 //! majority of the cluster before the answer; any number of instances may serve side by side,
-//! each with its own sled view of the journal ([`journal`]).
+//! each with its own view of the journal ([`journal`]).
 
 pub mod app;
 pub mod journal;
@@ -31,7 +31,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This service's own sled store.
+    /// This service's own store.
     pub store_dir: PathBuf,
     /// The root it believes and its authority (which signs receipts and seals its events).
     pub trust: posfee_runtime::Trust,

@@ -1,4 +1,4 @@
-//! The ledger's own sled store.
+//! The ledger's own store.
 //!
 //! * `settlements`: payment id → [`Settlement`] (the receipt and what was refunded)
 //! * `bills_paid`: bill id → payment id — a bill is settled once
@@ -49,20 +49,20 @@ pub struct Posting {
 
 #[derive(Clone)]
 pub struct Store {
-    pub db: sled::Db,
-    pub settlements: sled::Tree,
-    pub bills_paid: sled::Tree,
-    pub bills_closed: sled::Tree,
-    pub periods: sled::Tree,
-    pub refunds: sled::Tree,
-    pub postings: sled::Tree,
-    pub balances: sled::Tree,
+    pub db: posfee_store::Db,
+    pub settlements: posfee_store::Tree,
+    pub bills_paid: posfee_store::Tree,
+    pub bills_closed: posfee_store::Tree,
+    pub periods: posfee_store::Tree,
+    pub refunds: posfee_store::Tree,
+    pub postings: posfee_store::Tree,
+    pub balances: posfee_store::Tree,
     /// The journal sequence the view has applied, and this instance's id.
-    pub meta: sled::Tree,
+    pub meta: posfee_store::Tree,
 }
 
 impl Store {
-    pub fn open(db: sled::Db) -> anyhow::Result<Store> {
+    pub fn open(db: posfee_store::Db) -> anyhow::Result<Store> {
         Ok(Store {
             settlements: db.open_tree("settlements")?,
             bills_paid: db.open_tree("bills_paid")?,
@@ -90,17 +90,17 @@ impl Store {
 /// Writes an entry's legs and moves each ledger account's balance, inside the caller's
 /// transaction (settle and refund both post this way).
 pub fn post(
-    postings: &sled::transaction::TransactionalTree,
-    balances: &sled::transaction::TransactionalTree,
+    postings: &posfee_store::transaction::TransactionalTree,
+    balances: &posfee_store::transaction::TransactionalTree,
     legs: &[([u8; 8], Posting)],
-) -> Result<(), sled::transaction::UnabortableTransactionError> {
+) -> Result<(), posfee_store::transaction::UnabortableTransactionError> {
     for (key, leg) in legs {
         postings.insert(key, posfee_schemas::encode(leg))?;
         let old = match balances.get(leg.account.as_bytes())? {
             Some(v) => decode_i64(&v).map_err(|e| {
-                sled::transaction::UnabortableTransactionError::Storage(sled::Error::ReportableBug(
-                    e.to_string(),
-                ))
+                posfee_store::transaction::UnabortableTransactionError::Storage(
+                    posfee_store::Error::ReportableBug(e.to_string()),
+                )
             })?,
             None => 0,
         };

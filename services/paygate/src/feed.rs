@@ -14,7 +14,7 @@ use posfee_runtime::feed::{Delivered, FEED_SEQ_KEY};
 use posfee_schemas::events::EventBody;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::subjects::{self, EventKind};
-use sled::Transactional;
+use posfee_store::Transactional;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
@@ -206,7 +206,7 @@ mod tests {
     }
 
     fn store() -> (Store, Outbox) {
-        let db = sled::Config::new().temporary(true).open().unwrap();
+        let db = posfee_store::temporary().unwrap();
         let outbox = Outbox::of_journal(&db).unwrap();
         (Store::open(db).unwrap(), outbox)
     }

@@ -1,4 +1,4 @@
-//! Paygate's journal entries and how each instance's sled view applies them.
+//! Paygate's journal entries and how each instance's view applies them.
 //!
 //! The journal (`POSFEE_PAYGATE`, replicated) is the payment platform's system of record: one
 //! subject per payer, where holds, voids and refund credits change the payer's balance one at
@@ -20,9 +20,9 @@ use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::money::{Fen, MoneyError};
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::{decode, encode, subjects};
+use posfee_store::transaction::{ConflictableTransactionError, TransactionalTree};
+use posfee_store::Transactional;
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
-use sled::Transactional;
 
 /// The scope every registration is decided in: one device key, one registration, whichever
 /// instance is asked. Registrations are rare (one per phone), so one subject is no bottleneck.

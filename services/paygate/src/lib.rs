@@ -38,7 +38,7 @@ pub const KEY_PREFIX: &str = "paygate";
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// This service's own sled store; its signing keys live in its `keys/` folder.
+    /// This service's own store; its signing keys live in its `keys/` folder.
     pub store_dir: PathBuf,
     /// The root it believes and its authority (which certifies its settlement keys and seals
     /// its events).
@@ -120,6 +120,21 @@ pub async fn run(
         "refund credits",
         refunds::credit_loop(app.clone(), credits, shutdown.clone()),
     );
+    let endpoints = endpoints(&app, &client, config.edge_requests);
+    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    tasks.join().await;
+    rstore::flush(&db).await?;
+    served
+}
+
+/// What paygate answers: phones' key look-ups, registrations, corrections, payments, and the
+/// operator's listings and journal walk.
+fn endpoints(
+    app: &Arc<App>,
+    client: &async_nats::Client,
+    edge_requests: posfee_runtime::limit::Rate,
+) -> Endpoints {
     let (a, b, c, d, e) = (
         app.clone(),
         app.clone(),
@@ -127,9 +142,9 @@ pub async fn run(
         app.clone(),
         app.clone(),
     );
-    let keys = posfee_runtime::directory::Directory::new(&client);
-    let endpoints = Endpoints::new()
-        .limit_edges(config.edge_requests)
+    let keys = posfee_runtime::directory::Directory::new(client);
+    Endpoints::new()
+        .limit_edges(edge_requests)
         .add("keys", subjects::keys_get_devices(), move |m| {
             keys.clone().handle(m)
         })
@@ -157,10 +172,5 @@ pub async fn run(
             "audit",
             subjects::paygate_from_any(PaygateOp::Audit),
             move |m| ops::audit::handle(d.clone(), m),
-        );
-    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
-    shutdown.trigger();
-    tasks.join().await;
-    rstore::flush(&db).await?;
-    served
+        )
 }

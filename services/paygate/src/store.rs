@@ -1,4 +1,4 @@
-//! Paygate's own sled store: the payment platform's records.
+//! Paygate's own store: the payment platform's records.
 //!
 //! * `identities`: payer handle → [`PayerIdentity`] — name, identity card and bank account live
 //!   here (in the store of the instance that registered the payer) and on the payer's phone,
@@ -99,22 +99,22 @@ pub struct Payment {
 
 #[derive(Clone)]
 pub struct Store {
-    pub db: sled::Db,
-    pub payers: sled::Tree,
-    pub devices: sled::Tree,
+    pub db: posfee_store::Db,
+    pub payers: posfee_store::Tree,
+    pub devices: posfee_store::Tree,
     /// Device public key (32 bytes) → its key id: one key, one registration.
-    pub device_keys: sled::Tree,
-    pub registrations: sled::Tree,
-    pub payments: sled::Tree,
-    pub pending: sled::Tree,
-    pub settled_early: sled::Tree,
-    pub identities: sled::Tree,
-    pub credits_due: sled::Tree,
-    pub meta: sled::Tree,
+    pub device_keys: posfee_store::Tree,
+    pub registrations: posfee_store::Tree,
+    pub payments: posfee_store::Tree,
+    pub pending: posfee_store::Tree,
+    pub settled_early: posfee_store::Tree,
+    pub identities: posfee_store::Tree,
+    pub credits_due: posfee_store::Tree,
+    pub meta: posfee_store::Tree,
 }
 
 impl Store {
-    pub fn open(db: sled::Db) -> anyhow::Result<Store> {
+    pub fn open(db: posfee_store::Db) -> anyhow::Result<Store> {
         Ok(Store {
             payers: db.open_tree("payers")?,
             devices: db.open_tree("devices")?,

@@ -1,4 +1,4 @@
-//! The query service's view, built from `POSFEE_EVENTS` into its own sled store.
+//! The query service's view, built from `POSFEE_EVENTS` into its own store.
 //!
 //! Every effect is keyed so that applying an event again writes the same bytes: a replay from
 //! the start rebuilds exactly the view a live run built. The holder's name is stored masked;
@@ -26,23 +26,23 @@ pub struct AccountView {
 
 #[derive(Clone)]
 pub struct View {
-    pub db: sled::Db,
-    pub tenants: sled::Tree,
-    pub accounts: sled::Tree,
+    pub db: posfee_store::Db,
+    pub tenants: posfee_store::Tree,
+    pub accounts: posfee_store::Tree,
     /// tenant\0account\0read_on\0meter\0register → value: day first, so an account's
     /// history pages in date order across all its meters.
-    pub readings_by_day: sled::Tree,
+    pub readings_by_day: posfee_store::Tree,
     /// tenant\0account\0issued_at\0bill id → BillSummary
-    pub bills: sled::Tree,
+    pub bills: posfee_store::Tree,
     /// bill id → key in `bills`
-    pub bill_index: sled::Tree,
+    pub bill_index: posfee_store::Tree,
     /// tenant\0account\0settled_at\0payment id → PaymentItem
-    pub payments: sled::Tree,
+    pub payments: posfee_store::Tree,
     /// payment id → key in `payments`
-    pub payment_index: sled::Tree,
+    pub payment_index: posfee_store::Tree,
     /// bill ids settled, remembered even when `payment.settled` comes before `bill.issued`
-    pub paid_bills: sled::Tree,
-    meta: sled::Tree,
+    pub paid_bills: posfee_store::Tree,
+    meta: posfee_store::Tree,
 }
 
 /// `tenant \0 account \0`, the prefix of everything about one account.
@@ -83,7 +83,7 @@ pub fn reading_from_key(rest: &[u8], value: &[u8]) -> Option<ReadingItem> {
 }
 
 impl View {
-    pub fn open(db: sled::Db) -> anyhow::Result<View> {
+    pub fn open(db: posfee_store::Db) -> anyhow::Result<View> {
         let view = View {
             tenants: db.open_tree("tenants")?,
             accounts: db.open_tree("accounts")?,
@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn a_settlement_seen_before_its_bill_still_marks_the_bill_paid() {
         let dir = tempfile::tempdir().unwrap();
-        let view = View::open(sled::open(dir.path()).unwrap()).unwrap();
+        let view = View::open(posfee_store::open(dir.path()).unwrap()).unwrap();
         let at = chrono::Utc::now();
         let (tenant, account) = (
             TenantId::parse("t").unwrap(),
@@ -336,7 +336,7 @@ mod tests {
     #[test]
     fn a_view_written_meter_first_keeps_its_readings_in_day_order() {
         let dir = tempfile::tempdir().unwrap();
-        let db = sled::open(dir.path()).unwrap();
+        let db = posfee_store::open(dir.path()).unwrap();
         let old = db.open_tree(OLD_READINGS_TREE).unwrap();
         let prefix = account_prefix("city-water", "3-1-1202");
         for (meter, day, value) in [("W-2", "2026-01-31", "7"), ("W-1", "2026-02-28", "12.5")] {

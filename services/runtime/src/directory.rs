@@ -24,9 +24,7 @@ pub struct Directory {
     bucket: OnceCell<kv::Store>,
 }
 
-fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
-    WireError::new(ErrorCode::Unavailable, format!("{doing}: {e}; try again"))
-}
+use crate::serve::unavailable;
 
 impl Directory {
     pub fn new(client: &async_nats::Client) -> Arc<Directory> {

@@ -1,6 +1,6 @@
 //! Following the event stream into a service's own view.
 //!
-//! The view keeps the stream sequence of the last event it applied, in the same sled batch as
+//! The view keeps the stream sequence of the last event it applied, in the same store batch as
 //! the effects of that event. On start the feed resumes right after it, through an ordered
 //! (ack-less, ephemeral) consumer; an empty view starts from the beginning, which is how a
 //! lost view is rebuilt by replay.
@@ -194,48 +194,12 @@ where
                 c = chunks.next() => c,
             };
             let Some(chunk) = chunk else { break };
-            let mut batch = Vec::with_capacity(chunk.len());
-            let mut failed = false;
-            for m in chunk {
-                match m {
-                    Ok(m) => {
-                        let Ok(info) = m.info() else { continue };
-                        let seq = info.stream_sequence;
-                        if seq <= last_seq {
-                            continue;
-                        }
-                        let mut raw = Raw {
-                            seq,
-                            subject: m.subject.to_string(),
-                            payload: m.payload.clone(),
-                            sealed_by: None,
-                            prev: crate::journal::prev_link(m.headers.as_ref()),
-                        };
-                        match seals
-                            .sealer(&raw.subject, &raw.payload, m.headers.as_ref())
-                            .await
-                        {
-                            Ok(by) => raw.sealed_by = by,
-                            Err(e) => {
-                                tracing::warn!(seq, error = %e, "cannot check a seal now; reading again");
-                                failed = true;
-                                break;
-                            }
-                        }
-                        batch.push(raw);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "feed error; reopening");
-                        failed = true;
-                        break;
-                    }
-                }
-            }
-            if failed {
-                // Nothing of a batch whose seals could not be checked is applied: it is
-                // read again from the last applied sequence.
-                batch.clear();
-            }
+            // Nothing of a batch whose seals could not be checked is applied: it is read
+            // again from the last applied sequence.
+            let (batch, failed) = match read_chunk(chunk, last_seq, &seals).await {
+                Some(batch) => (batch, false),
+                None => (Vec::new(), true),
+            };
             if !batch.is_empty() {
                 match apply(batch) {
                     Ok(seq) => {
@@ -263,6 +227,49 @@ where
             }
         }
     }
+}
+
+/// The messages of one delivery after `last_seq`, each with who sealed it; `None` when a
+/// message could not be read or its seal could not be checked now (the feed is reopened).
+async fn read_chunk(
+    chunk: Vec<Result<jetstream::Message, consumer::pull::OrderedError>>,
+    last_seq: u64,
+    seals: &Seals,
+) -> Option<Vec<Raw>> {
+    let mut batch = Vec::with_capacity(chunk.len());
+    for m in chunk {
+        let m = match m {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "feed error; reopening");
+                return None;
+            }
+        };
+        let Ok(info) = m.info() else { continue };
+        let seq = info.stream_sequence;
+        if seq <= last_seq {
+            continue;
+        }
+        let mut raw = Raw {
+            seq,
+            subject: m.subject.to_string(),
+            payload: m.payload.clone(),
+            sealed_by: None,
+            prev: crate::journal::prev_link(m.headers.as_ref()),
+        };
+        match seals
+            .sealer(&raw.subject, &raw.payload, m.headers.as_ref())
+            .await
+        {
+            Ok(by) => raw.sealed_by = by,
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "cannot check a seal now; reading again");
+                return None;
+            }
+        }
+        batch.push(raw);
+    }
+    Some(batch)
 }
 
 pub(crate) async fn open(
@@ -346,12 +353,12 @@ pub const FEED_SEQ_KEY: &[u8] = b"feed_seq";
 
 /// The last applied sequence a view recorded under [`FEED_SEQ_KEY`]; 0 for an empty view,
 /// which makes the feed replay from the start.
-pub fn recorded_seq(meta: &sled::Tree) -> anyhow::Result<u64> {
+pub fn recorded_seq(meta: &posfee_store::Tree) -> anyhow::Result<u64> {
     seq_at(meta, FEED_SEQ_KEY)
 }
 
 /// A stream sequence a view recorded under `key` (eight big-endian bytes); 0 if none.
-pub fn seq_at(meta: &sled::Tree, key: &[u8]) -> anyhow::Result<u64> {
+pub fn seq_at(meta: &posfee_store::Tree, key: &[u8]) -> anyhow::Result<u64> {
     Ok(meta
         .get(key)?
         .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())

@@ -7,7 +7,7 @@
 //! instance (on this host or another) appended to the scope meanwhile, the server refuses and
 //! the writer decides again on the newer state, so two instances can never both take the
 //! same bill. The append is acknowledged once the entry is fsynced on a majority of the
-//! stream's replicas; only then does the service answer. Each instance's sled store is a view
+//! stream's replicas; only then does the service answer. Each instance's store is a view
 //! of the journal ([`Journal::follow`]) that can be rebuilt from it.
 
 use crate::outbox::Outbox;
@@ -34,7 +34,7 @@ pub struct Journal {
     /// The sequence this instance's view has applied.
     applied: watch::Receiver<u64>,
     /// The view's `meta` tree, where [`Batch::record`] notes each scope's last applied entry.
-    pub(crate) meta: sled::Tree,
+    pub(crate) meta: posfee_store::Tree,
     /// Seals every entry with a key of the service's authority: the view believes an entry
     /// only with it, never because it is in the stream (where a leaked seed of the service's
     /// role could also write).
@@ -83,7 +83,7 @@ impl Journal {
     /// instance's view, from where the view's `meta` says it stopped, as a task of `tasks`:
     /// `apply` records the effects of a batch of entries, in order, in one transaction with
     /// [`Batch::record`]; the outbox, if the view stages events, is woken after each batch.
-    /// One transaction per batch rather than per entry: each sled transaction writes and
+    /// One transaction per batch rather than per entry: each store transaction writes and
     /// syncs its own log buffer, so under load the entries that arrived together share one.
     /// Entries are sealed with the service's journal key `seal` ([`JournalSeal`], the
     /// service named `writer`) and chained per subject ([`JournalLink`]); an entry without its
@@ -92,7 +92,7 @@ impl Journal {
     pub async fn follow<E, F>(
         client: &async_nats::Client,
         (stream, subject): (&str, fn(&str) -> String),
-        meta: sled::Tree,
+        meta: posfee_store::Tree,
         (outbox, tasks, shutdown): (Option<Outbox>, &mut Tasks, Shutdown),
         (seal, writer): (JournalSeal, KeyId),
         mut apply: F,
@@ -140,7 +140,7 @@ impl Journal {
     async fn open(
         client: &async_nats::Client,
         (stream, subject): (&str, fn(&str) -> String),
-        (applied, meta): (watch::Receiver<u64>, sled::Tree),
+        (applied, meta): (watch::Receiver<u64>, posfee_store::Tree),
         seal: Arc<JournalSeal>,
     ) -> anyhow::Result<Journal> {
         let js = jetstream::new(client.clone());
@@ -329,7 +329,7 @@ const INSTANCE_KEY: &[u8] = b"instance";
 
 /// This instance's id, made on first use and kept in its store: the entries it wrote, it
 /// publishes (a restarted instance is the same one; one whose store was lost is a new one).
-pub fn instance_id(db: &sled::Db, meta: &sled::Tree) -> anyhow::Result<u64> {
+pub fn instance_id(db: &posfee_store::Db, meta: &posfee_store::Tree) -> anyhow::Result<u64> {
     if let Some(v) = meta.get(INSTANCE_KEY)? {
         if let Ok(b) = <[u8; 8]>::try_from(v.as_ref()) {
             return Ok(u64::from_be_bytes(b));
@@ -342,7 +342,7 @@ pub fn instance_id(db: &sled::Db, meta: &sled::Tree) -> anyhow::Result<u64> {
 }
 
 /// The last journal sequence the view applied; 0 for an empty view (rebuilt from the start).
-fn applied(meta: &sled::Tree) -> anyhow::Result<u64> {
+fn applied(meta: &posfee_store::Tree) -> anyhow::Result<u64> {
     crate::feed::seq_at(meta, APPLIED_KEY)
 }
 
@@ -365,7 +365,7 @@ impl<E: serde::de::DeserializeOwned> Batch<E> {
     /// last (a sealed entry published again out of its place), and one that does not decode
     /// (a bug). Its sequence still counts as applied, and a writer that meets it as its
     /// scope's last entry appends after it, chained to the last entry believed.
-    fn decode(raw: Vec<crate::feed::Raw>, meta: &sled::Tree) -> anyhow::Result<Batch<E>> {
+    fn decode(raw: Vec<crate::feed::Raw>, meta: &posfee_store::Tree) -> anyhow::Result<Batch<E>> {
         let mut batch = Batch {
             entries: Vec::with_capacity(raw.len()),
             subjects: Vec::with_capacity(raw.len()),
@@ -431,8 +431,8 @@ impl<E> Batch<E> {
     /// entry chains to) and the journal position.
     pub fn record(
         &self,
-        meta: &sled::transaction::TransactionalTree,
-    ) -> Result<(), sled::transaction::UnabortableTransactionError> {
+        meta: &posfee_store::transaction::TransactionalTree,
+    ) -> Result<(), posfee_store::transaction::UnabortableTransactionError> {
         let entries = self.entries.iter().zip(&self.subjects).zip(&self.links);
         for (((seq, _), subject), link) in entries {
             meta.insert(
@@ -473,7 +473,10 @@ pub(crate) fn sealed_link(
 }
 
 /// The last entry the view applied on `subject` and its link, if any.
-fn last_applied(meta: &sled::Tree, subject: &str) -> anyhow::Result<Option<(u64, JournalLink)>> {
+fn last_applied(
+    meta: &posfee_store::Tree,
+    subject: &str,
+) -> anyhow::Result<Option<(u64, JournalLink)>> {
     match meta.get(scope_key(subject))? {
         Some(v) => note(subject, &v).map(Some),
         None => Ok(None),

@@ -1,7 +1,7 @@
 //! The server side every posfee service shares, so each service crate holds only its own
 //! operations: serving a NATS micro service with bounded concurrency and stable error codes,
 //! writes that happen exactly once, the transactional outbox, views fed from the event
-//! stream, background tasks, signing keys and logging. The sled store with group commit is
+//! stream, background tasks, signing keys and logging. The store with group commit is
 //! `posfee-store`, which the phone's own store uses too.
 //! Talking on the bus (connecting, calling, verifying, the clock, shutdown) is
 //! `posfee-client`, which kiosks and phones link without any of this.

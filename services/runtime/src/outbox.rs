@@ -1,4 +1,4 @@
-//! The transactional outbox: an event is staged in the same sled transaction as the state
+//! The transactional outbox: an event is staged in the same store transaction as the state
 //! change it reports, and a publisher task moves it to JetStream afterwards.
 //!
 //! A crash between commit and publish leaves the event in the outbox, and the publisher sends
@@ -20,14 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 
-/// The sled tree holding staged events, keyed by a big-endian sequence from `generate_id`.
+/// The store tree holding staged events, keyed by a big-endian sequence from `generate_id`.
 pub const OUTBOX_TREE: &str = "outbox";
 /// Events sent and not yet acknowledged, at most; bounded so a slow server is felt as back
 /// pressure rather than memory.
 pub const PUBLISH_BATCH: usize = 256;
 
 /// One event's stream acknowledgement, with the outbox key it clears.
-type AckFuture = Pin<Box<dyn Future<Output = (sled::IVec, Result<(), String>)> + Send>>;
+type AckFuture = Pin<Box<dyn Future<Output = (posfee_store::IVec, Result<(), String>)> + Send>>;
 /// How long the publisher waits before retrying after the server refused or did not answer.
 pub const RETRY_DELAY_MS: u64 = 500;
 /// How long the outbox waits after the stream refused an event before sending again: short,
@@ -54,8 +54,8 @@ pub struct NotYetReplicated;
 
 #[derive(Clone)]
 pub struct Outbox {
-    db: sled::Db,
-    tree: sled::Tree,
+    db: posfee_store::Db,
+    tree: posfee_store::Tree,
     wake: Arc<Notify>,
     /// Keys whose transactions the handlers have already flushed (group commit): these can
     /// leave without the publisher flushing again.
@@ -79,18 +79,18 @@ const COMMITTED_MAX: usize = 4096;
 impl Outbox {
     /// The outbox of a service whose writes are its own store's: nothing leaves before the
     /// transaction that staged it is on disk.
-    pub fn open(db: &sled::Db) -> anyhow::Result<Outbox> {
+    pub fn open(db: &posfee_store::Db) -> anyhow::Result<Outbox> {
         Self::opened(db, true)
     }
 
     /// The outbox of a journal's view ([`crate::journal::Journal::follow`]): what it stages
     /// reports entries the journal already holds, so it leaves without waiting for a flush
     /// of the view (the view's background flush suffices; a lost apply is applied again).
-    pub fn of_journal(db: &sled::Db) -> anyhow::Result<Outbox> {
+    pub fn of_journal(db: &posfee_store::Db) -> anyhow::Result<Outbox> {
         Self::opened(db, false)
     }
 
-    fn opened(db: &sled::Db, flush_first: bool) -> anyhow::Result<Outbox> {
+    fn opened(db: &posfee_store::Db, flush_first: bool) -> anyhow::Result<Outbox> {
         Ok(Outbox {
             db: db.clone(),
             tree: db.open_tree(OUTBOX_TREE)?,
@@ -108,8 +108,8 @@ impl Outbox {
         self
     }
 
-    /// The tree to include in a sled transaction that stages events.
-    pub fn tree(&self) -> &sled::Tree {
+    /// The tree to include in a store transaction that stages events.
+    pub fn tree(&self) -> &posfee_store::Tree {
         &self.tree
     }
 
@@ -120,21 +120,21 @@ impl Outbox {
 
     /// Stages `event` in the caller's transaction on the outbox tree.
     pub fn stage(
-        tx: &sled::transaction::TransactionalTree,
+        tx: &posfee_store::transaction::TransactionalTree,
         key: [u8; 8],
         event: &Event,
-    ) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    ) -> Result<(), posfee_store::transaction::UnabortableTransactionError> {
         tx.insert(&key, codec::encode(&Outgoing::Event(event.clone())))?;
         Ok(())
     }
 
     /// Stages a plain message in the caller's transaction.
     pub fn stage_message(
-        tx: &sled::transaction::TransactionalTree,
+        tx: &posfee_store::transaction::TransactionalTree,
         key: [u8; 8],
         subject: String,
         payload: Vec<u8>,
-    ) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    ) -> Result<(), posfee_store::transaction::UnabortableTransactionError> {
         tx.insert(&key, codec::encode(&Outgoing::Message { subject, payload }))?;
         Ok(())
     }
@@ -157,7 +157,7 @@ impl Outbox {
     }
 
     /// Whether every key is known flushed, forgetting them (they are being sent).
-    fn take_committed(&self, keys: &[sled::IVec]) -> bool {
+    fn take_committed(&self, keys: &[posfee_store::IVec]) -> bool {
         let Ok(mut c) = self.committed.lock() else {
             return false;
         };
@@ -213,7 +213,7 @@ impl Outbox {
         // Entries sent whose acks are still to come, and those acks. The publisher keeps
         // sending while acks are outstanding, so a receipt staged now leaves now instead of
         // after the stream has acknowledged (fsynced) every event sent before it.
-        let mut in_flight: HashSet<sled::IVec> = HashSet::new();
+        let mut in_flight: HashSet<posfee_store::IVec> = HashSet::new();
         let mut acks = FuturesUnordered::new();
         loop {
             if let Err(e) = self.send_pending(&js, &mut in_flight, &mut acks).await {
@@ -263,8 +263,8 @@ impl Outbox {
     /// sent again; the stream keeps one copy by its message id). Says whether it failed.
     fn settle(
         &self,
-        in_flight: &mut HashSet<sled::IVec>,
-        key: sled::IVec,
+        in_flight: &mut HashSet<posfee_store::IVec>,
+        key: posfee_store::IVec,
         acked: Result<(), String>,
     ) -> bool {
         in_flight.remove(&key);
@@ -288,7 +288,7 @@ impl Outbox {
     async fn send_pending(
         &self,
         js: &jetstream::Context,
-        in_flight: &mut HashSet<sled::IVec>,
+        in_flight: &mut HashSet<posfee_store::IVec>,
         acks: &mut FuturesUnordered<AckFuture>,
     ) -> anyhow::Result<usize> {
         let room = PUBLISH_BATCH.saturating_sub(in_flight.len());
@@ -308,7 +308,7 @@ impl Outbox {
         // Whatever is staged may belong to a transaction its handler has not flushed yet:
         // nothing leaves before it is on disk, so a crash cannot report what did not happen.
         // Entries the handlers reported committed are on disk already.
-        let keys: Vec<sled::IVec> = batch.iter().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<posfee_store::IVec> = batch.iter().map(|(k, _)| k.clone()).collect();
         if self.flush_first && !self.take_committed(&keys) {
             posfee_store::flush(&self.db).await?;
         }

@@ -48,6 +48,24 @@ pub fn reply_err(code: ErrorCode, message: impl Into<String>) -> Handled {
     Err(WireError::new(code, message))
 }
 
+/// 500: something inside this service failed (its store, a bug). The detail goes to the log,
+/// in the request's span; the caller learns only that asking again may help. Every service's
+/// handlers map their own failures through this one.
+pub fn internal(e: impl std::fmt::Display) -> WireError {
+    tracing::error!(error = %format!("{e:#}"), "internal error");
+    WireError::new(
+        ErrorCode::Internal,
+        "the service failed inside while answering; try again",
+    )
+}
+
+/// 503: something this service needs (a bucket, the key directory) cannot be reached now;
+/// `doing` says what it was doing.
+pub fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
+    tracing::warn!(error = %e, doing, "unavailable");
+    WireError::new(ErrorCode::Unavailable, format!("{doing}: {e}; try again"))
+}
+
 /// A micro service's identity.
 #[derive(Debug, Clone)]
 pub struct ServiceSpec {

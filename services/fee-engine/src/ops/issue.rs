@@ -169,18 +169,13 @@ fn replay(
     fingerprint: &[u8],
 ) -> Result<Option<IssuedBill>, WireError> {
     let key = idem_key(&req.terminal, &req.idempotency_key);
-    let Some(bill_id) = app
-        .store
-        .idem
-        .get(key)
-        .map_err(|e| super::internal(e.into()))?
-    else {
+    let Some(bill_id) = app.store.idem.get(key).map_err(super::internal)? else {
         return Ok(None);
     };
     let Some(stored) = app
         .store
         .bill(&BillId(
-            uuid::Uuid::from_slice(&bill_id).map_err(|e| super::internal(e.into()))?,
+            uuid::Uuid::from_slice(&bill_id).map_err(super::internal)?,
         ))
         .map_err(super::internal)?
     else {

@@ -68,13 +68,7 @@ pub(crate) fn tenant<'a>(app: &'a App, req: &QuoteRequest) -> Result<&'a Tenant,
     })
 }
 
-pub(crate) fn internal(e: anyhow::Error) -> WireError {
-    tracing::error!(error = %format!("{e:#}"), "fee-engine internal error");
-    WireError::new(
-        ErrorCode::Internal,
-        "the fee-engine could not read its store",
-    )
-}
+pub(crate) use posfee_runtime::serve::internal;
 
 /// Maps the tariff's errors to stable wire codes: the request's own fields are 400, the
 /// account's data or the rules not allowing it are 422.

@@ -185,7 +185,7 @@ pub async fn list(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let (keys, devices_enrolled, devices_revoked) =
         tokio::task::spawn_blocking(move || store.list(devices))
             .await
-            .map_err(|e| super::internal(e.into()))?
+            .map_err(super::internal)?
             .map_err(super::internal)?;
     serve::reply_ok(&ListReply {
         keys,

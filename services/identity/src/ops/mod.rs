@@ -8,11 +8,7 @@ pub mod status;
 
 use posfee_schemas::{ErrorCode, WireError};
 
-/// A storage failure as the wire error a caller sees; the detail goes to the log.
-pub(crate) fn internal(e: anyhow::Error) -> WireError {
-    tracing::error!(error = %e, "identity store");
-    WireError::new(ErrorCode::Internal, "the identity store failed; try again")
-}
+pub(crate) use posfee_runtime::serve::internal;
 
 /// Checks `nkey` is a public user key.
 pub(crate) fn user_key(nkey: &str) -> Result<nkeys::KeyPair, WireError> {

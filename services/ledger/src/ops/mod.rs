@@ -9,13 +9,7 @@ pub mod settlements;
 use posfee_client::keydir::VerifyError;
 use posfee_schemas::{ErrorCode, WireError};
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> WireError {
-    tracing::error!(error = %e, "ledger internal error");
-    WireError::new(
-        ErrorCode::Internal,
-        "the ledger could not complete the write",
-    )
-}
+pub(crate) use posfee_runtime::serve::internal;
 
 pub(crate) fn signature(what: &str, e: VerifyError) -> WireError {
     match e {

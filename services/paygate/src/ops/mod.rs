@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::journal;
 use crate::store::Payer;
 use posfee_schemas::ids::{KeyId, PayerHandle};
-use posfee_schemas::{decode, ErrorCode, WireError};
+use posfee_schemas::{decode, WireError};
 
 /// The payer who registered the device key `key`, with their record: from the view, or, for
 /// a key it does not know, once the view has every registration. `None`: nobody did.
@@ -38,10 +38,4 @@ pub(crate) async fn device_owner(
     }
 }
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> WireError {
-    tracing::error!(error = %e, "paygate internal error");
-    WireError::new(
-        ErrorCode::Internal,
-        "the payment platform could not complete the write",
-    )
-}
+pub(crate) use posfee_runtime::serve::internal;

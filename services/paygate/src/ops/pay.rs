@@ -6,11 +6,12 @@
 
 use crate::app::App;
 use crate::settle::{authorize, drive_for_request, load, refusal_error};
-use crate::store::Payment;
+use crate::store::{Payer, Payment};
 use ed25519_dalek::VerifyingKey;
 use posfee_client::keydir::VerifyError;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::Bill;
+use posfee_schemas::ids::{DeviceId, PayerHandle, PaymentId};
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentState};
 use posfee_schemas::signed::{verify_with, Purpose};
@@ -26,7 +27,33 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     };
     record(Field::Bill, &req.bill.bill_id);
     record(Field::Caller, &req.order.key_id);
-    let (handle, payer) = super::device_owner(&app, &req.order.key_id)
+    let checked = check(&app, &req).await?;
+    record(Field::Payment, &checked.order.payment_id);
+    let lock = app.payment_lock(checked.order.payment_id);
+    let _guard = lock.lock().await;
+    // A payment this view has is answered from it; one only another instance has recorded
+    // yet is found by `authorize` (its append after the view's last entry fails, and it
+    // decides again on the payer's latest state), and checked in `hold`.
+    match load(&app, checked.order.payment_id) {
+        Ok(existing) => return replay(&app, &req, &checked, existing, asker).await,
+        Err(e) if e.code == ErrorCode::PaymentNotFound => {}
+        Err(e) => return Err(e),
+    }
+    hold(&app, &req, checked).await
+}
+
+/// A pay request that passed every check: who pays, what the phone ordered, the bill it pays.
+struct Checked {
+    handle: PayerHandle,
+    payer: Payer,
+    order: PayOrder,
+    bill: Bill,
+}
+
+/// The order is signed by the device key registered for the payer it names, and pays exactly
+/// the signed bill it carries.
+async fn check(app: &App, req: &PayRequest) -> Result<Checked, WireError> {
+    let (handle, payer) = super::device_owner(app, &req.order.key_id)
         .await?
         .ok_or_else(|| {
             WireError::new(
@@ -49,13 +76,24 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     .map_err(|_| WireError::new(ErrorCode::BadSignature, "order: signature does not verify"))?;
     let order: PayOrder = decode(&req.order.body)
         .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("order: {e}")))?;
-    record(Field::Payment, &order.payment_id);
     if order.payer != handle {
         return Err(WireError::new(
             ErrorCode::Forbidden,
             "order: signed by a device of another payer",
         ));
     }
+    let bill = verified_bill(app, req).await?;
+    order_pays_bill(&order, &bill)?;
+    Ok(Checked {
+        handle,
+        payer,
+        order,
+        bill,
+    })
+}
+
+/// The bill the request carries, believed through the key directory.
+async fn verified_bill(app: &App, req: &PayRequest) -> Result<Bill, WireError> {
     let bill: Bill = app
         .keys
         .verify_bill(&req.bill.signed)
@@ -66,7 +104,18 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 WireError::new(ErrorCode::Unavailable, format!("bill: {e}"))
             }
         })?;
-    if req.bill.bill_id != bill.bill_id || order.bill_id != bill.bill_id {
+    if req.bill.bill_id != bill.bill_id {
+        return Err(WireError::field(
+            "order.bill_id",
+            "does not name the signed bill",
+        ));
+    }
+    Ok(bill)
+}
+
+/// The order names the bill, pays its total exactly, and at the terminal it was issued for.
+fn order_pays_bill(order: &PayOrder, bill: &Bill) -> Result<(), WireError> {
+    if order.bill_id != bill.bill_id {
         return Err(WireError::field(
             "order.bill_id",
             "does not name the signed bill",
@@ -90,45 +139,48 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             format!("the bill was issued for terminal {}", bill.terminal),
         ));
     }
+    Ok(())
+}
 
-    let lock = app.payment_lock(order.payment_id);
-    let _guard = lock.lock().await;
-    // A payment this view has is answered from it; one only another instance has recorded
-    // yet is found by `authorize` (its append after the view's last entry fails, and it
-    // decides again on the payer's latest state), and checked below.
-    match load(&app, order.payment_id) {
-        Ok(existing) => {
-            if existing.order_body != req.order.body {
-                return Err(WireError::new(
-                    ErrorCode::IdempotencyConflict,
-                    format!("payment id {} was used for another order", order.payment_id),
-                ));
-            }
-            // The receipt is the payer's: a copy of the order sent by another phone is not
-            // answered with it.
-            if payer.device.is_some() && payer.device != asker {
-                return Err(WireError::new(
-                    ErrorCode::Forbidden,
-                    format!(
-                        "payment {} was made from another phone; its receipt is on that phone",
-                        order.payment_id
-                    ),
-                ));
-            }
-            return match existing.state {
-                PaymentState::Captured => match existing.signed_receipt {
-                    Some(r) => reply_ok(&r),
-                    None => reply_ok(&drive_for_request(&app, order.payment_id).await?),
-                },
-                PaymentState::Voided => Err(refusal_error(existing.refusal.as_ref())),
-                PaymentState::Authorized => {
-                    reply_ok(&drive_for_request(&app, order.payment_id).await?)
-                }
-            };
-        }
-        Err(e) if e.code == ErrorCode::PaymentNotFound => {}
-        Err(e) => return Err(e),
+/// A payment id this view knows: the same order sent again is answered with its outcome (to
+/// the phone that made it), another order under the id is refused.
+async fn replay(
+    app: &App,
+    req: &PayRequest,
+    checked: &Checked,
+    existing: Payment,
+    asker: Option<DeviceId>,
+) -> Handled {
+    let id = checked.order.payment_id;
+    if existing.order_body != req.order.body {
+        return Err(reused_id(id));
     }
+    // The receipt is the payer's: a copy of the order sent by another phone is not answered
+    // with it.
+    if checked.payer.device.is_some() && checked.payer.device != asker {
+        return Err(WireError::new(
+            ErrorCode::Forbidden,
+            format!("payment {id} was made from another phone; its receipt is on that phone"),
+        ));
+    }
+    match existing.state {
+        PaymentState::Captured => match existing.signed_receipt {
+            Some(r) => reply_ok(&r),
+            None => reply_ok(&drive_for_request(app, id).await?),
+        },
+        PaymentState::Voided => Err(refusal_error(existing.refusal.as_ref())),
+        PaymentState::Authorized => reply_ok(&drive_for_request(app, id).await?),
+    }
+}
+
+/// A new payment: the hold on the payer's balance, then the settlement it is driven to.
+async fn hold(app: &App, req: &PayRequest, checked: Checked) -> Handled {
+    let Checked {
+        handle,
+        order,
+        bill,
+        ..
+    } = checked;
     let now = app.clock.now();
     if now > bill.expires_at {
         return Err(WireError::new(
@@ -150,13 +202,17 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         refusal: None,
         refunded: Fen::ZERO,
     };
-    authorize(&app, order.payment_id, &payment).await?;
-    if load(&app, order.payment_id)?.order_body != req.order.body {
-        return Err(WireError::new(
-            ErrorCode::IdempotencyConflict,
-            format!("payment id {} was used for another order", order.payment_id),
-        ));
+    authorize(app, order.payment_id, &payment).await?;
+    if load(app, order.payment_id)?.order_body != req.order.body {
+        return Err(reused_id(order.payment_id));
     }
     tracing::info!(payment = %order.payment_id, bill = %bill.bill_id, "authorized");
-    reply_ok(&drive_for_request(&app, order.payment_id).await?)
+    reply_ok(&drive_for_request(app, order.payment_id).await?)
+}
+
+fn reused_id(id: PaymentId) -> WireError {
+    WireError::new(
+        ErrorCode::IdempotencyConflict,
+        format!("payment id {id} was used for another order"),
+    )
 }

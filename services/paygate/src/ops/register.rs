@@ -22,23 +22,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     if let Some(reply) = replay(&app, &req, &fingerprint)? {
         return reply_ok(&reply);
     }
-    check_name(&req.name)?;
-    check_national_id(&req.national_id)?;
-    check_bank_account(&req.bank_account)?;
-    let key: [u8; 32] = req
-        .device_public_key
-        .as_slice()
-        .try_into()
-        .map_err(|_| WireError::field("device_public_key", "must be 32 bytes"))?;
-    let key = VerifyingKey::from_bytes(&key)
-        .map_err(|_| WireError::field("device_public_key", "is not an ed25519 public key"))?;
-    if !req.proves_possession(&key) {
-        return Err(WireError::new(
-            ErrorCode::BadSignature,
-            "device_proof: not signed by the device key being registered",
-        ));
-    }
-
+    check(&req)?;
     let payer = PayerHandle::parse(new_handle()).map_err(super::internal)?;
     let reply = RegisterReply {
         payer: payer.clone(),
@@ -115,6 +99,28 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     // The handle only: registrations are never logged with who registered.
     tracing::info!(payer = %reply.payer, "payer registered");
     reply_ok(&reply)
+}
+
+/// The person's details are well formed and the request is signed by the device key it
+/// registers.
+fn check(req: &RegisterRequest) -> Result<(), WireError> {
+    check_name(&req.name)?;
+    check_national_id(&req.national_id)?;
+    check_bank_account(&req.bank_account)?;
+    let key: [u8; 32] = req
+        .device_public_key
+        .as_slice()
+        .try_into()
+        .map_err(|_| WireError::field("device_public_key", "must be 32 bytes"))?;
+    let key = VerifyingKey::from_bytes(&key)
+        .map_err(|_| WireError::field("device_public_key", "is not an ed25519 public key"))?;
+    if !req.proves_possession(&key) {
+        return Err(WireError::new(
+            ErrorCode::BadSignature,
+            "device_proof: not signed by the device key being registered",
+        ));
+    }
+    Ok(())
 }
 
 /// What tells a retried registration from another one under the same idempotency key: a

@@ -16,9 +16,7 @@ use std::time::Duration;
 /// How long the bucket may take to store or find a record.
 pub const BUCKET_TIMEOUT_MS: u64 = 2_000;
 
-fn unavailable(doing: &str, e: impl std::fmt::Display) -> WireError {
-    WireError::new(ErrorCode::Unavailable, format!("{doing}: {e}; try again"))
-}
+use posfee_runtime::serve::unavailable;
 
 /// The bucket `name`, opened once (a stream-info round trip) and kept: heartbeats and key
 /// look-ups come all day.

@@ -16,13 +16,7 @@ use posfee_schemas::money::Money;
 use posfee_schemas::{decode, subjects, ErrorCode, WireError};
 use std::time::Duration;
 
-pub(crate) fn internal(e: impl std::fmt::Display) -> WireError {
-    tracing::error!(error = %e, "query internal error");
-    WireError::new(
-        ErrorCode::Internal,
-        "the query service could not read its view",
-    )
-}
+pub(crate) use posfee_runtime::serve::internal;
 
 /// The account, or a 404 that says whether the tenant or the account is unknown. An account
 /// not yet in the view gets a moment for the view to catch up first.
