@@ -9,7 +9,8 @@
 
 use chrono::{TimeZone, Utc};
 use posfee_client::{CallError, ManualClock};
-use posfee_companion::wallet::{self, Always};
+use posfee_companion::confirm::Always;
+use posfee_companion::wallet;
 use posfee_companion::{join, verify, Companion};
 use posfee_harness::fixtures;
 use posfee_harness::{stored_events, Harness, ServiceOptions};

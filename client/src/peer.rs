@@ -91,6 +91,44 @@ pub fn kiosk_asking(request: &async_nats::Message) -> Option<TerminalId> {
     }
 }
 
+/// How long, after a pairing code ended, requests already on their way to it are answered
+/// with `PAIRING_CONFLICT` before its subscription is gone for good.
+pub const DRAIN_TIMEOUT_MS: u64 = 500;
+
+/// Ends a pairing code's subscription (a kiosk's pairing subject or a phone's wallet code):
+/// it takes nothing new, and requests already on their way from a peer (`peer_asking`:
+/// [`phone_asking`] on a kiosk, [`kiosk_asking`] on a phone) are answered with `spent` for up
+/// to [`DRAIN_TIMEOUT_MS`], so a second phone or kiosk learns at once that the code is spent
+/// instead of waiting out its request. Anything else arriving is not answered.
+pub async fn close_code(
+    client: &async_nats::Client,
+    sub: &mut async_nats::Subscriber,
+    peer_asking: fn(&async_nats::Message) -> bool,
+    spent: &posfee_schemas::WireError,
+) {
+    use futures::StreamExt;
+    if let Err(e) = sub.drain().await {
+        tracing::warn!(error = %e, "could not drain a pairing code's subscription");
+        return;
+    }
+    let deadline = tokio::time::sleep(Duration::from_millis(DRAIN_TIMEOUT_MS));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            m = sub.next() => match m {
+                Some(m) if !peer_asking(&m) => {}
+                Some(m) => {
+                    if let Err(e) = crate::reply::err(client, &m, spent).await {
+                        tracing::debug!(error = %e, "late request to a spent code not answered");
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

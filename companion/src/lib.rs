@@ -9,6 +9,7 @@
 //! Everything is a library so tests drive it in-process; `main.rs` only parses arguments.
 
 pub mod cmd;
+pub mod confirm;
 pub mod home;
 pub mod join;
 pub mod link;

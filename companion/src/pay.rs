@@ -5,11 +5,11 @@
 //! that went through: without a definite answer in time the phone says the outcome is not
 //! known yet, and `companion receipts` asks again later.
 
+use crate::confirm::Confirm;
 use crate::home::PendingPayment;
 use crate::link;
 use crate::register::{device_key, registered};
 use crate::verify::VerifiedBill;
-use crate::wallet::Confirm;
 use crate::Companion;
 use posfee_client::{call, CallError};
 use posfee_schemas::ids::{BillId, PaymentId};

@@ -2,12 +2,12 @@
 //! signed bill there as a request. The phone verifies it, asks the payer, answers with the
 //! payment id it will pay with (or refuses), and stops listening: the code is single use.
 
+use crate::confirm::Confirm;
 use crate::link::KioskLink;
 use crate::pay::Decision;
 use crate::verify::{self, VerifiedBill};
 use crate::Companion;
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
 use futures::StreamExt;
 use posfee_client::{peer, reply};
 use posfee_schemas::ids::PairToken;
@@ -19,24 +19,6 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a wallet code stays open.
 pub const WALLET_TTL_SECS: u64 = 120;
-/// How long, after the code was used, offers already on their way get a conflict answer.
-pub const DRAIN_TIMEOUT_MS: u64 = 500;
-
-/// Does the payer agree to pay this bill? Asked while the phone listens to the kiosk, so it
-/// must be cancel-safe: the question is dropped if the kiosk ends the pairing first.
-pub trait Confirm: Send {
-    fn confirm<'a>(&'a mut self, bill: &'a VerifiedBill) -> BoxFuture<'a, bool>;
-}
-
-/// A fixed answer (`--yes`, tests).
-pub struct Always(pub bool);
-
-impl Confirm for Always {
-    fn confirm<'a>(&'a mut self, _bill: &'a VerifiedBill) -> BoxFuture<'a, bool> {
-        let yes = self.0;
-        Box::pin(async move { yes })
-    }
-}
 
 /// A code on the phone's screen, listening.
 pub struct ShownCode {
@@ -175,27 +157,11 @@ async fn check(
 
 impl ShownCode {
     async fn close(&mut self, c: &Companion) {
-        if let Err(e) = self.sub.drain().await {
-            tracing::warn!(error = %e, "could not drain the wallet subscription");
-            return;
-        }
         let spent = WireError::new(
             ErrorCode::PairingConflict,
             "this wallet code was already used",
         );
-        let deadline = tokio::time::sleep(Duration::from_millis(DRAIN_TIMEOUT_MS));
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut deadline => break,
-                m = self.sub.next() => match m {
-                    Some(m) if peer::kiosk_asking(&m).is_none() => {}
-                    Some(m) => {
-                        let _ = reply::err(&c.client, &m, &spent).await;
-                    }
-                    None => break,
-                },
-            }
-        }
+        let kiosk = |m: &async_nats::Message| peer::kiosk_asking(m).is_some();
+        peer::close_code(&c.client, &mut self.sub, kiosk, &spent).await;
     }
 }

@@ -8,44 +8,12 @@
 
 use crate::layout::DataDir;
 use crate::natsd::ServerConfig;
+pub use crate::natsd::{ClusterNode, CLUSTER_NAME};
 use anyhow::Context;
 use std::path::PathBuf;
 
-/// The cluster's name: every node must carry the same one.
-pub const CLUSTER_NAME: &str = "posfee";
 /// The most copies a stream keeps; three survive the loss of any one node.
 pub const MAX_REPLICAS: usize = 3;
-
-/// One node's place in the cluster: its name, where it listens for routes, and where the
-/// others do.
-#[derive(Debug, Clone)]
-pub struct ClusterNode {
-    pub server_name: String,
-    pub route_port: u16,
-    pub peers: Vec<u16>,
-}
-
-impl ClusterNode {
-    /// The command-line flags that put a server into the cluster (they override nats.conf's
-    /// `server_name`, so one configuration serves every node).
-    pub fn args(&self) -> Vec<String> {
-        let routes: Vec<String> = self
-            .peers
-            .iter()
-            .map(|p| format!("nats-route://127.0.0.1:{p}"))
-            .collect();
-        vec![
-            "--name".into(),
-            self.server_name.clone(),
-            "--cluster_name".into(),
-            CLUSTER_NAME.into(),
-            "--cluster".into(),
-            format!("nats://127.0.0.1:{}", self.route_port),
-            "--routes".into(),
-            routes.join(","),
-        ]
-    }
-}
 
 /// How many copies the streams keep on a cluster of `nodes`.
 pub fn replicas(nodes: usize) -> usize {

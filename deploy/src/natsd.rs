@@ -247,7 +247,40 @@ pub struct ServerConfig {
     /// Extra environment for the server.
     pub env: Vec<(String, String)>,
     /// This node's place in a cluster, or `None` for a server on its own.
-    pub cluster: Option<crate::cluster::ClusterNode>,
+    pub cluster: Option<ClusterNode>,
+}
+
+/// The cluster's name: every node must carry the same one.
+pub const CLUSTER_NAME: &str = "posfee";
+/// One node's place in the cluster: its name, where it listens for routes, and where the
+/// others do.
+#[derive(Debug, Clone)]
+pub struct ClusterNode {
+    pub server_name: String,
+    pub route_port: u16,
+    pub peers: Vec<u16>,
+}
+
+impl ClusterNode {
+    /// The command-line flags that put a server into the cluster (they override nats.conf's
+    /// `server_name`, so one configuration serves every node).
+    pub fn args(&self) -> Vec<String> {
+        let routes: Vec<String> = self
+            .peers
+            .iter()
+            .map(|p| format!("nats-route://127.0.0.1:{p}"))
+            .collect();
+        vec![
+            "--name".into(),
+            self.server_name.clone(),
+            "--cluster_name".into(),
+            CLUSTER_NAME.into(),
+            "--cluster".into(),
+            format!("nats://127.0.0.1:{}", self.route_port),
+            "--routes".into(),
+            routes.join(","),
+        ]
+    }
 }
 
 /// A running nats-server, stopped (then killed if need be) on `stop` or Drop.

@@ -17,10 +17,6 @@ use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// How long, after a pairing ended, joins that were already on their way are answered with
-/// `PAIRING_CONFLICT` before the subscription is gone for good.
-pub const DRAIN_TIMEOUT_MS: u64 = 500;
-
 /// How a pairing ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PairingOutcome {
@@ -176,29 +172,11 @@ impl OpenPairing {
     /// Unsubscribes, answering joins that were already on their way with a conflict, so the
     /// second phone learns at once that the code is spent.
     async fn close(&mut self, agent: &Agent) {
-        if let Err(e) = self.sub.drain().await {
-            tracing::warn!(error = %e, "could not drain the pairing subscription");
-            return;
-        }
         let spent = WireError::new(
             ErrorCode::PairingConflict,
             "this code was already used or has ended",
         );
-        let deadline = tokio::time::sleep(Duration::from_millis(DRAIN_TIMEOUT_MS));
-        tokio::pin!(deadline);
-        loop {
-            tokio::select! {
-                _ = &mut deadline => break,
-                m = self.sub.next() => match m {
-                    Some(m) if peer::phone_asking(&m).is_none() => {}
-                    Some(m) => {
-                        if let Err(e) = reply::err(&agent.client, &m, &spent).await {
-                            tracing::debug!(error = %e, "late join not answered");
-                        }
-                    }
-                    None => break,
-                },
-            }
-        }
+        let phone = |m: &async_nats::Message| peer::phone_asking(m).is_some();
+        peer::close_code(&agent.client, &mut self.sub, phone, &spent).await;
     }
 }

@@ -2,7 +2,8 @@
 //! checked when the account enters the system, so a mistake is reported to the operator
 //! with its row instead of to the payer at the kiosk.
 
-use crate::tenant::{Charge, Tenant};
+use crate::models::Pricing;
+use crate::tenant::Tenant;
 use posfee_schemas::events::AccountUpserted;
 use posfee_schemas::ids::FeeKind;
 use std::collections::BTreeSet;
@@ -59,8 +60,8 @@ impl Tenant {
         };
         let mut problems = BTreeSet::new();
         for v in &rule.versions {
-            if let Charge::PerAttribute(model) = &v.charge {
-                if let Err(e) = model.check(&rule.id, &a.attributes) {
+            if let Pricing::Periodic(model) = v.charge.pricing() {
+                if let Err(e) = model.check_attributes(&rule.id, &a.attributes) {
                     problems.insert(format!("attributes: {e}"));
                 }
             }

@@ -4,10 +4,24 @@
 //! silently ignored price. Values that later checks may refuse carry their [`Spanned`]
 //! position so the refusal can name the line. Nothing here is trusted: `parse` turns it into
 //! the checked [`crate::Tenant`].
+//!
+//! This file has the file as a whole; each charge model's table is in the model's own file
+//! (`models/<model>.rs`), and the bill-level terms' in `models/adjustments.rs`. A version
+//! holds one field per model table, and [`VersionFile::models`] lists them for the checks.
 
+use crate::models::adjustments::{DiscountFile, PrepayBonusFile};
+use crate::models::fixed::{Fixed, FixedFile};
+use crate::models::late_fee::{LateFee, LateFeeFile};
+use crate::models::per_attribute::{PerAttribute, PerAttributeFile};
+use crate::models::tiered::{Tiered, TieredFile};
+use crate::models::time_of_use::{TimeOfUse, TimeOfUseFile};
+use crate::models::top_up::{TopUp, TopUpFile};
+use crate::models::{Charge, ModelTable};
+use crate::parse::{Checked, Checker};
 use crate::rounding::Rounding;
-use crate::values::{Day, Dec, Yuan};
+use crate::values::{Day, Yuan};
 use serde::Deserialize;
+use std::ops::Range;
 use toml::Spanned;
 
 #[derive(Debug, Deserialize)]
@@ -60,6 +74,8 @@ pub(crate) struct RuleFile {
     pub versions: Vec<Spanned<VersionFile>>,
 }
 
+/// `[[rule.version]]`: its label and date, one table per charge model (a version must write
+/// exactly one), and the bill-level terms.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct VersionFile {
@@ -85,130 +101,68 @@ pub(crate) struct VersionFile {
     pub minimum: Option<Spanned<Yuan>>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct FixedFile {
-    pub price: Spanned<Dec>,
+impl VersionFile {
+    /// The rule file's table of charge models: one line per model table above, in the order
+    /// of [`Charge`] (the order "add one of …" lists them in), each with the variant its
+    /// checked model becomes.
+    pub(crate) fn models(&self) -> Vec<ModelRow<'_>> {
+        vec![
+            ModelRow::of::<Fixed>(&self.fixed, Charge::Fixed),
+            ModelRow::of::<PerAttribute>(&self.per_attribute, Charge::PerAttribute),
+            ModelRow::of::<Tiered>(&self.tiered, Charge::Tiered),
+            ModelRow::of::<TimeOfUse>(&self.time_of_use, Charge::TimeOfUse),
+            ModelRow::of::<TopUp>(&self.top_up, Charge::TopUp),
+            ModelRow::of::<LateFee>(&self.late_fee, Charge::LateFee),
+        ]
+    }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PerAttributeFile {
-    pub attribute: String,
-    pub unit: String,
-    #[serde(default)]
-    pub price: Option<Spanned<Dec>>,
-    #[serde(default)]
-    pub select_by: Option<Spanned<String>>,
-    #[serde(default)]
-    pub prices: Option<Spanned<std::collections::BTreeMap<String, Spanned<Dec>>>>,
+/// One charge model's row in a version's table of models: the model's table name, and the
+/// table itself if the version writes it.
+pub(crate) struct ModelRow<'a> {
+    pub name: &'static str,
+    pub written: Option<Box<dyn WrittenTable<'a> + 'a>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum CumulationFile {
-    Month,
-    Year,
+impl<'a> ModelRow<'a> {
+    /// Model `M`'s row: its table as the version has it (`None`: not written), and `charge`,
+    /// the [`Charge`] variant that holds it.
+    fn of<M: ModelTable>(file: &'a Option<Spanned<M::File>>, charge: fn(M) -> Charge) -> Self {
+        ModelRow {
+            name: M::NAME,
+            written: file.as_ref().map(|file| {
+                Box::new(Table::<M> { file, charge }) as Box<dyn WrittenTable<'a> + 'a>
+            }),
+        }
+    }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TieredFile {
-    pub unit: String,
-    pub cumulation: CumulationFile,
-    #[serde(default)]
-    pub components: Option<Spanned<Vec<String>>>,
-    #[serde(default)]
-    pub tier: Vec<Spanned<TierFile>>,
-    #[serde(default)]
-    pub season: Vec<Spanned<SeasonFile>>,
+/// A charge model's table as a version writes it, whichever the model.
+pub(crate) trait WrittenTable<'a> {
+    /// Where the table is in the file.
+    fn span(&self) -> Range<usize>;
+    /// The table checked, as the version's charge (see [`ModelTable::check`]).
+    fn check(&self, cx: &Checker<'_>, declared: Option<&[String]>) -> Checked<Charge>;
+    /// The tenant's own words in the table (see [`ModelTable::words`]).
+    fn words(&self) -> Vec<&'a str>;
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TierFile {
-    pub from: Spanned<Dec>,
-    #[serde(default)]
-    pub to: Option<Spanned<Dec>>,
-    #[serde(default)]
-    pub price: Option<Spanned<Dec>>,
-    #[serde(default)]
-    pub prices: Option<Spanned<Vec<Spanned<Dec>>>>,
+/// Model `M`'s table as written, and the variant that holds the checked model.
+struct Table<'a, M: ModelTable> {
+    file: &'a Spanned<M::File>,
+    charge: fn(M) -> Charge,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct SeasonFile {
-    pub name: String,
-    pub months: Spanned<Vec<Spanned<u32>>>,
-    #[serde(default)]
-    pub tier: Vec<Spanned<TierFile>>,
-}
+impl<'a, M: ModelTable> WrittenTable<'a> for Table<'a, M> {
+    fn span(&self) -> Range<usize> {
+        self.file.span()
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TimeOfUseFile {
-    pub unit: String,
-    #[serde(default)]
-    pub register: Vec<Spanned<RegisterFile>>,
-}
+    fn check(&self, cx: &Checker<'_>, declared: Option<&[String]>) -> Checked<Charge> {
+        M::check(cx, self.file, declared).map(self.charge)
+    }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RegisterFile {
-    pub name: Spanned<String>,
-    pub price: Spanned<Dec>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TopUpFile {
-    #[serde(default)]
-    pub denomination: Vec<Spanned<DenominationFile>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DenominationFile {
-    pub amount: Spanned<Yuan>,
-    #[serde(default)]
-    pub bonus: Option<Spanned<Yuan>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct LateFeeFile {
-    #[serde(default)]
-    pub grace_days: u32,
-    #[serde(default)]
-    pub minimum: Option<Spanned<Yuan>>,
-    #[serde(default)]
-    pub max_ratio: Option<Spanned<Dec>>,
-    #[serde(default)]
-    pub rate: Vec<Spanned<RateFile>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RateFile {
-    #[serde(default)]
-    pub classes: Option<Spanned<Vec<String>>>,
-    pub per_day: Spanned<Dec>,
-    #[serde(default)]
-    pub earlier_years_per_day: Option<Spanned<Dec>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct PrepayBonusFile {
-    pub months: Spanned<u32>,
-    pub free: Spanned<u32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DiscountFile {
-    pub percent: Spanned<Dec>,
-    #[serde(default)]
-    pub min_prepay_months: Option<u32>,
+    fn words(&self) -> Vec<&'a str> {
+        M::words(self.file.get_ref())
+    }
 }

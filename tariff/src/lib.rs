@@ -65,6 +65,10 @@
 //!   earlier_years_per_day? }] }` — a rule of its own, applied to the kind's arrears
 //!   ([`models::late_fee`]).
 //!
+//! Each model is one file in [`models`] holding its table's shape, its checks and its pricing;
+//! "Adding a charge model" in `docs/tariffs.md` says what else a new one touches (a line in
+//! each of two tables).
+//!
 //! Bill-level terms beside the model ([`models::adjustments`]): `prepay_bonus = { months,
 //! free }` (periodic models; prepay `months`, get `free` more months at no charge), `discount = { percent, min_prepay_months? }` and `minimum`
 //! (periodic and metered).

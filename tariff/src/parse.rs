@@ -6,19 +6,14 @@
 //! prices, rules naming undeclared kinds or classes, versions out of date order, two rules
 //! claiming the same customers. A mistake skips only the part it is in (a kind, a rule, a
 //! version, a tier, a rate), so one run reports every independent mistake of a file.
+//!
+//! This file checks the file as a whole; each charge model's own checks are in its file
+//! (`models/<model>.rs`), reached through the version's table of models
+//! ([`VersionFile::models`]). They share the [`Checker`], which records the mistakes.
 
 use crate::error::RuleFileError;
-use crate::file::{
-    CumulationFile, KindFile, LateFeeFile, PerAttributeFile, RateFile, RuleFile, TenantFile,
-    TierFile, TieredFile, TimeOfUseFile, TopUpFile, VersionFile, ZhFile,
-};
-use crate::models::adjustments::{Discount, PrepayBonus};
-use crate::models::fixed::Fixed;
-use crate::models::late_fee::{LateFee, Rate};
-use crate::models::per_attribute::{PerAttribute, PriceBy};
-use crate::models::tiered::{Cumulation, Season, Tier, Tiered};
-use crate::models::time_of_use::{Register, TimeOfUse};
-use crate::models::top_up::{Denomination, TopUp};
+use crate::file::{KindFile, RuleFile, TenantFile, VersionFile, WrittenTable, ZhFile};
+use crate::models::adjustments::{Discount, DiscountFile, PrepayBonus, PrepayBonusFile};
 use crate::tenant::{BillTerms, Charge, Family, KindDecl, Rule, Tenant, Version, Zh};
 use crate::values::{Dec, Yuan};
 use chrono_tz::Tz;
@@ -70,9 +65,17 @@ pub fn check_rule_file(file_name: &str, text: &str) -> Result<Tenant, Vec<RuleFi
 }
 
 /// `None` when the mistake has been recorded in the checker; the caller skips that part.
-type Checked<T> = Option<T>;
+pub(crate) type Checked<T> = Option<T>;
 
-struct Checker<'a> {
+/// A version's terms as the file has them: prepay bonus, discount, minimum.
+type TermsFile = (
+    Option<Spanned<PrepayBonusFile>>,
+    Option<Spanned<DiscountFile>>,
+    Option<Spanned<Yuan>>,
+);
+
+/// The checks' shared context: the file being checked, and the mistakes found in it so far.
+pub(crate) struct Checker<'a> {
     file: &'a str,
     text: &'a str,
     /// Every mistake found so far.
@@ -80,23 +83,24 @@ struct Checker<'a> {
 }
 
 impl Checker<'_> {
-    fn err(&self, span: &Range<usize>, reason: impl Into<String>) -> RuleFileError {
+    /// A mistake at `span` of the file.
+    pub(crate) fn err(&self, span: &Range<usize>, reason: impl Into<String>) -> RuleFileError {
         RuleFileError::at_span(self.file, self.text, span, reason)
     }
 
     /// Records a mistake; `None` so the caller can skip the part it is in with `?`.
-    fn fail<T>(&self, e: RuleFileError) -> Checked<T> {
+    pub(crate) fn fail<T>(&self, e: RuleFileError) -> Checked<T> {
         self.mistakes.borrow_mut().push(e);
         None
     }
 
     /// How many mistakes so far: a part is good when checking it added none.
-    fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.mistakes.borrow().len()
     }
 
     /// A price or rate: zero or more.
-    fn non_negative(&self, d: &Spanned<Dec>, what: &str) -> Checked<Decimal> {
+    pub(crate) fn non_negative(&self, d: &Spanned<Dec>, what: &str) -> Checked<Decimal> {
         let v = d.get_ref().0;
         if v.is_sign_negative() && !v.is_zero() {
             return self.fail(self.err(&d.span(), format!("{what} {v} is negative")));
@@ -104,7 +108,8 @@ impl Checker<'_> {
         Some(v)
     }
 
-    fn non_negative_fen(&self, y: &Spanned<Yuan>, what: &str) -> Checked<Fen> {
+    /// An amount: zero or more.
+    pub(crate) fn non_negative_fen(&self, y: &Spanned<Yuan>, what: &str) -> Checked<Fen> {
         let v = y.get_ref().0;
         if v < Fen::ZERO {
             return self.fail(self.err(&y.span(), format!("{what} {v} is negative")));
@@ -113,14 +118,23 @@ impl Checker<'_> {
     }
 
     /// An optional number: absent is fine, present must be zero or more.
-    fn non_negative_opt(&self, d: &Option<Spanned<Dec>>, what: &str) -> Checked<Option<Decimal>> {
+    pub(crate) fn non_negative_opt(
+        &self,
+        d: &Option<Spanned<Dec>>,
+        what: &str,
+    ) -> Checked<Option<Decimal>> {
         match d {
             None => Some(None),
             Some(d) => self.non_negative(d, what).map(Some),
         }
     }
 
-    fn non_negative_fen_opt(&self, y: &Option<Spanned<Yuan>>, what: &str) -> Checked<Option<Fen>> {
+    /// An optional amount: absent is fine, present must be zero or more.
+    pub(crate) fn non_negative_fen_opt(
+        &self,
+        y: &Option<Spanned<Yuan>>,
+        what: &str,
+    ) -> Checked<Option<Fen>> {
         match y {
             None => Some(None),
             Some(y) => self.non_negative_fen(y, what).map(Some),
@@ -322,7 +336,7 @@ impl Checker<'_> {
 
     /// A rule's or a rate's `classes`: not empty, and each one the tenant declares. `declared`
     /// is `None` when the tenant's own list was refused (already reported).
-    fn named_classes(
+    pub(crate) fn named_classes(
         &self,
         raw: &Spanned<Vec<String>>,
         declared: Option<&[String]>,
@@ -460,6 +474,8 @@ impl Checker<'_> {
         versions
     }
 
+    /// One version: a label, one charge model checked by its model file, and the terms that
+    /// apply to that model.
     fn version(&self, raw: Spanned<VersionFile>, declared: Option<&[String]>) -> Checked<Version> {
         let span = raw.span();
         let raw = raw.into_inner();
@@ -467,526 +483,172 @@ impl Checker<'_> {
         if label.is_empty() {
             return self.fail(self.err(&raw.version.span(), "version is empty"));
         }
-        let present: Vec<(&str, Range<usize>)> = [
-            ("fixed", raw.fixed.as_ref().map(Spanned::span)),
-            (
-                "per_attribute",
-                raw.per_attribute.as_ref().map(Spanned::span),
-            ),
-            ("tiered", raw.tiered.as_ref().map(Spanned::span)),
-            ("time_of_use", raw.time_of_use.as_ref().map(Spanned::span)),
-            ("top_up", raw.top_up.as_ref().map(Spanned::span)),
-            ("late_fee", raw.late_fee.as_ref().map(Spanned::span)),
-        ]
-        .into_iter()
-        .filter_map(|(name, s)| s.map(|s| (name, s)))
-        .collect();
-        // Report the model that comes second in the file.
-        let mut present = present;
-        present.sort_by_key(|(_, s)| s.start);
-        match present.as_slice() {
-            [] => {
-                return self.fail(self.err(
-                    &span,
-                    format!(
-                        "version {label:?} has no charge model: add one of fixed, per_attribute, \
-                         tiered, time_of_use, top_up or late_fee"
-                    ),
-                ))
-            }
-            [_] => {}
-            [(first, _), (second, s), ..] => {
-                return self.fail(self.err(
-                    s,
-                    format!(
+        let charge = self.charge(&span, &label, &raw, declared)?;
+        let terms = self.terms(&charge, (raw.prepay_bonus, raw.discount, raw.minimum))?;
+        Some(Version {
+            version: label,
+            effective_from: raw.effective_from.get_ref().0,
+            charge,
+            terms,
+        })
+    }
+
+    /// The version's charge: it names exactly one charge model (of two, the one that comes
+    /// second in the file is reported), checked by that model.
+    fn charge(
+        &self,
+        span: &Range<usize>,
+        label: &str,
+        raw: &VersionFile,
+        declared: Option<&[String]>,
+    ) -> Checked<Charge> {
+        let models = raw.models();
+        let names: Vec<&str> = models.iter().map(|m| m.name).collect();
+        let mut written: Vec<(&str, &dyn WrittenTable<'_>)> = models
+            .iter()
+            .filter_map(|m| m.written.as_deref().map(|w| (m.name, w)))
+            .collect();
+        written.sort_by_key(|(_, w)| w.span().start);
+        match written.as_slice() {
+            [] => self.fail(self.err(
+                span,
+                format!(
+                    "version {label:?} has no charge model: add one of {}",
+                    one_of(&names)
+                ),
+            )),
+            [(_, model)] => model.check(self, declared),
+            [(first, _), (second, model), ..] => self.fail(self.err(
+                &model.span(),
+                format!(
                     "version {label:?} has both {first} and {second}: one charge model per version"
                 ),
-                ))
-            }
+            )),
         }
-        let charge = if let Some(f) = raw.fixed {
-            Charge::Fixed(Fixed {
-                price: self.non_negative(&f.get_ref().price, "price")?,
-            })
-        } else if let Some(p) = raw.per_attribute {
-            Charge::PerAttribute(self.per_attribute(p)?)
-        } else if let Some(t) = raw.tiered {
-            Charge::Tiered(self.tiered(t)?)
-        } else if let Some(t) = raw.time_of_use {
-            Charge::TimeOfUse(self.time_of_use(t)?)
-        } else if let Some(t) = raw.top_up {
-            Charge::TopUp(self.top_up(t)?)
-        } else if let Some(l) = raw.late_fee {
-            Charge::LateFee(self.late_fee(l, declared)?)
-        } else {
-            return self.fail(self.err(&span, "no charge model"));
-        };
+    }
 
+    /// The terms around the charge (a prepay bonus for periodic charges; a discount and a
+    /// minimum for charges that make a bill), each refused where it does not apply.
+    fn terms(
+        &self,
+        charge: &Charge,
+        (prepay_bonus, discount, minimum): TermsFile,
+    ) -> Checked<BillTerms> {
         let family = charge.family();
         let model = charge.model_name();
         let not_for = |what: &str, s: &Range<usize>| {
             self.err(s, format!("{what} does not apply to a {model} charge"))
         };
-        let prepay_bonus = match raw.prepay_bonus {
+        let prepay_bonus = match prepay_bonus {
             None => None,
             Some(b) if family != Family::Periodic => {
                 return self.fail(not_for("prepay_bonus", &b.span()))
             }
-            Some(b) => {
-                let b = b.get_ref();
-                for n in [&b.months, &b.free] {
-                    if *n.get_ref() == 0 {
-                        return self.fail(self.err(&n.span(), "must be at least 1"));
-                    }
-                }
-                Some(PrepayBonus {
-                    months: *b.months.get_ref(),
-                    free: *b.free.get_ref(),
-                })
-            }
+            Some(b) => Some(PrepayBonus::check(self, b.get_ref())?),
         };
         let billable = matches!(family, Family::Periodic | Family::Metered);
-        let discount = match raw.discount {
+        let discount = match discount {
             None => None,
             Some(d) if !billable => return self.fail(not_for("discount", &d.span())),
-            Some(d) => {
-                let d = d.get_ref();
-                let percent = self.non_negative(&d.percent, "percent")?;
-                if percent > Decimal::ONE_HUNDRED {
-                    return self.fail(
-                        self.err(&d.percent.span(), format!("percent {percent} is above 100")),
-                    );
-                }
-                Some(Discount {
-                    percent,
-                    min_prepay_months: d.min_prepay_months,
-                })
-            }
+            Some(d) => Some(Discount::check(self, d.get_ref())?),
         };
-        let minimum = match raw.minimum {
+        let minimum = match minimum {
             None => None,
             Some(m) if !billable => return self.fail(not_for("minimum", &m.span())),
             Some(m) => Some(self.non_negative_fen(&m, "minimum")?),
         };
-        Some(Version {
-            version: label,
-            effective_from: raw.effective_from.get_ref().0,
-            charge,
-            terms: BillTerms {
-                prepay_bonus,
-                discount,
-                minimum,
-            },
-        })
-    }
-
-    fn per_attribute(&self, raw: Spanned<PerAttributeFile>) -> Checked<PerAttribute> {
-        let span = raw.span();
-        let raw = raw.into_inner();
-        if raw.attribute.trim().is_empty() {
-            return self.fail(self.err(&span, "attribute is empty"));
-        }
-        let flat = self.non_negative_opt(&raw.price, "price")?;
-        let price = match (raw.select_by, raw.prices) {
-            (None, None) => match flat {
-                Some(price) => PriceBy::Flat(price),
-                None => {
-                    return self.fail(self.err(
-                        &span,
-                        "per_attribute needs a price (or select_by with prices)",
-                    ))
-                }
-            },
-            (None, Some(p)) => {
-                return self.fail(self.err(
-                    &p.span(),
-                    "prices needs select_by: the attribute that picks the price",
-                ))
-            }
-            (Some(s), None) => {
-                return self.fail(self.err(&s.span(), "select_by needs a prices table"))
-            }
-            (Some(select_by), Some(prices)) => {
-                if prices.get_ref().is_empty() {
-                    return self.fail(self.err(&prices.span(), "prices is empty"));
-                }
-                let mut checked = BTreeMap::new();
-                for (value, p) in prices.into_inner() {
-                    checked.insert(value, self.non_negative(&p, "price")?);
-                }
-                PriceBy::Selected {
-                    attribute: select_by.into_inner(),
-                    prices: checked,
-                    default: flat,
-                }
-            }
-        };
-        Some(PerAttribute {
-            attribute: raw.attribute,
-            unit: raw.unit,
-            price,
-        })
-    }
-
-    fn tiered(&self, raw: Spanned<TieredFile>) -> Checked<Tiered> {
-        let span = raw.span();
-        let raw = raw.into_inner();
-        let components = match &raw.components {
-            None => Vec::new(),
-            Some(c) => {
-                let list = c.get_ref();
-                let unique: BTreeSet<&String> = list.iter().collect();
-                if list.is_empty() || unique.len() != list.len() {
-                    return self.fail(self.err(
-                        &c.span(),
-                        "components must be a non-empty list of distinct names",
-                    ));
-                }
-                list.clone()
-            }
-        };
-        let tiers = self.tiers(&raw.tier, &components, &span)?;
-        let cumulation = match raw.cumulation {
-            CumulationFile::Month => Cumulation::Month,
-            CumulationFile::Year => Cumulation::Year,
-        };
-        let mut seasons: Vec<Season> = Vec::new();
-        for s in raw.season {
-            let s_span = s.span();
-            if cumulation == Cumulation::Year {
-                return self.fail(self.err(
-                    &s_span,
-                    "seasonal tier bounds need monthly cumulation: a year-to-date count cannot change bounds mid-year",
-                ));
-            }
-            let s = s.into_inner();
-            if seasons.iter().any(|seen| seen.name == s.name) {
-                return self
-                    .fail(self.err(&s_span, format!("season {:?} is defined twice", s.name)));
-            }
-            if s.months.get_ref().is_empty() {
-                return self.fail(self.err(&s.months.span(), "a season needs at least one month"));
-            }
-            let mut months = Vec::new();
-            for m in s.months.get_ref() {
-                let month = *m.get_ref();
-                if !(1..=12).contains(&month) {
-                    return self.fail(self.err(&m.span(), format!("month {month} is not 1–12")));
-                }
-                if months.contains(&month)
-                    || seasons.iter().any(|seen| seen.months.contains(&month))
-                {
-                    return self
-                        .fail(self.err(&m.span(), format!("month {month} is in two seasons")));
-                }
-                months.push(month);
-            }
-            let tiers = self.tiers(&s.tier, &components, &s_span)?;
-            seasons.push(Season {
-                name: s.name,
-                months,
-                tiers,
-            });
-        }
-        Some(Tiered {
-            unit: raw.unit,
-            cumulation,
-            components,
-            tiers,
-            seasons,
-        })
-    }
-
-    /// Tiers must start at 0, meet end to start with no gap or overlap, and end open.
-    fn tiers(
-        &self,
-        raw: &[Spanned<TierFile>],
-        components: &[String],
-        table: &Range<usize>,
-    ) -> Checked<Vec<Tier>> {
-        if raw.is_empty() {
-            return self.fail(self.err(
-                table,
-                "no tiers: add tier entries with from, to and a price",
-            ));
-        }
-        let before = self.count();
-        let tiers: Vec<Tier> = (0..raw.len())
-            .filter_map(|i| self.tier(raw, i, components))
-            .collect();
-        (self.count() == before).then_some(tiers)
-    }
-
-    /// Tier `i` of `raw`, checked against the bounds written on the tier before it (not
-    /// against what was accepted of it), so one bad tier does not make its neighbours look bad.
-    fn tier(&self, raw: &[Spanned<TierFile>], i: usize, components: &[String]) -> Checked<Tier> {
-        let last = raw.len() - 1;
-        let t_span = raw[i].span();
-        let t = raw[i].get_ref();
-        let from = self.non_negative(&t.from, "tier start")?;
-        let to = match &t.to {
-            Some(to) => {
-                let v = to.get_ref().0;
-                if v <= from {
-                    return self.fail(self.err(
-                        &to.span(),
-                        format!("tier ends at {v}, which is not above its start {from}"),
-                    ));
-                }
-                Some(v)
-            }
-            None if i != last => return self.fail(self.err(
-                &t_span,
-                "only the last tier may be open-ended (no `to`); this one is followed by another",
-            )),
-            None => None,
-        };
-        let prev_to = match i {
-            0 => Some(Decimal::ZERO),
-            _ => raw[i - 1].get_ref().to.as_ref().map(|p| p.get_ref().0),
-        };
-        match prev_to {
-            Some(_) if i == 0 && !from.is_zero() => {
-                return self.fail(self.err(
-                    &t.from.span(),
-                    format!("the first tier must start at 0, not {from}"),
-                ))
-            }
-            Some(prev_to) if from > prev_to => {
-                return self.fail(self.err(
-                    &t.from.span(),
-                    format!(
-                        "gap between tiers: the previous tier ends at {prev_to} and this one starts at {from}; \
-                         a tier covers (from, to], so start this one at {prev_to}"
-                    ),
-                ))
-            }
-            Some(prev_to) if from < prev_to => {
-                return self.fail(self.err(
-                    &t.from.span(),
-                    format!(
-                        "overlapping tiers: the previous tier ends at {prev_to} and this one starts at {from}"
-                    ),
-                ))
-            }
-            // The tier before is open-ended, which is reported there.
-            _ => {}
-        }
-        if i == last && to.is_some() {
-            return self.fail(self.err(
-                &t_span,
-                "the last tier must be open-ended (leave out `to`) so all usage has a price",
-            ));
-        }
-        let prices = self.tier_prices(t, components, &t_span)?;
-        Some(Tier { from, to, prices })
-    }
-
-    fn tier_prices(
-        &self,
-        t: &TierFile,
-        components: &[String],
-        span: &Range<usize>,
-    ) -> Checked<Vec<Decimal>> {
-        match (&t.price, &t.prices, components.is_empty()) {
-            (Some(p), None, true) => Some(vec![self.non_negative(p, "price")?]),
-            (None, Some(ps), false) => {
-                if ps.get_ref().len() != components.len() {
-                    return self.fail(self.err(
-                        &ps.span(),
-                        format!(
-                            "{} prices for {} components ({})",
-                            ps.get_ref().len(),
-                            components.len(),
-                            components.join(", ")
-                        ),
-                    ));
-                }
-                ps.get_ref()
-                    .iter()
-                    .map(|p| self.non_negative(p, "price"))
-                    .collect()
-            }
-            (_, _, true) => self.fail(self.err(
-                span,
-                "a tier needs one `price` (no components are declared)",
-            )),
-            (_, _, false) => self.fail(self.err(
-                span,
-                format!(
-                    "a tier needs `prices`, one per component ({})",
-                    components.join(", ")
-                ),
-            )),
-        }
-    }
-
-    fn time_of_use(&self, raw: Spanned<TimeOfUseFile>) -> Checked<TimeOfUse> {
-        let span = raw.span();
-        let raw = raw.into_inner();
-        if raw.register.is_empty() {
-            return self.fail(self.err(&span, "time_of_use needs register entries (name, price)"));
-        }
-        let mut registers: Vec<Register> = Vec::new();
-        for r in &raw.register {
-            let r = r.get_ref();
-            let name = r.name.get_ref().trim().to_string();
-            if name.is_empty() || registers.iter().any(|seen| seen.name == name) {
-                return self.fail(self.err(
-                    &r.name.span(),
-                    format!("register name {name:?} is empty or repeated"),
-                ));
-            }
-            registers.push(Register {
-                name,
-                price: self.non_negative(&r.price, "price")?,
-            });
-        }
-        Some(TimeOfUse {
-            unit: raw.unit,
-            registers,
-        })
-    }
-
-    fn top_up(&self, raw: Spanned<TopUpFile>) -> Checked<TopUp> {
-        let span = raw.span();
-        let raw = raw.into_inner();
-        if raw.denomination.is_empty() {
-            return self.fail(self.err(
-                &span,
-                "top_up needs denomination entries (amount, optional bonus)",
-            ));
-        }
-        let mut denominations: Vec<Denomination> = Vec::new();
-        for d in &raw.denomination {
-            let d = d.get_ref();
-            let amount = d.amount.get_ref().0;
-            if amount <= Fen::ZERO {
-                return self.fail(self.err(
-                    &d.amount.span(),
-                    format!("denomination {amount} is not above zero"),
-                ));
-            }
-            if denominations.iter().any(|seen| seen.amount == amount) {
-                return self.fail(self.err(
-                    &d.amount.span(),
-                    format!("denomination {amount} is listed twice"),
-                ));
-            }
-            let bonus = self
-                .non_negative_fen_opt(&d.bonus, "bonus")?
-                .unwrap_or(Fen::ZERO);
-            denominations.push(Denomination { amount, bonus });
-        }
-        Some(TopUp { denominations })
-    }
-
-    fn late_fee(&self, raw: Spanned<LateFeeFile>, declared: Option<&[String]>) -> Checked<LateFee> {
-        let span = raw.span();
-        let raw = raw.into_inner();
-        if raw.rate.is_empty() {
-            return self.fail(self.err(
-                &span,
-                "late_fee needs rate entries (per_day, optional classes)",
-            ));
-        }
-        let before = self.count();
-        let mut rates: Vec<Rate> = Vec::new();
-        for r in &raw.rate {
-            if let Some(rate) = self.rate(r, &rates, declared) {
-                rates.push(rate);
-            }
-        }
-        let minimum = self.non_negative_fen_opt(&raw.minimum, "minimum");
-        let max_ratio = self.non_negative_opt(&raw.max_ratio, "max_ratio");
-        if self.count() != before {
-            return None;
-        }
-        Some(LateFee {
-            grace_days: raw.grace_days,
-            minimum: minimum?,
-            max_ratio: max_ratio?,
-            rates,
-        })
-    }
-
-    /// One late-fee rate, against the good rates before it: one catch-all at most, and no
-    /// class with two rates.
-    fn rate(
-        &self,
-        r: &Spanned<RateFile>,
-        rates: &[Rate],
-        declared: Option<&[String]>,
-    ) -> Checked<Rate> {
-        let r_span = r.span();
-        let r = r.get_ref();
-        let classes = match &r.classes {
-            None if rates.iter().any(|seen| seen.classes.is_none()) => {
-                return self.fail(self.err(
-                    &r_span,
-                    "two late-fee rates leave out classes; only one may be the catch-all",
-                ))
-            }
-            None => None,
-            Some(c) => {
-                let named = self.named_classes(c, declared, "")?;
-                for class in &named {
-                    let taken = rates
-                        .iter()
-                        .any(|seen| seen.classes.as_ref().is_some_and(|cs| cs.contains(class)));
-                    if taken {
-                        return self.fail(
-                            self.err(&c.span(), format!("class {class:?} has two late-fee rates")),
-                        );
-                    }
-                }
-                Some(named)
-            }
-        };
-        let per_day = self.non_negative(&r.per_day, "per_day");
-        let earlier = self.non_negative_opt(&r.earlier_years_per_day, "earlier_years_per_day");
-        Some(Rate {
-            classes,
-            per_day: per_day?,
-            earlier_years_per_day: earlier?,
+        Some(BillTerms {
+            prepay_bonus,
+            discount,
+            minimum,
         })
     }
 }
 
 /// Every text of the tenant's own that a payer can read on a bill: the kinds' labels, the
-/// classes, and from each version its units, components, season names, band names, and the
-/// `select_by` attribute with the values it lists.
+/// classes, and from each version the words of its charge model (units, components, season
+/// names, band names, the `select_by` attribute with the values it lists).
 fn used_words(raw: &TenantFile) -> BTreeSet<&str> {
     let mut used: BTreeSet<&str> = BTreeSet::new();
     used.extend(raw.kinds.iter().map(|k| k.get_ref().label.as_str()));
     used.extend(raw.classes.get_ref().iter().map(|c| c.get_ref().trim()));
     for rule in &raw.rules {
         for v in &rule.get_ref().versions {
-            let v = v.get_ref();
-            if let Some(p) = &v.per_attribute {
-                let p = p.get_ref();
-                used.insert(p.unit.as_str());
-                if let Some(s) = &p.select_by {
-                    used.insert(s.get_ref().as_str());
+            for model in v.get_ref().models() {
+                if let Some(written) = model.written {
+                    used.extend(written.words());
                 }
-                if let Some(prices) = &p.prices {
-                    used.extend(prices.get_ref().keys().map(String::as_str));
-                }
-            }
-            if let Some(t) = &v.tiered {
-                let t = t.get_ref();
-                used.insert(t.unit.as_str());
-                if let Some(c) = &t.components {
-                    used.extend(c.get_ref().iter().map(String::as_str));
-                }
-                used.extend(t.season.iter().map(|s| s.get_ref().name.as_str()));
-            }
-            if let Some(t) = &v.time_of_use {
-                let t = t.get_ref();
-                used.insert(t.unit.as_str());
-                used.extend(t.register.iter().map(|r| r.get_ref().name.get_ref().trim()));
             }
         }
     }
     used
+}
+
+/// `a, b or c`: a list as a sentence gives it.
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tenant with one rule whose one version writes `model` (nothing when empty).
+    fn with_model(model: &str) -> String {
+        format!(
+            "tenant = \"t-1\"\nname = \"Test\"\nrounding = \"half_up\"\n\
+             classes = [\"household\"]\n[[kind]]\nid = \"water\"\nlabel = \"Water\"\n\
+             [[rule]]\nid = \"r\"\nkind = \"water\"\n[[rule.version]]\nversion = \"v1\"\n\
+             effective_from = 2024-01-01\n{model}\n"
+        )
+    }
+
+    #[test]
+    fn a_version_without_a_model_is_told_every_model_it_may_name() {
+        let err = parse_rule_file("t.toml", &with_model("")).unwrap_err();
+        assert_eq!(
+            err.reason,
+            "version \"v1\" has no charge model: add one of fixed, per_attribute, tiered, \
+             time_of_use, top_up or late_fee"
+        );
+    }
+
+    #[test]
+    fn each_models_table_becomes_the_charge_of_that_name() {
+        // The table of models in `VersionFile::models` lines each table up with its `Charge`
+        // variant; the model named in the file is the model checked and priced.
+        let tables = [
+            ("fixed", "price = \"1.00\""),
+            (
+                "per_attribute",
+                "attribute = \"area_m2\", unit = \"m²\", price = \"2.00\"",
+            ),
+            (
+                "tiered",
+                "unit = \"m³\", cumulation = \"month\", tier = [{ from = \"0\", price = \"2\" }]",
+            ),
+            (
+                "time_of_use",
+                "unit = \"kWh\", register = [{ name = \"peak\", price = \"1\" }]",
+            ),
+            ("top_up", "denomination = [{ amount = \"30.00\" }]"),
+            ("late_fee", "rate = [{ per_day = \"0.001\" }]"),
+        ];
+        for (name, body) in tables {
+            let text = with_model(&format!("{name} = {{ {body} }}"));
+            let tenant = parse_rule_file("t.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(tenant.rules[0].versions[0].charge.model_name(), name);
+        }
+    }
+
+    #[test]
+    fn lists_read_as_a_sentence() {
+        assert_eq!(one_of(&["a"]), "a");
+        assert_eq!(one_of(&["a", "b"]), "a or b");
+        assert_eq!(one_of(&["a", "b", "c"]), "a, b or c");
+    }
 }

@@ -13,20 +13,21 @@
 //! * A top-up kind bills the chosen denomination once.
 //! * A period is priced by the rule version in force on its first day, so old periods keep
 //!   old prices; bill-level terms and late fees use the version in force on `as_of`.
+//!
+//! This file assembles the quote as a whole, by family; each model's own pricing is in its
+//! file (`models/<model>.rs`), reached through `Charge::pricing` (the table in `models/mod.rs`).
 
 use crate::error::QuoteError;
 use crate::facts::{AccountFacts, Arrear, QuoteOptions};
 use crate::models::adjustments::{minimum, MinimumOf};
-use crate::models::{bill_unit, Bi, Ctx, Piece};
-use crate::readings::Register;
-use crate::tenant::{Charge, Family, Rule, Tenant, Version};
+use crate::models::{bill_unit, Bi, Ctx, Piece, Pricing};
+use crate::readings::{MeterReads, Register};
+use crate::tenant::{Family, Rule, Tenant, Version};
 use crate::values::{yuan, YearMonth};
 use posfee_schemas::fee::{BillLine, Quote};
 use posfee_schemas::ids::FeeKind;
 use posfee_schemas::money::Fen;
 use rust_decimal::Decimal;
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
 
 /// Most months one quote bills for one kind (ten years): an account paid through 1990 is a
 /// data problem to look at, not a bill to print.
@@ -52,43 +53,8 @@ pub fn quote(
             facts: facts.tenant.clone(),
         });
     }
-    let unknown = |kind: &FeeKind| QuoteError::UnknownFeeKind {
-        tenant: tenant.id.clone(),
-        kind: kind.clone(),
-    };
     let explicit = !opts.kinds.is_empty();
-    let mut kinds: Vec<&FeeKind> = Vec::new();
-    if explicit {
-        for k in &opts.kinds {
-            let declared = tenant.kind(k).ok_or_else(|| unknown(k))?;
-            if !kinds.contains(&&declared.kind) {
-                kinds.push(&declared.kind);
-            }
-        }
-    } else {
-        kinds = tenant.kinds.iter().map(|d| &d.kind).collect();
-        let top_up_kinds = kinds
-            .iter()
-            .filter(|k| {
-                tenant
-                    .charge_rule(k, &facts.class)
-                    .is_some_and(|r| r.family() == Some(Family::TopUp))
-            })
-            .count();
-        if opts.top_up.is_some() && top_up_kinds > 1 {
-            return Err(QuoteError::AmbiguousTopUp {
-                tenant: tenant.id.clone(),
-            });
-        }
-    }
-    if let Some(a) = facts
-        .arrears
-        .iter()
-        .find(|a| tenant.kind(&a.kind).is_none())
-    {
-        return Err(unknown(&a.kind));
-    }
-
+    let kinds = kinds_to_quote(tenant, facts, opts)?;
     let job = Job {
         tenant,
         facts,
@@ -131,6 +97,54 @@ pub fn quote(
     })
 }
 
+/// The kinds a quote covers, in order: those `opts.kinds` names, else every kind the tenant
+/// declares (with at most one top-up kind when a top-up amount is chosen). Refused when a
+/// named kind or an arrear's kind is not the tenant's.
+fn kinds_to_quote<'t>(
+    tenant: &'t Tenant,
+    facts: &AccountFacts,
+    opts: &QuoteOptions,
+) -> Result<Vec<&'t FeeKind>, QuoteError> {
+    let unknown = |kind: &FeeKind| QuoteError::UnknownFeeKind {
+        tenant: tenant.id.clone(),
+        kind: kind.clone(),
+    };
+    let mut kinds: Vec<&FeeKind> = Vec::new();
+    if !opts.kinds.is_empty() {
+        for k in &opts.kinds {
+            let declared = tenant.kind(k).ok_or_else(|| unknown(k))?;
+            if !kinds.contains(&&declared.kind) {
+                kinds.push(&declared.kind);
+            }
+        }
+    } else {
+        kinds = tenant.kinds.iter().map(|d| &d.kind).collect();
+        let top_up_kinds = kinds
+            .iter()
+            .filter(|k| {
+                tenant
+                    .charge_rule(k, &facts.class)
+                    .is_some_and(|r| r.family() == Some(Family::TopUp))
+            })
+            .count();
+        if opts.top_up.is_some() && top_up_kinds > 1 {
+            return Err(QuoteError::AmbiguousTopUp {
+                tenant: tenant.id.clone(),
+            });
+        }
+    }
+    if let Some(a) = facts
+        .arrears
+        .iter()
+        .find(|a| tenant.kind(&a.kind).is_none())
+    {
+        return Err(unknown(&a.kind));
+    }
+    Ok(kinds)
+}
+
+/// One quote being priced: the tenant, the account and the options, with what every line
+/// needs to be priced and explained.
 struct Job<'a> {
     tenant: &'a Tenant,
     facts: &'a AccountFacts,
@@ -323,10 +337,9 @@ impl<'a> Job<'a> {
         n: u32,
     ) -> Result<Piece, QuoteError> {
         let period = period_label(from, to);
-        match &version.charge {
-            Charge::Fixed(f) => f.price(self.ctx, &period, n),
-            Charge::PerAttribute(p) => {
-                p.price(self.ctx, &rule.id, &self.facts.attributes, &period, n)
+        match version.charge.pricing() {
+            Pricing::Periodic(m) => {
+                m.price_months(self.ctx, &rule.id, &self.facts.attributes, &period, n)
             }
             // A rule keeps one model across versions (checked at load).
             _ => Err(QuoteError::NoVersionInForce {
@@ -378,38 +391,8 @@ impl<'a> Job<'a> {
             return Ok(Vec::new());
         };
         let as_of = self.opts.as_of;
-        let mut registers: BTreeMap<Option<String>, Register> = BTreeMap::new();
-        let readings = &self.facts.readings;
-        let register = |name: Option<&str>| -> Result<Register, QuoteError> {
-            Register::new(kind, meter, name, readings, as_of)
-        };
-        // The registers the current tariff reads decide how far billing reaches.
-        let current = rule
-            .version_on(as_of)
-            .or_else(|| rule.versions.first())
-            .ok_or_else(|| QuoteError::NoVersionInForce {
-                rule: rule.id.clone(),
-                on: as_of,
-            })?;
-        let names: Vec<Option<String>> = match &current.charge {
-            Charge::TimeOfUse(t) => t.registers.iter().map(|r| Some(r.name.clone())).collect(),
-            _ => vec![None],
-        };
-        for n in &names {
-            registers.insert(n.clone(), register(n.as_deref())?);
-        }
-        let reached: Vec<&Register> = names.iter().filter_map(|n| registers.get(n)).collect();
-        let last = reached.iter().map(|r| r.last_month()).min().flatten();
-        let first = match self.facts.paid_through.get(kind) {
-            Some(paid) => paid.next(),
-            None => reached
-                .iter()
-                .map(|r| r.first_month())
-                .min()
-                .flatten()
-                .and_then(YearMonth::next),
-        };
-        let (Some(first), Some(last)) = (first, last) else {
+        let mut reads = MeterReads::new(kind, meter, &self.facts.readings, as_of);
+        let Some((first, last)) = self.billed_months(&mut reads, rule)? else {
             if self.explicit {
                 return Err(QuoteError::MissingReadings {
                     kind: kind.clone(),
@@ -420,39 +403,10 @@ impl<'a> Job<'a> {
         };
         let count = first.months_through(last);
         self.too_many(kind, count)?;
-
         let mut lines = Vec::new();
         for month in months_from(first, count)? {
             let version = self.version_for(rule, month)?;
-            let period = month.to_string();
-            let pieces = match &version.charge {
-                Charge::Tiered(t) => {
-                    let reg = match registers.entry(None) {
-                        Entry::Occupied(e) => e.into_mut(),
-                        Entry::Vacant(e) => e.insert(register(None)?),
-                    };
-                    let usage = reg.usage(month)?;
-                    let before = match t.cumulation {
-                        crate::models::tiered::Cumulation::Month => Decimal::ZERO,
-                        crate::models::tiered::Cumulation::Year => {
-                            reg.year_to_date_before(month)?
-                        }
-                    };
-                    t.price(self.ctx, &period, month.month(), before, usage)?
-                }
-                Charge::TimeOfUse(t) => {
-                    let mut pieces = Vec::new();
-                    for band in &t.registers {
-                        let reg = match registers.entry(Some(band.name.clone())) {
-                            Entry::Occupied(e) => e.into_mut(),
-                            Entry::Vacant(e) => e.insert(register(Some(&band.name))?),
-                        };
-                        pieces.push(t.price(self.ctx, &period, band, reg.usage(month)?)?);
-                    }
-                    pieces
-                }
-                _ => Vec::new(),
-            };
+            let pieces = self.metered_month(&mut reads, version, month)?;
             lines.extend(
                 pieces
                     .into_iter()
@@ -475,6 +429,56 @@ impl<'a> Job<'a> {
         Ok(lines)
     }
 
+    /// The months a metered charge bills: from the month after the one paid through (or after
+    /// the first reading) to the last month every register the current tariff reads has
+    /// reached; `None` without readings to bill.
+    fn billed_months(
+        &self,
+        reads: &mut MeterReads<'_>,
+        rule: &Rule,
+    ) -> Result<Option<(YearMonth, YearMonth)>, QuoteError> {
+        let as_of = self.opts.as_of;
+        let current = rule
+            .version_on(as_of)
+            .or_else(|| rule.versions.first())
+            .ok_or_else(|| QuoteError::NoVersionInForce {
+                rule: rule.id.clone(),
+                on: as_of,
+            })?;
+        let names: Vec<Option<String>> = match current.charge.pricing() {
+            Pricing::Metered(m) => m.registers(),
+            _ => vec![None],
+        };
+        for n in &names {
+            reads.register(n.as_deref())?;
+        }
+        let reached: Vec<&Register> = names.iter().filter_map(|n| reads.read(n)).collect();
+        let last = reached.iter().map(|r| r.last_month()).min().flatten();
+        let first = match self.facts.paid_through.get(reads.kind()) {
+            Some(paid) => paid.next(),
+            None => reached
+                .iter()
+                .map(|r| r.first_month())
+                .min()
+                .flatten()
+                .and_then(YearMonth::next),
+        };
+        Ok(first.zip(last))
+    }
+
+    /// One month of a metered charge under `version`: its usage priced, per register.
+    fn metered_month(
+        &self,
+        reads: &mut MeterReads<'_>,
+        version: &Version,
+        month: YearMonth,
+    ) -> Result<Vec<Piece>, QuoteError> {
+        match version.charge.pricing() {
+            Pricing::Metered(m) => m.price_month(self.ctx, reads, month),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     fn top_up(&self, kind: &FeeKind, rule: &Rule) -> Result<Vec<BillLine>, QuoteError> {
         if self.opts.top_up.is_none() && !self.explicit {
             return Ok(Vec::new());
@@ -486,10 +490,10 @@ impl<'a> Job<'a> {
                 rule: rule.id.clone(),
                 on: as_of,
             })?;
-        let Charge::TopUp(t) = &version.charge else {
+        let Pricing::TopUp(t) = version.charge.pricing() else {
             return Ok(Vec::new());
         };
-        let pieces = t.price(self.ctx, kind, &as_of.to_string(), self.opts.top_up)?;
+        let pieces = t.price_top_up(self.ctx, kind, &as_of.to_string(), self.opts.top_up)?;
         Ok(pieces
             .into_iter()
             .map(|p| line(kind, &rule.id, &version.version, p))
@@ -532,17 +536,17 @@ impl<'a> Job<'a> {
         let Some(version) = rule.version_on(as_of) else {
             return Ok(lines);
         };
-        let Charge::LateFee(fee) = &version.charge else {
+        let Pricing::LateFee(fee) = version.charge.pricing() else {
             return Ok(lines);
         };
         let mut penalties = Vec::new();
         for a in &arrears {
-            if let Some(p) = fee.price(self.ctx, &self.facts.class, a, as_of)? {
+            if let Some(p) = fee.price_arrear(self.ctx, &self.facts.class, a, as_of)? {
                 penalties.push(line(kind, &rule.id, &version.version, p));
             }
         }
         let levied = sum(&penalties)?;
-        if let Some(min) = fee.minimum {
+        if let Some(min) = fee.minimum() {
             if levied > Fen::ZERO {
                 let day = as_of.to_string();
                 if let Some(p) = minimum(self.ctx, levied, min, &day, MinimumOf::LateFee) {

@@ -11,6 +11,59 @@ use crate::values::YearMonth;
 use chrono::NaiveDate;
 use posfee_schemas::ids::FeeKind;
 use rust_decimal::Decimal;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+
+/// A meter's registers as a quote reads them, each read from the account's readings once.
+pub(crate) struct MeterReads<'r> {
+    kind: &'r FeeKind,
+    meter: &'r str,
+    readings: &'r [Reading],
+    as_of: NaiveDate,
+    registers: BTreeMap<Option<String>, Register>,
+}
+
+impl<'r> MeterReads<'r> {
+    /// `meter`, which measures `kind`, with none of its registers read yet.
+    pub(crate) fn new(
+        kind: &'r FeeKind,
+        meter: &'r str,
+        readings: &'r [Reading],
+        as_of: NaiveDate,
+    ) -> Self {
+        MeterReads {
+            kind,
+            meter,
+            readings,
+            as_of,
+            registers: BTreeMap::new(),
+        }
+    }
+
+    /// The fee kind the meter measures.
+    pub(crate) fn kind(&self) -> &'r FeeKind {
+        self.kind
+    }
+
+    /// The register `name` (`None`: the meter's only one), read on first use.
+    pub(crate) fn register(&mut self, name: Option<&str>) -> Result<&mut Register, QuoteError> {
+        match self.registers.entry(name.map(str::to_string)) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => Ok(e.insert(Register::new(
+                self.kind,
+                self.meter,
+                name,
+                self.readings,
+                self.as_of,
+            )?)),
+        }
+    }
+
+    /// The register `name` if it has been read.
+    pub(crate) fn read(&self, name: &Option<String>) -> Option<&Register> {
+        self.registers.get(name)
+    }
+}
 
 /// One register of one meter, in date order, checked to never run backwards.
 #[derive(Debug)]

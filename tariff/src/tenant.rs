@@ -4,18 +4,15 @@
 //! (tiers without gaps, versions in date order, known kinds, non-negative prices …).
 
 use crate::models::adjustments::{Discount, PrepayBonus};
-use crate::models::fixed::Fixed;
-use crate::models::late_fee::LateFee;
-use crate::models::per_attribute::PerAttribute;
-use crate::models::tiered::Tiered;
-use crate::models::time_of_use::TimeOfUse;
-use crate::models::top_up::TopUp;
 use crate::rounding::Rounding;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use posfee_schemas::ids::{FeeKind, TenantId};
 use posfee_schemas::money::{Currency, Fen};
 use std::collections::BTreeMap;
+
+// A version's charge model and the families of models live with the models (`models/mod.rs`).
+pub use crate::models::{Charge, Family};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
@@ -91,53 +88,6 @@ pub struct Version {
     pub effective_from: NaiveDate,
     pub charge: Charge,
     pub terms: BillTerms,
-}
-
-/// The charge model of a version.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Charge {
-    Fixed(Fixed),
-    PerAttribute(PerAttribute),
-    Tiered(Tiered),
-    TimeOfUse(TimeOfUse),
-    TopUp(TopUp),
-    LateFee(LateFee),
-}
-
-/// How a family of models finds what to bill.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
-    /// Months after `paid_through` up to `as_of` (or prepaid ahead): fixed, per-attribute.
-    Periodic,
-    /// Months after `paid_through` up to the last reading: tiered, time-of-use.
-    Metered,
-    /// One payment of a chosen denomination.
-    TopUp,
-    /// Levied on arrears, not on periods.
-    LateFee,
-}
-
-impl Charge {
-    pub fn family(&self) -> Family {
-        match self {
-            Charge::Fixed(_) | Charge::PerAttribute(_) => Family::Periodic,
-            Charge::Tiered(_) | Charge::TimeOfUse(_) => Family::Metered,
-            Charge::TopUp(_) => Family::TopUp,
-            Charge::LateFee(_) => Family::LateFee,
-        }
-    }
-
-    /// The model's table name in a rule file.
-    pub fn model_name(&self) -> &'static str {
-        match self {
-            Charge::Fixed(_) => "fixed",
-            Charge::PerAttribute(_) => "per_attribute",
-            Charge::Tiered(_) => "tiered",
-            Charge::TimeOfUse(_) => "time_of_use",
-            Charge::TopUp(_) => "top_up",
-            Charge::LateFee(_) => "late_fee",
-        }
-    }
 }
 
 /// Bill-level terms of a version: offers and minimums (see [`crate::models::adjustments`]).

@@ -11,10 +11,10 @@ pub mod receipts;
 pub mod register;
 pub mod show_code;
 
+use crate::confirm::Confirm;
 use crate::home::{self, Home};
 use crate::render::{self, Speech};
 use crate::verify::VerifiedBill;
-use crate::wallet::Confirm;
 use crate::Companion;
 use clap::{CommandFactory, FromArgMatches};
 use futures::future::BoxFuture;

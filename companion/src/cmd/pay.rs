@@ -1,8 +1,8 @@
 //! `companion pay CODE`: mode A. Join the kiosk's pairing, verify and show the bill, confirm
 //! (or `--yes`), pay, keep the receipt.
 
+use crate::confirm::{Always, Confirm};
 use crate::pay::Decision;
-use crate::wallet::{Always, Confirm};
 use crate::{join, pay, render, Companion};
 use posfee_schemas::pairing::{PairCode, PairMode};
 use posfee_schemas::WireError;

@@ -1,7 +1,8 @@
 //! `companion show-code`: mode B. Show a code, wait for a kiosk's bill, verify, confirm (or
 //! `--yes`), answer the kiosk, pay, keep the receipt.
 
-use crate::wallet::{self, Always, Confirm};
+use crate::confirm::{Always, Confirm};
+use crate::wallet;
 use crate::{pay, render, Companion};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -3,12 +3,19 @@
 //!
 //! These are offers and terms of the day of payment, so they come from the rule version in
 //! force on `as_of`, while each period's price comes from the version in force for that period.
+//!
+//! Rule file: `prepay_bonus = { months, free }`, `discount = { percent, min_prepay_months? }`
+//! and `minimum` beside the version's charge model; which terms a model takes is checked with
+//! the version (`parse.rs`).
 
 use super::{bill_unit, Bi, Ctx, Piece};
 use crate::error::QuoteError;
-use crate::values::yuan;
+use crate::parse::{Checked, Checker};
+use crate::values::{yuan, Dec};
 use posfee_schemas::money::Fen;
 use rust_decimal::Decimal;
+use serde::Deserialize;
+use toml::Spanned;
 
 /// Prepay `months` and get `free` more months at no charge, per whole multiple of `months`:
 /// `{ months: 12, free: 1 }` charges 12 prepaid months and covers 13.
@@ -71,6 +78,52 @@ impl Discount {
                 ),
             ),
         )
+    }
+}
+
+/// `prepay_bonus` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrepayBonusFile {
+    pub months: Spanned<u32>,
+    pub free: Spanned<u32>,
+}
+
+/// `discount` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiscountFile {
+    pub percent: Spanned<Dec>,
+    #[serde(default)]
+    pub min_prepay_months: Option<u32>,
+}
+
+impl PrepayBonus {
+    /// Both numbers at least 1.
+    pub(crate) fn check(cx: &Checker<'_>, b: &PrepayBonusFile) -> Checked<PrepayBonus> {
+        for n in [&b.months, &b.free] {
+            if *n.get_ref() == 0 {
+                return cx.fail(cx.err(&n.span(), "must be at least 1"));
+            }
+        }
+        Some(PrepayBonus {
+            months: *b.months.get_ref(),
+            free: *b.free.get_ref(),
+        })
+    }
+}
+
+impl Discount {
+    /// A percentage from 0 to 100.
+    pub(crate) fn check(cx: &Checker<'_>, d: &DiscountFile) -> Checked<Discount> {
+        let percent = cx.non_negative(&d.percent, "percent")?;
+        if percent > Decimal::ONE_HUNDRED {
+            return cx.fail(cx.err(&d.percent.span(), format!("percent {percent} is above 100")));
+        }
+        Some(Discount {
+            percent,
+            min_prepay_months: d.min_prepay_months,
+        })
     }
 }
 

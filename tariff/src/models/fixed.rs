@@ -1,13 +1,57 @@
 //! Model 1: a fixed price per month (parking at 300.00 a month, a phone plan).
+//!
+//! Rule file: `[rule.version.fixed]` with `price`, the price of a month. Periodic.
 
-use super::{month_unit, months_word, months_zh, Bi, Ctx, Piece};
+use super::{month_unit, months_word, months_zh, Bi, Ctx, ModelTable, PeriodicPricing, Piece};
 use crate::error::QuoteError;
+use crate::parse::{Checked, Checker};
+use crate::values::Dec;
 use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fixed {
     /// Price of one month, in yuan.
     pub price: Decimal,
+}
+
+/// `[rule.version.fixed]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FixedFile {
+    pub price: Spanned<Dec>,
+}
+
+impl ModelTable for Fixed {
+    const NAME: &'static str = "fixed";
+    type File = FixedFile;
+
+    /// The price must be zero or more.
+    fn check(
+        cx: &Checker<'_>,
+        file: &Spanned<FixedFile>,
+        _declared: Option<&[String]>,
+    ) -> Checked<Fixed> {
+        Some(Fixed {
+            price: cx.non_negative(&file.get_ref().price, "price")?,
+        })
+    }
+}
+
+impl PeriodicPricing for Fixed {
+    /// The same price for every account: the attributes are not read.
+    fn price_months(
+        &self,
+        ctx: Ctx<'_>,
+        _rule: &str,
+        _attributes: &BTreeMap<String, String>,
+        period: &str,
+        months: u32,
+    ) -> Result<Piece, QuoteError> {
+        self.price(ctx, period, months)
+    }
 }
 
 impl Fixed {

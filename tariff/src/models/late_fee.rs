@@ -11,14 +11,20 @@
 //! (`Σ days × daily rate`, capped at `max_ratio`), amount = round(quantity × unit price).
 //! The tenant's minimum applies to the sum of a kind's penalty lines in one quote and is made
 //! up by a separate line (see [`super::adjustments`]).
+//!
+//! Rule file: `[rule.version.late_fee]` with `grace_days?`, `minimum?`, `max_ratio?` and
+//! `[[…rate]]` entries `{ classes?, per_day, earlier_years_per_day? }`; a rule of its own.
 
-use super::{per_mille, Bi, Ctx, Piece};
+use super::{per_mille, Bi, Ctx, LateFeePricing, ModelTable, Piece};
 use crate::error::QuoteError;
 use crate::facts::Arrear;
-use crate::values::yuan;
+use crate::parse::{Checked, Checker};
+use crate::values::{yuan, Dec, Yuan};
 use chrono::{Datelike, Days, NaiveDate};
 use posfee_schemas::money::Fen;
 use rust_decimal::Decimal;
+use serde::Deserialize;
+use toml::Spanned;
 
 /// Daily rates for some customer classes (`classes == None`: every class not listed
 /// elsewhere).
@@ -94,30 +100,7 @@ impl LateFee {
             _ => (accrued, false),
         };
 
-        let mut how = Vec::new();
-        let mut how_zh = Vec::new();
-        if rate.earlier_years_per_day.is_none() {
-            how.push(format!("{all_days} days × {}", per_mille(rate.per_day)));
-            how_zh.push(format!("{all_days} 天 × 每日 {}", per_mille(rate.per_day)));
-        } else {
-            if current_days > 0 {
-                how.push(format!("{current_days} days × {}", per_mille(rate.per_day)));
-                how_zh.push(format!(
-                    "{current_days} 天 × 每日 {}",
-                    per_mille(rate.per_day)
-                ));
-            }
-            if earlier_days > 0 {
-                how.push(format!(
-                    "{earlier_days} days × {} (earlier-year arrears)",
-                    per_mille(earlier_rate)
-                ));
-                how_zh.push(format!(
-                    "{earlier_days} 天 × 每日 {}（往年欠费）",
-                    per_mille(earlier_rate)
-                ));
-            }
-        }
+        let (how, how_zh) = days_explained(rate, current_days, earlier_days);
         let (cap, cap_zh) = if capped {
             (
                 format!(", capped at {} of the arrears", per_mille(ratio)),
@@ -153,6 +136,160 @@ impl LateFee {
         )
         .map(Some)
     }
+}
+
+/// How the days accrued, in English and in Chinese: all days at one rate, or the current
+/// year's days and the earlier years' days each at its own rate when the rate has two.
+fn days_explained(rate: &Rate, current_days: i64, earlier_days: i64) -> (Vec<String>, Vec<String>) {
+    let all_days = current_days + earlier_days;
+    let earlier_rate = rate.earlier_years_per_day.unwrap_or(rate.per_day);
+    let mut how = Vec::new();
+    let mut how_zh = Vec::new();
+    if rate.earlier_years_per_day.is_none() {
+        how.push(format!("{all_days} days × {}", per_mille(rate.per_day)));
+        how_zh.push(format!("{all_days} 天 × 每日 {}", per_mille(rate.per_day)));
+    } else {
+        if current_days > 0 {
+            how.push(format!("{current_days} days × {}", per_mille(rate.per_day)));
+            how_zh.push(format!(
+                "{current_days} 天 × 每日 {}",
+                per_mille(rate.per_day)
+            ));
+        }
+        if earlier_days > 0 {
+            how.push(format!(
+                "{earlier_days} days × {} (earlier-year arrears)",
+                per_mille(earlier_rate)
+            ));
+            how_zh.push(format!(
+                "{earlier_days} 天 × 每日 {}（往年欠费）",
+                per_mille(earlier_rate)
+            ));
+        }
+    }
+    (how, how_zh)
+}
+
+impl LateFeePricing for LateFee {
+    fn price_arrear(
+        &self,
+        ctx: Ctx<'_>,
+        class: &str,
+        arrear: &Arrear,
+        as_of: NaiveDate,
+    ) -> Result<Option<Piece>, QuoteError> {
+        self.price(ctx, class, arrear, as_of)
+    }
+
+    fn minimum(&self) -> Option<Fen> {
+        self.minimum
+    }
+}
+
+/// `[rule.version.late_fee]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LateFeeFile {
+    #[serde(default)]
+    pub grace_days: u32,
+    #[serde(default)]
+    pub minimum: Option<Spanned<Yuan>>,
+    #[serde(default)]
+    pub max_ratio: Option<Spanned<Dec>>,
+    #[serde(default)]
+    pub rate: Vec<Spanned<RateFile>>,
+}
+
+/// A `[[…rate]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateFile {
+    #[serde(default)]
+    pub classes: Option<Spanned<Vec<String>>>,
+    pub per_day: Spanned<Dec>,
+    #[serde(default)]
+    pub earlier_years_per_day: Option<Spanned<Dec>>,
+}
+
+impl ModelTable for LateFee {
+    const NAME: &'static str = "late_fee";
+    type File = LateFeeFile;
+
+    /// At least one rate, each checked (every bad one reported); a minimum and a cap of zero
+    /// or more.
+    fn check(
+        cx: &Checker<'_>,
+        file: &Spanned<LateFeeFile>,
+        declared: Option<&[String]>,
+    ) -> Checked<LateFee> {
+        let raw = file.get_ref();
+        if raw.rate.is_empty() {
+            return cx.fail(cx.err(
+                &file.span(),
+                "late_fee needs rate entries (per_day, optional classes)",
+            ));
+        }
+        let before = cx.count();
+        let mut rates: Vec<Rate> = Vec::new();
+        for r in &raw.rate {
+            if let Some(rate) = rate(cx, r, &rates, declared) {
+                rates.push(rate);
+            }
+        }
+        let minimum = cx.non_negative_fen_opt(&raw.minimum, "minimum");
+        let max_ratio = cx.non_negative_opt(&raw.max_ratio, "max_ratio");
+        if cx.count() != before {
+            return None;
+        }
+        Some(LateFee {
+            grace_days: raw.grace_days,
+            minimum: minimum?,
+            max_ratio: max_ratio?,
+            rates,
+        })
+    }
+}
+
+/// One late-fee rate, against the good rates before it: one catch-all at most, and no
+/// class with two rates.
+fn rate(
+    cx: &Checker<'_>,
+    r: &Spanned<RateFile>,
+    rates: &[Rate],
+    declared: Option<&[String]>,
+) -> Checked<Rate> {
+    let r_span = r.span();
+    let r = r.get_ref();
+    let classes = match &r.classes {
+        None if rates.iter().any(|seen| seen.classes.is_none()) => {
+            return cx.fail(cx.err(
+                &r_span,
+                "two late-fee rates leave out classes; only one may be the catch-all",
+            ))
+        }
+        None => None,
+        Some(c) => {
+            let named = cx.named_classes(c, declared, "")?;
+            for class in &named {
+                let taken = rates
+                    .iter()
+                    .any(|seen| seen.classes.as_ref().is_some_and(|cs| cs.contains(class)));
+                if taken {
+                    return cx.fail(
+                        cx.err(&c.span(), format!("class {class:?} has two late-fee rates")),
+                    );
+                }
+            }
+            Some(named)
+        }
+    };
+    let per_day = cx.non_negative(&r.per_day, "per_day");
+    let earlier = cx.non_negative_opt(&r.earlier_years_per_day, "earlier_years_per_day");
+    Some(Rate {
+        classes,
+        per_day: per_day?,
+        earlier_years_per_day: earlier?,
+    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,13 @@
-//! The charge models, one file each. A model turns a version's prices and one period's facts
+//! The charge models, one file each. A model's file holds all of it: its rule-file table (the
+//! serde `…File` struct, unknown keys refused), its checks (`ModelTable`), and its pricing
+//! (the pricing trait of its [`Family`]), which turns a version's prices and one period's facts
 //! into `Piece`s: priced, rounded amounts that quote assembly labels with kind and rule.
+//!
+//! The shared code reaches the models through two tables with one line per model: the rule
+//! file's (`VersionFile::models` in `file.rs`, beside the version's field for the table) and
+//! the quote's (`Charge::model` here). Adding a model is one new file here, a [`Charge`]
+//! variant, a line in each of those tables, and its `mod` line below (see "Adding a charge
+//! model" in `docs/tariffs.md`).
 //!
 //! Every piece says how it came about in English and in Chinese ([`Bi`]): the same facts in
 //! each language's own order and units (`300.00 CNY a month × 3 months`, `每月 300.00 元 ×
@@ -15,10 +23,191 @@ pub mod time_of_use;
 pub mod top_up;
 
 use crate::error::QuoteError;
+use crate::facts::Arrear;
+use crate::parse::{Checked, Checker};
+use crate::readings::MeterReads;
 use crate::rounding::Rounding;
 use crate::tenant::Zh;
+use crate::values::YearMonth;
+use chrono::NaiveDate;
+use fixed::Fixed;
+use late_fee::LateFee;
+use per_attribute::PerAttribute;
+use posfee_schemas::ids::FeeKind;
 use posfee_schemas::money::{Currency, Fen};
 use rust_decimal::Decimal;
+use std::collections::BTreeMap;
+use tiered::Tiered;
+use time_of_use::TimeOfUse;
+use toml::Spanned;
+use top_up::TopUp;
+
+/// The charge model of a version: one variant per model file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charge {
+    Fixed(Fixed),
+    PerAttribute(PerAttribute),
+    Tiered(Tiered),
+    TimeOfUse(TimeOfUse),
+    TopUp(TopUp),
+    LateFee(LateFee),
+}
+
+impl Charge {
+    /// The quote's table of charge models, one line per model: each model's table name in a
+    /// rule file, and its pricing, filed under the family that says how a quote bills it.
+    fn model(&self) -> (&'static str, Pricing<'_>) {
+        match self {
+            Charge::Fixed(m) => (Fixed::NAME, Pricing::Periodic(m)),
+            Charge::PerAttribute(m) => (PerAttribute::NAME, Pricing::Periodic(m)),
+            Charge::Tiered(m) => (Tiered::NAME, Pricing::Metered(m)),
+            Charge::TimeOfUse(m) => (TimeOfUse::NAME, Pricing::Metered(m)),
+            Charge::TopUp(m) => (TopUp::NAME, Pricing::TopUp(m)),
+            Charge::LateFee(m) => (LateFee::NAME, Pricing::LateFee(m)),
+        }
+    }
+
+    /// How a quote finds what this charge bills.
+    pub fn family(&self) -> Family {
+        self.pricing().family()
+    }
+
+    /// The model's table name in a rule file.
+    pub fn model_name(&self) -> &'static str {
+        self.model().0
+    }
+
+    /// The model's pricing, by family.
+    pub(crate) fn pricing(&self) -> Pricing<'_> {
+        self.model().1
+    }
+}
+
+/// How a family of models finds what to bill.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// Months after `paid_through` up to `as_of` (or prepaid ahead): fixed, per-attribute.
+    Periodic,
+    /// Months after `paid_through` up to the last reading: tiered, time-of-use.
+    Metered,
+    /// One payment of a chosen denomination.
+    TopUp,
+    /// Levied on arrears, not on periods.
+    LateFee,
+}
+
+/// A charge as a quote prices it: the model's pricing for its family.
+#[derive(Clone, Copy)]
+pub(crate) enum Pricing<'a> {
+    Periodic(&'a dyn PeriodicPricing),
+    Metered(&'a dyn MeteredPricing),
+    TopUp(&'a dyn TopUpPricing),
+    LateFee(&'a dyn LateFeePricing),
+}
+
+impl Pricing<'_> {
+    /// The family the pricing belongs to.
+    pub(crate) fn family(&self) -> Family {
+        match self {
+            Pricing::Periodic(_) => Family::Periodic,
+            Pricing::Metered(_) => Family::Metered,
+            Pricing::TopUp(_) => Family::TopUp,
+            Pricing::LateFee(_) => Family::LateFee,
+        }
+    }
+}
+
+/// A charge model as a rule file writes it: its table under `[rule.version]` and the checks
+/// that turn the table into the model. Every model file implements it.
+pub(crate) trait ModelTable: Sized + 'static {
+    /// The table's name, e.g. `tiered`: the key in the rule file and the model's name in
+    /// messages.
+    const NAME: &'static str;
+    /// The table as written: a serde struct that refuses unknown keys.
+    type File: 'static;
+
+    /// The table checked into the model; `None` once its mistakes are recorded in `cx`.
+    /// `declared` is the tenant's classes (`None` when that list was refused, already
+    /// reported).
+    fn check(
+        cx: &Checker<'_>,
+        file: &Spanned<Self::File>,
+        declared: Option<&[String]>,
+    ) -> Checked<Self>;
+
+    /// The tenant's own words in the table that a payer reads on a bill (units, names), which
+    /// the `[zh.words]` glossary may translate. None by default.
+    fn words(_file: &Self::File) -> Vec<&str> {
+        Vec::new()
+    }
+}
+
+/// A periodic model: priced per month from the account's attributes.
+pub(crate) trait PeriodicPricing {
+    /// `months` consecutive months priced by this version, as one line. `rule` names the rule
+    /// in errors.
+    fn price_months(
+        &self,
+        ctx: Ctx<'_>,
+        rule: &str,
+        attributes: &BTreeMap<String, String>,
+        period: &str,
+        months: u32,
+    ) -> Result<Piece, QuoteError>;
+
+    /// Whether an account's attributes can be priced: what an import checks. Any can, unless
+    /// the model reads attributes.
+    fn check_attributes(
+        &self,
+        _rule: &str,
+        _attributes: &BTreeMap<String, String>,
+    ) -> Result<(), QuoteError> {
+        Ok(())
+    }
+}
+
+/// A metered model: priced per month from cumulative meter registers.
+pub(crate) trait MeteredPricing {
+    /// The registers the model reads (`None`: the meter's only one); billing reaches as far
+    /// as all of them do.
+    fn registers(&self) -> Vec<Option<String>>;
+
+    /// One month's usage priced, its registers read through `reads`.
+    fn price_month(
+        &self,
+        ctx: Ctx<'_>,
+        reads: &mut MeterReads<'_>,
+        month: YearMonth,
+    ) -> Result<Vec<Piece>, QuoteError>;
+}
+
+/// A top-up model: one payment of a chosen amount.
+pub(crate) trait TopUpPricing {
+    /// The lines of a top-up of `chosen` (`None`: none was chosen) on day `period`.
+    fn price_top_up(
+        &self,
+        ctx: Ctx<'_>,
+        kind: &FeeKind,
+        period: &str,
+        chosen: Option<Fen>,
+    ) -> Result<Vec<Piece>, QuoteError>;
+}
+
+/// A late-fee model: a penalty levied on a kind's arrears.
+pub(crate) trait LateFeePricing {
+    /// The penalty line for one arrear of an account of `class` paid on `as_of`, or `None`
+    /// if nothing accrued.
+    fn price_arrear(
+        &self,
+        ctx: Ctx<'_>,
+        class: &str,
+        arrear: &Arrear,
+        as_of: NaiveDate,
+    ) -> Result<Option<Piece>, QuoteError>;
+
+    /// The least a kind's penalties in one quote come to, if above zero.
+    fn minimum(&self) -> Option<Fen>;
+}
 
 /// What every model needs from the tenant to price and explain a line.
 #[derive(Debug, Clone, Copy)]

@@ -1,11 +1,19 @@
 //! Model 2: a price per unit of an account attribute per month — the property fee,
 //! `area m² × price per m² a month × months`, with the price chosen by another attribute
 //! (the building, or a category such as `villa`).
+//!
+//! Rule file: `[rule.version.per_attribute]` with `attribute`, `unit`, and `price` or
+//! `select_by` with a `prices` table (then `price` is the default). Periodic.
 
-use super::{months_word, months_zh, Bi, Ctx, Piece};
+use super::{months_word, months_zh, Bi, Ctx, ModelTable, PeriodicPricing, Piece};
 use crate::error::QuoteError;
+use crate::parse::{Checked, Checker};
+use crate::values::Dec;
 use rust_decimal::Decimal;
+use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::ops::Range;
+use toml::Spanned;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PerAttribute {
@@ -79,17 +87,6 @@ impl PerAttribute {
         )
     }
 
-    /// Whether an account's attributes can be priced by this model: what an import checks,
-    /// with the very code a quote uses, so the two never disagree.
-    pub(crate) fn check(
-        &self,
-        rule: &str,
-        attributes: &BTreeMap<String, String>,
-    ) -> Result<(), QuoteError> {
-        self.measure(rule, attributes)?;
-        self.unit_price(rule, attributes).map(|_| ())
-    }
-
     /// The measured attribute: present and a non-negative decimal.
     fn measure(
         &self,
@@ -142,6 +139,114 @@ impl PerAttribute {
                 }
             }
         }
+    }
+}
+
+/// `[rule.version.per_attribute]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PerAttributeFile {
+    pub attribute: String,
+    pub unit: String,
+    #[serde(default)]
+    pub price: Option<Spanned<Dec>>,
+    #[serde(default)]
+    pub select_by: Option<Spanned<String>>,
+    #[serde(default)]
+    pub prices: Option<Spanned<BTreeMap<String, Spanned<Dec>>>>,
+}
+
+impl ModelTable for PerAttribute {
+    const NAME: &'static str = "per_attribute";
+    type File = PerAttributeFile;
+
+    /// An attribute that is named, and prices of zero or more: one `price`, or `select_by`
+    /// with a `prices` table that is not empty.
+    fn check(
+        cx: &Checker<'_>,
+        file: &Spanned<PerAttributeFile>,
+        _declared: Option<&[String]>,
+    ) -> Checked<PerAttribute> {
+        let span = file.span();
+        let raw = file.get_ref();
+        if raw.attribute.trim().is_empty() {
+            return cx.fail(cx.err(&span, "attribute is empty"));
+        }
+        Some(PerAttribute {
+            attribute: raw.attribute.clone(),
+            unit: raw.unit.clone(),
+            price: price_by(cx, raw, &span)?,
+        })
+    }
+
+    /// The unit, and the `select_by` attribute with the values it lists.
+    fn words(file: &PerAttributeFile) -> Vec<&str> {
+        let mut words = vec![file.unit.as_str()];
+        if let Some(s) = &file.select_by {
+            words.push(s.get_ref().as_str());
+        }
+        if let Some(prices) = &file.prices {
+            words.extend(prices.get_ref().keys().map(String::as_str));
+        }
+        words
+    }
+}
+
+/// Where the table's price comes from: `price` alone, or `select_by` with `prices` (and
+/// `price` as the default).
+fn price_by(cx: &Checker<'_>, raw: &PerAttributeFile, span: &Range<usize>) -> Checked<PriceBy> {
+    let flat = cx.non_negative_opt(&raw.price, "price")?;
+    match (&raw.select_by, &raw.prices) {
+        (None, None) => match flat {
+            Some(price) => Some(PriceBy::Flat(price)),
+            None => cx.fail(cx.err(
+                span,
+                "per_attribute needs a price (or select_by with prices)",
+            )),
+        },
+        (None, Some(p)) => cx.fail(cx.err(
+            &p.span(),
+            "prices needs select_by: the attribute that picks the price",
+        )),
+        (Some(s), None) => cx.fail(cx.err(&s.span(), "select_by needs a prices table")),
+        (Some(select_by), Some(prices)) => {
+            if prices.get_ref().is_empty() {
+                return cx.fail(cx.err(&prices.span(), "prices is empty"));
+            }
+            let mut checked = BTreeMap::new();
+            for (value, p) in prices.get_ref() {
+                checked.insert(value.clone(), cx.non_negative(p, "price")?);
+            }
+            Some(PriceBy::Selected {
+                attribute: select_by.get_ref().clone(),
+                prices: checked,
+                default: flat,
+            })
+        }
+    }
+}
+
+impl PeriodicPricing for PerAttribute {
+    fn price_months(
+        &self,
+        ctx: Ctx<'_>,
+        rule: &str,
+        attributes: &BTreeMap<String, String>,
+        period: &str,
+        months: u32,
+    ) -> Result<Piece, QuoteError> {
+        self.price(ctx, rule, attributes, period, months)
+    }
+
+    /// Whether an account's attributes can be priced by this model: what an import checks,
+    /// with the very code a quote uses, so the two never disagree.
+    fn check_attributes(
+        &self,
+        rule: &str,
+        attributes: &BTreeMap<String, String>,
+    ) -> Result<(), QuoteError> {
+        self.measure(rule, attributes)?;
+        self.unit_price(rule, attributes).map(|_| ())
     }
 }
 

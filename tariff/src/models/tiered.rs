@@ -16,10 +16,22 @@
 //! year-to-date tiers it makes the months of a year add up, fen for fen, to the year priced at
 //! once, so splitting a year into monthly bills never gains or loses a fen; a single month's
 //! line may then differ from `round(quantity × unit price)` by at most one fen.
+//!
+//! # Rule file
+//! `[rule.version.tiered]` with `unit`, `cumulation` (`month` or `year`), optional
+//! `components`, `[[…tier]]` entries `{ from, to?, price }` (or `prices`, one per component)
+//! and `[[…season]]` entries `{ name, months, tier }`. Metered, from the meter's one register.
 
-use super::{Bi, Ctx, Piece};
+use super::{Bi, Ctx, MeteredPricing, ModelTable, Piece};
 use crate::error::QuoteError;
+use crate::parse::{Checked, Checker};
+use crate::readings::MeterReads;
+use crate::values::{Dec, YearMonth};
 use rust_decimal::Decimal;
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use toml::Spanned;
 
 /// The period tier bounds are counted over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +223,319 @@ impl Tiered {
                 ),
             ),
         })
+    }
+}
+
+impl MeteredPricing for Tiered {
+    /// The meter's one register.
+    fn registers(&self) -> Vec<Option<String>> {
+        vec![None]
+    }
+
+    /// The month's usage, counted from where the year to date stood under yearly cumulation.
+    fn price_month(
+        &self,
+        ctx: Ctx<'_>,
+        reads: &mut MeterReads<'_>,
+        month: YearMonth,
+    ) -> Result<Vec<Piece>, QuoteError> {
+        let period = month.to_string();
+        let reg = reads.register(None)?;
+        let usage = reg.usage(month)?;
+        let before = match self.cumulation {
+            Cumulation::Month => Decimal::ZERO,
+            Cumulation::Year => reg.year_to_date_before(month)?,
+        };
+        self.price(ctx, &period, month.month(), before, usage)
+    }
+}
+
+/// `cumulation` as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum CumulationFile {
+    Month,
+    Year,
+}
+
+/// `[rule.version.tiered]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TieredFile {
+    pub unit: String,
+    pub cumulation: CumulationFile,
+    #[serde(default)]
+    pub components: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub tier: Vec<Spanned<TierFile>>,
+    #[serde(default)]
+    pub season: Vec<Spanned<SeasonFile>>,
+}
+
+/// A `[[…tier]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TierFile {
+    pub from: Spanned<Dec>,
+    #[serde(default)]
+    pub to: Option<Spanned<Dec>>,
+    #[serde(default)]
+    pub price: Option<Spanned<Dec>>,
+    #[serde(default)]
+    pub prices: Option<Spanned<Vec<Spanned<Dec>>>>,
+}
+
+/// A `[[…season]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SeasonFile {
+    pub name: String,
+    pub months: Spanned<Vec<Spanned<u32>>>,
+    #[serde(default)]
+    pub tier: Vec<Spanned<TierFile>>,
+}
+
+impl ModelTable for Tiered {
+    const NAME: &'static str = "tiered";
+    type File = TieredFile;
+
+    /// Distinct components, tiers that start at 0 and meet without gap or overlap, and
+    /// seasons (monthly cumulation only) that share no month.
+    fn check(
+        cx: &Checker<'_>,
+        file: &Spanned<TieredFile>,
+        _declared: Option<&[String]>,
+    ) -> Checked<Tiered> {
+        let span = file.span();
+        let raw = file.get_ref();
+        let components = match &raw.components {
+            None => Vec::new(),
+            Some(c) => {
+                let list = c.get_ref();
+                let unique: BTreeSet<&String> = list.iter().collect();
+                if list.is_empty() || unique.len() != list.len() {
+                    return cx.fail(cx.err(
+                        &c.span(),
+                        "components must be a non-empty list of distinct names",
+                    ));
+                }
+                list.clone()
+            }
+        };
+        let tiers = tiers(cx, &raw.tier, &components, &span)?;
+        let cumulation = match raw.cumulation {
+            CumulationFile::Month => Cumulation::Month,
+            CumulationFile::Year => Cumulation::Year,
+        };
+        let seasons = seasons(cx, &raw.season, cumulation, &components)?;
+        Some(Tiered {
+            unit: raw.unit.clone(),
+            cumulation,
+            components,
+            tiers,
+            seasons,
+        })
+    }
+
+    /// The unit, the components and the season names.
+    fn words(file: &TieredFile) -> Vec<&str> {
+        let mut words = vec![file.unit.as_str()];
+        if let Some(c) = &file.components {
+            words.extend(c.get_ref().iter().map(String::as_str));
+        }
+        words.extend(file.season.iter().map(|s| s.get_ref().name.as_str()));
+        words
+    }
+}
+
+/// The seasons in file order; the first mistake stops the check.
+fn seasons(
+    cx: &Checker<'_>,
+    raw: &[Spanned<SeasonFile>],
+    cumulation: Cumulation,
+    components: &[String],
+) -> Checked<Vec<Season>> {
+    let mut seasons: Vec<Season> = Vec::new();
+    for s in raw {
+        let s_span = s.span();
+        if cumulation == Cumulation::Year {
+            return cx.fail(cx.err(
+                &s_span,
+                "seasonal tier bounds need monthly cumulation: a year-to-date count cannot change bounds mid-year",
+            ));
+        }
+        let s = s.get_ref();
+        if seasons.iter().any(|seen| seen.name == s.name) {
+            return cx.fail(cx.err(&s_span, format!("season {:?} is defined twice", s.name)));
+        }
+        let months = season_months(cx, &s.months, &seasons)?;
+        let tiers = tiers(cx, &s.tier, components, &s_span)?;
+        seasons.push(Season {
+            name: s.name.clone(),
+            months,
+            tiers,
+        });
+    }
+    Some(seasons)
+}
+
+/// A season's months: at least one, each 1–12 and in no other season (of `seasons`, the
+/// ones before it) nor twice in this one.
+fn season_months(
+    cx: &Checker<'_>,
+    raw: &Spanned<Vec<Spanned<u32>>>,
+    seasons: &[Season],
+) -> Checked<Vec<u32>> {
+    if raw.get_ref().is_empty() {
+        return cx.fail(cx.err(&raw.span(), "a season needs at least one month"));
+    }
+    let mut months = Vec::new();
+    for m in raw.get_ref() {
+        let month = *m.get_ref();
+        if !(1..=12).contains(&month) {
+            return cx.fail(cx.err(&m.span(), format!("month {month} is not 1–12")));
+        }
+        if months.contains(&month) || seasons.iter().any(|seen| seen.months.contains(&month)) {
+            return cx.fail(cx.err(&m.span(), format!("month {month} is in two seasons")));
+        }
+        months.push(month);
+    }
+    Some(months)
+}
+
+/// Tiers must start at 0, meet end to start with no gap or overlap, and end open.
+fn tiers(
+    cx: &Checker<'_>,
+    raw: &[Spanned<TierFile>],
+    components: &[String],
+    table: &Range<usize>,
+) -> Checked<Vec<Tier>> {
+    if raw.is_empty() {
+        return cx.fail(cx.err(
+            table,
+            "no tiers: add tier entries with from, to and a price",
+        ));
+    }
+    let before = cx.count();
+    let tiers: Vec<Tier> = (0..raw.len())
+        .filter_map(|i| tier(cx, raw, i, components))
+        .collect();
+    (cx.count() == before).then_some(tiers)
+}
+
+/// Tier `i` of `raw`, checked against the bounds written on the tier before it (not
+/// against what was accepted of it), so one bad tier does not make its neighbours look bad.
+fn tier(
+    cx: &Checker<'_>,
+    raw: &[Spanned<TierFile>],
+    i: usize,
+    components: &[String],
+) -> Checked<Tier> {
+    let last = raw.len() - 1;
+    let t_span = raw[i].span();
+    let t = raw[i].get_ref();
+    let from = cx.non_negative(&t.from, "tier start")?;
+    let to =
+        match &t.to {
+            Some(to) => {
+                let v = to.get_ref().0;
+                if v <= from {
+                    return cx.fail(cx.err(
+                        &to.span(),
+                        format!("tier ends at {v}, which is not above its start {from}"),
+                    ));
+                }
+                Some(v)
+            }
+            None if i != last => return cx.fail(cx.err(
+                &t_span,
+                "only the last tier may be open-ended (no `to`); this one is followed by another",
+            )),
+            None => None,
+        };
+    let prev_to = match i {
+        0 => Some(Decimal::ZERO),
+        _ => raw[i - 1].get_ref().to.as_ref().map(|p| p.get_ref().0),
+    };
+    tier_start(cx, t, i, from, prev_to)?;
+    if i == last && to.is_some() {
+        return cx.fail(cx.err(
+            &t_span,
+            "the last tier must be open-ended (leave out `to`) so all usage has a price",
+        ));
+    }
+    let prices = tier_prices(cx, t, components, &t_span)?;
+    Some(Tier { from, to, prices })
+}
+
+/// Tier `i` starts where the one before it ends (`prev_to`; the first at 0). `None` for
+/// `prev_to` is an open tier before this one, which is reported there.
+fn tier_start(
+    cx: &Checker<'_>,
+    t: &TierFile,
+    i: usize,
+    from: Decimal,
+    prev_to: Option<Decimal>,
+) -> Checked<()> {
+    match prev_to {
+        Some(_) if i == 0 && !from.is_zero() => cx.fail(cx.err(
+            &t.from.span(),
+            format!("the first tier must start at 0, not {from}"),
+        )),
+        Some(prev_to) if from > prev_to => cx.fail(cx.err(
+            &t.from.span(),
+            format!(
+                "gap between tiers: the previous tier ends at {prev_to} and this one starts at {from}; \
+                 a tier covers (from, to], so start this one at {prev_to}"
+            ),
+        )),
+        Some(prev_to) if from < prev_to => cx.fail(cx.err(
+            &t.from.span(),
+            format!(
+                "overlapping tiers: the previous tier ends at {prev_to} and this one starts at {from}"
+            ),
+        )),
+        _ => Some(()),
+    }
+}
+
+/// A tier's prices: one `price` without components, else `prices`, one per component.
+fn tier_prices(
+    cx: &Checker<'_>,
+    t: &TierFile,
+    components: &[String],
+    span: &Range<usize>,
+) -> Checked<Vec<Decimal>> {
+    match (&t.price, &t.prices, components.is_empty()) {
+        (Some(p), None, true) => Some(vec![cx.non_negative(p, "price")?]),
+        (None, Some(ps), false) => {
+            if ps.get_ref().len() != components.len() {
+                return cx.fail(cx.err(
+                    &ps.span(),
+                    format!(
+                        "{} prices for {} components ({})",
+                        ps.get_ref().len(),
+                        components.len(),
+                        components.join(", ")
+                    ),
+                ));
+            }
+            ps.get_ref()
+                .iter()
+                .map(|p| cx.non_negative(p, "price"))
+                .collect()
+        }
+        (_, _, true) => cx.fail(cx.err(
+            span,
+            "a tier needs one `price` (no components are declared)",
+        )),
+        (_, _, false) => cx.fail(cx.err(
+            span,
+            format!(
+                "a tier needs `prices`, one per component ({})",
+                components.join(", ")
+            ),
+        )),
     }
 }
 

@@ -1,10 +1,18 @@
 //! Model 4b: time-of-use prices. The meter keeps one cumulative register per time band
 //! (peak / flat / valley); each register's monthly usage is priced at its band's price, one
 //! line per band.
+//!
+//! Rule file: `[rule.version.time_of_use]` with `unit` and `[[…register]]` entries
+//! `{ name, price }`. Metered, from one register per band.
 
-use super::{Bi, Ctx, Piece};
+use super::{Bi, Ctx, MeteredPricing, ModelTable, Piece};
 use crate::error::QuoteError;
+use crate::parse::{Checked, Checker};
+use crate::readings::MeterReads;
+use crate::values::{Dec, YearMonth};
 use rust_decimal::Decimal;
+use serde::Deserialize;
+use toml::Spanned;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Register {
@@ -48,6 +56,99 @@ impl TimeOfUse {
                 format!("{band}时段：{usage} {unit_zh} × {}", register.price),
             ),
         )
+    }
+}
+
+impl MeteredPricing for TimeOfUse {
+    /// One register per band.
+    fn registers(&self) -> Vec<Option<String>> {
+        self.registers
+            .iter()
+            .map(|r| Some(r.name.clone()))
+            .collect()
+    }
+
+    /// Each band's usage in the month at its price, one line per band.
+    fn price_month(
+        &self,
+        ctx: Ctx<'_>,
+        reads: &mut MeterReads<'_>,
+        month: YearMonth,
+    ) -> Result<Vec<Piece>, QuoteError> {
+        let period = month.to_string();
+        let mut pieces = Vec::new();
+        for band in &self.registers {
+            let usage = reads.register(Some(&band.name))?.usage(month)?;
+            pieces.push(self.price(ctx, &period, band, usage)?);
+        }
+        Ok(pieces)
+    }
+}
+
+/// `[rule.version.time_of_use]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TimeOfUseFile {
+    pub unit: String,
+    #[serde(default)]
+    pub register: Vec<Spanned<RegisterFile>>,
+}
+
+/// A `[[…register]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegisterFile {
+    pub name: Spanned<String>,
+    pub price: Spanned<Dec>,
+}
+
+impl ModelTable for TimeOfUse {
+    const NAME: &'static str = "time_of_use";
+    type File = TimeOfUseFile;
+
+    /// At least one register; names not empty and not repeated; prices zero or more.
+    fn check(
+        cx: &Checker<'_>,
+        file: &Spanned<TimeOfUseFile>,
+        _declared: Option<&[String]>,
+    ) -> Checked<TimeOfUse> {
+        let raw = file.get_ref();
+        if raw.register.is_empty() {
+            return cx.fail(cx.err(
+                &file.span(),
+                "time_of_use needs register entries (name, price)",
+            ));
+        }
+        let mut registers: Vec<Register> = Vec::new();
+        for r in &raw.register {
+            let r = r.get_ref();
+            let name = r.name.get_ref().trim().to_string();
+            if name.is_empty() || registers.iter().any(|seen| seen.name == name) {
+                return cx.fail(cx.err(
+                    &r.name.span(),
+                    format!("register name {name:?} is empty or repeated"),
+                ));
+            }
+            registers.push(Register {
+                name,
+                price: cx.non_negative(&r.price, "price")?,
+            });
+        }
+        Some(TimeOfUse {
+            unit: raw.unit.clone(),
+            registers,
+        })
+    }
+
+    /// The unit and the band names.
+    fn words(file: &TimeOfUseFile) -> Vec<&str> {
+        let mut words = vec![file.unit.as_str()];
+        words.extend(
+            file.register
+                .iter()
+                .map(|r| r.get_ref().name.get_ref().trim()),
+        );
+        words
     }
 }
 

@@ -4,13 +4,18 @@
 //! payer pays the full denomination. It is shown as an informational line with amount 0 whose
 //! quantity is the bonus in yuan (unit `bonus credit`), so a receipt shows it and the total
 //! stays what is paid.
+//!
+//! Rule file: `[rule.version.top_up]` with `[[…denomination]]` entries `{ amount, bonus? }`.
 
-use super::{Bi, Ctx, Piece};
+use super::{Bi, Ctx, ModelTable, Piece, TopUpPricing};
 use crate::error::QuoteError;
-use crate::values::yuan;
+use crate::parse::{Checked, Checker};
+use crate::values::{yuan, Yuan};
 use posfee_schemas::ids::FeeKind;
 use posfee_schemas::money::Fen;
 use rust_decimal::Decimal;
+use serde::Deserialize;
+use toml::Spanned;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Denomination {
@@ -77,6 +82,77 @@ impl TopUp {
             });
         }
         Ok(pieces)
+    }
+}
+
+impl TopUpPricing for TopUp {
+    fn price_top_up(
+        &self,
+        ctx: Ctx<'_>,
+        kind: &FeeKind,
+        period: &str,
+        chosen: Option<Fen>,
+    ) -> Result<Vec<Piece>, QuoteError> {
+        self.price(ctx, kind, period, chosen)
+    }
+}
+
+/// `[rule.version.top_up]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TopUpFile {
+    #[serde(default)]
+    pub denomination: Vec<Spanned<DenominationFile>>,
+}
+
+/// A `[[…denomination]]` entry as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DenominationFile {
+    pub amount: Spanned<Yuan>,
+    #[serde(default)]
+    pub bonus: Option<Spanned<Yuan>>,
+}
+
+impl ModelTable for TopUp {
+    const NAME: &'static str = "top_up";
+    type File = TopUpFile;
+
+    /// At least one denomination; amounts above zero and not repeated; bonuses zero or more.
+    fn check(
+        cx: &Checker<'_>,
+        file: &Spanned<TopUpFile>,
+        _declared: Option<&[String]>,
+    ) -> Checked<TopUp> {
+        let raw = file.get_ref();
+        if raw.denomination.is_empty() {
+            return cx.fail(cx.err(
+                &file.span(),
+                "top_up needs denomination entries (amount, optional bonus)",
+            ));
+        }
+        let mut denominations: Vec<Denomination> = Vec::new();
+        for d in &raw.denomination {
+            let d = d.get_ref();
+            let amount = d.amount.get_ref().0;
+            if amount <= Fen::ZERO {
+                return cx.fail(cx.err(
+                    &d.amount.span(),
+                    format!("denomination {amount} is not above zero"),
+                ));
+            }
+            if denominations.iter().any(|seen| seen.amount == amount) {
+                return cx.fail(cx.err(
+                    &d.amount.span(),
+                    format!("denomination {amount} is listed twice"),
+                ));
+            }
+            let bonus = cx
+                .non_negative_fen_opt(&d.bonus, "bonus")?
+                .unwrap_or(Fen::ZERO);
+            denominations.push(Denomination { amount, bonus });
+        }
+        Some(TopUp { denominations })
     }
 }
 
