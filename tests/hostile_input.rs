@@ -311,8 +311,8 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
             &w.operator,
             subjects::paygate(PaygateOp::Payments, &asker(&w.operator)),
             encode(&PaymentsListQuery {
-                after: None,
-                limit: None,
+                page_size: None,
+                cursor: None,
             }),
         ),
         e(
@@ -329,8 +329,8 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
             &w.operator,
             subjects::ledger(LedgerOp::Settlements),
             encode(&SettlementsQuery {
-                after: None,
-                limit: None,
+                page_size: None,
+                cursor: None,
             }),
         ),
     ]
@@ -390,8 +390,8 @@ async fn state(w: &World) -> State {
                 &w.operator,
                 subjects::ledger(LedgerOp::Settlements),
                 &SettlementsQuery {
-                    after: None,
-                    limit: None,
+                    page_size: None,
+                    cursor: None,
                 },
                 None,
             )

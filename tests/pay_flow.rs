@@ -193,8 +193,8 @@ async fn books(h: &Harness) -> (Vec<(PaymentId, PaymentState)>, Vec<PaymentId>) 
         &operator,
         subjects::paygate(PaygateOp::Payments, &asker(&operator)),
         &PaymentsListQuery {
-            after: None,
-            limit: None,
+            page_size: None,
+            cursor: None,
         },
         None,
     )
@@ -204,8 +204,8 @@ async fn books(h: &Harness) -> (Vec<(PaymentId, PaymentState)>, Vec<PaymentId>) 
         &operator,
         subjects::ledger(LedgerOp::Settlements),
         &SettlementsQuery {
-            after: None,
-            limit: None,
+            page_size: None,
+            cursor: None,
         },
         None,
     )

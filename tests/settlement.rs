@@ -525,8 +525,8 @@ async fn final_payments(operator: &async_nats::Client, count: usize) -> Vec<Payg
                 &subjects::Identity::Role(Role::Operator),
             ),
             &PaymentsListQuery {
-                after: None,
-                limit: None,
+                page_size: None,
+                cursor: None,
             },
             Some(Duration::from_secs(5)),
         )

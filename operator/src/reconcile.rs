@@ -187,27 +187,27 @@ pub fn render(r: &Report) -> String {
 pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyhow::Result<Report> {
     let timeout = Some(Duration::from_millis(CALL_TIMEOUT_MS));
     let mut ledger: BTreeMap<PaymentId, SettlementItem> = BTreeMap::new();
-    let mut after = None;
+    let mut cursor = None;
     loop {
         let page: SettlementsPage = call(
             client,
             subjects::ledger(LedgerOp::Settlements),
             &SettlementsQuery {
-                after,
-                limit: Some(PAGE),
+                page_size: Some(PAGE),
+                cursor,
             },
             timeout,
         )
         .await?;
         ledger.extend(page.items.into_iter().map(|i| (i.payment_id, i)));
-        match page.next {
-            Some(n) => after = Some(n),
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
             None => break,
         }
     }
     let mut paygate: BTreeMap<PaymentId, PaygatePayment> = BTreeMap::new();
     let mut recovered_through;
-    let mut after = None;
+    let mut cursor = None;
     loop {
         let page: PaymentsList = call(
             client,
@@ -216,16 +216,16 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
                 &subjects::Identity::Role(subjects::Role::Operator),
             ),
             &PaymentsListQuery {
-                after,
-                limit: Some(PAGE),
+                page_size: Some(PAGE),
+                cursor,
             },
             timeout,
         )
         .await?;
         paygate.extend(page.items.into_iter().map(|i| (i.payment_id, i)));
         recovered_through = page.recovered_through;
-        match page.next {
-            Some(n) => after = Some(n),
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
             None => break,
         }
     }

@@ -99,12 +99,12 @@ pub struct RefundReply {
 /// reconciliation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementsQuery {
-    /// Start after this payment id; absent starts at the beginning.
+    /// Settlements in a page, 1 to 400 (400 when absent).
     #[serde(default)]
-    pub after: Option<PaymentId>,
-    /// Page size; the ledger caps it.
+    pub page_size: Option<u32>,
+    /// `next_cursor` of the previous page; absent for the first page.
     #[serde(default)]
-    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,9 +120,9 @@ pub struct SettlementItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettlementsPage {
     pub items: Vec<SettlementItem>,
-    /// Pass as `after` for the next page; absent on the last page.
+    /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(default)]
-    pub next: Option<PaymentId>,
+    pub next_cursor: Option<String>,
 }
 
 /// `posfee.ledger.close.<terminal>`: the kiosk that issued a bill ends its payment window.

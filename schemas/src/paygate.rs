@@ -182,10 +182,12 @@ pub enum PaymentState {
 /// `posfee.paygate.payments`: paygate's payments, paged by payment id, for reconciliation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentsListQuery {
+    /// Payments in a page, 1 to 400 (400 when absent).
     #[serde(default)]
-    pub after: Option<PaymentId>,
+    pub page_size: Option<u32>,
+    /// `next_cursor` of the previous page; absent for the first page.
     #[serde(default)]
-    pub limit: Option<u32>,
+    pub cursor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -202,8 +204,9 @@ pub struct PaygatePayment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentsList {
     pub items: Vec<PaygatePayment>,
+    /// Pass as `cursor` for the next page; absent on the last page.
     #[serde(default)]
-    pub next: Option<PaymentId>,
+    pub next_cursor: Option<String>,
     /// When paygate's last completed recovery pass started: a payment authorized before then
     /// and still authorized was tried and could not be finished. Absent until the first pass
     /// after a start, when every hold is still being recovered.

@@ -624,8 +624,8 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "SettlementsQuery",
         SettlementsQuery {
-            after: Some(pid),
-            limit: Some(100),
+            page_size: Some(100),
+            cursor: Some("00ab".into()),
         },
     );
     let settled_item = SettlementItem {
@@ -641,7 +641,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         "SettlementsPage",
         SettlementsPage {
             items: vec![settled_item],
-            next: Some(pid),
+            next_cursor: Some("00ab".into()),
         },
     );
     round_trip(
@@ -662,8 +662,8 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "PaymentsListQuery",
         PaymentsListQuery {
-            after: None,
-            limit: Some(10),
+            page_size: Some(10),
+            cursor: None,
         },
     );
     let pg = PaygatePayment {
@@ -679,7 +679,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         "PaymentsList",
         PaymentsList {
             items: vec![pg],
-            next: None,
+            next_cursor: None,
             recovered_through: Some(at()),
         },
     );

@@ -14,6 +14,7 @@ pub mod journal;
 pub mod keyfile;
 pub mod limit;
 pub mod outbox;
+pub mod page;
 pub mod serve;
 pub mod tasks;
 pub mod telemetry;

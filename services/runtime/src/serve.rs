@@ -21,8 +21,6 @@ use tokio::task::JoinSet;
 /// Requests one endpoint handles at once; more wait in the subscription's buffer, which
 /// async-nats bounds in turn.
 pub const MAX_IN_FLIGHT_PER_ENDPOINT: usize = 256;
-/// What a paged answer may fill: the payload limit less room for the envelope.
-pub const PAGE_BYTES_BUDGET: usize = posfee_schemas::MAX_PAYLOAD_BYTES * 3 / 4;
 /// How long shutdown waits for in-flight requests before giving up on them.
 pub const DRAIN_TIMEOUT_MS: u64 = 10_000;
 /// How long deregistering and the final flush may take on the way out.

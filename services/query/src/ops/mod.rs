@@ -87,13 +87,3 @@ pub(crate) async fn live_total(
         )),
     }
 }
-
-/// An opaque page cursor: the hex of the last key returned.
-pub(crate) fn cursor_key(cursor: &Option<String>) -> Result<Option<Vec<u8>>, WireError> {
-    match cursor {
-        None => Ok(None),
-        Some(c) => hex::decode(c)
-            .map(Some)
-            .map_err(|_| WireError::field("cursor", "is not a cursor this service gave out")),
-    }
-}
