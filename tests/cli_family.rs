@@ -10,15 +10,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use clap::CommandFactory;
+use posfee_harness::process::{wait_exit, wait_for_line};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
 const TERMINAL: &str = "kiosk-05";
-const STEP_TIMEOUT_SECS: u64 = 30;
 
 /// The pos-agent and companion binaries, built beside `posfee`.
 fn sibling(name: &str) -> PathBuf {
@@ -45,7 +45,7 @@ impl System {
             .stderr(File::create(tmp.path().join("up.err")).unwrap())
             .spawn()
             .unwrap();
-        wait_for(&up_out, &mut up, |l| l.starts_with("ready").then_some(()));
+        wait_for_line(&up_out, &mut up, |l| l.starts_with("ready").then_some(()));
         System { tmp, up, up_out }
     }
 
@@ -113,40 +113,6 @@ impl Drop for System {
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Waits until `file` holds a line for which `find` answers, or the process ends.
-fn wait_for<T>(file: &Path, child: &mut Child, find: impl Fn(&str) -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
-    loop {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if let Some(found) = text.lines().find_map(&find) {
-            return found;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("{} ended ({status}) without it:\n{text}", file.display());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out on {}:\n{text}",
-            file.display()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_exit(name: &str, child: &mut Child) -> ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{name} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn sigint(child: &Child) {
@@ -316,7 +282,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         "W-000001",
     ]);
     let (mut kiosk_a, kiosk_a_out) = sys.spawn("kiosk-a", kiosk);
-    let code = wait_for(&kiosk_a_out, &mut kiosk_a, |l| {
+    let code = wait_for_line(&kiosk_a_out, &mut kiosk_a, |l| {
         let v: serde_json::Value = serde_json::from_str(l).ok()?;
         rfc3339(&v["pairing"]["expires_at"]);
         v["pairing"]["code"].as_str().map(str::to_string)
@@ -339,7 +305,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     let mut show = sys.phone();
     show.arg("show-code");
     let (mut phone_b, phone_b_out) = sys.spawn("phone-b", show);
-    let wallet = wait_for(&phone_b_out, &mut phone_b, |l| {
+    let wallet = wait_for_line(&phone_b_out, &mut phone_b, |l| {
         l.split_once("Code 付款码: ")
             .map(|(_, c)| c.trim().to_string())
     });
@@ -352,14 +318,14 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     for line in ["2", "city-water", "W-000005", wallet.as_str()] {
         type_line(&mut keys, line);
     }
-    wait_for(&phone_b_out, &mut phone_b, |l| {
+    wait_for_line(&phone_b_out, &mut phone_b, |l| {
         l.contains("[y/N]").then_some(())
     });
-    wait_for(&kiosk_b_out, &mut kiosk_b, |l| {
+    wait_for_line(&kiosk_b_out, &mut kiosk_b, |l| {
         l.contains("type c and Enter to cancel").then_some(())
     });
     type_line(&mut keys, "c");
-    wait_for(&kiosk_b_out, &mut kiosk_b, |l| {
+    wait_for_line(&kiosk_b_out, &mut kiosk_b, |l| {
         l.contains("nothing was charged").then_some(())
     });
     // An account that owes nothing is said so before the payer is asked for their phone.
@@ -370,7 +336,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     for line in ["2", "city-telecom", "13800000007"] {
         type_line(&mut keys, line);
     }
-    wait_for(&kiosk_b_out, &mut kiosk_b, |l| {
+    wait_for_line(&kiosk_b_out, &mut kiosk_b, |l| {
         l.contains("Nothing is owed").then_some(())
     });
     let asked_after = std::fs::read_to_string(&kiosk_b_out)
@@ -602,7 +568,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         k.args(["pay", "--tenant", "city-water", "--account", "W-000009"]);
         k
     });
-    wait_for(&kiosk_out, &mut kiosk, |l| {
+    wait_for_line(&kiosk_out, &mut kiosk, |l| {
         l.contains(&format!("{TERMINAL}:")).then_some(())
     });
     interrupted("pos-agent pay", &mut kiosk, &kiosk_out);
@@ -612,7 +578,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         k.arg("run");
         k
     });
-    wait_for(&menu_out, &mut menu, |l| l.contains("Choose").then_some(()));
+    wait_for_line(&menu_out, &mut menu, |l| l.contains("Choose").then_some(()));
     interrupted("pos-agent run", &mut menu, &menu_out);
 
     let (mut show, show_out) = sys.spawn("phone-int", {
@@ -620,7 +586,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         p.args(["--json", "show-code"]);
         p
     });
-    wait_for(&show_out, &mut show, |l| {
+    wait_for_line(&show_out, &mut show, |l| {
         l.contains("\"wallet\"").then_some(())
     });
     interrupted("companion show-code", &mut show, &show_out);
@@ -630,7 +596,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     let mut show = sys.phone();
     show.arg("show-code");
     let (mut phone_c, phone_c_out) = sys.spawn("phone-c", show);
-    wait_for(&phone_c_out, &mut phone_c, |l| {
+    wait_for_line(&phone_c_out, &mut phone_c, |l| {
         l.contains("Code 付款码: ").then_some(())
     });
     let seed = std::fs::read_to_string(sys.dir().join("phone").join("bus.nk")).unwrap();
@@ -657,7 +623,7 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         e.arg("events");
         e
     });
-    wait_for(&follow_out, &mut follow, |l| {
+    wait_for_line(&follow_out, &mut follow, |l| {
         l.contains("KIND").then_some(())
     });
     interrupted("posfee events", &mut follow, &follow_out);
@@ -956,7 +922,7 @@ fn in_chinese_kiosk_and_phone_say_every_outcome_and_error_without_english() {
             c.args(["pay", "--tenant", "city-water", "--account", account]);
             c
         });
-        let code = wait_for(&k_out, &mut k, |l| {
+        let code = wait_for_line(&k_out, &mut k, |l| {
             l.split_whitespace()
                 .find(|w| w.starts_with(&format!("{TERMINAL}:")))
                 .map(str::to_string)
@@ -1027,7 +993,7 @@ fn in_chinese_kiosk_and_phone_say_every_outcome_and_error_without_english() {
         c.arg("show-code");
         c
     });
-    let wallet = wait_for(&show_out, &mut show, |l| {
+    let wallet = wait_for_line(&show_out, &mut show, |l| {
         l.split_once("付款码: ").map(|(_, c)| c.trim().to_string())
     });
     let (mut menu, menu_out) = sys.spawn("zh-kiosk-run", {
@@ -1047,12 +1013,12 @@ fn in_chinese_kiosk_and_phone_say_every_outcome_and_error_without_english() {
     ] {
         type_line(&mut keys, line);
     }
-    wait_for(&menu_out, &mut menu, |l| {
+    wait_for_line(&menu_out, &mut menu, |l| {
         l.contains("输入 c 回车取消").then_some(())
     });
-    wait_for(&show_out, &mut show, |l| l.contains("[y/N]").then_some(()));
+    wait_for_line(&show_out, &mut show, |l| l.contains("[y/N]").then_some(()));
     type_line(&mut keys, "c");
-    wait_for(&menu_out, &mut menu, |l| l.contains("未扣款").then_some(()));
+    wait_for_line(&menu_out, &mut menu, |l| l.contains("未扣款").then_some(()));
     type_line(&mut keys, "4");
     wait_exit("kiosk (run)", &mut menu);
     wait_exit("phone (show-code)", &mut show);

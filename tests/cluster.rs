@@ -84,16 +84,19 @@ async fn a_cluster_loses_a_node_and_money_services_under_payments_and_loses_noth
     std::fs::remove_dir_all(node.join("jetstream.lost")).unwrap();
     caught_up(&c, "posfee-3", &node).await;
     // A reader placed on the rebuilt copy may see it a moment behind the leader's word.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut seen = settled_events(&c).await;
-    while seen != settled_before && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        seen = settled_events(&c).await;
-    }
-    assert_eq!(
-        seen, settled_before,
-        "settled events after the node lost its store"
-    );
+    posfee_harness::eventually_within(
+        "every settled event read after the node lost its store",
+        Duration::from_secs(30),
+        || async {
+            let seen = settled_events(&c).await;
+            if seen == settled_before {
+                Ok(())
+            } else {
+                Err(seen)
+            }
+        },
+    )
+    .await;
     c.reconciled(&outcome).await;
 }
 
@@ -118,23 +121,28 @@ async fn settled_events(c: &Campaign) -> usize {
 /// its copy of the events current, nothing behind.
 async fn caught_up(c: &Campaign, peer: &str, node: &Path) {
     let js = async_nats::jetstream::new(c.operator.clone());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut last = String::new();
-    while Instant::now() < deadline {
+    let current = || async {
         let restarted = server_pid(&node.join("run")).is_some() && node.join("jetstream").exists();
-        if let (true, Ok(mut stream)) = (restarted, js.get_stream(subjects::EVENTS_STREAM).await) {
-            if let Ok(info) = stream.info().await {
-                let cluster = info.cluster.clone().unwrap_or_default();
-                let copy = cluster.replicas.iter().find(|r| r.name == peer);
-                match copy {
-                    Some(r) if r.current && r.lag.unwrap_or(0) == 0 => return,
-                    _ => last = format!("{cluster:?}"),
-                }
-            }
+        if !restarted {
+            return Err("not restarted yet".to_string());
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!("{peer} never caught up: {last}");
+        let mut stream = js
+            .get_stream(subjects::EVENTS_STREAM)
+            .await
+            .map_err(|e| e.to_string())?;
+        let info = stream.info().await.map_err(|e| e.to_string())?;
+        let cluster = info.cluster.clone().unwrap_or_default();
+        match cluster.replicas.iter().find(|r| r.name == peer) {
+            Some(r) if r.current && r.lag.unwrap_or(0) == 0 => Ok(()),
+            _ => Err(format!("{cluster:?}")),
+        }
+    };
+    posfee_harness::eventually_within(
+        &format!("{peer} catches up"),
+        Duration::from_secs(60),
+        current,
+    )
+    .await;
 }
 
 /// Copies of one request sent at once: what each got, in order.

@@ -176,16 +176,21 @@ async fn a_bill_is_signed_expires_in_15_minutes_and_is_reported() {
     );
 
     let operator = h.connect(Role::Operator).await.unwrap();
-    let mut events = Vec::new();
-    for _ in 0..50 {
-        events = stored_events(&operator, &subjects::event(EventKind::BillIssued))
-            .await
-            .unwrap();
-        if !events.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let events = posfee_harness::eventually_within(
+        "the bill's event is stored",
+        std::time::Duration::from_secs(5),
+        || async {
+            let events = stored_events(&operator, &subjects::event(EventKind::BillIssued))
+                .await
+                .unwrap();
+            if events.is_empty() {
+                Err(0)
+            } else {
+                Ok(events)
+            }
+        },
+    )
+    .await;
     assert_eq!(events.len(), 1);
     match &events[0].body {
         EventBody::BillIssued(e) => {
@@ -384,22 +389,18 @@ async fn a_settled_payment_moves_the_account_past_what_it_paid() {
     publish_events(&ledger, &h.signer(Role::Ledger), &[settled()])
         .await
         .unwrap();
-    let mut last = None;
-    for _ in 0..50 {
-        match call::<_, Quote>(
-            &terminal,
-            subjects::fee_quote(&asker(&terminal)),
-            &quote_req(),
-            None,
-        )
-        .await
-        {
-            Err(e) if e.remote().map(|w| w.code) == Some(ErrorCode::NothingOwed) => return,
-            other => last = Some(other),
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("still owed after the payment settled: {last:?}");
+    posfee_harness::eventually_within(
+        "nothing owed after the payment settled",
+        std::time::Duration::from_secs(5),
+        || async {
+            let quote = subjects::fee_quote(&asker(&terminal));
+            match call::<_, Quote>(&terminal, quote, &quote_req(), None).await {
+                Err(e) if e.remote().map(|w| w.code) == Some(ErrorCode::NothingOwed) => Ok(()),
+                other => Err(other),
+            }
+        },
+    )
+    .await;
 }
 
 /// Two instances side by side, as `posfee up --instances 2` runs them: copies of one request

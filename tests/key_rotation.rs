@@ -147,19 +147,22 @@ async fn bills_and_settlements_keep_verifying_across_a_key_rotation() {
     pay(&companion, &phone, &new_bill).await;
 
     let operator = h.connect(Role::Operator).await.unwrap();
-    let mut last = None;
-    for _ in 0..50 {
-        let r = reconcile(&operator, posfee_client::Clock::now(&clock))
-            .await
-            .unwrap();
-        if r.differences.is_empty() && r.settled == 3 {
-            assert_eq!((r.captured, r.voided), (3, 0));
-            return;
-        }
-        last = Some(r);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("books after rotation: {last:?}");
+    let r = posfee_harness::eventually_within(
+        "the books after rotation",
+        Duration::from_secs(5),
+        || async {
+            let r = reconcile(&operator, posfee_client::Clock::now(&clock))
+                .await
+                .unwrap();
+            if r.differences.is_empty() && r.settled == 3 {
+                Ok(r)
+            } else {
+                Err(r)
+            }
+        },
+    )
+    .await;
+    assert_eq!((r.captured, r.voided), (3, 0));
 }
 
 #[tokio::test]

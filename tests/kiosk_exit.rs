@@ -7,12 +7,13 @@
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
+use posfee_harness::process::exits_within;
 use posfee_harness::{Harness, ServiceOptions};
 use posfee_schemas::ids::TerminalId;
 use posfee_schemas::subjects::{Identity, ServiceName};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::time::Duration;
 
 const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
 /// Generous for a process that only has to print a line and exit; far below "hangs".
@@ -80,18 +81,6 @@ async fn kiosk(h: &Harness, id: &str) -> (Child, ChildStdin, Screen) {
     (child, stdin, rest)
 }
 
-fn exits_within(child: &mut Child, secs: u64) -> Option<ExitStatus> {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    None
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exit_from_the_menu_ends_the_kiosk_while_the_bus_is_up_and_after_it_is_gone() {
     let mut h = Harness::start().await.unwrap();
@@ -103,7 +92,8 @@ async fn exit_from_the_menu_ends_the_kiosk_while_the_bus_is_up_and_after_it_is_g
     // With the bus up, Exit says goodbye and ends.
     let (mut up, mut stdin, said) = kiosk(&h, "kiosk-31").await;
     writeln!(stdin, "4").unwrap();
-    let status = exits_within(&mut up, EXIT_WITHIN_SECS).expect("the kiosk did not exit");
+    let status = exits_within(&mut up, Duration::from_secs(EXIT_WITHIN_SECS))
+        .expect("the kiosk did not exit");
     assert!(status.success(), "{status:?}");
     let screen = said.join().unwrap();
     assert!(screen.contains("Goodbye"));
@@ -121,7 +111,8 @@ async fn exit_from_the_menu_ends_the_kiosk_while_the_bus_is_up_and_after_it_is_g
     let (mut down, mut stdin, said) = kiosk(&h, "kiosk-32").await;
     h.kill_server();
     writeln!(stdin, "4").unwrap();
-    let status = exits_within(&mut down, EXIT_WITHIN_SECS).expect("the kiosk hung without the bus");
+    let status = exits_within(&mut down, Duration::from_secs(EXIT_WITHIN_SECS))
+        .expect("the kiosk hung without the bus");
     assert!(status.success(), "{status:?}");
     assert!(said.join().unwrap().contains("Goodbye"));
 }
@@ -138,7 +129,7 @@ async fn sigterm_ends_a_kiosk_that_lost_the_bus() {
     h.kill_server();
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     assert!(
-        exits_within(&mut child, EXIT_WITHIN_SECS).is_some(),
+        exits_within(&mut child, Duration::from_secs(EXIT_WITHIN_SECS)).is_some(),
         "the kiosk ignored SIGTERM without the bus"
     );
 }
@@ -162,7 +153,8 @@ async fn a_kiosk_whose_key_is_revoked_or_whose_system_stopped_says_so_and_exits_
     posfee_deploy::identities::revoke(&operator, holder)
         .await
         .unwrap();
-    let status = exits_within(&mut revoked, GONE_WITHIN_SECS).expect("a revoked kiosk stayed");
+    let status = exits_within(&mut revoked, Duration::from_secs(GONE_WITHIN_SECS))
+        .expect("a revoked kiosk stayed");
     assert!(!status.success(), "{status:?}");
     let screen = said.join().unwrap();
     assert!(screen.contains("revoked"), "{screen}");
@@ -182,8 +174,8 @@ async fn a_kiosk_whose_key_is_revoked_or_whose_system_stopped_says_so_and_exits_
     // The system stopped: it says the system is gone and ends.
     let (mut alone, _stdin, said) = kiosk(&h, "kiosk-35").await;
     h.kill_server();
-    let status =
-        exits_within(&mut alone, GONE_WITHIN_SECS).expect("the kiosk stayed without its system");
+    let status = exits_within(&mut alone, Duration::from_secs(GONE_WITHIN_SECS))
+        .expect("the kiosk stayed without its system");
     assert!(!status.success(), "{status:?}");
     assert!(said.join().unwrap().contains("gone"));
 }

@@ -9,10 +9,10 @@
 // Test code: a panic is a failed assertion.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use posfee_harness::process::{wait_exit, wait_for_line};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
 
 const POSFEE: &str = env!("CARGO_BIN_EXE_posfee");
 const NAME_CJK: &str = "测试隐私姓名";
@@ -20,7 +20,6 @@ const NAME_LATIN: &str = "Zyxwvut Privacyname";
 const NATIONAL_ID: &str = "11010519491231002X";
 const BANK_ACCOUNT: &str = "6222600260001072444";
 const TERMINAL: &str = "kiosk-07";
-const STEP_TIMEOUT_SECS: u64 = 30;
 
 /// The pos-agent and companion binaries, built beside `posfee`.
 fn sibling(name: &str) -> PathBuf {
@@ -145,37 +144,6 @@ impl System {
 impl Drop for System {
     fn drop(&mut self) {
         let _ = self.up.kill();
-    }
-}
-
-/// Waits until `file` holds a line matching `find`, or the process ends.
-fn wait_for<T>(file: &Path, child: &mut Child, find: impl Fn(&str) -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
-    loop {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if let Some(found) = text.lines().find_map(&find) {
-            return found;
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("{} ended ({status}) without it:\n{text}", file.display());
-        }
-        assert!(Instant::now() < deadline, "timed out on {}", file.display());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn wait_success(name: &str, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(STEP_TIMEOUT_SECS);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{name} failed: {status}");
-            return;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{name} did not finish");
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -360,7 +328,7 @@ fn the_payers_identity_never_leaves_paygate_and_the_phone() {
     kiosk.args(["pay", "--tenant", "city-water", "--account", "W-000001"]);
     let mut kiosk_a = system.spawn("kiosk-a", kiosk);
     let prefix = format!("{TERMINAL}:");
-    let code = wait_for(&system.out("kiosk-a.out"), &mut kiosk_a, |line| {
+    let code = wait_for_line(&system.out("kiosk-a.out"), &mut kiosk_a, |line| {
         let at = line.find(&prefix)?;
         let code: String = line[at..]
             .chars()
@@ -371,13 +339,16 @@ fn the_payers_identity_never_leaves_paygate_and_the_phone() {
     let mut pay = system.phone();
     pay.args(["pay", &code, "--yes"]);
     system.run("phone-pay-a", pay);
-    wait_success("kiosk (mode A)", &mut kiosk_a);
+    {
+        let status = wait_exit("kiosk (mode A)", &mut kiosk_a);
+        assert!(status.success(), "{status}");
+    }
 
     // Mode B: the phone shows its code, the kiosk offers the bill to it.
     let mut show = system.phone();
     show.args(["show-code", "--yes", "--json"]);
     let mut phone_b = system.spawn("phone-b", show);
-    let wallet = wait_for(&system.out("phone-b.out"), &mut phone_b, |line| {
+    let wallet = wait_for_line(&system.out("phone-b.out"), &mut phone_b, |line| {
         let v: serde_json::Value = serde_json::from_str(line).ok()?;
         v["wallet"]["code"].as_str().map(str::to_string)
     });
@@ -393,7 +364,10 @@ fn the_payers_identity_never_leaves_paygate_and_the_phone() {
         "--json",
     ]);
     let receipt = system.run("kiosk-b", kiosk);
-    wait_success("phone (mode B)", &mut phone_b);
+    {
+        let status = wait_exit("phone (mode B)", &mut phone_b);
+        assert!(status.success(), "{status}");
+    }
     assert!(
         String::from_utf8_lossy(&receipt.stdout).contains("W-000005"),
         "no receipt at the kiosk"

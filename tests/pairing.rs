@@ -121,17 +121,17 @@ fn code_of(r: Result<impl std::fmt::Debug, posfee_schemas::WireError>) -> ErrorC
 /// Pairing events of this test, in stream order, waiting briefly for the last to land.
 async fn pairing_events(h: &Harness, want: usize) -> Vec<Event> {
     let operator = h.connect(Role::Operator).await.unwrap();
-    let mut events = Vec::new();
-    for _ in 0..50 {
-        events = stored_events(&operator, "posfee.events.pairing.*")
+    posfee_harness::eventually_within("the pairing events", Duration::from_secs(5), || async {
+        let events = stored_events(&operator, "posfee.events.pairing.*")
             .await
             .unwrap();
         if events.len() >= want {
-            break;
+            Ok(events)
+        } else {
+            Err(kinds(&events))
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    events
+    })
+    .await
 }
 
 fn kinds(events: &[Event]) -> Vec<EventKind> {
@@ -518,28 +518,39 @@ async fn presence_is_announced_recorded_and_ended() {
     clock.advance(chrono::Duration::seconds(5));
     // The next beat (every second) records the new time: wait for that, bounded.
     let want = now() + chrono::Duration::seconds(5);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let mut seen = read_record().await.last_seen;
-    while seen != want && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        seen = read_record().await.last_seen;
-    }
-    assert_eq!(seen, want, "no heartbeat recorded the new time");
+    posfee_harness::eventually_within(
+        "a heartbeat records the new time",
+        Duration::from_secs(10),
+        || async {
+            let seen = read_record().await.last_seen;
+            if seen == want {
+                Ok(())
+            } else {
+                Err(seen)
+            }
+        },
+    )
+    .await;
     beating.trigger();
     hb.0.await.unwrap();
     hb.1.offline().await.unwrap();
     assert_eq!(read_record().await.state, TerminalState::Offline);
 
-    let mut events = Vec::new();
-    for _ in 0..50 {
-        events = stored_events(&operator, "posfee.events.terminal.*")
-            .await
-            .unwrap();
-        if events.len() >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let events = posfee_harness::eventually_within(
+        "both presence events",
+        Duration::from_secs(5),
+        || async {
+            let events = stored_events(&operator, "posfee.events.terminal.*")
+                .await
+                .unwrap();
+            if events.len() >= 2 {
+                Ok(events)
+            } else {
+                Err(kinds(&events))
+            }
+        },
+    )
+    .await;
     assert_eq!(
         kinds(&events),
         vec![EventKind::TerminalOnline, EventKind::TerminalOffline]

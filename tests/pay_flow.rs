@@ -664,21 +664,15 @@ async fn the_phone_retrying_through_a_paygate_restart_gets_the_receipt_the_kiosk
         tokio::spawn(async move { pay::pay(&c, &verified).await })
     };
     let operator = h.connect(Role::Operator).await.unwrap();
-    let mut authorized = false;
-    for _ in 0..200 {
+    posfee_harness::eventually("paygate holds the money", || async {
         let events = posfee_harness::stored_events(&operator, "posfee.events.payment.authorized")
             .await
             .unwrap();
-        if events
+        events
             .iter()
             .any(|e| matches!(e.body, EventBody::PaymentAuthorized(_)))
-        {
-            authorized = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(authorized, "paygate never held the money");
+    })
+    .await;
     // Paygate goes away while the phone waits (its retries meet "no responders"), the ledger
     // comes back, then paygate: its recovery or the phone's retry completes the payment.
     h.stop_service(ServiceName::Paygate).await.unwrap();
@@ -820,8 +814,7 @@ async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairi
     .await
     .unwrap();
     let operator = h.connect(Role::Operator).await.unwrap();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let reported = || async {
         let events = posfee_harness::stored_events(&operator, "posfee.events.pairing.*")
             .await
             .unwrap();
@@ -829,12 +822,11 @@ async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairi
             matches!(&e.body, EventBody::PairingJoined(p) if p.bill_id == kiosk_receipt.bill_id)
         });
         if joined {
-            break;
+            Ok(())
+        } else {
+            Err(events.len())
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the pairing was never reported"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    };
+    posfee_harness::eventually_within("the pairing is reported", Duration::from_secs(20), reported)
+        .await;
 }

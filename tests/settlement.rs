@@ -123,16 +123,15 @@ fn code(r: Result<Receipt, CallError>) -> ErrorCode {
 }
 
 async fn clean_books(w: &World) -> posfee_operator::reconcile::Report {
-    let mut last = None;
-    for _ in 0..50 {
+    posfee_harness::eventually_within("the books reconcile", Duration::from_secs(5), || async {
         let r = reconcile(&w.operator, w.clock_now()).await.unwrap();
         if r.differences.is_empty() {
-            return r;
+            Ok(r)
+        } else {
+            Err(r)
         }
-        last = Some(r);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("books do not reconcile: {last:?}");
+    })
+    .await
 }
 
 impl World {
@@ -516,8 +515,7 @@ async fn a_paygate_with_an_empty_store_rebuilds_its_payments_from_the_journal_an
 
 /// Paygate's payments once it lists `count` of them and none is still authorized.
 async fn final_payments(operator: &async_nats::Client, count: usize) -> Vec<PaygatePayment> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let listed = || async {
         let list: Result<PaymentsList, CallError> = call(
             operator,
             subjects::paygate(
@@ -535,7 +533,7 @@ async fn final_payments(operator: &async_nats::Client, count: usize) -> Vec<Payg
         // first call late: that is asked again within the deadline; any other error fails.
         let list = match list {
             Ok(list) => list,
-            Err(CallError::TimedOut(_)) if tokio::time::Instant::now() < deadline => continue,
+            Err(CallError::TimedOut(_)) => return Err(None),
             Err(e) => panic!("listing paygate's payments: {e}"),
         };
         let authorized = list
@@ -543,15 +541,17 @@ async fn final_payments(operator: &async_nats::Client, count: usize) -> Vec<Payg
             .iter()
             .any(|p| p.state == PaymentState::Authorized);
         if list.items.len() == count && !authorized {
-            return list.items;
+            Ok(list.items)
+        } else {
+            Err(Some(list.items))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the rebuilt view has {:?}",
-            list.items
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    posfee_harness::eventually_within(
+        "paygate lists every payment finished",
+        Duration::from_secs(20),
+        listed,
+    )
+    .await
 }
 
 #[tokio::test]

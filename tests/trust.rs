@@ -730,21 +730,17 @@ async fn a_journal_entry_removed_or_altered_through_the_admin_credential_is_name
 /// Reconcile, asked again until paygate has caught up with the ledger (a refund is credited
 /// a moment after the ledger books it): the report once both sides agree.
 async fn agreed(operator: &async_nats::Client) -> posfee_operator::reconcile::Report {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    posfee_harness::eventually_within("both sides agree", Duration::from_secs(10), || async {
         let r = posfee_operator::reconcile::reconcile(operator, Utc::now())
             .await
             .unwrap();
         if r.differences.is_empty() {
-            return r;
+            Ok(r)
+        } else {
+            Err(r.differences)
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{:?}",
-            r.differences
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 /// What the admin credential (with a leaked seed of the journal's writer) can do to a

@@ -166,9 +166,5 @@ pub async fn run(
         .add("issue", subjects::bill_issue_any(), move |m| {
             ops::issue::handle(b.clone(), m)
         });
-    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
-    shutdown.trigger();
-    tasks.join().await;
-    rstore::flush(&db).await?;
-    served
+    serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
 }

@@ -99,18 +99,14 @@ pub async fn run(
     .await?;
     migrate::legacy_keys(&db, &store, &journal).await?;
     let live = Arc::new(live::Live::default());
-    let following = {
+    {
         let (live, sys, shutdown) = (live.clone(), sys.clone(), shutdown.clone());
         let cutter = cut::Cutter { sys: sys.clone() };
-        tokio::spawn(async move {
-            if let Err(e) = live
-                .follow(sys, posfee_authz::ACCOUNT, cutter, shutdown)
+        tasks.spawn_fallible("connection counts", async move {
+            live.follow(sys, posfee_authz::ACCOUNT, cutter, shutdown)
                 .await
-            {
-                tracing::error!(error = %format!("{e:#}"), "connection counts stopped");
-            }
-        })
-    };
+        });
+    }
     let callout = Arc::new(callout::Callout {
         store: store.clone(),
         issuer,
@@ -119,11 +115,10 @@ pub async fn run(
         stamp_bits: config.stamp_bits,
         unenrolled_ttl_secs: config.unenrolled_ttl_secs,
     });
-    let answering = tokio::spawn(answer_callouts(
-        client.clone(),
-        (callout, journal.clone()),
-        shutdown.clone(),
-    ));
+    tasks.spawn_fallible(
+        "auth callout",
+        answer_callouts(client.clone(), (callout, journal.clone()), shutdown.clone()),
+    );
     let app = Arc::new(App {
         store,
         journal,
@@ -132,13 +127,7 @@ pub async fn run(
         cutter: cut::Cutter { sys },
     });
     let endpoints = endpoints(&app, config.edge_requests);
-    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
-    shutdown.trigger();
-    let _ = answering.await;
-    following.abort();
-    tasks.join().await;
-    rstore::flush(&db).await?;
-    served
+    serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
 }
 
 /// What the identity service answers besides the callout: phones' enrolments, any key's

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use posfee_client::{bus, creds, SystemClock};
-use posfee_runtime::{telemetry, ServiceArgs};
+use posfee_runtime::ServiceArgs;
 use posfee_schemas::subjects::Role;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -39,7 +39,6 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
     let args = Args::parse();
     let (client, shutdown) = args
         .service

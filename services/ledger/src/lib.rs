@@ -106,9 +106,5 @@ pub async fn run(
         .add("audit", subjects::ledger(LedgerOp::Audit), move |m| {
             ops::audit::handle(e.clone(), m)
         });
-    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
-    shutdown.trigger();
-    tasks.join().await;
-    rstore::flush(&db).await?;
-    served
+    serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
 }

@@ -121,11 +121,7 @@ pub async fn run(
         refunds::credit_loop(app.clone(), credits, shutdown.clone()),
     );
     let endpoints = endpoints(&app, &client, config.edge_requests);
-    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
-    shutdown.trigger();
-    tasks.join().await;
-    rstore::flush(&db).await?;
-    served
+    serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
 }
 
 /// What paygate answers: phones' key look-ups, registrations, corrections, payments, and the

@@ -135,9 +135,5 @@ pub async fn run_reporting(
         .add("keys", subjects::keys_get_any(), move |m| {
             keys.clone().handle(m)
         });
-    let served = serve::run(&client, &SPEC, endpoints, shutdown.clone()).await;
-    shutdown.trigger();
-    tasks.join().await;
-    store::flush(&db).await?;
-    served
+    serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
 }

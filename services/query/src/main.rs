@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use posfee_client::SystemClock;
-use posfee_runtime::{telemetry, ServiceArgs};
+use posfee_runtime::ServiceArgs;
 use posfee_schemas::subjects::Role;
 use std::sync::Arc;
 
@@ -26,7 +26,6 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    telemetry::init();
     let args = Args::parse();
     let (client, shutdown) = args
         .service

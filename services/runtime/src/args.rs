@@ -53,13 +53,15 @@ impl ServiceArgs {
         crate::limit::per_sec(self.edge_requests_per_sec)
     }
 
-    /// What every service binary does first: listen for the signals (and the launcher's
-    /// stdin) that end it, then connect as its role, waiting for a server that is not up yet.
+    /// What every service binary does first: start logging, listen for the signals (and the
+    /// launcher's stdin) that end it, then connect as its role, waiting for a server that is
+    /// not up yet.
     pub async fn start(
         &self,
         role: posfee_schemas::subjects::Role,
         name: &str,
     ) -> anyhow::Result<(async_nats::Client, posfee_client::Shutdown)> {
+        crate::telemetry::init();
         let shutdown = posfee_client::Shutdown::new();
         shutdown.on_signals(self.exit_on_stdin_eof)?;
         let client = self.bus.connect_waiting(role, name, &shutdown).await?;

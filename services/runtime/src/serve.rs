@@ -373,6 +373,21 @@ impl Endpoints {
     }
 }
 
+/// How every service's `run` ends: serves `endpoints` until shutdown (a signal, or the
+/// launcher closing stdin), then stops the service's background tasks and flushes its store.
+pub async fn run_to_the_end(
+    client: &async_nats::Client,
+    spec: &ServiceSpec,
+    endpoints: Endpoints,
+    (shutdown, tasks, db): (Shutdown, crate::tasks::Tasks, &posfee_store::Db),
+) -> anyhow::Result<()> {
+    let served = run(client, spec, endpoints, shutdown.clone()).await;
+    shutdown.trigger();
+    tasks.join().await;
+    posfee_store::flush(db).await?;
+    served
+}
+
 /// Registers the service and its endpoints, announces readiness once its own ping has come
 /// back through the server, serves until shutdown, then drains and deregisters.
 pub async fn run(

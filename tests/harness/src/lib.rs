@@ -3,6 +3,7 @@
 //! run in-process on their own connections; tests connect as any role.
 
 pub mod fixtures;
+pub mod process;
 
 use anyhow::Context;
 use posfee_client::{bus, Clock, Shutdown, SystemClock};
@@ -641,20 +642,69 @@ pub fn asker(client: &async_nats::Client) -> Identity {
 /// Waits until `check` holds, asking again every 20 ms for up to [`CONDITION_TIMEOUT_MS`];
 /// fails the test with `what` if it never does. The one poll loop tests use for a condition
 /// the system reaches on its own (a view catching up, a connection closed).
-#[allow(clippy::panic)]
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_millis(CONDITION_TIMEOUT_MS);
-    loop {
-        if check().await {
-            return;
+    let within = Duration::from_millis(CONDITION_TIMEOUT_MS);
+    eventually_within(what, within, || {
+        let fut = check();
+        async move {
+            if fut.await {
+                Ok(())
+            } else {
+                Err("not yet")
+            }
         }
+    })
+    .await
+}
+
+/// [`eventually`] for a condition that yields a value: `check` answers `Ok(value)` once it
+/// holds, or `Err(what it saw)`, which the failure shows if it never holds within `within`.
+#[allow(clippy::panic)]
+pub async fn eventually_within<T, S, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    S: std::fmt::Debug,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, S>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let seen = match check().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
         if tokio::time::Instant::now() >= deadline {
-            panic!("not within {CONDITION_TIMEOUT_MS} ms: {what}");
+            panic!(
+                "not within {} ms: {what}; last seen: {seen:?}",
+                within.as_millis()
+            );
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// [`eventually_within`] for a test on plain threads (one watching child processes).
+#[allow(clippy::panic)]
+pub fn eventually_blocking<T, S, F>(what: &str, within: Duration, mut check: F) -> T
+where
+    S: std::fmt::Debug,
+    F: FnMut() -> Result<T, S>,
+{
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let seen = match check() {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        if std::time::Instant::now() >= deadline {
+            panic!(
+                "not within {} ms: {what}; last seen: {seen:?}",
+                within.as_millis()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
