@@ -334,31 +334,31 @@ fn sigkill(pid: i32) {
 /// Polls `posfee status` until every service answers again, and returns how long it took.
 fn until_every_service_answers(data: &Path, within: Duration) -> Duration {
     let started = Instant::now();
-    loop {
+    let answering = || {
         let out = Command::new(POSFEE)
             .args(["status", "--json", "--data-dir"])
             .arg(data)
             .output()
             .unwrap();
-        if out.status.success() {
-            let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let mut names: Vec<String> = status["services"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| s["name"].as_str().unwrap().to_string())
-                .collect();
-            names.sort();
-            if names == SERVICES {
-                return started.elapsed();
-            }
+        if !out.status.success() {
+            return Err(Vec::new());
         }
-        assert!(
-            started.elapsed() < within,
-            "the services did not all come back within {within:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut names: Vec<String> = status["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        if names == SERVICES {
+            Ok(())
+        } else {
+            Err(names)
+        }
+    };
+    posfee_harness::eventually_blocking("every service answers again", within, answering);
+    started.elapsed()
 }
 
 #[test]
@@ -388,25 +388,23 @@ fn a_killed_server_is_started_again_on_its_port_and_a_crash_looping_service_is_n
     for _ in 0..6 {
         let pid = pid_of(&["posfee-ledger", &store]);
         sigkill(pid);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while processes_mentioning(&store)
-            .iter()
-            .any(|p| p.starts_with(&format!("{pid}:")))
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the killed ledger did not go away"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while processes_mentioning(&store).is_empty() {
-            assert!(
-                Instant::now() < deadline,
-                "the ledger was not started again"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let within = Duration::from_secs(30);
+        posfee_harness::eventually_blocking("the killed ledger goes away", within, || {
+            let left = processes_mentioning(&store);
+            let gone = !left.iter().any(|p| p.starts_with(&format!("{pid}:")));
+            if gone {
+                Ok(())
+            } else {
+                Err(left)
+            }
+        });
+        posfee_harness::eventually_blocking("the ledger is started again", within, || {
+            if processes_mentioning(&store).is_empty() {
+                Err(())
+            } else {
+                Ok(())
+            }
+        });
     }
     until_every_service_answers(&data, Duration::from_secs(30));
     assert!(up.try_wait().unwrap().is_none(), "the launcher gave up");

@@ -377,36 +377,40 @@ async fn payment_history_pages_and_bills_show_paid() {
         clock.advance(chrono::Duration::minutes(1));
     }
     let terminal = h.terminal("kiosk-q").await.unwrap();
-    let mut seen = Vec::new();
-    let mut cursor = None;
-    for _ in 0..50 {
-        let page: PaymentsPage = call(
-            &terminal,
-            subjects::query(QueryKind::Payments, &asker(&terminal)),
-            &PaymentsQuery {
-                tenant: telecom(),
-                account: phone_no(),
-                from: None,
-                to: None,
-                page_size: Some(2),
-                cursor: cursor.clone(),
-            },
-            None,
-        )
-        .await
-        .unwrap();
-        seen.extend(page.items.iter().map(|p| (p.payment_id, p.amount)));
-        match page.next_cursor {
-            Some(c) => cursor = Some(c),
-            None if seen.len() == 3 => break,
-            // The view may still be applying the last settlement: start over.
-            None => {
-                seen.clear();
-                cursor = None;
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    // Every page, two at a time; the view may still be applying the last settlement, so the
+    // walk starts over until it sees all three.
+    let walk = || async {
+        let (mut seen, mut cursor) = (Vec::new(), None);
+        loop {
+            let page: PaymentsPage = call(
+                &terminal,
+                subjects::query(QueryKind::Payments, &asker(&terminal)),
+                &PaymentsQuery {
+                    tenant: telecom(),
+                    account: phone_no(),
+                    from: None,
+                    to: None,
+                    page_size: Some(2),
+                    cursor: cursor.clone(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+            seen.extend(page.items.iter().map(|p| (p.payment_id, p.amount)));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None if seen.len() == 3 => return Ok(seen),
+                None => return Err(seen.len()),
             }
         }
-    }
+    };
+    let seen = posfee_harness::eventually_within(
+        "all three payments listed",
+        Duration::from_secs(5),
+        walk,
+    )
+    .await;
     let expected: Vec<_> = paid.iter().map(|r| (r.payment_id, r.total)).collect();
     assert_eq!(seen, expected);
 
