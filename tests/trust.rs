@@ -810,3 +810,64 @@ async fn chain_breaks(
         .collect();
     (report, broken)
 }
+
+/// A revocation is believed because the identity service sealed it, and acted on by every
+/// instance that applies it, not only by the one that took the request: an entry written
+/// straight to the journal with the identity journal's key closes the kiosk's connection,
+/// one without the seal (a leaked identity-role seed) closes nothing.
+#[tokio::test]
+async fn a_sealed_revocation_closes_the_keys_connections_wherever_it_was_written() {
+    let h = Harness::start().await.unwrap();
+    let forged = h.terminal("kiosk-forged").await.unwrap();
+    let sealed = h.terminal("kiosk-sealed").await.unwrap();
+    let revoke = |id: &str| {
+        let id = TerminalId::parse(id).unwrap();
+        let seed = h.seed_of(&Identity::Terminal(id.clone())).unwrap();
+        let holder = posfee_schemas::identity::Holder::Terminal(id);
+        let subject = posfee_identity::journal::subject(&posfee_identity::journal::scope(&holder));
+        let entry = posfee_identity::journal::Entry::Revoked {
+            nkey: posfee_client::creds::public_key(&seed).unwrap(),
+            at: Utc::now(),
+        };
+        (subject, entry)
+    };
+    let connects = |c: &async_nats::Client| {
+        c.statistics()
+            .connects
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let (before_forged, before_sealed) = (connects(&forged), connects(&sealed));
+    let (subject, entry) = revoke("kiosk-forged");
+    append(&h, Role::Identity, subject, &entry, None).await;
+    let (subject, entry) = revoke("kiosk-sealed");
+    append(
+        &h,
+        Role::Identity,
+        subject,
+        &entry,
+        Some(&h.journal_seal(Role::Identity)),
+    )
+    .await;
+    // The sealed one is applied after the forged one (same journal, in order): once it has
+    // closed its kiosk's connection (which then reconnects), the forged one was passed over.
+    posfee_harness::eventually(
+        "the sealed revocation closes its kiosk's connection",
+        || async { connects(&sealed) > before_sealed },
+    )
+    .await;
+    assert_eq!(
+        connects(&forged),
+        before_forged,
+        "an unsealed revocation was believed"
+    );
+    let status = posfee_client::bus::key_status(
+        &forged,
+        &h.seed_of(&Identity::Terminal(
+            TerminalId::parse("kiosk-forged").unwrap(),
+        ))
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status.state, posfee_schemas::identity::KeyState::Active);
+}

@@ -32,6 +32,13 @@ pub const EXPLAIN_TTL_SECS: i64 = 10;
 /// Subscriptions one kiosk, phone or clerk connection may hold (a phone holds a handful: its
 /// inbox, a wallet code, an answer it waits for), so no key can fill the server's memory.
 pub const MAX_SUBSCRIPTIONS: i64 = 64;
+/// Journal looks for keys this view does not know, across all keys: a city's new phones
+/// reconnecting right after they enrol, with room to spare. Past it a key is answered from
+/// the view (it may enrol, which answers the truth).
+pub const FRESH_LOOK_RATE: Rate = Rate {
+    per_sec: 200.0,
+    burst: 400.0,
+};
 /// New connections of one key: a few at once, then one a second.
 pub const ADMISSION_RATE: Rate = Rate {
     per_sec: 1.0,
@@ -132,6 +139,8 @@ pub struct Callout {
     pub issuer: KeyPair,
     /// New connections per key.
     pub admissions: Limiter,
+    /// Journal looks for keys the view does not know ([`FRESH_LOOK_RATE`]).
+    pub fresh_looks: Limiter,
     /// Live connections per holder.
     pub live: Arc<Live>,
     /// The stamp bits a key nobody enrolled needs to connect.
@@ -177,16 +186,23 @@ impl Callout {
     /// The phone a connecting key would be if it is unknown to this view and carries the stamp
     /// a new key needs: worth a look at the journal before answering, in case it enrolled a
     /// moment ago through another instance. Keys without a stamp are never looked up.
+    /// The key must also have signed the server's nonce, and looks are rationed across all
+    /// keys ([`FRESH_LOOK_RATE`]): a crowd of made-up stamped keys cannot turn connection
+    /// attempts into journal reads.
     pub fn unseen_phone(&self, req: &AuthRequest) -> Option<DeviceId> {
         let nkey = &req.connect_opts.nkey;
         let stamped = stamp_in_name(&req.connect_opts.name).map_or(0, |s| stamp_bits(nkey, s));
         if nkey.is_empty() || stamped < self.stamp_bits {
             return None;
         }
-        match self.store.lookup(nkey) {
-            Ok(Lookup::Unknown) => DeviceId::of_nkey(nkey).ok(),
-            _ => None,
+        if !matches!(self.store.lookup(nkey), Ok(Lookup::Unknown)) {
+            return None;
         }
+        let proven = proves_key(nkey, &req.client_info.nonce, &req.connect_opts.sig);
+        if !proven || !self.fresh_looks.allow("all") {
+            return None;
+        }
+        DeviceId::of_nkey(nkey).ok()
     }
 
     /// The verdict if the connection fits the limits on live connections (it is counted from
@@ -393,6 +409,7 @@ mod tests {
             store,
             issuer: KeyPair::new_account(),
             admissions: Limiter::new(ADMISSION_RATE),
+            fresh_looks: Limiter::new(FRESH_LOOK_RATE),
             live: Arc::new(Live::default()),
             stamp_bits: BITS,
             unenrolled_ttl_secs: UNENROLLED_TTL_SECS,

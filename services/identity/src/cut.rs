@@ -89,3 +89,30 @@ impl Cutter {
         Ok(listed)
     }
 }
+
+/// Revocations older than this, met while a view is rebuilt from the journal, are history:
+/// their connections were closed when they happened, so nothing is cut for them again.
+pub const RECENT_REVOCATION_SECS: i64 = 600;
+
+/// Closes the connections of every key this instance's view revokes as it applies the
+/// journal, until the channel closes with the view's feed. The instance that took a
+/// revocation closes them at once; this is every other instance's share: one that admitted
+/// the key while its view was behind closes that connection as soon as its view catches up.
+pub async fn as_applied(
+    mut revoked: tokio::sync::mpsc::UnboundedReceiver<crate::journal::Revoked>,
+    cutter: Cutter,
+    clock: std::sync::Arc<dyn posfee_client::Clock>,
+) {
+    while let Some((holder, at)) = revoked.recv().await {
+        if (clock.now() - at).num_seconds() > RECENT_REVOCATION_SECS {
+            continue;
+        }
+        match cutter.cut(&holder.connection_name()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(%holder, closed = n, "a revoked key's connections closed as its revocation was applied")
+            }
+            Err(e) => tracing::warn!(error = %e, %holder, "closing a revoked key's connections"),
+        }
+    }
+}

@@ -50,15 +50,22 @@ pub fn scope_of_key(holder: &str) -> String {
 
 type Tx = ConflictableTransactionError<()>;
 
+/// A key the view has just marked revoked: its holder and when it was revoked.
+pub type Revoked = (Holder, DateTime<Utc>);
+
 /// Applies a batch of entries, in order, in one transaction with the view's new position.
-pub fn apply(store: &Store, batch: &Batch<Entry>) -> anyhow::Result<()> {
+/// Returns the keys this batch revoked, so the instance closes their connections too
+/// (whichever instance took the revocation, every one applies it: one that admitted the key
+/// while its view was behind cuts it as soon as its view catches up).
+pub fn apply(store: &Store, batch: &Batch<Entry>) -> anyhow::Result<Vec<Revoked>> {
     (&store.keys, &store.holders, &store.meta)
         .transaction(|(keys, holders, meta)| {
+            let mut revoked = Vec::new();
             for (seq, entry) in &batch.entries {
-                apply_one(keys, holders, *seq, entry)?;
+                revoked.extend(apply_one(keys, holders, *seq, entry)?);
             }
             batch.record(meta)?;
-            Ok::<_, Tx>(())
+            Ok::<_, Tx>(revoked)
         })
         .map_err(|e| anyhow::anyhow!("applying journal entries up to {}: {e:?}", batch.last))
 }
@@ -68,7 +75,7 @@ fn apply_one(
     holders: &TransactionalTree,
     seq: u64,
     entry: &Entry,
-) -> Result<(), Tx> {
+) -> Result<Option<Revoked>, Tx> {
     match entry {
         Entry::Issued { key, replaces } => {
             if let Some(owner) = read(keys, &key.nkey)? {
@@ -76,27 +83,31 @@ fn apply_one(
                     // Two holders claimed one key at once: the first in the journal keeps it.
                     tracing::error!(seq, holder = %key.holder, owner = %owner.holder, "a key issued to two holders: the second is passed over");
                 }
-                return Ok(());
+                return Ok(None);
             }
-            if let Some(old) = replaces {
-                revoke(keys, old, key.issued_at)?;
-            }
+            let replaced = match replaces {
+                Some(old) => revoke(keys, old, key.issued_at)?,
+                None => None,
+            };
             keys.insert(key.nkey.as_bytes(), encode(key))?;
             holders.insert(key.holder.key().as_bytes(), key.nkey.as_bytes())?;
+            Ok(replaced)
         }
-        Entry::Revoked { nkey, at } => revoke(keys, nkey, *at)?,
+        Entry::Revoked { nkey, at } => revoke(keys, nkey, *at),
     }
-    Ok(())
 }
 
-fn revoke(keys: &TransactionalTree, nkey: &str, at: DateTime<Utc>) -> Result<(), Tx> {
-    if let Some(mut key) = read(keys, nkey)? {
-        if key.revoked_at.is_none() {
-            key.revoked_at = Some(at);
-            keys.insert(nkey.as_bytes(), encode(&key))?;
-        }
+/// Marks the key revoked at `at`, unless it already was; says whose key it revoked.
+fn revoke(keys: &TransactionalTree, nkey: &str, at: DateTime<Utc>) -> Result<Option<Revoked>, Tx> {
+    let Some(mut key) = read(keys, nkey)? else {
+        return Ok(None);
+    };
+    if key.revoked_at.is_some() {
+        return Ok(None);
     }
-    Ok(())
+    key.revoked_at = Some(at);
+    keys.insert(nkey.as_bytes(), encode(&key))?;
+    Ok(Some((key.holder, at)))
 }
 
 fn read(keys: &TransactionalTree, nkey: &str) -> Result<Option<IssuedKey>, Tx> {

@@ -88,16 +88,27 @@ pub async fn run(
     let mut tasks = Tasks::new();
     let view = store.clone();
     let signer = config.trust.signer(Role::Identity)?;
+    let (revoked_tx, revoked) = tokio::sync::mpsc::unbounded_channel();
     let journal = Journal::follow(
         &client,
         (IDENTITY_JOURNAL, journal::subject),
         store.meta.clone(),
         (None, &mut tasks, shutdown.clone()),
         (config.trust.journal(Role::Identity)?, signer.name().clone()),
-        move |batch| journal::apply(&view, batch),
+        move |batch| {
+            for r in journal::apply(&view, batch)? {
+                let _ = revoked_tx.send(r);
+            }
+            Ok(())
+        },
     )
     .await?;
+    let cutter = cut::Cutter { sys: sys.clone() };
+    tasks.spawn("cuts", cut::as_applied(revoked, cutter, clock.clone()));
     migrate::legacy_keys(&db, &store, &journal).await?;
+    // Nobody is admitted on a view that is behind: a key revoked while this instance was down
+    // would be let in until the view reached its revocation.
+    caught_up_at_start(&journal, &shutdown).await?;
     let live = Arc::new(live::Live::default());
     {
         let (live, sys, shutdown) = (live.clone(), sys.clone(), shutdown.clone());
@@ -111,6 +122,7 @@ pub async fn run(
         store: store.clone(),
         issuer,
         admissions: Limiter::new(callout::ADMISSION_RATE),
+        fresh_looks: Limiter::new(callout::FRESH_LOOK_RATE),
         live,
         stamp_bits: config.stamp_bits,
         unenrolled_ttl_secs: config.unenrolled_ttl_secs,
@@ -128,6 +140,23 @@ pub async fn run(
     });
     let endpoints = endpoints(&app, config.edge_requests);
     serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
+}
+
+/// Waits until the view has every entry the journal held when the instance started (asked
+/// again while the journal cannot be reached), before the instance answers any callout.
+async fn caught_up_at_start(journal: &Journal, shutdown: &Shutdown) -> anyhow::Result<()> {
+    loop {
+        match journal.caught_up_with_all().await {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                tracing::warn!(why = %e.message, "the key view is not caught up yet; no callout answered until it is")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.wait() => anyhow::bail!("stopped before the key view caught up"),
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+        }
+    }
 }
 
 /// What the identity service answers besides the callout: phones' enrolments, any key's

@@ -2,7 +2,8 @@
 //!
 //! Before the journal, an instance's own store was the record of every key (trees `keys` and
 //! `holders`). At start those keys are journaled, each holder's in the order they were
-//! issued, as their issue and (if revoked) their revocation, then the old trees are dropped.
+//! issued, each as it stands (revoked or not, never live for a moment); then the old trees
+//! are dropped.
 //! Every write is idempotent (an entry the journal has is not written again), so a start that
 //! stops half way through finishes on the next.
 
@@ -49,42 +50,20 @@ pub async fn legacy_keys(
     Ok(moved)
 }
 
-/// One holder's keys, oldest first.
+/// One holder's keys, oldest first, each as one entry as it stands (a revoked key is
+/// journaled revoked, never live for a moment), so the holder's current key is its newest.
 async fn holder(store: &Store, journal: &Journal, mut keys: Vec<IssuedKey>) -> anyhow::Result<()> {
     keys.sort_by_key(|k| k.issued_at);
     for key in keys {
         let scope = journal::scope(&key.holder);
-        let issued = Entry::Issued {
-            key: IssuedKey {
-                revoked_at: None,
-                ..key.clone()
-            },
+        let entry = Entry::Issued {
+            key: key.clone(),
             replaces: None,
         };
         journal
-            .write(&scope, &format!("migrate-issue:{}", key.nkey), || {
-                Ok(store
-                    .key(&key.nkey)
-                    .map_err(crate::ops::internal)?
-                    .is_none()
-                    .then(|| issued.clone()))
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("{}: {}", key.holder, e.message))?;
-        let Some(at) = key.revoked_at else {
-            continue;
-        };
-        let revoked = Entry::Revoked {
-            nkey: key.nkey.clone(),
-            at,
-        };
-        journal
-            .write(&scope, &format!("migrate-revoke:{}", key.nkey), || {
-                let live = store
-                    .key(&key.nkey)
-                    .map_err(crate::ops::internal)?
-                    .is_some_and(|k| k.revoked_at.is_none());
-                Ok(live.then(|| revoked.clone()))
+            .write(&scope, &format!("migrate:{}", key.nkey), || {
+                let known = store.key(&key.nkey).map_err(crate::ops::internal)?;
+                Ok(known.is_none().then(|| entry.clone()))
             })
             .await
             .map_err(|e| anyhow::anyhow!("{}: {}", key.holder, e.message))?;

@@ -26,6 +26,9 @@ pub async fn issue(app: Arc<App>, msg: async_nats::Message) -> Handled {
         }
     }
     let scope = journal::scope(&req.holder);
+    // Decided on the holder's latest entry: a view that is behind must not answer "issued"
+    // for a key revoked since, nor keep a replaced key.
+    app.journal.settled_view(&scope).await?;
     let id = format!("issue:{}:{}", req.holder.key(), req.nkey);
     let now = app.clock.now();
     let mut replaces = None;
@@ -116,6 +119,9 @@ pub async fn revoke_holder(app: Arc<App>, msg: async_nats::Message) -> Handled {
         )
     };
     let scope = journal::scope(&req.holder);
+    // Decided on the holder's latest entry: a view that is behind could take an old, revoked
+    // key for the current one and answer "revoked" while a newer key stays live.
+    app.journal.settled_view(&scope).await?;
     let mut revoked = None;
     let now = app.clock.now();
     let decide = || {

@@ -29,8 +29,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     };
     if let (Ok(Lookup::Unknown), Ok(d)) = (app.store.lookup(nkey), DeviceId::of_nkey(nkey)) {
         // Enrolled a moment ago through another instance? Not "unenrolled" before looking.
+        // If the journal cannot be read just now, the view answers as it stands.
         let scope = crate::journal::scope(&Holder::Device(d));
-        app.journal.settled_view(&scope).await?;
+        let look = app.journal.settled_view(&scope);
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), look).await;
     }
     let answer = match app.store.lookup(nkey).map_err(super::internal)? {
         Lookup::Active(holder) => {
