@@ -88,6 +88,11 @@ fn running_services(data: &Path) -> Vec<String> {
         assert!(!s["id"].as_str().unwrap().is_empty());
         assert_eq!(s["version"], env!("CARGO_PKG_VERSION"));
     }
+    service_names(&status)
+}
+
+/// The names of the services a `posfee status --json` answer lists, sorted.
+fn service_names(status: &serde_json::Value) -> Vec<String> {
     let mut names: Vec<String> = status["services"]
         .as_array()
         .unwrap()
@@ -344,13 +349,7 @@ fn until_every_service_answers(data: &Path, within: Duration) -> Duration {
             return Err(Vec::new());
         }
         let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let mut names: Vec<String> = status["services"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| s["name"].as_str().unwrap().to_string())
-            .collect();
-        names.sort();
+        let names = service_names(&status);
         if names == SERVICES {
             Ok(())
         } else {

@@ -11,6 +11,7 @@ use crate::store::Store;
 use chrono::{DateTime, Utc};
 use posfee_runtime::journal::Batch;
 use posfee_schemas::identity::{Holder, IssuedKey};
+use posfee_schemas::ids::DeviceId;
 use posfee_schemas::{decode, encode, subjects};
 use posfee_store::transaction::{ConflictableTransactionError, TransactionalTree};
 use posfee_store::Transactional;
@@ -46,6 +47,18 @@ pub fn scope_of_key(holder: &str) -> String {
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, holder.as_bytes())
         .simple()
         .to_string()
+}
+
+/// How long a look at the journal for a phone the view does not know may take: well inside
+/// the time the server gives a connection to be admitted.
+const FRESH_LOOK: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Brings the view up to the phone's last journal entry, for at most [`FRESH_LOOK`]: perhaps
+/// it enrolled a moment ago through another instance. If the journal cannot be read now, the
+/// view answers as it stands (the key may then only enrol, which answers the truth).
+pub async fn look_for_phone(journal: &posfee_runtime::journal::Journal, device: DeviceId) {
+    let scope = scope(&Holder::Device(device));
+    let _ = tokio::time::timeout(FRESH_LOOK, journal.settled_view(&scope)).await;
 }
 
 type Tx = ConflictableTransactionError<()>;

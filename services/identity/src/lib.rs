@@ -27,7 +27,6 @@ use posfee_runtime::journal::Journal;
 use posfee_runtime::limit::Limiter;
 use posfee_runtime::serve::{self, record, Endpoints, Field, ServiceSpec};
 use posfee_runtime::tasks::Tasks;
-use posfee_schemas::identity::Holder;
 use posfee_schemas::subjects::{
     self, IdentityOp, Role, ServiceName, AUTH_CALLOUT, IDENTITY_JOURNAL, QUEUE_GROUP,
 };
@@ -46,9 +45,6 @@ pub const SPEC: ServiceSpec = ServiceSpec {
 /// otherwise: a city's phones enrol a few a second; a rush of made-up keys pays more work for
 /// every doubling beyond this.
 pub const DEFAULT_ENROL_TARGET_PER_SEC: f64 = 50.0;
-/// How long a callout waits for its view to catch up with a phone's journal entries: well
-/// inside the time the server gives a connection to be admitted.
-const FRESH_LOOK: std::time::Duration = std::time::Duration::from_millis(500);
 /// Callout requests answered at once.
 const MAX_CALLOUTS_IN_FLIGHT: usize = 256;
 
@@ -104,15 +100,17 @@ pub async fn run(
     )
     .await?;
     let cutter = cut::Cutter { sys: sys.clone() };
-    tasks.spawn("cuts", cut::as_applied(revoked, cutter, clock.clone()));
+    tasks.spawn(
+        "cuts",
+        cut::as_applied(revoked, cutter.clone(), clock.clone()),
+    );
     migrate::legacy_keys(&db, &store, &journal).await?;
     // Nobody is admitted on a view that is behind: a key revoked while this instance was down
     // would be let in until the view reached its revocation.
     caught_up_at_start(&journal, &shutdown).await?;
     let live = Arc::new(live::Live::default());
     {
-        let (live, sys, shutdown) = (live.clone(), sys.clone(), shutdown.clone());
-        let cutter = cut::Cutter { sys: sys.clone() };
+        let (live, sys, shutdown, cutter) = (live.clone(), sys, shutdown.clone(), cutter.clone());
         tasks.spawn_fallible("connection counts", async move {
             live.follow(sys, posfee_authz::ACCOUNT, cutter, shutdown)
                 .await
@@ -136,7 +134,7 @@ pub async fn run(
         journal,
         clock,
         difficulty: difficulty::Difficulty::new(config.enrol_target_per_sec, config.stamp_bits),
-        cutter: cut::Cutter { sys },
+        cutter,
     });
     let endpoints = endpoints(&app, config.edge_requests);
     serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
@@ -248,11 +246,7 @@ async fn answer(
         }
     };
     if let Some(device) = callout.unseen_phone(&request.nats) {
-        // Perhaps enrolled a moment ago through another instance: bring this view up to the
-        // phone's last journal entry first. If the journal cannot be read now, the view
-        // answers as it stands (the key may then only enrol, which answers the truth).
-        let scope = journal::scope(&Holder::Device(device));
-        let _ = tokio::time::timeout(FRESH_LOOK, journal.settled_view(&scope)).await;
+        journal::look_for_phone(journal, device).await;
     }
     let verdict = callout.verdict(&request.nats);
     match &verdict {

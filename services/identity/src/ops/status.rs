@@ -28,11 +28,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         message,
     };
     if let (Ok(Lookup::Unknown), Ok(d)) = (app.store.lookup(nkey), DeviceId::of_nkey(nkey)) {
-        // Enrolled a moment ago through another instance? Not "unenrolled" before looking.
-        // If the journal cannot be read just now, the view answers as it stands.
-        let scope = crate::journal::scope(&Holder::Device(d));
-        let look = app.journal.settled_view(&scope);
-        let _ = tokio::time::timeout(std::time::Duration::from_millis(500), look).await;
+        // Not "unenrolled" before looking.
+        crate::journal::look_for_phone(&app.journal, d).await;
     }
     let answer = match app.store.lookup(nkey).map_err(super::internal)? {
         Lookup::Active(holder) => {
