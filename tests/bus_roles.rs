@@ -1513,3 +1513,51 @@ async fn only_a_phone_asks_to_correct_itself_and_only_a_kiosk_lists_payees() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn only_the_operator_may_ask_the_services_for_their_metrics() {
+    use futures::StreamExt;
+    let mut h = Harness::start().await.unwrap();
+    h.start_service(ServiceName::Identity, ServiceOptions::default())
+        .await
+        .unwrap();
+    // Every service instance hears the request, as the ledger's connection here.
+    let ledger = h.connect(Role::Ledger).await.unwrap();
+    let mut asked = ledger.subscribe(subjects::METRICS).await.unwrap();
+    ledger.flush().await.unwrap();
+    // The probe can succeed: the operator's request reaches it, with the operator's inbox
+    // to answer into.
+    let operator = h.connect(Role::Operator).await.unwrap();
+    operator
+        .publish_with_reply(subjects::METRICS, operator.new_inbox(), "".into())
+        .await
+        .unwrap();
+    operator.flush().await.unwrap();
+    let heard = tokio::time::timeout(Duration::from_secs(3), asked.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let operator_inbox = subjects::inbox_prefix(Role::Operator);
+    assert!(
+        subjects::is_reply_for(heard.reply.as_deref().unwrap(), Some(&operator_inbox)),
+        "{heard:?}"
+    );
+    // A kiosk and a phone, held by one thief, can neither ask nor listen for the answers.
+    h.terminal("kiosk-01").await.unwrap();
+    let (kiosk_bus, mut kiosk_errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
+        .await
+        .unwrap();
+    let (device, _) = h.phone().await.unwrap();
+    let (phone_bus, mut phone_errors) = h.connect_watching(Identity::Device(device)).await.unwrap();
+    for (bus, errors, who) in [
+        (&kiosk_bus, &mut kiosk_errors, "kiosk"),
+        (&phone_bus, &mut phone_errors, "phone"),
+    ] {
+        refused_publish(bus, errors, who, subjects::METRICS.to_string()).await;
+        refused_subscribe(bus, errors, who, subjects::METRICS.to_string()).await;
+    }
+    // Nothing of theirs reached the service.
+    let more = tokio::time::timeout(Duration::from_millis(300), asked.next()).await;
+    assert!(more.is_err(), "{more:?}");
+}

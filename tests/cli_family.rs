@@ -12,7 +12,7 @@
 use clap::CommandFactory;
 use posfee_harness::process::{wait_exit, wait_for_line};
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -35,12 +35,18 @@ struct System {
 
 impl System {
     fn start() -> System {
+        System::start_logging("info")
+    }
+
+    /// With the services' `RUST_LOG` set to `log`.
+    fn start_logging(log: &str) -> System {
         let tmp = tempfile::tempdir().unwrap();
         let up_out = tmp.path().join("up.out");
         let mut up = Command::new(POSFEE)
             .args(["up", "--port", "0"])
             .current_dir(tmp.path())
             .env_remove("POSFEE_DATA_DIR")
+            .env("RUST_LOG", log)
             .stdout(File::create(&up_out).unwrap())
             .stderr(File::create(tmp.path().join("up.err")).unwrap())
             .spawn()
@@ -102,6 +108,30 @@ impl System {
             .unwrap();
         (child, out)
     }
+}
+
+/// What `posfee up` serves at `path` of its metrics URL, fetched by plain HTTP as a
+/// Prometheus server would: the body of a 200.
+fn scrape(sys: &System, path: &str) -> String {
+    let url = std::fs::read_to_string(sys.dir().join("data/run/metrics.url")).unwrap();
+    let addr = url.trim().strip_prefix("http://").unwrap().to_string();
+    let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+    write!(conn, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    assert!(head.contains(" 200 "), "{path}: {answer}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    body.to_string()
+}
+
+/// The sum of the samples of `name` whose labels include each of `labels` (0 when none).
+fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| labels.iter().all(|x| l.contains(x)))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
 }
 
 impl Drop for System {
@@ -271,6 +301,24 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     assert_eq!(registered.len(), 1, "one thing, one object: {registered:?}");
     assert!(registered[0]["registered"].is_object(), "{registered:?}");
 
+    // Every service's metrics, as Prometheus scrapes them: the counts before the payment.
+    let settled = |text: &str| {
+        sample(
+            text,
+            "posfee_requests_total",
+            &["endpoint=\"settle\"", "answer=\"ok\""],
+        )
+    };
+    let paid = |text: &str| {
+        sample(
+            text,
+            "posfee_requests_total",
+            &["endpoint=\"pay\"", "answer=\"ok\""],
+        )
+    };
+    let before = scrape(&sys, "/metrics");
+    assert!(before.contains("service=\"launcher\""), "{before}");
+
     // Mode A, scripted: `--json` before the subcommand at the kiosk, after it on the phone.
     let mut kiosk = sys.kiosk();
     kiosk.args([
@@ -299,6 +347,30 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     let receipt = &lines.last().unwrap()["receipt"];
     assert_eq!(receipt["account"], "W-000001", "{lines:?}");
     rfc3339(&receipt["settled_at"]);
+    // The payment moved the counts: one settlement more at the ledger (whose metrics are
+    // the ledger's only), one payment more at paygate, each timed; the ledger's view is
+    // reported as far as its journal.
+    let ledger = scrape(&sys, "/metrics/ledger");
+    assert_eq!(settled(&ledger), settled(&before) + 1.0, "{ledger}");
+    assert!(!ledger.contains("service=\"paygate\""), "{ledger}");
+    let after = scrape(&sys, "/metrics");
+    assert_eq!(paid(&after), paid(&before) + 1.0, "{after}");
+    assert!(
+        sample(
+            &ledger,
+            "posfee_request_duration_seconds_count",
+            &["endpoint=\"settle\""]
+        ) >= 1.0,
+        "{ledger}"
+    );
+    assert!(
+        sample(
+            &ledger,
+            "posfee_feed_applied_sequence",
+            &["stream=\"POSFEE_LEDGER\""]
+        ) >= 1.0,
+        "{ledger}"
+    );
 
     // Mode B at the interactive kiosk: while it waits for the payer's answer it says how to
     // cancel, and cancelling works.
@@ -344,6 +416,16 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         .matches("Phone wallet code")
         .count();
     assert_eq!(asked_before, asked_after, "asked for the phone first");
+    // Nothing owed is an answer the payer is shown, counted apart from refusals and failures.
+    let fees = scrape(&sys, "/metrics/fee-engine");
+    assert!(
+        sample(
+            &fees,
+            "posfee_requests_total",
+            &["answer=\"outcome\"", "code=\"NOTHING_OWED\""]
+        ) >= 1.0,
+        "{fees}"
+    );
     type_line(&mut keys, "4");
     let status = wait_exit("kiosk (mode B)", &mut kiosk_b);
     assert!(status.success(), "kiosk (mode B): {status}");
@@ -635,6 +717,94 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
 }
 
 /// Every argument of every command, with the path of commands that leads to it.
+/// The trace ids (32 hex digits after `trace=`) a log names.
+fn traces_in(log: &str) -> std::collections::BTreeSet<String> {
+    log.split("trace=")
+        .skip(1)
+        .filter_map(|rest| rest.get(..32))
+        .filter(|id| id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn one_payment_is_one_trace_through_kiosk_fee_engine_phone_paygate_and_ledger() {
+    // Each request a service answers is logged at debug with its trace.
+    let sys = System::start_logging("info,posfee_runtime=debug");
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
+    for (kind, file) in [("accounts", "accounts.csv"), ("readings", "readings.csv")] {
+        let f = samples.join(file);
+        let out = sys.posfee(&["import", kind, f.to_str().unwrap(), "--quiet"]);
+        assert!(out.status.success(), "import {kind}: {}", text(&out.stderr));
+    }
+    assert!(sys.posfee(&["keys", "terminal", TERMINAL]).status.success());
+    let out = sys
+        .phone()
+        .args(["register", "--name", "李四", "--national-id"])
+        .args([
+            "11010519491231002X",
+            "--bank-account",
+            "6222600260001072444",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    let mut kiosk = sys.kiosk();
+    kiosk.env("RUST_LOG", "info").args([
+        "--json",
+        "pay",
+        "--tenant",
+        "city-water",
+        "--account",
+        "W-000001",
+    ]);
+    let (mut kiosk_a, kiosk_out) = sys.spawn("kiosk-trace", kiosk);
+    let code = wait_for_line(&kiosk_out, &mut kiosk_a, |l| {
+        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+        v["pairing"]["code"].as_str().map(str::to_string)
+    });
+    let phone = sys
+        .phone()
+        .env("RUST_LOG", "info")
+        .args(["pay", &code, "--yes", "--json"])
+        .output()
+        .unwrap();
+    assert!(phone.status.success(), "{phone:?}");
+    assert!(wait_exit("kiosk", &mut kiosk_a).success());
+
+    // The kiosk began one trace for the payer; the phone took it up from the kiosk's answer.
+    let kiosk_log = std::fs::read_to_string(sys.dir().join("kiosk-trace.err")).unwrap();
+    let started = traces_in(&kiosk_log);
+    assert_eq!(started.len(), 1, "one payment, one trace: {kiosk_log}");
+    let trace = started.into_iter().next().unwrap();
+    assert_eq!(
+        traces_in(&text(&phone.stderr)),
+        [trace.clone()].into(),
+        "{}",
+        text(&phone.stderr)
+    );
+    // Every service the payment passed through answered inside it: the bill's issue, the
+    // phone's payment, paygate's settlement request to the ledger.
+    for (service, endpoint) in [
+        ("fee-engine", "issue"),
+        ("paygate", "pay"),
+        ("ledger", "settle"),
+    ] {
+        let log =
+            std::fs::read_to_string(sys.dir().join(format!("data/logs/{service}.log"))).unwrap();
+        let answered = log
+            .lines()
+            .filter(|l| l.contains(&format!("endpoint=\"{endpoint}\"")) && l.contains("answered"))
+            .filter(|l| l.contains(&format!("trace={trace}")))
+            .count();
+        assert!(
+            answered >= 1,
+            "{service} {endpoint} not in trace {trace}:\n{log}"
+        );
+    }
+}
+
 fn arguments(cmd: &clap::Command, path: &str, out: &mut Vec<(String, clap::Arg)>) {
     for a in cmd.get_arguments() {
         out.push((path.to_string(), a.clone()));

@@ -29,11 +29,13 @@ const ALLOWED: &[&str] = &[
 /// Crates that come in more than one version today, each because crates we depend on have not
 /// moved to one major version yet: rand 0.8 (nkeys) beside 0.9 (ours) and 0.10 (async-nats),
 /// with their chacha, core, getrandom and cpufeatures; syn 2 beside 3 (clap's and ICU's derive
-/// macros); toml 0.8's toml_edit and winnow beside the newer ones. A new name here is a
-/// decision, not an accident.
+/// macros); toml 0.8's toml_edit and winnow beside the newer ones; hashbrown 0.16 (the metrics
+/// exporter's metrics-util) beside 0.17 (indexmap). A new name here is a decision, not an
+/// accident.
 const KNOWN_DUPLICATES: &[&str] = &[
     "cpufeatures",
     "getrandom",
+    "hashbrown",
     "rand",
     "rand_chacha",
     "rand_core",

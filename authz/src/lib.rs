@@ -125,7 +125,8 @@ fn key_reader() -> Vec<String> {
     ]
 }
 
-/// What every micro service answers: discovery, on any of its names.
+/// What every micro service answers: discovery, on any of its names, and the operator's
+/// request for its metrics.
 fn discovery_answers() -> Vec<String> {
     vec![
         subjects::srv::ping(),
@@ -133,6 +134,7 @@ fn discovery_answers() -> Vec<String> {
         subjects::srv::stats(),
         s("$SRV.*.*"),
         s("$SRV.*.*.*"),
+        s(subjects::METRICS),
     ]
 }
 

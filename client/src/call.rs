@@ -75,6 +75,7 @@ pub async fn call<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         let request = async_nats::Request::new()
             .payload(payload.clone())
+            .headers(crate::trace::headers())
             .timeout(Some(left));
         tokio::select! {
             answer = client.send_request(subject.clone(), request) => {
@@ -175,7 +176,12 @@ pub async fn call_via<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
         .await
         .map_err(|e| link(&e))?;
     client
-        .publish_with_reply(subject.clone(), reply, codec::encode(req).into())
+        .publish_with_reply_and_headers(
+            subject.clone(),
+            reply,
+            crate::trace::headers(),
+            codec::encode(req).into(),
+        )
         .await
         .map_err(|e| link(&e))?;
     let got = tokio::time::timeout(timeout, answers.next()).await;
@@ -188,6 +194,8 @@ pub async fn call_via<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
     if msg.status == Some(async_nats::StatusCode::NO_RESPONDERS) {
         return Err(CallError::NoResponders(subject));
     }
+    // A kiosk's answer to a phone's join carries the payment's trace.
+    crate::trace::adopt(msg.headers.as_ref());
     if let Some(err) = error_from_headers(&msg) {
         return Err(CallError::Remote(err));
     }

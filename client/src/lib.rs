@@ -17,6 +17,7 @@ pub mod reply;
 pub mod screen;
 pub mod sealed;
 pub mod shutdown;
+pub mod trace;
 pub mod words;
 
 pub use call::{call, call_fresh, CallError};

@@ -14,5 +14,10 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
         )
         .try_init();
-    posfee_companion::cmd::main(posfee_companion::cmd::Cli::parse_env()).await
+    // Room for the trace of the kiosk whose bill this phone pays (`posfee_client::trace`).
+    posfee_client::trace::scope(
+        None,
+        posfee_companion::cmd::main(posfee_companion::cmd::Cli::parse_env()),
+    )
+    .await
 }

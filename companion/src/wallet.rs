@@ -88,7 +88,11 @@ impl ShownCode {
                 Ok((offer, _)) if offer.terminal != asking => {
                     tracing::debug!("offer answered on another kiosk's subject ignored");
                 }
-                Ok((offer, verified)) => break Ok((msg, offer, verified)),
+                Ok((offer, verified)) => {
+                    // The payment goes on in the kiosk's trace.
+                    posfee_client::trace::adopt(msg.headers.as_ref());
+                    break Ok((msg, offer, verified));
+                }
                 Err(e) => {
                     tracing::debug!(error = %e, "offer refused; the code stays open");
                     let _ = reply::err(&c.client, &msg, &e).await;

@@ -90,6 +90,10 @@ impl DataDir {
     pub fn url_file(&self) -> PathBuf {
         self.0.join("run").join("nats.url")
     }
+    /// Where `posfee up` serves the metrics (`http://127.0.0.1:<port>`), while it runs.
+    pub fn metrics_url_file(&self) -> PathBuf {
+        self.0.join("run").join("metrics.url")
+    }
     pub fn rules_file(&self) -> PathBuf {
         self.0.join("run").join("rules.dir")
     }

@@ -8,6 +8,7 @@ pub mod gen;
 pub mod hosts;
 pub mod import;
 pub mod keys;
+pub mod metrics;
 pub mod progress;
 pub mod reconcile;
 pub mod refdata;

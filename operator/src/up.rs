@@ -12,7 +12,7 @@ use posfee_schemas::subjects::{Role, ServiceName};
 use std::fs::File;
 use std::io::{Read, Seek, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,11 @@ pub struct UpArgs {
     /// The HTTP port the phone's web app is served on (loopback only); 0 picks a free one.
     #[arg(long, default_value_t = 0)]
     pub http_port: u16,
+    /// The HTTP port every service's metrics are served on for Prometheus (`/metrics`,
+    /// `/metrics/<service>`; loopback only); 0 picks a free one. The URL is in
+    /// `<data-dir>/run/metrics.url`.
+    #[arg(long, env = "POSFEE_METRICS_PORT", default_value_t = 0)]
+    pub metrics_port: u16,
     /// The built web app to serve (default: the installation's, companion/web/dist in a
     /// checkout; `scripts/setup` builds it).
     #[arg(long)]
@@ -296,19 +301,29 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     };
+    let mut metrics = match start_metrics(&launch, args.metrics_port).await {
+        Ok(m) => m,
+        Err(e) => {
+            stop_all(&mut children, &mut nodes);
+            return Err(e);
+        }
+    };
     write_url_file(&data, &url)?;
+    write_run_file(&data.metrics_url_file(), &metrics.url())?;
     posfee_deploy::rules_dir::record(&data, &launch.rules)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
     println!(
-        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; {}; {}; data in {}; Ctrl-C stops it",
+        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; {}; {}; metrics at {}/metrics; data in {}; Ctrl-C stops it",
         names.join(", "),
         server_started.elapsed().as_millis(),
         shape_note(nodes_n, &children),
         web_note(web.as_ref(), ws_url.as_deref()),
+        metrics.url(),
         data.root().display()
     );
 
     let result = supervise(&launch, &mut children, &mut nodes, &shutdown).await;
+    metrics.stop().await;
     shut_down(&data, web.as_mut(), &mut children, &mut nodes).await;
     result
 }
@@ -437,6 +452,7 @@ async fn shut_down(
         w.stop().await;
     }
     let _ = std::fs::remove_file(data.url_file());
+    let _ = std::fs::remove_file(data.metrics_url_file());
     let _ = std::fs::remove_file(data.rules_file());
     stop_all(children, nodes);
     println!("stopped: every process posfee up started has exited");
@@ -464,6 +480,20 @@ async fn start_web(
     ))
 }
 
+/// Serves every service's metrics, asking them as the operator; `posfee up`'s own (its
+/// restarts) are among them.
+async fn start_metrics(launch: &Launch<'_>, port: u16) -> anyhow::Result<crate::web::Served> {
+    posfee_runtime::metrics::install("launcher", &format!("{}", launch.data.root().display()));
+    let operator = bus::connect(
+        &launch.url,
+        Role::Operator,
+        Some(launch.creds.seed(Role::Operator)?),
+        "posfee-up-metrics",
+    )
+    .await?;
+    crate::metrics::serve(operator, port).await
+}
+
 /// The ready line's word on the phone's web app: where to open it, or why it is not there.
 fn web_note(web: Option<&crate::web::WebApp>, ws_url: Option<&str>) -> String {
     match (web, ws_url) {
@@ -480,11 +510,15 @@ fn web_note(web: Option<&crate::web::WebApp>, ws_url: Option<&str>) -> String {
 }
 
 fn write_url_file(data: &DataDir, url: &str) -> anyhow::Result<()> {
-    let path = data.url_file();
+    write_run_file(&data.url_file(), url)
+}
+
+/// Writes one of the files under `<data-dir>/run/` that tell other commands the system runs.
+fn write_run_file(path: &Path, url: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&path, url).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, url).with_context(|| format!("writing {}", path.display()))
 }
 
 async fn wait_ready(
@@ -571,6 +605,7 @@ impl Node {
             match NatsServer::start(&self.cfg) {
                 Ok(s) => {
                     self.server = s;
+                    posfee_runtime::metrics::restarted(&name);
                     eprintln!("{name} restarted at {}", self.server.url());
                 }
                 Err(e) => {
@@ -626,6 +661,7 @@ fn shape_note(nodes: usize, children: &[Supervised]) -> String {
 fn supervise_service(launch: &Launch<'_>, s: &mut Supervised, now: Instant) -> anyhow::Result<()> {
     if s.backoff.due(now) {
         s.child = launch.spawn(s.proc, s.instance)?;
+        posfee_runtime::metrics::restarted(&s.proc.instance_dir(s.instance));
     } else if !s.backoff.waiting() {
         if let Some(status) = s.child.try_wait()? {
             let pause = s.backoff.down(now);

@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tower_http::services::ServeDir;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -66,38 +67,17 @@ fn security_headers(ws_url: &str) -> anyhow::Result<Vec<(HeaderName, HeaderValue
     ])
 }
 
-/// The web app's HTTP server, running until [`WebApp::stop`] or Drop.
-pub struct WebApp {
+/// An HTTP server `posfee up` runs (the phone's app, the metrics), until [`Served::stop`] or
+/// Drop.
+pub struct Served {
     pub addr: SocketAddr,
-    pub dist: PathBuf,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
 
-/// Whether `dist` holds a built app.
-pub fn is_built(dist: &Path) -> bool {
-    dist.join("index.html").is_file()
-}
-
-/// Serves `dist` and `/config.json` on 127.0.0.1:`port` (0 picks a free port).
-pub async fn serve(dist: &Path, config: AppConfig, port: u16) -> anyhow::Result<WebApp> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("opening the phone app's HTTP port {port} on 127.0.0.1"))?;
+/// Serves `app` on `listener` in a task of its own; `what` names it in the log.
+pub fn spawn(what: &'static str, listener: TcpListener, app: Router) -> anyhow::Result<Served> {
     let addr = listener.local_addr()?;
-    let headers = security_headers(&config.ws_url)?;
-    let mut app = Router::new()
-        .route(
-            "/config.json",
-            get(move || {
-                let config = config.clone();
-                async move { Json(config) }
-            }),
-        )
-        .fallback_service(ServeDir::new(dist));
-    for (name, value) in headers {
-        app = app.layer(SetResponseHeaderLayer::overriding(name, value));
-    }
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -106,18 +86,17 @@ pub async fn serve(dist: &Path, config: AppConfig, port: u16) -> anyhow::Result<
             })
             .await;
         if let Err(e) = served {
-            tracing::warn!(error = %e, "the phone app's HTTP server stopped");
+            tracing::warn!(error = %e, what, "an HTTP server stopped");
         }
     });
-    Ok(WebApp {
+    Ok(Served {
         addr,
-        dist: dist.to_path_buf(),
         stop: Some(stop),
         task: Some(task),
     })
 }
 
-impl WebApp {
+impl Served {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
@@ -132,11 +111,56 @@ impl WebApp {
     }
 }
 
-impl Drop for WebApp {
+impl Drop for Served {
     fn drop(&mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
+    }
+}
+
+/// The web app's HTTP server and the folder it serves.
+pub struct WebApp {
+    pub served: Served,
+    pub dist: PathBuf,
+}
+
+/// Whether `dist` holds a built app.
+pub fn is_built(dist: &Path) -> bool {
+    dist.join("index.html").is_file()
+}
+
+/// Serves `dist` and `/config.json` on 127.0.0.1:`port` (0 picks a free port).
+pub async fn serve(dist: &Path, config: AppConfig, port: u16) -> anyhow::Result<WebApp> {
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("opening the phone app's HTTP port {port} on 127.0.0.1"))?;
+    let headers = security_headers(&config.ws_url)?;
+    let mut app = Router::new()
+        .route(
+            "/config.json",
+            get(move || {
+                let config = config.clone();
+                async move { Json(config) }
+            }),
+        )
+        .fallback_service(ServeDir::new(dist));
+    for (name, value) in headers {
+        app = app.layer(SetResponseHeaderLayer::overriding(name, value));
+    }
+    Ok(WebApp {
+        served: spawn("the phone app", listener, app)?,
+        dist: dist.to_path_buf(),
+    })
+}
+
+impl WebApp {
+    pub fn url(&self) -> String {
+        self.served.url()
+    }
+
+    pub async fn stop(&mut self) {
+        self.served.stop().await;
     }
 }
 
@@ -175,9 +199,9 @@ mod tests {
         )
         .await
         .unwrap();
-        let index = get_path(web.addr, "/").await;
+        let index = get_path(web.served.addr, "/").await;
         assert!(index.contains("phone"));
-        let config = get_path(web.addr, "/config.json").await;
+        let config = get_path(web.served.addr, "/config.json").await;
         assert!(
             config.contains(r#"{"ws_url":"ws://127.0.0.1:1234","root_key":"OROOT"}"#),
             "{config}"
@@ -200,9 +224,9 @@ mod tests {
             );
             assert!(lower.contains("x-frame-options: deny"), "{answer}");
         }
-        let escape = get_path(web.addr, "/../secret").await;
+        let escape = get_path(web.served.addr, "/../secret").await;
         assert!(!escape.contains("seed"), "{escape}");
-        assert!(get_path(web.addr, "/%2e%2e/secret")
+        assert!(get_path(web.served.addr, "/%2e%2e/secret")
             .await
             .starts_with("HTTP/1.1 404"));
         web.stop().await;

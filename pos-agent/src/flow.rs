@@ -11,6 +11,7 @@ use crate::receipt::ReceiptWatch;
 use crate::wallet::{self, Offered};
 use crate::Agent;
 use chrono::{DateTime, Utc};
+use posfee_client::trace::TraceContext;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::{
@@ -18,6 +19,7 @@ use posfee_schemas::pairing::{
 };
 use posfee_schemas::{ErrorCode, WireError};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// What the payer asked for.
 #[derive(Debug, Clone)]
@@ -51,7 +53,25 @@ pub trait PayView: Send {
 /// declined, cancelled, expired, not enough money), `OUTCOME_UNKNOWN` when the ledger could
 /// not confirm the bill is closed, or a failure. Whatever the ending, the bill is closed at
 /// the ledger first, so the phone can no longer pay what the kiosk reports as not paid.
+///
+/// Each payment is a trace of its own ([`posfee_client::trace`]): every request the flow
+/// sends, and the phone's after it takes the bill, carry it, and the kiosk's log names it.
 pub async fn pay(
+    agent: &Agent,
+    spec: PaySpec,
+    view: &mut dyn PayView,
+    cancel: &CancellationToken,
+) -> crate::Result<Receipt> {
+    let trace = TraceContext::root();
+    let span = tracing::info_span!("payment", trace = %trace.trace_id());
+    let flow = async {
+        tracing::info!(tenant = %spec.quote.tenant, "serving a payer");
+        pay_in_trace(agent, spec, view, cancel).await
+    };
+    posfee_client::trace::scope(Some(trace), flow.instrument(span)).await
+}
+
+async fn pay_in_trace(
     agent: &Agent,
     spec: PaySpec,
     view: &mut dyn PayView,

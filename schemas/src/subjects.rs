@@ -82,6 +82,9 @@ pub fn identity(op: IdentityOp) -> String {
 pub const SYSTEM_INBOX: &str = "_INBOX.identity-sys";
 /// Where nats-server asks who a connecting client is (its auth callout).
 pub const AUTH_CALLOUT: &str = "$SYS.REQ.USER.AUTH";
+/// Every instance of every service answers a request here with its metrics in Prometheus'
+/// text format; only the operator asks (`posfee up` serves them over HTTP).
+pub const METRICS: &str = "posfee.metrics";
 /// Where a kiosk records its heartbeat (a `TerminalSeen`): only that kiosk may publish here,
 /// and the query service writes it into the `POSFEE_TERMINALS` bucket on its behalf.
 pub fn terminal_seen(terminal: &TerminalId) -> String {

@@ -11,6 +11,7 @@ import * as subjects from "./subjects.ts";
 import { BillOffer, KioskNotice, PayOrder, Signed, type PayerStep, type PayerUpdate, type PayRequest, type Receipt, type WalletAnswer } from "./types.ts";
 import { KeyDirectory, sign, SignError, verifyOffer, type VerifiedBill } from "./verify.ts";
 import {
+  adoptTrace,
   call,
   decode,
   encode,
@@ -234,6 +235,8 @@ export async function waitOffer(shown: ShownCode, cancelled: Promise<void>): Pro
   });
   try {
     const { msg, offer, verified } = await Promise.race([shown.channel.nextOffer(), timeout, cancel]);
+    // The payment goes on in the kiosk's trace.
+    adoptTrace(msg);
     return { verified, terminal: offer.terminal, updates: offer.updates ?? null, channel: shown.channel, offerMsg: msg };
   } catch (e) {
     shown.channel.close();

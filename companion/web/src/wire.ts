@@ -2,7 +2,7 @@
 // (schemas/src/codec.rs, client/src/call.rs, client/src/reply.rs): payloads are maps with
 // field names, UUIDs are bin 16, errors travel in the NATS micro headers with an empty body.
 import { encode as mpEncode, decode as mpDecode } from "@msgpack/msgpack";
-import { headers, NoRespondersError, RequestError, TimeoutError, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 
 /** schemas::MAX_PAYLOAD_BYTES */
 export const MAX_PAYLOAD_BYTES = 64 * 1024;
@@ -146,9 +146,47 @@ export async function call<T>(
   }
 }
 
+// ---- one payment, one trace (contract §"Trace context") -----------------------------------
+
+/** The W3C header that carries the kiosk's trace; the phone takes it up and sends it on. */
+export const TRACE_HEADER = "traceparent";
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+/** The trace this phone's payment is in: the kiosk's, from its offer or its answer to a join. */
+let trace: { id: string; flags: string } | undefined;
+
+/** The trace id a `traceparent` value names, if it is a valid one (ids not all zero). */
+export function traceOf(value: string | undefined | null): { id: string; flags: string } | undefined {
+  const m = TRACEPARENT.exec((value ?? "").trim());
+  if (!m || /^0+$/.test(m[1]) || /^0+$/.test(m[2])) return undefined;
+  return { id: m[1], flags: m[3] };
+}
+
+/** Takes up the trace a kiosk's message carries, for what this phone sends next. */
+export function adoptTrace(msg: Msg): void {
+  const found = traceOf(msg.headers?.get(TRACE_HEADER));
+  if (found) trace = found;
+}
+
+/** The current trace id, if the phone is in one. */
+export function currentTrace(): string | undefined {
+  return trace?.id;
+}
+
+/** Headers for a message sent now: the current trace from a new span id. */
+function traceHeaders(): MsgHdrs {
+  const h = headers();
+  if (trace) {
+    const span = hex(crypto.getRandomValues(new Uint8Array(8)));
+    h.set(TRACE_HEADER, `00-${trace.id}-${/^0+$/.test(span) ? "0000000000000001" : span}-${trace.flags}`);
+  }
+  return h;
+}
+
 /**
  * `reply`, when given, is where the answer comes instead of the connection's inbox: a kiosk
  * answers a phone only on one of the phone's own wallet subjects (`peer::ask`, contract §8).
+ * The request carries the current trace; an answer carrying one (a kiosk's) is taken up.
  */
 export async function rawRequest(
   nc: NatsConnection,
@@ -158,8 +196,11 @@ export async function rawRequest(
   reply?: string,
 ): Promise<Msg> {
   try {
-    const opts = reply ? { timeout: timeoutMs, noMux: true, reply } : { timeout: timeoutMs };
-    return await nc.request(subject, payload, opts);
+    const h = traceHeaders();
+    const opts = reply ? { timeout: timeoutMs, noMux: true, reply, headers: h } : { timeout: timeoutMs, headers: h };
+    const answer = await nc.request(subject, payload, opts);
+    adoptTrace(answer);
+    return answer;
   } catch (e) {
     if (e instanceof NoRespondersError || (e instanceof RequestError && e.isNoResponders())) {
       throw new NoResponders(subject);
@@ -180,12 +221,12 @@ export function fromCall(e: unknown): WireError {
 }
 
 export function replyOk(nc: NatsConnection, req: Msg, payload: Uint8Array): void {
-  if (req.reply) nc.publish(req.reply, payload);
+  if (req.reply) nc.publish(req.reply, payload, { headers: traceHeaders() });
 }
 
 export function replyErr(nc: NatsConnection, req: Msg, err: WireError): void {
   if (!req.reply) return;
-  const h = headers();
+  const h = traceHeaders();
   h.set(ERROR_CODE_HEADER, String(err.status));
   h.set(ERROR_HEADER, `${err.code}: ${err.message}`);
   nc.publish(req.reply, new Uint8Array(0), { headers: h });

@@ -10,7 +10,7 @@ import { BadCheck, crc16, deviceIdOfNkey, link, parseCode, typed, WrongMode, typ
 import { amendRequest, checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
 import { KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
 import { enrolProof, findStamp, KeyStatus, stampBits, stampNeeded } from "../src/enrol.ts";
-import { call, decode, encode, errorFromHeaders, hex, parseInstant, shape, str, unhex, utf8, uuidParse, WireError } from "../src/wire.ts";
+import { adoptTrace, call, currentTrace, decode, encode, errorFromHeaders, hex, parseInstant, shape, traceOf, str, unhex, utf8, uuidParse, WireError } from "../src/wire.ts";
 import { asker, identityEnrol, identityStatus, keysGet, kioskAsking, pair, paygate, statusReply, wallet } from "../src/subjects.ts";
 import type { Profile } from "../src/store.ts";
 import { AmendReply, Bill, BillOffer, DirectoryEntry, PublicKeyRecord, RegisterReply, Signed, type AmendRequest } from "../src/types.ts";
@@ -406,4 +406,22 @@ test("a mistyped code and a code of the other kind are told apart", () => {
   assert.throws(() => parseCode("kiosk-01:0024-H36H-2NCS-VRH6-DAQF-6DVV-QZR7", "terminal_presents"), BadCheck);
   assert.throws(() => parseCode("phdhgg7aa5:50P7-1D7S-7NMT-VWHP-F0Y6-HB7H-6N2W", "terminal_presents"), WrongMode);
   assert.throws(() => parseCode("posfee://wallet/phdhgg7aa5/a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5", "terminal_presents"), WrongMode);
+});
+
+test("the kiosk's trace is taken up from a valid traceparent only (W3C trace context)", () => {
+  const id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  assert.deepEqual(traceOf(`00-${id}-00f067aa0ba902b7-01`), { id, flags: "01" });
+  for (const bad of [
+    "",
+    `00-${"0".repeat(32)}-00f067aa0ba902b7-01`,
+    `00-${id}-${"0".repeat(16)}-01`,
+    `00-${id.toUpperCase()}-00f067aa0ba902b7-01`,
+    `00-${id}-00f067aa0ba902b7`,
+    `ff-${id}-00f067aa0ba902b7-01`,
+  ]) {
+    assert.equal(traceOf(bad), undefined, bad);
+  }
+  const msg = { headers: { get: (name: string) => (name === "traceparent" ? `00-${id}-00f067aa0ba902b7-01` : "") } };
+  adoptTrace(msg as never);
+  assert.equal(currentTrace(), id);
 });

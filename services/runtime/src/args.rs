@@ -62,9 +62,17 @@ impl ServiceArgs {
         name: &str,
     ) -> anyhow::Result<(async_nats::Client, posfee_client::Shutdown)> {
         crate::telemetry::init();
+        crate::metrics::install(
+            role.as_str(),
+            &crate::metrics::instance_name(&self.store_dir),
+        );
         let shutdown = posfee_client::Shutdown::new();
         shutdown.on_signals(self.exit_on_stdin_eof)?;
         let client = self.bus.connect_waiting(role, name, &shutdown).await?;
+        tokio::spawn(crate::metrics::answer_scrapes(
+            client.clone(),
+            shutdown.clone(),
+        ));
         Ok((client, shutdown))
     }
 }

@@ -196,15 +196,16 @@ where
             let Some(chunk) = chunk else { break };
             // Nothing of a batch whose seals could not be checked is applied: it is read
             // again from the last applied sequence.
-            let (batch, failed) = match read_chunk(chunk, last_seq, &seals).await {
-                Some(batch) => (batch, false),
-                None => (Vec::new(), true),
+            let (batch, pending, failed) = match read_chunk(chunk, last_seq, &seals).await {
+                Some((batch, pending)) => (batch, pending, false),
+                None => (Vec::new(), 0, true),
             };
             if !batch.is_empty() {
                 match apply(batch) {
                     Ok(seq) => {
                         last_seq = seq;
                         let _ = applied.send(last_seq);
+                        crate::metrics::fed(&from.stream, last_seq, pending);
                     }
                     Err(e) => {
                         // Effects are idempotent: reopen from the last recorded sequence and
@@ -229,14 +230,16 @@ where
     }
 }
 
-/// The messages of one delivery after `last_seq`, each with who sealed it; `None` when a
-/// message could not be read or its seal could not be checked now (the feed is reopened).
+/// The messages of one delivery after `last_seq`, each with who sealed it, and how many more
+/// the stream holds for this feed after the last; `None` when a message could not be read or
+/// its seal could not be checked now (the feed is reopened).
 async fn read_chunk(
     chunk: Vec<Result<jetstream::Message, consumer::pull::OrderedError>>,
     last_seq: u64,
     seals: &Seals,
-) -> Option<Vec<Raw>> {
+) -> Option<(Vec<Raw>, u64)> {
     let mut batch = Vec::with_capacity(chunk.len());
+    let mut pending = 0;
     for m in chunk {
         let m = match m {
             Ok(m) => m,
@@ -247,6 +250,7 @@ async fn read_chunk(
         };
         let Ok(info) = m.info() else { continue };
         let seq = info.stream_sequence;
+        pending = info.pending;
         if seq <= last_seq {
             continue;
         }
@@ -269,7 +273,7 @@ async fn read_chunk(
         }
         batch.push(raw);
     }
-    Some(batch)
+    Some((batch, pending))
 }
 
 pub(crate) async fn open(

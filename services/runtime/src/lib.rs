@@ -13,6 +13,7 @@ pub mod feed;
 pub mod journal;
 pub mod keyfile;
 pub mod limit;
+pub mod metrics;
 pub mod outbox;
 pub mod page;
 pub mod serve;

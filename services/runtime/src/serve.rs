@@ -10,6 +10,7 @@ use async_nats::service::{Service, ServiceExt};
 use futures::StreamExt;
 pub use posfee_client::reply::decode_request;
 use posfee_client::shutdown::Shutdown;
+use posfee_client::trace::TraceContext;
 use posfee_schemas::{codec, subjects, ErrorCode, WireError};
 use serde::Serialize;
 use std::future::Future;
@@ -180,12 +181,14 @@ pub async fn instances_answering(
 /// The span a request runs in, so one payment can be followed across processes in the logs:
 /// service, endpoint and subject from the start; caller, bill and payment once the operation
 /// knows them ([`record`]).
-fn request_span(service: &str, endpoint: &str, subject: &str) -> tracing::Span {
+fn request_span(service: &str, endpoint: &str, subject: &str, trace: &str) -> tracing::Span {
     tracing::info_span!(
         "request",
         service,
         endpoint,
         subject,
+        // Bare, as every process logs it, so one search finds the payment everywhere.
+        trace = %trace,
         caller = tracing::field::Empty,
         bill = tracing::field::Empty,
         payment = tracing::field::Empty,
@@ -255,6 +258,7 @@ pub async fn serve_endpoint<H, Fut>(
                     "too many requests from this kiosk or phone; wait a few seconds and ask again",
                 );
                 answers.note(&names.1, e.code);
+                crate::metrics::answered(&names.1, Some(e.code), Duration::ZERO);
                 let answer = Err(async_nats::service::error::Error {
                     status: e.header_text(),
                     code: usize::from(e.code.status()),
@@ -270,9 +274,32 @@ pub async fn serve_endpoint<H, Fut>(
         };
         let handler = handler.clone();
         let (answers, endpoint_name) = (answers.clone(), names.1.clone());
-        let span = request_span(names.0, &names.1, &request.message.subject);
+        // In the trace the request carries (a new one if none): what the handler asks in
+        // turn carries it on.
+        let trace = TraceContext::of(request.message.headers.as_ref())
+            .map(|t| t.child())
+            .unwrap_or_else(TraceContext::root);
+        let span = request_span(
+            names.0,
+            &names.1,
+            &request.message.subject,
+            &trace.trace_id(),
+        );
         tasks.spawn(tracing::Instrument::instrument(async move {
-            let result = handler(request.message.clone()).await;
+            let started = std::time::Instant::now();
+            crate::metrics::in_flight(&endpoint_name, 1.0);
+            let result = posfee_client::trace::scope(Some(trace), handler(request.message.clone())).await;
+            tracing::debug!(
+                code = result.as_ref().err().map_or("OK", |e| e.code.name()),
+                micros = started.elapsed().as_micros() as u64,
+                "answered"
+            );
+            crate::metrics::answered(
+                &endpoint_name,
+                result.as_ref().err().map(|e| e.code),
+                started.elapsed(),
+            );
+            crate::metrics::in_flight(&endpoint_name, -1.0);
             let answer = match result {
                 // An answer the caller would refuse to decode is a bug in the page bounds;
                 // say so instead of sending it.
