@@ -51,6 +51,9 @@ pub enum Command {
     Reconcile(cmd::reconcile::ReconcileArgs),
     /// Give back part or all of a payment (a tenant's billing clerk, with its clerk key).
     Refund(cmd::refund::RefundArgs),
+    /// A tenant's statements (its billing clerk, with its clerk key).
+    #[command(subcommand)]
+    Report(cmd::report::ReportCommand),
     /// Check tenants' rule files and preview quotes offline.
     #[command(subcommand)]
     Rules(cmd::rules::RulesCommand),
@@ -142,6 +145,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             Command::Reconcile(a) => cmd::reconcile::run(a, json).await,
             Command::Refund(a) => cmd::refund::run(a, json).await,
+            Command::Report(c) => cmd::report::run(c, json).await,
             Command::Events(a) => match &interrupt {
                 // Dropping the stream's consumer is all stopping takes.
                 Some(i) => tokio::select! {

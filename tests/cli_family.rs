@@ -455,6 +455,23 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     for line in table.lines() {
         assert!(line.chars().count() <= 100, "wider than 100: {line}");
     }
+    // The cancelled bill's end, as the ledger recorded it.
+    let out = sys.posfee(&[
+        "events",
+        "--since",
+        "start",
+        "--no-follow",
+        "--kind",
+        "bill.closed",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let closed = text(&out.stdout);
+    assert!(
+        closed.contains("bill.closed")
+            && closed.contains("W-000005")
+            && closed.contains("unpaid: cancelled"),
+        "{closed}"
+    );
     for args in [
         ["--json", "events", "--since", "start", "--no-follow"],
         ["events", "--since", "start", "--no-follow", "--json"],
@@ -549,6 +566,22 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
             "{said}"
         );
     }
+    // A billing clerk asks for today's statement: refused until the day has ended in the
+    // tenant's time zone, saying when it is issued (with the clerk key just issued).
+    let out = sys.posfee(&[
+        "report",
+        "daily",
+        "--tenant",
+        "city-water",
+        "--date",
+        &today,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        text(&out.stderr).contains("has not ended in Asia/Shanghai"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = refund("100000.00");
     assert!(!out.status.success());
     assert!(

@@ -29,6 +29,7 @@ use posfee_schemas::events::EventBody;
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
+use posfee_schemas::ledger::{CloseReply, CloseRequest};
 use posfee_schemas::ledger::{SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;
 use posfee_schemas::pairing::CloseReason;
@@ -37,7 +38,7 @@ use posfee_schemas::paygate::{
     AmendReply, AmendRequest, PaymentState, PaymentsList, PaymentsListQuery,
 };
 use posfee_schemas::subjects::Role;
-use posfee_schemas::subjects::{self, LedgerOp, PaygateOp, ServiceName};
+use posfee_schemas::subjects::{self, EventKind, LedgerOp, PaygateOp, ServiceName};
 use posfee_schemas::ErrorCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -420,7 +421,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     let verified = join::join(&c, &code).await.unwrap();
     waiting.await.unwrap().unwrap();
     let phone_receipt = pay::pay(&c, &verified).await.unwrap();
-    match close::close(&a, &shown, CloseReason::Cancelled)
+    match close::close(&a, &shown, (CloseReason::Cancelled, None))
         .await
         .unwrap()
     {
@@ -450,8 +451,20 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     };
     let verified = join::join(&c, &code).await.unwrap();
     waiting.await.unwrap().unwrap();
+    // A close naming a code the contract does not have is refused, and closes nothing.
+    let bad = CloseRequest {
+        bill: shown.issued.clone(),
+        reason: CloseReason::Cancelled,
+        code: Some("NOT_A_CODE".into()),
+    };
+    let err = call::<_, CloseReply>(&a.client, subjects::ledger_close(&kiosk()), &bad, None)
+        .await
+        .unwrap_err();
+    let err = err.remote().unwrap();
+    assert_eq!(err.code, ErrorCode::InvalidField, "{err}");
+    assert!(err.message.starts_with("code: "), "{err}");
     assert!(matches!(
-        close::close(&a, &shown, CloseReason::Cancelled)
+        close::close(&a, &shown, (CloseReason::Cancelled, None))
             .await
             .unwrap(),
         Closed::Unpaid
@@ -474,7 +487,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
         Duration::from_secs(30),
     )
     .await;
-    let err = close::close(&b, &shown, CloseReason::Cancelled)
+    let err = close::close(&b, &shown, (CloseReason::Cancelled, None))
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
@@ -500,6 +513,30 @@ async fn mode_a_a_decline_on_the_phone_reaches_the_kiosk_at_once() {
     let err = pay::pay(&c, &verified).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::PairingGone, "{err}");
     assert!(books(&h).await.1.is_empty());
+    // The operator sees how the bill ended, once, with the kiosk's reason and code.
+    let bill = verified.bill.bill_id;
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let subject = subjects::event(EventKind::BillClosed);
+    posfee_harness::eventually("the bill's bill.closed event is stored", || async {
+        let events = posfee_harness::stored_events(&operator, &subject)
+            .await
+            .unwrap();
+        let closed: Vec<_> = events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::BillClosed(b) if b.bill_id == bill => Some(b),
+                _ => None,
+            })
+            .collect();
+        assert!(closed.len() <= 1, "{closed:?}");
+        closed.first().is_some_and(|b| {
+            b.reason == CloseReason::Declined
+                && b.code.as_deref() == Some("PAYER_DECLINED")
+                && b.terminal == kiosk()
+                && b.total == verified.bill.total
+        })
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -67,6 +67,7 @@ async fn refused_requests_are_logged_with_service_endpoint_subject_and_ids() {
             },
         },
         reason: CloseReason::Cancelled,
+        code: None,
     };
     let subject =
         subjects::ledger_close(&posfee_schemas::ids::TerminalId::parse("kiosk-01").unwrap());

@@ -18,6 +18,9 @@ use posfee_schemas::paygate::{
     PayOrder, PayRequest, PaygatePayment, PaymentState, PaymentsList, PaymentsListQuery,
 };
 use posfee_schemas::signed::{Purpose, Signed};
+use posfee_schemas::statement::{
+    RowKind, Statement, StatementChunk, StatementFormat, StatementRequest,
+};
 use posfee_schemas::subjects::{self, PaygateOp, Role, ServiceName};
 use posfee_schemas::{decode, ErrorCode};
 use std::sync::Arc;
@@ -627,4 +630,170 @@ async fn overlapping_prepaid_months_cannot_be_paid_by_two_bills() {
     assert!(wire.message.contains("2026-11"), "{wire}");
     let report = clean_books(&w).await;
     assert_eq!((report.settled, report.captured, report.voided), (1, 1, 1));
+}
+
+/// One day's statement of city-water, fetched as its clerk fetches it.
+async fn statement(
+    clerk: &async_nats::Client,
+    date: chrono::NaiveDate,
+    format: StatementFormat,
+) -> anyhow::Result<(StatementChunk, Vec<u8>)> {
+    let req = StatementRequest {
+        date,
+        format,
+        offset: 0,
+    };
+    posfee_operator::report::fetch(clerk, &fixtures::water(), req).await
+}
+
+#[tokio::test]
+async fn a_daily_statement_lists_the_days_payments_and_refunds_and_never_changes() {
+    use chrono::TimeZone;
+    let shanghai = chrono_tz::Asia::Shanghai;
+    let local = |d: u32, h: u32, m: u32| {
+        shanghai
+            .with_ymd_and_hms(2026, 11, d, h, m, 0)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let w = world(&["1-1-101", "1-1-102", "1-1-103"]).await;
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+    let next = day.succ_opt().unwrap();
+    // The day: two payments, at 10:00 Shanghai time.
+    w.clock.set(local(25, 10, 0));
+    let mut paid = Vec::new();
+    for (account, key) in [("1-1-101", "s-1"), ("1-1-102", "s-2")] {
+        let bill = issue(&w, account, key).await;
+        paid.push(
+            pay(&w, &order(&w, &bill, PaymentId::new_random()))
+                .await
+                .unwrap(),
+        );
+    }
+    let clerk = w.h.clerk("city-water").await.unwrap();
+    // Not before the day has ended in the tenant's time zone (and ten minutes more).
+    w.clock.set(local(26, 0, 5));
+    let early = statement(&clerk, day, StatementFormat::Csv)
+        .await
+        .unwrap_err();
+    assert!(early.to_string().contains("INVALID_FIELD: date"), "{early}");
+    // The next day at noon, part of the first payment is given back.
+    w.clock.set(local(26, 12, 0));
+    let refund = RefundRequest {
+        payment_id: paid[0].payment_id,
+        amount: Money::cny(3000),
+        reason: "meter misread".into(),
+        idempotency_key: IdempotencyKey::parse("s-refund").unwrap(),
+    };
+    let subject = subjects::ledger_refund(&fixtures::water());
+    let _: RefundReply = call(&clerk, subject, &refund, None).await.unwrap();
+
+    // The day's statement: both payments, not the refund (it was made the next day).
+    let (head, json) = statement(&clerk, day, StatementFormat::Json).await.unwrap();
+    let s: Statement = serde_json::from_slice(&json).unwrap();
+    assert_eq!((s.date, s.time_zone.as_str()), (day, "Asia/Shanghai"));
+    let total: i64 = paid.iter().map(|r| r.total.fen.get()).sum();
+    assert_eq!(
+        (
+            s.totals.payments,
+            s.totals.refunds,
+            s.totals.amount.get(),
+            s.totals.refunded.get()
+        ),
+        (2, 0, total, 0),
+        "{s:?}"
+    );
+    // Row by row as paygate captured them, times in the tenant's zone.
+    let captured = final_payments(&w.operator, 2).await;
+    for r in &s.rows {
+        let at_paygate = captured
+            .iter()
+            .find(|p| p.payment_id == r.payment_id)
+            .unwrap();
+        assert_eq!(r.amount, at_paygate.amount.fen, "{r:?}");
+        assert!(r.at.starts_with("2026-11-25T10:00:00+08:00"), "{r:?}");
+        assert_eq!(r.fees, "water 2026-10", "{r:?}");
+        assert!(!r.late);
+    }
+    let sha: String =
+        sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&json))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+    assert_eq!(head.sha256, sha);
+    let (csv_head, csv) = statement(&clerk, day, StatementFormat::Csv).await.unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(
+        csv.contains("# totals,payments,2,refunds,0,amount,380.00,refunded,0.00,net,380.00"),
+        "{csv}"
+    );
+
+    // A settlement that reaches the books after the day's statement was issued (an instance
+    // whose clock is behind, at 23:59 the same day): the issued statement does not change,
+    // the payment goes on the next one, marked late.
+    w.clock.set(local(25, 23, 59));
+    let bill = issue(&w, "1-1-103", "s-3").await;
+    let late = pay(&w, &order(&w, &bill, PaymentId::new_random()))
+        .await
+        .unwrap();
+    w.clock.set(local(27, 0, 20));
+    let (again, _) = statement(&clerk, day, StatementFormat::Csv).await.unwrap();
+    assert_eq!(again.sha256, csv_head.sha256, "an issued statement changed");
+    let (_, json) = statement(&clerk, next, StatementFormat::Json)
+        .await
+        .unwrap();
+    let s: Statement = serde_json::from_slice(&json).unwrap();
+    let kinds: Vec<(RowKind, PaymentId, bool)> = s
+        .rows
+        .iter()
+        .map(|r| (r.kind, r.payment_id, r.late))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (RowKind::Payment, late.payment_id, true),
+            (RowKind::Refund, paid[0].payment_id, false)
+        ],
+        "{s:?}"
+    );
+    assert_eq!(
+        (
+            s.totals.amount.get(),
+            s.totals.refunded.get(),
+            s.totals.net.get()
+        ),
+        (late.total.fen.get(), 3000, late.total.fen.get() - 3000)
+    );
+
+    // Another tenant's clerk cannot fetch it: the server refuses the request on city-water's
+    // subject (the same request succeeded above as city-water's clerk), and acme-property's
+    // own statements hold none of city-water's payments.
+    let acme = w.h.clerk("acme-property").await.unwrap();
+    let borrowed = call::<_, StatementChunk>(
+        &acme,
+        subjects::ledger_statement(&fixtures::water()),
+        &StatementRequest {
+            date: day,
+            format: StatementFormat::Csv,
+            offset: 0,
+        },
+        Some(Duration::from_secs(2)),
+    )
+    .await;
+    assert!(
+        borrowed.is_err(),
+        "acme-property's clerk read city-water's statement"
+    );
+    let own = posfee_operator::report::fetch(
+        &acme,
+        &TenantId::parse("acme-property").unwrap(),
+        StatementRequest {
+            date: day,
+            format: StatementFormat::Csv,
+            offset: 0,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(own.to_string().contains("PAYMENT_NOT_FOUND"), "{own}");
 }

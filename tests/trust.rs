@@ -475,6 +475,8 @@ fn closing(issued: &IssuedBill) -> (String, posfee_ledger::journal::Entry) {
         posfee_ledger::journal::Entry::Closed {
             bill: bill.bill_id,
             why: "forged".into(),
+            writer: 0,
+            event: None,
         },
     )
 }

@@ -291,6 +291,7 @@ fn ledger_rules(r: Role) -> Perms {
     p.extend([
         subjects::event(EventKind::PaymentSettled),
         subjects::event(EventKind::PaymentRefunded),
+        subjects::event(EventKind::BillClosed),
         subjects::receipt_any(),
         s(JS_INFO),
         stream_info(EVENTS_STREAM),
@@ -315,6 +316,7 @@ fn ledger_rules(r: Role) -> Perms {
             subjects::ledger_any(),
             subjects::ledger_close_any(),
             subjects::ledger_refund_any(),
+            subjects::ledger_statement_any(),
             // Kiosks' key look-ups, with the query service and the fee-engine.
             subjects::keys_get_terminals(),
         ],
@@ -469,11 +471,11 @@ pub fn terminal(t: &TerminalId) -> Perms {
     }
 }
 
-/// One tenant's billing clerk: refunds of that tenant's payments, nothing else (the ledger
-/// refuses a payment of another tenant on this subject).
+/// One tenant's billing clerk: refunds of that tenant's payments and that tenant's daily
+/// statements, nothing else (the ledger refuses a payment of another tenant on this subject).
 pub fn clerk(t: &TenantId) -> Perms {
     Perms {
-        publish: vec![subjects::ledger_refund(t)],
+        publish: vec![subjects::ledger_refund(t), subjects::ledger_statement(t)],
         subscribe: vec![format!("{}.>", Identity::Clerk(t.clone()).inbox_prefix())],
     }
 }

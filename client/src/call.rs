@@ -73,10 +73,12 @@ pub async fn call<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
     let deadline = tokio::time::Instant::now() + limit;
     let msg = loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let request = async_nats::Request::new()
+        let mut request = async_nats::Request::new()
             .payload(payload.clone())
-            .headers(crate::trace::headers())
             .timeout(Some(left));
+        if let Some(h) = crate::trace::headers() {
+            request = request.headers(h);
+        }
         tokio::select! {
             answer = client.send_request(subject.clone(), request) => {
                 break answer.map_err(|e| request_error(&subject, e))?
@@ -175,15 +177,20 @@ pub async fn call_via<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
         .subscribe(reply.clone())
         .await
         .map_err(|e| link(&e))?;
-    client
-        .publish_with_reply_and_headers(
-            subject.clone(),
-            reply,
-            crate::trace::headers(),
-            codec::encode(req).into(),
-        )
-        .await
-        .map_err(|e| link(&e))?;
+    let payload = codec::encode(req).into();
+    match crate::trace::headers() {
+        Some(h) => {
+            client
+                .publish_with_reply_and_headers(subject.clone(), reply, h, payload)
+                .await
+        }
+        None => {
+            client
+                .publish_with_reply(subject.clone(), reply, payload)
+                .await
+        }
+    }
+    .map_err(|e| link(&e))?;
     let got = tokio::time::timeout(timeout, answers.next()).await;
     let _ = answers.unsubscribe().await;
     let msg = match got {

@@ -14,11 +14,10 @@ pub async fn ok(
     payload: Vec<u8>,
 ) -> Result<(), async_nats::PublishError> {
     match request.reply.clone() {
-        Some(reply) => {
-            client
-                .publish_with_headers(reply, crate::trace::headers(), payload.into())
-                .await
-        }
+        Some(reply) => match crate::trace::headers() {
+            Some(h) => client.publish_with_headers(reply, h, payload.into()).await,
+            None => client.publish(reply, payload.into()).await,
+        },
         None => Ok(()),
     }
 }
@@ -41,7 +40,7 @@ pub async fn err(
 
 /// The micro error headers for `err`.
 pub fn headers(err: &WireError) -> async_nats::HeaderMap {
-    let mut h = crate::trace::headers();
+    let mut h = crate::trace::headers().unwrap_or_default();
     h.insert(NATS_SERVICE_ERROR_CODE, err.code.status().to_string());
     // Header values end at a line break; our messages are one line, but never trust that.
     h.insert(

@@ -25,22 +25,16 @@ pub struct TraceContext {
     flags: u8,
 }
 
-/// Bytes that are not all zero (the W3C's invalid value), from a fresh v4 UUID.
+/// Random bytes that are not all zero (the W3C's invalid value), from the thread's
+/// generator: ids need to be unique, not secret, and a system call per request would cost
+/// more than the rest of this module.
 fn random<const N: usize>() -> [u8; N] {
-    loop {
-        let mut out = [0u8; N];
-        for chunk in out.chunks_mut(16) {
-            let len = chunk.len();
-            chunk.copy_from_slice(&uuid_bytes()[..len]);
-        }
-        if out.iter().any(|b| *b != 0) {
-            return out;
-        }
+    use rand::RngCore;
+    let mut out = [0u8; N];
+    while out.iter().all(|b| *b == 0) {
+        rand::thread_rng().fill_bytes(&mut out);
     }
-}
-
-fn uuid_bytes() -> [u8; 16] {
-    *uuid::Uuid::new_v4().as_bytes()
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -148,13 +142,13 @@ pub fn adopt(headers: Option<&async_nats::HeaderMap>) -> bool {
     taken
 }
 
-/// The headers a message sent now carries: the current trace from a new span, if any.
-pub fn headers() -> async_nats::HeaderMap {
+/// The headers a message sent now carries: the current trace from a new span; `None`
+/// outside a trace, so the message goes without a header block at all.
+pub fn headers() -> Option<async_nats::HeaderMap> {
+    let t = current()?;
     let mut h = async_nats::HeaderMap::new();
-    if let Some(t) = current() {
-        h.insert(HEADER, t.child().render().as_str());
-    }
-    h
+    h.insert(HEADER, t.child().render().as_str());
+    Some(h)
 }
 
 #[cfg(test)]
@@ -194,10 +188,10 @@ mod tests {
     #[tokio::test]
     async fn a_scope_carries_its_trace_and_a_message_can_start_one() {
         assert!(current().is_none());
-        assert!(headers().get(HEADER).is_none(), "no trace, no header");
+        assert!(headers().is_none(), "no trace, no header");
         let root = TraceContext::root();
         scope(Some(root), async move {
-            let sent = TraceContext::of(Some(&headers())).unwrap();
+            let sent = TraceContext::of(headers().as_ref()).unwrap();
             assert_eq!(sent.trace_id(), root.trace_id());
         })
         .await;

@@ -367,6 +367,17 @@ fn mode_name(mode: PairMode) -> &'static str {
 pub fn summary(body: &EventBody) -> String {
     match body {
         EventBody::BillIssued(b) => format!("bill {} account {} {}", b.bill_id, b.account, b.total),
+        EventBody::BillClosed(b) => format!(
+            "bill {} account {} {} unpaid: {}{}",
+            b.bill_id,
+            b.account,
+            b.total,
+            b.reason.as_str(),
+            b.code
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        ),
         EventBody::PairingJoined(p)
         | EventBody::PairingExpired(p)
         | EventBody::PairingCancelled(p) => format!(

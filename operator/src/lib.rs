@@ -13,6 +13,7 @@ pub mod progress;
 pub mod reconcile;
 pub mod refdata;
 pub mod refund;
+pub mod report;
 pub mod rules;
 pub mod status;
 pub mod up;

@@ -245,7 +245,8 @@ impl<'a> Launch<'a> {
         if let Some(authority) = self.creds.authority_file(proc.role) {
             cmd.arg("--authority-file").arg(authority);
         }
-        if proc.role == Role::FeeEngine {
+        // The fee-engine prices by the rules; the ledger reads the tenants' time zones.
+        if matches!(proc.role, Role::FeeEngine | Role::Ledger) {
             cmd.arg("--rules").arg(&self.rules);
         }
         if proc.role == Role::Identity {

@@ -30,13 +30,19 @@ pub enum Closed {
     Paid(Receipt),
 }
 
-/// Closes `bill` for `reason`, retrying while the ledger is unreachable. A refusal (the bill
+/// Closes `bill` for `reason` (with the error `code` that ended it, if any, for the
+/// operator's `bill.closed`), retrying while the ledger is unreachable. A refusal (the bill
 /// is not this kiosk's, a bad signature) is returned as it is; no answer in time becomes
 /// `OUTCOME_UNKNOWN` naming the bill, so the kiosk can tell the payer where to look.
-pub async fn close(agent: &Agent, bill: &ShownBill, reason: CloseReason) -> crate::Result<Closed> {
+pub async fn close(
+    agent: &Agent,
+    bill: &ShownBill,
+    (reason, code): (CloseReason, Option<ErrorCode>),
+) -> crate::Result<Closed> {
     let req = CloseRequest {
         bill: bill.issued.clone(),
         reason,
+        code: code.map(|c| c.name().to_string()),
     };
     let subject = subjects::ledger_close(agent.terminal());
     let deadline = tokio::time::Instant::now() + Duration::from_millis(CLOSE_DEADLINE_MS);

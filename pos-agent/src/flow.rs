@@ -239,7 +239,7 @@ async fn end_unpaid(
     phone: Option<&PhoneChannel>,
     view: &mut dyn PayView,
 ) -> crate::Result<Receipt> {
-    match close::close(agent, shown, reason).await {
+    match close::close(agent, shown, (reason, Some(why.code))).await {
         Ok(Closed::Paid(r)) => {
             view.receipt(&r);
             Ok(r)

@@ -53,6 +53,7 @@ impl Event {
     pub fn tenant(&self) -> Option<&TenantId> {
         match &self.body {
             EventBody::BillIssued(e) => Some(&e.tenant),
+            EventBody::BillClosed(e) => Some(&e.tenant),
             EventBody::PaymentSettled(e) => Some(&e.tenant),
             EventBody::AccountUpserted(e) => Some(&e.tenant),
             EventBody::ReadingRecorded(e) => Some(&e.tenant),
@@ -64,6 +65,7 @@ impl Event {
     pub fn account(&self) -> Option<&AccountNo> {
         match &self.body {
             EventBody::BillIssued(e) => Some(&e.account),
+            EventBody::BillClosed(e) => Some(&e.account),
             EventBody::PaymentSettled(e) => Some(&e.account),
             EventBody::AccountUpserted(e) => Some(&e.account),
             EventBody::ReadingRecorded(e) => Some(&e.account),
@@ -75,6 +77,7 @@ impl Event {
     pub fn bill(&self) -> Option<BillId> {
         match &self.body {
             EventBody::BillIssued(e) => Some(e.bill_id),
+            EventBody::BillClosed(e) => Some(e.bill_id),
             EventBody::PairingJoined(e)
             | EventBody::PairingExpired(e)
             | EventBody::PairingCancelled(e) => Some(e.bill_id),
@@ -101,6 +104,7 @@ impl Event {
     pub fn terminal(&self) -> Option<&TerminalId> {
         match &self.body {
             EventBody::BillIssued(e) => Some(&e.terminal),
+            EventBody::BillClosed(e) => Some(&e.terminal),
             EventBody::PairingJoined(e)
             | EventBody::PairingExpired(e)
             | EventBody::PairingCancelled(e) => Some(&e.terminal),
@@ -117,6 +121,8 @@ impl Event {
 pub enum EventBody {
     #[serde(rename = "bill.issued")]
     BillIssued(BillIssued),
+    #[serde(rename = "bill.closed")]
+    BillClosed(BillClosed),
     #[serde(rename = "pairing.joined")]
     PairingJoined(PairingEnded),
     #[serde(rename = "pairing.expired")]
@@ -145,6 +151,7 @@ impl EventBody {
     pub fn kind(&self) -> EventKind {
         match self {
             EventBody::BillIssued(_) => EventKind::BillIssued,
+            EventBody::BillClosed(_) => EventKind::BillClosed,
             EventBody::PairingJoined(_) => EventKind::PairingJoined,
             EventBody::PairingExpired(_) => EventKind::PairingExpired,
             EventBody::PairingCancelled(_) => EventKind::PairingCancelled,
@@ -190,6 +197,26 @@ pub struct BillRecord {
     pub pays_through: BTreeMap<String, String>,
     /// The arrears (kind, period) it pays off.
     pub arrears: Vec<(String, String)>,
+}
+
+/// A bill that ended unpaid: the kiosk closed it at the ledger (cancelled, nobody joined in
+/// time, the payer declined, the payment was refused, no receipt came), so it can never be
+/// paid. Written by the ledger, once per bill. A paid bill ends with `payment.settled`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillClosed {
+    pub bill_id: BillId,
+    pub tenant: TenantId,
+    pub account: AccountNo,
+    pub terminal: TerminalId,
+    pub total: Money,
+    /// How it ended, as the kiosk says: `cancelled`, `expired`, `declined`, `not_paid`,
+    /// `no_receipt`.
+    pub reason: crate::pairing::CloseReason,
+    /// The error code that ended it, when the kiosk was told one (`PAYER_DECLINED`,
+    /// `INSUFFICIENT_FUNDS`, `BILL_EXPIRED` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    pub closed_at: DateTime<Utc>,
 }
 
 /// A pairing, reported once, when it ends (joined, expired or cancelled): one event per

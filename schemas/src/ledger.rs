@@ -133,6 +133,11 @@ pub struct CloseRequest {
     /// The fee-engine-signed bill; its terminal must be the one in the subject.
     pub bill: IssuedBill,
     pub reason: CloseReason,
+    /// The error code that ended the payment, when there was one (`PAYER_DECLINED`,
+    /// `INSUFFICIENT_FUNDS` …): one of the contract's codes, carried into `bill.closed`.
+    /// Since 0.3.1; absent from older kiosks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ pub mod pairing;
 pub mod paygate;
 pub mod query;
 pub mod signed;
+pub mod statement;
 pub mod subjects;
 pub mod terminal;
 pub mod trust;

@@ -194,6 +194,15 @@ pub fn ledger_refund(tenant: &TenantId) -> String {
 pub fn ledger_refund_any() -> String {
     format!("{PREFIX}.ledger.refund.*")
 }
+/// Where a tenant's billing clerk fetches the tenant's daily statements: only that tenant's
+/// clerks may publish here.
+pub fn ledger_statement(tenant: &TenantId) -> String {
+    format!("{PREFIX}.ledger.statement.{tenant}")
+}
+/// Every tenant's statement requests: what the ledger answers.
+pub fn ledger_statement_any() -> String {
+    format!("{PREFIX}.ledger.statement.*")
+}
 /// Every ledger operation: what the ledger answers.
 pub fn ledger_any() -> String {
     format!("{PREFIX}.ledger.*")
@@ -268,7 +277,9 @@ pub fn inbox_of(subject: &str) -> Option<String> {
         | Subject::LedgerClose(t)
         | Subject::TerminalReport(t)
         | Subject::TerminalSeen(t) => Some(Identity::Terminal(t).inbox_prefix()),
-        Subject::LedgerRefund(t) => Some(Identity::Clerk(t).inbox_prefix()),
+        Subject::LedgerRefund(t) | Subject::LedgerStatement(t) => {
+            Some(Identity::Clerk(t).inbox_prefix())
+        }
         Subject::IdentityEnrol(d) => Some(Identity::Device(d).inbox_prefix()),
         Subject::IdentityStatus(k) => Some(status_inbox(&k)),
         Subject::FeeQuote(a)
@@ -434,6 +445,7 @@ str_enum!(
     /// Every event kind; the subject is `posfee.events.<entity>.<what>`.
     EventKind {
         BillIssued = "bill.issued",
+        BillClosed = "bill.closed",
         PairingJoined = "pairing.joined",
         PairingExpired = "pairing.expired",
         PairingCancelled = "pairing.cancelled",
@@ -460,7 +472,9 @@ impl EventKind {
             | EventKind::TerminalOnline
             | EventKind::TerminalOffline => Role::Query,
             EventKind::PaymentAuthorized | EventKind::PaymentVoided => Role::Paygate,
-            EventKind::PaymentSettled | EventKind::PaymentRefunded => Role::Ledger,
+            EventKind::PaymentSettled | EventKind::PaymentRefunded | EventKind::BillClosed => {
+                Role::Ledger
+            }
             EventKind::AccountUpserted | EventKind::ReadingRecorded => Role::Importer,
         }
     }
@@ -486,6 +500,7 @@ pub enum Subject {
     Ledger(LedgerOp),
     LedgerClose(TerminalId),
     LedgerRefund(TenantId),
+    LedgerStatement(TenantId),
     TerminalReport(TerminalId),
     TerminalSeen(TerminalId),
     KeysGet(Identity),
@@ -543,6 +558,9 @@ impl Subject {
             ["ledger", "refund", t] => {
                 Ok(Subject::LedgerRefund(TenantId::parse(t).map_err(bad_id)?))
             }
+            ["ledger", "statement", t] => Ok(Subject::LedgerStatement(
+                TenantId::parse(t).map_err(bad_id)?,
+            )),
             ["terminal", "report", t] => Ok(Subject::TerminalReport(
                 TerminalId::parse(t).map_err(bad_id)?,
             )),
@@ -580,6 +598,7 @@ impl Subject {
             Subject::Ledger(op) => ledger(*op),
             Subject::LedgerClose(t) => ledger_close(t),
             Subject::LedgerRefund(t) => ledger_refund(t),
+            Subject::LedgerStatement(t) => ledger_statement(t),
             Subject::TerminalReport(t) => terminal_report(t),
             Subject::TerminalSeen(t) => terminal_seen(t),
             Subject::KeysGet(a) => keys_get(a),
@@ -614,6 +633,7 @@ impl Subject {
         out.extend(LedgerOp::ALL.iter().map(|o| ledger(*o)));
         out.push(format!("{PREFIX}.ledger.close.{{terminal}}"));
         out.push(format!("{PREFIX}.ledger.refund.{{tenant}}"));
+        out.push(format!("{PREFIX}.ledger.statement.{{tenant}}"));
         out.push(format!("{PREFIX}.terminal.report.{{terminal}}"));
         out.push(format!("{PREFIX}.terminal.seen.{{terminal}}"));
         out.push(format!("{PREFIX}.keys.get.{{asker}}"));
@@ -650,6 +670,7 @@ mod tests {
             Subject::TerminalSeen(t.clone()),
             Subject::KeysGet(Identity::Device(DeviceId::parse("phabcd2345").unwrap())),
             Subject::LedgerRefund(TenantId::parse("city-water").unwrap()),
+            Subject::LedgerStatement(TenantId::parse("city-water").unwrap()),
             Subject::Pair(t.clone(), tok.clone()),
             Subject::Wallet(DeviceId::parse("phabcd2345").unwrap(), tok),
             Subject::IdentityEnrol(DeviceId::parse("phabcd2345").unwrap()),

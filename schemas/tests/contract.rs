@@ -421,6 +421,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         CloseRequest {
             bill: issued(),
             reason: CloseReason::NoReceipt,
+            code: Some("BILL_EXPIRED".into()),
         },
     );
     round_trip(
@@ -660,6 +661,27 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         },
     );
     round_trip(
+        "StatementRequest",
+        posfee_schemas::statement::StatementRequest {
+            date: day(),
+            format: posfee_schemas::statement::StatementFormat::Csv,
+            offset: 262144,
+        },
+    );
+    round_trip(
+        "StatementChunk",
+        posfee_schemas::statement::StatementChunk {
+            tenant: t(),
+            date: day(),
+            format: posfee_schemas::statement::StatementFormat::Json,
+            issued_at: at(),
+            size: 3,
+            sha256: "ab".repeat(32),
+            offset: 0,
+            bytes: b"{}\n".to_vec(),
+        },
+    );
+    round_trip(
         "PaymentsListQuery",
         PaymentsListQuery {
             page_size: Some(10),
@@ -719,6 +741,19 @@ fn every_event_kind_round_trips_with_its_documented_body() {
                 total: Money::cny(1),
                 expires_at: at(),
                 record: None,
+            }),
+        ),
+        (
+            "BillClosed",
+            EventBody::BillClosed(BillClosed {
+                bill_id: bid,
+                tenant: t(),
+                account: a(),
+                terminal: term(),
+                total: Money::cny(1),
+                reason: CloseReason::Declined,
+                code: Some("PAYER_DECLINED".into()),
+                closed_at: at(),
             }),
         ),
         ("PairingEnded", EventBody::PairingJoined(ended.clone())),

@@ -694,6 +694,7 @@ fn examples() -> Examples {
         &CloseRequest {
             bill: w.issued.clone(),
             reason: CloseReason::Cancelled,
+            code: None,
         },
     );
     ex.msg(

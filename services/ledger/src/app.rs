@@ -1,13 +1,16 @@
 //! Everything a ledger operation needs.
 
 use crate::store::Store;
+use chrono_tz::Tz;
 use posfee_client::keydir::KeyDirectory;
 use posfee_client::Clock;
 use posfee_runtime::journal::Journal;
 use posfee_runtime::outbox::Outbox;
+use posfee_schemas::ids::TenantId;
 use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::signed::Purpose;
 use posfee_schemas::trust::Signer;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A settlement notice may arrive after the bill's expiry when paygate retries after a crash;
@@ -32,9 +35,23 @@ pub struct App {
     pub signer: Signer,
     /// The key of this service's event ids (`EventId::keyed`).
     pub event_key: [u8; 32],
+    /// Each tenant's time zone, from its rule file: its statements' days are its days.
+    pub time_zones: Arc<BTreeMap<TenantId, Tz>>,
 }
 
+/// The time zone of a tenant without a rule file here: the rule files' default
+/// (`posfee_tariff::DEFAULT_TIME_ZONE`).
+pub const DEFAULT_TIME_ZONE: Tz = chrono_tz::Asia::Shanghai;
+
 impl App {
+    /// `tenant`'s time zone.
+    pub fn time_zone(&self, tenant: &TenantId) -> Tz {
+        self.time_zones
+            .get(tenant)
+            .copied()
+            .unwrap_or(DEFAULT_TIME_ZONE)
+    }
+
     /// `receipt` as the ledger signs it. The same receipt is signed to the same bytes every
     /// time (ed25519 is deterministic), so an answer given again is the same answer.
     pub fn signed(&self, receipt: &Receipt) -> SignedReceipt {

@@ -10,7 +10,10 @@
 //! applies it, through the outbox: a crash between the append and that apply is made good
 //! when the restarted view applies the entry again.
 
-use crate::store::{tenant_account, Posting, RefundRecord, Settlement, Store, CLEARING_ACCOUNT};
+use crate::store::{
+    row_key, statement_key, tenant_account, IssuedStatement, Posting, RefundRecord, Row,
+    Settlement, Store, CLEARING_ACCOUNT,
+};
 use posfee_runtime::journal::Batch;
 use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::{Event, EventBody};
@@ -32,8 +35,23 @@ pub enum Entry {
         writer: u64,
         event: Event,
     },
-    /// The kiosk closed a bill unpaid: it is never settled after this.
-    Closed { bill: BillId, why: String },
+    /// The kiosk closed a bill unpaid: it is never settled after this. Entries from before
+    /// `bill.closed` carry no event (writer 0).
+    Closed {
+        bill: BillId,
+        why: String,
+        #[serde(default)]
+        writer: u64,
+        #[serde(default)]
+        event: Option<Event>,
+    },
+    /// A tenant's daily statement, decided: what it covers and the hashes of its files
+    /// ([`crate::statement`]).
+    StatementIssued {
+        tenant: TenantId,
+        date: chrono::NaiveDate,
+        statement: IssuedStatement,
+    },
     /// Part or all of a payment given back.
     Refunded {
         payment: PaymentId,
@@ -50,6 +68,14 @@ pub enum Entry {
 /// hold characters a subject may not).
 pub fn scope(tenant: &TenantId, account: &AccountNo) -> String {
     let name = format!("{}\0{}", tenant.as_str(), account.as_str());
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes())
+        .simple()
+        .to_string()
+}
+
+/// The journal scope of a tenant's statements: they are decided one after the other.
+pub fn statement_scope(tenant: &TenantId) -> String {
+    let name = format!("statement\0{}", tenant.as_str());
     uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, name.as_bytes())
         .simple()
         .to_string()
@@ -75,9 +101,9 @@ pub fn apply(
     batch: &Batch<Entry>,
 ) -> anyhow::Result<()> {
     let mut prepared = Vec::with_capacity(batch.entries.len());
-    for (_, entry) in &batch.entries {
+    for (seq, entry) in &batch.entries {
         let staged = [outbox.next_key()?, outbox.next_key()?];
-        prepared.push((entry, legs(store, entry)?, staged));
+        prepared.push((*seq, entry, legs(store, entry)?, staged));
     }
     let s = store;
     (
@@ -90,6 +116,9 @@ pub fn apply(
         &s.balances,
         &s.meta,
         outbox.tree(),
+        &s.rows,
+        &s.row_tenants,
+        &s.statements,
     )
         .transaction(
             |(
@@ -102,6 +131,9 @@ pub fn apply(
                 balances,
                 meta,
                 out,
+                rows,
+                row_tenants,
+                statements,
             )| {
                 let view = View {
                     settlements,
@@ -112,8 +144,14 @@ pub fn apply(
                     out,
                     signer,
                 };
-                for (entry, legs, staged) in &prepared {
+                let days = Days {
+                    rows,
+                    row_tenants,
+                    statements,
+                };
+                for (seq, entry, legs, staged) in &prepared {
                     view.apply_one(me, entry, *staged)?;
+                    days.apply_one(*seq, entry, settlements)?;
                     crate::store::post(postings, balances, legs)?;
                 }
                 batch.record(meta)?;
@@ -169,12 +207,22 @@ impl View<'_> {
                     )?;
                 }
             }
-            Entry::Closed { bill, why } => {
+            Entry::Closed {
+                bill,
+                why,
+                writer,
+                event,
+            } => {
                 if self.bills_closed.get(bill.0.as_bytes())?.is_none() {
                     self.bills_closed
                         .insert(bill.0.as_bytes(), why.as_bytes())?;
+                    if let (true, Some(event)) = (*writer == me, event) {
+                        Outbox::stage(self.out, staged[0], event)?;
+                    }
                 }
             }
+            // Its trees are the statements' (`Days`).
+            Entry::StatementIssued { .. } => {}
             Entry::Refunded {
                 payment,
                 key,
@@ -190,6 +238,68 @@ impl View<'_> {
                     Outbox::stage(self.out, staged[0], event)?;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+/// The trees of the daily statements, inside the batch's transaction.
+struct Days<'a> {
+    rows: &'a TransactionalTree,
+    row_tenants: &'a TransactionalTree,
+    statements: &'a TransactionalTree,
+}
+
+impl Days<'_> {
+    /// Records the statement row an entry makes (after the entry's own effects, so a refund
+    /// finds its settlement), or the statement it issues.
+    fn apply_one(
+        &self,
+        seq: u64,
+        entry: &Entry,
+        settlements: &TransactionalTree,
+    ) -> Result<(), Tx> {
+        let row = match entry {
+            Entry::Settled { settlement, .. } => Row::payment(settlement),
+            Entry::Refunded {
+                payment,
+                record,
+                amount,
+                ..
+            } => {
+                let Some(raw) = settlements.get(payment.0.as_bytes())? else {
+                    return Ok(());
+                };
+                let s: Settlement = decode(&raw).map_err(|e| Tx::Abort(e.to_string()))?;
+                Row::refund(&s, *amount, record.reply.refunded_at)
+            }
+            Entry::StatementIssued {
+                tenant,
+                date,
+                statement,
+            } => {
+                self.statements
+                    .insert(statement_key(tenant, *date), encode(statement))?;
+                return Ok(());
+            }
+            Entry::Closed { .. } => return Ok(()),
+        };
+        let tenant = match entry {
+            Entry::Settled { settlement, .. } => settlement.receipt.tenant.clone(),
+            Entry::Refunded { tenant, .. } => tenant.clone(),
+            _ => return Ok(()),
+        };
+        self.rows.insert(row_key(&tenant, seq), encode(&row))?;
+        let first = self.row_tenants.get(tenant.as_str().as_bytes())?;
+        let earlier = match first {
+            Some(raw) => decode::<chrono::DateTime<chrono::Utc>>(&raw)
+                .map(|at| row.at < at)
+                .unwrap_or(true),
+            None => true,
+        };
+        if earlier {
+            self.row_tenants
+                .insert(tenant.as_str().as_bytes(), encode(&row.at))?;
         }
         Ok(())
     }
@@ -231,7 +341,7 @@ fn legs(store: &Store, entry: &Entry) -> anyhow::Result<Vec<([u8; 8], Posting)>>
                 },
             ]
         }
-        Entry::Closed { .. } => Vec::new(),
+        Entry::Closed { .. } | Entry::StatementIssued { .. } => Vec::new(),
         Entry::Refunded {
             key,
             amount,

@@ -8,6 +8,7 @@
 pub mod app;
 pub mod journal;
 pub mod ops;
+pub mod statement;
 pub mod store;
 
 use app::App;
@@ -37,6 +38,8 @@ pub struct Config {
     pub trust: posfee_runtime::Trust,
     /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
     pub edge_requests: posfee_runtime::limit::Rate,
+    /// Each tenant's time zone (its rule file's; [`app::DEFAULT_TIME_ZONE`] otherwise).
+    pub time_zones: std::collections::BTreeMap<posfee_schemas::ids::TenantId, chrono_tz::Tz>,
 }
 
 /// Runs the service until `shutdown`.
@@ -75,8 +78,14 @@ pub async fn run(
         keys: KeyDirectory::open(&client, config.trust.root.clone()).await?,
         event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
         signer,
+        time_zones: Arc::new(config.time_zones),
     });
-    let (a, b, c, d, e) = (
+    tasks.spawn(
+        "statements",
+        statement::schedule(app.clone(), shutdown.clone()),
+    );
+    let (a, b, c, d, e, f) = (
+        app.clone(),
         app.clone(),
         app.clone(),
         app.clone(),
@@ -105,6 +114,9 @@ pub async fn run(
         })
         .add("audit", subjects::ledger(LedgerOp::Audit), move |m| {
             ops::audit::handle(e.clone(), m)
+        })
+        .add("statement", subjects::ledger_statement_any(), move |m| {
+            ops::statement::handle(f.clone(), m)
         });
     serve::run_to_the_end(&client, &SPEC, endpoints, (shutdown, tasks, &db)).await
 }

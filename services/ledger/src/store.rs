@@ -8,15 +8,20 @@
 //!   settled
 //! * `refunds`: idempotency key → [`RefundRecord`]
 //! * `postings`: sequence → [`Posting`] and `balances`: ledger account → fen
+//! * `rows`: tenant \0 journal sequence → [`Row`], each payment and refund as a statement
+//!   shows it; `row_tenants`: tenant → when its first row happened
+//! * `statements`: tenant \0 date → [`IssuedStatement`]
 //! * `meta`: the journal sequence applied, this instance's id
 //! * the outbox
 //!
 //! All of it is a view of the ledger's journal ([`crate::journal`]), rebuilt from it if lost.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use posfee_schemas::fee::BillLine;
-use posfee_schemas::ids::{AccountNo, PayerHandle, TenantId};
+use posfee_schemas::ids::{AccountNo, BillId, PayerHandle, PaymentId, TenantId, TerminalId};
 use posfee_schemas::ledger::{Receipt, RefundReply};
 use posfee_schemas::money::Fen;
+use posfee_schemas::statement::RowKind;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +40,103 @@ pub struct RefundRecord {
     #[serde(with = "serde_bytes")]
     pub fingerprint: Vec<u8>,
     pub reply: RefundReply,
+}
+
+/// A payment or refund as a daily statement shows it, kept under its journal sequence.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Row {
+    pub at: DateTime<Utc>,
+    pub kind: RowKind,
+    pub payment_id: PaymentId,
+    pub bill_id: BillId,
+    pub account: AccountNo,
+    /// The bill's lines as `kind period`, `; `-separated.
+    pub fees: String,
+    /// The payment's or the refund's amount.
+    pub amount: Fen,
+    pub terminal: TerminalId,
+    pub payer: PayerHandle,
+}
+
+impl Row {
+    /// The row of a settled payment.
+    pub fn payment(s: &Settlement) -> Row {
+        let r = &s.receipt;
+        Row {
+            at: r.settled_at,
+            kind: RowKind::Payment,
+            payment_id: r.payment_id,
+            bill_id: r.bill_id,
+            account: r.account.clone(),
+            fees: fees(&r.lines),
+            amount: r.total.fen,
+            terminal: r.terminal.clone(),
+            payer: s.payer.clone(),
+        }
+    }
+
+    /// The row of a refund of `s` made at `at`.
+    pub fn refund(s: &Settlement, amount: Fen, at: DateTime<Utc>) -> Row {
+        Row {
+            at,
+            kind: RowKind::Refund,
+            amount,
+            ..Row::payment(s)
+        }
+    }
+}
+
+/// The fee kinds and periods a bill pays, as `kind period`, `; `-separated, each once, in
+/// the bill's order (a bill prices one month of water in several lines: tiers, sewage).
+fn fees(lines: &[BillLine]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for l in lines {
+        let fee = format!("{} {}", l.kind, l.period);
+        if !out.contains(&fee) {
+            out.push(fee);
+        }
+    }
+    out.join("; ")
+}
+
+/// The key prefix of a tenant's rows (and statements).
+pub fn row_prefix(tenant: &TenantId) -> Vec<u8> {
+    let mut k = tenant.as_str().as_bytes().to_vec();
+    k.push(0);
+    k
+}
+
+/// The key of a tenant's row at journal sequence `seq`.
+pub fn row_key(tenant: &TenantId, seq: u64) -> Vec<u8> {
+    let mut k = row_prefix(tenant);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The journal sequence of a row's key.
+pub fn row_seq(key: &[u8]) -> u64 {
+    key.len()
+        .checked_sub(8)
+        .and_then(|at| <[u8; 8]>::try_from(&key[at..]).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// The key of a tenant's statement of `date`.
+pub fn statement_key(tenant: &TenantId, date: NaiveDate) -> Vec<u8> {
+    let mut k = row_prefix(tenant);
+    k.extend_from_slice(date.format("%Y-%m-%d").to_string().as_bytes());
+    k
+}
+
+/// A statement as its journal entry decided it: what it covers and the hashes of its files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedStatement {
+    /// The last journal sequence it covers.
+    pub through: u64,
+    pub issued_at: DateTime<Utc>,
+    pub csv_sha256: String,
+    pub json_sha256: String,
 }
 
 /// One leg of a double-entry posting: every entry's legs sum to zero.
@@ -57,6 +159,9 @@ pub struct Store {
     pub refunds: posfee_store::Tree,
     pub postings: posfee_store::Tree,
     pub balances: posfee_store::Tree,
+    pub rows: posfee_store::Tree,
+    pub row_tenants: posfee_store::Tree,
+    pub statements: posfee_store::Tree,
     /// The journal sequence the view has applied, and this instance's id.
     pub meta: posfee_store::Tree,
 }
@@ -71,9 +176,55 @@ impl Store {
             refunds: db.open_tree("refunds")?,
             postings: db.open_tree("postings")?,
             balances: db.open_tree("balances")?,
+            rows: db.open_tree("rows")?,
+            row_tenants: db.open_tree("row_tenants")?,
+            statements: db.open_tree("statements")?,
             meta: db.open_tree("meta")?,
             db,
         })
+    }
+
+    /// `tenant`'s statement of `date`, if issued.
+    pub fn statement(
+        &self,
+        tenant: &TenantId,
+        date: NaiveDate,
+    ) -> anyhow::Result<Option<IssuedStatement>> {
+        match self.statements.get(statement_key(tenant, date))? {
+            Some(raw) => Ok(Some(posfee_schemas::decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The day of `tenant`'s latest statement, if any.
+    pub fn last_statement(&self, tenant: &TenantId) -> anyhow::Result<Option<NaiveDate>> {
+        let prefix = row_prefix(tenant);
+        let Some(item) = self.statements.scan_prefix(&prefix).next_back() else {
+            return Ok(None);
+        };
+        let (key, _) = item?;
+        let text = String::from_utf8_lossy(&key[prefix.len()..]).to_string();
+        Ok(Some(NaiveDate::parse_from_str(&text, "%Y-%m-%d")?))
+    }
+
+    /// When `tenant`'s earliest payment or refund happened, if it has any.
+    pub fn first_row_at(&self, tenant: &TenantId) -> anyhow::Result<Option<DateTime<Utc>>> {
+        match self.row_tenants.get(tenant.as_str().as_bytes())? {
+            Some(raw) => Ok(Some(posfee_schemas::decode(&raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every tenant with a payment, with when its earliest happened.
+    pub fn statement_tenants(&self) -> anyhow::Result<Vec<(TenantId, DateTime<Utc>)>> {
+        let mut out = Vec::new();
+        for item in self.row_tenants.iter() {
+            let (key, raw) = item?;
+            let tenant = TenantId::parse(String::from_utf8_lossy(&key).as_ref())
+                .map_err(|e| anyhow::anyhow!("a tenant id in the view: {e}"))?;
+            out.push((tenant, posfee_schemas::decode(&raw)?));
+        }
+        Ok(out)
     }
 
     /// Every ledger account's balance; they sum to zero when the books balance.

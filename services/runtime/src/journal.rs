@@ -195,7 +195,7 @@ impl Journal {
     }
 
     /// The journal's last sequence, whatever its scope.
-    pub(crate) async fn last_of_all(&self) -> Result<u64, WireError> {
+    pub async fn last_of_all(&self) -> Result<u64, WireError> {
         match self.js.get_stream(&self.name).await {
             Ok(stream) => Ok(stream.cached_info().state.last_sequence),
             Err(e) => Err(unavailable(format!("reading the journal's state: {e}"))),

@@ -415,6 +415,12 @@ impl Harness {
                     edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                     store_dir,
                     trust: trust()?,
+                    time_zones: posfee_tariff::RuleSet::load_dir(&opts.rules_dir)
+                        .map_err(|e| anyhow::anyhow!("rules: {e:?}"))?
+                        .tenants
+                        .into_iter()
+                        .map(|(id, t)| (id, t.time_zone))
+                        .collect(),
                 },
                 clock,
                 s,

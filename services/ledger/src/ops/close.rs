@@ -11,8 +11,11 @@ use crate::app::App;
 use crate::journal::{self, Entry};
 use crate::store::Settlement;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
+use posfee_schemas::events::{BillClosed, Event, EventBody};
 use posfee_schemas::fee::Bill;
+use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest};
+use posfee_schemas::pairing::CloseReason;
 use posfee_schemas::subjects::Subject;
 use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
@@ -37,10 +40,22 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             ))
         }
     }
+    let code = match req.code.as_deref().map(|c| (c, ErrorCode::from_name(c))) {
+        None => None,
+        Some((_, Some(code))) => Some(code),
+        Some((c, None)) => {
+            return Err(WireError::field(
+                "code",
+                format!("{c:?} is not one of the contract's error codes; send the code that ended the payment, or none"),
+            ))
+        }
+    };
     let scope = journal::scope(&bill.tenant, &bill.account);
     let entry = Entry::Closed {
         bill: bill.bill_id,
         why: req.reason.as_str().to_string(),
+        writer: app.me,
+        event: Some(closed_event(&app, &bill, req.reason, code)),
     };
     let closed = app
         .journal
@@ -55,6 +70,25 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let reply = decided(&app, &bill)?
         .ok_or_else(|| super::internal("a close the journal took is not in the view"))?;
     reply_ok(&reply)
+}
+
+/// What the operator sees of a bill closed unpaid.
+fn closed_event(app: &App, bill: &Bill, reason: CloseReason, code: Option<ErrorCode>) -> Event {
+    let now = app.clock.now();
+    Event::new(
+        EventId::keyed(&app.event_key, "bill.closed", bill.bill_id.0.as_bytes()),
+        now,
+        EventBody::BillClosed(BillClosed {
+            bill_id: bill.bill_id,
+            tenant: bill.tenant.clone(),
+            account: bill.account.clone(),
+            terminal: bill.terminal.clone(),
+            total: bill.total,
+            reason,
+            code: code.map(|c| c.name().to_string()),
+            closed_at: now,
+        }),
+    )
 }
 
 /// The bill's outcome if the account's books already have one: paid (with its receipt) or

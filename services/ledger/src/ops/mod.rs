@@ -5,6 +5,7 @@ pub mod close;
 pub mod refund;
 pub mod settle;
 pub mod settlements;
+pub mod statement;
 
 use posfee_client::keydir::VerifyError;
 use posfee_schemas::{ErrorCode, WireError};
