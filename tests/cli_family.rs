@@ -624,6 +624,16 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     assert!(out.status.success(), "{}", text(&out.stdout));
     let books = text(&out.stdout);
     assert!(books.contains(" CNY)") && !books.contains("fen"), "{books}");
+    // The water company's day so far: today's payment and its refund of 1.00.
+    let out = sys.posfee(&["reconcile", "--tenant", "city-water", "--date", &today]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let books = text(&out.stdout);
+    assert!(
+        books.contains(&format!(
+            "city-water on {today} (Asia/Shanghai): 1 payment(s)"
+        )) && books.contains("1 refund(s) 1.00 CNY"),
+        "{books}"
+    );
     // A bill for an account that owes nothing is an outcome at the fee-engine, not a failure.
     let out = sys
         .kiosk()

@@ -764,6 +764,34 @@ async fn a_daily_statement_lists_the_days_payments_and_refunds_and_never_changes
         ),
         (late.total.fen.get(), 3000, late.total.fen.get() - 3000)
     );
+    // What `posfee reconcile --tenant --date` says of each day, from the ledger's listing and
+    // its sealed refund events: the statements' totals to the fen, the late settlement
+    // counted on its own day there and on the next statement here.
+    let keys = posfee_client::keydir::KeyDirectory::open(&w.operator, w.h.root())
+        .await
+        .unwrap();
+    let water = fixtures::water();
+    let on = |d| posfee_operator::day::totals(&w.operator, &keys, (&water, d, shanghai));
+    let first = on(day).await.unwrap();
+    assert_eq!(
+        (
+            first.payments,
+            first.amount_fen,
+            first.refunds,
+            first.refunded_fen
+        ),
+        (3, total + late.total.fen.get(), 0, 0)
+    );
+    let second = on(next).await.unwrap();
+    assert_eq!(
+        (
+            second.payments,
+            second.amount_fen,
+            second.refunds,
+            second.refunded_fen
+        ),
+        (0, 0, 1, s.totals.refunded.get())
+    );
 
     // Another tenant's clerk cannot fetch it: the server refuses the request on city-water's
     // subject (the same request succeeded above as city-water's clerk), and acme-property's

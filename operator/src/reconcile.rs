@@ -3,12 +3,12 @@
 //! without money, refunds credited as booked.
 
 use crate::up::connect_operator;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use posfee_client::call;
 use posfee_client::screen::local_time;
 use posfee_deploy::layout::DataDir;
 use posfee_schemas::audit::{BrokenLink, ChainReport};
-use posfee_schemas::ids::PaymentId;
+use posfee_schemas::ids::{PaymentId, TenantId};
 use posfee_schemas::ledger::{SettlementItem, SettlementsPage, SettlementsQuery};
 use posfee_schemas::money::Money;
 use posfee_schemas::paygate::{PaygatePayment, PaymentState, PaymentsList, PaymentsListQuery};
@@ -29,6 +29,12 @@ pub struct ReconcileArgs {
     /// The data dir of the running system (as given to `posfee up`).
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
+    /// With --date: also what this tenant collected that day (its daily statement's totals).
+    #[arg(long, requires = "date")]
+    pub tenant: Option<String>,
+    /// With --tenant: the day, YYYY-MM-DD, in the tenant's time zone.
+    #[arg(long, requires = "tenant")]
+    pub date: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -77,11 +83,21 @@ pub struct Report {
     pub differences: Vec<Difference>,
     /// What the walk over each journal found (the ledger's, then paygate's).
     pub journals: Vec<ChainReport>,
+    /// `--tenant`/`--date`: what the tenant collected that day.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<crate::day::DayTotals>,
 }
 
 pub async fn run(args: ReconcileArgs, json: bool) -> anyhow::Result<()> {
-    let client = connect_operator(&DataDir::new(&args.data_dir)).await?;
-    let report = reconcile(&client, Utc::now()).await?;
+    let data = DataDir::new(&args.data_dir);
+    let day = day_asked(&args, &data)?;
+    let client = connect_operator(&data).await?;
+    let mut report = reconcile(&client, Utc::now()).await?;
+    if let Some(day) = day {
+        let keys = posfee_client::keydir::KeyDirectory::open(&client, data.trust_root()?).await?;
+        let (tenant, date, tz) = (&day.0, day.1, day.2);
+        report.day = Some(crate::day::totals(&client, &keys, (tenant, date, tz)).await?);
+    }
     if json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -94,6 +110,26 @@ pub async fn run(args: ReconcileArgs, json: bool) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The tenant and day `--tenant`/`--date` ask about, with the tenant's time zone from the
+/// running system's rule files.
+fn day_asked(
+    args: &ReconcileArgs,
+    data: &DataDir,
+) -> anyhow::Result<Option<(TenantId, NaiveDate, chrono_tz::Tz)>> {
+    let (Some(tenant), Some(date)) = (&args.tenant, &args.date) else {
+        return Ok(None);
+    };
+    let tenant = TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("--tenant {tenant}: {e}"))?;
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("--date {date}: a day as YYYY-MM-DD"))?;
+    let rules = posfee_deploy::rules_dir::load(&posfee_deploy::rules_dir::of_running(data)?)?;
+    let tz = rules
+        .tenant(&tenant)
+        .map(|t| t.time_zone)
+        .ok_or_else(|| anyhow::anyhow!("--tenant {tenant}: no such tenant in the rule files"))?;
+    Ok(Some((tenant, date, tz)))
 }
 
 /// An amount of fen as the operator reads it: `1234.56 CNY`.
@@ -112,6 +148,9 @@ pub fn render(r: &Report) -> String {
         r.voided,
         r.in_flight
     );
+    if let Some(d) = &r.day {
+        out.push_str(&crate::day::render(d));
+    }
     for j in &r.journals {
         out.push_str(&format!(
             "journal {}: {} entries on {} subjects walked, chain {}\n",
@@ -287,6 +326,7 @@ pub fn compare(
         captured_fen: 0,
         differences: Vec::new(),
         journals: Vec::new(),
+        day: None,
     };
     for (id, p) in paygate {
         match p.state {
@@ -421,8 +461,22 @@ mod tests {
                 last_seq: 41,
                 broken: None,
             }],
+            day: Some(crate::day::DayTotals {
+                tenant: posfee_schemas::ids::TenantId::parse("city-water").unwrap(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+                time_zone: "Asia/Shanghai".into(),
+                payments: 2,
+                amount_fen: 38_000,
+                refunds: 1,
+                refunded_fen: 3_000,
+                net_fen: 35_000,
+            }),
         };
         let text = render(&r);
+        assert!(
+            text.contains("city-water on 2026-11-25 (Asia/Shanghai): 2 payment(s) 380.00 CNY, 1 refund(s) 30.00 CNY, net 350.00 CNY"),
+            "{text}"
+        );
         assert!(
             text.contains("journal POSFEE_LEDGER, entry 41 on posfee.journal.ledger.ab12 (city-water/3-1-1202): not chained"),
             "{text}"
