@@ -656,7 +656,7 @@ async fn a_daily_statement_lists_the_days_payments_and_refunds_and_never_changes
             .unwrap()
             .with_timezone(&chrono::Utc)
     };
-    let w = world(&["1-1-101", "1-1-102", "1-1-103"]).await;
+    let w = world(&["1-1-101", "1-1-102", "1-1-103", "1-1-104"]).await;
     let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
     let next = day.succ_opt().unwrap();
     // The day: two payments, at 10:00 Shanghai time.
@@ -792,6 +792,32 @@ async fn a_daily_statement_lists_the_days_payments_and_refunds_and_never_changes
         ),
         (0, 0, 1, s.totals.refunded.get())
     );
+
+    // A settlement dated before the tenant's first statement (a clock a day behind) opens no
+    // earlier statement: it is on the next one, late.
+    w.clock.set(local(24, 23, 0));
+    let bill = issue(&w, "1-1-104", "s-4").await;
+    let older = pay(&w, &order(&w, &bill, PaymentId::new_random()))
+        .await
+        .unwrap();
+    w.clock.set(local(28, 0, 20));
+    let before = day.pred_opt().unwrap();
+    let refused = statement(&clerk, before, StatementFormat::Csv)
+        .await
+        .unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("statements begin on 2026-11-25"),
+        "{refused}"
+    );
+    let third = next.succ_opt().unwrap();
+    let (_, json) = statement(&clerk, third, StatementFormat::Json)
+        .await
+        .unwrap();
+    let s: Statement = serde_json::from_slice(&json).unwrap();
+    let rows: Vec<(PaymentId, bool)> = s.rows.iter().map(|r| (r.payment_id, r.late)).collect();
+    assert_eq!(rows, vec![(older.payment_id, true)], "{s:?}");
 
     // Another tenant's clerk cannot fetch it: the server refuses the request on city-water's
     // subject (the same request succeeded above as city-water's clerk), and acme-property's

@@ -293,10 +293,17 @@ pub async fn issue(
             ))
         }
     };
-    if date < first {
+    // Statements begin with the first issued (a late payment older than the tenant's first
+    // known one does not open days before it: it is on the next statement).
+    let begins = app
+        .store
+        .first_statement(tenant)
+        .map_err(internal)?
+        .unwrap_or(first);
+    if date < begins {
         return Err(WireError::field(
             "date",
-            format!("{tenant}'s first payment was on {first}; its statements begin then"),
+            format!("{tenant}'s statements begin on {begins}, the day of its first payment"),
         ));
     }
     let mut day = match app.store.last_statement(tenant).map_err(internal)? {
@@ -313,7 +320,10 @@ pub async fn issue(
         }
         issue_one(app, (tenant, day, tz)).await?;
         issued += 1;
-        day = day.succ_opt().unwrap_or(date.succ_opt().unwrap_or(date));
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
     }
     app.store
         .statement(tenant, date)

@@ -129,6 +129,12 @@ pub fn statement_key(tenant: &TenantId, date: NaiveDate) -> Vec<u8> {
     k
 }
 
+/// The day of a statement's key, after its tenant's prefix of `prefix` bytes.
+fn statement_day(key: &[u8], prefix: usize) -> anyhow::Result<NaiveDate> {
+    let text = String::from_utf8_lossy(key.get(prefix..).unwrap_or_default());
+    Ok(NaiveDate::parse_from_str(&text, "%Y-%m-%d")?)
+}
+
 /// A statement as its journal entry decided it: what it covers and the hashes of its files.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IssuedStatement {
@@ -199,12 +205,19 @@ impl Store {
     /// The day of `tenant`'s latest statement, if any.
     pub fn last_statement(&self, tenant: &TenantId) -> anyhow::Result<Option<NaiveDate>> {
         let prefix = row_prefix(tenant);
-        let Some(item) = self.statements.scan_prefix(&prefix).next_back() else {
-            return Ok(None);
-        };
-        let (key, _) = item?;
-        let text = String::from_utf8_lossy(&key[prefix.len()..]).to_string();
-        Ok(Some(NaiveDate::parse_from_str(&text, "%Y-%m-%d")?))
+        match self.statements.scan_prefix(&prefix).next_back() {
+            Some(item) => statement_day(&item?.0, prefix.len()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The day of `tenant`'s first statement, if any.
+    pub fn first_statement(&self, tenant: &TenantId) -> anyhow::Result<Option<NaiveDate>> {
+        let prefix = row_prefix(tenant);
+        match self.statements.scan_prefix(&prefix).next() {
+            Some(item) => statement_day(&item?.0, prefix.len()).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// When `tenant`'s earliest payment or refund happened, if it has any.
