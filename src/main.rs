@@ -2,6 +2,6 @@
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    posfee_runtime::telemetry::init();
+    posfee_runtime::telemetry::init("posfee");
     posfee::cli::run(posfee::cli::Cli::parse_shared()).await
 }

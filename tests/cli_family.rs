@@ -40,13 +40,18 @@ impl System {
 
     /// With the services' `RUST_LOG` set to `log`.
     fn start_logging(log: &str) -> System {
+        System::start_with(&[("RUST_LOG", log)])
+    }
+
+    /// With these variables in the services' environment.
+    fn start_with(env: &[(&str, &str)]) -> System {
         let tmp = tempfile::tempdir().unwrap();
         let up_out = tmp.path().join("up.out");
         let mut up = Command::new(POSFEE)
             .args(["up", "--port", "0"])
             .current_dir(tmp.path())
             .env_remove("POSFEE_DATA_DIR")
-            .env("RUST_LOG", log)
+            .envs(env.iter().copied())
             .stdout(File::create(&up_out).unwrap())
             .stderr(File::create(tmp.path().join("up.err")).unwrap())
             .spawn()
@@ -770,10 +775,65 @@ fn traces_in(log: &str) -> std::collections::BTreeSet<String> {
         .collect()
 }
 
+/// An OTLP/HTTP collector as far as the test needs one: it answers every request 200 and keeps
+/// the bodies (protobuf `ExportTraceServiceRequest`s), which name the service and carry the
+/// trace ids as raw bytes.
+fn collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    use std::io::BufRead;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let bodies = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = bodies.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let kept = kept.clone();
+            std::thread::spawn(move || {
+                let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+                let mut conn = conn;
+                loop {
+                    let mut length = 0;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let l = line.to_ascii_lowercase();
+                        if let Some(v) = l.strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut body = vec![0; length];
+                    if reader.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    kept.lock().unwrap().push(body);
+                    let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+                    if conn.write_all(ok.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, bodies)
+}
+
 #[test]
 fn one_payment_is_one_trace_through_kiosk_fee_engine_phone_paygate_and_ledger() {
-    // Each request a service answers is logged at debug with its trace.
-    let sys = System::start_logging("info,posfee_runtime=debug");
+    // Each request a service answers is logged at debug with its trace, and its span is
+    // exported over OTLP to the collector.
+    let (otlp, exported) = collector();
+    let sys = System::start_with(&[
+        ("RUST_LOG", "info,posfee_runtime=debug"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ]);
+
     let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/samples");
     for (kind, file) in [("accounts", "accounts.csv"), ("readings", "readings.csv")] {
         let f = samples.join(file);
@@ -844,6 +904,28 @@ fn one_payment_is_one_trace_through_kiosk_fee_engine_phone_paygate_and_ledger() 
         assert!(
             answered >= 1,
             "{service} {endpoint} not in trace {trace}:\n{log}"
+        );
+    }
+    // And each of those services exported its spans of that trace.
+    let trace_bytes: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&trace[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let holds = |body: &[u8], part: &[u8]| body.windows(part.len()).any(|w| w == part);
+    for service in ["posfee-fee-engine", "posfee-paygate", "posfee-ledger"] {
+        posfee_harness::eventually_blocking(
+            &format!("{service} exports a span of trace {trace}"),
+            Duration::from_secs(10),
+            || {
+                let bodies = exported.lock().unwrap();
+                let found = bodies
+                    .iter()
+                    .any(|b| holds(b, service.as_bytes()) && holds(b, &trace_bytes));
+                if found {
+                    Ok(())
+                } else {
+                    Err(bodies.len())
+                }
+            },
         );
     }
 }

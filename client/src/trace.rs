@@ -76,6 +76,15 @@ impl TraceContext {
         hex(&self.trace_id)
     }
 
+    pub fn trace_id_bytes(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// The id of the span the message was sent from.
+    pub fn span_id_bytes(&self) -> [u8; 8] {
+        self.span_id
+    }
+
     /// The header's value.
     pub fn render(&self) -> String {
         format!(
@@ -142,12 +151,25 @@ pub fn adopt(headers: Option<&async_nats::HeaderMap>) -> bool {
     taken
 }
 
-/// The headers a message sent now carries: the current trace from a new span; `None`
+/// Where the span id of a message sent now comes from when spans are exported (the current
+/// exported span's, so the receiver's span names it as its parent); a fresh one otherwise.
+static SPAN_IDS: std::sync::OnceLock<fn() -> Option<[u8; 8]>> = std::sync::OnceLock::new();
+
+/// Names the current exported span as the sender of what is sent from now on.
+pub fn use_span_ids(source: fn() -> Option<[u8; 8]>) {
+    let _ = SPAN_IDS.set(source);
+}
+
+/// The headers a message sent now carries: the current trace from the current span; `None`
 /// outside a trace, so the message goes without a header block at all.
 pub fn headers() -> Option<async_nats::HeaderMap> {
     let t = current()?;
+    let sent = match SPAN_IDS.get().and_then(|source| source()) {
+        Some(span_id) => TraceContext { span_id, ..t },
+        None => t.child(),
+    };
     let mut h = async_nats::HeaderMap::new();
-    h.insert(HEADER, t.child().render().as_str());
+    h.insert(HEADER, sent.render().as_str());
     Some(h)
 }
 

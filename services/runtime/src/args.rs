@@ -61,7 +61,7 @@ impl ServiceArgs {
         role: posfee_schemas::subjects::Role,
         name: &str,
     ) -> anyhow::Result<(async_nats::Client, posfee_client::Shutdown)> {
-        crate::telemetry::init();
+        crate::telemetry::init(name);
         crate::metrics::install(
             role.as_str(),
             &crate::metrics::instance_name(&self.store_dir),

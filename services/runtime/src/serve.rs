@@ -276,15 +276,15 @@ pub async fn serve_endpoint<H, Fut>(
         let (answers, endpoint_name) = (answers.clone(), names.1.clone());
         // In the trace the request carries (a new one if none): what the handler asks in
         // turn carries it on.
-        let trace = TraceContext::of(request.message.headers.as_ref())
-            .map(|t| t.child())
-            .unwrap_or_else(TraceContext::root);
+        let sent = TraceContext::of(request.message.headers.as_ref());
+        let trace = sent.map(|t| t.child()).unwrap_or_else(TraceContext::root);
         let span = request_span(
             names.0,
             &names.1,
             &request.message.subject,
             &trace.trace_id(),
         );
+        crate::telemetry::in_trace(&span, &sent.unwrap_or(trace));
         tasks.spawn(tracing::Instrument::instrument(async move {
             let started = std::time::Instant::now();
             crate::metrics::in_flight(&endpoint_name, 1.0);
@@ -412,6 +412,7 @@ pub async fn run_to_the_end(
     shutdown.trigger();
     tasks.join().await;
     posfee_store::flush(db).await?;
+    crate::telemetry::shutdown();
     served
 }
 
