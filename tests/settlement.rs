@@ -642,6 +642,7 @@ async fn statement(
         date,
         format,
         offset: 0,
+        max_bytes: None,
     };
     posfee_operator::report::fetch(clerk, &fixtures::water(), req).await
 }
@@ -722,6 +723,27 @@ async fn a_daily_statement_lists_the_days_payments_and_refunds_and_never_changes
             .collect();
     assert_eq!(head.sha256, sha);
     let (csv_head, csv) = statement(&clerk, day, StatementFormat::Csv).await.unwrap();
+    // Fetched in 100-byte chunks, it is the same file; a chunk past its end is refused.
+    let small = StatementRequest {
+        date: day,
+        format: StatementFormat::Csv,
+        offset: 0,
+        max_bytes: Some(100),
+    };
+    let (_, chunked) = posfee_operator::report::fetch(&clerk, &fixtures::water(), small.clone())
+        .await
+        .unwrap();
+    assert!(csv.len() > 300, "{} bytes: several chunks", csv.len());
+    assert_eq!(chunked, csv);
+    let past = StatementRequest {
+        offset: csv.len() as u64 + 1,
+        ..small
+    };
+    let subject = subjects::ledger_statement(&fixtures::water());
+    let refused = call::<_, StatementChunk>(&clerk, subject, &past, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.remote().unwrap().code, ErrorCode::InvalidField);
     let csv = String::from_utf8(csv).unwrap();
     assert!(
         csv.contains("# totals,payments,2,refunds,0,amount,380.00,refunded,0.00,net,380.00"),
@@ -830,6 +852,7 @@ async fn a_daily_statement_lists_the_days_payments_and_refunds_and_never_changes
             date: day,
             format: StatementFormat::Csv,
             offset: 0,
+            max_bytes: None,
         },
         Some(Duration::from_secs(2)),
     )
@@ -845,6 +868,7 @@ async fn a_daily_statement_lists_the_days_payments_and_refunds_and_never_changes
             date: day,
             format: StatementFormat::Csv,
             offset: 0,
+            max_bytes: None,
         },
     )
     .await

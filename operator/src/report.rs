@@ -67,6 +67,7 @@ pub fn request(args: &DailyArgs) -> anyhow::Result<(TenantId, StatementRequest, 
         date,
         format,
         offset: 0,
+        max_bytes: None,
     };
     Ok((tenant, req, out))
 }

@@ -40,6 +40,10 @@ pub struct StatementRequest {
     /// Where in the file this answer starts (0 for the first chunk).
     #[serde(default)]
     pub offset: u64,
+    /// The most bytes this answer may carry (1 to [`STATEMENT_CHUNK_BYTES`], which is the
+    /// default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
 }
 
 /// Part of a statement file: `bytes` from `offset`; the next chunk starts at `offset` +

@@ -666,6 +666,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
             date: day(),
             format: posfee_schemas::statement::StatementFormat::Csv,
             offset: 262144,
+            max_bytes: Some(1024),
         },
     );
     round_trip(

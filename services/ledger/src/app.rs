@@ -37,7 +37,17 @@ pub struct App {
     pub event_key: [u8; 32],
     /// Each tenant's time zone, from its rule file: its statements' days are its days.
     pub time_zones: Arc<BTreeMap<TenantId, Tz>>,
+    /// The statement file served last: a clerk fetches one in chunks, and an issued
+    /// statement never changes, so the chunks after the first are cut from it.
+    pub last_statement: std::sync::Mutex<Option<(StatementKey, Arc<Vec<u8>>)>>,
 }
+
+/// Which statement file: the tenant, the day and the format.
+pub type StatementKey = (
+    TenantId,
+    chrono::NaiveDate,
+    posfee_schemas::statement::StatementFormat,
+);
 
 /// The time zone of a tenant without a rule file here: the rule files' default
 /// (`posfee_tariff::DEFAULT_TIME_ZONE`).

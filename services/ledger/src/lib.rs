@@ -79,6 +79,7 @@ pub async fn run(
         event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
         signer,
         time_zones: Arc::new(config.time_zones),
+        last_statement: std::sync::Mutex::new(None),
     });
     tasks.spawn(
         "statements",

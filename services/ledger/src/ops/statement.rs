@@ -2,7 +2,7 @@
 //! at a time. The statement is issued on the first ask if the scheduler has not issued it yet
 //! (the day must have ended in the tenant's time zone); every fetch gives the same bytes.
 
-use crate::app::App;
+use crate::app::{App, StatementKey};
 use crate::statement;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::statement::{StatementChunk, StatementRequest, STATEMENT_CHUNK_BYTES};
@@ -19,9 +19,15 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     };
     record(Field::Caller, &format!("clerk.{tenant}"));
     let req: StatementRequest = decode_request(&msg.payload)?;
+    let most = req.max_bytes.unwrap_or(STATEMENT_CHUNK_BYTES);
+    if !(1..=STATEMENT_CHUNK_BYTES).contains(&most) {
+        return Err(WireError::field(
+            "max_bytes",
+            format!("from 1 to {STATEMENT_CHUNK_BYTES}, or none for the most"),
+        ));
+    }
     let issued = statement::issue(&app, &tenant, req.date).await?;
-    let (_, bytes) = statement::file(&app, &tenant, req.date, req.format)?
-        .ok_or_else(|| super::internal("an issued statement is not in the view"))?;
+    let bytes = file(&app, (tenant.clone(), req.date, req.format))?;
     let size = bytes.len() as u64;
     if req.offset > size {
         return Err(WireError::field(
@@ -29,7 +35,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             format!("the file is {size} bytes; ask from 0 up to {size}"),
         ));
     }
-    let end = (req.offset + STATEMENT_CHUNK_BYTES).min(size);
+    let end = (req.offset + most).min(size);
     reply_ok(&StatementChunk {
         tenant,
         date: req.date,
@@ -40,4 +46,24 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         offset: req.offset,
         bytes: bytes[req.offset as usize..end as usize].to_vec(),
     })
+}
+
+/// The statement file, from the last one served if it is the same.
+fn file(app: &App, key: StatementKey) -> Result<Arc<Vec<u8>>, WireError> {
+    if let Some((k, bytes)) = last(app).as_ref() {
+        if *k == key {
+            return Ok(bytes.clone());
+        }
+    }
+    let (_, bytes) = statement::file(app, &key.0, key.1, key.2)?
+        .ok_or_else(|| super::internal("an issued statement is not in the view"))?;
+    let bytes = Arc::new(bytes);
+    *last(app) = Some((key, bytes.clone()));
+    Ok(bytes)
+}
+
+type Last<'a> = std::sync::MutexGuard<'a, Option<(StatementKey, Arc<Vec<u8>>)>>;
+
+fn last(app: &App) -> Last<'_> {
+    app.last_statement.lock().unwrap_or_else(|p| p.into_inner())
 }
