@@ -8,12 +8,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
-use posfee_client::call;
 use posfee_client::keydir::KeyDirectory;
 use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::ids::{KeyId, PaymentId, TenantId};
-use posfee_schemas::ledger::{SettlementsPage, SettlementsQuery};
-use posfee_schemas::subjects::{self, EventKind, LedgerOp};
+use posfee_schemas::subjects::{self, EventKind};
 use posfee_schemas::trust::SEAL_HEADER;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -32,10 +30,11 @@ pub struct DayTotals {
     pub net_fen: i64,
 }
 
-/// How long one listing page or one event may take to arrive.
+/// How long one event may take to arrive.
 const WAIT_MS: u64 = 10_000;
 
-/// `tenant`'s payments and refunds on `date` in `tz`, as the ledger booked them.
+/// `tenant`'s payments and refunds on `date` in `tz`, as the ledger booked them (its
+/// settlements walked as `posfee reconcile` walks them).
 pub async fn totals(
     client: &async_nats::Client,
     keys: &KeyDirectory,
@@ -53,28 +52,12 @@ pub async fn totals(
         net_fen: 0,
     };
     let mut tenants_payments = BTreeSet::new();
-    let mut cursor = None;
-    loop {
-        let page: SettlementsPage = call(
-            client,
-            subjects::ledger(LedgerOp::Settlements),
-            &SettlementsQuery {
-                page_size: Some(crate::reconcile::PAGE),
-                cursor,
-            },
-            Some(Duration::from_millis(WAIT_MS)),
-        )
-        .await?;
-        for s in page.items.iter().filter(|s| &s.tenant == tenant) {
-            tenants_payments.insert(s.payment_id);
-            if on_day(s.settled_at) {
-                day.payments += 1;
-                day.amount_fen += s.amount.fen.get();
-            }
-        }
-        match page.next_cursor {
-            Some(n) => cursor = Some(n),
-            None => break,
+    let settled = crate::reconcile::settlements(client).await?;
+    for s in settled.values().filter(|s| &s.tenant == tenant) {
+        tenants_payments.insert(s.payment_id);
+        if on_day(s.settled_at) {
+            day.payments += 1;
+            day.amount_fen += s.amount.fen.get();
         }
     }
     for (payment, fen, at) in refunds(client, keys).await? {

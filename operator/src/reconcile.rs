@@ -225,25 +225,7 @@ pub fn render(r: &Report) -> String {
 /// Reads both sides completely and compares them payment by payment.
 pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyhow::Result<Report> {
     let timeout = Some(Duration::from_millis(CALL_TIMEOUT_MS));
-    let mut ledger: BTreeMap<PaymentId, SettlementItem> = BTreeMap::new();
-    let mut cursor = None;
-    loop {
-        let page: SettlementsPage = call(
-            client,
-            subjects::ledger(LedgerOp::Settlements),
-            &SettlementsQuery {
-                page_size: Some(PAGE),
-                cursor,
-            },
-            timeout,
-        )
-        .await?;
-        ledger.extend(page.items.into_iter().map(|i| (i.payment_id, i)));
-        match page.next_cursor {
-            Some(n) => cursor = Some(n),
-            None => break,
-        }
-    }
+    let ledger = settlements(client).await?;
     let mut paygate: BTreeMap<PaymentId, PaygatePayment> = BTreeMap::new();
     let mut recovered_through;
     let mut cursor = None;
@@ -281,6 +263,32 @@ pub async fn reconcile(client: &async_nats::Client, now: DateTime<Utc>) -> anyho
             })
         }));
     Ok(report)
+}
+
+/// Every settlement the ledger lists, page by page, by payment id.
+pub async fn settlements(
+    client: &async_nats::Client,
+) -> anyhow::Result<BTreeMap<PaymentId, SettlementItem>> {
+    let timeout = Some(Duration::from_millis(CALL_TIMEOUT_MS));
+    let mut ledger = BTreeMap::new();
+    let mut cursor = None;
+    loop {
+        let page: SettlementsPage = call(
+            client,
+            subjects::ledger(LedgerOp::Settlements),
+            &SettlementsQuery {
+                page_size: Some(PAGE),
+                cursor,
+            },
+            timeout,
+        )
+        .await?;
+        ledger.extend(page.items.into_iter().map(|i| (i.payment_id, i)));
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
+            None => return Ok(ledger),
+        }
+    }
 }
 
 /// How long a walk over a whole journal may take.

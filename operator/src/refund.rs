@@ -3,15 +3,12 @@
 //! was paid, once per idempotency key) and paygate credits the payer; the answer is the total
 //! refunded so far.
 
-use crate::up::running_url;
-use anyhow::Context;
-use posfee_client::{bus, call, creds, CallError};
-use posfee_deploy::identities::Registry;
+use posfee_client::{call, CallError};
 use posfee_deploy::layout::DataDir;
 use posfee_schemas::ids::{IdempotencyKey, PaymentId, TenantId};
 use posfee_schemas::ledger::{RefundReply, RefundRequest};
 use posfee_schemas::money::{Fen, Money};
-use posfee_schemas::subjects::{self, Identity};
+use posfee_schemas::subjects;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -94,16 +91,9 @@ fn default_key(payment: &PaymentId, fen: Fen, reason: &str) -> String {
 pub async fn run(args: RefundArgs, json: bool) -> anyhow::Result<()> {
     let (tenant, req) = request(&args)?;
     let data = DataDir::new(&args.data_dir);
-    let who = Identity::Clerk(tenant.clone());
-    let seed_file = match &args.nkey_file {
-        Some(f) => f.clone(),
-        None => Registry::new(&data.creds()).seed_file(&who),
-    };
-    let seed = creds::read_seed(&seed_file).with_context(|| {
-        format!("the clerk's key of {tenant}: issue one with `posfee keys clerk {tenant}`")
-    })?;
-    let url = running_url(&data)?;
-    let clerk = bus::connect(&url, who, Some(seed), "posfee-refund").await?;
+    let clerk =
+        crate::up::connect_clerk(&data, &tenant, args.nkey_file.as_deref(), "posfee-refund")
+            .await?;
     let timeout = Some(Duration::from_millis(REFUND_TIMEOUT_MS));
     let reply: RefundReply = match call(&clerk, subjects::ledger_refund(&tenant), &req, timeout).await {
         Ok(r) => r,

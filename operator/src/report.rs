@@ -3,15 +3,13 @@
 //! SHA-256 beside it in `<file>.sha256` (the `sha256sum` format). The file is fetched in
 //! chunks and checked against the hash the ledger recorded when it issued the statement.
 
-use crate::up::running_url;
 use anyhow::Context;
 use chrono::NaiveDate;
-use posfee_client::{bus, call, creds, CallError};
-use posfee_deploy::identities::Registry;
+use posfee_client::{call, CallError};
 use posfee_deploy::layout::DataDir;
 use posfee_schemas::ids::TenantId;
 use posfee_schemas::statement::{StatementChunk, StatementFormat, StatementRequest};
-use posfee_schemas::subjects::{self, Identity};
+use posfee_schemas::subjects;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -76,16 +74,9 @@ pub async fn run(command: ReportCommand, json: bool) -> anyhow::Result<()> {
     let ReportCommand::Daily(args) = command;
     let (tenant, req, out) = request(&args)?;
     let data = DataDir::new(&args.data_dir);
-    let who = Identity::Clerk(tenant.clone());
-    let seed_file = match &args.nkey_file {
-        Some(f) => f.clone(),
-        None => Registry::new(&data.creds()).seed_file(&who),
-    };
-    let seed = creds::read_seed(&seed_file).with_context(|| {
-        format!("the clerk's key of {tenant}: issue one with `posfee keys clerk {tenant}`")
-    })?;
-    let url = running_url(&data)?;
-    let clerk = bus::connect(&url, who, Some(seed), "posfee-report").await?;
+    let clerk =
+        crate::up::connect_clerk(&data, &tenant, args.nkey_file.as_deref(), "posfee-report")
+            .await?;
     let (first, bytes) = fetch(&clerk, &tenant, req).await?;
     write(&out, &bytes, &first.sha256)?;
     if json {

@@ -714,6 +714,25 @@ pub async fn connect_operator(data: &DataDir) -> anyhow::Result<async_nats::Clie
     bus::connect(&url, Role::Operator, Some(seed), "posfee-operator").await
 }
 
+/// Connects as `tenant`'s billing clerk with its seed (`nkey_file`, or the one `posfee keys
+/// clerk` wrote), naming the command that issues one if there is none.
+pub async fn connect_clerk(
+    data: &DataDir,
+    tenant: &posfee_schemas::ids::TenantId,
+    nkey_file: Option<&Path>,
+    name: &str,
+) -> anyhow::Result<async_nats::Client> {
+    let who = posfee_schemas::subjects::Identity::Clerk(tenant.clone());
+    let seed_file = match nkey_file {
+        Some(f) => f.to_path_buf(),
+        None => posfee_deploy::identities::Registry::new(&data.creds()).seed_file(&who),
+    };
+    let seed = posfee_client::creds::read_seed(&seed_file).with_context(|| {
+        format!("the clerk's key of {tenant}: issue one with `posfee keys clerk {tenant}`")
+    })?;
+    bus::connect(&running_url(data)?, who, Some(seed), name).await
+}
+
 /// The environment variable that names the servers for every command and service.
 pub const NATS_URL_ENV: &str = "POSFEE_NATS_URL";
 

@@ -230,14 +230,7 @@ pub fn file(
         return Ok(None);
     };
     let tz = app.time_zone(tenant);
-    let previous = match date.pred_opt() {
-        Some(d) => app
-            .store
-            .statement(tenant, d)
-            .map_err(internal)?
-            .map(|p| (d, p.through)),
-        None => None,
-    };
+    let previous = previous(app, tenant, date)?;
     let rows = rows(&app.store, (tenant, date, tz), issued.through, previous).map_err(internal)?;
     let bytes = render(
         &document((tenant, date, tz), issued.issued_at, rows),
@@ -255,6 +248,20 @@ pub fn file(
         )));
     }
     Ok(Some((issued, bytes)))
+}
+
+/// The day before `date` and what its statement covers, if it was issued: what the
+/// statement of `date` starts after.
+fn previous(
+    app: &App,
+    tenant: &TenantId,
+    date: NaiveDate,
+) -> Result<Option<(NaiveDate, u64)>, WireError> {
+    let Some(day) = date.pred_opt() else {
+        return Ok(None);
+    };
+    let issued = app.store.statement(tenant, day).map_err(internal)?;
+    Ok(issued.map(|p| (day, p.through)))
 }
 
 fn internal(e: impl std::fmt::Display) -> WireError {
@@ -347,14 +354,7 @@ async fn issue_one(
     // Everything the journal holds now is considered; what comes later is for the next.
     let through = app.journal.last_of_all().await?;
     app.journal.caught_up(through).await?;
-    let previous = match date.pred_opt() {
-        Some(d) => app
-            .store
-            .statement(tenant, d)
-            .map_err(internal)?
-            .map(|p| (d, p.through)),
-        None => None,
-    };
+    let previous = previous(app, tenant, date)?;
     let issued_at = app.clock.now();
     let rows = rows(&app.store, (tenant, date, tz), through, previous).map_err(internal)?;
     let doc = document((tenant, date, tz), issued_at, rows);
