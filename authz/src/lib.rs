@@ -354,6 +354,8 @@ fn operator_rules(r: Role) -> Perms {
     let terminals = kv_stream(TERMINALS_BUCKET);
     let mut p = vec![
         subjects::ledger(LedgerOp::Settlements),
+        // Every biller's daily statement, for the console (a clerk gets only its own).
+        subjects::ledger_statement_any(),
         subjects::paygate(PaygateOp::Payments, &Identity::Role(r)),
         // Asks the ledger, paygate and identity to walk their journals' chains.
         subjects::ledger(LedgerOp::Audit),

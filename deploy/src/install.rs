@@ -20,6 +20,8 @@ pub struct Install {
     pub nats_server: PathBuf,
     /// The phone's web app as built (`index.html` and its assets), which `posfee up` serves.
     pub web: PathBuf,
+    /// The operator's console as built, which `posfee up` serves on a port of its own.
+    pub console: PathBuf,
 }
 
 impl Install {
@@ -39,6 +41,7 @@ impl Install {
             rules: home.join("rules"),
             nats_server: home.join("bin").join("nats-server"),
             web: home.join("web"),
+            console: home.join("console"),
         }
     }
 
@@ -52,6 +55,7 @@ impl Install {
                     rules: dir.join("services/fee-engine/rules"),
                     nats_server: dir.join(".tools/bin/nats-server"),
                     web: dir.join("companion/web/dist"),
+                    console: dir.join("operator/console/dist"),
                 };
             }
         }
@@ -79,6 +83,7 @@ mod tests {
         assert_eq!(built.nats_conf, checkout.join("nats.conf"));
         assert_eq!(built.rules, checkout.join("services/fee-engine/rules"));
         assert_eq!(built.web, checkout.join("companion/web/dist"));
+        assert_eq!(built.console, checkout.join("operator/console/dist"));
 
         let installed = Install::for_executable(&tmp.path().join("opt/bin/posfee"));
         assert_eq!(

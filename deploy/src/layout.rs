@@ -94,6 +94,11 @@ impl DataDir {
     pub fn metrics_url_file(&self) -> PathBuf {
         self.0.join("run").join("metrics.url")
     }
+    /// Where `posfee up` serves the operator's console (`http://127.0.0.1:<port>`), while it
+    /// runs.
+    pub fn console_url_file(&self) -> PathBuf {
+        self.0.join("run").join("console.url")
+    }
     pub fn rules_file(&self) -> PathBuf {
         self.0.join("run").join("rules.dir")
     }

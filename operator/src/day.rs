@@ -7,15 +7,12 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use futures::StreamExt;
 use posfee_client::keydir::KeyDirectory;
-use posfee_schemas::events::{Event, EventBody};
-use posfee_schemas::ids::{KeyId, PaymentId, TenantId};
+use posfee_schemas::events::EventBody;
+use posfee_schemas::ids::{PaymentId, TenantId};
 use posfee_schemas::subjects::{self, EventKind};
-use posfee_schemas::trust::SEAL_HEADER;
 use serde::Serialize;
-use std::collections::BTreeSet;
-use std::time::Duration;
+use std::collections::BTreeMap;
 
 /// One tenant's day, in fen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,9 +27,6 @@ pub struct DayTotals {
     pub net_fen: i64,
 }
 
-/// How long one event may take to arrive.
-const WAIT_MS: u64 = 10_000;
-
 /// `tenant`'s payments and refunds on `date` in `tz`, as the ledger booked them (its
 /// settlements walked as `posfee reconcile` walks them).
 pub async fn totals(
@@ -40,34 +34,68 @@ pub async fn totals(
     keys: &KeyDirectory,
     (tenant, date, tz): (&TenantId, NaiveDate, Tz),
 ) -> anyhow::Result<DayTotals> {
-    let on_day = |at: DateTime<Utc>| at.with_timezone(&tz).date_naive() == date;
-    let mut day = DayTotals {
-        tenant: tenant.clone(),
-        date,
-        time_zone: tz.name().to_string(),
-        payments: 0,
-        amount_fen: 0,
-        refunds: 0,
-        refunded_fen: 0,
-        net_fen: 0,
-    };
-    let mut tenants_payments = BTreeSet::new();
-    let settled = crate::reconcile::settlements(client).await?;
-    for s in settled.values().filter(|s| &s.tenant == tenant) {
-        tenants_payments.insert(s.payment_id);
-        if on_day(s.settled_at) {
+    let mut days = days(client, keys, &[(tenant.clone(), tz)], (date, date)).await?;
+    days.pop()
+        .ok_or_else(|| anyhow::anyhow!("no totals for {tenant} on {date}"))
+}
+
+/// Every tenant's totals for every day from `from` to `to` (each in the tenant's own time
+/// zone), a day with nothing in it included; by tenant, then day.
+pub async fn days(
+    client: &async_nats::Client,
+    keys: &KeyDirectory,
+    tenants: &[(TenantId, Tz)],
+    (from, to): (NaiveDate, NaiveDate),
+) -> anyhow::Result<Vec<DayTotals>> {
+    let mut out: BTreeMap<(TenantId, NaiveDate), DayTotals> = BTreeMap::new();
+    for (tenant, tz) in tenants {
+        for date in from.iter_days().take_while(|d| *d <= to) {
+            out.insert((tenant.clone(), date), DayTotals::empty(tenant, date, *tz));
+        }
+    }
+    let zone = |t: &TenantId| tenants.iter().find(|(id, _)| id == t).map(|(_, tz)| *tz);
+    let mut tenant_of = BTreeMap::new();
+    for s in crate::reconcile::settlements(client).await?.into_values() {
+        tenant_of.insert(s.payment_id, s.tenant.clone());
+        let Some(tz) = zone(&s.tenant) else { continue };
+        let key = (s.tenant, s.settled_at.with_timezone(&tz).date_naive());
+        if let Some(day) = out.get_mut(&key) {
             day.payments += 1;
             day.amount_fen += s.amount.fen.get();
         }
     }
     for (payment, fen, at) in refunds(client, keys).await? {
-        if tenants_payments.contains(&payment) && on_day(at) {
+        let Some(tenant) = tenant_of.get(&payment) else {
+            continue;
+        };
+        let Some(tz) = zone(tenant) else { continue };
+        if let Some(day) = out.get_mut(&(tenant.clone(), at.with_timezone(&tz).date_naive())) {
             day.refunds += 1;
             day.refunded_fen += fen;
         }
     }
-    day.net_fen = day.amount_fen - day.refunded_fen;
-    Ok(day)
+    Ok(out
+        .into_values()
+        .map(|mut d| {
+            d.net_fen = d.amount_fen - d.refunded_fen;
+            d
+        })
+        .collect())
+}
+
+impl DayTotals {
+    fn empty(tenant: &TenantId, date: NaiveDate, tz: Tz) -> DayTotals {
+        DayTotals {
+            tenant: tenant.clone(),
+            date,
+            time_zone: tz.name().to_string(),
+            payments: 0,
+            amount_fen: 0,
+            refunds: 0,
+            refunded_fen: 0,
+            net_fen: 0,
+        }
+    }
 }
 
 /// Every refund the ledger sealed: its payment, amount in fen and when it was made.
@@ -75,45 +103,21 @@ async fn refunds(
     client: &async_nats::Client,
     keys: &KeyDirectory,
 ) -> anyhow::Result<Vec<(PaymentId, i64, DateTime<Utc>)>> {
-    use async_nats::jetstream::{self, consumer};
-    let js = jetstream::new(client.clone());
-    let stream = js.get_stream(subjects::EVENTS_STREAM).await?;
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: subjects::event(EventKind::PaymentRefunded),
-            ..Default::default()
+    let sealed = crate::events::read_sealed(
+        client,
+        keys,
+        vec![subjects::event(EventKind::PaymentRefunded)],
+        async_nats::jetstream::consumer::DeliverPolicy::All,
+    )
+    .await?;
+    Ok(sealed
+        .events
+        .into_iter()
+        .filter_map(|s| match s.event.body {
+            EventBody::PaymentRefunded(r) => Some((r.payment_id, r.amount.fen.get(), s.event.at)),
+            _ => None,
         })
-        .await?;
-    let stored = consumer.cached_info().num_pending;
-    let mut out = Vec::new();
-    if stored == 0 {
-        return Ok(out);
-    }
-    let ledger = KeyId::parse(EventKind::PaymentRefunded.writer().as_str())?;
-    let mut messages = consumer.messages().await?;
-    for _ in 0..stored {
-        let msg = tokio::time::timeout(Duration::from_millis(WAIT_MS), messages.next())
-            .await
-            .map_err(|_| anyhow::anyhow!("the event stream stopped sending refunds; run again"))?
-            .ok_or_else(|| anyhow::anyhow!("the event stream ended"))??;
-        let seal = msg.headers.as_ref().and_then(|h| h.get(SEAL_HEADER));
-        let sealed = keys
-            .sealed_by(
-                &ledger,
-                &msg.subject,
-                &msg.payload,
-                seal.map(|v| v.as_str()),
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot check the events' seals: {e}"))?;
-        let Ok(event) = Event::read_on(&msg.subject, &msg.payload) else {
-            continue;
-        };
-        if let (true, EventBody::PaymentRefunded(r)) = (sealed, &event.body) {
-            out.push((r.payment_id, r.amount.fen.get(), event.at));
-        }
-    }
-    Ok(out)
+        .collect())
 }
 
 /// The line `posfee reconcile` prints for the day.

@@ -96,7 +96,7 @@ pub fn filters(kinds: &[String]) -> anyhow::Result<Vec<String>> {
     Ok(out)
 }
 
-fn deliver_policy(since: &str) -> anyhow::Result<consumer::DeliverPolicy> {
+pub fn deliver_policy(since: &str) -> anyhow::Result<consumer::DeliverPolicy> {
     Ok(match since {
         "now" => consumer::DeliverPolicy::New,
         "start" => consumer::DeliverPolicy::All,
@@ -165,9 +165,7 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
         let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
         reached = info.stream_sequence;
         let caught_up = info.pending == 0 || reached >= last_at_start;
-        let time = DateTime::<Utc>::from_timestamp_nanos(
-            i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(i64::MAX),
-        );
+        let time = published(&info);
         if show(&mut filter, &keys, (&msg, reached, time), json).await? {
             shown += 1;
             if args.limit.is_some_and(|l| shown >= l) {
@@ -183,7 +181,7 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
 
 /// What `--tenant`, `--terminal`, `--account` and `--payment` keep: an account's or a
 /// payment's events name its bills, which are followed from the first event that links them.
-struct Filter {
+pub struct Filter {
     tenant: Option<String>,
     terminal: Option<String>,
     account: Option<String>,
@@ -193,24 +191,46 @@ struct Filter {
 
 impl Filter {
     fn new(args: &EventsArgs) -> anyhow::Result<Filter> {
-        let payment = match args.payment.as_deref() {
+        Filter::of(
+            args.tenant.clone(),
+            args.terminal.clone(),
+            args.account.clone(),
+            args.payment.as_deref(),
+        )
+        .map_err(|e| anyhow::anyhow!("--{e}"))
+    }
+
+    /// A filter on what is given; an error names the field (`payment …`).
+    pub fn of(
+        tenant: Option<String>,
+        terminal: Option<String>,
+        account: Option<String>,
+        payment: Option<&str>,
+    ) -> anyhow::Result<Filter> {
+        let payment = match payment {
             Some(p) => Some(
                 uuid::Uuid::parse_str(p)
                     .map(PaymentId)
-                    .with_context(|| format!("--payment {p}: not a payment id (a UUID)"))?,
+                    .with_context(|| format!("payment {p}: not a payment id (a UUID)"))?,
             ),
             None => None,
         };
         Ok(Filter {
-            tenant: args.tenant.clone(),
-            terminal: args.terminal.clone(),
-            account: args.account.clone(),
+            tenant,
+            terminal,
+            account,
             payment,
             bills: HashSet::new(),
         })
     }
 
-    fn keeps(&mut self, event: &Event) -> bool {
+    /// Whether it follows bills (an account or a payment), which needs the stream from its
+    /// start to know them.
+    pub fn follows_bills(&self) -> bool {
+        self.account.is_some() || self.payment.is_some()
+    }
+
+    pub fn keeps(&mut self, event: &Event) -> bool {
         let tenant = event.tenant().map(|t| t.as_str());
         let terminal = event.terminal().map(|t| t.as_str());
         let differs = |want: &Option<String>, got: Option<&str>| {
@@ -292,6 +312,94 @@ async fn sealed_by_writer(
     )
     .await
     .map_err(|e| anyhow::anyhow!("cannot check the events' seals: {e}"))
+}
+
+/// An event as the stream holds it.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub seq: u64,
+    pub time: DateTime<Utc>,
+    pub event: Event,
+}
+
+/// What [`read_sealed`] read.
+#[derive(Debug, Default)]
+pub struct Sealed {
+    pub events: Vec<Stored>,
+    /// The stream's last sequence when the read began: everything up to it was read.
+    pub through: u64,
+}
+
+/// Every event matching `filters` from `deliver` on, up to where the stream was when the read
+/// began, that its writer sealed (the others are skipped with a warning).
+pub async fn read_sealed(
+    client: &async_nats::Client,
+    keys: &KeyDirectory,
+    filters: Vec<String>,
+    deliver: consumer::DeliverPolicy,
+) -> anyhow::Result<Sealed> {
+    let js = jetstream::new(client.clone());
+    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
+    let last_at_start = stream.info().await?.state.last_sequence;
+    let consumer = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subjects: filters,
+            deliver_policy: deliver,
+            ..Default::default()
+        })
+        .await?;
+    let mut out = Sealed {
+        events: Vec::new(),
+        through: last_at_start,
+    };
+    if consumer.cached_info().num_pending == 0 {
+        return Ok(out);
+    }
+    let mut messages = consumer.messages().await?;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_millis(STALL_MS), messages.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("the event stream stopped sending; try again"))?
+            .ok_or_else(|| anyhow::anyhow!("the event stream ended"))??;
+        let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (seq, pending) = (info.stream_sequence, info.pending);
+        let time = published(&info);
+        match Event::read_on(&msg.subject, &msg.payload) {
+            Ok(event) if sealed_by_writer(keys, &msg, &event).await? => {
+                out.events.push(Stored { seq, time, event })
+            }
+            Ok(event) => tracing::warn!(
+                seq,
+                kind = event.kind().as_str(),
+                "an event without its writer's seal"
+            ),
+            Err(e) => tracing::warn!(seq, error = %e, "an undecodable event"),
+        }
+        if pending == 0 || seq >= last_at_start {
+            return Ok(out);
+        }
+    }
+}
+
+/// When the stream stored a message.
+fn published(info: &async_nats::jetstream::message::Info<'_>) -> DateTime<Utc> {
+    DateTime::<Utc>::from_timestamp_nanos(
+        i64::try_from(info.published.unix_timestamp_nanos()).unwrap_or(i64::MAX),
+    )
+}
+
+/// What became of a bill or payment, as the console filters on it: `paid`, the reason a bill
+/// closed unpaid, `voided`, `refunded`, or a pairing's `expired` and `cancelled`.
+pub fn outcome(body: &EventBody) -> Option<&'static str> {
+    Some(match body {
+        EventBody::PaymentSettled(_) => "paid",
+        EventBody::BillClosed(b) => b.reason.as_str(),
+        EventBody::PaymentVoided(_) => "voided",
+        EventBody::PaymentRefunded(_) => "refunded",
+        EventBody::PairingExpired(_) => "expired",
+        EventBody::PairingCancelled(_) => "cancelled",
+        _ => return None,
+    })
 }
 
 /// The table's header line.

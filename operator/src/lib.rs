@@ -3,6 +3,7 @@
 //! files, reconciliation and sample data. Each module owns one command's logic and its
 //! arguments; `posfee`'s `src/` only dispatches.
 
+pub mod console;
 pub mod day;
 pub mod events;
 pub mod gen;

@@ -102,6 +102,11 @@ pub async fn run(command: ReportCommand, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The ledger refused the statement (not issued yet, before the first, no such tenant …).
+#[derive(Debug, thiserror::Error)]
+#[error("refused: {0}")]
+pub struct Refused(pub posfee_schemas::error::WireError);
+
 /// Every chunk of the statement, in order; the first chunk's header and the whole file,
 /// checked against its SHA-256.
 pub async fn fetch(
@@ -116,7 +121,7 @@ pub async fn fetch(
     loop {
         let chunk: StatementChunk = match call(clerk, subject.clone(), &req, timeout).await {
             Ok(c) => c,
-            Err(CallError::Remote(e)) => anyhow::bail!("refused: {e}"),
+            Err(CallError::Remote(e)) => return Err(Refused(e).into()),
             Err(e) => anyhow::bail!("no answer from the ledger ({e}); run the same command again"),
         };
         if first

@@ -35,7 +35,7 @@ pub struct Status {
     pub terminals: Vec<TerminalStatus>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ServiceStatus {
     pub name: String,
     pub id: String,
@@ -46,7 +46,7 @@ pub struct ServiceStatus {
     pub endpoints: Vec<EndpointStatus>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct EndpointStatus {
     pub name: String,
     pub subject: String,
@@ -62,7 +62,7 @@ pub struct EndpointStatus {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TerminalStatus {
     pub terminal: String,
     pub online: bool,
@@ -141,13 +141,21 @@ pub async fn collect(
         })
         .collect();
     services.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-    let mut terminals = terminals(client, now).await?;
-    mark_revoked(client, &mut terminals).await;
     Ok(Status {
         url,
         services,
-        terminals,
+        terminals: kiosks(client, now).await?,
     })
+}
+
+/// Every terminal seen or revoked: online, offline or revoked, and when it was last seen.
+pub async fn kiosks(
+    client: &async_nats::Client,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<TerminalStatus>> {
+    let mut terminals = terminals(client, now).await?;
+    mark_revoked(client, &mut terminals).await;
+    Ok(terminals)
 }
 
 /// Marks the terminals whose key is revoked (and lists revoked ones never seen), from the

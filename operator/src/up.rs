@@ -64,6 +64,15 @@ pub struct UpArgs {
     /// checkout; `scripts/setup` builds it).
     #[arg(long)]
     pub web_dir: Option<PathBuf>,
+    /// The HTTP port the operator's console is served on (loopback only; sign in with the
+    /// operator's key, `<data-dir>/creds/operator.nk`); 0 picks a free one. The URL is in
+    /// `<data-dir>/run/console.url`.
+    #[arg(long, env = "POSFEE_CONSOLE_PORT", default_value_t = 0)]
+    pub console_port: u16,
+    /// The built console to serve (default: the installation's, operator/console/dist in a
+    /// checkout; `scripts/setup` builds it).
+    #[arg(long)]
+    pub console_dir: Option<PathBuf>,
     /// nats-server nodes to run as one cluster on this machine (loopback routes, a store
     /// folder each), the local stand-in for as many hosts; streams then keep 3 copies.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=9))]
@@ -309,22 +318,32 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
             return Err(e);
         }
     };
+    let mut console = match start_console(&args, &launch).await {
+        Ok(c) => c,
+        Err(e) => {
+            stop_all(&mut children, &mut nodes);
+            return Err(e);
+        }
+    };
     write_url_file(&data, &url)?;
     write_run_file(&data.metrics_url_file(), &metrics.url())?;
+    write_run_file(&data.console_url_file(), &console.url())?;
     posfee_deploy::rules_dir::record(&data, &launch.rules)?;
     let names: Vec<&str> = SERVICES.iter().map(|s| s.name.as_str()).collect();
     println!(
-        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; {}; {}; metrics at {}/metrics; data in {}; Ctrl-C stops it",
+        "{READY_PREFIX} posfee is up at {url} ({}) after {} ms; {}; {}; metrics at {}/metrics; {}; data in {}; Ctrl-C stops it",
         names.join(", "),
         server_started.elapsed().as_millis(),
         shape_note(nodes_n, &children),
         web_note(web.as_ref(), ws_url.as_deref()),
         metrics.url(),
+        console_note(&console, &args, &data),
         data.root().display()
     );
 
     let result = supervise(&launch, &mut children, &mut nodes, &shutdown).await;
     metrics.stop().await;
+    console.stop().await;
     shut_down(&data, web.as_mut(), &mut children, &mut nodes).await;
     result
 }
@@ -454,6 +473,7 @@ async fn shut_down(
     }
     let _ = std::fs::remove_file(data.url_file());
     let _ = std::fs::remove_file(data.metrics_url_file());
+    let _ = std::fs::remove_file(data.console_url_file());
     let _ = std::fs::remove_file(data.rules_file());
     stop_all(children, nodes);
     println!("stopped: every process posfee up started has exited");
@@ -493,6 +513,50 @@ async fn start_metrics(launch: &Launch<'_>, port: u16) -> anyhow::Result<crate::
     )
     .await?;
     crate::metrics::serve(operator, port).await
+}
+
+/// Serves the operator's console, answering with an operator connection of its own.
+async fn start_console(args: &UpArgs, launch: &Launch<'_>) -> anyhow::Result<crate::web::Served> {
+    let seed = launch.creds.seed(Role::Operator)?;
+    let operator_key = posfee_client::creds::public_key(&seed)?;
+    let client = bus::connect(&launch.url, Role::Operator, Some(seed), "posfee-console").await?;
+    let keys = posfee_client::keydir::KeyDirectory::open(&client, launch.creds.root()?).await?;
+    let tenants = posfee_deploy::rules_dir::load(&launch.rules)?
+        .tenants
+        .into_values()
+        .map(|t| crate::console::Tenant {
+            id: t.id,
+            name: t.name,
+            time_zone: t.time_zone.name().to_string(),
+            tz: t.time_zone,
+        })
+        .collect();
+    let console = crate::console::Console::new(client, keys, tenants, operator_key);
+    crate::console::serve(console, &console_dir(args)?, args.console_port).await
+}
+
+fn console_dir(args: &UpArgs) -> anyhow::Result<PathBuf> {
+    Ok(match &args.console_dir {
+        Some(d) => d.clone(),
+        None => posfee_deploy::install::Install::find()?.console,
+    })
+}
+
+/// The ready line's word on the console: where, and with which key to sign in.
+fn console_note(console: &crate::web::Served, args: &UpArgs, data: &DataDir) -> String {
+    let built = console_dir(args).is_ok_and(|d| crate::web::is_built(&d));
+    let key = data.role_seed(Role::Operator);
+    match built {
+        true => format!(
+            "operator console at {} (sign in with {})",
+            console.url(),
+            key.display()
+        ),
+        false => format!(
+            "operator console at {} is not built (run scripts/setup)",
+            console.url()
+        ),
+    }
 }
 
 /// The ready line's word on the phone's web app: where to open it, or why it is not there.

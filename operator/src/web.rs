@@ -39,13 +39,12 @@ pub fn content_security_policy(ws_url: &str) -> String {
     )
 }
 
-/// The headers every answer carries.
-fn security_headers(ws_url: &str) -> anyhow::Result<Vec<(HeaderName, HeaderValue)>> {
+/// The headers every answer carries, with its Content-Security-Policy.
+pub fn security_headers(csp: &str) -> anyhow::Result<Vec<(HeaderName, HeaderValue)>> {
     Ok(vec![
         (
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_str(&content_security_policy(ws_url))
-                .context("the WebSocket URL in the Content-Security-Policy")?,
+            HeaderValue::from_str(csp).context("the Content-Security-Policy")?,
         ),
         (
             header::X_CONTENT_TYPE_OPTIONS,
@@ -135,7 +134,7 @@ pub async fn serve(dist: &Path, config: AppConfig, port: u16) -> anyhow::Result<
     let listener = TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("opening the phone app's HTTP port {port} on 127.0.0.1"))?;
-    let headers = security_headers(&config.ws_url)?;
+    let headers = security_headers(&content_security_policy(&config.ws_url))?;
     let mut app = Router::new()
         .route(
             "/config.json",

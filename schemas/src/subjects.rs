@@ -296,6 +296,15 @@ pub fn inbox_of(subject: &str) -> Option<String> {
     }
 }
 
+/// Whether a request on `subject` may be answered on `reply`: the inbox of one who may ask
+/// there ([`inbox_of`]); a tenant's statements are also asked by the operator (its console).
+pub fn answers_asker(subject: &str, reply: &str) -> bool {
+    let operator_too = matches!(Subject::parse(subject), Ok(Subject::LedgerStatement(_)));
+    is_reply_for(reply, inbox_of(subject).as_deref())
+        || (operator_too
+            && is_reply_for(reply, Some(&Identity::Role(Role::Operator).inbox_prefix())))
+}
+
 /// Whether `reply` is a reply inbox, under `asker`'s own prefix when that is known. Anything
 /// else would let a caller make a responder publish on a subject of the caller's choosing.
 pub fn is_reply_for(reply: &str, asker: Option<&str>) -> bool {

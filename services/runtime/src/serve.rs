@@ -245,7 +245,7 @@ pub async fn serve_endpoint<H, Fut>(
                 tracing::warn!(subject = %request.message.subject, "request without reply subject dropped");
                 continue;
             }
-            Some(reply) if !subjects::is_reply_for(reply, asker.as_deref()) => {
+            Some(reply) if !subjects::answers_asker(&request.message.subject, reply) => {
                 tracing::warn!(subject = %request.message.subject, reply = %reply, "request whose reply is not the asker's inbox dropped");
                 continue;
             }
