@@ -300,6 +300,82 @@ fn scan(files: &[PathBuf]) -> Vec<String> {
     found
 }
 
+/// The kiosk shows a code for `account` at `tenant`, the phone pays it, the kiosk prints.
+fn pay_mode_a(system: &System, name: &str, (tenant, account): (&str, &str)) {
+    let mut kiosk = system.kiosk();
+    kiosk.args(["pay", "--tenant", tenant, "--account", account]);
+    let out = format!("kiosk-{name}");
+    let mut child = system.spawn(&out, kiosk);
+    let prefix = format!("{TERMINAL}:");
+    let code = wait_for_line(&system.out(&format!("{out}.out")), &mut child, |line| {
+        let at = line.find(&prefix)?;
+        let code: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':'))
+            .collect();
+        (code.len() > prefix.len() + 4).then_some(code)
+    });
+    let mut pay = system.phone();
+    pay.args(["pay", &code, "--yes"]);
+    system.run(&format!("phone-pay-{name}"), pay);
+    let status = wait_exit(&format!("kiosk (mode A, {tenant})"), &mut child);
+    assert!(status.success(), "{status}");
+}
+
+/// The settlements every biller and the operator read name the payer by a handle of that
+/// biller's: one phone paying two billers is two handles, neither the one paygate gave it.
+fn billers_see_handles_of_their_own(system: &System, registered: &Output) {
+    let said = String::from_utf8_lossy(&registered.stdout).to_string();
+    let own = said
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .find(|w| w.starts_with("p-"))
+        .unwrap_or_else(|| panic!("no payer handle in the registration: {said}"))
+        .to_string();
+    let mut events = system.cmd(Path::new(POSFEE));
+    events
+        .args(["events", "--since", "start", "--no-follow", "--json"])
+        .args(["--kind", "payment.settled", "--data-dir"])
+        .arg(system.data());
+    let listed = system.run("operator-events", events);
+    let mut seen: Vec<(String, String)> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let d = &v["event"]["body"]["data"];
+            (
+                d["tenant"].as_str().unwrap().to_string(),
+                d["payer"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen.len(), 3, "{seen:?}");
+    let (property, water) = (&seen[0], &seen[1..]);
+    assert_eq!(property.0, "acme-property");
+    assert!(water.iter().all(|(t, _)| t == "city-water"), "{seen:?}");
+    assert_eq!(
+        water[0].1, water[1].1,
+        "one biller sees one handle: {seen:?}"
+    );
+    assert_ne!(property.1, water[0].1, "two billers, one handle: {seen:?}");
+    for (_, handle) in &seen {
+        assert_ne!(handle, &own, "a biller sees paygate's own handle");
+    }
+    // The ledger's books hold only the billers' handles.
+    let mut books = Vec::new();
+    files_under(&system.data().join("ledger"), &[], &mut books);
+    let own_bytes = own.as_bytes();
+    let leaked = books.iter().find(|f| {
+        std::fs::read(f)
+            .map(|b| b.windows(own_bytes.len()).any(|w| w == own_bytes))
+            .unwrap_or(false)
+    });
+    assert!(
+        leaked.is_none(),
+        "paygate's handle in the ledger's {leaked:?}"
+    );
+}
+
 #[test]
 fn the_payers_identity_never_leaves_paygate_and_the_phone() {
     let mut system = System::start();
@@ -321,28 +397,11 @@ fn the_payers_identity_never_leaves_paygate_and_the_phone() {
         .arg("--name")
         .arg(format!("{NAME_CJK} {NAME_LATIN}"))
         .args(["--national-id", NATIONAL_ID, "--bank-account", BANK_ACCOUNT]);
-    system.run("phone-register", register);
+    let registered = system.run("phone-register", register);
 
-    // Mode A: the kiosk shows a code, the phone pays it.
-    let mut kiosk = system.kiosk();
-    kiosk.args(["pay", "--tenant", "city-water", "--account", "W-000001"]);
-    let mut kiosk_a = system.spawn("kiosk-a", kiosk);
-    let prefix = format!("{TERMINAL}:");
-    let code = wait_for_line(&system.out("kiosk-a.out"), &mut kiosk_a, |line| {
-        let at = line.find(&prefix)?;
-        let code: String = line[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':'))
-            .collect();
-        (code.len() > prefix.len() + 4).then_some(code)
-    });
-    let mut pay = system.phone();
-    pay.args(["pay", &code, "--yes"]);
-    system.run("phone-pay-a", pay);
-    {
-        let status = wait_exit("kiosk (mode A)", &mut kiosk_a);
-        assert!(status.success(), "{status}");
-    }
+    // Mode A: the kiosk shows a code, the phone pays it; at a second biller too.
+    pay_mode_a(&system, "a", ("city-water", "W-000001"));
+    pay_mode_a(&system, "a2", ("acme-property", "1-1-0000"));
 
     // Mode B: the phone shows its code, the kiosk offers the bill to it.
     let mut show = system.phone();
@@ -372,6 +431,8 @@ fn the_payers_identity_never_leaves_paygate_and_the_phone() {
         String::from_utf8_lossy(&receipt.stdout).contains("W-000005"),
         "no receipt at the kiosk"
     );
+
+    billers_see_handles_of_their_own(&system, &registered);
 
     let phone_home = system.phone_home();
     let out_dir = system.tmp.path().join("out");

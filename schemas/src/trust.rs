@@ -350,6 +350,18 @@ impl JournalSeal {
         to_hex(&key)
     }
 
+    /// A key for `label` derived from this one: stable for the system's life, as the
+    /// journal key is kept when the service's authority is replaced.
+    pub fn derived_key(&self, label: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        let mut h = Sha256::new();
+        h.update(b"posfee/v1/journal-derived\0");
+        h.update(label.as_bytes());
+        h.update([0]);
+        h.update(self.key);
+        h.finalize().into()
+    }
+
     /// The key written as 64 hex digits (a journal key file's content).
     pub fn from_hex(text: &str) -> Option<JournalSeal> {
         from_hex32(text.trim()).map(JournalSeal::new)

@@ -53,6 +53,8 @@ pub struct App {
     pub keys: KeyDirectory,
     /// The key of this service's event ids (`EventId::keyed`).
     pub event_key: [u8; 32],
+    /// The key of payers' handles at each biller ([`crate::handles`]).
+    pub handle_key: [u8; 32],
     pub key_id: KeyId,
     pub key: SigningKey,
     /// One driver per payment at a time: a retried pay request waits for the first.
@@ -72,7 +74,7 @@ impl App {
         commit: GroupCommit,
         clock: Arc<dyn Clock>,
         client: async_nats::Client,
-        (keys, event_key): (KeyDirectory, [u8; 32]),
+        (keys, event_key, handle_key): (KeyDirectory, [u8; 32], [u8; 32]),
         key_id: KeyId,
         key: SigningKey,
     ) -> App {
@@ -88,6 +90,7 @@ impl App {
             client,
             keys,
             event_key,
+            handle_key,
             key_id,
             key,
             locks: Mutex::new(HashMap::new()),

@@ -182,6 +182,7 @@ mod tests {
         let payer = PayerHandle::parse("p-0001").unwrap();
         let payment = Payment {
             payer: payer.clone(),
+            biller_payer: None,
             bill_id: bill.bill_id,
             bill: IssuedBill {
                 bill_id: bill.bill_id,

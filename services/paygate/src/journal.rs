@@ -384,7 +384,7 @@ fn matches(settled: &PaymentSettled, payment: &Payment, bill: &Bill) -> bool {
     let ok = settled.bill_id == payment.bill_id
         && bill.bill_id == payment.bill_id
         && settled.amount == payment.amount
-        && settled.payer == payment.payer;
+        && settled.payer == *payment.payer_at_biller();
     if !ok {
         tracing::error!(payment = %settled.payment_id, "payment.settled does not match the payment held; left to the recovery loop");
     }

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod feed;
+pub mod handles;
 pub mod identity;
 pub mod journal;
 pub mod ops;
@@ -111,6 +112,10 @@ pub async fn run(
         (
             directory,
             signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
+            config
+                .trust
+                .journal(Role::Paygate)?
+                .derived_key(handles::LABEL),
         ),
         keys.active_id,
         keys.active,

@@ -40,7 +40,7 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
         EventBody::PaymentAuthorized(PaymentAuthorized {
             payment_id: id,
             bill_id: payment.bill_id,
-            payer: payment.payer.clone(),
+            payer: payment.payer_at_biller().clone(),
             amount: payment.amount,
         }),
     );
@@ -112,7 +112,7 @@ pub async fn drive(
     }
     let notice = SettlementNotice {
         payment_id: id,
-        payer: payment.payer.clone(),
+        payer: payment.payer_at_biller().clone(),
         amount: payment.amount,
         bill: payment.bill.clone(),
         authorized_at: payment.authorized_at,

@@ -73,7 +73,12 @@ impl From<&WireError> for Refusal {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Payment {
+    /// Who pays, as paygate knows them.
     pub payer: PayerHandle,
+    /// Who pays, as the bill's biller sees them ([`crate::handles`]); absent for payments
+    /// authorized before billers had handles of their own (they saw `payer`).
+    #[serde(default)]
+    pub biller_payer: Option<PayerHandle>,
     pub bill_id: BillId,
     pub bill: IssuedBill,
     pub terminal: TerminalId,
@@ -95,6 +100,13 @@ pub struct Payment {
     /// Refunds credited back to the payer.
     #[serde(default)]
     pub refunded: Fen,
+}
+
+impl Payment {
+    /// The handle the biller sees: on the ledger's settlement, events and receipts.
+    pub fn payer_at_biller(&self) -> &PayerHandle {
+        self.biller_payer.as_ref().unwrap_or(&self.payer)
+    }
 }
 
 #[derive(Clone)]

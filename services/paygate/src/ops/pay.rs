@@ -189,6 +189,11 @@ async fn hold(app: &App, req: &PayRequest, checked: Checked) -> Handled {
         ));
     }
     let payment = Payment {
+        biller_payer: Some(crate::handles::at_biller(
+            &app.handle_key,
+            &handle,
+            &bill.tenant,
+        )),
         payer: handle,
         bill_id: bill.bill_id,
         bill: req.bill.clone(),
