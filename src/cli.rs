@@ -51,6 +51,9 @@ pub enum Command {
     Reconcile(cmd::reconcile::ReconcileArgs),
     /// Give back part or all of a payment (a tenant's billing clerk, with its clerk key).
     Refund(cmd::refund::RefundArgs),
+    /// Erase a payer at their request: who they are becomes unreadable everywhere; the books
+    /// keep amounts and handles.
+    ErasePayer(cmd::erase::ErasePayerArgs),
     /// A tenant's statements (its billing clerk, with its clerk key).
     #[command(subcommand)]
     Report(cmd::report::ReportCommand),
@@ -145,6 +148,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             }
             Command::Reconcile(a) => cmd::reconcile::run(a, json).await,
             Command::Refund(a) => cmd::refund::run(a, json).await,
+            Command::ErasePayer(a) => cmd::erase::run(a, json).await,
             Command::Report(c) => cmd::report::run(c, json).await,
             Command::Events(a) => match &interrupt {
                 // Dropping the stream's consumer is all stopping takes.

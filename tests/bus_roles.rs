@@ -1561,3 +1561,41 @@ async fn only_the_operator_may_ask_the_services_for_their_metrics() {
     let more = tokio::time::timeout(Duration::from_millis(300), asked.next()).await;
     assert!(more.is_err(), "{more:?}");
 }
+
+#[tokio::test]
+async fn only_the_operator_erases_a_payer_not_a_kiosk_a_phone_or_the_two_together() {
+    use posfee_schemas::paygate::{EraseReply, EraseRequest};
+    let mut h = Harness::start().await.unwrap();
+    h.start_all(ServiceOptions::default()).await.unwrap();
+    let nobody = EraseRequest {
+        payer: posfee_schemas::ids::PayerHandle::parse("p-000000000000000000000000").unwrap(),
+    };
+    // The probe reaches paygate for the operator: it answers that there is no such payer.
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let as_operator = subjects::paygate(PaygateOp::Erase, &Identity::Role(Role::Operator));
+    let reached =
+        posfee_client::call::<_, EraseReply>(&operator, as_operator.clone(), &nobody, None)
+            .await
+            .unwrap_err();
+    assert!(reached.remote().is_some(), "{reached}");
+    // A kiosk and a phone (one thief may hold both) may not ask, as themselves or as the
+    // operator.
+    let _kiosk = h.terminal("kiosk-01").await.unwrap();
+    let (me, _) = h.phone().await.unwrap();
+    let (phone_w, mut phone_errors) = h
+        .connect_watching(Identity::Device(me.clone()))
+        .await
+        .unwrap();
+    let (kiosk_w, mut kiosk_errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
+        .await
+        .unwrap();
+    for subject in [
+        as_operator,
+        subjects::paygate(PaygateOp::Erase, &Identity::Device(me)),
+        subjects::paygate(PaygateOp::Erase, &Identity::Terminal(kiosk("kiosk-01"))),
+    ] {
+        refused_publish(&phone_w, &mut phone_errors, "a phone", subject.clone()).await;
+        refused_publish(&kiosk_w, &mut kiosk_errors, "a kiosk", subject).await;
+    }
+}

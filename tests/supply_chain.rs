@@ -31,9 +31,12 @@ const ALLOWED: &[&str] = &[
 /// with their chacha, core, getrandom and cpufeatures; syn 2 beside 3 (clap's and ICU's derive
 /// macros); toml 0.8's toml_edit and winnow beside the newer ones; hashbrown 0.16 (the metrics
 /// exporter's metrics-util) beside 0.17 (indexmap); base64 0.23 (hyper-util, under axum and
-/// the OTLP exporter) beside 0.22. A new name here is a decision, not an accident.
+/// the OTLP exporter) beside 0.22; chacha20 0.9 (the AEAD that seals payers' details,
+/// chacha20poly1305 0.10, whose next major is not released) beside 0.10 (rand 0.10's generator).
+/// A new name here is a decision, not an accident.
 const KNOWN_DUPLICATES: &[&str] = &[
     "base64",
+    "chacha20",
     "cpufeatures",
     "getrandom",
     "hashbrown",

@@ -361,6 +361,8 @@ fn operator_rules(r: Role) -> Perms {
         subjects::ledger(LedgerOp::Audit),
         subjects::paygate(PaygateOp::Audit, &Identity::Role(r)),
         subjects::identity(IdentityOp::Audit),
+        // Erases a payer at their request.
+        subjects::paygate(PaygateOp::Erase, &Identity::Role(r)),
         // Issues kiosks' and clerks' keys, revokes any key, lists them.
         subjects::identity(IdentityOp::Issue),
         subjects::identity(IdentityOp::Revoke),

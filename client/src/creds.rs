@@ -141,3 +141,83 @@ pub fn read_root(given: &str) -> anyhow::Result<posfee_schemas::trust::TrustRoot
         .with_context(|| format!("{given:?} is neither a root key (O…) nor a file holding one"))?;
     Ok(posfee_schemas::trust::TrustRoot::parse(&text)?)
 }
+
+/// The file of the master keys that wrap payers' data keys, beside paygate's authority seed
+/// (`paygate.nk` → `paygate.master`): one key per line, `<id> <64 hex digits>`, the first the
+/// one new data keys are wrapped with, the others kept to unwrap what they wrapped until
+/// paygate has wrapped everything again under the first. Kept outside every store.
+pub fn master_keys_file(seed_file: &Path) -> PathBuf {
+    seed_file.with_extension("master")
+}
+
+/// How often paygate reads the master keys file again (a rotation takes effect within it).
+pub const MASTER_RELOAD_SECS: u64 = 10;
+
+/// The master keys, the one in use first.
+pub fn read_master_keys(file: &Path) -> anyhow::Result<Vec<(String, [u8; 32])>> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the master keys {}", file.display()))?;
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (id, hex) = line.split_once(' ').with_context(|| {
+            format!("{} line {}: `<id> <64 hex digits>`", file.display(), n + 1)
+        })?;
+        let key = hex_key(hex.trim())
+            .with_context(|| format!("{} line {}: not 64 hex digits", file.display(), n + 1))?;
+        keys.push((id.trim().to_string(), key));
+    }
+    if keys.is_empty() {
+        bail!("{} holds no master key", file.display());
+    }
+    Ok(keys)
+}
+
+fn hex_key(text: &str) -> Option<[u8; 32]> {
+    let bytes = hex::decode(text).ok()?;
+    bytes.try_into().ok()
+}
+
+/// Creates the master keys file with one key unless it exists.
+pub fn ensure_master_keys(file: &Path) -> anyhow::Result<()> {
+    if file.exists() {
+        return read_master_keys(file).map(|_| ());
+    }
+    write_seed(file, &format!("m1 {}", random_hex32()))
+}
+
+/// Puts a new master key first (`m<n+1>`), keeping the others for what they wrapped; returns
+/// its id. Paygate wraps every data key again under it within a minute, without stopping.
+pub fn rotate_master_keys(file: &Path) -> anyhow::Result<String> {
+    let keys = read_master_keys(file)?;
+    let next = keys
+        .iter()
+        .filter_map(|(id, _)| id.strip_prefix('m')?.parse::<u64>().ok())
+        .max()
+        .unwrap_or(0)
+        + 1;
+    let id = format!("m{next}");
+    let mut text = format!("{id} {}\n", random_hex32());
+    for (old, key) in &keys {
+        text.push_str(&format!("{old} {}\n", hex::encode(key)));
+    }
+    let tmp = file.with_extension("master.new");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, file).with_context(|| format!("replacing {}", file.display()))?;
+    Ok(id)
+}
+
+fn random_hex32() -> String {
+    posfee_schemas::trust::JournalSeal::generate_hex()
+}

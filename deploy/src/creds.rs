@@ -212,6 +212,11 @@ fn ensure_authorities(dir: &Path) -> anyhow::Result<()> {
             nkeys::KeyPair::new_account,
         )?;
         posfee_client::creds::ensure_journal_key(&seed)?;
+        if *role == Role::Paygate {
+            posfee_client::creds::ensure_master_keys(&posfee_client::creds::master_keys_file(
+                &seed,
+            ))?;
+        }
         if posfee_client::creds::read_signer(&seed).is_ok_and(|s| {
             root.authority(s.certificate()).is_ok()
                 && s.authority().may == rights.iter().map(|r| r.to_string()).collect::<Vec<_>>()

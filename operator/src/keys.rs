@@ -48,6 +48,10 @@ pub enum KeysCommand {
     /// Take a kiosk, a phone or a clerk off the bus: refused from now on, connections closed.
     #[command(subcommand)]
     Revoke(Revoke),
+    /// Put a new master key first for payers' data keys (creds/authorities/paygate.master):
+    /// paygate wraps every data key again under it within seconds, without stopping, and logs
+    /// when the old ones may be removed from the file.
+    RotatePayerMaster,
     /// The issued kiosks' and clerks' keys, and how many phones are enrolled.
     List {
         /// Also list up to this many phones.
@@ -78,6 +82,20 @@ pub enum Revoke {
 pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
     let data = DataDir::new(&args.data_dir);
     data.require_set_up()?;
+    if let KeysCommand::RotatePayerMaster = args.command {
+        let file =
+            posfee_client::creds::master_keys_file(&posfee_deploy::layout::authority_seed_file(
+                &data.creds(),
+                posfee_schemas::subjects::Role::Paygate,
+            ));
+        let id = posfee_client::creds::rotate_master_keys(&file)?;
+        println!(
+            "master key {id} is first in {}: paygate wraps every payer's data key under it within {} s; remove the older lines once its log says they are no longer needed",
+            file.display(),
+            posfee_client::creds::MASTER_RELOAD_SECS
+        );
+        return Ok(());
+    }
     let operator = crate::up::connect_operator(&data).await?;
     let registry = Registry::new(&data.creds());
     match args.command {
@@ -103,6 +121,8 @@ pub async fn run(args: KeysArgs) -> anyhow::Result<()> {
                 .await?;
             print_issued(&issued);
         }
+        // Rotated above: it needs the master keys file, not the bus.
+        KeysCommand::RotatePayerMaster => {}
         KeysCommand::Revoke(r) => {
             let holder = match r {
                 Revoke::Terminal { id } => {

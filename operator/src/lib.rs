@@ -5,6 +5,7 @@
 
 pub mod console;
 pub mod day;
+pub mod erase;
 pub mod events;
 pub mod gen;
 pub mod hosts;

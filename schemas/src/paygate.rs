@@ -179,6 +179,22 @@ pub enum PaymentState {
     Voided,
 }
 
+/// `posfee.paygate.erase.operator`: the operator erases a payer at their request: paygate
+/// deletes the key their identity is sealed under (every copy of it is unreadable from then
+/// on) and refuses their payments; balances, payments and refunds stay in the books under
+/// the payer's handle. Idempotent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseRequest {
+    pub payer: PayerHandle,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EraseReply {
+    pub payer: PayerHandle,
+    /// When the erasure was first recorded (the same on a repeated request).
+    pub erased_at: DateTime<Utc>,
+}
+
 /// `posfee.paygate.payments`: paygate's payments, paged by payment id, for reconciliation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentsListQuery {

@@ -430,7 +430,7 @@ impl ServiceName {
         }
     }
 }
-str_enum!(PaygateOp { Register = "register", Amend = "amend", Pay = "pay", Payments = "payments", Audit = "audit", });
+str_enum!(PaygateOp { Register = "register", Amend = "amend", Pay = "pay", Payments = "payments", Audit = "audit", Erase = "erase", });
 str_enum!(IdentityOp { Issue = "issue", Revoke = "revoke", List = "list", Audit = "audit", });
 str_enum!(LedgerOp { Settle = "settle", Settlements = "settlements", Audit = "audit", });
 str_enum!(

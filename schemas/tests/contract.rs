@@ -683,6 +683,19 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         },
     );
     round_trip(
+        "EraseRequest",
+        EraseRequest {
+            payer: PayerHandle::parse("p-0123456789abcdef01234567").unwrap(),
+        },
+    );
+    round_trip(
+        "EraseReply",
+        EraseReply {
+            payer: PayerHandle::parse("p-0123456789abcdef01234567").unwrap(),
+            erased_at: at(),
+        },
+    );
+    round_trip(
         "PaymentsListQuery",
         PaymentsListQuery {
             page_size: Some(10),

@@ -57,6 +57,8 @@ pub struct App {
     pub handle_key: [u8; 32],
     pub key_id: KeyId,
     pub key: SigningKey,
+    /// Who payers are, sealed.
+    pub vault: Arc<crate::vault::Vault>,
     /// One driver per payment at a time: a retried pay request waits for the first.
     locks: Mutex<HashMap<PaymentId, Arc<tokio::sync::Mutex<()>>>>,
     /// When the last completed recovery pass started: every hold older than that was tried.
@@ -77,6 +79,7 @@ impl App {
         (keys, event_key, handle_key): (KeyDirectory, [u8; 32], [u8; 32]),
         key_id: KeyId,
         key: SigningKey,
+        vault: Arc<crate::vault::Vault>,
     ) -> App {
         App {
             store,
@@ -93,6 +96,7 @@ impl App {
             handle_key,
             key_id,
             key,
+            vault,
             locks: Mutex::new(HashMap::new()),
             recovered_through: Mutex::new(None),
         }

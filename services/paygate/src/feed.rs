@@ -244,6 +244,7 @@ mod tests {
             held: Fen::ZERO,
             registered_at: c.payment.authorized_at,
             device: None,
+            erased_at: None,
         };
         vec![
             Entry::Registered {

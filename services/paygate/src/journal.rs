@@ -58,6 +58,11 @@ pub enum Entry {
     },
     /// The ledger's refunded total for a payment, credited to the payer up to it.
     Credited { id: PaymentId, total: Fen },
+    /// The payer was erased: every instance deletes the key who they are is sealed under.
+    Erased {
+        handle: PayerHandle,
+        at: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 /// The journal subject of a scope.
@@ -69,6 +74,8 @@ pub fn subject(scope: &str) -> String {
 pub fn payer_scope(handle: &PayerHandle) -> String {
     handle.as_str().to_string()
 }
+
+use crate::vault::Vault;
 
 pub(crate) type Tx = ConflictableTransactionError<String>;
 
@@ -196,9 +203,25 @@ impl View<'_> {
                 }
             }
             Entry::Credited { id, total } => money.credit(id, *total)?,
+            Entry::Erased { handle, at } => money.change_payer(handle, |p| {
+                p.erased_at.get_or_insert(*at);
+                Ok(())
+            })?,
         }
         Ok(())
     }
+}
+
+/// After a batch is applied: the identities of the payers it erased are made unreadable here
+/// (each instance holds those it registered).
+pub fn erase_identities(vault: &Vault, batch: &Batch<Entry>) -> anyhow::Result<()> {
+    for (_, entry) in &batch.entries {
+        if let Entry::Erased { handle, .. } = entry {
+            vault.erase(handle)?;
+            tracing::info!(payer = %handle, "payer erased: their data key is deleted");
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn abort(e: impl std::fmt::Display) -> Tx {

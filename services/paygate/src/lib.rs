@@ -13,6 +13,7 @@ pub mod ops;
 pub mod refunds;
 pub mod settle;
 pub mod store;
+pub mod vault;
 
 use app::App;
 use posfee_client::keydir::{self, KeyDirectory};
@@ -46,6 +47,9 @@ pub struct Config {
     pub trust: posfee_runtime::Trust,
     /// Requests one kiosk, phone or clerk may make of the service, whatever it asks.
     pub edge_requests: posfee_runtime::limit::Rate,
+    /// The master keys that wrap payers' data keys ([`vault`]), and the file they are read
+    /// again from for a rotation.
+    pub masters: (vault::MasterKeys, Option<PathBuf>),
 }
 
 /// Runs the service until `shutdown`.
@@ -58,6 +62,13 @@ pub async fn run(
     let db = rstore::open(&config.store_dir.join("db"))?;
     let store = store::Store::open(db.clone())?;
     let me = posfee_runtime::journal::instance_id(&db, &store.meta)?;
+    let (masters, masters_file) = config.masters;
+    let vault = Arc::new(vault::Vault::open(
+        &config.store_dir.join("payer-keys"),
+        store.identities.clone(),
+        masters,
+        masters_file,
+    )?);
     // Each instance signs with keys of its own, named apart (`paygate-<instance>-<n>`), so
     // two instances never publish different keys under one id.
     let prefix = format!("{KEY_PREFIX}-{:08x}", me >> 32);
@@ -74,14 +85,17 @@ pub async fn run(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
-    let (view, out) = (store.clone(), outbox.clone());
+    let (view, out, erasing) = (store.clone(), outbox.clone(), vault.clone());
     let journal = posfee_runtime::journal::Journal::follow(
         &client,
         (subjects::PAYGATE_JOURNAL, journal::subject),
         store.meta.clone(),
         (Some(outbox.clone()), &mut tasks, shutdown.clone()),
         (config.trust.journal(Role::Paygate)?, signer.name().clone()),
-        move |batch| journal::apply(&view, &out, me, batch),
+        move |batch| {
+            journal::apply(&view, &out, me, batch)?;
+            journal::erase_identities(&erasing, batch)
+        },
     )
     .await?;
     let (applied, feed_applied) = tokio::sync::watch::channel(0);
@@ -119,7 +133,9 @@ pub async fn run(
         ),
         keys.active_id,
         keys.active,
+        vault.clone(),
     ));
+    tasks.spawn("master keys", vault.watch(shutdown.clone()));
     tasks.spawn("recovery", settle::recover(app.clone(), shutdown.clone()));
     tasks.spawn(
         "refund credits",
@@ -136,7 +152,8 @@ fn endpoints(
     client: &async_nats::Client,
     edge_requests: posfee_runtime::limit::Rate,
 ) -> Endpoints {
-    let (a, b, c, d, e) = (
+    let (a, b, c, d, e, f) = (
+        app.clone(),
         app.clone(),
         app.clone(),
         app.clone(),
@@ -173,5 +190,10 @@ fn endpoints(
             "audit",
             subjects::paygate_from_any(PaygateOp::Audit),
             move |m| ops::audit::handle(d.clone(), m),
+        )
+        .add(
+            "erase",
+            subjects::paygate_from_any(PaygateOp::Erase),
+            move |m| ops::erase::handle(f.clone(), m),
         )
 }

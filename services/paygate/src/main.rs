@@ -28,7 +28,18 @@ async fn main() -> anyhow::Result<()> {
         .service
         .start(Role::Paygate, posfee_paygate::SPEC.name)
         .await?;
+    let masters_file = args
+        .service
+        .authority_file
+        .as_deref()
+        .map(posfee_client::creds::master_keys_file)
+        .ok_or_else(|| {
+            anyhow::anyhow!("paygate needs its authority file, and its master keys beside it")
+        })?;
+    let masters = posfee_client::creds::read_master_keys(&masters_file)
+        .and_then(posfee_paygate::vault::MasterKeys::new)?;
     let config = posfee_paygate::Config {
+        masters: (masters, Some(masters_file)),
         edge_requests: args.service.edge_requests(),
         trust: args.service.trust()?,
         store_dir: args.service.store_dir,

@@ -46,6 +46,10 @@ pub struct Payer {
     /// answered to it only. Absent for payers registered before it was kept.
     #[serde(default)]
     pub device: Option<DeviceId>,
+    /// When the payer was erased ([`crate::vault`]): who they are can no longer be read, and
+    /// they pay no more.
+    #[serde(default)]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -428,6 +428,7 @@ impl Harness {
             ServiceName::Paygate => tokio::spawn(posfee_paygate::run(
                 client,
                 posfee_paygate::Config {
+                    masters: (posfee_paygate::vault::MasterKeys::random(), None),
                     edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                     store_dir,
                     trust: trust()?,

@@ -13,7 +13,7 @@ use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::paygate::{AmendReply, AmendRequest};
 use posfee_schemas::subjects::{Identity, Subject};
-use posfee_schemas::{decode, encode, ErrorCode, WireError};
+use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
@@ -32,10 +32,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let payer = payer_of(&app, &req).await?;
     let (identity, changed) = amended(stored(&app, &payer)?, &req);
     if !changed.is_empty() {
-        app.store
-            .identities
-            .insert(payer.as_str().as_bytes(), encode(&identity))
-            .map_err(super::internal)?;
+        app.vault.put(&payer, &identity).map_err(super::internal)?;
         app.commit.commit().await.map_err(super::internal)?;
     }
     // The handle and the fields' names only: never what they say.
@@ -89,13 +86,8 @@ async fn payer_of(app: &App, req: &AmendRequest) -> Result<PayerHandle, WireErro
 /// Who this instance has the payer as; empty fields when another instance registered them
 /// (each instance keeps the identities it took).
 fn stored(app: &App, payer: &PayerHandle) -> Result<PayerIdentity, WireError> {
-    match app
-        .store
-        .identities
-        .get(payer.as_str().as_bytes())
-        .map_err(super::internal)?
-    {
-        Some(raw) => decode(&raw).map_err(super::internal),
+    match app.vault.get(payer).map_err(super::internal)? {
+        Some(identity) => Ok(identity),
         None => Ok(PayerIdentity {
             name: String::new(),
             national_id: String::new(),

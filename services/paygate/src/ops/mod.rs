@@ -2,6 +2,7 @@
 
 pub mod amend;
 pub mod audit;
+pub mod erase;
 pub mod pay;
 pub mod payments;
 pub mod register;
@@ -33,7 +34,16 @@ pub(crate) async fn device_owner(
         .get(handle.as_str().as_bytes())
         .map_err(internal)?
     {
-        Some(raw) => Ok(Some((handle, decode(&raw).map_err(internal)?))),
+        Some(raw) => {
+            let payer: Payer = decode(&raw).map_err(internal)?;
+            if let Some(at) = payer.erased_at {
+                return Err(WireError::new(
+                    posfee_schemas::ErrorCode::PayerNotFound,
+                    format!("this payer was erased at {at}; register again (a new device key)"),
+                ));
+            }
+            Ok(Some((handle, payer)))
+        }
         None => Ok(None),
     }
 }

@@ -40,6 +40,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
                 Ok(Subject::Paygate(_, Identity::Device(d))) => Some(d),
                 _ => None,
             },
+            erased_at: None,
         },
         idempotency_key: req.idempotency_key.as_str().to_string(),
         registration: Registration {
@@ -53,10 +54,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         national_id: req.national_id.to_ascii_uppercase(),
         bank_account: req.bank_account.clone(),
     };
-    app.store
-        .identities
-        .insert(payer.as_str().as_bytes(), encode(&identity))
-        .map_err(super::internal)?;
+    app.vault.put(&payer, &identity).map_err(super::internal)?;
     app.commit.commit().await.map_err(super::internal)?;
     let s = &app.store;
     let id = format!("register:{}", req.idempotency_key);
@@ -81,7 +79,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         })
         .await?;
     if conflict {
-        let _ = app.store.identities.remove(payer.as_str().as_bytes());
+        app.vault.discard(&payer);
         return Err(WireError::new(
             ErrorCode::IdempotencyConflict,
             format!(
@@ -94,7 +92,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .ok_or_else(|| super::internal("a registration the journal took is not in the view"))?;
     if reply.payer != payer {
         // A concurrent twin of this request registered first: its payer is the one.
-        let _ = app.store.identities.remove(payer.as_str().as_bytes());
+        app.vault.discard(&payer);
     }
     // The handle only: registrations are never logged with who registered.
     tracing::info!(payer = %reply.payer, "payer registered");
