@@ -303,6 +303,16 @@ fn scan(files: &[PathBuf]) -> Vec<String> {
 
 /// The kiosk shows a code for `account` at `tenant`, the phone pays it, the kiosk prints.
 fn pay_mode_a(system: &System, name: &str, (tenant, account): (&str, &str)) {
+    pay_mode_a_with(system, name, (tenant, account), &|| system.phone());
+}
+
+/// [`pay_mode_a`] with the phone `phone` makes.
+fn pay_mode_a_with(
+    system: &System,
+    name: &str,
+    (tenant, account): (&str, &str),
+    phone: &dyn Fn() -> Command,
+) {
     let mut kiosk = system.kiosk();
     kiosk.args(["pay", "--tenant", tenant, "--account", account]);
     let out = format!("kiosk-{name}");
@@ -316,7 +326,7 @@ fn pay_mode_a(system: &System, name: &str, (tenant, account): (&str, &str)) {
             .collect();
         (code.len() > prefix.len() + 4).then_some(code)
     });
-    let mut pay = system.phone();
+    let mut pay = phone();
     pay.args(["pay", &code, "--yes"]);
     system.run(&format!("phone-pay-{name}"), pay);
     let status = wait_exit(&format!("kiosk (mode A, {tenant})"), &mut child);
@@ -376,6 +386,68 @@ fn billers_see_handles_of_their_own(system: &System, registered: &Output) -> Str
         "paygate's handle in the ledger's {leaked:?}"
     );
     own
+}
+
+/// A second payer registers with `--lock`: their phone's home never holds their identity in
+/// plain; it pays with the passphrase given, and without it says what is missing.
+fn a_locked_phone_keeps_nothing_in_plain_and_pays_with_its_passphrase(system: &System) {
+    const NAME: &str = "测试锁定姓名";
+    const ID: &str = "110105198001011238";
+    const CARD: &str = "4111111111111111";
+    let home = system.tmp.path().join("phone-locked");
+    let phone = |passphrase: bool| {
+        let mut c = system.cmd(&sibling("companion"));
+        c.arg("--home").arg(&home);
+        if passphrase {
+            c.env("POSFEE_COMPANION_PASSPHRASE", "correct horse battery");
+        }
+        c
+    };
+    let mut register = phone(true);
+    register.args(["register", "--lock", "--name", NAME]).args([
+        "--national-id",
+        ID,
+        "--bank-account",
+        CARD,
+    ]);
+    system.run("phone-locked-register", register);
+    pay_mode_a_with(system, "locked", ("city-water", "W-000013"), &|| {
+        phone(true)
+    });
+    let mut bare = phone(false);
+    bare.args(["--json", "register", "--name", NAME]).args([
+        "--national-id",
+        ID,
+        "--bank-account",
+        CARD,
+    ]);
+    let refused = bare.output().unwrap();
+    let said = String::from_utf8_lossy(&refused.stdout);
+    assert!(
+        !refused.status.success() && said.contains("POSFEE_COMPANION_PASSPHRASE"),
+        "a locked phone without its passphrase: {said}"
+    );
+    // The scan finds the three where they are in plain (a control), and not in the home.
+    let control = system.tmp.path().join("control");
+    std::fs::create_dir_all(&control).unwrap();
+    std::fs::write(control.join("plain"), format!("{NAME} {ID} {CARD}")).unwrap();
+    let (mut in_control, mut in_home) = (Vec::new(), Vec::new());
+    files_under(&control, &[], &mut in_control);
+    files_under(&home, &[], &mut in_home);
+    let holds = |files: &[PathBuf], s: &str| {
+        files.iter().any(|f| {
+            std::fs::read(f)
+                .map(|b| b.windows(s.len()).any(|w| w == s.as_bytes()))
+                .unwrap_or(false)
+        })
+    };
+    for s in [NAME, ID, CARD] {
+        assert!(holds(&in_control, s), "the scan misses {s}");
+        assert!(
+            !holds(&in_home, s),
+            "{s} in plain in the locked phone's home"
+        );
+    }
 }
 
 /// The operator rotates the master key; paygate wraps the payer's data key again under the
@@ -542,6 +614,7 @@ fn the_payers_identity_is_in_plain_nowhere_but_on_the_phone() {
     );
 
     let own = billers_see_handles_of_their_own(&system, &registered);
+    a_locked_phone_keeps_nothing_in_plain_and_pays_with_its_passphrase(&system);
     a_new_master_key_takes_over_while_paygate_runs(&system);
     an_erased_payer_cannot_be_read_and_the_books_still_balance(&system, &own);
 

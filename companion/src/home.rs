@@ -24,6 +24,13 @@ fn enrolled_key(device: &posfee_schemas::ids::DeviceId) -> Vec<u8> {
     format!("enrolled/{device}").into_bytes()
 }
 const PROFILE_KEY: &[u8] = b"me";
+/// The profile locked under the payer's passphrase ([`LockedProfile`]), instead of `me`.
+const LOCKED_KEY: &[u8] = b"me-locked";
+/// The passphrase of a locked phone, for scripts; without it the phone asks on its terminal.
+pub const PASSPHRASE_ENV: &str = "POSFEE_COMPANION_PASSPHRASE";
+/// How the passphrase becomes a key: Argon2id with these costs (memory in KiB, passes,
+/// lanes), recorded beside each locked profile.
+const KDF: &str = "argon2id-v19-m19456-t2-p1";
 const PENDING_TREE: &str = "pending";
 const RECEIPTS_TREE: &str = "receipts";
 
@@ -85,6 +92,35 @@ pub struct Home {
     profile: posfee_store::Tree,
     pending: posfee_store::Tree,
     receipts: posfee_store::Tree,
+    /// The passphrase given for this run, if any (else asked on the terminal when needed).
+    passphrase: std::sync::Mutex<Option<String>>,
+    /// The key derived from it, with the salt it was derived with.
+    key: std::sync::Mutex<Option<([u8; 16], [u8; 32])>>,
+    /// Whether a profile saved from now on is locked (`register --lock`, `lock`).
+    lock_new: std::sync::atomic::AtomicBool,
+    /// Never ask for the passphrase on the terminal (scripts, `--json`).
+    never_ask: std::sync::atomic::AtomicBool,
+}
+
+/// The profile sealed (XChaCha20-Poly1305) under a key derived from the payer's passphrase.
+#[derive(Serialize, Deserialize)]
+struct LockedProfile {
+    kdf: String,
+    #[serde(with = "serde_bytes")]
+    salt: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    nonce: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
+}
+
+fn locked_error(reason: &str) -> WireError {
+    WireError::field(
+        "passphrase",
+        format!(
+            "{reason}: give it in {PASSPHRASE_ENV}, or run the command on a terminal to be asked"
+        ),
+    )
 }
 
 fn store_err(doing: &str, e: impl std::fmt::Display) -> posfee_schemas::WireError {
@@ -112,7 +148,180 @@ impl Home {
             receipts: tree(RECEIPTS_TREE)?,
             dir: dir.to_path_buf(),
             db,
+            passphrase: std::sync::Mutex::new(None),
+            key: std::sync::Mutex::new(None),
+            lock_new: std::sync::atomic::AtomicBool::new(false),
+            never_ask: std::sync::atomic::AtomicBool::new(false),
         })
+    }
+
+    /// The passphrase is never asked on the terminal: only [`Home::set_passphrase`] gives it.
+    pub fn never_ask(&self) {
+        self.never_ask
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The passphrase a locked profile opens with, for this run.
+    pub fn set_passphrase(&self, passphrase: String) {
+        *self.passphrase.lock().unwrap_or_else(|p| p.into_inner()) = Some(passphrase);
+    }
+
+    /// Profiles saved from now on are locked under the passphrase.
+    pub fn lock_new_profiles(&self) {
+        self.lock_new
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether this phone's identity is locked under a passphrase.
+    pub fn is_locked(&self) -> crate::Result<bool> {
+        self.profile
+            .contains_key(LOCKED_KEY)
+            .map_err(|e| store_err("reading the profile", e))
+    }
+
+    /// The passphrase: given for this run, else asked on the terminal (twice when `new`).
+    fn passphrase(&self, new: bool) -> crate::Result<String> {
+        use std::io::IsTerminal;
+        if let Some(p) = self
+            .passphrase
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Ok(p);
+        }
+        if self.never_ask.load(std::sync::atomic::Ordering::SeqCst)
+            || !std::io::stdin().is_terminal()
+        {
+            return Err(locked_error(
+                "this phone's identity is locked under a passphrase",
+            ));
+        }
+        let ask = |prompt: &str| {
+            rpassword::prompt_password(prompt).map_err(|e| store_err("reading the passphrase", e))
+        };
+        let p = ask("Passphrase / 密码: ")?;
+        if new && ask("Again / 再输一次: ")? != p {
+            return Err(locked_error("the two passphrases differ"));
+        }
+        if p.chars().count() < 8 {
+            return Err(locked_error("a passphrase has at least 8 characters"));
+        }
+        self.set_passphrase(p.clone());
+        Ok(p)
+    }
+
+    /// The key for `salt`, derived once per run.
+    fn key_for(&self, salt: &[u8; 16], new: bool) -> crate::Result<[u8; 32]> {
+        if let Some((s, k)) = *self.key.lock().unwrap_or_else(|p| p.into_inner()) {
+            if &s == salt {
+                return Ok(k);
+            }
+        }
+        let passphrase = self.passphrase(new)?;
+        let params = argon2::Params::new(19_456, 2, 1, Some(32))
+            .map_err(|e| store_err("the passphrase's key", e))?;
+        let mut key = [0u8; 32];
+        argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
+            .hash_password_into(passphrase.as_bytes(), salt, &mut key)
+            .map_err(|e| store_err("the passphrase's key", e))?;
+        *self.key.lock().unwrap_or_else(|p| p.into_inner()) = Some((*salt, key));
+        Ok(key)
+    }
+
+    fn unlock_profile(&self, raw: &[u8]) -> crate::Result<Profile> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        let l: LockedProfile = decode(raw).map_err(|e| store_err("reading the profile", e))?;
+        let salt: [u8; 16] = l
+            .salt
+            .as_slice()
+            .try_into()
+            .map_err(|_| store_err("reading the profile", "its salt is not 16 bytes"))?;
+        if l.kdf != KDF || l.nonce.len() != 24 {
+            return Err(store_err(
+                "reading the profile",
+                format!("unknown lock {}", l.kdf),
+            ));
+        }
+        let key = self.key_for(&salt, false)?;
+        let plain = chacha20poly1305::XChaCha20Poly1305::new(&key.into())
+            .decrypt(
+                chacha20poly1305::XNonce::from_slice(&l.nonce),
+                Payload {
+                    msg: &l.data,
+                    aad: LOCKED_KEY,
+                },
+            )
+            .map_err(|_| {
+                *self.key.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                *self.passphrase.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                locked_error("the passphrase does not open this phone's identity")
+            })?;
+        decode(&plain).map_err(|e| store_err("reading the profile", e))
+    }
+
+    fn locked_bytes(&self, p: &Profile) -> crate::Result<Vec<u8>> {
+        use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+        use rand::RngCore;
+        let salt = match self.profile.get(LOCKED_KEY).ok().flatten() {
+            Some(raw) => decode::<LockedProfile>(&raw)
+                .ok()
+                .and_then(|l| <[u8; 16]>::try_from(l.salt.as_slice()).ok()),
+            None => None,
+        };
+        let salt = salt.unwrap_or_else(|| {
+            let mut s = [0u8; 16];
+            rand::rngs::OsRng.fill_bytes(&mut s);
+            s
+        });
+        let key = self.key_for(&salt, true)?;
+        let mut nonce = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let data = chacha20poly1305::XChaCha20Poly1305::new(&key.into())
+            .encrypt(
+                chacha20poly1305::XNonce::from_slice(&nonce),
+                Payload {
+                    msg: &encode(p),
+                    aad: LOCKED_KEY,
+                },
+            )
+            .map_err(|_| store_err("locking the profile", "sealing failed"))?;
+        Ok(encode(&LockedProfile {
+            kdf: KDF.to_string(),
+            salt: salt.to_vec(),
+            nonce: nonce.to_vec(),
+            data,
+        }))
+    }
+
+    /// Locks the profile under a passphrase (asked twice, or given): only its sealed form is
+    /// kept from now on. A profile that was stored in plain may linger in the store's older
+    /// log segments until it compacts them; register with `--lock` to never store it in plain.
+    pub async fn lock(&self) -> crate::Result<()> {
+        let p = self.profile()?.ok_or_else(|| {
+            WireError::new(ErrorCode::PayerNotFound, "nothing to lock: register first")
+        })?;
+        self.lock_new_profiles();
+        self.save_profile(&p).await
+    }
+
+    /// Keeps the profile in plain again (the passphrase is asked once more).
+    pub async fn unlock(&self) -> crate::Result<()> {
+        let p = self.profile()?.ok_or_else(|| {
+            WireError::new(
+                ErrorCode::PayerNotFound,
+                "nothing to unlock: register first",
+            )
+        })?;
+        self.lock_new
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.profile
+            .insert(PROFILE_KEY, encode(&p))
+            .map_err(|e| store_err("saving the profile", e))?;
+        self.profile
+            .remove(LOCKED_KEY)
+            .map_err(|e| store_err("saving the profile", e))?;
+        self.flush().await
     }
 
     pub fn dir(&self) -> &Path {
@@ -184,6 +393,13 @@ impl Home {
     }
 
     pub fn profile(&self) -> crate::Result<Option<Profile>> {
+        if let Some(raw) = self
+            .profile
+            .get(LOCKED_KEY)
+            .map_err(|e| store_err("reading the profile", e))?
+        {
+            return self.unlock_profile(&raw).map(Some);
+        }
         match self
             .profile
             .get(PROFILE_KEY)
@@ -197,17 +413,30 @@ impl Home {
     }
 
     pub async fn save_profile(&self, p: &Profile) -> crate::Result<()> {
-        self.profile
-            .insert(PROFILE_KEY, encode(p))
-            .map_err(|e| store_err("saving the profile", e))?;
+        let locked = self.lock_new.load(std::sync::atomic::Ordering::SeqCst) || self.is_locked()?;
+        if locked {
+            let bytes = self.locked_bytes(p)?;
+            self.profile
+                .insert(LOCKED_KEY, bytes)
+                .map_err(|e| store_err("saving the profile", e))?;
+            self.profile
+                .remove(PROFILE_KEY)
+                .map_err(|e| store_err("saving the profile", e))?;
+        } else {
+            self.profile
+                .insert(PROFILE_KEY, encode(p))
+                .map_err(|e| store_err("saving the profile", e))?;
+        }
         self.flush().await
     }
 
     /// Forgets a registration paygate refused, so corrected details can be registered.
     pub async fn forget_profile(&self) -> crate::Result<()> {
-        self.profile
-            .remove(PROFILE_KEY)
-            .map_err(|e| store_err("forgetting the profile", e))?;
+        for key in [PROFILE_KEY, LOCKED_KEY] {
+            self.profile
+                .remove(key)
+                .map_err(|e| store_err("forgetting the profile", e))?;
+        }
         self.flush().await
     }
 
@@ -323,6 +552,60 @@ mod tests {
             payer: None,
             balance: None,
         }
+    }
+
+    fn holds(dir: &Path, needle: &[u8]) -> bool {
+        std::fs::read_dir(dir).unwrap().flatten().any(|e| {
+            let p = e.path();
+            match p.is_dir() {
+                true => holds(&p, needle),
+                false => std::fs::read(&p)
+                    .map(|b| b.windows(needle.len()).any(|w| w == needle))
+                    .unwrap_or(false),
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn a_locked_identity_is_never_on_disk_in_plain_and_opens_only_with_its_passphrase() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (plain_dir, locked_dir) = (tmp.path().join("plain"), tmp.path().join("locked"));
+        let secret = profile().national_id;
+        // The scan finds the identity where it is stored in plain.
+        {
+            let home = Home::open(&plain_dir).unwrap();
+            home.save_profile(&profile()).await.unwrap();
+        }
+        assert!(holds(&plain_dir, secret.as_bytes()));
+        {
+            let home = Home::open(&locked_dir).unwrap();
+            home.set_passphrase("correct horse battery".into());
+            home.lock_new_profiles();
+            home.save_profile(&profile()).await.unwrap();
+            assert_eq!(home.profile().unwrap().unwrap().national_id, secret);
+        }
+        for s in [secret.as_str(), "4111111111111111", "王五"] {
+            assert!(!holds(&locked_dir, s.as_bytes()), "{s} in plain");
+        }
+        // Reopened: without the passphrase (no terminal here) it says what to do; a wrong one
+        // is refused; the right one opens it, and unlocking keeps it in plain again.
+        let home = Home::open(&locked_dir).unwrap();
+        home.never_ask();
+        assert!(home.is_locked().unwrap());
+        let e = home.profile().unwrap_err();
+        assert!(e.message.contains(PASSPHRASE_ENV), "{e}");
+        home.set_passphrase("wrong horse battery".into());
+        let e = home.profile().unwrap_err();
+        assert!(e.message.contains("does not open"), "{e}");
+        home.set_passphrase("correct horse battery".into());
+        assert_eq!(
+            home.profile().unwrap().unwrap().bank_account,
+            "4111111111111111"
+        );
+        home.unlock().await.unwrap();
+        assert!(!home.is_locked().unwrap());
+        let reopened = Home::open(&plain_dir).unwrap();
+        assert!(reopened.profile().unwrap().is_some());
     }
 
     #[tokio::test]

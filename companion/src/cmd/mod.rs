@@ -106,6 +106,12 @@ pub enum Command {
     ShowCode(show_code::ShowCodeArgs),
     /// The receipts kept on this phone.
     Receipts,
+    /// Lock this phone's identity (name, identity card, bank card, device key) under a
+    /// passphrase: asked on the terminal, or given in POSFEE_COMPANION_PASSPHRASE, each time
+    /// the phone needs it.
+    Lock,
+    /// Keep this phone's identity in plain again.
+    Unlock,
 }
 
 /// The language this run speaks, set once from `--language`.
@@ -123,6 +129,45 @@ pub async fn main(cli: Cli) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(json, &e),
     };
+    if let Ok(p) = std::env::var(home::PASSPHRASE_ENV) {
+        home.set_passphrase(p);
+    }
+    if json {
+        // A script has no one to ask.
+        home.never_ask();
+    }
+    if let Command::Lock | Command::Unlock = cli.command {
+        // On the phone alone: the system is not asked.
+        let locking = matches!(cli.command, Command::Lock);
+        let done = match locking {
+            true => home.lock().await,
+            false => home.unlock().await,
+        };
+        return match done {
+            Ok(()) => {
+                let sp = speech();
+                match json {
+                    true => emit(&serde_json::json!({ "locked": locking })),
+                    false if locking => println!(
+                        "{}",
+                        sp.say(
+                            "This phone's identity is locked under your passphrase.",
+                            "本机身份信息已用密码锁定。"
+                        )
+                    ),
+                    false => println!(
+                        "{}",
+                        sp.say(
+                            "This phone's identity is kept unlocked.",
+                            "本机身份信息已解除锁定。"
+                        )
+                    ),
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(json, &e),
+        };
+    }
     let connected = match root(&cli, &home) {
         Ok(root) => connect(&cli, &home).await.map(|c| (c, root)),
         Err(e) => Err(e),
@@ -150,6 +195,7 @@ pub async fn main(cli: Cli) -> ExitCode {
             Command::Pay(args) => pay::run(&c, args, json).await,
             Command::ShowCode(args) => show_code::run(&c, args, json).await,
             Command::Receipts => receipts::run(&c.home, Some(&c), json).await,
+            Command::Lock | Command::Unlock => ExitCode::SUCCESS,
         }
     };
     // A phone whose key is revoked, or whose system is gone, says so within seconds instead

@@ -20,9 +20,16 @@ pub struct RegisterArgs {
     /// the payment platform only.
     #[arg(long)]
     pub bank_account: String,
+    /// Keep the identity on this phone locked under a passphrase from the start (asked on the
+    /// terminal, or given in POSFEE_COMPANION_PASSPHRASE), so it is never stored in plain.
+    #[arg(long)]
+    pub lock: bool,
 }
 
 pub async fn run(c: &Companion, args: RegisterArgs, json: bool) -> ExitCode {
+    if args.lock {
+        c.home.lock_new_profiles();
+    }
     let id = Identity {
         name: args.name,
         national_id: args.national_id,
