@@ -306,6 +306,19 @@ fn pay_mode_a(system: &System, name: &str, (tenant, account): (&str, &str)) {
     pay_mode_a_with(system, name, (tenant, account), &|| system.phone());
 }
 
+/// The typed code the kiosk `out` (its output under `out/<out>.out`) shows.
+fn shown_code(system: &System, out: &str, kiosk: &mut Child) -> String {
+    let prefix = format!("{TERMINAL}:");
+    wait_for_line(&system.out(&format!("{out}.out")), kiosk, |line| {
+        let at = line.find(&prefix)?;
+        let code: String = line[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':'))
+            .collect();
+        (code.len() > prefix.len() + 4).then_some(code)
+    })
+}
+
 /// [`pay_mode_a`] with the phone `phone` makes.
 fn pay_mode_a_with(
     system: &System,
@@ -317,15 +330,7 @@ fn pay_mode_a_with(
     kiosk.args(["pay", "--tenant", tenant, "--account", account]);
     let out = format!("kiosk-{name}");
     let mut child = system.spawn(&out, kiosk);
-    let prefix = format!("{TERMINAL}:");
-    let code = wait_for_line(&system.out(&format!("{out}.out")), &mut child, |line| {
-        let at = line.find(&prefix)?;
-        let code: String = line[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':'))
-            .collect();
-        (code.len() > prefix.len() + 4).then_some(code)
-    });
+    let code = shown_code(system, &out, &mut child);
     let mut pay = phone();
     pay.args(["pay", &code, "--yes"]);
     system.run(&format!("phone-pay-{name}"), pay);
@@ -526,15 +531,7 @@ fn an_erased_payer_cannot_be_read_and_the_books_still_balance(system: &System, o
     let mut kiosk = system.kiosk();
     kiosk.args(["pay", "--tenant", "city-water", "--account", "W-000009"]);
     let mut child = system.spawn("kiosk-erased", kiosk);
-    let prefix = format!("{TERMINAL}:");
-    let code = wait_for_line(&system.out("kiosk-erased.out"), &mut child, |line| {
-        let at = line.find(&prefix)?;
-        let code: String = line[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | ':'))
-            .collect();
-        (code.len() > prefix.len() + 4).then_some(code)
-    });
+    let code = shown_code(system, "kiosk-erased", &mut child);
     let refused = system
         .phone()
         .args(["pay", &code, "--yes"])

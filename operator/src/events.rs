@@ -111,11 +111,15 @@ pub fn deliver_policy(since: &str) -> anyhow::Result<consumer::DeliverPolicy> {
                     .context("midnight")?
                     .and_utc(),
             };
-            let start_time = time::OffsetDateTime::from_unix_timestamp(at.timestamp())
-                .context("--since out of range")?;
-            consumer::DeliverPolicy::ByStartTime { start_time }
+            from_time(at).context("--since out of range")?
         }
     })
+}
+
+/// Deliver what the stream stored from `at` on.
+pub fn from_time(at: DateTime<Utc>) -> anyhow::Result<consumer::DeliverPolicy> {
+    let start_time = time::OffsetDateTime::from_unix_timestamp(at.timestamp())?;
+    Ok(consumer::DeliverPolicy::ByStartTime { start_time })
 }
 
 pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {

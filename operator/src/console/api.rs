@@ -143,9 +143,8 @@ pub async fn events(
         Some(after) => DeliverPolicy::ByStartSequence {
             start_sequence: after + 1,
         },
-        None => DeliverPolicy::ByStartTime {
-            start_time: to_offset(Utc::now() - chrono::Duration::hours(FIRST_LOOK_HOURS)),
-        },
+        None => events::from_time(Utc::now() - chrono::Duration::hours(FIRST_LOOK_HOURS))
+            .map_err(ApiError::unavailable)?,
     };
     let read = events::read_sealed(&c.client, &c.keys, filters, deliver)
         .await
@@ -174,11 +173,6 @@ pub async fn events(
         events: rows,
         through: read.through.max(after),
     }))
-}
-
-fn to_offset(at: DateTime<Utc>) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(at.timestamp())
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 fn row(s: &Stored) -> EventRow {
@@ -240,9 +234,7 @@ pub async fn kiosks(
         &c.client,
         &c.keys,
         vec![subjects::event(EventKind::PaymentSettled)],
-        DeliverPolicy::ByStartTime {
-            start_time: to_offset(midnight),
-        },
+        events::from_time(midnight).map_err(ApiError::unavailable)?,
     )
     .await
     .map_err(ApiError::unavailable)?;

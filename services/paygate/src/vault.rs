@@ -326,9 +326,8 @@ impl Vault {
             return;
         };
         loop {
-            if self.reload(&file).await.is_err() {
-                // Said in `reload`; tried again at the next tick.
-            }
+            // A failure is logged in `reload` and tried again at the next tick.
+            let _ = self.reload(&file).await;
             tokio::select! {
                 _ = shutdown.wait() => return,
                 _ = tokio::time::sleep(RELOAD_EVERY) => {}
