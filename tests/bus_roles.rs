@@ -681,7 +681,7 @@ async fn a_kiosk_answers_a_join_only_on_a_wallet_subject_of_the_phone() {
     )
     .await
     .unwrap();
-    let open = posfee_pos_agent::pairing::open(&a, &shown, None)
+    let open = posfee_pos_agent::pairing::open(&a, std::slice::from_ref(&shown), None)
         .await
         .unwrap();
     let token = open.code.token().clone();

@@ -72,6 +72,7 @@ fn quote_req() -> QuoteRequest {
 
 fn issue_req(key: &str) -> BillIssueRequest {
     BillIssueRequest {
+        basket: None,
         quote: quote_req(),
         terminal: kiosk(),
         idempotency_key: IdempotencyKey::parse(key).unwrap(),

@@ -146,6 +146,7 @@ fn quote_req(account: &str) -> QuoteRequest {
 
 fn issue_req(account: &str, key: &str) -> BillIssueRequest {
     BillIssueRequest {
+        basket: None,
         quote: quote_req(account),
         terminal: kiosk(),
         idempotency_key: IdempotencyKey::parse(key).unwrap(),
@@ -175,9 +176,11 @@ fn signed_order(phone: &Phone, order: &PayOrder) -> Signed {
 fn order(phone: &Phone, bill: &IssuedBill, payment_id: PaymentId) -> PayRequest {
     let b: Bill = bill.signed.peek().unwrap();
     PayRequest {
+        more_bills: Vec::new(),
         order: signed_order(
             phone,
             &PayOrder {
+                more_bills: Vec::new(),
                 payment_id,
                 payer: phone.payer.clone(),
                 bill_id: b.bill_id,
@@ -212,6 +215,7 @@ fn register_req(name: &str, key: &str, device: &SigningKey, device_id: &str) -> 
 /// A settlement notice for the open bill, signed with a key paygate never had.
 fn rogue_settle(w: &World) -> SettleRequest {
     let notice = SettlementNotice {
+        basket: None,
         payment_id: PaymentId::new_random(),
         payer: w.phone.payer.clone(),
         amount: Money::cny(19000),
@@ -219,6 +223,7 @@ fn rogue_settle(w: &World) -> SettleRequest {
         authorized_at: billing_now(),
     };
     SettleRequest {
+        more: Vec::new(),
         notice: Signed::sign(
             Purpose::Settlement,
             &notice,
@@ -719,6 +724,7 @@ async fn hostile_values_get_their_codes_and_change_nothing() {
         .await;
         assert_code(&e, code, &format!("{q:?}"));
         let issue = BillIssueRequest {
+            basket: None,
             quote: q,
             terminal: kiosk(),
             idempotency_key: IdempotencyKey::parse("k-bad-options").unwrap(),

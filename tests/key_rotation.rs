@@ -28,6 +28,7 @@ async fn issue(terminal: &async_nats::Client, account: &str) -> IssuedBill {
         terminal,
         subjects::bill_issue(&kiosk()),
         &BillIssueRequest {
+            basket: None,
             quote: QuoteRequest {
                 tenant: fixtures::water(),
                 account: AccountNo::parse(account).unwrap(),
@@ -52,6 +53,7 @@ async fn pay(
 ) -> Receipt {
     let b: Bill = bill.signed.peek().unwrap();
     let order = PayOrder {
+        more_bills: Vec::new(),
         payment_id: PaymentId::new_random(),
         payer: phone.payer.clone(),
         bill_id: b.bill_id,
@@ -62,6 +64,7 @@ async fn pay(
         companion,
         fixtures::pay_subject(companion),
         &PayRequest {
+            more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,
                 &order,
@@ -187,6 +190,7 @@ async fn a_bill_must_be_signed_by_its_own_tenants_key() {
     .await
     .unwrap();
     let bill_for = |tenant: &str| Bill {
+        basket: None,
         bill_id: BillId::new_random(),
         tenant: TenantId::parse(tenant).unwrap(),
         tenant_name: tenant.into(),

@@ -49,6 +49,7 @@ async fn issue(kiosk: &async_nats::Client, id: &str, key: &str) -> Result<Issued
         kiosk,
         subjects::bill_issue(&terminal),
         &BillIssueRequest {
+            basket: None,
             quote: QuoteRequest {
                 tenant: fixtures::water(),
                 account: account(),

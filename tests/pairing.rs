@@ -103,7 +103,9 @@ async fn open_pairing(
     CancellationToken,
     tokio::task::JoinHandle<PairingOutcome>,
 ) {
-    let open = pairing::open(a, shown, None).await.unwrap();
+    let open = pairing::open(a, std::slice::from_ref(shown), None)
+        .await
+        .unwrap();
     let code = open.code.clone();
     let cancel = CancellationToken::new();
     let task = {
@@ -342,6 +344,7 @@ async fn a_tampered_bill_is_refused_by_the_phone() {
     let mut forged = shown.issued.clone();
     forged.signed.body = posfee_schemas::encode(&bill);
     let offer = BillOffer {
+        more_bills: Vec::new(),
         updates: None,
         terminal: kiosk(),
         bill: forged,
@@ -406,14 +409,19 @@ async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
                 .await
         })
     };
-    let answer =
-        match posfee_pos_agent::wallet::offer(&a, &typed, &shown, None, &CancellationToken::new())
-            .await
-            .unwrap()
-        {
-            Offered::Accepted(answer) => answer,
-            other => panic!("the phone did not accept: {other:?}"),
-        };
+    let answer = match posfee_pos_agent::wallet::offer(
+        &a,
+        &typed,
+        std::slice::from_ref(&shown),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+    {
+        Offered::Accepted(answer) => answer,
+        other => panic!("the phone did not accept: {other:?}"),
+    };
     let (verified, phone_answer) = waiting.await.unwrap().unwrap();
     assert_eq!(answer, phone_answer);
     assert_eq!(answer.bill_id, shown.issued.bill_id);
@@ -431,10 +439,15 @@ async fn mode_b_the_offer_reaches_the_phone_which_answers_once() {
     // Single use: a second bill to the same code is told it is spent while the phone pays
     // the first.
     let second = issue(&a).await;
-    let offered =
-        posfee_pos_agent::wallet::offer(&a, &typed, &second, None, &CancellationToken::new())
-            .await
-            .unwrap();
+    let offered = posfee_pos_agent::wallet::offer(
+        &a,
+        &typed,
+        std::slice::from_ref(&second),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(&offered, Offered::Ended(_, e) if e.code == ErrorCode::PairingConflict),
         "{offered:?}"
@@ -467,10 +480,15 @@ async fn mode_b_a_declined_bill_is_a_declined_outcome_at_the_kiosk() {
             .await
             .map(|_| ())
     });
-    let offered =
-        posfee_pos_agent::wallet::offer(&a, &code, &shown, None, &CancellationToken::new())
-            .await
-            .unwrap();
+    let offered = posfee_pos_agent::wallet::offer(
+        &a,
+        &code,
+        std::slice::from_ref(&shown),
+        None,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert!(
         matches!(&offered, Offered::Ended(CloseReason::Declined, e) if e.code == ErrorCode::PayerDeclined),
         "{offered:?}"

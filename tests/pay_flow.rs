@@ -158,6 +158,7 @@ fn kiosk_pays_cancellable(
             flow::pay(
                 &a,
                 PaySpec {
+                    more: Vec::new(),
                     quote: quote(),
                     wallet,
                 },
@@ -258,7 +259,7 @@ async fn mode_a_the_phone_pays_and_kiosk_and_phone_get_the_receipt_once() {
     let verified = join::join(&c, &scanned).await.unwrap();
     // The phone can tell the account is the payer's: the holder, masked, is in the signed bill.
     assert_eq!(verified.bill.holder_masked.as_deref(), Some("王*"));
-    let phone_receipt = pay::pay(&c, &verified).await.unwrap();
+    let phone_receipt = pay::pay(&c, &verified).await.unwrap().remove(0);
     let kiosk_receipt = tokio::time::timeout(Duration::from_secs(15), kiosk_task)
         .await
         .unwrap()
@@ -292,7 +293,7 @@ async fn mode_b_the_kiosk_offers_to_the_phone_code_and_both_get_the_receipt() {
             let (verified, answer) = shown
                 .wait_offer(&c, &mut yes, &CancellationToken::new())
                 .await?;
-            let receipt = pay::pay(&c, &verified).await?;
+            let receipt = pay::pay(&c, &verified).await?.remove(0);
             Ok::<_, posfee_schemas::WireError>((answer, receipt))
         })
     };
@@ -412,7 +413,9 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
 
     // Paid first, closed after (a cancel that came too late): the kiosk learns it was paid.
     let shown = posfee_pos_agent::bill::issue(&a, quote()).await.unwrap();
-    let open = pairing::open(&a, &shown, None).await.unwrap();
+    let open = pairing::open(&a, std::slice::from_ref(&shown), None)
+        .await
+        .unwrap();
     let code = open.code.clone();
     let waiting = {
         let a = a.clone();
@@ -420,7 +423,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     };
     let verified = join::join(&c, &code).await.unwrap();
     waiting.await.unwrap().unwrap();
-    let phone_receipt = pay::pay(&c, &verified).await.unwrap();
+    let phone_receipt = pay::pay(&c, &verified).await.unwrap().remove(0);
     match close::close(&a, &shown, (CloseReason::Cancelled, None))
         .await
         .unwrap()
@@ -443,7 +446,9 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     let mut q = quote();
     q.account = other;
     let shown = posfee_pos_agent::bill::issue(&a, q).await.unwrap();
-    let open = pairing::open(&a, &shown, None).await.unwrap();
+    let open = pairing::open(&a, std::slice::from_ref(&shown), None)
+        .await
+        .unwrap();
     let code = open.code.clone();
     let waiting = {
         let a = a.clone();
@@ -698,7 +703,7 @@ async fn the_phone_retrying_through_a_paygate_restart_gets_the_receipt_the_kiosk
     h.stop_service(ServiceName::Ledger).await.unwrap();
     let paying = {
         let c = c.clone();
-        tokio::spawn(async move { pay::pay(&c, &verified).await })
+        tokio::spawn(async move { pay::pay(&c, &verified).await.map(|mut r| r.remove(0)) })
     };
     let operator = h.connect(Role::Operator).await.unwrap();
     posfee_harness::eventually("paygate holds the money", || async {
@@ -830,7 +835,7 @@ async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairi
 
     let (mut codes, kiosk_task) = kiosk_pays(&a, None);
     let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
-    let phone_receipt = pay::pay(&c, &verified).await.unwrap();
+    let phone_receipt = pay::pay(&c, &verified).await.unwrap().remove(0);
     let kiosk_receipt = tokio::time::timeout(Duration::from_secs(15), kiosk_task)
         .await
         .unwrap()

@@ -87,6 +87,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
         &terminal,
         subjects::bill_issue(&kiosk()),
         &BillIssueRequest {
+            basket: None,
             quote: QuoteRequest {
                 tenant: telecom(),
                 account: phone_no(),
@@ -104,6 +105,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
     .unwrap();
     let b: Bill = bill.signed.peek().unwrap();
     let order = PayOrder {
+        more_bills: Vec::new(),
         payment_id: PaymentId::new_random(),
         payer: phone.payer.clone(),
         bill_id: b.bill_id,
@@ -114,6 +116,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
         &companion,
         fixtures::pay_subject(&companion),
         &PayRequest {
+            more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,
                 &order,

@@ -73,6 +73,7 @@ async fn issue(w: &World, account: &str, key: &str) -> IssuedBill {
         &w.terminal,
         subjects::bill_issue(&kiosk()),
         &BillIssueRequest {
+            basket: None,
             quote: QuoteRequest {
                 tenant: fixtures::water(),
                 account: AccountNo::parse(account).unwrap(),
@@ -93,6 +94,7 @@ async fn issue(w: &World, account: &str, key: &str) -> IssuedBill {
 fn order(w: &World, bill: &IssuedBill, payment_id: PaymentId) -> PayRequest {
     let b: posfee_schemas::fee::Bill = bill.signed.peek().unwrap();
     let order = PayOrder {
+        more_bills: Vec::new(),
         payment_id,
         payer: w.phone.payer.clone(),
         bill_id: b.bill_id,
@@ -100,6 +102,7 @@ fn order(w: &World, bill: &IssuedBill, payment_id: PaymentId) -> PayRequest {
         terminal: b.terminal,
     };
     PayRequest {
+        more_bills: Vec::new(),
         order: Signed::sign(
             Purpose::DevicePay,
             &order,
@@ -315,6 +318,7 @@ async fn expired_tampered_and_foreign_orders_are_refused_before_money_moves() {
         .unwrap();
     o.amount = Money::cny(100);
     let cheap = PayRequest {
+        more_bills: Vec::new(),
         order: Signed::sign(
             Purpose::DevicePay,
             &o,
@@ -592,6 +596,7 @@ async fn overlapping_prepaid_months_cannot_be_paid_by_two_bills() {
     .await
     .unwrap();
     let prepay = |months: u32, key: &str| BillIssueRequest {
+        basket: None,
         quote: QuoteRequest {
             tenant: property.clone(),
             account: AccountNo::parse("5-2-0501").unwrap(),

@@ -177,6 +177,7 @@ async fn pay(w: &World, issued: &IssuedBill) -> Result<SignedReceipt, CallError>
     let profile = w.phone.home.profile().unwrap().unwrap();
     let bill: Bill = issued.signed.peek().unwrap();
     let order = PayOrder {
+        more_bills: Vec::new(),
         payment_id: PaymentId::new_random(),
         payer: profile.payer.clone().unwrap(),
         bill_id: bill.bill_id,
@@ -184,6 +185,7 @@ async fn pay(w: &World, issued: &IssuedBill) -> Result<SignedReceipt, CallError>
         terminal: kiosk(),
     };
     let req = PayRequest {
+        more_bills: Vec::new(),
         order: Signed::sign(
             Purpose::DevicePay,
             &order,
@@ -204,6 +206,7 @@ async fn pay(w: &World, issued: &IssuedBill) -> Result<SignedReceipt, CallError>
 
 fn offer(issued: &IssuedBill) -> BillOffer {
     BillOffer {
+        more_bills: Vec::new(),
         terminal: kiosk(),
         bill: issued.clone(),
         pairing_expires_at: now() + chrono::Duration::seconds(60),
@@ -281,6 +284,7 @@ async fn a_bill_key_the_root_did_not_vouch_for_is_refused_by_the_phone_paygate_a
     )
     .await;
     let notice = SettlementNotice {
+        basket: None,
         payment_id: PaymentId::new_random(),
         payer: profile.payer.unwrap(),
         amount: Money::cny(19000),
@@ -292,6 +296,7 @@ async fn a_bill_key_the_root_did_not_vouch_for_is_refused_by_the_phone_paygate_a
         &paygate,
         subjects::ledger(LedgerOp::Settle),
         &SettleRequest {
+            more: Vec::new(),
             notice: Signed::sign(Purpose::Settlement, &notice, &notice_id, &notice_key),
         },
         None,
@@ -395,7 +400,10 @@ async fn nobody_can_take_a_settlements_event_id_first() {
         .unwrap()
         .await
         .unwrap();
-    let receipt = posfee_companion::pay::pay(&w.phone, &v).await.unwrap();
+    let receipt = posfee_companion::pay::pay(&w.phone, &v)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(receipt.payment_id, payment);
     // The settlement's event is stored all the same, under an id nobody else could know.
     let operator = w.h.connect(Role::Operator).await.unwrap();

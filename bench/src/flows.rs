@@ -403,6 +403,7 @@ async fn kiosk_shows_code(
             &agent,
             PaySpec {
                 quote: q,
+                more: Vec::new(),
                 wallet: None,
             },
             &mut view,
@@ -464,6 +465,7 @@ async fn phone_shows_code(lane: &Lane, q: QuoteRequest) -> Result<Timing, String
         &lane.agent,
         PaySpec {
             quote: q,
+            more: Vec::new(),
             wallet: Some(code),
         },
         &mut view,

@@ -25,6 +25,17 @@ pub fn json_receipt(r: &posfee_schemas::ledger::Receipt) -> serde_json::Value {
     serde_json::json!({ "receipt": v })
 }
 
+/// A basket's line for scripts, after its receipts: how many bills, their total, and each
+/// bill's payment id (the same line on the kiosk and the phone).
+pub fn json_basket(receipts: &[posfee_schemas::ledger::Receipt]) -> serde_json::Value {
+    let total: i64 = receipts.iter().map(|r| r.total.fen.get()).sum();
+    serde_json::json!({ "basket": {
+        "bills": receipts.len(),
+        "total_fen": total,
+        "payment_ids": receipts.iter().map(|r| r.payment_id.to_string()).collect::<Vec<_>>(),
+    }})
+}
+
 /// The URI as a QR code drawn with Unicode half blocks; empty if it does not fit a QR code
 /// (it always does: our URIs are about 100 bytes).
 pub fn qr(uri: &str) -> String {

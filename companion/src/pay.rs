@@ -12,6 +12,7 @@ use crate::register::{device_key, registered};
 use crate::verify::VerifiedBill;
 use crate::Companion;
 use posfee_client::{call, CallError};
+use posfee_schemas::basket::{bills_of, BasketPaid};
 use posfee_schemas::ids::{BillId, PaymentId};
 use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::pairing::{KioskNotice, PayerStep};
@@ -88,15 +89,18 @@ pub async fn payment_id_for(c: &Companion, bill: BillId) -> crate::Result<Paymen
     Ok(p.payment_id)
 }
 
-pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Receipt> {
+/// Pays the offered bill, or every bill of an offered basket in one order: the receipts, in
+/// the offer's order.
+pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Vec<Receipt>> {
     let (profile, payer) = registered(c)?;
     let payment_id = payment_id_for(c, v.bill.bill_id).await?;
     let order = PayOrder {
         payment_id,
         payer,
         bill_id: v.bill.bill_id,
-        amount: v.bill.total,
+        amount: v.total(),
         terminal: v.bill.terminal.clone(),
+        more_bills: v.more.iter().map(|(b, _)| b.bill_id).collect(),
     };
     let signed = Signed::sign(
         Purpose::DevicePay,
@@ -107,6 +111,7 @@ pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Receipt> {
     let req = PayRequest {
         order: signed,
         bill: v.issued.clone(),
+        more_bills: v.more.iter().map(|(_, i)| i.clone()).collect(),
     };
     c.home
         .save_pending(&PendingPayment {
@@ -139,16 +144,52 @@ pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Receipt> {
     }
 }
 
-/// Sends the stored order until the platform answers for good: the receipt (kept), a
-/// refusal (the pending payment is forgotten, so a new attempt is a new payment), or, after
-/// [`PAY_DEADLINE_MS`] of silence, unavailability or restarts, `OUTCOME_UNKNOWN`.
-pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
+/// Sends the stored order until the platform answers for good: the receipts (kept; one, or
+/// a basket's in order), a refusal (the pending payment is forgotten, so a new attempt is a
+/// new payment), or, after [`PAY_DEADLINE_MS`] of silence, unavailability or restarts,
+/// `OUTCOME_UNKNOWN`.
+pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Vec<Receipt>> {
     let order: PayOrder = req
         .order
         .peek()
         .map_err(|e| crate::internal("reading the stored order", e))?;
+    let signed: Vec<SignedReceipt> = if req.more_bills.is_empty() {
+        vec![ask::<SignedReceipt>(c, req, &order).await?]
+    } else {
+        ask::<BasketPaid>(c, req, &order).await?.receipts
+    };
+    let bills: Vec<BillId> = bills_of(&order.bill_id, &order.more_bills)
+        .copied()
+        .collect();
+    if signed.len() != bills.len() {
+        return Err(crate::internal(
+            "reading the platform's answer",
+            format!("{} receipts for {} bills", signed.len(), bills.len()),
+        ));
+    }
+    let mut receipts = Vec::with_capacity(signed.len());
+    for (signed, bill) in signed.iter().zip(bills) {
+        let expected = if req.more_bills.is_empty() {
+            order.payment_id
+        } else {
+            PaymentId::part(order.payment_id, bill)
+        };
+        receipts.push(kept(c, signed, expected, bill, order.payment_id).await?);
+    }
+    for r in &receipts {
+        c.home.save_receipt(r).await?;
+    }
+    Ok(receipts)
+}
+
+/// Asks the platform until it answers for good (see [`send`]).
+async fn ask<T: serde::de::DeserializeOwned>(
+    c: &Companion,
+    req: &PayRequest,
+    order: &PayOrder,
+) -> crate::Result<T> {
     let deadline = tokio::time::Instant::now() + c.pay_deadline;
-    let signed: SignedReceipt = loop {
+    loop {
         let answer = call(
             &c.client,
             subjects::paygate(
@@ -160,7 +201,7 @@ pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
         )
         .await;
         match answer {
-            Ok(r) => break r,
+            Ok(r) => return Ok(r),
             // A definitive refusal (insufficient funds, bill paid, expired or closed): paygate
             // did not take the money under this id.
             // The payment exists but is not this key's to see (the phone made a new key
@@ -192,18 +233,28 @@ pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
                 return Err(unknown(order.payment_id));
             }
         }
-    };
-    // Kept only as the ledger signed it. A receipt that does not verify is not a payment this
-    // phone can show; the directory not answering leaves the outcome open, to ask again.
-    let receipt = match c.believe(&signed).await {
+    }
+}
+
+/// A receipt kept only as the ledger signed it, and only the one expected. A receipt that does
+/// not verify is not a payment this phone can show; the directory not answering leaves the
+/// outcome open, to ask again.
+async fn kept(
+    c: &Companion,
+    signed: &SignedReceipt,
+    payment: PaymentId,
+    bill: BillId,
+    ordered: PaymentId,
+) -> crate::Result<Receipt> {
+    let receipt = match c.believe(signed).await {
         Ok(r) => r,
         Err(e) if e.code == ErrorCode::BadSignature => return Err(e),
         Err(e) => {
-            tracing::warn!(payment = %order.payment_id, error = %e, "receipt not checked yet");
-            return Err(unknown(order.payment_id));
+            tracing::warn!(payment = %ordered, error = %e, "receipt not checked yet");
+            return Err(unknown(ordered));
         }
     };
-    if receipt.payment_id != order.payment_id || receipt.bill_id != order.bill_id {
+    if receipt.payment_id != payment || receipt.bill_id != bill {
         return Err(WireError::new(
             ErrorCode::Internal,
             format!(
@@ -212,7 +263,6 @@ pub async fn send(c: &Companion, req: &PayRequest) -> crate::Result<Receipt> {
             ),
         ));
     }
-    c.home.save_receipt(&receipt).await?;
     Ok(receipt)
 }
 

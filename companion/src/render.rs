@@ -83,8 +83,50 @@ fn lines(out: &mut String, sp: Speech, lines: &[BillLine]) {
 }
 
 /// The bill as signed by the payee: the only source of what the payer is asked to pay.
+/// A basket shows every bill, numbered, then what the one confirmation pays.
 pub fn bill(sp: Speech, v: &VerifiedBill) -> String {
-    signed_bill(sp, &v.bill)
+    if v.more.is_empty() {
+        return signed_bill(sp, &v.bill);
+    }
+    let n = v.more.len() + 1;
+    let mut out = format!(
+        "{}\n",
+        sp.say(
+            &format!("{n} bills, paid together"),
+            &format!("{n} 笔账单，一次支付")
+        )
+    );
+    for (i, b) in v.bills().enumerate() {
+        out.push_str(&format!("-- {}/{n} --\n", i + 1));
+        out.push_str(&signed_bill(sp, b));
+    }
+    out.push_str(&format!(
+        "{}:    {}\n",
+        sp.say("Basket total", "合计（全部账单）"),
+        sp.money(v.total())
+    ));
+    out
+}
+
+/// After a basket's receipts: how many bills and what they came to.
+pub fn basket(sp: Speech, receipts: &[Receipt]) -> String {
+    let total: i64 = receipts.iter().map(|r| r.total.fen.get()).sum();
+    let currency = receipts
+        .first()
+        .map(|r| r.total.currency)
+        .unwrap_or_default();
+    format!(
+        "{}: {}, {}\n",
+        sp.say(
+            &format!("Paid {} bills", receipts.len()),
+            &format!("已缴 {} 笔", receipts.len())
+        ),
+        sp.money(Money {
+            fen: posfee_schemas::money::Fen::new(total),
+            currency
+        }),
+        sp.say("one payment", "一次支付")
+    )
 }
 
 /// Every text shown is from the signed bill.
@@ -150,10 +192,17 @@ pub fn code(sp: Speech, code: &PairCode) -> String {
 }
 
 pub fn json_bill(v: &VerifiedBill) -> serde_json::Value {
-    json!({ "bill": serde_json::to_value(&v.bill).unwrap_or_default() })
+    if v.more.is_empty() {
+        return json!({ "bill": serde_json::to_value(&v.bill).unwrap_or_default() });
+    }
+    json!({
+        "bill": serde_json::to_value(&v.bill).unwrap_or_default(),
+        "more_bills": v.more.iter().map(|(b, _)| serde_json::to_value(b).unwrap_or_default()).collect::<Vec<_>>(),
+        "total_fen": v.total().fen.get(),
+    })
 }
 
-pub use posfee_client::screen::json_receipt;
+pub use posfee_client::screen::{json_basket, json_receipt};
 
 pub fn json_error(e: &WireError) -> serde_json::Value {
     json!({ "error": { "code": e.code.name(), "message": e.message } })
@@ -175,6 +224,7 @@ mod tests {
         let text = std::fs::read_to_string(dir.join("preview/city-water.toml")).unwrap();
         let q = preview(&set, "city-water.toml", &text).unwrap();
         Bill {
+            basket: None,
             bill_id: BillId::new_random(),
             tenant: q.tenant,
             tenant_name: q.tenant_name,

@@ -66,13 +66,17 @@ async fn harden(js: &jetstream::Context, stream: &str) -> anyhow::Result<()> {
 }
 
 /// The ledger's journal: the books' system of record, kept forever, nothing ever deleted.
+/// A basket's settlements (one per tenant account) are appended as one atomic batch.
 pub fn ledger_journal_config(replicas: usize) -> stream::Config {
-    journal_config(
-        subjects::LEDGER_JOURNAL,
-        "posfee ledger journal: settlements, closes, refunds per account",
-        subjects::ledger_journal_all(),
-        replicas,
-    )
+    stream::Config {
+        allow_atomic_publish: true,
+        ..journal_config(
+            subjects::LEDGER_JOURNAL,
+            "posfee ledger journal: settlements, closes, refunds per account",
+            subjects::ledger_journal_all(),
+            replicas,
+        )
+    }
 }
 
 /// Paygate's journal: payers' registrations (no personal data), holds, captures, voids and
@@ -155,9 +159,20 @@ async fn ensure_once(client: &async_nats::Client, replicas: usize) -> anyhow::Re
     js.get_or_create_stream(events_stream_config(replicas))
         .await
         .context("creating stream POSFEE_EVENTS")?;
-    js.get_or_create_stream(ledger_journal_config(replicas))
+    let mut ledger = js
+        .get_or_create_stream(ledger_journal_config(replicas))
         .await
         .context("creating stream POSFEE_LEDGER")?;
+    // A journal made before baskets: atomic batches allowed (a setting that only adds).
+    let config = ledger.info().await?.config.clone();
+    if !config.allow_atomic_publish {
+        js.update_stream(stream::Config {
+            allow_atomic_publish: true,
+            ..config
+        })
+        .await
+        .context("allowing atomic batches on POSFEE_LEDGER")?;
+    }
     js.get_or_create_stream(paygate_journal_config(replicas))
         .await
         .context("creating stream POSFEE_PAYGATE")?;

@@ -3,10 +3,12 @@
 
 use crate::Agent;
 use posfee_client::{call, CallError};
+use posfee_schemas::basket::{BasketTag, MAX_BILLS, MIN_BILLS};
 use posfee_schemas::fee::{
     Bill, BillIssueRequest, IssuedBill, Payee, Payees, PayeesRequest, Quote, QuoteRequest,
 };
-use posfee_schemas::ids::IdempotencyKey;
+use posfee_schemas::ids::{BasketId, IdempotencyKey};
+use posfee_schemas::pairing::CloseReason;
 use posfee_schemas::query::{AccountRef, AccountSummary};
 use posfee_schemas::{ErrorCode, WireError};
 use std::time::Duration;
@@ -70,6 +72,59 @@ pub struct ShownBill {
 }
 
 pub async fn issue(agent: &Agent, quote: QuoteRequest) -> crate::Result<ShownBill> {
+    issue_in(agent, quote, None).await
+}
+
+/// The bills the payer asked for: one, or a basket of 2 to 10 (one per account), each
+/// issued with the basket's tag so that they are paid together or not at all. If a bill of a
+/// basket cannot be issued (nothing owed, no such account), the ones issued before it are
+/// closed and the error names the account.
+pub async fn issue_all(agent: &Agent, quotes: Vec<QuoteRequest>) -> crate::Result<Vec<ShownBill>> {
+    let mut quotes = quotes;
+    if quotes.len() == 1 {
+        return Ok(vec![issue_in(agent, quotes.remove(0), None).await?]);
+    }
+    let size = u8::try_from(quotes.len()).unwrap_or(u8::MAX);
+    let tag = BasketTag {
+        id: BasketId::new_random(),
+        size,
+    };
+    if !tag.size_ok() {
+        return Err(WireError::field(
+            "bills",
+            format!(
+                "a basket has {MIN_BILLS} to {MAX_BILLS} bills, not {}",
+                quotes.len()
+            ),
+        ));
+    }
+    let mut shown = Vec::with_capacity(quotes.len());
+    for quote in quotes {
+        let (tenant, account) = (quote.tenant.clone(), quote.account.clone());
+        match issue_in(agent, quote, Some(tag)).await {
+            Ok(b) => shown.push(b),
+            Err(e) => {
+                for b in &shown {
+                    let why = (CloseReason::Cancelled, Some(e.code));
+                    if let Err(e) = crate::close::close(agent, b, why).await {
+                        tracing::warn!(error = %e, bill = %b.issued.bill_id, "basket bill not closed");
+                    }
+                }
+                return Err(WireError::new(
+                    e.code,
+                    format!("{tenant} {account}: {}", e.message),
+                ));
+            }
+        }
+    }
+    Ok(shown)
+}
+
+async fn issue_in(
+    agent: &Agent,
+    quote: QuoteRequest,
+    basket: Option<BasketTag>,
+) -> crate::Result<ShownBill> {
     // One fresh key per attempt to pay; the terminal id keeps keys of kiosks apart.
     let key = IdempotencyKey::parse(format!("{}-{}", agent.terminal(), uuid_like()))
         .map_err(|e| WireError::new(ErrorCode::Internal, e.to_string()))?;
@@ -77,6 +132,7 @@ pub async fn issue(agent: &Agent, quote: QuoteRequest) -> crate::Result<ShownBil
         quote,
         terminal: agent.terminal().clone(),
         idempotency_key: key,
+        basket,
     };
     let mut attempt = 0;
     let issued: IssuedBill = loop {

@@ -13,6 +13,7 @@ use crate::Agent;
 use chrono::{DateTime, Utc};
 use posfee_client::trace::TraceContext;
 use posfee_schemas::fee::QuoteRequest;
+use posfee_schemas::ids::BillId;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::{
     CloseReason, KioskNotice, PairCode, PayerStep, PayerUpdate, PhoneChannel, WalletAnswer,
@@ -25,6 +26,9 @@ use tracing::Instrument;
 #[derive(Debug, Clone)]
 pub struct PaySpec {
     pub quote: QuoteRequest,
+    /// A basket's other accounts (one bill each), paid with `quote`'s in one confirmation;
+    /// empty for one bill.
+    pub more: Vec<QuoteRequest>,
     /// Mode B: the code the phone shows. `None`: mode A, the kiosk shows a code.
     pub wallet: Option<PairCode>,
 }
@@ -62,6 +66,19 @@ pub async fn pay(
     view: &mut dyn PayView,
     cancel: &CancellationToken,
 ) -> crate::Result<Receipt> {
+    let mut receipts = pay_all(agent, spec, view, cancel).await?;
+    Ok(receipts.remove(0))
+}
+
+/// [`pay`] for one bill or a basket (`spec.more`): every bill's receipt, in the order asked,
+/// or one ending for all of them. A basket is all or nothing: its bills are issued together,
+/// offered in one pairing, paid in one order and closed together.
+pub async fn pay_all(
+    agent: &Agent,
+    spec: PaySpec,
+    view: &mut dyn PayView,
+    cancel: &CancellationToken,
+) -> crate::Result<Vec<Receipt>> {
     let trace = TraceContext::root();
     let span = tracing::info_span!("payment", trace = %trace.trace_id());
     let flow = async {
@@ -76,9 +93,12 @@ async fn pay_in_trace(
     spec: PaySpec,
     view: &mut dyn PayView,
     cancel: &CancellationToken,
-) -> crate::Result<Receipt> {
-    let shown = bill::issue(agent, spec.quote).await?;
-    view.bill(&shown);
+) -> crate::Result<Vec<Receipt>> {
+    let quotes = std::iter::once(spec.quote).chain(spec.more).collect();
+    let shown = bill::issue_all(agent, quotes).await?;
+    for b in &shown {
+        view.bill(b);
+    }
     // Listen for the receipt and the phone's reports before the phone can have the bill.
     let mut receipts = ReceiptWatch::subscribe(agent).await?;
     let mut link = PhoneLink::open(agent).await?;
@@ -89,9 +109,11 @@ async fn pay_in_trace(
     let (reason, why, phone) = match handed {
         Ok(Handover::Taken(phone)) => {
             match wait_payment(agent, &shown, &mut receipts, &mut link, view, cancel).await {
-                Waited::Receipt(r) => {
-                    view.receipt(&r);
-                    return Ok(r);
+                Waited::Receipts(receipts) => {
+                    for r in &receipts {
+                        view.receipt(r);
+                    }
+                    return Ok(receipts);
                 }
                 Waited::Ended(reason, why) => (reason, why, phone),
             }
@@ -112,7 +134,7 @@ enum Handover {
 /// Mode A: show a code and wait for the phone to join.
 async fn present(
     agent: &Agent,
-    shown: &ShownBill,
+    shown: &[ShownBill],
     link: &PhoneLink,
     view: &mut dyn PayView,
     cancel: &CancellationToken,
@@ -145,7 +167,7 @@ async fn present(
 async fn offer(
     agent: &Agent,
     code: &PairCode,
-    shown: &ShownBill,
+    shown: &[ShownBill],
     link: &PhoneLink,
     view: &mut dyn PayView,
     cancel: &CancellationToken,
@@ -164,7 +186,8 @@ async fn offer(
 }
 
 enum Waited {
-    Receipt(Receipt),
+    /// Every bill's receipt, in the order asked.
+    Receipts(Vec<Receipt>),
     Ended(CloseReason, WireError),
 }
 
@@ -172,23 +195,31 @@ enum Waited {
 /// a cancel at the kiosk, or the end of the wait.
 async fn wait_payment(
     agent: &Agent,
-    shown: &ShownBill,
+    shown: &[ShownBill],
     receipts: &mut ReceiptWatch,
     link: &mut PhoneLink,
     view: &mut dyn PayView,
     cancel: &CancellationToken,
 ) -> Waited {
-    let bill_id = shown.issued.bill_id;
+    let lead = shown[0].issued.bill_id;
+    let mut waiting: Vec<BillId> = shown.iter().map(|b| b.issued.bill_id).collect();
+    let mut got: Vec<Receipt> = Vec::with_capacity(shown.len());
     let wait = agent.settings.receipt_wait;
     let deadline = tokio::time::sleep(wait);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
-            r = receipts.next_for(agent, bill_id) => return match r {
-                Ok(r) => Waited::Receipt(r),
-                Err(e) => Waited::Ended(CloseReason::NotPaid, e),
+            r = receipts.next_of(agent, &waiting) => match r {
+                Ok(r) => {
+                    waiting.retain(|b| *b != r.bill_id);
+                    got.push(r);
+                    if waiting.is_empty() {
+                        return Waited::Receipts(in_order(shown, got));
+                    }
+                }
+                Err(e) => return Waited::Ended(CloseReason::NotPaid, e),
             },
-            u = link.next(agent, bill_id) => match u {
+            u = link.next(agent, lead) => match u {
                 Some(u) => match u.step {
                     PayerStep::Paying => view.paying(),
                     PayerStep::Declined => return Waited::Ended(
@@ -228,38 +259,60 @@ fn not_paid(u: &PayerUpdate) -> WireError {
     WireError::new(code, format!("the payment was refused: {message}"))
 }
 
-/// Closes the bill and reports how the payment ended: the receipt if the phone paid after
+/// Closes the bills and reports how the payment ended: the receipts if the phone paid after
 /// all, `why` if it did not, `OUTCOME_UNKNOWN` if the ledger could not be asked after the
-/// phone may have had the bill.
+/// phone may have had the bills. A basket settles whole or not at all, so its bills close
+/// the same way; if they did not, the kiosk says it cannot tell.
 async fn end_unpaid(
     agent: &Agent,
-    shown: &ShownBill,
+    shown: &[ShownBill],
     reason: CloseReason,
     why: WireError,
     phone: Option<&PhoneChannel>,
     view: &mut dyn PayView,
-) -> crate::Result<Receipt> {
-    match close::close(agent, shown, (reason, Some(why.code))).await {
-        Ok(Closed::Paid(r)) => {
-            view.receipt(&r);
-            Ok(r)
-        }
-        Ok(Closed::Unpaid) => {
-            if let Some(phone) = phone {
-                let notice = KioskNotice {
-                    bill_id: shown.issued.bill_id,
-                    reason,
-                };
-                link::notify_phone(agent, phone, &notice).await;
+) -> crate::Result<Vec<Receipt>> {
+    let mut paid = Vec::new();
+    let mut unpaid = 0;
+    for bill in shown {
+        match close::close(agent, bill, (reason, Some(why.code))).await {
+            Ok(Closed::Paid(r)) => paid.push(r),
+            Ok(Closed::Unpaid) => unpaid += 1,
+            // Nobody joined: no phone ever had this bill, so nothing can have been paid.
+            Err(_) if reason == CloseReason::Expired && phone.is_none() => return Err(why),
+            Err(e) if e.code == ErrorCode::OutcomeUnknown => return Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, "closing the bill was refused");
+                return Err(close::unknown(bill));
             }
-            Err(why)
-        }
-        // Nobody joined: no phone ever had this bill, so nothing can have been paid.
-        Err(_) if reason == CloseReason::Expired && phone.is_none() => Err(why),
-        Err(e) if e.code == ErrorCode::OutcomeUnknown => Err(e),
-        Err(e) => {
-            tracing::warn!(error = %e, "closing the bill was refused");
-            Err(close::unknown(shown))
         }
     }
+    if unpaid == shown.len() {
+        if let Some(phone) = phone {
+            let notice = KioskNotice {
+                bill_id: shown[0].issued.bill_id,
+                reason,
+            };
+            link::notify_phone(agent, phone, &notice).await;
+        }
+        return Err(why);
+    }
+    if paid.len() == shown.len() {
+        for r in &paid {
+            view.receipt(r);
+        }
+        return Ok(in_order(shown, paid));
+    }
+    tracing::error!(
+        paid = paid.len(),
+        bills = shown.len(),
+        "a basket closed part paid"
+    );
+    Err(close::unknown(&shown[0]))
+}
+
+/// Receipts in the order the bills were asked for.
+fn in_order(shown: &[ShownBill], mut receipts: Vec<Receipt>) -> Vec<Receipt> {
+    let place = |r: &Receipt| shown.iter().position(|b| b.issued.bill_id == r.bill_id);
+    receipts.sort_by_key(place);
+    receipts
 }

@@ -46,9 +46,12 @@ pub struct OpenPairing {
 /// `updates` is the kiosk's private subject for the phone's reports ([`crate::link`]).
 pub async fn open(
     agent: &Agent,
-    bill: &ShownBill,
+    bills: &[ShownBill],
     updates: Option<PairToken>,
 ) -> crate::Result<OpenPairing> {
+    let Some(bill) = bills.first() else {
+        return Err(WireError::field("bills", "nothing to pay"));
+    };
     let token = PairToken::generate();
     let ttl = agent.settings.pairing_ttl;
     let opened_at = agent.clock.now();
@@ -76,6 +79,7 @@ pub async fn open(
             bill: bill.issued.clone(),
             pairing_expires_at: expires_at,
             updates,
+            more_bills: bills[1..].iter().map(|b| b.issued.clone()).collect(),
         },
         sub,
     })

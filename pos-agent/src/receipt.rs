@@ -27,6 +27,12 @@ impl ReceiptWatch {
     /// finishing late), anything undecodable and anything the ledger did not sign. Safe to
     /// drop and call again.
     pub async fn next_for(&mut self, agent: &Agent, bill: BillId) -> crate::Result<Receipt> {
+        self.next_of(agent, &[bill]).await
+    }
+
+    /// The next receipt of any of `bills` (a basket's receipts come in any order), as
+    /// [`ReceiptWatch::next_for`].
+    pub async fn next_of(&mut self, agent: &Agent, bills: &[BillId]) -> crate::Result<Receipt> {
         loop {
             let Some(msg) = self.sub.next().await else {
                 return Err(crate::unavailable(
@@ -41,8 +47,8 @@ impl ReceiptWatch {
                     continue;
                 }
             };
-            match signed.peek() {
-                Ok(r) if r.bill_id == bill => {}
+            let bill = match signed.peek() {
+                Ok(r) if bills.contains(&r.bill_id) => r.bill_id,
                 Ok(r) => {
                     tracing::debug!(bill = %r.bill_id, "receipt of another bill");
                     continue;
@@ -51,7 +57,7 @@ impl ReceiptWatch {
                     tracing::warn!(error = %e, "undecodable receipt ignored");
                     continue;
                 }
-            }
+            };
             match agent.believe(&signed, bill).await {
                 Ok(r) => return Ok(r),
                 Err(e) if e.code == posfee_schemas::ErrorCode::BadSignature => {

@@ -190,6 +190,25 @@ pub fn receipt(lang: Lang, r: &Receipt) -> String {
     out
 }
 
+/// After a basket's receipts: how many bills were paid in the one payment, and their total.
+pub fn basket(lang: Lang, receipts: &[Receipt]) -> String {
+    let total = receipts.iter().map(|r| r.total.fen.get()).sum::<i64>();
+    let currency = receipts
+        .first()
+        .map(|r| r.total.currency)
+        .unwrap_or_default();
+    let n = receipts.len();
+    format!(
+        "==== {} ====\n{}: {}\n",
+        lang.text(
+            &format!("{n} bills paid at once"),
+            &format!("一次缴清 {n} 笔")
+        ),
+        t(lang, Msg::Total),
+        money(lang, Fen::new(total), currency)
+    )
+}
+
 // --- JSON lines for scripts ------------------------------------------------------------------
 
 pub fn json_bill(b: &Bill) -> serde_json::Value {
@@ -203,7 +222,7 @@ pub fn json_pairing(code: &PairCode, expires_at: DateTime<Utc>, b: &Bill) -> ser
     })
 }
 
-pub use posfee_client::screen::json_receipt;
+pub use posfee_client::screen::{json_basket, json_receipt};
 
 pub fn json_error(e: &WireError) -> serde_json::Value {
     json!({ "error": { "code": e.code.name(), "message": e.message } })
@@ -326,6 +345,7 @@ due_on = 2024-01-15
         let total = Fen::sum(lines.iter().map(|l| l.amount)).unwrap();
         let q = &quotes[0];
         Bill {
+            basket: None,
             bill_id: BillId::new_random(),
             tenant: q.tenant.clone(),
             tenant_name: q.tenant_name.clone(),

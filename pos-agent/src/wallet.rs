@@ -37,10 +37,13 @@ pub fn channel(code: &PairCode) -> Option<PhoneChannel> {
 pub async fn offer(
     agent: &Agent,
     code: &PairCode,
-    bill: &ShownBill,
+    bills: &[ShownBill],
     updates: Option<PairToken>,
     cancel: &CancellationToken,
 ) -> crate::Result<Offered> {
+    let Some(bill) = bills.first() else {
+        return Err(WireError::field("bills", "nothing to pay"));
+    };
     if code.mode() != PairMode::PhonePresents {
         return Err(WireError::field(
             "wallet",
@@ -60,6 +63,7 @@ pub async fn offer(
         bill: bill.issued.clone(),
         pairing_expires_at: expires_at,
         updates,
+        more_bills: bills[1..].iter().map(|b| b.issued.clone()).collect(),
     };
     // The payer reads and confirms on the phone while we wait, so the request may take up
     // to the whole pairing time. The phone answers on a pairing subject of this kiosk's.

@@ -112,6 +112,10 @@ pub struct BillIssueRequest {
     pub terminal: TerminalId,
     /// Same key, same request → the same bill; same key, different request → 409.
     pub idempotency_key: IdempotencyKey,
+    /// The basket this bill is one of, when the payer pays several bills at once
+    /// ([`crate::basket`]); signed into the bill. Since contract 0.4.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basket: Option<crate::basket::BasketTag>,
 }
 
 /// A payable bill. It travels signed by the tenant's key ([`IssuedBill`]), so a terminal
@@ -140,6 +144,10 @@ pub struct Bill {
     /// The class in Chinese (`居民`); empty when the tenant gives none.
     #[serde(default, deserialize_with = "crate::codec::nil_is_default")]
     pub class_zh: String,
+    /// The basket the bill was issued in: it is paid only together with the basket's other
+    /// bills ([`crate::basket`]). Absent for a bill paid on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basket: Option<crate::basket::BasketTag>,
 }
 
 /// The reply to `posfee.bill.issue`: the signed bill ([`Bill`] inside).

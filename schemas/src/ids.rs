@@ -397,6 +397,21 @@ uuid_id!(
     /// An event's id; JetStream dedupes on it (`Nats-Msg-Id`).
     EventId
 );
+uuid_id!(
+    /// A basket of bills a kiosk issues together to be paid in one confirmation
+    /// ([`crate::basket`]): chosen by the kiosk, signed into each of its bills.
+    BasketId
+);
+
+impl PaymentId {
+    /// The payment of one bill of a basket paid by `basket` (the payment id the phone chose
+    /// for the whole basket): a UUIDv5 named by the bill id in the basket payment's namespace.
+    /// Every party computes the same id, so each bill of a basket settles, is receipted and
+    /// refunded as a payment of its own.
+    pub fn part(basket: PaymentId, bill: BillId) -> PaymentId {
+        PaymentId(uuid::Uuid::new_v5(&basket.0, bill.0.as_bytes()))
+    }
+}
 
 /// Namespace of derived event ids.
 const EVENT_NAMESPACE: uuid::Uuid =

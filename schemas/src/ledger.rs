@@ -16,12 +16,20 @@ pub struct SettlementNotice {
     pub amount: Money,
     pub bill: IssuedBill,
     pub authorized_at: DateTime<Utc>,
+    /// The basket payment this bill's payment is part of (`payment_id` is then
+    /// [`PaymentId::part`] of it): settled only with the basket's other notices. Since 0.4.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basket: Option<PaymentId>,
 }
 
 /// `posfee.ledger.settle`: a [`SettlementNotice`] signed with paygate's key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettleRequest {
     pub notice: Signed,
+    /// A basket's other bills' notices: all of them settle, in one atomic append, or none;
+    /// the answer is then every receipt in order (`Vec<SignedReceipt>`). Since 0.4.0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<Signed>,
 }
 
 /// The receipt: what the terminal prints and the phone keeps.

@@ -7,6 +7,7 @@
 //! does not break an older reader.
 
 pub mod audit;
+pub mod basket;
 pub mod codec;
 pub mod error;
 pub mod events;

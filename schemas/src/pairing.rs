@@ -52,6 +52,11 @@ pub struct BillOffer {
     /// `posfee.pair.<terminal>.<updates>`, a subject only the kiosk and this phone know.
     #[serde(default)]
     pub updates: Option<PairToken>,
+    /// A basket's other bills (`bill` is its first): the phone shows them all and pays them
+    /// in one order ([`crate::basket`]). Since 0.4.0; the pairing's messages name the basket
+    /// by its first bill.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_bills: Vec<IssuedBill>,
 }
 
 /// Phone to kiosk, a request on the offer's `updates` subject: what the payer decided and

@@ -152,11 +152,17 @@ pub struct AmendReply {
 /// What the device signs for `posfee.paygate.pay`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayOrder {
+    /// A bill's payment id, or a basket's (each bill's is then [`PaymentId::part`]).
     pub payment_id: PaymentId,
     pub payer: PayerHandle,
+    /// The bill paid, or a basket's first bill.
     pub bill_id: BillId,
+    /// The amount paid: the bill's total, or the sum of the basket's totals.
     pub amount: Money,
     pub terminal: TerminalId,
+    /// A basket's other bills, in the offer's order; empty for one bill. Since 0.4.0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_bills: Vec<BillId>,
 }
 
 /// `posfee.paygate.pay`: the device-signed order plus the fee-engine-signed bill it pays.
@@ -165,6 +171,10 @@ pub struct PayRequest {
     /// A [`PayOrder`], encoded and signed by the device key.
     pub order: crate::signed::Signed,
     pub bill: IssuedBill,
+    /// A basket's other bills, as the order names them. The answer is then a
+    /// [`crate::basket::BasketPaid`] instead of one receipt. Since 0.4.0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_bills: Vec<IssuedBill>,
 }
 
 /// Where a payment stands at the payment platform.

@@ -226,6 +226,7 @@ fn line() -> BillLine {
 fn issued() -> IssuedBill {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let bill = Bill {
+        basket: None,
         bill_id: BillId::new_random(),
         tenant: t(),
         tenant_name: "City Water".into(),
@@ -283,6 +284,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "BillIssueRequest",
         BillIssueRequest {
+            basket: None,
             quote: qreq(),
             terminal: term(),
             idempotency_key: IdempotencyKey::parse("kiosk-01/42").unwrap(),
@@ -495,6 +497,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "BillOffer",
         BillOffer {
+            more_bills: Vec::new(),
             terminal: term(),
             bill: issued(),
             pairing_expires_at: at(),
@@ -539,6 +542,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         },
     );
     let order = PayOrder {
+        more_bills: Vec::new(),
         payment_id: pid,
         payer: payer.clone(),
         bill_id: bid,
@@ -550,6 +554,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "PayRequest",
         PayRequest {
+            more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,
                 &order,
@@ -560,6 +565,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
         },
     );
     let notice = SettlementNotice {
+        basket: None,
         payment_id: pid,
         payer,
         amount: Money::cny(2588),
@@ -570,6 +576,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "SettleRequest",
         SettleRequest {
+            more: Vec::new(),
             notice: Signed::sign(
                 Purpose::Settlement,
                 &notice,

@@ -136,6 +136,7 @@ fn world() -> World {
     let bill_key = SigningKey::from_bytes(&[0x11; 32]);
     let bill_key_id = KeyId::parse("city-water-1").unwrap();
     let bill = Bill {
+        basket: None,
         bill_id: BillId(uuid("1b4e28ba-2fa1-41d2-883f-0016d3cca427")),
         tenant: TenantId::parse("city-water").unwrap(),
         tenant_name: "City Water".into(),
@@ -376,6 +377,7 @@ fn examples() -> Examples {
 
     // Mode A: the bill.
     let issue = BillIssueRequest {
+        basket: None,
         quote: QuoteRequest {
             tenant: w.bill.tenant.clone(),
             account: w.bill.account.clone(),
@@ -429,6 +431,7 @@ fn examples() -> Examples {
         },
     );
     let offer = BillOffer {
+        more_bills: Vec::new(),
         terminal: w.terminal.clone(),
         bill: w.issued.clone(),
         pairing_expires_at: t("2026-11-25T08:32:00Z"),
@@ -544,6 +547,7 @@ fn examples() -> Examples {
     );
     ex.hex("update.ack", &encode(&()));
     let order = PayOrder {
+        more_bills: Vec::new(),
         payment_id: w.payment_id,
         payer: w.payer.clone(),
         bill_id: w.bill.bill_id,
@@ -556,6 +560,7 @@ fn examples() -> Examples {
     let order_sig = w.device_key.sign(&m).to_bytes();
     ex.hex("order.signature", &order_sig);
     let pay = PayRequest {
+        more_bills: Vec::new(),
         order: Signed::sign(Purpose::DevicePay, &order, &w.device_key_id, &w.device_key),
         bill: w.issued.clone(),
     };
@@ -600,6 +605,7 @@ fn examples() -> Examples {
     ex.msg(
         "wallet.offer",
         &BillOffer {
+            more_bills: Vec::new(),
             terminal: w.terminal.clone(),
             bill: w.issued.clone(),
             pairing_expires_at: t("2026-11-25T08:32:00Z"),

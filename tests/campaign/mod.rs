@@ -278,6 +278,7 @@ impl Campaign {
     pub async fn order(&self, i: usize, deadline: Instant) -> (PayRequest, PaymentId) {
         let kiosk = TerminalId::parse("kiosk-crash").unwrap();
         let issue = BillIssueRequest {
+            basket: None,
             quote: QuoteRequest {
                 tenant: fixtures::water(),
                 account: self.accounts[i].clone(),
@@ -308,6 +309,7 @@ impl Campaign {
         let b: Bill = bill.signed.peek().unwrap();
         let phone = &self.phones[i % self.phones.len()];
         let order = PayOrder {
+            more_bills: Vec::new(),
             payment_id: PaymentId::new_random(),
             payer: phone.payer.clone(),
             bill_id: b.bill_id,
@@ -315,6 +317,7 @@ impl Campaign {
             terminal: kiosk,
         };
         let req = PayRequest {
+            more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,
                 &order,

@@ -298,13 +298,24 @@ pub fn fail(json: bool, e: &WireError) -> ExitCode {
 }
 
 /// Prints the receipt of a payment, or how it ended without one.
-pub fn paid(json: bool, result: crate::Result<posfee_schemas::ledger::Receipt>) -> ExitCode {
+/// Prints the receipts of a payment: one line (or text) per bill, and for a basket one more
+/// with its total.
+pub fn paid(json: bool, result: crate::Result<Vec<posfee_schemas::ledger::Receipt>>) -> ExitCode {
     match result {
-        Ok(r) => {
-            if json {
-                emit(&render::json_receipt(&r));
-            } else {
-                print!("{}", render::receipt(speech(), &r));
+        Ok(receipts) => {
+            for r in &receipts {
+                if json {
+                    emit(&render::json_receipt(r));
+                } else {
+                    print!("{}", render::receipt(speech(), r));
+                }
+            }
+            if receipts.len() > 1 {
+                if json {
+                    emit(&render::json_basket(&receipts));
+                } else {
+                    print!("{}", render::basket(speech(), &receipts));
+                }
             }
             ExitCode::SUCCESS
         }
@@ -330,7 +341,7 @@ impl Confirm for Prompt {
             "{}{} {}? [y/N] ",
             render::bill(sp, bill),
             sp.say("Pay", "确认付款"),
-            sp.money(bill.bill.total)
+            sp.money(bill.total())
         );
         let _ = std::io::stdout().flush();
         // A thread of its own, not tokio's blocking pool: the runtime waits for that pool at

@@ -26,6 +26,28 @@ pub struct PayArgs {
     /// (<device>:XXXX-XXXX-…) or as its posfee:// link; without it the kiosk shows a code.
     #[arg(long)]
     pub wallet: Option<String>,
+    /// Another bill to pay in the same confirmation, as TENANT:ACCOUNT (e.g.
+    /// city-power:P-000001); repeat for each. The bills form a basket of 2 to 10, one per
+    /// account, paid all together or not at all.
+    #[arg(long = "also", value_name = "TENANT:ACCOUNT")]
+    pub also: Vec<String>,
+}
+
+/// `TENANT:ACCOUNT` as the quote of that account's whole bill.
+fn also_quote(text: &str) -> Result<posfee_schemas::fee::QuoteRequest, WireError> {
+    let (tenant, account) = text
+        .split_once(':')
+        .ok_or_else(|| WireError::field("also", format!("{text:?} is not TENANT:ACCOUNT")))?;
+    let tenant =
+        posfee_schemas::ids::TenantId::parse(tenant).map_err(|e| WireError::field("also", e))?;
+    let account =
+        posfee_schemas::ids::AccountNo::parse(account).map_err(|e| WireError::field("also", e))?;
+    Ok(super::AccountArgs {
+        tenant,
+        account,
+        kinds: Vec::new(),
+    }
+    .quote())
 }
 
 pub async fn run(config: Config, args: PayArgs, json: bool, shutdown: Shutdown) -> ExitCode {
@@ -38,8 +60,13 @@ pub async fn run(config: Config, args: PayArgs, json: bool, shutdown: Shutdown) 
         Some(Ok(code)) => Some(code),
         Some(Err(e)) => return report_error(json, config.language, &WireError::field("wallet", e)),
     };
+    let more = match args.also.iter().map(|a| also_quote(a)).collect() {
+        Ok(more) => more,
+        Err(e) => return report_error(json, config.language, &e),
+    };
     let spec = PaySpec {
         quote: args.account.quote(),
+        more,
         wallet,
     };
     let lang = config.language;
@@ -58,13 +85,22 @@ pub async fn run(config: Config, args: PayArgs, json: bool, shutdown: Shutdown) 
             lang,
             bill: None,
         };
-        let r = flow::pay(&agent, spec, &mut view, &cancel).await;
+        let r = flow::pay_all(&agent, spec, &mut view, &cancel).await;
         watcher.abort();
         r
     })
     .await;
     match result {
-        Ok(_) => ExitCode::SUCCESS,
+        Ok(receipts) => {
+            if receipts.len() > 1 {
+                if json {
+                    emit(&render::json_basket(&receipts));
+                } else {
+                    print!("{}", render::basket(lang, &receipts));
+                }
+            }
+            ExitCode::SUCCESS
+        }
         Err(e) => report_error(json, lang, &e),
     }
 }
@@ -98,7 +134,8 @@ struct LineView {
 
 impl PayView for LineView {
     fn bill(&mut self, bill: &ShownBill) {
-        self.bill = Some(bill.bill.clone());
+        // A basket's pairing is shown with its first bill.
+        self.bill.get_or_insert_with(|| bill.bill.clone());
         if !self.json {
             print!("{}", render::bill(self.lang, &bill.bill));
         }

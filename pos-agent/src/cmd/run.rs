@@ -232,7 +232,16 @@ impl Kiosk {
         let agent = &self.agent;
         let console = &mut self.console;
         let lang = self.lang;
-        let paying = flow::pay(agent, PaySpec { quote, wallet }, &mut view, &cancel);
+        let paying = flow::pay(
+            agent,
+            PaySpec {
+                quote,
+                more: Vec::new(),
+                wallet,
+            },
+            &mut view,
+            &cancel,
+        );
         tokio::pin!(paying);
         let mut tick = tokio::time::interval(Duration::from_millis(COUNTDOWN_TICK_MS));
         loop {

@@ -162,6 +162,7 @@ mod tests {
     fn case() -> Case {
         let at = Utc.with_ymd_and_hms(2026, 11, 20, 9, 0, 0).unwrap();
         let bill = Bill {
+            basket: None,
             bill_id: BillId::new_random(),
             tenant: TenantId::parse("water").unwrap(),
             tenant_name: "Water".into(),
@@ -181,6 +182,7 @@ mod tests {
         let signed = Signed::sign(Purpose::Bill, &bill, &KeyId::parse("fee-1").unwrap(), &key);
         let payer = PayerHandle::parse("p-0001").unwrap();
         let payment = Payment {
+            basket: None,
             payer: payer.clone(),
             biller_payer: None,
             bill_id: bill.bill_id,

@@ -43,6 +43,12 @@ pub enum Entry {
         writer: u64,
         event: Event,
     },
+    /// A basket's bills held at once: one hold of their total, one payment per bill.
+    AuthorizedAll {
+        payments: Vec<(PaymentId, Payment)>,
+        writer: u64,
+        events: Vec<Event>,
+    },
     Captured {
         id: PaymentId,
         receipt: Receipt,
@@ -56,6 +62,13 @@ pub enum Entry {
         writer: u64,
         event: Event,
     },
+    /// A basket the ledger refused: every bill's hold released at once.
+    VoidedAll {
+        ids: Vec<PaymentId>,
+        refusal: Refusal,
+        writer: u64,
+        events: Vec<Event>,
+    },
     /// The ledger's refunded total for a payment, credited to the payer up to it.
     Credited { id: PaymentId, total: Fen },
     /// The payer was erased: every instance deletes the key who they are is sealed under.
@@ -63,6 +76,17 @@ pub enum Entry {
         handle: PayerHandle,
         at: chrono::DateTime<chrono::Utc>,
     },
+}
+
+impl Entry {
+    /// How many events the entry publishes, from the instance that wrote it.
+    fn events(&self) -> usize {
+        match self {
+            Entry::Authorized { .. } | Entry::Voided { .. } => 1,
+            Entry::AuthorizedAll { events, .. } | Entry::VoidedAll { events, .. } => events.len(),
+            _ => 0,
+        }
+    }
 }
 
 /// The journal subject of a scope.
@@ -84,8 +108,8 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
     let staged = batch
         .entries
         .iter()
-        .map(|_| outbox.next_key())
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|(_, e)| (0..e.events()).map(|_| outbox.next_key()).collect())
+        .collect::<Result<Vec<Vec<_>>, _>>()?;
     let s = store;
     (
         &s.payers,
@@ -123,7 +147,7 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
                     out,
                 };
                 for ((_, entry), staged) in batch.entries.iter().zip(&staged) {
-                    view.apply_one(me, entry, *staged)?;
+                    view.apply_one(me, entry, staged)?;
                 }
                 batch.record(meta)?;
                 Ok::<_, Tx>(())
@@ -143,8 +167,14 @@ struct View<'a> {
 
 impl View<'_> {
     /// Records one entry; here, where it was written, stages the event it publishes.
-    fn apply_one(&self, me: u64, entry: &Entry, staged: [u8; 8]) -> Result<(), Tx> {
+    fn apply_one(&self, me: u64, entry: &Entry, staged: &[[u8; 8]]) -> Result<(), Tx> {
         let money = &self.money;
+        let stage = |events: &[&Event]| -> Result<(), Tx> {
+            for (event, key) in events.iter().zip(staged) {
+                Outbox::stage(self.out, *key, event)?;
+            }
+            Ok(())
+        };
         match entry {
             Entry::Registered {
                 handle,
@@ -169,7 +199,20 @@ impl View<'_> {
                 event,
             } => {
                 if money.hold(*id, payment)? && *writer == me {
-                    Outbox::stage(self.out, staged, event)?;
+                    stage(&[event])?;
+                }
+            }
+            Entry::AuthorizedAll {
+                payments,
+                writer,
+                events,
+            } => {
+                let mut held = false;
+                for (id, payment) in payments {
+                    held |= money.hold(*id, payment)?;
+                }
+                if held && *writer == me {
+                    stage(&events.iter().collect::<Vec<_>>())?;
                 }
             }
             Entry::Captured {
@@ -199,7 +242,27 @@ impl View<'_> {
                     Ok(())
                 })?;
                 if voided && *writer == me {
-                    Outbox::stage(self.out, staged, event)?;
+                    stage(&[event])?;
+                }
+            }
+            Entry::VoidedAll {
+                ids,
+                refusal,
+                writer,
+                events,
+            } => {
+                let mut voided = false;
+                for id in ids {
+                    voided |= money.finish(id, |payment, payer| {
+                        payment.state = PaymentState::Voided;
+                        payment.refusal = Some(refusal.clone());
+                        payer.held = payer.held.checked_sub(payment.amount.fen)?;
+                        payer.balance = payer.balance.checked_add(payment.amount.fen)?;
+                        Ok(())
+                    })?;
+                }
+                if voided && *writer == me {
+                    stage(&events.iter().collect::<Vec<_>>())?;
                 }
             }
             Entry::Credited { id, total } => money.credit(id, *total)?,

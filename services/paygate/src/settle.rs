@@ -14,11 +14,12 @@ use crate::app::{
     App, CAPTURE_WAIT_MS, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS, SETTLE_RETRY_MS,
 };
 use crate::journal::{self, Entry};
-use crate::store::{Payer, Payment, Refusal};
+use crate::store::{BasketOf, Payer, Payment, Refusal};
 use posfee_client::{call, CallError};
 use posfee_schemas::events::{Event, EventBody, PaymentAuthorized, PaymentVoided};
-use posfee_schemas::ids::{EventId, PaymentId};
+use posfee_schemas::ids::{EventId, PayerHandle, PaymentId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice, SignedReceipt};
+use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, LedgerOp};
@@ -34,7 +35,32 @@ pub const RECOVERY_MIN_AGE_MS: i64 = 3_000;
 /// instance holds money for them. A payment already recorded (a concurrent twin) is left to
 /// the caller, which drives it.
 pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<(), WireError> {
-    let event = Event::new(
+    let entry = Entry::Authorized {
+        id,
+        payment: Box::new(payment.clone()),
+        writer: app.me,
+        event: authorized_event(app, id, payment),
+    };
+    let scope = journal::payer_scope(&payment.payer);
+    app.journal
+        .write(&scope, &format!("authorize:{id}"), || {
+            if app
+                .store
+                .payments
+                .contains_key(id.0.as_bytes())
+                .map_err(super_internal)?
+            {
+                return Ok(None);
+            }
+            can_hold(app, &payment.payer, payment.amount.fen)?;
+            Ok(Some(entry.clone()))
+        })
+        .await?;
+    Ok(())
+}
+
+fn authorized_event(app: &App, id: PaymentId, payment: &Payment) -> Event {
+    Event::new(
         EventId::keyed(&app.event_key, "payment.authorized", id.0.as_bytes()),
         payment.authorized_at,
         EventBody::PaymentAuthorized(PaymentAuthorized {
@@ -43,48 +69,81 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
             payer: payment.payer_at_biller().clone(),
             amount: payment.amount,
         }),
-    );
-    let entry = Entry::Authorized {
-        id,
-        payment: Box::new(payment.clone()),
-        writer: app.me,
-        event,
+    )
+}
+
+/// Whether the payer's balance, as this view has it, can hold `amount` more.
+fn can_hold(app: &App, handle: &PayerHandle, amount: Fen) -> Result<(), WireError> {
+    let payer: Payer = match app
+        .store
+        .payers
+        .get(handle.as_str().as_bytes())
+        .map_err(super_internal)?
+    {
+        Some(raw) => decode(&raw).map_err(super_internal)?,
+        None => {
+            return Err(WireError::new(
+                ErrorCode::PayerNotFound,
+                "the payer is not registered",
+            ))
+        }
     };
-    let amount = payment.amount.fen;
-    let scope = journal::payer_scope(&payment.payer);
+    if payer.balance < amount {
+        return Err(WireError::new(
+            ErrorCode::InsufficientFunds,
+            format!("balance {} is less than {}", payer.balance, amount),
+        ));
+    }
+    if payer.held.checked_add(amount).is_err() {
+        return Err(super_internal("the payer's balance would overflow"));
+    }
+    Ok(())
+}
+
+/// [`authorize`] for a basket: every bill's payment held in one journal entry, the balance
+/// checked against their total. A basket already recorded is left to the caller.
+pub async fn authorize_all(
+    app: &App,
+    basket: &BasketOf,
+    payments: &[Payment],
+) -> Result<(), WireError> {
+    let parts: Vec<(PaymentId, Payment)> = basket
+        .parts
+        .iter()
+        .copied()
+        .zip(payments.iter().cloned())
+        .collect();
+    let events = parts
+        .iter()
+        .map(|(id, p)| authorized_event(app, *id, p))
+        .collect();
+    let entry = Entry::AuthorizedAll {
+        payments: parts,
+        writer: app.me,
+        events,
+    };
+    let total = payments
+        .iter()
+        .try_fold(Fen::ZERO, |t, p| t.checked_add(p.amount.fen))
+        .map_err(super_internal)?;
+    let payer = &payments[0].payer;
     app.journal
-        .write(&scope, &format!("authorize:{id}"), || {
-            let s = &app.store;
-            if s.payments
-                .contains_key(id.0.as_bytes())
-                .map_err(super_internal)?
-            {
-                return Ok(None);
-            }
-            let payer: Payer = match s
-                .payers
-                .get(payment.payer.as_str().as_bytes())
-                .map_err(super_internal)?
-            {
-                Some(raw) => decode(&raw).map_err(super_internal)?,
-                None => {
-                    return Err(WireError::new(
-                        ErrorCode::PayerNotFound,
-                        "the payer is not registered",
-                    ))
+        .write(
+            &journal::payer_scope(payer),
+            &format!("authorize:{}", basket.id),
+            || {
+                if app
+                    .store
+                    .payments
+                    .contains_key(basket.parts[0].0.as_bytes())
+                    .map_err(super_internal)?
+                {
+                    return Ok(None);
                 }
-            };
-            if payer.balance < amount {
-                return Err(WireError::new(
-                    ErrorCode::InsufficientFunds,
-                    format!("balance {} is less than {}", payer.balance, payment.amount),
-                ));
-            }
-            if payer.held.checked_add(amount).is_err() {
-                return Err(super_internal("the payer's balance would overflow"));
-            }
-            Ok(Some(entry.clone()))
-        })
+                can_hold(app, payer, total)?;
+                Ok(Some(entry.clone()))
+            },
+        )
         .await?;
     Ok(())
 }
@@ -92,7 +151,8 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
 /// Asks the ledger to settle an authorized payment until it answers or `deadline_ms` passes,
 /// then captures (waiting up to `capture_wait` for the view to capture it from the ledger's
 /// event) or voids. Returns the receipt, the ledger's refusal, or 503 if the ledger could not
-/// be reached in time (the payment stays authorized for the recovery loop).
+/// be reached in time (the payment stays authorized for the recovery loop). A bill of a basket
+/// is driven with its whole basket, never alone.
 pub async fn drive(
     app: &App,
     id: PaymentId,
@@ -100,6 +160,13 @@ pub async fn drive(
     capture_wait: Duration,
 ) -> Result<SignedReceipt, WireError> {
     let payment = load(app, id)?;
+    if let Some(basket) = &payment.basket {
+        let receipts = drive_basket(app, basket, deadline_ms, capture_wait).await?;
+        let index = basket.parts.iter().position(|p| *p == id);
+        return index
+            .and_then(|i| receipts.into_iter().nth(i))
+            .ok_or_else(|| super_internal(format!("payment {id} is not a part of its basket")));
+    }
     match payment.state {
         // Captured before the ledger signed receipts: asked again below, for its signature.
         PaymentState::Captured => {
@@ -110,38 +177,111 @@ pub async fn drive(
         PaymentState::Voided => return Err(refusal_error(payment.refusal.as_ref())),
         PaymentState::Authorized => {}
     }
+    let req = SettleRequest {
+        notice: notice(app, id, &payment, None),
+        more: Vec::new(),
+    };
+    match ask_ledger::<SignedReceipt>(app, &req, id, deadline_ms).await? {
+        Ok(receipt) => {
+            if !captured_by_feed(app, id, capture_wait).await? {
+                capture(app, id, &receipt).await?;
+            }
+            Ok(receipt)
+        }
+        Err(e) => {
+            void(app, id, &e).await?;
+            Err(e)
+        }
+    }
+}
+
+/// [`drive`] for a basket: one request settles every bill or none; then each bill is
+/// captured, or every hold released at once. The receipts come in the basket's order.
+pub async fn drive_basket(
+    app: &App,
+    basket: &BasketOf,
+    deadline_ms: u64,
+    capture_wait: Duration,
+) -> Result<Vec<SignedReceipt>, WireError> {
+    let parts = basket
+        .parts
+        .iter()
+        .map(|id| load(app, *id))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(voided) = parts.iter().find(|p| p.state == PaymentState::Voided) {
+        return Err(refusal_error(voided.refusal.as_ref()));
+    }
+    let kept: Option<Vec<SignedReceipt>> = parts.iter().map(|p| p.signed_receipt.clone()).collect();
+    if let Some(receipts) = kept {
+        return Ok(receipts);
+    }
+    let mut notices = basket
+        .parts
+        .iter()
+        .zip(&parts)
+        .map(|(id, p)| notice(app, *id, p, Some(basket.id)));
+    let req = SettleRequest {
+        notice: notices
+            .next()
+            .ok_or_else(|| super_internal("a basket without bills"))?,
+        more: notices.collect(),
+    };
+    match ask_ledger::<Vec<SignedReceipt>>(app, &req, basket.id, deadline_ms).await? {
+        Ok(receipts) if receipts.len() == basket.parts.len() => {
+            for (id, receipt) in basket.parts.iter().zip(&receipts) {
+                if !captured_by_feed(app, *id, capture_wait).await? {
+                    capture(app, *id, receipt).await?;
+                }
+            }
+            Ok(receipts)
+        }
+        Ok(receipts) => Err(super_internal(format!(
+            "the ledger answered a basket of {} bills with {} receipts",
+            basket.parts.len(),
+            receipts.len()
+        ))),
+        Err(e) => {
+            void_all(app, basket, &e).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The settlement notice of one payment, signed. Deterministic: the same payment always sends
+/// the same bytes and signature, so the ledger can tell a retry from a different notice.
+fn notice(app: &App, id: PaymentId, payment: &Payment, basket: Option<PaymentId>) -> Signed {
     let notice = SettlementNotice {
         payment_id: id,
         payer: payment.payer_at_biller().clone(),
         amount: payment.amount,
         bill: payment.bill.clone(),
         authorized_at: payment.authorized_at,
+        basket,
     };
-    // Deterministic: the same payment always sends the same bytes and signature, so the
-    // ledger can tell a retry from a different notice.
-    let req = SettleRequest {
-        notice: Signed::sign(Purpose::Settlement, &notice, &app.key_id, &app.key),
-    };
+    Signed::sign(Purpose::Settlement, &notice, &app.key_id, &app.key)
+}
+
+/// Asks the ledger to settle until it answers or `deadline_ms` passes: `Ok(Ok(answer))`
+/// settled, `Ok(Err(refusal))` refused for good (release the hold), `Err` 503 when the ledger
+/// could not be reached in time (the hold stays for the recovery loop).
+async fn ask_ledger<T: serde::de::DeserializeOwned>(
+    app: &App,
+    req: &SettleRequest,
+    id: PaymentId,
+    deadline_ms: u64,
+) -> Result<Result<T, WireError>, WireError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(deadline_ms);
     loop {
-        let answer: Result<SignedReceipt, CallError> = call(
+        let answer: Result<T, CallError> = call(
             &app.client,
             subjects::ledger(LedgerOp::Settle),
-            &req,
+            req,
             Some(Duration::from_millis(SETTLE_CALL_TIMEOUT_MS)),
         )
         .await;
         match answer {
-            Ok(receipt) => {
-                if !captured_by_feed(app, id, capture_wait).await? {
-                    capture(app, id, &receipt).await?;
-                }
-                return Ok(receipt);
-            }
-            Err(CallError::Remote(e)) if refuses_for_good(e.code) => {
-                void(app, id, &e).await?;
-                return Err(e);
-            }
+            Ok(answer) => return Ok(Ok(answer)),
+            Err(CallError::Remote(e)) if refuses_for_good(e.code) => return Ok(Err(e)),
             Err(e) => {
                 if tokio::time::Instant::now() >= deadline {
                     tracing::warn!(payment = %id, error = %e, "ledger unreachable; payment stays authorized");
@@ -223,15 +363,7 @@ async fn capture(app: &App, id: PaymentId, signed: &SignedReceipt) -> Result<(),
 
 async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError> {
     let payment = load(app, id)?;
-    let event = Event::new(
-        EventId::keyed(&app.event_key, "payment.voided", id.0.as_bytes()),
-        app.clock.now(),
-        EventBody::PaymentVoided(PaymentVoided {
-            payment_id: id,
-            bill_id: payment.bill_id,
-            reason: why.code.name().to_string(),
-        }),
-    );
+    let event = voided_event(app, id, &payment, why, app.clock.now());
     finish(app, id, "void", || Entry::Voided {
         id,
         refusal: Refusal::from(why),
@@ -239,6 +371,54 @@ async fn void(app: &App, id: PaymentId, why: &WireError) -> Result<(), WireError
         event: event.clone(),
     })
     .await
+}
+
+/// Releases every hold of a basket the ledger refused, in one journal entry.
+async fn void_all(app: &App, basket: &BasketOf, why: &WireError) -> Result<(), WireError> {
+    let payer = load(app, basket.parts[0])?.payer;
+    let now = app.clock.now();
+    app.journal
+        .write(
+            &journal::payer_scope(&payer),
+            &format!("void:{}", basket.id),
+            || {
+                let mut ids = Vec::new();
+                let mut events = Vec::new();
+                for id in &basket.parts {
+                    let p = load(app, *id)?;
+                    if p.state == PaymentState::Authorized {
+                        ids.push(*id);
+                        events.push(voided_event(app, *id, &p, why, now));
+                    }
+                }
+                Ok((!ids.is_empty()).then(|| Entry::VoidedAll {
+                    ids,
+                    refusal: Refusal::from(why),
+                    writer: app.me,
+                    events,
+                }))
+            },
+        )
+        .await?;
+    Ok(())
+}
+
+fn voided_event(
+    app: &App,
+    id: PaymentId,
+    payment: &Payment,
+    why: &WireError,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Event {
+    Event::new(
+        EventId::keyed(&app.event_key, "payment.voided", id.0.as_bytes()),
+        at,
+        EventBody::PaymentVoided(PaymentVoided {
+            payment_id: id,
+            bill_id: payment.bill_id,
+            reason: why.code.name().to_string(),
+        }),
+    )
 }
 
 /// Moves an authorized payment to its final state (the hold spent or released) in the payer's
@@ -312,11 +492,12 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown
             .filter_map(|k| uuid::Uuid::from_slice(&k).ok().map(PaymentId))
             .collect();
         for id in ids {
-            match load(&app, id) {
-                Ok(p) if p.authorized_at <= pass_started => {}
+            // A basket's bill is driven with its basket, under the basket's lock.
+            let lock_id = match load(&app, id) {
+                Ok(p) if p.authorized_at <= pass_started => p.basket.map_or(id, |b| b.id),
                 _ => continue,
-            }
-            let lock = app.payment_lock(id);
+            };
+            let lock = app.payment_lock(lock_id);
             // A payment a request is driving right now is not ours to drive.
             let Ok(_guard) = lock.try_lock() else {
                 continue;

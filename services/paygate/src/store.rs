@@ -16,7 +16,7 @@
 
 use chrono::{DateTime, Utc};
 use posfee_schemas::fee::IssuedBill;
-use posfee_schemas::ids::{BillId, DeviceId, KeyId, PayerHandle, TerminalId};
+use posfee_schemas::ids::{BillId, DeviceId, KeyId, PayerHandle, PaymentId, TerminalId};
 use posfee_schemas::ledger::{Receipt, SignedReceipt};
 use posfee_schemas::money::{Fen, Money};
 use posfee_schemas::paygate::{PaymentState, RegisterReply};
@@ -104,6 +104,16 @@ pub struct Payment {
     /// Refunds credited back to the payer.
     #[serde(default)]
     pub refunded: Fen,
+    /// The basket this payment is one bill of: held, settled and voided with the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basket: Option<BasketOf>,
+}
+
+/// A basket payment: its id (the phone's) and its bills' payments, in the order's order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasketOf {
+    pub id: PaymentId,
+    pub parts: Vec<PaymentId>,
 }
 
 impl Payment {

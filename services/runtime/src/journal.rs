@@ -323,6 +323,153 @@ impl Journal {
     }
 }
 
+/// One entry of an atomic write ([`Journal::write_all`]): its scope, its id (as
+/// [`Journal::write`]'s) and the entry.
+pub struct Part<E> {
+    pub scope: String,
+    pub id: String,
+    pub entry: E,
+}
+
+/// JetStream's answers to an atomic batch that mean "decide again on the latest state": a
+/// scope moved (10071, or 10164 while another write of it is proposed), the batch was dropped
+/// before its commit (10176, incomplete), or one of its entries is stored already (10201: a
+/// batch whose acknowledgement was lost, sent again).
+fn batch_refusal(e: &async_nats::jetstream::context::PublishError) -> bool {
+    use async_nats::jetstream::ErrorCode as Code;
+    if e.kind() == PublishErrorKind::WrongLastSequence {
+        return true;
+    }
+    let Some(source) = std::error::Error::source(e) else {
+        return false;
+    };
+    let Some(code) = source
+        .downcast_ref::<jetstream::Error>()
+        .map(|e| e.error_code())
+    else {
+        return false;
+    };
+    matches!(
+        code,
+        Code::STREAM_WRONG_LAST_SEQUENCE_CONSTANT
+            | Code::STREAM_DUPLICATE_MESSAGE_CONFLICT
+            | Code::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY
+            | Code(ATOMIC_PUBLISH_INCOMPLETE_BATCH)
+            | Code(ATOMIC_PUBLISH_CONTAINS_DUPLICATE)
+    )
+}
+
+/// nats-server's `JSAtomicPublishIncompleteBatchErr` and
+/// `JSAtomicPublishContainsDuplicateMessageErr` (server/errors.json).
+const ATOMIC_PUBLISH_INCOMPLETE_BATCH: u64 = 10176;
+const ATOMIC_PUBLISH_CONTAINS_DUPLICATE: u64 = 10201;
+
+/// How many times an atomic write decides again after the stream refused its batch.
+const ATOMIC_TRIES: u32 = 50;
+
+impl Journal {
+    /// [`Journal::write`] for entries of several scopes that must all be appended or none
+    /// (a basket's settlements, one per tenant account): `decide` names them on this
+    /// instance's view (`None`: done already); they go to the stream as one atomic batch
+    /// (`Nats-Batch-*`, the stream allows atomic publish), each after its scope's last
+    /// entry. If the stream refuses (a scope moved, the batch was lost), every scope's view
+    /// is brought up to its latest entry and `decide` runs again; a refusal of `decide` is
+    /// only given once decided on the latest state. Scopes must differ (the server checks
+    /// each scope's sequence once per batch). Returns whether the entries were appended; the
+    /// view has them when this returns.
+    pub async fn write_all<E>(
+        &self,
+        scopes: &[String],
+        mut decide: impl FnMut() -> Result<Option<Vec<Part<E>>>, WireError>,
+    ) -> Result<bool, WireError>
+    where
+        E: serde::Serialize,
+    {
+        let mut latest = false;
+        for _ in 0..ATOMIC_TRIES {
+            let parts = match decide() {
+                Ok(Some(parts)) => parts,
+                Ok(None) => return Ok(false),
+                Err(e) if latest => return Err(e),
+                Err(_) => {
+                    self.all_latest(scopes).await?;
+                    latest = true;
+                    continue;
+                }
+            };
+            match self.append_all(&parts).await? {
+                Some(seq) => {
+                    self.caught_up(seq).await?;
+                    return Ok(true);
+                }
+                None => {
+                    self.all_latest(scopes).await?;
+                    latest = true;
+                }
+            }
+        }
+        Err(unavailable(format!(
+            "the journal refused an atomic write {ATOMIC_TRIES} times"
+        )))
+    }
+
+    async fn all_latest(&self, scopes: &[String]) -> Result<(), WireError> {
+        for scope in scopes {
+            self.settled_view(scope).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends `parts` as one atomic batch, each after the last entry of its scope this view
+    /// has: the stream sequence of the last if the stream took them, `None` if it refused
+    /// the batch as a whole (decide again).
+    async fn append_all<E: serde::Serialize>(
+        &self,
+        parts: &[Part<E>],
+    ) -> Result<Option<u64>, WireError> {
+        let batch = uuid::Uuid::new_v4().simple().to_string();
+        let client = self.js.client();
+        let last = parts.len();
+        for (i, part) in parts.iter().enumerate() {
+            let subject = (self.subject)(&part.scope);
+            let (after, prev) = self.known(&part.scope);
+            let payload = posfee_schemas::encode(&part.entry);
+            let seal = self.seal.render(&subject, &prev, &payload);
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(JOURNAL_SEAL_HEADER, seal.as_str());
+            headers.insert(JOURNAL_PREV_HEADER, prev.to_hex().as_str());
+            headers.insert("Nats-Msg-Id", part.id.as_str());
+            headers.insert(
+                "Nats-Expected-Last-Subject-Sequence",
+                after.to_string().as_str(),
+            );
+            headers.insert("Nats-Batch-Id", batch.as_str());
+            headers.insert("Nats-Batch-Sequence", (i + 1).to_string().as_str());
+            if i + 1 < last {
+                client
+                    .publish_with_headers(subject, headers, payload.into())
+                    .await
+                    .map_err(|e| unavailable(format!("appending to the journal: {e}")))?;
+                continue;
+            }
+            headers.insert("Nats-Batch-Commit", "1");
+            let msg = PublishMessage::build()
+                .headers(headers)
+                .payload(payload.into());
+            let ack = async { self.js.send_publish(subject, msg).await?.await };
+            return match ack.await {
+                Ok(ack) => Ok(Some(ack.sequence)),
+                Err(e) if batch_refusal(&e) => {
+                    tracing::debug!(error = %e, "atomic batch refused; deciding again");
+                    Ok(None)
+                }
+                Err(e) => Err(unavailable(format!("appending to the journal: {e}"))),
+            };
+        }
+        Err(unavailable("an atomic write of no entries".to_string()))
+    }
+}
+
 /// Where a view keeps its place in its journal and the instance's id, in its `meta` tree.
 pub const APPLIED_KEY: &[u8] = b"journal_seq";
 const INSTANCE_KEY: &[u8] = b"instance";

@@ -88,6 +88,19 @@ async fn decide(
             ));
         }
     }
+    if let Some(tag) = &req.basket {
+        if !tag.size_ok() {
+            return Err(WireError::field(
+                "basket.size",
+                format!(
+                    "a basket has {} to {} bills, not {}",
+                    posfee_schemas::basket::MIN_BILLS,
+                    posfee_schemas::basket::MAX_BILLS,
+                    tag.size
+                ),
+            ));
+        }
+    }
     let (quote, arrears) = super::price(app, &req.quote, today).await?;
     if quote.total <= Fen::ZERO {
         return Err(WireError::new(
@@ -117,6 +130,7 @@ async fn decide(
         tenant_name_zh: quote.tenant_name_zh.clone(),
         class: quote.class.clone(),
         class_zh: quote.class_zh.clone(),
+        basket: req.basket,
     };
     record(Field::Bill, &bill.bill_id);
     let covered: Vec<(String, String)> = arrears
@@ -201,6 +215,7 @@ mod tests {
     #[test]
     fn a_retry_has_the_same_hash_and_any_change_another() {
         let req: BillIssueRequest = posfee_schemas::decode(&encode(&BillIssueRequest {
+            basket: None,
             terminal: posfee_schemas::ids::TerminalId::parse("kiosk-01").unwrap(),
             idempotency_key: posfee_schemas::ids::IdempotencyKey::parse("k-1").unwrap(),
             quote: posfee_schemas::fee::QuoteRequest {

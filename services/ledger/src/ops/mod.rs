@@ -1,6 +1,7 @@
 //! One file per request the ledger answers.
 
 pub mod audit;
+pub mod basket;
 pub mod close;
 pub mod refund;
 pub mod settle;

@@ -18,13 +18,16 @@ use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::{BillId, EventId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice};
 use posfee_schemas::money::Fen;
-use posfee_schemas::signed::Purpose;
+use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::Role;
 use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
 
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: SettleRequest = decode_request(&msg.payload)?;
+    if !req.more.is_empty() {
+        return super::basket::handle(app, req).await;
+    }
     // An answer given once is given again, before anything else is checked: the keys that
     // verified it may have been rotated out since, and a refusal now would make paygate void
     // money the ledger already settled.
@@ -43,7 +46,16 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     if let Some(done) = replay(&app, &claimed, &req.notice.body)? {
         return reply_ok(&app.signed(&done));
     }
-    let entry = match admissible(&app, &req, &claimed_bill).await {
+    if let Some(tag) = claimed_bill.basket {
+        return Err(WireError::field(
+            "notice.bill.basket",
+            format!(
+                "bill {} is one of a basket of {}: it is settled only with the basket's other bills",
+                claimed_bill.bill_id, tag.size
+            ),
+        ));
+    }
+    let entry = match admissible(&app, &req.notice, &claimed_bill).await {
         Ok(entry) => entry,
         // Refused on this view: refused only if the account's latest state has not settled
         // it already (a view behind must never make paygate void settled money).
@@ -76,10 +88,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
 
 /// The notice verified (paygate's signature, the fee-engine's on the bill inside) and within
 /// the rules that do not depend on the books: the entry that would settle it.
-async fn admissible(app: &App, req: &SettleRequest, claimed: &Bill) -> Result<Entry, WireError> {
+pub(super) async fn admissible(
+    app: &App,
+    signed: &Signed,
+    claimed: &Bill,
+) -> Result<Entry, WireError> {
     let notice: SettlementNotice = app
         .keys
-        .verify_owned(Purpose::Settlement, &req.notice, |_| Role::Paygate.as_str())
+        .verify_owned(Purpose::Settlement, signed, |_| Role::Paygate.as_str())
         .await
         .map_err(|e| super::signature("settlement notice", e))?;
     let bill: Bill = app
@@ -91,7 +107,7 @@ async fn admissible(app: &App, req: &SettleRequest, claimed: &Bill) -> Result<En
         return Err(WireError::field("notice.bill", "does not read as signed"));
     }
     check(app, &notice, &bill)?;
-    Ok(settled_entry(app, &notice, &bill, &req.notice.body))
+    Ok(settled_entry(app, &notice, &bill, &signed.body))
 }
 
 /// The journal entry that settles `bill` with `notice`: the receipt, the months it pays, the
@@ -143,7 +159,7 @@ fn settled_entry(app: &App, notice: &SettlementNotice, bill: &Bill, body: &[u8])
 }
 
 /// Whether the account's books, as the view has them, let this bill be settled.
-fn conflicts(app: &App, bill: BillId, entry: &Entry) -> Result<(), WireError> {
+pub(super) fn conflicts(app: &App, bill: BillId, entry: &Entry) -> Result<(), WireError> {
     let Entry::Settled { periods, .. } = entry else {
         return Ok(());
     };
@@ -203,7 +219,11 @@ fn uuid_text(bytes: &[u8]) -> String {
 
 /// The first answer for this payment id, if it was settled; a 409 if the id came back with a
 /// different notice.
-fn replay(app: &App, notice: &SettlementNotice, body: &[u8]) -> Result<Option<Receipt>, WireError> {
+pub(super) fn replay(
+    app: &App,
+    notice: &SettlementNotice,
+    body: &[u8],
+) -> Result<Option<Receipt>, WireError> {
     let Some(raw) = app
         .store
         .settlements

@@ -2,6 +2,7 @@
 
 pub mod amend;
 pub mod audit;
+pub mod basket;
 pub mod erase;
 pub mod pay;
 pub mod payments;

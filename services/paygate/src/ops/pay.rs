@@ -10,7 +10,7 @@ use crate::store::{Payer, Payment};
 use ed25519_dalek::VerifyingKey;
 use posfee_client::keydir::VerifyError;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
-use posfee_schemas::fee::Bill;
+use posfee_schemas::fee::{Bill, IssuedBill};
 use posfee_schemas::ids::{DeviceId, PayerHandle, PaymentId};
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentState};
@@ -25,6 +25,9 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(Subject::Paygate(_, Identity::Device(d))) => Some(d),
         _ => None,
     };
+    if !req.more_bills.is_empty() {
+        return super::basket::handle(app, req, asker).await;
+    }
     record(Field::Bill, &req.bill.bill_id);
     record(Field::Caller, &req.order.key_id);
     let checked = check(&app, &req).await?;
@@ -53,6 +56,22 @@ struct Checked {
 /// The order is signed by the device key registered for the payer it names, and pays exactly
 /// the signed bill it carries.
 async fn check(app: &App, req: &PayRequest) -> Result<Checked, WireError> {
+    let (handle, payer, order) = ordered(app, req).await?;
+    let bill = verified_bill(app, &req.bill).await?;
+    order_pays_bill(&order, &bill)?;
+    Ok(Checked {
+        handle,
+        payer,
+        order,
+        bill,
+    })
+}
+
+/// The order, signed by the device key registered for the payer it names.
+pub(super) async fn ordered(
+    app: &App,
+    req: &PayRequest,
+) -> Result<(PayerHandle, Payer, PayOrder), WireError> {
     let (handle, payer) = super::device_owner(app, &req.order.key_id)
         .await?
         .ok_or_else(|| {
@@ -82,21 +101,14 @@ async fn check(app: &App, req: &PayRequest) -> Result<Checked, WireError> {
             "order: signed by a device of another payer",
         ));
     }
-    let bill = verified_bill(app, req).await?;
-    order_pays_bill(&order, &bill)?;
-    Ok(Checked {
-        handle,
-        payer,
-        order,
-        bill,
-    })
+    Ok((handle, payer, order))
 }
 
 /// The bill the request carries, believed through the key directory.
-async fn verified_bill(app: &App, req: &PayRequest) -> Result<Bill, WireError> {
+pub(super) async fn verified_bill(app: &App, issued: &IssuedBill) -> Result<Bill, WireError> {
     let bill: Bill = app
         .keys
-        .verify_bill(&req.bill.signed)
+        .verify_bill(&issued.signed)
         .await
         .map_err(|e| match e {
             VerifyError::Sign(e) => WireError::new(ErrorCode::BadSignature, format!("bill: {e}")),
@@ -104,9 +116,9 @@ async fn verified_bill(app: &App, req: &PayRequest) -> Result<Bill, WireError> {
                 WireError::new(ErrorCode::Unavailable, format!("bill: {e}"))
             }
         })?;
-    if req.bill.bill_id != bill.bill_id {
+    if issued.bill_id != bill.bill_id {
         return Err(WireError::field(
-            "order.bill_id",
+            "bill.bill_id",
             "does not name the signed bill",
         ));
     }
@@ -137,6 +149,15 @@ fn order_pays_bill(order: &PayOrder, bill: &Bill) -> Result<(), WireError> {
         return Err(WireError::field(
             "order.terminal",
             format!("the bill was issued for terminal {}", bill.terminal),
+        ));
+    }
+    if let Some(tag) = bill.basket {
+        return Err(WireError::field(
+            "order.more_bills",
+            format!(
+                "bill {} is one of a basket of {} bills: pay them all in one order",
+                bill.bill_id, tag.size
+            ),
         ));
     }
     Ok(())
@@ -206,6 +227,7 @@ async fn hold(app: &App, req: &PayRequest, checked: Checked) -> Handled {
         signed_receipt: None,
         refusal: None,
         refunded: Fen::ZERO,
+        basket: None,
     };
     authorize(app, order.payment_id, &payment).await?;
     if load(app, order.payment_id)?.order_body != req.order.body {
@@ -215,7 +237,7 @@ async fn hold(app: &App, req: &PayRequest, checked: Checked) -> Handled {
     reply_ok(&drive_for_request(app, order.payment_id).await?)
 }
 
-fn reused_id(id: PaymentId) -> WireError {
+pub(super) fn reused_id(id: PaymentId) -> WireError {
     WireError::new(
         ErrorCode::IdempotencyConflict,
         format!("payment id {id} was used for another order"),
