@@ -174,7 +174,10 @@ async fn competing_writes_on_a_clustered_journal_are_conflicts_decided_never_una
     for i in 0..BILLS {
         // Copies of one pay order through both paygates at once: one payment, one receipt.
         let (req, payment_id) = c.order(i, deadline).await;
-        let answers = at_once(COPIES, |_| c.send(&req)).await;
+        let answers = at_once(COPIES, |_| {
+            c.send::<posfee_schemas::ledger::SignedReceipt>(&req)
+        })
+        .await;
         assert_eq!(not_answered(&answers), Vec::<String>::new(), "bill {i}");
         for r in &answers {
             let receipt: Receipt = r.as_ref().unwrap().peek().unwrap();

@@ -872,3 +872,158 @@ async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairi
     posfee_harness::eventually_within("the pairing is reported", Duration::from_secs(20), reported)
         .await;
 }
+
+// --- Baskets -----------------------------------------------------------------------------
+
+fn second_account() -> AccountNo {
+    AccountNo::parse("3-1-1203").unwrap()
+}
+
+fn quote_of(account: AccountNo) -> QuoteRequest {
+    QuoteRequest { account, ..quote() }
+}
+
+/// The system with a second household of the same biller, owing the same 190.00.
+async fn system_of_two() -> (Harness, ManualClock) {
+    let (h, clock) = system().await;
+    let importer = h.connect(Role::Importer).await.unwrap();
+    fixtures::import_water_households(&importer, &h.signer(Role::Importer), &[second_account()])
+        .await
+        .unwrap();
+    (h, clock)
+}
+
+type BasketTask = tokio::task::JoinHandle<Result<Vec<Receipt>, posfee_schemas::WireError>>;
+
+/// The kiosk pays a basket of both households in the background (mode A).
+fn kiosk_pays_basket(a: &Agent) -> (mpsc::UnboundedReceiver<PairCode>, BasketTask) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let a = a.clone();
+    let task = tokio::spawn(async move {
+        let mut view = TestView { codes: tx };
+        let spec = PaySpec {
+            quote: quote(),
+            more: vec![quote_of(second_account())],
+            wallet: None,
+        };
+        flow::pay_all(&a, spec, &mut view, &CancellationToken::new()).await
+    });
+    (rx, task)
+}
+
+#[tokio::test]
+async fn a_basket_is_paired_once_confirmed_once_and_settled_bill_by_bill() {
+    let (h, clock) = system_of_two().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (mut codes, kiosk_task) = kiosk_pays_basket(&a);
+    let code = next_code(&mut codes).await;
+    let verified = join::join(&c, &code).await.unwrap();
+    assert_eq!(verified.more.len(), 1, "the phone has the whole basket");
+    assert_eq!(verified.total(), Money::cny(38000));
+    let phone_receipts = pay::pay(&c, &verified).await.unwrap();
+    let kiosk_receipts = tokio::time::timeout(Duration::from_secs(15), kiosk_task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(kiosk_receipts, phone_receipts);
+    let accounts: Vec<_> = phone_receipts.iter().map(|r| r.account.clone()).collect();
+    assert_eq!(accounts, vec![account(), second_account()]);
+    // Each bill is a payment of its own: its own id, receipt and settlement.
+    let (at_paygate, mut settled) = books(&h).await;
+    let mut ids: Vec<_> = phone_receipts.iter().map(|r| r.payment_id).collect();
+    ids.sort();
+    settled.sort();
+    assert_eq!(settled, ids);
+    assert!(at_paygate
+        .iter()
+        .all(|(id, s)| ids.contains(id) && *s == PaymentState::Captured));
+    assert_eq!(at_paygate.len(), 2);
+}
+
+#[tokio::test]
+async fn a_basket_with_a_bill_paid_elsewhere_charges_nothing_and_both_sides_name_that_bill() {
+    let (h, clock) = system_of_two().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (mut codes, kiosk_task) = kiosk_pays_basket(&a);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+
+    // Meanwhile the second household pays its October water at another kiosk.
+    let other_kiosk = TerminalId::parse("kiosk-02").unwrap();
+    let b = agent(&h, &clock, other_kiosk, Duration::from_secs(30)).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let other_phone = registered_phone(&h, &clock, other_dir.path()).await;
+    let (tx, mut other_codes) = mpsc::unbounded_channel();
+    let elsewhere = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let mut view = TestView { codes: tx };
+            let spec = PaySpec {
+                quote: quote_of(second_account()),
+                more: Vec::new(),
+                wallet: None,
+            };
+            flow::pay(&b, spec, &mut view, &CancellationToken::new()).await
+        })
+    };
+    let other = join::join(&other_phone, &next_code(&mut other_codes).await)
+        .await
+        .unwrap();
+    let paid_elsewhere = pay::pay(&other_phone, &other).await.unwrap().remove(0);
+    elsewhere.await.unwrap().unwrap();
+
+    // The basket's payment is refused whole, naming the household paid meanwhile.
+    let err = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::BillAlreadyPaid, "{err}");
+    assert!(err.message.contains("3-1-1203"), "{err}");
+    let at_kiosk = ended_basket(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::BillAlreadyPaid, "{at_kiosk}");
+    assert!(at_kiosk.message.contains("3-1-1203"), "{at_kiosk}");
+    // Nothing charged: both of the basket's holds released, only the other payment settled.
+    let (at_paygate, settled) = books(&h).await;
+    assert_eq!(settled, vec![paid_elsewhere.payment_id]);
+    let voided = at_paygate
+        .iter()
+        .filter(|(_, s)| *s == PaymentState::Voided)
+        .count();
+    assert_eq!((at_paygate.len(), voided), (3, 2), "{at_paygate:?}");
+    assert!(receipts::list(&c).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn one_bill_of_a_basket_cannot_be_paid_alone() {
+    let (h, clock) = system_of_two().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (mut codes, kiosk_task) = kiosk_pays_basket(&a);
+    let mut verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+    // A phone that drops the basket's other bill and pays the first as if it were alone.
+    verified.more.clear();
+    let err = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidField, "{err}");
+    assert!(err.message.contains("basket"), "{err}");
+    let (at_paygate, settled) = books(&h).await;
+    assert!(at_paygate.is_empty() && settled.is_empty());
+    // The kiosk heard the refusal and closed both bills; the next basket, paid whole by the
+    // same phone, goes through: the refusal above was the lone bill's.
+    let at_kiosk = ended_basket(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::InvalidField, "{at_kiosk}");
+    let (mut codes, kiosk_task) = kiosk_pays_basket(&a);
+    let whole = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+    assert_eq!(pay::pay(&c, &whole).await.unwrap().len(), 2);
+    let kiosk_receipts = kiosk_task.await.unwrap().unwrap();
+    assert_eq!(kiosk_receipts.len(), 2);
+}
+
+async fn ended_basket(task: BasketTask) -> posfee_schemas::WireError {
+    tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the kiosk kept waiting")
+        .unwrap()
+        .unwrap_err()
+}

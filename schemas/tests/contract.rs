@@ -1129,3 +1129,91 @@ fn bills_and_receipts_from_older_writers_decode_without_the_chinese_texts() {
     assert!(back.tenant_name_zh.is_empty());
     assert_eq!(back.lines, vec![expected]);
 }
+
+/// Since 0.4.0: a basket's fields are written where the document says, with its types.
+#[test]
+fn basket_payloads_round_trip_and_match_the_document() {
+    let tag = posfee_schemas::basket::BasketTag {
+        id: BasketId::new_random(),
+        size: 2,
+    };
+    round_trip("BasketTag", tag);
+    round_trip(
+        "BillIssueRequest",
+        BillIssueRequest {
+            quote: qreq(),
+            terminal: term(),
+            idempotency_key: IdempotencyKey::parse("k-basket").unwrap(),
+            basket: Some(tag),
+        },
+    );
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let bill = |account: &str| {
+        let b = Bill {
+            basket: Some(tag),
+            account: AccountNo::parse(account).unwrap(),
+            ..issued().signed.peek::<Bill>().unwrap()
+        };
+        round_trip("Bill", b.clone());
+        IssuedBill {
+            bill_id: b.bill_id,
+            signed: Signed::sign(Purpose::Bill, &b, &KeyId::parse("k1").unwrap(), &key),
+        }
+    };
+    let (first, second) = (bill("3-1-1202"), bill("3-1-1203"));
+    round_trip(
+        "BillOffer",
+        BillOffer {
+            terminal: term(),
+            bill: first.clone(),
+            pairing_expires_at: at(),
+            updates: None,
+            more_bills: vec![second.clone()],
+        },
+    );
+    let basket = PaymentId::new_random();
+    let order = PayOrder {
+        payment_id: basket,
+        payer: PayerHandle::parse("p-1").unwrap(),
+        bill_id: first.bill_id,
+        amount: Money::cny(5176),
+        terminal: term(),
+        more_bills: vec![second.bill_id],
+    };
+    round_trip("PayOrder", order.clone());
+    let dev = ed25519_dalek::SigningKey::from_bytes(&[9; 32]);
+    let dev_id = KeyId::parse("dev-1").unwrap();
+    round_trip(
+        "PayRequest",
+        PayRequest {
+            order: Signed::sign(Purpose::DevicePay, &order, &dev_id, &dev),
+            bill: first.clone(),
+            more_bills: vec![second.clone()],
+        },
+    );
+    let notice = |b: &IssuedBill| SettlementNotice {
+        payment_id: PaymentId::part(basket, b.bill_id),
+        payer: PayerHandle::parse("b-1").unwrap(),
+        amount: Money::cny(2588),
+        bill: b.clone(),
+        authorized_at: at(),
+        basket: Some(basket),
+    };
+    round_trip("SettlementNotice", notice(&first));
+    let sign = |n: SettlementNotice| Signed::sign(Purpose::Settlement, &n, &dev_id, &dev);
+    round_trip(
+        "SettleRequest",
+        SettleRequest {
+            notice: sign(notice(&first)),
+            more: vec![sign(notice(&second))],
+        },
+    );
+    round_trip(
+        "BasketPaid",
+        posfee_schemas::basket::BasketPaid {
+            payment_id: basket,
+            total: Money::cny(5176),
+            receipts: vec![],
+        },
+    );
+}

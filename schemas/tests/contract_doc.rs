@@ -732,7 +732,113 @@ fn examples() -> Examples {
             "bill 1b4e28ba-2fa1-41d2-883f-0016d3cca427 was issued for terminal kiosk-01; only that terminal may close it",
         ),
     );
+    baskets(&w, &mut ex);
     ex
+}
+
+/// Section 13: a basket of two bills, paid in one order.
+fn baskets(w: &World, ex: &mut Examples) {
+    let tag = posfee_schemas::basket::BasketTag {
+        id: BasketId(uuid("7c1e5a40-2b9d-4f63-8e17-5d0a4c3b2f91")),
+        size: 2,
+    };
+    let mut issue = BillIssueRequest {
+        quote: QuoteRequest {
+            tenant: w.bill.tenant.clone(),
+            account: w.bill.account.clone(),
+            kinds: vec![],
+            as_of: None,
+            prepay_months: None,
+            top_up: None,
+        },
+        terminal: w.terminal.clone(),
+        idempotency_key: IdempotencyKey::parse("kiosk-01-7f2c").unwrap(),
+        basket: Some(tag),
+    };
+    ex.msg("basket.issue", &issue);
+    issue.basket = None;
+    let first = Bill {
+        basket: Some(tag),
+        ..w.bill.clone()
+    };
+    let second = Bill {
+        basket: Some(tag),
+        bill_id: BillId(uuid("2c5f39cb-3fb2-42e3-994f-1127e4ddb538")),
+        account: AccountNo::parse("3-1-1203").unwrap(),
+        holder_masked: Some("李*".into()),
+        total: Money::cny(1035),
+        lines: vec![BillLine {
+            quantity: rust_decimal::Decimal::from_str("5").unwrap(),
+            amount: Fen::new(1035),
+            explanation: "5 m3 x 2.07".into(),
+            explanation_zh: "5 m3 × 2.07".into(),
+            ..w.bill.lines[0].clone()
+        }],
+        ..w.bill.clone()
+    };
+    let sign = |b: &Bill| IssuedBill {
+        bill_id: b.bill_id,
+        signed: Signed::sign(Purpose::Bill, b, &w.bill_key_id, &w.bill_key),
+    };
+    let (first_issued, second_issued) = (sign(&first), sign(&second));
+    ex.msg("basket.bill-2", &second);
+    ex.msg(
+        "basket.offer",
+        &BillOffer {
+            terminal: w.terminal.clone(),
+            bill: first_issued.clone(),
+            pairing_expires_at: t("2026-11-25T08:32:00Z"),
+            updates: Some(tok("00112233445566778899aabbccddeeff")),
+            more_bills: vec![second_issued.clone()],
+        },
+    );
+    let order = PayOrder {
+        payment_id: w.payment_id,
+        payer: w.payer.clone(),
+        bill_id: first.bill_id,
+        amount: Money::cny(2588 + 1035),
+        terminal: w.terminal.clone(),
+        more_bills: vec![second.bill_id],
+    };
+    ex.msg("basket.order.body", &order);
+    let pay = PayRequest {
+        order: Signed::sign(Purpose::DevicePay, &order, &w.device_key_id, &w.device_key),
+        bill: first_issued,
+        more_bills: vec![second_issued],
+    };
+    ex.hex("basket.pay.request", &encode(&pay));
+    let parts = [
+        PaymentId::part(w.payment_id, first.bill_id),
+        PaymentId::part(w.payment_id, second.bill_id),
+    ];
+    // The derivation as the document gives it: UUIDv5, the basket's payment id as namespace,
+    // the bill id's 16 bytes as name.
+    for (part, bill) in parts.iter().zip([&first, &second]) {
+        assert_eq!(
+            part.0,
+            uuid::Uuid::new_v5(&w.payment_id.0, bill.bill_id.0.as_bytes())
+        );
+    }
+    ex.text("basket.part-ids", format!("{}\n{}", parts[0], parts[1]));
+    let receipt = |id: PaymentId, b: &Bill| {
+        let r = Receipt::of_bill(id, b, t("2026-11-25T08:31:10.480213Z"));
+        SignedReceipt(w.ledger.sign(Purpose::Receipt, &r))
+    };
+    ex.msg(
+        "basket.paid",
+        &posfee_schemas::basket::BasketPaid {
+            payment_id: w.payment_id,
+            total: order.amount,
+            receipts: vec![receipt(parts[0], &first), receipt(parts[1], &second)],
+        },
+    );
+    ex.text(
+        "basket.refusal",
+        wire_error(
+            ErrorCode::BillAlreadyPaid,
+            "City Water, account 3-1-1203 (bill 2c5f39cb-3fb2-42e3-994f-1127e4ddb538): city-water 3-1-1203 water 2026-10 was already paid by another bill",
+        ),
+    );
 }
 
 // --- reading and rewriting the document --------------------------------------------------------

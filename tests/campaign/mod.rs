@@ -13,6 +13,7 @@ use posfee_client::{bus, call, creds, CallError};
 use posfee_harness::fixtures::{self, register_phone, Phone};
 use posfee_operator::reconcile::reconcile;
 use posfee_paygate::app::SANDBOX_OPENING_BALANCE_FEN;
+use posfee_schemas::basket::BasketPaid;
 use posfee_schemas::fee::{Bill, BillIssueRequest, IssuedBill, QuoteRequest};
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::{Receipt, SignedReceipt};
@@ -249,13 +250,137 @@ impl Campaign {
         }
     }
 
+    /// Pays the accounts in baskets of `size` bills (one order each), retrying what is
+    /// transient: the outcome counts bills (a basket's receipts, or its refused bills), and
+    /// each basket's bills' payment ids are returned for [`Campaign::whole_or_none`].
+    pub async fn pay_baskets(&self, size: usize) -> (Outcome, Vec<Vec<PaymentId>>) {
+        let (mut receipts, mut refused, mut gaps) = (0, Vec::new(), Vec::new());
+        let mut baskets = Vec::new();
+        let mut last = Instant::now();
+        for first in (0..self.accounts.len()).step_by(size) {
+            let size = size.min(self.accounts.len() - first);
+            let (parts, paid) = self.pay_basket(first, size).await;
+            match paid {
+                Ok(()) => {
+                    receipts += size;
+                    gaps.push(last.elapsed());
+                    last = Instant::now();
+                }
+                Err(why) => refused.extend(std::iter::repeat_n(why, size)),
+            }
+            baskets.push(parts);
+        }
+        let outcome = Outcome {
+            receipts,
+            refused,
+            gaps,
+        };
+        (outcome, baskets)
+    }
+
+    /// One basket: every receipt, or a final refusal; its bills' payment ids either way.
+    async fn pay_basket(&self, first: usize, size: usize) -> (Vec<PaymentId>, Result<(), String>) {
+        let deadline = Instant::now() + self.payment_allowed;
+        let (req, parts) = self.basket_order(first, size, deadline).await;
+        loop {
+            match self.send::<BasketPaid>(&req).await {
+                Ok(paid) => {
+                    let got: Vec<PaymentId> = paid
+                        .receipts
+                        .iter()
+                        .map(|r| r.peek().unwrap().payment_id)
+                        .collect();
+                    assert_eq!(got, parts, "basket at account {first}");
+                    return (parts, Ok(()));
+                }
+                Err(e) if transient(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(CallError::Remote(w)) => {
+                    assert!(w.code.status() < 500, "basket at account {first}: {w}");
+                    return (parts, Err(w.to_string()));
+                }
+                Err(e) => panic!("basket at account {first}: {e}"),
+            }
+        }
+    }
+
+    /// The bills of accounts `first..first + size`, issued as one basket, and a phone's
+    /// signed order paying them all; with each bill's payment id.
+    async fn basket_order(
+        &self,
+        first: usize,
+        size: usize,
+        deadline: Instant,
+    ) -> (PayRequest, Vec<PaymentId>) {
+        let tag = posfee_schemas::basket::BasketTag {
+            id: BasketId::new_random(),
+            size: u8::try_from(size).unwrap(),
+        };
+        let mut issued = Vec::new();
+        for i in first..first + size {
+            issued.push(self.issue(i, Some(tag), deadline).await);
+        }
+        let bills: Vec<Bill> = issued.iter().map(|b| b.signed.peek().unwrap()).collect();
+        let phone = &self.phones[first % self.phones.len()];
+        let payment_id = PaymentId::new_random();
+        let order = PayOrder {
+            more_bills: bills[1..].iter().map(|b| b.bill_id).collect(),
+            payment_id,
+            payer: phone.payer.clone(),
+            bill_id: bills[0].bill_id,
+            amount: posfee_schemas::money::Money::cny(BILL_FEN * size as i64),
+            terminal: bills[0].terminal.clone(),
+        };
+        let req = PayRequest {
+            more_bills: issued[1..].to_vec(),
+            order: Signed::sign(
+                Purpose::DevicePay,
+                &order,
+                &phone.device_key_id,
+                &phone.device_key,
+            ),
+            bill: issued[0].clone(),
+        };
+        let parts = bills
+            .iter()
+            .map(|b| PaymentId::part(payment_id, b.bill_id))
+            .collect();
+        (req, parts)
+    }
+
+    /// Every basket is settled whole or not at all at the ledger.
+    pub async fn whole_or_none(&self, baskets: &[Vec<PaymentId>]) {
+        let page: posfee_schemas::ledger::SettlementsPage = call(
+            &self.operator,
+            subjects::ledger(subjects::LedgerOp::Settlements),
+            &posfee_schemas::ledger::SettlementsQuery {
+                page_size: None,
+                cursor: None,
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        assert!(page.next_cursor.is_none(), "more settlements than one page");
+        let settled: std::collections::HashSet<PaymentId> =
+            page.items.iter().map(|s| s.payment_id).collect();
+        for parts in baskets {
+            let n = parts.iter().filter(|p| settled.contains(p)).count();
+            assert!(
+                n == 0 || n == parts.len(),
+                "a basket half settled: {n} of {parts:?}"
+            );
+        }
+    }
+
     /// One payment: a receipt, or a final refusal (allowed: money must then not have moved,
     /// which reconcile checks).
     async fn pay_one(&self, i: usize) -> Result<(), String> {
         let deadline = Instant::now() + self.payment_allowed;
         let (req, payment_id) = self.order(i, deadline).await;
         loop {
-            match self.send(&req).await {
+            match self.send::<SignedReceipt>(&req).await {
                 Ok(receipt) => {
                     let receipt: Receipt = receipt.peek().unwrap();
                     assert_eq!(receipt.payment_id, payment_id);
@@ -277,35 +402,7 @@ impl Campaign {
     /// until `deadline`), and a phone's signed order to pay it.
     pub async fn order(&self, i: usize, deadline: Instant) -> (PayRequest, PaymentId) {
         let kiosk = TerminalId::parse("kiosk-crash").unwrap();
-        let issue = BillIssueRequest {
-            basket: None,
-            quote: QuoteRequest {
-                tenant: fixtures::water(),
-                account: self.accounts[i].clone(),
-                kinds: vec![],
-                as_of: None,
-                prepay_months: None,
-                top_up: None,
-            },
-            terminal: kiosk.clone(),
-            idempotency_key: IdempotencyKey::parse(format!("crash-{i}")).unwrap(),
-        };
-        let bill: IssuedBill = loop {
-            match call(
-                &self.terminal,
-                subjects::bill_issue(&kiosk),
-                &issue,
-                Some(Duration::from_secs(3)),
-            )
-            .await
-            {
-                Ok(b) => break b,
-                Err(e) if transient(&e) && Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Err(e) => panic!("issuing bill {i}: {e}"),
-            }
-        };
+        let bill = self.issue(i, None, deadline).await;
         let b: Bill = bill.signed.peek().unwrap();
         let phone = &self.phones[i % self.phones.len()];
         let order = PayOrder {
@@ -329,6 +426,46 @@ impl Campaign {
         (req, order.payment_id)
     }
 
+    /// The `i`th account's bill, issued at the kiosk (asked again while that is transient,
+    /// until `deadline`), in `basket` if given.
+    async fn issue(
+        &self,
+        i: usize,
+        basket: Option<posfee_schemas::basket::BasketTag>,
+        deadline: Instant,
+    ) -> IssuedBill {
+        let kiosk = TerminalId::parse("kiosk-crash").unwrap();
+        let issue = BillIssueRequest {
+            basket,
+            quote: QuoteRequest {
+                tenant: fixtures::water(),
+                account: self.accounts[i].clone(),
+                kinds: vec![],
+                as_of: None,
+                prepay_months: None,
+                top_up: None,
+            },
+            terminal: kiosk.clone(),
+            idempotency_key: IdempotencyKey::parse(format!("crash-{i}")).unwrap(),
+        };
+        loop {
+            match call(
+                &self.terminal,
+                subjects::bill_issue(&kiosk),
+                &issue,
+                Some(Duration::from_secs(3)),
+            )
+            .await
+            {
+                Ok(b) => return b,
+                Err(e) if transient(&e) && Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Err(e) => panic!("issuing bill {i}: {e}"),
+            }
+        }
+    }
+
     /// A connection as `tenant`'s billing clerk, with a key issued as an operator would.
     pub async fn clerk(&self, tenant: &str) -> async_nats::Client {
         let seed = issue_key(&self.data, &["clerk", tenant]);
@@ -343,7 +480,10 @@ impl Campaign {
     }
 
     /// Sends one copy of a pay order through whichever paygate instance takes it.
-    pub async fn send(&self, req: &PayRequest) -> Result<SignedReceipt, CallError> {
+    pub async fn send<T: serde::de::DeserializeOwned>(
+        &self,
+        req: &PayRequest,
+    ) -> Result<T, CallError> {
         call(
             &self.companion,
             fixtures::pay_subject(&self.companion),
@@ -356,6 +496,22 @@ impl Campaign {
     /// Waits until the books reconcile with `outcome` (every receipt settled and captured
     /// once, every refusal voided), then stops the system cleanly.
     pub async fn reconciled(mut self, outcome: &Outcome) {
+        self.reconciled_keeping(outcome).await;
+        self.stop();
+    }
+
+    /// Stops the system cleanly.
+    pub fn stop(mut self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.up.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        assert!(self.up.wait().unwrap().success());
+    }
+
+    /// [`Campaign::reconciled`], leaving the system running for more checks.
+    pub async fn reconciled_keeping(&mut self, outcome: &Outcome) {
         let mut last = None;
         for _ in 0..120 {
             match reconcile(&self.operator, chrono::Utc::now()).await {
@@ -369,12 +525,6 @@ impl Campaign {
                         outcome.refused
                     );
                     assert_eq!(r.settled_fen, BILL_FEN * outcome.receipts as i64);
-                    nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(self.up.id() as i32),
-                        nix::sys::signal::Signal::SIGTERM,
-                    )
-                    .unwrap();
-                    assert!(self.up.wait().unwrap().success());
                     return;
                 }
                 other => last = Some(format!("{other:?}")),

@@ -9,8 +9,8 @@ import { decodeFile, drawCode, scanCamera } from "./qr.ts";
 import { amend, checkBankAccount, checkName, checkNationalId, register } from "./register.ts";
 import { lineText, shareImage } from "./share.ts";
 import * as store from "./store.ts";
-import type { BillLine, Receipt } from "./types.ts";
-import { KeyDirectory, TrustRoot } from "./verify.ts";
+import type { Bill, BillLine, Receipt } from "./types.ts";
+import { billsOf, KeyDirectory, totalOf, TrustRoot } from "./verify.ts";
 import { uuidText, wireError, WireError } from "./wire.ts";
 
 type Child = Node | string | null | undefined | false;
@@ -642,9 +642,9 @@ function confirmScreen(s: pay.Session): void {
 
 /** The confirm screen for `s` in the current language; `state` outlives a redraw. */
 function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
-  const b = s.verified.bill;
-  const zh = lang() === "zh-CN";
-  const payBtn = h("button", { class: "primary", "data-testid": "confirm" }, state.decided ? t("paying") : withAmount("confirm", b.total.fen)) as HTMLButtonElement;
+  const bills = billsOf(s.verified);
+  const total = totalOf(s.verified);
+  const payBtn = h("button", { class: "primary", "data-testid": "confirm" }, state.decided ? t("paying") : withAmount("confirm", total)) as HTMLButtonElement;
   const declineBtn = h("button", { class: "secondary", "data-testid": "decline" }, t("decline")) as HTMLButtonElement;
   payBtn.disabled = declineBtn.disabled = state.decided;
   payBtn.addEventListener("click", async () => {
@@ -667,28 +667,46 @@ function drawConfirm(s: pay.Session, state: { decided: boolean }): void {
     await pay.decline(phone, s);
     outcome("declined");
   });
-  frame(
-    t("confirm_title"),
+  const issued = [s.verified.issued, ...s.verified.more.map((m) => m.issued)];
+  const n = bills.length;
+  const cards = bills.map((b, i) => billCard(b, issued[i].signed.key_id, n > 1 ? t("basket_bill", { i: String(i + 1), n: String(n) }) : null));
+  const basket =
+    n > 1
+      ? [
+          h("p", { class: "basket-note", "data-testid": "basket" }, h("strong", {}, t("basket_title", { n: String(n) })), " ", t("basket_note")),
+          ...cards,
+          h(
+            "section",
+            { class: "card basket-total" },
+            h("dl", { class: "total" }, h("dt", {}, t("basket_total", { n: String(n) })), h("dd", {}, amountEl(total, "span", { "data-testid": "basket-total" }))),
+          ),
+        ]
+      : cards;
+  frame(t("confirm_title"), ...basket, h("div", { class: "actions decide" }, declineBtn, payBtn));
+}
+
+/** One signed bill as the payer checks it: payee, account, lines, total, expiry, who signed. */
+function billCard(b: Bill, keyId: string, heading: string | null): HTMLElement {
+  const zh = lang() === "zh-CN";
+  return h(
+    "section",
+    { class: "card bill", "aria-label": heading ?? t("confirm_title"), "data-testid": "bill" },
+    heading ? h("h2", { class: "bill-of" }, heading) : null,
+    h("dl", {}, h("dt", {}, t("payee")), h("dd", { "data-testid": "payee" }, (zh && b.tenant_name_zh) || b.tenant_name)),
+    h("dl", {}, h("dt", {}, t("account")), h("dd", { "data-testid": "account" }, b.account)),
+    b.holder_masked ? h("dl", {}, h("dt", {}, t("holder")), h("dd", {}, b.holder_masked)) : null,
+    (zh ? b.class_zh : b.class) ? h("dl", {}, h("dt", {}, t("class")), h("dd", {}, (zh ? b.class_zh : b.class) ?? "")) : null,
+    h("dl", {}, h("dt", {}, t("terminal")), h("dd", {}, b.terminal)),
+    h("ul", { class: "lines" }, ...b.lines.map(lineEl)),
+    h("dl", { class: "total" }, h("dt", {}, t("total")), h("dd", {}, amountEl(b.total.fen, "span", { "data-testid": "total" }))),
+    h("dl", {}, h("dt", {}, t("expires_at")), h("dd", {}, timeEl(b.expires_at, "expires-at"))),
     h(
-      "section",
-      { class: "card bill", "aria-label": t("confirm_title") },
-      h("dl", {}, h("dt", {}, t("payee")), h("dd", { "data-testid": "payee" }, (zh && b.tenant_name_zh) || b.tenant_name)),
-      h("dl", {}, h("dt", {}, t("account")), h("dd", { "data-testid": "account" }, b.account)),
-      b.holder_masked ? h("dl", {}, h("dt", {}, t("holder")), h("dd", {}, b.holder_masked)) : null,
-      (zh ? b.class_zh : b.class) ? h("dl", {}, h("dt", {}, t("class")), h("dd", {}, (zh ? b.class_zh : b.class) ?? "")) : null,
-      h("dl", {}, h("dt", {}, t("terminal")), h("dd", {}, b.terminal)),
-      h("ul", { class: "lines" }, ...b.lines.map(lineEl)),
-      h("dl", { class: "total" }, h("dt", {}, t("total")), h("dd", {}, amountEl(b.total.fen, "span", { "data-testid": "total" }))),
-      h("dl", {}, h("dt", {}, t("expires_at")), h("dd", {}, timeEl(b.expires_at, "expires-at"))),
-      h(
-        "p",
-        { class: "verified", "data-testid": "verified" },
-        h("span", { "aria-hidden": "true" }, "✔ "),
-        t("verified"),
-        h("span", { class: "note" }, ` — ${t("verified_detail", { tenant: b.tenant, key: s.verified.issued.signed.key_id })}`),
-      ),
+      "p",
+      { class: "verified", "data-testid": "verified" },
+      h("span", { "aria-hidden": "true" }, "✔ "),
+      t("verified"),
+      h("span", { class: "note" }, ` — ${t("verified_detail", { tenant: b.tenant, key: keyId })}`),
     ),
-    h("div", { class: "actions decide" }, declineBtn, payBtn),
   );
 }
 
@@ -697,18 +715,30 @@ type Outcome = "paid" | "declined" | "not_paid" | "unknown" | "ended" | "expired
 /** The endings a payment normally has besides paying: said plainly, not as failures. */
 const NORMAL_ENDINGS: Outcome[] = ["declined", "ended", "expired"];
 
-function outcome(kind: Outcome, m?: Said, r?: Receipt): void {
+function outcome(kind: Outcome, m?: Said, r?: Receipt[]): void {
   redraw = null;
   const title = { paid: t("paid_title"), declined: t("declined_title"), not_paid: t("not_paid_title"), unknown: t("unknown_title"), ended: t("ended_title"), expired: t("expired_title") }[kind];
   const normal = NORMAL_ENDINGS.includes(kind);
   const text = kind === "declined" ? t("declined_text") : kind === "expired" ? t("expired_text") : (m?.text ?? "");
-  const body = r ? receiptCard(r) : normal ? h("p", { class: "outcome-text" }, text) : errorBox(m ?? { code: "INTERNAL", text: t("failed") });
+  const body = r ? receiptCards(r) : normal ? h("p", { class: "outcome-text" }, text) : errorBox(m ?? { code: "INTERNAL", text: t("failed") });
   const again = h("button", { class: "primary", "data-testid": "new-code", onclick: () => void showCode() }, t("new_code"));
   const done = h("button", { class: kind === "expired" ? "secondary" : "primary", "data-testid": "done", onclick: () => go("pay") }, t("done"));
   frame(
     title,
     h("div", { class: `outcome ${kind} ${normal ? "neutral" : ""}`, role: "status", "data-testid": "outcome", "data-outcome": kind }, body),
     kind === "expired" ? h("div", { class: "stack" }, again, done) : done,
+  );
+}
+
+/** A payment's receipts: one, or a basket's with their total. */
+function receiptCards(rs: Receipt[]): HTMLElement {
+  if (rs.length === 1) return receiptCard(rs[0]);
+  const total = rs.reduce((sum, r) => sum + r.total.fen, 0);
+  return h(
+    "div",
+    { class: "stack" },
+    h("p", { class: "basket-note", "data-testid": "basket-paid" }, h("strong", {}, t("basket_paid", { n: String(rs.length) })), " ", amountEl(total)),
+    ...rs.map((r) => receiptCard(r, false)),
   );
 }
 

@@ -8,8 +8,8 @@ import { newToken } from "./ids.ts";
 import { deviceKey, registered } from "./register.ts";
 import * as store from "./store.ts";
 import * as subjects from "./subjects.ts";
-import { BillOffer, KioskNotice, PayOrder, Signed, type PayerStep, type PayerUpdate, type PayRequest, type Receipt, type WalletAnswer } from "./types.ts";
-import { KeyDirectory, sign, SignError, verifyOffer, type VerifiedBill } from "./verify.ts";
+import { BasketPaid, BillOffer, KioskNotice, PayOrder, Signed, type PayerStep, type PayerUpdate, type PayRequest, type Receipt, type WalletAnswer } from "./types.ts";
+import { KeyDirectory, sign, SignError, totalOf, verifyOffer, type VerifiedBill } from "./verify.ts";
 import {
   adoptTrace,
   call,
@@ -18,6 +18,7 @@ import {
   fromCall,
   nil,
   NoResponders,
+  partPaymentId,
   replyErr,
   replyOk,
   sameBytes,
@@ -297,7 +298,7 @@ export async function paymentIdFor(billId: Uuid): Promise<Uuid> {
 }
 
 /** The payer confirmed: mode B answers the kiosk first, then both pay (companion/src/pay.rs). */
-export async function confirmAndPay(phone: Phone, s: Session): Promise<Receipt> {
+export async function confirmAndPay(phone: Phone, s: Session): Promise<Receipt[]> {
   const bill = s.verified.bill;
   const paymentId = await paymentIdFor(bill.bill_id);
   if (s.offerMsg) {
@@ -313,17 +314,21 @@ export async function confirmAndPay(phone: Phone, s: Session): Promise<Receipt> 
     s.channel.close();
     throw e;
   }
+  const more = s.verified.more;
   const order: PayOrder = {
     payment_id: paymentId,
     payer,
     bill_id: bill.bill_id,
-    amount: bill.total,
+    amount: { fen: totalOf(s.verified), currency: bill.total.currency },
     terminal: bill.terminal,
   };
+  // Absent for one bill, so a single bill's order is the bytes it always was.
+  if (more.length > 0) order.more_bills = more.map((m) => m.bill.bill_id);
   const req: PayRequest = {
     order: sign("device-pay", order, profile.device_key_id, deviceKey(profile).secretKey),
     bill: s.verified.issued,
   };
+  if (more.length > 0) req.more_bills = more.map((m) => m.issued);
   await store.savePending({ payment_id: paymentId, bill_id: bill.bill_id, request: req });
   await report(phone, s, "paying", paymentId);
   try {
@@ -339,52 +344,69 @@ export async function confirmAndPay(phone: Phone, s: Session): Promise<Receipt> 
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Sends the stored order until the platform answers for good (`pay::send`). */
-export async function send(phone: Phone, req: PayRequest, order: PayOrder, deadlineMs = PAY_DEADLINE_MS): Promise<Receipt> {
+/** Sends the stored order until the platform answers for good (`pay::send`): one receipt, or a basket's in order. */
+export async function send(phone: Phone, req: PayRequest, order: PayOrder, deadlineMs = PAY_DEADLINE_MS): Promise<Receipt[]> {
+  const basket = (req.more_bills ?? []).length > 0;
+  const signed = basket
+    ? (await ask(phone, req, order, BasketPaid, deadlineMs)).receipts
+    : [await ask(phone, req, order, Signed, deadlineMs)];
+  const bills = [order.bill_id, ...(order.more_bills ?? [])];
+  if (signed.length !== bills.length) {
+    throw wireError("INTERNAL", `the platform answered ${bills.length} bills with ${signed.length} receipts`);
+  }
+  const receipts: Receipt[] = [];
+  for (const [i, s] of signed.entries()) {
+    const expected = basket ? partPaymentId(order.payment_id, bills[i]) : order.payment_id;
+    receipts.push(await kept(phone, s, expected, bills[i], order));
+  }
+  for (const r of receipts) await store.saveReceipt(r);
+  await store.forgetPending(order.bill_id);
+  return receipts;
+}
+
+const notConfirmed = (order: PayOrder) =>
+  wireError(
+    "OUTCOME_UNKNOWN",
+    `payment ${uuidText(order.payment_id)} is not confirmed yet; it will be completed or released on its own, and the receipts screen will show which`,
+  );
+
+/** Asks the platform until it answers for good (see `send`). */
+async function ask<T>(phone: Phone, req: PayRequest, order: PayOrder, check: Check<T>, deadlineMs: number): Promise<T> {
   const deadline = Date.now() + deadlineMs;
-  let signed: Signed;
   for (;;) {
     try {
-      signed = await call(phone.nc, subjects.paygate("pay", subjects.asker(phone.nc)), req, Signed, PAY_TIMEOUT_MS);
-      break;
+      return await call(phone.nc, subjects.paygate("pay", subjects.asker(phone.nc)), req, check, PAY_TIMEOUT_MS);
     } catch (e) {
-      const unknown = () =>
-        wireError(
-          "OUTCOME_UNKNOWN",
-          `payment ${uuidText(order.payment_id)} is not confirmed yet; it will be completed or released on its own, and the receipts screen will show which`,
-        );
       // Too many requests: the order never reached the platform; ask again after a pause.
       const limited = e instanceof WireError && e.code === "RATE_LIMITED";
       // The payment exists but is not this key's to see (the phone made a new key since it
       // sent the order): it may have been taken, so it is not forgotten.
-      if (e instanceof WireError && e.code === "FORBIDDEN") throw unknown();
+      if (e instanceof WireError && e.code === "FORBIDDEN") throw notConfirmed(order);
       if (e instanceof WireError && e.status < 500 && !limited) {
         await store.forgetPending(order.bill_id);
         throw e;
       }
-      if (Date.now() >= deadline) throw unknown();
+      if (Date.now() >= deadline) throw notConfirmed(order);
       await sleep(limited ? PAY_RATE_LIMITED_PAUSE_MS : PAY_RETRY_MS);
     }
   }
-  // Kept only as the ledger signed it (contract section 8, "Believe a receipt").
+}
+
+/** A receipt kept only as the ledger signed it (contract section 8, "Believe a receipt"), and only the one expected. */
+async function kept(phone: Phone, signed: Signed, payment: Uuid, bill: Uuid, order: PayOrder): Promise<Receipt> {
   let receipt: Receipt;
   try {
     receipt = await phone.keys.verifyReceipt(signed);
   } catch (e) {
     if (e instanceof SignError) throw wireError("BAD_SIGNATURE", `the receipt is not signed by the ledger: ${e.message}`);
-    throw wireError(
-      "OUTCOME_UNKNOWN",
-      `payment ${uuidText(order.payment_id)} is not confirmed yet; it will be completed or released on its own, and the receipts screen will show which`,
-    );
+    throw notConfirmed(order);
   }
-  if (!sameBytes(receipt.payment_id, order.payment_id) || !sameBytes(receipt.bill_id, order.bill_id)) {
+  if (!sameBytes(receipt.payment_id, payment) || !sameBytes(receipt.bill_id, bill)) {
     throw wireError(
       "INTERNAL",
       `the platform answered with a receipt for payment ${uuidText(receipt.payment_id)} of bill ${uuidText(receipt.bill_id)}`,
     );
   }
-  await store.saveReceipt(receipt);
-  await store.forgetPending(order.bill_id);
   return receipt;
 }
 

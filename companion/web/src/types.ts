@@ -69,7 +69,17 @@ export interface Bill {
   tenant_name_zh?: string | null;
   class?: string | null;
   class_zh?: string | null;
+  /** The basket the bill was issued in (since 0.4.0): paid only with its other bills. */
+  basket?: BasketTag | null;
 }
+
+/** Signed into every bill of a basket (contract section 13). */
+export interface BasketTag {
+  id: Uuid;
+  size: number;
+}
+export const BasketTag = shape<BasketTag>({ id: uuid, size: int });
+
 export const Bill = shape<Bill>({
   bill_id: uuid,
   tenant: str,
@@ -85,6 +95,7 @@ export const Bill = shape<Bill>({
   tenant_name_zh: optional(str),
   class: optional(str),
   class_zh: optional(str),
+  basket: optional(BasketTag),
 });
 
 export interface BillOffer {
@@ -92,12 +103,15 @@ export interface BillOffer {
   bill: IssuedBill;
   pairing_expires_at: string;
   updates?: string | null;
+  /** A basket's other bills (since 0.4.0); `bill` is its first. */
+  more_bills?: IssuedBill[] | null;
 }
 export const BillOffer = shape<BillOffer>({
   terminal: str,
   bill: IssuedBill,
   pairing_expires_at: str,
   updates: optional(str),
+  more_bills: optional(list(IssuedBill)),
 });
 
 export interface PhoneChannel {
@@ -138,13 +152,32 @@ export interface PayOrder {
   bill_id: Uuid;
   amount: Money;
   terminal: string;
+  /** A basket's other bills, in the offer's order; absent for one bill (since 0.4.0). */
+  more_bills?: Uuid[] | null;
 }
-export const PayOrder = shape<PayOrder>({ payment_id: uuid, payer: str, bill_id: uuid, amount: Money, terminal: str });
+export const PayOrder = shape<PayOrder>({
+  payment_id: uuid,
+  payer: str,
+  bill_id: uuid,
+  amount: Money,
+  terminal: str,
+  more_bills: optional(list(uuid)),
+});
 
 export interface PayRequest {
   order: Signed;
   bill: IssuedBill;
+  /** A basket's other bills; absent for one bill (since 0.4.0). */
+  more_bills?: IssuedBill[];
 }
+
+/** Paygate's answer to a basket order: each bill's receipt, signed by the ledger, in order. */
+export interface BasketPaid {
+  payment_id: Uuid;
+  total: Money;
+  receipts: Signed[];
+}
+export const BasketPaid = shape<BasketPaid>({ payment_id: uuid, total: Money, receipts: list(Signed) });
 
 export interface Receipt {
   payment_id: Uuid;

@@ -182,6 +182,18 @@ export interface VerifiedBill {
   bill: Bill;
   issued: IssuedBill;
   pairingExpiresAt: string;
+  /** A basket's other bills, each verified as `bill` is (contract section 13). */
+  more: { bill: Bill; issued: IssuedBill }[];
+}
+
+/** Every bill offered, the first one first. */
+export function billsOf(v: VerifiedBill): Bill[] {
+  return [v.bill, ...v.more.map((m) => m.bill)];
+}
+
+/** What the payer is asked to pay: the bill's total, or the basket's. */
+export function totalOf(v: VerifiedBill): number {
+  return billsOf(v).reduce((sum, b) => sum + b.total.fen, 0);
 }
 
 /** `companion::verify::offer`. */
@@ -191,22 +203,46 @@ export async function verifyOffer(
   pairedWith: string,
   now: Date = new Date(),
 ): Promise<VerifiedBill> {
+  if (offer.terminal !== pairedWith) {
+    throw wireError("FORBIDDEN", `the offer comes from terminal ${offer.terminal}, not ${pairedWith}`);
+  }
+  const bill = await verifyOne(keys, offer.bill, pairedWith, now);
+  const more = [];
+  for (const issued of offer.more_bills ?? []) {
+    more.push({ bill: await verifyOne(keys, issued, pairedWith, now), issued });
+  }
+  wholeBasket(bill, more.map((m) => m.bill));
+  return { bill, issued: offer.bill, pairingExpiresAt: offer.pairing_expires_at, more };
+}
+
+/** A basket is offered whole: every bill of the first bill's basket, once each. */
+function wholeBasket(first: Bill, more: Bill[]): void {
+  const size = first.basket ? first.basket.size : 1;
+  const ids = new Set([first, ...more].map((b) => uuidText(b.bill_id)));
+  const same = more.every((b) => b.basket && first.basket && sameBytes(b.basket.id, first.basket.id) && b.basket.size === size);
+  if (!same || ids.size !== size || more.length + 1 !== size) {
+    throw wireError("FORBIDDEN", `the kiosk offered ${more.length + 1} bills of a basket of ${size}; nothing was paid`);
+  }
+}
+
+/** One offered bill: signed by its payee, for the terminal the phone paired with, not expired. */
+async function verifyOne(keys: KeyDirectory, issued: IssuedBill, pairedWith: string, now: Date): Promise<Bill> {
   let bill: Bill;
   try {
-    bill = await keys.verifyBill(offer.bill.signed);
+    bill = await keys.verifyBill(issued.signed);
   } catch (e) {
     if (e instanceof SignError) {
       throw wireError("BAD_SIGNATURE", `the bill is not signed by its payee: ${e.message}`);
     }
     throw wireError("UNAVAILABLE", `reading the key directory: ${(e as Error).message}`);
   }
-  if (!sameBytes(bill.bill_id, offer.bill.bill_id)) {
+  if (!sameBytes(bill.bill_id, issued.bill_id)) {
     throw wireError(
       "FORBIDDEN",
-      `the offer names bill ${uuidText(offer.bill.bill_id)} but carries bill ${uuidText(bill.bill_id)}`,
+      `the offer names bill ${uuidText(issued.bill_id)} but carries bill ${uuidText(bill.bill_id)}`,
     );
   }
-  if (bill.terminal !== pairedWith || offer.terminal !== pairedWith) {
+  if (bill.terminal !== pairedWith) {
     throw wireError("FORBIDDEN", `the bill is for terminal ${bill.terminal}, but this phone paired with ${pairedWith}`);
   }
   // An expiry the phone cannot read counts as expired: fail closed.
@@ -214,7 +250,7 @@ export async function verifyOffer(
   if (!(expires > now.getTime())) {
     throw wireError("BILL_EXPIRED", `bill ${uuidText(bill.bill_id)} expired at ${bill.expires_at}`);
   }
-  return { bill, issued: offer.bill, pairingExpiresAt: offer.pairing_expires_at };
+  return bill;
 }
 
 export function isWireError(e: unknown): e is WireError {

@@ -2,6 +2,7 @@
 // (schemas/src/codec.rs, client/src/call.rs, client/src/reply.rs): payloads are maps with
 // field names, UUIDs are bin 16, errors travel in the NATS micro headers with an empty body.
 import { encode as mpEncode, decode as mpDecode } from "@msgpack/msgpack";
+import { sha1 } from "@noble/hashes/legacy";
 import { headers, NoRespondersError, RequestError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
 
 /** schemas::MAX_PAYLOAD_BYTES */
@@ -269,6 +270,20 @@ export function uuidParse(s: string): Uuid {
 export function uuidV4(): Uuid {
   const b = randomBytes(16);
   b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  return b;
+}
+
+/**
+ * The payment of one bill of a basket paid by `basket` (`PaymentId::part`, contract section 13):
+ * a version-5 UUID, the basket's payment id as namespace, the bill id's 16 bytes as name.
+ */
+export function partPaymentId(basket: Uuid, bill: Uuid): Uuid {
+  const input = new Uint8Array(32);
+  input.set(basket, 0);
+  input.set(bill, 16);
+  const b = sha1(input).slice(0, 16);
+  b[6] = (b[6] & 0x0f) | 0x50;
   b[8] = (b[8] & 0x3f) | 0x80;
   return b;
 }

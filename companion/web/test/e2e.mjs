@@ -489,6 +489,50 @@ async function main() {
   check((await outcome()) === "paid", "mode A (typed, lower case): paid after the name was corrected and the language switched twice");
   await receiptOf(k, "mode A (typed)");
 
+  // ---- a basket: three billers, one code, one confirmation, three receipts ----
+  k = kiosk("basket", "W-000037", ["--also", "city-power:E-000006", "--also", "city-telecom:13800000011"]);
+  await typeCode((await k.find((l) => l.pairing)).pairing.code);
+  await confirmScreen("the basket");
+  await page.waitForSelector('[data-testid="basket"]', { timeout: STEP_MS });
+  const cards = await page.$$eval('[data-testid="bill"]', (els) =>
+    els.map((e) => ({
+      payee: e.querySelector('[data-testid="payee"]')?.textContent ?? "",
+      total: e.querySelector('[data-testid="total"]')?.textContent ?? "",
+    })),
+  );
+  const fen = (t) => Math.round(Number(t.replace(/[^0-9.]/g, "")) * 100);
+  const basketTotal = await text('[data-testid="basket-total"]');
+  check(
+    cards.length === 3 && new Set(cards.map((c) => c.payee)).size === 3,
+    `the basket's three bills from three billers are on the phone: ${cards.map((c) => c.payee).join(", ")}`,
+  );
+  check(
+    cards.reduce((sum, c) => sum + fen(c.total), 0) === fen(basketTotal) && (await text('[data-testid="confirm"]')).includes(basketTotal.replace(" CNY", "")),
+    `one total for the basket, on the Pay button too: ${basketTotal}`,
+  );
+  await oneLine("the basket's confirm screen at 360 px");
+  await shot("07c-basket-confirm");
+  await page.click('[data-testid="confirm"]');
+  check((await outcome()) === "paid", "the basket: paid in one confirmation");
+  await page.waitForSelector('[data-testid="basket-paid"]', { timeout: STEP_MS });
+  await oneLine("the basket's receipts at 360 px");
+  await shot("07d-basket-paid");
+  {
+    const { code } = await k.end();
+    const printed = k.lines.filter((l) => l.receipt).map((l) => l.receipt);
+    const summary = k.lines.find((l) => l.basket)?.basket;
+    const onPhone = await page.$$eval('[data-testid="receipt"]', (els) => els.map((e) => e.textContent ?? ""));
+    check(
+      code === 0 && printed.length === 3 && summary?.bills === 3 && summary.total_fen === fen(basketTotal),
+      `the kiosk printed three receipts and the basket's total (exit ${code}, ${JSON.stringify(summary)})`,
+    );
+    check(
+      printed.every((r) => onPhone.some((t) => t.includes(r.payment_id))) && new Set(printed.map((r) => r.payment_id)).size === 3,
+      "the phone shows each bill's receipt with the kiosk's payment ids, one payment id per bill",
+    );
+    paidFen += summary?.total_fen ?? 0;
+  }
+
   // ---- a mistyped code is refused on the phone ----
   await typeCode(typedCode.replace(/.$/, (c) => (c === "0" ? "1" : "0")));
   await payStatus(/check symbols/);
@@ -539,7 +583,7 @@ async function main() {
 
   // ---- receipts, their lines behind a marked disclosure, shared as an image; Chinese ----
   await nav("receipts", '[data-testid="receipts"]');
-  check((await page.$$('[data-testid="receipt"]')).length === 3, "three receipts kept on the phone");
+  check((await page.$$('[data-testid="receipt"]')).length === 6, "six receipts kept on the phone (three payments and a basket of three)");
   await disclosure();
   await oneLine("the receipts");
   await shot("13-receipts");
@@ -572,7 +616,7 @@ async function main() {
   await page.waitForSelector("nav");
   check((await page.$eval("html", (e) => e.lang)) === "zh-CN", "the language choice is kept");
   await nav("receipts", '[data-testid="receipts"]');
-  check((await page.$$('[data-testid="receipt"]')).length === 3, "the receipts are kept across a reload");
+  check((await page.$$('[data-testid="receipt"]')).length === 6, "the receipts are kept across a reload");
 
   // ---- a second phone, in Chinese, through every ending and error; then revoked, then offline ----
   await chineseSweep(browser, appUrl, up);

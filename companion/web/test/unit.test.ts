@@ -10,10 +10,10 @@ import { BadCheck, crc16, deviceIdOfNkey, link, parseCode, typed, WrongMode, typ
 import { amendRequest, checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
 import { KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
 import { enrolProof, findStamp, KeyStatus, stampBits, stampNeeded } from "../src/enrol.ts";
-import { adoptTrace, call, currentTrace, decode, encode, errorFromHeaders, hex, parseInstant, shape, traceOf, str, unhex, utf8, uuidParse, WireError } from "../src/wire.ts";
+import { adoptTrace, call, currentTrace, decode, encode, errorFromHeaders, hex, parseInstant, partPaymentId, shape, traceOf, str, unhex, utf8, uuidParse, uuidText, WireError } from "../src/wire.ts";
 import { asker, identityEnrol, identityStatus, keysGet, kioskAsking, pair, paygate, statusReply, wallet } from "../src/subjects.ts";
 import type { Profile } from "../src/store.ts";
-import { AmendReply, Bill, BillOffer, DirectoryEntry, PublicKeyRecord, RegisterReply, Signed, type AmendRequest } from "../src/types.ts";
+import { AmendReply, BasketPaid, Bill, BillOffer, DirectoryEntry, PublicKeyRecord, RegisterReply, Signed, type AmendRequest } from "../src/types.ts";
 import { localTime, localTimeParts, money, periodText, pickLanguage, setLanguage } from "../src/i18n.ts";
 
 /** The repository, found upwards from the working directory by its docs/contract.md. */
@@ -161,6 +161,48 @@ test("the offer decodes with the signed body kept as bytes", () => {
   assert.equal(hex(offer.bill.signed.body), hex(block("bill.body")));
   // Sending it on (PayRequest, CloseRequest) writes the same bytes again.
   assert.equal(hex(encode(offer.bill)), hex(block("bill.issued")));
+});
+
+/** The text of the block "```text NAME". */
+function textBlock(name: string): string {
+  const start = doc.indexOf("```text " + name + "\n");
+  assert.ok(start >= 0, `no block ${name}`);
+  return doc.slice(start + 9 + name.length, doc.indexOf("```", start + 9)).trim();
+}
+
+test("a basket: the offer's bills, the order over all of them and the bills' payment ids are the contract's", () => {
+  const offer = decode(block("basket.offer"), BillOffer);
+  const second = decode(block("basket.bill-2"), Bill);
+  assert.equal(offer.more_bills?.length, 1);
+  assert.equal(hex(offer.more_bills![0].signed.body), hex(block("basket.bill-2")));
+  const first = decode(offer.bill.signed.body, Bill);
+  assert.equal(hex(first.basket!.id), hex(second.basket!.id));
+  assert.equal(second.basket!.size, 2);
+  const paymentId = uuidParse("9a3f6c1e-7b2d-4e8f-a051-3c6d9e2f4b70");
+  const order = {
+    payment_id: paymentId,
+    payer: "p-5e1d0c9b8a7f6e5d4c3b2a19",
+    bill_id: first.bill_id,
+    amount: { fen: first.total.fen + second.total.fen, currency: "CNY" },
+    terminal: "kiosk-01",
+    more_bills: [second.bill_id],
+  };
+  const key = nacl.sign.keyPair.fromSeed(new Uint8Array(32).fill(0x22));
+  assert.equal(hex(sign("device-pay", order, "dev-0011223344556677", key.secretKey).body), hex(block("basket.order.body")));
+  const parts = [partPaymentId(paymentId, first.bill_id), partPaymentId(paymentId, second.bill_id)].map(uuidText);
+  assert.equal(parts.join("\n"), textBlock("basket.part-ids"));
+  const paid = decode(block("basket.paid"), BasketPaid);
+  assert.equal(paid.receipts.length, 2);
+  assert.equal(paid.total.fen, order.amount.fen);
+});
+
+test("an offer of part of a basket is refused before anything is shown", async () => {
+  const offer = decode(block("basket.offer"), BillOffer);
+  const keys = { verifyBill: async (s: Signed) => decode(s.body, Bill) } as unknown as KeyDirectory;
+  const now = new Date("2026-11-25T08:31:00Z");
+  const whole = await verifyOffer(keys, offer, "kiosk-01", now);
+  assert.equal(whole.more.length, 1);
+  await assert.rejects(verifyOffer(keys, { ...offer, more_bills: [] }, "kiosk-01", now), (e: WireError) => e.code === "FORBIDDEN");
 });
 
 test("the enrolment proof is the key's signature over its tagged public key", () => {
