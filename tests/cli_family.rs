@@ -431,6 +431,36 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         ) >= 1.0,
         "{fees}"
     );
+    // A basket at the interactive kiosk: "+" adds a second biller's bill, one code for both,
+    // one confirmation on the phone, both receipts and the basket's total at the kiosk.
+    let mut show = sys.phone();
+    show.args(["show-code", "--yes"]);
+    let (mut phone_c, phone_c_out) = sys.spawn("phone-basket", show);
+    let wallet_c = wait_for_line(&phone_c_out, &mut phone_c, |l| {
+        l.split_once("Code 付款码: ")
+            .map(|(_, c)| c.trim().to_string())
+    });
+    for line in [
+        "2",
+        "city-power",
+        "E-000018",
+        "+",
+        "city-telecom",
+        "13800000011",
+    ] {
+        type_line(&mut keys, line);
+    }
+    wait_for_line(&kiosk_b_out, &mut kiosk_b, |l| {
+        l.contains("city-telecom 13800000011").then_some(())
+    });
+    type_line(&mut keys, &wallet_c);
+    wait_for_line(&kiosk_b_out, &mut kiosk_b, |l| {
+        l.contains("2 bills paid at once").then_some(())
+    });
+    let status = wait_exit("phone (basket)", &mut phone_c);
+    assert!(status.success(), "phone (basket): {status}");
+    let paid = std::fs::read_to_string(&phone_c_out).unwrap();
+    assert!(paid.contains("Paid 2 bills"), "{paid}");
     type_line(&mut keys, "4");
     let status = wait_exit("kiosk (mode B)", &mut kiosk_b);
     assert!(status.success(), "kiosk (mode B): {status}");

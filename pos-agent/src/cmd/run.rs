@@ -194,27 +194,19 @@ impl Kiosk {
     }
 
     async fn pay(&mut self, shutdown: &Shutdown) {
-        let Some(quote) = self.account(shutdown).await else {
+        let Some(quote) = self.owing_account(shutdown).await else {
             return;
         };
-        // A mistyped account, or one that owes nothing, is said now, before the payer takes
-        // out the phone; the fee-engine prices it, so the query service need not be up.
-        let owed = match bill::quote(&self.agent, &quote).await {
-            Ok(q) if q.total <= Fen::ZERO => Err(WireError::new(
-                ErrorCode::NothingOwed,
-                format!("account {} owes nothing", quote.account),
-            )),
-            Ok(_) => Ok(()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = owed {
-            println!("{}", i18n::ending(self.lang, &e));
-            return;
-        }
+        // "+" at the wallet question adds another account's bill: a basket, paid at once.
+        let mut more: Vec<QuoteRequest> = Vec::new();
         let wallet = loop {
             let Some(answer) = self.ask(Msg::AskWallet, shutdown).await else {
                 return;
             };
+            if answer.trim() == "+" {
+                self.add_to_basket(&quote, &mut more, shutdown).await;
+                continue;
+            }
             if answer.is_empty() {
                 break None;
             }
@@ -232,11 +224,11 @@ impl Kiosk {
         let agent = &self.agent;
         let console = &mut self.console;
         let lang = self.lang;
-        let paying = flow::pay(
+        let paying = flow::pay_all(
             agent,
             PaySpec {
                 quote,
-                more: Vec::new(),
+                more,
                 wallet,
             },
             &mut view,
@@ -247,8 +239,10 @@ impl Kiosk {
         loop {
             tokio::select! {
                 r = &mut paying => {
-                    if let Err(e) = r {
-                        println!("\n{}", i18n::ending(lang, &e));
+                    match r {
+                        Ok(receipts) if receipts.len() > 1 => print!("{}", render::basket(lang, &receipts)),
+                        Ok(_) => {}
+                        Err(e) => println!("\n{}", i18n::ending(lang, &e)),
                     }
                     break;
                 }
@@ -267,6 +261,64 @@ impl Kiosk {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Kiosk {
+    /// An account the payer names that owes something: a mistyped account, or one that owes
+    /// nothing, is said now, before the payer takes out the phone; the fee-engine prices it,
+    /// so the query service need not be up.
+    async fn owing_account(&mut self, shutdown: &Shutdown) -> Option<QuoteRequest> {
+        let quote = self.account(shutdown).await?;
+        let owed = match bill::quote(&self.agent, &quote).await {
+            Ok(q) if q.total <= Fen::ZERO => Err(WireError::new(
+                ErrorCode::NothingOwed,
+                format!("account {} owes nothing", quote.account),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match owed {
+            Ok(()) => Some(quote),
+            Err(e) => {
+                println!("{}", i18n::ending(self.lang, &e));
+                None
+            }
+        }
+    }
+
+    /// Asks for one more account to pay with `first` and `more` (one bill per account, at most
+    /// a basket's ten), and says what the basket holds.
+    async fn add_to_basket(
+        &mut self,
+        first: &QuoteRequest,
+        more: &mut Vec<QuoteRequest>,
+        shutdown: &Shutdown,
+    ) {
+        if more.len() + 1 >= posfee_schemas::basket::MAX_BILLS {
+            let max = posfee_schemas::basket::MAX_BILLS;
+            self.refuse(WireError::field(
+                "bills",
+                format!("at most {max} bills at once"),
+            ));
+            return;
+        }
+        let Some(q) = self.owing_account(shutdown).await else {
+            return;
+        };
+        let same = |a: &QuoteRequest| a.tenant == q.tenant && a.account == q.account;
+        if same(first) || more.iter().any(same) {
+            self.refuse(WireError::field(
+                "account",
+                "this account's bill is already in",
+            ));
+            return;
+        }
+        more.push(q);
+        println!("{}:", t(self.lang, Msg::BasketSoFar));
+        for q in std::iter::once(first).chain(more.iter()) {
+            println!("  {} {}", q.tenant, q.account);
         }
     }
 }
