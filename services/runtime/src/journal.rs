@@ -333,8 +333,9 @@ pub struct Part<E> {
 
 /// JetStream's answers to an atomic batch that mean "decide again on the latest state": a
 /// scope moved (10071, or 10164 while another write of it is proposed), the batch was dropped
-/// before its commit (10176, incomplete), or one of its entries is stored already (10201: a
-/// batch whose acknowledgement was lost, sent again).
+/// before its commit (10176, incomplete), one of its entries is stored already (10201: a
+/// batch whose acknowledgement was lost, sent again), or too many batches are in flight on
+/// the stream just now (10210).
 fn batch_refusal(e: &async_nats::jetstream::context::PublishError) -> bool {
     use async_nats::jetstream::ErrorCode as Code;
     if e.kind() == PublishErrorKind::WrongLastSequence {
@@ -356,13 +357,16 @@ fn batch_refusal(e: &async_nats::jetstream::context::PublishError) -> bool {
             | Code::STREAM_EXPECTED_LAST_SEQ_PER_SUBJECT_NOT_READY
             | Code(ATOMIC_PUBLISH_INCOMPLETE_BATCH)
             | Code(ATOMIC_PUBLISH_CONTAINS_DUPLICATE)
+            | Code(ATOMIC_PUBLISH_TOO_MANY_INFLIGHT)
     )
 }
 
-/// nats-server's `JSAtomicPublishIncompleteBatchErr` and
-/// `JSAtomicPublishContainsDuplicateMessageErr` (server/errors.json).
+/// nats-server's `JSAtomicPublishIncompleteBatchErr`,
+/// `JSAtomicPublishContainsDuplicateMessageErr` and `JSAtomicPublishTooManyInflight` (the
+/// stream's limit of batches in flight at once; server/errors.json).
 const ATOMIC_PUBLISH_INCOMPLETE_BATCH: u64 = 10176;
 const ATOMIC_PUBLISH_CONTAINS_DUPLICATE: u64 = 10201;
+const ATOMIC_PUBLISH_TOO_MANY_INFLIGHT: u64 = 10210;
 
 /// How many times an atomic write decides again after the stream refused its batch.
 const ATOMIC_TRIES: u32 = 50;
@@ -403,6 +407,7 @@ impl Journal {
                     return Ok(true);
                 }
                 None => {
+                    tokio::time::sleep(Duration::from_millis(IN_FLIGHT_PAUSE_MS)).await;
                     self.all_latest(scopes).await?;
                     latest = true;
                 }
