@@ -1027,3 +1027,87 @@ async fn ended_basket(task: BasketTask) -> posfee_schemas::WireError {
         .unwrap()
         .unwrap_err()
 }
+
+#[tokio::test]
+async fn a_payment_id_taken_from_a_basket_by_another_phone_holds_none_of_it() {
+    let (h, clock) = system_of_two().await;
+    let importer = h.connect(Role::Importer).await.unwrap();
+    let third = AccountNo::parse("3-1-1204").unwrap();
+    fixtures::import_water_households(
+        &importer,
+        &h.signer(Role::Importer),
+        std::slice::from_ref(&third),
+    )
+    .await
+    .unwrap();
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (mut codes, kiosk_task) = kiosk_pays_basket(&a);
+    let verified = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+    // The basket's payment id, as the kiosk learns it before paygate does.
+    let basket_id = PaymentId::new_random();
+    c.home
+        .save_pending(&posfee_companion::home::PendingPayment {
+            payment_id: basket_id,
+            bill_id: verified.bill.bill_id,
+            request: None,
+        })
+        .await
+        .unwrap();
+    // A thief's phone pays a bill of its own under the id the basket's second bill will have.
+    let taken = PaymentId::part(basket_id, verified.more[0].0.bill_id);
+    let b = agent(
+        &h,
+        &clock,
+        TerminalId::parse("kiosk-02").unwrap(),
+        Duration::from_secs(30),
+    )
+    .await;
+    let thief_dir = tempfile::tempdir().unwrap();
+    let thief = registered_phone(&h, &clock, thief_dir.path()).await;
+    let (tx, mut thief_codes) = mpsc::unbounded_channel();
+    let thief_kiosk = {
+        let b = b.clone();
+        tokio::spawn(async move {
+            let mut view = TestView { codes: tx };
+            let spec = PaySpec {
+                quote: quote_of(third),
+                more: Vec::new(),
+                wallet: None,
+            };
+            flow::pay(&b, spec, &mut view, &CancellationToken::new()).await
+        })
+    };
+    let own = join::join(&thief, &next_code(&mut thief_codes).await)
+        .await
+        .unwrap();
+    thief
+        .home
+        .save_pending(&posfee_companion::home::PendingPayment {
+            payment_id: taken,
+            bill_id: own.bill.bill_id,
+            request: None,
+        })
+        .await
+        .unwrap();
+    let thiefs = pay::pay(&thief, &own).await.unwrap().remove(0);
+    assert_eq!(
+        thiefs.payment_id, taken,
+        "the probe: the thief's payment took the id"
+    );
+    thief_kiosk.await.unwrap().unwrap();
+
+    // The payer's basket is refused as a reused id, and nothing of it is held.
+    let err = pay::pay(&c, &verified).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::IdempotencyConflict, "{err}");
+    let (at_paygate, settled) = books(&h).await;
+    assert_eq!(at_paygate, vec![(taken, PaymentState::Captured)]);
+    assert_eq!(settled, vec![taken]);
+    ended_basket(kiosk_task).await;
+    // Under a new id the same phone pays the next basket whole.
+    let (mut codes, kiosk_task) = kiosk_pays_basket(&a);
+    let again = join::join(&c, &next_code(&mut codes).await).await.unwrap();
+    assert_eq!(pay::pay(&c, &again).await.unwrap().len(), 2);
+    assert_eq!(kiosk_task.await.unwrap().unwrap().len(), 2);
+}

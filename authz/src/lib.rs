@@ -333,6 +333,7 @@ fn paygate_rules(r: Role) -> Perms {
     p.push(format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"));
     p.extend([
         subjects::ledger(LedgerOp::Settle),
+        subjects::ledger(LedgerOp::SettleBasket),
         subjects::event(EventKind::PaymentAuthorized),
         subjects::event(EventKind::PaymentVoided),
     ]);

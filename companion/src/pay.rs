@@ -75,6 +75,26 @@ pub fn ended(n: &KioskNotice) -> WireError {
     link::ended_error(n)
 }
 
+/// An order this phone sent for the bill and never learnt the outcome of is sent again as it
+/// was; an offer of the same first bill with other bills beside it is refused until that
+/// outcome is known, rather than overwriting the order that may have been paid.
+fn same_bills_as_before(c: &Companion, v: &VerifiedBill) -> crate::Result<()> {
+    let Some(PendingPayment {
+        request: Some(sent),
+        payment_id,
+        ..
+    }) = c.home.pending(v.bill.bill_id)?
+    else {
+        return Ok(());
+    };
+    let before: Vec<BillId> = sent.more_bills.iter().map(|b| b.bill_id).collect();
+    let now: Vec<BillId> = v.more.iter().map(|(b, _)| b.bill_id).collect();
+    if before == now {
+        return Ok(());
+    }
+    Err(unknown(payment_id))
+}
+
 /// The payment id for `bill`: the one already chosen, or a new one, stored first.
 pub async fn payment_id_for(c: &Companion, bill: BillId) -> crate::Result<PaymentId> {
     if let Some(p) = c.home.pending(bill)? {
@@ -93,6 +113,7 @@ pub async fn payment_id_for(c: &Companion, bill: BillId) -> crate::Result<Paymen
 /// the offer's order.
 pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Vec<Receipt>> {
     let (profile, payer) = registered(c)?;
+    same_bills_as_before(c, v)?;
     let payment_id = payment_id_for(c, v.bill.bill_id).await?;
     let order = PayOrder {
         payment_id,

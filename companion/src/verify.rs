@@ -70,14 +70,16 @@ pub async fn offer(
 }
 
 /// A basket is offered whole: every bill of the basket the first bill was issued in, once
-/// each; a bill issued alone is offered alone.
+/// each, all in one currency (one total); a bill issued alone is offered alone.
 fn whole_basket(first: &Bill, more: &[(Bill, IssuedBill)]) -> crate::Result<()> {
     let size = first.basket.map_or(1, |t| usize::from(t.size));
     let mut ids: Vec<_> = more.iter().map(|(b, _)| b.bill_id).collect();
     ids.push(first.bill_id);
     ids.sort();
     ids.dedup();
-    let same = more.iter().all(|(b, _)| b.basket == first.basket);
+    let same = more
+        .iter()
+        .all(|(b, _)| b.basket == first.basket && b.total.currency == first.total.currency);
     if !same || ids.len() != size || more.len() + 1 != size {
         return Err(WireError::new(
             ErrorCode::Forbidden,

@@ -98,6 +98,20 @@ pub async fn issue_all(agent: &Agent, quotes: Vec<QuoteRequest>) -> crate::Resul
             ),
         ));
     }
+    for (i, q) in quotes.iter().enumerate() {
+        if quotes[..i]
+            .iter()
+            .any(|o| o.tenant == q.tenant && o.account == q.account)
+        {
+            return Err(WireError::field(
+                "bills",
+                format!(
+                    "{} {}: a basket pays one bill per account",
+                    q.tenant, q.account
+                ),
+            ));
+        }
+    }
     let mut shown = Vec::with_capacity(quotes.len());
     for quote in quotes {
         let (tenant, account) = (quote.tenant.clone(), quote.account.clone());

@@ -271,20 +271,32 @@ async fn end_unpaid(
     phone: Option<&PhoneChannel>,
     view: &mut dyn PayView,
 ) -> crate::Result<Vec<Receipt>> {
+    // Every bill is closed, whatever the answer about the one before: a bill left open
+    // could still be paid after the kiosk said it was not.
     let mut paid = Vec::new();
     let mut unpaid = 0;
+    let mut failed: Option<WireError> = None;
     for bill in shown {
         match close::close(agent, bill, (reason, Some(why.code))).await {
             Ok(Closed::Paid(r)) => paid.push(r),
             Ok(Closed::Unpaid) => unpaid += 1,
-            // Nobody joined: no phone ever had this bill, so nothing can have been paid.
-            Err(_) if reason == CloseReason::Expired && phone.is_none() => return Err(why),
-            Err(e) if e.code == ErrorCode::OutcomeUnknown => return Err(e),
             Err(e) => {
-                tracing::warn!(error = %e, "closing the bill was refused");
-                return Err(close::unknown(bill));
+                if e.code != ErrorCode::OutcomeUnknown {
+                    tracing::warn!(error = %e, bill = %bill.issued.bill_id, "closing the bill was refused");
+                }
+                failed.get_or_insert(match e.code {
+                    ErrorCode::OutcomeUnknown => e,
+                    _ => close::unknown(bill),
+                });
             }
         }
+    }
+    if let Some(e) = failed {
+        // Nobody joined: no phone ever had these bills, so nothing can have been paid.
+        if reason == CloseReason::Expired && phone.is_none() {
+            return Err(why);
+        }
+        return Err(e);
     }
     if unpaid == shown.len() {
         if let Some(phone) = phone {

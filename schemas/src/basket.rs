@@ -3,7 +3,7 @@
 //!
 //! The kiosk issues each bill of a basket with the same [`BasketTag`] (its id and its size),
 //! which the fee-engine signs into the bill. The ledger settles a tagged bill only together
-//! with every other bill of its basket, in one request and one atomic append to its journal:
+//! with as many bills of its tag as the tag's size, in one request and one atomic append:
 //! a phone (or anyone) paying one bill of a basket alone is refused, so a basket is never
 //! half paid. Each bill is still a payment of its own once paid ([`crate::ids::PaymentId::part`]):
 //! its own receipt, settlement, statement row and refunds.

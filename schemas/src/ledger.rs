@@ -26,8 +26,9 @@ pub struct SettlementNotice {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettleRequest {
     pub notice: Signed,
-    /// A basket's other bills' notices: all of them settle, in one atomic append, or none;
-    /// the answer is then every receipt in order (`Vec<SignedReceipt>`). Since 0.4.0.
+    /// On `posfee.ledger.settle_basket` only: a basket's other bills' notices; all of them
+    /// settle, in one atomic append, or none, and the answer is every receipt in order
+    /// (`Vec<SignedReceipt>`). Since 0.4.0.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more: Vec<Signed>,
 }

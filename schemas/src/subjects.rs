@@ -288,7 +288,9 @@ pub fn inbox_of(subject: &str) -> Option<String> {
         | Subject::KeysGet(a)
         | Subject::Paygate(_, a) => Some(a.inbox_prefix()),
         // Only paygate settles, and only the operator lists settlements and walks the books.
-        Subject::Ledger(LedgerOp::Settle) => Some(Identity::Role(Role::Paygate).inbox_prefix()),
+        Subject::Ledger(LedgerOp::Settle | LedgerOp::SettleBasket) => {
+            Some(Identity::Role(Role::Paygate).inbox_prefix())
+        }
         Subject::Ledger(LedgerOp::Settlements | LedgerOp::Audit) => {
             Some(Identity::Role(Role::Operator).inbox_prefix())
         }
@@ -432,7 +434,7 @@ impl ServiceName {
 }
 str_enum!(PaygateOp { Register = "register", Amend = "amend", Pay = "pay", Payments = "payments", Audit = "audit", Erase = "erase", });
 str_enum!(IdentityOp { Issue = "issue", Revoke = "revoke", List = "list", Audit = "audit", });
-str_enum!(LedgerOp { Settle = "settle", Settlements = "settlements", Audit = "audit", });
+str_enum!(LedgerOp { Settle = "settle", SettleBasket = "settle_basket", Settlements = "settlements", Audit = "audit", });
 str_enum!(
     /// The services and tools. Each role has one NATS user with least-privilege permissions
     /// (`posfee::authz`); terminals and phones are not roles but identities of their own.

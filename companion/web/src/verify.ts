@@ -215,11 +215,18 @@ export async function verifyOffer(
   return { bill, issued: offer.bill, pairingExpiresAt: offer.pairing_expires_at, more };
 }
 
-/** A basket is offered whole: every bill of the first bill's basket, once each. */
+/** A basket is offered whole: every bill of the first bill's basket, once each, in one currency. */
 function wholeBasket(first: Bill, more: Bill[]): void {
   const size = first.basket ? first.basket.size : 1;
   const ids = new Set([first, ...more].map((b) => uuidText(b.bill_id)));
-  const same = more.every((b) => b.basket && first.basket && sameBytes(b.basket.id, first.basket.id) && b.basket.size === size);
+  const same = more.every(
+    (b) =>
+      b.basket &&
+      first.basket &&
+      sameBytes(b.basket.id, first.basket.id) &&
+      b.basket.size === size &&
+      (b.total.currency ?? "CNY") === (first.total.currency ?? "CNY"),
+  );
   if (!same || ids.size !== size || more.length + 1 !== size) {
     throw wireError("FORBIDDEN", `the kiosk offered ${more.length + 1} bills of a basket of ${size}; nothing was paid`);
   }

@@ -99,9 +99,15 @@ pub async fn run(
         .add("keys", subjects::keys_get_terminals(), move |m| {
             keys.clone().handle(m)
         })
-        .add("settle", subjects::ledger(LedgerOp::Settle), move |m| {
-            ops::settle::handle(a.clone(), m)
+        .add("settle", subjects::ledger(LedgerOp::Settle), {
+            let a = a.clone();
+            move |m| ops::settle::handle(a.clone(), m)
         })
+        .add(
+            "settle_basket",
+            subjects::ledger(LedgerOp::SettleBasket),
+            move |m| ops::basket::handle(a.clone(), m),
+        )
         .add("refund", subjects::ledger_refund_any(), move |m| {
             ops::refund::handle(b.clone(), m)
         })

@@ -207,9 +207,16 @@ impl View<'_> {
                 writer,
                 events,
             } => {
+                // All or nothing: a bill's payment id another payment took first (an entry
+                // of another payer's scope, earlier in the stream) holds none of the basket,
+                // in every view alike; the request sees the id is not its own and refuses.
                 let mut held = false;
-                for (id, payment) in payments {
-                    held |= money.hold(*id, payment)?;
+                if money.none_taken(payments.iter().map(|(id, _)| id))? {
+                    for (id, payment) in payments {
+                        held |= money.hold(*id, payment)?;
+                    }
+                } else {
+                    tracing::warn!("a basket whose payment ids are taken held nothing");
                 }
                 if held && *writer == me {
                     stage(&events.iter().collect::<Vec<_>>())?;
@@ -324,6 +331,13 @@ impl Payments<'_> {
             };
         }
         Ok(true)
+    }
+
+    /// Whether none of `ids` is a payment this view holds.
+    fn none_taken<'a>(&self, mut ids: impl Iterator<Item = &'a PaymentId>) -> Result<bool, Tx> {
+        ids.try_fold(true, |free, id| {
+            Ok(free && self.payments.get(id.0.as_bytes())?.is_none())
+        })
     }
 
     /// The ledger settled a payment (its `payment.settled` event): the payment is captured

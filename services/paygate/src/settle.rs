@@ -130,15 +130,19 @@ pub async fn authorize_all(
     app.journal
         .write(
             &journal::payer_scope(payer),
-            &format!("authorize:{}", basket.id),
+            &format!("authorize-basket:{}", basket.id),
             || {
-                if app
-                    .store
-                    .payments
-                    .contains_key(basket.parts[0].0.as_bytes())
-                    .map_err(super_internal)?
-                {
-                    return Ok(None);
+                // Any bill's payment id taken already (by this basket, or by another payment
+                // that took the id first): nothing to write; the caller sees whose it is.
+                for part in &basket.parts {
+                    if app
+                        .store
+                        .payments
+                        .contains_key(part.0.as_bytes())
+                        .map_err(super_internal)?
+                    {
+                        return Ok(None);
+                    }
                 }
                 can_hold(app, payer, total)?;
                 Ok(Some(entry.clone()))
@@ -181,7 +185,8 @@ pub async fn drive(
         notice: notice(app, id, &payment, None),
         more: Vec::new(),
     };
-    match ask_ledger::<SignedReceipt>(app, &req, id, deadline_ms).await? {
+    let subject = subjects::ledger(LedgerOp::Settle);
+    match ask_ledger::<SignedReceipt>(app, (subject, &req), id, deadline_ms).await? {
         Ok(receipt) => {
             if !captured_by_feed(app, id, capture_wait).await? {
                 capture(app, id, &receipt).await?;
@@ -208,6 +213,12 @@ pub async fn drive_basket(
         .iter()
         .map(|id| load(app, *id))
         .collect::<Result<Vec<_>, _>>()?;
+    if parts.iter().any(|p| p.basket.as_ref() != Some(basket)) {
+        return Err(super_internal(format!(
+            "basket {}: a bill's payment id holds another payment",
+            basket.id
+        )));
+    }
     if let Some(voided) = parts.iter().find(|p| p.state == PaymentState::Voided) {
         return Err(refusal_error(voided.refusal.as_ref()));
     }
@@ -226,7 +237,8 @@ pub async fn drive_basket(
             .ok_or_else(|| super_internal("a basket without bills"))?,
         more: notices.collect(),
     };
-    match ask_ledger::<Vec<SignedReceipt>>(app, &req, basket.id, deadline_ms).await? {
+    let subject = subjects::ledger(LedgerOp::SettleBasket);
+    match ask_ledger::<Vec<SignedReceipt>>(app, (subject, &req), basket.id, deadline_ms).await? {
         Ok(receipts) if receipts.len() == basket.parts.len() => {
             for (id, receipt) in basket.parts.iter().zip(&receipts) {
                 if !captured_by_feed(app, *id, capture_wait).await? {
@@ -266,7 +278,7 @@ fn notice(app: &App, id: PaymentId, payment: &Payment, basket: Option<PaymentId>
 /// could not be reached in time (the hold stays for the recovery loop).
 async fn ask_ledger<T: serde::de::DeserializeOwned>(
     app: &App,
-    req: &SettleRequest,
+    (subject, req): (String, &SettleRequest),
     id: PaymentId,
     deadline_ms: u64,
 ) -> Result<Result<T, WireError>, WireError> {
@@ -274,7 +286,7 @@ async fn ask_ledger<T: serde::de::DeserializeOwned>(
     loop {
         let answer: Result<T, CallError> = call(
             &app.client,
-            subjects::ledger(LedgerOp::Settle),
+            subject.clone(),
             req,
             Some(Duration::from_millis(SETTLE_CALL_TIMEOUT_MS)),
         )
@@ -380,13 +392,13 @@ async fn void_all(app: &App, basket: &BasketOf, why: &WireError) -> Result<(), W
     app.journal
         .write(
             &journal::payer_scope(&payer),
-            &format!("void:{}", basket.id),
+            &format!("void-basket:{}", basket.id),
             || {
                 let mut ids = Vec::new();
                 let mut events = Vec::new();
                 for id in &basket.parts {
                     let p = load(app, *id)?;
-                    if p.state == PaymentState::Authorized {
+                    if p.state == PaymentState::Authorized && p.basket.as_ref() == Some(basket) {
                         ids.push(*id);
                         events.push(voided_event(app, *id, &p, why, now));
                     }
@@ -491,12 +503,17 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown
             .filter_map(|k| k.ok())
             .filter_map(|k| uuid::Uuid::from_slice(&k).ok().map(PaymentId))
             .collect();
+        // A basket is driven once a pass, whichever of its bills is found first.
+        let mut driven = std::collections::HashSet::new();
         for id in ids {
             // A basket's bill is driven with its basket, under the basket's lock.
             let lock_id = match load(&app, id) {
                 Ok(p) if p.authorized_at <= pass_started => p.basket.map_or(id, |b| b.id),
                 _ => continue,
             };
+            if !driven.insert(lock_id) {
+                continue;
+            }
             let lock = app.payment_lock(lock_id);
             // A payment a request is driving right now is not ours to drive.
             let Ok(_guard) = lock.try_lock() else {

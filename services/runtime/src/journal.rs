@@ -18,6 +18,7 @@ use posfee_client::shutdown::Shutdown;
 use posfee_schemas::ids::KeyId;
 use posfee_schemas::trust::{JournalLink, JournalSeal, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER};
 use posfee_schemas::{ErrorCode, WireError};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -361,6 +362,22 @@ fn batch_refusal(e: &async_nats::jetstream::context::PublishError) -> bool {
     )
 }
 
+/// The JetStream error code of a refused publish, if the stream answered one.
+fn jetstream_code(e: &async_nats::jetstream::context::PublishError) -> Option<u64> {
+    let source = std::error::Error::source(e)?;
+    Some(source.downcast_ref::<jetstream::Error>()?.error_code().0)
+}
+
+/// Whether the stream refused the batch for a reason that holds for every batch like it:
+/// atomic publish not allowed (10174), the batch malformed (10175 sequence missing, 10177 a
+/// header it does not take, 10179 id, 10200 commit) or too large (10199).
+fn never_taken(e: &async_nats::jetstream::context::PublishError) -> bool {
+    matches!(
+        jetstream_code(e),
+        Some(10174 | 10175 | 10177 | 10179 | 10199 | 10200)
+    )
+}
+
 /// nats-server's `JSAtomicPublishIncompleteBatchErr`,
 /// `JSAtomicPublishContainsDuplicateMessageErr` and `JSAtomicPublishTooManyInflight` (the
 /// stream's limit of batches in flight at once; server/errors.json).
@@ -389,6 +406,10 @@ impl Journal {
     where
         E: serde::Serialize,
     {
+        // Where each scope's next entry goes: first after what this view has applied (no
+        // round trip), then, once the stream refused, after each scope's real last entry (an
+        // entry the view passed over, unsealed, still counts as the scope's last).
+        let mut after: HashMap<String, (u64, JournalLink)> = HashMap::new();
         let mut latest = false;
         for _ in 0..ATOMIC_TRIES {
             let parts = match decide() {
@@ -396,19 +417,19 @@ impl Journal {
                 Ok(None) => return Ok(false),
                 Err(e) if latest => return Err(e),
                 Err(_) => {
-                    self.all_latest(scopes).await?;
+                    after = self.all_latest(scopes).await?;
                     latest = true;
                     continue;
                 }
             };
-            match self.append_all(&parts).await? {
+            match self.append_all(&parts, &after).await? {
                 Some(seq) => {
                     self.caught_up(seq).await?;
                     return Ok(true);
                 }
                 None => {
                     tokio::time::sleep(Duration::from_millis(IN_FLIGHT_PAUSE_MS)).await;
-                    self.all_latest(scopes).await?;
+                    after = self.all_latest(scopes).await?;
                     latest = true;
                 }
             }
@@ -418,26 +439,36 @@ impl Journal {
         )))
     }
 
-    async fn all_latest(&self, scopes: &[String]) -> Result<(), WireError> {
+    /// Each scope's last sequence in the stream and the link its next entry chains to, with
+    /// the view brought up to it.
+    async fn all_latest(
+        &self,
+        scopes: &[String],
+    ) -> Result<HashMap<String, (u64, JournalLink)>, WireError> {
+        let mut out = HashMap::with_capacity(scopes.len());
         for scope in scopes {
-            self.settled_view(scope).await?;
+            out.insert(scope.clone(), self.latest(scope).await?);
         }
-        Ok(())
+        Ok(out)
     }
 
-    /// Sends `parts` as one atomic batch, each after the last entry of its scope this view
-    /// has: the stream sequence of the last if the stream took them, `None` if it refused
-    /// the batch as a whole (decide again).
+    /// Sends `parts` as one atomic batch, each after its scope's entry in `after` (or, for a
+    /// scope not there, the last this view has): the stream sequence of the last if the
+    /// stream took them, `None` if it refused the batch as a whole (decide again).
     async fn append_all<E: serde::Serialize>(
         &self,
         parts: &[Part<E>],
+        after: &HashMap<String, (u64, JournalLink)>,
     ) -> Result<Option<u64>, WireError> {
         let batch = uuid::Uuid::new_v4().simple().to_string();
         let client = self.js.client();
         let last = parts.len();
         for (i, part) in parts.iter().enumerate() {
             let subject = (self.subject)(&part.scope);
-            let (after, prev) = self.known(&part.scope);
+            let (after, prev) = after
+                .get(&part.scope)
+                .cloned()
+                .unwrap_or_else(|| self.known(&part.scope));
             let payload = posfee_schemas::encode(&part.entry);
             let seal = self.seal.render(&subject, &prev, &payload);
             let mut headers = async_nats::HeaderMap::new();
@@ -467,6 +498,15 @@ impl Journal {
                 Err(e) if batch_refusal(&e) => {
                     tracing::debug!(error = %e, "atomic batch refused; deciding again");
                     Ok(None)
+                }
+                // The stream will never take this batch (atomic publish not allowed, a header
+                // it does not take, too many entries): a fault to fix, not a wait.
+                Err(e) if never_taken(&e) => {
+                    tracing::error!(error = %e, "the journal refuses atomic batches");
+                    Err(WireError::new(
+                        ErrorCode::Internal,
+                        format!("the journal refuses this atomic write: {e}"),
+                    ))
                 }
                 Err(e) => Err(unavailable(format!("appending to the journal: {e}"))),
             };

@@ -1,5 +1,7 @@
-//! `posfee.ledger.settle` with a basket: every bill of it settles, each in its own tenant
-//! account's books, or none does.
+//! `posfee.ledger.settle_basket`: every bill of a basket settles, each in its own tenant
+//! account's books, or none does. A subject of its own, not `settle` with more notices: a
+//! ledger from before baskets answers nobody there, where on `settle` it would have settled
+//! the first bill alone.
 //!
 //! Paygate sends one signed notice per bill (the first in `notice`, the others in `more`),
 //! each a payment of its own ([`PaymentId::part`] of the basket's payment). The checks are
@@ -14,7 +16,7 @@ use super::settle::{admissible, conflicts, replay};
 use crate::app::App;
 use crate::journal::{self, Entry};
 use posfee_runtime::journal::Part;
-use posfee_runtime::serve::{record, reply_ok, Field, Handled};
+use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::basket::{MAX_BILLS, MIN_BILLS};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::PaymentId;
@@ -32,7 +34,8 @@ struct Claimed {
     scope: String,
 }
 
-pub async fn handle(app: Arc<App>, req: SettleRequest) -> Handled {
+pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
+    let req: SettleRequest = decode_request(&msg.payload)?;
     let claimed = claims(&req)?;
     if let Some(basket) = claimed[0].notice.basket {
         record(Field::Payment, &basket);
@@ -174,8 +177,9 @@ async fn admitted(app: &App, claimed: &[Claimed]) -> Result<Vec<Entry>, WireErro
     Ok(entries)
 }
 
-/// The receipts, if this view has every bill settled by these notices; an error if only some
-/// are (which an atomic batch cannot leave) or a notice differs from the one settled.
+/// The receipts, if this view has every bill settled by these notices; 503 if only some are
+/// (a view that has applied part of the batch's entries: an atomic batch never leaves part),
+/// 409 if a notice differs from the one settled.
 fn all_settled(app: &App, claimed: &[Claimed]) -> Result<Option<Vec<SignedReceipt>>, WireError> {
     let mut done: Vec<Receipt> = Vec::with_capacity(claimed.len());
     for c in claimed {
@@ -186,10 +190,14 @@ fn all_settled(app: &App, claimed: &[Claimed]) -> Result<Option<Vec<SignedReceip
     match done.len() {
         0 => Ok(None),
         n if n == claimed.len() => Ok(Some(done.iter().map(|r| app.signed(r)).collect())),
-        n => Err(super::internal(format!(
-            "{n} of the basket's {} bills are settled",
-            claimed.len()
-        ))),
+        // A view part way through the batch's entries: ask again once it has them all.
+        n => Err(WireError::new(
+            ErrorCode::Unavailable,
+            format!(
+                "{n} of the basket's {} bills are settled in this view so far",
+                claimed.len()
+            ),
+        )),
     }
 }
 
@@ -202,7 +210,7 @@ async fn replayed(
 ) -> Result<Option<Vec<SignedReceipt>>, WireError> {
     match all_settled(app, claimed) {
         Ok(done) => Ok(done),
-        Err(e) if e.code == ErrorCode::Internal => {
+        Err(e) if e.code == ErrorCode::Unavailable => {
             for scope in scopes {
                 app.journal.settled_view(scope).await?;
             }

@@ -26,7 +26,10 @@ use std::sync::Arc;
 pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     let req: SettleRequest = decode_request(&msg.payload)?;
     if !req.more.is_empty() {
-        return super::basket::handle(app, req).await;
+        return Err(WireError::field(
+            "more",
+            "a basket is settled on posfee.ledger.settle_basket, all of it or none",
+        ));
     }
     // An answer given once is given again, before anything else is checked: the keys that
     // verified it may have been rotated out since, and a refusal now would make paygate void

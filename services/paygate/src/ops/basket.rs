@@ -25,12 +25,25 @@ use std::sync::Arc;
 pub async fn handle(app: Arc<App>, req: PayRequest, asker: Option<DeviceId>) -> Handled {
     record(Field::Bill, &req.bill.bill_id);
     record(Field::Caller, &req.order.key_id);
+    let issued: Vec<&IssuedBill> = std::iter::once(&req.bill).chain(&req.more_bills).collect();
+    // Counted before any signature is checked: a basket is 2 to 10 bills.
+    if !(MIN_BILLS..=MAX_BILLS).contains(&issued.len()) {
+        return Err(WireError::field(
+            "more_bills",
+            format!(
+                "a basket has {MIN_BILLS} to {MAX_BILLS} bills, not {}",
+                issued.len()
+            ),
+        ));
+    }
     let (handle, payer, order) = ordered(&app, &req).await?;
     record(Field::Payment, &order.payment_id);
-    let issued: Vec<&IssuedBill> = std::iter::once(&req.bill).chain(&req.more_bills).collect();
     let mut bills = Vec::with_capacity(issued.len());
     for b in &issued {
-        bills.push(verified_bill(&app, b).await?);
+        let bill = verified_bill(&app, b)
+            .await
+            .map_err(|e| WireError::new(e.code, format!("bill {}: {}", b.bill_id, e.message)))?;
+        bills.push(bill);
     }
     let total = order_pays_basket(&order, &bills)?;
     let basket = BasketOf {
@@ -43,10 +56,8 @@ pub async fn handle(app: Arc<App>, req: PayRequest, asker: Option<DeviceId>) -> 
     let lock = app.payment_lock(basket.id);
     let _guard = lock.lock().await;
     match load(&app, basket.parts[0]) {
-        Ok(existing) => {
-            if existing.order_body != req.order.body {
-                return Err(reused_id(basket.id));
-            }
+        Ok(_) => {
+            ours(&app, &basket, &req)?;
             if payer.device.is_some() && payer.device != asker {
                 return Err(WireError::new(
                     ErrorCode::Forbidden,
@@ -65,9 +76,7 @@ pub async fn handle(app: Arc<App>, req: PayRequest, asker: Option<DeviceId>) -> 
                 .map(|(issued, bill)| payment_of(&app, (&handle, &req, &basket), issued, bill, now))
                 .collect::<Result<Vec<_>, _>>()?;
             authorize_all(&app, &basket, &payments).await?;
-            if load(&app, basket.parts[0])?.order_body != req.order.body {
-                return Err(reused_id(basket.id));
-            }
+            ours(&app, &basket, &req)?;
             tracing::info!(payment = %basket.id, bills = bills.len(), "basket authorized");
         }
         Err(e) => return Err(e),
@@ -87,6 +96,23 @@ pub async fn handle(app: Arc<App>, req: PayRequest, asker: Option<DeviceId>) -> 
         },
         receipts,
     })
+}
+
+/// Every bill's payment id holds this basket's payment of this order: a payment id (the
+/// basket's, or one derived from it) that another payment took first is refused, never
+/// driven as part of this basket.
+fn ours(app: &App, basket: &BasketOf, req: &PayRequest) -> Result<(), WireError> {
+    for part in &basket.parts {
+        let theirs = match load(app, *part) {
+            Ok(p) => p.basket.as_ref() != Some(basket) || p.order_body != req.order.body,
+            Err(e) if e.code == ErrorCode::PaymentNotFound => true,
+            Err(e) => return Err(e),
+        };
+        if theirs {
+            return Err(reused_id(basket.id));
+        }
+    }
+    Ok(())
 }
 
 /// One bill's payment within the basket, authorized now: refused if the bill expired.
@@ -128,18 +154,10 @@ fn payment_of(
     })
 }
 
-/// The order names exactly these bills in this order, pays their total, at the terminal they
-/// were issued for; they are 2 to 10 distinct bills of one basket of that size. The total.
+/// The order names exactly these bills in this order, pays their total in their currency, at
+/// the terminal they were issued for; they are distinct bills of distinct accounts, all of one
+/// basket of this many bills. The total.
 fn order_pays_basket(order: &PayOrder, bills: &[Bill]) -> Result<Fen, WireError> {
-    if !(MIN_BILLS..=MAX_BILLS).contains(&bills.len()) {
-        return Err(WireError::field(
-            "more_bills",
-            format!(
-                "a basket has {MIN_BILLS} to {MAX_BILLS} bills, not {}",
-                bills.len()
-            ),
-        ));
-    }
     let named: Vec<_> = posfee_schemas::basket::bills_of(&order.bill_id, &order.more_bills)
         .copied()
         .collect();
@@ -150,34 +168,49 @@ fn order_pays_basket(order: &PayOrder, bills: &[Bill]) -> Result<Fen, WireError>
             "does not name the signed bills, in their order",
         ));
     }
-    if carried.iter().collect::<HashSet<_>>().len() != carried.len() {
-        return Err(WireError::field(
-            "more_bills",
-            "a bill is in the basket twice",
-        ));
-    }
-    let tag = bills[0].basket;
+    let first = &bills[0];
+    let mut accounts = HashSet::new();
     let mut total = Fen::ZERO;
     for bill in bills {
-        let named = |field: &str, why: String| {
+        let refuse = |field: &str, why: String| {
             WireError::field(
                 field,
-                format!("bill {} of {}: {why}", bill.bill_id, bill.tenant_name),
+                format!(
+                    "{}, account {} (bill {}): {why}",
+                    bill.tenant_name, bill.account, bill.bill_id
+                ),
             )
         };
-        match (bill.basket, tag) {
-            (Some(t), Some(first)) if t == first && usize::from(t.size) == bills.len() => {}
-            _ => {
-                return Err(named(
-                    "more_bills",
-                    format!("not issued as one of this basket of {} bills", bills.len()),
-                ))
-            }
+        let of_basket = matches!(
+            (bill.basket, first.basket),
+            (Some(t), Some(f)) if t == f && usize::from(t.size) == bills.len()
+        );
+        if !of_basket {
+            let n = bills.len();
+            return Err(refuse(
+                "more_bills",
+                format!("not issued as one of this basket of {n} bills"),
+            ));
+        }
+        if !accounts.insert((bill.tenant.clone(), bill.account.clone())) {
+            return Err(refuse(
+                "more_bills",
+                "a basket pays one bill per account".into(),
+            ));
         }
         if order.terminal != bill.terminal {
-            return Err(named(
+            return Err(refuse(
                 "order.terminal",
                 format!("issued for terminal {}", bill.terminal),
+            ));
+        }
+        if bill.total.currency != order.amount.currency {
+            return Err(refuse(
+                "order.amount",
+                format!(
+                    "billed in {:?}, the order pays in {:?}",
+                    bill.total.currency, order.amount.currency
+                ),
             ));
         }
         total = total
