@@ -461,6 +461,13 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     assert!(status.success(), "phone (basket): {status}");
     let paid = std::fs::read_to_string(&phone_c_out).unwrap();
     assert!(paid.contains("Paid 2 bills"), "{paid}");
+    // Each bill of the basket is a payment of its own: the power bill's, then the phone line's.
+    let basket_payments: Vec<String> = paid
+        .lines()
+        .filter(|l| l.contains("支付编号:"))
+        .filter_map(|l| l.split_whitespace().last().map(str::to_string))
+        .collect();
+    assert_eq!(basket_payments.len(), 2, "{paid}");
     type_line(&mut keys, "4");
     let status = wait_exit("kiosk (mode B)", &mut kiosk_b);
     assert!(status.success(), "kiosk (mode B): {status}");
@@ -641,6 +648,29 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
     assert!(!out.status.success(), "{}", text(&out.stdout));
     assert!(
         text(&out.stderr).contains("FORBIDDEN"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Refunds of a basket stay per bill: the power company's clerk refunds its own bill of
+    // the basket, and not the phone line's beside it.
+    let basket_refund = |payment: &str| {
+        sys.posfee(&[
+            "refund",
+            "--tenant",
+            "city-power",
+            "--payment",
+            payment,
+            "--amount",
+            "1.00",
+            "--reason",
+            "estimated reading",
+        ])
+    };
+    let out = basket_refund(&basket_payments[0]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = basket_refund(&basket_payments[1]);
+    assert!(
+        !out.status.success() && text(&out.stderr).contains("FORBIDDEN"),
         "{}",
         text(&out.stderr)
     );

@@ -297,9 +297,28 @@ export async function paymentIdFor(billId: Uuid): Promise<Uuid> {
   return paymentId;
 }
 
+/**
+ * An order this phone sent for the bill and never learnt the outcome of is sent again as it
+ * was; an offer of the same first bill with other bills beside it is refused until that
+ * outcome is known, rather than overwriting the order that may have been paid (`pay.rs`).
+ */
+async function sameBillsAsBefore(v: VerifiedBill): Promise<void> {
+  const p = await store.pending(v.bill.bill_id);
+  if (!p?.request) return;
+  const before = (p.request.more_bills ?? []).map((b) => uuidText(b.bill_id)).join(",");
+  const now = v.more.map((m) => uuidText(m.bill.bill_id)).join(",");
+  if (before !== now) {
+    throw wireError(
+      "OUTCOME_UNKNOWN",
+      `payment ${uuidText(p.payment_id)} is not confirmed yet; it will be completed or released on its own, and the receipts screen will show which`,
+    );
+  }
+}
+
 /** The payer confirmed: mode B answers the kiosk first, then both pay (companion/src/pay.rs). */
 export async function confirmAndPay(phone: Phone, s: Session): Promise<Receipt[]> {
   const bill = s.verified.bill;
+  await sameBillsAsBefore(s.verified);
   const paymentId = await paymentIdFor(bill.bill_id);
   if (s.offerMsg) {
     // Mode B: the kiosk learns the payer confirmed, and the payment id, before the payment.
