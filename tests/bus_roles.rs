@@ -283,6 +283,54 @@ async fn a_companion_cannot_listen_to_events_inboxes_pairings_receipts_or_other_
     }
 }
 
+/// A basket is settled on a subject of its own; only paygate may ask there. Every other role,
+/// a kiosk and a phone are refused, and the same forgery from paygate's role reaches the
+/// ledger (so the refusals are the permissions', not a subject nobody hears).
+#[tokio::test]
+async fn nobody_but_paygate_may_ask_the_ledger_to_settle_a_basket() {
+    let h = Harness::start().await.unwrap();
+    let ledger = h.connect(Role::Ledger).await.unwrap();
+    let mut baskets = ledger
+        .subscribe(subjects::ledger(LedgerOp::SettleBasket))
+        .await
+        .unwrap();
+    assert!(served(&ledger, Role::Ledger).await);
+    let subject = subjects::ledger(LedgerOp::SettleBasket);
+    let paygate = h.connect(Role::Paygate).await.unwrap();
+    paygate
+        .publish(subject.clone(), "from paygate".into())
+        .await
+        .unwrap();
+    paygate.flush().await.unwrap();
+    let heard = tokio::time::timeout(
+        Duration::from_secs(2),
+        futures::StreamExt::next(&mut baskets),
+    )
+    .await
+    .expect("paygate's request reached the ledger")
+    .unwrap();
+    assert_eq!(&heard.payload[..], b"from paygate");
+    for role in Role::ALL.iter().filter(|r| **r != Role::Paygate) {
+        let (client, mut errors) = h.connect_watching(*role).await.unwrap();
+        refused_publish(&client, &mut errors, role.as_str(), subject.clone()).await;
+    }
+    h.terminal("kiosk-01").await.unwrap();
+    let (terminal, mut errors) = h
+        .connect_watching(Identity::Terminal(kiosk("kiosk-01")))
+        .await
+        .unwrap();
+    refused_publish(&terminal, &mut errors, "terminal", subject.clone()).await;
+    let (phone, _) = h.phone().await.unwrap();
+    let (companion, mut errors) = h.connect_watching(Identity::Device(phone)).await.unwrap();
+    refused_publish(&companion, &mut errors, "phone", subject.clone()).await;
+    let delivered = tokio::time::timeout(
+        Duration::from_millis(300),
+        futures::StreamExt::next(&mut baskets),
+    )
+    .await;
+    assert!(delivered.is_err(), "a forged basket reached the ledger");
+}
+
 #[tokio::test]
 async fn nobody_but_the_ledger_may_publish_a_settlement() {
     let h = Harness::start().await.unwrap();

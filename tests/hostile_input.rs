@@ -326,6 +326,14 @@ fn endpoints(w: &World) -> Vec<Endpoint<'_>> {
             encode(&rogue_settle(w)),
         ),
         e(
+            &w.paygate,
+            subjects::ledger(LedgerOp::SettleBasket),
+            encode(&SettleRequest {
+                more: vec![rogue_settle(w).notice],
+                ..rogue_settle(w)
+            }),
+        ),
+        e(
             &w.clerk,
             subjects::ledger_refund(&posfee_harness::fixtures::water()),
             encode(&refund_req(w, 100, "never-refunded")),
@@ -500,7 +508,7 @@ async fn malformed_payloads_get_400_or_413_on_every_endpoint_and_change_nothing(
     let w = world().await;
     let before = state(&w).await;
     let endpoints = endpoints(&w);
-    assert_eq!(endpoints.len(), 12, "every endpoint is tried");
+    assert_eq!(endpoints.len(), 13, "every endpoint is tried");
     for ep in &endpoints {
         for (what, payload, code) in malformed(&ep.valid) {
             let e = refused(ep.client, &ep.subject, payload).await;
