@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use posfee_harness::process::{wait_exit, wait_for_line};
+use posfee_schemas::subjects::{self, Role};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -498,24 +499,39 @@ fn a_new_master_key_takes_over_while_paygate_runs(system: &System) {
     system.run("phone-correct", correct);
 }
 
-/// The operator erases the payer: the key their identity is sealed under is deleted (its file
-/// was there before), the same command again answers the same erasure, and reconcile still
-/// finds the books balanced.
+/// The payer's wrapped data key as paygate's bucket holds it (read with paygate's own role).
+fn payer_key(system: &System, own: &str) -> Option<Vec<u8>> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let data = posfee_deploy::layout::DataDir::new(system.data());
+        let seed = posfee_client::creds::read_seed(&data.role_seed(Role::Paygate)).unwrap();
+        let client = posfee_client::bus::connect(&system.url, Role::Paygate, Some(seed), "test")
+            .await
+            .unwrap();
+        let bucket = async_nats::jetstream::new(client)
+            .get_key_value(subjects::PAYER_KEYS_BUCKET)
+            .await
+            .unwrap();
+        bucket.get(own).await.unwrap().map(|v| v.to_vec())
+    })
+}
+
+/// The operator erases the payer: the key their identity is sealed under is deleted from
+/// paygate's bucket and its bytes from the server's disk (they were both there before), the
+/// same command again answers the same erasure, and reconcile still finds the books balanced.
 fn an_erased_payer_cannot_be_read_and_the_books_still_balance(system: &System, own: &str) {
-    let keys_dir = system.data().join("paygate/payer-keys");
-    let key_files = || {
+    let wrapped = payer_key(system, own).expect("the payer's data key is not in the bucket");
+    let store = system.data().join("nats");
+    let on_disk = || {
         let mut files = Vec::new();
-        files_under(&keys_dir, &[], &mut files);
-        files
-            .into_iter()
-            .filter(|f| f.file_name().is_some_and(|n| n == own))
-            .count()
+        files_under(&store, &[], &mut files);
+        files.iter().any(|f| {
+            std::fs::read(f)
+                .map(|b| b.windows(wrapped.len()).any(|w| w == wrapped.as_slice()))
+                .unwrap_or(false)
+        })
     };
-    assert_eq!(
-        key_files(),
-        1,
-        "the payer's data key is not where paygate keeps it"
-    );
+    assert!(on_disk(), "the scan does not find the key where it is");
     let erase = || {
         let mut c = system.cmd(Path::new(POSFEE));
         c.args(["erase-payer", own, "--json", "--data-dir"])
@@ -526,7 +542,14 @@ fn an_erased_payer_cannot_be_read_and_the_books_still_balance(system: &System, o
     };
     let first = erase();
     assert_eq!(erase(), first, "erasing twice is one erasure");
-    assert_eq!(key_files(), 0, "the payer's data key outlived the erasure");
+    assert!(
+        payer_key(system, own).is_none(),
+        "the payer's data key outlived the erasure"
+    );
+    assert!(
+        !on_disk(),
+        "the payer's data key is still on the server's disk"
+    );
     // The erased payer's phone pays no more; the kiosk prints no receipt.
     let mut kiosk = system.kiosk();
     kiosk.args(["pay", "--tenant", "city-water", "--account", "W-000009"]);

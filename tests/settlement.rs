@@ -15,7 +15,8 @@ use posfee_schemas::ids::*;
 use posfee_schemas::ledger::{Receipt, RefundReply, RefundRequest, SignedReceipt};
 use posfee_schemas::money::Money;
 use posfee_schemas::paygate::{
-    PayOrder, PayRequest, PaygatePayment, PaymentState, PaymentsList, PaymentsListQuery,
+    AmendReply, AmendRequest, PayOrder, PayRequest, PaygatePayment, PaymentState, PaymentsList,
+    PaymentsListQuery,
 };
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::statement::{
@@ -518,6 +519,25 @@ async fn a_paygate_with_an_empty_store_rebuilds_its_payments_from_the_journal_an
         assert_eq!(&pay(&w, req).await.unwrap(), receipt);
     }
     assert_eq!(code(pay(&w, &refused).await), ErrorCode::BillAlreadyPaid);
+    // Who the payer is was rebuilt too (sealed, from the journal): the same name and card
+    // again change nothing, a new name changes the name only.
+    let amend = |name: &str| {
+        AmendRequest::signed(
+            Some(name.to_string()),
+            Some("4111111111111111".to_string()),
+            &w.phone.device_key,
+            w.phone.device_key_id.clone(),
+        )
+    };
+    let subject = posfee_harness::fixtures::amend_subject(&w.companion);
+    let same: AmendReply = call(&w.companion, subject.clone(), &amend("测试付款人"), None)
+        .await
+        .unwrap();
+    assert_eq!(same.changed, Vec::<String>::new(), "the identity was lost");
+    let renamed: AmendReply = call(&w.companion, subject, &amend("测试付款者"), None)
+        .await
+        .unwrap();
+    assert_eq!(renamed.changed, vec!["name".to_string()]);
 }
 
 /// Paygate's payments once it lists `count` of them and none is still authorized.

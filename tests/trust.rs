@@ -530,6 +530,7 @@ async fn a_journal_entry_its_service_did_not_seal_changes_nothing() {
         mut payer,
         idempotency_key,
         registration,
+        identity,
     } = registered
     else {
         panic!("the registrations scope holds a registration")
@@ -540,6 +541,7 @@ async fn a_journal_entry_its_service_did_not_seal_changes_nothing() {
         payer,
         idempotency_key,
         registration,
+        identity,
     };
     let subject = posfee_paygate::journal::subject(posfee_paygate::journal::REGISTRATIONS);
     append(&w.h, Role::Paygate, subject, &emptied, None).await;

@@ -24,8 +24,8 @@
 use posfee_schemas::ids::{DeviceId, PublicNkey, TenantId, TerminalId};
 use posfee_schemas::subjects::{
     self, EventKind, Identity, IdentityOp, LedgerOp, PaygateOp, QueryKind, Role, ServiceName,
-    EVENTS_STREAM, IDENTITY_JOURNAL, KEYS_BUCKET, LEDGER_JOURNAL, PAYGATE_JOURNAL,
-    TERMINALS_BUCKET,
+    EVENTS_STREAM, IDENTITY_JOURNAL, KEYS_BUCKET, LEDGER_JOURNAL, PAYER_KEYS_BUCKET,
+    PAYGATE_JOURNAL, TERMINALS_BUCKET,
 };
 use std::fmt::Write;
 
@@ -113,6 +113,18 @@ fn journal_writer(stream: &str, subjects: String) -> Vec<String> {
         format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
         format!("$JS.API.CONSUMER.INFO.{stream}.>"),
         format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
+    ]
+}
+
+/// Paygate's bucket of wrapped data keys: read, created, rewrapped and purged by paygate only.
+fn payer_keys() -> Vec<String> {
+    let bucket = kv_stream(PAYER_KEYS_BUCKET);
+    vec![
+        format!("$KV.{PAYER_KEYS_BUCKET}.>"),
+        stream_info(&bucket),
+        format!("$JS.API.DIRECT.GET.{bucket}.>"),
+        format!("$JS.API.STREAM.MSG.GET.{bucket}"),
+        format!("$JS.API.STREAM.MSG.DELETE.{bucket}"),
     ]
 }
 
@@ -341,6 +353,7 @@ fn paygate_rules(r: Role) -> Perms {
         PAYGATE_JOURNAL,
         subjects::paygate_journal_all(),
     ));
+    p.extend(payer_keys());
     service(
         ServiceName::Paygate,
         r,

@@ -20,6 +20,8 @@ pub const EVENTS_DUPLICATE_WINDOW_SECS: u64 = 120;
 pub const TERMINAL_RECORD_MAX_BYTES: i32 = 1024;
 /// One public key and its labels.
 pub const PUBLIC_KEY_RECORD_MAX_BYTES: i32 = 1024;
+/// One wrapped data key: the master key's id, a nonce and 48 bytes.
+pub const PAYER_KEY_RECORD_MAX_BYTES: i32 = 256;
 
 pub fn events_stream_config(replicas: usize) -> stream::Config {
     stream::Config {
@@ -120,6 +122,29 @@ fn journal_config(name: &str, what: &str, subject: String, replicas: usize) -> s
     }
 }
 
+/// Paygate's data key per payer, wrapped by its master key: a key-value bucket (the stream a
+/// bucket is, made here rather than by `create_key_value` for one setting: messages may be
+/// deleted, so an erasure overwrites the payer's key where it lies on disk; a bucket made the
+/// usual way refuses that). One value per payer, no history.
+pub fn payer_keys_config(replicas: usize) -> stream::Config {
+    let bucket = subjects::PAYER_KEYS_BUCKET;
+    stream::Config {
+        name: format!("KV_{bucket}"),
+        description: Some("paygate's data key per payer, wrapped by its master key".into()),
+        subjects: vec![format!("$KV.{bucket}.>")],
+        max_messages_per_subject: 1,
+        max_message_size: PAYER_KEY_RECORD_MAX_BYTES,
+        storage: stream::StorageType::File,
+        allow_rollup: true,
+        deny_delete: false,
+        deny_purge: false,
+        allow_direct: true,
+        num_replicas: replicas,
+        discard: stream::DiscardPolicy::New,
+        ..Default::default()
+    }
+}
+
 /// How long a new cluster may take to elect its JetStream leader before [`ensure`] gives up.
 pub const CLUSTER_READY_TIMEOUT_MS: u64 = 30_000;
 
@@ -205,6 +230,9 @@ async fn ensure_once(client: &async_nats::Client, replicas: usize) -> anyhow::Re
         .await
         .context("creating bucket POSFEE_KEYS")?;
     }
+    js.get_or_create_stream(payer_keys_config(replicas))
+        .await
+        .context("creating bucket POSFEE_PAYER_KEYS")?;
     harden(&js, subjects::EVENTS_STREAM).await?;
     for bucket in [subjects::TERMINALS_BUCKET, subjects::KEYS_BUCKET] {
         harden(&js, &format!("KV_{bucket}")).await?;

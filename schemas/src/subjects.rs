@@ -23,6 +23,9 @@ pub const IDENTITY_JOURNAL: &str = "POSFEE_IDENTITY";
 pub const TERMINALS_BUCKET: &str = "POSFEE_TERMINALS";
 /// The JetStream key-value bucket of public signing keys (bills, settlement notices).
 pub const KEYS_BUCKET: &str = "POSFEE_KEYS";
+/// Paygate's wrapped data keys, one per payer: deleting one makes that payer's sealed
+/// identity unreadable everywhere it was copied. Only paygate reads or writes it.
+pub const PAYER_KEYS_BUCKET: &str = "POSFEE_PAYER_KEYS";
 /// Queue group every posfee service joins, so a second copy shares the load.
 pub const QUEUE_GROUP: &str = "posfee";
 

@@ -260,6 +260,7 @@ mod tests {
                         balance: Money::cny(OPENING),
                     },
                 },
+                identity: None,
             },
             Entry::Authorized {
                 id: c.id,

@@ -6,9 +6,10 @@
 //! ([`posfee_runtime::journal::Journal::write`] decides on the latest state and appends only
 //! if nothing came first). A capture is the ledger's settlement, which every view applies
 //! from `payment.settled` ([`crate::feed`]); a `Captured` entry is journaled only when that
-//! event is late. No personal data is journaled: a payer's name, identity card and bank
-//! account stay in the registering instance's own store. The instance that wrote an entry
-//! publishes the event it implies when its view applies it.
+//! event is late. No personal data is journaled in plain: a payer's name, identity card and
+//! bank account travel sealed under the payer's own data key ([`crate::vault`]), which an
+//! erasure deletes. The instance that wrote an entry publishes the event it implies when its
+//! view applies it.
 
 use crate::store::{Payer, Payment, Refusal, Registration, Store};
 use posfee_runtime::journal::Batch;
@@ -36,6 +37,16 @@ pub enum Entry {
         payer: Payer,
         idempotency_key: String,
         registration: Registration,
+        /// Who the payer is, sealed under their own data key (absent from paygates before
+        /// identities were journaled: those journal them as [`Entry::Identity`]).
+        #[serde(default)]
+        identity: Option<Sealed>,
+    },
+    /// Who a payer is, sealed: a correction, or an identity a paygate kept only in its own
+    /// store before identities were journaled.
+    Identity {
+        handle: PayerHandle,
+        identity: Sealed,
     },
     Authorized {
         id: PaymentId,
@@ -99,7 +110,7 @@ pub fn payer_scope(handle: &PayerHandle) -> String {
     handle.as_str().to_string()
 }
 
-use crate::vault::Vault;
+use crate::vault::Sealed;
 
 pub(crate) type Tx = ConflictableTransactionError<String>;
 
@@ -119,6 +130,7 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
         &s.devices,
         &s.device_keys,
         &s.registrations,
+        &s.identities,
         &s.meta,
         outbox.tree(),
     )
@@ -131,6 +143,7 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
                 devices,
                 device_keys,
                 registrations,
+                identities,
                 meta,
                 out,
             )| {
@@ -144,6 +157,7 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
                     devices,
                     device_keys,
                     registrations,
+                    identities,
                     out,
                 };
                 for ((_, entry), staged) in batch.entries.iter().zip(&staged) {
@@ -162,6 +176,7 @@ struct View<'a> {
     devices: &'a TransactionalTree,
     device_keys: &'a TransactionalTree,
     registrations: &'a TransactionalTree,
+    identities: &'a TransactionalTree,
     out: &'a TransactionalTree,
 }
 
@@ -181,7 +196,12 @@ impl View<'_> {
                 payer,
                 idempotency_key,
                 registration,
+                identity,
             } => {
+                if let Some(sealed) = identity {
+                    self.identities
+                        .insert(handle.as_str().as_bytes(), encode(sealed))?;
+                }
                 let key_id = payer.device_key_id.as_str().as_bytes();
                 self.registrations
                     .insert(idempotency_key.as_bytes(), encode(registration))?;
@@ -273,25 +293,23 @@ impl View<'_> {
                 }
             }
             Entry::Credited { id, total } => money.credit(id, *total)?,
-            Entry::Erased { handle, at } => money.change_payer(handle, |p| {
-                p.erased_at.get_or_insert(*at);
-                Ok(())
-            })?,
+            Entry::Identity { handle, identity } => {
+                let erased = money.payer(handle)?.erased_at.is_some();
+                if !erased {
+                    self.identities
+                        .insert(handle.as_str().as_bytes(), encode(identity))?;
+                }
+            }
+            Entry::Erased { handle, at } => {
+                money.change_payer(handle, |p| {
+                    p.erased_at.get_or_insert(*at);
+                    Ok(())
+                })?;
+                self.identities.remove(handle.as_str().as_bytes())?;
+            }
         }
         Ok(())
     }
-}
-
-/// After a batch is applied: the identities of the payers it erased are made unreadable here
-/// (each instance holds those it registered).
-pub fn erase_identities(vault: &Vault, batch: &Batch<Entry>) -> anyhow::Result<()> {
-    for (_, entry) in &batch.entries {
-        if let Entry::Erased { handle, .. } = entry {
-            vault.erase(handle)?;
-            tracing::info!(payer = %handle, "payer erased: their data key is deleted");
-        }
-    }
-    Ok(())
 }
 
 pub(crate) fn abort(e: impl std::fmt::Display) -> Tx {
@@ -419,6 +437,15 @@ impl Payments<'_> {
             .payments
             .get(id.0.as_bytes())?
             .ok_or_else(|| abort(format!("no payment {id} in the view")))?;
+        decode(&raw).map_err(abort)
+    }
+
+    /// A payer's record in the view.
+    fn payer(&self, handle: &PayerHandle) -> Result<Payer, Tx> {
+        let raw = self
+            .payers
+            .get(handle.as_str().as_bytes())?
+            .ok_or_else(|| abort(format!("no payer {handle} in the view")))?;
         decode(&raw).map_err(abort)
     }
 

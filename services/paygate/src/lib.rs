@@ -2,13 +2,15 @@
 //! bank account, device key) and get an opaque handle; payments are device-signed orders that
 //! pay fee-engine-signed bills: authorize (hold), settle at the ledger, capture — or void.
 //! Payers and payments are kept in a replicated journal ([`journal`]), so any number of
-//! instances may serve side by side; who a payer is stays in the registering instance's store.
+//! instances may serve side by side; who a payer is is journaled too, sealed under a key of the
+//! payer's own that an erasure deletes ([`vault`]).
 
 pub mod app;
 pub mod feed;
 pub mod handles;
 pub mod identity;
 pub mod journal;
+pub mod migrate;
 pub mod ops;
 pub mod refunds;
 pub mod settle;
@@ -63,12 +65,24 @@ pub async fn run(
     let store = store::Store::open(db.clone())?;
     let me = posfee_runtime::journal::instance_id(&db, &store.meta)?;
     let (masters, masters_file) = config.masters;
-    let vault = Arc::new(vault::Vault::open(
-        &config.store_dir.join("payer-keys"),
-        store.identities.clone(),
-        masters,
-        masters_file,
-    )?);
+    let js = async_nats::jetstream::new(client.clone());
+    let bucket = js
+        .get_key_value(subjects::PAYER_KEYS_BUCKET)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the payers' keys bucket: {e}"))?;
+    let under = js
+        .get_stream(format!("KV_{}", subjects::PAYER_KEYS_BUCKET))
+        .await
+        .map_err(|e| anyhow::anyhow!("opening the payers' keys bucket: {e}"))?;
+    let vault = Arc::new(
+        vault::Vault::open(
+            vault::Shelf::Bucket(Box::new((bucket, under))),
+            store.identities.clone(),
+            (masters, masters_file),
+            Some(&config.store_dir.join("payer-keys")),
+        )
+        .await?,
+    );
     // Each instance signs with keys of its own, named apart (`paygate-<instance>-<n>`), so
     // two instances never publish different keys under one id.
     let prefix = format!("{KEY_PREFIX}-{:08x}", me >> 32);
@@ -85,17 +99,15 @@ pub async fn run(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
-    let (view, out, erasing) = (store.clone(), outbox.clone(), vault.clone());
+    let kept = migrate::kept(&store, &vault).await?;
+    let (view, out) = (store.clone(), outbox.clone());
     let journal = posfee_runtime::journal::Journal::follow(
         &client,
         (subjects::PAYGATE_JOURNAL, journal::subject),
         store.meta.clone(),
         (Some(outbox.clone()), &mut tasks, shutdown.clone()),
         (config.trust.journal(Role::Paygate)?, signer.name().clone()),
-        move |batch| {
-            journal::apply(&view, &out, me, batch)?;
-            journal::erase_identities(&erasing, batch)
-        },
+        move |batch| journal::apply(&view, &out, me, batch),
     )
     .await?;
     let (applied, feed_applied) = tokio::sync::watch::channel(0);
@@ -135,6 +147,7 @@ pub async fn run(
         keys.active,
         vault.clone(),
     ));
+    migrate::journal_kept(&app, kept).await?;
     tasks.spawn("master keys", vault.watch(shutdown.clone()));
     tasks.spawn("recovery", settle::recover(app.clone(), shutdown.clone()));
     tasks.spawn(

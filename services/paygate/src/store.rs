@@ -1,9 +1,8 @@
 //! Paygate's own store: the payment platform's records.
 //!
-//! * `identities`: payer handle → [`PayerIdentity`] — name, identity card and bank account live
-//!   here (in the store of the instance that registered the payer) and on the payer's phone,
-//!   nowhere else: never in the journal, never in JetStream
 //! * the view of paygate's journal ([`crate::journal`]), rebuilt from it if lost:
+//!   `identities`: payer handle → [`PayerIdentity`] sealed under the payer's data key
+//!   ([`crate::vault`]; in plain only on the payer's phone);
 //!   `payers`: payer handle → [`Payer`] (device key, balance, holds);
 //!   `devices`: device key id → payer handle; `device_keys`: public key → key id;
 //!   `registrations`: idempotency key → [`Registration`]; `payments`: payment id →
@@ -23,8 +22,8 @@ use posfee_schemas::paygate::{PaymentState, RegisterReply};
 use posfee_schemas::WireError;
 use serde::{Deserialize, Serialize};
 
-/// Who a payer is: kept by the instance that registered them, never journaled.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Who a payer is: journaled only sealed under the payer's own data key ([`crate::vault`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayerIdentity {
     pub name: String,
     pub national_id: String,

@@ -1,19 +1,24 @@
 //! Who payers are, sealed at rest. Each payer's name, identity card and bank account are
 //! encrypted (XChaCha20-Poly1305) under a data key of that payer's own; the data key is kept
 //! wrapped by a master key that lives outside every store (`creds/authorities/paygate.master`,
-//! [`posfee_client::creds::master_keys_file`]). The sealed identities are in paygate's store;
-//! each wrapped data key is a small file of its own beside it (`payer-keys/<2 hex>/<handle>`),
-//! not a record in a log-structured store, so deleting it deletes it; that folder is never
-//! backed up longer than an erasure may wait.
+//! [`posfee_client::creds::master_keys_file`]).
 //!
-//! Erasing a payer deletes their data key file: what was sealed under it, in the store, in
-//! its copies and in every backup of the store, can no longer be read by anyone, the master
-//! key's holder included, while the books keep amounts and handles. Rotating the master key (a new key put
-//! first in the file) wraps every data key again under it while paygate runs
-//! ([`Vault::watch`]); the old key may be removed from the file once paygate logs that it is
-//! no longer needed.
+//! The sealed identity is written to paygate's journal with the registration (or correction)
+//! that gave it, so every instance has it and an instance whose store is lost rebuilds it
+//! like everything else; each instance's `identities` tree is a view of those entries. The
+//! wrapped data keys are in a bucket of their own (`POSFEE_PAYER_KEYS`, one value per payer,
+//! no history, replicated), which only paygate may read or write.
+//!
+//! Erasing a payer purges their data key from that bucket: what was sealed under it, in the
+//! journal, in every view and in every backup of them, can no longer be read by anyone, the
+//! master key's holder included, while the books keep amounts and handles. (A backup of the
+//! bucket itself keeps the keys it held: back it up no longer than an erasure may wait.)
+//! Rotating the master key (a new key put first in the file) wraps every data key again under
+//! it while paygate runs ([`Vault::watch`]); the old key may be removed from the file once
+//! paygate logs that it is no longer needed.
 
 use crate::store::PayerIdentity;
+use async_nats::jetstream::kv;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use posfee_schemas::ids::PayerHandle;
@@ -71,22 +76,147 @@ struct Wrapped {
     key: Vec<u8>,
 }
 
-/// Something sealed under a payer's data key.
-#[derive(Serialize, Deserialize)]
-struct Sealed {
+/// A payer's identity sealed under their data key: what the journal and the views hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sealed {
     #[serde(with = "serde_bytes")]
     nonce: Vec<u8>,
     #[serde(with = "serde_bytes")]
     data: Vec<u8>,
 }
 
+/// Where the wrapped data keys are kept: the cluster's bucket, or files in a folder (what a
+/// paygate from before the bucket kept, moved into it at start; and the unit tests).
+pub enum Shelf {
+    /// The bucket, and the stream under it (an erasure overwrites the key's message there).
+    Bucket(Box<(kv::Store, async_nats::jetstream::stream::Stream)>),
+    Files(PathBuf),
+}
+
+impl Shelf {
+    async fn get(&self, payer: &PayerHandle) -> anyhow::Result<Option<Vec<u8>>> {
+        match self {
+            Shelf::Bucket(b) => Ok(b.0.get(payer.as_str()).await?.map(|v| v.to_vec())),
+            Shelf::Files(dir) => match std::fs::read(key_file(dir, payer)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e.into()),
+            },
+        }
+    }
+
+    /// Stores a payer's first data key; `false` if they have one already (another instance
+    /// made it first: that one is theirs).
+    async fn create(&self, payer: &PayerHandle, bytes: Vec<u8>) -> anyhow::Result<bool> {
+        match self {
+            Shelf::Bucket(b) => match b.0.create(payer.as_str(), bytes.into()).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e.into()),
+            },
+            Shelf::Files(dir) => {
+                if key_file(dir, payer).exists() {
+                    return Ok(false);
+                }
+                write_key_file(dir, payer, &bytes)?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn put(&self, payer: &PayerHandle, bytes: Vec<u8>) -> anyhow::Result<()> {
+        match self {
+            Shelf::Bucket(b) => {
+                b.0.put(payer.as_str(), bytes.into()).await?;
+                Ok(())
+            }
+            Shelf::Files(dir) => write_key_file(dir, payer, &bytes),
+        }
+    }
+
+    /// Deletes a payer's data key for good: the message holding it is overwritten where it
+    /// lies (JetStream's secure erase, on every replica), not only dropped from the index.
+    async fn delete(&self, payer: &PayerHandle) -> anyhow::Result<()> {
+        match self {
+            Shelf::Bucket(b) => {
+                let (bucket, stream) = &**b;
+                if let Some(entry) = bucket.entry(payer.as_str()).await? {
+                    if entry.operation == kv::Operation::Put {
+                        stream.delete_message(entry.revision).await?;
+                    }
+                }
+                Ok(())
+            }
+            Shelf::Files(dir) => {
+                let path = key_file(dir, payer);
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                    Err(e) => return Err(e.into()),
+                }
+                if let Some(dir) = path.parent() {
+                    std::fs::File::open(dir)?.sync_all()?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A payer's key file: under the first two hex digits of its handle's SHA-256, so no folder
+/// holds more than a 256th of them.
+fn key_file(dir: &Path, payer: &PayerHandle) -> PathBuf {
+    use sha2::Digest;
+    let shard = hex::encode(&sha2::Sha256::digest(payer.as_str().as_bytes())[..1]);
+    dir.join(shard).join(payer.as_str())
+}
+
+/// Writes a key file whole (a new file renamed over the old), durably.
+fn write_key_file(dir: &Path, payer: &PayerHandle, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let path = key_file(dir, payer);
+    let parent = path.parent().unwrap_or(dir);
+    std::fs::create_dir_all(parent)?;
+    let tmp = path.with_extension("new");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    std::fs::File::open(parent)?.sync_all()?;
+    Ok(())
+}
+
+/// The payers whose key files are in `dir` (a paygate from before the bucket).
+fn key_files(dir: &Path) -> anyhow::Result<Vec<(PayerHandle, PathBuf)>> {
+    let mut out = Vec::new();
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    for shard in std::fs::read_dir(dir)? {
+        let shard = shard?.path();
+        if !shard.is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(&shard)? {
+            let file = file?.path();
+            let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            // A `.new` file a crash left is not a key.
+            if let Ok(payer) = PayerHandle::parse(name.to_string()) {
+                out.push((payer, file));
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub struct Vault {
     masters: RwLock<MasterKeys>,
     /// Where the master keys are read again from, for rotations.
     file: Option<PathBuf>,
-    /// `payer-keys/`: a [`Wrapped`] data key per payer, a file each.
-    keys: PathBuf,
-    /// Payer handle → [`Sealed`] identity, in paygate's store.
+    /// A [`Wrapped`] data key per payer.
+    keys: Shelf,
+    /// Payer handle → [`Sealed`] identity: the view of the journal's registrations and
+    /// corrections (the journal's apply writes it; the vault reads it).
     identities: posfee_store::Tree,
 }
 
@@ -114,87 +244,39 @@ fn open(key: &[u8; 32], nonce: &[u8], data: &[u8], aad: &[u8]) -> anyhow::Result
 }
 
 impl Vault {
-    /// The vault over `identities`, with the data keys in `dir` (created if missing).
-    pub fn open(
-        dir: &Path,
+    /// The vault over `identities` (a view the journal keeps), with the data keys on `keys`.
+    /// Key files a paygate from before the bucket kept in `old_files` are moved onto `keys`.
+    pub async fn open(
+        keys: Shelf,
         identities: posfee_store::Tree,
-        masters: MasterKeys,
-        file: Option<PathBuf>,
+        masters: (MasterKeys, Option<PathBuf>),
+        old_files: Option<&Path>,
     ) -> anyhow::Result<Vault> {
-        std::fs::create_dir_all(dir)?;
+        let (masters, file) = masters;
         let vault = Vault {
             masters: RwLock::new(masters),
             file,
-            keys: dir.to_path_buf(),
+            keys,
             identities,
         };
-        vault.seal_plain_ones()?;
+        if let Some(dir) = old_files {
+            vault.move_key_files(dir).await?;
+        }
         Ok(vault)
     }
 
-    /// Seals the identities a paygate from before sealing stored in plain; how many.
-    fn seal_plain_ones(&self) -> anyhow::Result<usize> {
-        let mut sealed = 0;
-        for item in self.identities.iter() {
-            let (handle, raw) = item?;
-            if decode::<Sealed>(&raw).is_ok() {
-                continue;
-            }
-            let Ok(identity) = decode::<PayerIdentity>(&raw) else {
-                continue;
-            };
-            let payer = PayerHandle::parse(String::from_utf8_lossy(&handle).to_string())
-                .map_err(|e| anyhow::anyhow!("an identity under a bad handle: {e}"))?;
-            self.put(&payer, &identity)?;
-            sealed += 1;
+    /// Moves key files onto the shelf (a payer's key already there stays), then deletes them.
+    async fn move_key_files(&self, dir: &Path) -> anyhow::Result<()> {
+        let files = key_files(dir)?;
+        for (payer, file) in &files {
+            self.keys.create(payer, std::fs::read(file)?).await?;
+            std::fs::remove_file(file)?;
         }
-        if sealed > 0 {
-            self.identities.flush()?;
-            tracing::info!(sealed, "identities stored in plain before are sealed now");
-        }
-        Ok(sealed)
-    }
-
-    /// The payer's key file: under the first two hex digits of its handle's SHA-256, so no
-    /// folder holds more than a 256th of them.
-    fn key_file(&self, payer: &PayerHandle) -> PathBuf {
-        use sha2::Digest;
-        let shard = hex::encode(&sha2::Sha256::digest(payer.as_str().as_bytes())[..1]);
-        self.keys.join(shard).join(payer.as_str())
-    }
-
-    /// Writes a key file whole (a new file renamed over the old), durably.
-    fn write_key_file(&self, payer: &PayerHandle, bytes: &[u8]) -> anyhow::Result<()> {
-        use std::io::Write;
-        let path = self.key_file(payer);
-        let dir = path.parent().unwrap_or(&self.keys);
-        std::fs::create_dir_all(dir)?;
-        let tmp = path.with_extension("new");
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    }
-
-    fn read_key_file(&self, payer: &PayerHandle) -> anyhow::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.key_file(payer)) {
-            Ok(b) => Ok(Some(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn delete_key_file(&self, payer: &PayerHandle) -> anyhow::Result<()> {
-        let path = self.key_file(payer);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-        if let Some(dir) = path.parent() {
-            std::fs::File::open(dir)?.sync_all()?;
+        if !files.is_empty() {
+            tracing::info!(
+                moved = files.len(),
+                "payers' data keys moved from files to the bucket"
+            );
         }
         Ok(())
     }
@@ -206,31 +288,35 @@ impl Vault {
             .clone()
     }
 
-    /// The payer's data key, made and stored (wrapped) if they have none yet.
-    fn data_key(&self, payer: &PayerHandle) -> anyhow::Result<[u8; 32]> {
-        if let Some(key) = self.unwrapped(payer)? {
+    /// The payer's data key, made and stored (wrapped) if they have none yet; if another
+    /// instance stored one first, that one.
+    async fn data_key(&self, payer: &PayerHandle) -> anyhow::Result<[u8; 32]> {
+        if let Some(key) = self.unwrapped(payer).await? {
             return Ok(key);
         }
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
-        self.store_wrapped(payer, &key)?;
-        Ok(key)
+        if self.keys.create(payer, self.wrap(payer, &key)?).await? {
+            return Ok(key);
+        }
+        self.unwrapped(payer)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{payer}'s data key was made and deleted at once"))
     }
 
-    fn store_wrapped(&self, payer: &PayerHandle, key: &[u8; 32]) -> anyhow::Result<()> {
+    fn wrap(&self, payer: &PayerHandle, key: &[u8; 32]) -> anyhow::Result<Vec<u8>> {
         let masters = self.masters();
         let (id, master) = masters.active();
         let (nonce, wrapped) = seal(master, key, &what("payer-key", payer))?;
-        let record = Wrapped {
+        Ok(encode(&Wrapped {
             master: id.to_string(),
             nonce,
             key: wrapped,
-        };
-        self.write_key_file(payer, &encode(&record))
+        }))
     }
 
-    fn unwrapped(&self, payer: &PayerHandle) -> anyhow::Result<Option<[u8; 32]>> {
-        let Some(raw) = self.read_key_file(payer)? else {
+    async fn unwrapped(&self, payer: &PayerHandle) -> anyhow::Result<Option<[u8; 32]>> {
+        let Some(raw) = self.keys.get(payer).await? else {
             return Ok(None);
         };
         let w: Wrapped = decode(&raw)?;
@@ -247,22 +333,24 @@ impl Vault {
         })?))
     }
 
-    /// Seals and stores who `payer` is (the data key durably; the store's commit makes the
-    /// sealed identity durable).
-    pub fn put(&self, payer: &PayerHandle, identity: &PayerIdentity) -> anyhow::Result<()> {
-        let key = self.data_key(payer)?;
+    /// Seals who `payer` is under their data key (made and stored now if they have none):
+    /// what their registration or correction carries to the journal.
+    pub async fn seal(
+        &self,
+        payer: &PayerHandle,
+        identity: &PayerIdentity,
+    ) -> anyhow::Result<Sealed> {
+        let key = self.data_key(payer).await?;
         let (nonce, data) = seal(&key, &encode(identity), &what("identity", payer))?;
-        self.identities
-            .insert(payer.as_str().as_bytes(), encode(&Sealed { nonce, data }))?;
-        Ok(())
+        Ok(Sealed { nonce, data })
     }
 
-    /// Who `payer` is, if this store holds it and it was not erased.
-    pub fn get(&self, payer: &PayerHandle) -> anyhow::Result<Option<PayerIdentity>> {
+    /// Who `payer` is, if the view holds their sealed identity and their key is not erased.
+    pub async fn get(&self, payer: &PayerHandle) -> anyhow::Result<Option<PayerIdentity>> {
         let Some(raw) = self.identities.get(payer.as_str().as_bytes())? else {
             return Ok(None);
         };
-        let Some(key) = self.unwrapped(payer)? else {
+        let Some(key) = self.unwrapped(payer).await? else {
             return Ok(None);
         };
         let s: Sealed = decode(&raw)?;
@@ -274,46 +362,59 @@ impl Vault {
         )?)?))
     }
 
-    /// Forgets who `payer` is: their data key first (which makes every copy unreadable), then
-    /// the sealed identity.
-    pub fn erase(&self, payer: &PayerHandle) -> anyhow::Result<()> {
-        self.delete_key_file(payer)?;
-        self.identities.remove(payer.as_str().as_bytes())?;
-        Ok(())
+    /// What a paygate from before the journal kept in this view only: each payer's identity
+    /// (sealed, or in plain from before sealing), sealed now, to be written to the journal.
+    pub async fn kept_here(&self) -> anyhow::Result<Vec<(PayerHandle, Sealed)>> {
+        let mut out = Vec::new();
+        for item in self.identities.iter() {
+            let (handle, raw) = item?;
+            let payer = PayerHandle::parse(String::from_utf8_lossy(&handle).to_string())
+                .map_err(|e| anyhow::anyhow!("an identity under a bad handle: {e}"))?;
+            let sealed = match decode::<Sealed>(&raw) {
+                Ok(s) => s,
+                Err(_) => match decode::<PayerIdentity>(&raw) {
+                    Ok(plain) => self.seal(&payer, &plain).await?,
+                    Err(_) => continue,
+                },
+            };
+            out.push((payer, sealed));
+        }
+        Ok(out)
     }
 
-    /// Drops an identity sealed for a registration that did not happen, and its key.
-    pub fn discard(&self, payer: &PayerHandle) {
-        if let Err(e) = self.erase(payer) {
-            tracing::warn!(payer = %payer, error = %e, "an unused registration's sealed identity stays");
+    /// Deletes `payer`'s data key: every copy of what was sealed under it can no longer be
+    /// opened. The journal's erasure takes the sealed identity out of the views.
+    pub async fn erase(&self, payer: &PayerHandle) -> anyhow::Result<()> {
+        self.keys.delete(payer).await
+    }
+
+    /// Drops the key made for a registration that did not happen.
+    pub async fn discard(&self, payer: &PayerHandle) {
+        if let Err(e) = self.erase(payer).await {
+            tracing::warn!(payer = %payer, error = %e, "an unused registration's data key stays");
         }
     }
 
-    /// Wraps every data key not wrapped by the master key in use again under it; how many.
+    /// Wraps every data key of a payer this view knows, not wrapped by the master key in use,
+    /// again under it; how many.
     pub async fn rewrap(&self) -> anyhow::Result<usize> {
         let active = self.masters().active().0.to_string();
         let mut done = 0;
-        for shard in std::fs::read_dir(&self.keys)? {
-            let shard = shard?.path();
-            if !shard.is_dir() {
+        let payers: Vec<posfee_store::IVec> =
+            self.identities.iter().keys().collect::<Result<_, _>>()?;
+        for handle in payers {
+            let Ok(payer) = PayerHandle::parse(String::from_utf8_lossy(&handle).to_string()) else {
+                continue;
+            };
+            let Some(raw) = self.keys.get(&payer).await? else {
+                continue;
+            };
+            if decode::<Wrapped>(&raw)?.master == active {
                 continue;
             }
-            for file in std::fs::read_dir(&shard)? {
-                let file = file?.path();
-                let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                let Ok(payer) = PayerHandle::parse(name.to_string()) else {
-                    continue; // a `.new` file a crash left
-                };
-                let w: Wrapped = decode(&std::fs::read(&file)?)?;
-                if w.master == active {
-                    continue;
-                }
-                if let Some(key) = self.unwrapped(&payer)? {
-                    self.store_wrapped(&payer, &key)?;
-                    done += 1;
-                }
+            if let Some(key) = self.unwrapped(&payer).await? {
+                self.keys.put(&payer, self.wrap(&payer, &key)?).await?;
+                done += 1;
             }
         }
         Ok(done)
@@ -366,14 +467,17 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn vault(dir: &Path, masters: MasterKeys) -> Vault {
+    /// A vault on key files in `dir`, its view tree in `dir/db`.
+    async fn vault(dir: &Path, masters: MasterKeys) -> Vault {
         let db = posfee_store::open(&dir.join("db")).unwrap();
+        let keys = Shelf::Files(dir.join("payer-keys"));
         Vault::open(
-            &dir.join("payer-keys"),
+            keys,
             db.open_tree("identities").unwrap(),
-            masters,
+            (masters, None),
             None,
         )
+        .await
         .unwrap()
     }
 
@@ -383,6 +487,17 @@ mod tests {
             national_id: "11010519491231002X".into(),
             bank_account: "6222600260001072444".into(),
         }
+    }
+
+    fn payer() -> PayerHandle {
+        PayerHandle::parse("p-0123456789abcdef01234567").unwrap()
+    }
+
+    /// What the journal's apply does with a registration's sealed identity.
+    fn applied(v: &Vault, payer: &PayerHandle, sealed: &Sealed) {
+        v.identities
+            .insert(payer.as_str().as_bytes(), encode(sealed))
+            .unwrap();
     }
 
     fn contains(dir: &Path, needle: &[u8]) -> bool {
@@ -402,15 +517,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn identities_are_sealed_on_disk_and_open_only_with_their_master_key() {
+    async fn identities_are_sealed_and_open_only_with_their_master_key() {
         let tmp = tempfile::tempdir().unwrap();
-        let v = vault(tmp.path(), MasterKeys::random());
-        let payer = PayerHandle::parse("p-0123456789abcdef01234567").unwrap();
-        v.put(&payer, &who()).unwrap();
-        assert_eq!(
-            v.get(&payer).unwrap().unwrap().national_id,
-            who().national_id
-        );
+        let v = vault(tmp.path(), MasterKeys::random()).await;
+        let sealed = v.seal(&payer(), &who()).await.unwrap();
+        applied(&v, &payer(), &sealed);
+        assert_eq!(v.get(&payer()).await.unwrap().unwrap(), who());
         // The scan finds what it looks for: the same bytes unsealed, in a tree of their own.
         let plain = tempfile::tempdir().unwrap();
         let db = posfee_store::open(plain.path()).unwrap();
@@ -428,59 +540,74 @@ mod tests {
             );
         }
         *v.masters.write().unwrap() = MasterKeys::new(vec![("m1".into(), [9u8; 32])]).unwrap();
-        assert!(v.get(&payer).is_err(), "opened with another master key");
+        assert!(
+            v.get(&payer()).await.is_err(),
+            "opened with another master key"
+        );
     }
 
-    #[test]
-    fn identities_stored_in_plain_before_are_sealed_at_start() {
+    #[tokio::test]
+    async fn a_second_seal_uses_the_payers_key_and_key_files_from_before_move_onto_the_shelf() {
         let tmp = tempfile::tempdir().unwrap();
-        let payer = PayerHandle::parse("p-0123456789abcdef01234567").unwrap();
-        {
-            let db = posfee_store::open(&tmp.path().join("db")).unwrap();
-            let t = db.open_tree("identities").unwrap();
-            t.insert(payer.as_str().as_bytes(), encode(&who())).unwrap();
-            db.flush().unwrap();
-        }
-        let v = vault(tmp.path(), MasterKeys::random());
-        assert_eq!(
-            v.get(&payer).unwrap().unwrap().bank_account,
-            who().bank_account
-        );
-        let raw = v
-            .identities
-            .get(payer.as_str().as_bytes())
+        let masters = MasterKeys::random();
+        let old = vault(tmp.path(), masters.clone()).await;
+        let sealed = old.seal(&payer(), &who()).await.unwrap();
+        assert!(key_file(&tmp.path().join("payer-keys"), &payer()).exists());
+        // A vault on another shelf takes the files over and opens what was sealed before.
+        let db = posfee_store::open(&tmp.path().join("db2")).unwrap();
+        let moved = Vault::open(
+            Shelf::Files(tmp.path().join("shelf")),
+            db.open_tree("identities").unwrap(),
+            (masters, None),
+            Some(&tmp.path().join("payer-keys")),
+        )
+        .await
+        .unwrap();
+        assert!(key_files(&tmp.path().join("payer-keys"))
             .unwrap()
+            .is_empty());
+        applied(&moved, &payer(), &sealed);
+        assert_eq!(moved.get(&payer()).await.unwrap().unwrap(), who());
+        // A correction is sealed under the same key.
+        let again = moved.seal(&payer(), &who()).await.unwrap();
+        applied(&moved, &payer(), &again);
+        assert_eq!(moved.get(&payer()).await.unwrap().unwrap(), who());
+    }
+
+    #[tokio::test]
+    async fn identities_kept_in_plain_before_are_sealed_for_the_journal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let v = vault(tmp.path(), MasterKeys::random()).await;
+        v.identities
+            .insert(payer().as_str().as_bytes(), encode(&who()))
             .unwrap();
-        assert!(decode::<Sealed>(&raw).is_ok(), "still in plain");
+        let kept = v.kept_here().await.unwrap();
+        assert_eq!(kept.len(), 1);
+        applied(&v, &kept[0].0, &kept[0].1);
+        assert_eq!(v.get(&payer()).await.unwrap().unwrap(), who());
     }
 
     #[tokio::test]
     async fn a_rotation_wraps_again_and_an_erasure_leaves_nothing_to_open() {
         let tmp = tempfile::tempdir().unwrap();
         let old = MasterKeys::new(vec![("m1".into(), [1u8; 32])]).unwrap();
-        let v = vault(tmp.path(), old);
-        let payer = PayerHandle::parse("p-0123456789abcdef01234567").unwrap();
-        v.put(&payer, &who()).unwrap();
+        let v = vault(tmp.path(), old).await;
+        let sealed = v.seal(&payer(), &who()).await.unwrap();
+        applied(&v, &payer(), &sealed);
         *v.masters.write().unwrap() =
             MasterKeys::new(vec![("m2".into(), [2u8; 32]), ("m1".into(), [1u8; 32])]).unwrap();
         assert_eq!(v.rewrap().await.unwrap(), 1);
         assert_eq!(v.rewrap().await.unwrap(), 0, "already under m2");
         // The old master key can go: the identity opens with the new one alone.
         *v.masters.write().unwrap() = MasterKeys::new(vec![("m2".into(), [2u8; 32])]).unwrap();
-        assert_eq!(v.get(&payer).unwrap().unwrap().name, who().name);
-        // A copy taken before the erasure …
-        let sealed = v
-            .identities
-            .get(payer.as_str().as_bytes())
-            .unwrap()
-            .unwrap();
-        v.erase(&payer).unwrap();
-        assert!(v.get(&payer).unwrap().is_none());
-        // … still holds the sealed bytes, and no key in the store opens them any more.
-        let s: Sealed = decode(&sealed).unwrap();
-        assert!(v.unwrapped(&payer).unwrap().is_none());
+        assert_eq!(v.get(&payer()).await.unwrap().unwrap().name, who().name);
+        v.erase(&payer()).await.unwrap();
+        assert!(v.get(&payer()).await.unwrap().is_none());
+        // A copy taken before the erasure (the journal's, a backup's) no longer opens.
+        assert!(v.unwrapped(&payer()).await.unwrap().is_none());
         for key in [[1u8; 32], [2u8; 32]] {
-            assert!(open(&key, &s.nonce, &s.data, &what("identity", &payer)).is_err());
+            let aad = what("identity", &payer());
+            assert!(open(&key, &sealed.nonce, &sealed.data, &aad).is_err());
         }
     }
 }

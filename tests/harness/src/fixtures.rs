@@ -128,6 +128,14 @@ pub async fn register_phone(companion: &async_nats::Client, name: &str) -> anyho
     })
 }
 
+/// Where the phone `companion` corrects its registration.
+pub fn amend_subject(companion: &async_nats::Client) -> String {
+    subjects::paygate(
+        PaygateOp::Amend,
+        &posfee_client::bus::asker_of(companion).expect("a phone's connection"),
+    )
+}
+
 /// The topic of a paygate call as the phone `companion` makes it.
 pub fn pay_subject(companion: &async_nats::Client) -> String {
     let me = posfee_client::bus::asker_of(companion)

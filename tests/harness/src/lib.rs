@@ -428,7 +428,14 @@ impl Harness {
             ServiceName::Paygate => tokio::spawn(posfee_paygate::run(
                 client,
                 posfee_paygate::Config {
-                    masters: (posfee_paygate::vault::MasterKeys::random(), None),
+                    // One system, one master keys file, as `posfee up` has: every paygate
+                    // instance opens every payer's data key.
+                    masters: {
+                        let file = self.data.creds().join("paygate.master");
+                        posfee_client::creds::ensure_master_keys(&file)?;
+                        let keys = posfee_client::creds::read_master_keys(&file)?;
+                        (posfee_paygate::vault::MasterKeys::new(keys)?, Some(file))
+                    },
                     edge_requests: posfee_runtime::limit::per_sec(opts.edge_requests_per_sec),
                     store_dir,
                     trust: trust()?,

@@ -2,11 +2,12 @@
 //! the device key they registered (the payer is found by it, as for a payment, so a phone that
 //! made a new bus key still may). Paygate decides what may change: the name and the bank
 //! card; never the national id, which is who the payer is (a different person registers on
-//! their own phone). The correction is stored where registrations keep who a payer is, and
-//! nowhere else; the handle, balance and payments stay as they are.
+//! their own phone). The correction is journaled sealed under the payer's data key, as the
+//! registration was; the handle, balance and payments stay as they are.
 
 use crate::app::App;
 use crate::identity::{check_bank_account, check_name};
+use crate::journal::{self, Entry};
 use crate::store::PayerIdentity;
 use ed25519_dalek::VerifyingKey;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
@@ -30,10 +31,24 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     record(Field::Caller, &req.device_key_id);
     check(&req)?;
     let payer = payer_of(&app, &req).await?;
-    let (identity, changed) = amended(stored(&app, &payer)?, &req);
+    let (identity, changed) = amended(stored(&app, &payer).await?, &req);
     if !changed.is_empty() {
-        app.vault.put(&payer, &identity).map_err(super::internal)?;
-        app.commit.commit().await.map_err(super::internal)?;
+        let sealed = app
+            .vault
+            .seal(&payer, &identity)
+            .await
+            .map_err(super::internal)?;
+        let entry = Entry::Identity {
+            handle: payer.clone(),
+            identity: sealed,
+        };
+        // An id of its own: nothing about who the payer is may be read off the stream.
+        let id = format!("identity:{}", uuid::Uuid::new_v4());
+        app.journal
+            .write(&journal::payer_scope(&payer), &id, || {
+                Ok(Some(entry.clone()))
+            })
+            .await?;
     }
     // The handle and the fields' names only: never what they say.
     tracing::info!(payer = %payer, changed = ?changed, "registration corrected");
@@ -83,17 +98,21 @@ async fn payer_of(app: &App, req: &AmendRequest) -> Result<PayerHandle, WireErro
     Ok(handle)
 }
 
-/// Who this instance has the payer as; empty fields when another instance registered them
-/// (each instance keeps the identities it took).
-fn stored(app: &App, payer: &PayerHandle) -> Result<PayerIdentity, WireError> {
-    match app.vault.get(payer).map_err(super::internal)? {
-        Some(identity) => Ok(identity),
-        None => Ok(PayerIdentity {
-            name: String::new(),
-            national_id: String::new(),
-            bank_account: String::new(),
-        }),
-    }
+/// Who the payer is, as their latest registration or correction in the journal says.
+async fn stored(app: &App, payer: &PayerHandle) -> Result<PayerIdentity, WireError> {
+    app.journal
+        .settled_view(&journal::payer_scope(payer))
+        .await?;
+    app.vault
+        .get(payer)
+        .await
+        .map_err(super::internal)?
+        .ok_or_else(|| {
+            WireError::new(
+                ErrorCode::PayerNotFound,
+                format!("{payer}: no identity on record (erased, or registered before identities were kept on the journal and not moved yet); register again"),
+            )
+        })
 }
 
 /// The identity with the request's fields put in, and the names of those that changed.

@@ -1,6 +1,7 @@
-//! `posfee.paygate.erase.operator`: the operator erases a payer at their request. One journal
-//! entry records it; every instance then deletes the key the payer's identity is sealed under
-//! ([`crate::vault`]) and refuses the payer's payments. The books keep their amounts and
+//! `posfee.paygate.erase.operator`: the operator erases a payer at their request. The key the
+//! payer's identity is sealed under is deleted from the bucket ([`crate::vault`]), then one
+//! journal entry records it: every instance drops the sealed identity from its view and
+//! refuses the payer's payments. The books keep their amounts and
 //! handles. Idempotent: a repeated request answers the first erasure's time.
 
 use crate::app::App;
@@ -27,6 +28,10 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     record(Field::Caller, &req.payer);
     let scope = journal::payer_scope(&req.payer);
     app.journal.settled_view(&scope).await?;
+    payer(&app, &req.payer)?;
+    // The key first: from this moment every sealed copy is unreadable, journaled or not; the
+    // entry then tells every instance, and a repeated request deletes it again.
+    app.vault.erase(&req.payer).await.map_err(super::internal)?;
     let at = app.clock.now();
     let entry = Entry::Erased {
         handle: req.payer.clone(),

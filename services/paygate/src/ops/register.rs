@@ -28,6 +28,17 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         payer: payer.clone(),
         balance: Money::cny(SANDBOX_OPENING_BALANCE_FEN),
     };
+    // Who the payer is goes to the journal sealed under their own data key, made now.
+    let identity = PayerIdentity {
+        name: req.name.trim().to_string(),
+        national_id: req.national_id.to_ascii_uppercase(),
+        bank_account: req.bank_account.clone(),
+    };
+    let sealed = app
+        .vault
+        .seal(&payer, &identity)
+        .await
+        .map_err(super::internal)?;
     let entry = Entry::Registered {
         handle: payer.clone(),
         payer: Payer {
@@ -47,15 +58,8 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             fingerprint: fingerprint.clone(),
             reply: reply.clone(),
         },
+        identity: Some(sealed),
     };
-    // Who the payer is stays here, written before the registration can be answered.
-    let identity = PayerIdentity {
-        name: req.name.trim().to_string(),
-        national_id: req.national_id.to_ascii_uppercase(),
-        bank_account: req.bank_account.clone(),
-    };
-    app.vault.put(&payer, &identity).map_err(super::internal)?;
-    app.commit.commit().await.map_err(super::internal)?;
     let s = &app.store;
     let id = format!("register:{}", req.idempotency_key);
     let mut conflict = false;
@@ -79,7 +83,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         })
         .await?;
     if conflict {
-        app.vault.discard(&payer);
+        app.vault.discard(&payer).await;
         return Err(WireError::new(
             ErrorCode::IdempotencyConflict,
             format!(
@@ -92,7 +96,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         .ok_or_else(|| super::internal("a registration the journal took is not in the view"))?;
     if reply.payer != payer {
         // A concurrent twin of this request registered first: its payer is the one.
-        app.vault.discard(&payer);
+        app.vault.discard(&payer).await;
     }
     // The handle only: registrations are never logged with who registered.
     tracing::info!(payer = %reply.payer, "payer registered");
