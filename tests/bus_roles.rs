@@ -834,6 +834,7 @@ async fn an_event_body_claiming_another_kind_is_never_shown_as_that_kind() {
         EventId::new_random(),
         at,
         EventBody::PairingJoined(PairingEnded {
+            more_bills: Vec::new(),
             terminal: kiosk("kiosk-01"),
             bill_id: BillId::new_random(),
             mode: posfee_schemas::pairing::PairMode::TerminalPresents,
@@ -1015,6 +1016,7 @@ async fn a_kiosk_reports_only_its_own_pairing_and_presence_events_and_cannot_wri
     let subject = subjects::terminal_report(&kiosk("kiosk-01"));
     let joined = |t: TerminalId| {
         EventBody::PairingJoined(PairingEnded {
+            more_bills: Vec::new(),
             terminal: t,
             bill_id: BillId::new_random(),
             mode: posfee_schemas::pairing::PairMode::TerminalPresents,

@@ -468,6 +468,23 @@ fn a_new_user_runs_kiosk_and_phone_from_the_data_dir_and_ctrl_c_ends_each_with_1
         .filter_map(|l| l.split_whitespace().last().map(str::to_string))
         .collect();
     assert_eq!(basket_payments.len(), 2, "{paid}");
+    // The pairing belongs to every bill of the basket: following the second bill's account
+    // shows it.
+    let out = sys.posfee(&[
+        "events",
+        "--since",
+        "start",
+        "--no-follow",
+        "--account",
+        "13800000011",
+    ]);
+    let pairings = text(&out.stdout);
+    assert!(
+        out.status.success()
+            && pairings.contains("pairing.joined")
+            && pairings.contains("and 1 more (a basket)"),
+        "{pairings}"
+    );
     type_line(&mut keys, "4");
     let status = wait_exit("kiosk (mode B)", &mut kiosk_b);
     assert!(status.success(), "kiosk (mode B): {status}");

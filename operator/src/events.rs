@@ -252,8 +252,8 @@ impl Filter {
         }
         if self.account.is_some() || self.payment.is_some() {
             // An event of a followed bill that names no tenant or terminal (a pairing, a
-            // payment) belongs to the bill's.
-            return linked || bill.is_some_and(|b| self.bills.contains(&b));
+            // payment) belongs to the bill's; a basket's pairing to each of its bills'.
+            return linked || event.bills().iter().any(|b| self.bills.contains(b));
         }
         let missing = |want: &Option<String>, got: Option<&str>| want.is_some() && got.is_none();
         !missing(&self.tenant, tenant) && !missing(&self.terminal, terminal)
@@ -493,8 +493,12 @@ pub fn summary(body: &EventBody) -> String {
         EventBody::PairingJoined(p)
         | EventBody::PairingExpired(p)
         | EventBody::PairingCancelled(p) => format!(
-            "bill {}, {}, shown {} until {}",
+            "bill {}{}, {}, shown {} until {}",
             p.bill_id,
+            match p.more_bills.len() {
+                0 => String::new(),
+                n => format!(" and {n} more (a basket)"),
+            },
             mode_name(p.mode),
             p.opened_at.with_timezone(&LOCAL_TZ).format("%H:%M:%S"),
             p.expires_at.with_timezone(&LOCAL_TZ).format("%H:%M:%S %:z")
@@ -541,6 +545,7 @@ mod tests {
     #[test]
     fn rows_show_local_times_mode_names_and_fit_100_columns() {
         let joined = event(EventBody::PairingJoined(PairingEnded {
+            more_bills: Vec::new(),
             terminal: TerminalId::parse("kiosk-01").unwrap(),
             mode: PairMode::TerminalPresents,
             bill_id: BillId::new_random(),

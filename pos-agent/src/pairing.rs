@@ -139,6 +139,7 @@ impl OpenPairing {
             mode: PairMode::TerminalPresents,
             opened_at: self.opened_at,
             expires_at: self.expires_at,
+            more_bills: self.offer.more_bills.iter().map(|b| b.bill_id).collect(),
         };
         let body = match &outcome {
             PairingOutcome::Joined(_) => EventBody::PairingJoined(ended),

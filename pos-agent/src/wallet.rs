@@ -103,6 +103,7 @@ pub async fn offer(
         mode: PairMode::PhonePresents,
         opened_at,
         expires_at,
+        more_bills: bills[1..].iter().map(|b| b.issued.bill_id).collect(),
     };
     let body = match &result {
         Offered::Accepted(_) => EventBody::PairingJoined(ended),

@@ -73,6 +73,19 @@ impl Event {
         }
     }
 
+    /// Every bill the event concerns: [`Event::bill`], and a basket's other bills for a
+    /// pairing that offered them all.
+    pub fn bills(&self) -> Vec<BillId> {
+        match &self.body {
+            EventBody::PairingJoined(e)
+            | EventBody::PairingExpired(e)
+            | EventBody::PairingCancelled(e) => std::iter::once(e.bill_id)
+                .chain(e.more_bills.iter().copied())
+                .collect(),
+            _ => self.bill().into_iter().collect(),
+        }
+    }
+
     /// The bill the event concerns, for following one payer's bill through its events.
     pub fn bill(&self) -> Option<BillId> {
         match &self.body {
@@ -232,6 +245,10 @@ pub struct PairingEnded {
     pub opened_at: DateTime<Utc>,
     /// When the pairing would have expired had nobody joined.
     pub expires_at: DateTime<Utc>,
+    /// A basket's other bills, offered in the same pairing (`bill_id` is its first). Since
+    /// 0.4.0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_bills: Vec<BillId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

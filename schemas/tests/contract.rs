@@ -745,6 +745,7 @@ fn every_event_kind_round_trips_with_its_documented_body() {
     let bid = BillId::new_random();
     let payer = PayerHandle::parse("p-1").unwrap();
     let ended = PairingEnded {
+        more_bills: Vec::new(),
         terminal: term(),
         bill_id: bid,
         mode: PairMode::PhonePresents,

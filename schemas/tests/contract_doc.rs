@@ -458,6 +458,7 @@ fn examples() -> Examples {
         EventId(uuid("c2a1e7f0-3b4d-4e5f-9a8b-7c6d5e4f3a21")),
         t("2026-11-25T08:30:14.600Z"),
         EventBody::PairingJoined(PairingEnded {
+            more_bills: Vec::new(),
             terminal: w.terminal.clone(),
             bill_id: w.bill.bill_id,
             mode: PairMode::TerminalPresents,
