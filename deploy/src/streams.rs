@@ -125,17 +125,20 @@ fn journal_config(name: &str, what: &str, subject: String, replicas: usize) -> s
 /// Paygate's data key per payer, wrapped by its master key: a key-value bucket (the stream a
 /// bucket is, made here rather than by `create_key_value` for one setting: messages may be
 /// deleted, so an erasure overwrites the payer's key where it lies on disk; a bucket made the
-/// usual way refuses that). One value per payer, no history.
+/// usual way refuses that). One value per payer (two for a moment during a rotation).
 pub fn payer_keys_config(replicas: usize) -> stream::Config {
     let bucket = subjects::PAYER_KEYS_BUCKET;
     stream::Config {
         name: format!("KV_{bucket}"),
         description: Some("paygate's data key per payer, wrapped by its master key".into()),
         subjects: vec![format!("$KV.{bucket}.>")],
-        max_messages_per_subject: 1,
+        // Two: a rotation writes the new wrap, then overwrites the old one itself (a value
+        // pushed out by a limit is dropped, not overwritten).
+        max_messages_per_subject: 2,
         max_message_size: PAYER_KEY_RECORD_MAX_BYTES,
         storage: stream::StorageType::File,
-        allow_rollup: true,
+        // No roll-up: it too would drop values without overwriting them.
+        allow_rollup: false,
         deny_delete: false,
         deny_purge: false,
         allow_direct: true,

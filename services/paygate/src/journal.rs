@@ -293,13 +293,14 @@ impl View<'_> {
                 }
             }
             Entry::Credited { id, total } => money.credit(id, *total)?,
-            Entry::Identity { handle, identity } => {
-                let erased = money.payer(handle)?.erased_at.is_some();
-                if !erased {
+            Entry::Identity { handle, identity } => match money.known(handle)? {
+                Some(payer) if payer.erased_at.is_none() => {
                     self.identities
                         .insert(handle.as_str().as_bytes(), encode(identity))?;
                 }
-            }
+                // Erased, or a payer this journal never registered: nothing to keep.
+                _ => tracing::warn!(payer = %handle, "an identity of no live payer passed over"),
+            },
             Entry::Erased { handle, at } => {
                 money.change_payer(handle, |p| {
                     p.erased_at.get_or_insert(*at);
@@ -310,6 +311,18 @@ impl View<'_> {
         }
         Ok(())
     }
+}
+
+/// The payers a batch erased.
+pub fn erased(batch: &Batch<Entry>) -> Vec<PayerHandle> {
+    batch
+        .entries
+        .iter()
+        .filter_map(|(_, e)| match e {
+            Entry::Erased { handle, .. } => Some(handle.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 pub(crate) fn abort(e: impl std::fmt::Display) -> Tx {
@@ -440,13 +453,12 @@ impl Payments<'_> {
         decode(&raw).map_err(abort)
     }
 
-    /// A payer's record in the view.
-    fn payer(&self, handle: &PayerHandle) -> Result<Payer, Tx> {
-        let raw = self
-            .payers
-            .get(handle.as_str().as_bytes())?
-            .ok_or_else(|| abort(format!("no payer {handle} in the view")))?;
-        decode(&raw).map_err(abort)
+    /// A payer's record in the view, if it has one.
+    fn known(&self, handle: &PayerHandle) -> Result<Option<Payer>, Tx> {
+        match self.payers.get(handle.as_str().as_bytes())? {
+            Some(raw) => Ok(Some(decode(&raw).map_err(abort)?)),
+            None => Ok(None),
+        }
     }
 
     /// Reads, changes and writes back a payer's record.

@@ -54,6 +54,18 @@ pub struct Config {
     pub masters: (vault::MasterKeys, Option<PathBuf>),
 }
 
+/// Deletes the data key of each payer the journal erased, as the view applies it.
+async fn erase_keys(
+    vault: Arc<vault::Vault>,
+    mut erased: tokio::sync::mpsc::UnboundedReceiver<posfee_schemas::ids::PayerHandle>,
+) {
+    while let Some(payer) = erased.recv().await {
+        if let Err(e) = vault.erase(&payer).await {
+            tracing::error!(payer = %payer, error = %e, "an erased payer's data key could not be deleted; erase them again");
+        }
+    }
+}
+
 /// Runs the service until `shutdown`.
 pub async fn run(
     client: async_nats::Client,
@@ -74,15 +86,11 @@ pub async fn run(
         .get_stream(format!("KV_{}", subjects::PAYER_KEYS_BUCKET))
         .await
         .map_err(|e| anyhow::anyhow!("opening the payers' keys bucket: {e}"))?;
-    let vault = Arc::new(
-        vault::Vault::open(
-            vault::Shelf::Bucket(Box::new((bucket, under))),
-            store.identities.clone(),
-            (masters, masters_file),
-            Some(&config.store_dir.join("payer-keys")),
-        )
-        .await?,
-    );
+    let vault = Arc::new(vault::Vault::open(
+        vault::Shelf::Bucket(Box::new((bucket, under))),
+        store.identities.clone(),
+        (masters, masters_file),
+    ));
     // Each instance signs with keys of its own, named apart (`paygate-<instance>-<n>`), so
     // two instances never publish different keys under one id.
     let prefix = format!("{KEY_PREFIX}-{:08x}", me >> 32);
@@ -99,7 +107,11 @@ pub async fn run(
         "outbox",
         outbox.clone().run(client.clone(), shutdown.clone()),
     );
-    let kept = migrate::kept(&store, &vault).await?;
+    migrate::set_aside(&store)?;
+    // Every instance deletes an erased payer's key as it applies the erasure, as well as the
+    // instance that took it: a key brought back by anything (an older instance's files) goes.
+    let (erasures, erased) = tokio::sync::mpsc::unbounded_channel();
+    tasks.spawn("erasures", erase_keys(vault.clone(), erased));
     let (view, out) = (store.clone(), outbox.clone());
     let journal = posfee_runtime::journal::Journal::follow(
         &client,
@@ -107,7 +119,13 @@ pub async fn run(
         store.meta.clone(),
         (Some(outbox.clone()), &mut tasks, shutdown.clone()),
         (config.trust.journal(Role::Paygate)?, signer.name().clone()),
-        move |batch| journal::apply(&view, &out, me, batch),
+        move |batch| {
+            journal::apply(&view, &out, me, batch)?;
+            for handle in journal::erased(batch) {
+                let _ = erasures.send(handle);
+            }
+            Ok(())
+        },
     )
     .await?;
     let (applied, feed_applied) = tokio::sync::watch::channel(0);
@@ -147,7 +165,7 @@ pub async fn run(
         keys.active,
         vault.clone(),
     ));
-    migrate::journal_kept(&app, kept).await?;
+    migrate::journal_kept(&app, &config.store_dir.join("payer-keys")).await?;
     tasks.spawn("master keys", vault.watch(shutdown.clone()));
     tasks.spawn("recovery", settle::recover(app.clone(), shutdown.clone()));
     tasks.spawn(

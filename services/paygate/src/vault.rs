@@ -22,6 +22,7 @@ use async_nats::jetstream::kv;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use posfee_schemas::ids::PayerHandle;
+use posfee_schemas::subjects;
 use posfee_schemas::{decode, encode};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -86,19 +87,29 @@ pub struct Sealed {
 }
 
 /// Where the wrapped data keys are kept: the cluster's bucket, or files in a folder (what a
-/// paygate from before the bucket kept, moved into it at start; and the unit tests).
+/// paygate from before the bucket kept, and the unit tests).
 pub enum Shelf {
-    /// The bucket, and the stream under it (an erasure overwrites the key's message there).
+    /// The bucket, and the stream under it: read from the stream's leader (never a replica
+    /// that is behind), and an erasure overwrites the key's messages where they lie.
     Bucket(Box<(kv::Store, async_nats::jetstream::stream::Stream)>),
     Files(PathBuf),
 }
 
 impl Shelf {
-    async fn get(&self, payer: &PayerHandle) -> anyhow::Result<Option<Vec<u8>>> {
+    /// The payer's wrapped key and its revision (the stream sequence; 0 for a file).
+    async fn get(&self, payer: &PayerHandle) -> anyhow::Result<Option<(Vec<u8>, u64)>> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
         match self {
-            Shelf::Bucket(b) => Ok(b.0.get(payer.as_str()).await?.map(|v| v.to_vec())),
+            Shelf::Bucket(b) => {
+                let subject = format!("$KV.{}.{}", subjects::PAYER_KEYS_BUCKET, payer.as_str());
+                match b.1.get_last_raw_message_by_subject(&subject).await {
+                    Ok(m) => Ok(Some((m.payload.to_vec(), m.sequence))),
+                    Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+                    Err(e) => Err(e.into()),
+                }
+            }
             Shelf::Files(dir) => match std::fs::read(key_file(dir, payer)) {
-                Ok(b) => Ok(Some(b)),
+                Ok(b) => Ok(Some((b, 0))),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e.into()),
             },
@@ -124,27 +135,47 @@ impl Shelf {
         }
     }
 
-    async fn put(&self, payer: &PayerHandle, bytes: Vec<u8>) -> anyhow::Result<()> {
+    /// Replaces the payer's wrapped key if it is still at `revision` (a rotation never
+    /// brings back a key an erasure took meanwhile); then overwrites the old one where it
+    /// lay. Whether it replaced it.
+    async fn replace(
+        &self,
+        payer: &PayerHandle,
+        bytes: Vec<u8>,
+        revision: u64,
+    ) -> anyhow::Result<bool> {
         match self {
-            Shelf::Bucket(b) => {
-                b.0.put(payer.as_str(), bytes.into()).await?;
-                Ok(())
+            Shelf::Bucket(b) => match b.0.update(payer.as_str(), bytes.into(), revision).await {
+                Ok(_) => {
+                    b.1.delete_message(revision).await?;
+                    Ok(true)
+                }
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
+                Err(e) => Err(e.into()),
+            },
+            Shelf::Files(dir) => {
+                write_key_file(dir, payer, &bytes)?;
+                Ok(true)
             }
-            Shelf::Files(dir) => write_key_file(dir, payer, &bytes),
         }
     }
 
-    /// Deletes a payer's data key for good: the message holding it is overwritten where it
-    /// lies (JetStream's secure erase, on every replica), not only dropped from the index.
+    /// Deletes a payer's data key for good: every message holding it is overwritten where
+    /// it lies (JetStream's secure erase, on every replica), not only dropped from the index.
     async fn delete(&self, payer: &PayerHandle) -> anyhow::Result<()> {
         match self {
             Shelf::Bucket(b) => {
-                let (bucket, stream) = &**b;
-                if let Some(entry) = bucket.entry(payer.as_str()).await? {
-                    if entry.operation == kv::Operation::Put {
-                        stream.delete_message(entry.revision).await?;
-                    }
+                // The bucket keeps two values a payer at most (a rotation's new and old).
+                for _ in 0..4 {
+                    let Some((_, revision)) = self.get(payer).await? else {
+                        return Ok(());
+                    };
+                    b.1.delete_message(revision).await?;
                 }
+                anyhow::ensure!(
+                    self.get(payer).await?.is_none(),
+                    "{payer}'s data key is still in the bucket after four deletions"
+                );
                 Ok(())
             }
             Shelf::Files(dir) => {
@@ -187,7 +218,7 @@ fn write_key_file(dir: &Path, payer: &PayerHandle, bytes: &[u8]) -> anyhow::Resu
 }
 
 /// The payers whose key files are in `dir` (a paygate from before the bucket).
-fn key_files(dir: &Path) -> anyhow::Result<Vec<(PayerHandle, PathBuf)>> {
+pub(crate) fn key_files(dir: &Path) -> anyhow::Result<Vec<(PayerHandle, PathBuf)>> {
     let mut out = Vec::new();
     if !dir.is_dir() {
         return Ok(out);
@@ -245,40 +276,18 @@ fn open(key: &[u8; 32], nonce: &[u8], data: &[u8], aad: &[u8]) -> anyhow::Result
 
 impl Vault {
     /// The vault over `identities` (a view the journal keeps), with the data keys on `keys`.
-    /// Key files a paygate from before the bucket kept in `old_files` are moved onto `keys`.
-    pub async fn open(
+    pub fn open(
         keys: Shelf,
         identities: posfee_store::Tree,
         masters: (MasterKeys, Option<PathBuf>),
-        old_files: Option<&Path>,
-    ) -> anyhow::Result<Vault> {
+    ) -> Vault {
         let (masters, file) = masters;
-        let vault = Vault {
+        Vault {
             masters: RwLock::new(masters),
             file,
             keys,
             identities,
-        };
-        if let Some(dir) = old_files {
-            vault.move_key_files(dir).await?;
         }
-        Ok(vault)
-    }
-
-    /// Moves key files onto the shelf (a payer's key already there stays), then deletes them.
-    async fn move_key_files(&self, dir: &Path) -> anyhow::Result<()> {
-        let files = key_files(dir)?;
-        for (payer, file) in &files {
-            self.keys.create(payer, std::fs::read(file)?).await?;
-            std::fs::remove_file(file)?;
-        }
-        if !files.is_empty() {
-            tracing::info!(
-                moved = files.len(),
-                "payers' data keys moved from files to the bucket"
-            );
-        }
-        Ok(())
     }
 
     fn masters(&self) -> MasterKeys {
@@ -316,10 +325,15 @@ impl Vault {
     }
 
     async fn unwrapped(&self, payer: &PayerHandle) -> anyhow::Result<Option<[u8; 32]>> {
-        let Some(raw) = self.keys.get(payer).await? else {
+        let Some((raw, _)) = self.keys.get(payer).await? else {
             return Ok(None);
         };
-        let w: Wrapped = decode(&raw)?;
+        self.unwrap_key(payer, &raw).map(Some)
+    }
+
+    /// A wrapped key opened with the master key that wrapped it.
+    fn unwrap_key(&self, payer: &PayerHandle, raw: &[u8]) -> anyhow::Result<[u8; 32]> {
+        let w: Wrapped = decode(raw)?;
         let masters = self.masters();
         let master = masters.get(&w.master).ok_or_else(|| {
             anyhow::anyhow!(
@@ -328,13 +342,12 @@ impl Vault {
             )
         })?;
         let key = open(master, &w.nonce, &w.key, &what("payer-key", payer))?;
-        Ok(Some(key.try_into().map_err(|_| {
-            anyhow::anyhow!("{payer}'s data key is not 32 bytes")
-        })?))
+        key.try_into()
+            .map_err(|_| anyhow::anyhow!("{payer}'s data key is not 32 bytes"))
     }
 
-    /// Seals who `payer` is under their data key (made and stored now if they have none):
-    /// what their registration or correction carries to the journal.
+    /// Seals who `payer` is under their data key, made and stored now if they have none:
+    /// what their registration carries to the journal. Only a registration makes a key.
     pub async fn seal(
         &self,
         payer: &PayerHandle,
@@ -343,6 +356,52 @@ impl Vault {
         let key = self.data_key(payer).await?;
         let (nonce, data) = seal(&key, &encode(identity), &what("identity", payer))?;
         Ok(Sealed { nonce, data })
+    }
+
+    /// Seals a correction under the payer's existing key; `None` if they have none (erased:
+    /// a correction never makes a key again).
+    pub async fn seal_existing(
+        &self,
+        payer: &PayerHandle,
+        identity: &PayerIdentity,
+    ) -> anyhow::Result<Option<Sealed>> {
+        let Some(key) = self.unwrapped(payer).await? else {
+            return Ok(None);
+        };
+        let (nonce, data) = seal(&key, &encode(identity), &what("identity", payer))?;
+        Ok(Some(Sealed { nonce, data }))
+    }
+
+    /// The sealed identity as the view holds it, to tell whether it changed meanwhile.
+    pub fn sealed(&self, payer: &PayerHandle) -> anyhow::Result<Option<Vec<u8>>> {
+        Ok(self
+            .identities
+            .get(payer.as_str().as_bytes())?
+            .map(|v| v.to_vec()))
+    }
+
+    /// What a paygate from before the journal kept in its own store: `raw` (sealed under the
+    /// key file in `dir`, or in plain from before sealing), opened.
+    pub fn open_kept(
+        &self,
+        dir: &Path,
+        payer: &PayerHandle,
+        raw: &[u8],
+    ) -> anyhow::Result<Option<PayerIdentity>> {
+        if let Ok(plain) = decode::<PayerIdentity>(raw) {
+            return Ok(Some(plain));
+        }
+        let s: Sealed = decode(raw)?;
+        let Ok(wrapped) = std::fs::read(key_file(dir, payer)) else {
+            return Ok(None);
+        };
+        let key = self.unwrap_key(payer, &wrapped)?;
+        Ok(Some(decode(&open(
+            &key,
+            &s.nonce,
+            &s.data,
+            &what("identity", payer),
+        )?)?))
     }
 
     /// Who `payer` is, if the view holds their sealed identity and their key is not erased.
@@ -362,26 +421,6 @@ impl Vault {
         )?)?))
     }
 
-    /// What a paygate from before the journal kept in this view only: each payer's identity
-    /// (sealed, or in plain from before sealing), sealed now, to be written to the journal.
-    pub async fn kept_here(&self) -> anyhow::Result<Vec<(PayerHandle, Sealed)>> {
-        let mut out = Vec::new();
-        for item in self.identities.iter() {
-            let (handle, raw) = item?;
-            let payer = PayerHandle::parse(String::from_utf8_lossy(&handle).to_string())
-                .map_err(|e| anyhow::anyhow!("an identity under a bad handle: {e}"))?;
-            let sealed = match decode::<Sealed>(&raw) {
-                Ok(s) => s,
-                Err(_) => match decode::<PayerIdentity>(&raw) {
-                    Ok(plain) => self.seal(&payer, &plain).await?,
-                    Err(_) => continue,
-                },
-            };
-            out.push((payer, sealed));
-        }
-        Ok(out)
-    }
-
     /// Deletes `payer`'s data key: every copy of what was sealed under it can no longer be
     /// opened. The journal's erasure takes the sealed identity out of the views.
     pub async fn erase(&self, payer: &PayerHandle) -> anyhow::Result<()> {
@@ -396,7 +435,8 @@ impl Vault {
     }
 
     /// Wraps every data key of a payer this view knows, not wrapped by the master key in use,
-    /// again under it; how many.
+    /// again under it (only if the key is unchanged meanwhile), and overwrites the old one;
+    /// how many.
     pub async fn rewrap(&self) -> anyhow::Result<usize> {
         let active = self.masters().active().0.to_string();
         let mut done = 0;
@@ -406,14 +446,18 @@ impl Vault {
             let Ok(payer) = PayerHandle::parse(String::from_utf8_lossy(&handle).to_string()) else {
                 continue;
             };
-            let Some(raw) = self.keys.get(&payer).await? else {
+            let Some((raw, revision)) = self.keys.get(&payer).await? else {
                 continue;
             };
             if decode::<Wrapped>(&raw)?.master == active {
                 continue;
             }
-            if let Some(key) = self.unwrapped(&payer).await? {
-                self.keys.put(&payer, self.wrap(&payer, &key)?).await?;
+            let key = self.unwrap_key(&payer, &raw)?;
+            if self
+                .keys
+                .replace(&payer, self.wrap(&payer, &key)?, revision)
+                .await?
+            {
                 done += 1;
             }
         }
@@ -471,14 +515,7 @@ mod tests {
     async fn vault(dir: &Path, masters: MasterKeys) -> Vault {
         let db = posfee_store::open(&dir.join("db")).unwrap();
         let keys = Shelf::Files(dir.join("payer-keys"));
-        Vault::open(
-            keys,
-            db.open_tree("identities").unwrap(),
-            (masters, None),
-            None,
-        )
-        .await
-        .unwrap()
+        Vault::open(keys, db.open_tree("identities").unwrap(), (masters, None))
     }
 
     fn who() -> PayerIdentity {
@@ -547,44 +584,30 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_second_seal_uses_the_payers_key_and_key_files_from_before_move_onto_the_shelf() {
+    async fn what_an_older_paygate_kept_opens_and_a_correction_never_makes_a_key() {
         let tmp = tempfile::tempdir().unwrap();
-        let masters = MasterKeys::random();
-        let old = vault(tmp.path(), masters.clone()).await;
+        let old = vault(tmp.path(), MasterKeys::random()).await;
         let sealed = old.seal(&payer(), &who()).await.unwrap();
-        assert!(key_file(&tmp.path().join("payer-keys"), &payer()).exists());
-        // A vault on another shelf takes the files over and opens what was sealed before.
-        let db = posfee_store::open(&tmp.path().join("db2")).unwrap();
-        let moved = Vault::open(
-            Shelf::Files(tmp.path().join("shelf")),
-            db.open_tree("identities").unwrap(),
-            (masters, None),
-            Some(&tmp.path().join("payer-keys")),
-        )
-        .await
-        .unwrap();
-        assert!(key_files(&tmp.path().join("payer-keys"))
-            .unwrap()
-            .is_empty());
-        applied(&moved, &payer(), &sealed);
-        assert_eq!(moved.get(&payer()).await.unwrap().unwrap(), who());
-        // A correction is sealed under the same key.
-        let again = moved.seal(&payer(), &who()).await.unwrap();
-        applied(&moved, &payer(), &again);
-        assert_eq!(moved.get(&payer()).await.unwrap().unwrap(), who());
-    }
-
-    #[tokio::test]
-    async fn identities_kept_in_plain_before_are_sealed_for_the_journal() {
-        let tmp = tempfile::tempdir().unwrap();
-        let v = vault(tmp.path(), MasterKeys::random()).await;
-        v.identities
-            .insert(payer().as_str().as_bytes(), encode(&who()))
-            .unwrap();
-        let kept = v.kept_here().await.unwrap();
-        assert_eq!(kept.len(), 1);
-        applied(&v, &kept[0].0, &kept[0].1);
-        assert_eq!(v.get(&payer()).await.unwrap().unwrap(), who());
+        // Kept sealed under the key file, or in plain from before sealing: both open.
+        let dir = tmp.path().join("payer-keys");
+        assert_eq!(
+            old.open_kept(&dir, &payer(), &encode(&sealed)).unwrap(),
+            Some(who())
+        );
+        assert_eq!(
+            old.open_kept(&dir, &payer(), &encode(&who())).unwrap(),
+            Some(who())
+        );
+        // A correction is sealed under the payer's key, and only if they still have one.
+        let corrected = old.seal_existing(&payer(), &who()).await.unwrap().unwrap();
+        applied(&old, &payer(), &corrected);
+        assert_eq!(old.get(&payer()).await.unwrap().unwrap(), who());
+        old.erase(&payer()).await.unwrap();
+        assert!(old.seal_existing(&payer(), &who()).await.unwrap().is_none());
+        assert!(
+            old.unwrapped(&payer()).await.unwrap().is_none(),
+            "a key came back"
+        );
     }
 
     #[tokio::test]

@@ -31,13 +31,15 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
     record(Field::Caller, &req.device_key_id);
     check(&req)?;
     let payer = payer_of(&app, &req).await?;
-    let (identity, changed) = amended(stored(&app, &payer).await?, &req);
+    let (read, before) = stored(&app, &payer).await?;
+    let (identity, changed) = amended(before, &req);
     if !changed.is_empty() {
         let sealed = app
             .vault
-            .seal(&payer, &identity)
+            .seal_existing(&payer, &identity)
             .await
-            .map_err(super::internal)?;
+            .map_err(super::internal)?
+            .ok_or_else(|| erased(&payer))?;
         let entry = Entry::Identity {
             handle: payer.clone(),
             identity: sealed,
@@ -46,6 +48,14 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         let id = format!("identity:{}", uuid::Uuid::new_v4());
         app.journal
             .write(&journal::payer_scope(&payer), &id, || {
+                // Decided on what was read: a correction that came first, or an erasure, is
+                // not overwritten.
+                if app.vault.sealed(&payer).map_err(super::internal)? != Some(read.clone()) {
+                    return Err(WireError::new(
+                        ErrorCode::PaymentStateConflict,
+                        "the registration changed meanwhile (corrected or erased); send the correction again",
+                    ));
+                }
                 Ok(Some(entry.clone()))
             })
             .await?;
@@ -98,21 +108,25 @@ async fn payer_of(app: &App, req: &AmendRequest) -> Result<PayerHandle, WireErro
     Ok(handle)
 }
 
-/// Who the payer is, as their latest registration or correction in the journal says.
-async fn stored(app: &App, payer: &PayerHandle) -> Result<PayerIdentity, WireError> {
+/// Who the payer is, as their latest registration or correction in the journal says, with
+/// the sealed bytes it was read from.
+async fn stored(app: &App, payer: &PayerHandle) -> Result<(Vec<u8>, PayerIdentity), WireError> {
     app.journal
         .settled_view(&journal::payer_scope(payer))
         .await?;
-    app.vault
-        .get(payer)
-        .await
-        .map_err(super::internal)?
-        .ok_or_else(|| {
-            WireError::new(
-                ErrorCode::PayerNotFound,
-                format!("{payer}: no identity on record (erased, or registered before identities were kept on the journal and not moved yet); register again"),
-            )
-        })
+    let sealed = app.vault.sealed(payer).map_err(super::internal)?;
+    let identity = app.vault.get(payer).await.map_err(super::internal)?;
+    match (sealed, identity) {
+        (Some(raw), Some(identity)) => Ok((raw, identity)),
+        _ => Err(erased(payer)),
+    }
+}
+
+fn erased(payer: &PayerHandle) -> WireError {
+    WireError::new(
+        ErrorCode::PayerNotFound,
+        format!("{payer}: no identity on record (erased, or not yet moved by the paygate that registered it); register again, or ask again later"),
+    )
 }
 
 /// The identity with the request's fields put in, and the names of those that changed.
