@@ -461,6 +461,13 @@ impl Campaign {
                 Err(e) if transient(&e) && Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await
                 }
+                // One kiosk issuing a long campaign's bills (a basket's three at once) meets
+                // its bill budget (2 a second after a burst of 60): it waits, as a kiosk does.
+                Err(CallError::Remote(w))
+                    if w.code == ErrorCode::RateLimited && Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await
+                }
                 Err(e) => panic!("issuing bill {i}: {e}"),
             }
         }
