@@ -895,20 +895,38 @@ async fn system_of_two() -> (Harness, ManualClock) {
 
 type BasketTask = tokio::task::JoinHandle<Result<Vec<Receipt>, posfee_schemas::WireError>>;
 
-/// The kiosk pays a basket of both households in the background (mode A).
-fn kiosk_pays_basket(a: &Agent) -> (mpsc::UnboundedReceiver<PairCode>, BasketTask) {
+/// The kiosk pays `spec` in the background (mode A: the codes come out of the channel).
+fn kiosk_pays_spec(a: &Agent, spec: PaySpec) -> (mpsc::UnboundedReceiver<PairCode>, BasketTask) {
     let (tx, rx) = mpsc::unbounded_channel();
     let a = a.clone();
     let task = tokio::spawn(async move {
         let mut view = TestView { codes: tx };
-        let spec = PaySpec {
-            quote: quote(),
-            more: vec![quote_of(second_account())],
-            wallet: None,
-        };
         flow::pay_all(&a, spec, &mut view, &CancellationToken::new()).await
     });
     (rx, task)
+}
+
+/// The kiosk pays a basket of both households in the background (mode A).
+fn kiosk_pays_basket(a: &Agent) -> (mpsc::UnboundedReceiver<PairCode>, BasketTask) {
+    let spec = PaySpec {
+        quote: quote(),
+        more: vec![quote_of(second_account())],
+        wallet: None,
+    };
+    kiosk_pays_spec(a, spec)
+}
+
+/// The kiosk pays one bill of `account` in the background (mode A).
+fn kiosk_pays_account(
+    a: &Agent,
+    account: AccountNo,
+) -> (mpsc::UnboundedReceiver<PairCode>, BasketTask) {
+    let spec = PaySpec {
+        quote: quote_of(account),
+        more: Vec::new(),
+        wallet: None,
+    };
+    kiosk_pays_spec(a, spec)
 }
 
 #[tokio::test]
@@ -957,19 +975,7 @@ async fn a_basket_with_a_bill_paid_elsewhere_charges_nothing_and_both_sides_name
     let b = agent(&h, &clock, other_kiosk, Duration::from_secs(30)).await;
     let other_dir = tempfile::tempdir().unwrap();
     let other_phone = registered_phone(&h, &clock, other_dir.path()).await;
-    let (tx, mut other_codes) = mpsc::unbounded_channel();
-    let elsewhere = {
-        let b = b.clone();
-        tokio::spawn(async move {
-            let mut view = TestView { codes: tx };
-            let spec = PaySpec {
-                quote: quote_of(second_account()),
-                more: Vec::new(),
-                wallet: None,
-            };
-            flow::pay(&b, spec, &mut view, &CancellationToken::new()).await
-        })
-    };
+    let (mut other_codes, elsewhere) = kiosk_pays_account(&b, second_account());
     let other = join::join(&other_phone, &next_code(&mut other_codes).await)
         .await
         .unwrap();
@@ -1066,19 +1072,7 @@ async fn a_payment_id_taken_from_a_basket_by_another_phone_holds_none_of_it() {
     .await;
     let thief_dir = tempfile::tempdir().unwrap();
     let thief = registered_phone(&h, &clock, thief_dir.path()).await;
-    let (tx, mut thief_codes) = mpsc::unbounded_channel();
-    let thief_kiosk = {
-        let b = b.clone();
-        tokio::spawn(async move {
-            let mut view = TestView { codes: tx };
-            let spec = PaySpec {
-                quote: quote_of(third),
-                more: Vec::new(),
-                wallet: None,
-            };
-            flow::pay(&b, spec, &mut view, &CancellationToken::new()).await
-        })
-    };
+    let (mut thief_codes, thief_kiosk) = kiosk_pays_account(&b, third);
     let own = join::join(&thief, &next_code(&mut thief_codes).await)
         .await
         .unwrap();

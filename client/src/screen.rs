@@ -25,13 +25,23 @@ pub fn json_receipt(r: &posfee_schemas::ledger::Receipt) -> serde_json::Value {
     serde_json::json!({ "receipt": v })
 }
 
+/// What a basket's receipts came to, in their currency.
+pub fn basket_total(receipts: &[posfee_schemas::ledger::Receipt]) -> posfee_schemas::Money {
+    posfee_schemas::Money {
+        fen: posfee_schemas::Fen::new(receipts.iter().map(|r| r.total.fen.get()).sum()),
+        currency: receipts
+            .first()
+            .map(|r| r.total.currency)
+            .unwrap_or_default(),
+    }
+}
+
 /// A basket's line for scripts, after its receipts: how many bills, their total, and each
 /// bill's payment id (the same line on the kiosk and the phone).
 pub fn json_basket(receipts: &[posfee_schemas::ledger::Receipt]) -> serde_json::Value {
-    let total: i64 = receipts.iter().map(|r| r.total.fen.get()).sum();
     serde_json::json!({ "basket": {
         "bills": receipts.len(),
-        "total_fen": total,
+        "total_fen": basket_total(receipts).fen.get(),
         "payment_ids": receipts.iter().map(|r| r.payment_id.to_string()).collect::<Vec<_>>(),
     }})
 }

@@ -110,21 +110,13 @@ pub fn bill(sp: Speech, v: &VerifiedBill) -> String {
 
 /// After a basket's receipts: how many bills and what they came to.
 pub fn basket(sp: Speech, receipts: &[Receipt]) -> String {
-    let total: i64 = receipts.iter().map(|r| r.total.fen.get()).sum();
-    let currency = receipts
-        .first()
-        .map(|r| r.total.currency)
-        .unwrap_or_default();
     format!(
         "{}: {}, {}\n",
         sp.say(
             &format!("Paid {} bills", receipts.len()),
             &format!("已缴 {} 笔", receipts.len())
         ),
-        sp.money(Money {
-            fen: posfee_schemas::money::Fen::new(total),
-            currency
-        }),
+        sp.money(posfee_client::screen::basket_total(receipts)),
         sp.say("one payment", "一次支付")
     )
 }

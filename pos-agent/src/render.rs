@@ -192,11 +192,7 @@ pub fn receipt(lang: Lang, r: &Receipt) -> String {
 
 /// After a basket's receipts: how many bills were paid in the one payment, and their total.
 pub fn basket(lang: Lang, receipts: &[Receipt]) -> String {
-    let total = receipts.iter().map(|r| r.total.fen.get()).sum::<i64>();
-    let currency = receipts
-        .first()
-        .map(|r| r.total.currency)
-        .unwrap_or_default();
+    let total = posfee_client::screen::basket_total(receipts);
     let n = receipts.len();
     format!(
         "==== {} ====\n{}: {}\n",
@@ -205,7 +201,7 @@ pub fn basket(lang: Lang, receipts: &[Receipt]) -> String {
             &format!("一次缴清 {n} 笔")
         ),
         t(lang, Msg::Total),
-        money(lang, Fen::new(total), currency)
+        money(lang, total.fen, total.currency)
     )
 }
 

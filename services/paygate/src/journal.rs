@@ -261,14 +261,7 @@ impl View<'_> {
                 writer,
                 event,
             } => {
-                let voided = money.finish(id, |payment, payer| {
-                    payment.state = PaymentState::Voided;
-                    payment.refusal = Some(refusal.clone());
-                    payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                    payer.balance = payer.balance.checked_add(payment.amount.fen)?;
-                    Ok(())
-                })?;
-                if voided && *writer == me {
+                if money.void(id, refusal)? && *writer == me {
                     stage(&[event])?;
                 }
             }
@@ -280,13 +273,7 @@ impl View<'_> {
             } => {
                 let mut voided = false;
                 for id in ids {
-                    voided |= money.finish(id, |payment, payer| {
-                        payment.state = PaymentState::Voided;
-                        payment.refusal = Some(refusal.clone());
-                        payer.held = payer.held.checked_sub(payment.amount.fen)?;
-                        payer.balance = payer.balance.checked_add(payment.amount.fen)?;
-                        Ok(())
-                    })?;
+                    voided |= money.void(id, refusal)?;
                 }
                 if voided && *writer == me {
                     stage(&events.iter().collect::<Vec<_>>())?;
@@ -423,6 +410,18 @@ impl Payments<'_> {
         self.payments.insert(key, encode(&payment))?;
         self.pending.remove(key)?;
         Ok(true)
+    }
+
+    /// Voids an authorized payment: the hold goes back to the payer's balance. Whether it
+    /// moved.
+    fn void(&self, id: &PaymentId, refusal: &Refusal) -> Result<bool, Tx> {
+        self.finish(id, |payment, payer| {
+            payment.state = PaymentState::Voided;
+            payment.refusal = Some(refusal.clone());
+            payer.held = payer.held.checked_sub(payment.amount.fen)?;
+            payer.balance = payer.balance.checked_add(payment.amount.fen)?;
+            Ok(())
+        })
     }
 
     /// Moves an authorized payment to its final state; a payment already final is left as

@@ -274,6 +274,26 @@ fn open(key: &[u8; 32], nonce: &[u8], data: &[u8], aad: &[u8]) -> anyhow::Result
         .map_err(|_| anyhow::anyhow!("does not open: a wrong key or altered bytes"))
 }
 
+/// Who `payer` is, sealed under their data key `key`.
+fn seal_identity(
+    key: &[u8; 32],
+    payer: &PayerHandle,
+    identity: &PayerIdentity,
+) -> anyhow::Result<Sealed> {
+    let (nonce, data) = seal(key, &encode(identity), &what("identity", payer))?;
+    Ok(Sealed { nonce, data })
+}
+
+/// Who `payer` is, opened with their data key `key`.
+fn open_identity(
+    key: &[u8; 32],
+    payer: &PayerHandle,
+    sealed: &Sealed,
+) -> anyhow::Result<PayerIdentity> {
+    let plain = open(key, &sealed.nonce, &sealed.data, &what("identity", payer))?;
+    Ok(decode(&plain)?)
+}
+
 impl Vault {
     /// The vault over `identities` (a view the journal keeps), with the data keys on `keys`.
     pub fn open(
@@ -297,12 +317,10 @@ impl Vault {
             .clone()
     }
 
-    /// The payer's data key, made and stored (wrapped) if they have none yet; if another
-    /// instance stored one first, that one.
+    /// The payer's data key, made and stored (wrapped) if they have none yet; if they have
+    /// one (another instance stored it first), that one. Made first: a registration's payer
+    /// is new, so the store is asked once.
     async fn data_key(&self, payer: &PayerHandle) -> anyhow::Result<[u8; 32]> {
-        if let Some(key) = self.unwrapped(payer).await? {
-            return Ok(key);
-        }
         let mut key = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut key);
         if self.keys.create(payer, self.wrap(payer, &key)?).await? {
@@ -310,7 +328,7 @@ impl Vault {
         }
         self.unwrapped(payer)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("{payer}'s data key was made and deleted at once"))
+            .ok_or_else(|| anyhow::anyhow!("{payer}'s data key was there and deleted at once"))
     }
 
     fn wrap(&self, payer: &PayerHandle, key: &[u8; 32]) -> anyhow::Result<Vec<u8>> {
@@ -353,9 +371,7 @@ impl Vault {
         payer: &PayerHandle,
         identity: &PayerIdentity,
     ) -> anyhow::Result<Sealed> {
-        let key = self.data_key(payer).await?;
-        let (nonce, data) = seal(&key, &encode(identity), &what("identity", payer))?;
-        Ok(Sealed { nonce, data })
+        seal_identity(&self.data_key(payer).await?, payer, identity)
     }
 
     /// Seals a correction under the payer's existing key; `None` if they have none (erased:
@@ -368,8 +384,7 @@ impl Vault {
         let Some(key) = self.unwrapped(payer).await? else {
             return Ok(None);
         };
-        let (nonce, data) = seal(&key, &encode(identity), &what("identity", payer))?;
-        Ok(Some(Sealed { nonce, data }))
+        seal_identity(&key, payer, identity).map(Some)
     }
 
     /// The sealed identity as the view holds it, to tell whether it changed meanwhile.
@@ -396,12 +411,7 @@ impl Vault {
             return Ok(None);
         };
         let key = self.unwrap_key(payer, &wrapped)?;
-        Ok(Some(decode(&open(
-            &key,
-            &s.nonce,
-            &s.data,
-            &what("identity", payer),
-        )?)?))
+        open_identity(&key, payer, &s).map(Some)
     }
 
     /// Who `payer` is, if the view holds their sealed identity and their key is not erased.
@@ -412,13 +422,7 @@ impl Vault {
         let Some(key) = self.unwrapped(payer).await? else {
             return Ok(None);
         };
-        let s: Sealed = decode(&raw)?;
-        Ok(Some(decode(&open(
-            &key,
-            &s.nonce,
-            &s.data,
-            &what("identity", payer),
-        )?)?))
+        open_identity(&key, payer, &decode(&raw)?).map(Some)
     }
 
     /// Deletes `payer`'s data key: every copy of what was sealed under it can no longer be

@@ -48,10 +48,7 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(entries) => entries,
         // Refused on this view: refused only if the latest state has not settled it already.
         Err(e) => {
-            for scope in &scopes {
-                app.journal.settled_view(scope).await?;
-            }
-            return match all_settled(&app, &claimed)? {
+            return match settled_on_latest(&app, &claimed, &scopes).await? {
                 Some(done) => reply_ok(&done),
                 None => Err(e),
             };
@@ -210,14 +207,21 @@ async fn replayed(
 ) -> Result<Option<Vec<SignedReceipt>>, WireError> {
     match all_settled(app, claimed) {
         Ok(done) => Ok(done),
-        Err(e) if e.code == ErrorCode::Unavailable => {
-            for scope in scopes {
-                app.journal.settled_view(scope).await?;
-            }
-            all_settled(app, claimed)
-        }
+        Err(e) if e.code == ErrorCode::Unavailable => settled_on_latest(app, claimed, scopes).await,
         Err(e) => Err(e),
     }
+}
+
+/// [`all_settled`] once every account's view has its account's latest entry.
+async fn settled_on_latest(
+    app: &App,
+    claimed: &[Claimed],
+    scopes: &[String],
+) -> Result<Option<Vec<SignedReceipt>>, WireError> {
+    for scope in scopes {
+        app.journal.settled_view(scope).await?;
+    }
+    all_settled(app, claimed)
 }
 
 /// `e` about one bill of the basket, named so the phone and the kiosk can say which.

@@ -8,7 +8,7 @@
 //! answer is every receipt ([`BasketPaid`]); a refusal names the bill that stopped it, and
 //! nothing is charged. Idempotent by the basket's payment id, as a single payment is.
 
-use super::pay::{ordered, reused_id, verified_bill};
+use super::pay::{authorized, ordered, reused_id, verified_bill};
 use crate::app::App;
 use crate::settle::{authorize_all, drive_basket, load};
 use crate::store::{BasketOf, Payment};
@@ -17,7 +17,7 @@ use posfee_schemas::basket::{BasketPaid, MAX_BILLS, MIN_BILLS};
 use posfee_schemas::fee::{Bill, IssuedBill};
 use posfee_schemas::ids::{DeviceId, PaymentId};
 use posfee_schemas::money::{Fen, Money};
-use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentState};
+use posfee_schemas::paygate::{PayOrder, PayRequest};
 use posfee_schemas::{ErrorCode, WireError};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -132,26 +132,13 @@ fn payment_of(
             ),
         ));
     }
-    Ok(Payment {
-        biller_payer: Some(crate::handles::at_biller(
-            &app.handle_key,
-            handle,
-            &bill.tenant,
-        )),
-        payer: handle.clone(),
-        bill_id: bill.bill_id,
-        bill: issued.clone(),
-        terminal: bill.terminal.clone(),
-        amount: bill.total,
-        order_body: req.order.body.clone(),
-        state: PaymentState::Authorized,
-        authorized_at: now,
-        receipt: None,
-        signed_receipt: None,
-        refusal: None,
-        refunded: Fen::ZERO,
-        basket: Some(basket.clone()),
-    })
+    Ok(authorized(
+        app,
+        (handle, &req.order.body),
+        (issued, bill),
+        now,
+        Some(basket.clone()),
+    ))
 }
 
 /// The order names exactly these bills in this order, pays their total in their currency, at

@@ -6,7 +6,7 @@
 
 use crate::app::App;
 use crate::settle::{authorize, drive_for_request, load, refusal_error};
-use crate::store::{Payer, Payment};
+use crate::store::{BasketOf, Payer, Payment};
 use ed25519_dalek::VerifyingKey;
 use posfee_client::keydir::VerifyError;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
@@ -209,32 +209,50 @@ async fn hold(app: &App, req: &PayRequest, checked: Checked) -> Handled {
             format!("bill {} expired at {}", bill.bill_id, bill.expires_at),
         ));
     }
-    let payment = Payment {
-        biller_payer: Some(crate::handles::at_biller(
-            &app.handle_key,
-            &handle,
-            &bill.tenant,
-        )),
-        payer: handle,
-        bill_id: bill.bill_id,
-        bill: req.bill.clone(),
-        terminal: bill.terminal.clone(),
-        amount: bill.total,
-        order_body: req.order.body.clone(),
-        state: PaymentState::Authorized,
-        authorized_at: now,
-        receipt: None,
-        signed_receipt: None,
-        refusal: None,
-        refunded: Fen::ZERO,
-        basket: None,
-    };
+    let payment = authorized(
+        app,
+        (&handle, &req.order.body),
+        (&req.bill, &bill),
+        now,
+        None,
+    );
     authorize(app, order.payment_id, &payment).await?;
     if load(app, order.payment_id)?.order_body != req.order.body {
         return Err(reused_id(order.payment_id));
     }
     tracing::info!(payment = %order.payment_id, bill = %bill.bill_id, "authorized");
     reply_ok(&drive_for_request(app, order.payment_id).await?)
+}
+
+/// The payment of `bill` by the payer `handle` under the order `order_body`, authorized at
+/// `now`, part of `basket` if it is one's.
+pub(super) fn authorized(
+    app: &App,
+    (handle, order_body): (&PayerHandle, &[u8]),
+    (issued, bill): (&IssuedBill, &Bill),
+    now: chrono::DateTime<chrono::Utc>,
+    basket: Option<BasketOf>,
+) -> Payment {
+    Payment {
+        biller_payer: Some(crate::handles::at_biller(
+            &app.handle_key,
+            handle,
+            &bill.tenant,
+        )),
+        payer: handle.clone(),
+        bill_id: bill.bill_id,
+        bill: issued.clone(),
+        terminal: bill.terminal.clone(),
+        amount: bill.total,
+        order_body: order_body.to_vec(),
+        state: PaymentState::Authorized,
+        authorized_at: now,
+        receipt: None,
+        signed_receipt: None,
+        refusal: None,
+        refunded: Fen::ZERO,
+        basket,
+    }
 }
 
 pub(super) fn reused_id(id: PaymentId) -> WireError {
