@@ -68,16 +68,17 @@ fn a_short_bench_completes_flows_without_errors_and_reports_them() {
     assert!(server > 0.0 && client > 0.0, "{r}");
     assert!((server + client - whole).abs() < 1e-6, "{r}");
     // The fsynced writes a flow costs are counted per stream: one settlement in the ledger's
-    // journal, one hold in paygate's (the capture is the ledger's settlement, learnt from its
-    // event), and more events than either.
+    // journal, one hold in paygate's (the capture is the ledger's settlement, learnt from the
+    // event its entry carries), and the bill's own event. The money events and the pairing
+    // are carried by the entries, no writes of their own: three fsynced writes per flow.
     let writes = r["stream_writes_per_flow"].as_object().unwrap();
     let w = |stream: &str| writes[stream].as_f64().unwrap();
     assert!(w("POSFEE_LEDGER") > 0.0, "{r}");
     assert!(w("POSFEE_PAYGATE") > 0.0, "{r}");
-    assert!(
-        w("POSFEE_EVENTS") > w("POSFEE_PAYGATE") + w("POSFEE_LEDGER"),
-        "{r}"
-    );
+    assert!(w("POSFEE_EVENTS") > 0.0, "{r}");
+    let all = w("POSFEE_EVENTS") + w("POSFEE_PAYGATE") + w("POSFEE_LEDGER");
+    // One flow per lane is a warm-up the count includes: a little above the whole number.
+    assert!(all < 3.1, "{r}");
     // Every flow that completed was settled exactly once by the ledger (plus one warm-up
     // flow per lane).
     let lanes = r["concurrency"].as_u64().unwrap();

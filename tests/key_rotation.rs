@@ -64,6 +64,7 @@ async fn pay(
         companion,
         fixtures::pay_subject(companion),
         &PayRequest {
+            pairing: None,
             more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,

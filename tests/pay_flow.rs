@@ -25,7 +25,7 @@ use posfee_pos_agent::close::{self, Closed};
 use posfee_pos_agent::flow::{self, PaySpec, PayView};
 use posfee_pos_agent::pairing;
 use posfee_pos_agent::{Agent, CancellationToken};
-use posfee_schemas::events::EventBody;
+use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::*;
 use posfee_schemas::ledger::Receipt;
@@ -243,6 +243,28 @@ fn check_receipt(r: &Receipt) {
     assert!(!r.lines.is_empty());
 }
 
+/// The pairing events of `bill` as the operator reads them, one per event id (a pairing told
+/// by the hold and by the bill's close is one event), once `want` of them are there.
+async fn pairings_of(h: &Harness, bill: BillId, want: usize) -> Vec<Event> {
+    let operator = h.connect(Role::Operator).await.unwrap();
+    posfee_harness::eventually_within("the pairing is told", Duration::from_secs(10), || async {
+        let mut seen = std::collections::HashSet::new();
+        let events: Vec<Event> =
+            posfee_harness::stored_events(&operator, "posfee.events.pairing.*")
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|e| e.bill() == Some(bill) && seen.insert(e.id))
+                .collect();
+        if events.len() >= want {
+            Ok(events)
+        } else {
+            Err(events.len())
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn mode_a_the_phone_pays_and_kiosk_and_phone_get_the_receipt_once() {
     let (h, clock) = system().await;
@@ -275,6 +297,35 @@ async fn mode_a_the_phone_pays_and_kiosk_and_phone_get_the_receipt_once() {
     let again = pay::pay(&c, &verified).await.unwrap_err();
     assert_eq!(again.code, ErrorCode::BillAlreadyPaid, "{again}");
     assert_eq!(receipts::list(&c).unwrap().len(), 1);
+
+    // The hold told the pairing (the kiosk's offer, handed on by the phone), once.
+    let told = pairings_of(&h, verified.bill.bill_id, 1).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    match &told[0].body {
+        EventBody::PairingJoined(p) => {
+            assert_eq!(p.mode, posfee_schemas::pairing::PairMode::TerminalPresents);
+            assert_eq!(p.terminal, kiosk());
+            assert!(p.opened_at < p.expires_at, "{p:?}");
+        }
+        other => panic!("not a joined pairing: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_pairing_nobody_joined_is_told_by_the_bills_close() {
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(1)).await;
+    let (mut codes, kiosk_task) = kiosk_pays(&a, None);
+    let code = next_code(&mut codes).await;
+    let at_kiosk = ended(kiosk_task).await;
+    assert_eq!(at_kiosk.code, ErrorCode::PairingGone, "{at_kiosk}");
+    let bill = code.bill_id().expect("a mode A code names its bill");
+    let told = pairings_of(&h, bill, 1).await;
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(
+        matches!(&told[0].body, EventBody::PairingExpired(p) if p.mode == posfee_schemas::pairing::PairMode::TerminalPresents),
+        "{told:?}"
+    );
 }
 
 #[tokio::test]
@@ -362,6 +413,22 @@ async fn mode_a_cancel_at_the_kiosk_stops_the_phone_before_it_confirms_and_nothi
         "{at_paygate:?}"
     );
     assert!(receipts::list(&c).unwrap().is_empty());
+    // The close told the pairing (joined, then cancelled at the kiosk) and so did the hold
+    // the phone made anyway: two records, one event.
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let bill = verified.bill.bill_id;
+    posfee_harness::eventually("both records carry the pairing", || async {
+        posfee_harness::stored_events(&operator, "posfee.events.pairing.joined")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|e| e.bill() == Some(bill))
+            .count()
+            == 2
+    })
+    .await;
+    let told = pairings_of(&h, bill, 1).await;
+    assert_eq!(told.len(), 1, "{told:?}");
 }
 
 #[tokio::test]
@@ -424,7 +491,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     let verified = join::join(&c, &code).await.unwrap();
     waiting.await.unwrap().unwrap();
     let phone_receipt = pay::pay(&c, &verified).await.unwrap().remove(0);
-    match close::close(&a, &shown, (CloseReason::Cancelled, None))
+    match close::close(&a, &shown, (CloseReason::Cancelled, None), None)
         .await
         .unwrap()
     {
@@ -458,6 +525,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     waiting.await.unwrap().unwrap();
     // A close naming a code the contract does not have is refused, and closes nothing.
     let bad = CloseRequest {
+        pairing: None,
         bill: shown.issued.clone(),
         reason: CloseReason::Cancelled,
         code: Some("NOT_A_CODE".into()),
@@ -469,7 +537,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     assert_eq!(err.code, ErrorCode::InvalidField, "{err}");
     assert!(err.message.starts_with("code: "), "{err}");
     assert!(matches!(
-        close::close(&a, &shown, (CloseReason::Cancelled, None))
+        close::close(&a, &shown, (CloseReason::Cancelled, None), None)
             .await
             .unwrap(),
         Closed::Unpaid
@@ -492,7 +560,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
         Duration::from_secs(30),
     )
     .await;
-    let err = close::close(&b, &shown, (CloseReason::Cancelled, None))
+    let err = close::close(&b, &shown, (CloseReason::Cancelled, None), None)
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::Forbidden, "{err}");
@@ -808,8 +876,7 @@ async fn mode_b_a_payment_refused_after_the_phone_answered_reaches_the_kiosk_at_
 }
 
 #[tokio::test]
-async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairing_is_reported_later(
-) {
+async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairing_is_told() {
     let (mut h, clock) = system().await;
     let dir = tempfile::tempdir().unwrap();
     let registered = registered_phone(&h, &clock, dir.path()).await;
@@ -844,8 +911,14 @@ async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairi
     assert_eq!(phone_receipt, kiosk_receipt);
     check_receipt(&kiosk_receipt);
 
-    // The pairing's event, which only the query service records, is asked again until it
-    // answers: once it is back, the operators see the pairing.
+    // The pairing is carried by the hold, not reported through the query service: the
+    // operators see it while the query service is still down.
+    let operator = h.connect(Role::Operator).await.unwrap();
+    let told = pairings_of(&h, kiosk_receipt.bill_id, 1).await;
+    assert!(
+        matches!(&told[0].body, EventBody::PairingJoined(_)),
+        "{told:?}"
+    );
     h.start_service(
         ServiceName::Query,
         ServiceOptions {
@@ -855,7 +928,6 @@ async fn with_the_query_service_down_a_kiosk_and_a_phone_still_pay_and_the_pairi
     )
     .await
     .unwrap();
-    let operator = h.connect(Role::Operator).await.unwrap();
     let reported = || async {
         let events = posfee_harness::stored_events(&operator, "posfee.events.pairing.*")
             .await

@@ -116,6 +116,7 @@ async fn top_up(h: &Harness, phone: &fixtures::Phone, fen: i64, key: &str) -> Re
         &companion,
         fixtures::pay_subject(&companion),
         &PayRequest {
+            pairing: None,
             more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,

@@ -58,6 +58,7 @@ async fn refused_requests_are_logged_with_service_endpoint_subject_and_ids() {
     let kiosk = h.terminal("kiosk-01").await.unwrap();
     let bill_id = BillId::new_random();
     let forged = CloseRequest {
+        pairing: None,
         bill: posfee_schemas::fee::IssuedBill {
             bill_id,
             signed: posfee_schemas::signed::Signed {

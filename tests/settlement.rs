@@ -103,6 +103,7 @@ fn order(w: &World, bill: &IssuedBill, payment_id: PaymentId) -> PayRequest {
         terminal: b.terminal,
     };
     PayRequest {
+        pairing: None,
         more_bills: Vec::new(),
         order: Signed::sign(
             Purpose::DevicePay,
@@ -319,6 +320,7 @@ async fn expired_tampered_and_foreign_orders_are_refused_before_money_moves() {
         .unwrap();
     o.amount = Money::cny(100);
     let cheap = PayRequest {
+        pairing: None,
         more_bills: Vec::new(),
         order: Signed::sign(
             Purpose::DevicePay,

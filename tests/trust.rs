@@ -185,6 +185,7 @@ async fn pay(w: &World, issued: &IssuedBill) -> Result<SignedReceipt, CallError>
         terminal: kiosk(),
     };
     let req = PayRequest {
+        pairing: None,
         more_bills: Vec::new(),
         order: Signed::sign(
             Purpose::DevicePay,
@@ -206,6 +207,7 @@ async fn pay(w: &World, issued: &IssuedBill) -> Result<SignedReceipt, CallError>
 
 fn offer(issued: &IssuedBill) -> BillOffer {
     BillOffer {
+        pairing: None,
         more_bills: Vec::new(),
         terminal: kiosk(),
         bill: issued.clone(),
@@ -481,6 +483,7 @@ fn closing(issued: &IssuedBill) -> (String, posfee_ledger::journal::Entry) {
     (
         posfee_ledger::journal::subject(&scope),
         posfee_ledger::journal::Entry::Closed {
+            pairing: None,
             bill: bill.bill_id,
             why: "forged".into(),
             writer: 0,

@@ -116,6 +116,19 @@ fn journal_writer(stream: &str, subjects: String) -> Vec<String> {
     ]
 }
 
+/// Another service's journal, followed for the events its entries carry
+/// (`posfee_schemas::events::EVENT_HEADER`): a consumer of one's own, nothing written.
+fn journal_reader(stream: &str) -> Vec<String> {
+    vec![
+        s(JS_INFO),
+        stream_info(stream),
+        format!("$JS.API.CONSUMER.CREATE.{stream}"),
+        format!("$JS.API.CONSUMER.CREATE.{stream}.>"),
+        format!("$JS.API.CONSUMER.INFO.{stream}.>"),
+        format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.>"),
+    ]
+}
+
 /// Paygate's bucket of wrapped data keys: read, created, rewrapped and purged by paygate only.
 fn payer_keys() -> Vec<String> {
     let bucket = kv_stream(PAYER_KEYS_BUCKET);
@@ -239,6 +252,8 @@ fn fee_engine_rules(r: Role) -> Perms {
         subjects::event(EventKind::BillIssued),
     ];
     p.extend(event_reader(true));
+    // The settlements the ledger's journal carries: the months they paid.
+    p.extend(journal_reader(LEDGER_JOURNAL));
     // The authorities' certificates, to believe the seals of the events it reads.
     p.extend(key_reader());
     service(
@@ -275,6 +290,7 @@ fn query_rules(r: Role) -> Perms {
         stream_info(&kv_stream(TERMINALS_BUCKET)),
     ];
     p.extend(event_reader(true));
+    p.extend(journal_reader(LEDGER_JOURNAL));
     p.extend(key_reader());
     service(
         ServiceName::Query,
@@ -343,6 +359,8 @@ fn paygate_rules(r: Role) -> Perms {
     p.extend(key_reader());
     p.extend(event_reader(false));
     p.push(format!("$JS.API.STREAM.MSG.GET.{EVENTS_STREAM}"));
+    // Settlements and refunds, carried by the ledger's journal entries.
+    p.extend(journal_reader(LEDGER_JOURNAL));
     p.extend([
         subjects::ledger(LedgerOp::Settle),
         subjects::ledger(LedgerOp::SettleBasket),
@@ -382,9 +400,8 @@ fn operator_rules(r: Role) -> Perms {
         subjects::identity(IdentityOp::Revoke),
         subjects::identity(IdentityOp::List),
         stream_info(&terminals),
-        // How far the journals are (counts and sequences, never their entries).
-        stream_info(LEDGER_JOURNAL),
-        stream_info(PAYGATE_JOURNAL),
+        // How far the journals are, and the events their entries carry (`posfee events`
+        // reads them headers only).
         format!("$JS.API.CONSUMER.CREATE.{terminals}"),
         format!("$JS.API.CONSUMER.CREATE.{terminals}.>"),
         format!("$JS.API.DIRECT.GET.{terminals}.>"),
@@ -392,6 +409,8 @@ fn operator_rules(r: Role) -> Perms {
     ];
     p.extend(discovery_answers());
     p.extend(event_reader(false));
+    p.extend(journal_reader(LEDGER_JOURNAL));
+    p.extend(journal_reader(PAYGATE_JOURNAL));
     // The authorities' certificates, to show only events their writers sealed.
     p.extend(key_reader());
     p.extend(asked_queries(r));

@@ -133,6 +133,7 @@ pub async fn pay(c: &Companion, v: &VerifiedBill) -> crate::Result<Vec<Receipt>>
         order: signed,
         bill: v.issued.clone(),
         more_bills: v.more.iter().map(|(_, i)| i.clone()).collect(),
+        pairing: v.pairing,
     };
     c.home
         .save_pending(&PendingPayment {

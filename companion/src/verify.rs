@@ -22,6 +22,8 @@ pub struct VerifiedBill {
     pub link: Option<Arc<KioskLink>>,
     /// A basket's other bills, each verified as `bill` is: paid with it in one order.
     pub more: Vec<(Bill, IssuedBill)>,
+    /// How the kiosk showed the pairing, handed on to paygate in the pay request.
+    pub pairing: Option<posfee_schemas::pairing::PairingShown>,
 }
 
 impl VerifiedBill {
@@ -65,6 +67,7 @@ pub async fn offer(
         issued: offer.bill.clone(),
         pairing_expires_at: offer.pairing_expires_at,
         link: None,
+        pairing: offer.pairing,
         more,
     })
 }

@@ -1,4 +1,8 @@
-//! `posfee events`: follow the event stream, as a table or one JSON object per line.
+//! `posfee events`: follow the events, as a table or one JSON object per line.
+//!
+//! Events are stored in three homes ([`Home`]): the event stream, and the ledger's and
+//! paygate's journals, whose entries carry the events of the money records they are. What is
+//! stored already is shown merged by time; then each home is followed as it grows.
 //!
 //! The table shows each event on a line of its own (sequence, local time with its UTC offset
 //! as receipts print it, kind, tenant, terminal) and what it says on the lines under it,
@@ -15,7 +19,7 @@ use posfee_deploy::layout::DataDir;
 use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::ids::{BillId, KeyId, PaymentId};
 use posfee_schemas::pairing::PairMode;
-use posfee_schemas::subjects::{self, EventKind};
+use posfee_schemas::subjects::{self, EventKind, Role};
 use posfee_schemas::trust::SEAL_HEADER;
 use serde::Serialize;
 use std::collections::HashSet;
@@ -66,6 +70,8 @@ pub struct EventsArgs {
 #[derive(Debug, Serialize)]
 pub struct Line<'a> {
     pub subject: &'a str,
+    /// Where it is stored: `POSFEE_EVENTS`, or the journal whose entry carries it.
+    pub stream: &'a str,
     pub seq: u64,
     pub time: DateTime<Utc>,
     pub event: &'a Event,
@@ -128,56 +134,53 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
     let root = data.trust_root()?;
     let keys = KeyDirectory::open(&client, root).await?;
     let filters = filters(&args.kinds)?;
-    let js = jetstream::new(client);
-    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
-    // What "caught up" means for `--no-follow`: the stream's last entry when the dump began.
-    let last_at_start = stream.info().await?.state.last_sequence;
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subjects: filters,
-            deliver_policy: deliver_policy(&args.since)?,
-            ..Default::default()
-        })
-        .await?;
-    let nothing_to_read = consumer.cached_info().num_pending == 0;
-    let mut messages = consumer.messages().await?;
+    let deliver = deliver_policy(&args.since)?;
+    let mut filter = Filter::new(&args)?;
     if !json {
         println!("{}", header());
     }
-    if args.no_follow && nothing_to_read {
-        return Ok(());
-    }
-    let mut filter = Filter::new(&args)?;
     let mut shown = 0;
-    let mut reached = 0;
-    loop {
-        let next = if args.no_follow {
-            let stall = Duration::from_millis(STALL_MS);
-            match tokio::time::timeout(stall, messages.next()).await {
-                Ok(n) => n,
-                Err(_) => bail!(
-                    "the event stream sent nothing for {} s, at sequence {reached} of \
-                     {last_at_start}: run the command again",
-                    STALL_MS / 1000
-                ),
-            }
-        } else {
-            messages.next().await
-        };
-        let Some(msg) = next else { break };
-        let msg = msg?;
-        let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
-        reached = info.stream_sequence;
-        let caught_up = info.pending == 0 || reached >= last_at_start;
-        let time = published(&info);
-        if show(&mut filter, &keys, (&msg, reached, time), json).await? {
-            shown += 1;
-            if args.limit.is_some_and(|l| shown >= l) {
-                break;
+    let mut keep = |s: &Stored| -> anyhow::Result<bool> {
+        if !filter.keeps(&s.event) {
+            return Ok(false);
+        }
+        print_one(s, json)?;
+        shown += 1;
+        Ok(args.limit.is_some_and(|l| shown >= l))
+    };
+    // What is stored already, every home merged by time; then what comes, as it comes.
+    let mut after = [None; Home::ALL.len()];
+    if !matches!(deliver, consumer::DeliverPolicy::New) {
+        let read = read_sealed(&client, &keys, filters.clone(), deliver).await?;
+        for s in &read.events {
+            if keep(s)? {
+                return Ok(());
             }
         }
-        if args.no_follow && caught_up {
-            break;
+        after = read.last.map(Some);
+    }
+    if args.no_follow {
+        return Ok(());
+    }
+    let js = jetstream::new(client.clone());
+    let mut live = Vec::new();
+    for home in Home::ALL {
+        let from = match after[home as usize] {
+            Some(last) => consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: last + 1,
+            },
+            None => consumer::DeliverPolicy::New,
+        };
+        if let Some(opened) = open(&js, home, &filters, from).await? {
+            live.push(opened.messages.map(move |m| (home, m)).boxed());
+        }
+    }
+    let mut live = futures::stream::select_all(live);
+    while let Some((home, msg)) = live.next().await {
+        for s in stored(home, &keys, &filters, &msg?).await? {
+            if keep(&s)? {
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -260,43 +263,161 @@ impl Filter {
     }
 }
 
-/// Prints one event if it is sealed by its writer and passes the filters; says whether it did.
-async fn show(
-    filter: &mut Filter,
-    keys: &KeyDirectory,
-    (msg, seq, time): (&jetstream::Message, u64, DateTime<Utc>),
-    json: bool,
-) -> anyhow::Result<bool> {
-    let event = match Event::read_on(&msg.subject, &msg.payload) {
-        Ok(event) => event,
-        Err(e) => {
-            eprintln!("seq {seq}: skipped, {e}");
-            return Ok(false);
-        }
-    };
-    if !sealed_by_writer(keys, msg, &event).await? {
-        eprintln!(
-            "seq {seq}: skipped, a {} event without its writer's ({}) seal",
-            event.kind(),
-            event.kind().writer()
-        );
-        return Ok(false);
-    }
-    if !filter.keeps(&event) {
-        return Ok(false);
-    }
+/// Prints one event, as a table row or a JSON line.
+fn print_one(s: &Stored, json: bool) -> anyhow::Result<()> {
     if json {
+        let subject = s.event.subject();
         let line = Line {
-            subject: msg.subject.as_str(),
-            seq,
-            time,
-            event: &event,
+            subject: &subject,
+            stream: s.home.stream(),
+            seq: s.seq,
+            time: s.time,
+            event: &s.event,
         };
         println!("{}", serde_json::to_string(&line)?);
     } else {
-        print!("{}", row(seq, time, &event));
+        print!("{}", row(&s.home.position(s.seq), s.time, &s.event));
     }
-    Ok(true)
+    Ok(())
+}
+
+/// Where events are stored: the event stream (bills, pairings, presence, accounts) and the
+/// journals whose entries carry the events of the money records they are (`payment.*`,
+/// `bill.closed`; events carried beside a journal entry, [`posfee_schemas::events`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Home {
+    Events = 0,
+    Ledger = 1,
+    Paygate = 2,
+}
+
+impl Home {
+    pub const ALL: [Home; 3] = [Home::Events, Home::Ledger, Home::Paygate];
+
+    pub fn stream(self) -> &'static str {
+        match self {
+            Home::Events => subjects::EVENTS_STREAM,
+            Home::Ledger => subjects::LEDGER_JOURNAL,
+            Home::Paygate => subjects::PAYGATE_JOURNAL,
+        }
+    }
+
+    /// The service whose journal it is, if it is one.
+    pub fn owner(self) -> Option<Role> {
+        subjects::journal_owner(self.stream())
+    }
+
+    /// An event's place as the table shows it: its sequence in the event stream, or `L`
+    /// (the ledger's journal) or `P` (paygate's) before the journal entry's sequence.
+    pub fn position(self, seq: u64) -> String {
+        match self {
+            Home::Events => seq.to_string(),
+            Home::Ledger => format!("L{seq}"),
+            Home::Paygate => format!("P{seq}"),
+        }
+    }
+}
+
+/// Whether an event on `subject` passes the subject `filters`.
+fn wanted(filters: &[String], subject: &str) -> bool {
+    filters.iter().any(|f| subjects::matches(f, subject))
+}
+
+/// A consumer of `home` delivering from `deliver`, and the home's last sequence when it was
+/// made; `None` when none of the kinds `filters` asks for is stored there. A journal is read
+/// headers only: the events its entries carry, never the entries.
+struct Opened {
+    messages: consumer::pull::Ordered,
+    last_at_start: u64,
+    pending: u64,
+}
+
+async fn open(
+    js: &jetstream::Context,
+    home: Home,
+    filters: &[String],
+    deliver: consumer::DeliverPolicy,
+) -> anyhow::Result<Option<Opened>> {
+    let config = match home {
+        Home::Events => consumer::pull::OrderedConfig {
+            filter_subjects: filters.to_vec(),
+            deliver_policy: deliver,
+            ..Default::default()
+        },
+        _ => {
+            let carried = posfee_schemas::events::CARRIED_KINDS.iter();
+            if !carried
+                .clone()
+                .any(|k| wanted(filters, &subjects::event(*k)))
+            {
+                return Ok(None);
+            }
+            consumer::pull::OrderedConfig {
+                deliver_policy: deliver,
+                headers_only: true,
+                ..Default::default()
+            }
+        }
+    };
+    let mut stream = js.get_stream(home.stream()).await?;
+    let last_at_start = stream.info().await?.state.last_sequence;
+    let consumer = stream.create_consumer(config).await?;
+    let pending = consumer.cached_info().num_pending;
+    Ok(Some(Opened {
+        messages: consumer.messages().await?,
+        last_at_start,
+        pending,
+    }))
+}
+
+/// The events one stored message holds that their writers sealed and `filters` asks for:
+/// the message itself on the event stream, the events a journal entry carries. The others
+/// are passed over, said on stderr.
+async fn stored(
+    home: Home,
+    keys: &KeyDirectory,
+    filters: &[String],
+    msg: &jetstream::Message,
+) -> anyhow::Result<Vec<Stored>> {
+    let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (seq, time) = (info.stream_sequence, published(&info));
+    let position = home.position(seq);
+    let events = match home {
+        Home::Events => match Event::read_on(&msg.subject, &msg.payload) {
+            Ok(event) if sealed_by_writer(keys, msg, &event).await? => vec![event],
+            Ok(event) => {
+                eprintln!(
+                    "seq {position}: skipped, a {} event without its writer's ({}) seal",
+                    event.kind(),
+                    event.kind().writer()
+                );
+                Vec::new()
+            }
+            Err(e) => {
+                eprintln!("seq {position}: skipped, {e}");
+                Vec::new()
+            }
+        },
+        _ => posfee_runtime::feed::carried_events(
+            keys,
+            (home.owner().unwrap_or(Role::Operator), seq),
+            msg.headers.as_ref(),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot check the events' seals: {e}"))?
+        .into_iter()
+        .filter(|e| wanted(filters, &e.subject()))
+        .collect(),
+    };
+    Ok(events
+        .into_iter()
+        .map(|event| Stored {
+            home,
+            seq,
+            time,
+            event,
+        })
+        .collect())
 }
 
 /// Whether the one writer of the event's kind sealed it, as every service's view checks
@@ -318,9 +439,10 @@ async fn sealed_by_writer(
     .map_err(|e| anyhow::anyhow!("cannot check the events' seals: {e}"))
 }
 
-/// An event as the stream holds it.
+/// An event as stored: where, when, and the event.
 #[derive(Debug, Clone)]
 pub struct Stored {
+    pub home: Home,
     pub seq: u64,
     pub time: DateTime<Utc>,
     pub event: Event,
@@ -329,13 +451,18 @@ pub struct Stored {
 /// What [`read_sealed`] read.
 #[derive(Debug, Default)]
 pub struct Sealed {
+    /// Oldest first, every home merged by the time it stored each.
     pub events: Vec<Stored>,
-    /// The stream's last sequence when the read began: everything up to it was read.
-    pub through: u64,
+    /// The latest time any home had stored something when the read began, in microseconds
+    /// since 1970: everything stored up to it was read (a cursor for what comes after).
+    pub through: i64,
+    /// Each home's last sequence when the read began ([`Home::ALL`]'s order).
+    pub last: [u64; 3],
 }
 
-/// Every event matching `filters` from `deliver` on, up to where the stream was when the read
-/// began, that its writer sealed (the others are skipped with a warning).
+/// Every event of the kinds `filters` asks for, stored from `deliver` on, up to where each
+/// home was when the read began, that its writer sealed (the others are skipped, said on
+/// stderr): the event stream and the journals' carried events, merged by time.
 pub async fn read_sealed(
     client: &async_nats::Client,
     keys: &KeyDirectory,
@@ -343,43 +470,51 @@ pub async fn read_sealed(
     deliver: consumer::DeliverPolicy,
 ) -> anyhow::Result<Sealed> {
     let js = jetstream::new(client.clone());
-    let mut stream = js.get_stream(subjects::EVENTS_STREAM).await?;
-    let last_at_start = stream.info().await?.state.last_sequence;
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subjects: filters,
-            deliver_policy: deliver,
-            ..Default::default()
-        })
-        .await?;
-    let mut out = Sealed {
-        events: Vec::new(),
-        through: last_at_start,
-    };
-    if consumer.cached_info().num_pending == 0 {
+    let mut out = Sealed::default();
+    for home in Home::ALL {
+        let Some(opened) = open(&js, home, &filters, deliver).await? else {
+            continue;
+        };
+        out.last[home as usize] = opened.last_at_start;
+        out.events
+            .extend(read_home(home, keys, &filters, opened).await?);
+    }
+    out.events.sort_by_key(|s| (s.time, s.home as u8, s.seq));
+    out.through = out
+        .events
+        .iter()
+        .map(|s| s.time.timestamp_micros())
+        .max()
+        .unwrap_or(0);
+    Ok(out)
+}
+
+/// What `opened` delivers up to the home's last sequence when it was opened.
+async fn read_home(
+    home: Home,
+    keys: &KeyDirectory,
+    filters: &[String],
+    mut opened: Opened,
+) -> anyhow::Result<Vec<Stored>> {
+    let mut out = Vec::new();
+    if opened.pending == 0 {
         return Ok(out);
     }
-    let mut messages = consumer.messages().await?;
     loop {
-        let msg = tokio::time::timeout(Duration::from_millis(STALL_MS), messages.next())
+        let msg = tokio::time::timeout(Duration::from_millis(STALL_MS), opened.messages.next())
             .await
-            .map_err(|_| anyhow::anyhow!("the event stream stopped sending; try again"))?
-            .ok_or_else(|| anyhow::anyhow!("the event stream ended"))??;
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "{} sent nothing for {} s: run the command again",
+                    home.stream(),
+                    STALL_MS / 1000
+                )
+            })?
+            .ok_or_else(|| anyhow::anyhow!("{} ended", home.stream()))??;
         let info = msg.info().map_err(|e| anyhow::anyhow!("{e}"))?;
         let (seq, pending) = (info.stream_sequence, info.pending);
-        let time = published(&info);
-        match Event::read_on(&msg.subject, &msg.payload) {
-            Ok(event) if sealed_by_writer(keys, &msg, &event).await? => {
-                out.events.push(Stored { seq, time, event })
-            }
-            Ok(event) => tracing::warn!(
-                seq,
-                kind = event.kind().as_str(),
-                "an event without its writer's seal"
-            ),
-            Err(e) => tracing::warn!(seq, error = %e, "an undecodable event"),
-        }
-        if pending == 0 || seq >= last_at_start {
+        out.extend(stored(home, keys, filters, &msg).await?);
+        if pending == 0 || seq >= opened.last_at_start {
             return Ok(out);
         }
     }
@@ -418,10 +553,10 @@ pub fn header() -> String {
 }
 
 /// One event in the table: its line, then what it says, wrapped to [`WIDTH`] columns.
-pub fn row(seq: u64, time: DateTime<Utc>, event: &Event) -> String {
+pub fn row(position: &str, time: DateTime<Utc>, event: &Event) -> String {
     let mut out = format!(
         "{:>7}  {:<26}  {:<18}  {:<14}  {}",
-        seq,
+        position,
         local_time(time),
         event.kind().as_str(),
         fit(event.tenant().map(|t| t.as_str()).unwrap_or("-"), 14),
@@ -552,7 +687,7 @@ mod tests {
             opened_at: at() - chrono::Duration::seconds(20),
             expires_at: at() + chrono::Duration::seconds(100),
         }));
-        let text = row(1_234_567, at(), &joined);
+        let text = row(&Home::Events.position(1_234_567), at(), &joined);
         assert!(
             text.starts_with("1234567  2026-11-25 10:00:00 +08:00  pairing.joined"),
             "{text}"
@@ -574,7 +709,7 @@ mod tests {
             payer: PayerHandle::parse("py0123456789abcdef").unwrap(),
             amount: Money::cny(123_456),
         }));
-        let text2 = row(7, at(), &authorized);
+        let text2 = row(&Home::Paygate.position(7), at(), &authorized);
         assert!(text2.contains("1234.56 CNY"), "{text2}");
         for line in header().lines().chain(text.lines()).chain(text2.lines()) {
             assert!(

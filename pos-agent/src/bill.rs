@@ -120,7 +120,7 @@ pub async fn issue_all(agent: &Agent, quotes: Vec<QuoteRequest>) -> crate::Resul
             Err(e) => {
                 for b in &shown {
                     let why = (CloseReason::Cancelled, Some(e.code));
-                    if let Err(e) = crate::close::close(agent, b, why).await {
+                    if let Err(e) = crate::close::close(agent, b, why, None).await {
                         tracing::warn!(error = %e, bill = %b.issued.bill_id, "basket bill not closed");
                     }
                 }

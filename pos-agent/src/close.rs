@@ -9,7 +9,7 @@ use crate::bill::ShownBill;
 use crate::Agent;
 use posfee_client::{call, CallError};
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest, Receipt};
-use posfee_schemas::pairing::CloseReason;
+use posfee_schemas::pairing::{CloseReason, PairingClosed};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::time::Duration;
 
@@ -31,18 +31,21 @@ pub enum Closed {
 }
 
 /// Closes `bill` for `reason` (with the error `code` that ended it, if any, for the
-/// operator's `bill.closed`), retrying while the ledger is unreachable. A refusal (the bill
+/// operator's `bill.closed`, and how its pairing ended, `told`), retrying while the ledger is
+/// unreachable. A refusal (the bill
 /// is not this kiosk's, a bad signature) is returned as it is; no answer in time becomes
 /// `OUTCOME_UNKNOWN` naming the bill, so the kiosk can tell the payer where to look.
 pub async fn close(
     agent: &Agent,
     bill: &ShownBill,
     (reason, code): (CloseReason, Option<ErrorCode>),
+    told: Option<&PairingClosed>,
 ) -> crate::Result<Closed> {
     let req = CloseRequest {
         bill: bill.issued.clone(),
         reason,
         code: code.map(|c| c.name().to_string()),
+        pairing: told.cloned(),
     };
     let subject = subjects::ledger_close(agent.terminal());
     let deadline = tokio::time::Instant::now() + Duration::from_millis(CLOSE_DEADLINE_MS);

@@ -109,9 +109,3 @@ impl Reports {
         }
     }
 }
-
-/// How long a pairing's report is asked again for: the pairing's own time, and at least
-/// long enough to outlast a query service's restart.
-pub fn pairing_report_window(agent: &Agent) -> Duration {
-    agent.settings.pairing_ttl.max(Duration::from_secs(30))
-}

@@ -16,7 +16,8 @@ use posfee_schemas::fee::QuoteRequest;
 use posfee_schemas::ids::BillId;
 use posfee_schemas::ledger::Receipt;
 use posfee_schemas::pairing::{
-    CloseReason, KioskNotice, PairCode, PayerStep, PayerUpdate, PhoneChannel, WalletAnswer,
+    CloseReason, KioskNotice, PairCode, PairingClosed, PairingEnd, PayerStep, PayerUpdate,
+    PhoneChannel, WalletAnswer,
 };
 use posfee_schemas::{ErrorCode, WireError};
 use tokio_util::sync::CancellationToken;
@@ -106,8 +107,8 @@ async fn pay_in_trace(
         None => present(agent, &shown, &link, view, cancel).await,
         Some(code) => offer(agent, code, &shown, &link, view, cancel).await,
     };
-    let (reason, why, phone) = match handed {
-        Ok(Handover::Taken(phone)) => {
+    let (reason, why, phone, told) = match handed {
+        Ok(Handover::Taken(phone, joined)) => {
             match wait_payment(agent, &shown, &mut receipts, &mut link, view, cancel).await {
                 Waited::Receipts(receipts) => {
                     for r in &receipts {
@@ -115,20 +116,36 @@ async fn pay_in_trace(
                     }
                     return Ok(receipts);
                 }
-                Waited::Ended(reason, why) => (reason, why, phone),
+                Waited::Ended(reason, why) => (reason, why, phone, Some(joined)),
             }
         }
-        Ok(Handover::Ended(reason, why, phone)) => (reason, why, phone),
-        Err(e) => (CloseReason::NotPaid, e, None),
+        Ok(Handover::Ended(reason, why, phone, told)) => (reason, why, phone, Some(told)),
+        Err(e) => (CloseReason::NotPaid, e, None, None),
     };
-    end_unpaid(agent, &shown, reason, why, phone.as_ref(), view).await
+    let ending = Ending {
+        reason,
+        why,
+        phone,
+        told,
+    };
+    end_unpaid(agent, &shown, ending, view).await
 }
 
-/// Whether the phone took the bill.
+/// Whether the phone took the bill, and how the pairing ended.
 enum Handover {
     /// It has it; the phone hears the kiosk's notices on this channel, if it gave one.
-    Taken(Option<PhoneChannel>),
-    Ended(CloseReason, WireError, Option<PhoneChannel>),
+    Taken(Option<PhoneChannel>, PairingClosed),
+    Ended(CloseReason, WireError, Option<PhoneChannel>, PairingClosed),
+}
+
+/// How a payment at the kiosk ended without receipts: the close's reason, what the payer is
+/// told, the phone to tell, and the pairing, told in the first bill's close (a hold tells it
+/// otherwise).
+struct Ending {
+    reason: CloseReason,
+    why: WireError,
+    phone: Option<PhoneChannel>,
+    told: Option<PairingClosed>,
 }
 
 /// Mode A: show a code and wait for the phone to join.
@@ -142,10 +159,16 @@ async fn present(
     let open = pairing::open(agent, shown, Some(link.token.clone())).await?;
     view.pairing(&open.code, open.expires_at);
     let gone = |m: String| WireError::new(ErrorCode::PairingGone, m);
+    let told = |end| pairing::ended(end, open.shown, shown);
+    let (joined, expired, cancelled) = (
+        told(PairingEnd::Joined),
+        told(PairingEnd::Expired),
+        told(PairingEnd::Cancelled),
+    );
     Ok(match open.wait(agent, cancel).await? {
         PairingOutcome::Joined(phone) => {
             view.joined();
-            Handover::Taken(phone)
+            Handover::Taken(phone, joined)
         }
         PairingOutcome::Expired => Handover::Ended(
             CloseReason::Expired,
@@ -154,11 +177,13 @@ async fn present(
                 agent.settings.pairing_ttl.as_secs()
             )),
             None,
+            expired,
         ),
         PairingOutcome::Cancelled => Handover::Ended(
             CloseReason::Cancelled,
             gone("cancelled at the kiosk".into()),
             None,
+            cancelled,
         ),
     })
 }
@@ -174,15 +199,15 @@ async fn offer(
 ) -> crate::Result<Handover> {
     let phone = wallet::channel(code);
     view.offered(code);
-    Ok(
-        match wallet::offer(agent, code, shown, Some(link.token.clone()), cancel).await? {
-            Offered::Accepted(answer) => {
-                view.wallet_answered(&answer);
-                Handover::Taken(phone)
-            }
-            Offered::Ended(reason, why) => Handover::Ended(reason, why, phone),
-        },
-    )
+    let (offered, told) =
+        wallet::offer(agent, code, shown, Some(link.token.clone()), cancel).await?;
+    Ok(match offered {
+        Offered::Accepted(answer) => {
+            view.wallet_answered(&answer);
+            Handover::Taken(phone, told)
+        }
+        Offered::Ended(reason, why) => Handover::Ended(reason, why, phone, told),
+    })
 }
 
 enum Waited {
@@ -266,18 +291,23 @@ fn not_paid(u: &PayerUpdate) -> WireError {
 async fn end_unpaid(
     agent: &Agent,
     shown: &[ShownBill],
-    reason: CloseReason,
-    why: WireError,
-    phone: Option<&PhoneChannel>,
+    ending: Ending,
     view: &mut dyn PayView,
 ) -> crate::Result<Vec<Receipt>> {
+    let Ending {
+        reason,
+        why,
+        phone,
+        told,
+    } = ending;
     // Every bill is closed, whatever the answer about the one before: a bill left open
     // could still be paid after the kiosk said it was not.
     let mut paid = Vec::new();
     let mut unpaid = 0;
     let mut failed: Option<WireError> = None;
-    for bill in shown {
-        match close::close(agent, bill, (reason, Some(why.code))).await {
+    for (i, bill) in shown.iter().enumerate() {
+        let told = if i == 0 { told.as_ref() } else { None };
+        match close::close(agent, bill, (reason, Some(why.code)), told).await {
             Ok(Closed::Paid(r)) => paid.push(r),
             Ok(Closed::Unpaid) => unpaid += 1,
             Err(e) => {
@@ -299,7 +329,7 @@ async fn end_unpaid(
         return Err(e);
     }
     if unpaid == shown.len() {
-        if let Some(phone) = phone {
+        if let Some(phone) = &phone {
             let notice = KioskNotice {
                 bill_id: shown[0].issued.bill_id,
                 reason,

@@ -6,13 +6,14 @@
 //! "no responders", which the phone reports as `PAIRING_GONE`.
 
 use crate::bill::ShownBill;
-use crate::{events, Agent};
+use crate::Agent;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use posfee_client::{peer, reply};
-use posfee_schemas::events::{EventBody, PairingEnded};
 use posfee_schemas::ids::{BillId, PairToken};
-use posfee_schemas::pairing::{BillOffer, PairCode, PairJoin, PairMode, PhoneChannel};
+use posfee_schemas::pairing::{
+    BillOffer, PairCode, PairJoin, PairMode, PairingClosed, PairingEnd, PairingShown, PhoneChannel,
+};
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -32,7 +33,9 @@ pub enum PairingOutcome {
 pub struct OpenPairing {
     pub code: PairCode,
     pub expires_at: DateTime<Utc>,
-    opened_at: DateTime<Utc>,
+    /// How it was shown: in the offer (the hold carries it) and, if it ends without a hold,
+    /// in the bill's close.
+    pub shown: PairingShown,
     ttl: Duration,
     bill_id: BillId,
     offer: BillOffer,
@@ -42,7 +45,10 @@ pub struct OpenPairing {
 /// Opens a pairing for `bill`. Subscribe first, then a round trip through the server (a
 /// request nobody can answer, to which the server says "no responders":
 /// [`posfee_client::bus::round_trip`]) proves the subscription is in place, so once this
-/// returns a join reaches us. The pairing is reported once, when it ends ([`OpenPairing::wait`]).
+/// returns a join reaches us. The pairing is no write of its own: the offer tells the phone
+/// how it was shown, the phone's pay request tells paygate, and the hold carries
+/// `pairing.joined`; a pairing that ends without a hold is told in the bill's close
+/// ([`ended`]).
 /// `updates` is the kiosk's private subject for the phone's reports ([`crate::link`]).
 pub async fn open(
     agent: &Agent,
@@ -68,10 +74,15 @@ pub async fn open(
     if let Err(e) = posfee_client::bus::round_trip(&agent.client, &me).await {
         return Err(crate::unavailable("opening the pairing", e));
     }
+    let shown = PairingShown {
+        mode: PairMode::TerminalPresents,
+        opened_at,
+        expires_at,
+    };
     Ok(OpenPairing {
         code: PairCode::terminal(agent.terminal().clone(), token, Some(bill_id)),
         expires_at,
-        opened_at,
+        shown,
         ttl,
         bill_id,
         offer: BillOffer {
@@ -80,14 +91,24 @@ pub async fn open(
             pairing_expires_at: expires_at,
             updates,
             more_bills: bills[1..].iter().map(|b| b.issued.clone()).collect(),
+            pairing: Some(shown),
         },
         sub,
     })
 }
 
+/// How a pairing of `bills` shown as `shown` ended, as the bill's close tells it.
+pub fn ended(end: PairingEnd, shown: PairingShown, bills: &[ShownBill]) -> PairingClosed {
+    PairingClosed {
+        end,
+        shown,
+        more_bills: bills.iter().skip(1).map(|b| b.issued.bill_id).collect(),
+    }
+}
+
 impl OpenPairing {
-    /// Waits for the first join, expiry or `cancel`, ends the pairing (unsubscribe, then the
-    /// event) and says how it ended.
+    /// Waits for the first join, expiry or `cancel`, ends the pairing (unsubscribes) and says
+    /// how it ended.
     pub async fn wait(
         mut self,
         agent: &Agent,
@@ -133,22 +154,6 @@ impl OpenPairing {
             }
         };
         self.close(agent).await;
-        let ended = PairingEnded {
-            terminal: agent.terminal().clone(),
-            bill_id: self.bill_id,
-            mode: PairMode::TerminalPresents,
-            opened_at: self.opened_at,
-            expires_at: self.expires_at,
-            more_bills: self.offer.more_bills.iter().map(|b| b.bill_id).collect(),
-        };
-        let body = match &outcome {
-            PairingOutcome::Joined(_) => EventBody::PairingJoined(ended),
-            PairingOutcome::Expired => EventBody::PairingExpired(ended),
-            PairingOutcome::Cancelled => EventBody::PairingCancelled(ended),
-        };
-        agent
-            .reports
-            .send(agent, body, events::pairing_report_window(agent));
         Ok(outcome)
     }
 

@@ -1,16 +1,16 @@
 //! Mode B, the phone presents: the kiosk sends the signed bill as a request to the code the
 //! phone shows (`posfee.wallet.<device>.<token>`) and gets, once the payer confirmed, the
 //! payment id the phone will pay with: the answer comes before the payment, whose receipt the
-//! ledger sends later. The kiosk reports the pairing with the same event as mode A, when it
-//! ends (mode `phone_presents`).
+//! ledger sends later. The pairing is told as in mode A (mode `phone_presents`): in the
+//! offer, so that the hold carries it, or in the bill's close.
 
 use crate::bill::ShownBill;
-use crate::{events, Agent};
+use crate::Agent;
 use posfee_client::{peer, CallError};
-use posfee_schemas::events::{EventBody, PairingEnded};
 use posfee_schemas::ids::PairToken;
 use posfee_schemas::pairing::{
-    BillOffer, CloseReason, PairCode, PairMode, PhoneChannel, WalletAnswer,
+    BillOffer, CloseReason, PairCode, PairMode, PairingClosed, PairingEnd, PairingShown,
+    PhoneChannel, WalletAnswer,
 };
 use posfee_schemas::{subjects, ErrorCode, WireError};
 use tokio_util::sync::CancellationToken;
@@ -33,14 +33,15 @@ pub fn channel(code: &PairCode) -> Option<PhoneChannel> {
 }
 
 /// Offers `bill` to the wallet `code` and waits for the payer's decision. `updates` is the
-/// kiosk's private subject for the phone's later reports ([`crate::link`]).
+/// kiosk's private subject for the phone's later reports ([`crate::link`]). Also says how the
+/// pairing ended, for the bill's close if it ends unpaid.
 pub async fn offer(
     agent: &Agent,
     code: &PairCode,
     bills: &[ShownBill],
     updates: Option<PairToken>,
     cancel: &CancellationToken,
-) -> crate::Result<Offered> {
+) -> crate::Result<(Offered, PairingClosed)> {
     let Some(bill) = bills.first() else {
         return Err(WireError::field("bills", "nothing to pay"));
     };
@@ -58,12 +59,18 @@ pub async fn offer(
     let expires_at = opened_at
         + chrono::Duration::from_std(ttl).unwrap_or_else(|_| chrono::Duration::seconds(120));
     let bill_id = bill.issued.bill_id;
+    let shown = PairingShown {
+        mode: PairMode::PhonePresents,
+        opened_at,
+        expires_at,
+    };
     let offer = BillOffer {
         terminal: agent.terminal().clone(),
         bill: bill.issued.clone(),
         pairing_expires_at: expires_at,
         updates,
         more_bills: bills[1..].iter().map(|b| b.issued.clone()).collect(),
+        pairing: Some(shown),
     };
     // The payer reads and confirms on the phone while we wait, so the request may take up
     // to the whole pairing time. The phone answers on a pairing subject of this kiosk's.
@@ -97,21 +104,11 @@ pub async fn offer(
             Err(e) => return Err(crate::from_call(e)),
         },
     };
-    let ended = PairingEnded {
-        terminal: agent.terminal().clone(),
-        bill_id,
-        mode: PairMode::PhonePresents,
-        opened_at,
-        expires_at,
-        more_bills: bills[1..].iter().map(|b| b.issued.bill_id).collect(),
+    let end = match &result {
+        Offered::Accepted(_) => PairingEnd::Joined,
+        Offered::Ended(CloseReason::Expired, _) => PairingEnd::Expired,
+        Offered::Ended(..) => PairingEnd::Cancelled,
     };
-    let body = match &result {
-        Offered::Accepted(_) => EventBody::PairingJoined(ended),
-        Offered::Ended(CloseReason::Expired, _) => EventBody::PairingExpired(ended),
-        Offered::Ended(..) => EventBody::PairingCancelled(ended),
-    };
-    agent
-        .reports
-        .send(agent, body, events::pairing_report_window(agent));
-    Ok(result)
+    let told = crate::pairing::ended(end, shown, bills);
+    Ok((result, told))
 }

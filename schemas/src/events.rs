@@ -1,6 +1,11 @@
-//! Events kept in the `POSFEE_EVENTS` stream, one subject per kind
-//! (`posfee.events.<entity>.<what>`), published with `Nats-Msg-Id` = the event id so a retried
-//! publish is stored once.
+//! Events, one subject per kind (`posfee.events.<entity>.<what>`).
+//!
+//! Two homes, one shape. What is not a money record (bills issued, pairings, presence,
+//! accounts and readings) is kept in the `POSFEE_EVENTS` stream, published with `Nats-Msg-Id`
+//! = the event id so a retried publish is stored once. What a money record implies
+//! (`payment.*`, `bill.closed`) is carried by that record itself, on the journal entry of the
+//! ledger or paygate that made it ([`EVENT_HEADER`], [`EVENT_SEAL_HEADER`]): one fsynced write
+//! instead of two, and an event that cannot exist without its record.
 
 use crate::ids::{
     AccountNo, BillId, EventId, FeeKind, Month, PayerHandle, PaymentId, TenantId, TerminalId,
@@ -12,6 +17,62 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// The header of a journal entry that carries an event the entry implies: the event's
+/// MessagePack in standard base64 (with padding), once per event, in order.
+pub const EVENT_HEADER: &str = "Posfee-Event";
+/// The header carrying each carried event's seal, in the same order as [`EVENT_HEADER`]: the
+/// writer's [`crate::trust::Seal`] over the event's subject ([`Event::subject`]) and its
+/// MessagePack, exactly as if it had been published there.
+pub const EVENT_SEAL_HEADER: &str = "Posfee-Event-Seal";
+
+/// The kinds a money record carries ([`EventKind::carried_by`]): never published to
+/// `POSFEE_EVENTS` by a current writer, read from the journals (`payment.authorized`,
+/// `payment.voided` and `pairing.joined` from paygate's; `payment.settled`,
+/// `payment.refunded`, `bill.closed` and `pairing.*` from the ledger's).
+pub const CARRIED_KINDS: [EventKind; 8] = [
+    EventKind::PaymentAuthorized,
+    EventKind::PaymentVoided,
+    EventKind::PaymentSettled,
+    EventKind::PaymentRefunded,
+    EventKind::BillClosed,
+    EventKind::PairingJoined,
+    EventKind::PairingExpired,
+    EventKind::PairingCancelled,
+];
+
+/// One event as a journal entry carries it: its bytes, and its writer's seal as rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried {
+    pub payload: Vec<u8>,
+    pub seal: String,
+}
+
+impl Carried {
+    /// The header values for `payload` sealed `seal`.
+    pub fn header_value(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&self.payload)
+    }
+
+    /// The events carried by a journal entry with these header values (event, seal), in
+    /// order; a value that is not base64 is kept as no bytes, which no seal holds over.
+    pub fn read<'a>(
+        events: impl Iterator<Item = &'a str>,
+        seals: impl Iterator<Item = &'a str>,
+    ) -> Vec<Carried> {
+        use base64::Engine;
+        events
+            .zip(seals)
+            .map(|(e, s)| Carried {
+                payload: base64::engine::general_purpose::STANDARD
+                    .decode(e.trim())
+                    .unwrap_or_default(),
+                seal: s.trim().to_string(),
+            })
+            .collect()
+    }
+}
 
 /// An event as stored: id, time, and a body whose variant decides the subject.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

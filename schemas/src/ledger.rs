@@ -147,6 +147,10 @@ pub struct CloseRequest {
     /// Since 0.3.1; absent from older kiosks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
+    /// How the bill's pairing ended, when no hold told it (the close's entry carries the
+    /// `pairing.*` event). Since 0.5.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<crate::pairing::PairingClosed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

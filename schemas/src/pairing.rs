@@ -20,6 +20,59 @@ pub enum PairMode {
     PhonePresents,
 }
 
+/// How a kiosk's pairing was shown, as the kiosk tells it (since 0.5.0): in its offer, which
+/// the phone hands on in its pay request, so that the hold at paygate carries the
+/// `pairing.joined` event; a pairing that ends without a hold is told in the bill's close
+/// ([`PairingClosed`]). No pairing is a stream write of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingShown {
+    pub mode: PairMode,
+    /// When the code was shown (A) or the offer sent (B).
+    pub opened_at: DateTime<Utc>,
+    /// When the pairing would have expired had nobody joined.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The longest a pairing may stay open, as a [`PairingShown`] may claim it.
+pub const MAX_PAIRING_SECS: i64 = 3_600;
+
+impl PairingShown {
+    /// A pairing that closes after it opens, and within [`MAX_PAIRING_SECS`].
+    pub fn check(&self, field: &str) -> Result<(), crate::WireError> {
+        let open = self.expires_at - self.opened_at;
+        if open < chrono::Duration::zero() || open > chrono::Duration::seconds(MAX_PAIRING_SECS) {
+            return Err(crate::WireError::field(
+                field,
+                format!("a pairing expires between its opening and {MAX_PAIRING_SECS} s after it"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How a pairing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairingEnd {
+    /// A phone took the bill (and then declined, or did not pay).
+    Joined,
+    /// Nobody joined in time.
+    Expired,
+    /// Cancelled at the kiosk before a phone took the bill.
+    Cancelled,
+}
+
+/// A kiosk's pairing, told in the close of its bill (since 0.5.0): the close's ledger entry
+/// carries the `pairing.<end>` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingClosed {
+    pub end: PairingEnd,
+    pub shown: PairingShown,
+    /// A basket's other bills, offered in the same pairing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more_bills: Vec<BillId>,
+}
+
 /// Mode A: the companion joins the pairing it scanned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PairJoin {
@@ -57,6 +110,10 @@ pub struct BillOffer {
     /// by its first bill.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more_bills: Vec<IssuedBill>,
+    /// How the kiosk showed this pairing: the phone hands it on in its
+    /// [`crate::paygate::PayRequest`]. Since 0.5.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<PairingShown>,
 }
 
 /// Phone to kiosk, a request on the offer's `updates` subject: what the payer decided and

@@ -175,6 +175,11 @@ pub struct PayRequest {
     /// [`crate::basket::BasketPaid`] instead of one receipt. Since 0.4.0.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub more_bills: Vec<IssuedBill>,
+    /// The kiosk's pairing, as its offer said ([`crate::pairing::BillOffer::pairing`]): the
+    /// hold carries it as `pairing.joined`. Not signed (it is the kiosk's word, which the
+    /// phone passes on); absent when the offer had none. Since 0.5.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pairing: Option<crate::pairing::PairingShown>,
 }
 
 /// Where a payment stands at the payment platform.

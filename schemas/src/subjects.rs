@@ -249,6 +249,32 @@ pub fn events_all() -> String {
 pub fn events_like(kind: EventKind) -> String {
     format!("{PREFIX}.events.{}.*", kind.entity())
 }
+/// The service whose journal `stream` is, for the streams whose entries carry events.
+pub fn journal_owner(stream: &str) -> Option<Role> {
+    match stream {
+        LEDGER_JOURNAL => Some(Role::Ledger),
+        PAYGATE_JOURNAL => Some(Role::Paygate),
+        _ => None,
+    }
+}
+
+/// Whether `subject` matches the subject filter `filter` as the server matches them (`*` one
+/// token, a final `>` one or more): for events read where no server filters them (those a
+/// journal's entries carry).
+pub fn matches(filter: &str, subject: &str) -> bool {
+    let mut want = filter.split('.');
+    let mut got = subject.split('.');
+    loop {
+        match (want.next(), got.next()) {
+            (Some(">"), Some(_)) => return true,
+            (Some("*"), Some(_)) => {}
+            (Some(w), Some(g)) if w == g => {}
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 /// Events of one entity (`payment`, `terminal` …) for filtered consumers.
 pub fn events_of(entity: &str) -> Result<String, IdError> {
     check_subject_token("event entity", entity)?;
@@ -493,6 +519,22 @@ impl EventKind {
         }
     }
 
+    /// Whether a journal entry of `role`'s may carry an event of this kind (since 0.5.0): the
+    /// money events their one writer's, and the pairing that a hold (paygate) or a bill's
+    /// close (the ledger) ends, which the kiosk told it. A carried event is believed with the
+    /// journal owner's seal.
+    pub fn carried_by(self, role: Role) -> bool {
+        match self {
+            EventKind::PairingJoined => matches!(role, Role::Paygate | Role::Ledger),
+            EventKind::PairingExpired | EventKind::PairingCancelled => role == Role::Ledger,
+            EventKind::PaymentAuthorized | EventKind::PaymentVoided => role == Role::Paygate,
+            EventKind::PaymentSettled | EventKind::PaymentRefunded | EventKind::BillClosed => {
+                role == Role::Ledger
+            }
+            _ => false,
+        }
+    }
+
     pub fn entity(self) -> &'static str {
         self.as_str().split('.').next().unwrap_or_default()
     }
@@ -663,6 +705,34 @@ impl Subject {
 impl fmt::Display for Subject {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.render())
+    }
+}
+
+#[cfg(test)]
+mod matching {
+    use super::matches;
+
+    #[test]
+    fn filters_match_as_the_server_matches_them() {
+        assert!(matches(
+            "posfee.events.payment.*",
+            "posfee.events.payment.settled"
+        ));
+        assert!(matches("posfee.events.>", "posfee.events.payment.settled"));
+        assert!(matches(
+            "posfee.events.payment.settled",
+            "posfee.events.payment.settled"
+        ));
+        assert!(!matches("posfee.events.payment.*", "posfee.events.payment"));
+        assert!(!matches(
+            "posfee.events.payment.*",
+            "posfee.events.bill.closed"
+        ));
+        assert!(!matches("posfee.events.>", "posfee.events"));
+        assert!(!matches(
+            "posfee.events.payment.settled",
+            "posfee.events.payment.settled.x"
+        ));
     }
 }
 

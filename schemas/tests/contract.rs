@@ -421,6 +421,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "CloseRequest",
         CloseRequest {
+            pairing: None,
             bill: issued(),
             reason: CloseReason::NoReceipt,
             code: Some("BILL_EXPIRED".into()),
@@ -497,6 +498,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "BillOffer",
         BillOffer {
+            pairing: None,
             more_bills: Vec::new(),
             terminal: term(),
             bill: issued(),
@@ -554,6 +556,7 @@ fn request_and_reply_payloads_round_trip_and_match_the_document() {
     round_trip(
         "PayRequest",
         PayRequest {
+            pairing: None,
             more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,
@@ -1165,6 +1168,7 @@ fn basket_payloads_round_trip_and_match_the_document() {
     round_trip(
         "BillOffer",
         BillOffer {
+            pairing: None,
             terminal: term(),
             bill: first.clone(),
             pairing_expires_at: at(),
@@ -1187,6 +1191,7 @@ fn basket_payloads_round_trip_and_match_the_document() {
     round_trip(
         "PayRequest",
         PayRequest {
+            pairing: None,
             order: Signed::sign(Purpose::DevicePay, &order, &dev_id, &dev),
             bill: first.clone(),
             more_bills: vec![second.clone()],

@@ -431,6 +431,7 @@ fn examples() -> Examples {
         },
     );
     let offer = BillOffer {
+        pairing: None,
         more_bills: Vec::new(),
         terminal: w.terminal.clone(),
         bill: w.issued.clone(),
@@ -561,6 +562,7 @@ fn examples() -> Examples {
     let order_sig = w.device_key.sign(&m).to_bytes();
     ex.hex("order.signature", &order_sig);
     let pay = PayRequest {
+        pairing: None,
         more_bills: Vec::new(),
         order: Signed::sign(Purpose::DevicePay, &order, &w.device_key_id, &w.device_key),
         bill: w.issued.clone(),
@@ -606,6 +608,7 @@ fn examples() -> Examples {
     ex.msg(
         "wallet.offer",
         &BillOffer {
+            pairing: None,
             more_bills: Vec::new(),
             terminal: w.terminal.clone(),
             bill: w.issued.clone(),
@@ -699,6 +702,7 @@ fn examples() -> Examples {
     ex.msg(
         "close.request",
         &CloseRequest {
+            pairing: None,
             bill: w.issued.clone(),
             reason: CloseReason::Cancelled,
             code: None,
@@ -786,6 +790,7 @@ fn baskets(w: &World, ex: &mut Examples) {
     ex.msg(
         "basket.offer",
         &BillOffer {
+            pairing: None,
             terminal: w.terminal.clone(),
             bill: first_issued.clone(),
             pairing_expires_at: t("2026-11-25T08:32:00Z"),
@@ -803,6 +808,7 @@ fn baskets(w: &World, ex: &mut Examples) {
     };
     ex.msg("basket.order.body", &order);
     let pay = PayRequest {
+        pairing: None,
         order: Signed::sign(Purpose::DevicePay, &order, &w.device_key_id, &w.device_key),
         bill: first_issued,
         more_bills: vec![second_issued],

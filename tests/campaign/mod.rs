@@ -333,6 +333,7 @@ impl Campaign {
             terminal: bills[0].terminal.clone(),
         };
         let req = PayRequest {
+            pairing: None,
             more_bills: issued[1..].to_vec(),
             order: Signed::sign(
                 Purpose::DevicePay,
@@ -414,6 +415,7 @@ impl Campaign {
             terminal: kiosk,
         };
         let req = PayRequest {
+            pairing: None,
             more_bills: Vec::new(),
             order: Signed::sign(
                 Purpose::DevicePay,

@@ -348,6 +348,7 @@ export async function confirmAndPay(phone: Phone, s: Session): Promise<Receipt[]
     bill: s.verified.issued,
   };
   if (more.length > 0) req.more_bills = more.map((m) => m.issued);
+  if (s.verified.pairing) req.pairing = s.verified.pairing;
   await store.savePending({ payment_id: paymentId, bill_id: bill.bill_id, request: req });
   await report(phone, s, "paying", paymentId);
   try {

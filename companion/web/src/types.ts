@@ -98,6 +98,14 @@ export const Bill = shape<Bill>({
   basket: optional(BasketTag),
 });
 
+/** How the kiosk showed its pairing (since 0.5.0): handed on to paygate in the pay request. */
+export interface PairingShown {
+  mode: string;
+  opened_at: string;
+  expires_at: string;
+}
+export const PairingShown = shape<PairingShown>({ mode: str, opened_at: str, expires_at: str });
+
 export interface BillOffer {
   terminal: string;
   bill: IssuedBill;
@@ -105,6 +113,8 @@ export interface BillOffer {
   updates?: string | null;
   /** A basket's other bills (since 0.4.0); `bill` is its first. */
   more_bills?: IssuedBill[] | null;
+  /** How the kiosk showed this pairing (since 0.5.0). */
+  pairing?: PairingShown | null;
 }
 export const BillOffer = shape<BillOffer>({
   terminal: str,
@@ -112,6 +122,7 @@ export const BillOffer = shape<BillOffer>({
   pairing_expires_at: str,
   updates: optional(str),
   more_bills: optional(list(IssuedBill)),
+  pairing: optional(PairingShown),
 });
 
 export interface PhoneChannel {
@@ -169,6 +180,8 @@ export interface PayRequest {
   bill: IssuedBill;
   /** A basket's other bills; absent for one bill (since 0.4.0). */
   more_bills?: IssuedBill[];
+  /** The offer's `pairing`, handed on as it came; absent when it had none (since 0.5.0). */
+  pairing?: PairingShown;
 }
 
 /** Paygate's answer to a basket order: each bill's receipt, signed by the ledger, in order. */

@@ -5,7 +5,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { call, decode, encode, parseInstant, sameBytes, Undecodable, utf8, wireError, WireError, type Check, type Uuid, uuidText } from "./wire.ts";
 import { fromPublic } from "@nats-io/nkeys";
 import { asker, keysGet } from "./subjects.ts";
-import { Authority, Bill, DirectoryEntry, PublicKeyRecord, Receipt, Signed, type BillOffer, type IssuedBill } from "./types.ts";
+import { Authority, Bill, DirectoryEntry, PublicKeyRecord, Receipt, Signed, type BillOffer, type IssuedBill, type PairingShown } from "./types.ts";
 
 export type Purpose =
   | "bill"
@@ -184,6 +184,8 @@ export interface VerifiedBill {
   pairingExpiresAt: string;
   /** A basket's other bills, each verified as `bill` is (contract section 13). */
   more: { bill: Bill; issued: IssuedBill }[];
+  /** How the kiosk showed the pairing, handed on to paygate (contract section 12). */
+  pairing: PairingShown | null;
 }
 
 /** Every bill offered, the first one first. */
@@ -212,7 +214,7 @@ export async function verifyOffer(
     more.push({ bill: await verifyOne(keys, issued, pairedWith, now), issued });
   }
   wholeBasket(bill, more.map((m) => m.bill));
-  return { bill, issued: offer.bill, pairingExpiresAt: offer.pairing_expires_at, more };
+  return { bill, issued: offer.bill, pairingExpiresAt: offer.pairing_expires_at, more, pairing: offer.pairing ?? null };
 }
 
 /** A basket is offered whole: every bill of the first bill's basket, once each, in one currency. */

@@ -59,13 +59,17 @@ pub struct EventsQuery {
     /// `paid`, `declined`, `cancelled`, `expired`, `not_paid`, `no_receipt`, `voided`,
     /// `refunded`.
     pub outcome: Option<String>,
-    /// Only events after this stream sequence (the `through` of the last answer).
-    pub after: Option<u64>,
+    /// Only events stored after this time, in microseconds since 1970 (the `through` of the
+    /// last answer): events are stored in three homes, so no one sequence orders them.
+    pub after: Option<i64>,
     pub limit: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct EventRow {
+    /// Where it is stored (`POSFEE_EVENTS`, or the journal whose entry carries it) and its
+    /// sequence there.
+    pub stream: &'static str,
     pub seq: u64,
     pub time: DateTime<Utc>,
     pub kind: &'static str,
@@ -82,8 +86,9 @@ pub struct EventRow {
 #[derive(Debug, Serialize)]
 pub struct EventsPage {
     pub events: Vec<EventRow>,
-    /// The stream's last sequence when read: ask with `after` set to it for what came since.
-    pub through: u64,
+    /// The latest time read (microseconds since 1970): ask with `after` set to it for what
+    /// came since.
+    pub through: i64,
 }
 
 /// The outcomes the filter knows.
@@ -140,9 +145,10 @@ pub async fn events(
     let deliver = match q.after {
         // Bills are followed from the event that links them: read from the start.
         _ if filter.follows_bills() => DeliverPolicy::All,
-        Some(after) => DeliverPolicy::ByStartSequence {
-            start_sequence: after + 1,
-        },
+        Some(after) => events::from_time(
+            DateTime::<Utc>::from_timestamp_micros(after).unwrap_or_else(Utc::now),
+        )
+        .map_err(ApiError::unavailable)?,
         None => events::from_time(Utc::now() - chrono::Duration::hours(FIRST_LOOK_HOURS))
             .map_err(ApiError::unavailable)?,
     };
@@ -161,7 +167,7 @@ pub async fn events(
         .events
         .iter()
         .filter(|s| filter.keeps(&s.event))
-        .filter(|s| s.seq > after)
+        .filter(|s| s.time.timestamp_micros() > after)
         .filter(|s| outcome.is_none() || events::outcome(&s.event.body) == outcome.as_deref())
         .map(row)
         .collect();
@@ -178,6 +184,7 @@ pub async fn events(
 fn row(s: &Stored) -> EventRow {
     let e = &s.event;
     EventRow {
+        stream: s.home.stream(),
         seq: s.seq,
         time: s.time,
         kind: e.kind().as_str(),

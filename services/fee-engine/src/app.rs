@@ -39,6 +39,8 @@ pub struct App {
     pub signer: Signer,
     /// The stream sequence the view has applied.
     pub applied: watch::Receiver<u64>,
+    /// How far the view has applied the settlements the ledger's journal carries.
+    pub ledger_applied: watch::Receiver<u64>,
     /// The key of this service's event ids (`EventId::keyed`), the same in every instance.
     pub event_key: [u8; 32],
     /// New bills per kiosk.
@@ -46,12 +48,16 @@ pub struct App {
 }
 
 impl App {
-    /// Waits until the view has applied everything the stream holds now; whether it did.
+    /// Waits until the view has applied everything the event stream and the ledger's journal
+    /// hold now; whether it did.
     pub async fn catch_up(&self) -> bool {
-        posfee_runtime::feed::caught_up(
+        posfee_runtime::feed::caught_up_with_journal(
             &self.client,
-            &crate::followed(),
-            &self.applied,
+            (&crate::followed(), &self.applied),
+            (
+                posfee_schemas::subjects::LEDGER_JOURNAL,
+                &self.ledger_applied,
+            ),
             Duration::from_millis(CATCH_UP_WAIT_MS),
         )
         .await

@@ -129,10 +129,17 @@ pub async fn run(
             store.feed_seq()?,
             applied_tx,
             shutdown.clone(),
-            seals,
+            seals.clone(),
             move |batch| feed_store.apply(batch),
         ),
     );
+    let ledger_store = store.clone();
+    let ledger_applied = feed::spawn_carried(
+        &mut tasks,
+        (&client, subjects::LEDGER_JOURNAL, store.meta()),
+        (&shutdown, seals),
+        move |key, batch| ledger_store.apply_at(key, batch),
+    )?;
     tasks.spawn(
         "prune",
         prune(store.clone(), clock.clone(), shutdown.clone()),
@@ -147,6 +154,7 @@ pub async fn run(
         js: async_nats::jetstream::new(client.clone()),
         signer: signer.clone(),
         applied: applied_rx,
+        ledger_applied,
         event_key: signer.derived_key(EVENT_ID_LABEL),
         kiosk_bills: posfee_runtime::limit::Limiter::new(config.kiosk_bills),
     });

@@ -103,7 +103,13 @@ impl Store {
     /// Applies a batch of events and records the last sequence. Each effect is an upsert or
     /// a monotonic advance, so applying an event twice changes nothing.
     pub fn apply(&self, batch: Vec<Delivered>) -> anyhow::Result<u64> {
-        let mut last = self.feed_seq()?;
+        self.apply_at(FEED_SEQ_KEY, batch)
+    }
+
+    /// [`Store::apply`] for a batch of another stream (the events the ledger's journal
+    /// carries), whose position is recorded under `key`.
+    pub fn apply_at(&self, key: &[u8], batch: Vec<Delivered>) -> anyhow::Result<u64> {
+        let mut last = posfee_runtime::feed::seq_at(&self.meta, key)?;
         let mut latest: Option<DateTime<Utc>> = None;
         for d in batch {
             if let Some(event) = d.event {
@@ -118,7 +124,7 @@ impl Store {
             }
             last = last.max(d.seq);
         }
-        self.meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
+        self.meta.insert(key, &last.to_be_bytes())?;
         if let Some(at) = latest {
             if Some(at) > self.feed_time()? {
                 self.meta

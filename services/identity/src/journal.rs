@@ -31,6 +31,9 @@ pub enum Entry {
     Revoked { nkey: String, at: DateTime<Utc> },
 }
 
+/// Keys and enrolments tell no one else anything: their entries carry no events.
+impl posfee_runtime::journal::Carries for Entry {}
+
 /// The journal subject of a scope.
 pub fn subject(scope: &str) -> String {
     subjects::identity_journal(scope)

@@ -5,16 +5,18 @@
 //! closed bill never paid, refunds never above the payment) is made on the account's latest
 //! state and appended only if nobody appended to it meanwhile
 //! ([`posfee_runtime::journal::Journal`]). The store trees of [`crate::store`] are this
-//! instance's view, rebuilt from the journal if lost. The instance that wrote an entry
-//! publishes what it implies (the `payment.*` event, the kiosk's receipt) when its view
-//! applies it, through the outbox: a crash between the append and that apply is made good
-//! when the restarted view applies the entry again.
+//! instance's view, rebuilt from the journal if lost. The events an entry implies
+//! (`payment.settled`, `payment.refunded`, `bill.closed`) travel on the entry itself, sealed
+//! by the ledger's authority ([`Carries`]): they are stored when the entry is, with no second
+//! write. The instance that wrote a settlement sends the kiosk's receipt when its view applies
+//! it, through the outbox: a crash between the append and that apply is made good when the
+//! restarted view applies the entry again.
 
 use crate::store::{
     row_key, statement_key, tenant_account, IssuedStatement, Posting, RefundRecord, Row,
     Settlement, Store, CLEARING_ACCOUNT,
 };
-use posfee_runtime::journal::Batch;
+use posfee_runtime::journal::{Batch, Carries};
 use posfee_runtime::outbox::Outbox;
 use posfee_schemas::events::{Event, EventBody};
 use posfee_schemas::ids::{AccountNo, BillId, PaymentId, TenantId};
@@ -44,6 +46,10 @@ pub enum Entry {
         writer: u64,
         #[serde(default)]
         event: Option<Event>,
+        /// How the bill's pairing ended, as the kiosk told it (`pairing.*`; since contract
+        /// 0.5.0, when the kiosk told it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairing: Option<Event>,
     },
     /// A tenant's daily statement, decided: what it covers and the hashes of its files
     /// ([`crate::statement`]).
@@ -62,6 +68,16 @@ pub enum Entry {
         writer: u64,
         event: Event,
     },
+}
+
+impl Carries for Entry {
+    fn carried(&self) -> Vec<&Event> {
+        match self {
+            Entry::Settled { event, .. } | Entry::Refunded { event, .. } => vec![event],
+            Entry::Closed { event, pairing, .. } => event.iter().chain(pairing).collect(),
+            Entry::StatementIssued { .. } => Vec::new(),
+        }
+    }
 }
 
 /// The journal scope of a tenant account: a fixed-length token of both (account numbers may
@@ -102,7 +118,7 @@ pub fn apply(
 ) -> anyhow::Result<()> {
     let mut prepared = Vec::with_capacity(batch.entries.len());
     for (seq, entry) in &batch.entries {
-        let staged = [outbox.next_key()?, outbox.next_key()?];
+        let staged = outbox.next_key()?;
         prepared.push((*seq, entry, legs(store, entry)?, staged));
     }
     let s = store;
@@ -174,8 +190,8 @@ struct View<'a> {
 }
 
 impl View<'_> {
-    /// Records one entry; here, where it was written, stages what it publishes.
-    fn apply_one(&self, me: u64, entry: &Entry, staged: [[u8; 8]; 2]) -> Result<(), Tx> {
+    /// Records one entry; here, where it was written, stages the receipt it sends.
+    fn apply_one(&self, me: u64, entry: &Entry, staged: [u8; 8]) -> Result<(), Tx> {
         match entry {
             Entry::Settled {
                 settlement,
@@ -191,7 +207,6 @@ impl View<'_> {
                     self.periods.insert(m.as_slice(), r.bill_id.0.as_bytes())?;
                 }
                 if *writer == me {
-                    Outbox::stage(self.out, staged[0], event)?;
                     // The receipt the settlement's event carries, signed when it was decided
                     // (signed here for an entry from before events carried it).
                     let signed = match &event.body {
@@ -201,24 +216,16 @@ impl View<'_> {
                     .unwrap_or_else(|| crate::app::sign_receipt(self.signer, r));
                     Outbox::stage_message(
                         self.out,
-                        staged[1],
+                        staged,
                         subjects::receipt(&r.terminal),
                         encode(&signed),
                     )?;
                 }
             }
-            Entry::Closed {
-                bill,
-                why,
-                writer,
-                event,
-            } => {
+            Entry::Closed { bill, why, .. } => {
                 if self.bills_closed.get(bill.0.as_bytes())?.is_none() {
                     self.bills_closed
                         .insert(bill.0.as_bytes(), why.as_bytes())?;
-                    if let (true, Some(event)) = (*writer == me, event) {
-                        Outbox::stage(self.out, staged[0], event)?;
-                    }
                 }
             }
             // Its trees are the statements' (`Days`).
@@ -228,15 +235,10 @@ impl View<'_> {
                 key,
                 record,
                 amount,
-                writer,
-                event,
                 ..
             } => {
                 refunded(self.settlements, payment, *amount)?;
                 self.refunds.insert(key.as_bytes(), encode(record))?;
-                if *writer == me {
-                    Outbox::stage(self.out, staged[0], event)?;
-                }
             }
         }
         Ok(())

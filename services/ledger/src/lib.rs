@@ -68,7 +68,8 @@ pub async fn run(
         (config.trust.journal(Role::Ledger)?, signer.name().clone()),
         move |batch| journal::apply(&view, (&out, &sign), me, batch),
     )
-    .await?;
+    .await?
+    .carrying(&signer);
     let app = Arc::new(App {
         store,
         outbox,

@@ -2,6 +2,9 @@
 //! (the ledger's settlement is the record of it; paygate writes no entry of its own), and
 //! `payment.refunded` notes a credit due to the payer ([`crate::refunds`]).
 //!
+//! They are carried by the ledger's journal entries; a ledger from before they were published
+//! them to the event stream, which is followed as well, each with its own position.
+//!
 //! Each batch is applied in one transaction with the feed's position. A view fed by two
 //! streams sees them in either order: a settlement whose hold this view has not applied yet
 //! is kept aside and captured when the hold arrives ([`crate::journal`]). A request that
@@ -10,7 +13,10 @@
 
 use crate::journal::{left_for_recovery, Payments, Tx};
 use crate::store::Store;
-use posfee_runtime::feed::{Delivered, FEED_SEQ_KEY};
+use posfee_client::keydir::KeyDirectory;
+use posfee_client::shutdown::Shutdown;
+use posfee_runtime::feed::{self, Delivered, FEED_SEQ_KEY};
+use posfee_runtime::tasks::Tasks;
 use posfee_schemas::events::EventBody;
 use posfee_schemas::ids::PaymentId;
 use posfee_schemas::subjects::{self, EventKind};
@@ -27,15 +33,51 @@ pub fn followed() -> Vec<String> {
         .collect()
 }
 
-/// Applies a batch of the ledger's events with the feed's new position; wakes the requests
-/// waiting for the payments it captured and the credit task for the refunds it noted.
+/// Follows the ledger's events, those its journal carries and those an older ledger published
+/// to the event stream, each from where this view stopped. Returns how far the journal's
+/// feed has applied: what a recovery pass waits on.
+pub fn follow(
+    client: &async_nats::Client,
+    store: &Store,
+    (captures, credits): (&Arc<Captures>, &Arc<Notify>),
+    seals: Arc<KeyDirectory>,
+    tasks: &mut Tasks,
+    shutdown: &Shutdown,
+) -> anyhow::Result<tokio::sync::watch::Receiver<u64>> {
+    let (view, captured, wake) = (store.clone(), captures.clone(), credits.clone());
+    let journal_applied = feed::spawn_carried(
+        tasks,
+        (client, subjects::LEDGER_JOURNAL, &store.meta),
+        (shutdown, seals.clone()),
+        move |key, batch| apply(&view, (&captured, &wake), key, batch),
+    )?;
+    let (applied, _) = tokio::sync::watch::channel(0);
+    let (view, captured, wake) = (store.clone(), captures.clone(), credits.clone());
+    tasks.spawn_fallible(
+        "ledger events",
+        feed::follow(
+            client.clone(),
+            followed(),
+            store.feed_seq()?,
+            applied,
+            shutdown.clone(),
+            seals,
+            move |batch| apply(&view, (&captured, &wake), FEED_SEQ_KEY, batch),
+        ),
+    );
+    Ok(journal_applied)
+}
+
+/// Applies a batch of the ledger's events with the feed's new position (kept under `key`);
+/// wakes the requests waiting for the payments it captured and the credit task for the
+/// refunds it noted.
 pub fn apply(
     store: &Store,
-    captures: &Captures,
-    credits: &Notify,
+    (captures, credits): (&Captures, &Notify),
+    key: &[u8],
     batch: Vec<Delivered>,
 ) -> anyhow::Result<u64> {
-    let mut last = store.feed_seq()?;
+    let mut last = feed::seq_at(&store.meta, key)?;
     let (mut settled, mut due) = (Vec::new(), Vec::new());
     for d in batch {
         last = last.max(d.seq);
@@ -76,7 +118,7 @@ pub fn apply(
                     // Totals only grow: keep the largest.
                     credits_due.insert(id.0.as_bytes(), &old.max(total.get()).to_be_bytes())?;
                 }
-                meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
+                meta.insert(key, &last.to_be_bytes())?;
                 Ok::<_, Tx>(captured)
             },
         )
@@ -137,7 +179,6 @@ mod tests {
     use crate::store::{Payer, Payment, Refusal, Registration};
     use chrono::{TimeZone, Utc};
     use posfee_runtime::journal::Batch;
-    use posfee_runtime::outbox::Outbox;
     use posfee_schemas::decode;
     use posfee_schemas::events::{
         Event, PaymentAuthorized, PaymentRefunded, PaymentSettled, PaymentVoided,
@@ -208,14 +249,12 @@ mod tests {
         }
     }
 
-    fn store() -> (Store, Outbox) {
-        let db = posfee_store::temporary().unwrap();
-        let outbox = Outbox::of_journal(&db).unwrap();
-        (Store::open(db).unwrap(), outbox)
+    fn store() -> Store {
+        Store::open(posfee_store::temporary().unwrap()).unwrap()
     }
 
     /// Applies `entries` as the journal delivers them, from stream sequence `first`.
-    fn journal(store: &Store, outbox: &Outbox, first: u64, entries: Vec<Entry>) {
+    fn journal(store: &Store, first: u64, entries: Vec<Entry>) {
         let batch = Batch::new(
             entries
                 .into_iter()
@@ -223,7 +262,7 @@ mod tests {
                 .map(|(i, e)| (first + i as u64, "scope".to_string(), e))
                 .collect(),
         );
-        journal::apply(store, outbox, 1, &batch).unwrap();
+        journal::apply(store, &batch).unwrap();
     }
 
     fn hold(c: &Case) -> Vec<Entry> {
@@ -263,6 +302,7 @@ mod tests {
                 identity: None,
             },
             Entry::Authorized {
+                pairing: None,
                 id: c.id,
                 payment: Box::new(c.payment.clone()),
                 writer: 2,
@@ -302,7 +342,13 @@ mod tests {
 
     fn feed(store: &Store, seq: u64, bodies: Vec<EventBody>) {
         let (captures, credits) = (Captures::default(), Notify::new());
-        apply(store, &captures, &credits, events(seq, bodies)).unwrap();
+        apply(
+            store,
+            (&captures, &credits),
+            FEED_SEQ_KEY,
+            events(seq, bodies),
+        )
+        .unwrap();
     }
 
     fn refunded(c: &Case, total: i64) -> EventBody {
@@ -351,18 +397,18 @@ mod tests {
         let c = case();
         let settled_body = || EventBody::PaymentSettled(settled(&c, c.payment.amount));
         // The hold first, then the ledger's event: the usual order.
-        let (usual, out) = store();
-        journal(&usual, &out, 1, hold(&c));
+        let usual = store();
+        journal(&usual, 1, hold(&c));
         assert_eq!(payment(&usual, c.id).state, PaymentState::Authorized);
         assert_eq!(payer(&usual, &c).held, Fen::new(AMOUNT));
         feed(&usual, 10, vec![settled_body()]);
         // The event first (a view rebuilt, or a journal follower behind): kept aside, then
         // captured when the hold arrives.
-        let (early, out) = store();
+        let early = store();
         feed(&early, 10, vec![settled_body()]);
         assert!(early.payments.is_empty());
         assert_eq!(early.settled_early.len(), 1);
-        journal(&early, &out, 1, hold(&c));
+        journal(&early, 1, hold(&c));
 
         for view in [&usual, &early] {
             let p = payment(view, c.id);
@@ -380,8 +426,8 @@ mod tests {
     #[test]
     fn a_settlement_that_is_not_of_the_payment_held_leaves_it_for_the_recovery_loop() {
         let c = case();
-        let (view, out) = store();
-        journal(&view, &out, 1, hold(&c));
+        let view = store();
+        journal(&view, 1, hold(&c));
         let other = settled(&c, Money::cny(AMOUNT - 1));
         feed(&view, 10, vec![EventBody::PaymentSettled(other)]);
         assert_eq!(payment(&view, c.id).state, PaymentState::Authorized);
@@ -416,13 +462,13 @@ mod tests {
                 }),
             ),
         };
-        let (settled_first, out) = store();
-        journal(&settled_first, &out, 1, hold(&c));
+        let settled_first = store();
+        journal(&settled_first, 1, hold(&c));
         feed(&settled_first, 10, vec![settled_body()]);
-        journal(&settled_first, &out, 3, vec![void()]);
-        let (voided_first, out) = store();
-        journal(&voided_first, &out, 1, hold(&c));
-        journal(&voided_first, &out, 3, vec![void()]);
+        journal(&settled_first, 3, vec![void()]);
+        let voided_first = store();
+        journal(&voided_first, 1, hold(&c));
+        journal(&voided_first, 3, vec![void()]);
         assert_eq!(payment(&voided_first, c.id).state, PaymentState::Voided);
         assert_eq!(payer(&voided_first, &c).balance, Fen::new(OPENING));
         feed(&voided_first, 10, vec![settled_body()]);
@@ -442,15 +488,15 @@ mod tests {
             id: c.id,
             total: Fen::new(5_000),
         };
-        let (usual, out) = store();
-        journal(&usual, &out, 1, hold(&c));
+        let usual = store();
+        journal(&usual, 1, hold(&c));
         feed(&usual, 10, vec![settled_body(), refunded(&c, 5_000)]);
-        journal(&usual, &out, 3, vec![credit()]);
+        journal(&usual, 3, vec![credit()]);
         // Another instance's view: the credit entry (written where the payment was captured)
         // comes before the settlement reaches this view.
-        let (behind, out) = store();
-        journal(&behind, &out, 1, hold(&c));
-        journal(&behind, &out, 3, vec![credit()]);
+        let behind = store();
+        journal(&behind, 1, hold(&c));
+        journal(&behind, 3, vec![credit()]);
         feed(&behind, 10, vec![settled_body(), refunded(&c, 5_000)]);
         for view in [&usual, &behind] {
             assert_eq!(payer(view, &c).balance, Fen::new(OPENING - AMOUNT + 5_000));

@@ -13,7 +13,7 @@
 
 use crate::store::{Payer, Payment, Refusal, Registration, Store};
 use posfee_runtime::journal::Batch;
-use posfee_runtime::outbox::Outbox;
+use posfee_runtime::journal::Carries;
 use posfee_schemas::events::{Event, PaymentSettled};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::{PayerHandle, PaymentId};
@@ -53,12 +53,19 @@ pub enum Entry {
         payment: Box<Payment>,
         writer: u64,
         event: Event,
+        /// The kiosk's pairing that led to this hold (`pairing.joined`), as the phone handed
+        /// it on; absent when it did not (a phone from before contract 0.5.0).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairing: Option<Event>,
     },
     /// A basket's bills held at once: one hold of their total, one payment per bill.
     AuthorizedAll {
         payments: Vec<(PaymentId, Payment)>,
         writer: u64,
         events: Vec<Event>,
+        /// The basket's pairing, as [`Entry::Authorized`]'s.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pairing: Option<Event>,
     },
     Captured {
         id: PaymentId,
@@ -89,13 +96,18 @@ pub enum Entry {
     },
 }
 
-impl Entry {
-    /// How many events the entry publishes, from the instance that wrote it.
-    fn events(&self) -> usize {
+impl Carries for Entry {
+    fn carried(&self) -> Vec<&Event> {
         match self {
-            Entry::Authorized { .. } | Entry::Voided { .. } => 1,
-            Entry::AuthorizedAll { events, .. } | Entry::VoidedAll { events, .. } => events.len(),
-            _ => 0,
+            Entry::Authorized { event, pairing, .. } => {
+                std::iter::once(event).chain(pairing).collect()
+            }
+            Entry::AuthorizedAll {
+                events, pairing, ..
+            } => events.iter().chain(pairing).collect(),
+            Entry::Voided { event, .. } => vec![event],
+            Entry::VoidedAll { events, .. } => events.iter().collect(),
+            _ => Vec::new(),
         }
     }
 }
@@ -115,12 +127,7 @@ use crate::vault::Sealed;
 pub(crate) type Tx = ConflictableTransactionError<String>;
 
 /// Applies a batch of entries, in order, in one transaction with the view's new position.
-pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> anyhow::Result<()> {
-    let staged = batch
-        .entries
-        .iter()
-        .map(|(_, e)| (0..e.events()).map(|_| outbox.next_key()).collect())
-        .collect::<Result<Vec<Vec<_>>, _>>()?;
+pub fn apply(store: &Store, batch: &Batch<Entry>) -> anyhow::Result<()> {
     let s = store;
     (
         &s.payers,
@@ -132,7 +139,6 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
         &s.registrations,
         &s.identities,
         &s.meta,
-        outbox.tree(),
     )
         .transaction(
             |(
@@ -145,7 +151,6 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
                 registrations,
                 identities,
                 meta,
-                out,
             )| {
                 let view = View {
                     money: Payments {
@@ -158,10 +163,9 @@ pub fn apply(store: &Store, outbox: &Outbox, me: u64, batch: &Batch<Entry>) -> a
                     device_keys,
                     registrations,
                     identities,
-                    out,
                 };
-                for ((_, entry), staged) in batch.entries.iter().zip(&staged) {
-                    view.apply_one(me, entry, staged)?;
+                for (_, entry) in &batch.entries {
+                    view.apply_one(entry)?;
                 }
                 batch.record(meta)?;
                 Ok::<_, Tx>(())
@@ -177,19 +181,13 @@ struct View<'a> {
     device_keys: &'a TransactionalTree,
     registrations: &'a TransactionalTree,
     identities: &'a TransactionalTree,
-    out: &'a TransactionalTree,
 }
 
 impl View<'_> {
-    /// Records one entry; here, where it was written, stages the event it publishes.
-    fn apply_one(&self, me: u64, entry: &Entry, staged: &[[u8; 8]]) -> Result<(), Tx> {
+    /// Records one entry. The events it implies are carried by the entry itself
+    /// ([`Carries`]), stored with it.
+    fn apply_one(&self, entry: &Entry) -> Result<(), Tx> {
         let money = &self.money;
-        let stage = |events: &[&Event]| -> Result<(), Tx> {
-            for (event, key) in events.iter().zip(staged) {
-                Outbox::stage(self.out, *key, event)?;
-            }
-            Ok(())
-        };
         match entry {
             Entry::Registered {
                 handle,
@@ -212,34 +210,19 @@ impl View<'_> {
                     .payers
                     .insert(handle.as_str().as_bytes(), encode(payer))?;
             }
-            Entry::Authorized {
-                id,
-                payment,
-                writer,
-                event,
-            } => {
-                if money.hold(*id, payment)? && *writer == me {
-                    stage(&[event])?;
-                }
+            Entry::Authorized { id, payment, .. } => {
+                money.hold(*id, payment)?;
             }
-            Entry::AuthorizedAll {
-                payments,
-                writer,
-                events,
-            } => {
+            Entry::AuthorizedAll { payments, .. } => {
                 // All or nothing: a bill's payment id another payment took first (an entry
                 // of another payer's scope, earlier in the stream) holds none of the basket,
                 // in every view alike; the request sees the id is not its own and refuses.
-                let mut held = false;
                 if money.none_taken(payments.iter().map(|(id, _)| id))? {
                     for (id, payment) in payments {
-                        held |= money.hold(*id, payment)?;
+                        money.hold(*id, payment)?;
                     }
                 } else {
                     tracing::warn!("a basket whose payment ids are taken held nothing");
-                }
-                if held && *writer == me {
-                    stage(&events.iter().collect::<Vec<_>>())?;
                 }
             }
             Entry::Captured {
@@ -255,28 +238,12 @@ impl View<'_> {
                     Ok(())
                 })?;
             }
-            Entry::Voided {
-                id,
-                refusal,
-                writer,
-                event,
-            } => {
-                if money.void(id, refusal)? && *writer == me {
-                    stage(&[event])?;
-                }
+            Entry::Voided { id, refusal, .. } => {
+                money.void(id, refusal)?;
             }
-            Entry::VoidedAll {
-                ids,
-                refusal,
-                writer,
-                events,
-            } => {
-                let mut voided = false;
+            Entry::VoidedAll { ids, refusal, .. } => {
                 for id in ids {
-                    voided |= money.void(id, refusal)?;
-                }
-                if voided && *writer == me {
-                    stage(&events.iter().collect::<Vec<_>>())?;
+                    money.void(id, refusal)?;
                 }
             }
             Entry::Credited { id, total } => money.credit(id, *total)?,

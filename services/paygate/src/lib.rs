@@ -112,39 +112,33 @@ pub async fn run(
     // instance that took it: a key brought back by anything (an older instance's files) goes.
     let (erasures, erased) = tokio::sync::mpsc::unbounded_channel();
     tasks.spawn("erasures", erase_keys(vault.clone(), erased));
-    let (view, out) = (store.clone(), outbox.clone());
+    let view = store.clone();
     let journal = posfee_runtime::journal::Journal::follow(
         &client,
         (subjects::PAYGATE_JOURNAL, journal::subject),
         store.meta.clone(),
-        (Some(outbox.clone()), &mut tasks, shutdown.clone()),
+        (None, &mut tasks, shutdown.clone()),
         (config.trust.journal(Role::Paygate)?, signer.name().clone()),
         move |batch| {
-            journal::apply(&view, &out, me, batch)?;
+            journal::apply(&view, batch)?;
             for handle in journal::erased(batch) {
                 let _ = erasures.send(handle);
             }
             Ok(())
         },
     )
-    .await?;
-    let (applied, feed_applied) = tokio::sync::watch::channel(0);
-    let feed_store = store.clone();
+    .await?
+    .carrying(signer);
     let credits = Arc::new(tokio::sync::Notify::new());
     let captures = Arc::new(feed::Captures::default());
-    let (wake, captured) = (credits.clone(), captures.clone());
-    tasks.spawn_fallible(
-        "ledger feed",
-        posfee_runtime::feed::follow(
-            client.clone(),
-            feed::followed(),
-            store.feed_seq()?,
-            applied,
-            shutdown.clone(),
-            seals,
-            move |batch| feed::apply(&feed_store, &captured, &wake, batch),
-        ),
-    );
+    let feed_applied = feed::follow(
+        &client,
+        &store,
+        (&captures, &credits),
+        seals,
+        &mut tasks,
+        &shutdown,
+    )?;
     let app = Arc::new(App::new(
         store,
         outbox,

@@ -16,10 +16,12 @@ use crate::app::{
 use crate::journal::{self, Entry};
 use crate::store::{BasketOf, Payer, Payment, Refusal};
 use posfee_client::{call, CallError};
-use posfee_schemas::events::{Event, EventBody, PaymentAuthorized, PaymentVoided};
+use posfee_schemas::events::{Event, EventBody, PairingEnded, PaymentAuthorized, PaymentVoided};
+use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::{EventId, PayerHandle, PaymentId};
 use posfee_schemas::ledger::{Receipt, SettleRequest, SettlementNotice, SignedReceipt};
 use posfee_schemas::money::Fen;
+use posfee_schemas::pairing::PairingShown;
 use posfee_schemas::paygate::PaymentState;
 use posfee_schemas::signed::{Purpose, Signed};
 use posfee_schemas::subjects::{self, LedgerOp};
@@ -34,12 +36,18 @@ pub const RECOVERY_MIN_AGE_MS: i64 = 3_000;
 /// payer's journal scope: the balance is checked on the payer's latest state, whichever
 /// instance holds money for them. A payment already recorded (a concurrent twin) is left to
 /// the caller, which drives it.
-pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<(), WireError> {
+pub async fn authorize(
+    app: &App,
+    id: PaymentId,
+    payment: &Payment,
+    pairing: Option<Event>,
+) -> Result<(), WireError> {
     let entry = Entry::Authorized {
         id,
         payment: Box::new(payment.clone()),
         writer: app.me,
         event: authorized_event(app, id, payment),
+        pairing,
     };
     let scope = journal::payer_scope(&payment.payer);
     app.journal
@@ -57,6 +65,29 @@ pub async fn authorize(app: &App, id: PaymentId, payment: &Payment) -> Result<()
         })
         .await?;
     Ok(())
+}
+
+/// The `pairing.joined` a hold carries (since contract 0.5.0): the kiosk's pairing of `bills`
+/// as its offer told the phone, which handed it on (`PayRequest.pairing`). Its id is derived
+/// from the first bill, the same wherever the pairing is told (a close too).
+pub fn joined_event(
+    shown: Option<PairingShown>,
+    bills: &[&Bill],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Option<Event> {
+    let (shown, first) = (shown?, bills.first()?);
+    Some(Event::new(
+        EventId::derived("pairing", first.bill_id.0.as_bytes()),
+        at,
+        EventBody::PairingJoined(PairingEnded {
+            terminal: first.terminal.clone(),
+            bill_id: first.bill_id,
+            mode: shown.mode,
+            opened_at: shown.opened_at,
+            expires_at: shown.expires_at,
+            more_bills: bills[1..].iter().map(|b| b.bill_id).collect(),
+        }),
+    ))
 }
 
 fn authorized_event(app: &App, id: PaymentId, payment: &Payment) -> Event {
@@ -106,6 +137,7 @@ pub async fn authorize_all(
     app: &App,
     basket: &BasketOf,
     payments: &[Payment],
+    pairing: Option<Event>,
 ) -> Result<(), WireError> {
     let parts: Vec<(PaymentId, Payment)> = basket
         .parts
@@ -121,6 +153,7 @@ pub async fn authorize_all(
         payments: parts,
         writer: app.me,
         events,
+        pairing,
     };
     let total = payments
         .iter()
@@ -542,8 +575,10 @@ pub async fn recover(app: std::sync::Arc<App>, shutdown: posfee_client::Shutdown
 async fn feed_ready(app: &App) -> bool {
     let before = *app.feed_applied.borrow();
     let wait = Duration::from_millis(crate::app::RECOVERY_FEED_WAIT_MS);
-    let followed = crate::feed::followed();
-    if posfee_runtime::feed::caught_up(&app.client, &followed, &app.feed_applied, wait).await {
+    let ledger = posfee_schemas::subjects::LEDGER_JOURNAL;
+    if posfee_runtime::feed::caught_up_with_stream(&app.client, ledger, &app.feed_applied, wait)
+        .await
+    {
         return true;
     }
     *app.feed_applied.borrow() == before

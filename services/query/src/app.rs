@@ -19,6 +19,8 @@ pub struct App {
     pub client: async_nats::Client,
     pub clock: Arc<dyn Clock>,
     pub applied: watch::Receiver<u64>,
+    /// How far the view has applied the events the ledger's journal carries.
+    pub ledger_applied: watch::Receiver<u64>,
     /// The kiosks' presence bucket, opened on first use.
     pub terminals: tokio::sync::OnceCell<async_nats::jetstream::kv::Store>,
     /// The query service's authority: seals the kiosks' events it writes.
@@ -46,12 +48,16 @@ impl App {
         ))
     }
 
-    /// Waits until the view has applied everything the stream holds now; whether it did.
+    /// Waits until the view has applied everything the event stream and the ledger's journal
+    /// hold now; whether it did.
     pub async fn catch_up(&self) -> bool {
-        posfee_runtime::feed::caught_up(
+        posfee_runtime::feed::caught_up_with_journal(
             &self.client,
-            &crate::followed(),
-            &self.applied,
+            (&crate::followed(), &self.applied),
+            (
+                posfee_schemas::subjects::LEDGER_JOURNAL,
+                &self.ledger_applied,
+            ),
             Duration::from_millis(CATCH_UP_WAIT_MS),
         )
         .await

@@ -39,7 +39,8 @@ pub struct Config {
 /// once): a payer at a kiosk looks at an account or two.
 pub const DEFAULT_KIOSK_READS_PER_SEC: f64 = 5.0;
 
-/// The events the view is built from.
+/// The events the view is built from, in the event stream; `payment.*` events come from the
+/// ledger's journal too, which carries them since they stopped being published.
 pub fn followed() -> Vec<String> {
     [
         EventKind::AccountUpserted,
@@ -82,7 +83,7 @@ pub async fn run_reporting(
     let view = view::View::open(db.clone())?;
     applied_tx.send_replace(view.feed_seq()?);
     let applied_rx = applied_tx.subscribe();
-    let feed_view = view.clone();
+    let (feed_view, seals_of_journal) = (view.clone(), seals.clone());
     let mut tasks = Tasks::new();
     tasks.spawn_fallible(
         "event feed",
@@ -92,15 +93,23 @@ pub async fn run_reporting(
             view.feed_seq()?,
             applied_tx,
             shutdown.clone(),
-            seals,
+            seals.clone(),
             move |batch| feed_view.apply(batch),
         ),
     );
+    let ledger_view = view.clone();
+    let ledger_applied = feed::spawn_carried(
+        &mut tasks,
+        (&client, subjects::LEDGER_JOURNAL, view.meta()),
+        (&shutdown, seals_of_journal),
+        move |key, batch| ledger_view.apply_at(key, batch),
+    )?;
     let app = Arc::new(App {
         view,
         client: client.clone(),
         clock,
         applied: applied_rx,
+        ledger_applied,
         terminals: Default::default(),
         event_key: signer.derived_key(posfee_runtime::trust::EVENT_ID_LABEL),
         signer,

@@ -135,9 +135,20 @@ impl View {
         posfee_runtime::feed::recorded_seq(&self.meta)
     }
 
-    /// Applies a batch in stream order and records how far it got.
+    /// The tree where the view records how far it got in each stream.
+    pub fn meta(&self) -> &posfee_store::Tree {
+        &self.meta
+    }
+
+    /// Applies a batch of the event stream in order and records how far it got.
     pub fn apply(&self, batch: Vec<Delivered>) -> anyhow::Result<u64> {
-        let mut last = self.feed_seq()?;
+        self.apply_at(FEED_SEQ_KEY, batch)
+    }
+
+    /// Applies a batch in stream order and records how far it got under `key` (the event
+    /// stream's, or a journal's whose carried events it is).
+    pub fn apply_at(&self, key: &[u8], batch: Vec<Delivered>) -> anyhow::Result<u64> {
+        let mut last = posfee_runtime::feed::seq_at(&self.meta, key)?;
         for d in batch {
             last = last.max(d.seq);
             let Some(event) = d.event else { continue };
@@ -150,7 +161,7 @@ impl View {
                 _ => {}
             }
         }
-        self.meta.insert(FEED_SEQ_KEY, &last.to_be_bytes())?;
+        self.meta.insert(key, &last.to_be_bytes())?;
         Ok(last)
     }
 

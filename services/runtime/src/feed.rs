@@ -9,9 +9,9 @@ use async_nats::jetstream::{self, consumer, stream::Stream};
 use futures::StreamExt;
 use posfee_client::keydir::{KeyDirectory, VerifyError};
 use posfee_client::shutdown::Shutdown;
-use posfee_schemas::events::Event;
+use posfee_schemas::events::{Carried, Event, EVENT_HEADER, EVENT_SEAL_HEADER};
 use posfee_schemas::ids::KeyId;
-use posfee_schemas::subjects::{self, Subject};
+use posfee_schemas::subjects::{self, Role, Subject};
 use posfee_schemas::trust::{JournalLink, JournalSeal, SEAL_HEADER};
 use std::sync::Arc;
 use std::time::Duration;
@@ -98,6 +98,129 @@ fn delivered(m: Raw) -> Delivered {
     }
 }
 
+/// Follows the events the entries of a service's journal `stream` carry
+/// ([`crate::journal::Carries`]) into a view, as [`follow`] does the event stream: each carried
+/// event counts only with its writer's seal, checked as if it had been published on its kind's
+/// subject. `apply` gets, for every entry, its carried events (or one `None` for an entry
+/// that carries none, so its sequence still counts as applied); several may share a sequence.
+pub async fn follow_carried<F>(
+    client: async_nats::Client,
+    stream: &str,
+    last_seq: u64,
+    applied: watch::Sender<u64>,
+    shutdown: Shutdown,
+    seals: Arc<KeyDirectory>,
+    mut apply: F,
+) -> anyhow::Result<()>
+where
+    F: FnMut(Vec<Delivered>) -> anyhow::Result<u64> + Send,
+{
+    let owner = subjects::journal_owner(stream)
+        .ok_or_else(|| anyhow::anyhow!("{stream} is no journal that carries events"))?;
+    let from = Source {
+        stream: stream.to_string(),
+        filters: Vec::new(),
+    };
+    follow_raw(
+        client,
+        from,
+        last_seq,
+        applied,
+        shutdown,
+        Seals::Carried(seals, owner),
+        move |raw| {
+            let mut batch = Vec::with_capacity(raw.len());
+            for m in raw {
+                if m.carried.is_empty() {
+                    batch.push(Delivered {
+                        seq: m.seq,
+                        event: None,
+                    });
+                }
+                for event in m.carried {
+                    batch.push(Delivered {
+                        seq: m.seq,
+                        event: Some(event),
+                    });
+                }
+            }
+            apply(batch)
+        },
+    )
+    .await
+}
+
+/// Runs [`follow_carried`] over `stream` as a task of `tasks`, for a view that records its
+/// position under [`carried_seq_key`]: `apply` gets that key with each batch. Returns how
+/// far the view has applied the stream.
+pub fn spawn_carried<F>(
+    tasks: &mut crate::tasks::Tasks,
+    (client, stream, meta): (&async_nats::Client, &'static str, &posfee_store::Tree),
+    (shutdown, seals): (&Shutdown, Arc<KeyDirectory>),
+    mut apply: F,
+) -> anyhow::Result<watch::Receiver<u64>>
+where
+    F: FnMut(&[u8], Vec<Delivered>) -> anyhow::Result<u64> + Send + 'static,
+{
+    let key = carried_seq_key(stream);
+    let start = seq_at(meta, &key)?;
+    let (applied, reached) = watch::channel(start);
+    tasks.spawn_fallible(
+        "journal events",
+        follow_carried(
+            client.clone(),
+            stream,
+            start,
+            applied,
+            shutdown.clone(),
+            seals,
+            move |batch| apply(&key, batch),
+        ),
+    );
+    Ok(reached)
+}
+
+/// The events an entry of `owner`'s journal carries that `owner` sealed and may carry
+/// ([`posfee_schemas::subjects::EventKind::carried_by`]), in order; the others are passed over,
+/// reported. An error when a seal cannot be checked now.
+pub async fn carried_events(
+    keys: &KeyDirectory,
+    (owner, seq): (Role, u64),
+    headers: Option<&async_nats::HeaderMap>,
+) -> Result<Vec<Event>, VerifyError> {
+    let Some(headers) = headers else {
+        return Ok(Vec::new());
+    };
+    let values = |name| headers.get_all(name).map(|v| v.as_str());
+    let carried = Carried::read(values(EVENT_HEADER), values(EVENT_SEAL_HEADER));
+    let Ok(sealer) = KeyId::parse(owner.as_str()) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(carried.len());
+    for c in carried {
+        let event: Event = match posfee_schemas::decode(&c.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(seq, error = %e, "undecodable carried event skipped");
+                continue;
+            }
+        };
+        if !event.kind().carried_by(owner) {
+            tracing::warn!(seq, kind = %event.kind(), journal = %owner.as_str(), "an event this journal may not carry skipped");
+            continue;
+        }
+        let sealed = keys
+            .sealed_by(&sealer, &event.subject(), &c.payload, Some(c.seal.as_str()))
+            .await?;
+        if !sealed {
+            tracing::warn!(seq, kind = %event.kind(), journal = %owner.as_str(), "carried event without its journal's seal skipped");
+            continue;
+        }
+        out.push(event);
+    }
+    Ok(out)
+}
+
 /// Whose seals a feed believes.
 #[derive(Clone)]
 pub enum Seals {
@@ -107,6 +230,10 @@ pub enum Seals {
     /// A service's own journal: only the service (its authority's holders) writes it, named
     /// here as the authority.
     Own(JournalSeal, KeyId),
+    /// Another service's journal (`owner`'s), read for the events its entries carry: the
+    /// entries themselves are not checked (only their writer can), each carried event is
+    /// ([`carried_events`]).
+    Carried(Arc<KeyDirectory>, Role),
 }
 
 impl Seals {
@@ -136,6 +263,7 @@ impl Seals {
                 Ok(crate::journal::sealed_link(seal, subject, payload, headers)
                     .map(|_| name.clone()))
             }
+            Seals::Carried(..) => Ok(None),
         }
     }
 }
@@ -155,6 +283,9 @@ pub struct Raw {
     pub sealed_by: Option<KeyId>,
     /// A journal entry's link to the entry before it on its subject, as its header says.
     pub prev: Option<JournalLink>,
+    /// The events the entry carries that their writers sealed (read only by a feed of
+    /// [`Seals::Carried`]).
+    pub carried: Vec<Event>,
 }
 
 /// [`follow`] for any stream, handing over the messages as stored, each with the authority
@@ -260,16 +391,20 @@ async fn read_chunk(
             payload: m.payload.clone(),
             sealed_by: None,
             prev: crate::journal::prev_link(m.headers.as_ref()),
+            carried: Vec::new(),
         };
-        match seals
-            .sealer(&raw.subject, &raw.payload, m.headers.as_ref())
-            .await
-        {
-            Ok(by) => raw.sealed_by = by,
-            Err(e) => {
-                tracing::warn!(seq, error = %e, "cannot check a seal now; reading again");
-                return None;
-            }
+        let checked = match seals {
+            Seals::Carried(keys, owner) => carried_events(keys, (*owner, seq), m.headers.as_ref())
+                .await
+                .map(|events| raw.carried = events),
+            _ => seals
+                .sealer(&raw.subject, &raw.payload, m.headers.as_ref())
+                .await
+                .map(|by| raw.sealed_by = by),
+        };
+        if let Err(e) = checked {
+            tracing::warn!(seq, error = %e, "cannot check a seal now; reading again");
+            return None;
         }
         batch.push(raw);
     }
@@ -332,7 +467,16 @@ pub async fn caught_up(
     applied: &watch::Receiver<u64>,
     wait: Duration,
 ) -> bool {
-    let target = match last_seq_of(client, subjects).await {
+    reached(last_seq_of(client, subjects).await, applied, wait).await
+}
+
+/// Whether `applied` reaches `target` (the stream's end, as read) within `wait`.
+async fn reached(
+    target: anyhow::Result<u64>,
+    applied: &watch::Receiver<u64>,
+    wait: Duration,
+) -> bool {
+    let target = match target {
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %format!("{e:#}"), "cannot read how far the stream is");
@@ -342,6 +486,49 @@ pub async fn caught_up(
     let mut applied = applied.clone();
     let waited = tokio::time::timeout(wait, applied.wait_for(|seq| *seq >= target)).await;
     matches!(waited, Ok(Ok(_)))
+}
+
+/// The last sequence of `stream`: what a view following all of it must have applied to have
+/// seen everything stored so far.
+pub async fn last_seq_of_stream(client: &async_nats::Client, stream: &str) -> anyhow::Result<u64> {
+    let js = jetstream::new(client.clone());
+    Ok(js
+        .get_stream(stream)
+        .await?
+        .cached_info()
+        .state
+        .last_sequence)
+}
+
+/// [`caught_up`] for a view following all of `stream` (a journal's carried events).
+pub async fn caught_up_with_stream(
+    client: &async_nats::Client,
+    stream: &str,
+    applied: &watch::Receiver<u64>,
+    wait: Duration,
+) -> bool {
+    reached(last_seq_of_stream(client, stream).await, applied, wait).await
+}
+
+/// [`caught_up`] for a view fed by the event stream's `subjects` and by the events the
+/// journal `stream` carries: whether it reached both ends, waited for together.
+pub async fn caught_up_with_journal(
+    client: &async_nats::Client,
+    (subjects, applied): (&[String], &watch::Receiver<u64>),
+    (stream, stream_applied): (&str, &watch::Receiver<u64>),
+    wait: Duration,
+) -> bool {
+    let (events, journal) = tokio::join!(
+        caught_up(client, subjects, applied, wait),
+        caught_up_with_stream(client, stream, stream_applied, wait),
+    );
+    events && journal
+}
+
+/// Where a view records the last sequence it applied of the events `stream` (a service's
+/// journal) carries, in its `meta` tree.
+pub fn carried_seq_key(stream: &str) -> Vec<u8> {
+    [b"feed_seq:".as_slice(), stream.as_bytes()].concat()
 }
 
 /// What a view answers when it cannot tell yet whether something exists: 503, ask again.

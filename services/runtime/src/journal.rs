@@ -15,8 +15,11 @@ use crate::tasks::Tasks;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, context::PublishErrorKind, message::PublishMessage};
 use posfee_client::shutdown::Shutdown;
+use posfee_schemas::events::{Carried, Event, EVENT_HEADER, EVENT_SEAL_HEADER};
 use posfee_schemas::ids::KeyId;
-use posfee_schemas::trust::{JournalLink, JournalSeal, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER};
+use posfee_schemas::trust::{
+    JournalLink, JournalSeal, Signer, JOURNAL_PREV_HEADER, JOURNAL_SEAL_HEADER,
+};
 use posfee_schemas::{ErrorCode, WireError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +43,19 @@ pub struct Journal {
     /// only with it, never because it is in the stream (where a leaked seed of the service's
     /// role could also write).
     pub(crate) seal: Arc<JournalSeal>,
+    /// Seals the events an entry carries ([`Carries`]) as the service's authority, so that
+    /// every reader believes them as it would the same event published by the service.
+    events_sealer: Option<Arc<Signer>>,
+}
+
+/// What a journal entry tells everyone else: the events it implies (`payment.settled` for a
+/// settlement). They travel on the entry itself, sealed by the service's authority
+/// ([`posfee_schemas::events::EVENT_HEADER`]), instead of as a second fsynced write to the
+/// event stream; readers follow the journal for them ([`crate::feed::follow_carried`]).
+pub trait Carries {
+    fn carried(&self) -> Vec<&Event> {
+        Vec::new()
+    }
 }
 
 /// What became of an append.
@@ -155,7 +171,46 @@ impl Journal {
             applied,
             meta,
             seal,
+            events_sealer: None,
         })
+    }
+
+    /// Seals the events entries carry with `signer`, the service's authority.
+    pub fn carrying(mut self, signer: &Signer) -> Journal {
+        self.events_sealer = Some(Arc::new(signer.clone()));
+        self
+    }
+
+    /// The headers of an entry on `subject` after `prev`: its seal, its link, and each event
+    /// it carries with the event's seal.
+    fn headers(
+        &self,
+        subject: &str,
+        prev: &JournalLink,
+        payload: &[u8],
+        events: &[&Event],
+    ) -> Result<async_nats::HeaderMap, WireError> {
+        let mut headers = async_nats::HeaderMap::new();
+        let seal = self.seal.render(subject, prev, payload);
+        headers.insert(JOURNAL_SEAL_HEADER, seal.as_str());
+        headers.insert(JOURNAL_PREV_HEADER, prev.to_hex().as_str());
+        if events.is_empty() {
+            return Ok(headers);
+        }
+        let Some(signer) = &self.events_sealer else {
+            return Err(WireError::new(
+                ErrorCode::Internal,
+                "a journal entry carries events but the journal has no key to seal them",
+            ));
+        };
+        for event in events {
+            let payload = posfee_schemas::encode(*event);
+            let seal = signer.seal(&event.subject(), &payload).render();
+            let carried = Carried { payload, seal };
+            headers.append(EVENT_HEADER, carried.header_value().as_str());
+            headers.append(EVENT_SEAL_HEADER, carried.seal.as_str());
+        }
+        Ok(headers)
     }
 
     /// The scope's last entry as far as this instance's view has applied it: no round trip,
@@ -246,13 +301,12 @@ impl Journal {
         scope: &str,
         (after, prev): (u64, JournalLink),
         id: &str,
-        payload: Vec<u8>,
+        (payload, events): (Vec<u8>, &[&Event]),
     ) -> Result<Appended, WireError> {
         let subject = (self.subject)(scope);
-        let seal = self.seal.render(&subject, &prev, &payload);
+        let headers = self.headers(&subject, &prev, &payload, events)?;
         let msg = PublishMessage::build()
-            .header(JOURNAL_SEAL_HEADER, seal.as_str())
-            .header(JOURNAL_PREV_HEADER, prev.to_hex().as_str())
+            .headers(headers)
             .payload(payload.into())
             .message_id(id)
             .expected_last_subject_sequence(after);
@@ -280,7 +334,7 @@ impl Journal {
         mut decide: impl FnMut() -> Result<Option<E>, WireError>,
     ) -> Result<bool, WireError>
     where
-        E: serde::Serialize,
+        E: serde::Serialize + Carries,
     {
         let mut after = self.known(scope);
         let mut latest = false;
@@ -299,7 +353,12 @@ impl Journal {
                 }
             };
             match self
-                .append(scope, after, id, posfee_schemas::encode(&entry))
+                .append(
+                    scope,
+                    after,
+                    id,
+                    (posfee_schemas::encode(&entry), &entry.carried()),
+                )
                 .await?
             {
                 Appended::At(seq) => {
@@ -404,7 +463,7 @@ impl Journal {
         mut decide: impl FnMut() -> Result<Option<Vec<Part<E>>>, WireError>,
     ) -> Result<bool, WireError>
     where
-        E: serde::Serialize,
+        E: serde::Serialize + Carries,
     {
         // Where each scope's next entry goes: first after what this view has applied (no
         // round trip), then, once the stream refused, after each scope's real last entry (an
@@ -455,7 +514,7 @@ impl Journal {
     /// Sends `parts` as one atomic batch, each after its scope's entry in `after` (or, for a
     /// scope not there, the last this view has): the stream sequence of the last if the
     /// stream took them, `None` if it refused the batch as a whole (decide again).
-    async fn append_all<E: serde::Serialize>(
+    async fn append_all<E: serde::Serialize + Carries>(
         &self,
         parts: &[Part<E>],
         after: &HashMap<String, (u64, JournalLink)>,
@@ -470,10 +529,7 @@ impl Journal {
                 .cloned()
                 .unwrap_or_else(|| self.known(&part.scope));
             let payload = posfee_schemas::encode(&part.entry);
-            let seal = self.seal.render(&subject, &prev, &payload);
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(JOURNAL_SEAL_HEADER, seal.as_str());
-            headers.insert(JOURNAL_PREV_HEADER, prev.to_hex().as_str());
+            let mut headers = self.headers(&subject, &prev, &payload, &part.entry.carried())?;
             headers.insert("Nats-Msg-Id", part.id.as_str());
             headers.insert(
                 "Nats-Expected-Last-Subject-Sequence",

@@ -593,20 +593,79 @@ pub async fn publish_events(
 
 /// Every event stored so far on `filter` (e.g. `posfee.events.bill.issued`, wildcards
 /// allowed), read as the operator reads them: exactly the events stored when the call
-/// began, however long they take to arrive.
+/// began, however long they take to arrive; those of the event stream first, then those the
+/// ledger's and paygate's journal entries carry.
 pub async fn stored_events(
     client: &async_nats::Client,
     filter: &str,
 ) -> anyhow::Result<Vec<posfee_schemas::events::Event>> {
+    use posfee_schemas::subjects;
+    let mut out = events_in_stream(client, filter).await?;
+    let carried = posfee_schemas::events::CARRIED_KINDS
+        .iter()
+        .any(|k| subjects::matches(filter, &subjects::event(*k)));
+    if !carried {
+        return Ok(out);
+    }
+    for journal in [subjects::LEDGER_JOURNAL, subjects::PAYGATE_JOURNAL] {
+        for m in stored_messages(client, journal, ">", true).await? {
+            for event in carried_by(&m)? {
+                if subjects::matches(filter, &event.subject()) {
+                    out.push(event);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// [`stored_events`] of the event stream alone: what was published there, not carried.
+pub async fn events_in_stream(
+    client: &async_nats::Client,
+    filter: &str,
+) -> anyhow::Result<Vec<posfee_schemas::events::Event>> {
+    let stream = posfee_schemas::subjects::EVENTS_STREAM;
+    stored_messages(client, stream, filter, false)
+        .await?
+        .iter()
+        .map(|m| Ok(posfee_schemas::decode(&m.payload)?))
+        .collect()
+}
+
+/// The events a journal entry carries, decoded (their seals are the services' to check).
+pub fn carried_by(
+    m: &async_nats::jetstream::Message,
+) -> anyhow::Result<Vec<posfee_schemas::events::Event>> {
+    use posfee_schemas::events::{Carried, EVENT_HEADER, EVENT_SEAL_HEADER};
+    let Some(h) = m.headers.as_ref() else {
+        return Ok(Vec::new());
+    };
+    let values = |name| h.get_all(name).map(|v| v.as_str());
+    Carried::read(values(EVENT_HEADER), values(EVENT_SEAL_HEADER))
+        .into_iter()
+        .map(|c| Ok(posfee_schemas::decode(&c.payload)?))
+        .collect()
+}
+
+/// Every message stored so far in `stream` on `filter` (headers only if asked).
+async fn stored_messages(
+    client: &async_nats::Client,
+    stream: &str,
+    filter: &str,
+    headers_only: bool,
+) -> anyhow::Result<Vec<async_nats::jetstream::Message>> {
     use async_nats::jetstream::consumer;
     use futures::StreamExt;
     let js = async_nats::jetstream::new(client.clone());
-    let stream = js
-        .get_stream_no_info(posfee_schemas::subjects::EVENTS_STREAM)
-        .await?;
+    let stream = js.get_stream_no_info(stream).await?;
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: filter.to_string(),
+            filter_subject: if filter == ">" {
+                String::new()
+            } else {
+                filter.to_string()
+            },
+            headers_only,
             ..Default::default()
         })
         .await?;
@@ -623,12 +682,12 @@ pub async fn stored_events(
                 .await
                 .with_context(|| {
                     format!(
-                        "{} of {stored} stored events on {filter} arrived",
+                        "{} of {stored} stored messages on {filter} arrived",
                         out.len()
                     )
                 })?
                 .with_context(|| format!("the feed of {filter} ended"))??;
-        out.push(posfee_schemas::decode(&next.payload)?);
+        out.push(next);
     }
     Ok(out)
 }

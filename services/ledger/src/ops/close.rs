@@ -11,11 +11,11 @@ use crate::app::App;
 use crate::journal::{self, Entry};
 use crate::store::Settlement;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
-use posfee_schemas::events::{BillClosed, Event, EventBody};
+use posfee_schemas::events::{BillClosed, Event, EventBody, PairingEnded};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::EventId;
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest};
-use posfee_schemas::pairing::CloseReason;
+use posfee_schemas::pairing::{CloseReason, PairingClosed, PairingEnd};
 use posfee_schemas::subjects::Subject;
 use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
@@ -50,12 +50,16 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
             ))
         }
     };
+    if let Some(told) = &req.pairing {
+        told.shown.check("pairing.shown")?;
+    }
     let scope = journal::scope(&bill.tenant, &bill.account);
     let entry = Entry::Closed {
         bill: bill.bill_id,
         why: req.reason.as_str().to_string(),
         writer: app.me,
         event: Some(closed_event(&app, &bill, req.reason, code)),
+        pairing: req.pairing.as_ref().map(|t| pairing_event(&app, &bill, t)),
     };
     let closed = app
         .journal
@@ -88,6 +92,29 @@ fn closed_event(app: &App, bill: &Bill, reason: CloseReason, code: Option<ErrorC
             code: code.map(|c| c.name().to_string()),
             closed_at: now,
         }),
+    )
+}
+
+/// How the bill's pairing ended, as the kiosk told it in the close (since contract 0.5.0).
+/// Its id is derived from the bill, as a hold's `pairing.joined` is, so a pairing told twice
+/// (a phone that paid after the kiosk closed) is one event to a reader.
+fn pairing_event(app: &App, bill: &Bill, told: &PairingClosed) -> Event {
+    let ended = PairingEnded {
+        terminal: bill.terminal.clone(),
+        bill_id: bill.bill_id,
+        mode: told.shown.mode,
+        opened_at: told.shown.opened_at,
+        expires_at: told.shown.expires_at,
+        more_bills: told.more_bills.clone(),
+    };
+    Event::new(
+        EventId::derived("pairing", bill.bill_id.0.as_bytes()),
+        app.clock.now(),
+        match told.end {
+            PairingEnd::Joined => EventBody::PairingJoined(ended),
+            PairingEnd::Expired => EventBody::PairingExpired(ended),
+            PairingEnd::Cancelled => EventBody::PairingCancelled(ended),
+        },
     )
 }
 

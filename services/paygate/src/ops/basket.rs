@@ -75,7 +75,9 @@ pub async fn handle(app: Arc<App>, req: PayRequest, asker: Option<DeviceId>) -> 
                 .zip(&bills)
                 .map(|(issued, bill)| payment_of(&app, (&handle, &req, &basket), issued, bill, now))
                 .collect::<Result<Vec<_>, _>>()?;
-            authorize_all(&app, &basket, &payments).await?;
+            let listed: Vec<&Bill> = bills.iter().collect();
+            let joined = crate::settle::joined_event(req.pairing, &listed, now);
+            authorize_all(&app, &basket, &payments, joined).await?;
             ours(&app, &basket, &req)?;
             tracing::info!(payment = %basket.id, bills = bills.len(), "basket authorized");
         }

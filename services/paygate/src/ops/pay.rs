@@ -25,6 +25,9 @@ pub async fn handle(app: Arc<App>, msg: async_nats::Message) -> Handled {
         Ok(Subject::Paygate(_, Identity::Device(d))) => Some(d),
         _ => None,
     };
+    if let Some(shown) = &req.pairing {
+        shown.check("pairing")?;
+    }
     if !req.more_bills.is_empty() {
         return super::basket::handle(app, req, asker).await;
     }
@@ -216,7 +219,8 @@ async fn hold(app: &App, req: &PayRequest, checked: Checked) -> Handled {
         now,
         None,
     );
-    authorize(app, order.payment_id, &payment).await?;
+    let joined = crate::settle::joined_event(req.pairing, &[&bill], now);
+    authorize(app, order.payment_id, &payment, joined).await?;
     if load(app, order.payment_id)?.order_body != req.order.body {
         return Err(reused_id(order.payment_id));
     }
