@@ -941,7 +941,16 @@ async fn bus_roundtrips(
     // race the subscription and find no responders).
     bus::round_trip(&responder, &BusIdentity::Terminal(terminal.clone())).await?;
     let me = BusIdentity::Device(device.clone());
-    ask_raw(&requester, &me, subject.clone(), vec![0u8; 8].into()).await?;
+    // On a cluster the requester may sit on another node, which learns of the subscription a
+    // moment later (ARCHITECTURE.md, "A fresh subscription is not yet known cluster-wide"):
+    // the first ask is asked again for up to 2 s, as the kiosk's and phone's own are.
+    let first = Instant::now();
+    while let Err(e) = ask_raw(&requester, &me, subject.clone(), vec![0u8; 8].into()).await {
+        if first.elapsed() > Duration::from_secs(2) {
+            return Err(e);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let payload = bytes::Bytes::from(vec![7u8; BUS_PAYLOAD_BYTES]);
     let seconds = 3.0;
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);

@@ -140,8 +140,9 @@ pub async fn run(args: EventsArgs, json: bool) -> anyhow::Result<()> {
         println!("{}", header());
     }
     let mut shown = 0;
+    let mut seen = Seen::default();
     let mut keep = |s: &Stored| -> anyhow::Result<bool> {
-        if !filter.keeps(&s.event) {
+        if !seen.first(&s.event) || !filter.keeps(&s.event) {
             return Ok(false);
         }
         print_one(s, json)?;
@@ -279,6 +280,34 @@ fn print_one(s: &Stored, json: bool) -> anyhow::Result<()> {
         print!("{}", row(&s.home.position(s.seq), s.time, &s.event));
     }
     Ok(())
+}
+
+/// The event ids met lately, so that one event stored twice (a pairing told by a hold and by
+/// the bill's close; an event an outbox published again after the stream's duplicate window)
+/// is shown once. Keeps the last [`SEEN_MAX`] ids.
+#[derive(Default)]
+struct Seen {
+    ids: HashSet<posfee_schemas::ids::EventId>,
+    order: std::collections::VecDeque<posfee_schemas::ids::EventId>,
+}
+
+/// Event ids [`Seen`] remembers: far more than arrive between the two tellings of one fact.
+const SEEN_MAX: usize = 100_000;
+
+impl Seen {
+    /// Whether `event` is met for the first time.
+    fn first(&mut self, event: &Event) -> bool {
+        if !self.ids.insert(event.id) {
+            return false;
+        }
+        self.order.push_back(event.id);
+        if self.order.len() > SEEN_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        true
+    }
 }
 
 /// Where events are stored: the event stream (bills, pairings, presence, accounts) and the
@@ -451,7 +480,8 @@ pub struct Stored {
 /// What [`read_sealed`] read.
 #[derive(Debug, Default)]
 pub struct Sealed {
-    /// Oldest first, every home merged by the time it stored each.
+    /// Oldest first, every home merged by the time it stored each; an event stored twice
+    /// (one id) once, where it was stored first.
     pub events: Vec<Stored>,
     /// The latest time any home had stored something when the read began, in microseconds
     /// since 1970: everything stored up to it was read (a cursor for what comes after).

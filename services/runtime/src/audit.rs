@@ -103,6 +103,7 @@ impl Journal {
         let source = crate::feed::Source {
             stream: self.name.clone(),
             filters: Vec::new(),
+            headers_only: false,
         };
         crate::feed::open(&self.js, &source, from.saturating_sub(1))
             .await

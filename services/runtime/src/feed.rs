@@ -52,6 +52,7 @@ where
     let from = Source {
         stream: subjects::EVENTS_STREAM.to_string(),
         filters,
+        headers_only: false,
     };
     follow_raw(
         client,
@@ -120,6 +121,7 @@ where
     let from = Source {
         stream: stream.to_string(),
         filters: Vec::new(),
+        headers_only: true,
     };
     follow_raw(
         client,
@@ -272,6 +274,9 @@ impl Seals {
 pub struct Source {
     pub stream: String,
     pub filters: Vec<String>,
+    /// Deliver the messages' headers only (a journal followed for the events its entries
+    /// carry: the entries are not read).
+    pub headers_only: bool,
 }
 
 /// One stored message as delivered.
@@ -427,6 +432,7 @@ pub(crate) async fn open(
     let consumer = stream
         .create_consumer(consumer::pull::OrderedConfig {
             filter_subjects: from.filters.clone(),
+            headers_only: from.headers_only,
             deliver_policy,
             // Short pulls (and heartbeats at half of them): when the node serving the
             // consumer dies, the feed notices within seconds and reopens on another node,

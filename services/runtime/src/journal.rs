@@ -128,6 +128,7 @@ impl Journal {
                 crate::feed::Source {
                     stream: stream.to_string(),
                     filters: Vec::new(),
+                    headers_only: false,
                 },
                 start,
                 applied_tx,
