@@ -471,6 +471,69 @@ async fn mode_b_cancel_at_the_kiosk_ends_the_question_on_the_phone() {
 }
 
 #[tokio::test]
+async fn a_pairing_that_closes_before_it_opens_is_refused_naming_the_field_and_changes_nothing() {
+    use posfee_schemas::pairing::{PairingClosed, PairingEnd, PairingShown};
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let shown = posfee_pos_agent::bill::issue(&a, quote()).await.unwrap();
+    let open = pairing::open(&a, std::slice::from_ref(&shown), None)
+        .await
+        .unwrap();
+    let (code, told) = (open.code.clone(), open.shown);
+    let waiting = {
+        let a = a.clone();
+        tokio::spawn(async move { open.wait(&a, &CancellationToken::new()).await })
+    };
+    let mut verified = join::join(&c, &code).await.unwrap();
+    waiting.await.unwrap().unwrap();
+    let backwards = PairingShown {
+        expires_at: told.opened_at - chrono::Duration::seconds(1),
+        ..told
+    };
+    let too_long = PairingShown {
+        expires_at: told.opened_at + chrono::Duration::hours(2),
+        ..told
+    };
+
+    // At paygate: refused before any hold, naming the field.
+    for bad in [backwards, too_long] {
+        verified.pairing = Some(bad);
+        let err = pay::pay(&c, &verified).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidField, "{err}");
+        assert!(err.message.starts_with("pairing:"), "{err}");
+        assert_eq!(books(&h).await, (Vec::new(), Vec::new()));
+    }
+    // At the ledger: refused, and the bill stays open.
+    let closing = |shown_as| PairingClosed {
+        end: PairingEnd::Joined,
+        shown: shown_as,
+        more_bills: Vec::new(),
+    };
+    let refused = close::close(
+        &a,
+        &shown,
+        (CloseReason::Declined, None),
+        Some(&closing(backwards)),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidField, "{refused}");
+    assert!(refused.message.starts_with("pairing.shown:"), "{refused}");
+
+    // The same payment with the kiosk's own pairing goes through: the probes could succeed.
+    verified.pairing = Some(told);
+    let receipt = pay::pay(&c, &verified).await.unwrap().remove(0);
+    assert_eq!(receipt.bill_id, shown.issued.bill_id);
+    let pairings = pairings_of(&h, shown.issued.bill_id, 1).await;
+    assert!(
+        matches!(&pairings[0].body, EventBody::PairingJoined(p) if p.opened_at == told.opened_at && p.expires_at == told.expires_at),
+        "{pairings:?}"
+    );
+}
+
+#[tokio::test]
 async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_closed_bill_cannot_be_paid(
 ) {
     let (h, clock) = system().await;
