@@ -470,15 +470,18 @@ async fn mode_b_cancel_at_the_kiosk_ends_the_question_on_the_phone() {
     assert!(at_paygate.is_empty() && settled.is_empty());
 }
 
-#[tokio::test]
-async fn a_pairing_that_closes_before_it_opens_is_refused_naming_the_field_and_changes_nothing() {
-    use posfee_schemas::pairing::{PairingClosed, PairingEnd, PairingShown};
-    let (h, clock) = system().await;
-    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let c = registered_phone(&h, &clock, dir.path()).await;
-    let shown = posfee_pos_agent::bill::issue(&a, quote()).await.unwrap();
-    let open = pairing::open(&a, std::slice::from_ref(&shown), None)
+/// A bill issued at kiosk `a` and taken by phone `c` in mode A, the pairing over: the bill as
+/// the kiosk shows it, how the kiosk showed the pairing, and the bill as the phone verified it.
+async fn issued_and_joined(
+    a: &Agent,
+    c: &Companion,
+) -> (
+    ShownBill,
+    posfee_schemas::pairing::PairingShown,
+    VerifiedBill,
+) {
+    let shown = posfee_pos_agent::bill::issue(a, quote()).await.unwrap();
+    let open = pairing::open(a, std::slice::from_ref(&shown), None)
         .await
         .unwrap();
     let (code, told) = (open.code.clone(), open.shown);
@@ -486,8 +489,19 @@ async fn a_pairing_that_closes_before_it_opens_is_refused_naming_the_field_and_c
         let a = a.clone();
         tokio::spawn(async move { open.wait(&a, &CancellationToken::new()).await })
     };
-    let mut verified = join::join(&c, &code).await.unwrap();
+    let verified = join::join(c, &code).await.unwrap();
     waiting.await.unwrap().unwrap();
+    (shown, told, verified)
+}
+
+#[tokio::test]
+async fn a_pairing_that_closes_before_it_opens_is_refused_naming_the_field_and_changes_nothing() {
+    use posfee_schemas::pairing::{PairingClosed, PairingEnd, PairingShown};
+    let (h, clock) = system().await;
+    let a = agent(&h, &clock, kiosk(), Duration::from_secs(30)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let c = registered_phone(&h, &clock, dir.path()).await;
+    let (shown, told, mut verified) = issued_and_joined(&a, &c).await;
     let backwards = PairingShown {
         expires_at: told.opened_at - chrono::Duration::seconds(1),
         ..told
@@ -542,17 +556,7 @@ async fn closing_a_bill_the_phone_already_paid_answers_with_its_receipt_and_a_cl
     let c = registered_phone(&h, &clock, dir.path()).await;
 
     // Paid first, closed after (a cancel that came too late): the kiosk learns it was paid.
-    let shown = posfee_pos_agent::bill::issue(&a, quote()).await.unwrap();
-    let open = pairing::open(&a, std::slice::from_ref(&shown), None)
-        .await
-        .unwrap();
-    let code = open.code.clone();
-    let waiting = {
-        let a = a.clone();
-        tokio::spawn(async move { open.wait(&a, &CancellationToken::new()).await })
-    };
-    let verified = join::join(&c, &code).await.unwrap();
-    waiting.await.unwrap().unwrap();
+    let (shown, _, verified) = issued_and_joined(&a, &c).await;
     let phone_receipt = pay::pay(&c, &verified).await.unwrap().remove(0);
     match close::close(&a, &shown, (CloseReason::Cancelled, None), None)
         .await

@@ -1,6 +1,8 @@
-//! The terminal's own events (pairing and presence), reported to the query service, which
-//! records them in the `POSFEE_EVENTS` stream on the kiosk's behalf: a kiosk cannot write into
-//! the stream itself (`posfee.terminal.report.<terminal>`).
+//! The terminal's own presence events (`terminal.online`, `terminal.offline`), reported to
+//! the query service, which records them in the `POSFEE_EVENTS` stream on the kiosk's behalf: a
+//! kiosk cannot write into the stream itself (`posfee.terminal.report.<terminal>`). A pairing
+//! is no report since contract 0.5.0: the hold or the bill's close tells it
+//! ([`crate::pairing`]).
 //!
 //! These events are what operators watch, not money: a payment never waits for one. They are
 //! sent in the background ([`Reports`]), asked again with a pause while the query service is

@@ -159,16 +159,12 @@ async fn present(
     let open = pairing::open(agent, shown, Some(link.token.clone())).await?;
     view.pairing(&open.code, open.expires_at);
     let gone = |m: String| WireError::new(ErrorCode::PairingGone, m);
-    let told = |end| pairing::ended(end, open.shown, shown);
-    let (joined, expired, cancelled) = (
-        told(PairingEnd::Joined),
-        told(PairingEnd::Expired),
-        told(PairingEnd::Cancelled),
-    );
+    let shown_as = open.shown;
+    let told = |end| pairing::ended(end, shown_as, shown);
     Ok(match open.wait(agent, cancel).await? {
         PairingOutcome::Joined(phone) => {
             view.joined();
-            Handover::Taken(phone, joined)
+            Handover::Taken(phone, told(PairingEnd::Joined))
         }
         PairingOutcome::Expired => Handover::Ended(
             CloseReason::Expired,
@@ -177,13 +173,13 @@ async fn present(
                 agent.settings.pairing_ttl.as_secs()
             )),
             None,
-            expired,
+            told(PairingEnd::Expired),
         ),
         PairingOutcome::Cancelled => Handover::Ended(
             CloseReason::Cancelled,
             gone("cancelled at the kiosk".into()),
             None,
-            cancelled,
+            told(PairingEnd::Cancelled),
         ),
     })
 }

@@ -182,6 +182,15 @@ where
     Ok(reached)
 }
 
+/// The events a journal entry's headers carry, each with its seal, in order, unchecked.
+pub fn carried_in(headers: Option<&async_nats::HeaderMap>) -> Vec<Carried> {
+    let Some(headers) = headers else {
+        return Vec::new();
+    };
+    let values = |name| headers.get_all(name).map(|v| v.as_str());
+    Carried::read(values(EVENT_HEADER), values(EVENT_SEAL_HEADER))
+}
+
 /// The events an entry of `owner`'s journal carries that `owner` sealed and may carry
 /// ([`posfee_schemas::subjects::EventKind::carried_by`]), in order; the others are passed over,
 /// reported. An error when a seal cannot be checked now.
@@ -190,11 +199,7 @@ pub async fn carried_events(
     (owner, seq): (Role, u64),
     headers: Option<&async_nats::HeaderMap>,
 ) -> Result<Vec<Event>, VerifyError> {
-    let Some(headers) = headers else {
-        return Ok(Vec::new());
-    };
-    let values = |name| headers.get_all(name).map(|v| v.as_str());
-    let carried = Carried::read(values(EVENT_HEADER), values(EVENT_SEAL_HEADER));
+    let carried = carried_in(headers);
     let Ok(sealer) = KeyId::parse(owner.as_str()) else {
         return Ok(Vec::new());
     };
@@ -496,8 +501,7 @@ async fn reached(
 
 /// The last sequence of `stream`: what a view following all of it must have applied to have
 /// seen everything stored so far.
-pub async fn last_seq_of_stream(client: &async_nats::Client, stream: &str) -> anyhow::Result<u64> {
-    let js = jetstream::new(client.clone());
+pub async fn last_seq_of_stream(js: &jetstream::Context, stream: &str) -> anyhow::Result<u64> {
     Ok(js
         .get_stream(stream)
         .await?
@@ -513,7 +517,8 @@ pub async fn caught_up_with_stream(
     applied: &watch::Receiver<u64>,
     wait: Duration,
 ) -> bool {
-    reached(last_seq_of_stream(client, stream).await, applied, wait).await
+    let js = jetstream::new(client.clone());
+    reached(last_seq_of_stream(&js, stream).await, applied, wait).await
 }
 
 /// [`caught_up`] for a view fed by the event stream's `subjects` and by the events the

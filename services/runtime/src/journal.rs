@@ -253,10 +253,9 @@ impl Journal {
 
     /// The journal's last sequence, whatever its scope.
     pub async fn last_of_all(&self) -> Result<u64, WireError> {
-        match self.js.get_stream(&self.name).await {
-            Ok(stream) => Ok(stream.cached_info().state.last_sequence),
-            Err(e) => Err(unavailable(format!("reading the journal's state: {e}"))),
-        }
+        crate::feed::last_seq_of_stream(&self.js, &self.name)
+            .await
+            .map_err(|e| unavailable(format!("reading the journal's state: {e}")))
     }
 
     /// Waits until this instance's view has applied `seq`.

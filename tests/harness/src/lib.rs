@@ -636,12 +636,7 @@ pub async fn events_in_stream(
 pub fn carried_by(
     m: &async_nats::jetstream::Message,
 ) -> anyhow::Result<Vec<posfee_schemas::events::Event>> {
-    use posfee_schemas::events::{Carried, EVENT_HEADER, EVENT_SEAL_HEADER};
-    let Some(h) = m.headers.as_ref() else {
-        return Ok(Vec::new());
-    };
-    let values = |name| h.get_all(name).map(|v| v.as_str());
-    Carried::read(values(EVENT_HEADER), values(EVENT_SEAL_HEADER))
+    posfee_runtime::feed::carried_in(m.headers.as_ref())
         .into_iter()
         .map(|c| Ok(posfee_schemas::decode(&c.payload)?))
         .collect()
