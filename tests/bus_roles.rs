@@ -1076,6 +1076,11 @@ enum Target {
     KeyBucket,
     /// The JetStream API: a consumer delivering the whole event stream to the phone.
     ConsumerCreate,
+    /// The JetStream API: a consumer delivering the ledger's whole journal (entries, not
+    /// only the events they carry) to the phone.
+    LedgerConsumer,
+    /// The same on paygate's journal, whose entries name payers.
+    PaygateConsumer,
     /// The JetStream API: the books deleted.
     StreamDelete,
     /// The ledger's settle subject.
@@ -1083,11 +1088,13 @@ enum Target {
 }
 
 impl Target {
-    const ALL: [Target; 6] = [
+    const ALL: [Target; 8] = [
         Target::Receipt,
         Target::EventStream,
         Target::KeyBucket,
         Target::ConsumerCreate,
+        Target::LedgerConsumer,
+        Target::PaygateConsumer,
         Target::StreamDelete,
         Target::LedgerSettle,
     ];
@@ -1097,8 +1104,8 @@ impl Target {
             Target::Receipt => subjects::receipt(&kiosk("kiosk-02")),
             Target::EventStream => subjects::event(EventKind::PaymentSettled),
             Target::KeyBucket => format!("$KV.{}.bill.relayed", subjects::KEYS_BUCKET),
-            Target::ConsumerCreate => {
-                format!("$JS.API.CONSUMER.CREATE.{}", subjects::EVENTS_STREAM)
+            Target::ConsumerCreate | Target::LedgerConsumer | Target::PaygateConsumer => {
+                format!("$JS.API.CONSUMER.CREATE.{}", target_stream(self))
             }
             Target::StreamDelete => format!("$JS.API.STREAM.DELETE.{}", subjects::LEDGER_JOURNAL),
             Target::LedgerSettle => subjects::ledger(LedgerOp::Settle),
@@ -1108,8 +1115,8 @@ impl Target {
     /// What a thief would send there.
     fn payload(self, phone: &DeviceId) -> bytes::Bytes {
         match self {
-            Target::ConsumerCreate => serde_json::json!({
-                "stream_name": subjects::EVENTS_STREAM,
+            Target::ConsumerCreate | Target::LedgerConsumer | Target::PaygateConsumer => serde_json::json!({
+                "stream_name": target_stream(self),
                 "config": {
                     "deliver_subject": format!("{}.stolen", Identity::Device(phone.clone()).inbox_prefix()),
                     "deliver_policy": "all",
@@ -1120,6 +1127,15 @@ impl Target {
             .into(),
             _ => "forged".into(),
         }
+    }
+}
+
+/// The stream a consumer target reads.
+fn target_stream(target: Target) -> &'static str {
+    match target {
+        Target::LedgerConsumer => subjects::LEDGER_JOURNAL,
+        Target::PaygateConsumer => subjects::PAYGATE_JOURNAL,
+        _ => subjects::EVENTS_STREAM,
     }
 }
 
@@ -1172,8 +1188,8 @@ impl Watch {
                 .await as u64
             }
             Target::EventStream => self.stream(subjects::EVENTS_STREAM).await.state.messages,
-            Target::ConsumerCreate => {
-                self.stream(subjects::EVENTS_STREAM)
+            Target::ConsumerCreate | Target::LedgerConsumer | Target::PaygateConsumer => {
+                self.stream(target_stream(target))
                     .await
                     .state
                     .consumer_count as u64
@@ -1209,7 +1225,10 @@ impl Watch {
                 Role::FeeEngine,
                 format!("$KV.{}.bill.proven", subjects::KEYS_BUCKET),
             ),
-            Target::ConsumerCreate => (Role::Operator, target.subject()),
+            // The operator reads every stream (the journals for the events they carry).
+            Target::ConsumerCreate | Target::LedgerConsumer | Target::PaygateConsumer => {
+                (Role::Operator, target.subject())
+            }
             Target::LedgerSettle => (Role::Paygate, target.subject()),
             // Only the admin deletes streams: shown on a stream of its own.
             Target::StreamDelete => {
@@ -1230,7 +1249,11 @@ impl Watch {
         let answer = client.request(subject, target.payload(phone)).await;
         if matches!(
             target,
-            Target::KeyBucket | Target::EventStream | Target::ConsumerCreate
+            Target::KeyBucket
+                | Target::EventStream
+                | Target::ConsumerCreate
+                | Target::LedgerConsumer
+                | Target::PaygateConsumer
         ) {
             answer.unwrap_or_else(|e| panic!("{writer} writing {target:?}: {e}"));
         }
