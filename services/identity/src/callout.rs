@@ -183,26 +183,29 @@ impl Callout {
         self.within_limits(&req.server_id.id, nkey, verdict)
     }
 
-    /// The phone a connecting key would be if it is unknown to this view and carries the stamp
-    /// a new key needs: worth a look at the journal before answering, in case it enrolled a
-    /// moment ago through another instance. Keys without a stamp are never looked up.
-    /// The key must also have signed the server's nonce, and looks are rationed across all
-    /// keys ([`FRESH_LOOK_RATE`]): a crowd of made-up stamped keys cannot turn connection
-    /// attempts into journal reads.
+    /// The phone a connecting key would be if it is unknown to this view: worth a look at the
+    /// journal before answering, in case it enrolled a moment ago through another instance.
+    /// A stamped key may be a new phone; an unstamped one may be a phone that has just enrolled
+    /// and reconnects without its stamp, as a phone may (docs/contract.md section 1), to an
+    /// instance whose view has not applied its enrolment yet.
+    /// The key must have signed the server's nonce, and looks are rationed across all keys
+    /// ([`FRESH_LOOK_RATE`]), stamped and unstamped keys apart: a crowd of made-up keys cannot
+    /// turn connection attempts into more journal reads than that, nor an unstamped crowd
+    /// take the new phones' looks.
     pub fn unseen_phone(&self, req: &AuthRequest) -> Option<DeviceId> {
         let nkey = &req.connect_opts.nkey;
+        if nkey.is_empty() || !matches!(self.store.lookup(nkey), Ok(Lookup::Unknown)) {
+            return None;
+        }
+        let device = DeviceId::of_nkey(nkey).ok()?;
         let stamped = stamp_in_name(&req.connect_opts.name).map_or(0, |s| stamp_bits(nkey, s));
-        if nkey.is_empty() || stamped < self.stamp_bits {
-            return None;
-        }
-        if !matches!(self.store.lookup(nkey), Ok(Lookup::Unknown)) {
-            return None;
-        }
+        let ration = if stamped >= self.stamp_bits {
+            "stamped"
+        } else {
+            "unstamped"
+        };
         let proven = proves_key(nkey, &req.client_info.nonce, &req.connect_opts.sig);
-        if !proven || !self.fresh_looks.allow("all") {
-            return None;
-        }
-        DeviceId::of_nkey(nkey).ok()
+        (proven && self.fresh_looks.allow(ration)).then_some(device)
     }
 
     /// The verdict if the connection fits the limits on live connections (it is counted from
@@ -433,6 +436,33 @@ mod tests {
         let mut too_weak = request(&kp, "n3", BITS);
         too_weak.connect_opts.name = format!("stamp={weak}");
         assert!(matches!(c.verdict(&too_weak), Verdict::Refused(_)));
+    }
+
+    #[test]
+    fn an_unknown_key_is_looked_up_with_or_without_a_stamp_only_if_it_signed_the_nonce() {
+        let (c, _dir) = callout();
+        let kp = KeyPair::new_user();
+        let d = DeviceId::of_nkey(&kp.public_key()).unwrap();
+        assert_eq!(c.unseen_phone(&request(&kp, "n1", BITS)), Some(d.clone()));
+        // A phone that enrolled through another instance reconnects without its stamp.
+        let mut unstamped = request(&kp, "n2", BITS);
+        unstamped.connect_opts.name = "a phone".into();
+        assert_eq!(c.unseen_phone(&unstamped), Some(d));
+        let mut unproven = request(&kp, "n3", BITS);
+        unproven.client_info.nonce = "another nonce".into();
+        assert_eq!(c.unseen_phone(&unproven), None);
+        // A crowd of unstamped keys takes its own ration, not the new phones'.
+        let looked = (0..2_000)
+            .filter(|_| {
+                let mut r = request(&KeyPair::new_user(), "n", 0);
+                r.connect_opts.name = "a phone".into();
+                c.unseen_phone(&r).is_some()
+            })
+            .count();
+        assert!(looked < 1_000, "{looked} unstamped looks allowed at once");
+        assert!(c
+            .unseen_phone(&request(&KeyPair::new_user(), "n4", BITS))
+            .is_some());
     }
 
     #[test]
