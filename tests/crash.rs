@@ -88,3 +88,102 @@ async fn payments_survive_services_killed_at_random_and_the_books_reconcile() {
     assert!(kills >= kill_count.min(3), "only {kills} kills happened");
     c.reconciled(&outcome).await;
 }
+
+/// A request a service instance took and then died with is answered by another instance about
+/// [`posfee_client::call::RESEND_AFTER_MS`] later on the payment path (`call_resending` sends
+/// a copy), not after the asker's whole timeout: nobody tells the asker that the instance
+/// died while its own connection stayed up. Plain `call` waits the timeout out, which is why
+/// the payment path resends. Both instances hear the subject; the live one leaves alone the
+/// request the doomed one took (by its reply subject) and answers any copy.
+#[tokio::test]
+async fn a_request_whose_instance_died_holding_it_is_answered_by_another_after_a_resend() {
+    use posfee_client::call::RESEND_AFTER_MS;
+    use posfee_client::CallError;
+    let h = posfee_harness::Harness::start().await.unwrap();
+    let (answer, took) = died_holding(&h, true, Duration::from_secs(10)).await;
+    assert_eq!(answer.unwrap(), "settled", "answered after {took:?}");
+    assert!(
+        took >= Duration::from_millis(RESEND_AFTER_MS),
+        "answered after {took:?}, before any copy was sent"
+    );
+    // The probe could fail: without copies the request is lost with its instance.
+    let (answer, took) = died_holding(&h, false, Duration::from_secs(3)).await;
+    assert!(
+        matches!(answer, Err(CallError::TimedOut(_))),
+        "without a copy the request is lost with its instance: {answer:?}"
+    );
+    assert!(took >= Duration::from_secs(3), "gave up after {took:?}");
+}
+
+/// Paygate asks the ledger's settle subject (`call_resending` or `call`, within `timeout`);
+/// one ledger connection takes the request and never answers, another answers every other
+/// copy. The answer and how long it took.
+async fn died_holding(
+    h: &posfee_harness::Harness,
+    resending: bool,
+    timeout: Duration,
+) -> (Result<String, posfee_client::CallError>, Duration) {
+    use futures::StreamExt;
+    use posfee_client::{call, call_resending};
+    use posfee_schemas::subjects::{self, LedgerOp, Role};
+    let bounded = Duration::from_secs(15);
+    let subject = subjects::ledger(LedgerOp::Settle);
+    let asker = h.connect(Role::Paygate).await.unwrap();
+    let doomed = h.connect(Role::Ledger).await.unwrap();
+    let live = h.connect(Role::Ledger).await.unwrap();
+    let mut taken = doomed.subscribe(subject.clone()).await.unwrap();
+    let mut serving = live.subscribe(subject.clone()).await.unwrap();
+    // Both subscriptions are in place once a probe from the asker reaches each (a flush
+    // only sends them; the server may not have them yet).
+    for sub in [&mut taken, &mut serving] {
+        let mut arrived = false;
+        for _ in 0..50 {
+            asker
+                .publish(subject.clone(), "probe".into())
+                .await
+                .unwrap();
+            let got = tokio::time::timeout(Duration::from_millis(200), sub.next()).await;
+            if got.is_ok_and(|m| m.is_some()) {
+                arrived = true;
+                break;
+            }
+        }
+        assert!(arrived, "a ledger connection never heard {subject}");
+    }
+    let asked = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let answer = match resending {
+            true => call_resending(&asker, subject, &"settle", Some(timeout)).await,
+            false => call(&asker, subject, &"settle", Some(timeout)).await,
+        };
+        (answer, started.elapsed())
+    });
+    // The request, not a probe (those carry no reply subject).
+    let first = tokio::time::timeout(bounded, async {
+        loop {
+            match taken.next().await {
+                Some(m) if m.reply.is_some() => return m.reply,
+                Some(_) => {}
+                None => return None,
+            }
+        }
+    })
+    .await
+    .expect("the first request within 15 s")
+    .expect("the doomed connection closed before the request");
+    let server = tokio::spawn(async move {
+        while let Some(m) = serving.next().await {
+            let Some(reply) = m.reply else { continue };
+            if reply != first {
+                let answer = posfee_schemas::codec::encode(&"settled");
+                live.publish(reply, answer.into()).await.unwrap();
+            }
+        }
+    });
+    let done = tokio::time::timeout(bounded, asked)
+        .await
+        .expect("the call's end within 15 s")
+        .unwrap();
+    server.abort();
+    done
+}

@@ -66,32 +66,98 @@ pub async fn call<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
     req: &Req,
     timeout: Option<Duration>,
 ) -> Result<Rep, CallError> {
+    call_with(client, subject, req, timeout, None).await
+}
+
+/// How long a request on the payment path waits for its answer before [`call_resending`]
+/// sends it again (then twice as long before each next copy).
+pub const RESEND_AFTER_MS: u64 = 1_000;
+
+/// [`call`] for the payment path: a request not answered within [`RESEND_AFTER_MS`] is sent
+/// again (then after twice as long each time), the copies racing the first for the one
+/// answer, until the timeout. The service instance that took a request may have died with
+/// its server node while the asker's own connection stayed up: nobody tells the asker, and
+/// another instance answers the copy. Only for requests that are quick to serve and safe to
+/// serve twice (an idempotency key, a payment id): a slow one would be served again and again.
+pub async fn call_resending<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: String,
+    req: &Req,
+    timeout: Option<Duration>,
+) -> Result<Rep, CallError> {
+    let resend = Duration::from_millis(RESEND_AFTER_MS);
+    call_with(client, subject, req, timeout, Some(resend)).await
+}
+
+async fn call_with<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
+    client: &async_nats::Client,
+    subject: String,
+    req: &Req,
+    timeout: Option<Duration>,
+    resend: Option<Duration>,
+) -> Result<Rep, CallError> {
     let payload: bytes::Bytes = codec::encode(req).into();
     let limit = timeout.unwrap_or(Duration::from_millis(
         crate::bus::DEFAULT_REQUEST_TIMEOUT_MS,
     ));
     let deadline = tokio::time::Instant::now() + limit;
-    let msg = loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let mut request = async_nats::Request::new()
-            .payload(payload.clone())
-            .timeout(Some(left));
-        if let Some(h) = crate::trace::headers() {
-            request = request.headers(h);
-        }
-        tokio::select! {
-            answer = client.send_request(subject.clone(), request) => {
-                break answer.map_err(|e| request_error(&subject, e))?
-            }
-            () = reconnected(client) => {
-                tracing::debug!(%subject, "the connection came back: asking again");
-            }
-        }
-    };
+    let msg = ask(client, &subject, payload, deadline, resend).await?;
     if let Some(err) = error_from_headers(&msg) {
         return Err(CallError::Remote(err));
     }
     codec::decode(&msg.payload).map_err(|source| CallError::Decode { subject, source })
+}
+
+/// The first answer to `payload` on `subject` before `deadline`: sent once, again whenever
+/// the connection comes back, and, with `resend`, again after each wait (doubling) without
+/// an answer. Copies race; the first answer (or refusal) wins.
+async fn ask(
+    client: &async_nats::Client,
+    subject: &str,
+    payload: bytes::Bytes,
+    deadline: tokio::time::Instant,
+    resend: Option<Duration>,
+) -> Result<async_nats::Message, CallError> {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let send = || {
+        let (client, subject, payload) = (client.clone(), subject.to_string(), payload.clone());
+        async move {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let mut request = async_nats::Request::new()
+                .payload(payload)
+                .timeout(Some(left));
+            if let Some(h) = crate::trace::headers() {
+                request = request.headers(h);
+            }
+            client.send_request(subject, request).await
+        }
+    };
+    let mut pending = FuturesUnordered::new();
+    pending.push(Box::pin(send()));
+    let mut wait = resend;
+    let mut next_copy = wait.map(|w| tokio::time::Instant::now() + w);
+    let mut back = Box::pin(reconnected(client));
+    loop {
+        let copy_due = next_copy.filter(|at| *at < deadline);
+        tokio::select! {
+            Some(answer) = pending.next() => match answer {
+                // One copy ran out of time; another may still be answered.
+                Err(e) if e.kind() == async_nats::RequestErrorKind::TimedOut && !pending.is_empty() => {}
+                answer => return answer.map_err(|e| request_error(subject, e)),
+            },
+            () = async { tokio::time::sleep_until(copy_due.unwrap_or(deadline)).await }, if copy_due.is_some() => {
+                tracing::debug!(%subject, "no answer yet: sending a copy");
+                pending.push(Box::pin(send()));
+                wait = wait.map(|w| w * 2);
+                next_copy = wait.map(|w| tokio::time::Instant::now() + w);
+            }
+            () = &mut back => {
+                tracing::debug!(%subject, "the connection came back: asking again");
+                pending.push(Box::pin(send()));
+                back = Box::pin(reconnected(client));
+            }
+        }
+    }
 }
 
 fn request_error(subject: &str, source: async_nats::RequestError) -> CallError {

@@ -20,6 +20,6 @@ pub mod shutdown;
 pub mod trace;
 pub mod words;
 
-pub use call::{call, call_fresh, CallError};
+pub use call::{call, call_fresh, call_resending, CallError};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use shutdown::Shutdown;

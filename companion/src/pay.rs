@@ -11,7 +11,7 @@ use crate::link;
 use crate::register::{device_key, registered};
 use crate::verify::VerifiedBill;
 use crate::Companion;
-use posfee_client::{call, CallError};
+use posfee_client::{call_resending, CallError};
 use posfee_schemas::basket::{bills_of, BasketPaid};
 use posfee_schemas::ids::{BillId, PaymentId};
 use posfee_schemas::ledger::{Receipt, SignedReceipt};
@@ -212,7 +212,7 @@ async fn ask<T: serde::de::DeserializeOwned>(
 ) -> crate::Result<T> {
     let deadline = tokio::time::Instant::now() + c.pay_deadline;
     loop {
-        let answer = call(
+        let answer = call_resending(
             &c.client,
             subjects::paygate(
                 PaygateOp::Pay,

@@ -2,7 +2,7 @@
 //! bill (`posfee.bill.issue`).
 
 use crate::Agent;
-use posfee_client::{call, CallError};
+use posfee_client::{call, call_resending, CallError};
 use posfee_schemas::basket::{BasketTag, MAX_BILLS, MIN_BILLS};
 use posfee_schemas::fee::{
     Bill, BillIssueRequest, IssuedBill, Payee, Payees, PayeesRequest, Quote, QuoteRequest,
@@ -151,7 +151,7 @@ async fn issue_in(
     let mut attempt = 0;
     let issued: IssuedBill = loop {
         attempt += 1;
-        match call(
+        match call_resending(
             &agent.client,
             posfee_schemas::subjects::bill_issue(agent.terminal()),
             &req,

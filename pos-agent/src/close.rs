@@ -7,7 +7,7 @@
 
 use crate::bill::ShownBill;
 use crate::Agent;
-use posfee_client::{call, CallError};
+use posfee_client::{call_resending, CallError};
 use posfee_schemas::ledger::{CloseOutcome, CloseReply, CloseRequest, Receipt};
 use posfee_schemas::pairing::{CloseReason, PairingClosed};
 use posfee_schemas::{subjects, ErrorCode, WireError};
@@ -50,7 +50,7 @@ pub async fn close(
     let subject = subjects::ledger_close(agent.terminal());
     let deadline = tokio::time::Instant::now() + Duration::from_millis(CLOSE_DEADLINE_MS);
     loop {
-        let answer: Result<CloseReply, CallError> = call(
+        let answer: Result<CloseReply, CallError> = call_resending(
             &agent.client,
             subject.clone(),
             &req,

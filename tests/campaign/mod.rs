@@ -9,7 +9,7 @@
 // Each test uses part of this module.
 #![allow(dead_code)]
 
-use posfee_client::{bus, call, creds, CallError};
+use posfee_client::{bus, call, call_resending, creds, CallError};
 use posfee_harness::fixtures::{self, register_phone, Phone};
 use posfee_operator::reconcile::reconcile;
 use posfee_paygate::app::SANDBOX_OPENING_BALANCE_FEN;
@@ -451,7 +451,7 @@ impl Campaign {
             idempotency_key: IdempotencyKey::parse(format!("crash-{i}")).unwrap(),
         };
         loop {
-            match call(
+            match call_resending(
                 &self.terminal,
                 subjects::bill_issue(&kiosk),
                 &issue,
@@ -493,7 +493,7 @@ impl Campaign {
         &self,
         req: &PayRequest,
     ) -> Result<T, CallError> {
-        call(
+        call_resending(
             &self.companion,
             fixtures::pay_subject(&self.companion),
             req,

@@ -13,6 +13,7 @@ import { KeyDirectory, sign, SignError, totalOf, verifyOffer, type VerifiedBill 
 import {
   adoptTrace,
   call,
+  callResending,
   decode,
   encode,
   fromCall,
@@ -395,7 +396,7 @@ async function ask<T>(phone: Phone, req: PayRequest, order: PayOrder, check: Che
   const deadline = Date.now() + deadlineMs;
   for (;;) {
     try {
-      return await call(phone.nc, subjects.paygate("pay", subjects.asker(phone.nc)), req, check, PAY_TIMEOUT_MS);
+      return await callResending(phone.nc, subjects.paygate("pay", subjects.asker(phone.nc)), req, check, PAY_TIMEOUT_MS);
     } catch (e) {
       // Too many requests: the order never reached the platform; ask again after a pause.
       const limited = e instanceof WireError && e.code === "RATE_LIMITED";

@@ -137,7 +137,62 @@ export async function call<T>(
   timeoutMs: number,
   reply?: string,
 ): Promise<T> {
-  const msg = await rawRequest(nc, subject, encode(req), timeoutMs, reply);
+  return answerOf(await rawRequest(nc, subject, encode(req), timeoutMs, reply), subject, check);
+}
+
+/** How long a payment-path request waits for its answer before `callResending` sends a copy
+ * (then twice as long before each next one): `RESEND_AFTER_MS` of the Rust client. */
+export const RESEND_AFTER_MS = 1_000;
+
+/**
+ * `call` for the payment path (`call_resending` of the Rust client): a request not answered
+ * within `RESEND_AFTER_MS` is sent again (then after twice as long each time), the copies
+ * racing for the one answer until the timeout. The instance that took the request may have
+ * died with its server node while this phone's connection stayed up; another instance answers
+ * the copy. Only for requests safe to serve twice (a payment id).
+ */
+export async function callResending<T>(
+  nc: NatsConnection,
+  subject: string,
+  req: unknown,
+  check: Check<T>,
+  timeoutMs: number,
+): Promise<T> {
+  const payload = encode(req);
+  const deadline = Date.now() + timeoutMs;
+  const msg = await new Promise<Msg>((resolve, reject) => {
+    let pending = 0;
+    let done = false;
+    let wait = RESEND_AFTER_MS;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = (settle: () => void) => {
+      done = true;
+      clearTimeout(timer);
+      settle();
+    };
+    const send = (): void => {
+      pending++;
+      rawRequest(nc, subject, payload, Math.max(1, deadline - Date.now())).then(
+        (m) => done || end(() => resolve(m)),
+        (e) => {
+          pending--;
+          // One copy ran out of time; another may still be answered.
+          if (done || (e instanceof TimedOut && pending > 0)) return;
+          end(() => reject(e));
+        },
+      );
+      if (Date.now() + wait < deadline) {
+        timer = setTimeout(send, wait);
+        wait *= 2;
+      }
+    };
+    send();
+  });
+  return answerOf(msg, subject, check);
+}
+
+/** The service's answer, or the error it answered with. */
+function answerOf<T>(msg: Msg, subject: string, check: Check<T>): T {
   const err = errorFromHeaders(msg);
   if (err) throw err;
   try {

@@ -1,6 +1,7 @@
 // The phone's wire code against the contract's worked examples (docs/contract.md), the same
 // bytes schemas/tests/contract_doc.rs checks the Rust code against.
 import { test } from "node:test";
+import { TimeoutError } from "@nats-io/nats-core";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,7 +11,7 @@ import { BadCheck, crc16, deviceIdOfNkey, link, parseCode, typed, WrongMode, typ
 import { amendRequest, checkBankAccount, checkName, checkNationalId, registerRequest } from "../src/register.ts";
 import { KeyDirectory, sign, signedMessage, SignError, TrustRoot, verifyOffer, verifyWith } from "../src/verify.ts";
 import { enrolProof, findStamp, KeyStatus, stampBits, stampNeeded } from "../src/enrol.ts";
-import { adoptTrace, call, currentTrace, decode, encode, errorFromHeaders, hex, parseInstant, partPaymentId, shape, traceOf, str, unhex, utf8, uuidParse, uuidText, WireError } from "../src/wire.ts";
+import { adoptTrace, call, callResending, currentTrace, RESEND_AFTER_MS, TimedOut, decode, encode, errorFromHeaders, hex, parseInstant, partPaymentId, shape, traceOf, str, unhex, utf8, uuidParse, uuidText, WireError } from "../src/wire.ts";
 import { asker, identityEnrol, identityStatus, keysGet, kioskAsking, pair, paygate, statusReply, wallet } from "../src/subjects.ts";
 import type { Profile } from "../src/store.ts";
 import { AmendReply, BasketPaid, Bill, BillOffer, DirectoryEntry, PublicKeyRecord, RegisterReply, Signed, type AmendRequest } from "../src/types.ts";
@@ -466,4 +467,28 @@ test("the kiosk's trace is taken up from a valid traceparent only (W3C trace con
   const msg = { headers: { get: (name: string) => (name === "traceparent" ? `00-${id}-00f067aa0ba902b7-01` : "") } };
   adoptTrace(msg as never);
   assert.equal(currentTrace(), id);
+});
+
+/** A bus whose first request is taken by an instance that dies holding it (no answer before
+ * the timeout) and whose later ones another instance answers with `data`. */
+function firstLost(data: Uint8Array, sent: number[]) {
+  return {
+    options: { inboxPrefix: "_INBOX.device.phdhgg7aa5" },
+    request: (_s: string, _d: Uint8Array, opts: { timeout: number }) => {
+      sent.push(Date.now());
+      if (sent.length > 1) return Promise.resolve({ data, headers: undefined });
+      return new Promise((_, reject) => setTimeout(() => reject(new TimeoutError()), opts.timeout));
+    },
+  } as never;
+}
+
+test("a payment request lost with its instance is sent again and answered; a plain call waits out its timeout", async () => {
+  const sent: number[] = [];
+  const started = Date.now();
+  assert.deepEqual(await callResending(firstLost(encode(goodReply), sent), register, {}, RegisterReply, 3000), goodReply);
+  assert.equal(sent.length, 2);
+  assert.ok(sent[1] - started >= RESEND_AFTER_MS - 5 && Date.now() - started < 2500, `answered after ${Date.now() - started} ms`);
+  const once: number[] = [];
+  await assert.rejects(call(firstLost(encode(goodReply), once), register, {}, RegisterReply, 1500), TimedOut);
+  assert.equal(once.length, 1);
 });

@@ -68,7 +68,9 @@ impl App {
     /// same terminal and key) was stored first.
     pub async fn append(&self, event: &Event) -> Result<u64, WireError> {
         let (subject, msg) = posfee_client::sealed::message(event, &self.signer);
-        let stored = async { self.js.send_publish(subject, msg).await?.await };
+        // Sent again while no ack comes (the stream's leader may have died with its node):
+        // the event's id stores it once.
+        let stored = posfee_runtime::journal::publish_resending(&self.js, subject, msg);
         match tokio::time::timeout(Duration::from_millis(APPEND_WAIT_MS), stored).await {
             Ok(Ok(ack)) => Ok(ack.sequence),
             Ok(Err(e)) => Err(unavailable(format!("storing the bill: {e}"))),

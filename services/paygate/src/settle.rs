@@ -15,7 +15,7 @@ use crate::app::{
 };
 use crate::journal::{self, Entry};
 use crate::store::{BasketOf, Payer, Payment, Refusal};
-use posfee_client::{call, CallError};
+use posfee_client::{call_resending, CallError};
 use posfee_schemas::events::{Event, EventBody, PairingEnded, PaymentAuthorized, PaymentVoided};
 use posfee_schemas::fee::Bill;
 use posfee_schemas::ids::{EventId, PayerHandle, PaymentId};
@@ -317,7 +317,7 @@ async fn ask_ledger<T: serde::de::DeserializeOwned>(
 ) -> Result<Result<T, WireError>, WireError> {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(deadline_ms);
     loop {
-        let answer: Result<T, CallError> = call(
+        let answer: Result<T, CallError> = call_resending(
             &app.client,
             subject.clone(),
             req,

@@ -90,6 +90,39 @@ fn refusal(e: &async_nats::jetstream::context::PublishError) -> Option<Appended>
     }
 }
 
+/// How long a journal append waits for the stream's ack before it sends the entry again.
+/// A clustered stream whose leader died with its node stores nothing until its other peers
+/// elect a leader (4 to 9 s in nats-server); sent again each [`ACK_WAIT_MS`], the entry is
+/// stored within that of the election rather than after the whole JetStream timeout.
+pub const ACK_WAIT_MS: u64 = 1_000;
+
+/// Publishes `msg` (which carries a message id, so the stream stores it once however often
+/// it is sent) and waits for its ack, sending it again each [`ACK_WAIT_MS`] without one,
+/// until the JetStream context's timeout.
+pub async fn publish_resending(
+    js: &jetstream::Context,
+    subject: String,
+    msg: PublishMessage,
+) -> Result<jetstream::publish::PublishAck, jetstream::context::PublishError> {
+    use jetstream::context::traits::TimeoutProvider;
+    let deadline = tokio::time::Instant::now() + js.timeout();
+    loop {
+        let ack = async { js.send_publish(subject.clone(), msg.clone()).await?.await };
+        let wait = tokio::time::Instant::now() + Duration::from_millis(ACK_WAIT_MS);
+        match tokio::time::timeout_at(wait.min(deadline), ack).await {
+            Ok(answer) => return answer,
+            Err(_) if wait < deadline => {
+                tracing::debug!(%subject, "no ack yet: sending the entry again");
+            }
+            Err(_) => {
+                return Err(jetstream::context::PublishError::new(
+                    PublishErrorKind::TimedOut,
+                ))
+            }
+        }
+    }
+}
+
 /// How long a writer waits before sending an entry again whose id is in flight, and how many
 /// times it does (about [`CATCH_UP_MS`] in all).
 const IN_FLIGHT_PAUSE_MS: u64 = 20;
@@ -310,8 +343,7 @@ impl Journal {
             .payload(payload.into())
             .message_id(id)
             .expected_last_subject_sequence(after);
-        let ack = async { self.js.send_publish(subject, msg).await?.await };
-        match ack.await {
+        match publish_resending(&self.js, subject, msg).await {
             Ok(ack) => Ok(Appended::At(ack.sequence)),
             Err(e) => {
                 refusal(&e).ok_or_else(|| unavailable(format!("appending to the journal: {e}")))
