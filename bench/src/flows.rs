@@ -377,13 +377,43 @@ fn quote(i: usize) -> anyhow::Result<QuoteRequest> {
 }
 
 /// One complete flow; `mode_b` picks who shows the code.
-async fn one_flow(lane: &Lane, n: usize, mode_b: bool) -> Result<Timing, String> {
+async fn one_flow(lane: &Lane, n: usize, mode_b: bool) -> Result<Timing, Failed> {
     let started = Instant::now();
-    let q = quote(n).map_err(|e| e.to_string())?;
+    let q = quote(n).map_err(|e| Failed::other("QUOTE", e))?;
     if !mode_b {
         kiosk_shows_code(lane, q, started).await
     } else {
         phone_shows_code(lane, q).await
+    }
+}
+
+/// Why a flow failed: the code the results count it under, and what a reader needs to see
+/// why (the stage and the error's message).
+#[derive(Debug)]
+struct Failed {
+    code: String,
+    detail: String,
+}
+
+impl Failed {
+    fn at(stage: &str, e: posfee_schemas::WireError) -> Failed {
+        Failed {
+            code: e.code.name().to_string(),
+            detail: format!("{stage}: {e}"),
+        }
+    }
+
+    fn other(code: &str, why: impl std::fmt::Display) -> Failed {
+        Failed {
+            code: code.to_string(),
+            detail: why.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.code, self.detail)
     }
 }
 
@@ -393,7 +423,7 @@ async fn kiosk_shows_code(
     lane: &Lane,
     q: QuoteRequest,
     started: Instant,
-) -> Result<Timing, String> {
+) -> Result<Timing, Failed> {
     let mut t = Timing::default();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let agent = lane.agent.clone();
@@ -415,8 +445,8 @@ async fn kiosk_shows_code(
         Some(c) => c,
         None => {
             return Err(match kiosk.await {
-                Ok(Err(e)) => e.code.name().to_string(),
-                _ => "KIOSK_FAILED".into(),
+                Ok(Err(e)) => Failed::at("kiosk", e),
+                _ => Failed::other("KIOSK_FAILED", "the kiosk's task ended"),
             })
         }
     };
@@ -424,29 +454,29 @@ async fn kiosk_shows_code(
     let j = Instant::now();
     let verified = join::join(&lane.phone, &code)
         .await
-        .map_err(|e| e.code.name().to_string())?;
+        .map_err(|e| Failed::at("join", e))?;
     t.join = Some(j.elapsed());
     let p = Instant::now();
     pay::pay(&lane.phone, &verified)
         .await
-        .map_err(|e| e.code.name().to_string())?;
+        .map_err(|e| Failed::at("pay", e))?;
     t.pay = Some(p.elapsed());
     let r = Instant::now();
     match kiosk.await {
         Ok(Ok(_)) => t.receipt = Some(r.elapsed()),
-        Ok(Err(e)) => return Err(e.code.name().to_string()),
-        Err(_) => return Err("KIOSK_PANICKED".into()),
+        Ok(Err(e)) => return Err(Failed::at("receipt", e)),
+        Err(_) => return Err(Failed::other("KIOSK_PANICKED", "the kiosk's task panicked")),
     }
     Ok(t)
 }
 
 /// Mode B: the phone shows its wallet code, the kiosk offers the bill to it, the phone
 /// accepts and pays while the kiosk waits for the receipt; only the pay stage is timed.
-async fn phone_shows_code(lane: &Lane, q: QuoteRequest) -> Result<Timing, String> {
+async fn phone_shows_code(lane: &Lane, q: QuoteRequest) -> Result<Timing, Failed> {
     let mut t = Timing::default();
     let shown = wallet::show(&lane.phone, Duration::from_secs(60))
         .await
-        .map_err(|e| e.code.name().to_string())?;
+        .map_err(|e| Failed::at("wallet", e))?;
     let code = shown.code.clone();
     let phone = lane.phone.clone();
     let phone_side = tokio::spawn(async move {
@@ -472,11 +502,11 @@ async fn phone_shows_code(lane: &Lane, q: QuoteRequest) -> Result<Timing, String
         &CancellationToken::new(),
     )
     .await
-    .map_err(|e| e.code.name().to_string())?;
+    .map_err(|e| Failed::at("kiosk", e))?;
     match phone_side.await {
         Ok(Ok(pay)) => t.pay = Some(pay),
-        Ok(Err(e)) => return Err(e.code.name().to_string()),
-        Err(_) => return Err("PHONE_PANICKED".into()),
+        Ok(Err(e)) => return Err(Failed::at("pay", e)),
+        Err(_) => return Err(Failed::other("PHONE_PANICKED", "the phone's task panicked")),
     }
     Ok(t)
 }
@@ -501,7 +531,7 @@ impl Recorder {
         })
     }
 
-    fn record(&mut self, since: Instant, result: Result<Timing, String>) {
+    fn record(&mut self, since: Instant, result: Result<Timing, Failed>) {
         match result {
             Ok(t) => {
                 self.total
@@ -517,7 +547,7 @@ impl Recorder {
                     }
                 }
             }
-            Err(code) => *self.errors.entry(code).or_default() += 1,
+            Err(failed) => *self.errors.entry(failed.code).or_default() += 1,
         }
     }
 }
@@ -759,7 +789,12 @@ async fn drive_lane(mut lane: Lane, load: Load) {
             one_flow(&lane, n, n % 2 == 1),
         )
         .await
-        .unwrap_or_else(|_| Err("FLOW_TIMEOUT".into()));
+        .unwrap_or_else(|_| {
+            Err(Failed::other(
+                "FLOW_TIMEOUT",
+                format!("no end within {FLOW_TIMEOUT_SECS} s"),
+            ))
+        });
         lane.phone_flows += 1;
         load.recorder.lock().await.record(scheduled, result);
         load.progress.inc(1);
