@@ -106,12 +106,23 @@ pub async fn publish_resending(
 ) -> Result<jetstream::publish::PublishAck, jetstream::context::PublishError> {
     use jetstream::context::traits::TimeoutProvider;
     let deadline = tokio::time::Instant::now() + js.timeout();
+    let mut resent = false;
     loop {
         let ack = async { js.send_publish(subject.clone(), msg.clone()).await?.await };
         let wait = tokio::time::Instant::now() + Duration::from_millis(ACK_WAIT_MS);
         match tokio::time::timeout_at(wait.min(deadline), ack).await {
+            // A copy sent while the first is still being stored on a clustered stream: the
+            // first's fate is the answer, asked again shortly.
+            Ok(Err(e))
+                if resent
+                    && matches!(refusal(&e), Some(Appended::InFlight))
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(IN_FLIGHT_PAUSE_MS)).await;
+            }
             Ok(answer) => return answer,
             Err(_) if wait < deadline => {
+                resent = true;
                 tracing::debug!(%subject, "no ack yet: sending the entry again");
             }
             Err(_) => {
