@@ -133,22 +133,11 @@ async fn died_holding(
     let live = h.connect(Role::Ledger).await.unwrap();
     let mut taken = doomed.subscribe(subject.clone()).await.unwrap();
     let mut serving = live.subscribe(subject.clone()).await.unwrap();
-    // Both subscriptions are in place once a probe from the asker reaches each (a flush
-    // only sends them; the server may not have them yet).
     for sub in [&mut taken, &mut serving] {
-        let mut arrived = false;
-        for _ in 0..50 {
-            asker
-                .publish(subject.clone(), "probe".into())
-                .await
-                .unwrap();
-            let got = tokio::time::timeout(Duration::from_millis(200), sub.next()).await;
-            if got.is_ok_and(|m| m.is_some()) {
-                arrived = true;
-                break;
-            }
-        }
-        assert!(arrived, "a ledger connection never heard {subject}");
+        assert!(
+            posfee_harness::hears(&asker, sub, &subject).await,
+            "a ledger connection never heard {subject}"
+        );
     }
     let asked = tokio::spawn(async move {
         let started = std::time::Instant::now();

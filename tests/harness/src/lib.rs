@@ -707,6 +707,32 @@ pub fn asker(client: &async_nats::Client) -> Identity {
     posfee_client::bus::asker_of(client).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
+/// Whether `subscriber` hears what `asker` publishes on `subject`: probes (payload "probe",
+/// no reply subject) are published until one arrives, for up to about 3 s. A flushed
+/// subscription is only written to the socket; it is in place on the server once something
+/// published by another connection reaches it.
+pub async fn hears(
+    asker: &async_nats::Client,
+    subscriber: &mut async_nats::Subscriber,
+    subject: &str,
+) -> bool {
+    use futures::StreamExt;
+    for _ in 0..15 {
+        if asker
+            .publish(subject.to_string(), "probe".into())
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        let got = tokio::time::timeout(Duration::from_millis(200), subscriber.next()).await;
+        if got.is_ok_and(|m| m.is_some_and(|m| m.payload == "probe")) {
+            return true;
+        }
+    }
+    false
+}
+
 /// Waits until `check` holds, asking again every 20 ms for up to [`CONDITION_TIMEOUT_MS`];
 /// fails the test with `what` if it never does. The one poll loop tests use for a condition
 /// the system reaches on its own (a view catching up, a connection closed).
