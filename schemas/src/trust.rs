@@ -13,7 +13,9 @@
 
 use crate::codec::{decode, encode};
 use crate::ids::KeyId;
-use crate::signed::{sign_detached, verify_with, PublicKeyRecord, Purpose, SignError, Signed};
+use crate::signed::{
+    public_key, sign_detached, verify_with, PublicKeyRecord, Purpose, SignError, Signed,
+};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -51,12 +53,7 @@ impl Authority {
     }
 
     fn key(&self) -> Result<VerifyingKey, SignError> {
-        let bytes: [u8; 32] = self
-            .public_key
-            .as_slice()
-            .try_into()
-            .map_err(|_| SignError::BadSignature)?;
-        VerifyingKey::from_bytes(&bytes).map_err(|_| SignError::BadSignature)
+        public_key(&self.public_key).ok_or(SignError::BadSignature)
     }
 
     /// Verifies something this authority signed for `purpose`, which its certificate must

@@ -7,14 +7,13 @@
 use crate::app::App;
 use crate::settle::{authorize, drive_for_request, load, refusal_error};
 use crate::store::{BasketOf, Payer, Payment};
-use ed25519_dalek::VerifyingKey;
 use posfee_client::keydir::VerifyError;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::fee::{Bill, IssuedBill};
 use posfee_schemas::ids::{DeviceId, PayerHandle, PaymentId};
 use posfee_schemas::money::Fen;
 use posfee_schemas::paygate::{PayOrder, PayRequest, PaymentState};
-use posfee_schemas::signed::{verify_with, Purpose};
+use posfee_schemas::signed::{public_key, verify_with, Purpose};
 use posfee_schemas::subjects::{Identity, Subject};
 use posfee_schemas::{decode, ErrorCode, WireError};
 use std::sync::Arc;
@@ -83,12 +82,8 @@ pub(super) async fn ordered(
                 format!("order: device key {} is not registered", req.order.key_id),
             )
         })?;
-    let key: [u8; 32] = payer
-        .device_public_key
-        .as_slice()
-        .try_into()
-        .map_err(super::internal)?;
-    let key = VerifyingKey::from_bytes(&key).map_err(super::internal)?;
+    let key = public_key(&payer.device_public_key)
+        .ok_or_else(|| super::internal("a registered device key that is not one"))?;
     verify_with(
         &key,
         Purpose::DevicePay,
