@@ -9,10 +9,10 @@ use crate::app::App;
 use crate::identity::{check_bank_account, check_name};
 use crate::journal::{self, Entry};
 use crate::store::PayerIdentity;
-use ed25519_dalek::VerifyingKey;
 use posfee_runtime::serve::{decode_request, record, reply_ok, Field, Handled};
 use posfee_schemas::ids::PayerHandle;
 use posfee_schemas::paygate::{AmendReply, AmendRequest};
+use posfee_schemas::signed::public_key;
 use posfee_schemas::subjects::{Identity, Subject};
 use posfee_schemas::{ErrorCode, WireError};
 use std::sync::Arc;
@@ -95,9 +95,7 @@ async fn payer_of(app: &App, req: &AmendRequest) -> Result<PayerHandle, WireErro
                 ),
             )
         })?;
-    let signer = <[u8; 32]>::try_from(payer.device_public_key.as_slice())
-        .ok()
-        .and_then(|k| VerifyingKey::from_bytes(&k).ok())
+    let signer = public_key(&payer.device_public_key)
         .ok_or_else(|| super::internal("a registered device key that is not one"))?;
     if !req.proves_possession(&signer) {
         return Err(WireError::new(
