@@ -96,16 +96,13 @@ impl Journal {
 
     /// The journal's entries from sequence `from` on, in order, read the way a view's feed
     /// reads them (short pulls: a consumer whose node died is noticed within seconds).
-    async fn read_from(
-        &self,
-        from: u64,
-    ) -> Result<async_nats::jetstream::consumer::pull::Ordered, WireError> {
-        let source = crate::feed::Source {
+    async fn read_from(&self, from: u64) -> Result<crate::consumer::Delivery, WireError> {
+        let source = crate::consumer::Source {
             stream: self.name.clone(),
             filters: Vec::new(),
             headers_only: false,
         };
-        crate::feed::open(&self.js, &source, from.saturating_sub(1))
+        crate::consumer::open(&self.js, &source, from.saturating_sub(1))
             .await
             .map_err(|e| unavailable(format!("walking the journal: {e:#}")))
     }

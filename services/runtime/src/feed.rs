@@ -1,11 +1,13 @@
 //! Following the event stream into a service's own view.
 //!
 //! The view keeps the stream sequence of the last event it applied, in the same store batch as
-//! the effects of that event. On start the feed resumes right after it, through an ordered
-//! (ack-less, ephemeral) consumer; an empty view starts from the beginning, which is how a
-//! lost view is rebuilt by replay.
+//! the effects of that event. On start the feed resumes right after it, through an ack-less,
+//! ephemeral consumer ([`crate::consumer`]), and a consumer that fails (its node died) is
+//! replaced by a new one after the last event applied; an empty view starts from the
+//! beginning, which is how a lost view is rebuilt by replay.
 
-use async_nats::jetstream::{self, consumer, stream::Stream};
+use crate::consumer::Source;
+use async_nats::jetstream::{self, stream::Stream};
 use futures::StreamExt;
 use posfee_client::keydir::{KeyDirectory, VerifyError};
 use posfee_client::shutdown::Shutdown;
@@ -19,8 +21,6 @@ use tokio::sync::watch;
 
 /// Events handed to `apply` at once: whatever has arrived, up to this many.
 pub const FEED_BATCH: usize = 512;
-/// How long one pull of a feed waits on the server; its heartbeat is half that.
-pub const FEED_PULL_EXPIRES_MS: u64 = 2_000;
 /// How long to wait before recreating the consumer after an error.
 pub const FEED_RETRY_MS: u64 = 500;
 
@@ -275,15 +275,6 @@ impl Seals {
     }
 }
 
-/// The stream a view follows, and which of its subjects.
-pub struct Source {
-    pub stream: String,
-    pub filters: Vec<String>,
-    /// Deliver the messages' headers only (a journal followed for the events its entries
-    /// carry: the entries are not read).
-    pub headers_only: bool,
-}
-
 /// One stored message as delivered.
 pub struct Raw {
     pub seq: u64,
@@ -318,7 +309,7 @@ where
         if shutdown.is_triggered() {
             return Ok(());
         }
-        let messages = match open(&js, &from, last_seq).await {
+        let messages = match crate::consumer::open(&js, &from, last_seq).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(stream = %from.stream, error = %e, "cannot open the feed; retrying");
@@ -375,7 +366,7 @@ where
 /// the stream holds for this feed after the last; `None` when a message could not be read or
 /// its seal could not be checked now (the feed is reopened).
 async fn read_chunk(
-    chunk: Vec<Result<jetstream::Message, consumer::pull::OrderedError>>,
+    chunk: Vec<anyhow::Result<jetstream::Message>>,
     last_seq: u64,
     seals: &Seals,
 ) -> Option<(Vec<Raw>, u64)> {
@@ -419,34 +410,6 @@ async fn read_chunk(
         batch.push(raw);
     }
     Some((batch, pending))
-}
-
-pub(crate) async fn open(
-    js: &jetstream::Context,
-    from: &Source,
-    last_seq: u64,
-) -> anyhow::Result<consumer::pull::Ordered> {
-    let stream: Stream<()> = js.get_stream_no_info(&from.stream).await?;
-    let deliver_policy = if last_seq == 0 {
-        consumer::DeliverPolicy::All
-    } else {
-        consumer::DeliverPolicy::ByStartSequence {
-            start_sequence: last_seq + 1,
-        }
-    };
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subjects: from.filters.clone(),
-            headers_only: from.headers_only,
-            deliver_policy,
-            // Short pulls (and heartbeats at half of them): when the node serving the
-            // consumer dies, the feed notices within seconds and reopens on another node,
-            // instead of after the client's default 30 s pull and 15 s heartbeat.
-            max_expires: Duration::from_millis(FEED_PULL_EXPIRES_MS),
-            ..Default::default()
-        })
-        .await?;
-    Ok(consumer.messages().await?)
 }
 
 /// The stream sequence of the newest event on any of `subjects` (exact subjects, no

@@ -169,7 +169,7 @@ impl Journal {
             "journal",
             crate::feed::follow_raw(
                 client.clone(),
-                crate::feed::Source {
+                crate::consumer::Source {
                     stream: stream.to_string(),
                     filters: Vec::new(),
                     headers_only: false,

@@ -8,6 +8,7 @@
 
 pub mod args;
 pub mod audit;
+pub mod consumer;
 pub mod directory;
 pub mod feed;
 pub mod journal;
