@@ -23,6 +23,10 @@ pub const SETTLE_DEADLINE_MS: u64 = 20_000;
 /// capture it from `payment.settled` before it writes the capture to the journal itself (the
 /// ledger's outbox or this feed is behind).
 pub const CAPTURE_WAIT_MS: u64 = 2_000;
+/// How long that wait goes on while the ledger feed applies nothing at all: a feed that moves
+/// is worth waiting for, a silent one (its consumer died with a node, and making it again
+/// waits for an election) is not, and the request journals the capture itself.
+pub const CAPTURE_QUIET_MS: u64 = 500;
 /// Pause between settle retries.
 pub const SETTLE_RETRY_MS: u64 = 200;
 /// How long a recovery pass waits for the ledger feed to apply what the stream holds, so it

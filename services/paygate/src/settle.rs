@@ -4,14 +4,16 @@
 //! ledger is asked. The ledger's settlement is in its own journal before it answers, and is
 //! the record of the capture: every instance's view captures the payment from the ledger's
 //! `payment.settled` event ([`crate::feed`]), and the request answers once its own view has
-//! (or, if the event is slow to come, once it journaled the capture itself). A refusal is
+//! (or, if the event is slow to come or the feed has gone silent, once it journaled the
+//! capture itself). A refusal is
 //! journaled as a void before the payer is told. A payment left authorized by a crash or a
 //! silent ledger is driven again by the recovery loop with the same signed notice, which the
 //! ledger answers idempotently, so it ends captured exactly once or voided, never both and
 //! never lost.
 
 use crate::app::{
-    App, CAPTURE_WAIT_MS, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS, SETTLE_RETRY_MS,
+    App, CAPTURE_QUIET_MS, CAPTURE_WAIT_MS, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS,
+    SETTLE_RETRY_MS,
 };
 use crate::journal::{self, Entry};
 use crate::store::{BasketOf, Payer, Payment, Refusal};
@@ -370,21 +372,47 @@ pub async fn drive_for_request(app: &App, id: PaymentId) -> Result<SignedReceipt
 /// ledger's `payment.settled` ([`crate::feed`]). Whether it is.
 async fn captured_by_feed(app: &App, id: PaymentId, wait: Duration) -> Result<bool, WireError> {
     let captured = app.captures.waiter(id);
-    let deadline = tokio::time::Instant::now() + wait;
-    let done = loop {
-        let woken = captured.notified();
-        match load(app, id) {
-            Ok(p) if p.state != PaymentState::Authorized => break Ok(true),
-            Ok(_) => {}
-            Err(e) => break Err(e),
-        }
-        if tokio::time::timeout_at(deadline, woken).await.is_err() {
-            // A capture the journal brought (another instance's) wakes nobody: look once more.
-            break load(app, id).map(|p| p.state != PaymentState::Authorized);
-        }
-    };
+    let quiet = Duration::from_millis(CAPTURE_QUIET_MS);
+    let fed = app.feed_applied.clone();
+    let done = wait_while_fed(&captured, fed, (wait, quiet), || {
+        load(app, id).map(|p| p.state != PaymentState::Authorized)
+    })
+    .await;
     app.captures.forget(id);
     done
+}
+
+/// Waits for `is_final` to hold, looking again each time `captured` is notified, for up to
+/// `wait`, but only while the feed moves: a feed that applied nothing for `quiet` (its
+/// consumer died with a node and is being made again, which takes an election) is not
+/// bringing the capture soon, and the request journals it itself rather than keep the payer
+/// waiting. A feed that moves but is behind (a busy moment) is waited for. Whether it holds.
+async fn wait_while_fed(
+    captured: &tokio::sync::Notify,
+    mut fed: tokio::sync::watch::Receiver<u64>,
+    (wait, quiet): (Duration, Duration),
+    is_final: impl Fn() -> Result<bool, WireError>,
+) -> Result<bool, WireError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut silent_at = tokio::time::Instant::now() + quiet;
+    fed.mark_unchanged();
+    loop {
+        let woken = captured.notified();
+        if is_final()? {
+            return Ok(true);
+        }
+        tokio::select! {
+            _ = woken => {}
+            moved = fed.changed() => match moved {
+                Ok(()) => silent_at = tokio::time::Instant::now() + quiet,
+                // The feed stopped (shutdown): nothing more will come from it.
+                Err(_) => break,
+            },
+            _ = tokio::time::sleep_until(deadline.min(silent_at)) => break,
+        }
+    }
+    // A capture the journal brought (another instance's) wakes nobody: look once more.
+    is_final()
 }
 
 /// Journals the capture: only when the ledger's event has not reached this view in time.
@@ -398,6 +426,7 @@ async fn capture(app: &App, id: PaymentId, signed: &SignedReceipt) -> Result<(),
             receipt.payment_id
         )));
     }
+    tracing::info!(payment = %id, "capture journaled here: the ledger's event had not reached this view");
     finish(app, id, "capture", || Entry::Captured {
         id,
         receipt: receipt.clone(),
@@ -586,4 +615,97 @@ async fn feed_ready(app: &App) -> bool {
 
 fn super_internal(e: impl std::fmt::Display) -> WireError {
     crate::ops::internal(e)
+}
+
+#[cfg(test)]
+mod tests {
+    // Test code: a panic is a failed assertion.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use tokio::sync::{watch, Notify};
+    use tokio::time::Instant;
+
+    const WAIT: Duration = Duration::from_secs(5);
+    const QUIET: Duration = Duration::from_millis(100);
+
+    #[tokio::test]
+    async fn a_capture_ends_the_wait_as_soon_as_it_is_noted() {
+        let (captured, final_) = (Arc::new(Notify::new()), Arc::new(AtomicBool::new(false)));
+        let (feed, fed) = watch::channel(0u64);
+        let (c, f) = (captured.clone(), final_.clone());
+        let feeder = tokio::spawn(async move {
+            // The feed moves (so silence is not what ends the wait), then captures.
+            for seq in 1..=3 {
+                feed.send(seq).unwrap();
+                tokio::task::yield_now().await;
+            }
+            f.store(true, Ordering::SeqCst);
+            c.notify_one();
+            feed
+        });
+        let started = Instant::now();
+        let done = wait_while_fed(&captured, fed, (WAIT, WAIT), || {
+            Ok(final_.load(Ordering::SeqCst))
+        })
+        .await;
+        assert!(done.unwrap());
+        assert!(started.elapsed() < WAIT / 2, "{:?}", started.elapsed());
+        drop(feeder.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_silent_feed_is_waited_for_only_as_long_as_quiet() {
+        let captured = Notify::new();
+        let (_feed, fed) = watch::channel(0u64);
+        let started = Instant::now();
+        let done = wait_while_fed(&captured, fed, (WAIT, QUIET), || Ok(false)).await;
+        assert!(!done.unwrap());
+        let took = started.elapsed();
+        assert!(took >= QUIET && took < WAIT / 2, "{took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_feed_that_moves_is_waited_for_up_to_the_whole_wait() {
+        let captured = Notify::new();
+        let (feed, fed) = watch::channel(0u64);
+        let wait = QUIET * 4;
+        let feeder = tokio::spawn(async move {
+            // Moves more often than QUIET, for longer than the wait.
+            for seq in 1.. {
+                if feed.send(seq).is_err() {
+                    return;
+                }
+                tokio::time::sleep(QUIET / 4).await;
+            }
+        });
+        let started = Instant::now();
+        let done = wait_while_fed(&captured, fed, (wait, QUIET), || Ok(false)).await;
+        assert!(!done.unwrap());
+        // Not given up after QUIET: the feed kept moving, so the whole wait was spent.
+        assert!(started.elapsed() >= wait, "{:?}", started.elapsed());
+        feeder.abort();
+    }
+
+    #[tokio::test]
+    async fn a_stopped_feed_ends_the_wait_and_a_view_error_is_the_answer() {
+        let captured = Notify::new();
+        let (feed, fed) = watch::channel(0u64);
+        drop(feed);
+        let started = Instant::now();
+        let done = wait_while_fed(&captured, fed, (WAIT, WAIT), || Ok(false)).await;
+        assert!(!done.unwrap());
+        assert!(started.elapsed() < WAIT / 2);
+        let (_feed, fed) = watch::channel(0u64);
+        let failed = wait_while_fed(&captured, fed, (WAIT, QUIET), || {
+            Err(WireError::new(
+                ErrorCode::Internal,
+                "the view does not read",
+            ))
+        })
+        .await;
+        assert_eq!(failed.unwrap_err().code, ErrorCode::Internal);
+    }
 }
