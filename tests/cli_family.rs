@@ -140,9 +140,13 @@ fn sample(text: &str, name: &str, labels: &[&str]) -> f64 {
 }
 
 impl Drop for System {
+    /// Stops the system as an operator would (SIGTERM, then SIGKILL after a grace): a
+    /// launcher killed outright leaves its nats-server running (the next `posfee up` on the
+    /// data dir stops it, but a test's data dir is gone by then).
     fn drop(&mut self) {
-        let _ = self.up.kill();
-        let _ = self.up.wait();
+        if let Ok(None) = self.up.try_wait() {
+            posfee_deploy::natsd::terminate(&mut self.up, Duration::from_secs(20));
+        }
     }
 }
 
