@@ -2,7 +2,7 @@
 //! in stream order from a given sequence, as async-nats' ordered consumer does, except that it
 //! never repairs itself. A consumer that goes quiet (its node died), skips a message or is
 //! deleted ends in an error at once, and the feed makes a new one after the last entry it
-//! applied ([`crate::feed`]).
+//! applied ([`crate::feed`]), at once and then every [`OPEN_RETRY_MS`] until one is made.
 //!
 //! Why not the ordered consumer: it noticed a dead consumer only after two missed heartbeats
 //! and then made it again on its own schedule (pauses of 0.5 s growing to 10 s, each try
@@ -21,9 +21,12 @@ use std::time::Duration;
 /// How long one pull waits on the server. Its idle heartbeat comes at half that, and a
 /// consumer silent for two heartbeats is given up: a dead one is noticed within a second.
 pub const PULL_EXPIRES_MS: u64 = 1_000;
-/// How long making a consumer may take before the feed tries again (the node asked may
-/// have just died; a new meta leader may be being elected).
-pub const OPEN_TIMEOUT_MS: u64 = 2_000;
+/// How long making a consumer may take before the feed tries again: a request sent while
+/// the cluster has no meta leader (it died with its node) is never answered, and the next try
+/// should go soon after one is elected. A healthy cluster answers in milliseconds.
+pub const OPEN_TIMEOUT_MS: u64 = 1_000;
+/// The pause between two tries.
+pub const OPEN_RETRY_MS: u64 = 250;
 /// How long the server keeps a consumer nobody pulls from: one a feed gave up goes after it.
 pub const INACTIVE_MS: u64 = 30_000;
 

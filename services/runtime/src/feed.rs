@@ -313,9 +313,10 @@ where
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(stream = %from.stream, error = %e, "cannot open the feed; retrying");
+                let pause = Duration::from_millis(crate::consumer::OPEN_RETRY_MS);
                 tokio::select! {
                     _ = shutdown.wait() => return Ok(()),
-                    _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => continue,
+                    _ = tokio::time::sleep(pause) => continue,
                 }
             }
         };
@@ -326,11 +327,11 @@ where
                 c = chunks.next() => c,
             };
             let Some(chunk) = chunk else { break };
-            // Nothing of a batch whose seals could not be checked is applied: it is read
-            // again from the last applied sequence.
+            // Nothing of a batch that could not be read whole is applied: it is read again
+            // from the last applied sequence, through a new consumer.
             let (batch, pending, failed) = match read_chunk(chunk, last_seq, &seals).await {
-                Some((batch, pending)) => (batch, pending, false),
-                None => (Vec::new(), 0, true),
+                Ok((batch, pending)) => (batch, pending, None),
+                Err(trouble) => (Vec::new(), 0, Some(trouble)),
             };
             if !batch.is_empty() {
                 match apply(batch) {
@@ -351,25 +352,36 @@ where
                     }
                 }
             }
-            if failed {
-                tokio::select! {
-                    _ = shutdown.wait() => return Ok(()),
-                    _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => {}
+            match failed {
+                None => {}
+                // A consumer that failed (its node died) is replaced at once.
+                Some(Unread::Consumer) => break,
+                Some(Unread::Seals) => {
+                    tokio::select! {
+                        _ = shutdown.wait() => return Ok(()),
+                        _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => {}
+                    }
+                    break;
                 }
-                break;
             }
         }
     }
 }
 
+/// Why a delivery was not read: the consumer failed, or a seal could not be checked now.
+enum Unread {
+    Consumer,
+    Seals,
+}
+
 /// The messages of one delivery after `last_seq`, each with who sealed it, and how many more
-/// the stream holds for this feed after the last; `None` when a message could not be read or
-/// its seal could not be checked now (the feed is reopened).
+/// the stream holds for this feed after the last; why not, when the consumer failed or a seal
+/// could not be checked now (the feed is reopened).
 async fn read_chunk(
     chunk: Vec<anyhow::Result<jetstream::Message>>,
     last_seq: u64,
     seals: &Seals,
-) -> Option<(Vec<Raw>, u64)> {
+) -> Result<(Vec<Raw>, u64), Unread> {
     let mut batch = Vec::with_capacity(chunk.len());
     let mut pending = 0;
     for m in chunk {
@@ -377,7 +389,7 @@ async fn read_chunk(
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(error = %e, "feed error; reopening");
-                return None;
+                return Err(Unread::Consumer);
             }
         };
         let Ok(info) = m.info() else { continue };
@@ -405,11 +417,11 @@ async fn read_chunk(
         };
         if let Err(e) = checked {
             tracing::warn!(seq, error = %e, "cannot check a seal now; reading again");
-            return None;
+            return Err(Unread::Seals);
         }
         batch.push(raw);
     }
-    Some((batch, pending))
+    Ok((batch, pending))
 }
 
 /// The stream sequence of the newest event on any of `subjects` (exact subjects, no
