@@ -312,14 +312,15 @@ async function main() {
     await first.stop();
     const faked = fs.existsSync(FAKETIME_LIB);
     check(faked, `libfaketime is installed (${FAKETIME_LIB})`);
-    // The services from a folder of their own where the ledger runs a day ahead: libfaketime
-    // is preloaded into that one process only.
+    // The services from a folder of their own where the ledger runs 25 hours ahead (a day
+    // ahead would be before 00:10, when the day's statement is issued, in the first ten
+    // minutes of a Shanghai day): libfaketime is preloaded into that one process only.
     const bins = path.join(tmp, "bin");
     fs.mkdirSync(bins);
     for (const s of ["posfee-identity", "posfee-paygate", "posfee-fee-engine", "posfee-query"]) fs.symlinkSync(bin(s), path.join(bins, s));
     fs.writeFileSync(
       path.join(bins, "posfee-ledger"),
-      `#!/bin/sh\nLD_PRELOAD=${FAKETIME_LIB} FAKETIME=+1d FAKETIME_DONT_FAKE_MONOTONIC=1 exec ${bin("posfee-ledger")} "$@"\n`,
+      `#!/bin/sh\nLD_PRELOAD=${FAKETIME_LIB} FAKETIME=+25h FAKETIME_DONT_FAKE_MONOTONIC=1 exec ${bin("posfee-ledger")} "$@"\n`,
       { mode: 0o755 },
     );
     const second = await up(["--bin-dir", bins]);
