@@ -305,72 +305,94 @@ where
 {
     let js = jetstream::new(client);
     let _ = applied.send(last_seq);
+    let feed = (from.stream.as_str(), &applied, &seals);
     loop {
         if shutdown.is_triggered() {
             return Ok(());
         }
-        let messages = match crate::consumer::open(&js, &from, last_seq).await {
-            Ok(m) => m,
+        let reopen_after = match crate::consumer::open(&js, &from, last_seq).await {
+            Ok(messages) => read(messages, feed, (&mut last_seq, &mut apply), &shutdown).await,
             Err(e) => {
                 tracing::warn!(stream = %from.stream, error = %e, "cannot open the feed; retrying");
-                let pause = Duration::from_millis(crate::consumer::OPEN_RETRY_MS);
-                tokio::select! {
-                    _ = shutdown.wait() => return Ok(()),
-                    _ = tokio::time::sleep(pause) => continue,
-                }
+                Some(crate::consumer::OPEN_RETRY_MS)
             }
         };
-        let mut chunks = messages.ready_chunks(FEED_BATCH);
-        loop {
-            let chunk = tokio::select! {
-                _ = shutdown.wait() => return Ok(()),
-                c = chunks.next() => c,
-            };
-            let Some(chunk) = chunk else { break };
-            // Nothing of a batch that could not be read whole is applied: it is read again
-            // from the last applied sequence, through a new consumer.
-            let (batch, pending, failed) = match read_chunk(chunk, last_seq, &seals).await {
-                Ok((batch, pending)) => (batch, pending, None),
-                Err(trouble) => (Vec::new(), 0, Some(trouble)),
-            };
-            if !batch.is_empty() {
-                match apply(batch) {
-                    Ok(seq) => {
-                        last_seq = seq;
-                        let _ = applied.send(last_seq);
-                        crate::metrics::fed(&from.stream, last_seq, pending);
-                    }
-                    Err(e) => {
-                        // Effects are idempotent: reopen from the last recorded sequence and
-                        // apply again, rather than leave the view frozen behind a live service.
-                        tracing::error!(error = %format!("{e:#}"), "applying the feed failed; retrying");
-                        tokio::select! {
-                            _ = shutdown.wait() => return Ok(()),
-                            _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => {}
-                        }
-                        break;
-                    }
-                }
-            }
-            match failed {
-                None => {}
-                // A consumer that failed (its node died) is replaced at once.
-                Some(Unread::Consumer) => break,
-                Some(Unread::Seals) => {
-                    tokio::select! {
-                        _ = shutdown.wait() => return Ok(()),
-                        _ = tokio::time::sleep(Duration::from_millis(FEED_RETRY_MS)) => {}
-                    }
-                    break;
-                }
-            }
+        let Some(ms) = reopen_after else {
+            return Ok(());
+        };
+        tokio::select! {
+            _ = shutdown.wait() => return Ok(()),
+            _ = tokio::time::sleep(Duration::from_millis(ms)) => {}
         }
     }
 }
 
+/// Applies what one consumer delivers until it fails: how long to wait before opening the
+/// next one (`None` at shutdown). Nothing of a delivery that could not be read whole is
+/// applied: it is read again from the last applied sequence, through a new consumer.
+async fn read<F>(
+    messages: crate::consumer::Delivery,
+    (stream, applied, seals): (&str, &watch::Sender<u64>, &Seals),
+    (last_seq, apply): (&mut u64, &mut F),
+    shutdown: &Shutdown,
+) -> Option<u64>
+where
+    F: FnMut(Vec<Raw>) -> anyhow::Result<u64> + Send,
+{
+    let opened = tokio::time::Instant::now();
+    let mut chunks = messages.ready_chunks(FEED_BATCH);
+    loop {
+        let chunk = tokio::select! {
+            _ = shutdown.wait() => return None,
+            c = chunks.next() => c,
+        };
+        // A delivery that ended (the client gave the consumer up) is replaced.
+        let Some(chunk) = chunk else {
+            return Some(crate::consumer::OPEN_RETRY_MS);
+        };
+        let (batch, pending, failed) = match read_chunk(chunk, *last_seq, seals).await {
+            Ok((batch, pending)) => (batch, pending, None),
+            Err(trouble) => (Vec::new(), 0, Some(trouble)),
+        };
+        if !batch.is_empty() {
+            match apply(batch) {
+                Ok(seq) => {
+                    *last_seq = seq;
+                    let _ = applied.send(seq);
+                    crate::metrics::fed(stream, seq, pending);
+                }
+                Err(e) => {
+                    // Effects are idempotent: reopen from the last recorded sequence and
+                    // apply again, rather than leave the view frozen behind a live service.
+                    tracing::error!(error = %format!("{e:#}"), "applying the feed failed; retrying");
+                    return Some(FEED_RETRY_MS);
+                }
+            }
+        }
+        match failed {
+            None => {}
+            // A consumer that failed (its node died) is replaced at once; one that fails as
+            // soon as it is made is not made again in a tight loop.
+            Some(Unread::Consumer(e)) => {
+                tracing::warn!(stream, error = %e, "feed error; reopening");
+                let soon = opened.elapsed() < OPENED_FOR;
+                return Some(if soon {
+                    crate::consumer::OPEN_RETRY_MS
+                } else {
+                    0
+                });
+            }
+            Some(Unread::Seals) => return Some(FEED_RETRY_MS),
+        }
+    }
+}
+
+/// A consumer that fails sooner than this after it was made is made again after a pause.
+const OPENED_FOR: Duration = Duration::from_millis(crate::consumer::PULL_EXPIRES_MS);
+
 /// Why a delivery was not read: the consumer failed, or a seal could not be checked now.
 enum Unread {
-    Consumer,
+    Consumer(anyhow::Error),
     Seals,
 }
 
@@ -387,10 +409,7 @@ async fn read_chunk(
     for m in chunk {
         let m = match m {
             Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "feed error; reopening");
-                return Err(Unread::Consumer);
-            }
+            Err(e) => return Err(Unread::Consumer(e)),
         };
         let Ok(info) = m.info() else { continue };
         let seq = info.stream_sequence;
