@@ -70,8 +70,10 @@ pub async fn call<Req: Serialize + ?Sized, Rep: DeserializeOwned>(
 }
 
 /// How long a request on the payment path waits for its answer before [`call_resending`]
-/// sends it again (then twice as long before each next copy).
-pub const RESEND_AFTER_MS: u64 = 1_000;
+/// sends it again (then twice as long before each next copy). An answer takes tens of
+/// milliseconds; this is what a service instance that dies holding a request costs its asker,
+/// kept under a second.
+pub const RESEND_AFTER_MS: u64 = 750;
 
 /// [`call`] for the payment path: a request not answered within [`RESEND_AFTER_MS`] is sent
 /// again (then after twice as long each time), the copies racing the first for the one

@@ -142,7 +142,7 @@ export async function call<T>(
 
 /** How long a payment-path request waits for its answer before `callResending` sends a copy
  * (then twice as long before each next one): `RESEND_AFTER_MS` of the Rust client. */
-export const RESEND_AFTER_MS = 1_000;
+export const RESEND_AFTER_MS = 750;
 
 /**
  * `call` for the payment path (`call_resending` of the Rust client): a request not answered
