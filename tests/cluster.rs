@@ -57,8 +57,15 @@ async fn a_cluster_loses_a_node_and_money_services_under_payments_and_loses_noth
         struck.iter().all(|(_, at)| *at < PAYMENTS),
         "every kill must land while payments run: {struck:?}"
     );
+    // Where the longest pause fell: the wait that ended with receipt `n + 1`.
+    let longest_before = outcome
+        .gaps
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, gap)| **gap)
+        .map_or(0, |(n, _)| n + 1);
     println!(
-        "killed {struck:?}; {} paid, {} refused; payments stopped for at most {:.1} s",
+        "killed {struck:?}; {} paid, {} refused; payments stopped for at most {:.1} s (before receipt {longest_before})",
         outcome.receipts,
         outcome.refused.len(),
         outcome.longest_gap().as_secs_f64()

@@ -5,11 +5,10 @@
 //! the record of the capture: every instance's view captures the payment from the ledger's
 //! `payment.settled` event ([`crate::feed`]), and the request answers once its own view has
 //! (or, if the event is slow to come or the feed has gone silent, once it journaled the
-//! capture itself). A refusal is
-//! journaled as a void before the payer is told. A payment left authorized by a crash or a
-//! silent ledger is driven again by the recovery loop with the same signed notice, which the
-//! ledger answers idempotently, so it ends captured exactly once or voided, never both and
-//! never lost.
+//! capture itself). A refusal is journaled as a void before the payer is told. A payment left
+//! authorized by a crash or a silent ledger is driven again by the recovery loop with the same
+//! signed notice, which the ledger answers idempotently, so it ends captured exactly once or
+//! voided, never both and never lost.
 
 use crate::app::{
     App, CAPTURE_QUIET_MS, CAPTURE_WAIT_MS, SETTLE_CALL_TIMEOUT_MS, SETTLE_DEADLINE_MS,
