@@ -43,11 +43,13 @@ pub const TOP_UP_FEN: i64 = 3_000;
 pub const FLOWS_PER_PHONE: u64 = 300;
 /// Telecom accounts the flows spread over.
 pub const ACCOUNTS: usize = 1_000;
-/// Request-reply exchanges of one flow: bill.issue, the pairing's one event (its ack), the
-/// join (mode A) or the offer (mode B), paygate.pay, ledger.settle, the journal appends of the
-/// hold and the settlement (a capture is applied from the settlement, not written), and the
-/// stream acks of bill.issued, payment.authorized and payment.settled.
-pub const HOPS_PER_FLOW: u32 = 10;
+/// Request-reply exchanges of one flow (contract 0.5.0): bill.issue and the append of its
+/// `bill.issued`, the join (mode A) or the offer (mode B), the phone's `paying` report to the
+/// kiosk, paygate.pay and the append of the hold, ledger.settle and the append of the
+/// settlement. The pairing, `payment.authorized` and `payment.settled` travel on those
+/// appends, the capture is applied from the settlement, and the receipt reaches the kiosk
+/// as one message, no round trip.
+pub const HOPS_PER_FLOW: u32 = 8;
 /// A flow that takes longer than this counts as an error.
 pub const FLOW_TIMEOUT_SECS: u64 = 30;
 /// Payload of the bare round trips: about a signed bill offer.
