@@ -350,30 +350,11 @@ where
         let Some(chunk) = chunk else {
             return Some(crate::consumer::OPEN_RETRY_MS);
         };
-        let (batch, pending, failed) = match read_chunk(chunk, *last_seq, seals).await {
-            Ok((batch, pending)) => (batch, pending, None),
-            Err(trouble) => (Vec::new(), 0, Some(trouble)),
-        };
-        if !batch.is_empty() {
-            match apply(batch) {
-                Ok(seq) => {
-                    *last_seq = seq;
-                    let _ = applied.send(seq);
-                    crate::metrics::fed(stream, seq, pending);
-                }
-                Err(e) => {
-                    // Effects are idempotent: reopen from the last recorded sequence and
-                    // apply again, rather than leave the view frozen behind a live service.
-                    tracing::error!(error = %format!("{e:#}"), "applying the feed failed; retrying");
-                    return Some(FEED_RETRY_MS);
-                }
-            }
-        }
-        match failed {
-            None => {}
+        let (batch, pending) = match read_chunk(chunk, *last_seq, seals).await {
+            Ok(read) => read,
             // A consumer that failed (its node died) is replaced at once; one that fails as
             // soon as it is made is not made again in a tight loop.
-            Some(Unread::Consumer(e)) => {
+            Err(Unread::Consumer(e)) => {
                 tracing::warn!(stream, error = %e, "feed error; reopening");
                 let soon = opened.elapsed() < OPENED_FOR;
                 return Some(if soon {
@@ -382,7 +363,23 @@ where
                     0
                 });
             }
-            Some(Unread::Seals) => return Some(FEED_RETRY_MS),
+            Err(Unread::Seals) => return Some(FEED_RETRY_MS),
+        };
+        if batch.is_empty() {
+            continue;
+        }
+        match apply(batch) {
+            Ok(seq) => {
+                *last_seq = seq;
+                let _ = applied.send(seq);
+                crate::metrics::fed(stream, seq, pending);
+            }
+            Err(e) => {
+                // Effects are idempotent: reopen from the last recorded sequence and apply
+                // again, rather than leave the view frozen behind a live service.
+                tracing::error!(error = %format!("{e:#}"), "applying the feed failed; retrying");
+                return Some(FEED_RETRY_MS);
+            }
         }
     }
 }
