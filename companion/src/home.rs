@@ -135,8 +135,12 @@ impl Home {
             .create(dir)
             .map_err(|e| store_err(&format!("creating {}", dir.display()), e))?;
         let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-        let db = posfee_store::open(&dir.join("store"))
-            .map_err(|e| store_err(&format!("opening the store in {}", dir.display()), e))?;
+        let db = posfee_store::open(&dir.join("store")).map_err(|e| {
+            store_err(
+                &format!("opening the store in {}", dir.display()),
+                format!("{e:#}"),
+            )
+        })?;
         restrict(dir);
         let tree = |name: &str| {
             db.open_tree(name)

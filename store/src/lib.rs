@@ -34,12 +34,31 @@ pub const BACKGROUND_FLUSH_MS: u64 = 500;
 
 pub fn open(dir: &Path) -> anyhow::Result<sled::Db> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    sled::Config::new()
-        .path(dir)
-        .cache_capacity(SLED_CACHE_BYTES)
-        .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
-        .open()
-        .with_context(|| format!("opening store {}", dir.display()))
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        let opened = sled::Config::new()
+            .path(dir)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .flush_every_ms(Some(BACKGROUND_FLUSH_MS))
+            .open();
+        match opened {
+            Err(e) if is_locked(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(LOCK_POLL)
+            }
+            other => return other.with_context(|| format!("opening store {}", dir.display())),
+        }
+    }
+}
+
+/// How long [`open`] waits for a store's lock. sled's I/O threads finish a closed handle's
+/// last log write after the handle is dropped and hold the file lock until then, so a store
+/// closed and opened again in one process (a phone command, a test) can find it held for a
+/// few milliseconds. Another process that really holds the store still gets the error.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
+fn is_locked(e: &sled::Error) -> bool {
+    matches!(e, sled::Error::Io(io) if io.to_string().contains("could not acquire lock"))
 }
 
 /// A store that lives only as long as its handle, for tests.
