@@ -57,13 +57,9 @@ async fn a_cluster_loses_a_node_and_money_services_under_payments_and_loses_noth
         struck.iter().all(|(_, at)| *at < PAYMENTS),
         "every kill must land while payments run: {struck:?}"
     );
-    // Where the longest pause fell: the wait that ended with receipt `n + 1`.
-    let longest_before = outcome
-        .gaps
-        .iter()
-        .enumerate()
-        .max_by_key(|(_, gap)| **gap)
-        .map_or(0, |(n, _)| n + 1);
+    let (longest_before, _) = outcome
+        .longest_gap_in(0..outcome.gaps.len())
+        .unwrap_or_default();
     println!(
         "killed {struck:?}; {} paid, {} refused; payments stopped for at most {:.1} s (before receipt {longest_before})",
         outcome.receipts,
@@ -71,16 +67,13 @@ async fn a_cluster_loses_a_node_and_money_services_under_payments_and_loses_noth
         outcome.longest_gap().as_secs_f64()
     );
     // What each strike cost: the longest wait for a receipt between it and the next strike.
-    // Not only the first: a payment already past the struck stream's leader can land before
-    // the one that waits for its election.
     for (i, (what, at)) in struck.iter().enumerate() {
         let until = struck
             .get(i + 1)
             .map_or(outcome.gaps.len(), |(_, next)| *next);
-        let worst = outcome.gaps.iter().enumerate().take(until).skip(*at);
-        if let Some((n, gap)) = worst.max_by_key(|(_, gap)| **gap) {
+        if let Some((receipt, gap)) = outcome.longest_gap_in(*at..until) {
             let s = gap.as_secs_f64();
-            println!("  after {what}: {s:.2} s (before receipt {})", n + 1);
+            println!("  after {what}: {s:.2} s (before receipt {receipt})");
         }
     }
     assert!(

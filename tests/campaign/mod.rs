@@ -137,7 +137,7 @@ pub struct Outcome {
     pub receipts: usize,
     pub refused: Vec<String>,
     /// The wait before each receipt, in order (the first from the start): `gaps[n]` ends
-    /// with receipt `n + 1`, so the pause a strike at `n` receipts caused is `gaps[n]`.
+    /// with receipt `n + 1`.
     pub gaps: Vec<Duration>,
 }
 
@@ -145,7 +145,21 @@ impl Outcome {
     /// The longest wait between two receipts: how long payments stopped while something was
     /// down.
     pub fn longest_gap(&self) -> Duration {
-        self.gaps.iter().copied().max().unwrap_or_default()
+        self.longest_gap_in(0..self.gaps.len())
+            .map_or(Duration::ZERO, |(_, gap)| gap)
+    }
+
+    /// The longest of the waits that ended with the receipts after `receipts.start` up to and
+    /// including `receipts.end`, and the receipt it ended with. A strike at `n` receipts costs
+    /// the longest wait until the next strike, not only `gaps[n]`: a payment already past the
+    /// struck process can land before the one that waits for it.
+    pub fn longest_gap_in(&self, receipts: std::ops::Range<usize>) -> Option<(usize, Duration)> {
+        let waits = self.gaps.iter().copied().enumerate();
+        let (n, gap) = waits
+            .take(receipts.end)
+            .skip(receipts.start)
+            .max_by_key(|(_, gap)| *gap)?;
+        Some((n + 1, gap))
     }
 }
 
